@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make run` serves the API on the embedded defaults, `make test` runs
+# the whole suite. Both create .venv from uv.lock on first use; only Python 3.11+ is needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+
+.PHONY: run test lint fmt typecheck check replay bench clean
+
+$(STAMP): pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv>=0.8"
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/uv sync --frozen --inexact --active --quiet
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/handoff serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+replay: $(STAMP)
+	$(BIN)/handoff replay ../shared/eval/dev.jsonl > var/replay.jsonl
+	$(BIN)/python ../shared/eval/score.py ../shared/eval/dev.jsonl var/replay.jsonl
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
