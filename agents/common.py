@@ -1,0 +1,55 @@
+"""Small helpers shared by the agent nodes: text of a turn, building replies and handoff requests."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from orchestrator.graph.state import HandoffRequest, Outgoing, State, TurnMessage
+
+TEXT_KINDS = {"text", "image", "video", "document"}  # kinds whose text is the customer's words
+
+
+def turn_text(state: State) -> str:
+    """The customer's words in this turn (a burst is joined with newlines)."""
+    parts = [m["text"] or "" for m in state.get("incoming", []) if m["kind"] in TEXT_KINDS and m["text"]]
+    return "\n".join(p.strip() for p in parts if p.strip())
+
+
+def last_message(state: State) -> TurnMessage | None:
+    incoming = state.get("incoming", [])
+    return incoming[-1] if incoming else None
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents and punctuation: for comparisons, never for display."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^\w\s]", " ", stripped).strip()
+
+
+def reply(text: str, *, agent: str) -> Outgoing:
+    return {"kind": "text", "text": text, "agent": agent}
+
+
+def handoff_request(
+    *,
+    reason: str,
+    state: State,
+    signals: list[dict[str, Any]] | None = None,
+    department_choice: str | None = None,
+) -> HandoffRequest:
+    last = last_message(state)
+    return {
+        "reason": reason,
+        "department_choice": department_choice,
+        "evidence": {
+            "message_id": last["id"] if last else None,
+            "text": turn_text(state) or (last["reply_title"] if last else None),
+            "signals": signals or [],
+        },
+        "summary": "",
+        "open_questions": [],
+        "promises": [],
+    }

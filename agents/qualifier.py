@@ -1,0 +1,71 @@
+"""Qualifier: fills the lead fields of the conversation's flow (ad leads: company name, then primary
+use case; optional email, business size, budget), one question at a time, several fields from one
+message when the customer volunteers them. Each value keeps the message it came from. When every
+required field is known, the lead is qualified and handed off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents.common import handoff_request, last_message, reply, turn_text
+from agents.extract import extract_fields
+from agents.responder import is_greeting, knowledge_of
+from handoff.enums import HandoffReason
+from orchestrator.graph.context import GraphContext
+from orchestrator.graph.state import FieldRecord, Outgoing, State
+
+AGENT = "qualifier"
+
+
+def _from_model(state: State) -> list[tuple[str, str, str | None]]:
+    analysis = state.get("analysis") or {}
+    return [(f["name"], f["value"], f.get("evidence")) for f in analysis.get("fields", []) if f.get("value")]
+
+
+async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    config = ctx.config
+    flow = config.qualification.flows[state.get("flow") or "ad_lead"]
+    language = state.get("language") or config.default_language
+    fields: dict[str, FieldRecord] = dict(state.get("fields", {}))
+    text = turn_text(state)
+    last = last_message(state)
+    message_id = last["id"] if last else None
+    asking = state.get("asking")
+    events = list(state.get("events", []))
+    found: list[tuple[str, str, str | None, str]] = []
+    if text and not is_greeting(text):
+        if state.get("analysis") is not None:
+            found = [(n, v, e, "model") for n, v, e in _from_model(state)]
+        else:
+            found = [(x.field, x.value, x.evidence, "rules") for x in extract_fields(text, asking=asking)]
+    wanted = set(flow.required) | set(flow.optional)
+    for name, value, evidence, source in found:
+        if name not in wanted or (name in fields and name != asking):
+            continue
+        fields[name] = {"value": value, "message_id": message_id, "evidence": evidence, "source": source}
+        events.append(
+            {
+                "agent": AGENT,
+                "type": "field_collected",
+                "description": f"{name} = {value!r}",
+                "details": {"field": name, "value": value, "message_id": message_id, "source": source},
+            }
+        )
+    missing = [name for name in flow.required if name not in fields]
+    if not missing:
+        request = handoff_request(reason=HandoffReason.QUALIFIED, state=state)
+        return {"fields": fields, "events": events, "asking": None, "handoff": request}
+    out: list[Outgoing] = list(state.get("outgoing", []))
+    progressed = any(name in wanted for name, *_ in found)
+    if text and not progressed and not is_greeting(text):
+        # A question instead of an answer: answer it if we can, then ask again.
+        match = knowledge_of(ctx).best(text)
+        if match is not None and match.score >= config.agents.knowledge_threshold:
+            out.append(reply(config.localized(match.entry.answer, language), agent="responder"))
+    question = config.localized(config.qualification.questions[missing[0]], language)
+    out.append(reply(question, agent=AGENT))
+    return {"fields": fields, "events": events, "asking": missing[0], "outgoing": out}

@@ -1,0 +1,164 @@
+"""Responder: answers basic questions from the knowledge base, in the customer's language.
+
+Offline it matches the question against the knowledge entries with rapidfuzz (token-set similarity
+over accent-folded text) and answers only above the configured confidence; with the model on, it
+uses the turn analysis' answer when the model says it can answer from the supplied knowledge. After
+`fallbacks_before_handoff` turns it cannot answer, it hands off as `unresolved`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.runtime import Runtime
+from rapidfuzz import fuzz, process
+
+from agents.common import fold, handoff_request, reply, turn_text
+from agents.sentinel import is_acknowledgement
+from handoff.enums import HandoffReason
+from orchestrator.config import AppConfig, KnowledgeEntry
+from orchestrator.graph.context import GraphContext
+from orchestrator.graph.state import Outgoing, State
+
+AGENT = "responder"
+GREETINGS = {
+    "hi",
+    "hello",
+    "hey",
+    "hola",
+    "oi",
+    "ola",
+    "bonjour",
+    "salut",
+    "hallo",
+    "ciao",
+    "buongiorno",
+    "buenas",
+    "buenos dias",
+    "bom dia",
+    "boa tarde",
+    "halo",
+    "hai",
+    "namaste",
+    "marhaba",
+    "hoi",
+    "good morning",
+    "good afternoon",
+    "hi there",
+    "hello there",
+    "salam",
+    "selamat pagi",
+}
+
+
+def is_greeting(text: str) -> bool:
+    words = fold(text)
+    for tail in (" from your ad", " from the ad", " i want to know more", " there"):
+        words = words.removesuffix(tail)
+    return words in GREETINGS
+
+
+@dataclass(frozen=True)
+class KnowledgeMatch:
+    entry: KnowledgeEntry
+    score: float
+    question: str
+
+
+class KnowledgeBase:
+    """Index of the configured knowledge entries for fuzzy matching."""
+
+    def __init__(self, entries: list[KnowledgeEntry]) -> None:
+        self._choices: list[str] = []
+        self._owners: list[KnowledgeEntry] = []
+        for entry in entries:
+            for q in entry.questions:
+                self._choices.append(fold(q))
+                self._owners.append(entry)
+
+    def best(self, text: str) -> KnowledgeMatch | None:
+        query = fold(text)
+        if not query or not self._choices:
+            return None
+        found = process.extractOne(query, self._choices, scorer=fuzz.token_set_ratio)
+        if found is None:
+            return None
+        _choice, score, index = found
+        # token_set_ratio is 100 for any subset; demand real overlap for very short queries.
+        if len(query.split()) < 2 and score < 100:
+            return None
+        return KnowledgeMatch(self._owners[index], float(score), self._choices[index])
+
+    def as_text(self, config: AppConfig, language: str) -> str:
+        seen: dict[str, str] = {}
+        for entry in self._owners:
+            seen[entry.id] = (
+                f"- {entry.id}: Q: {entry.questions[0]} A: {config.localized(entry.answer, language)}"
+            )
+        return "\n".join(seen.values())
+
+
+def knowledge_of(ctx: GraphContext) -> KnowledgeBase:
+    if ctx.knowledge is None:
+        ctx.knowledge = KnowledgeBase(ctx.config.knowledge)
+    kb: KnowledgeBase = ctx.knowledge
+    return kb
+
+
+def menu_message(config: AppConfig, language: str) -> Outgoing:
+    return {
+        "kind": "buttons",
+        "text": config.localized(config.menu.body, language),
+        "buttons": [{"id": b.id, "title": b.title} for b in config.menu.buttons],
+        "agent": "triage",
+    }
+
+
+async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    config = ctx.config
+    language = state.get("language") or config.default_language
+    text = turn_text(state)
+    out: list[Outgoing] = list(state.get("outgoing", []))
+    if not text:
+        # Media, locations, reactions and the like: nothing to answer; reps see them on handoff.
+        if any(
+            m["kind"] in {"unsupported", "unknown", "audio", "sticker"} for m in state.get("incoming", [])
+        ):
+            out.append(reply(config.message("unsupported_message", language), agent=AGENT))
+        return {"outgoing": out}
+    if is_acknowledgement(text):
+        out.append(reply(config.message("acknowledgement", language), agent=AGENT))
+        return {"outgoing": out, "fallbacks": 0}
+    analysis = state.get("analysis")
+    if analysis and analysis.get("can_answer") and analysis.get("answer"):
+        out.append(reply(str(analysis["answer"]), agent=AGENT))
+        return {"outgoing": out, "fallbacks": 0}
+    match = knowledge_of(ctx).best(text) if analysis is None else None
+    if match is not None and match.score >= config.agents.knowledge_threshold:
+        out.append(reply(config.localized(match.entry.answer, language), agent=AGENT))
+        event = {
+            "agent": AGENT,
+            "description": f"answered from knowledge entry {match.entry.id}",
+            "details": {"entry": match.entry.id, "score": match.score, "matched": match.question},
+        }
+        return {"outgoing": out, "fallbacks": 0, "events": [*state.get("events", []), event]}
+    if is_greeting(text) and not state.get("menu_shown"):
+        out.append(menu_message(config, language))
+        return {"outgoing": out, "menu_shown": True}
+    fallbacks = state.get("fallbacks", 0) + 1
+    if fallbacks >= config.agents.fallbacks_before_handoff:
+        request = handoff_request(
+            reason=HandoffReason.UNRESOLVED,
+            state=state,
+            signals=[{"kind": "fallback", "score": 1.0, "evidence": text, "rule": f"{fallbacks} fallbacks"}],
+        )
+        return {"handoff": request, "fallbacks": fallbacks}
+    out.append(reply(config.message("fallback", language), agent=AGENT))
+    if not state.get("menu_shown"):
+        out.append(menu_message(config, language))
+    open_questions = (
+        [*state.get("open_questions", []), text] if "?" in text else state.get("open_questions", [])
+    )
+    return {"outgoing": out, "fallbacks": fallbacks, "menu_shown": True, "open_questions": open_questions}

@@ -1,0 +1,49 @@
+"""Triage: decides where a bot turn goes: a menu choice hands off to that department, an ad lead
+goes to the qualifier, everything else to the responder. Button and list replies are matched to the
+configured menu by reply id first, then by title (the replay contract and older clients send titles).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+
+from agents.common import handoff_request, last_message
+from handoff.enums import HandoffReason
+from orchestrator.graph.context import GraphContext
+from orchestrator.graph.state import State
+
+REPLY_KINDS = {"button_reply", "list_reply", "template_button"}
+
+
+async def triage(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    last = last_message(state)
+    if last is not None and last["kind"] in REPLY_KINDS:
+        button = ctx.config.button_for(reply_id=last["reply_id"], title=last["reply_title"] or last["text"])
+        if button is not None:
+            signal = {
+                "kind": "menu_selection",
+                "score": 1.0,
+                "evidence": button.title,
+                "rule": f"menu button {button.id}",
+            }
+            request = handoff_request(
+                reason=HandoffReason.MENU_SELECTION,
+                state=state,
+                signals=[signal],
+                department_choice=button.queue,
+            )
+            return {"handoff": request, "signals": [*state.get("signals", []), signal]}
+    flow = state.get("flow")
+    if flow is None and ctx.referral is not None:
+        flow = "ad_lead"
+    return {"flow": flow}
+
+
+def after_triage(state: State) -> Literal["handoff", "qualifier", "responder"]:
+    if state.get("handoff"):
+        return "handoff"
+    # A flow (set from the ad referral) means qualification; flows are named in the config.
+    return "qualifier" if state.get("flow") else "responder"

@@ -1,0 +1,134 @@
+"""Sentinel node: watches every bot turn for the moment a human is needed.
+
+Deterministic signals run first (explicit request, frustration, repeated unresolved questions); a
+turn they decide costs no model call. Only when they find nothing, and the turn is not a trivial
+acknowledgement or greeting, does the model (when configured) analyse the turn, once; its analysis is
+shared with the qualifier and the responder. A model failure past its retries hands off as
+`ai_unavailable`: the customer is never left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import structlog
+from langgraph.runtime import Runtime
+
+from agents.common import handoff_request, turn_text
+from agents.language import detect_language
+from agents.responder import is_greeting, knowledge_of
+from agents.sentinel import (
+    detect_explicit_request,
+    detect_frustration,
+    detect_loop,
+    detect_negated_request,
+    is_acknowledgement,
+)
+from handoff.enums import HandoffReason
+from orchestrator.graph.context import GraphContext
+from orchestrator.graph.state import State
+
+log = structlog.get_logger(__name__)
+AGENT = "sentinel"
+FRUSTRATION_THRESHOLD = 0.6
+MODEL_FRUSTRATION_THRESHOLD = 0.7
+HISTORY = 12
+
+
+async def perceive(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    """Book-keeping before the agents: turn counter, language, transcript."""
+    text = turn_text(state)
+    language = state.get("language") or runtime.context.config.default_language
+    if text:
+        detected = detect_language(text, default="")
+        if detected:
+            language = detected
+    transcript = list(state.get("transcript", []))
+    for m in state.get("incoming", []):
+        transcript.append(f"customer: {m['text'] or m['reply_title'] or '[' + m['kind'] + ']'}")
+    return {"turn": state.get("turn", 0) + 1, "language": language, "transcript": transcript[-40:]}
+
+
+async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    text = turn_text(state)
+    previous = state.get("customer_texts", [])
+    update: dict[str, Any] = {"customer_texts": ([*previous, text] if text else previous)[-HISTORY:]}
+    if not text:
+        return update
+    signals: list[dict[str, Any]] = []
+    explicit = detect_explicit_request(text)
+    frustration = detect_frustration(text)
+    negated = detect_negated_request(text)
+    loop = detect_loop(previous, text, similarity=ctx.config.agents.loop_similarity)
+    for signal in (explicit, frustration, negated, loop):
+        if signal is not None:
+            signals.append(signal.model_dump(mode="json"))
+    update["signals"] = [*state.get("signals", []), *signals]
+    reason: HandoffReason | None = None
+    if explicit is not None:
+        reason = HandoffReason.EXPLICIT_REQUEST
+    elif frustration is not None and frustration.score >= FRUSTRATION_THRESHOLD:
+        reason = HandoffReason.FRUSTRATION
+    elif loop is not None:
+        reason = HandoffReason.UNRESOLVED
+    if reason is not None:
+        update["handoff"] = handoff_request(reason=reason, state=state, signals=signals)
+        return update
+    if ctx.llm is None or is_acknowledgement(text) or is_greeting(text):
+        return update
+    from agents.llm import LLMUnavailable, analyze_turn
+
+    language = state.get("language") or ctx.config.default_language
+    try:
+        analysis = await analyze_turn(
+            ctx.llm,
+            transcript="\n".join(state.get("transcript", [])[-20:]),
+            customer_message=text,
+            pending_field=state.get("asking"),
+            known_fields={k: v["value"] for k, v in state.get("fields", {}).items()},
+            knowledge=knowledge_of(ctx).as_text(ctx.config, language),
+            language_hint=language,
+            usage=ctx.usage,
+        )
+    except LLMUnavailable as exc:
+        log.warning("llm_unavailable", error=str(exc), kind=getattr(exc, "kind", None))
+        signal = {"kind": "ai_unavailable", "score": 1.0, "evidence": str(exc), "rule": "model failed"}
+        update["signals"] = [*update["signals"], signal]
+        update["handoff"] = handoff_request(
+            reason=HandoffReason.AI_UNAVAILABLE, state=state, signals=[signal]
+        )
+        return update
+    data = analysis.model_dump(mode="json")
+    update["analysis"] = data
+    if analysis.language:
+        update["language"] = analysis.language
+    model_signals: list[dict[str, Any]] = []
+    if analysis.wants_human:
+        model_signals.append(
+            {
+                "kind": "explicit_request",
+                "score": 0.9,
+                "evidence": analysis.wants_human_evidence or text,
+                "rule": "model",
+            }
+        )
+        reason = HandoffReason.EXPLICIT_REQUEST
+    elif analysis.frustrated and analysis.frustration_score >= MODEL_FRUSTRATION_THRESHOLD:
+        model_signals.append(
+            {
+                "kind": "frustration",
+                "score": analysis.frustration_score,
+                "evidence": analysis.frustration_evidence or text,
+                "rule": "model",
+            }
+        )
+        reason = HandoffReason.FRUSTRATION
+    update["signals"] = [*update["signals"], *model_signals]
+    if reason is not None:
+        update["handoff"] = handoff_request(reason=reason, state=state, signals=model_signals)
+    return update
+
+
+def after_sentinel(state: State) -> Literal["handoff", "triage"]:
+    return "handoff" if state.get("handoff") else "triage"

@@ -1,0 +1,146 @@
+"""Multi-step work of the human side, with side effects. The caller owns the transaction, so
+"write the handoff context, pause the bot, assign" is a single commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handoff.assignment import AssignmentOutcome, enqueue
+from handoff.context import CollectedField, ContactInfo, Evidence, HandoffContext
+from handoff.enums import HandoffReason
+from handoff.models import EventType
+from handoff.routing import RoutingDecision, RoutingInput, route
+from handoff.service import log_event
+from orchestrator.config import AppConfig
+from orchestrator.graph.state import FieldRecord, HandoffRequest
+from orchestrator.models import Contact, Conversation
+
+
+@dataclass
+class HandoffResult:
+    context: HandoffContext
+    routing: RoutingDecision
+    outcome: AssignmentOutcome
+    customer_text: str
+
+
+def _opens_phrase(config: AppConfig, queue: str, opens_at: datetime | None) -> str:
+    if opens_at is None:
+        return "as soon as possible"
+    hours = config.queue(queue).hours
+    local = opens_at.astimezone(hours.zone)
+    return f"{local:%A} at {local:%H:%M} ({hours.timezone})"
+
+
+def customer_message(config: AppConfig, *, reason: str, outcome: AssignmentOutcome, language: str) -> str:
+    queue = config.queue(outcome.assignment.queue)
+    if outcome.held:
+        text = config.message(
+            "handoff_after_hours",
+            language,
+            queue_name=queue.name,
+            opens_at=_opens_phrase(config, queue.slug, outcome.opens_at),
+        )
+    elif outcome.rep is not None:
+        first_name = outcome.rep.name.split()[0]
+        text = config.message("handoff_assigned", language, rep_name=first_name, queue_name=queue.name)
+    else:
+        text = config.message("handoff_waiting", language, queue_name=queue.name)
+    if reason == HandoffReason.AI_UNAVAILABLE:
+        text = config.message("ai_unavailable", language) + " " + text
+    return text
+
+
+async def perform_handoff(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    contact: Contact,
+    request: HandoffRequest,
+    fields: dict[str, FieldRecord],
+    language: str,
+    llm_calls: int,
+    at: datetime,
+) -> HandoffResult:
+    """Write the handoff context to the log, pause the bot (owner -> queued), route and assign."""
+    assert conversation.id is not None
+    reason = HandoffReason(request["reason"])
+    referral = conversation.referral
+    decision = route(
+        config,
+        RoutingInput(
+            reason=reason,
+            department_choice=request.get("department_choice"),
+            has_referral=referral is not None,
+            ad_source_id=(referral or {}).get("source_id"),
+            country=contact.country,
+            language=language,
+        ),
+    )
+    context = HandoffContext(
+        conversation_id=conversation.id,
+        reason=reason,
+        evidence=Evidence.model_validate(request["evidence"]),
+        fields={name: CollectedField.model_validate(record) for name, record in fields.items()},
+        contact=ContactInfo(
+            name=contact.name,
+            wa_id=contact.wa_id,
+            user_id=contact.user_id,
+            country=contact.country,
+            language=language,
+        ),
+        referral=referral,
+        department_choice=request.get("department_choice"),
+        summary=request["summary"],
+        open_questions=request["open_questions"],
+        promises=request["promises"],
+        transcript_ref=f"/api/conversations/{conversation.id}",
+        turns=conversation.turns,
+        llm_calls=llm_calls,
+        conversation_started_at=conversation.created_at,
+        handed_off_at=at,
+    )
+    conversation.handoff_reason = reason
+    conversation.handed_off_at = at
+    conversation.language = language
+    await log_event(
+        session,
+        conversation_id=conversation.id,
+        type=EventType.HANDOFF,
+        source="bot",
+        description=f"handed off: {reason}",
+        at=at,
+        details=context.model_dump(mode="json"),
+    )
+    await log_event(
+        session,
+        conversation_id=conversation.id,
+        type=EventType.ROUTED,
+        source="router",
+        description=f"routed to {decision.queue} ({decision.rule})",
+        at=at,
+        details=decision.as_dict(),
+    )
+    outcome = await enqueue(
+        session,
+        config=config,
+        conversation=conversation,
+        queue=decision.queue,
+        reason=str(reason),
+        routing=decision.as_dict(),
+        at=at,
+    )
+    text = customer_message(config, reason=reason, outcome=outcome, language=language)
+    return HandoffResult(context=context, routing=decision, outcome=outcome, customer_text=text)
+
+
+def field_records(details: dict[str, Any] | None) -> dict[str, str]:
+    """Field values out of a stored handoff context (for the replay output and the rep view)."""
+    fields = (details or {}).get("fields") or {}
+    return {name: record.get("value", "") for name, record in fields.items()}

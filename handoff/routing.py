@@ -1,0 +1,108 @@
+"""Routing: which queue a handed-off conversation goes to, and why.
+
+Policy order (DESIGN.md), first match wins; every decision records the rule that matched:
+  1. the customer's explicit department choice (reply button or list row);
+  2. contact metadata rules from the configuration (ad referral, ad/campaign id, country, language);
+  3. the handoff reason's default queue (`qualified` -> sales);
+  4. the fallback (catch-all) queue.
+Then `refine` rules may narrow the chosen queue (a sales-bound +44 number -> UK Account Executives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+from handoff.enums import HandoffReason
+from orchestrator.config import AppConfig, RuleCondition
+
+
+def country_of(wa_id: str | None) -> str | None:
+    """ISO 3166 region of a WhatsApp number (digits, no '+'), or None when unknown."""
+    if not wa_id:
+        return None
+    try:
+        number = phonenumbers.parse("+" + wa_id.lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    # Exact region for valid numbers; otherwise the main region of the calling code (+44 -> GB),
+    # which is what routing needs even for reserved ranges such as the UK's 07700 900xxx.
+    region: str | None = phonenumbers.region_code_for_number(number)
+    if not region or region == "ZZ":
+        region = phonenumbers.region_code_for_country_code(number.country_code)
+    return region if region and region != "ZZ" else None
+
+
+@dataclass(frozen=True)
+class RoutingInput:
+    reason: HandoffReason
+    department_choice: str | None = None
+    has_referral: bool = False
+    ad_source_id: str | None = None
+    country: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class RoutingDecision:
+    queue: str
+    stage: str  # choice | rule | reason_default | fallback
+    rule: str
+    explanation: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"queue": self.queue, "stage": self.stage, "rule": self.rule, "explanation": self.explanation}
+
+
+def _matches(when: RuleCondition, inp: RoutingInput, queue: str | None) -> bool:
+    checks: list[bool] = []
+    if when.has_referral is not None:
+        checks.append(inp.has_referral == when.has_referral)
+    if when.ad_source_id is not None:
+        checks.append(inp.ad_source_id in when.ad_source_id)
+    if when.country is not None:
+        checks.append(inp.country in when.country)
+    if when.language is not None:
+        checks.append(inp.language in when.language)
+    if when.reason is not None:
+        checks.append(inp.reason in when.reason)
+    if when.queue is not None:
+        checks.append(queue in when.queue)
+    return bool(checks) and all(checks)
+
+
+def route(config: AppConfig, inp: RoutingInput) -> RoutingDecision:
+    routing = config.routing
+    why: list[str] = []
+    decision: RoutingDecision | None = None
+    # 1. explicit department choice
+    if inp.department_choice:
+        why.append(f"customer chose {inp.department_choice}")
+        decision = RoutingDecision(inp.department_choice, "choice", "department_choice", why)
+    # 2. contact metadata rules
+    if decision is None:
+        for rule in routing.rules:
+            if _matches(rule.when, inp, None):
+                why.append(f"rule {rule.name} matched")
+                decision = RoutingDecision(rule.queue, "rule", rule.name, why)
+                break
+        else:
+            why.append("no metadata rule matched")
+    # 3. the handoff reason's default
+    if decision is None and inp.reason in routing.reason_defaults:
+        slug = routing.reason_defaults[inp.reason]
+        why.append(f"default queue for reason {inp.reason}")
+        decision = RoutingDecision(slug, "reason_default", f"reason:{inp.reason}", why)
+    # 4. catch-all
+    if decision is None:
+        why.append("fell through to the catch-all queue")
+        decision = RoutingDecision(routing.fallback, "fallback", "fallback", why)
+    # Refinements (first match wins), e.g. sales-bound +44 -> uk_sales.
+    for rule in routing.refine:
+        if _matches(rule.when, inp, decision.queue):
+            why.append(f"refined {decision.queue} -> {rule.queue} by {rule.name}")
+            decision.queue = rule.queue
+            decision.rule = f"{decision.rule}+{rule.name}"
+            break
+    return decision

@@ -1,0 +1,81 @@
+"""WhatsApp Cloud API channel library: webhook signature, inbound parsing, outbound builders, sender.
+
+No database and no routes here; the service wires these into `POST /webhooks/whatsapp` and its outbox.
+
+- `signature`: `verify_signature` over the raw webhook bytes.
+- `inbound`: `parse_webhook(body) -> WebhookBatch` of normalized `InboundMessage` / `StatusUpdate`.
+- `payload_builders`: Cloud-API-shaped inbound bodies for tests, replay and demo.
+- `outbound`: `/messages` request bodies with Meta's limits enforced; `render_as_text`.
+- `client`: `GraphClient.send` with retries for transient Graph errors.
+- `fake_graph`: `FakeGraphAPI`, an in-memory Graph `/messages` endpoint.
+"""
+
+from orchestrator.channels.whatsapp.client import (
+    GraphAPIError,
+    GraphClient,
+    GraphError,
+    GraphTransportError,
+    SendResult,
+)
+from orchestrator.channels.whatsapp.inbound import (
+    ContactRef,
+    InboundKind,
+    InboundMessage,
+    MediaRef,
+    StatusUpdate,
+    WebhookBatch,
+    WebhookPayloadError,
+    parse_webhook,
+    parse_webhook_document,
+)
+from orchestrator.channels.whatsapp.outbound import (
+    ListRow,
+    ListSection,
+    OutboundValidationError,
+    list_message,
+    render_as_text,
+    reply_buttons,
+    template_body,
+    template_message,
+    text_message,
+)
+from orchestrator.channels.whatsapp.payload_builders import (
+    build_button_reply_webhook,
+    build_list_reply_webhook,
+    build_text_webhook,
+    encode_webhook,
+)
+from orchestrator.channels.whatsapp.signature import SIGNATURE_HEADER, compute_signature, verify_signature
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "ContactRef",
+    "GraphAPIError",
+    "GraphClient",
+    "GraphError",
+    "GraphTransportError",
+    "InboundKind",
+    "InboundMessage",
+    "ListRow",
+    "ListSection",
+    "MediaRef",
+    "OutboundValidationError",
+    "SendResult",
+    "StatusUpdate",
+    "WebhookBatch",
+    "WebhookPayloadError",
+    "build_button_reply_webhook",
+    "build_list_reply_webhook",
+    "build_text_webhook",
+    "compute_signature",
+    "encode_webhook",
+    "list_message",
+    "parse_webhook",
+    "parse_webhook_document",
+    "render_as_text",
+    "reply_buttons",
+    "template_body",
+    "template_message",
+    "text_message",
+    "verify_signature",
+]

@@ -1,0 +1,285 @@
+"""Async client for sending WhatsApp messages through the Graph API, with retries for transient errors.
+
+Exceptions:
+
+    GraphError                 base; `.retryable` says whether another attempt may succeed
+    ├── GraphTransportError    no usable HTTP answer: connect/read failure, timeout (retryable)
+    └── GraphAPIError          Graph answered with an error: `.code`, `.title`, `.details`,
+                               `.http_status`, `.fbtrace_id`, `.retryable`
+
+Decisions key on the Graph `error.code` (and `error_data.details` for humans), never on the HTTP
+status, as Meta asks; the HTTP status is only used when the body carries no parseable error
+(5xx and 429 then count as transient).
+
+Retried (tenacity, then the last error is raised as is):
+- 130429 throughput, 4 / 80007 app and WABA rate limits: 1, 2, 4 ... s;
+- 131056 pair rate limit and 131057 maintenance: Meta's 4^x policy, 1, 4, 16, 64 s;
+- 131000 "something went wrong", 5xx without an error body, transport errors: 0.5, 1, 2 ... s.
+Waits are capped by `max_backoff_s` and multiplied by `backoff_scale` (tests use 0).
+Never retried: 131047 (24-hour window closed: send a template), 131026, 131049, 131050, 131051,
+190 (expired token) and every other error.
+
+A retried read timeout may duplicate a message that Graph did accept: the API has no idempotency key.
+A 200 means *accepted*, not delivered: delivery (or a late 131047) arrives in status webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_VERSION = "v25.0"
+
+PAIR_RATE_LIMIT = 131056
+MAINTENANCE_MODE = 131057
+THROUGHPUT_LIMIT = 130429
+RATE_LIMIT_CODES = frozenset({THROUGHPUT_LIMIT, 4, 80007})
+RETRYABLE_CODES = frozenset({*RATE_LIMIT_CODES, PAIR_RATE_LIMIT, MAINTENANCE_MODE, 131000})
+# Listed for readers: everything outside RETRYABLE_CODES is permanent anyway.
+PERMANENT_CODES = frozenset({131047, 131026, 131049, 131050, 131051, 190})
+
+_TITLE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+
+
+class GraphError(Exception):
+    """A send failed. `retryable` tells whether trying again later may help."""
+
+    retryable: bool = False
+
+
+class GraphTransportError(GraphError):
+    """No usable HTTP response (connection refused, reset, timeout)."""
+
+    retryable = True
+
+
+class GraphAPIError(GraphError):
+    """Graph answered with an error object (or with a status and no parseable body)."""
+
+    def __init__(
+        self,
+        *,
+        code: int | None,
+        title: str,
+        details: str | None = None,
+        http_status: int | None = None,
+        fbtrace_id: str | None = None,
+        retryable: bool | None = None,
+        body: Any = None,
+    ) -> None:
+        self.code = code
+        self.title = title
+        self.details = details
+        self.http_status = http_status
+        self.fbtrace_id = fbtrace_id
+        self.retryable = _is_retryable(code, http_status) if retryable is None else retryable
+        self.body = body
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        code = f"Graph error {self.code}" if self.code is not None else "Graph error"
+        status = f" (HTTP {self.http_status})" if self.http_status is not None else ""
+        details = f": {self.details}" if self.details and self.details != self.title else ""
+        trace = f" [fbtrace_id={self.fbtrace_id}]" if self.fbtrace_id else ""
+        return f"{code}{status}: {self.title}{details}{trace}"
+
+    @classmethod
+    def from_error_object(cls, error: dict[str, Any], *, http_status: int | None = None) -> GraphAPIError:
+        """From a Graph `error` object or a webhook `errors[]` item (both shapes carry `code`)."""
+        raw_code = error.get("code")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        error_data = error.get("error_data")
+        details = error_data.get("details") if isinstance(error_data, dict) else None
+        title = (
+            error.get("title") or _TITLE_PREFIX.sub("", str(error.get("message") or "")) or "unknown error"
+        )
+        fbtrace_id = error.get("fbtrace_id")
+        return cls(
+            code=code,
+            title=str(title),
+            details=str(details) if details is not None else None,
+            http_status=http_status,
+            fbtrace_id=str(fbtrace_id) if fbtrace_id is not None else None,
+            body=error,
+        )
+
+
+def _is_retryable(code: int | None, http_status: int | None) -> bool:
+    if code is not None:
+        return code in RETRYABLE_CODES
+    return http_status is not None and (http_status >= 500 or http_status == 429)
+
+
+def backoff_seconds(error: BaseException, attempt: int) -> float:
+    """Unscaled, uncapped wait after failed attempt number `attempt` (1-based) ended in `error`."""
+    code = error.code if isinstance(error, GraphAPIError) else None
+    exponent = attempt - 1
+    if code in (PAIR_RATE_LIMIT, MAINTENANCE_MODE):
+        return 4.0**exponent
+    if code in RATE_LIMIT_CODES:
+        return 2.0**exponent
+    return 0.5 * 2.0**exponent
+
+
+@dataclass(frozen=True)
+class SendResult:
+    wa_message_id: str
+    wa_id: str | None  # the recipient as WhatsApp resolved it (absent for BSUID-only sends)
+    message_status: str | None = None  # only for paced templates ("accepted", "held_for_quality_assessment")
+    attempts: int = 1
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class GraphClient:
+    """Sends `/messages` requests for one business phone number. Use as an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        phone_number_id: str,
+        access_token: str,
+        api_version: str = DEFAULT_API_VERSION,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        max_attempts: int = 4,
+        backoff_scale: float = 1.0,
+        max_backoff_s: float = 64.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.phone_number_id = phone_number_id
+        self.api_version = api_version
+        self.max_attempts = max_attempts
+        self.backoff_scale = backoff_scale
+        self.max_backoff_s = max_backoff_s
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
+    @property
+    def messages_path(self) -> str:
+        return f"/{self.api_version}/{self.phone_number_id}/messages"
+
+    async def send(self, payload: dict[str, Any]) -> SendResult:
+        """POST one message; retry transient failures; raise the last `GraphError` when giving up."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            retry=retry_if_exception(lambda exc: isinstance(exc, GraphError) and exc.retryable),
+            wait=self._wait,
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                result = await self._send_once(payload)
+                return SendResult(
+                    wa_message_id=result.wa_message_id,
+                    wa_id=result.wa_id,
+                    message_status=result.message_status,
+                    attempts=attempt.retry_state.attempt_number,
+                    raw=result.raw,
+                )
+        raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
+
+    async def _send_once(self, payload: dict[str, Any]) -> SendResult:
+        try:
+            response = await self._http.post(self.messages_path, json=payload)
+        except httpx.TransportError as exc:  # includes timeouts
+            raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
+        body = _json_or_none(response)
+        if response.is_success:
+            return _parse_success(body, response.status_code)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            raise GraphAPIError.from_error_object(error, http_status=response.status_code)
+        raise GraphAPIError(
+            code=None,
+            title=f"HTTP {response.status_code} without a Graph error body",
+            details=response.text[:200] or None,
+            http_status=response.status_code,
+            body=body,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if error is None:  # pragma: no cover - tenacity only waits after a failure
+            return 0.0
+        seconds = min(backoff_seconds(error, state.attempt_number), self.max_backoff_s)
+        return seconds * self.backoff_scale
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        logger.warning(
+            "whatsapp send attempt %d/%d failed (%s); retrying in %.2fs",
+            state.attempt_number,
+            self.max_attempts,
+            error,
+            wait,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"GraphClient(base_url={str(self._http.base_url)!r}, phone_number_id={self.phone_number_id!r})"
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        return None
+
+
+def _parse_success(body: Any, http_status: int) -> SendResult:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    first = messages[0] if isinstance(messages, list) and messages else None
+    message_id = first.get("id") if isinstance(first, dict) else None
+    if not isinstance(message_id, str):
+        # Graph said yes but we cannot tell which message: do not retry (it may have been sent).
+        raise GraphAPIError(
+            code=None,
+            title="success response without messages[0].id",
+            http_status=http_status,
+            retryable=False,
+            body=body,
+        )
+    contacts = body.get("contacts") if isinstance(body, dict) else None
+    contact = contacts[0] if isinstance(contacts, list) and contacts else None
+    wa_id = contact.get("wa_id") if isinstance(contact, dict) else None
+    status = first.get("message_status") if isinstance(first, dict) else None
+    return SendResult(
+        wa_message_id=message_id,
+        wa_id=wa_id if isinstance(wa_id, str) else None,
+        message_status=status if isinstance(status, str) else None,
+        raw=body if isinstance(body, dict) else {},
+    )

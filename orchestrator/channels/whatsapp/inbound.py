@@ -1,0 +1,444 @@
+"""Parse WhatsApp Cloud API webhook POST bodies into normalized, typed records.
+
+`parse_webhook(body)` takes the raw bytes (after the signature check) and returns a `WebhookBatch`:
+every inbound message and every status update across all `entry[]` / `changes[]` items of the POST.
+
+Leniency rules (DESIGN.md, "What bad input gets"):
+- unknown keys are ignored, and each record keeps its object exactly as received in `raw`;
+- unknown message types are kept (`InboundKind.UNKNOWN`, with `raw_type` holding Meta's string) and
+  get a short human rendering in `text`, so reps see them; nothing is dropped;
+- changes whose `field` is not `"messages"` (account updates, template status, ...) are skipped and
+  listed in `ignored_fields`;
+- the sender may have no phone number (business-scoped user ids, 2026): a message needs `from` *or*
+  `from_user_id` (or a matching `contacts[]` entry), not both.
+
+Only input that cannot be stored meaningfully raises `WebhookPayloadError`, with a message that names
+the offending location, e.g. ``entry[0].changes[0].value.messages[2] has no id``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+WEBHOOK_OBJECT = "whatsapp_business_account"
+MESSAGES_FIELD = "messages"
+
+_MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+
+
+class WebhookPayloadError(ValueError):
+    """The body is not a WhatsApp Cloud API webhook we can store; the message says what is wrong."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InboundKind(StrEnum):
+    TEXT = "text"
+    BUTTON_REPLY = "button_reply"  # interactive.button_reply (reply buttons we sent)
+    LIST_REPLY = "list_reply"  # interactive.list_reply (a row of a list we sent)
+    TEMPLATE_BUTTON = "template_button"  # type "button": a template quick-reply tap
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    REACTION = "reaction"
+    ORDER = "order"
+    SYSTEM = "system"
+    UNSUPPORTED = "unsupported"  # Meta's own type "unsupported" (error 131051)
+    UNKNOWN = "unknown"  # any type string we do not model; `raw_type` keeps it
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ContactRef(_Record):
+    """Who sent a message. Since 2026 the phone number may be absent and only the BSUID present."""
+
+    wa_id: str | None = None
+    user_id: str | None = None  # business-scoped user id, e.g. "US.13491208655302741918"
+    name: str | None = None
+    username: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identity for the sender: the phone number when known, else the BSUID."""
+        key = self.wa_id or self.user_id
+        if key is None:  # parse_webhook never builds such a contact
+            raise ValueError("contact has neither wa_id nor user_id")
+        return key
+
+
+class MediaRef(_Record):
+    """Media attached to an inbound message; download it with the Graph media endpoint (bearer token)."""
+
+    id: str | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    url: str | None = None
+    filename: str | None = None
+    caption: str | None = None
+    voice: bool = False
+
+
+class InboundMessage(_Record):
+    wa_message_id: str
+    kind: InboundKind
+    raw_type: str
+    timestamp: datetime
+    phone_number_id: str | None
+    display_phone_number: str | None
+    contact: ContactRef
+    text: str | None
+    reply_id: str | None = None
+    reply_title: str | None = None
+    reply_description: str | None = None
+    context_message_id: str | None = None
+    forwarded: bool = False
+    referral: dict[str, Any] | None = None
+    media: MediaRef | None = None
+    errors: list[dict[str, Any]] = []
+    raw: dict[str, Any]
+
+
+class StatusUpdate(_Record):
+    wa_message_id: str
+    status: str  # sent, delivered, read, played, failed (kept as received)
+    timestamp: datetime
+    recipient_wa_id: str | None
+    recipient_user_id: str | None
+    phone_number_id: str | None = None
+    callback_data: str | None = None  # biz_opaque_callback_data we attached to the send, if any
+    errors: list[dict[str, Any]] = []
+    raw: dict[str, Any]
+
+
+class WebhookBatch(_Record):
+    messages: list[InboundMessage] = []
+    statuses: list[StatusUpdate] = []
+    errors: list[dict[str, Any]] = []  # value.errors[]: problems Meta reports about the webhook itself
+    ignored_fields: list[str] = []  # `field` of each change that was not "messages"
+
+    @property
+    def ignored_changes(self) -> int:
+        return len(self.ignored_fields)
+
+
+def parse_webhook(body: bytes) -> WebhookBatch:
+    """Parse a webhook POST body (raw bytes) into a `WebhookBatch`; raise `WebhookPayloadError`."""
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise WebhookPayloadError(
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise WebhookPayloadError(f"body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
+    return parse_webhook_document(document)
+
+
+def parse_webhook_document(document: Any) -> WebhookBatch:
+    """Like `parse_webhook`, for a body that is already decoded from JSON."""
+    if not isinstance(document, dict) or document.get("object") != WEBHOOK_OBJECT:
+        found = f", got object={document.get('object')!r}" if isinstance(document, dict) else ""
+        raise WebhookPayloadError(f"expected a JSON object with object='{WEBHOOK_OBJECT}'{found}")
+    messages: list[InboundMessage] = []
+    statuses: list[StatusUpdate] = []
+    errors: list[dict[str, Any]] = []
+    ignored: list[str] = []
+    for e, entry in enumerate(_list(document, "entry", "entry")):
+        entry_path = f"entry[{e}]"
+        entry = _object(entry, entry_path)
+        for c, change in enumerate(_list(entry, "changes", f"{entry_path}.changes")):
+            change_path = f"{entry_path}.changes[{c}]"
+            change = _object(change, change_path)
+            field = change.get("field")
+            if field != MESSAGES_FIELD:
+                ignored.append(str(field))
+                continue
+            value = _object(change.get("value"), f"{change_path}.value")
+            _parse_value(value, f"{change_path}.value", messages, statuses, errors)
+    return WebhookBatch(messages=messages, statuses=statuses, errors=errors, ignored_fields=ignored)
+
+
+def _parse_value(
+    value: dict[str, Any],
+    path: str,
+    messages: list[InboundMessage],
+    statuses: list[StatusUpdate],
+    errors: list[dict[str, Any]],
+) -> None:
+    metadata = value.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    phone_number_id = _str_or_none(metadata.get("phone_number_id"))
+    display_phone_number = _str_or_none(metadata.get("display_phone_number"))
+    contacts = [c for c in _optional_list(value, "contacts", f"{path}.contacts") if isinstance(c, dict)]
+    for m, raw in enumerate(_optional_list(value, "messages", f"{path}.messages")):
+        messages.append(
+            _parse_message(
+                _object(raw, f"{path}.messages[{m}]"),
+                f"{path}.messages[{m}]",
+                contacts=contacts,
+                phone_number_id=phone_number_id,
+                display_phone_number=display_phone_number,
+            )
+        )
+    for s, raw in enumerate(_optional_list(value, "statuses", f"{path}.statuses")):
+        statuses.append(
+            _parse_status(
+                _object(raw, f"{path}.statuses[{s}]"), f"{path}.statuses[{s}]", contacts, phone_number_id
+            )
+        )
+    errors.extend(_error_list(value.get("errors")))
+
+
+def _parse_message(
+    raw: dict[str, Any],
+    path: str,
+    *,
+    contacts: list[dict[str, Any]],
+    phone_number_id: str | None,
+    display_phone_number: str | None,
+) -> InboundMessage:
+    message_id = _required_str(raw, "id", path)
+    raw_type = _required_str(raw, "type", path)
+    timestamp = _timestamp(raw, path)
+    contact = _contact_for(raw, contacts, path)
+    context = _sub_object(raw, "context")
+    referral = raw.get("referral")
+
+    fields: dict[str, Any] = {
+        "context_message_id": _str_or_none(context.get("id")),
+        "forwarded": bool(context.get("forwarded") or context.get("frequently_forwarded")),
+    }
+    kind, text = _kind_and_text(raw, raw_type, fields)
+    return InboundMessage(
+        wa_message_id=message_id,
+        kind=kind,
+        raw_type=raw_type,
+        timestamp=timestamp,
+        phone_number_id=phone_number_id,
+        display_phone_number=display_phone_number,
+        contact=contact,
+        text=text,
+        referral=dict(referral) if isinstance(referral, dict) else None,
+        errors=_error_list(raw.get("errors")),
+        raw=raw,
+        **fields,
+    )
+
+
+def _kind_and_text(raw: dict[str, Any], raw_type: str, fields: dict[str, Any]) -> tuple[InboundKind, str]:
+    """Map Meta's type to our kind and the line a rep reads; fill reply/media/context into `fields`."""
+    body = _sub_object(raw, raw_type)
+    if raw_type == "text":
+        return InboundKind.TEXT, _str_or_none(body.get("body")) or ""
+    if raw_type == "interactive":
+        return _interactive(body, fields)
+    if raw_type == "button":  # template quick reply: payload is ours, text is the label the user saw
+        title = _str_or_none(body.get("text"))
+        fields.update(reply_id=_str_or_none(body.get("payload")), reply_title=title)
+        return InboundKind.TEMPLATE_BUTTON, title or "[button]"
+    if raw_type in _MEDIA_TYPES:
+        media = MediaRef(
+            id=_str_or_none(body.get("id")),
+            mime_type=_str_or_none(body.get("mime_type")),
+            sha256=_str_or_none(body.get("sha256")),
+            url=_str_or_none(body.get("url")),
+            filename=_str_or_none(body.get("filename")),
+            caption=_str_or_none(body.get("caption")),
+            voice=body.get("voice") is True,
+        )
+        fields["media"] = media
+        if media.caption:
+            return InboundKind(raw_type), media.caption
+        if media.voice:
+            return InboundKind(raw_type), "[voice message]"
+        if media.filename:
+            return InboundKind(raw_type), f"[{raw_type}: {media.filename}]"
+        return InboundKind(raw_type), f"[{raw_type}]"
+    if raw_type == "location":
+        return InboundKind.LOCATION, _render_location(body)
+    if raw_type == "contacts":
+        return InboundKind.CONTACTS, _render_contacts(raw.get("contacts"))
+    if raw_type == "reaction":
+        target = _str_or_none(body.get("message_id"))
+        fields["context_message_id"] = target or fields["context_message_id"]
+        emoji = _str_or_none(body.get("emoji"))
+        # Removal arrives as emoji "" or with no emoji key at all.
+        if emoji:
+            return InboundKind.REACTION, f"{emoji} reaction to {target or 'a message'}"
+        return InboundKind.REACTION, f"reaction removed from {target or 'a message'}"
+    if raw_type == "order":
+        items = body.get("product_items")
+        count = len(items) if isinstance(items, list) else 0
+        note = _str_or_none(body.get("text"))
+        rendering = f"[order: {count} item{'' if count == 1 else 's'}]"
+        return InboundKind.ORDER, f"{rendering} {note}" if note else rendering
+    if raw_type == "system":
+        system_type = _str_or_none(body.get("type"))
+        return InboundKind.SYSTEM, _str_or_none(body.get("body")) or f"[system: {system_type or 'event'}]"
+    if raw_type == "unsupported":
+        inner = _str_or_none(body.get("type"))
+        return InboundKind.UNSUPPORTED, f"[unsupported: {inner}]" if inner else "[unsupported]"
+    return InboundKind.UNKNOWN, f"[{raw_type}]"
+
+
+def _interactive(body: dict[str, Any], fields: dict[str, Any]) -> tuple[InboundKind, str]:
+    sub_type = _str_or_none(body.get("type"))
+    if sub_type in ("button_reply", "list_reply"):
+        reply = _sub_object(body, sub_type)
+        title = _str_or_none(reply.get("title"))
+        fields.update(
+            reply_id=_str_or_none(reply.get("id")),
+            reply_title=title,
+            reply_description=_str_or_none(reply.get("description")),
+        )
+        kind = InboundKind.BUTTON_REPLY if sub_type == "button_reply" else InboundKind.LIST_REPLY
+        return kind, title or f"[{sub_type}]"
+    # e.g. nfm_reply (Flows), or an interactive with no body when Meta reports value.errors.
+    return InboundKind.UNKNOWN, f"[interactive: {sub_type}]" if sub_type else "[interactive]"
+
+
+def _render_location(body: dict[str, Any]) -> str:
+    label = ", ".join(s for s in (_str_or_none(body.get("name")), _str_or_none(body.get("address"))) if s)
+    lat, lon = body.get("latitude"), body.get("longitude")
+    coords = f"({lat}, {lon})" if lat is not None and lon is not None else ""
+    return " ".join(part for part in ("📍", label, coords) if part)
+
+
+def _render_contacts(cards: Any) -> str:
+    names: list[str] = []
+    for card in cards if isinstance(cards, list) else []:
+        name = card.get("name") if isinstance(card, dict) else None
+        formatted = _str_or_none(name.get("formatted_name")) if isinstance(name, dict) else None
+        names.append(formatted or "?")
+    return f"👤 {', '.join(names)}" if names else "👤 [contacts]"
+
+
+def _contact_for(raw: dict[str, Any], contacts: list[dict[str, Any]], path: str) -> ContactRef:
+    """The sender: `from`/`from_user_id` on the message, name and username from `contacts[]`."""
+    wa_id = _str_or_none(raw.get("from"))
+    user_id = _str_or_none(raw.get("from_user_id"))
+    match = _match_contact(contacts, wa_id=wa_id, user_id=user_id)
+    profile = _sub_object(match, "profile")
+    contact = ContactRef(
+        wa_id=wa_id or _str_or_none(match.get("wa_id")),
+        # The message's own from_user_id wins: it is the id of this sender.
+        user_id=user_id or _str_or_none(match.get("user_id")),
+        name=_str_or_none(profile.get("name")),
+        username=_str_or_none(profile.get("username")),
+    )
+    if contact.wa_id is None and contact.user_id is None:
+        raise WebhookPayloadError(f"{path} has no sender (neither from nor from_user_id)")
+    return contact
+
+
+def _match_contact(
+    contacts: list[dict[str, Any]], *, wa_id: str | None, user_id: str | None
+) -> dict[str, Any]:
+    # 1. same phone number; 2. same BSUID; 3. the only contact, when nothing contradicts it.
+    if wa_id is not None:
+        for contact in contacts:
+            if contact.get("wa_id") == wa_id:
+                return contact
+    if user_id is not None:
+        for contact in contacts:
+            if contact.get("user_id") == user_id:
+                return contact
+    # Only differing phone numbers contradict. BSUIDs are not compared here: pywa's BSUID test data
+    # pairs contacts[0].user_id "uUS.…" with from_user_id "US.…" and still means one person.
+    if len(contacts) == 1:
+        only = contacts[0]
+        if wa_id is None or only.get("wa_id") in (None, wa_id):
+            return only
+    return {}
+
+
+def _parse_status(
+    raw: dict[str, Any], path: str, contacts: list[dict[str, Any]], phone_number_id: str | None
+) -> StatusUpdate:
+    wa_id = _str_or_none(raw.get("recipient_id"))
+    user_id = _str_or_none(raw.get("recipient_user_id"))
+    # Since 2026 status webhooks may carry contacts[] too: take the BSUID from there when missing.
+    match = _match_contact(contacts, wa_id=wa_id, user_id=user_id)
+    return StatusUpdate(
+        wa_message_id=_required_str(raw, "id", path),
+        status=_required_str(raw, "status", path),
+        timestamp=_timestamp(raw, path),
+        recipient_wa_id=wa_id or _str_or_none(match.get("wa_id")),
+        recipient_user_id=user_id or _str_or_none(match.get("user_id")),
+        phone_number_id=phone_number_id,
+        callback_data=_str_or_none(raw.get("biz_opaque_callback_data")),
+        errors=_error_list(raw.get("errors")),
+        raw=raw,
+    )
+
+
+# --- small typed accessors, each naming the path it complains about ---
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WebhookPayloadError(f"{path} is missing or not a JSON object")
+    return value
+
+
+def _list(parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
+    value = parent.get(key)
+    if not isinstance(value, list):
+        raise WebhookPayloadError(f"{path} is missing or not a list")
+    return value
+
+
+def _optional_list(parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
+    value = parent.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise WebhookPayloadError(f"{path} is not a list")
+    return value
+
+
+def _sub_object(parent: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _required_str(raw: Mapping[str, Any], key: str, path: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value:
+        raise WebhookPayloadError(f"{path} has no {key}")
+    return value
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _timestamp(raw: Mapping[str, Any], path: str) -> datetime:
+    value = raw.get("timestamp")
+    if value is None:
+        raise WebhookPayloadError(f"{path} has no timestamp")
+    # Meta sends epoch seconds as a string; accept a bare integer too (never a bool or a float).
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    raise WebhookPayloadError(f"{path}.timestamp is not Unix epoch seconds: {value!r}")
+
+
+def _error_list(value: Any) -> list[dict[str, Any]]:
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []

@@ -1,0 +1,319 @@
+"""The operator's configuration file: queues, routing, menu, qualification, messages, hours, reps.
+
+YAML, validated by pydantic at start. `load_config(path)` raises `ConfigError` whose message names the
+key and the problem (``queues.2.hours.weekly.mon: '9-5' is not HH:MM-HH:MM``), so a bad file fails
+loudly instead of misrouting customers later.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from handoff.enums import HandoffReason, Role
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+FIELD_NAMES = ("company_name", "use_case", "email", "business_size", "budget")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or invalid; the message names the key."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Localized = dict[str, str]
+
+
+class Hours(_Model):
+    timezone: str = "UTC"
+    always_open: bool = False
+    weekly: dict[str, str | list[str]] = Field(default_factory=dict)
+    closed_dates: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for day, spans in value.items():
+            if day not in DAYS:
+                raise ValueError(f"unknown day {day!r}; use {', '.join(DAYS)}")
+            for span in [spans] if isinstance(spans, str) else spans:
+                if not _SPAN.match(span):
+                    raise ValueError(f"{day}: {span!r} is not HH:MM-HH:MM")
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def _spans(self, day: date) -> list[tuple[time, time | None]]:
+        if day in self.closed_dates:
+            return []
+        raw = self.weekly.get(DAYS[day.weekday()], [])
+        out: list[tuple[time, time | None]] = []
+        for span in [raw] if isinstance(raw, str) else raw:
+            start, end = span.split("-")
+            end_t = None if end == "24:00" else time.fromisoformat(end)
+            out.append((time.fromisoformat(start), end_t))
+        return out
+
+    def is_open(self, at: datetime) -> bool:
+        if self.always_open:
+            return True
+        local = at.astimezone(self.zone)
+        return any(
+            start <= local.time() and (end is None or local.time() < end)
+            for start, end in self._spans(local.date())
+        )
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        """The next moment (aware, in the queue's zone) the queue opens after `at`; None if never."""
+        if self.always_open:
+            return at
+        local = at.astimezone(self.zone)
+        for offset in range(0, 370):
+            day = local.date() + timedelta(days=offset)
+            for start, _end in sorted(self._spans(day)):
+                candidate = datetime.combine(day, start, tzinfo=self.zone)
+                if candidate > local:
+                    return candidate
+        return None
+
+
+class QueueConfig(_Model):
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    hours: Hours = Field(default_factory=lambda: Hours(always_open=True))
+    transfers_only: bool = False
+    sla_minutes: int | None = Field(default=None, gt=0)
+
+
+class RuleCondition(_Model):
+    has_referral: bool | None = None
+    ad_source_id: list[str] | None = None
+    country: list[str] | None = None
+    language: list[str] | None = None
+    reason: list[HandoffReason] | None = None
+    queue: list[str] | None = None
+
+
+class RoutingRule(_Model):
+    name: str
+    when: RuleCondition
+    queue: str
+
+
+class RoutingConfig(_Model):
+    rules: list[RoutingRule] = Field(default_factory=list)
+    reason_defaults: dict[HandoffReason, str] = Field(default_factory=dict)
+    refine: list[RoutingRule] = Field(default_factory=list)
+    fallback: str = "general"
+
+
+class MenuButton(_Model):
+    id: str = Field(max_length=256)
+    title: str = Field(max_length=20)
+    queue: str
+
+
+class MenuConfig(_Model):
+    body: Localized
+    buttons: list[MenuButton] = Field(min_length=1, max_length=3)
+
+
+class FlowConfig(_Model):
+    required: list[str]
+    optional: list[str] = Field(default_factory=list)
+
+    @field_validator("required", "optional")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in FIELD_NAMES:
+                raise ValueError(f"unknown field {name!r}; known: {', '.join(FIELD_NAMES)}")
+        return value
+
+
+class QualificationConfig(_Model):
+    flows: dict[str, FlowConfig]
+    questions: dict[str, Localized]
+
+
+class TimersConfig(_Model):
+    sla_minutes: int = Field(default=15, gt=0)
+    max_revocations: int = Field(default=2, ge=0)
+    offline_minutes: int = Field(default=10, gt=0)
+    heartbeat_ttl_seconds: int = Field(default=90, gt=0)
+    offline_policy: Literal["requeue", "keep"] = "requeue"
+
+
+class AgentsConfig(_Model):
+    fallbacks_before_handoff: int = Field(default=2, ge=1)
+    knowledge_threshold: float = Field(default=72, ge=0, le=100)
+    loop_similarity: float = Field(default=85, ge=0, le=100)
+
+
+class KnowledgeEntry(_Model):
+    id: str
+    questions: list[str] = Field(min_length=1)
+    answer: Localized
+
+
+class RepConfig(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str
+    role: Role = Role.REP
+    queues: list[str] = Field(default_factory=list)
+    capacity: int = Field(default=5, ge=0)
+    token: str | None = None
+
+
+REQUIRED_MESSAGES = (
+    "handoff_assigned",
+    "handoff_waiting",
+    "handoff_after_hours",
+    "ai_unavailable",
+    "fallback",
+    "acknowledgement",
+    "resumed",
+    "unsupported_message",
+)
+
+
+class AppConfig(_Model):
+    version: Literal[1] = 1
+    default_language: str = "en"
+    queues: list[QueueConfig] = Field(min_length=1)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    menu: MenuConfig
+    qualification: QualificationConfig
+    messages: dict[str, Localized]
+    timers: TimersConfig = Field(default_factory=TimersConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    knowledge: list[KnowledgeEntry] = Field(default_factory=list)
+    reps: list[RepConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> AppConfig:
+        slugs = [q.slug for q in self.queues]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("queues: slugs must be unique")
+        known = set(slugs)
+
+        def check(where: str, slug: str) -> None:
+            if slug not in known:
+                raise ValueError(f"{where}: unknown queue {slug!r}; defined: {', '.join(slugs)}")
+
+        for i, rule in enumerate(self.routing.rules):
+            check(f"routing.rules.{i}.queue", rule.queue)
+        for i, rule in enumerate(self.routing.refine):
+            check(f"routing.refine.{i}.queue", rule.queue)
+            for slug in rule.when.queue or []:
+                check(f"routing.refine.{i}.when.queue", slug)
+        for reason, slug in self.routing.reason_defaults.items():
+            check(f"routing.reason_defaults.{reason}", slug)
+        check("routing.fallback", self.routing.fallback)
+        for i, button in enumerate(self.menu.buttons):
+            check(f"menu.buttons.{i}.queue", button.queue)
+        titles = [b.title for b in self.menu.buttons]
+        if len(set(titles)) != len(titles):
+            raise ValueError("menu.buttons: titles must be unique (WhatsApp rule)")
+        for i, rep in enumerate(self.reps):
+            for slug in rep.queues:
+                check(f"reps.{i}.queues", slug)
+        if len({r.id for r in self.reps}) != len(self.reps):
+            raise ValueError("reps: ids must be unique")
+        for name in REQUIRED_MESSAGES:
+            if self.default_language not in self.messages.get(name, {}):
+                raise ValueError(f"messages.{name}: missing (needs at least '{self.default_language}')")
+        for flow_name, flow in self.qualification.flows.items():
+            for field in flow.required:
+                if self.default_language not in self.qualification.questions.get(field, {}):
+                    raise ValueError(
+                        f"qualification.questions.{field}: missing, needed by flow {flow_name!r}"
+                    )
+        for i, entry in enumerate(self.knowledge):
+            if self.default_language not in entry.answer:
+                raise ValueError(f"knowledge.{i}.answer: needs '{self.default_language}'")
+        return self
+
+    # -- lookups ---------------------------------------------------------------------------
+    def queue(self, slug: str) -> QueueConfig:
+        for q in self.queues:
+            if q.slug == slug:
+                return q
+        raise KeyError(slug)
+
+    def localized(self, table: Localized, language: str | None) -> str:
+        return table.get(language or "", table.get(self.default_language, next(iter(table.values()))))
+
+    def message(self, name: str, language: str | None, **values: str) -> str:
+        return Template(self.localized(self.messages[name], language)).safe_substitute(values)
+
+    def button_for(self, *, reply_id: str | None, title: str | None) -> MenuButton | None:
+        for button in self.menu.buttons:
+            if reply_id and reply_id == button.id:
+                return button
+        for button in self.menu.buttons:
+            if title and title.strip().casefold() == button.title.casefold():
+                return button
+        return None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{where}: {err['msg']}")
+    return "; ".join(lines)
+
+
+def parse_config(data: Any, *, source: str = "<config>") -> AppConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from exc
+
+
+def default_config_text() -> str:
+    return resources.files("orchestrator").joinpath("defaults/config.yaml").read_text(encoding="utf-8")
+
+
+def load_config(path: Path | None = None) -> AppConfig:
+    """Load and validate `path`, or the shipped default when None."""
+    if path is None:
+        source, text = "default config", default_config_text()
+    else:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    return parse_config(data, source=source)

@@ -1,0 +1,1 @@
+"""The LangGraph graph of micro-agents: state, runtime context, wiring."""

@@ -1,0 +1,94 @@
+"""Wiring of the micro-agent graph, and the checkpointer that keeps its state per conversation.
+
+    perceive -> sentinel --handoff--> handover -> END
+                         \\-> triage --handoff--> handover
+                                     \\-> qualifier --(qualified)--> handover | END
+                                     \\-> responder --(unresolved)--> handover | END
+
+Built by `build_graph(checkpointer=...)` so the app, the CLI and the tests inject what they need;
+the run-scoped `GraphContext` (configuration, model client, clock) is passed at invoke time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.handover import handover
+from agents.qualifier import qualifier
+from agents.responder import responder
+from agents.triage import after_triage, triage
+from agents.watch import after_sentinel, perceive, sentinel
+from orchestrator.db import sqlite_path
+from orchestrator.graph.context import GraphContext
+from orchestrator.graph.state import State
+
+Graph = CompiledStateGraph[State, GraphContext, State, State]
+
+
+def _handoff_or_end(state: State) -> Literal["handover", "__end__"]:
+    return "handover" if state.get("handoff") else END
+
+
+def build_graph(*, checkpointer: BaseCheckpointSaver[Any] | None) -> Graph:
+    builder = StateGraph(State, context_schema=GraphContext)
+    builder.add_node("perceive", perceive)
+    builder.add_node("sentinel", sentinel)
+    builder.add_node("triage", triage)
+    builder.add_node("qualifier", qualifier)
+    builder.add_node("responder", responder)
+    builder.add_node("handover", handover)
+    builder.add_edge(START, "perceive")
+    builder.add_edge("perceive", "sentinel")
+    builder.add_conditional_edges("sentinel", after_sentinel, {"handoff": "handover", "triage": "triage"})
+    builder.add_conditional_edges(
+        "triage", after_triage, {"handoff": "handover", "qualifier": "qualifier", "responder": "responder"}
+    )
+    builder.add_conditional_edges("qualifier", _handoff_or_end)
+    builder.add_conditional_edges("responder", _handoff_or_end)
+    builder.add_edge("handover", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def thread_config(conversation_id: int) -> dict[str, Any]:
+    return {"configurable": {"thread_id": f"conversation-{conversation_id}"}}
+
+
+@asynccontextmanager
+async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """The SQLite saver on the embedded database file, or the PostgreSQL saver on PostgreSQL."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            await saver.setup()
+            yield saver
+        return
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg import AsyncConnection
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=10,
+        open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    ) as pool:
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        # Several processes may start together: set the checkpoint tables up one at a time.
+        async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
+            await lock_conn.execute("SELECT pg_advisory_lock(727275)")
+            try:
+                await saver.setup()
+            finally:
+                await lock_conn.execute("SELECT pg_advisory_unlock(727275)")
+        yield saver

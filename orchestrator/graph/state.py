@@ -1,0 +1,75 @@
+"""Graph state, checkpointed per conversation (thread id = conversation id).
+
+Keys marked *per turn* are reset by the caller's input at each turn; the rest accumulate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class TurnMessage(TypedDict):
+    id: int
+    kind: str
+    text: str | None
+    reply_id: str | None
+    reply_title: str | None
+
+
+class FieldRecord(TypedDict):
+    value: str
+    message_id: int | None
+    evidence: str | None
+    source: str
+
+
+class Outgoing(TypedDict):
+    kind: Literal["text", "buttons"]
+    text: str
+    buttons: NotRequired[list[dict[str, str]]]
+    agent: str
+
+
+class HandoffRequest(TypedDict):
+    reason: str
+    department_choice: str | None
+    evidence: dict[str, Any]
+    summary: str
+    open_questions: list[str]
+    promises: list[str]
+
+
+class State(TypedDict, total=False):
+    # per turn (input)
+    incoming: list[TurnMessage]
+    outgoing: list[Outgoing]
+    handoff: HandoffRequest | None
+    signals: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    analysis: dict[str, Any] | None
+    # accumulated
+    turn: int
+    language: str
+    flow: str | None
+    fields: dict[str, FieldRecord]
+    asking: str | None
+    customer_texts: list[str]
+    transcript: list[str]
+    fallbacks: int
+    open_questions: list[str]
+    menu_shown: bool
+    handed_off: bool
+    briefing: str | None
+    llm_calls: int
+
+
+def turn_input(incoming: list[TurnMessage]) -> State:
+    """The graph input for one turn: the new messages, with every per-turn key reset."""
+    return {
+        "incoming": incoming,
+        "outgoing": [],
+        "handoff": None,
+        "signals": [],
+        "events": [],
+        "analysis": None,
+    }

@@ -1,0 +1,45 @@
+"""Alembic environment: migrates the database named by the URL the caller set (see db.run_migrations)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+from sqlmodel import SQLModel
+
+import handoff.models
+import orchestrator.models  # noqa: F401  (register tables)
+
+target_metadata = SQLModel.metadata
+_ = handoff.models
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=context.config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connectable = engine_from_config(
+        context.config.get_section(context.config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes may start at once: one migrates, the others wait for it.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

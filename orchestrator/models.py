@@ -1,0 +1,114 @@
+"""Tables of the channel side: contacts, conversations, messages, delivery statuses, raw deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from handoff.enums import Direction, HandoffReason, Owner
+from orchestrator.db import UTCDateTime
+
+
+def ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def json_col() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Contact(SQLModel, table=True):
+    """A WhatsApp user: keyed by phone (wa_id) and/or business-scoped user id (BSUID)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    wa_id: str | None = Field(default=None, unique=True, max_length=32)
+    user_id: str | None = Field(default=None, unique=True, max_length=128)
+    name: str | None = None
+    username: str | None = None
+    country: str | None = Field(default=None, max_length=2)
+    language: str | None = Field(default=None, max_length=8)
+    created_at: datetime = ts()
+
+
+class Conversation(SQLModel, table=True):
+    """One open thread per contact at a time; `owner` is the ownership gate (bot/queued/human/closed)."""
+
+    __table_args__ = (
+        sa.Index(
+            "uq_open_conversation_per_contact",
+            "contact_id",
+            unique=True,
+            sqlite_where=sa.text("owner != 'closed'"),
+            postgresql_where=sa.text("owner != 'closed'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    owner: Owner = Field(default=Owner.BOT, sa_type=sa.String(16), index=True)
+    flow: str | None = Field(default=None, max_length=32)
+    language: str | None = Field(default=None, max_length=8)
+    referral: dict[str, Any] | None = json_col()
+    queue: str | None = Field(default=None, max_length=64, index=True)
+    assignee_id: str | None = Field(default=None, foreign_key="rep.id", index=True)
+    handoff_reason: HandoffReason | None = Field(default=None, sa_type=sa.String(32))
+    handed_off_at: datetime | None = ts(nullable=True)
+    waiting_since: datetime | None = ts(nullable=True, index=True)
+    priority: int = 0
+    turns: int = 0
+    # Per-conversation turn lease: one process runs the bot turn at a time (DESIGN.md flow step 2).
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = ts(nullable=True)
+    has_pending: bool = Field(default=False, index=True)
+    last_inbound_at: datetime | None = ts(nullable=True)
+    created_at: datetime = ts()
+    updated_at: datetime = ts()
+    closed_at: datetime | None = ts(nullable=True)
+
+
+class Message(SQLModel, table=True):
+    """Every message in and out. Inbound dedupes on the wamid; `turn` is set once the bot consumed it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    direction: Direction = Field(sa_type=sa.String(8))
+    wa_message_id: str | None = Field(default=None, unique=True, max_length=255)
+    kind: str = Field(max_length=32)
+    text: str | None = None
+    reply_id: str | None = None
+    payload: dict[str, Any] | None = json_col()
+    sender_type: str = Field(max_length=16)  # customer | bot | rep | system
+    sender_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="received", max_length=16)
+    error: dict[str, Any] | None = json_col()
+    turn: int | None = None
+    sent_at: datetime | None = ts(nullable=True)
+    created_at: datetime = ts(index=True)
+    updated_at: datetime = ts()
+
+
+class MessageStatusEvent(SQLModel, table=True):
+    """Delivery statuses from Meta, deduplicated on (wamid, status)."""
+
+    __table_args__ = (sa.UniqueConstraint("wa_message_id", "status", name="uq_status_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    wa_message_id: str = Field(max_length=255, index=True)
+    status: str = Field(max_length=16)
+    timestamp: datetime = ts()
+    errors: list[dict[str, Any]] | None = json_col()
+    raw: dict[str, Any] | None = json_col()
+    created_at: datetime = ts()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """Each verified webhook body as received: Meta keeps no history we could fetch later."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    body: str
+    messages: int = 0
+    statuses: int = 0
+    received_at: datetime = ts(index=True)

@@ -1,0 +1,278 @@
+"""Channel-side storage: contacts, conversations, inbound messages and delivery statuses.
+
+Keyword-only functions; the caller owns the transaction. Writes that can race between processes
+(the same contact's first messages delivered concurrently, Meta's duplicate deliveries) rely on
+unique constraints, not on reads before writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handoff.enums import Direction, Owner, SendStatus
+from handoff.models import EventType
+from handoff.routing import country_of
+from handoff.service import log_event
+from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
+from orchestrator.models import Contact, Conversation, Message, MessageStatusEvent
+
+STATUS_RANK = {
+    SendStatus.PENDING: 0,
+    SendStatus.ACCEPTED: 1,
+    SendStatus.SENT: 2,
+    SendStatus.DELIVERED: 3,
+    SendStatus.READ: 4,
+    SendStatus.PLAYED: 5,
+}
+# Kinds whose content the bot cannot read; stored and shown to reps, never dropped.
+OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime) -> Contact:
+    """Find the contact by phone or business-scoped id (either may be missing), or create it."""
+    conditions = []
+    if ref.wa_id:
+        conditions.append(col(Contact.wa_id) == ref.wa_id)
+    if ref.user_id:
+        conditions.append(col(Contact.user_id) == ref.user_id)
+    if not conditions:
+        raise ValueError("a contact needs a wa_id or a user_id")
+    for _attempt in range(3):
+        found = (await session.execute(select(Contact).where(or_(*conditions)))).scalars().first()
+        if found is not None:
+            changed = False
+            for attr in ("wa_id", "user_id", "name", "username"):
+                value = getattr(ref, attr)
+                if value and getattr(found, attr) != value:
+                    setattr(found, attr, value)
+                    changed = True
+            if ref.wa_id and not found.country:
+                found.country = country_of(ref.wa_id)
+                changed = True
+            if changed:
+                session.add(found)
+                await session.flush()
+            return found
+        contact = Contact(
+            wa_id=ref.wa_id,
+            user_id=ref.user_id,
+            name=ref.name,
+            username=ref.username,
+            country=country_of(ref.wa_id),
+            created_at=at,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(contact)
+        except IntegrityError:
+            continue  # created concurrently by another delivery: read it back
+        return contact
+    raise RuntimeError("could not create or find the contact")
+
+
+async def current_conversation(
+    session: AsyncSession, *, contact: Contact, at: datetime, referral: dict[str, Any] | None = None
+) -> Conversation:
+    """The contact's open conversation, or a new bot-owned one."""
+    assert contact.id is not None
+    for _attempt in range(3):
+        found = (
+            (
+                await session.execute(
+                    select(Conversation).where(
+                        col(Conversation.contact_id) == contact.id, col(Conversation.owner) != Owner.CLOSED
+                    )
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if found is not None:
+            if referral and found.referral is None and found.owner == Owner.BOT and found.turns == 0:
+                found.referral = referral
+                session.add(found)
+            return found
+        conversation = Conversation(
+            contact_id=contact.id, owner=Owner.BOT, referral=referral, created_at=at, updated_at=at
+        )
+        try:
+            async with session.begin_nested():
+                session.add(conversation)
+        except IntegrityError:
+            continue
+        return conversation
+    raise RuntimeError("could not create or find the conversation")
+
+
+def words_of(msg: InboundMessage) -> str | None:
+    """The customer's own words in a message (text, caption, reply title), for the agents."""
+    if msg.kind == InboundKind.TEXT:
+        return msg.text
+    if msg.kind in (InboundKind.BUTTON_REPLY, InboundKind.LIST_REPLY, InboundKind.TEMPLATE_BUTTON):
+        return msg.reply_title or msg.text
+    if msg.media is not None and msg.media.caption:
+        return msg.media.caption
+    return None
+
+
+async def store_inbound(
+    session: AsyncSession, *, msg: InboundMessage, at: datetime
+) -> tuple[Message | None, Conversation]:
+    """Persist one inbound message; returns (None, conversation) for a duplicate delivery."""
+    contact = await upsert_contact(session, ref=msg.contact, at=at)
+    conversation = await current_conversation(session, contact=contact, at=at, referral=msg.referral)
+    assert conversation.id is not None
+    for_bot = conversation.owner == Owner.BOT
+    values = {
+        "conversation_id": conversation.id,
+        "direction": Direction.INBOUND,
+        "wa_message_id": msg.wa_message_id,
+        "kind": str(msg.kind),
+        "text": msg.text,
+        "reply_id": msg.reply_id,
+        "payload": {"message": msg.raw, "words": words_of(msg), "reply_title": msg.reply_title},
+        "sender_type": "customer",
+        "status": "received" if for_bot else "for_rep",
+        "sent_at": msg.timestamp,
+        "created_at": at,
+        "updated_at": at,
+    }
+    stmt = _insert(session)(Message).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
+    result = await session.execute(stmt.returning(col(Message.id)))
+    new_id = result.scalar_one_or_none()
+    if new_id is None:
+        return None, conversation
+    message = await session.get(Message, new_id)
+    assert message is not None
+    conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
+    conversation.updated_at = at
+    if for_bot:
+        conversation.has_pending = True
+    session.add(conversation)
+    if msg.kind in OPAQUE_KINDS:
+        await log_event(
+            session,
+            conversation_id=conversation.id,
+            type=EventType.UNSUPPORTED_MESSAGE,
+            source="whatsapp",
+            description=f"message of type {msg.raw_type!r} the bot cannot read; kept for the rep",
+            at=at,
+            details={"message_id": message.id, "raw_type": msg.raw_type, "errors": msg.errors},
+        )
+    await session.flush()
+    return message, conversation
+
+
+async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datetime) -> bool:
+    """Record a delivery status once; move the message's status forward only (statuses arrive out of
+    order). A `failed` status marks the message failed and is logged for the rep. Returns False for a
+    duplicate."""
+    stmt = (
+        _insert(session)(MessageStatusEvent)
+        .values(
+            wa_message_id=status.wa_message_id,
+            status=status.status,
+            timestamp=status.timestamp,
+            errors=status.errors or None,
+            raw=status.raw,
+            created_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["wa_message_id", "status"])
+    )
+    inserted = (await session.execute(stmt.returning(col(MessageStatusEvent.id)))).scalar_one_or_none()
+    if inserted is None:
+        return False
+    message = (
+        (await session.execute(select(Message).where(col(Message.wa_message_id) == status.wa_message_id)))
+        .scalars()
+        .first()
+    )
+    if message is None:
+        return True  # a status for a message sent by something else: kept in the status table only
+    if status.status == SendStatus.FAILED:
+        message.status = SendStatus.FAILED
+        message.error = {"source": "status_webhook", "errors": status.errors}
+        message.updated_at = at
+        session.add(message)
+        first = status.errors[0] if status.errors else {}
+        await log_event(
+            session,
+            conversation_id=message.conversation_id,
+            type=EventType.SEND_FAILED,
+            source="whatsapp",
+            description=f"delivery failed: {first.get('code')} {first.get('title', '')}".strip(),
+            at=at,
+            details={"message_id": message.id, "errors": status.errors},
+        )
+    else:
+        try:
+            new_rank = STATUS_RANK[SendStatus(status.status)]
+        except (KeyError, ValueError):
+            return True
+        old_rank = STATUS_RANK.get(SendStatus(message.status), -1) if message.status in STATUS_RANK else -1
+        if message.status != SendStatus.FAILED and new_rank > old_rank:
+            message.status = status.status
+            message.updated_at = at
+            session.add(message)
+    await session.flush()
+    return True
+
+
+async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> list[Message]:
+    rows = await session.execute(
+        select(Message)
+        .where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.direction) == Direction.INBOUND,
+            col(Message.status) == "received",
+            col(Message.turn).is_(None),
+        )
+        .order_by(col(Message.sent_at), col(Message.id))
+    )
+    return list(rows.scalars())
+
+
+async def claim_turn_lease(
+    session: AsyncSession, *, conversation_id: int, owner: str, at: datetime, until: datetime
+) -> bool:
+    """Take the conversation's turn lease if free or expired (atomic on both databases)."""
+    result = await session.execute(
+        update(Conversation)
+        .where(
+            and_(
+                col(Conversation.id) == conversation_id,
+                or_(col(Conversation.lease_until).is_(None), col(Conversation.lease_until) < at),
+            )
+        )
+        .values(lease_owner=owner, lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> None:
+    await session.execute(
+        update(Conversation)
+        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def transcript(session: AsyncSession, *, conversation_id: int) -> list[Message]:
+    rows = await session.execute(
+        select(Message).where(col(Message.conversation_id) == conversation_id).order_by(col(Message.id))
+    )
+    return list(rows.scalars())

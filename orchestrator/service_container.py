@@ -1,0 +1,127 @@
+"""The running service: everything a process needs, started and stopped in one place.
+
+`Service.running(settings, ...)` migrates the database, seeds the configured reps, opens the
+LangGraph checkpointer, builds the graph, the Graph API client, the model client (when configured)
+and the turn engine, and runs the background loop (turn sweep, timers). The HTTP app, the CLI and
+the tests all start the service this way, injecting a clock, a Graph API transport or a model
+client where they need to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handoff.service import seed_reps
+from orchestrator.channels.whatsapp.client import GraphClient
+from orchestrator.clock import Clock, SystemClock
+from orchestrator.config import AppConfig, load_config
+from orchestrator.db import make_engine, make_sessionmaker, run_migrations
+from orchestrator.graph.graph import Graph, build_graph, open_checkpointer
+from orchestrator.settings import Settings
+from orchestrator.turns import TurnEngine
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    config: AppConfig
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    graph: Graph
+    client: GraphClient
+    turns: TurnEngine
+    llm: Any = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls,
+        settings: Settings,
+        *,
+        config: AppConfig | None = None,
+        clock: Clock | None = None,
+        graph_transport: httpx.AsyncBaseTransport | None = None,
+        llm: Any = None,
+        migrate: bool = True,
+    ) -> AsyncIterator[Service]:
+        config = config or load_config(settings.config)
+        clock = clock or SystemClock()
+        if migrate:
+            await asyncio.to_thread(run_migrations, settings.database_url)
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        sessions = make_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            await seed_reps(session, config=config, at=clock.now())
+        if llm is None and settings.llm_enabled:
+            from agents.llm import client_from_settings
+
+            assert settings.openai_api_key is not None
+            llm = client_from_settings(
+                api_key=settings.openai_api_key.get_secret_value(),
+                base_url=settings.openai_base_url,
+                model=settings.llm_model,
+                timeout=settings.llm_timeout_s,
+            )
+        client = GraphClient(
+            base_url=settings.whatsapp_api_url,
+            phone_number_id=settings.whatsapp_phone_number_id,
+            access_token=settings.whatsapp_access_token.get_secret_value(),
+            api_version=settings.whatsapp_api_version,
+            transport=graph_transport,
+        )
+        try:
+            async with open_checkpointer(settings.database_url) as checkpointer:
+                graph = build_graph(checkpointer=checkpointer)
+                turns = TurnEngine(
+                    sessions=sessions,
+                    graph=graph,
+                    config=config,
+                    client=client,
+                    clock=clock,
+                    llm=llm,
+                    burst_window_s=settings.burst_window_s,
+                )
+                service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm)
+                if settings.run_background:
+                    service.background.append(asyncio.create_task(service._background_loop()))
+                try:
+                    yield service
+                finally:
+                    for task in service.background:
+                        task.cancel()
+                    for task in service.background:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                    await turns.drain()
+                    await turns.close()
+        finally:
+            await client.aclose()
+            if llm is not None and hasattr(llm, "aclose"):
+                await llm.aclose()
+            await engine.dispose()
+
+    async def tick(self) -> None:
+        """One pass of the background work (tests call it directly with a controlled clock)."""
+        await self.turns.sweep()
+
+    async def _background_loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("background_tick_failed")
+            await asyncio.sleep(self.settings.timer_interval_s)

@@ -1,0 +1,77 @@
+"""Service settings: one `Settings` read from the environment (and `.env`), validated at start.
+
+Names follow the configuration contract in DESIGN.md. `get_settings()` is cached; tests build their own
+`Settings(...)` and hand it to `create_app(settings=...)` instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/handoff.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="HANDOFF_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    config: Path | None = Field(default=None, description="departments/routing/menu/messages file")
+
+    whatsapp_app_secret: SecretStr = SecretStr("dev-app-secret")
+    whatsapp_verify_token: SecretStr = SecretStr("dev-verify-token")
+    whatsapp_access_token: SecretStr = SecretStr("dev-access-token")
+    whatsapp_phone_number_id: str = "000000000000000"
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v25.0"
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "HANDOFF_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "HANDOFF_OPENAI_BASE_URL")
+    )
+    llm_model: str = "gpt-4.1-mini"
+    llm_timeout_s: float = 8.0
+
+    # A burst of customer messages within this window is one turn (DESIGN.md flow step 2).
+    burst_window_s: float = Field(default=1.5, ge=0)
+    # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
+    timer_interval_s: float = Field(default=5.0, gt=0)
+    run_background: bool = True
+    sql_echo: bool = False
+    log_json: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("HANDOFF_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("whatsapp_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _config_exists(self) -> Settings:
+        if self.config is not None and not self.config.is_file():
+            raise ValueError(f"HANDOFF_CONFIG points to {self.config}, which is not a file")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

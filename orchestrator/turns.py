@@ -1,0 +1,306 @@
+"""Bot turns: one conversation at a time, in order, a burst of messages answered once.
+
+The webhook stores messages and marks the conversation `has_pending`; `TurnEngine.schedule` then
+waits out the burst window and runs the turn off the request path. A turn:
+  1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time);
+  2. reads the unprocessed inbound messages; if the conversation is not bot-owned (the ownership
+     gate) they go to the rep workspace and the graph is never called;
+  3. runs the graph (outside any database transaction);
+  4. in one transaction: marks the messages consumed, appends the agents' events to the context log,
+     queues the replies, and on handoff writes the context, pauses the bot and assigns;
+  5. after the commit, sends the queued replies.
+Messages that arrived while the graph ran are taken by the next loop. A periodic sweep picks up
+conversations whose turn was interrupted (crash, another process's schedule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agents.common import handoff_request
+from handoff.enums import HandoffReason, Owner
+from handoff.flows import HandoffResult, perform_handoff
+from handoff.models import EventType
+from handoff.service import log_event
+from orchestrator.channels.whatsapp.client import GraphClient
+from orchestrator.clock import Clock
+from orchestrator.config import AppConfig
+from orchestrator.graph.context import GraphContext
+from orchestrator.graph.graph import Graph, thread_config
+from orchestrator.graph.state import State, TurnMessage
+from orchestrator.graph.state import turn_input as make_turn_input
+from orchestrator.models import Contact, Conversation, Message
+from orchestrator.outbox import build_payload, queue_outgoing, send_pending
+from orchestrator.service import claim_turn_lease, pending_inbound, release_turn_lease
+
+log = structlog.get_logger(__name__)
+LEASE = timedelta(seconds=90)
+
+
+@dataclass
+class TurnOutcome:
+    conversation_id: int
+    turn: int
+    sent: list[Message] = field(default_factory=list)
+    handoff: HandoffResult | None = None
+    llm_calls: int = 0
+
+
+def _turn_message(message: Message) -> TurnMessage:
+    payload = message.payload or {}
+    assert message.id is not None
+    return {
+        "id": message.id,
+        "kind": message.kind,
+        "text": payload.get("words"),
+        "reply_id": message.reply_id,
+        "reply_title": payload.get("reply_title"),
+    }
+
+
+class TurnEngine:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        graph: Graph,
+        config: AppConfig,
+        client: GraphClient,
+        clock: Clock,
+        llm: Any = None,
+        burst_window_s: float = 1.5,
+    ) -> None:
+        self.sessions = sessions
+        self.graph = graph
+        self.config = config
+        self.client = client
+        self.clock = clock
+        self.llm = llm
+        self.burst_window_s = burst_window_s
+        self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
+        self.outcomes: list[TurnOutcome] = []  # kept for the replay tool and tests (bounded)
+
+    # -- scheduling ------------------------------------------------------------------------
+    def schedule(self, conversation_id: int) -> None:
+        """Run the conversation's pending turn soon (after the burst window), once."""
+        task = self._tasks.get(conversation_id)
+        if task is not None and not task.done():
+            self._again.add(conversation_id)
+            return
+        self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id))
+
+    async def _run_later(self, conversation_id: int) -> None:
+        try:
+            if self.burst_window_s:
+                await asyncio.sleep(self.burst_window_s)
+            while True:
+                self._again.discard(conversation_id)
+                await self.run(conversation_id)
+                if conversation_id not in self._again:
+                    break
+        except Exception:
+            log.exception("turn_task_failed", conversation_id=conversation_id)
+        finally:
+            self._tasks.pop(conversation_id, None)
+
+    async def drain(self) -> None:
+        """Wait until every scheduled turn has run (replay, tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def sweep(self) -> int:
+        """Schedule conversations with pending messages whose lease is free (crash recovery)."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(col(Conversation.id)).where(
+                    col(Conversation.has_pending).is_(True),
+                    (col(Conversation.lease_until).is_(None)) | (col(Conversation.lease_until) < now),
+                )
+            )
+            ids = [int(i) for i in rows.scalars()]
+        for cid in ids:
+            self.schedule(cid)
+        return len(ids)
+
+    async def close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- one conversation ------------------------------------------------------------------
+    async def run(self, conversation_id: int) -> list[TurnOutcome]:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            if not await claim_turn_lease(
+                session, conversation_id=conversation_id, owner=self.worker_id, at=now, until=now + LEASE
+            ):
+                return []  # another worker has it; it loops until nothing is pending
+        outcomes: list[TurnOutcome] = []
+        try:
+            while True:
+                outcome = await self._one_turn(conversation_id)
+                if outcome is None:
+                    break
+                outcomes.append(outcome)
+                outcome.sent = await send_pending(
+                    self.sessions, client=self.client, conversation_id=conversation_id, clock=self.clock
+                )
+        finally:
+            async with self.sessions() as session, session.begin():
+                await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
+        self.outcomes.extend(outcomes)
+        del self.outcomes[:-1000]
+        return outcomes
+
+    async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:
+        async with self.sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                return None
+            messages = await pending_inbound(session, conversation_id=conversation_id)
+            if not messages:
+                conversation.has_pending = False
+                session.add(conversation)
+                return None
+            if conversation.owner != Owner.BOT:
+                # Ownership gate: a queued or human-owned conversation never reaches the graph.
+                for m in messages:
+                    m.status = "for_rep"
+                    session.add(m)
+                conversation.has_pending = False
+                session.add(conversation)
+                return None
+            contact = await session.get(Contact, conversation.contact_id)
+            assert contact is not None
+            turn_input = [_turn_message(m) for m in messages]
+        context = GraphContext(
+            config=self.config,
+            now=self.clock.now(),
+            contact_name=contact.name,
+            country=contact.country,
+            referral=conversation.referral,
+            llm=self.llm,
+            usage=_new_usage() if self.llm is not None else None,
+        )
+        config = thread_config(conversation_id)
+        state: State
+        try:
+            result = await self.graph.ainvoke(make_turn_input(turn_input), config=config, context=context)
+            state = result  # type: ignore[assignment]
+        except Exception as exc:  # the agents must never leave the customer alone
+            log.exception("graph_failed", conversation_id=conversation_id)
+            snapshot = await self.graph.aget_state(config)
+            state = {**snapshot.values, "incoming": turn_input, "outgoing": []}  # type: ignore[typeddict-item]
+            state["handoff"] = handoff_request(
+                reason=HandoffReason.AI_UNAVAILABLE,
+                state=state,
+                signals=[
+                    {"kind": "internal_error", "score": 1.0, "evidence": repr(exc)[:300], "rule": "crash"}
+                ],
+            )
+            state["handoff"]["summary"] = "The assistant failed on this turn; see the transcript."
+        calls = context.usage.calls if context.usage is not None else 0
+        if calls:
+            await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
+        return await self._commit_turn(conversation_id, messages, state, calls)
+
+    async def _commit_turn(
+        self, conversation_id: int, messages: list[Message], state: State, llm_calls: int
+    ) -> TurnOutcome:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+            assert conversation is not None
+            contact = await session.get(Contact, conversation.contact_id)
+            assert contact is not None
+            conversation.turns += 1
+            conversation.language = state.get("language") or conversation.language
+            conversation.flow = state.get("flow") or conversation.flow
+            conversation.updated_at = now
+            turn = conversation.turns
+            for m in messages:
+                fresh = await session.get(Message, m.id)
+                assert fresh is not None
+                fresh.turn, fresh.status, fresh.updated_at = turn, "processed", now
+                session.add(fresh)
+            for signal in state.get("signals", []):
+                await log_event(
+                    session,
+                    conversation_id=conversation_id,
+                    type=EventType.SIGNAL,
+                    source="sentinel",
+                    description=f"{signal.get('kind')} ({signal.get('score')}): {signal.get('evidence')}",
+                    at=now,
+                    details=signal,
+                )
+            for event in state.get("events", []):
+                await log_event(
+                    session,
+                    conversation_id=conversation_id,
+                    type=EventType(event.get("type", EventType.BOT_REPLY)),
+                    source=str(event.get("agent", "bot")),
+                    description=str(event.get("description", "")),
+                    at=now,
+                    details=event.get("details"),
+                )
+            outcome = TurnOutcome(conversation_id=conversation_id, turn=turn, llm_calls=llm_calls)
+            for item in state.get("outgoing", []):
+                await queue_outgoing(
+                    session,
+                    conversation_id=conversation_id,
+                    payload=build_payload(contact, item),
+                    sender_type="bot",
+                    sender_id=item.get("agent"),
+                    at=now,
+                )
+            request = state.get("handoff")
+            if request is not None:
+                result = await perform_handoff(
+                    session,
+                    config=self.config,
+                    conversation=conversation,
+                    contact=contact,
+                    request=request,
+                    fields=state.get("fields", {}),
+                    language=state.get("language") or self.config.default_language,
+                    llm_calls=state.get("llm_calls", 0) + llm_calls,
+                    at=now,
+                )
+                outcome.handoff = result
+                await queue_outgoing(
+                    session,
+                    conversation_id=conversation_id,
+                    payload=build_payload(
+                        contact, {"kind": "text", "text": result.customer_text, "agent": "handoff"}
+                    ),
+                    sender_type="bot",
+                    sender_id="handoff",
+                    at=now,
+                )
+            remaining = await pending_inbound(session, conversation_id=conversation_id)
+            conversation.has_pending = bool(remaining)
+            session.add(conversation)
+        return outcome
+
+
+def _new_usage() -> Any:
+    from agents.llm import LLMUsage
+
+    return LLMUsage()

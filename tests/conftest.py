@@ -1,0 +1,99 @@
+"""Shared fixtures: a clean database per test (a copy of a migrated template, or a reset PostgreSQL
+schema), a fake Graph API on a real local port, and a running service driven through its webhook."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
+from orchestrator.config import AppConfig, load_config
+from orchestrator.db import run_migrations
+from orchestrator.replay import Harness, harness
+from tests.fakes.servers import serve_in_thread
+
+POSTGRES_URL = os.environ.get(
+    "HANDOFF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+# A Tuesday, 10:00 UTC: every default queue is open.
+OPEN_HOURS = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    run_migrations(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "handoff.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def reset_postgres(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    run_migrations(url)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    if not _postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL} (required in CI)")
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return load_config(None)
+
+
+@pytest.fixture
+def fake_graph() -> FakeGraphAPI:
+    return FakeGraphAPI()
+
+
+@pytest.fixture
+def graph_api_url(fake_graph: FakeGraphAPI) -> Iterator[str]:
+    with serve_in_thread(fake_graph.app) as url:
+        yield url
+
+
+@pytest.fixture
+async def h(
+    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> AsyncIterator[Harness]:
+    """The service on a clean SQLite database, sends going over HTTP to the fake Graph API."""
+    async with harness(
+        database_url=sqlite_url,
+        config=config,
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=fake_graph,
+        graph_api_url=graph_api_url,
+    ) as running:
+        yield running

@@ -1,0 +1,73 @@
+"""Builders of Cloud API webhook payloads and small helpers for tests (shapes follow the fixtures)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+
+from orchestrator.channels.whatsapp.payload_builders import build_button_reply_webhook, build_text_webhook
+from orchestrator.replay import Harness
+
+AD_REFERRAL: dict[str, Any] = {
+    "source_url": "https://fb.me/test-ad",
+    "source_id": "120200000001",
+    "source_type": "ad",
+    "headline": "Sell more on WhatsApp",
+    "body": "Free trial",
+    "ctwa_clid": "test-clid",
+}
+_ids = itertools.count(1)
+
+
+def text(
+    wa_id: str,
+    body: str,
+    at: datetime,
+    *,
+    name: str = "Test Customer",
+    referral: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return build_text_webhook(
+        wa_id=wa_id,
+        name=name,
+        message_id=f"wamid.test.{next(_ids)}",
+        timestamp=at,
+        text=body,
+        referral=referral,
+    )
+
+
+def button(
+    wa_id: str, reply_id: str, title: str, at: datetime, *, name: str = "Test Customer"
+) -> dict[str, Any]:
+    return build_button_reply_webhook(
+        wa_id=wa_id,
+        name=name,
+        message_id=f"wamid.test.{next(_ids)}",
+        timestamp=at,
+        reply_id=reply_id,
+        title=title,
+    )
+
+
+async def say(h: Harness, payload: dict[str, Any]) -> list[str]:
+    """Deliver one webhook, let the turn run, return what the bot sent in reply (as text)."""
+    before = len(h.fake_graph.sent)
+    h.clock.advance(seconds=15)
+    response = await h.post(payload)
+    assert response.status_code == 200, response.text
+    await h.service.turns.drain()
+    return h.fake_graph.sent_texts()[before:]
+
+
+async def count(h: Harness, model: type[SQLModel]) -> int:
+    async with h.service.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

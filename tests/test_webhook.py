@@ -1,0 +1,152 @@
+"""The webhook path with real Cloud API payloads: signatures, parsing errors, dedupe, every type kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
+from orchestrator.channels.whatsapp.payload_builders import encode_webhook
+from orchestrator.config import AppConfig
+from orchestrator.models import Message, MessageStatusEvent, WebhookDelivery
+from orchestrator.replay import Harness, harness
+from tests.conftest import OPEN_HOURS
+from tests.factories import auth, count, text
+from tests.fixtures import fixture_bytes, load_fixture, whatsapp_fixtures_dir
+
+SIGNED_SECRET = "1222e786b144d0e85b9f365372d93676"
+SIGNED_HEADER = "sha256=54edfa1d7259e0eb13c677cc7d73d1b5c86cfa12433d19156e058ab9251bc441"
+
+
+@pytest.fixture
+async def signed_h(sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI) -> AsyncIterator[Harness]:
+    async with harness(
+        database_url=sqlite_url,
+        config=config,
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=fake_graph,
+        app_secret=SIGNED_SECRET,
+    ) as running:
+        yield running
+
+
+async def test_real_meta_signed_body_is_accepted_and_stored(signed_h: Harness) -> None:
+    body = fixture_bytes("signed_webhook_text_body_pywa.json")
+    response = await signed_h.post_body(body, signature=SIGNED_HEADER)
+    assert response.status_code == 200
+    assert response.json()["messages"] == 1
+    assert await count(signed_h, Message) >= 1
+    assert await count(signed_h, WebhookDelivery) == 1
+
+
+async def test_tampered_body_is_refused_and_nothing_stored(signed_h: Harness) -> None:
+    body = bytearray(fixture_bytes("signed_webhook_text_body_pywa.json"))
+    body[-10] = ord("X") if body[-10] != ord("X") else ord("Y")
+    response = await signed_h.post_body(bytes(body), signature=SIGNED_HEADER)
+    assert response.status_code == 401
+    assert "does not match" in response.json()["detail"]
+    assert await count(signed_h, Message) == 0
+    assert await count(signed_h, WebhookDelivery) == 0
+
+
+async def test_reserialised_body_does_not_verify(signed_h: Harness) -> None:
+    body = json.dumps(json.loads(fixture_bytes("signed_webhook_text_body_pywa.json"))).encode()
+    response = await signed_h.post_body(body, signature=SIGNED_HEADER)
+    assert response.status_code == 401
+
+
+async def test_missing_signature_header_is_refused(h: Harness) -> None:
+    response = await h.http.post(
+        "/webhooks/whatsapp", content=b"{}", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert "missing X-Hub-Signature-256" in response.json()["detail"]
+    assert await count(h, WebhookDelivery) == 0
+
+
+async def test_malformed_json_gets_400_saying_what_is_wrong(h: Harness) -> None:
+    response = await h.post_body(b'{"object": "whatsapp_business_account", "entry": [')
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["detail"]
+    assert await count(h, WebhookDelivery) == 0
+
+
+async def test_wrong_object_gets_400_naming_it(h: Harness) -> None:
+    response = await h.post_body(b'{"object": "page", "entry": []}')
+    assert response.status_code == 400
+    assert "whatsapp_business_account" in response.json()["detail"]
+
+
+async def test_duplicate_delivery_stores_one_message(h: Harness) -> None:
+    body = encode_webhook(text("447700900001", "hello there", OPEN_HOURS))
+    first = await h.post_body(body)
+    second = await h.post_body(body)
+    await h.service.turns.drain()
+    assert first.json() == {"messages": 1, "duplicates": 0, "statuses": 0}
+    assert second.json() == {"messages": 0, "duplicates": 1, "statuses": 0}
+    async with h.service.sessions() as session:
+        from sqlalchemy import select
+
+        inbound = (
+            (await session.execute(select(Message).where(Message.direction == "inbound"))).scalars().all()
+        )
+    assert len(inbound) == 1
+
+
+async def test_verification_handshake_echoes_the_challenge(h: Harness) -> None:
+    token = h.service.settings.whatsapp_verify_token.get_secret_value()
+    ok = await h.http.get(
+        "/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1158201444"},
+    )
+    assert ok.status_code == 200
+    assert ok.text == "1158201444"
+    bad = await h.http.get(
+        "/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
+    )
+    assert bad.status_code == 403
+
+
+def _inbound_fixtures() -> list[str]:
+    folder = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "whatsapp"
+    return sorted(p.name for p in folder.glob("inbound_*.json")) if folder.is_dir() else ["<absent>"]
+
+
+@pytest.mark.parametrize("name", _inbound_fixtures())
+async def test_every_inbound_fixture_is_stored_and_visible_to_admins(h: Harness, name: str) -> None:
+    whatsapp_fixtures_dir()
+    payload = load_fixture(name)
+    response = await h.post(payload)
+    assert response.status_code == 200, response.text
+    await h.service.turns.drain()
+    assert response.json()["messages"] >= 1
+    listed = await h.http.get("/api/conversations", headers=auth("demo-admin"))
+    assert listed.status_code == 200
+    conversation_id = listed.json()[0]["id"]
+    detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=auth("demo-admin"))).json()
+    inbound = [m for m in detail["messages"] if m["direction"] == "inbound"]
+    assert inbound, "the message must be kept"
+    assert all(m["text"] for m in inbound), "reps need a readable rendering of every message"
+
+
+async def test_unsupported_message_is_kept_and_flagged_for_reps(h: Harness) -> None:
+    whatsapp_fixtures_dir()
+    await h.post(load_fixture("inbound_unsupported_with_type_pywa.json"))
+    await h.service.turns.drain()
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    detail = (await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
+    assert any(m["kind"] == "unsupported" for m in detail["messages"])
+    assert any(e["type"] == "unsupported_message" for e in detail["events"])
+
+
+async def test_status_webhooks_are_deduplicated(h: Harness) -> None:
+    whatsapp_fixtures_dir()
+    payload = load_fixture("status_delivered_pywa.json")
+    await h.post(payload)
+    await h.post(payload)
+    assert await count(h, MessageStatusEvent) == 1
