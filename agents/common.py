@@ -42,7 +42,7 @@ def handoff_request(
 ) -> HandoffRequest:
     last = last_message(state)
     return {
-        "reason": reason,
+        "reason": str(reason),
         "department_choice": department_choice,
         "evidence": {
             "message_id": last["id"] if last else None,

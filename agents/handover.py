@@ -1,6 +1,6 @@
 """Handoff agent: completes the handoff request with a summary for the rep, the open questions and
 anything the bot promised. Offline the summary is extractive (what the customer said and what was
-collected); with the model on, the model writes it (one call), falling back to the extractive one.
+collected); when the model analysed the turn, it writes the summary (one call), falling back to the extractive one.
 The customer-facing message is written by the handoff flow, which knows the assignment outcome.
 """
 
@@ -47,7 +47,9 @@ async def handover(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     completed: HandoffRequest = {**request}
     completed["summary"] = extractive_summary(state, request, ctx.contact_name)
     completed["open_questions"] = list(state.get("open_questions", []))
-    if ctx.llm is not None and request["reason"] != "ai_unavailable":
+    # The model writes the summary only on turns it was already consulted on: a turn the
+    # deterministic signals decided (an explicit request, a button) costs no model call.
+    if ctx.llm is not None and state.get("analysis") is not None:
         from agents.llm import LLMUnavailable, summarize_handoff
 
         try:

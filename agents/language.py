@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from agents import lexicon
 
-__all__ = ["SUPPORTED_LANGUAGES", "Analysis", "Token", "analyse", "detect_language", "fold"]
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "Analysis",
+    "Match",
+    "Phrase",
+    "PhraseSet",
+    "Token",
+    "analyse",
+    "detect_language",
+    "fold",
+    "word_forms",
+]
 
 SUPPORTED_LANGUAGES = ("en", "es", "pt", "fr", "de", "it", "hi", "id", "ar", "nl")
 
@@ -184,27 +196,165 @@ def _script_language(text: str) -> str | None:
     return None
 
 
+def _language_markers() -> dict[str, tuple[tuple[str, float], ...]]:
+    """Word -> ((language, weight), ...); a word listed for k languages weighs 1/k in each."""
+    owners: dict[str, list[str]] = {}
+    for lang, words in lexicon.LANGUAGE_WORDS.items():
+        for word in words:
+            owners.setdefault(word, []).append(lang)
+    return {word: tuple((lang, 1.0 / len(langs)) for lang in langs) for word, langs in owners.items()}
+
+
+_MARKERS = _language_markers()
+
+
 def detect_language(text: str, *, default: str = "en") -> str:
     """ISO 639-1 code of `text` among en es pt fr de it hi id ar nl; `default` when unsure.
 
     Hindi written in Latin script (Hinglish) is ``"hi"``. Arabic and Devanagari are decided by
-    script; Latin-script languages by weighted marker words and letters (``ñ``, ``ã``, ``ß``), and the
-    winner must be clear (a minimum score and a margin over the runner-up).
+    script; Latin-script languages by marker words (a word shared by k languages counts 1/k for
+    each) and letters (``ñ``, ``ã``, ``ß``). The winner must be clear: a score of at least 1 and a
+    margin of 0.5 over the runner-up, so "ok", "Hi" or "Umbrella Corp" answer `default`.
     """
     scripted = _script_language(text)
     if scripted:
         return scripted
     scores = dict.fromkeys(SUPPORTED_LANGUAGES, 0.0)
     lowered = text.lower()
-    for char, (lang, weight) in lexicon.LANGUAGE_CHARS.items():
+    for char, weights in lexicon.LANGUAGE_CHARS.items():
         if char in lowered:
-            scores[lang] += weight
-    words = analyse(text).words
-    for word in words:
-        for lang, weight in lexicon.LANGUAGE_MARKERS.get(word, ()):
+            for lang, weight in weights:
+                scores[lang] += weight
+    for word in analyse(text).words:
+        for lang, weight in _MARKERS.get(word, ()):
             scores[lang] += weight
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], SUPPORTED_LANGUAGES.index(kv[0])))
     (best, top), (_, second) = ranked[0], ranked[1]
     if top >= 1.0 and top - second >= 0.5:
         return best
     return default
+
+
+# --------------------------------------------------------------------------------------------------
+# Phrase matching over tokens (the sentinel and the extractors share it)
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_arabic(word: str) -> bool:
+    return bool(word) and "\u0600" <= word[0] <= "\u06ff"
+
+
+@lru_cache(maxsize=8192)
+def word_forms(word: str) -> tuple[str, ...]:
+    """`word` plus, for Arabic, the word without its clitic prefixes (و, ال, بال, ...)."""
+    if not _is_arabic(word):
+        return (word,)
+    forms = [word]
+    for prefix in lexicon.ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            forms.append(word[len(prefix) :])
+    return tuple(dict.fromkeys(forms))
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def matches(self, word: str) -> bool:
+        for form in word_forms(word):
+            if form in self.exact or any(form.startswith(p) for p in self.prefixes):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """One compiled alternative of a lexicon entry: ``"cancel* my subscription/account"``."""
+
+    source: str
+    slots: tuple[_Slot, ...]
+    weight: float = 1.0
+    tag: str = ""
+
+    @classmethod
+    def parse(cls, source: str, *, weight: float = 1.0, tag: str = "") -> Phrase:
+        slots: list[_Slot] = []
+        for part in source.split():
+            choices = [fold(c) for c in part.split("/") if c]
+            exact = frozenset(c for c in choices if not c.endswith("*"))
+            prefixes = tuple(c[:-1] for c in choices if c.endswith("*"))
+            slots.append(_Slot(exact, prefixes))
+        return cls(source, tuple(slots), weight, tag)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where a phrase matched: tokens `first`..`last` (inclusive)."""
+
+    phrase: Phrase
+    first: int
+    last: int
+
+
+class PhraseSet:
+    """Many phrases, matched against a message's tokens; `gap` extra tokens may sit between words."""
+
+    def __init__(self, phrases: list[Phrase]) -> None:
+        self.phrases = phrases
+        self._by_first: dict[str, list[Phrase]] = {}
+        self._prefixed: list[Phrase] = []
+        for phrase in phrases:
+            first = phrase.slots[0]
+            for word in first.exact:
+                self._by_first.setdefault(word, []).append(phrase)
+            if first.prefixes:
+                self._prefixed.append(phrase)
+
+    @classmethod
+    def of(cls, entries: Iterable[str], *, tag: str = "") -> PhraseSet:
+        """Compile entries; ``|`` separates alternatives, ``/`` the choices for one word."""
+        return cls.weighted(((e, 1.0) for e in entries), tag=tag)
+
+    @classmethod
+    def weighted(cls, entries: Iterable[tuple[str, float]], *, tag: str = "") -> PhraseSet:
+        phrases = [
+            Phrase.parse(alternative, weight=weight, tag=tag)
+            for entry, weight in entries
+            for alternative in entry.split("|")
+            if alternative.strip()
+        ]
+        return cls(phrases)
+
+    def __contains__(self, word: str) -> bool:
+        """Whether `word` alone is one of the single-word phrases."""
+        return any(len(m.phrase.slots) == 1 for m in self.find((word,)))
+
+    def find(self, words: Sequence[str], *, gap: int = 0) -> list[Match]:
+        """Every match, at most one (the longest) per phrase per start, left to right."""
+        found: list[Match] = []
+        for i, word in enumerate(words):
+            candidates: list[Phrase] = []
+            for form in word_forms(word):
+                candidates.extend(self._by_first.get(form, ()))
+            candidates.extend(p for p in self._prefixed if p.slots[0].matches(word))
+            for phrase in dict.fromkeys(candidates):
+                last = _match_rest(phrase, words, i, gap)
+                if last is not None:
+                    found.append(Match(phrase, i, last))
+        return found
+
+
+def _match_rest(phrase: Phrase, words: Sequence[str], start: int, gap: int) -> int | None:
+    position = start
+    for slot in phrase.slots[1:]:
+        for step in range(1, gap + 2):
+            j = position + step
+            if j >= len(words):
+                return None
+            if slot.matches(words[j]):
+                position = j
+                break
+        else:
+            return None
+    return position

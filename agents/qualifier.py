@@ -58,7 +58,7 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     missing = [name for name in flow.required if name not in fields]
     if not missing:
         request = handoff_request(reason=HandoffReason.QUALIFIED, state=state)
-        return {"fields": fields, "events": events, "asking": None, "handoff": request}
+        return {"fields": fields, "events": events, "asking": None, "handoff": request, "qualified": True}
     out: list[Outgoing] = list(state.get("outgoing", []))
     progressed = any(name in wanted for name, *_ in found)
     if text and not progressed and not is_greeting(text):

@@ -37,7 +37,7 @@ async def triage(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]
             )
             return {"handoff": request, "signals": [*state.get("signals", []), signal]}
     flow = state.get("flow")
-    if flow is None and ctx.referral is not None:
+    if flow is None and ctx.referral is not None and not state.get("qualified"):
         flow = "ad_lead"
     return {"flow": flow}
 

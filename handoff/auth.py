@@ -1,45 +1,102 @@
-"""Who is calling the rep API. Reps, leads and admins authenticate with a bearer token (stored hashed).
+"""Who is calling the rep API, and what their role lets them do.
 
-Visibility (DESIGN.md): a rep sees the conversations assigned to them and those waiting in their own
-queues; a lead sees everything in their queues; an admin sees everything. Invisible things answer 404.
+Two kinds of bearer token, both sent as `Authorization: Bearer <token>` (FastAPI's OAuth2 password
+flow conventions, so `/docs` can log in):
+- an access token from `POST /api/auth/token` (username + password): a signed JWT, short-lived;
+- an API token (issued by an admin, or `demo-<id>` for the demo reps): stored as a SHA-256 hash.
+
+The rep is loaded in a short session of its own, closed before the route runs: a request never holds
+a database transaction open just for authentication (on SQLite every transaction takes the write
+lock, and the live stream lasts for hours).
+
+Answers: 401 without a valid token; 403 for a role that may not use an endpoint at all. Whether a
+conversation is visible (404 when not) is decided in the queries (`users.visibility_clause`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
-from sqlmodel import col
+from fastapi.security import OAuth2PasswordBearer
 
-from handoff.models import Rep, RepQueue
-from handoff.service import hash_token
-from orchestrator.deps import SessionDep
+from handoff.enums import Role
+from handoff.models import Rep
+from handoff.users import (
+    Viewer,
+    decode_access_token,
+    looks_like_jwt,
+    password_fingerprint,
+    rep_by_api_token,
+    viewer_of,
+)
+from orchestrator.deps import ServiceDep
 
-bearer = HTTPBearer(auto_error=False, description="rep API token")
-
-
-async def current_rep(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Rep:
-    if credentials is None:
-        raise HTTPException(
-            status_code=401, detail="missing bearer token", headers={"WWW-Authenticate": "Bearer"}
-        )
-    rep = (
-        (await session.execute(select(Rep).where(col(Rep.token_hash) == hash_token(credentials.credentials))))
-        .scalars()
-        .first()
-    )
-    if rep is None:
-        raise HTTPException(status_code=401, detail="invalid token", headers={"WWW-Authenticate": "Bearer"})
-    return rep
+oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/auth/token",
+    auto_error=False,
+    description="An access token from `/api/auth/token`, or an API token issued by an admin.",
+)
 
 
-RepDep = Annotated[Rep, Depends(current_rep)]
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller: their rep row (detached) and what they may see."""
+
+    rep: Rep
+    viewer: Viewer
+
+    @property
+    def id(self) -> str:
+        return self.rep.id
+
+    @property
+    def role(self) -> Role:
+        return self.viewer.role
 
 
-async def queues_of(session: SessionDep, rep: Rep) -> list[str]:
-    rows = await session.execute(select(col(RepQueue.queue)).where(col(RepQueue.rep_id) == rep.id))
-    return [str(q) for q in rows.scalars()]
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_actor(service: ServiceDep, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+    if not token:
+        raise _unauthorized("missing bearer token")
+    async with service.sessions() as session:
+        rep: Rep | None = None
+        if looks_like_jwt(token):
+            claims = decode_access_token(
+                token, secret=service.settings.jwt_secret.get_secret_value(), at=service.clock.now()
+            )
+            if claims is not None:
+                found = await session.get(Rep, claims.rep_id)
+                if (
+                    found is not None
+                    and found.password_hash is not None
+                    and claims.fingerprint == password_fingerprint(found.password_hash)
+                ):
+                    rep = found
+        if rep is None:
+            rep = await rep_by_api_token(session, token=token)
+        if rep is None:
+            raise _unauthorized("invalid or expired token")
+        viewer = await viewer_of(session, rep=rep)
+    return Actor(rep=rep, viewer=viewer)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def require_role(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        allowed = " or ".join(str(r) for r in roles)
+        raise HTTPException(status_code=403, detail=f"only a {allowed} may do this")
+
+
+async def current_admin(actor: ActorDep) -> Actor:
+    require_role(actor, Role.ADMIN)
+    return actor
+
+
+AdminDep = Annotated[Actor, Depends(current_admin)]

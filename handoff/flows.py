@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.assignment import AssignmentOutcome, enqueue
 from handoff.context import CollectedField, ContactInfo, Evidence, HandoffContext

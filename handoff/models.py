@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from handoff.enums import Presence, Role
-from orchestrator.models import json_col, ts
+from orchestrator.models import Conversation, json_col, ts
 
 
 class EventType(StrEnum):
@@ -26,6 +26,8 @@ class EventType(StrEnum):
     HELD_AFTER_HOURS = "held_after_hours"
     ASSIGNMENT_REVOKED = "assignment_revoked"
     ESCALATED = "escalated"
+    SLA_WARNING = "sla_warning"
+    REASSIGNED = "reassigned"
     TRANSFERRED = "transferred"
     REP_REPLY = "rep_reply"
     SEND_FAILED = "send_failed"
@@ -56,6 +58,8 @@ class Rep(SQLModel, table=True):
     capacity: int = 5
     open_count: int = 0
     presence: Presence = Field(default=Presence.OFFLINE, sa_type=sa.String(8))
+    # Set when a missed heartbeat turned the rep offline: the presence a heartbeat restores.
+    expired_presence: Presence | None = Field(default=None, sa_type=sa.String(8))
     auto_assign: bool = True
     last_seen_at: datetime | None = ts(nullable=True)
     offline_since: datetime | None = ts(nullable=True)
@@ -69,6 +73,9 @@ class RepQueue(SQLModel, table=True):
     queue: str = Field(primary_key=True, max_length=64, index=True)
     last_assigned_at: datetime | None = ts(nullable=True)
     assigned_total: int = 0
+    # Backlog pacing: how many waiting conversations the rep took in the window started at this time.
+    burst_started_at: datetime | None = ts(nullable=True)
+    burst_count: int = 0
 
 
 class AssignmentStatus(StrEnum):
@@ -80,7 +87,30 @@ class AssignmentStatus(StrEnum):
     RETURNED = "returned"  # handed back to the bot
 
 
+class EndReason(StrEnum):
+    """Why an assignment ended (metrics count reassignments and SLA breaches from these)."""
+
+    SLA = "sla"  # no rep reply within the SLA: revoked
+    OFFLINE = "offline"  # the rep was offline too long: requeued
+    REASSIGNED = "reassigned"  # a lead moved it to another rep
+    TRANSFERRED = "transferred"  # moved to another queue
+    RESOLVED = "resolved"
+    RETURNED = "returned"
+
+
 class Assignment(SQLModel, table=True):
+    __table_args__ = (
+        # The database itself refuses a second open (waiting or active) assignment of a conversation:
+        # no conversation ever has two owners, whatever the code above it does.
+        sa.Index(
+            "uq_assignment_open_per_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('waiting', 'active')"),
+            postgresql_where=sa.text("status IN ('waiting', 'active')"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     queue: str = Field(max_length=64, index=True)
@@ -93,20 +123,46 @@ class Assignment(SQLModel, table=True):
     assigned_at: datetime | None = ts(nullable=True)
     first_response_at: datetime | None = ts(nullable=True)
     ended_at: datetime | None = ts(nullable=True)
-    revocations: int = 0
+    end_reason: EndReason | None = Field(default=None, sa_type=sa.String(16))
+    revocations: int = 0  # SLA revocations of this handoff so far (carried to the next assignment)
+    escalation: int = 0  # 0 normal, 1 the team lead, 2 the catch-all queue
+    sla_due_at: datetime | None = ts(nullable=True)  # reply deadline (opening hours only count)
+    sla_breached_at: datetime | None = ts(nullable=True)
+
+
+class TimerKind(StrEnum):
+    SLA_WARNING = "sla_warning"
+    SLA = "sla"
+    OFFLINE = "offline"
+    QUEUE_OPEN = "queue_open"
 
 
 class Timer(SQLModel, table=True):
-    """A durable timer: fired exactly once by whichever process claims it first."""
+    """A durable timer: fired exactly once by whichever process claims it first (handoff/timers.py)."""
+
+    __table_args__ = (
+        # The runner's claim query: due, neither fired nor cancelled.
+        sa.Index(
+            "ix_timer_pending",
+            "due_at",
+            sqlite_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+            postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32, index=True)
+    # Optional idempotency key: scheduling the same key twice keeps the first timer.
+    key: str | None = Field(default=None, max_length=128, unique=True, index=True)
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id", index=True)
     rep_id: str | None = Field(default=None, max_length=64)
     assignment_id: int | None = Field(default=None)
     due_at: datetime = ts(index=True)
     fired_at: datetime | None = ts(nullable=True, index=True)
     cancelled_at: datetime | None = ts(nullable=True)
+    fired_by: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    last_error: str | None = None
     payload: dict[str, Any] | None = json_col()
     created_at: datetime = ts()
 
@@ -118,3 +174,15 @@ class AuditEntry(SQLModel, table=True):
     conversation_id: int | None = Field(default=None, index=True)
     details: dict[str, Any] | None = json_col()
     created_at: datetime = ts(index=True)
+
+
+# The assignment engine's waiting queue (drain order: priority, then handoff time), kept small by
+# indexing only queued conversations. Declared here, with the engine's tables, on `conversation`.
+sa.Index(
+    "ix_conversation_waiting",
+    Conversation.__table__.c.queue,  # type: ignore[attr-defined]
+    Conversation.__table__.c.priority,  # type: ignore[attr-defined]
+    Conversation.__table__.c.waiting_since,  # type: ignore[attr-defined]
+    sqlite_where=sa.text("owner = 'queued'"),
+    postgresql_where=sa.text("owner = 'queued'"),
+)

@@ -29,7 +29,7 @@ def country_of(wa_id: str | None) -> str | None:
     # Exact region for valid numbers; otherwise the main region of the calling code (+44 -> GB),
     # which is what routing needs even for reserved ranges such as the UK's 07700 900xxx.
     region: str | None = phonenumbers.region_code_for_number(number)
-    if not region or region == "ZZ":
+    if (not region or region == "ZZ") and number.country_code:
         region = phonenumbers.region_code_for_country_code(number.country_code)
     return region if region and region != "ZZ" else None
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from handoff.routes import admin_router, auth_router
 from handoff.routes import router as rep_router
 from orchestrator.service_container import Service
 from orchestrator.settings import Settings, get_settings
@@ -51,5 +52,7 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(webhook_router)
+    app.include_router(auth_router)
     app.include_router(rep_router)
+    app.include_router(admin_router)
     return app

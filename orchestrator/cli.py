@@ -51,11 +51,13 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from orchestrator.replay import replay_file
+    from orchestrator.config import load_config
+    from orchestrator.replay import read_cases, replay_cases
 
     _configure_logging(quiet=True)
     out = sys.stdout
-    for line in asyncio.run(replay_file(Path(args.file), at=_parse_at(args.at), config_path=args.config)):
+    cases = read_cases(Path(args.file))
+    for line in asyncio.run(replay_cases(cases, at=_parse_at(args.at), config=load_config(args.config))):
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
     out.flush()
     return 0

@@ -87,6 +87,18 @@ class Hours(_Model):
             for start, end in self._spans(local.date())
         )
 
+    def open_until(self, at: datetime) -> datetime | None:
+        """The end of the open span containing `at` (aware); None when always open or closed at `at`."""
+        if self.always_open:
+            return None
+        local = at.astimezone(self.zone)
+        for start, end in self._spans(local.date()):
+            if start <= local.time() and (end is None or local.time() < end):
+                if end is None:  # "24:00": midnight at the end of this day
+                    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.zone)
+                return datetime.combine(local.date(), end, tzinfo=self.zone)
+        return None
+
     def next_opening(self, at: datetime) -> datetime | None:
         """The next moment (aware, in the queue's zone) the queue opens after `at`; None if never."""
         if self.always_open:
@@ -107,6 +119,8 @@ class QueueConfig(_Model):
     hours: Hours = Field(default_factory=lambda: Hours(always_open=True))
     transfers_only: bool = False
     sla_minutes: int | None = Field(default=None, gt=0)
+    # What happens to an offline rep's conversations in this queue (default: timers.offline_policy).
+    offline_policy: Literal["requeue", "keep"] | None = None
 
 
 class RuleCondition(_Model):
@@ -122,11 +136,14 @@ class RoutingRule(_Model):
     name: str
     when: RuleCondition
     queue: str
+    priority: int | None = None  # waiting-queue priority of matching conversations (higher first)
 
 
 class RoutingConfig(_Model):
     rules: list[RoutingRule] = Field(default_factory=list)
     reason_defaults: dict[HandoffReason, str] = Field(default_factory=dict)
+    # Waiting-queue priority by handoff reason (higher first; 0 when unset: plain FIFO).
+    reason_priority: dict[HandoffReason, int] = Field(default_factory=dict)
     refine: list[RoutingRule] = Field(default_factory=list)
     fallback: str = "general"
 
@@ -166,6 +183,18 @@ class TimersConfig(_Model):
     offline_minutes: int = Field(default=10, gt=0)
     heartbeat_ttl_seconds: int = Field(default=90, gt=0)
     offline_policy: Literal["requeue", "keep"] = "requeue"
+    # The owner is warned this many minutes before the SLA revokes the assignment (0: no warning).
+    sla_warning_minutes: int = Field(default=5, ge=0)
+    # Where a conversation goes after `max_revocations`: the queue's team lead, then the catch-all.
+    escalation: list[Literal["lead", "catch_all"]] = Field(default_factory=lambda: ["lead", "catch_all"])
+
+
+class AssignmentConfig(_Model):
+    # Fair backlog drain: while waiting conversations are handed out, a rep takes at most
+    # `backlog_burst` of them per `backlog_window_seconds`, so reps who log in a little later get
+    # their share instead of the whole backlog landing on the first one.
+    backlog_burst: int = Field(default=2, ge=1)
+    backlog_window_seconds: int = Field(default=60, gt=0)
 
 
 class AgentsConfig(_Model):
@@ -210,6 +239,7 @@ class AppConfig(_Model):
     qualification: QualificationConfig
     messages: dict[str, Localized]
     timers: TimersConfig = Field(default_factory=TimersConfig)
+    assignment: AssignmentConfig = Field(default_factory=AssignmentConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     knowledge: list[KnowledgeEntry] = Field(default_factory=list)
     reps: list[RepConfig] = Field(default_factory=list)
@@ -233,6 +263,9 @@ class AppConfig(_Model):
                 check(f"routing.refine.{i}.when.queue", slug)
         for reason, slug in self.routing.reason_defaults.items():
             check(f"routing.reason_defaults.{reason}", slug)
+        for i, rule in enumerate(self.routing.rules):
+            for slug in rule.when.queue or []:
+                check(f"routing.rules.{i}.when.queue", slug)
         check("routing.fallback", self.routing.fallback)
         for i, button in enumerate(self.menu.buttons):
             check(f"menu.buttons.{i}.queue", button.queue)

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.enums import Direction, SendStatus
 from handoff.models import EventType
@@ -88,7 +88,8 @@ async def send_pending(
         pending = list(rows.scalars())
     done: list[Message] = []
     for message in pending:
-        assert message.payload is not None and message.id is not None
+        assert message.payload is not None
+        assert message.id is not None
         error: dict[str, Any] | None = None
         wamid: str | None = None
         try:
@@ -115,13 +116,14 @@ async def send_pending(
                 fresh.status, fresh.wa_message_id, fresh.sent_at = SendStatus.ACCEPTED, wamid, at
             else:
                 fresh.status, fresh.error = SendStatus.FAILED, error
+                what = error.get("title") or error.get("details")
                 log.warning("send_failed", conversation_id=conversation_id, message_id=fresh.id, error=error)
                 await log_event(
                     session,
                     conversation_id=conversation_id,
                     type=EventType.SEND_FAILED,
                     source="whatsapp",
-                    description=f"send failed: {error.get('code') or ''} {error.get('title') or error.get('details')}",
+                    description=f"send failed: {error.get('code') or ''} {what}",
                     at=at,
                     details={"message_id": fresh.id, **error},
                 )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -82,7 +83,7 @@ async def harness(
     `graph_api_url` where the caller serves `fake_graph`."""
     settings = Settings(
         database_url=database_url,
-        whatsapp_app_secret=app_secret,  # type: ignore[arg-type]
+        whatsapp_app_secret=SecretStr(app_secret),
         whatsapp_api_url=graph_api_url or "http://graph.invalid",
         burst_window_s=0,
         run_background=False,
@@ -187,7 +188,7 @@ async def collected_fields(h: Harness, case: dict[str, Any]) -> dict[str, str]:
     conversation = await _conversation(h, case)
     if conversation is None or conversation.id is None:
         return {}
-    snapshot = await h.service.graph.aget_state(thread_config(conversation.id))  # type: ignore[arg-type]
+    snapshot = await h.service.graph.aget_state(thread_config(conversation.id))
     fields = (snapshot.values or {}).get("fields") or {}
     return {name: record["value"] for name, record in fields.items()}
 
@@ -228,11 +229,8 @@ async def replay_cases(
     return results
 
 
-async def replay_file(
-    path: Path, *, at: datetime | None = None, config_path: Path | None = None
-) -> list[dict[str, Any]]:
-    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return await replay_cases(cases, at=at, config=load_config(config_path))
+def read_cases(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 DEMO_CASES: list[dict[str, Any]] = [

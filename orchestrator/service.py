@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.enums import Direction, Owner, SendStatus
 from handoff.models import EventType
@@ -37,7 +37,7 @@ OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
 
 
 def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime) -> Contact:
@@ -50,7 +50,9 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
     if not conditions:
         raise ValueError("a contact needs a wa_id or a user_id")
     for _attempt in range(3):
-        found = (await session.execute(select(Contact).where(or_(*conditions)))).scalars().first()
+        found: Contact | None = (
+            (await session.execute(select(Contact).where(or_(*conditions)))).scalars().first()
+        )
         if found is not None:
             changed = False
             for attr in ("wa_id", "user_id", "name", "username"):
@@ -88,7 +90,7 @@ async def current_conversation(
     """The contact's open conversation, or a new bot-owned one."""
     assert contact.id is not None
     for _attempt in range(3):
-        found = (
+        found: Conversation | None = (
             (
                 await session.execute(
                     select(Conversation).where(
@@ -161,6 +163,17 @@ async def store_inbound(
     if for_bot:
         conversation.has_pending = True
     session.add(conversation)
+    if not for_bot:
+        # The rep workspace is told through the context log (notifications follow the log).
+        await log_event(
+            session,
+            conversation_id=conversation.id,
+            type=EventType.MESSAGE_RECEIVED,
+            source="customer",
+            description=f"customer wrote while {conversation.owner}: {(msg.text or '')[:120]}",
+            at=at,
+            details={"message_id": message.id, "kind": str(msg.kind)},
+        )
     if msg.kind in OPAQUE_KINDS:
         await log_event(
             session,

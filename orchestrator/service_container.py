@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.service import seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.clock import Clock, SystemClock
@@ -45,6 +46,7 @@ class Service:
     turns: TurnEngine
     llm: Any = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    notifier: NotificationHub | None = None
 
     @classmethod
     @asynccontextmanager
@@ -83,7 +85,21 @@ class Service:
             api_version=settings.whatsapp_api_version,
             transport=graph_transport,
         )
+        # Live notifications: committed context-log events to SSE subscribers (and other processes'
+        # commits through PostgreSQL LISTEN/NOTIFY), optionally to a signed outbound webhook.
+        notifier = NotificationHub(
+            sessions,
+            listen_url=settings.database_url.replace("+psycopg", "") if settings.is_postgres else None,
+            webhook=WebhookSender(
+                url=settings.notify_webhook_url,
+                secret=settings.notify_webhook_secret.get_secret_value(),
+            )
+            if settings.notify_webhook_url and settings.notify_webhook_secret
+            else None,
+        )
+        install(sessions, notifier)
         try:
+            await notifier.start()
             async with open_checkpointer(settings.database_url) as checkpointer:
                 graph = build_graph(checkpointer=checkpointer)
                 turns = TurnEngine(
@@ -96,6 +112,7 @@ class Service:
                     burst_window_s=settings.burst_window_s,
                 )
                 service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm)
+                service.notifier = notifier
                 if settings.run_background:
                     service.background.append(asyncio.create_task(service._background_loop()))
                 try:
@@ -109,6 +126,7 @@ class Service:
                     await turns.drain()
                     await turns.close()
         finally:
+            await notifier.stop()
             await client.aclose()
             if llm is not None and hasattr(llm, "aclose"):
                 await llm.aclose()

@@ -6,6 +6,7 @@ Names follow the configuration contract in DESIGN.md. `get_settings()` is cached
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +43,15 @@ class Settings(BaseSettings):
     # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
     timer_interval_s: float = Field(default=5.0, gt=0)
     run_background: bool = True
+
+    # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
+    # process signs with its own random one, so set it when several API processes run side by side.
+    jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    jwt_ttl_minutes: int = Field(default=60, gt=0)
+    # Optional outbound webhook for integrations: every rep notification POSTed as JSON, signed with
+    # HMAC-SHA256 of the body in `X-Handoff-Signature-256: sha256=<hex>`.
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr | None = None
     sql_echo: bool = False
     log_json: bool = False
 
@@ -61,6 +71,18 @@ class Settings(BaseSettings):
     def _config_exists(self) -> Settings:
         if self.config is not None and not self.config.is_file():
             raise ValueError(f"HANDOFF_CONFIG points to {self.config}, which is not a file")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        if self.notify_webhook_url and not (
+            self.notify_webhook_secret and self.notify_webhook_secret.get_secret_value()
+        ):
+            raise ValueError(
+                "HANDOFF_NOTIFY_WEBHOOK_URL needs HANDOFF_NOTIFY_WEBHOOK_SECRET (deliveries are signed)"
+            )
+        if self.notify_webhook_url and not self.notify_webhook_url.startswith(("http://", "https://")):
+            raise ValueError("HANDOFF_NOTIFY_WEBHOOK_URL must be an http(s) URL")
         return self
 
     @property

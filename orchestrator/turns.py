@@ -21,13 +21,13 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.common import handoff_request
 from handoff.enums import HandoffReason, Owner
@@ -203,19 +203,20 @@ class TurnEngine:
         state: State
         try:
             result = await self.graph.ainvoke(make_turn_input(turn_input), config=config, context=context)
-            state = result  # type: ignore[assignment]
+            state = cast(State, result)
         except Exception as exc:  # the agents must never leave the customer alone
             log.exception("graph_failed", conversation_id=conversation_id)
             snapshot = await self.graph.aget_state(config)
-            state = {**snapshot.values, "incoming": turn_input, "outgoing": []}  # type: ignore[typeddict-item]
-            state["handoff"] = handoff_request(
+            state = cast(State, {**snapshot.values, "incoming": turn_input, "outgoing": []})
+            request = handoff_request(
                 reason=HandoffReason.AI_UNAVAILABLE,
                 state=state,
                 signals=[
                     {"kind": "internal_error", "score": 1.0, "evidence": repr(exc)[:300], "rule": "crash"}
                 ],
             )
-            state["handoff"]["summary"] = "The assistant failed on this turn; see the transcript."
+            request["summary"] = "The assistant failed on this turn; see the transcript."
+            state["handoff"] = request
         calls = context.usage.calls if context.usage is not None else 0
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})

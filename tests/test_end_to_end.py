@@ -75,7 +75,8 @@ async def test_bot_sends_nothing_once_handed_off(h: Harness) -> None:
     assert after == []
     async with h.service.sessions() as session:
         last = (await session.execute(select(Message).order_by(Message.id.desc()))).scalars().first()  # type: ignore[union-attr]
-    assert last is not None and last.status == "for_rep"
+    assert last is not None
+    assert last.status == "for_rep"
     assert last.turn is None
 
 
@@ -118,7 +119,9 @@ async def test_handoff_context_is_in_the_append_only_log(h: Harness) -> None:
     async with h.service.sessions() as session:
         events = (await session.execute(select(ContextEvent).order_by(ContextEvent.id))).scalars().all()  # type: ignore[arg-type]
     types = [e.type for e in events]
-    assert EventType.SIGNAL in types and EventType.HANDOFF in types and EventType.ROUTED in types
+    assert EventType.SIGNAL in types
+    assert EventType.HANDOFF in types
+    assert EventType.ROUTED in types
     handoff = next(e for e in events if e.type == EventType.HANDOFF)
     assert handoff.details is not None
     assert handoff.details["reason"] == "frustration"

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -32,7 +33,7 @@ Graph = CompiledStateGraph[State, GraphContext, State, State]
 
 
 def _handoff_or_end(state: State) -> Literal["handover", "__end__"]:
-    return "handover" if state.get("handoff") else END
+    return "handover" if state.get("handoff") else "__end__"
 
 
 def build_graph(*, checkpointer: BaseCheckpointSaver[Any] | None) -> Graph:
@@ -55,7 +56,7 @@ def build_graph(*, checkpointer: BaseCheckpointSaver[Any] | None) -> Graph:
     return builder.compile(checkpointer=checkpointer)
 
 
-def thread_config(conversation_id: int) -> dict[str, Any]:
+def thread_config(conversation_id: int) -> RunnableConfig:
     return {"configurable": {"thread_id": f"conversation-{conversation_id}"}}
 
 
@@ -66,9 +67,9 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
     if path is not None:
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-            await saver.setup()
-            yield saver
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as sqlite_saver:
+            await sqlite_saver.setup()
+            yield sqlite_saver
         return
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import AsyncConnection
@@ -83,7 +84,7 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]  # pool rows are dict_row
         # Several processes may start together: set the checkpoint tables up one at a time.
         async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
             await lock_conn.execute("SELECT pg_advisory_lock(727275)")

@@ -59,6 +59,7 @@ class State(TypedDict, total=False):
     open_questions: list[str]
     menu_shown: bool
     handed_off: bool
+    qualified: bool
     briefing: str | None
     llm_calls: int
 

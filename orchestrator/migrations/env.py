@@ -37,6 +37,10 @@ def run_migrations_online() -> None:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+        # The advisory lock above autobegan a transaction, which makes Alembic's begin_transaction()
+        # a no-op: commit it here, or PostgreSQL rolls the migrations back when the connection closes.
+        if connection.in_transaction():
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -1,0 +1,239 @@
+"""Offline extraction of lead fields from one customer message: company name, primary use case,
+email, business size and budget.
+
+Rules, in order of trust (the confidence says which one fired):
+
+1. an explicit lead-in ("the company is Initech", "Minha empresa é a Padaria Central",
+   "we'd use it to send delivery notifications")                                       -> 0.9
+2. a legal suffix anywhere ("Acme Ltd", "Müller GmbH", "Globex Corporation")            -> 0.85
+3. only when the bot just asked: a weaker lead-in before a capitalised name
+   ("lavoro per Rossi", "I work at Google"; unasked, "I'm from Brazil" is no company)    -> 0.75
+4. only when the bot just asked: the answer itself, trimmed of filler
+   ("Boulangerie Martin"; "customer support in three countries")                        -> 0.65
+
+An answer that is a question, a greeting, a thank-you or a request for a human is never a value,
+so "Hi from your ad" or "why do you need that?" yield no company name. Patterns live in
+`agents.lexicon`; values keep the customer's spelling, the evidence is the matched span.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from agents import lexicon
+from agents.language import analyse, fold
+from agents.sentinel import detect_explicit_request, detect_frustration, is_acknowledgement
+
+__all__ = [
+    "Extracted",
+    "extract_budget",
+    "extract_business_size",
+    "extract_company_name",
+    "extract_email",
+    "extract_fields",
+    "extract_use_case",
+]
+
+
+class Extracted(BaseModel, frozen=True):
+    """One field value found in a message."""
+
+    field: str = Field(description="company_name, use_case, email, business_size or budget.")
+    value: str = Field(description="The value, in the customer's spelling.")
+    evidence: str = Field(description="The span of the message it came from.")
+    confidence: float = Field(ge=0.0, le=1.0, description="How sure the rule is, 0..1.")
+
+
+_FLAGS = re.IGNORECASE | re.UNICODE
+_COMPANY_LEADS = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS]
+_COMPANY_LEADS_WEAK = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS_WEAK]
+_COMPANY_SUFFIX = re.compile(
+    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+){1,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])", re.UNICODE
+)
+_USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
+_USE_CASE_ANSWER_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_ANSWER_LEADS]
+_USE_CASE_TRIM_END = re.compile(lexicon.USE_CASE_TRIM_END, _FLAGS)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
+_NUM = r"\d[\d.,]*\s*(?:k|m|mil|thousand|million|ribu|juta|lakh|crore)?"
+_SIZE = re.compile(
+    rf"(?<![\w$€£])(\d[\d.,]*)(?:\s*(?:-|–|to|a|à|bis|tot|sampai|hingga|e)\s*(\d[\d.,]*))?\+?\s*"
+    rf"(?:full[-\s]time\s+|people\s+in\s+|)"
+    rf"{lexicon.STAFF_NOUNS}",
+    _FLAGS,
+)
+_TEAM_OF = re.compile(r"\b(?:team|equipo|equipe|[ée]quipe|team)\s+(?:of|de|von|di|van)\s+(\d+)", _FLAGS)
+_SOLO = re.compile(lexicon.SOLO_PHRASES, _FLAGS)
+_PER = (
+    r"(?:\s*(?:/|per|a|an|al|por|par|pro|al|per|tiap|per)\s*"
+    r"(?:month|mo|year|yr|mes|m[êe]s|mois|monat|mese|bulan|maand|ano|a[ñn]o|an|jahr|anno|tahun|jaar))?"
+)
+_BUDGET = re.compile(
+    rf"(?:{lexicon.CURRENCY}\s?{_NUM}|{_NUM}\s?{lexicon.CURRENCY}){_PER}"
+    rf"|{lexicon.BUDGET_WORDS}\s+(?:is|of|de|é|est|ist|è|adalah|van|around|about|approx\w*|~|:)?\s*"
+    rf"(?:around|about|approx\w*|~|unos|cerca\s+de|environ|etwa|circa|sekitar|ongeveer)?\s*{_NUM}{_PER}",
+    _FLAGS,
+)
+_CLAUSE_END = re.compile(
+    r"[,.;!?\n()]|\s[-–]\s|\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s", _FLAGS
+)
+_SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
+
+
+def _clean_name(raw: str) -> str:
+    """Cut a captured name at the end of its clause and drop leading articles and trailing filler."""
+    cut = _CLAUSE_END.search(raw)
+    value = raw[: cut.start()] if cut else raw
+    words = value.split()
+    while words and fold(words[0]).rstrip("'") in lexicon.NAME_ARTICLES and len(words) > 1:
+        words = words[1:]
+    for i, word in enumerate(words):
+        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP:
+            words = words[:i]
+            break
+    value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
+    return value.rstrip(".,;:!")
+
+
+def _plausible_name(value: str) -> bool:
+    folded = fold(value)
+    if not value or not any(c.isalpha() for c in value) or "@" in value:
+        return False
+    if folded in lexicon.NOT_COMPANY or folded.split()[0] in lexicon.NOT_NAME_START:
+        return False
+    return len(value) <= 60
+
+
+def _is_chatter(text: str) -> bool:
+    """Greetings, thanks, questions and requests for a human: never a field value."""
+    words = analyse(text).words
+    if not words or all(w in lexicon.BARE_FILLER or w in lexicon.YES_NO for w in words):
+        return True
+    if "?" in text or "¿" in text or "؟" in text:
+        return True
+    if is_acknowledgement(text) or detect_explicit_request(text) is not None:
+        return True
+    frustration = detect_frustration(text)
+    return frustration is not None and frustration.score >= 0.6
+
+
+def extract_company_name(text: str, *, asked: bool) -> Extracted | None:
+    """The company name in `text`; `asked` (the bot just asked for it) lets a bare answer count."""
+    for pattern in _COMPANY_LEADS:
+        m = pattern.search(text)
+        if m:
+            value = _clean_name(text[m.end() :])
+            if _plausible_name(value):
+                return Extracted(
+                    field="company_name", value=value, evidence=m.group(0) + value, confidence=0.9
+                )
+    m = _COMPANY_SUFFIX.search(text)
+    if m:
+        value = _clean_name(m.group(0))
+        words = value.split()
+        while words and fold(words[0]) in lexicon.NOT_NAME_START | lexicon.NAME_ARTICLES:
+            words = words[1:]
+        value = " ".join(words)
+        if len(words) >= 2 and _plausible_name(value):
+            return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.85)
+    for pattern in _COMPANY_LEADS_WEAK if asked else ():
+        m = pattern.search(text)
+        if m:
+            value = _clean_name(text[m.end() :])
+            if _plausible_name(value) and value[0].isupper():
+                return Extracted(
+                    field="company_name", value=value, evidence=m.group(0) + value, confidence=0.75
+                )
+    if not asked or _is_chatter(text):
+        return None
+    first = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
+    value = _clean_name(first)
+    if not _plausible_name(value) or len(value.split()) > 6 or value.replace(" ", "").isdigit():
+        return None
+    return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
+
+
+def _clean_use_case(raw: str) -> str:
+    sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
+    value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")
+    return value[:160]
+
+
+def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
+    """The primary use case; unasked only after a clear lead-in ("we'd use it to ...")."""
+    for pattern in _USE_CASE_LEADS:
+        m = pattern.search(text)
+        if m:
+            value = _clean_use_case(text[m.end() :])
+            if len(value) >= 3:
+                return Extracted(
+                    field="use_case", value=value, evidence=text[m.start() :].strip(), confidence=0.9
+                )
+    if not asked or _is_chatter(text):
+        return None
+    value = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
+    for _ in range(3):  # "well, mainly to ..." peels two leads
+        for pattern in _USE_CASE_ANSWER_LEADS:
+            trimmed = pattern.sub("", value, count=1)
+            if trimmed != value:
+                value = trimmed
+                break
+        else:
+            break
+    value = _clean_use_case(value)
+    if len(value) < 3 or not any(c.isalpha() for c in value):
+        return None
+    return Extracted(field="use_case", value=value, evidence=text.strip(), confidence=0.65)
+
+
+def extract_email(text: str) -> Extracted | None:
+    """The first email address in `text`."""
+    m = _EMAIL.search(text)
+    if m is None:
+        return None
+    value = m.group(0).rstrip(".")
+    return Extracted(field="email", value=value, evidence=value, confidence=0.95)
+
+
+def _number(raw: str) -> str:
+    return raw.strip().rstrip(".,")
+
+
+def extract_business_size(text: str) -> Extracted | None:
+    """Head count as digits ("12", "10-50"; "1" for "just me"), from "12 agents", "30 Mitarbeiter"."""
+    m = _SIZE.search(text)
+    if m:
+        low, high = _number(m.group(1)), m.group(2)
+        value = f"{low}-{_number(high)}" if high else low
+        return Extracted(field="business_size", value=value, evidence=m.group(0).strip(), confidence=0.85)
+    m = _TEAM_OF.search(text)
+    if m:
+        return Extracted(field="business_size", value=m.group(1), evidence=m.group(0), confidence=0.8)
+    m = _SOLO.search(text)
+    if m:
+        return Extracted(field="business_size", value="1", evidence=m.group(0), confidence=0.7)
+    return None
+
+
+def extract_budget(text: str) -> Extracted | None:
+    """A budget: an amount with a currency ("$500/month", "R$ 2.000") or after "budget"."""
+    m = _BUDGET.search(text)
+    if m is None:
+        return None
+    value = m.group(0).strip()
+    return Extracted(field="budget", value=value, evidence=value, confidence=0.8)
+
+
+def extract_fields(text: str, *, asking: str | None) -> list[Extracted]:
+    """Every field found in one message; `asking` is the field the bot just asked for, if any."""
+    found: list[Extracted] = []
+    email = extract_email(text)
+    # A message that is only an email address answers no "company?" question.
+    only_email = email is not None and text.strip().strip(".").strip() == email.value
+    company = extract_company_name(text, asked=asking == "company_name" and not only_email)
+    use_case = extract_use_case(text, asked=asking == "use_case" and not only_email)
+    for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
+        if item is not None:
+            found.append(item)
+    return found

@@ -1,0 +1,472 @@
+"""Offline sentinel rules: explicit requests for a human, frustration, loops, acknowledgements.
+
+Deterministic, explainable and fast (a message is tokenised once, see `agents.language.analyse`);
+every detector returns a `Signal` naming the rule and the span that triggered it, or ``None``.
+
+Explicit requests are *frames*, not sentences: a request verb and a human noun close together, in
+any of the supported languages (the word lists live in `agents.lexicon`):
+
+1. talk verb + human/someone/department noun   ("let me speak to an agent", "baat karni hai")
+2. connect verb + human/someone/department     ("put me through to support", "حولني على خدمة العملاء")
+3. contact verb + human/someone                ("can a salesperson call me?")
+4. help verb + human/someone                   ("quiero que me atienda alguien")
+5. want verb + human noun                      ("quiero un humano", "agent chahiye")
+6. a bare human noun with politeness around it ("real person pls", "Mitarbeiter bitte", "agent!!")
+
+A noun is dropped when it is a false friend ("travel agent", "human resources", "agent seats",
+"12 agents", "our agents", "I'm human too"); a frame is *negated* when a negation cue governs it in
+the same clause ("no need for an agent", "agent nahi chahiye"); negated frames are reported by
+`detect_negated_request` and never by `detect_explicit_request`.
+
+Frustration is a noisy-or of weighted cues (words and phrases per language, threats to cancel or
+complain, "third time", angry emoji), lifted by intensity (CAPS, "!!!", "???", intensifiers) only
+when a cue is present and the message is not plainly positive ("AMAZING!!! love it").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from agents import lexicon
+from agents.language import Analysis, Match, PhraseSet, analyse
+from agents.signals import Signal, SignalKind
+
+__all__ = [
+    "detect_explicit_request",
+    "detect_frustration",
+    "detect_loop",
+    "detect_negated_request",
+    "is_acknowledgement",
+]
+
+
+def _compile(table: Mapping[str, tuple[str, ...]], kind: str) -> PhraseSet:
+    phrases = [p for lang, entries in table.items() for p in PhraseSet.of(entries, tag=lang).phrases]
+    return PhraseSet([p.__class__(p.source, p.slots, p.weight, f"{kind}:{p.tag}") for p in phrases])
+
+
+_HUMAN = _compile(lexicon.HUMAN_NOUNS, "human")
+_SOMEONE = _compile(lexicon.SOMEONE, "someone")
+_DEPARTMENT = _compile(lexicon.DEPARTMENTS, "department")
+_TALK = _compile(lexicon.TALK_VERBS, "talk")
+_CALL_ME = PhraseSet.of(lexicon.CALL_ME, tag="contact:")
+_CONNECT = _compile(lexicon.CONNECT_VERBS, "connect")
+_CONTACT = _compile(lexicon.CONTACT_VERBS, "contact")
+_WANT = _compile(lexicon.WANT_VERBS, "want")
+_HELP = _compile(lexicon.HELP_VERBS, "help")
+_EXIST_BEFORE = PhraseSet.of(lexicon.EXIST_BEFORE)
+_EXIST_AFTER = PhraseSet.of(lexicon.EXIST_AFTER)
+_NEG_BEFORE = PhraseSet.of(lexicon.NEGATION_BEFORE)
+_NEG_AFTER = PhraseSet.of(lexicon.NEGATION_AFTER)
+_SELF = PhraseSet.of(lexicon.SELF_REFERENCE)
+_FRUSTRATION = PhraseSet(
+    [
+        p
+        for lang, entries in lexicon.FRUSTRATION.items()
+        for p in PhraseSet.weighted(entries, tag=lang).phrases
+    ]
+)
+# Long single-word human nouns, for typo tolerance ("representitive", "atendende").
+_FUZZY_NOUNS = {
+    word: phrase
+    for phrase in _HUMAN.phrases
+    if len(phrase.slots) == 1
+    for word in sorted(phrase.slots[0].exact)
+    if len(word) >= 7
+}
+_NEGATORS = lexicon.NEGATORS
+_NUMBER = re.compile(r"^\d+$")
+_NUMBER_WORDS = lexicon.NUMBER_WORDS
+
+# --------------------------------------------------------------------------------------------------
+# Explicit requests
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A request verb and its noun, found in a message."""
+
+    rule: str
+    first: int
+    last: int
+    score: float
+    language: str | None
+    negated: bool
+
+
+def _lang(match: Match) -> str:
+    return match.phrase.tag.split(":", 1)[1]
+
+
+def _nouns(a: Analysis) -> list[Match]:
+    words = a.words
+    found = [*_HUMAN.find(words), *_SOMEONE.find(words), *_DEPARTMENT.find(words)]
+    covered = {i for m in found for i in range(m.first, m.last + 1)}
+    for i, word in enumerate(words):
+        if i in covered or len(word) < 7 or not word.isalpha():
+            continue
+        cutoff = 2 if len(word) >= 11 else 1
+        for noun in _FUZZY_NOUNS:
+            if noun[0] == word[0] and Levenshtein.distance(word, noun, score_cutoff=cutoff) <= cutoff:
+                found.append(Match(_FUZZY_NOUNS[noun], i, i))
+                break
+    return [m for m in found if not _false_friend(a, m)]
+
+
+def _previous_word(words: Sequence[str], index: int) -> str:
+    j = index - 1
+    while j >= 0 and words[j] in lexicon.ARTICLES:
+        j -= 1
+    return words[j] if j >= 0 else ""
+
+
+def _false_friend(a: Analysis, noun: Match) -> bool:
+    words = a.words
+    before = _previous_word(words, noun.first)
+    if before in lexicon.FALSE_FRIEND_BEFORE or _NUMBER.match(before) or before in _NUMBER_WORDS:
+        return True
+    after = words[noun.last + 1 : noun.last + 3]
+    if after[:1] and after[0] in lexicon.FALSE_FRIEND_AFTER:
+        return True
+    if (
+        len(after) == 2
+        and after[0] in {"d", "de", "di", "da", "do"}
+        and after[1] in lexicon.FALSE_FRIEND_AFTER
+    ):
+        return True
+    # "I'm human too", "soy agente inmobiliario", "I'm a real person, not a bot".
+    clause = a.tokens[noun.first].clause
+    for m in _SELF.find(words):
+        if m.last < noun.first and noun.first - m.last <= 4 and a.tokens[m.first].clause == clause:
+            return True
+    return words[noun.first] == "personne" and (noun.first == 0 or words[noun.first - 1] not in {"une", "la"})
+
+
+def _negated(a: Analysis, first: int, last: int) -> bool:
+    words, tokens = a.words, a.tokens
+    clause = tokens[first].clause
+    for m in _NEG_BEFORE.find(words):
+        if m.first > last or first - m.last > 7 or tokens[m.first].clause != clause:
+            continue
+        cue = words[m.first]
+        if cue == "personne" and m.first > 0 and words[m.first - 1] in lexicon.PERSON_ARTICLES:
+            continue
+        # "no I want a human": an interjection before a subject pronoun, not a negation.
+        nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
+        if (
+            len(m.phrase.slots) == 1
+            and cue in {"no", "nao", "non", "nee"}
+            and nxt in lexicon.SUBJECT_PRONOUNS
+        ):
+            continue
+        return True
+    for m in _NEG_AFTER.find(words):
+        if last < m.first <= last + 3 and tokens[m.first].clause == clause:
+            return True
+    return False
+
+
+def _about_others(a: Analysis, first: int, last: int) -> bool:
+    """A frame about the bot, customers or conversations, with no "me"/"I" in it."""
+    clause = a.tokens[first].clause
+    window = [t.text for t in a.tokens[max(0, first - 4) : last + 1] if t.clause == clause]
+    return bool(set(window) & lexicon.THIRD_PARTY) and not set(window) & lexicon.FIRST_PERSON
+
+
+def _plural(words: Sequence[str], noun: Match) -> bool:
+    """'agents', 'atendentes': a plural human noun talks about staff, not about one helper."""
+    word = words[noun.last]
+    return word.endswith("s") and (word[:-1] in _HUMAN or word[:-2] in _HUMAN)
+
+
+def _between(words: Sequence[str], left: int, right: int) -> Sequence[str]:
+    return words[left + 1 : right]
+
+
+def _frames(text: str) -> list[_Frame]:
+    a = analyse(text)
+    words = a.words
+    if not words:
+        return []
+    nouns = _nouns(a)
+    frames: list[_Frame] = []
+    for call in _CALL_ME.find(words):
+        # "you can call me Ana" gives a name, it does not ask for a call.
+        nxt = a.tokens[call.last + 1] if call.last + 1 < len(words) else None
+        if nxt is not None and a.raw[nxt.start].isupper() and words[call.last + 1] != "asap":
+            continue
+        if not _about_others(a, call.first, call.last):
+            negated = _negated(a, call.first, call.last)
+            frames.append(_Frame("call me", call.first, call.last, 0.85, None, negated))
+    if not nouns:
+        return frames
+
+    def add(rule: str, verb: Match, noun: Match, score: float) -> None:
+        first, last = min(verb.first, noun.first), max(verb.last, noun.last)
+        if _about_others(a, first, last):
+            return
+        frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
+
+    humans = [n for n in nouns if n.phrase.tag.startswith("human")]
+    people = [n for n in nouns if not n.phrase.tag.startswith("department")]
+    for verb in _TALK.find(words, gap=1):
+        for noun in nouns:
+            if noun.first > verb.last and noun.first - verb.last <= 5:
+                if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
+                    add("talk+noun", verb, noun, 0.95)
+            elif noun.last < verb.first and verb.first - noun.last <= 5:
+                # The noun before the verb must be its object ("mit einem Menschen sprechen", "agent
+                # se baat"), or another subject must sit between ("a human I could speak to"), else
+                # it is the subject ("your agents speak Spanish").
+                gap = set(_between(words, noun.last, verb.first))
+                lead = set(words[max(0, noun.first - 3) : noun.first])
+                allowed = (gap | lead) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
+                if allowed and not gap & lexicon.RELATIVE_WORDS:
+                    add("talk+noun", verb, noun, 0.9)
+    for verb in _CONNECT.find(words, gap=1):
+        for noun in nouns:
+            if noun.first > verb.last and noun.first - verb.last <= 5:
+                add("connect+noun", verb, noun, 0.9)
+            elif noun.last < verb.first and verb.first - noun.last <= 4:
+                add("connect+noun", verb, noun, 0.85)
+    for verb in [*_CONTACT.find(words, gap=1), *_HELP.find(words, gap=1)]:
+        kind = verb.phrase.tag.split(":", 1)[0]
+        for noun in people if kind == "help" else nouns:
+            distance = noun.first - verb.last if noun.first > verb.last else verb.first - noun.last
+            if (
+                0 < distance <= 5
+                and not set(_between(words, min(noun.last, verb.last), max(noun.first, verb.first)))
+                & lexicon.RELATIVE_WORDS
+            ):
+                add(f"{kind}+noun", verb, noun, 0.85)
+    for verb in _WANT.find(words):
+        if _previous_word(words, verb.first) in lexicon.WE_WORDS:
+            continue
+        postposed = words[verb.first] in lexicon.POSTPOSED_WANT
+        for noun in humans:
+            if _plural(words, noun):
+                continue
+            after = noun.first > verb.last and noun.first - verb.last <= 4
+            before = postposed and noun.last < verb.first and verb.first - noun.last <= 3
+            if after or before:
+                add("want+noun", verb, noun, 0.9)
+    # "Is there a human?", "tem algum atendente humano?", "koi banda hai?".
+    for cue in _EXIST_BEFORE.find(words):
+        for noun in humans if len(words) > 5 else people:
+            if 0 < noun.first - cue.last <= 3:
+                if _plural(words, noun) and words[cue.first] not in lexicon.EXIST_ANY:
+                    continue
+                add("exists+noun", cue, noun, 0.8)
+    for cue in _EXIST_AFTER.find(words):
+        for noun in humans if len(words) > 5 else people:
+            if 0 < cue.first - noun.last <= 2 and not _plural(words, noun):
+                add("noun+exists", cue, noun, 0.8)
+    # A bare noun: every word is a human noun or politeness ("real person pls", "agent!!").
+    noun_tokens = {i for n in humans for i in range(n.first, n.last + 1)}
+    if (
+        humans
+        and len(words) <= 6
+        and all(i in noun_tokens or w in lexicon.BARE_FILLER for i, w in enumerate(words))
+    ):
+        noun = humans[0]
+        frames.append(
+            _Frame("bare noun", noun.first, noun.last, 0.9, _lang(noun), _negated(a, noun.first, noun.last))
+        )
+    return frames
+
+
+def _signal(text: str, frame: _Frame, kind: SignalKind) -> Signal:
+    a = analyse(text)
+    return Signal(
+        kind=kind,
+        score=frame.score,
+        evidence=a.span(frame.first, frame.last),
+        rule=frame.rule,
+        language=frame.language,
+    )
+
+
+def detect_explicit_request(text: str) -> Signal | None:
+    """A request to talk to a human, or ``None`` (also when the only request is negated)."""
+    positive = [f for f in _frames(text) if not f.negated]
+    if not positive:
+        return None
+    best = max(positive, key=lambda f: f.score)
+    return _signal(text, best, SignalKind.EXPLICIT_REQUEST)
+
+
+def detect_negated_request(text: str) -> Signal | None:
+    """A request for a human that is explicitly declined ("no need for an agent"), or ``None``.
+
+    Also catches declined transfers with no noun ("não precisa me transferir").
+    """
+    negated = [f for f in _frames(text) if f.negated]
+    if negated:
+        return _signal(text, max(negated, key=lambda f: f.score), SignalKind.NEGATED_REQUEST)
+    a = analyse(text)
+    for verb in [*_CONNECT.find(a.words), *_TALK.find(a.words)]:
+        if _negated(a, verb.first, verb.last):
+            return Signal(
+                kind=SignalKind.NEGATED_REQUEST,
+                score=0.7,
+                evidence=a.span(verb.first, verb.last),
+                rule="negated verb",
+                language=_lang(verb),
+            )
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Frustration
+# --------------------------------------------------------------------------------------------------
+
+
+def _noisy_or(weights: Iterable[float]) -> float:
+    remaining = 1.0
+    for w in weights:
+        remaining *= 1.0 - w
+    return 1.0 - remaining
+
+
+def detect_frustration(text: str) -> Signal | None:
+    """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
+    a = analyse(text)
+    words = a.words
+    cues: list[tuple[float, int, int, str, str | None]] = []  # weight, first, last, rule, language
+    for m in _FRUSTRATION.find(words, gap=2):
+        # A negated single word is not a complaint ("not bad", "nicht schlecht").
+        if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] in _NEGATORS:
+            continue
+        cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
+    angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
+    annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
+    positive = any(
+        w in lexicon.POSITIVE_WORDS and not set(words[max(0, i - 2) : i]) & _NEGATORS
+        for i, w in enumerate(words)
+    ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
+    weights = [c[0] for c in cues]
+    rules = [c[3] for c in cues]
+    if angry:
+        weights.append(0.65 if len(angry) == 1 else 0.8)
+        rules.append("angry emoji")
+    if annoyed:
+        weights.append(0.3)
+        rules.append("annoyed emoji")
+    intensity: list[float] = []
+    letters = [c for c in text if c.isalpha()]
+    upper = sum(1 for c in letters if c.isupper())
+    if len(letters) >= 8 and upper / len(letters) >= 0.7:
+        intensity.append(0.3)
+        rules.append("caps")
+    if re.search(r"[!?]{3,}|!!|\?\?|\?!|!\?", text):
+        intensity.append(0.2 if re.search(r"[!?]{3,}", text) else 0.15)
+        rules.append("punctuation")
+    if weights and any(w in lexicon.INTENSIFIERS for w in words):
+        intensity.append(0.1)
+        rules.append("intensifier")
+    if weights:
+        score = _noisy_or([*weights, *intensity])
+    elif intensity and not positive:
+        # Shouting alone is a hint; shouting with "???" or "!!!" is anger ("WHERE IS MY ORDER???").
+        shouting = "caps" in rules and "punctuation" in rules
+        score = 0.6 if shouting else min(0.45, _noisy_or(intensity))
+    else:
+        return None
+    if positive and not angry and max(weights, default=0.0) < 0.6:
+        score = min(score, 0.4)
+    if cues:
+        first, last = min(c[1] for c in cues), max(c[2] for c in cues)
+        evidence = a.span(first, last)
+        language = cues[0][4]
+    else:
+        evidence = text.strip()
+        language = None
+    return Signal(
+        kind=SignalKind.FRUSTRATION,
+        score=round(min(score, 1.0), 3),
+        evidence=evidence,
+        rule=" + ".join(dict.fromkeys(rules)),
+        language=language,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Acknowledgements
+# --------------------------------------------------------------------------------------------------
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A thank-you or an "ok" that needs no answer beyond "you're welcome" ("vale, gracias", "👍")."""
+    if "?" in text or "؟" in text:
+        return False
+    words = analyse(text).words
+    if not words:
+        return any(c in lexicon.POSITIVE_EMOJI for c in text)
+    if len(words) > 8:
+        return False
+    core = [w for w in words if w in lexicon.ACK_WORDS]
+    return bool(core) and all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for w in words)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loops
+# --------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def _loop_key(text: str) -> tuple[str, ...]:
+    """Topic words of a message, for comparing repeated questions."""
+    return tuple(w for w in analyse(text).words if w not in lexicon.LOOP_STOPWORDS)
+
+
+def _trivial(text: str) -> bool:
+    """Greetings, thanks, one-word answers: repeating them is not a loop."""
+    words = analyse(text).words
+    return len(words) < 2 or is_acknowledgement(text) or all(w in lexicon.BARE_FILLER for w in words)
+
+
+def _same_question(a: str, b: str, similarity: float) -> float:
+    """Similarity 0..100 of two messages: whole-text ratio, or one's topic words inside the other's."""
+    ka, kb = _loop_key(a), _loop_key(b)
+    if not ka or not kb:
+        return 0.0
+    whole = fuzz.ratio(" ".join(analyse(a).words), " ".join(analyse(b).words))
+    if whole >= similarity:
+        return whole
+    short, long_ = (ka, kb) if len(ka) <= len(kb) else (kb, ka)
+    covered = sum(1 for w in short if any(fuzz.ratio(w, v) >= 80 for v in long_))
+    if covered == len(short) and len(long_) <= 3 * len(short) + 1:
+        return max(whole, similarity)
+    return whole
+
+
+def detect_loop(
+    previous: Sequence[str], text: str, *, similarity: float = 85.0, repeats: int = 2
+) -> Signal | None:
+    """The customer asks the same thing again: `text` plus similar `previous` texts >= `repeats`.
+
+    "how do I reset my password" / "HOW DO I RESET MY PASSWORD" and "¿dónde está mi factura?" /
+    "mi factura??" are the same question (case, accents, punctuation and filler words are ignored,
+    and a shorter message whose topic words all appear in the earlier one counts as a repeat).
+    Greetings, thanks and one-word answers never loop.
+    """
+    if _trivial(text):
+        return None
+    scores = [_same_question(p, text, similarity) for p in previous if p and not _trivial(p)]
+    hits = [s for s in scores if s >= similarity]
+    if len(hits) + 1 < repeats:
+        return None
+    return Signal(
+        kind=SignalKind.LOOP,
+        score=round(min(1.0, max(hits, default=similarity) / 100.0), 3),
+        evidence=text.strip(),
+        rule=f"asked {len(hits) + 1} times (similarity >= {similarity:g})",
+        language=None,
+    )

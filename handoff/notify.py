@@ -1,0 +1,474 @@
+"""Live notifications for the rep workspace, built on the append-only context log.
+
+Everything a rep is notified of (assigned, message_received, transferred, reassigned, sla_warning,
+assignment_revoked, escalated, send_failed, resolved...) is a `ContextEvent` row; this module only
+carries committed rows to the people allowed to see them:
+
+    commit in this process ── after_commit hook ──────────────┐
+    commit in any process ─── trigger: pg_notify (PostgreSQL) ─┴─► hub (dedupe by event id)
+                                                                    │ loads the rows with the
+                                                                    │ conversation's current state
+                                             ┌──────────────────────┴──────────────────┐
+                              each subscriber whose visibility      the signed outbound webhook
+                              admits the event (the SSE stream)     (events committed here only,
+                                                                     so each is POSTed once)
+
+- A subscriber receives the events of conversations it may see (`users.can_see`, the same rules as
+  the API's queries), plus the events addressed to it (a rep whose conversation was transferred or
+  taken away is told, although they no longer see it).
+- Nothing is published for a rolled-back transaction: rows are collected at flush and published
+  after the root transaction commits, skipping rows a rolled-back savepoint discarded.
+- A slow subscriber is not allowed to hold memory: past `max_queue` pending events it is cut off and
+  reconnects with `Last-Event-ID`, which replays what it missed from the log (`load_events`).
+- Bot-internal entries (signals, collected fields, bot replies, routing) stay out of the stream; the
+  rep reads them on the conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import structlog
+from pydantic import BaseModel
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
+from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.models import ContextEvent, EventType
+from handoff.users import Viewer, can_see, visibility_clause
+from orchestrator.models import Conversation
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "handoff_events"  # the trigger of migration 0003 notifies on this channel
+HUB_KEY = "handoff.notify.hub"
+_PENDING_KEY = "handoff.notify.pending"
+QUIET_TYPES = frozenset(
+    {
+        EventType.SIGNAL,
+        EventType.FIELD_COLLECTED,
+        EventType.BOT_REPLY,
+        EventType.ROUTED,
+        EventType.LLM_FAILURE,
+    }
+)
+# Keys of an event's details that name a rep the event is about (the new or the former owner).
+ADDRESS_KEYS = ("rep_id", "from_rep_id", "to_rep_id", "previous_rep_id", "revoked_rep_id")
+SIGNATURE_HEADER = "X-Handoff-Signature-256"
+
+
+def streamed(event_type: str) -> bool:
+    return event_type not in QUIET_TYPES
+
+
+class StreamEvent(BaseModel):
+    """One notification: the context-log row and the conversation's state after the commit."""
+
+    id: int
+    conversation_id: int
+    type: str
+    source: str
+    description: str
+    details: dict[str, Any] | None
+    created_at: datetime
+    owner: str
+    queue: str | None
+    assignee_id: str | None
+
+    def addressed_to(self) -> set[str]:
+        details = self.details or {}
+        return {str(details[key]) for key in ADDRESS_KEYS if isinstance(details.get(key), str)}
+
+    def sse(self) -> str:
+        return f"id: {self.id}\nevent: {self.type}\ndata: {self.model_dump_json()}\n\n"
+
+
+def admits(viewer: Viewer, item: StreamEvent) -> bool:
+    return (
+        can_see(viewer, owner=item.owner, queue=item.queue, assignee_id=item.assignee_id)
+        or viewer.id in item.addressed_to()
+    )
+
+
+async def load_events(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    ids: Sequence[int] | None = None,
+    after: int | None = None,
+    viewer: Viewer | None = None,
+    limit: int = 500,
+) -> list[StreamEvent]:
+    """Streamed events by id, or those after `after` that `viewer` may see (a resumed stream)."""
+    query = (
+        select(
+            ContextEvent,
+            col(Conversation.owner),
+            col(Conversation.queue),
+            col(Conversation.assignee_id),
+        )
+        .join(Conversation, col(Conversation.id) == col(ContextEvent.conversation_id))
+        .where(col(ContextEvent.type).not_in(sorted(QUIET_TYPES)))
+        .order_by(col(ContextEvent.id))
+        .limit(limit)
+    )
+    if ids is not None:
+        query = query.where(col(ContextEvent.id).in_(list(ids)))
+    if after is not None:
+        query = query.where(col(ContextEvent.id) > after)
+    if viewer is not None:
+        clause = visibility_clause(viewer)
+        if clause is not None:
+            query = query.where(clause)
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    return [
+        StreamEvent(
+            id=row[0].id,
+            conversation_id=row[0].conversation_id,
+            type=str(row[0].type),
+            source=row[0].source,
+            description=row[0].description,
+            details=row[0].details,
+            created_at=row[0].created_at,
+            owner=str(row[1]),
+            queue=row[2],
+            assignee_id=row[3],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(eq=False)
+class Subscription:
+    viewer: Viewer
+    types: frozenset[str] | None = None
+    max_queue: int = 1000
+    queue: asyncio.Queue[StreamEvent] = field(init=False)
+    lagged: bool = False
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(maxsize=self.max_queue)
+
+    def wants(self, item: StreamEvent) -> bool:
+        return (self.types is None or item.type in self.types) and admits(self.viewer, item)
+
+
+class WebhookSender:
+    """POSTs each event as JSON to the integration's URL, signed like Meta signs its webhooks:
+    `X-Handoff-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. Retried with backoff on
+    transport errors, 5xx and 429; given up (and logged) after `attempts`. At most once per process
+    restart: an event committed just before a crash may not be delivered."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        secret: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        attempts: int = 4,
+        backoff_s: float = 0.5,
+    ) -> None:
+        self.url = url
+        self._secret = secret.encode()
+        self._transport = transport
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self._queue: asyncio.Queue[StreamEvent] = asyncio.Queue()
+        self._client: httpx.AsyncClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.failed = 0
+
+    def sign(self, body: bytes) -> str:
+        return "sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+
+    def enqueue(self, item: StreamEvent) -> None:
+        self._queue.put_nowait(item)
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(transport=self._transport, timeout=5.0)
+        self._task = asyncio.create_task(self._run(), name="notify-webhook")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            await self._deliver(item)
+
+    async def _deliver(self, item: StreamEvent) -> None:
+        assert self._client is not None
+        body = item.model_dump_json().encode()
+        headers = {
+            "content-type": "application/json",
+            SIGNATURE_HEADER: self.sign(body),
+            "X-Handoff-Event-Id": str(item.id),
+            "X-Handoff-Event-Type": item.type,
+        }
+        problem = ""
+        for attempt in range(self.attempts):
+            try:
+                response = await self._client.post(self.url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.is_success:
+                    self.delivered += 1
+                    return
+                problem = f"HTTP {response.status_code}"
+                if response.is_client_error and response.status_code != 429:
+                    break  # the receiver refuses this delivery; retrying will not change that
+            if attempt + 1 < self.attempts:
+                await asyncio.sleep(self.backoff_s * 2**attempt)
+        self.failed += 1
+        log.warning("notify_webhook_failed", event_id=item.id, url=self.url, problem=problem)
+
+
+class NotificationHub:
+    """Fans committed context-log events out to live subscribers (one per open SSE stream)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        listen_url: str | None = None,
+        webhook: WebhookSender | None = None,
+        max_queue: int = 1000,
+        remember: int = 10_000,
+    ) -> None:
+        self._sessions = sessions
+        self._listen_url = listen_url
+        self.webhook = webhook
+        self.max_queue = max_queue
+        self._remember = remember
+        self._subscribers: set[Subscription] = set()
+        self._intake: asyncio.Queue[tuple[list[tuple[int, str]], bool]] = asyncio.Queue()
+        self._recent: OrderedDict[int, StreamEvent] = OrderedDict()
+        self._webhooked: set[int] = set()
+        self._max_seen = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self.listening = asyncio.Event()
+        self.published = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self, *, listen_timeout_s: float = 10.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._tasks.append(asyncio.create_task(self._pump(), name="notify-pump"))
+        if self.webhook is not None:
+            await self.webhook.start()
+        if self._listen_url is not None:
+            self._tasks.append(asyncio.create_task(self._listen(), name="notify-listen"))
+            # Serve only once LISTEN is active: an event committed elsewhere right after start is seen.
+            await asyncio.wait_for(self.listening.wait(), timeout=listen_timeout_s)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.webhook is not None:
+            await self.webhook.stop()
+
+    # -- subscribers --------------------------------------------------------------------------
+    def subscribe(self, viewer: Viewer, *, types: frozenset[str] | None = None) -> Subscription:
+        subscription = Subscription(viewer=viewer, types=types, max_queue=self.max_queue)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    # -- intake -------------------------------------------------------------------------------
+    def committed(self, refs: list[tuple[int, str]], *, local: bool = True) -> None:
+        """Called after a commit with the (id, type) of the context events it wrote."""
+        if not refs or self._loop is None:
+            return
+        if threading.get_ident() == self._thread:
+            self._intake.put_nowait((refs, local))
+        else:
+            self._loop.call_soon_threadsafe(self._intake.put_nowait, (refs, local))
+
+    async def settled(self) -> None:
+        """Wait until every event committed so far in this process has been published."""
+        await self._intake.join()
+
+    async def _pump(self) -> None:
+        while True:
+            batch = [await self._intake.get()]
+            while not self._intake.empty():
+                batch.append(self._intake.get_nowait())
+            try:
+                await self._publish(batch)
+            except Exception:
+                log.exception("notify_publish_failed")
+            finally:
+                for _ in batch:
+                    self._intake.task_done()
+
+    async def _publish(self, batch: list[tuple[list[tuple[int, str]], bool]]) -> None:
+        wanted: set[int] = set()
+        local: set[int] = set()
+        for refs, is_local in batch:
+            for event_id, event_type in refs:
+                self._max_seen = max(self._max_seen, event_id)
+                if not streamed(event_type):
+                    continue
+                if is_local and self.webhook is not None:
+                    local.add(event_id)
+                if event_id not in self._recent:
+                    wanted.add(event_id)
+        if not self._subscribers and not local:
+            return  # nobody listens: resumed streams read the log itself
+        loaded = await load_events(self._sessions, ids=sorted(wanted), limit=len(wanted)) if wanted else []
+        for item in loaded:
+            self._recent[item.id] = item
+            while len(self._recent) > self._remember:
+                self._recent.popitem(last=False)
+            self._fan_out(item)
+        if self.webhook is not None:
+            for event_id in sorted(local - self._webhooked):
+                cached = self._recent.get(event_id)
+                if cached is not None:
+                    self._webhooked.add(event_id)
+                    self.webhook.enqueue(cached)
+            if len(self._webhooked) > self._remember:
+                self._webhooked = set(sorted(self._webhooked)[-self._remember // 2 :])
+
+    def _fan_out(self, item: StreamEvent) -> None:
+        self.published += 1
+        for subscription in list(self._subscribers):
+            if subscription.lagged or not subscription.wants(item):
+                continue
+            try:
+                subscription.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                subscription.lagged = True
+                log.warning("notify_subscriber_lagged", rep_id=subscription.viewer.id)
+
+    # -- PostgreSQL LISTEN ----------------------------------------------------------------------
+    async def _listen(self) -> None:
+        import psycopg
+
+        assert self._listen_url is not None
+        delay, connected_before = 0.2, False
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    if connected_before:
+                        await self._catch_up()
+                    connected_before = True
+                    self.listening.set()
+                    delay = 0.2
+                    async for note in conn.notifies():
+                        ref = _parse_notification(note.payload)
+                        if ref is not None:
+                            self._intake.put_nowait(([ref], False))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.listening.clear()
+                log.warning("notify_listen_lost", problem=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _catch_up(self) -> None:
+        """After a lost LISTEN connection: the events written meanwhile by other processes."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(col(ContextEvent.id), col(ContextEvent.type))
+                    .where(col(ContextEvent.id) > self._max_seen)
+                    .order_by(col(ContextEvent.id))
+                    .limit(5000)
+                )
+            ).all()
+        if rows:
+            self._intake.put_nowait(([(int(r[0]), str(r[1])) for r in rows], False))
+
+
+def _parse_notification(payload: str) -> tuple[int, str] | None:
+    try:
+        data = json.loads(payload)
+        return int(data["id"]), str(data["type"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("notify_bad_payload", payload=payload[:200])
+        return None
+
+
+async def latest_event_id(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int((await session.execute(select(func.coalesce(func.max(ContextEvent.id), 0)))).scalar_one())
+
+
+# -- the after-commit hook ------------------------------------------------------------------------
+def install(sessions: async_sessionmaker[AsyncSession], hub: NotificationHub) -> None:
+    """Publish the context events committed by sessions of `sessions` to `hub`."""
+    info = dict(sessions.kw.get("info") or {})
+    info[HUB_KEY] = hub
+    sessions.configure(info=info)
+    _listen_to_sessions()
+
+
+_hooked = False
+
+
+def _listen_to_sessions() -> None:
+    global _hooked
+    if _hooked:
+        return
+    event.listen(Session, "after_flush", _collect)
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_transaction_end", _forget)
+    _hooked = True
+
+
+def _collect(session: Session, _flush: UOWTransaction) -> None:
+    if HUB_KEY not in session.info:
+        return
+    written = [obj for obj in session.new if isinstance(obj, ContextEvent)]
+    if written:
+        session.info.setdefault(_PENDING_KEY, []).extend(written)
+
+
+def _after_commit(session: Session) -> None:
+    pending: list[ContextEvent] | None = session.info.pop(_PENDING_KEY, None)
+    hub: NotificationHub | None = session.info.get(HUB_KEY)
+    if not pending or hub is None:
+        return
+    # Rows a rolled-back savepoint discarded were expunged from the session: not published.
+    refs = [(obj.id, str(obj.type)) for obj in pending if obj.id is not None and obj in session]
+    hub.committed(refs)
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)

@@ -1,0 +1,257 @@
+"""Live notifications: committed context-log events reach the streams of the people who may see them,
+over real HTTP (Server-Sent Events), and nothing else does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import select
+from sqlmodel import col
+
+from handoff.models import EventType, Rep
+from handoff.notify import NotificationHub, Subscription, StreamEvent
+from handoff.service import log_event
+from handoff.users import viewer_of
+from orchestrator.models import Conversation
+from orchestrator.replay import Harness
+from tests.api.helpers import ACTORS, KINDS, VISIBLE, add_event, bearer, open_stream, seed_conversation
+from tests.factories import button, say, text
+
+
+def drained(subscription: Subscription) -> list[StreamEvent]:
+    out = []
+    while not subscription.queue.empty():
+        out.append(subscription.queue.get_nowait())
+    return out
+
+
+async def subscribe(h: Harness, hub: NotificationHub, actor: str) -> Subscription:
+    async with h.service.sessions() as session:
+        rep = await session.get(Rep, actor)
+        assert rep is not None
+        viewer = await viewer_of(session, rep=rep)
+    return hub.subscribe(viewer)
+
+
+async def test_assigned_rep_is_notified_on_their_stream_when_a_handoff_commits(h: Harness, live: str) -> None:
+    wa = "12025550301"
+    async with (
+        open_stream(live, "tara") as tara,
+        open_stream(live, "diego") as diego,
+        open_stream(live, "lena") as lena,
+    ):
+        await say(h, text(wa, "Hello", h.clock.now()))
+        await say(h, button(wa, "menu_support", "Support", h.clock.now()))
+        async with h.service.sessions() as session:
+            conversation = (await session.execute(select(Conversation))).scalars().one()
+        streams = {"tara": tara, "diego": diego, "lena": lena}
+        assert conversation.assignee_id in streams
+        event = await streams[conversation.assignee_id].until("assigned", conversation_id=conversation.id)
+    assert event.data["details"]["rep_id"] == conversation.assignee_id
+    assert event.data["queue"] == "support"
+    assert event.data["owner"] == "human"
+    assert event.id == event.data["id"]
+
+
+async def test_rep_of_another_department_is_not_told_of_the_handoff(h: Harness, live: str) -> None:
+    wa = "12025550302"
+    billing = await seed_conversation(h, "farah_billing")
+    async with open_stream(live, "farah") as farah:
+        await say(h, text(wa, "Hello", h.clock.now()))
+        await say(h, button(wa, "menu_support", "Support", h.clock.now()))
+        marker = await add_event(h, billing, EventType.SLA_WARNING)
+        first = await farah.next()
+    # The stream is ordered: had the support handoff leaked, it would have come before the marker.
+    assert (first.type, first.id) == ("sla_warning", marker)
+
+
+async def test_customer_writing_to_a_human_conversation_notifies_its_owner(h: Harness, live: str) -> None:
+    wa = "12025550303"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.assignee_id in {"farah", "marc"}
+    async with open_stream(live, conversation.assignee_id) as owner:
+        await say(h, text(wa, "are you there? my invoice is wrong", h.clock.now()))
+        event = await owner.until("message_received", conversation_id=conversation.id)
+    assert "my invoice is wrong" in event.data["description"]
+    assert event.data["source"] == "customer"
+
+
+async def test_each_subscriber_receives_exactly_the_events_it_may_see(h: Harness, hub: NotificationHub) -> None:
+    subscriptions = {actor: await subscribe(h, hub, actor) for actor in ACTORS}
+    conversations = {name: await seed_conversation(h, name) for name in KINDS}
+    await hub.settled()
+    for subscription in subscriptions.values():
+        drained(subscription)
+    for conversation_id in conversations.values():
+        await add_event(h, conversation_id, EventType.SLA_WARNING)
+    await hub.settled()
+    kind_of = {conversation_id: name for name, conversation_id in conversations.items()}
+    received = {
+        actor: {kind_of[e.conversation_id] for e in drained(subscription)}
+        for actor, subscription in subscriptions.items()
+    }
+    assert received == VISIBLE
+
+
+async def test_former_owner_is_told_of_a_transfer_that_takes_the_conversation_out_of_view(
+    h: Harness, hub: NotificationHub
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    tara = await subscribe(h, hub, "tara")
+    async with h.service.sessions() as session, session.begin():
+        conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None
+        conversation.queue, conversation.assignee_id, conversation.owner = "billing", "farah", "human"
+        session.add(conversation)
+        await log_event(
+            session,
+            conversation_id=conversation_id,
+            type=EventType.TRANSFERRED,
+            source="tara",
+            description="transferred to billing",
+            at=h.clock.now(),
+            details={"from_rep_id": "tara", "to_queue": "billing"},
+        )
+        await log_event(
+            session,
+            conversation_id=conversation_id,
+            type=EventType.SLA_WARNING,
+            source="timers",
+            description="no reply yet",
+            at=h.clock.now(),
+        )
+    await hub.settled()
+    assert [e.type for e in drained(tara)] == ["transferred"]
+
+
+async def test_rolled_back_transaction_notifies_nobody(h: Harness, hub: NotificationHub) -> None:
+    conversation_id = await seed_conversation(h, "waiting_support")
+    admin = await subscribe(h, hub, "admin")
+
+    class Abort(Exception):
+        pass
+
+    try:
+        async with h.service.sessions() as session, session.begin():
+            await log_event(
+                session,
+                conversation_id=conversation_id,
+                type=EventType.ESCALATED,
+                source="test",
+                description="never committed",
+                at=h.clock.now(),
+            )
+            raise Abort
+    except Abort:
+        pass
+    marker = await add_event(h, conversation_id, EventType.SLA_WARNING)
+    await hub.settled()
+    assert [e.id for e in drained(admin)] == [marker]
+
+
+async def test_event_of_a_rolled_back_savepoint_is_not_published(h: Harness, hub: NotificationHub) -> None:
+    conversation_id = await seed_conversation(h, "waiting_support")
+    admin = await subscribe(h, hub, "admin")
+    async with h.service.sessions() as session, session.begin():
+        savepoint = await session.begin_nested()
+        await log_event(
+            session,
+            conversation_id=conversation_id,
+            type=EventType.ESCALATED,
+            source="test",
+            description="undone",
+            at=h.clock.now(),
+        )
+        await savepoint.rollback()
+        kept = await log_event(
+            session,
+            conversation_id=conversation_id,
+            type=EventType.SLA_WARNING,
+            source="test",
+            description="kept",
+            at=h.clock.now(),
+        )
+    await hub.settled()
+    assert [e.id for e in drained(admin)] == [kept.id]
+
+
+async def test_bot_internal_entries_stay_out_of_the_stream(h: Harness, hub: NotificationHub) -> None:
+    conversation_id = await seed_conversation(h, "waiting_support")
+    admin = await subscribe(h, hub, "admin")
+    for quiet in (EventType.SIGNAL, EventType.FIELD_COLLECTED, EventType.BOT_REPLY, EventType.ROUTED):
+        await add_event(h, conversation_id, quiet)
+    marker = await add_event(h, conversation_id, EventType.ESCALATED)
+    await hub.settled()
+    assert [e.id for e in drained(admin)] == [marker]
+
+
+async def test_subscriber_that_falls_behind_is_cut_off_instead_of_growing_memory(
+    h: Harness, hub: NotificationHub
+) -> None:
+    conversation_id = await seed_conversation(h, "waiting_support")
+    hub.max_queue = 2
+    slow = await subscribe(h, hub, "admin")
+    for _ in range(3):
+        await add_event(h, conversation_id, EventType.SLA_WARNING)
+    await hub.settled()
+    assert slow.lagged
+    assert slow.queue.qsize() == 2
+
+
+async def test_resumed_stream_replays_the_visible_events_it_missed(h: Harness, live: str) -> None:
+    mine = await seed_conversation(h, "tara_support")
+    other = await seed_conversation(h, "farah_billing")
+    start = await add_event(h, mine, EventType.SLA_WARNING)
+    missed = [await add_event(h, mine, EventType.MESSAGE_RECEIVED), await add_event(h, other, EventType.ESCALATED)]
+    missed.append(await add_event(h, mine, EventType.ESCALATED))
+    async with open_stream(live, "tara", last_event_id=start) as tara:
+        replayed = [await tara.next(), await tara.next()]
+        live_one = await add_event(h, mine, EventType.SLA_WARNING)
+        after = await tara.next()
+    assert [e.id for e in replayed] == [missed[0], missed[2]]
+    assert after.id == live_one
+
+
+async def test_stream_can_be_limited_to_some_event_types(h: Harness, live: str) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    async with open_stream(live, "tara", params={"types": ["sla_warning"]}) as tara:
+        await add_event(h, conversation_id, EventType.ESCALATED)
+        wanted = await add_event(h, conversation_id, EventType.SLA_WARNING)
+        first = await tara.next()
+    assert (first.type, first.id) == ("sla_warning", wanted)
+
+
+async def test_stream_refuses_a_caller_without_a_valid_token(h: Harness, live: str) -> None:
+    async with httpx.AsyncClient(base_url=live) as client:
+        missing = await client.get("/api/stream")
+        wrong = await client.get("/api/stream", headers=bearer("not-a-token"))
+    assert missing.status_code == 401
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "invalid or expired token"}
+
+
+async def test_closing_the_stream_unsubscribes(h: Harness, live: str, hub: NotificationHub) -> None:
+    async with open_stream(live, "tara"):
+        assert hub.subscribers == 1
+    async with asyncio.timeout(5):  # the server notices the disconnect
+        while hub.subscribers:
+            await asyncio.sleep(0.01)
+    assert hub.subscribers == 0
+
+
+async def test_seeded_reps_are_known_to_the_stream(h: Harness) -> None:
+    # Guards the fixtures above: every actor of the matrix exists with the role the tests assume.
+    async with h.service.sessions() as session:
+        roles = dict((await session.execute(select(col(Rep.id), col(Rep.role)))).all())
+    assert {actor: roles[actor] for actor in ACTORS} == {
+        "tara": "rep",
+        "diego": "rep",
+        "farah": "rep",
+        "lena": "lead",
+        "sam": "lead",
+        "admin": "admin",
+    }

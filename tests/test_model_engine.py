@@ -1,0 +1,114 @@
+"""The model engine through the real `openai` client against a scripted OpenAI-compatible server:
+answers, call budget, and failures that hand off as `ai_unavailable` (the customer is told)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from agents.llm import LLMClient
+from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
+from orchestrator.config import AppConfig
+from orchestrator.replay import Harness, harness
+from tests.conftest import OPEN_HOURS
+from tests.factories import auth, say, text
+from tests.fakes.openai_server import ScriptedOpenAI
+from tests.fakes.servers import serve_in_thread
+
+
+def analysis(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "language": "en",
+        "wants_human": False,
+        "wants_human_evidence": None,
+        "frustrated": False,
+        "frustration_score": 0.0,
+        "frustration_evidence": None,
+        "fields": [],
+        "answer": None,
+        "answer_confidence": 0.0,
+        "can_answer": False,
+        "open_questions": [],
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture
+def scripted() -> ScriptedOpenAI:
+    return ScriptedOpenAI()
+
+
+@pytest.fixture
+def model_url(scripted: ScriptedOpenAI) -> Iterator[str]:
+    with serve_in_thread(scripted.app) as url:
+        yield url + "/v1"
+
+
+@pytest.fixture
+async def mh(
+    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, model_url: str
+) -> AsyncIterator[Harness]:
+    llm = LLMClient(
+        api_key="test-key", model="test-model", base_url=model_url, timeout=0.5, max_attempts=3,
+        deadline=3.0, wait_min=0, wait_max=0.01,
+    )
+    async with harness(database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False,
+                       fake_graph=fake_graph, llm=llm) as running:
+        yield running
+
+
+async def test_model_answer_is_sent_with_one_call_per_turn(mh: Harness, scripted: ScriptedOpenAI) -> None:
+    scripted.respond_json(analysis(can_answer=True, answer_confidence=0.9,
+                                   answer="Our Pro plan is $99 per seat per month."))
+    sent = await say(mh, text("12025550001", "what does the pro plan cost per seat?", mh.clock.now()))
+    assert sent == ["Our Pro plan is $99 per seat per month."]
+    assert len(scripted.requests) == 1
+    request = scripted.requests[0]
+    assert request.model == "test-model"
+    assert request.response_format["type"] == "json_schema"
+
+
+async def test_explicit_request_costs_no_model_call(mh: Harness, scripted: ScriptedOpenAI) -> None:
+    await say(mh, text("12025550002", "I want to talk to a human please", mh.clock.now()))
+    listed = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    assert listed[0]["handoff_reason"] == "explicit_request"
+    assert scripted.requests == []
+
+
+async def test_model_detects_a_request_the_rules_missed(mh: Harness, scripted: ScriptedOpenAI) -> None:
+    scripted.respond_json(analysis(wants_human=True, wants_human_evidence="could somebody from your team ring me"))
+    await say(mh, text("12025550003", "could somebody from your team ring me tomorrow", mh.clock.now()))
+    detail = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()[0]
+    assert detail["handoff_reason"] == "explicit_request"
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["server_error", "timeout", "refusal", "malformed", "rate_limited"],
+)
+async def test_model_failure_hands_off_as_ai_unavailable_and_tells_the_customer(
+    mh: Harness, scripted: ScriptedOpenAI, script: str
+) -> None:
+    for _ in range(4):
+        if script == "server_error":
+            scripted.fail(500, {"error": {"message": "boom", "type": "server_error"}})
+        elif script == "timeout":
+            scripted.delay(2.0)
+        elif script == "refusal":
+            scripted.refuse()
+        elif script == "malformed":
+            scripted.respond_raw("{not json")
+        else:
+            scripted.fail(429, {"error": {"message": "slow down", "type": "rate_limit_error"}})
+    started = time.monotonic()
+    sent = await say(mh, text("12025550004", "does it integrate with my ERP system?", mh.clock.now()))
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, "the customer must not wait more than 10 s"
+    listed = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    assert listed[0]["handoff_reason"] == "ai_unavailable"
+    assert listed[0]["owner"] in ("human", "queued")
+    assert any("trouble" in s for s in sent), sent
