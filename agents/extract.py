@@ -56,9 +56,9 @@ _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
 _USE_CASE_ANSWER_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_ANSWER_LEADS]
 _USE_CASE_TRIM_END = re.compile(lexicon.USE_CASE_TRIM_END, _FLAGS)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
-_NUM = r"\d[\d.,]*\s*(?:k|m|mil|thousand|million|ribu|juta|lakh|crore)?"
+_NUM = r"\d(?:[\d.,]*\d)?\s*(?:k|m|mil|thousand|million|ribu|juta|lakh|crore)?(?!\w)"
 _SIZE = re.compile(
-    rf"(?<![\w$€£])(\d[\d.,]*)(?:\s*(?:-|–|to|a|à|bis|tot|sampai|hingga|e)\s*(\d[\d.,]*))?\+?\s*"
+    rf"(?<![\w$€£])(\d(?:[\d.,]*\d)?)(?:\s*(?:-|–|to|a|à|bis|tot|sampai|hingga|e)\s*(\d(?:[\d.,]*\d)?))?\+?\s*"
     rf"(?:full[-\s]time\s+|people\s+in\s+|)"
     rf"{lexicon.STAFF_NOUNS}",
     _FLAGS,
@@ -168,7 +168,10 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
             value = _clean_use_case(text[m.end() :])
             if len(value) >= 3:
                 return Extracted(
-                    field="use_case", value=value, evidence=text[m.start() :].strip(), confidence=0.9
+                    field="use_case",
+                    value=value,
+                    evidence=_SENTENCE_END.split(text[m.start() :].strip(), maxsplit=1)[0],
+                    confidence=0.9,
                 )
     if not asked or _is_chatter(text):
         return None

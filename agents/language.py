@@ -9,6 +9,9 @@ Everything here is deterministic and dependency-free (stdlib only):
   clause number) and is cached, because the sentinel and the extractors read the same message.
 - `detect_language` scores marker words and characters per language and answers the default when
   the evidence is thin ("ok", "Hi", "Umbrella Corp").
+- `PhraseSet` compiles the phrase entries of `agents.lexicon` (choices, stems, multi-word phrases)
+  and finds them in a message's tokens, allowing a few extra words in between when asked to;
+  Arabic clitic prefixes (و, ال, بال, ...) are stripped by `word_forms` while matching.
 """
 
 from __future__ import annotations
@@ -103,10 +106,7 @@ class Analysis:
     raw: str
     folded: str
     tokens: tuple[Token, ...]
-
-    @property
-    def words(self) -> tuple[str, ...]:
-        return tuple(t.text for t in self.tokens)
+    words: tuple[str, ...]  # the tokens' folded texts
 
     def span(self, first: int, last: int) -> str:
         """Original text from token `first` to token `last` (inclusive), for evidence."""
@@ -173,7 +173,7 @@ def _tokenise(text: str, folded: str, work: str, index: tuple[int, ...]) -> Anal
         end = index[match.end() - 1] + 1 if match.end() - 1 < len(index) else len(text)
         tokens.append(Token(word, start, end, clause))
         last_end = match.end()
-    return Analysis(raw=text, folded=folded, tokens=tuple(tokens))
+    return Analysis(raw=text, folded=folded, tokens=tuple(tokens), words=tuple(t.text for t in tokens))
 
 
 def _script_language(text: str) -> str | None:
@@ -196,13 +196,43 @@ def _script_language(text: str) -> str | None:
     return None
 
 
+def _lexicon_words(entries: Iterable[str]) -> set[str]:
+    """Single plain words of phrase entries (no stems, no multi-word phrases)."""
+    words: set[str] = set()
+    for entry in entries:
+        for alternative in entry.split("|"):
+            if " " not in alternative.strip() and "*" not in alternative:
+                words.update(fold(choice) for choice in alternative.strip().split("/") if choice)
+    return words
+
+
 def _language_markers() -> dict[str, tuple[tuple[str, float], ...]]:
-    """Word -> ((language, weight), ...); a word listed for k languages weighs 1/k in each."""
-    owners: dict[str, list[str]] = {}
-    for lang, words in lexicon.LANGUAGE_WORDS.items():
-        for word in words:
-            owners.setdefault(word, []).append(lang)
-    return {word: tuple((lang, 1.0 / len(langs)) for lang in langs) for word, langs in owners.items()}
+    """Word -> ((language, weight), ...).
+
+    Function words (`lexicon.LANGUAGE_WORDS`) weigh 1 and the single words of the per-language
+    request and frustration lexicons 0.75; a word listed for k languages is split k ways.
+    """
+    weights: dict[str, dict[str, float]] = {}
+    for lang in SUPPORTED_LANGUAGES:
+        tables = (
+            lexicon.HUMAN_NOUNS,
+            lexicon.SOMEONE,
+            lexicon.TALK_VERBS,
+            lexicon.CONNECT_VERBS,
+            lexicon.CONTACT_VERBS,
+            lexicon.WANT_VERBS,
+            lexicon.HELP_VERBS,
+        )
+        entries = [e for table in tables for e in table.get(lang, ())]
+        entries += [e for e, _ in lexicon.FRUSTRATION.get(lang, ())]
+        for word in _lexicon_words(entries):
+            weights.setdefault(word, {})[lang] = 0.75
+        for word in lexicon.LANGUAGE_WORDS.get(lang, ()):
+            weights.setdefault(word, {})[lang] = 1.0
+    return {
+        word: tuple((lang, weight / len(langs)) for lang, weight in langs.items())
+        for word, langs in weights.items()
+    }
 
 
 _MARKERS = _language_markers()
@@ -242,6 +272,11 @@ def detect_language(text: str, *, default: str = "en") -> str:
 
 def _is_arabic(word: str) -> bool:
     return bool(word) and "\u0600" <= word[0] <= "\u06ff"
+
+
+@lru_cache(maxsize=4096)
+def _has_arabic(words: tuple[str, ...]) -> bool:
+    return any(_is_arabic(w) for w in words)
 
 
 @lru_cache(maxsize=8192)
@@ -298,18 +333,26 @@ class Match:
 
 
 class PhraseSet:
-    """Many phrases, matched against a message's tokens; `gap` extra tokens may sit between words."""
+    """Many phrases, matched against a message's tokens; `gap` extra tokens may sit between words.
+
+    Phrases are indexed by their first word (exact words in a dict, stems by prefix length), and
+    results are memoised per message, because several rules ask about the same message.
+    """
+
+    _MEMO_SIZE = 4096
 
     def __init__(self, phrases: list[Phrase]) -> None:
         self.phrases = phrases
         self._by_first: dict[str, list[Phrase]] = {}
-        self._prefixed: list[Phrase] = []
+        self._by_prefix: dict[str, list[Phrase]] = {}
         for phrase in phrases:
             first = phrase.slots[0]
             for word in first.exact:
                 self._by_first.setdefault(word, []).append(phrase)
-            if first.prefixes:
-                self._prefixed.append(phrase)
+            for prefix in first.prefixes:
+                self._by_prefix.setdefault(prefix, []).append(phrase)
+        self._prefix_lengths = sorted({len(p) for p in self._by_prefix})
+        self._memo: dict[tuple[tuple[str, ...], int], tuple[Match, ...]] = {}
 
     @classmethod
     def of(cls, entries: Iterable[str], *, tag: str = "") -> PhraseSet:
@@ -330,19 +373,41 @@ class PhraseSet:
         """Whether `word` alone is one of the single-word phrases."""
         return any(len(m.phrase.slots) == 1 for m in self.find((word,)))
 
-    def find(self, words: Sequence[str], *, gap: int = 0) -> list[Match]:
-        """Every match, at most one (the longest) per phrase per start, left to right."""
+    def _starting_with(self, word: str) -> list[Phrase]:
+        forms = word_forms(word) if _is_arabic(word) else (word,)
+        candidates: list[Phrase] = []
+        for form in forms:
+            candidates.extend(self._by_first.get(form, ()))
+            for length in self._prefix_lengths:
+                if length > len(form):
+                    break
+                candidates.extend(self._by_prefix.get(form[:length], ()))
+        return candidates
+
+    def find(self, words: Sequence[str], *, gap: int = 0) -> tuple[Match, ...]:
+        """Every match, at most one per phrase per start, left to right."""
+        key = (tuple(words), gap)
+        memo = self._memo.get(key)
+        if memo is not None:
+            return memo
         found: list[Match] = []
+        simple = not self._prefix_lengths and not _has_arabic(key[0])
         for i, word in enumerate(words):
-            candidates: list[Phrase] = []
-            for form in word_forms(word):
-                candidates.extend(self._by_first.get(form, ()))
-            candidates.extend(p for p in self._prefixed if p.slots[0].matches(word))
-            for phrase in dict.fromkeys(candidates):
+            if simple:
+                candidates = self._by_first.get(word)
+                if not candidates:
+                    continue
+            else:
+                candidates = self._starting_with(word)
+            for phrase in dict.fromkeys(candidates) if len(candidates) > 1 else candidates:
                 last = _match_rest(phrase, words, i, gap)
                 if last is not None:
                     found.append(Match(phrase, i, last))
-        return found
+        result = tuple(found)
+        if len(self._memo) >= self._MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = result
+        return result
 
 
 def _match_rest(phrase: Phrase, words: Sequence[str], start: int, gap: int) -> int | None:

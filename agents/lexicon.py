@@ -62,19 +62,20 @@ LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
         "the is are you your i my want to with please what how can have this that and thanks thank "
         "need speak talk where when why it not dont im would like of for we our is it doesnt cant "
         "wont didnt any anyone someone there their they about just get send do does did been was "
-        "were will should could whats hows order my password reset price cost much many"
+        "were will should could whats hows order my password reset price cost much many so ever still "
+        "after week experience absolutely no worries job"
     ),
     "es": _words(
         "el la los las de que quiero por favor gracias hola con un una es esta no mi yo para hablar "
         "como cuanto donde necesito tengo muy pero tambien vale usted ustedes puede pueden pasar "
         "nadie alguien llevo dias esto estoy mis del al se llama empresa somos queremos hay buenas "
-        "buenos cuesta factura mucho muchas perfecto"
+        "buenos cuesta factura mucho muchas perfecto tan nada tenemos soy servicio malo sirve"
     ),
     "pt": _words(
         "eu voce voces nao com um uma de que quero obrigado obrigada ola oi falar preciso meu minha "
         "e esta ta isso por favor pra para ninguem alguem beleza valeu tem como estou muito ja vim "
         "do da dos das no na nos nas empresa se chama somos queremos funcionam sabados cadê cade "
-        "pelo pela atendente consigo"
+        "pelo pela atendente consigo posso pode podem voce sou sem tudo vou atendimento problemas"
     ),
     "fr": _words(
         "je tu vous le la les est et pas ne avec pour merci bonjour une un voudrais veux parler "
@@ -89,7 +90,7 @@ LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
     ),
     "it": _words(
         "sono il lo gli della di che non per con un una voglio vorrei parlare grazie ciao posso mi "
-        "ho perche questo buongiorno favore mille lavoro dove quanto costa operatore persona vera "
+        "ho perche questo buongiorno favore mille e lavoro dove quanto costa operatore persona vera "
         "volta terza stufo essere contattato da mio mia siamo azienda chiama gestire le richieste "
         "servizio pessimo vergogna"
     ),
@@ -102,7 +103,7 @@ LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
         "saya mau bisa dengan sama aja tolong ke yang tidak gak ga nggak kak dong banget apa ini "
         "itu untuk dari kami kita berapa harga terima kasih makasih sudah belum orang bukan ada "
         "minta gimana kenapa buat lagi juga halo bicara ngobrol ngomong manusia pelayanannya "
-        "sambungkan nama perusahaan oke pelanggan"
+        "sambungkan nama perusahaan oke pelanggan sekali pelayanan layanan"
     ),
     "nl": _words(
         "ik wil een het de van met niet graag kan spreken praten hoe wat waar mijn jullie bedankt "
@@ -120,6 +121,7 @@ LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
 HUMAN_NOUNS: Mapping[str, tuple[str, ...]] = {
     "en": (
         "human|humans|hooman|humam|person|agent|agents|representative|representatives|rep|reps",
+        "human support/assistance/help/contact",
         "human being|live agent|real one|team member|staff member",
         "operator|operators|salesperson|salesman|saleswoman|salesrep|advisor|adviser|consultant",
         "specialist|supervisor|manager|employee|technician|engineer",
@@ -127,16 +129,17 @@ HUMAN_NOUNS: Mapping[str, tuple[str, ...]] = {
         "account manager/executive|support agent/person/staff/team/rep|customer service agent/rep",
     ),
     "es": (
-        "humano|humana|persona|agente|agentes|asesor|asesora|asesores|operador|operadora",
+        "humano|humana|persona|agente|agentes|asesor|asesora|asesores|operador|operadora|atencion humana",
         "ejecutivo|ejecutiva|representante|vendedor|vendedora|encargado|encargada|empleado",
     ),
     "pt": (
         "humano|humana|pessoa|atendente|atendentes|agente|consultor|consultora|vendedor|vendedora",
-        "operador|operadora|representante|gerente|funcionario|funcionaria",
+        "operador|operadora|representante|gerente|funcionario|funcionaria|atendimento humano",
     ),
     "fr": (
         "humain|humaine|une/vraie/la/cette/autre personne|conseiller|conseillere|conseillers|agent",
         "operateur|operatrice|commercial|commerciale|vendeur|interlocuteur|responsable|technicien",
+        "assistance/aide humaine",
     ),
     "de": (
         "mensch|menschen|mitarbeiter|mitarbeiterin|kundenberater|berater|beraterin|ansprechpartner",
@@ -155,7 +158,7 @@ HUMAN_NOUNS: Mapping[str, tuple[str, ...]] = {
 
 # Pronouns: "talk to someone", "passez-moi quelqu'un"; they need a talk/connect/contact verb.
 SOMEONE: Mapping[str, tuple[str, ...]] = {
-    "en": ("someone|somebody|anyone|anybody|one of you/your|a real one",),
+    "en": ("someone|somebody|anyone|anybody|one of you/your|a real one|your/ur team/staff/people",),
     "es": ("alguien",),
     "pt": ("alguem",),
     "fr": ("quelqu un",),
@@ -188,11 +191,11 @@ DEPARTMENTS: Mapping[str, tuple[str, ...]] = {
 # Talking: "speak to", "hablar con", "baat karni".
 TALK_VERBS: Mapping[str, tuple[str, ...]] = {
     "en": ("talk|speak|chat|converse",),
-    "es": ("hablar|hablo|hable|conversar|platicar|chatear",),
-    "pt": ("falar|falo|fale|conversar|converso|papo",),
+    "es": ("hablar|conversar|platicar|chatear",),
+    "pt": ("falar|fale|conversar|papo",),
     "fr": ("parler|parle|discuter|echanger",),
     "de": ("sprechen|reden|quatschen|chatten",),
-    "it": ("parlare|parlo|parli|chattare",),
+    "it": ("parlare|chattare",),
     "hi": ("baat|bat|baatein|बात",),
     "id": ("bicara|berbicara|ngobrol|ngomong|bertanya|chat|chatting",),
     "ar": ("اتكلم|اكلم|تكلم|كلم|التحدث|اتحدث|نتكلم|التكلم|احكي|اتواصل|التواصل|تحدث",),
@@ -206,16 +209,20 @@ CONNECT_VERBS: Mapping[str, tuple[str, ...]] = {
         "pass/hand me|hand over|get/give/bring/find/fetch me|hook me up|put me in touch",
     ),
     "es": (
-        "pasar|pasame|pases|pasen|pasarme|comunicar|comunicame|comuniquen|comunicas|comunica|comunique",
+        "pasar|pasame|pases|pasen|pasarme|pasas|pasa|pase|pasan|comunicar|comunicame|comuniquen|comunicas",
+        "comunica|comunique|comuniqueme|comuniquenme|ponme/ponerme/pongame en contacto",
         "comunicarme|transferir|transfiere|transfieras|derivar|derivame|conectar|conectame",
     ),
-    "pt": ("transferir|transfere|transfira|passar|passa|passe|encaminhar|encaminha|conectar|chamar",),
-    "fr": ("passer|passez|passe|transferer|transferez|mettre/mettez/mets/mis en relation|connecter",),
+    "pt": (
+        "transferir|transfere|transfira|passar|passa|passe|encaminhar|encaminha|conectar|chamar|chama",
+        "chame|chamem|transferem|transferido|transferida|coloca/coloque/colocar/bota/me em contato",
+    ),
+    "fr": ("passer|passez|passe|transferer|transferez|mettre/mettez/mets/mis en relation/contact|connecter",),
     "de": ("verbinden|verbindet|weiterleiten|durchstellen|weiterverbinden|geben sie mir|gib mir",),
     "it": ("passare|passi|passami|passatemi|trasferire|trasferisci|collegare|mettere in contatto",),
     "hi": ("connect|transfer|milao|milwao|karwao|karwa do|karao",),
     "id": ("sambungkan|sambungin|hubungkan|disambungkan|sambung|alihkan|transfer|connect",),
-    "ar": ("حولني|حولوني|حوليني|تحويلي|وصلني|وصلوني|اوصلني|حول",),
+    "ar": ("حولني|حولوني|حوليني|تحويلي|وصلني|وصلوني|اوصلني|حول|تحولني|تحوليني|تحولوني|يحولني|توصلني",),
     "nl": ("verbind|verbinden|doorverbinden|doorschakelen|koppelen",),
 }
 
@@ -238,12 +245,14 @@ CONTACT_VERBS: Mapping[str, tuple[str, ...]] = {
 
 # Wanting: "I want a human", "preciso de um consultor", "agent chahiye".
 WANT_VERBS: Mapping[str, tuple[str, ...]] = {
-    "en": ("want|need|wanna|require|prefer|request|would/id like|looking for|rather|get|have",),
-    "es": ("quiero|quisiera|necesito|deseo|prefiero|busco|me gustaria",),
-    "pt": ("quero|queria|preciso|gostaria|prefiro|desejo",),
-    "fr": ("veux|voudrais|aimerais|souhaite|souhaiterais|besoin|prefere|demande",),
-    "de": ("will|mochte|brauche|wunsche|verlange|hatte gern/gerne|bitte um",),
-    "it": ("voglio|vorrei|ho bisogno|desidero|preferisco|cerco",),
+    "en": (
+        "want|need|wanna|require|prefer|request|would/id like|looking for|rather|get|can/could/may i have",
+    ),
+    "es": ("quiero|quisiera|necesito|deseo|prefiero|busco|me gustaria|hace falta",),
+    "pt": ("quero|queria|preciso|precisa|gostaria|prefiro|desejo",),
+    "fr": ("veux|voudrais|aimerais|souhaite|souhaiterais|besoin|prefere|demande|puis je avoir",),
+    "de": ("ich will|mochte|brauche|wunsche|verlange|hatte gern/gerne|bitte um|kann ich * haben",),
+    "it": ("voglio|vorrei|ho bisogno|desidero|preferisco|cerco|serve|servirebbe|posso avere",),
     "hi": ("chahiye|chahie|chaiye|chahta|chahti|चाहिए",),
     "id": ("mau|minta|butuh|ingin|pengen|pingin|perlu",),
     "ar": ("اريد|ابي|ابغى|ابغي|عايز|عاوز|بدي|محتاج|احتاج",),
@@ -267,7 +276,10 @@ HELP_VERBS: Mapping[str, tuple[str, ...]] = {
 }
 
 # Between a talk verb and a noun, these make it a topic, not a person: "talk about agents".
-ABOUT_WORDS = _words("about regarding sobre acerca uber ueber su riguardo tentang over عن بخصوص")
+# ... and so do passive agents: "is this chat monitored by a person?".
+ABOUT_WORDS = _words(
+    "about regarding sobre acerca uber ueber su riguardo tentang over عن بخصوص by par von oleh door"
+)
 # Prepositions/postpositions that mark the noun as the one to talk *with*: "mit einem Menschen
 # sprechen", "agent se baat karni hai".
 WITH_WORDS = _words("to with mit met con com avec a al ao dengan sama ke se sy say sa مع ب with")
@@ -302,16 +314,28 @@ THIRD_PARTY = _words(
     "conversazione conversazioni clienti piattaforma utenti pelanggan percakapan sistem pengguna "
     "gesprek gesprekken klanten systeem gebruikers البوت النظام"
 )
-FIRST_PERSON = _words(
-    "me i my mi yo me eu moi je m mich mir ich mi io saya aku ik mij mujhe main mera ني انا"
-)
+# "me"/"I" right before or inside a frame make it the customer's own request again ("the bot is
+# useless I want a human").
+FIRST_PERSON = _words("me i mi yo eu moi je m mich mir ich io saya aku ik mij mujhe main ني انا")
 # "Call me", "me liguem", "appelez-moi", "mujhe call karo": asking to be called is asking for a human.
 CALL_ME: tuple[str, ...] = (
     "call/ring/phone me|give me a call/ring|call me back|me ligar/liguem/ligue/ligam|llamame|llamenme",
-    "me llamen/llame/llamas|m appeler/appelez/rappeler|appelez/rappelez moi|ruf/rufen mich an",
-    "mich anrufen/zuruckrufen|mi chiami/chiamate/richiami|chiamatemi|chiamami|telepon/hubungi saya",
-    "bel/bellen me/mij|mujhe call/phone karo/kijiye/kar|call karo|اتصلوا/اتصل بي|kontak saya",
+    "me llamen/llame/llamas/llamar/llamaran|m/me appeler/appelez/rappeler/rappelez|appelez/rappelez moi",
+    "ruf/rufen mich an|mich anrufen/zuruckrufen|mi chiami/chiamate/richiami/chiamare|chiamatemi",
+    "chiamami|telepon/telpon/telfon/hubungi saya|kontak saya|bel/bellen me/mij|me/mij bellen/terugbellen",
+    "mujhe call/phone karo/kijiye/kar|call karo|اتصلوا/اتصل بي",
 )
+# "call me" is a request at the start of a clause or after one of these ("can you call me?"); not
+# in "they call me every day".
+REQUEST_MOOD = _words(
+    "can could would will please pls plz kindly someone somebody anyone you u need want wanna "
+    "pode podem poderia podiam puede pueden podrian podria pouvez pourriez pourrais konnen "
+    "konnten konnt kannst potete potreste puoi potrebbe bisa tolong mohon kunt kan wil quiero "
+    "quero preciso necesito voglio vorrei mau minta ممكن اريد alguem alguien quelqu jemand "
+    "qualcuno iemand seseorang koi bitte favor svp plait favore aub alstublieft tolong"
+)
+# ... unless an idiom follows: "call me crazy".
+CALL_ME_IDIOMS = _words("crazy old names lol maybe")
 
 # Words a bare request may carry around the noun: "real person pls", "Mitarbeiter bitte", "agent!!".
 BARE_FILLER = _words(
@@ -319,7 +343,8 @@ BARE_FILLER = _words(
     "un una uno um uma une ein eine einen einem echten echter echte echt vero vera veri vrai vraie "
     "de verdad real reales verdadero verdadera por favor porfa porfavor bitte s il vous plait svp "
     "per favore perfavore tolong dong aja ya kak ji na yaar ek koi asli een echt aub "
-    "alstublieft graag من فضلك لو سمحت حقيقي ok okay hey hi hello hola oi ola bonjour hallo ciao "
+    "alstublieft graag with con com avec mit met dengan sama to من فضلك لو سمحت حقيقي ok okay hey "
+    "hi hello hola oi ola bonjour hallo ciao "
     "halo hoi مرحبا yes si sim oui ja just only solo ahora agora maintenant jetzt subito sekarang "
     "nu الان being"
 )
@@ -357,12 +382,15 @@ SELF_REFERENCE: tuple[str, ...] = (
 NEGATION_BEFORE: tuple[str, ...] = (
     "no|not|dont|never|nao|pas|nicht|kein|keine|keinen|non|tidak|tak|gak|ga|nggak|enggak|ndak",
     "do not|does not|doesnt|didnt|wont|without|nobody|noone|no one|niet|geen|hoeft|nooit",
-    "nunca|jamais|nie|nadie|ninguem|personne|nessuno|niemand|bukan|lal|mat",
+    "nunca|jamais|nie|nadie|ninguem|personne|nessuno|niemand|niemandem|keinem|keiner|bukan|usah|mat",
     "لا|مش|ما|مو|بدون|nahi|nahin|nhi|नहीं",
 )
 # Negation cues after the request, as Hindi puts them: "agent nahi chahiye".
 NEGATION_AFTER: tuple[str, ...] = ("nahi|nahin|nhi|mat|नहीं|nicht|niet",)
+# "agent d'assurance", "agente de seguros": a false friend after "of".
+OF_WORDS = frozenset({"d", "de", "di", "da", "do"})
 # "No, I want a human": an interjection, not a negation, when a subject pronoun follows.
+INTERJECTION_NO = frozenset({"no", "nao", "non", "nee"})
 SUBJECT_PRONOUNS = _words("i yo eu je ich io saya aku ik main mujhe انا ana")
 # "une personne" is a person; "personne ne répond" is nobody.
 PERSON_ARTICLES = _words("une la vraie autre cette")
@@ -376,10 +404,11 @@ FRUSTRATION: Mapping[str, tuple[tuple[str, float], ...]] = {
         ("terrible|horrible|awful|pathetic|disgusting|appalling|atrocious|abysmal|dreadful", 0.7),
         ("worst|useless|unacceptable|ridiculous|outrageous|incompetent|shameful|disgrace", 0.7),
         ("joke|nonsense|rubbish|garbage|trash|crap|bullshit|wtf|ffs|scam|scammers|ripoff", 0.65),
-        ("angry|furious|livid|pissed|annoyed|frustrated|frustrating|fed up|sick of|tired of", 0.7),
-        ("upset|disappointed|disappointing|unhappy|irritated|irritating|infuriating|mad at", 0.6),
+        ("angry|furious|livid|pissed|annoy*|frustrat*|fed up|sick of|tired of|infuriat*", 0.7),
+        ("upset|disappoint*|unhappy|irritat*|mad at|so done|broken again|not again", 0.6),
         ("not happy/satisfied/acceptable|not good enough", 0.55),
         ("wasting my/our time|waste of time/money", 0.8),
+        ("losing/lost my patience|out of patience|running out of patience", 0.7),
         ("nothing works/working/worked/happens|still broken", 0.55),
         ("doesnt/isnt/not work/working|still not|cant believe", 0.35),
         ("still havent/hasnt/doesnt/isnt/cant/waiting|still no", 0.4),
@@ -439,7 +468,7 @@ FRUSTRATION: Mapping[str, tuple[tuple[str, float], ...]] = {
         ("vou/vamos cancelar", 0.45),
     ),
     "fr": (
-        ("inadmissible|inacceptable|scandaleux|scandaleuse|honteux|honteuse|lamentable", 0.75),
+        ("inadmissible|inacceptable|scandaleux|scandaleuse|honteux|honteuse|lamentable|honte", 0.75),
         ("nul|nulle|minable|pitoyable|catastrophique|horrible|ridicule|n importe quoi|arnaque", 0.7),
         ("marre|ras le bol|agace|agacee|enerve|enervee|furieux|furieuse|decu|decue|fache|fachee", 0.75),
         ("personne ne repond/m aide/aide|aucune reponse", 0.6),
@@ -452,6 +481,7 @@ FRUSTRATION: Mapping[str, tuple[tuple[str, float], ...]] = {
     ),
     "de": (
         ("frechheit|unverschamt|unverschamtheit|katastrophe|katastrophal|skandal|zumutung", 0.75),
+        ("kaputt|schon wieder|echt jetzt|nicht zu fassen", 0.45),
         ("genervt|nervt|sauer|wutend|verargert|frustriert|enttauscht|stinksauer|angepisst", 0.75),
         ("schlecht|schrecklich|furchtbar|lacherlich|unmoglich|inakzeptabel|mist|scheisse|nervig", 0.65),
         ("niemand hilft/antwortet/meldet/reagiert", 0.6),

@@ -8,15 +8,18 @@ any of the supported languages (the word lists live in `agents.lexicon`):
 
 1. talk verb + human/someone/department noun   ("let me speak to an agent", "baat karni hai")
 2. connect verb + human/someone/department     ("put me through to support", "حولني على خدمة العملاء")
-3. contact verb + human/someone                ("can a salesperson call me?")
-4. help verb + human/someone                   ("quiero que me atienda alguien")
-5. want verb + human noun                      ("quiero un humano", "agent chahiye")
-6. a bare human noun with politeness around it ("real person pls", "Mitarbeiter bitte", "agent!!")
+3. contact/help verb + human/someone           ("can a salesperson call me?", "que me atienda alguien")
+4. want verb + human noun                      ("quiero un humano", "agent chahiye")
+5. asking whether a human exists               ("is there a human?", "tem algum atendente?")
+6. asking to be called                         ("can you call me?", "me pueden llamar?")
+7. a bare human noun with politeness around it ("real person pls", "Mitarbeiter bitte", "agent!!")
 
 A noun is dropped when it is a false friend ("travel agent", "human resources", "agent seats",
-"12 agents", "our agents", "I'm human too"); a frame is *negated* when a negation cue governs it in
-the same clause ("no need for an agent", "agent nahi chahiye"); negated frames are reported by
-`detect_negated_request` and never by `detect_explicit_request`.
+"12 agents", "our agents", "I'm human too"); a frame is dropped when it is about third parties ("can
+your bot transfer conversations to a human agent?"); a frame is *negated* when a negation cue
+governs it in the same clause ("no need for an agent", "agent nahi chahiye"). Negated frames are
+reported by `detect_negated_request` and never by `detect_explicit_request`. Long nouns tolerate one
+typo ("represntative").
 
 Frustration is a noisy-or of weighted cues (words and phrases per language, threats to cancel or
 complain, "third time", angry emoji), lifted by intensity (CAPS, "!!!", "???", intensifiers) only
@@ -30,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
@@ -47,15 +50,17 @@ __all__ = [
 
 
 def _compile(table: Mapping[str, tuple[str, ...]], kind: str) -> PhraseSet:
-    phrases = [p for lang, entries in table.items() for p in PhraseSet.of(entries, tag=lang).phrases]
-    return PhraseSet([p.__class__(p.source, p.slots, p.weight, f"{kind}:{p.tag}") for p in phrases])
+    """One phrase set for all languages; each phrase is tagged ``kind:language``."""
+    return PhraseSet(
+        [p for lang, entries in table.items() for p in PhraseSet.of(entries, tag=f"{kind}:{lang}").phrases]
+    )
 
 
 _HUMAN = _compile(lexicon.HUMAN_NOUNS, "human")
 _SOMEONE = _compile(lexicon.SOMEONE, "someone")
 _DEPARTMENT = _compile(lexicon.DEPARTMENTS, "department")
 _TALK = _compile(lexicon.TALK_VERBS, "talk")
-_CALL_ME = PhraseSet.of(lexicon.CALL_ME, tag="contact:")
+_CALL_ME = PhraseSet.of(lexicon.CALL_ME)
 _CONNECT = _compile(lexicon.CONNECT_VERBS, "connect")
 _CONTACT = _compile(lexicon.CONTACT_VERBS, "contact")
 _WANT = _compile(lexicon.WANT_VERBS, "want")
@@ -105,19 +110,19 @@ def _lang(match: Match) -> str:
     return match.phrase.tag.split(":", 1)[1]
 
 
-def _nouns(a: Analysis) -> list[Match]:
+@lru_cache(maxsize=2048)
+def _nouns(a: Analysis) -> tuple[Match, ...]:
     words = a.words
-    found = [*_HUMAN.find(words), *_SOMEONE.find(words), *_DEPARTMENT.find(words)]
+    found: list[Match] = [*_HUMAN.find(words), *_SOMEONE.find(words), *_DEPARTMENT.find(words)]
     covered = {i for m in found for i in range(m.first, m.last + 1)}
     for i, word in enumerate(words):
         if i in covered or len(word) < 7 or not word.isalpha():
             continue
         cutoff = 2 if len(word) >= 11 else 1
-        for noun in _FUZZY_NOUNS:
-            if noun[0] == word[0] and Levenshtein.distance(word, noun, score_cutoff=cutoff) <= cutoff:
-                found.append(Match(_FUZZY_NOUNS[noun], i, i))
-                break
-    return [m for m in found if not _false_friend(a, m)]
+        best = process.extractOne(word, _FUZZY_NOUNS.keys(), scorer=Levenshtein.distance, score_cutoff=cutoff)
+        if best is not None and best[0][0] == word[0]:
+            found.append(Match(_FUZZY_NOUNS[best[0]], i, i))
+    return tuple(m for m in found if not _false_friend(a, m))
 
 
 def _previous_word(words: Sequence[str], index: int) -> str:
@@ -129,24 +134,22 @@ def _previous_word(words: Sequence[str], index: int) -> str:
 
 def _false_friend(a: Analysis, noun: Match) -> bool:
     words = a.words
-    before = _previous_word(words, noun.first)
+    clause = a.tokens[noun.first].clause
+    # Only words of the same clause qualify a noun: "no bot, human please".
+    same = [t.text if t.clause == clause else "" for t in a.tokens]
+    before = _previous_word(same, noun.first)
     if before in lexicon.FALSE_FRIEND_BEFORE or _NUMBER.match(before) or before in _NUMBER_WORDS:
         return True
-    after = words[noun.last + 1 : noun.last + 3]
+    after = same[noun.last + 1 : noun.last + 3]
     if after[:1] and after[0] in lexicon.FALSE_FRIEND_AFTER:
         return True
-    if (
-        len(after) == 2
-        and after[0] in {"d", "de", "di", "da", "do"}
-        and after[1] in lexicon.FALSE_FRIEND_AFTER
-    ):
+    if len(after) == 2 and after[0] in lexicon.OF_WORDS and after[1] in lexicon.FALSE_FRIEND_AFTER:
         return True
     # "I'm human too", "soy agente inmobiliario", "I'm a real person, not a bot".
-    clause = a.tokens[noun.first].clause
     for m in _SELF.find(words):
         if m.last < noun.first and noun.first - m.last <= 4 and a.tokens[m.first].clause == clause:
             return True
-    return words[noun.first] == "personne" and (noun.first == 0 or words[noun.first - 1] not in {"une", "la"})
+    return False
 
 
 def _negated(a: Analysis, first: int, last: int) -> bool:
@@ -160,11 +163,7 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
             continue
         # "no I want a human": an interjection before a subject pronoun, not a negation.
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
-        if (
-            len(m.phrase.slots) == 1
-            and cue in {"no", "nao", "non", "nee"}
-            and nxt in lexicon.SUBJECT_PRONOUNS
-        ):
+        if len(m.phrase.slots) == 1 and cue in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
             continue
         return True
     for m in _NEG_AFTER.find(words):
@@ -174,10 +173,14 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
 
 
 def _about_others(a: Analysis, first: int, last: int) -> bool:
-    """A frame about the bot, customers or conversations, with no "me"/"I" in it."""
+    """A frame about the bot, customers or conversations ("my customers want to talk to a human"),
+    unless "me"/"I" sits right before or inside it ("the bot is useless I want a human")."""
     clause = a.tokens[first].clause
-    window = [t.text for t in a.tokens[max(0, first - 4) : last + 1] if t.clause == clause]
-    return bool(set(window) & lexicon.THIRD_PARTY) and not set(window) & lexicon.FIRST_PERSON
+    window = {t.text for t in a.tokens[max(0, first - 8) : last + 1] if t.clause == clause}
+    if not window & lexicon.THIRD_PARTY:
+        return False
+    own = {t.text for t in a.tokens[max(0, first - 3) : last + 1] if t.clause == clause}
+    return not own & lexicon.FIRST_PERSON
 
 
 def _plural(words: Sequence[str], noun: Match) -> bool:
@@ -190,17 +193,25 @@ def _between(words: Sequence[str], left: int, right: int) -> Sequence[str]:
     return words[left + 1 : right]
 
 
-def _frames(text: str) -> list[_Frame]:
+@lru_cache(maxsize=2048)
+def _frames(text: str) -> tuple[_Frame, ...]:
+    return tuple(_find_frames(text))
+
+
+def _find_frames(text: str) -> list[_Frame]:
     a = analyse(text)
     words = a.words
     if not words:
         return []
     nouns = _nouns(a)
     frames: list[_Frame] = []
-    for call in _CALL_ME.find(words):
-        # "you can call me Ana" gives a name, it does not ask for a call.
+    for call in _CALL_ME.find(words, gap=1):
+        # "you can call me Ana" gives a name, "call me crazy" is an idiom, "they call me" a report.
         nxt = a.tokens[call.last + 1] if call.last + 1 < len(words) else None
-        if nxt is not None and a.raw[nxt.start].isupper() and words[call.last + 1] != "asap":
+        if nxt is not None and (a.raw[nxt.start].isupper() or nxt.text in lexicon.CALL_ME_IDIOMS):
+            continue
+        clause_start = call.first == 0 or a.tokens[call.first - 1].clause != a.tokens[call.first].clause
+        if not clause_start and not set(words[max(0, call.first - 3) : call.first]) & lexicon.REQUEST_MOOD:
             continue
         if not _about_others(a, call.first, call.last):
             negated = _negated(a, call.first, call.last)
@@ -268,17 +279,21 @@ def _frames(text: str) -> list[_Frame]:
         for noun in humans if len(words) > 5 else people:
             if 0 < cue.first - noun.last <= 2 and not _plural(words, noun):
                 add("noun+exists", cue, noun, 0.8)
-    # A bare noun: every word is a human noun or politeness ("real person pls", "agent!!").
-    noun_tokens = {i for n in humans for i in range(n.first, n.last + 1)}
-    if (
-        humans
-        and len(words) <= 6
-        and all(i in noun_tokens or w in lexicon.BARE_FILLER for i, w in enumerate(words))
-    ):
-        noun = humans[0]
-        frames.append(
-            _Frame("bare noun", noun.first, noun.last, 0.9, _lang(noun), _negated(a, noun.first, noun.last))
-        )
+    # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
+    # "no bot, human please").
+    if humans and len(words) <= 10:
+        noun_tokens = {i for n in humans for i in range(n.first, n.last + 1)}
+        clauses: dict[int, list[int]] = {}
+        for i, token in enumerate(a.tokens):
+            clauses.setdefault(token.clause, []).append(i)
+        for indexes in clauses.values():
+            if len(indexes) <= 6 and all(
+                i in noun_tokens or words[i] in lexicon.BARE_FILLER for i in indexes
+            ):
+                bare = next((n for n in humans if n.first in indexes), None)
+                if bare is not None:
+                    negated = _negated(a, bare.first, bare.last)
+                    frames.append(_Frame("bare noun", bare.first, bare.last, 0.9, _lang(bare), negated))
     return frames
 
 
@@ -305,19 +320,21 @@ def detect_explicit_request(text: str) -> Signal | None:
 def detect_negated_request(text: str) -> Signal | None:
     """A request for a human that is explicitly declined ("no need for an agent"), or ``None``.
 
-    Also catches declined transfers with no noun ("não precisa me transferir").
+    Also catches a declined transfer with no noun ("não precisa me transferir") and a declined
+    person with no verb ("non serve un operatore").
     """
     negated = [f for f in _frames(text) if f.negated]
     if negated:
         return _signal(text, max(negated, key=lambda f: f.score), SignalKind.NEGATED_REQUEST)
     a = analyse(text)
-    for verb in [*_CONNECT.find(a.words), *_TALK.find(a.words)]:
+    people = [n for n in _nouns(a) if not n.phrase.tag.startswith("department")]
+    for verb in [*_CONNECT.find(a.words), *_TALK.find(a.words), *people]:
         if _negated(a, verb.first, verb.last):
             return Signal(
                 kind=SignalKind.NEGATED_REQUEST,
                 score=0.7,
                 evidence=a.span(verb.first, verb.last),
-                rule="negated verb",
+                rule="negated " + verb.phrase.tag.split(":", 1)[0],
                 language=_lang(verb),
             )
     return None
@@ -347,8 +364,9 @@ def detect_frustration(text: str) -> Signal | None:
         cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
+    in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
     positive = any(
-        w in lexicon.POSITIVE_WORDS and not set(words[max(0, i - 2) : i]) & _NEGATORS
+        w in lexicon.POSITIVE_WORDS and i not in in_cue and not set(words[max(0, i - 2) : i]) & _NEGATORS
         for i, w in enumerate(words)
     ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
     weights = [c[0] for c in cues]
@@ -426,6 +444,12 @@ def _loop_key(text: str) -> tuple[str, ...]:
     return tuple(w for w in analyse(text).words if w not in lexicon.LOOP_STOPWORDS)
 
 
+@lru_cache(maxsize=2048)
+def _loop_text(text: str) -> str:
+    return " ".join(analyse(text).words)
+
+
+@lru_cache(maxsize=2048)
 def _trivial(text: str) -> bool:
     """Greetings, thanks, one-word answers: repeating them is not a loop."""
     words = analyse(text).words
@@ -437,11 +461,14 @@ def _same_question(a: str, b: str, similarity: float) -> float:
     ka, kb = _loop_key(a), _loop_key(b)
     if not ka or not kb:
         return 0.0
-    whole = fuzz.ratio(" ".join(analyse(a).words), " ".join(analyse(b).words))
+    whole = fuzz.ratio(_loop_text(a), _loop_text(b))
     if whole >= similarity:
         return whole
     short, long_ = (ka, kb) if len(ka) <= len(kb) else (kb, ka)
-    covered = sum(1 for w in short if any(fuzz.ratio(w, v) >= 80 for v in long_))
+    pool = set(long_)
+    covered = sum(
+        1 for w in short if w in pool or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)
+    )
     if covered == len(short) and len(long_) <= 3 * len(short) + 1:
         return max(whole, similarity)
     return whole

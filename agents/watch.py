@@ -130,5 +130,5 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     return update
 
 
-def after_sentinel(state: State) -> Literal["handoff", "triage"]:
+async def after_sentinel(state: State) -> Literal["handoff", "triage"]:
     return "handoff" if state.get("handoff") else "triage"

@@ -202,7 +202,11 @@ class TurnEngine:
         config = thread_config(conversation_id)
         state: State
         try:
-            result = await self.graph.ainvoke(make_turn_input(turn_input), config=config, context=context)
+            # durability="exit": the turn's state is checkpointed once, when the graph finishes; a
+            # turn that crashes midway leaves no partial state and its messages are taken again.
+            result = await self.graph.ainvoke(
+                make_turn_input(turn_input), config=config, context=context, durability="exit"
+            )
             state = cast(State, result)
         except Exception as exc:  # the agents must never leave the customer alone
             log.exception("graph_failed", conversation_id=conversation_id)

@@ -32,7 +32,7 @@ from orchestrator.graph.state import State
 Graph = CompiledStateGraph[State, GraphContext, State, State]
 
 
-def _handoff_or_end(state: State) -> Literal["handover", "__end__"]:
+async def _handoff_or_end(state: State) -> Literal["handover", "__end__"]:
     return "handover" if state.get("handoff") else "__end__"
 
 

@@ -1,0 +1,193 @@
+"""Offline lead-field extraction: company name, use case, email, business size, budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.extract import (
+    Extracted,
+    extract_budget,
+    extract_business_size,
+    extract_company_name,
+    extract_email,
+    extract_fields,
+    extract_use_case,
+)
+
+
+def _values(text: str, asking: str | None) -> dict[str, str]:
+    return {x.field: x.value for x in extract_fields(text, asking=asking)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi! I want to know more",
+        "hello from the ad",
+        "Hi from your ad",
+        "Hi, saw your ad",
+        "Hola, vi el anuncio",
+        "Olá, vim pelo anúncio",
+        "Hi, I clicked on the ad",
+        "Hi, I'm from Brazil",
+    ],
+)
+def test_ad_greeting_yields_no_company_name(text: str) -> None:
+    assert extract_company_name(text, asked=False) is None
+    assert "company_name" not in _values(text, None)
+
+
+@pytest.mark.parametrize(
+    "text", ["Hi from your ad", "why do you need that?", "ok", "thanks!", "can I talk to a human?"]
+)
+def test_chatter_is_not_a_company_name_even_when_asked(text: str) -> None:
+    assert extract_company_name(text, asked=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("the company is Initech", "Initech"),
+        ("Minha empresa é a Padaria Central", "Padaria Central"),
+        ("mi empresa se llama Ferretería López", "Ferretería López"),
+        ("nama perusahaan saya Toko Maju Jaya", "Toko Maju Jaya"),
+        ("ons bedrijf heet Bakkerij de Vries", "Bakkerij de Vries"),
+        ("it's called Blue Bottle", "Blue Bottle"),
+        ("our company name is Acme, and we sell shoes", "Acme"),
+    ],
+)
+def test_company_after_a_lead_in_is_found_unasked(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=False)
+    assert found is not None
+    assert found.value == company
+    assert found.confidence >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Umbrella Corp", "Umbrella Corp"),
+        ("Stark Industries", "Stark Industries"),
+        ("Boulangerie Martin", "Boulangerie Martin"),
+        ("We're Globex Corporation", "Globex Corporation"),
+        ("Wir sind die Müller GmbH", "Müller GmbH"),
+        ("lavoro per Rossi Srl", "Rossi Srl"),
+        ("I work at Google", "Google"),
+        ("Initech. We sell printers", "Initech"),
+        ("acme", "acme"),
+    ],
+)
+def test_bare_or_weak_answer_is_the_company_when_asked(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=True)
+    assert found is not None
+    assert found.value == company
+
+
+def test_bare_name_is_not_taken_when_not_asked() -> None:
+    assert extract_company_name("Boulangerie Martin", asked=False) is None
+
+
+def test_legal_suffix_marks_a_company_anywhere() -> None:
+    found = extract_company_name("I'm Ana from Acme Ltd, we have 25 employees", asked=False)
+    assert found is not None
+    assert found.value == "Acme Ltd"
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("we want to qualify inbound leads automatically", "qualify inbound leads automatically"),
+        ("customer support in three countries", "customer support in three countries"),
+        ("receber encomendas pelo WhatsApp", "receber encomendas pelo WhatsApp"),
+        ("we'd use it to send delivery notifications", "send delivery notifications"),
+        ("untuk follow up pelanggan", "follow up pelanggan"),
+        ("Terminvereinbarung für unsere Kunden", "Terminvereinbarung für unsere Kunden"),
+        ("mostly to answer FAQs and book demos, thanks", "answer FAQs and book demos"),
+    ],
+)
+def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
+    found = extract_use_case(text, asked=True)
+    assert found is not None
+    assert found.value == use_case
+
+
+def test_use_case_needs_a_clear_lead_in_when_not_asked() -> None:
+    assert extract_use_case("Hi! I want to know more", asked=False) is None
+    found = extract_use_case("Acme here, we'd use it for appointment reminders", asked=False)
+    assert found is not None
+    assert found.value == "appointment reminders"
+
+
+@pytest.mark.parametrize("text", ["sure", "ok thanks", "how much does it cost?", "I want to talk to a human"])
+def test_chatter_is_not_a_use_case(text: str) -> None:
+    assert extract_use_case(text, asked=True) is None
+
+
+def test_email_is_extracted() -> None:
+    found = extract_email("you can reach me at ana.lopez+leads@acme.co.uk.")
+    assert found == Extracted(
+        field="email",
+        value="ana.lopez+leads@acme.co.uk",
+        evidence="ana.lopez+leads@acme.co.uk",
+        confidence=0.95,
+    )
+    assert extract_email("no email here @ all") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("our agency has 12 agents, do you support teams?", "12"),
+        ("Wir haben 30 Mitarbeiter im Kundenservice", "30"),
+        ("we are 10-50 employees", "10-50"),
+        ("a team of 8", "8"),
+        ("just me, freelancer", "1"),
+    ],
+)
+def test_business_size_is_a_head_count(text: str, size: str) -> None:
+    found = extract_business_size(text)
+    assert found is not None
+    assert found.value == size
+
+
+def test_business_size_ignores_other_numbers() -> None:
+    assert extract_business_size("can your agents handle 500 chats a day?") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "budget"),
+    [
+        ("our budget is $500/month", "$500/month"),
+        ("R$ 2.000 por mês", "R$ 2.000 por mês"),
+        ("around 300 EUR per month", "300 EUR per month"),
+        ("budget of 1k", "budget of 1k"),
+    ],
+)
+def test_budget_is_an_amount(text: str, budget: str) -> None:
+    found = extract_budget(text)
+    assert found is not None
+    assert found.value == budget
+
+
+def test_several_fields_come_from_one_message() -> None:
+    text = "the company is Acme Ltd, we'd use it for support. 25 employees, budget $500, ana@acme.com"
+    values = _values(text, "company_name")
+    assert values == {
+        "company_name": "Acme Ltd",
+        "use_case": "support",
+        "email": "ana@acme.com",
+        "business_size": "25",
+        "budget": "$500",
+    }
+
+
+def test_email_only_answer_is_not_a_company_name() -> None:
+    assert _values("ana@acme.com", "company_name") == {"email": "ana@acme.com"}
+
+
+def test_qualification_dialogue_fills_company_then_use_case() -> None:
+    assert _values("Hi! I want to know more", None) == {}
+    assert _values("the company is Initech", "company_name") == {"company_name": "Initech"}
+    assert _values("we want to qualify inbound leads automatically", "use_case") == {
+        "use_case": "qualify inbound leads automatically"
+    }

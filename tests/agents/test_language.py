@@ -1,0 +1,94 @@
+"""Folding, tokenisation, phrase matching and offline language detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.language import PhraseSet, analyse, detect_language, fold
+
+
+def test_fold_strips_accents_and_case() -> None:
+    assert fold("¿Dónde ESTÁ?") == "¿donde esta?"
+    assert fold("Straße") == "strasse"
+    assert fold("Ferretería López") == "ferreteria lopez"
+
+
+def test_fold_unifies_arabic_letter_forms_and_drops_diacritics() -> None:
+    assert fold("أريد إنسانًا") == fold("اريد انسانا")
+    assert fold("خدمة") == "خدمه"
+
+
+def test_analyse_joins_english_contractions_and_splits_elisions() -> None:
+    assert analyse("I don't want it").words == ("i", "dont", "want", "it")
+    assert analyse("je voudrais parler à quelqu'un").words == (
+        "je",
+        "voudrais",
+        "parler",
+        "a",
+        "quelqu",
+        "un",
+    )
+    assert analyse("I’m here").words == ("im", "here")
+
+
+def test_analyse_keeps_offsets_into_the_original_for_evidence() -> None:
+    a = analyse("¿Me pueden PASAR con un asesor?")
+    first = a.words.index("pasar")
+    assert a.span(first, len(a.words) - 1) == "PASAR con un asesor"
+
+
+def test_analyse_numbers_clauses_at_punctuation_and_contrast_words() -> None:
+    a = analyse("no need for an agent, just send the brochure")
+    clauses = {t.text: t.clause for t in a.tokens}
+    assert clauses["agent"] == clauses["no"]
+    assert clauses["brochure"] > clauses["agent"]
+
+
+def test_analyse_keeps_devanagari_and_arabic_words_whole() -> None:
+    assert analyse("मुझे इंसान चाहिए").words == ("मुझे", "इंसान", "चाहिए")
+    assert analyse("ممكن أكلم موظف؟").words == ("ممكن", "اكلم", "موظف")
+
+
+def test_phrase_set_matches_choices_stems_and_gaps() -> None:
+    phrases = PhraseSet.of(["sales rep/team|frustrat*", "put me through"])
+    words = analyse("so frustrating, put me straight through to the sales team").words
+    found = {m.phrase.source for m in phrases.find(words, gap=1)}
+    assert found == {"sales rep/team", "frustrat*", "put me through"}
+    assert not phrases.find(analyse("put me straight through").words, gap=0)
+
+
+def test_phrase_set_strips_arabic_clitics() -> None:
+    phrases = PhraseSet.of(["موظف"])
+    assert phrases.find(analyse("والموظف").words)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("I want to talk to a human", "en"),
+        ("can you put me through to someone from support", "en"),
+        ("quiero un humano por favor", "es"),
+        ("¿dónde está mi factura?", "es"),
+        ("quero falar com alguém", "pt"),
+        ("estou muito irritado com vocês", "pt"),
+        ("je voudrais parler à quelqu'un", "fr"),
+        ("ich bin total genervt", "de"),
+        ("Kann ich bitte mit einem echten Menschen sprechen?", "de"),
+        ("voglio parlare con un umano", "it"),
+        ("kisi agent se baat karni hai", "hi"),
+        ("mujhe kisi insaan se baat karni hai", "hi"),
+        ("मुझे किसी इंसान से बात करनी है", "hi"),
+        ("mau ngobrol sama orang", "id"),
+        ("أريد التحدث مع إنسان", "ar"),
+        ("ik wil een medewerker spreken", "nl"),
+        ("kan ik iemand van de klantenservice spreken?", "nl"),
+    ],
+)
+def test_language_is_detected(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+@pytest.mark.parametrize("text", ["ok", "Hi", "Umbrella Corp", "👍", "", "12345", "Initech"])
+def test_language_is_the_default_when_unsure(text: str) -> None:
+    assert detect_language(text, default="") == ""
+    assert detect_language(text) == "en"

@@ -1,0 +1,521 @@
+"""Offline sentinel rules: explicit requests, negations and false friends, frustration, loops,
+acknowledgements, and agreement with the labelled conversations in shared/eval and tests/eval."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.sentinel import (
+    detect_explicit_request,
+    detect_frustration,
+    detect_loop,
+    detect_negated_request,
+    is_acknowledgement,
+)
+from agents.signals import Signal, SignalKind
+
+FRUSTRATION_THRESHOLD = 0.6  # agents/watch.py hands off at this score
+
+# --------------------------------------------------------------------------------------------------
+# Explicit requests
+# --------------------------------------------------------------------------------------------------
+
+EXPLICIT_REQUESTS = {
+    "en": [
+        "I want to talk to a human",
+        "let me speak to an agent",
+        "real person pls",
+        "agent!!",
+        "human please",
+        "operator",
+        "can you put me through to someone from support",
+        "I need a human being, not a bot",
+        "Can a salesperson call me?",
+        "is anyone there?",
+        "any agents online?",
+        "Is there an actual human I could speak to?",
+        "please connect me to an agent",
+        "transfer me to billing",
+        "I'd like a callback from sales",
+        "let me talk to a representitive",  # typo
+        "I don't want to talk to a bot, I want a human",
+        "why can't I talk to a human??",
+        "no, I want to speak to a person",
+        "this bot is not helping, can I speak to someone?",
+    ],
+    "es": [
+        "hablar con un agente",
+        "quiero un humano por favor",
+        "pásame con un agente por favor",
+        "¿me pueden pasar con un asesor?",
+        "¿hay alguien real con quien pueda hablar?",
+        "que me llame un asesor por favor",
+        "quiero que me atienda alguien del equipo",
+    ],
+    "pt": [
+        "falar com atendente",
+        "quero falar com alguém",
+        "atendente por favor",
+        "tem algum atendente humano?",
+        "preciso de um consultor",
+        "vocês podem me ligar?",
+        "quero atendimento humano",
+    ],
+    "fr": [
+        "je voudrais parler à quelqu'un",
+        "un conseiller svp",
+        "passez-moi un humain s'il vous plaît",
+        "mettez-moi en relation avec un conseiller",
+        "est-ce qu'un commercial peut m'appeler ?",
+    ],
+    "de": [
+        "Mitarbeiter bitte",
+        "Kann ich bitte mit einem echten Menschen sprechen?",
+        "ich hätte gern einen Ansprechpartner",
+        "kann mich jemand anrufen?",
+        "gibt es einen Menschen, mit dem ich sprechen kann?",
+    ],
+    "it": [
+        "voglio parlare con un umano",
+        "posso parlare con qualcuno?",
+        "mi passi una persona vera per favore",
+        "vorrei essere contattato da un commerciale",
+    ],
+    "hi": [
+        "kisi agent se baat karni hai",
+        "mujhe kisi insaan se baat karni hai",
+        "customer care se connect kar do please",
+        "agent chahiye",
+        "kya main kisi agent se baat kar sakta hoon?",
+        "mujhe call karo",
+    ],
+    "id": [
+        "mau ngobrol sama orang",
+        "bisa bicara dengan admin?",
+        "tolong sambungkan ke customer service",
+        "bisa minta ditelepon sales?",
+    ],
+    "ar": [
+        "أريد التحدث مع إنسان",
+        "ممكن أكلم موظف؟",
+        "حولني على خدمة العملاء من فضلك",
+        "عايز اكلم حد من خدمة العملاء",
+    ],
+    "nl": [
+        "ik wil een medewerker spreken",
+        "kan ik iemand van de klantenservice spreken?",
+        "verbind me door met een mens aub",
+        "medewerker graag",
+    ],
+}
+
+NOT_REQUESTS = {
+    "en": [
+        "what time do you open?",
+        "our agency has 12 agents, do you support teams?",
+        "I'm human too lol, what's the price?",
+        "we work with a travel agent, can your tool send them booking updates?",
+        "how much is the agent seat on the Pro plan?",
+        "does the Pro plan include more agent seats?",
+        "Do you have integrations for insurance agents?",
+        "our human resources team wants to use it too",
+        "I spoke to an agent yesterday and she was great",
+        "can your bot transfer conversations to a human agent?",
+        "does it support human handoff?",
+        "we need something so customers can talk to an agent on WhatsApp",
+        "I'll talk to my manager and get back to you",
+        "is this a bot or a human?",
+        "can I speak Spanish with the bot?",
+        "you can call me Ana",
+    ],
+    "es": [
+        "soy agente inmobiliario, ¿me sirve su plataforma?",
+        "¿cuánto cuesta por agente?",
+        "tenemos 20 agentes",
+    ],
+    "pt": ["trabalho com recursos humanos, vocês têm plano para RH?", "quantos atendentes posso cadastrar?"],
+    "fr": ["je suis agent d'assurance, est-ce adapté ?", "personne ne m'a appelé"],
+    "de": [
+        "Wir haben 30 Mitarbeiter im Kundenservice, passt das?",
+        "kann der Bot an einen Mitarbeiter übergeben?",
+    ],
+    "it": ["lavoro come agente di viaggio, posso usarlo?", "quanto costa per operatore?"],
+    "hi": ["agents kitne add kar sakte hai?"],
+    "id": ["berapa harga per agen?"],
+    "ar": ["كم سعر الخدمة؟"],
+    "nl": ["hoeveel kost het per agent per maand?", "hoeveel medewerkers kunnen inloggen?"],
+}
+
+NEGATED_REQUESTS = {
+    "en": [
+        "no need for an agent",
+        "no need to transfer me, just send the brochure",
+        "I don't want to talk to anyone, just tell me the opening hours",
+        "no need for a person, the bot is fine",
+    ],
+    "es": ["no hace falta que me pases con nadie, solo quería el horario"],
+    "pt": ["não precisa me transferir, já resolvi", "não quero falar com atendente"],
+    "fr": ["pas besoin d'un conseiller, merci"],
+    "de": ["ich brauche keinen Mitarbeiter, danke"],
+    "it": ["non serve un operatore, grazie", "non voglio parlare con nessuno"],
+    "hi": ["agent nahi chahiye, bas price batao", "mujhe kisi se baat nahi karni"],
+    "id": ["tidak perlu disambungkan ke admin, makasih"],
+    "ar": ["لا أحتاج إلى موظف، أريد فقط معرفة السعر"],
+    "nl": ["ik hoef geen medewerker te spreken"],
+}
+
+
+def _table(table: dict[str, list[str]]) -> list[Any]:
+    return [pytest.param(text, id=f"{lang}:{text}") for lang, texts in table.items() for text in texts]
+
+
+@pytest.mark.parametrize("text", _table(EXPLICIT_REQUESTS))
+def test_request_for_a_human_is_detected(text: str) -> None:
+    signal = detect_explicit_request(text)
+    assert signal is not None, text
+    assert signal.kind is SignalKind.EXPLICIT_REQUEST
+    assert signal.evidence
+    assert signal.evidence in text
+    assert 0.0 < signal.score <= 1.0
+
+
+@pytest.mark.parametrize("text", _table(NOT_REQUESTS))
+def test_false_friend_is_not_a_request_for_a_human(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize("text", _table(NEGATED_REQUESTS))
+def test_negated_request_is_not_a_request_but_is_reported_as_negated(text: str) -> None:
+    assert detect_explicit_request(text) is None
+    negated = detect_negated_request(text)
+    assert negated is not None
+    assert negated.kind is SignalKind.NEGATED_REQUEST
+
+
+def test_travel_agent_is_not_a_request_for_a_human() -> None:
+    assert detect_explicit_request("can I talk to you about our travel agent business?") is None
+
+
+def test_human_resources_is_not_a_request_for_a_human() -> None:
+    assert detect_explicit_request("I need to talk about human resources software") is None
+
+
+def test_agent_pricing_is_not_a_request_for_a_human() -> None:
+    assert detect_explicit_request("I want the agent plan for 5 agents") is None
+
+
+def test_request_in_a_later_clause_survives_a_negated_one() -> None:
+    signal = detect_explicit_request("I don't want the bot, get me a human")
+    assert signal is not None
+    assert "human" in signal.evidence
+
+
+def test_explicit_request_names_rule_language_and_evidence() -> None:
+    signal = detect_explicit_request("Hola! quiero hablar con un asesor, gracias")
+    assert signal is not None
+    assert signal.rule == "talk+noun"
+    assert signal.language == "es"
+    assert signal.evidence == "hablar con un asesor"
+
+
+def test_signal_serialises_for_the_context_log() -> None:
+    signal = detect_explicit_request("agent please")
+    assert signal is not None
+    dumped = signal.model_dump(mode="json")
+    assert dumped["kind"] == "explicit_request"
+    assert Signal.model_validate(dumped) == signal
+
+
+def test_empty_and_emoji_only_messages_are_not_requests() -> None:
+    for text in ("", "   ", "👍", "???"):
+        assert detect_explicit_request(text) is None
+        assert detect_negated_request(text) is None
+
+
+# --------------------------------------------------------------------------------------------------
+# Frustration
+# --------------------------------------------------------------------------------------------------
+
+FRUSTRATED = {
+    "en": [
+        "this is terrible, nothing works",
+        "I'M SO ANGRY RIGHT NOW",
+        "you are wasting my time",
+        "this is the third time I'm asking!!",
+        "your service is useless 😡",
+        "I'm done with this, cancelling my subscription",
+        "seriously?? still not fixed after 3 days",
+        "WHY IS NOBODY ANSWERING",
+        "WHERE IS MY ORDER???",
+        "I've asked this 3 times already",
+        "you never answer",
+        "how many times do I have to explain this",
+        "🤬🤬🤬",
+    ],
+    "es": [
+        "pésimo servicio, nadie me ayuda",
+        "estoy harta de esperar",
+        "voy a poner una queja",
+        "qué mal servicio",
+    ],
+    "pt": ["estou muito irritado com vocês", "vou abrir reclamação no Reclame Aqui", "que palhaçada"],
+    "fr": ["c'est inadmissible", "j'en ai marre, ça ne marche toujours pas", "je suis très déçu"],
+    "de": ["ich bin total genervt", "Das ist eine Frechheit!", "so ein Mist"],
+    "it": ["sono stufo, è la terza volta che scrivo", "servizio pessimo, una vergogna"],
+    "hi": ["kya bakwas service hai yaar", "bahut ghatiya service hai"],
+    "id": ["kecewa banget sama pelayanannya", "kok lama banget sih"],
+    "ar": ["خدمة سيئة جدا", "انا غاضب جدا"],
+    "nl": ["dit is echt belachelijk, niemand reageert", "ik ben boos, niemand helpt me"],
+}
+
+NOT_FRUSTRATED = {
+    "en": [
+        "AMAZING!!! love it",
+        "This is AWESOME!!! 😍",
+        "thanks!!!",
+        "how do I cancel my order?",
+        "I need to cancel my subscription, how?",
+        "not bad at all",
+        "is it possible to complain about a delivery driver?",
+        "my order hasn't arrived yet, can you check?",
+        "HOW DO I RESET MY PASSWORD",
+    ],
+    "es": ["¡¡Genial!! muchas gracias", "todavía no recibí el correo de confirmación"],
+    "pt": ["muito bom, adorei!!!", "vocês funcionam aos sábados?"],
+    "fr": ["pas mal du tout", "merci beaucoup !!!"],
+    "de": ["Super, das funktioniert jetzt!!!", "nicht schlecht!"],
+    "id": ["mantap banget"],
+}
+
+
+@pytest.mark.parametrize("text", _table(FRUSTRATED))
+def test_frustration_reaches_the_handoff_threshold(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.kind is SignalKind.FRUSTRATION
+    assert signal.score >= FRUSTRATION_THRESHOLD, signal
+
+
+@pytest.mark.parametrize("text", _table(NOT_FRUSTRATED))
+def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, signal
+
+
+def test_intensity_raises_the_score_of_a_complaint() -> None:
+    calm = detect_frustration("this is ridiculous")
+    loud = detect_frustration("THIS IS RIDICULOUS!!!")
+    assert calm is not None
+    assert loud is not None
+    assert loud.score > calm.score
+
+
+def test_positive_shouting_is_not_frustration() -> None:
+    assert detect_frustration("AMAZING!!! love it") is None
+
+
+def test_caps_alone_is_a_hint_below_the_threshold() -> None:
+    signal = detect_frustration("CAN YOU SEND ME THE PRICE LIST")
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD
+
+
+def test_frustration_evidence_is_the_matched_span() -> None:
+    signal = detect_frustration("Hello. Honestly this is unacceptable. Bye")
+    assert signal is not None
+    assert signal.evidence == "unacceptable"
+    assert "unacceptable" in signal.rule
+
+
+# --------------------------------------------------------------------------------------------------
+# Loops
+# --------------------------------------------------------------------------------------------------
+
+
+def test_same_question_asked_again_is_a_loop() -> None:
+    signal = detect_loop(["Hi", "how do I reset my password"], "how do i reset my password?")
+    assert signal is not None
+    assert signal.kind is SignalKind.LOOP
+
+
+def test_shouted_repeat_is_a_loop_by_the_third_ask() -> None:
+    previous = ["Hi", "how do I reset my password", "how do i reset my password?"]
+    assert detect_loop(previous, "HOW DO I RESET MY PASSWORD") is not None
+
+
+def test_shortened_repeat_in_spanish_is_a_loop() -> None:
+    previous = ["Hola", "¿dónde está mi factura?", "dónde está mi factura"]
+    signal = detect_loop(previous, "mi factura??")
+    assert signal is not None
+    assert signal.rule.startswith("asked 3 times")
+
+
+@pytest.mark.parametrize(
+    ("previous", "text"),
+    [
+        (["Hey", "when will my order arrive"], "When will my order arrive??"),
+        (["Olá", "como cancelo meu pedido?"], "cancelo meu pedido??"),
+        (["Bonjour", "où est ma commande ?"], "ma commande ???"),
+        (["Hallo", "Wie ändere ich meine Adresse?"], "Adresse ändern??"),
+    ],
+)
+def test_repeated_question_in_any_language_is_a_loop(previous: list[str], text: str) -> None:
+    assert detect_loop(previous, text) is not None
+
+
+@pytest.mark.parametrize(
+    ("previous", "text"),
+    [
+        (["Hi", "ok"], "ok"),
+        (["thanks"], "thanks!"),
+        (["Hi"], "Hi"),
+        (["yes please"], "yes please"),
+        (["Initech"], "Initech"),
+        (["where is my order"], "cancel my order"),
+        (["how much is the pro plan?"], "how much is the basic plan?"),
+        (["I want to change my address"], "I want to change my password"),
+        ([], "how do I reset my password"),
+    ],
+)
+def test_different_or_trivial_message_is_not_a_loop(previous: list[str], text: str) -> None:
+    assert detect_loop(previous, text) is None
+
+
+def test_loop_needs_the_configured_number_of_repeats() -> None:
+    previous = ["how do I reset my password"]
+    assert detect_loop(previous, "how do I reset my password", repeats=3) is None
+    assert detect_loop([*previous, "how do i reset my password"], "how do I reset my password", repeats=3)
+
+
+def test_loop_similarity_threshold_is_honoured() -> None:
+    previous = ["how can I change the delivery address"]
+    text = "how can I change the billing address"
+    assert detect_loop(previous, text, similarity=99.0) is None
+
+
+# --------------------------------------------------------------------------------------------------
+# Acknowledgements
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thank you!",
+        "cool",
+        "ok got it 👍",
+        "great, thanks a lot 🙏",
+        "vale, gracias",
+        "perfecto, muchas gracias",
+        "beleza, obrigado",
+        "valeu!",
+        "merci beaucoup !",
+        "alles klar, danke",
+        "grazie mille",
+        "theek hai, thanks",
+        "oke makasih kak",
+        "شكرا جزيلا",
+        "top, bedankt!",
+        "👍",
+    ],
+)
+def test_thanks_and_ok_are_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ok but I still need the invoice", "thanks, can I talk to a human?", "no", "yes", "Hi", "ok?", ""],
+)
+def test_question_or_request_is_not_an_acknowledgement(text: str) -> None:
+    assert not is_acknowledgement(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Speed
+# --------------------------------------------------------------------------------------------------
+
+
+def test_detectors_run_well_under_a_millisecond_per_message() -> None:
+    previous = [f"question {i} about my invoice and the delivery address" for i in range(10)]
+    best = float("inf")
+    for attempt in range(3):  # best of three: a busy machine should not fail the test
+        texts = [
+            f"message {attempt}-{i}: can I please talk to somebody about invoice {i}?" for i in range(100)
+        ]
+        start = time.perf_counter()
+        for text in texts:
+            detect_explicit_request(text)
+            detect_frustration(text)
+            detect_negated_request(text)
+            detect_loop(previous, text)
+        best = min(best, (time.perf_counter() - start) / len(texts))
+    assert best < 0.001, f"{best * 1000:.3f} ms per message"
+
+
+# --------------------------------------------------------------------------------------------------
+# Agreement with the labelled conversations
+# --------------------------------------------------------------------------------------------------
+
+
+def _eval_files() -> list[Path]:
+    here = Path(__file__).resolve()
+    files = [here.parents[1] / "eval" / "extra.jsonl"]
+    for parent in here.parents:
+        candidate = parent / "shared" / "eval" / "dev.jsonl"
+        if candidate.exists():
+            files.append(candidate)
+            break
+    return [f for f in files if f.exists()]
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for path in _eval_files():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                case = json.loads(line)
+                cases.append(pytest.param(case, id=f"{path.parent.parent.name}/{case['id']}:{case['note']}"))
+    return cases
+
+
+def _handoff_signal(text: str) -> str | None:
+    if detect_explicit_request(text) is not None:
+        return "explicit_request"
+    frustration = detect_frustration(text)
+    if frustration is not None and frustration.score >= FRUSTRATION_THRESHOLD:
+        return "frustration"
+    return None
+
+
+CASES = _cases()
+
+
+@pytest.mark.skipif(not CASES, reason="no labelled conversations found (shared/eval or tests/eval)")
+@pytest.mark.parametrize("case", CASES)
+def test_detectors_agree_with_labelled_conversation(case: dict[str, Any]) -> None:
+    turns: list[str | None] = [t.get("text") for t in case["turns"]]
+    expect = case["expect"]["handoff"]
+    note = case["note"]
+    due = expect["at"] if expect else len(turns)
+    previous: list[str] = []
+    for index, text in enumerate(turns):
+        if text is None:
+            continue
+        got = _handoff_signal(text)
+        if note in {"explicit", "ctwa-explicit", "frustration"} and index == due:
+            assert got in expect["reasons"], f"turn {index} {text!r}: {got}"
+        elif note == "loop" and index == due:
+            loop = detect_loop(previous, text)
+            assert got in expect["reasons"] or loop is not None, f"turn {index} {text!r}: no loop"
+        elif note != "loop" and index <= due:
+            # Before the labelled turn, and everywhere in negative/ack/qualification cases: silence.
+            assert got is None, f"turn {index} {text!r}: false {got}"
+        if note == "ack" and index == len(turns) - 1:
+            assert is_acknowledgement(text), text
+        previous.append(text)
