@@ -53,17 +53,25 @@ async def mh(
     sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, model_url: str
 ) -> AsyncIterator[Harness]:
     llm = LLMClient(
-        api_key="test-key", model="test-model", base_url=model_url, timeout=0.5, max_attempts=3,
-        deadline=3.0, wait_min=0, wait_max=0.01,
+        api_key="test-key",
+        model="test-model",
+        base_url=model_url,
+        timeout=0.5,
+        max_attempts=3,
+        deadline=3.0,
+        wait_min=0,
+        wait_max=0.01,
     )
-    async with harness(database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False,
-                       fake_graph=fake_graph, llm=llm) as running:
+    async with harness(
+        database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False, fake_graph=fake_graph, llm=llm
+    ) as running:
         yield running
 
 
 async def test_model_answer_is_sent_with_one_call_per_turn(mh: Harness, scripted: ScriptedOpenAI) -> None:
-    scripted.respond_json(analysis(can_answer=True, answer_confidence=0.9,
-                                   answer="Our Pro plan is $99 per seat per month."))
+    scripted.respond_json(
+        analysis(can_answer=True, answer_confidence=0.9, answer="Our Pro plan is $99 per seat per month.")
+    )
     sent = await say(mh, text("12025550001", "what does the pro plan cost per seat?", mh.clock.now()))
     assert sent == ["Our Pro plan is $99 per seat per month."]
     assert len(scripted.requests) == 1
@@ -80,7 +88,9 @@ async def test_explicit_request_costs_no_model_call(mh: Harness, scripted: Scrip
 
 
 async def test_model_detects_a_request_the_rules_missed(mh: Harness, scripted: ScriptedOpenAI) -> None:
-    scripted.respond_json(analysis(wants_human=True, wants_human_evidence="could somebody from your team ring me"))
+    scripted.respond_json(
+        analysis(wants_human=True, wants_human_evidence="could somebody from your team ring me")
+    )
     await say(mh, text("12025550003", "could somebody from your team ring me tomorrow", mh.clock.now()))
     detail = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()[0]
     assert detail["handoff_reason"] == "explicit_request"

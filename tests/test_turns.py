@@ -25,8 +25,12 @@ async def test_a_burst_of_messages_is_answered_once(h: Harness) -> None:
     assert len(sent) == 1, sent
     async with h.service.sessions() as session:
         turns = (
-            await session.execute(select(Message.turn).where(Message.direction == "inbound"))  # type: ignore[call-overload]
-        ).scalars().all()
+            (
+                await session.execute(select(Message.turn).where(Message.direction == "inbound"))  # type: ignore[call-overload]
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(turns) == [1, 2, 2, 2]
 
 

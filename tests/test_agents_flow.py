@@ -1,0 +1,104 @@
+"""The micro-agents through the real path: triage, qualification, answers, unresolved handoff,
+language following, and the handoff's honest message."""
+
+from __future__ import annotations
+
+from orchestrator.channels.whatsapp.payload_builders import build_list_reply_webhook
+from orchestrator.replay import Harness
+from tests.factories import AD_REFERRAL, auth, say, text
+
+
+async def _conversation(h: Harness) -> dict:  # type: ignore[type-arg]
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
+    return detail.json()  # type: ignore[no-any-return]
+
+
+async def test_greeting_gets_the_welcome_menu_as_reply_buttons(h: Harness) -> None:
+    await say(h, text("12025550401", "Hello", h.clock.now()))
+    request = h.fake_graph.sent[-1]["json"]
+    assert request["type"] == "interactive"
+    titles = [b["reply"]["title"] for b in request["interactive"]["action"]["buttons"]]
+    assert titles == ["Sales", "Support", "Billing"]
+
+
+async def test_list_reply_routes_by_its_title(h: Harness) -> None:
+    wa = "12025550402"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    payload = build_list_reply_webhook(
+        wa_id=wa,
+        name="L",
+        message_id="wamid.list.1",
+        timestamp=h.clock.now(),
+        reply_id="row-billing",
+        title="Billing",
+    )
+    await say(h, payload)
+    conversation = await _conversation(h)
+    assert conversation["queue"] == "billing"
+    assert conversation["handoff_context"]["department_choice"] == "billing"
+
+
+async def test_qualifier_takes_several_fields_from_one_message(h: Harness) -> None:
+    wa = "12025550403"
+    await say(h, text(wa, "Hi from your ad", h.clock.now(), referral=AD_REFERRAL))
+    sent = await say(
+        h,
+        text(
+            wa, "We're Globex Corporation, about 200 employees, reach me at ops@globex.example", h.clock.now()
+        ),
+    )
+    assert any("use it for" in s for s in sent), "asks only for what is missing: the use case"
+    await say(h, text(wa, "automating order status questions", h.clock.now()))
+    fields = (await _conversation(h))["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Globex Corporation"
+    assert fields["email"]["value"] == "ops@globex.example"
+    assert "200" in fields["business_size"]["value"]
+    assert fields["email"]["message_id"] == fields["company_name"]["message_id"]
+    assert fields["use_case"]["message_id"] != fields["company_name"]["message_id"]
+
+
+async def test_qualifier_asks_one_question_at_a_time(h: Harness) -> None:
+    wa = "12025550404"
+    first = await say(h, text(wa, "hello from the ad", h.clock.now(), referral=AD_REFERRAL))
+    assert len(first) == 1
+    assert "company" in first[0]
+    assert "use" not in first[0].split("company")[1]
+
+
+async def test_known_question_is_answered_from_the_knowledge_base(h: Harness) -> None:
+    sent = await say(h, text("12025550405", "is there a free trial?", h.clock.now()))
+    assert any("14-day free trial" in s for s in sent), sent
+    assert (await _conversation(h))["owner"] == "bot"
+
+
+async def test_repeated_unanswerable_questions_hand_off_as_unresolved(h: Harness) -> None:
+    wa = "12025550406"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    first = await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
+    assert any("don't have an answer" in s for s in first), first
+    await say(h, text(wa, "does the webhook support mutual TLS with client certificates?", h.clock.now()))
+    conversation = await _conversation(h)
+    assert conversation["handoff_reason"] == "unresolved"
+    assert conversation["queue"] == "general"
+
+
+async def test_replies_follow_the_customers_language(h: Harness) -> None:
+    wa = "5511987654321"
+    sent = await say(h, text(wa, "Olá, vocês funcionam aos sábados?", h.clock.now()))
+    assert any("sábados" in s or "segunda a sexta" in s for s in sent), sent
+    handoff = await say(h, text(wa, "quero falar com um atendente", h.clock.now()))
+    assert any("Obrigado" in s for s in handoff), handoff
+
+
+async def test_after_hours_handoff_tells_the_customer_when_the_team_is_back(h: Harness) -> None:
+    h.clock.set(h.clock.now().replace(hour=21))  # Tuesday 21:00 UTC: Finance is closed
+    wa = "12025550407"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    from tests.factories import button
+
+    sent = await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
+    assert any("closed" in s and "Wednesday at 09:00" in s for s in sent), sent
+    conversation = await _conversation(h)
+    assert conversation["owner"] == "queued"
+    assert conversation["assignee_id"] is None

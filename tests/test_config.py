@@ -1,0 +1,105 @@
+"""The configuration file and settings fail fast, naming the key and the problem."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator import cli
+from orchestrator.config import ConfigError, default_config_text, load_config, parse_config
+from orchestrator.settings import Settings, get_settings
+
+
+def _default() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(default_config_text())  # type: ignore[no-any-return]
+
+
+def test_shipped_default_matches_the_design_queues() -> None:
+    config = load_config(None)
+    assert [q.slug for q in config.queues] == [
+        "sales",
+        "uk_sales",
+        "support",
+        "billing",
+        "senior_engineering",
+        "general",
+    ]
+    assert config.routing.fallback == "general"
+    assert [b.title for b in config.menu.buttons] == ["Sales", "Support", "Billing"]
+    assert config.qualification.flows["ad_lead"].required == ["company_name", "use_case"]
+
+
+def test_bad_opening_hours_name_the_key() -> None:
+    data = _default()
+    data["queues"][1]["hours"]["weekly"]["mon"] = "9-5"
+    with pytest.raises(ConfigError, match=r"queues\.1\.hours\.weekly.*'9-5' is not HH:MM-HH:MM"):
+        parse_config(data)
+
+
+def test_unknown_queue_in_a_routing_rule_is_refused() -> None:
+    data = _default()
+    data["routing"]["rules"][0]["queue"] = "marketing"
+    with pytest.raises(ConfigError, match=r"routing\.rules\.0\.queue: unknown queue 'marketing'"):
+        parse_config(data)
+
+
+def test_missing_customer_message_is_refused() -> None:
+    data = _default()
+    del data["messages"]["handoff_after_hours"]
+    with pytest.raises(ConfigError, match=r"messages\.handoff_after_hours: missing"):
+        parse_config(data)
+
+
+def test_button_title_over_twenty_characters_is_refused() -> None:
+    data = _default()
+    data["menu"]["buttons"][0]["title"] = "Enterprise Sales Team Now"
+    with pytest.raises(ConfigError, match=r"menu\.buttons\.0\.title"):
+        parse_config(data)
+
+
+def test_invalid_yaml_is_reported_with_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("queues: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+def test_unknown_timezone_is_refused() -> None:
+    data = _default()
+    data["queues"][0]["hours"]["timezone"] = "Mars/Olympus"
+    with pytest.raises(ConfigError, match="unknown timezone 'Mars/Olympus'"):
+        parse_config(data)
+
+
+def test_opening_hours_and_next_opening_follow_the_queue_timezone() -> None:
+    hours = load_config(None).queue("billing").hours
+    friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+    assert not hours.is_open(friday_evening)
+    opens = hours.next_opening(friday_evening)
+    assert opens is not None
+    assert opens.astimezone(UTC) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday, London = UTC in winter
+    assert not hours.is_open(datetime(2026, 12, 25, 11, 0, tzinfo=UTC))  # closed date
+
+
+def test_settings_refuse_an_unknown_database_url() -> None:
+    with pytest.raises(ValueError, match="HANDOFF_DATABASE_URL must be"):
+        Settings(database_url="mysql://localhost/x")
+
+
+def test_serve_stops_before_binding_when_the_config_is_bad(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _default()
+    data["routing"]["fallback"] = "nowhere"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("HANDOFF_CONFIG", str(path))
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["serve", "--port", "0"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "routing.fallback: unknown queue 'nowhere'" in capsys.readouterr().err
