@@ -29,12 +29,15 @@ class HandoffResult:
     customer_text: str
 
 
-def _opens_phrase(config: AppConfig, queue: str, opens_at: datetime | None) -> str:
+def _opens_phrase(config: AppConfig, queue: str, opens_at: datetime | None, language: str) -> str:
     if opens_at is None:
-        return "as soon as possible"
+        return "—"
     hours = config.queue(queue).hours
     local = opens_at.astimezone(hours.zone)
-    return f"{local:%A} at {local:%H:%M} ({hours.timezone})"
+    if language == "en":
+        return f"{local:%A} at {local:%H:%M} ({hours.timezone})"
+    # Day names are English in strftime; other languages get a numeric date.
+    return f"{local:%d/%m %H:%M} ({hours.timezone})"
 
 
 def customer_message(config: AppConfig, *, reason: str, outcome: AssignmentOutcome, language: str) -> str:
@@ -44,7 +47,7 @@ def customer_message(config: AppConfig, *, reason: str, outcome: AssignmentOutco
             "handoff_after_hours",
             language,
             queue_name=queue.name,
-            opens_at=_opens_phrase(config, queue.slug, outcome.opens_at),
+            opens_at=_opens_phrase(config, queue.slug, outcome.opens_at, language),
         )
     elif outcome.rep is not None:
         first_name = outcome.rep.name.split()[0]
