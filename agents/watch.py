@@ -93,10 +93,15 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
         )
     except LLMUnavailable as exc:
         log.warning("llm_unavailable", error=str(exc), kind=getattr(exc, "kind", None))
-        signal = {"kind": "ai_unavailable", "score": 1.0, "evidence": str(exc), "rule": "model failed"}
-        update["signals"] = [*update["signals"], signal]
+        failure: dict[str, Any] = {
+            "kind": "ai_unavailable",
+            "score": 1.0,
+            "evidence": str(exc),
+            "rule": "model failed",
+        }
+        update["signals"] = [*update["signals"], failure]
         update["handoff"] = handoff_request(
-            reason=HandoffReason.AI_UNAVAILABLE, state=state, signals=[signal]
+            reason=HandoffReason.AI_UNAVAILABLE, state=state, signals=[failure]
         )
         return update
     data = analysis.model_dump(mode="json")

@@ -97,7 +97,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("cases", nargs="*", type=Path)
     args = parser.parse_args()
-    paths = args.cases or [ROOT.parent / "shared" / "eval" / "dev.jsonl", ROOT / "tests" / "eval" / "extra.jsonl"]
+    paths = args.cases or [
+        ROOT.parent / "shared" / "eval" / "dev.jsonl",
+        ROOT / "tests" / "eval" / "extra.jsonl",
+    ]
     with serve_in_thread(stand_in_model()) as url:
         print(json.dumps(asyncio.run(measure([p for p in paths if p.is_file()], url + "/v1"))))
 

@@ -72,7 +72,8 @@ async def hand_back(service: Service, *, conversation_id: int, actor: Rep, note:
                 result = await brief_return(
                     service.llm, transcript="\n".join(rep_lines[-20:]), human_notes=note or ""
                 )
-                briefing = "; ".join([*(result.known_facts or []), result.summary_for_customer or ""]).strip("; ")
+                facts = [*(result.known_facts or []), result.summary_for_customer or ""]
+                briefing = "; ".join(facts).strip("; ")
                 briefing = briefing or offline_briefing(note, rep_lines)
             except LLMUnavailable:
                 pass
@@ -80,8 +81,13 @@ async def hand_back(service: Service, *, conversation_id: int, actor: Rep, note:
         conversation.updated_at = now
         session.add(conversation)
         session.add(
-            AuditEntry(actor_id=actor.id, action="hand_back", conversation_id=conversation_id,
-                       details={"note": note}, created_at=now)
+            AuditEntry(
+                actor_id=actor.id,
+                action="hand_back",
+                conversation_id=conversation_id,
+                details={"note": note},
+                created_at=now,
+            )
         )
         await log_event(
             session,

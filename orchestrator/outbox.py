@@ -12,9 +12,8 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.enums import Direction, SendStatus
 from handoff.models import EventType

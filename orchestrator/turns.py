@@ -25,9 +25,8 @@ from typing import Any, cast
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.common import handoff_request
 from handoff.enums import HandoffReason, Owner
@@ -132,7 +131,7 @@ class TurnEngine:
                     (col(Conversation.lease_until).is_(None)) | (col(Conversation.lease_until) < now),
                 )
             )
-            ids = [int(i) for i in rows.scalars()]
+            ids = [int(i) for i in rows.scalars() if i is not None]
         for cid in ids:
             self.schedule(cid)
         return len(ids)
