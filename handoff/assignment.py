@@ -21,39 +21,44 @@ nobody else in the queue can take it, it escalates at once rather than bouncing 
 let it lapse.
 
 Correctness under concurrency comes from the database:
-  - candidates are read without locks, then the chosen rep's membership and rep rows are locked
-    with `FOR UPDATE ... SKIP LOCKED`, so concurrent assignments in one queue take different reps at
-    once. If the locked row shows a newer last assignment than the read (someone assigned that rep
-    in between), the ranking is redone, so round robin stays exact;
+  - candidates are read without locks; the chosen member is then claimed in one statement on
+    PostgreSQL: its membership and rep rows locked `FOR UPDATE SKIP LOCKED`, re-checked (still
+    eligible, and its round-robin turn still the one read), capacity taken, turn moved. A member
+    locked by a concurrent assignment, or claimed since the read, is skipped for the next in rank;
+    turns only move forward, so the next unchanged member is still the right one, and concurrent
+    assignments in one queue take different reps at once instead of queueing behind one lock;
+  - turns come from a database sequence (claim order), not from the processes' clocks;
   - a rep's open count only grows by a conditional UPDATE (`open_count < capacity`);
   - a conversation changes owner only from `queued` with no assignee, under its row lock, and a
     unique partial index refuses a second open assignment of a conversation;
-  - work that assigns several conversations in one transaction (drains, timers) never waits for a
-    rep's lock: it skips that rep (the conversation waits for the next drain), so two drains cannot
-    deadlock. A single assignment waits when every eligible rep is locked. Capacity is released
-    after the new pick, so no transaction waits for a rep while holding another rep's row.
+  - lock discipline, so there is no deadlock: a transaction waits for a rep's lock only while it
+    holds no other rep's row (a fresh handoff). Everything else (drains, timers, transfers,
+    revocations) releases capacity first and then only skips locked reps, leaving the conversation
+    waiting for the next drain when everyone is busy that instant.
 On SQLite the whole write transaction is serialised (`BEGIN IMMEDIATE`) and no FOR UPDATE is emitted.
 
 Context-log events written here (notifications follow the log); `details` always carry `queue`:
-  assigned {rep_id, assignment_id, backlog, candidates} · waiting {candidates} ·
+  assigned {rep_id, reason, backlog, candidates} · waiting {candidates} ·
   held_after_hours {opens_at} · assignment_revoked {rep_id, revoked_rep_id, assignment_id, reason} ·
   escalated {rep_id (the lead, or null), from_queue, level} · sla_warning {rep_id, assignment_id, due_at}
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, Executable, and_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handoff.enums import Owner, Presence, Role
 from handoff.models import (
@@ -68,12 +73,12 @@ from handoff.models import (
 )
 from handoff.service import log_event
 from orchestrator.config import AppConfig, Hours
+from orchestrator.db import UTCDateTime
 from orchestrator.models import Conversation
 
 log = structlog.get_logger(__name__)
 SOURCE = "assignment_engine"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LOCKED = "locked by a concurrent assignment"
+TURN_SEQUENCE = "repqueue_turn_seq"  # created by migration 0002 (PostgreSQL)
 
 
 @dataclass
@@ -119,20 +124,14 @@ class _Member:
     open_count: int
     capacity: int
     last_assigned_at: datetime | None
+    last_turn: int | None
     assigned_total: int
     burst_started_at: datetime | None
     burst_count: int
 
-    def rank(self) -> tuple[bool, datetime, int, str]:
-        return (
-            self.last_assigned_at is not None,
-            self.last_assigned_at or _EPOCH,
-            self.assigned_total,
-            self.rep_id,
-        )
-
-    def same_cursor(self, other: _Member) -> bool:
-        return self.last_assigned_at == other.last_assigned_at and self.assigned_total == other.assigned_total
+    def rank(self) -> tuple[bool, int, int, str]:
+        """Never assigned first, then the oldest last assignment (by turn), fewer, rep id."""
+        return (self.last_turn is not None, self.last_turn or 0, self.assigned_total, self.rep_id)
 
 
 _MEMBER_COLUMNS = (
@@ -143,39 +142,47 @@ _MEMBER_COLUMNS = (
     col(Rep.open_count),
     col(Rep.capacity),
     col(RepQueue.last_assigned_at),
+    col(RepQueue.last_turn),
     col(RepQueue.assigned_total),
     col(RepQueue.burst_started_at),
     col(RepQueue.burst_count),
 )
 
 
-def _member(row: Any) -> _Member:
-    return _Member(*row)
-
-
-async def _read_members(session: AsyncSession, *, queue: str) -> list[_Member]:
-    rows = await session.execute(
-        select(*_MEMBER_COLUMNS)
+@functools.cache
+def _members_statement(*, with_backlog: bool) -> Executable:
+    columns: list[Any] = list(_MEMBER_COLUMNS)
+    if with_backlog:
+        waiting = (
+            select(col(Conversation.id))
+            .where(
+                col(Conversation.owner) == Owner.QUEUED,
+                col(Conversation.queue) == bindparam("p_queue"),
+                col(Conversation.id) != bindparam("p_besides"),
+            )
+            .exists()
+        )
+        columns.append(waiting.label("backlog"))
+    return (
+        select(*columns)
         .join(Rep, col(Rep.id) == col(RepQueue.rep_id))
-        .where(col(RepQueue.queue) == queue)
+        .where(col(RepQueue.queue) == bindparam("p_queue"))
         .order_by(col(RepQueue.rep_id))
     )
-    return [_member(r) for r in rows]
 
 
-async def _lock_member(
-    session: AsyncSession, *, queue: str, rep_id: str, skip_locked: bool
-) -> _Member | None:
-    """Lock the membership and rep rows; None when another transaction holds them (skip_locked)."""
-    row = (
-        await session.execute(
-            select(*_MEMBER_COLUMNS)
-            .join(Rep, col(Rep.id) == col(RepQueue.rep_id))
-            .where(col(RepQueue.queue) == queue, col(RepQueue.rep_id) == rep_id)
-            .with_for_update(of=[RepQueue, Rep], skip_locked=skip_locked)
-        )
-    ).first()
-    return _member(row) if row is not None else None
+async def _read_members(
+    session: AsyncSession, *, queue: str, backlog_besides: int | None = None
+) -> tuple[list[_Member], bool]:
+    """The queue's members (no locks) and, with `backlog_besides`, whether another conversation is
+    waiting in the queue: one round trip."""
+    params: dict[str, Any] = {"p_queue": queue}
+    if backlog_besides is not None:
+        params["p_besides"] = backlog_besides
+    rows = (await session.execute(_members_statement(with_backlog=backlog_besides is not None), params)).all()
+    members = [_Member(*row[: len(_MEMBER_COLUMNS)]) for row in rows]
+    backlog = bool(rows[0][-1]) if rows and backlog_besides is not None else False
+    return members, backlog
 
 
 def _skip_reason(
@@ -194,13 +201,21 @@ def _skip_reason(
         return f"at capacity ({m.open_count}/{m.capacity})"
     if backlog and _paced(m, config=config, at=at):
         window = config.assignment.backlog_window_seconds
-        return f"paced: took {m.burst_count} waiting conversations in the last {window}s"
+        return f"paced: took {m.burst_count} waiting conversations in this {window}s window"
     return None
 
 
+def window_start(config: AppConfig, at: datetime) -> datetime:
+    """Start of the pacing window containing `at`. Windows are aligned to fixed boundaries, the same
+    for every rep, so at each boundary all reps get a fresh allowance together and the rest of a
+    backlog goes round robin among everyone who is in by then."""
+    seconds = config.assignment.backlog_window_seconds
+    epoch = at.timestamp()
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
+
+
 def _window_open(m: _Member, *, config: AppConfig, at: datetime) -> bool:
-    window = timedelta(seconds=config.assignment.backlog_window_seconds)
-    return m.burst_started_at is not None and at - m.burst_started_at < window
+    return m.burst_started_at is not None and m.burst_started_at >= window_start(config, at)
 
 
 def _paced(m: _Member, *, config: AppConfig, at: datetime) -> bool:
@@ -216,19 +231,6 @@ def _candidate(m: _Member) -> Candidate:
         capacity=m.capacity,
         last_assigned_at=m.last_assigned_at.isoformat() if m.last_assigned_at else None,
     )
-
-
-async def _take_capacity(session: AsyncSession, *, rep_id: str) -> Rep | None:
-    """One more open conversation for the rep, only while under capacity. Returns the updated rep."""
-    result = await session.execute(
-        update(Rep)
-        .where(and_(col(Rep.id) == rep_id, col(Rep.open_count) < col(Rep.capacity)))
-        .values(open_count=col(Rep.open_count) + 1)
-        .returning(Rep),
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    )
-    rep: Rep | None = result.scalars().first()
-    return rep
 
 
 async def release_capacity(session: AsyncSession, *, rep_id: str, count: int = 1) -> None:
@@ -247,6 +249,129 @@ class _Pick:
     rep: Rep
 
 
+class _Mode(Enum):
+    AUTO = "auto"  # round robin: online, opted in (or a lead, for an escalation)
+    LEAD = "lead"  # escalation: online team leads, whether opted in or not
+    EXPLICIT = "explicit"  # a lead's named choice: anyone not offline
+
+
+class _Burst(Enum):
+    NONE = "none"  # not from the backlog: pacing untouched
+    MORE = "more"  # another one in the current window
+    NEW = "new"  # the first one of a new window
+
+
+@functools.cache
+def _claim_statements(
+    *, postgres: bool, mode: _Mode, burst: _Burst, first_turn: bool, skip_locked: bool
+) -> tuple[Executable, Executable | None]:
+    """The claim as reusable statements with bound parameters (`p_queue`, `p_rep`, `p_seen`, `p_at`):
+    building these CTEs costs far more CPU than running them, so each variant is built once."""
+    turn: Any = (
+        func.nextval(TURN_SEQUENCE)
+        if postgres
+        else select(func.coalesce(func.max(col(RepQueue.last_turn)), 0) + 1).scalar_subquery()
+    )
+    # Parameter names differ from column names: an UPDATE would otherwise SET columns named alike.
+    at = bindparam("p_at", type_=UTCDateTime())
+    cursor: dict[str, Any] = {
+        "last_assigned_at": at,
+        "last_turn": turn,
+        "assigned_total": col(RepQueue.assigned_total) + 1,
+    }
+    if burst == _Burst.MORE:
+        cursor["burst_count"] = col(RepQueue.burst_count) + 1
+    elif burst == _Burst.NEW:
+        cursor["burst_started_at"], cursor["burst_count"] = bindparam("p_window", type_=UTCDateTime()), 1
+    eligible: list[ColumnElement[bool]] = [col(Rep.open_count) < col(Rep.capacity)]
+    if mode == _Mode.EXPLICIT:
+        eligible.append(col(Rep.presence) != Presence.OFFLINE)
+    else:
+        eligible.append(col(Rep.presence) == Presence.ONLINE)
+    if mode == _Mode.AUTO:
+        eligible.append(col(Rep.auto_assign).is_(True))
+    # Nobody assigned the member since it was read: its turn is the one we saw.
+    seen = col(RepQueue.last_turn).is_(None) if first_turn else col(RepQueue.last_turn) == bindparam("p_seen")
+    queue: Any = bindparam("p_queue")
+    rep_id: Any = bindparam("p_rep")
+    if postgres:
+        locked = (
+            select(col(RepQueue.rep_id))
+            .join(Rep, col(Rep.id) == col(RepQueue.rep_id))
+            .where(col(RepQueue.queue) == queue, col(RepQueue.rep_id) == rep_id, seen, *eligible)
+            .with_for_update(of=[RepQueue, Rep], skip_locked=skip_locked)
+            .cte("locked")
+        )
+        taken = (
+            update(Rep)
+            .where(col(Rep.id) == locked.c.rep_id, col(Rep.open_count) < col(Rep.capacity))
+            .values(open_count=col(Rep.open_count) + 1)
+            .returning(*Rep.__table__.columns)  # type: ignore[attr-defined]
+            .cte("taken")
+        )
+        moved = (
+            update(RepQueue)
+            .where(col(RepQueue.rep_id) == taken.c.id, col(RepQueue.queue) == queue)
+            .values(**cursor)
+            .returning(col(RepQueue.rep_id))
+            .cte("moved")
+        )
+        return select(Rep).from_statement(select(taken).add_cte(moved)), None
+    take = (
+        update(Rep)
+        .where(col(Rep.id) == rep_id, *eligible)
+        .values(open_count=col(Rep.open_count) + 1)
+        .returning(Rep)
+    )
+    move = (
+        update(RepQueue).where(col(RepQueue.rep_id) == rep_id, col(RepQueue.queue) == queue).values(**cursor)
+    )
+    return take, move
+
+
+async def _claim(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    queue: str,
+    member: _Member,
+    at: datetime,
+    backlog: bool,
+    mode: _Mode,
+    skip_locked: bool,
+) -> Rep | None:
+    """Take the member: lock their membership and rep rows, re-check that nobody assigned them since
+    `member` was read and that they are still eligible, take one unit of capacity and move the
+    round-robin cursor. None when they are locked (skip_locked), changed or no longer eligible.
+    On PostgreSQL all of it is one statement; on SQLite (serialised) two."""
+    burst = _Burst.NONE
+    if backlog:
+        burst = _Burst.MORE if _window_open(member, config=config, at=at) else _Burst.NEW
+    take, move = _claim_statements(
+        postgres=session.get_bind().dialect.name == "postgresql",
+        mode=mode,
+        burst=burst,
+        first_turn=member.last_turn is None,
+        skip_locked=skip_locked,
+    )
+    params: dict[str, Any] = {"p_queue": queue, "p_rep": member.rep_id, "p_at": at}
+    if burst == _Burst.NEW:
+        params["p_window"] = window_start(config, at)
+    if member.last_turn is not None:
+        params["p_seen"] = member.last_turn
+    result = await session.execute(
+        take, params, execution_options={"populate_existing": True, "synchronize_session": False}
+    )
+    rep: Rep | None = result.scalars().first()
+    if rep is not None and move is not None:
+        params.pop("p_seen", None)
+        await session.execute(move, params, execution_options={"synchronize_session": False})
+    return rep
+
+
+BUSY = "busy: taken by a concurrent assignment"
+
+
 async def _pick(
     session: AsyncSession,
     *,
@@ -257,11 +382,18 @@ async def _pick(
     backlog: bool = False,
     wait: bool = True,
     leads_only: bool = False,
+    members: list[_Member] | None = None,
 ) -> tuple[_Pick | None, list[Candidate]]:
-    """Choose the next rep by the policy above, lock them and take one unit of their capacity."""
+    """Choose the next rep by the policy above and claim them (capacity and cursor).
+
+    A member found locked or changed is skipped for the next in rank: turns only move forward, so
+    the next unchanged member is still the right one. When every eligible member was busy, read
+    again (a few times); with `wait`, also wait for the first in rank's lock."""
+    mode = _Mode.LEAD if leads_only else _Mode.AUTO
     candidates: dict[str, Candidate] = {}
-    for _attempt in range(4):
-        members = await _read_members(session, queue=queue)
+    for attempt in range(3):
+        if attempt or members is None:
+            members, _ = await _read_members(session, queue=queue)
         candidates = {m.rep_id: _candidate(m) for m in members}
         ranked: list[_Member] = []
         for m in members:
@@ -273,91 +405,39 @@ async def _pick(
             else:
                 candidates[m.rep_id].skip(reason)
         ranked.sort(key=_Member.rank)
-        locked_out: list[_Member] = []
-        stale = False
+        if not ranked:
+            break
         for m in ranked:
-            locked = await _lock_member(session, queue=queue, rep_id=m.rep_id, skip_locked=True)
-            if locked is None:
-                candidates[m.rep_id].skip(LOCKED)
-                locked_out.append(m)
-                continue
-            if not locked.same_cursor(m):
-                stale = True  # assigned since we read: rank again on fresh data
-                break
-            picked = await _claim(
+            rep = await _claim(
                 session,
-                candidate=candidates[m.rep_id],
-                locked=locked,
                 config=config,
+                queue=queue,
+                member=m,
                 at=at,
-                exclude=exclude,
                 backlog=backlog,
-                leads_only=leads_only,
+                mode=mode,
+                skip_locked=True,
             )
-            if picked is not None:
-                return picked, list(candidates.values())
-        if stale:
-            continue
-        if wait and locked_out:
-            # Every eligible rep is busy in another transaction: wait for the first, then re-check.
-            m = locked_out[0]
-            locked = await _lock_member(session, queue=queue, rep_id=m.rep_id, skip_locked=False)
-            if locked is not None and locked.same_cursor(m):
-                picked = await _claim(
-                    session,
-                    candidate=candidates[m.rep_id],
-                    locked=locked,
-                    config=config,
-                    at=at,
-                    exclude=exclude,
-                    backlog=backlog,
-                    leads_only=leads_only,
-                )
-                if picked is not None:
-                    return picked, list(candidates.values())
-            continue
-        break
-    return None, list(candidates.values())
-
-
-async def _claim(
-    session: AsyncSession,
-    *,
-    candidate: Candidate,
-    locked: _Member,
-    config: AppConfig,
-    at: datetime,
-    exclude: Collection[str],
-    backlog: bool,
-    leads_only: bool,
-) -> _Pick | None:
-    """Re-check the locked (current) state, then take capacity."""
-    candidate.eligible, candidate.skipped = True, None
-    candidate.open_count, candidate.capacity = locked.open_count, locked.capacity
-    reason = _skip_reason(
-        locked, config=config, at=at, exclude=exclude, backlog=backlog, leads_only=leads_only
-    )
-    if reason is not None:
-        candidate.skip(reason)
-        return None
-    rep = await _take_capacity(session, rep_id=locked.rep_id)
-    if rep is None:
-        candidate.skip("at capacity (concurrent assignment)")
-        return None
-    return _Pick(member=locked, rep=rep)
-
-
-async def _has_backlog(session: AsyncSession, *, queue: str, other_than: int) -> bool:
-    found = await session.execute(
-        select(col(Conversation.id))
-        .where(
-            col(Conversation.owner) == Owner.QUEUED,
-            col(Conversation.queue) == queue,
-            col(Conversation.id) != other_than,
+            if rep is not None:
+                return _Pick(member=m, rep=rep), list(candidates.values())
+            candidates[m.rep_id].skip(BUSY)
+        if not wait:
+            continue  # read again: those claimed since the read may be free again
+        # Every eligible member was busy in another transaction: wait for the first in rank.
+        rep = await _claim(
+            session,
+            config=config,
+            queue=queue,
+            member=ranked[0],
+            at=at,
+            backlog=backlog,
+            mode=mode,
+            skip_locked=False,
         )
-        .limit(1)
-    )
-    return found.first() is not None
+        if rep is not None:
+            candidates[ranked[0].rep_id].eligible, candidates[ranked[0].rep_id].skipped = True, None
+            return _Pick(member=ranked[0], rep=rep), list(candidates.values())
+    return None, list(candidates.values())
 
 
 # -- SLA deadlines ------------------------------------------------------------------------------
@@ -453,32 +533,36 @@ async def cancel_timers(
     )
 
 
-async def _schedule_sla(
-    session: AsyncSession, *, config: AppConfig, assignment: Assignment, at: datetime
-) -> None:
-    assert assignment.id is not None
-    hours = config.queue(assignment.queue).hours
-    minutes = sla_minutes(config, assignment.queue)
+def _sla_deadlines(config: AppConfig, *, queue: str, at: datetime) -> tuple[datetime | None, datetime | None]:
+    """(warning, revocation) moments of an assignment made at `at` (opening hours only count)."""
+    hours = config.queue(queue).hours
+    minutes = sla_minutes(config, queue)
     due = open_deadline(hours, at, minutes)
-    assignment.sla_due_at = due
-    if due is None:
-        return
+    warning = config.timers.sla_warning_minutes
+    warn_at = (
+        open_deadline(hours, at, minutes - warning) if due is not None and 0 < warning < minutes else None
+    )
+    return warn_at, due
+
+
+def _schedule_sla(
+    session: AsyncSession, *, assignment: Assignment, warn_at: datetime | None, at: datetime
+) -> None:
+    """SLA timers of a new assignment; written in the same flush (the relationship fills in its id)."""
     common: dict[str, Any] = {
         "conversation_id": assignment.conversation_id,
         "rep_id": assignment.rep_id,
-        "assignment_id": assignment.id,
+        "assignment": assignment,
         "created_at": at,
     }
-    session.add(Timer(kind=TimerKind.SLA, due_at=due, **common))
-    warning = config.timers.sla_warning_minutes
-    if 0 < warning < minutes:
-        warn_at = open_deadline(hours, at, minutes - warning)
-        if warn_at is not None:
-            session.add(Timer(kind=TimerKind.SLA_WARNING, due_at=warn_at, **common))
+    if assignment.sla_due_at is not None:
+        session.add(Timer(kind=TimerKind.SLA, due_at=assignment.sla_due_at, **common))
+    if warn_at is not None:
+        session.add(Timer(kind=TimerKind.SLA_WARNING, due_at=warn_at, **common))
 
 
 # -- writing an assignment ----------------------------------------------------------------------
-def _new_assignment(
+def new_assignment(
     conversation: Conversation,
     *,
     queue: str,
@@ -488,9 +572,14 @@ def _new_assignment(
     waiting_since: datetime | None = None,
     revocations: int = 0,
     escalation: int = 0,
+    exclude: Collection[str] = (),
 ) -> Assignment:
-    """Owner -> queued in `queue` with a new waiting assignment (not flushed)."""
+    """Owner -> queued in `queue` with a new waiting assignment (not flushed). `exclude` (reps who
+    just let it lapse or sent it away) is kept with the assignment, so no later drain hands it back
+    to them either."""
     assert conversation.id is not None
+    if exclude:
+        routing = {**(routing or {}), "exclude": sorted(exclude)}
     conversation.owner = Owner.QUEUED
     conversation.queue = queue
     conversation.assignee_id = None
@@ -554,26 +643,9 @@ async def _assign(
     assignment.status = AssignmentStatus.ACTIVE
     assignment.assigned_at = at
     assignment.candidates = [c.as_dict() for c in candidates]
+    warn_at, assignment.sla_due_at = _sla_deadlines(config, queue=assignment.queue, at=at)
     session.add(assignment)
-    m = picked.member
-    cursor: dict[str, Any] = {
-        "last_assigned_at": at,
-        "assigned_total": col(RepQueue.assigned_total) + 1,
-    }
-    if backlog:
-        if _window_open(m, config=config, at=at):
-            cursor["burst_count"] = col(RepQueue.burst_count) + 1
-        else:
-            cursor["burst_started_at"], cursor["burst_count"] = at, 1
-    await session.execute(
-        update(RepQueue)
-        .where(col(RepQueue.rep_id) == rep.id, col(RepQueue.queue) == assignment.queue)
-        .values(**cursor)
-        .execution_options(synchronize_session=False)
-    )
-    await session.flush()
-    assert assignment.id is not None
-    await _schedule_sla(session, config=config, assignment=assignment, at=at)
+    _schedule_sla(session, assignment=assignment, warn_at=warn_at, at=at)
     await log_event(
         session,
         conversation_id=conversation.id,
@@ -585,7 +657,6 @@ async def _assign(
         details={
             "rep_id": rep.id,
             "queue": assignment.queue,
-            "assignment_id": assignment.id,
             "reason": assignment.reason,
             "backlog": backlog,
             "candidates": assignment.candidates,
@@ -649,10 +720,10 @@ async def _place(
     candidates: list[Candidate] = []
     # Decide before writing, so the conversation and its assignment are written once.
     with session.no_autoflush:
-        backlog = await _has_backlog(session, queue=queue, other_than=conversation.id)
+        members, backlog = await _read_members(session, queue=queue, backlog_besides=conversation.id)
         if not backlog:
             picked, candidates = await _pick(
-                session, config=config, queue=queue, at=at, exclude=exclude, wait=wait
+                session, config=config, queue=queue, at=at, exclude=exclude, wait=wait, members=members
             )
     if picked is not None:
         rep = await _assign(
@@ -702,15 +773,77 @@ async def enqueue(
     at: datetime,
     exclude: Collection[str] = (),
     waiting_since: datetime | None = None,
+    wait: bool = True,
 ) -> AssignmentOutcome:
     """Queue a conversation (owner -> queued) and assign it now if the queue is open and a rep is
-    free. The caller holds the conversation's row lock and owns the transaction."""
-    assignment = _new_assignment(
-        conversation, queue=queue, reason=reason, routing=routing, at=at, waiting_since=waiting_since
+    free. The caller holds the conversation's row lock and owns the transaction. `wait=False` when
+    the transaction holds a rep's row (it released capacity): never wait for another rep then."""
+    assignment = new_assignment(
+        conversation,
+        queue=queue,
+        reason=reason,
+        routing=routing,
+        at=at,
+        waiting_since=waiting_since,
+        exclude=exclude,
     )
     return await _place(
-        session, config=config, conversation=conversation, assignment=assignment, at=at, exclude=exclude
+        session,
+        config=config,
+        conversation=conversation,
+        assignment=assignment,
+        at=at,
+        exclude=exclude,
+        wait=wait,
     )
+
+
+async def assign_next(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    at: datetime,
+    exclude: Collection[str] = (),
+    wait: bool = True,
+) -> Rep | None:
+    """Give a new waiting assignment to the next eligible rep now, ahead of the backlog (a lead's
+    "next in round robin"). Nobody eligible: it waits at its place; a closed queue holds it. The
+    caller holds the conversation's row lock."""
+    assert conversation.id is not None
+    if not config.queue(assignment.queue).hours.is_open(at):
+        await _hold(session, config=config, conversation=conversation, assignment=assignment, at=at)
+        return None
+    session.add_all([conversation, assignment])
+    with session.no_autoflush:
+        picked, candidates = await _pick(
+            session, config=config, queue=assignment.queue, at=at, exclude=exclude, wait=wait
+        )
+    if picked is not None:
+        return await _assign(
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=assignment,
+            picked=picked,
+            candidates=candidates,
+            at=at,
+            backlog=False,
+            owned=True,
+        )
+    assignment.candidates = [c.as_dict() for c in candidates]
+    await session.flush()
+    await log_event(
+        session,
+        conversation_id=conversation.id,
+        type=EventType.WAITING,
+        source=SOURCE,
+        description=f"nobody eligible in {assignment.queue}; waiting",
+        at=at,
+        details={"queue": assignment.queue, "candidates": assignment.candidates},
+    )
+    return None
 
 
 async def assign_to_rep(
@@ -724,20 +857,36 @@ async def assign_to_rep(
 ) -> Rep | None:
     """Give a waiting conversation to one named member of its queue (a lead's choice): the rep must
     not be offline and must have capacity (presence away/busy is allowed: a lead's explicit call).
-    Returns None when they cannot take it."""
-    locked = await _lock_member(session, queue=assignment.queue, rep_id=rep_id, skip_locked=False)
-    if locked is None or locked.presence == Presence.OFFLINE:
+    Returns None when they cannot take it, or are locked by another transaction this instant (the
+    caller may hold a rep's row, so this never waits)."""
+    rep: Rep | None = None
+    member: _Member | None = None
+    for _attempt in range(2):  # a second read when the rep was assigned since the first
+        members, _ = await _read_members(session, queue=assignment.queue)
+        member = next((m for m in members if m.rep_id == rep_id), None)
+        if member is None:
+            return None
+        rep = await _claim(
+            session,
+            config=config,
+            queue=assignment.queue,
+            member=member,
+            at=at,
+            backlog=False,
+            mode=_Mode.EXPLICIT,
+            skip_locked=True,
+        )
+        if rep is not None:
+            break
+    if rep is None or member is None:
         return None
-    rep = await _take_capacity(session, rep_id=rep_id)
-    if rep is None:
-        return None
-    candidate = _candidate(locked)
+    candidate = _candidate(member)
     return await _assign(
         session,
         config=config,
         conversation=conversation,
         assignment=assignment,
-        picked=_Pick(member=locked, rep=rep),
+        picked=_Pick(member=member, rep=rep),
         candidates=[candidate],
         at=at,
         backlog=False,
@@ -754,6 +903,7 @@ async def drain_queue(
     if not config.queue(queue).hours.is_open(at):
         return 0
     assigned = 0
+    passed_over: list[int] = []  # waiting for someone other than the reps free now
     while limit is None or assigned < limit:
         row = (
             await session.execute(
@@ -770,6 +920,7 @@ async def drain_queue(
                     col(Conversation.queue) == queue,
                     col(Conversation.assignee_id).is_(None),
                     col(Assignment.queue) == queue,
+                    col(Conversation.id).not_in(passed_over),
                 )
                 .order_by(
                     col(Conversation.priority).desc(),
@@ -783,8 +934,15 @@ async def drain_queue(
         if row is None:
             break
         conversation, assignment = row
-        picked, candidates = await _pick(session, config=config, queue=queue, at=at, backlog=True, wait=False)
+        assert conversation.id is not None
+        exclude = (assignment.routing or {}).get("exclude") or ()
+        picked, candidates = await _pick(
+            session, config=config, queue=queue, at=at, exclude=exclude, backlog=True, wait=False
+        )
         if picked is None:
+            if exclude:
+                passed_over.append(conversation.id)
+                continue
             break
         rep = await _assign(
             session,
@@ -876,7 +1034,11 @@ async def _sla_revoked_reps(session: AsyncSession, *, conversation_id: int, queu
 
 async def sla_expired(session: AsyncSession, *, config: AppConfig, assignment_id: int, at: datetime) -> str:
     """SLA timer: revoke an unanswered assignment, then the next rep or the escalation path.
-    Returns what happened (for the timer's log)."""
+    Returns what happened (for the timer's log).
+
+    Lock order: the conversation, then the lapsed rep's capacity is released, then picks that never
+    wait (a rep locked by another transaction is skipped): two revocations crossing between the
+    same reps cannot deadlock."""
     found = await session.get(Assignment, assignment_id)
     if found is None or found.status != AssignmentStatus.ACTIVE or found.first_response_at is not None:
         return "nothing to do"
@@ -900,12 +1062,7 @@ async def sla_expired(session: AsyncSession, *, config: AppConfig, assignment_id
     revocations = assignment.revocations + 1
     assignment.sla_breached_at = at
     await end_assignment(
-        session,
-        assignment=assignment,
-        status=AssignmentStatus.REVOKED,
-        reason=EndReason.SLA,
-        at=at,
-        release=False,
+        session, assignment=assignment, status=AssignmentStatus.REVOKED, reason=EndReason.SLA, at=at
     )
     await log_event(
         session,
@@ -926,59 +1083,8 @@ async def sla_expired(session: AsyncSession, *, config: AppConfig, assignment_id
     exclude = await _sla_revoked_reps(session, conversation_id=conversation.id, queue=queue) | {lapsed}
     waiting_since = conversation.handed_off_at or assignment.queued_at
     level = assignment.escalation
-    result: str
-    if revocations < config.timers.max_revocations or level >= 2:
-        nxt = _new_assignment(
-            conversation,
-            queue=queue,
-            reason="sla_revoked",
-            routing=assignment.routing,
-            at=at,
-            waiting_since=waiting_since,
-            revocations=revocations,
-            escalation=level,
-        )
-        if not config.queue(queue).hours.is_open(at):
-            await _hold(session, config=config, conversation=conversation, assignment=nxt, at=at)
-            result = "revoked; held until opening"
-        else:
-            session.add(nxt)
-            with session.no_autoflush:
-                picked, candidates = await _pick(session, config=config, queue=queue, at=at, exclude=exclude)
-            if picked is not None:
-                await _assign(
-                    session,
-                    config=config,
-                    conversation=conversation,
-                    assignment=nxt,
-                    picked=picked,
-                    candidates=candidates,
-                    at=at,
-                    backlog=False,
-                    owned=True,
-                )
-                result = f"revoked; reassigned to {picked.rep.id}"
-            elif level >= 2:
-                outcome = await _place(
-                    session, config=config, conversation=conversation, assignment=nxt, at=at, exclude=exclude
-                )
-                result = (
-                    "revoked; waiting" if outcome.rep is None else f"revoked; assigned to {outcome.rep.id}"
-                )
-            else:
-                # Nobody else can take it now: escalate rather than bounce it back to the same rep.
-                session.expunge(nxt)
-                result = await _escalate(
-                    session,
-                    config=config,
-                    conversation=conversation,
-                    from_assignment=assignment,
-                    revocations=revocations,
-                    exclude=exclude,
-                    at=at,
-                )
-    else:
-        result = await _escalate(
+    if revocations >= config.timers.max_revocations and level < 2:
+        return await _escalate(
             session,
             config=config,
             conversation=conversation,
@@ -987,8 +1093,65 @@ async def sla_expired(session: AsyncSession, *, config: AppConfig, assignment_id
             exclude=exclude,
             at=at,
         )
-    await release_capacity(session, rep_id=lapsed)
-    return result
+    nxt = new_assignment(
+        conversation,
+        queue=queue,
+        reason="sla_revoked",
+        routing=assignment.routing,
+        at=at,
+        waiting_since=waiting_since,
+        revocations=revocations,
+        escalation=level,
+        exclude=exclude,
+    )
+    if not config.queue(queue).hours.is_open(at):
+        await _hold(session, config=config, conversation=conversation, assignment=nxt, at=at)
+        return "revoked; held until opening"
+    session.add(nxt)
+    with session.no_autoflush:
+        picked, candidates = await _pick(
+            session, config=config, queue=queue, at=at, exclude=exclude, wait=False
+        )
+    if picked is not None:
+        await _assign(
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=nxt,
+            picked=picked,
+            candidates=candidates,
+            at=at,
+            backlog=False,
+            owned=True,
+        )
+        return f"revoked; reassigned to {picked.rep.id}"
+    if level >= 2 or any(c.skipped == BUSY for c in candidates):
+        # The end of the escalation path, or reps who are only busy this instant: wait in the queue
+        # (the next drain assigns it, never to the reps who let it lapse).
+        assignment_candidates = [c.as_dict() for c in candidates]
+        nxt.candidates = assignment_candidates
+        await session.flush()
+        await log_event(
+            session,
+            conversation_id=conversation.id,
+            type=EventType.WAITING,
+            source=SOURCE,
+            description=f"nobody else free in {queue}; waiting",
+            at=at,
+            details={"queue": queue, "candidates": assignment_candidates},
+        )
+        return "revoked; waiting"
+    # Nobody else in the queue can take it: escalate rather than bounce it back to the same rep.
+    session.expunge(nxt)
+    return await _escalate(
+        session,
+        config=config,
+        conversation=conversation,
+        from_assignment=assignment,
+        revocations=revocations,
+        exclude=exclude,
+        at=at,
+    )
 
 
 async def _escalate(
@@ -1008,7 +1171,7 @@ async def _escalate(
     steps = config.timers.escalation
     waiting_since = conversation.handed_off_at or from_assignment.queued_at
     if level < 1 and "lead" in steps and config.queue(queue).hours.is_open(at):
-        nxt = _new_assignment(
+        nxt = new_assignment(
             conversation,
             queue=queue,
             reason="escalated",
@@ -1021,7 +1184,7 @@ async def _escalate(
         session.add(nxt)
         with session.no_autoflush:
             picked, candidates = await _pick(
-                session, config=config, queue=queue, at=at, exclude=exclude, leads_only=True
+                session, config=config, queue=queue, at=at, exclude=exclude, leads_only=True, wait=False
             )
         if picked is not None:
             await _assign(
@@ -1054,7 +1217,7 @@ async def _escalate(
         session.expunge(nxt)
     fallback = config.routing.fallback
     if level < 2 and "catch_all" in steps and fallback != queue:
-        nxt = _new_assignment(
+        nxt = new_assignment(
             conversation,
             queue=fallback,
             reason="escalated",
@@ -1063,6 +1226,7 @@ async def _escalate(
             waiting_since=waiting_since,
             revocations=revocations,
             escalation=2,
+            exclude=exclude,
         )
         await log_event(
             session,
@@ -1080,11 +1244,17 @@ async def _escalate(
             },
         )
         outcome = await _place(
-            session, config=config, conversation=conversation, assignment=nxt, at=at, exclude=exclude
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=nxt,
+            at=at,
+            exclude=exclude,
+            wait=False,
         )
         return f"escalated to {fallback}" + (f"; assigned to {outcome.rep.id}" if outcome.rep else "")
     # End of the path: wait in the queue for whoever is next.
-    nxt = _new_assignment(
+    nxt = new_assignment(
         conversation,
         queue=queue,
         reason="sla_revoked",
@@ -1093,9 +1263,10 @@ async def _escalate(
         waiting_since=waiting_since,
         revocations=revocations,
         escalation=2,
+        exclude=exclude,
     )
     outcome = await _place(
-        session, config=config, conversation=conversation, assignment=nxt, at=at, exclude=exclude
+        session, config=config, conversation=conversation, assignment=nxt, at=at, exclude=exclude, wait=False
     )
     return "revoked; waiting" if outcome.rep is None else f"revoked; assigned to {outcome.rep.id}"
 
@@ -1150,7 +1321,7 @@ async def requeue_offline_rep(
             )
         ).scalars()
     )
-    moved = 0
+    lapsed: list[tuple[Conversation, Assignment]] = []
     for conversation in conversations:
         assert conversation.id is not None
         assignment = await open_assignment(session, conversation_id=conversation.id)
@@ -1161,8 +1332,7 @@ async def requeue_offline_rep(
             or conversation.assignee_id != rep_id
         ):
             continue
-        queue = config.queue(assignment.queue)
-        if (queue.offline_policy or config.timers.offline_policy) == "keep":
+        if (config.queue(assignment.queue).offline_policy or config.timers.offline_policy) == "keep":
             continue
         await end_assignment(
             session,
@@ -1172,24 +1342,31 @@ async def requeue_offline_rep(
             at=at,
             release=False,
         )
+        lapsed.append((conversation, assignment))
+    if not lapsed:
+        return 0
+    # Release first, then place without waiting for any other rep (see the module docstring).
+    await release_capacity(session, rep_id=rep_id, count=len(lapsed))
+    for conversation, assignment in lapsed:
+        assert conversation.id is not None
         await log_event(
             session,
             conversation_id=conversation.id,
             type=EventType.ASSIGNMENT_REVOKED,
             source=SOURCE,
-            description=f"{rep.name} offline since {offline_since.isoformat()}; back to {queue.slug}",
+            description=f"{rep.name} offline since {offline_since.isoformat()}; back to {assignment.queue}",
             at=at,
             details={
                 "rep_id": rep_id,
                 "revoked_rep_id": rep_id,
-                "queue": queue.slug,
+                "queue": assignment.queue,
                 "assignment_id": assignment.id,
                 "reason": "offline",
             },
         )
-        nxt = _new_assignment(
+        nxt = new_assignment(
             conversation,
-            queue=queue.slug,
+            queue=assignment.queue,
             reason="offline",
             routing=assignment.routing,
             at=at,
@@ -1206,7 +1383,4 @@ async def requeue_offline_rep(
             exclude={rep_id},
             wait=False,
         )
-        moved += 1
-    if moved:
-        await release_capacity(session, rep_id=rep_id, count=moved)
-    return moved
+    return len(lapsed)

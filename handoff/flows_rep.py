@@ -1,16 +1,55 @@
-"""What reps do: reply as the owner, change presence (which may drain waiting queues)."""
+"""What reps, leads and admins do: reply as the owner, presence and heartbeat, opting in and out of
+auto-assignment, transfer to another queue, reassign, resolve.
+
+All functions are keyword-only; the caller owns the transaction. Every action writes the context log
+(notifications to reps follow it) and an audit entry. Exceptions:
+
+    PermissionError
+     └── NotOwner       the actor may not do this to this conversation
+    LookupError         no such conversation, rep or queue, or nothing open to act on
+    ValueError
+     └── Unavailable    the chosen rep or queue cannot take it (offline, at capacity, same queue)
+
+Who may do what: the owner replies, transfers and resolves; a lead of the conversation's queue (a
+rep with role `lead` who is a member of it) or an admin may also transfer, reassign and resolve.
+
+Event details (besides `queue`): transferred {rep_id and from_rep_id: the previous owner or null,
+from_queue, to_queue, note, actor}; reassigned {rep_id and to_rep_id: the new owner or null,
+from_rep_id, actor}; resolved {rep_id: the owner or null, actor}.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
-from handoff.assignment import drain_queue
-from handoff.enums import Owner, Presence
-from handoff.models import Assignment, AssignmentStatus, AuditEntry, EventType, Rep, RepQueue
+from handoff.assignment import (
+    assign_next,
+    assign_to_rep,
+    cancel_timers,
+    drain_queues,
+    end_assignment,
+    enqueue,
+    new_assignment,
+    open_assignment,
+    schedule_timer,
+)
+from handoff.enums import Owner, Presence, Role
+from handoff.models import (
+    Assignment,
+    AssignmentStatus,
+    AuditEntry,
+    EndReason,
+    EventType,
+    Rep,
+    RepQueue,
+    TimerKind,
+)
 from handoff.service import log_event
 from orchestrator.channels.whatsapp.outbound import text_message
 from orchestrator.config import AppConfig
@@ -19,14 +58,74 @@ from orchestrator.outbox import queue_outgoing, recipient_of
 
 
 class NotOwner(PermissionError):
-    """Only the conversation's current owner may write to the customer."""
+    """Only the conversation's current owner (or, for some actions, a lead or an admin) may do this."""
 
 
+class Unavailable(ValueError):
+    """The chosen rep or queue cannot take the conversation (offline, at capacity, same queue)."""
+
+
+# -- helpers ------------------------------------------------------------------------------------
+async def _locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    conversation = await session.get(
+        Conversation, conversation_id, with_for_update=True, populate_existing=True
+    )
+    if conversation is None:
+        raise LookupError(f"conversation {conversation_id} not found")
+    return conversation
+
+
+async def _queues_of(session: AsyncSession, rep_id: str) -> list[str]:
+    rows = await session.execute(select(col(RepQueue.queue)).where(col(RepQueue.rep_id) == rep_id))
+    return sorted(str(q) for q in rows.scalars())
+
+
+async def supervises(session: AsyncSession, *, actor: Rep, queue: str | None) -> bool:
+    """An admin supervises every queue; a lead the queues they are a member of."""
+    if actor.role == Role.ADMIN:
+        return True
+    if actor.role != Role.LEAD or queue is None:
+        return False
+    found = await session.get(RepQueue, (actor.id, queue))
+    return found is not None
+
+
+def _is_owner(conversation: Conversation, actor: Rep) -> bool:
+    return conversation.owner == Owner.HUMAN and conversation.assignee_id == actor.id
+
+
+def _audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    conversation_id: int | None = None,
+    details: dict[str, object] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            actor_id=actor, action=action, conversation_id=conversation_id, details=details, created_at=at
+        )
+    )
+
+
+async def _drain_for(
+    session: AsyncSession, *, config: AppConfig | None, rep_id: str | None, at: datetime
+) -> None:
+    """Capacity was freed: waiting conversations of the rep's queues may go to someone now."""
+    if config is not None and rep_id is not None:
+        await drain_queues(session, config=config, queues=await _queues_of(session, rep_id), at=at)
+
+
+# -- replying -----------------------------------------------------------------------------------
 async def rep_reply(
     session: AsyncSession, *, conversation_id: int, rep: Rep, text: str, at: datetime
 ) -> Message:
-    conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-    if conversation is None or conversation.owner != Owner.HUMAN or conversation.assignee_id != rep.id:
+    """Queue a rep's message to the customer. Only the current owner may write (checked under the
+    conversation's row lock, so a transfer or revocation ends write access at once)."""
+    conversation = await _locked_conversation(session, conversation_id)
+    if conversation.owner != Owner.HUMAN or conversation.assignee_id != rep.id:
         raise NotOwner("only the rep who owns this conversation may reply")
     contact = await session.get(Contact, conversation.contact_id)
     assert contact is not None
@@ -38,32 +137,23 @@ async def rep_reply(
         sender_id=rep.id,
         at=at,
     )
-    active = (
-        (
-            await session.execute(
-                select(Assignment).where(
-                    col(Assignment.conversation_id) == conversation_id,
-                    col(Assignment.status) == AssignmentStatus.ACTIVE,
-                    col(Assignment.rep_id) == rep.id,
-                )
-            )
-        )
-        .scalars()
-        .first()
-    )
-    if active is not None and active.first_response_at is None:
+    active = await open_assignment(session, conversation_id=conversation_id)
+    if active is not None and active.rep_id == rep.id and active.first_response_at is None:
+        # First response, measured from the assignment: the SLA is met.
         active.first_response_at = at
         session.add(active)
+        await cancel_timers(
+            session, at=at, kinds=(TimerKind.SLA, TimerKind.SLA_WARNING), assignment_id=active.id
+        )
     conversation.updated_at = at
     session.add(conversation)
-    session.add(
-        AuditEntry(
-            actor_id=rep.id,
-            action="reply",
-            conversation_id=conversation_id,
-            details={"message_id": message.id},
-            created_at=at,
-        )
+    _audit(
+        session,
+        actor=rep.id,
+        action="reply",
+        at=at,
+        conversation_id=conversation_id,
+        details={"message_id": message.id},
     )
     await log_event(
         session,
@@ -72,26 +162,308 @@ async def rep_reply(
         source=rep.id,
         description=f"{rep.name} replied",
         at=at,
-        details={"message_id": message.id},
+        details={"message_id": message.id, "rep_id": rep.id},
     )
     return message
+
+
+# -- presence -----------------------------------------------------------------------------------
+async def apply_presence(
+    session: AsyncSession, *, config: AppConfig, rep: Rep, presence: Presence, at: datetime
+) -> Rep:
+    """Set `rep`'s presence (the caller holds its row lock). Going offline starts the offline timer;
+    coming online drains the rep's queues (fairly: the backlog is paced per rep)."""
+    was_offline = rep.presence == Presence.OFFLINE
+    rep.presence = presence
+    rep.last_seen_at = at
+    rep.expired_presence = None
+    if presence == Presence.OFFLINE:
+        if not was_offline or rep.offline_since is None:
+            rep.offline_since = at
+        since = rep.offline_since
+        session.add(rep)
+        await schedule_timer(
+            session,
+            kind=TimerKind.OFFLINE,
+            due_at=since + timedelta(minutes=config.timers.offline_minutes),
+            at=at,
+            key=f"offline:{rep.id}:{since.isoformat()}",
+            rep_id=rep.id,
+            payload={"offline_since": since.isoformat()},
+        )
+    else:
+        rep.offline_since = None
+        session.add(rep)
+        if was_offline:
+            await cancel_timers(session, at=at, kinds=(TimerKind.OFFLINE,), rep_id=rep.id)
+    await session.flush()
+    if presence == Presence.ONLINE:
+        await _drain_for(session, config=config, rep_id=rep.id, at=at)
+        await session.refresh(rep)
+    return rep
+
+
+async def _locked_rep(session: AsyncSession, rep_id: str) -> Rep:
+    rep = await session.get(Rep, rep_id, with_for_update=True, populate_existing=True)
+    if rep is None:
+        raise LookupError(f"rep {rep_id} not found")
+    return rep
 
 
 async def set_presence(
     session: AsyncSession, *, config: AppConfig, rep_id: str, presence: Presence, at: datetime
 ) -> Rep:
-    rep = await session.get(Rep, rep_id, with_for_update=True)
-    assert rep is not None
-    rep.presence = presence
-    rep.last_seen_at = at
-    rep.offline_since = at if presence == Presence.OFFLINE else None
+    """The rep sets their presence: `online` takes new conversations (waiting ones first), `away`
+    and `busy` keep theirs but take no new ones, `offline` loses theirs after
+    `timers.offline_minutes` (per the queue's offline policy)."""
+    rep = await _locked_rep(session, rep_id)
+    before = rep.presence
+    await apply_presence(session, config=config, rep=rep, presence=presence, at=at)
+    _audit(
+        session, actor=rep_id, action="presence", at=at, details={"from": str(before), "to": str(presence)}
+    )
+    return rep
+
+
+async def heartbeat(session: AsyncSession, *, config: AppConfig, rep_id: str, at: datetime) -> Rep:
+    """The rep's client is alive. A rep turned offline by a missed heartbeat gets back the presence
+    they had chosen (and, if online, waiting conversations)."""
+    rep = await session.get(Rep, rep_id, populate_existing=True)
+    if rep is None:
+        raise LookupError(f"rep {rep_id} not found")
+    if rep.presence == Presence.OFFLINE and rep.expired_presence is not None:
+        rep = await _locked_rep(session, rep_id)
+        if rep.presence == Presence.OFFLINE and rep.expired_presence is not None:
+            return await apply_presence(
+                session, config=config, rep=rep, presence=Presence(rep.expired_presence), at=at
+            )
+    await session.execute(
+        update(Rep)
+        .where(col(Rep.id) == rep_id)
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(rep, "last_seen_at", at)
+    return rep
+
+
+async def set_auto_assign(
+    session: AsyncSession, *, config: AppConfig, rep_id: str, enabled: bool, at: datetime
+) -> Rep:
+    """Opt in to (or out of) automatic assignment. Opting in while online drains the rep's queues."""
+    rep = await _locked_rep(session, rep_id)
+    rep.auto_assign = enabled
     session.add(rep)
     await session.flush()
-    if presence == Presence.ONLINE:
-        queues = (
-            await session.execute(select(col(RepQueue.queue)).where(col(RepQueue.rep_id) == rep_id))
-        ).scalars()
-        for queue in list(queues):
-            await drain_queue(session, config=config, queue=str(queue), at=at)
-    await session.refresh(rep)
+    _audit(session, actor=rep_id, action="auto_assign", at=at, details={"enabled": enabled})
+    if enabled and rep.presence == Presence.ONLINE:
+        await _drain_for(session, config=config, rep_id=rep_id, at=at)
+        await session.refresh(rep)
     return rep
+
+
+# -- moving conversations -----------------------------------------------------------------------
+async def _open_handoff(session: AsyncSession, conversation: Conversation) -> Assignment:
+    assert conversation.id is not None
+    if conversation.owner not in (Owner.HUMAN, Owner.QUEUED):
+        raise LookupError(f"conversation {conversation.id} is {conversation.owner}: not with the human side")
+    current = await open_assignment(session, conversation_id=conversation.id)
+    if current is None:
+        raise LookupError(f"conversation {conversation.id} has no open assignment")
+    return current
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation_id: int,
+    actor: Rep,
+    to_queue: str,
+    note: str | None,
+    at: datetime,
+) -> Assignment:
+    """Move a conversation to another queue with a note. The sender's write access ends at once; the
+    conversation (transcript, context log, assignment history) goes along unchanged and is routed and
+    assigned in the target queue by the engine (never back to the sender straight away)."""
+    try:
+        target = config.queue(to_queue)
+    except KeyError:
+        raise LookupError(f"no queue {to_queue!r}") from None
+    conversation = await _locked_conversation(session, conversation_id)
+    current = await _open_handoff(session, conversation)
+    if not (
+        _is_owner(conversation, actor) or await supervises(session, actor=actor, queue=conversation.queue)
+    ):
+        raise NotOwner("only the owner, a lead of this queue or an admin may transfer it")
+    from_queue = conversation.queue
+    if target.slug == from_queue:
+        raise Unavailable(f"the conversation is already in {to_queue}")
+    # The sender's capacity is released first; the pick below then never waits for a rep's lock.
+    sender = await end_assignment(
+        session, assignment=current, status=AssignmentStatus.TRANSFERRED, reason=EndReason.TRANSFERRED, at=at
+    )
+    details: dict[str, object] = {
+        "rep_id": sender,
+        "from_rep_id": sender,
+        "actor": actor.id,
+        "from_queue": from_queue,
+        "queue": target.slug,
+        "to_queue": target.slug,
+        "note": note,
+    }
+    await log_event(
+        session,
+        conversation_id=conversation_id,
+        type=EventType.TRANSFERRED,
+        source=actor.id,
+        description=f"{actor.name} transferred it from {from_queue} to {target.slug}"
+        + (f": {note}" if note else ""),
+        at=at,
+        details=details,
+    )
+    _audit(
+        session, actor=actor.id, action="transfer", at=at, conversation_id=conversation_id, details=details
+    )
+    routing = {
+        "queue": target.slug,
+        "stage": "transfer",
+        "rule": "transfer",
+        "explanation": [f"transferred from {from_queue} by {actor.id}"] + ([f"note: {note}"] if note else []),
+        "from_queue": from_queue,
+    }
+    exclude: Collection[str] = {sender} if sender else ()
+    outcome = await enqueue(
+        session,
+        config=config,
+        conversation=conversation,
+        queue=target.slug,
+        reason="transfer",
+        routing=routing,
+        at=at,
+        exclude=exclude,
+        wait=False,
+    )
+    await _drain_for(session, config=config, rep_id=sender, at=at)
+    return outcome.assignment
+
+
+async def reassign(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation_id: int,
+    actor: Rep,
+    to_rep_id: str | None,
+    at: datetime,
+) -> Assignment:
+    """A lead of the conversation's queue (or an admin) gives it to a named member of the queue, or
+    with `to_rep_id=None` to the next rep in round robin other than the current one (waiting, at its
+    place in the queue, when nobody is eligible). The named rep must not be offline and must have
+    capacity (away or busy is the lead's call)."""
+    conversation = await _locked_conversation(session, conversation_id)
+    current = await _open_handoff(session, conversation)
+    if not await supervises(session, actor=actor, queue=conversation.queue):
+        raise NotOwner("only a lead of this queue or an admin may reassign it")
+    queue = current.queue
+    previous = current.rep_id if current.status == AssignmentStatus.ACTIVE else None
+    if to_rep_id is not None:
+        if to_rep_id == previous:
+            raise Unavailable(f"{to_rep_id} already has this conversation")
+        if await session.get(RepQueue, (to_rep_id, queue)) is None:
+            raise LookupError(f"{to_rep_id} is not a member of {queue}")
+    # Lock discipline (see handoff/assignment.py): release first, then never wait for a rep's lock.
+    await end_assignment(
+        session, assignment=current, status=AssignmentStatus.REVOKED, reason=EndReason.REASSIGNED, at=at
+    )
+    nxt = new_assignment(
+        conversation,
+        queue=queue,
+        reason="reassigned",
+        routing=current.routing,
+        at=at,
+        waiting_since=conversation.waiting_since or conversation.handed_off_at or current.queued_at,
+        escalation=current.escalation,
+        exclude={previous} if previous and to_rep_id is None else (),
+    )
+    if to_rep_id is not None:
+        session.add_all([conversation, nxt])
+        await session.flush()
+        rep = await assign_to_rep(
+            session, config=config, conversation=conversation, assignment=nxt, rep_id=to_rep_id, at=at
+        )
+        if rep is None:
+            raise Unavailable(f"{to_rep_id} cannot take it now (offline, at capacity or busy)")
+    else:
+        rep = await assign_next(
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=nxt,
+            at=at,
+            exclude={previous} if previous else (),
+            wait=False,
+        )
+    details: dict[str, object] = {
+        "rep_id": rep.id if rep else None,
+        "to_rep_id": rep.id if rep else None,
+        "from_rep_id": previous,
+        "actor": actor.id,
+        "queue": queue,
+        "assignment_id": nxt.id,
+    }
+    await log_event(
+        session,
+        conversation_id=conversation_id,
+        type=EventType.REASSIGNED,
+        source=actor.id,
+        description=f"{actor.name} reassigned it "
+        + (f"from {previous} " if previous else "")
+        + (f"to {rep.id}" if rep else "to the next available rep"),
+        at=at,
+        details=details,
+    )
+    _audit(
+        session, actor=actor.id, action="reassign", at=at, conversation_id=conversation_id, details=details
+    )
+    await _drain_for(session, config=config, rep_id=previous, at=at)
+    return nxt
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    conversation_id: int,
+    actor: Rep,
+    at: datetime,
+    config: AppConfig | None = None,
+) -> None:
+    """Close the conversation (owner -> closed) and release the owner's capacity. The owner, a lead
+    of its queue or an admin may. With `config`, the freed capacity is used at once for waiting
+    conversations; otherwise the next background pass does it."""
+    conversation = await _locked_conversation(session, conversation_id)
+    current = await _open_handoff(session, conversation)
+    if not (
+        _is_owner(conversation, actor) or await supervises(session, actor=actor, queue=conversation.queue)
+    ):
+        raise NotOwner("only the owner, a lead of this queue or an admin may resolve it")
+    held_by = await end_assignment(
+        session, assignment=current, status=AssignmentStatus.RESOLVED, reason=EndReason.RESOLVED, at=at
+    )
+    conversation.owner = Owner.CLOSED
+    conversation.closed_at = at
+    conversation.waiting_since = None
+    conversation.updated_at = at
+    session.add(conversation)
+    details: dict[str, object] = {"rep_id": held_by, "actor": actor.id, "queue": current.queue}
+    await log_event(
+        session,
+        conversation_id=conversation_id,
+        type=EventType.RESOLVED,
+        source=actor.id,
+        description=f"resolved by {actor.name}",
+        at=at,
+        details=details,
+    )
+    _audit(session, actor=actor.id, action="resolve", at=at, conversation_id=conversation_id, details=details)
+    await _drain_for(session, config=config, rep_id=held_by, at=at)

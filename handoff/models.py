@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlalchemy.orm import relationship
+from sqlmodel import Field, Relationship, SQLModel
 
 from handoff.enums import Presence, Role
 from orchestrator.models import Conversation, json_col, ts
@@ -72,6 +73,9 @@ class RepQueue(SQLModel, table=True):
     rep_id: str = Field(foreign_key="rep.id", primary_key=True, max_length=64)
     queue: str = Field(primary_key=True, max_length=64, index=True)
     last_assigned_at: datetime | None = ts(nullable=True)
+    # Order of the last assignment in this queue across all processes (a database sequence): round
+    # robin ranks by it, so clock differences between processes cannot reorder turns.
+    last_turn: int | None = Field(default=None, sa_type=sa.BigInteger)
     assigned_total: int = 0
     # Backlog pacing: how many waiting conversations the rep took in the window started at this time.
     burst_started_at: datetime | None = ts(nullable=True)
@@ -156,7 +160,7 @@ class Timer(SQLModel, table=True):
     key: str | None = Field(default=None, max_length=128, unique=True, index=True)
     conversation_id: int | None = Field(default=None, foreign_key="conversation.id", index=True)
     rep_id: str | None = Field(default=None, max_length=64)
-    assignment_id: int | None = Field(default=None)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
     due_at: datetime = ts(index=True)
     fired_at: datetime | None = ts(nullable=True, index=True)
     cancelled_at: datetime | None = ts(nullable=True)
@@ -165,6 +169,8 @@ class Timer(SQLModel, table=True):
     last_error: str | None = None
     payload: dict[str, Any] | None = json_col()
     created_at: datetime = ts()
+    # Lets an assignment and its SLA timers be written in one flush (the id is filled in then).
+    assignment: Assignment | None = Relationship(sa_relationship=relationship("Assignment"))
 
 
 class AuditEntry(SQLModel, table=True):

@@ -6,6 +6,9 @@ Policy order (DESIGN.md), first match wins; every decision records the rule that
   3. the handoff reason's default queue (`qualified` -> sales);
   4. the fallback (catch-all) queue.
 Then `refine` rules may narrow the chosen queue (a sales-bound +44 number -> UK Account Executives).
+A department choice naming no routable queue (unknown, or transfers only) falls through to step 2.
+The decision records the inputs it saw, the stage and rule that matched, an explanation line per
+step, and the waiting-queue priority (the matching rule's, else the reason's, else 0).
 """
 
 from __future__ import annotations
@@ -50,9 +53,18 @@ class RoutingDecision:
     stage: str  # choice | rule | reason_default | fallback
     rule: str
     explanation: list[str] = field(default_factory=list)
+    priority: int = 0
+    inputs: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"queue": self.queue, "stage": self.stage, "rule": self.rule, "explanation": self.explanation}
+        return {
+            "queue": self.queue,
+            "stage": self.stage,
+            "rule": self.rule,
+            "explanation": self.explanation,
+            "priority": self.priority,
+            "inputs": self.inputs,
+        }
 
 
 def _matches(when: RuleCondition, inp: RoutingInput, queue: str | None) -> bool:
@@ -72,20 +84,32 @@ def _matches(when: RuleCondition, inp: RoutingInput, queue: str | None) -> bool:
     return bool(checks) and all(checks)
 
 
+def _routable(config: AppConfig, slug: str) -> bool:
+    try:
+        return not config.queue(slug).transfers_only
+    except KeyError:
+        return False
+
+
 def route(config: AppConfig, inp: RoutingInput) -> RoutingDecision:
     routing = config.routing
     why: list[str] = []
     decision: RoutingDecision | None = None
+    priority: int | None = None
     # 1. explicit department choice
     if inp.department_choice:
-        why.append(f"customer chose {inp.department_choice}")
-        decision = RoutingDecision(inp.department_choice, "choice", "department_choice", why)
+        if _routable(config, inp.department_choice):
+            why.append(f"customer chose {inp.department_choice}")
+            decision = RoutingDecision(inp.department_choice, "choice", "department_choice", why)
+        else:
+            why.append(f"customer chose {inp.department_choice!r}, which is not a routable queue")
     # 2. contact metadata rules
     if decision is None:
         for rule in routing.rules:
             if _matches(rule.when, inp, None):
                 why.append(f"rule {rule.name} matched")
                 decision = RoutingDecision(rule.queue, "rule", rule.name, why)
+                priority = rule.priority
                 break
         else:
             why.append("no metadata rule matched")
@@ -104,5 +128,18 @@ def route(config: AppConfig, inp: RoutingInput) -> RoutingDecision:
             why.append(f"refined {decision.queue} -> {rule.queue} by {rule.name}")
             decision.queue = rule.queue
             decision.rule = f"{decision.rule}+{rule.name}"
+            if rule.priority is not None:
+                priority = rule.priority
             break
+    if priority is None:
+        priority = routing.reason_priority.get(inp.reason, 0)
+    decision.priority = priority
+    decision.inputs = {
+        "reason": str(inp.reason),
+        "department_choice": inp.department_choice,
+        "has_referral": inp.has_referral,
+        "ad_source_id": inp.ad_source_id,
+        "country": inp.country,
+        "language": inp.language,
+    }
     return decision

@@ -177,6 +177,10 @@ class QualificationConfig(_Model):
     questions: dict[str, Localized]
 
 
+EscalationStep = Literal["lead", "catch_all"]
+DEFAULT_ESCALATION: tuple[EscalationStep, ...] = ("lead", "catch_all")
+
+
 class TimersConfig(_Model):
     sla_minutes: int = Field(default=15, gt=0)
     max_revocations: int = Field(default=2, ge=0)
@@ -186,13 +190,14 @@ class TimersConfig(_Model):
     # The owner is warned this many minutes before the SLA revokes the assignment (0: no warning).
     sla_warning_minutes: int = Field(default=5, ge=0)
     # Where a conversation goes after `max_revocations`: the queue's team lead, then the catch-all.
-    escalation: list[Literal["lead", "catch_all"]] = Field(default_factory=lambda: ["lead", "catch_all"])
+    escalation: list[EscalationStep] = Field(default_factory=lambda: list(DEFAULT_ESCALATION))
 
 
 class AssignmentConfig(_Model):
     # Fair backlog drain: while waiting conversations are handed out, a rep takes at most
-    # `backlog_burst` of them per `backlog_window_seconds`, so reps who log in a little later get
-    # their share instead of the whole backlog landing on the first one.
+    # `backlog_burst` of them per window of `backlog_window_seconds` (windows aligned to fixed
+    # boundaries, shared by all reps), so reps who log in a little later get their share instead
+    # of the whole backlog landing on the first one.
     backlog_burst: int = Field(default=2, ge=1)
     backlog_window_seconds: int = Field(default=60, gt=0)
 

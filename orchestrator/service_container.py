@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.service import seed_reps
+from handoff.timers import run_background
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.clock import Clock, SystemClock
 from orchestrator.config import AppConfig, load_config
@@ -68,6 +68,7 @@ class Service:
         sessions = make_sessionmaker(engine)
         async with sessions() as session, session.begin():
             await seed_reps(session, config=config, at=clock.now())
+        owns_llm = llm is None
         if llm is None and settings.llm_enabled:
             from agents.llm import client_from_settings
 
@@ -89,7 +90,7 @@ class Service:
         # commits through PostgreSQL LISTEN/NOTIFY), optionally to a signed outbound webhook.
         notifier = NotificationHub(
             sessions,
-            listen_url=settings.database_url.replace("+psycopg", "") if settings.is_postgres else None,
+            database_url=settings.database_url,
             webhook=WebhookSender(
                 url=settings.notify_webhook_url,
                 secret=settings.notify_webhook_secret.get_secret_value(),
@@ -128,13 +129,15 @@ class Service:
         finally:
             await notifier.stop()
             await client.aclose()
-            if llm is not None and hasattr(llm, "aclose"):
+            if owns_llm and llm is not None:
                 await llm.aclose()
             await engine.dispose()
 
     async def tick(self) -> None:
         """One pass of the background work (tests call it directly with a controlled clock)."""
         await self.turns.sweep()
+        # Presence expiry, durable timers (SLA, offline reps, opening hours), waiting-queue drain.
+        await run_background(self.sessions, config=self.config, at=self.clock.now())
 
     async def _background_loop(self) -> None:
         while True:

@@ -21,6 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 PENDING = "fired_at IS NULL AND cancelled_at IS NULL"
+TURN_SEQUENCE = "repqueue_turn_seq"  # handoff/assignment.py draws round-robin turns from it
 WAITING = "owner = 'queued'"
 OPEN = "status IN ('waiting', 'active')"
 
@@ -29,7 +30,10 @@ def upgrade() -> None:
     with op.batch_alter_table("rep", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expired_presence", sa.String(length=8), nullable=True))
 
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"CREATE SEQUENCE IF NOT EXISTS {TURN_SEQUENCE}")
     with op.batch_alter_table("repqueue", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("last_turn", sa.BigInteger(), nullable=True))
         batch_op.add_column(
             sa.Column("burst_started_at", orchestrator.db.UTCDateTime(timezone=True), nullable=True)
         )
@@ -55,6 +59,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("fired_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.create_foreign_key("fk_timer_assignment_id", "assignment", ["assignment_id"], ["id"])
         batch_op.create_index(batch_op.f("ix_timer_key"), ["key"], unique=True)
         batch_op.create_index(
             "ix_timer_pending",
@@ -83,6 +88,7 @@ def downgrade() -> None:
     with op.batch_alter_table("timer", schema=None) as batch_op:
         batch_op.drop_index("ix_timer_pending", sqlite_where=sa.text(PENDING), postgresql_where=sa.text(PENDING))
         batch_op.drop_index(batch_op.f("ix_timer_key"))
+        batch_op.drop_constraint("fk_timer_assignment_id", type_="foreignkey")
         batch_op.drop_column("last_error")
         batch_op.drop_column("attempts")
         batch_op.drop_column("fired_by")
@@ -100,6 +106,9 @@ def downgrade() -> None:
     with op.batch_alter_table("repqueue", schema=None) as batch_op:
         batch_op.drop_column("burst_count")
         batch_op.drop_column("burst_started_at")
+        batch_op.drop_column("last_turn")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP SEQUENCE IF EXISTS {TURN_SEQUENCE}")
 
     with op.batch_alter_table("rep", schema=None) as batch_op:
         batch_op.drop_column("expired_presence")

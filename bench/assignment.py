@@ -1,0 +1,368 @@
+"""Assignment under concurrency: N OS processes hand off conversations at once against one database.
+
+    .venv/bin/python bench/assignment.py --processes 4 --conversations 500 \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Each run creates its own queues, reps (online, equal capacity) and bot-owned conversations (names
+carry a run id, so an existing database is never disturbed), then every process opens its own engine
+and, after a common start barrier, hands off its share through the real path: one transaction per
+conversation that locks it, writes the handoff context, routes it (the customer's department choice)
+and assigns it (`handoff.flows.perform_handoff`). Afterwards the database is checked independently
+and the last line printed is one JSON object:
+
+  assignments          conversations given to a rep
+  processes            OS processes that ran handoffs
+  double_assignments   conversations with more than one open assignment or `assigned` event, or
+                       whose owner disagrees with their active assignment (must be 0)
+  capacity_violations  reps above capacity, or whose open count disagrees with their active
+                       assignments (must be 0)
+  lost                 conversations neither assigned nor waiting (must be 0)
+  spread               max - min assignments among the (equally available) reps of a queue
+  p50_ms, p99_ms       latency of one handoff transaction, begin to commit
+  per_s                assignments per second of wall time, first start to last commit
+
+`run_load` is also what tests/handoff/test_concurrency.py runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import func, insert, select
+from sqlmodel import col
+
+from handoff.enums import Owner, Presence
+from handoff.flows import perform_handoff
+from handoff.models import Assignment, AssignmentStatus, ContextEvent, EventType, Rep, RepQueue
+from orchestrator.config import AppConfig, load_config, parse_config
+from orchestrator.db import make_engine, make_sessionmaker, run_migrations
+from orchestrator.graph.state import HandoffRequest
+from orchestrator.models import Contact, Conversation
+
+
+def bench_config(run: str, queues: int) -> AppConfig:
+    """The default configuration plus this run's queues (always open)."""
+    data = load_config(None).model_dump(mode="json")
+    data["queues"] += [
+        {"slug": f"b{run}_q{i}", "name": f"Bench {run} queue {i}", "hours": {"always_open": True}}
+        for i in range(queues)
+    ]
+    data["reps"] = []
+    return parse_config(data, source="bench config")
+
+
+def _plan(run: str, queues: int, reps_per_queue: int) -> dict[str, list[str]]:
+    return {f"b{run}_q{q}": [f"b{run}-q{q}-r{r}" for r in range(reps_per_queue)] for q in range(queues)}
+
+
+async def setup(
+    url: str, *, run: str, plan: dict[str, list[str]], capacity: int, conversations: int
+) -> list[tuple[int, str]]:
+    """Reps online with `capacity`, and bot-owned conversations: [(conversation id, queue)]."""
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    queues = sorted(plan)
+    try:
+        async with sessions() as session, session.begin():
+            for queue, reps in plan.items():
+                for rep_id in reps:
+                    session.add(
+                        Rep(
+                            id=rep_id,
+                            name=rep_id,
+                            capacity=capacity,
+                            presence=Presence.ONLINE,
+                            last_seen_at=now,
+                            created_at=now,
+                        )
+                    )
+                    session.add(RepQueue(rep_id=rep_id, queue=queue))
+            await session.flush()
+            contact_rows = [
+                {"wa_id": f"9{abs(hash(run)) % 10**6:06d}{i:07d}", "name": f"Bench {i}", "created_at": now}
+                for i in range(conversations)
+            ]
+            ids = list(
+                (await session.execute(insert(Contact).returning(col(Contact.id)), contact_rows)).scalars()
+            )
+            conversation_rows = [
+                {
+                    "contact_id": cid,
+                    "owner": Owner.BOT,
+                    "created_at": now,
+                    "updated_at": now,
+                    "turns": 1,
+                    "priority": 0,
+                    "has_pending": False,
+                }
+                for cid in ids
+            ]
+            conv_ids = list(
+                (
+                    await session.execute(
+                        insert(Conversation).returning(col(Conversation.id)), conversation_rows
+                    )
+                ).scalars()
+            )
+        return [(int(cid), queues[i % len(queues)]) for i, cid in enumerate(conv_ids) if cid is not None]
+    finally:
+        await engine.dispose()
+
+
+def _request(queue: str) -> HandoffRequest:
+    return {
+        "reason": "menu_selection",
+        "department_choice": queue,
+        "evidence": {"message_id": None, "text": "bench", "signals": []},
+        "summary": "benchmark handoff",
+        "open_questions": [],
+        "promises": [],
+    }
+
+
+async def _hand_off(
+    url: str, config_data: dict[str, Any], work: list[tuple[int, str]], concurrency: int, barrier: Any
+) -> dict[str, Any]:
+    config = parse_config(config_data)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    latencies: list[float] = []
+    errors: list[str] = []
+    try:
+        async with sessions() as session:  # open a connection before the clock starts
+            await session.execute(select(1))
+        await asyncio.to_thread(barrier.wait)
+        started = time.perf_counter()
+        started_wall = time.time()
+        items = iter(work)
+
+        async def lane() -> None:
+            for conversation_id, queue in items:
+                t0 = time.perf_counter()
+                try:
+                    async with sessions() as session, session.begin():
+                        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+                        assert conversation is not None
+                        contact = await session.get(Contact, conversation.contact_id)
+                        assert contact is not None
+                        await perform_handoff(
+                            session,
+                            config=config,
+                            conversation=conversation,
+                            contact=contact,
+                            request=_request(queue),
+                            fields={},
+                            language="en",
+                            llm_calls=0,
+                            at=datetime.now(UTC),
+                        )
+                except Exception as exc:  # reported, and the checks below count what was lost
+                    errors.append(f"{conversation_id}: {exc!r}"[:300])
+                    continue
+                latencies.append((time.perf_counter() - t0) * 1000)
+
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        return {
+            "latencies": latencies,
+            "errors": errors,
+            "started": started_wall,
+            "finished": started_wall + (time.perf_counter() - started),
+        }
+    finally:
+        await engine.dispose()
+
+
+def worker(
+    url: str, config_data: dict[str, Any], work: list[tuple[int, str]], concurrency: int, barrier: Any
+) -> dict[str, Any]:
+    """One OS process: its own engine, its share of the handoffs."""
+    return asyncio.run(_hand_off(url, config_data, work, concurrency, barrier))
+
+
+async def verify(url: str, *, plan: dict[str, list[str]], conversation_ids: list[int]) -> dict[str, Any]:
+    """Check the outcome in the database, independently of what the workers reported."""
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    reps = [r for members in plan.values() for r in members]
+    of_run = col(Assignment.conversation_id).in_(conversation_ids)
+    try:
+        async with sessions() as session:
+
+            async def counts(query: Any) -> dict[Any, int]:
+                return {key: int(n) for key, n in (await session.execute(query)).all()}
+
+            open_per_conversation = await counts(
+                select(col(Assignment.conversation_id), func.count())
+                .where(
+                    of_run, col(Assignment.status).in_([AssignmentStatus.ACTIVE, AssignmentStatus.WAITING])
+                )
+                .group_by(col(Assignment.conversation_id))
+            )
+            assigned_events = await counts(
+                select(col(ContextEvent.conversation_id), func.count())
+                .where(
+                    col(ContextEvent.conversation_id).in_(conversation_ids),
+                    col(ContextEvent.type) == EventType.ASSIGNED,
+                )
+                .group_by(col(ContextEvent.conversation_id))
+            )
+            per_rep = await counts(
+                select(col(Assignment.rep_id), func.count())
+                .where(col(Assignment.rep_id).in_(reps), col(Assignment.status) == AssignmentStatus.ACTIVE)
+                .group_by(col(Assignment.rep_id))
+            )
+            active: dict[int, str | None] = dict(
+                (
+                    await session.execute(
+                        select(col(Assignment.conversation_id), col(Assignment.rep_id)).where(
+                            of_run, col(Assignment.status) == AssignmentStatus.ACTIVE
+                        )
+                    )
+                ).all()
+            )
+            conversations = (
+                await session.execute(
+                    select(
+                        col(Conversation.id), col(Conversation.owner), col(Conversation.assignee_id)
+                    ).where(col(Conversation.id).in_(conversation_ids))
+                )
+            ).all()
+            rep_rows = (
+                await session.execute(
+                    select(col(Rep.id), col(Rep.open_count), col(Rep.capacity)).where(col(Rep.id).in_(reps))
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    double = lost = waiting = 0
+    for cid, owner, assignee in conversations:
+        assert cid is not None
+        twice = open_per_conversation.get(cid, 0) > 1 or assigned_events.get(cid, 0) > 1
+        if twice or (owner == Owner.HUMAN and active.get(cid) != assignee):
+            double += 1
+        if owner == Owner.QUEUED and open_per_conversation.get(cid, 0) == 1:
+            waiting += 1
+        elif not (owner == Owner.HUMAN and cid in active):
+            lost += 1
+    violations = sum(
+        1
+        for rep_id, open_count, capacity in rep_rows
+        if open_count > capacity or per_rep.get(rep_id, 0) > capacity or per_rep.get(rep_id, 0) != open_count
+    )
+    spread = max(
+        (max(per_rep.get(r, 0) for r in members) - min(per_rep.get(r, 0) for r in members))
+        for members in plan.values()
+    )
+    return {
+        "assignments": len(active),
+        "double_assignments": double,
+        "capacity_violations": violations,
+        "lost": lost,
+        "waiting": waiting,
+        "spread": spread,
+        "per_rep": {r: per_rep.get(r, 0) for r in reps},
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def run_load(
+    url: str,
+    *,
+    processes: int = 4,
+    conversations: int = 500,
+    queues: int = 2,
+    reps_per_queue: int = 5,
+    capacity: int | None = None,
+    concurrency: int = 1,
+    migrate: bool = True,
+) -> dict[str, Any]:
+    """Set up, hand off from `processes` OS processes at once, verify. Returns the result object."""
+    if migrate:
+        run_migrations(url)
+    run = uuid.uuid4().hex[:6]
+    plan = _plan(run, queues, reps_per_queue)
+    # Enough capacity for an even split, plus a little: capacity binds, round robin must still spread.
+    capacity = capacity or math.ceil(conversations / (queues * reps_per_queue)) + 2
+    work = asyncio.run(setup(url, run=run, plan=plan, capacity=capacity, conversations=conversations))
+    config_data = bench_config(run, queues).model_dump(mode="json")
+    shares = [work[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(processes)
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+            futures = [pool.submit(worker, url, config_data, share, concurrency, barrier) for share in shares]
+            results = [f.result() for f in futures]
+    latencies = [ms for r in results for ms in r["latencies"]]
+    errors = [e for r in results for e in r["errors"]]
+    wall = max(r["finished"] for r in results) - min(r["started"] for r in results)
+    checked = asyncio.run(verify(url, plan=plan, conversation_ids=[cid for cid, _ in work]))
+    return {
+        "assignments": checked["assignments"],
+        "processes": processes,
+        "double_assignments": checked["double_assignments"],
+        "capacity_violations": checked["capacity_violations"],
+        "lost": checked["lost"],
+        "waiting": checked["waiting"],
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "spread": checked["spread"],
+        "per_rep": checked["per_rep"],
+        "p50_ms": round(_percentile(latencies, 0.50), 2),
+        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "per_s": round(checked["assignments"] / wall, 1) if wall > 0 else 0.0,
+        "conversations": conversations,
+        "queues": queues,
+        "reps_per_queue": reps_per_queue,
+        "capacity": capacity,
+        "concurrency": concurrency,
+        "database": url.split("://", 1)[0],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--conversations", type=int, default=500)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--queues", type=int, default=2)
+    parser.add_argument("--reps-per-queue", type=int, default=5)
+    parser.add_argument("--capacity", type=int, default=None, help="per rep (default: even split + 2)")
+    parser.add_argument("--concurrency", type=int, default=1, help="concurrent handoffs per process")
+    args = parser.parse_args(argv)
+    result = run_load(
+        args.database_url,
+        processes=args.processes,
+        conversations=args.conversations,
+        queues=args.queues,
+        reps_per_queue=args.reps_per_queue,
+        capacity=args.capacity,
+        concurrency=args.concurrency,
+    )
+    print(json.dumps({k: v for k, v in result.items() if k != "per_rep"}))
+    ok = result["double_assignments"] == 0 and result["capacity_violations"] == 0 and result["lost"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Routing rules in the precedence of DESIGN.md, each decision stored with the rule that matched."""
+
+from __future__ import annotations
+
+from handoff.enums import HandoffReason
+from handoff.models import EventType
+from handoff.routing import RoutingInput, country_of, route
+from tests.factories import AD_REFERRAL
+from tests.handoff.conftest import World, WorldFactory, configured, uk_number, us_number
+
+
+def test_country_comes_from_the_phone_number() -> None:
+    assert country_of("447700900123") == "GB"  # a reserved UK range still maps to GB
+    assert country_of("5511987654321") == "BR"
+    assert country_of("12025550142") == "US"
+    assert country_of("not a number") is None
+
+
+def test_sales_bound_uk_number_is_refined_to_uk_account_executives() -> None:
+    decision = route(configured(), RoutingInput(reason=HandoffReason.QUALIFIED, country="GB"))
+    assert decision.queue == "uk_sales"
+    assert decision.stage == "reason_default"
+    assert decision.rule == "reason:qualified+uk_numbers_to_uk_account_executives"
+    assert any("refined sales -> uk_sales" in line for line in decision.explanation)
+
+
+def test_uk_customer_who_chose_support_stays_in_support() -> None:
+    decision = route(
+        configured(),
+        RoutingInput(reason=HandoffReason.MENU_SELECTION, department_choice="support", country="GB"),
+    )
+    assert (decision.queue, decision.stage) == ("support", "choice")
+
+
+async def test_uk_ad_lead_is_routed_by_its_number_and_the_decision_is_stored(world: World) -> None:
+    await world.add_rep("olivia", "uk_sales")
+    result = await world.handoff(uk_number(), reason=HandoffReason.QUALIFIED, referral=AD_REFERRAL)
+    assignment = result.outcome.assignment
+    assert assignment.queue == "uk_sales"
+    assert assignment.routing is not None
+    assert assignment.routing["rule"] == "ad_lead_is_sales_bound+uk_numbers_to_uk_account_executives"
+    assert assignment.routing["inputs"]["country"] == "GB"
+    assert assignment.routing["inputs"]["ad_source_id"] == AD_REFERRAL["source_id"]
+    routed = await world.events(result.context.conversation_id, EventType.ROUTED)
+    assert routed[0].details is not None
+    assert routed[0].details["queue"] == "uk_sales"
+    assert routed[0].details["explanation"][0] == "rule ad_lead_is_sales_bound matched"
+
+
+async def test_ad_source_id_rule_sends_the_campaign_to_its_queue(make_world: WorldFactory) -> None:
+    config = configured(
+        routing={
+            "rules": [
+                {"name": "billing_campaign", "when": {"ad_source_id": ["777"]}, "queue": "billing"},
+                {"name": "ad_lead_is_sales_bound", "when": {"has_referral": True}, "queue": "sales"},
+            ]
+        }
+    )
+    world = await make_world(config)
+    campaign = await world.handoff(us_number(), referral={**AD_REFERRAL, "source_id": "777"})
+    other_ad = await world.handoff(us_number(), referral=AD_REFERRAL)
+    assert campaign.routing.queue == "billing"
+    assert campaign.routing.rule == "billing_campaign"
+    assert other_ad.routing.queue == "sales"
+    assert other_ad.routing.rule == "ad_lead_is_sales_bound"
+
+
+async def test_country_rule_routes_by_the_number_of_the_contact(make_world: WorldFactory) -> None:
+    config = configured(
+        routing={"rules": [{"name": "brazil", "when": {"country": ["BR"]}, "queue": "support"}]}
+    )
+    world = await make_world(config)
+    brazilian = await world.handoff("5511987654321")
+    american = await world.handoff(us_number())
+    assert (brazilian.routing.queue, brazilian.routing.rule) == ("support", "brazil")
+    assert (american.routing.queue, american.routing.rule) == ("general", "fallback")
+
+
+async def test_language_rule_routes_to_its_queue(make_world: WorldFactory) -> None:
+    config = configured(
+        routing={"rules": [{"name": "german", "when": {"language": ["de"]}, "queue": "billing"}]}
+    )
+    world = await make_world(config)
+    german = await world.handoff(us_number(), language="de")
+    english = await world.handoff(us_number(), language="en")
+    assert german.routing.queue == "billing"
+    assert english.routing.queue == "general"
+
+
+def test_explicit_choice_wins_over_metadata_rules_and_reason_defaults() -> None:
+    decision = route(
+        configured(),
+        RoutingInput(
+            reason=HandoffReason.QUALIFIED, department_choice="billing", has_referral=True, country="GB"
+        ),
+    )
+    assert (decision.queue, decision.stage, decision.rule) == ("billing", "choice", "department_choice")
+
+
+def test_reason_default_applies_when_no_rule_matches() -> None:
+    decision = route(configured(), RoutingInput(reason=HandoffReason.QUALIFIED, country="US"))
+    assert (decision.queue, decision.stage) == ("sales", "reason_default")
+    assert decision.explanation[0] == "no metadata rule matched"
+
+
+def test_anything_no_rule_matches_falls_through_to_the_catch_all() -> None:
+    decision = route(configured(), RoutingInput(reason=HandoffReason.FRUSTRATION, country="US"))
+    assert (decision.queue, decision.stage, decision.rule) == ("general", "fallback", "fallback")
+
+
+def test_choice_of_a_queue_that_takes_transfers_only_is_not_honoured() -> None:
+    decision = route(
+        configured(),
+        RoutingInput(reason=HandoffReason.EXPLICIT_REQUEST, department_choice="senior_engineering"),
+    )
+    assert decision.queue == "general"
+    assert "not a routable queue" in decision.explanation[0]
+
+
+def test_priority_comes_from_the_rule_or_else_the_reason() -> None:
+    config = configured(
+        routing={
+            "rules": [{"name": "vip", "when": {"ad_source_id": ["9"]}, "queue": "sales", "priority": 5}],
+            "reason_priority": {"frustration": 2},
+        }
+    )
+    assert route(config, RoutingInput(reason=HandoffReason.UNRESOLVED, ad_source_id="9")).priority == 5
+    assert route(config, RoutingInput(reason=HandoffReason.FRUSTRATION)).priority == 2
+    assert route(config, RoutingInput(reason=HandoffReason.UNRESOLVED)).priority == 0

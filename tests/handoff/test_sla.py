@@ -1,0 +1,139 @@
+"""SLA revocation: no rep reply within N minutes -> revoked, next rep; after `max_revocations` the
+queue's team lead; if the lead does not answer either, the catch-all queue."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff.enums import Owner, Presence, Role
+from handoff.flows_rep import NotOwner, rep_reply, set_presence
+from handoff.models import AssignmentStatus, EndReason, EventType, TimerKind
+from tests.handoff.conftest import World
+
+REPS = ("tara", "diego", "lena", "gus")
+
+
+async def _team(world: World, *, lead_presence: Presence = Presence.ONLINE) -> None:
+    """Support: tara and diego; lena leads support (opted out of round robin); gus is the catch-all."""
+    await world.add_rep("tara", "support")
+    await world.add_rep("diego", "support")
+    await world.add_rep("lena", "support", role=Role.LEAD, auto_assign=False, presence=lead_presence)
+    await world.add_rep("gus", "general")
+
+
+async def _minutes_later(world: World, minutes: float) -> None:
+    world.advance(minutes=minutes)
+    await world.heartbeat(*REPS)
+    await world.tick()
+
+
+async def test_unanswered_assignment_is_revoked_and_goes_to_the_next_rep(world: World) -> None:
+    await _team(world)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    assert result.outcome.rep is not None
+    assert result.outcome.rep.id == "diego"
+    await _minutes_later(world, 14.9)
+    assert await world.owner_of(conversation_id) == "diego"
+    await _minutes_later(world, 0.1)
+    assert await world.owner_of(conversation_id) == "tara"
+    first, second = await world.assignments(conversation_id)
+    assert (first.status, first.end_reason, first.rep_id) == (
+        AssignmentStatus.REVOKED,
+        EndReason.SLA,
+        "diego",
+    )
+    assert first.sla_breached_at == world.now()
+    assert (second.status, second.rep_id, second.revocations) == (AssignmentStatus.ACTIVE, "tara", 1)
+    (revoked,) = await world.events(conversation_id, EventType.ASSIGNMENT_REVOKED)
+    assert revoked.details is not None
+    assert (revoked.details["rep_id"], revoked.details["queue"], revoked.details["reason"]) == (
+        "diego",
+        "support",
+        "sla",
+    )
+    assert await world.load(["diego", "tara"]) == {"diego": 0, "tara": 1}
+    with pytest.raises(NotOwner):
+        await world.act(rep_reply, conversation_id=conversation_id, rep=await world.rep("diego"), text="hi")
+
+
+async def test_reply_within_the_sla_keeps_the_assignment(world: World) -> None:
+    await _team(world)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    await _minutes_later(world, 5)
+    await world.act(
+        rep_reply, conversation_id=conversation_id, rep=await world.rep("diego"), text="Hi, Diego here"
+    )
+    await _minutes_later(world, 30)
+    assert await world.owner_of(conversation_id) == "diego"
+    (assignment,) = await world.assignments(conversation_id)
+    assert assignment.first_response_at is not None
+    assert assignment.sla_breached_at is None
+    assert all(t.cancelled_at is not None for t in await world.timers(TimerKind.SLA))
+
+
+async def test_owner_is_warned_before_the_sla_revokes(world: World) -> None:
+    await _team(world)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    await _minutes_later(world, 9)
+    assert await world.events(conversation_id, EventType.SLA_WARNING) == []
+    await _minutes_later(world, 1)
+    (warning,) = await world.events(conversation_id, EventType.SLA_WARNING)
+    assert warning.details is not None
+    assert (warning.details["rep_id"], warning.details["queue"]) == ("diego", "support")
+    assert await world.owner_of(conversation_id) == "diego"
+
+
+async def test_after_max_revocations_it_escalates_to_the_team_lead_then_the_catch_all(world: World) -> None:
+    await _team(world)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    await _minutes_later(world, 15)
+    assert await world.owner_of(conversation_id) == "tara"
+    await _minutes_later(world, 15)  # second revocation: max_revocations is 2
+    assert await world.owner_of(conversation_id) == "lena"
+    (to_lead,) = await world.events(conversation_id, EventType.ESCALATED)
+    assert to_lead.details is not None
+    assert (to_lead.details["rep_id"], to_lead.details["level"], to_lead.details["queue"]) == (
+        "lena",
+        "lead",
+        "support",
+    )
+    await _minutes_later(world, 15)  # the lead does not answer either
+    conversation = await world.conversation(conversation_id)
+    assert (conversation.queue, conversation.assignee_id, conversation.owner) == (
+        "general",
+        "gus",
+        Owner.HUMAN,
+    )
+    to_catch_all = (await world.events(conversation_id, EventType.ESCALATED))[-1]
+    assert to_catch_all.details is not None
+    assert (to_catch_all.details["level"], to_catch_all.details["queue"]) == ("catch_all", "general")
+    assert [a.rep_id for a in await world.assignments(conversation_id)] == ["diego", "tara", "lena", "gus"]
+    assert await world.load(list(REPS)) == {"tara": 0, "diego": 0, "lena": 0, "gus": 1}
+
+
+async def test_revocation_escalates_at_once_when_nobody_else_in_the_queue_can_take_it(world: World) -> None:
+    await _team(world)
+    await world.act(set_presence, config=world.config, rep_id="tara", presence=Presence.BUSY)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    assert await world.owner_of(conversation_id) == "diego"
+    await _minutes_later(world, 15)
+    # Not back to diego, who let it lapse: the lead gets it straight away.
+    assert await world.owner_of(conversation_id) == "lena"
+
+
+async def test_escalation_skips_an_unavailable_lead_for_the_catch_all(world: World) -> None:
+    await _team(world, lead_presence=Presence.OFFLINE)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    await _minutes_later(world, 15)
+    await _minutes_later(world, 15)
+    conversation = await world.conversation(conversation_id)
+    assert (conversation.queue, conversation.assignee_id) == ("general", "gus")
+    (escalated,) = await world.events(conversation_id, EventType.ESCALATED)
+    assert escalated.details is not None
+    assert escalated.details["level"] == "catch_all"
