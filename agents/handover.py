@@ -1,7 +1,8 @@
 """Handoff agent: completes the handoff request with a summary for the rep, the open questions and
 anything the bot promised. Offline the summary is extractive (what the customer said and what was
 collected); when the model analysed the turn, it writes the summary (one call), falling back to
-the extractive one. The customer-facing message is written by the handoff flow, which knows the assignment outcome.
+the extractive one. The customer-facing message is written by the handoff flow, which knows the
+assignment outcome.
 """
 
 from __future__ import annotations
