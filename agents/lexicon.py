@@ -424,6 +424,7 @@ FRUSTRATION: Mapping[str, tuple[tuple[str, float], ...]] = {
         ("for hours/days/weeks/ages|an hour|all day", 0.35),
         ("after * days/hours/weeks/week/month/months", 0.3),
         ("im done|i am done|had enough|enough is enough|give up|fed up", 0.5),
+        ("done/tired of/sick of waiting|still/not/never fixed/resolved/solved", 0.45),
         ("cancel*/cancelling/canceling my subscription/account/contract/plan/service/membership", 0.45),
         ("going/gonna to cancel/leave/quit/switch|will cancel/leave/quit/switch", 0.45),
         ("switch* to a/another competitor/provider", 0.5),
@@ -579,7 +580,7 @@ ACK_FILLER = _words(
     "you u so much very a lot lots many got it thats that s is all for the help again "
     "muchas muchisimas mil muito muita tres beaucoup vielen vielmals alles mille kak ya "
     "banyak sekali hai ji bhai yaar جزيلا جدا wel hartelijk je well ah oh i see sounds "
-    "de y e and et und en dan aur ok"
+    "de y e and et und en dan aur ok lol haha hehe bye goodbye cya later adios tchau ciao tschuss"
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -735,7 +736,10 @@ BUDGET_WORDS = (
 ARABIC_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ب", "ل", "ف")
 
 # One-word negators: "not bad" is no complaint, "not fixed" is no praise.
-NEGATORS = _words("not no never nicht pas non nao niet tidak gak nahi nunca jamais geen kein")
+NEGATORS = _words(
+    "not no never nicht pas non nao niet tidak gak nahi nunca jamais geen kein"
+    " isnt arent wasnt werent dont doesnt didnt cant cannot wont havent hasnt hadnt shouldnt couldnt"
+)
 
 # Counts before a noun make it a head count, not a request ("three agents", "zwei Mitarbeiter").
 NUMBER_WORDS = _words(

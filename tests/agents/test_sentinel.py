@@ -519,3 +519,18 @@ def test_detectors_agree_with_labelled_conversation(case: dict[str, Any]) -> Non
         if note == "ack" and index == len(turns) - 1:
             assert is_acknowledgement(text), text
         previous.append(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I will cancel my subscription if this isn't fixed", "this is not fixed and I'm done waiting"],
+)
+def test_threat_to_cancel_unless_fixed_is_frustration_despite_the_word_fixed(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None
+    assert signal.score >= 0.6
+
+
+@pytest.mark.parametrize("text", ["ok thanks bye", "lol ok", "haha thanks"])
+def test_casual_sign_offs_are_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
