@@ -22,6 +22,9 @@ carries committed rows to the people allowed to see them:
   reconnects with `Last-Event-ID`, which replays what it missed from the log (`load_events`).
 - Bot-internal entries (signals, collected fields, bot replies, routing) stay out of the stream; the
   rep reads them on the conversation.
+- Ids come from a sequence at insert time, so on PostgreSQL a lower id may commit after a higher one:
+  delivery is deduplicated by id, never filtered by "newer than the last". (A stream resumed with
+  `Last-Event-ID` can still miss such a late lower id committed while it was disconnected.)
 """
 
 from __future__ import annotations
@@ -41,14 +44,14 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import ContextEvent, EventType
 from handoff.users import Viewer, can_see, visibility_clause
+from orchestrator.db import async_url
 from orchestrator.models import Conversation
 
 log = structlog.get_logger(__name__)
@@ -68,6 +71,7 @@ QUIET_TYPES = frozenset(
 # Keys of an event's details that name a rep the event is about (the new or the former owner).
 ADDRESS_KEYS = ("rep_id", "from_rep_id", "to_rep_id", "previous_rep_id", "revoked_rep_id")
 SIGNATURE_HEADER = "X-Handoff-Signature-256"
+CATCH_UP_MARGIN = 1000
 
 
 def streamed(event_type: str) -> bool:
@@ -158,6 +162,7 @@ class Subscription:
     max_queue: int = 1000
     queue: asyncio.Queue[StreamEvent] = field(init=False)
     lagged: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.max_queue)
@@ -210,10 +215,17 @@ class WebhookSender:
         if self._client is not None:
             await self._client.aclose()
 
+    async def settled(self) -> None:
+        """Wait until every enqueued event was delivered or given up."""
+        await self._queue.join()
+
     async def _run(self) -> None:
         while True:
             item = await self._queue.get()
-            await self._deliver(item)
+            try:
+                await self._deliver(item)
+            finally:
+                self._queue.task_done()
 
     async def _deliver(self, item: StreamEvent) -> None:
         assert self._client is not None
@@ -248,33 +260,46 @@ class NotificationHub:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
         *,
-        listen_url: str | None = None,
+        database_url: str,
         webhook: WebhookSender | None = None,
         max_queue: int = 1000,
         remember: int = 10_000,
     ) -> None:
-        self._sessions = sessions
-        self._listen_url = listen_url
+        self._database_url = database_url
+        is_postgres = database_url.startswith("postgresql")
+        self._listen_url = database_url.replace("+psycopg", "") if is_postgres else None
+        self._reader_engine: AsyncEngine | None = None
         self.webhook = webhook
         self.max_queue = max_queue
         self._remember = remember
+        self._reader: async_sessionmaker[AsyncSession] | None = None  # its own connections, at start
         self._subscribers: set[Subscription] = set()
         self._intake: asyncio.Queue[tuple[list[tuple[int, str]], bool]] = asyncio.Queue()
-        self._recent: OrderedDict[int, StreamEvent] = OrderedDict()
-        self._webhooked: set[int] = set()
+        self._recent: OrderedDict[int, StreamEvent] = OrderedDict()  # loaded, for the webhook
+        self._seen: OrderedDict[int, None] = OrderedDict()  # every id handled: each goes out once
         self._max_seen = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self.listening = asyncio.Event()
-        self.published = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, listen_timeout_s: float = 10.0) -> None:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
+        # The hub reads through connections of its own, so a notification never waits for the
+        # service's pool (busy with turns) nor, on SQLite, behind writers: the service's SQLite
+        # transactions take the write lock at BEGIN (db.py), reads included, whereas these read
+        # in autocommit, from a WAL snapshot.
+        if self._database_url.startswith("sqlite"):
+            self._reader_engine = create_async_engine(async_url(self._database_url))
+            event.listen(self._reader_engine.sync_engine, "connect", _read_only_pragmas)
+        else:
+            self._reader_engine = create_async_engine(
+                async_url(self._database_url), pool_size=2, max_overflow=2, pool_pre_ping=True
+            )
+        self._reader = async_sessionmaker(self._reader_engine, class_=AsyncSession, expire_on_commit=False)
         self._tasks.append(asyncio.create_task(self._pump(), name="notify-pump"))
         if self.webhook is not None:
             await self.webhook.start()
@@ -292,6 +317,8 @@ class NotificationHub:
         self._tasks.clear()
         if self.webhook is not None:
             await self.webhook.stop()
+        if self._reader_engine is not None:
+            await self._reader_engine.dispose()
 
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(self, viewer: Viewer, *, types: frozenset[str] | None = None) -> Subscription:
@@ -301,10 +328,16 @@ class NotificationHub:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
+        subscription.closed.set()
 
     @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subscribers)
+
+    async def missed(self, viewer: Viewer, *, after: int) -> list[StreamEvent]:
+        """What `viewer` may see in the log after event `after` (a stream resumed with Last-Event-ID)."""
+        assert self._reader is not None, "the hub is not started"
+        return await load_events(self._reader, after=after, viewer=viewer)
 
     # -- intake -------------------------------------------------------------------------------
     def committed(self, refs: list[tuple[int, str]], *, local: bool = True) -> None:
@@ -334,36 +367,33 @@ class NotificationHub:
                     self._intake.task_done()
 
     async def _publish(self, batch: list[tuple[list[tuple[int, str]], bool]]) -> None:
-        wanted: set[int] = set()
-        local: set[int] = set()
+        fresh: set[int] = set()  # not handled before: for the subscribers
+        local: set[int] = set()  # committed in this process: for the webhook (once per event)
         for refs, is_local in batch:
             for event_id, event_type in refs:
                 self._max_seen = max(self._max_seen, event_id)
                 if not streamed(event_type):
                     continue
+                if event_id not in self._seen:
+                    fresh.add(event_id)
+                    _remember(self._seen, event_id, None, self._remember)
                 if is_local and self.webhook is not None:
                     local.add(event_id)
-                if event_id not in self._recent:
-                    wanted.add(event_id)
-        if not self._subscribers and not local:
-            return  # nobody listens: resumed streams read the log itself
-        loaded = await load_events(self._sessions, ids=sorted(wanted), limit=len(wanted)) if wanted else []
-        for item in loaded:
-            self._recent[item.id] = item
-            while len(self._recent) > self._remember:
-                self._recent.popitem(last=False)
-            self._fan_out(item)
+        # Nobody listening: nothing to load (a stream resumed later reads the log itself).
+        needed = (fresh if self._subscribers else set()) | {i for i in local if i not in self._recent}
+        if not needed:
+            return
+        assert self._reader is not None
+        for item in await load_events(self._reader, ids=sorted(needed), limit=len(needed)):
+            _remember(self._recent, item.id, item, self._remember)
+            if item.id in fresh:
+                self._fan_out(item)
         if self.webhook is not None:
-            for event_id in sorted(local - self._webhooked):
-                cached = self._recent.get(event_id)
-                if cached is not None:
-                    self._webhooked.add(event_id)
-                    self.webhook.enqueue(cached)
-            if len(self._webhooked) > self._remember:
-                self._webhooked = set(sorted(self._webhooked)[-self._remember // 2 :])
+            for event_id in sorted(local):
+                if event_id in self._recent:
+                    self.webhook.enqueue(self._recent[event_id])
 
     def _fan_out(self, item: StreamEvent) -> None:
-        self.published += 1
         for subscription in list(self._subscribers):
             if subscription.lagged or not subscription.wants(item):
                 continue
@@ -401,18 +431,34 @@ class NotificationHub:
                 delay = min(delay * 2, 5.0)
 
     async def _catch_up(self) -> None:
-        """After a lost LISTEN connection: the events written meanwhile by other processes."""
-        async with self._sessions() as session:
+        """After a lost LISTEN connection: the events written meanwhile by other processes. Ids are
+        not in commit order, so it looks back a margin below the highest id seen (those already
+        handled are skipped)."""
+        assert self._reader is not None
+        async with self._reader() as session:
             rows = (
                 await session.execute(
                     select(col(ContextEvent.id), col(ContextEvent.type))
-                    .where(col(ContextEvent.id) > self._max_seen)
+                    .where(col(ContextEvent.id) > self._max_seen - CATCH_UP_MARGIN)
                     .order_by(col(ContextEvent.id))
                     .limit(5000)
                 )
             ).all()
         if rows:
-            self._intake.put_nowait(([(int(r[0]), str(r[1])) for r in rows], False))
+            self._intake.put_nowait(([(r[0], str(r[1])) for r in rows if r[0] is not None], False))
+
+
+def _remember(cache: OrderedDict[int, Any], key: int, value: Any, bound: int) -> None:
+    cache[key] = value
+    while len(cache) > bound:
+        cache.popitem(last=False)
+
+
+def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
 
 
 def _parse_notification(payload: str) -> tuple[int, str] | None:
@@ -422,11 +468,6 @@ def _parse_notification(payload: str) -> tuple[int, str] | None:
     except (ValueError, KeyError, TypeError):
         log.warning("notify_bad_payload", payload=payload[:200])
         return None
-
-
-async def latest_event_id(sessions: async_sessionmaker[AsyncSession]) -> int:
-    async with sessions() as session:
-        return int((await session.execute(select(func.coalesce(func.max(ContextEvent.id), 0)))).scalar_one())
 
 
 # -- the after-commit hook ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -28,15 +28,15 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Discriminator, Field, Tag
 from sqlalchemy import ColumnElement, func, or_, select
-from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from handoff import flows_rep
+from handoff import flows_rep, metrics
 from handoff.auth import Actor, ActorDep, AdminDep
 from handoff.enums import Direction, HandoffReason, Owner, Presence, Role, SendStatus
 from handoff.flows_rep import NotOwner
+from handoff.metrics import QueueMetrics, RepMetrics
 from handoff.models import Assignment, AuditEntry, ContextEvent, EventType, Rep, RepQueue
-from handoff.notify import load_events
 from handoff.users import (
     UserError,
     Viewer,
@@ -80,6 +80,7 @@ class ValidationProblem(BaseModel):
 
 
 _ERRORS: dict[int, str] = {
+    400: "the body is not valid JSON",
     401: "missing, invalid or expired token",
     403: "visible, but the caller's role or ownership does not allow this",
     404: "does not exist, or is not visible to the caller",
@@ -266,7 +267,9 @@ class TransferIn(BaseModel):
 
 
 class ReassignIn(BaseModel):
-    rep_id: str = Field(min_length=1, max_length=64)
+    rep_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="a member of the queue; null: the next in turn"
+    )
 
 
 class HandBackIn(BaseModel):
@@ -279,28 +282,13 @@ class ActionOut(BaseModel):
     briefing: str | None = None
 
 
-class QueueStats(BaseModel):
-    slug: str
-    name: str
-    open_now: bool
-    opens_at: datetime | None
-    transfers_only: bool
-    depth: int = Field(description="conversations waiting for a rep")
-    longest_wait_seconds: float | None
-    active: int = Field(description="conversations with a rep now")
-    reps_total: int
-    reps_online: int
-    reps_available: int = Field(description="online, auto-assigned and below capacity")
-
-
-class QueueDetail(QueueStats):
-    waiting: list[ConversationSummary]
+class QueueDetail(QueueMetrics):
+    waiting: list[ConversationSummary] = Field(description="oldest first (higher priority first)")
     reps: list[RepOut]
 
 
-class RepMetrics(BaseModel):
-    rep_id: str
-    metrics: dict[str, Any]
+class AutoAssignIn(BaseModel):
+    enabled: bool
 
 
 class RepCreate(BaseModel):
@@ -332,6 +320,11 @@ class StreamReady(BaseModel):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def unprocessable(location: str, message: str) -> HTTPException:
+    """A 422 shaped like the request-validation ones: `{"detail": ["location: message"]}`."""
+    return HTTPException(status_code=422, detail=[f"{location}: {message}"])
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
     """Map the flows' exceptions to HTTP, at the route edge only."""
@@ -340,7 +333,7 @@ def domain_errors() -> Iterator[None]:
     except NotOwner as exc:
         raise HTTPException(status_code=403, detail=str(exc) or "not allowed") from exc
     except (OutboundValidationError, UserError) as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
+        raise unprocessable("body", str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(status_code=404, detail=f"not found: {exc}") from exc
     except ValueError as exc:
@@ -362,6 +355,13 @@ def _failed_count() -> Any:
         )
         .correlate(Conversation)
         .scalar_subquery()
+    )
+
+
+def _with_contact() -> Any:
+    """Conversations with their contact and their count of failed sends (one row each)."""
+    return select(Conversation, Contact, _failed_count()).join(
+        Contact, col(Contact.id) == col(Conversation.contact_id)
     )
 
 
@@ -393,26 +393,16 @@ async def visible_conversation(
     session: AsyncSession, viewer: Viewer, conversation_id: int
 ) -> tuple[Conversation, Contact, int]:
     """The conversation if `viewer` may see it (the visibility is part of the query), else 404."""
-    query = _visible(
-        select(Conversation, Contact, _failed_count())
-        .join(Contact, col(Contact.id) == col(Conversation.contact_id))
-        .where(col(Conversation.id) == conversation_id),
-        viewer,
-    )
+    query = _visible(_with_contact().where(col(Conversation.id) == conversation_id), viewer)
     row = (await session.execute(query)).first()
     if row is None:
         raise HTTPException(status_code=404, detail="conversation not found")
     return row[0], row[1], int(row[2])
 
 
-async def _summary_of(service: Service, viewer: Viewer, conversation_id: int) -> ConversationSummary:
+async def _summary_of(service: Service, conversation_id: int) -> ConversationSummary:
     async with service.sessions() as session:
-        query = (
-            select(Conversation, Contact, _failed_count())
-            .join(Contact, col(Contact.id) == col(Conversation.contact_id))
-            .where(col(Conversation.id) == conversation_id)
-        )
-        row = (await session.execute(query)).one()
+        row = (await session.execute(_with_contact().where(col(Conversation.id) == conversation_id))).one()
     return _summary(row[0], row[1], int(row[2]), service.clock.now())
 
 
@@ -509,7 +499,7 @@ async def me(actor: ActorDep, service: ServiceDep) -> RepOut:
         return await _rep_out(session, rep)
 
 
-@router.post("/me/presence", tags=["me"], responses=errors(401, 422))
+@router.post("/me/presence", tags=["me"], responses=errors(400, 401, 422))
 async def update_presence(body: PresenceIn, actor: ActorDep, service: ServiceDep) -> RepOut:
     """Set presence; going online may assign waiting conversations at once."""
     now = service.clock.now()
@@ -517,7 +507,6 @@ async def update_presence(body: PresenceIn, actor: ActorDep, service: ServiceDep
         rep = await flows_rep.set_presence(
             session, config=service.config, rep_id=actor.id, presence=body.presence, at=now
         )
-        _audit(session, actor=actor, action="presence", at=now, details={"presence": str(body.presence)})
         out = await _rep_out(session, rep)
     return out
 
@@ -528,6 +517,17 @@ async def heartbeat(actor: ActorDep, service: ServiceDep) -> RepOut:
     async with service.sessions() as session, session.begin():
         rep = await flows_rep.heartbeat(
             session, config=service.config, rep_id=actor.id, at=service.clock.now()
+        )
+        out = await _rep_out(session, rep)
+    return out
+
+
+@router.post("/me/auto-assign", tags=["me"], responses=errors(400, 401, 422))
+async def auto_assign(body: AutoAssignIn, actor: ActorDep, service: ServiceDep) -> RepOut:
+    """Opt in to (or out of) automatic assignment; opting in while online takes waiting ones."""
+    async with service.sessions() as session, session.begin():
+        rep = await flows_rep.set_auto_assign(
+            session, config=service.config, rep_id=actor.id, enabled=body.enabled, at=service.clock.now()
         )
         out = await _rep_out(session, rep)
     return out
@@ -561,11 +561,7 @@ async def list_conversations(
     offset: Offset = 0,
 ) -> list[ConversationSummary]:
     """What the caller may see, most recently active first."""
-    failed = _failed_count()
-    query = _visible(
-        select(Conversation, Contact, failed).join(Contact, col(Contact.id) == col(Conversation.contact_id)),
-        actor.viewer,
-    )
+    query = _visible(_with_contact(), actor.viewer)
     if owner is not None:
         query = query.where(col(Conversation.owner) == owner)
     if queue is not None:
@@ -575,6 +571,7 @@ async def list_conversations(
     if reason is not None:
         query = query.where(col(Conversation.handoff_reason) == reason)
     if failed_sends is not None:
+        failed = _failed_count()
         query = query.where(failed > 0 if failed_sends else failed == 0)
     async with service.sessions() as session:
         total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
@@ -674,7 +671,7 @@ def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: 
     "/conversations/{conversation_id}/messages",
     status_code=201,
     tags=["conversations"],
-    responses=errors(401, 403, 404, 409, 422),
+    responses=errors(400, 401, 403, 404, 409, 422),
 )
 async def reply(
     conversation_id: ConversationId, body: ReplyIn, actor: ActorDep, service: ServiceDep
@@ -718,80 +715,80 @@ async def reply(
     return MessageOut.model_validate(final, from_attributes=True)
 
 
-async def _conversation_action(
-    service: Service,
-    actor: Actor,
-    conversation_id: int,
-    action: Action,
-    run: Any,
-) -> ActionOut:
+@asynccontextmanager
+async def acting_on(
+    service: Service, actor: Actor, conversation_id: int, action: Action
+) -> AsyncIterator[tuple[AsyncSession, Conversation, datetime]]:
+    """A transaction on a conversation the actor may see and act on; the flows' errors mapped to
+    HTTP; the replies it queued sent after the commit."""
     now = service.clock.now()
     async with service.sessions() as session, session.begin():
         conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
         authorize(actor, conversation, action)
         with domain_errors():
-            assignment = await run(session, now)
+            yield session, conversation, now
     await _send_after_commit(service, conversation_id)
+
+
+async def _action_out(
+    service: Service, actor: Actor, conversation_id: int, assignment: Assignment | None = None
+) -> ActionOut:
     return ActionOut(
-        conversation=await _summary_of(service, actor.viewer, conversation_id),
-        assignment=AssignmentOut.model_validate(assignment, from_attributes=True)
-        if isinstance(assignment, Assignment)
-        else None,
+        conversation=await _summary_of(service, conversation_id),
+        assignment=AssignmentOut.model_validate(assignment, from_attributes=True) if assignment else None,
     )
 
 
 @router.post(
     "/conversations/{conversation_id}/transfer",
     tags=["conversations"],
-    responses=errors(401, 403, 404, 409, 422),
+    responses=errors(400, 401, 403, 404, 409, 422),
 )
 async def transfer(
     conversation_id: ConversationId, body: TransferIn, actor: ActorDep, service: ServiceDep
 ) -> ActionOut:
-    """Move the conversation to another queue (the owner, a lead or an admin); it is assigned there by
-    the assignment engine."""
+    """Move the conversation to another queue with a note (the owner, a lead or an admin); the
+    assignment engine assigns it there, never straight back to the sender."""
     if body.queue not in {q.slug for q in service.config.queues}:
-        raise HTTPException(status_code=422, detail=f"unknown queue {body.queue!r}")
-
-    async def run(session: AsyncSession, at: datetime) -> Assignment:
-        result: Assignment = await flows_rep.transfer(
+        raise unprocessable("body.queue", f"unknown queue {body.queue!r}")
+    async with acting_on(service, actor, conversation_id, "transfer") as (session, _, now):
+        assignment = await flows_rep.transfer(
             session,
             config=service.config,
             conversation_id=conversation_id,
             actor=actor.rep,
             to_queue=body.queue,
             note=body.note,
-            at=at,
+            at=now,
         )
-        return result
-
-    return await _conversation_action(service, actor, conversation_id, "transfer", run)
+    return await _action_out(service, actor, conversation_id, assignment)
 
 
 @router.post(
     "/conversations/{conversation_id}/reassign",
     tags=["conversations"],
-    responses=errors(401, 403, 404, 409, 422),
+    responses=errors(400, 401, 403, 404, 409, 422),
 )
 async def reassign(
     conversation_id: ConversationId, body: ReassignIn, actor: ActorDep, service: ServiceDep
 ) -> ActionOut:
-    """Give the conversation to a named rep (a lead or an admin)."""
-
-    async def run(session: AsyncSession, at: datetime) -> Assignment:
-        if await session.get(Rep, body.rep_id) is None:
-            raise HTTPException(status_code=422, detail=f"unknown rep {body.rep_id!r}")
-        result: Assignment = await flows_rep.reassign(
+    """Give the conversation to a named member of its queue, or to the next in turn (a lead or an
+    admin). The named rep must be online or away/busy with capacity."""
+    async with acting_on(service, actor, conversation_id, "reassign") as (session, conversation, now):
+        if body.rep_id is not None and (
+            conversation.queue is None
+            or await session.get(RepQueue, (body.rep_id, conversation.queue)) is None
+        ):
+            raise unprocessable("body.rep_id", f"{body.rep_id!r} is not a member of {conversation.queue}")
+        assignment = await flows_rep.reassign(
             session,
             config=service.config,
             conversation_id=conversation_id,
             actor=actor.rep,
             to_rep_id=body.rep_id,
-            at=at,
+            at=now,
         )
-        return result
-
-    return await _conversation_action(service, actor, conversation_id, "reassign", run)
+    return await _action_out(service, actor, conversation_id, assignment)
 
 
 @router.post(
@@ -800,18 +797,18 @@ async def reassign(
     responses=errors(401, 403, 404, 409, 422),
 )
 async def resolve(conversation_id: ConversationId, actor: ActorDep, service: ServiceDep) -> ActionOut:
-    """Close the conversation (the owner, a lead or an admin)."""
-
-    async def run(session: AsyncSession, at: datetime) -> None:
-        await flows_rep.resolve(session, conversation_id=conversation_id, actor=actor.rep, at=at)
-
-    return await _conversation_action(service, actor, conversation_id, "resolve", run)
+    """Close the conversation (the owner, a lead or an admin); the rep's capacity is freed at once."""
+    async with acting_on(service, actor, conversation_id, "resolve") as (session, _, now):
+        await flows_rep.resolve(
+            session, conversation_id=conversation_id, actor=actor.rep, at=now, config=service.config
+        )
+    return await _action_out(service, actor, conversation_id)
 
 
 @router.post(
     "/conversations/{conversation_id}/hand-back",
     tags=["conversations"],
-    responses=errors(401, 403, 404, 409, 422),
+    responses=errors(400, 401, 403, 404, 409, 422),
 )
 async def hand_back_to_bot(
     conversation_id: ConversationId, body: HandBackIn, actor: ActorDep, service: ServiceDep
@@ -823,9 +820,7 @@ async def hand_back_to_bot(
     with domain_errors():
         briefing = await hand_back(service, conversation_id=conversation_id, actor=actor.rep, note=body.note)
     await _send_after_commit(service, conversation_id)
-    return ActionOut(
-        conversation=await _summary_of(service, actor.viewer, conversation_id), briefing=briefing
-    )
+    return ActionOut(conversation=await _summary_of(service, conversation_id), briefing=briefing)
 
 
 # -- queues, reps, metrics, audit ----------------------------------------------------------------
@@ -834,72 +829,34 @@ def _visible_queue_slugs(service: Service, viewer: Viewer) -> list[str]:
     return slugs if viewer.role == Role.ADMIN else [s for s in slugs if s in viewer.queues]
 
 
-async def _queue_stats(session: AsyncSession, service: Service, slug: str, now: datetime) -> QueueStats:
-    queue = service.config.queue(slug)
-    depth, oldest = (
-        await session.execute(
-            select(func.count(col(Conversation.id)), func.min(col(Conversation.waiting_since))).where(
-                col(Conversation.queue) == slug, col(Conversation.owner) == Owner.QUEUED
-            )
-        )
-    ).one()
-    active = (
-        await session.execute(
-            select(func.count(col(Conversation.id))).where(
-                col(Conversation.queue) == slug, col(Conversation.owner) == Owner.HUMAN
-            )
-        )
-    ).scalar_one()
-    reps = list(
-        (
-            await session.execute(
-                select(Rep)
-                .join(RepQueue, col(RepQueue.rep_id) == col(Rep.id))
-                .where(col(RepQueue.queue) == slug)
-            )
-        ).scalars()
-    )
-    online = [r for r in reps if r.presence == Presence.ONLINE]
-    is_open = queue.hours.is_open(now)
-    return QueueStats(
-        slug=slug,
-        name=queue.name,
-        open_now=is_open,
-        opens_at=None if is_open else queue.hours.next_opening(now),
-        transfers_only=queue.transfers_only,
-        depth=int(depth),
-        longest_wait_seconds=(now - oldest).total_seconds() if oldest is not None else None,
-        active=int(active),
-        reps_total=len(reps),
-        reps_online=len(online),
-        reps_available=sum(1 for r in online if r.auto_assign and r.open_count < r.capacity),
-    )
+Since = Annotated[datetime | None, Query(description="count assignments made since then (default: all)")]
 
 
-@router.get("/queues", tags=["queues"], responses=errors(401))
-async def queue_dashboard(actor: ActorDep, service: ServiceDep) -> list[QueueStats]:
-    """Per queue the caller belongs to (an admin: every queue): depth, longest wait, reps online."""
-    now = service.clock.now()
+@router.get("/queues", tags=["queues"], responses=errors(401, 422))
+async def queue_dashboard(actor: ActorDep, service: ServiceDep, since: Since = None) -> list[QueueMetrics]:
+    """Per queue the caller belongs to (an admin: every queue): depth, longest wait, reps online and
+    available, and the outcomes (first response, handle time, transfers, SLA breaches)."""
+    visible = set(_visible_queue_slugs(service, actor.viewer))
     async with service.sessions() as session:
-        return [
-            await _queue_stats(session, service, slug, now)
-            for slug in _visible_queue_slugs(service, actor.viewer)
-        ]
+        queues = await metrics.queue_metrics(
+            session, config=service.config, at=service.clock.now(), since=since
+        )
+    return [q for q in queues if q.queue in visible]
 
 
 @router.get("/queues/{slug}", tags=["queues"], responses=errors(401, 404, 422))
 async def queue_detail(
-    slug: Annotated[str, Path(max_length=64)], actor: ActorDep, service: ServiceDep
+    slug: Annotated[str, Path(max_length=64)], actor: ActorDep, service: ServiceDep, since: Since = None
 ) -> QueueDetail:
+    """One queue's numbers, the conversations waiting in it, and its members."""
     if slug not in _visible_queue_slugs(service, actor.viewer):
         raise HTTPException(status_code=404, detail="queue not found")
     now = service.clock.now()
     async with service.sessions() as session:
-        stats = await _queue_stats(session, service, slug, now)
+        queues = await metrics.queue_metrics(session, config=service.config, at=now, since=since)
         waiting = (
             await session.execute(
-                select(Conversation, Contact, _failed_count())
-                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                _with_contact()
                 .where(col(Conversation.queue) == slug, col(Conversation.owner) == Owner.QUEUED)
                 .order_by(
                     col(Conversation.priority).desc(), col(Conversation.waiting_since), col(Conversation.id)
@@ -916,6 +873,7 @@ async def queue_detail(
             )
         ).scalars()
         rep_out = [await _rep_out(session, r) for r in reps]
+    stats = next(q for q in queues if q.queue == slug)
     return QueueDetail(
         **stats.model_dump(), waiting=[_summary(c, k, int(n), now) for c, k, n in waiting], reps=rep_out
     )
@@ -953,14 +911,11 @@ async def list_reps(actor: ActorDep, service: ServiceDep) -> list[RepOut]:
 
 
 @router.get("/reps/{rep_id}/metrics", tags=["reps"], responses=errors(401, 404, 422))
-async def rep_metrics(rep_id: RepId, actor: ActorDep, service: ServiceDep) -> RepMetrics:
+async def rep_metrics(rep_id: RepId, actor: ActorDep, service: ServiceDep, since: Since = None) -> RepMetrics:
     """Workload and responsiveness of one rep (themself; a lead: their team; an admin: anyone)."""
-    from handoff import metrics
-
     async with service.sessions() as session:
         rep = await _visible_rep(session, actor.viewer, rep_id)
-        values = await metrics.rep_metrics(session, rep_id=rep.id, at=service.clock.now())
-    return RepMetrics(rep_id=rep.id, metrics=dict(values))
+        return await metrics.rep_metrics(session, rep_id=rep.id, at=service.clock.now(), since=since)
 
 
 @router.get(
@@ -1044,11 +999,14 @@ async def stream(
         try:
             ready = StreamReady(rep_id=actor.id, resumed_after=last_event_id)
             yield f"retry: 3000\nevent: ready\ndata: {ready.model_dump_json()}\n\n"
-            last = last_event_id or 0
+            # Ids are not in commit order on PostgreSQL (a transaction may commit after a later
+            # id's), so live events are never filtered by "newer than the last one"; only the
+            # ones the replay of a resumed stream already sent are skipped.
+            replayed: set[int] = set()
             if last_event_id is not None:
-                for item in await load_events(service.sessions, after=last_event_id, viewer=actor.viewer):
+                for item in await hub.missed(actor.viewer, after=last_event_id):
                     if subscription.wants(item):
-                        last = max(last, item.id)
+                        replayed.add(item.id)
                         yield item.sse()
             while not subscription.lagged:
                 try:
@@ -1056,8 +1014,7 @@ async def stream(
                 except TimeoutError:
                     yield ": ping\n\n"
                     continue
-                if item.id > last:
-                    last = item.id
+                if item.id not in replayed:
                     yield item.sse()
             # Cut off for falling behind: the client reconnects with Last-Event-ID and catches up.
         finally:
@@ -1084,7 +1041,7 @@ async def read_config(_admin: AdminDep, service: ServiceDep) -> dict[str, Any]:
     return data
 
 
-@admin_router.post("/reps", status_code=201, responses=errors(409, 422))
+@admin_router.post("/reps", status_code=201, responses=errors(400, 409, 422))
 async def create_rep(body: RepCreate, admin: AdminDep, service: ServiceDep) -> RepOut:
     now = service.clock.now()
     password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
@@ -1117,7 +1074,7 @@ async def create_rep(body: RepCreate, admin: AdminDep, service: ServiceDep) -> R
     return out
 
 
-@admin_router.patch("/reps/{rep_id}", responses=errors(404, 422))
+@admin_router.patch("/reps/{rep_id}", responses=errors(400, 404, 422))
 async def update_rep(rep_id: RepId, body: RepUpdate, admin: AdminDep, service: ServiceDep) -> RepOut:
     now = service.clock.now()
     password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from handoff.metrics import router as metrics_router
 from handoff.routes import admin_router, auth_router
 from handoff.routes import router as rep_router
 from orchestrator.service_container import Service
@@ -55,4 +56,5 @@ def create_app(
     app.include_router(auth_router)
     app.include_router(rep_router)
     app.include_router(admin_router)
+    app.include_router(metrics_router)
     return app

@@ -1,4 +1,4 @@
-"""`handoff` console script: serve, demo, replay."""
+"""`handoff` console script: serve, demo, replay, create-user."""
 
 from __future__ import annotations
 
@@ -71,6 +71,82 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if args.api_token:
+        return None  # an API token alone is enough to sign in
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    """Create a user (e.g. the first admin) directly in the database, with a password and/or an
+    API token; the token is printed once."""
+    from handoff.enums import Role
+    from handoff.models import AuditEntry
+    from handoff.users import UserError, create_user, rotate_api_token
+    from orchestrator.clock import SystemClock
+    from orchestrator.config import ConfigError, load_config
+    from orchestrator.db import make_engine, make_sessionmaker, run_migrations
+    from orchestrator.settings import get_settings
+
+    settings = get_settings()
+    try:
+        config = load_config(settings.config)
+        password = _read_password(args)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if password is not None and len(password) < 8:
+        print("error: the password needs at least 8 characters", file=sys.stderr)
+        return 2
+
+    async def run() -> str | None:
+        await asyncio.to_thread(run_migrations, settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                now = SystemClock().now()
+                rep = await create_user(
+                    session,
+                    rep_id=args.id,
+                    name=args.name or args.id,
+                    role=Role(args.role),
+                    queues=args.queue,
+                    known_queues={q.slug for q in config.queues},
+                    capacity=args.capacity,
+                    password=password,
+                    at=now,
+                )
+                token = await rotate_api_token(session, rep=rep) if args.api_token else None
+                session.add(
+                    AuditEntry(
+                        actor_id="cli",
+                        action="user_created",
+                        details={"rep_id": rep.id, "role": args.role, "queues": args.queue},
+                        created_at=now,
+                    )
+                )
+            return token
+        finally:
+            await engine.dispose()
+
+    try:
+        token = asyncio.run(run())
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {args.role} {args.id!r}", file=sys.stderr)
+    if token is not None:
+        print(token)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="handoff", description="AI-agent handoff orchestration for WhatsApp"
@@ -90,6 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--at", help="fix the clock (ISO 8601 with timezone)")
     replay.add_argument("--config", type=Path, default=None, help="configuration file (default: shipped)")
     replay.set_defaults(func=_replay)
+    user = sub.add_parser("create-user", help="create a rep, lead or admin (e.g. bootstrap the first admin)")
+    user.add_argument("id", help="user id, also the username for signing in")
+    user.add_argument("--name", help="display name (default: the id)")
+    user.add_argument("--role", choices=["rep", "lead", "admin"], default="rep")
+    user.add_argument("--queue", action="append", default=[], help="queue slug (repeatable)")
+    user.add_argument("--capacity", type=int, default=5, help="open conversations at once")
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.add_argument("--api-token", action="store_true", help="issue an API token and print it")
+    user.set_defaults(func=_create_user)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

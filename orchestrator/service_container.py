@@ -89,7 +89,6 @@ class Service:
         # Live notifications: committed context-log events to SSE subscribers (and other processes'
         # commits through PostgreSQL LISTEN/NOTIFY), optionally to a signed outbound webhook.
         notifier = NotificationHub(
-            sessions,
             database_url=settings.database_url,
             webhook=WebhookSender(
                 url=settings.notify_webhook_url,

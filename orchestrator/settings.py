@@ -73,6 +73,13 @@ class Settings(BaseSettings):
             raise ValueError(f"HANDOFF_CONFIG points to {self.config}, which is not a file")
         return self
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("HANDOFF_JWT_SECRET needs at least 32 characters (HS256 key)")
+        return value
+
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> Settings:
         if self.notify_webhook_url and not (

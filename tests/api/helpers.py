@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -21,11 +21,23 @@ from handoff.enums import Direction, HandoffReason, Owner
 from handoff.models import Assignment, AssignmentStatus, EventType, Rep
 from handoff.service import log_event
 from orchestrator.app import create_app
+from orchestrator.clock import FrozenClock
 from orchestrator.models import Contact, Conversation, Message
-from orchestrator.replay import Harness
+from orchestrator.service_container import Service
 from tests.fakes.servers import free_port
 
 _numbers = itertools.count(1)
+
+
+class Running(Protocol):
+    """A running service and its clock (the `h` harness, or a service started by a test)."""
+
+    @property
+    def service(self) -> Service: ...
+
+    @property
+    def clock(self) -> FrozenClock: ...
+
 
 # The cast of the default configuration, by role and department.
 TOKENS = {
@@ -66,7 +78,7 @@ KINDS = {
 
 
 async def seed_conversation(
-    h: Harness,
+    h: Running,
     kind: Kind | str,
     *,
     last_inbound_at: datetime | None = None,
@@ -159,7 +171,7 @@ async def seed_conversation(
     return conversation.id
 
 
-async def add_event(h: Harness, conversation_id: int, event_type: EventType, **details: Any) -> int:
+async def add_event(h: Running, conversation_id: int, event_type: EventType, **details: Any) -> int:
     """Append one context-log entry in its own transaction (what the engines do), return its id."""
     async with h.service.sessions() as session, session.begin():
         written = await log_event(
@@ -176,7 +188,7 @@ async def add_event(h: Harness, conversation_id: int, event_type: EventType, **d
 
 
 @asynccontextmanager
-async def live_server(h: Harness) -> AsyncIterator[str]:
+async def live_server(h: Running) -> AsyncIterator[str]:
     """The app over real HTTP on a local port, in this event loop (streams need a real server:
     httpx's ASGI transport buffers whole responses)."""
     port = free_port()
@@ -189,15 +201,16 @@ async def live_server(h: Harness) -> AsyncIterator[str]:
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.01)
+    config.load()
+    server.lifespan = config.lifespan_class(config)
+    await server.startup()
+    serving = asyncio.create_task(server.main_loop())
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        await serving
+        await server.shutdown()
 
 
 @dataclass
@@ -214,9 +227,9 @@ class EventStream:
         self.response = response
         self._lines = response.aiter_lines()
 
-    async def next(self, *, timeout: float = 5.0) -> SSEEvent:
+    async def next(self, *, within: float = 5.0) -> SSEEvent:
         fields: dict[str, str] = {}
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             async for line in self._lines:
                 if line == "":
                     if "data" in fields:
@@ -234,11 +247,13 @@ class EventStream:
                 fields[key] = value.removeprefix(" ")
         raise AssertionError("the stream ended")
 
-    async def until(self, event_type: str, *, conversation_id: int | None = None, timeout: float = 5.0) -> SSEEvent:
+    async def until(
+        self, event_type: str, *, conversation_id: int | None = None, within: float = 5.0
+    ) -> SSEEvent:
         """The next event of `event_type` (for `conversation_id`), skipping others."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
-                event = await self.next(timeout=timeout)
+                event = await self.next(within=within)
                 if event.type == event_type and (
                     conversation_id is None or event.data.get("conversation_id") == conversation_id
                 ):

@@ -10,12 +10,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import text as sql
 
+from handoff.enums import Owner
 from handoff.models import EventType, Rep
 from handoff.notify import StreamEvent
 from handoff.service import log_event
@@ -24,7 +26,7 @@ from orchestrator.clock import FrozenClock
 from orchestrator.models import Contact, Conversation
 from orchestrator.service_container import Service
 from orchestrator.settings import Settings
-from tests.api.helpers import open_stream
+from tests.api.helpers import live_server, open_stream
 from tests.fakes.servers import free_port
 
 pytestmark = pytest.mark.postgres
@@ -45,7 +47,7 @@ async def new_conversation(service: Service) -> int:
         await session.flush()
         assert contact.id is not None
         conversation = Conversation(
-            contact_id=contact.id, owner="queued", queue="support", created_at=AT, updated_at=AT
+            contact_id=contact.id, owner=Owner.QUEUED, queue="support", created_at=AT, updated_at=AT
         )
         session.add(conversation)
         await session.flush()
@@ -75,14 +77,17 @@ async def next_event(queue: asyncio.Queue[StreamEvent]) -> StreamEvent:
 async def test_migration_installs_the_notify_trigger(postgres_url: str) -> None:
     async with service_on(postgres_url) as service, service.sessions() as session:
         names = (
-            await session.execute(sql("SELECT tgname FROM pg_trigger WHERE tgrelid = 'contextevent'::regclass"))
+            await session.execute(
+                sql("SELECT tgname FROM pg_trigger WHERE tgrelid = 'contextevent'::regclass")
+            )
         ).scalars()
         assert "contextevent_notify" in set(names)
 
 
 async def test_event_committed_by_one_process_reaches_subscribers_of_another_once(postgres_url: str) -> None:
     async with service_on(postgres_url) as a, service_on(postgres_url) as b:
-        assert a.notifier is not None and b.notifier is not None
+        assert a.notifier is not None
+        assert b.notifier is not None
         async with a.sessions() as session:
             admin = await session.get(Rep, "admin")
             assert admin is not None
@@ -98,6 +103,35 @@ async def test_event_committed_by_one_process_reaches_subscribers_of_another_onc
         assert received_a == [first, second, third]
         assert received_b == [first, second, third]
         assert on_a.queue.empty()
+
+
+@dataclass
+class Running:
+    service: Service
+    clock: FrozenClock
+
+
+async def test_event_committed_after_a_later_id_still_reaches_the_stream(postgres_url: str) -> None:
+    # On PostgreSQL ids come from a sequence at insert time: the first insert may commit last.
+    async with service_on(postgres_url) as service, live_server(Running(service, FrozenClock(AT))) as url:
+        conversation_id = await new_conversation(service)
+        async with open_stream(url, "admin") as admin:
+            async with service.sessions() as slow:
+                await slow.begin()
+                early = await log_event(
+                    slow,
+                    conversation_id=conversation_id,
+                    type=EventType.ESCALATED,
+                    source="test",
+                    description="inserted first, committed last",
+                    at=AT,
+                )
+                later = await commit_event(service, conversation_id, EventType.SLA_WARNING)
+                await slow.commit()
+            received = [(await admin.next()).id, (await admin.next()).id]
+    assert early.id is not None
+    assert early.id < later
+    assert received == [later, early.id]
 
 
 @pytest.fixture

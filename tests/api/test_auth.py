@@ -1,0 +1,219 @@
+"""Users and sign-in: OAuth2 password flow with signed access tokens, hashed API tokens (the demo's
+`demo-<id>` included), revocation, and the CLI that bootstraps the first admin."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from handoff.models import Rep
+from handoff.users import JWT_AUDIENCE, hash_password, verify_password
+from orchestrator.replay import Harness
+from orchestrator.settings import Settings
+from tests.api.helpers import bearer
+
+
+async def create_rep(
+    h: Harness, rep_id: str = "nina", password: str = "correct horse battery", **extra: Any
+) -> None:
+    response = await h.http.post(
+        "/api/admin/reps",
+        json={"id": rep_id, "name": "Nina Costa", "queues": ["support"], "password": password, **extra},
+        headers=bearer("admin"),
+    )
+    assert response.status_code == 201, response.text
+
+
+async def login(h: Harness, username: str, password: str) -> Any:
+    return await h.http.post("/api/auth/token", data={"username": username, "password": password})
+
+
+async def test_password_login_returns_a_bearer_token_that_authenticates(h: Harness) -> None:
+    await create_rep(h)
+    response = await login(h, "nina", "correct horse battery")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+    me = await h.http.get("/api/me", headers=bearer(body["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["id"] == "nina"
+    assert me.json()["queues"] == ["support"]
+
+
+async def test_access_token_is_a_jwt_signed_with_the_service_secret(h: Harness) -> None:
+    await create_rep(h)
+    token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
+    secret = h.service.settings.jwt_secret.get_secret_value()
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=["HS256"],
+        audience=JWT_AUDIENCE,
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims["sub"] == "nina"
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+async def test_wrong_password_and_unknown_user_get_the_same_401(h: Harness) -> None:
+    await create_rep(h)
+    wrong = await login(h, "nina", "not her password")
+    unknown = await login(h, "nobody", "correct horse battery")
+    no_password = await login(h, "tara", "anything at all")  # a demo rep with only an API token
+    for response in (wrong, unknown, no_password):
+        assert response.status_code == 401
+        assert response.json() == {"detail": "incorrect username or password"}
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_access_token_stops_working_when_it_expires(h: Harness) -> None:
+    await create_rep(h)
+    token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
+    h.clock.advance(minutes=59)
+    assert (await h.http.get("/api/me", headers=bearer(token))).status_code == 200
+    h.clock.advance(minutes=1)
+    expired = await h.http.get("/api/me", headers=bearer(token))
+    assert expired.status_code == 401
+    assert expired.json() == {"detail": "invalid or expired token"}
+
+
+async def test_token_signed_with_another_secret_is_refused(h: Harness) -> None:
+    await create_rep(h)
+    now = h.clock.now()
+    forged = jwt.encode(
+        {"sub": "admin", "aud": JWT_AUDIENCE, "exp": int((now + timedelta(hours=1)).timestamp()), "pwf": "x"},
+        "a-guessed-secret-that-is-long-enough-for-hs256",
+        algorithm="HS256",
+    )
+    response = await h.http.get("/api/me", headers=bearer(forged))
+    assert response.status_code == 401
+
+
+async def test_changing_the_password_revokes_outstanding_access_tokens(h: Harness) -> None:
+    await create_rep(h)
+    token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
+    changed = await h.http.patch(
+        "/api/admin/reps/nina", json={"password": "a brand new password"}, headers=bearer("admin")
+    )
+    assert changed.status_code == 200
+    assert (await h.http.get("/api/me", headers=bearer(token))).status_code == 401
+    assert (await login(h, "nina", "a brand new password")).status_code == 200
+
+
+async def test_demo_api_tokens_authenticate_their_rep(h: Harness) -> None:
+    response = await h.http.get("/api/me", headers=bearer("demo-lena"))
+    assert response.status_code == 200
+    assert response.json()["id"] == "lena"
+    assert response.json()["role"] == "lead"
+    assert response.json()["queues"] == ["senior_engineering", "support"]
+
+
+async def test_missing_or_unknown_token_gets_401_with_the_bearer_challenge(h: Harness) -> None:
+    missing = await h.http.get("/api/me")
+    unknown = await h.http.get("/api/me", headers=bearer("demo-nobody"))
+    assert missing.status_code == 401
+    assert missing.json() == {"detail": "missing bearer token"}
+    assert unknown.status_code == 401
+    assert unknown.headers["www-authenticate"] == "Bearer"
+
+
+async def test_issued_api_token_replaces_the_previous_one(h: Harness) -> None:
+    issued = await h.http.post("/api/admin/reps/tara/api-token", headers=bearer("admin"))
+    assert issued.status_code == 201
+    token = issued.json()["token"]
+    assert token.startswith("hk_")
+    assert (await h.http.get("/api/me", headers=bearer(token))).json()["id"] == "tara"
+    assert (await h.http.get("/api/me", headers=bearer("demo-tara"))).status_code == 401
+    async with h.service.sessions() as session:
+        rep = await session.get(Rep, "tara")
+    assert rep is not None
+    assert token not in (rep.token_hash or "")  # only the hash is stored
+
+
+async def test_disabled_user_can_no_longer_sign_in_in_any_way(h: Harness) -> None:
+    await create_rep(h)
+    token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
+    api_token = (await h.http.post("/api/admin/reps/nina/api-token", headers=bearer("admin"))).json()["token"]
+    disabled = await h.http.post("/api/admin/reps/nina/disable", headers=bearer("admin"))
+    assert disabled.status_code == 200
+    assert disabled.json()["presence"] == "offline"
+    assert (disabled.json()["has_password"], disabled.json()["has_api_token"]) == (False, False)
+    assert (await h.http.get("/api/me", headers=bearer(token))).status_code == 401
+    assert (await h.http.get("/api/me", headers=bearer(api_token))).status_code == 401
+    assert (await login(h, "nina", "correct horse battery")).status_code == 401
+
+
+def test_short_jwt_secret_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(database_url=f"sqlite:///{tmp_path}/x.db", jwt_secret=SecretStr("too-short"))
+
+
+def test_passwords_are_stored_as_salted_scrypt_hashes() -> None:
+    first, second = hash_password("s3cret-enough"), hash_password("s3cret-enough")
+    assert first.startswith("scrypt$16384$8$1$")
+    assert first != second  # a fresh salt each time
+    assert verify_password("s3cret-enough", first)
+    assert not verify_password("s3cret-enougH", first)
+    assert not verify_password("s3cret-enough", None)
+    assert not verify_password("s3cret-enough", "md5$garbage")
+
+
+async def run_cli(sqlite_url: str, *args: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        *args,
+        env={"HANDOFF_DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_cli_bootstraps_an_admin_who_can_sign_in_and_manage_users(h: Harness, sqlite_url: str) -> None:
+    code, out, err = await run_cli(
+        sqlite_url,
+        "create-user",
+        "root",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--api-token",
+        stdin=b"root-password-1\n",
+    )
+    assert code == 0, err
+    assert "created admin 'root'" in err
+    api_token = out.strip()
+    access = (await login(h, "root", "root-password-1")).json()["access_token"]
+    for token in (api_token, access):
+        me = await h.http.get("/api/me", headers=bearer(token))
+        assert me.json()["role"] == "admin"
+    config = await h.http.get("/api/admin/config", headers=bearer(access))
+    assert config.status_code == 200
+    audit = await h.http.get("/api/audit", params={"actor_id": "cli"}, headers=bearer(access))
+    assert [(e["action"], e["details"]["rep_id"]) for e in audit.json()] == [("user_created", "root")]
+
+
+async def test_cli_refuses_a_short_password_and_a_duplicate_id(h: Harness, sqlite_url: str) -> None:
+    short = await run_cli(
+        sqlite_url, "create-user", "root", "--role", "admin", "--password-stdin", stdin=b"short\n"
+    )
+    duplicate = await run_cli(
+        sqlite_url, "create-user", "tara", "--password-stdin", stdin=b"long enough pw\n"
+    )
+    assert short[0] == 2
+    assert "at least 8 characters" in short[2]
+    assert duplicate[0] == 2
+    assert "already exists" in duplicate[2]

@@ -1,0 +1,267 @@
+"""The visibility matrix: every endpoint × role × ownership. Invisible answers 404 (nothing tells an
+outsider that it exists), visible but forbidden answers 403, a state that forbids it answers 409.
+
+The expected tables are written out by hand from the rules (DESIGN.md and the issue), not computed
+by the code under test. Each cell runs on a freshly seeded conversation, so a write allowed in one
+cell cannot change the next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from handoff.enums import Owner
+from handoff.models import Rep
+from handoff.users import can_see, viewer_of, visibility_clause
+from orchestrator.models import Contact, Conversation
+from orchestrator.replay import Harness
+from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
+
+
+def table(text: str) -> dict[str, dict[str, int]]:
+    """Rows `kind  tara diego farah lena sam admin` into {kind: {actor: status}}."""
+    rows: dict[str, dict[str, int]] = {}
+    for line in text.strip().splitlines():
+        kind, *codes = line.split()
+        assert len(codes) == len(ACTORS), line
+        rows[kind] = dict(zip(ACTORS, map(int, codes), strict=True))
+    return rows
+
+
+#                      tara  diego farah lena  sam   admin
+READ = table("""
+waiting_support        200   200   404   200   404   200
+tara_support           200   404   404   200   404   200
+farah_billing          404   404   200   404   404   200
+bot                    404   404   404   404   404   200
+closed_tara            200   404   404   200   404   200
+""")
+REPLY = table("""
+waiting_support        403   403   404   403   404   403
+tara_support           201   404   404   403   404   403
+farah_billing          404   404   201   404   404   403
+bot                    404   404   404   404   404   403
+closed_tara            403   404   404   403   404   403
+""")
+# Transfer, resolve and hand back: the owner, a lead (in their departments) or an admin.
+SUPERVISED = table("""
+waiting_support        403   403   404   200   404   200
+tara_support           200   404   404   200   404   200
+farah_billing          404   404   200   404   404   200
+bot                    404   404   404   404   404   409
+closed_tara            403   404   404   409   404   409
+""")
+REASSIGN = table("""
+waiting_support        403   403   404   200   404   200
+tara_support           403   404   404   200   404   200
+farah_billing          404   404   403   404   404   200
+bot                    404   404   404   404   404   409
+closed_tara            403   404   404   409   404   409
+""")
+
+# Another member of the conversation's queue, to reassign to.
+REASSIGN_TO = {"support": "diego", "billing": "marc", None: "diego"}
+
+
+def conversation_call(endpoint: str, conversation_id: int, queue: str | None) -> tuple[str, str, Any]:
+    base = f"/api/conversations/{conversation_id}"
+    return {
+        "read": ("GET", base, None),
+        "reply": ("POST", f"{base}/messages", {"text": "Hello from the team"}),
+        "transfer": ("POST", f"{base}/transfer", {"queue": "general", "note": "for general"}),
+        "resolve": ("POST", f"{base}/resolve", None),
+        "hand_back": ("POST", f"{base}/hand-back", {"note": "all sorted"}),
+        "reassign": ("POST", f"{base}/reassign", {"rep_id": REASSIGN_TO[queue]}),
+    }[endpoint]
+
+
+EXPECTED = {
+    "read": READ,
+    "reply": REPLY,
+    "transfer": SUPERVISED,
+    "resolve": SUPERVISED,
+    "hand_back": SUPERVISED,
+    "reassign": REASSIGN,
+}
+
+
+@pytest.mark.parametrize("endpoint", list(EXPECTED))
+async def test_conversation_endpoint_answers_each_role_and_ownership_as_the_rules_say(
+    h: Harness, endpoint: str
+) -> None:
+    observed: dict[str, dict[str, int]] = {}
+    bodies: list[str] = []
+    for kind in KINDS.values():
+        observed[kind.name] = {}
+        for actor in ACTORS:
+            conversation_id = await seed_conversation(h, kind)
+            method, path, body = conversation_call(endpoint, conversation_id, kind.queue)
+            response = await h.http.request(method, path, json=body, headers=bearer(actor))
+            observed[kind.name][actor] = response.status_code
+            if response.status_code >= 500:
+                bodies.append(f"{kind.name}/{actor}: {response.text[:300]}")
+            if response.status_code in (403, 404, 409):
+                assert set(response.json()) == {"detail"}, response.text
+    assert observed == EXPECTED[endpoint], bodies
+
+
+async def test_list_shows_each_role_exactly_what_it_may_see(h: Harness) -> None:
+    ids = {name: await seed_conversation(h, name) for name in KINDS}
+    kind_of = {v: k for k, v in ids.items()}
+    for actor in ACTORS:
+        response = await h.http.get("/api/conversations", headers=bearer(actor))
+        assert response.status_code == 200
+        assert {kind_of[c["id"]] for c in response.json()} == VISIBLE[actor], actor
+        assert response.headers["x-total-count"] == str(len(VISIBLE[actor]))
+
+
+async def test_list_filters_cannot_widen_what_a_role_sees(h: Harness) -> None:
+    await seed_conversation(h, "farah_billing")
+    for params in ({"queue": "billing"}, {"assignee_id": "farah"}, {"owner": "human"}):
+        response = await h.http.get("/api/conversations", params=params, headers=bearer("tara"))
+        assert response.status_code == 200
+        assert response.json() == [], params
+
+
+#                      tara  diego farah lena  sam   admin
+OTHER = table("""
+queue_support          200   200   404   200   404   200
+queue_billing          404   404   200   404   404   200
+metrics_tara           200   404   404   200   404   200
+metrics_farah          404   404   200   404   404   200
+admin_config           403   403   403   403   403   200
+admin_create           403   403   403   403   403   201
+admin_update           403   403   403   403   403   200
+admin_token            403   403   403   403   403   201
+admin_disable          403   403   403   403   403   200
+""")
+OTHER_CALLS: dict[str, tuple[str, str, Any]] = {
+    "queue_support": ("GET", "/api/queues/support", None),
+    "queue_billing": ("GET", "/api/queues/billing", None),
+    "metrics_tara": ("GET", "/api/reps/tara/metrics", None),
+    "metrics_farah": ("GET", "/api/reps/farah/metrics", None),
+    "admin_config": ("GET", "/api/admin/config", None),
+    "admin_create": ("POST", "/api/admin/reps", {"id": "newbie", "name": "New Bie", "queues": ["general"]}),
+    "admin_update": ("PATCH", "/api/admin/reps/diego", {"capacity": 4}),
+    "admin_token": ("POST", "/api/admin/reps/eve/api-token", None),
+    "admin_disable": ("POST", "/api/admin/reps/gus/disable", None),
+}
+
+
+async def test_queue_metrics_and_admin_endpoints_answer_each_role_as_the_rules_say(h: Harness) -> None:
+    observed = {
+        name: {
+            actor: (await h.http.request(method, path, json=body, headers=bearer(actor))).status_code
+            for actor in ACTORS  # admin last: its writes come after every refusal
+        }
+        for name, (method, path, body) in OTHER_CALLS.items()
+    }
+    assert observed == OTHER
+
+
+async def test_dashboard_and_rep_list_are_limited_to_the_callers_departments(h: Harness) -> None:
+    queues = {
+        actor: [q["queue"] for q in (await h.http.get("/api/queues", headers=bearer(actor))).json()]
+        for actor in ACTORS
+    }
+    reps = {
+        actor: {r["id"] for r in (await h.http.get("/api/reps", headers=bearer(actor))).json()}
+        for actor in ACTORS
+    }
+    assert queues == {
+        "tara": ["support"],
+        "diego": ["support"],
+        "farah": ["billing"],
+        "lena": ["support", "senior_engineering"],
+        "sam": ["sales", "uk_sales"],
+        "admin": ["sales", "uk_sales", "support", "billing", "senior_engineering", "general"],
+    }
+    assert reps["tara"] == {"tara"}
+    assert reps["farah"] == {"farah"}
+    assert reps["lena"] == {"tara", "diego", "lena", "eve"}
+    assert reps["sam"] == {"alice", "bruno", "sam", "olivia", "harry"}
+    assert len(reps["admin"]) == 13
+
+
+async def test_every_rep_api_operation_refuses_an_anonymous_caller(h: Harness) -> None:
+    paths = (await h.http.get("/openapi.json")).json()["paths"]
+    operations = [
+        (method.upper(), path)
+        for path, item in paths.items()
+        if path.startswith("/api/") and path != "/api/auth/token"
+        for method in item
+    ]
+    assert len(operations) >= 20
+    for method, path in operations:
+        concrete = (
+            path.replace("{conversation_id}", "1").replace("{rep_id}", "tara").replace("{slug}", "support")
+        )
+        response = await h.http.request(method, concrete, json={})
+        assert response.status_code == 401, (method, path, response.text)
+        assert "401" in paths[path][method.lower()]["responses"], (method, path)
+        assert paths[path][method.lower()]["security"] == [{"OAuth2PasswordBearer": []}], (method, path)
+
+
+async def test_visibility_predicate_of_the_stream_agrees_with_the_query(h: Harness) -> None:
+    """The stream filters loaded rows in Python, the API filters in SQL: same answer everywhere."""
+    combos = [
+        (owner, queue, assignee)
+        for owner in Owner
+        for queue in (None, "support", "billing")
+        for assignee in (None, "tara", "farah")
+    ]
+    now = h.clock.now()
+    async with h.service.sessions() as session, session.begin():
+        for i, (owner, queue, assignee) in enumerate(combos):
+            contact = Contact(wa_id=f"1303555{i:04d}", created_at=now)
+            session.add(contact)
+            await session.flush()
+            assert contact.id is not None
+            session.add(
+                Conversation(
+                    contact_id=contact.id,
+                    owner=owner,
+                    queue=queue,
+                    assignee_id=assignee,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    async with h.service.sessions() as session:
+        rows = {c.id: c for c in (await session.execute(select(Conversation))).scalars()}
+        reps = {
+            r.id: r for r in (await session.execute(select(Rep).where(col(Rep.id).in_(ACTORS)))).scalars()
+        }
+        for actor in ACTORS:
+            viewer = await viewer_of(session, rep=reps[actor])
+            query = select(col(Conversation.id))
+            clause = visibility_clause(viewer)
+            if clause is not None:
+                query = query.where(clause)
+            in_sql = set((await session.execute(query)).scalars())
+            in_python = {
+                cid
+                for cid, c in rows.items()
+                if can_see(viewer, owner=c.owner, queue=c.queue, assignee_id=c.assignee_id)
+            }
+            assert in_sql == in_python, actor
+            if actor == "admin":
+                assert in_sql == set(rows)
+
+
+async def test_cast_of_the_matrix_has_the_roles_it_assumes(h: Harness) -> None:
+    # Guards the tables above: every actor exists with the role and queues they were written for.
+    async with h.service.sessions() as session:
+        roles = dict((await session.execute(select(col(Rep.id), col(Rep.role)))).all())
+    assert {actor: roles[actor] for actor in ACTORS} == {
+        "tara": "rep",
+        "diego": "rep",
+        "farah": "rep",
+        "lena": "lead",
+        "sam": "lead",
+        "admin": "admin",
+    }

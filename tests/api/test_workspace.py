@@ -1,0 +1,142 @@
+"""The rep's own state (presence, heartbeat, auto-assignment), the queue dashboard, rep metrics, and the
+admin's configuration and user management."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.replay import Harness
+from tests.api.helpers import bearer, seed_conversation
+
+
+async def post(h: Harness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
+    return await h.http.post(path, json=body, headers=bearer(actor))
+
+
+async def test_presence_change_is_applied_and_audited(h: Harness) -> None:
+    response = await post(h, "/api/me/presence", "tara", {"presence": "away"})
+    assert response.status_code == 200
+    assert response.json()["presence"] == "away"
+    assert (await h.http.get("/api/me", headers=bearer("tara"))).json()["presence"] == "away"
+    audit = (await h.http.get("/api/audit", headers=bearer("tara"))).json()
+    assert [(e["action"], e["details"]) for e in audit] == [("presence", {"from": "online", "to": "away"})]
+    wrong = await post(h, "/api/me/presence", "tara", {"presence": "asleep"})
+    assert wrong.status_code == 422
+
+
+async def test_coming_online_takes_a_waiting_conversation(h: Harness) -> None:
+    for rep in ("tara", "diego", "lena"):
+        await post(h, "/api/me/presence", rep, {"presence": "offline"})
+    conversation_id = await seed_conversation(h, "waiting_support")
+    response = await post(h, "/api/me/presence", "diego", {"presence": "online"})
+    assert response.status_code == 200
+    assert response.json()["open_count"] == 1
+    conversation = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("diego"))).json()
+    assert (conversation["owner"], conversation["assignee_id"]) == ("human", "diego")
+
+
+async def test_heartbeat_records_that_the_rep_is_alive(h: Harness) -> None:
+    h.clock.advance(minutes=3)
+    response = await post(h, "/api/me/heartbeat", "tara")
+    assert response.status_code == 200
+    assert response.json()["last_seen_at"] == h.clock.now().isoformat().replace("+00:00", "Z")
+
+
+async def test_rep_can_opt_out_of_automatic_assignment(h: Harness) -> None:
+    response = await post(h, "/api/me/auto-assign", "tara", {"enabled": False})
+    assert response.status_code == 200
+    assert response.json()["auto_assign"] is False
+
+
+async def test_queue_dashboard_shows_depth_longest_wait_and_reps_online(h: Harness) -> None:
+    for rep in ("tara", "diego", "lena"):
+        await post(h, "/api/me/presence", rep, {"presence": "away"})
+    await post(h, "/api/me/presence", "diego", {"presence": "online"})
+    await post(h, "/api/me/auto-assign", "diego", {"enabled": False})
+    first = await seed_conversation(h, "waiting_support")
+    h.clock.advance(minutes=4)
+    second = await seed_conversation(h, "waiting_support")
+    h.clock.advance(minutes=1)
+    response = await h.http.get("/api/queues/support", headers=bearer("tara"))
+    assert response.status_code == 200
+    queue = response.json()
+    assert queue["depth"] == 2
+    assert queue["longest_wait_seconds"] == 300
+    assert (queue["reps_online"], queue["reps_available"]) == (1, 0)
+    assert [c["id"] for c in queue["waiting"]] == [first, second]
+    assert {r["id"] for r in queue["reps"]} == {"tara", "diego", "lena"}
+    (summary,) = (await h.http.get("/api/queues", headers=bearer("tara"))).json()
+    assert (summary["queue"], summary["depth"], summary["longest_wait_seconds"]) == ("support", 2, 300)
+
+
+async def test_rep_metrics_count_assignments_and_first_response_time(h: Harness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    h.clock.advance(seconds=90)
+    await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "Hi!"})
+    response = await h.http.get("/api/reps/tara/metrics", headers=bearer("lena"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rep_id"] == "tara"
+    assert body["assignments"] == 1
+    assert body["first_response"]["count"] == 1
+    assert body["first_response"]["mean_seconds"] == 90
+    later = (h.clock.now() + timedelta(minutes=1)).isoformat()
+    since = await h.http.get("/api/reps/tara/metrics", params={"since": later}, headers=bearer("tara"))
+    assert since.json()["assignments"] == 0
+
+
+async def test_admin_reads_the_configuration_without_the_demo_tokens(h: Harness) -> None:
+    response = await h.http.get("/api/admin/config", headers=bearer("admin"))
+    assert response.status_code == 200
+    config = response.json()
+    assert [q["slug"] for q in config["queues"]][:2] == ["sales", "uk_sales"]
+    assert config["routing"]["fallback"] == "general"
+    assert {r["token"] for r in config["reps"]} == {"***"}
+    assert "demo-" not in response.text
+
+
+async def test_admin_creates_and_updates_a_rep(h: Harness) -> None:
+    created = await post(
+        h,
+        "/api/admin/reps",
+        "admin",
+        {"id": "zoe", "name": "Zoe Park", "role": "lead", "queues": ["billing"], "capacity": 3},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json() == {
+        "id": "zoe",
+        "name": "Zoe Park",
+        "role": "lead",
+        "presence": "offline",
+        "capacity": 3,
+        "open_count": 0,
+        "auto_assign": True,
+        "last_seen_at": None,
+        "queues": ["billing"],
+        "has_password": False,
+        "has_api_token": False,
+    }
+    updated = await h.http.patch(
+        "/api/admin/reps/zoe", json={"queues": ["billing", "general"], "capacity": 6}, headers=bearer("admin")
+    )
+    assert updated.status_code == 200
+    assert (updated.json()["queues"], updated.json()["capacity"]) == (["billing", "general"], 6)
+    audit = (await h.http.get("/api/audit", params={"actor_id": "admin"}, headers=bearer("admin"))).json()
+    assert [e["action"] for e in audit] == ["user_updated", "user_created"]
+
+
+async def test_admin_user_management_refuses_bad_input(h: Harness) -> None:
+    duplicate = await post(h, "/api/admin/reps", "admin", {"id": "tara", "name": "Another Tara"})
+    unknown_queue = await post(
+        h, "/api/admin/reps", "admin", {"id": "zed", "name": "Zed", "queues": ["nowhere"]}
+    )
+    bad_id = await post(h, "/api/admin/reps", "admin", {"id": "Not An Id", "name": "X"})
+    missing = await h.http.patch("/api/admin/reps/nobody", json={"capacity": 1}, headers=bearer("admin"))
+    self_disable = await post(h, "/api/admin/reps/admin/disable", "admin")
+    assert duplicate.status_code == 409
+    assert unknown_queue.status_code == 422
+    assert unknown_queue.json() == {"detail": ["body: unknown queue(s): nowhere"]}
+    assert bad_id.status_code == 422
+    assert missing.status_code == 404
+    assert self_disable.status_code == 409
