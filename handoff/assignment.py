@@ -45,6 +45,7 @@ Context-log events written here (notifications follow the log); `details` always
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -370,6 +371,7 @@ async def _claim(
 
 
 BUSY = "busy: taken by a concurrent assignment"
+PICK_ATTEMPTS = 6  # reads of the queue before the conversation waits for the next pass
 
 
 async def _pick(
@@ -391,7 +393,10 @@ async def _pick(
     again (a few times); with `wait`, also wait for the first in rank's lock."""
     mode = _Mode.LEAD if leads_only else _Mode.AUTO
     candidates: dict[str, Candidate] = {}
-    for attempt in range(3):
+    for attempt in range(PICK_ATTEMPTS):
+        if attempt:
+            # Others hold the eligible reps for a few milliseconds: back off a little, read again.
+            await asyncio.sleep(0.002 * attempt)
         if attempt or members is None:
             members, _ = await _read_members(session, queue=queue)
         candidates = {m.rep_id: _candidate(m) for m in members}

@@ -33,7 +33,14 @@ class WebhookAck(BaseModel):
     statuses: int
 
 
-@router.get("/webhooks/whatsapp", response_class=PlainTextResponse)
+@router.get(
+    "/webhooks/whatsapp",
+    response_class=PlainTextResponse,
+    responses={
+        400: {"description": "hub.challenge is missing"},
+        403: {"description": "wrong hub.mode or hub.verify_token"},
+    },
+)
 async def verify_subscription(
     service: ServiceDep,
     mode: Annotated[str | None, Query(alias="hub.mode")] = None,
@@ -50,7 +57,11 @@ async def verify_subscription(
 
 @router.post(
     "/webhooks/whatsapp",
-    responses={400: {"description": "malformed payload"}, 401: {"description": "bad or missing signature"}},
+    responses={
+        400: {"description": "malformed payload: the detail says what is wrong"},
+        401: {"description": "missing or wrong X-Hub-Signature-256; nothing is stored"},
+        413: {"description": "body larger than Meta's 3 MB (with margin)"},
+    },
 )
 async def receive(request: Request, service: ServiceDep) -> WebhookAck:
     body = await request.body()
