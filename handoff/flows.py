@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,9 +140,3 @@ async def perform_handoff(
     )
     text = customer_message(config, reason=reason, outcome=outcome, language=language)
     return HandoffResult(context=context, routing=decision, outcome=outcome, customer_text=text)
-
-
-def field_records(details: dict[str, Any] | None) -> dict[str, str]:
-    """Field values out of a stored handoff context (for the replay output and the rep view)."""
-    fields = (details or {}).get("fields") or {}
-    return {name: record.get("value", "") for name, record in fields.items()}

@@ -6,7 +6,6 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.enums import Presence
@@ -39,15 +38,6 @@ async def log_event(
     session.add(event)
     await session.flush()
     return event
-
-
-async def list_events(session: AsyncSession, *, conversation_id: int) -> list[ContextEvent]:
-    rows = await session.execute(
-        select(ContextEvent)
-        .where(ContextEvent.conversation_id == conversation_id)  # type: ignore[arg-type]
-        .order_by(ContextEvent.id)  # type: ignore[arg-type]
-    )
-    return list(rows.scalars())
 
 
 async def seed_reps(

@@ -282,10 +282,3 @@ async def release_turn_lease(session: AsyncSession, *, conversation_id: int, own
         .values(lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
-
-
-async def transcript(session: AsyncSession, *, conversation_id: int) -> list[Message]:
-    rows = await session.execute(
-        select(Message).where(col(Message.conversation_id) == conversation_id).order_by(col(Message.id))
-    )
-    return list(rows.scalars())
