@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import yaml
 from pydantic import SecretStr
 from sqlalchemy import event, update
@@ -53,17 +51,11 @@ from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.config import AppConfig, default_config_text, parse_config
 from orchestrator.service_container import Service
 from orchestrator.settings import Settings
+from tests.fakes.servers import free_port, serve_in_loop
 
 SECRET = "bench-app-secret"
 REPS = ("tara", "diego", "lena")
 _PROBE = "bench.notify.assigned"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def bench_config() -> AppConfig:
@@ -163,26 +155,8 @@ class Streams:
 
 @asynccontextmanager
 async def serve_here(service: Service) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(service=service),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    config.load()
-    server.lifespan = config.lifespan_class(config)
-    await server.startup()
-    task = asyncio.create_task(server.main_loop())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        await server.shutdown(None)
+    async with serve_in_loop(create_app(service=service)) as url:
+        yield url
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
-import uvicorn
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -24,7 +23,7 @@ from orchestrator.app import create_app
 from orchestrator.clock import FrozenClock
 from orchestrator.models import Contact, Conversation, Message
 from orchestrator.service_container import Service
-from tests.fakes.servers import free_port
+from tests.fakes.servers import serve_in_loop
 
 _numbers = itertools.count(1)
 
@@ -189,28 +188,9 @@ async def add_event(h: Running, conversation_id: int, event_type: EventType, **d
 
 @asynccontextmanager
 async def live_server(h: Running) -> AsyncIterator[str]:
-    """The app over real HTTP on a local port, in this event loop (streams need a real server:
-    httpx's ASGI transport buffers whole responses)."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(service=h.service),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    config.load()
-    server.lifespan = config.lifespan_class(config)
-    await server.startup()
-    serving = asyncio.create_task(server.main_loop())
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
-        await server.shutdown()
+    """The app over real HTTP on a local port, in this event loop."""
+    async with serve_in_loop(create_app(service=h.service)) as url:
+        yield url
 
 
 @dataclass
