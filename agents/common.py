@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
-from orchestrator.graph.state import HandoffRequest, Outgoing, State, TurnMessage
+from orchestrator.core.state import HandoffRequest, Outgoing, State, TurnMessage
 
 TEXT_KINDS = {"text", "image", "video", "document"}  # kinds whose text is the customer's words
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from agents import lexicon
 from agents.language import analyse, fold
-from agents.sentinel import detect_explicit_request, detect_frustration, is_acknowledgement
+from agents.sentinel.detectors import detect_explicit_request, detect_frustration, is_acknowledgement
 
 __all__ = [
     "Extracted",

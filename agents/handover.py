@@ -12,8 +12,8 @@ from typing import Any
 import structlog
 from langgraph.runtime import Runtime
 
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.state import HandoffRequest, State
+from orchestrator.core.context import GraphContext
+from orchestrator.core.state import HandoffRequest, State
 
 log = structlog.get_logger(__name__)
 REASON_TEXT = {

@@ -13,9 +13,9 @@ from langgraph.runtime import Runtime
 from agents.common import handoff_request, last_message, reply, turn_text
 from agents.extract import extract_fields
 from agents.responder import is_greeting, knowledge_of
-from handoff.enums import HandoffReason
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.state import FieldRecord, Outgoing, State
+from orchestrator.core.context import GraphContext
+from orchestrator.core.enums import HandoffReason
+from orchestrator.core.state import FieldRecord, Outgoing, State
 
 AGENT = "qualifier"
 

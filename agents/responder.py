@@ -15,11 +15,11 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 
 from agents.common import fold, handoff_request, reply, turn_text
-from agents.sentinel import is_acknowledgement
-from handoff.enums import HandoffReason
-from orchestrator.config import AppConfig, KnowledgeEntry
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.state import Outgoing, State
+from agents.sentinel.detectors import is_acknowledgement
+from orchestrator.core.config import AppConfig, KnowledgeEntry
+from orchestrator.core.context import GraphContext
+from orchestrator.core.enums import HandoffReason
+from orchestrator.core.state import Outgoing, State
 
 AGENT = "responder"
 GREETINGS = {

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, last_message
-from handoff.enums import HandoffReason
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.state import State
+from orchestrator.core.context import GraphContext
+from orchestrator.core.enums import HandoffReason
+from orchestrator.core.state import State
 
 REPLY_KINDS = {"button_reply", "list_reply", "template_button"}
 

@@ -45,13 +45,15 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 from sqlalchemy import func, insert, select
 from sqlmodel import col
 
-from handoff.enums import Owner, Presence
 from handoff.flows import perform_handoff
-from handoff.models import Assignment, AssignmentStatus, ContextEvent, EventType, Rep, RepQueue
-from orchestrator.config import AppConfig, load_config, parse_config
-from orchestrator.db import make_engine, make_sessionmaker, run_migrations
-from orchestrator.graph.state import HandoffRequest
-from orchestrator.models import Contact, Conversation
+from handoff.models import Assignment, Rep, RepQueue
+from orchestrator.core.config import AppConfig, load_config, parse_config
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.enums import AssignmentStatus, EventType, Owner, Presence
+from orchestrator.core.state import HandoffRequest
+from orchestrator.core.tables import Contact, Conversation
+from orchestrator.migrations import run_migrations
 
 
 def bench_config(run: str, queues: int) -> AppConfig:

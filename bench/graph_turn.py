@@ -18,10 +18,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestrator.config import load_config
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.graph import build_graph, open_checkpointer, thread_config
-from orchestrator.graph.state import TurnMessage, turn_input
+from orchestrator.core.config import load_config
+from orchestrator.core.context import GraphContext
+from orchestrator.core.state import TurnMessage, turn_input
+from orchestrator.runtime.graph import build_graph, open_checkpointer, thread_config
 
 SCRIPTS = [
     (True, ["Hi! I saw your ad", "the company is Initech", "we want to qualify inbound leads automatically"]),

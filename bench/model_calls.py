@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from agents.llm import LLMClient
-from orchestrator.replay import read_cases, replay_cases
+from orchestrator.runtime.replay import read_cases, replay_cases
 from tests.fakes.servers import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]

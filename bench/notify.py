@@ -42,15 +42,16 @@ from pydantic import SecretStr
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session, UOWTransaction
 
-from handoff.enums import Presence
-from handoff.models import ContextEvent, EventType, Rep
-from orchestrator.app import create_app
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
-from orchestrator.channels.whatsapp.payload_builders import build_button_reply_webhook, encode_webhook
+from handoff.models import Rep
 from orchestrator.channels.whatsapp.signature import compute_signature
-from orchestrator.config import AppConfig, default_config_text, parse_config
-from orchestrator.service_container import Service
-from orchestrator.settings import Settings
+from orchestrator.core.config import AppConfig, default_config_text, parse_config
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import EventType, Presence
+from orchestrator.core.settings import Settings
+from orchestrator.runtime.app import create_app
+from orchestrator.runtime.container import Service
+from orchestrator.runtime.simulator import build_button_reply_webhook, encode_webhook
+from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import free_port, serve_in_loop
 
 SECRET = "bench-app-secret"
@@ -167,7 +168,7 @@ async def serve_elsewhere(database_url: str) -> AsyncIterator[str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "orchestrator.cli",
+        "orchestrator.runtime.cli",
         "serve",
         "--port",
         str(port),
@@ -216,7 +217,7 @@ async def _conversation_of(service: Service, wa_id: str) -> int:
     from sqlalchemy import select
     from sqlmodel import col
 
-    from orchestrator.models import Contact, Conversation
+    from orchestrator.core.tables import Contact, Conversation
 
     async with service.sessions() as session:
         found = (

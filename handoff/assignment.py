@@ -61,21 +61,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from handoff.enums import Owner, Presence, Role
-from handoff.models import (
-    Assignment,
-    AssignmentStatus,
-    EndReason,
-    EventType,
-    Rep,
-    RepQueue,
-    Timer,
-    TimerKind,
-)
-from handoff.service import log_event
-from orchestrator.config import AppConfig, Hours
-from orchestrator.db import UTCDateTime
-from orchestrator.models import Conversation
+from handoff.models import Assignment, Rep, RepQueue, Timer
+from orchestrator.core.config import AppConfig, Hours
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.db import UTCDateTime
+from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
+from orchestrator.core.tables import Conversation
 
 log = structlog.get_logger(__name__)
 SOURCE = "assignment_engine"

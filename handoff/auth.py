@@ -21,7 +21,6 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import OAuth2PasswordBearer
 
-from handoff.enums import Role
 from handoff.models import Rep
 from handoff.users import (
     Viewer,
@@ -31,7 +30,8 @@ from handoff.users import (
     rep_by_api_token,
     viewer_of,
 )
-from orchestrator.deps import ServiceDep
+from orchestrator.core.enums import Role
+from orchestrator.runtime.deps import ServiceDep
 
 oauth2 = OAuth2PasswordBearer(
     tokenUrl="/api/auth/token",

@@ -10,14 +10,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.assignment import AssignmentOutcome, enqueue
-from handoff.context import CollectedField, ContactInfo, Evidence, HandoffContext
-from handoff.enums import HandoffReason
-from handoff.models import EventType
+from handoff.record import CollectedField, ContactInfo, Evidence, HandoffContext
 from handoff.routing import RoutingDecision, RoutingInput, route
-from handoff.service import log_event
-from orchestrator.config import AppConfig
-from orchestrator.graph.state import FieldRecord, HandoffRequest
-from orchestrator.models import Contact, Conversation
+from orchestrator.core.config import AppConfig
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import EventType, HandoffReason
+from orchestrator.core.state import FieldRecord, HandoffRequest
+from orchestrator.core.tables import Contact, Conversation
 
 
 @dataclass

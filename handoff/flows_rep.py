@@ -39,21 +39,12 @@ from handoff.assignment import (
     open_assignment,
     schedule_timer,
 )
-from handoff.enums import Owner, Presence, Role
-from handoff.models import (
-    Assignment,
-    AssignmentStatus,
-    AuditEntry,
-    EndReason,
-    EventType,
-    Rep,
-    RepQueue,
-    TimerKind,
-)
-from handoff.service import log_event
+from handoff.models import Assignment, AuditEntry, Rep, RepQueue
 from orchestrator.channels.whatsapp.outbound import text_message
-from orchestrator.config import AppConfig
-from orchestrator.models import Contact, Conversation, Message
+from orchestrator.core.config import AppConfig
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
+from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.outbox import queue_outgoing, recipient_of
 
 

@@ -25,11 +25,11 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from handoff.enums import Owner, Presence
-from handoff.models import Assignment, AssignmentStatus, Rep, RepQueue, Timer
-from orchestrator.config import AppConfig
-from orchestrator.deps import ServiceDep
-from orchestrator.models import Conversation
+from handoff.models import Assignment, Rep, RepQueue, Timer
+from orchestrator.core.config import AppConfig
+from orchestrator.core.enums import AssignmentStatus, Owner, Presence
+from orchestrator.core.tables import Conversation
+from orchestrator.runtime.deps import ServiceDep
 
 HANDLED = (AssignmentStatus.RESOLVED, AssignmentStatus.TRANSFERRED, AssignmentStatus.RETURNED)
 

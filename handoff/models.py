@@ -4,50 +4,14 @@ durable timers and the audit log."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 from sqlmodel import Field, Relationship, SQLModel
 
-from handoff.enums import Presence, Role
-from orchestrator.models import Conversation, json_col, ts
-
-
-class EventType(StrEnum):
-    MESSAGE_RECEIVED = "message_received"
-    SIGNAL = "signal"
-    FIELD_COLLECTED = "field_collected"
-    BOT_REPLY = "bot_reply"
-    HANDOFF = "handoff"
-    ROUTED = "routed"
-    ASSIGNED = "assigned"
-    WAITING = "waiting"
-    HELD_AFTER_HOURS = "held_after_hours"
-    ASSIGNMENT_REVOKED = "assignment_revoked"
-    ESCALATED = "escalated"
-    SLA_WARNING = "sla_warning"
-    REASSIGNED = "reassigned"
-    TRANSFERRED = "transferred"
-    REP_REPLY = "rep_reply"
-    SEND_FAILED = "send_failed"
-    RESOLVED = "resolved"
-    RETURNED_TO_BOT = "returned_to_bot"
-    LLM_FAILURE = "llm_failure"
-    UNSUPPORTED_MESSAGE = "unsupported_message"
-
-
-class ContextEvent(SQLModel, table=True):
-    """Append-only: rows are inserted, never updated or deleted."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    conversation_id: int = Field(foreign_key="conversation.id", index=True)
-    type: EventType = Field(sa_type=sa.String(32), index=True)
-    source: str = Field(max_length=64)
-    description: str
-    details: dict[str, Any] | None = json_col()
-    created_at: datetime = ts(index=True)
+from orchestrator.core.enums import AssignmentStatus, EndReason, Presence, Role
+from orchestrator.core.tables import Conversation, json_col, ts
 
 
 class Rep(SQLModel, table=True):
@@ -82,26 +46,6 @@ class RepQueue(SQLModel, table=True):
     burst_count: int = 0
 
 
-class AssignmentStatus(StrEnum):
-    WAITING = "waiting"  # in the queue, no rep yet (nobody eligible, or after hours)
-    ACTIVE = "active"  # a rep owns the conversation
-    REVOKED = "revoked"  # SLA or offline reassignment took it away
-    TRANSFERRED = "transferred"
-    RESOLVED = "resolved"
-    RETURNED = "returned"  # handed back to the bot
-
-
-class EndReason(StrEnum):
-    """Why an assignment ended (metrics count reassignments and SLA breaches from these)."""
-
-    SLA = "sla"  # no rep reply within the SLA: revoked
-    OFFLINE = "offline"  # the rep was offline too long: requeued
-    REASSIGNED = "reassigned"  # a lead moved it to another rep
-    TRANSFERRED = "transferred"  # moved to another queue
-    RESOLVED = "resolved"
-    RETURNED = "returned"
-
-
 class Assignment(SQLModel, table=True):
     __table_args__ = (
         # The database itself refuses a second open (waiting or active) assignment of a conversation:
@@ -132,13 +76,6 @@ class Assignment(SQLModel, table=True):
     escalation: int = 0  # 0 normal, 1 the team lead, 2 the catch-all queue
     sla_due_at: datetime | None = ts(nullable=True)  # reply deadline (opening hours only count)
     sla_breached_at: datetime | None = ts(nullable=True)
-
-
-class TimerKind(StrEnum):
-    SLA_WARNING = "sla_warning"
-    SLA = "sla"
-    OFFLINE = "offline"
-    QUEUE_OPEN = "queue_open"
 
 
 class Timer(SQLModel, table=True):

@@ -49,10 +49,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
 
-from handoff.models import ContextEvent, EventType
 from handoff.users import Viewer, can_see, visibility_clause
-from orchestrator.db import async_url
-from orchestrator.models import Conversation
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.db import async_url
+from orchestrator.core.enums import EventType
+from orchestrator.core.tables import Conversation
 
 log = structlog.get_logger(__name__)
 

@@ -33,10 +33,9 @@ from sqlmodel import col
 
 from handoff import flows_rep, metrics
 from handoff.auth import Actor, ActorDep, AdminDep
-from handoff.enums import Direction, HandoffReason, Owner, Presence, Role, SendStatus
 from handoff.flows_rep import NotOwner
 from handoff.metrics import QueueMetrics, RepMetrics
-from handoff.models import Assignment, AuditEntry, ContextEvent, EventType, Rep, RepQueue
+from handoff.models import Assignment, AuditEntry, Rep, RepQueue
 from handoff.users import (
     UserError,
     Viewer,
@@ -60,11 +59,13 @@ from orchestrator.channels.whatsapp.outbound import (
     template_body,
     template_message,
 )
-from orchestrator.deps import ServiceDep
-from orchestrator.handback import hand_back
-from orchestrator.models import Contact, Conversation, Message
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, Presence, Role, SendStatus
+from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.outbox import recipient_of, send_pending
-from orchestrator.service_container import Service
+from orchestrator.runtime.container import Service
+from orchestrator.runtime.deps import ServiceDep
+from orchestrator.runtime.handback import hand_back
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 STREAM_PING_S = 15.0

@@ -15,26 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import phonenumbers
-
-from handoff.enums import HandoffReason
-from orchestrator.config import AppConfig, RuleCondition
-
-
-def country_of(wa_id: str | None) -> str | None:
-    """ISO 3166 region of a WhatsApp number (digits, no '+'), or None when unknown."""
-    if not wa_id:
-        return None
-    try:
-        number = phonenumbers.parse("+" + wa_id.lstrip("+"))
-    except phonenumbers.NumberParseException:
-        return None
-    # Exact region for valid numbers; otherwise the main region of the calling code (+44 -> GB),
-    # which is what routing needs even for reserved ranges such as the UK's 07700 900xxx.
-    region: str | None = phonenumbers.region_code_for_number(number)
-    if (not region or region == "ZZ") and number.country_code:
-        region = phonenumbers.region_code_for_country_code(number.country_code)
-    return region if region and region != "ZZ" else None
+from orchestrator.core.config import AppConfig, RuleCondition
+from orchestrator.core.enums import HandoffReason
 
 
 @dataclass(frozen=True)

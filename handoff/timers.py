@@ -39,9 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from handoff import assignment as engine
-from handoff.enums import Presence
-from handoff.models import Rep, Timer, TimerKind
-from orchestrator.config import AppConfig
+from handoff.models import Rep, Timer
+from orchestrator.core.config import AppConfig
+from orchestrator.core.enums import Presence, TimerKind
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 5

@@ -29,10 +29,10 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from handoff.enums import Owner, Presence, Role
 from handoff.models import Rep, RepQueue
-from handoff.service import hash_token
-from orchestrator.models import Conversation
+from handoff.reps import hash_token
+from orchestrator.core.enums import Owner, Presence, Role
+from orchestrator.core.tables import Conversation
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _DUMMY_HASH: str | None = None

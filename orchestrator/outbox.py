@@ -15,14 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff.enums import Direction, SendStatus
-from handoff.models import EventType
-from handoff.service import log_event
 from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, GraphError
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
-from orchestrator.clock import Clock
-from orchestrator.graph.state import Outgoing
-from orchestrator.models import Contact, Message
+from orchestrator.core.clock import Clock
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import Direction, EventType, SendStatus
+from orchestrator.core.state import Outgoing
+from orchestrator.core.tables import Contact, Message
 
 log = structlog.get_logger(__name__)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
-from orchestrator.config import AppConfig, load_config
-from orchestrator.db import run_migrations
-from orchestrator.replay import Harness, harness
+from orchestrator.core.config import AppConfig, load_config
+from orchestrator.migrations import run_migrations
+from orchestrator.runtime.replay import Harness, harness
+from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import serve_in_thread
 
 POSTGRES_URL = os.environ.get(

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from orchestrator.channels.whatsapp.payload_builders import build_button_reply_webhook, build_text_webhook
-from orchestrator.replay import Harness
+from orchestrator.runtime.replay import Harness
+from orchestrator.runtime.simulator import build_button_reply_webhook, build_text_webhook
 
 AD_REFERRAL: dict[str, Any] = {
     "source_url": "https://fb.me/test-ad",

@@ -3,8 +3,8 @@ language following, and the handoff's honest message."""
 
 from __future__ import annotations
 
-from orchestrator.channels.whatsapp.payload_builders import build_list_reply_webhook
-from orchestrator.replay import Harness
+from orchestrator.runtime.replay import Harness
+from orchestrator.runtime.simulator import build_list_reply_webhook
 from tests.factories import AD_REFERRAL, auth, say, text
 
 

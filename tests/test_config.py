@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator import cli
-from orchestrator.config import ConfigError, default_config_text, load_config, parse_config
-from orchestrator.settings import Settings, get_settings
+from orchestrator.core.config import ConfigError, default_config_text, load_config, parse_config
+from orchestrator.core.settings import Settings, get_settings
+from orchestrator.runtime import cli
 
 
 def _default() -> dict:  # type: ignore[type-arg]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handoff.models import ContextEvent, EventType
-from orchestrator.models import Message
-from orchestrator.replay import Harness
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import EventType
+from orchestrator.core.tables import Message
+from orchestrator.runtime.replay import Harness
 from tests.factories import AD_REFERRAL, auth, button, say, text
 
 

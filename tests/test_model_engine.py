@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from agents.llm import LLMClient
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
-from orchestrator.config import AppConfig
-from orchestrator.replay import Harness, harness
+from orchestrator.core.config import AppConfig
+from orchestrator.runtime.replay import Harness, harness
 from tests.conftest import OPEN_HOURS
 from tests.factories import auth, say, text
+from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.fakes.servers import serve_in_thread
 

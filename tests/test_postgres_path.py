@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
-from orchestrator.config import AppConfig
-from orchestrator.replay import Harness, harness
+from orchestrator.core.config import AppConfig
+from orchestrator.runtime.replay import Harness, harness
 from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, auth, button, say, text
+from tests.fakes.graph import FakeGraphAPI
 
 pytestmark = pytest.mark.postgres
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handoff.models import EventType, Rep
-from orchestrator.graph.graph import thread_config
-from orchestrator.handback import hand_back
-from orchestrator.models import Conversation, Message
-from orchestrator.replay import Harness
+from handoff.models import Rep
+from orchestrator.core.enums import EventType
+from orchestrator.core.tables import Conversation, Message
+from orchestrator.runtime.graph import thread_config
+from orchestrator.runtime.handback import hand_back
+from orchestrator.runtime.replay import Harness
 from tests.factories import AD_REFERRAL, auth, say, text
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
-from orchestrator.channels.whatsapp.payload_builders import encode_webhook
-from orchestrator.config import AppConfig
-from orchestrator.models import Message, MessageStatusEvent, WebhookDelivery
-from orchestrator.replay import Harness, harness
+from orchestrator.core.config import AppConfig
+from orchestrator.core.tables import Message, MessageStatusEvent, WebhookDelivery
+from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.simulator import encode_webhook
 from tests.conftest import OPEN_HOURS
 from tests.factories import auth, count, text
+from tests.fakes.graph import FakeGraphAPI
 from tests.fixtures import fixture_bytes, load_fixture, whatsapp_fixtures_dir
 
 SIGNED_SECRET = "1222e786b144d0e85b9f365372d93676"

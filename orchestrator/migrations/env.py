@@ -7,10 +7,11 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import handoff.models
-import orchestrator.models  # noqa: F401  (register tables)
+import orchestrator.core.contextlog
+import orchestrator.core.tables
 
 target_metadata = SQLModel.metadata
-_ = handoff.models
+_ = (handoff.models, orchestrator.core.contextlog, orchestrator.core.tables)  # register every table
 
 
 def run_migrations_offline() -> None:

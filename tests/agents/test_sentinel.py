@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from agents.sentinel import (
+from agents.sentinel.detectors import (
     detect_explicit_request,
     detect_frustration,
     detect_loop,
     detect_negated_request,
     is_acknowledgement,
 )
-from agents.signals import Signal, SignalKind
+from agents.sentinel.signals import Signal, SignalKind
 
 FRUSTRATION_THRESHOLD = 0.6  # agents/watch.py hands off at this score
 

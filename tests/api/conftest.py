@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from handoff.notify import NotificationHub
-from orchestrator.replay import Harness
+from orchestrator.runtime.replay import Harness
 from tests.api.helpers import live_server
 
 

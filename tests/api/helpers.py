@@ -16,13 +16,13 @@ import httpx
 from sqlalchemy import update
 from sqlmodel import col
 
-from handoff.enums import Direction, HandoffReason, Owner
-from handoff.models import Assignment, AssignmentStatus, EventType, Rep
-from handoff.service import log_event
-from orchestrator.app import create_app
-from orchestrator.clock import FrozenClock
-from orchestrator.models import Contact, Conversation, Message
-from orchestrator.service_container import Service
+from handoff.models import Assignment, Rep
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import AssignmentStatus, Direction, EventType, HandoffReason, Owner
+from orchestrator.core.tables import Contact, Conversation, Message
+from orchestrator.runtime.app import create_app
+from orchestrator.runtime.container import Service
 from tests.fakes.servers import serve_in_loop
 
 _numbers = itertools.count(1)

@@ -15,8 +15,8 @@ from pydantic import SecretStr, ValidationError
 
 from handoff.models import Rep
 from handoff.users import JWT_AUDIENCE, hash_password, verify_password
-from orchestrator.replay import Harness
-from orchestrator.settings import Settings
+from orchestrator.core.settings import Settings
+from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer
 
 
@@ -170,7 +170,7 @@ async def run_cli(sqlite_url: str, *args: str, stdin: bytes = b"") -> tuple[int,
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "orchestrator.cli",
+        "orchestrator.runtime.cli",
         *args,
         env={"HANDOFF_DATABASE_URL": sqlite_url, "PATH": "/usr/bin:/bin"},
         stdin=asyncio.subprocess.PIPE,

@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from handoff.models import Assignment, AuditEntry, ContextEvent, EventType, Rep
-from orchestrator.channels.whatsapp.fake_graph import graph_error_body
-from orchestrator.models import Conversation, Message
-from orchestrator.replay import Harness
+from handoff.models import Assignment, AuditEntry, Rep
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import EventType
+from orchestrator.core.tables import Conversation, Message
+from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, seed_conversation
 from tests.factories import button, say, text
+from tests.fakes.graph import graph_error_body
 from tests.fixtures import load_fixture
 
 

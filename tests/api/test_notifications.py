@@ -8,16 +8,16 @@ import asyncio
 import httpx
 from sqlalchemy import select
 
-from handoff.enums import Owner
-from handoff.models import EventType, Rep
+from handoff.models import Rep
 from handoff.notify import NotificationHub, StreamEvent, Subscription
-from handoff.service import log_event
 from handoff.users import viewer_of
-from orchestrator.channels.whatsapp.fake_graph import graph_error_body
-from orchestrator.models import Conversation
-from orchestrator.replay import Harness
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import EventType, Owner
+from orchestrator.core.tables import Conversation
+from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, add_event, bearer, open_stream, seed_conversation
 from tests.factories import button, say, text
+from tests.fakes.graph import graph_error_body
 
 
 def drained(subscription: Subscription) -> list[StreamEvent]:

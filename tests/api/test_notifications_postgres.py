@@ -17,15 +17,15 @@ import httpx
 import pytest
 from sqlalchemy import text as sql
 
-from handoff.enums import Owner
-from handoff.models import EventType, Rep
+from handoff.models import Rep
 from handoff.notify import StreamEvent
-from handoff.service import log_event
 from handoff.users import viewer_of
-from orchestrator.clock import FrozenClock
-from orchestrator.models import Contact, Conversation
-from orchestrator.service_container import Service
-from orchestrator.settings import Settings
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import EventType, Owner
+from orchestrator.core.settings import Settings
+from orchestrator.core.tables import Contact, Conversation
+from orchestrator.runtime.container import Service
 from tests.api.helpers import live_server, open_stream
 from tests.fakes.servers import free_port
 
@@ -145,7 +145,7 @@ def serve_process(postgres_url: str) -> Iterator[str]:
         "HANDOFF_WHATSAPP_API_URL": "http://graph.invalid",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -18,11 +18,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr, ValidationError
 
-from handoff.models import EventType
 from handoff.notify import SIGNATURE_HEADER, WebhookSender
-from orchestrator.clock import FrozenClock
-from orchestrator.service_container import Service
-from orchestrator.settings import Settings
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.enums import EventType
+from orchestrator.core.settings import Settings
+from orchestrator.runtime.container import Service
 from tests.api.helpers import add_event, seed_conversation
 from tests.fakes.servers import serve_in_thread
 

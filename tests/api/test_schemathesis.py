@@ -22,11 +22,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from orchestrator.app import create_app
-from orchestrator.clock import FrozenClock
-from orchestrator.config import load_config
-from orchestrator.replay import harness
-from orchestrator.settings import Settings
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.config import load_config
+from orchestrator.core.settings import Settings
+from orchestrator.runtime.app import create_app
+from orchestrator.runtime.replay import harness
 from tests.api.helpers import KINDS, seed_conversation
 from tests.conftest import OPEN_HOURS
 

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from handoff.enums import Owner
 from handoff.models import Rep
 from handoff.users import can_see, viewer_of, visibility_clause
-from orchestrator.models import Contact, Conversation
-from orchestrator.replay import Harness
+from orchestrator.core.enums import Owner
+from orchestrator.core.tables import Contact, Conversation
+from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from orchestrator.replay import Harness
+from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, seed_conversation
 
 

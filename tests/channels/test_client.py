@@ -15,8 +15,8 @@ from orchestrator.channels.whatsapp.client import (
     GraphTransportError,
     backoff_seconds,
 )
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI, graph_error_body
 from orchestrator.channels.whatsapp.outbound import text_message
+from tests.fakes.graph import FakeGraphAPI, graph_error_body
 from tests.fakes.servers import free_port, serve_in_thread
 from tests.fixtures import load_fixture
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI, graph_error_body
 from orchestrator.channels.whatsapp.outbound import reply_buttons, text_message
+from tests.fakes.graph import FakeGraphAPI, graph_error_body
 
 TO = "447700900123"
 

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from orchestrator.channels.whatsapp.inbound import InboundKind, parse_webhook
-from orchestrator.channels.whatsapp.payload_builders import (
+from orchestrator.channels.whatsapp.signature import compute_signature, verify_signature
+from orchestrator.runtime.simulator import (
     build_button_reply_webhook,
     build_list_reply_webhook,
     build_text_webhook,
     encode_webhook,
 )
-from orchestrator.channels.whatsapp.signature import compute_signature, verify_signature
 from tests.fixtures import load_fixture
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

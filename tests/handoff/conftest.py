@@ -16,18 +16,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff.enums import HandoffReason, Presence, Role
 from handoff.flows import HandoffResult, perform_handoff
 from handoff.flows_rep import heartbeat
-from handoff.models import Assignment, AuditEntry, ContextEvent, EventType, Rep, RepQueue, Timer
+from handoff.models import Assignment, AuditEntry, Rep, RepQueue, Timer
 from handoff.timers import BackgroundReport, run_background
 from orchestrator.channels.whatsapp.inbound import ContactRef
-from orchestrator.clock import FrozenClock
-from orchestrator.config import AppConfig, default_config_text, parse_config
-from orchestrator.db import make_engine, make_sessionmaker
-from orchestrator.graph.state import HandoffRequest
-from orchestrator.models import Conversation
-from orchestrator.service import current_conversation, upsert_contact
+from orchestrator.conversations import current_conversation, upsert_contact
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.config import AppConfig, default_config_text, parse_config
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.enums import EventType, HandoffReason, Presence, Role
+from orchestrator.core.state import HandoffRequest
+from orchestrator.core.tables import Conversation
 from tests.conftest import OPEN_HOURS
 
 T = TypeVar("T")

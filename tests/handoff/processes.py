@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from handoff.timers import run_due_timers
-from orchestrator.config import parse_config
-from orchestrator.db import make_engine, make_sessionmaker
+from orchestrator.core.config import parse_config
+from orchestrator.core.db import make_engine, make_sessionmaker
 
 
 def fire_due_timers(url: str, config_data: dict[str, Any], at_iso: str, barrier: Any) -> list[int]:

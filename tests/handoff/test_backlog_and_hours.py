@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from handoff.enums import Owner, Presence
 from handoff.flows_rep import heartbeat, set_presence
-from handoff.models import EventType, TimerKind
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
-from orchestrator.replay import harness
+from orchestrator.core.enums import EventType, Owner, Presence, TimerKind
+from orchestrator.runtime.replay import harness
 from tests.factories import auth, button, say, text
+from tests.fakes.graph import FakeGraphAPI
 from tests.handoff.conftest import World, WorldFactory, configured
 
 # Tuesday 2026-11-24; London is on UTC in November. Finance (billing) opens 09:00-17:30.

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from bench.assignment import run_load
-from handoff.enums import Owner
-from handoff.models import Assignment, AssignmentStatus, ContextEvent, EventType, Rep
-from orchestrator.db import make_engine, make_sessionmaker
-from orchestrator.models import Conversation
+from handoff.models import Assignment, Rep
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.enums import AssignmentStatus, EventType, Owner
+from orchestrator.core.tables import Conversation
 from tests.handoff.conftest import World
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from handoff.enums import Presence
 from handoff.flows_rep import rep_reply, resolve, set_presence, transfer
 from handoff.metrics import metrics_report, queue_metrics, rep_metrics
-from orchestrator.replay import Harness
+from orchestrator.core.enums import Presence
+from orchestrator.runtime.replay import Harness
 from tests.factories import button, say, text
 from tests.handoff.conftest import World
 

@@ -15,10 +15,10 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import handoff.models
-import orchestrator.models
-from orchestrator.db import sync_url
+import orchestrator.core.tables
+from orchestrator.core.db import sync_url
 
-_ = (handoff.models, orchestrator.models)
+_ = (handoff.models, orchestrator.core.tables)
 
 
 def _differences(url: str) -> list[Any]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handoff.enums import Owner, Presence
 from handoff.flows_rep import rep_reply, set_presence
-from handoff.models import AssignmentStatus, EndReason, EventType, TimerKind
+from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, TimerKind
 from tests.handoff.conftest import World, WorldFactory, configured
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.enums import Owner, Presence, Role
 from handoff.flows_rep import NotOwner, Unavailable, reassign, rep_reply, resolve, set_presence, transfer
-from handoff.models import AssignmentStatus, EndReason, EventType
+from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role
 from tests.handoff.conftest import World
 
 

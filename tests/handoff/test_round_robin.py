@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from handoff.enums import HandoffReason, Owner, Presence
 from handoff.flows_rep import resolve, set_auto_assign, set_presence
-from handoff.models import AssignmentStatus, EventType
+from orchestrator.core.enums import AssignmentStatus, EventType, HandoffReason, Owner, Presence
 from tests.handoff.conftest import World, WorldFactory, configured
 
 

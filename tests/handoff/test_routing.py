@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handoff.enums import HandoffReason
-from handoff.models import EventType
-from handoff.routing import RoutingInput, country_of, route
+from handoff.routing import RoutingInput, route
+from orchestrator.core.enums import EventType, HandoffReason
+from orchestrator.core.phones import country_of
 from tests.factories import AD_REFERRAL
 from tests.handoff.conftest import World, WorldFactory, configured, uk_number, us_number
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.enums import Owner, Presence, Role
 from handoff.flows_rep import NotOwner, rep_reply, set_presence
-from handoff.models import AssignmentStatus, EndReason, EventType, TimerKind
+from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
 from tests.handoff.conftest import World
 
 REPS = ("tara", "diego", "lena", "gus")

@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from handoff.models import EventType, Timer, TimerKind
+from handoff.models import Timer
 from handoff.timers import MAX_ATTEMPTS, run_due_timers
-from orchestrator.clock import FrozenClock
-from orchestrator.db import make_engine, make_sessionmaker
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.enums import EventType, TimerKind
 from tests.conftest import OPEN_HOURS
 from tests.handoff.conftest import World, WorldFactory, configured
 from tests.handoff.processes import fire_due_timers

@@ -4,10 +4,8 @@ No database and no routes here; the service wires these into `POST /webhooks/wha
 
 - `signature`: `verify_signature` over the raw webhook bytes.
 - `inbound`: `parse_webhook(body) -> WebhookBatch` of normalized `InboundMessage` / `StatusUpdate`.
-- `payload_builders`: Cloud-API-shaped inbound bodies for tests, replay and demo.
 - `outbound`: `/messages` request bodies with Meta's limits enforced; `render_as_text`.
 - `client`: `GraphClient.send` with retries for transient Graph errors.
-- `fake_graph`: `FakeGraphAPI`, an in-memory Graph `/messages` endpoint.
 """
 
 from orchestrator.channels.whatsapp.client import (
@@ -39,12 +37,6 @@ from orchestrator.channels.whatsapp.outbound import (
     template_message,
     text_message,
 )
-from orchestrator.channels.whatsapp.payload_builders import (
-    build_button_reply_webhook,
-    build_list_reply_webhook,
-    build_text_webhook,
-    encode_webhook,
-)
 from orchestrator.channels.whatsapp.signature import SIGNATURE_HEADER, compute_signature, verify_signature
 
 __all__ = [
@@ -64,11 +56,7 @@ __all__ = [
     "StatusUpdate",
     "WebhookBatch",
     "WebhookPayloadError",
-    "build_button_reply_webhook",
-    "build_list_reply_webhook",
-    "build_text_webhook",
     "compute_signature",
-    "encode_webhook",
     "list_message",
     "parse_webhook",
     "parse_webhook_document",

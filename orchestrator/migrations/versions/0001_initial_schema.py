@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-import orchestrator.db
+import orchestrator.core.db
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('conversation_id', sa.Integer(), nullable=True),
     sa.Column('details', sa.JSON(), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('auditentry', schema=None) as batch_op:
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('username', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id'),
     sa.UniqueConstraint('wa_id')
@@ -53,10 +53,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('wa_message_id', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('timestamp', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('timestamp', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('errors', sa.JSON(), nullable=True),
     sa.Column('raw', sa.JSON(), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('wa_message_id', 'status', name='uq_status_once')
     )
@@ -73,9 +73,9 @@ def upgrade() -> None:
     sa.Column('open_count', sa.Integer(), nullable=False),
     sa.Column('presence', sa.String(length=8), nullable=False),
     sa.Column('auto_assign', sa.Boolean(), nullable=False),
-    sa.Column('last_seen_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('offline_since', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('offline_since', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('rep', schema=None) as batch_op:
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('messages', sa.Integer(), nullable=False),
     sa.Column('statuses', sa.Integer(), nullable=False),
-    sa.Column('received_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('webhookdelivery', schema=None) as batch_op:
@@ -102,17 +102,17 @@ def upgrade() -> None:
     sa.Column('queue', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('assignee_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('handoff_reason', sa.String(length=32), nullable=True),
-    sa.Column('handed_off_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('waiting_since', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('handed_off_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('waiting_since', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('turns', sa.Integer(), nullable=False),
     sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('lease_until', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('has_pending', sa.Boolean(), nullable=False),
-    sa.Column('last_inbound_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_inbound_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['rep.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -129,7 +129,7 @@ def upgrade() -> None:
     op.create_table('repqueue',
     sa.Column('rep_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('queue', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('last_assigned_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_assigned_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('assigned_total', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['rep_id'], ['rep.id'], ),
     sa.PrimaryKeyConstraint('rep_id', 'queue')
@@ -146,10 +146,10 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('routing', sa.JSON(), nullable=True),
     sa.Column('candidates', sa.JSON(), nullable=True),
-    sa.Column('queued_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('assigned_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('first_response_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('queued_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('assigned_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_response_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('revocations', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ),
     sa.ForeignKeyConstraint(['rep_id'], ['rep.id'], ),
@@ -168,7 +168,7 @@ def upgrade() -> None:
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('details', sa.JSON(), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -191,9 +191,9 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('error', sa.JSON(), nullable=True),
     sa.Column('turn', sa.Integer(), nullable=True),
-    sa.Column('sent_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('wa_message_id')
@@ -208,11 +208,11 @@ def upgrade() -> None:
     sa.Column('conversation_id', sa.Integer(), nullable=True),
     sa.Column('rep_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('assignment_id', sa.Integer(), nullable=True),
-    sa.Column('due_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('fired_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('cancelled_at', orchestrator.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fired_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=True),
-    sa.Column('created_at', orchestrator.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', orchestrator.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import orchestrator.db
+import orchestrator.core.db
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -35,7 +35,7 @@ def upgrade() -> None:
     with op.batch_alter_table("repqueue", schema=None) as batch_op:
         batch_op.add_column(sa.Column("last_turn", sa.BigInteger(), nullable=True))
         batch_op.add_column(
-            sa.Column("burst_started_at", orchestrator.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("burst_started_at", orchestrator.core.db.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("burst_count", sa.Integer(), nullable=False, server_default="0"))
 
@@ -49,9 +49,9 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("end_reason", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("escalation", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("sla_due_at", orchestrator.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("sla_due_at", orchestrator.core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(
-            sa.Column("sla_breached_at", orchestrator.db.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("sla_breached_at", orchestrator.core.db.UTCDateTime(timezone=True), nullable=True)
         )
 
     with op.batch_alter_table("timer", schema=None) as batch_op:

@@ -4,40 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.enums import Presence
-from handoff.models import ContextEvent, EventType, Rep, RepQueue
-from orchestrator.config import AppConfig
+from handoff.models import Rep, RepQueue
+from orchestrator.core.config import AppConfig
+from orchestrator.core.enums import Presence
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def log_event(
-    session: AsyncSession,
-    *,
-    conversation_id: int,
-    type: EventType,
-    source: str,
-    description: str,
-    at: datetime,
-    details: dict[str, Any] | None = None,
-) -> ContextEvent:
-    event = ContextEvent(
-        conversation_id=conversation_id,
-        type=type,
-        source=source,
-        description=description,
-        details=details,
-        created_at=at,
-    )
-    session.add(event)
-    await session.flush()
-    return event
 
 
 async def seed_reps(

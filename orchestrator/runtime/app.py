@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from handoff.metrics import router as metrics_router
 from handoff.routes import admin_router, auth_router
 from handoff.routes import router as rep_router
-from orchestrator.service_container import Service
-from orchestrator.settings import Settings, get_settings
-from orchestrator.webhook import router as webhook_router
+from orchestrator.core.settings import Settings, get_settings
+from orchestrator.runtime.container import Service
+from orchestrator.runtime.webhook import router as webhook_router
 
 
 def create_app(

@@ -105,16 +105,3 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session whose work commits on success and rolls back on error."""
     async with factory() as session, session.begin():
         yield session
-
-
-def run_migrations(url: str) -> None:
-    """Bring the schema to head with Alembic (idempotent; safe to call at every start)."""
-    from alembic import command
-    from alembic.config import Config
-
-    ensure_sqlite_dir(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.service_container import Service
+from orchestrator.runtime.container import Service
 
 
 def get_service(request: Request) -> Service:

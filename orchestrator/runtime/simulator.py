@@ -1,4 +1,6 @@
-"""Build Cloud-API-shaped inbound webhook bodies (for tests, `handoff replay` and `handoff demo`).
+"""The customer simulator of `handoff replay`, `handoff demo` and `handoff simulate`: Cloud-API-shaped
+inbound webhook bodies, and a sink that stands where the Graph API would and records what is sent.
+The serving path never imports this module.
 
 The shape follows the real payloads in `shared/fixtures/whatsapp/` (entry → changes → value with
 metadata, contacts and messages, `field: "messages"`), so what these produce goes through the same
@@ -8,10 +10,13 @@ with non-ASCII escaped as `\\uXXXX`, the form Meta signs.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
 
 DEFAULT_PHONE_NUMBER_ID = "000000000000000"  # the Settings default, so replay matches out of the box
 DEFAULT_DISPLAY_PHONE_NUMBER = "15550000000"
@@ -159,3 +164,38 @@ def _webhook(
         "object": "whatsapp_business_account",
         "entry": [{"id": DEFAULT_WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
     }
+
+
+class SendCapture(Protocol):
+    """Where the replay harness sends: records each accepted `/messages` request body in `sent`."""
+
+    @property
+    def sent(self) -> list[Any]: ...
+
+    def transport(self) -> httpx.AsyncBaseTransport: ...
+
+
+class GraphSink:
+    """Accepts every `/messages` request in the shape of Meta's success answer and records its JSON
+    body (`sent[i]["json"]`), so replay can show what the bot said without reaching Meta."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(self._handle)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        wamid = f"wamid.SIM{next(self._ids):08d}"
+        self.sent.append({"json": body, "wa_message_id": wamid})
+        to = str(body.get("to", ""))
+        return httpx.Response(
+            200,
+            json={
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
+                "messages": [{"id": wamid}],
+            },
+        )

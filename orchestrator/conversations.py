@@ -17,12 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from handoff.enums import Direction, Owner, SendStatus
-from handoff.models import EventType
-from handoff.routing import country_of
-from handoff.service import log_event
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
-from orchestrator.models import Contact, Conversation, Message, MessageStatusEvent
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import Direction, EventType, Owner, SendStatus
+from orchestrator.core.phones import country_of
+from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
 
 STATUS_RANK = {
     SendStatus.PENDING: 0,

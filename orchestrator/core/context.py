@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config import AppConfig
+from orchestrator.core.config import AppConfig
 
 if TYPE_CHECKING:
     from agents.llm import LLMClient, LLMUsage

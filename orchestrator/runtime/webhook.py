@@ -15,12 +15,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from handoff.enums import Owner
 from orchestrator.channels.whatsapp.inbound import WebhookPayloadError, parse_webhook
 from orchestrator.channels.whatsapp.signature import verify_signature
-from orchestrator.deps import ServiceDep
-from orchestrator.models import WebhookDelivery
-from orchestrator.service import apply_status, store_inbound
+from orchestrator.conversations import apply_status, store_inbound
+from orchestrator.core.enums import Owner
+from orchestrator.core.tables import WebhookDelivery
+from orchestrator.runtime.deps import ServiceDep
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["whatsapp"])

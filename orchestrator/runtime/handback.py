@@ -9,15 +9,15 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from handoff.assignment import release_capacity
-from handoff.enums import Owner, Role
 from handoff.flows_rep import NotOwner
-from handoff.models import Assignment, AssignmentStatus, AuditEntry, EventType, Rep
-from handoff.service import log_event
-from orchestrator.graph.graph import thread_config
-from orchestrator.models import Conversation, Message
+from handoff.models import Assignment, AuditEntry, Rep
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import AssignmentStatus, EventType, Owner, Role
+from orchestrator.core.tables import Conversation, Message
+from orchestrator.runtime.graph import thread_config
 
 if TYPE_CHECKING:
-    from orchestrator.service_container import Service
+    from orchestrator.runtime.container import Service
 
 
 def offline_briefing(note: str | None, rep_lines: list[str]) -> str:

@@ -26,9 +26,9 @@ def _configure_logging(quiet: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from orchestrator.app import create_app
-    from orchestrator.config import ConfigError, load_config
-    from orchestrator.settings import get_settings
+    from orchestrator.core.config import ConfigError, load_config
+    from orchestrator.core.settings import get_settings
+    from orchestrator.runtime.app import create_app
 
     settings = get_settings()
     try:
@@ -51,8 +51,8 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from orchestrator.config import load_config
-    from orchestrator.replay import read_cases, replay_cases
+    from orchestrator.core.config import load_config
+    from orchestrator.runtime.replay import read_cases, replay_cases
 
     _configure_logging(quiet=True)
     out = sys.stdout
@@ -64,7 +64,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from orchestrator.replay import demo
+    from orchestrator.runtime.replay import demo
 
     _configure_logging(quiet=True)
     asyncio.run(demo(at=_parse_at(args.at)))
@@ -87,13 +87,14 @@ def _read_password(args: argparse.Namespace) -> str | None:
 def _create_user(args: argparse.Namespace) -> int:
     """Create a user (e.g. the first admin) directly in the database, with a password and/or an
     API token; the token is printed once."""
-    from handoff.enums import Role
     from handoff.models import AuditEntry
     from handoff.users import UserError, create_user, rotate_api_token
-    from orchestrator.clock import SystemClock
-    from orchestrator.config import ConfigError, load_config
-    from orchestrator.db import make_engine, make_sessionmaker, run_migrations
-    from orchestrator.settings import get_settings
+    from orchestrator.core.clock import SystemClock
+    from orchestrator.core.config import ConfigError, load_config
+    from orchestrator.core.db import make_engine, make_sessionmaker
+    from orchestrator.core.enums import Role
+    from orchestrator.core.settings import get_settings
+    from orchestrator.migrations import run_migrations
 
     settings = get_settings()
     try:

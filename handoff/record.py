@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from handoff.enums import HandoffReason
+from orchestrator.core.enums import HandoffReason
 
 CONTEXT_VERSION = 1
 

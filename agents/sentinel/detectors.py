@@ -38,7 +38,7 @@ from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
 from agents.language import Analysis, Match, PhraseSet, analyse
-from agents.signals import Signal, SignalKind
+from agents.sentinel.signals import Signal, SignalKind
 
 __all__ = [
     "detect_explicit_request",

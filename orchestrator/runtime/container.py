@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,15 +21,16 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff.notify import NotificationHub, WebhookSender, install
-from handoff.service import seed_reps
+from handoff.reps import seed_reps
 from handoff.timers import run_background
 from orchestrator.channels.whatsapp.client import GraphClient
-from orchestrator.clock import Clock, SystemClock
-from orchestrator.config import AppConfig, load_config
-from orchestrator.db import make_engine, make_sessionmaker, run_migrations
-from orchestrator.graph.graph import Graph, build_graph, open_checkpointer
-from orchestrator.settings import Settings
-from orchestrator.turns import TurnEngine
+from orchestrator.core.clock import Clock, SystemClock
+from orchestrator.core.config import AppConfig, load_config
+from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.settings import Settings
+from orchestrator.migrations import run_migrations
+from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
+from orchestrator.runtime.turns import TurnEngine, TurnOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,7 @@ class Service:
         graph_transport: httpx.AsyncBaseTransport | None = None,
         llm: Any = None,
         migrate: bool = True,
+        on_outcome: Callable[[TurnOutcome], None] | None = None,
     ) -> AsyncIterator[Service]:
         config = config or load_config(settings.config)
         clock = clock or SystemClock()
@@ -110,6 +112,7 @@ class Service:
                     clock=clock,
                     llm=llm,
                     burst_window_s=settings.burst_window_s,
+                    on_outcome=on_outcome,
                 )
                 service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm)
                 service.notifier = notifier

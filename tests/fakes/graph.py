@@ -16,6 +16,7 @@ import uuid
 from collections import deque
 from typing import Any, TypedDict
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -61,6 +62,10 @@ class FakeGraphAPI:
     def fail_next(self, status: int, body: dict[str, Any] | str, *, times: int = 1) -> None:
         """Fail the next `times` authorised requests, e.g. with `graph_error_body(130429, ...)`."""
         self.respond_next(status, body, times=times)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """This fake mounted in-process."""
+        return httpx.ASGITransport(app=self.app)
 
     def sent_texts(self) -> list[str]:
         """What was sent, as plain text (`render_as_text`), in order."""

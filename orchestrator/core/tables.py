@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from handoff.enums import Direction, HandoffReason, Owner
-from orchestrator.db import UTCDateTime
+from orchestrator.core.db import UTCDateTime
+from orchestrator.core.enums import Direction, HandoffReason, Owner
 
 
 def ts(*, nullable: bool = False, index: bool = False) -> Any:

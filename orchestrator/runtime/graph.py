@@ -23,11 +23,11 @@ from langgraph.graph.state import CompiledStateGraph
 from agents.handover import handover
 from agents.qualifier import qualifier
 from agents.responder import responder
+from agents.sentinel.node import after_sentinel, perceive, sentinel
 from agents.triage import after_triage, triage
-from agents.watch import after_sentinel, perceive, sentinel
-from orchestrator.db import sqlite_path
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.state import State
+from orchestrator.core.context import GraphContext
+from orchestrator.core.db import sqlite_path
+from orchestrator.core.state import State
 
 Graph = CompiledStateGraph[State, GraphContext, State, State]
 

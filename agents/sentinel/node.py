@@ -17,16 +17,16 @@ from langgraph.runtime import Runtime
 from agents.common import handoff_request, turn_text
 from agents.language import detect_language
 from agents.responder import is_greeting, knowledge_of
-from agents.sentinel import (
+from agents.sentinel.detectors import (
     detect_explicit_request,
     detect_frustration,
     detect_loop,
     detect_negated_request,
     is_acknowledgement,
 )
-from handoff.enums import HandoffReason
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.state import State
+from orchestrator.core.context import GraphContext
+from orchestrator.core.enums import HandoffReason
+from orchestrator.core.state import State
 
 log = structlog.get_logger(__name__)
 AGENT = "sentinel"

@@ -21,24 +21,26 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlmodel import col
 
-from handoff.enums import Owner
-from orchestrator.app import create_app
-from orchestrator.channels.whatsapp.fake_graph import FakeGraphAPI
 from orchestrator.channels.whatsapp.outbound import render_as_text
-from orchestrator.channels.whatsapp.payload_builders import (
+from orchestrator.channels.whatsapp.signature import compute_signature
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.config import AppConfig, load_config
+from orchestrator.core.enums import Owner
+from orchestrator.core.settings import Settings
+from orchestrator.core.tables import Contact, Conversation
+from orchestrator.migrations import run_migrations
+from orchestrator.runtime.app import create_app
+from orchestrator.runtime.container import Service
+from orchestrator.runtime.graph import thread_config
+from orchestrator.runtime.simulator import (
+    GraphSink,
+    SendCapture,
     build_button_reply_webhook,
     build_list_reply_webhook,
     build_text_webhook,
     encode_webhook,
 )
-from orchestrator.channels.whatsapp.signature import compute_signature
-from orchestrator.clock import FrozenClock
-from orchestrator.config import AppConfig, load_config
-from orchestrator.db import run_migrations
-from orchestrator.graph.graph import thread_config
-from orchestrator.models import Contact, Conversation
-from orchestrator.service_container import Service
-from orchestrator.settings import Settings
+from orchestrator.runtime.turns import TurnOutcome
 
 SECRET = "replay-app-secret"
 SECONDS_BETWEEN_TURNS = 20
@@ -48,8 +50,9 @@ SECONDS_BETWEEN_TURNS = 20
 class Harness:
     service: Service
     http: httpx.AsyncClient
-    fake_graph: FakeGraphAPI
+    fake_graph: SendCapture
     clock: FrozenClock
+    outcomes: list[TurnOutcome]
 
     async def post_body(self, body: bytes, *, signature: str | None = None) -> httpx.Response:
         """POST raw bytes to the webhook, signed with the service's secret unless told otherwise."""
@@ -75,7 +78,7 @@ async def harness(
     at: datetime,
     migrate: bool = True,
     llm: Any = None,
-    fake_graph: FakeGraphAPI | None = None,
+    fake_graph: SendCapture | None = None,
     graph_api_url: str | None = None,
     app_secret: str = SECRET,
 ) -> AsyncIterator[Harness]:
@@ -88,21 +91,23 @@ async def harness(
         burst_window_s=0,
         run_background=False,
     )
-    fake = fake_graph or FakeGraphAPI()
+    fake: SendCapture = fake_graph or GraphSink()
     clock = FrozenClock(at)
+    outcomes: list[TurnOutcome] = []
     async with Service.running(
         settings,
         config=config,
         clock=clock,
-        graph_transport=None if graph_api_url else httpx.ASGITransport(app=fake.app),
+        graph_transport=None if graph_api_url else fake.transport(),
         migrate=migrate,
         llm=llm,
+        on_outcome=outcomes.append,
     ) as service:
         app = create_app(service=service)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://handoff.local"
         ) as http:
-            yield Harness(service, http, fake, clock)
+            yield Harness(service, http, fake, clock, outcomes)
 
 
 def turn_payload(config: AppConfig, case: dict[str, Any], index: int, at: datetime) -> dict[str, Any]:
@@ -133,11 +138,11 @@ async def play_case(h: Harness, config: AppConfig, case: dict[str, Any]) -> dict
     for index in range(len(case["turns"])):
         h.clock.advance(seconds=SECONDS_BETWEEN_TURNS)
         before = len(h.fake_graph.sent)
-        done = len(h.service.turns.outcomes)
+        done = len(h.outcomes)
         response = await h.post(turn_payload(config, case, index, h.clock.now()))
         response.raise_for_status()
         await h.service.turns.drain()
-        for outcome in h.service.turns.outcomes[done:]:
+        for outcome in h.outcomes[done:]:
             llm_calls += outcome.llm_calls
             if outcome.handoff is not None and handoff is None:
                 result = outcome.handoff

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -29,20 +30,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from agents.common import handoff_request
-from handoff.enums import HandoffReason, Owner
 from handoff.flows import HandoffResult, perform_handoff
-from handoff.models import EventType
-from handoff.service import log_event
 from orchestrator.channels.whatsapp.client import GraphClient
-from orchestrator.clock import Clock
-from orchestrator.config import AppConfig
-from orchestrator.graph.context import GraphContext
-from orchestrator.graph.graph import Graph, thread_config
-from orchestrator.graph.state import State, TurnMessage
-from orchestrator.graph.state import turn_input as make_turn_input
-from orchestrator.models import Contact, Conversation, Message
+from orchestrator.conversations import claim_turn_lease, pending_inbound, release_turn_lease
+from orchestrator.core.clock import Clock
+from orchestrator.core.config import AppConfig
+from orchestrator.core.context import GraphContext
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import EventType, HandoffReason, Owner
+from orchestrator.core.state import State, TurnMessage
+from orchestrator.core.state import turn_input as make_turn_input
+from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.outbox import build_payload, queue_outgoing, send_pending
-from orchestrator.service import claim_turn_lease, pending_inbound, release_turn_lease
+from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
 LEASE = timedelta(seconds=90)
@@ -80,6 +80,7 @@ class TurnEngine:
         clock: Clock,
         llm: Any = None,
         burst_window_s: float = 1.5,
+        on_outcome: Callable[[TurnOutcome], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.graph = graph
@@ -91,7 +92,7 @@ class TurnEngine:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
-        self.outcomes: list[TurnOutcome] = []  # kept for the replay tool and tests (bounded)
+        self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
 
     # -- scheduling ------------------------------------------------------------------------
     def schedule(self, conversation_id: int) -> None:
@@ -164,8 +165,9 @@ class TurnEngine:
         finally:
             async with self.sessions() as session, session.begin():
                 await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
-        self.outcomes.extend(outcomes)
-        del self.outcomes[:-1000]
+        if self.on_outcome is not None:
+            for outcome in outcomes:
+                self.on_outcome(outcome)
         return outcomes
 
     async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:

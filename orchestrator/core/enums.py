@@ -1,0 +1,99 @@
+"""Closed vocabularies of the product (DESIGN.md): tests, replay output and metrics use these strings."""
+
+from enum import StrEnum
+
+
+class HandoffReason(StrEnum):
+    EXPLICIT_REQUEST = "explicit_request"
+    FRUSTRATION = "frustration"
+    UNRESOLVED = "unresolved"
+    QUALIFIED = "qualified"
+    MENU_SELECTION = "menu_selection"
+    AI_UNAVAILABLE = "ai_unavailable"
+
+
+class Owner(StrEnum):
+    BOT = "bot"
+    QUEUED = "queued"
+    HUMAN = "human"
+    CLOSED = "closed"
+
+
+class Presence(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    BUSY = "busy"
+    OFFLINE = "offline"
+
+
+class Role(StrEnum):
+    REP = "rep"
+    LEAD = "lead"
+    ADMIN = "admin"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class SendStatus(StrEnum):
+    """Outbound message lifecycle: ours (pending, accepted, failed) then Meta's (sent < delivered < read)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+
+
+class EventType(StrEnum):
+    MESSAGE_RECEIVED = "message_received"
+    SIGNAL = "signal"
+    FIELD_COLLECTED = "field_collected"
+    BOT_REPLY = "bot_reply"
+    HANDOFF = "handoff"
+    ROUTED = "routed"
+    ASSIGNED = "assigned"
+    WAITING = "waiting"
+    HELD_AFTER_HOURS = "held_after_hours"
+    ASSIGNMENT_REVOKED = "assignment_revoked"
+    ESCALATED = "escalated"
+    SLA_WARNING = "sla_warning"
+    REASSIGNED = "reassigned"
+    TRANSFERRED = "transferred"
+    REP_REPLY = "rep_reply"
+    SEND_FAILED = "send_failed"
+    RESOLVED = "resolved"
+    RETURNED_TO_BOT = "returned_to_bot"
+    LLM_FAILURE = "llm_failure"
+    UNSUPPORTED_MESSAGE = "unsupported_message"
+
+
+class AssignmentStatus(StrEnum):
+    WAITING = "waiting"  # in the queue, no rep yet (nobody eligible, or after hours)
+    ACTIVE = "active"  # a rep owns the conversation
+    REVOKED = "revoked"  # SLA or offline reassignment took it away
+    TRANSFERRED = "transferred"
+    RESOLVED = "resolved"
+    RETURNED = "returned"  # handed back to the bot
+
+
+class EndReason(StrEnum):
+    """Why an assignment ended (metrics count reassignments and SLA breaches from these)."""
+
+    SLA = "sla"  # no rep reply within the SLA: revoked
+    OFFLINE = "offline"  # the rep was offline too long: requeued
+    REASSIGNED = "reassigned"  # a lead moved it to another rep
+    TRANSFERRED = "transferred"  # moved to another queue
+    RESOLVED = "resolved"
+    RETURNED = "returned"
+
+
+class TimerKind(StrEnum):
+    SLA_WARNING = "sla_warning"
+    SLA = "sla"
+    OFFLINE = "offline"
+    QUEUE_OPEN = "queue_open"

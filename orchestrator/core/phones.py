@@ -1,0 +1,21 @@
+"""Country of a WhatsApp number."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+def country_of(wa_id: str | None) -> str | None:
+    """ISO 3166 region of a WhatsApp number (digits, no '+'), or None when unknown."""
+    if not wa_id:
+        return None
+    try:
+        number = phonenumbers.parse("+" + wa_id.lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    # Exact region for valid numbers; otherwise the main region of the calling code (+44 -> GB),
+    # which is what routing needs even for reserved ranges such as the UK's 07700 900xxx.
+    region: str | None = phonenumbers.region_code_for_number(number)
+    if (not region or region == "ZZ") and number.country_code:
+        region = phonenumbers.region_code_for_country_code(number.country_code)
+    return region if region and region != "ZZ" else None

@@ -1,1 +1,0 @@
-"""The LangGraph graph of micro-agents: state, runtime context, wiring."""
