@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     notify_webhook_url: str | None = None
     notify_webhook_secret: SecretStr | None = None
     sql_echo: bool = False
+    # Logs: JSON lines for a collector, or the console renderer; customers' numbers, names and texts
+    # are redacted from log fields unless this deployment opts in.
     log_json: bool = False
+    log_customer_data: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -9,17 +9,18 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import structlog
-
 
 def _configure_logging(quiet: bool) -> None:
     import logging
 
-    level = logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    from orchestrator.core.logs import configure_logging
+    from orchestrator.core.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(
+        level=logging.WARNING if quiet else logging.INFO,
+        json=settings.log_json,
+        customer_data=settings.log_customer_data,
     )
 
 
@@ -37,7 +38,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(quiet=False)
-    uvicorn.run(create_app(settings=settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings=settings), host=args.host, port=args.port, log_level="info", log_config=None
+    )
     return 0
 
 
