@@ -1,6 +1,7 @@
 # Two commands for a newcomer: `make run` serves the API on the embedded defaults, `make test` runs
 # the whole suite. Both create .venv from uv.lock on first use; only Python 3.11+ is needed.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml uv.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/handoff serve
+	HANDOFF_DEV_MODE=true $(BIN)/handoff serve --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

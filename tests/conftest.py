@@ -20,6 +20,9 @@ from tests.fakes.servers import serve_in_thread
 POSTGRES_URL = os.environ.get(
     "HANDOFF_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# The tests run the service in development mode (the shipped demo accounts and development secrets);
+# processes they start inherit it. Tests of the production refusals unset it.
+os.environ.setdefault("HANDOFF_DEV_MODE", "true")
 # A Tuesday, 10:00 UTC: every default queue is open.
 OPEN_HOURS = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

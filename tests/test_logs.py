@@ -71,7 +71,8 @@ def test_the_verify_token_never_reaches_the_access_log() -> None:
         configure_logging(json=True)
         logging.getLogger("uvicorn.access").info(
             '%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET",
-            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=s3cret-token&hub.challenge=42", "1.1", 200,
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=s3cret-token&hub.challenge=42",
+            "1.1", 200,
         )
         """
     )

@@ -14,11 +14,20 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/handoff.db"
+# Public development values: a deployment that still uses one of them is refused unless in dev mode.
+DEV_SECRETS = {
+    "HANDOFF_WHATSAPP_APP_SECRET": "dev-app-secret",
+    "HANDOFF_WHATSAPP_VERIFY_TOKEN": "dev-verify-token",
+    "HANDOFF_WHATSAPP_ACCESS_TOKEN": "dev-access-token",
+}
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_prefix="HANDOFF_", extra="ignore")
 
+    # Development mode accepts the public development secrets and the demo accounts of the shipped
+    # configuration (`make run`, `handoff demo` and the tests turn it on); a deployment leaves it off.
+    dev_mode: bool = False
     database_url: str = DEFAULT_DATABASE_URL
     config: Path | None = Field(default=None, description="departments/routing/menu/messages file")
 
@@ -94,6 +103,15 @@ class Settings(BaseSettings):
         if self.notify_webhook_url and not self.notify_webhook_url.startswith(("http://", "https://")):
             raise ValueError("HANDOFF_NOTIFY_WEBHOOK_URL must be an http(s) URL")
         return self
+
+    def unsafe_defaults(self) -> list[str]:
+        """The secrets still at their public development values, as the variables to set."""
+        values = {
+            "HANDOFF_WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+            "HANDOFF_WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+            "HANDOFF_WHATSAPP_ACCESS_TOKEN": self.whatsapp_access_token,
+        }
+        return [name for name, value in values.items() if value.get_secret_value() == DEV_SECRETS[name]]
 
     @property
     def is_postgres(self) -> bool:

@@ -1,4 +1,4 @@
-"""`handoff` console script: serve, demo, replay, create-user."""
+"""`handoff` console script: serve, demo, replay, simulate, create-user."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.core.config import AppConfig
+    from orchestrator.core.settings import Settings
 
 
 def _configure_logging(quiet: bool) -> None:
@@ -24,18 +29,57 @@ def _configure_logging(quiet: bool) -> None:
     )
 
 
+def _settings_or_error() -> Settings | None:
+    """The settings, or None after printing what is wrong in one line per problem."""
+    from pydantic import ValidationError
+
+    from orchestrator.core.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            name = f"HANDOFF_{where.upper()}: " if where else ""
+            print(f"configuration error: {name}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return None
+
+
+def startup_problems(settings: Settings, config: AppConfig) -> list[str]:
+    """Why a deployment must not start as it is: public development secrets, demo accounts."""
+    if settings.dev_mode:
+        return []
+    problems = [
+        f"{name} is the public development value; set it (or HANDOFF_DEV_MODE=true to try the service)"
+        for name in settings.unsafe_defaults()
+    ]
+    demo = sorted(rep.id for rep in config.reps if rep.token)
+    if demo:
+        problems.append(
+            f"the configuration gives API tokens to {', '.join(demo)} (the demo accounts); use your own "
+            "HANDOFF_CONFIG without tokens, or HANDOFF_DEV_MODE=true to try the service"
+        )
+    return problems
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from orchestrator.core.config import ConfigError, load_config
-    from orchestrator.core.settings import get_settings
     from orchestrator.runtime.app import create_app
 
-    settings = get_settings()
+    settings = _settings_or_error()
+    if settings is None:
+        return 2
     try:
-        load_config(settings.config)  # fail fast, naming the key, before binding the port
+        config = load_config(settings.config)  # fail fast, naming the key, before binding the port
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    problems = startup_problems(settings, config)
+    for problem in problems:
+        print(f"refusing to start: {problem}", file=sys.stderr)
+    if problems:
         return 2
     _configure_logging(quiet=False)
     uvicorn.run(
@@ -72,6 +116,60 @@ def _demo(args: argparse.Namespace) -> int:
     _configure_logging(quiet=True)
     asyncio.run(demo(at=_parse_at(args.at)))
     return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """POST one signed customer message to a running service's webhook, as Meta would."""
+    import time
+    import uuid
+
+    import httpx
+
+    from orchestrator.channels.whatsapp.signature import compute_signature
+    from orchestrator.runtime.simulator import build_button_reply_webhook, build_text_webhook, encode_webhook
+
+    settings = _settings_or_error()
+    if settings is None:
+        return 2
+    if (args.text is None) == (args.button is None):
+        print("error: give the message text, or --button TITLE", file=sys.stderr)
+        return 2
+    common = {
+        "wa_id": args.sender.lstrip("+").replace(" ", ""),
+        "name": args.name,
+        "message_id": f"wamid.simulated.{uuid.uuid4().hex}",
+        "timestamp": int(time.time()),
+        "phone_number_id": settings.whatsapp_phone_number_id,
+    }
+    if args.ad:
+        common["referral"] = {
+            "source_url": "https://fb.me/simulated",
+            "source_id": args.ad,
+            "source_type": "ad",
+            "headline": "Simulated ad",
+            "ctwa_clid": f"simulated-{uuid.uuid4().hex[:12]}",
+        }
+    if args.button is not None:
+        payload = build_button_reply_webhook(reply_id=args.button.lower(), title=args.button, **common)
+    else:
+        payload = build_text_webhook(text=args.text, **common)
+    body = encode_webhook(payload)
+    secret = settings.whatsapp_app_secret.get_secret_value()
+    try:
+        response = httpx.post(
+            args.url.rstrip("/") + "/webhooks/whatsapp",
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": compute_signature(secret, body),
+            },
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        print(f"error: could not reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{response.status_code} {response.text}", file=sys.stderr)
+    return 0 if response.is_success else 1
 
 
 def _read_password(args: argparse.Namespace) -> str | None:
@@ -170,6 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--at", help="fix the clock (ISO 8601 with timezone)")
     replay.add_argument("--config", type=Path, default=None, help="configuration file (default: shipped)")
     replay.set_defaults(func=_replay)
+    simulate = sub.add_parser(
+        "simulate", help="send a signed customer message to a running service (try the product without Meta)"
+    )
+    simulate.add_argument("text", nargs="?", help="what the customer types")
+    simulate.add_argument("--from", dest="sender", default="447700900123", help="the customer's number")
+    simulate.add_argument("--name", default="Test Customer", help="the customer's profile name")
+    simulate.add_argument("--button", help="press a welcome-menu button (its title) instead of typing")
+    simulate.add_argument("--ad", help="an ad id: the message comes from a click-to-WhatsApp ad")
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+    simulate.set_defaults(func=_simulate)
     user = sub.add_parser("create-user", help="create a rep, lead or admin (e.g. bootstrap the first admin)")
     user.add_argument("id", help="user id, also the username for signing in")
     user.add_argument("--name", help="display name (default: the id)")

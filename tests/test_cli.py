@@ -1,0 +1,100 @@
+"""The console script as a newcomer and an operator meet it: one-line start-up errors, a deployment
+refused while it still uses the public development secrets or the demo accounts, and `simulate`
+sending a signed customer message through a running service's real webhook."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from orchestrator.core.config import load_config
+from orchestrator.core.settings import Settings, get_settings
+from orchestrator.core.tables import Contact, Message
+from orchestrator.runtime import cli
+from orchestrator.runtime.app import create_app
+from orchestrator.runtime.replay import Harness
+from tests.fakes.servers import serve_in_loop
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def test_serve_refuses_the_public_development_secrets_and_the_demo_accounts(
+    fresh_settings: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.delenv("HANDOFF_DEV_MODE", raising=False)
+    assert cli.main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to start: HANDOFF_WHATSAPP_APP_SECRET is the public development value" in err
+    assert "HANDOFF_WHATSAPP_VERIFY_TOKEN" in err
+    assert "API tokens to admin, alice" in err
+
+
+def test_a_deployment_with_its_own_secrets_and_no_demo_tokens_may_start() -> None:
+    settings = Settings(
+        dev_mode=False,
+        whatsapp_app_secret="a-real-app-secret",
+        whatsapp_verify_token="a-real-verify-token",
+        whatsapp_access_token="a-real-access-token",
+    )
+    config = load_config(None).model_copy(update={"reps": []})
+    assert cli.startup_problems(settings, config) == []
+    assert cli.startup_problems(Settings(dev_mode=False), load_config(None)) != []
+    assert cli.startup_problems(Settings(dev_mode=True), load_config(None)) == []
+
+
+def test_an_unsupported_database_url_is_one_clear_line(
+    fresh_settings: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", "mysql://db/handoff")
+    assert cli.main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "configuration error: HANDOFF_DATABASE_URL: HANDOFF_DATABASE_URL must be a sqlite:/// or "
+        "postgresql+psycopg:// URL"
+    ]
+
+
+def test_a_missing_config_file_is_one_clear_line(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.setenv("HANDOFF_CONFIG", str(tmp_path / "nowhere.yaml"))
+    assert cli.main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "nowhere.yaml, which is not a file" in err[0]
+
+
+async def test_simulate_sends_a_signed_message_through_the_real_webhook(
+    h: Harness, fresh_settings: pytest.MonkeyPatch
+) -> None:
+    secret = h.service.settings.whatsapp_app_secret.get_secret_value()
+    fresh_settings.setenv("HANDOFF_WHATSAPP_APP_SECRET", secret)
+    async with serve_in_loop(create_app(service=h.service)) as url:
+        code = await asyncio.to_thread(
+            cli.main, ["simulate", "I want to talk to a person", "--from", "+44 7700 900555", "--url", url]
+        )
+        await h.service.turns.drain()
+    assert code == 0
+    async with h.service.sessions() as session:
+        contacts = (await session.execute(select(Contact))).scalars().all()
+        messages = (await session.execute(select(Message))).scalars().all()
+    assert [(c.wa_id, c.country) for c in contacts] == [("447700900555", "GB")]
+    assert "I want to talk to a person" in [m.text for m in messages]
+
+
+async def test_simulate_with_a_wrong_secret_is_refused_by_the_webhook(
+    h: Harness, fresh_settings: pytest.MonkeyPatch
+) -> None:
+    fresh_settings.setenv("HANDOFF_WHATSAPP_APP_SECRET", "not-the-service-secret")
+    async with serve_in_loop(create_app(service=h.service)) as url:
+        code = await asyncio.to_thread(cli.main, ["simulate", "hello", "--url", url])
+    assert code == 1
