@@ -1,4 +1,4 @@
-"""`handoff` console script: serve, demo, replay, simulate, create-user."""
+"""`handoff` console script: serve, worker, demo, replay, simulate, create-user."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import structlog
 
 if TYPE_CHECKING:
     from orchestrator.core.config import AppConfig
@@ -62,29 +64,75 @@ def startup_problems(settings: Settings, config: AppConfig) -> list[str]:
     return problems
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+def _checked_settings() -> Settings | None:
+    """Settings and configuration checked before a port is bound or work is claimed; None after
+    printing each problem on one line."""
     from orchestrator.core.config import ConfigError, load_config
-    from orchestrator.runtime.app import create_app
 
     settings = _settings_or_error()
     if settings is None:
-        return 2
+        return None
     try:
-        config = load_config(settings.config)  # fail fast, naming the key, before binding the port
+        config = load_config(settings.config)  # fail fast, naming the key
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+        return None
     problems = startup_problems(settings, config)
     for problem in problems:
         print(f"refusing to start: {problem}", file=sys.stderr)
-    if problems:
+    return None if problems else settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from orchestrator.runtime.app import create_app
+
+    settings = _checked_settings()
+    if settings is None:
         return 2
     _configure_logging(quiet=False)
+    if args.workers > 1:
+        # Each worker process builds its own app and service from the environment.
+        uvicorn.run(
+            "orchestrator.runtime.app:create_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            log_config=None,
+        )
+        return 0
     uvicorn.run(
         create_app(settings=settings), host=args.host, port=args.port, log_level="info", log_config=None
     )
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    """Background work without HTTP: stuck-turn recovery, durable timers, queue drain, retention.
+    SIGTERM or SIGINT stops it after the turns in flight finish."""
+    import signal
+
+    from orchestrator.runtime.container import Service
+
+    settings = _checked_settings()
+    if settings is None:
+        return 2
+    _configure_logging(quiet=False)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with Service.running(settings.model_copy(update={"run_background": True})):
+            structlog.get_logger(__name__).info("worker_started")
+            await stop.wait()
+        structlog.get_logger(__name__).info("worker_stopped")
+
+    asyncio.run(run())
     return 0
 
 
@@ -257,7 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="API processes (PostgreSQL for more than one)")
     serve.set_defaults(func=_serve)
+    worker = sub.add_parser(
+        "worker", help="run the background work (timers, queue drain, recovery) without serving HTTP"
+    )
+    worker.set_defaults(func=_worker)
     demo = sub.add_parser("demo", help="play an ad lead and a support-menu conversation end to end")
     demo.add_argument("--at", help="fix the clock (ISO 8601 with timezone)")
     demo.set_defaults(func=_demo)
