@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
     timer_interval_s: float = Field(default=5.0, gt=0)
     run_background: bool = True
+    # Retention (orchestrator/runtime/retention.py): days each kind of record is kept, and how often
+    # the background loop prunes. Conversations, messages, the context log and assignments are kept.
+    retention_deliveries_days: float = Field(default=7, gt=0)
+    retention_statuses_days: float = Field(default=30, gt=0)
+    retention_timers_days: float = Field(default=7, gt=0)
+    retention_audit_days: float = Field(default=365, gt=0)
+    retention_interval_s: float = Field(default=3600, gt=0)
 
     # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
     # process signs with its own random one, so set it when several API processes run side by side.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.settings import Settings
 from orchestrator.migrations import run_migrations
 from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
+from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
 
 log = structlog.get_logger(__name__)
@@ -48,6 +50,7 @@ class Service:
     llm: Any = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: NotificationHub | None = None
+    pruned_at: float | None = None  # monotonic time of the last retention pass
 
     @classmethod
     @asynccontextmanager
@@ -140,6 +143,14 @@ class Service:
         await self.turns.sweep()
         # Presence expiry, durable timers (SLA, offline reps, opening hours), waiting-queue drain.
         await run_background(self.sessions, config=self.config, at=self.clock.now())
+        if self.pruned_at is None or time.monotonic() - self.pruned_at >= self.settings.retention_interval_s:
+            self.pruned_at = time.monotonic()
+            await prune(
+                self.sessions,
+                settings=self.settings,
+                at=self.clock.now(),
+                checkpointer=self.graph.checkpointer,
+            )
 
     async def _background_loop(self) -> None:
         while True:

@@ -1,0 +1,121 @@
+"""Retention: what the service keeps, and for how long.
+
+Nothing here touches what a conversation needs: messages, the context log and assignments stay. What
+goes, each after its own configurable period:
+- raw webhook bodies (`WebhookDelivery`, up to 4 MB each): kept for diagnosis, not read by the service;
+- delivery statuses (`MessageStatusEvent`): already applied to their message;
+- durable timers that fired or were cancelled;
+- audit entries (kept longest);
+- LangGraph checkpoints: only each conversation's latest is read when its next turn starts, so older
+  ones (and their pending writes) are deleted whatever their age.
+The background loop calls `prune` every `retention_interval_s`; each step is its own short
+transaction, so pruning never holds the writer for long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import delete, or_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from handoff.models import AuditEntry, Timer
+from orchestrator.core.settings import Settings
+from orchestrator.core.tables import MessageStatusEvent, WebhookDelivery
+
+log = structlog.get_logger(__name__)
+
+# SQLite saver: every checkpoint of a thread but its newest (checkpoint ids sort by time, uuid6).
+_SQLITE_OLD_CHECKPOINTS = """
+DELETE FROM {table} WHERE EXISTS (
+    SELECT 1 FROM checkpoints newer
+    WHERE newer.thread_id = {table}.thread_id
+      AND newer.checkpoint_ns = {table}.checkpoint_ns
+      AND newer.checkpoint_id > {table}.checkpoint_id
+)
+"""
+
+
+@dataclass
+class Pruned:
+    deliveries: int = 0
+    statuses: int = 0
+    timers: int = 0
+    audit: int = 0
+    checkpoints: int = 0
+
+
+async def prune(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    settings: Settings,
+    at: datetime,
+    checkpointer: object = None,
+) -> Pruned:
+    """Delete what is past its retention period; returns how many rows of each kind went."""
+    pruned = Pruned()
+    async with sessions() as session, session.begin():
+        cutoff = at - timedelta(days=settings.retention_deliveries_days)
+        result = await session.execute(
+            delete(WebhookDelivery).where(col(WebhookDelivery.received_at) < cutoff)
+        )
+        pruned.deliveries = _count(result)
+    async with sessions() as session, session.begin():
+        cutoff = at - timedelta(days=settings.retention_statuses_days)
+        result = await session.execute(
+            delete(MessageStatusEvent).where(col(MessageStatusEvent.created_at) < cutoff)
+        )
+        pruned.statuses = _count(result)
+    async with sessions() as session, session.begin():
+        cutoff = at - timedelta(days=settings.retention_timers_days)
+        result = await session.execute(
+            delete(Timer).where(
+                or_(col(Timer.fired_at) < cutoff, col(Timer.cancelled_at) < cutoff),
+            )
+        )
+        pruned.timers = _count(result)
+    async with sessions() as session, session.begin():
+        cutoff = at - timedelta(days=settings.retention_audit_days)
+        result = await session.execute(delete(AuditEntry).where(col(AuditEntry.created_at) < cutoff))
+        pruned.audit = _count(result)
+    if checkpointer is not None:
+        pruned.checkpoints = await prune_checkpoints(checkpointer)
+    if any(asdict(pruned).values()):
+        log.info("retention_pruned", **asdict(pruned))
+    return pruned
+
+
+async def prune_checkpoints(checkpointer: object) -> int:
+    """Keep each conversation's latest checkpoint only (the graph's saver, SQLite or PostgreSQL).
+    Returns the checkpoints deleted."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if isinstance(checkpointer, AsyncSqliteSaver):
+        async with checkpointer.lock:
+            await checkpointer.conn.execute(_SQLITE_OLD_CHECKPOINTS.format(table="writes"))
+            cursor = await checkpointer.conn.execute(_SQLITE_OLD_CHECKPOINTS.format(table="checkpoints"))
+            await checkpointer.conn.commit()
+            return max(cursor.rowcount, 0)
+
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    if isinstance(checkpointer, AsyncPostgresSaver):
+        async with checkpointer._cursor() as cur:
+            await cur.execute(
+                "SELECT thread_id, count(*) - 1 AS old FROM checkpoints "
+                "WHERE checkpoint_ns = '' GROUP BY thread_id HAVING count(*) > 1"
+            )
+            rows = await cur.fetchall()
+        if rows:
+            await checkpointer.aprune([row["thread_id"] for row in rows], strategy="keep_latest")
+        return sum(int(row["old"]) for row in rows)
+    return 0
+
+
+def _count(result: Any) -> int:
+    rowcount = getattr(result, "rowcount", 0)
+    return max(int(rowcount or 0), 0)
