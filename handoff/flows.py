@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_datetime, format_time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.assignment import AssignmentOutcome, enqueue
@@ -27,31 +30,39 @@ class HandoffResult:
     customer_text: str
 
 
-def _opens_phrase(config: AppConfig, queue: str, opens_at: datetime | None, language: str) -> str:
-    if opens_at is None:
-        return "—"
-    hours = config.queue(queue).hours
-    local = opens_at.astimezone(hours.zone)
-    if language == "en":
-        return f"{local:%A} at {local:%H:%M} ({hours.timezone})"
-    # Day names are English in strftime; other languages get a numeric date.
-    return f"{local:%d/%m %H:%M} ({hours.timezone})"
+# Our Hindi messages are written in Latin script (Hinglish): dates read best in English there.
+_DATE_LOCALE = {"hi": "en"}
 
 
-def customer_message(config: AppConfig, *, reason: str, outcome: AssignmentOutcome, language: str) -> str:
+def opens_phrase(opens_at: datetime, *, now: datetime, zone: ZoneInfo, language: str) -> str:
+    """When a closed team is back, as a customer reads it in their language: "today, 09:00",
+    "tomorrow, 09:00", else the weekday ("Tuesday, 09:00"), with the team's timezone."""
+    locale = Locale.parse(_DATE_LOCALE.get(language, language))
+    local, today = opens_at.astimezone(zone), now.astimezone(zone).date()
+    days = (local.date() - today).days
+    # CLDR's words for today and tomorrow ("hoy", "demain"...); Babel has no public accessor for them.
+    relative = locale._data["date_fields"]["day"]["relative"] if "date_fields" in locale._data else {}
+    day = relative.get(days) if days in (0, 1) else None
+    if day is None:
+        day = format_datetime(local, "EEEE", locale=locale)
+    return f"{day}, {format_time(local, format='short', locale=locale)} ({zone.key})"
+
+
+def customer_message(
+    config: AppConfig, *, reason: str, outcome: AssignmentOutcome, language: str, at: datetime
+) -> str:
     queue = config.queue(outcome.assignment.queue)
+    team = queue.customer_name or queue.name
     if outcome.held:
-        text = config.message(
-            "handoff_after_hours",
-            language,
-            queue_name=queue.name,
-            opens_at=_opens_phrase(config, queue.slug, outcome.opens_at, language),
-        )
+        opens = "—"
+        if outcome.opens_at is not None:
+            opens = opens_phrase(outcome.opens_at, now=at, zone=queue.hours.zone, language=language)
+        text = config.message("handoff_after_hours", language, queue_name=team, opens_at=opens)
     elif outcome.rep is not None:
         first_name = outcome.rep.name.split()[0]
-        text = config.message("handoff_assigned", language, rep_name=first_name, queue_name=queue.name)
+        text = config.message("handoff_assigned", language, rep_name=first_name, queue_name=team)
     else:
-        text = config.message("handoff_waiting", language, queue_name=queue.name)
+        text = config.message("handoff_waiting", language, queue_name=team)
     if reason == HandoffReason.AI_UNAVAILABLE:
         text = config.message("ai_unavailable", language) + " " + text
     return text
@@ -137,5 +148,5 @@ async def perform_handoff(
         routing=decision.as_dict(),
         at=at,
     )
-    text = customer_message(config, reason=reason, outcome=outcome, language=language)
+    text = customer_message(config, reason=reason, outcome=outcome, language=language, at=at)
     return HandoffResult(context=context, routing=decision, outcome=outcome, customer_text=text)

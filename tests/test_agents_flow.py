@@ -98,7 +98,7 @@ async def test_after_hours_handoff_tells_the_customer_when_the_team_is_back(h: H
     from tests.factories import button
 
     sent = await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
-    assert any("closed" in s and "Wednesday at 09:00" in s for s in sent), sent
+    assert any("closed" in s and "back tomorrow, 9:00" in s for s in sent), sent
     conversation = await _conversation(h)
     assert conversation["owner"] == "queued"
     assert conversation["assignee_id"] is None

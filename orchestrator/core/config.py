@@ -116,6 +116,8 @@ class Hours(_Model):
 class QueueConfig(_Model):
     slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
+    # What customers read ("our ... team"); the name when unset.
+    customer_name: str | None = None
     hours: Hours = Field(default_factory=lambda: Hours(always_open=True))
     transfers_only: bool = False
     sla_minutes: int | None = Field(default=None, gt=0)
