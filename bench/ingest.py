@@ -1,0 +1,195 @@
+"""Webhook ingest against a bare endpoint, interleaved in one run: how close the acknowledgement
+comes to the speed of the web server itself.
+
+    .venv/bin/python -m bench.ingest [--seconds 20] [--in-flight 50] [--rounds 3]
+                                     [--database-url sqlite:///... | postgresql+psycopg://...]
+
+Two servers run side by side as OS processes under the same uvicorn settings: a bare FastAPI app that
+reads the body and answers 200, and `handoff serve` (the real webhook: signature, parsing, storage,
+turns, sends to a local fake Graph API). A load generator posts signed single-message deliveries
+from 200 senders with `--in-flight` requests outstanding, alternating between the two servers round
+by round so both see the same machine. It reports each server's deliveries per second and latency
+percentiles, and the ratios the goals are written in: ours / bare throughput and our p99 / bare p99.
+
+Prints as its last line one JSON object: `database`, `in_flight`, `ours` and `bare` (`per_s`,
+`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from orchestrator.channels.whatsapp.signature import compute_signature
+from orchestrator.core.settings import DEV_SECRETS
+from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
+from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.servers import free_port, serve_in_thread
+
+BARE_APP = """
+from fastapi import FastAPI, Request, Response
+
+app = FastAPI()
+
+
+@app.post("/webhooks/whatsapp")
+async def webhook(request: Request) -> Response:
+    await request.body()
+    return Response(status_code=200)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+"""
+SENDERS = 200
+
+
+@dataclass
+class Round:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+async def _load(url: str, *, seconds: float, in_flight: int, ids: itertools.count[int]) -> Round:
+    secret = DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]
+    result = Round()
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def one_client() -> None:
+            while time.monotonic() < deadline:
+                n = next(ids)
+                body = encode_webhook(
+                    build_text_webhook(
+                        wa_id=f"4477009{n % SENDERS:05d}",
+                        message_id=f"wamid.bench.{os.getpid()}.{n}",
+                        timestamp=int(time.time()),
+                        text=f"hello, question number {n}",
+                    )
+                )
+                headers = {
+                    "content-type": "application/json",
+                    "x-hub-signature-256": compute_signature(secret, body),
+                }
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/webhooks/whatsapp", content=body, headers=headers)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                result.latencies.append(time.perf_counter() - started)
+                result.errors += 0 if ok else 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(one_client() for _ in range(in_flight)))
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def _summary(rounds: list[Round]) -> dict[str, Any]:
+    latencies = sorted(x for r in rounds for x in r.latencies)
+    total_s = sum(r.seconds for r in rounds)
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {
+        "per_s": round(len(latencies) / total_s, 1) if total_s else 0.0,
+        "p50_ms": round(quantiles[49] * 1000, 1),
+        "p99_ms": round(quantiles[98] * 1000, 1),
+        "errors": sum(r.errors for r in rounds),
+        "requests": len(latencies),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    (workdir / "bare_app.py").write_text(BARE_APP)
+    database_url = args.database_url or f"sqlite:///{workdir / 'handoff.db'}"
+    fake = FakeGraphAPI()
+    uvicorn_flags = ["--log-level", "warning", "--no-access-log"]
+    with serve_in_thread(fake.app) as graph_url:
+        env = {
+            **os.environ,
+            "HANDOFF_DEV_MODE": "true",
+            "HANDOFF_DATABASE_URL": database_url,
+            "HANDOFF_WHATSAPP_API_URL": graph_url,
+            "PYTHONPATH": str(workdir),
+        }
+        bare_port, ours_port = free_port(), free_port()
+        bare = _start(["-m", "uvicorn", "bare_app:app", "--port", str(bare_port), *uvicorn_flags], env)
+        ours = _start(["-m", "orchestrator.runtime.cli", "serve", "--port", str(ours_port)], env)
+        try:
+            bare_url, ours_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{ours_port}"
+            _wait_healthy(bare, bare_url)
+            _wait_healthy(ours, ours_url)
+            ids = itertools.count(1)
+            results: dict[str, list[Round]] = {"bare": [], "ours": []}
+            for index in range(args.rounds):
+                order = [("bare", bare_url), ("ours", ours_url)]
+                for name, url in order if index % 2 == 0 else reversed(order):
+                    results[name].append(
+                        asyncio.run(_load(url, seconds=args.seconds, in_flight=args.in_flight, ids=ids))
+                    )
+                    print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
+        finally:
+            for process in (bare, ours):
+                process.terminate()
+                try:
+                    process.wait(timeout=60)  # ours first finishes the turns of the backlog it holds
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    summary = {name: _summary(rounds) for name, rounds in results.items()}
+    line = {
+        "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
+        "in_flight": args.in_flight,
+        **summary,
+        "throughput_fraction": round(summary["ours"]["per_s"] / summary["bare"]["per_s"], 3),
+        "p99_multiple": round(summary["ours"]["p99_ms"] / max(summary["bare"]["p99_ms"], 0.001), 2),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
