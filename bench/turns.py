@@ -1,0 +1,121 @@
+"""Turns through the whole service path: CPU per bot turn and per handoff, the drain rate of a
+backlog of first messages, and first-reply latency.
+
+    .venv/bin/python -m bench.turns [--backlog 1000] [--turns 300] [--database-url ...]
+
+In one process, on the offline rules engine, with sends captured by an in-process Graph sink:
+1. `turn_cpu_ms`: conversations of greeting + question (bot turns only), one message at a time,
+   each drained before the next; CPU time (`time.process_time`) of webhook + turn + send per turn.
+2. `handoff_cpu_ms`: the same for turns that end in a handoff (an explicit request for a person:
+   turn, context, routing and assignment in one commit).
+3. `backlog`: N first messages from N customers delivered at once, then the clock runs until every
+   one is answered: `drain_per_s` turns per second of wall time, first-reply p50/p99 from delivery.
+Prints as its last line one JSON object with those figures, `database` and `loadavg`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator.core.config import load_config
+from orchestrator.runtime.replay import harness
+from orchestrator.runtime.simulator import GraphSink, build_text_webhook
+
+AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday morning: every queue open
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
+
+
+async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
+    config = load_config(None)
+    sink = GraphSink()
+    ids = iter(range(1, 10**9))
+
+    def delivery(wa_id: str, words: str) -> dict[str, Any]:
+        return build_text_webhook(
+            wa_id=wa_id, message_id=f"wamid.bench.{next(ids)}", timestamp=AT, text=words
+        )
+
+    async with harness(database_url=database_url, config=config, at=AT, fake_graph=sink) as h:
+        bot_cpu: list[float] = []
+        for n in range(turns // 2):
+            wa_id = f"1202555{n:04d}"
+            for words in ("Hello", "how much does the basic plan cost?"):
+                started = time.process_time()
+                await h.post(delivery(wa_id, words))
+                await h.service.turns.drain()
+                bot_cpu.append((time.process_time() - started) * 1000)
+        handoff_cpu: list[float] = []
+        for n in range(max(turns // 10, 10)):
+            started = time.process_time()
+            await h.post(delivery(f"1303555{n:04d}", "I want to talk to a person please"))
+            await h.service.turns.drain()
+            handoff_cpu.append((time.process_time() - started) * 1000)
+
+        replied: dict[str, float] = {}
+        sent_before = len(sink.sent)
+        delivered_at: dict[str, float] = {}
+        started_wall = time.perf_counter()
+        for n in range(backlog):
+            wa_id = f"1404555{n:04d}"
+            delivered_at[wa_id] = time.perf_counter()
+            await h.post(delivery(wa_id, "Hi, what are your opening hours?"))
+        while len(replied) < backlog:
+            await asyncio.sleep(0.01)
+            for request in sink.sent[sent_before:]:
+                to = str(request["json"].get("to", "")).lstrip("+")
+                if to in delivered_at and to not in replied:
+                    replied[to] = time.perf_counter()
+            sent_before = len(sink.sent)
+            if time.perf_counter() - started_wall > 600:
+                break
+        await h.service.turns.drain()
+        drain_s = time.perf_counter() - started_wall
+        first_reply = [replied[w] - delivered_at[w] for w in replied]
+
+    return {
+        "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
+        "turn_cpu_ms": {
+            "p50": round(statistics.median(bot_cpu), 2),
+            "mean": round(statistics.fmean(bot_cpu), 2),
+        },
+        "handoff_cpu_ms": {
+            "p50": round(statistics.median(handoff_cpu), 2),
+            "mean": round(statistics.fmean(handoff_cpu), 2),
+        },
+        "backlog": backlog,
+        "answered": len(replied),
+        "drain_per_s": round(len(replied) / drain_s, 1),
+        "first_reply_s": {
+            "p50": round(_quantile(first_reply, 0.5), 2),
+            "p99": round(_quantile(first_reply, 0.99), 2),
+        },
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        print(json.dumps(asyncio.run(run(database_url=url, turns=args.turns, backlog=args.backlog))))
+
+
+if __name__ == "__main__":
+    main()
