@@ -65,7 +65,9 @@ class Assignment(SQLModel, table=True):
     rep_id: str | None = Field(default=None, foreign_key="rep.id", index=True)
     status: AssignmentStatus = Field(sa_type=sa.String(16), index=True)
     reason: str = Field(max_length=32)  # handoff reason, or transfer / sla_revoked / offline
-    routing: dict[str, Any] | None = json_col()
+    routing: dict[str, Any] | None = json_col()  # the routing explanation (rule, inputs), for people
+    # Reps who let this conversation lapse or sent it away: no drain hands it back to them.
+    excluded_reps: list[str] | None = json_col()
     candidates: list[dict[str, Any]] | None = json_col()
     queued_at: datetime = ts()
     assigned_at: datetime | None = ts(nullable=True)
@@ -79,7 +81,8 @@ class Assignment(SQLModel, table=True):
 
 
 class Timer(SQLModel, table=True):
-    """A durable timer: fired exactly once by whichever process claims it first (handoff/timers.py)."""
+    """A durable timer: fired exactly once by whichever process claims it first (see
+    handoff/assignment/runner.py)."""
 
     __table_args__ = (
         # The runner's claim query: due, neither fired nor cancelled.

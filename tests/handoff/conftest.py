@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from handoff.assignment import BackgroundReport, run_background
 from handoff.flows import HandoffResult, perform_handoff
 from handoff.flows_rep import heartbeat
 from handoff.models import Assignment, AuditEntry, Rep, RepQueue, Timer
-from handoff.timers import BackgroundReport, run_background
 from orchestrator.channels.whatsapp.inbound import ContactRef
 from orchestrator.conversations import current_conversation, upsert_contact
 from orchestrator.core.clock import FrozenClock

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handoff.timers import run_due_timers
+from handoff.assignment import run_due_timers
 from orchestrator.core.config import parse_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 

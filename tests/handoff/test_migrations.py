@@ -1,8 +1,9 @@
-"""The hand-written migration 0002 produces exactly the models' schema, on both databases, and
-downgrades cleanly."""
+"""The hand-written migrations produce exactly the models' schema, on both databases, downgrade
+cleanly, and carry the data they reshape both ways."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,105 @@ def test_assignment_engine_migration_downgrades_and_upgrades_on_postgres(postgre
     assert _differences(postgres_url) != []
     command.upgrade(_alembic(postgres_url), "head")
     assert _differences(postgres_url) == []
+
+
+def _seed_assignments(url: str) -> None:
+    """At revision 0003: one assignment whose exclusions ride in the routing explanation, one without."""
+    now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    contact = sa.table("contact", sa.column("id"), sa.column("wa_id"), sa.column("created_at"))
+    conversation = sa.table(
+        "conversation",
+        *(sa.column(c) for c in ("id", "contact_id", "owner", "priority", "turns", "has_pending")),
+        sa.column("created_at"),
+        sa.column("updated_at"),
+    )
+    assignment = sa.table(
+        "assignment",
+        *(sa.column(c) for c in ("id", "conversation_id", "queue", "status", "reason", "queued_at")),
+        sa.column("revocations"),
+        sa.column("escalation"),
+        sa.column("routing", sa.JSON()),
+    )
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.begin() as connection:
+            # No explicit ids: PostgreSQL's sequences stay in step for whatever uses the database next.
+            contact_id = connection.execute(
+                sa.insert(contact).values(wa_id="447700900123", created_at=now).returning(contact.c.id)
+            ).scalar_one()
+            conversation_id = connection.execute(
+                sa.insert(conversation)
+                .values(
+                    contact_id=contact_id,
+                    owner="queued",
+                    priority=0,
+                    turns=0,
+                    has_pending=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(conversation.c.id)
+            ).scalar_one()
+            common = {
+                "conversation_id": conversation_id,
+                "queue": "support",
+                "queued_at": now,
+                "revocations": 1,
+                "escalation": 0,
+            }
+            connection.execute(
+                sa.insert(assignment).values(
+                    status="revoked", reason="support", routing={"rule": "department_choice"}, **common
+                )
+            )
+            connection.execute(
+                sa.insert(assignment).values(
+                    status="waiting",
+                    reason="sla_revoked",
+                    routing={"rule": "department_choice", "exclude": ["tara", "diego"]},
+                    **common,
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def _assignment_rows(url: str, *columns: str) -> list[tuple[Any, ...]]:
+    table = sa.table("assignment", sa.column("id"), *(sa.column(c, sa.JSON()) for c in columns))
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            query = sa.select(*(table.c[c] for c in columns)).order_by(table.c.id)
+            return [tuple(row) for row in connection.execute(query)]
+    finally:
+        engine.dispose()
+
+
+def _exclusions_move_to_their_own_column_and_back(url: str) -> None:
+    command.downgrade(_alembic(url), "0003")
+    _seed_assignments(url)
+    command.upgrade(_alembic(url), "0004")
+    assert _assignment_rows(url, "routing", "excluded_reps") == [
+        ({"rule": "department_choice"}, None),
+        ({"rule": "department_choice"}, ["diego", "tara"]),
+    ]
+    command.downgrade(_alembic(url), "0003")
+    assert _assignment_rows(url, "routing") == [
+        ({"rule": "department_choice"},),
+        ({"rule": "department_choice", "exclude": ["diego", "tara"]},),
+    ]
+    command.upgrade(_alembic(url), "head")
+    assert _differences(url) == []
+
+
+def test_exclusions_migration_moves_them_out_of_the_routing_explanation_and_back_on_sqlite(
+    sqlite_url: str,
+) -> None:
+    _exclusions_move_to_their_own_column_and_back(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_exclusions_migration_moves_them_out_of_the_routing_explanation_and_back_on_postgres(
+    postgres_url: str,
+) -> None:
+    _exclusions_move_to_their_own_column_and_back(postgres_url)

@@ -167,6 +167,28 @@ async def test_transfer_is_never_handed_straight_back_to_the_sender(world: World
     assert candidates == {"lena": "excluded: already had this conversation"}
 
 
+async def test_a_later_drain_does_not_hand_a_transfer_back_to_the_sender(world: World) -> None:
+    await world.add_rep("lena", "support", "senior_engineering", role=Role.LEAD)
+    conversation_id = (await world.handoff(choice="support")).context.conversation_id
+    await world.act(
+        transfer,
+        config=world.config,
+        conversation_id=conversation_id,
+        actor=await world.rep("lena"),
+        to_queue="senior_engineering",
+        note=None,
+    )
+    (_, waiting) = await world.assignments(conversation_id)
+    assert waiting.excluded_reps == ["lena"]
+    assert waiting.routing is not None
+    assert "exclude" not in waiting.routing  # the routing explanation stays what routing decided
+    await world.tick()
+    assert await world.owner_of(conversation_id) is None  # lena is free, but she sent it away
+    await world.add_rep("sam", "senior_engineering")
+    await world.tick()
+    assert await world.owner_of(conversation_id) == "sam"
+
+
 async def test_lead_reassigns_to_a_named_rep(world: World) -> None:
     conversation_id = await _support_conversation(world)
     moved = await world.act(

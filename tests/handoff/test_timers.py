@@ -11,8 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from handoff.assignment import MAX_ATTEMPTS, run_due_timers
 from handoff.models import Timer
-from handoff.timers import MAX_ATTEMPTS, run_due_timers
 from orchestrator.core.clock import FrozenClock
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import EventType, TimerKind

@@ -21,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 PENDING = "fired_at IS NULL AND cancelled_at IS NULL"
-TURN_SEQUENCE = "repqueue_turn_seq"  # handoff/assignment.py draws round-robin turns from it
+TURN_SEQUENCE = "repqueue_turn_seq"  # handoff/assignment/claim.py draws round-robin turns from it
 WAITING = "owner = 'queued'"
 OPEN = "status IN ('waiting', 'active')"
 

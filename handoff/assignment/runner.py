@@ -1,8 +1,6 @@
-"""Durable timers and the background pass of the human side.
+"""Firing durable timers, and the background pass of the human side.
 
-Timers live in the `timer` table (scheduled inside the transaction that creates the reason for them,
-e.g. an assignment schedules its SLA), so they survive restarts. Any number of processes run the
-same pass; each timer fires exactly once:
+Any number of processes run the same pass; each timer fires exactly once:
   - a process claims one due timer (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so processes take
     different timers instead of queueing; SQLite serialises writers) and marks it fired with a
     conditional UPDATE (`WHERE fired_at IS NULL`);
@@ -13,38 +11,40 @@ same pass; each timer fires exactly once:
 Handlers re-check the state they act on (an SLA timer whose assignment was answered does nothing), so
 cancelling a timer is an optimisation, never a requirement.
 
-Kinds: `sla_warning` (the owner is warned), `sla` (revoke, next rep or escalate), `offline` (a rep
-offline for `timers.offline_minutes` loses their conversations), `queue_open` (release the
-after-hours hold at opening, paced across the reps who are in).
-
 `run_background` is one pass, called by `Service.tick()`:
   1. reps whose heartbeat is older than `timers.heartbeat_ttl_seconds` go offline (and get an
      offline timer); a later heartbeat restores their presence;
   2. due timers fire, each in its own transaction;
   3. open queues with waiting conversations are drained (capacity freed by paths that do not drain
-     themselves, such as a hand-back to the bot, is used within one pass).
+     themselves, such as a hand-back to the bot, is used within one pass). A drain that stopped
+     because the eligible reps were held by concurrent assignments is retried after a short pause,
+     taken between transactions so no lock is held while waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff import assignment as engine
-from handoff.models import Rep, Timer
+from handoff.assignment.engine import drain, drain_queue, waiting_queues
+from handoff.assignment.presence import expire_heartbeats, requeue_offline_rep
+from handoff.assignment.sla import sla_expired, sla_warning
+from handoff.models import Timer
 from orchestrator.core.config import AppConfig
-from orchestrator.core.enums import Presence, TimerKind
+from orchestrator.core.enums import TimerKind
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 5
+DRAIN_ATTEMPTS = 4  # transactions per queue and pass while eligible reps are busy elsewhere
 
 
 def worker_id() -> str:
@@ -74,18 +74,18 @@ class BackgroundReport:
 async def _handle(session: AsyncSession, *, config: AppConfig, timer: Timer, at: datetime) -> str:
     payload = timer.payload or {}
     if timer.kind == TimerKind.SLA and timer.assignment_id is not None:
-        return await engine.sla_expired(session, config=config, assignment_id=timer.assignment_id, at=at)
+        return await sla_expired(session, config=config, assignment_id=timer.assignment_id, at=at)
     if timer.kind == TimerKind.SLA_WARNING and timer.assignment_id is not None:
-        return await engine.sla_warning(session, config=config, assignment_id=timer.assignment_id, at=at)
+        return await sla_warning(session, config=config, assignment_id=timer.assignment_id, at=at)
     if timer.kind == TimerKind.OFFLINE and timer.rep_id is not None:
         since = datetime.fromisoformat(str(payload["offline_since"]))
-        moved = await engine.requeue_offline_rep(
+        moved = await requeue_offline_rep(
             session, config=config, rep_id=timer.rep_id, offline_since=since, at=at
         )
         return f"{moved} conversations moved"
     if timer.kind == TimerKind.QUEUE_OPEN:
         queue = str(payload["queue"])
-        return f"{await engine.drain_queue(session, config=config, queue=queue, at=at)} assigned in {queue}"
+        return f"{await drain_queue(session, config=config, queue=queue, at=at)} assigned in {queue}"
     raise ValueError(f"timer {timer.id}: cannot fire kind {timer.kind!r} with {payload!r}")
 
 
@@ -178,55 +178,13 @@ async def run_due_timers(
     return fired
 
 
-# -- presence expiry ----------------------------------------------------------------------------
-async def expire_heartbeats(
-    sessions: async_sessionmaker[AsyncSession], *, config: AppConfig, at: datetime
-) -> list[str]:
-    """Reps whose last heartbeat is older than the TTL go offline (since last heartbeat + TTL), keeping
-    the presence they had for a later heartbeat to restore; their offline timer starts."""
-    ttl = timedelta(seconds=config.timers.heartbeat_ttl_seconds)
-    expired: list[str] = []
-    async with sessions() as session, session.begin():
-        rows = (
-            await session.execute(
-                select(col(Rep.id), col(Rep.last_seen_at)).where(
-                    col(Rep.presence) != Presence.OFFLINE,
-                    or_(col(Rep.last_seen_at).is_(None), col(Rep.last_seen_at) < at - ttl),
-                )
-            )
-        ).all()
-        for rep_id, seen in rows:
-            since = seen + ttl if seen is not None else at
-            seen_clause = col(Rep.last_seen_at).is_(None) if seen is None else col(Rep.last_seen_at) == seen
-            done = await session.execute(
-                update(Rep)
-                .where(col(Rep.id) == rep_id, col(Rep.presence) != Presence.OFFLINE, seen_clause)
-                .values(presence=Presence.OFFLINE, expired_presence=col(Rep.presence), offline_since=since)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(done, "rowcount", 0) != 1:
-                continue  # a heartbeat or another process got there first
-            await engine.schedule_timer(
-                session,
-                kind=TimerKind.OFFLINE,
-                due_at=since + timedelta(minutes=config.timers.offline_minutes),
-                at=at,
-                key=f"offline:{rep_id}:{since.isoformat()}",
-                rep_id=str(rep_id),
-                payload={"offline_since": since.isoformat()},
-            )
-            expired.append(str(rep_id))
-            log.info("presence_expired", rep_id=rep_id, last_seen_at=seen)
-    return expired
-
-
 # -- the background pass ------------------------------------------------------------------------
 async def drain_waiting(
     sessions: async_sessionmaker[AsyncSession], *, config: AppConfig, at: datetime
 ) -> int:
-    """Drain every open queue that has waiting conversations (one transaction per queue)."""
+    """Drain every open queue that has waiting conversations (one transaction per queue and try)."""
     async with sessions() as session:
-        queues = await engine.waiting_queues(session)
+        queues = await waiting_queues(session)
     total = 0
     for queue in queues:
         try:
@@ -235,11 +193,20 @@ async def drain_waiting(
         except KeyError:
             log.warning("waiting_in_unknown_queue", queue=queue)
             continue
-        try:
-            async with sessions() as session, session.begin():
-                total += await engine.drain_queue(session, config=config, queue=queue, at=at)
-        except DBAPIError as exc:
-            log.warning("drain_failed", queue=queue, error=repr(exc)[:300])
+        for attempt in range(DRAIN_ATTEMPTS):
+            if attempt:
+                # Others hold the eligible reps for a few milliseconds; this transaction has ended,
+                # so the pause holds no lock.
+                await asyncio.sleep(0.002 * attempt)
+            try:
+                async with sessions() as session, session.begin():
+                    drained = await drain(session, config=config, queue=queue, at=at)
+            except DBAPIError as exc:
+                log.warning("drain_failed", queue=queue, error=repr(exc)[:300])
+                break
+            total += drained.assigned
+            if not drained.busy:
+                break
     return total
 
 

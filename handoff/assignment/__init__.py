@@ -1,0 +1,71 @@
+"""The assignment engine: queues, round robin, SLA, escalation, presence and durable timers.
+
+Modules, each depending only on those before it:
+  - `policy`: pure rep selection (skip reasons, round robin, pacing) and the escalation ladder;
+  - `deadlines`: pure SLA calendar arithmetic (opening hours only count);
+  - `claim`: the claim SQL (PostgreSQL `SKIP LOCKED`, SQLite serialised) and capacity release;
+  - `timers`: scheduling every kind of durable timer;
+  - `engine`: enqueue, place, assign, drain, end;
+  - `sla`: revocation and escalation; `presence`: heartbeat expiry and the offline requeue;
+  - `runner`: firing timers and the background pass.
+The caller owns the transaction throughout.
+"""
+
+from handoff.assignment.claim import release_capacity
+from handoff.assignment.deadlines import open_deadline, sla_minutes
+from handoff.assignment.engine import (
+    AssignmentOutcome,
+    assign_next,
+    assign_to_rep,
+    drain_queue,
+    drain_queues,
+    enqueue,
+    waiting_queues,
+)
+from handoff.assignment.policy import BUSY, Candidate, window_start
+from handoff.assignment.presence import expire_heartbeats, requeue_offline_rep
+from handoff.assignment.records import end_assignment, new_assignment, open_assignment
+from handoff.assignment.runner import (
+    MAX_ATTEMPTS,
+    BackgroundReport,
+    Fired,
+    drain_waiting,
+    fire_next,
+    run_background,
+    run_due_timers,
+)
+from handoff.assignment.sla import sla_expired, sla_warning
+from handoff.assignment.timers import cancel_timers, schedule_offline, schedule_timer
+
+__all__ = [
+    "BUSY",
+    "MAX_ATTEMPTS",
+    "AssignmentOutcome",
+    "BackgroundReport",
+    "Candidate",
+    "Fired",
+    "assign_next",
+    "assign_to_rep",
+    "cancel_timers",
+    "drain_queue",
+    "drain_queues",
+    "drain_waiting",
+    "end_assignment",
+    "enqueue",
+    "expire_heartbeats",
+    "fire_next",
+    "new_assignment",
+    "open_assignment",
+    "open_deadline",
+    "release_capacity",
+    "requeue_offline_rep",
+    "run_background",
+    "run_due_timers",
+    "schedule_offline",
+    "schedule_timer",
+    "sla_expired",
+    "sla_minutes",
+    "sla_warning",
+    "waiting_queues",
+    "window_start",
+]

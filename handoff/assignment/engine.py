@@ -1,0 +1,471 @@
+"""The assignment engine: put a handed-off conversation in its queue and give it to a rep.
+
+The rep is chosen by `policy` (round robin with skip reasons and a deterministic tie-break) and taken
+by `claim`. Nobody eligible: the conversation waits in the queue (higher priority first, then FIFO by
+handoff time) and `drain_queue` assigns it the moment someone becomes eligible. A conversation handed
+off while others wait joins the back of the queue. Outside opening hours it is held, and a durable
+`queue_open` timer drains the queue at opening; pacing spreads the backlog over the reps as they log
+in instead of landing it on the first one.
+
+Concurrency (see `claim` for the rep side):
+  - a conversation changes owner only from `queued` with no assignee, under its row lock, and a
+    unique partial index refuses a second open assignment of a conversation;
+  - lock discipline, so there is no deadlock: a transaction waits for a rep's lock only while it
+    holds no other rep's row (a fresh handoff, `wait=True`). Everything else (drains, timers,
+    transfers, revocations) releases capacity first and then only skips locked reps, leaving the
+    conversation waiting for the next drain when everyone is busy that instant;
+  - nothing here sleeps (see `pick`).
+
+Context-log events written here (notifications follow the log); `details` always carry `queue`:
+  assigned {rep_id, reason, backlog, candidates} · waiting {candidates} · held_after_hours {opens_at}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
+
+from handoff.assignment.claim import claim, read_members, release_capacity
+from handoff.assignment.deadlines import sla_deadlines
+from handoff.assignment.pick import Pick, any_busy, pick
+from handoff.assignment.policy import Candidate, Member, Mode
+from handoff.assignment.records import new_assignment
+from handoff.assignment.timers import schedule_queue_open, schedule_sla
+from handoff.models import Assignment, Rep
+from orchestrator.core.config import AppConfig
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.enums import AssignmentStatus, EventType, Owner
+from orchestrator.core.tables import Conversation
+
+SOURCE = "assignment_engine"
+
+
+@dataclass
+class AssignmentOutcome:
+    assignment: Assignment
+    rep: Rep | None = None
+    held: bool = False  # outside opening hours
+    opens_at: datetime | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+# -- writing an assignment ----------------------------------------------------------------------
+async def assign(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    picked: Pick,
+    candidates: list[Candidate],
+    at: datetime,
+    backlog: bool,
+    owned: bool,
+) -> Rep | None:
+    """Give the conversation to the picked rep (whose capacity is already taken). `owned`: this
+    transaction created the waiting state itself, under the conversation's row lock."""
+    rep = picked.rep
+    assert conversation.id is not None
+    if owned:
+        conversation.owner, conversation.assignee_id, conversation.waiting_since = Owner.HUMAN, rep.id, None
+        conversation.updated_at = at
+    else:
+        moved = await session.execute(
+            update(Conversation)
+            .where(
+                col(Conversation.id) == conversation.id,
+                col(Conversation.owner) == Owner.QUEUED,
+                col(Conversation.assignee_id).is_(None),
+            )
+            .values(owner=Owner.HUMAN, assignee_id=rep.id, waiting_since=None, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(moved, "rowcount", 0) != 1:
+            await release_capacity(session, rep_id=rep.id)  # someone else took it meanwhile
+            return None
+        for attr, value in (
+            ("owner", Owner.HUMAN),
+            ("assignee_id", rep.id),
+            ("waiting_since", None),
+            ("updated_at", at),
+        ):
+            set_committed_value(conversation, attr, value)
+    assignment.rep_id = rep.id
+    assignment.status = AssignmentStatus.ACTIVE
+    assignment.assigned_at = at
+    assignment.candidates = [c.as_dict() for c in candidates]
+    warn_at, assignment.sla_due_at = sla_deadlines(config, queue=assignment.queue, at=at)
+    session.add(assignment)
+    schedule_sla(session, assignment=assignment, warn_at=warn_at, at=at)
+    await log_event(
+        session,
+        conversation_id=conversation.id,
+        type=EventType.ASSIGNED,
+        source=SOURCE,
+        description=f"assigned to {rep.name} ({rep.id}) in {assignment.queue}"
+        + (" from the waiting queue" if backlog else ""),
+        at=at,
+        details={
+            "rep_id": rep.id,
+            "queue": assignment.queue,
+            "reason": assignment.reason,
+            "backlog": backlog,
+            "candidates": assignment.candidates,
+        },
+    )
+    return rep
+
+
+async def hold(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    at: datetime,
+) -> AssignmentOutcome:
+    """The queue is closed: the conversation waits for the opening, which drains the queue."""
+    assert conversation.id is not None
+    queue = assignment.queue
+    opens_at = config.queue(queue).hours.next_opening(at)
+    session.add_all([conversation, assignment])
+    await session.flush()
+    when = opens_at.isoformat() if opens_at else "further notice"
+    await log_event(
+        session,
+        conversation_id=conversation.id,
+        type=EventType.HELD_AFTER_HOURS,
+        source=SOURCE,
+        description=f"{queue} is closed; held until {when}",
+        at=at,
+        details={"queue": queue, "opens_at": opens_at.isoformat() if opens_at else None},
+    )
+    if opens_at is not None:
+        await schedule_queue_open(session, queue=queue, opens_at=opens_at, at=at)
+    return AssignmentOutcome(assignment=assignment, held=True, opens_at=opens_at)
+
+
+class Waiting(Enum):
+    """Why a conversation waits in its (open) queue: the description of the `waiting` event."""
+
+    NOBODY_ELIGIBLE = "nobody eligible in {queue}; waiting"
+    BEHIND_BACKLOG = "others are waiting in {queue}; queued behind them"
+    NOBODY_ELSE_FREE = "nobody else free in {queue}; waiting"
+
+
+async def wait_in_queue(
+    session: AsyncSession,
+    *,
+    conversation: Conversation,
+    assignment: Assignment,
+    why: Waiting,
+    at: datetime,
+    candidates: list[Candidate] | None = None,
+) -> None:
+    """The conversation waits in its queue: record who was considered and log `waiting`."""
+    assert conversation.id is not None
+    if candidates is not None:
+        assignment.candidates = [c.as_dict() for c in candidates]
+    session.add(assignment)
+    await session.flush()
+    await log_event(
+        session,
+        conversation_id=conversation.id,
+        type=EventType.WAITING,
+        source=SOURCE,
+        description=why.value.format(queue=assignment.queue),
+        at=at,
+        details={"queue": assignment.queue, "candidates": assignment.candidates or []},
+    )
+
+
+async def place(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    at: datetime,
+    exclude: Collection[str] = (),
+    wait: bool = True,
+) -> AssignmentOutcome:
+    """A new waiting assignment: hold it (closed), queue it behind a backlog, or assign it now."""
+    assert conversation.id is not None
+    queue = assignment.queue
+    if not config.queue(queue).hours.is_open(at):
+        return await hold(session, config=config, conversation=conversation, assignment=assignment, at=at)
+    session.add_all([conversation, assignment])
+    picked: Pick | None = None
+    candidates: list[Candidate] = []
+    # Decide before writing, so the conversation and its assignment are written once.
+    with session.no_autoflush:
+        members, backlog = await read_members(session, queue=queue, backlog_besides=conversation.id)
+        if not backlog:
+            picked, candidates = await pick(
+                session, config=config, queue=queue, at=at, exclude=exclude, wait=wait, members=members
+            )
+    if picked is not None:
+        rep = await assign(
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=assignment,
+            picked=picked,
+            candidates=candidates,
+            at=at,
+            backlog=False,
+            owned=True,
+        )
+        return AssignmentOutcome(assignment=assignment, rep=rep, candidates=candidates)
+    if not backlog:
+        await wait_in_queue(
+            session,
+            conversation=conversation,
+            assignment=assignment,
+            why=Waiting.NOBODY_ELIGIBLE,
+            at=at,
+            candidates=candidates,
+        )
+        return AssignmentOutcome(assignment=assignment, candidates=candidates)
+    # Others are waiting: join the back of the queue and hand the backlog out in order.
+    await session.flush()
+    await drain_queue(session, config=config, queue=queue, at=at)
+    if conversation.assignee_id is not None:
+        return AssignmentOutcome(assignment=assignment, rep=await session.get(Rep, conversation.assignee_id))
+    await wait_in_queue(
+        session, conversation=conversation, assignment=assignment, why=Waiting.BEHIND_BACKLOG, at=at
+    )
+    return AssignmentOutcome(assignment=assignment, candidates=candidates)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    queue: str,
+    reason: str,
+    routing: dict[str, Any],
+    at: datetime,
+    exclude: Collection[str] = (),
+    waiting_since: datetime | None = None,
+    wait: bool = True,
+) -> AssignmentOutcome:
+    """Queue a conversation (owner -> queued) and assign it now if the queue is open and a rep is
+    free. The caller holds the conversation's row lock and owns the transaction. `wait=False` when
+    the transaction holds a rep's row (it released capacity): never wait for another rep then."""
+    assignment = new_assignment(
+        conversation,
+        queue=queue,
+        reason=reason,
+        routing=routing,
+        at=at,
+        waiting_since=waiting_since,
+        exclude=exclude,
+    )
+    return await place(
+        session,
+        config=config,
+        conversation=conversation,
+        assignment=assignment,
+        at=at,
+        exclude=exclude,
+        wait=wait,
+    )
+
+
+async def assign_next(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    at: datetime,
+    exclude: Collection[str] = (),
+    wait: bool = True,
+) -> Rep | None:
+    """Give a new waiting assignment to the next eligible rep now, ahead of the backlog (a lead's
+    "next in round robin"). Nobody eligible: it waits at its place; a closed queue holds it. The
+    caller holds the conversation's row lock."""
+    assert conversation.id is not None
+    if not config.queue(assignment.queue).hours.is_open(at):
+        await hold(session, config=config, conversation=conversation, assignment=assignment, at=at)
+        return None
+    session.add_all([conversation, assignment])
+    with session.no_autoflush:
+        picked, candidates = await pick(
+            session, config=config, queue=assignment.queue, at=at, exclude=exclude, wait=wait
+        )
+    if picked is not None:
+        return await assign(
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=assignment,
+            picked=picked,
+            candidates=candidates,
+            at=at,
+            backlog=False,
+            owned=True,
+        )
+    await wait_in_queue(
+        session,
+        conversation=conversation,
+        assignment=assignment,
+        why=Waiting.NOBODY_ELIGIBLE,
+        at=at,
+        candidates=candidates,
+    )
+    return None
+
+
+async def assign_to_rep(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    rep_id: str,
+    at: datetime,
+) -> Rep | None:
+    """Give a waiting conversation to one named member of its queue (a lead's choice): the rep must
+    not be offline and must have capacity (presence away/busy is allowed: a lead's explicit call).
+    Returns None when they cannot take it, or are locked by another transaction this instant (the
+    caller may hold a rep's row, so this never waits)."""
+    rep: Rep | None = None
+    member: Member | None = None
+    for _attempt in range(2):  # a second read when the rep was assigned since the first
+        members, _ = await read_members(session, queue=assignment.queue)
+        member = next((m for m in members if m.rep_id == rep_id), None)
+        if member is None:
+            return None
+        rep = await claim(
+            session,
+            config=config,
+            queue=assignment.queue,
+            member=member,
+            at=at,
+            backlog=False,
+            mode=Mode.EXPLICIT,
+            skip_locked=True,
+        )
+        if rep is not None:
+            break
+    if rep is None or member is None:
+        return None
+    return await assign(
+        session,
+        config=config,
+        conversation=conversation,
+        assignment=assignment,
+        picked=Pick(member=member, rep=rep),
+        candidates=[Candidate.of(member)],
+        at=at,
+        backlog=False,
+        owned=True,
+    )
+
+
+# -- draining the waiting queue -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Drained:
+    assigned: int
+    busy: bool  # stopped while eligible reps were held by concurrent assignments: worth a retry
+
+
+async def drain(
+    session: AsyncSession, *, config: AppConfig, queue: str, at: datetime, limit: int | None = None
+) -> Drained:
+    """Assign waiting conversations of `queue` in order (priority, then handoff time) while reps are
+    eligible, pacing each rep (fair backlog drain). Never waits for a locked conversation or rep."""
+    if not config.queue(queue).hours.is_open(at):
+        return Drained(assigned=0, busy=False)
+    assigned, busy = 0, False
+    passed_over: list[int] = []  # waiting for someone other than the reps free now
+    while limit is None or assigned < limit:
+        row = (
+            await session.execute(
+                select(Conversation, Assignment)
+                .join(
+                    Assignment,
+                    and_(
+                        col(Assignment.conversation_id) == col(Conversation.id),
+                        col(Assignment.status) == AssignmentStatus.WAITING,
+                    ),
+                )
+                .where(
+                    col(Conversation.owner) == Owner.QUEUED,
+                    col(Conversation.queue) == queue,
+                    col(Conversation.assignee_id).is_(None),
+                    col(Assignment.queue) == queue,
+                    col(Conversation.id).not_in(passed_over),
+                )
+                .order_by(
+                    col(Conversation.priority).desc(),
+                    col(Conversation.waiting_since).asc(),
+                    col(Conversation.id),
+                )
+                .limit(1)
+                .with_for_update(of=Conversation, skip_locked=True)
+            )
+        ).first()
+        if row is None:
+            break
+        conversation, assignment = row
+        assert conversation.id is not None
+        exclude = assignment.excluded_reps or ()
+        picked, candidates = await pick(
+            session, config=config, queue=queue, at=at, exclude=exclude, backlog=True, wait=False
+        )
+        if picked is None:
+            busy = busy or any_busy(candidates)
+            if exclude:
+                passed_over.append(conversation.id)
+                continue
+            break
+        rep = await assign(
+            session,
+            config=config,
+            conversation=conversation,
+            assignment=assignment,
+            picked=picked,
+            candidates=candidates,
+            at=at,
+            backlog=True,
+            owned=False,
+        )
+        if rep is None:
+            break
+        assigned += 1
+    return Drained(assigned=assigned, busy=busy)
+
+
+async def drain_queue(
+    session: AsyncSession, *, config: AppConfig, queue: str, at: datetime, limit: int | None = None
+) -> int:
+    """`drain`, returning how many were assigned."""
+    return (await drain(session, config=config, queue=queue, at=at, limit=limit)).assigned
+
+
+async def drain_queues(
+    session: AsyncSession, *, config: AppConfig, queues: Collection[str], at: datetime
+) -> int:
+    total = 0
+    for queue in sorted(set(queues)):
+        total += await drain_queue(session, config=config, queue=queue, at=at)
+    return total
+
+
+async def waiting_queues(session: AsyncSession) -> list[str]:
+    rows = await session.execute(
+        select(col(Conversation.queue)).where(col(Conversation.owner) == Owner.QUEUED).distinct()
+    )
+    return sorted(str(q) for q in rows.scalars() if q)

@@ -1,0 +1,93 @@
+"""Choosing a rep and claiming them: the policy's ranking, then the claim, member by member.
+
+A member found locked or changed is skipped for the next in rank: turns only move forward, so the
+next unchanged member is still the right one. Nothing here sleeps: the caller holds the
+conversation's row lock until it commits, so a pick re-reads at once, and backing off
+(`runner.drain_waiting`) happens between transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.assignment.claim import claim, read_members
+from handoff.assignment.policy import BUSY, Candidate, Member, Mode, Ranking, rank
+from handoff.models import Rep
+from orchestrator.core.config import AppConfig
+
+PICK_ATTEMPTS = 6  # reads of the queue before the conversation waits for the next drain
+
+
+@dataclass
+class Pick:
+    member: Member
+    rep: Rep
+
+
+async def pick(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    queue: str,
+    at: datetime,
+    exclude: Collection[str] = (),
+    backlog: bool = False,
+    wait: bool = True,
+    leads_only: bool = False,
+    members: list[Member] | None = None,
+) -> tuple[Pick | None, list[Candidate]]:
+    """Choose the next rep by the policy and claim them (capacity and cursor).
+
+    A member found locked or changed is skipped for the next in rank: turns only move forward, so
+    the next unchanged member is still the right one. When every eligible member was busy, read
+    again at once (a few times); with `wait`, also wait for the first in rank's lock."""
+    mode = Mode.LEAD if leads_only else Mode.AUTO
+    ranking = Ranking(ranked=[], candidates={})
+    for attempt in range(PICK_ATTEMPTS):
+        if attempt or members is None:
+            members, _ = await read_members(session, queue=queue)
+        ranking = rank(
+            members, pacing=config.assignment, at=at, exclude=exclude, backlog=backlog, leads_only=leads_only
+        )
+        if not ranking.ranked:
+            break
+        for m in ranking.ranked:
+            rep = await claim(
+                session,
+                config=config,
+                queue=queue,
+                member=m,
+                at=at,
+                backlog=backlog,
+                mode=mode,
+                skip_locked=True,
+            )
+            if rep is not None:
+                return Pick(member=m, rep=rep), ranking.explanation()
+            ranking.candidates[m.rep_id].skip(BUSY)
+        if not wait:
+            continue  # read again: those claimed since the read may be free again
+        # Every eligible member was busy in another transaction: wait for the first in rank.
+        first = ranking.ranked[0]
+        rep = await claim(
+            session,
+            config=config,
+            queue=queue,
+            member=first,
+            at=at,
+            backlog=backlog,
+            mode=mode,
+            skip_locked=False,
+        )
+        if rep is not None:
+            ranking.candidates[first.rep_id].eligible, ranking.candidates[first.rep_id].skipped = True, None
+            return Pick(member=first, rep=rep), ranking.explanation()
+    return None, ranking.explanation()
+
+
+def any_busy(candidates: list[Candidate]) -> bool:
+    return any(c.skipped == BUSY for c in candidates)
