@@ -10,7 +10,7 @@ a database transaction open just for authentication (on SQLite every transaction
 lock, and the live stream lasts for hours).
 
 Answers: 401 without a valid token; 403 for a role that may not use an endpoint at all. Whether a
-conversation is visible (404 when not) is decided in the queries (`users.visibility_clause`).
+conversation is visible (404 when not) is decided in the queries (`policy.visibility_clause`).
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
+from handoff.errors import Forbidden, Unauthenticated
 from handoff.models import Rep
-from handoff.users import (
-    Viewer,
-    decode_access_token,
-    looks_like_jwt,
-    password_fingerprint,
-    rep_by_api_token,
-    viewer_of,
-)
+from handoff.policy import Viewer, viewer_of
+from handoff.users import decode_access_token, looks_like_jwt, password_fingerprint, rep_by_api_token
 from orchestrator.core.enums import Role
 from orchestrator.runtime.deps import ServiceDep
 
@@ -56,13 +51,9 @@ class Actor:
         return self.viewer.role
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 async def current_actor(service: ServiceDep, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     if not token:
-        raise _unauthorized("missing bearer token")
+        raise Unauthenticated("missing bearer token")
     async with service.sessions() as session:
         rep: Rep | None = None
         if looks_like_jwt(token):
@@ -80,7 +71,7 @@ async def current_actor(service: ServiceDep, token: Annotated[str | None, Depend
         if rep is None:
             rep = await rep_by_api_token(session, token=token)
         if rep is None:
-            raise _unauthorized("invalid or expired token")
+            raise Unauthenticated("invalid or expired token")
         viewer = await viewer_of(session, rep=rep)
     return Actor(rep=rep, viewer=viewer)
 
@@ -91,7 +82,7 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles:
         allowed = " or ".join(str(r) for r in roles)
-        raise HTTPException(status_code=403, detail=f"only a {allowed} may do this")
+        raise Forbidden(f"only a {allowed} may do this")
 
 
 async def current_admin(actor: ActorDep) -> Actor:

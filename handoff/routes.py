@@ -18,12 +18,12 @@ replies it queued after the commit, so a failed send is stored on the message an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Discriminator, Field, Tag
@@ -32,27 +32,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff import flows_rep, metrics
+from handoff.api.errors import errors
 from handoff.auth import Actor, ActorDep, AdminDep
-from handoff.flows_rep import NotOwner
+from handoff.errors import Conflict, Invalid, NotFound, Unauthenticated
 from handoff.metrics import QueueMetrics, RepMetrics
 from handoff.models import Assignment, AuditEntry, Rep, RepQueue
+from handoff.policy import Viewer, require, visibility_clause
+from handoff.reps import audit, queues_of
 from handoff.users import (
-    UserError,
-    Viewer,
     create_user,
     disable_login,
     hash_password,
     issue_access_token,
-    queues_of,
     rotate_api_token,
     set_queues,
     verify_password,
-    visibility_clause,
 )
 from orchestrator.channels.whatsapp.outbound import (
     ListRow,
     ListSection,
-    OutboundValidationError,
     list_message,
     render_as_text,
     reply_buttons,
@@ -60,7 +58,16 @@ from orchestrator.channels.whatsapp.outbound import (
     template_message,
 )
 from orchestrator.core.contextlog import ContextEvent
-from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, Presence, Role, SendStatus
+from orchestrator.core.enums import (
+    Action,
+    Direction,
+    EventType,
+    HandoffReason,
+    Owner,
+    Presence,
+    Role,
+    SendStatus,
+)
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.outbox import recipient_of, send_pending
 from orchestrator.runtime.container import Service
@@ -69,32 +76,6 @@ from orchestrator.runtime.handback import hand_back
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 STREAM_PING_S = 15.0
-
-
-# -- error bodies (documented, so the OpenAPI schema says what every answer looks like) -----------
-class Problem(BaseModel):
-    detail: str
-
-
-class ValidationProblem(BaseModel):
-    detail: list[str] = Field(description="one line per problem: `location: message`")
-
-
-_ERRORS: dict[int, str] = {
-    400: "the body is not valid JSON",
-    401: "missing, invalid or expired token",
-    403: "visible, but the caller's role or ownership does not allow this",
-    404: "does not exist, or is not visible to the caller",
-    409: "the conversation's state does not allow this now",
-    422: "the request is malformed",
-}
-
-
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        code: {"model": ValidationProblem if code == 422 else Problem, "description": _ERRORS[code]}
-        for code in codes
-    }
 
 
 router = APIRouter(prefix="/api")
@@ -321,26 +302,6 @@ class StreamReady(BaseModel):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def unprocessable(location: str, message: str) -> HTTPException:
-    """A 422 shaped like the request-validation ones: `{"detail": ["location: message"]}`."""
-    return HTTPException(status_code=422, detail=[f"{location}: {message}"])
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map the flows' exceptions to HTTP, at the route edge only."""
-    try:
-        yield
-    except NotOwner as exc:
-        raise HTTPException(status_code=403, detail=str(exc) or "not allowed") from exc
-    except (OutboundValidationError, UserError) as exc:
-        raise unprocessable("body", str(exc)) from exc
-    except LookupError as exc:
-        raise HTTPException(status_code=404, detail=f"not found: {exc}") from exc
-    except ValueError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
-
-
 def _window_open(conversation: Conversation, now: datetime) -> bool:
     last = conversation.last_inbound_at
     return last is not None and now - last < CUSTOMER_SERVICE_WINDOW
@@ -397,7 +358,7 @@ async def visible_conversation(
     query = _visible(_with_contact().where(col(Conversation.id) == conversation_id), viewer)
     row = (await session.execute(query)).first()
     if row is None:
-        raise HTTPException(status_code=404, detail="conversation not found")
+        raise NotFound("conversation not found")
     return row[0], row[1], int(row[2])
 
 
@@ -407,25 +368,9 @@ async def _summary_of(service: Service, conversation_id: int) -> ConversationSum
     return _summary(row[0], row[1], int(row[2]), service.clock.now())
 
 
-Action = Literal["reply", "transfer", "reassign", "resolve", "hand_back"]
-
-
 def authorize(actor: Actor, conversation: Conversation, action: Action) -> None:
     """Steps 3 and 4 of the module docstring, for a conversation the actor can see."""
-    is_owner = conversation.owner == Owner.HUMAN and conversation.assignee_id == actor.id
-    supervisor = actor.role in (Role.LEAD, Role.ADMIN)
-    if action == "reply" and not is_owner:
-        raise HTTPException(status_code=403, detail="only the rep who owns this conversation may write to it")
-    if action == "reassign" and not supervisor:
-        raise HTTPException(status_code=403, detail="only a lead or an admin may reassign to a named rep")
-    if action in ("transfer", "resolve", "hand_back") and not (is_owner or supervisor):
-        raise HTTPException(
-            status_code=403, detail=f"only the owner, a lead or an admin may {action.replace('_', ' ')}"
-        )
-    if conversation.owner not in (Owner.QUEUED, Owner.HUMAN):
-        raise HTTPException(
-            status_code=409, detail=f"the conversation is {conversation.owner}, not with a human"
-        )
+    require(actor.viewer, action, conversation)
 
 
 async def _rep_out(session: AsyncSession, rep: Rep) -> RepOut:
@@ -441,22 +386,6 @@ async def _rep_out(session: AsyncSession, rep: Rep) -> RepOut:
         queues=await queues_of(session, rep_id=rep.id),
         has_password=rep.password_hash is not None,
         has_api_token=rep.token_hash is not None,
-    )
-
-
-def _audit(
-    session: AsyncSession,
-    *,
-    actor: Actor,
-    action: str,
-    at: datetime,
-    conversation_id: int | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEntry(
-            actor_id=actor.id, action=action, conversation_id=conversation_id, details=details, created_at=at
-        )
     )
 
 
@@ -481,9 +410,7 @@ async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], service: 
     stored = rep.password_hash if rep is not None else None
     # scrypt is deliberately slow: off the event loop.
     if rep is None or not await asyncio.to_thread(verify_password, form.password, stored):
-        raise HTTPException(
-            status_code=401, detail="incorrect username or password", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise Unauthenticated("incorrect username or password")
     ttl = timedelta(minutes=service.settings.jwt_ttl_minutes)
     token = issue_access_token(
         rep=rep, secret=service.settings.jwt_secret.get_secret_value(), at=service.clock.now(), ttl=ttl
@@ -683,25 +610,23 @@ async def reply(
     now = service.clock.now()
     async with service.sessions() as session, session.begin():
         conversation, contact, _ = await visible_conversation(session, actor.viewer, conversation_id)
-        authorize(actor, conversation, "reply")
+        authorize(actor, conversation, Action.REPLY)
         if not isinstance(body, TemplateReply) and not _window_open(conversation, now):
             closed = (
                 conversation.last_inbound_at + CUSTOMER_SERVICE_WINDOW
                 if conversation.last_inbound_at
                 else None
             )
-            raise HTTPException(
-                status_code=409,
-                detail="the 24-hour customer-service window is closed"
+            raise Conflict(
+                "the 24-hour customer-service window is closed"
                 + (f" (since {closed.isoformat()})" if closed else "")
                 + "; send an approved template instead",
             )
-        with domain_errors():
-            payload = _payload_of(body, recipient_of(contact))
-            text = body.text if isinstance(body, TextReply) else "(rich message)"
-            message = await flows_rep.rep_reply(
-                session, conversation_id=conversation_id, rep=actor.rep, text=text, at=now
-            )
+        payload = _payload_of(body, recipient_of(contact))
+        text = body.text if isinstance(body, TextReply) else "(rich message)"
+        message = await flows_rep.rep_reply(
+            session, conversation_id=conversation_id, rep=actor.rep, text=text, at=now
+        )
         if payload is not None:
             # `rep_reply` queues a text; a rich reply replaces the pending row's content before the
             # commit, keeping its ownership check, audit entry and first-response bookkeeping.
@@ -726,8 +651,7 @@ async def acting_on(
     async with service.sessions() as session, session.begin():
         conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
         authorize(actor, conversation, action)
-        with domain_errors():
-            yield session, conversation, now
+        yield session, conversation, now
     await _send_after_commit(service, conversation_id)
 
 
@@ -751,8 +675,8 @@ async def transfer(
     """Move the conversation to another queue with a note (the owner, a lead or an admin); the
     assignment engine assigns it there, never straight back to the sender."""
     if body.queue not in {q.slug for q in service.config.queues}:
-        raise unprocessable("body.queue", f"unknown queue {body.queue!r}")
-    async with acting_on(service, actor, conversation_id, "transfer") as (session, _, now):
+        raise Invalid(f"unknown queue {body.queue!r}", location="body.queue")
+    async with acting_on(service, actor, conversation_id, Action.TRANSFER) as (session, _, now):
         assignment = await flows_rep.transfer(
             session,
             config=service.config,
@@ -775,12 +699,12 @@ async def reassign(
 ) -> ActionOut:
     """Give the conversation to a named member of its queue, or to the next in turn (a lead or an
     admin). The named rep must be online or away/busy with capacity."""
-    async with acting_on(service, actor, conversation_id, "reassign") as (session, conversation, now):
+    async with acting_on(service, actor, conversation_id, Action.REASSIGN) as (session, conversation, now):
         if body.rep_id is not None and (
             conversation.queue is None
             or await session.get(RepQueue, (body.rep_id, conversation.queue)) is None
         ):
-            raise unprocessable("body.rep_id", f"{body.rep_id!r} is not a member of {conversation.queue}")
+            raise Invalid(f"{body.rep_id!r} is not a member of {conversation.queue}", location="body.rep_id")
         assignment = await flows_rep.reassign(
             session,
             config=service.config,
@@ -799,7 +723,7 @@ async def reassign(
 )
 async def resolve(conversation_id: ConversationId, actor: ActorDep, service: ServiceDep) -> ActionOut:
     """Close the conversation (the owner, a lead or an admin); the rep's capacity is freed at once."""
-    async with acting_on(service, actor, conversation_id, "resolve") as (session, _, now):
+    async with acting_on(service, actor, conversation_id, Action.RESOLVE) as (session, _, now):
         await flows_rep.resolve(
             session, conversation_id=conversation_id, actor=actor.rep, at=now, config=service.config
         )
@@ -817,9 +741,8 @@ async def hand_back_to_bot(
     """Give the conversation back to the bot, which resumes with a briefing of what the human did."""
     async with service.sessions() as session:
         conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
-    authorize(actor, conversation, "hand_back")
-    with domain_errors():
-        briefing = await hand_back(service, conversation_id=conversation_id, actor=actor.rep, note=body.note)
+    authorize(actor, conversation, Action.HAND_BACK)
+    briefing = await hand_back(service, conversation_id=conversation_id, actor=actor.rep, note=body.note)
     await _send_after_commit(service, conversation_id)
     return ActionOut(conversation=await _summary_of(service, conversation_id), briefing=briefing)
 
@@ -851,7 +774,7 @@ async def queue_detail(
 ) -> QueueDetail:
     """One queue's numbers, the conversations waiting in it, and its members."""
     if slug not in _visible_queue_slugs(service, actor.viewer):
-        raise HTTPException(status_code=404, detail="queue not found")
+        raise NotFound("queue not found")
     now = service.clock.now()
     async with service.sessions() as session:
         queues = await metrics.queue_metrics(session, config=service.config, at=now, since=since)
@@ -897,7 +820,7 @@ async def _visible_rep(session: AsyncSession, viewer: Viewer, rep_id: str) -> Re
         query = query.where(clause)
     rep: Rep | None = (await session.execute(query)).scalars().first()
     if rep is None:
-        raise HTTPException(status_code=404, detail="rep not found")
+        raise NotFound("rep not found")
     return rep
 
 
@@ -1048,24 +971,23 @@ async def create_rep(body: RepCreate, admin: AdminDep, service: ServiceDep) -> R
     password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
     async with service.sessions() as session, session.begin():
         if await session.get(Rep, body.id) is not None:
-            raise HTTPException(status_code=409, detail=f"a user with id {body.id!r} already exists")
-        with domain_errors():
-            rep = await create_user(
-                session,
-                rep_id=body.id,
-                name=body.name,
-                role=body.role,
-                queues=body.queues,
-                known_queues={q.slug for q in service.config.queues},
-                capacity=body.capacity,
-                password=None,
-                at=now,
-            )
+            raise Conflict(f"a user with id {body.id!r} already exists")
+        rep = await create_user(
+            session,
+            rep_id=body.id,
+            name=body.name,
+            role=body.role,
+            queues=body.queues,
+            known_queues={q.slug for q in service.config.queues},
+            capacity=body.capacity,
+            password=None,
+            at=now,
+        )
         rep.password_hash = password_hash
         session.add(rep)
-        _audit(
+        audit(
             session,
-            actor=admin,
+            actor_id=admin.id,
             action="user_created",
             at=now,
             details={"rep_id": rep.id, "role": str(rep.role), "queues": body.queues},
@@ -1083,12 +1005,11 @@ async def update_rep(rep_id: RepId, body: RepUpdate, admin: AdminDep, service: S
     async with service.sessions() as session, session.begin():
         rep = await session.get(Rep, rep_id, with_for_update=True)
         if rep is None:
-            raise HTTPException(status_code=404, detail="rep not found")
+            raise NotFound("rep not found")
         if body.queues is not None:
-            with domain_errors():
-                await set_queues(
-                    session, rep_id=rep_id, queues=body.queues, known={q.slug for q in service.config.queues}
-                )
+            await set_queues(
+                session, rep_id=rep_id, queues=body.queues, known={q.slug for q in service.config.queues}
+            )
         for name in ("name", "role", "capacity", "auto_assign"):
             value = getattr(body, name)
             if value is not None:
@@ -1097,7 +1018,9 @@ async def update_rep(rep_id: RepId, body: RepUpdate, admin: AdminDep, service: S
             rep.password_hash = password_hash
             changes["password"] = "changed"
         session.add(rep)
-        _audit(session, actor=admin, action="user_updated", at=now, details={"rep_id": rep_id, **changes})
+        audit(
+            session, actor_id=admin.id, action="user_updated", at=now, details={"rep_id": rep_id, **changes}
+        )
         await session.flush()
         out = await _rep_out(session, rep)
     return out
@@ -1110,9 +1033,9 @@ async def issue_api_token(rep_id: RepId, admin: AdminDep, service: ServiceDep) -
     async with service.sessions() as session, session.begin():
         rep = await session.get(Rep, rep_id, with_for_update=True)
         if rep is None:
-            raise HTTPException(status_code=404, detail="rep not found")
+            raise NotFound("rep not found")
         token = await rotate_api_token(session, rep=rep)
-        _audit(session, actor=admin, action="api_token_issued", at=now, details={"rep_id": rep_id})
+        audit(session, actor_id=admin.id, action="api_token_issued", at=now, details={"rep_id": rep_id})
     return ApiTokenOut(rep_id=rep_id, token=token)
 
 
@@ -1121,16 +1044,16 @@ async def disable_rep(rep_id: RepId, admin: AdminDep, service: ServiceDep) -> Re
     """No more sign-in for this user (API token and password cleared, access tokens revoked); they go
     offline, so their open conversations follow the offline policy."""
     if rep_id == admin.id:
-        raise HTTPException(status_code=409, detail="an admin cannot disable themself")
+        raise Conflict("an admin cannot disable themself")
     now = service.clock.now()
     async with service.sessions() as session, session.begin():
         rep = await session.get(Rep, rep_id, with_for_update=True)
         if rep is None:
-            raise HTTPException(status_code=404, detail="rep not found")
+            raise NotFound("rep not found")
         await disable_login(session, rep=rep)
         rep = await flows_rep.set_presence(
             session, config=service.config, rep_id=rep_id, presence=Presence.OFFLINE, at=now
         )
-        _audit(session, actor=admin, action="user_disabled", at=now, details={"rep_id": rep_id})
+        audit(session, actor_id=admin.id, action="user_disabled", at=now, details={"rep_id": rep_id})
         out = await _rep_out(session, rep)
     return out

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from handoff.api import errors as api_errors
 from handoff.metrics import router as metrics_router
 from handoff.routes import admin_router, auth_router
 from handoff.routes import router as rep_router
@@ -47,6 +48,8 @@ def create_app(
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": problems})
+
+    api_errors.install(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from handoff.assignment import release_capacity
-from handoff.flows_rep import NotOwner
+from handoff.errors import Conflict, NotFound, NotOwner
 from handoff.models import Assignment, AuditEntry, Rep
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import AssignmentStatus, EventType, Owner, Role
@@ -35,12 +35,12 @@ async def hand_back(service: Service, *, conversation_id: int, actor: Rep, note:
     async with service.sessions() as session, session.begin():
         conversation = await session.get(Conversation, conversation_id, with_for_update=True)
         if conversation is None:
-            raise LookupError(conversation_id)
+            raise NotFound(f"conversation {conversation_id} not found")
         is_owner = conversation.owner == Owner.HUMAN and conversation.assignee_id == actor.id
         if not is_owner and actor.role not in (Role.LEAD, Role.ADMIN):
             raise NotOwner("only the owner, a lead or an admin may hand a conversation back to the bot")
         if conversation.owner not in (Owner.HUMAN, Owner.QUEUED):
-            raise NotOwner(f"the conversation is {conversation.owner}, not with a human")
+            raise Conflict(f"the conversation is {conversation.owner}, not with a human")
         rep_lines = [
             m.text or ""
             for m in (
