@@ -55,6 +55,12 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def paged(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`errors(*codes)` for a paged list, whose 200 answer says how many rows matched."""
+    total = {"description": "matches before paging", "schema": {"type": "integer"}}
+    return {200: {"headers": {"X-Total-Count": total}}, **errors(*codes)}
+
+
 def status_of(exc: HandoffError) -> int:
     for kind, status in _STATUS:
         if isinstance(exc, kind):
