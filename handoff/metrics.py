@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from handoff.errors import NotFound
 from handoff.models import Assignment, Rep, RepQueue, Timer
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import AssignmentStatus, Owner, Presence
@@ -148,10 +149,10 @@ async def _outcomes(
 async def rep_metrics(
     session: AsyncSession, *, rep_id: str, at: datetime, since: datetime | None = None
 ) -> RepMetrics:
-    """One rep's workload and responsiveness. LookupError when there is no such rep."""
+    """One rep's workload and responsiveness. `NotFound` when there is no such rep."""
     reps = await all_rep_metrics(session, at=at, since=since, rep_ids=[rep_id])
     if not reps:
-        raise LookupError(f"rep {rep_id} not found")
+        raise NotFound(f"rep {rep_id} not found")
     return reps[0]
 
 
