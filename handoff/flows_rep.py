@@ -2,16 +2,13 @@
 auto-assignment, transfer to another queue, reassign, resolve.
 
 All functions are keyword-only; the caller owns the transaction. Every action writes the context log
-(notifications to reps follow it) and an audit entry. Exceptions:
+(notifications to reps follow it) and an audit entry. They refuse with `handoff.errors`: `NotOwner`
+(the actor may not do this), `NotFound` (no such conversation, rep or queue, or nothing open to act
+on), `Unavailable` (the chosen rep or queue cannot take it: offline, at capacity, same queue).
 
-    PermissionError
-     └── NotOwner       the actor may not do this to this conversation
-    LookupError         no such conversation, rep or queue, or nothing open to act on
-    ValueError
-     └── Unavailable    the chosen rep or queue cannot take it (offline, at capacity, same queue)
-
-Who may do what: the owner replies, transfers and resolves; a lead of the conversation's queue (a
-rep with role `lead` who is a member of it) or an admin may also transfer, reassign and resolve.
+Who may do what is `handoff.policy.can`: the owner replies, transfers and resolves; a supervisor of
+the conversation's queue (a lead who is a member of it, or an admin) may also transfer, reassign
+and resolve.
 
 Event details (besides `queue`): transferred {rep_id and from_rep_id: the previous owner or null,
 from_queue, to_queue, note, actor}; reassigned {rep_id and to_rep_id: the new owner or null,
@@ -23,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -39,21 +36,16 @@ from handoff.assignment import (
     open_assignment,
     schedule_timer,
 )
-from handoff.models import Assignment, AuditEntry, Rep, RepQueue
+from handoff.errors import NotFound, NotOwner, Unavailable
+from handoff.models import Assignment, Rep, RepQueue
+from handoff.policy import can, viewer_of
+from handoff.reps import audit, queues_of
 from orchestrator.channels.whatsapp.outbound import text_message
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
+from orchestrator.core.enums import Action, AssignmentStatus, EndReason, EventType, Owner, Presence, TimerKind
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.outbox import queue_outgoing, recipient_of
-
-
-class NotOwner(PermissionError):
-    """Only the conversation's current owner (or, for some actions, a lead or an admin) may do this."""
-
-
-class Unavailable(ValueError):
-    """The chosen rep or queue cannot take the conversation (offline, at capacity, same queue)."""
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -62,43 +54,12 @@ async def _locked_conversation(session: AsyncSession, conversation_id: int) -> C
         Conversation, conversation_id, with_for_update=True, populate_existing=True
     )
     if conversation is None:
-        raise LookupError(f"conversation {conversation_id} not found")
+        raise NotFound(f"conversation {conversation_id} not found")
     return conversation
 
 
-async def _queues_of(session: AsyncSession, rep_id: str) -> list[str]:
-    rows = await session.execute(select(col(RepQueue.queue)).where(col(RepQueue.rep_id) == rep_id))
-    return sorted(str(q) for q in rows.scalars())
-
-
-async def supervises(session: AsyncSession, *, actor: Rep, queue: str | None) -> bool:
-    """An admin supervises every queue; a lead the queues they are a member of."""
-    if actor.role == Role.ADMIN:
-        return True
-    if actor.role != Role.LEAD or queue is None:
-        return False
-    found = await session.get(RepQueue, (actor.id, queue))
-    return found is not None
-
-
-def _is_owner(conversation: Conversation, actor: Rep) -> bool:
-    return conversation.owner == Owner.HUMAN and conversation.assignee_id == actor.id
-
-
-def _audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    at: datetime,
-    conversation_id: int | None = None,
-    details: dict[str, object] | None = None,
-) -> None:
-    session.add(
-        AuditEntry(
-            actor_id=actor, action=action, conversation_id=conversation_id, details=details, created_at=at
-        )
-    )
+async def _may(session: AsyncSession, actor: Rep, action: Action, conversation: Conversation) -> bool:
+    return can(await viewer_of(session, rep=actor), action, conversation)
 
 
 async def _drain_for(
@@ -106,7 +67,7 @@ async def _drain_for(
 ) -> None:
     """Capacity was freed: waiting conversations of the rep's queues may go to someone now."""
     if config is not None and rep_id is not None:
-        await drain_queues(session, config=config, queues=await _queues_of(session, rep_id), at=at)
+        await drain_queues(session, config=config, queues=await queues_of(session, rep_id=rep_id), at=at)
 
 
 # -- replying -----------------------------------------------------------------------------------
@@ -116,7 +77,7 @@ async def rep_reply(
     """Queue a rep's message to the customer. Only the current owner may write (checked under the
     conversation's row lock, so a transfer or revocation ends write access at once)."""
     conversation = await _locked_conversation(session, conversation_id)
-    if conversation.owner != Owner.HUMAN or conversation.assignee_id != rep.id:
+    if not await _may(session, rep, Action.REPLY, conversation):
         raise NotOwner("only the rep who owns this conversation may reply")
     contact = await session.get(Contact, conversation.contact_id)
     assert contact is not None
@@ -138,9 +99,9 @@ async def rep_reply(
         )
     conversation.updated_at = at
     session.add(conversation)
-    _audit(
+    audit(
         session,
-        actor=rep.id,
+        actor_id=rep.id,
         action="reply",
         at=at,
         conversation_id=conversation_id,
@@ -197,7 +158,7 @@ async def apply_presence(
 async def _locked_rep(session: AsyncSession, rep_id: str) -> Rep:
     rep = await session.get(Rep, rep_id, with_for_update=True, populate_existing=True)
     if rep is None:
-        raise LookupError(f"rep {rep_id} not found")
+        raise NotFound(f"rep {rep_id} not found")
     return rep
 
 
@@ -210,8 +171,8 @@ async def set_presence(
     rep = await _locked_rep(session, rep_id)
     before = rep.presence
     await apply_presence(session, config=config, rep=rep, presence=presence, at=at)
-    _audit(
-        session, actor=rep_id, action="presence", at=at, details={"from": str(before), "to": str(presence)}
+    audit(
+        session, actor_id=rep_id, action="presence", at=at, details={"from": str(before), "to": str(presence)}
     )
     return rep
 
@@ -221,7 +182,7 @@ async def heartbeat(session: AsyncSession, *, config: AppConfig, rep_id: str, at
     they had chosen (and, if online, waiting conversations)."""
     rep = await session.get(Rep, rep_id, populate_existing=True)
     if rep is None:
-        raise LookupError(f"rep {rep_id} not found")
+        raise NotFound(f"rep {rep_id} not found")
     if rep.presence == Presence.OFFLINE and rep.expired_presence is not None:
         rep = await _locked_rep(session, rep_id)
         if rep.presence == Presence.OFFLINE and rep.expired_presence is not None:
@@ -246,7 +207,7 @@ async def set_auto_assign(
     rep.auto_assign = enabled
     session.add(rep)
     await session.flush()
-    _audit(session, actor=rep_id, action="auto_assign", at=at, details={"enabled": enabled})
+    audit(session, actor_id=rep_id, action="auto_assign", at=at, details={"enabled": enabled})
     if enabled and rep.presence == Presence.ONLINE:
         await _drain_for(session, config=config, rep_id=rep_id, at=at)
         await session.refresh(rep)
@@ -257,10 +218,10 @@ async def set_auto_assign(
 async def _open_handoff(session: AsyncSession, conversation: Conversation) -> Assignment:
     assert conversation.id is not None
     if conversation.owner not in (Owner.HUMAN, Owner.QUEUED):
-        raise LookupError(f"conversation {conversation.id} is {conversation.owner}: not with the human side")
+        raise NotFound(f"conversation {conversation.id} is {conversation.owner}: not with the human side")
     current = await open_assignment(session, conversation_id=conversation.id)
     if current is None:
-        raise LookupError(f"conversation {conversation.id} has no open assignment")
+        raise NotFound(f"conversation {conversation.id} has no open assignment")
     return current
 
 
@@ -280,12 +241,10 @@ async def transfer(
     try:
         target = config.queue(to_queue)
     except KeyError:
-        raise LookupError(f"no queue {to_queue!r}") from None
+        raise NotFound(f"no queue {to_queue!r}") from None
     conversation = await _locked_conversation(session, conversation_id)
     current = await _open_handoff(session, conversation)
-    if not (
-        _is_owner(conversation, actor) or await supervises(session, actor=actor, queue=conversation.queue)
-    ):
+    if not await _may(session, actor, Action.TRANSFER, conversation):
         raise NotOwner("only the owner, a lead of this queue or an admin may transfer it")
     from_queue = conversation.queue
     if target.slug == from_queue:
@@ -313,8 +272,8 @@ async def transfer(
         at=at,
         details=details,
     )
-    _audit(
-        session, actor=actor.id, action="transfer", at=at, conversation_id=conversation_id, details=details
+    audit(
+        session, actor_id=actor.id, action="transfer", at=at, conversation_id=conversation_id, details=details
     )
     routing = {
         "queue": target.slug,
@@ -354,7 +313,7 @@ async def reassign(
     capacity (away or busy is the lead's call)."""
     conversation = await _locked_conversation(session, conversation_id)
     current = await _open_handoff(session, conversation)
-    if not await supervises(session, actor=actor, queue=conversation.queue):
+    if not await _may(session, actor, Action.REASSIGN, conversation):
         raise NotOwner("only a lead of this queue or an admin may reassign it")
     queue = current.queue
     previous = current.rep_id if current.status == AssignmentStatus.ACTIVE else None
@@ -362,7 +321,7 @@ async def reassign(
         if to_rep_id == previous:
             raise Unavailable(f"{to_rep_id} already has this conversation")
         if await session.get(RepQueue, (to_rep_id, queue)) is None:
-            raise LookupError(f"{to_rep_id} is not a member of {queue}")
+            raise NotFound(f"{to_rep_id} is not a member of {queue}")
     # Lock discipline (see handoff/assignment.py): release first, then never wait for a rep's lock.
     await end_assignment(
         session, assignment=current, status=AssignmentStatus.REVOKED, reason=EndReason.REASSIGNED, at=at
@@ -414,8 +373,8 @@ async def reassign(
         at=at,
         details=details,
     )
-    _audit(
-        session, actor=actor.id, action="reassign", at=at, conversation_id=conversation_id, details=details
+    audit(
+        session, actor_id=actor.id, action="reassign", at=at, conversation_id=conversation_id, details=details
     )
     await _drain_for(session, config=config, rep_id=previous, at=at)
     return nxt
@@ -434,9 +393,7 @@ async def resolve(
     conversations; otherwise the next background pass does it."""
     conversation = await _locked_conversation(session, conversation_id)
     current = await _open_handoff(session, conversation)
-    if not (
-        _is_owner(conversation, actor) or await supervises(session, actor=actor, queue=conversation.queue)
-    ):
+    if not await _may(session, actor, Action.RESOLVE, conversation):
         raise NotOwner("only the owner, a lead of this queue or an admin may resolve it")
     held_by = await end_assignment(
         session, assignment=current, status=AssignmentStatus.RESOLVED, reason=EndReason.RESOLVED, at=at
@@ -456,5 +413,7 @@ async def resolve(
         at=at,
         details=details,
     )
-    _audit(session, actor=actor.id, action="resolve", at=at, conversation_id=conversation_id, details=details)
+    audit(
+        session, actor_id=actor.id, action="resolve", at=at, conversation_id=conversation_id, details=details
+    )
     await _drain_for(session, config=config, rep_id=held_by, at=at)

@@ -3,8 +3,8 @@ conversation was created): first response time (assigned -> first rep reply), ha
 -> resolved, transferred or handed back), wait (queued -> assigned), reassignments (taken away from
 the rep: SLA, offline, a lead), transfers, SLA breaches; live: queue depth, longest wait, reps online.
 
-Service functions return pydantic models (the rep API serves them); `router` serves them all as
-Prometheus text at `GET /metrics`, computed from the database at scrape time, so every API process
+Service functions return pydantic models (the rep API serves them, and `render_prometheus` as the
+Prometheus text of `GET /metrics`), computed from the database at scrape time, so every API process
 reports the same numbers. Durations are aggregated in SQL (count, sum, max), so a scrape stays cheap
 as the history grows; Prometheus derives averages and rates from `_sum`/`_count`.
 """
@@ -15,21 +15,18 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from fastapi import APIRouter
-from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from handoff.errors import NotFound
 from handoff.models import Assignment, Rep, RepQueue, Timer
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import AssignmentStatus, Owner, Presence
 from orchestrator.core.tables import Conversation
-from orchestrator.runtime.deps import ServiceDep
 
 HANDLED = (AssignmentStatus.RESOLVED, AssignmentStatus.TRANSFERRED, AssignmentStatus.RETURNED)
 
@@ -152,10 +149,10 @@ async def _outcomes(
 async def rep_metrics(
     session: AsyncSession, *, rep_id: str, at: datetime, since: datetime | None = None
 ) -> RepMetrics:
-    """One rep's workload and responsiveness. LookupError when there is no such rep."""
+    """One rep's workload and responsiveness. `NotFound` when there is no such rep."""
     reps = await all_rep_metrics(session, at=at, since=since, rep_ids=[rep_id])
     if not reps:
-        raise LookupError(f"rep {rep_id} not found")
+        raise NotFound(f"rep {rep_id} not found")
     return reps[0]
 
 
@@ -391,14 +388,3 @@ def render_prometheus(report: MetricsReport) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(prometheus_families(report)))
     return generate_latest(registry)
-
-
-router = APIRouter(tags=["ops"])
-
-
-@router.get("/metrics", response_class=Response)
-async def prometheus_metrics(service: ServiceDep) -> Response:
-    """Per queue and per rep assignment metrics in the Prometheus text format."""
-    async with service.sessions() as session:
-        report = await metrics_report(session, config=service.config, at=service.clock.now())
-    return Response(content=render_prometheus(report), media_type=CONTENT_TYPE_LATEST)

@@ -13,8 +13,8 @@ carries committed rows to the people allowed to see them:
                               admits the event (the SSE stream)     (events committed here only,
                                                                      so each is POSTed once)
 
-- A subscriber receives the events of conversations it may see (`users.can_see`, the same rules as
-  the API's queries), plus the events addressed to it (a rep whose conversation was transferred or
+- A subscriber receives the events of conversations it may see (`policy.can`, the same rules as the
+  API's queries), plus the events addressed to it (a rep whose conversation was transferred or
   taken away is told, although they no longer see it).
 - Nothing is published for a rolled-back transaction: rows are collected at flush and published
   after the root transaction commits, skipping rows a rolled-back savepoint discarded.
@@ -49,10 +49,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
 
-from handoff.users import Viewer, can_see, visibility_clause
+from handoff.policy import Viewer, can, visibility_clause
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import async_url
-from orchestrator.core.enums import EventType
+from orchestrator.core.enums import Action, EventType
 from orchestrator.core.tables import Conversation
 
 log = structlog.get_logger(__name__)
@@ -102,10 +102,7 @@ class StreamEvent(BaseModel):
 
 
 def admits(viewer: Viewer, item: StreamEvent) -> bool:
-    return (
-        can_see(viewer, owner=item.owner, queue=item.queue, assignee_id=item.assignee_id)
-        or viewer.id in item.addressed_to()
-    )
+    return can(viewer, Action.VIEW, item) or viewer.id in item.addressed_to()
 
 
 async def load_events(

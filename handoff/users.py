@@ -6,12 +6,10 @@
   already high-entropy, so a fast hash is enough; the demo tokens `demo-<id>` are seeded the same way).
 - Access tokens from the OAuth2 password flow are HS256 JWTs. They carry a fingerprint of the
   password hash, so changing or clearing a password (disabling a user) revokes them at once.
-- Visibility (DESIGN.md): a rep sees the conversations assigned to them and those waiting in their
-  own queues; a lead everything in their queues (and what is assigned to them); an admin everything.
-  It is written twice, as a SQL clause for queries and as a predicate for the live stream, and a
-  test checks that the two agree on every combination.
+- Who may see and do what is decided in `handoff.policy`.
 
-Errors: `UserError` (ValueError) for a bad request about users (unknown queue, duplicate id...).
+Errors: `UserError` (`handoff.errors.Invalid`) for a bad request about users (unknown queue,
+duplicate id...).
 Keyword-only functions; the caller owns the transaction.
 """
 
@@ -25,63 +23,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from handoff.errors import UserError
 from handoff.models import Rep, RepQueue
 from handoff.reps import hash_token
-from orchestrator.core.enums import Owner, Presence, Role
-from orchestrator.core.tables import Conversation
+from orchestrator.core.enums import Presence, Role
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _DUMMY_HASH: str | None = None
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "handoff-rep-api"
-
-
-class UserError(ValueError):
-    """A request about users that cannot be honoured; the message says why."""
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking: enough to decide visibility without another query."""
-
-    id: str
-    role: Role
-    queues: frozenset[str]
-
-
-def visibility_clause(viewer: Viewer) -> ColumnElement[bool] | None:
-    """The WHERE clause over `Conversation` of what `viewer` may see (None: everything)."""
-    if viewer.role == Role.ADMIN:
-        return None
-    mine = col(Conversation.assignee_id) == viewer.id
-    in_queues = col(Conversation.queue).in_(sorted(viewer.queues))
-    if viewer.role == Role.LEAD:
-        return or_(mine, in_queues)
-    return or_(mine, (col(Conversation.owner) == Owner.QUEUED) & in_queues)
-
-
-def can_see(viewer: Viewer, *, owner: str, queue: str | None, assignee_id: str | None) -> bool:
-    """`visibility_clause` as a predicate, for rows already loaded (the live stream)."""
-    if viewer.role == Role.ADMIN or (assignee_id is not None and assignee_id == viewer.id):
-        return True
-    if queue is None or queue not in viewer.queues:
-        return False
-    return viewer.role == Role.LEAD or owner == Owner.QUEUED
-
-
-async def queues_of(session: AsyncSession, *, rep_id: str) -> list[str]:
-    rows = await session.execute(
-        select(col(RepQueue.queue)).where(col(RepQueue.rep_id) == rep_id).order_by(col(RepQueue.queue))
-    )
-    return [str(q) for q in rows.scalars()]
-
-
-async def viewer_of(session: AsyncSession, *, rep: Rep) -> Viewer:
-    return Viewer(id=rep.id, role=Role(rep.role), queues=frozenset(await queues_of(session, rep_id=rep.id)))
 
 
 def _b64(raw: bytes) -> str:
@@ -165,13 +119,6 @@ def decode_access_token(token: str, *, secret: str, at: datetime) -> AccessClaim
 
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
-
-
-async def authenticate(session: AsyncSession, *, username: str, password: str) -> Rep | None:
-    rep = await session.get(Rep, username)
-    if not verify_password(password, rep.password_hash if rep else None):
-        return None
-    return rep
 
 
 async def rep_by_api_token(session: AsyncSession, *, token: str) -> Rep | None:

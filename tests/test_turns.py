@@ -8,7 +8,6 @@ from handoff.models import Rep
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
-from orchestrator.runtime.handback import hand_back
 from orchestrator.runtime.replay import Harness
 from tests.factories import AD_REFERRAL, auth, say, text
 
@@ -64,8 +63,13 @@ async def test_hand_back_resumes_the_bot_without_re_asking_known_fields(h: Harne
         rep = await session.get(Rep, owner_id)
         assert rep is not None
         open_before = rep.open_count
-    briefing = await hand_back(h.service, conversation_id=conversation_id, actor=rep, note="pricing sent")
-    assert "pricing sent" in briefing
+    handed = await h.http.post(
+        f"/api/conversations/{conversation_id}/hand-back",
+        json={"note": "pricing sent"},
+        headers=auth(f"demo-{owner_id}"),
+    )
+    assert handed.status_code == 200
+    assert "pricing sent" in handed.json()["briefing"]
     async with h.service.sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
         rep_after = await session.get(Rep, owner_id)

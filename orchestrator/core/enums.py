@@ -97,3 +97,14 @@ class TimerKind(StrEnum):
     SLA = "sla"
     OFFLINE = "offline"
     QUEUE_OPEN = "queue_open"
+
+
+class Action(StrEnum):
+    """What a rep, lead or admin may try to do with a conversation (the authorization policy)."""
+
+    VIEW = "view"
+    REPLY = "reply"
+    TRANSFER = "transfer"
+    REASSIGN = "reassign"
+    RESOLVE = "resolve"
+    HAND_BACK = "hand_back"

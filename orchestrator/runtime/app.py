@@ -10,11 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from handoff.metrics import router as metrics_router
-from handoff.routes import admin_router, auth_router
-from handoff.routes import router as rep_router
+from handoff.api import deps as api_deps
+from handoff.api import errors as api_errors
+from handoff.api.routers import ROUTERS
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
+from orchestrator.runtime.handback import GraphResumer
 from orchestrator.runtime.webhook import router as webhook_router
 
 
@@ -27,11 +28,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if service is not None:
-            app.state.service = service
+            _expose(app, service)
             yield
             return
         async with Service.running(settings or get_settings(), **service_kwargs) as running:
-            app.state.service = running
+            _expose(app, running)
             yield
 
     app = FastAPI(
@@ -41,20 +42,35 @@ def create_app(
         lifespan=lifespan,
     )
     if service is not None:
-        app.state.service = service
+        _expose(app, service)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": problems})
 
+    api_errors.install(app)
+
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     app.include_router(webhook_router)
-    app.include_router(auth_router)
-    app.include_router(rep_router)
-    app.include_router(admin_router)
-    app.include_router(metrics_router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
+
+
+def _expose(app: FastAPI, service: Service) -> None:
+    """The webhook reads the whole service; the rep API only the parts it names (`handoff.api.deps`)."""
+    app.state.service = service
+    api_deps.expose(
+        app.state,
+        sessions=service.sessions,
+        settings=service.settings,
+        config=service.config,
+        clock=service.clock,
+        notifier=service.notifier,
+        whatsapp=service.client,
+        resumer=GraphResumer(graph=service.graph, config=service.config, llm=service.llm),
+    )

@@ -236,8 +236,9 @@ def _read_password(args: argparse.Namespace) -> str | None:
 def _create_user(args: argparse.Namespace) -> int:
     """Create a user (e.g. the first admin) directly in the database, with a password and/or an
     API token; the token is printed once."""
+    from handoff.errors import UserError
     from handoff.models import AuditEntry
-    from handoff.users import UserError, create_user, rotate_api_token
+    from handoff.users import create_user, rotate_api_token
     from orchestrator.core.clock import SystemClock
     from orchestrator.core.config import ConfigError, load_config
     from orchestrator.core.db import make_engine, make_sessionmaker

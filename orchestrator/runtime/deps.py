@@ -1,12 +1,11 @@
-"""FastAPI dependencies, declared once as `Annotated` aliases."""
+"""The webhook's FastAPI dependency: the running service (the rep API reads narrower ones, see
+`handoff.api.deps`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.runtime.container import Service
 
@@ -17,11 +16,3 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-
-
-async def get_session(service: ServiceDep) -> AsyncIterator[AsyncSession]:
-    async with service.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from handoff.models import Rep
 from handoff.notify import NotificationHub, StreamEvent, Subscription
-from handoff.users import viewer_of
+from handoff.policy import viewer_of
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, Owner
 from orchestrator.core.tables import Conversation

@@ -19,7 +19,7 @@ from sqlalchemy import text as sql
 
 from handoff.models import Rep
 from handoff.notify import StreamEvent
-from handoff.users import viewer_of
+from handoff.policy import viewer_of
 from orchestrator.core.clock import FrozenClock
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, Owner

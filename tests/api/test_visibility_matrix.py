@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from handoff.models import Rep
-from handoff.users import can_see, viewer_of, visibility_clause
-from orchestrator.core.enums import Owner
+from handoff.policy import can, viewer_of, visibility_clause
+from orchestrator.core.enums import Action, Owner
 from orchestrator.core.tables import Contact, Conversation
 from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
@@ -243,11 +243,7 @@ async def test_visibility_predicate_of_the_stream_agrees_with_the_query(h: Harne
             if clause is not None:
                 query = query.where(clause)
             in_sql = set((await session.execute(query)).scalars())
-            in_python = {
-                cid
-                for cid, c in rows.items()
-                if can_see(viewer, owner=c.owner, queue=c.queue, assignee_id=c.assignee_id)
-            }
+            in_python = {cid for cid, c in rows.items() if can(viewer, Action.VIEW, c)}
             assert in_sql == in_python, actor
             if actor == "admin":
                 assert in_sql == set(rows)

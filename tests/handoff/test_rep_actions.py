@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.flows_rep import NotOwner, Unavailable, reassign, rep_reply, resolve, set_presence, transfer
+from handoff.errors import NotFound, NotOwner, Unavailable
+from handoff.flows_rep import reassign, rep_reply, resolve, set_presence, transfer
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role
 from tests.handoff.conftest import World
 
@@ -124,7 +125,7 @@ async def test_only_the_owner_a_lead_of_the_queue_or_an_admin_may_transfer(world
 async def test_transfer_to_an_unknown_or_the_same_queue_is_refused(world: World) -> None:
     conversation_id = await _support_conversation(world)
     tara = await world.rep("tara")
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await world.act(
             transfer,
             config=world.config,
@@ -142,7 +143,7 @@ async def test_transfer_to_an_unknown_or_the_same_queue_is_refused(world: World)
             to_queue="support",
             note=None,
         )
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await world.act(
             transfer, config=world.config, conversation_id=999_999, actor=tara, to_queue="billing", note=None
         )
@@ -236,7 +237,7 @@ async def test_reps_cannot_reassign_and_leads_only_to_available_members(world: W
             to_rep_id="diego",
         )
     lena = await world.rep("lena")
-    with pytest.raises(LookupError):  # not a member of support
+    with pytest.raises(NotFound):  # not a member of support
         await world.act(
             reassign, config=world.config, conversation_id=conversation_id, actor=lena, to_rep_id="eve"
         )
@@ -261,5 +262,5 @@ async def test_resolve_closes_the_conversation_and_releases_capacity(world: Worl
     assert (await world.rep("tara")).open_count == 0
     (event,) = await world.events(conversation_id, EventType.RESOLVED)
     assert event.details == {"rep_id": "tara", "actor": "tara", "queue": "support"}
-    with pytest.raises(LookupError):  # nothing open any more
+    with pytest.raises(NotFound):  # nothing open any more
         await world.act(resolve, conversation_id=conversation_id, actor=await world.rep("tara"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.flows_rep import NotOwner, rep_reply, set_presence
+from handoff.errors import NotOwner
+from handoff.flows_rep import rep_reply, set_presence
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
 from tests.handoff.conftest import World
 

@@ -1,0 +1,130 @@
+"""Administration (admins only): the configuration in force, and user management (create, update,
+issue an API token, disable). Every change is in the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+
+from handoff import flows_rep
+from handoff.api.deps import AdminDep, ClockDep, ConfigDep, SessionsDep
+from handoff.api.errors import errors
+from handoff.api.schemas import ApiTokenOut, RepCreate, RepId, RepOut, RepUpdate
+from handoff.api.visibility import one_rep_out
+from handoff.errors import Conflict, NotFound
+from handoff.models import Rep
+from handoff.reps import audit
+from handoff.users import create_user, disable_login, hash_password, rotate_api_token, set_queues
+from orchestrator.core.enums import Presence
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=errors(401, 403))
+
+
+@router.get("/config")
+async def read_config(_admin: AdminDep, config: ConfigDep) -> dict[str, Any]:
+    """The configuration in force (queues, routing, menu, hours, timers...), demo tokens withheld."""
+    data = config.model_dump(mode="json")
+    for rep in data.get("reps", []):
+        if rep.get("token"):
+            rep["token"] = "***"
+    return data
+
+
+@router.post("/reps", status_code=201, responses=errors(400, 409, 422))
+async def create_rep(
+    body: RepCreate, admin: AdminDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep
+) -> RepOut:
+    now = clock.now()
+    password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
+    async with sessions() as session, session.begin():
+        if await session.get(Rep, body.id) is not None:
+            raise Conflict(f"a user with id {body.id!r} already exists")
+        rep = await create_user(
+            session,
+            rep_id=body.id,
+            name=body.name,
+            role=body.role,
+            queues=body.queues,
+            known_queues={q.slug for q in config.queues},
+            capacity=body.capacity,
+            password=None,
+            at=now,
+        )
+        rep.password_hash = password_hash
+        session.add(rep)
+        details = {"rep_id": rep.id, "role": str(rep.role), "queues": body.queues}
+        audit(session, actor_id=admin.id, action="user_created", at=now, details=details)
+        await session.flush()
+        out = await one_rep_out(session, rep)
+    return out
+
+
+@router.patch("/reps/{rep_id}", responses=errors(400, 404, 422))
+async def update_rep(
+    rep_id: RepId, body: RepUpdate, admin: AdminDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep
+) -> RepOut:
+    now = clock.now()
+    password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
+    changes = body.model_dump(exclude_unset=True, exclude={"password"}, mode="json")
+    async with sessions() as session, session.begin():
+        rep = await session.get(Rep, rep_id, with_for_update=True)
+        if rep is None:
+            raise NotFound("rep not found")
+        if body.queues is not None:
+            await set_queues(
+                session, rep_id=rep_id, queues=body.queues, known={q.slug for q in config.queues}
+            )
+        for name in ("name", "role", "capacity", "auto_assign"):
+            value = getattr(body, name)
+            if value is not None:
+                setattr(rep, name, value)
+        if password_hash is not None:
+            rep.password_hash = password_hash
+            changes["password"] = "changed"
+        session.add(rep)
+        audit(
+            session, actor_id=admin.id, action="user_updated", at=now, details={"rep_id": rep_id, **changes}
+        )
+        await session.flush()
+        out = await one_rep_out(session, rep)
+    return out
+
+
+@router.post("/reps/{rep_id}/api-token", status_code=201, responses=errors(404, 422))
+async def issue_api_token(
+    rep_id: RepId, admin: AdminDep, sessions: SessionsDep, clock: ClockDep
+) -> ApiTokenOut:
+    """A new API token for the rep (the previous one stops working). Shown once."""
+    async with sessions() as session, session.begin():
+        rep = await session.get(Rep, rep_id, with_for_update=True)
+        if rep is None:
+            raise NotFound("rep not found")
+        token = await rotate_api_token(session, rep=rep)
+        audit(
+            session, actor_id=admin.id, action="api_token_issued", at=clock.now(), details={"rep_id": rep_id}
+        )
+    return ApiTokenOut(rep_id=rep_id, token=token)
+
+
+@router.post("/reps/{rep_id}/disable", responses=errors(404, 409, 422))
+async def disable_rep(
+    rep_id: RepId, admin: AdminDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep
+) -> RepOut:
+    """No more sign-in for this user (API token and password cleared, access tokens revoked); they go
+    offline, so their open conversations follow the offline policy."""
+    if rep_id == admin.id:
+        raise Conflict("an admin cannot disable themself")
+    now = clock.now()
+    async with sessions() as session, session.begin():
+        rep = await session.get(Rep, rep_id, with_for_update=True)
+        if rep is None:
+            raise NotFound("rep not found")
+        await disable_login(session, rep=rep)
+        rep = await flows_rep.set_presence(
+            session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now
+        )
+        audit(session, actor_id=admin.id, action="user_disabled", at=now, details={"rep_id": rep_id})
+        out = await one_rep_out(session, rep)
+    return out

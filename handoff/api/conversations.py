@@ -1,0 +1,363 @@
+"""Conversations: list and read what the caller may see; reply, transfer, reassign, resolve and
+hand back to the bot.
+
+Authorisation, in this order, for every conversation endpoint:
+  1. authenticated (401 otherwise);
+  2. the conversation is visible to the caller: enforced in the query itself (404 otherwise, so
+     nothing tells an outsider that it exists);
+  3. the caller's role and ownership allow the action (`policy.can`; 403 otherwise): only the
+     current owner writes to the customer; the owner or a supervisor of the queue (a lead who is a
+     member of it, or an admin) transfers, resolves or hands back; only a supervisor reassigns;
+  4. the conversation's state allows it (409 otherwise: it is with the bot, or closed, or the
+     24-hour customer-service window is closed for a free-form message).
+Every write opens its own transaction (the caller owns it; the flows never commit) and sends the
+replies it queued after the commit, so a failed send is stored on the message and shown here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from handoff import flows_rep, handback
+from handoff.api.deps import Actor, ActorDep, ClockDep, ConfigDep, ResumerDep, Sender, SenderDep, SessionsDep
+from handoff.api.errors import errors, paged
+from handoff.api.schemas import (
+    ActionOut,
+    AssignmentOut,
+    AuditOut,
+    ButtonsReply,
+    ConversationDetail,
+    ConversationId,
+    ConversationSummary,
+    EventOut,
+    HandBackIn,
+    Limit,
+    ListReply,
+    MessageOut,
+    Offset,
+    ReassignIn,
+    ReplyIn,
+    SendFailure,
+    TemplateReply,
+    TextReply,
+    TransferIn,
+)
+from handoff.api.visibility import (
+    CUSTOMER_SERVICE_WINDOW,
+    failed_count,
+    page_count,
+    summary,
+    summary_of,
+    visible,
+    visible_conversation,
+    window_open,
+    with_contact,
+)
+from handoff.errors import Conflict, Invalid
+from handoff.models import Assignment, AuditEntry, RepQueue
+from handoff.policy import require
+from orchestrator.channels.whatsapp.outbound import (
+    ListRow,
+    ListSection,
+    list_message,
+    render_as_text,
+    reply_buttons,
+    template_body,
+    template_message,
+)
+from orchestrator.core.clock import Clock
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import Action, Direction, EventType, HandoffReason, Owner, SendStatus
+from orchestrator.core.tables import Conversation, Message
+from orchestrator.outbox import recipient_of
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+
+@router.get("", responses=paged(401, 422))
+async def list_conversations(
+    actor: ActorDep,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    response: Response,
+    owner: Owner | None = None,
+    queue: Annotated[str | None, Query(max_length=64)] = None,
+    assignee_id: Annotated[str | None, Query(max_length=64)] = None,
+    reason: HandoffReason | None = None,
+    failed_sends: Annotated[
+        bool | None, Query(description="only those with (or without) a failed send")
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[ConversationSummary]:
+    """What the caller may see, most recently active first."""
+    query = visible(with_contact(), actor.viewer)
+    if owner is not None:
+        query = query.where(col(Conversation.owner) == owner)
+    if queue is not None:
+        query = query.where(col(Conversation.queue) == queue)
+    if assignee_id is not None:
+        query = query.where(col(Conversation.assignee_id) == assignee_id)
+    if reason is not None:
+        query = query.where(col(Conversation.handoff_reason) == reason)
+    if failed_sends is not None:
+        failed = failed_count()
+        query = query.where(failed > 0 if failed_sends else failed == 0)
+    async with sessions() as session:
+        total = (await session.execute(page_count(query))).scalar_one()
+        rows = (
+            await session.execute(
+                query.order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    response.headers["X-Total-Count"] = str(total)
+    now = clock.now()
+    return [summary(c, k, int(n), now) for c, k, n in rows]
+
+
+@router.get("/{conversation_id}", responses=errors(401, 404, 422))
+async def read_conversation(
+    conversation_id: ConversationId, actor: ActorDep, sessions: SessionsDep, clock: ClockDep
+) -> ConversationDetail:
+    """Transcript, handoff context, context log, assignment history (with the routing explanation and
+    the candidates considered), send failures and the audit trail."""
+    now = clock.now()
+    async with sessions() as session:
+        conversation, contact, failed = await visible_conversation(session, actor.viewer, conversation_id)
+
+        async def rows(table: Any, key: Any, order: Any) -> list[Any]:
+            query = select(table).where(key == conversation_id).order_by(order)
+            return list((await session.execute(query)).scalars())
+
+        messages: list[Message] = await rows(Message, col(Message.conversation_id), col(Message.id))
+        events: list[ContextEvent] = await rows(
+            ContextEvent, col(ContextEvent.conversation_id), col(ContextEvent.id)
+        )
+        assignments = await rows(Assignment, col(Assignment.conversation_id), col(Assignment.id))
+        audit = await rows(AuditEntry, col(AuditEntry.conversation_id), col(AuditEntry.id))
+    handoffs = [e for e in events if e.type == EventType.HANDOFF]
+    last = conversation.last_inbound_at
+    return ConversationDetail(
+        **summary(conversation, contact, failed, now).model_dump(),
+        window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
+        handoff_context=handoffs[-1].details if handoffs else None,
+        messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        events=[EventOut.model_validate(e, from_attributes=True) for e in events],
+        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
+        send_failures=[
+            SendFailure(message_id=m.id, text=m.text, error=m.error, at=m.updated_at)
+            for m in messages
+            if m.id is not None and m.direction == Direction.OUTBOUND and m.status == SendStatus.FAILED
+        ],
+        audit=[AuditOut.model_validate(a, from_attributes=True) for a in audit],
+    )
+
+
+def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str) -> dict[str, Any] | None:
+    """The Graph API body for a rich reply (None for plain text, which `rep_reply` builds)."""
+    if isinstance(body, ButtonsReply):
+        return reply_buttons(
+            to, body.text, [(b.id, b.title) for b in body.buttons], header=body.header, footer=body.footer
+        )
+    if isinstance(body, ListReply):
+        sections = [
+            ListSection(
+                title=s.title,
+                rows=[ListRow(id=r.id, title=r.title, description=r.description) for r in s.rows],
+            )
+            for s in body.sections
+        ]
+        return list_message(to, body.text, body.button, sections, header=body.header, footer=body.footer)
+    if isinstance(body, TemplateReply):
+        components = [template_body(*body.parameters)] if body.parameters else []
+        return template_message(to, body.name, body.language, components)
+    return None
+
+
+@router.post("/{conversation_id}/messages", status_code=201, responses=errors(400, 401, 403, 404, 409, 422))
+async def reply(
+    conversation_id: ConversationId,
+    body: ReplyIn,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+) -> MessageOut:
+    """Write to the customer as the conversation's owner: text, reply buttons or a list inside the
+    24-hour customer-service window, an approved template at any time. The message is sent after the
+    commit; a failed send comes back (and stays on the conversation) with `status: failed`."""
+    now = clock.now()
+    async with sessions() as session, session.begin():
+        conversation, contact, _ = await visible_conversation(session, actor.viewer, conversation_id)
+        require(actor.viewer, Action.REPLY, conversation)
+        if not isinstance(body, TemplateReply) and not window_open(conversation, now):
+            last = conversation.last_inbound_at
+            closed = last + CUSTOMER_SERVICE_WINDOW if last else None
+            raise Conflict(
+                "the 24-hour customer-service window is closed"
+                + (f" (since {closed.isoformat()})" if closed else "")
+                + "; send an approved template instead"
+            )
+        payload = _payload_of(body, recipient_of(contact))
+        text = body.text if isinstance(body, TextReply) else "(rich message)"
+        message = await flows_rep.rep_reply(
+            session, conversation_id=conversation_id, rep=actor.rep, text=text, at=now
+        )
+        if payload is not None:
+            # `rep_reply` queues a text; a rich reply replaces the pending row's content before the
+            # commit, keeping its ownership check, audit entry and first-response bookkeeping.
+            message.payload, message.kind, message.text = (
+                payload,
+                str(payload["type"]),
+                render_as_text(payload),
+            )
+            session.add(message)
+    sent = await sender.after_commit(conversation_id)
+    final = next((m for m in sent if m.id == message.id), message)
+    return MessageOut.model_validate(final, from_attributes=True)
+
+
+@asynccontextmanager
+async def _acting_on(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    sender: Sender,
+    actor: Actor,
+    conversation_id: int,
+    action: Action,
+) -> AsyncIterator[tuple[AsyncSession, Conversation, datetime]]:
+    """A transaction on a conversation the actor may see and act on; the replies it queued are sent
+    after the commit."""
+    async with sessions() as session, session.begin():
+        conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
+        require(actor.viewer, action, conversation)
+        yield session, conversation, clock.now()
+    await sender.after_commit(conversation_id)
+
+
+async def _action_out(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    conversation_id: int,
+    assignment: Assignment | None = None,
+    briefing: str | None = None,
+) -> ActionOut:
+    async with sessions() as session:
+        conversation = await summary_of(session, conversation_id=conversation_id, now=clock.now())
+    return ActionOut(
+        conversation=conversation,
+        assignment=AssignmentOut.model_validate(assignment, from_attributes=True) if assignment else None,
+        briefing=briefing,
+    )
+
+
+@router.post("/{conversation_id}/transfer", responses=errors(400, 401, 403, 404, 409, 422))
+async def transfer(
+    conversation_id: ConversationId,
+    body: TransferIn,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    config: ConfigDep,
+    clock: ClockDep,
+    sender: SenderDep,
+) -> ActionOut:
+    """Move the conversation to another queue with a note (the owner, a lead or an admin); the
+    assignment engine assigns it there, never straight back to the sender."""
+    if body.queue not in {q.slug for q in config.queues}:
+        raise Invalid(f"unknown queue {body.queue!r}", location="body.queue")
+    async with _acting_on(sessions, clock, sender, actor, conversation_id, Action.TRANSFER) as (
+        session,
+        _,
+        now,
+    ):
+        assignment = await flows_rep.transfer(
+            session,
+            config=config,
+            conversation_id=conversation_id,
+            actor=actor.rep,
+            to_queue=body.queue,
+            note=body.note,
+            at=now,
+        )
+    return await _action_out(sessions, clock, conversation_id, assignment)
+
+
+@router.post("/{conversation_id}/reassign", responses=errors(400, 401, 403, 404, 409, 422))
+async def reassign(
+    conversation_id: ConversationId,
+    body: ReassignIn,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    config: ConfigDep,
+    clock: ClockDep,
+    sender: SenderDep,
+) -> ActionOut:
+    """Give the conversation to a named member of its queue, or to the next in turn (a lead or an
+    admin). The named rep must be online or away/busy with capacity."""
+    acting = _acting_on(sessions, clock, sender, actor, conversation_id, Action.REASSIGN)
+    async with acting as (session, conversation, now):
+        if body.rep_id is not None and (
+            conversation.queue is None
+            or await session.get(RepQueue, (body.rep_id, conversation.queue)) is None
+        ):
+            raise Invalid(f"{body.rep_id!r} is not a member of {conversation.queue}", location="body.rep_id")
+        assignment = await flows_rep.reassign(
+            session,
+            config=config,
+            conversation_id=conversation_id,
+            actor=actor.rep,
+            to_rep_id=body.rep_id,
+            at=now,
+        )
+    return await _action_out(sessions, clock, conversation_id, assignment)
+
+
+@router.post("/{conversation_id}/resolve", responses=errors(401, 403, 404, 409, 422))
+async def resolve(
+    conversation_id: ConversationId,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    config: ConfigDep,
+    clock: ClockDep,
+    sender: SenderDep,
+) -> ActionOut:
+    """Close the conversation (the owner, a lead or an admin); the rep's capacity is freed at once."""
+    async with _acting_on(sessions, clock, sender, actor, conversation_id, Action.RESOLVE) as (
+        session,
+        _,
+        now,
+    ):
+        await flows_rep.resolve(
+            session, conversation_id=conversation_id, actor=actor.rep, at=now, config=config
+        )
+    return await _action_out(sessions, clock, conversation_id)
+
+
+@router.post("/{conversation_id}/hand-back", responses=errors(400, 401, 403, 404, 409, 422))
+async def hand_back_to_bot(
+    conversation_id: ConversationId,
+    body: HandBackIn,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+    bot: ResumerDep,
+) -> ActionOut:
+    """Give the conversation back to the bot, which resumes with a briefing of what the human did."""
+    acting = _acting_on(sessions, clock, sender, actor, conversation_id, Action.HAND_BACK)
+    async with acting as (session, _, now):
+        briefing = await handback.hand_back(
+            session, conversation_id=conversation_id, actor=actor.rep, note=body.note, at=now, bot=bot
+        )
+    await bot.resume(conversation_id=conversation_id, briefing=briefing)
+    return await _action_out(sessions, clock, conversation_id, briefing=briefing)

@@ -1,0 +1,19 @@
+"""Every router of the rep API, in the order the OpenAPI document lists them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from handoff.api import admin, audit, auth, conversations, me, metrics, queues, reps, stream
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    me.router,
+    conversations.router,
+    queues.router,
+    reps.router,
+    audit.router,
+    stream.router,
+    admin.router,
+    metrics.router,
+)

@@ -1,0 +1,242 @@
+"""The rep API's request and response models, and its path and query parameter types.
+
+The field descriptions are the OpenAPI contract; the limits mirror the Cloud API's (a reply the
+Graph API would refuse is refused here first, with a 422 that says which limit).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Path, Query
+from pydantic import BaseModel, Discriminator, Field, Tag
+
+from handoff.metrics import QueueMetrics
+from orchestrator.core.enums import Direction, HandoffReason, Owner, Presence, Role
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds")
+
+
+class RepOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    presence: Presence
+    capacity: int
+    open_count: int
+    auto_assign: bool
+    last_seen_at: datetime | None
+    queues: list[str]
+    has_password: bool
+    has_api_token: bool
+
+
+class ConversationSummary(BaseModel):
+    id: int
+    owner: Owner
+    queue: str | None
+    assignee_id: str | None
+    handoff_reason: HandoffReason | None
+    contact_name: str | None
+    contact_wa_id: str | None
+    waiting_since: datetime | None
+    handed_off_at: datetime | None
+    last_inbound_at: datetime | None
+    window_open: bool = Field(description="inside the 24-hour customer-service window: free-form allowed")
+    failed_sends: int = Field(description="outbound messages that failed (shown in the transcript)")
+    updated_at: datetime
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: Direction
+    kind: str
+    text: str | None
+    sender_type: str
+    sender_id: str | None
+    status: str
+    error: dict[str, Any] | None
+    created_at: datetime
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    source: str
+    description: str
+    details: dict[str, Any] | None
+    created_at: datetime
+
+
+class AssignmentOut(BaseModel):
+    id: int
+    queue: str
+    rep_id: str | None
+    status: str
+    reason: str
+    routing: dict[str, Any] | None = Field(description="the routing decision: rule, precedence step")
+    candidates: list[dict[str, Any]] | None = Field(description="reps considered, and why each was skipped")
+    queued_at: datetime
+    assigned_at: datetime | None
+    first_response_at: datetime | None
+    ended_at: datetime | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    actor_id: str
+    action: str
+    conversation_id: int | None
+    details: dict[str, Any] | None
+    created_at: datetime
+
+
+class SendFailure(BaseModel):
+    message_id: int
+    text: str | None
+    error: dict[str, Any] | None
+    at: datetime
+
+
+class ConversationDetail(ConversationSummary):
+    window_closes_at: datetime | None
+    handoff_context: dict[str, Any] | None
+    messages: list[MessageOut]
+    events: list[EventOut]
+    assignments: list[AssignmentOut]
+    send_failures: list[SendFailure]
+    audit: list[AuditOut]
+
+
+class TextReply(BaseModel):
+    type: Literal["text"] = "text"
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class ButtonIn(BaseModel):
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=20)
+
+
+class ButtonsReply(BaseModel):
+    type: Literal["buttons"]
+    text: str = Field(min_length=1, max_length=1024)
+    buttons: list[ButtonIn] = Field(min_length=1, max_length=3)
+    header: str | None = Field(default=None, max_length=60)
+    footer: str | None = Field(default=None, max_length=60)
+
+
+class RowIn(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=24)
+    description: str | None = Field(default=None, max_length=72)
+
+
+class SectionIn(BaseModel):
+    title: str | None = Field(default=None, max_length=24)
+    rows: list[RowIn] = Field(min_length=1, max_length=10)
+
+
+class ListReply(BaseModel):
+    type: Literal["list"]
+    text: str = Field(min_length=1, max_length=4096)
+    button: str = Field(min_length=1, max_length=20, description="label of the button that opens the list")
+    sections: list[SectionIn] = Field(min_length=1, max_length=10)
+    header: str | None = Field(default=None, max_length=60)
+    footer: str | None = Field(default=None, max_length=60)
+
+
+class TemplateReply(BaseModel):
+    type: Literal["template"]
+    name: str = Field(min_length=1, max_length=512, description="an approved template's name")
+    language: str = Field(min_length=2, max_length=16, description="e.g. en, en_US, pt_BR")
+    parameters: list[str] = Field(default_factory=list, max_length=20, description="body {{1}}, {{2}}...")
+
+
+def _reply_kind(value: Any) -> str:
+    kind = value.get("type", "text") if isinstance(value, dict) else getattr(value, "type", "text")
+    return str(kind)
+
+
+ReplyIn = Annotated[
+    Annotated[TextReply, Tag("text")]
+    | Annotated[ButtonsReply, Tag("buttons")]
+    | Annotated[ListReply, Tag("list")]
+    | Annotated[TemplateReply, Tag("template")],
+    Discriminator(_reply_kind),
+]
+
+
+class PresenceIn(BaseModel):
+    presence: Presence
+
+
+class TransferIn(BaseModel):
+    queue: str = Field(min_length=1, max_length=64, description="slug of the destination queue")
+    note: str | None = Field(default=None, max_length=2000, description="for the next rep")
+
+
+class ReassignIn(BaseModel):
+    rep_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="a member of the queue; null: the next in turn"
+    )
+
+
+class HandBackIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000, description="what the bot should know")
+
+
+class ActionOut(BaseModel):
+    conversation: ConversationSummary
+    assignment: AssignmentOut | None = None
+    briefing: str | None = None
+
+
+class QueueDetail(QueueMetrics):
+    waiting: list[ConversationSummary] = Field(description="oldest first (higher priority first)")
+    reps: list[RepOut]
+
+
+class AutoAssignIn(BaseModel):
+    enabled: bool
+
+
+class RepCreate(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    role: Role = Role.REP
+    queues: list[str] = Field(default_factory=list, max_length=50)
+    capacity: int = Field(default=5, ge=0, le=1000)
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class RepUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    queues: list[str] | None = Field(default=None, max_length=50)
+    capacity: int | None = Field(default=None, ge=0, le=1000)
+    auto_assign: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+
+
+class ApiTokenOut(BaseModel):
+    rep_id: str
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class StreamReady(BaseModel):
+    rep_id: str
+    resumed_after: int | None
+
+
+# -- parameters -------------------------------------------------------------------------------------
+ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RepId = Annotated[str, Path(min_length=1, max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Since = Annotated[datetime | None, Query(description="count assignments made since then (default: all)")]
