@@ -1,14 +1,16 @@
 """The assignment engine: queues, round robin, SLA, escalation, presence and durable timers.
 
-Modules, each depending only on those before it:
+Modules, each depending only on those listed before it:
   - `policy`: pure rep selection (skip reasons, round robin, pacing) and the escalation ladder;
   - `deadlines`: pure SLA calendar arithmetic (opening hours only count);
   - `claim`: the claim SQL (PostgreSQL `SKIP LOCKED`, SQLite serialised) and capacity release;
   - `timers`: scheduling every kind of durable timer;
-  - `engine`: enqueue, place, assign, drain, end;
+  - `pick`: the policy's ranking claimed member by member; `records`: open, find, close assignments;
+  - `engine`: enqueue, place, assign, hold, wait, drain;
   - `sla`: revocation and escalation; `presence`: heartbeat expiry and the offline requeue;
   - `runner`: firing timers and the background pass.
-The caller owns the transaction throughout.
+Every function takes the caller's session: the caller owns the transaction (the runner, which opens
+its own, excepted). Other packages import from here, not from the modules.
 """
 
 from handoff.assignment.claim import release_capacity
