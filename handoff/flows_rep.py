@@ -18,7 +18,7 @@ from_rep_id, actor}; resolved {rep_id: the owner or null, actor}.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,7 @@ from handoff.assignment import (
     enqueue,
     new_assignment,
     open_assignment,
-    schedule_timer,
+    schedule_offline,
 )
 from handoff.errors import NotFound, NotOwner, Unavailable
 from handoff.models import Assignment, Rep, RepQueue
@@ -134,15 +134,7 @@ async def apply_presence(
             rep.offline_since = at
         since = rep.offline_since
         session.add(rep)
-        await schedule_timer(
-            session,
-            kind=TimerKind.OFFLINE,
-            due_at=since + timedelta(minutes=config.timers.offline_minutes),
-            at=at,
-            key=f"offline:{rep.id}:{since.isoformat()}",
-            rep_id=rep.id,
-            payload={"offline_since": since.isoformat()},
-        )
+        await schedule_offline(session, config=config, rep_id=rep.id, offline_since=since, at=at)
     else:
         rep.offline_since = None
         session.add(rep)
@@ -322,7 +314,11 @@ async def reassign(
             raise Unavailable(f"{to_rep_id} already has this conversation")
         if await session.get(RepQueue, (to_rep_id, queue)) is None:
             raise NotFound(f"{to_rep_id} is not a member of {queue}")
-    # Lock discipline (see handoff/assignment.py): release first, then never wait for a rep's lock.
+    # Reps who let it lapse earlier stay excluded; so does the current owner when it goes to the next
+    # rep in round robin. A rep the lead names is the lead's call.
+    exclude = set(current.excluded_reps or ()) | ({previous} if previous and to_rep_id is None else set())
+    exclude.discard(to_rep_id or "")
+    # Lock discipline (see handoff/assignment/engine.py): release first, never wait for a rep's lock.
     await end_assignment(
         session, assignment=current, status=AssignmentStatus.REVOKED, reason=EndReason.REASSIGNED, at=at
     )
@@ -334,7 +330,7 @@ async def reassign(
         at=at,
         waiting_since=conversation.waiting_since or conversation.handed_off_at or current.queued_at,
         escalation=current.escalation,
-        exclude={previous} if previous and to_rep_id is None else (),
+        exclude=exclude,
     )
     if to_rep_id is not None:
         session.add_all([conversation, nxt])
@@ -351,7 +347,7 @@ async def reassign(
             conversation=conversation,
             assignment=nxt,
             at=at,
-            exclude={previous} if previous else (),
+            exclude=exclude,
             wait=False,
         )
     details: dict[str, object] = {

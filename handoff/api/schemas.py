@@ -81,6 +81,9 @@ class AssignmentOut(BaseModel):
     reason: str
     routing: dict[str, Any] | None = Field(description="the routing decision: rule, precedence step")
     candidates: list[dict[str, Any]] | None = Field(description="reps considered, and why each was skipped")
+    excluded_reps: list[str] | None = Field(
+        default=None, description="reps who may not get it back (let it lapse, or sent it away)"
+    )
     queued_at: datetime
     assigned_at: datetime | None
     first_response_at: datetime | None

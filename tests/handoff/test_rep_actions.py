@@ -226,6 +226,26 @@ async def test_lead_reassigns_to_the_next_rep_in_round_robin(world: World) -> No
     assert moved.rep_id == "diego"  # tara, the current owner, is excluded; lena opted out
 
 
+async def test_a_second_reassignment_keeps_excluding_the_reps_it_was_taken_from(world: World) -> None:
+    conversation_id = await _support_conversation(world)
+    admin = await world.rep("admin")
+    first = await world.act(
+        reassign, config=world.config, conversation_id=conversation_id, actor=admin, to_rep_id=None
+    )
+    assert first.rep_id == "diego"
+    second = await world.act(
+        reassign, config=world.config, conversation_id=conversation_id, actor=admin, to_rep_id=None
+    )
+    # tara (taken away first) and diego (just now) are both excluded; lena opted out: it waits.
+    assert (second.rep_id, second.status) == (None, AssignmentStatus.WAITING)
+    assert set(second.excluded_reps or ()) == {"tara", "diego"}
+    named = await world.act(
+        reassign, config=world.config, conversation_id=conversation_id, actor=admin, to_rep_id="tara"
+    )
+    assert named.rep_id == "tara"  # a rep the lead names is the lead's call
+    assert set(named.excluded_reps or ()) == {"diego"}
+
+
 async def test_reps_cannot_reassign_and_leads_only_to_available_members(world: World) -> None:
     conversation_id = await _support_conversation(world)
     with pytest.raises(NotOwner):
