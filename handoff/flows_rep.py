@@ -159,7 +159,7 @@ async def set_presence(
 ) -> Rep:
     """The rep sets their presence: `online` takes new conversations (waiting ones first), `away`
     and `busy` keep theirs but take no new ones, `offline` loses theirs after
-    `timers.offline_minutes` (per the queue's offline policy)."""
+    `timers.offline` (per the queue's offline policy)."""
     rep = await _locked_rep(session, rep_id)
     before = rep.presence
     await apply_presence(session, config=config, rep=rep, presence=presence, at=at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,48 @@ def test_shipped_default_matches_the_design_queues() -> None:
     assert config.routing.fallback == "general"
     assert [b.title for b in config.menu.buttons] == ["Sales", "Support", "Billing"]
     assert config.qualification.flows["ad_lead"].required == ["company_name", "use_case"]
+
+
+def test_timer_durations_can_be_seconds_so_an_sla_can_be_tried_quickly() -> None:
+    data = _default()
+    data["timers"].update({"sla": "45s", "sla_warning": "PT15S", "offline": 90, "heartbeat_ttl": "1m"})
+    data["queues"][2]["sla"] = "2h"
+    config = parse_config(data)
+    assert config.timers.sla == timedelta(seconds=45)
+    assert config.timers.sla_warning == timedelta(seconds=15)
+    assert config.timers.offline == timedelta(seconds=90)
+    assert config.timers.heartbeat_ttl == timedelta(minutes=1)
+    assert config.queues[2].sla == timedelta(hours=2)
+
+
+def test_older_minute_keys_are_still_read() -> None:
+    data = _default()
+    for new in ("sla", "sla_warning", "offline", "heartbeat_ttl"):
+        del data["timers"][new]
+    data["timers"].update({"sla_minutes": 20, "sla_warning_minutes": 2, "offline_minutes": 3})
+    data["timers"]["heartbeat_ttl_seconds"] = 30
+    timers = parse_config(data).timers
+    assert (timers.sla, timers.sla_warning, timers.offline, timers.heartbeat_ttl) == (
+        timedelta(minutes=20),
+        timedelta(minutes=2),
+        timedelta(minutes=3),
+        timedelta(seconds=30),
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("sla", "0s", "must be longer than zero"),
+        ("sla", "soon", "timers.sla"),
+        ("sla_minutes", 5, "sla_minutes is the older spelling of sla"),
+    ],
+)
+def test_bad_durations_name_the_key(key: str, value: object, problem: str) -> None:
+    data = _default()
+    data["timers"][key] = value
+    with pytest.raises(ConfigError, match=problem):
+        parse_config(data)
 
 
 def test_bad_opening_hours_name_the_key() -> None:

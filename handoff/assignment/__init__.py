@@ -14,7 +14,7 @@ its own, excepted). Other packages import from here, not from the modules.
 """
 
 from handoff.assignment.claim import release_capacity
-from handoff.assignment.deadlines import open_deadline, sla_minutes
+from handoff.assignment.deadlines import open_deadline, sla_of
 from handoff.assignment.engine import (
     AssignmentOutcome,
     assign_next,
@@ -66,7 +66,7 @@ __all__ = [
     "schedule_offline",
     "schedule_timer",
     "sla_expired",
-    "sla_minutes",
+    "sla_of",
     "sla_warning",
     "waiting_queues",
     "window_start",

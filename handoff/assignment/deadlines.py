@@ -1,4 +1,4 @@
-"""SLA calendar arithmetic, pure: an SLA counts minutes of opening hours only, so the clock pauses
+"""SLA calendar arithmetic, pure: an SLA counts time within opening hours only, so the clock pauses
 while the queue is closed (overnight, at weekends)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from orchestrator.core.config import AppConfig, Hours
 
 
-def open_deadline(hours: Hours, start: datetime, minutes: float) -> datetime | None:
-    """The moment `minutes` of opening hours have passed since `start`. None when the queue never
+def open_deadline(hours: Hours, start: datetime, length: timedelta) -> datetime | None:
+    """The moment `length` of opening hours has passed since `start`. None when the queue never
     opens again."""
-    remaining = timedelta(minutes=minutes)
+    remaining = length
     if hours.always_open:
         return start + remaining
     t = start.astimezone(UTC)
@@ -32,17 +32,17 @@ def open_deadline(hours: Hours, start: datetime, minutes: float) -> datetime | N
     return None
 
 
-def sla_minutes(config: AppConfig, queue: str) -> int:
-    return config.queue(queue).sla_minutes or config.timers.sla_minutes
+def sla_of(config: AppConfig, queue: str) -> timedelta:
+    return config.queue(queue).sla or config.timers.sla
 
 
 def sla_deadlines(config: AppConfig, *, queue: str, at: datetime) -> tuple[datetime | None, datetime | None]:
     """(warning, revocation) moments of an assignment made at `at` in `queue`."""
     hours = config.queue(queue).hours
-    minutes = sla_minutes(config, queue)
-    due = open_deadline(hours, at, minutes)
-    warning = config.timers.sla_warning_minutes
+    sla = sla_of(config, queue)
+    due = open_deadline(hours, at, sla)
+    warning = config.timers.sla_warning
     warn_at = (
-        open_deadline(hours, at, minutes - warning) if due is not None and 0 < warning < minutes else None
+        open_deadline(hours, at, sla - warning) if due is not None and timedelta(0) < warning < sla else None
     )
     return warn_at, due

@@ -1,14 +1,14 @@
 """Presence on the assignment side: heartbeat expiry and the offline requeue.
 
-A rep whose last heartbeat is older than `timers.heartbeat_ttl_seconds` goes offline (a later
+A rep whose last heartbeat is older than `timers.heartbeat_ttl` goes offline (a later
 heartbeat restores the presence they had) and gets an offline timer; a rep still offline when it
-fires (`timers.offline_minutes` later) loses their open conversations to the queue, unless the
+fires (`timers.offline` later) loses their open conversations to the queue, unless the
 queue's `offline_policy` is `keep`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -33,7 +33,7 @@ async def expire_heartbeats(
 ) -> list[str]:
     """Reps whose last heartbeat is older than the TTL go offline (since last heartbeat + TTL), keeping
     the presence they had for a later heartbeat to restore; their offline timer starts."""
-    ttl = timedelta(seconds=config.timers.heartbeat_ttl_seconds)
+    ttl = config.timers.heartbeat_ttl
     expired: list[str] = []
     async with sessions() as session, session.begin():
         rows = (

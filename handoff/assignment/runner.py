@@ -12,7 +12,7 @@ Handlers re-check the state they act on (an SLA timer whose assignment was answe
 cancelling a timer is an optimisation, never a requirement.
 
 `run_background` is one pass, called by `Service.tick()`:
-  1. reps whose heartbeat is older than `timers.heartbeat_ttl_seconds` go offline (and get an
+  1. reps whose heartbeat is older than `timers.heartbeat_ttl` go offline (and get an
      offline timer); a later heartbeat restores their presence;
   2. due timers fire, each in its own transaction;
   3. open queues with waiting conversations are drained (capacity freed by paths that do not drain

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from handoff.assignment.deadlines import sla_minutes
+from handoff.assignment.deadlines import sla_of
 from handoff.assignment.engine import (
     SOURCE,
     Waiting,
@@ -37,7 +37,7 @@ from handoff.assignment.pick import any_busy, pick
 from handoff.assignment.policy import Rung, Step, escalation_ladder, waits_for_next_rep
 from handoff.assignment.records import end_assignment, new_assignment
 from handoff.models import Assignment
-from orchestrator.core.config import AppConfig
+from orchestrator.core.config import AppConfig, describe_duration
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner
 from orchestrator.core.tables import Conversation
@@ -87,7 +87,7 @@ async def sla_expired(session: AsyncSession, *, config: AppConfig, assignment_id
         conversation_id=conversation.id,
         type=EventType.ASSIGNMENT_REVOKED,
         source=SOURCE,
-        description=f"no reply from {lapsed} within {sla_minutes(config, queue)} minutes; revoked",
+        description=f"no reply from {lapsed} within {describe_duration(sla_of(config, queue))}; revoked",
         at=at,
         details={
             "rep_id": lapsed,

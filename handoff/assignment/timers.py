@@ -3,14 +3,14 @@
 Timers live in the `timer` table, written inside the transaction that creates the reason for them
 (an assignment schedules its SLA), so they survive restarts; `handoff.assignment.runner` fires them.
 Kinds: `sla_warning` (the owner is warned), `sla` (revoke, next rep or escalate), `offline` (a rep
-offline for `timers.offline_minutes` loses their conversations), `queue_open` (release the
+offline for `timers.offline` loses their conversations), `queue_open` (release the
 after-hours hold at opening).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -113,7 +113,7 @@ async def schedule_offline(
     await schedule_timer(
         session,
         kind=TimerKind.OFFLINE,
-        due_at=offline_since + timedelta(minutes=config.timers.offline_minutes),
+        due_at=offline_since + config.timers.offline,
         at=at,
         key=f"offline:{rep_id}:{offline_since.isoformat()}",
         rep_id=rep_id,

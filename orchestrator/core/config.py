@@ -13,11 +13,19 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from orchestrator.core.enums import HandoffReason, Role
 
@@ -32,6 +40,46 @@ class ConfigError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_SHORTHAND = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> Any:
+    """`90s`, `15m`, `2h`, `1d` as well as what pydantic reads itself (ISO 8601 such as `PT30S`,
+    or a number of seconds)."""
+    if isinstance(value, str) and (match := _SHORTHAND.match(value)):
+        return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+    return value
+
+
+# A length of time in the configuration: `30s`, `15m`, `2h`, `1d`, ISO 8601 (`PT15M`) or seconds.
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _legacy_durations(data: Any, names: dict[str, tuple[str, int]]) -> Any:
+    """Read the older `<name>_minutes` / `<name>_seconds` keys as durations."""
+    if isinstance(data, dict):
+        data = dict(data)
+        for old, (new, seconds) in names.items():
+            if old in data and new in data:
+                raise ValueError(f"{old} is the older spelling of {new}: give one of them")
+            if old in data:
+                value = data.pop(old)
+                data[new] = value * seconds if isinstance(value, int | float) and value is not None else value
+    return data
+
+
+def describe_duration(value: timedelta) -> str:
+    """A duration as people write it: `45 seconds`, `15 minutes`, `1 hour 30 minutes`."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts) or "0 seconds"
 
 
 Localized = dict[str, str]
@@ -120,9 +168,21 @@ class QueueConfig(_Model):
     customer_name: str | None = None
     hours: Hours = Field(default_factory=lambda: Hours(always_open=True))
     transfers_only: bool = False
-    sla_minutes: int | None = Field(default=None, gt=0)
+    sla: Duration | None = None  # this queue's SLA; timers.sla when unset
     # What happens to an offline rep's conversations in this queue (default: timers.offline_policy).
     offline_policy: Literal["requeue", "keep"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_keys(cls, data: Any) -> Any:
+        return _legacy_durations(data, {"sla_minutes": ("sla", 60)})
+
+    @field_validator("sla")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
 
 
 class RuleCondition(_Model):
@@ -184,15 +244,44 @@ DEFAULT_ESCALATION: tuple[EscalationStep, ...] = ("lead", "catch_all")
 
 
 class TimersConfig(_Model):
-    sla_minutes: int = Field(default=15, gt=0)
+    """Durations accept `30s`, `15m`, `2h`, ISO 8601 or seconds, so an SLA can be tried in seconds."""
+
+    sla: Duration = timedelta(minutes=15)
     max_revocations: int = Field(default=2, ge=0)
-    offline_minutes: int = Field(default=10, gt=0)
-    heartbeat_ttl_seconds: int = Field(default=90, gt=0)
+    offline: Duration = timedelta(minutes=10)
+    heartbeat_ttl: Duration = timedelta(seconds=90)
     offline_policy: Literal["requeue", "keep"] = "requeue"
-    # The owner is warned this many minutes before the SLA revokes the assignment (0: no warning).
-    sla_warning_minutes: int = Field(default=5, ge=0)
+    # The owner is warned this long before the SLA revokes the assignment (0: no warning).
+    sla_warning: Duration = timedelta(minutes=5)
     # Where a conversation goes after `max_revocations`: the queue's team lead, then the catch-all.
     escalation: list[EscalationStep] = Field(default_factory=lambda: list(DEFAULT_ESCALATION))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_keys(cls, data: Any) -> Any:
+        return _legacy_durations(
+            data,
+            {
+                "sla_minutes": ("sla", 60),
+                "sla_warning_minutes": ("sla_warning", 60),
+                "offline_minutes": ("offline", 60),
+                "heartbeat_ttl_seconds": ("heartbeat_ttl", 1),
+            },
+        )
+
+    @field_validator("sla", "offline", "heartbeat_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("sla_warning")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative")
+        return value
 
 
 class AssignmentConfig(_Model):

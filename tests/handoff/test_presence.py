@@ -1,5 +1,5 @@
 """Presence: a heartbeat that expires to offline, and offline reps losing their conversations after
-`offline_minutes` (back to the queue, to the next rep) unless the queue's policy keeps them."""
+`timers.offline` (back to the queue, to the next rep) unless the queue's policy keeps them."""
 
 from __future__ import annotations
 

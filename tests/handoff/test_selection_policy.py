@@ -195,22 +195,22 @@ OFFICE = Hours(timezone="Europe/London", weekly={"tue": "09:00-17:00", "wed": "0
 
 def test_sla_clock_runs_straight_through_opening_hours() -> None:
     start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-    assert open_deadline(OFFICE, start, 15) == start + timedelta(minutes=15)
+    assert open_deadline(OFFICE, start, timedelta(minutes=15)) == start + timedelta(minutes=15)
 
 
 def test_sla_clock_pauses_overnight_and_resumes_at_opening() -> None:
     start = datetime(2026, 11, 24, 16, 50, tzinfo=UTC)  # London is on UTC in November
-    assert open_deadline(OFFICE, start, 15) == datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
+    assert open_deadline(OFFICE, start, timedelta(minutes=15)) == datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
 
 
 def test_sla_clock_has_no_deadline_when_the_queue_never_opens_again() -> None:
     start = datetime(2026, 11, 25, 16, 50, tzinfo=UTC)  # Wednesday, 10 minutes before closing
-    assert open_deadline(Hours(weekly={}), start, 15) is None
-    assert open_deadline(OFFICE, start, 15) == datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
+    assert open_deadline(Hours(weekly={}), start, timedelta(minutes=15)) is None
+    assert open_deadline(OFFICE, start, timedelta(minutes=15)) == datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
 
 
 def test_warning_comes_the_configured_minutes_before_the_revocation() -> None:
-    config = configured(timers={"sla_minutes": 15, "sla_warning_minutes": 5})
+    config = configured(timers={"sla": "15m", "sla_warning": "5m"})
     start = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
     queue = "support"
     assert config.queue(queue).hours.is_open(start)

@@ -8,7 +8,7 @@ import pytest
 from handoff.errors import NotOwner
 from handoff.flows_rep import rep_reply, set_presence
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
-from tests.handoff.conftest import World
+from tests.handoff.conftest import World, WorldFactory, configured
 
 REPS = ("tara", "diego", "lena", "gus")
 
@@ -55,6 +55,25 @@ async def test_unanswered_assignment_is_revoked_and_goes_to_the_next_rep(world: 
     assert await world.load(["diego", "tara"]) == {"diego": 0, "tara": 1}
     with pytest.raises(NotOwner):
         await world.act(rep_reply, conversation_id=conversation_id, rep=await world.rep("diego"), text="hi")
+
+
+async def test_an_sla_of_seconds_revokes_within_seconds(make_world: WorldFactory) -> None:
+    world = await make_world(configured(timers={"sla": "30s", "sla_warning": "10s"}))
+    await _team(world)
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    world.advance(seconds=21)
+    await world.heartbeat(*REPS)
+    await world.tick()
+    (warning,) = await world.events(conversation_id, EventType.SLA_WARNING)
+    assert await world.owner_of(conversation_id) == "diego"
+    world.advance(seconds=9)
+    await world.heartbeat(*REPS)
+    await world.tick()
+    assert await world.owner_of(conversation_id) == "tara"
+    (revoked,) = await world.events(conversation_id, EventType.ASSIGNMENT_REVOKED)
+    assert "within 30 seconds" in revoked.description
+    assert warning.created_at < revoked.created_at
 
 
 async def test_reply_within_the_sla_keeps_the_assignment(world: World) -> None:
