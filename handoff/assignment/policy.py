@@ -206,7 +206,9 @@ class Step:
     queue: str
     level: int  # the new assignment's escalation level: 0 normal, 1 the team lead, 2 the catch-all
     reason: str  # the new assignment's reason
-    keep_exclusions: bool  # the reps who let it lapse stay excluded from later drains too
+    # The reps who let it lapse stay excluded, from this placement and later drains. At the end of
+    # the path they are not: someone who let it lapse is better than nobody at all.
+    keep_exclusions: bool
 
 
 def escalation_ladder(
@@ -226,12 +228,13 @@ def escalation_ladder(
     if level < 1 and Rung.LEAD.value in steps:
         ladder.append(Step(Rung.LEAD, queue, 1, "escalated", keep_exclusions=False))
     if level < 2 and Rung.CATCH_ALL.value in steps and fallback != queue:
-        ladder.append(Step(Rung.CATCH_ALL, fallback, 2, "escalated", keep_exclusions=True))
-    ladder.append(Step(Rung.WAIT, queue, 2, "sla_revoked", keep_exclusions=True))
+        ladder.append(Step(Rung.CATCH_ALL, fallback, 2, "escalated", keep_exclusions=False))
+    ladder.append(Step(Rung.WAIT, queue, 2, "sla_revoked", keep_exclusions=False))
     return ladder
 
 
-def waits_for_next_rep(*, level: int, busy: bool) -> bool:
-    """Nobody else in the queue took it: wait in the queue rather than climb the ladder when the
-    path is at its end, or when reps are only busy this instant (the next drain assigns it)."""
-    return level >= 2 or busy
+def waits_for_next_rep(*, busy: bool) -> bool:
+    """Nobody else in the queue took it: wait in the queue, keeping the exclusions, only when reps
+    are busy this instant (the next drain assigns it). Otherwise climb: at the end of the path the
+    last step lifts the exclusions rather than leave it with nobody."""
+    return busy

@@ -3,8 +3,10 @@
 An assignment without a rep reply within the queue's SLA (minutes of opening hours, see
 `deadlines`) is revoked and climbs `policy.escalation_ladder`: the next rep of the queue, then (after
 `timers.max_revocations`, or when nobody else in the queue can take it) along `timers.escalation`:
-the queue's team lead, then the catch-all (routing fallback) queue; at the end of the path it waits
-in the queue, never bouncing back to the reps who let it lapse.
+the queue's team lead, then the catch-all (routing fallback) queue, where the exclusions are lifted
+(someone who let it lapse is better than nobody); at the end of the path it goes to whoever can take
+it but the rep who just let it lapse, or waits in the queue with an `escalated` event that tells the
+queue's leads and the admins that nobody could take it. Never a silent dead end.
 
 Lock order: the conversation, then the lapsed rep's capacity is released, then picks that never wait
 (a rep locked by another transaction is skipped): two revocations crossing between the same reps
@@ -191,7 +193,7 @@ async def _climb(
                 at=at,
             )
             return f"escalated to lead {picked.rep.id}"
-        if not leads_only and waits_for_next_rep(level=step.level, busy=any_busy(candidates)):
+        if not leads_only and waits_for_next_rep(busy=any_busy(candidates)):
             await wait_in_queue(
                 session,
                 conversation=conversation,
@@ -214,10 +216,28 @@ async def _climb(
             revocations=revocations,
             at=at,
         )
+    # The end of the path: the exclusions are lifted, but the rep who has just let it lapse does not
+    # get it straight back when anyone else can take it.
+    if step.keep_exclusions:
+        placing: Collection[str] = exclude
+    else:
+        placing = {revoked.rep_id} if step.rung is Rung.WAIT and revoked.rep_id else ()
     outcome = await place(
-        session, config=config, conversation=conversation, assignment=nxt, at=at, exclude=exclude, wait=False
+        session, config=config, conversation=conversation, assignment=nxt, at=at, exclude=placing, wait=False
     )
     assigned = f"assigned to {outcome.rep.id}" if outcome.rep else None
+    if outcome.rep is None and step.rung is Rung.WAIT:
+        await _log_escalated(
+            session,
+            conversation=conversation,
+            step=step,
+            from_queue=revoked.queue,
+            lead=None,
+            description=f"nobody could take it after {revocations} revocations; waiting in {step.queue} "
+            "for a lead or an admin to assign it",
+            revocations=revocations,
+            at=at,
+        )
     if step.rung is Rung.CATCH_ALL:
         return f"escalated to {step.queue}" + (f"; {assigned}" if assigned else "")
     return f"revoked; {assigned or 'waiting'}"

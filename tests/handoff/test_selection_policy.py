@@ -153,8 +153,8 @@ def test_first_revocation_tries_the_next_rep_then_the_lead_then_the_catch_all() 
     assert ladder() == [
         Step(Rung.NEXT_REP, "support", 0, "sla_revoked", keep_exclusions=True),
         Step(Rung.LEAD, "support", 1, "escalated", keep_exclusions=False),
-        Step(Rung.CATCH_ALL, "general", 2, "escalated", keep_exclusions=True),
-        Step(Rung.WAIT, "support", 2, "sla_revoked", keep_exclusions=True),
+        Step(Rung.CATCH_ALL, "general", 2, "escalated", keep_exclusions=False),
+        Step(Rung.WAIT, "support", 2, "sla_revoked", keep_exclusions=False),
     ]
 
 
@@ -183,10 +183,8 @@ def test_configured_steps_decide_which_rungs_exist() -> None:
 
 
 def test_busy_reps_or_the_end_of_the_path_mean_waiting_instead_of_climbing() -> None:
-    assert waits_for_next_rep(level=0, busy=True)
-    assert waits_for_next_rep(level=2, busy=False)
-    assert not waits_for_next_rep(level=0, busy=False)
-    assert not waits_for_next_rep(level=1, busy=False)
+    assert waits_for_next_rep(busy=True)
+    assert not waits_for_next_rep(busy=False)
 
 
 # -- SLA deadlines ------------------------------------------------------------------------------

@@ -156,3 +156,50 @@ async def test_escalation_skips_an_unavailable_lead_for_the_catch_all(world: Wor
     (escalated,) = await world.events(conversation_id, EventType.ESCALATED)
     assert escalated.details is not None
     assert escalated.details["level"] == "catch_all"
+
+
+async def test_a_chain_ending_in_the_catch_all_queue_goes_back_to_someone_rather_than_nobody(
+    world: World,
+) -> None:
+    # Both reps of the catch-all queue let it lapse; nobody else is left. Before, both stayed
+    # excluded and it sat waiting with two reps online.
+    await world.add_rep("gus", "general")
+    await world.add_rep("hana", "general")
+    result = await world.handoff(choice="general")
+    conversation_id = result.context.conversation_id
+    first = await world.owner_of(conversation_id)
+    second = "hana" if first == "gus" else "gus"
+    for _ in range(2):
+        world.advance(minutes=15)
+        await world.heartbeat("gus", "hana")
+        await world.tick()
+    # The end of the path: not the rep who has just let it lapse, but the other one.
+    assert [a.rep_id for a in await world.assignments(conversation_id)] == [first, second, first]
+    assert await world.owner_of(conversation_id) == first
+
+
+async def test_when_nobody_else_can_take_it_the_leads_are_told_and_it_is_never_stranded(
+    world: World,
+) -> None:
+    await world.add_rep("gus", "general")
+    result = await world.handoff(choice="general")
+    conversation_id = result.context.conversation_id
+    world.advance(minutes=15)
+    await world.heartbeat("gus")
+    await world.act(set_presence, config=world.config, rep_id="gus", presence=Presence.AWAY)
+    await world.tick()
+    conversation = await world.conversation(conversation_id)
+    assert (conversation.owner, conversation.queue) == (Owner.QUEUED, "general")
+    told = (await world.events(conversation_id, EventType.ESCALATED))[-1]
+    assert "nobody could take it" in told.description
+    assert told.details is not None
+    assert told.details["queue"] == "general"
+    (waiting,) = [a for a in await world.assignments(conversation_id) if a.status == AssignmentStatus.WAITING]
+    assert not waiting.excluded_reps  # gus may have it again once he is back
+    for _ in range(3):  # gus is back, and keeps letting it lapse: it stays with someone
+        await world.act(set_presence, config=world.config, rep_id="gus", presence=Presence.ONLINE)
+        await world.tick()
+        assert await world.owner_of(conversation_id) == "gus"
+        world.advance(minutes=15)
+        await world.heartbeat("gus")
+        await world.tick()
