@@ -4,6 +4,8 @@ Two kinds of bearer token, both sent as `Authorization: Bearer <token>` (FastAPI
 flow conventions, so `/docs` can log in):
 - an access token from `POST /api/auth/token` (username + password): a signed JWT, short-lived;
 - an API token (issued by an admin, or `demo-<id>` for the demo reps): stored as a SHA-256 hash.
+Without an `Authorization` header, a signed-in browser's session cookie is accepted instead (with
+its CSRF token on unsafe requests; `handoff/web/session.py`), so the pages use these same endpoints.
 
 The rep is loaded in a short session of its own, closed before the route runs: a request never holds
 a database transaction open just for authentication (on SQLite every transaction takes the write
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from handoff.models import Rep
@@ -30,6 +32,7 @@ from handoff.users import (
     rep_by_api_token,
     viewer_of,
 )
+from handoff.web.session import browser_session_rep
 from orchestrator.core.enums import Role
 from orchestrator.runtime.deps import ServiceDep
 
@@ -60,9 +63,16 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_actor(service: ServiceDep, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
+async def current_actor(
+    request: Request, service: ServiceDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Actor:
     if not token:
-        raise _unauthorized("missing bearer token")
+        # A signed-in browser (session cookie; CSRF token on unsafe requests) instead of a bearer.
+        async with service.sessions() as session:
+            browser = await browser_session_rep(session, request=request, at=service.clock.now())
+            if browser is None:
+                raise _unauthorized("missing bearer token")
+            return Actor(rep=browser, viewer=await viewer_of(session, rep=browser))
     async with service.sessions() as session:
         rep: Rep | None = None
         if looks_like_jwt(token):

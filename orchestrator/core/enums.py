@@ -70,6 +70,8 @@ class EventType(StrEnum):
     RETURNED_TO_BOT = "returned_to_bot"
     LLM_FAILURE = "llm_failure"
     UNSUPPORTED_MESSAGE = "unsupported_message"
+    NOTE_ADDED = "note_added"  # a private note on the conversation (rep workspace)
+    MENTIONED = "mentioned"  # a rep was @mentioned in a note: addressed to them
 
 
 class AssignmentStatus(StrEnum):

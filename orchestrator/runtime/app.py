@@ -1,4 +1,4 @@
-"""The FastAPI application: webhook, rep API, health and metrics."""
+"""The FastAPI application: webhook, rep API, the rep workspace in the browser, health and metrics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from handoff.metrics import router as metrics_router
 from handoff.routes import admin_router, auth_router
 from handoff.routes import router as rep_router
+from handoff.web.pages import install as install_workspace
+from handoff.workspace_api import router as workspace_router
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.webhook import router as webhook_router
@@ -39,6 +41,9 @@ def create_app(
         version="0.1.0",
         summary="WhatsApp AI agents in front, humans behind: handoff, routing and assignment.",
         lifespan=lifespan,
+        # /docs is the workspace's offline Swagger UI (no CDN); see handoff/web/pages.py.
+        docs_url=None,
+        redoc_url=None,
     )
     if service is not None:
         app.state.service = service
@@ -55,6 +60,8 @@ def create_app(
     app.include_router(webhook_router)
     app.include_router(auth_router)
     app.include_router(rep_router)
+    app.include_router(workspace_router)
     app.include_router(admin_router)
     app.include_router(metrics_router)
+    install_workspace(app)  # the browser pages, their static files and the offline API docs
     return app
