@@ -383,8 +383,14 @@ def _timeline(detail: ConversationDetail, note_rows: list[Note]) -> list[dict[st
     items: list[dict[str, Any]] = [{"kind": "message", "at": m.created_at, "m": m} for m in detail.messages]
     items += [{"kind": "note", "at": n.created_at, "n": n} for n in note_rows]
     items += [{"kind": "event", "at": e.created_at, "e": e} for e in detail.events if e.type in shown_events]
-    order = {"message": 0, "event": 1, "note": 2}
-    return sorted(items, key=lambda i: (i["at"], order[i["kind"]]))
+
+    # At the same instant: what the customer said, what happened because of it, what was said back.
+    def rank(item: dict[str, Any]) -> int:
+        if item["kind"] == "message":
+            return 0 if item["m"].direction == "inbound" else 2
+        return 1 if item["kind"] == "event" else 3
+
+    return sorted(items, key=lambda i: (i["at"], rank(i)))
 
 
 async def _members(service: WorkspaceService, queue: str | None) -> list[Rep]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from orchestrator.runtime.replay import Harness
-from tests.api.helpers import seed_conversation
+from tests.api.helpers import bearer, seed_conversation
+from tests.fakes.graph import graph_error_body
+from tests.fixtures import load_fixture
 from tests.web.helpers import browser, sign_in
 
 
@@ -83,3 +85,27 @@ async def test_api_docs_load_nothing_from_another_host(h: Harness) -> None:
         htmx = await client.get("/static/vendor/htmx.min.js")
         assert htmx.status_code == 200
         assert htmx.text.startswith("/*! htmx 2.0.11")
+
+
+async def test_failed_send_is_marked_with_metas_reason(h: Harness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    meta = load_fixture("error_131047_webhook_error_object_pywa.json")
+    h.fake_graph.fail_next(
+        400, graph_error_body(131047, meta["title"], details=meta["error_data"]["details"])
+    )
+    sent = await h.http.post(
+        f"/api/conversations/{conversation_id}/messages", json={"text": "hello?"}, headers=bearer("tara")
+    )
+    assert sent.json()["status"] == "failed"
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+        message = page[page.index(f'id="m-{sent.json()["id"]}"') :]
+        failure = re.search(r'<p class="failure" role="note">(.*?)</p>', message, re.S)
+        assert failure is not None
+        assert (
+            failure.group(1).strip()
+            == f"Not delivered — 131047 {meta['title']}: {meta['error_data']['details']}"
+        )
+        inbox = (await client.get("/inbox")).text
+        assert "⚠ 1 failed" in inbox
