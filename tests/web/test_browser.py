@@ -49,12 +49,24 @@ async def shot(page: Page, name: str) -> None:
         await page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=False)
 
 
-async def signed_in(chromium: Browser, site: str, user: str, secret: str) -> tuple[BrowserContext, Page]:
+async def signed_in(
+    chromium: Browser, site: str, user: str, secret: str, errors: list[str] | None = None
+) -> tuple[BrowserContext, Page]:
     context = await chromium.new_context(
         base_url=site, viewport={"width": 1360, "height": 860}, permissions=["notifications"]
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = await context.new_page()
+    if errors is not None:  # script and console errors (a CSP violation among them)
+        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(f"{message.text} ({message.location.get('url')})")
+                if message.type == "error"
+                else None
+            ),
+        )
     await page.goto("/inbox")
     await expect(page).to_have_url(f"{site}/login?next=/inbox")
     await page.get_by_label("User id").fill(user)
@@ -76,7 +88,8 @@ async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
 ) -> None:
     # UK Account Executives: Harry is the one rep available, so the qualified lead goes to him.
     await set_presence(h, "away", "olivia", "sam")
-    harry_context, harry = await signed_in(chromium, site, "harry", "demo-harry")
+    errors: list[str] = []
+    harry_context, harry = await signed_in(chromium, site, "harry", "demo-harry", errors)
     await expect(harry.locator(".conversation-row")).to_have_count(0)
 
     # The customer qualifies through the real webhook path; the inbox shows it without a reload.
@@ -141,6 +154,8 @@ async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
     await harry.keyboard.press("Escape")
     await harry.keyboard.press("r")
     await shot(harry, "conversation.png")
+
+    assert errors == []  # no script error, nothing refused by the pages' CSP
 
     # Transfer to Enterprise Sales: Harry loses write access at once.
     await harry.locator("#transfer summary").click()
@@ -224,4 +239,35 @@ async def test_rep_takes_a_waiting_conversation_with_the_keyboard_on_a_phone(
     assert await diego.evaluate("() => document.documentElement.scrollWidth") <= 390
     detail = (await h.http.get(f"/api/conversations/{waiting}", headers=bearer("diego"))).json()
     assert (detail["owner"], detail["assignee_id"]) == ("human", "diego")
+    await context.close()
+
+
+async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
+    h: Harness, site: str, chromium: Browser
+) -> None:
+    back = await seed_conversation(h, "tara_support", name="Back To Bot")
+    done = await seed_conversation(h, "tara_support", name="All Done")
+    errors: list[str] = []
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara", errors)
+
+    await tara.goto(f"/conversations/{back}")
+    assert errors == []
+    await tara.locator("#hand-back summary").click()
+    await tara.locator('#hand-back textarea[name="note"]').fill("Password reset done; nothing else pending")
+    await tara.locator('#hand-back button[type="submit"]').click()
+    # Back with the bot, it is no longer a rep's to see: the page says so and stops writing.
+    await expect(tara.locator("#state")).to_have_attribute("data-owner", "gone")
+    await expect(tara.locator("#composer-send")).to_be_disabled()
+    returned = (await h.http.get(f"/api/conversations/{back}", headers=bearer("admin"))).json()
+    assert (returned["owner"], returned["assignee_id"]) == ("bot", None)
+    assert all("404" in e for e in errors), errors  # the fragments' 404s once it was gone
+    errors.clear()
+
+    await tara.goto(f"/conversations/{done}")
+    tara.once("dialog", lambda dialog: dialog.accept())
+    await tara.keyboard.press("e")  # resolve, confirmed
+    await expect(tara.locator("#state")).to_have_attribute("data-owner", "closed")
+    closed = (await h.http.get(f"/api/conversations/{done}", headers=bearer("tara"))).json()
+    assert closed["owner"] == "closed"
+    assert errors == []
     await context.close()

@@ -167,6 +167,12 @@
     });
   }
 
+  // Filters apply as soon as they change (no inline handlers: the pages' CSP forbids them).
+  document.addEventListener("change", function (event) {
+    const field = event.target.closest("[data-autosubmit]");
+    if (field && field.form) field.form.submit();
+  });
+
   // -- taking a waiting conversation ----------------------------------------------------------------
   async function claim(id) {
     try {
@@ -315,7 +321,7 @@
       composerState();
       document.getElementById("composer-text").disabled = true;
       document.getElementById("composer-send").disabled = true;
-      document.getElementById("composer-hint").textContent = "This conversation is no longer yours: it was moved on.";
+      document.getElementById("composer-hint").textContent = "This conversation is no longer yours: it was moved on (another rep, another team, or back to the bot).";
     }
   });
 
