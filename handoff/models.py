@@ -166,3 +166,12 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = ts()
     expires_at: datetime = ts(index=True)
     revoked_at: datetime | None = ts(nullable=True)
+
+
+class ConversationRead(SQLModel, table=True):
+    """How far a rep has read a conversation: customer messages after `last_message_id` are unread."""
+
+    rep_id: str = Field(foreign_key="rep.id", primary_key=True, max_length=64)
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    last_message_id: int = 0
+    read_at: datetime = ts()

@@ -12,12 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from handoff import notes
+from handoff import notes, unread
 from handoff.api_bridge import (
     ActorDep,
     ConversationSummary,
     WorkspaceServiceDep,
     conversation_summary,
+    conversations,
     domain_errors,
     errors,
     send_after_commit,
@@ -25,6 +26,7 @@ from handoff.api_bridge import (
 )
 from handoff.claim import claim
 from handoff.models import Note, Rep
+from orchestrator.core.enums import Owner
 
 router = APIRouter(prefix="/api")
 ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -54,6 +56,16 @@ class MentionsRead(BaseModel):
 
 class MarkedRead(BaseModel):
     marked: int
+
+
+class UnreadOut(BaseModel):
+    conversation_id: int
+    unread: int = Field(description="customer messages since the caller last read the conversation")
+
+
+class ReadOut(BaseModel):
+    conversation_id: int
+    last_message_id: int = Field(description="read up to this message")
 
 
 def _note_out(note: Note) -> NoteOut:
@@ -146,3 +158,26 @@ async def read_mentions(body: MentionsRead, actor: ActorDep, service: WorkspaceS
             session, rep_id=actor.id, at=service.clock.now(), conversation_id=body.conversation_id
         )
     return MarkedRead(marked=marked)
+
+
+@router.get("/me/unread", tags=["me"], responses=errors(401))
+async def my_unread(actor: ActorDep, service: WorkspaceServiceDep) -> list[UnreadOut]:
+    """Your conversations (and your queues' waiting ones) with customer messages you have not read."""
+    open_ones = [c.id for c in await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id)]
+    open_ones += [c.id for c in await conversations(service, actor, owner=Owner.QUEUED)]
+    async with service.sessions() as session:
+        counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=open_ones)
+    return [UnreadOut(conversation_id=cid, unread=n) for cid, n in sorted(counts.items())]
+
+
+@router.post("/conversations/{conversation_id}/read", tags=["conversations"], responses=errors(401, 404, 422))
+async def mark_read(
+    conversation_id: ConversationId, actor: ActorDep, service: WorkspaceServiceDep
+) -> ReadOut:
+    """Mark the conversation read, for you only (the page does it when you open it)."""
+    async with service.sessions() as session, session.begin():
+        await visible_conversation(session, actor.viewer, conversation_id)
+        last = await unread.mark_read(
+            session, rep_id=actor.id, conversation_id=conversation_id, at=service.clock.now()
+        )
+    return ReadOut(conversation_id=conversation_id, last_message_id=last)

@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlmodel import col
 
-from handoff import notes
+from handoff import notes, unread
 from handoff.api_bridge import (
     Actor,
     ConversationDetail,
@@ -48,7 +48,7 @@ from handoff.api_bridge import (
 from handoff.models import Note, Rep, RepQueue, WebSession
 from handoff.notify import streamed
 from handoff.web import session as web_session
-from orchestrator.core.enums import EventType, Owner, Presence, Role
+from orchestrator.core.enums import EventType, HandoffReason, Owner, Presence, Role
 
 HERE = FilePath(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -302,21 +302,67 @@ async def logout(
 
 
 # -- inbox -----------------------------------------------------------------------------------------
-VIEWS = ("open", "mine", "waiting")
+VIEWS = ("open", "mine", "waiting", "unread")
+VIEW_PATTERN = "^(open|mine|waiting|unread)$"
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    view: str = "open"
+    queue: str | None = None
+    reason: HandoffReason | None = None
+    failed: bool = False
+
+    def query(self) -> str:
+        parts = {
+            "view": self.view,
+            "queue": self.queue,
+            "reason": self.reason,
+            "failed": "1" if self.failed else None,
+        }
+        return "&".join(f"{k}={quote(str(v))}" for k, v in parts.items() if v)
+
+
+def inbox_filter(
+    view: Annotated[str, Query(pattern=VIEW_PATTERN)] = "open",
+    queue: Annotated[str | None, Query(max_length=64)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    failed: Annotated[bool, Query()] = False,
+) -> InboxFilter:
+    known = {str(r) for r in HandoffReason}
+    return InboxFilter(
+        view=view,
+        queue=queue or None,
+        reason=HandoffReason(reason) if reason in known else None,
+        failed=failed,
+    )
+
+
+FilterDep = Annotated[InboxFilter, Depends(inbox_filter)]
 
 
 async def _inbox_rows(
-    service: WorkspaceService, user: PageUser, *, view: str, queue: str | None
-) -> list[ConversationSummary]:
-    """`mine`: assigned to me; `waiting`: waiting in my queues (oldest first); `open`: both."""
+    service: WorkspaceService, user: PageUser, chosen: InboxFilter
+) -> tuple[list[ConversationSummary], dict[int, int]]:
+    """`mine`: assigned to me; `waiting`: waiting in my queues (oldest first); `open`: both;
+    `unread`: those of them with customer messages I have not read. With their unread counts."""
     actor = user.actor
+    narrow: dict[str, Any] = {
+        "queue": chosen.queue,
+        "reason": chosen.reason,
+        "failed_sends": True if chosen.failed else None,
+    }
     rows: list[ConversationSummary] = []
-    if view in ("open", "mine"):
-        rows += await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, queue=queue)
-    if view in ("open", "waiting"):
-        waiting = await conversations(service, actor, owner=Owner.QUEUED, queue=queue)
+    if chosen.view in ("open", "mine", "unread"):
+        rows += await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
+    if chosen.view in ("open", "waiting", "unread"):
+        waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
         rows += sorted(waiting, key=lambda c: (c.waiting_since or c.updated_at, c.id))
-    return rows
+    async with service.sessions() as session:
+        counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=[c.id for c in rows])
+    if chosen.view == "unread":
+        rows = [c for c in rows if counts.get(c.id)]
+    return rows, counts
 
 
 async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:
@@ -327,38 +373,31 @@ async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:
 
 @router.get("/inbox")
 async def inbox(
-    request: Request,
-    user: UserDep,
-    service: WorkspaceServiceDep,
-    view: Annotated[str, Query(pattern="^(open|mine|waiting)$")] = "open",
-    queue: Annotated[str | None, Query(max_length=64)] = None,
+    request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
 ) -> HTMLResponse:
     async with service.sessions() as session:
         mentions = await notes.mentions_of(session, rep_id=user.rep.id, unread_only=True, limit=20)
+    rows, counts = await _inbox_rows(service, user, chosen)
     return render(
         request,
         "inbox.html",
         service,
         user,
-        view=view,
-        queue=queue or "",
+        f=chosen,
         views=VIEWS,
         my_queues=await _my_queues(service, user),
-        rows=await _inbox_rows(service, user, view=view, queue=queue or None),
+        rows=rows,
+        unread=counts,
         mentions=mentions,
     )
 
 
 @router.get("/inbox/list")
 async def inbox_list(
-    request: Request,
-    user: UserDep,
-    service: WorkspaceServiceDep,
-    view: Annotated[str, Query(pattern="^(open|mine|waiting)$")] = "open",
-    queue: Annotated[str | None, Query(max_length=64)] = None,
+    request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
 ) -> HTMLResponse:
-    rows = await _inbox_rows(service, user, view=view, queue=queue or None)
-    return render(request, "_inbox_list.html", service, user, rows=rows, view=view)
+    rows, counts = await _inbox_rows(service, user, chosen)
+    return render(request, "_inbox_list.html", service, user, rows=rows, unread=counts, f=chosen)
 
 
 @router.get("/inbox/mentions")
@@ -450,11 +489,16 @@ async def conversation_page(
         if exc.status_code != 404:
             raise
         return render(request, "not_found.html", service, user, status_code=404)
-    async with service.sessions() as session, session.begin():
-        await notes.mark_mentions_read(
-            session, rep_id=user.rep.id, at=service.clock.now(), conversation_id=conversation_id
-        )
+    await _mark_read(service, user, conversation_id)
     return render(request, "conversation.html", service, user, **view)
+
+
+async def _mark_read(service: WorkspaceService, user: PageUser, conversation_id: int) -> None:
+    """The rep has the conversation in front of them: its messages and mentions are read."""
+    async with service.sessions() as session, session.begin():
+        at = service.clock.now()
+        await notes.mark_mentions_read(session, rep_id=user.rep.id, at=at, conversation_id=conversation_id)
+        await unread.mark_read(session, rep_id=user.rep.id, conversation_id=conversation_id, at=at)
 
 
 @router.get("/conversations/{conversation_id}/fragments/{part}")
@@ -466,6 +510,8 @@ async def conversation_fragment(
     service: WorkspaceServiceDep,
 ) -> HTMLResponse:
     view = await _conversation_view(service, user, conversation_id)
+    if part == "timeline":
+        await _mark_read(service, user, conversation_id)
     return render(request, f"_{part}.html", service, user, **view)
 
 

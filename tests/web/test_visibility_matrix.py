@@ -1,6 +1,7 @@
-"""The visibility matrix extended to the workspace: notes, claiming, and the pages. Invisible is 404,
-visible but not allowed 403, a state that does not allow it 409. Written out by hand from the rules,
-not computed by the code under test; each write runs on a freshly seeded conversation."""
+"""The visibility matrix extended to the workspace: notes, claiming, read state, and the pages.
+Invisible is 404, visible but not allowed 403, a state that does not allow it 409. Written out by
+hand from the rules, not computed by the code under test; each write runs on a freshly seeded
+conversation."""
 
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ farah_billing          404   404   409   404   404   409
 bot                    404   404   404   404   404   409
 closed_tara            409   404   404   409   404   409
 """)
+MARK_READ = NOTES_READ
 PAGE = NOTES_READ
 
 CALLS = {
     "notes_read": ("GET", "notes", None, NOTES_READ),
     "notes_write": ("POST", "notes", {"text": "for the team, @diego"}, NOTES_WRITE),
     "claim": ("POST", "claim", None, CLAIM),
+    "mark_read": ("POST", "read", None, MARK_READ),
 }
 
 
