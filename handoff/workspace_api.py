@@ -26,7 +26,8 @@ from handoff.api_bridge import (
 )
 from handoff.claim import claim
 from handoff.models import Note, Rep
-from orchestrator.core.enums import Owner
+from handoff.search import search_conversations
+from orchestrator.core.enums import Owner, SearchMatch
 
 router = APIRouter(prefix="/api")
 ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -61,6 +62,12 @@ class MarkedRead(BaseModel):
 class UnreadOut(BaseModel):
     conversation_id: int
     unread: int = Field(description="customer messages since the caller last read the conversation")
+
+
+class SearchHit(BaseModel):
+    conversation: ConversationSummary
+    matched: SearchMatch = Field(description="what matched: the contact's name or number, or a message")
+    snippet: str | None = Field(description="the latest message whose text matched")
 
 
 class ReadOut(BaseModel):
@@ -181,3 +188,24 @@ async def mark_read(
             session, rep_id=actor.id, conversation_id=conversation_id, at=service.clock.now()
         )
     return ReadOut(conversation_id=conversation_id, last_message_id=last)
+
+
+@router.get("/search", tags=["conversations"], responses=errors(401, 422))
+async def search(
+    actor: ActorDep,
+    service: WorkspaceServiceDep,
+    q: Annotated[str, Query(min_length=2, max_length=100, description="name, number or message text")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 30,
+) -> list[SearchHit]:
+    """Conversations whose contact's name or number, or any message, matches, among those you may
+    see; most recently active first."""
+    async with service.sessions() as session:
+        hits = await search_conversations(session, viewer=actor.viewer, query=q, limit=limit)
+    return [
+        SearchHit(
+            conversation=await conversation_summary(service, actor, conversation_id),
+            matched=matched,
+            snippet=snippet,
+        )
+        for conversation_id, matched, snippet in hits
+    ]

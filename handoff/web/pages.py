@@ -38,6 +38,7 @@ from handoff.api_bridge import (
     WorkspaceService,
     WorkspaceServiceDep,
     conversation_detail,
+    conversation_summary,
     conversations,
     queue_numbers,
     queue_waiting,
@@ -47,6 +48,7 @@ from handoff.api_bridge import (
 )
 from handoff.models import Note, Rep, RepQueue, WebSession
 from handoff.notify import streamed
+from handoff.search import search_conversations
 from handoff.web import session as web_session
 from orchestrator.core.enums import EventType, HandoffReason, Owner, Presence, Role
 
@@ -513,6 +515,25 @@ async def conversation_fragment(
     if part == "timeline":
         await _mark_read(service, user, conversation_id)
     return render(request, f"_{part}.html", service, user, **view)
+
+
+# -- search ----------------------------------------------------------------------------------------
+@router.get("/search")
+async def search_page(
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    hits: list[dict[str, Any]] = []
+    if len(q.strip()) >= 2:
+        async with service.sessions() as session:
+            found = await search_conversations(session, viewer=user.actor.viewer, query=q, limit=50)
+        hits = [
+            {"conversation": await conversation_summary(service, user.actor, cid), "matched": m, "snippet": s}
+            for cid, m, s in found
+        ]
+    return render(request, "search.html", service, user, q=q.strip(), hits=hits)
 
 
 # -- dashboard -------------------------------------------------------------------------------------

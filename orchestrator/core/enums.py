@@ -99,3 +99,11 @@ class TimerKind(StrEnum):
     SLA = "sla"
     OFFLINE = "offline"
     QUEUE_OPEN = "queue_open"
+
+
+class SearchMatch(StrEnum):
+    """What a workspace search matched in a conversation."""
+
+    NAME = "name"  # the contact's name
+    NUMBER = "number"  # the contact's number
+    MESSAGE = "message"  # the text of one of its messages

@@ -363,6 +363,7 @@
     }
     switch (event.key) {
       case "?": toggleHelp(); break;
+      case "/": { const search = document.getElementById("search-q"); if (search) { event.preventDefault(); search.focus(); } break; }
       case "g": pendingG = true; setTimeout(function () { pendingG = false; }, 1200); break;
       case "j": select(1); break;
       case "k": select(-1); break;
