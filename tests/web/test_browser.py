@@ -262,8 +262,8 @@ async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
     await expect(tara.locator("#composer-send")).to_be_disabled()
     returned = (await h.http.get(f"/api/conversations/{back}", headers=bearer("admin"))).json()
     assert (returned["owner"], returned["assignee_id"]) == ("bot", None)
-    assert all("404" in e for e in errors), errors  # the fragments' 404s once it was gone
-    errors.clear()
+    # Its fragments answer 404 from now on (refreshes may still be in flight): expected, and only those.
+    gone = f"/conversations/{back}/fragments/"
 
     await tara.goto(f"/conversations/{done}")
     tara.once("dialog", lambda dialog: dialog.accept())
@@ -271,5 +271,6 @@ async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
     await expect(tara.locator("#state")).to_have_attribute("data-owner", "closed")
     closed = (await h.http.get(f"/api/conversations/{done}", headers=bearer("tara"))).json()
     assert closed["owner"] == "closed"
-    assert errors == []
+    assert [e for e in errors if gone not in e] == []
+    assert all("404" in e for e in errors), errors
     await context.close()
