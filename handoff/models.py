@@ -132,3 +132,49 @@ sa.Index(
     sqlite_where=sa.text("owner = 'queued'"),
     postgresql_where=sa.text("owner = 'queued'"),
 )
+
+
+# -- the rep workspace in the browser ------------------------------------------------------------
+class Note(SQLModel, table=True):
+    """A private note on a conversation (never sent to the customer); it travels with the
+    conversation through transfers. `mentions`: the rep ids it @mentions, each notified."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    author_id: str = Field(foreign_key="rep.id", max_length=64)
+    text: str
+    mentions: list[str] | None = json_col()
+    created_at: datetime = ts()
+
+
+class Mention(SQLModel, table=True):
+    """One rep @mentioned in a note: their notification, read or not."""
+
+    note_id: int = Field(foreign_key="note.id", primary_key=True)
+    rep_id: str = Field(foreign_key="rep.id", primary_key=True, max_length=64)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    created_at: datetime = ts()
+    read_at: datetime | None = ts(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a copy of
+    the table signs nobody in. `credential` fingerprints the rep's password and API token hashes at
+    sign-in: changing either, or disabling the user, ends the session. Sign-out sets `revoked_at`."""
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's token
+    rep_id: str = Field(foreign_key="rep.id", max_length=64, index=True)
+    csrf_token: str = Field(max_length=64)
+    credential: str = Field(max_length=64)
+    created_at: datetime = ts()
+    expires_at: datetime = ts(index=True)
+    revoked_at: datetime | None = ts(nullable=True)
+
+
+class ConversationRead(SQLModel, table=True):
+    """How far a rep has read a conversation: customer messages after `last_message_id` are unread."""
+
+    rep_id: str = Field(foreign_key="rep.id", primary_key=True, max_length=64)
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    last_message_id: int = 0
+    read_at: datetime = ts()

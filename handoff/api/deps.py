@@ -6,7 +6,9 @@ route sees the whole running service, and importing this module loads neither th
 LangGraph, nor the composition root.
 
 Who is calling: two kinds of bearer token, both sent as `Authorization: Bearer <token>` (FastAPI's
-OAuth2 password flow conventions, so `/docs` can log in):
+OAuth2 password flow conventions, so `/docs` can log in), or, without an `Authorization` header, a
+signed-in browser's session cookie (with its CSRF token on unsafe requests; `handoff/web/session.py`),
+so the workspace pages use these same endpoints:
 - an access token from `POST /api/auth/token` (username + password): a signed JWT, short-lived;
 - an API token (issued by an admin, or `demo-<id>` for the demo reps): stored as a SHA-256 hash.
 The rep is loaded in a short session of its own, closed before the route runs: a request never holds
@@ -30,6 +32,7 @@ from handoff.models import Rep
 from handoff.notify import NotificationHub
 from handoff.policy import Viewer, viewer_of
 from handoff.users import decode_access_token, looks_like_jwt, password_fingerprint, rep_by_api_token
+from handoff.web.session import browser_session_rep
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
@@ -142,13 +145,19 @@ class Actor:
 
 
 async def current_actor(
+    request: Request,
     sessions: SessionsDep,
     settings: SettingsDep,
     clock: ClockDep,
     token: Annotated[str | None, Depends(oauth2)],
 ) -> Actor:
     if not token:
-        raise Unauthenticated("missing bearer token")
+        # A signed-in browser (session cookie; CSRF token on unsafe requests) instead of a bearer.
+        async with sessions() as session:
+            browser = await browser_session_rep(session, request=request, at=clock.now())
+            if browser is None:
+                raise Unauthenticated("missing bearer token")
+            return Actor(rep=browser, viewer=await viewer_of(session, rep=browser))
     async with sessions() as session:
         rep: Rep | None = None
         if looks_like_jwt(token):

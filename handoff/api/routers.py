@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import admin, audit, auth, conversations, me, metrics, queues, reps, stream
+from handoff.api import admin, audit, auth, conversations, me, metrics, queues, reps, stream, workspace
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -16,4 +16,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     stream.router,
     admin.router,
     metrics.router,
+    workspace.router,
 )

@@ -70,6 +70,8 @@ class EventType(StrEnum):
     RETURNED_TO_BOT = "returned_to_bot"
     LLM_FAILURE = "llm_failure"
     UNSUPPORTED_MESSAGE = "unsupported_message"
+    NOTE_ADDED = "note_added"  # a private note on the conversation (rep workspace)
+    MENTIONED = "mentioned"  # a rep was @mentioned in a note: addressed to them
 
 
 class AssignmentStatus(StrEnum):
@@ -108,3 +110,11 @@ class Action(StrEnum):
     REASSIGN = "reassign"
     RESOLVE = "resolve"
     HAND_BACK = "hand_back"
+
+
+class SearchMatch(StrEnum):
+    """What a workspace search matched in a conversation."""
+
+    NAME = "name"  # the contact's name
+    NUMBER = "number"  # the contact's number
+    MESSAGE = "message"  # the text of one of its messages

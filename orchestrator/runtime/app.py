@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from handoff.api import deps as api_deps
 from handoff.api import errors as api_errors
 from handoff.api.routers import ROUTERS
+from handoff.web.pages import install as install_workspace
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.handback import GraphResumer
@@ -40,6 +41,9 @@ def create_app(
         version="0.1.0",
         summary="WhatsApp AI agents in front, humans behind: handoff, routing and assignment.",
         lifespan=lifespan,
+        # /docs is the workspace's offline Swagger UI (no CDN); see handoff/web/pages.py.
+        docs_url=None,
+        redoc_url=None,
     )
     if service is not None:
         _expose(app, service)
@@ -58,6 +62,7 @@ def create_app(
     app.include_router(webhook_router)
     for router in ROUTERS:
         app.include_router(router)
+    install_workspace(app)  # the browser pages, their static files and the offline API docs
     return app
 
 

@@ -1,0 +1,588 @@
+"""The workspace's pages: sign-in and sign-out, the inbox, a conversation with its context panel, the
+queue dashboard, and the offline API docs.
+
+The pages are server-rendered (Jinja2) with htmx fragments that the page reloads when the live
+stream (`GET /api/stream`, authenticated by the session cookie) says something changed. Everything
+a page *does* (reply, note, take it, transfer, resolve, hand back, reassign, presence, heartbeat)
+is a call to the JSON API with the session's CSRF token: the page is a client of the same flows
+and the same authorisation as any other. What a page *shows* comes from the API's own read paths
+(`handoff.api_bridge`), so it can never show more than the API would answer the same rep.
+
+A request without a valid session is sent to the sign-in page (a fragment request gets 401 and an
+`HX-Redirect` there); a conversation the rep may not see is a 404 page, as in the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlmodel import col
+
+from handoff import notes, unread
+from handoff.api.deps import Actor
+from handoff.api.reads import (
+    WorkspaceService,
+    WorkspaceServiceDep,
+    conversation_detail,
+    conversation_summary,
+    conversations,
+    queue_numbers,
+    queue_waiting,
+)
+from handoff.api.schemas import ConversationDetail, ConversationSummary
+from handoff.errors import NotFound
+from handoff.models import Note, Rep, RepQueue, WebSession
+from handoff.notify import streamed
+from handoff.policy import viewer_of
+from handoff.search import search_conversations
+from handoff.users import rep_by_api_token, verify_password
+from handoff.web import session as web_session
+from orchestrator.core.enums import EventType, HandoffReason, Owner, Presence, Role
+
+HERE = FilePath(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+HEARTBEAT_S = 30  # the page's heartbeat interval; the service's presence TTL is 90 s by default
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SignInRequired(Exception):
+    """No valid session: pages redirect to the sign-in page, fragments answer 401 + HX-Redirect."""
+
+
+@dataclass(frozen=True)
+class PageUser:
+    actor: Actor
+    session: WebSession
+
+    @property
+    def rep(self) -> Rep:
+        return self.actor.rep
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf_token
+
+    @property
+    def supervisor(self) -> bool:
+        return self.actor.role in (Role.LEAD, Role.ADMIN)
+
+
+async def page_user(request: Request, service: WorkspaceServiceDep) -> PageUser:
+    token = request.cookies.get(web_session.COOKIE)
+    if token:
+        async with service.sessions() as session:
+            found = await web_session.find_session(session, token=token, at=service.clock.now())
+            if found is not None:
+                rep, row = found
+                return PageUser(actor=Actor(rep=rep, viewer=await viewer_of(session, rep=rep)), session=row)
+    raise SignInRequired
+
+
+UserDep = Annotated[PageUser, Depends(page_user)]
+
+
+# -- presentation helpers --------------------------------------------------------------------------
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def note_html(text: str) -> Markup:
+    """A note's text, escaped, with its @mentions marked."""
+    return Markup(
+        notes.MENTION.sub(lambda m: f'<span class="mention">@{m.group(1)}</span>', str(escape(text)))
+    )
+
+
+MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "location", "contacts"})
+# What the page listens for on the stream (everything the stream carries).
+STREAM_TYPES = [str(t) for t in EventType if streamed(str(t))]
+
+
+def failure_reason(error: dict[str, Any] | None) -> str:
+    """Meta's reason for a failed send, for a human: code and title (and details when given)."""
+    if not error:
+        return "failed"
+    if error.get("source") == "status_webhook":
+        first = (error.get("errors") or [{}])[0]
+        details = (first.get("error_data") or {}).get("details") or first.get("message")
+        parts = [str(first.get("code") or ""), str(first.get("title") or "")]
+    else:
+        details = error.get("details")
+        parts = [str(error.get("code") or ""), str(error.get("title") or "")]
+    head = " ".join(p for p in parts if p).strip()
+    if details and details != head:
+        return f"{head}: {details}" if head else str(details)
+    return head or "failed"
+
+
+REASONS = {
+    "explicit_request": "The customer asked for a person",
+    "frustration": "The customer is frustrated",
+    "unresolved": "The bot could not help",
+    "qualified": "A qualified lead",
+    "menu_selection": "Chosen from the menu",
+    "ai_unavailable": "The AI was unavailable",
+}
+FIELD_LABELS = {
+    "company_name": "Company",
+    "use_case": "Primary use case",
+    "email": "Email",
+    "business_size": "Business size",
+    "budget": "Budget",
+}
+
+
+def _context(
+    request: Request, user: PageUser | None, service: WorkspaceService, **extra: Any
+) -> dict[str, Any]:
+    now = service.clock.now()
+
+    def ago(at: datetime | None) -> str:
+        return _duration((now - at).total_seconds()) if at else "—"
+
+    def hm(at: datetime | None) -> str:
+        return at.strftime("%d %b %H:%M UTC") if at else "—"
+
+    return {
+        "request": request,
+        "user": user,
+        "now": now,
+        "ago": ago,
+        "hm": hm,
+        "duration": _duration,
+        "failure_reason": failure_reason,
+        "note_html": note_html,
+        "media_kinds": MEDIA_KINDS,
+        "stream_types": STREAM_TYPES,
+        "reasons": REASONS,
+        "field_labels": FIELD_LABELS,
+        "queues": {q.slug: q.name for q in service.config.queues},
+        "heartbeat_s": HEARTBEAT_S,
+        "presences": [str(p) for p in Presence],
+        **extra,
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    service: WorkspaceService,
+    user: PageUser | None,
+    status_code: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, template, _context(request, user, service, **extra), status_code=status_code
+    )
+    # Pages carry the session's CSRF token and private data: never cached, never framed, and only
+    # this server's own scripts run (no inline script, no other origin).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CSP
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path is a valid place to go after sign-in (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/inbox"
+
+
+# -- sign-in ---------------------------------------------------------------------------------------
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+def _login_page(
+    request: Request, service: WorkspaceService, *, error: str | None, next_path: str, status_code: int = 200
+) -> HTMLResponse:
+    token = web_session.new_login_csrf()
+    response = render(
+        request, "login.html", service, None, status_code, error=error, next_path=next_path, login_csrf=token
+    )
+    web_session.set_login_csrf_cookie(response, request, token)
+    return response
+
+
+@router.get("/login")
+async def login_form(
+    request: Request, service: WorkspaceServiceDep, next: Annotated[str | None, Query()] = None
+) -> HTMLResponse:
+    return _login_page(request, service, error=None, next_path=_safe_next(next))
+
+
+@router.post("/login", response_model=None)
+async def login(
+    request: Request,
+    service: WorkspaceServiceDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/inbox",
+) -> Response:
+    """Rep id and password (or, for an account without one, its API token)."""
+    next_path = _safe_next(next)
+    if not web_session.same_origin(request) or not web_session.tokens_match(
+        request.cookies.get(web_session.LOGIN_CSRF_COOKIE, ""), csrf
+    ):
+        return _login_page(
+            request,
+            service,
+            error="The form expired; please sign in again.",
+            next_path=next_path,
+            status_code=403,
+        )
+    username = username.strip()
+    async with service.sessions() as session:
+        rep = await session.get(Rep, username)
+    # scrypt is deliberately slow: off the event loop.
+    ok = rep is not None and await asyncio.to_thread(verify_password, password, rep.password_hash)
+    if rep is not None and not ok:
+        async with service.sessions() as session:
+            by_token = await rep_by_api_token(session, token=password)
+        ok = by_token is not None and by_token.id == rep.id
+    if rep is None or not ok:
+        return _login_page(
+            request, service, error="Wrong user or password.", next_path=next_path, status_code=401
+        )
+    async with service.sessions() as session, session.begin():
+        fresh = await session.get(Rep, rep.id)
+        assert fresh is not None
+        token, _ = await web_session.start_session(session, rep=fresh, at=service.clock.now())
+    response = RedirectResponse(next_path, status_code=303)
+    web_session.set_session_cookie(response, request, token)
+    response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> RedirectResponse:
+    web_session.require_csrf(request, user.session, form_token=csrf)
+    async with service.sessions() as session, session.begin():
+        await web_session.end_session(
+            session, token=request.cookies.get(web_session.COOKIE, ""), at=service.clock.now()
+        )
+    response = RedirectResponse("/login", status_code=303)
+    web_session.clear_session_cookie(response)
+    return response
+
+
+# -- inbox -----------------------------------------------------------------------------------------
+VIEWS = ("open", "mine", "waiting", "unread")
+VIEW_PATTERN = "^(open|mine|waiting|unread)$"
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    view: str = "open"
+    queue: str | None = None
+    reason: HandoffReason | None = None
+    failed: bool = False
+
+    def query(self) -> str:
+        parts = {
+            "view": self.view,
+            "queue": self.queue,
+            "reason": self.reason,
+            "failed": "1" if self.failed else None,
+        }
+        return "&".join(f"{k}={quote(str(v))}" for k, v in parts.items() if v)
+
+
+def inbox_filter(
+    view: Annotated[str, Query(pattern=VIEW_PATTERN)] = "open",
+    queue: Annotated[str | None, Query(max_length=64)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    failed: Annotated[bool, Query()] = False,
+) -> InboxFilter:
+    known = {str(r) for r in HandoffReason}
+    return InboxFilter(
+        view=view,
+        queue=queue or None,
+        reason=HandoffReason(reason) if reason in known else None,
+        failed=failed,
+    )
+
+
+FilterDep = Annotated[InboxFilter, Depends(inbox_filter)]
+
+
+async def _inbox_rows(
+    service: WorkspaceService, user: PageUser, chosen: InboxFilter
+) -> tuple[list[ConversationSummary], dict[int, int]]:
+    """`mine`: assigned to me; `waiting`: waiting in my queues (oldest first); `open`: both;
+    `unread`: those of them with customer messages I have not read. With their unread counts."""
+    actor = user.actor
+    narrow: dict[str, Any] = {
+        "queue": chosen.queue,
+        "reason": chosen.reason,
+        "failed_sends": True if chosen.failed else None,
+    }
+    rows: list[ConversationSummary] = []
+    if chosen.view in ("open", "mine", "unread"):
+        rows += await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
+    if chosen.view in ("open", "waiting", "unread"):
+        waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
+        rows += sorted(waiting, key=lambda c: (c.waiting_since or c.updated_at, c.id))
+    async with service.sessions() as session:
+        counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=[c.id for c in rows])
+    if chosen.view == "unread":
+        rows = [c for c in rows if counts.get(c.id)]
+    return rows, counts
+
+
+async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:
+    if user.actor.role == Role.ADMIN:
+        return [q.slug for q in service.config.queues]
+    return sorted(user.actor.viewer.queues)
+
+
+@router.get("/inbox")
+async def inbox(
+    request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
+) -> HTMLResponse:
+    async with service.sessions() as session:
+        mentions = await notes.mentions_of(session, rep_id=user.rep.id, unread_only=True, limit=20)
+    rows, counts = await _inbox_rows(service, user, chosen)
+    return render(
+        request,
+        "inbox.html",
+        service,
+        user,
+        f=chosen,
+        views=VIEWS,
+        my_queues=await _my_queues(service, user),
+        rows=rows,
+        unread=counts,
+        mentions=mentions,
+    )
+
+
+@router.get("/inbox/list")
+async def inbox_list(
+    request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
+) -> HTMLResponse:
+    rows, counts = await _inbox_rows(service, user, chosen)
+    return render(request, "_inbox_list.html", service, user, rows=rows, unread=counts, f=chosen)
+
+
+@router.get("/inbox/mentions")
+async def inbox_mentions(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    async with service.sessions() as session:
+        mentions = await notes.mentions_of(session, rep_id=user.rep.id, unread_only=True, limit=20)
+    return render(request, "_mentions.html", service, user, mentions=mentions)
+
+
+# -- a conversation --------------------------------------------------------------------------------
+async def _detail(service: WorkspaceService, user: PageUser, conversation_id: int) -> ConversationDetail:
+    return await conversation_detail(service, user.actor, conversation_id)
+
+
+def _timeline(detail: ConversationDetail, note_rows: list[Note]) -> list[dict[str, Any]]:
+    """Messages, notes and the human-side events, in time order."""
+    shown_events = {
+        "assigned",
+        "transferred",
+        "reassigned",
+        "resolved",
+        "returned_to_bot",
+        "assignment_revoked",
+        "escalated",
+        "waiting",
+        "held_after_hours",
+        "handoff",
+    }
+    items: list[dict[str, Any]] = [{"kind": "message", "at": m.created_at, "m": m} for m in detail.messages]
+    items += [{"kind": "note", "at": n.created_at, "n": n} for n in note_rows]
+    items += [{"kind": "event", "at": e.created_at, "e": e} for e in detail.events if e.type in shown_events]
+
+    # At the same instant: what the customer said, what happened because of it, what was said back.
+    def rank(item: dict[str, Any]) -> int:
+        if item["kind"] == "message":
+            return 0 if item["m"].direction == "inbound" else 2
+        return 1 if item["kind"] == "event" else 3
+
+    return sorted(items, key=lambda i: (i["at"], rank(i)))
+
+
+async def _members(service: WorkspaceService, queue: str | None) -> list[Rep]:
+    if queue is None:
+        return []
+    async with service.sessions() as session:
+        rows = await session.execute(
+            select(Rep)
+            .join(RepQueue, col(RepQueue.rep_id) == col(Rep.id))
+            .where(col(RepQueue.queue) == queue)
+            .order_by(col(Rep.id))
+        )
+        return list(rows.scalars())
+
+
+async def _conversation_view(
+    service: WorkspaceService, user: PageUser, conversation_id: int
+) -> dict[str, Any]:
+    detail = await _detail(service, user, conversation_id)
+    async with service.sessions() as session:
+        note_rows = await notes.notes_of(session, conversation_id=conversation_id)
+    actor = user.actor
+    is_owner = detail.owner == Owner.HUMAN and detail.assignee_id == actor.id
+    with_human = detail.owner in (Owner.QUEUED, Owner.HUMAN)
+    may_claim = detail.owner == Owner.QUEUED and detail.queue in actor.viewer.queues
+    # The last assignment carries the routing explanation and the reps considered.
+    routed = next((a for a in reversed(detail.assignments) if a.routing or a.candidates), None)
+    return {
+        "c": detail,
+        "ctx": detail.handoff_context or {},
+        "messages_by_id": {m.id: m for m in detail.messages},
+        "timeline": _timeline(detail, note_rows),
+        "notes": note_rows,
+        "routed": routed,
+        "is_owner": is_owner,
+        "may_claim": may_claim,
+        "may_act": with_human and (is_owner or user.supervisor),
+        "may_reassign": with_human and user.supervisor,
+        "members": await _members(service, detail.queue) if user.supervisor else [],
+    }
+
+
+@router.get("/conversations/{conversation_id}")
+async def conversation_page(
+    conversation_id: int, request: Request, user: UserDep, service: WorkspaceServiceDep
+) -> HTMLResponse:
+    try:
+        view = await _conversation_view(service, user, conversation_id)
+    except NotFound:
+        return render(request, "not_found.html", service, user, status_code=404)
+    await _mark_read(service, user, conversation_id)
+    return render(request, "conversation.html", service, user, **view)
+
+
+async def _mark_read(service: WorkspaceService, user: PageUser, conversation_id: int) -> None:
+    """The rep has the conversation in front of them: its messages and mentions are read."""
+    async with service.sessions() as session, session.begin():
+        at = service.clock.now()
+        await notes.mark_mentions_read(session, rep_id=user.rep.id, at=at, conversation_id=conversation_id)
+        await unread.mark_read(session, rep_id=user.rep.id, conversation_id=conversation_id, at=at)
+
+
+@router.get("/conversations/{conversation_id}/fragments/{part}")
+async def conversation_fragment(
+    conversation_id: int,
+    part: Annotated[str, Path(pattern="^(timeline|panel|state)$")],
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+) -> HTMLResponse:
+    view = await _conversation_view(service, user, conversation_id)
+    if part == "timeline":
+        await _mark_read(service, user, conversation_id)
+    return render(request, f"_{part}.html", service, user, **view)
+
+
+# -- search ----------------------------------------------------------------------------------------
+@router.get("/search")
+async def search_page(
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    hits: list[dict[str, Any]] = []
+    if len(q.strip()) >= 2:
+        async with service.sessions() as session:
+            found = await search_conversations(session, viewer=user.actor.viewer, query=q, limit=50)
+        hits = [
+            {"conversation": await conversation_summary(service, user.actor, cid), "matched": m, "snippet": s}
+            for cid, m, s in found
+        ]
+    return render(request, "search.html", service, user, q=q.strip(), hits=hits)
+
+
+# -- dashboard -------------------------------------------------------------------------------------
+async def _dashboard(service: WorkspaceService, user: PageUser) -> dict[str, Any]:
+    numbers = await queue_numbers(service, user.actor)
+    details = {q.queue: await queue_waiting(service, user.actor, q.queue) for q in numbers}
+    opens = {
+        q.slug: q.hours.next_opening(service.clock.now()) for q in service.config.queues if q.slug in details
+    }
+    return {"numbers": numbers, "details": details, "opens": opens}
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    return render(request, "dashboard.html", service, user, **await _dashboard(service, user))
+
+
+@router.get("/dashboard/queues")
+async def dashboard_queues(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    return render(request, "_queues.html", service, user, **await _dashboard(service, user))
+
+
+# -- offline API docs ------------------------------------------------------------------------------
+@router.get("/docs")
+async def swagger_ui() -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Handoff orchestrator: API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+    )
+
+
+@router.get("/docs/oauth2-redirect")
+async def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+def install(app: FastAPI) -> None:
+    """Mount the workspace on the app: pages, static files, offline docs, and the sign-in redirect.
+    (Create the app with `docs_url=None`, so `/docs` is this offline one.)"""
+
+    async def _sign_in(request: Request, _exc: Exception) -> Response:
+        target = "/login?next=" + quote(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        )
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(router)

@@ -1,0 +1,384 @@
+/* The workspace's behaviour: the live stream, alerts, presence and heartbeats, the composer and the
+   conversation actions (all of them calls to the JSON API with the session's CSRF token), and the
+   keyboard shortcuts. No build step; htmx reloads the server-rendered fragments. */
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const me = body.dataset.rep;
+  if (!me) return; // the sign-in page
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.content : "";
+
+  // Observable by tests and by integrations running in the page.
+  window.__handoffAlerts = [];
+  window.__handoffStream = { opened: 0, events: [] };
+
+  // -- small helpers ------------------------------------------------------------------------------
+  function toast(text, kind) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const item = document.createElement("div");
+    item.className = "toast " + (kind || "info");
+    item.textContent = text;
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, kind === "error" ? 8000 : 5000);
+  }
+
+  function problem(data, response) {
+    if (data && data.detail) return Array.isArray(data.detail) ? data.detail.join("; ") : String(data.detail);
+    return response.status + " " + response.statusText;
+  }
+
+  async function api(method, path, payload) {
+    const response = await fetch(path, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    if (response.status === 401) {
+      window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+    }
+    if (!response.ok) {
+      const error = new Error(problem(data, response));
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+  window.handoffApi = api;
+
+  function refresh() {
+    if (window.htmx) window.htmx.trigger(body, "handoffRefresh");
+  }
+
+  // -- alerts: a sound and a desktop notification -------------------------------------------------
+  let audio = null;
+  function beep() {
+    try {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return false;
+      audio = audio || new Context();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.value = 0.08;
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.18);
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function alertRep(kind, event, text) {
+    const entry = {
+      kind: kind,
+      conversation_id: event.conversation_id,
+      event_id: event.id,
+      text: text,
+      sound: beep(),
+      notification: false,
+      at: new Date().toISOString(),
+    };
+    if ("Notification" in window && Notification.permission === "granted") {
+      try {
+        const note = new Notification("Handoff", { body: text, tag: kind + ":" + event.conversation_id });
+        note.onclick = function () { window.focus(); window.location.href = "/conversations/" + event.conversation_id; };
+        entry.notification = true;
+      } catch (e) { entry.notification = false; }
+    }
+    window.__handoffAlerts.push(entry);
+    body.dispatchEvent(new CustomEvent("handoff-alert", { detail: entry }));
+    toast(text, "alert");
+  }
+
+  function onStreamEvent(type, event) {
+    const details = event.details || {};
+    window.__handoffStream.events.push({ type: type, id: event.id, conversation_id: event.conversation_id });
+    if ((type === "assigned" && details.rep_id === me) || (type === "reassigned" && details.to_rep_id === me)) {
+      alertRep("assigned", event, "A conversation was assigned to you (#" + event.conversation_id + ")");
+    } else if (type === "message_received" && event.owner === "human" && event.assignee_id === me) {
+      alertRep("customer_message", event, "The customer wrote in #" + event.conversation_id);
+    } else if (type === "mentioned" && details.rep_id === me) {
+      alertRep("mention", event, (details.author || "Someone") + " mentioned you: " + (details.text || ""));
+    }
+    refresh();
+  }
+
+  // -- the live stream (EventSource reconnects by itself and sends Last-Event-ID) ------------------
+  const types = (body.dataset.streamTypes || "").split(" ").filter(Boolean);
+  function connect() {
+    const source = new EventSource("/api/stream");
+    source.addEventListener("ready", function () {
+      window.__handoffStream.opened += 1;
+      body.dataset.stream = "live";
+      // A fresh connection (not a resume) may have missed changes: reload what is shown.
+      if (window.__handoffStream.opened > 1) refresh();
+    });
+    types.forEach(function (type) {
+      source.addEventListener(type, function (message) {
+        try { onStreamEvent(type, JSON.parse(message.data)); } catch (e) { /* a malformed event */ }
+      });
+    });
+    source.onerror = function () {
+      body.dataset.stream = "reconnecting";
+      if (source.readyState === EventSource.CLOSED) {
+        // Refused (signed out, server restarting): try again later with a new connection.
+        setTimeout(connect, 5000);
+      }
+    };
+  }
+  connect();
+
+  // -- presence and heartbeats ----------------------------------------------------------------------
+  const presence = document.getElementById("presence");
+  if (presence) {
+    presence.addEventListener("change", async function () {
+      try {
+        const rep = await api("POST", "/api/me/presence", { presence: presence.value });
+        toast("You are " + rep.presence, "info");
+        refresh();
+      } catch (e) { toast(e.message, "error"); }
+    });
+  }
+  async function heartbeat() {
+    try {
+      const rep = await api("POST", "/api/me/heartbeat");
+      if (presence && rep && rep.presence && presence.value !== rep.presence) presence.value = rep.presence;
+    } catch (e) { /* the next beat tries again */ }
+  }
+  const every = Math.max(5, parseInt(body.dataset.heartbeat || "30", 10)) * 1000;
+  heartbeat();
+  setInterval(heartbeat, every);
+
+  const enableAlerts = document.getElementById("enable-alerts");
+  if (enableAlerts) {
+    if (!("Notification" in window)) enableAlerts.hidden = true;
+    enableAlerts.addEventListener("click", function () {
+      beep(); // a user gesture also unlocks the sound
+      if ("Notification" in window) {
+        Notification.requestPermission().then(function (answer) { toast("Desktop notifications: " + answer, "info"); });
+      }
+    });
+  }
+
+  // Filters apply as soon as they change (no inline handlers: the pages' CSP forbids them).
+  document.addEventListener("change", function (event) {
+    const field = event.target.closest("[data-autosubmit]");
+    if (field && field.form) field.form.submit();
+  });
+
+  // -- taking a waiting conversation ----------------------------------------------------------------
+  async function claim(id) {
+    try {
+      await api("POST", "/api/conversations/" + id + "/claim");
+      toast("It is yours now", "info");
+      if (body.dataset.page === "conversation") refresh();
+      else window.location.href = "/conversations/" + id;
+    } catch (e) { toast(e.message, "error"); }
+  }
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-claim]");
+    if (button) { event.preventDefault(); claim(button.dataset.claim); }
+  });
+
+  // -- the conversation page --------------------------------------------------------------------------
+  const composer = document.getElementById("composer");
+  const conversationId = composer ? composer.dataset.conversation : null;
+
+  function composerState() {
+    if (!composer) return;
+    const state = document.getElementById("state");
+    const text = document.getElementById("composer-text");
+    const send = document.getElementById("composer-send");
+    const hint = document.getElementById("composer-hint");
+    const mode = composer.dataset.mode;
+    const canWrite = state && state.dataset.canWrite === "1";
+    const windowOpen = state && state.dataset.windowOpen === "1";
+    let blocked = "";
+    if (mode === "reply" && !canWrite) {
+      blocked = state && state.dataset.owner === "queued"
+        ? "Take it to reply. You can still add a private note."
+        : "Only the rep who owns this conversation can write to the customer. You can still add a private note.";
+    } else if (mode === "reply" && !windowOpen) {
+      blocked = "The 24-hour window is closed: only an approved template can be sent now.";
+    }
+    text.disabled = Boolean(blocked);
+    send.disabled = Boolean(blocked);
+    text.placeholder = mode === "note" ? "Private note for the team (@name to notify someone)…" : "Write to the customer…";
+    hint.textContent = blocked || (mode === "note" ? "Never sent to the customer." : (windowOpen ? "Window open until " + state.dataset.windowCloses : ""));
+    composer.classList.toggle("note-mode", mode === "note");
+  }
+
+  function setMode(mode) {
+    if (!composer) return;
+    composer.dataset.mode = mode;
+    composer.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
+      tab.setAttribute("aria-selected", tab.dataset.mode === mode ? "true" : "false");
+    });
+    composerState();
+    document.getElementById("composer-text").focus();
+  }
+
+  if (composer) {
+    composer.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
+      tab.addEventListener("click", function () { setMode(tab.dataset.mode); });
+    });
+    composer.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      const text = document.getElementById("composer-text");
+      const value = text.value.trim();
+      if (!value) return;
+      const note = composer.dataset.mode === "note";
+      try {
+        if (note) {
+          await api("POST", "/api/conversations/" + conversationId + "/notes", { text: value });
+        } else {
+          const sent = await api("POST", "/api/conversations/" + conversationId + "/messages", { type: "text", text: value });
+          if (sent && sent.status === "failed") toast("Not delivered: see the message", "error");
+        }
+        text.value = "";
+        refresh();
+      } catch (e) { toast(e.message, "error"); }
+    });
+    document.getElementById("composer-text").addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        composer.requestSubmit();
+      }
+    });
+    composerState();
+    scrollTimeline();
+  }
+
+  function scrollTimeline() {
+    const timeline = document.getElementById("timeline");
+    if (timeline) timeline.scrollTop = timeline.scrollHeight;
+  }
+
+  async function act(action, form) {
+    const path = "/api/conversations/" + conversationId + "/" + action;
+    let payload = {};
+    if (form) {
+      const data = new FormData(form);
+      if (action === "transfer") payload = { queue: data.get("queue"), note: data.get("note") || null };
+      if (action === "reassign") payload = { rep_id: data.get("rep_id") || null };
+      if (action === "hand-back") payload = { note: data.get("note") || null };
+    }
+    try {
+      await api("POST", path, payload);
+      toast({ transfer: "Transferred", reassign: "Reassigned", "hand-back": "Handed back to the bot", resolve: "Resolved" }[action], "info");
+      refresh();
+    } catch (e) { toast(e.message, "error"); }
+  }
+
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-action]");
+    if (form) { event.preventDefault(); act(form.dataset.action, form); }
+  });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("button[data-action]");
+    if (button && !button.closest("form")) {
+      event.preventDefault();
+      if (button.dataset.action !== "resolve" || window.confirm("Resolve this conversation?")) act(button.dataset.action, null);
+    }
+    const jump = event.target.closest("[data-jump]");
+    if (jump) {
+      const target = document.getElementById(jump.dataset.jump);
+      if (target) {
+        event.preventDefault();
+        target.scrollIntoView({ behavior: "smooth", block: "center" });
+        target.classList.add("flash");
+        setTimeout(function () { target.classList.remove("flash"); }, 1600);
+      }
+    }
+  });
+
+  // After a fragment reload: keep the composer in step, and say so when access was lost.
+  body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "timeline") scrollTimeline();
+    composerState();
+  });
+  body.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status === 404 && composer) {
+      const state = document.getElementById("state");
+      if (state) {
+        state.dataset.canWrite = "0";
+        state.dataset.owner = "gone";
+        state.classList.add("gone");
+        const line = state.querySelector(".who-line .owner");
+        if (line) line.textContent = "no longer yours to see";
+        const actions = state.querySelector(".actions");
+        if (actions) actions.innerHTML = "";
+      }
+      composer.dataset.mode = "reply";
+      composerState();
+      document.getElementById("composer-text").disabled = true;
+      document.getElementById("composer-send").disabled = true;
+      document.getElementById("composer-hint").textContent = "This conversation is no longer yours: it was moved on (another rep, another team, or back to the bot).";
+    }
+  });
+
+  // -- keyboard shortcuts ----------------------------------------------------------------------------
+  const help = document.getElementById("help");
+  function toggleHelp(show) {
+    if (!help) return;
+    help.hidden = show === undefined ? !help.hidden : !show;
+  }
+  document.getElementById("help-button")?.addEventListener("click", function () { toggleHelp(); });
+  help?.querySelector(".close-help")?.addEventListener("click", function () { toggleHelp(false); });
+
+  function rows() { return Array.from(document.querySelectorAll(".conversation-row")); }
+  function selected() { return document.querySelector(".conversation-row.selected"); }
+  function select(step) {
+    const list = rows();
+    if (!list.length) return;
+    const index = list.indexOf(selected());
+    const next = list[Math.min(list.length - 1, Math.max(0, index < 0 ? 0 : index + step))];
+    list.forEach(function (row) { row.classList.remove("selected"); });
+    next.classList.add("selected");
+    next.scrollIntoView({ block: "nearest" });
+  }
+
+  let pendingG = false;
+  document.addEventListener("keydown", function (event) {
+    const typing = event.target.closest("input, textarea, select, [contenteditable]");
+    if (event.key === "Escape") {
+      toggleHelp(false);
+      document.querySelectorAll("details[open]").forEach(function (d) { d.open = false; });
+      if (typing) event.target.blur();
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (pendingG) {
+      pendingG = false;
+      if (event.key === "i") { window.location.href = "/inbox"; return; }
+      if (event.key === "q") { window.location.href = "/dashboard"; return; }
+    }
+    switch (event.key) {
+      case "?": toggleHelp(); break;
+      case "/": { const search = document.getElementById("search-q"); if (search) { event.preventDefault(); search.focus(); } break; }
+      case "g": pendingG = true; setTimeout(function () { pendingG = false; }, 1200); break;
+      case "j": select(1); break;
+      case "k": select(-1); break;
+      case "Enter":
+      case "o": { const row = selected(); if (row) window.location.href = "/conversations/" + row.dataset.id; break; }
+      case "t": {
+        const row = selected();
+        if (row && row.dataset.owner === "queued") claim(row.dataset.id);
+        else { const take = document.getElementById("take-it"); if (take) take.click(); }
+        break;
+      }
+      case "r": if (composer) { event.preventDefault(); setMode("reply"); } break;
+      case "n": if (composer) { event.preventDefault(); setMode("note"); } break;
+      case "e": { const resolve = document.getElementById("resolve"); if (resolve) resolve.click(); break; }
+      default: return;
+    }
+  });
+})();

@@ -1,0 +1,276 @@
+"""The workspace driven in a real browser (headless Chromium): a rep signs in, gets a conversation
+assigned live (the alert hook fires), reads the context panel, replies (the reply reaches the Graph
+API), adds a note with a mention, transfers and loses write access; a lead reassigns; a rep cannot
+open another rep's conversation by URL.
+
+The customer's side is the real webhook path (`play_case`, the labelled-conversation player), so
+the handoff, routing and assignment are the engine's own. With `HANDOFF_SCREENSHOTS=<dir>` the
+journey also saves the README's screenshots there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from orchestrator.core.enums import Owner
+from orchestrator.runtime.replay import Harness, play_case
+from tests.api.helpers import Kind, seed_conversation
+
+AD_LEAD: dict[str, Any] = {
+    "id": "browser-ad-lead",
+    "contact": {"wa_id": "447700900123", "name": "Ana Clarke"},
+    "referral": {
+        "source_url": "https://fb.me/demo-ad",
+        "source_id": "120200000001",
+        "source_type": "ad",
+        "headline": "Sell more on WhatsApp",
+        "body": "Free trial",
+        "ctwa_clid": "browser-clid",
+    },
+    "turns": [
+        {"text": "Hi! I saw your ad and want to know more"},
+        {"text": "Our company is Northwind Traders"},
+        {"text": "We want to answer order questions on WhatsApp and qualify wholesale leads"},
+    ],
+}
+SCREENSHOTS = os.environ.get("HANDOFF_SCREENSHOTS")
+TIMEOUT_MS = 15_000  # a bound on waiting for the page, not a speed assertion (CI machines are shared)
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def bearer(rep: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer demo-{rep}"}  # the demo reps' API tokens
+
+
+async def shot(page: Page, name: str) -> None:
+    if SCREENSHOTS:  # Playwright creates the directory
+        await page.screenshot(path=str(Path(SCREENSHOTS) / name), full_page=False)
+
+
+async def signed_in(
+    chromium: Browser, site: str, user: str, secret: str, errors: list[str] | None = None
+) -> tuple[BrowserContext, Page]:
+    context = await chromium.new_context(
+        base_url=site, viewport={"width": 1360, "height": 860}, permissions=["notifications"]
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = await context.new_page()
+    if errors is not None:  # script and console errors (a CSP violation among them)
+        page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                errors.append(f"{message.text} ({message.location.get('url')})")
+                if message.type == "error"
+                else None
+            ),
+        )
+    await page.goto("/inbox")
+    await expect(page).to_have_url(f"{site}/login?next=/inbox")
+    await page.get_by_label("User id").fill(user)
+    await page.get_by_label("Password or API token").fill(secret)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{site}/inbox")
+    await expect(page.locator("body")).to_have_attribute("data-stream", "live")
+    return context, page
+
+
+async def set_presence(h: Harness, presence: str, *reps: str) -> None:
+    for rep in reps:
+        response = await h.http.post("/api/me/presence", json={"presence": presence}, headers=bearer(rep))
+        assert response.status_code == 200, response.text
+
+
+async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
+    h: Harness, site: str, chromium: Browser
+) -> None:
+    # UK Account Executives: Harry is the one rep available, so the qualified lead goes to him.
+    await set_presence(h, "away", "olivia", "sam")
+    errors: list[str] = []
+    harry_context, harry = await signed_in(chromium, site, "harry", "demo-harry", errors)
+    await expect(harry.locator(".conversation-row")).to_have_count(0)
+
+    # The customer qualifies through the real webhook path; the inbox shows it without a reload.
+    played = await play_case(h, h.service.config, AD_LEAD)
+    handoff = played["handoff"]
+    assert (handoff["queue"], handoff["assignee"]) == ("uk_sales", "harry")
+    conversation_id = handoff["context"]["conversation_id"]
+    row = harry.locator(f'.conversation-row[data-id="{conversation_id}"]')
+    await expect(row).to_be_visible()
+    await expect(row).to_contain_text("Ana Clarke")
+    await harry.wait_for_function(
+        "id => window.__handoffAlerts.some(a => a.kind === 'assigned' && a.conversation_id === id)",
+        arg=conversation_id,
+    )
+    alert = await harry.evaluate(
+        f"() => window.__handoffAlerts.find(a => a.conversation_id === {conversation_id})"
+    )
+    assert alert["notification"] is True  # the desktop notification was raised (permission granted)
+    await seed_conversation(h, Kind("waiting_uk", Owner.QUEUED, "uk_sales", None), name="Priya Shah")
+    await seed_conversation(h, Kind("waiting_uk", Owner.QUEUED, "uk_sales", None), name="Tom Baker")
+    # Two more customers wait in Harry's queue: they appear live too (their handoff is on the stream).
+    await expect(harry.locator(".conversation-row")).to_have_count(3)
+    h.clock.advance(minutes=3)
+    await harry.evaluate("() => htmx.trigger(document.body, 'handoffRefresh')")
+    await expect(harry.locator(".conversation-row.waiting .wait").first).to_have_text("waiting 3m")
+    await shot(harry, "inbox.png")
+
+    # The context panel: why, what the customer said (each with the message it came from), the ad,
+    # the routing explanation and the reps considered.
+    await row.locator("a.open").click()
+    await expect(harry).to_have_url(f"{site}/conversations/{conversation_id}")
+    panel = harry.locator("#panel")
+    await expect(panel.locator("#ctx-why")).to_contain_text("A qualified lead")
+    company = panel.locator('[data-field="company_name"]')
+    await expect(company).to_contain_text("Northwind Traders")
+    await expect(company.locator(".source")).to_contain_text("Our company is Northwind Traders")
+    await expect(panel.locator("#ctx-ad")).to_contain_text("Sell more on WhatsApp")
+    await expect(panel.locator("#ctx-routing")).to_contain_text("harry")
+    await expect(panel.locator("#ctx-routing")).to_contain_text("presence away")  # Olivia, skipped
+
+    # Reply: it goes out through the Graph API to the customer.
+    sent_before = len(h.fake_graph.sent)
+    composer = harry.locator("#composer-text")
+    await composer.fill("Hello Ana, Harry here. Happy to help with Northwind's order questions.")
+    await harry.locator("#composer-send").click()
+    await expect(harry.locator("#timeline")).to_contain_text("Harry here")
+    sent = h.fake_graph.sent[sent_before:]
+    assert [(r["json"]["to"], r["json"]["text"]["body"]) for r in sent] == [
+        ("+447700900123", "Hello Ana, Harry here. Happy to help with Northwind's order questions.")
+    ]
+    await expect(harry.locator(".msg.outbound.from-rep .tick").last).to_have_text("✓")
+
+    # A private note mentioning the lead: stored, never sent, and Sam is notified.
+    await harry.keyboard.press("Escape")
+    await harry.keyboard.press("n")
+    await composer.fill("@sam they want wholesale pricing, can you join?")
+    await harry.keyboard.press("Control+Enter")
+    await expect(harry.locator(".note")).to_contain_text("wholesale pricing")
+    await expect(harry.locator(".note .mention")).to_have_text("@sam")
+    assert len(h.fake_graph.sent) == sent_before + 1
+    mentions = (await h.http.get("/api/me/mentions", headers=bearer("sam"))).json()
+    assert [m["note"]["text"] for m in mentions] == ["@sam they want wholesale pricing, can you join?"]
+    await harry.keyboard.press("Escape")
+    await harry.keyboard.press("r")
+    await shot(harry, "conversation.png")
+
+    assert errors == []  # no script error, nothing refused by the pages' CSP
+
+    # Transfer to Enterprise Sales: Harry loses write access at once.
+    await harry.locator("#transfer summary").click()
+    await harry.locator('#transfer select[name="queue"]').select_option("sales")
+    await harry.locator('#transfer textarea[name="note"]').fill("Wholesale deal, over to Sales")
+    await harry.locator('#transfer button[type="submit"]').click()
+    await expect(harry.locator("#composer-send")).to_be_disabled()
+    await expect(harry.locator("#composer-hint")).to_contain_text("no longer yours")
+    blocked = await h.http.post(
+        f"/api/conversations/{conversation_id}/messages", json={"text": "still me?"}, headers=bearer("harry")
+    )
+    assert blocked.status_code == 404
+    detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("sam"))).json()
+    assert detail["queue"] == "sales"
+    first = detail["assignee_id"]
+    assert first in ("alice", "bruno")
+    await harry_context.close()
+
+    # The lead's dashboard shows the queues as the API counts them.
+    await set_presence(h, "away", "harry")
+    await seed_conversation(h, Kind("waiting_uk", Owner.QUEUED, "uk_sales", None), name="Lucy Gray")
+    h.clock.advance(minutes=4)
+    sam_context, sam = await signed_in(chromium, site, "sam", "demo-sam")
+    await sam.goto("/dashboard")
+    uk_sales = (await h.http.get("/api/queues/uk_sales", headers=bearer("sam"))).json()
+    assert uk_sales["depth"] >= 1
+    await expect(sam.locator('tr[data-queue="uk_sales"] .depth')).to_have_text(str(uk_sales["depth"]))
+    await expect(sam.locator('section.queue-card[data-queue="uk_sales"]')).to_contain_text("Lucy Gray")
+    await shot(sam, "dashboard.png")
+
+    # The lead reassigns it by name from the page.
+    await sam.goto(f"/conversations/{conversation_id}")
+    await expect(sam.locator(".note")).to_contain_text("wholesale pricing")  # the note travelled
+    other = "bruno" if first == "alice" else "alice"
+    await sam.locator("#reassign summary").click()
+    await sam.locator('#reassign select[name="rep_id"]').select_option(other)
+    await sam.locator('#reassign button[type="submit"]').click()
+    await expect(sam.locator("#state .owner")).to_contain_text(f"with {other}")
+    after = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("sam"))).json()
+    assert after["assignee_id"] == other
+    await sam_context.close()
+
+
+async def test_rep_cannot_open_another_reps_conversation_by_url(
+    h: Harness, site: str, chromium: Browser
+) -> None:
+    farahs = await seed_conversation(h, "farah_billing", name="Private Billing Customer")
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara")
+    response = await tara.goto(f"/conversations/{farahs}")
+    assert response is not None
+    assert response.status == 404
+    await expect(tara.locator("h1")).to_have_text("Conversation not found")
+    await expect(tara.locator("body")).not_to_contain_text("Private Billing Customer")
+    await context.close()
+
+
+async def test_rep_takes_a_waiting_conversation_with_the_keyboard_on_a_phone(
+    h: Harness, site: str, chromium: Browser
+) -> None:
+    await h.http.post("/api/me/auto-assign", json={"enabled": False}, headers=bearer("diego"))
+    waiting = await seed_conversation(h, "waiting_support", name="Waiting Walter")
+    context = await chromium.new_context(base_url=site, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT_MS)
+    diego = await context.new_page()
+    await diego.goto("/login")
+    await diego.get_by_label("User id").fill("diego")
+    await diego.get_by_label("Password or API token").fill("demo-diego")
+    await diego.get_by_role("button", name="Sign in").click()
+    await expect(diego.locator(".conversation-row")).to_have_count(1)
+    # Nothing wider than the phone's screen.
+    assert await diego.evaluate("() => document.documentElement.scrollWidth") <= 390
+    await diego.keyboard.press("?")
+    await expect(diego.locator("#help")).to_be_visible()
+    await diego.keyboard.press("Escape")
+    await expect(diego.locator("#help")).to_be_hidden()
+    await diego.keyboard.press("j")
+    await expect(diego.locator(".conversation-row.selected")).to_have_attribute("data-id", str(waiting))
+    await diego.keyboard.press("t")
+    await expect(diego).to_have_url(f"{site}/conversations/{waiting}")
+    await expect(diego.locator("#state")).to_have_attribute("data-can-write", "1")
+    assert await diego.evaluate("() => document.documentElement.scrollWidth") <= 390
+    detail = (await h.http.get(f"/api/conversations/{waiting}", headers=bearer("diego"))).json()
+    assert (detail["owner"], detail["assignee_id"]) == ("human", "diego")
+    await context.close()
+
+
+async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
+    h: Harness, site: str, chromium: Browser
+) -> None:
+    back = await seed_conversation(h, "tara_support", name="Back To Bot")
+    done = await seed_conversation(h, "tara_support", name="All Done")
+    errors: list[str] = []
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara", errors)
+
+    await tara.goto(f"/conversations/{back}")
+    assert errors == []
+    await tara.locator("#hand-back summary").click()
+    await tara.locator('#hand-back textarea[name="note"]').fill("Password reset done; nothing else pending")
+    await tara.locator('#hand-back button[type="submit"]').click()
+    # Back with the bot, it is no longer a rep's to see: the page says so and stops writing.
+    await expect(tara.locator("#state")).to_have_attribute("data-owner", "gone")
+    await expect(tara.locator("#composer-send")).to_be_disabled()
+    returned = (await h.http.get(f"/api/conversations/{back}", headers=bearer("admin"))).json()
+    assert (returned["owner"], returned["assignee_id"]) == ("bot", None)
+    # Its fragments answer 404 from now on (refreshes may still be in flight): expected, and only those.
+    gone = f"/conversations/{back}/fragments/"
+
+    await tara.goto(f"/conversations/{done}")
+    tara.once("dialog", lambda dialog: dialog.accept())
+    await tara.keyboard.press("e")  # resolve, confirmed
+    await expect(tara.locator("#state")).to_have_attribute("data-owner", "closed")
+    closed = (await h.http.get(f"/api/conversations/{done}", headers=bearer("tara"))).json()
+    assert closed["owner"] == "closed"
+    assert [e for e in errors if gone not in e] == []
+    assert all("404" in e for e in errors), errors
+    await context.close()

@@ -1,0 +1,111 @@
+"""The server-rendered pages: what a signed-in rep sees, and what they may not see by URL."""
+
+from __future__ import annotations
+
+import re
+
+from orchestrator.runtime.replay import Harness
+from tests.api.helpers import bearer, seed_conversation
+from tests.fakes.graph import graph_error_body
+from tests.fixtures import load_fixture
+from tests.web.helpers import browser, sign_in
+
+
+async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: Harness) -> None:
+    mine = await seed_conversation(h, "tara_support", name="Mine Customer")
+    waiting = await seed_conversation(h, "waiting_support", name="Waiting Customer")
+    billing = await seed_conversation(h, "farah_billing", name="Billing Customer")
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get("/inbox")).text
+        shown = [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+        assert shown == [mine, waiting]
+        assert f'data-claim="{waiting}"' in page
+        only_mine = (await client.get("/inbox/list?view=mine")).text
+        assert "Mine Customer" in only_mine
+        assert "Waiting Customer" not in only_mine
+        only_waiting = (await client.get("/inbox/list?view=waiting&queue=support")).text
+        assert "Waiting Customer" in only_waiting
+        assert "Mine Customer" not in only_waiting
+        assert str(billing) not in re.findall(r'data-id="(\d+)"', page)
+
+
+async def test_another_reps_conversation_is_not_found_by_url(h: Harness) -> None:
+    farahs = await seed_conversation(h, "farah_billing", name="Secret Customer")
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = await client.get(f"/conversations/{farahs}")
+        assert page.status_code == 404
+        assert "Secret Customer" not in page.text
+        for part in ("timeline", "panel", "state"):
+            fragment = await client.get(f"/conversations/{farahs}/fragments/{part}")
+            assert fragment.status_code == 404
+            assert "Secret Customer" not in fragment.text
+
+
+async def test_conversation_page_shows_transcript_context_and_who_may_write(h: Harness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = await client.get(f"/conversations/{conversation_id}")
+        assert page.status_code == 200
+        assert "I need help with my account" in page.text
+        assert "Chosen from the menu" in page.text  # the handoff reason, for a human
+        assert 'data-can-write="1"' in page.text
+        assert "How it was routed" in page.text
+    async with browser(h) as lead:
+        await sign_in(lead, "lena", "demo-lena")
+        page = await lead.get(f"/conversations/{conversation_id}")
+        assert 'data-can-write="0"' in page.text
+        assert 'id="reassign"' in page.text
+
+
+async def test_dashboard_shows_the_leads_queues(h: Harness) -> None:
+    await seed_conversation(h, "waiting_support")
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        page = await client.get("/dashboard")
+        assert page.status_code == 200
+        rows = re.findall(r'<tr data-queue="([a-z_]+)"', page.text)
+        assert rows == ["support", "senior_engineering"]
+        depth = re.search(r'data-queue="support".*?class="num depth">(\d+)<', page.text, re.S)
+        assert depth is not None
+        assert depth.group(1) == "1"
+
+
+async def test_api_docs_load_nothing_from_another_host(h: Harness) -> None:
+    async with browser(h) as client:
+        docs = await client.get("/docs")
+        assert docs.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text) + re.findall(r"url: '([^']+)'", docs.text)
+        assert assets
+        assert all(a.startswith("/") for a in assets), assets
+        for asset in assets:
+            assert (await client.get(asset)).status_code == 200, asset
+        htmx = await client.get("/static/vendor/htmx.min.js")
+        assert htmx.status_code == 200
+        assert htmx.text.startswith("/*! htmx 2.0.11")
+
+
+async def test_failed_send_is_marked_with_metas_reason(h: Harness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    meta = load_fixture("error_131047_webhook_error_object_pywa.json")
+    h.fake_graph.fail_next(
+        400, graph_error_body(131047, meta["title"], details=meta["error_data"]["details"])
+    )
+    sent = await h.http.post(
+        f"/api/conversations/{conversation_id}/messages", json={"text": "hello?"}, headers=bearer("tara")
+    )
+    assert sent.json()["status"] == "failed"
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+        message = page[page.index(f'id="m-{sent.json()["id"]}"') :]
+        failure = re.search(r'<p class="failure" role="note">(.*?)</p>', message, re.S)
+        assert failure is not None
+        assert (
+            failure.group(1).strip()
+            == f"Not delivered — 131047 {meta['title']}: {meta['error_data']['details']}"
+        )
+        inbox = (await client.get("/inbox")).text
+        assert "⚠ 1 failed" in inbox

@@ -1,0 +1,123 @@
+"""Browser sign-in: the cookie session, its CSRF protection, sign-out, and the bearer API unchanged."""
+
+from __future__ import annotations
+
+from orchestrator.runtime.replay import Harness
+from tests.api.helpers import bearer, seed_conversation
+from tests.web.helpers import browser, hidden, sign_in
+
+
+async def test_pages_send_a_visitor_without_a_session_to_sign_in(h: Harness) -> None:
+    async with browser(h) as client:
+        page = await client.get("/inbox?view=mine")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=/inbox%3Fview%3Dmine"
+        fragment = await client.get("/inbox/list", headers={"HX-Request": "true"})
+        assert fragment.status_code == 401
+        assert fragment.headers["HX-Redirect"].startswith("/login?next=")
+        assert (await client.get("/api/me")).status_code == 401
+
+
+async def test_rep_signs_in_with_their_api_token_and_the_api_accepts_the_session(h: Harness) -> None:
+    async with browser(h) as client:
+        csrf = await sign_in(client, "tara", "demo-tara")
+        me = await client.get("/api/me")
+        assert me.status_code == 200
+        assert me.json()["id"] == "tara"
+        away = await client.post(
+            "/api/me/presence", json={"presence": "away"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert away.status_code == 200
+        assert away.json()["presence"] == "away"
+
+
+async def test_wrong_password_or_other_reps_token_is_refused(h: Harness) -> None:
+    async with browser(h) as client:
+        page = (await client.get("/login")).text
+        for user, secret in (("tara", "wrong"), ("tara", "demo-diego"), ("nobody", "demo-tara")):
+            response = await client.post(
+                "/login", data={"username": user, "password": secret, "csrf": hidden(page, "csrf")}
+            )
+            assert response.status_code == 401
+            assert "Wrong user or password" in response.text
+            assert "handoff_session" not in client.cookies
+            page = response.text  # the form again, with a fresh token
+
+
+async def test_sign_in_form_without_its_csrf_token_is_refused(h: Harness) -> None:
+    async with browser(h) as client:
+        await client.get("/login")
+        response = await client.post(
+            "/login", data={"username": "tara", "password": "demo-tara", "csrf": "x"}
+        )
+        assert response.status_code == 403
+        assert "handoff_session" not in client.cookies
+
+
+async def test_unsafe_api_call_with_the_cookie_needs_the_csrf_token(h: Harness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    async with browser(h) as client:
+        csrf = await sign_in(client, "tara", "demo-tara")
+        path = f"/api/conversations/{conversation_id}/messages"
+        missing = await client.post(path, json={"text": "hello"})
+        assert missing.status_code == 403
+        assert "CSRF" in missing.json()["detail"]
+        wrong = await client.post(path, json={"text": "hello"}, headers={"X-CSRF-Token": csrf + "x"})
+        assert wrong.status_code == 403
+        elsewhere = await client.post(
+            path, json={"text": "hello"}, headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"}
+        )
+        assert elsewhere.status_code == 403
+        sent = await client.post(path, json={"text": "hello"}, headers={"X-CSRF-Token": csrf})
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["sender_id"] == "tara"
+
+
+async def test_sign_out_ends_the_session_for_the_stolen_cookie_too(h: Harness) -> None:
+    async with browser(h) as client:
+        csrf = await sign_in(client, "tara", "demo-tara")
+        cookie = client.cookies["handoff_session"]
+        refused = await client.post("/logout", data={"csrf": "nope"})
+        assert refused.status_code == 403
+        out = await client.post("/logout", data={"csrf": csrf})
+        assert out.status_code == 303
+        assert out.headers["location"] == "/login"
+    async with browser(h) as other:
+        other.cookies.set("handoff_session", cookie)
+        assert (await other.get("/api/me")).status_code == 401
+        assert (await other.get("/inbox")).status_code == 303
+
+
+async def test_rotating_the_api_token_ends_sessions_signed_in_with_it(h: Harness) -> None:
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        assert (await client.get("/api/me")).status_code == 200
+        rotated = await h.http.post("/api/admin/reps/tara/api-token", headers=bearer("admin"))
+        assert rotated.status_code == 201
+        assert (await client.get("/api/me")).status_code == 401
+
+
+async def test_bearer_api_ignores_the_cookie(h: Harness) -> None:
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        me = await client.get("/api/me", headers=bearer("diego"))
+        assert me.json()["id"] == "diego"
+        # A bearer request needs no CSRF token: it cannot be forged by another site.
+        away = await client.post("/api/me/presence", json={"presence": "away"}, headers=bearer("diego"))
+        assert away.status_code == 200
+
+
+async def test_sign_in_only_redirects_to_a_local_path(h: Harness) -> None:
+    async with browser(h) as client:
+        form = await client.get("/login?next=//evil.example/x")
+        assert 'name="next" value="/inbox"' in form.text
+        response = await client.post(
+            "/login",
+            data={
+                "username": "tara",
+                "password": "demo-tara",
+                "csrf": hidden(form.text, "csrf"),
+                "next": "https://evil.example/",
+            },
+        )
+        assert response.headers["location"] == "/inbox"
