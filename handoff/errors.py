@@ -2,6 +2,7 @@
 
     HandoffError          base: every deliberate refusal; the API maps each subclass to one status
      ├── Unauthenticated  no valid credentials                                           (401)
+     │    └── TooManyAttempts  sign-in refused for a while after repeated failures        (429)
      ├── Forbidden        visible, but the actor's role or ownership does not allow this (403)
      │    └── NotOwner    only the owner (or, for some actions, a supervisor) may
      ├── NotFound         no such conversation, rep or queue, or nothing open to act on  (404)
@@ -24,6 +25,14 @@ class HandoffError(Exception):
 
 class Unauthenticated(HandoffError):
     """Missing, invalid or expired credentials."""
+
+
+class TooManyAttempts(Unauthenticated):
+    """Too many failed sign-ins for this user lately; `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Forbidden(HandoffError):

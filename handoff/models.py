@@ -19,6 +19,8 @@ class Rep(SQLModel, table=True):
     name: str
     role: Role = Field(default=Role.REP, sa_type=sa.String(8))
     token_hash: str | None = Field(default=None, max_length=128, index=True)
+    # The token the configuration file gave (retired when the file no longer lists this rep).
+    config_token_hash: str | None = Field(default=None, max_length=128)
     password_hash: str | None = Field(default=None, max_length=256)
     capacity: int = 5
     open_count: int = 0

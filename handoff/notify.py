@@ -160,6 +160,7 @@ class Subscription:
     max_queue: int = 1000
     queue: asyncio.Queue[StreamEvent] = field(init=False)
     lagged: bool = False
+    revoked: bool = False  # the viewer may no longer sign in: the stream ends
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -327,6 +328,15 @@ class NotificationHub:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
         subscription.closed.set()
+
+    def revoke(self, rep_id: str) -> int:
+        """End `rep_id`'s open streams in this process at once (disabled, credentials revoked).
+        Returns how many; streams in other processes end at their next credential check."""
+        ended = [s for s in self._subscribers if s.viewer.id == rep_id]
+        for subscription in ended:
+            subscription.revoked = True
+            subscription.closed.set()
+        return len(ended)
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:

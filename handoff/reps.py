@@ -23,18 +23,22 @@ def hash_token(token: str) -> str:
 async def seed_reps(
     session: AsyncSession, *, config: AppConfig, at: datetime, presence: Presence = Presence.ONLINE
 ) -> int:
-    """Create the configured reps that do not exist yet (demo and first start). Returns how many."""
+    """Create the configured reps that do not exist yet (demo and first start), and retire the API
+    tokens the configuration gave to reps it no longer lists (the demo accounts, once a deployment
+    has its own configuration). Returns how many reps were created."""
     created = 0
     for rc in config.reps:
         if await session.get(Rep, rc.id) is not None:
             continue
+        token_hash = hash_token(rc.token) if rc.token else None
         session.add(
             Rep(
                 id=rc.id,
                 name=rc.name,
                 role=rc.role,
                 capacity=rc.capacity,
-                token_hash=hash_token(rc.token) if rc.token else None,
+                token_hash=token_hash,
+                config_token_hash=token_hash,
                 presence=presence,
                 last_seen_at=at,
                 created_at=at,
@@ -44,7 +48,25 @@ async def seed_reps(
             session.add(RepQueue(rep_id=rc.id, queue=slug))
         created += 1
     await session.flush()
+    await _retire_unlisted(session, listed={rc.id for rc in config.reps}, at=at)
     return created
+
+
+async def _retire_unlisted(session: AsyncSession, *, listed: set[str], at: datetime) -> None:
+    """A token the configuration gave stops working once the configuration no longer lists its rep
+    (unless an admin has issued another one since)."""
+    given = await session.execute(
+        select(Rep).where(col(Rep.config_token_hash).is_not(None)).with_for_update()
+    )
+    for rep in given.scalars():
+        if rep.id in listed:
+            continue
+        if rep.token_hash == rep.config_token_hash:
+            rep.token_hash = None  # without heartbeats the rep then goes offline as any rep does
+            audit(session, actor_id="config", action="rep_token_retired", at=at, details={"rep_id": rep.id})
+        rep.config_token_hash = None
+        session.add(rep)
+    await session.flush()
 
 
 async def queues_of(session: AsyncSession, *, rep_id: str) -> list[str]:

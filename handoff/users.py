@@ -1,7 +1,11 @@
 """Users of the rep workspace (reps, leads, admins): passwords, API tokens and signed access tokens.
 
-- Passwords are hashed with scrypt (stdlib) and a random salt; the stored form names its parameters
-  (``scrypt$16384$8$1$<salt>$<hash>``) so they can be raised later without breaking old hashes.
+- Passwords are hashed with Argon2id (pwdlib, OWASP's first choice). Hashes of the older scrypt
+  form (``scrypt$16384$8$1$<salt>$<hash>``) still verify, and are replaced by Argon2id at the next
+  successful sign-in (as are Argon2 hashes with weaker parameters than today's).
+- Sign-in (`sign_in`) is throttled: after `LOGIN_MAX_FAILURES` failures for a user within
+  `LOGIN_WINDOW`, further attempts are refused without checking the password until the window has
+  passed. Failures are audit entries (`login_failed`), so every process sees the same count.
 - API tokens are random, shown once, and stored as a SHA-256 hash in `Rep.token_hash` (a token is
   already high-entropy, so a fast hash is enough; the demo tokens `demo-<id>` are seeded the same way).
 - Access tokens from the OAuth2 password flow are HS256 JWTs. They carry a fingerprint of the
@@ -15,25 +19,32 @@ Keyword-only functions; the caller owns the transaction.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
+from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.base import ensure_bytes, ensure_str
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff.errors import UserError
-from handoff.models import Rep, RepQueue
+from handoff.errors import TooManyAttempts, Unauthenticated, UserError
+from handoff.models import AuditEntry, Rep, RepQueue
 from handoff.reps import hash_token
 from orchestrator.core.enums import Presence, Role
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _DUMMY_HASH: str | None = None
+LOGIN_WINDOW = timedelta(minutes=5)
+LOGIN_MAX_FAILURES = 5
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "handoff-rep-api"
 
@@ -46,31 +57,59 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class LegacyScryptHasher:
+    """Verifies the scrypt hashes stored before Argon2id; never makes new ones (always rehashed)."""
+
+    @classmethod
+    def identify(cls, hash: str | bytes) -> bool:
+        return ensure_str(hash).startswith("scrypt$")
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        raise NotImplementedError("new passwords are hashed with Argon2id")
+
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        try:
+            _scheme, n, r, p, salt, expected = ensure_str(hash).split("$")
+            digest = hashlib.scrypt(
+                ensure_bytes(password),
+                salt=_unb64(salt),
+                n=int(n),
+                r=int(r),
+                p=int(p),
+                dklen=len(_unb64(expected)),
+            )
+        except (ValueError, TypeError):
+            return False
+        return hmac.compare_digest(digest, _unb64(expected))
+
+    def check_needs_rehash(self, hash: str | bytes) -> bool:
+        return True
+
+
+PASSWORDS = PasswordHash((Argon2Hasher(), LegacyScryptHasher()))
+
+
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+    return PASSWORDS.hash(password)
 
 
-def verify_password(password: str, stored: str | None) -> bool:
-    """Constant-time check. With no stored hash (unknown user, or password login disabled) a dummy
-    hash is still computed, so the answer takes as long either way."""
+def verify_and_update(password: str, stored: str | None) -> tuple[bool, str | None]:
+    """(matches, a new hash to store when the stored one should be replaced). With no stored hash
+    (unknown user, or password sign-in disabled) a dummy hash is still checked, so the answer takes
+    as long either way."""
     global _DUMMY_HASH
     if stored is None:
         _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_hex(8))
-        stored, known = _DUMMY_HASH, False
-    else:
-        known = True
+        PASSWORDS.verify(password, _DUMMY_HASH)
+        return False, None
     try:
-        scheme, n, r, p, salt, expected = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        digest = hashlib.scrypt(
-            password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(_unb64(expected))
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(digest, _unb64(expected)) and known
+        return PASSWORDS.verify_and_update(password, stored)
+    except UnknownHashError:
+        return False, None
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    return verify_and_update(password, stored)[0]
 
 
 def password_fingerprint(password_hash: str | None) -> str:
@@ -189,3 +228,63 @@ async def disable_login(session: AsyncSession, *, rep: Rep) -> None:
     rep.password_hash = None
     session.add(rep)
     await session.flush()
+
+
+async def sign_in(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    username: str,
+    secret: str,
+    at: datetime,
+    api_token_too: bool = False,
+) -> Rep:
+    """The rep whose password (or, with `api_token_too`, API token) is `secret`. Throttled per user;
+    a failure is recorded; a stored hash that should be stronger is replaced. Raises
+    `Unauthenticated`, or `TooManyAttempts` while the user is locked out."""
+    key = username[:64]
+    since = at - LOGIN_WINDOW
+    async with sessions() as session:
+        failures = list(
+            (
+                await session.execute(
+                    select(col(AuditEntry.created_at))
+                    .where(
+                        col(AuditEntry.action) == "login_failed",
+                        col(AuditEntry.actor_id) == key,
+                        col(AuditEntry.created_at) > since,
+                    )
+                    .order_by(col(AuditEntry.created_at))
+                )
+            ).scalars()
+        )
+        if len(failures) >= LOGIN_MAX_FAILURES:
+            retry = failures[-LOGIN_MAX_FAILURES] + LOGIN_WINDOW - at
+            raise TooManyAttempts(
+                "too many failed sign-ins; try again later",
+                retry_after_s=max(1, math.ceil(retry.total_seconds())),
+            )
+        rep = await session.get(Rep, username)
+    # Argon2 is deliberately slow: off the event loop.
+    ok, new_hash = await asyncio.to_thread(verify_and_update, secret, rep.password_hash if rep else None)
+    if rep is not None and not ok and api_token_too:
+        async with sessions() as session:
+            by_token = await rep_by_api_token(session, token=secret)
+        ok = by_token is not None and by_token.id == rep.id
+    async with sessions() as session, session.begin():
+        if rep is None or not ok:
+            session.add(
+                AuditEntry(actor_id=key, action="login_failed", details={"username": key}, created_at=at)
+            )
+            raise_after = True
+        else:
+            raise_after = False
+            if new_hash is not None:
+                fresh = await session.get(Rep, rep.id, with_for_update=True)
+                if fresh is not None and fresh.password_hash == rep.password_hash:
+                    fresh.password_hash = new_hash
+                    session.add(fresh)
+                    rep = fresh
+    if raise_after:
+        raise Unauthenticated("incorrect username or password")
+    assert rep is not None
+    return rep

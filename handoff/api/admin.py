@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from handoff import flows_rep
-from handoff.api.deps import AdminDep, ClockDep, ConfigDep, SessionsDep
+from handoff.api.deps import AdminDep, ClockDep, ConfigDep, HubDep, SessionsDep
 from handoff.api.errors import errors
 from handoff.api.schemas import ApiTokenOut, RepCreate, RepId, RepOut, RepUpdate
 from handoff.api.visibility import one_rep_out
@@ -110,7 +110,12 @@ async def issue_api_token(
 
 @router.post("/reps/{rep_id}/disable", responses=errors(404, 409, 422))
 async def disable_rep(
-    rep_id: RepId, admin: AdminDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep
+    rep_id: RepId,
+    admin: AdminDep,
+    sessions: SessionsDep,
+    config: ConfigDep,
+    clock: ClockDep,
+    hub: HubDep,
 ) -> RepOut:
     """No more sign-in for this user (API token and password cleared, access tokens revoked); they go
     offline, so their open conversations follow the offline policy."""
@@ -127,4 +132,5 @@ async def disable_rep(
         )
         audit(session, actor_id=admin.id, action="user_disabled", at=now, details={"rep_id": rep_id})
         out = await one_rep_out(session, rep)
+    hub.revoke(rep_id)  # their live streams end now (in other processes: at their next check)
     return out

@@ -181,6 +181,18 @@ async def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
+async def still_signed_in(request: Request) -> bool:
+    """Whether the credentials of this (long-lived) request would still be accepted now."""
+    state = request.app.state
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    try:
+        await current_actor(request, state.sessions, state.settings, state.clock, token)
+    except Unauthenticated:
+        return False
+    return True
+
+
 async def current_admin(actor: ActorDep) -> Actor:
     if actor.role != Role.ADMIN:
         raise Forbidden("only an admin may do this")

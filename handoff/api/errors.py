@@ -17,7 +17,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from handoff.errors import Conflict, Forbidden, HandoffError, Invalid, NotFound, Unauthenticated
+from handoff.errors import (
+    Conflict,
+    Forbidden,
+    HandoffError,
+    Invalid,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from orchestrator.channels.whatsapp.outbound import OutboundValidationError
 
 
@@ -39,6 +47,7 @@ _ERRORS: dict[int, str] = {
 }
 
 _STATUS: tuple[tuple[type[HandoffError], int], ...] = (
+    (TooManyAttempts, 429),
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
@@ -74,6 +83,8 @@ async def handoff_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Invalid):
         return JSONResponse(status_code=422, content={"detail": [f"{exc.location}: {exc}"]})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(status_code=status, content={"detail": str(exc) or "refused"}, headers=headers)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED as FIRST
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from handoff.api.deps import ActorDep, HubDep
+from handoff.api.deps import ActorDep, HubDep, still_signed_in
 from handoff.api.errors import errors
 from handoff.api.schemas import StreamReady
 from orchestrator.core.enums import EventType
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/api/stream", tags=["stream"])
     },
 )
 async def stream(
+    request: Request,
     actor: ActorDep,
     hub: HubDep,
     types: Annotated[list[EventType] | None, Query(description="only these event types")] = None,
@@ -56,15 +58,25 @@ async def stream(
                     if subscription.wants(item):
                         replayed.add(item.id)
                         yield item.sse()
-            while not subscription.lagged:
-                try:
-                    item = await asyncio.wait_for(subscription.queue.get(), timeout=STREAM_PING_S)
-                except TimeoutError:
+            while not subscription.lagged and not subscription.revoked:
+                getting = asyncio.ensure_future(subscription.queue.get())
+                ended = asyncio.ensure_future(subscription.closed.wait())
+                done, _ = await asyncio.wait({getting, ended}, timeout=STREAM_PING_S, return_when=FIRST)
+                for pending in (getting, ended):
+                    if pending not in done:
+                        pending.cancel()
+                if getting in done:
+                    item = getting.result()
+                    if item.id not in replayed:
+                        yield item.sse()
+                elif ended not in done:
+                    # Each ping re-checks the caller may still sign in (a rep disabled through
+                    # another process), so a revoked stream ends within one ping interval.
+                    if not await still_signed_in(request):
+                        break
                     yield ": ping\n\n"
-                    continue
-                if item.id not in replayed:
-                    yield item.sse()
-            # Cut off for falling behind: the client reconnects with Last-Event-ID and catches up.
+            # Cut off for falling behind, or revoked: a client that may reconnect catches up with
+            # Last-Event-ID; one that may not gets a 401.
         finally:
             hub.unsubscribe(subscription)
 

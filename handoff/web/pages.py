@@ -14,7 +14,6 @@ A request without a valid session is sent to the sign-in page (a fragment reques
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path as FilePath
@@ -42,12 +41,12 @@ from handoff.api.reads import (
     queue_waiting,
 )
 from handoff.api.schemas import ConversationDetail, ConversationSummary
-from handoff.errors import NotFound
+from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
 from handoff.models import Note, Rep, RepQueue, WebSession
 from handoff.notify import streamed
 from handoff.policy import viewer_of
 from handoff.search import search_conversations
-from handoff.users import rep_by_api_token, verify_password
+from handoff.users import sign_in
 from handoff.web import session as web_session
 from orchestrator.core.enums import EventType, HandoffReason, Owner, Presence, Role
 
@@ -262,16 +261,24 @@ async def login(
             next_path=next_path,
             status_code=403,
         )
-    username = username.strip()
-    async with service.sessions() as session:
-        rep = await session.get(Rep, username)
-    # scrypt is deliberately slow: off the event loop.
-    ok = rep is not None and await asyncio.to_thread(verify_password, password, rep.password_hash)
-    if rep is not None and not ok:
-        async with service.sessions() as session:
-            by_token = await rep_by_api_token(session, token=password)
-        ok = by_token is not None and by_token.id == rep.id
-    if rep is None or not ok:
+    try:
+        rep = await sign_in(
+            service.sessions,
+            username=username.strip(),
+            secret=password,
+            at=service.clock.now(),
+            api_token_too=True,
+        )
+    except TooManyAttempts as exc:
+        minutes = max(1, round(exc.retry_after_s / 60))
+        return _login_page(
+            request,
+            service,
+            error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
+            next_path=next_path,
+            status_code=429,
+        )
+    except Unauthenticated:
         return _login_page(
             request, service, error="Wrong user or password.", next_path=next_path, status_code=401
         )

@@ -207,6 +207,11 @@ class EventStream:
         self.response = response
         self._lines = response.aiter_lines()
 
+    async def until_closed(self, *, within: float = 5.0) -> list[str]:
+        """The lines the server sends until it ends the stream."""
+        async with asyncio.timeout(within):
+            return [line async for line in self._lines]
+
     async def next(self, *, within: float = 5.0) -> SSEEvent:
         fields: dict[str, str] = {}
         async with asyncio.timeout(within):

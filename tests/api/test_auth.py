@@ -15,9 +15,12 @@ from pydantic import SecretStr, ValidationError
 
 from handoff.models import Rep
 from handoff.users import JWT_AUDIENCE, hash_password, verify_password
+from orchestrator.core.config import AppConfig
 from orchestrator.core.settings import Settings
-from orchestrator.runtime.replay import Harness
+from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.simulator import GraphSink
 from tests.api.helpers import bearer
+from tests.conftest import OPEN_HOURS
 
 
 async def create_rep(
@@ -156,9 +159,9 @@ def test_short_jwt_secret_is_refused_at_start(tmp_path: Path) -> None:
         Settings(database_url=f"sqlite:///{tmp_path}/x.db", jwt_secret=SecretStr("too-short"))
 
 
-def test_passwords_are_stored_as_salted_scrypt_hashes() -> None:
+def test_passwords_are_stored_as_salted_argon2id_hashes() -> None:
     first, second = hash_password("s3cret-enough"), hash_password("s3cret-enough")
-    assert first.startswith("scrypt$16384$8$1$")
+    assert first.startswith("$argon2id$")
     assert first != second  # a fresh salt each time
     assert verify_password("s3cret-enough", first)
     assert not verify_password("s3cret-enougH", first)
@@ -217,3 +220,74 @@ async def test_cli_refuses_a_short_password_and_a_duplicate_id(h: Harness, sqlit
     assert "at least 8 characters" in short[2]
     assert duplicate[0] == 2
     assert "already exists" in duplicate[2]
+
+
+# An scrypt hash of "correct horse battery" in the form stored before Argon2id (N=2^14, r=8, p=1).
+def _legacy_scrypt(password: str) -> str:
+    import base64
+    import hashlib
+
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"scrypt$16384$8$1${b64(salt)}${b64(digest)}"
+
+
+async def test_an_older_scrypt_password_still_signs_in_and_is_rehashed_to_argon2id(h: Harness) -> None:
+    await create_rep(h)
+    async with h.service.sessions() as session, session.begin():
+        rep = await session.get(Rep, "nina")
+        assert rep is not None
+        rep.password_hash = _legacy_scrypt("correct horse battery")
+    assert (await login(h, "nina", "wrong horse battery")).status_code == 401
+    response = await login(h, "nina", "correct horse battery")
+    assert response.status_code == 200
+    async with h.service.sessions() as session:
+        stored = (await session.get(Rep, "nina")).password_hash  # type: ignore[union-attr]
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    token = response.json()["access_token"]
+    assert (await h.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    assert (await login(h, "nina", "correct horse battery")).status_code == 200  # the new hash verifies
+
+
+async def test_repeated_failed_sign_ins_are_refused_for_a_while(h: Harness) -> None:
+    await create_rep(h)
+    for _ in range(5):
+        assert (await login(h, "nina", "guess")).status_code == 401
+    refused = await login(h, "nina", "correct horse battery")  # even the right password, for now
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+    assert (await login(h, "bruno-not-nina", "guess")).status_code == 401  # other users unaffected
+    h.clock.advance(seconds=301)
+    assert (await login(h, "nina", "correct horse battery")).status_code == 200
+
+
+DEMO_ALICE = {"Authorization": "Bearer demo-alice"}
+
+
+async def test_demo_tokens_stop_working_once_the_configuration_no_longer_lists_them(
+    sqlite_url: str, config: AppConfig
+) -> None:
+    async with harness(
+        database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False, fake_graph=GraphSink()
+    ) as h:
+        assert (await h.http.get("/api/me", headers=DEMO_ALICE)).status_code == 200
+        issued = await h.http.post("/api/admin/reps/bruno/api-token", headers=bearer("admin"))
+        assert issued.status_code == 201
+    own = config.model_copy(update={"reps": [r for r in config.reps if r.id not in ("alice", "bruno")]})
+    async with harness(
+        database_url=sqlite_url, config=own, at=OPEN_HOURS, migrate=False, fake_graph=GraphSink()
+    ) as h:
+        assert (await h.http.get("/api/me", headers=DEMO_ALICE)).status_code == 401
+        # A token an admin issued since is the admin's decision, not the configuration's: it stays.
+        token = issued.json()["token"]
+        assert (await h.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        assert (
+            await h.http.get("/api/me", headers={"Authorization": "Bearer demo-admin"})
+        ).status_code == 200  # still listed
+        retired = await h.http.get("/api/audit", headers=bearer("admin"), params={"limit": 200})
+        assert "rep_token_retired" in {e["action"] for e in retired.json()}

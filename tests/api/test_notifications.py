@@ -272,3 +272,14 @@ async def test_closing_the_stream_unsubscribes(h: Harness, live: str, hub: Notif
         assert subscription.viewer.id == "tara"
     await asyncio.wait_for(subscription.closed.wait(), timeout=5)  # the server noticed the disconnect
     assert hub.subscriptions == ()
+
+
+async def test_a_disabled_reps_open_stream_ends_at_once(h: Harness, live: str) -> None:
+    async with open_stream(live, "diego") as diego:
+        disabled = await h.http.post("/api/admin/reps/diego/disable", headers=bearer("admin"))
+        assert disabled.status_code == 200
+        rest = await diego.until_closed(within=5)
+    assert not any(line.startswith("data:") for line in rest)
+    async with httpx.AsyncClient(base_url=live) as client:
+        again = await client.get("/api/stream", headers=bearer("diego"))
+    assert again.status_code == 401
