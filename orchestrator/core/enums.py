@@ -49,6 +49,14 @@ class SendStatus(StrEnum):
     FAILED = "failed"
 
 
+class InboxOutcome(StrEnum):
+    """What applying a delivered item did."""
+
+    STORED = "stored"  # a new message, or a status recorded
+    DUPLICATE = "duplicate"  # already stored (Meta delivers at least once)
+    REJECTED = "rejected"  # could not be used: kept with its error, shown to reps when the sender is known
+
+
 class EventType(StrEnum):
     MESSAGE_RECEIVED = "message_received"
     SIGNAL = "signal"

@@ -41,11 +41,13 @@ from orchestrator.core.enums import EventType, HandoffReason, Owner
 from orchestrator.core.state import State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
+from orchestrator.inbox import Applied, apply_items
 from orchestrator.outbox import build_payload, queue_outgoing, send_pending
 from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
 LEASE = timedelta(seconds=90)
+APPLY_CHUNK = 100
 
 
 @dataclass
@@ -122,8 +124,29 @@ class TurnEngine:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
+    async def apply_inbox(self, ids: list[int] | None = None) -> Applied:
+        """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
+        Short transactions of `APPLY_CHUNK` items, so acknowledgements never wait long for the lock."""
+        total = Applied()
+        pending = list(ids) if ids is not None else None
+        while True:
+            chunk = pending[:APPLY_CHUNK] if pending is not None else None
+            async with self.sessions() as session, session.begin():
+                applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=APPLY_CHUNK)
+            for conversation_id in sorted(applied.to_run - total.to_run):
+                self.schedule(conversation_id)
+            total.merge(applied)
+            if pending is not None:
+                pending = pending[APPLY_CHUNK:]
+                if not pending:
+                    return total
+            elif applied.stored + applied.duplicates + applied.rejected < APPLY_CHUNK:
+                return total
+
     async def sweep(self) -> int:
-        """Schedule conversations with pending messages whose lease is free (crash recovery)."""
+        """Apply inbox items a crash left, and schedule conversations with pending messages whose
+        lease is free (crash recovery)."""
+        await self.apply_inbox()
         now = self.clock.now()
         async with self.sessions() as session:
             rows = await session.execute(
