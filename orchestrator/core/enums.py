@@ -41,6 +41,7 @@ class SendStatus(StrEnum):
     """Outbound message lifecycle: ours (pending, accepted, failed) then Meta's (sent < delivered < read)."""
 
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender (see orchestrator.outbox)
     ACCEPTED = "accepted"
     SENT = "sent"
     DELIVERED = "delivered"

@@ -86,6 +86,9 @@ class Message(SQLModel, table=True):
     status: str = Field(default="received", max_length=16)
     error: dict[str, Any] | None = json_col()
     turn: int | None = None
+    # Outbound only: how often a sender claimed it, and until when the current claim holds.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    claimed_until: datetime | None = ts(nullable=True)
     sent_at: datetime | None = ts(nullable=True)
     created_at: datetime = ts(index=True)
     updated_at: datetime = ts()

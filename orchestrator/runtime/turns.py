@@ -42,7 +42,7 @@ from orchestrator.core.state import State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
-from orchestrator.outbox import build_payload, queue_outgoing, send_pending
+from orchestrator.outbox import build_payload, queue_outgoing, relay, send_pending
 from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
@@ -144,8 +144,8 @@ class TurnEngine:
                 return total
 
     async def sweep(self) -> int:
-        """Apply inbox items a crash left, and schedule conversations with pending messages whose
-        lease is free (crash recovery)."""
+        """Crash recovery: apply inbox items left unapplied, schedule conversations with pending
+        messages whose lease is free, and relay replies left unsent."""
         await self.apply_inbox()
         now = self.clock.now()
         async with self.sessions() as session:
@@ -158,6 +158,8 @@ class TurnEngine:
             ids = [int(i) for i in rows.scalars() if i is not None]
         for cid in ids:
             self.schedule(cid)
+        # Replies a crash (or an interrupted caller) left unsent.
+        await relay(self.sessions, client=self.client, clock=self.clock)
         return len(ids)
 
     async def close(self) -> None:
