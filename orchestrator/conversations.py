@@ -297,3 +297,27 @@ async def release_turn_lease(session: AsyncSession, *, conversation_id: int, own
         .values(lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def renew_turn_lease(
+    session: AsyncSession, *, conversation_id: int, owner: str, until: datetime
+) -> bool:
+    """Extend the lease if `owner` still holds it; False when another worker has taken it."""
+    result = await session.execute(
+        update(Conversation)
+        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def mark_consumed(session: AsyncSession, *, message_ids: list[int], turn: int, at: datetime) -> int:
+    """Mark inbound messages processed by `turn`, only those not processed yet; returns how many."""
+    result = await session.execute(
+        update(Message)
+        .where(col(Message.id).in_(message_ids), col(Message.turn).is_(None))
+        .values(turn=turn, status="processed", updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

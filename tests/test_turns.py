@@ -1,8 +1,13 @@
-"""Turn processing: bursts are one turn, the ownership gate, return to bot with a briefing."""
+"""Turn processing: bursts are one turn, the ownership gate, return to bot with a briefing, one worker
+per conversation (a renewed lease, fenced commits, messages never processed twice)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from handoff.models import Rep
 from orchestrator.core.enums import EventType
@@ -10,6 +15,7 @@ from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.handback import hand_back
 from orchestrator.runtime.replay import Harness
+from orchestrator.runtime.turns import TurnEngine
 from tests.factories import AD_REFERRAL, auth, say, text
 
 
@@ -79,3 +85,96 @@ async def test_hand_back_resumes_the_bot_without_re_asking_known_fields(h: Harne
     detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=auth("demo-admin"))).json()
     assert detail["owner"] == "bot"
     assert any(e["type"] == EventType.RETURNED_TO_BOT for e in detail["events"])
+
+
+class GatedGraph:
+    """The real graph, held at the start of each run until the test opens the gate."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def ainvoke(self, *args: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        await self.gate.wait()
+        return await self.graph.ainvoke(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.graph, name)
+
+
+def _engine(h: Harness, graph: Any) -> TurnEngine:
+    s = h.service
+    return TurnEngine(
+        sessions=s.sessions, graph=graph, config=s.config, client=s.client, clock=h.clock, burst_window_s=0
+    )
+
+
+async def _deliver_without_turn(h: Harness, wa: str, body: str) -> int:
+    """Store a customer message as the webhook does, without letting the service run its turn."""
+    h.service.turns.burst_window_s = 3600
+    assert (await h.post(text(wa, body, h.clock.now()))).status_code == 200
+    await h.service.turns.close()  # the service's own scheduled turn never starts
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.id is not None
+    return conversation.id
+
+
+async def _inbound_turns(h: Harness) -> list[int | None]:
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(Message).where(col(Message.direction) == "inbound").order_by(col(Message.id))
+        )
+        return [m.turn for m in rows.scalars()]
+
+
+async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: Harness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550310", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a, b = _engine(h, slow), _engine(h, h.service.graph)
+    a.renew_every_s = 3600  # a stalled worker: its lease is not renewed
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    h.clock.advance(seconds=a.lease_s + 1)
+    taken_over = await b.run(conversation_id)
+    assert [o.turn for o in taken_over] == [1]
+    slow.gate.set()
+    assert await running == [], "the stalled worker's commit is refused"
+    assert await _inbound_turns(h) == [1]
+    async with h.service.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    assert conversation.turns == 1
+    assert len(h.fake_graph.sent) == 1, "the customer is answered once"
+
+
+async def test_a_running_worker_renews_its_lease(h: Harness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550311", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a, b = _engine(h, slow), _engine(h, h.service.graph)
+    a.renew_every_s = 0.01
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    for _ in range(3):  # time passes beyond the first lease, in steps the renewals keep up with
+        h.clock.advance(seconds=a.lease_s / 2)
+        await asyncio.sleep(0.1)
+    assert await b.run(conversation_id) == [], "a live lease is never taken over"
+    slow.gate.set()
+    assert [o.turn for o in await running] == [1]
+    assert await _inbound_turns(h) == [1]
+
+
+async def test_a_commit_never_marks_a_message_processed_twice(h: Harness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550312", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a = _engine(h, slow)
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    async with h.service.sessions() as session, session.begin():  # processed meanwhile (a bug, a repair)
+        await session.execute(update(Message).values(turn=7, status="processed"))
+    slow.gate.set()
+    assert await running == []
+    assert await _inbound_turns(h) == [7]
+    assert h.fake_graph.sent == [], "nothing of the refused turn is sent"

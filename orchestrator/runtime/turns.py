@@ -2,11 +2,13 @@
 
 The webhook stores messages and marks the conversation `has_pending`; `TurnEngine.schedule` then
 waits out the burst window and runs the turn off the request path. A turn:
-  1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time);
+  1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
+     and renewed while the loop runs, so a dead process's conversations resume within seconds;
   2. reads the unprocessed inbound messages; if the conversation is not bot-owned (the ownership
      gate) they go to the rep workspace and the graph is never called;
   3. runs the graph (outside any database transaction);
-  4. in one transaction: marks the messages consumed, appends the agents' events to the context log,
+  4. in one transaction, fenced (refused unless this worker still holds the lease and every message
+     is still unprocessed): marks the messages consumed, appends the agents' events to the context log,
      queues the replies, and on handoff writes the context, pauses the bot and assigns;
   5. after the commit, sends the queued replies.
 Messages that arrived while the graph ran are taken by the next loop. A periodic sweep picks up
@@ -32,7 +34,13 @@ from sqlmodel import col
 from agents.common import handoff_request
 from handoff.flows import HandoffResult, perform_handoff
 from orchestrator.channels.whatsapp.client import GraphClient
-from orchestrator.conversations import claim_turn_lease, pending_inbound, release_turn_lease
+from orchestrator.conversations import (
+    claim_turn_lease,
+    mark_consumed,
+    pending_inbound,
+    release_turn_lease,
+    renew_turn_lease,
+)
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext
@@ -46,8 +54,15 @@ from orchestrator.outbox import build_payload, queue_outgoing, relay, send_pendi
 from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
-LEASE = timedelta(seconds=90)
+# A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
+LEASE_S = 15.0
+RENEW_EVERY_S = 5.0
 APPLY_CHUNK = 100
+
+
+class TurnRefused(Exception):
+    """The turn's commit was refused and rolled back: the lease was lost, or its messages were
+    processed meanwhile. Nothing of it is stored or sent."""
 
 
 @dataclass
@@ -91,6 +106,8 @@ class TurnEngine:
         self.clock = clock
         self.llm = llm
         self.burst_window_s = burst_window_s
+        self.lease_s = LEASE_S
+        self.renew_every_s = RENEW_EVERY_S
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -121,8 +138,8 @@ class TurnEngine:
 
     async def drain(self) -> None:
         """Wait until every scheduled turn has run (replay, tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while pending := [task for task in self._tasks.values() if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def apply_inbox(self, ids: list[int] | None = None) -> Applied:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
@@ -168,19 +185,32 @@ class TurnEngine:
         for task in list(self._tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # A task cancelled before it started never ran its own clean-up.
+        self._tasks = {cid: task for cid, task in self._tasks.items() if not task.done()}
 
     # -- one conversation ------------------------------------------------------------------
     async def run(self, conversation_id: int) -> list[TurnOutcome]:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
-                session, conversation_id=conversation_id, owner=self.worker_id, at=now, until=now + LEASE
+                session,
+                conversation_id=conversation_id,
+                owner=self.worker_id,
+                at=now,
+                until=now + timedelta(seconds=self.lease_s),
             ):
                 return []  # another worker has it; it loops until nothing is pending
+        lost = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
         try:
-            while True:
-                outcome = await self._one_turn(conversation_id)
+            while not lost.is_set():
+                try:
+                    outcome = await self._one_turn(conversation_id)
+                except TurnRefused as exc:
+                    # Nothing of the turn was committed; whoever holds the lease now runs it.
+                    log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
+                    break
                 if outcome is None:
                     break
                 outcomes.append(outcome)
@@ -188,12 +218,36 @@ class TurnEngine:
                     self.sessions, client=self.client, conversation_id=conversation_id, clock=self.clock
                 )
         finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
             async with self.sessions() as session, session.begin():
                 await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
         if self.on_outcome is not None:
             for outcome in outcomes:
                 self.on_outcome(outcome)
         return outcomes
+
+    async def _renew(self, conversation_id: int, lost: asyncio.Event) -> None:
+        """Extend the lease every `renew_every_s` while the loop runs; flag it lost when another
+        worker has taken it (ours had lapsed), so the loop stops and its commit is refused."""
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                async with self.sessions() as session, session.begin():
+                    now = self.clock.now()
+                    held = await renew_turn_lease(
+                        session,
+                        conversation_id=conversation_id,
+                        owner=self.worker_id,
+                        until=now + timedelta(seconds=self.lease_s),
+                    )
+            except Exception:  # a busy database: try again at the next beat; the fence still holds
+                log.warning("lease_renewal_failed", conversation_id=conversation_id, exc_info=True)
+                continue
+            if not held:
+                lost.set()
+                return
 
     async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:
         async with self.sessions() as session, session.begin():
@@ -259,6 +313,9 @@ class TurnEngine:
         async with self.sessions() as session, session.begin():
             conversation = await session.get(Conversation, conversation_id, with_for_update=True)
             assert conversation is not None
+            if conversation.lease_owner != self.worker_id:
+                # Fenced: our lease lapsed and another worker took the conversation.
+                raise TurnRefused(f"lease held by {conversation.lease_owner}, not {self.worker_id}")
             contact = await session.get(Contact, conversation.contact_id)
             assert contact is not None
             conversation.turns += 1
@@ -266,11 +323,11 @@ class TurnEngine:
             conversation.flow = state.get("flow") or conversation.flow
             conversation.updated_at = now
             turn = conversation.turns
-            for m in messages:
-                fresh = await session.get(Message, m.id)
-                assert fresh is not None
-                fresh.turn, fresh.status, fresh.updated_at = turn, "processed", now
-                session.add(fresh)
+            consumed = await mark_consumed(
+                session, message_ids=[m.id for m in messages if m.id is not None], turn=turn, at=now
+            )
+            if consumed != len(messages):
+                raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
             for signal in state.get("signals", []):
                 await log_event(
                     session,
