@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlmodel import col
 
@@ -178,3 +179,40 @@ async def test_a_commit_never_marks_a_message_processed_twice(h: Harness) -> Non
     assert await running == []
     assert await _inbound_turns(h) == [7]
     assert h.fake_graph.sent == [], "nothing of the refused turn is sent"
+
+
+async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_rerun(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wa = "12025550313"
+    await say(h, text(wa, "Hi from the ad", h.clock.now(), referral=AD_REFERRAL))
+    engine = h.service.turns
+    commit = engine._commit_turn
+    failures = [RuntimeError("the database went away after the graph ran")]
+
+    async def commit_failing_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await commit(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_commit_turn", commit_failing_once)
+    assert await say(h, text(wa, "Northwind Traders", h.clock.now())) == [], "nothing committed, nothing sent"
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.id is not None
+    ahead = await h.service.graph.aget_state(thread_config(conversation.id))
+    before = len(h.fake_graph.sent)
+    await h.service.tick()  # the sweep finds the pending message
+    await engine.drain()
+    after = await h.service.graph.aget_state(thread_config(conversation.id))
+    assert after.values["turn"] == ahead.values["turn"], "the graph is not run again"
+    assert after.values["customer_texts"].count("Northwind Traders") == 1
+    assert after.values["fields"]["company_name"]["value"] == "Northwind Traders"
+    replies = h.fake_graph.sent_texts()[before:]
+    assert len(replies) == 1, replies
+    async with h.service.sessions() as session:
+        fresh = await session.get(Conversation, conversation.id)
+    assert fresh is not None
+    assert fresh.owner == "bot", "not handed off as unresolved"
+    assert fresh.turns == 2
+    assert await _inbound_turns(h) == [1, 2]

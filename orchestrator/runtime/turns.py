@@ -11,6 +11,9 @@ waits out the burst window and runs the turn off the request path. A turn:
      is still unprocessed): marks the messages consumed, appends the agents' events to the context log,
      queues the replies, and on handoff writes the context, pauses the bot and assigns;
   5. after the commit, sends the queued replies.
+The graph's checkpoint and the commit are two writes, so a turn is made idempotent: the state
+records the ids of the messages it consumed, and a checkpoint found ahead of the database (its
+consumed messages still unprocessed) is committed as it stands, never run again.
 Messages that arrived while the graph ran are taken by the next loop. A periodic sweep picks up
 conversations whose turn was interrupted (crash, another process's schedule).
 """
@@ -280,6 +283,15 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         config = thread_config(conversation_id)
+        checkpoint = await self.graph.aget_state(config)
+        ahead = set(checkpoint.values.get("consumed") or []) & {m.id for m in messages}
+        if ahead:
+            # The graph already ran on these messages and checkpointed, but the commit never
+            # happened (a crash, a refused commit): commit that run's result instead of running the
+            # graph again on the advanced state (which would count the customer's words twice).
+            log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
+            replayed = [m for m in messages if m.id in ahead]
+            return await self._commit_turn(conversation_id, replayed, cast(State, checkpoint.values), 0)
         state: State
         try:
             # durability="exit": the turn's state is checkpointed once, when the graph finishes; a
