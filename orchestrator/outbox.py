@@ -80,7 +80,9 @@ async def queue_outgoing(
     return message
 
 
-async def claim_next(session: AsyncSession, *, conversation_id: int, at: datetime) -> Message | None:
+async def claim_next(
+    session: AsyncSession, *, conversation_id: int, at: datetime, claim: timedelta = SEND_CLAIM
+) -> Message | None:
     """Claim the conversation's oldest unsent message in one conditional UPDATE: `pending`, or
     `sending` with a lapsed claim (its sender died), and only while no other sender holds a live
     claim in this conversation, so replies go out in order and never twice at the same time."""
@@ -115,7 +117,7 @@ async def claim_next(session: AsyncSession, *, conversation_id: int, at: datetim
         .where(col(Message.id) == oldest.scalar_subquery(), unsent, ~held)
         .values(
             status=SendStatus.SENDING,
-            claimed_until=at + SEND_CLAIM,
+            claimed_until=at + claim,
             attempts=col(Message.attempts) + 1,
             updated_at=at,
         )
@@ -126,7 +128,12 @@ async def claim_next(session: AsyncSession, *, conversation_id: int, at: datetim
 
 
 async def send_pending(
-    sessions: async_sessionmaker[AsyncSession], *, client: GraphClient, conversation_id: int, clock: Clock
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    conversation_id: int,
+    clock: Clock,
+    claim: timedelta = SEND_CLAIM,
 ) -> list[Message]:
     """Send the conversation's unsent outbound messages in order, each claimed before it is sent;
     returns the messages this call sent or failed. Safe to call from any number of callers and
@@ -134,7 +141,7 @@ async def send_pending(
     done: list[Message] = []
     while True:
         async with sessions() as session, session.begin():
-            message = await claim_next(session, conversation_id=conversation_id, at=clock.now())
+            message = await claim_next(session, conversation_id=conversation_id, at=clock.now(), claim=claim)
         if message is None:
             return done
         try:
@@ -222,7 +229,11 @@ async def _finish(
 
 
 async def relay(
-    sessions: async_sessionmaker[AsyncSession], *, client: GraphClient, clock: Clock
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    clock: Clock,
+    claim: timedelta = SEND_CLAIM,
 ) -> list[Message]:
     """Send what a crash or an interrupted caller left unsent (pending, or sending with a lapsed
     claim), conversation by conversation, in order (the background loop calls this)."""
@@ -242,5 +253,7 @@ async def relay(
         conversation_ids = sorted(int(c) for c in rows.scalars())
     sent: list[Message] = []
     for conversation_id in conversation_ids:
-        sent += await send_pending(sessions, client=client, conversation_id=conversation_id, clock=clock)
+        sent += await send_pending(
+            sessions, client=client, conversation_id=conversation_id, clock=clock, claim=claim
+        )
     return sent

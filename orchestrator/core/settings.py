@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
     timer_interval_s: float = Field(default=5.0, gt=0)
     run_background: bool = True
+    # One worker per conversation: the turn lease, renewed every third of it while the loop runs; a
+    # dead process's conversations resume once it lapses.
+    turn_lease_s: float = Field(default=15.0, ge=1)
+    # An outbound message's send claim; longer than the Graph client's worst case (see outbox).
+    send_claim_s: float = Field(default=90.0, ge=1)
 
     # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
     # process signs with its own random one, so set it when several API processes run side by side.

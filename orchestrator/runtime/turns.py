@@ -53,13 +53,12 @@ from orchestrator.core.state import State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
-from orchestrator.outbox import build_payload, queue_outgoing, relay, send_pending
+from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
 from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
-RENEW_EVERY_S = 5.0
 APPLY_CHUNK = 100
 
 
@@ -101,6 +100,8 @@ class TurnEngine:
         llm: Any = None,
         burst_window_s: float = 1.5,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
+        lease_s: float = LEASE_S,
+        send_claim: timedelta = SEND_CLAIM,
     ) -> None:
         self.sessions = sessions
         self.graph = graph
@@ -109,8 +110,9 @@ class TurnEngine:
         self.clock = clock
         self.llm = llm
         self.burst_window_s = burst_window_s
-        self.lease_s = LEASE_S
-        self.renew_every_s = RENEW_EVERY_S
+        self.lease_s = lease_s
+        self.renew_every_s = lease_s / 3
+        self.send_claim = send_claim
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -179,7 +181,7 @@ class TurnEngine:
         for cid in ids:
             self.schedule(cid)
         # Replies a crash (or an interrupted caller) left unsent.
-        await relay(self.sessions, client=self.client, clock=self.clock)
+        await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
         return len(ids)
 
     async def close(self) -> None:
@@ -218,7 +220,11 @@ class TurnEngine:
                     break
                 outcomes.append(outcome)
                 outcome.sent = await send_pending(
-                    self.sessions, client=self.client, conversation_id=conversation_id, clock=self.clock
+                    self.sessions,
+                    client=self.client,
+                    conversation_id=conversation_id,
+                    clock=self.clock,
+                    claim=self.send_claim,
                 )
         finally:
             renewer.cancel()
