@@ -4,6 +4,7 @@ per conversation (a renewed lease, fenced commits, messages never processed twic
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from orchestrator.runtime.handback import hand_back
 from orchestrator.runtime.replay import Harness
 from orchestrator.runtime.turns import TurnEngine
 from tests.factories import AD_REFERRAL, auth, say, text
+from tests.fakes.graph import graph_error_body
 
 
 async def test_a_burst_of_messages_is_answered_once(h: Harness) -> None:
@@ -216,3 +218,35 @@ async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_re
     assert fresh.owner == "bot", "not handed off as unresolved"
     assert fresh.turns == 2
     assert await _inbound_turns(h) == [1, 2]
+
+
+async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_human(h: Harness) -> None:
+    h.fake_graph.fail_next(
+        400,
+        graph_error_body(131047, "Re-engagement message", details="more than 24 hours have passed"),
+    )
+    await say(h, text("12025550314", "Hello", h.clock.now()))
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+        failed = (
+            (await session.execute(select(Message).where(col(Message.status) == "failed"))).scalars().all()
+        )
+    assert conversation.owner in ("queued", "human")
+    assert conversation.handoff_reason == "ai_unavailable"
+    assert [m.sender_type for m in failed] == ["bot"]
+    detail = (await h.http.get(f"/api/conversations/{conversation.id}", headers=auth("demo-admin"))).json()
+    types = [e["type"] for e in detail["events"]]
+    assert EventType.SEND_FAILED in types
+    assert EventType.HANDOFF in types
+    handoff = next(e for e in detail["events"] if e["type"] == EventType.HANDOFF)
+    assert "131047" in json.dumps(handoff), "the failure is shown to the rep"
+
+
+async def test_a_reply_delivered_after_transient_errors_keeps_the_bot(h: Harness) -> None:
+    h.service.client.backoff_scale = 0
+    h.fake_graph.fail_next(500, graph_error_body(2, "Service temporarily unavailable"), times=2)
+    sent = await say(h, text("12025550315", "Hello", h.clock.now()))
+    assert sent, "retried (code 2 is temporary) and delivered"
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.owner == "bot"

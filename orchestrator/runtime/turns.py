@@ -48,7 +48,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import EventType, HandoffReason, Owner
+from orchestrator.core.enums import EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
@@ -226,6 +226,11 @@ class TurnEngine:
                     clock=self.clock,
                     claim=self.send_claim,
                 )
+                undelivered = [
+                    m for m in outcome.sent if m.status == SendStatus.FAILED and m.sender_type == "bot"
+                ]
+                if undelivered and outcome.handoff is None:
+                    outcome.handoff = await self._hand_off_undelivered(conversation_id, undelivered[0])
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -236,6 +241,61 @@ class TurnEngine:
             for outcome in outcomes:
                 self.on_outcome(outcome)
         return outcomes
+
+    async def _hand_off_undelivered(self, conversation_id: int, failed: Message) -> HandoffResult | None:
+        """Never leave the customer alone: a bot reply that could not be delivered (past the Graph
+        client's retries, or refused for good, e.g. 131047 outside the 24-hour window) hands the
+        conversation to a human, the failure shown in the handoff's evidence and the context log."""
+        error = failed.error or {}
+        what = f"{error.get('code') or ''} {error.get('title') or error.get('details') or ''}".strip()
+        snapshot = await self.graph.aget_state(thread_config(conversation_id))
+        state = cast(State, dict(snapshot.values))
+        request = handoff_request(
+            reason=HandoffReason.AI_UNAVAILABLE,
+            state=state,
+            signals=[{"kind": "send_failed", "score": 1.0, "evidence": what, "rule": "undelivered_reply"}],
+        )
+        request["summary"] = f"The bot's reply could not be delivered ({what}); see the failed message."
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None or conversation.owner != Owner.BOT:
+                return None
+            if conversation.lease_owner != self.worker_id:
+                return None  # fenced, as a turn's commit
+            contact = await session.get(Contact, conversation.contact_id)
+            assert contact is not None
+            result = await perform_handoff(
+                session,
+                config=self.config,
+                conversation=conversation,
+                contact=contact,
+                request=request,
+                fields=state.get("fields", {}),
+                language=state.get("language") or self.config.default_language,
+                llm_calls=state.get("llm_calls", 0),
+                at=now,
+            )
+            await queue_outgoing(
+                session,
+                conversation_id=conversation_id,
+                payload=build_payload(
+                    contact, {"kind": "text", "text": result.customer_text, "agent": "handoff"}
+                ),
+                sender_type="bot",
+                sender_id="handoff",
+                at=now,
+            )
+        log.warning("handoff_after_undelivered_reply", conversation_id=conversation_id, error=what)
+        # The notice may fail too (Graph down, window closed): it is then shown to the rep as failed.
+        await send_pending(
+            self.sessions,
+            client=self.client,
+            conversation_id=conversation_id,
+            clock=self.clock,
+            claim=self.send_claim,
+        )
+        return result
 
     async def _renew(self, conversation_id: int, lost: asyncio.Event) -> None:
         """Extend the lease every `renew_every_s` while the loop runs; flag it lost when another
