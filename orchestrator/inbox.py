@@ -48,7 +48,6 @@ from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 KEY_MAX = 255
-INSERT_CHUNK = 500  # rows per INSERT: well under SQLite's and psycopg's bound-parameter limits
 REJECTED_KIND = "rejected"
 
 
@@ -113,15 +112,16 @@ async def accept_delivery(
         }
         for item in envelope.items
     ]
-    insert = insert_for(session)
-    for start in range(0, len(rows), INSERT_CHUNK):
-        stmt = (
-            insert(InboxItem)
-            .values(rows[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(col(InboxItem.id), col(InboxItem.kind))
-        )
-        for row_id, kind in (await session.execute(stmt)).all():
+    # One statement executed for all rows: SQLAlchemy's "insertmanyvalues" sends them in batches of
+    # multi-row VALUES with RETURNING, compiled once (a literal 1,000-row VALUES would be compiled
+    # on every delivery).
+    stmt = (
+        insert_for(session)(InboxItem)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(InboxItem.id), col(InboxItem.kind))
+    )
+    if rows:
+        for row_id, kind in (await session.execute(stmt, rows)).all():
             accepted.new_ids.append(int(row_id))
             accepted.messages += kind == ItemKind.MESSAGE
     accepted.duplicates = messages - accepted.messages
