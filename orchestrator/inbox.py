@@ -4,9 +4,11 @@
   (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and the raw
   body, in the caller's transaction. No contact, conversation or status work happens before the 200.
 - `apply_items` then applies each item on its own, inside a savepoint: contact upsert, conversation,
-  message, status. An item that cannot be used (no id, no sender, a value no column can hold) never
-  costs the others: it is kept in the inbox with its error and, when its sender is known, as a
-  `rejected` message in the sender's conversation, so a rep sees that something arrived.
+  message, status. An item that cannot be used (no id, no sender, a value no column can hold)
+  never costs the others: it is kept in the inbox with its error and, when its sender is known, as a
+  `rejected` message in the sender's conversation, so a rep sees that something arrived. A
+  transient database error (a deadlock, a lock timeout) is not the item's fault: the item is left
+  for the next pass, never rejected.
 The webhook applies its own items right after answering; the background loop applies whatever a
 crash left behind. Applying twice is harmless: messages and statuses dedupe on their own keys.
 """
@@ -23,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -66,12 +69,16 @@ class Applied:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    deferred: int = 0  # transient database errors: left for the next pass
+    seen: int = 0
     to_run: set[int] = field(default_factory=set)  # bot-owned conversations with new messages
 
     def merge(self, other: Applied) -> None:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.deferred += other.deferred
+        self.seen += other.seen
         self.to_run |= other.to_run
 
 
@@ -141,9 +148,16 @@ async def apply_items(
     for row in items:
         item = RawItem.model_validate(row.item)
         outcome, error = InboxOutcome.STORED, None
+        applied.seen += 1
         try:
             async with session.begin_nested():
                 outcome = await _apply_one(session, item=item, at=at, applied=applied)
+        except OperationalError as exc:
+            # Transient (a deadlock, a lock timeout, a busy SQLite): not the item's fault. Left
+            # unapplied; the background sweep applies it again.
+            log.warning("inbox_item_deferred", inbox_id=row.id, error=str(exc.orig)[:300])
+            applied.deferred += 1
+            continue
         except Exception as exc:  # one bad item is kept and reported, never costs the others
             outcome, error = InboxOutcome.REJECTED, f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("inbox_item_rejected", inbox_id=row.id, path=item.path, error=error)

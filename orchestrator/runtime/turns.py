@@ -113,6 +113,8 @@ class TurnEngine:
         self.lease_s = lease_s
         self.renew_every_s = lease_s / 3
         self.send_claim = send_claim
+        bind = sessions.kw.get("bind")
+        self._dialect = bind.dialect.name if bind is not None else "sqlite"
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -148,21 +150,25 @@ class TurnEngine:
 
     async def apply_inbox(self, ids: list[int] | None = None) -> Applied:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
-        Short transactions of `APPLY_CHUNK` items, so acknowledgements never wait long for the lock."""
+        Short transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items
+        on SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the
+        rows of several conversations would deadlock with another process applying the same
+        conversations in another order."""
+        size = APPLY_CHUNK if self._dialect == "sqlite" else 1
         total = Applied()
         pending = list(ids) if ids is not None else None
         while True:
-            chunk = pending[:APPLY_CHUNK] if pending is not None else None
+            chunk = pending[:size] if pending is not None else None
             async with self.sessions() as session, session.begin():
-                applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=APPLY_CHUNK)
+                applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
             for conversation_id in sorted(applied.to_run - total.to_run):
                 self.schedule(conversation_id)
             total.merge(applied)
             if pending is not None:
-                pending = pending[APPLY_CHUNK:]
+                pending = pending[size:]
                 if not pending:
                     return total
-            elif applied.stored + applied.duplicates + applied.rejected < APPLY_CHUNK:
+            elif applied.seen < size or applied.deferred:
                 return total
 
     async def sweep(self) -> int:

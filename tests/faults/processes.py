@@ -33,6 +33,7 @@ class Server:
     log: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    lease_s: float = 3.0
 
     @property
     def url(self) -> str:
@@ -46,7 +47,7 @@ class Server:
             "HANDOFF_WHATSAPP_API_URL": self.graph_url,
             "HANDOFF_BURST_WINDOW_S": "0.2",
             "HANDOFF_TIMER_INTERVAL_S": "0.5",
-            "HANDOFF_TURN_LEASE_S": "3",
+            "HANDOFF_TURN_LEASE_S": str(self.lease_s),
             "HANDOFF_SEND_CLAIM_S": "5",
         }
         handoff = Path(sys.executable).parent / "handoff"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
 from orchestrator.core.enums import InboxOutcome
@@ -274,3 +275,32 @@ async def test_statuses_survive_a_neighbour_that_cannot_be_stored(db_h: Harness)
     async with db_h.service.sessions() as session:
         statuses = (await session.execute(select(MessageStatusEvent))).scalars().all()
     assert [(s.wa_message_id, s.status) for s in statuses] == [("wamid.out.1", "delivered")]
+
+
+async def test_a_transient_database_error_defers_an_item_instead_of_rejecting_it(
+    db_h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import orchestrator.inbox as inbox
+
+    real = inbox._apply_one
+    failures = [OperationalError("UPDATE conversation ...", {}, Exception("deadlock detected"))]
+
+    async def deadlocking_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(inbox, "_apply_one", deadlocking_once)
+    response = await db_h.post_body(encode_webhook(delivery(msg("wamid.hostile.deadlock", "hello"))))
+    assert response.status_code == 200
+    async with db_h.service.sessions() as session:
+        [item] = (await session.execute(select(InboxItem))).scalars().all()
+    assert item.applied_at is None, "left for the next pass"
+    assert item.outcome is None
+    await db_h.service.tick()
+    await db_h.service.turns.drain()
+    async with db_h.service.sessions() as session:
+        [item] = (await session.execute(select(InboxItem))).scalars().all()
+        stored = (await session.execute(select(Message).where(col(Message.kind) == "text"))).scalars().all()
+    assert item.outcome == InboxOutcome.STORED
+    assert [m.wa_message_id for m in stored] == ["wamid.hostile.deadlock"]
