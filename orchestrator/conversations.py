@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
+from orchestrator.core.db import fit
 from orchestrator.core.enums import Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
@@ -31,16 +32,25 @@ STATUS_RANK = {
     SendStatus.READ: 4,
     SendStatus.PLAYED: 5,
 }
+WA_ID_MAX, USER_ID_MAX, WAMID_MAX, STATUS_MAX = 32, 128, 255, 16
 # Kinds whose content the bot cannot read; stored and shown to reps, never dropped.
 OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
 
 
-def _insert(session: AsyncSession) -> Any:
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT (both have `on_conflict_do_nothing`)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime) -> Contact:
-    """Find the contact by phone or business-scoped id (either may be missing), or create it."""
+    """Find the contact by phone or business-scoped id (either may be missing), or create it.
+    Over-long ids are shortened to their columns (`fit`); the message's raw payload keeps them whole."""
+    ref = ref.model_copy(
+        update={
+            "wa_id": fit(ref.wa_id, WA_ID_MAX) if ref.wa_id else None,
+            "user_id": fit(ref.user_id, USER_ID_MAX) if ref.user_id else None,
+        }
+    )
     conditions = []
     if ref.wa_id:
         conditions.append(col(Contact.wa_id) == ref.wa_id)
@@ -139,7 +149,7 @@ async def store_inbound(
     values = {
         "conversation_id": conversation.id,
         "direction": Direction.INBOUND,
-        "wa_message_id": msg.wa_message_id,
+        "wa_message_id": fit(msg.wa_message_id, WAMID_MAX),
         "kind": str(msg.kind),
         "text": msg.text,
         "reply_id": msg.reply_id,
@@ -150,7 +160,9 @@ async def store_inbound(
         "created_at": at,
         "updated_at": at,
     }
-    stmt = _insert(session)(Message).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
+    stmt = (
+        insert_for(session)(Message).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
+    )
     result = await session.execute(stmt.returning(col(Message.id)))
     new_id = result.scalar_one_or_none()
     if new_id is None:
@@ -192,10 +204,10 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     order). A `failed` status marks the message failed and is logged for the rep. Returns False for a
     duplicate."""
     stmt = (
-        _insert(session)(MessageStatusEvent)
+        insert_for(session)(MessageStatusEvent)
         .values(
-            wa_message_id=status.wa_message_id,
-            status=status.status,
+            wa_message_id=fit(status.wa_message_id, WAMID_MAX),
+            status=fit(status.status, STATUS_MAX),
             timestamp=status.timestamp,
             errors=status.errors or None,
             raw=status.raw,
@@ -207,7 +219,11 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     if inserted is None:
         return False
     message = (
-        (await session.execute(select(Message).where(col(Message.wa_message_id) == status.wa_message_id)))
+        (
+            await session.execute(
+                select(Message).where(col(Message.wa_message_id) == fit(status.wa_message_id, WAMID_MAX))
+            )
+        )
         .scalars()
         .first()
     )
@@ -281,3 +297,27 @@ async def release_turn_lease(session: AsyncSession, *, conversation_id: int, own
         .values(lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def renew_turn_lease(
+    session: AsyncSession, *, conversation_id: int, owner: str, until: datetime
+) -> bool:
+    """Extend the lease if `owner` still holds it; False when another worker has taken it."""
+    result = await session.execute(
+        update(Conversation)
+        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
+        .values(lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def mark_consumed(session: AsyncSession, *, message_ids: list[int], turn: int, at: datetime) -> int:
+    """Mark inbound messages processed by `turn`, only those not processed yet; returns how many."""
+    result = await session.execute(
+        update(Message)
+        .where(col(Message.id).in_(message_ids), col(Message.turn).is_(None))
+        .values(turn=turn, status="processed", updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))

@@ -1,17 +1,24 @@
 """Outbound messages: written as `pending` rows inside the caller's transaction, sent after commit.
 
-Sending after commit means a crash never loses a reply (the row stays pending and is sent on the next
-pass) and a rollback never leaves a sent message without a record. A send that fails past the Graph
-client's retries is marked `failed` with Meta's error and logged on the conversation for the rep.
+Sending after commit means a rollback never leaves a sent message without a record, and a crash
+never loses a reply: each message is claimed before it is sent (`pending -> sending`, one
+conditional UPDATE, with a claim that lapses after `SEND_CLAIM`), and `relay` (the background
+loop) sends what is still pending, or claimed by a sender that died, in order per conversation.
+Delivery is at least once (a crash after Graph accepted and before the outcome is recorded sends
+again) and never twice at the same time. A send that fails past the Graph client's retries, or a
+row that cannot be sent at all (a duplicate returned id, a broken payload), is marked `failed`
+with the error and logged on the conversation for the rep; the rows after it still go out.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -19,11 +26,15 @@ from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, Gr
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import log_event
+from orchestrator.core.db import UTCDateTime
 from orchestrator.core.enums import Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
 from orchestrator.core.tables import Contact, Message
 
 log = structlog.get_logger(__name__)
+# Longer than the Graph client's worst case (4 attempts of 10 s plus 1 + 4 + 16 s of back-off), so a
+# live claim is never taken over; a dead sender's messages go out once it lapses.
+SEND_CLAIM = timedelta(seconds=90)
 
 
 def recipient_of(contact: Contact) -> str:
@@ -69,62 +80,180 @@ async def queue_outgoing(
     return message
 
 
+async def claim_next(
+    session: AsyncSession, *, conversation_id: int, at: datetime, claim: timedelta = SEND_CLAIM
+) -> Message | None:
+    """Claim the conversation's oldest unsent message in one conditional UPDATE: `pending`, or
+    `sending` with a lapsed claim (its sender died), and only while no other sender holds a live
+    claim in this conversation, so replies go out in order and never twice at the same time."""
+    unsent = or_(
+        col(Message.status) == SendStatus.PENDING,
+        and_(col(Message.status) == SendStatus.SENDING, col(Message.claimed_until) < at),
+    )
+    outbound = and_(
+        col(Message.conversation_id) == conversation_id, col(Message.direction) == Direction.OUTBOUND
+    )
+    other = sa.table(
+        "message",
+        sa.column("conversation_id"),
+        sa.column("direction"),
+        sa.column("status"),
+        sa.column("claimed_until", UTCDateTime()),
+    ).alias("other")
+    held = (
+        select(sa.literal(1))
+        .select_from(other)
+        .where(
+            other.c.conversation_id == conversation_id,
+            other.c.direction == str(Direction.OUTBOUND),
+            other.c.status == str(SendStatus.SENDING),
+            other.c.claimed_until >= at,
+        )
+        .exists()
+    )
+    oldest = select(col(Message.id)).where(outbound, unsent).order_by(col(Message.id)).limit(1)
+    stmt = (
+        update(Message)
+        .where(col(Message.id) == oldest.scalar_subquery(), unsent, ~held)
+        .values(
+            status=SendStatus.SENDING,
+            claimed_until=at + claim,
+            attempts=col(Message.attempts) + 1,
+            updated_at=at,
+        )
+        .returning(Message)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
 async def send_pending(
-    sessions: async_sessionmaker[AsyncSession], *, client: GraphClient, conversation_id: int, clock: Clock
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    conversation_id: int,
+    clock: Clock,
+    claim: timedelta = SEND_CLAIM,
 ) -> list[Message]:
-    """Send the conversation's pending outbound messages in order; returns them with their outcome."""
+    """Send the conversation's unsent outbound messages in order, each claimed before it is sent;
+    returns the messages this call sent or failed. Safe to call from any number of callers and
+    processes at once: a message is sent by whoever claimed it, the others stop."""
+    done: list[Message] = []
+    while True:
+        async with sessions() as session, session.begin():
+            message = await claim_next(session, conversation_id=conversation_id, at=clock.now(), claim=claim)
+        if message is None:
+            return done
+        try:
+            done.append(await _send_claimed(sessions, client=client, message=message, clock=clock))
+        except Exception as exc:  # one bad row is marked failed and never blocks the rest
+            log.exception("send_crashed", conversation_id=conversation_id, message_id=message.id)
+            failed = await _finish(
+                sessions,
+                message=message,
+                clock=clock,
+                error={"source": "outbox", "details": f"{type(exc).__name__}: {exc}"[:500]},
+            )
+            if failed is not None:
+                done.append(failed)
+
+
+async def _send_claimed(
+    sessions: async_sessionmaker[AsyncSession], *, client: GraphClient, message: Message, clock: Clock
+) -> Message:
+    if message.payload is None:
+        raise ValueError("outbound message without a payload")
+    error: dict[str, Any] | None = None
+    wamid: str | None = None
+    try:
+        wamid = (await client.send(message.payload)).wa_message_id
+    except GraphAPIError as exc:
+        error = {
+            "source": "graph_api",
+            "code": exc.code,
+            "title": exc.title,
+            "details": exc.details,
+            "http_status": exc.http_status,
+        }
+    except GraphError as exc:
+        error = {"source": "transport", "details": str(exc)}
+    try:
+        finished = await _finish(sessions, message=message, clock=clock, error=error, wamid=wamid)
+    except IntegrityError:
+        # Graph answered with an id we already hold: keep the row, marked failed, and move on.
+        finished = await _finish(
+            sessions,
+            message=message,
+            clock=clock,
+            error={"source": "outbox", "details": f"Graph returned a message id already stored: {wamid}"},
+        )
+    return finished or message
+
+
+async def _finish(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    message: Message,
+    clock: Clock,
+    error: dict[str, Any] | None,
+    wamid: str | None = None,
+) -> Message | None:
+    """Record the outcome of a claimed send (only while the row is still ours: `sending`)."""
+    at = clock.now()
+    assert message.id is not None
+    async with sessions() as session, session.begin():
+        fresh = await session.get(Message, message.id, with_for_update=True)
+        if fresh is None or fresh.status != SendStatus.SENDING:
+            return None
+        fresh.updated_at, fresh.claimed_until = at, None
+        if error is None:
+            fresh.status, fresh.wa_message_id, fresh.sent_at = SendStatus.ACCEPTED, wamid, at
+        else:
+            fresh.status, fresh.error = SendStatus.FAILED, error
+            what = error.get("title") or error.get("details")
+            log.warning(
+                "send_failed", conversation_id=fresh.conversation_id, message_id=fresh.id, error=error
+            )
+            await log_event(
+                session,
+                conversation_id=fresh.conversation_id,
+                type=EventType.SEND_FAILED,
+                source="whatsapp",
+                description=f"send failed: {error.get('code') or ''} {what}",
+                at=at,
+                details={"message_id": fresh.id, **error},
+            )
+        session.add(fresh)
+        await session.flush()
+    return fresh
+
+
+async def relay(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    clock: Clock,
+    claim: timedelta = SEND_CLAIM,
+) -> list[Message]:
+    """Send what a crash or an interrupted caller left unsent (pending, or sending with a lapsed
+    claim), conversation by conversation, in order (the background loop calls this)."""
+    at = clock.now()
     async with sessions() as session:
         rows = await session.execute(
-            select(Message)
+            select(col(Message.conversation_id))
             .where(
-                col(Message.conversation_id) == conversation_id,
                 col(Message.direction) == Direction.OUTBOUND,
-                col(Message.status) == SendStatus.PENDING,
+                or_(
+                    col(Message.status) == SendStatus.PENDING,
+                    and_(col(Message.status) == SendStatus.SENDING, col(Message.claimed_until) < at),
+                ),
             )
-            .order_by(col(Message.id))
+            .distinct()
         )
-        pending = list(rows.scalars())
-    done: list[Message] = []
-    for message in pending:
-        assert message.payload is not None
-        assert message.id is not None
-        error: dict[str, Any] | None = None
-        wamid: str | None = None
-        try:
-            result = await client.send(message.payload)
-            wamid = result.wa_message_id
-        except GraphAPIError as exc:
-            error = {
-                "source": "graph_api",
-                "code": exc.code,
-                "title": exc.title,
-                "details": exc.details,
-                "http_status": exc.http_status,
-            }
-        except GraphError as exc:
-            error = {"source": "transport", "details": str(exc)}
-        at = clock.now()
-        async with sessions() as session, session.begin():
-            fresh = await session.get(Message, message.id, with_for_update=True)
-            assert fresh is not None
-            if fresh.status != SendStatus.PENDING:
-                continue
-            fresh.updated_at = at
-            if error is None:
-                fresh.status, fresh.wa_message_id, fresh.sent_at = SendStatus.ACCEPTED, wamid, at
-            else:
-                fresh.status, fresh.error = SendStatus.FAILED, error
-                what = error.get("title") or error.get("details")
-                log.warning("send_failed", conversation_id=conversation_id, message_id=fresh.id, error=error)
-                await log_event(
-                    session,
-                    conversation_id=conversation_id,
-                    type=EventType.SEND_FAILED,
-                    source="whatsapp",
-                    description=f"send failed: {error.get('code') or ''} {what}",
-                    at=at,
-                    details={"message_id": fresh.id, **error},
-                )
-            session.add(fresh)
-            done.append(fresh)
-    return done
+        conversation_ids = sorted(int(c) for c in rows.scalars())
+    sent: list[Message] = []
+    for conversation_id in conversation_ids:
+        sent += await send_pending(
+            sessions, client=client, conversation_id=conversation_id, clock=clock, claim=claim
+        )
+    return sent

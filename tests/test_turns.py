@@ -1,15 +1,24 @@
-"""Turn processing: bursts are one turn, the ownership gate, return to bot with a briefing."""
+"""Turn processing: bursts are one turn, the ownership gate, return to bot with a briefing, one worker
+per conversation (a renewed lease, fenced commits, messages never processed twice)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlmodel import col
 
 from handoff.models import Rep
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.replay import Harness
+from orchestrator.runtime.turns import TurnEngine
 from tests.factories import AD_REFERRAL, auth, say, text
+from tests.fakes.graph import graph_error_body
 
 
 async def test_a_burst_of_messages_is_answered_once(h: Harness) -> None:
@@ -83,3 +92,165 @@ async def test_hand_back_resumes_the_bot_without_re_asking_known_fields(h: Harne
     detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=auth("demo-admin"))).json()
     assert detail["owner"] == "bot"
     assert any(e["type"] == EventType.RETURNED_TO_BOT for e in detail["events"])
+
+
+class GatedGraph:
+    """The real graph, held at the start of each run until the test opens the gate."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def ainvoke(self, *args: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        await self.gate.wait()
+        return await self.graph.ainvoke(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.graph, name)
+
+
+def _engine(h: Harness, graph: Any) -> TurnEngine:
+    s = h.service
+    return TurnEngine(
+        sessions=s.sessions, graph=graph, config=s.config, client=s.client, clock=h.clock, burst_window_s=0
+    )
+
+
+async def _deliver_without_turn(h: Harness, wa: str, body: str) -> int:
+    """Store a customer message as the webhook does, without letting the service run its turn."""
+    h.service.turns.burst_window_s = 3600
+    assert (await h.post(text(wa, body, h.clock.now()))).status_code == 200
+    await h.service.turns.close()  # the service's own scheduled turn never starts
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.id is not None
+    return conversation.id
+
+
+async def _inbound_turns(h: Harness) -> list[int | None]:
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(Message).where(col(Message.direction) == "inbound").order_by(col(Message.id))
+        )
+        return [m.turn for m in rows.scalars()]
+
+
+async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: Harness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550310", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a, b = _engine(h, slow), _engine(h, h.service.graph)
+    a.renew_every_s = 3600  # a stalled worker: its lease is not renewed
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    h.clock.advance(seconds=a.lease_s + 1)
+    taken_over = await b.run(conversation_id)
+    assert [o.turn for o in taken_over] == [1]
+    slow.gate.set()
+    assert await running == [], "the stalled worker's commit is refused"
+    assert await _inbound_turns(h) == [1]
+    async with h.service.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    assert conversation.turns == 1
+    assert len(h.fake_graph.sent) == 1, "the customer is answered once"
+
+
+async def test_a_running_worker_renews_its_lease(h: Harness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550311", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a, b = _engine(h, slow), _engine(h, h.service.graph)
+    a.renew_every_s = 0.01
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    for _ in range(3):  # time passes beyond the first lease, in steps the renewals keep up with
+        h.clock.advance(seconds=a.lease_s / 2)
+        await asyncio.sleep(0.1)
+    assert await b.run(conversation_id) == [], "a live lease is never taken over"
+    slow.gate.set()
+    assert [o.turn for o in await running] == [1]
+    assert await _inbound_turns(h) == [1]
+
+
+async def test_a_commit_never_marks_a_message_processed_twice(h: Harness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550312", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a = _engine(h, slow)
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    async with h.service.sessions() as session, session.begin():  # processed meanwhile (a bug, a repair)
+        await session.execute(update(Message).values(turn=7, status="processed"))
+    slow.gate.set()
+    assert await running == []
+    assert await _inbound_turns(h) == [7]
+    assert h.fake_graph.sent == [], "nothing of the refused turn is sent"
+
+
+async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_rerun(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wa = "12025550313"
+    await say(h, text(wa, "Hi from the ad", h.clock.now(), referral=AD_REFERRAL))
+    engine = h.service.turns
+    commit = engine._commit_turn
+    failures = [RuntimeError("the database went away after the graph ran")]
+
+    async def commit_failing_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await commit(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_commit_turn", commit_failing_once)
+    assert await say(h, text(wa, "Northwind Traders", h.clock.now())) == [], "nothing committed, nothing sent"
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.id is not None
+    ahead = await h.service.graph.aget_state(thread_config(conversation.id))
+    before = len(h.fake_graph.sent)
+    await h.service.tick()  # the sweep finds the pending message
+    await engine.drain()
+    after = await h.service.graph.aget_state(thread_config(conversation.id))
+    assert after.values["turn"] == ahead.values["turn"], "the graph is not run again"
+    assert after.values["customer_texts"].count("Northwind Traders") == 1
+    assert after.values["fields"]["company_name"]["value"] == "Northwind Traders"
+    replies = h.fake_graph.sent_texts()[before:]
+    assert len(replies) == 1, replies
+    async with h.service.sessions() as session:
+        fresh = await session.get(Conversation, conversation.id)
+    assert fresh is not None
+    assert fresh.owner == "bot", "not handed off as unresolved"
+    assert fresh.turns == 2
+    assert await _inbound_turns(h) == [1, 2]
+
+
+async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_human(h: Harness) -> None:
+    h.fake_graph.fail_next(
+        400,
+        graph_error_body(131047, "Re-engagement message", details="more than 24 hours have passed"),
+    )
+    await say(h, text("12025550314", "Hello", h.clock.now()))
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+        failed = (
+            (await session.execute(select(Message).where(col(Message.status) == "failed"))).scalars().all()
+        )
+    assert conversation.owner in ("queued", "human")
+    assert conversation.handoff_reason == "ai_unavailable"
+    assert [m.sender_type for m in failed] == ["bot"]
+    detail = (await h.http.get(f"/api/conversations/{conversation.id}", headers=auth("demo-admin"))).json()
+    types = [e["type"] for e in detail["events"]]
+    assert EventType.SEND_FAILED in types
+    assert EventType.HANDOFF in types
+    handoff = next(e for e in detail["events"] if e["type"] == EventType.HANDOFF)
+    assert "131047" in json.dumps(handoff), "the failure is shown to the rep"
+
+
+async def test_a_reply_delivered_after_transient_errors_keeps_the_bot(h: Harness) -> None:
+    h.service.client.backoff_scale = 0
+    h.fake_graph.fail_next(500, graph_error_body(2, "Service temporarily unavailable"), times=2)
+    sent = await say(h, text("12025550315", "Hello", h.clock.now()))
+    assert sent, "retried (code 2 is temporary) and delivered"
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.owner == "bot"

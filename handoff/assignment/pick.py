@@ -55,7 +55,10 @@ async def pick(
         )
         if not ranking.ranked:
             break
-        for m in ranking.ranked:
+        for index, m in enumerate(ranking.ranked):
+            # With `wait`, the first in rank is waited for rather than skipped: a concurrent
+            # transaction holding it commits in milliseconds, and skipping it would break the
+            # round robin's fairness. Nothing else is locked yet, so this wait cannot deadlock.
             rep = await claim(
                 session,
                 config=config,
@@ -64,7 +67,7 @@ async def pick(
                 at=at,
                 backlog=backlog,
                 mode=mode,
-                skip_locked=True,
+                skip_locked=not (wait and index == 0 and attempt == 0),
             )
             if rep is not None:
                 return Pick(member=m, rep=rep), ranking.explanation()

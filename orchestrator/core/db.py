@@ -7,6 +7,7 @@ The caller owns the transaction: service functions never commit.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -105,3 +106,14 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session whose work commits on success and rolls back on error."""
     async with factory() as session, session.begin():
         yield session
+
+
+def fit(value: str, limit: int) -> str:
+    """`value` if it fits a column of `limit` characters, else a prefix and a hash of the whole: still
+    unique per value, and readable. The full value is kept elsewhere (the raw payload)."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    if limit <= 17:
+        return digest[:limit]
+    return f"{value[: limit - 17]}#{digest}"

@@ -41,12 +41,21 @@ class SendStatus(StrEnum):
     """Outbound message lifecycle: ours (pending, accepted, failed) then Meta's (sent < delivered < read)."""
 
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender (see orchestrator.outbox)
     ACCEPTED = "accepted"
     SENT = "sent"
     DELIVERED = "delivered"
     READ = "read"
     PLAYED = "played"
     FAILED = "failed"
+
+
+class InboxOutcome(StrEnum):
+    """What applying a delivered item did."""
+
+    STORED = "stored"  # a new message, or a status recorded
+    DUPLICATE = "duplicate"  # already stored (Meta delivers at least once)
+    REJECTED = "rejected"  # could not be used: kept with its error, shown to reps when the sender is known
 
 
 class EventType(StrEnum):

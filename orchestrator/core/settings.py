@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     retention_timers_days: float = Field(default=7, gt=0)
     retention_audit_days: float = Field(default=365, gt=0)
     retention_interval_s: float = Field(default=3600, gt=0)
+    # One worker per conversation: the turn lease, renewed every third of it while the loop runs; a
+    # dead process's conversations resume once it lapses.
+    turn_lease_s: float = Field(default=15.0, ge=1)
+    # An outbound message's send claim; longer than the Graph client's worst case (see outbox).
+    send_claim_s: float = Field(default=90.0, ge=1)
 
     # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
     # process signs with its own random one, so set it when several API processes run side by side.

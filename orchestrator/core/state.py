@@ -42,6 +42,7 @@ class HandoffRequest(TypedDict):
 class State(TypedDict, total=False):
     # per turn (input)
     incoming: list[TurnMessage]
+    consumed: list[int]  # ids of `incoming`: a checkpoint ahead of the database is recognised by them
     outgoing: list[Outgoing]
     handoff: HandoffRequest | None
     signals: list[dict[str, Any]]
@@ -68,6 +69,7 @@ def turn_input(incoming: list[TurnMessage]) -> State:
     """The graph input for one turn: the new messages, with every per-turn key reset."""
     return {
         "incoming": incoming,
+        "consumed": [m["id"] for m in incoming],
         "outgoing": [],
         "handoff": None,
         "signals": [],

@@ -1,4 +1,5 @@
-"""Tables of the channel side: contacts, conversations, messages, delivery statuses, raw deliveries."""
+"""Tables of the channel side: contacts, conversations, messages, delivery statuses, raw deliveries,
+and the inbox of delivered items waiting to be applied."""
 
 from __future__ import annotations
 
@@ -85,6 +86,9 @@ class Message(SQLModel, table=True):
     status: str = Field(default="received", max_length=16)
     error: dict[str, Any] | None = json_col()
     turn: int | None = None
+    # Outbound only: how often a sender claimed it, and until when the current claim holds.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    claimed_until: datetime | None = ts(nullable=True)
     sent_at: datetime | None = ts(nullable=True)
     created_at: datetime = ts(index=True)
     updated_at: datetime = ts()
@@ -112,3 +116,17 @@ class WebhookDelivery(SQLModel, table=True):
     messages: int = 0
     statuses: int = 0
     received_at: datetime = ts(index=True)
+
+
+class InboxItem(SQLModel, table=True):
+    """One message or status of a verified delivery, stored before the webhook answers and applied
+    (contact, conversation, message, status) afterwards. `key` dedupes Meta's repeated deliveries."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    kind: str = Field(max_length=16)  # message | status
+    item: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = ts()
+    applied_at: datetime | None = ts(nullable=True, index=True)
+    outcome: str | None = Field(default=None, max_length=16)  # InboxOutcome
+    error: str | None = None

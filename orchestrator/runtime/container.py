@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -116,6 +117,8 @@ class Service:
                     llm=llm,
                     burst_window_s=settings.burst_window_s,
                     on_outcome=on_outcome,
+                    lease_s=settings.turn_lease_s,
+                    send_claim=timedelta(seconds=settings.send_claim_s),
                 )
                 service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm)
                 service.notifier = notifier

@@ -2,13 +2,18 @@
 
 The webhook stores messages and marks the conversation `has_pending`; `TurnEngine.schedule` then
 waits out the burst window and runs the turn off the request path. A turn:
-  1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time);
+  1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
+     and renewed while the loop runs, so a dead process's conversations resume within seconds;
   2. reads the unprocessed inbound messages; if the conversation is not bot-owned (the ownership
      gate) they go to the rep workspace and the graph is never called;
   3. runs the graph (outside any database transaction);
-  4. in one transaction: marks the messages consumed, appends the agents' events to the context log,
+  4. in one transaction, fenced (refused unless this worker still holds the lease and every message
+     is still unprocessed): marks the messages consumed, appends the agents' events to the context log,
      queues the replies, and on handoff writes the context, pauses the bot and assigns;
   5. after the commit, sends the queued replies.
+The graph's checkpoint and the commit are two writes, so a turn is made idempotent: the state
+records the ids of the messages it consumed, and a checkpoint found ahead of the database (its
+consumed messages still unprocessed) is committed as it stands, never run again.
 Messages that arrived while the graph ran are taken by the next loop. A periodic sweep picks up
 conversations whose turn was interrupted (crash, another process's schedule).
 """
@@ -32,20 +37,34 @@ from sqlmodel import col
 from agents.common import handoff_request
 from handoff.flows import HandoffResult, perform_handoff
 from orchestrator.channels.whatsapp.client import GraphClient
-from orchestrator.conversations import claim_turn_lease, pending_inbound, release_turn_lease
+from orchestrator.conversations import (
+    claim_turn_lease,
+    mark_consumed,
+    pending_inbound,
+    release_turn_lease,
+    renew_turn_lease,
+)
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import EventType, HandoffReason, Owner
+from orchestrator.core.enums import EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
-from orchestrator.outbox import build_payload, queue_outgoing, send_pending
+from orchestrator.inbox import Applied, apply_items
+from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
 from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
-LEASE = timedelta(seconds=90)
+# A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
+LEASE_S = 15.0
+APPLY_CHUNK = 100
+
+
+class TurnRefused(Exception):
+    """The turn's commit was refused and rolled back: the lease was lost, or its messages were
+    processed meanwhile. Nothing of it is stored or sent."""
 
 
 @dataclass
@@ -81,6 +100,8 @@ class TurnEngine:
         llm: Any = None,
         burst_window_s: float = 1.5,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
+        lease_s: float = LEASE_S,
+        send_claim: timedelta = SEND_CLAIM,
     ) -> None:
         self.sessions = sessions
         self.graph = graph
@@ -89,6 +110,11 @@ class TurnEngine:
         self.clock = clock
         self.llm = llm
         self.burst_window_s = burst_window_s
+        self.lease_s = lease_s
+        self.renew_every_s = lease_s / 3
+        self.send_claim = send_claim
+        bind = sessions.kw.get("bind")
+        self._dialect = bind.dialect.name if bind is not None else "sqlite"
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
@@ -119,11 +145,36 @@ class TurnEngine:
 
     async def drain(self) -> None:
         """Wait until every scheduled turn has run (replay, tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while pending := [task for task in self._tasks.values() if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def apply_inbox(self, ids: list[int] | None = None) -> Applied:
+        """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
+        Short transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items
+        on SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the
+        rows of several conversations would deadlock with another process applying the same
+        conversations in another order."""
+        size = APPLY_CHUNK if self._dialect == "sqlite" else 1
+        total = Applied()
+        pending = list(ids) if ids is not None else None
+        while True:
+            chunk = pending[:size] if pending is not None else None
+            async with self.sessions() as session, session.begin():
+                applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
+            for conversation_id in sorted(applied.to_run - total.to_run):
+                self.schedule(conversation_id)
+            total.merge(applied)
+            if pending is not None:
+                pending = pending[size:]
+                if not pending:
+                    return total
+            elif applied.seen < size or applied.deferred:
+                return total
 
     async def sweep(self) -> int:
-        """Schedule conversations with pending messages whose lease is free (crash recovery)."""
+        """Crash recovery: apply inbox items left unapplied, schedule conversations with pending
+        messages whose lease is free, and relay replies left unsent."""
+        await self.apply_inbox()
         now = self.clock.now()
         async with self.sessions() as session:
             rows = await session.execute(
@@ -135,6 +186,8 @@ class TurnEngine:
             ids = [int(i) for i in rows.scalars() if i is not None]
         for cid in ids:
             self.schedule(cid)
+        # Replies a crash (or an interrupted caller) left unsent.
+        await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
         return len(ids)
 
     async def close(self) -> None:
@@ -143,32 +196,133 @@ class TurnEngine:
         for task in list(self._tasks.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # A task cancelled before it started never ran its own clean-up.
+        self._tasks = {cid: task for cid, task in self._tasks.items() if not task.done()}
 
     # -- one conversation ------------------------------------------------------------------
     async def run(self, conversation_id: int) -> list[TurnOutcome]:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
-                session, conversation_id=conversation_id, owner=self.worker_id, at=now, until=now + LEASE
+                session,
+                conversation_id=conversation_id,
+                owner=self.worker_id,
+                at=now,
+                until=now + timedelta(seconds=self.lease_s),
             ):
                 return []  # another worker has it; it loops until nothing is pending
+        lost = asyncio.Event()
+        renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
         try:
-            while True:
-                outcome = await self._one_turn(conversation_id)
+            while not lost.is_set():
+                try:
+                    outcome = await self._one_turn(conversation_id)
+                except TurnRefused as exc:
+                    # Nothing of the turn was committed; whoever holds the lease now runs it.
+                    log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
+                    break
                 if outcome is None:
                     break
                 outcomes.append(outcome)
                 outcome.sent = await send_pending(
-                    self.sessions, client=self.client, conversation_id=conversation_id, clock=self.clock
+                    self.sessions,
+                    client=self.client,
+                    conversation_id=conversation_id,
+                    clock=self.clock,
+                    claim=self.send_claim,
                 )
+                undelivered = [
+                    m for m in outcome.sent if m.status == SendStatus.FAILED and m.sender_type == "bot"
+                ]
+                if undelivered and outcome.handoff is None:
+                    outcome.handoff = await self._hand_off_undelivered(conversation_id, undelivered[0])
         finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
             async with self.sessions() as session, session.begin():
                 await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
         if self.on_outcome is not None:
             for outcome in outcomes:
                 self.on_outcome(outcome)
         return outcomes
+
+    async def _hand_off_undelivered(self, conversation_id: int, failed: Message) -> HandoffResult | None:
+        """Never leave the customer alone: a bot reply that could not be delivered (past the Graph
+        client's retries, or refused for good, e.g. 131047 outside the 24-hour window) hands the
+        conversation to a human, the failure shown in the handoff's evidence and the context log."""
+        error = failed.error or {}
+        what = f"{error.get('code') or ''} {error.get('title') or error.get('details') or ''}".strip()
+        snapshot = await self.graph.aget_state(thread_config(conversation_id))
+        state = cast(State, dict(snapshot.values))
+        request = handoff_request(
+            reason=HandoffReason.AI_UNAVAILABLE,
+            state=state,
+            signals=[{"kind": "send_failed", "score": 1.0, "evidence": what, "rule": "undelivered_reply"}],
+        )
+        request["summary"] = f"The bot's reply could not be delivered ({what}); see the failed message."
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+            if conversation is None or conversation.owner != Owner.BOT:
+                return None
+            if conversation.lease_owner != self.worker_id:
+                return None  # fenced, as a turn's commit
+            contact = await session.get(Contact, conversation.contact_id)
+            assert contact is not None
+            result = await perform_handoff(
+                session,
+                config=self.config,
+                conversation=conversation,
+                contact=contact,
+                request=request,
+                fields=state.get("fields", {}),
+                language=state.get("language") or self.config.default_language,
+                llm_calls=state.get("llm_calls", 0),
+                at=now,
+            )
+            await queue_outgoing(
+                session,
+                conversation_id=conversation_id,
+                payload=build_payload(
+                    contact, {"kind": "text", "text": result.customer_text, "agent": "handoff"}
+                ),
+                sender_type="bot",
+                sender_id="handoff",
+                at=now,
+            )
+        log.warning("handoff_after_undelivered_reply", conversation_id=conversation_id, error=what)
+        # The notice may fail too (Graph down, window closed): it is then shown to the rep as failed.
+        await send_pending(
+            self.sessions,
+            client=self.client,
+            conversation_id=conversation_id,
+            clock=self.clock,
+            claim=self.send_claim,
+        )
+        return result
+
+    async def _renew(self, conversation_id: int, lost: asyncio.Event) -> None:
+        """Extend the lease every `renew_every_s` while the loop runs; flag it lost when another
+        worker has taken it (ours had lapsed), so the loop stops and its commit is refused."""
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                async with self.sessions() as session, session.begin():
+                    now = self.clock.now()
+                    held = await renew_turn_lease(
+                        session,
+                        conversation_id=conversation_id,
+                        owner=self.worker_id,
+                        until=now + timedelta(seconds=self.lease_s),
+                    )
+            except Exception:  # a busy database: try again at the next beat; the fence still holds
+                log.warning("lease_renewal_failed", conversation_id=conversation_id, exc_info=True)
+                continue
+            if not held:
+                lost.set()
+                return
 
     async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:
         async with self.sessions() as session, session.begin():
@@ -201,6 +355,15 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         config = thread_config(conversation_id)
+        checkpoint = await self.graph.aget_state(config)
+        ahead = set(checkpoint.values.get("consumed") or []) & {m.id for m in messages}
+        if ahead:
+            # The graph already ran on these messages and checkpointed, but the commit never
+            # happened (a crash, a refused commit): commit that run's result instead of running the
+            # graph again on the advanced state (which would count the customer's words twice).
+            log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
+            replayed = [m for m in messages if m.id in ahead]
+            return await self._commit_turn(conversation_id, replayed, cast(State, checkpoint.values), 0)
         state: State
         try:
             # durability="exit": the turn's state is checkpointed once, when the graph finishes; a
@@ -234,6 +397,9 @@ class TurnEngine:
         async with self.sessions() as session, session.begin():
             conversation = await session.get(Conversation, conversation_id, with_for_update=True)
             assert conversation is not None
+            if conversation.lease_owner != self.worker_id:
+                # Fenced: our lease lapsed and another worker took the conversation.
+                raise TurnRefused(f"lease held by {conversation.lease_owner}, not {self.worker_id}")
             contact = await session.get(Contact, conversation.contact_id)
             assert contact is not None
             conversation.turns += 1
@@ -241,11 +407,11 @@ class TurnEngine:
             conversation.flow = state.get("flow") or conversation.flow
             conversation.updated_at = now
             turn = conversation.turns
-            for m in messages:
-                fresh = await session.get(Message, m.id)
-                assert fresh is not None
-                fresh.turn, fresh.status, fresh.updated_at = turn, "processed", now
-                session.add(fresh)
+            consumed = await mark_consumed(
+                session, message_ids=[m.id for m in messages if m.id is not None], turn=turn, at=now
+            )
+            if consumed != len(messages):
+                raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
             for signal in state.get("signals", []):
                 await log_event(
                     session,

@@ -1,8 +1,9 @@
 """`/webhooks/whatsapp`: Meta's verification handshake and the signed notifications.
 
-POST: verify `X-Hub-Signature-256` over the raw bytes (nothing is stored when it fails), parse,
-persist every message and status (deduplicated) with the raw body in one transaction, answer 200,
-and run the bot turns off the request path.
+POST: read the body up to the limit, verify `X-Hub-Signature-256` over the raw bytes (nothing is
+stored when it fails), split it into its messages and statuses, store them all with one batched
+insert into the inbox (deduplicated), answer 200; then apply them one by one (contacts,
+conversations, messages, statuses: see `orchestrator.inbox`) and run the bot turns.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import secrets
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from orchestrator.channels.whatsapp.inbound import WebhookPayloadError, parse_webhook
+from orchestrator.channels.whatsapp.inbound import WebhookPayloadError, split_webhook
 from orchestrator.channels.whatsapp.signature import verify_signature
-from orchestrator.conversations import apply_status, store_inbound
-from orchestrator.core.enums import Owner
-from orchestrator.core.tables import WebhookDelivery
+from orchestrator.inbox import accept_delivery
 from orchestrator.runtime.deps import ServiceDep
 
 log = structlog.get_logger(__name__)
@@ -58,15 +57,13 @@ async def verify_subscription(
 @router.post(
     "/webhooks/whatsapp",
     responses={
-        400: {"description": "malformed payload: the detail says what is wrong"},
+        400: {"description": "malformed payload or JSON nested too deep: the detail says what is wrong"},
         401: {"description": "missing or wrong X-Hub-Signature-256; nothing is stored"},
-        413: {"description": "body larger than Meta's 3 MB (with margin)"},
+        413: {"description": "body larger than Meta's 3 MB (with margin); refused while reading"},
     },
 )
-async def receive(request: Request, service: ServiceDep) -> WebhookAck:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise HTTPException(status_code=413, detail=f"body larger than {MAX_BODY_BYTES} bytes")
+async def receive(request: Request, service: ServiceDep, background: BackgroundTasks) -> WebhookAck:
+    body = await read_body(request, limit=MAX_BODY_BYTES)
     header = request.headers.get("x-hub-signature-256")
     if header is None:
         raise HTTPException(status_code=401, detail="missing X-Hub-Signature-256 header")
@@ -74,31 +71,25 @@ async def receive(request: Request, service: ServiceDep) -> WebhookAck:
         log.warning("webhook_bad_signature", length=len(body))
         raise HTTPException(status_code=401, detail="X-Hub-Signature-256 does not match the body")
     try:
-        batch = parse_webhook(body)
+        envelope = split_webhook(body)
     except WebhookPayloadError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    now = service.clock.now()
-    to_run: set[int] = set()
-    new = duplicates = 0
     async with service.sessions() as session, session.begin():
-        session.add(
-            WebhookDelivery(
-                body=body.decode("utf-8", errors="replace"),
-                messages=len(batch.messages),
-                statuses=len(batch.statuses),
-                received_at=now,
-            )
-        )
-        for msg in batch.messages:
-            stored, conversation = await store_inbound(session, msg=msg, at=now)
-            if stored is None:
-                duplicates += 1
-                continue
-            new += 1
-            if conversation.owner == Owner.BOT and conversation.id is not None:
-                to_run.add(conversation.id)
-        for status in batch.statuses:
-            await apply_status(session, status=status, at=now)
-    for conversation_id in sorted(to_run):
-        service.turns.schedule(conversation_id)
-    return WebhookAck(messages=new, duplicates=duplicates, statuses=len(batch.statuses))
+        accepted = await accept_delivery(session, body=body, envelope=envelope, at=service.clock.now())
+    if accepted.new_ids:
+        # Runs after the response is sent; a crash before it is covered by the background sweep.
+        background.add_task(service.turns.apply_inbox, accepted.new_ids)
+    return WebhookAck(messages=accepted.messages, duplicates=accepted.duplicates, statuses=accepted.statuses)
+
+
+async def read_body(request: Request, *, limit: int) -> bytes:
+    """The body, refused with a 413 as soon as it passes `limit` bytes (never read whole first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
+    return bytes(body)

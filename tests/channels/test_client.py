@@ -346,3 +346,9 @@ def test_retryable_classification_follows_the_code() -> None:
     assert GraphAPIError(code=None, title="no body", http_status=503).retryable
     assert GraphAPIError(code=None, title="no body", http_status=429).retryable
     assert not GraphAPIError(code=None, title="no body", http_status=400).retryable
+
+
+def test_meta_temporary_api_errors_are_retried() -> None:
+    assert GraphAPIError(code=1, title="An unknown error occurred", http_status=500).retryable
+    assert GraphAPIError(code=2, title="Service temporarily unavailable", http_status=503).retryable
+    assert not GraphAPIError(code=131026, title="Message undeliverable", http_status=400).retryable

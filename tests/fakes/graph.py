@@ -3,12 +3,14 @@
 `FakeGraphAPI().app` is a FastAPI app serving ``POST /{version}/{phone_number_id}/messages``. Mount it
 in-process with ``httpx.ASGITransport(app=fake.app)`` or serve it on a port. It answers in the shape
 of Meta's success response with fresh `wamid.` ids, records every accepted request in `sent`, and can
-be scripted to fail: ``fake.fail_next(400, graph_error_body(131056, "pair rate limit hit"), times=2)``.
+be scripted to fail: ``fake.fail_next(400, graph_error_body(131056, "pair rate limit hit"), times=2)``,
+and slowed down (`delay_s`).
 When built with an `access_token`, requests without the matching bearer get a 401 error 190.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import threading
@@ -52,6 +54,7 @@ class FakeGraphAPI:
         self._counter = 0
         self._scripted: deque[tuple[int, dict[str, Any] | str]] = deque()
         self._lock = threading.Lock()  # tests read `sent` while a server thread appends
+        self.delay_s = 0.0  # a slow Graph API: each request waits this long before its answer
         self.app = self._build_app()
 
     def respond_next(self, status: int, body: dict[str, Any] | str, *, times: int = 1) -> None:
@@ -81,6 +84,8 @@ class FakeGraphAPI:
         @app.post("/{version}/{phone_number_id}/messages")
         async def messages(version: str, phone_number_id: str, request: Request) -> Response:
             raw = await request.body()
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             try:
                 payload = json.loads(raw)
             except ValueError:

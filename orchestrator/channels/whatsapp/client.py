@@ -14,7 +14,8 @@ status, as Meta asks; the HTTP status is only used when the body carries no pars
 Retried (tenacity, then the last error is raised as is):
 - 130429 throughput, 4 / 80007 app and WABA rate limits: 1, 2, 4 ... s;
 - 131056 pair rate limit and 131057 maintenance: Meta's 4^x policy, 1, 4, 16, 64 s;
-- 131000 "something went wrong", 5xx without an error body, transport errors: 0.5, 1, 2 ... s.
+- 1 and 2 (temporary API errors), 131000 "something went wrong", 5xx without an error body,
+  transport errors: 0.5, 1, 2 ... s.
 Waits are capped by `max_backoff_s` and multiplied by `backoff_scale` (tests use 0).
 Never retried: 131047 (24-hour window closed: send a template), 131026, 131049, 131050, 131051,
 190 (expired token) and every other error.
@@ -44,7 +45,9 @@ PAIR_RATE_LIMIT = 131056
 MAINTENANCE_MODE = 131057
 THROUGHPUT_LIMIT = 130429
 RATE_LIMIT_CODES = frozenset({THROUGHPUT_LIMIT, 4, 80007})
-RETRYABLE_CODES = frozenset({*RATE_LIMIT_CODES, PAIR_RATE_LIMIT, MAINTENANCE_MODE, 131000})
+# 1 "API Unknown" and 2 "API Service" are Meta's temporary (downtime) errors.
+TRANSIENT_CODES = frozenset({1, 2, 131000})
+RETRYABLE_CODES = frozenset({*RATE_LIMIT_CODES, PAIR_RATE_LIMIT, MAINTENANCE_MODE, *TRANSIENT_CODES})
 # Listed for readers: everything outside RETRYABLE_CODES is permanent anyway.
 PERMANENT_CODES = frozenset({131047, 131026, 131049, 131050, 131051, 190})
 

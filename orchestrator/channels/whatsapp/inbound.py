@@ -19,6 +19,7 @@ the offending location, e.g. ``entry[0].changes[0].value.messages[2] has no id``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,8 +136,45 @@ class WebhookBatch(_Record):
         return len(self.ignored_fields)
 
 
-def parse_webhook(body: bytes) -> WebhookBatch:
-    """Parse a webhook POST body (raw bytes) into a `WebhookBatch`; raise `WebhookPayloadError`."""
+class ItemKind(StrEnum):
+    MESSAGE = "message"
+    STATUS = "status"
+
+
+class RawItem(_Record):
+    """One message or status of a delivery, not yet validated: what the webhook stores at once.
+
+    `contacts` and `metadata` are the surrounding `value`'s, which the item needs to be parsed."""
+
+    kind: ItemKind
+    path: str
+    raw: Any
+    contacts: list[dict[str, Any]] = []
+    metadata: dict[str, Any] = {}
+
+
+class WebhookEnvelope(_Record):
+    """A delivery split into its items; only the envelope's structure has been checked."""
+
+    items: list[RawItem] = []
+    errors: list[dict[str, Any]] = []
+    ignored_fields: list[str] = []
+
+
+# Meta's payloads nest about ten levels deep; anything far deeper is not a webhook.
+MAX_DEPTH = 64
+# What no database text column can hold: NUL, and lone UTF-16 surrogates (`"\ud800"` decodes to one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """`value` with NUL and lone surrogates replaced by U+FFFD (everything else kept as is)."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
+def decode_document(body: bytes) -> Any:
+    """Decode a body into JSON values that any database can store; raise `WebhookPayloadError` for
+    invalid JSON or UTF-8, or nesting deeper than `MAX_DEPTH`."""
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -145,16 +183,49 @@ def parse_webhook(body: bytes) -> WebhookBatch:
         ) from exc
     except UnicodeDecodeError as exc:
         raise WebhookPayloadError(f"body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
-    return parse_webhook_document(document)
+    except RecursionError as exc:
+        raise WebhookPayloadError(f"body is nested deeper than {MAX_DEPTH} levels") from exc
+    return _cleaned(document)
 
 
-def parse_webhook_document(document: Any) -> WebhookBatch:
-    """Like `parse_webhook`, for a body that is already decoded from JSON."""
+def _cleaned(document: Any) -> Any:
+    """Clean every string (keys too) in place, iteratively, refusing documents deeper than MAX_DEPTH."""
+    if isinstance(document, str):
+        return clean_text(document)
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise WebhookPayloadError(f"body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            for key in list(node):
+                value = node[key]
+                if isinstance(value, str):
+                    value = clean_text(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+                if _UNSTORABLE.search(key):
+                    del node[key]
+                    node[clean_text(key)] = value
+                else:
+                    node[key] = value
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    node[i] = clean_text(value)
+                elif isinstance(value, (dict, list)):
+                    stack.append((value, depth + 1))
+    return document
+
+
+def split_webhook(body: bytes) -> WebhookEnvelope:
+    """Decode a body and split it into its messages and statuses without validating them, so one bad
+    item never costs the others; raise `WebhookPayloadError` only when the envelope is unusable."""
+    document = decode_document(body)
     if not isinstance(document, dict) or document.get("object") != WEBHOOK_OBJECT:
         found = f", got object={document.get('object')!r}" if isinstance(document, dict) else ""
         raise WebhookPayloadError(f"expected a JSON object with object='{WEBHOOK_OBJECT}'{found}")
-    messages: list[InboundMessage] = []
-    statuses: list[StatusUpdate] = []
+    items: list[RawItem] = []
     errors: list[dict[str, Any]] = []
     ignored: list[str] = []
     for e, entry in enumerate(_list(document, "entry", "entry")):
@@ -167,40 +238,65 @@ def parse_webhook_document(document: Any) -> WebhookBatch:
             if field != MESSAGES_FIELD:
                 ignored.append(str(field))
                 continue
-            value = _object(change.get("value"), f"{change_path}.value")
-            _parse_value(value, f"{change_path}.value", messages, statuses, errors)
-    return WebhookBatch(messages=messages, statuses=statuses, errors=errors, ignored_fields=ignored)
+            path = f"{change_path}.value"
+            value = _object(change.get("value"), path)
+            metadata = value.get("metadata")
+            metadata = metadata if isinstance(metadata, dict) else {}
+            contacts = [
+                c for c in _optional_list(value, "contacts", f"{path}.contacts") if isinstance(c, dict)
+            ]
+            for kind, key in ((ItemKind.MESSAGE, "messages"), (ItemKind.STATUS, "statuses")):
+                for i, raw in enumerate(_optional_list(value, key, f"{path}.{key}")):
+                    items.append(
+                        RawItem(
+                            kind=kind,
+                            path=f"{path}.{key}[{i}]",
+                            raw=raw,
+                            contacts=contacts,
+                            metadata=metadata,
+                        )
+                    )
+            errors.extend(_error_list(value.get("errors")))
+    return WebhookEnvelope(items=items, errors=errors, ignored_fields=ignored)
 
 
-def _parse_value(
-    value: dict[str, Any],
-    path: str,
-    messages: list[InboundMessage],
-    statuses: list[StatusUpdate],
-    errors: list[dict[str, Any]],
-) -> None:
-    metadata = value.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    phone_number_id = _str_or_none(metadata.get("phone_number_id"))
-    display_phone_number = _str_or_none(metadata.get("display_phone_number"))
-    contacts = [c for c in _optional_list(value, "contacts", f"{path}.contacts") if isinstance(c, dict)]
-    for m, raw in enumerate(_optional_list(value, "messages", f"{path}.messages")):
-        messages.append(
-            _parse_message(
-                _object(raw, f"{path}.messages[{m}]"),
-                f"{path}.messages[{m}]",
-                contacts=contacts,
-                phone_number_id=phone_number_id,
-                display_phone_number=display_phone_number,
-            )
+def parse_item(item: RawItem) -> InboundMessage | StatusUpdate:
+    """Validate one item; raise `WebhookPayloadError` naming its path when it cannot be used."""
+    raw = _object(item.raw, item.path)
+    if item.kind == ItemKind.MESSAGE:
+        return _parse_message(
+            raw,
+            item.path,
+            contacts=item.contacts,
+            phone_number_id=_str_or_none(item.metadata.get("phone_number_id")),
+            display_phone_number=_str_or_none(item.metadata.get("display_phone_number")),
         )
-    for s, raw in enumerate(_optional_list(value, "statuses", f"{path}.statuses")):
-        statuses.append(
-            _parse_status(
-                _object(raw, f"{path}.statuses[{s}]"), f"{path}.statuses[{s}]", contacts, phone_number_id
-            )
-        )
-    errors.extend(_error_list(value.get("errors")))
+    return _parse_status(raw, item.path, item.contacts, _str_or_none(item.metadata.get("phone_number_id")))
+
+
+def parse_webhook(body: bytes) -> WebhookBatch:
+    """Parse a webhook POST body (raw bytes) into a `WebhookBatch`; raise `WebhookPayloadError` for the
+    first item that cannot be used (the service stores items one by one: see `split_webhook`)."""
+    return _batch(split_webhook(body))
+
+
+def parse_webhook_document(document: Any) -> WebhookBatch:
+    """Like `parse_webhook`, for a body that is already decoded from JSON."""
+    return parse_webhook(json.dumps(document).encode())
+
+
+def _batch(envelope: WebhookEnvelope) -> WebhookBatch:
+    messages: list[InboundMessage] = []
+    statuses: list[StatusUpdate] = []
+    for item in envelope.items:
+        parsed = parse_item(item)
+        if isinstance(parsed, InboundMessage):
+            messages.append(parsed)
+        else:
+            statuses.append(parsed)
+    return WebhookBatch(
+        messages=messages, statuses=statuses, errors=envelope.errors, ignored_fields=envelope.ignored_fields
+    )
 
 
 def _parse_message(

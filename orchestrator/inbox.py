@@ -1,0 +1,235 @@
+"""The webhook inbox: a delivery's items stored before the answer, applied one by one after it.
+
+- `accept_delivery` is all the acknowledgement does: one batched INSERT of every message and status
+  (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and the raw
+  body, in the caller's transaction. No contact, conversation or status work happens before the 200.
+- `apply_items` then applies each item on its own, inside a savepoint: contact upsert, conversation,
+  message, status. An item that cannot be used (no id, no sender, a value no column can hold)
+  never costs the others: it is kept in the inbox with its error and, when its sender is known, as a
+  `rejected` message in the sender's conversation, so a rep sees that something arrived. A
+  transient database error (a deadlock, a lock timeout) is not the item's fault: the item is left
+  for the next pass, never rejected.
+The webhook applies its own items right after answering; the background loop applies whatever a
+crash left behind. Applying twice is harmless: messages and statuses dedupe on their own keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from orchestrator.channels.whatsapp.inbound import (
+    ContactRef,
+    InboundMessage,
+    ItemKind,
+    RawItem,
+    WebhookEnvelope,
+    parse_item,
+)
+from orchestrator.conversations import (
+    apply_status,
+    current_conversation,
+    insert_for,
+    store_inbound,
+    upsert_contact,
+)
+from orchestrator.core.contextlog import log_event
+from orchestrator.core.db import fit
+from orchestrator.core.enums import Direction, EventType, InboxOutcome, Owner
+from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
+
+log = structlog.get_logger(__name__)
+KEY_MAX = 255
+REJECTED_KIND = "rejected"
+
+
+@dataclass
+class Accepted:
+    """What the acknowledgement stored: the new inbox rows and the counts the webhook answers with."""
+
+    new_ids: list[int] = field(default_factory=list)
+    messages: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+
+
+@dataclass
+class Applied:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    deferred: int = 0  # transient database errors: left for the next pass
+    seen: int = 0
+    to_run: set[int] = field(default_factory=set)  # bot-owned conversations with new messages
+
+    def merge(self, other: Applied) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        self.deferred += other.deferred
+        self.seen += other.seen
+        self.to_run |= other.to_run
+
+
+def item_key(item: RawItem) -> str:
+    """The dedupe key: the message id, or status and message id; a hash of the item without an id."""
+    raw = item.raw if isinstance(item.raw, dict) else {}
+    wamid = raw.get("id")
+    if not isinstance(wamid, str) or not wamid:
+        digest = hashlib.sha256(json.dumps(item.raw, sort_keys=True, default=str).encode()).hexdigest()
+        return f"{item.kind}:nokey:{digest}"
+    if item.kind == ItemKind.STATUS:
+        return fit(f"s:{raw.get('status')}:{wamid}", KEY_MAX)
+    return fit(f"m:{wamid}", KEY_MAX)
+
+
+async def accept_delivery(
+    session: AsyncSession, *, body: bytes, envelope: WebhookEnvelope, at: datetime
+) -> Accepted:
+    """Store the raw body and every item of a verified delivery; nothing else (see module docstring)."""
+    messages = sum(1 for item in envelope.items if item.kind == ItemKind.MESSAGE)
+    statuses = len(envelope.items) - messages
+    await session.execute(
+        sa.insert(WebhookDelivery).values(
+            # Text columns cannot hold NUL; the JSON body itself carries it escaped as \u0000.
+            body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+            messages=messages,
+            statuses=statuses,
+            received_at=at,
+        )
+    )
+    accepted = Accepted(statuses=statuses)
+    rows = [
+        {
+            "key": item_key(item),
+            "kind": str(item.kind),
+            "item": item.model_dump(mode="json"),
+            "received_at": at,
+        }
+        for item in envelope.items
+    ]
+    # One statement executed for all rows: SQLAlchemy's "insertmanyvalues" sends them in batches of
+    # multi-row VALUES with RETURNING, compiled once (a literal 1,000-row VALUES would be compiled
+    # on every delivery).
+    stmt = (
+        insert_for(session)(InboxItem)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(InboxItem.id), col(InboxItem.kind))
+    )
+    if rows:
+        for row_id, kind in (await session.execute(stmt, rows)).all():
+            accepted.new_ids.append(int(row_id))
+            accepted.messages += kind == ItemKind.MESSAGE
+    accepted.duplicates = messages - accepted.messages
+    accepted.new_ids.sort()
+    return accepted
+
+
+async def apply_items(
+    session: AsyncSession, *, at: datetime, ids: Sequence[int] | None = None, limit: int = 500
+) -> Applied:
+    """Apply inbox items not yet applied (`ids`, or the oldest `limit`), each in its own savepoint.
+    On PostgreSQL rows another process is applying are skipped (`SKIP LOCKED`)."""
+    query = select(InboxItem).where(col(InboxItem.applied_at).is_(None)).order_by(col(InboxItem.id))
+    query = query.where(col(InboxItem.id).in_(list(ids))) if ids is not None else query.limit(limit)
+    items = (await session.execute(query.with_for_update(skip_locked=True))).scalars().all()
+    applied = Applied()
+    for row in items:
+        item = RawItem.model_validate(row.item)
+        outcome, error = InboxOutcome.STORED, None
+        applied.seen += 1
+        try:
+            async with session.begin_nested():
+                outcome = await _apply_one(session, item=item, at=at, applied=applied)
+        except OperationalError as exc:
+            # Transient (a deadlock, a lock timeout, a busy SQLite): not the item's fault. Left
+            # unapplied; the background sweep applies it again.
+            log.warning("inbox_item_deferred", inbox_id=row.id, error=str(exc.orig)[:300])
+            applied.deferred += 1
+            continue
+        except Exception as exc:  # one bad item is kept and reported, never costs the others
+            outcome, error = InboxOutcome.REJECTED, f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("inbox_item_rejected", inbox_id=row.id, path=item.path, error=error)
+            await _keep_rejected(session, item=item, error=error, at=at)
+        applied.stored += outcome == InboxOutcome.STORED
+        applied.duplicates += outcome == InboxOutcome.DUPLICATE
+        applied.rejected += outcome == InboxOutcome.REJECTED
+        row.applied_at, row.outcome, row.error = at, outcome, error
+        session.add(row)
+    await session.flush()
+    return applied
+
+
+async def _apply_one(session: AsyncSession, *, item: RawItem, at: datetime, applied: Applied) -> InboxOutcome:
+    parsed = parse_item(item)
+    if isinstance(parsed, InboundMessage):
+        stored, conversation = await store_inbound(session, msg=parsed, at=at)
+        if stored is None:
+            return InboxOutcome.DUPLICATE
+        if conversation.owner == Owner.BOT and conversation.id is not None:
+            applied.to_run.add(conversation.id)
+        return InboxOutcome.STORED
+    new = await apply_status(session, status=parsed, at=at)
+    return InboxOutcome.STORED if new else InboxOutcome.DUPLICATE
+
+
+def _sender(item: RawItem) -> ContactRef | None:
+    raw = item.raw if isinstance(item.raw, dict) else {}
+    wa_id, user_id = raw.get("from"), raw.get("from_user_id")
+    ref = ContactRef(
+        wa_id=wa_id if isinstance(wa_id, str) and wa_id else None,
+        user_id=user_id if isinstance(user_id, str) and user_id else None,
+    )
+    return ref if ref.wa_id or ref.user_id else None
+
+
+async def _keep_rejected(session: AsyncSession, *, item: RawItem, error: str, at: datetime) -> None:
+    """Show an unusable message to the reps in its sender's conversation, when there is a sender."""
+    sender = _sender(item) if item.kind == ItemKind.MESSAGE else None
+    if sender is None:
+        return
+    try:
+        async with session.begin_nested():
+            contact = await upsert_contact(session, ref=sender, at=at)
+            conversation = await current_conversation(session, contact=contact, at=at)
+            assert conversation.id is not None
+            message = Message(
+                conversation_id=conversation.id,
+                direction=Direction.INBOUND,
+                kind=REJECTED_KIND,
+                text="[a message that could not be read; its raw content is kept]",
+                payload={"message": _raw_of(item), "error": error, "path": item.path},
+                sender_type="customer",
+                status="for_rep",
+                error={"source": "webhook", "details": error},
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(message)
+            await session.flush()
+            await log_event(
+                session,
+                conversation_id=conversation.id,
+                type=EventType.UNSUPPORTED_MESSAGE,
+                source="whatsapp",
+                description="a message arrived that could not be read; kept for the rep",
+                at=at,
+                details={"message_id": message.id, "error": error},
+            )
+    except Exception:
+        log.exception("inbox_rejected_not_shown", path=item.path)
+
+
+def _raw_of(item: RawItem) -> dict[str, Any]:
+    return item.raw if isinstance(item.raw, dict) else {"value": item.raw}

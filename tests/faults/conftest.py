@@ -1,0 +1,29 @@
+"""Fault tests: the service driven through its real entry points under hostile input and crashes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from orchestrator.core.config import AppConfig
+from orchestrator.runtime.replay import Harness, harness
+from tests.conftest import OPEN_HOURS
+from tests.fakes.graph import FakeGraphAPI
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_h(
+    request: pytest.FixtureRequest, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> AsyncIterator[Harness]:
+    """The service on a clean SQLite database and on a clean PostgreSQL database."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    async with harness(
+        database_url=url,
+        config=config,
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=fake_graph,
+        graph_api_url=graph_api_url,
+    ) as running:
+        yield running

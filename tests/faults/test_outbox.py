@@ -1,0 +1,148 @@
+"""The outbox under concurrency and crashes: claimed before sending, each reply sent exactly once and
+in order when several senders race, resent by the relay after a crash, and one bad row never blocks
+the rest. Sends go over HTTP to the fake Graph API on a real port, which counts every request."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from orchestrator.core.enums import Direction, SendStatus
+from orchestrator.core.tables import Conversation, Message
+from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_pending
+from orchestrator.runtime.replay import Harness
+from tests.factories import say, text
+from tests.fakes.graph import FakeGraphAPI
+
+
+async def _conversation(h: Harness, wa_id: str) -> int:
+    await say(h, text(wa_id, "Hello", h.clock.now()))
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.id is not None
+    return conversation.id
+
+
+async def _queue(
+    h: Harness, conversation_id: int, texts: list[str], *, status: str = SendStatus.PENDING
+) -> None:
+    async with h.service.sessions() as session, session.begin():
+        for body in texts:
+            message = await queue_outgoing(
+                session,
+                conversation_id=conversation_id,
+                payload={
+                    "messaging_product": "whatsapp",
+                    "to": "447700900001",
+                    "type": "text",
+                    "text": {"body": body},
+                },
+                sender_type="rep",
+                sender_id=None,
+                at=h.clock.now(),
+            )
+            message.status = status
+            if status == SendStatus.SENDING:
+                message.claimed_until = h.clock.now() + SEND_CLAIM
+            session.add(message)
+
+
+def _requests_for(fake: FakeGraphAPI, prefix: str) -> list[str]:
+    bodies = [r["json"].get("text", {}).get("body", "") for r in fake.requests]
+    return [b for b in bodies if b.startswith(prefix)]
+
+
+async def _statuses(h: Harness, prefix: str) -> list[str]:
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(Message).where(col(Message.direction) == Direction.OUTBOUND).order_by(col(Message.id))
+        )
+        return [m.status for m in rows.scalars() if (m.text or "").startswith(prefix)]
+
+
+async def test_concurrent_senders_send_each_reply_exactly_once_in_order(db_h: Harness) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+    for round_no in range(5):
+        texts = [f"round {round_no} reply {i}" for i in range(4)]
+        await _queue(db_h, conversation_id, texts)
+        senders = [
+            send_pending(
+                db_h.service.sessions,
+                client=db_h.service.client,
+                conversation_id=conversation_id,
+                clock=db_h.clock,
+            )
+            for _ in range(3)
+        ]
+        await asyncio.gather(*senders)
+        assert _requests_for(db_h.fake_graph, f"round {round_no} ") == texts
+        assert await _statuses(db_h, f"round {round_no} ") == [SendStatus.ACCEPTED] * 4
+
+
+async def test_replies_left_pending_by_a_crash_are_sent_by_the_relay(db_h: Harness) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+    # The commit happened, the process died before sending.
+    await _queue(db_h, conversation_id, ["left pending 1", "left pending 2"])
+    await db_h.service.tick()
+    assert _requests_for(db_h.fake_graph, "left pending") == ["left pending 1", "left pending 2"]
+    await db_h.service.tick()
+    assert len(_requests_for(db_h.fake_graph, "left pending")) == 2, "sent once"
+
+
+async def test_a_claim_is_respected_while_live_and_taken_over_when_it_lapses(db_h: Harness) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+    await _queue(db_h, conversation_id, ["claimed by a dead sender"], status=SendStatus.SENDING)
+    await _queue(db_h, conversation_id, ["queued after it"])
+    await db_h.service.tick()
+    assert _requests_for(db_h.fake_graph, "claimed by") == [], "a live claim is never sent twice at once"
+    assert _requests_for(db_h.fake_graph, "queued after") == [], "nor overtaken: order per conversation"
+    db_h.clock.advance(seconds=SEND_CLAIM.total_seconds() + 1)
+    await db_h.service.tick()
+    assert _requests_for(db_h.fake_graph, "claimed by") == ["claimed by a dead sender"]
+    assert _requests_for(db_h.fake_graph, "queued after") == ["queued after it"]
+
+
+async def test_a_duplicate_returned_id_fails_that_row_and_the_rest_go_out(db_h: Harness) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+    async with db_h.service.sessions() as session:
+        existing = (
+            (
+                await session.execute(
+                    select(col(Message.wa_message_id)).where(col(Message.wa_message_id).is_not(None))
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert existing is not None
+    await _queue(db_h, conversation_id, ["collides", "after the collision", "and one more"])
+    db_h.fake_graph.respond_next(200, {"messaging_product": "whatsapp", "messages": [{"id": existing}]})
+    await send_pending(
+        db_h.service.sessions, client=db_h.service.client, conversation_id=conversation_id, clock=db_h.clock
+    )
+    assert await _statuses(db_h, "collides") == [SendStatus.FAILED]
+    assert await _statuses(db_h, "after the collision") == [SendStatus.ACCEPTED]
+    assert await _statuses(db_h, "and one more") == [SendStatus.ACCEPTED]
+    sent = await say(db_h, text("447700900001", "still there?", db_h.clock.now()))
+    assert sent, "later turns are answered"
+    assert not any("collides" in s for s in sent)
+
+
+async def test_a_row_that_cannot_be_sent_is_failed_without_blocking_the_rest(db_h: Harness) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+    await _queue(db_h, conversation_id, ["broken"])
+    async with db_h.service.sessions() as session, session.begin():
+        broken = (await session.execute(select(Message).where(col(Message.text) == "broken"))).scalars().one()
+        broken.payload = None
+        session.add(broken)
+    await _queue(db_h, conversation_id, ["fine after broken"])
+    await db_h.service.tick()
+    assert await _statuses(db_h, "fine after broken") == [SendStatus.ACCEPTED]
+    async with db_h.service.sessions() as session:
+        failed = await session.get(Message, broken.id)
+    assert failed is not None
+    assert failed.status == SendStatus.FAILED
+    assert failed.error is not None
+    assert "payload" in failed.error["details"]
