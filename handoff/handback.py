@@ -3,7 +3,9 @@ of what the human did and never re-asks what is known (the collected fields stay
 
 The human side does not know the bot: the composition root gives it a `BotResumer`, which may
 write the briefing with the model and updates the bot's state once the hand-back is committed.
-Keyword-only; the caller owns the transaction, then calls `BotResumer.resume` after the commit.
+The order: read what the rep said (`rep_lines_of`), have the briefing written (a model call, never
+inside a write transaction), then `hand_back` in the caller's transaction (which also tells the
+customer the assistant is back), then `BotResumer.resume` after the commit.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from handoff.errors import NotFound
 from handoff.models import Assignment, Rep
 from handoff.policy import require, viewer_of
 from handoff.reps import audit
+from orchestrator.channels.whatsapp.outbound import text_message
+from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import Action, AssignmentStatus, EventType, Owner
-from orchestrator.core.tables import Conversation, Message
+from orchestrator.core.tables import Contact, Conversation, Message
+from orchestrator.outbox import queue_outgoing, recipient_of
 
 
 class BotResumer(Protocol):
@@ -48,31 +53,33 @@ def offline_briefing(note: str | None, rep_lines: Sequence[str]) -> str:
     return " ".join(parts) or "A rep handled the conversation and handed it back."
 
 
+async def rep_lines_of(session: AsyncSession, *, conversation_id: int) -> list[str]:
+    """What the reps told the customer in this conversation, oldest first."""
+    rows = await session.execute(
+        select(col(Message.text))
+        .where(col(Message.conversation_id) == conversation_id, col(Message.sender_type) == "rep")
+        .order_by(col(Message.id))
+    )
+    return [text or "" for text in rows.scalars()]
+
+
 async def hand_back(
     session: AsyncSession,
     *,
+    config: AppConfig,
     conversation_id: int,
     actor: Rep,
     note: str | None,
+    briefing: str,
     at: datetime,
-    bot: BotResumer,
-) -> str:
+) -> None:
     """Give a conversation with the human side back to the bot: end its open assignments (freeing
-    the rep's capacity), owner -> bot, context-log entry and audit. Returns the briefing."""
+    the rep's capacity), owner -> bot, the customer told in their language (`messages.resumed`),
+    context-log entry and audit."""
     conversation = await session.get(Conversation, conversation_id, with_for_update=True)
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
     require(await viewer_of(session, rep=actor), Action.HAND_BACK, conversation)
-    rep_lines = [
-        m.text or ""
-        for m in (
-            await session.execute(
-                select(Message)
-                .where(col(Message.conversation_id) == conversation_id, col(Message.sender_type) == "rep")
-                .order_by(col(Message.id))
-            )
-        ).scalars()
-    ]
     active = (
         await session.execute(
             select(Assignment).where(
@@ -86,10 +93,19 @@ async def hand_back(
             await release_capacity(session, rep_id=assignment.rep_id)
         assignment.status, assignment.ended_at = AssignmentStatus.RETURNED, at
         session.add(assignment)
-    briefing = await bot.brief(rep_lines=rep_lines, note=note) or offline_briefing(note, rep_lines)
     conversation.owner, conversation.assignee_id, conversation.waiting_since = Owner.BOT, None, None
     conversation.updated_at = at
     session.add(conversation)
+    contact = await session.get(Contact, conversation.contact_id)
+    if contact is not None:
+        await queue_outgoing(
+            session,
+            conversation_id=conversation_id,
+            payload=text_message(recipient_of(contact), config.message("resumed", conversation.language)),
+            sender_type="bot",
+            sender_id=None,
+            at=at,
+        )
     audit(
         session,
         actor_id=actor.id,
@@ -107,4 +123,3 @@ async def hand_back(
         at=at,
         details={"briefing": briefing, "note": note},
     )
-    return briefing

@@ -352,12 +352,24 @@ async def hand_back_to_bot(
     clock: ClockDep,
     sender: SenderDep,
     bot: ResumerDep,
+    config: ConfigDep,
 ) -> ActionOut:
     """Give the conversation back to the bot, which resumes with a briefing of what the human did."""
+    async with sessions() as session:
+        await visible_conversation(session, actor.viewer, conversation_id)
+        lines = await handback.rep_lines_of(session, conversation_id=conversation_id)
+    # The model writes the briefing outside any transaction (it may take seconds).
+    briefing = await bot.brief(rep_lines=lines, note=body.note) or handback.offline_briefing(body.note, lines)
     acting = _acting_on(sessions, clock, sender, actor, conversation_id, Action.HAND_BACK)
     async with acting as (session, _, now):
-        briefing = await handback.hand_back(
-            session, conversation_id=conversation_id, actor=actor.rep, note=body.note, at=now, bot=bot
+        await handback.hand_back(
+            session,
+            config=config,
+            conversation_id=conversation_id,
+            actor=actor.rep,
+            note=body.note,
+            briefing=briefing,
+            at=now,
         )
     await bot.resume(conversation_id=conversation_id, briefing=briefing)
     return await _action_out(sessions, clock, conversation_id, briefing=briefing)

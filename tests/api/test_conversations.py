@@ -342,6 +342,10 @@ async def test_hand_back_returns_the_conversation_to_the_bot_with_a_briefing(h: 
     assert await audit_actions(h, conversation_id) == [("tara", "reply"), ("tara", "hand_back")]
     events = [e["type"] for e in (await detail(h, conversation_id))["events"]]
     assert events[-1] == "returned_to_bot"
+    # The customer is told the assistant is back; the rep's note and the briefing stay internal.
+    told = h.fake_graph.sent_texts()[-1]
+    assert "virtual assistant" in told
+    assert "refund issued" not in told
 
 
 # -- audit ----------------------------------------------------------------------------------------
