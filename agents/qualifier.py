@@ -12,7 +12,8 @@ from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, last_message, reply, turn_text
 from agents.extract import extract_fields
-from agents.responder import is_greeting, knowledge_of
+from agents.responder import knowledge_of
+from agents.sentinel.detectors import is_greeting
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import FieldRecord, Outgoing, State

@@ -15,48 +15,15 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 
 from agents.common import fold, handoff_request, reply, turn_text
-from agents.sentinel.detectors import is_acknowledgement
+from agents.sentinel.detectors import is_acknowledgement, is_greeting, is_pleasantry, strip_social
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import Outgoing, State
 
 AGENT = "responder"
-GREETINGS = {
-    "hi",
-    "hello",
-    "hey",
-    "hola",
-    "oi",
-    "ola",
-    "bonjour",
-    "salut",
-    "hallo",
-    "ciao",
-    "buongiorno",
-    "buenas",
-    "buenos dias",
-    "bom dia",
-    "boa tarde",
-    "halo",
-    "hai",
-    "namaste",
-    "marhaba",
-    "hoi",
-    "good morning",
-    "good afternoon",
-    "hi there",
-    "hello there",
-    "salam",
-    "selamat pagi",
-}
-
-
-def is_greeting(text: str) -> bool:
-    words = fold(text)
-    for tail in (" from your ad", " from the ad", " i want to know more", " there"):
-        words = words.removesuffix(tail)
-    return words in GREETINGS
+# Kinds that carry no words we can read: answered with "please type" after the first message.
+UNREADABLE = {"unsupported", "unknown", "audio", "sticker"}
 
 
 @dataclass(frozen=True)
@@ -122,10 +89,14 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     text = turn_text(state)
     out: list[Outgoing] = list(state.get("outgoing", []))
     if not text:
-        # Media, locations, reactions and the like: nothing to answer; reps see them on handoff.
-        if any(
-            m["kind"] in {"unsupported", "unknown", "audio", "sticker"} for m in state.get("incoming", [])
-        ):
+        incoming = state.get("incoming", [])
+        if not state.get("menu_shown"):
+            # A first message with no words (a photo, a location, a contact card, an order, a
+            # reaction, a voice note): acknowledge it and offer the menu, never leave silence.
+            out.append(reply(config.message("media_received", language), agent=AGENT))
+            out.append(menu_message(config, language))
+            return {"outgoing": out, "menu_shown": True}
+        if any(m["kind"] in UNREADABLE for m in incoming):
             out.append(reply(config.message("unsupported_message", language), agent=AGENT))
         return {"outgoing": out}
     if is_acknowledgement(text):
@@ -135,7 +106,16 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if analysis and analysis.get("can_answer") and analysis.get("answer"):
         out.append(reply(str(analysis["answer"]), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0}
-    match = knowledge_of(ctx).best(text) if analysis is None else None
+    if is_greeting(text):
+        # A greeting is answered with the welcome; it is never an unanswered question.
+        if state.get("menu_shown"):
+            out.append(reply(config.message("greeting", language), agent=AGENT))
+            return {"outgoing": out}
+        out.append(menu_message(config, language))
+        return {"outgoing": out, "menu_shown": True}
+    # "Hi there, what are your prices?": the question is what follows the greeting.
+    question = strip_social(text)
+    match = knowledge_of(ctx).best(question) if analysis is None else None
     if match is not None and match.score >= config.agents.knowledge_threshold:
         out.append(reply(config.localized(match.entry.answer, language), agent=AGENT))
         event = {
@@ -144,9 +124,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             "details": {"entry": match.entry.id, "score": match.score, "matched": match.question},
         }
         return {"outgoing": out, "fallbacks": 0, "events": [*state.get("events", []), event]}
-    if is_greeting(text) and not state.get("menu_shown"):
-        out.append(menu_message(config, language))
-        return {"outgoing": out, "menu_shown": True}
+    if is_pleasantry(question):
+        out.append(reply(config.message("acknowledgement", language), agent=AGENT))
+        return {"outgoing": out, "fallbacks": 0}
     fallbacks = state.get("fallbacks", 0) + 1
     if fallbacks >= config.agents.fallbacks_before_handoff:
         request = handoff_request(

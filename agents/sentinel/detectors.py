@@ -46,6 +46,10 @@ __all__ = [
     "detect_loop",
     "detect_negated_request",
     "is_acknowledgement",
+    "is_greeting",
+    "is_pleasantry",
+    "social_prefix",
+    "strip_social",
 ]
 
 
@@ -85,6 +89,15 @@ _FUZZY_NOUNS = {
     for word in sorted(phrase.slots[0].exact)
     if len(word) >= 7
 }
+_GREETING = _compile(lexicon.GREETINGS, "greeting")
+_SMALL_TALK = _compile(lexicon.SMALL_TALK, "small_talk")
+_SOCIAL_VOCABULARY = frozenset(
+    word
+    for phrases in (_GREETING.phrases, _SMALL_TALK.phrases)
+    for phrase in phrases
+    for slot in phrase.slots
+    for word in slot.exact
+)
 _NEGATORS = lexicon.NEGATORS
 _NUMBER = re.compile(r"^\d+$")
 _NUMBER_WORDS = lexicon.NUMBER_WORDS
@@ -434,6 +447,73 @@ def is_acknowledgement(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
+# Greetings and small talk
+# --------------------------------------------------------------------------------------------------
+
+_GREETING_EMOJI = frozenset("👋🙋🤝")
+_ELONGATED = re.compile(r"(\w)\1+")
+
+
+def _squeezed(words: Sequence[str]) -> tuple[str, ...]:
+    """ "hellooo" -> "helo", "heyyy" -> "hey", "holaa" -> "hola": stretched greetings, unless the
+    word is already known as it is ("good", "ciao")."""
+    return tuple(
+        w if w in _SOCIAL_VOCABULARY or w in lexicon.GREETING_FILLER else _ELONGATED.sub(r"\1", w)
+        for w in words
+    )
+
+
+@lru_cache(maxsize=2048)
+def social_prefix(text: str) -> int:
+    """How many leading words of `text` are a greeting or small talk ("Hi, hope you're well",
+    "hola buenas", "hello ji ad dekha"); 0 when the message does not open with one."""
+    words = _squeezed(analyse(text).words)
+    if not words:
+        return 0
+    covered: set[int] = set()
+    for m in [*_GREETING.find(words), *_SMALL_TALK.find(words)]:
+        covered.update(range(m.first, m.last + 1))
+    count = 0
+    while count < len(words) and (count in covered or words[count] in lexicon.GREETING_FILLER):
+        count += 1
+    return count if covered & set(range(count)) else 0
+
+
+def is_greeting(text: str) -> bool:
+    """A message that is only a greeting or small talk: it gets the welcome, never a fallback."""
+    words = analyse(text).words
+    if not words:
+        return any(c in _GREETING_EMOJI for c in text)
+    return social_prefix(text) == len(words)
+
+
+def strip_social(text: str) -> str:
+    """The rest of `text` after an opening greeting: "HI THERE, WHAT ARE YOUR PRICES?" -> "WHAT ARE
+    YOUR PRICES?"; the text itself when it opens with no greeting."""
+    count = social_prefix(text)
+    a = analyse(text)
+    if not count or count >= len(a.words):
+        return text if not count else ""
+    return text[a.tokens[count].start :].strip()
+
+
+def is_pleasantry(text: str) -> bool:
+    """Thanks or praise with no question and no complaint ("Thanks, the person I spoke to solved
+    it", "love the new update!"): it needs a "you're welcome", not a fallback."""
+    if "?" in text or "؟" in text or is_acknowledgement(text):
+        return is_acknowledgement(text)
+    words = analyse(text).words
+    if not words or len(words) > 25:
+        return False
+    frustration = detect_frustration(text)
+    if frustration is not None and frustration.score >= 0.3:
+        return False
+    thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
+    positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS)
+    return thanks or positive >= 2
+
+
+# --------------------------------------------------------------------------------------------------
 # Loops
 # --------------------------------------------------------------------------------------------------
 
@@ -453,7 +533,12 @@ def _loop_text(text: str) -> str:
 def _trivial(text: str) -> bool:
     """Greetings, thanks, one-word answers: repeating them is not a loop."""
     words = analyse(text).words
-    return len(words) < 2 or is_acknowledgement(text) or all(w in lexicon.BARE_FILLER for w in words)
+    return (
+        len(words) < 2
+        or is_acknowledgement(text)
+        or is_greeting(text)
+        or all(w in lexicon.BARE_FILLER for w in words)
+    )
 
 
 def _same_question(a: str, b: str, similarity: float) -> float:

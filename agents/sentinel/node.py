@@ -16,13 +16,14 @@ from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, turn_text
 from agents.language import detect_language
-from agents.responder import is_greeting, knowledge_of
+from agents.responder import knowledge_of
 from agents.sentinel.detectors import (
     detect_explicit_request,
     detect_frustration,
     detect_loop,
     detect_negated_request,
     is_acknowledgement,
+    is_greeting,
 )
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason

@@ -233,6 +233,11 @@ REQUIRED_MESSAGES = (
     "resumed",
     "unsupported_message",
 )
+# Messages a configuration may leave out: the shipped English text is used then.
+DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
+    "greeting": {"en": "Hi again! What can I help you with?"},
+    "media_received": {"en": "Thanks, I've received it and kept it for our team."},
+}
 
 
 class AppConfig(_Model):
@@ -248,6 +253,11 @@ class AppConfig(_Model):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     knowledge: list[KnowledgeEntry] = Field(default_factory=list)
     reps: list[RepConfig] = Field(default_factory=list)
+
+    @field_validator("messages")
+    @classmethod
+    def _default_messages(cls, value: dict[str, Localized]) -> dict[str, Localized]:
+        return {**DEFAULT_MESSAGES, **value}
 
     @model_validator(mode="after")
     def _references(self) -> AppConfig:
