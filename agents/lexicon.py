@@ -115,6 +115,8 @@ class LexiconFile(BaseModel):
     help_verbs: Phrases = ()
     bot_words: Phrases = ()
     real_person: Phrases = ()
+    request_phrases: Phrases = ()
+    callback: Phrases = ()
     frustration: tuple[WeightedPhrase, ...] = ()
     greetings: Phrases = ()
     small_talk: Phrases = ()
@@ -151,6 +153,11 @@ class LexiconFile(BaseModel):
     positive_words: Words = frozenset()
     problem_words: Words = frozenset()
     sarcasm_markers: Phrases = ()
+    bot_rejection: Phrases = ()
+    bot_identity: Words = frozenset()
+    from_words: Words = frozenset()
+    question_words: Words = frozenset()
+    team_words: Words = frozenset()
     angry_emoji: Chars = frozenset()
     annoyed_emoji: Chars = frozenset()
     positive_emoji: Chars = frozenset()
@@ -201,6 +208,8 @@ PER_LANGUAGE = (
     "help_verbs",
     "bot_words",
     "real_person",
+    "request_phrases",
+    "callback",
     "frustration",
     "greetings",
     "small_talk",
@@ -259,6 +268,8 @@ WANT_VERBS: Mapping[str, tuple[str, ...]] = _table("want_verbs")
 HELP_VERBS: Mapping[str, tuple[str, ...]] = _table("help_verbs")
 BOT_WORDS: Mapping[str, tuple[str, ...]] = _table("bot_words")
 REAL_PERSON: Mapping[str, tuple[str, ...]] = _table("real_person")
+REQUEST_PHRASES: Mapping[str, tuple[str, ...]] = _table("request_phrases")
+CALLBACK: Mapping[str, tuple[str, ...]] = _table("callback")
 GREETINGS: Mapping[str, tuple[str, ...]] = _table("greetings")
 SMALL_TALK: Mapping[str, tuple[str, ...]] = _table("small_talk")
 FRUSTRATION: Mapping[str, tuple[tuple[str, float], ...]] = {
@@ -298,6 +309,11 @@ INTENSIFIERS = _union("intensifiers")
 POSITIVE_WORDS = _union("positive_words")
 PROBLEM_WORDS = _union("problem_words")
 SARCASM_MARKERS = _concat("sarcasm_markers")
+BOT_REJECTION = _concat("bot_rejection")
+BOT_IDENTITY = _union("bot_identity")
+FROM_WORDS = _union("from_words")
+QUESTION_WORDS = _union("question_words")
+TEAM_WORDS = _union("team_words")
 ANGRY_EMOJI = _union("angry_emoji")
 ANNOYED_EMOJI = _union("annoyed_emoji")
 POSITIVE_EMOJI = _union("positive_emoji")

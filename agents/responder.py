@@ -15,7 +15,13 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 
 from agents.common import fold, handoff_request, reply, turn_text
-from agents.sentinel.detectors import is_acknowledgement, is_greeting, is_pleasantry, strip_social
+from agents.sentinel.detectors import (
+    is_acknowledgement,
+    is_greeting,
+    is_pleasantry,
+    is_question,
+    strip_social,
+)
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
@@ -128,7 +134,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0}
     fallbacks = state.get("fallbacks", 0) + 1
-    if fallbacks >= config.agents.fallbacks_before_handoff:
+    # Hand off on an unanswered question; a statement ("still stuck") gets the fallback reply and
+    # the sentinel watches how the customer goes on.
+    if fallbacks >= config.agents.fallbacks_before_handoff and is_question(question):
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,
             state=state,
