@@ -246,7 +246,8 @@ def _about_others(a: Analysis, first: int, last: int) -> bool:
     """A frame about the bot, customers or conversations ("my customers want to talk to a human"),
     unless "me"/"I" sits right before or inside it ("the bot is useless I want a human")."""
     clause = a.tokens[first].clause
-    window = {t.text for t in a.tokens[max(0, first - 8) : last + 1] if t.clause == clause}
+    # The object can follow the frame: "we want to route support chats to the right team".
+    window = {t.text for t in a.tokens[max(0, first - 8) : last + 3] if t.clause == clause}
     if not window & lexicon.THIRD_PARTY:
         return False
     own = {t.text for t in a.tokens[max(0, first - 3) : last + 1] if t.clause == clause}
@@ -392,7 +393,7 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
     please", "bitte keinen Bot") and questions whether it is one ("vc é robô?")."""
     words, tokens = a.words, a.tokens
     frames: list[_Frame] = []
-    for m in _REQUEST.find(words):
+    for m in _REQUEST.find(words, gap=1):
         if not _about_others(a, m.first, m.last):
             frames.append(
                 _Frame("request phrase", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first))

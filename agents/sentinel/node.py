@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, turn_text
 from agents.language import detect_language
+from agents.qualifier import collect_fields
 from agents.responder import knowledge_of
 from agents.sentinel.detectors import (
     detect_explicit_request,
@@ -75,6 +76,9 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
         reason = HandoffReason.UNRESOLVED
     if reason is not None:
         update["handoff"] = handoff_request(reason=reason, state=state, signals=signals)
+        if ctx.referral is not None and not state.get("qualified"):
+            # An ad lead who asks for a person in the same message as their company keeps it.
+            update["fields"], update["events"], _ = collect_fields(state, ctx)
         return update
     if ctx.llm is None or is_acknowledgement(text) or is_greeting(text):
         return update
