@@ -111,7 +111,7 @@ _FUZZY_VERBS = {
     for phrase in [*_TALK.phrases, *_CONNECT.phrases]
     if len(phrase.slots) == 1
     for word in sorted(phrase.slots[0].exact)
-    if len(word) >= 6
+    if len(word) >= 5
 }
 # Words that do not count in the distance between a verb and its noun ("verbinden Sie mich bitte
 # mit einem Ansprechpartner"): articles, politeness, pronouns.
@@ -242,13 +242,13 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
     return False
 
 
-def _about_others(a: Analysis, first: int, last: int) -> bool:
+def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] = frozenset()) -> bool:
     """A frame about the bot, customers or conversations ("my customers want to talk to a human"),
     unless "me"/"I" sits right before or inside it ("the bot is useless I want a human")."""
     clause = a.tokens[first].clause
     # The object can follow the frame: "we want to route support chats to the right team".
     window = {t.text for t in a.tokens[max(0, first - 8) : last + 3] if t.clause == clause}
-    if not window & lexicon.THIRD_PARTY:
+    if not (window - ignore) & lexicon.THIRD_PARTY:
         return False
     own = {t.text for t in a.tokens[max(0, first - 3) : last + 1] if t.clause == clause}
     return not own & lexicon.FIRST_PERSON
@@ -354,7 +354,10 @@ def _find_frames(text: str) -> list[_Frame]:
                 add("exists+noun", cue, noun, 0.8)
     for cue in _EXIST_AFTER.find(words):
         for noun in humans if len(words) > 5 else people:
-            if 0 < cue.first - noun.last <= 2 and not _plural(words, noun):
+            # "anyone here?", "koi hai?"; a pronoun must be right before the cue ("koi discount
+            # hai" asks about a discount).
+            reach = 2 if noun.phrase.tag.startswith("human") else 1
+            if 0 < cue.first - noun.last <= reach and not _plural(words, noun):
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
     # "no bot, human please").
@@ -393,8 +396,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
     please", "bitte keinen Bot") and questions whether it is one ("vc é robô?")."""
     words, tokens = a.words, a.tokens
     frames: list[_Frame] = []
-    for m in _REQUEST.find(words, gap=1):
-        if not _about_others(a, m.first, m.last):
+    for m in _REQUEST.find(words):
+        # "is this a bot?" names the bot itself, not a third party.
+        if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
             frames.append(
                 _Frame("request phrase", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first))
             )
@@ -489,6 +493,8 @@ _CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
 def _shouting(text: str) -> bool:
     """Mostly capitals, or a run of shouted words inside a calmer message ("STILL STUCK. what is
     going on"); needs 8 capital letters, so "OK" or "HR" is no shouting."""
+    if sum(1 for c in text if c.isupper()) < 8:  # most messages: no shouting possible
+        return False
     letters = [c for c in text if c.isalpha() and c.upper() != c.lower()]
     upper = sum(1 for c in letters if c.isupper())
     if len(letters) >= 8 and upper / len(letters) >= 0.7:
