@@ -34,6 +34,7 @@ __all__ = [
     "analyse",
     "detect_language",
     "fold",
+    "rules_cover",
     "word_forms",
 ]
 
@@ -263,6 +264,55 @@ def detect_language(text: str, *, default: str = "en") -> str:
     if top >= 1.0 and top - second >= 0.5:
         return best
     return default
+
+
+def _known_words() -> frozenset[str]:
+    """Every single word the lexicons know, in any language."""
+    tables = (
+        lexicon.HUMAN_NOUNS,
+        lexicon.SOMEONE,
+        lexicon.TALK_VERBS,
+        lexicon.CONNECT_VERBS,
+        lexicon.CONTACT_VERBS,
+        lexicon.WANT_VERBS,
+        lexicon.GREETINGS,
+        lexicon.SMALL_TALK,
+        lexicon.REQUEST_PHRASES,
+        lexicon.CALLBACK,
+    )
+    words = _lexicon_words(e for table in tables for entries in table.values() for e in entries)
+    words |= {w for entry in lexicon.FRUSTRATION.values() for e, _ in entry for w in _lexicon_words([e])}
+    for phrase_words in (lexicon.GREETINGS, lexicon.SMALL_TALK):
+        for entries in phrase_words.values():
+            for entry in entries:
+                words.update(w for w in entry.replace("|", " ").replace("/", " ").split() if "*" not in w)
+    words |= lexicon.ACK_WORDS | lexicon.ACK_FILLER | lexicon.BARE_FILLER | lexicon.GREETING_FILLER
+    words |= lexicon.POSITIVE_WORDS | lexicon.QUESTION_WORDS | lexicon.PROBLEM_WORDS
+    return frozenset(words | set(_MARKERS))
+
+
+_KNOWN = _known_words()
+
+
+def rules_cover(text: str) -> bool:
+    """Whether the offline rules can read `text`: Arabic or Devanagari script, or Latin script made
+    mostly of words the lexicons know. "Hej, tack!" or "Привет" is not
+    covered: with a model configured, such turns go to the model."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    other = sum(
+        1
+        for c in letters
+        if not (c < "\u0250" or "\u1e00" <= c <= "\u1eff")
+        and not any(low <= c <= high for low, high, _ in _LETTER_SCRIPTS)
+    )
+    if other / len(letters) >= 0.5:
+        return False
+    if _script_language(text):
+        return True
+    words = analyse(text).words
+    return sum(1 for w in words if w in _KNOWN) * 2 >= len(words)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -109,16 +109,29 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0}
     analysis = state.get("analysis")
+    events = list(state.get("events", []))
     if analysis and analysis.get("can_answer") and analysis.get("answer"):
-        out.append(reply(str(analysis["answer"]), agent=AGENT))
-        return {"outgoing": out, "fallbacks": 0}
+        confidence = float(analysis.get("answer_confidence") or 0.0)
+        if confidence >= config.agents.answer_min_confidence:
+            out.append(reply(str(analysis["answer"]), agent=AGENT))
+            return {"outgoing": out, "fallbacks": 0}
+        # A guess is worse than "I don't know": fall back to the knowledge base, then to a person.
+        events.append(
+            {
+                "agent": AGENT,
+                "description": f"model answer withheld: confidence {confidence:.2f} is below "
+                f"{config.agents.answer_min_confidence:.2f}",
+                "details": {"answer": analysis["answer"], "confidence": confidence},
+            }
+        )
+        analysis = None
     if is_greeting(text):
         # A greeting is answered with the welcome; it is never an unanswered question.
         if state.get("menu_shown"):
             out.append(reply(config.message("greeting", language), agent=AGENT))
-            return {"outgoing": out}
+            return {"outgoing": out, "events": events}
         out.append(menu_message(config, language))
-        return {"outgoing": out, "menu_shown": True}
+        return {"outgoing": out, "menu_shown": True, "events": events}
     # "Hi there, what are your prices?": the question is what follows the greeting.
     question = strip_social(text)
     match = knowledge_of(ctx).best(question) if analysis is None else None
@@ -129,10 +142,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             "description": f"answered from knowledge entry {match.entry.id}",
             "details": {"entry": match.entry.id, "score": match.score, "matched": match.question},
         }
-        return {"outgoing": out, "fallbacks": 0, "events": [*state.get("events", []), event]}
+        return {"outgoing": out, "fallbacks": 0, "events": [*events, event]}
     if is_pleasantry(question):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
-        return {"outgoing": out, "fallbacks": 0}
+        return {"outgoing": out, "fallbacks": 0, "events": events}
     fallbacks = state.get("fallbacks", 0) + 1
     # Hand off on an unanswered question; a statement ("still stuck") gets the fallback reply and
     # the sentinel watches how the customer goes on.
@@ -142,11 +155,17 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             state=state,
             signals=[{"kind": "fallback", "score": 1.0, "evidence": text, "rule": f"{fallbacks} fallbacks"}],
         )
-        return {"handoff": request, "fallbacks": fallbacks}
+        return {"handoff": request, "fallbacks": fallbacks, "events": events}
     out.append(reply(config.message("fallback", language), agent=AGENT))
     if not state.get("menu_shown"):
         out.append(menu_message(config, language))
     open_questions = (
         [*state.get("open_questions", []), text] if "?" in text else state.get("open_questions", [])
     )
-    return {"outgoing": out, "fallbacks": fallbacks, "menu_shown": True, "open_questions": open_questions}
+    return {
+        "outgoing": out,
+        "fallbacks": fallbacks,
+        "menu_shown": True,
+        "open_questions": open_questions,
+        "events": events,
+    }
