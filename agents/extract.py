@@ -198,9 +198,14 @@ def extract_company_name(
                 return Extracted(
                     field="company_name", value=value, evidence=m.group(0) + value, confidence=0.75
                 )
-    if not asked or _is_chatter(text) or looks_like_use_case(text):
+    if not asked:
         return None
     first = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
+    # "Trident Marine, we'd like a call from sales": a name opening the answer counts even when the
+    # rest of the message asks for something.
+    named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
+    if not named_first and (_is_chatter(text) or looks_like_use_case(text)):
+        return None
     value = _clean_name(first)
     if not _plausible_name(value) or len(value.split()) > 6 or value.replace(" ", "").isdigit():
         return None

@@ -118,6 +118,9 @@ _FUZZY_VERBS = {
 _LIGHT = lexicon.ARTICLES | lexicon.BARE_FILLER | lexicon.FIRST_PERSON | lexicon.REQUEST_MOOD
 # "I'll call you back", "we will call back": the customer calls, nobody is asked to.
 _SELF_CALL = frozenset({"i", "ill", "will", "well", "we", "gonna", "shall", "vou", "voy", "vais", "werde"})
+_AND = frozenset(
+    {"and", "or", "y", "o", "e", "ou", "et", "und", "oder", "en", "of", "dan", "atau", "aur", "ya"}
+)
 _NEGATORS = lexicon.NEGATORS
 _NUMBER = re.compile(r"^\d+$")
 _NUMBER_WORDS = lexicon.NUMBER_WORDS
@@ -295,6 +298,8 @@ def _find_frames(text: str) -> list[_Frame]:
         first, last = min(verb.first, noun.first), max(verb.last, noun.last)
         if _about_others(a, first, last):
             return
+        if rule.startswith("talk") and set(a.words[first : last + 3]) & lexicon.PAST_MARKERS:
+            return  # "the agent I was talking to yesterday": a report, not a request
         frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
 
     humans = [n for n in nouns if n.phrase.tag.startswith("human")]
@@ -417,13 +422,17 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             continue
         following = tokens[bot.last + 1] if bot.last + 1 < len(tokens) else None
         ends_clause = following is None or following.clause != clause or following.text in lexicon.BARE_FILLER
+        # "stop the bot and put a person on": a rejection may go on with "and".
+        ends_rejection = ends_clause or (following is not None and following.text in _AND)
         rejected = any(
             m.last < bot.first and bot.first - m.last <= 4 and tokens[m.first].clause == clause
             for m in [*_BOT_REJECTION.find(words), *_NEG_BEFORE.find(words)]
         ) or any(
             0 < m.first - bot.last <= 2 and tokens[m.first].clause == clause for m in _NEG_AFTER.find(words)
         )
-        if rejected and ends_clause:
+        # "I'm not a bot" is about the customer.
+        about_self = any(m.last < bot.first and tokens[m.first].clause == clause for m in _SELF.find(words))
+        if rejected and ends_rejection and not about_self:
             frames.append(_Frame("rejects the bot", bot.first, bot.last, 0.85, _lang(bot), False))
             continue
         previous = _previous_word(words, bot.first)
