@@ -362,6 +362,10 @@ def _find_frames(text: str) -> list[_Frame]:
             # "anyone here?", "koi hai?"; a pronoun must be right before the cue ("koi discount
             # hai" asks about a discount).
             reach = 2 if noun.phrase.tag.startswith("human") else 1
+            # "la personne d'hier" is yesterday's person, not a person here.
+            between = set(_between(words, noun.last, cue.first))
+            if between & (lexicon.OF_WORDS | lexicon.FROM_WORDS):
+                continue
             if 0 < cue.first - noun.last <= reach and not _plural(words, noun):
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
