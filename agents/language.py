@@ -38,7 +38,12 @@ __all__ = [
     "word_forms",
 ]
 
-SUPPORTED_LANGUAGES = ("en", "es", "pt", "fr", "de", "it", "hi", "id", "ar", "nl")
+# The languages are the lexicon files (a new file is a new language); ties in detection go to the
+# earlier one in this order, new languages last.
+_TIE_ORDER = ("en", "es", "pt", "fr", "de", "it", "hi", "id", "ar", "nl")
+SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(
+    sorted(lexicon.LANGUAGES, key=lambda lang: (_TIE_ORDER.index(lang) if lang in _TIE_ORDER else 99, lang))
+)
 
 # Letters plus the combining marks Devanagari and Arabic words are made of (\w alone splits them).
 _WORD = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u097f\u0610-\u061a\u064b-\u065f\u0670])+")
