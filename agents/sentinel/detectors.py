@@ -540,15 +540,19 @@ def detect_frustration(text: str) -> Signal | None:
     sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
     for m in sarcastic:
         cues.append((0.6, m.first, m.last, f"sarcasm:{m.phrase.source}", None))
-    if annoyed and not sarcastic and not cues and any(w in lexicon.POSITIVE_WORDS for w in words):
-        cues.append((0.4, 0, len(words) - 1, "sarcasm:praise with an annoyed emoji", None))
+    if annoyed and not sarcastic and any(w in lexicon.POSITIVE_WORDS for w in words):
+        # "great, the bot doesn't understand me either 🙄": praise, an eye-roll and a problem.
+        cues.append(
+            (0.5 if problem else 0.4, 0, len(words) - 1, "sarcasm:praise with an annoyed emoji", None)
+        )
     in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
     positive = any(
         w in lexicon.POSITIVE_WORDS and i not in in_cue and not set(words[max(0, i - 2) : i]) & _NEGATORS
         for i, w in enumerate(words)
     ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
     shouting = _shouting(text)
-    if shouting and problem and not positive:
+    weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
+    if shouting and weight >= 1.0 and not positive:
         # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT");
         # capitals about good news are joy ("THIS IS GREAT"), a loud question is just loud.
         first = next(i for i, w in enumerate(words) if w in lexicon.PROBLEM_WORDS)
