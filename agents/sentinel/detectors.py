@@ -177,7 +177,9 @@ def _real(a: Analysis, noun: Match) -> Match:
     if after[:1] and after[0] in lexicon.FROM_WORDS:
         rest = analyse(" ".join(after[1:]))
         if _DEPARTMENT.find(rest.words) or set(after[1:]) & lexicon.TEAM_WORDS:
-            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, noun.last)
+            departments = _DEPARTMENT.find(rest.words)
+            last = noun.last + 2 + departments[0].last if departments else noun.last
+            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, last)
     return noun
 
 
@@ -310,6 +312,9 @@ def _find_frames(text: str) -> list[_Frame]:
     for fuzzy in _fuzzy_verbs(words, known):
         (talk if fuzzy.phrase.tag.startswith("talk") else connect).append(fuzzy)
     for verb in talk:
+        # "the chat history", "chat window": the verb is a noun here.
+        if verb.last + 1 < len(words) and words[verb.last + 1] in lexicon.FALSE_FRIEND_AFTER:
+            continue
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
@@ -319,7 +324,8 @@ def _find_frames(text: str) -> list[_Frame]:
                 # se baat"), or another subject must sit between ("a human I could speak to"), else
                 # it is the subject ("your agents speak Spanish").
                 gap = set(_between(words, noun.last, verb.first))
-                lead = set(words[max(0, noun.first - 3) : noun.first])
+                # ("a" before the noun is an article here, not the Spanish/Portuguese "to".)
+                lead = set(words[max(0, noun.first - 3) : noun.first]) - lexicon.ARTICLES
                 allowed = (gap | lead) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
                 if allowed and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)
