@@ -352,7 +352,7 @@ def _find_frames(text: str) -> list[_Frame]:
         for noun in humans:
             if _plural(words, noun):
                 continue
-            after = noun.first > verb.last and noun.first - verb.last <= 4
+            after = noun.first > verb.last and _gap(words, verb.last, noun.first) <= 4
             before = postposed and noun.last < verb.first and verb.first - noun.last <= 3
             if after or before:
                 add("want+noun", verb, noun, 0.9)
