@@ -9,11 +9,19 @@ from typing import Any
 from orchestrator.core.state import HandoffRequest, Outgoing, State, TurnMessage
 
 TEXT_KINDS = {"text", "image", "video", "document"}  # kinds whose text is the customer's words
+# What the channel writes for media without a caption ("[image]", "[document: a.pdf]"): not words.
+_MEDIA_PLACEHOLDER = re.compile(
+    r"^\[(?:image|video|document|audio|sticker)(?::[^\]]*)?\]$|^\[voice message\]$"
+)
 
 
 def turn_text(state: State) -> str:
     """The customer's words in this turn (a burst is joined with newlines)."""
-    parts = [m["text"] or "" for m in state.get("incoming", []) if m["kind"] in TEXT_KINDS and m["text"]]
+    parts = [
+        m["text"]
+        for m in state.get("incoming", [])
+        if m["kind"] in TEXT_KINDS and m["text"] and not _MEDIA_PLACEHOLDER.match(m["text"].strip())
+    ]
     return "\n".join(p.strip() for p in parts if p.strip())
 
 

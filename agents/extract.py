@@ -49,6 +49,19 @@ class Extracted(BaseModel, frozen=True):
 _FLAGS = re.IGNORECASE | re.UNICODE
 _COMPANY_LEADS = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS]
 _COMPANY_LEADS_WEAK = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS_WEAK]
+_SELF_INTRO = [re.compile(p, _FLAGS) for p in lexicon.SELF_INTRO_LEADS]
+_COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
+# "Oakridge Property Management here - looking to ...": a name of two or more capitalised words
+# announcing itself.
+_NAME_HERE = re.compile(r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+|&\s+){2,6})here\b(?!\s*,?\s*(?:from|with|at|is)\b)")
+_CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
+# Words that make an answer a description of what the customer wants to do, not a name.
+_USE_CASE_CUES = re.compile(
+    r"\b(?:to|for|with|via|para|pra|pour|f[üu]r|per|untuk|buat|voor|ko|se|pe|de|des|dos|das|les|our|nos|"
+    r"\w+ing|\w+ar|\w+er|\w+ir|\w+en|send|answer|manage|track|book|take|handle|sell|support|"
+    r"notify|remind|automate|receive|collect|capture|schedule)\b",
+    _FLAGS,
+)
 _COMPANY_SUFFIX = re.compile(
     r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+){1,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])", re.UNICODE
 )
@@ -93,6 +106,8 @@ def _clean_name(raw: str) -> str:
             words = words[:i]
             break
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
+    for prefix in _COMPANY_PREFIXES:
+        value = prefix.sub("", value, count=1)
     return value.rstrip(".,;:!")
 
 
@@ -118,8 +133,40 @@ def _is_chatter(text: str) -> bool:
     return frustration is not None and frustration.score >= 0.6
 
 
-def extract_company_name(text: str, *, asked: bool) -> Extracted | None:
-    """The company name in `text`; `asked` (the bot just asked for it) lets a bare answer count."""
+def _looks_like_name(value: str) -> bool:
+    """A short run of capitalised words, or one word: "Brightside Dental", "zentro", "Crumb & Co"."""
+    words = value.split()
+    if len(words) == 1:
+        return True
+    return len(words) <= 5 and all(_CAPITALISED.match(w) or len(w) <= 3 for w in words)
+
+
+def looks_like_use_case(text: str) -> bool:
+    """An answer that describes what the customer wants to do ("answering customer FAQs for our
+    gym", "tomar pedidos por whatsapp"), not a company name."""
+    words = text.split()
+    if len(words) < 3 or _looks_like_name(text.strip()):
+        return False
+    return bool(_USE_CASE_CUES.search(text)) and not _CAPITALISED.match(words[0])
+
+
+def extract_company_name(
+    text: str, *, asked: bool, person: str | None = None, unasked_weak: bool = False
+) -> Extracted | None:
+    """The company name in `text`; `asked` (the bot just asked for it) lets a bare answer count.
+
+    `person` is the customer's own name (their WhatsApp profile): an answer that is only that name
+    is a self-introduction, not a company. `unasked_weak` lets a weak lead-in count before the
+    question is asked when the name is clearly one (two capitalised words or more).
+    """
+    for pattern in _SELF_INTRO:
+        m = pattern.search(text)
+        if m:
+            value = _clean_name(text[m.end() :])
+            if _plausible_name(value):
+                return Extracted(
+                    field="company_name", value=value, evidence=m.group(0) + value, confidence=0.85
+                )
     for pattern in _COMPANY_LEADS:
         m = pattern.search(text)
         if m:
@@ -137,19 +184,32 @@ def extract_company_name(text: str, *, asked: bool) -> Extracted | None:
         value = " ".join(words)
         if len(words) >= 2 and _plausible_name(value):
             return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.85)
-    for pattern in _COMPANY_LEADS_WEAK if asked else ():
+    m = _NAME_HERE.search(text)
+    if m:
+        value = _clean_name(m.group(1))
+        if _plausible_name(value) and len(value.split()) >= 2:
+            return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.8)
+    for pattern in _COMPANY_LEADS_WEAK if asked or unasked_weak else ():
         m = pattern.search(text)
         if m:
             value = _clean_name(text[m.end() :])
-            if _plausible_name(value) and value[0].isupper():
+            clear = asked or (len(value.split()) >= 2 and _looks_like_name(value))
+            if _plausible_name(value) and value[0].isupper() and clear:
                 return Extracted(
                     field="company_name", value=value, evidence=m.group(0) + value, confidence=0.75
                 )
-    if not asked or _is_chatter(text):
+    if not asked:
         return None
     first = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
+    # "Trident Marine, we'd like a call from sales": a name opening the answer counts even when the
+    # rest of the message asks for something.
+    named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
+    if not named_first and (_is_chatter(text) or looks_like_use_case(text)):
+        return None
     value = _clean_name(first)
     if not _plausible_name(value) or len(value.split()) > 6 or value.replace(" ", "").isdigit():
+        return None
+    if person and fold(value) in {fold(person), fold(person.split()[0])}:
         return None
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
 
@@ -228,14 +288,43 @@ def extract_budget(text: str) -> Extracted | None:
     return Extracted(field="budget", value=value, evidence=value, confidence=0.8)
 
 
-def extract_fields(text: str, *, asking: str | None) -> list[Extracted]:
-    """Every field found in one message; `asking` is the field the bot just asked for, if any."""
+def extract_fields(
+    text: str, *, asking: str | None, known: frozenset[str] = frozenset(), person: str | None = None
+) -> list[Extracted]:
+    """Every field found in one message.
+
+    `asking` is the field the bot just asked for, if any; `known` the fields already collected;
+    `person` the customer's profile name. An answer is taken for what it looks like, not only for
+    what was asked: a description of what they want to do answers "use case" even when the bot
+    asked for the company ("answering customer FAQs for our gym"), and a bare name answers
+    "company" when the bot asked for the use case and the company is still missing ("FitHub").
+    """
     found: list[Extracted] = []
     email = extract_email(text)
     # A message that is only an email address answers no "company?" question.
     only_email = email is not None and text.strip().strip(".").strip() == email.value
-    company = extract_company_name(text, asked=asking == "company_name" and not only_email)
-    use_case = extract_use_case(text, asked=asking == "use_case" and not only_email)
+    answer = None if only_email else asking
+    stripped = text.strip()
+    strong_company = extract_company_name(text, asked=False, person=person)
+    if (
+        answer == "company_name"
+        and strong_company is None
+        and "use_case" not in known
+        and looks_like_use_case(stripped)
+    ):
+        answer = "use_case"
+    elif (
+        answer == "use_case"
+        and "company_name" not in known
+        and _looks_like_name(stripped)
+        and not _is_chatter(stripped)
+        and len(stripped.split()) <= 4
+    ):
+        answer = "company_name"
+    use_case = extract_use_case(text, asked=answer == "use_case")
+    company = extract_company_name(
+        text, asked=answer == "company_name", person=person, unasked_weak=use_case is not None
+    )
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:
             found.append(item)

@@ -34,10 +34,16 @@ __all__ = [
     "analyse",
     "detect_language",
     "fold",
+    "rules_cover",
     "word_forms",
 ]
 
-SUPPORTED_LANGUAGES = ("en", "es", "pt", "fr", "de", "it", "hi", "id", "ar", "nl")
+# The languages are the lexicon files (a new file is a new language); ties in detection go to the
+# earlier one in this order, new languages last.
+_TIE_ORDER = ("en", "es", "pt", "fr", "de", "it", "hi", "id", "ar", "nl")
+SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(
+    sorted(lexicon.LANGUAGES, key=lambda lang: (_TIE_ORDER.index(lang) if lang in _TIE_ORDER else 99, lang))
+)
 
 # Letters plus the combining marks Devanagari and Arabic words are made of (\w alone splits them).
 _WORD = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u097f\u0610-\u061a\u064b-\u065f\u0670])+")
@@ -263,6 +269,55 @@ def detect_language(text: str, *, default: str = "en") -> str:
     if top >= 1.0 and top - second >= 0.5:
         return best
     return default
+
+
+def _known_words() -> frozenset[str]:
+    """Every single word the lexicons know, in any language."""
+    tables = (
+        lexicon.HUMAN_NOUNS,
+        lexicon.SOMEONE,
+        lexicon.TALK_VERBS,
+        lexicon.CONNECT_VERBS,
+        lexicon.CONTACT_VERBS,
+        lexicon.WANT_VERBS,
+        lexicon.GREETINGS,
+        lexicon.SMALL_TALK,
+        lexicon.REQUEST_PHRASES,
+        lexicon.CALLBACK,
+    )
+    words = _lexicon_words(e for table in tables for entries in table.values() for e in entries)
+    words |= {w for entry in lexicon.FRUSTRATION.values() for e, _ in entry for w in _lexicon_words([e])}
+    for phrase_words in (lexicon.GREETINGS, lexicon.SMALL_TALK):
+        for entries in phrase_words.values():
+            for entry in entries:
+                words.update(w for w in entry.replace("|", " ").replace("/", " ").split() if "*" not in w)
+    words |= lexicon.ACK_WORDS | lexicon.ACK_FILLER | lexicon.BARE_FILLER | lexicon.GREETING_FILLER
+    words |= lexicon.POSITIVE_WORDS | lexicon.QUESTION_WORDS | lexicon.PROBLEM_WORDS
+    return frozenset(words | set(_MARKERS))
+
+
+_KNOWN = _known_words()
+
+
+def rules_cover(text: str) -> bool:
+    """Whether the offline rules can read `text`: Arabic or Devanagari script, or Latin script made
+    mostly of words the lexicons know. "Hej, tack!" or "Привет" is not
+    covered: with a model configured, such turns go to the model."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return True
+    other = sum(
+        1
+        for c in letters
+        if not (c < "\u0250" or "\u1e00" <= c <= "\u1eff")
+        and not any(low <= c <= high for low, high, _ in _LETTER_SCRIPTS)
+    )
+    if other / len(letters) >= 0.5:
+        return False
+    if _script_language(text):
+        return True
+    words = analyse(text).words
+    return sum(1 for w in words if w in _KNOWN) * 2 >= len(words)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, last_message, reply, turn_text
 from agents.extract import extract_fields
-from agents.responder import is_greeting, knowledge_of
+from agents.responder import knowledge_of
+from agents.sentinel.detectors import is_greeting
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import FieldRecord, Outgoing, State
@@ -25,11 +26,12 @@ def _from_model(state: State) -> list[tuple[str, str, str | None]]:
     return [(f["name"], f["value"], f.get("evidence")) for f in analysis.get("fields", []) if f.get("value")]
 
 
-async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    config = ctx.config
-    flow = config.qualification.flows[state.get("flow") or "ad_lead"]
-    language = state.get("language") or config.default_language
+def collect_fields(
+    state: State, ctx: GraphContext
+) -> tuple[dict[str, FieldRecord], list[dict[str, Any]], list[str]]:
+    """The lead fields after this turn (each with the message it came from), the events recording
+    what was collected, and the names found in this turn."""
+    flow = ctx.config.qualification.flows[state.get("flow") or "ad_lead"]
     fields: dict[str, FieldRecord] = dict(state.get("fields", {}))
     text = turn_text(state)
     last = last_message(state)
@@ -41,12 +43,15 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         if state.get("analysis") is not None:
             found = [(n, v, e, "model") for n, v, e in _from_model(state)]
         else:
-            found = [(x.field, x.value, x.evidence, "rules") for x in extract_fields(text, asking=asking)]
+            extracted = extract_fields(text, asking=asking, known=frozenset(fields), person=ctx.contact_name)
+            found = [(x.field, x.value, x.evidence, "rules") for x in extracted]
     wanted = set(flow.required) | set(flow.optional)
+    collected: list[str] = []
     for name, value, evidence, source in found:
         if name not in wanted or (name in fields and name != asking):
             continue
         fields[name] = {"value": value, "message_id": message_id, "evidence": evidence, "source": source}
+        collected.append(name)
         events.append(
             {
                 "agent": AGENT,
@@ -55,13 +60,22 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
                 "details": {"field": name, "value": value, "message_id": message_id, "source": source},
             }
         )
+    return fields, events, collected
+
+
+async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    config = ctx.config
+    flow = config.qualification.flows[state.get("flow") or "ad_lead"]
+    language = state.get("language") or config.default_language
+    text = turn_text(state)
+    fields, events, collected = collect_fields(state, ctx)
     missing = [name for name in flow.required if name not in fields]
     if not missing:
         request = handoff_request(reason=HandoffReason.QUALIFIED, state=state)
         return {"fields": fields, "events": events, "asking": None, "handoff": request, "qualified": True}
     out: list[Outgoing] = list(state.get("outgoing", []))
-    progressed = any(name in wanted for name, *_ in found)
-    if text and not progressed and not is_greeting(text):
+    if text and not collected and not is_greeting(text):
         # A question instead of an answer: answer it if we can, then ask again.
         match = knowledge_of(ctx).best(text)
         if match is not None and match.score >= config.agents.knowledge_threshold:

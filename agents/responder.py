@@ -15,48 +15,21 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 
 from agents.common import fold, handoff_request, reply, turn_text
-from agents.sentinel.detectors import is_acknowledgement
+from agents.sentinel.detectors import (
+    is_acknowledgement,
+    is_greeting,
+    is_pleasantry,
+    is_question,
+    strip_social,
+)
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import Outgoing, State
 
 AGENT = "responder"
-GREETINGS = {
-    "hi",
-    "hello",
-    "hey",
-    "hola",
-    "oi",
-    "ola",
-    "bonjour",
-    "salut",
-    "hallo",
-    "ciao",
-    "buongiorno",
-    "buenas",
-    "buenos dias",
-    "bom dia",
-    "boa tarde",
-    "halo",
-    "hai",
-    "namaste",
-    "marhaba",
-    "hoi",
-    "good morning",
-    "good afternoon",
-    "hi there",
-    "hello there",
-    "salam",
-    "selamat pagi",
-}
-
-
-def is_greeting(text: str) -> bool:
-    words = fold(text)
-    for tail in (" from your ad", " from the ad", " i want to know more", " there"):
-        words = words.removesuffix(tail)
-    return words in GREETINGS
+# Kinds that carry no words we can read: answered with "please type" after the first message.
+UNREADABLE = {"unsupported", "unknown", "audio", "sticker"}
 
 
 @dataclass(frozen=True)
@@ -122,20 +95,46 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     text = turn_text(state)
     out: list[Outgoing] = list(state.get("outgoing", []))
     if not text:
-        # Media, locations, reactions and the like: nothing to answer; reps see them on handoff.
-        if any(
-            m["kind"] in {"unsupported", "unknown", "audio", "sticker"} for m in state.get("incoming", [])
-        ):
+        incoming = state.get("incoming", [])
+        if not state.get("menu_shown"):
+            # A first message with no words (a photo, a location, a contact card, an order, a
+            # reaction, a voice note): acknowledge it and offer the menu, never leave silence.
+            out.append(reply(config.message("media_received", language), agent=AGENT))
+            out.append(menu_message(config, language))
+            return {"outgoing": out, "menu_shown": True}
+        if any(m["kind"] in UNREADABLE for m in incoming):
             out.append(reply(config.message("unsupported_message", language), agent=AGENT))
         return {"outgoing": out}
     if is_acknowledgement(text):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0}
     analysis = state.get("analysis")
+    events = list(state.get("events", []))
     if analysis and analysis.get("can_answer") and analysis.get("answer"):
-        out.append(reply(str(analysis["answer"]), agent=AGENT))
-        return {"outgoing": out, "fallbacks": 0}
-    match = knowledge_of(ctx).best(text) if analysis is None else None
+        confidence = float(analysis.get("answer_confidence") or 0.0)
+        if confidence >= config.agents.answer_min_confidence:
+            out.append(reply(str(analysis["answer"]), agent=AGENT))
+            return {"outgoing": out, "fallbacks": 0}
+        # A guess is worse than "I don't know": fall back to the knowledge base, then to a person.
+        events.append(
+            {
+                "agent": AGENT,
+                "description": f"model answer withheld: confidence {confidence:.2f} is below "
+                f"{config.agents.answer_min_confidence:.2f}",
+                "details": {"answer": analysis["answer"], "confidence": confidence},
+            }
+        )
+        analysis = None
+    if is_greeting(text):
+        # A greeting is answered with the welcome; it is never an unanswered question.
+        if state.get("menu_shown"):
+            out.append(reply(config.message("greeting", language), agent=AGENT))
+            return {"outgoing": out, "events": events}
+        out.append(menu_message(config, language))
+        return {"outgoing": out, "menu_shown": True, "events": events}
+    # "Hi there, what are your prices?": the question is what follows the greeting.
+    question = strip_social(text)
+    match = knowledge_of(ctx).best(question) if analysis is None else None
     if match is not None and match.score >= config.agents.knowledge_threshold:
         out.append(reply(config.localized(match.entry.answer, language), agent=AGENT))
         event = {
@@ -143,22 +142,30 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             "description": f"answered from knowledge entry {match.entry.id}",
             "details": {"entry": match.entry.id, "score": match.score, "matched": match.question},
         }
-        return {"outgoing": out, "fallbacks": 0, "events": [*state.get("events", []), event]}
-    if is_greeting(text) and not state.get("menu_shown"):
-        out.append(menu_message(config, language))
-        return {"outgoing": out, "menu_shown": True}
+        return {"outgoing": out, "fallbacks": 0, "events": [*events, event]}
+    if is_pleasantry(question):
+        out.append(reply(config.message("acknowledgement", language), agent=AGENT))
+        return {"outgoing": out, "fallbacks": 0, "events": events}
     fallbacks = state.get("fallbacks", 0) + 1
-    if fallbacks >= config.agents.fallbacks_before_handoff:
+    # Hand off on an unanswered question; a statement ("still stuck") gets the fallback reply and
+    # the sentinel watches how the customer goes on.
+    if fallbacks >= config.agents.fallbacks_before_handoff and is_question(question):
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,
             state=state,
             signals=[{"kind": "fallback", "score": 1.0, "evidence": text, "rule": f"{fallbacks} fallbacks"}],
         )
-        return {"handoff": request, "fallbacks": fallbacks}
+        return {"handoff": request, "fallbacks": fallbacks, "events": events}
     out.append(reply(config.message("fallback", language), agent=AGENT))
     if not state.get("menu_shown"):
         out.append(menu_message(config, language))
     open_questions = (
         [*state.get("open_questions", []), text] if "?" in text else state.get("open_questions", [])
     )
-    return {"outgoing": out, "fallbacks": fallbacks, "menu_shown": True, "open_questions": open_questions}
+    return {
+        "outgoing": out,
+        "fallbacks": fallbacks,
+        "menu_shown": True,
+        "open_questions": open_questions,
+        "events": events,
+    }

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -46,6 +46,11 @@ __all__ = [
     "detect_loop",
     "detect_negated_request",
     "is_acknowledgement",
+    "is_greeting",
+    "is_pleasantry",
+    "is_question",
+    "social_prefix",
+    "strip_social",
 ]
 
 
@@ -65,6 +70,12 @@ _CONNECT = _compile(lexicon.CONNECT_VERBS, "connect")
 _CONTACT = _compile(lexicon.CONTACT_VERBS, "contact")
 _WANT = _compile(lexicon.WANT_VERBS, "want")
 _HELP = _compile(lexicon.HELP_VERBS, "help")
+_BOT = _compile(lexicon.BOT_WORDS, "bot")
+_REAL = _compile(lexicon.REAL_PERSON, "real")
+_REQUEST = _compile(lexicon.REQUEST_PHRASES, "request")
+_CALLBACK = _compile(lexicon.CALLBACK, "callback")
+_BOT_REJECTION = PhraseSet.of(lexicon.BOT_REJECTION)
+_SARCASM = PhraseSet.of(lexicon.SARCASM_MARKERS)
 _EXIST_BEFORE = PhraseSet.of(lexicon.EXIST_BEFORE)
 _EXIST_AFTER = PhraseSet.of(lexicon.EXIST_AFTER)
 _NEG_BEFORE = PhraseSet.of(lexicon.NEGATION_BEFORE)
@@ -85,6 +96,31 @@ _FUZZY_NOUNS = {
     for word in sorted(phrase.slots[0].exact)
     if len(word) >= 7
 }
+_GREETING = _compile(lexicon.GREETINGS, "greeting")
+_SMALL_TALK = _compile(lexicon.SMALL_TALK, "small_talk")
+_SOCIAL_VOCABULARY = frozenset(
+    word
+    for phrases in (_GREETING.phrases, _SMALL_TALK.phrases)
+    for phrase in phrases
+    for slot in phrase.slots
+    for word in slot.exact
+)
+# Long single-word request verbs, for typo tolerance ("conect", "tranfer", "spek").
+_FUZZY_VERBS = {
+    word: phrase
+    for phrase in [*_TALK.phrases, *_CONNECT.phrases]
+    if len(phrase.slots) == 1
+    for word in sorted(phrase.slots[0].exact)
+    if len(word) >= 5
+}
+# Words that do not count in the distance between a verb and its noun ("verbinden Sie mich bitte
+# mit einem Ansprechpartner"): articles, politeness, pronouns.
+_LIGHT = lexicon.ARTICLES | lexicon.BARE_FILLER | lexicon.FIRST_PERSON | lexicon.REQUEST_MOOD
+# "I'll call you back", "we will call back": the customer calls, nobody is asked to.
+_SELF_CALL = frozenset({"i", "ill", "will", "well", "we", "gonna", "shall", "vou", "voy", "vais", "werde"})
+_AND = frozenset(
+    {"and", "or", "y", "o", "e", "ou", "et", "und", "oder", "en", "of", "dan", "atau", "aur", "ya"}
+)
 _NEGATORS = lexicon.NEGATORS
 _NUMBER = re.compile(r"^\d+$")
 _NUMBER_WORDS = lexicon.NUMBER_WORDS
@@ -122,7 +158,46 @@ def _nouns(a: Analysis) -> tuple[Match, ...]:
         best = process.extractOne(word, _FUZZY_NOUNS.keys(), scorer=Levenshtein.distance, score_cutoff=cutoff)
         if best is not None and best[0][0] == word[0]:
             found.append(Match(_FUZZY_NOUNS[best[0]], i, i))
-    return tuple(m for m in found if not _false_friend(a, m))
+    return tuple(_real(a, m) for m in found if not _false_friend(a, m))
+
+
+def _real(a: Analysis, noun: Match) -> Match:
+    """ "someone real", "qualcuno in carne e ossa", "jemanden aus der Buchhaltung": a pronoun made a
+    person by a qualifier next to it counts as a human noun."""
+    if not noun.phrase.tag.startswith("someone"):
+        return noun
+    words = a.words
+    clause = a.tokens[noun.first].clause
+    for m in _REAL.find(words):
+        if a.tokens[m.first].clause == clause and (
+            0 < m.first - noun.last <= 3 or 0 < noun.first - m.last <= 2
+        ):
+            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, noun.last)
+    after = words[noun.last + 1 : noun.last + 5]
+    if after[:1] and after[0] in lexicon.FROM_WORDS:
+        rest = analyse(" ".join(after[1:]))
+        if _DEPARTMENT.find(rest.words) or set(after[1:]) & lexicon.TEAM_WORDS:
+            departments = _DEPARTMENT.find(rest.words)
+            last = noun.last + 2 + departments[0].last if departments else noun.last
+            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, last)
+    return noun
+
+
+def _fuzzy_verbs(words: Sequence[str], known: set[int]) -> list[Match]:
+    """Request verbs with one typo ("conect me to a live agent")."""
+    found: list[Match] = []
+    for i, word in enumerate(words):
+        if i in known or len(word) < 5 or not word.isalpha() or word in _FUZZY_VERBS:
+            continue
+        best = process.extractOne(word, _FUZZY_VERBS.keys(), scorer=Levenshtein.distance, score_cutoff=1)
+        if best is not None and best[0][0] == word[0] and abs(len(best[0]) - len(word)) <= 1:
+            found.append(Match(_FUZZY_VERBS[best[0]], i, i))
+    return found
+
+
+def _gap(words: Sequence[str], left: int, right: int) -> int:
+    """Words between `left` and `right` that carry meaning (articles, "please", pronouns do not)."""
+    return sum(1 for w in words[left + 1 : right] if w not in _LIGHT) + 1
 
 
 def _previous_word(words: Sequence[str], index: int) -> str:
@@ -172,12 +247,13 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
     return False
 
 
-def _about_others(a: Analysis, first: int, last: int) -> bool:
+def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] = frozenset()) -> bool:
     """A frame about the bot, customers or conversations ("my customers want to talk to a human"),
     unless "me"/"I" sits right before or inside it ("the bot is useless I want a human")."""
     clause = a.tokens[first].clause
-    window = {t.text for t in a.tokens[max(0, first - 8) : last + 1] if t.clause == clause}
-    if not window & lexicon.THIRD_PARTY:
+    # The object can follow the frame: "we want to route support chats to the right team".
+    window = {t.text for t in a.tokens[max(0, first - 8) : last + 3] if t.clause == clause}
+    if not (window - ignore) & lexicon.THIRD_PARTY:
         return False
     own = {t.text for t in a.tokens[max(0, first - 3) : last + 1] if t.clause == clause}
     return not own & lexicon.FIRST_PERSON
@@ -216,6 +292,7 @@ def _find_frames(text: str) -> list[_Frame]:
         if not _about_others(a, call.first, call.last):
             negated = _negated(a, call.first, call.last)
             frames.append(_Frame("call me", call.first, call.last, 0.85, None, negated))
+    frames.extend(_phrase_frames(a))
     if not nouns:
         return frames
 
@@ -223,13 +300,23 @@ def _find_frames(text: str) -> list[_Frame]:
         first, last = min(verb.first, noun.first), max(verb.last, noun.last)
         if _about_others(a, first, last):
             return
+        if rule.startswith("talk") and set(a.words[first : last + 3]) & lexicon.PAST_MARKERS:
+            return  # "the agent I was talking to yesterday": a report, not a request
         frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
 
     humans = [n for n in nouns if n.phrase.tag.startswith("human")]
     people = [n for n in nouns if not n.phrase.tag.startswith("department")]
-    for verb in _TALK.find(words, gap=1):
+    talk = list(_TALK.find(words, gap=1))
+    connect = list(_CONNECT.find(words, gap=1))
+    known = {i for m in [*talk, *connect, *nouns] for i in range(m.first, m.last + 1)}
+    for fuzzy in _fuzzy_verbs(words, known):
+        (talk if fuzzy.phrase.tag.startswith("talk") else connect).append(fuzzy)
+    for verb in talk:
+        # "the chat history", "chat window": the verb is a noun here.
+        if verb.last + 1 < len(words) and words[verb.last + 1] in lexicon.FALSE_FRIEND_AFTER:
+            continue
         for noun in nouns:
-            if noun.first > verb.last and noun.first - verb.last <= 5:
+            if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
                     add("talk+noun", verb, noun, 0.95)
             elif noun.last < verb.first and verb.first - noun.last <= 5:
@@ -237,13 +324,14 @@ def _find_frames(text: str) -> list[_Frame]:
                 # se baat"), or another subject must sit between ("a human I could speak to"), else
                 # it is the subject ("your agents speak Spanish").
                 gap = set(_between(words, noun.last, verb.first))
-                lead = set(words[max(0, noun.first - 3) : noun.first])
+                # ("a" before the noun is an article here, not the Spanish/Portuguese "to".)
+                lead = set(words[max(0, noun.first - 3) : noun.first]) - lexicon.ARTICLES
                 allowed = (gap | lead) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
                 if allowed and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)
-    for verb in _CONNECT.find(words, gap=1):
+    for verb in connect:
         for noun in nouns:
-            if noun.first > verb.last and noun.first - verb.last <= 5:
+            if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 add("connect+noun", verb, noun, 0.9)
             elif noun.last < verb.first and verb.first - noun.last <= 4:
                 add("connect+noun", verb, noun, 0.85)
@@ -264,7 +352,7 @@ def _find_frames(text: str) -> list[_Frame]:
         for noun in humans:
             if _plural(words, noun):
                 continue
-            after = noun.first > verb.last and noun.first - verb.last <= 4
+            after = noun.first > verb.last and _gap(words, verb.last, noun.first) <= 4
             before = postposed and noun.last < verb.first and verb.first - noun.last <= 3
             if after or before:
                 add("want+noun", verb, noun, 0.9)
@@ -277,7 +365,14 @@ def _find_frames(text: str) -> list[_Frame]:
                 add("exists+noun", cue, noun, 0.8)
     for cue in _EXIST_AFTER.find(words):
         for noun in humans if len(words) > 5 else people:
-            if 0 < cue.first - noun.last <= 2 and not _plural(words, noun):
+            # "anyone here?", "koi hai?"; a pronoun must be right before the cue ("koi discount
+            # hai" asks about a discount).
+            reach = 2 if noun.phrase.tag.startswith("human") else 1
+            # "la personne d'hier" is yesterday's person, not a person here.
+            between = set(_between(words, noun.last, cue.first))
+            if between & (lexicon.OF_WORDS | lexicon.FROM_WORDS):
+                continue
+            if 0 < cue.first - noun.last <= reach and not _plural(words, noun):
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
     # "no bot, human please").
@@ -294,6 +389,65 @@ def _find_frames(text: str) -> list[_Frame]:
                 if bare is not None:
                     negated = _negated(a, bare.first, bare.last)
                     frames.append(_Frame("bare noun", bare.first, bare.last, 0.9, _lang(bare), negated))
+    return frames
+
+
+def _negated_before(a: Analysis, first: int) -> bool:
+    """A negation cue in the same clause shortly before token `first` ("no need for anyone to call
+    me", "no hace falta q me llamen")."""
+    clause = a.tokens[first].clause
+    for m in _NEG_BEFORE.find(a.words):
+        if m.last < first and first - m.last <= 7 and a.tokens[m.first].clause == clause:
+            nxt = a.words[m.last + 1] if m.last + 1 < len(a.words) else ""
+            if a.words[m.first] in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
+                continue
+            return True
+    return False
+
+
+def _phrase_frames(a: Analysis) -> list[_Frame]:
+    """Requests that need no separate noun: whole request phrases ("who can I speak to", "are you a
+    bot?"), call-back requests ("kunnen jullie me terugbellen?"), rejections of the bot ("not a bot
+    please", "bitte keinen Bot") and questions whether it is one ("vc é robô?")."""
+    words, tokens = a.words, a.tokens
+    frames: list[_Frame] = []
+    for m in _REQUEST.find(words):
+        # "is this a bot?" names the bot itself, not a third party.
+        if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
+            frames.append(
+                _Frame("request phrase", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first))
+            )
+    for m in _CALLBACK.find(words):
+        before = set(words[max(0, m.first - 2) : m.first])
+        nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
+        if before & _SELF_CALL or nxt in {"you", "u", "ya", "te", "vous"}:
+            continue
+        if not _about_others(a, m.first, m.last):
+            frames.append(_Frame("call back", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first)))
+    question = "?" in a.raw or "؟" in a.raw
+    for bot in _BOT.find(words):
+        clause = tokens[bot.first].clause
+        others = {t.text for t in tokens if t.clause == clause} - set(words[bot.first : bot.last + 1])
+        if others & (lexicon.THIRD_PARTY - {"bot", "bots", "chatbot"}):
+            continue
+        following = tokens[bot.last + 1] if bot.last + 1 < len(tokens) else None
+        ends_clause = following is None or following.clause != clause or following.text in lexicon.BARE_FILLER
+        # "stop the bot and put a person on": a rejection may go on with "and".
+        ends_rejection = ends_clause or (following is not None and following.text in _AND)
+        rejected = any(
+            m.last < bot.first and bot.first - m.last <= 4 and tokens[m.first].clause == clause
+            for m in [*_BOT_REJECTION.find(words), *_NEG_BEFORE.find(words)]
+        ) or any(
+            0 < m.first - bot.last <= 2 and tokens[m.first].clause == clause for m in _NEG_AFTER.find(words)
+        )
+        # "I'm not a bot" is about the customer.
+        about_self = any(m.last < bot.first and tokens[m.first].clause == clause for m in _SELF.find(words))
+        if rejected and ends_rejection and not about_self:
+            frames.append(_Frame("rejects the bot", bot.first, bot.last, 0.85, _lang(bot), False))
+            continue
+        previous = _previous_word(words, bot.first)
+        if question and ends_clause and previous in lexicon.BOT_IDENTITY:
+            frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), False))
     return frames
 
 
@@ -352,6 +506,29 @@ def _noisy_or(weights: Iterable[float]) -> float:
     return 1.0 - remaining
 
 
+_CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
+
+
+def _shouting(text: str) -> bool:
+    """Mostly capitals, or a run of shouted words inside a calmer message ("STILL STUCK. what is
+    going on"); needs 8 capital letters, so "OK" or "HR" is no shouting."""
+    if sum(1 for c in text if c.isupper()) < 8:  # most messages: no shouting possible
+        return False
+    letters = [c for c in text if c.isalpha() and c.upper() != c.lower()]
+    upper = sum(1 for c in letters if c.isupper())
+    if len(letters) >= 8 and upper / len(letters) >= 0.7:
+        return True
+    run = longest = 0
+    for word in text.split():
+        core = "".join(c for c in word if c.isalpha())
+        if len(core) >= 2 and core.isupper():
+            run += len(core)
+            longest = max(longest, run)
+        elif core:
+            run = 0
+    return longest >= 8
+
+
 def detect_frustration(text: str) -> Signal | None:
     """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
     a = analyse(text)
@@ -364,11 +541,28 @@ def detect_frustration(text: str) -> Signal | None:
         cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
+    problem = any(w in lexicon.PROBLEM_WORDS for w in words)
+    # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").
+    sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
+    for m in sarcastic:
+        cues.append((0.6, m.first, m.last, f"sarcasm:{m.phrase.source}", None))
+    if annoyed and not sarcastic and any(w in lexicon.POSITIVE_WORDS for w in words):
+        # "great, the bot doesn't understand me either 🙄": praise, an eye-roll and a problem.
+        cues.append(
+            (0.5 if problem else 0.4, 0, len(words) - 1, "sarcasm:praise with an annoyed emoji", None)
+        )
     in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
     positive = any(
         w in lexicon.POSITIVE_WORDS and i not in in_cue and not set(words[max(0, i - 2) : i]) & _NEGATORS
         for i, w in enumerate(words)
     ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
+    shouting = _shouting(text)
+    weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
+    if shouting and weight >= 1.0 and not positive:
+        # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT");
+        # capitals about good news are joy ("THIS IS GREAT"), a loud question is just loud.
+        first = next(i for i, w in enumerate(words) if w in lexicon.PROBLEM_WORDS)
+        cues.append((0.62, first, first, "caps about a problem", None))
     weights = [c[0] for c in cues]
     rules = [c[3] for c in cues]
     if angry:
@@ -378,9 +572,7 @@ def detect_frustration(text: str) -> Signal | None:
         weights.append(0.3)
         rules.append("annoyed emoji")
     intensity: list[float] = []
-    letters = [c for c in text if c.isalpha()]
-    upper = sum(1 for c in letters if c.isupper())
-    if len(letters) >= 8 and upper / len(letters) >= 0.7:
+    if shouting:
         intensity.append(0.3)
         rules.append("caps")
     if re.search(r"[!?]{3,}|!!|\?\?|\?!|!\?", text):
@@ -434,6 +626,82 @@ def is_acknowledgement(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
+# Greetings and small talk
+# --------------------------------------------------------------------------------------------------
+
+_GREETING_EMOJI = frozenset("👋🙋🤝")
+_ELONGATED = re.compile(r"(\w)\1+")
+
+
+def _squeezed(words: Sequence[str]) -> tuple[str, ...]:
+    """ "hellooo" -> "helo", "heyyy" -> "hey", "holaa" -> "hola": stretched greetings, unless the
+    word is already known as it is ("good", "ciao")."""
+    return tuple(
+        w if w in _SOCIAL_VOCABULARY or w in lexicon.GREETING_FILLER else _ELONGATED.sub(r"\1", w)
+        for w in words
+    )
+
+
+@lru_cache(maxsize=2048)
+def social_prefix(text: str) -> int:
+    """How many leading words of `text` are a greeting or small talk ("Hi, hope you're well",
+    "hola buenas", "hello ji ad dekha"); 0 when the message does not open with one."""
+    words = _squeezed(analyse(text).words)
+    if not words:
+        return 0
+    covered: set[int] = set()
+    for m in [*_GREETING.find(words), *_SMALL_TALK.find(words)]:
+        covered.update(range(m.first, m.last + 1))
+    count = 0
+    while count < len(words) and (count in covered or words[count] in lexicon.GREETING_FILLER):
+        count += 1
+    return count if covered & set(range(count)) else 0
+
+
+def is_greeting(text: str) -> bool:
+    """A message that is only a greeting or small talk: it gets the welcome, never a fallback."""
+    words = analyse(text).words
+    if not words:
+        return any(c in _GREETING_EMOJI for c in text)
+    return social_prefix(text) == len(words)
+
+
+def strip_social(text: str) -> str:
+    """The rest of `text` after an opening greeting: "HI THERE, WHAT ARE YOUR PRICES?" -> "WHAT ARE
+    YOUR PRICES?"; the text itself when it opens with no greeting."""
+    count = social_prefix(text)
+    a = analyse(text)
+    if not count or count >= len(a.words):
+        return text if not count else ""
+    return text[a.tokens[count].start :].strip()
+
+
+def is_question(text: str) -> bool:
+    """A question mark, or a question word opening a clause ("how do i export chats")."""
+    if any(mark in text for mark in "?¿؟"):
+        return True
+    a = analyse(strip_social(text) or text)
+    starts = {0} | {i for i in range(1, len(a.tokens)) if a.tokens[i].clause != a.tokens[i - 1].clause}
+    return any(a.words[i] in lexicon.QUESTION_WORDS for i in starts if i < len(a.words))
+
+
+def is_pleasantry(text: str) -> bool:
+    """Thanks or praise with no question and no complaint ("Thanks, the person I spoke to solved
+    it", "love the new update!"): it needs a "you're welcome", not a fallback."""
+    if "?" in text or "؟" in text or is_acknowledgement(text):
+        return is_acknowledgement(text)
+    words = analyse(text).words
+    if not words or len(words) > 25:
+        return False
+    frustration = detect_frustration(text)
+    if frustration is not None and frustration.score >= 0.3:
+        return False
+    thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
+    positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS)
+    return thanks or positive >= 2
+
+
+# --------------------------------------------------------------------------------------------------
 # Loops
 # --------------------------------------------------------------------------------------------------
 
@@ -453,7 +721,12 @@ def _loop_text(text: str) -> str:
 def _trivial(text: str) -> bool:
     """Greetings, thanks, one-word answers: repeating them is not a loop."""
     words = analyse(text).words
-    return len(words) < 2 or is_acknowledgement(text) or all(w in lexicon.BARE_FILLER for w in words)
+    return (
+        len(words) < 2
+        or is_acknowledgement(text)
+        or is_greeting(text)
+        or all(w in lexicon.BARE_FILLER for w in words)
+    )
 
 
 def _same_question(a: str, b: str, similarity: float) -> float:

@@ -15,14 +15,16 @@ import structlog
 from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, turn_text
-from agents.language import detect_language
-from agents.responder import is_greeting, knowledge_of
+from agents.language import detect_language, rules_cover
+from agents.qualifier import collect_fields
+from agents.responder import knowledge_of
 from agents.sentinel.detectors import (
     detect_explicit_request,
     detect_frustration,
     detect_loop,
     detect_negated_request,
     is_acknowledgement,
+    is_greeting,
 )
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
@@ -47,6 +49,13 @@ async def perceive(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     for m in state.get("incoming", []):
         transcript.append(f"customer: {m['text'] or m['reply_title'] or '[' + m['kind'] + ']'}")
     return {"turn": state.get("turn", 0) + 1, "language": language, "transcript": transcript[-40:]}
+
+
+def _earlier_lines(state: State) -> list[str]:
+    """The transcript before this turn (`perceive` has already appended this turn's messages)."""
+    transcript = list(state.get("transcript", []))
+    this_turn = len(state.get("incoming", []))
+    return transcript[:-this_turn] if this_turn else transcript
 
 
 async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
@@ -74,8 +83,15 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
         reason = HandoffReason.UNRESOLVED
     if reason is not None:
         update["handoff"] = handoff_request(reason=reason, state=state, signals=signals)
+        if ctx.referral is not None and not state.get("qualified"):
+            # An ad lead who asks for a person in the same message as their company keeps it.
+            update["fields"], update["events"], _ = collect_fields(state, ctx)
         return update
-    if ctx.llm is None or is_acknowledgement(text) or is_greeting(text):
+    if ctx.llm is None:
+        return update
+    # Greetings and thanks need no model call, in the languages the rules know; a language they
+    # do not cover goes to the model, which can read it.
+    if rules_cover(text) and (is_acknowledgement(text) or is_greeting(text)):
         return update
     from agents.llm import LLMUnavailable, analyze_turn
 
@@ -83,7 +99,8 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     try:
         analysis = await analyze_turn(
             ctx.llm,
-            transcript="\n".join(state.get("transcript", [])[-20:]),
+            # The latest message goes once, as the user message: the transcript stops before it.
+            transcript="\n".join(_earlier_lines(state)[-20:]),
             customer_message=text,
             pending_field=state.get("asking"),
             known_fields={k: v["value"] for k, v in state.get("fields", {}).items()},

@@ -295,6 +295,9 @@ class AssignmentConfig(_Model):
 
 class AgentsConfig(_Model):
     fallbacks_before_handoff: int = Field(default=2, ge=1)
+    # The model's answer is sent only at or above this confidence; below it the bot falls back
+    # (knowledge base, then "sorry" and in the end an `unresolved` handoff) instead of guessing.
+    answer_min_confidence: float = Field(default=0.6, ge=0, le=1)
     knowledge_threshold: float = Field(default=72, ge=0, le=100)
     loop_similarity: float = Field(default=85, ge=0, le=100)
 
@@ -324,6 +327,11 @@ REQUIRED_MESSAGES = (
     "resumed",
     "unsupported_message",
 )
+# Messages a configuration may leave out: the shipped English text is used then.
+DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
+    "greeting": {"en": "Hi again! What can I help you with?"},
+    "media_received": {"en": "Thanks, I've received it and kept it for our team."},
+}
 
 
 class AppConfig(_Model):
@@ -339,6 +347,11 @@ class AppConfig(_Model):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     knowledge: list[KnowledgeEntry] = Field(default_factory=list)
     reps: list[RepConfig] = Field(default_factory=list)
+
+    @field_validator("messages")
+    @classmethod
+    def _default_messages(cls, value: dict[str, Localized]) -> dict[str, Localized]:
+        return {**DEFAULT_MESSAGES, **value}
 
     @model_validator(mode="after")
     def _references(self) -> AppConfig:

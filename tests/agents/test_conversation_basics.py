@@ -1,0 +1,126 @@
+"""Conversation basics through the real webhook path: greetings get the welcome and never count as
+unanswered questions, a greeting with a question answers the question, thanks get a "you're
+welcome", and a first message that is not text (fixture payloads) still gets a reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestrator.runtime.replay import Harness
+from tests.factories import AD_REFERRAL, auth, say, text
+from tests.fixtures import load_fixture
+
+
+async def _conversation(h: Harness) -> dict[str, Any]:
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
+    data: dict[str, Any] = detail.json()
+    return data
+
+
+@pytest.mark.parametrize(
+    "greeting",
+    [
+        "yo",
+        "Morning",
+        "good evening",
+        "Guten Morgen",
+        "مرحبا",
+        "السلام عليكم",
+        "halo kak",
+        "opa",
+        "buonasera",
+    ],
+)
+async def test_greeting_gets_the_menu_not_a_fallback(h: Harness, greeting: str) -> None:
+    sent = await say(h, text("12025550501", greeting, h.clock.now()))
+    assert not any("don't have an answer" in s for s in sent), sent
+    assert h.fake_graph.sent[-1]["json"]["type"] == "interactive"
+
+
+async def test_greeting_then_one_unknown_question_does_not_hand_off(h: Harness) -> None:
+    wa = "12025550502"
+    await say(h, text(wa, "Morning", h.clock.now()))
+    sent = await say(h, text(wa, "what does your product actually do?", h.clock.now()))
+    assert any("don't have an answer" in s for s in sent), sent
+    assert (await _conversation(h))["owner"] == "bot"
+
+
+async def test_greeting_with_a_question_answers_the_question(h: Harness) -> None:
+    sent = await say(h, text("12025550503", "HI THERE, IS THERE A FREE TRIAL?", h.clock.now()))
+    assert any("14-day free trial" in s for s in sent), sent
+    assert (await _conversation(h))["owner"] == "bot"
+
+
+async def test_second_greeting_gets_a_short_welcome_not_the_menu_again(h: Harness) -> None:
+    wa = "12025550504"
+    await say(h, text(wa, "hello", h.clock.now()))
+    sent = await say(h, text(wa, "hi again", h.clock.now()))
+    assert sent == ["Hi again! What can I help you with?"]
+
+
+async def test_thanks_with_a_remark_gets_you_are_welcome(h: Harness) -> None:
+    wa = "12025550505"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    sent = await say(h, text(wa, "Thanks, the person I spoke to solved it", h.clock.now()))
+    assert any("welcome" in s for s in sent), sent
+    assert (await _conversation(h))["owner"] == "bot"
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "inbound_image_pywa.json",
+        "inbound_location_named_pywa.json",
+        "inbound_contacts_pywa.json",
+        "inbound_order_pywa.json",
+        "inbound_reaction_pywa.json",
+        "inbound_audio_voice_pywa.json",
+        "inbound_sticker_pywa.json",
+    ],
+)
+async def test_first_message_that_is_not_text_gets_a_reply(h: Harness, fixture: str) -> None:
+    sent = await say(h, load_fixture(fixture))
+    assert sent, f"{fixture}: the customer was left in silence"
+    assert "received" in sent[0]
+    assert h.fake_graph.sent[-1]["json"]["type"] == "interactive"
+
+
+async def test_ad_lead_greeting_gets_the_qualification_opening(h: Harness) -> None:
+    sent = await say(h, text("12025550506", "hi saw your ad", h.clock.now(), referral=AD_REFERRAL))
+    assert len(sent) == 1
+    assert "company" in sent[0]
+
+
+async def test_one_shot_lead_is_qualified_on_its_first_message(h: Harness) -> None:
+    message = (
+        "Hi! I'm Maria from Contoso Pharma, we want to use WhatsApp to answer prescription refill questions"
+    )
+    await say(h, text("12025550507", message, h.clock.now(), name="Maria", referral=AD_REFERRAL))
+    conversation = await _conversation(h)
+    assert conversation["handoff_reason"] == "qualified"
+    fields = conversation["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Contoso Pharma"
+    assert "prescription refill" in fields["use_case"]["value"]
+
+
+async def test_ad_lead_asking_for_a_person_keeps_the_company_given_in_that_message(h: Harness) -> None:
+    wa = "12025550508"
+    await say(h, text(wa, "hello", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "We're Initech Ltd, can I talk to a salesperson please?", h.clock.now()))
+    conversation = await _conversation(h)
+    assert conversation["handoff_reason"] == "explicit_request"
+    assert conversation["handoff_context"]["fields"]["company_name"]["value"] == "Initech Ltd"
+
+
+async def test_use_case_given_before_the_company_is_not_taken_for_the_company(h: Harness) -> None:
+    wa = "12025550509"
+    await say(h, text(wa, "hey :)", h.clock.now(), referral=AD_REFERRAL))
+    sent = await say(h, text(wa, "answering customer FAQs for our gym", h.clock.now()))
+    assert any("company" in s for s in sent), "asks for what is still missing"
+    await say(h, text(wa, "FitHub", h.clock.now()))
+    fields = (await _conversation(h))["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "FitHub"
+    assert fields["use_case"]["value"] == "answering customer FAQs for our gym"

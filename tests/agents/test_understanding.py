@@ -1,0 +1,225 @@
+"""What real customers type: requests for a person by meaning (rejecting the bot, asking whether a
+person is there, call-back requests, typos), frustration without angry words (capitals about a
+problem, sarcasm, threats), greetings and small talk in every language, and qualification answers
+given in any order."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.extract import extract_fields, looks_like_use_case
+from agents.sentinel.detectors import (
+    detect_explicit_request,
+    detect_frustration,
+    detect_negated_request,
+    is_greeting,
+    is_pleasantry,
+    is_question,
+    strip_social,
+)
+from agents.sentinel.node import FRUSTRATION_THRESHOLD
+
+BOT_QUESTION = {"request phrase", "asks if a bot"}
+CALL = {"call back", "call me"}
+
+
+@pytest.mark.parametrize(
+    ("text", "rules"),
+    [
+        ("no bots please", {"rejects the bot"}),
+        ("enough with the robot", {"rejects the bot"}),
+        ("chega de robô", {"rejects the bot"}),
+        ("are you a bot?", BOT_QUESTION),
+        ("ist das ein Bot?", BOT_QUESTION),
+        ("sei un robot?", BOT_QUESTION),
+        ("can someone call me back tomorrow morning?", CALL),
+        ("llámenme por favor", CALL),
+        ("pode me retornar a ligação?", CALL),
+        ("who do I talk to about an invoice?", {"request phrase"}),
+        ("mit wem kann ich sprechen?", {"request phrase"}),
+    ],
+)
+def test_request_without_a_listed_phrase_is_recognised_by_its_rule(text: str, rules: set[str]) -> None:
+    signal = detect_explicit_request(text)
+    assert signal is not None, text
+    assert signal.rule in rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you transfr me to a representative",
+        "speek to a human pls",
+        "someone real please, this is urgent",
+        "hay una persona de verdad por ahí?",
+        "ich brauche jemanden aus dem Vertrieb",
+        "can I get someone on the phone?",
+    ],
+)
+def test_request_is_found_through_typos_and_qualifiers(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "does your bot reply in Arabic?",
+        "I'll call you back after lunch",
+        "we call back every customer within a day, can you track that?",
+        "how do I connect my WhatsApp number to a bot?",
+        "koi discount hai kya?",
+        "apakah ada admin fee?",
+        "our customers do not want a bot, can it hand over to our staff?",
+        "this is not a bot problem, the API returns 500",
+    ],
+)
+def test_product_questions_and_own_calls_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+def test_declined_call_back_is_reported_as_negated() -> None:
+    text = "no hace falta que me llamen, gracias"
+    assert detect_explicit_request(text) is None
+    assert detect_negated_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WHY IS MY ORDER STILL NOT HERE",
+        "STILL NOT WORKING. seriously?",
+        "oh great, it crashed again 🙄",
+        "thanks for nothing",
+        "if this isn't sorted by friday we're switching to another provider",
+        "ya es la cuarta vez que escribo, qué falta de respeto",
+        "vcs só enrolam, perdi a paciência",
+        "c'est une blague, toujours en attente",
+        "ich fühle mich verarscht, seit Tagen keine Antwort",
+        "che schifo, nessuna risposta da giorni",
+        "abhi tak fix nahi hua, bakwas",
+        "udah 3x nanya gak ada yang bales, parah",
+        "ik ben het zat, al drie keer gevraagd",
+    ],
+)
+def test_complaint_without_angry_words_reaches_the_threshold(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WHAT TIME DO YOU OPEN ON SATURDAY",
+        "THIS IS GREAT, LOVE IT",
+        "wow great, thanks a lot!",
+        "it was slow yesterday but it works fine now, thanks",
+        "I need to cancel my order, how?",
+    ],
+)
+def test_loud_question_praise_and_solved_problems_stay_below_the_threshold(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "heyyy",
+        "Hi, hope you're well",
+        "good evening all",
+        "hola buenas tardes",
+        "oii tudo bem?",
+        "bonsoir",
+        "Moin moin",
+        "buongiorno a tutti",
+        "namaste ji",
+        "selamat malam kak",
+        "صباح الخير",
+        "goedemorgen",
+        "👋",
+    ],
+)
+def test_greetings_and_small_talk_in_every_language_are_greetings(text: str) -> None:
+    assert is_greeting(text), text
+
+
+@pytest.mark.parametrize(
+    "text", ["hi, what are your prices?", "this morning the app broke", "hello?? anyone"]
+)
+def test_message_with_more_than_a_greeting_is_not_a_greeting(text: str) -> None:
+    assert not is_greeting(text)
+
+
+def test_greeting_is_stripped_before_the_question() -> None:
+    assert strip_social("Good morning! how much is the basic plan?") == "how much is the basic plan?"
+    assert strip_social("how much is it?") == "how much is it?"
+
+
+def test_thanks_with_a_remark_is_a_pleasantry_but_a_complaint_is_not() -> None:
+    assert is_pleasantry("thanks, your colleague fixed it")
+    assert not is_pleasantry("thanks for nothing, still broken")
+    assert not is_pleasantry("thanks, but how do I export?")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("how do i export chats", True), ("wie geht das", True), ("still stuck", False), ("price?", True)],
+)
+def test_question_is_told_from_a_statement(text: str, expected: bool) -> None:
+    assert is_question(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "asking", "company", "use_case"),
+    [
+        ("I'm Joana from Padaria Estrela and we want to send order updates", None, "Padaria Estrela", "send"),
+        ("sou o Pedro da Auto Peças Lima", "company_name", "Auto Peças Lima", None),
+        ("Je suis Claire de la société Verde Conseil", "company_name", "Verde Conseil", None),
+        (
+            "Hi, Greenway Dental Group here - looking to automate appointment reminders",
+            None,
+            "Greenway Dental Group",
+            "automate",
+        ),
+        (
+            "we run two gyms called Iron Temple and need help answering membership questions",
+            None,
+            "Iron Temple",
+            "answering",
+        ),
+        ("mera naam Amit hai, company Gupta Traders hai", "company_name", "Gupta Traders", None),
+        ("booking tables for our restaurant", "company_name", None, "booking tables"),
+        ("Blue Lagoon", "use_case", "Blue Lagoon", None),
+    ],
+)
+def test_company_and_use_case_come_from_any_message_in_any_order(
+    text: str, asking: str | None, company: str | None, use_case: str | None
+) -> None:
+    found = {x.field: x.value for x in extract_fields(text, asking=asking)}
+    assert found.get("company_name") == company, found
+    if use_case is None:
+        assert "use_case" not in found, found
+    else:
+        assert use_case in found["use_case"], found
+
+
+def test_the_customers_own_name_is_not_taken_for_the_company() -> None:
+    assert extract_fields("Tom", asking="company_name", person="Tom Becker") == []
+
+
+def test_a_place_after_a_weak_lead_is_not_a_company_without_a_use_case() -> None:
+    assert extract_fields("I'm from Brazil", asking=None) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("answering customer FAQs for our gym", True),
+        ("tomar pedidos por whatsapp", True),
+        ("Brightside Dental", False),
+        ("zentro", False),
+    ],
+)
+def test_use_case_answers_are_told_from_names(text: str, expected: bool) -> None:
+    assert looks_like_use_case(text) is expected
