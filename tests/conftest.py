@@ -13,8 +13,8 @@ import pytest
 
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.migrations import run_migrations
-from orchestrator.runtime.replay import Harness, harness
-from tests.fakes.graph import FakeGraphAPI
+from orchestrator.runtime.replay import harness
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 from tests.fakes.servers import serve_in_thread
 
 POSTGRES_URL = os.environ.get(
@@ -89,7 +89,7 @@ def graph_api_url(fake_graph: FakeGraphAPI) -> Iterator[str]:
 @pytest.fixture
 async def h(
     sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[TestHarness]:
     """The service on a clean SQLite database, sends going over HTTP to the fake Graph API."""
     async with harness(
         database_url=sqlite_url,

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from orchestrator.runtime.replay import Harness
 from orchestrator.runtime.simulator import build_button_reply_webhook, build_text_webhook
+from tests.fakes.graph import TestHarness
 
 AD_REFERRAL: dict[str, Any] = {
     "source_url": "https://fb.me/test-ad",
@@ -54,7 +54,7 @@ def button(
     )
 
 
-async def say(h: Harness, payload: dict[str, Any]) -> list[str]:
+async def say(h: TestHarness, payload: dict[str, Any]) -> list[str]:
     """Deliver one webhook, let the turn run, return what the bot sent in reply (as text)."""
     before = len(h.fake_graph.sent)
     h.clock.advance(seconds=15)
@@ -64,7 +64,7 @@ async def say(h: Harness, payload: dict[str, Any]) -> list[str]:
     return h.fake_graph.sent_texts()[before:]
 
 
-async def count(h: Harness, model: type[SQLModel]) -> int:
+async def count(h: TestHarness, model: type[SQLModel]) -> int:
     async with h.service.sessions() as session:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 

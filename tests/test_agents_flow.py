@@ -3,18 +3,18 @@ language following, and the handoff's honest message."""
 
 from __future__ import annotations
 
-from orchestrator.runtime.replay import Harness
 from orchestrator.runtime.simulator import build_list_reply_webhook
 from tests.factories import AD_REFERRAL, auth, say, text
+from tests.fakes.graph import TestHarness
 
 
-async def _conversation(h: Harness) -> dict:  # type: ignore[type-arg]
+async def _conversation(h: TestHarness) -> dict:  # type: ignore[type-arg]
     listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
     detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
     return detail.json()  # type: ignore[no-any-return]
 
 
-async def test_greeting_gets_the_welcome_menu_as_reply_buttons(h: Harness) -> None:
+async def test_greeting_gets_the_welcome_menu_as_reply_buttons(h: TestHarness) -> None:
     await say(h, text("12025550401", "Hello", h.clock.now()))
     request = h.fake_graph.sent[-1]["json"]
     assert request["type"] == "interactive"
@@ -22,7 +22,7 @@ async def test_greeting_gets_the_welcome_menu_as_reply_buttons(h: Harness) -> No
     assert titles == ["Sales", "Support", "Billing"]
 
 
-async def test_list_reply_routes_by_its_title(h: Harness) -> None:
+async def test_list_reply_routes_by_its_title(h: TestHarness) -> None:
     wa = "12025550402"
     await say(h, text(wa, "Hi", h.clock.now()))
     payload = build_list_reply_webhook(
@@ -39,7 +39,7 @@ async def test_list_reply_routes_by_its_title(h: Harness) -> None:
     assert conversation["handoff_context"]["department_choice"] == "billing"
 
 
-async def test_qualifier_takes_several_fields_from_one_message(h: Harness) -> None:
+async def test_qualifier_takes_several_fields_from_one_message(h: TestHarness) -> None:
     wa = "12025550403"
     await say(h, text(wa, "Hi from your ad", h.clock.now(), referral=AD_REFERRAL))
     sent = await say(
@@ -58,7 +58,7 @@ async def test_qualifier_takes_several_fields_from_one_message(h: Harness) -> No
     assert fields["use_case"]["message_id"] != fields["company_name"]["message_id"]
 
 
-async def test_qualifier_asks_one_question_at_a_time(h: Harness) -> None:
+async def test_qualifier_asks_one_question_at_a_time(h: TestHarness) -> None:
     wa = "12025550404"
     first = await say(h, text(wa, "hello from the ad", h.clock.now(), referral=AD_REFERRAL))
     assert len(first) == 1
@@ -66,13 +66,13 @@ async def test_qualifier_asks_one_question_at_a_time(h: Harness) -> None:
     assert "use" not in first[0].split("company")[1]
 
 
-async def test_known_question_is_answered_from_the_knowledge_base(h: Harness) -> None:
+async def test_known_question_is_answered_from_the_knowledge_base(h: TestHarness) -> None:
     sent = await say(h, text("12025550405", "is there a free trial?", h.clock.now()))
     assert any("14-day free trial" in s for s in sent), sent
     assert (await _conversation(h))["owner"] == "bot"
 
 
-async def test_repeated_unanswerable_questions_hand_off_as_unresolved(h: Harness) -> None:
+async def test_repeated_unanswerable_questions_hand_off_as_unresolved(h: TestHarness) -> None:
     wa = "12025550406"
     await say(h, text(wa, "Hello", h.clock.now()))
     first = await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
@@ -83,7 +83,7 @@ async def test_repeated_unanswerable_questions_hand_off_as_unresolved(h: Harness
     assert conversation["queue"] == "general"
 
 
-async def test_replies_follow_the_customers_language(h: Harness) -> None:
+async def test_replies_follow_the_customers_language(h: TestHarness) -> None:
     wa = "5511987654321"
     sent = await say(h, text(wa, "Olá, vocês funcionam aos sábados?", h.clock.now()))
     assert any("sábados" in s or "segunda a sexta" in s for s in sent), sent
@@ -91,7 +91,7 @@ async def test_replies_follow_the_customers_language(h: Harness) -> None:
     assert any("Obrigado" in s for s in handoff), handoff
 
 
-async def test_after_hours_handoff_tells_the_customer_when_the_team_is_back(h: Harness) -> None:
+async def test_after_hours_handoff_tells_the_customer_when_the_team_is_back(h: TestHarness) -> None:
     h.clock.set(h.clock.now().replace(hour=21))  # Tuesday 21:00 UTC: Finance is closed
     wa = "12025550407"
     await say(h, text(wa, "Hi", h.clock.now()))

@@ -16,7 +16,7 @@ from orchestrator.core.settings import Settings, get_settings
 from orchestrator.core.tables import Contact, Message
 from orchestrator.runtime import cli
 from orchestrator.runtime.app import create_app
-from orchestrator.runtime.replay import Harness
+from tests.fakes.graph import TestHarness
 from tests.fakes.servers import serve_in_loop
 
 
@@ -74,7 +74,7 @@ def test_a_missing_config_file_is_one_clear_line(
 
 
 async def test_simulate_sends_a_signed_message_through_the_real_webhook(
-    h: Harness, fresh_settings: pytest.MonkeyPatch
+    h: TestHarness, fresh_settings: pytest.MonkeyPatch
 ) -> None:
     secret = h.service.settings.whatsapp_app_secret.get_secret_value()
     fresh_settings.setenv("HANDOFF_WHATSAPP_APP_SECRET", secret)
@@ -92,7 +92,7 @@ async def test_simulate_sends_a_signed_message_through_the_real_webhook(
 
 
 async def test_simulate_with_a_wrong_secret_is_refused_by_the_webhook(
-    h: Harness, fresh_settings: pytest.MonkeyPatch
+    h: TestHarness, fresh_settings: pytest.MonkeyPatch
 ) -> None:
     fresh_settings.setenv("HANDOFF_WHATSAPP_APP_SECRET", "not-the-service-secret")
     async with serve_in_loop(create_app(service=h.service)) as url:

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Message
-from orchestrator.runtime.replay import Harness
 from tests.factories import AD_REFERRAL, auth, button, say, text
+from tests.fakes.graph import TestHarness
 
 
-async def _only_conversation(h: Harness, token: str = "demo-admin") -> dict:  # type: ignore[type-arg]
+async def _only_conversation(h: TestHarness, token: str = "demo-admin") -> dict:  # type: ignore[type-arg]
     listed = await h.http.get("/api/conversations", headers=auth(token))
     assert listed.status_code == 200
     assert len(listed.json()) == 1
@@ -22,7 +22,7 @@ async def _only_conversation(h: Harness, token: str = "demo-admin") -> dict:  # 
     return detail.json()  # type: ignore[no-any-return]
 
 
-async def test_ad_lead_is_qualified_into_sales_with_both_fields(h: Harness) -> None:
+async def test_ad_lead_is_qualified_into_sales_with_both_fields(h: TestHarness) -> None:
     wa = "12025550142"
     first = await say(
         h, text(wa, "Hi! I saw the ad and want to know more", h.clock.now(), referral=AD_REFERRAL)
@@ -46,7 +46,7 @@ async def test_ad_lead_is_qualified_into_sales_with_both_fields(h: Harness) -> N
     assert any("reply here shortly" in s for s in third), third
 
 
-async def test_uk_ad_lead_lands_in_uk_account_executives(h: Harness) -> None:
+async def test_uk_ad_lead_lands_in_uk_account_executives(h: TestHarness) -> None:
     wa = "447700900555"
     await say(h, text(wa, "hello from the ad", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "Umbrella Corp", h.clock.now()))
@@ -57,7 +57,7 @@ async def test_uk_ad_lead_lands_in_uk_account_executives(h: Harness) -> None:
     assert conversation["handoff_context"]["fields"]["company_name"]["value"] == "Umbrella Corp"
 
 
-async def test_support_button_lands_in_support(h: Harness) -> None:
+async def test_support_button_lands_in_support(h: TestHarness) -> None:
     wa = "447700900777"  # a +44 customer who presses Support still goes to support
     menu = await say(h, text(wa, "Hello", h.clock.now()))
     assert any("[Support]" in s for s in menu), menu
@@ -68,7 +68,7 @@ async def test_support_button_lands_in_support(h: Harness) -> None:
     assert conversation["assignee_id"] in {"tara", "diego", "lena"}
 
 
-async def test_bot_sends_nothing_once_handed_off(h: Harness) -> None:
+async def test_bot_sends_nothing_once_handed_off(h: TestHarness) -> None:
     wa = "12025550199"
     await say(h, text(wa, "Hello", h.clock.now()))
     await say(h, text(wa, "I want to talk to a human", h.clock.now()))
@@ -81,7 +81,7 @@ async def test_bot_sends_nothing_once_handed_off(h: Harness) -> None:
     assert last.turn is None
 
 
-async def test_owner_rep_replies_through_the_graph_api_and_others_cannot(h: Harness) -> None:
+async def test_owner_rep_replies_through_the_graph_api_and_others_cannot(h: TestHarness) -> None:
     wa = "12025550123"
     await say(h, text(wa, "Hi", h.clock.now()))
     await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
@@ -113,7 +113,7 @@ async def test_owner_rep_replies_through_the_graph_api_and_others_cannot(h: Harn
     assert taken.status_code == 404
 
 
-async def test_handoff_context_is_in_the_append_only_log(h: Harness) -> None:
+async def test_handoff_context_is_in_the_append_only_log(h: TestHarness) -> None:
     wa = "12025550111"
     await say(h, text(wa, "Hello", h.clock.now()))
     await say(h, text(wa, "this is terrible, nothing works", h.clock.now()))

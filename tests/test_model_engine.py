@@ -11,10 +11,10 @@ import pytest
 
 from agents.llm import LLMClient
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from tests.conftest import OPEN_HOURS
 from tests.factories import auth, say, text
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.fakes.servers import serve_in_thread
 
@@ -51,7 +51,7 @@ def model_url(scripted: ScriptedOpenAI) -> Iterator[str]:
 @pytest.fixture
 async def mh(
     sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, model_url: str
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[TestHarness]:
     llm = LLMClient(
         api_key="test-key",
         model="test-model",
@@ -68,7 +68,7 @@ async def mh(
         yield running
 
 
-async def test_model_answer_is_sent_with_one_call_per_turn(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_model_answer_is_sent_with_one_call_per_turn(mh: TestHarness, scripted: ScriptedOpenAI) -> None:
     scripted.respond_json(
         analysis(can_answer=True, answer_confidence=0.9, answer="Our Pro plan is $99 per seat per month.")
     )
@@ -80,14 +80,14 @@ async def test_model_answer_is_sent_with_one_call_per_turn(mh: Harness, scripted
     assert request.response_format["type"] == "json_schema"
 
 
-async def test_explicit_request_costs_no_model_call(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_explicit_request_costs_no_model_call(mh: TestHarness, scripted: ScriptedOpenAI) -> None:
     await say(mh, text("12025550002", "I want to talk to a human please", mh.clock.now()))
     listed = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()
     assert listed[0]["handoff_reason"] == "explicit_request"
     assert scripted.requests == []
 
 
-async def test_model_detects_a_request_the_rules_missed(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_model_detects_a_request_the_rules_missed(mh: TestHarness, scripted: ScriptedOpenAI) -> None:
     scripted.respond_json(
         analysis(wants_human=True, wants_human_evidence="could somebody from your team ring me")
     )
@@ -101,7 +101,7 @@ async def test_model_detects_a_request_the_rules_missed(mh: Harness, scripted: S
     ["server_error", "timeout", "refusal", "malformed", "rate_limited"],
 )
 async def test_model_failure_hands_off_as_ai_unavailable_and_tells_the_customer(
-    mh: Harness, scripted: ScriptedOpenAI, script: str
+    mh: TestHarness, scripted: ScriptedOpenAI, script: str
 ) -> None:
     for _ in range(4):
         if script == "server_error":

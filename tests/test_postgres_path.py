@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, auth, button, say, text
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 
 pytestmark = pytest.mark.postgres
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 async def pg(
     postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[TestHarness]:
     async with harness(
         database_url=postgres_url,
         config=config,
@@ -31,7 +31,7 @@ async def pg(
         yield running
 
 
-async def test_uk_ad_lead_is_qualified_into_uk_sales_on_postgres(pg: Harness) -> None:
+async def test_uk_ad_lead_is_qualified_into_uk_sales_on_postgres(pg: TestHarness) -> None:
     wa = "447700900321"
     await say(pg, text(wa, "Hi from the ad", pg.clock.now(), referral=AD_REFERRAL))
     await say(pg, text(wa, "the company is Initech", pg.clock.now()))
@@ -44,7 +44,7 @@ async def test_uk_ad_lead_is_qualified_into_uk_sales_on_postgres(pg: Harness) ->
     assert detail["handoff_context"]["fields"]["company_name"]["value"] == "Initech"
 
 
-async def test_support_button_and_bot_pause_on_postgres(pg: Harness) -> None:
+async def test_support_button_and_bot_pause_on_postgres(pg: TestHarness) -> None:
     wa = "12025550901"
     await say(pg, text(wa, "Hello", pg.clock.now()))
     await say(pg, button(wa, "menu_support", "Support", pg.clock.now()))

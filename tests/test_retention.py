@@ -13,14 +13,14 @@ from sqlmodel import col
 from handoff.models import AuditEntry, Timer
 from orchestrator.core.config import AppConfig
 from orchestrator.core.tables import MessageStatusEvent, WebhookDelivery
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from orchestrator.runtime.retention import prune
 from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, count, say, text
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 
 
-async def _checkpoints(h: Harness) -> list[tuple[str, int]]:
+async def _checkpoints(h: TestHarness) -> list[tuple[str, int]]:
     async with h.service.sessions() as session:
         rows = await session.execute(
             sql("SELECT thread_id, count(*) FROM checkpoints GROUP BY thread_id ORDER BY thread_id")
@@ -28,7 +28,7 @@ async def _checkpoints(h: Harness) -> list[tuple[str, int]]:
         return [(str(thread), int(n)) for thread, n in rows.all()]
 
 
-async def _old_and_new_records(h: Harness) -> None:
+async def _old_and_new_records(h: TestHarness) -> None:
     now = h.clock.now()
     old = now - timedelta(days=400)
     async with h.service.sessions() as session, session.begin():
@@ -44,7 +44,7 @@ async def _old_and_new_records(h: Harness) -> None:
         session.add(Timer(kind="sla", due_at=old, created_at=old))  # not fired yet: kept whatever its age
 
 
-async def _ad_lead_keeps_its_state_across_pruning(h: Harness) -> None:
+async def _ad_lead_keeps_its_state_across_pruning(h: TestHarness) -> None:
     wa = "447700900654"
     await say(h, text(wa, "Hi, I saw your ad", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "the company is Initech", h.clock.now()))
@@ -77,7 +77,7 @@ async def _ad_lead_keeps_its_state_across_pruning(h: Harness) -> None:
 
 
 async def test_pruning_on_sqlite_keeps_only_what_is_in_its_period_and_the_latest_checkpoint(
-    h: Harness,
+    h: TestHarness,
 ) -> None:
     await _ad_lead_keeps_its_state_across_pruning(h)
 

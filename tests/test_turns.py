@@ -15,13 +15,12 @@ from handoff.models import Rep
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
-from orchestrator.runtime.replay import Harness
 from orchestrator.runtime.turns import TurnEngine
 from tests.factories import AD_REFERRAL, auth, say, text
-from tests.fakes.graph import graph_error_body
+from tests.fakes.graph import TestHarness, graph_error_body
 
 
-async def test_a_burst_of_messages_is_answered_once(h: Harness) -> None:
+async def test_a_burst_of_messages_is_answered_once(h: TestHarness) -> None:
     wa = "12025550301"
     await say(h, text(wa, "Hello", h.clock.now()))
     h.service.turns.burst_window_s = 0.3
@@ -43,7 +42,7 @@ async def test_a_burst_of_messages_is_answered_once(h: Harness) -> None:
     assert sorted(turns) == [1, 2, 2, 2]
 
 
-async def test_messages_to_a_human_owned_conversation_never_reach_the_graph(h: Harness) -> None:
+async def test_messages_to_a_human_owned_conversation_never_reach_the_graph(h: TestHarness) -> None:
     wa = "12025550302"
     await say(h, text(wa, "Hello", h.clock.now()))
     await say(h, text(wa, "agent please", h.clock.now()))
@@ -55,7 +54,7 @@ async def test_messages_to_a_human_owned_conversation_never_reach_the_graph(h: H
     assert snapshot_after.values["turn"] == snapshot_before.values["turn"]
 
 
-async def test_hand_back_resumes_the_bot_without_re_asking_known_fields(h: Harness) -> None:
+async def test_hand_back_resumes_the_bot_without_re_asking_known_fields(h: TestHarness) -> None:
     wa = "12025550303"
     await say(h, text(wa, "Hi from the ad", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "Our company is Initech", h.clock.now()))
@@ -111,14 +110,14 @@ class GatedGraph:
         return getattr(self.graph, name)
 
 
-def _engine(h: Harness, graph: Any) -> TurnEngine:
+def _engine(h: TestHarness, graph: Any) -> TurnEngine:
     s = h.service
     return TurnEngine(
         sessions=s.sessions, graph=graph, config=s.config, client=s.client, clock=h.clock, burst_window_s=0
     )
 
 
-async def _deliver_without_turn(h: Harness, wa: str, body: str) -> int:
+async def _deliver_without_turn(h: TestHarness, wa: str, body: str) -> int:
     """Store a customer message as the webhook does, without letting the service run its turn."""
     h.service.turns.burst_window_s = 3600
     assert (await h.post(text(wa, body, h.clock.now()))).status_code == 200
@@ -129,7 +128,7 @@ async def _deliver_without_turn(h: Harness, wa: str, body: str) -> int:
     return conversation.id
 
 
-async def _inbound_turns(h: Harness) -> list[int | None]:
+async def _inbound_turns(h: TestHarness) -> list[int | None]:
     async with h.service.sessions() as session:
         rows = await session.execute(
             select(Message).where(col(Message.direction) == "inbound").order_by(col(Message.id))
@@ -137,7 +136,7 @@ async def _inbound_turns(h: Harness) -> list[int | None]:
         return [m.turn for m in rows.scalars()]
 
 
-async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: Harness) -> None:
+async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550310", "Hello")
     slow = GatedGraph(h.service.graph)
     a, b = _engine(h, slow), _engine(h, h.service.graph)
@@ -157,7 +156,7 @@ async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: Harness) ->
     assert len(h.fake_graph.sent) == 1, "the customer is answered once"
 
 
-async def test_a_running_worker_renews_its_lease(h: Harness) -> None:
+async def test_a_running_worker_renews_its_lease(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550311", "Hello")
     slow = GatedGraph(h.service.graph)
     a, b = _engine(h, slow), _engine(h, h.service.graph)
@@ -173,7 +172,7 @@ async def test_a_running_worker_renews_its_lease(h: Harness) -> None:
     assert await _inbound_turns(h) == [1]
 
 
-async def test_a_commit_never_marks_a_message_processed_twice(h: Harness) -> None:
+async def test_a_commit_never_marks_a_message_processed_twice(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550312", "Hello")
     slow = GatedGraph(h.service.graph)
     a = _engine(h, slow)
@@ -188,7 +187,7 @@ async def test_a_commit_never_marks_a_message_processed_twice(h: Harness) -> Non
 
 
 async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_rerun(
-    h: Harness, monkeypatch: pytest.MonkeyPatch
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wa = "12025550313"
     await say(h, text(wa, "Hi from the ad", h.clock.now(), referral=AD_REFERRAL))
@@ -224,7 +223,7 @@ async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_re
     assert await _inbound_turns(h) == [1, 2]
 
 
-async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_human(h: Harness) -> None:
+async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_human(h: TestHarness) -> None:
     h.fake_graph.fail_next(
         400,
         graph_error_body(131047, "Re-engagement message", details="more than 24 hours have passed"),
@@ -246,7 +245,7 @@ async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_
     assert "131047" in json.dumps(handoff), "the failure is shown to the rep"
 
 
-async def test_a_reply_delivered_after_transient_errors_keeps_the_bot(h: Harness) -> None:
+async def test_a_reply_delivered_after_transient_errors_keeps_the_bot(h: TestHarness) -> None:
     h.service.client.backoff_scale = 0
     h.fake_graph.fail_next(500, graph_error_body(2, "Service temporarily unavailable"), times=2)
     sent = await say(h, text("12025550315", "Hello", h.clock.now()))

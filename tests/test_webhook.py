@@ -10,11 +10,11 @@ import pytest
 
 from orchestrator.core.config import AppConfig
 from orchestrator.core.tables import Message, MessageStatusEvent, WebhookDelivery
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import encode_webhook
 from tests.conftest import OPEN_HOURS
 from tests.factories import auth, count, text
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 from tests.fixtures import fixture_bytes, load_fixture, whatsapp_fixtures_dir
 
 SIGNED_SECRET = "1222e786b144d0e85b9f365372d93676"
@@ -22,7 +22,9 @@ SIGNED_HEADER = "sha256=54edfa1d7259e0eb13c677cc7d73d1b5c86cfa12433d19156e058ab9
 
 
 @pytest.fixture
-async def signed_h(sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI) -> AsyncIterator[Harness]:
+async def signed_h(
+    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI
+) -> AsyncIterator[TestHarness]:
     async with harness(
         database_url=sqlite_url,
         config=config,
@@ -34,7 +36,7 @@ async def signed_h(sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI)
         yield running
 
 
-async def test_real_meta_signed_body_is_accepted_and_stored(signed_h: Harness) -> None:
+async def test_real_meta_signed_body_is_accepted_and_stored(signed_h: TestHarness) -> None:
     body = fixture_bytes("signed_webhook_text_body_pywa.json")
     response = await signed_h.post_body(body, signature=SIGNED_HEADER)
     assert response.status_code == 200
@@ -43,7 +45,7 @@ async def test_real_meta_signed_body_is_accepted_and_stored(signed_h: Harness) -
     assert await count(signed_h, WebhookDelivery) == 1
 
 
-async def test_tampered_body_is_refused_and_nothing_stored(signed_h: Harness) -> None:
+async def test_tampered_body_is_refused_and_nothing_stored(signed_h: TestHarness) -> None:
     body = bytearray(fixture_bytes("signed_webhook_text_body_pywa.json"))
     body[-10] = ord("X") if body[-10] != ord("X") else ord("Y")
     response = await signed_h.post_body(bytes(body), signature=SIGNED_HEADER)
@@ -53,13 +55,13 @@ async def test_tampered_body_is_refused_and_nothing_stored(signed_h: Harness) ->
     assert await count(signed_h, WebhookDelivery) == 0
 
 
-async def test_reserialised_body_does_not_verify(signed_h: Harness) -> None:
+async def test_reserialised_body_does_not_verify(signed_h: TestHarness) -> None:
     body = json.dumps(json.loads(fixture_bytes("signed_webhook_text_body_pywa.json"))).encode()
     response = await signed_h.post_body(body, signature=SIGNED_HEADER)
     assert response.status_code == 401
 
 
-async def test_missing_signature_header_is_refused(h: Harness) -> None:
+async def test_missing_signature_header_is_refused(h: TestHarness) -> None:
     response = await h.http.post(
         "/webhooks/whatsapp", content=b"{}", headers={"content-type": "application/json"}
     )
@@ -68,20 +70,20 @@ async def test_missing_signature_header_is_refused(h: Harness) -> None:
     assert await count(h, WebhookDelivery) == 0
 
 
-async def test_malformed_json_gets_400_saying_what_is_wrong(h: Harness) -> None:
+async def test_malformed_json_gets_400_saying_what_is_wrong(h: TestHarness) -> None:
     response = await h.post_body(b'{"object": "whatsapp_business_account", "entry": [')
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["detail"]
     assert await count(h, WebhookDelivery) == 0
 
 
-async def test_wrong_object_gets_400_naming_it(h: Harness) -> None:
+async def test_wrong_object_gets_400_naming_it(h: TestHarness) -> None:
     response = await h.post_body(b'{"object": "page", "entry": []}')
     assert response.status_code == 400
     assert "whatsapp_business_account" in response.json()["detail"]
 
 
-async def test_duplicate_delivery_stores_one_message(h: Harness) -> None:
+async def test_duplicate_delivery_stores_one_message(h: TestHarness) -> None:
     body = encode_webhook(text("447700900001", "hello there", OPEN_HOURS))
     first = await h.post_body(body)
     second = await h.post_body(body)
@@ -90,14 +92,17 @@ async def test_duplicate_delivery_stores_one_message(h: Harness) -> None:
     assert second.json() == {"messages": 0, "duplicates": 1, "statuses": 0}
     async with h.service.sessions() as session:
         from sqlalchemy import select
+        from sqlmodel import col
 
         inbound = (
-            (await session.execute(select(Message).where(Message.direction == "inbound"))).scalars().all()
+            (await session.execute(select(Message).where(col(Message.direction) == "inbound")))
+            .scalars()
+            .all()
         )
     assert len(inbound) == 1
 
 
-async def test_verification_handshake_echoes_the_challenge(h: Harness) -> None:
+async def test_verification_handshake_echoes_the_challenge(h: TestHarness) -> None:
     token = h.service.settings.whatsapp_verify_token.get_secret_value()
     ok = await h.http.get(
         "/webhooks/whatsapp",
@@ -118,7 +123,7 @@ def _inbound_fixtures() -> list[str]:
 
 
 @pytest.mark.parametrize("name", _inbound_fixtures())
-async def test_every_inbound_fixture_is_stored_and_visible_to_admins(h: Harness, name: str) -> None:
+async def test_every_inbound_fixture_is_stored_and_visible_to_admins(h: TestHarness, name: str) -> None:
     whatsapp_fixtures_dir()
     payload = load_fixture(name)
     response = await h.post(payload)
@@ -134,7 +139,7 @@ async def test_every_inbound_fixture_is_stored_and_visible_to_admins(h: Harness,
     assert all(m["text"] for m in inbound), "reps need a readable rendering of every message"
 
 
-async def test_unsupported_message_is_kept_and_flagged_for_reps(h: Harness) -> None:
+async def test_unsupported_message_is_kept_and_flagged_for_reps(h: TestHarness) -> None:
     whatsapp_fixtures_dir()
     await h.post(load_fixture("inbound_unsupported_with_type_pywa.json"))
     await h.service.turns.drain()
@@ -144,7 +149,7 @@ async def test_unsupported_message_is_kept_and_flagged_for_reps(h: Harness) -> N
     assert any(e["type"] == "unsupported_message" for e in detail["events"])
 
 
-async def test_status_webhooks_are_deduplicated(h: Harness) -> None:
+async def test_status_webhooks_are_deduplicated(h: TestHarness) -> None:
     whatsapp_fixtures_dir()
     payload = load_fixture("status_delivered_pywa.json")
     await h.post(payload)

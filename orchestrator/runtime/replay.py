@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -46,11 +46,16 @@ SECRET = "replay-app-secret"
 SECONDS_BETWEEN_TURNS = 20
 
 
+Capture = TypeVar("Capture", bound=SendCapture)
+
+
 @dataclass
-class Harness:
+class Harness(Generic[Capture]):
+    """A running service driven through its webhook; `fake_graph` is where its sends go."""
+
     service: Service
     http: httpx.AsyncClient
-    fake_graph: SendCapture
+    fake_graph: Capture
     clock: FrozenClock
     outcomes: list[TurnOutcome]
 
@@ -78,10 +83,10 @@ async def harness(
     at: datetime,
     migrate: bool = True,
     llm: Any = None,
-    fake_graph: SendCapture | None = None,
+    fake_graph: Capture,
     graph_api_url: str | None = None,
     app_secret: str = SECRET,
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[Harness[Capture]]:
     """A running service with a fake Graph API: in-process (ASGI) by default, or over HTTP at
     `graph_api_url` where the caller serves `fake_graph`."""
     settings = Settings(
@@ -91,7 +96,7 @@ async def harness(
         burst_window_s=0,
         run_background=False,
     )
-    fake: SendCapture = fake_graph or GraphSink()
+    fake = fake_graph
     clock = FrozenClock(at)
     outcomes: list[TurnOutcome] = []
     async with Service.running(
@@ -131,7 +136,7 @@ def turn_payload(config: AppConfig, case: dict[str, Any], index: int, at: dateti
     return build_text_webhook(text=turn["text"], **common)
 
 
-async def play_case(h: Harness, config: AppConfig, case: dict[str, Any]) -> dict[str, Any]:
+async def play_case(h: Harness[Any], config: AppConfig, case: dict[str, Any]) -> dict[str, Any]:
     out_turns: list[dict[str, Any]] = []
     handoff: dict[str, Any] | None = None
     llm_calls = 0
@@ -166,7 +171,7 @@ async def play_case(h: Harness, config: AppConfig, case: dict[str, Any]) -> dict
     }
 
 
-async def _conversation(h: Harness, case: dict[str, Any]) -> Conversation | None:
+async def _conversation(h: Harness[Any], case: dict[str, Any]) -> Conversation | None:
     contact = case.get("contact") or {}
     async with h.service.sessions() as session:
         row = (
@@ -184,12 +189,12 @@ async def _conversation(h: Harness, case: dict[str, Any]) -> Conversation | None
     return row
 
 
-async def current_owner(h: Harness, case: dict[str, Any]) -> Owner:
+async def current_owner(h: Harness[Any], case: dict[str, Any]) -> Owner:
     conversation = await _conversation(h, case)
     return conversation.owner if conversation else Owner.BOT
 
 
-async def collected_fields(h: Harness, case: dict[str, Any]) -> dict[str, str]:
+async def collected_fields(h: Harness[Any], case: dict[str, Any]) -> dict[str, str]:
     conversation = await _conversation(h, case)
     if conversation is None or conversation.id is None:
         return {}
@@ -228,7 +233,12 @@ async def replay_cases(
         templates = TemplateDatabase(Path(tmp))
         for case in cases:
             async with harness(
-                database_url=templates.fresh_url(), config=config, at=start, migrate=False, llm=llm
+                database_url=templates.fresh_url(),
+                config=config,
+                at=start,
+                migrate=False,
+                llm=llm,
+                fake_graph=GraphSink(),
             ) as h:
                 results.append(await play_case(h, config, case))
     return results

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from orchestrator.runtime.replay import Harness
 from tests.factories import AD_REFERRAL, auth, say, text
+from tests.fakes.graph import TestHarness
 from tests.fixtures import load_fixture
 
 
-async def _conversation(h: Harness) -> dict[str, Any]:
+async def _conversation(h: TestHarness) -> dict[str, Any]:
     listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
     detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
     data: dict[str, Any] = detail.json()
@@ -34,13 +34,13 @@ async def _conversation(h: Harness) -> dict[str, Any]:
         "buonasera",
     ],
 )
-async def test_greeting_gets_the_menu_not_a_fallback(h: Harness, greeting: str) -> None:
+async def test_greeting_gets_the_menu_not_a_fallback(h: TestHarness, greeting: str) -> None:
     sent = await say(h, text("12025550501", greeting, h.clock.now()))
     assert not any("don't have an answer" in s for s in sent), sent
     assert h.fake_graph.sent[-1]["json"]["type"] == "interactive"
 
 
-async def test_greeting_then_one_unknown_question_does_not_hand_off(h: Harness) -> None:
+async def test_greeting_then_one_unknown_question_does_not_hand_off(h: TestHarness) -> None:
     wa = "12025550502"
     await say(h, text(wa, "Morning", h.clock.now()))
     sent = await say(h, text(wa, "what does your product actually do?", h.clock.now()))
@@ -48,20 +48,20 @@ async def test_greeting_then_one_unknown_question_does_not_hand_off(h: Harness) 
     assert (await _conversation(h))["owner"] == "bot"
 
 
-async def test_greeting_with_a_question_answers_the_question(h: Harness) -> None:
+async def test_greeting_with_a_question_answers_the_question(h: TestHarness) -> None:
     sent = await say(h, text("12025550503", "HI THERE, IS THERE A FREE TRIAL?", h.clock.now()))
     assert any("14-day free trial" in s for s in sent), sent
     assert (await _conversation(h))["owner"] == "bot"
 
 
-async def test_second_greeting_gets_a_short_welcome_not_the_menu_again(h: Harness) -> None:
+async def test_second_greeting_gets_a_short_welcome_not_the_menu_again(h: TestHarness) -> None:
     wa = "12025550504"
     await say(h, text(wa, "hello", h.clock.now()))
     sent = await say(h, text(wa, "hi again", h.clock.now()))
     assert sent == ["Hi again! What can I help you with?"]
 
 
-async def test_thanks_with_a_remark_gets_you_are_welcome(h: Harness) -> None:
+async def test_thanks_with_a_remark_gets_you_are_welcome(h: TestHarness) -> None:
     wa = "12025550505"
     await say(h, text(wa, "Hi", h.clock.now()))
     sent = await say(h, text(wa, "Thanks, the person I spoke to solved it", h.clock.now()))
@@ -81,20 +81,20 @@ async def test_thanks_with_a_remark_gets_you_are_welcome(h: Harness) -> None:
         "inbound_sticker_pywa.json",
     ],
 )
-async def test_first_message_that_is_not_text_gets_a_reply(h: Harness, fixture: str) -> None:
+async def test_first_message_that_is_not_text_gets_a_reply(h: TestHarness, fixture: str) -> None:
     sent = await say(h, load_fixture(fixture))
     assert sent, f"{fixture}: the customer was left in silence"
     assert "received" in sent[0]
     assert h.fake_graph.sent[-1]["json"]["type"] == "interactive"
 
 
-async def test_ad_lead_greeting_gets_the_qualification_opening(h: Harness) -> None:
+async def test_ad_lead_greeting_gets_the_qualification_opening(h: TestHarness) -> None:
     sent = await say(h, text("12025550506", "hi saw your ad", h.clock.now(), referral=AD_REFERRAL))
     assert len(sent) == 1
     assert "company" in sent[0]
 
 
-async def test_one_shot_lead_is_qualified_on_its_first_message(h: Harness) -> None:
+async def test_one_shot_lead_is_qualified_on_its_first_message(h: TestHarness) -> None:
     message = (
         "Hi! I'm Maria from Contoso Pharma, we want to use WhatsApp to answer prescription refill questions"
     )
@@ -106,7 +106,7 @@ async def test_one_shot_lead_is_qualified_on_its_first_message(h: Harness) -> No
     assert "prescription refill" in fields["use_case"]["value"]
 
 
-async def test_ad_lead_asking_for_a_person_keeps_the_company_given_in_that_message(h: Harness) -> None:
+async def test_ad_lead_asking_for_a_person_keeps_the_company_given_in_that_message(h: TestHarness) -> None:
     wa = "12025550508"
     await say(h, text(wa, "hello", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "We're Initech Ltd, can I talk to a salesperson please?", h.clock.now()))
@@ -115,7 +115,7 @@ async def test_ad_lead_asking_for_a_person_keeps_the_company_given_in_that_messa
     assert conversation["handoff_context"]["fields"]["company_name"]["value"] == "Initech Ltd"
 
 
-async def test_use_case_given_before_the_company_is_not_taken_for_the_company(h: Harness) -> None:
+async def test_use_case_given_before_the_company_is_not_taken_for_the_company(h: TestHarness) -> None:
     wa = "12025550509"
     await say(h, text(wa, "hey :)", h.clock.now(), referral=AD_REFERRAL))
     sent = await say(h, text(wa, "answering customer FAQs for our gym", h.clock.now()))

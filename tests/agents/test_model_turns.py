@@ -12,10 +12,10 @@ import pytest
 
 from agents.llm import DEFAULT_DEADLINE_S, LLMClient
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from tests.conftest import OPEN_HOURS
 from tests.factories import auth, say, text
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.fakes.servers import serve_in_thread
 
@@ -52,7 +52,7 @@ def model_url(scripted: ScriptedOpenAI) -> Iterator[str]:
 @pytest.fixture
 async def mh(
     sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, model_url: str
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[TestHarness]:
     llm = LLMClient(
         api_key="test-key",
         model="test-model",
@@ -69,13 +69,13 @@ async def mh(
         yield running
 
 
-async def _owner(h: Harness) -> str:
+async def _owner(h: TestHarness) -> str:
     listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
     owner: str = listed[0]["owner"]
     return owner
 
 
-async def test_low_confidence_answer_is_not_sent(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_low_confidence_answer_is_not_sent(mh: TestHarness, scripted: ScriptedOpenAI) -> None:
     guess = "Yes, we integrate with every ERP."
     scripted.respond_json(analysis(can_answer=True, answer=guess, answer_confidence=0.05))
     sent = await say(mh, text("12025550601", "do you integrate with my ERP?", mh.clock.now()))
@@ -84,14 +84,16 @@ async def test_low_confidence_answer_is_not_sent(mh: Harness, scripted: Scripted
     assert await _owner(mh) == "bot"
 
 
-async def test_answer_at_the_configured_confidence_is_sent(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_answer_at_the_configured_confidence_is_sent(mh: TestHarness, scripted: ScriptedOpenAI) -> None:
     answer = "Yes: the Pro plan includes the ERP connector."
     scripted.respond_json(analysis(can_answer=True, answer=answer, answer_confidence=0.6))
     sent = await say(mh, text("12025550602", "do you integrate with my ERP?", mh.clock.now()))
     assert sent == [answer]
 
 
-async def test_withheld_answers_end_in_an_unresolved_handoff(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_withheld_answers_end_in_an_unresolved_handoff(
+    mh: TestHarness, scripted: ScriptedOpenAI
+) -> None:
     wa = "12025550603"
     for _ in range(2):
         scripted.respond_json(analysis(can_answer=True, answer="maybe?", answer_confidence=0.1))
@@ -101,7 +103,7 @@ async def test_withheld_answers_end_in_an_unresolved_handoff(mh: Harness, script
     assert listed[0]["handoff_reason"] == "unresolved"
 
 
-async def test_latest_message_is_sent_to_the_model_once(mh: Harness, scripted: ScriptedOpenAI) -> None:
+async def test_latest_message_is_sent_to_the_model_once(mh: TestHarness, scripted: ScriptedOpenAI) -> None:
     wa = "12025550604"
     for _ in range(2):
         scripted.respond_json(analysis(can_answer=True, answer="Yes.", answer_confidence=0.9))
@@ -117,7 +119,7 @@ async def test_latest_message_is_sent_to_the_model_once(mh: Harness, scripted: S
 
 
 async def test_greeting_in_a_language_the_rules_do_not_read_goes_to_the_model(
-    mh: Harness, scripted: ScriptedOpenAI
+    mh: TestHarness, scripted: ScriptedOpenAI
 ) -> None:
     scripted.respond_json(analysis(language="sv"))
     await say(mh, text("12025550605", "Hej, tack!", mh.clock.now()))
@@ -125,7 +127,7 @@ async def test_greeting_in_a_language_the_rules_do_not_read_goes_to_the_model(
 
 
 async def test_greeting_in_a_covered_language_costs_no_model_call(
-    mh: Harness, scripted: ScriptedOpenAI
+    mh: TestHarness, scripted: ScriptedOpenAI
 ) -> None:
     await say(mh, text("12025550606", "Guten Morgen", mh.clock.now()))
     assert scripted.requests == []

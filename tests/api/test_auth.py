@@ -17,14 +17,15 @@ from handoff.models import Rep
 from handoff.users import JWT_AUDIENCE, hash_password, verify_password
 from orchestrator.core.config import AppConfig
 from orchestrator.core.settings import Settings
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink
 from tests.api.helpers import bearer
 from tests.conftest import OPEN_HOURS
+from tests.fakes.graph import TestHarness
 
 
 async def create_rep(
-    h: Harness, rep_id: str = "nina", password: str = "correct horse battery", **extra: Any
+    h: TestHarness, rep_id: str = "nina", password: str = "correct horse battery", **extra: Any
 ) -> None:
     response = await h.http.post(
         "/api/admin/reps",
@@ -34,11 +35,11 @@ async def create_rep(
     assert response.status_code == 201, response.text
 
 
-async def login(h: Harness, username: str, password: str) -> Any:
+async def login(h: TestHarness, username: str, password: str) -> Any:
     return await h.http.post("/api/auth/token", data={"username": username, "password": password})
 
 
-async def test_password_login_returns_a_bearer_token_that_authenticates(h: Harness) -> None:
+async def test_password_login_returns_a_bearer_token_that_authenticates(h: TestHarness) -> None:
     await create_rep(h)
     response = await login(h, "nina", "correct horse battery")
     assert response.status_code == 200, response.text
@@ -51,7 +52,7 @@ async def test_password_login_returns_a_bearer_token_that_authenticates(h: Harne
     assert me.json()["queues"] == ["support"]
 
 
-async def test_access_token_is_a_jwt_signed_with_the_service_secret(h: Harness) -> None:
+async def test_access_token_is_a_jwt_signed_with_the_service_secret(h: TestHarness) -> None:
     await create_rep(h)
     token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
     secret = h.service.settings.jwt_secret.get_secret_value()
@@ -66,7 +67,7 @@ async def test_access_token_is_a_jwt_signed_with_the_service_secret(h: Harness) 
     assert claims["exp"] - claims["iat"] == 3600
 
 
-async def test_wrong_password_and_unknown_user_get_the_same_401(h: Harness) -> None:
+async def test_wrong_password_and_unknown_user_get_the_same_401(h: TestHarness) -> None:
     await create_rep(h)
     wrong = await login(h, "nina", "not her password")
     unknown = await login(h, "nobody", "correct horse battery")
@@ -77,7 +78,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(h: Harness) -> N
         assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_access_token_stops_working_when_it_expires(h: Harness) -> None:
+async def test_access_token_stops_working_when_it_expires(h: TestHarness) -> None:
     await create_rep(h)
     token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
     h.clock.advance(minutes=59)
@@ -88,7 +89,7 @@ async def test_access_token_stops_working_when_it_expires(h: Harness) -> None:
     assert expired.json() == {"detail": "invalid or expired token"}
 
 
-async def test_token_signed_with_another_secret_is_refused(h: Harness) -> None:
+async def test_token_signed_with_another_secret_is_refused(h: TestHarness) -> None:
     await create_rep(h)
     now = h.clock.now()
     forged = jwt.encode(
@@ -100,7 +101,7 @@ async def test_token_signed_with_another_secret_is_refused(h: Harness) -> None:
     assert response.status_code == 401
 
 
-async def test_changing_the_password_revokes_outstanding_access_tokens(h: Harness) -> None:
+async def test_changing_the_password_revokes_outstanding_access_tokens(h: TestHarness) -> None:
     await create_rep(h)
     token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
     changed = await h.http.patch(
@@ -111,7 +112,7 @@ async def test_changing_the_password_revokes_outstanding_access_tokens(h: Harnes
     assert (await login(h, "nina", "a brand new password")).status_code == 200
 
 
-async def test_demo_api_tokens_authenticate_their_rep(h: Harness) -> None:
+async def test_demo_api_tokens_authenticate_their_rep(h: TestHarness) -> None:
     response = await h.http.get("/api/me", headers=bearer("demo-lena"))
     assert response.status_code == 200
     assert response.json()["id"] == "lena"
@@ -119,7 +120,7 @@ async def test_demo_api_tokens_authenticate_their_rep(h: Harness) -> None:
     assert response.json()["queues"] == ["senior_engineering", "support"]
 
 
-async def test_missing_or_unknown_token_gets_401_with_the_bearer_challenge(h: Harness) -> None:
+async def test_missing_or_unknown_token_gets_401_with_the_bearer_challenge(h: TestHarness) -> None:
     missing = await h.http.get("/api/me")
     unknown = await h.http.get("/api/me", headers=bearer("demo-nobody"))
     assert missing.status_code == 401
@@ -128,7 +129,7 @@ async def test_missing_or_unknown_token_gets_401_with_the_bearer_challenge(h: Ha
     assert unknown.headers["www-authenticate"] == "Bearer"
 
 
-async def test_issued_api_token_replaces_the_previous_one(h: Harness) -> None:
+async def test_issued_api_token_replaces_the_previous_one(h: TestHarness) -> None:
     issued = await h.http.post("/api/admin/reps/tara/api-token", headers=bearer("admin"))
     assert issued.status_code == 201
     token = issued.json()["token"]
@@ -141,7 +142,7 @@ async def test_issued_api_token_replaces_the_previous_one(h: Harness) -> None:
     assert token not in (rep.token_hash or "")  # only the hash is stored
 
 
-async def test_disabled_user_can_no_longer_sign_in_in_any_way(h: Harness) -> None:
+async def test_disabled_user_can_no_longer_sign_in_in_any_way(h: TestHarness) -> None:
     await create_rep(h)
     token = (await login(h, "nina", "correct horse battery")).json()["access_token"]
     api_token = (await h.http.post("/api/admin/reps/nina/api-token", headers=bearer("admin"))).json()["token"]
@@ -185,7 +186,9 @@ async def run_cli(sqlite_url: str, *args: str, stdin: bytes = b"") -> tuple[int,
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_cli_bootstraps_an_admin_who_can_sign_in_and_manage_users(h: Harness, sqlite_url: str) -> None:
+async def test_cli_bootstraps_an_admin_who_can_sign_in_and_manage_users(
+    h: TestHarness, sqlite_url: str
+) -> None:
     code, out, err = await run_cli(
         sqlite_url,
         "create-user",
@@ -209,7 +212,7 @@ async def test_cli_bootstraps_an_admin_who_can_sign_in_and_manage_users(h: Harne
     assert [(e["action"], e["details"]["rep_id"]) for e in audit.json()] == [("user_created", "root")]
 
 
-async def test_cli_refuses_a_short_password_and_a_duplicate_id(h: Harness, sqlite_url: str) -> None:
+async def test_cli_refuses_a_short_password_and_a_duplicate_id(h: TestHarness, sqlite_url: str) -> None:
     short = await run_cli(
         sqlite_url, "create-user", "root", "--role", "admin", "--password-stdin", stdin=b"short\n"
     )
@@ -236,7 +239,7 @@ def _legacy_scrypt(password: str) -> str:
     return f"scrypt$16384$8$1${b64(salt)}${b64(digest)}"
 
 
-async def test_an_older_scrypt_password_still_signs_in_and_is_rehashed_to_argon2id(h: Harness) -> None:
+async def test_an_older_scrypt_password_still_signs_in_and_is_rehashed_to_argon2id(h: TestHarness) -> None:
     await create_rep(h)
     async with h.service.sessions() as session, session.begin():
         rep = await session.get(Rep, "nina")
@@ -254,7 +257,7 @@ async def test_an_older_scrypt_password_still_signs_in_and_is_rehashed_to_argon2
     assert (await login(h, "nina", "correct horse battery")).status_code == 200  # the new hash verifies
 
 
-async def test_repeated_failed_sign_ins_are_refused_for_a_while(h: Harness) -> None:
+async def test_repeated_failed_sign_ins_are_refused_for_a_while(h: TestHarness) -> None:
     await create_rep(h)
     for _ in range(5):
         assert (await login(h, "nina", "guess")).status_code == 401

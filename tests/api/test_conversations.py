@@ -14,25 +14,24 @@ from handoff.models import Assignment, AuditEntry, Rep
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation, Message
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, seed_conversation
 from tests.factories import button, say, text
-from tests.fakes.graph import graph_error_body
+from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fixtures import load_fixture
 
 
-async def detail(h: Harness, conversation_id: int, actor: str = "admin") -> dict[str, Any]:
+async def detail(h: TestHarness, conversation_id: int, actor: str = "admin") -> dict[str, Any]:
     response = await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer(actor))
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def post(h: Harness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
+async def post(h: TestHarness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
     return await h.http.post(path, json=body, headers=bearer(actor))
 
 
-async def audit_actions(h: Harness, conversation_id: int) -> list[tuple[str, str]]:
+async def audit_actions(h: TestHarness, conversation_id: int) -> list[tuple[str, str]]:
     async with h.service.sessions() as session:
         rows = (
             await session.execute(
@@ -45,7 +44,7 @@ async def audit_actions(h: Harness, conversation_id: int) -> list[tuple[str, str
 
 
 # -- list and read --------------------------------------------------------------------------------
-async def test_list_filters_by_owner_queue_assignee_and_failed_sends(h: Harness) -> None:
+async def test_list_filters_by_owner_queue_assignee_and_failed_sends(h: TestHarness) -> None:
     waiting = await seed_conversation(h, "waiting_support")
     taras = await seed_conversation(h, "tara_support")
     farahs = await seed_conversation(h, "farah_billing")
@@ -67,7 +66,7 @@ async def test_list_filters_by_owner_queue_assignee_and_failed_sends(h: Harness)
     assert set(await ids(reason="menu_selection")) == {waiting, taras, farahs}
 
 
-async def test_list_pages_most_recent_first_with_the_total_in_a_header(h: Harness) -> None:
+async def test_list_pages_most_recent_first_with_the_total_in_a_header(h: TestHarness) -> None:
     created = []
     for _ in range(5):
         h.clock.advance(minutes=1)
@@ -82,7 +81,7 @@ async def test_list_pages_most_recent_first_with_the_total_in_a_header(h: Harnes
     assert too_many.json()["detail"] == ["query.limit: Input should be less than or equal to 200"]
 
 
-async def test_read_one_gives_transcript_handoff_context_and_routing_explanation(h: Harness) -> None:
+async def test_read_one_gives_transcript_handoff_context_and_routing_explanation(h: TestHarness) -> None:
     wa = "447700900901"
     await say(h, text(wa, "Hello", h.clock.now()))
     await say(h, button(wa, "menu_support", "Support", h.clock.now()))
@@ -104,14 +103,14 @@ async def test_read_one_gives_transcript_handoff_context_and_routing_explanation
     assert body["send_failures"] == []
 
 
-async def test_unknown_conversation_is_404_for_everyone(h: Harness) -> None:
+async def test_unknown_conversation_is_404_for_everyone(h: TestHarness) -> None:
     response = await h.http.get("/api/conversations/999999", headers=bearer("admin"))
     assert response.status_code == 404
     assert response.json() == {"detail": "conversation not found"}
 
 
 # -- replies --------------------------------------------------------------------------------------
-async def test_owner_reply_is_sent_audited_and_counts_as_first_response(h: Harness) -> None:
+async def test_owner_reply_is_sent_audited_and_counts_as_first_response(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     response = await post(
         h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "Hi, Tara here"}
@@ -132,7 +131,7 @@ async def test_owner_reply_is_sent_audited_and_counts_as_first_response(h: Harne
     assert assignment.first_response_at == h.clock.now()
 
 
-async def test_owner_can_reply_with_buttons(h: Harness) -> None:
+async def test_owner_can_reply_with_buttons(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     body = {
         "type": "buttons",
@@ -150,7 +149,7 @@ async def test_owner_can_reply_with_buttons(h: Harness) -> None:
     assert await audit_actions(h, conversation_id) == [("tara", "reply")]
 
 
-async def test_owner_can_reply_with_a_list(h: Harness) -> None:
+async def test_owner_can_reply_with_a_list(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     body = {
         "type": "list",
@@ -171,7 +170,7 @@ async def test_owner_can_reply_with_a_list(h: Harness) -> None:
     assert [r["id"] for r in interactive["action"]["sections"][0]["rows"]] == ["ios", "android"]
 
 
-async def test_reply_breaking_a_whatsapp_limit_is_refused_with_the_limit_named(h: Harness) -> None:
+async def test_reply_breaking_a_whatsapp_limit_is_refused_with_the_limit_named(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     duplicate = {
         "type": "buttons",
@@ -191,7 +190,7 @@ async def test_reply_breaking_a_whatsapp_limit_is_refused_with_the_limit_named(h
     assert await audit_actions(h, conversation_id) == []
 
 
-async def test_free_form_reply_outside_the_24_hour_window_is_refused(h: Harness) -> None:
+async def test_free_form_reply_outside_the_24_hour_window_is_refused(h: TestHarness) -> None:
     conversation_id = await seed_conversation(
         h, "tara_support", last_inbound_at=h.clock.now() - timedelta(hours=25)
     )
@@ -207,7 +206,7 @@ async def test_free_form_reply_outside_the_24_hour_window_is_refused(h: Harness)
     assert (await detail(h, conversation_id))["window_open"] is False
 
 
-async def test_template_reply_is_allowed_once_the_window_has_closed(h: Harness) -> None:
+async def test_template_reply_is_allowed_once_the_window_has_closed(h: TestHarness) -> None:
     conversation_id = await seed_conversation(
         h, "tara_support", last_inbound_at=h.clock.now() - timedelta(days=3)
     )
@@ -221,7 +220,7 @@ async def test_template_reply_is_allowed_once_the_window_has_closed(h: Harness) 
     assert [p["text"] for p in template["components"][0]["parameters"]] == ["Ana", "#123"]
 
 
-async def test_window_opens_only_with_a_customer_message(h: Harness) -> None:
+async def test_window_opens_only_with_a_customer_message(h: TestHarness) -> None:
     h.clock.advance(hours=24, seconds=1)
     conversation_id = await seed_conversation(
         h, "tara_support", last_inbound_at=h.clock.now() - timedelta(hours=24)
@@ -231,7 +230,7 @@ async def test_window_opens_only_with_a_customer_message(h: Harness) -> None:
 
 
 # -- send failures ----------------------------------------------------------------------------------
-async def test_graph_refusal_is_returned_and_shown_on_the_conversation(h: Harness) -> None:
+async def test_graph_refusal_is_returned_and_shown_on_the_conversation(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     meta = load_fixture("error_131047_webhook_error_object_pywa.json")
     h.fake_graph.fail_next(
@@ -250,7 +249,7 @@ async def test_graph_refusal_is_returned_and_shown_on_the_conversation(h: Harnes
     assert any(e["type"] == "send_failed" and "131047" in e["description"] for e in body["events"])
 
 
-async def test_failed_delivery_status_from_meta_is_shown_on_the_conversation(h: Harness) -> None:
+async def test_failed_delivery_status_from_meta_is_shown_on_the_conversation(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     sent = await post(
         h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "your code is 1234"}
@@ -269,7 +268,7 @@ async def test_failed_delivery_status_from_meta_is_shown_on_the_conversation(h: 
 
 
 # -- moving conversations -----------------------------------------------------------------------------
-async def test_transfer_moves_the_conversation_ends_the_senders_access_and_is_audited(h: Harness) -> None:
+async def test_transfer_moves_the_conversation_ends_the_senders_access_and_is_audited(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     response = await post(
         h,
@@ -292,7 +291,7 @@ async def test_transfer_moves_the_conversation_ends_the_senders_access_and_is_au
     assert [(a["queue"], a["status"]) for a in history] == [("support", "transferred"), ("billing", "active")]
 
 
-async def test_transfer_to_an_unknown_or_the_same_queue_is_refused(h: Harness) -> None:
+async def test_transfer_to_an_unknown_or_the_same_queue_is_refused(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     unknown = await post(h, f"/api/conversations/{conversation_id}/transfer", "tara", {"queue": "nowhere"})
     same = await post(h, f"/api/conversations/{conversation_id}/transfer", "tara", {"queue": "support"})
@@ -302,7 +301,7 @@ async def test_transfer_to_an_unknown_or_the_same_queue_is_refused(h: Harness) -
     assert same.json() == {"detail": "the conversation is already in support"}
 
 
-async def test_lead_reassigns_to_a_named_member_of_the_queue(h: Harness) -> None:
+async def test_lead_reassigns_to_a_named_member_of_the_queue(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     response = await post(h, f"/api/conversations/{conversation_id}/reassign", "lena", {"rep_id": "diego"})
     assert response.status_code == 200, response.text
@@ -313,7 +312,7 @@ async def test_lead_reassigns_to_a_named_member_of_the_queue(h: Harness) -> None
     assert outsider.json() == {"detail": ["body.rep_id: 'farah' is not a member of support"]}
 
 
-async def test_resolve_closes_the_conversation_and_frees_the_reps_capacity(h: Harness) -> None:
+async def test_resolve_closes_the_conversation_and_frees_the_reps_capacity(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with h.service.sessions() as session:
         before = (await session.get(Rep, "tara")).open_count  # type: ignore[union-attr]
@@ -328,7 +327,7 @@ async def test_resolve_closes_the_conversation_and_frees_the_reps_capacity(h: Ha
     assert again.status_code == 403  # closed: no longer the owner
 
 
-async def test_hand_back_returns_the_conversation_to_the_bot_with_a_briefing(h: Harness) -> None:
+async def test_hand_back_returns_the_conversation_to_the_bot_with_a_briefing(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     await post(
         h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "Your refund is on its way."}
@@ -349,7 +348,7 @@ async def test_hand_back_returns_the_conversation_to_the_bot_with_a_briefing(h: 
 
 
 # -- audit ----------------------------------------------------------------------------------------
-async def test_audit_log_lists_human_actions_with_actor_and_time_to_those_allowed(h: Harness) -> None:
+async def test_audit_log_lists_human_actions_with_actor_and_time_to_those_allowed(h: TestHarness) -> None:
     support = await seed_conversation(h, "tara_support")
     billing = await seed_conversation(h, "farah_billing")
     await post(h, f"/api/conversations/{support}/messages", "tara", {"text": "hi"})
@@ -375,7 +374,7 @@ async def test_audit_log_lists_human_actions_with_actor_and_time_to_those_allowe
 
 
 # -- the context log carries what the stream shows ----------------------------------------------
-async def test_every_conversation_action_writes_the_context_log(h: Harness) -> None:
+async def test_every_conversation_action_writes_the_context_log(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "hi"})
     await post(h, f"/api/conversations/{conversation_id}/reassign", "lena", {"rep_id": "diego"})

@@ -14,10 +14,9 @@ from handoff.policy import viewer_of
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, Owner
 from orchestrator.core.tables import Conversation
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, add_event, bearer, open_stream, seed_conversation
 from tests.factories import button, say, text
-from tests.fakes.graph import graph_error_body
+from tests.fakes.graph import TestHarness, graph_error_body
 
 
 def drained(subscription: Subscription) -> list[StreamEvent]:
@@ -27,7 +26,7 @@ def drained(subscription: Subscription) -> list[StreamEvent]:
     return out
 
 
-async def subscribe(h: Harness, hub: NotificationHub, actor: str) -> Subscription:
+async def subscribe(h: TestHarness, hub: NotificationHub, actor: str) -> Subscription:
     async with h.service.sessions() as session:
         rep = await session.get(Rep, actor)
         assert rep is not None
@@ -35,7 +34,9 @@ async def subscribe(h: Harness, hub: NotificationHub, actor: str) -> Subscriptio
     return hub.subscribe(viewer)
 
 
-async def test_assigned_rep_is_notified_on_their_stream_when_a_handoff_commits(h: Harness, live: str) -> None:
+async def test_assigned_rep_is_notified_on_their_stream_when_a_handoff_commits(
+    h: TestHarness, live: str
+) -> None:
     wa = "12025550301"
     async with (
         open_stream(live, "tara") as tara,
@@ -55,7 +56,7 @@ async def test_assigned_rep_is_notified_on_their_stream_when_a_handoff_commits(h
     assert event.id == event.data["id"]
 
 
-async def test_rep_of_another_department_is_not_told_of_the_handoff(h: Harness, live: str) -> None:
+async def test_rep_of_another_department_is_not_told_of_the_handoff(h: TestHarness, live: str) -> None:
     wa = "12025550302"
     billing = await seed_conversation(h, "farah_billing")
     async with open_stream(live, "farah") as farah:
@@ -67,7 +68,7 @@ async def test_rep_of_another_department_is_not_told_of_the_handoff(h: Harness, 
     assert (first.type, first.id) == ("sla_warning", marker)
 
 
-async def test_customer_writing_to_a_human_conversation_notifies_its_owner(h: Harness, live: str) -> None:
+async def test_customer_writing_to_a_human_conversation_notifies_its_owner(h: TestHarness, live: str) -> None:
     wa = "12025550303"
     await say(h, text(wa, "Hello", h.clock.now()))
     await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
@@ -81,7 +82,7 @@ async def test_customer_writing_to_a_human_conversation_notifies_its_owner(h: Ha
     assert event.data["source"] == "customer"
 
 
-async def test_owner_is_warned_on_their_stream_before_the_sla_expires(h: Harness, live: str) -> None:
+async def test_owner_is_warned_on_their_stream_before_the_sla_expires(h: TestHarness, live: str) -> None:
     wa = "12025550304"
     await say(h, button(wa, "menu_support", "Support", h.clock.now()))
     async with h.service.sessions() as session:
@@ -94,7 +95,7 @@ async def test_owner_is_warned_on_their_stream_before_the_sla_expires(h: Harness
     assert warning.data["assignee_id"] == conversation.assignee_id
 
 
-async def test_failed_send_is_pushed_to_the_owners_stream(h: Harness, live: str) -> None:
+async def test_failed_send_is_pushed_to_the_owners_stream(h: TestHarness, live: str) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     h.fake_graph.fail_next(400, graph_error_body(131026, "Receiver is incapable of receiving this message"))
     async with open_stream(live, "tara") as tara, httpx.AsyncClient(base_url=live) as client:
@@ -108,7 +109,7 @@ async def test_failed_send_is_pushed_to_the_owners_stream(h: Harness, live: str)
 
 
 async def test_each_subscriber_receives_exactly_the_events_it_may_see(
-    h: Harness, hub: NotificationHub
+    h: TestHarness, hub: NotificationHub
 ) -> None:
     subscriptions = {actor: await subscribe(h, hub, actor) for actor in ACTORS}
     conversations = {name: await seed_conversation(h, name) for name in KINDS}
@@ -127,7 +128,7 @@ async def test_each_subscriber_receives_exactly_the_events_it_may_see(
 
 
 async def test_former_owner_is_told_of_a_transfer_that_takes_the_conversation_out_of_view(
-    h: Harness, hub: NotificationHub
+    h: TestHarness, hub: NotificationHub
 ) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     tara = await subscribe(h, hub, "tara")
@@ -157,7 +158,7 @@ async def test_former_owner_is_told_of_a_transfer_that_takes_the_conversation_ou
     assert [e.type for e in drained(tara)] == ["transferred"]
 
 
-async def test_rolled_back_transaction_notifies_nobody(h: Harness, hub: NotificationHub) -> None:
+async def test_rolled_back_transaction_notifies_nobody(h: TestHarness, hub: NotificationHub) -> None:
     conversation_id = await seed_conversation(h, "waiting_support")
     admin = await subscribe(h, hub, "admin")
 
@@ -182,7 +183,9 @@ async def test_rolled_back_transaction_notifies_nobody(h: Harness, hub: Notifica
     assert [e.id for e in drained(admin)] == [marker]
 
 
-async def test_event_of_a_rolled_back_savepoint_is_not_published(h: Harness, hub: NotificationHub) -> None:
+async def test_event_of_a_rolled_back_savepoint_is_not_published(
+    h: TestHarness, hub: NotificationHub
+) -> None:
     conversation_id = await seed_conversation(h, "waiting_support")
     admin = await subscribe(h, hub, "admin")
     async with h.service.sessions() as session, session.begin():
@@ -208,7 +211,7 @@ async def test_event_of_a_rolled_back_savepoint_is_not_published(h: Harness, hub
     assert [e.id for e in drained(admin)] == [kept.id]
 
 
-async def test_bot_internal_entries_stay_out_of_the_stream(h: Harness, hub: NotificationHub) -> None:
+async def test_bot_internal_entries_stay_out_of_the_stream(h: TestHarness, hub: NotificationHub) -> None:
     conversation_id = await seed_conversation(h, "waiting_support")
     admin = await subscribe(h, hub, "admin")
     for quiet in (EventType.SIGNAL, EventType.FIELD_COLLECTED, EventType.BOT_REPLY, EventType.ROUTED):
@@ -219,7 +222,7 @@ async def test_bot_internal_entries_stay_out_of_the_stream(h: Harness, hub: Noti
 
 
 async def test_subscriber_that_falls_behind_is_cut_off_instead_of_growing_memory(
-    h: Harness, hub: NotificationHub
+    h: TestHarness, hub: NotificationHub
 ) -> None:
     conversation_id = await seed_conversation(h, "waiting_support")
     hub.max_queue = 2
@@ -231,7 +234,7 @@ async def test_subscriber_that_falls_behind_is_cut_off_instead_of_growing_memory
     assert slow.queue.qsize() == 2
 
 
-async def test_resumed_stream_replays_the_visible_events_it_missed(h: Harness, live: str) -> None:
+async def test_resumed_stream_replays_the_visible_events_it_missed(h: TestHarness, live: str) -> None:
     mine = await seed_conversation(h, "tara_support")
     other = await seed_conversation(h, "farah_billing")
     start = await add_event(h, mine, EventType.SLA_WARNING)
@@ -248,7 +251,7 @@ async def test_resumed_stream_replays_the_visible_events_it_missed(h: Harness, l
     assert after.id == live_one
 
 
-async def test_stream_can_be_limited_to_some_event_types(h: Harness, live: str) -> None:
+async def test_stream_can_be_limited_to_some_event_types(h: TestHarness, live: str) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with open_stream(live, "tara", params={"types": ["sla_warning"]}) as tara:
         await add_event(h, conversation_id, EventType.ESCALATED)
@@ -257,7 +260,7 @@ async def test_stream_can_be_limited_to_some_event_types(h: Harness, live: str) 
     assert (first.type, first.id) == ("sla_warning", wanted)
 
 
-async def test_stream_refuses_a_caller_without_a_valid_token(h: Harness, live: str) -> None:
+async def test_stream_refuses_a_caller_without_a_valid_token(h: TestHarness, live: str) -> None:
     async with httpx.AsyncClient(base_url=live) as client:
         missing = await client.get("/api/stream")
         wrong = await client.get("/api/stream", headers=bearer("not-a-token"))
@@ -266,7 +269,7 @@ async def test_stream_refuses_a_caller_without_a_valid_token(h: Harness, live: s
     assert wrong.json() == {"detail": "invalid or expired token"}
 
 
-async def test_closing_the_stream_unsubscribes(h: Harness, live: str, hub: NotificationHub) -> None:
+async def test_closing_the_stream_unsubscribes(h: TestHarness, live: str, hub: NotificationHub) -> None:
     async with open_stream(live, "tara"):
         (subscription,) = hub.subscriptions
         assert subscription.viewer.id == "tara"
@@ -274,7 +277,7 @@ async def test_closing_the_stream_unsubscribes(h: Harness, live: str, hub: Notif
     assert hub.subscriptions == ()
 
 
-async def test_a_disabled_reps_open_stream_ends_at_once(h: Harness, live: str) -> None:
+async def test_a_disabled_reps_open_stream_ends_at_once(h: TestHarness, live: str) -> None:
     async with open_stream(live, "diego") as diego:
         disabled = await h.http.post("/api/admin/reps/diego/disable", headers=bearer("admin"))
         assert disabled.status_code == 200

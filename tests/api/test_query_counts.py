@@ -11,12 +11,12 @@ from sqlalchemy import event
 
 from handoff.users import create_user
 from orchestrator.core.enums import Role
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer
+from tests.fakes.graph import TestHarness
 
 
 @contextmanager
-def counting(h: Harness) -> Iterator[list[str]]:
+def counting(h: TestHarness) -> Iterator[list[str]]:
     """Every SQL statement the service's engine runs inside the block."""
     statements: list[str] = []
 
@@ -31,7 +31,7 @@ def counting(h: Harness) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-async def add_support_reps(h: Harness, count: int, *, start: int) -> None:
+async def add_support_reps(h: TestHarness, count: int, *, start: int) -> None:
     async with h.service.sessions() as session, session.begin():
         for n in range(start, start + count):
             await create_user(
@@ -47,7 +47,7 @@ async def add_support_reps(h: Harness, count: int, *, start: int) -> None:
             )
 
 
-async def statements_for(h: Harness, path: str) -> tuple[int, int]:
+async def statements_for(h: TestHarness, path: str) -> tuple[int, int]:
     """(statements run, reps listed) for one GET as the admin."""
     with counting(h) as statements:
         response = await h.http.get(path, headers=bearer("admin"))
@@ -57,7 +57,7 @@ async def statements_for(h: Harness, path: str) -> tuple[int, int]:
     return len(statements), len(reps)
 
 
-async def test_listing_reps_runs_the_same_statements_for_3_and_30_more_reps(h: Harness) -> None:
+async def test_listing_reps_runs_the_same_statements_for_3_and_30_more_reps(h: TestHarness) -> None:
     await add_support_reps(h, 3, start=0)
     few, listed_few = await statements_for(h, "/api/reps")
     await add_support_reps(h, 27, start=3)
@@ -66,7 +66,7 @@ async def test_listing_reps_runs_the_same_statements_for_3_and_30_more_reps(h: H
     assert many == few
 
 
-async def test_a_queue_with_3_or_30_more_members_runs_the_same_statements(h: Harness) -> None:
+async def test_a_queue_with_3_or_30_more_members_runs_the_same_statements(h: TestHarness) -> None:
     await add_support_reps(h, 3, start=0)
     few, listed_few = await statements_for(h, "/api/queues/support")
     await add_support_reps(h, 27, start=3)
@@ -75,7 +75,7 @@ async def test_a_queue_with_3_or_30_more_members_runs_the_same_statements(h: Har
     assert many == few
 
 
-async def test_each_listed_rep_carries_all_of_their_queues(h: Harness) -> None:
+async def test_each_listed_rep_carries_all_of_their_queues(h: TestHarness) -> None:
     await add_support_reps(h, 3, start=0)
     reps = (await h.http.get("/api/reps", headers=bearer("admin"))).json()
     extra = {r["id"]: r["queues"] for r in reps if r["id"].startswith("extra")}

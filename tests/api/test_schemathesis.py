@@ -27,6 +27,7 @@ from orchestrator.core.config import load_config
 from orchestrator.core.settings import Settings
 from orchestrator.runtime.app import create_app
 from orchestrator.runtime.replay import harness
+from orchestrator.runtime.simulator import GraphSink
 from tests.api.helpers import KINDS, seed_conversation
 from tests.conftest import OPEN_HOURS
 
@@ -42,7 +43,11 @@ EXAMPLES = 4
 
 async def seed(database_url: str) -> dict[str, int]:
     async with harness(
-        database_url=database_url, config=load_config(None), at=OPEN_HOURS, migrate=False
+        database_url=database_url,
+        config=load_config(None),
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=GraphSink(),
     ) as h:
         return {name: await seed_conversation(h, name) for name in KINDS}
 

@@ -18,8 +18,8 @@ from handoff.models import Rep
 from handoff.policy import can, viewer_of, visibility_clause
 from orchestrator.core.enums import Action, Owner
 from orchestrator.core.tables import Contact, Conversation
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
+from tests.fakes.graph import TestHarness
 
 
 def table(text: str) -> dict[str, dict[str, int]]:
@@ -91,7 +91,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("endpoint", list(EXPECTED))
 async def test_conversation_endpoint_answers_each_role_and_ownership_as_the_rules_say(
-    h: Harness, endpoint: str
+    h: TestHarness, endpoint: str
 ) -> None:
     observed: dict[str, dict[str, int]] = {}
     bodies: list[str] = []
@@ -109,7 +109,7 @@ async def test_conversation_endpoint_answers_each_role_and_ownership_as_the_rule
     assert observed == EXPECTED[endpoint], bodies
 
 
-async def test_list_shows_each_role_exactly_what_it_may_see(h: Harness) -> None:
+async def test_list_shows_each_role_exactly_what_it_may_see(h: TestHarness) -> None:
     ids = {name: await seed_conversation(h, name) for name in KINDS}
     kind_of = {v: k for k, v in ids.items()}
     for actor in ACTORS:
@@ -119,7 +119,7 @@ async def test_list_shows_each_role_exactly_what_it_may_see(h: Harness) -> None:
         assert response.headers["x-total-count"] == str(len(VISIBLE[actor]))
 
 
-async def test_list_filters_cannot_widen_what_a_role_sees(h: Harness) -> None:
+async def test_list_filters_cannot_widen_what_a_role_sees(h: TestHarness) -> None:
     await seed_conversation(h, "farah_billing")
     for params in ({"queue": "billing"}, {"assignee_id": "farah"}, {"owner": "human"}):
         response = await h.http.get("/api/conversations", params=params, headers=bearer("tara"))
@@ -152,7 +152,7 @@ OTHER_CALLS: dict[str, tuple[str, str, Any]] = {
 }
 
 
-async def test_queue_metrics_and_admin_endpoints_answer_each_role_as_the_rules_say(h: Harness) -> None:
+async def test_queue_metrics_and_admin_endpoints_answer_each_role_as_the_rules_say(h: TestHarness) -> None:
     observed = {
         name: {
             actor: (await h.http.request(method, path, json=body, headers=bearer(actor))).status_code
@@ -163,7 +163,7 @@ async def test_queue_metrics_and_admin_endpoints_answer_each_role_as_the_rules_s
     assert observed == OTHER
 
 
-async def test_dashboard_and_rep_list_are_limited_to_the_callers_departments(h: Harness) -> None:
+async def test_dashboard_and_rep_list_are_limited_to_the_callers_departments(h: TestHarness) -> None:
     queues = {
         actor: [q["queue"] for q in (await h.http.get("/api/queues", headers=bearer(actor))).json()]
         for actor in ACTORS
@@ -187,7 +187,7 @@ async def test_dashboard_and_rep_list_are_limited_to_the_callers_departments(h: 
     assert len(reps["admin"]) == 13
 
 
-async def test_every_rep_api_operation_refuses_an_anonymous_caller(h: Harness) -> None:
+async def test_every_rep_api_operation_refuses_an_anonymous_caller(h: TestHarness) -> None:
     paths = (await h.http.get("/openapi.json")).json()["paths"]
     operations = [
         (method.upper(), path)
@@ -206,7 +206,7 @@ async def test_every_rep_api_operation_refuses_an_anonymous_caller(h: Harness) -
         assert paths[path][method.lower()]["security"] == [{"OAuth2PasswordBearer": []}], (method, path)
 
 
-async def test_visibility_predicate_of_the_stream_agrees_with_the_query(h: Harness) -> None:
+async def test_visibility_predicate_of_the_stream_agrees_with_the_query(h: TestHarness) -> None:
     """The stream filters loaded rows in Python, the API filters in SQL: same answer everywhere."""
     combos = [
         (owner, queue, assignee)
@@ -249,7 +249,7 @@ async def test_visibility_predicate_of_the_stream_agrees_with_the_query(h: Harne
                 assert in_sql == set(rows)
 
 
-async def test_cast_of_the_matrix_has_the_roles_it_assumes(h: Harness) -> None:
+async def test_cast_of_the_matrix_has_the_roles_it_assumes(h: TestHarness) -> None:
     # Guards the tables above: every actor exists with the role and queues they were written for.
     async with h.service.sessions() as session:
         roles = dict((await session.execute(select(col(Rep.id), col(Rep.role)))).all())

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, seed_conversation
+from tests.fakes.graph import TestHarness
 
 
-async def post(h: Harness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
+async def post(h: TestHarness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
     return await h.http.post(path, json=body, headers=bearer(actor))
 
 
-async def test_presence_change_is_applied_and_audited(h: Harness) -> None:
+async def test_presence_change_is_applied_and_audited(h: TestHarness) -> None:
     response = await post(h, "/api/me/presence", "tara", {"presence": "away"})
     assert response.status_code == 200
     assert response.json()["presence"] == "away"
@@ -25,7 +25,7 @@ async def test_presence_change_is_applied_and_audited(h: Harness) -> None:
     assert wrong.status_code == 422
 
 
-async def test_coming_online_takes_a_waiting_conversation(h: Harness) -> None:
+async def test_coming_online_takes_a_waiting_conversation(h: TestHarness) -> None:
     for rep in ("tara", "diego", "lena"):
         await post(h, "/api/me/presence", rep, {"presence": "offline"})
     conversation_id = await seed_conversation(h, "waiting_support")
@@ -36,20 +36,20 @@ async def test_coming_online_takes_a_waiting_conversation(h: Harness) -> None:
     assert (conversation["owner"], conversation["assignee_id"]) == ("human", "diego")
 
 
-async def test_heartbeat_records_that_the_rep_is_alive(h: Harness) -> None:
+async def test_heartbeat_records_that_the_rep_is_alive(h: TestHarness) -> None:
     h.clock.advance(minutes=3)
     response = await post(h, "/api/me/heartbeat", "tara")
     assert response.status_code == 200
     assert response.json()["last_seen_at"] == h.clock.now().isoformat().replace("+00:00", "Z")
 
 
-async def test_rep_can_opt_out_of_automatic_assignment(h: Harness) -> None:
+async def test_rep_can_opt_out_of_automatic_assignment(h: TestHarness) -> None:
     response = await post(h, "/api/me/auto-assign", "tara", {"enabled": False})
     assert response.status_code == 200
     assert response.json()["auto_assign"] is False
 
 
-async def test_queue_dashboard_shows_depth_longest_wait_and_reps_online(h: Harness) -> None:
+async def test_queue_dashboard_shows_depth_longest_wait_and_reps_online(h: TestHarness) -> None:
     for rep in ("tara", "diego", "lena"):
         await post(h, "/api/me/presence", rep, {"presence": "away"})
     await post(h, "/api/me/presence", "diego", {"presence": "online"})
@@ -70,7 +70,7 @@ async def test_queue_dashboard_shows_depth_longest_wait_and_reps_online(h: Harne
     assert (summary["queue"], summary["depth"], summary["longest_wait_seconds"]) == ("support", 2, 300)
 
 
-async def test_rep_metrics_count_assignments_and_first_response_time(h: Harness) -> None:
+async def test_rep_metrics_count_assignments_and_first_response_time(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     h.clock.advance(seconds=90)
     await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "Hi!"})
@@ -86,7 +86,7 @@ async def test_rep_metrics_count_assignments_and_first_response_time(h: Harness)
     assert since.json()["assignments"] == 0
 
 
-async def test_admin_reads_the_configuration_without_the_demo_tokens(h: Harness) -> None:
+async def test_admin_reads_the_configuration_without_the_demo_tokens(h: TestHarness) -> None:
     response = await h.http.get("/api/admin/config", headers=bearer("admin"))
     assert response.status_code == 200
     config = response.json()
@@ -96,7 +96,7 @@ async def test_admin_reads_the_configuration_without_the_demo_tokens(h: Harness)
     assert "demo-" not in response.text
 
 
-async def test_admin_creates_and_updates_a_rep(h: Harness) -> None:
+async def test_admin_creates_and_updates_a_rep(h: TestHarness) -> None:
     created = await post(
         h,
         "/api/admin/reps",
@@ -126,7 +126,7 @@ async def test_admin_creates_and_updates_a_rep(h: Harness) -> None:
     assert [e["action"] for e in audit] == ["user_updated", "user_created"]
 
 
-async def test_admin_user_management_refuses_bad_input(h: Harness) -> None:
+async def test_admin_user_management_refuses_bad_input(h: TestHarness) -> None:
     duplicate = await post(h, "/api/admin/reps", "admin", {"id": "tara", "name": "Another Tara"})
     unknown_queue = await post(
         h, "/api/admin/reps", "admin", {"id": "zed", "name": "Zed", "queues": ["nowhere"]}

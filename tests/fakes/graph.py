@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from orchestrator.channels.whatsapp.outbound import render_as_text
+from orchestrator.runtime.replay import Harness
 
 
 class SentRequest(TypedDict):
@@ -156,3 +157,7 @@ def _expired_token_body() -> dict[str, Any]:
             "fbtrace_id": "Fake" + uuid.uuid4().hex[:19],
         }
     }
+
+
+# The service as the tests drive it: its sends go to this fake.
+TestHarness = Harness[FakeGraphAPI]

@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import Harness, harness
+from orchestrator.runtime.replay import harness
 from tests.conftest import OPEN_HOURS
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def db_h(
     request: pytest.FixtureRequest, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[Harness]:
+) -> AsyncIterator[TestHarness]:
     """The service on a clean SQLite database and on a clean PostgreSQL database."""
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
     async with harness(

@@ -12,12 +12,11 @@ from sqlmodel import col
 from orchestrator.core.enums import Direction, SendStatus
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_pending
-from orchestrator.runtime.replay import Harness
 from tests.factories import say, text
-from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 
 
-async def _conversation(h: Harness, wa_id: str) -> int:
+async def _conversation(h: TestHarness, wa_id: str) -> int:
     await say(h, text(wa_id, "Hello", h.clock.now()))
     async with h.service.sessions() as session:
         conversation = (await session.execute(select(Conversation))).scalars().one()
@@ -26,7 +25,7 @@ async def _conversation(h: Harness, wa_id: str) -> int:
 
 
 async def _queue(
-    h: Harness, conversation_id: int, texts: list[str], *, status: str = SendStatus.PENDING
+    h: TestHarness, conversation_id: int, texts: list[str], *, status: str = SendStatus.PENDING
 ) -> None:
     async with h.service.sessions() as session, session.begin():
         for body in texts:
@@ -54,7 +53,7 @@ def _requests_for(fake: FakeGraphAPI, prefix: str) -> list[str]:
     return [b for b in bodies if b.startswith(prefix)]
 
 
-async def _statuses(h: Harness, prefix: str) -> list[str]:
+async def _statuses(h: TestHarness, prefix: str) -> list[str]:
     async with h.service.sessions() as session:
         rows = await session.execute(
             select(Message).where(col(Message.direction) == Direction.OUTBOUND).order_by(col(Message.id))
@@ -62,7 +61,7 @@ async def _statuses(h: Harness, prefix: str) -> list[str]:
         return [m.status for m in rows.scalars() if (m.text or "").startswith(prefix)]
 
 
-async def test_concurrent_senders_send_each_reply_exactly_once_in_order(db_h: Harness) -> None:
+async def test_concurrent_senders_send_each_reply_exactly_once_in_order(db_h: TestHarness) -> None:
     conversation_id = await _conversation(db_h, "447700900001")
     for round_no in range(5):
         texts = [f"round {round_no} reply {i}" for i in range(4)]
@@ -81,7 +80,7 @@ async def test_concurrent_senders_send_each_reply_exactly_once_in_order(db_h: Ha
         assert await _statuses(db_h, f"round {round_no} ") == [SendStatus.ACCEPTED] * 4
 
 
-async def test_replies_left_pending_by_a_crash_are_sent_by_the_relay(db_h: Harness) -> None:
+async def test_replies_left_pending_by_a_crash_are_sent_by_the_relay(db_h: TestHarness) -> None:
     conversation_id = await _conversation(db_h, "447700900001")
     # The commit happened, the process died before sending.
     await _queue(db_h, conversation_id, ["left pending 1", "left pending 2"])
@@ -91,7 +90,7 @@ async def test_replies_left_pending_by_a_crash_are_sent_by_the_relay(db_h: Harne
     assert len(_requests_for(db_h.fake_graph, "left pending")) == 2, "sent once"
 
 
-async def test_a_claim_is_respected_while_live_and_taken_over_when_it_lapses(db_h: Harness) -> None:
+async def test_a_claim_is_respected_while_live_and_taken_over_when_it_lapses(db_h: TestHarness) -> None:
     conversation_id = await _conversation(db_h, "447700900001")
     await _queue(db_h, conversation_id, ["claimed by a dead sender"], status=SendStatus.SENDING)
     await _queue(db_h, conversation_id, ["queued after it"])
@@ -104,7 +103,7 @@ async def test_a_claim_is_respected_while_live_and_taken_over_when_it_lapses(db_
     assert _requests_for(db_h.fake_graph, "queued after") == ["queued after it"]
 
 
-async def test_a_duplicate_returned_id_fails_that_row_and_the_rest_go_out(db_h: Harness) -> None:
+async def test_a_duplicate_returned_id_fails_that_row_and_the_rest_go_out(db_h: TestHarness) -> None:
     conversation_id = await _conversation(db_h, "447700900001")
     async with db_h.service.sessions() as session:
         existing = (
@@ -130,7 +129,7 @@ async def test_a_duplicate_returned_id_fails_that_row_and_the_rest_go_out(db_h: 
     assert not any("collides" in s for s in sent)
 
 
-async def test_a_row_that_cannot_be_sent_is_failed_without_blocking_the_rest(db_h: Harness) -> None:
+async def test_a_row_that_cannot_be_sent_is_failed_without_blocking_the_rest(db_h: TestHarness) -> None:
     conversation_id = await _conversation(db_h, "447700900001")
     await _queue(db_h, conversation_id, ["broken"])
     async with db_h.service.sessions() as session, session.begin():

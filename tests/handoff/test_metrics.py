@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from handoff.flows_rep import rep_reply, resolve, set_presence, transfer
 from handoff.metrics import metrics_report, queue_metrics, rep_metrics
 from orchestrator.core.enums import Presence
-from orchestrator.runtime.replay import Harness
 from tests.factories import button, say, text
+from tests.fakes.graph import TestHarness
 from tests.handoff.conftest import World
 
 
@@ -94,7 +94,7 @@ async def test_queue_metrics_report_depth_and_longest_wait(world: World) -> None
     assert (queues["billing"].depth, queues["billing"].longest_wait_seconds) == (0, None)
 
 
-async def test_prometheus_endpoint_serves_queue_and_rep_metrics(h: Harness) -> None:
+async def test_prometheus_endpoint_serves_queue_and_rep_metrics(h: TestHarness) -> None:
     wa = "447700900321"
     await say(h, text(wa, "Hello", h.clock.now()))
     await say(h, button(wa, "menu_support", "Support", h.clock.now()))

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import live_server
+from tests.fakes.graph import TestHarness
 
 LAUNCH_ARGS = [
     "--headless",
@@ -35,7 +35,7 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture
-async def site(h: Harness) -> AsyncIterator[str]:
+async def site(h: TestHarness) -> AsyncIterator[str]:
     """Base URL of the app (pages, API, stream) on a local port, in this event loop."""
     async with live_server(h) as url:
         yield url

@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 import httpx
 
 from orchestrator.runtime.app import create_app
-from orchestrator.runtime.replay import Harness
+from tests.fakes.graph import TestHarness
 
 BASE = "http://handoff.local"
 
 
 @asynccontextmanager
-async def browser(h: Harness) -> AsyncIterator[httpx.AsyncClient]:
+async def browser(h: TestHarness) -> AsyncIterator[httpx.AsyncClient]:
     """A client with its own cookie jar, like one browser."""
     app = create_app(service=h.service)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:

@@ -16,8 +16,9 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from orchestrator.core.enums import Owner
-from orchestrator.runtime.replay import Harness, play_case
+from orchestrator.runtime.replay import play_case
 from tests.api.helpers import Kind, seed_conversation
+from tests.fakes.graph import TestHarness
 
 AD_LEAD: dict[str, Any] = {
     "id": "browser-ad-lead",
@@ -78,14 +79,14 @@ async def signed_in(
     return context, page
 
 
-async def set_presence(h: Harness, presence: str, *reps: str) -> None:
+async def set_presence(h: TestHarness, presence: str, *reps: str) -> None:
     for rep in reps:
         response = await h.http.post("/api/me/presence", json={"presence": presence}, headers=bearer(rep))
         assert response.status_code == 200, response.text
 
 
 async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
-    h: Harness, site: str, chromium: Browser
+    h: TestHarness, site: str, chromium: Browser
 ) -> None:
     # UK Account Executives: Harry is the one rep available, so the qualified lead goes to him.
     await set_presence(h, "away", "olivia", "sam")
@@ -202,7 +203,7 @@ async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
 
 
 async def test_rep_cannot_open_another_reps_conversation_by_url(
-    h: Harness, site: str, chromium: Browser
+    h: TestHarness, site: str, chromium: Browser
 ) -> None:
     farahs = await seed_conversation(h, "farah_billing", name="Private Billing Customer")
     context, tara = await signed_in(chromium, site, "tara", "demo-tara")
@@ -215,7 +216,7 @@ async def test_rep_cannot_open_another_reps_conversation_by_url(
 
 
 async def test_rep_takes_a_waiting_conversation_with_the_keyboard_on_a_phone(
-    h: Harness, site: str, chromium: Browser
+    h: TestHarness, site: str, chromium: Browser
 ) -> None:
     await h.http.post("/api/me/auto-assign", json={"enabled": False}, headers=bearer("diego"))
     waiting = await seed_conversation(h, "waiting_support", name="Waiting Walter")
@@ -245,7 +246,7 @@ async def test_rep_takes_a_waiting_conversation_with_the_keyboard_on_a_phone(
 
 
 async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
-    h: Harness, site: str, chromium: Browser
+    h: TestHarness, site: str, chromium: Browser
 ) -> None:
     back = await seed_conversation(h, "tara_support", name="Back To Bot")
     done = await seed_conversation(h, "tara_support", name="All Done")

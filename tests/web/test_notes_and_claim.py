@@ -4,8 +4,8 @@ API's visibility rules (404 unseen, 403 not allowed, 409 wrong state)."""
 from __future__ import annotations
 
 from handoff.notes import mentioned_ids
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, live_server, open_stream, seed_conversation
+from tests.fakes.graph import TestHarness
 
 
 def test_mentions_are_read_from_the_text_but_not_from_email_addresses() -> None:
@@ -13,7 +13,7 @@ def test_mentions_are_read_from_the_text_but_not_from_email_addresses() -> None:
     assert mentioned_ids(text) == ["diego", "lena"]
 
 
-async def test_note_with_a_mention_notifies_the_mentioned_rep_live(h: Harness) -> None:
+async def test_note_with_a_mention_notifies_the_mentioned_rep_live(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with live_server(h) as url, open_stream(url, "diego") as diego:
         response = await h.http.post(
@@ -39,7 +39,7 @@ async def test_note_with_a_mention_notifies_the_mentioned_rep_live(h: Harness) -
     assert [n["text"] for n in listed.json()] == ["@diego do you know this customer? @nobody"]
 
 
-async def test_notes_follow_the_conversation_visibility(h: Harness) -> None:
+async def test_notes_follow_the_conversation_visibility(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     for actor in ("diego", "farah", "sam"):
         path = f"/api/conversations/{conversation_id}/notes"
@@ -52,7 +52,7 @@ async def test_notes_follow_the_conversation_visibility(h: Harness) -> None:
     assert lead.status_code == 201
 
 
-async def test_rep_takes_a_waiting_conversation_of_their_queue(h: Harness) -> None:
+async def test_rep_takes_a_waiting_conversation_of_their_queue(h: TestHarness) -> None:
     await h.http.post("/api/me/auto-assign", json={"enabled": False}, headers=bearer("diego"))
     for rep in ("tara", "lena"):
         await h.http.post("/api/me/presence", json={"presence": "away"}, headers=bearer(rep))
@@ -71,7 +71,7 @@ async def test_rep_takes_a_waiting_conversation_of_their_queue(h: Harness) -> No
     assert taken.status_code == 404
 
 
-async def test_claim_is_refused_outside_the_queue_offline_or_at_capacity(h: Harness) -> None:
+async def test_claim_is_refused_outside_the_queue_offline_or_at_capacity(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "waiting_support")
     path = f"/api/conversations/{conversation_id}/claim"
     assert (await h.http.post(path, headers=bearer("farah"))).status_code == 404  # billing: cannot see

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, seed_conversation
-from tests.fakes.graph import graph_error_body
+from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fixtures import load_fixture
 from tests.web.helpers import browser, sign_in
 
 
-async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: Harness) -> None:
+async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: TestHarness) -> None:
     mine = await seed_conversation(h, "tara_support", name="Mine Customer")
     waiting = await seed_conversation(h, "waiting_support", name="Waiting Customer")
     billing = await seed_conversation(h, "farah_billing", name="Billing Customer")
@@ -30,7 +29,7 @@ async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: Harnes
         assert str(billing) not in re.findall(r'data-id="(\d+)"', page)
 
 
-async def test_another_reps_conversation_is_not_found_by_url(h: Harness) -> None:
+async def test_another_reps_conversation_is_not_found_by_url(h: TestHarness) -> None:
     farahs = await seed_conversation(h, "farah_billing", name="Secret Customer")
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
@@ -43,7 +42,7 @@ async def test_another_reps_conversation_is_not_found_by_url(h: Harness) -> None
             assert "Secret Customer" not in fragment.text
 
 
-async def test_conversation_page_shows_transcript_context_and_who_may_write(h: Harness) -> None:
+async def test_conversation_page_shows_transcript_context_and_who_may_write(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
@@ -60,7 +59,7 @@ async def test_conversation_page_shows_transcript_context_and_who_may_write(h: H
         assert 'id="reassign"' in page.text
 
 
-async def test_dashboard_shows_the_leads_queues(h: Harness) -> None:
+async def test_dashboard_shows_the_leads_queues(h: TestHarness) -> None:
     await seed_conversation(h, "waiting_support")
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")
@@ -73,7 +72,7 @@ async def test_dashboard_shows_the_leads_queues(h: Harness) -> None:
         assert depth.group(1) == "1"
 
 
-async def test_api_docs_load_nothing_from_another_host(h: Harness) -> None:
+async def test_api_docs_load_nothing_from_another_host(h: TestHarness) -> None:
     async with browser(h) as client:
         docs = await client.get("/docs")
         assert docs.status_code == 200
@@ -87,7 +86,7 @@ async def test_api_docs_load_nothing_from_another_host(h: Harness) -> None:
         assert htmx.text.startswith("/*! htmx 2.0.11")
 
 
-async def test_failed_send_is_marked_with_metas_reason(h: Harness) -> None:
+async def test_failed_send_is_marked_with_metas_reason(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     meta = load_fixture("error_131047_webhook_error_object_pywa.json")
     h.fake_graph.fail_next(

@@ -4,18 +4,18 @@ see: the same visibility as the rep API's list, for every role."""
 from __future__ import annotations
 
 from orchestrator.core.tables import Contact, Conversation
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
+from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, sign_in
 
 
-async def hits(h: Harness, actor: str, q: str) -> list[tuple[int, str]]:
+async def hits(h: TestHarness, actor: str, q: str) -> list[tuple[int, str]]:
     response = await h.http.get("/api/search", params={"q": q}, headers=bearer(actor))
     assert response.status_code == 200, response.text
     return [(hit["conversation"]["id"], hit["matched"]) for hit in response.json()]
 
 
-async def test_search_finds_by_name_number_and_message_text(h: Harness) -> None:
+async def test_search_finds_by_name_number_and_message_text(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support", name="Beatriz Okonkwo")
     async with h.service.sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
@@ -29,7 +29,7 @@ async def test_search_finds_by_name_number_and_message_text(h: Harness) -> None:
     assert await hits(h, "tara", "100%_off") == []  # wildcards are taken literally
 
 
-async def test_search_shows_each_role_only_what_it_may_see(h: Harness) -> None:
+async def test_search_shows_each_role_only_what_it_may_see(h: TestHarness) -> None:
     ids = {name: await seed_conversation(h, name, name=f"Zed {name}") for name in KINDS}
     kind_of = {v: k for k, v in ids.items()}
     for actor in ACTORS:
@@ -37,7 +37,7 @@ async def test_search_shows_each_role_only_what_it_may_see(h: Harness) -> None:
         assert found == VISIBLE[actor], actor
 
 
-async def test_search_page_lists_the_hits(h: Harness) -> None:
+async def test_search_page_lists_the_hits(h: TestHarness) -> None:
     mine = await seed_conversation(h, "tara_support", name="Quentin Blake")
     await seed_conversation(h, "farah_billing", name="Quentin Other")
     async with browser(h) as client:

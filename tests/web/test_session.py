@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import bearer, seed_conversation
+from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, hidden, sign_in
 
 
-async def test_pages_send_a_visitor_without_a_session_to_sign_in(h: Harness) -> None:
+async def test_pages_send_a_visitor_without_a_session_to_sign_in(h: TestHarness) -> None:
     async with browser(h) as client:
         page = await client.get("/inbox?view=mine")
         assert page.status_code == 303
@@ -18,7 +18,7 @@ async def test_pages_send_a_visitor_without_a_session_to_sign_in(h: Harness) -> 
         assert (await client.get("/api/me")).status_code == 401
 
 
-async def test_rep_signs_in_with_their_api_token_and_the_api_accepts_the_session(h: Harness) -> None:
+async def test_rep_signs_in_with_their_api_token_and_the_api_accepts_the_session(h: TestHarness) -> None:
     async with browser(h) as client:
         csrf = await sign_in(client, "tara", "demo-tara")
         me = await client.get("/api/me")
@@ -31,7 +31,7 @@ async def test_rep_signs_in_with_their_api_token_and_the_api_accepts_the_session
         assert away.json()["presence"] == "away"
 
 
-async def test_wrong_password_or_other_reps_token_is_refused(h: Harness) -> None:
+async def test_wrong_password_or_other_reps_token_is_refused(h: TestHarness) -> None:
     async with browser(h) as client:
         page = (await client.get("/login")).text
         for user, secret in (("tara", "wrong"), ("tara", "demo-diego"), ("nobody", "demo-tara")):
@@ -44,7 +44,7 @@ async def test_wrong_password_or_other_reps_token_is_refused(h: Harness) -> None
             page = response.text  # the form again, with a fresh token
 
 
-async def test_sign_in_form_without_its_csrf_token_is_refused(h: Harness) -> None:
+async def test_sign_in_form_without_its_csrf_token_is_refused(h: TestHarness) -> None:
     async with browser(h) as client:
         await client.get("/login")
         response = await client.post(
@@ -54,7 +54,7 @@ async def test_sign_in_form_without_its_csrf_token_is_refused(h: Harness) -> Non
         assert "handoff_session" not in client.cookies
 
 
-async def test_unsafe_api_call_with_the_cookie_needs_the_csrf_token(h: Harness) -> None:
+async def test_unsafe_api_call_with_the_cookie_needs_the_csrf_token(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with browser(h) as client:
         csrf = await sign_in(client, "tara", "demo-tara")
@@ -73,7 +73,7 @@ async def test_unsafe_api_call_with_the_cookie_needs_the_csrf_token(h: Harness) 
         assert sent.json()["sender_id"] == "tara"
 
 
-async def test_sign_out_ends_the_session_for_the_stolen_cookie_too(h: Harness) -> None:
+async def test_sign_out_ends_the_session_for_the_stolen_cookie_too(h: TestHarness) -> None:
     async with browser(h) as client:
         csrf = await sign_in(client, "tara", "demo-tara")
         cookie = client.cookies["handoff_session"]
@@ -88,7 +88,7 @@ async def test_sign_out_ends_the_session_for_the_stolen_cookie_too(h: Harness) -
         assert (await other.get("/inbox")).status_code == 303
 
 
-async def test_rotating_the_api_token_ends_sessions_signed_in_with_it(h: Harness) -> None:
+async def test_rotating_the_api_token_ends_sessions_signed_in_with_it(h: TestHarness) -> None:
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         assert (await client.get("/api/me")).status_code == 200
@@ -97,7 +97,7 @@ async def test_rotating_the_api_token_ends_sessions_signed_in_with_it(h: Harness
         assert (await client.get("/api/me")).status_code == 401
 
 
-async def test_bearer_api_ignores_the_cookie(h: Harness) -> None:
+async def test_bearer_api_ignores_the_cookie(h: TestHarness) -> None:
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         me = await client.get("/api/me", headers=bearer("diego"))
@@ -107,7 +107,7 @@ async def test_bearer_api_ignores_the_cookie(h: Harness) -> None:
         assert away.status_code == 200
 
 
-async def test_sign_in_only_redirects_to_a_local_path(h: Harness) -> None:
+async def test_sign_in_only_redirects_to_a_local_path(h: TestHarness) -> None:
     async with browser(h) as client:
         form = await client.get("/login?next=//evil.example/x")
         assert 'name="next" value="/inbox"' in form.text

@@ -6,12 +6,12 @@ from __future__ import annotations
 import httpx
 
 from orchestrator.core.enums import EventType
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import EventStream, add_event, live_server, seed_conversation
+from tests.fakes.graph import TestHarness
 from tests.web.helpers import sign_in
 
 
-async def test_signed_in_browser_streams_and_resumes_after_a_drop(h: Harness) -> None:
+async def test_signed_in_browser_streams_and_resumes_after_a_drop(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with live_server(h) as url, httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10.0)) as client:
         await sign_in(client, "tara", "demo-tara")
@@ -34,7 +34,7 @@ async def test_signed_in_browser_streams_and_resumes_after_a_drop(h: Harness) ->
             assert [(await stream.next()).id for _ in missed] == missed
 
 
-async def test_stream_without_a_session_or_token_is_refused(h: Harness) -> None:
+async def test_stream_without_a_session_or_token_is_refused(h: TestHarness) -> None:
     async with live_server(h) as url, httpx.AsyncClient(base_url=url) as client:
         client.cookies.set("handoff_session", "forged")
         response = await client.get("/api/stream")

@@ -6,13 +6,13 @@ from __future__ import annotations
 from sqlmodel import select
 
 from orchestrator.core.tables import Contact, Conversation
-from orchestrator.runtime.replay import Harness
 from orchestrator.runtime.simulator import build_text_webhook
 from tests.api.helpers import bearer, seed_conversation
+from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, sign_in
 
 
-async def customer_writes(h: Harness, conversation_id: int, text: str) -> None:
+async def customer_writes(h: TestHarness, conversation_id: int, text: str) -> None:
     async with h.service.sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
@@ -29,13 +29,13 @@ async def customer_writes(h: Harness, conversation_id: int, text: str) -> None:
     await h.service.turns.drain()
 
 
-async def unread_of(h: Harness, rep: str) -> dict[int, int]:
+async def unread_of(h: TestHarness, rep: str) -> dict[int, int]:
     response = await h.http.get("/api/me/unread", headers=bearer(rep))
     assert response.status_code == 200
     return {item["conversation_id"]: item["unread"] for item in response.json()}
 
 
-async def test_opening_a_conversation_reads_it_for_that_rep_only(h: Harness) -> None:
+async def test_opening_a_conversation_reads_it_for_that_rep_only(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     assert await unread_of(h, "tara") == {conversation_id: 1}
     read = await h.http.post(f"/api/conversations/{conversation_id}/read", headers=bearer("lena"))
@@ -56,14 +56,14 @@ async def test_opening_a_conversation_reads_it_for_that_rep_only(h: Harness) -> 
         assert "2 new" in (await client.get("/inbox/list")).text
 
 
-async def test_unread_and_read_follow_the_visibility_rules(h: Harness) -> None:
+async def test_unread_and_read_follow_the_visibility_rules(h: TestHarness) -> None:
     farahs = await seed_conversation(h, "farah_billing")
     assert farahs not in await unread_of(h, "tara")
     refused = await h.http.post(f"/api/conversations/{farahs}/read", headers=bearer("tara"))
     assert refused.status_code == 404
 
 
-async def test_inbox_filters_by_reason_and_failed_sends(h: Harness) -> None:
+async def test_inbox_filters_by_reason_and_failed_sends(h: TestHarness) -> None:
     await seed_conversation(h, "tara_support", name="Menu Customer")
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")

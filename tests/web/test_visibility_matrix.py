@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.runtime.replay import Harness
 from tests.api.helpers import ACTORS, KINDS, TOKENS, bearer, seed_conversation
 from tests.api.test_visibility_matrix import table
+from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, sign_in
 
 #                      tara  diego farah lena  sam   admin
@@ -48,7 +48,7 @@ CALLS = {
 
 @pytest.mark.parametrize("call", list(CALLS))
 async def test_workspace_endpoint_answers_each_role_and_ownership_as_the_rules_say(
-    h: Harness, call: str
+    h: TestHarness, call: str
 ) -> None:
     method, suffix, body, expected = CALLS[call]
     observed: dict[str, dict[str, int]] = {}
@@ -65,7 +65,7 @@ async def test_workspace_endpoint_answers_each_role_and_ownership_as_the_rules_s
     assert observed == expected
 
 
-async def test_conversation_pages_answer_each_role_as_the_api_does(h: Harness) -> None:
+async def test_conversation_pages_answer_each_role_as_the_api_does(h: TestHarness) -> None:
     ids = {name: await seed_conversation(h, name) for name in KINDS}
     observed: dict[str, dict[str, int]] = {name: {} for name in KINDS}
     for actor in ACTORS:
