@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml uv.lock
 	touch $(STAMP)
 
 run: $(STAMP)
-	HANDOFF_DEV_MODE=true $(BIN)/handoff serve --port $(PORT)
+	HANDOFF_DEV_MODE=true HANDOFF_DEMO_PRESENCE=true $(BIN)/handoff serve --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

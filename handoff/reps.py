@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -67,6 +67,18 @@ async def _retire_unlisted(session: AsyncSession, *, listed: set[str], at: datet
         rep.config_token_hash = None
         session.add(rep)
     await session.flush()
+
+
+async def keep_demo_reps_present(session: AsyncSession, *, at: datetime) -> int:
+    """A heartbeat for every rep the configuration gave a token who is not offline: in a trial run
+    (`make run`) the demo team stays present though nobody has their page open."""
+    result = await session.execute(
+        update(Rep)
+        .where(col(Rep.config_token_hash).is_not(None), col(Rep.presence) != Presence.OFFLINE)
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def queues_of(session: AsyncSession, *, rep_id: str) -> list[str]:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Development mode accepts the public development secrets and the demo accounts of the shipped
     # configuration (`make run`, `handoff demo` and the tests turn it on); a deployment leaves it off.
     dev_mode: bool = False
+    # A trial run: the demo accounts of the configuration stay present without heartbeats.
+    demo_presence: bool = False
     database_url: str = DEFAULT_DATABASE_URL
     config: Path | None = Field(default=None, description="departments/routing/menu/messages file")
 

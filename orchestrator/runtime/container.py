@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff.assignment import run_background
 from handoff.notify import NotificationHub, WebhookSender, install
-from handoff.reps import seed_reps
+from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
@@ -144,6 +144,9 @@ class Service:
     async def tick(self) -> None:
         """One pass of the background work (tests call it directly with a controlled clock)."""
         await self.turns.sweep()
+        if self.settings.demo_presence:
+            async with self.sessions() as session, session.begin():
+                await keep_demo_reps_present(session, at=self.clock.now())
         # Presence expiry, durable timers (SLA, offline reps, opening hours), waiting-queue drain.
         await run_background(self.sessions, config=self.config, at=self.clock.now())
         if self.pruned_at is None or time.monotonic() - self.pruned_at >= self.settings.retention_interval_s:
