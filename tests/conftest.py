@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from agents.llm import LLMClient
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.migrations import run_migrations
 from orchestrator.runtime.replay import harness
 from tests.fakes.graph import FakeGraphAPI, TestHarness
+from tests.fakes.openai_server import ScriptedOpenAI
 from tests.fakes.servers import serve_in_thread
 
 POSTGRES_URL = os.environ.get(
@@ -98,5 +100,38 @@ async def h(
         migrate=False,
         fake_graph=fake_graph,
         graph_api_url=graph_api_url,
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def scripted() -> ScriptedOpenAI:
+    """A scripted OpenAI-compatible server (the model engine's tests)."""
+    return ScriptedOpenAI()
+
+
+@pytest.fixture
+def model_url(scripted: ScriptedOpenAI) -> Iterator[str]:
+    with serve_in_thread(scripted.app) as url:
+        yield url + "/v1"
+
+
+@pytest.fixture
+async def mh(
+    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, model_url: str
+) -> AsyncIterator[TestHarness]:
+    """The service with the model engine: the real `openai` client talking to `scripted`."""
+    llm = LLMClient(
+        api_key="test-key",
+        model="test-model",
+        base_url=model_url,
+        timeout=0.5,
+        max_attempts=3,
+        deadline=3.0,
+        wait_min=0,
+        wait_max=0.01,
+    )
+    async with harness(
+        database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False, fake_graph=fake_graph, llm=llm
     ) as running:
         yield running

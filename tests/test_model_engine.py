@@ -4,68 +4,12 @@ answers, call budget, and failures that hand off as `ai_unavailable` (the custom
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 
-from agents.llm import LLMClient
-from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import harness
-from tests.conftest import OPEN_HOURS
 from tests.factories import auth, say, text
-from tests.fakes.graph import FakeGraphAPI, TestHarness
-from tests.fakes.openai_server import ScriptedOpenAI
-from tests.fakes.servers import serve_in_thread
-
-
-def analysis(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "language": "en",
-        "wants_human": False,
-        "wants_human_evidence": None,
-        "frustrated": False,
-        "frustration_score": 0.0,
-        "frustration_evidence": None,
-        "fields": [],
-        "answer": None,
-        "answer_confidence": 0.0,
-        "can_answer": False,
-        "open_questions": [],
-    }
-    base.update(overrides)
-    return base
-
-
-@pytest.fixture
-def scripted() -> ScriptedOpenAI:
-    return ScriptedOpenAI()
-
-
-@pytest.fixture
-def model_url(scripted: ScriptedOpenAI) -> Iterator[str]:
-    with serve_in_thread(scripted.app) as url:
-        yield url + "/v1"
-
-
-@pytest.fixture
-async def mh(
-    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, model_url: str
-) -> AsyncIterator[TestHarness]:
-    llm = LLMClient(
-        api_key="test-key",
-        model="test-model",
-        base_url=model_url,
-        timeout=0.5,
-        max_attempts=3,
-        deadline=3.0,
-        wait_min=0,
-        wait_max=0.01,
-    )
-    async with harness(
-        database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False, fake_graph=fake_graph, llm=llm
-    ) as running:
-        yield running
+from tests.fakes.graph import TestHarness
+from tests.fakes.openai_server import ScriptedOpenAI, analysis
 
 
 async def test_model_answer_is_sent_with_one_call_per_turn(mh: TestHarness, scripted: ScriptedOpenAI) -> None:

@@ -247,3 +247,22 @@ async def _client_left_within(request: Request, seconds: float) -> bool:
             return True
         await asyncio.sleep(min(0.02, max(0.0, until - loop.time())))
     return False
+
+
+def analysis(**overrides: Any) -> dict[str, Any]:
+    """A turn analysis as the model would return it (`agents.schemas`), with `overrides`."""
+    base: dict[str, Any] = {
+        "language": "en",
+        "wants_human": False,
+        "wants_human_evidence": None,
+        "frustrated": False,
+        "frustration_score": 0.0,
+        "frustration_evidence": None,
+        "fields": [],
+        "answer": None,
+        "answer_confidence": 0.0,
+        "can_answer": False,
+        "open_questions": [],
+    }
+    base.update(overrides)
+    return base
