@@ -30,7 +30,7 @@ def last_message(state: State) -> TurnMessage | None:
     return incoming[-1] if incoming else None
 
 
-def fold(text: str) -> str:
+def comparable(text: str) -> str:
     """Lowercase, strip accents and punctuation: for comparisons, never for display."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeVar, cast
 
@@ -50,6 +49,7 @@ from tenacity import (
 )
 
 from agents.schemas import Briefing, HandoffSummary, TurnAnalysis
+from orchestrator.core.context import LLMUsage, ModelClient
 from prompts import PromptError, render
 
 __all__ = [
@@ -109,29 +109,6 @@ class LLMUnavailable(LLMError):
         self.kind = FailureKind(kind)
         self.attempts = attempts
         super().__init__(f"{self.kind}: {message}" if message else str(self.kind))
-
-
-@dataclass
-class LLMUsage:
-    """What the model cost; mutable, the caller passes one per conversation or turn.
-
-    `calls` counts requests sent (retries included), `failures` those that gave no usable answer.
-    Tokens come from the responses' `usage`, including unusable ones (they are billed too).
-    """
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    failures: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def add_tokens(self, usage: CompletionUsage | None) -> None:
-        if usage is not None:
-            self.prompt_tokens += usage.prompt_tokens
-            self.completion_tokens += usage.completion_tokens
 
 
 class LLMClient:
@@ -358,7 +335,7 @@ def _field_lines(fields: Mapping[str, str]) -> str:
 
 
 async def analyze_turn(
-    client: LLMClient,
+    client: ModelClient,
     *,
     transcript: str,
     customer_message: str,
@@ -383,7 +360,7 @@ async def analyze_turn(
 
 
 async def summarize_handoff(
-    client: LLMClient,
+    client: ModelClient,
     *,
     transcript: str,
     reason: str,
@@ -398,7 +375,7 @@ async def summarize_handoff(
 
 
 async def brief_return(
-    client: LLMClient,
+    client: ModelClient,
     *,
     transcript: str,
     human_notes: str,

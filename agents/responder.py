@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 
-from agents.common import fold, handoff_request, reply, turn_text
+from agents.common import comparable, handoff_request, reply, turn_text
 from agents.sentinel.detectors import (
     is_acknowledgement,
     is_greeting,
@@ -47,11 +47,11 @@ class KnowledgeBase:
         self._owners: list[KnowledgeEntry] = []
         for entry in entries:
             for q in entry.questions:
-                self._choices.append(fold(q))
+                self._choices.append(comparable(q))
                 self._owners.append(entry)
 
     def best(self, text: str) -> KnowledgeMatch | None:
-        query = fold(text)
+        query = comparable(text)
         if not query or not self._choices:
             return None
         found = process.extractOne(query, self._choices, scorer=fuzz.token_set_ratio)

@@ -66,3 +66,6 @@ async def test_model_failure_hands_off_as_ai_unavailable_and_tells_the_customer(
     assert listed[0]["handoff_reason"] == "ai_unavailable"
     assert listed[0]["owner"] in ("human", "queued")
     assert any("trouble" in s for s in sent), sent
+    detail = (await mh.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
+    (failure,) = [e for e in detail["events"] if e["type"] == "llm_failure"]
+    assert failure["details"]["kind"], failure  # why the model failed is in the context log

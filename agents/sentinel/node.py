@@ -117,6 +117,15 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
             "rule": "model failed",
         }
         update["signals"] = [*update["signals"], failure]
+        update["events"] = [
+            *update.get("events", []),
+            {
+                "agent": "sentinel",
+                "type": "llm_failure",
+                "description": f"the model gave no usable answer: {exc}",
+                "details": {"kind": str(getattr(exc, "kind", "")), "attempts": getattr(exc, "attempts", 0)},
+            },
+        ]
         update["handoff"] = handoff_request(
             reason=HandoffReason.AI_UNAVAILABLE, state=state, signals=[failure]
         )

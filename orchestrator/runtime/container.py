@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from agents.llm import LLMClient
 from handoff.assignment import run_background
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
@@ -48,7 +48,7 @@ class Service:
     graph: Graph
     client: GraphClient
     turns: TurnEngine
-    llm: Any = None
+    llm: LLMClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: NotificationHub | None = None
     pruned_at: float | None = None  # monotonic time of the last retention pass
@@ -62,7 +62,7 @@ class Service:
         config: AppConfig | None = None,
         clock: Clock | None = None,
         graph_transport: httpx.AsyncBaseTransport | None = None,
-        llm: Any = None,
+        llm: LLMClient | None = None,
         migrate: bool = True,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
     ) -> AsyncIterator[Service]:

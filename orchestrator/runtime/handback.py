@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agents.llm import LLMClient
 from orchestrator.core.config import AppConfig
 from orchestrator.runtime.graph import Graph, thread_config
 
@@ -16,7 +17,7 @@ from orchestrator.runtime.graph import Graph, thread_config
 class GraphResumer:
     graph: Graph
     config: AppConfig
-    llm: Any = None
+    llm: LLMClient | None = None
 
     async def brief(self, *, rep_lines: Sequence[str], note: str | None) -> str | None:
         if self.llm is None:

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlmodel import col
 
+from agents.llm import LLMClient
 from orchestrator.channels.whatsapp.outbound import render_as_text
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.clock import FrozenClock
@@ -82,7 +83,7 @@ async def harness(
     config: AppConfig,
     at: datetime,
     migrate: bool = True,
-    llm: Any = None,
+    llm: LLMClient | None = None,
     fake_graph: Capture,
     graph_api_url: str | None = None,
     app_secret: str = SECRET,
@@ -224,7 +225,7 @@ async def replay_cases(
     *,
     at: datetime | None = None,
     config: AppConfig | None = None,
-    llm: Any = None,
+    llm: LLMClient | None = None,
 ) -> list[dict[str, Any]]:
     config = config or load_config(None)
     start = at or datetime.now(UTC)

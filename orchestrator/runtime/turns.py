@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 import structlog
 from sqlalchemy import select
@@ -46,7 +46,7 @@ from orchestrator.conversations import (
 )
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
-from orchestrator.core.context import GraphContext
+from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import State, TurnMessage
@@ -97,7 +97,7 @@ class TurnEngine:
         config: AppConfig,
         client: GraphClient,
         clock: Clock,
-        llm: Any = None,
+        llm: ModelClient | None = None,
         burst_window_s: float = 1.5,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
         lease_s: float = LEASE_S,
@@ -472,7 +472,5 @@ class TurnEngine:
         return outcome
 
 
-def _new_usage() -> Any:
-    from agents.llm import LLMUsage
-
+def _new_usage() -> LLMUsage:
     return LLMUsage()
