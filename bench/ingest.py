@@ -68,7 +68,7 @@ class Round:
 def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
     for _ in range(600):
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
         try:
             if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
                 return
@@ -78,10 +78,10 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # The server's log goes to a file: a pipe nobody reads would block the server once full.
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def _load(url: str, *, seconds: float, in_flight: int, ids: itertools.count[int]) -> Round:
@@ -156,8 +156,14 @@ def main() -> None:
             "PYTHONPATH": str(workdir),
         }
         bare_port, ours_port = free_port(), free_port()
-        bare = _start(["-m", "uvicorn", "bare_app:app", "--port", str(bare_port), *uvicorn_flags], env)
-        ours = _start(["-m", "orchestrator.runtime.cli", "serve", "--port", str(ours_port)], env)
+        bare = _start(
+            ["-m", "uvicorn", "bare_app:app", "--port", str(bare_port), *uvicorn_flags],
+            env,
+            workdir / "bare.log",
+        )
+        ours = _start(
+            ["-m", "orchestrator.runtime.cli", "serve", "--port", str(ours_port)], env, workdir / "ours.log"
+        )
         try:
             bare_url, ours_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{ours_port}"
             _wait_healthy(bare, bare_url)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -144,18 +145,21 @@ def serve_process(postgres_url: str) -> Iterator[str]:
         "HANDOFF_RUN_BACKGROUND": "false",
         "HANDOFF_WHATSAPP_API_URL": "http://graph.invalid",
     }
+    # The server's log goes to a file: a pipe nobody reads would block it once full.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  (closed in the finally below)
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client() as client:
             for _ in range(300):  # bounded: up to 30 s for the process to migrate and listen
                 if process.poll() is not None:
-                    problem = process.stderr.read().decode() if process.stderr else ""
+                    errors.seek(0)
+                    problem = errors.read().decode(errors="replace")
                     raise RuntimeError(f"handoff serve exited: {problem}")
                 try:
                     if client.get(f"{url}/healthz", timeout=0.5).status_code == 200:
@@ -169,6 +173,7 @@ def serve_process(postgres_url: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=15)
+        errors.close()
 
 
 async def test_stream_served_by_another_os_process_receives_the_commit(

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,13 @@ CUSTOMER = "447700900777"
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # The log goes to a file: a pipe nobody reads would block the process once full.
+    log = tempfile.NamedTemporaryFile(prefix="handoff-", suffix=".log", delete=False)  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "orchestrator.runtime.cli", *args],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
