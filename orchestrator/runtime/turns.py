@@ -26,7 +26,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 import structlog
@@ -49,7 +49,7 @@ from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, HandoffReason, Owner, SendStatus
-from orchestrator.core.state import State, TurnMessage
+from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
@@ -271,26 +271,8 @@ class TurnEngine:
                 return None  # fenced, as a turn's commit
             contact = await session.get(Contact, conversation.contact_id)
             assert contact is not None
-            result = await perform_handoff(
-                session,
-                config=self.config,
-                conversation=conversation,
-                contact=contact,
-                request=request,
-                fields=state.get("fields", {}),
-                language=state.get("language") or self.config.default_language,
-                llm_calls=state.get("llm_calls", 0),
-                at=now,
-            )
-            await queue_outgoing(
-                session,
-                conversation_id=conversation_id,
-                payload=build_payload(
-                    contact, {"kind": "text", "text": result.customer_text, "agent": "handoff"}
-                ),
-                sender_type="bot",
-                sender_id="handoff",
-                at=now,
+            result = await self._hand_off(
+                session, conversation=conversation, contact=contact, request=request, state=state, at=now
             )
         log.warning("handoff_after_undelivered_reply", conversation_id=conversation_id, error=what)
         # The notice may fail too (Graph down, window closed): it is then shown to the rep as failed.
@@ -444,32 +426,56 @@ class TurnEngine:
                 )
             request = state.get("handoff")
             if request is not None:
-                result = await perform_handoff(
+                outcome.handoff = await self._hand_off(
                     session,
-                    config=self.config,
                     conversation=conversation,
                     contact=contact,
                     request=request,
-                    fields=state.get("fields", {}),
-                    language=state.get("language") or self.config.default_language,
-                    llm_calls=state.get("llm_calls", 0) + llm_calls,
+                    state=state,
                     at=now,
-                )
-                outcome.handoff = result
-                await queue_outgoing(
-                    session,
-                    conversation_id=conversation_id,
-                    payload=build_payload(
-                        contact, {"kind": "text", "text": result.customer_text, "agent": "handoff"}
-                    ),
-                    sender_type="bot",
-                    sender_id="handoff",
-                    at=now,
+                    llm_calls=llm_calls,
                 )
             remaining = await pending_inbound(session, conversation_id=conversation_id)
             conversation.has_pending = bool(remaining)
             session.add(conversation)
         return outcome
+
+    async def _hand_off(
+        self,
+        session: AsyncSession,
+        *,
+        conversation: Conversation,
+        contact: Contact,
+        request: HandoffRequest,
+        state: State,
+        at: datetime,
+        llm_calls: int = 0,
+    ) -> HandoffResult:
+        """Hand the conversation to the human side and queue what the customer is told, in the
+        caller's transaction."""
+        assert conversation.id is not None
+        result = await perform_handoff(
+            session,
+            config=self.config,
+            conversation=conversation,
+            contact=contact,
+            request=request,
+            fields=state.get("fields", {}),
+            language=state.get("language") or self.config.default_language,
+            llm_calls=state.get("llm_calls", 0) + llm_calls,
+            at=at,
+        )
+        await queue_outgoing(
+            session,
+            conversation_id=conversation.id,
+            payload=build_payload(
+                contact, {"kind": "text", "text": result.customer_text, "agent": "handoff"}
+            ),
+            sender_type="bot",
+            sender_id="handoff",
+            at=at,
+        )
+        return result
 
 
 def _new_usage() -> LLMUsage:
