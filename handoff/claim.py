@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.assignment import assign_to_rep, open_assignment
+from handoff.assignment import assign_to_rep, open_assignment, tell_customer
 from handoff.errors import Conflict, NotFound, NotOwner
 from handoff.models import Assignment, AuditEntry, Rep
 from handoff.reps import queues_of
@@ -51,6 +51,9 @@ async def claim(
     )
     if taken_by is None:
         raise CannotClaim("you cannot take it now: set yourself online, or finish a conversation first")
+    await tell_customer(
+        session, config=config, conversation=conversation, message="rep_joined", rep=taken_by, at=at
+    )
     session.add(
         AuditEntry(
             actor_id=rep.id,

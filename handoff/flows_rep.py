@@ -35,6 +35,7 @@ from handoff.assignment import (
     new_assignment,
     open_assignment,
     schedule_offline,
+    tell_customer,
 )
 from handoff.errors import NotFound, NotOwner, Unavailable
 from handoff.models import Assignment, Rep, RepQueue
@@ -285,6 +286,9 @@ async def transfer(
         at=at,
         exclude=exclude,
         wait=False,
+    )
+    await tell_customer(
+        session, config=config, conversation=conversation, message="transferred", queue=target.slug, at=at
     )
     await _drain_for(session, config=config, rep_id=sender, at=at)
     return outcome.assignment

@@ -22,6 +22,7 @@ from handoff.assignment.engine import (
     drain_queue,
     drain_queues,
     enqueue,
+    tell_customer,
     waiting_queues,
 )
 from handoff.assignment.policy import BUSY, Candidate, window_start
@@ -68,6 +69,7 @@ __all__ = [
     "sla_expired",
     "sla_of",
     "sla_warning",
+    "tell_customer",
     "waiting_queues",
     "window_start",
 ]

@@ -40,10 +40,12 @@ from handoff.assignment.policy import Candidate, Member, Mode
 from handoff.assignment.records import new_assignment
 from handoff.assignment.timers import schedule_queue_open, schedule_sla
 from handoff.models import Assignment, Rep
+from orchestrator.channels.whatsapp.outbound import text_message
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import AssignmentStatus, EventType, Owner
-from orchestrator.core.tables import Conversation
+from orchestrator.core.tables import Contact, Conversation
+from orchestrator.outbox import queue_outgoing, recipient_of
 
 SOURCE = "assignment_engine"
 
@@ -122,6 +124,39 @@ async def assign(
         },
     )
     return rep
+
+
+async def tell_customer(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    message: str,
+    at: datetime,
+    rep: Rep | None = None,
+    queue: str | None = None,
+) -> None:
+    """Queue one of the configured customer messages (`rep_joined`, `transferred`...) in the
+    conversation's language; the outbox sends it."""
+    assert conversation.id is not None
+    contact = await session.get(Contact, conversation.contact_id)
+    if contact is None:
+        return
+    team = config.queue(queue or conversation.queue or config.routing.fallback)
+    text = config.message(
+        message,
+        conversation.language,
+        rep_name=rep.name.split()[0] if rep else "",
+        queue_name=team.customer_name or team.name,
+    )
+    await queue_outgoing(
+        session,
+        conversation_id=conversation.id,
+        payload=text_message(recipient_of(contact), text),
+        sender_type="bot",
+        sender_id="handoff",
+        at=at,
+    )
 
 
 async def hold(
@@ -237,7 +272,7 @@ async def place(
         return AssignmentOutcome(assignment=assignment, candidates=candidates)
     # Others are waiting: join the back of the queue and hand the backlog out in order.
     await session.flush()
-    await drain_queue(session, config=config, queue=queue, at=at)
+    await drain_queue(session, config=config, queue=queue, at=at, quiet=conversation.id)
     if conversation.assignee_id is not None:
         return AssignmentOutcome(assignment=assignment, rep=await session.get(Rep, conversation.assignee_id))
     await wait_in_queue(
@@ -382,10 +417,18 @@ class Drained:
 
 
 async def drain(
-    session: AsyncSession, *, config: AppConfig, queue: str, at: datetime, limit: int | None = None
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    queue: str,
+    at: datetime,
+    limit: int | None = None,
+    quiet: int | None = None,
 ) -> Drained:
     """Assign waiting conversations of `queue` in order (priority, then handoff time) while reps are
-    eligible, pacing each rep (fair backlog drain). Never waits for a locked conversation or rep."""
+    eligible, pacing each rep (fair backlog drain). Never waits for a locked conversation or rep.
+    Each customer hears who has their conversation now, but `quiet`'s (whose handoff notice, being
+    written in the same transaction, already says so)."""
     if not config.queue(queue).hours.is_open(at):
         return Drained(assigned=0, busy=False)
     assigned, busy = 0, False
@@ -444,15 +487,25 @@ async def drain(
         )
         if rep is None:
             break
+        if conversation.id != quiet:
+            await tell_customer(
+                session, config=config, conversation=conversation, message="rep_joined", rep=rep, at=at
+            )
         assigned += 1
     return Drained(assigned=assigned, busy=busy)
 
 
 async def drain_queue(
-    session: AsyncSession, *, config: AppConfig, queue: str, at: datetime, limit: int | None = None
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    queue: str,
+    at: datetime,
+    limit: int | None = None,
+    quiet: int | None = None,
 ) -> int:
     """`drain`, returning how many were assigned."""
-    return (await drain(session, config=config, queue=queue, at=at, limit=limit)).assigned
+    return (await drain(session, config=config, queue=queue, at=at, limit=limit, quiet=quiet)).assigned
 
 
 async def drain_queues(

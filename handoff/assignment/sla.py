@@ -33,6 +33,7 @@ from handoff.assignment.engine import (
     assign,
     hold,
     place,
+    tell_customer,
     wait_in_queue,
 )
 from handoff.assignment.pick import any_busy, pick
@@ -179,6 +180,10 @@ async def _climb(
                 at=at,
                 backlog=False,
                 owned=True,
+            )
+            # Sorry for the wait, in effect: the customer hears who has their conversation now.
+            await tell_customer(
+                session, config=config, conversation=conversation, message="rep_joined", rep=picked.rep, at=at
             )
             if not leads_only:
                 return f"revoked; reassigned to {picked.rep.id}"

@@ -331,6 +331,13 @@ REQUIRED_MESSAGES = (
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "greeting": {"en": "Hi again! What can I help you with?"},
     "media_received": {"en": "Thanks, I've received it and kept it for our team."},
+    "rep_joined": {
+        "en": "${rep_name} from our ${queue_name} team has your conversation now and will reply here."
+    },
+    "transferred": {
+        "en": "I've passed your conversation to our ${queue_name} team, with everything you told us. "
+        "They'll reply here."
+    },
 }
 
 

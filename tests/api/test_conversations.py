@@ -281,6 +281,9 @@ async def test_transfer_moves_the_conversation_ends_the_senders_access_and_is_au
     assert body["conversation"]["queue"] == "billing"
     assert body["conversation"]["assignee_id"] in {"farah", "marc"}
     assert body["assignment"]["routing"]["rule"] == "transfer"
+    told = h.fake_graph.sent_texts()
+    assert any("passed your conversation to our Finance team" in s for s in told), told
+    assert not any("invoice question" in s for s in told)  # the note stays internal
     assert (
         await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("tara"))
     ).status_code == 404

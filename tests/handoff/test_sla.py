@@ -4,10 +4,13 @@ queue's team lead; if the lead does not answer either, the catch-all queue."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from handoff.errors import NotOwner
 from handoff.flows_rep import rep_reply, set_presence
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
+from orchestrator.core.tables import Message
 from tests.handoff.conftest import World, WorldFactory, configured
 
 REPS = ("tara", "diego", "lena", "gus")
@@ -53,6 +56,21 @@ async def test_unanswered_assignment_is_revoked_and_goes_to_the_next_rep(world: 
         "sla",
     )
     assert await world.load(["diego", "tara"]) == {"diego": 0, "tara": 1}
+    async with world.sessions() as session:
+        told = (
+            (
+                await session.execute(
+                    select(col(Message.text)).where(
+                        col(Message.conversation_id) == conversation_id, col(Message.direction) == "outbound"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert any(
+        "Tara from our Tier 1 Technical Support team has your conversation now" in (m or "") for m in told
+    )
     with pytest.raises(NotOwner):
         await world.act(rep_reply, conversation_id=conversation_id, rep=await world.rep("diego"), text="hi")
 
