@@ -24,7 +24,9 @@ from pydantic import BaseModel, Field
 
 from agents import lexicon
 from agents.language import analyse, fold
-from agents.sentinel.detectors import detect_explicit_request, detect_frustration, is_acknowledgement
+from agents.sentinel.basics import is_acknowledgement
+from agents.sentinel.detectors import detect_explicit_request
+from agents.sentinel.frustration import detect_frustration
 
 __all__ = [
     "Extracted",

@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from agents.common import handoff_request, last_message, reply, turn_text
 from agents.extract import extract_fields
 from agents.responder import knowledge_of
-from agents.sentinel.detectors import is_greeting
+from agents.sentinel.basics import is_greeting
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import FieldRecord, Outgoing, State

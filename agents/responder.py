@@ -15,13 +15,7 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 
 from agents.common import comparable, handoff_request, reply, turn_text
-from agents.sentinel.detectors import (
-    is_acknowledgement,
-    is_greeting,
-    is_pleasantry,
-    is_question,
-    strip_social,
-)
+from agents.sentinel.basics import is_acknowledgement, is_greeting, is_pleasantry, is_question, strip_social
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason

@@ -13,12 +13,9 @@ import argparse
 import json
 import time
 
-from agents.sentinel.detectors import (
-    detect_explicit_request,
-    detect_frustration,
-    detect_loop,
-    detect_negated_request,
-)
+from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
+from agents.sentinel.frustration import detect_frustration
+from agents.sentinel.loops import detect_loop
 
 BUDGET_MS = 1.0
 

@@ -1,4 +1,5 @@
-"""Offline sentinel rules: explicit requests for a human, frustration, loops, acknowledgements.
+"""Offline sentinel rules: explicit requests for a human (frustration is `agents.sentinel.frustration`,
+conversation basics `agents.sentinel.basics`, repeated questions `agents.sentinel.loops`).
 
 Deterministic, explainable and fast (a message is tokenised once, see `agents.language.analyse`);
 every detector returns a `Signal` naming the rule and the span that triggered it, or ``None``.
@@ -29,65 +30,46 @@ when a cue is present and the message is not plainly positive ("AMAZING!!! love 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
 from agents.language import Analysis, Match, PhraseSet, analyse
 from agents.sentinel.signals import Signal, SignalKind
 
-__all__ = [
-    "detect_explicit_request",
-    "detect_frustration",
-    "detect_loop",
-    "detect_negated_request",
-    "is_acknowledgement",
-    "is_greeting",
-    "is_pleasantry",
-    "is_question",
-    "social_prefix",
-    "strip_social",
-]
+__all__ = ["detect_explicit_request", "detect_negated_request", "phrase_table"]
 
 
-def _compile(table: Mapping[str, tuple[str, ...]], kind: str) -> PhraseSet:
+def phrase_table(table: Mapping[str, tuple[str, ...]], kind: str) -> PhraseSet:
     """One phrase set for all languages; each phrase is tagged ``kind:language``."""
     return PhraseSet(
         [p for lang, entries in table.items() for p in PhraseSet.of(entries, tag=f"{kind}:{lang}").phrases]
     )
 
 
-_HUMAN = _compile(lexicon.HUMAN_NOUNS, "human")
-_SOMEONE = _compile(lexicon.SOMEONE, "someone")
-_DEPARTMENT = _compile(lexicon.DEPARTMENTS, "department")
-_TALK = _compile(lexicon.TALK_VERBS, "talk")
+_HUMAN = phrase_table(lexicon.HUMAN_NOUNS, "human")
+_SOMEONE = phrase_table(lexicon.SOMEONE, "someone")
+_DEPARTMENT = phrase_table(lexicon.DEPARTMENTS, "department")
+_TALK = phrase_table(lexicon.TALK_VERBS, "talk")
 _CALL_ME = PhraseSet.of(lexicon.CALL_ME)
-_CONNECT = _compile(lexicon.CONNECT_VERBS, "connect")
-_CONTACT = _compile(lexicon.CONTACT_VERBS, "contact")
-_WANT = _compile(lexicon.WANT_VERBS, "want")
-_HELP = _compile(lexicon.HELP_VERBS, "help")
-_BOT = _compile(lexicon.BOT_WORDS, "bot")
-_REAL = _compile(lexicon.REAL_PERSON, "real")
-_REQUEST = _compile(lexicon.REQUEST_PHRASES, "request")
-_CALLBACK = _compile(lexicon.CALLBACK, "callback")
+_CONNECT = phrase_table(lexicon.CONNECT_VERBS, "connect")
+_CONTACT = phrase_table(lexicon.CONTACT_VERBS, "contact")
+_WANT = phrase_table(lexicon.WANT_VERBS, "want")
+_HELP = phrase_table(lexicon.HELP_VERBS, "help")
+_BOT = phrase_table(lexicon.BOT_WORDS, "bot")
+_REAL = phrase_table(lexicon.REAL_PERSON, "real")
+_REQUEST = phrase_table(lexicon.REQUEST_PHRASES, "request")
+_CALLBACK = phrase_table(lexicon.CALLBACK, "callback")
 _BOT_REJECTION = PhraseSet.of(lexicon.BOT_REJECTION)
-_SARCASM = PhraseSet.of(lexicon.SARCASM_MARKERS)
 _EXIST_BEFORE = PhraseSet.of(lexicon.EXIST_BEFORE)
 _EXIST_AFTER = PhraseSet.of(lexicon.EXIST_AFTER)
 _NEG_BEFORE = PhraseSet.of(lexicon.NEGATION_BEFORE)
 _NEG_AFTER = PhraseSet.of(lexicon.NEGATION_AFTER)
 _SELF = PhraseSet.of(lexicon.SELF_REFERENCE)
-_FRUSTRATION = PhraseSet(
-    [
-        p
-        for lang, entries in lexicon.FRUSTRATION.items()
-        for p in PhraseSet.weighted(entries, tag=lang).phrases
-    ]
-)
 # Long single-word human nouns, for typo tolerance ("representitive", "atendende").
 _FUZZY_NOUNS = {
     word: phrase
@@ -96,15 +78,6 @@ _FUZZY_NOUNS = {
     for word in sorted(phrase.slots[0].exact)
     if len(word) >= 7
 }
-_GREETING = _compile(lexicon.GREETINGS, "greeting")
-_SMALL_TALK = _compile(lexicon.SMALL_TALK, "small_talk")
-_SOCIAL_VOCABULARY = frozenset(
-    word
-    for phrases in (_GREETING.phrases, _SMALL_TALK.phrases)
-    for phrase in phrases
-    for slot in phrase.slots
-    for word in slot.exact
-)
 # Long single-word request verbs, for typo tolerance ("conect", "tranfer", "spek").
 _FUZZY_VERBS = {
     word: phrase
@@ -492,281 +465,3 @@ def detect_negated_request(text: str) -> Signal | None:
                 language=_lang(verb),
             )
     return None
-
-
-# --------------------------------------------------------------------------------------------------
-# Frustration
-# --------------------------------------------------------------------------------------------------
-
-
-def _noisy_or(weights: Iterable[float]) -> float:
-    remaining = 1.0
-    for w in weights:
-        remaining *= 1.0 - w
-    return 1.0 - remaining
-
-
-_CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
-
-
-def _shouting(text: str) -> bool:
-    """Mostly capitals, or a run of shouted words inside a calmer message ("STILL STUCK. what is
-    going on"); needs 8 capital letters, so "OK" or "HR" is no shouting."""
-    if sum(1 for c in text if c.isupper()) < 8:  # most messages: no shouting possible
-        return False
-    letters = [c for c in text if c.isalpha() and c.upper() != c.lower()]
-    upper = sum(1 for c in letters if c.isupper())
-    if len(letters) >= 8 and upper / len(letters) >= 0.7:
-        return True
-    run = longest = 0
-    for word in text.split():
-        core = "".join(c for c in word if c.isalpha())
-        if len(core) >= 2 and core.isupper():
-            run += len(core)
-            longest = max(longest, run)
-        elif core:
-            run = 0
-    return longest >= 8
-
-
-def detect_frustration(text: str) -> Signal | None:
-    """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
-    a = analyse(text)
-    words = a.words
-    cues: list[tuple[float, int, int, str, str | None]] = []  # weight, first, last, rule, language
-    for m in _FRUSTRATION.find(words, gap=2):
-        # A negated single word is not a complaint ("not bad", "nicht schlecht").
-        if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] in _NEGATORS:
-            continue
-        cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
-    angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
-    annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
-    problem = any(w in lexicon.PROBLEM_WORDS for w in words)
-    # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").
-    sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
-    for m in sarcastic:
-        cues.append((0.6, m.first, m.last, f"sarcasm:{m.phrase.source}", None))
-    if annoyed and not sarcastic and any(w in lexicon.POSITIVE_WORDS for w in words):
-        # "great, the bot doesn't understand me either 🙄": praise, an eye-roll and a problem.
-        cues.append(
-            (0.5 if problem else 0.4, 0, len(words) - 1, "sarcasm:praise with an annoyed emoji", None)
-        )
-    in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
-    positive = any(
-        w in lexicon.POSITIVE_WORDS and i not in in_cue and not set(words[max(0, i - 2) : i]) & _NEGATORS
-        for i, w in enumerate(words)
-    ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
-    shouting = _shouting(text)
-    weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
-    if shouting and weight >= 1.0 and not positive:
-        # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT");
-        # capitals about good news are joy ("THIS IS GREAT"), a loud question is just loud.
-        first = next(i for i, w in enumerate(words) if w in lexicon.PROBLEM_WORDS)
-        cues.append((0.62, first, first, "caps about a problem", None))
-    weights = [c[0] for c in cues]
-    rules = [c[3] for c in cues]
-    if angry:
-        weights.append(0.65 if len(angry) == 1 else 0.8)
-        rules.append("angry emoji")
-    if annoyed:
-        weights.append(0.3)
-        rules.append("annoyed emoji")
-    intensity: list[float] = []
-    if shouting:
-        intensity.append(0.3)
-        rules.append("caps")
-    if re.search(r"[!?]{3,}|!!|\?\?|\?!|!\?", text):
-        intensity.append(0.2 if re.search(r"[!?]{3,}", text) else 0.15)
-        rules.append("punctuation")
-    if weights and any(w in lexicon.INTENSIFIERS for w in words):
-        intensity.append(0.1)
-        rules.append("intensifier")
-    if weights:
-        score = _noisy_or([*weights, *intensity])
-    elif intensity and not positive:
-        # Shouting alone is a hint; shouting with "???" or "!!!" is anger ("WHERE IS MY ORDER???").
-        shouting = "caps" in rules and "punctuation" in rules
-        score = 0.6 if shouting else min(0.45, _noisy_or(intensity))
-    else:
-        return None
-    if positive and not angry and max(weights, default=0.0) < 0.6:
-        score = min(score, 0.4)
-    if cues:
-        first, last = min(c[1] for c in cues), max(c[2] for c in cues)
-        evidence = a.span(first, last)
-        language = cues[0][4]
-    else:
-        evidence = text.strip()
-        language = None
-    return Signal(
-        kind=SignalKind.FRUSTRATION,
-        score=round(min(score, 1.0), 3),
-        evidence=evidence,
-        rule=" + ".join(dict.fromkeys(rules)),
-        language=language,
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# Acknowledgements
-# --------------------------------------------------------------------------------------------------
-
-
-def is_acknowledgement(text: str) -> bool:
-    """A thank-you or an "ok" that needs no answer beyond "you're welcome" ("vale, gracias", "👍")."""
-    if "?" in text or "؟" in text:
-        return False
-    words = analyse(text).words
-    if not words:
-        return any(c in lexicon.POSITIVE_EMOJI for c in text)
-    if len(words) > 8:
-        return False
-    core = [w for w in words if w in lexicon.ACK_WORDS]
-    return bool(core) and all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for w in words)
-
-
-# --------------------------------------------------------------------------------------------------
-# Greetings and small talk
-# --------------------------------------------------------------------------------------------------
-
-_GREETING_EMOJI = frozenset("👋🙋🤝")
-_ELONGATED = re.compile(r"(\w)\1+")
-
-
-def _squeezed(words: Sequence[str]) -> tuple[str, ...]:
-    """ "hellooo" -> "helo", "heyyy" -> "hey", "holaa" -> "hola": stretched greetings, unless the
-    word is already known as it is ("good", "ciao")."""
-    return tuple(
-        w if w in _SOCIAL_VOCABULARY or w in lexicon.GREETING_FILLER else _ELONGATED.sub(r"\1", w)
-        for w in words
-    )
-
-
-@lru_cache(maxsize=2048)
-def social_prefix(text: str) -> int:
-    """How many leading words of `text` are a greeting or small talk ("Hi, hope you're well",
-    "hola buenas", "hello ji ad dekha"); 0 when the message does not open with one."""
-    words = _squeezed(analyse(text).words)
-    if not words:
-        return 0
-    covered: set[int] = set()
-    for m in [*_GREETING.find(words), *_SMALL_TALK.find(words)]:
-        covered.update(range(m.first, m.last + 1))
-    count = 0
-    while count < len(words) and (count in covered or words[count] in lexicon.GREETING_FILLER):
-        count += 1
-    return count if covered & set(range(count)) else 0
-
-
-def is_greeting(text: str) -> bool:
-    """A message that is only a greeting or small talk: it gets the welcome, never a fallback."""
-    words = analyse(text).words
-    if not words:
-        return any(c in _GREETING_EMOJI for c in text)
-    return social_prefix(text) == len(words)
-
-
-def strip_social(text: str) -> str:
-    """The rest of `text` after an opening greeting: "HI THERE, WHAT ARE YOUR PRICES?" -> "WHAT ARE
-    YOUR PRICES?"; the text itself when it opens with no greeting."""
-    count = social_prefix(text)
-    a = analyse(text)
-    if not count or count >= len(a.words):
-        return text if not count else ""
-    return text[a.tokens[count].start :].strip()
-
-
-def is_question(text: str) -> bool:
-    """A question mark, or a question word opening a clause ("how do i export chats")."""
-    if any(mark in text for mark in "?¿؟"):
-        return True
-    a = analyse(strip_social(text) or text)
-    starts = {0} | {i for i in range(1, len(a.tokens)) if a.tokens[i].clause != a.tokens[i - 1].clause}
-    return any(a.words[i] in lexicon.QUESTION_WORDS for i in starts if i < len(a.words))
-
-
-def is_pleasantry(text: str) -> bool:
-    """Thanks or praise with no question and no complaint ("Thanks, the person I spoke to solved
-    it", "love the new update!"): it needs a "you're welcome", not a fallback."""
-    if "?" in text or "؟" in text or is_acknowledgement(text):
-        return is_acknowledgement(text)
-    words = analyse(text).words
-    if not words or len(words) > 25:
-        return False
-    frustration = detect_frustration(text)
-    if frustration is not None and frustration.score >= 0.3:
-        return False
-    thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
-    positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS)
-    return thanks or positive >= 2
-
-
-# --------------------------------------------------------------------------------------------------
-# Loops
-# --------------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=2048)
-def _loop_key(text: str) -> tuple[str, ...]:
-    """Topic words of a message, for comparing repeated questions."""
-    return tuple(w for w in analyse(text).words if w not in lexicon.LOOP_STOPWORDS)
-
-
-@lru_cache(maxsize=2048)
-def _loop_text(text: str) -> str:
-    return " ".join(analyse(text).words)
-
-
-@lru_cache(maxsize=2048)
-def _trivial(text: str) -> bool:
-    """Greetings, thanks, one-word answers: repeating them is not a loop."""
-    words = analyse(text).words
-    return (
-        len(words) < 2
-        or is_acknowledgement(text)
-        or is_greeting(text)
-        or all(w in lexicon.BARE_FILLER for w in words)
-    )
-
-
-def _same_question(a: str, b: str, similarity: float) -> float:
-    """Similarity 0..100 of two messages: whole-text ratio, or one's topic words inside the other's."""
-    ka, kb = _loop_key(a), _loop_key(b)
-    if not ka or not kb:
-        return 0.0
-    whole = fuzz.ratio(_loop_text(a), _loop_text(b))
-    if whole >= similarity:
-        return whole
-    short, long_ = (ka, kb) if len(ka) <= len(kb) else (kb, ka)
-    pool = set(long_)
-    covered = sum(
-        1 for w in short if w in pool or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)
-    )
-    if covered == len(short) and len(long_) <= 3 * len(short) + 1:
-        return max(whole, similarity)
-    return whole
-
-
-def detect_loop(
-    previous: Sequence[str], text: str, *, similarity: float = 85.0, repeats: int = 2
-) -> Signal | None:
-    """The customer asks the same thing again: `text` plus similar `previous` texts >= `repeats`.
-
-    "how do I reset my password" / "HOW DO I RESET MY PASSWORD" and "¿dónde está mi factura?" /
-    "mi factura??" are the same question (case, accents, punctuation and filler words are ignored,
-    and a shorter message whose topic words all appear in the earlier one counts as a repeat).
-    Greetings, thanks and one-word answers never loop.
-    """
-    if _trivial(text):
-        return None
-    scores = [_same_question(p, text, similarity) for p in previous if p and not _trivial(p)]
-    hits = [s for s in scores if s >= similarity]
-    if len(hits) + 1 < repeats:
-        return None
-    return Signal(
-        kind=SignalKind.LOOP,
-        score=round(min(1.0, max(hits, default=similarity) / 100.0), 3),
-        evidence=text.strip(),
-        rule=f"asked {len(hits) + 1} times (similarity >= {similarity:g})",
-        language=None,
-    )

@@ -18,14 +18,10 @@ from agents.common import handoff_request, turn_text
 from agents.language import detect_language, rules_cover
 from agents.qualifier import collect_fields
 from agents.responder import knowledge_of
-from agents.sentinel.detectors import (
-    detect_explicit_request,
-    detect_frustration,
-    detect_loop,
-    detect_negated_request,
-    is_acknowledgement,
-    is_greeting,
-)
+from agents.sentinel.basics import is_acknowledgement, is_greeting
+from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
+from agents.sentinel.frustration import detect_frustration
+from agents.sentinel.loops import detect_loop
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import State

@@ -9,13 +9,10 @@ from typing import Any
 
 import pytest
 
-from agents.sentinel.detectors import (
-    detect_explicit_request,
-    detect_frustration,
-    detect_loop,
-    detect_negated_request,
-    is_acknowledgement,
-)
+from agents.sentinel.basics import is_acknowledgement
+from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
+from agents.sentinel.frustration import detect_frustration
+from agents.sentinel.loops import detect_loop
 from agents.sentinel.signals import Signal, SignalKind
 
 FRUSTRATION_THRESHOLD = 0.6  # agents/watch.py hands off at this score

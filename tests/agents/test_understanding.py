@@ -8,15 +8,9 @@ from __future__ import annotations
 import pytest
 
 from agents.extract import extract_fields, looks_like_use_case
-from agents.sentinel.detectors import (
-    detect_explicit_request,
-    detect_frustration,
-    detect_negated_request,
-    is_greeting,
-    is_pleasantry,
-    is_question,
-    strip_social,
-)
+from agents.sentinel.basics import is_greeting, is_pleasantry, is_question, strip_social
+from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
+from agents.sentinel.frustration import detect_frustration
 from agents.sentinel.node import FRUSTRATION_THRESHOLD
 
 BOT_QUESTION = {"request phrase", "asks if a bot"}

@@ -1,0 +1,128 @@
+"""Conversation basics, offline: acknowledgements, greetings and small talk, pleasantries and questions,
+in every supported language (the phrase lists are `agents/lexicons/*.yaml`). None of them ever counts
+as an unanswered question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from agents import lexicon
+from agents.language import analyse
+from agents.sentinel.detectors import phrase_table
+from agents.sentinel.frustration import detect_frustration
+
+__all__ = [
+    "is_acknowledgement",
+    "is_greeting",
+    "is_pleasantry",
+    "is_question",
+    "social_prefix",
+    "strip_social",
+]
+
+
+_GREETING = phrase_table(lexicon.GREETINGS, "greeting")
+_SMALL_TALK = phrase_table(lexicon.SMALL_TALK, "small_talk")
+_SOCIAL_VOCABULARY = frozenset(
+    word
+    for phrases in (_GREETING.phrases, _SMALL_TALK.phrases)
+    for phrase in phrases
+    for slot in phrase.slots
+    for word in slot.exact
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Acknowledgements
+# --------------------------------------------------------------------------------------------------
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A thank-you or an "ok" that needs no answer beyond "you're welcome" ("vale, gracias", "👍")."""
+    if "?" in text or "؟" in text:
+        return False
+    words = analyse(text).words
+    if not words:
+        return any(c in lexicon.POSITIVE_EMOJI for c in text)
+    if len(words) > 8:
+        return False
+    core = [w for w in words if w in lexicon.ACK_WORDS]
+    return bool(core) and all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for w in words)
+
+
+# --------------------------------------------------------------------------------------------------
+# Greetings and small talk
+# --------------------------------------------------------------------------------------------------
+
+_GREETING_EMOJI = frozenset("👋🙋🤝")
+_ELONGATED = re.compile(r"(\w)\1+")
+
+
+def _squeezed(words: Sequence[str]) -> tuple[str, ...]:
+    """ "hellooo" -> "helo", "heyyy" -> "hey", "holaa" -> "hola": stretched greetings, unless the
+    word is already known as it is ("good", "ciao")."""
+    return tuple(
+        w if w in _SOCIAL_VOCABULARY or w in lexicon.GREETING_FILLER else _ELONGATED.sub(r"\1", w)
+        for w in words
+    )
+
+
+@lru_cache(maxsize=2048)
+def social_prefix(text: str) -> int:
+    """How many leading words of `text` are a greeting or small talk ("Hi, hope you're well",
+    "hola buenas", "hello ji ad dekha"); 0 when the message does not open with one."""
+    words = _squeezed(analyse(text).words)
+    if not words:
+        return 0
+    covered: set[int] = set()
+    for m in [*_GREETING.find(words), *_SMALL_TALK.find(words)]:
+        covered.update(range(m.first, m.last + 1))
+    count = 0
+    while count < len(words) and (count in covered or words[count] in lexicon.GREETING_FILLER):
+        count += 1
+    return count if covered & set(range(count)) else 0
+
+
+def is_greeting(text: str) -> bool:
+    """A message that is only a greeting or small talk: it gets the welcome, never a fallback."""
+    words = analyse(text).words
+    if not words:
+        return any(c in _GREETING_EMOJI for c in text)
+    return social_prefix(text) == len(words)
+
+
+def strip_social(text: str) -> str:
+    """The rest of `text` after an opening greeting: "HI THERE, WHAT ARE YOUR PRICES?" -> "WHAT ARE
+    YOUR PRICES?"; the text itself when it opens with no greeting."""
+    count = social_prefix(text)
+    a = analyse(text)
+    if not count or count >= len(a.words):
+        return text if not count else ""
+    return text[a.tokens[count].start :].strip()
+
+
+def is_question(text: str) -> bool:
+    """A question mark, or a question word opening a clause ("how do i export chats")."""
+    if any(mark in text for mark in "?¿؟"):
+        return True
+    a = analyse(strip_social(text) or text)
+    starts = {0} | {i for i in range(1, len(a.tokens)) if a.tokens[i].clause != a.tokens[i - 1].clause}
+    return any(a.words[i] in lexicon.QUESTION_WORDS for i in starts if i < len(a.words))
+
+
+def is_pleasantry(text: str) -> bool:
+    """Thanks or praise with no question and no complaint ("Thanks, the person I spoke to solved
+    it", "love the new update!"): it needs a "you're welcome", not a fallback."""
+    if "?" in text or "؟" in text or is_acknowledgement(text):
+        return is_acknowledgement(text)
+    words = analyse(text).words
+    if not words or len(words) > 25:
+        return False
+    frustration = detect_frustration(text)
+    if frustration is not None and frustration.score >= 0.3:
+        return False
+    thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
+    positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS)
+    return thanks or positive >= 2

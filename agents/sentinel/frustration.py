@@ -1,0 +1,138 @@
+"""Frustration, offline: a noisy-or of weighted cues (words and phrases per language, threats to
+cancel or complain, "third time", waiting complaints, angry emoji, sarcasm next to an annoyed emoji or
+a complaint), lifted by intensity (capitals about a problem, "!!!", "???", intensifiers) only when a
+cue is present and the message is not plainly positive ("AMAZING!!! love it")."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from agents import lexicon
+from agents.language import PhraseSet, analyse
+from agents.sentinel.signals import Signal, SignalKind
+
+__all__ = ["detect_frustration"]
+
+_SARCASM = PhraseSet.of(lexicon.SARCASM_MARKERS)
+_FRUSTRATION = PhraseSet(
+    [
+        p
+        for lang, entries in lexicon.FRUSTRATION.items()
+        for p in PhraseSet.weighted(entries, tag=lang).phrases
+    ]
+)
+_NEGATORS = lexicon.NEGATORS
+
+
+# --------------------------------------------------------------------------------------------------
+# Frustration
+# --------------------------------------------------------------------------------------------------
+
+
+def _noisy_or(weights: Iterable[float]) -> float:
+    remaining = 1.0
+    for w in weights:
+        remaining *= 1.0 - w
+    return 1.0 - remaining
+
+
+_CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
+
+
+def _shouting(text: str) -> bool:
+    """Mostly capitals, or a run of shouted words inside a calmer message ("STILL STUCK. what is
+    going on"); needs 8 capital letters, so "OK" or "HR" is no shouting."""
+    if sum(1 for c in text if c.isupper()) < 8:  # most messages: no shouting possible
+        return False
+    letters = [c for c in text if c.isalpha() and c.upper() != c.lower()]
+    upper = sum(1 for c in letters if c.isupper())
+    if len(letters) >= 8 and upper / len(letters) >= 0.7:
+        return True
+    run = longest = 0
+    for word in text.split():
+        core = "".join(c for c in word if c.isalpha())
+        if len(core) >= 2 and core.isupper():
+            run += len(core)
+            longest = max(longest, run)
+        elif core:
+            run = 0
+    return longest >= 8
+
+
+def detect_frustration(text: str) -> Signal | None:
+    """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
+    a = analyse(text)
+    words = a.words
+    cues: list[tuple[float, int, int, str, str | None]] = []  # weight, first, last, rule, language
+    for m in _FRUSTRATION.find(words, gap=2):
+        # A negated single word is not a complaint ("not bad", "nicht schlecht").
+        if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] in _NEGATORS:
+            continue
+        cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
+    angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
+    annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
+    problem = any(w in lexicon.PROBLEM_WORDS for w in words)
+    # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").
+    sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
+    for m in sarcastic:
+        cues.append((0.6, m.first, m.last, f"sarcasm:{m.phrase.source}", None))
+    if annoyed and not sarcastic and any(w in lexicon.POSITIVE_WORDS for w in words):
+        # "great, the bot doesn't understand me either 🙄": praise, an eye-roll and a problem.
+        cues.append(
+            (0.5 if problem else 0.4, 0, len(words) - 1, "sarcasm:praise with an annoyed emoji", None)
+        )
+    in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
+    positive = any(
+        w in lexicon.POSITIVE_WORDS and i not in in_cue and not set(words[max(0, i - 2) : i]) & _NEGATORS
+        for i, w in enumerate(words)
+    ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
+    shouting = _shouting(text)
+    weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
+    if shouting and weight >= 1.0 and not positive:
+        # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT");
+        # capitals about good news are joy ("THIS IS GREAT"), a loud question is just loud.
+        first = next(i for i, w in enumerate(words) if w in lexicon.PROBLEM_WORDS)
+        cues.append((0.62, first, first, "caps about a problem", None))
+    weights = [c[0] for c in cues]
+    rules = [c[3] for c in cues]
+    if angry:
+        weights.append(0.65 if len(angry) == 1 else 0.8)
+        rules.append("angry emoji")
+    if annoyed:
+        weights.append(0.3)
+        rules.append("annoyed emoji")
+    intensity: list[float] = []
+    if shouting:
+        intensity.append(0.3)
+        rules.append("caps")
+    if re.search(r"[!?]{3,}|!!|\?\?|\?!|!\?", text):
+        intensity.append(0.2 if re.search(r"[!?]{3,}", text) else 0.15)
+        rules.append("punctuation")
+    if weights and any(w in lexicon.INTENSIFIERS for w in words):
+        intensity.append(0.1)
+        rules.append("intensifier")
+    if weights:
+        score = _noisy_or([*weights, *intensity])
+    elif intensity and not positive:
+        # Shouting alone is a hint; shouting with "???" or "!!!" is anger ("WHERE IS MY ORDER???").
+        shouting = "caps" in rules and "punctuation" in rules
+        score = 0.6 if shouting else min(0.45, _noisy_or(intensity))
+    else:
+        return None
+    if positive and not angry and max(weights, default=0.0) < 0.6:
+        score = min(score, 0.4)
+    if cues:
+        first, last = min(c[1] for c in cues), max(c[2] for c in cues)
+        evidence = a.span(first, last)
+        language = cues[0][4]
+    else:
+        evidence = text.strip()
+        language = None
+    return Signal(
+        kind=SignalKind.FRUSTRATION,
+        score=round(min(score, 1.0), 3),
+        evidence=evidence,
+        rule=" + ".join(dict.fromkeys(rules)),
+        language=language,
+    )

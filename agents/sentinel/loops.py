@@ -1,0 +1,87 @@
+"""Repeated unresolved questions, offline: the same question asked again (rapidfuzz), not counting
+acknowledgements, greetings and other trivial messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from agents import lexicon
+from agents.language import analyse
+from agents.sentinel.basics import is_acknowledgement, is_greeting
+from agents.sentinel.signals import Signal, SignalKind
+
+__all__ = ["detect_loop"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Loops
+# --------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def _loop_key(text: str) -> tuple[str, ...]:
+    """Topic words of a message, for comparing repeated questions."""
+    return tuple(w for w in analyse(text).words if w not in lexicon.LOOP_STOPWORDS)
+
+
+@lru_cache(maxsize=2048)
+def _loop_text(text: str) -> str:
+    return " ".join(analyse(text).words)
+
+
+@lru_cache(maxsize=2048)
+def _trivial(text: str) -> bool:
+    """Greetings, thanks, one-word answers: repeating them is not a loop."""
+    words = analyse(text).words
+    return (
+        len(words) < 2
+        or is_acknowledgement(text)
+        or is_greeting(text)
+        or all(w in lexicon.BARE_FILLER for w in words)
+    )
+
+
+def _same_question(a: str, b: str, similarity: float) -> float:
+    """Similarity 0..100 of two messages: whole-text ratio, or one's topic words inside the other's."""
+    ka, kb = _loop_key(a), _loop_key(b)
+    if not ka or not kb:
+        return 0.0
+    whole = fuzz.ratio(_loop_text(a), _loop_text(b))
+    if whole >= similarity:
+        return whole
+    short, long_ = (ka, kb) if len(ka) <= len(kb) else (kb, ka)
+    pool = set(long_)
+    covered = sum(
+        1 for w in short if w in pool or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)
+    )
+    if covered == len(short) and len(long_) <= 3 * len(short) + 1:
+        return max(whole, similarity)
+    return whole
+
+
+def detect_loop(
+    previous: Sequence[str], text: str, *, similarity: float = 85.0, repeats: int = 2
+) -> Signal | None:
+    """The customer asks the same thing again: `text` plus similar `previous` texts >= `repeats`.
+
+    "how do I reset my password" / "HOW DO I RESET MY PASSWORD" and "¿dónde está mi factura?" /
+    "mi factura??" are the same question (case, accents, punctuation and filler words are ignored,
+    and a shorter message whose topic words all appear in the earlier one counts as a repeat).
+    Greetings, thanks and one-word answers never loop.
+    """
+    if _trivial(text):
+        return None
+    scores = [_same_question(p, text, similarity) for p in previous if p and not _trivial(p)]
+    hits = [s for s in scores if s >= similarity]
+    if len(hits) + 1 < repeats:
+        return None
+    return Signal(
+        kind=SignalKind.LOOP,
+        score=round(min(1.0, max(hits, default=similarity) / 100.0), 3),
+        evidence=text.strip(),
+        rule=f"asked {len(hits) + 1} times (similarity >= {similarity:g})",
+        language=None,
+    )
