@@ -1,0 +1,183 @@
+"""The workspace pages' frame: who is signed in (`page_user`), the templates and how a page is
+rendered (security headers, the helpers templates use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from handoff import notes
+from handoff.api.deps import Actor
+from handoff.api.reads import (
+    WorkspaceService,
+    WorkspaceServiceDep,
+)
+from handoff.models import Rep, WebSession
+from handoff.notify import streamed
+from handoff.policy import viewer_of
+from handoff.web import session as web_session
+from orchestrator.core.enums import EventType, Presence, Role
+
+HERE = FilePath(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+HEARTBEAT_S = 30  # the page's heartbeat interval; the service's presence TTL is 90 s by default
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SignInRequired(Exception):
+    """No valid session: pages redirect to the sign-in page, fragments answer 401 + HX-Redirect."""
+
+
+@dataclass(frozen=True)
+class PageUser:
+    actor: Actor
+    session: WebSession
+
+    @property
+    def rep(self) -> Rep:
+        return self.actor.rep
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf_token
+
+    @property
+    def supervisor(self) -> bool:
+        return self.actor.role in (Role.LEAD, Role.ADMIN)
+
+
+async def page_user(request: Request, service: WorkspaceServiceDep) -> PageUser:
+    token = request.cookies.get(web_session.COOKIE)
+    if token:
+        async with service.sessions() as session:
+            found = await web_session.find_session(session, token=token, at=service.clock.now())
+            if found is not None:
+                rep, row = found
+                return PageUser(actor=Actor(rep=rep, viewer=await viewer_of(session, rep=rep)), session=row)
+    raise SignInRequired
+
+
+UserDep = Annotated[PageUser, Depends(page_user)]
+
+
+# -- presentation helpers --------------------------------------------------------------------------
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def note_html(text: str) -> Markup:
+    """A note's text, escaped, with its @mentions marked."""
+    return Markup(
+        notes.MENTION.sub(lambda m: f'<span class="mention">@{m.group(1)}</span>', str(escape(text)))
+    )
+
+
+MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "location", "contacts"})
+# What the page listens for on the stream (everything the stream carries).
+STREAM_TYPES = [str(t) for t in EventType if streamed(str(t))]
+
+
+def failure_reason(error: dict[str, Any] | None) -> str:
+    """Meta's reason for a failed send, for a human: code and title (and details when given)."""
+    if not error:
+        return "failed"
+    if error.get("source") == "status_webhook":
+        first = (error.get("errors") or [{}])[0]
+        details = (first.get("error_data") or {}).get("details") or first.get("message")
+        parts = [str(first.get("code") or ""), str(first.get("title") or "")]
+    else:
+        details = error.get("details")
+        parts = [str(error.get("code") or ""), str(error.get("title") or "")]
+    head = " ".join(p for p in parts if p).strip()
+    if details and details != head:
+        return f"{head}: {details}" if head else str(details)
+    return head or "failed"
+
+
+REASONS = {
+    "explicit_request": "The customer asked for a person",
+    "frustration": "The customer is frustrated",
+    "unresolved": "The bot could not help",
+    "qualified": "A qualified lead",
+    "menu_selection": "Chosen from the menu",
+    "ai_unavailable": "The AI was unavailable",
+}
+FIELD_LABELS = {
+    "company_name": "Company",
+    "use_case": "Primary use case",
+    "email": "Email",
+    "business_size": "Business size",
+    "budget": "Budget",
+}
+
+
+def _context(
+    request: Request, user: PageUser | None, service: WorkspaceService, **extra: Any
+) -> dict[str, Any]:
+    now = service.clock.now()
+
+    def ago(at: datetime | None) -> str:
+        return _duration((now - at).total_seconds()) if at else "—"
+
+    def hm(at: datetime | None) -> str:
+        return at.strftime("%d %b %H:%M UTC") if at else "—"
+
+    return {
+        "request": request,
+        "user": user,
+        "now": now,
+        "ago": ago,
+        "hm": hm,
+        "duration": _duration,
+        "failure_reason": failure_reason,
+        "note_html": note_html,
+        "media_kinds": MEDIA_KINDS,
+        "stream_types": STREAM_TYPES,
+        "reasons": REASONS,
+        "field_labels": FIELD_LABELS,
+        "queues": {q.slug: q.name for q in service.config.queues},
+        "heartbeat_s": HEARTBEAT_S,
+        "presences": [str(p) for p in Presence],
+        **extra,
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    service: WorkspaceService,
+    user: PageUser | None,
+    status_code: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, template, _context(request, user, service, **extra), status_code=status_code
+    )
+    # Pages carry the session's CSRF token and private data: never cached, never framed, and only
+    # this server's own scripts run (no inline script, no other origin).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CSP
+    return response
