@@ -16,7 +16,8 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from orchestrator.channels.whatsapp.inbound import WebhookPayloadError, split_webhook
+from orchestrator.channels.whatsapp.document import WebhookPayloadError
+from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.channels.whatsapp.signature import verify_signature
 from orchestrator.inbox import accept_delivery
 from orchestrator.runtime.deps import ServiceDep

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from orchestrator.channels.whatsapp.client import GraphAPIError
+from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import (
     ContactRef,
     InboundKind,
-    WebhookPayloadError,
     parse_webhook,
 )
 from tests.fixtures import fixture_bytes, fixture_names, load_fixture

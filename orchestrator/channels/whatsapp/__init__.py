@@ -15,6 +15,7 @@ from orchestrator.channels.whatsapp.client import (
     GraphTransportError,
     SendResult,
 )
+from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import (
     ContactRef,
     InboundKind,
@@ -22,7 +23,6 @@ from orchestrator.channels.whatsapp.inbound import (
     MediaRef,
     StatusUpdate,
     WebhookBatch,
-    WebhookPayloadError,
     parse_webhook,
     parse_webhook_document,
 )

@@ -19,7 +19,6 @@ the offending location, e.g. ``entry[0].changes[0].value.messages[2] has no id``
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -27,18 +26,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from orchestrator.channels.whatsapp.document import WebhookPayloadError, decode_document
+
 WEBHOOK_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
 
 _MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
-
-
-class WebhookPayloadError(ValueError):
-    """The body is not a WhatsApp Cloud API webhook we can store; the message says what is wrong."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class InboundKind(StrEnum):
@@ -159,63 +152,6 @@ class WebhookEnvelope(_Record):
     items: list[RawItem] = []
     errors: list[dict[str, Any]] = []
     ignored_fields: list[str] = []
-
-
-# Meta's payloads nest about ten levels deep; anything far deeper is not a webhook.
-MAX_DEPTH = 64
-# What no database text column can hold: NUL, and lone UTF-16 surrogates (`"\ud800"` decodes to one).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def clean_text(value: str) -> str:
-    """`value` with NUL and lone surrogates replaced by U+FFFD (everything else kept as is)."""
-    return _UNSTORABLE.sub("\ufffd", value)
-
-
-def decode_document(body: bytes) -> Any:
-    """Decode a body into JSON values that any database can store; raise `WebhookPayloadError` for
-    invalid JSON or UTF-8, or nesting deeper than `MAX_DEPTH`."""
-    try:
-        document = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise WebhookPayloadError(
-            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise WebhookPayloadError(f"body is not valid UTF-8: {exc.reason} at byte {exc.start}") from exc
-    except RecursionError as exc:
-        raise WebhookPayloadError(f"body is nested deeper than {MAX_DEPTH} levels") from exc
-    return _cleaned(document)
-
-
-def _cleaned(document: Any) -> Any:
-    """Clean every string (keys too) in place, iteratively, refusing documents deeper than MAX_DEPTH."""
-    if isinstance(document, str):
-        return clean_text(document)
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise WebhookPayloadError(f"body is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            for key in list(node):
-                value = node[key]
-                if isinstance(value, str):
-                    value = clean_text(value)
-                elif isinstance(value, (dict, list)):
-                    stack.append((value, depth + 1))
-                if _UNSTORABLE.search(key):
-                    del node[key]
-                    node[clean_text(key)] = value
-                else:
-                    node[key] = value
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                if isinstance(value, str):
-                    node[i] = clean_text(value)
-                elif isinstance(value, (dict, list)):
-                    stack.append((value, depth + 1))
-    return document
 
 
 def split_webhook(body: bytes) -> WebhookEnvelope:
