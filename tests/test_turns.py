@@ -15,7 +15,9 @@ from handoff.models import Rep
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
+from orchestrator.runtime.replay import harness
 from orchestrator.runtime.turns import TurnEngine
+from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, auth, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 
@@ -156,6 +158,24 @@ async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: TestHarness
     assert len(h.fake_graph.sent) == 1, "the customer is answered once"
 
 
+async def test_a_worker_whose_lease_lapsed_mid_graph_writes_no_checkpoint(h: TestHarness) -> None:
+    conversation_id = await _deliver_without_turn(h, "12025550314", "Hello")
+    slow = GatedGraph(h.service.graph)
+    a, b = _engine(h, slow), _engine(h, h.service.graph)
+    a.renew_every_s = 3600  # a stalled worker: its lease is not renewed
+    running = asyncio.create_task(a.run(conversation_id))
+    await slow.entered.wait()
+    h.clock.advance(seconds=a.lease_s + 1)
+    assert [o.turn for o in await b.run(conversation_id)] == [1]
+    taken_over = await h.service.graph.aget_state(thread_config(conversation_id))
+    slow.gate.set()  # the stalled worker's graph now runs, on the state the other worker left
+    assert await running == []
+    state = await h.service.graph.aget_state(thread_config(conversation_id))
+    assert state.config == taken_over.config, "the refused worker wrote no checkpoint"
+    assert state.values["turn"] == 1
+    assert state.values["customer_texts"].count("Hello") == 1
+
+
 async def test_a_running_worker_renews_its_lease(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550311", "Hello")
     slow = GatedGraph(h.service.graph)
@@ -186,31 +206,34 @@ async def test_a_commit_never_marks_a_message_processed_twice(h: TestHarness) ->
     assert h.fake_graph.sent == [], "nothing of the refused turn is sent"
 
 
-async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_rerun(
+async def _commit_fails_once_after_the_checkpoint(
     h: TestHarness, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Any, Any]:
+    """An ad lead names their company; the turn's commit fails right after the graph's state was
+    written in it (the database went away). Returns the graph state after the failure and after the
+    sweep ran the conversation again."""
     wa = "12025550313"
     await say(h, text(wa, "Hi from the ad", h.clock.now(), referral=AD_REFERRAL))
     engine = h.service.turns
-    commit = engine._commit_turn
+    assert engine.saver is not None
+    flush = engine.saver.flush
     failures = [RuntimeError("the database went away after the graph ran")]
 
-    async def commit_failing_once(*args: Any, **kwargs: Any) -> Any:
+    async def flush_then_fail_once(*args: Any, **kwargs: Any) -> None:
+        await flush(*args, **kwargs)
         if failures:
             raise failures.pop()
-        return await commit(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_commit_turn", commit_failing_once)
+    monkeypatch.setattr(engine.saver, "flush", flush_then_fail_once)
     assert await say(h, text(wa, "Northwind Traders", h.clock.now())) == [], "nothing committed, nothing sent"
     async with h.service.sessions() as session:
         conversation = (await session.execute(select(Conversation))).scalars().one()
     assert conversation.id is not None
-    ahead = await h.service.graph.aget_state(thread_config(conversation.id))
+    failed = await h.service.graph.aget_state(thread_config(conversation.id))
     before = len(h.fake_graph.sent)
     await h.service.tick()  # the sweep finds the pending message
     await engine.drain()
     after = await h.service.graph.aget_state(thread_config(conversation.id))
-    assert after.values["turn"] == ahead.values["turn"], "the graph is not run again"
     assert after.values["customer_texts"].count("Northwind Traders") == 1
     assert after.values["fields"]["company_name"]["value"] == "Northwind Traders"
     replies = h.fake_graph.sent_texts()[before:]
@@ -221,6 +244,40 @@ async def test_a_turn_whose_commit_failed_after_the_graph_ran_is_replayed_not_re
     assert fresh.owner == "bot", "not handed off as unresolved"
     assert fresh.turns == 2
     assert await _inbound_turns(h) == [1, 2]
+    return failed, after
+
+
+async def test_a_turn_whose_commit_failed_leaves_no_graph_state_and_runs_once_more(
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed, after = await _commit_fails_once_after_the_checkpoint(h, monkeypatch)
+    # SQLite: the state is written in the turn's transaction, so the failed commit took it back.
+    assert failed.values["turn"] == 1
+    assert "Northwind Traders" not in failed.values["customer_texts"]
+    assert after.values["turn"] == 2
+
+
+@pytest.mark.postgres
+async def test_a_turn_whose_commit_failed_after_its_checkpoint_is_replayed_not_rerun_on_postgres(
+    postgres_url: str,
+    config: Any,
+    fake_graph: Any,
+    graph_api_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with harness(
+        database_url=postgres_url,
+        config=config,
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=fake_graph,
+        graph_api_url=graph_api_url,
+    ) as pg:
+        failed, after = await _commit_fails_once_after_the_checkpoint(pg, monkeypatch)
+    # PostgreSQL: the checkpoint is written on the saver's own connection, so it is ahead of the
+    # database after the failure; the sweep commits it as it stands instead of running the graph.
+    assert "Northwind Traders" in failed.values["customer_texts"]
+    assert after.values["turn"] == failed.values["turn"], "the graph is not run again"
 
 
 async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_human(h: TestHarness) -> None:

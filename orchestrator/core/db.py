@@ -69,6 +69,17 @@ def ensure_sqlite_dir(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
+# Execution options of a connection that only reads: on SQLite its transaction starts deferred (in
+# WAL mode a reader never waits for the writer), every other transaction takes the write lock at BEGIN.
+DEFERRED: dict[str, Any] = {"sqlite_deferred": True}
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql(
+        "BEGIN" if conn.get_execution_options().get("sqlite_deferred") else "BEGIN IMMEDIATE"
+    )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -88,7 +99,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # SQLite: take the write lock at BEGIN so concurrent writers queue instead of failing
         # with "database is locked" on lock upgrade; this is SQLite's own serialisation.
-        event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

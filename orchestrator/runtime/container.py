@@ -106,7 +106,7 @@ class Service:
         install(sessions, notifier)
         try:
             await notifier.start()
-            async with open_checkpointer(settings.database_url) as checkpointer:
+            async with open_checkpointer(settings.database_url, engine=engine) as checkpointer:
                 graph = build_graph(checkpointer=checkpointer)
                 turns = TurnEngine(
                     sessions=sessions,

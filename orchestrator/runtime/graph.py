@@ -19,6 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agents.handover import handover
 from agents.qualifier import qualifier
@@ -26,8 +27,9 @@ from agents.responder import responder
 from agents.sentinel.node import after_sentinel, perceive, sentinel
 from agents.triage import after_triage, triage
 from orchestrator.core.context import GraphContext
-from orchestrator.core.db import sqlite_path
+from orchestrator.core.db import make_engine, sqlite_path
 from orchestrator.core.state import State
+from orchestrator.runtime.checkpoints import SessionSaver, StagedSaver
 
 Graph = CompiledStateGraph[State, GraphContext, State, State]
 
@@ -61,15 +63,21 @@ def thread_config(conversation_id: int) -> RunnableConfig:
 
 
 @asynccontextmanager
-async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """The SQLite saver on the embedded database file, or the PostgreSQL saver on PostgreSQL."""
-    path = sqlite_path(database_url)
-    if path is not None:
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-        async with AsyncSqliteSaver.from_conn_string(str(path)) as sqlite_saver:
-            await sqlite_saver.setup()
-            yield sqlite_saver
+async def open_checkpointer(
+    database_url: str, *, engine: AsyncEngine | None = None
+) -> AsyncIterator[StagedSaver]:
+    """The graph's saver, its writes held during a turn for the turn's commit (`checkpoints`): on
+    SQLite through the app's own `engine` (one writer), on PostgreSQL LangGraph's PostgreSQL saver."""
+    if sqlite_path(database_url) is not None:
+        own = engine is None
+        engine = engine or make_engine(database_url)
+        try:
+            saver = SessionSaver(engine)
+            await saver.setup()
+            yield StagedSaver(saver)
+        finally:
+            if own:
+                await engine.dispose()
         return
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import AsyncConnection
@@ -84,12 +92,12 @@ async def open_checkpointer(database_url: str) -> AsyncIterator[BaseCheckpointSa
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]  # pool rows are dict_row
+        pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]  # pool rows are dict_row
         # Several processes may start together: set the checkpoint tables up one at a time.
         async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
             await lock_conn.execute("SELECT pg_advisory_lock(727275)")
             try:
-                await saver.setup()
+                await pg_saver.setup()
             finally:
                 await lock_conn.execute("SELECT pg_advisory_unlock(727275)")
-        yield saver
+        yield StagedSaver(pg_saver)

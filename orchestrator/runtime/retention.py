@@ -92,14 +92,15 @@ async def prune(
 async def prune_checkpoints(checkpointer: object) -> int:
     """Keep each conversation's latest checkpoint only (the graph's saver, SQLite or PostgreSQL).
     Returns the checkpoints deleted."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from orchestrator.runtime.checkpoints import SessionSaver, StagedSaver
 
-    if isinstance(checkpointer, AsyncSqliteSaver):
-        async with checkpointer.lock:
-            await checkpointer.conn.execute(_SQLITE_OLD_CHECKPOINTS.format(table="writes"))
-            cursor = await checkpointer.conn.execute(_SQLITE_OLD_CHECKPOINTS.format(table="checkpoints"))
-            await checkpointer.conn.commit()
-            return max(cursor.rowcount, 0)
+    if isinstance(checkpointer, StagedSaver):
+        checkpointer = checkpointer.inner
+    if isinstance(checkpointer, SessionSaver):
+        async with checkpointer.engine.begin() as conn:  # the app's own connection: one writer
+            await conn.exec_driver_sql(_SQLITE_OLD_CHECKPOINTS.format(table="writes"))
+            result = await conn.exec_driver_sql(_SQLITE_OLD_CHECKPOINTS.format(table="checkpoints"))
+            return _count(result)
 
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 

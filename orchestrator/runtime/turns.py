@@ -54,6 +54,7 @@ from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
 from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
+from orchestrator.runtime.checkpoints import Stage, StagedSaver
 from orchestrator.runtime.graph import Graph, thread_config
 
 log = structlog.get_logger(__name__)
@@ -119,6 +120,8 @@ class TurnEngine:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
+        saver = graph.checkpointer
+        self.saver = saver if isinstance(saver, StagedSaver) else None
 
     # -- scheduling ------------------------------------------------------------------------
     def schedule(self, conversation_id: int) -> None:
@@ -336,20 +339,36 @@ class TurnEngine:
             llm=self.llm,
             usage=_new_usage() if self.llm is not None else None,
         )
+        async with self._staged() as stage:
+            return await self._run_graph(conversation_id, messages, turn_input, context, stage)
+
+    def _staged(self) -> contextlib.AbstractAsyncContextManager[Stage | None]:
+        """The graph's writes held for the turn's commit (`checkpoints.StagedSaver`)."""
+        return self.saver.staged() if self.saver is not None else contextlib.nullcontext()
+
+    async def _run_graph(
+        self,
+        conversation_id: int,
+        messages: list[Message],
+        turn_input: list[TurnMessage],
+        context: GraphContext,
+        stage: Stage | None,
+    ) -> TurnOutcome:
         config = thread_config(conversation_id)
         checkpoint = await self.graph.aget_state(config)
         ahead = set(checkpoint.values.get("consumed") or []) & {m.id for m in messages}
         if ahead:
             # The graph already ran on these messages and checkpointed, but the commit never
-            # happened (a crash, a refused commit): commit that run's result instead of running the
-            # graph again on the advanced state (which would count the customer's words twice).
+            # happened (PostgreSQL, whose checkpoint is written on its own connection: a crash
+            # between the two): commit that run's result instead of running the graph again on the
+            # advanced state (which would count the customer's words twice).
             log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
             replayed = [m for m in messages if m.id in ahead]
             return await self._commit_turn(conversation_id, replayed, cast(State, checkpoint.values), 0)
         state: State
         try:
-            # durability="exit": the turn's state is checkpointed once, when the graph finishes; a
-            # turn that crashes midway leaves no partial state and its messages are taken again.
+            # durability="exit": the turn's state is checkpointed once, when the graph finishes, and
+            # held (staged) until the turn's commit writes it.
             result = await self.graph.ainvoke(
                 make_turn_input(turn_input), config=config, context=context, durability="exit"
             )
@@ -370,10 +389,15 @@ class TurnEngine:
         calls = context.usage.calls if context.usage is not None else 0
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
-        return await self._commit_turn(conversation_id, messages, state, calls)
+        return await self._commit_turn(conversation_id, messages, state, calls, stage)
 
     async def _commit_turn(
-        self, conversation_id: int, messages: list[Message], state: State, llm_calls: int
+        self,
+        conversation_id: int,
+        messages: list[Message],
+        state: State,
+        llm_calls: int,
+        stage: Stage | None = None,
     ) -> TurnOutcome:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
@@ -394,6 +418,9 @@ class TurnEngine:
             )
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
+            if stage is not None and self.saver is not None:
+                # Past the fence: the graph's state goes with the turn (on SQLite in this transaction).
+                await self.saver.flush(session, stage)
             for signal in state.get("signals", []):
                 await log_event(
                     session,
