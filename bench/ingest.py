@@ -1,7 +1,7 @@
 """Webhook ingest against a bare endpoint, interleaved in one run: how close the acknowledgement
 comes to the speed of the web server itself.
 
-    .venv/bin/python -m bench.ingest [--seconds 20] [--in-flight 50] [--rounds 3]
+    .venv/bin/python -m bench.ingest [--seconds 20] [--in-flight 50] [--rounds 3] [--rate 50]
                                      [--database-url sqlite:///... | postgresql+psycopg://...]
 
 Two servers run side by side as OS processes under the same uvicorn settings: a bare FastAPI app that
@@ -9,9 +9,11 @@ reads the body and answers 200, and `handoff serve` (the real webhook: signature
 turns, sends to a local fake Graph API). A load generator posts signed single-message deliveries
 from 200 senders with `--in-flight` requests outstanding, alternating between the two servers round
 by round so both see the same machine. It reports each server's deliveries per second and latency
-percentiles, and the ratios the goals are written in: ours / bare throughput and our p99 / bare p99.
+percentiles (with `--rate`, deliveries are posted at that many per second instead, open loop: the
+latency is then the acknowledgement under a steady load), and the ratios the goals are written in:
+ours / bare throughput and our p99 / bare p99.
 
-Prints as its last line one JSON object: `database`, `in_flight`, `ours` and `bare` (`per_s`,
+Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
 `p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg`.
 """
 
@@ -84,39 +86,56 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         return subprocess.Popen([sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-async def _load(url: str, *, seconds: float, in_flight: int, ids: itertools.count[int]) -> Round:
+async def _load(
+    url: str, *, seconds: float, in_flight: int, ids: itertools.count[int], rate: float | None = None
+) -> Round:
+    """Closed loop (`in_flight` clients posting back to back), or open loop at `rate` deliveries per
+    second whatever the answers (at most `in_flight` connections)."""
     secret = DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]
     result = Round()
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
 
+        async def post_one() -> None:
+            n = next(ids)
+            body = encode_webhook(
+                build_text_webhook(
+                    wa_id=f"4477009{n % SENDERS:05d}",
+                    message_id=f"wamid.bench.{os.getpid()}.{n}",
+                    timestamp=int(time.time()),
+                    text=f"hello, question number {n}",
+                )
+            )
+            headers = {
+                "content-type": "application/json",
+                "x-hub-signature-256": compute_signature(secret, body),
+            }
+            started = time.perf_counter()
+            try:
+                response = await client.post("/webhooks/whatsapp", content=body, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            result.latencies.append(time.perf_counter() - started)
+            result.errors += 0 if ok else 1
+
         async def one_client() -> None:
             while time.monotonic() < deadline:
-                n = next(ids)
-                body = encode_webhook(
-                    build_text_webhook(
-                        wa_id=f"4477009{n % SENDERS:05d}",
-                        message_id=f"wamid.bench.{os.getpid()}.{n}",
-                        timestamp=int(time.time()),
-                        text=f"hello, question number {n}",
-                    )
-                )
-                headers = {
-                    "content-type": "application/json",
-                    "x-hub-signature-256": compute_signature(secret, body),
-                }
-                started = time.perf_counter()
-                try:
-                    response = await client.post("/webhooks/whatsapp", content=body, headers=headers)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                result.latencies.append(time.perf_counter() - started)
-                result.errors += 0 if ok else 1
+                await post_one()
 
-        started = time.monotonic()
-        await asyncio.gather(*(one_client() for _ in range(in_flight)))
+        async def paced() -> None:
+            tasks = []
+            for k in range(int(seconds * (rate or 0))):
+                await asyncio.sleep(max(0.0, begun + k / (rate or 1) - time.monotonic()))
+                tasks.append(asyncio.create_task(post_one()))
+            await asyncio.gather(*tasks)
+
+        begun = started = time.monotonic()
+        if rate:
+            await paced()
+        else:
+            await asyncio.gather(*(one_client() for _ in range(in_flight)))
         result.seconds = time.monotonic() - started
     return result
 
@@ -138,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=None, help="open loop: deliveries per second")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
@@ -174,7 +194,11 @@ def main() -> None:
                 order = [("bare", bare_url), ("ours", ours_url)]
                 for name, url in order if index % 2 == 0 else reversed(order):
                     results[name].append(
-                        asyncio.run(_load(url, seconds=args.seconds, in_flight=args.in_flight, ids=ids))
+                        asyncio.run(
+                            _load(
+                                url, seconds=args.seconds, in_flight=args.in_flight, ids=ids, rate=args.rate
+                            )
+                        )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
         finally:
@@ -189,6 +213,7 @@ def main() -> None:
     line = {
         "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "in_flight": args.in_flight,
+        "rate": args.rate,
         **summary,
         "throughput_fraction": round(summary["ours"]["per_s"] / summary["bare"]["per_s"], 3),
         "p99_multiple": round(summary["ours"]["p99_ms"] / max(summary["bare"]["p99_ms"], 0.001), 2),

@@ -7,17 +7,24 @@ The caller owns the transaction: service functions never commit.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_
+from sqlalchemy.util.concurrency import in_greenlet
+
+log = structlog.get_logger(__name__)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -72,12 +79,78 @@ def ensure_sqlite_dir(url: str) -> None:
 # Execution options of a connection that only reads: on SQLite its transaction starts deferred (in
 # WAL mode a reader never waits for the writer), every other transaction takes the write lock at BEGIN.
 DEFERRED: dict[str, Any] = {"sqlite_deferred": True}
+# A write a request is waiting on (the webhook's acknowledgement): first through the write gate.
+URGENT: dict[str, Any] = {"sqlite_urgent": True}
+# Longer than any transaction should ever hold the gate; past it a writer goes on without it (and
+# SQLite's own busy timeout still serialises it), so a gate never released can only slow, not stop.
+GATE_TIMEOUT_S = 30.0
 
 
-def _sqlite_begin(conn: sa.Connection) -> None:
-    conn.exec_driver_sql(
-        "BEGIN" if conn.get_execution_options().get("sqlite_deferred") else "BEGIN IMMEDIATE"
-    )
+class WriteGate:
+    """One writing transaction at a time in this process, first come first served (acknowledgements
+    before the rest). SQLite has one write lock; without the gate every writer waits for it in SQLite's
+    busy handler, which polls with growing sleeps and is not fair: under load some waited past the
+    busy timeout (`database is locked`) while the holder sat in the event loop's queue. Waiting here
+    is an asyncio future, woken the moment the holder's transaction ends."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._urgent: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> bool:
+        """True once this caller holds the gate; False after `GATE_TIMEOUT_S` (it goes on without)."""
+        if not self._held:  # nobody waits while the gate is free: `release` hands it over
+            self._held = True
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._waiters).append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), GATE_TIMEOUT_S)
+        except TimeoutError:
+            if waiter.done():
+                return True  # handed over at the last moment
+            waiter.cancel()
+            log.warning("sqlite_write_gate_timeout", seconds=GATE_TIMEOUT_S)
+            return False
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over as we were cancelled: pass it on
+            else:
+                waiter.cancel()
+            raise
+        return True
+
+    def release(self) -> None:
+        for queue in (self._urgent, self._waiters):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the gate passes to it, still held
+                    return
+        self._held = False
+
+
+def _gated_begin(gate: WriteGate) -> Callable[[sa.Connection], None]:
+    def begin(conn: sa.Connection) -> None:
+        options = conn.get_execution_options()
+        if options.get("sqlite_deferred"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if not conn.info.get("holds_gate") and in_greenlet():
+            conn.info["holds_gate"] = await_(gate.acquire(urgent=bool(options.get("sqlite_urgent"))))
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return begin
+
+
+def _gate_release(gate: WriteGate) -> Callable[[Any, Any], None]:
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Back in the pool, its transaction committed or rolled back: the next writer may begin.
+        if record is not None and record.info.pop("holds_gate", False):
+            gate.release()
+
+    return checkin
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -97,9 +170,12 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        # SQLite: take the write lock at BEGIN so concurrent writers queue instead of failing
-        # with "database is locked" on lock upgrade; this is SQLite's own serialisation.
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        # SQLite: one writing transaction at a time in the process (`WriteGate`, in arrival order),
+        # which takes the write lock at BEGIN, so writers never fail on lock upgrade; processes
+        # sharing the file still queue on SQLite's busy timeout.
+        gate = WriteGate()
+        event.listen(engine.sync_engine, "begin", _gated_begin(gate))
+        event.listen(engine.sync_engine.pool, "checkin", _gate_release(gate))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.channels.whatsapp.signature import verify_signature
+from orchestrator.core.db import URGENT
 from orchestrator.inbox import accept_delivery
 from orchestrator.runtime.deps import ServiceDep
 
@@ -76,6 +77,7 @@ async def receive(request: Request, service: ServiceDep, background: BackgroundT
     except WebhookPayloadError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
     async with service.sessions() as session, session.begin():
+        await session.connection(execution_options=URGENT)  # first through the write gate
         accepted = await accept_delivery(session, body=body, envelope=envelope, at=service.clock.now())
     if accepted.new_ids:
         # Runs after the response is sent; a crash before it is covered by the background sweep.

@@ -103,10 +103,16 @@ def deliveries(count: int, *, senders: int, at: int) -> list[tuple[str, bytes]]:
 
 
 async def post_all(
-    servers: list[Server], items: list[tuple[str, bytes]], *, concurrency: int, acked: set[str]
+    servers: list[Server],
+    items: list[tuple[str, bytes]],
+    *,
+    concurrency: int,
+    acked: set[str],
+    refused: list[int] | None = None,
 ) -> None:
     """Post every delivery, `concurrency` in flight, spread over the servers; a delivery not answered
-    200 (refused connection, reset, 5xx) is retried on the next server, as Meta retries."""
+    200 (refused connection, reset, 5xx) is retried on the next server, as Meta retries. The status
+    of every answer other than 200 is appended to `refused` (0 for no answer)."""
     queue: asyncio.Queue[tuple[int, str, bytes]] = asyncio.Queue()
     for n, (wamid, body) in enumerate(items):
         queue.put_nowait((n, wamid, body))
@@ -129,6 +135,8 @@ async def post_all(
                 if response is not None and response.status_code == 200:
                     acked.add(wamid)
                     break
+                if refused is not None:
+                    refused.append(response.status_code if response is not None else 0)
                 assert response is None or response.status_code >= 500, response.text
                 await asyncio.sleep(0.1)
 
