@@ -2,10 +2,11 @@
 of what the human did and never re-asks what is known (the collected fields stay in its state).
 
 The human side does not know the bot: the composition root gives it a `BotResumer`, which may
-write the briefing with the model and updates the bot's state once the hand-back is committed.
-The order: read what the rep said (`rep_lines_of`), have the briefing written (a model call, never
-inside a write transaction), then `hand_back` in the caller's transaction (which also tells the
-customer the assistant is back), then `BotResumer.resume` after the commit.
+write the briefing with the model. The order: read what the rep said (`rep_lines_of`), have the
+briefing written (a model call, never inside a write transaction), then `hand_back` in the caller's
+transaction, which records the briefing with the ownership change (the `returned_to_bot` event) and
+tells the customer the assistant is back. The bot's state takes the briefing at its next turn, in
+that turn's commit, so the two never part (a crash after the hand-back's commit loses nothing).
 """
 
 from __future__ import annotations
@@ -36,10 +37,6 @@ class BotResumer(Protocol):
 
     async def brief(self, *, rep_lines: Sequence[str], note: str | None) -> str | None:
         """A briefing written by the model from what the rep said, or None (no model, or it failed)."""
-        ...
-
-    async def resume(self, *, conversation_id: int, briefing: str) -> None:
-        """Let the bot's next turn start from `briefing` (called after the hand-back is committed)."""
         ...
 
 

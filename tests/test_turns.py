@@ -95,6 +95,49 @@ async def test_hand_back_resumes_the_bot_without_re_asking_known_fields(h: TestH
     assert any(e["type"] == EventType.RETURNED_TO_BOT for e in detail["events"])
 
 
+async def test_a_crash_right_after_the_hand_back_commit_still_resumes_the_bot_with_the_briefing(
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wa = "12025550304"
+    await say(h, text(wa, "Hi from the ad", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Our company is Initech", h.clock.now()))
+    await say(h, text(wa, "we want to qualify inbound leads automatically", h.clock.now()))
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    conversation_id, owner_id = listed[0]["id"], listed[0]["assignee_id"]
+    graph = h.service.graph
+
+    async def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the process died right after the hand-back's commit")
+
+    # Any write of the bot's state after the hand-back's commit is where the process dies.
+    monkeypatch.setattr(graph, "aupdate_state", crash)
+    try:
+        await h.http.post(
+            f"/api/conversations/{conversation_id}/hand-back",
+            json={"note": "pricing sent, wants a trial"},
+            headers=auth(f"demo-{owner_id}"),
+        )
+    except RuntimeError:
+        pass  # the request died with the process
+    monkeypatch.undo()  # restarted
+    async with h.service.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    assert conversation.owner == "bot", "the hand-back was committed"
+    sent = await say(h, text(wa, "thanks! is there a free trial?", h.clock.now()))
+    assert sent, "the bot answers again"
+    assert not any("company" in s.lower() for s in sent), sent
+    state = await graph.aget_state(thread_config(conversation_id))
+    assert "pricing sent, wants a trial" in (state.values.get("briefing") or "")
+    assert state.values["handed_off"] is False
+    again = await say(h, text(wa, "and how much is it?", h.clock.now()))
+    assert again
+    after = await graph.aget_state(thread_config(conversation_id))
+    assert after.values["customer_texts"][-2:] == ["thanks! is there a free trial?", "and how much is it?"], (
+        "the briefing is applied once, not at every turn"
+    )
+
+
 class GatedGraph:
     """The real graph, held at the start of each run until the test opens the gate."""
 

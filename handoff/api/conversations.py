@@ -371,5 +371,4 @@ async def hand_back_to_bot(
             briefing=briefing,
             at=now,
         )
-    await bot.resume(conversation_id=conversation_id, briefing=briefing)
     return await _action_out(sessions, clock, conversation_id, briefing=briefing)

@@ -62,6 +62,7 @@ class State(TypedDict, total=False):
     handed_off: bool
     qualified: bool
     briefing: str | None
+    resumed_from: int | None  # the hand-back (context-log event id) whose briefing the state holds
     llm_calls: int
 
 

@@ -77,5 +77,5 @@ def _expose(app: FastAPI, service: Service) -> None:
         clock=service.clock,
         notifier=service.notifier,
         whatsapp=service.client,
-        resumer=GraphResumer(graph=service.graph, config=service.config, llm=service.llm),
+        resumer=GraphResumer(config=service.config, llm=service.llm),
     )

@@ -1,6 +1,8 @@
 """The bot side of a hand-back (`handoff.handback.BotResumer`): the model writes the briefing when
-one is configured, and the graph's state for the conversation is updated so the bot resumes from
-it without re-asking what is known."""
+one is configured. The hand-back's transaction records the briefing (the `returned_to_bot` event) with
+the ownership change; the bot's state takes it at the conversation's next turn, in that turn's own
+commit (`resume_update`, applied once per hand-back), so no crash can leave the bot resumed without it.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
 from agents.llm import LLMClient
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.graph import Graph, thread_config
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import EventType
 
 
 @dataclass
 class GraphResumer:
-    graph: Graph
     config: AppConfig
     llm: LLMClient | None = None
 
@@ -33,24 +39,55 @@ class GraphResumer:
         facts = [*(result.known_facts or []), result.summary_for_customer or ""]
         return "; ".join(facts).strip("; ") or None
 
-    async def resume(self, *, conversation_id: int, briefing: str) -> None:
-        config = thread_config(conversation_id)
-        snapshot = await self.graph.aget_state(config)
-        if not snapshot.values:
-            return  # the bot never ran for this conversation: nothing to resume
-        values: dict[str, Any] = snapshot.values
-        update: dict[str, Any] = {
-            "briefing": briefing,
-            "handed_off": False,
-            "fallbacks": 0,
-            "customer_texts": [],
-            "open_questions": [],
-            "asking": None,
-        }
-        flow_name = values.get("flow")
-        if flow_name:
-            flow = self.config.qualification.flows.get(flow_name)
-            known = set((values.get("fields") or {}).keys())
-            if flow is None or set(flow.required) <= known:
-                update["flow"] = None  # the lead is qualified: the bot answers, it does not re-qualify
-        await self.graph.aupdate_state(config, update)
+
+@dataclass(frozen=True)
+class HandBack:
+    event_id: int
+    briefing: str
+
+
+async def latest_hand_back(session: AsyncSession, *, conversation_id: int) -> HandBack | None:
+    """The conversation's latest hand-back to the bot, as its transaction recorded it."""
+    event = (
+        (
+            await session.execute(
+                select(ContextEvent)
+                .where(
+                    col(ContextEvent.conversation_id) == conversation_id,
+                    col(ContextEvent.type) == EventType.RETURNED_TO_BOT,
+                )
+                .order_by(col(ContextEvent.id).desc())
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if event is None or event.id is None:
+        return None
+    return HandBack(event.id, str((event.details or {}).get("briefing") or ""))
+
+
+def resume_update(values: dict[str, Any], hand_back: HandBack, config: AppConfig) -> dict[str, Any] | None:
+    """The state update that resumes the bot from `hand_back`'s briefing without re-asking what is
+    known; None when the state already holds it."""
+    if values.get("resumed_from") == hand_back.event_id:
+        return None
+    if "resumed_from" not in values and values.get("briefing") == hand_back.briefing:
+        return None  # applied right after its commit, as hand-backs were before they went with a turn
+    update: dict[str, Any] = {
+        "briefing": hand_back.briefing,
+        "resumed_from": hand_back.event_id,
+        "handed_off": False,
+        "fallbacks": 0,
+        "customer_texts": [],
+        "open_questions": [],
+        "asking": None,
+    }
+    flow_name = values.get("flow")
+    if flow_name:
+        flow = config.qualification.flows.get(flow_name)
+        known = set((values.get("fields") or {}).keys())
+        if flow is None or set(flow.required) <= known:
+            update["flow"] = None  # the lead is qualified: the bot answers, it does not re-qualify
+    return update

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 import structlog
+from langchain_core.runnables import RunnableConfig
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -56,6 +57,7 @@ from orchestrator.inbox import Applied, apply_items
 from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
 from orchestrator.runtime.checkpoints import Stage, StagedSaver
 from orchestrator.runtime.graph import Graph, thread_config
+from orchestrator.runtime.handback import HandBack, latest_hand_back, resume_update
 
 log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
@@ -330,6 +332,7 @@ class TurnEngine:
             contact = await session.get(Contact, conversation.contact_id)
             assert contact is not None
             turn_input = [_turn_message(m) for m in messages]
+            hand_back = await latest_hand_back(session, conversation_id=conversation_id)
         context = GraphContext(
             config=self.config,
             now=self.clock.now(),
@@ -340,7 +343,7 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         async with self._staged() as stage:
-            return await self._run_graph(conversation_id, messages, turn_input, context, stage)
+            return await self._run_graph(conversation_id, messages, turn_input, context, stage, hand_back)
 
     def _staged(self) -> contextlib.AbstractAsyncContextManager[Stage | None]:
         """The graph's writes held for the turn's commit (`checkpoints.StagedSaver`)."""
@@ -353,6 +356,7 @@ class TurnEngine:
         turn_input: list[TurnMessage],
         context: GraphContext,
         stage: Stage | None,
+        hand_back: HandBack | None,
     ) -> TurnOutcome:
         config = thread_config(conversation_id)
         checkpoint = await self.graph.aget_state(config)
@@ -365,6 +369,8 @@ class TurnEngine:
             log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
             replayed = [m for m in messages if m.id in ahead]
             return await self._commit_turn(conversation_id, replayed, cast(State, checkpoint.values), 0)
+        if hand_back is not None:
+            await self._resume(config, hand_back)
         state: State
         try:
             # durability="exit": the turn's state is checkpointed once, when the graph finishes, and
@@ -390,6 +396,14 @@ class TurnEngine:
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
         return await self._commit_turn(conversation_id, messages, state, calls, stage)
+
+    async def _resume(self, config: RunnableConfig, hand_back: HandBack) -> None:
+        """The latest hand-back's briefing into the bot's state, once; staged, so it is stored by
+        this turn's commit (the hand-back's own transaction recorded it with the ownership change)."""
+        snapshot = await self.graph.aget_state(config)
+        update = resume_update(dict(snapshot.values), hand_back, self.config)
+        if update is not None:
+            await self.graph.aupdate_state(config, update)
 
     async def _commit_turn(
         self,
