@@ -12,6 +12,7 @@ with the error and logged on the conversation for the rep; the rows after it sti
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -208,6 +209,17 @@ async def _finish(
         fresh.updated_at, fresh.claimed_until = at, None
         if error is None:
             fresh.status, fresh.wa_message_id, fresh.sent_at = SendStatus.ACCEPTED, wamid, at
+            if fresh.sender_type == "rep":
+                # The rep sees their message go from pending to sent live (streams follow the log).
+                await log_event(
+                    session,
+                    conversation_id=fresh.conversation_id,
+                    type=EventType.MESSAGE_SENT,
+                    source="whatsapp",
+                    description="sent",
+                    at=at,
+                    details={"message_id": fresh.id, "sender_id": fresh.sender_id},
+                )
         else:
             fresh.status, fresh.error = SendStatus.FAILED, error
             what = error.get("title") or error.get("details")
@@ -257,3 +269,56 @@ async def relay(
             sessions, client=client, conversation_id=conversation_id, clock=clock, claim=claim
         )
     return sent
+
+
+class Dispatcher:
+    """Sends what a request queued, in the background: the request answers at once (its reply
+    `pending`) and never waits for Graph or its rate-limit back-off. One task per conversation at a
+    time (a second call while it runs makes it look again); what a crash interrupts, `relay` sends."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        client: GraphClient,
+        clock: Clock,
+        claim: timedelta = SEND_CLAIM,
+    ) -> None:
+        self.sessions, self.client, self.clock, self.claim = sessions, client, clock, claim
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
+
+    def kick(self, conversation_id: int) -> None:
+        task = self._tasks.get(conversation_id)
+        if task is not None and not task.done():
+            self._again.add(conversation_id)
+            return
+        self._tasks[conversation_id] = asyncio.create_task(self._send(conversation_id))
+
+    async def _send(self, conversation_id: int) -> None:
+        try:
+            while True:
+                self._again.discard(conversation_id)
+                await send_pending(
+                    self.sessions,
+                    client=self.client,
+                    conversation_id=conversation_id,
+                    clock=self.clock,
+                    claim=self.claim,
+                )
+                if conversation_id not in self._again:
+                    return
+        except Exception:  # the row stays pending (or its claim lapses): the relay sends it
+            log.exception("dispatch_failed", conversation_id=conversation_id)
+        finally:
+            self._tasks.pop(conversation_id, None)
+
+    async def drain(self) -> None:
+        """Wait until every send started here has finished (tests, shutdown)."""
+        while pending := [task for task in self._tasks.values() if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)

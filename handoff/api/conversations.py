@@ -184,7 +184,7 @@ def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: 
     return None
 
 
-@router.post("/{conversation_id}/messages", status_code=201, responses=errors(400, 401, 403, 404, 409, 422))
+@router.post("/{conversation_id}/messages", status_code=202, responses=errors(400, 401, 403, 404, 409, 422))
 async def reply(
     conversation_id: ConversationId,
     body: ReplyIn,
@@ -194,8 +194,10 @@ async def reply(
     sender: SenderDep,
 ) -> MessageOut:
     """Write to the customer as the conversation's owner: text, reply buttons or a list inside the
-    24-hour customer-service window, an approved template at any time. The message is sent after the
-    commit; a failed send comes back (and stays on the conversation) with `status: failed`."""
+    24-hour customer-service window, an approved template at any time. Answered at once (202) with the
+    message `pending`: it is sent after the commit in the background, with the Graph client's
+    retries and rate-limit back-off, and its outcome reaches the rep live (`message_sent`, or
+    `send_failed` with the message marked `failed` and Meta's reason)."""
     now = clock.now()
     async with sessions() as session, session.begin():
         conversation, contact, _ = await visible_conversation(session, actor.viewer, conversation_id)
@@ -222,9 +224,8 @@ async def reply(
                 render_as_text(payload),
             )
             session.add(message)
-    sent = await sender.after_commit(conversation_id)
-    final = next((m for m in sent if m.id == message.id), message)
-    return MessageOut.model_validate(final, from_attributes=True)
+    sender.after_commit(conversation_id)
+    return MessageOut.model_validate(message, from_attributes=True)
 
 
 @asynccontextmanager
@@ -242,7 +243,7 @@ async def _acting_on(
         conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
         require(actor.viewer, action, conversation)
         yield session, conversation, clock.now()
-    await sender.after_commit(conversation_id)
+    sender.after_commit(conversation_id)
 
 
 async def _action_out(

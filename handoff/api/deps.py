@@ -38,8 +38,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import Role
 from orchestrator.core.settings import Settings
-from orchestrator.core.tables import Message
-from orchestrator.outbox import send_pending
+from orchestrator.outbox import Dispatcher
 
 
 def expose(
@@ -52,10 +51,12 @@ def expose(
     notifier: NotificationHub | None,
     whatsapp: GraphClient,
     resumer: BotResumer,
+    dispatcher: Dispatcher,
 ) -> None:
     """Put the parts the rep API reads on `app.state` (the composition root calls this)."""
     state.sessions, state.settings, state.config, state.clock = sessions, settings, config, clock
     state.notifier, state.whatsapp, state.resumer = notifier, whatsapp, resumer
+    state.dispatcher = dispatcher
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -99,22 +100,19 @@ ResumerDep = Annotated[BotResumer, Depends(get_resumer)]
 
 @dataclass(frozen=True)
 class Sender:
-    """Sends what a transaction queued for one conversation, after its commit (a failed send is
-    stored on the message and shown to the rep)."""
+    """Sends what a transaction queued for one conversation once it is committed, in the background
+    (`outbox.Dispatcher`): the request answers with the message `pending` and never waits for Graph
+    or its back-off; the outcome (sent, or failed with Meta's reason) reaches the rep live."""
 
-    sessions: async_sessionmaker[AsyncSession]
-    client: GraphClient
-    clock: Clock
+    dispatcher: Dispatcher
 
-    async def after_commit(self, conversation_id: int) -> list[Message]:
-        return await send_pending(
-            self.sessions, client=self.client, conversation_id=conversation_id, clock=self.clock
-        )
+    def after_commit(self, conversation_id: int) -> None:
+        self.dispatcher.kick(conversation_id)
 
 
-def get_sender(request: Request, sessions: SessionsDep, clock: ClockDep) -> Sender:
-    client: GraphClient = request.app.state.whatsapp
-    return Sender(sessions=sessions, client=client, clock=clock)
+def get_sender(request: Request) -> Sender:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return Sender(dispatcher=dispatcher)
 
 
 SenderDep = Annotated[Sender, Depends(get_sender)]

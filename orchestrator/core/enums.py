@@ -75,6 +75,7 @@ class EventType(StrEnum):
     TRANSFERRED = "transferred"
     REP_REPLY = "rep_reply"
     SEND_FAILED = "send_failed"
+    MESSAGE_SENT = "message_sent"  # a rep's message accepted by WhatsApp (it was `pending` until then)
     RESOLVED = "resolved"
     RETURNED_TO_BOT = "returned_to_bot"
     LLM_FAILURE = "llm_failure"

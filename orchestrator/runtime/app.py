@@ -78,4 +78,5 @@ def _expose(app: FastAPI, service: Service) -> None:
         notifier=service.notifier,
         whatsapp=service.client,
         resumer=GraphResumer(config=service.config, llm=service.llm),
+        dispatcher=service.dispatcher,
     )

@@ -31,6 +31,7 @@ from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.settings import Settings
 from orchestrator.migrations import run_migrations
+from orchestrator.outbox import Dispatcher
 from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
@@ -48,6 +49,7 @@ class Service:
     graph: Graph
     client: GraphClient
     turns: TurnEngine
+    dispatcher: Dispatcher
     llm: LLMClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: NotificationHub | None = None
@@ -120,7 +122,12 @@ class Service:
                     lease_s=settings.turn_lease_s,
                     send_claim=timedelta(seconds=settings.send_claim_s),
                 )
-                service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm)
+                dispatcher = Dispatcher(
+                    sessions, client=client, clock=clock, claim=timedelta(seconds=settings.send_claim_s)
+                )
+                service = cls(
+                    settings, config, clock, engine, sessions, graph, client, turns, dispatcher, llm
+                )
                 service.notifier = notifier
                 if settings.run_background:
                     service.background.append(asyncio.create_task(service._background_loop()))
@@ -134,6 +141,8 @@ class Service:
                             await task
                     await turns.drain()
                     await turns.close()
+                    await dispatcher.drain()
+                    await dispatcher.close()
         finally:
             await notifier.stop()
             await client.aclose()

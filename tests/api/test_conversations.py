@@ -28,7 +28,16 @@ async def detail(h: TestHarness, conversation_id: int, actor: str = "admin") -> 
 
 
 async def post(h: TestHarness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
-    return await h.http.post(path, json=body, headers=bearer(actor))
+    response = await h.http.post(path, json=body, headers=bearer(actor))
+    await h.service.dispatcher.drain()  # what the request queued is sent in the background
+    return response
+
+
+async def stored_status(h: TestHarness, message_id: int) -> str:
+    async with h.service.sessions() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    return message.status
 
 
 async def audit_actions(h: TestHarness, conversation_id: int) -> list[tuple[str, str]]:
@@ -51,7 +60,7 @@ async def test_list_filters_by_owner_queue_assignee_and_failed_sends(h: TestHarn
     h.fake_graph.fail_next(400, graph_error_body(131026, "Receiver is incapable of receiving this message"))
     assert (
         await post(h, f"/api/conversations/{farahs}/messages", "farah", {"text": "hi"})
-    ).status_code == 201
+    ).status_code == 202
 
     async def ids(**params: Any) -> list[int]:
         response = await h.http.get("/api/conversations", params=params, headers=bearer("admin"))
@@ -115,8 +124,9 @@ async def test_owner_reply_is_sent_audited_and_counts_as_first_response(h: TestH
     response = await post(
         h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "Hi, Tara here"}
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "accepted"
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "pending", "answered at once, sent in the background"
+    assert await stored_status(h, response.json()["id"]) == "accepted"
     assert response.json()["sender_id"] == "tara"
     sent = h.fake_graph.sent[-1]["json"]
     assert sent["type"] == "text"
@@ -140,7 +150,7 @@ async def test_owner_can_reply_with_buttons(h: TestHarness) -> None:
         "footer": "Tara, Support",
     }
     response = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     assert response.json()["kind"] == "interactive"
     assert response.json()["text"] == "Did that fix it?\nTara, Support\n[Yes] [No]"
     interactive = h.fake_graph.sent[-1]["json"]["interactive"]
@@ -163,7 +173,7 @@ async def test_owner_can_reply_with_a_list(h: TestHarness) -> None:
         ],
     }
     response = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     interactive = h.fake_graph.sent[-1]["json"]["interactive"]
     assert interactive["type"] == "list"
     assert interactive["action"]["button"] == "Choose"
@@ -212,7 +222,7 @@ async def test_template_reply_is_allowed_once_the_window_has_closed(h: TestHarne
     )
     body = {"type": "template", "name": "follow_up", "language": "en_US", "parameters": ["Ana", "#123"]}
     response = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", body)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     assert response.json()["kind"] == "template"
     template = h.fake_graph.sent[-1]["json"]["template"]
     assert template["name"] == "follow_up"
@@ -237,10 +247,11 @@ async def test_graph_refusal_is_returned_and_shown_on_the_conversation(h: TestHa
         400, graph_error_body(131047, meta["title"], details=meta["error_data"]["details"])
     )
     response = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "hello?"})
-    assert response.status_code == 201
-    assert response.json()["status"] == "failed"
-    assert response.json()["error"]["code"] == 131047
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
     body = await detail(h, conversation_id, "tara")
+    assert body["messages"][-1]["status"] == "failed"
+    assert body["messages"][-1]["error"]["code"] == 131047
     assert body["failed_sends"] == 1
     (failure,) = body["send_failures"]
     assert failure["message_id"] == response.json()["id"]
@@ -249,12 +260,31 @@ async def test_graph_refusal_is_returned_and_shown_on_the_conversation(h: TestHa
     assert any(e["type"] == "send_failed" and "131047" in e["description"] for e in body["events"])
 
 
+async def test_a_reply_under_a_rate_limit_is_answered_at_once_and_sent_with_back_off_in_the_background(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    h.fake_graph.fail_next(400, load_fixture("error_130429_response.json"), times=3)
+    before = len(h.fake_graph.requests)
+    response = await h.http.post(
+        f"/api/conversations/{conversation_id}/messages", json={"text": "on it"}, headers=bearer("tara")
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "pending", "the request does not wait out Graph's back-off"
+    await h.service.dispatcher.drain()
+    assert len(h.fake_graph.requests) - before == 4, "three rate-limited attempts, then sent"
+    assert await stored_status(h, response.json()["id"]) == "accepted"
+    body = await detail(h, conversation_id, "tara")
+    assert [e for e in body["events"] if e["type"] == "message_sent"], "the rep sees it sent"
+    assert body["failed_sends"] == 0
+
+
 async def test_failed_delivery_status_from_meta_is_shown_on_the_conversation(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     sent = await post(
         h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "your code is 1234"}
     )
-    assert sent.json()["status"] == "accepted"
+    assert await stored_status(h, sent.json()["id"]) == "accepted"
     async with h.service.sessions() as session:
         message = await session.get(Message, sent.json()["id"])
     assert message is not None
@@ -395,6 +425,7 @@ async def test_every_conversation_action_writes_the_context_log(h: TestHarness) 
         )
     assert [t for t in types if t not in (EventType.HANDOFF, EventType.ASSIGNED, EventType.ROUTED)] == [
         EventType.REP_REPLY,
+        EventType.MESSAGE_SENT,  # the reply went out (the rep sees pending -> sent live)
         EventType.REASSIGNED,
         EventType.TRANSFERRED,
         EventType.RESOLVED,

@@ -102,7 +102,7 @@ async def test_failed_send_is_pushed_to_the_owners_stream(h: TestHarness, live: 
         response = await client.post(
             f"/api/conversations/{conversation_id}/messages", json={"text": "hello"}, headers=bearer("tara")
         )
-        assert response.json()["status"] == "failed"
+        assert response.json()["status"] == "pending"
         failed = await tara.until("send_failed", conversation_id=conversation_id)
     assert failed.data["details"]["code"] == 131026
     assert failed.data["details"]["message_id"] == response.json()["id"]

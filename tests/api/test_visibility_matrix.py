@@ -42,8 +42,8 @@ closed_tara            200   404   404   200   404   200
 """)
 REPLY = table("""
 waiting_support        403   403   404   403   404   403
-tara_support           201   404   404   403   404   403
-farah_billing          404   404   201   404   404   403
+tara_support           202   404   404   403   404   403
+farah_billing          404   404   202   404   404   403
 bot                    404   404   404   404   404   403
 closed_tara            403   404   404   403   404   403
 """)

@@ -11,7 +11,9 @@ from tests.fakes.graph import TestHarness
 
 
 async def post(h: TestHarness, path: str, actor: str, body: dict[str, Any] | None = None) -> Any:
-    return await h.http.post(path, json=body, headers=bearer(actor))
+    response = await h.http.post(path, json=body, headers=bearer(actor))
+    await h.service.dispatcher.drain()  # what the request queued is sent in the background
+    return response
 
 
 async def test_presence_change_is_applied_and_audited(h: TestHarness) -> None:

@@ -138,11 +138,12 @@ async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
     await composer.fill("Hello Ana, Harry here. Happy to help with Northwind's order questions.")
     await harry.locator("#composer-send").click()
     await expect(harry.locator("#timeline")).to_contain_text("Harry here")
+    # Sent in the background: the tick turns from pending to sent live.
+    await expect(harry.locator(".msg.outbound.from-rep .tick").last).to_have_text("✓")
     sent = h.fake_graph.sent[sent_before:]
     assert [(r["json"]["to"], r["json"]["text"]["body"]) for r in sent] == [
         ("+447700900123", "Hello Ana, Harry here. Happy to help with Northwind's order questions.")
     ]
-    await expect(harry.locator(".msg.outbound.from-rep .tick").last).to_have_text("✓")
 
     # A private note mentioning the lead: stored, never sent, and Sam is notified.
     await harry.keyboard.press("Escape")

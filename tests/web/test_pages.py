@@ -95,7 +95,8 @@ async def test_failed_send_is_marked_with_metas_reason(h: TestHarness) -> None:
     sent = await h.http.post(
         f"/api/conversations/{conversation_id}/messages", json={"text": "hello?"}, headers=bearer("tara")
     )
-    assert sent.json()["status"] == "failed"
+    assert sent.json()["status"] == "pending"
+    await h.service.dispatcher.drain()
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         page = (await client.get(f"/conversations/{conversation_id}")).text

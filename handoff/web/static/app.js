@@ -239,8 +239,8 @@
         if (note) {
           await api("POST", "/api/conversations/" + conversationId + "/notes", { text: value });
         } else {
-          const sent = await api("POST", "/api/conversations/" + conversationId + "/messages", { type: "text", text: value });
-          if (sent && sent.status === "failed") toast("Not delivered: see the message", "error");
+          // Answered at once with the message pending; sent or failed reaches the timeline live.
+          await api("POST", "/api/conversations/" + conversationId + "/messages", { type: "text", text: value });
         }
         text.value = "";
         refresh();
