@@ -5,9 +5,12 @@ never loses a reply: each message is claimed before it is sent (`pending -> send
 conditional UPDATE, with a claim that lapses after `SEND_CLAIM`), and `relay` (the background
 loop) sends what is still pending, or claimed by a sender that died, in order per conversation.
 Delivery is at least once (a crash after Graph accepted and before the outcome is recorded sends
-again) and never twice at the same time. A send that fails past the Graph client's retries, or a
-row that cannot be sent at all (a duplicate returned id, a broken payload), is marked `failed`
-with the error and logged on the conversation for the rep; the rows after it still go out.
+again) and never twice at the same time. A send that fails past the Graph client's retries with an
+error worth retrying (Graph down, 5xx, rate limits) is tried again later: the row keeps its claim
+until its next attempt (2, 4, 8... up to 30 s away), which the relay makes, for `RETRY_WINDOW` after
+the reply was queued; the rows after it wait, in order. Past that window, or on an error no retry
+can fix, or for a row that cannot be sent at all (a duplicate returned id, a broken payload), it is
+marked `failed` with the error and logged on the conversation for the rep; the rows after it go out.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ log = structlog.get_logger(__name__)
 # Longer than the Graph client's worst case (4 attempts of 10 s plus 1 + 4 + 16 s of back-off), so a
 # live claim is never taken over; a dead sender's messages go out once it lapses.
 SEND_CLAIM = timedelta(seconds=90)
+# How long after it was queued a reply is still retried when Graph is down or limiting us.
+RETRY_WINDOW = timedelta(seconds=120)
+MAX_RETRY_DELAY_S = 30.0
 
 
 def recipient_of(contact: Contact) -> str:
@@ -166,6 +172,7 @@ async def _send_claimed(
         raise ValueError("outbound message without a payload")
     error: dict[str, Any] | None = None
     wamid: str | None = None
+    retryable = False
     try:
         wamid = (await client.send(message.payload)).wa_message_id
     except GraphAPIError as exc:
@@ -176,8 +183,12 @@ async def _send_claimed(
             "details": exc.details,
             "http_status": exc.http_status,
         }
+        retryable = exc.retryable
     except GraphError as exc:
         error = {"source": "transport", "details": str(exc)}
+        retryable = exc.retryable
+    if error is not None and retryable and clock.now() - message.created_at < RETRY_WINDOW:
+        return await _retry_later(sessions, message=message, clock=clock, error=error) or message
     try:
         finished = await _finish(sessions, message=message, clock=clock, error=error, wamid=wamid)
     except IntegrityError:
@@ -189,6 +200,31 @@ async def _send_claimed(
             error={"source": "outbox", "details": f"Graph returned a message id already stored: {wamid}"},
         )
     return finished or message
+
+
+async def _retry_later(
+    sessions: async_sessionmaker[AsyncSession], *, message: Message, clock: Clock, error: dict[str, Any]
+) -> Message | None:
+    """Keep the claim until the next attempt, which the relay makes once it lapses (in order: the
+    conversation's later rows wait behind it)."""
+    at = clock.now()
+    assert message.id is not None
+    delay = min(2.0 ** max(message.attempts, 1), MAX_RETRY_DELAY_S)
+    async with sessions() as session, session.begin():
+        fresh = await session.get(Message, message.id, with_for_update=True)
+        if fresh is None or fresh.status != SendStatus.SENDING:
+            return None
+        fresh.claimed_until, fresh.updated_at = at + timedelta(seconds=delay), at
+        fresh.error = {**error, "retry_in_s": delay}
+        session.add(fresh)
+    log.warning(
+        "send_retry_later",
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        in_s=delay,
+        error=error,
+    )
+    return fresh
 
 
 async def _finish(
@@ -209,6 +245,7 @@ async def _finish(
         fresh.updated_at, fresh.claimed_until = at, None
         if error is None:
             fresh.status, fresh.wa_message_id, fresh.sent_at = SendStatus.ACCEPTED, wamid, at
+            fresh.error = None
             if fresh.sender_type == "rep":
                 # The rep sees their message go from pending to sent live (streams follow the log).
                 await log_event(

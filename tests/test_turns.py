@@ -353,3 +353,32 @@ async def test_a_reply_delivered_after_transient_errors_keeps_the_bot(h: TestHar
     async with h.service.sessions() as session:
         conversation = (await session.execute(select(Conversation))).scalars().one()
     assert conversation.owner == "bot"
+
+
+async def test_a_reply_graph_keeps_refusing_is_retried_later_then_handed_to_a_human(h: TestHarness) -> None:
+    h.service.client.backoff_scale = 0
+    h.fake_graph.fail_next(500, graph_error_body(2, "Service temporarily unavailable"), times=1000)
+    assert await say(h, text("12025550316", "Hello", h.clock.now())) == [], "nothing delivered yet"
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+        reply = (
+            (await session.execute(select(Message).where(col(Message.direction) == "outbound")))
+            .scalars()
+            .one()
+        )
+    assert conversation.owner == "bot", "Graph may be back soon: not handed off yet"
+    assert reply.status == "sending", "kept for a later attempt"
+    tried = len(h.fake_graph.requests)
+    h.clock.advance(seconds=10)
+    await h.service.tick()  # the relay tries again once the wait has passed
+    assert len(h.fake_graph.requests) > tried
+    h.clock.advance(seconds=120)
+    await h.service.tick()  # past the retry window: failed, and a human takes over
+    await h.service.turns.drain()
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+        failed = await session.get(Message, reply.id)
+    assert failed is not None
+    assert failed.status == "failed"
+    assert conversation.owner != "bot"
+    assert conversation.handoff_reason == "ai_unavailable"

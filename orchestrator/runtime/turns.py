@@ -191,9 +191,28 @@ class TurnEngine:
             ids = [int(i) for i in rows.scalars() if i is not None]
         for cid in ids:
             self.schedule(cid)
-        # Replies a crash (or an interrupted caller) left unsent.
-        await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
+        # Replies a crash (or an interrupted caller) left unsent, and those waiting to be retried.
+        relayed = await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
+        for message in relayed:
+            if message.status == SendStatus.FAILED and message.sender_type == "bot":
+                await self._hand_off_relayed(message)
         return len(ids)
+
+    async def _hand_off_relayed(self, failed: Message) -> None:
+        """A bot reply the relay gave up on (Graph down past the retry window): hand the conversation
+        to a human as its turn would have, under the conversation's lease."""
+        conversation_id, now = failed.conversation_id, self.clock.now()
+        async with self.sessions() as session, session.begin():
+            until = now + timedelta(seconds=self.lease_s)
+            if not await claim_turn_lease(
+                session, conversation_id=conversation_id, owner=self.worker_id, at=now, until=until
+            ):
+                return  # a turn runs there: its own sends see the conversation's state
+        try:
+            await self._hand_off_undelivered(conversation_id, failed)
+        finally:
+            async with self.sessions() as session, session.begin():
+                await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
 
     async def close(self) -> None:
         for task in list(self._tasks.values()):

@@ -23,9 +23,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1:<free port>; yields the base URL; stops the server on exit."""
-    port = free_port()
+def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1:<port> (a free one by default); yields the base URL; stops the
+    server on exit."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -34,6 +34,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     lease_s: float = 3.0
+    env: dict[str, str] = field(default_factory=dict)  # more settings (HANDOFF_*)
 
     @property
     def url(self) -> str:
@@ -49,6 +50,7 @@ class Server:
             "HANDOFF_TIMER_INTERVAL_S": "0.5",
             "HANDOFF_TURN_LEASE_S": str(self.lease_s),
             "HANDOFF_SEND_CLAIM_S": "5",
+            **self.env,
         }
         handoff = Path(sys.executable).parent / "handoff"
         with self.log.open("ab") as log:
