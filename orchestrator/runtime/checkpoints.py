@@ -21,6 +21,7 @@ Writes outside a staged scope (a graph run by a tool, a test) go straight to the
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -284,9 +285,7 @@ class SessionSaver(BaseCheckpointSaver[str]):
             )
             for idx, (channel, value) in enumerate(writes)
         ]
-        raw = await _connection(conn)
-        for row in rows:
-            await raw.exec_driver_sql(_INSERT_WRITES.format(verb=verb), row)
+        await (await _connection(conn)).exec_driver_sql(_INSERT_WRITES.format(verb=verb), rows)
 
     async def adelete_thread(self, thread_id: str) -> None:
         async with self.engine.begin() as conn:
@@ -295,8 +294,6 @@ class SessionSaver(BaseCheckpointSaver[str]):
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         # LangGraph's SQLite saver's versions, so checkpoints written by either compare.
-        import random
-
         current_v = 0 if current is None else int(str(current).split(".")[0])
         return f"{current_v + 1:032}.{random.random():016}"
 
