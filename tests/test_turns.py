@@ -202,6 +202,25 @@ async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: TestHarness
 
 
 async def test_a_worker_whose_lease_lapsed_mid_graph_writes_no_checkpoint(h: TestHarness) -> None:
+    await _lease_lapses_mid_graph(h)
+
+
+@pytest.mark.postgres
+async def test_a_worker_whose_lease_lapsed_mid_graph_writes_no_checkpoint_on_postgres(
+    postgres_url: str, config: Any, fake_graph: Any, graph_api_url: str
+) -> None:
+    async with harness(
+        database_url=postgres_url,
+        config=config,
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=fake_graph,
+        graph_api_url=graph_api_url,
+    ) as pg:
+        await _lease_lapses_mid_graph(pg)
+
+
+async def _lease_lapses_mid_graph(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550314", "Hello")
     slow = GatedGraph(h.service.graph)
     a, b = _engine(h, slow), _engine(h, h.service.graph)
