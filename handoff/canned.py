@@ -171,7 +171,7 @@ async def update(
     the reply's queue and, when it moves, the new one."""
     reply = await _visible_one(session, viewer=viewer, reply_id=reply_id)
     _may_manage(viewer, reply.queue)
-    queue = changes["queue"] if "queue" in changes else reply.queue
+    queue = changes.get("queue", reply.queue)
     if queue != reply.queue:
         if queue is not None and queue not in known_queues:
             raise Invalid(f"unknown queue {queue!r}", location="body.queue")

@@ -70,7 +70,8 @@ async def test_leads_manage_their_queues_replies_and_only_admins_team_wide_ones(
     # The lead may not move it out of their departments.
     assert (await call(h, "PATCH", path, "lena", {"queue": "billing"})).status_code == 403
     changed = await call(h, "PATCH", path, "lena", {"text": "Refunds take 3 to 5 days"})
-    assert changed.status_code == 200 and changed.json()["text"] == "Refunds take 3 to 5 days"
+    assert changed.status_code == 200
+    assert changed.json()["text"] == "Refunds take 3 to 5 days"
     assert changed.json()["updated_by"] == "lena"
     assert (await call(h, "DELETE", path, "lena")).status_code == 204
     assert (await call(h, "GET", "/api/canned-replies", "tara")).json() == []
@@ -88,7 +89,8 @@ async def test_a_canned_reply_with_an_unknown_placeholder_or_a_taken_shortcut_is
         h, "POST", "/api/canned-replies", "admin", {"shortcut": "x", "title": "X", "text": "Hi {first}"}
     )
     assert bad.status_code == 422
-    assert "{first}" in bad.json()["detail"][0] and "{customer_name}" in bad.json()["detail"][0]
+    assert "{first}" in bad.json()["detail"][0]
+    assert "{customer_name}" in bad.json()["detail"][0]
     await new_canned(h, "admin", shortcut="dup", title="One", text="one", queue="support")
     again = await call(
         h,
@@ -97,7 +99,8 @@ async def test_a_canned_reply_with_an_unknown_placeholder_or_a_taken_shortcut_is
         "admin",
         {"shortcut": "dup", "title": "Two", "text": "two", "queue": "support"},
     )
-    assert again.status_code == 409 and "/dup" in again.json()["detail"]
+    assert again.status_code == 409
+    assert "/dup" in again.json()["detail"]
     # The same shortcut in another scope is another reply.
     await new_canned(h, "admin", shortcut="dup", title="Team", text="team-wide")
     unknown_queue = await call(
@@ -116,7 +119,8 @@ async def test_replies_for_a_conversation_are_filled_in_and_limited_to_its_queue
         "admin",
         shortcut="hello",
         title="Greeting",
-        text="Hi {customer_first_name}, I'm {rep_first_name} from {queue_name}. ({customer_name}, {rep_name})",
+        text="Hi {customer_first_name}, I'm {rep_first_name} from {queue_name}. "
+        "({customer_name}, {rep_name})",
     )
     await new_canned(h, "admin", shortcut="help", title="Support", text="Support only", queue="support")
     await new_canned(h, "admin", shortcut="bill", title="Billing", text="Billing only", queue="billing")
@@ -141,7 +145,8 @@ async def test_the_catalogue_lists_each_template_with_its_languages_and_paramete
     assert response.status_code == 200
     by_name = {t["name"]: t for t in response.json()}
     assert by_name["follow_up"]["languages"] == ["en_US", "es", "pt_BR"]
-    assert by_name["follow_up"]["parameters"] == ["1", "2"] and by_name["follow_up"]["positional"]
+    assert by_name["follow_up"]["parameters"] == ["1", "2"]
+    assert by_name["follow_up"]["positional"]
     assert by_name["order_confirmation"]["parameters"] == ["first_name", "order_number"]
     assert not by_name["order_confirmation"]["positional"]
     assert by_name["callback_missed"]["parameters"] == []
@@ -199,7 +204,7 @@ async def test_template_replies_that_do_not_match_the_catalogue_are_refused_with
 ) -> None:
     conversation_id = await closed_window(h)
     path = f"/api/conversations/{conversation_id}/messages"
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": "nope", "language": "en_US"}, "not in the catalogue"),
         ({"name": "follow_up", "language": "fr"}, "no 'fr' version"),
         (
@@ -272,9 +277,12 @@ async def test_earlier_conversations_are_shown_in_full_only_where_the_viewer_may
     }
     tara = await earlier("tara")
     assert [r["id"] for r in tara] == [None, None, closed]  # newest first
-    assert tara[0] == hidden and tara[1] == hidden
-    assert tara[2]["owner"] == "closed" and tara[2]["assignee_id"] == "tara"
-    assert tara[2]["queue"] == "support" and tara[2]["handoff_reason"] == "menu_selection"
+    assert tara[0] == hidden
+    assert tara[1] == hidden
+    assert tara[2]["owner"] == "closed"
+    assert tara[2]["assignee_id"] == "tara"
+    assert tara[2]["queue"] == "support"
+    assert tara[2]["handoff_reason"] == "menu_selection"
     assert tara[2]["first_line"] == "I need help with my account"
     assert [r["id"] for r in await earlier("lena")] == [None, None, closed]
     assert [r["id"] for r in await earlier("admin")] == [with_bot, billing, closed]
@@ -288,7 +296,8 @@ async def test_revoking_an_api_token_stops_it_at_once_and_is_audited(h: TestHarn
     assert (await call(h, "GET", "/api/me", "demo-gus")).status_code == 200
     assert (await call(h, "DELETE", "/api/admin/reps/gus/api-token", "lena")).status_code == 403
     response = await call(h, "DELETE", "/api/admin/reps/gus/api-token", "admin")
-    assert response.status_code == 200 and response.json()["has_api_token"] is False
+    assert response.status_code == 200
+    assert response.json()["has_api_token"] is False
     assert (await call(h, "GET", "/api/me", "demo-gus")).status_code == 401
     assert [(a.actor_id, a.details) for a in await audit_of(h, "api_token_revoked")] == [
         ("admin", {"rep_id": "gus"})
@@ -321,7 +330,9 @@ async def test_team_metrics_give_medians_per_rep_to_leads_of_their_teams_and_adm
     assert lena.status_code == 200, lena.text
     assert [r["rep_id"] for r in lena.json()] == ["diego", "eve", "lena", "tara"]
     tara = next(r for r in lena.json() if r["rep_id"] == "tara")
-    assert tara["handled"] == 4 and tara["open_now"] == 3 and tara["resolved"] == 1
+    assert tara["handled"] == 4
+    assert tara["open_now"] == 3
+    assert tara["resolved"] == 1
     assert tara["median_first_response_seconds"] == 30.0
     assert tara["median_handling_seconds"] == 1200.0
     assert tara["sla_breaches"] == 1
