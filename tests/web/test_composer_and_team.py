@@ -13,7 +13,8 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import update
 from sqlmodel import col
 
-from orchestrator.core.enums import Owner
+from handoff.models import Assignment
+from orchestrator.core.enums import AssignmentStatus, Owner
 from orchestrator.core.tables import Conversation
 from tests.api.helpers import Kind, bearer, seed_conversation
 from tests.fakes.graph import TestHarness
@@ -106,7 +107,10 @@ async def test_with_the_window_closed_the_composer_says_so_and_sends_a_template(
     errors: list[str] = []
     context, page = await signed_in(chromium, site, "tara", "demo-tara", errors)
     await page.goto(f"/conversations/{conversation_id}")
-    await expect(page.locator("#state .badge.window")).to_have_text("24-hour window closed")
+    closed_at = (h.clock.now() - timedelta(hours=6)).strftime("%d %b %H:%M UTC")
+    await expect(page.locator("#state .badge.window")).to_have_text(
+        f"24-hour window closed since {closed_at}"
+    )
     await expect(page.locator("#composer-hint")).to_contain_text("window is closed")
     await expect(page.locator("#composer-text")).to_be_disabled()
     picker = page.locator("#template-picker")
@@ -211,7 +215,6 @@ async def test_an_admin_creates_a_rep_sets_queues_and_capacity_and_issues_a_work
     await shot(page, "team-audit.png")
     await page.goto("/team/metrics")
     await expect(page.locator('#rep-metrics tr[data-rep="nora"]')).to_contain_text("Nora Quinn")
-    await shot(page, "team-metrics.png")
     assert errors == []
     await context.close()
 
@@ -253,4 +256,47 @@ async def test_a_lead_sees_their_teams_reps_read_only_and_manages_their_queues_c
     await page.locator('tr[data-canned="thanks"]').get_by_role("button", name="Delete").click()
     await expect(page.locator('tr[data-canned="thanks"]')).to_have_count(0)
     assert (await h.http.get("/api/canned-replies", headers=bearer("tara"))).json() == []
+    await context.close()
+
+
+async def test_a_lead_reads_their_teams_medians_on_the_metrics_page(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    now = h.clock.now()
+    timings = {  # rep: [(first response after, handled in, resolved, SLA breached)]
+        "tara": [(30, 20 * 60, True, False), (90, 40 * 60, True, True), (45, None, False, False)],
+        "diego": [(600, 3 * 3600, False, True)],
+    }
+    for rep, rows in timings.items():
+        for first, handled, resolved, breached in rows:
+            kind = Kind("done", Owner.CLOSED if handled else Owner.HUMAN, "support", rep)
+            conversation_id = await seed_conversation(h, kind)
+            async with h.service.sessions() as session, session.begin():
+                await session.execute(
+                    update(Assignment)
+                    .where(col(Assignment.conversation_id) == conversation_id)
+                    .values(
+                        assigned_at=now,
+                        first_response_at=now + timedelta(seconds=first),
+                        ended_at=now + timedelta(seconds=handled) if handled else None,
+                        status=(AssignmentStatus.RESOLVED if resolved else AssignmentStatus.TRANSFERRED)
+                        if handled
+                        else AssignmentStatus.ACTIVE,
+                        sla_breached_at=now + timedelta(minutes=5) if breached else None,
+                    )
+                )
+    context, page = await signed_in(chromium, site, "lena", "demo-lena")
+    await page.goto("/team/metrics")
+    tara = page.locator('#rep-metrics tr[data-rep="tara"]')
+    await expect(tara.locator('[data-col="handled"]')).to_have_text("3")
+    await expect(tara.locator('[data-col="first-response"]')).to_have_text("45s")
+    await expect(tara.locator('[data-col="handling"]')).to_have_text("30m")
+    await expect(tara.locator('[data-col="sla"]')).to_have_text("1")
+    await expect(tara.locator('[data-col="resolved"]')).to_have_text("2")
+    diego = page.locator('#rep-metrics tr[data-rep="diego"]')
+    await expect(diego.locator('[data-col="first-response"]')).to_have_text("10m")
+    await expect(diego.locator('[data-col="handling"]')).to_have_text("3h 00m")
+    await expect(diego.locator('[data-col="resolved"]')).to_have_text("0")
+    await expect(page.locator("#rep-metrics tbody tr")).to_have_count(4)  # Lena's two departments
+    await shot(page, "team-metrics.png")
     await context.close()
