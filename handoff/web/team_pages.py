@@ -27,6 +27,28 @@ from orchestrator.core.enums import Role
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "all": None}
+# What the audit log records (offered as suggestions in the page's filter).
+KNOWN_ACTIONS = (
+    "reply",
+    "note",
+    "claim",
+    "transfer",
+    "reassign",
+    "resolve",
+    "hand_back",
+    "presence",
+    "auto_assign",
+    "user_created",
+    "user_updated",
+    "user_disabled",
+    "api_token_issued",
+    "api_token_revoked",
+    "rep_token_retired",
+    "canned_created",
+    "canned_updated",
+    "canned_deleted",
+    "login_failed",
+)
 
 
 def _refused(request: Request, service: WorkspaceService, user: PageUser) -> HTMLResponse:
@@ -142,6 +164,7 @@ async def audit_page(
         filters=filters,
         page_link=page_link,
         details_text=details_text,
+        known_actions=KNOWN_ACTIONS,
     )
 
 

@@ -204,15 +204,27 @@ async def test_an_admin_creates_a_rep_sets_queues_and_capacity_and_issues_a_work
     assert sorted(me.json()["queues"]) == ["billing", "support"]
     assert me.json()["capacity"] == 7
 
+    # Revoked, the token stops working; disabled, a rep can no longer sign in at all.
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.locator("#token-done").click()
+    row = page.locator('tr[data-rep="nora"]')
+    await row.get_by_role("button", name="Revoke token").click()
+    await expect(row.locator('[data-col="sign-in"]')).to_contain_text("disabled")
+    assert (await h.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    gus = page.locator('tr[data-rep="gus"]')
+    await gus.get_by_role("button", name="Disable").click()
+    await expect(gus.locator('[data-col="sign-in"]')).to_contain_text("disabled")
+    assert (await h.http.get("/api/me", headers=bearer("demo-gus"))).status_code == 401
+
     # The audit page lists what the admin did.
     await page.goto("/team/audit?actor=admin")
     log = page.locator("#audit-log")
-    for action in ("user_created", "user_updated", "api_token_issued"):
-        await expect(log.locator(f'tr[data-action="{action}"]')).to_contain_text("nora")
+    for action in ("user_created", "user_updated", "api_token_issued", "api_token_revoked"):
+        await expect(log.locator(f'tr[data-action="{action}"]').first).to_contain_text("nora")
+    await shot(page, "team-audit.png")
     await page.locator('#audit-filters input[name="action"]').fill("api_token_issued")
     await page.locator('#audit-filters button[type="submit"]').click()
     await expect(log.locator("tbody tr")).to_have_count(1)
-    await shot(page, "team-audit.png")
     await page.goto("/team/metrics")
     await expect(page.locator('#rep-metrics tr[data-rep="nora"]')).to_contain_text("Nora Quinn")
     assert errors == []
