@@ -275,7 +275,8 @@ async def test_a_lead_reads_their_teams_medians_on_the_metrics_page(
     h: TestHarness, site: str, chromium: Browser
 ) -> None:
     now = h.clock.now()
-    timings = {  # rep: [(first response after, handled in, resolved, SLA breached)]
+    # rep: [(first response after, handled in, resolved, SLA breached)]
+    timings: dict[str, list[tuple[int, int | None, bool, bool]]] = {
         "tara": [(30, 20 * 60, True, False), (90, 40 * 60, True, True), (45, None, False, False)],
         "diego": [(600, 3 * 3600, False, True)],
     }
