@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff import flows_rep, handback
+from handoff import flows_rep, handback, history
 from handoff.api.deps import Actor, ActorDep, ClockDep, ConfigDep, ResumerDep, Sender, SenderDep, SessionsDep
 from handoff.api.errors import errors, paged
 from handoff.api.schemas import (
@@ -64,13 +64,13 @@ from handoff.api.visibility import (
 from handoff.errors import Conflict, Invalid
 from handoff.models import Assignment, AuditEntry, RepQueue
 from handoff.policy import require
+from handoff.templates_catalogue import CheckedTemplate, check_template_reply
 from orchestrator.channels.whatsapp.outbound import (
     ListRow,
     ListSection,
     list_message,
     render_as_text,
     reply_buttons,
-    template_body,
     template_message,
 )
 from orchestrator.core.clock import Clock
@@ -145,6 +145,7 @@ async def read_conversation(
         )
         assignments = await rows(Assignment, col(Assignment.conversation_id), col(Assignment.id))
         audit = await rows(AuditEntry, col(AuditEntry.conversation_id), col(AuditEntry.id))
+        earlier = await history.earlier_conversations(session, viewer=actor.viewer, conversation=conversation)
     handoffs = [e for e in events if e.type == EventType.HANDOFF]
     last = conversation.last_inbound_at
     return ConversationDetail(
@@ -160,10 +161,13 @@ async def read_conversation(
             if m.id is not None and m.direction == Direction.OUTBOUND and m.status == SendStatus.FAILED
         ],
         audit=[AuditOut.model_validate(a, from_attributes=True) for a in audit],
+        earlier_conversations=earlier,
     )
 
 
-def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str) -> dict[str, Any] | None:
+def _payload_of(
+    body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str, template: CheckedTemplate | None
+) -> dict[str, Any] | None:
     """The Graph API body for a rich reply (None for plain text, which `rep_reply` builds)."""
     if isinstance(body, ButtonsReply):
         return reply_buttons(
@@ -178,9 +182,8 @@ def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: 
             for s in body.sections
         ]
         return list_message(to, body.text, body.button, sections, header=body.header, footer=body.footer)
-    if isinstance(body, TemplateReply):
-        components = [template_body(*body.parameters)] if body.parameters else []
-        return template_message(to, body.name, body.language, components)
+    if isinstance(body, TemplateReply) and template is not None:
+        return template_message(to, body.name, body.language, template.components)
     return None
 
 
@@ -192,14 +195,21 @@ async def reply(
     sessions: SessionsDep,
     clock: ClockDep,
     sender: SenderDep,
+    config: ConfigDep,
 ) -> MessageOut:
     """Write to the customer as the conversation's owner: text, reply buttons or a list inside the
-    24-hour customer-service window, an approved template at any time. The message is sent after the
-    commit; a failed send comes back (and stays on the conversation) with `status: failed`."""
+    24-hour customer-service window, an approved template from the catalogue (`GET /api/templates`)
+    at any time. The message is sent after the commit; a failed send comes back (and stays on the
+    conversation) with `status: failed`."""
     now = clock.now()
     async with sessions() as session, session.begin():
         conversation, contact, _ = await visible_conversation(session, actor.viewer, conversation_id)
         require(actor.viewer, Action.REPLY, conversation)
+        template = (
+            check_template_reply(config, name=body.name, language=body.language, parameters=body.parameters)
+            if isinstance(body, TemplateReply)
+            else None
+        )
         if not isinstance(body, TemplateReply) and not window_open(conversation, now):
             last = conversation.last_inbound_at
             closed = last + CUSTOMER_SERVICE_WINDOW if last else None
@@ -208,7 +218,7 @@ async def reply(
                 + (f" (since {closed.isoformat()})" if closed else "")
                 + "; send an approved template instead"
             )
-        payload = _payload_of(body, recipient_of(contact))
+        payload = _payload_of(body, recipient_of(contact), template)
         text = body.text if isinstance(body, TextReply) else "(rich message)"
         message = await flows_rep.rep_reply(
             session, conversation_id=conversation_id, rep=actor.rep, text=text, at=now
@@ -219,7 +229,7 @@ async def reply(
             message.payload, message.kind, message.text = (
                 payload,
                 str(payload["type"]),
-                render_as_text(payload),
+                template.preview if template is not None else render_as_text(payload),
             )
             session.add(message)
     sent = await sender.after_commit(conversation_id)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import admin, audit, auth, conversations, me, metrics, queues, reps, stream, workspace
+from handoff.api import (
+    admin,
+    audit,
+    auth,
+    composer,
+    conversations,
+    me,
+    metrics,
+    queues,
+    reps,
+    stream,
+    team,
+    workspace,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -17,4 +30,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     metrics.router,
     workspace.router,
+    composer.router,
+    team.router,
 )

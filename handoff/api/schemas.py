@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, Discriminator, Field, Tag
 
+from handoff.history import EarlierConversation
 from handoff.metrics import QueueMetrics
 from orchestrator.core.enums import Direction, HandoffReason, Owner, Presence, Role
 
@@ -114,6 +115,11 @@ class ConversationDetail(ConversationSummary):
     assignments: list[AssignmentOut]
     send_failures: list[SendFailure]
     audit: list[AuditOut]
+    earlier_conversations: list[EarlierConversation] = Field(
+        default_factory=list,
+        description="the contact's other conversations, newest first; those the caller may not see "
+        "are listed with `visible: false` and nothing else",
+    )
 
 
 class TextReply(BaseModel):
@@ -158,7 +164,14 @@ class TemplateReply(BaseModel):
     type: Literal["template"]
     name: str = Field(min_length=1, max_length=512, description="an approved template's name")
     language: str = Field(min_length=2, max_length=16, description="e.g. en, en_US, pt_BR")
-    parameters: list[str] = Field(default_factory=list, max_length=20, description="body {{1}}, {{2}}...")
+    parameters: (
+        list[Annotated[str, Field(max_length=1024)]] | dict[str, Annotated[str, Field(max_length=1024)]]
+    ) = Field(
+        default_factory=list,
+        max_length=20,
+        description="body parameters: a list for {{1}}, {{2}}... or an object for named ones "
+        '({"first_name": "Ana"}); checked against the template catalogue (GET /api/templates)',
+    )
 
 
 def _reply_kind(value: Any) -> str:
