@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import admin, audit, auth, conversations, me, metrics, queues, reps, stream, workspace
+from handoff.api import admin, audit, auth, conversations, me, media, metrics, queues, reps, stream, workspace
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     me.router,
     conversations.router,
+    media.router,
     queues.router,
     reps.router,
     audit.router,
