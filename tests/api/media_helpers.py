@@ -4,6 +4,7 @@ the customer's photo delivered through the real webhook with the pywa fixture.""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import struct
 import zlib
@@ -12,7 +13,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from orchestrator.core.tables import Contact, Conversation, Media
+from orchestrator.core.enums import Direction, MediaStatus
+from orchestrator.core.tables import Contact, Conversation, Media, MediaContent, Message
 from tests.api.helpers import Running
 from tests.fixtures import fixture_bytes
 
@@ -75,3 +77,41 @@ async def media_rows(h: Running, conversation_id: int) -> list[Media]:
             select(Media).where(col(Media.conversation_id) == conversation_id).order_by(col(Media.id))
         )
         return list(rows.scalars())
+
+
+async def seed_media(h: Running, conversation_id: int, *, content: bytes = JPEG) -> int:
+    """A stored customer photo on the conversation's first message (as a finished fetch leaves it)."""
+    now = h.clock.now()
+    async with h.service.sessions() as session, session.begin():
+        message = (
+            (
+                await session.execute(
+                    select(Message)
+                    .where(col(Message.conversation_id) == conversation_id)
+                    .order_by(col(Message.id))
+                )
+            )
+            .scalars()
+            .first()
+        )
+        assert message is not None
+        assert message.id is not None
+        media = Media(
+            message_id=message.id,
+            conversation_id=conversation_id,
+            direction=Direction.INBOUND,
+            kind="image",
+            wa_media_id=f"seeded-{message.id}",
+            mime_type="image/jpeg",
+            sha256=hashlib.sha256(content).hexdigest(),
+            size=len(content),
+            status=MediaStatus.STORED,
+            attempts=1,
+            created_at=now,
+            stored_at=now,
+        )
+        session.add(media)
+        await session.flush()
+        assert media.id is not None
+        session.add(MediaContent(media_id=media.id, data=content))
+    return media.id
