@@ -6,7 +6,7 @@ photo by its URL."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, FilePayload, expect
 
 from tests.api.helpers import seed_conversation
 from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_number, media_rows
@@ -75,7 +75,7 @@ async def test_rep_sends_a_document_from_the_composer(
     context, tara = await signed_in(chromium, site, "tara", "demo-tara", errors)
     await tara.goto(f"/conversations/{conversation_id}")
     await tara.locator("#composer-file").set_input_files(
-        files=[{"name": "terms.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+        files=FilePayload(name="terms.pdf", mimeType="application/pdf", buffer=PDF)
     )
     await expect(tara.locator("#composer-file-name")).to_have_text("terms.pdf")
     await tara.locator("#composer-text").fill("Our terms, as promised")
