@@ -200,8 +200,15 @@ def _due(at: datetime) -> Any:
 
 async def claim_next(session: AsyncSession, *, at: datetime, claim: timedelta = FETCH_CLAIM) -> Media | None:
     """Claim the oldest inbound media due for a fetch, in one conditional UPDATE (a row another
-    process claimed meanwhile no longer matches, so it is fetched once)."""
-    oldest = select(col(Media.id)).where(_due(at)).order_by(col(Media.id)).limit(1)
+    process claimed meanwhile no longer matches, so it is fetched once; on PostgreSQL a row being
+    claimed right now is skipped for the next one)."""
+    oldest = (
+        select(col(Media.id))
+        .where(_due(at))
+        .order_by(col(Media.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
     stmt = (
         update(Media)
         .where(col(Media.id) == oldest.scalar_subquery(), _due(at))

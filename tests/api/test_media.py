@@ -5,20 +5,26 @@ document goes through the outbox: uploaded (multipart) and sent with the returne
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
+from orchestrator.core.config import AppConfig
+from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import EventType, MediaStatus
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.core.tables import Message
-from orchestrator.media import RETRY_AFTER
+from orchestrator.media import RETRY_AFTER, MediaFetcher
+from orchestrator.runtime.replay import harness
 from tests.api.helpers import bearer, seed_conversation
 from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_number, media_rows, png
+from tests.conftest import OPEN_HOURS
 from tests.fakes.graph import FakeGraphAPI, TestHarness, graph_error_body
 from tests.fixtures import fixture_bytes, load_fixture
 
@@ -388,3 +394,40 @@ async def test_a_file_queued_before_a_crash_is_uploaded_once_and_sent_by_the_rel
     assert await relay(h.service.sessions, client=h.service.client, clock=h.clock) == []
     assert len(fake_graph.uploads) == 1
     assert len(fake_graph.sent) == 1
+
+
+@pytest.mark.postgres
+async def test_fetchers_of_two_processes_on_postgresql_fetch_each_photo_once(
+    postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> None:
+    async with harness(
+        database_url=postgres_url,
+        config=config,
+        at=OPEN_HOURS,
+        migrate=False,
+        fake_graph=fake_graph,
+        graph_api_url=graph_api_url,
+    ) as h:
+        fetcher = h.service.media
+        assert fetcher is not None
+        h.service.media = None  # the deliveries are only recorded; the fetchers below race for them
+        conversation_id = await seed_conversation(h, "tara_support")
+        await give_contact_number(h, conversation_id, fixture_media(IMAGE)["from"])
+        photos = 12
+        for i in range(photos):
+            document = load_fixture(IMAGE)
+            message = document["entry"][0]["changes"][0]["value"]["messages"][0]
+            message["id"], message["image"]["id"] = f"wamid.pg{i}", f"pg-{i}"
+            fake_graph.add_media(f"pg-{i}", JPEG + bytes([i]), "image/jpeg")
+            assert (await h.post(document)).status_code == 200
+        engine = make_engine(postgres_url)
+        other = MediaFetcher(sessions=make_sessionmaker(engine), client=h.service.client, clock=h.clock)
+        try:
+            await asyncio.gather(fetcher.fetch_due(), other.fetch_due(), fetcher.fetch_due())
+        finally:
+            await engine.dispose()
+        rows = await media_rows(h, conversation_id)
+        assert [m.status for m in rows] == [MediaStatus.STORED] * photos
+        assert [m.attempts for m in rows] == [1] * photos
+        fetched = Counter(mid for what, mid, _ in fake_graph.media_requests if what == "metadata")
+        assert fetched == {f"pg-{i}": 1 for i in range(photos)}
