@@ -26,6 +26,7 @@ async def test_rep_sees_the_customers_photo_and_another_rep_cannot_open_it_by_ur
     errors: list[str] = []
     context, tara = await signed_in(chromium, site, "tara", "demo-tara", errors)
     await tara.goto(f"/conversations/{conversation_id}")
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "live")  # subscribed
 
     # The photo arrives while Graph no longer knows its id: the page says so, with the reason.
     assert (await h.post_body(fixture_bytes(IMAGE))).status_code == 200
