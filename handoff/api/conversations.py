@@ -29,6 +29,7 @@ from sqlmodel import col
 from handoff import flows_rep, handback, history
 from handoff.api.deps import Actor, ActorDep, ClockDep, ConfigDep, ResumerDep, Sender, SenderDep, SessionsDep
 from handoff.api.errors import errors, paged
+from handoff.api.media import message_out
 from handoff.api.schemas import (
     ActionOut,
     AssignmentOut,
@@ -62,6 +63,7 @@ from handoff.api.visibility import (
     with_contact,
 )
 from handoff.errors import Conflict, Invalid
+from handoff.media import media_of
 from handoff.models import Assignment, AuditEntry, RepQueue
 from handoff.policy import require
 from handoff.templates_catalogue import CheckedTemplate, check_template_reply
@@ -140,6 +142,7 @@ async def read_conversation(
             return list((await session.execute(query)).scalars())
 
         messages: list[Message] = await rows(Message, col(Message.conversation_id), col(Message.id))
+        media = await media_of(session, conversation_id=conversation_id)
         events: list[ContextEvent] = await rows(
             ContextEvent, col(ContextEvent.conversation_id), col(ContextEvent.id)
         )
@@ -152,7 +155,7 @@ async def read_conversation(
         **summary(conversation, contact, failed, now).model_dump(),
         window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
         handoff_context=handoffs[-1].details if handoffs else None,
-        messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        messages=[message_out(m, media.get(m.id) if m.id is not None else None) for m in messages],
         events=[EventOut.model_validate(e, from_attributes=True) for e in events],
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
         send_failures=[

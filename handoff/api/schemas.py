@@ -14,7 +14,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 
 from handoff.history import EarlierConversation
 from handoff.metrics import QueueMetrics
-from orchestrator.core.enums import Direction, HandoffReason, Owner, Presence, Role
+from orchestrator.core.enums import Direction, HandoffReason, MediaStatus, Owner, Presence, Role
 
 
 class TokenOut(BaseModel):
@@ -53,6 +53,26 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
 
 
+class MediaOut(BaseModel):
+    """A message's photo, voice note, video, document or sticker."""
+
+    id: int
+    kind: str = Field(description="image, audio, video, document or sticker")
+    status: MediaStatus = Field(
+        description="pending/fetching: not here yet; stored: at `url`; failed: see error"
+    )
+    mime_type: str | None
+    size: int | None = Field(description="bytes, once stored")
+    filename: str | None
+    caption: str | None
+    voice: bool = Field(description="an audio recorded as a voice message")
+    error: str | None = Field(description="why it could not be fetched")
+    next_attempt_at: datetime | None = Field(
+        description="when a failed fetch is tried again (null: given up)"
+    )
+    url: str = Field(description="where the caller downloads it (same authorisation as the conversation)")
+
+
 class MessageOut(BaseModel):
     id: int
     direction: Direction
@@ -63,6 +83,7 @@ class MessageOut(BaseModel):
     status: str
     error: dict[str, Any] | None
     created_at: datetime
+    media: MediaOut | None = None
 
 
 class EventOut(BaseModel):

@@ -19,6 +19,7 @@ from handoff.policy import can, viewer_of, visibility_clause
 from orchestrator.core.enums import Action, Owner
 from orchestrator.core.tables import Contact, Conversation
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
+from tests.api.media_helpers import JPEG, seed_media
 from tests.fakes.graph import TestHarness
 
 
@@ -80,6 +81,8 @@ def conversation_call(endpoint: str, conversation_id: int, queue: str | None) ->
         "reassign": ("POST", f"{base}/reassign", {"rep_id": REASSIGN_TO[queue]}),
         "reply_template": ("POST", f"{base}/messages", TEMPLATE_REPLY),
         "canned_for_conversation": ("GET", f"{base}/canned-replies", None),
+        "media": ("GET", f"{base}/media/{{media_id}}", None),
+        "send_media": ("POST", f"{base}/media", None),
     }[endpoint]
 
 
@@ -94,6 +97,9 @@ EXPECTED = {
     "reply_template": REPLY,
     # The canned replies filled in for a conversation: whoever may read it.
     "canned_for_conversation": READ,
+    # A message's media: exactly who may read the conversation; sending a file: exactly who may reply.
+    "media": READ,
+    "send_media": REPLY,
 }
 
 
@@ -108,7 +114,13 @@ async def test_conversation_endpoint_answers_each_role_and_ownership_as_the_rule
         for actor in ACTORS:
             conversation_id = await seed_conversation(h, kind)
             method, path, body = conversation_call(endpoint, conversation_id, kind.queue)
-            response = await h.http.request(method, path, json=body, headers=bearer(actor))
+            if "{media_id}" in path:
+                path = path.replace("{media_id}", str(await seed_media(h, conversation_id)))
+            if endpoint == "send_media":
+                files = {"file": ("photo.jpg", JPEG, "image/jpeg")}
+                response = await h.http.post(path, files=files, headers=bearer(actor))
+            else:
+                response = await h.http.request(method, path, json=body, headers=bearer(actor))
             observed[kind.name][actor] = response.status_code
             if response.status_code >= 500:
                 bodies.append(f"{kind.name}/{actor}: {response.text[:300]}")
@@ -214,7 +226,10 @@ async def test_every_rep_api_operation_refuses_an_anonymous_caller(h: TestHarnes
     assert len(operations) >= 20
     for method, path in operations:
         concrete = (
-            path.replace("{conversation_id}", "1").replace("{rep_id}", "tara").replace("{slug}", "support")
+            path.replace("{conversation_id}", "1")
+            .replace("{rep_id}", "tara")
+            .replace("{slug}", "support")
+            .replace("{media_id}", "1")
         )
         response = await h.http.request(method, concrete, json={})
         assert response.status_code == 401, (method, path, response.text)

@@ -1,7 +1,7 @@
 """canned replies: saved replies reps insert with `/` in the composer, team-wide or for one queue
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 07:10:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import orchestrator.core.db
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
