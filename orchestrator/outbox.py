@@ -34,6 +34,7 @@ from orchestrator.core.db import UTCDateTime
 from orchestrator.core.enums import Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
 from orchestrator.core.tables import Contact, Message
+from orchestrator.media import resolve_outbound
 
 log = structlog.get_logger(__name__)
 # Longer than the Graph client's worst case (4 attempts of 10 s plus 1 + 4 + 16 s of back-off), so a
@@ -174,7 +175,9 @@ async def _send_claimed(
     wamid: str | None = None
     retryable = False
     try:
-        wamid = (await client.send(message.payload)).wa_message_id
+        # A rep's file is uploaded first (orchestrator.media); other payloads go as stored.
+        payload = await resolve_outbound(sessions, client=client, message=message)
+        wamid = (await client.send(payload)).wa_message_id
     except GraphAPIError as exc:
         error = {
             "source": "graph_api",
@@ -331,6 +334,16 @@ class Dispatcher:
             self._again.add(conversation_id)
             return
         self._tasks[conversation_id] = asyncio.create_task(self._send(conversation_id))
+
+    async def send_now(self, conversation_id: int) -> list[Message]:
+        """Send the conversation's queued messages in the caller's task; returns those sent or failed."""
+        return await send_pending(
+            self.sessions,
+            client=self.client,
+            conversation_id=conversation_id,
+            clock=self.clock,
+            claim=self.claim,
+        )
 
     async def _send(self, conversation_id: int) -> None:
         try:

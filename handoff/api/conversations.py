@@ -26,9 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff import flows_rep, handback
+from handoff import flows_rep, handback, history
 from handoff.api.deps import Actor, ActorDep, ClockDep, ConfigDep, ResumerDep, Sender, SenderDep, SessionsDep
 from handoff.api.errors import errors, paged
+from handoff.api.media import message_out
 from handoff.api.schemas import (
     ActionOut,
     AssignmentOut,
@@ -62,15 +63,16 @@ from handoff.api.visibility import (
     with_contact,
 )
 from handoff.errors import Conflict, Invalid
+from handoff.media import media_of
 from handoff.models import Assignment, AuditEntry, RepQueue
 from handoff.policy import require
+from handoff.templates_catalogue import CheckedTemplate, check_template_reply
 from orchestrator.channels.whatsapp.outbound import (
     ListRow,
     ListSection,
     list_message,
     render_as_text,
     reply_buttons,
-    template_body,
     template_message,
 )
 from orchestrator.core.clock import Clock
@@ -140,18 +142,20 @@ async def read_conversation(
             return list((await session.execute(query)).scalars())
 
         messages: list[Message] = await rows(Message, col(Message.conversation_id), col(Message.id))
+        media = await media_of(session, conversation_id=conversation_id)
         events: list[ContextEvent] = await rows(
             ContextEvent, col(ContextEvent.conversation_id), col(ContextEvent.id)
         )
         assignments = await rows(Assignment, col(Assignment.conversation_id), col(Assignment.id))
         audit = await rows(AuditEntry, col(AuditEntry.conversation_id), col(AuditEntry.id))
+        earlier = await history.earlier_conversations(session, viewer=actor.viewer, conversation=conversation)
     handoffs = [e for e in events if e.type == EventType.HANDOFF]
     last = conversation.last_inbound_at
     return ConversationDetail(
         **summary(conversation, contact, failed, now).model_dump(),
         window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
         handoff_context=handoffs[-1].details if handoffs else None,
-        messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        messages=[message_out(m, media.get(m.id) if m.id is not None else None) for m in messages],
         events=[EventOut.model_validate(e, from_attributes=True) for e in events],
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
         send_failures=[
@@ -160,10 +164,13 @@ async def read_conversation(
             if m.id is not None and m.direction == Direction.OUTBOUND and m.status == SendStatus.FAILED
         ],
         audit=[AuditOut.model_validate(a, from_attributes=True) for a in audit],
+        earlier_conversations=earlier,
     )
 
 
-def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str) -> dict[str, Any] | None:
+def _payload_of(
+    body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str, template: CheckedTemplate | None
+) -> dict[str, Any] | None:
     """The Graph API body for a rich reply (None for plain text, which `rep_reply` builds)."""
     if isinstance(body, ButtonsReply):
         return reply_buttons(
@@ -178,9 +185,8 @@ def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: 
             for s in body.sections
         ]
         return list_message(to, body.text, body.button, sections, header=body.header, footer=body.footer)
-    if isinstance(body, TemplateReply):
-        components = [template_body(*body.parameters)] if body.parameters else []
-        return template_message(to, body.name, body.language, components)
+    if isinstance(body, TemplateReply) and template is not None:
+        return template_message(to, body.name, body.language, template.components)
     return None
 
 
@@ -192,16 +198,23 @@ async def reply(
     sessions: SessionsDep,
     clock: ClockDep,
     sender: SenderDep,
+    config: ConfigDep,
 ) -> MessageOut:
     """Write to the customer as the conversation's owner: text, reply buttons or a list inside the
-    24-hour customer-service window, an approved template at any time. Answered at once (202) with the
-    message `pending`: it is sent after the commit in the background, with the Graph client's
-    retries and rate-limit back-off, and its outcome reaches the rep live (`message_sent`, or
-    `send_failed` with the message marked `failed` and Meta's reason)."""
+    24-hour customer-service window, an approved template from the catalogue (`GET /api/templates`)
+    at any time. Answered at once (202) with the message `pending`: it is sent after the commit in
+    the background, with the Graph client's retries and rate-limit back-off, and its outcome reaches
+    the rep live (`message_sent`, or `send_failed` with the message marked `failed` and Meta's
+    reason)."""
     now = clock.now()
     async with sessions() as session, session.begin():
         conversation, contact, _ = await visible_conversation(session, actor.viewer, conversation_id)
         require(actor.viewer, Action.REPLY, conversation)
+        template = (
+            check_template_reply(config, name=body.name, language=body.language, parameters=body.parameters)
+            if isinstance(body, TemplateReply)
+            else None
+        )
         if not isinstance(body, TemplateReply) and not window_open(conversation, now):
             last = conversation.last_inbound_at
             closed = last + CUSTOMER_SERVICE_WINDOW if last else None
@@ -210,7 +223,7 @@ async def reply(
                 + (f" (since {closed.isoformat()})" if closed else "")
                 + "; send an approved template instead"
             )
-        payload = _payload_of(body, recipient_of(contact))
+        payload = _payload_of(body, recipient_of(contact), template)
         text = body.text if isinstance(body, TextReply) else "(rich message)"
         message = await flows_rep.rep_reply(
             session, conversation_id=conversation_id, rep=actor.rep, text=text, at=now
@@ -221,7 +234,7 @@ async def reply(
             message.payload, message.kind, message.text = (
                 payload,
                 str(payload["type"]),
-                render_as_text(payload),
+                template.preview if template is not None else render_as_text(payload),
             )
             session.add(message)
     sender.after_commit(conversation_id)

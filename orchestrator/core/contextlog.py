@@ -48,6 +48,7 @@ async def log_event(
         details=details,
         created_at=at,
     )
+    # No flush: the row goes out with the transaction's next flush, batched with the others (one
+    # INSERT for the events of a step); its id is known after that flush or the commit.
     session.add(event)
-    await session.flush()
     return event

@@ -30,6 +30,7 @@ from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.settings import Settings
+from orchestrator.media import MediaFetcher
 from orchestrator.migrations import run_migrations
 from orchestrator.outbox import Dispatcher
 from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
@@ -50,6 +51,7 @@ class Service:
     client: GraphClient
     turns: TurnEngine
     dispatcher: Dispatcher
+    media: MediaFetcher | None = None
     llm: LLMClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: NotificationHub | None = None
@@ -126,9 +128,16 @@ class Service:
                     sessions, client=client, clock=clock, claim=timedelta(seconds=settings.send_claim_s)
                 )
                 service = cls(
-                    settings, config, clock, engine, sessions, graph, client, turns, dispatcher, llm
+                    settings, config, clock, engine, sessions, graph, client, turns, dispatcher, llm=llm
                 )
                 service.notifier = notifier
+                service.media = media = MediaFetcher(
+                    sessions=sessions,
+                    client=client,
+                    clock=clock,
+                    max_bytes=settings.media_max_bytes,
+                    max_attempts=settings.media_fetch_attempts,
+                )
                 if settings.run_background:
                     service.background.append(asyncio.create_task(service._background_loop()))
                 try:
@@ -143,6 +152,7 @@ class Service:
                     await turns.close()
                     await dispatcher.drain()
                     await dispatcher.close()
+                    await media.close()
         finally:
             await notifier.stop()
             await client.aclose()
@@ -153,6 +163,8 @@ class Service:
     async def tick(self) -> None:
         """One pass of the background work (tests call it directly with a controlled clock)."""
         await self.turns.sweep()
+        if self.media is not None:  # customers' media not fetched yet, and failed fetches due again
+            await self.media.fetch_due()
         if self.settings.demo_presence:
             async with self.sessions() as session, session.begin():
                 await keep_demo_reps_present(session, at=self.clock.now())
