@@ -9,7 +9,11 @@ In one process, on the offline rules engine, with sends captured by an in-proces
 2. `handoff_cpu_ms`: the same for turns that end in a handoff (an explicit request for a person:
    turn, context, routing and assignment in one commit).
 3. `backlog`: N first messages from N customers delivered at once, then the clock runs until every
-   one is answered: `drain_per_s` turns per second of wall time, first-reply p50/p99 from delivery.
+   one is answered: `drain_per_s` turns per second of wall time, first-reply p50/p99 from delivery
+   (burst window off: processing time only).
+4. `lone_first_reply_s`: first messages of `--lone` customers, one at a time, with the service's
+   burst window on (`burst_window_s` / `burst_quiet_s` as configured; `--burst-quiet-s 1.5` waits the
+   whole window, as every turn did before the window became adaptive): delivery to reply.
 Prints as its last line one JSON object with those figures, `database` and `loadavg`.
 """
 
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.core.config import load_config
+from orchestrator.core.settings import Settings
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink, build_text_webhook
 
@@ -38,7 +43,9 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
-async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
+async def run(
+    *, database_url: str, turns: int, backlog: int, lone: int = 20, burst_quiet_s: float | None = None
+) -> dict[str, Any]:
     config = load_config(None)
     sink = GraphSink()
     ids = iter(range(1, 10**9))
@@ -85,6 +92,18 @@ async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
         drain_s = time.perf_counter() - started_wall
         first_reply = [replied[w] - delivered_at[w] for w in replied]
 
+        defaults = Settings()
+        h.service.turns.burst_window_s = defaults.burst_window_s
+        h.service.turns.burst_quiet_s = defaults.burst_quiet_s if burst_quiet_s is None else burst_quiet_s
+        lone_reply: list[float] = []
+        for n in range(lone):
+            before = len(sink.sent)
+            started = time.perf_counter()
+            await h.post(delivery(f"1505555{n:04d}", "Hi, what are your opening hours?"))
+            await h.service.turns.drain()  # the reply is sent inside the turn, before it returns
+            lone_reply.append(time.perf_counter() - started)
+            assert len(sink.sent) > before, "a lone message went unanswered"
+
     return {
         "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "turn_cpu_ms": {
@@ -102,6 +121,12 @@ async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
             "p50": round(_quantile(first_reply, 0.5), 2),
             "p99": round(_quantile(first_reply, 0.99), 2),
         },
+        "burst_window_s": h.service.turns.burst_window_s,
+        "burst_quiet_s": h.service.turns.burst_quiet_s,
+        "lone_first_reply_s": {
+            "p50": round(_quantile(lone_reply, 0.5), 3),
+            "max": round(max(lone_reply, default=0.0), 3),
+        },
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -110,11 +135,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--lone", type=int, default=20, help="lone first messages, burst window on")
+    parser.add_argument("--burst-quiet-s", type=float, default=None, help="default: the setting's")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        print(json.dumps(asyncio.run(run(database_url=url, turns=args.turns, backlog=args.backlog))))
+        print(
+            json.dumps(
+                asyncio.run(
+                    run(
+                        database_url=url,
+                        turns=args.turns,
+                        backlog=args.backlog,
+                        lone=args.lone,
+                        burst_quiet_s=args.burst_quiet_s,
+                    )
+                )
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -13,11 +13,21 @@ from sqlmodel import col
 
 from handoff.models import Rep
 from orchestrator.core.enums import EventType
+from orchestrator.core.settings import Settings
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.turns import TurnEngine
 from tests.factories import AD_REFERRAL, auth, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
+
+
+async def _inbound_turns_in_order(h: TestHarness) -> list[int]:
+    """The turn that took each inbound message, in arrival order (-1: none yet)."""
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(col(Message.turn)).where(col(Message.direction) == "inbound").order_by(col(Message.id))
+        )
+        return [-1 if turn is None else int(turn) for turn in rows.scalars()]
 
 
 async def test_a_burst_of_messages_is_answered_once(h: TestHarness) -> None:
@@ -31,15 +41,52 @@ async def test_a_burst_of_messages_is_answered_once(h: TestHarness) -> None:
     await h.service.turns.drain()
     sent = h.fake_graph.sent_texts()[before:]
     assert len(sent) == 1, sent
-    async with h.service.sessions() as session:
-        turns = (
-            (
-                await session.execute(select(Message.turn).where(Message.direction == "inbound"))  # type: ignore[call-overload]
-            )
-            .scalars()
-            .all()
-        )
-    assert sorted(turns) == [1, 2, 2, 2]
+    assert sorted(await _inbound_turns_in_order(h)) == [1, 2, 2, 2]
+
+
+async def test_three_messages_100_ms_apart_get_one_answer(h: TestHarness) -> None:
+    wa = "12025550304"
+    defaults = Settings()
+    h.service.turns.burst_window_s = defaults.burst_window_s
+    h.service.turns.burst_quiet_s = defaults.burst_quiet_s
+    for n, part in enumerate(("hi", "how much does the basic plan cost", "for 10 agents")):
+        if n:
+            await asyncio.sleep(0.1)
+        assert (await h.post(text(wa, part, h.clock.now()))).status_code == 200
+    await h.service.turns.drain()
+    assert len(h.fake_graph.sent) == 1, h.fake_graph.sent_texts()
+    assert await _inbound_turns_in_order(h) == [1, 1, 1]
+    assert [o.turn for o in h.outcomes] == [1]
+
+
+async def test_a_lone_message_does_not_wait_for_the_upper_bound(h: TestHarness) -> None:
+    turns = h.service.turns
+    turns.burst_window_s = 3600  # were the wait not adaptive, this turn would start in an hour
+    turns.burst_quiet_s = 0.05
+    assert (await h.post(text("12025550305", "Hello", h.clock.now()))).status_code == 200
+    await asyncio.wait_for(turns.drain(), timeout=60)
+    assert len(h.fake_graph.sent) == 1
+    [outcome] = h.outcomes
+    assert turns.burst_quiet_s <= outcome.waited_s < turns.burst_window_s
+
+
+async def test_a_customer_who_keeps_typing_is_answered_at_the_upper_bound(h: TestHarness) -> None:
+    turns = h.service.turns
+    turns.burst_window_s = 0.5
+    turns.burst_quiet_s = 0.4
+    wa = "12025550306"
+    for n in range(10):  # a message every 100 ms for a second: never quiet for 0.4 s
+        assert (await h.post(text(wa, f"and another thing {n}", h.clock.now()))).status_code == 200
+        await asyncio.sleep(0.1)
+    await turns.drain()
+    first, *later = h.outcomes
+    assert first.turn == 1
+    assert first.waited_s >= turns.burst_window_s
+    assert later, "the messages after the upper bound are a later turn"
+    taken = await _inbound_turns_in_order(h)
+    assert -1 not in taken
+    assert taken == sorted(taken)
+    assert taken.count(1) < len(taken)
 
 
 async def test_messages_to_a_human_owned_conversation_never_reach_the_graph(h: TestHarness) -> None:
@@ -120,6 +167,7 @@ def _engine(h: TestHarness, graph: Any) -> TurnEngine:
 async def _deliver_without_turn(h: TestHarness, wa: str, body: str) -> int:
     """Store a customer message as the webhook does, without letting the service run its turn."""
     h.service.turns.burst_window_s = 3600
+    h.service.turns.burst_quiet_s = 3600
     assert (await h.post(text(wa, body, h.clock.now()))).status_code == 200
     await h.service.turns.close()  # the service's own scheduled turn never starts
     async with h.service.sessions() as session:

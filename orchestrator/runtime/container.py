@@ -116,6 +116,7 @@ class Service:
                     clock=clock,
                     llm=llm,
                     burst_window_s=settings.burst_window_s,
+                    burst_quiet_s=settings.burst_quiet_s,
                     on_outcome=on_outcome,
                     lease_s=settings.turn_lease_s,
                     send_claim=timedelta(seconds=settings.send_claim_s),

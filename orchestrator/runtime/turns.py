@@ -1,7 +1,10 @@
 """Bot turns: one conversation at a time, in order, a burst of messages answered once.
 
 The webhook stores messages and marks the conversation `has_pending`; `TurnEngine.schedule` then
-waits out the burst window and runs the turn off the request path. A turn:
+waits while the customer is still typing and runs the turn off the request path. The burst window
+is adaptive: the turn starts once no new message has arrived for `burst_quiet_s` (a few hundred ms),
+and at the latest `burst_window_s` after the first message of the burst, so a lone message is
+answered at once and a burst of messages still gets one answer. A turn:
   1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
      and renewed while the loop runs, so a dead process's conversations resume within seconds;
   2. reads the unprocessed inbound messages; if the conversation is not bot-owned (the ownership
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +78,7 @@ class TurnOutcome:
     sent: list[Message] = field(default_factory=list)
     handoff: HandoffResult | None = None
     llm_calls: int = 0
+    waited_s: float = 0.0  # the burst window this turn waited out before it ran (monotonic seconds)
 
 
 def _turn_message(message: Message) -> TurnMessage:
@@ -99,6 +104,7 @@ class TurnEngine:
         clock: Clock,
         llm: ModelClient | None = None,
         burst_window_s: float = 1.5,
+        burst_quiet_s: float = 0.4,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
         lease_s: float = LEASE_S,
         send_claim: timedelta = SEND_CLAIM,
@@ -109,7 +115,8 @@ class TurnEngine:
         self.client = client
         self.clock = clock
         self.llm = llm
-        self.burst_window_s = burst_window_s
+        self.burst_window_s = burst_window_s  # the upper bound of the wait
+        self.burst_quiet_s = burst_quiet_s  # the wait after the latest message
         self.lease_s = lease_s
         self.renew_every_s = lease_s / 3
         self.send_claim = send_claim
@@ -118,30 +125,52 @@ class TurnEngine:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
 
     # -- scheduling ------------------------------------------------------------------------
-    def schedule(self, conversation_id: int) -> None:
-        """Run the conversation's pending turn soon (after the burst window), once."""
+    def schedule(self, conversation_id: int, *, arrived: bool = True) -> None:
+        """Run the conversation's pending turn soon (once the customer has stopped typing), once.
+        `arrived`: a new message is why; it restarts the quiet period of a turn still waiting
+        (the sweep's re-scheduling does not)."""
+        now = time.monotonic()
+        if arrived:
+            self._heard[conversation_id] = now
         task = self._tasks.get(conversation_id)
         if task is not None and not task.done():
             self._again.add(conversation_id)
             return
-        self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id))
+        self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id, now))
 
-    async def _run_later(self, conversation_id: int) -> None:
+    async def _quiet(self, conversation_id: int, started: float) -> float:
+        """Wait until no message has arrived for `burst_quiet_s`, or `burst_window_s` has passed
+        since `started`, whichever comes first; returns the seconds waited."""
+        upper = self.burst_window_s
+        if not upper:
+            return 0.0
+        quiet = min(self.burst_quiet_s, upper)
+        while True:
+            now = time.monotonic()
+            heard = self._heard.get(conversation_id, started)
+            until = min(max(heard, started) + quiet, started + upper)
+            if now >= until:
+                return now - started
+            await asyncio.sleep(until - now)
+
+    async def _run_later(self, conversation_id: int, started: float) -> None:
         try:
-            if self.burst_window_s:
-                await asyncio.sleep(self.burst_window_s)
+            waited = await self._quiet(conversation_id, started)
             while True:
                 self._again.discard(conversation_id)
-                await self.run(conversation_id)
+                await self.run(conversation_id, waited_s=waited)
+                waited = 0.0
                 if conversation_id not in self._again:
                     break
         except Exception:
             log.exception("turn_task_failed", conversation_id=conversation_id)
         finally:
             self._tasks.pop(conversation_id, None)
+            self._heard.pop(conversation_id, None)
 
     async def drain(self) -> None:
         """Wait until every scheduled turn has run (replay, tests, shutdown)."""
@@ -185,7 +214,7 @@ class TurnEngine:
             )
             ids = [int(i) for i in rows.scalars() if i is not None]
         for cid in ids:
-            self.schedule(cid)
+            self.schedule(cid, arrived=False)
         # Replies a crash (or an interrupted caller) left unsent.
         await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
         return len(ids)
@@ -200,7 +229,7 @@ class TurnEngine:
         self._tasks = {cid: task for cid, task in self._tasks.items() if not task.done()}
 
     # -- one conversation ------------------------------------------------------------------
-    async def run(self, conversation_id: int) -> list[TurnOutcome]:
+    async def run(self, conversation_id: int, *, waited_s: float = 0.0) -> list[TurnOutcome]:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
@@ -224,6 +253,7 @@ class TurnEngine:
                     break
                 if outcome is None:
                     break
+                outcome.waited_s, waited_s = waited_s, 0.0
                 outcomes.append(outcome)
                 outcome.sent = await send_pending(
                     self.sessions,
