@@ -39,7 +39,10 @@ async def log_event(
     description: str,
     at: datetime,
     details: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> ContextEvent:
+    """Append an event in the caller's transaction; `flush=False` leaves the INSERT to the next
+    flush (or the commit), so a turn's events go out in one statement."""
     event = ContextEvent(
         conversation_id=conversation_id,
         type=type,
@@ -49,5 +52,6 @@ async def log_event(
         created_at=at,
     )
     session.add(event)
-    await session.flush()
+    if flush:
+        await session.flush()
     return event

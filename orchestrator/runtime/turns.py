@@ -31,10 +31,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -52,7 +53,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import EventType, HandoffReason, Owner, SendStatus
+from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
@@ -230,6 +231,10 @@ class TurnEngine:
 
     # -- one conversation ------------------------------------------------------------------
     async def run(self, conversation_id: int, *, waited_s: float = 0.0) -> list[TurnOutcome]:
+        """Take the lease and run the conversation's turns until nothing is pending. The lease is
+        claimed in the transaction that reads the first turn's messages; each commit tells whether
+        more arrived meanwhile, and so does the release (messages stored by another process while
+        this one held the lease), so nothing is read twice to find out."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
@@ -240,18 +245,19 @@ class TurnEngine:
                 until=now + timedelta(seconds=self.lease_s),
             ):
                 return []  # another worker has it; it loops until nothing is pending
+            pending = await self._read_turn(session, conversation_id)
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
+        more = False
         try:
-            while not lost.is_set():
+            while pending is not None and not lost.is_set():
                 try:
-                    outcome = await self._one_turn(conversation_id)
+                    outcome, more = await self._one_turn(conversation_id, *pending)
                 except TurnRefused as exc:
                     # Nothing of the turn was committed; whoever holds the lease now runs it.
                     log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
-                    break
-                if outcome is None:
+                    more = False
                     break
                 outcome.waited_s, waited_s = waited_s, 0.0
                 outcomes.append(outcome)
@@ -267,12 +273,21 @@ class TurnEngine:
                 ]
                 if undelivered and outcome.handoff is None:
                     outcome.handoff = await self._hand_off_undelivered(conversation_id, undelivered[0])
+                if not more:
+                    break
+                async with self.sessions() as session, session.begin():
+                    pending = await self._read_turn(session, conversation_id)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             async with self.sessions() as session, session.begin():
-                await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
+                arrived = await release_turn_lease(
+                    session, conversation_id=conversation_id, owner=self.worker_id
+                )
+        if arrived and not lost.is_set():
+            # Stored (by any process) after this worker's last look: run again, as a new turn.
+            self.schedule(conversation_id, arrived=False)
         if self.on_outcome is not None:
             for outcome in outcomes:
                 self.on_outcome(outcome)
@@ -336,27 +351,43 @@ class TurnEngine:
                 lost.set()
                 return
 
-    async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:
-        async with self.sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                return None
-            messages = await pending_inbound(session, conversation_id=conversation_id)
-            if not messages:
-                conversation.has_pending = False
-                session.add(conversation)
-                return None
-            if conversation.owner != Owner.BOT:
-                # Ownership gate: a queued or human-owned conversation never reaches the graph.
-                for m in messages:
-                    m.status = "for_rep"
-                    session.add(m)
-                conversation.has_pending = False
-                session.add(conversation)
-                return None
-            contact = await session.get(Contact, conversation.contact_id)
-            assert contact is not None
-            turn_input = [_turn_message(m) for m in messages]
+    async def _read_turn(
+        self, session: AsyncSession, conversation_id: int
+    ) -> tuple[Conversation, Contact, list[Message]] | None:
+        """The conversation, its contact and its unprocessed inbound messages, in the caller's
+        transaction; None when there is nothing for the bot (the ownership gate sends what there
+        is to the rep workspace)."""
+        row = (
+            await session.execute(
+                select(Conversation, Contact)
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .where(col(Conversation.id) == conversation_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        conversation, contact = row
+        messages = await pending_inbound(session, conversation_id=conversation_id)
+        if not messages:
+            conversation.has_pending = False
+            session.add(conversation)
+            return None
+        if conversation.owner != Owner.BOT:
+            # Ownership gate: a queued or human-owned conversation never reaches the graph.
+            for m in messages:
+                m.status = "for_rep"
+                session.add(m)
+            conversation.has_pending = False
+            session.add(conversation)
+            return None
+        return conversation, contact, messages
+
+    async def _one_turn(
+        self, conversation_id: int, conversation: Conversation, contact: Contact, messages: list[Message]
+    ) -> tuple[TurnOutcome, bool]:
+        """Run the graph on `messages` and commit its result; returns the outcome and whether more
+        messages arrived meanwhile."""
+        turn_input = [_turn_message(m) for m in messages]
         context = GraphContext(
             config=self.config,
             now=self.clock.now(),
@@ -367,15 +398,17 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         config = thread_config(conversation_id)
-        checkpoint = await self.graph.aget_state(config)
-        ahead = set(checkpoint.values.get("consumed") or []) & {m.id for m in messages}
+        # The stored checkpoint only (not `aget_state`, which also works out the graph's next step).
+        saved = await self._checkpointer.aget_tuple(config)
+        values = saved.checkpoint["channel_values"] if saved is not None else {}
+        ahead = set(values.get("consumed") or []) & {m.id for m in messages}
         if ahead:
             # The graph already ran on these messages and checkpointed, but the commit never
             # happened (a crash, a refused commit): commit that run's result instead of running the
             # graph again on the advanced state (which would count the customer's words twice).
             log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
             replayed = [m for m in messages if m.id in ahead]
-            return await self._commit_turn(conversation_id, replayed, cast(State, checkpoint.values), 0)
+            return await self._commit_turn(conversation_id, contact, replayed, cast(State, values), 0)
         state: State
         try:
             # durability="exit": the turn's state is checkpointed once, when the graph finishes; a
@@ -400,28 +433,57 @@ class TurnEngine:
         calls = context.usage.calls if context.usage is not None else 0
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
-        return await self._commit_turn(conversation_id, messages, state, calls)
+        return await self._commit_turn(conversation_id, contact, messages, state, calls)
+
+    @property
+    def _checkpointer(self) -> BaseCheckpointSaver[Any]:
+        saver = self.graph.checkpointer
+        assert isinstance(saver, BaseCheckpointSaver), "the turn engine needs a checkpointer"
+        return saver
 
     async def _commit_turn(
-        self, conversation_id: int, messages: list[Message], state: State, llm_calls: int
-    ) -> TurnOutcome:
+        self, conversation_id: int, contact: Contact, messages: list[Message], state: State, llm_calls: int
+    ) -> tuple[TurnOutcome, bool]:
         now = self.clock.now()
+        ids = [m.id for m in messages if m.id is not None]
         async with self.sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-            assert conversation is not None
-            if conversation.lease_owner != self.worker_id:
-                # Fenced: our lease lapsed and another worker took the conversation.
-                raise TurnRefused(f"lease held by {conversation.lease_owner}, not {self.worker_id}")
-            contact = await session.get(Contact, conversation.contact_id)
-            assert contact is not None
-            conversation.turns += 1
-            conversation.language = state.get("language") or conversation.language
-            conversation.flow = state.get("flow") or conversation.flow
-            conversation.updated_at = now
-            turn = conversation.turns
-            consumed = await mark_consumed(
-                session, message_ids=[m.id for m in messages if m.id is not None], turn=turn, at=now
+            # Fenced in the statement that counts the turn: refused unless this worker still holds
+            # the lease. It also records whether messages other than these are waiting.
+            others = (
+                select(col(Message.id))
+                .where(
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.direction) == Direction.INBOUND,
+                    col(Message.status) == "received",
+                    col(Message.turn).is_(None),
+                    col(Message.id).not_in(ids),
+                )
+                .exists()
             )
+            values: dict[str, Any] = {
+                "turns": col(Conversation.turns) + 1,
+                "updated_at": now,
+                "has_pending": others,
+            }
+            if state.get("language"):
+                values["language"] = state["language"]
+            if state.get("flow"):
+                values["flow"] = state["flow"]
+            counted = (
+                update(Conversation)
+                .where(
+                    col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == self.worker_id
+                )
+                .values(**values)
+                .returning(Conversation)
+                .execution_options(synchronize_session=False)
+            )
+            conversation = (await session.execute(counted)).scalars().one_or_none()
+            if conversation is None:
+                # Fenced: our lease lapsed and another worker took the conversation.
+                raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
+            turn = conversation.turns
+            consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
             for signal in state.get("signals", []):
@@ -433,6 +495,7 @@ class TurnEngine:
                     description=f"{signal.get('kind')} ({signal.get('score')}): {signal.get('evidence')}",
                     at=now,
                     details=signal,
+                    flush=False,
                 )
             for event in state.get("events", []):
                 await log_event(
@@ -443,6 +506,7 @@ class TurnEngine:
                     description=str(event.get("description", "")),
                     at=now,
                     details=event.get("details"),
+                    flush=False,
                 )
             outcome = TurnOutcome(conversation_id=conversation_id, turn=turn, llm_calls=llm_calls)
             for item in state.get("outgoing", []):
@@ -465,10 +529,8 @@ class TurnEngine:
                     at=now,
                     llm_calls=llm_calls,
                 )
-            remaining = await pending_inbound(session, conversation_id=conversation_id)
-            conversation.has_pending = bool(remaining)
-            session.add(conversation)
-        return outcome
+            more = bool(conversation.has_pending)
+        return outcome, more
 
     async def _hand_off(
         self,
