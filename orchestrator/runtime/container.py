@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from agents.llm import LLMClient
 from handoff.assignment import run_background
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
@@ -34,6 +34,9 @@ from orchestrator.migrations import run_migrations
 from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
+
+if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
+    from agents.llm import LLMClient
 
 log = structlog.get_logger(__name__)
 

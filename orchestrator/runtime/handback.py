@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.llm import LLMClient
 from orchestrator.core.config import AppConfig
 from orchestrator.runtime.graph import Graph, thread_config
+
+if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
+    from agents.llm import LLMClient
 
 
 @dataclass
