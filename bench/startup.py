@@ -8,8 +8,12 @@ Each run starts a fresh OS process and polls `GET /healthz` every 20 ms:
 - `cpu_s`: CPU time the process used until then (user + system, from `/proc`), steadier than wall
   time on a shared machine;
 - `idle_rss_mb`: resident memory 2 s after healthy, with no traffic;
-- `rss_after_loads_mb`: after `--loads` requests of the API and the workspace (a rep's inbox, a
-  conversation read through the API, the health check), to see that memory does not grow with use.
+- `rss_after_loads_mb`: after `--loads` requests of the API (conversations, queues, reps, the
+  health check), to see that memory does not grow with use;
+- `first_turn_s`, `rss_after_first_turn_mb`: then a customer's first message through the signed
+  webhook: the wall time until the bot's reply is on the conversation (the Graph API is unreachable
+  here, so the reply is stored as failed), and the memory once the turn has loaded LangGraph and
+  the agents (which a process loads at its first turn, not at startup).
 The bare app (`bench.startup --bare`, run by this script too) is FastAPI + uvicorn answering
 `/healthz`, the floor any service on this stack starts from. Prints as its last line one JSON object
 with the medians of each figure, `loadavg` and the command's settings.
@@ -67,6 +71,7 @@ def one_run(*, command: list[str], env: dict[str, str], port: int, loads: int, l
     with log.open("ab") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    turn: dict[str, float] = {}
     try:
         with httpx.Client(timeout=2) as client:
             while True:
@@ -92,6 +97,7 @@ def one_run(*, command: list[str], env: dict[str, str], port: int, loads: int, l
                     client.get(f"{url}{path}", headers=headers)
                 time.sleep(1)
                 _, after = _proc(process.pid)
+            turn = _first_turn(client, url, process.pid) if loads else {}
     finally:
         process.terminate()
         try:
@@ -99,7 +105,46 @@ def one_run(*, command: list[str], env: dict[str, str], port: int, loads: int, l
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    return {"healthy_s": healthy_s, "cpu_s": cpu_s, "idle_rss_mb": idle_rss, "rss_after_loads_mb": after}
+    return {
+        "healthy_s": healthy_s,
+        "cpu_s": cpu_s,
+        "idle_rss_mb": idle_rss,
+        "rss_after_loads_mb": after,
+        **turn,
+    }
+
+
+def _first_turn(client: Any, url: str, pid: int) -> dict[str, float]:
+    """A customer's first message through the signed webhook; the wall time until the conversation
+    shows the bot's reply (sent, or failed: the Graph API is not reachable here), and the process's
+    memory once the graph is loaded."""
+    from orchestrator.channels.whatsapp.signature import compute_signature
+    from orchestrator.core.settings import DEV_SECRETS
+    from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
+
+    body = encode_webhook(
+        build_text_webhook(
+            wa_id="15550009999", message_id="wamid.startup.1", timestamp=int(time.time()), text="Hello"
+        )
+    )
+    signature = compute_signature(DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"], body)
+    headers = {"Authorization": "Bearer demo-admin"}
+    started = time.perf_counter()
+    client.post(
+        f"{url}/webhooks/whatsapp",
+        content=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": signature},
+    )
+    while time.perf_counter() - started < 60:
+        listed = client.get(f"{url}/api/conversations", headers=headers).json()
+        if listed:
+            detail = client.get(f"{url}/api/conversations/{listed[0]['id']}", headers=headers).json()
+            if any(m["direction"] == "outbound" for m in detail["messages"]):
+                break
+        time.sleep(0.05)
+    replied_s = time.perf_counter() - started
+    time.sleep(1)
+    return {"first_turn_s": replied_s, "rss_after_first_turn_mb": _proc(pid)[1]}
 
 
 def _median(runs: list[dict[str, float]], key: str) -> float:

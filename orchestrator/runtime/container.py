@@ -1,10 +1,10 @@
 """The running service: everything a process needs, started and stopped in one place.
 
-`Service.running(settings, ...)` migrates the database, seeds the configured reps, opens the
-LangGraph checkpointer, builds the graph, the Graph API client, the model client (when configured)
-and the turn engine, and runs the background loop (turn sweep, timers). The HTTP app, the CLI and
-the tests all start the service this way, injecting a clock, a Graph API transport or a model
-client where they need to.
+`Service.running(settings, ...)` migrates the database, seeds the configured reps, prepares the
+LangGraph checkpointer and the graph (opened at the first turn: `AgentGraph`), builds the Graph API
+client, the model client (when configured) and the turn engine, and runs the background loop (turn
+sweep, timers). The HTTP app, the CLI and the tests all start the service this way, injecting a
+clock, a Graph API transport or a model client where they need to.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.settings import Settings
 from orchestrator.migrations import run_migrations
-from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
+from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
 
@@ -48,7 +48,7 @@ class Service:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    graph: Graph
+    graph: AgentGraph
     client: GraphClient
     turns: TurnEngine
     llm: LLMClient | None = None
@@ -109,8 +109,8 @@ class Service:
         install(sessions, notifier)
         try:
             await notifier.start()
-            async with open_checkpointer(settings.database_url) as checkpointer:
-                graph = build_graph(checkpointer=checkpointer)
+            # The graph and its checkpointer open at the first turn (LangGraph is most of the memory).
+            async with contextlib.aclosing(AgentGraph(settings.database_url)) as graph:
                 turns = TurnEngine(
                     sessions=sessions,
                     graph=graph,
@@ -154,12 +154,16 @@ class Service:
         # Presence expiry, durable timers (SLA, offline reps, opening hours), waiting-queue drain.
         await run_background(self.sessions, config=self.config, at=self.clock.now())
         if self.pruned_at is None or time.monotonic() - self.pruned_at >= self.settings.retention_interval_s:
+            # Old checkpoints need the graph's checkpointer: pruned from the second pass on (an hour
+            # after start by default), or at once where a turn has already loaded the graph, so a
+            # process that runs no turn does not load LangGraph at startup just for this.
+            first = self.pruned_at is None
             self.pruned_at = time.monotonic()
             await prune(
                 self.sessions,
                 settings=self.settings,
                 at=self.clock.now(),
-                checkpointer=self.graph.checkpointer,
+                checkpointer=None if first and not self.graph.loaded else await self.graph.checkpointer(),
             )
 
     async def _background_loop(self) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.graph import Graph, thread_config
+from orchestrator.runtime.graph import AgentGraph, thread_config
 
 if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
     from agents.llm import LLMClient
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the model client (and openai) load only when a model is con
 
 @dataclass
 class GraphResumer:
-    graph: Graph
+    graph: AgentGraph
     config: AppConfig
     llm: LLMClient | None = None
 

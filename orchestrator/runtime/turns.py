@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -59,7 +58,7 @@ from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
 from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
-from orchestrator.runtime.graph import Graph, thread_config
+from orchestrator.runtime.graph import AgentGraph, thread_config
 
 log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
@@ -99,7 +98,7 @@ class TurnEngine:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        graph: Graph,
+        graph: AgentGraph,
         config: AppConfig,
         client: GraphClient,
         clock: Clock,
@@ -235,6 +234,7 @@ class TurnEngine:
         claimed in the transaction that reads the first turn's messages; each commit tells whether
         more arrived meanwhile, and so does the release (messages stored by another process while
         this one held the lease), so nothing is read twice to find out."""
+        await self.graph.get()  # loaded before the lease is taken (the process's first turn loads it)
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
@@ -398,9 +398,7 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         config = thread_config(conversation_id)
-        # The stored checkpoint only (not `aget_state`, which also works out the graph's next step).
-        saved = await self._checkpointer.aget_tuple(config)
-        values = saved.checkpoint["channel_values"] if saved is not None else {}
+        values = await self.graph.saved_values(config)
         ahead = set(values.get("consumed") or []) & {m.id for m in messages}
         if ahead:
             # The graph already ran on these messages and checkpointed, but the commit never
@@ -434,12 +432,6 @@ class TurnEngine:
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
         return await self._commit_turn(conversation_id, contact, messages, state, calls)
-
-    @property
-    def _checkpointer(self) -> BaseCheckpointSaver[Any]:
-        saver = self.graph.checkpointer
-        assert isinstance(saver, BaseCheckpointSaver), "the turn engine needs a checkpointer"
-        return saver
 
     async def _commit_turn(
         self, conversation_id: int, contact: Contact, messages: list[Message], state: State, llm_calls: int
