@@ -158,8 +158,11 @@ class TurnEngine:
             await asyncio.sleep(until - now)
 
     async def _run_later(self, conversation_id: int, started: float) -> None:
+        # A process's first turn loads the graph: while the burst window runs, not after it.
+        loading = asyncio.create_task(self.graph.get())
         try:
             waited = await self._quiet(conversation_id, started)
+            await loading
             while True:
                 self._again.discard(conversation_id)
                 await self.run(conversation_id, waited_s=waited)
@@ -169,6 +172,7 @@ class TurnEngine:
         except Exception:
             log.exception("turn_task_failed", conversation_id=conversation_id)
         finally:
+            loading.cancel()  # no-op once loaded; a cancelled turn leaves nothing opening behind it
             self._tasks.pop(conversation_id, None)
             self._heard.pop(conversation_id, None)
 
