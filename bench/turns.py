@@ -14,6 +14,9 @@ In one process, on the offline rules engine, with sends captured by an in-proces
 4. `lone_first_reply_s`: first messages of `--lone` customers, one at a time, with the service's
    burst window on (`burst_window_s` / `burst_quiet_s` as configured; `--burst-quiet-s 1.5` waits the
    whole window, as every turn did before the window became adaptive): delivery to reply.
+5. `history`: one customer's conversation of `--history` messages (small talk the bot keeps
+   answering): CPU per turn over the first ten and the last ten messages, and CPU per
+   `GET /api/conversations/{id}` (as the admin, in process) after the 10th and after the last.
 Prints as its last line one JSON object with those figures, `database` and `loadavg`.
 """
 
@@ -43,8 +46,26 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
+SMALL_TALK = ["hello", "thanks", "ok", "great, thanks", "hi there", "thank you"]
+
+
+async def _detail_cpu_ms(h: Any, conversation_id: int, times: int = 20) -> float:
+    headers = {"Authorization": "Bearer demo-admin"}
+    started = time.process_time()
+    for _ in range(times):
+        response = await h.http.get(f"/api/conversations/{conversation_id}", headers=headers)
+        assert response.status_code == 200, response.text
+    return (time.process_time() - started) * 1000 / times
+
+
 async def run(
-    *, database_url: str, turns: int, backlog: int, lone: int = 20, burst_quiet_s: float | None = None
+    *,
+    database_url: str,
+    turns: int,
+    backlog: int,
+    lone: int = 20,
+    burst_quiet_s: float | None = None,
+    history: int = 200,
 ) -> dict[str, Any]:
     config = load_config(None)
     sink = GraphSink()
@@ -56,6 +77,7 @@ async def run(
         )
 
     async with harness(database_url=database_url, config=config, at=AT, fake_graph=sink) as h:
+        await h.service.graph.get()  # loaded before the clock starts (a process's first turn loads it)
         bot_cpu: list[float] = []
         for n in range(turns // 2):
             wa_id = f"1202555{n:04d}"
@@ -92,6 +114,18 @@ async def run(
         drain_s = time.perf_counter() - started_wall
         first_reply = [replied[w] - delivered_at[w] for w in replied]
 
+        history_cpu: list[float] = []
+        detail_cpu: dict[str, float] = {}
+        conversation_id = 0
+        for n in range(history):
+            started = time.process_time()
+            await h.post(delivery("1606555000", SMALL_TALK[n % len(SMALL_TALK)]))
+            await h.service.turns.drain()
+            history_cpu.append((time.process_time() - started) * 1000)
+            if n + 1 in (10, history):
+                conversation_id = conversation_id or h.outcomes[-1].conversation_id
+                detail_cpu[f"at_{n + 1}"] = round(await _detail_cpu_ms(h, conversation_id), 2)
+
         defaults = Settings()
         h.service.turns.burst_window_s = defaults.burst_window_s
         h.service.turns.burst_quiet_s = defaults.burst_quiet_s if burst_quiet_s is None else burst_quiet_s
@@ -121,6 +155,12 @@ async def run(
             "p50": round(_quantile(first_reply, 0.5), 2),
             "p99": round(_quantile(first_reply, 0.99), 2),
         },
+        "history": {
+            "messages": history,
+            "turn_cpu_ms_first_10": round(statistics.fmean(history_cpu[:10]), 2) if history_cpu else 0,
+            "turn_cpu_ms_last_10": round(statistics.fmean(history_cpu[-10:]), 2) if history_cpu else 0,
+            "detail_cpu_ms": detail_cpu,
+        },
         "burst_window_s": h.service.turns.burst_window_s,
         "burst_quiet_s": h.service.turns.burst_quiet_s,
         "lone_first_reply_s": {
@@ -136,6 +176,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--lone", type=int, default=20, help="lone first messages, burst window on")
+    parser.add_argument("--history", type=int, default=200, help="messages of the long conversation")
     parser.add_argument("--burst-quiet-s", type=float, default=None, help="default: the setting's")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
@@ -150,6 +191,7 @@ def main() -> None:
                         backlog=args.backlog,
                         lone=args.lone,
                         burst_quiet_s=args.burst_quiet_s,
+                        history=args.history,
                     )
                 )
             )
