@@ -180,3 +180,18 @@ class ConversationRead(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
     last_message_id: int = 0
     read_at: datetime = ts()
+
+
+class CannedReply(SQLModel, table=True):
+    """A saved reply the team reuses (typed `/` in the composer): team-wide (`queue` null) or for one
+    queue's conversations. Its text may hold placeholders filled when inserted (`handoff.canned`)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    shortcut: str = Field(max_length=32, index=True)  # what a rep types after `/`
+    title: str = Field(max_length=100)
+    text: str
+    queue: str | None = Field(default=None, max_length=64, index=True)
+    created_by: str = Field(max_length=64)
+    updated_by: str = Field(max_length=64)
+    created_at: datetime = ts()
+    updated_at: datetime = ts()

@@ -48,6 +48,7 @@ from orchestrator.core.contextlog import log_event
 from orchestrator.core.db import fit
 from orchestrator.core.enums import Direction, EventType, InboxOutcome, Owner
 from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
+from orchestrator.media import register_inbound
 
 log = structlog.get_logger(__name__)
 KEY_MAX = 255
@@ -177,6 +178,8 @@ async def _apply_one(session: AsyncSession, *, item: RawItem, at: datetime, appl
         stored, conversation = await store_inbound(session, msg=parsed, at=at)
         if stored is None:
             return InboxOutcome.DUPLICATE
+        if parsed.media is not None:  # fetched after the commit (orchestrator.media)
+            await register_inbound(session, message=stored, ref=parsed.media, kind=str(parsed.kind), at=at)
         if conversation.owner == Owner.BOT and conversation.id is not None:
             applied.to_run.add(conversation.id)
         return InboxOutcome.STORED

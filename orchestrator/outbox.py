@@ -30,6 +30,7 @@ from orchestrator.core.db import UTCDateTime
 from orchestrator.core.enums import Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
 from orchestrator.core.tables import Contact, Message
+from orchestrator.media import resolve_outbound
 
 log = structlog.get_logger(__name__)
 # Longer than the Graph client's worst case (4 attempts of 10 s plus 1 + 4 + 16 s of back-off), so a
@@ -166,7 +167,9 @@ async def _send_claimed(
     error: dict[str, Any] | None = None
     wamid: str | None = None
     try:
-        wamid = (await client.send(message.payload)).wa_message_id
+        # A rep's file is uploaded first (orchestrator.media); other payloads go as stored.
+        payload = await resolve_outbound(sessions, client=client, message=message)
+        wamid = (await client.send(payload)).wa_message_id
     except GraphAPIError as exc:
         error = {
             "source": "graph_api",

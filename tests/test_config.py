@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,3 +146,40 @@ def test_serve_stops_before_binding_when_the_config_is_bad(
     finally:
         get_settings.cache_clear()
     assert "routing.fallback: unknown queue 'nowhere'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ({"name": "Bad Name", "bodies": {"en": "hi"}}, "templates.0.name"),
+        ({"name": "t", "bodies": {"english": "hi"}}, "'english' is not a language code"),
+        ({"name": "t", "bodies": {"en": "Hi {{1}} {{name}}"}}, "all positional or all named"),
+        ({"name": "t", "bodies": {"en": "Hi {{1}} {{3}}"}}, "without gaps"),
+        ({"name": "t", "bodies": {"en": "Hi {{1}}", "es": "Hola {{1}} {{2}}"}}, "same parameters"),
+        ({"name": "t", "category": "promo", "bodies": {"en": "hi"}}, "templates.0.category"),
+        ({"name": "t", "bodies": {}}, "templates.0.bodies"),
+    ],
+)
+def test_a_bad_template_in_the_catalogue_is_refused_naming_it(
+    template: dict[str, object], problem: str
+) -> None:
+    data = _default()
+    data["templates"] = [template]
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_config(data)
+
+
+def test_template_names_in_the_catalogue_are_unique() -> None:
+    data = _default()
+    data["templates"] = [{"name": "t", "bodies": {"en": "a"}}, {"name": "t", "bodies": {"es": "b"}}]
+    with pytest.raises(ConfigError, match="templates: names must be unique"):
+        parse_config(data)
+
+
+def test_a_catalogue_template_knows_its_parameters_and_fills_a_preview() -> None:
+    data = _default()
+    data["templates"] = [{"name": "t", "bodies": {"en": "{{2}} then {{1}}, again {{2}}"}}]
+    template = parse_config(data).templates[0]
+    assert template.parameters == ["1", "2"]
+    assert template.positional
+    assert template.preview("en", {"1": "a"}) == "{{2}} then a, again {{2}}"

@@ -108,6 +108,24 @@ async def issue_api_token(
     return ApiTokenOut(rep_id=rep_id, token=token)
 
 
+@router.delete("/reps/{rep_id}/api-token", responses=errors(404, 422))
+async def revoke_api_token(rep_id: RepId, admin: AdminDep, sessions: SessionsDep, clock: ClockDep) -> RepOut:
+    """The rep's API token stops working now. Their password, if any, still signs them in; their
+    browser sessions end (a credential changed), so they sign in again."""
+    async with sessions() as session, session.begin():
+        rep = await session.get(Rep, rep_id, with_for_update=True)
+        if rep is None:
+            raise NotFound("rep not found")
+        rep.token_hash = None
+        session.add(rep)
+        audit(
+            session, actor_id=admin.id, action="api_token_revoked", at=clock.now(), details={"rep_id": rep_id}
+        )
+        await session.flush()
+        out = await one_rep_out(session, rep)
+    return out
+
+
 @router.post("/reps/{rep_id}/disable", responses=errors(404, 409, 422))
 async def disable_rep(
     rep_id: RepId,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -24,6 +25,8 @@ async def audit_log(
     conversation_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     actor_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[datetime | None, Query(description="entries at or after this time")] = None,
+    until: Annotated[datetime | None, Query(description="entries before this time")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[AuditOut]:
@@ -36,6 +39,10 @@ async def audit_log(
         query = query.where(col(AuditEntry.actor_id) == actor_id)
     if action is not None:
         query = query.where(col(AuditEntry.action) == action)
+    if since is not None:
+        query = query.where(col(AuditEntry.created_at) >= since)
+    if until is not None:
+        query = query.where(col(AuditEntry.created_at) < until)
     async with sessions() as session:
         total = (await session.execute(page_count(query))).scalar_one()
         rows = (

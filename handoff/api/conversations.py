@@ -26,9 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from handoff import flows_rep, handback
+from handoff import flows_rep, handback, history
 from handoff.api.deps import Actor, ActorDep, ClockDep, ConfigDep, ResumerDep, Sender, SenderDep, SessionsDep
 from handoff.api.errors import errors, paged
+from handoff.api.media import message_out
 from handoff.api.schemas import (
     ActionOut,
     AssignmentOut,
@@ -64,19 +65,19 @@ from handoff.api.visibility import (
 from handoff.errors import Conflict, Invalid
 from handoff.models import Assignment, AuditEntry, RepQueue
 from handoff.policy import require
+from handoff.templates_catalogue import CheckedTemplate, check_template_reply
 from orchestrator.channels.whatsapp.outbound import (
     ListRow,
     ListSection,
     list_message,
     render_as_text,
     reply_buttons,
-    template_body,
     template_message,
 )
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import Action, Direction, EventType, HandoffReason, Owner, SendStatus
-from orchestrator.core.tables import Conversation, Message
+from orchestrator.core.tables import Conversation, Media, Message
 from orchestrator.outbox import recipient_of
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -164,6 +165,10 @@ async def read_conversation(
         page: list[Message] = await rows(newest_first.limit(limit + 1))
         earlier = len(page) > limit
         messages = list(reversed(page[:limit]))
+        media = {
+            m.message_id: m
+            for m in await rows(select(Media).where(col(Media.message_id).in_([m.id for m in messages])))
+        }
         events_query = select(ContextEvent).where(col(ContextEvent.conversation_id) == conversation_id)
         if earlier and messages:  # from this page's first message on (earlier ones go with earlier pages)
             events_query = events_query.where(col(ContextEvent.created_at) >= messages[0].created_at)
@@ -204,12 +209,15 @@ async def read_conversation(
             .where(col(AuditEntry.conversation_id) == conversation_id)
             .order_by(col(AuditEntry.id))
         )
+        previous = await history.earlier_conversations(
+            session, viewer=actor.viewer, conversation=conversation
+        )
     last = conversation.last_inbound_at
     return ConversationDetail(
         **summary(conversation, contact, failed, now).model_dump(),
         window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
         handoff_context=handoff.details if handoff is not None else None,
-        messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        messages=[message_out(m, media.get(m.id) if m.id is not None else None) for m in messages],
         earlier_cursor=messages[0].id if earlier and messages else None,
         events=[EventOut.model_validate(e, from_attributes=True) for e in events],
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
@@ -219,10 +227,13 @@ async def read_conversation(
             if m.id is not None
         ],
         audit=[AuditOut.model_validate(a, from_attributes=True) for a in audit],
+        earlier_conversations=previous,
     )
 
 
-def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str) -> dict[str, Any] | None:
+def _payload_of(
+    body: TextReply | ButtonsReply | ListReply | TemplateReply, to: str, template: CheckedTemplate | None
+) -> dict[str, Any] | None:
     """The Graph API body for a rich reply (None for plain text, which `rep_reply` builds)."""
     if isinstance(body, ButtonsReply):
         return reply_buttons(
@@ -237,9 +248,8 @@ def _payload_of(body: TextReply | ButtonsReply | ListReply | TemplateReply, to: 
             for s in body.sections
         ]
         return list_message(to, body.text, body.button, sections, header=body.header, footer=body.footer)
-    if isinstance(body, TemplateReply):
-        components = [template_body(*body.parameters)] if body.parameters else []
-        return template_message(to, body.name, body.language, components)
+    if isinstance(body, TemplateReply) and template is not None:
+        return template_message(to, body.name, body.language, template.components)
     return None
 
 
@@ -251,14 +261,21 @@ async def reply(
     sessions: SessionsDep,
     clock: ClockDep,
     sender: SenderDep,
+    config: ConfigDep,
 ) -> MessageOut:
     """Write to the customer as the conversation's owner: text, reply buttons or a list inside the
-    24-hour customer-service window, an approved template at any time. The message is sent after the
-    commit; a failed send comes back (and stays on the conversation) with `status: failed`."""
+    24-hour customer-service window, an approved template from the catalogue (`GET /api/templates`)
+    at any time. The message is sent after the commit; a failed send comes back (and stays on the
+    conversation) with `status: failed`."""
     now = clock.now()
     async with sessions() as session, session.begin():
         conversation, contact, _ = await visible_conversation(session, actor.viewer, conversation_id)
         require(actor.viewer, Action.REPLY, conversation)
+        template = (
+            check_template_reply(config, name=body.name, language=body.language, parameters=body.parameters)
+            if isinstance(body, TemplateReply)
+            else None
+        )
         if not isinstance(body, TemplateReply) and not window_open(conversation, now):
             last = conversation.last_inbound_at
             closed = last + CUSTOMER_SERVICE_WINDOW if last else None
@@ -267,7 +284,7 @@ async def reply(
                 + (f" (since {closed.isoformat()})" if closed else "")
                 + "; send an approved template instead"
             )
-        payload = _payload_of(body, recipient_of(contact))
+        payload = _payload_of(body, recipient_of(contact), template)
         text = body.text if isinstance(body, TextReply) else "(rich message)"
         message = await flows_rep.rep_reply(
             session, conversation_id=conversation_id, rep=actor.rep, text=text, at=now
@@ -278,7 +295,7 @@ async def reply(
             message.payload, message.kind, message.text = (
                 payload,
                 str(payload["type"]),
-                render_as_text(payload),
+                template.preview if template is not None else render_as_text(payload),
             )
             session.add(message)
     sent = await sender.after_commit(conversation_id)

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from handoff.api import admin, audit, auth, conversations, me, metrics, queues, reps, stream, workspace
+from handoff.api import (
+    admin,
+    audit,
+    auth,
+    composer,
+    conversations,
+    me,
+    media,
+    metrics,
+    queues,
+    reps,
+    stream,
+    team,
+    workspace,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     me.router,
     conversations.router,
+    media.router,
     queues.router,
     reps.router,
     audit.router,
@@ -17,4 +32,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     metrics.router,
     workspace.router,
+    composer.router,
+    team.router,
 )

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, Discriminator, Field, Tag
 
+from handoff.history import EarlierConversation
 from handoff.metrics import QueueMetrics
-from orchestrator.core.enums import Direction, HandoffReason, Owner, Presence, Role
+from orchestrator.core.enums import Direction, HandoffReason, MediaStatus, Owner, Presence, Role
 
 
 class TokenOut(BaseModel):
@@ -52,6 +53,26 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
 
 
+class MediaOut(BaseModel):
+    """A message's photo, voice note, video, document or sticker."""
+
+    id: int
+    kind: str = Field(description="image, audio, video, document or sticker")
+    status: MediaStatus = Field(
+        description="pending/fetching: not here yet; stored: at `url`; failed: see error"
+    )
+    mime_type: str | None
+    size: int | None = Field(description="bytes, once stored")
+    filename: str | None
+    caption: str | None
+    voice: bool = Field(description="an audio recorded as a voice message")
+    error: str | None = Field(description="why it could not be fetched")
+    next_attempt_at: datetime | None = Field(
+        description="when a failed fetch is tried again (null: given up)"
+    )
+    url: str = Field(description="where the caller downloads it (same authorisation as the conversation)")
+
+
 class MessageOut(BaseModel):
     id: int
     direction: Direction
@@ -62,6 +83,7 @@ class MessageOut(BaseModel):
     status: str
     error: dict[str, Any] | None
     created_at: datetime
+    media: MediaOut | None = None
 
 
 class EventOut(BaseModel):
@@ -124,6 +146,11 @@ class ConversationDetail(ConversationSummary):
     assignments: list[AssignmentOut]
     send_failures: list[SendFailure] = Field(description="the latest failed sends, whatever the page")
     audit: list[AuditOut]
+    earlier_conversations: list[EarlierConversation] = Field(
+        default_factory=list,
+        description="the contact's other conversations, newest first; those the caller may not see "
+        "are listed with `visible: false` and nothing else",
+    )
 
 
 class TextReply(BaseModel):
@@ -168,7 +195,14 @@ class TemplateReply(BaseModel):
     type: Literal["template"]
     name: str = Field(min_length=1, max_length=512, description="an approved template's name")
     language: str = Field(min_length=2, max_length=16, description="e.g. en, en_US, pt_BR")
-    parameters: list[str] = Field(default_factory=list, max_length=20, description="body {{1}}, {{2}}...")
+    parameters: (
+        list[Annotated[str, Field(max_length=1024)]] | dict[str, Annotated[str, Field(max_length=1024)]]
+    ) = Field(
+        default_factory=list,
+        max_length=20,
+        description="body parameters: a list for {{1}}, {{2}}... or an object for named ones "
+        '({"first_name": "Ana"}); checked against the template catalogue (GET /api/templates)',
+    )
 
 
 def _reply_kind(value: Any) -> str:

@@ -42,6 +42,7 @@ from handoff.models import Note, Rep, RepQueue
 from handoff.search import search_conversations
 from handoff.users import sign_in
 from handoff.web import session as web_session
+from handoff.web import team_pages
 from handoff.web.rendering import STATIC_DIR, PageUser, SignInRequired, UserDep, render
 from orchestrator.core.enums import HandoffReason, Owner, Role
 from orchestrator.core.tables import Message
@@ -477,3 +478,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
+    app.include_router(team_pages.router)

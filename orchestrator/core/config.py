@@ -317,6 +317,65 @@ class RepConfig(_Model):
     token: str | None = None
 
 
+_TEMPLATE_PARAMETER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+def template_parameters(body: str) -> list[str]:
+    """The parameters of a template body, in order of first use: `{{1}}`, `{{2}}`... (positional) or
+    `{{first_name}}`... (named)."""
+    seen: dict[str, None] = {}
+    for match in _TEMPLATE_PARAMETER.finditer(body):
+        seen.setdefault(match.group(1), None)
+    return list(seen)
+
+
+class TemplateConfig(_Model):
+    """An approved WhatsApp message template (approved in Meta's WhatsApp Manager; this file only
+    lists it so reps can send it when the 24-hour customer-service window is closed). `bodies` gives
+    the body text per approved language code (`en_US`, `es`, `pt_BR`...), with the parameters as the
+    template declares them: all positional (`{{1}}`, `{{2}}`...) or all named (`{{first_name}}`)."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    category: Literal["utility", "marketing", "authentication"] = "utility"
+    description: str = ""
+    bodies: dict[str, str] = Field(min_length=1)
+
+    @field_validator("bodies")
+    @classmethod
+    def _same_parameters(cls, value: dict[str, str]) -> dict[str, str]:
+        expected: list[str] | None = None
+        for language, body in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", language):
+                raise ValueError(f"{language!r} is not a language code such as en, en_US or pt_BR")
+            found = template_parameters(body)
+            digits = [p.isdigit() for p in found]
+            if any(digits) and not all(digits):
+                raise ValueError(f"{language}: parameters must be all positional or all named")
+            if all(digits) and sorted(int(p) for p in found) != list(range(1, len(found) + 1)):
+                raise ValueError(
+                    f"{language}: positional parameters must be {{{{1}}}}..{{{{n}}}} without gaps"
+                )
+            if expected is not None and sorted(found) != sorted(expected):
+                raise ValueError(f"{language}: every language must take the same parameters")
+            expected = found
+        return value
+
+    @property
+    def parameters(self) -> list[str]:
+        """The parameters in the order they are sent (positional: 1, 2...; named: first use)."""
+        found = template_parameters(next(iter(self.bodies.values())))
+        return sorted(found, key=int) if self.positional else found
+
+    @property
+    def positional(self) -> bool:
+        found = template_parameters(next(iter(self.bodies.values())))
+        return all(p.isdigit() for p in found)
+
+    def preview(self, language: str, values: dict[str, str]) -> str:
+        """The body in `language` with the given values in place (a missing one stays `{{name}}`)."""
+        return _TEMPLATE_PARAMETER.sub(lambda m: values.get(m.group(1), m.group(0)), self.bodies[language])
+
+
 REQUIRED_MESSAGES = (
     "handoff_assigned",
     "handoff_waiting",
@@ -354,6 +413,7 @@ class AppConfig(_Model):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     knowledge: list[KnowledgeEntry] = Field(default_factory=list)
     reps: list[RepConfig] = Field(default_factory=list)
+    templates: list[TemplateConfig] = Field(default_factory=list)
 
     @field_validator("messages")
     @classmethod
@@ -393,6 +453,8 @@ class AppConfig(_Model):
                 check(f"reps.{i}.queues", slug)
         if len({r.id for r in self.reps}) != len(self.reps):
             raise ValueError("reps: ids must be unique")
+        if len({t.name for t in self.templates}) != len(self.templates):
+            raise ValueError("templates: names must be unique")
         for name in REQUIRED_MESSAGES:
             if self.default_language not in self.messages.get(name, {}):
                 raise ValueError(f"messages.{name}: missing (needs at least '{self.default_language}')")
@@ -419,6 +481,9 @@ class AppConfig(_Model):
 
     def message(self, name: str, language: str | None, **values: str) -> str:
         return Template(self.localized(self.messages[name], language)).safe_substitute(values)
+
+    def template(self, name: str) -> TemplateConfig | None:
+        return next((t for t in self.templates if t.name == name), None)
 
     def button_for(self, *, reply_id: str | None, title: str | None) -> MenuButton | None:
         for button in self.menu.buttons:

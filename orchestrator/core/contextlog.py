@@ -39,10 +39,7 @@ async def log_event(
     description: str,
     at: datetime,
     details: dict[str, Any] | None = None,
-    flush: bool = True,
 ) -> ContextEvent:
-    """Append an event in the caller's transaction; `flush=False` leaves the INSERT to the next
-    flush (or the commit), so a turn's events go out in one statement."""
     event = ContextEvent(
         conversation_id=conversation_id,
         type=type,
@@ -51,7 +48,7 @@ async def log_event(
         details=details,
         created_at=at,
     )
+    # No flush: the row goes out with the transaction's next flush, batched with the others (one
+    # INSERT for the events of a step); its id is known after that flush or the commit.
     session.add(event)
-    if flush:
-        await session.flush()
     return event

@@ -81,6 +81,8 @@ class EventType(StrEnum):
     UNSUPPORTED_MESSAGE = "unsupported_message"
     NOTE_ADDED = "note_added"  # a private note on the conversation (rep workspace)
     MENTIONED = "mentioned"  # a rep was @mentioned in a note: addressed to them
+    MEDIA_STORED = "media_stored"  # an inbound photo, voice note, video or document was fetched
+    MEDIA_FAILED = "media_failed"  # it could not be fetched (the reason is on the media row)
 
 
 class AssignmentStatus(StrEnum):
@@ -127,3 +129,12 @@ class SearchMatch(StrEnum):
     NAME = "name"  # the contact's name
     NUMBER = "number"  # the contact's number
     MESSAGE = "message"  # the text of one of its messages
+
+
+class MediaStatus(StrEnum):
+    """Where a message's media is (see orchestrator.media)."""
+
+    PENDING = "pending"  # inbound: to be fetched from the Graph API
+    FETCHING = "fetching"  # claimed by a fetcher, until its claim lapses
+    STORED = "stored"  # the bytes are in the database
+    FAILED = "failed"  # could not be fetched: `error` says why; retried while `next_attempt_at` is set

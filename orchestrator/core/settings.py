@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # An outbound message's send claim; longer than the Graph client's worst case (see outbox).
     send_claim_s: float = Field(default=90.0, ge=1)
 
+    # Media (orchestrator/media.py): the largest file fetched from or sent to WhatsApp (Meta's own
+    # limits: image 5 MB, audio and video 16 MB, document 100 MB), and how often a failed fetch of a
+    # customer's media is tried before it is given up (shown to reps either way).
+    media_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    media_fetch_attempts: int = Field(default=5, ge=1)
+
     # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
     # process signs with its own random one, so set it when several API processes run side by side.
     jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from orchestrator.core.db import UTCDateTime
-from orchestrator.core.enums import Direction, HandoffReason, Owner
+from orchestrator.core.enums import Direction, HandoffReason, MediaStatus, Owner
 
 
 def ts(*, nullable: bool = False, index: bool = False) -> Any:
@@ -130,3 +130,37 @@ class InboxItem(SQLModel, table=True):
     applied_at: datetime | None = ts(nullable=True, index=True)
     outcome: str | None = Field(default=None, max_length=16)  # InboxOutcome
     error: str | None = None
+
+
+class Media(SQLModel, table=True):
+    """The photo, voice note, video, document or sticker of one message: an inbound one fetched from
+    the Graph API after it arrived, a rep's upload before it is sent. The bytes are in
+    `MediaContent`, so listing a transcript's media never loads them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", unique=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    direction: Direction = Field(sa_type=sa.String(8))
+    kind: str = Field(max_length=16)  # image | audio | video | document | sticker
+    wa_media_id: str | None = Field(default=None, max_length=255)  # Meta's id (inbound, or our upload's)
+    mime_type: str | None = Field(default=None, max_length=255)
+    declared_sha256: str | None = Field(default=None, max_length=255)  # as the webhook gave it
+    sha256: str | None = Field(default=None, max_length=64)  # hex digest of the stored bytes
+    size: int | None = None
+    filename: str | None = Field(default=None, max_length=255)
+    caption: str | None = None
+    voice: bool = False
+    status: MediaStatus = Field(default=MediaStatus.PENDING, sa_type=sa.String(16), index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = ts(nullable=True, index=True)
+    claimed_until: datetime | None = ts(nullable=True)
+    error: str | None = None
+    created_at: datetime = ts()
+    stored_at: datetime | None = ts(nullable=True)
+
+
+class MediaContent(SQLModel, table=True):
+    """The bytes of a `Media`: in the database, so every process (API, worker) serves the same ones."""
+
+    media_id: int = Field(foreign_key="media.id", primary_key=True)
+    data: bytes = Field(sa_column=Column(sa.LargeBinary, nullable=False))

@@ -30,6 +30,7 @@ from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.settings import Settings
+from orchestrator.media import MediaFetcher
 from orchestrator.migrations import run_migrations
 from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
@@ -51,6 +52,7 @@ class Service:
     graph: AgentGraph
     client: GraphClient
     turns: TurnEngine
+    media: MediaFetcher | None = None
     llm: LLMClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: NotificationHub | None = None
@@ -124,8 +126,15 @@ class Service:
                     lease_s=settings.turn_lease_s,
                     send_claim=timedelta(seconds=settings.send_claim_s),
                 )
-                service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm)
+                service = cls(settings, config, clock, engine, sessions, graph, client, turns, llm=llm)
                 service.notifier = notifier
+                service.media = media = MediaFetcher(
+                    sessions=sessions,
+                    client=client,
+                    clock=clock,
+                    max_bytes=settings.media_max_bytes,
+                    max_attempts=settings.media_fetch_attempts,
+                )
                 if settings.run_background:
                     service.background.append(asyncio.create_task(service._background_loop()))
                 try:
@@ -138,6 +147,7 @@ class Service:
                             await task
                     await turns.drain()
                     await turns.close()
+                    await media.close()
         finally:
             await notifier.stop()
             await client.aclose()
@@ -148,6 +158,8 @@ class Service:
     async def tick(self) -> None:
         """One pass of the background work (tests call it directly with a controlled clock)."""
         await self.turns.sweep()
+        if self.media is not None:  # customers' media not fetched yet, and failed fetches due again
+            await self.media.fetch_due()
         if self.settings.demo_presence:
             async with self.sessions() as session, session.begin():
                 await keep_demo_reps_present(session, at=self.clock.now())

@@ -491,7 +491,6 @@ class TurnEngine:
                     description=f"{signal.get('kind')} ({signal.get('score')}): {signal.get('evidence')}",
                     at=now,
                     details=signal,
-                    flush=False,
                 )
             for event in state.get("events", []):
                 await log_event(
@@ -502,7 +501,6 @@ class TurnEngine:
                     description=str(event.get("description", "")),
                     at=now,
                     details=event.get("details"),
-                    flush=False,
                 )
             outcome = TurnOutcome(conversation_id=conversation_id, turn=turn, llm_calls=llm_calls)
             for item in state.get("outgoing", []):

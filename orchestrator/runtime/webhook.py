@@ -17,9 +17,10 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from orchestrator.channels.whatsapp.document import WebhookPayloadError
-from orchestrator.channels.whatsapp.inbound import split_webhook
+from orchestrator.channels.whatsapp.inbound import ItemKind, RawItem, split_webhook
 from orchestrator.channels.whatsapp.signature import verify_signature
 from orchestrator.inbox import accept_delivery
+from orchestrator.media import MEDIA_KINDS
 from orchestrator.runtime.deps import ServiceDep
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,8 @@ async def receive(request: Request, service: ServiceDep, background: BackgroundT
     if accepted.new_ids:
         # Runs after the response is sent; a crash before it is covered by the background sweep.
         background.add_task(service.turns.apply_inbox, accepted.new_ids)
+        if service.media is not None and any(carries_media(item) for item in envelope.items):
+            background.add_task(service.media.kick)  # after the items are applied; off the request
     return WebhookAck(messages=accepted.messages, duplicates=accepted.duplicates, statuses=accepted.statuses)
 
 
@@ -94,3 +97,8 @@ async def read_body(request: Request, *, limit: int) -> bytes:
         if len(body) > limit:
             raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
     return bytes(body)
+
+
+def carries_media(item: RawItem) -> bool:
+    raw = item.raw if isinstance(item.raw, dict) else {}
+    return item.kind == ItemKind.MESSAGE and raw.get("type") in MEDIA_KINDS

@@ -127,6 +127,7 @@ async def test_event_committed_after_a_later_id_still_reaches_the_stream(postgre
                     description="inserted first, committed last",
                     at=AT,
                 )
+                await slow.flush()  # the insert takes its id from the sequence now
                 later = await commit_event(service, conversation_id, EventType.SLA_WARNING)
                 await slow.commit()
             received = [(await admin.next()).id, (await admin.next()).id]

@@ -19,6 +19,7 @@ from handoff.policy import can, viewer_of, visibility_clause
 from orchestrator.core.enums import Action, Owner
 from orchestrator.core.tables import Contact, Conversation
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
+from tests.api.media_helpers import JPEG, seed_media
 from tests.fakes.graph import TestHarness
 
 
@@ -63,6 +64,8 @@ bot                    404   404   404   404   404   409
 closed_tara            403   404   404   409   404   409
 """)
 
+TEMPLATE_REPLY = {"type": "template", "name": "follow_up", "language": "en_US", "parameters": ["Ana", "#1"]}
+
 # Another member of the conversation's queue, to reassign to.
 REASSIGN_TO = {"support": "diego", "billing": "marc", None: "diego"}
 
@@ -76,6 +79,10 @@ def conversation_call(endpoint: str, conversation_id: int, queue: str | None) ->
         "resolve": ("POST", f"{base}/resolve", None),
         "hand_back": ("POST", f"{base}/hand-back", {"note": "all sorted"}),
         "reassign": ("POST", f"{base}/reassign", {"rep_id": REASSIGN_TO[queue]}),
+        "reply_template": ("POST", f"{base}/messages", TEMPLATE_REPLY),
+        "canned_for_conversation": ("GET", f"{base}/canned-replies", None),
+        "media": ("GET", f"{base}/media/{{media_id}}", None),
+        "send_media": ("POST", f"{base}/media", None),
     }[endpoint]
 
 
@@ -86,6 +93,13 @@ EXPECTED = {
     "resolve": SUPERVISED,
     "hand_back": SUPERVISED,
     "reassign": REASSIGN,
+    # A template goes through the reply path: the same rule as any reply.
+    "reply_template": REPLY,
+    # The canned replies filled in for a conversation: whoever may read it.
+    "canned_for_conversation": READ,
+    # A message's media: exactly who may read the conversation; sending a file: exactly who may reply.
+    "media": READ,
+    "send_media": REPLY,
 }
 
 
@@ -100,7 +114,13 @@ async def test_conversation_endpoint_answers_each_role_and_ownership_as_the_rule
         for actor in ACTORS:
             conversation_id = await seed_conversation(h, kind)
             method, path, body = conversation_call(endpoint, conversation_id, kind.queue)
-            response = await h.http.request(method, path, json=body, headers=bearer(actor))
+            if "{media_id}" in path:
+                path = path.replace("{media_id}", str(await seed_media(h, conversation_id)))
+            if endpoint == "send_media":
+                files = {"file": ("photo.jpg", JPEG, "image/jpeg")}
+                response = await h.http.post(path, files=files, headers=bearer(actor))
+            else:
+                response = await h.http.request(method, path, json=body, headers=bearer(actor))
             observed[kind.name][actor] = response.status_code
             if response.status_code >= 500:
                 bodies.append(f"{kind.name}/{actor}: {response.text[:300]}")
@@ -138,6 +158,10 @@ admin_create           403   403   403   403   403   201
 admin_update           403   403   403   403   403   200
 admin_token            403   403   403   403   403   201
 admin_disable          403   403   403   403   403   200
+admin_revoke_token     403   403   403   403   403   200
+templates              200   200   200   200   200   200
+canned_list            200   200   200   200   200   200
+team_metrics           403   403   403   200   200   200
 """)
 OTHER_CALLS: dict[str, tuple[str, str, Any]] = {
     "queue_support": ("GET", "/api/queues/support", None),
@@ -149,6 +173,10 @@ OTHER_CALLS: dict[str, tuple[str, str, Any]] = {
     "admin_update": ("PATCH", "/api/admin/reps/diego", {"capacity": 4}),
     "admin_token": ("POST", "/api/admin/reps/eve/api-token", None),
     "admin_disable": ("POST", "/api/admin/reps/gus/disable", None),
+    "admin_revoke_token": ("DELETE", "/api/admin/reps/harry/api-token", None),
+    "templates": ("GET", "/api/templates", None),
+    "canned_list": ("GET", "/api/canned-replies", None),
+    "team_metrics": ("GET", "/api/metrics/reps", None),
 }
 
 
@@ -198,7 +226,10 @@ async def test_every_rep_api_operation_refuses_an_anonymous_caller(h: TestHarnes
     assert len(operations) >= 20
     for method, path in operations:
         concrete = (
-            path.replace("{conversation_id}", "1").replace("{rep_id}", "tara").replace("{slug}", "support")
+            path.replace("{conversation_id}", "1")
+            .replace("{rep_id}", "tara")
+            .replace("{slug}", "support")
+            .replace("{media_id}", "1")
         )
         response = await h.http.request(method, concrete, json={})
         assert response.status_code == 401, (method, path, response.text)
@@ -261,3 +292,51 @@ async def test_cast_of_the_matrix_has_the_roles_it_assumes(h: TestHarness) -> No
         "sam": "lead",
         "admin": "admin",
     }
+
+
+# Canned replies: team-wide ones are every rep's to use and an admin's to manage; a queue's are its
+# members' to use (others: 404) and its leads' and the admins' to manage.
+#                      tara  diego farah lena  sam   admin
+CANNED = table("""
+create_team            403   403   403   403   403   201
+create_support         403   403   403   201   403   201
+create_billing         403   403   403   403   403   201
+update_team            403   403   403   403   403   200
+update_support         403   403   404   200   404   200
+update_billing         404   404   403   404   404   200
+delete_team            403   403   403   403   403   204
+delete_support         403   403   404   204   404   204
+delete_billing         404   404   403   404   404   204
+""")
+SCOPES = {"team": None, "support": "support", "billing": "billing"}
+
+
+async def test_canned_reply_endpoints_answer_each_role_as_the_rules_say(h: TestHarness) -> None:
+    observed: dict[str, dict[str, int]] = {}
+    for n, row in enumerate(CANNED):
+        verb, scope = row.split("_")
+        observed[row] = {}
+        for actor in ACTORS:
+            shortcut = f"s{n}-{actor}"
+            body = {
+                "shortcut": shortcut,
+                "title": "T",
+                "text": "Hello {customer_name}",
+                "queue": SCOPES[scope],
+            }
+            if verb == "create":
+                response = await h.http.post("/api/canned-replies", json=body, headers=bearer(actor))
+            else:
+                seeded = await h.http.post("/api/canned-replies", json=body, headers=bearer("admin"))
+                assert seeded.status_code == 201, seeded.text
+                path = f"/api/canned-replies/{seeded.json()['id']}"
+                response = await h.http.request(
+                    "PATCH" if verb == "update" else "DELETE",
+                    path,
+                    json={"title": "Changed"} if verb == "update" else None,
+                    headers=bearer(actor),
+                )
+            observed[row][actor] = response.status_code
+            if response.status_code in (403, 404):
+                assert set(response.json()) == {"detail"}, response.text
+    assert observed == CANNED

@@ -1,4 +1,4 @@
-"""An in-memory stand-in for the Graph `/messages` endpoint (demo, replay and tests).
+"""An in-memory stand-in for the Graph `/messages` and media endpoints (tests).
 
 `FakeGraphAPI().app` is a FastAPI app serving ``POST /{version}/{phone_number_id}/messages``. Mount it
 in-process with ``httpx.ASGITransport(app=fake.app)`` or serve it on a port. It answers in the shape
@@ -6,16 +6,25 @@ of Meta's success response with fresh `wamid.` ids, records every accepted reque
 be scripted to fail: ``fake.fail_next(400, graph_error_body(131056, "pair rate limit hit"), times=2)``,
 and slowed down (`delay_s`).
 When built with an `access_token`, requests without the matching bearer get a 401 error 190.
+
+Media, as Meta serves it: ``GET /{version}/{media-id}`` answers the metadata (`url`, `mime_type`,
+`sha256`, `file_size`) of a file registered with `add_media`, the `url` (``/lookaside/...``) answers
+its bytes; both need the bearer. An unknown or `expire_media`d id gets Graph's error 100 ("does not
+exist"), `fail_media` scripts any other answer, `add_media(..., sha256=...)` advertises a wrong
+digest. ``POST /{version}/{phone-number-id}/media`` takes a multipart upload (recorded in `uploads`)
+and answers its new id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import httpx
@@ -46,9 +55,31 @@ def graph_error_body(
     return {"error": error}
 
 
+@dataclass
+class FakeMedia:
+    content: bytes
+    mime_type: str
+    sha256: str  # the digest the metadata advertises (the content's own, unless scripted)
+
+
+@dataclass
+class UploadRequest:
+    phone_number_id: str
+    headers: dict[str, str]
+    fields: dict[str, str]  # the form's text fields (messaging_product, type)
+    filename: str | None
+    content_type: str | None
+    content: bytes
+    media_id: str
+
+
 class FakeGraphAPI:
     def __init__(self, *, access_token: str | None = None, id_prefix: str | None = None) -> None:
         self.access_token = access_token
+        self.media: dict[str, FakeMedia] = {}
+        self.uploads: list[UploadRequest] = []
+        self.media_requests: list[tuple[str, str, dict[str, str]]] = []  # (what, media id, headers)
+        self._media_failures: dict[str, deque[tuple[int, dict[str, Any] | str]]] = {}
         self.sent: list[SentRequest] = []  # accepted requests, in order
         self.requests: list[SentRequest] = []  # every request, refused ones included
         self._id_prefix = id_prefix if id_prefix is not None else uuid.uuid4().hex[:8].upper()
@@ -67,6 +98,23 @@ class FakeGraphAPI:
         """Fail the next `times` authorised requests, e.g. with `graph_error_body(130429, ...)`."""
         self.respond_next(status, body, times=times)
 
+    def add_media(self, media_id: str, content: bytes, mime_type: str, *, sha256: str | None = None) -> None:
+        """A customer's file Graph can serve under `media_id`."""
+        with self._lock:
+            self.media[media_id] = FakeMedia(
+                content, mime_type, sha256 or hashlib.sha256(content).hexdigest()
+            )
+
+    def expire_media(self, media_id: str) -> None:
+        """Graph no longer knows the id (Meta's ids expire): error 100, as for an unknown id."""
+        with self._lock:
+            self.media.pop(media_id, None)
+
+    def fail_media(self, media_id: str, status: int, body: dict[str, Any] | str, *, times: int = 1) -> None:
+        """Answer the next `times` metadata requests for `media_id` with `status` and `body`."""
+        with self._lock:
+            self._media_failures.setdefault(media_id, deque()).extend([(status, body)] * times)
+
     def transport(self) -> httpx.AsyncBaseTransport:
         """This fake mounted in-process."""
         return httpx.ASGITransport(app=self.app)
@@ -82,6 +130,79 @@ class FakeGraphAPI:
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Fake Graph API", openapi_url=None, docs_url=None, redoc_url=None)
 
+        @app.get("/lookaside/whatsapp_business/attachments")
+        async def media_bytes(request: Request, mid: str) -> Response:
+            refused = self._refuse(request, "download", mid)
+            if refused is not None:
+                return refused
+            found = self.media.get(mid)
+            if found is None:
+                return PlainTextResponse("not found", status_code=404)
+            return Response(found.content, media_type=found.mime_type)
+
+        @app.get("/{version}/{media_id}")
+        async def media_metadata(version: str, media_id: str, request: Request) -> Response:
+            refused = self._refuse(request, "metadata", media_id)
+            if refused is not None:
+                return refused
+            with self._lock:
+                scripted = self._media_failures.get(media_id)
+                if scripted:
+                    status, body = scripted.popleft()
+                    if isinstance(body, str):
+                        return PlainTextResponse(body, status_code=status)
+                    return JSONResponse(body, status_code=status)
+                found = self.media.get(media_id)
+            if found is None:
+                return JSONResponse(_unknown_object_body(media_id), status_code=400)
+            url = (
+                f"{str(request.base_url).rstrip('/')}/lookaside/whatsapp_business/attachments?mid={media_id}"
+            )
+            return JSONResponse(
+                {
+                    "messaging_product": "whatsapp",
+                    "url": url,
+                    "mime_type": found.mime_type,
+                    "sha256": found.sha256,
+                    "file_size": str(len(found.content)),
+                    "id": media_id,
+                }
+            )
+
+        @app.post("/{version}/{phone_number_id}/media")
+        async def media_upload(version: str, phone_number_id: str, request: Request) -> Response:
+            refused = self._refuse(request, "upload", "")
+            if refused is not None:
+                return refused
+            form = await request.form()
+            upload = form.get("file")
+            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            if upload is None or isinstance(upload, str):
+                return JSONResponse(
+                    graph_error_body(100, "Invalid parameter", details="file is required"), 400
+                )
+            if fields.get("messaging_product") != "whatsapp":
+                return JSONResponse(
+                    graph_error_body(100, "Invalid parameter", details="messaging_product is required"), 400
+                )
+            content = await upload.read()
+            with self._lock:
+                media_id = f"{self._id_prefix}{len(self.uploads) + 1:06d}"
+                self.uploads.append(
+                    UploadRequest(
+                        phone_number_id=phone_number_id,
+                        headers=dict(request.headers),
+                        fields=fields,
+                        filename=upload.filename,
+                        content_type=upload.content_type,
+                        content=content,
+                        media_id=media_id,
+                    )
+                )
+                mime = upload.content_type or "application/octet-stream"
+                self.media[media_id] = FakeMedia(content, mime, hashlib.sha256(content).hexdigest())
+            return JSONResponse({"id": media_id})
+
         @app.post("/{version}/{phone_number_id}/messages")
         async def messages(version: str, phone_number_id: str, request: Request) -> Response:
             raw = await request.body()
@@ -94,6 +215,18 @@ class FakeGraphAPI:
             return self._handle(version, phone_number_id, request, payload)
 
         return app
+
+    def _refuse(self, request: Request, what: str, media_id: str) -> Response | None:
+        """Record a media request; answer 401 (error 190) without the right bearer. Media always
+        needs one: without a configured token, any bearer is accepted."""
+        headers = dict(request.headers)
+        with self._lock:
+            self.media_requests.append((what, media_id, headers))
+        given = headers.get("authorization", "")
+        expected = f"Bearer {self.access_token}" if self.access_token is not None else None
+        if not given.startswith("Bearer ") or (expected is not None and given != expected):
+            return JSONResponse(_expired_token_body(), status_code=401, headers={"WWW-Authenticate": "OAuth"})
+        return None
 
     def _handle(self, version: str, phone_number_id: str, request: Request, payload: Any) -> Response:
         record = SentRequest(
@@ -144,6 +277,16 @@ def _validate(payload: Any) -> str | None:
     if payload["type"] not in payload:
         return f"type is {payload['type']!r} but there is no {payload['type']!r} object"
     return None
+
+
+def _unknown_object_body(object_id: str) -> dict[str, Any]:
+    # What Graph answers for an id it does not know, or no longer knows (an expired media id).
+    return graph_error_body(
+        100,
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded due to"
+        " missing permissions, or does not support this operation",
+        http_type="GraphMethodException",
+    )
 
 
 def _expired_token_body() -> dict[str, Any]:

@@ -121,3 +121,17 @@ async def test_sign_in_only_redirects_to_a_local_path(h: TestHarness) -> None:
             },
         )
         assert response.headers["location"] == "/inbox"
+
+
+async def test_team_actions_with_the_cookie_need_the_csrf_token(h: TestHarness) -> None:
+    async with browser(h) as client:
+        csrf = await sign_in(client, "admin", "demo-admin")
+        body = {"shortcut": "hi", "title": "Hi", "text": "Hello"}
+        assert (await client.post("/api/canned-replies", json=body)).status_code == 403
+        assert (await client.post("/api/admin/reps/gus/api-token")).status_code == 403
+        assert (await client.delete("/api/admin/reps/gus/api-token")).status_code == 403
+        created = await client.post("/api/canned-replies", json=body, headers={"X-CSRF-Token": csrf})
+        assert created.status_code == 201, created.text
+        path = f"/api/canned-replies/{created.json()['id']}"
+        assert (await client.delete(path)).status_code == 403
+        assert (await client.delete(path, headers={"X-CSRF-Token": csrf})).status_code == 204

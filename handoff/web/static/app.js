@@ -210,6 +210,11 @@
     }
     text.disabled = Boolean(blocked);
     send.disabled = Boolean(blocked);
+    const attach = document.getElementById("composer-attach");
+    if (attach) {
+      attach.hidden = mode === "note" || Boolean(blocked);
+      document.getElementById("composer-file").disabled = attach.hidden;
+    }
     text.placeholder = mode === "note" ? "Private note for the team (@name to notify someone)…" : "Write to the customer…";
     hint.textContent = blocked || (mode === "note" ? "Never sent to the customer." : (windowOpen ? "Window open until " + state.dataset.windowCloses : ""));
     composer.classList.toggle("note-mode", mode === "note");
@@ -229,14 +234,37 @@
     composer.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
       tab.addEventListener("click", function () { setMode(tab.dataset.mode); });
     });
+    const fileInput = document.getElementById("composer-file");
+    const fileName = document.getElementById("composer-file-name");
+    if (fileInput) {
+      fileInput.addEventListener("change", function () {
+        fileName.textContent = fileInput.files.length ? fileInput.files[0].name : "Attach";
+      });
+    }
     composer.addEventListener("submit", async function (event) {
       event.preventDefault();
       const text = document.getElementById("composer-text");
       const value = text.value.trim();
-      if (!value) return;
       const note = composer.dataset.mode === "note";
+      const file = !note && fileInput && fileInput.files.length ? fileInput.files[0] : null;
+      if (!value && !file) return;
       try {
-        if (note) {
+        if (file) {
+          // An image or a document, with the text as its caption (multipart, same API as any client).
+          const form = new FormData();
+          form.append("file", file, file.name);
+          if (value) form.append("caption", value);
+          const response = await fetch("/api/conversations/" + conversationId + "/media", {
+            method: "POST", credentials: "same-origin", body: form,
+            headers: { Accept: "application/json", "X-CSRF-Token": csrf },
+          });
+          let data = null;
+          try { data = await response.json(); } catch (e) { data = null; }
+          if (!response.ok) throw new Error(problem(data, response));
+          if (data && data.status === "failed") toast("Not delivered: see the message", "error");
+          fileInput.value = "";
+          fileName.textContent = "Attach";
+        } else if (note) {
           await api("POST", "/api/conversations/" + conversationId + "/notes", { text: value });
         } else {
           const sent = await api("POST", "/api/conversations/" + conversationId + "/messages", { type: "text", text: value });

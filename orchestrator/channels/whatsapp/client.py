@@ -179,9 +179,14 @@ class GraphClient:
     def messages_path(self) -> str:
         return f"/{self.api_version}/{self.phone_number_id}/messages"
 
-    async def send(self, payload: dict[str, Any]) -> SendResult:
-        """POST one message; retry transient failures; raise the last `GraphError` when giving up."""
-        retrying = AsyncRetrying(
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client (base URL, bearer token, timeout) for the other Graph endpoints (media)."""
+        return self._http
+
+    def retrying(self) -> AsyncRetrying:
+        """This client's retry policy: transient `GraphError`s retried, the last one raised as is."""
+        return AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             retry=retry_if_exception(lambda exc: isinstance(exc, GraphError) and exc.retryable),
             wait=self._wait,
@@ -189,7 +194,10 @@ class GraphClient:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        async for attempt in retrying:
+
+    async def send(self, payload: dict[str, Any]) -> SendResult:
+        """POST one message; retry transient failures; raise the last `GraphError` when giving up."""
+        async for attempt in self.retrying():
             with attempt:
                 result = await self._send_once(payload)
                 return SendResult(
@@ -206,19 +214,9 @@ class GraphClient:
             response = await self._http.post(self.messages_path, json=payload)
         except httpx.TransportError as exc:  # includes timeouts
             raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
-        body = _json_or_none(response)
         if response.is_success:
-            return _parse_success(body, response.status_code)
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            raise GraphAPIError.from_error_object(error, http_status=response.status_code)
-        raise GraphAPIError(
-            code=None,
-            title=f"HTTP {response.status_code} without a Graph error body",
-            details=response.text[:200] or None,
-            http_status=response.status_code,
-            body=body,
-        )
+            return _parse_success(_json_or_none(response), response.status_code)
+        raise error_from_response(response)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -254,6 +252,21 @@ class GraphClient:
 
     def __repr__(self) -> str:  # never show the token
         return f"GraphClient(base_url={str(self._http.base_url)!r}, phone_number_id={self.phone_number_id!r})"
+
+
+def error_from_response(response: httpx.Response) -> GraphAPIError:
+    """The error a non-2xx Graph answer carries (or one naming its HTTP status when it has none)."""
+    body = _json_or_none(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return GraphAPIError.from_error_object(error, http_status=response.status_code)
+    return GraphAPIError(
+        code=None,
+        title=f"HTTP {response.status_code} without a Graph error body",
+        details=response.text[:200] or None,
+        http_status=response.status_code,
+        body=body,
+    )
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -1,0 +1,198 @@
+"""Media: download a message's photo, voice note, video or document, and send an image or a document.
+
+`GET /api/conversations/{id}/media/{media_id}` answers to whoever may see the conversation (the one
+policy, `policy.can`: a rep their own, a lead their departments', an admin all) with a bearer token
+or the workspace's session cookie (so the pages' `<img>`, `<audio>` and `<video>` load it); anyone
+else gets the same 404 as for the conversation. The bytes go out with their stored type, `nosniff`,
+inline only for images, audio and video (documents and anything else as an attachment), a CSP that
+runs nothing, and a private cache revalidated on every use (`ETag`), so access taken away is taken
+away at once.
+
+`POST /api/conversations/{id}/media` (multipart: `file`, optional `caption`) sends an image (JPEG,
+PNG) or a document (PDF, text, Office) as the owner would send text, inside the 24-hour window; a
+file of another type is a 415, a file over its limit a 413.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from starlette.datastructures import UploadFile
+
+from handoff import media as media_flows
+from handoff.api.deps import ActorDep, ClockDep, SenderDep, SessionsDep, SettingsDep
+from handoff.api.errors import Problem, errors
+from handoff.api.schemas import ConversationId, MediaOut, MessageOut
+from handoff.api.visibility import CUSTOMER_SERVICE_WINDOW, visible_conversation, window_open
+from handoff.errors import Conflict
+from handoff.policy import require
+from orchestrator.core.enums import Action
+from orchestrator.core.tables import Media, Message
+from orchestrator.media import UPLOAD_TYPES, UploadRefused
+
+router = APIRouter(prefix="/api/conversations", tags=["media"])
+INLINE_TYPES = ("image/", "audio/", "video/")
+MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+MULTIPART_MARGIN = 64 * 1024  # the form's own bytes around the file
+MediaId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def media_out(media: Media) -> MediaOut:
+    assert media.id is not None
+    return MediaOut(
+        id=media.id,
+        kind=media.kind,
+        status=media.status,
+        mime_type=media.mime_type,
+        size=media.size,
+        filename=media.filename,
+        caption=media.caption,
+        voice=media.voice,
+        error=media.error,
+        next_attempt_at=media.next_attempt_at,
+        url=media_flows.api_path(media),
+    )
+
+
+def message_out(message: Message, media: Media | None) -> MessageOut:
+    out = MessageOut.model_validate(message, from_attributes=True)
+    return out.model_copy(update={"media": media_out(media)}) if media is not None else out
+
+
+def _disposition(media: Media, mime: str) -> str:
+    inline = media.kind != "document" and mime.startswith(INLINE_TYPES)
+    name = media.filename or f"{media.kind}-{media.id}"
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+@router.get(
+    "/{conversation_id}/media/{media_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the file, with its stored type",
+        },
+        304: {"description": "unchanged since the `ETag` the caller holds"},
+        **errors(401, 404, 409, 422),
+    },
+)
+async def download_media(
+    conversation_id: ConversationId,
+    media_id: MediaId,
+    request: Request,
+    actor: ActorDep,
+    sessions: SessionsDep,
+) -> Response:
+    """A message's stored file (409 while it is still being fetched, or when it could not be)."""
+    async with sessions() as session:
+        media = await media_flows.viewable_media(
+            session, viewer=actor.viewer, conversation_id=conversation_id, media_id=media_id
+        )
+        etag = f'"{media.sha256}"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "private, no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": MEDIA_CSP,
+            "Cross-Origin-Resource-Policy": "same-origin",
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        data = await media_flows.content_of(session, media)
+    mime = media.mime_type or "application/octet-stream"
+    headers["Content-Disposition"] = _disposition(media, mime)
+    return Response(content=data, media_type=mime, headers=headers)
+
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "its part's Content-Type must be one of: " + ", ".join(UPLOAD_TYPES),
+                    },
+                    "caption": {"type": "string", "maxLength": 1024},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/{conversation_id}/media",
+    status_code=201,
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={
+        413: {"description": "the file is larger than its type's limit (or this service's)"},
+        415: {"description": "not an image or document type WhatsApp accepts, or content that is not it"},
+        400: {"model": Problem, "description": "the body is not a readable multipart form"},
+        **errors(401, 403, 404, 409, 422),
+    },
+)
+async def send_media(
+    conversation_id: ConversationId,
+    request: Request,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    sender: SenderDep,
+) -> MessageOut:
+    """Send an image or a document to the customer as the conversation's owner, with an optional
+    caption, inside the 24-hour window. The file is kept with the message (shown in the transcript),
+    uploaded to WhatsApp and sent after the commit; a failed upload or send comes back with
+    `status: failed`, like a text reply."""
+    limit = max(min(settings.media_max_bytes, max(t.max_bytes for t in UPLOAD_TYPES.values())), 1)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_MARGIN:
+        raise HTTPException(status_code=413, detail=f"the file is larger than {limit} bytes")
+    # A malformed multipart body is Starlette's 400; anything else without a file part is a 422.
+    async with request.form(max_files=1, max_fields=4) as form:
+        upload, caption = form.get("file"), form.get("caption")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(status_code=422, detail=["body.file: a file is required"])
+        if caption is not None and (not isinstance(caption, str) or len(caption) > 1024):
+            raise HTTPException(status_code=422, detail=["body.caption: at most 1024 characters"])
+        data = await upload.read(limit + 1)
+        mime_type, filename = upload.content_type or "", upload.filename
+    now = clock.now()
+    async with sessions() as session, session.begin():
+        conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
+        require(actor.viewer, Action.REPLY, conversation)
+        if not window_open(conversation, now):
+            last = conversation.last_inbound_at
+            closed = last + CUSTOMER_SERVICE_WINDOW if last else None
+            raise Conflict(
+                "the 24-hour customer-service window is closed"
+                + (f" (since {closed.isoformat()})" if closed else "")
+                + "; only an approved template can be sent"
+            )
+        try:
+            message, media = await media_flows.send_file(
+                session,
+                conversation_id=conversation_id,
+                rep=actor.rep,
+                data=data,
+                mime_type=mime_type,
+                filename=(filename or "")[:255] or None,
+                caption=caption or None,
+                max_bytes=settings.media_max_bytes,
+                at=now,
+            )
+        except UploadRefused as exc:
+            detail: str | list[str] = [f"body.file: {exc}"] if exc.status == 422 else str(exc)
+            raise HTTPException(status_code=exc.status, detail=detail) from exc
+    sent = await sender.after_commit(conversation_id)
+    final = next((m for m in sent if m.id == message.id), message)
+    return message_out(final, media)

@@ -1,0 +1,79 @@
+/* The team pages (reps, canned replies): each form and button is a call to the JSON API through
+   the page's `handoffApi` (session cookie + CSRF token), then the page reloads or shows the result. */
+(function () {
+  "use strict";
+
+  function names(form, attribute) {
+    return (form.dataset[attribute] || "").split(" ").filter(Boolean);
+  }
+
+  function payloadOf(form) {
+    const data = new FormData(form);
+    const lists = names(form, "lists");
+    const numbers = names(form, "numbers");
+    const optional = names(form, "optional");
+    const nullable = names(form, "nullable");
+    const payload = {};
+    lists.forEach(function (name) { payload[name] = data.getAll(name).map(String); });
+    data.forEach(function (value, name) {
+      if (lists.indexOf(name) >= 0) return;
+      const text = String(value);
+      if (optional.indexOf(name) >= 0 && text === "") return;
+      if (nullable.indexOf(name) >= 0 && text === "") { payload[name] = null; return; }
+      payload[name] = numbers.indexOf(name) >= 0 ? parseInt(text, 10) : text;
+    });
+    return payload;
+  }
+
+  function notify(text, kind) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const item = document.createElement("div");
+    item.className = "toast " + (kind || "info");
+    item.textContent = text;
+    box.appendChild(item);
+    setTimeout(function () { item.remove(); }, kind === "error" ? 8000 : 5000);
+  }
+
+  function showToken(repId, token) {
+    const box = document.getElementById("token-box");
+    if (!box) return;
+    box.querySelector(".for").textContent = repId;
+    document.getElementById("issued-token").textContent = token;
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
+    const row = document.querySelector('tr[data-rep="' + repId + '"]');
+    if (row) row.classList.remove("disabled");
+  }
+
+  async function done(element, result) {
+    if (element.dataset.done === "token" && result && result.token) {
+      showToken(result.rep_id, result.token);
+      return;
+    }
+    window.location.reload();
+  }
+
+  document.addEventListener("submit", async function (event) {
+    const form = event.target.closest("form[data-api]");
+    if (!form || !window.handoffApi) return;
+    event.preventDefault();
+    try {
+      const result = await window.handoffApi(form.dataset.api, form.dataset.path, payloadOf(form));
+      await done(form, result);
+    } catch (e) { notify(e.message, "error"); }
+  });
+
+  document.addEventListener("click", async function (event) {
+    const button = event.target.closest("[data-api-click]");
+    if (button && window.handoffApi) {
+      event.preventDefault();
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+      try {
+        const result = await window.handoffApi(button.dataset.apiClick, button.dataset.path);
+        await done(button, result);
+      } catch (e) { notify(e.message, "error"); }
+    }
+    if (event.target.closest("#token-done")) window.location.reload();
+  });
+})();

@@ -1,0 +1,204 @@
+"""The leads' and admins' pages: canned replies, reps (managed by admins, read-only for leads), the
+audit log and per-rep metrics. A rep gets a 403 page for each.
+
+As on every workspace page, what a page shows comes from the API's own read paths (the same
+functions answer `GET /api/...` for the same caller), and what it does is a call to the JSON API
+with the session's CSRF token (`static/team.js`), so the pages can neither show nor do more than the
+API allows that user.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from handoff import canned
+from handoff.api.audit import audit_log
+from handoff.api.reads import WorkspaceService, WorkspaceServiceDep
+from handoff.api.reps import list_reps
+from handoff.api.team import team_metrics
+from handoff.web.rendering import PageUser, UserDep, render
+from orchestrator.core.enums import Role
+
+router = APIRouter(include_in_schema=False)
+AUDIT_PAGE = 50
+PERIODS = {"7d": 7, "30d": 30, "90d": 90, "all": None}
+# What the audit log records (offered as suggestions in the page's filter).
+KNOWN_ACTIONS = (
+    "reply",
+    "note",
+    "claim",
+    "transfer",
+    "reassign",
+    "resolve",
+    "hand_back",
+    "presence",
+    "auto_assign",
+    "user_created",
+    "user_updated",
+    "user_disabled",
+    "api_token_issued",
+    "api_token_revoked",
+    "rep_token_retired",
+    "canned_created",
+    "canned_updated",
+    "canned_deleted",
+    "login_failed",
+)
+
+
+def _refused(request: Request, service: WorkspaceService, user: PageUser) -> HTMLResponse:
+    return render(request, "forbidden.html", service, user, status_code=403)
+
+
+def _lead_or_admin(user: PageUser) -> bool:
+    return user.actor.role in (Role.LEAD, Role.ADMIN)
+
+
+def _manageable_queues(service: WorkspaceService, user: PageUser) -> list[str]:
+    """The queues whose canned replies the user may manage (an admin: all, a lead: their own)."""
+    slugs = [q.slug for q in service.config.queues]
+    if user.actor.role == Role.ADMIN:
+        return slugs
+    return [s for s in slugs if s in user.actor.viewer.queues]
+
+
+@router.get("/team/canned")
+async def canned_page(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    if not _lead_or_admin(user):
+        return _refused(request, service, user)
+    async with service.sessions() as session:
+        replies = await canned.visible_replies(session, viewer=user.actor.viewer)
+    manageable = _manageable_queues(service, user)
+    return render(
+        request,
+        "team_canned.html",
+        service,
+        user,
+        section="canned",
+        replies=replies,
+        manageable=manageable,
+        team_wide=user.actor.role == Role.ADMIN,
+        placeholders=canned.PLACEHOLDERS,
+    )
+
+
+@router.get("/team/reps")
+async def reps_page(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    if not _lead_or_admin(user):
+        return _refused(request, service, user)
+    reps = await list_reps(user.actor, service.sessions)
+    return render(
+        request,
+        "team_reps.html",
+        service,
+        user,
+        section="reps",
+        reps=reps,
+        may_manage=user.actor.role == Role.ADMIN,
+        roles=[str(r) for r in Role],
+    )
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/team/audit")
+async def audit_page(
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+    actor: Annotated[str, Query(max_length=64)] = "",
+    action: Annotated[str, Query(max_length=32)] = "",
+    since: Annotated[str, Query(max_length=10, description="YYYY-MM-DD")] = "",
+    until: Annotated[str, Query(max_length=10, description="YYYY-MM-DD, inclusive")] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    """Newest first, 50 a page; an admin sees every entry, a lead their own and those on
+    conversations they may see (the API's rule)."""
+    if not _lead_or_admin(user):
+        return _refused(request, service, user)
+    first, last = _day(since), _day(until)
+    response = Response()
+    entries = await audit_log(
+        user.actor,
+        service.sessions,
+        response,
+        conversation_id=None,
+        actor_id=actor.strip() or None,
+        action=action.strip() or None,
+        since=datetime.combine(first, time(), tzinfo=UTC) if first else None,
+        until=datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) if last else None,
+        limit=AUDIT_PAGE,
+        offset=(page - 1) * AUDIT_PAGE,
+    )
+    total = int(response.headers["X-Total-Count"])
+    filters = {
+        "actor": actor.strip(),
+        "action": action.strip(),
+        "since": first.isoformat() if first else "",
+        "until": last.isoformat() if last else "",
+    }
+
+    def page_link(number: int) -> str:
+        return "/team/audit?" + urlencode({**{k: v for k, v in filters.items() if v}, "page": number})
+
+    return render(
+        request,
+        "team_audit.html",
+        service,
+        user,
+        section="audit",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // AUDIT_PAGE)),
+        filters=filters,
+        page_link=page_link,
+        details_text=details_text,
+        known_actions=KNOWN_ACTIONS,
+    )
+
+
+@router.get("/team/metrics")
+async def metrics_page(
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+    period: Annotated[str, Query(pattern="^(7d|30d|90d|all)$")] = "30d",
+) -> HTMLResponse:
+    if not _lead_or_admin(user):
+        return _refused(request, service, user)
+    days = PERIODS[period]
+    since = service.clock.now() - timedelta(days=days) if days else None
+    rows = await team_metrics(user.actor, service.sessions, since=since)
+    return render(
+        request,
+        "team_metrics.html",
+        service,
+        user,
+        section="metrics",
+        rows=rows,
+        period=period,
+        periods=list(PERIODS),
+        since=since,
+    )
+
+
+def details_text(details: dict[str, Any] | None) -> str:
+    """An audit entry's details on one line (`key=value`, lists joined)."""
+    if not details:
+        return ""
+    parts = []
+    for key, value in details.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{key}={shown}")
+    return " · ".join(parts)

@@ -1,0 +1,61 @@
+"""The team pages and the panel's earlier conversations, as served (no browser needed)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from orchestrator.core.enums import Owner
+from orchestrator.core.tables import Conversation
+from tests.api.helpers import Kind, bearer, seed_conversation
+from tests.fakes.graph import TestHarness
+from tests.web.helpers import browser, sign_in
+
+
+async def test_the_panel_lists_earlier_conversations_hiding_those_the_rep_may_not_see(h: TestHarness) -> None:
+    billing = await seed_conversation(h, Kind("closed_farah", Owner.CLOSED, "billing", "farah"), name="Ana")
+    mine_before = await seed_conversation(h, "closed_tara", name="Ana")
+    current = await seed_conversation(h, "tara_support", name="Ana")
+    async with h.service.sessions() as session, session.begin():
+        row = await session.get(Conversation, current)
+        assert row is not None
+        await session.execute(
+            update(Conversation)
+            .where(col(Conversation.id).in_([billing, mine_before]))
+            .values(contact_id=row.contact_id)
+        )
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        panel = (await client.get(f"/conversations/{current}/fragments/panel")).text
+    assert f'href="/conversations/{mine_before}"' in panel
+    assert f"/conversations/{billing}" not in panel
+    assert panel.count("An earlier conversation, not visible to you") == 1
+    assert "Finance" not in panel  # nothing about the hidden one, not even its team
+
+
+async def test_the_audit_page_is_paged_and_keeps_its_filters(h: TestHarness) -> None:
+    for _ in range(55):
+        response = await h.http.post("/api/admin/reps/gus/api-token", headers=bearer("admin"))
+        assert response.status_code == 201
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        first = (await client.get("/team/audit?action=api_token_issued")).text
+        assert len(re.findall(r'<tr data-action="api_token_issued"', first)) == 50
+        assert "page 1 of 2" in first
+        assert 'href="/team/audit?action=api_token_issued&amp;page=2"' in first
+        second = (await client.get("/team/audit?action=api_token_issued&page=2")).text
+        assert len(re.findall(r'<tr data-action="api_token_issued"', second)) == 5
+        none = (await client.get("/team/audit?action=api_token_issued&until=2000-01-01")).text
+        assert "No entries match." in none
+
+
+async def test_a_lead_sees_only_their_departments_on_the_metrics_page(h: TestHarness) -> None:
+    async with browser(h) as client:
+        await sign_in(client, "sam", "demo-sam")
+        page = await client.get("/team/metrics?period=all")
+        assert page.status_code == 200
+        shown = re.findall(r'<tr data-rep="([^"]+)"', page.text)
+        assert shown == ["alice", "bruno", "harry", "olivia", "sam"]
+        assert (await client.get("/team/metrics?period=1y")).status_code == 422
