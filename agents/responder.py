@@ -21,6 +21,8 @@ from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import Outgoing, State
 
+# The latest unanswered questions kept in the state (for the handoff): bounded, as the transcript.
+OPEN_QUESTIONS_KEPT = 10
 AGENT = "responder"
 # Kinds that carry no words we can read: answered with "please type" after the first message.
 UNREADABLE = {"unsupported", "unknown", "audio", "sticker"}
@@ -154,7 +156,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if not state.get("menu_shown"):
         out.append(menu_message(config, language))
     open_questions = (
-        [*state.get("open_questions", []), text] if "?" in text else state.get("open_questions", [])
+        [*state.get("open_questions", []), text][-OPEN_QUESTIONS_KEPT:]
+        if "?" in text
+        else state.get("open_questions", [])
     )
     return {
         "outgoing": out,

@@ -9,7 +9,14 @@ In one process, on the offline rules engine, with sends captured by an in-proces
 2. `handoff_cpu_ms`: the same for turns that end in a handoff (an explicit request for a person:
    turn, context, routing and assignment in one commit).
 3. `backlog`: N first messages from N customers delivered at once, then the clock runs until every
-   one is answered: `drain_per_s` turns per second of wall time, first-reply p50/p99 from delivery.
+   one is answered: `drain_per_s` turns per second of wall time, first-reply p50/p99 from delivery
+   (burst window off: processing time only).
+4. `lone_first_reply_s`: first messages of `--lone` customers, one at a time, with the service's
+   burst window on (`burst_window_s` / `burst_quiet_s` as configured; `--burst-quiet-s 1.5` waits the
+   whole window, as every turn did before the window became adaptive): delivery to reply.
+5. `history`: one customer's conversation of `--history` messages (small talk the bot keeps
+   answering): CPU per turn over the first ten and the last ten messages, and CPU per
+   `GET /api/conversations/{id}` (as the admin, in process) after the 10th and after the last.
 Prints as its last line one JSON object with those figures, `database` and `loadavg`.
 """
 
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.core.config import load_config
+from orchestrator.core.settings import Settings
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink, build_text_webhook
 
@@ -38,7 +46,27 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
-async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
+SMALL_TALK = ["hello", "thanks", "ok", "great, thanks", "hi there", "thank you"]
+
+
+async def _detail_cpu_ms(h: Any, conversation_id: int, times: int = 20) -> float:
+    headers = {"Authorization": "Bearer demo-admin"}
+    started = time.process_time()
+    for _ in range(times):
+        response = await h.http.get(f"/api/conversations/{conversation_id}", headers=headers)
+        assert response.status_code == 200, response.text
+    return (time.process_time() - started) * 1000 / times
+
+
+async def run(
+    *,
+    database_url: str,
+    turns: int,
+    backlog: int,
+    lone: int = 20,
+    burst_quiet_s: float | None = None,
+    history: int = 200,
+) -> dict[str, Any]:
     config = load_config(None)
     sink = GraphSink()
     ids = iter(range(1, 10**9))
@@ -49,6 +77,7 @@ async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
         )
 
     async with harness(database_url=database_url, config=config, at=AT, fake_graph=sink) as h:
+        await h.service.graph.get()  # loaded before the clock starts (a process's first turn loads it)
         bot_cpu: list[float] = []
         for n in range(turns // 2):
             wa_id = f"1202555{n:04d}"
@@ -85,6 +114,30 @@ async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
         drain_s = time.perf_counter() - started_wall
         first_reply = [replied[w] - delivered_at[w] for w in replied]
 
+        history_cpu: list[float] = []
+        detail_cpu: dict[str, float] = {}
+        conversation_id = 0
+        for n in range(history):
+            started = time.process_time()
+            await h.post(delivery("1606555000", SMALL_TALK[n % len(SMALL_TALK)]))
+            await h.service.turns.drain()
+            history_cpu.append((time.process_time() - started) * 1000)
+            if n + 1 in (10, history):
+                conversation_id = conversation_id or h.outcomes[-1].conversation_id
+                detail_cpu[f"at_{n + 1}"] = round(await _detail_cpu_ms(h, conversation_id), 2)
+
+        defaults = Settings()
+        h.service.turns.burst_window_s = defaults.burst_window_s
+        h.service.turns.burst_quiet_s = defaults.burst_quiet_s if burst_quiet_s is None else burst_quiet_s
+        lone_reply: list[float] = []
+        for n in range(lone):
+            before = len(sink.sent)
+            started = time.perf_counter()
+            await h.post(delivery(f"1505555{n:04d}", "Hi, what are your opening hours?"))
+            await h.service.turns.drain()  # the reply is sent inside the turn, before it returns
+            lone_reply.append(time.perf_counter() - started)
+            assert len(sink.sent) > before, "a lone message went unanswered"
+
     return {
         "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "turn_cpu_ms": {
@@ -102,6 +155,18 @@ async def run(*, database_url: str, turns: int, backlog: int) -> dict[str, Any]:
             "p50": round(_quantile(first_reply, 0.5), 2),
             "p99": round(_quantile(first_reply, 0.99), 2),
         },
+        "history": {
+            "messages": history,
+            "turn_cpu_ms_first_10": round(statistics.fmean(history_cpu[:10]), 2) if history_cpu else 0,
+            "turn_cpu_ms_last_10": round(statistics.fmean(history_cpu[-10:]), 2) if history_cpu else 0,
+            "detail_cpu_ms": detail_cpu,
+        },
+        "burst_window_s": h.service.turns.burst_window_s,
+        "burst_quiet_s": h.service.turns.burst_quiet_s,
+        "lone_first_reply_s": {
+            "p50": round(_quantile(lone_reply, 0.5), 3),
+            "max": round(max(lone_reply, default=0.0), 3),
+        },
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -110,11 +175,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=300)
     parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--lone", type=int, default=20, help="lone first messages, burst window on")
+    parser.add_argument("--history", type=int, default=200, help="messages of the long conversation")
+    parser.add_argument("--burst-quiet-s", type=float, default=None, help="default: the setting's")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        print(json.dumps(asyncio.run(run(database_url=url, turns=args.turns, backlog=args.backlog))))
+        print(
+            json.dumps(
+                asyncio.run(
+                    run(
+                        database_url=url,
+                        turns=args.turns,
+                        backlog=args.backlog,
+                        lone=args.lone,
+                        burst_quiet_s=args.burst_quiet_s,
+                        history=args.history,
+                    )
+                )
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -163,12 +163,9 @@ async def store_inbound(
     stmt = (
         insert_for(session)(Message).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
     )
-    result = await session.execute(stmt.returning(col(Message.id)))
-    new_id = result.scalar_one_or_none()
-    if new_id is None:
+    message: Message | None = (await session.execute(stmt.returning(Message))).scalars().first()
+    if message is None:
         return None, conversation
-    message = await session.get(Message, new_id)
-    assert message is not None
     conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
     conversation.updated_at = at
     if for_bot:
@@ -290,13 +287,18 @@ async def claim_turn_lease(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> None:
-    await session.execute(
+async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> bool:
+    """Give the lease up; returns whether messages are pending for the bot (stored while `owner`
+    held it, by this process or another), so the caller can run again instead of leaving them
+    to the sweep."""
+    result = await session.execute(
         update(Conversation)
         .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
         .values(lease_owner=None, lease_until=None)
+        .returning(col(Conversation.has_pending))
         .execution_options(synchronize_session=False)
     )
+    return bool(result.scalar_one_or_none())
 
 
 async def renew_turn_lease(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlmodel import SQLModel
 
 from orchestrator.runtime.simulator import build_button_reply_webhook, build_text_webhook
@@ -71,3 +73,20 @@ async def count(h: TestHarness, model: type[SQLModel]) -> int:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def counting(h: TestHarness) -> Iterator[list[str]]:
+    """Every SQL statement the service's engine runs inside the block (on SQLite the graph's
+    checkpoints go through it too; PostgreSQL's checkpointer has its own connections, not counted)."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = h.service.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -57,7 +57,7 @@ async def _ad_lead_keeps_its_state_across_pruning(h: TestHarness) -> None:
         h.service.sessions,
         settings=h.service.settings,
         at=h.clock.now(),
-        checkpointer=h.service.graph.checkpointer,
+        checkpointer=await h.service.graph.checkpointer(),
     )
 
     assert (pruned.deliveries, pruned.statuses, pruned.timers, pruned.audit) == (1, 1, 1, 1)

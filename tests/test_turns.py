@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from handoff.models import Rep
 from orchestrator.core.enums import EventType
+from orchestrator.core.settings import Settings
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.replay import harness
@@ -21,6 +22,15 @@ from orchestrator.runtime.turns import TurnEngine
 from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, auth, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
+
+
+async def _inbound_turns_in_order(h: TestHarness) -> list[int]:
+    """The turn that took each inbound message, in arrival order (-1: none yet)."""
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(col(Message.turn)).where(col(Message.direction) == "inbound").order_by(col(Message.id))
+        )
+        return [-1 if turn is None else int(turn) for turn in rows.scalars()]
 
 
 async def test_a_burst_of_messages_is_answered_once(h: TestHarness) -> None:
@@ -34,15 +44,81 @@ async def test_a_burst_of_messages_is_answered_once(h: TestHarness) -> None:
     await h.service.turns.drain()
     sent = h.fake_graph.sent_texts()[before:]
     assert len(sent) == 1, sent
-    async with h.service.sessions() as session:
-        turns = (
-            (
-                await session.execute(select(Message.turn).where(Message.direction == "inbound"))  # type: ignore[call-overload]
-            )
-            .scalars()
-            .all()
-        )
-    assert sorted(turns) == [1, 2, 2, 2]
+    assert sorted(await _inbound_turns_in_order(h)) == [1, 2, 2, 2]
+
+
+async def test_three_messages_100_ms_apart_get_one_answer(h: TestHarness) -> None:
+    wa = "12025550304"
+    defaults = Settings()
+    h.service.turns.burst_window_s = defaults.burst_window_s
+    h.service.turns.burst_quiet_s = defaults.burst_quiet_s
+    for n, part in enumerate(("hi", "how much does the basic plan cost", "for 10 agents")):
+        if n:
+            await asyncio.sleep(0.1)
+        assert (await h.post(text(wa, part, h.clock.now()))).status_code == 200
+    await h.service.turns.drain()
+    assert len(h.fake_graph.sent) == 1, h.fake_graph.sent_texts()
+    assert await _inbound_turns_in_order(h) == [1, 1, 1]
+    assert [o.turn for o in h.outcomes] == [1]
+
+
+async def test_a_graph_loaded_at_the_first_turn_stages_its_checkpoint(h: TestHarness) -> None:
+    from orchestrator.runtime.checkpoints import SessionSaver, StagedSaver
+
+    assert not h.service.graph.loaded, "nothing loaded at startup"
+    assert h.service.turns.saver is None
+    await say(h, text("12025550307", "Hello", h.clock.now()))
+    saver = h.service.turns.saver
+    assert isinstance(saver, StagedSaver), "the turn engine finds the staged saver once the graph loads"
+    assert saver is await h.service.graph.checkpointer()
+    # SQLite: written through the service's own engine, in the turn's transaction (one writer).
+    assert isinstance(saver.inner, SessionSaver)
+    assert saver.inner.engine is h.service.engine
+    state = await h.service.graph.aget_state(thread_config(1))
+    assert state.values["turn"] == 1
+
+
+async def test_a_lone_message_does_not_wait_for_the_upper_bound(h: TestHarness) -> None:
+    turns = h.service.turns
+    turns.burst_window_s = 3600  # were the wait not adaptive, this turn would start in an hour
+    turns.burst_quiet_s = 0.05
+    assert (await h.post(text("12025550305", "Hello", h.clock.now()))).status_code == 200
+    await asyncio.wait_for(turns.drain(), timeout=60)
+    assert len(h.fake_graph.sent) == 1
+    [outcome] = h.outcomes
+    assert turns.burst_quiet_s <= outcome.waited_s < turns.burst_window_s
+
+
+async def test_a_customer_who_keeps_typing_is_answered_at_the_upper_bound(h: TestHarness) -> None:
+    await h.service.graph.get()  # loaded beforehand: the first turn then starts when the window says
+    turns = h.service.turns
+    turns.burst_window_s = 0.5
+    turns.burst_quiet_s = 0.4
+    wa = "12025550306"
+    small_talk = [
+        "hi",
+        "ok",
+        "thanks",
+        "great",
+        "hello again",
+        "ok thanks",
+        "cool",
+        "nice",
+        "yes",
+        "thank you",
+    ]
+    for words in small_talk:  # a message every 100 ms for a second: never quiet for 0.4 s
+        assert (await h.post(text(wa, words, h.clock.now()))).status_code == 200
+        await asyncio.sleep(0.1)
+    await turns.drain()
+    first, *later = h.outcomes
+    assert first.turn == 1
+    assert first.waited_s >= turns.burst_window_s
+    assert later, "the messages after the upper bound are a later turn"
+    taken = await _inbound_turns_in_order(h)
+    assert -1 not in taken
+    assert taken == sorted(taken)
+    assert taken.count(1) < len(taken)
 
 
 async def test_messages_to_a_human_owned_conversation_never_reach_the_graph(h: TestHarness) -> None:
@@ -165,6 +241,7 @@ def _engine(h: TestHarness, graph: Any) -> TurnEngine:
 async def _deliver_without_turn(h: TestHarness, wa: str, body: str) -> int:
     """Store a customer message as the webhook does, without letting the service run its turn."""
     h.service.turns.burst_window_s = 3600
+    h.service.turns.burst_quiet_s = 3600
     assert (await h.post(text(wa, body, h.clock.now()))).status_code == 200
     await h.service.turns.close()  # the service's own scheduled turn never starts
     async with h.service.sessions() as session:

@@ -63,7 +63,6 @@ from handoff.api.visibility import (
     with_contact,
 )
 from handoff.errors import Conflict, Invalid
-from handoff.media import media_of
 from handoff.models import Assignment, AuditEntry, RepQueue
 from handoff.policy import require
 from handoff.templates_catalogue import CheckedTemplate, check_template_reply
@@ -78,7 +77,7 @@ from orchestrator.channels.whatsapp.outbound import (
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import Action, Direction, EventType, HandoffReason, Owner, SendStatus
-from orchestrator.core.tables import Conversation, Message
+from orchestrator.core.tables import Conversation, Media, Message
 from orchestrator.outbox import recipient_of
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -127,44 +126,108 @@ async def list_conversations(
     return [summary(c, k, int(n), now) for c, k, n in rows]
 
 
+# The transcript is paged, so reading a conversation costs the same at its 10th message as at its
+# 1,000th: a page of messages, the context log over the time it covers (at most this many events),
+# the latest failed sends.
+TRANSCRIPT_PAGE = 50
+EVENTS_PER_PAGE = 500
+SEND_FAILURES_SHOWN = 20
+Before = Annotated[
+    int | None,
+    Query(ge=1, description="a message id (`earlier_cursor` of a page): the messages before it"),
+]
+
+
 @router.get("/{conversation_id}", responses=errors(401, 404, 422))
 async def read_conversation(
-    conversation_id: ConversationId, actor: ActorDep, sessions: SessionsDep, clock: ClockDep
+    conversation_id: ConversationId,
+    actor: ActorDep,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    limit: Limit = TRANSCRIPT_PAGE,
+    before: Before = None,
 ) -> ConversationDetail:
-    """Transcript, handoff context, context log, assignment history (with the routing explanation and
-    the candidates considered), send failures and the audit trail."""
+    """A page of the transcript (the latest `limit` messages; `before` = `earlier_cursor` for the
+    page before), the context log over the time it covers, the handoff context, assignment history
+    (with the routing explanation and the candidates considered), the latest send failures and the
+    audit trail. A fixed number of statements, however long the conversation."""
     now = clock.now()
     async with sessions() as session:
         conversation, contact, failed = await visible_conversation(session, actor.viewer, conversation_id)
 
-        async def rows(table: Any, key: Any, order: Any) -> list[Any]:
-            query = select(table).where(key == conversation_id).order_by(order)
+        async def rows(query: Any) -> list[Any]:
             return list((await session.execute(query)).scalars())
 
-        messages: list[Message] = await rows(Message, col(Message.conversation_id), col(Message.id))
-        media = await media_of(session, conversation_id=conversation_id)
-        events: list[ContextEvent] = await rows(
-            ContextEvent, col(ContextEvent.conversation_id), col(ContextEvent.id)
+        of_conversation = col(Message.conversation_id) == conversation_id
+        newest_first = select(Message).where(of_conversation).order_by(col(Message.id).desc())
+        if before is not None:
+            newest_first = newest_first.where(col(Message.id) < before)
+        page: list[Message] = await rows(newest_first.limit(limit + 1))
+        earlier = len(page) > limit
+        messages = list(reversed(page[:limit]))
+        media = {
+            m.message_id: m
+            for m in await rows(select(Media).where(col(Media.message_id).in_([m.id for m in messages])))
+        }
+        events_query = select(ContextEvent).where(col(ContextEvent.conversation_id) == conversation_id)
+        if earlier and messages:  # from this page's first message on (earlier ones go with earlier pages)
+            events_query = events_query.where(col(ContextEvent.created_at) >= messages[0].created_at)
+        if before is not None:  # up to where the next page starts
+            starts = select(col(Message.created_at)).where(col(Message.id) == before).scalar_subquery()
+            events_query = events_query.where(col(ContextEvent.created_at) < starts)
+        events: list[ContextEvent] = list(
+            reversed(await rows(events_query.order_by(col(ContextEvent.id).desc()).limit(EVENTS_PER_PAGE)))
         )
-        assignments = await rows(Assignment, col(Assignment.conversation_id), col(Assignment.id))
-        audit = await rows(AuditEntry, col(AuditEntry.conversation_id), col(AuditEntry.id))
-        earlier = await history.earlier_conversations(session, viewer=actor.viewer, conversation=conversation)
-    handoffs = [e for e in events if e.type == EventType.HANDOFF]
+        handoff: ContextEvent | None = (
+            await session.execute(
+                select(ContextEvent)
+                .where(
+                    col(ContextEvent.conversation_id) == conversation_id,
+                    col(ContextEvent.type) == EventType.HANDOFF,
+                )
+                .order_by(col(ContextEvent.id).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        failures: list[Message] = await rows(
+            select(Message)
+            .where(
+                of_conversation,
+                col(Message.direction) == Direction.OUTBOUND,
+                col(Message.status) == SendStatus.FAILED,
+            )
+            .order_by(col(Message.id).desc())
+            .limit(SEND_FAILURES_SHOWN)
+        )
+        assignments = await rows(
+            select(Assignment)
+            .where(col(Assignment.conversation_id) == conversation_id)
+            .order_by(col(Assignment.id))
+        )
+        audit = await rows(
+            select(AuditEntry)
+            .where(col(AuditEntry.conversation_id) == conversation_id)
+            .order_by(col(AuditEntry.id))
+        )
+        previous = await history.earlier_conversations(
+            session, viewer=actor.viewer, conversation=conversation
+        )
     last = conversation.last_inbound_at
     return ConversationDetail(
         **summary(conversation, contact, failed, now).model_dump(),
         window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
-        handoff_context=handoffs[-1].details if handoffs else None,
+        handoff_context=handoff.details if handoff is not None else None,
         messages=[message_out(m, media.get(m.id) if m.id is not None else None) for m in messages],
+        earlier_cursor=messages[0].id if earlier and messages else None,
         events=[EventOut.model_validate(e, from_attributes=True) for e in events],
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
         send_failures=[
             SendFailure(message_id=m.id, text=m.text, error=m.error, at=m.updated_at)
-            for m in messages
-            if m.id is not None and m.direction == Direction.OUTBOUND and m.status == SendStatus.FAILED
+            for m in reversed(failures)
+            if m.id is not None
         ],
         audit=[AuditOut.model_validate(a, from_attributes=True) for a in audit],
-        earlier_conversations=earlier,
+        earlier_conversations=previous,
     )
 
 

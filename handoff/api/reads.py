@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handoff.api.conversations import list_conversations, read_conversation
+from handoff.api.conversations import TRANSCRIPT_PAGE, list_conversations, read_conversation
 from handoff.api.deps import Actor
 from handoff.api.queues import queue_dashboard, queue_detail
 from handoff.api.schemas import ConversationDetail, ConversationSummary, QueueDetail
@@ -95,9 +95,18 @@ async def conversation_summary(
 
 
 async def conversation_detail(
-    service: WorkspaceService, actor: Actor, conversation_id: int
+    service: WorkspaceService,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    before: int | None = None,
+    limit: int = TRANSCRIPT_PAGE,
 ) -> ConversationDetail:
-    return await read_conversation(conversation_id, actor, service.sessions, service.clock)
+    """The API's reading of the conversation: a page of its transcript (the latest, or the one
+    before the message `before`)."""
+    return await read_conversation(
+        conversation_id, actor, service.sessions, service.clock, limit=limit, before=before
+    )
 
 
 async def queue_numbers(service: WorkspaceService, actor: Actor) -> list[QueueMetrics]:

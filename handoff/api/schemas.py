@@ -130,11 +130,21 @@ class SendFailure(BaseModel):
 
 class ConversationDetail(ConversationSummary):
     window_closes_at: datetime | None
-    handoff_context: dict[str, Any] | None
-    messages: list[MessageOut]
-    events: list[EventOut]
+    handoff_context: dict[str, Any] | None = Field(description="the latest handoff's context")
+    messages: list[MessageOut] = Field(
+        description="a page of the transcript, oldest first: the latest `limit` messages, or the "
+        "`limit` messages before `before`"
+    )
+    earlier_cursor: int | None = Field(
+        description="pass it as `before` to get the page of earlier messages; null when this page "
+        "starts the conversation"
+    )
+    events: list[EventOut] = Field(
+        description="the context log over the time this page covers (from its first message on, or "
+        "from the start of the conversation on its first page; up to the next page)"
+    )
     assignments: list[AssignmentOut]
-    send_failures: list[SendFailure]
+    send_failures: list[SendFailure] = Field(description="the latest failed sends, whatever the page")
     audit: list[AuditOut]
     earlier_conversations: list[EarlierConversation] = Field(
         default_factory=list,

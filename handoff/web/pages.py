@@ -15,6 +15,7 @@ A request without a valid session is sent to the sign-in page (a fragment reques
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -44,6 +45,7 @@ from handoff.web import session as web_session
 from handoff.web import team_pages
 from handoff.web.rendering import STATIC_DIR, PageUser, SignInRequired, UserDep, render
 from orchestrator.core.enums import HandoffReason, Owner, Role
+from orchestrator.core.tables import Message
 
 router = APIRouter(include_in_schema=False)
 
@@ -255,12 +257,17 @@ async def inbox_mentions(request: Request, user: UserDep, service: WorkspaceServ
 
 
 # -- a conversation --------------------------------------------------------------------------------
-async def _detail(service: WorkspaceService, user: PageUser, conversation_id: int) -> ConversationDetail:
-    return await conversation_detail(service, user.actor, conversation_id)
+async def _detail(
+    service: WorkspaceService, user: PageUser, conversation_id: int, before: int | None = None
+) -> ConversationDetail:
+    return await conversation_detail(service, user.actor, conversation_id, before=before)
 
 
-def _timeline(detail: ConversationDetail, note_rows: list[Note]) -> list[dict[str, Any]]:
-    """Messages, notes and the human-side events, in time order."""
+def _timeline(
+    detail: ConversationDetail, note_rows: list[Note], ends_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Messages, notes and the human-side events of the transcript's page, in time order (the
+    events come with the page; notes are kept to the time it covers)."""
     shown_events = {
         "assigned",
         "transferred",
@@ -274,7 +281,11 @@ def _timeline(detail: ConversationDetail, note_rows: list[Note]) -> list[dict[st
         "handoff",
     }
     items: list[dict[str, Any]] = [{"kind": "message", "at": m.created_at, "m": m} for m in detail.messages]
-    items += [{"kind": "note", "at": n.created_at, "n": n} for n in note_rows]
+    items += [
+        {"kind": "note", "at": n.created_at, "n": n}
+        for n in note_rows
+        if _on_page(detail, ends_at, n.created_at)
+    ]
     items += [{"kind": "event", "at": e.created_at, "e": e} for e in detail.events if e.type in shown_events]
 
     # At the same instant: what the customer said, what happened because of it, what was said back.
@@ -284,6 +295,15 @@ def _timeline(detail: ConversationDetail, note_rows: list[Note]) -> list[dict[st
         return 1 if item["kind"] == "event" else 3
 
     return sorted(items, key=lambda i: (i["at"], rank(i)))
+
+
+def _on_page(detail: ConversationDetail, ends_at: datetime | None, at: datetime) -> bool:
+    """Whether something that happened `at` belongs with this page of the transcript, which ends
+    where the next page starts (`ends_at`): pages are split where a page's first message was
+    received, as the API splits the context log."""
+    if detail.earlier_cursor is not None and detail.messages and at < detail.messages[0].created_at:
+        return False
+    return ends_at is None or at < ends_at
 
 
 async def _members(service: WorkspaceService, queue: str | None) -> list[Rep]:
@@ -300,11 +320,20 @@ async def _members(service: WorkspaceService, queue: str | None) -> list[Rep]:
 
 
 async def _conversation_view(
-    service: WorkspaceService, user: PageUser, conversation_id: int
+    service: WorkspaceService, user: PageUser, conversation_id: int, before: int | None = None
 ) -> dict[str, Any]:
-    detail = await _detail(service, user, conversation_id)
+    detail = await _detail(service, user, conversation_id, before)
+    ends_at: datetime | None = None
     async with service.sessions() as session:
         note_rows = await notes.notes_of(session, conversation_id=conversation_id)
+        if before is not None:
+            ends_at = (
+                await session.execute(
+                    select(col(Message.created_at)).where(
+                        col(Message.id) == before, col(Message.conversation_id) == conversation_id
+                    )
+                )
+            ).scalar_one_or_none()
     actor = user.actor
     is_owner = detail.owner == Owner.HUMAN and detail.assignee_id == actor.id
     with_human = detail.owner in (Owner.QUEUED, Owner.HUMAN)
@@ -315,7 +344,7 @@ async def _conversation_view(
         "c": detail,
         "ctx": detail.handoff_context or {},
         "messages_by_id": {m.id: m for m in detail.messages},
-        "timeline": _timeline(detail, note_rows),
+        "timeline": _timeline(detail, note_rows, ends_at),
         "notes": note_rows,
         "routed": routed,
         "is_owner": is_owner,
@@ -344,6 +373,23 @@ async def _mark_read(service: WorkspaceService, user: PageUser, conversation_id:
         at = service.clock.now()
         await notes.mark_mentions_read(session, rep_id=user.rep.id, at=at, conversation_id=conversation_id)
         await unread.mark_read(session, rep_id=user.rep.id, conversation_id=conversation_id, at=at)
+
+
+@router.get("/conversations/{conversation_id}/earlier")
+async def conversation_earlier(
+    conversation_id: int,
+    before: Annotated[int, Query(ge=1)],
+    request: Request,
+    user: UserDep,
+    service: WorkspaceServiceDep,
+) -> HTMLResponse:
+    """The transcript's page before message `before`: its items, and above them the control that
+    loads the page before it (htmx swaps them in for the control that asked)."""
+    try:
+        view = await _conversation_view(service, user, conversation_id, before)
+    except NotFound:
+        return render(request, "not_found.html", service, user, status_code=404)
+    return render(request, "_timeline.html", service, user, earlier_page=True, **view)
 
 
 @router.get("/conversations/{conversation_id}/fragments/{part}")

@@ -49,8 +49,11 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4.1-mini"
     llm_timeout_s: float = 8.0
 
-    # A burst of customer messages within this window is one turn (DESIGN.md flow step 2).
+    # A burst of customer messages is one turn (DESIGN.md flow step 2): the turn starts once the
+    # customer has sent nothing for `burst_quiet_s`, and at the latest `burst_window_s` after the
+    # burst's first message (0: at once).
     burst_window_s: float = Field(default=1.5, ge=0)
+    burst_quiet_s: float = Field(default=0.4, ge=0)
     # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
     timer_interval_s: float = Field(default=5.0, gt=0)
     run_background: bool = True

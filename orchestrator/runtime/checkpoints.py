@@ -102,9 +102,12 @@ class _Writes:
 
 @dataclass
 class Stage:
-    """The graph's writes during one turn, not yet stored."""
+    """The graph's writes during one turn, not yet stored, and the stored checkpoint the turn
+    started from (read once per turn: the turn holds the conversation's lease, so nothing else
+    writes it meanwhile, and a turn whose lease lapsed has its commit refused)."""
 
     ops: list[_Put | _Writes] = field(default_factory=list)
+    stored: dict[tuple[str, str], CheckpointTuple | None] = field(default_factory=dict)
 
     def latest(self, thread_id: str, checkpoint_ns: str) -> _Put | None:
         for op in reversed(self.ops):
@@ -333,6 +336,7 @@ class StagedSaver(BaseCheckpointSaver[Any]):
             else:
                 await self.inner.aput_writes(op.config, op.writes, op.task_id, op.task_path)
         stage.ops.clear()
+        stage.stored.clear()
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         stage = _STAGE.get()
@@ -353,6 +357,10 @@ class StagedSaver(BaseCheckpointSaver[Any]):
                     else None,
                     stage.writes_for(thread_id, ns, put.checkpoint["id"]),
                 )
+            if wanted is None:  # the latest: the turn's replay check and the graph's run read it
+                if (thread_id, ns) not in stage.stored:
+                    stage.stored[thread_id, ns] = await self.inner.aget_tuple(config)
+                return stage.stored[thread_id, ns]
         return await self.inner.aget_tuple(config)
 
     def alist(

@@ -1,10 +1,10 @@
 """The running service: everything a process needs, started and stopped in one place.
 
-`Service.running(settings, ...)` migrates the database, seeds the configured reps, opens the
-LangGraph checkpointer, builds the graph, the Graph API client, the model client (when configured)
-and the turn engine, and runs the background loop (turn sweep, timers). The HTTP app, the CLI and
-the tests all start the service this way, injecting a clock, a Graph API transport or a model
-client where they need to.
+`Service.running(settings, ...)` migrates the database, seeds the configured reps, prepares the
+LangGraph checkpointer and the graph (opened at the first turn: `AgentGraph`), builds the Graph API
+client, the model client (when configured) and the turn engine, and runs the background loop (turn
+sweep, timers). The HTTP app, the CLI and the tests all start the service this way, injecting a
+clock, a Graph API transport or a model client where they need to.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from agents.llm import LLMClient
 from handoff.assignment import run_background
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
@@ -33,9 +33,12 @@ from orchestrator.core.settings import Settings
 from orchestrator.media import MediaFetcher
 from orchestrator.migrations import run_migrations
 from orchestrator.outbox import Dispatcher
-from orchestrator.runtime.graph import Graph, build_graph, open_checkpointer
+from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
+
+if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
+    from agents.llm import LLMClient
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +50,7 @@ class Service:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    graph: Graph
+    graph: AgentGraph
     client: GraphClient
     turns: TurnEngine
     dispatcher: Dispatcher
@@ -110,8 +113,9 @@ class Service:
         install(sessions, notifier)
         try:
             await notifier.start()
-            async with open_checkpointer(settings.database_url, engine=engine) as checkpointer:
-                graph = build_graph(checkpointer=checkpointer)
+            # The graph and its checkpointer open at the first turn (LangGraph is most of the memory);
+            # on SQLite its checkpoints go through this engine, in the turns' transactions.
+            async with contextlib.aclosing(AgentGraph(settings.database_url, engine=engine)) as graph:
                 turns = TurnEngine(
                     sessions=sessions,
                     graph=graph,
@@ -120,6 +124,7 @@ class Service:
                     clock=clock,
                     llm=llm,
                     burst_window_s=settings.burst_window_s,
+                    burst_quiet_s=settings.burst_quiet_s,
                     on_outcome=on_outcome,
                     lease_s=settings.turn_lease_s,
                     send_claim=timedelta(seconds=settings.send_claim_s),
@@ -171,12 +176,16 @@ class Service:
         # Presence expiry, durable timers (SLA, offline reps, opening hours), waiting-queue drain.
         await run_background(self.sessions, config=self.config, at=self.clock.now())
         if self.pruned_at is None or time.monotonic() - self.pruned_at >= self.settings.retention_interval_s:
+            # Old checkpoints need the graph's checkpointer: pruned from the second pass on (an hour
+            # after start by default), or at once where a turn has already loaded the graph, so a
+            # process that runs no turn does not load LangGraph at startup just for this.
+            first = self.pruned_at is None
             self.pruned_at = time.monotonic()
             await prune(
                 self.sessions,
                 settings=self.settings,
                 at=self.clock.now(),
-                checkpointer=self.graph.checkpointer,
+                checkpointer=None if first and not self.graph.loaded else await self.graph.checkpointer(),
             )
 
     async def _background_loop(self) -> None:

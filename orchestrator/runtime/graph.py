@@ -11,27 +11,25 @@ the run-scoped `GraphContext` (configuration, model client, clock) is passed at 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, Literal
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.state import CompiledStateGraph
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from agents.handover import handover
-from agents.qualifier import qualifier
-from agents.responder import responder
-from agents.sentinel.node import after_sentinel, perceive, sentinel
-from agents.triage import after_triage, triage
-from orchestrator.core.context import GraphContext
 from orchestrator.core.db import make_engine, sqlite_path
 from orchestrator.core.state import State
-from orchestrator.runtime.checkpoints import SessionSaver, StagedSaver
 
-Graph = CompiledStateGraph[State, GraphContext, State, State]
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.types import StateSnapshot
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from orchestrator.core.context import GraphContext
+    from orchestrator.runtime.checkpoints import StagedSaver
+
+    Graph = CompiledStateGraph[State, GraphContext, State, State]
 
 
 async def _handoff_or_end(state: State) -> Literal["handover", "__end__"]:
@@ -39,6 +37,16 @@ async def _handoff_or_end(state: State) -> Literal["handover", "__end__"]:
 
 
 def build_graph(*, checkpointer: BaseCheckpointSaver[Any] | None) -> Graph:
+    # Imported here: LangGraph and the agents are most of a process's memory, loaded at the first turn.
+    from langgraph.graph import END, START, StateGraph
+
+    from agents.handover import handover
+    from agents.qualifier import qualifier
+    from agents.responder import responder
+    from agents.sentinel.node import after_sentinel, perceive, sentinel
+    from agents.triage import after_triage, triage
+    from orchestrator.core.context import GraphContext
+
     builder = StateGraph(State, context_schema=GraphContext)
     builder.add_node("perceive", perceive)
     builder.add_node("sentinel", sentinel)
@@ -68,6 +76,8 @@ async def open_checkpointer(
 ) -> AsyncIterator[StagedSaver]:
     """The graph's saver, its writes held during a turn for the turn's commit (`checkpoints`): on
     SQLite through the app's own `engine` (one writer), on PostgreSQL LangGraph's PostgreSQL saver."""
+    from orchestrator.runtime.checkpoints import SessionSaver, StagedSaver  # LangGraph: at the first turn
+
     if sqlite_path(database_url) is not None:
         own = engine is None
         engine = engine or make_engine(database_url)
@@ -93,11 +103,98 @@ async def open_checkpointer(
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
         pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]  # pool rows are dict_row
-        # Several processes may start together: set the checkpoint tables up one at a time.
+        # Several processes may start together: set the checkpoint tables up one at a time. The lock
+        # is tried, not waited for: a statement waiting on it would hold a snapshot, and the saver's
+        # `CREATE INDEX CONCURRENTLY` in the process holding the lock would wait for that snapshot.
         async with await AsyncConnection.connect(conninfo, autocommit=True) as lock_conn:
-            await lock_conn.execute("SELECT pg_advisory_lock(727275)")
+            while not await _try_lock(lock_conn):  # noqa: ASYNC110 (polls the database)
+                await asyncio.sleep(0.05)
             try:
                 await pg_saver.setup()
             finally:
                 await lock_conn.execute("SELECT pg_advisory_unlock(727275)")
         yield StagedSaver(pg_saver)
+
+
+def _import_agents(*, postgres: bool) -> None:
+    import langgraph.graph
+
+    import agents.handover
+    import agents.qualifier
+    import agents.responder
+    import agents.sentinel.node
+    import agents.triage  # noqa: F401
+    import orchestrator.runtime.checkpoints  # noqa: F401  (LangGraph's checkpoint base and SQLite schema)
+
+    if postgres:
+        import langgraph.checkpoint.postgres.aio  # noqa: F401
+
+
+async def _try_lock(conn: Any) -> bool:
+    row = await (await conn.execute("SELECT pg_try_advisory_lock(727275)")).fetchone()
+    return bool(row and row[0])
+
+
+class AgentGraph:
+    """The compiled graph and its checkpointer, opened at first use rather than at startup: LangGraph
+    (with langchain-core and langsmith) and the agents are about 40 MB and a second of CPU that an
+    API process answering only reps never needs. The turn engine and retention reach the graph
+    through it; `aclose` closes the checkpointer. The checkpointer is `open_checkpointer`'s
+    `StagedSaver` (on SQLite over the app's `engine` when one is given), so a turn's checkpoint is
+    held until the turn's commit writes it (`saver`, known once the graph is loaded)."""
+
+    def __init__(self, database_url: str, *, engine: AsyncEngine | None = None) -> None:
+        self.database_url = database_url
+        self.engine = engine
+        self._graph: Graph | None = None
+        self._saver: StagedSaver | None = None
+        self._stack = AsyncExitStack()
+        self._lock = asyncio.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._graph is not None
+
+    @property
+    def saver(self) -> StagedSaver | None:
+        """The graph's staged checkpointer; None until the graph is loaded."""
+        return self._saver
+
+    async def get(self) -> Graph:
+        if self._graph is None:
+            async with self._lock:
+                if self._graph is None:
+                    # The imports take a second of CPU: in a thread, so the event loop goes on
+                    # acknowledging webhooks and renewing leases meanwhile.
+                    await asyncio.to_thread(_import_agents, postgres=sqlite_path(self.database_url) is None)
+                    saver = await self._stack.enter_async_context(
+                        open_checkpointer(self.database_url, engine=self.engine)
+                    )
+                    self._graph = build_graph(checkpointer=saver)
+                    self._saver = saver
+        return self._graph
+
+    async def checkpointer(self) -> StagedSaver:
+        await self.get()
+        assert self._saver is not None
+        return self._saver
+
+    async def saved_values(self, config: RunnableConfig) -> dict[str, Any]:
+        """The state as last checkpointed (the stored channel values only, without working out the
+        graph's next step as `aget_state` does); empty for a new conversation."""
+        saved = await (await self.checkpointer()).aget_tuple(config)
+        return dict(saved.checkpoint["channel_values"]) if saved is not None else {}
+
+    async def ainvoke(self, *args: Any, **kwargs: Any) -> Any:
+        return await (await self.get()).ainvoke(*args, **kwargs)
+
+    async def aget_state(self, config: RunnableConfig) -> StateSnapshot:
+        return await (await self.get()).aget_state(config)
+
+    async def aupdate_state(self, config: RunnableConfig, values: dict[str, Any] | Any) -> RunnableConfig:
+        return await (await self.get()).aupdate_state(config, values)
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        self._graph = None
+        self._saver = None

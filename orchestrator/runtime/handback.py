@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from agents.llm import LLMClient
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType
+from orchestrator.core.tables import Conversation
+
+if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
+    from agents.llm import LLMClient
 
 
 @dataclass
@@ -46,23 +49,23 @@ class HandBack:
     briefing: str
 
 
-async def latest_hand_back(session: AsyncSession, *, conversation_id: int) -> HandBack | None:
-    """The conversation's latest hand-back to the bot, as its transaction recorded it."""
-    event = (
-        (
-            await session.execute(
-                select(ContextEvent)
-                .where(
-                    col(ContextEvent.conversation_id) == conversation_id,
-                    col(ContextEvent.type) == EventType.RETURNED_TO_BOT,
-                )
-                .order_by(col(ContextEvent.id).desc())
-                .limit(1)
-            )
+def latest_hand_back_id() -> ScalarSelect[int | None]:
+    """The id of the conversation's latest hand-back to the bot (its `returned_to_bot` event, which
+    the hand-back's transaction recorded), correlated to the `Conversation` of the enclosing query,
+    so the turn reads it with the conversation in one statement."""
+    returned = aliased(ContextEvent)
+    return (
+        select(func.max(col(returned.id)))
+        .where(
+            col(returned.conversation_id) == col(Conversation.id),
+            col(returned.type) == EventType.RETURNED_TO_BOT,
         )
-        .scalars()
-        .first()
+        .correlate(Conversation)
+        .scalar_subquery()
     )
+
+
+def hand_back_of(event: ContextEvent | None) -> HandBack | None:
     if event is None or event.id is None:
         return None
     return HandBack(event.id, str((event.details or {}).get("briefing") or ""))

@@ -1,19 +1,26 @@
 """Bot turns: one conversation at a time, in order, a burst of messages answered once.
 
 The webhook stores messages and marks the conversation `has_pending`; `TurnEngine.schedule` then
-waits out the burst window and runs the turn off the request path. A turn:
+waits while the customer is still typing and runs the turn off the request path. The burst window
+is adaptive: the turn starts once no new message has arrived for `burst_quiet_s` (a few hundred ms),
+and at the latest `burst_window_s` after the first message of the burst, so a lone message is
+answered at once and a burst of messages still gets one answer. A turn:
   1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
      and renewed while the loop runs, so a dead process's conversations resume within seconds;
-  2. reads the unprocessed inbound messages; if the conversation is not bot-owned (the ownership
-     gate) they go to the rep workspace and the graph is never called;
-  3. runs the graph (outside any database transaction);
+  2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages
+     and the latest hand-back; if the conversation is not bot-owned (the ownership gate) the messages
+     go to the rep workspace and the graph is never called;
+  3. runs the graph (outside any database transaction), a new hand-back's briefing taken into its
+     state first; the graph's checkpoint is held in memory (`checkpoints.StagedSaver`);
   4. in one transaction, fenced (refused unless this worker still holds the lease and every message
-     is still unprocessed): marks the messages consumed, appends the agents' events to the context log,
-     queues the replies, and on handoff writes the context, pauses the bot and assigns;
+     is still unprocessed): counts the turn in one conditional UPDATE, marks the messages consumed,
+     writes the graph's checkpoint, appends the agents' events to the context log, queues the
+     replies, and on handoff writes the context, pauses the bot and assigns;
   5. after the commit, sends the queued replies.
-The graph's checkpoint and the commit are two writes, so a turn is made idempotent: the state
-records the ids of the messages it consumed, and a checkpoint found ahead of the database (its
-consumed messages still unprocessed) is committed as it stands, never run again.
+On SQLite the checkpoint is written in the turn's transaction. On PostgreSQL LangGraph's saver
+writes it on its own connection (under the conversation's row lock, after the fence), so a turn is
+made idempotent: the state records the ids of the messages it consumed, and a checkpoint found ahead
+of the database (its consumed messages still unprocessed) is committed as it stands, never run again.
 Messages that arrived while the graph ran are taken by the next loop. A periodic sweep picks up
 conversations whose turn was interrupted (crash, another process's schedule).
 """
@@ -23,15 +30,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from langchain_core.runnables import RunnableConfig
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -48,16 +55,20 @@ from orchestrator.conversations import (
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
-from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import EventType, HandoffReason, Owner, SendStatus
+from orchestrator.core.contextlog import ContextEvent, log_event
+from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
 from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
-from orchestrator.runtime.checkpoints import Stage, StagedSaver
-from orchestrator.runtime.graph import Graph, thread_config
-from orchestrator.runtime.handback import HandBack, latest_hand_back, resume_update
+from orchestrator.runtime.graph import AgentGraph, thread_config
+from orchestrator.runtime.handback import HandBack, hand_back_of, latest_hand_back_id, resume_update
+
+if TYPE_CHECKING:  # LangGraph loads with the graph, at a process's first turn
+    from langchain_core.runnables import RunnableConfig
+
+    from orchestrator.runtime.checkpoints import Stage, StagedSaver
 
 log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
@@ -77,6 +88,7 @@ class TurnOutcome:
     sent: list[Message] = field(default_factory=list)
     handoff: HandoffResult | None = None
     llm_calls: int = 0
+    waited_s: float = 0.0  # the burst window this turn waited out before it ran (monotonic seconds)
 
 
 def _turn_message(message: Message) -> TurnMessage:
@@ -96,12 +108,13 @@ class TurnEngine:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        graph: Graph,
+        graph: AgentGraph,
         config: AppConfig,
         client: GraphClient,
         clock: Clock,
         llm: ModelClient | None = None,
         burst_window_s: float = 1.5,
+        burst_quiet_s: float = 0.4,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
         lease_s: float = LEASE_S,
         send_claim: timedelta = SEND_CLAIM,
@@ -112,7 +125,8 @@ class TurnEngine:
         self.client = client
         self.clock = clock
         self.llm = llm
-        self.burst_window_s = burst_window_s
+        self.burst_window_s = burst_window_s  # the upper bound of the wait
+        self.burst_quiet_s = burst_quiet_s  # the wait after the latest message
         self.lease_s = lease_s
         self.renew_every_s = lease_s / 3
         self.send_claim = send_claim
@@ -121,32 +135,62 @@ class TurnEngine:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
-        saver = graph.checkpointer
-        self.saver = saver if isinstance(saver, StagedSaver) else None
+
+    @property
+    def saver(self) -> StagedSaver | None:
+        """The graph's checkpointer, whose writes wait for the turn's commit; known once the graph
+        has loaded (`run` loads it before it takes the lease)."""
+        return self.graph.saver
 
     # -- scheduling ------------------------------------------------------------------------
-    def schedule(self, conversation_id: int) -> None:
-        """Run the conversation's pending turn soon (after the burst window), once."""
+    def schedule(self, conversation_id: int, *, arrived: bool = True) -> None:
+        """Run the conversation's pending turn soon (once the customer has stopped typing), once.
+        `arrived`: a new message is why; it restarts the quiet period of a turn still waiting
+        (the sweep's re-scheduling does not)."""
+        now = time.monotonic()
+        if arrived:
+            self._heard[conversation_id] = now
         task = self._tasks.get(conversation_id)
         if task is not None and not task.done():
             self._again.add(conversation_id)
             return
-        self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id))
+        self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id, now))
 
-    async def _run_later(self, conversation_id: int) -> None:
+    async def _quiet(self, conversation_id: int, started: float) -> float:
+        """Wait until no message has arrived for `burst_quiet_s`, or `burst_window_s` has passed
+        since `started`, whichever comes first; returns the seconds waited."""
+        upper = self.burst_window_s
+        if not upper:
+            return 0.0
+        quiet = min(self.burst_quiet_s, upper)
+        while True:
+            now = time.monotonic()
+            heard = self._heard.get(conversation_id, started)
+            until = min(max(heard, started) + quiet, started + upper)
+            if now >= until:
+                return now - started
+            await asyncio.sleep(until - now)
+
+    async def _run_later(self, conversation_id: int, started: float) -> None:
+        # A process's first turn loads the graph: while the burst window runs, not after it.
+        loading = asyncio.create_task(self.graph.get())
         try:
-            if self.burst_window_s:
-                await asyncio.sleep(self.burst_window_s)
+            waited = await self._quiet(conversation_id, started)
+            await loading
             while True:
                 self._again.discard(conversation_id)
-                await self.run(conversation_id)
+                await self.run(conversation_id, waited_s=waited)
+                waited = 0.0
                 if conversation_id not in self._again:
                     break
         except Exception:
             log.exception("turn_task_failed", conversation_id=conversation_id)
         finally:
+            loading.cancel()  # no-op once loaded; a cancelled turn leaves nothing opening behind it
             self._tasks.pop(conversation_id, None)
+            self._heard.pop(conversation_id, None)
 
     async def drain(self) -> None:
         """Wait until every scheduled turn has run (replay, tests, shutdown)."""
@@ -190,7 +234,7 @@ class TurnEngine:
             )
             ids = [int(i) for i in rows.scalars() if i is not None]
         for cid in ids:
-            self.schedule(cid)
+            self.schedule(cid, arrived=False)
         # Replies a crash (or an interrupted caller) left unsent, and those waiting to be retried.
         relayed = await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
         for message in relayed:
@@ -212,7 +256,11 @@ class TurnEngine:
             await self._hand_off_undelivered(conversation_id, failed)
         finally:
             async with self.sessions() as session, session.begin():
-                await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
+                arrived = await release_turn_lease(
+                    session, conversation_id=conversation_id, owner=self.worker_id
+                )
+        if arrived:  # stored while the hand-off held the lease: their turn (the ownership gate) runs now
+            self.schedule(conversation_id, arrived=False)
 
     async def close(self) -> None:
         for task in list(self._tasks.values()):
@@ -224,7 +272,12 @@ class TurnEngine:
         self._tasks = {cid: task for cid, task in self._tasks.items() if not task.done()}
 
     # -- one conversation ------------------------------------------------------------------
-    async def run(self, conversation_id: int) -> list[TurnOutcome]:
+    async def run(self, conversation_id: int, *, waited_s: float = 0.0) -> list[TurnOutcome]:
+        """Take the lease and run the conversation's turns until nothing is pending. The lease is
+        claimed in the transaction that reads the first turn's messages; each commit tells whether
+        more arrived meanwhile, and so does the release (messages stored by another process while
+        this one held the lease), so nothing is read twice to find out."""
+        await self.graph.get()  # loaded before the lease is taken (the process's first turn loads it)
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
@@ -235,19 +288,21 @@ class TurnEngine:
                 until=now + timedelta(seconds=self.lease_s),
             ):
                 return []  # another worker has it; it loops until nothing is pending
+            pending = await self._read_turn(session, conversation_id)
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
+        more = False
         try:
-            while not lost.is_set():
+            while pending is not None and not lost.is_set():
                 try:
-                    outcome = await self._one_turn(conversation_id)
+                    outcome, more = await self._one_turn(conversation_id, pending)
                 except TurnRefused as exc:
                     # Nothing of the turn was committed; whoever holds the lease now runs it.
                     log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
+                    more = False
                     break
-                if outcome is None:
-                    break
+                outcome.waited_s, waited_s = waited_s, 0.0
                 outcomes.append(outcome)
                 outcome.sent = await send_pending(
                     self.sessions,
@@ -261,12 +316,21 @@ class TurnEngine:
                 ]
                 if undelivered and outcome.handoff is None:
                     outcome.handoff = await self._hand_off_undelivered(conversation_id, undelivered[0])
+                if not more:
+                    break
+                async with self.sessions() as session, session.begin():
+                    pending = await self._read_turn(session, conversation_id)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             async with self.sessions() as session, session.begin():
-                await release_turn_lease(session, conversation_id=conversation_id, owner=self.worker_id)
+                arrived = await release_turn_lease(
+                    session, conversation_id=conversation_id, owner=self.worker_id
+                )
+        if arrived and not lost.is_set():
+            # Stored (by any process) after this worker's last look: run again, as a new turn.
+            self.schedule(conversation_id, arrived=False)
         if self.on_outcome is not None:
             for outcome in outcomes:
                 self.on_outcome(outcome)
@@ -330,28 +394,41 @@ class TurnEngine:
                 lost.set()
                 return
 
-    async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:
-        async with self.sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
-                return None
-            messages = await pending_inbound(session, conversation_id=conversation_id)
-            if not messages:
-                conversation.has_pending = False
-                session.add(conversation)
-                return None
-            if conversation.owner != Owner.BOT:
-                # Ownership gate: a queued or human-owned conversation never reaches the graph.
-                for m in messages:
-                    m.status = "for_rep"
-                    session.add(m)
-                conversation.has_pending = False
-                session.add(conversation)
-                return None
-            contact = await session.get(Contact, conversation.contact_id)
-            assert contact is not None
-            turn_input = [_turn_message(m) for m in messages]
-            hand_back = await latest_hand_back(session, conversation_id=conversation_id)
+    async def _read_turn(self, session: AsyncSession, conversation_id: int) -> _Pending | None:
+        """The conversation, its contact, its unprocessed inbound messages and its latest hand-back
+        to the bot, in the caller's transaction; None when there is nothing for the bot (the
+        ownership gate sends what there is to the rep workspace)."""
+        row = (
+            await session.execute(
+                select(Conversation, Contact, ContextEvent)
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
+                .where(col(Conversation.id) == conversation_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        conversation, contact, returned = row
+        messages = await pending_inbound(session, conversation_id=conversation_id)
+        if not messages:
+            conversation.has_pending = False
+            session.add(conversation)
+            return None
+        if conversation.owner != Owner.BOT:
+            # Ownership gate: a queued or human-owned conversation never reaches the graph.
+            for m in messages:
+                m.status = "for_rep"
+                session.add(m)
+            conversation.has_pending = False
+            session.add(conversation)
+            return None
+        return _Pending(conversation, contact, messages, hand_back_of(returned))
+
+    async def _one_turn(self, conversation_id: int, pending: _Pending) -> tuple[TurnOutcome, bool]:
+        """Run the graph on the pending messages and commit its result; returns the outcome and
+        whether more messages arrived meanwhile."""
+        conversation, contact, messages = pending.conversation, pending.contact, pending.messages
+        turn_input = [_turn_message(m) for m in messages]
         context = GraphContext(
             config=self.config,
             now=self.clock.now(),
@@ -362,7 +439,9 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         async with self._staged() as stage:
-            return await self._run_graph(conversation_id, messages, turn_input, context, stage, hand_back)
+            return await self._run_graph(
+                conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
+            )
 
     def _staged(self) -> contextlib.AbstractAsyncContextManager[Stage | None]:
         """The graph's writes held for the turn's commit (`checkpoints.StagedSaver`)."""
@@ -371,15 +450,16 @@ class TurnEngine:
     async def _run_graph(
         self,
         conversation_id: int,
+        contact: Contact,
         messages: list[Message],
         turn_input: list[TurnMessage],
         context: GraphContext,
         stage: Stage | None,
         hand_back: HandBack | None,
-    ) -> TurnOutcome:
+    ) -> tuple[TurnOutcome, bool]:
         config = thread_config(conversation_id)
-        checkpoint = await self.graph.aget_state(config)
-        ahead = set(checkpoint.values.get("consumed") or []) & {m.id for m in messages}
+        values = await self.graph.saved_values(config)
+        ahead = set(values.get("consumed") or []) & {m.id for m in messages}
         if ahead:
             # The graph already ran on these messages and checkpointed, but the commit never
             # happened (PostgreSQL, whose checkpoint is written on its own connection: a crash
@@ -387,9 +467,9 @@ class TurnEngine:
             # advanced state (which would count the customer's words twice).
             log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
             replayed = [m for m in messages if m.id in ahead]
-            return await self._commit_turn(conversation_id, replayed, cast(State, checkpoint.values), 0)
+            return await self._commit_turn(conversation_id, contact, replayed, cast(State, values), 0)
         if hand_back is not None:
-            await self._resume(config, hand_back)
+            await self._resume(config, values, hand_back)
         state: State
         try:
             # durability="exit": the turn's state is checkpointed once, when the graph finishes, and
@@ -414,41 +494,65 @@ class TurnEngine:
         calls = context.usage.calls if context.usage is not None else 0
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
-        return await self._commit_turn(conversation_id, messages, state, calls, stage)
+        return await self._commit_turn(conversation_id, contact, messages, state, calls, stage)
 
-    async def _resume(self, config: RunnableConfig, hand_back: HandBack) -> None:
-        """The latest hand-back's briefing into the bot's state, once; staged, so it is stored by
-        this turn's commit (the hand-back's own transaction recorded it with the ownership change)."""
-        snapshot = await self.graph.aget_state(config)
-        update = resume_update(dict(snapshot.values), hand_back, self.config)
+    async def _resume(self, config: RunnableConfig, values: dict[str, Any], hand_back: HandBack) -> None:
+        """The latest hand-back's briefing into the bot's state (`values`, as last stored), once;
+        staged, so it is stored by this turn's commit (the hand-back's own transaction recorded it
+        with the ownership change)."""
+        update = resume_update(values, hand_back, self.config)
         if update is not None:
             await self.graph.aupdate_state(config, update)
 
     async def _commit_turn(
         self,
         conversation_id: int,
+        contact: Contact,
         messages: list[Message],
         state: State,
         llm_calls: int,
         stage: Stage | None = None,
-    ) -> TurnOutcome:
+    ) -> tuple[TurnOutcome, bool]:
         now = self.clock.now()
+        ids = [m.id for m in messages if m.id is not None]
         async with self.sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-            assert conversation is not None
-            if conversation.lease_owner != self.worker_id:
-                # Fenced: our lease lapsed and another worker took the conversation.
-                raise TurnRefused(f"lease held by {conversation.lease_owner}, not {self.worker_id}")
-            contact = await session.get(Contact, conversation.contact_id)
-            assert contact is not None
-            conversation.turns += 1
-            conversation.language = state.get("language") or conversation.language
-            conversation.flow = state.get("flow") or conversation.flow
-            conversation.updated_at = now
-            turn = conversation.turns
-            consumed = await mark_consumed(
-                session, message_ids=[m.id for m in messages if m.id is not None], turn=turn, at=now
+            # Fenced in the statement that counts the turn: refused unless this worker still holds
+            # the lease. It also records whether messages other than these are waiting.
+            others = (
+                select(col(Message.id))
+                .where(
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.direction) == Direction.INBOUND,
+                    col(Message.status) == "received",
+                    col(Message.turn).is_(None),
+                    col(Message.id).not_in(ids),
+                )
+                .exists()
             )
+            values: dict[str, Any] = {
+                "turns": col(Conversation.turns) + 1,
+                "updated_at": now,
+                "has_pending": others,
+            }
+            if state.get("language"):
+                values["language"] = state["language"]
+            if state.get("flow"):
+                values["flow"] = state["flow"]
+            counted = (
+                update(Conversation)
+                .where(
+                    col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == self.worker_id
+                )
+                .values(**values)
+                .returning(Conversation)
+                .execution_options(synchronize_session=False)
+            )
+            conversation = (await session.execute(counted)).scalars().one_or_none()
+            if conversation is None:
+                # Fenced: our lease lapsed and another worker took the conversation.
+                raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
+            turn = conversation.turns
+            consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
             if stage is not None and self.saver is not None:
@@ -495,10 +599,8 @@ class TurnEngine:
                     at=now,
                     llm_calls=llm_calls,
                 )
-            remaining = await pending_inbound(session, conversation_id=conversation_id)
-            conversation.has_pending = bool(remaining)
-            session.add(conversation)
-        return outcome
+            more = bool(conversation.has_pending)
+        return outcome, more
 
     async def _hand_off(
         self,
@@ -536,6 +638,16 @@ class TurnEngine:
             at=at,
         )
         return result
+
+
+@dataclass
+class _Pending:
+    """What a turn is about to run on, read with the lease or after the previous commit."""
+
+    conversation: Conversation
+    contact: Contact
+    messages: list[Message]
+    hand_back: HandBack | None
 
 
 def _new_usage() -> LLMUsage:

@@ -3,32 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
-
 from handoff.users import create_user
 from orchestrator.core.enums import Role
 from tests.api.helpers import bearer
+from tests.factories import counting
 from tests.fakes.graph import TestHarness
-
-
-@contextmanager
-def counting(h: TestHarness) -> Iterator[list[str]]:
-    """Every SQL statement the service's engine runs inside the block."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = h.service.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def add_support_reps(h: TestHarness, count: int, *, start: int) -> None:

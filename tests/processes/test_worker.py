@@ -68,6 +68,7 @@ def test_worker_answers_the_message_a_killed_api_process_left_pending(
         "HANDOFF_WHATSAPP_API_URL": graph_url,
         "HANDOFF_RUN_BACKGROUND": "false",
         "HANDOFF_BURST_WINDOW_S": "3",  # the API process is killed inside this window
+        "HANDOFF_BURST_QUIET_S": "3",
         "HANDOFF_TIMER_INTERVAL_S": "0.2",
     }
     port = free_port()

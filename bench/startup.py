@@ -1,0 +1,211 @@
+"""Startup to healthy and idle memory of `handoff serve` (and of a bare FastAPI app for comparison).
+
+    .venv/bin/python -m bench.startup [--runs 3] [--loads 200] [--database-url ...]
+
+Each run starts a fresh OS process and polls `GET /healthz` every 20 ms:
+- `healthy_s`: wall time from `Popen` to the first 200 (the database already migrated, as on every
+  start but the first; `--fresh` measures a first start on an empty SQLite file instead);
+- `cpu_s`: CPU time the process used until then (user + system, from `/proc`), steadier than wall
+  time on a shared machine;
+- `idle_rss_mb`: resident memory 2 s after healthy, with no traffic;
+- `rss_after_loads_mb`: after `--loads` requests of the API (conversations, queues, reps, the
+  health check), to see that memory does not grow with use;
+- `first_turn_s`, `rss_after_first_turn_mb`: then a customer's first message through the signed
+  webhook: the wall time until the bot's reply is on the conversation (the Graph API is unreachable
+  here, so the reply is stored as failed), and the memory once the turn has loaded LangGraph and
+  the agents (which a process loads at its first turn, not at startup).
+The bare app (`bench.startup --bare`, run by this script too) is FastAPI + uvicorn answering
+`/healthz`, the floor any service on this stack starts from. Prints as its last line one JSON object
+with the medians of each figure, `loadavg` and the command's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+POLL_S = 0.02
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _proc(pid: int) -> tuple[float, float]:
+    """(CPU seconds used, resident MB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return cpu, rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _bare() -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[sys.argv.index("--port") + 1]), log_level="warning")
+
+
+def one_run(*, command: list[str], env: dict[str, str], port: int, loads: int, log: Path) -> dict[str, float]:
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    turn: dict[str, float] = {}
+    try:
+        with httpx.Client(timeout=2) as client:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the process exited with {process.returncode}; see {log}")
+                try:
+                    if client.get(f"{url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError("not healthy within 120 s")
+                time.sleep(POLL_S)
+            healthy_s = time.perf_counter() - started
+            cpu_s, _ = _proc(process.pid)
+            time.sleep(2)
+            _, idle_rss = _proc(process.pid)
+            after = idle_rss
+            if loads:
+                headers = {"Authorization": "Bearer demo-admin"}
+                for n in range(loads):
+                    path = ("/healthz", "/api/conversations", "/api/queues", "/api/reps")[n % 4]
+                    client.get(f"{url}{path}", headers=headers)
+                time.sleep(1)
+                _, after = _proc(process.pid)
+            turn = _first_turn(client, url, process.pid) if loads else {}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return {
+        "healthy_s": healthy_s,
+        "cpu_s": cpu_s,
+        "idle_rss_mb": idle_rss,
+        "rss_after_loads_mb": after,
+        **turn,
+    }
+
+
+def _first_turn(client: Any, url: str, pid: int) -> dict[str, float]:
+    """A customer's first message through the signed webhook; the wall time until the conversation
+    shows the bot's reply (sent, or failed: the Graph API is not reachable here), and the process's
+    memory once the graph is loaded."""
+    from orchestrator.channels.whatsapp.signature import compute_signature
+    from orchestrator.core.settings import DEV_SECRETS
+    from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
+
+    body = encode_webhook(
+        build_text_webhook(
+            wa_id="15550009999", message_id="wamid.startup.1", timestamp=int(time.time()), text="Hello"
+        )
+    )
+    signature = compute_signature(DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"], body)
+    headers = {"Authorization": "Bearer demo-admin"}
+    started = time.perf_counter()
+    client.post(
+        f"{url}/webhooks/whatsapp",
+        content=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": signature},
+    )
+    while time.perf_counter() - started < 60:
+        listed = client.get(f"{url}/api/conversations", headers=headers).json()
+        if listed:
+            detail = client.get(f"{url}/api/conversations/{listed[0]['id']}", headers=headers).json()
+            if any(m["direction"] == "outbound" for m in detail["messages"]):
+                break
+        time.sleep(0.05)
+    replied_s = time.perf_counter() - started
+    time.sleep(1)
+    return {"first_turn_s": replied_s, "rss_after_first_turn_mb": _proc(pid)[1]}
+
+
+def _median(runs: list[dict[str, float]], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 2)
+
+
+def main() -> None:
+    if "--bare" in sys.argv:
+        _bare()
+        return
+    from orchestrator.migrations import run_migrations
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--loads", type=int, default=200)
+    parser.add_argument("--fresh", action="store_true", help="a first start: migrate an empty database")
+    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary dir")
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        ours: list[dict[str, float]] = []
+        bare: list[dict[str, float]] = []
+        for n in range(args.runs):
+            url = args.database_url or f"sqlite:///{Path(tmp) / f'startup-{n}.db'}"
+            if not args.fresh:
+                run_migrations(url)
+            env = {
+                **os.environ,
+                "HANDOFF_DEV_MODE": "true",
+                "HANDOFF_DATABASE_URL": url,
+                "HANDOFF_WHATSAPP_API_URL": "http://127.0.0.1:9",
+            }
+            port = free_port()
+            ours.append(
+                one_run(
+                    command=[sys.executable, "-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
+                    env=env,
+                    port=port,
+                    loads=args.loads,
+                    log=log,
+                )
+            )
+            port = free_port()
+            bare.append(
+                one_run(
+                    command=[sys.executable, "-m", "bench.startup", "--bare", "--port", str(port)],
+                    env=env,
+                    port=port,
+                    loads=0,
+                    log=log,
+                )
+            )
+        for name, runs in (("handoff", ours), ("bare", bare)):
+            results[name] = {key: _median(runs, key) for key in runs[0]}
+        results["handoff"]["runs"] = [{k: round(v, 2) for k, v in r.items()} for r in ours]
+    results["fresh_database"] = args.fresh
+    results["loads"] = args.loads
+    results["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""A turn costs a fixed number of SQL statements: one message's whole path (webhook, inbox, turn,
+commit, send), counted on the service's engine, for a bot turn and for a turn that ends in a
+handoff, and the same at the 3rd message of a conversation as at the 50th. A change that adds a
+statement to every turn fails here; lower the budgets when a change removes one."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from orchestrator.core.enums import Owner
+from orchestrator.core.tables import Conversation
+from orchestrator.runtime.graph import thread_config
+from tests.factories import counting, say, text
+from tests.fakes.graph import TestHarness
+
+# Webhook 3 (acknowledgement), inbox 9 (contact, conversation, message, has_pending, applied, in a
+# savepoint), turn 13 (lease + read of conversation, contact and latest hand-back + messages 4; the
+# stored checkpoint read once, in a deferred transaction, 3; fenced commit: count, consume, the
+# graph's checkpoint, event, reply 6), send 7, lease release 2. The checkpoint's 4 statements are
+# counted since it goes through the service's engine (on SQLite, in the turn's transaction).
+BOT_TURN_STATEMENTS = 34
+# A first message that asks for a person: the contact and conversation created, then the handoff
+# (context, routing, assignment, SLA timers, the customer's notice) in the turn's commit.
+HANDOFF_TURN_STATEMENTS = 49
+# Small talk the bot keeps answering (acknowledgements are never a loop, so no handoff).
+SMALL_TALK = ["hello", "thanks", "ok", "great, thanks", "hi there", "thank you"]
+
+
+async def _statements_of_one_message(h: TestHarness, wa: str, words: str) -> tuple[int, list[str]]:
+    with counting(h) as statements:
+        replies = await say(h, text(wa, words, h.clock.now()))
+    return len(statements), replies
+
+
+async def test_a_bot_turn_runs_a_fixed_budget_of_statements(h: TestHarness) -> None:
+    wa = "12025550401"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    count, replies = await _statements_of_one_message(h, wa, "how much does the basic plan cost?")
+    assert replies, "the bot answered"
+    assert count <= BOT_TURN_STATEMENTS
+
+
+async def test_a_handoff_turn_runs_a_fixed_budget_of_statements(h: TestHarness) -> None:
+    # Loaded beforehand: a process's first turn also sets the checkpoint tables up (3 statements on
+    # SQLite, once per process), which is not the turn's cost.
+    await h.service.graph.get()
+    count, replies = await _statements_of_one_message(h, "12025550402", "I want to talk to a person please")
+    assert replies, "the customer is told what happens next"
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.owner in {Owner.QUEUED, Owner.HUMAN}
+    assert count <= HANDOFF_TURN_STATEMENTS
+
+
+async def test_a_turn_costs_the_same_statements_and_state_at_the_50th_message_as_early_on(
+    h: TestHarness,
+) -> None:
+    wa = "12025550403"
+    counts: dict[int, int] = {}
+    sizes: dict[int, dict[str, int]] = {}
+    for n in range(1, 51):
+        count, replies = await _statements_of_one_message(h, wa, SMALL_TALK[n % len(SMALL_TALK)])
+        assert replies, f"message {n} was answered by the bot"
+        counts[n] = count
+        if n in (45, 50):  # the transcript kept is full (40 entries) by then
+            snapshot = await h.service.graph.aget_state(thread_config(1))
+            sizes[n] = {k: len(v) for k, v in snapshot.values.items() if isinstance(v, list)}
+    assert counts[50] == counts[3]
+    assert sizes[50] == sizes[45], "what the state keeps of the history is bounded"
