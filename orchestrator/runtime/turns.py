@@ -332,7 +332,10 @@ class TurnEngine:
 
     async def _one_turn(self, conversation_id: int) -> TurnOutcome | None:
         async with self.sessions() as session, session.begin():
-            conversation = await session.get(Conversation, conversation_id)
+            # Locked before looking for pending messages: a message being stored meanwhile is then
+            # either seen here or marks the conversation pending after this transaction, never
+            # overwritten by a `has_pending = False` decided without it.
+            conversation = await session.get(Conversation, conversation_id, with_for_update=True)
             if conversation is None:
                 return None
             messages = await pending_inbound(session, conversation_id=conversation_id)
