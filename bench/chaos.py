@@ -26,9 +26,10 @@ Quiet: the load and the kills stop, every process runs again, and the run waits 
 pending (or `--quiet-within` seconds). Counted from the database and the fake Graph API:
 - delivered: message deliveries answered 200; stored: of those, messages in the database;
 - answered: of those, consumed by a bot turn or passed to the rep workspace after a handoff;
-- doubled: replies Graph accepted that the database holds no record of (the customer got one reply
-  twice); resent: replies claimed again after their sender died mid-send (the at-least-once window
-  of `docs/pipeline.md`); unexplained: doubles no such resend accounts for (must be 0);
+- doubled: replies (a recipient and a text) Graph accepted more often than they were written (the
+  customer got one reply twice); resent: replies claimed again after their sender died mid-send
+  (the at-least-once window of `docs/pipeline.md`); unexplained: doubles no such resend accounts
+  for (must be 0); unrecorded: replies Graph accepted once whose row does not say so;
 - stuck: after quiet, conversations still pending, stored messages neither answered nor handed off,
   replies unsent, inbox items unapplied, plus orphaned: conversations handed to people that have no
   open assignment (nobody would come).
@@ -417,7 +418,17 @@ def log_events(logs: list[Path]) -> dict[str, int]:
 
 
 def table(counts: Counts) -> str:
-    head = ("delivered", "stored", "answered", "doubled", "resent", "unexplained", "stuck", "orphaned")
+    head = (
+        "delivered",
+        "stored",
+        "answered",
+        "doubled",
+        "resent",
+        "unexplained",
+        "unrecorded",
+        "stuck",
+        "orphaned",
+    )
     values = counts.as_dict()
     widths = [max(len(h), len(str(values[h]))) for h in head]
     line = " | ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))
