@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
@@ -170,6 +171,10 @@ async def store_inbound(
     conversation.updated_at = at
     if for_bot:
         conversation.has_pending = True
+        # Always written, even when this session read it set: a turn committing meanwhile may have
+        # cleared it (PostgreSQL, READ COMMITTED), and an unwritten "unchanged" value would leave
+        # this message with no turn ever coming.
+        flag_modified(conversation, "has_pending")
     session.add(conversation)
     if not for_bot:
         # The rep workspace is told through the context log (notifications follow the log).

@@ -22,9 +22,11 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, GraphError
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
@@ -43,6 +45,9 @@ SEND_CLAIM = timedelta(seconds=90)
 # How long after it was queued a reply is still retried when Graph is down or limiting us.
 RETRY_WINDOW = timedelta(seconds=120)
 MAX_RETRY_DELAY_S = 30.0
+# Recording a send Graph accepted is retried this long through database trouble (a busy pool, a
+# dropped connection): the customer has the message, so the row must not be left to say otherwise.
+RECORD_RETRY_S = 60.0
 
 
 def recipient_of(contact: Contact) -> str:
@@ -193,7 +198,7 @@ async def _send_claimed(
     if error is not None and retryable and clock.now() - message.created_at < RETRY_WINDOW:
         return await _retry_later(sessions, message=message, clock=clock, error=error) or message
     try:
-        finished = await _finish(sessions, message=message, clock=clock, error=error, wamid=wamid)
+        finished = await _record(sessions, message=message, clock=clock, error=error, wamid=wamid)
     except IntegrityError:
         # Graph answered with an id we already hold: keep the row, marked failed, and move on.
         finished = await _finish(
@@ -203,6 +208,39 @@ async def _send_claimed(
             error={"source": "outbox", "details": f"Graph returned a message id already stored: {wamid}"},
         )
     return finished or message
+
+
+def _transient_database_error(exc: BaseException) -> bool:
+    return isinstance(exc, PoolTimeout | DBAPIError) and not isinstance(exc, IntegrityError)
+
+
+async def _record(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    message: Message,
+    clock: Clock,
+    error: dict[str, Any] | None,
+    wamid: str | None,
+) -> Message | None:
+    """`_finish`, retried through transient database errors when Graph accepted the send: marking
+    a delivered reply failed would show the rep a failure the customer never saw (and hand the
+    conversation off for it)."""
+    if wamid is None:
+        return await _finish(sessions, message=message, clock=clock, error=error)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_transient_database_error),
+        stop=stop_after_delay(RECORD_RETRY_S),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                log.warning(
+                    "send_record_retried", message_id=message.id, attempt=attempt.retry_state.attempt_number
+                )
+            return await _finish(sessions, message=message, clock=clock, error=error, wamid=wamid)
+    raise AssertionError("unreachable: tenacity reraises the last error")
 
 
 async def _retry_later(

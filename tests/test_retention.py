@@ -1,4 +1,5 @@
-"""Retention: old raw deliveries, statuses, fired timers and audit entries go after their periods;
+"""Retention: old raw deliveries, applied inbox items, statuses, fired timers and audit entries go
+after their periods;
 only each conversation's latest graph checkpoint is kept, and the conversation carries on from it."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlmodel import col
 
 from handoff.models import AuditEntry, Timer
 from orchestrator.core.config import AppConfig
-from orchestrator.core.tables import MessageStatusEvent, WebhookDelivery
+from orchestrator.core.tables import InboxItem, MessageStatusEvent, WebhookDelivery
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.retention import prune
 from tests.conftest import OPEN_HOURS
@@ -34,6 +35,7 @@ async def _old_and_new_records(h: TestHarness) -> None:
     async with h.service.sessions() as session, session.begin():
         for at in (old, now):
             session.add(WebhookDelivery(body="{}", received_at=at))
+            session.add(InboxItem(key=f"s:{at.year}", kind="status", item={}, received_at=at, applied_at=at))
             session.add(
                 MessageStatusEvent(
                     wa_message_id=f"wamid.{at.year}", status="read", timestamp=at, created_at=at
@@ -42,6 +44,8 @@ async def _old_and_new_records(h: TestHarness) -> None:
             session.add(Timer(kind="sla", due_at=at, fired_at=at, created_at=at))
             session.add(AuditEntry(actor_id="admin", action="rep_updated", created_at=at))
         session.add(Timer(kind="sla", due_at=old, created_at=old))  # not fired yet: kept whatever its age
+        # Not applied yet (a crash before the sweep): kept whatever its age.
+        session.add(InboxItem(key="s:unapplied", kind="status", item={}, received_at=old))
 
 
 async def _ad_lead_keeps_its_state_across_pruning(h: TestHarness) -> None:
@@ -60,7 +64,10 @@ async def _ad_lead_keeps_its_state_across_pruning(h: TestHarness) -> None:
         checkpointer=await h.service.graph.checkpointer(),
     )
 
-    assert (pruned.deliveries, pruned.statuses, pruned.timers, pruned.audit) == (1, 1, 1, 1)
+    assert (pruned.deliveries, pruned.inbox, pruned.statuses, pruned.timers, pruned.audit) == (1, 1, 1, 1, 1)
+    async with h.service.sessions() as session:
+        kept = await session.execute(select(col(InboxItem.key)).where(col(InboxItem.key).like("s:%")))
+        assert sorted(kept.scalars()) == [f"s:{h.clock.now().year}", "s:unapplied"]
     assert pruned.checkpoints == before[0][1] - 1
     assert await _checkpoints(h) == [(before[0][0], 1)]
     assert await count(h, WebhookDelivery) >= 1  # today's, the conversation's own deliveries included

@@ -68,7 +68,7 @@ async def list_canned_replies(
         return [_out(r) for r in await canned.visible_replies(session, viewer=actor.viewer, queue=queue)]
 
 
-@router.post("/canned-replies", status_code=201, responses=errors(401, 403, 409, 422))
+@router.post("/canned-replies", status_code=201, responses=errors(400, 401, 403, 409, 422))
 async def create_canned_reply(
     body: CannedIn, actor: ActorDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep
 ) -> CannedOut:
@@ -88,7 +88,7 @@ async def create_canned_reply(
     return out
 
 
-@router.patch("/canned-replies/{canned_id}", responses=errors(401, 403, 404, 409, 422))
+@router.patch("/canned-replies/{canned_id}", responses=errors(400, 401, 403, 404, 409, 422))
 async def update_canned_reply(
     canned_id: CannedId,
     body: CannedPatch,

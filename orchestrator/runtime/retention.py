@@ -3,6 +3,9 @@
 Nothing here touches what a conversation needs: messages, the context log and assignments stay. What
 goes, each after its own configurable period:
 - raw webhook bodies (`WebhookDelivery`, up to 4 MB each): kept for diagnosis, not read by the service;
+- inbox items (`InboxItem`) once applied, after the same period: each holds its message or status
+  as delivered (the message itself is stored apart); their keys dedupe Meta's retries, which stop
+  after 7 days, and a retry after that is stored once anyway (messages dedupe on their own ids);
 - delivery statuses (`MessageStatusEvent`): already applied to their message;
 - durable timers that fired or were cancelled;
 - audit entries (kept longest);
@@ -25,7 +28,7 @@ from sqlmodel import col
 
 from handoff.models import AuditEntry, Timer
 from orchestrator.core.settings import Settings
-from orchestrator.core.tables import MessageStatusEvent, WebhookDelivery
+from orchestrator.core.tables import InboxItem, MessageStatusEvent, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +46,7 @@ DELETE FROM {table} WHERE EXISTS (
 @dataclass
 class Pruned:
     deliveries: int = 0
+    inbox: int = 0
     statuses: int = 0
     timers: int = 0
     audit: int = 0
@@ -64,6 +68,12 @@ async def prune(
             delete(WebhookDelivery).where(col(WebhookDelivery.received_at) < cutoff)
         )
         pruned.deliveries = _count(result)
+        result = await session.execute(
+            delete(InboxItem).where(
+                col(InboxItem.applied_at).is_not(None), col(InboxItem.applied_at) < cutoff
+            )
+        )
+        pruned.inbox = _count(result)
     async with sessions() as session, session.begin():
         cutoff = at - timedelta(days=settings.retention_statuses_days)
         result = await session.execute(

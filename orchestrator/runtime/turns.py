@@ -397,13 +397,20 @@ class TurnEngine:
     async def _read_turn(self, session: AsyncSession, conversation_id: int) -> _Pending | None:
         """The conversation, its contact, its unprocessed inbound messages and its latest hand-back
         to the bot, in the caller's transaction; None when there is nothing for the bot (the
-        ownership gate sends what there is to the rep workspace)."""
+        ownership gate sends what there is to the rep workspace). The conversation's row is locked
+        before looking for pending messages: a message being stored meanwhile is then either seen
+        here or marks the conversation pending after this transaction, never overwritten by a
+        `has_pending = False` decided without it (PostgreSQL; SQLite has one writer). The lock is
+        `FOR NO KEY UPDATE`, the one the lease's claim in the same transaction already holds: a
+        `FOR UPDATE` would have to wait for the key-share lock of a message being inserted, whose
+        transaction waits for this one to update the conversation (a deadlock)."""
         row = (
             await session.execute(
                 select(Conversation, Contact, ContextEvent)
                 .join(Contact, col(Contact.id) == col(Conversation.contact_id))
                 .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
                 .where(col(Conversation.id) == conversation_id)
+                .with_for_update(of=Conversation, key_share=True)
             )
         ).first()
         if row is None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import ItemKind, RawItem, split_webhook
+from orchestrator.channels.whatsapp.schema import SIGNATURE_HEADER, WEBHOOK_BODY_SCHEMA
 from orchestrator.channels.whatsapp.signature import verify_signature
 from orchestrator.core.db import URGENT
 from orchestrator.inbox import accept_delivery
@@ -33,6 +34,10 @@ class WebhookAck(BaseModel):
     messages: int
     duplicates: int
     statuses: int
+
+
+class WebhookRefusal(BaseModel):
+    detail: str
 
 
 @router.get(
@@ -59,10 +64,28 @@ async def verify_subscription(
 
 @router.post(
     "/webhooks/whatsapp",
+    # Documented only: the body is read as raw bytes (the signature covers those bytes) and never
+    # validated against this schema, so FastAPI neither parses nor checks it.
+    openapi_extra={
+        "parameters": [SIGNATURE_HEADER],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": WEBHOOK_BODY_SCHEMA}},
+        },
+    },
     responses={
-        400: {"description": "malformed payload or JSON nested too deep: the detail says what is wrong"},
-        401: {"description": "missing or wrong X-Hub-Signature-256; nothing is stored"},
-        413: {"description": "body larger than Meta's 3 MB (with margin); refused while reading"},
+        400: {
+            "model": WebhookRefusal,
+            "description": "malformed payload or JSON nested too deep: the detail says what is wrong",
+        },
+        401: {
+            "model": WebhookRefusal,
+            "description": "missing or wrong X-Hub-Signature-256; nothing is stored",
+        },
+        413: {
+            "model": WebhookRefusal,
+            "description": "body larger than Meta's 3 MB (with margin); refused while reading",
+        },
     },
 )
 async def receive(request: Request, service: ServiceDep, background: BackgroundTasks) -> WebhookAck:

@@ -68,6 +68,8 @@ def _check(result: dict[str, int]) -> None:
     # outcome is recorded is claimed again and resent by the relay (Graph has no idempotency key).
     # Every double must be such a resend: none may come from a turn run twice or a race.
     assert result["doubled"] <= result["resent"]
+    assert result["unexplained"] == 0, "every double is a resend of that very reply"
+    assert result["orphaned"] == 0, "every handed-off conversation has someone coming"
     assert result["stuck"] == 0
 
 

@@ -5,8 +5,11 @@ the rest. Sends go over HTTP to the fake Graph API on a real port, which counts 
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from sqlalchemy import select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from orchestrator.core.enums import Direction, SendStatus
@@ -145,3 +148,47 @@ async def test_a_row_that_cannot_be_sent_is_failed_without_blocking_the_rest(db_
     assert failed.status == SendStatus.FAILED
     assert failed.error is not None
     assert "payload" in failed.error["details"]
+
+
+class _PoolTroubleAfterSend:
+    """The service's session factory, except that the first `failures` sessions opened after Graph
+    accepted a send raise the pool's timeout (a saturated process: every connection busy)."""
+
+    def __init__(self, h: TestHarness, failures: int) -> None:
+        self.inner, self.fake, self.failures = h.service.sessions, h.fake_graph, failures
+        self.sent_before = len(h.fake_graph.requests)
+
+    def __call__(self) -> AsyncSession:
+        if self.failures and len(self.fake.requests) > self.sent_before:
+            self.failures -= 1
+            raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached, connection timed out")
+        return self.inner()
+
+
+async def test_a_send_graph_accepted_is_recorded_through_a_busy_pool_not_marked_failed(
+    db_h: TestHarness,
+) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+    await _queue(db_h, conversation_id, ["delivered while the pool was busy"])
+    flaky = _PoolTroubleAfterSend(db_h, failures=3)
+    await send_pending(
+        cast(async_sessionmaker[AsyncSession], flaky),
+        client=db_h.service.client,
+        conversation_id=conversation_id,
+        clock=db_h.clock,
+    )
+    assert flaky.failures == 0, "the record met the busy pool"
+    assert _requests_for(db_h.fake_graph, "delivered while") == ["delivered while the pool was busy"]
+    assert await _statuses(db_h, "delivered while") == [SendStatus.ACCEPTED]
+    async with db_h.service.sessions() as session:
+        row = (
+            (
+                await session.execute(
+                    select(Message).where(col(Message.text) == "delivered while the pool was busy")
+                )
+            )
+            .scalars()
+            .one()
+        )
+    assert row.wa_message_id is not None
+    assert row.error is None
