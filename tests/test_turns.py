@@ -478,3 +478,33 @@ async def test_a_reply_graph_keeps_refusing_is_retried_later_then_handed_to_a_hu
     assert failed.status == "failed"
     assert conversation.owner != "bot"
     assert conversation.handoff_reason == "ai_unavailable"
+
+
+async def test_turns_beyond_the_concurrency_limit_wait_their_slot_and_all_are_answered(
+    h: TestHarness,
+) -> None:
+    engine = h.service.turns
+    engine.burst_window_s = 0.05
+    engine._slots = asyncio.Semaphore(2)
+    running, most = 0, 0
+    one_turn = engine._one_turn
+
+    async def observed(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.02)  # long enough for the other scheduled turns to pile up
+            return await one_turn(*args, **kwargs)
+        finally:
+            running -= 1
+
+    engine._one_turn = observed  # type: ignore[method-assign]
+    customers = [f"1202555{n:04d}" for n in range(12)]
+    for wa in customers:
+        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+    await engine.drain()
+    assert most == 2, f"{most} turns ran the graph at once"
+    assert sorted(m["json"]["to"].lstrip("+") for m in h.fake_graph.sent) == sorted(customers), (
+        "every customer answered once"
+    )

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # One worker per conversation: the turn lease, renewed every third of it while the loop runs; a
     # dead process's conversations resume once it lapses.
     turn_lease_s: float = Field(default=15.0, ge=1)
+    # Turns running the graph at once in one process (the rest wait their turn, lease held): keeps
+    # webhook acknowledgements and lease renewals answered while a backlog is worked through.
+    turn_concurrency: int = Field(default=4, ge=1)
     # An outbound message's send claim; longer than the Graph client's worst case (see outbox).
     send_claim_s: float = Field(default=90.0, ge=1)
 

@@ -128,6 +128,7 @@ class Service:
                     on_outcome=on_outcome,
                     lease_s=settings.turn_lease_s,
                     send_claim=timedelta(seconds=settings.send_claim_s),
+                    concurrency=settings.turn_concurrency,
                 )
                 dispatcher = Dispatcher(
                     sessions, client=client, clock=clock, claim=timedelta(seconds=settings.send_claim_s)

@@ -118,6 +118,7 @@ class TurnEngine:
         on_outcome: Callable[[TurnOutcome], None] | None = None,
         lease_s: float = LEASE_S,
         send_claim: timedelta = SEND_CLAIM,
+        concurrency: int = 4,
     ) -> None:
         self.sessions = sessions
         self.graph = graph
@@ -130,6 +131,12 @@ class TurnEngine:
         self.lease_s = lease_s
         self.renew_every_s = lease_s / 3
         self.send_claim = send_claim
+        # At most `concurrency` turns run the graph and commit at once in this process. A turn is
+        # CPU work on the event loop that also answers webhooks: with every scheduled conversation
+        # running at once, an acknowledgement waits behind all of them (and their connections empty
+        # the pool). Conversations beyond the limit wait their slot with their lease held and
+        # renewed; sends are not limited (they wait on Graph, not the CPU).
+        self._slots = asyncio.Semaphore(max(1, concurrency))
         bind = sessions.kw.get("bind")
         self._dialect = bind.dialect.name if bind is not None else "sqlite"
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -296,7 +303,8 @@ class TurnEngine:
         try:
             while pending is not None and not lost.is_set():
                 try:
-                    outcome, more = await self._one_turn(conversation_id, pending)
+                    async with self._slots:
+                        outcome, more = await self._one_turn(conversation_id, pending)
                 except TurnRefused as exc:
                     # Nothing of the turn was committed; whoever holds the lease now runs it.
                     log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
