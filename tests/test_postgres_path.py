@@ -3,32 +3,17 @@ PostgreSQL LangGraph saver, row locks in the assignment engine."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import harness
-from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, auth, button, say, text
-from tests.fakes.graph import FakeGraphAPI, TestHarness
+from tests.fakes.graph import TestHarness
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def pg(
-    postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[TestHarness]:
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as running:
-        yield running
+def pg(pg_h: TestHarness) -> TestHarness:
+    return pg_h
 
 
 async def test_uk_ad_lead_is_qualified_into_uk_sales_on_postgres(pg: TestHarness) -> None:

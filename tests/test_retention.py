@@ -12,13 +12,10 @@ from sqlalchemy import text as sql
 from sqlmodel import col
 
 from handoff.models import AuditEntry, Timer
-from orchestrator.core.config import AppConfig
 from orchestrator.core.tables import InboxItem, MessageStatusEvent, WebhookDelivery
-from orchestrator.runtime.replay import harness
 from orchestrator.runtime.retention import prune
-from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, count, say, text
-from tests.fakes.graph import FakeGraphAPI, TestHarness
+from tests.fakes.graph import TestHarness
 
 
 async def _checkpoints(h: TestHarness) -> list[tuple[str, int]]:
@@ -91,14 +88,6 @@ async def test_pruning_on_sqlite_keeps_only_what_is_in_its_period_and_the_latest
 
 @pytest.mark.postgres
 async def test_pruning_on_postgres_keeps_only_what_is_in_its_period_and_the_latest_checkpoint(
-    postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+    pg_h: TestHarness,
 ) -> None:
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as pg:
-        await _ad_lead_keeps_its_state_across_pruning(pg)
+    await _ad_lead_keeps_its_state_across_pruning(pg_h)

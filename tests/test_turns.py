@@ -284,17 +284,9 @@ async def test_a_worker_whose_lease_lapsed_mid_graph_writes_no_checkpoint(h: Tes
 
 @pytest.mark.postgres
 async def test_a_worker_whose_lease_lapsed_mid_graph_writes_no_checkpoint_on_postgres(
-    postgres_url: str, config: Any, fake_graph: Any, graph_api_url: str
+    pg_h: TestHarness,
 ) -> None:
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as pg:
-        await _lease_lapses_mid_graph(pg)
+    await _lease_lapses_mid_graph(pg_h)
 
 
 async def _lease_lapses_mid_graph(h: TestHarness) -> None:

@@ -27,19 +27,3 @@ async def db_h(
         graph_api_url=graph_api_url,
     ) as running:
         yield running
-
-
-@pytest.fixture
-async def pg_h(
-    postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[TestHarness]:
-    """The service on a clean PostgreSQL database (races between processes need its locking)."""
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as running:
-        yield running
