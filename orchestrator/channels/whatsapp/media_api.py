@@ -49,20 +49,28 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+async def _json_request(
+    client: GraphClient, method: str, url: str, **kwargs: Any
+) -> tuple[httpx.Response, Any]:
+    """One Graph request: transport failures and error answers raised as the client's errors; the
+    answer and its JSON body (None when it is not JSON)."""
+    try:
+        response = await client.http.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
+    if not response.is_success:
+        raise error_from_response(response)
+    try:
+        return response, response.json()
+    except ValueError:
+        return response, None
+
+
 async def media_info(client: GraphClient, media_id: str) -> MediaInfo:
     """The download URL and metadata of a media id (retried while transient)."""
     async for attempt in client.retrying():
         with attempt:
-            try:
-                response = await client.http.get(f"/{client.api_version}/{media_id}")
-            except httpx.TransportError as exc:
-                raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
-            if not response.is_success:
-                raise error_from_response(response)
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
+            response, body = await _json_request(client, "GET", f"/{client.api_version}/{media_id}")
             url = body.get("url") if isinstance(body, dict) else None
             if not isinstance(url, str) or not url:
                 raise GraphAPIError(
@@ -107,20 +115,13 @@ async def upload(client: GraphClient, *, data: bytes, mime_type: str, filename: 
     """Upload a file for this business number; returns the media id to send it with."""
     async for attempt in client.retrying():
         with attempt:
-            try:
-                response = await client.http.post(
-                    f"/{client.api_version}/{client.phone_number_id}/media",
-                    data={"messaging_product": "whatsapp", "type": mime_type},
-                    files={"file": (filename, data, mime_type)},
-                )
-            except httpx.TransportError as exc:
-                raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
-            if not response.is_success:
-                raise error_from_response(response)
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
+            response, body = await _json_request(
+                client,
+                "POST",
+                f"/{client.api_version}/{client.phone_number_id}/media",
+                data={"messaging_product": "whatsapp", "type": mime_type},
+                files={"file": (filename, data, mime_type)},
+            )
             media_id = body.get("id") if isinstance(body, dict) else None
             if not isinstance(media_id, str) or not media_id:
                 raise GraphAPIError(
