@@ -3,6 +3,7 @@ schema), a fake Graph API on a real local port, and a running service driven thr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -88,19 +89,27 @@ def graph_api_url(fake_graph: FakeGraphAPI) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-async def h(
-    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[TestHarness]:
-    """The service on a clean SQLite database, sends going over HTTP to the fake Graph API."""
-    async with harness(
-        database_url=sqlite_url,
+def service_on(
+    database_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> contextlib.AbstractAsyncContextManager[TestHarness]:
+    """The service on an already migrated, clean database, at opening hours, sending to the fake
+    Graph API over HTTP: what the `h`, `pg_h` and `db_h` fixtures run."""
+    return harness(
+        database_url=database_url,
         config=config,
         at=OPEN_HOURS,
         migrate=False,
         fake_graph=fake_graph,
         graph_api_url=graph_api_url,
-    ) as running:
+    )
+
+
+@pytest.fixture
+async def h(
+    sqlite_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> AsyncIterator[TestHarness]:
+    """The service on a clean SQLite database, sends going over HTTP to the fake Graph API."""
+    async with service_on(sqlite_url, config, fake_graph, graph_api_url) as running:
         yield running
 
 
@@ -109,14 +118,7 @@ async def pg_h(
     postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
 ) -> AsyncIterator[TestHarness]:
     """The service on a clean PostgreSQL database (races between processes need its locking)."""
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as running:
+    async with service_on(postgres_url, config, fake_graph, graph_api_url) as running:
         yield running
 
 

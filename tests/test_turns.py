@@ -17,9 +17,7 @@ from orchestrator.core.enums import EventType
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
-from orchestrator.runtime.replay import harness
 from orchestrator.runtime.turns import TurnEngine
-from tests.conftest import OPEN_HOURS
 from tests.factories import AD_REFERRAL, auth, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 
@@ -390,21 +388,9 @@ async def test_a_turn_whose_commit_failed_leaves_no_graph_state_and_runs_once_mo
 
 @pytest.mark.postgres
 async def test_a_turn_whose_commit_failed_after_its_checkpoint_is_replayed_not_rerun_on_postgres(
-    postgres_url: str,
-    config: Any,
-    fake_graph: Any,
-    graph_api_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as pg:
-        failed, after = await _commit_fails_once_after_the_checkpoint(pg, monkeypatch)
+    failed, after = await _commit_fails_once_after_the_checkpoint(pg_h, monkeypatch)
     # PostgreSQL: the checkpoint is written on the saver's own connection, so it is ahead of the
     # database after the failure; the sweep commits it as it stands instead of running the graph.
     assert "Northwind Traders" in failed.values["customer_texts"]

@@ -21,10 +21,9 @@ from orchestrator.core.enums import EventType, MediaStatus
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.core.tables import Message
 from orchestrator.media import RETRY_AFTER, MediaFetcher
-from orchestrator.runtime.replay import harness
 from tests.api.helpers import bearer, seed_conversation
 from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_number, media_rows, png
-from tests.conftest import OPEN_HOURS
+from tests.conftest import service_on
 from tests.fakes.graph import FakeGraphAPI, TestHarness, graph_error_body
 from tests.fixtures import fixture_bytes, load_fixture
 
@@ -400,14 +399,7 @@ async def test_a_file_queued_before_a_crash_is_uploaded_once_and_sent_by_the_rel
 async def test_fetchers_of_two_processes_on_postgresql_fetch_each_photo_once(
     postgres_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
 ) -> None:
-    async with harness(
-        database_url=postgres_url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as h:
+    async with service_on(postgres_url, config, fake_graph, graph_api_url) as h:
         fetcher = h.service.media
         assert fetcher is not None
         h.service.media = None  # the deliveries are only recorded; the fetchers below race for them

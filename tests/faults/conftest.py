@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from orchestrator.core.config import AppConfig
-from orchestrator.runtime.replay import harness
-from tests.conftest import OPEN_HOURS
+from tests.conftest import service_on
 from tests.fakes.graph import FakeGraphAPI, TestHarness
 
 
@@ -18,12 +17,5 @@ async def db_h(
 ) -> AsyncIterator[TestHarness]:
     """The service on a clean SQLite database and on a clean PostgreSQL database."""
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    async with harness(
-        database_url=url,
-        config=config,
-        at=OPEN_HOURS,
-        migrate=False,
-        fake_graph=fake_graph,
-        graph_api_url=graph_api_url,
-    ) as running:
+    async with service_on(url, config, fake_graph, graph_api_url) as running:
         yield running
