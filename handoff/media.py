@@ -35,7 +35,8 @@ async def viewable_media(
     session: AsyncSession, *, viewer: Viewer, conversation_id: int, media_id: int
 ) -> Media:
     """The media if `viewer` may see its conversation (`policy.can`), `NotFound` otherwise, exactly
-    like the conversation itself; `Conflict` while it is not stored (still fetching, or failed)."""
+    like the conversation itself; `Conflict` while it is not stored (still fetching, failed, or removed
+    by retention)."""
     media = await session.get(Media, media_id)
     conversation = await session.get(Conversation, conversation_id)
     if (
@@ -49,6 +50,8 @@ async def viewable_media(
         noun = NOUNS.get(media.kind, media.kind)
         if media.status == MediaStatus.FAILED:
             raise Conflict(f"the {noun} could not be fetched: {media.error}")
+        if media.status == MediaStatus.EXPIRED:
+            raise Conflict(f"the {noun} is no longer kept: {media.error}")
         raise Conflict(f"the {noun} is still being fetched")
     return media
 

@@ -373,16 +373,6 @@ class Dispatcher:
             return
         self._tasks[conversation_id] = asyncio.create_task(self._send(conversation_id))
 
-    async def send_now(self, conversation_id: int) -> list[Message]:
-        """Send the conversation's queued messages in the caller's task; returns those sent or failed."""
-        return await send_pending(
-            self.sessions,
-            client=self.client,
-            conversation_id=conversation_id,
-            clock=self.clock,
-            claim=self.claim,
-        )
-
     async def _send(self, conversation_id: int) -> None:
         try:
             while True:

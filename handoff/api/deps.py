@@ -38,7 +38,6 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import Role
 from orchestrator.core.settings import Settings
-from orchestrator.core.tables import Message
 from orchestrator.outbox import Dispatcher
 
 
@@ -109,10 +108,6 @@ class Sender:
 
     def after_commit(self, conversation_id: int) -> None:
         self.dispatcher.kick(conversation_id)
-
-    async def in_request(self, conversation_id: int) -> list[Message]:
-        """Send within the request (a file upload, whose outcome its caller reads back)."""
-        return await self.dispatcher.send_now(conversation_id)
 
 
 def get_sender(request: Request) -> Sender:

@@ -6,7 +6,8 @@ or the workspace's session cookie (so the pages' `<img>`, `<audio>` and `<video>
 else gets the same 404 as for the conversation. The bytes go out with their stored type, `nosniff`,
 inline only for images, audio and video (documents and anything else as an attachment), a CSP that
 runs nothing, and a private cache revalidated on every use (`ETag`), so access taken away is taken
-away at once.
+away at once. A single byte range (`Range: bytes=...`, with `If-Range`) is answered with a 206, so
+a browser can seek in a voice note or a video.
 
 `POST /api/conversations/{id}/media` (multipart: `file`, optional `caption`) sends an image (JPEG,
 PNG) or a document (PDF, text, Office) as the owner would send text, inside the 24-hour window; a
@@ -61,6 +62,29 @@ def message_out(message: Message, media: Media | None) -> MessageOut:
     return out.model_copy(update={"media": media_out(media)}) if media is not None else out
 
 
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte of a single-range `Range` header (RFC 9110 §14.1.2), or None
+    when the whole file is to be sent (no header, another unit, several ranges, or a malformed one,
+    which a server may ignore). Raises `ValueError` when the range cannot be satisfied."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first_text, dash, last_text = header[len("bytes=") :].strip().partition("-")
+    if not dash or not (first_text.isdigit() or (not first_text and last_text.isdigit())):
+        return None
+    if last_text and not last_text.isdigit():
+        return None
+    if not first_text:  # the last N bytes
+        suffix = int(last_text)
+        if suffix == 0 or size == 0:
+            raise ValueError("an empty suffix range")
+        return max(size - suffix, 0), size - 1
+    first = int(first_text)
+    last = min(int(last_text), size - 1) if last_text else size - 1
+    if first >= size or (last_text and int(last_text) < first):
+        raise ValueError("the range starts beyond the end of the file")
+    return first, last
+
+
 def _disposition(media: Media, mime: str) -> str:
     inline = media.kind != "document" and mime.startswith(INLINE_TYPES)
     name = media.filename or f"{media.kind}-{media.id}"
@@ -76,7 +100,9 @@ def _disposition(media: Media, mime: str) -> str:
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
             "description": "the file, with its stored type",
         },
+        206: {"description": "the byte range asked for (`Range`), with `Content-Range`"},
         304: {"description": "unchanged since the `ETag` the caller holds"},
+        416: {"description": "the range asked for lies beyond the end of the file"},
         **errors(401, 404, 409, 422),
     },
 )
@@ -87,7 +113,8 @@ async def download_media(
     actor: ActorDep,
     sessions: SessionsDep,
 ) -> Response:
-    """A message's stored file (409 while it is still being fetched, or when it could not be)."""
+    """A message's stored file (409 while it is still being fetched, when it could not be, or once
+    retention removed it); one byte range on request (206)."""
     async with sessions() as session:
         media = await media_flows.viewable_media(
             session, viewer=actor.viewer, conversation_id=conversation_id, media_id=media_id
@@ -99,12 +126,24 @@ async def download_media(
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": MEDIA_CSP,
             "Cross-Origin-Resource-Policy": "same-origin",
+            "Accept-Ranges": "bytes",
         }
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
         data = await media_flows.content_of(session, media)
     mime = media.mime_type or "application/octet-stream"
     headers["Content-Disposition"] = _disposition(media, mime)
+    if_range = request.headers.get("if-range")
+    if if_range is None or if_range == etag:  # a range of the version the caller has, or none
+        try:
+            span = byte_range(request.headers.get("range"), len(data))
+        except ValueError:
+            headers["Content-Range"] = f"bytes */{len(data)}"
+            return Response(status_code=416, headers=headers)
+        if span is not None:
+            first, last = span
+            headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+            return Response(content=data[first : last + 1], status_code=206, media_type=mime, headers=headers)
     return Response(content=data, media_type=mime, headers=headers)
 
 
@@ -131,7 +170,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 
 @router.post(
     "/{conversation_id}/media",
-    status_code=201,
+    status_code=202,
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
         413: {"description": "the file is larger than its type's limit (or this service's)"},
@@ -150,9 +189,10 @@ async def send_media(
     sender: SenderDep,
 ) -> MessageOut:
     """Send an image or a document to the customer as the conversation's owner, with an optional
-    caption, inside the 24-hour window. The file is kept with the message (shown in the transcript),
-    uploaded to WhatsApp and sent after the commit; a failed upload or send comes back with
-    `status: failed`, like a text reply."""
+    caption, inside the 24-hour window. The file is kept with the message (shown in the transcript)
+    and answered at once (202) with the message `pending`; it is uploaded to WhatsApp and sent after
+    the commit in the background, like a text reply, and its outcome reaches the rep live
+    (`message_sent`, or `send_failed` with the message marked `failed` and Meta's reason)."""
     limit = max(min(settings.media_max_bytes, max(t.max_bytes for t in UPLOAD_TYPES.values())), 1)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + MULTIPART_MARGIN:
@@ -193,7 +233,5 @@ async def send_media(
         except UploadRefused as exc:
             detail: str | list[str] = [f"body.file: {exc}"] if exc.status == 422 else str(exc)
             raise HTTPException(status_code=exc.status, detail=detail) from exc
-    # Unlike a text reply, still sent within the request: its caller reads the upload's outcome back.
-    sent = await sender.in_request(conversation_id)
-    final = next((m for m in sent if m.id == message.id), message)
-    return message_out(final, media)
+    sender.after_commit(conversation_id)
+    return message_out(message, media)

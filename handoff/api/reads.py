@@ -22,7 +22,6 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import HandoffReason, Owner
 from orchestrator.core.settings import Settings
-from orchestrator.outbox import send_pending
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,6 @@ def workspace_service(request: Request) -> WorkspaceService:
 
 
 WorkspaceServiceDep = Annotated[WorkspaceService, Depends(workspace_service)]
-
-
-async def send_after_commit(service: WorkspaceService, conversation_id: int) -> None:
-    """Send what a committed transaction queued for the customer (a failure is stored on the message)."""
-    await send_pending(
-        service.sessions, client=service.client, conversation_id=conversation_id, clock=service.clock
-    )
 
 
 async def conversations(

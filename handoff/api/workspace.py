@@ -13,13 +13,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from handoff import notes, unread
-from handoff.api.deps import ActorDep
+from handoff.api.deps import ActorDep, SenderDep
 from handoff.api.errors import errors
 from handoff.api.reads import (
     WorkspaceServiceDep,
     conversation_summary,
     conversations,
-    send_after_commit,
 )
 from handoff.api.schemas import ConversationSummary
 from handoff.api.visibility import visible_conversation
@@ -92,10 +91,11 @@ def _note_out(note: Note) -> NoteOut:
     responses=errors(401, 403, 404, 409, 422),
 )
 async def claim_conversation(
-    conversation_id: ConversationId, actor: ActorDep, service: WorkspaceServiceDep
+    conversation_id: ConversationId, actor: ActorDep, service: WorkspaceServiceDep, sender: SenderDep
 ) -> ConversationSummary:
     """Take a conversation waiting in one of your queues ("take it"): you must be a member of the
-    queue, not offline, and under capacity."""
+    queue, not offline, and under capacity. The customer's notice of who has the conversation now is
+    sent after the commit in the background, like a reply."""
     async with service.sessions() as session, session.begin():
         await visible_conversation(session, actor.viewer, conversation_id)
         rep = await session.get(Rep, actor.id)
@@ -107,7 +107,7 @@ async def claim_conversation(
             rep=rep,
             at=service.clock.now(),
         )
-    await send_after_commit(service, conversation_id)
+    sender.after_commit(conversation_id)
     return await conversation_summary(service, actor, conversation_id)
 
 

@@ -139,3 +139,4 @@ class MediaStatus(StrEnum):
     FETCHING = "fetching"  # claimed by a fetcher, until its claim lapses
     STORED = "stored"  # the bytes are in the database
     FAILED = "failed"  # could not be fetched: `error` says why; retried while `next_attempt_at` is set
+    EXPIRED = "expired"  # the bytes were removed by retention (`retention_media_days`); the row stays

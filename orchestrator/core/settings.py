@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     retention_statuses_days: float = Field(default=30, gt=0)
     retention_timers_days: float = Field(default=7, gt=0)
     retention_audit_days: float = Field(default=365, gt=0)
+    # Media files (photos, voice notes, documents) are kept as long as their messages unless this is
+    # set: then each file's bytes go this many days after it was stored (the message stays, marked so).
+    retention_media_days: float | None = Field(default=None, gt=0)
     retention_interval_s: float = Field(default=3600, gt=0)
     # One worker per conversation: the turn lease, renewed every third of it while the loop runs; a
     # dead process's conversations resume once it lapses.

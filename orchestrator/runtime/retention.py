@@ -9,6 +9,9 @@ goes, each after its own configurable period:
 - delivery statuses (`MessageStatusEvent`): already applied to their message;
 - durable timers that fired or were cancelled;
 - audit entries (kept longest);
+- media files' bytes, only if `retention_media_days` is set (by default they are kept as long as the
+  messages): the media row stays, marked `expired`, so the transcript says what was there; a rep's
+  file not yet sent is never pruned;
 - LangGraph checkpoints: only each conversation's latest is read when its next turn starts, so older
   ones (and their pending writes) are deleted whatever their age.
 The background loop calls `prune` every `retention_interval_s`; each step is its own short
@@ -22,13 +25,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from handoff.models import AuditEntry, Timer
+from orchestrator.core.enums import MediaStatus, SendStatus
 from orchestrator.core.settings import Settings
-from orchestrator.core.tables import InboxItem, MessageStatusEvent, WebhookDelivery
+from orchestrator.core.tables import (
+    InboxItem,
+    Media,
+    MediaContent,
+    Message,
+    MessageStatusEvent,
+    WebhookDelivery,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +61,12 @@ class Pruned:
     statuses: int = 0
     timers: int = 0
     audit: int = 0
+    media: int = 0
     checkpoints: int = 0
+
+
+# Media pruned per transaction (each file can be megabytes: short transactions keep the writer free).
+MEDIA_BATCH = 200
 
 
 async def prune(
@@ -92,11 +108,47 @@ async def prune(
         cutoff = at - timedelta(days=settings.retention_audit_days)
         result = await session.execute(delete(AuditEntry).where(col(AuditEntry.created_at) < cutoff))
         pruned.audit = _count(result)
+    if settings.retention_media_days is not None:
+        pruned.media = await prune_media(
+            sessions,
+            before=at - timedelta(days=settings.retention_media_days),
+            days=settings.retention_media_days,
+        )
     if checkpointer is not None:
         pruned.checkpoints = await prune_checkpoints(checkpointer)
     if any(asdict(pruned).values()):
         log.info("retention_pruned", **asdict(pruned))
     return pruned
+
+
+async def prune_media(sessions: async_sessionmaker[AsyncSession], *, before: datetime, days: float) -> int:
+    """Remove the bytes of media stored before `before`, in batches; their rows are marked `expired`.
+    A file whose message is still to be sent (a rep's upload, pending or being sent) is kept."""
+    unsent = exists().where(
+        col(Message.id) == col(Media.message_id),
+        col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
+    )
+    due = (
+        select(col(Media.id))
+        .where(col(Media.status) == MediaStatus.STORED, col(Media.stored_at) < before, ~unsent)
+        .order_by(col(Media.id))
+        .limit(MEDIA_BATCH)
+    )
+    reason = f"removed {days:g} days after it was stored (media retention)"
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list((await session.execute(due)).scalars())
+            if not ids:
+                return total
+            await session.execute(delete(MediaContent).where(col(MediaContent.media_id).in_(ids)))
+            await session.execute(
+                update(Media)
+                .where(col(Media.id).in_(ids))
+                .values(status=MediaStatus.EXPIRED, error=reason)
+                .execution_options(synchronize_session=False)
+            )
+        total += len(ids)
 
 
 async def prune_checkpoints(checkpointer: object) -> int:

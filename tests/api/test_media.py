@@ -26,6 +26,7 @@ from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_numbe
 from tests.conftest import service_on
 from tests.fakes.graph import FakeGraphAPI, TestHarness, graph_error_body
 from tests.fixtures import fixture_bytes, load_fixture
+from tests.web.helpers import sign_in
 
 IMAGE = "inbound_image_pywa.json"
 TOKEN = DEV_SECRETS["HANDOFF_WHATSAPP_ACCESS_TOKEN"]  # what the test service sends as its bearer
@@ -273,9 +274,14 @@ async def test_rep_sends_an_image_uploaded_to_graph_and_sent_with_its_media_id(
         data={"caption": "Here is the plan"},
         headers=bearer("tara"),
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
     sent = response.json()
-    assert (sent["kind"], sent["status"], sent["text"]) == ("image", "accepted", "Here is the plan")
+    assert (sent["kind"], sent["status"], sent["text"]) == ("image", "pending", "Here is the plan")
+    await h.service.dispatcher.drain()  # uploaded and sent after the commit, in the background
+    async with h.service.sessions() as session:
+        after = await session.get(Message, sent["id"])
+    assert after is not None
+    assert after.status == "accepted"
 
     [upload] = fake_graph.uploads
     assert upload.fields == {"messaging_product": "whatsapp", "type": "image/png"}
@@ -305,7 +311,8 @@ async def test_rep_sends_a_document_with_its_file_name(h: TestHarness, fake_grap
         files={"file": ("Quote 2026.pdf", PDF, "application/pdf")},
         headers=bearer("tara"),
     )
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    await h.service.dispatcher.drain()
     [upload] = fake_graph.uploads
     assert fake_graph.sent[-1]["json"]["document"] == {"id": upload.media_id, "filename": "Quote 2026.pdf"}
     served = await h.http.get(response.json()["media"]["url"], headers=bearer("tara"))
@@ -423,3 +430,120 @@ async def test_fetchers_of_two_processes_on_postgresql_fetch_each_photo_once(
         assert [m.attempts for m in rows] == [1] * photos
         fetched = Counter(mid for what, mid, _ in fake_graph.media_requests if what == "metadata")
         assert fetched == {f"pg-{i}": 1 for i in range(photos)}
+
+
+# -- byte ranges and retention ---------------------------------------------------------------------
+VIDEO = "inbound_video_pywa.json"
+
+
+async def test_a_video_is_served_in_byte_ranges_so_a_player_can_seek(
+    h: TestHarness, fake_graph: FakeGraphAPI
+) -> None:
+    clip = bytes(range(256)) * 40  # 10,240 bytes
+    fake_graph.add_media(str(fixture_media(VIDEO)["id"]), clip, "video/mp4")
+    conversation_id, _ = await _photo_in_taras_conversation(h, fixture=VIDEO)
+    assert h.service.media is not None
+    await h.service.media.drain()
+    [media] = await media_rows(h, conversation_id)
+    assert media.status == MediaStatus.STORED
+    url = f"/api/conversations/{conversation_id}/media/{media.id}"
+
+    whole = await h.http.get(url, headers=bearer("tara"))
+    assert (whole.status_code, whole.headers["accept-ranges"], whole.content) == (200, "bytes", clip)
+    middle = await h.http.get(url, headers={**bearer("tara"), "Range": "bytes=1000-1999"})
+    assert middle.status_code == 206
+    assert middle.headers["content-range"] == "bytes 1000-1999/10240"
+    assert middle.content == clip[1000:2000]
+    tail = await h.http.get(url, headers={**bearer("tara"), "Range": "bytes=-240"})
+    assert (tail.status_code, tail.content) == (206, clip[-240:])
+    beyond = await h.http.get(url, headers={**bearer("tara"), "Range": "bytes=20000-"})
+    assert (beyond.status_code, beyond.headers["content-range"]) == (416, "bytes */10240")
+    # A range of another version of the file (If-Range does not match): the whole file.
+    stale = await h.http.get(url, headers={**bearer("tara"), "Range": "bytes=0-9", "If-Range": '"old"'})
+    assert (stale.status_code, stale.content) == (200, clip)
+    # Who may not see the conversation gets no part of it either.
+    outsider = await h.http.get(url, headers={**bearer("diego"), "Range": "bytes=0-9"})
+    assert outsider.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-0", (0, 0)),
+        ("bytes=5-", (5, 99)),
+        ("bytes=90-500", (90, 99)),  # a last byte past the end is the end
+        ("bytes=-10", (90, 99)),
+        ("bytes=-500", (0, 99)),
+        ("bytes=0-1,5-6", None),  # several ranges: the whole file (allowed by RFC 9110)
+        ("items=0-1", None),
+        ("bytes=a-b", None),
+        ("bytes=", None),
+        ("bytes=100-", ValueError),
+        ("bytes=9-3", ValueError),
+        ("bytes=-0", ValueError),
+    ],
+)
+def test_a_range_header_is_read_as_rfc_9110_says(header: str | None, expected: object) -> None:
+    from handoff.api.media import byte_range
+
+    if expected is ValueError:
+        with pytest.raises(ValueError, match="range"):
+            byte_range(header, 100)
+    else:
+        assert byte_range(header, 100) == expected
+
+
+async def test_media_retention_removes_old_files_and_the_transcript_says_so(
+    h: TestHarness, fake_graph: FakeGraphAPI
+) -> None:
+    from handoff.media import send_file
+    from handoff.models import Rep
+    from orchestrator.core.tables import MediaContent
+    from orchestrator.runtime.retention import prune
+
+    fake_graph.add_media("65463453", JPEG, "image/jpeg")
+    conversation_id, _ = await _photo_in_taras_conversation(h)
+    assert h.service.media is not None
+    await h.service.media.drain()
+    async with h.service.sessions() as session, session.begin():  # a rep's file, not sent yet
+        tara = await session.get(Rep, "tara")
+        assert tara is not None
+        await send_file(
+            session,
+            conversation_id=conversation_id,
+            rep=tara,
+            data=PDF,
+            mime_type="application/pdf",
+            filename="terms.pdf",
+            caption=None,
+            max_bytes=h.service.settings.media_max_bytes,
+            at=h.clock.now(),
+        )
+    settings = h.service.settings.model_copy(update={"retention_media_days": 30})
+
+    kept = await prune(h.service.sessions, settings=settings, at=h.clock.now() + timedelta(days=29))
+    assert kept.media == 0
+    by_default = await prune(
+        h.service.sessions, settings=h.service.settings, at=h.clock.now() + timedelta(days=400)
+    )
+    assert by_default.media == 0  # unset: files are kept as long as their messages
+    pruned = await prune(h.service.sessions, settings=settings, at=h.clock.now() + timedelta(days=31))
+    assert pruned.media == 1
+
+    photo, upload = await media_rows(h, conversation_id)
+    assert (photo.status, upload.status) == (MediaStatus.EXPIRED, MediaStatus.STORED)
+    assert photo.error == "removed 30 days after it was stored (media retention)"
+    async with h.service.sessions() as session:
+        assert await session.get(MediaContent, photo.id) is None
+        assert await session.get(MediaContent, upload.id) is not None  # still to be sent: kept
+    gone = await h.http.get(f"/api/conversations/{conversation_id}/media/{photo.id}", headers=bearer("tara"))
+    assert gone.status_code == 409
+    assert gone.json()["detail"].startswith("the photo is no longer kept: removed 30 days")
+    detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("tara"))).json()
+    shown = next(m for m in detail["messages"] if m["kind"] == "image")
+    assert shown["media"]["status"] == "expired"
+    await sign_in(h.http, "tara", "demo-tara")
+    page = await h.http.get(f"/conversations/{conversation_id}")
+    assert page.status_code == 200
+    assert "The photo is no longer kept: removed 30 days" in page.text

@@ -64,7 +64,9 @@ async def test_rep_takes_a_waiting_conversation_of_their_queue(h: TestHarness) -
     assert detail["assignments"][-1]["status"] == "active"
     assert detail["events"][-1]["type"] == "assigned"
     assert [a["action"] for a in detail["audit"]] == ["claim"]
-    # The customer, who was told to wait, hears who has their conversation now.
+    # The customer, who was told to wait, hears who has their conversation now (sent after the
+    # commit, in the background).
+    await h.service.dispatcher.drain()
     assert "from our Tier 1 Technical Support team has your conversation now" in h.fake_graph.sent_texts()[-1]
     again = await h.http.post(f"/api/conversations/{conversation_id}/claim", headers=bearer("diego"))
     assert again.status_code == 409

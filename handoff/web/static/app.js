@@ -261,7 +261,8 @@
           let data = null;
           try { data = await response.json(); } catch (e) { data = null; }
           if (!response.ok) throw new Error(problem(data, response));
-          if (data && data.status === "failed") toast("Not delivered: see the message", "error");
+          // Answered at once with the message pending, like a text reply: uploaded and sent in the
+          // background, and sent or failed reaches the timeline live.
           fileInput.value = "";
           fileName.textContent = "Attach";
         } else if (note) {
