@@ -132,6 +132,12 @@ def test_settings_refuse_an_unknown_database_url() -> None:
         Settings(database_url="mysql://localhost/x")
 
 
+def test_acknowledge_only_api_processes_need_postgresql() -> None:
+    with pytest.raises(ValueError, match="HANDOFF_RUN_TURNS=false needs PostgreSQL"):
+        Settings(database_url="sqlite:///var/x.db", run_turns=False)
+    assert not Settings(database_url="postgresql+psycopg://h/db", run_turns=False).run_turns
+
+
 def test_serve_stops_before_binding_when_the_config_is_bad(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

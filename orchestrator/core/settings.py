@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
     timer_interval_s: float = Field(default=5.0, gt=0)
     run_background: bool = True
+    # Customers' turns in this process. `false` (PostgreSQL only) makes an acknowledge-only API
+    # process: the webhook stores the delivery, wakes the workers (NOTIFY) and answers; `handoff
+    # worker` processes apply the delivery and run the turns (orchestrator/runtime/wakeup.py).
+    run_turns: bool = True
     # Retention (orchestrator/runtime/retention.py): days each kind of record is kept, and how often
     # the background loop prunes. Conversations, messages, the context log and assignments are kept.
     retention_deliveries_days: float = Field(default=7, gt=0)
@@ -120,6 +124,15 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < 32:
             raise ValueError("HANDOFF_JWT_SECRET needs at least 32 characters (HS256 key)")
         return value
+
+    @model_validator(mode="after")
+    def _turns_somewhere(self) -> Settings:
+        if not self.run_turns and not self.is_postgres:
+            raise ValueError(
+                "HANDOFF_RUN_TURNS=false needs PostgreSQL (workers are woken by NOTIFY); on SQLite one "
+                "process runs everything"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_is_signed(self) -> Settings:

@@ -111,8 +111,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(_args: argparse.Namespace) -> int:
-    """Background work without HTTP: stuck-turn recovery, durable timers, queue drain, retention.
-    SIGTERM or SIGINT stops it after the turns in flight finish."""
+    """Turns and background work without HTTP: the deliveries acknowledge-only API processes stored
+    (woken by NOTIFY), stuck-turn recovery, durable timers, queue drain, retention. SIGTERM or SIGINT
+    stops it after the turns in flight finish."""
     import signal
 
     from orchestrator.runtime.container import Service
@@ -127,7 +128,7 @@ def _worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with Service.running(settings.model_copy(update={"run_background": True})):
+        async with Service.running(settings.model_copy(update={"run_background": True, "run_turns": True})):
             structlog.get_logger(__name__).info("worker_started")
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")
@@ -309,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="API processes (PostgreSQL for more than one)")
     serve.set_defaults(func=_serve)
     worker = sub.add_parser(
-        "worker", help="run the background work (timers, queue drain, recovery) without serving HTTP"
+        "worker",
+        help="run the turns and the background work (timers, queue drain, recovery) without serving HTTP",
     )
     worker.set_defaults(func=_worker)
     demo = sub.add_parser("demo", help="play an ad lead and a support-menu conversation end to end")

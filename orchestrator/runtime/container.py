@@ -36,6 +36,7 @@ from orchestrator.outbox import Dispatcher
 from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
+from orchestrator.runtime.wakeup import InboxListener
 
 if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
     from agents.llm import LLMClient
@@ -58,6 +59,7 @@ class Service:
     llm: LLMClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     notifier: NotificationHub | None = None
+    inbox_listener: InboxListener | None = None
     pruned_at: float | None = None  # monotonic time of the last retention pass
 
     @classmethod
@@ -146,9 +148,15 @@ class Service:
                 )
                 if settings.run_background:
                     service.background.append(asyncio.create_task(service._background_loop()))
+                if settings.is_postgres and settings.run_turns:
+                    # Deliveries stored by acknowledge-only API processes (`HANDOFF_RUN_TURNS=false`).
+                    service.inbox_listener = InboxListener(settings.database_url, service._take_deliveries)
+                    await service.inbox_listener.start()
                 try:
                     yield service
                 finally:
+                    if service.inbox_listener is not None:
+                        await service.inbox_listener.stop()
                     for task in service.background:
                         task.cancel()
                     for task in service.background:
@@ -166,9 +174,17 @@ class Service:
                 await llm.aclose()
             await engine.dispose()
 
+    async def _take_deliveries(self) -> None:
+        """Woken by an acknowledge-only API process: apply its deliveries, schedule the turns, and
+        fetch the customers' media."""
+        applied = await self.turns.apply_inbox()
+        if self.media is not None and applied.stored:
+            await self.media.kick()
+
     async def tick(self) -> None:
         """One pass of the background work (tests call it directly with a controlled clock)."""
-        await self.turns.sweep()
+        if self.settings.run_turns:  # an acknowledge-only API process leaves them to the workers
+            await self.turns.sweep()
         if self.media is not None:  # customers' media not fetched yet, and failed fetches due again
             await self.media.fetch_due()
         if self.settings.demo_presence:

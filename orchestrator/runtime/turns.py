@@ -217,7 +217,9 @@ class TurnEngine:
             chunk = pending[:size] if pending is not None else None
             async with self.sessions() as session, session.begin():
                 applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
-            for conversation_id in sorted(applied.to_run - total.to_run):
+            # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
+            # turn may have run and ended since, before this chunk's message was stored.
+            for conversation_id in sorted(applied.to_run):
                 self.schedule(conversation_id)
             total.merge(applied)
             if pending is not None:
@@ -531,6 +533,17 @@ class TurnEngine:
         now = self.clock.now()
         ids = [m.id for m in messages if m.id is not None]
         async with self.sessions() as session, session.begin():
+            if self._dialect != "sqlite":
+                # The row first (PostgreSQL, READ COMMITTED): a delivery holding it (its message
+                # inserted, the marker set) is waited for here, so the UPDATE below takes its snapshot
+                # after that commit and counts the message. Waiting inside the UPDATE instead would
+                # re-check the row but keep the snapshot taken before the wait, and clear the marker
+                # of a message it never saw. `FOR NO KEY UPDATE`, as in `_read_turn`.
+                await session.execute(
+                    select(col(Conversation.id))
+                    .where(col(Conversation.id) == conversation_id)
+                    .with_for_update(key_share=True)
+                )
             # Fenced in the statement that counts the turn: refused unless this worker still holds
             # the lease. It also records whether messages other than these are waiting.
             others = (

@@ -24,6 +24,7 @@ from orchestrator.core.db import URGENT
 from orchestrator.inbox import accept_delivery
 from orchestrator.media import MEDIA_KINDS
 from orchestrator.runtime.deps import ServiceDep
+from orchestrator.runtime.wakeup import wake_workers
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["whatsapp"])
@@ -103,7 +104,9 @@ async def receive(request: Request, service: ServiceDep, background: BackgroundT
     async with service.sessions() as session, session.begin():
         await session.connection(execution_options=URGENT)  # first through the write gate
         accepted = await accept_delivery(session, body=body, envelope=envelope, at=service.clock.now())
-    if accepted.new_ids:
+        if accepted.new_ids and not service.settings.run_turns:
+            await wake_workers(session)  # delivered to the workers' LISTEN at this commit
+    if accepted.new_ids and service.settings.run_turns:
         # Runs after the response is sent; a crash before it is covered by the background sweep.
         background.add_task(service.turns.apply_inbox, accepted.new_ids)
         if service.media is not None and any(carries_media(item) for item in envelope.items):

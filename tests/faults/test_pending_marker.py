@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from sqlalchemy import select, update
@@ -18,6 +19,7 @@ from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import InboundMessage, parse_item, split_webhook
 from orchestrator.conversations import mark_consumed, pending_inbound, store_inbound
+from orchestrator.core.state import State
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.conftest import OPEN_HOURS
@@ -142,3 +144,37 @@ async def test_a_turn_that_finds_nothing_to_do_does_not_clear_a_message_being_st
     assert second.turn is not None or (has_pending and waiting == ["wamid.m2"]), (
         "the message stored meanwhile is either answered by that turn or still marked pending"
     )
+
+
+async def test_a_message_stored_just_before_a_turn_commits_keeps_the_conversation_pending(
+    pg_h: TestHarness,
+) -> None:
+    """The delivery holds the conversation's row (message inserted, marker set, not committed yet)
+    when the turn's fenced commit starts: the commit waits for it, and must then count the new
+    message, not decide `has_pending` from what it saw before the wait."""
+    h = pg_h
+    engine = h.service.turns
+    conversation_id, _ = await _first_message(h)
+    async with h.service.sessions() as session, session.begin():
+        await session.execute(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .values(lease_owner=engine.worker_id, lease_until=h.clock.now() + timedelta(minutes=5))
+        )
+    async with h.service.sessions() as session, session.begin():
+        pending = await engine._read_turn(session, conversation_id)
+    assert pending is not None
+
+    async with h.service.sessions() as session, session.begin():
+        await store_inbound(session, msg=_inbound("wamid.m2", "and one more thing"), at=OPEN_HOURS)
+        await session.flush()
+        committing = asyncio.create_task(
+            engine._commit_turn(conversation_id, pending.contact, pending.messages, cast(State, {}), 0)
+        )
+        await asyncio.sleep(0.5)  # the turn's commit has started and waits for the row
+    _, more = await committing
+
+    has_pending, waiting = await _state(h, conversation_id)
+    assert waiting == ["wamid.m2"]
+    assert has_pending, "the message stored meanwhile is waiting, so the conversation is marked pending"
+    assert more, "the turn loop is told to go round again"

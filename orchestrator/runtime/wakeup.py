@@ -1,0 +1,92 @@
+"""Acknowledge-only API processes and the workers that take their deliveries (PostgreSQL).
+
+With `HANDOFF_RUN_TURNS=false` an API process does the least a webhook needs: verify, parse, store
+the delivery's items, commit, answer. In the same transaction it sends `NOTIFY handoff_inbox`, which
+PostgreSQL delivers at the commit (never for a delivery that rolled back). Every process that runs
+turns (`handoff worker`, or `handoff serve` with the default `HANDOFF_RUN_TURNS=true`) listens on
+that channel and, when woken, applies what is unapplied in the inbox and schedules the turns: the
+same `TurnEngine.apply_inbox` the API process would have run, so several workers share the items
+(`FOR UPDATE SKIP LOCKED`, one item per transaction) and each conversation still has one worker at a
+time (its turn lease). Wake-ups that arrive while an apply runs are folded into one more pass.
+
+Nothing depends on the notification arriving: the background sweep (`Service.tick`, every
+`HANDOFF_TIMER_INTERVAL_S`) applies anything left unapplied, and a lost LISTEN connection is opened
+again and followed by one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "handoff_inbox"
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
+
+
+async def wake_workers(session: AsyncSession) -> None:
+    """Wake the workers once the caller's transaction commits (PostgreSQL)."""
+    await session.execute(_NOTIFY)
+
+
+class InboxListener:
+    """LISTEN on `handoff_inbox` and run `on_wake` for each wake-up (coalesced while one runs)."""
+
+    def __init__(self, database_url: str, on_wake: Callable[[], Awaitable[object]]) -> None:
+        self._url = database_url.replace("+psycopg", "")
+        self._on_wake = on_wake
+        self._woken = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.listening = asyncio.Event()
+
+    async def start(self, *, timeout_s: float = 10.0) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="inbox-listen"),
+            asyncio.create_task(self._apply(), name="inbox-apply"),
+        ]
+        await asyncio.wait_for(self.listening.wait(), timeout=timeout_s)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _listen(self) -> None:
+        import psycopg
+
+        delay = 0.2
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    self._woken.set()  # what arrived before (or while the connection was lost)
+                    delay = 0.2
+                    async for _ in conn.notifies():
+                        self._woken.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.listening.clear()
+                log.warning("inbox_listen_lost", problem=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _apply(self) -> None:
+        while True:
+            await self._woken.wait()
+            self._woken.clear()  # a wake-up during the pass below runs one more pass
+            try:
+                await self._on_wake()
+            except Exception:
+                log.exception("inbox_apply_failed")  # the background sweep applies it later
+                await asyncio.sleep(1.0)
