@@ -3,6 +3,7 @@ comes to the speed of the web server itself.
 
     .venv/bin/python -m bench.ingest [--seconds 20] [--in-flight 50] [--rounds 3] [--rate 50]
                                      [--database-url sqlite:///... | postgresql+psycopg://...]
+                                     [--workers N]
 
 Two servers run side by side as OS processes under the same uvicorn settings: a bare FastAPI app that
 reads the body and answers 200, and `handoff serve` (the real webhook: signature, parsing, storage,
@@ -13,8 +14,14 @@ percentiles (with `--rate`, deliveries are posted at that many per second instea
 latency is then the acknowledgement under a steady load), and the ratios the goals are written in:
 ours / bare throughput and our p99 / bare p99.
 
+`--workers N` (PostgreSQL): `handoff serve` runs as an acknowledge-only API process
+(`HANDOFF_RUN_TURNS=false`) and N `handoff worker` processes run the turns, on the same machine; the
+run then also waits for the workers to answer every stored message and reports `drained_s` (from the
+end of the last round until nothing is pending) and `replies`.
+
 Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
-`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg`.
+`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (and with `--workers`:
+`workers`, `drained_s`, `replies`).
 """
 
 from __future__ import annotations
@@ -140,6 +147,31 @@ async def _load(
     return result
 
 
+def _wait_drained(database_url: str, *, limit_s: float = 600) -> float | None:
+    """Seconds until no conversation has a message waiting for its turn (None: not within `limit_s`)."""
+    import sqlalchemy as sa
+
+    from orchestrator.core.db import sync_url
+
+    engine = sa.create_engine(sync_url(database_url))
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < limit_s:
+            with engine.connect() as conn:
+                waiting = conn.execute(
+                    sa.text("SELECT count(*) FROM conversation WHERE has_pending")
+                ).scalar()
+                unapplied = conn.execute(
+                    sa.text("SELECT count(*) FROM inboxitem WHERE applied_at IS NULL")
+                ).scalar()
+            if not waiting and not unapplied:
+                return round(time.monotonic() - started, 1)
+            time.sleep(0.2)
+        return None
+    finally:
+        engine.dispose()
+
+
 def _summary(rounds: list[Round]) -> dict[str, Any]:
     latencies = sorted(x for r in rounds for x in r.latencies)
     total_s = sum(r.seconds for r in rounds)
@@ -160,7 +192,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="open loop: deliveries per second")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="acknowledge-only API and N turn workers (PostgreSQL)"
+    )
     args = parser.parse_args()
+    if args.workers and not (args.database_url or "").startswith("postgresql"):
+        parser.error("--workers needs --database-url postgresql+psycopg://...")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     (workdir / "bare_app.py").write_text(BARE_APP)
@@ -181,9 +218,19 @@ def main() -> None:
             env,
             workdir / "bare.log",
         )
-        ours = _start(
-            ["-m", "orchestrator.runtime.cli", "serve", "--port", str(ours_port)], env, workdir / "ours.log"
+        api_env = (
+            {**env, "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"} if args.workers else env
         )
+        ours = _start(
+            ["-m", "orchestrator.runtime.cli", "serve", "--port", str(ours_port)],
+            api_env,
+            workdir / "ours.log",
+        )
+        workers = [
+            _start(["-m", "orchestrator.runtime.cli", "worker"], env, workdir / f"worker{i}.log")
+            for i in range(args.workers)
+        ]
+        drained_s: float | None = None
         try:
             bare_url, ours_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{ours_port}"
             _wait_healthy(bare, bare_url)
@@ -201,8 +248,10 @@ def main() -> None:
                         )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
+            if args.workers:
+                drained_s = _wait_drained(database_url)
         finally:
-            for process in (bare, ours):
+            for process in (bare, ours, *workers):
                 process.terminate()
                 try:
                     process.wait(timeout=60)  # ours first finishes the turns of the backlog it holds
@@ -219,6 +268,8 @@ def main() -> None:
         "p99_multiple": round(summary["ours"]["p99_ms"] / max(summary["bare"]["p99_ms"], 0.001), 2),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
+    if args.workers:
+        line |= {"workers": args.workers, "drained_s": drained_s, "replies": len(fake.sent)}
     print(json.dumps(line))
 
 

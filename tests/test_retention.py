@@ -91,3 +91,24 @@ async def test_pruning_on_postgres_keeps_only_what_is_in_its_period_and_the_late
     pg_h: TestHarness,
 ) -> None:
     await _ad_lead_keeps_its_state_across_pruning(pg_h)
+
+
+@pytest.mark.postgres
+async def test_one_process_at_a_time_prunes_on_postgres(pg_h: TestHarness, postgres_url: str) -> None:
+    import psycopg
+
+    from orchestrator.runtime.container import RETENTION_LOCK
+
+    h = pg_h
+    old = h.clock.now() - timedelta(days=400)
+    async with h.service.sessions() as session, session.begin():
+        session.add(WebhookDelivery(body="{}", received_at=old))
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK,))  # another process is pruning
+        h.service.pruned_at = None
+        await h.service.tick()
+        assert await count(h, WebhookDelivery) == 1, "this process skipped its pass"
+        other.execute("SELECT pg_advisory_unlock(%s)", (RETENTION_LOCK,))
+    h.service.pruned_at = None
+    await h.service.tick()
+    assert await count(h, WebhookDelivery) == 0

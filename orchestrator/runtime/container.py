@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff.assignment import run_background
@@ -37,6 +38,9 @@ from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
 from orchestrator.runtime.wakeup import InboxListener
+
+# Advisory lock keys (PostgreSQL): 727274 migrations, 727275 the checkpointer's setup.
+RETENTION_LOCK = 727276
 
 if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
     from agents.llm import LLMClient
@@ -198,12 +202,33 @@ class Service:
             # process that runs no turn does not load LangGraph at startup just for this.
             first = self.pruned_at is None
             self.pruned_at = time.monotonic()
-            await prune(
-                self.sessions,
-                settings=self.settings,
-                at=self.clock.now(),
-                checkpointer=None if first and not self.graph.loaded else await self.graph.checkpointer(),
-            )
+            async with self._alone(RETENTION_LOCK) as alone:
+                if alone:  # one process prunes at a time; the others skip this pass
+                    await prune(
+                        self.sessions,
+                        settings=self.settings,
+                        at=self.clock.now(),
+                        checkpointer=None
+                        if first and not self.graph.loaded
+                        else await self.graph.checkpointer(),
+                    )
+
+    @contextlib.asynccontextmanager
+    async def _alone(self, key: int) -> AsyncIterator[bool]:
+        """Whether this process got the PostgreSQL advisory lock `key` (held for the block); always
+        True on SQLite, where one process runs everything."""
+        if not self.settings.is_postgres:
+            yield True
+            return
+        async with self.engine.connect() as conn:
+            got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+            await conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    await conn.commit()
 
     async def _background_loop(self) -> None:
         while True:
