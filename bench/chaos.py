@@ -2,13 +2,15 @@
 `kill -9` at random and restarted while customers write; then quiet, and the counts.
 
     .venv/bin/python -m bench.chaos --database-url postgresql+psycopg://postgres@127.0.0.1:5432/chaos \\
-        [--minutes 4] [--rate 20] [--api 2] [--workers 2] [--kill-every 5] [--logs DIR]
+        [--minutes 4] [--rate 20] [--api 2] [--workers 2] [--ack-only] [--kill-every 5] [--logs DIR]
 
 The database's `public` schema is dropped and migrated first: give it a database of its own.
 
 Processes: `--api` API processes (`handoff serve`, background work off, as in `compose.yaml`) and
 `--workers` background workers (`handoff worker`: recovery, relay, timers, retention), the offline
-agent engine (no model), a fake Graph API in this process answering every send.
+agent engine (no model), a fake Graph API in this process answering every send. With `--ack-only`
+the API processes only store and acknowledge (`HANDOFF_RUN_TURNS=false`) and the workers run every
+turn.
 
 Load: about `--rate` signed webhook deliveries a second, built from the real payloads in
 `shared/fixtures/whatsapp/` (text, a tap on one of the bot's reply buttons, a click-to-WhatsApp ad
@@ -449,16 +451,26 @@ class Fleet:
 
 
 def start_fleet(
-    database_url: str, graph_url: str, logs: Path, *, apis: int, workers: int, env: dict[str, str]
+    database_url: str,
+    graph_url: str,
+    logs: Path,
+    *,
+    apis: int,
+    workers: int,
+    env: dict[str, str],
+    ack_only: bool = False,
 ) -> Fleet:
     common = {"HANDOFF_DEV_MODE": "true", **env}
+    api_env = {**common, "HANDOFF_RUN_BACKGROUND": "false"}
+    if ack_only:
+        api_env["HANDOFF_RUN_TURNS"] = "false"
     fleet = Fleet(
         apis=[
             Server(
                 database_url,
                 graph_url,
                 logs / f"api{i}.log",
-                env={**common, "HANDOFF_RUN_BACKGROUND": "false"},
+                env=api_env,
                 timeout_s=90,
             )
             for i in range(apis)
@@ -486,6 +498,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=20.0, help="webhook deliveries per second")
     p.add_argument("--api", type=int, default=2, help="`handoff serve` processes")
     p.add_argument("--workers", type=int, default=2, help="`handoff worker` processes")
+    p.add_argument(
+        "--ack-only",
+        action="store_true",
+        help="API processes only acknowledge (HANDOFF_RUN_TURNS=false); the workers run the turns",
+    )
     p.add_argument("--kill-every", type=float, default=5.0, help="seconds between kills; 0: none")
     p.add_argument("--restart-after", type=float, default=1.0)
     p.add_argument("--duplicates", type=float, default=0.05, help="share of deliveries posted twice")
@@ -541,7 +558,15 @@ def main() -> None:
     fake = FakeGraphAPI()
     fake.delay_s = args.graph_delay
     with serve_in_thread(fake.app) as graph_url:
-        fleet = start_fleet(args.database_url, graph_url, logs, apis=args.api, workers=args.workers, env={})
+        fleet = start_fleet(
+            args.database_url,
+            graph_url,
+            logs,
+            apis=args.api,
+            workers=args.workers,
+            env={},
+            ack_only=args.ack_only,
+        )
         try:
             load, seconds = asyncio.run(drive(args, fleet, fake))
             for process in fleet.all:  # a restart may still be failing: everyone runs for the quiet
@@ -561,7 +586,7 @@ def main() -> None:
         **counts.as_dict(),
         "seconds": round(seconds, 1),
         "quiet_s": round(quiet_s, 1),
-        "processes": {"api": args.api, "workers": args.workers},
+        "processes": {"api": args.api, "workers": args.workers, "ack_only": args.ack_only},
         "kills": dict(tally.kills),
         "restart_s_max": round(max(tally.restart_s, default=0.0), 1),
         "posts": dict(tally.posts),
