@@ -46,6 +46,7 @@ from agents.common import handoff_request
 from handoff.flows import HandoffResult, perform_handoff
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.conversations import (
+    Released,
     claim_turn_lease,
     mark_consumed,
     pending_inbound,
@@ -61,12 +62,22 @@ from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
-from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
+from orchestrator.outbox import (
+    SEND_CLAIM,
+    After,
+    build_payload,
+    queue_outgoing,
+    queued_unclaimed,
+    relay,
+    send_claimed,
+    send_pending,
+)
 from orchestrator.runtime.graph import AgentGraph, thread_config
 from orchestrator.runtime.handback import HandBack, hand_back_of, latest_hand_back_id, resume_update
 
 if TYPE_CHECKING:  # LangGraph loads with the graph, at a process's first turn
     from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import CheckpointTuple
 
     from orchestrator.runtime.checkpoints import Stage, StagedSaver
 
@@ -89,6 +100,11 @@ class TurnOutcome:
     handoff: HandoffResult | None = None
     llm_calls: int = 0
     waited_s: float = 0.0  # the burst window this turn waited out before it ran (monotonic seconds)
+    # Replies the commit wrote already claimed by this worker, sent right after it in that order;
+    # `behind`: other rows of the conversation were unsent (or queued unclaimed), so the ordinary
+    # claim path sends what is left after them.
+    claimed: list[Message] = field(default_factory=list)
+    behind: bool = False
 
 
 def _turn_message(message: Message) -> TurnMessage:
@@ -263,10 +279,12 @@ class TurnEngine:
             await self._hand_off_undelivered(conversation_id, failed)
         finally:
             async with self.sessions() as session, session.begin():
-                arrived = await release_turn_lease(
+                released = await release_turn_lease(
                     session, conversation_id=conversation_id, owner=self.worker_id
                 )
-        if arrived:  # stored while the hand-off held the lease: their turn (the ownership gate) runs now
+        if (
+            released.pending
+        ):  # stored while the hand-off held the lease: their turn (the ownership gate) runs now
             self.schedule(conversation_id, arrived=False)
 
     async def close(self) -> None:
@@ -299,7 +317,7 @@ class TurnEngine:
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
-        more = False
+        released: Released | None = None
         try:
             while pending is not None and not lost.is_set():
                 try:
@@ -308,23 +326,16 @@ class TurnEngine:
                 except TurnRefused as exc:
                     # Nothing of the turn was committed; whoever holds the lease now runs it.
                     log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
-                    more = False
                     break
                 outcome.waited_s, waited_s = waited_s, 0.0
                 outcomes.append(outcome)
-                outcome.sent = await send_pending(
-                    self.sessions,
-                    client=self.client,
-                    conversation_id=conversation_id,
-                    clock=self.clock,
-                    claim=self.send_claim,
-                )
+                outcome.sent, released = await self._send(conversation_id, outcome, last=not more)
                 undelivered = [
                     m for m in outcome.sent if m.status == SendStatus.FAILED and m.sender_type == "bot"
                 ]
-                if undelivered and outcome.handoff is None:
+                if undelivered and outcome.handoff is None:  # never after a release: see `_send`
                     outcome.handoff = await self._hand_off_undelivered(conversation_id, undelivered[0])
-                if not more:
+                if released is not None or not more:
                     break
                 async with self.sessions() as session, session.begin():
                     pending = await self._read_turn(session, conversation_id)
@@ -332,17 +343,59 @@ class TurnEngine:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            async with self.sessions() as session, session.begin():
-                arrived = await release_turn_lease(
-                    session, conversation_id=conversation_id, owner=self.worker_id
-                )
-        if arrived and not lost.is_set():
+            if released is None:
+                async with self.sessions() as session, session.begin():
+                    released = await release_turn_lease(
+                        session, conversation_id=conversation_id, owner=self.worker_id
+                    )
+        if released.unsent:
+            # Queued by someone else while this worker's replies held the conversation's claim (a
+            # rep's message: its own sender stopped at that claim).
+            for message in await self._send_pending(conversation_id):
+                if message.status == SendStatus.FAILED and message.sender_type == "bot":
+                    await self._hand_off_relayed(message)
+        if released.pending:
             # Stored (by any process) after this worker's last look: run again, as a new turn.
             self.schedule(conversation_id, arrived=False)
         if self.on_outcome is not None:
             for outcome in outcomes:
                 self.on_outcome(outcome)
         return outcomes
+
+    async def _send_pending(self, conversation_id: int) -> list[Message]:
+        return await send_pending(
+            self.sessions,
+            client=self.client,
+            conversation_id=conversation_id,
+            clock=self.clock,
+            claim=self.send_claim,
+        )
+
+    async def _send(
+        self, conversation_id: int, outcome: TurnOutcome, *, last: bool
+    ) -> tuple[list[Message], Released | None]:
+        """Send the turn's replies: those its commit wrote claimed, without a claim transaction,
+        then, when other rows were unsent, whatever the claim path finds. For the `last` turn of
+        the loop whose replies were all claimed and go out, the lease is released in the
+        transaction that records the last send (returned; None when it was not)."""
+        release: After[Released] | None = None
+        if last and not outcome.behind:
+            release = After(
+                lambda session: release_turn_lease(
+                    session, conversation_id=conversation_id, owner=self.worker_id
+                )
+            )
+        sent = await send_claimed(
+            self.sessions,
+            client=self.client,
+            messages=outcome.claimed,
+            clock=self.clock,
+            claim=self.send_claim,
+            then=release,
+        )
+        if outcome.behind or len(sent) < len(outcome.claimed):
+            sent += await self._send_pending(conversation_id)
+        return sent, release.result if release is not None and release.done else None
 
     async def _hand_off_undelivered(self, conversation_id: int, failed: Message) -> HandoffResult | None:
         """Never leave the customer alone: a bot reply that could not be delivered (past the Graph
@@ -437,7 +490,14 @@ class TurnEngine:
             conversation.has_pending = False
             session.add(conversation)
             return None
-        return _Pending(conversation, contact, messages, hand_back_of(returned))
+        turn = _Pending(conversation, contact, messages, hand_back_of(returned))
+        saver = self.saver
+        if saver is not None and saver.in_app_database:
+            # SQLite: the stored checkpoint the turn starts from, read here rather than in a
+            # transaction of its own (the lease is held: nothing else writes it meanwhile).
+            turn.checkpoint = await saver.stored_in(session, thread_config(conversation_id))
+            turn.checkpoint_read = True
+        return turn
 
     async def _one_turn(self, conversation_id: int, pending: _Pending) -> tuple[TurnOutcome, bool]:
         """Run the graph on the pending messages and commit its result; returns the outcome and
@@ -454,6 +514,8 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         async with self._staged() as stage:
+            if stage is not None and pending.checkpoint_read:
+                stage.preload(thread_config(conversation_id), pending.checkpoint)
             return await self._run_graph(
                 conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
             )
@@ -544,6 +606,16 @@ class TurnEngine:
                 )
                 .exists()
             )
+            # Outbound rows of the conversation not yet sent: the turn's replies queue behind them.
+            unsent = (
+                select(col(Message.id))
+                .where(
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.direction) == Direction.OUTBOUND,
+                    col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
+                )
+                .exists()
+            )
             values: dict[str, Any] = {
                 "turns": col(Conversation.turns) + 1,
                 "updated_at": now,
@@ -559,13 +631,14 @@ class TurnEngine:
                     col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == self.worker_id
                 )
                 .values(**values)
-                .returning(Conversation)
+                .returning(Conversation, unsent)
                 .execution_options(synchronize_session=False)
             )
-            conversation = (await session.execute(counted)).scalars().one_or_none()
-            if conversation is None:
+            row = (await session.execute(counted)).one_or_none()
+            if row is None:
                 # Fenced: our lease lapsed and another worker took the conversation.
                 raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
+            conversation, behind = row[0], bool(row[1])
             turn = conversation.turns
             consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
@@ -593,16 +666,20 @@ class TurnEngine:
                     at=now,
                     details=event.get("details"),
                 )
-            outcome = TurnOutcome(conversation_id=conversation_id, turn=turn, llm_calls=llm_calls)
+            outcome = TurnOutcome(
+                conversation_id=conversation_id, turn=turn, llm_calls=llm_calls, behind=behind
+            )
             for item in state.get("outgoing", []):
-                await queue_outgoing(
+                reply = await queue_outgoing(
                     session,
                     conversation_id=conversation_id,
                     payload=build_payload(contact, item),
                     sender_type="bot",
                     sender_id=item.get("agent"),
                     at=now,
+                    claimed_until=self._claim_until(session, outcome, now),
                 )
+                outcome.claimed += [reply] if reply.status == SendStatus.SENDING else []
             request = state.get("handoff")
             if request is not None:
                 outcome.handoff = await self._hand_off(
@@ -613,7 +690,9 @@ class TurnEngine:
                     state=state,
                     at=now,
                     llm_calls=llm_calls,
+                    outcome=outcome,
                 )
+            outcome.behind = outcome.behind or queued_unclaimed(session)
             more = bool(conversation.has_pending)
         return outcome, more
 
@@ -627,9 +706,10 @@ class TurnEngine:
         state: State,
         at: datetime,
         llm_calls: int = 0,
+        outcome: TurnOutcome | None = None,
     ) -> HandoffResult:
         """Hand the conversation to the human side and queue what the customer is told, in the
-        caller's transaction."""
+        caller's transaction (claimed for the turn's `outcome`, when there is one, as its replies)."""
         assert conversation.id is not None
         result = await perform_handoff(
             session,
@@ -642,7 +722,7 @@ class TurnEngine:
             llm_calls=state.get("llm_calls", 0) + llm_calls,
             at=at,
         )
-        await queue_outgoing(
+        notice = await queue_outgoing(
             session,
             conversation_id=conversation.id,
             payload=build_payload(
@@ -651,8 +731,19 @@ class TurnEngine:
             sender_type="bot",
             sender_id="handoff",
             at=at,
+            claimed_until=self._claim_until(session, outcome, at) if outcome is not None else None,
         )
+        if outcome is not None and notice.status == SendStatus.SENDING:
+            outcome.claimed.append(notice)
         return result
+
+    def _claim_until(self, session: AsyncSession, outcome: TurnOutcome, at: datetime) -> datetime | None:
+        """The claim a reply of this turn is written with, so it is sent right after the commit
+        without a claim of its own; None (written `pending`, for the claim path) when an earlier
+        row of the conversation is still unsent, or this transaction queued one unclaimed."""
+        if outcome.behind or queued_unclaimed(session):
+            return None
+        return at + self.send_claim
 
 
 @dataclass
@@ -663,6 +754,8 @@ class _Pending:
     contact: Contact
     messages: list[Message]
     hand_back: HandBack | None
+    checkpoint: CheckpointTuple | None = None  # the stored checkpoint, when read with the rest
+    checkpoint_read: bool = False
 
 
 def _new_usage() -> LLMUsage:
