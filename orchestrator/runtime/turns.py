@@ -32,13 +32,14 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -220,19 +221,21 @@ class TurnEngine:
         while pending := [task for task in self._tasks.values() if not task.done()]:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def apply_inbox(self, ids: list[int] | None = None) -> Applied:
+    async def apply_inbox(
+        self, ids: list[int] | None = None, known: Mapping[int, dict[str, Any]] | None = None
+    ) -> Applied:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
-        Short transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items
-        on SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the
-        rows of several conversations would deadlock with another process applying the same
+        `known`: the items as the acknowledgement stored them (not read again on SQLite). Short
+        transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items on
+        SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the rows
+        of several conversations would deadlock with another process applying the same
         conversations in another order."""
         size = APPLY_CHUNK if self._dialect == "sqlite" else 1
         total = Applied()
         pending = list(ids) if ids is not None else None
         while True:
             chunk = pending[:size] if pending is not None else None
-            async with self.sessions() as session, session.begin():
-                applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
+            applied = await self._apply_chunk(chunk, size, known)
             for conversation_id in sorted(applied.to_run - total.to_run):
                 self.schedule(conversation_id)
             total.merge(applied)
@@ -242,6 +245,33 @@ class TurnEngine:
                     return total
             elif applied.seen < size or applied.deferred:
                 return total
+
+    async def _apply_chunk(
+        self, chunk: list[int] | None, size: int, known: Mapping[int, dict[str, Any]] | None
+    ) -> Applied:
+        """The chunk as one batch; if anything in it fails, rolled back and applied again item by
+        item, each in a savepoint, so a bad item is kept with its error and costs no other (after a
+        transient database error, left for the next pass instead, as a single item would be). On
+        PostgreSQL the items are read (and locked, `SKIP LOCKED`) even when known: another process's
+        sweep may be applying them."""
+        if known is None or chunk is None or self._dialect != "sqlite" or not all(i in known for i in chunk):
+            known = None
+        try:
+            async with self.sessions() as session, session.begin():
+                return await apply_items(
+                    session, at=self.clock.now(), ids=chunk, limit=size, known=known, isolate=False
+                )
+        except OperationalError as exc:
+            # Transient (a deadlock, a lock timeout, a busy SQLite): no item's fault. Left
+            # unapplied; the background sweep applies them again.
+            log.warning(
+                "inbox_batch_deferred", items=len(chunk) if chunk else size, error=str(exc.orig)[:300]
+            )
+            return Applied(deferred=len(chunk) if chunk else 1)
+        except Exception as exc:
+            log.info("inbox_batch_isolated", items=len(chunk) if chunk else size, error=repr(exc)[:300])
+        async with self.sessions() as session, session.begin():
+            return await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
 
     async def sweep(self) -> int:
         """Crash recovery: apply inbox items left unapplied, schedule conversations with pending
