@@ -114,7 +114,7 @@ async def accept_delivery(
         )
     )
     accepted = Accepted(statuses=statuses)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "key": item_key(item),
             "kind": str(item.kind),
@@ -142,7 +142,7 @@ async def accept_delivery(
     return accepted
 
 
-_INBOX = cast(sa.Table, InboxItem.__table__)
+_INBOX = cast(sa.Table, InboxItem.__table__)  # type: ignore[attr-defined]
 # Applied items marked in one statement executed for all of them (only those still unapplied: the
 # sweep may have applied one meanwhile, harmlessly, as applying twice is).
 _MARK_APPLIED = (

@@ -244,11 +244,12 @@ async def _send_guarded(
         )
 
 
-_M = cast(sa.Table, Message.__table__).c
+_MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
+_M = _MESSAGE.c
 # The claim of a row written claimed, renewed when little of it is left (only while still this
 # sender's: the same attempt).
 _KEEP_CLAIM = (
-    sa.update(cast(sa.Table, Message.__table__))
+    sa.update(_MESSAGE)
     .where(
         _M.id == sa.bindparam("b_id"),
         _M.status == str(SendStatus.SENDING),
@@ -260,7 +261,7 @@ _KEEP_CLAIM = (
     )
 )
 _UNCLAIM = (
-    sa.update(cast(sa.Table, Message.__table__))
+    sa.update(_MESSAGE)
     .where(
         _M.id.in_(sa.bindparam("b_ids", expanding=True)),
         _M.status == str(SendStatus.SENDING),
@@ -275,7 +276,7 @@ _UNCLAIM = (
 )
 # The outcome of a claimed send, recorded only while the row is still claimed (`sending`).
 _ACCEPTED = (
-    sa.update(cast(sa.Table, Message.__table__))
+    sa.update(_MESSAGE)
     .where(_M.id == sa.bindparam("b_id"), _M.status == str(SendStatus.SENDING))
     .values(
         status=str(SendStatus.ACCEPTED),
@@ -288,7 +289,7 @@ _ACCEPTED = (
     .returning(_M.sender_type)
 )
 _FAILED = (
-    sa.update(cast(sa.Table, Message.__table__))
+    sa.update(_MESSAGE)
     .where(_M.id == sa.bindparam("b_id"), _M.status == str(SendStatus.SENDING))
     .values(
         status=str(SendStatus.FAILED),
