@@ -11,6 +11,8 @@ until its next attempt (2, 4, 8... up to 30 s away), which the relay makes, for 
 the reply was queued; the rows after it wait, in order. Past that window, or on an error no retry
 can fix, or for a row that cannot be sent at all (a duplicate returned id, a broken payload), it is
 marked `failed` with the error and logged on the conversation for the rep; the rows after it go out.
+A caller that knows nothing earlier is unsent (a turn's commit) writes its rows already claimed and
+sends them with `send_claimed`, without a claim transaction.
 """
 
 from __future__ import annotations
@@ -112,12 +114,12 @@ def queued_unclaimed(session: AsyncSession) -> bool:
     return bool(session.info.get(QUEUED_UNCLAIMED))
 
 
-async def claim_next(
-    session: AsyncSession, *, conversation_id: int, at: datetime, claim: timedelta = SEND_CLAIM
-) -> Message | None:
+def _claim_statement() -> Any:
     """Claim the conversation's oldest unsent message in one conditional UPDATE: `pending`, or
     `sending` with a lapsed claim (its sender died), and only while no other sender holds a live
-    claim in this conversation, so replies go out in order and never twice at the same time."""
+    claim in this conversation. Built once; its values are bound per call."""
+    conversation_id = sa.bindparam("b_conversation_id")
+    at = sa.bindparam("b_at", type_=UTCDateTime())
     unsent = or_(
         col(Message.status) == SendStatus.PENDING,
         and_(col(Message.status) == SendStatus.SENDING, col(Message.claimed_until) < at),
@@ -144,19 +146,30 @@ async def claim_next(
         .exists()
     )
     oldest = select(col(Message.id)).where(outbound, unsent).order_by(col(Message.id)).limit(1)
-    stmt = (
+    return (
         update(Message)
         .where(col(Message.id) == oldest.scalar_subquery(), unsent, ~held)
         .values(
             status=SendStatus.SENDING,
-            claimed_until=at + claim,
+            claimed_until=sa.bindparam("b_until", type_=UTCDateTime()),
             attempts=col(Message.attempts) + 1,
             updated_at=at,
         )
         .returning(Message)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(stmt)).scalars().first()
+
+
+_CLAIM = _claim_statement()
+
+
+async def claim_next(
+    session: AsyncSession, *, conversation_id: int, at: datetime, claim: timedelta = SEND_CLAIM
+) -> Message | None:
+    """Claim the conversation's oldest unsent message (`_claim_statement`), so replies go out in
+    order and never twice at the same time."""
+    params = {"b_conversation_id": conversation_id, "b_at": at, "b_until": at + claim}
+    return (await session.execute(_CLAIM, params)).scalars().first()
 
 
 async def send_pending(

@@ -7,16 +7,18 @@ and at the latest `burst_window_s` after the first message of the burst, so a lo
 answered at once and a burst of messages still gets one answer. A turn:
   1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
      and renewed while the loop runs, so a dead process's conversations resume within seconds;
-  2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages
-     and the latest hand-back; if the conversation is not bot-owned (the ownership gate) the messages
-     go to the rep workspace and the graph is never called;
+  2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages,
+     the latest hand-back and (SQLite) the stored checkpoint; if the conversation is not bot-owned
+     (the ownership gate) the messages go to the rep workspace and the graph is never called;
   3. runs the graph (outside any database transaction), a new hand-back's briefing taken into its
      state first; the graph's checkpoint is held in memory (`checkpoints.StagedSaver`);
   4. in one transaction, fenced (refused unless this worker still holds the lease and every message
      is still unprocessed): counts the turn in one conditional UPDATE, marks the messages consumed,
      writes the graph's checkpoint, appends the agents' events to the context log, queues the
      replies, and on handoff writes the context, pauses the bot and assigns;
-  5. after the commit, sends the queued replies.
+  5. after the commit, sends the replies: written already claimed by this worker when nothing
+     else of the conversation was unsent (no claim transaction), the last one's result recorded in
+     the transaction that releases the lease.
 On SQLite the checkpoint is written in the turn's transaction. On PostgreSQL LangGraph's saver
 writes it on its own connection (under the conversation's row lock, after the fence), so a turn is
 made idempotent: the state records the ids of the messages it consumed, and a checkpoint found ahead
