@@ -118,7 +118,7 @@ def _claim_statement() -> Any:
     """Claim the conversation's oldest unsent message in one conditional UPDATE: `pending`, or
     `sending` with a lapsed claim (its sender died), and only while no other sender holds a live
     claim in this conversation. Built once; its values are bound per call."""
-    conversation_id = sa.bindparam("b_conversation_id")
+    conversation_id: sa.BindParameter[int] = sa.bindparam("b_conversation_id")
     at = sa.bindparam("b_at", type_=UTCDateTime())
     unsent = or_(
         col(Message.status) == SendStatus.PENDING,

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from orchestrator.core.enums import Direction, SendStatus
 from orchestrator.core.tables import Conversation, Message
-from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_pending
+from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_claimed, send_pending
 from tests.factories import say, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness
 
@@ -198,17 +198,14 @@ async def test_a_send_graph_accepted_is_recorded_through_a_busy_pool_not_marked_
 async def test_a_reply_written_claimed_by_a_turn_that_died_before_sending_goes_out_once_the_claim_lapses(
     db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import orchestrator.runtime.turns as turns
-
     conversation_id = await _conversation(db_h, "447700900001")
-    real = turns.send_claimed
 
     async def dead_before_sending(*_args: Any, **_kwargs: Any) -> list[Message]:
         return []  # the commit happened; the process died before the send
 
-    monkeypatch.setattr(turns, "send_claimed", dead_before_sending)
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", dead_before_sending)
     assert await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now())) == []
-    monkeypatch.setattr(turns, "send_claimed", real)
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", send_claimed)
     async with db_h.service.sessions() as session:
         [reply] = (
             (
@@ -241,10 +238,7 @@ async def test_a_reply_written_claimed_by_a_turn_that_died_before_sending_goes_o
 async def test_a_rep_message_queued_while_the_turn_holds_the_claim_is_sent_after_the_turns_reply(
     db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import orchestrator.runtime.turns as turns
-
     conversation_id = await _conversation(db_h, "447700900001")
-    real = turns.send_claimed
 
     async def rep_writes_meanwhile(*args: Any, **kwargs: Any) -> list[Message]:
         await _queue(db_h, conversation_id, ["rep wrote meanwhile"])
@@ -255,9 +249,9 @@ async def test_a_rep_message_queued_while_the_turn_holds_the_claim_is_sent_after
             clock=db_h.clock,
         )
         assert stopped == [], "the rep's sender stops at the turn's live claim"
-        return cast(list[Message], await real(*args, **kwargs))
+        return await send_claimed(*args, **kwargs)
 
-    monkeypatch.setattr(turns, "send_claimed", rep_writes_meanwhile)
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", rep_writes_meanwhile)
     before = len(db_h.fake_graph.requests)
     replies = await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now()))
     assert replies, "the bot answered"
