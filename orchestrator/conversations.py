@@ -7,6 +7,7 @@ unique constraints, not on reads before writes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -292,18 +293,44 @@ async def claim_turn_lease(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> bool:
-    """Give the lease up; returns whether messages are pending for the bot (stored while `owner`
-    held it, by this process or another), so the caller can run again instead of leaving them
-    to the sweep."""
+@dataclass(frozen=True)
+class Released:
+    """What the lease's release found: whether `owner` still held it, messages pending for the bot
+    (stored while it held the lease, by this process or another), and outbound rows waiting to be
+    claimed (queued by others meanwhile, a rep's reply...)."""
+
+    held: bool = False
+    pending: bool = False
+    unsent: bool = False
+
+
+def unsent_outbound(conversation_id: int) -> Any:
+    """EXISTS: a reply of the conversation waits to be claimed (`pending`)."""
+    return (
+        select(col(Message.id))
+        .where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.status) == SendStatus.PENDING,
+        )
+        .exists()
+    )
+
+
+async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> Released:
+    """Give the lease up; returns whether messages are pending for the bot, so the caller can run
+    again instead of leaving them to the sweep, and whether replies are waiting to be sent."""
     result = await session.execute(
         update(Conversation)
         .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
         .values(lease_owner=None, lease_until=None)
-        .returning(col(Conversation.has_pending))
+        .returning(col(Conversation.has_pending), unsent_outbound(conversation_id))
         .execution_options(synchronize_session=False)
     )
-    return bool(result.scalar_one_or_none())
+    row = result.first()
+    if row is None:
+        return Released()
+    return Released(held=True, pending=bool(row[0]), unsent=bool(row[1]))
 
 
 async def renew_turn_lease(

@@ -3,12 +3,14 @@
 - `accept_delivery` is all the acknowledgement does: one batched INSERT of every message and status
   (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and the raw
   body, in the caller's transaction. No contact, conversation or status work happens before the 200.
-- `apply_items` then applies each item on its own, inside a savepoint: contact upsert, conversation,
-  message, status. An item that cannot be used (no id, no sender, a value no column can hold)
-  never costs the others: it is kept in the inbox with its error and, when its sender is known, as a
-  `rejected` message in the sender's conversation, so a rep sees that something arrived. A
-  transient database error (a deadlock, a lock timeout) is not the item's fault: the item is left
-  for the next pass, never rejected.
+- `apply_items` then applies the items: contact upsert, conversation, message, status. First as a
+  batch in the caller's transaction (`isolate=False`; the webhook's own items need no read, the
+  acknowledgement hands them over); if anything in it fails, the caller rolls it back and applies
+  the same items again with `isolate=True`, each inside a savepoint. An item that cannot be used
+  (no id, no sender, a value no column can hold) never costs the others: it is kept in the inbox
+  with its error and, when its sender is known, as a `rejected` message in the sender's
+  conversation, so a rep sees that something arrived. A transient database error (a deadlock, a
+  lock timeout) is not the item's fault: the item is left for the next pass, never rejected.
 The webhook applies its own items right after answering; the background loop applies whatever a
 crash left behind. Applying twice is harmless: messages and statuses dedupe on their own keys.
 """
@@ -17,10 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
@@ -60,6 +62,7 @@ class Accepted:
     """What the acknowledgement stored: the new inbox rows and the counts the webhook answers with."""
 
     new_ids: list[int] = field(default_factory=list)
+    items: dict[int, dict[str, Any]] = field(default_factory=dict)  # the new rows' items, as stored
     messages: int = 0
     duplicates: int = 0
     statuses: int = 0
@@ -111,7 +114,7 @@ async def accept_delivery(
         )
     )
     accepted = Accepted(statuses=statuses)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "key": item_key(item),
             "kind": str(item.kind),
@@ -126,49 +129,89 @@ async def accept_delivery(
     stmt = (
         insert_for(session)(InboxItem)
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(col(InboxItem.id), col(InboxItem.kind))
+        .returning(col(InboxItem.id), col(InboxItem.key), col(InboxItem.kind))
     )
     if rows:
-        for row_id, kind in (await session.execute(stmt, rows)).all():
+        by_key = {row["key"]: row["item"] for row in reversed(rows)}  # a repeated key: the first row's
+        for row_id, key, kind in (await session.execute(stmt, rows)).all():
             accepted.new_ids.append(int(row_id))
+            accepted.items[int(row_id)] = by_key[key]
             accepted.messages += kind == ItemKind.MESSAGE
     accepted.duplicates = messages - accepted.messages
     accepted.new_ids.sort()
     return accepted
 
 
+_INBOX = cast(sa.Table, InboxItem.__table__)  # type: ignore[attr-defined]
+# Applied items marked in one statement executed for all of them (only those still unapplied: the
+# sweep may have applied one meanwhile, harmlessly, as applying twice is).
+_MARK_APPLIED = (
+    sa.update(_INBOX)
+    .where(_INBOX.c.id == sa.bindparam("b_id"), _INBOX.c.applied_at.is_(None))
+    .values(
+        applied_at=sa.bindparam("b_at", type_=_INBOX.c.applied_at.type),
+        outcome=sa.bindparam("b_outcome"),
+        error=sa.bindparam("b_error"),
+    )
+)
+
+
 async def apply_items(
-    session: AsyncSession, *, at: datetime, ids: Sequence[int] | None = None, limit: int = 500
+    session: AsyncSession,
+    *,
+    at: datetime,
+    ids: Sequence[int] | None = None,
+    limit: int = 500,
+    known: Mapping[int, dict[str, Any]] | None = None,
+    isolate: bool = True,
 ) -> Applied:
-    """Apply inbox items not yet applied (`ids`, or the oldest `limit`), each in its own savepoint.
-    On PostgreSQL rows another process is applying are skipped (`SKIP LOCKED`)."""
-    query = select(InboxItem).where(col(InboxItem.applied_at).is_(None)).order_by(col(InboxItem.id))
-    query = query.where(col(InboxItem.id).in_(list(ids))) if ids is not None else query.limit(limit)
-    items = (await session.execute(query.with_for_update(skip_locked=True))).scalars().all()
+    """Apply inbox items not yet applied (`ids`, or the oldest `limit`). `known`: the items of
+    `ids` as the acknowledgement stored them, so they are not read again. `isolate`: each item in
+    its own savepoint, a bad one kept with its error; without it the first failure is raised and
+    the caller rolls the whole batch back (and applies it again isolated). On PostgreSQL rows
+    another process is applying are skipped (`SKIP LOCKED`)."""
+    rows: Sequence[tuple[int, dict[str, Any]]]
+    if known is not None and ids is not None:
+        rows = [(i, known[i]) for i in ids]
+    else:
+        query = (
+            select(col(InboxItem.id), col(InboxItem.item))
+            .where(col(InboxItem.applied_at).is_(None))
+            .order_by(col(InboxItem.id))
+        )
+        query = query.where(col(InboxItem.id).in_(list(ids))) if ids is not None else query.limit(limit)
+        rows = [
+            (int(i), item) for i, item in (await session.execute(query.with_for_update(skip_locked=True)))
+        ]
     applied = Applied()
-    for row in items:
-        item = RawItem.model_validate(row.item)
+    marks: list[dict[str, Any]] = []
+    for row_id, raw in rows:
+        item = RawItem.model_validate(raw)
         outcome, error = InboxOutcome.STORED, None
         applied.seen += 1
-        try:
-            async with session.begin_nested():
-                outcome = await _apply_one(session, item=item, at=at, applied=applied)
-        except OperationalError as exc:
-            # Transient (a deadlock, a lock timeout, a busy SQLite): not the item's fault. Left
-            # unapplied; the background sweep applies it again.
-            log.warning("inbox_item_deferred", inbox_id=row.id, error=str(exc.orig)[:300])
-            applied.deferred += 1
-            continue
-        except Exception as exc:  # one bad item is kept and reported, never costs the others
-            outcome, error = InboxOutcome.REJECTED, f"{type(exc).__name__}: {exc}"[:2000]
-            log.warning("inbox_item_rejected", inbox_id=row.id, path=item.path, error=error)
-            await _keep_rejected(session, item=item, error=error, at=at)
+        if not isolate:
+            outcome = await _apply_one(session, item=item, at=at, applied=applied)
+        else:
+            try:
+                async with session.begin_nested():
+                    outcome = await _apply_one(session, item=item, at=at, applied=applied)
+            except OperationalError as exc:
+                # Transient (a deadlock, a lock timeout, a busy SQLite): not the item's fault. Left
+                # unapplied; the background sweep applies it again.
+                log.warning("inbox_item_deferred", inbox_id=row_id, error=str(exc.orig)[:300])
+                applied.deferred += 1
+                continue
+            except Exception as exc:  # one bad item is kept and reported, never costs the others
+                outcome, error = InboxOutcome.REJECTED, f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning("inbox_item_rejected", inbox_id=row_id, path=item.path, error=error)
+                await _keep_rejected(session, item=item, error=error, at=at)
         applied.stored += outcome == InboxOutcome.STORED
         applied.duplicates += outcome == InboxOutcome.DUPLICATE
         applied.rejected += outcome == InboxOutcome.REJECTED
-        row.applied_at, row.outcome, row.error = at, outcome, error
-        session.add(row)
+        marks.append({"b_id": row_id, "b_at": at, "b_outcome": str(outcome), "b_error": error})
     await session.flush()
+    if marks:
+        await session.execute(_MARK_APPLIED, marks)
     return applied
 
 

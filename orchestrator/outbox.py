@@ -11,13 +11,16 @@ until its next attempt (2, 4, 8... up to 30 s away), which the relay makes, for 
 the reply was queued; the rows after it wait, in order. Past that window, or on an error no retry
 can fix, or for a row that cannot be sent at all (a duplicate returned id, a broken payload), it is
 marked `failed` with the error and logged on the conversation for the rep; the rows after it go out.
+A caller that knows nothing earlier is unsent (a turn's commit) writes its rows already claimed and
+sends them with `send_claimed`, without a claim transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 import structlog
@@ -48,6 +51,9 @@ MAX_RETRY_DELAY_S = 30.0
 # Recording a send Graph accepted is retried this long through database trouble (a busy pool, a
 # dropped connection): the customer has the message, so the row must not be left to say otherwise.
 RECORD_RETRY_S = 60.0
+# `session.info` key: a row was queued `pending` in this transaction (see `queue_outgoing`).
+QUEUED_UNCLAIMED = "outbox_queued_unclaimed"
+T = TypeVar("T")
 
 
 def recipient_of(contact: Contact) -> str:
@@ -74,7 +80,13 @@ async def queue_outgoing(
     sender_type: str,
     sender_id: str | None,
     at: datetime,
+    claimed_until: datetime | None = None,
 ) -> Message:
+    """Write a reply to send after the commit: `pending`, or, with `claimed_until`, already claimed
+    by the caller (`sending`, one attempt counted), who sends it right after its commit without a
+    claim of its own (`send_claimed`). Only a caller that knows no earlier row of the conversation
+    is unsent may claim at write time; if it dies first, the claim lapses and the relay sends it,
+    as any claim whose sender died."""
     kind = str(payload.get("type", "text"))
     message = Message(
         conversation_id=conversation_id,
@@ -84,21 +96,30 @@ async def queue_outgoing(
         payload=payload,
         sender_type=sender_type,
         sender_id=sender_id,
-        status=SendStatus.PENDING,
+        status=SendStatus.PENDING if claimed_until is None else SendStatus.SENDING,
+        attempts=0 if claimed_until is None else 1,
+        claimed_until=claimed_until,
         created_at=at,
         updated_at=at,
     )
+    if claimed_until is None:
+        session.info[QUEUED_UNCLAIMED] = True
     session.add(message)
     await session.flush()
     return message
 
 
-async def claim_next(
-    session: AsyncSession, *, conversation_id: int, at: datetime, claim: timedelta = SEND_CLAIM
-) -> Message | None:
+def queued_unclaimed(session: AsyncSession) -> bool:
+    """Whether this transaction queued a `pending` row (which rows claimed after it must not pass)."""
+    return bool(session.info.get(QUEUED_UNCLAIMED))
+
+
+def _claim_statement() -> Any:
     """Claim the conversation's oldest unsent message in one conditional UPDATE: `pending`, or
     `sending` with a lapsed claim (its sender died), and only while no other sender holds a live
-    claim in this conversation, so replies go out in order and never twice at the same time."""
+    claim in this conversation. Built once; its values are bound per call."""
+    conversation_id: sa.BindParameter[int] = sa.bindparam("b_conversation_id")
+    at = sa.bindparam("b_at", type_=UTCDateTime())
     unsent = or_(
         col(Message.status) == SendStatus.PENDING,
         and_(col(Message.status) == SendStatus.SENDING, col(Message.claimed_until) < at),
@@ -125,19 +146,30 @@ async def claim_next(
         .exists()
     )
     oldest = select(col(Message.id)).where(outbound, unsent).order_by(col(Message.id)).limit(1)
-    stmt = (
+    return (
         update(Message)
         .where(col(Message.id) == oldest.scalar_subquery(), unsent, ~held)
         .values(
             status=SendStatus.SENDING,
-            claimed_until=at + claim,
+            claimed_until=sa.bindparam("b_until", type_=UTCDateTime()),
             attempts=col(Message.attempts) + 1,
             updated_at=at,
         )
         .returning(Message)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(stmt)).scalars().first()
+
+
+_CLAIM = _claim_statement()
+
+
+async def claim_next(
+    session: AsyncSession, *, conversation_id: int, at: datetime, claim: timedelta = SEND_CLAIM
+) -> Message | None:
+    """Claim the conversation's oldest unsent message (`_claim_statement`), so replies go out in
+    order and never twice at the same time."""
+    params = {"b_conversation_id": conversation_id, "b_at": at, "b_until": at + claim}
+    return (await session.execute(_CLAIM, params)).scalars().first()
 
 
 async def send_pending(
@@ -157,22 +189,164 @@ async def send_pending(
             message = await claim_next(session, conversation_id=conversation_id, at=clock.now(), claim=claim)
         if message is None:
             return done
-        try:
-            done.append(await _send_claimed(sessions, client=client, message=message, clock=clock))
-        except Exception as exc:  # one bad row is marked failed and never blocks the rest
-            log.exception("send_crashed", conversation_id=conversation_id, message_id=message.id)
-            failed = await _finish(
-                sessions,
-                message=message,
-                clock=clock,
-                error={"source": "outbox", "details": f"{type(exc).__name__}: {exc}"[:500]},
-            )
-            if failed is not None:
-                done.append(failed)
+        finished = await _send_guarded(sessions, client=client, message=message, clock=clock)
+        if finished is not None:
+            done.append(finished)
+
+
+class After(Generic[T]):
+    """Work to commit with the record of a send (`send_claimed`'s `then`), and its result once done."""
+
+    def __init__(self, run: Callable[[AsyncSession], Awaitable[T]]) -> None:
+        self.run = run
+        self.result: T | None = None
+        self.done = False
+
+
+async def send_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    messages: list[Message],
+    clock: Clock,
+    claim: timedelta = SEND_CLAIM,
+    then: After[Any] | None = None,
+) -> list[Message]:
+    """Send rows the caller claimed when it wrote them (`queue_outgoing(claimed_until=...)`), in
+    order, with no claim transaction; returns those sent or failed. `then` runs in the transaction
+    that records the last row's result when every row was accepted by Graph (`then.done` says
+    whether it ran): the turn releases its lease there. A row with less than half its claim left is
+    claimed again first (a row whose claim was taken over is left to its new sender, and so are the
+    rows after it); when a row is to be retried later, the rows after it go back to `pending`,
+    behind it."""
+    done: list[Message] = []
+    for index, message in enumerate(messages):
+        if not await _keep_claim(sessions, message=message, clock=clock, claim=claim):
+            await _unclaim(sessions, messages[index + 1 :], clock=clock)
+            break
+        last = index == len(messages) - 1
+        all_accepted = all(m.status == SendStatus.ACCEPTED for m in done)
+        after = then if last and all_accepted else None
+        finished = await _send_guarded(sessions, client=client, message=message, clock=clock, after=after)
+        if finished is None:
+            continue
+        done.append(finished)
+        if finished.status == SendStatus.SENDING:  # to be retried later: the rest wait behind it
+            await _unclaim(sessions, messages[index + 1 :], clock=clock)
+            break
+    return done
+
+
+async def _send_guarded(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    message: Message,
+    clock: Clock,
+    after: After[Any] | None = None,
+) -> Message | None:
+    try:
+        return await _send_claimed(sessions, client=client, message=message, clock=clock, after=after)
+    except Exception as exc:  # one bad row is marked failed and never blocks the rest
+        log.exception("send_crashed", conversation_id=message.conversation_id, message_id=message.id)
+        return await _finish(
+            sessions,
+            message=message,
+            clock=clock,
+            error={"source": "outbox", "details": f"{type(exc).__name__}: {exc}"[:500]},
+        )
+
+
+_MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
+_M = _MESSAGE.c
+# The claim of a row written claimed, renewed when little of it is left (only while still this
+# sender's: the same attempt).
+_KEEP_CLAIM = (
+    sa.update(_MESSAGE)
+    .where(
+        _M.id == sa.bindparam("b_id"),
+        _M.status == str(SendStatus.SENDING),
+        _M.attempts == sa.bindparam("b_attempts"),
+    )
+    .values(
+        claimed_until=sa.bindparam("b_until", type_=UTCDateTime()),
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+    )
+)
+_UNCLAIM = (
+    sa.update(_MESSAGE)
+    .where(
+        _M.id.in_(sa.bindparam("b_ids", expanding=True)),
+        _M.status == str(SendStatus.SENDING),
+        _M.attempts == 1,
+    )
+    .values(
+        status=str(SendStatus.PENDING),
+        claimed_until=sa.null(),
+        attempts=_M.attempts - 1,
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+    )
+)
+# The outcome of a claimed send, recorded only while the row is still claimed (`sending`).
+_ACCEPTED = (
+    sa.update(_MESSAGE)
+    .where(_M.id == sa.bindparam("b_id"), _M.status == str(SendStatus.SENDING))
+    .values(
+        status=str(SendStatus.ACCEPTED),
+        wa_message_id=sa.bindparam("b_wamid", type_=_M.wa_message_id.type),
+        sent_at=sa.bindparam("b_at", type_=UTCDateTime()),
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+        claimed_until=sa.null(),
+        error=sa.null(),
+    )
+    .returning(_M.sender_type)
+)
+_FAILED = (
+    sa.update(_MESSAGE)
+    .where(_M.id == sa.bindparam("b_id"), _M.status == str(SendStatus.SENDING))
+    .values(
+        status=str(SendStatus.FAILED),
+        error=sa.bindparam("b_error", type_=_M.error.type),
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+        claimed_until=sa.null(),
+    )
+    .returning(_M.sender_type)
+)
+
+
+async def _keep_claim(
+    sessions: async_sessionmaker[AsyncSession], *, message: Message, clock: Clock, claim: timedelta
+) -> bool:
+    at = clock.now()
+    if message.claimed_until is not None and message.claimed_until - at >= claim / 2:
+        return True
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            _KEEP_CLAIM,
+            {"b_id": message.id, "b_attempts": message.attempts, "b_until": at + claim, "b_at": at},
+        )
+    if getattr(result, "rowcount", 0) != 1:
+        log.warning("send_claim_taken_over", conversation_id=message.conversation_id, message_id=message.id)
+        return False
+    message.claimed_until = at + claim
+    return True
+
+
+async def _unclaim(
+    sessions: async_sessionmaker[AsyncSession], messages: list[Message], *, clock: Clock
+) -> None:
+    if messages:
+        async with sessions() as session, session.begin():
+            await session.execute(_UNCLAIM, {"b_ids": [m.id for m in messages], "b_at": clock.now()})
 
 
 async def _send_claimed(
-    sessions: async_sessionmaker[AsyncSession], *, client: GraphClient, message: Message, clock: Clock
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    client: GraphClient,
+    message: Message,
+    clock: Clock,
+    after: After[Any] | None = None,
 ) -> Message:
     if message.payload is None:
         raise ValueError("outbound message without a payload")
@@ -198,7 +372,9 @@ async def _send_claimed(
     if error is not None and retryable and clock.now() - message.created_at < RETRY_WINDOW:
         return await _retry_later(sessions, message=message, clock=clock, error=error) or message
     try:
-        finished = await _record(sessions, message=message, clock=clock, error=error, wamid=wamid)
+        finished = await _record(
+            sessions, message=message, clock=clock, error=error, wamid=wamid, after=after
+        )
     except IntegrityError:
         # Graph answered with an id we already hold: keep the row, marked failed, and move on.
         finished = await _finish(
@@ -221,6 +397,7 @@ async def _record(
     clock: Clock,
     error: dict[str, Any] | None,
     wamid: str | None,
+    after: After[Any] | None = None,
 ) -> Message | None:
     """`_finish`, retried through transient database errors when Graph accepted the send: marking
     a delivered reply failed would show the rep a failure the customer never saw (and hand the
@@ -239,7 +416,9 @@ async def _record(
                 log.warning(
                     "send_record_retried", message_id=message.id, attempt=attempt.retry_state.attempt_number
                 )
-            return await _finish(sessions, message=message, clock=clock, error=error, wamid=wamid)
+            return await _finish(
+                sessions, message=message, clock=clock, error=error, wamid=wamid, after=after
+            )
     raise AssertionError("unreachable: tenacity reraises the last error")
 
 
@@ -275,47 +454,61 @@ async def _finish(
     clock: Clock,
     error: dict[str, Any] | None,
     wamid: str | None = None,
+    after: After[Any] | None = None,
 ) -> Message | None:
-    """Record the outcome of a claimed send (only while the row is still ours: `sending`)."""
+    """Record the outcome of a claimed send (only while the row is still claimed: `sending`) in one
+    UPDATE, and `after`'s work in the same transaction. Returns the message as recorded, or None
+    when it was no longer claimed."""
     at = clock.now()
     assert message.id is not None
     async with sessions() as session, session.begin():
-        fresh = await session.get(Message, message.id, with_for_update=True)
-        if fresh is None or fresh.status != SendStatus.SENDING:
-            return None
-        fresh.updated_at, fresh.claimed_until = at, None
         if error is None:
-            fresh.status, fresh.wa_message_id, fresh.sent_at = SendStatus.ACCEPTED, wamid, at
-            fresh.error = None
-            if fresh.sender_type == "rep":
+            row = (
+                await session.execute(_ACCEPTED, {"b_id": message.id, "b_wamid": wamid, "b_at": at})
+            ).first()
+            if row is not None and row.sender_type == "rep":
                 # The rep sees their message go from pending to sent live (streams follow the log).
                 await log_event(
                     session,
-                    conversation_id=fresh.conversation_id,
+                    conversation_id=message.conversation_id,
                     type=EventType.MESSAGE_SENT,
                     source="whatsapp",
                     description="sent",
                     at=at,
-                    details={"message_id": fresh.id, "sender_id": fresh.sender_id},
+                    details={"message_id": message.id, "sender_id": message.sender_id},
                 )
         else:
-            fresh.status, fresh.error = SendStatus.FAILED, error
-            what = error.get("title") or error.get("details")
-            log.warning(
-                "send_failed", conversation_id=fresh.conversation_id, message_id=fresh.id, error=error
-            )
-            await log_event(
-                session,
-                conversation_id=fresh.conversation_id,
-                type=EventType.SEND_FAILED,
-                source="whatsapp",
-                description=f"send failed: {error.get('code') or ''} {what}",
-                at=at,
-                details={"message_id": fresh.id, **error},
-            )
-        session.add(fresh)
-        await session.flush()
-    return fresh
+            row = (await session.execute(_FAILED, {"b_id": message.id, "b_error": error, "b_at": at})).first()
+            if row is not None:
+                what = error.get("title") or error.get("details")
+                log.warning(
+                    "send_failed", conversation_id=message.conversation_id, message_id=message.id, error=error
+                )
+                await log_event(
+                    session,
+                    conversation_id=message.conversation_id,
+                    type=EventType.SEND_FAILED,
+                    source="whatsapp",
+                    description=f"send failed: {error.get('code') or ''} {what}",
+                    at=at,
+                    details={"message_id": message.id, **error},
+                )
+        result = await after.run(session) if after is not None else None
+    if after is not None:
+        after.result, after.done = result, True
+    if row is None:
+        return None
+    message.updated_at, message.claimed_until = at, None
+    if error is None:
+        message.status, message.wa_message_id, message.sent_at, message.error = (
+            SendStatus.ACCEPTED,
+            wamid,
+            at,
+            None,
+        )
+    else:
+        message.status, message.error = SendStatus.FAILED, error
+    return message
 
 
 async def relay(

@@ -13,23 +13,36 @@ from orchestrator.runtime.graph import thread_config
 from tests.factories import counting, say, text
 from tests.fakes.graph import TestHarness
 
-# Webhook 3 (acknowledgement), inbox 9 (contact, conversation, message, has_pending, applied, in a
-# savepoint), turn 13 (lease + read of conversation, contact and latest hand-back + messages 4; the
-# stored checkpoint read once, in a deferred transaction, 3; fenced commit: count, consume, the
-# graph's checkpoint, event, reply 6), send 7, lease release 2. The checkpoint's 4 statements are
-# counted since it goes through the service's engine (on SQLite, in the turn's transaction).
-BOT_TURN_STATEMENTS = 34
+# Webhook 3 (acknowledgement), inbox 6 (contact, conversation, message, has_pending, applied: the
+# acknowledgement hands its items over, and a batch needs no savepoint), turn 6 (lease + read of
+# conversation, contact and latest hand-back + messages + the stored checkpoint and its writes),
+# fenced commit 6 (count, consume, the graph's checkpoint, event, the reply written already
+# claimed), the send's result recorded with the lease's release 3. On SQLite the checkpoint goes
+# through the service's engine, so its statements are counted.
+BOT_TURN_STATEMENTS = 24
 # A first message that asks for a person: the contact and conversation created, then the handoff
 # (context, routing, assignment, SLA timers, the customer's notice) in the turn's commit.
-HANDOFF_TURN_STATEMENTS = 49
+HANDOFF_TURN_STATEMENTS = 39
+# Transactions per message, webhook to reply: acknowledgement, inbox, lease + read, commit, send
+# result + lease release.
+TURN_TRANSACTIONS = 5
 # Small talk the bot keeps answering (acknowledgements are never a loop, so no handoff).
 SMALL_TALK = ["hello", "thanks", "ok", "great, thanks", "hi there", "thank you"]
 
 
 async def _statements_of_one_message(h: TestHarness, wa: str, words: str) -> tuple[int, list[str]]:
+    statements, replies = await _one_message(h, wa, words)
+    return len(statements), replies
+
+
+async def _one_message(h: TestHarness, wa: str, words: str) -> tuple[list[str], list[str]]:
     with counting(h) as statements:
         replies = await say(h, text(wa, words, h.clock.now()))
-    return len(statements), replies
+    return statements, replies
+
+
+def _transactions(statements: list[str]) -> int:
+    return sum(1 for s in statements if s.lstrip().upper().startswith("BEGIN"))
 
 
 async def test_a_bot_turn_runs_a_fixed_budget_of_statements(h: TestHarness) -> None:
@@ -50,6 +63,18 @@ async def test_a_handoff_turn_runs_a_fixed_budget_of_statements(h: TestHarness) 
         conversation = (await session.execute(select(Conversation))).scalars().one()
     assert conversation.owner in {Owner.QUEUED, Owner.HUMAN}
     assert count <= HANDOFF_TURN_STATEMENTS
+
+
+async def test_a_message_runs_in_a_fixed_number_of_transactions(h: TestHarness) -> None:
+    wa = "12025550404"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    statements, replies = await _one_message(h, wa, "how much does the basic plan cost?")
+    assert replies, "the bot answered"
+    assert _transactions(statements) <= TURN_TRANSACTIONS
+    await h.service.graph.get()
+    statements, replies = await _one_message(h, "12025550405", "I want to talk to a person please")
+    assert replies, "the customer is told what happens next"
+    assert _transactions(statements) <= TURN_TRANSACTIONS
 
 
 async def test_a_turn_costs_the_same_statements_and_state_at_the_50th_message_as_early_on(

@@ -109,6 +109,11 @@ class Stage:
     ops: list[_Put | _Writes] = field(default_factory=list)
     stored: dict[tuple[str, str], CheckpointTuple | None] = field(default_factory=dict)
 
+    def preload(self, config: RunnableConfig, stored: CheckpointTuple | None) -> None:
+        """The stored latest checkpoint, already read by the caller (in the turn's read transaction)."""
+        conf = config["configurable"]
+        self.stored[str(conf["thread_id"]), conf.get("checkpoint_ns", "")] = stored
+
     def latest(self, thread_id: str, checkpoint_ns: str) -> _Put | None:
         for op in reversed(self.ops):
             conf = op.config["configurable"]
@@ -169,25 +174,33 @@ class SessionSaver(BaseCheckpointSaver[str]):
             yield conn
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        async with self._reading() as conn:
+            return await self.get_in(conn, config)
+
+    async def get_in(
+        self, conn: AsyncConnection | AsyncSession, config: RunnableConfig
+    ) -> CheckpointTuple | None:
+        """`aget_tuple` in the caller's transaction (the turn reads the stored checkpoint in the
+        transaction that takes the lease, not in one of its own)."""
         conf = config["configurable"]
         thread_id, ns = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
-        async with self._reading() as conn:
-            if checkpoint_id := get_checkpoint_id(config):
-                result = await conn.exec_driver_sql(
-                    _SELECT + "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
-                    (thread_id, ns, checkpoint_id),
-                )
-            else:
-                result = await conn.exec_driver_sql(
-                    _SELECT + "WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id DESC LIMIT 1",
-                    (thread_id, ns),
-                )
-            row = result.first()
-            if row is None:
-                return None
-            values: tuple[Any, ...] = tuple(row)
-            writes = await conn.exec_driver_sql(pending_writes_sql(True), (thread_id, ns, values[2]))
-            return self._tuple(values, list(writes))
+        connection = await _connection(conn)
+        if checkpoint_id := get_checkpoint_id(config):
+            result = await connection.exec_driver_sql(
+                _SELECT + "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                (thread_id, ns, checkpoint_id),
+            )
+        else:
+            result = await connection.exec_driver_sql(
+                _SELECT + "WHERE thread_id = ? AND checkpoint_ns = ? ORDER BY checkpoint_id DESC LIMIT 1",
+                (thread_id, ns),
+            )
+        row = result.first()
+        if row is None:
+            return None
+        values: tuple[Any, ...] = tuple(row)
+        writes = await connection.exec_driver_sql(pending_writes_sql(True), (thread_id, ns, values[2]))
+        return self._tuple(values, list(writes))
 
     async def alist(
         self,
@@ -321,6 +334,17 @@ class StagedSaver(BaseCheckpointSaver[Any]):
             yield stage
         finally:
             _STAGE.reset(token)
+
+    @property
+    def in_app_database(self) -> bool:
+        """Whether checkpoints live in the app's database, read and written through its sessions
+        (SQLite); LangGraph's PostgreSQL saver has connections of its own."""
+        return isinstance(self.inner, SessionSaver)
+
+    async def stored_in(self, session: AsyncSession, config: RunnableConfig) -> CheckpointTuple | None:
+        """The stored latest checkpoint, read in the caller's transaction (`in_app_database` only)."""
+        assert isinstance(self.inner, SessionSaver)
+        return await self.inner.get_in(session, config)
 
     async def flush(self, session: AsyncSession, stage: Stage) -> None:
         """Store what the graph wrote during the stage: in `session` (SQLite), or through the saver

@@ -7,16 +7,18 @@ and at the latest `burst_window_s` after the first message of the burst, so a lo
 answered at once and a burst of messages still gets one answer. A turn:
   1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
      and renewed while the loop runs, so a dead process's conversations resume within seconds;
-  2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages
-     and the latest hand-back; if the conversation is not bot-owned (the ownership gate) the messages
-     go to the rep workspace and the graph is never called;
+  2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages,
+     the latest hand-back and (SQLite) the stored checkpoint; if the conversation is not bot-owned
+     (the ownership gate) the messages go to the rep workspace and the graph is never called;
   3. runs the graph (outside any database transaction), a new hand-back's briefing taken into its
      state first; the graph's checkpoint is held in memory (`checkpoints.StagedSaver`);
   4. in one transaction, fenced (refused unless this worker still holds the lease and every message
      is still unprocessed): counts the turn in one conditional UPDATE, marks the messages consumed,
      writes the graph's checkpoint, appends the agents' events to the context log, queues the
      replies, and on handoff writes the context, pauses the bot and assigns;
-  5. after the commit, sends the queued replies.
+  5. after the commit, sends the replies: written already claimed by this worker when nothing
+     else of the conversation was unsent (no claim transaction), the last one's result recorded in
+     the transaction that releases the lease.
 On SQLite the checkpoint is written in the turn's transaction. On PostgreSQL LangGraph's saver
 writes it on its own connection (under the conversation's row lock, after the fence), so a turn is
 made idempotent: the state records the ids of the messages it consumed, and a checkpoint found ahead
@@ -32,13 +34,14 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -46,6 +49,7 @@ from agents.common import handoff_request
 from handoff.flows import HandoffResult, perform_handoff
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.conversations import (
+    Released,
     claim_turn_lease,
     mark_consumed,
     pending_inbound,
@@ -61,12 +65,22 @@ from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.inbox import Applied, apply_items
-from orchestrator.outbox import SEND_CLAIM, build_payload, queue_outgoing, relay, send_pending
+from orchestrator.outbox import (
+    SEND_CLAIM,
+    After,
+    build_payload,
+    queue_outgoing,
+    queued_unclaimed,
+    relay,
+    send_claimed,
+    send_pending,
+)
 from orchestrator.runtime.graph import AgentGraph, thread_config
 from orchestrator.runtime.handback import HandBack, hand_back_of, latest_hand_back_id, resume_update
 
 if TYPE_CHECKING:  # LangGraph loads with the graph, at a process's first turn
     from langchain_core.runnables import RunnableConfig
+    from langgraph.checkpoint.base import CheckpointTuple
 
     from orchestrator.runtime.checkpoints import Stage, StagedSaver
 
@@ -89,6 +103,11 @@ class TurnOutcome:
     handoff: HandoffResult | None = None
     llm_calls: int = 0
     waited_s: float = 0.0  # the burst window this turn waited out before it ran (monotonic seconds)
+    # Replies the commit wrote already claimed by this worker, sent right after it in that order;
+    # `behind`: other rows of the conversation were unsent (or queued unclaimed), so the ordinary
+    # claim path sends what is left after them.
+    claimed: list[Message] = field(default_factory=list)
+    behind: bool = False
 
 
 def _turn_message(message: Message) -> TurnMessage:
@@ -204,19 +223,21 @@ class TurnEngine:
         while pending := [task for task in self._tasks.values() if not task.done()]:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def apply_inbox(self, ids: list[int] | None = None) -> Applied:
+    async def apply_inbox(
+        self, ids: list[int] | None = None, known: Mapping[int, dict[str, Any]] | None = None
+    ) -> Applied:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
-        Short transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items
-        on SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the
-        rows of several conversations would deadlock with another process applying the same
+        `known`: the items as the acknowledgement stored them (not read again on SQLite). Short
+        transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items on
+        SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the rows
+        of several conversations would deadlock with another process applying the same
         conversations in another order."""
         size = APPLY_CHUNK if self._dialect == "sqlite" else 1
         total = Applied()
         pending = list(ids) if ids is not None else None
         while True:
             chunk = pending[:size] if pending is not None else None
-            async with self.sessions() as session, session.begin():
-                applied = await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
+            applied = await self._apply_chunk(chunk, size, known)
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
             # turn may have run and ended since, before this chunk's message was stored.
             for conversation_id in sorted(applied.to_run):
@@ -228,6 +249,33 @@ class TurnEngine:
                     return total
             elif applied.seen < size or applied.deferred:
                 return total
+
+    async def _apply_chunk(
+        self, chunk: list[int] | None, size: int, known: Mapping[int, dict[str, Any]] | None
+    ) -> Applied:
+        """The chunk as one batch; if anything in it fails, rolled back and applied again item by
+        item, each in a savepoint, so a bad item is kept with its error and costs no other (after a
+        transient database error, left for the next pass instead, as a single item would be). On
+        PostgreSQL the items are read (and locked, `SKIP LOCKED`) even when known: another process's
+        sweep may be applying them."""
+        if known is None or chunk is None or self._dialect != "sqlite" or not all(i in known for i in chunk):
+            known = None
+        try:
+            async with self.sessions() as session, session.begin():
+                return await apply_items(
+                    session, at=self.clock.now(), ids=chunk, limit=size, known=known, isolate=False
+                )
+        except OperationalError as exc:
+            # Transient (a deadlock, a lock timeout, a busy SQLite): no item's fault. Left
+            # unapplied; the background sweep applies them again.
+            log.warning(
+                "inbox_batch_deferred", items=len(chunk) if chunk else size, error=str(exc.orig)[:300]
+            )
+            return Applied(deferred=len(chunk) if chunk else 1)
+        except Exception as exc:
+            log.info("inbox_batch_isolated", items=len(chunk) if chunk else size, error=repr(exc)[:300])
+        async with self.sessions() as session, session.begin():
+            return await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
 
     async def sweep(self) -> int:
         """Crash recovery: apply inbox items left unapplied, schedule conversations with pending
@@ -265,10 +313,12 @@ class TurnEngine:
             await self._hand_off_undelivered(conversation_id, failed)
         finally:
             async with self.sessions() as session, session.begin():
-                arrived = await release_turn_lease(
+                released = await release_turn_lease(
                     session, conversation_id=conversation_id, owner=self.worker_id
                 )
-        if arrived:  # stored while the hand-off held the lease: their turn (the ownership gate) runs now
+        if (
+            released.pending
+        ):  # stored while the hand-off held the lease: their turn (the ownership gate) runs now
             self.schedule(conversation_id, arrived=False)
 
     async def close(self) -> None:
@@ -301,7 +351,7 @@ class TurnEngine:
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
-        more = False
+        released: Released | None = None
         try:
             while pending is not None and not lost.is_set():
                 try:
@@ -310,23 +360,16 @@ class TurnEngine:
                 except TurnRefused as exc:
                     # Nothing of the turn was committed; whoever holds the lease now runs it.
                     log.warning("turn_refused", conversation_id=conversation_id, reason=str(exc))
-                    more = False
                     break
                 outcome.waited_s, waited_s = waited_s, 0.0
                 outcomes.append(outcome)
-                outcome.sent = await send_pending(
-                    self.sessions,
-                    client=self.client,
-                    conversation_id=conversation_id,
-                    clock=self.clock,
-                    claim=self.send_claim,
-                )
+                outcome.sent, released = await self._send(conversation_id, outcome, last=not more)
                 undelivered = [
                     m for m in outcome.sent if m.status == SendStatus.FAILED and m.sender_type == "bot"
                 ]
-                if undelivered and outcome.handoff is None:
+                if undelivered and outcome.handoff is None:  # never after a release: see `_send`
                     outcome.handoff = await self._hand_off_undelivered(conversation_id, undelivered[0])
-                if not more:
+                if released is not None or not more:
                     break
                 async with self.sessions() as session, session.begin():
                     pending = await self._read_turn(session, conversation_id)
@@ -334,17 +377,59 @@ class TurnEngine:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            async with self.sessions() as session, session.begin():
-                arrived = await release_turn_lease(
-                    session, conversation_id=conversation_id, owner=self.worker_id
-                )
-        if arrived and not lost.is_set():
+            if released is None:
+                async with self.sessions() as session, session.begin():
+                    released = await release_turn_lease(
+                        session, conversation_id=conversation_id, owner=self.worker_id
+                    )
+        if released.unsent:
+            # Queued by someone else while this worker's replies held the conversation's claim (a
+            # rep's message: its own sender stopped at that claim).
+            for message in await self._send_pending(conversation_id):
+                if message.status == SendStatus.FAILED and message.sender_type == "bot":
+                    await self._hand_off_relayed(message)
+        if released.pending:
             # Stored (by any process) after this worker's last look: run again, as a new turn.
             self.schedule(conversation_id, arrived=False)
         if self.on_outcome is not None:
             for outcome in outcomes:
                 self.on_outcome(outcome)
         return outcomes
+
+    async def _send_pending(self, conversation_id: int) -> list[Message]:
+        return await send_pending(
+            self.sessions,
+            client=self.client,
+            conversation_id=conversation_id,
+            clock=self.clock,
+            claim=self.send_claim,
+        )
+
+    async def _send(
+        self, conversation_id: int, outcome: TurnOutcome, *, last: bool
+    ) -> tuple[list[Message], Released | None]:
+        """Send the turn's replies: those its commit wrote claimed, without a claim transaction,
+        then, when other rows were unsent, whatever the claim path finds. For the `last` turn of
+        the loop whose replies were all claimed and go out, the lease is released in the
+        transaction that records the last send (returned; None when it was not)."""
+        release: After[Released] | None = None
+        if last and not outcome.behind:
+            release = After(
+                lambda session: release_turn_lease(
+                    session, conversation_id=conversation_id, owner=self.worker_id
+                )
+            )
+        sent = await send_claimed(
+            self.sessions,
+            client=self.client,
+            messages=outcome.claimed,
+            clock=self.clock,
+            claim=self.send_claim,
+            then=release,
+        )
+        if outcome.behind or len(sent) < len(outcome.claimed):
+            sent += await self._send_pending(conversation_id)
+        return sent, release.result if release is not None and release.done else None
 
     async def _hand_off_undelivered(self, conversation_id: int, failed: Message) -> HandoffResult | None:
         """Never leave the customer alone: a bot reply that could not be delivered (past the Graph
@@ -439,7 +524,14 @@ class TurnEngine:
             conversation.has_pending = False
             session.add(conversation)
             return None
-        return _Pending(conversation, contact, messages, hand_back_of(returned))
+        turn = _Pending(conversation, contact, messages, hand_back_of(returned))
+        saver = self.saver
+        if saver is not None and saver.in_app_database:
+            # SQLite: the stored checkpoint the turn starts from, read here rather than in a
+            # transaction of its own (the lease is held: nothing else writes it meanwhile).
+            turn.checkpoint = await saver.stored_in(session, thread_config(conversation_id))
+            turn.checkpoint_read = True
+        return turn
 
     async def _one_turn(self, conversation_id: int, pending: _Pending) -> tuple[TurnOutcome, bool]:
         """Run the graph on the pending messages and commit its result; returns the outcome and
@@ -456,6 +548,8 @@ class TurnEngine:
             usage=_new_usage() if self.llm is not None else None,
         )
         async with self._staged() as stage:
+            if stage is not None and pending.checkpoint_read:
+                stage.preload(thread_config(conversation_id), pending.checkpoint)
             return await self._run_graph(
                 conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
             )
@@ -557,6 +651,16 @@ class TurnEngine:
                 )
                 .exists()
             )
+            # Outbound rows of the conversation not yet sent: the turn's replies queue behind them.
+            unsent = (
+                select(col(Message.id))
+                .where(
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.direction) == Direction.OUTBOUND,
+                    col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
+                )
+                .exists()
+            )
             values: dict[str, Any] = {
                 "turns": col(Conversation.turns) + 1,
                 "updated_at": now,
@@ -572,13 +676,14 @@ class TurnEngine:
                     col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == self.worker_id
                 )
                 .values(**values)
-                .returning(Conversation)
+                .returning(Conversation, unsent)
                 .execution_options(synchronize_session=False)
             )
-            conversation = (await session.execute(counted)).scalars().one_or_none()
-            if conversation is None:
+            row = (await session.execute(counted)).one_or_none()
+            if row is None:
                 # Fenced: our lease lapsed and another worker took the conversation.
                 raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
+            conversation, behind = row[0], bool(row[1])
             turn = conversation.turns
             consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
@@ -606,16 +711,20 @@ class TurnEngine:
                     at=now,
                     details=event.get("details"),
                 )
-            outcome = TurnOutcome(conversation_id=conversation_id, turn=turn, llm_calls=llm_calls)
+            outcome = TurnOutcome(
+                conversation_id=conversation_id, turn=turn, llm_calls=llm_calls, behind=behind
+            )
             for item in state.get("outgoing", []):
-                await queue_outgoing(
+                reply = await queue_outgoing(
                     session,
                     conversation_id=conversation_id,
                     payload=build_payload(contact, item),
                     sender_type="bot",
                     sender_id=item.get("agent"),
                     at=now,
+                    claimed_until=self._claim_until(session, outcome, now),
                 )
+                outcome.claimed += [reply] if reply.status == SendStatus.SENDING else []
             request = state.get("handoff")
             if request is not None:
                 outcome.handoff = await self._hand_off(
@@ -626,7 +735,9 @@ class TurnEngine:
                     state=state,
                     at=now,
                     llm_calls=llm_calls,
+                    outcome=outcome,
                 )
+            outcome.behind = outcome.behind or queued_unclaimed(session)
             more = bool(conversation.has_pending)
         return outcome, more
 
@@ -640,9 +751,10 @@ class TurnEngine:
         state: State,
         at: datetime,
         llm_calls: int = 0,
+        outcome: TurnOutcome | None = None,
     ) -> HandoffResult:
         """Hand the conversation to the human side and queue what the customer is told, in the
-        caller's transaction."""
+        caller's transaction (claimed for the turn's `outcome`, when there is one, as its replies)."""
         assert conversation.id is not None
         result = await perform_handoff(
             session,
@@ -655,7 +767,7 @@ class TurnEngine:
             llm_calls=state.get("llm_calls", 0) + llm_calls,
             at=at,
         )
-        await queue_outgoing(
+        notice = await queue_outgoing(
             session,
             conversation_id=conversation.id,
             payload=build_payload(
@@ -664,8 +776,19 @@ class TurnEngine:
             sender_type="bot",
             sender_id="handoff",
             at=at,
+            claimed_until=self._claim_until(session, outcome, at) if outcome is not None else None,
         )
+        if outcome is not None and notice.status == SendStatus.SENDING:
+            outcome.claimed.append(notice)
         return result
+
+    def _claim_until(self, session: AsyncSession, outcome: TurnOutcome, at: datetime) -> datetime | None:
+        """The claim a reply of this turn is written with, so it is sent right after the commit
+        without a claim of its own; None (written `pending`, for the claim path) when an earlier
+        row of the conversation is still unsent, or this transaction queued one unclaimed."""
+        if outcome.behind or queued_unclaimed(session):
+            return None
+        return at + self.send_claim
 
 
 @dataclass
@@ -676,6 +799,8 @@ class _Pending:
     contact: Contact
     messages: list[Message]
     hand_back: HandBack | None
+    checkpoint: CheckpointTuple | None = None  # the stored checkpoint, when read with the rest
+    checkpoint_read: bool = False
 
 
 def _new_usage() -> LLMUsage:

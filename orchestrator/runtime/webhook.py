@@ -108,7 +108,7 @@ async def receive(request: Request, service: ServiceDep, background: BackgroundT
             await wake_workers(session)  # delivered to the workers' LISTEN at this commit
     if accepted.new_ids and service.settings.run_turns:
         # Runs after the response is sent; a crash before it is covered by the background sweep.
-        background.add_task(service.turns.apply_inbox, accepted.new_ids)
+        background.add_task(service.turns.apply_inbox, accepted.new_ids, accepted.items)
         if service.media is not None and any(carries_media(item) for item in envelope.items):
             background.add_task(service.media.kick)  # after the items are applied; off the request
     return WebhookAck(messages=accepted.messages, duplicates=accepted.duplicates, statuses=accepted.statuses)

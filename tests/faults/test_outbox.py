@@ -5,8 +5,9 @@ the rest. Sends go over HTTP to the fake Graph API on a real port, which counts 
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from typing import Any, cast
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,7 +15,7 @@ from sqlmodel import col
 
 from orchestrator.core.enums import Direction, SendStatus
 from orchestrator.core.tables import Conversation, Message
-from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_pending
+from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_claimed, send_pending
 from tests.factories import say, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness
 
@@ -192,3 +193,70 @@ async def test_a_send_graph_accepted_is_recorded_through_a_busy_pool_not_marked_
         )
     assert row.wa_message_id is not None
     assert row.error is None
+
+
+async def test_a_reply_written_claimed_by_a_turn_that_died_before_sending_goes_out_once_the_claim_lapses(
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+
+    async def dead_before_sending(*_args: Any, **_kwargs: Any) -> list[Message]:
+        return []  # the commit happened; the process died before the send
+
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", dead_before_sending)
+    assert await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now())) == []
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", send_claimed)
+    async with db_h.service.sessions() as session:
+        [reply] = (
+            (
+                await session.execute(
+                    select(Message).where(
+                        col(Message.conversation_id) == conversation_id,
+                        col(Message.status) == SendStatus.SENDING,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert reply.attempts == 1, "written claimed by the turn"
+    assert reply.claimed_until is not None
+    await db_h.service.tick()
+    assert reply.text is not None
+    assert _requests_for(db_h.fake_graph, reply.text) == [], "its claim is live: nobody else sends it"
+    db_h.clock.advance(seconds=SEND_CLAIM.total_seconds() + 1)
+    await db_h.service.tick()
+    await db_h.service.tick()
+    assert _requests_for(db_h.fake_graph, reply.text) == [reply.text], "sent once by the relay"
+    async with db_h.service.sessions() as session:
+        sent = await session.get(Message, reply.id)
+    assert sent is not None
+    assert sent.status == SendStatus.ACCEPTED
+    assert sent.attempts == 2
+
+
+async def test_a_rep_message_queued_while_the_turn_holds_the_claim_is_sent_after_the_turns_reply(
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id = await _conversation(db_h, "447700900001")
+
+    async def rep_writes_meanwhile(*args: Any, **kwargs: Any) -> list[Message]:
+        await _queue(db_h, conversation_id, ["rep wrote meanwhile"])
+        stopped = await send_pending(
+            db_h.service.sessions,
+            client=db_h.service.client,
+            conversation_id=conversation_id,
+            clock=db_h.clock,
+        )
+        assert stopped == [], "the rep's sender stops at the turn's live claim"
+        return await send_claimed(*args, **kwargs)
+
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", rep_writes_meanwhile)
+    before = len(db_h.fake_graph.requests)
+    replies = await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now()))
+    assert replies, "the bot answered"
+    bodies = [r["json"].get("text", {}).get("body", "") for r in db_h.fake_graph.requests[before:]]
+    assert bodies[-1] == "rep wrote meanwhile", (
+        "sent by the turn's worker, after its reply, without the relay"
+    )
+    assert await _statuses(db_h, "rep wrote") == [SendStatus.ACCEPTED]
