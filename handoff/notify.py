@@ -53,6 +53,7 @@ from handoff.policy import Viewer, can, visibility_clause
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import async_url
 from orchestrator.core.enums import Action, EventType
+from orchestrator.core.listen import listen_forever
 from orchestrator.core.tables import Conversation
 
 log = structlog.get_logger(__name__)
@@ -413,30 +414,19 @@ class NotificationHub:
 
     # -- PostgreSQL LISTEN ----------------------------------------------------------------------
     async def _listen(self) -> None:
-        import psycopg
+        def received(payload: str) -> None:
+            ref = _parse_notification(payload)
+            if ref is not None:
+                self._intake.put_nowait(([ref], False))
+
+        async def connected(again: bool) -> None:
+            if again:
+                await self._catch_up()
 
         assert self._listen_url is not None
-        delay, connected_before = 0.2, False
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    if connected_before:
-                        await self._catch_up()
-                    connected_before = True
-                    self.listening.set()
-                    delay = 0.2
-                    async for note in conn.notifies():
-                        ref = _parse_notification(note.payload)
-                        if ref is not None:
-                            self._intake.put_nowait(([ref], False))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.listening.clear()
-                log.warning("notify_listen_lost", problem=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await listen_forever(
+            self._listen_url, CHANNEL, on_notify=received, on_connect=connected, listening=self.listening
+        )
 
     async def _catch_up(self) -> None:
         """After a lost LISTEN connection: the events written meanwhile by other processes. Ids are

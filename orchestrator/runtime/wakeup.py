@@ -24,6 +24,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.core.listen import listen_forever
+
 log = structlog.get_logger(__name__)
 
 CHANNEL = "handoff_inbox"
@@ -39,7 +41,7 @@ class InboxListener:
     """LISTEN on `handoff_inbox` and run `on_wake` for each wake-up (coalesced while one runs)."""
 
     def __init__(self, database_url: str, on_wake: Callable[[], Awaitable[object]]) -> None:
-        self._url = database_url.replace("+psycopg", "")
+        self._url = database_url
         self._on_wake = on_wake
         self._woken = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -61,25 +63,16 @@ class InboxListener:
         self._tasks = []
 
     async def _listen(self) -> None:
-        import psycopg
+        async def connected(_again: bool) -> None:
+            self._woken.set()  # what arrived before (or while the connection was lost)
 
-        delay = 0.2
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening.set()
-                    self._woken.set()  # what arrived before (or while the connection was lost)
-                    delay = 0.2
-                    async for _ in conn.notifies():
-                        self._woken.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.listening.clear()
-                log.warning("inbox_listen_lost", problem=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await listen_forever(
+            self._url,
+            CHANNEL,
+            on_notify=lambda _payload: self._woken.set(),
+            on_connect=connected,
+            listening=self.listening,
+        )
 
     async def _apply(self) -> None:
         while True:

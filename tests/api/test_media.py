@@ -262,6 +262,27 @@ async def test_every_kind_of_inbound_media_is_fetched_and_served_with_its_type(
     assert media.voice == bool(declared.get("voice"))
 
 
+async def _queue_taras_pdf(h: TestHarness, conversation_id: int) -> None:
+    """Tara's PDF stored and queued in the outbox, as the upload request commits it (not sent)."""
+    from handoff.media import send_file
+    from handoff.models import Rep
+
+    async with h.service.sessions() as session, session.begin():
+        tara = await session.get(Rep, "tara")
+        assert tara is not None
+        await send_file(
+            session,
+            conversation_id=conversation_id,
+            rep=tara,
+            data=PDF,
+            mime_type="application/pdf",
+            filename="terms.pdf",
+            caption=None,
+            max_bytes=h.service.settings.media_max_bytes,
+            at=h.clock.now(),
+        )
+
+
 # -- a rep's files ---------------------------------------------------------------------------------
 async def test_rep_sends_an_image_uploaded_to_graph_and_sent_with_its_media_id(
     h: TestHarness, fake_graph: FakeGraphAPI
@@ -372,25 +393,10 @@ async def test_uploads_follow_the_reply_rules_owner_only_and_inside_the_window(h
 async def test_a_file_queued_before_a_crash_is_uploaded_once_and_sent_by_the_relay(
     h: TestHarness, fake_graph: FakeGraphAPI
 ) -> None:
-    from handoff.media import send_file
-    from handoff.models import Rep
     from orchestrator.outbox import relay
 
     conversation_id = await seed_conversation(h, "tara_support")
-    async with h.service.sessions() as session, session.begin():  # the request's commit, then a crash
-        tara = await session.get(Rep, "tara")
-        assert tara is not None
-        await send_file(
-            session,
-            conversation_id=conversation_id,
-            rep=tara,
-            data=PDF,
-            mime_type="application/pdf",
-            filename="terms.pdf",
-            caption=None,
-            max_bytes=h.service.settings.media_max_bytes,
-            at=h.clock.now(),
-        )
+    await _queue_taras_pdf(h, conversation_id)  # the request's commit, then a crash
     assert fake_graph.uploads == []
     assert fake_graph.sent == []
     sent = await relay(h.service.sessions, client=h.service.client, clock=h.clock)
@@ -497,8 +503,6 @@ def test_a_range_header_is_read_as_rfc_9110_says(header: str | None, expected: o
 async def test_media_retention_removes_old_files_and_the_transcript_says_so(
     h: TestHarness, fake_graph: FakeGraphAPI
 ) -> None:
-    from handoff.media import send_file
-    from handoff.models import Rep
     from orchestrator.core.tables import MediaContent
     from orchestrator.runtime.retention import prune
 
@@ -506,20 +510,7 @@ async def test_media_retention_removes_old_files_and_the_transcript_says_so(
     conversation_id, _ = await _photo_in_taras_conversation(h)
     assert h.service.media is not None
     await h.service.media.drain()
-    async with h.service.sessions() as session, session.begin():  # a rep's file, not sent yet
-        tara = await session.get(Rep, "tara")
-        assert tara is not None
-        await send_file(
-            session,
-            conversation_id=conversation_id,
-            rep=tara,
-            data=PDF,
-            mime_type="application/pdf",
-            filename="terms.pdf",
-            caption=None,
-            max_bytes=h.service.settings.media_max_bytes,
-            at=h.clock.now(),
-        )
+    await _queue_taras_pdf(h, conversation_id)  # a rep's file, not sent yet
     settings = h.service.settings.model_copy(update={"retention_media_days": 30})
 
     kept = await prune(h.service.sessions, settings=settings, at=h.clock.now() + timedelta(days=29))
