@@ -6,9 +6,9 @@
 Each run creates its own queues, reps (online, equal capacity) and bot-owned conversations (names
 carry a run id, so an existing database is never disturbed), then every process opens its own engine
 and, after a common start barrier, hands off its share through the real path: one transaction per
-conversation that locks it, writes the handoff context, routes it (the customer's department choice)
-and assigns it (`handoff.flows.perform_handoff`). Afterwards the database is checked independently
-and the last line printed is one JSON object:
+conversation that reads it (locked) with its contact, writes the handoff context, routes it (the
+customer's department choice) and assigns it (`handoff.flows.perform_handoff`). Afterwards the
+database is checked independently and the last line printed is one JSON object:
 
   assignments          conversations given to a rep
   processes            OS processes that ran handoffs
@@ -148,13 +148,18 @@ def _request(queue: str) -> HandoffRequest:
 async def hand_off_one(
     sessions: async_sessionmaker[AsyncSession], config: AppConfig, conversation_id: int, queue: str
 ) -> None:
-    """One handoff as a turn makes it: one transaction that locks the conversation, reads its
-    contact, writes the handoff context and routing and assigns it."""
+    """One handoff as a turn makes it: one transaction that reads the conversation (locked) with its
+    contact in one joined read, as a turn does, writes the handoff context and routing and assigns
+    it."""
     async with sessions() as session, session.begin():
-        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-        assert conversation is not None
-        contact = await session.get(Contact, conversation.contact_id)
-        assert contact is not None
+        conversation, contact = (
+            await session.execute(
+                select(Conversation, Contact)
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .where(col(Conversation.id) == conversation_id)
+                .with_for_update(of=Conversation)
+            )
+        ).one()
         await perform_handoff(
             session,
             config=config,
