@@ -96,7 +96,13 @@ async def read_members(
     params: dict[str, Any] = {"p_queue": queue}
     if backlog_besides is not None:
         params["p_besides"] = backlog_besides
-    rows = (await session.execute(_members_statement(with_backlog=backlog_besides is not None), params)).all()
+    # A Core statement on the session's connection: the ORM's execution layers cost more than the
+    # read. The session's pending changes are flushed first, as `session.execute` would.
+    if session.sync_session.autoflush:
+        await session.flush()
+    connection = await session.connection()
+    statement = _members_statement(with_backlog=backlog_besides is not None)
+    rows = (await connection.execute(statement, params)).all()
     members = [Member(*row[: len(_MEMBER_COLUMNS)]) for row in rows]
     backlog = bool(rows[0][-1]) if rows and backlog_besides is not None else False
     return members, backlog
