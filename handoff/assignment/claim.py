@@ -16,7 +16,7 @@ A claim that places a new assignment (`Placement`) writes it in the same stateme
 the assignment row, the conversation handed to the rep (with whatever else the caller changed on it)
 and its SLA timers are further CTEs that read the taken rep, so they are written only when the rep
 was, and a handoff's assignment is one statement. The ORM objects are then marked as written
-(`settle`), so the session flushes nothing more for them.
+(`_settle`), so the session flushes nothing more for them.
 """
 
 from __future__ import annotations
