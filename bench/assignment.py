@@ -6,9 +6,9 @@
 Each run creates its own queues, reps (online, equal capacity) and bot-owned conversations (names
 carry a run id, so an existing database is never disturbed), then every process opens its own engine
 and, after a common start barrier, hands off its share through the real path: one transaction per
-conversation that locks it, writes the handoff context, routes it (the customer's department choice)
-and assigns it (`handoff.flows.perform_handoff`). Afterwards the database is checked independently
-and the last line printed is one JSON object:
+conversation that reads it (locked) with its contact, writes the handoff context, routes it (the
+customer's department choice) and assigns it (`handoff.flows.perform_handoff`). Afterwards the
+database is checked independently and the last line printed is one JSON object:
 
   assignments          conversations given to a rep
   processes            OS processes that ran handoffs
@@ -21,6 +21,12 @@ and the last line printed is one JSON object:
   p50_ms, p99_ms       latency of one handoff transaction, begin to commit
   per_s                assignments per second of wall time, first start to last commit
 
+  loadavg              the machine's load average at the end (the figures are CPU-bound)
+
+`--cpu N` measures instead the client side of one handoff: N handoffs one at a time in this process
+(after a warm-up), printing `cpu_ms_per_handoff` (`time.process_time`) and `statements_per_handoff`
+(SQL statements the engine ran).
+
 `run_load` is also what tests/handoff/test_concurrency.py runs.
 """
 
@@ -31,6 +37,7 @@ import asyncio
 import json
 import math
 import multiprocessing
+import os
 import sys
 import time
 import uuid
@@ -42,7 +49,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from handoff.flows import perform_handoff
@@ -137,6 +145,34 @@ def _request(queue: str) -> HandoffRequest:
     }
 
 
+async def hand_off_one(
+    sessions: async_sessionmaker[AsyncSession], config: AppConfig, conversation_id: int, queue: str
+) -> None:
+    """One handoff as a turn makes it: one transaction that reads the conversation (locked) with its
+    contact in one joined read, as a turn does, writes the handoff context and routing and assigns
+    it."""
+    async with sessions() as session, session.begin():
+        conversation, contact = (
+            await session.execute(
+                select(Conversation, Contact)
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .where(col(Conversation.id) == conversation_id)
+                .with_for_update(of=Conversation)
+            )
+        ).one()
+        await perform_handoff(
+            session,
+            config=config,
+            conversation=conversation,
+            contact=contact,
+            request=_request(queue),
+            fields={},
+            language="en",
+            llm_calls=0,
+            at=datetime.now(UTC),
+        )
+
+
 async def _hand_off(
     url: str, config_data: dict[str, Any], work: list[tuple[int, str]], concurrency: int, barrier: Any
 ) -> dict[str, Any]:
@@ -157,22 +193,7 @@ async def _hand_off(
             for conversation_id, queue in items:
                 t0 = time.perf_counter()
                 try:
-                    async with sessions() as session, session.begin():
-                        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
-                        assert conversation is not None
-                        contact = await session.get(Contact, conversation.contact_id)
-                        assert contact is not None
-                        await perform_handoff(
-                            session,
-                            config=config,
-                            conversation=conversation,
-                            contact=contact,
-                            request=_request(queue),
-                            fields={},
-                            language="en",
-                            llm_calls=0,
-                            at=datetime.now(UTC),
-                        )
+                    await hand_off_one(sessions, config, conversation_id, queue)
                 except Exception as exc:  # reported, and the checks below count what was lost
                     errors.append(f"{conversation_id}: {exc!r}"[:300])
                     continue
@@ -339,7 +360,64 @@ def run_load(
         "capacity": capacity,
         "concurrency": concurrency,
         "database": url.split("://", 1)[0],
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+async def _cpu_per_handoff(
+    url: str, *, handoffs: int, warmup: int, queues: int, reps_per_queue: int
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:6]
+    plan = _plan(run, queues, reps_per_queue)
+    total = warmup + handoffs
+    capacity = math.ceil(total / (queues * reps_per_queue)) + 2
+    work = await setup(url, run=run, plan=plan, capacity=capacity, conversations=total)
+    config = bench_config(run, queues)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    statements = 0
+
+    def count(*_args: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    try:
+        for conversation_id, queue in work[:warmup]:  # statement caches and pools warm
+            await hand_off_one(sessions, config, conversation_id, queue)
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        started = time.process_time()
+        for conversation_id, queue in work[warmup:]:
+            await hand_off_one(sessions, config, conversation_id, queue)
+        cpu_ms = (time.process_time() - started) * 1000
+    finally:
+        await engine.dispose()
+    checked = await verify(url, plan=plan, conversation_ids=[cid for cid, _ in work])
+    return {
+        "handoffs": handoffs,
+        "assignments": checked["assignments"] - warmup,
+        "cpu_ms_per_handoff": round(cpu_ms / handoffs, 2),
+        "statements_per_handoff": round(statements / handoffs, 2),
+        "database": url.split("://", 1)[0],
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def cpu_per_handoff(
+    url: str,
+    *,
+    handoffs: int = 300,
+    warmup: int = 30,
+    queues: int = 2,
+    reps_per_queue: int = 5,
+    migrate: bool = True,
+) -> dict[str, Any]:
+    """Client CPU (`time.process_time`) and SQL statements per handoff, one handoff at a time in
+    this process, after `warmup` handoffs."""
+    if migrate:
+        run_migrations(url)
+    return asyncio.run(
+        _cpu_per_handoff(url, handoffs=handoffs, warmup=warmup, queues=queues, reps_per_queue=reps_per_queue)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,7 +429,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps-per-queue", type=int, default=5)
     parser.add_argument("--capacity", type=int, default=None, help="per rep (default: even split + 2)")
     parser.add_argument("--concurrency", type=int, default=1, help="concurrent handoffs per process")
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: client CPU and statements per handoff over N sequential handoffs in one process",
+    )
     args = parser.parse_args(argv)
+    if args.cpu:
+        measured = cpu_per_handoff(
+            args.database_url, handoffs=args.cpu, queues=args.queues, reps_per_queue=args.reps_per_queue
+        )
+        print(json.dumps(measured))
+        return 0 if measured["assignments"] == args.cpu else 1
     result = run_load(
         args.database_url,
         processes=args.processes,

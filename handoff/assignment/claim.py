@@ -11,23 +11,42 @@ Correctness under concurrency comes from the database:
   - a rep's open count only grows by a conditional UPDATE (`open_count < capacity`).
 On SQLite the whole write transaction is serialised (`BEGIN IMMEDIATE`), no FOR UPDATE is emitted,
 and the claim is two statements.
+
+A claim that places a new assignment (`Placement`) writes it in the same statement on PostgreSQL:
+the assignment row, the conversation handed to the rep (with whatever else the caller changed on it)
+and its SLA timers are further CTEs that read the taken rep, so they are written only when the rep
+was, and a handoff's assignment is one statement. The ORM objects are then marked as written
+(`_settle`), so the session flushes nothing more for them.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Integer,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import col
 
 from handoff.assignment.policy import Burst, Member, Mode, burst_of, window_start
-from handoff.models import Rep, RepQueue
+from handoff.models import Assignment, Rep, RepQueue, Timer
 from orchestrator.core.config import AppConfig
 from orchestrator.core.db import UTCDateTime
-from orchestrator.core.enums import Owner, Presence
+from orchestrator.core.enums import AssignmentStatus, Owner, Presence, TimerKind
 from orchestrator.core.tables import Conversation
 
 TURN_SEQUENCE = "repqueue_turn_seq"  # created by migration 0002 (PostgreSQL)
@@ -77,27 +96,31 @@ async def read_members(
     params: dict[str, Any] = {"p_queue": queue}
     if backlog_besides is not None:
         params["p_besides"] = backlog_besides
-    rows = (await session.execute(_members_statement(with_backlog=backlog_besides is not None), params)).all()
+    # A Core statement on the session's connection: the ORM's execution layers cost more than the
+    # read. The session's pending changes are flushed first, as `session.execute` would.
+    if session.sync_session.autoflush:
+        await session.flush()
+    connection = await session.connection()
+    statement = _members_statement(with_backlog=backlog_besides is not None)
+    rows = (await connection.execute(statement, params)).all()
     members = [Member(*row[: len(_MEMBER_COLUMNS)]) for row in rows]
     backlog = bool(rows[0][-1]) if rows and backlog_besides is not None else False
     return members, backlog
 
 
-@functools.cache
-def _claim_statements(
-    *, postgres: bool, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool
-) -> tuple[Executable, Executable | None]:
-    """The claim as reusable statements with bound parameters (`p_queue`, `p_rep`, `p_seen`, `p_at`):
-    building these CTEs costs far more CPU than running them, so each variant is built once."""
+def _claim_parts(
+    *, postgres: bool, mode: Mode, burst: Burst, first_turn: bool
+) -> tuple[dict[str, Any], list[ColumnElement[bool]], ColumnElement[bool]]:
+    """What a claim sets on the membership (the round-robin cursor and the pacing window), what makes
+    the rep eligible, and the check that nobody assigned them since they were read."""
     turn: Any = (
         func.nextval(TURN_SEQUENCE)
         if postgres
         else select(func.coalesce(func.max(col(RepQueue.last_turn)), 0) + 1).scalar_subquery()
     )
     # Parameter names differ from column names: an UPDATE would otherwise SET columns named alike.
-    at = bindparam("p_at", type_=UTCDateTime())
     cursor: dict[str, Any] = {
-        "last_assigned_at": at,
+        "last_assigned_at": bindparam("p_at", type_=UTCDateTime()),
         "last_turn": turn,
         "assigned_total": col(RepQueue.assigned_total) + 1,
     }
@@ -114,31 +137,49 @@ def _claim_statements(
         eligible.append(col(Rep.auto_assign).is_(True))
     # Nobody assigned the member since it was read: its turn is the one we saw.
     seen = col(RepQueue.last_turn).is_(None) if first_turn else col(RepQueue.last_turn) == bindparam("p_seen")
+    return cursor, eligible, seen
+
+
+def _claim_ctes(*, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool) -> tuple[Any, Any]:
+    """PostgreSQL: lock the member's membership and rep rows (re-checked), take one unit of capacity
+    (`taken`: the rep's row) and move the turn (`moved`)."""
+    cursor, eligible, seen = _claim_parts(postgres=True, mode=mode, burst=burst, first_turn=first_turn)
     queue: Any = bindparam("p_queue")
-    rep_id: Any = bindparam("p_rep")
+    locked = (
+        select(col(RepQueue.rep_id))
+        .join(Rep, col(Rep.id) == col(RepQueue.rep_id))
+        .where(col(RepQueue.queue) == queue, col(RepQueue.rep_id) == bindparam("p_rep"), seen, *eligible)
+        .with_for_update(of=[RepQueue, Rep], skip_locked=skip_locked)
+        .cte("locked")
+    )
+    taken = (
+        update(Rep)
+        .where(col(Rep.id) == locked.c.rep_id, col(Rep.open_count) < col(Rep.capacity))
+        .values(open_count=col(Rep.open_count) + 1)
+        .returning(*Rep.__table__.columns)  # type: ignore[attr-defined]
+        .cte("taken")
+    )
+    moved = (
+        update(RepQueue)
+        .where(col(RepQueue.rep_id) == taken.c.id, col(RepQueue.queue) == queue)
+        .values(**cursor)
+        .returning(col(RepQueue.rep_id))
+        .cte("moved")
+    )
+    return taken, moved
+
+
+@functools.cache
+def _claim_statements(
+    *, postgres: bool, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool
+) -> tuple[Executable, Executable | None]:
+    """The claim as reusable statements with bound parameters (`p_queue`, `p_rep`, `p_seen`, `p_at`):
+    building these CTEs costs far more CPU than running them, so each variant is built once."""
     if postgres:
-        locked = (
-            select(col(RepQueue.rep_id))
-            .join(Rep, col(Rep.id) == col(RepQueue.rep_id))
-            .where(col(RepQueue.queue) == queue, col(RepQueue.rep_id) == rep_id, seen, *eligible)
-            .with_for_update(of=[RepQueue, Rep], skip_locked=skip_locked)
-            .cte("locked")
-        )
-        taken = (
-            update(Rep)
-            .where(col(Rep.id) == locked.c.rep_id, col(Rep.open_count) < col(Rep.capacity))
-            .values(open_count=col(Rep.open_count) + 1)
-            .returning(*Rep.__table__.columns)  # type: ignore[attr-defined]
-            .cte("taken")
-        )
-        moved = (
-            update(RepQueue)
-            .where(col(RepQueue.rep_id) == taken.c.id, col(RepQueue.queue) == queue)
-            .values(**cursor)
-            .returning(col(RepQueue.rep_id))
-            .cte("moved")
-        )
+        taken, moved = _claim_ctes(mode=mode, burst=burst, first_turn=first_turn, skip_locked=skip_locked)
         return select(Rep).from_statement(select(taken).add_cte(moved)), None
+    cursor, eligible, _ = _claim_parts(postgres=False, mode=mode, burst=burst, first_turn=first_turn)
+    rep_id: Any = bindparam("p_rep")
     take = (
         update(Rep)
         .where(col(Rep.id) == rep_id, *eligible)
@@ -146,9 +187,137 @@ def _claim_statements(
         .returning(Rep)
     )
     move = (
-        update(RepQueue).where(col(RepQueue.rep_id) == rep_id, col(RepQueue.queue) == queue).values(**cursor)
+        update(RepQueue)
+        .where(col(RepQueue.rep_id) == rep_id, col(RepQueue.queue) == bindparam("p_queue"))
+        .values(**cursor)
     )
     return take, move
+
+
+# -- a claim that also writes the new assignment (PostgreSQL) -------------------------------------
+# Set on the conversation by the placement itself; every other changed column is written as it is.
+_HANDED = ("owner", "assignee_id", "waiting_since", "updated_at")
+_CONVERSATION = Conversation.__table__.c  # type: ignore[attr-defined]
+_ASSIGNMENT = Assignment.__table__.c  # type: ignore[attr-defined]
+_TIMER = Timer.__table__.c  # type: ignore[attr-defined]
+_ASSIGNMENT_PARAMS = (
+    "conversation_id",
+    "queue",
+    "reason",
+    "routing",
+    "excluded_reps",
+    "candidates",
+    "queued_at",
+    "revocations",
+    "escalation",
+    "sla_due_at",
+)
+
+
+@dataclass
+class Placement:
+    """A new assignment for the claim to write with the rep it takes (PostgreSQL): the conversation
+    (in the session, its row locked by the caller; its pending changes are written too), the
+    assignment (not in the session yet) and its SLA moments. `written` once the claim wrote them."""
+
+    conversation: Conversation
+    assignment: Assignment
+    warn_at: datetime | None
+    due_at: datetime | None
+    written: bool = False
+
+    def changed(self) -> tuple[str, ...] | None:
+        """The conversation's columns changed in the session (besides those the placement sets), or
+        None when this placement cannot be written by the claim (then the ORM writes it)."""
+        conversation, assignment = instance_state(self.conversation), instance_state(self.assignment)
+        if not conversation.persistent or not assignment.transient:
+            return None
+        changed = tuple(sorted(k for k in conversation.committed_state if k not in _HANDED))
+        return changed if all(k in _CONVERSATION for k in changed) else None
+
+
+@functools.cache
+def _placing_statement(
+    *, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool, changed: tuple[str, ...]
+) -> Executable:
+    """The claim, and with the rep taken: the assignment row, the conversation handed to the rep
+    (`changed`: its other columns to write, as `c_<column>`) and the SLA timers (when their moment is
+    not null). Returns the rep's row and the new assignment's id."""
+    taken, moved = _claim_ctes(mode=mode, burst=burst, first_turn=first_turn, skip_locked=skip_locked)
+    at = bindparam("p_at", type_=UTCDateTime())
+    values: list[Any] = [bindparam(f"a_{name}", type_=_ASSIGNMENT[name].type) for name in _ASSIGNMENT_PARAMS]
+    assigned = (
+        insert(Assignment)
+        .from_select(
+            [*_ASSIGNMENT_PARAMS, "rep_id", "status", "assigned_at"],
+            select(*values, taken.c.id, bindparam("a_status", AssignmentStatus.ACTIVE.value), at),
+        )
+        .returning(col(Assignment.id), col(Assignment.conversation_id), col(Assignment.rep_id))
+        .cte("assigned")
+    )
+    handed = (
+        update(Conversation)
+        .where(col(Conversation.id) == assigned.c.conversation_id)
+        .values(
+            owner=Owner.HUMAN,
+            assignee_id=assigned.c.rep_id,
+            waiting_since=None,
+            updated_at=at,
+            **{name: bindparam(f"c_{name}", type_=_CONVERSATION[name].type) for name in changed},
+        )
+        .returning(col(Conversation.id))
+        .cte("handed")
+    )
+    timers = []
+    for kind, due in ((TimerKind.SLA, "a_sla_due_at"), (TimerKind.SLA_WARNING, "t_warn_at")):
+        moment = bindparam(due, type_=UTCDateTime())
+        timers.append(
+            insert(Timer)
+            .from_select(
+                ["kind", "conversation_id", "rep_id", "assignment_id", "due_at", "created_at", "attempts"],
+                select(
+                    bindparam(f"t_{kind}", str(kind), type_=_TIMER.kind.type),
+                    assigned.c.conversation_id,
+                    assigned.c.rep_id,
+                    assigned.c.id,
+                    moment,
+                    at,
+                    bindparam("t_attempts", 0, type_=Integer()),
+                ).where(moment.is_not(None)),
+            )
+            .returning(col(Timer.id))
+            .cte(f"timer_{kind}")
+        )
+    rows = (
+        select(taken, assigned.c.id.label("assignment_id"))
+        .select_from(taken.join(assigned, assigned.c.rep_id == taken.c.id))
+        .add_cte(moved, handed, *timers)
+    )
+    return select(Rep, literal_column("assignment_id", Integer())).from_statement(rows)
+
+
+def _settle(
+    session: AsyncSession,
+    placement: Placement,
+    *,
+    rep: Rep,
+    assignment_id: int,
+    candidates: Any,
+    at: datetime,
+) -> None:
+    """Mark what the claim wrote as written: the conversation's changes as committed, the assignment
+    as a persistent row of the session."""
+    conversation = placement.conversation
+    for key in instance_state(conversation).committed_state.copy():
+        set_committed_value(conversation, key, getattr(conversation, key))
+    for key, value in zip(_HANDED, (Owner.HUMAN, rep.id, None, at), strict=True):
+        set_committed_value(conversation, key, value)
+    assignment = placement.assignment
+    assignment.id, assignment.rep_id, assignment.status = assignment_id, rep.id, AssignmentStatus.ACTIVE
+    assignment.assigned_at, assignment.candidates, assignment.sla_due_at = at, candidates, placement.due_at
+    make_transient_to_detached(assignment)
+    session.add(assignment)
+    placement.written = True
 
 
 async def claim(
@@ -161,31 +330,63 @@ async def claim(
     backlog: bool,
     mode: Mode,
     skip_locked: bool,
+    placement: Placement | None = None,
+    candidates: list[dict[str, Any]] | None = None,
 ) -> Rep | None:
     """Take the member: lock their membership and rep rows, re-check that nobody assigned them since
     `member` was read and that they are still eligible, take one unit of capacity and move the
-    round-robin cursor. None when they are locked (skip_locked), changed or no longer eligible."""
+    round-robin cursor. None when they are locked (skip_locked), changed or no longer eligible.
+
+    With `placement` (and the `candidates` to record), on PostgreSQL the same statement writes the
+    new assignment to the rep taken (`placement.written` then)."""
     burst = burst_of(member, pacing=config.assignment, at=at, backlog=backlog)
-    take, move = _claim_statements(
-        postgres=session.get_bind().dialect.name == "postgresql",
-        mode=mode,
-        burst=burst,
-        first_turn=member.last_turn is None,
-        skip_locked=skip_locked,
-    )
+    postgres = session.get_bind().dialect.name == "postgresql"
     params: dict[str, Any] = {"p_queue": queue, "p_rep": member.rep_id, "p_at": at}
     if burst == Burst.NEW:
         params["p_window"] = window_start(config.assignment, at)
     if member.last_turn is not None:
         params["p_seen"] = member.last_turn
+    changed = placement.changed() if placement is not None and postgres else None
+    if placement is not None and changed is not None:
+        statement = _placing_statement(
+            mode=mode,
+            burst=burst,
+            first_turn=member.last_turn is None,
+            skip_locked=skip_locked,
+            changed=changed,
+        )
+        assignment, conversation = placement.assignment, placement.conversation
+        for name in _ASSIGNMENT_PARAMS:
+            params[f"a_{name}"] = getattr(assignment, name)
+        params["a_candidates"], params["a_sla_due_at"] = candidates, placement.due_at
+        params["t_warn_at"] = placement.warn_at
+        for name in changed:
+            params[f"c_{name}"] = getattr(conversation, name)
+        row = (
+            await session.execute(
+                statement, params, execution_options={"populate_existing": True, "synchronize_session": False}
+            )
+        ).first()
+        if row is None:
+            return None
+        rep, assignment_id = row
+        _settle(session, placement, rep=rep, assignment_id=assignment_id, candidates=candidates, at=at)
+        return rep  # type: ignore[no-any-return]
+    take, move = _claim_statements(
+        postgres=postgres,
+        mode=mode,
+        burst=burst,
+        first_turn=member.last_turn is None,
+        skip_locked=skip_locked,
+    )
     result = await session.execute(
         take, params, execution_options={"populate_existing": True, "synchronize_session": False}
     )
-    rep: Rep | None = result.scalars().first()
-    if rep is not None and move is not None:
+    rep_taken: Rep | None = result.scalars().first()
+    if rep_taken is not None and move is not None:
         params.pop("p_seen", None)
         await session.execute(move, params, execution_options={"synchronize_session": False})
-    return rep
+    return rep_taken
 
 
 async def release_capacity(session: AsyncSession, *, rep_id: str, count: int = 1) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from handoff.assignment.claim import claim, read_members, release_capacity
+from handoff.assignment.claim import Placement, claim, read_members, release_capacity
 from handoff.assignment.deadlines import sla_deadlines
 from handoff.assignment.pick import Pick, any_busy, pick
 from handoff.assignment.policy import Candidate, Member, Mode
@@ -60,21 +60,27 @@ class AssignmentOutcome:
 
 
 # -- writing an assignment ----------------------------------------------------------------------
-async def assign(
+def placement(
+    config: AppConfig, *, conversation: Conversation, assignment: Assignment, at: datetime
+) -> Placement:
+    """A new waiting assignment as the claim may write it with the rep it takes (see `claim`)."""
+    warn_at, due_at = sla_deadlines(config, queue=assignment.queue, at=at)
+    return Placement(conversation=conversation, assignment=assignment, warn_at=warn_at, due_at=due_at)
+
+
+async def _write_assignment(
     session: AsyncSession,
     *,
     config: AppConfig,
     conversation: Conversation,
     assignment: Assignment,
-    picked: Pick,
+    rep: Rep,
     candidates: list[Candidate],
     at: datetime,
-    backlog: bool,
     owned: bool,
-) -> Rep | None:
-    """Give the conversation to the picked rep (whose capacity is already taken). `owned`: this
-    transaction created the waiting state itself, under the conversation's row lock."""
-    rep = picked.rep
+) -> bool:
+    """Write what the claim did not: the conversation to the rep, the assignment active, its SLA
+    timers (flushed with the transaction). False when the conversation was taken meanwhile."""
     assert conversation.id is not None
     if owned:
         conversation.owner, conversation.assignee_id, conversation.waiting_since = Owner.HUMAN, rep.id, None
@@ -92,7 +98,7 @@ async def assign(
         )
         if getattr(moved, "rowcount", 0) != 1:
             await release_capacity(session, rep_id=rep.id)  # someone else took it meanwhile
-            return None
+            return False
         for attr, value in (
             ("owner", Owner.HUMAN),
             ("assignee_id", rep.id),
@@ -107,6 +113,37 @@ async def assign(
     warn_at, assignment.sla_due_at = sla_deadlines(config, queue=assignment.queue, at=at)
     session.add(assignment)
     schedule_sla(session, assignment=assignment, warn_at=warn_at, at=at)
+    return True
+
+
+async def assign(
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    conversation: Conversation,
+    assignment: Assignment,
+    picked: Pick,
+    candidates: list[Candidate],
+    at: datetime,
+    backlog: bool,
+    owned: bool,
+) -> Rep | None:
+    """Give the conversation to the picked rep (whose capacity is already taken). `owned`: this
+    transaction created the waiting state itself, under the conversation's row lock. When the claim
+    already wrote the assignment (`picked.placed`), only the `assigned` event is left to write."""
+    rep = picked.rep
+    assert conversation.id is not None
+    if not picked.placed and not await _write_assignment(
+        session,
+        config=config,
+        conversation=conversation,
+        assignment=assignment,
+        rep=rep,
+        candidates=candidates,
+        at=at,
+        owned=owned,
+    ):
+        return None
     await log_event(
         session,
         conversation_id=conversation.id,
@@ -237,15 +274,23 @@ async def place(
     queue = assignment.queue
     if not config.queue(queue).hours.is_open(at):
         return await hold(session, config=config, conversation=conversation, assignment=assignment, at=at)
-    session.add_all([conversation, assignment])
+    session.add(conversation)
     picked: Pick | None = None
     candidates: list[Candidate] = []
-    # Decide before writing, so the conversation and its assignment are written once.
+    # Decide before writing, so the conversation and its assignment are written once (on PostgreSQL by
+    # the claim itself). The assignment joins the session when it is written.
     with session.no_autoflush:
         members, backlog = await read_members(session, queue=queue, backlog_besides=conversation.id)
         if not backlog:
             picked, candidates = await pick(
-                session, config=config, queue=queue, at=at, exclude=exclude, wait=wait, members=members
+                session,
+                config=config,
+                queue=queue,
+                at=at,
+                exclude=exclude,
+                wait=wait,
+                members=members,
+                placement=placement(config, conversation=conversation, assignment=assignment, at=at),
             )
     if picked is not None:
         rep = await assign(
@@ -271,6 +316,7 @@ async def place(
         )
         return AssignmentOutcome(assignment=assignment, candidates=candidates)
     # Others are waiting: join the back of the queue and hand the backlog out in order.
+    session.add(assignment)
     await session.flush()
     await drain_queue(session, config=config, queue=queue, at=at, quiet=conversation.id)
     if conversation.assignee_id is not None:
@@ -334,10 +380,16 @@ async def assign_next(
     if not config.queue(assignment.queue).hours.is_open(at):
         await hold(session, config=config, conversation=conversation, assignment=assignment, at=at)
         return None
-    session.add_all([conversation, assignment])
+    session.add(conversation)
     with session.no_autoflush:
         picked, candidates = await pick(
-            session, config=config, queue=assignment.queue, at=at, exclude=exclude, wait=wait
+            session,
+            config=config,
+            queue=assignment.queue,
+            at=at,
+            exclude=exclude,
+            wait=wait,
+            placement=placement(config, conversation=conversation, assignment=assignment, at=at),
         )
     if picked is not None:
         return await assign(

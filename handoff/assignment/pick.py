@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.assignment.claim import claim, read_members
+from handoff.assignment.claim import Placement, claim, read_members
 from handoff.assignment.policy import BUSY, Candidate, Member, Mode, Ranking, rank
 from handoff.models import Rep
 from orchestrator.core.config import AppConfig
@@ -26,6 +26,7 @@ PICK_ATTEMPTS = 6  # reads of the queue before the conversation waits for the ne
 class Pick:
     member: Member
     rep: Rep
+    placed: bool = False  # the claim also wrote the placement (the assignment, conversation, timers)
 
 
 async def pick(
@@ -39,14 +40,36 @@ async def pick(
     wait: bool = True,
     leads_only: bool = False,
     members: list[Member] | None = None,
+    placement: Placement | None = None,
 ) -> tuple[Pick | None, list[Candidate]]:
-    """Choose the next rep by the policy and claim them (capacity and cursor).
+    """Choose the next rep by the policy and claim them (capacity and cursor); with `placement`, the
+    claim writes the new assignment with the rep where it can (`Pick.placed`).
 
     A member found locked or changed is skipped for the next in rank: turns only move forward, so
     the next unchanged member is still the right one. When every eligible member was busy, read
     again at once (a few times); with `wait`, also wait for the first in rank's lock."""
     mode = Mode.LEAD if leads_only else Mode.AUTO
     ranking = Ranking(ranked=[], candidates={})
+
+    async def take(m: Member, *, skip_locked: bool) -> Pick | None:
+        """Claim `m`; the candidates recorded with the assignment are the explanation as it stands."""
+        explanation = ranking.explanation()
+        rep = await claim(
+            session,
+            config=config,
+            queue=queue,
+            member=m,
+            at=at,
+            backlog=backlog,
+            mode=mode,
+            skip_locked=skip_locked,
+            placement=placement,
+            candidates=[c.as_dict() for c in explanation] if placement is not None else None,
+        )
+        if rep is None:
+            return None
+        return Pick(member=m, rep=rep, placed=placement is not None and placement.written)
+
     for attempt in range(PICK_ATTEMPTS):
         if attempt or members is None:
             members, _ = await read_members(session, queue=queue)
@@ -59,36 +82,19 @@ async def pick(
             # With `wait`, the first in rank is waited for rather than skipped: a concurrent
             # transaction holding it commits in milliseconds, and skipping it would break the
             # round robin's fairness. Nothing else is locked yet, so this wait cannot deadlock.
-            rep = await claim(
-                session,
-                config=config,
-                queue=queue,
-                member=m,
-                at=at,
-                backlog=backlog,
-                mode=mode,
-                skip_locked=not (wait and index == 0 and attempt == 0),
-            )
-            if rep is not None:
-                return Pick(member=m, rep=rep), ranking.explanation()
+            picked = await take(m, skip_locked=not (wait and index == 0 and attempt == 0))
+            if picked is not None:
+                return picked, ranking.explanation()
             ranking.candidates[m.rep_id].skip(BUSY)
         if not wait:
             continue  # read again: those claimed since the read may be free again
         # Every eligible member was busy in another transaction: wait for the first in rank.
-        first = ranking.ranked[0]
-        rep = await claim(
-            session,
-            config=config,
-            queue=queue,
-            member=first,
-            at=at,
-            backlog=backlog,
-            mode=mode,
-            skip_locked=False,
-        )
-        if rep is not None:
-            ranking.candidates[first.rep_id].eligible, ranking.candidates[first.rep_id].skipped = True, None
-            return Pick(member=first, rep=rep), ranking.explanation()
+        first = ranking.candidates[ranking.ranked[0].rep_id]
+        first.eligible, first.skipped = True, None
+        picked = await take(ranking.ranked[0], skip_locked=False)
+        if picked is not None:
+            return picked, ranking.explanation()
+        first.skip(BUSY)
     return None, ranking.explanation()
 
 

@@ -33,6 +33,7 @@ from handoff.assignment.engine import (
     assign,
     hold,
     place,
+    placement,
     tell_customer,
     wait_in_queue,
 )
@@ -157,7 +158,6 @@ async def _climb(
         await hold(session, config=config, conversation=conversation, assignment=nxt, at=at)
         return "revoked; held until opening"
     if step.rung in (Rung.NEXT_REP, Rung.LEAD):
-        session.add(nxt)
         leads_only = step.rung is Rung.LEAD
         with session.no_autoflush:
             picked, candidates = await pick(
@@ -168,6 +168,7 @@ async def _climb(
                 exclude=exclude,
                 leads_only=leads_only,
                 wait=False,
+                placement=placement(config, conversation=conversation, assignment=nxt, at=at),
             )
         if picked is not None:
             await assign(
@@ -208,7 +209,6 @@ async def _climb(
                 candidates=candidates,
             )
             return "revoked; waiting"
-        session.expunge(nxt)
         return None
     if step.rung is Rung.CATCH_ALL:
         await _log_escalated(

@@ -5,6 +5,7 @@ through the real path (`perform_handoff`, in one transaction, the conversation l
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -203,11 +204,15 @@ WorldFactory = Callable[..., Awaitable[World]]
 
 
 @pytest.fixture
-async def make_world(sqlite_url: str) -> AsyncIterator[WorldFactory]:
+async def make_world(request: pytest.FixtureRequest) -> AsyncIterator[WorldFactory]:
+    """Worlds on a clean SQLite database; on PostgreSQL with `HANDOFF_TEST_WORLD_DATABASE=postgres`
+    (the engine's other path: the claim writes a new assignment in its own statement there)."""
     engines = []
+    on_postgres = os.environ.get("HANDOFF_TEST_WORLD_DATABASE") == "postgres"
+    url: str = request.getfixturevalue("postgres_url" if on_postgres else "sqlite_url")
 
     async def make(config: AppConfig | None = None, at: datetime = OPEN_HOURS) -> World:
-        engine = make_engine(sqlite_url)
+        engine = make_engine(url)
         engines.append(engine)
         return World(sessions=make_sessionmaker(engine), config=config or configured(), clock=FrozenClock(at))
 
