@@ -22,19 +22,11 @@ from sqlmodel import col
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.db import fit
-from orchestrator.core.enums import Direction, EventType, Owner, SendStatus
+from orchestrator.core.enums import STATUS_RANK, Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
 
-STATUS_RANK = {
-    SendStatus.PENDING: 0,
-    SendStatus.ACCEPTED: 1,
-    SendStatus.SENT: 2,
-    SendStatus.DELIVERED: 3,
-    SendStatus.READ: 4,
-    SendStatus.PLAYED: 5,
-}
-WA_ID_MAX, USER_ID_MAX, WAMID_MAX, STATUS_MAX = 32, 128, 255, 16
+WA_ID_MAX, USER_ID_MAX, WAMID_MAX, STATUS_MAX, CALLBACK_MAX = 32, 128, 255, 16, 512
 # Kinds whose content the bot cannot read; stored and shown to reps, never dropped.
 OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
 
@@ -214,6 +206,7 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
             timestamp=status.timestamp,
             errors=status.errors or None,
             raw=status.raw,
+            callback_data=fit(status.callback_data, CALLBACK_MAX) if status.callback_data else None,
             created_at=at,
         )
         .on_conflict_do_nothing(index_elements=["wa_message_id", "status"])

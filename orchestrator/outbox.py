@@ -4,8 +4,12 @@ Sending after commit means a rollback never leaves a sent message without a reco
 never loses a reply: each message is claimed before it is sent (`pending -> sending`, one
 conditional UPDATE, with a claim that lapses after `SEND_CLAIM`), and `relay` (the background
 loop) sends what is still pending, or claimed by a sender that died, in order per conversation.
-Delivery is at least once (a crash after Graph accepted and before the outcome is recorded sends
-again) and never twice at the same time. A send that fails past the Graph client's retries with an
+Delivery is at least once and never twice at the same time. Every send carries its row in
+`biz_opaque_callback_data`, which Meta echoes in the message's status webhooks: a row claimed again
+after its sender died (or while it waits for a retry) is first looked up among the statuses, and if
+Meta has reported on that send, Graph accepted it, so it is recorded (with its id and the furthest
+status) instead of being sent again. Only a send whose status has not arrived by the time the claim
+lapses (`SEND_CLAIM`) is sent twice. A send that fails past the Graph client's retries with an
 error worth retrying (Graph down, 5xx, rate limits) is tried again later: the row keeps its claim
 until its next attempt (2, 4, 8... up to 30 s away), which the relay makes, for `RETRY_WINDOW` after
 the reply was queued; the rows after it wait, in order. Past that window, or on an error no retry
@@ -36,9 +40,9 @@ from orchestrator.channels.whatsapp.outbound import render_as_text, reply_button
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.db import UTCDateTime
-from orchestrator.core.enums import Direction, EventType, SendStatus
+from orchestrator.core.enums import STATUS_RANK, Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
-from orchestrator.core.tables import Contact, Message
+from orchestrator.core.tables import Contact, Message, MessageStatusEvent
 from orchestrator.media import resolve_outbound
 
 log = structlog.get_logger(__name__)
@@ -185,13 +189,79 @@ async def send_pending(
     processes at once: a message is sent by whoever claimed it, the others stop."""
     done: list[Message] = []
     while True:
+        confirmed = False
         async with sessions() as session, session.begin():
             message = await claim_next(session, conversation_id=conversation_id, at=clock.now(), claim=claim)
+            if message is not None and message.attempts > 1:  # tried before: Graph may have it
+                confirmed = await confirm_by_status(session, message=message, at=clock.now())
         if message is None:
             return done
+        if confirmed:
+            done.append(message)
+            continue
         finished = await _send_guarded(sessions, client=client, message=message, clock=clock)
         if finished is not None:
             done.append(finished)
+
+
+CALLBACK_PREFIX = "handoff:m:"
+
+
+def callback_of(message_id: int) -> str:
+    """The `biz_opaque_callback_data` a send of this row carries (echoed in its status webhooks)."""
+    return f"{CALLBACK_PREFIX}{message_id}"
+
+
+async def confirm_by_status(session: AsyncSession, *, message: Message, at: datetime) -> bool:
+    """Whether Meta has reported a status for a send of `message` (tagged with `callback_of`): then
+    Graph accepted it before its sender could record it. Recorded here, in the claim's transaction,
+    with the id and the furthest status Meta gave (or failed, when it said so), and not sent again."""
+    assert message.id is not None
+    events = (
+        await session.execute(
+            select(
+                col(MessageStatusEvent.wa_message_id),
+                col(MessageStatusEvent.status),
+                col(MessageStatusEvent.errors),
+            )
+            .where(col(MessageStatusEvent.callback_data) == callback_of(message.id))
+            .order_by(col(MessageStatusEvent.id))
+        )
+    ).all()
+    if not events:
+        return False
+    wamid = str(events[0][0])
+    failed = next((errors for _, status, errors in events if status == SendStatus.FAILED), None)
+    furthest = max(
+        (SendStatus(s) for _, s, _ in events if s in STATUS_RANK),
+        key=lambda s: STATUS_RANK[s],
+        default=SendStatus.ACCEPTED,
+    )
+    message.wa_message_id, message.sent_at, message.updated_at, message.claimed_until = wamid, at, at, None
+    if failed is not None:
+        message.status = SendStatus.FAILED
+        message.error = {"source": "status_webhook", "errors": failed}
+    else:
+        message.status, message.error = max(furthest, SendStatus.ACCEPTED, key=lambda s: STATUS_RANK[s]), None
+    session.add(message)
+    await session.flush()
+    log.info(
+        "send_confirmed_by_status",
+        conversation_id=message.conversation_id,
+        message_id=message.id,
+        wamid=wamid,
+    )
+    if message.sender_type == "rep" and failed is None:
+        await log_event(
+            session,
+            conversation_id=message.conversation_id,
+            type=EventType.MESSAGE_SENT,
+            source="whatsapp",
+            description="sent",
+            at=at,
+            details={"message_id": message.id, "sender_id": message.sender_id},
+        )
+    return True
 
 
 class After(Generic[T]):
@@ -356,6 +426,9 @@ async def _send_claimed(
     try:
         # A rep's file is uploaded first (orchestrator.media); other payloads go as stored.
         payload = await resolve_outbound(sessions, client=client, message=message)
+        assert message.id is not None
+        # Tagged with its row, so a status webhook can tell that Graph has it (`confirm_by_status`).
+        payload = {**payload, "biz_opaque_callback_data": callback_of(message.id)}
         wamid = (await client.send(payload)).wa_message_id
     except GraphAPIError as exc:
         error = {

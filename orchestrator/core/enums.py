@@ -50,6 +50,17 @@ class SendStatus(StrEnum):
     FAILED = "failed"
 
 
+# How far a sent message has got: statuses arrive out of order, and a message only moves forward.
+STATUS_RANK = {
+    SendStatus.PENDING: 0,
+    SendStatus.ACCEPTED: 1,
+    SendStatus.SENT: 2,
+    SendStatus.DELIVERED: 3,
+    SendStatus.READ: 4,
+    SendStatus.PLAYED: 5,
+}
+
+
 class InboxOutcome(StrEnum):
     """What applying a delivered item did."""
 

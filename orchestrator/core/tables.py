@@ -105,6 +105,8 @@ class MessageStatusEvent(SQLModel, table=True):
     timestamp: datetime = ts()
     errors: list[dict[str, Any]] | None = json_col()
     raw: dict[str, Any] | None = json_col()
+    # The `biz_opaque_callback_data` of the send, echoed by Meta: names our row (orchestrator.outbox).
+    callback_data: str | None = Field(default=None, max_length=512, index=True)
     created_at: datetime = ts()
 
 

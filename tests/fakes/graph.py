@@ -18,10 +18,12 @@ and answers its new id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -32,7 +34,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from orchestrator.channels.whatsapp.outbound import render_as_text
+from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.runtime.replay import Harness
+from tests.fixtures import fixture_bytes
 
 
 class SentRequest(TypedDict):
@@ -87,6 +91,12 @@ class FakeGraphAPI:
         self._scripted: deque[tuple[int, dict[str, Any] | str]] = deque()
         self._lock = threading.Lock()  # tests read `sent` while a server thread appends
         self.delay_s = 0.0  # a slow Graph API: each request waits this long before its answer
+        # As Meta does: after accepting a send, POST a signed `sent` status webhook (echoing the
+        # send's `biz_opaque_callback_data`) to the first of these URLs that answers 200, retrying.
+        self.status_webhooks: list[str] = []
+        self.app_secret = ""
+        self.statuses_posted = 0
+        self._callbacks: set[asyncio.Task[None]] = set()
         self.app = self._build_app()
 
     def respond_next(self, status: int, body: dict[str, Any] | str, *, times: int = 1) -> None:
@@ -228,6 +238,26 @@ class FakeGraphAPI:
             return JSONResponse(_expired_token_body(), status_code=401, headers={"WWW-Authenticate": "OAuth"})
         return None
 
+    async def _post_status(self, record: SentRequest) -> None:
+        wamid, sent = record["wa_message_id"], record["json"]
+        assert wamid is not None
+        body = status_webhook(wamid, str(sent["to"]), "sent", sent.get("biz_opaque_callback_data"))
+        headers = {
+            "content-type": "application/json",
+            "x-hub-signature-256": compute_signature(self.app_secret, body),
+        }
+        await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(timeout=5) as client:
+            for attempt in range(120):  # Meta retries for much longer; a minute is enough here
+                url = self.status_webhooks[attempt % len(self.status_webhooks)]
+                with contextlib.suppress(httpx.HTTPError):
+                    if (
+                        await client.post(f"{url}/webhooks/whatsapp", content=body, headers=headers)
+                    ).is_success:
+                        self.statuses_posted += 1
+                        return
+                await asyncio.sleep(0.5)
+
     def _handle(self, version: str, phone_number_id: str, request: Request, payload: Any) -> Response:
         record = SentRequest(
             path=request.url.path,
@@ -255,6 +285,10 @@ class FakeGraphAPI:
                 return JSONResponse(graph_error_body(100, "Invalid parameter", details=problem), 400)
             record["wa_message_id"] = self._next_id()
             self.sent.append(record)
+        if self.status_webhooks:
+            task = asyncio.get_running_loop().create_task(self._post_status(record))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
         to = str(record["json"]["to"])
         return JSONResponse(
             {
@@ -263,6 +297,16 @@ class FakeGraphAPI:
                 "messages": [{"id": record["wa_message_id"]}],
             }
         )
+
+
+def status_webhook(wamid: str, recipient: str, status: str, callback_data: str | None) -> bytes:
+    """Meta's status webhook for one of our sends (the shape of `status_sent_pywa.json`)."""
+    body = json.loads(fixture_bytes("status_sent_pywa.json"))
+    item = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+    item.update(id=wamid, status=status, recipient_id=recipient.lstrip("+"), timestamp=str(int(time.time())))
+    if callback_data is not None:
+        item["biz_opaque_callback_data"] = callback_data
+    return json.dumps(body).encode()
 
 
 def _validate(payload: Any) -> str | None:

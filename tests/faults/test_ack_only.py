@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import free_port, serve_in_thread
-from tests.faults.processes import Server, deliveries, post_all, wait_quiet
+from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
 from tests.faults.test_kill9 import _check, _kill_when
 
 DELIVERIES = 240
@@ -53,6 +53,7 @@ def _fleet(postgres_url: str, graph_url: str, tmp_path: Path, *, sweep_s: str) -
 
 async def _load(api: Server, postgres_url: str, fake: FakeGraphAPI, kill: Server | None) -> dict[str, int]:
     acked: set[str] = set()
+    fake.status_webhooks, fake.app_secret = [api.url], SECRET  # Meta's status webhooks, to the API
     items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
     killer = (
         asyncio.create_task(_kill_when(acked, kill, after=DELIVERIES // 3, restart=False)) if kill else None

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import serve_in_thread
-from tests.faults.processes import Server, deliveries, post_all, wait_quiet
+from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
 
 DELIVERIES = 240
 SENDERS = 60
@@ -46,6 +46,9 @@ async def _run(
     senders: int = SENDERS,
 ) -> dict[str, int]:
     acked: set[str] = set()
+    # Meta's status webhooks for every accepted send, echoing its tag: what lets a restarted process
+    # recognise a reply Graph accepted just before the kill instead of sending it again.
+    fake.status_webhooks, fake.app_secret = [server.url for server in servers], SECRET
     items = deliveries(DELIVERIES, senders=senders, at=int(time.time()))
     killer = (
         asyncio.create_task(_kill_when(acked, servers[0], after=DELIVERIES // 3, restart=restart))

@@ -15,9 +15,9 @@ from sqlmodel import col
 
 from orchestrator.core.enums import Direction, SendStatus
 from orchestrator.core.tables import Conversation, Message
-from orchestrator.outbox import SEND_CLAIM, queue_outgoing, send_claimed, send_pending
+from orchestrator.outbox import SEND_CLAIM, callback_of, queue_outgoing, send_claimed, send_pending
 from tests.factories import say, text
-from tests.fakes.graph import FakeGraphAPI, TestHarness
+from tests.fakes.graph import FakeGraphAPI, TestHarness, status_webhook
 
 
 async def _conversation(h: TestHarness, wa_id: str) -> int:
@@ -260,3 +260,56 @@ async def test_a_rep_message_queued_while_the_turn_holds_the_claim_is_sent_after
         "sent by the turn's worker, after its reply, without the relay"
     )
     assert await _statuses(db_h, "rep wrote") == [SendStatus.ACCEPTED]
+
+
+@pytest.mark.parametrize("status_arrives", [True, False], ids=["status-arrives", "no-status"])
+async def test_a_reply_graph_accepted_before_its_sender_died_is_confirmed_by_its_status_not_resent(
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch, status_arrives: bool
+) -> None:
+    """The crash window of at-least-once delivery: Graph accepted the turn's reply, and the process
+    died before recording it. Meta's `sent` status webhook echoes the send's tag
+    (`biz_opaque_callback_data`): once it is in, the relay records the reply instead of sending it
+    again. Without it (`no-status`), the relay can only send it again: the customer gets it twice."""
+    conversation_id = await _conversation(db_h, "447700900001")
+    accepted: list[tuple[str, dict[str, Any]]] = []
+
+    async def died_after_graph_accepted(
+        *_args: Any, messages: list[Message], **_kwargs: Any
+    ) -> list[Message]:
+        for message in messages:
+            assert message.id is not None
+            assert message.payload is not None
+            payload = {**message.payload, "biz_opaque_callback_data": callback_of(message.id)}
+            result = await db_h.service.client.send(payload)
+            accepted.append((result.wa_message_id, payload))
+        return []  # the process died before recording anything
+
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", died_after_graph_accepted)
+    received = await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now()))
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", send_claimed)
+    [(wamid, payload)] = accepted
+    assert received == [payload["text"]["body"]], "the customer has the reply"
+    reply_text = payload["text"]["body"]
+    if status_arrives:
+        status = status_webhook(wamid, payload["to"], "sent", payload["biz_opaque_callback_data"])
+        assert (await db_h.post_body(status)).status_code == 200
+
+    db_h.clock.advance(seconds=SEND_CLAIM.total_seconds() + 1)  # the dead sender's claim lapses
+    await db_h.service.tick()
+    await db_h.service.tick()
+
+    async with db_h.service.sessions() as session:
+        reply = (
+            await session.execute(
+                select(Message).where(
+                    col(Message.conversation_id) == conversation_id, col(Message.text) == reply_text
+                )
+            )
+        ).scalar_one()
+    if status_arrives:
+        assert _requests_for(db_h.fake_graph, reply_text) == [reply_text], "sent once"
+        assert (reply.status, reply.wa_message_id) == (SendStatus.SENT, wamid)
+    else:
+        assert _requests_for(db_h.fake_graph, reply_text) == [reply_text, reply_text], "sent again"
+        assert reply.status == SendStatus.ACCEPTED
+        assert reply.wa_message_id != wamid
