@@ -252,16 +252,21 @@ async def confirm_by_status(session: AsyncSession, *, message: Message, at: date
         wamid=wamid,
     )
     if message.sender_type == "rep" and failed is None:
-        await log_event(
-            session,
-            conversation_id=message.conversation_id,
-            type=EventType.MESSAGE_SENT,
-            source="whatsapp",
-            description="sent",
-            at=at,
-            details={"message_id": message.id, "sender_id": message.sender_id},
-        )
+        await _log_rep_sent(session, message, at)
     return True
+
+
+async def _log_rep_sent(session: AsyncSession, message: Message, at: datetime) -> None:
+    """The rep sees their message go from pending to sent live (streams follow the log)."""
+    await log_event(
+        session,
+        conversation_id=message.conversation_id,
+        type=EventType.MESSAGE_SENT,
+        source="whatsapp",
+        description="sent",
+        at=at,
+        details={"message_id": message.id, "sender_id": message.sender_id},
+    )
 
 
 class After(Generic[T]):
@@ -540,16 +545,7 @@ async def _finish(
                 await session.execute(_ACCEPTED, {"b_id": message.id, "b_wamid": wamid, "b_at": at})
             ).first()
             if row is not None and row.sender_type == "rep":
-                # The rep sees their message go from pending to sent live (streams follow the log).
-                await log_event(
-                    session,
-                    conversation_id=message.conversation_id,
-                    type=EventType.MESSAGE_SENT,
-                    source="whatsapp",
-                    description="sent",
-                    at=at,
-                    details={"message_id": message.id, "sender_id": message.sender_id},
-                )
+                await _log_rep_sent(session, message, at)
         else:
             row = (await session.execute(_FAILED, {"b_id": message.id, "b_error": error, "b_at": at})).first()
             if row is not None:

@@ -66,6 +66,19 @@ async def _load(api: Server, postgres_url: str, fake: FakeGraphAPI, kill: Server
     return result
 
 
+async def _run(
+    api: Server, workers: list[Server], postgres_url: str, fake: FakeGraphAPI, kill: Server | None
+) -> dict[str, int]:
+    """Start the workers and the API, run the load, stop them all."""
+    for server in (*workers, api):
+        await asyncio.to_thread(server.start)
+    try:
+        return await _load(api, postgres_url, fake, kill=kill)
+    finally:
+        for server in (api, *workers):
+            server.stop()
+
+
 async def test_workers_woken_by_an_acknowledge_only_api_answer_every_message_once(
     postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
@@ -73,13 +86,7 @@ async def test_workers_woken_by_an_acknowledge_only_api_answer_every_message_onc
     # The workers' background sweep runs at start and then once a minute: what they apply during the
     # load they were woken for.
     api, workers = _fleet(postgres_url, graph_url, tmp_path, sweep_s="60")
-    for server in (*workers, api):
-        await asyncio.to_thread(server.start)
-    try:
-        result = await _load(api, postgres_url, fake, kill=None)
-    finally:
-        for server in (api, *workers):
-            server.stop()
+    result = await _run(api, workers, postgres_url, fake, kill=None)
     _check(result)
     assert result["doubled"] == 0, "without a crash, nothing is ever sent twice"
     assert result["sends"] >= DELIVERIES // 4
@@ -92,10 +99,4 @@ async def test_kill_9_of_a_worker_behind_an_acknowledge_only_api_loses_and_doubl
 ) -> None:
     fake, graph_url = graph
     api, workers = _fleet(postgres_url, graph_url, tmp_path, sweep_s="0.5")
-    for server in (*workers, api):
-        await asyncio.to_thread(server.start)
-    try:
-        _check(await _load(api, postgres_url, fake, kill=workers[0]))
-    finally:
-        for server in (api, *workers):
-            server.stop()
+    _check(await _run(api, workers, postgres_url, fake, kill=workers[0]))
