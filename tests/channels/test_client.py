@@ -12,6 +12,7 @@ from orchestrator.channels.whatsapp.client import (
     GraphAPIError,
     GraphClient,
     GraphError,
+    GraphSendUncertain,
     GraphTransportError,
     backoff_seconds,
 )
@@ -289,8 +290,8 @@ class FlakyTransport(httpx.AsyncBaseTransport):
         await self._real.aclose()
 
 
-@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError])
-async def test_transport_errors_are_retried(
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+async def test_transport_errors_before_sending_are_retried(
     base_url: str, fake: FakeGraphAPI, sleeps: SleepRecorder, error: type[httpx.TransportError]
 ) -> None:
     async with _client(base_url, sleeps, transport=FlakyTransport(error, failures=2)) as graph:
@@ -298,6 +299,20 @@ async def test_transport_errors_are_retried(
     assert result.attempts == 3
     assert len(fake.sent) == 1
     assert sleeps.waits == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError])
+async def test_a_send_that_may_have_reached_graph_is_not_sent_again_within_the_call(
+    base_url: str, fake: FakeGraphAPI, sleeps: SleepRecorder, error: type[httpx.TransportError]
+) -> None:
+    # The answer never came: Graph may have the message, so a second POST could deliver it twice.
+    # The outbox tries again later, after looking for its status webhook.
+    async with _client(base_url, sleeps, transport=FlakyTransport(error, failures=2)) as graph:
+        with pytest.raises(GraphSendUncertain) as caught:
+            await graph.send(PAYLOAD)
+    assert caught.value.retryable is True
+    assert isinstance(caught.value.__cause__, error)
+    assert sleeps.waits == []
 
 
 async def test_unreachable_server_gives_up_with_transport_error(sleeps: SleepRecorder) -> None:

@@ -66,6 +66,13 @@ class GraphTransportError(GraphError):
     retryable = True
 
 
+class GraphSendUncertain(GraphTransportError):
+    """A message request went out but no answer came back (a read timeout, a connection dropped
+    after sending): Graph may have accepted it. Not retried within `send`, since a second POST
+    could deliver it twice; the outbox tries again later, after looking for the message's status
+    webhook (`orchestrator.outbox.confirm_by_status`)."""
+
+
 class GraphAPIError(GraphError):
     """Graph answered with an error object (or with a status and no parseable body)."""
 
@@ -184,11 +191,18 @@ class GraphClient:
         """The HTTP client (base URL, bearer token, timeout) for the other Graph endpoints (media)."""
         return self._http
 
-    def retrying(self) -> AsyncRetrying:
-        """This client's retry policy: transient `GraphError`s retried, the last one raised as is."""
+    def retrying(self, *, retry_uncertain: bool = True) -> AsyncRetrying:
+        """This client's retry policy: transient `GraphError`s retried, the last one raised as is;
+        with `retry_uncertain=False`, a request that may have been accepted is not sent again."""
+
+        def transient(exc: BaseException) -> bool:
+            if not retry_uncertain and isinstance(exc, GraphSendUncertain):
+                return False
+            return isinstance(exc, GraphError) and exc.retryable
+
         return AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
-            retry=retry_if_exception(lambda exc: isinstance(exc, GraphError) and exc.retryable),
+            retry=retry_if_exception(transient),
             wait=self._wait,
             sleep=self._sleep,
             before_sleep=self._log_retry,
@@ -196,8 +210,9 @@ class GraphClient:
         )
 
     async def send(self, payload: dict[str, Any]) -> SendResult:
-        """POST one message; retry transient failures; raise the last `GraphError` when giving up."""
-        async for attempt in self.retrying():
+        """POST one message; retry transient failures; raise the last `GraphError` when giving up.
+        A request that may have reached Graph is never sent twice here (`GraphSendUncertain`)."""
+        async for attempt in self.retrying(retry_uncertain=False):
             with attempt:
                 result = await self._send_once(payload)
                 return SendResult(
@@ -212,7 +227,10 @@ class GraphClient:
     async def _send_once(self, payload: dict[str, Any]) -> SendResult:
         try:
             response = await self._http.post(self.messages_path, json=payload)
-        except httpx.TransportError as exc:  # includes timeouts
+        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # Sent, or partly sent, and then nothing: Graph may have the message.
+            raise GraphSendUncertain(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
+        except httpx.TransportError as exc:  # refused, connect or write timeouts: not sent
             raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
         if response.is_success:
             return _parse_success(_json_or_none(response), response.status_code)
