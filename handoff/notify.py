@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
 
 from handoff.policy import Viewer, can, visibility_clause
+from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import async_url
 from orchestrator.core.enums import Action, EventType
@@ -309,11 +310,7 @@ class NotificationHub:
             await asyncio.wait_for(self.listening.wait(), timeout=listen_timeout_s)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.webhook is not None:
             await self.webhook.stop()

@@ -27,6 +27,7 @@ from handoff.assignment import run_background
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
+from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
@@ -161,11 +162,7 @@ class Service:
                 finally:
                     if service.inbox_listener is not None:
                         await service.inbox_listener.stop()
-                    for task in service.background:
-                        task.cancel()
-                    for task in service.background:
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
+                    await cancel_and_wait(service.background)
                     await turns.drain()
                     await turns.close()
                     await dispatcher.drain()

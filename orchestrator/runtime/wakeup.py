@@ -17,13 +17,13 @@ again and followed by one pass.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.listen import listen_forever
 
 log = structlog.get_logger(__name__)
@@ -55,11 +55,7 @@ class InboxListener:
         await asyncio.wait_for(self.listening.wait(), timeout=timeout_s)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def _listen(self) -> None:
