@@ -4,6 +4,7 @@ webhook's acknowledgement first; a reader never waits for it."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 from sqlalchemy import text
@@ -59,12 +60,12 @@ async def test_transactions_on_one_sqlite_file_write_one_after_another_and_reads
                 events.append("first wrote")
                 first_in.set()
                 await release_first.wait()
-            events.append("first committed")
 
         async def second() -> None:
             async with sessions() as session, session.begin():
                 await session.connection(execution_options=URGENT)
-                events.append("second began")
+                seen = (await session.execute(text("SELECT count(*) FROM t"))).scalar_one()
+                events.append(f"second began, saw {seen}")
                 await session.execute(text("INSERT INTO t VALUES (2)"))
 
         one = asyncio.create_task(first())
@@ -76,6 +77,49 @@ async def test_transactions_on_one_sqlite_file_write_one_after_another_and_reads
         events.append(f"read {seen}")
         release_first.set()
         await asyncio.gather(one, two)
-        assert events == ["first wrote", "read 0", "first committed", "second began"]
+        assert events == ["first wrote", "read 0", "second began, saw 1"], "after the first committed"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_waits_for_another_process_holding_the_lock_without_stopping_the_loop(
+    tmp_path: Path,
+) -> None:
+    """Statements run on the event loop's thread: while another process holds SQLite's write lock,
+    `BEGIN IMMEDIATE` is retried between asyncio sleeps, so the rest of the process keeps running."""
+    path = tmp_path / "busy.db"
+    engine = make_engine(f"sqlite:///{path}")
+    sessions = make_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        other = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO t VALUES (1)')\n"
+            "print('holding', flush=True); time.sleep(0.8); c.execute('COMMIT')\n",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert other.stdout is not None
+        assert (await other.stdout.readline()).strip() == b"holding"
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        async with sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+        ticking.cancel()
+        await other.wait()
+        async with engine.connect() as reader:
+            rows = (await reader.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all()
+        assert rows == [1, 2], "the writer went in after the other process committed"
+        assert ticks >= 20, f"the event loop ran while the writer waited ({ticks} ticks)"
     finally:
         await engine.dispose()
