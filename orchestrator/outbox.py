@@ -42,7 +42,7 @@ from orchestrator.core.contextlog import log_event
 from orchestrator.core.db import UTCDateTime
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
-from orchestrator.core.tables import Contact, Message, MessageStatusEvent
+from orchestrator.core.tables import Contact, InboxItem, Message, MessageStatusEvent
 from orchestrator.media import resolve_outbound
 
 log = structlog.get_logger(__name__)
@@ -205,6 +205,17 @@ async def send_pending(
 
 
 CALLBACK_PREFIX = "handoff:m:"
+_INBOX = cast(sa.Table, InboxItem.__table__)  # type: ignore[attr-defined]
+# Status items of webhooks not applied yet that carry a send's tag (few: only unapplied ones).
+_UNAPPLIED_STATUS = (
+    select(_INBOX.c.item)
+    .where(
+        _INBOX.c.applied_at.is_(None),
+        _INBOX.c.kind == "status",
+        _INBOX.c.item[("raw", "biz_opaque_callback_data")].as_string() == sa.bindparam("tag"),
+    )
+    .order_by(_INBOX.c.id)
+)
 
 
 def callback_of(message_id: int) -> str:
@@ -217,17 +228,26 @@ async def confirm_by_status(session: AsyncSession, *, message: Message, at: date
     Graph accepted it before its sender could record it. Recorded here, in the claim's transaction,
     with the id and the furthest status Meta gave (or failed, when it said so), and not sent again."""
     assert message.id is not None
-    events = (
-        await session.execute(
+    tag = callback_of(message.id)
+    events: list[tuple[Any, Any, Any]] = [
+        tuple(row)
+        for row in await session.execute(
             select(
                 col(MessageStatusEvent.wa_message_id),
                 col(MessageStatusEvent.status),
                 col(MessageStatusEvent.errors),
             )
-            .where(col(MessageStatusEvent.callback_data) == callback_of(message.id))
+            .where(col(MessageStatusEvent.callback_data) == tag)
             .order_by(col(MessageStatusEvent.id))
         )
-    ).all()
+    ]
+    if not events:
+        # Stored by a webhook but not applied yet (the process that would apply it is busy or was
+        # the one that died): as good a proof that Graph has the message.
+        for (item,) in await session.execute(_UNAPPLIED_STATUS, {"tag": tag}):
+            raw = item.get("raw") if isinstance(item, dict) else None
+            if isinstance(raw, dict) and raw.get("id"):
+                events.append((raw["id"], raw.get("status"), raw.get("errors")))
     if not events:
         return False
     wamid = str(events[0][0])

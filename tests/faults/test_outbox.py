@@ -13,8 +13,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.enums import Direction, SendStatus
 from orchestrator.core.tables import Conversation, Message
+from orchestrator.inbox import accept_delivery
 from orchestrator.outbox import SEND_CLAIM, callback_of, queue_outgoing, send_claimed, send_pending
 from tests.factories import say, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness, status_webhook
@@ -262,14 +264,15 @@ async def test_a_rep_message_queued_while_the_turn_holds_the_claim_is_sent_after
     assert await _statuses(db_h, "rep wrote") == [SendStatus.ACCEPTED]
 
 
-@pytest.mark.parametrize("status_arrives", [True, False], ids=["status-arrives", "no-status"])
+@pytest.mark.parametrize("status", ["applied", "stored", "none"])
 async def test_a_reply_graph_accepted_before_its_sender_died_is_confirmed_by_its_status_not_resent(
-    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch, status_arrives: bool
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch, status: str
 ) -> None:
     """The crash window of at-least-once delivery: Graph accepted the turn's reply, and the process
     died before recording it. Meta's `sent` status webhook echoes the send's tag
-    (`biz_opaque_callback_data`): once it is in, the relay records the reply instead of sending it
-    again. Without it (`no-status`), the relay can only send it again: the customer gets it twice."""
+    (`biz_opaque_callback_data`): once it is in (`applied`, or only acknowledged and `stored` in the
+    inbox, not applied yet), the relay records the reply instead of sending it again. Without it
+    (`none`), the relay can only send it again: the customer gets it twice."""
     conversation_id = await _conversation(db_h, "447700900001")
     accepted: list[tuple[str, dict[str, Any]]] = []
 
@@ -290,13 +293,18 @@ async def test_a_reply_graph_accepted_before_its_sender_died_is_confirmed_by_its
     [(wamid, payload)] = accepted
     assert received == [payload["text"]["body"]], "the customer has the reply"
     reply_text = payload["text"]["body"]
-    if status_arrives:
-        status = status_webhook(wamid, payload["to"], "sent", payload["biz_opaque_callback_data"])
-        assert (await db_h.post_body(status)).status_code == 200
+    webhook = status_webhook(wamid, payload["to"], "sent", payload["biz_opaque_callback_data"])
+    if status == "applied":
+        assert (await db_h.post_body(webhook)).status_code == 200
+    elif status == "stored":  # acknowledged: in the inbox, which nobody has applied yet
+        body = webhook
+        async with db_h.service.sessions() as session, session.begin():
+            await accept_delivery(session, body=body, envelope=split_webhook(body), at=db_h.clock.now())
 
     db_h.clock.advance(seconds=SEND_CLAIM.total_seconds() + 1)  # the dead sender's claim lapses
-    await db_h.service.tick()
-    await db_h.service.tick()
+    await send_pending(
+        db_h.service.sessions, client=db_h.service.client, conversation_id=conversation_id, clock=db_h.clock
+    )
 
     async with db_h.service.sessions() as session:
         reply = (
@@ -306,7 +314,7 @@ async def test_a_reply_graph_accepted_before_its_sender_died_is_confirmed_by_its
                 )
             )
         ).scalar_one()
-    if status_arrives:
+    if status != "none":
         assert _requests_for(db_h.fake_graph, reply_text) == [reply_text], "sent once"
         assert (reply.status, reply.wa_message_id) == (SendStatus.SENT, wamid)
     else:
