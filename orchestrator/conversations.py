@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+import sqlalchemy as sa
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +22,7 @@ from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import fit
+from orchestrator.core.db import UTCDateTime, fit
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
@@ -254,18 +255,39 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     return True
 
 
-async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> list[Message]:
-    rows = await session.execute(
-        select(Message)
-        .where(
-            col(Message.conversation_id) == conversation_id,
-            col(Message.direction) == Direction.INBOUND,
-            col(Message.status) == "received",
-            col(Message.turn).is_(None),
-        )
-        .order_by(col(Message.sent_at), col(Message.id))
+_MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
+_CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
+_M, _C = _MESSAGE.c, _CONVERSATION.c
+# The statements every turn runs, built once at import (bound per call): building a statement costs
+# more CPU than SQLite takes to run it.
+_PENDING_INBOUND = (
+    select(Message)
+    .where(
+        col(Message.conversation_id) == sa.bindparam("b_conversation_id"),
+        col(Message.direction) == Direction.INBOUND,
+        col(Message.status) == "received",
+        col(Message.turn).is_(None),
     )
+    .order_by(col(Message.sent_at), col(Message.id))
+)
+
+
+async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> list[Message]:
+    rows = await session.execute(_PENDING_INBOUND, {"b_conversation_id": conversation_id})
     return list(rows.scalars())
+
+
+_CLAIM_LEASE = (
+    sa.update(_CONVERSATION)
+    .where(
+        _C.id == sa.bindparam("b_conversation_id"),
+        or_(_C.lease_until.is_(None), _C.lease_until < sa.bindparam("b_at", type_=UTCDateTime())),
+    )
+    .values(
+        lease_owner=sa.bindparam("b_owner", type_=_C.lease_owner.type),
+        lease_until=sa.bindparam("b_until", type_=UTCDateTime()),
+    )
+)
 
 
 async def claim_turn_lease(
@@ -273,15 +295,7 @@ async def claim_turn_lease(
 ) -> bool:
     """Take the conversation's turn lease if free or expired (atomic on both databases)."""
     result = await session.execute(
-        update(Conversation)
-        .where(
-            and_(
-                col(Conversation.id) == conversation_id,
-                or_(col(Conversation.lease_until).is_(None), col(Conversation.lease_until) < at),
-            )
-        )
-        .values(lease_owner=owner, lease_until=until)
-        .execution_options(synchronize_session=False)
+        _CLAIM_LEASE, {"b_conversation_id": conversation_id, "b_at": at, "b_owner": owner, "b_until": until}
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -297,29 +311,35 @@ class Released:
     unsent: bool = False
 
 
-def unsent_outbound(conversation_id: int) -> Any:
+def unsent_outbound(conversation_id: Any) -> Any:
     """EXISTS: a reply of the conversation waits to be claimed (`pending`)."""
     return (
-        select(col(Message.id))
+        select(_M.id)
         .where(
-            col(Message.conversation_id) == conversation_id,
-            col(Message.direction) == Direction.OUTBOUND,
-            col(Message.status) == SendStatus.PENDING,
+            _M.conversation_id == conversation_id,
+            _M.direction == str(Direction.OUTBOUND),
+            _M.status == str(SendStatus.PENDING),
         )
         .exists()
     )
 
 
+_HELD_BY = and_(_C.id == sa.bindparam("b_conversation_id"), _C.lease_owner == sa.bindparam("b_owner"))
+_RELEASE_LEASE = (
+    sa.update(_CONVERSATION)
+    .where(_HELD_BY)
+    .values(lease_owner=None, lease_until=None)
+    .returning(_C.has_pending, unsent_outbound(sa.bindparam("b_conversation_id")))
+)
+_RENEW_LEASE = (
+    sa.update(_CONVERSATION).where(_HELD_BY).values(lease_until=sa.bindparam("b_until", type_=UTCDateTime()))
+)
+
+
 async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> Released:
     """Give the lease up; returns whether messages are pending for the bot, so the caller can run
     again instead of leaving them to the sweep, and whether replies are waiting to be sent."""
-    result = await session.execute(
-        update(Conversation)
-        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
-        .values(lease_owner=None, lease_until=None)
-        .returning(col(Conversation.has_pending), unsent_outbound(conversation_id))
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_RELEASE_LEASE, {"b_conversation_id": conversation_id, "b_owner": owner})
     row = result.first()
     if row is None:
         return Released()
@@ -331,20 +351,23 @@ async def renew_turn_lease(
 ) -> bool:
     """Extend the lease if `owner` still holds it; False when another worker has taken it."""
     result = await session.execute(
-        update(Conversation)
-        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
-        .values(lease_until=until)
-        .execution_options(synchronize_session=False)
+        _RENEW_LEASE, {"b_conversation_id": conversation_id, "b_owner": owner, "b_until": until}
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+_MARK_CONSUMED = (
+    sa.update(_MESSAGE)
+    .where(_M.id.in_(sa.bindparam("b_ids", expanding=True)), _M.turn.is_(None))
+    .values(
+        turn=sa.bindparam("b_turn", type_=_M.turn.type),
+        status="processed",
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+    )
+)
+
+
 async def mark_consumed(session: AsyncSession, *, message_ids: list[int], turn: int, at: datetime) -> int:
     """Mark inbound messages processed by `turn`, only those not processed yet; returns how many."""
-    result = await session.execute(
-        update(Message)
-        .where(col(Message.id).in_(message_ids), col(Message.turn).is_(None))
-        .values(turn=turn, status="processed", updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_MARK_CONSUMED, {"b_ids": message_ids, "b_turn": turn, "b_at": at})
     return int(getattr(result, "rowcount", 0))

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
@@ -60,6 +61,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import ContextEvent, log_event
+from orchestrator.core.db import UTCDateTime
 from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
@@ -88,6 +90,72 @@ log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
 APPLY_CHUNK = 100
+
+
+# The statements every turn runs, built once at import (bound per call): building a statement costs
+# more CPU than SQLite takes to run it.
+_CONVERSATION_ID: sa.BindParameter[int] = sa.bindparam("b_conversation_id")
+# The conversation, its contact and its latest hand-back to the bot, its row locked (`_read_turn`).
+_READ_TURN = (
+    select(Conversation, Contact, ContextEvent)
+    .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+    .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
+    .where(col(Conversation.id) == _CONVERSATION_ID)
+    .with_for_update(of=Conversation, key_share=True)
+)
+_LOCK_CONVERSATION = (
+    select(col(Conversation.id))
+    .where(col(Conversation.id) == _CONVERSATION_ID)
+    .with_for_update(key_share=True)
+)
+
+
+def _count_turn_statement() -> Any:
+    """Count the turn, fenced: only while this worker holds the lease (`b_owner`). It also records
+    whether inbound messages other than the turn's (`b_ids`) are waiting, the state's language and
+    flow when it has them, and returns the conversation with whether outbound rows of it are not
+    yet sent (the turn's replies queue behind them)."""
+    others = (
+        select(col(Message.id))
+        .where(
+            col(Message.conversation_id) == _CONVERSATION_ID,
+            col(Message.direction) == Direction.INBOUND,
+            col(Message.status) == "received",
+            col(Message.turn).is_(None),
+            col(Message.id).not_in(sa.bindparam("b_ids", expanding=True)),
+        )
+        .exists()
+    )
+    unsent = (
+        select(col(Message.id))
+        .where(
+            col(Message.conversation_id) == _CONVERSATION_ID,
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
+        )
+        .exists()
+    )
+    language = sa.bindparam("b_language", type_=sa.String())
+    flow = sa.bindparam("b_flow", type_=sa.String())
+    return (
+        update(Conversation)
+        .where(
+            col(Conversation.id) == _CONVERSATION_ID,
+            col(Conversation.lease_owner) == sa.bindparam("b_owner", type_=sa.String()),
+        )
+        .values(
+            turns=col(Conversation.turns) + 1,
+            updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+            has_pending=others,
+            language=sa.func.coalesce(language, col(Conversation.language)),
+            flow=sa.func.coalesce(flow, col(Conversation.flow)),
+        )
+        .returning(Conversation, unsent)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_COUNT_TURN = _count_turn_statement()
 
 
 class TurnRefused(Exception):
@@ -499,15 +567,7 @@ class TurnEngine:
         `FOR NO KEY UPDATE`, the one the lease's claim in the same transaction already holds: a
         `FOR UPDATE` would have to wait for the key-share lock of a message being inserted, whose
         transaction waits for this one to update the conversation (a deadlock)."""
-        row = (
-            await session.execute(
-                select(Conversation, Contact, ContextEvent)
-                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
-                .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
-                .where(col(Conversation.id) == conversation_id)
-                .with_for_update(of=Conversation, key_share=True)
-            )
-        ).first()
+        row = (await session.execute(_READ_TURN, {"b_conversation_id": conversation_id})).first()
         if row is None:
             return None
         conversation, contact, returned = row
@@ -633,53 +693,18 @@ class TurnEngine:
                 # after that commit and counts the message. Waiting inside the UPDATE instead would
                 # re-check the row but keep the snapshot taken before the wait, and clear the marker
                 # of a message it never saw. `FOR NO KEY UPDATE`, as in `_read_turn`.
-                await session.execute(
-                    select(col(Conversation.id))
-                    .where(col(Conversation.id) == conversation_id)
-                    .with_for_update(key_share=True)
-                )
-            # Fenced in the statement that counts the turn: refused unless this worker still holds
-            # the lease. It also records whether messages other than these are waiting.
-            others = (
-                select(col(Message.id))
-                .where(
-                    col(Message.conversation_id) == conversation_id,
-                    col(Message.direction) == Direction.INBOUND,
-                    col(Message.status) == "received",
-                    col(Message.turn).is_(None),
-                    col(Message.id).not_in(ids),
-                )
-                .exists()
-            )
-            # Outbound rows of the conversation not yet sent: the turn's replies queue behind them.
-            unsent = (
-                select(col(Message.id))
-                .where(
-                    col(Message.conversation_id) == conversation_id,
-                    col(Message.direction) == Direction.OUTBOUND,
-                    col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
-                )
-                .exists()
-            )
-            values: dict[str, Any] = {
-                "turns": col(Conversation.turns) + 1,
-                "updated_at": now,
-                "has_pending": others,
+                await session.execute(_LOCK_CONVERSATION, {"b_conversation_id": conversation_id})
+            # Fenced in the statement that counts the turn (`_COUNT_TURN`): refused unless this
+            # worker still holds the lease.
+            counted = {
+                "b_conversation_id": conversation_id,
+                "b_owner": self.worker_id,
+                "b_ids": ids,
+                "b_at": now,
+                "b_language": state.get("language") or None,
+                "b_flow": state.get("flow") or None,
             }
-            if state.get("language"):
-                values["language"] = state["language"]
-            if state.get("flow"):
-                values["flow"] = state["flow"]
-            counted = (
-                update(Conversation)
-                .where(
-                    col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == self.worker_id
-                )
-                .values(**values)
-                .returning(Conversation, unsent)
-                .execution_options(synchronize_session=False)
-            )
-            row = (await session.execute(counted)).one_or_none()
+            row = (await session.execute(_COUNT_TURN, counted)).one_or_none()
             if row is None:
                 # Fenced: our lease lapsed and another worker took the conversation.
                 raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
