@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 
 from agents.common import handoff_request
@@ -94,6 +95,7 @@ APPLY_CHUNK = 100
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs
 # more CPU than SQLite takes to run it.
+_CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
 _CONVERSATION_ID: sa.BindParameter[int] = sa.bindparam("b_conversation_id")
 # The conversation, its contact and its latest hand-back to the bot, its row locked (`_read_turn`).
 _READ_TURN = (
@@ -137,21 +139,18 @@ def _count_turn_statement() -> Any:
     )
     language = sa.bindparam("b_language", type_=sa.String())
     flow = sa.bindparam("b_flow", type_=sa.String())
+    # Core, not ORM: an ORM UPDATE works its cache key out again on every execution.
     return (
-        update(Conversation)
-        .where(
-            col(Conversation.id) == _CONVERSATION_ID,
-            col(Conversation.lease_owner) == sa.bindparam("b_owner", type_=sa.String()),
-        )
+        sa.update(_CONVERSATION)
+        .where(_CONVERSATION.c.id == _CONVERSATION_ID, _CONVERSATION.c.lease_owner == sa.bindparam("b_owner"))
         .values(
-            turns=col(Conversation.turns) + 1,
+            turns=_CONVERSATION.c.turns + 1,
             updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
             has_pending=others,
-            language=sa.func.coalesce(language, col(Conversation.language)),
-            flow=sa.func.coalesce(flow, col(Conversation.flow)),
+            language=sa.func.coalesce(language, _CONVERSATION.c.language),
+            flow=sa.func.coalesce(flow, _CONVERSATION.c.flow),
         )
-        .returning(Conversation, unsent)
-        .execution_options(synchronize_session=False)
+        .returning(*_CONVERSATION.c, unsent.label("behind"))
     )
 
 
@@ -708,8 +707,7 @@ class TurnEngine:
             if row is None:
                 # Fenced: our lease lapsed and another worker took the conversation.
                 raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
-            conversation, behind = row[0], bool(row[1])
-            turn = conversation.turns
+            behind, turn = bool(row.behind), int(row.turns)
             consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
@@ -754,7 +752,7 @@ class TurnEngine:
             if request is not None:
                 outcome.handoff = await self._hand_off(
                     session,
-                    conversation=conversation,
+                    conversation=_attached(session, row),
                     contact=contact,
                     request=request,
                     state=state,
@@ -763,7 +761,7 @@ class TurnEngine:
                     outcome=outcome,
                 )
             outcome.behind = outcome.behind or queued_unclaimed(session)
-            more = bool(conversation.has_pending)
+            more = bool(row.has_pending)
         return outcome, more
 
     async def _hand_off(
@@ -826,6 +824,14 @@ class _Pending:
     hand_back: HandBack | None
     checkpoint: CheckpointTuple | None = None  # the stored checkpoint, when read with the rest
     checkpoint_read: bool = False
+
+
+def _attached(session: AsyncSession, row: sa.Row[Any]) -> Conversation:
+    """The conversation as `_COUNT_TURN` returned it, in `session` as if loaded there (no SELECT)."""
+    conversation = Conversation(**{column.key: row._mapping[column.key] for column in _CONVERSATION.c})
+    make_transient_to_detached(conversation)
+    session.add(conversation)
+    return conversation
 
 
 def _new_usage() -> LLMUsage:
