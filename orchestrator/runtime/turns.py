@@ -230,6 +230,8 @@ class TurnEngine:
         self._again: set[int] = set()
         self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
+        # The knowledge index the agents build from `config` at their first turn, kept for the next.
+        self._knowledge: Any = None
 
     @property
     def saver(self) -> StagedSaver | None:
@@ -605,13 +607,17 @@ class TurnEngine:
             referral=conversation.referral,
             llm=self.llm,
             usage=_new_usage() if self.llm is not None else None,
+            knowledge=self._knowledge,
         )
-        async with self._staged() as stage:
-            if stage is not None and pending.checkpoint_read:
-                stage.preload(thread_config(conversation_id), pending.checkpoint)
-            return await self._run_graph(
-                conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
-            )
+        try:
+            async with self._staged() as stage:
+                if stage is not None and pending.checkpoint_read:
+                    stage.preload(thread_config(conversation_id), pending.checkpoint)
+                return await self._run_graph(
+                    conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
+                )
+        finally:
+            self._knowledge = self._knowledge or context.knowledge
 
     def _staged(self) -> contextlib.AbstractAsyncContextManager[Stage | None]:
         """The graph's writes held for the turn's commit (`checkpoints.StagedSaver`)."""
