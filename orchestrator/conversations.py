@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
@@ -30,11 +31,32 @@ from orchestrator.core.tables import Contact, Conversation, Message, MessageStat
 WA_ID_MAX, USER_ID_MAX, WAMID_MAX, STATUS_MAX, CALLBACK_MAX = 32, 128, 255, 16, 512
 # Kinds whose content the bot cannot read; stored and shown to reps, never dropped.
 OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
+_MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
+_CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
+_M, _C = _MESSAGE.c, _CONVERSATION.c
 
 
 def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT (both have `on_conflict_do_nothing`)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _contact_by(wa_id: bool, user_id: bool) -> Any:
+    conditions = []
+    if wa_id:
+        conditions.append(col(Contact.wa_id) == sa.bindparam("b_wa_id", type_=sa.String()))
+    if user_id:
+        conditions.append(col(Contact.user_id) == sa.bindparam("b_user_id", type_=sa.String()))
+    return select(Contact).where(or_(*conditions))
+
+
+# The statements every message runs, built once at import (bound per call): building a statement
+# costs more CPU than the database takes to run it.
+_CONTACT_BY = {(True, True): _contact_by(True, True), (True, False): _contact_by(True, False)}
+_CONTACT_BY[False, True] = _contact_by(False, True)
+_OPEN_CONVERSATION = select(Conversation).where(
+    col(Conversation.contact_id) == sa.bindparam("b_contact_id"), col(Conversation.owner) != Owner.CLOSED
+)
 
 
 async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime) -> Contact:
@@ -46,16 +68,12 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
             "user_id": fit(ref.user_id, USER_ID_MAX) if ref.user_id else None,
         }
     )
-    conditions = []
-    if ref.wa_id:
-        conditions.append(col(Contact.wa_id) == ref.wa_id)
-    if ref.user_id:
-        conditions.append(col(Contact.user_id) == ref.user_id)
-    if not conditions:
+    if not ref.wa_id and not ref.user_id:
         raise ValueError("a contact needs a wa_id or a user_id")
+    query = _CONTACT_BY[bool(ref.wa_id), bool(ref.user_id)]
     for _attempt in range(3):
         found: Contact | None = (
-            (await session.execute(select(Contact).where(or_(*conditions)))).scalars().first()
+            (await session.execute(query, {"b_wa_id": ref.wa_id, "b_user_id": ref.user_id})).scalars().first()
         )
         if found is not None:
             changed = False
@@ -95,15 +113,7 @@ async def current_conversation(
     assert contact.id is not None
     for _attempt in range(3):
         found: Conversation | None = (
-            (
-                await session.execute(
-                    select(Conversation).where(
-                        col(Conversation.contact_id) == contact.id, col(Conversation.owner) != Owner.CLOSED
-                    )
-                )
-            )
-            .scalars()
-            .first()
+            (await session.execute(_OPEN_CONVERSATION, {"b_contact_id": contact.id})).scalars().first()
         )
         if found is not None:
             if referral and found.referral is None and found.owner == Owner.BOT and found.turns == 0:
@@ -133,6 +143,41 @@ def words_of(msg: InboundMessage) -> str | None:
     return None
 
 
+def _store_inbound_statement(insert: Any) -> Any:
+    """The inbound row's INSERT, its values bound per call (the keys of `store_inbound`'s values);
+    a duplicate delivery (the same wamid) inserts nothing and returns no row."""
+    return insert(_MESSAGE).on_conflict_do_nothing(index_elements=["wa_message_id"]).returning(*_MESSAGE.c)
+
+
+_MARK_INBOUND = (
+    sa.update(_CONVERSATION)
+    .where(_C.id == sa.bindparam("b_conversation_id"))
+    .values(
+        last_inbound_at=sa.bindparam("b_last_inbound_at", type_=UTCDateTime()),
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+        # Set for a bot-owned conversation, left as it is otherwise.
+        has_pending=sa.case(
+            (sa.bindparam("b_pending", type_=sa.Boolean()), sa.true()),
+            else_=_C.has_pending,
+        ),
+    )
+)
+
+
+def _loaded(session: AsyncSession, entity: Any, row: Any) -> Any:
+    """The row (all of `entity`'s columns) as an object of `session`, as if loaded there."""
+    obj = entity(**dict(row._mapping))
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+_STORE_INBOUND = {
+    "postgresql": _store_inbound_statement(pg_insert),
+    "sqlite": _store_inbound_statement(sqlite_insert),
+}
+
+
 async def store_inbound(
     session: AsyncSession, *, msg: InboundMessage, at: datetime
 ) -> tuple[Message | None, Conversation]:
@@ -155,21 +200,29 @@ async def store_inbound(
         "created_at": at,
         "updated_at": at,
     }
-    stmt = (
-        insert_for(session)(Message).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
-    )
-    message: Message | None = (await session.execute(stmt.returning(Message))).scalars().first()
-    if message is None:
+    dialect = session.get_bind().dialect.name
+    row = (await session.execute(_STORE_INBOUND[dialect], values)).first()
+    if row is None:
         return None, conversation
-    conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
-    conversation.updated_at = at
+    message = _loaded(session, Message, row)
+    last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
+    # Always written, `has_pending` too even when this session read it set: a turn committing
+    # meanwhile may have cleared it (PostgreSQL, READ COMMITTED), and an unwritten "unchanged" value
+    # would leave this message with no turn ever coming. A Core UPDATE (an ORM flush of one row
+    # costs several times its statement); the session's copy of the conversation is kept in step.
+    await session.execute(
+        _MARK_INBOUND,
+        {
+            "b_conversation_id": conversation.id,
+            "b_last_inbound_at": last_inbound_at,
+            "b_at": at,
+            "b_pending": for_bot,
+        },
+    )
+    set_committed_value(conversation, "last_inbound_at", last_inbound_at)
+    set_committed_value(conversation, "updated_at", at)
     if for_bot:
-        conversation.has_pending = True
-        # Always written, even when this session read it set: a turn committing meanwhile may have
-        # cleared it (PostgreSQL, READ COMMITTED), and an unwritten "unchanged" value would leave
-        # this message with no turn ever coming.
-        flag_modified(conversation, "has_pending")
-    session.add(conversation)
+        set_committed_value(conversation, "has_pending", True)
     if not for_bot:
         # The rep workspace is told through the context log (notifications follow the log).
         await log_event(
@@ -255,9 +308,6 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     return True
 
 
-_MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
-_CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
-_M, _C = _MESSAGE.c, _CONVERSATION.c
 # The statements every turn runs, built once at import (bound per call): building a statement costs
 # more CPU than SQLite takes to run it.
 _PENDING_INBOUND = (
