@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -39,6 +38,32 @@ _M, _C = _MESSAGE.c, _CONVERSATION.c
 def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT (both have `on_conflict_do_nothing`)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _insert_or_nothing_statements(table: sa.Table) -> dict[str, Any]:
+    """`table`'s INSERT that does nothing on a unique conflict (a row created concurrently), returning
+    the row it wrote, per dialect."""
+    return {
+        "postgresql": pg_insert(table).on_conflict_do_nothing().returning(*table.c),
+        "sqlite": sqlite_insert(table).on_conflict_do_nothing().returning(*table.c),
+    }
+
+
+_CONTACT = cast(sa.Table, Contact.__table__)  # type: ignore[attr-defined]
+_INSERT_OR_NOTHING = {
+    "contact": _insert_or_nothing_statements(_CONTACT),
+    "conversation": _insert_or_nothing_statements(_CONVERSATION),
+}
+
+
+async def _insert_or_nothing(session: AsyncSession, obj: Contact | Conversation) -> Any:
+    """Insert `obj`'s row (a Core INSERT: no savepoint, no ORM flush) and return it as an object of
+    the session; None when a unique constraint found it created concurrently."""
+    table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
+    values = {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
+    statement = _INSERT_OR_NOTHING[table.name][session.get_bind().dialect.name]
+    row = (await session.execute(statement, values)).first()
+    return None if row is None else _loaded(session, type(obj), row)
 
 
 def _contact_by(wa_id: bool, user_id: bool) -> Any:
@@ -97,12 +122,10 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
             country=country_of(ref.wa_id),
             created_at=at,
         )
-        try:
-            async with session.begin_nested():
-                session.add(contact)
-        except IntegrityError:
+        created = await _insert_or_nothing(session, contact)
+        if created is None:
             continue  # created concurrently by another delivery: read it back
-        return contact
+        return cast(Contact, created)
     raise RuntimeError("could not create or find the contact")
 
 
@@ -123,12 +146,10 @@ async def current_conversation(
         conversation = Conversation(
             contact_id=contact.id, owner=Owner.BOT, referral=referral, created_at=at, updated_at=at
         )
-        try:
-            async with session.begin_nested():
-                session.add(conversation)
-        except IntegrityError:
-            continue
-        return conversation
+        created = await _insert_or_nothing(session, conversation)
+        if created is None:
+            continue  # opened concurrently by another delivery: read it back
+        return cast(Conversation, created)
     raise RuntimeError("could not create or find the conversation")
 
 

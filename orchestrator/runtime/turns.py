@@ -270,10 +270,11 @@ class TurnEngine:
 
     async def _run_later(self, conversation_id: int, started: float) -> None:
         # A process's first turn loads the graph: while the burst window runs, not after it.
-        loading = asyncio.create_task(self.graph.get())
+        loading = None if self.graph.loaded else asyncio.create_task(self.graph.get())
         try:
             waited = await self._quiet(conversation_id, started)
-            await loading
+            if loading is not None:
+                await loading
             while True:
                 self._again.discard(conversation_id)
                 await self.run(conversation_id, waited_s=waited)
@@ -283,7 +284,8 @@ class TurnEngine:
         except Exception:
             log.exception("turn_task_failed", conversation_id=conversation_id)
         finally:
-            loading.cancel()  # no-op once loaded; a cancelled turn leaves nothing opening behind it
+            if loading is not None:  # a cancelled turn leaves nothing opening behind it
+                loading.cancel()
             self._tasks.pop(conversation_id, None)
             self._heard.pop(conversation_id, None)
 
