@@ -16,13 +16,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import UTCDateTime, fit
+from orchestrator.core.db import UTCDateTime, fit, loaded
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
@@ -186,11 +185,7 @@ _MARK_INBOUND = (
 
 
 def _loaded(session: AsyncSession, entity: Any, row: Any) -> Any:
-    """The row (all of `entity`'s columns) as an object of `session`, as if loaded there."""
-    obj = entity(**dict(row._mapping))
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
+    return loaded(session, entity, row._mapping)
 
 
 _STORE_INBOUND = {

@@ -32,7 +32,6 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
@@ -40,7 +39,7 @@ from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, Gr
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import UTCDateTime
+from orchestrator.core.db import UTCDateTime, loaded
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
 from orchestrator.core.tables import Contact, Message, MessageStatusEvent
@@ -112,10 +111,8 @@ async def queue_outgoing(
     # A Core INSERT (an ORM flush of one row costs several times its statement), the row then taken
     # into the session as if loaded there.
     values = {key: getattr(message, key) for key in _OUTGOING_KEYS}
-    message.id = (await session.execute(_INSERT_OUTGOING, values)).scalar_one()
-    make_transient_to_detached(message)
-    session.add(message)
-    return message
+    row_id = (await session.execute(_INSERT_OUTGOING, values)).scalar_one()
+    return loaded(session, Message, {"id": row_id, **values}, obj=message)
 
 
 _OUTBOX = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]

@@ -44,7 +44,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col
 
 from agents.common import handoff_request
@@ -62,7 +61,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import ContextEvent, log_event
-from orchestrator.core.db import UTCDateTime
+from orchestrator.core.db import UTCDateTime, loaded
 from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
@@ -836,10 +835,7 @@ class _Pending:
 
 def _attached(session: AsyncSession, row: sa.Row[Any]) -> Conversation:
     """The conversation as `_COUNT_TURN` returned it, in `session` as if loaded there (no SELECT)."""
-    conversation = Conversation(**{column.key: row._mapping[column.key] for column in _CONVERSATION.c})
-    make_transient_to_detached(conversation)
-    session.add(conversation)
-    return conversation
+    return loaded(session, Conversation, {column.key: row._mapping[column.key] for column in _CONVERSATION.c})
 
 
 def _new_usage() -> LLMUsage:
