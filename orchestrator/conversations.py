@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+import sqlalchemy as sa
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import fit
+from orchestrator.core.db import UTCDateTime, fit, loaded
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
@@ -29,11 +29,58 @@ from orchestrator.core.tables import Contact, Conversation, Message, MessageStat
 WA_ID_MAX, USER_ID_MAX, WAMID_MAX, STATUS_MAX, CALLBACK_MAX = 32, 128, 255, 16, 512
 # Kinds whose content the bot cannot read; stored and shown to reps, never dropped.
 OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
+_MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
+_CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
+_M, _C = _MESSAGE.c, _CONVERSATION.c
 
 
 def insert_for(session: AsyncSession) -> Any:
     """The dialect's INSERT (both have `on_conflict_do_nothing`)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _insert_or_nothing_statements(table: sa.Table) -> dict[str, Any]:
+    """`table`'s INSERT that does nothing on a unique conflict (a row created concurrently), returning
+    the row it wrote, per dialect."""
+    return {
+        "postgresql": pg_insert(table).on_conflict_do_nothing().returning(*table.c),
+        "sqlite": sqlite_insert(table).on_conflict_do_nothing().returning(*table.c),
+    }
+
+
+_CONTACT = cast(sa.Table, Contact.__table__)  # type: ignore[attr-defined]
+_INSERT_OR_NOTHING = {
+    "contact": _insert_or_nothing_statements(_CONTACT),
+    "conversation": _insert_or_nothing_statements(_CONVERSATION),
+}
+
+
+async def _insert_or_nothing(session: AsyncSession, obj: Contact | Conversation) -> Any:
+    """Insert `obj`'s row (a Core INSERT: no savepoint, no ORM flush) and return it as an object of
+    the session; None when a unique constraint found it created concurrently."""
+    table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
+    values = {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
+    statement = _INSERT_OR_NOTHING[table.name][session.get_bind().dialect.name]
+    row = (await session.execute(statement, values)).first()
+    return None if row is None else _loaded(session, type(obj), row)
+
+
+def _contact_by(wa_id: bool, user_id: bool) -> Any:
+    conditions = []
+    if wa_id:
+        conditions.append(col(Contact.wa_id) == sa.bindparam("b_wa_id", type_=sa.String()))
+    if user_id:
+        conditions.append(col(Contact.user_id) == sa.bindparam("b_user_id", type_=sa.String()))
+    return select(Contact).where(or_(*conditions))
+
+
+# The statements every message runs, built once at import (bound per call): building a statement
+# costs more CPU than the database takes to run it.
+_CONTACT_BY = {(True, True): _contact_by(True, True), (True, False): _contact_by(True, False)}
+_CONTACT_BY[False, True] = _contact_by(False, True)
+_OPEN_CONVERSATION = select(Conversation).where(
+    col(Conversation.contact_id) == sa.bindparam("b_contact_id"), col(Conversation.owner) != Owner.CLOSED
+)
 
 
 async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime) -> Contact:
@@ -45,16 +92,12 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
             "user_id": fit(ref.user_id, USER_ID_MAX) if ref.user_id else None,
         }
     )
-    conditions = []
-    if ref.wa_id:
-        conditions.append(col(Contact.wa_id) == ref.wa_id)
-    if ref.user_id:
-        conditions.append(col(Contact.user_id) == ref.user_id)
-    if not conditions:
+    if not ref.wa_id and not ref.user_id:
         raise ValueError("a contact needs a wa_id or a user_id")
+    query = _CONTACT_BY[bool(ref.wa_id), bool(ref.user_id)]
     for _attempt in range(3):
         found: Contact | None = (
-            (await session.execute(select(Contact).where(or_(*conditions)))).scalars().first()
+            (await session.execute(query, {"b_wa_id": ref.wa_id, "b_user_id": ref.user_id})).scalars().first()
         )
         if found is not None:
             changed = False
@@ -78,12 +121,10 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
             country=country_of(ref.wa_id),
             created_at=at,
         )
-        try:
-            async with session.begin_nested():
-                session.add(contact)
-        except IntegrityError:
+        created = await _insert_or_nothing(session, contact)
+        if created is None:
             continue  # created concurrently by another delivery: read it back
-        return contact
+        return cast(Contact, created)
     raise RuntimeError("could not create or find the contact")
 
 
@@ -94,15 +135,7 @@ async def current_conversation(
     assert contact.id is not None
     for _attempt in range(3):
         found: Conversation | None = (
-            (
-                await session.execute(
-                    select(Conversation).where(
-                        col(Conversation.contact_id) == contact.id, col(Conversation.owner) != Owner.CLOSED
-                    )
-                )
-            )
-            .scalars()
-            .first()
+            (await session.execute(_OPEN_CONVERSATION, {"b_contact_id": contact.id})).scalars().first()
         )
         if found is not None:
             if referral and found.referral is None and found.owner == Owner.BOT and found.turns == 0:
@@ -112,12 +145,10 @@ async def current_conversation(
         conversation = Conversation(
             contact_id=contact.id, owner=Owner.BOT, referral=referral, created_at=at, updated_at=at
         )
-        try:
-            async with session.begin_nested():
-                session.add(conversation)
-        except IntegrityError:
-            continue
-        return conversation
+        created = await _insert_or_nothing(session, conversation)
+        if created is None:
+            continue  # opened concurrently by another delivery: read it back
+        return cast(Conversation, created)
     raise RuntimeError("could not create or find the conversation")
 
 
@@ -130,6 +161,37 @@ def words_of(msg: InboundMessage) -> str | None:
     if msg.media is not None and msg.media.caption:
         return msg.media.caption
     return None
+
+
+def _store_inbound_statement(insert: Any) -> Any:
+    """The inbound row's INSERT, its values bound per call (the keys of `store_inbound`'s values);
+    a duplicate delivery (the same wamid) inserts nothing and returns no row."""
+    return insert(_MESSAGE).on_conflict_do_nothing(index_elements=["wa_message_id"]).returning(*_MESSAGE.c)
+
+
+_MARK_INBOUND = (
+    sa.update(_CONVERSATION)
+    .where(_C.id == sa.bindparam("b_conversation_id"))
+    .values(
+        last_inbound_at=sa.bindparam("b_last_inbound_at", type_=UTCDateTime()),
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+        # Set for a bot-owned conversation, left as it is otherwise.
+        has_pending=sa.case(
+            (sa.bindparam("b_pending", type_=sa.Boolean()), sa.true()),
+            else_=_C.has_pending,
+        ),
+    )
+)
+
+
+def _loaded(session: AsyncSession, entity: Any, row: Any) -> Any:
+    return loaded(session, entity, row._mapping)
+
+
+_STORE_INBOUND = {
+    "postgresql": _store_inbound_statement(pg_insert),
+    "sqlite": _store_inbound_statement(sqlite_insert),
+}
 
 
 async def store_inbound(
@@ -154,21 +216,29 @@ async def store_inbound(
         "created_at": at,
         "updated_at": at,
     }
-    stmt = (
-        insert_for(session)(Message).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
-    )
-    message: Message | None = (await session.execute(stmt.returning(Message))).scalars().first()
-    if message is None:
+    dialect = session.get_bind().dialect.name
+    row = (await session.execute(_STORE_INBOUND[dialect], values)).first()
+    if row is None:
         return None, conversation
-    conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
-    conversation.updated_at = at
+    message = _loaded(session, Message, row)
+    last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
+    # Always written, `has_pending` too even when this session read it set: a turn committing
+    # meanwhile may have cleared it (PostgreSQL, READ COMMITTED), and an unwritten "unchanged" value
+    # would leave this message with no turn ever coming. A Core UPDATE (an ORM flush of one row
+    # costs several times its statement); the session's copy of the conversation is kept in step.
+    await session.execute(
+        _MARK_INBOUND,
+        {
+            "b_conversation_id": conversation.id,
+            "b_last_inbound_at": last_inbound_at,
+            "b_at": at,
+            "b_pending": for_bot,
+        },
+    )
+    set_committed_value(conversation, "last_inbound_at", last_inbound_at)
+    set_committed_value(conversation, "updated_at", at)
     if for_bot:
-        conversation.has_pending = True
-        # Always written, even when this session read it set: a turn committing meanwhile may have
-        # cleared it (PostgreSQL, READ COMMITTED), and an unwritten "unchanged" value would leave
-        # this message with no turn ever coming.
-        flag_modified(conversation, "has_pending")
-    session.add(conversation)
+        set_committed_value(conversation, "has_pending", True)
     if not for_bot:
         # The rep workspace is told through the context log (notifications follow the log).
         await log_event(
@@ -254,18 +324,36 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     return True
 
 
-async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> list[Message]:
-    rows = await session.execute(
-        select(Message)
-        .where(
-            col(Message.conversation_id) == conversation_id,
-            col(Message.direction) == Direction.INBOUND,
-            col(Message.status) == "received",
-            col(Message.turn).is_(None),
-        )
-        .order_by(col(Message.sent_at), col(Message.id))
+# The statements every turn runs, built once at import (bound per call): building a statement costs
+# more CPU than SQLite takes to run it.
+_PENDING_INBOUND = (
+    select(Message)
+    .where(
+        col(Message.conversation_id) == sa.bindparam("b_conversation_id"),
+        col(Message.direction) == Direction.INBOUND,
+        col(Message.status) == "received",
+        col(Message.turn).is_(None),
     )
+    .order_by(col(Message.sent_at), col(Message.id))
+)
+
+
+async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> list[Message]:
+    rows = await session.execute(_PENDING_INBOUND, {"b_conversation_id": conversation_id})
     return list(rows.scalars())
+
+
+_CLAIM_LEASE = (
+    sa.update(_CONVERSATION)
+    .where(
+        _C.id == sa.bindparam("b_conversation_id"),
+        or_(_C.lease_until.is_(None), _C.lease_until < sa.bindparam("b_at", type_=UTCDateTime())),
+    )
+    .values(
+        lease_owner=sa.bindparam("b_owner", type_=_C.lease_owner.type),
+        lease_until=sa.bindparam("b_until", type_=UTCDateTime()),
+    )
+)
 
 
 async def claim_turn_lease(
@@ -273,15 +361,7 @@ async def claim_turn_lease(
 ) -> bool:
     """Take the conversation's turn lease if free or expired (atomic on both databases)."""
     result = await session.execute(
-        update(Conversation)
-        .where(
-            and_(
-                col(Conversation.id) == conversation_id,
-                or_(col(Conversation.lease_until).is_(None), col(Conversation.lease_until) < at),
-            )
-        )
-        .values(lease_owner=owner, lease_until=until)
-        .execution_options(synchronize_session=False)
+        _CLAIM_LEASE, {"b_conversation_id": conversation_id, "b_at": at, "b_owner": owner, "b_until": until}
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -297,29 +377,35 @@ class Released:
     unsent: bool = False
 
 
-def unsent_outbound(conversation_id: int) -> Any:
+def unsent_outbound(conversation_id: Any) -> Any:
     """EXISTS: a reply of the conversation waits to be claimed (`pending`)."""
     return (
-        select(col(Message.id))
+        select(_M.id)
         .where(
-            col(Message.conversation_id) == conversation_id,
-            col(Message.direction) == Direction.OUTBOUND,
-            col(Message.status) == SendStatus.PENDING,
+            _M.conversation_id == conversation_id,
+            _M.direction == str(Direction.OUTBOUND),
+            _M.status == str(SendStatus.PENDING),
         )
         .exists()
     )
 
 
+_HELD_BY = and_(_C.id == sa.bindparam("b_conversation_id"), _C.lease_owner == sa.bindparam("b_owner"))
+_RELEASE_LEASE = (
+    sa.update(_CONVERSATION)
+    .where(_HELD_BY)
+    .values(lease_owner=None, lease_until=None)
+    .returning(_C.has_pending, unsent_outbound(sa.bindparam("b_conversation_id")))
+)
+_RENEW_LEASE = (
+    sa.update(_CONVERSATION).where(_HELD_BY).values(lease_until=sa.bindparam("b_until", type_=UTCDateTime()))
+)
+
+
 async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> Released:
     """Give the lease up; returns whether messages are pending for the bot, so the caller can run
     again instead of leaving them to the sweep, and whether replies are waiting to be sent."""
-    result = await session.execute(
-        update(Conversation)
-        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
-        .values(lease_owner=None, lease_until=None)
-        .returning(col(Conversation.has_pending), unsent_outbound(conversation_id))
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_RELEASE_LEASE, {"b_conversation_id": conversation_id, "b_owner": owner})
     row = result.first()
     if row is None:
         return Released()
@@ -331,20 +417,23 @@ async def renew_turn_lease(
 ) -> bool:
     """Extend the lease if `owner` still holds it; False when another worker has taken it."""
     result = await session.execute(
-        update(Conversation)
-        .where(and_(col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == owner))
-        .values(lease_until=until)
-        .execution_options(synchronize_session=False)
+        _RENEW_LEASE, {"b_conversation_id": conversation_id, "b_owner": owner, "b_until": until}
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+_MARK_CONSUMED = (
+    sa.update(_MESSAGE)
+    .where(_M.id.in_(sa.bindparam("b_ids", expanding=True)), _M.turn.is_(None))
+    .values(
+        turn=sa.bindparam("b_turn", type_=_M.turn.type),
+        status="processed",
+        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+    )
+)
+
+
 async def mark_consumed(session: AsyncSession, *, message_ids: list[int], turn: int, at: datetime) -> int:
     """Mark inbound messages processed by `turn`, only those not processed yet; returns how many."""
-    result = await session.execute(
-        update(Message)
-        .where(col(Message.id).in_(message_ids), col(Message.turn).is_(None))
-        .values(turn=turn, status="processed", updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_MARK_CONSUMED, {"b_ids": message_ids, "b_turn": turn, "b_at": at})
     return int(getattr(result, "rowcount", 0))

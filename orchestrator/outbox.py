@@ -39,7 +39,7 @@ from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, Gr
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import UTCDateTime
+from orchestrator.core.db import UTCDateTime, loaded
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
 from orchestrator.core.tables import Contact, InboxItem, Message, MessageStatusEvent
@@ -108,9 +108,16 @@ async def queue_outgoing(
     )
     if claimed_until is None:
         session.info[QUEUED_UNCLAIMED] = True
-    session.add(message)
-    await session.flush()
-    return message
+    # A Core INSERT (an ORM flush of one row costs several times its statement), the row then taken
+    # into the session as if loaded there.
+    values = {key: getattr(message, key) for key in _OUTGOING_KEYS}
+    row_id = (await session.execute(_INSERT_OUTGOING, values)).scalar_one()
+    return loaded(session, Message, {"id": row_id, **values}, obj=message)
+
+
+_OUTBOX = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
+_OUTGOING_KEYS = [column.key for column in _OUTBOX.c if column.key != "id"]
+_INSERT_OUTGOING = sa.insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
 def queued_unclaimed(session: AsyncSession) -> bool:

@@ -11,11 +11,11 @@ import asyncio
 import hashlib
 import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 import sqlalchemy as sa
@@ -23,10 +23,13 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.util import await_
 from sqlalchemy.util.concurrency import in_greenlet
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -255,6 +258,25 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session whose work commits on success and rolls back on error."""
     async with factory() as session, session.begin():
         yield session
+
+
+def loaded(session: AsyncSession, entity: type[T], values: Mapping[str, Any], *, obj: T | None = None) -> T:
+    """A row written with a Core statement (`values`: all of `entity`'s columns, as its RETURNING
+    gave them, or as `obj` holds them) as an object of `session`, as if an ORM query had loaded it:
+    no flush, no SELECT. An object of the same identity already in the session (its row rolled back
+    with a savepoint, the id given again) is refreshed in place, as a query would."""
+    existing = session.identity_map.get(sa.inspect(entity).identity_key_from_primary_key((values["id"],)))
+    if existing is not None:
+        for key, value in values.items():
+            set_committed_value(existing, key, value)
+        return cast(T, existing)
+    if obj is None:
+        obj = entity(**values)
+    else:
+        setattr(obj, "id", values["id"])  # noqa: B010 (any entity with an `id` key)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def fit(value: str, limit: int) -> str:

@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import sqlalchemy as sa
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -60,6 +61,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import ContextEvent, log_event
+from orchestrator.core.db import UTCDateTime, loaded
 from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
@@ -88,6 +90,70 @@ log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
 APPLY_CHUNK = 100
+
+
+# The statements every turn runs, built once at import (bound per call): building a statement costs
+# more CPU than SQLite takes to run it.
+_CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
+_CONVERSATION_ID: sa.BindParameter[int] = sa.bindparam("b_conversation_id")
+# The conversation, its contact and its latest hand-back to the bot, its row locked (`_read_turn`).
+_READ_TURN = (
+    select(Conversation, Contact, ContextEvent)
+    .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+    .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
+    .where(col(Conversation.id) == _CONVERSATION_ID)
+    .with_for_update(of=Conversation, key_share=True)
+)
+_LOCK_CONVERSATION = (
+    select(col(Conversation.id))
+    .where(col(Conversation.id) == _CONVERSATION_ID)
+    .with_for_update(key_share=True)
+)
+
+
+def _count_turn_statement() -> Any:
+    """Count the turn, fenced: only while this worker holds the lease (`b_owner`). It also records
+    whether inbound messages other than the turn's (`b_ids`) are waiting, the state's language and
+    flow when it has them, and returns the conversation with whether outbound rows of it are not
+    yet sent (the turn's replies queue behind them)."""
+    others = (
+        select(col(Message.id))
+        .where(
+            col(Message.conversation_id) == _CONVERSATION_ID,
+            col(Message.direction) == Direction.INBOUND,
+            col(Message.status) == "received",
+            col(Message.turn).is_(None),
+            col(Message.id).not_in(sa.bindparam("b_ids", expanding=True)),
+        )
+        .exists()
+    )
+    unsent = (
+        select(col(Message.id))
+        .where(
+            col(Message.conversation_id) == _CONVERSATION_ID,
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
+        )
+        .exists()
+    )
+    language = sa.bindparam("b_language", type_=sa.String())
+    flow = sa.bindparam("b_flow", type_=sa.String())
+    # Core, not ORM: an ORM UPDATE works its cache key out again on every execution.
+    return (
+        sa.update(_CONVERSATION)
+        .where(_CONVERSATION.c.id == _CONVERSATION_ID, _CONVERSATION.c.lease_owner == sa.bindparam("b_owner"))
+        .values(
+            turns=_CONVERSATION.c.turns + 1,
+            updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+            has_pending=others,
+            language=sa.func.coalesce(language, _CONVERSATION.c.language),
+            flow=sa.func.coalesce(flow, _CONVERSATION.c.flow),
+        )
+        .returning(*_CONVERSATION.c, unsent.label("behind"))
+    )
+
+
+_COUNT_TURN = _count_turn_statement()
 
 
 class TurnRefused(Exception):
@@ -163,6 +229,8 @@ class TurnEngine:
         self._again: set[int] = set()
         self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
+        # The knowledge index the agents build from `config` at their first turn, kept for the next.
+        self._knowledge: Any = None
 
     @property
     def saver(self) -> StagedSaver | None:
@@ -201,10 +269,11 @@ class TurnEngine:
 
     async def _run_later(self, conversation_id: int, started: float) -> None:
         # A process's first turn loads the graph: while the burst window runs, not after it.
-        loading = asyncio.create_task(self.graph.get())
+        loading = None if self.graph.loaded else asyncio.create_task(self.graph.get())
         try:
             waited = await self._quiet(conversation_id, started)
-            await loading
+            if loading is not None:
+                await loading
             while True:
                 self._again.discard(conversation_id)
                 await self.run(conversation_id, waited_s=waited)
@@ -214,7 +283,8 @@ class TurnEngine:
         except Exception:
             log.exception("turn_task_failed", conversation_id=conversation_id)
         finally:
-            loading.cancel()  # no-op once loaded; a cancelled turn leaves nothing opening behind it
+            if loading is not None:  # a cancelled turn leaves nothing opening behind it
+                loading.cancel()
             self._tasks.pop(conversation_id, None)
             self._heard.pop(conversation_id, None)
 
@@ -499,15 +569,7 @@ class TurnEngine:
         `FOR NO KEY UPDATE`, the one the lease's claim in the same transaction already holds: a
         `FOR UPDATE` would have to wait for the key-share lock of a message being inserted, whose
         transaction waits for this one to update the conversation (a deadlock)."""
-        row = (
-            await session.execute(
-                select(Conversation, Contact, ContextEvent)
-                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
-                .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
-                .where(col(Conversation.id) == conversation_id)
-                .with_for_update(of=Conversation, key_share=True)
-            )
-        ).first()
+        row = (await session.execute(_READ_TURN, {"b_conversation_id": conversation_id})).first()
         if row is None:
             return None
         conversation, contact, returned = row
@@ -546,13 +608,17 @@ class TurnEngine:
             referral=conversation.referral,
             llm=self.llm,
             usage=_new_usage() if self.llm is not None else None,
+            knowledge=self._knowledge,
         )
-        async with self._staged() as stage:
-            if stage is not None and pending.checkpoint_read:
-                stage.preload(thread_config(conversation_id), pending.checkpoint)
-            return await self._run_graph(
-                conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
-            )
+        try:
+            async with self._staged() as stage:
+                if stage is not None and pending.checkpoint_read:
+                    stage.preload(thread_config(conversation_id), pending.checkpoint)
+                return await self._run_graph(
+                    conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
+                )
+        finally:
+            self._knowledge = self._knowledge or context.knowledge
 
     def _staged(self) -> contextlib.AbstractAsyncContextManager[Stage | None]:
         """The graph's writes held for the turn's commit (`checkpoints.StagedSaver`)."""
@@ -633,58 +699,22 @@ class TurnEngine:
                 # after that commit and counts the message. Waiting inside the UPDATE instead would
                 # re-check the row but keep the snapshot taken before the wait, and clear the marker
                 # of a message it never saw. `FOR NO KEY UPDATE`, as in `_read_turn`.
-                await session.execute(
-                    select(col(Conversation.id))
-                    .where(col(Conversation.id) == conversation_id)
-                    .with_for_update(key_share=True)
-                )
-            # Fenced in the statement that counts the turn: refused unless this worker still holds
-            # the lease. It also records whether messages other than these are waiting.
-            others = (
-                select(col(Message.id))
-                .where(
-                    col(Message.conversation_id) == conversation_id,
-                    col(Message.direction) == Direction.INBOUND,
-                    col(Message.status) == "received",
-                    col(Message.turn).is_(None),
-                    col(Message.id).not_in(ids),
-                )
-                .exists()
-            )
-            # Outbound rows of the conversation not yet sent: the turn's replies queue behind them.
-            unsent = (
-                select(col(Message.id))
-                .where(
-                    col(Message.conversation_id) == conversation_id,
-                    col(Message.direction) == Direction.OUTBOUND,
-                    col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
-                )
-                .exists()
-            )
-            values: dict[str, Any] = {
-                "turns": col(Conversation.turns) + 1,
-                "updated_at": now,
-                "has_pending": others,
+                await session.execute(_LOCK_CONVERSATION, {"b_conversation_id": conversation_id})
+            # Fenced in the statement that counts the turn (`_COUNT_TURN`): refused unless this
+            # worker still holds the lease.
+            counted = {
+                "b_conversation_id": conversation_id,
+                "b_owner": self.worker_id,
+                "b_ids": ids,
+                "b_at": now,
+                "b_language": state.get("language") or None,
+                "b_flow": state.get("flow") or None,
             }
-            if state.get("language"):
-                values["language"] = state["language"]
-            if state.get("flow"):
-                values["flow"] = state["flow"]
-            counted = (
-                update(Conversation)
-                .where(
-                    col(Conversation.id) == conversation_id, col(Conversation.lease_owner) == self.worker_id
-                )
-                .values(**values)
-                .returning(Conversation, unsent)
-                .execution_options(synchronize_session=False)
-            )
-            row = (await session.execute(counted)).one_or_none()
+            row = (await session.execute(_COUNT_TURN, counted)).one_or_none()
             if row is None:
                 # Fenced: our lease lapsed and another worker took the conversation.
                 raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
-            conversation, behind = row[0], bool(row[1])
-            turn = conversation.turns
+            behind, turn = bool(row.behind), int(row.turns)
             consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
@@ -729,7 +759,7 @@ class TurnEngine:
             if request is not None:
                 outcome.handoff = await self._hand_off(
                     session,
-                    conversation=conversation,
+                    conversation=_attached(session, row),
                     contact=contact,
                     request=request,
                     state=state,
@@ -738,7 +768,7 @@ class TurnEngine:
                     outcome=outcome,
                 )
             outcome.behind = outcome.behind or queued_unclaimed(session)
-            more = bool(conversation.has_pending)
+            more = bool(row.has_pending)
         return outcome, more
 
     async def _hand_off(
@@ -801,6 +831,11 @@ class _Pending:
     hand_back: HandBack | None
     checkpoint: CheckpointTuple | None = None  # the stored checkpoint, when read with the rest
     checkpoint_read: bool = False
+
+
+def _attached(session: AsyncSession, row: sa.Row[Any]) -> Conversation:
+    """The conversation as `_COUNT_TURN` returned it, in `session` as if loaded there (no SELECT)."""
+    return loaded(session, Conversation, {column.key: row._mapping[column.key] for column in _CONVERSATION.c})
 
 
 def _new_usage() -> LLMUsage:
