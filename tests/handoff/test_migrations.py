@@ -3,13 +3,12 @@ cleanly, and carry the data they reshape both ways."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
