@@ -3,6 +3,9 @@ cleanly, and carry the data they reshape both ways."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 import handoff.models
 import orchestrator.core.tables
 from orchestrator.core.db import sync_url
+from orchestrator.migrations import VERSIONS, current_revision, head_revision, run_migrations
 
 _ = (handoff.models, orchestrator.core.tables)
 
@@ -40,6 +45,39 @@ def _alembic(url: str) -> Config:
     cfg.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     return cfg
+
+
+def test_the_head_read_from_the_file_names_is_alembics_head() -> None:
+    scripts = ScriptDirectory.from_config(_alembic("sqlite:///unused.db"))
+    assert scripts.get_heads() == [head_revision()]
+    for path in VERSIONS.glob("[0-9]*_*.py"):
+        assert scripts.get_revision(path.name.split("_", 1)[0]) is not None, path.name
+
+
+def test_a_database_at_head_is_left_alone_without_loading_alembic(sqlite_url: str, tmp_path: Path) -> None:
+    assert current_revision(sqlite_url) == head_revision()
+    code = (
+        "import json, sys; from orchestrator.migrations import run_migrations; "
+        f"run_migrations({sqlite_url!r}); print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert [m for m in json.loads(done.stdout) if m.split(".")[0] == "alembic"] == []
+    # A new database has no revision: Alembic runs and brings it to head.
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert current_revision(fresh) is None
+    run_migrations(fresh)
+    assert current_revision(fresh) == head_revision()
+    assert _differences(fresh) == []
+
+
+def test_a_database_behind_head_is_migrated(sqlite_url: str) -> None:
+    command.downgrade(_alembic(sqlite_url), "0010")
+    assert current_revision(sqlite_url) == "0010"
+    run_migrations(sqlite_url)
+    assert current_revision(sqlite_url) == head_revision()
+    assert _differences(sqlite_url) == []
 
 
 def test_migrations_produce_the_models_schema_on_sqlite(sqlite_url: str) -> None:
