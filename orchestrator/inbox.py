@@ -191,34 +191,38 @@ async def accept_deliveries(conn: AsyncConnection, deliveries: Sequence[Delivery
 
 class InboxWriter:
     """Stores verified deliveries (`accept_deliveries`), answering each once its transaction has
-    committed. A delivery arriving while nothing is being stored is stored at once, in its own
-    transaction; those arriving meanwhile wait and are then stored together, in one transaction
-    (up to `max_items` items), so under load the commits, and the connection and its round trips,
-    are shared. If that transaction fails, its deliveries are stored again one by one, so one that
-    cannot be stored never costs the others. `on_stored` runs in each transaction that stored new
-    items, before its commit (an acknowledge-only process wakes its workers there)."""
+    committed. While fewer than `transactions` are being stored, a delivery is stored at once, in
+    its own transaction; the deliveries that arrive while all are busy wait and are then stored
+    together, in one transaction (up to `max_items` items), so under load the commits, and the
+    connection and its round trips, are shared. Several transactions at once keep the event loop's
+    latency, not the writer, the limit when the process is busy with other work. If a shared
+    transaction fails, its deliveries are stored again one by one, so one that cannot be stored
+    never costs the others. `on_stored` runs in each transaction that stored new items, before its
+    commit (an acknowledge-only process wakes its workers there)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         *,
         on_stored: Callable[[AsyncConnection], Awaitable[object]] | None = None,
+        transactions: int = 4,
         max_items: int = 5000,
     ) -> None:
         self._engine = engine
         self._on_stored = on_stored
+        self._limit = transactions
         self._max_items = max_items
-        self._busy = False
+        self._writing = 0
         self._waiting: deque[tuple[Delivery, asyncio.Future[Accepted]]] = deque()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def store(self, delivery: Delivery) -> Accepted:
-        if not self._busy:
-            self._busy = True
+        if self._writing < self._limit and not self._waiting:
+            self._writing += 1
             try:
                 [accepted] = await self._write([delivery])
             finally:
-                self._busy = False
+                self._writing -= 1
                 self._start_waiting()
             return accepted
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
@@ -226,9 +230,11 @@ class InboxWriter:
         return await future
 
     def _start_waiting(self) -> None:
-        if self._waiting and not self._busy:
-            self._busy = True
-            self._task = asyncio.create_task(self._store_waiting(), name="inbox-writer")
+        while self._waiting and self._writing < self._limit:
+            self._writing += 1
+            task = asyncio.create_task(self._store_waiting(), name="inbox-writer")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _store_waiting(self) -> None:
         try:
@@ -240,7 +246,7 @@ class InboxWriter:
                     group.append(self._waiting.popleft())
                 await self._store_group(group)
         finally:
-            self._busy = False
+            self._writing -= 1
             self._start_waiting()  # arrived as this task was being cancelled
 
     async def _store_group(self, group: list[tuple[Delivery, asyncio.Future[Accepted]]]) -> None:
