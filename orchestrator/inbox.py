@@ -1,8 +1,10 @@
 """The webhook inbox: a delivery's items stored before the answer, applied one by one after it.
 
-- `accept_delivery` is all the acknowledgement does: one batched INSERT of every message and status
-  (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and the raw
-  body, in the caller's transaction. No contact, conversation or status work happens before the 200.
+- `accept_deliveries` is all the acknowledgement does: one batched INSERT of every message and
+  status (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and one
+  of the raw bodies, in the caller's transaction, through SQLAlchemy Core (no ORM session). No
+  contact, conversation or status work happens before the 200. `InboxWriter` runs it for the
+  webhook: the deliveries that arrive while one is being stored share the next transaction.
 - `apply_items` then applies the items: contact upsert, conversation, message, status. First as a
   batch in the caller's transaction (`isolate=False`; the webhook's own items need no read, the
   acknowledgement hands them over); if anything in it fails, the caller rolls it back and applies
@@ -17,9 +19,11 @@ crash left behind. Applying twice is harmless: messages and statuses dedupe on t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -27,8 +31,10 @@ from typing import Any, cast
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import (
@@ -42,15 +48,14 @@ from orchestrator.channels.whatsapp.inbound import (
 from orchestrator.conversations import (
     apply_status,
     current_conversation,
-    insert_for,
     store_inbound,
     upsert_contact,
 )
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import fit
+from orchestrator.core.db import URGENT, fit
 from orchestrator.core.enums import Direction, EventType, InboxOutcome, Owner
 from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
-from orchestrator.media import register_inbound
+from orchestrator.media import MEDIA_KINDS, register_inbound
 
 log = structlog.get_logger(__name__)
 KEY_MAX = 255
@@ -98,51 +103,189 @@ def item_key(item: RawItem) -> str:
     return fit(f"m:{wamid}", KEY_MAX)
 
 
-async def accept_delivery(
-    session: AsyncSession, *, body: bytes, envelope: WebhookEnvelope, at: datetime
-) -> Accepted:
-    """Store the raw body and every item of a verified delivery; nothing else (see module docstring)."""
-    messages = sum(1 for item in envelope.items if item.kind == ItemKind.MESSAGE)
-    statuses = len(envelope.items) - messages
-    await session.execute(
-        sa.insert(WebhookDelivery).values(
-            # Text columns cannot hold NUL; the JSON body itself carries it escaped as \u0000.
-            body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-            messages=messages,
-            statuses=statuses,
-            received_at=at,
-        )
-    )
-    accepted = Accepted(statuses=statuses)
-    rows: list[dict[str, Any]] = [
-        {
-            "key": item_key(item),
-            "kind": str(item.kind),
-            "item": item.model_dump(mode="json"),
-            "received_at": at,
+@dataclass
+class Delivery:
+    """A verified delivery ready to store: its body as text, its items as stored, their counts."""
+
+    body: str
+    rows: list[dict[str, Any]]  # key, kind, item, received_at
+    messages: int
+    statuses: int
+    at: datetime
+    media: bool  # a message carries media (fetched once the items are applied)
+
+
+def prepare_delivery(body: bytes, envelope: WebhookEnvelope, *, at: datetime) -> Delivery:
+    """What `accept_deliveries` stores for a verified delivery (no database work)."""
+    rows: list[dict[str, Any]] = []
+    messages = 0
+    media = False
+    for item in envelope.items:
+        kind = str(item.kind)
+        is_message = item.kind == ItemKind.MESSAGE
+        messages += is_message
+        raw = item.raw
+        if is_message and isinstance(raw, dict) and raw.get("type") in MEDIA_KINDS:
+            media = True
+        # As `item.model_dump(mode="json")` would give it: the values come from JSON already.
+        stored = {
+            "kind": kind,
+            "path": item.path,
+            "raw": raw,
+            "contacts": item.contacts,
+            "metadata": item.metadata,
         }
-        for item in envelope.items
-    ]
-    # One statement executed for all rows: SQLAlchemy's "insertmanyvalues" sends them in batches of
-    # multi-row VALUES with RETURNING, compiled once (a literal 1,000-row VALUES would be compiled
-    # on every delivery).
-    stmt = (
-        insert_for(session)(InboxItem)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(col(InboxItem.id), col(InboxItem.key), col(InboxItem.kind))
+        rows.append({"key": item_key(item), "kind": kind, "item": stored, "received_at": at})
+    return Delivery(
+        # Text columns cannot hold NUL; the JSON body itself carries it escaped as \u0000.
+        body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        rows=rows,
+        messages=messages,
+        statuses=len(rows) - messages,
+        at=at,
+        media=media,
     )
+
+
+_DELIVERIES = cast(sa.Table, WebhookDelivery.__table__)  # type: ignore[attr-defined]
+_INBOX = cast(sa.Table, InboxItem.__table__)  # type: ignore[attr-defined]
+_STORE_DELIVERY = sa.insert(_DELIVERIES)
+# One statement executed for all rows: SQLAlchemy's "insertmanyvalues" sends them in batches of
+# multi-row VALUES with RETURNING, compiled once per dialect (a literal VALUES of many rows would be
+# compiled on every delivery). A key already stored, or repeated among the rows, is skipped.
+_STORE_ITEMS = {
+    name: insert(_INBOX).on_conflict_do_nothing(index_elements=["key"]).returning(_INBOX.c.id, _INBOX.c.key)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+async def accept_deliveries(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> list[Accepted]:
+    """Store the raw bodies and every item of verified deliveries in the caller's transaction,
+    nothing else (see module docstring): one INSERT of the bodies, one of the items. An item whose
+    key is stored already, or came earlier in `deliveries`, is a duplicate."""
+    await conn.execute(
+        _STORE_DELIVERY,
+        [
+            {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
+            for d in deliveries
+        ],
+    )
+    accepted = [Accepted(statuses=d.statuses) for d in deliveries]
+    owners: dict[str, tuple[Accepted, dict[str, Any]]] = {}  # each key's first row
+    rows: list[dict[str, Any]] = []
+    for delivery, result in zip(deliveries, accepted, strict=True):
+        for row in delivery.rows:
+            owners.setdefault(row["key"], (result, row))
+        rows.extend(delivery.rows)
     if rows:
-        by_key = {row["key"]: row["item"] for row in reversed(rows)}  # a repeated key: the first row's
-        for row_id, key, kind in (await session.execute(stmt, rows)).all():
-            accepted.new_ids.append(int(row_id))
-            accepted.items[int(row_id)] = by_key[key]
-            accepted.messages += kind == ItemKind.MESSAGE
-    accepted.duplicates = messages - accepted.messages
-    accepted.new_ids.sort()
+        for row_id, key in await conn.execute(_STORE_ITEMS[conn.dialect.name], rows):
+            result, row = owners[key]
+            result.new_ids.append(int(row_id))
+            result.items[int(row_id)] = row["item"]
+            result.messages += row["kind"] == ItemKind.MESSAGE
+    for delivery, result in zip(deliveries, accepted, strict=True):
+        result.duplicates = delivery.messages - result.messages
+        result.new_ids.sort()
     return accepted
 
 
-_INBOX = cast(sa.Table, InboxItem.__table__)  # type: ignore[attr-defined]
+class InboxWriter:
+    """Stores verified deliveries (`accept_deliveries`), answering each once its transaction has
+    committed. While fewer than `transactions` are being stored, a delivery is stored at once, in
+    its own transaction; the deliveries that arrive while all are busy wait and are then stored
+    together, in one transaction (up to `max_items` items), so under load the commits, and the
+    connection and its round trips, are shared. Several transactions at once keep the event loop's
+    latency, not the writer, the limit when the process is busy with other work. If a shared
+    transaction fails, its deliveries are stored again one by one, so one that cannot be stored
+    never costs the others. `on_stored` runs in each transaction that stored new items, before its
+    commit (an acknowledge-only process wakes its workers there)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        on_stored: Callable[[AsyncConnection], Awaitable[object]] | None = None,
+        transactions: int = 4,
+        max_items: int = 5000,
+    ) -> None:
+        self._engine = engine
+        self._on_stored = on_stored
+        self._limit = transactions
+        self._max_items = max_items
+        self._writing = 0
+        self._waiting: deque[tuple[Delivery, asyncio.Future[Accepted]]] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def store(self, delivery: Delivery) -> Accepted:
+        if self._writing < self._limit and not self._waiting:
+            self._writing += 1
+            try:
+                [accepted] = await self._write([delivery])
+            finally:
+                self._writing -= 1
+                self._start_waiting()
+            return accepted
+        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        self._waiting.append((delivery, future))
+        return await future
+
+    def _start_waiting(self) -> None:
+        while self._waiting and self._writing < self._limit:
+            self._writing += 1
+            task = asyncio.create_task(self._store_waiting(), name="inbox-writer")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _store_waiting(self) -> None:
+        try:
+            while self._waiting:
+                group = [self._waiting.popleft()]
+                items = len(group[0][0].rows)
+                while self._waiting and items + len(self._waiting[0][0].rows) <= self._max_items:
+                    items += len(self._waiting[0][0].rows)
+                    group.append(self._waiting.popleft())
+                await self._store_group(group)
+        finally:
+            self._writing -= 1
+            self._start_waiting()  # arrived as this task was being cancelled
+
+    async def _store_group(self, group: list[tuple[Delivery, asyncio.Future[Accepted]]]) -> None:
+        try:
+            results = await self._write([delivery for delivery, _ in group])
+        except asyncio.CancelledError:
+            for _, future in group:
+                future.cancel()
+            raise
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0][1], exc)
+                return
+            log.warning("inbox_group_failed", deliveries=len(group), error=f"{type(exc).__name__}: {exc}")
+            for one in group:  # one by one: the one that cannot be stored fails alone
+                await self._store_group([one])
+            return
+        for (_, future), accepted in zip(group, results, strict=True):
+            _settle(future, accepted)
+
+    async def _write(self, deliveries: list[Delivery]) -> list[Accepted]:
+        async with self._engine.connect() as conn:
+            await conn.execution_options(**URGENT)  # first through the write gate (SQLite)
+            async with conn.begin():
+                accepted = await accept_deliveries(conn, deliveries)
+                if self._on_stored is not None and any(a.new_ids for a in accepted):
+                    await self._on_stored(conn)
+        return accepted
+
+
+def _settle(future: asyncio.Future[Accepted], outcome: Accepted | BaseException) -> None:
+    if future.done():  # its request went away; what was stored stays stored
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 # Applied items marked in one statement executed for all of them (only those still unapplied: the
 # sweep may have applied one meanwhile, harmlessly, as applying twice is).
 _MARK_APPLIED = (

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from orchestrator.runtime.container import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:  # async: a plain function runs in a thread
     service: Service = request.app.state.service
     return service
 

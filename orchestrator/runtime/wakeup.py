@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.listen import listen_forever
@@ -32,9 +32,9 @@ CHANNEL = "handoff_inbox"
 _NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
 
 
-async def wake_workers(session: AsyncSession) -> None:
+async def wake_workers(db: AsyncSession | AsyncConnection) -> None:
     """Wake the workers once the caller's transaction commits (PostgreSQL)."""
-    await session.execute(_NOTIFY)
+    await db.execute(_NOTIFY)
 
 
 class InboxListener:

@@ -2,7 +2,8 @@
 
 POST: read the body up to the limit, verify `X-Hub-Signature-256` over the raw bytes (nothing is
 stored when it fails), split it into its messages and statuses, store them all with one batched
-insert into the inbox (deduplicated), answer 200; then apply them one by one (contacts,
+insert into the inbox (deduplicated; deliveries arriving together share a transaction, see
+`InboxWriter`), answer 200 once that has committed; then apply them one by one (contacts,
 conversations, messages, statuses: see `orchestrator.inbox`) and run the bot turns.
 """
 
@@ -11,18 +12,19 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
+import orjson
 import structlog
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
+from starlette.background import BackgroundTasks
 
 from orchestrator.channels.whatsapp.document import WebhookPayloadError
-from orchestrator.channels.whatsapp.inbound import ItemKind, RawItem, split_webhook
+from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.channels.whatsapp.schema import SIGNATURE_HEADER, WEBHOOK_BODY_SCHEMA
 from orchestrator.channels.whatsapp.signature import verify_signature
-from orchestrator.core.db import URGENT
-from orchestrator.inbox import accept_delivery
-from orchestrator.media import MEDIA_KINDS
+from orchestrator.inbox import InboxWriter, prepare_delivery
+from orchestrator.runtime.container import Service
 from orchestrator.runtime.deps import ServiceDep
 from orchestrator.runtime.wakeup import wake_workers
 
@@ -74,6 +76,7 @@ async def verify_subscription(
             "content": {"application/json": {"schema": WEBHOOK_BODY_SCHEMA}},
         },
     },
+    response_model=WebhookAck,
     responses={
         400: {
             "model": WebhookRefusal,
@@ -89,7 +92,11 @@ async def verify_subscription(
         },
     },
 )
-async def receive(request: Request, service: ServiceDep, background: BackgroundTasks) -> WebhookAck:
+async def receive(request: Request) -> Response:
+    # The service and the inbox writer are read from the app's state: FastAPI's dependency
+    # resolution is measurable work on every delivery.
+    service: Service = request.app.state.service
+    writer: InboxWriter = request.app.state.inbox_writer
     body = await read_body(request, limit=MAX_BODY_BYTES)
     header = request.headers.get("x-hub-signature-256")
     if header is None:
@@ -101,17 +108,30 @@ async def receive(request: Request, service: ServiceDep, background: BackgroundT
         envelope = split_webhook(body)
     except WebhookPayloadError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    async with service.sessions() as session, session.begin():
-        await session.connection(execution_options=URGENT)  # first through the write gate
-        accepted = await accept_delivery(session, body=body, envelope=envelope, at=service.clock.now())
-        if accepted.new_ids and not service.settings.run_turns:
-            await wake_workers(session)  # delivered to the workers' LISTEN at this commit
+    delivery = prepare_delivery(body, envelope, at=service.clock.now())
+    accepted = await writer.store(delivery)  # answered once its transaction has committed
+    background = None
     if accepted.new_ids and service.settings.run_turns:
         # Runs after the response is sent; a crash before it is covered by the background sweep.
+        background = BackgroundTasks()
         background.add_task(service.turns.apply_inbox, accepted.new_ids, accepted.items)
-        if service.media is not None and any(carries_media(item) for item in envelope.items):
+        if service.media is not None and delivery.media:
             background.add_task(service.media.kick)  # after the items are applied; off the request
-    return WebhookAck(messages=accepted.messages, duplicates=accepted.duplicates, statuses=accepted.statuses)
+    # A ready response: FastAPI neither validates nor serialises it again (`response_model` is
+    # what the API documents).
+    return Response(
+        orjson.dumps(
+            {"messages": accepted.messages, "duplicates": accepted.duplicates, "statuses": accepted.statuses}
+        ),
+        media_type="application/json",
+        background=background,
+    )
+
+
+def inbox_writer(service: Service) -> InboxWriter:
+    """The webhook's writer for `service`: an acknowledge-only process wakes its workers in each
+    transaction that stored new items (PostgreSQL delivers the NOTIFY at the commit)."""
+    return InboxWriter(service.engine, on_stored=None if service.settings.run_turns else wake_workers)
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -125,8 +145,3 @@ async def read_body(request: Request, *, limit: int) -> bytes:
         if len(body) > limit:
             raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
     return bytes(body)
-
-
-def carries_media(item: RawItem) -> bool:
-    raw = item.raw if isinstance(item.raw, dict) else {}
-    return item.kind == ItemKind.MESSAGE and raw.get("type") in MEDIA_KINDS

@@ -1,0 +1,102 @@
+"""The webhook's inbox writer: deliveries that arrive while one is being stored share the next
+transaction, each is answered only once that has committed, and one that cannot be stored fails
+alone, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
+
+from orchestrator.channels.whatsapp.inbound import split_webhook
+from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
+from orchestrator.inbox import Accepted, Delivery, InboxWriter, prepare_delivery
+from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
+from tests.conftest import OPEN_HOURS
+from tests.fakes.graph import TestHarness
+
+
+def body(n: int) -> bytes:
+    return encode_webhook(
+        build_text_webhook(
+            wa_id=f"44770090{n:04d}", message_id=f"wamid.writer.{n}", timestamp=OPEN_HOURS, text=f"hello {n}"
+        )
+    )
+
+
+def delivery(n: int) -> Delivery:
+    raw = body(n)
+    return prepare_delivery(raw, split_webhook(raw), at=OPEN_HOURS)
+
+
+async def stored_keys(h: TestHarness) -> list[str]:
+    async with h.service.sessions() as session:
+        return list(
+            (await session.execute(select(col(InboxItem.key)).order_by(col(InboxItem.key)))).scalars()
+        )
+
+
+async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> None:
+    transactions: list[AsyncConnection] = []
+
+    async def stored(conn: AsyncConnection) -> None:  # once in each transaction that stored items
+        transactions.append(conn)
+
+    writer = InboxWriter(db_h.service.engine, on_stored=stored, transactions=2)
+    deliveries = [delivery(n) for n in range(8)] + [delivery(2)]  # the last repeats the third
+    results = await asyncio.gather(*(writer.store(d) for d in deliveries))
+    # The first two are stored at once, each alone; the seven that arrived meanwhile share one
+    # transaction.
+    assert len(transactions) == 3
+    assert [(r.messages, r.duplicates, len(r.new_ids)) for r in results] == [(1, 0, 1)] * 8 + [(0, 1, 0)]
+    assert await stored_keys(db_h) == sorted(f"m:wamid.writer.{n}" for n in range(8))
+    async with db_h.service.sessions() as session:
+        bodies = (await session.execute(select(col(WebhookDelivery.body)))).scalars().all()
+    assert sorted(bodies) == sorted(body(n).decode() for n in [*range(8), 2])
+
+
+async def test_a_delivery_that_cannot_be_stored_fails_alone(db_h: TestHarness) -> None:
+    writer = InboxWriter(db_h.service.engine, transactions=1)
+    bad = delivery(99)
+    bad.rows[0]["item"] = {"not JSON": {1, 2}}  # no JSON column can hold a set: its INSERT fails
+    deliveries = [delivery(0), delivery(1), bad, delivery(2)]
+    results: list[Accepted | BaseException] = await asyncio.gather(
+        *(writer.store(d) for d in deliveries), return_exceptions=True
+    )
+    assert isinstance(results[2], Exception)
+    good = [r for i, r in enumerate(results) if i != 2]
+    assert all(isinstance(r, Accepted) and r.messages == 1 and len(r.new_ids) == 1 for r in good)
+    assert await stored_keys(db_h) == [f"m:wamid.writer.{n}" for n in range(3)]
+
+
+async def test_webhooks_posted_at_once_are_each_stored_and_answered(db_h: TestHarness) -> None:
+    bodies = [body(n) for n in range(12)]
+    responses = await asyncio.gather(*(db_h.post_body(b) for b in bodies))
+    assert [r.json() for r in responses] == [{"messages": 1, "duplicates": 0, "statuses": 0}] * 12
+    await db_h.service.turns.drain()
+    async with db_h.service.sessions() as session:
+        inbound = (
+            await session.execute(
+                select(col(Message.wa_message_id)).where(col(Message.direction) == "inbound")
+            )
+        ).scalars()
+        assert sorted(str(m) for m in inbound) == sorted(f"wamid.writer.{n}" for n in range(12))
+
+
+@pytest.mark.parametrize("count", [1, 3])
+async def test_each_caller_is_answered_after_its_commit(db_h: TestHarness, count: int) -> None:
+    """When `store` returns, its items are visible to another connection (committed)."""
+    writer = InboxWriter(db_h.service.engine)
+
+    async def store_and_look(n: int) -> bool:
+        accepted = await writer.store(delivery(n))
+        async with db_h.service.sessions() as session:
+            found = await session.execute(
+                select(col(InboxItem.id)).where(col(InboxItem.id).in_(accepted.new_ids))
+            )
+            return len(found.all()) == 1
+
+    assert await asyncio.gather(*(store_and_look(n) for n in range(count))) == [True] * count
