@@ -16,7 +16,7 @@ from sqlmodel import col
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.enums import Direction, SendStatus
 from orchestrator.core.tables import Conversation, Message
-from orchestrator.inbox import accept_delivery
+from orchestrator.inbox import accept_deliveries, prepare_delivery
 from orchestrator.outbox import SEND_CLAIM, callback_of, queue_outgoing, send_claimed, send_pending
 from tests.factories import say, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness, status_webhook
@@ -297,9 +297,9 @@ async def test_a_reply_graph_accepted_before_its_sender_died_is_confirmed_by_its
     if status == "applied":
         assert (await db_h.post_body(webhook)).status_code == 200
     elif status == "stored":  # acknowledged: in the inbox, which nobody has applied yet
-        body = webhook
-        async with db_h.service.sessions() as session, session.begin():
-            await accept_delivery(session, body=body, envelope=split_webhook(body), at=db_h.clock.now())
+        delivery = prepare_delivery(webhook, split_webhook(webhook), at=db_h.clock.now())
+        async with db_h.service.engine.begin() as conn:
+            await accept_deliveries(conn, [delivery])
 
     db_h.clock.advance(seconds=SEND_CLAIM.total_seconds() + 1)  # the dead sender's claim lapses
     await send_pending(
