@@ -34,15 +34,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from pydantic import SecretStr
 
+from bench.ingest import delivery_body
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import Settings
 from orchestrator.runtime.app import create_app
 from orchestrator.runtime.container import Service
-from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.fakes.graph import FakeGraphAPI
 
 SECRET = "bench-app-secret"
-SENDERS = 200
 ASGIApp = Callable[
     [
         MutableMapping[str, Any],
@@ -65,14 +64,7 @@ def bare_app() -> FastAPI:
 
 
 def delivery(n: int, run: str) -> tuple[bytes, bytes]:
-    body = encode_webhook(
-        build_text_webhook(
-            wa_id=f"4477009{n % SENDERS:05d}",
-            message_id=f"wamid.ackcpu.{run}.{n}",
-            timestamp=int(time.time()),
-            text=f"hello, question number {n}",
-        )
-    )
+    body = delivery_body(n, f"ackcpu.{run}")
     return body, compute_signature(SECRET, body).encode()
 
 

@@ -67,6 +67,18 @@ async def healthz() -> dict[str, str]:
 SENDERS = 200
 
 
+def delivery_body(n: int, tag: str) -> bytes:
+    """The `n`-th single-message delivery of a run (one of `SENDERS` customers), unsigned."""
+    return encode_webhook(
+        build_text_webhook(
+            wa_id=f"4477009{n % SENDERS:05d}",
+            message_id=f"wamid.{tag}.{n}",
+            timestamp=int(time.time()),
+            text=f"hello, question number {n}",
+        )
+    )
+
+
 @dataclass
 class Round:
     latencies: list[float] = field(default_factory=list)
@@ -106,14 +118,7 @@ async def _load(
 
         async def post_one() -> None:
             n = next(ids)
-            body = encode_webhook(
-                build_text_webhook(
-                    wa_id=f"4477009{n % SENDERS:05d}",
-                    message_id=f"wamid.bench.{os.getpid()}.{n}",
-                    timestamp=int(time.time()),
-                    text=f"hello, question number {n}",
-                )
-            )
+            body = delivery_body(n, f"bench.{os.getpid()}")
             headers = {
                 "content-type": "application/json",
                 "x-hub-signature-256": compute_signature(secret, body),
