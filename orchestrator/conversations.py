@@ -21,7 +21,7 @@ from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import UTCDateTime, fit, loaded
+from orchestrator.core.db import UTCDateTime, fit, loaded, per_dialect
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
@@ -42,10 +42,7 @@ def insert_for(session: AsyncSession) -> Any:
 def _insert_or_nothing_statements(table: sa.Table) -> dict[str, Any]:
     """`table`'s INSERT that does nothing on a unique conflict (a row created concurrently), returning
     the row it wrote, per dialect."""
-    return {
-        "postgresql": pg_insert(table).on_conflict_do_nothing().returning(*table.c),
-        "sqlite": sqlite_insert(table).on_conflict_do_nothing().returning(*table.c),
-    }
+    return per_dialect(lambda insert: insert(table).on_conflict_do_nothing().returning(*table.c))
 
 
 _CONTACT = cast(sa.Table, Contact.__table__)  # type: ignore[attr-defined]
@@ -188,10 +185,7 @@ def _loaded(session: AsyncSession, entity: Any, row: Any) -> Any:
     return loaded(session, entity, row._mapping)
 
 
-_STORE_INBOUND = {
-    "postgresql": _store_inbound_statement(pg_insert),
-    "sqlite": _store_inbound_statement(sqlite_insert),
-}
+_STORE_INBOUND = per_dialect(_store_inbound_statement)
 
 
 async def store_inbound(

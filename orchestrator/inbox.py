@@ -31,8 +31,6 @@ from typing import Any, cast
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
@@ -52,7 +50,7 @@ from orchestrator.conversations import (
     upsert_contact,
 )
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import URGENT, fit
+from orchestrator.core.db import URGENT, fit, per_dialect
 from orchestrator.core.enums import Direction, EventType, InboxOutcome, Owner
 from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
 from orchestrator.media import MEDIA_KINDS, register_inbound
@@ -153,10 +151,11 @@ _STORE_DELIVERY = sa.insert(_DELIVERIES)
 # One statement executed for all rows: SQLAlchemy's "insertmanyvalues" sends them in batches of
 # multi-row VALUES with RETURNING, compiled once per dialect (a literal VALUES of many rows would be
 # compiled on every delivery). A key already stored, or repeated among the rows, is skipped.
-_STORE_ITEMS = {
-    name: insert(_INBOX).on_conflict_do_nothing(index_elements=["key"]).returning(_INBOX.c.id, _INBOX.c.key)
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_STORE_ITEMS = per_dialect(
+    lambda insert: (
+        insert(_INBOX).on_conflict_do_nothing(index_elements=["key"]).returning(_INBOX.c.id, _INBOX.c.key)
+    )
+)
 
 
 async def accept_deliveries(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> list[Accepted]:

@@ -21,6 +21,8 @@ import aiosqlite
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import make_transient_to_detached
@@ -258,6 +260,12 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session whose work commits on success and rolls back on error."""
     async with factory() as session, session.begin():
         yield session
+
+
+def per_dialect(build: Callable[[Any], T]) -> dict[str, T]:
+    """`build(insert)` with each backend's INSERT construct (both have `on_conflict_do_nothing`),
+    keyed by dialect name: a statement built once at import, picked per connection."""
+    return {"postgresql": build(pg_insert), "sqlite": build(sqlite_insert)}
 
 
 def loaded(session: AsyncSession, entity: type[T], values: Mapping[str, Any], *, obj: T | None = None) -> T:
