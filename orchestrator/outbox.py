@@ -11,8 +11,9 @@ Meta has reported on that send, Graph accepted it, so it is recorded (with its i
 status) instead of being sent again. Only a send whose status has not arrived by the time the claim
 lapses (`SEND_CLAIM`) is sent twice. A send that fails past the Graph client's retries with an
 error worth retrying (Graph down, 5xx, rate limits) is tried again later: the row keeps its claim
-until its next attempt (2, 4, 8... up to 30 s away), which the relay makes, for `RETRY_WINDOW` after
-the reply was queued; the rows after it wait, in order. Past that window, or on an error no retry
+until its next attempt (2, 4, 8... up to 30 s away), made when it is due by the sender's timer
+(`RetryTimers`; the relay if that process stopped), for `RETRY_WINDOW` after the reply was queued;
+the rows after it wait, in order. Past that window, or on an error no retry
 can fix, or for a row that cannot be sent at all (a duplicate returned id, a broken payload), it is
 marked `failed` with the error and logged on the conversation for the rep; the rows after it go out.
 A caller that knows nothing earlier is unsent (a turn's commit) writes its rows already claimed and
@@ -638,6 +639,51 @@ async def relay(
     return sent
 
 
+# A timer fires this long after a claim's lapse, so the claim has lapsed by the database's clock too.
+RETRY_SLACK_S = 0.05
+
+
+class RetryTimers:
+    """Wakes a conversation's sender when a send kept for a later attempt (`_retry_later`) is due,
+    so it is tried again at its mark (2, 4, 8... s), not at the background loop's next pass. One
+    timer per conversation, for its earliest due row; `relay` still covers a process that stops."""
+
+    def __init__(self, clock: Clock, wake: Callable[[int], None]) -> None:
+        self.clock, self.wake = clock, wake
+        self._handles: dict[int, asyncio.TimerHandle] = {}
+
+    def watch(self, conversation_id: int, messages: list[Message]) -> None:
+        """Set the conversation's timer for the earliest of `messages` waiting for a retry."""
+        due = [
+            m.claimed_until
+            for m in messages
+            if m.status == SendStatus.SENDING
+            and m.claimed_until is not None
+            and "retry_in_s" in (m.error or {})
+        ]
+        if not due:
+            return
+        delay = max(0.0, (min(due) - self.clock.now()).total_seconds()) + RETRY_SLACK_S
+        if (handle := self._handles.pop(conversation_id, None)) is not None:
+            handle.cancel()
+        self._handles[conversation_id] = asyncio.get_running_loop().call_later(
+            delay, self._fire, conversation_id
+        )
+
+    def pending(self) -> set[int]:
+        """Conversations with a retry timer set (tests)."""
+        return set(self._handles)
+
+    def _fire(self, conversation_id: int) -> None:
+        self._handles.pop(conversation_id, None)
+        self.wake(conversation_id)
+
+    def close(self) -> None:
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+
+
 class Dispatcher:
     """Sends what a request queued, in the background: the request answers at once (its reply
     `pending`) and never waits for Graph or its rate-limit back-off. One task per conversation at a
@@ -654,6 +700,7 @@ class Dispatcher:
         self.sessions, self.client, self.clock, self.claim = sessions, client, clock, claim
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        self.retries = RetryTimers(clock, self.kick)
 
     def kick(self, conversation_id: int) -> None:
         task = self._tasks.get(conversation_id)
@@ -666,13 +713,14 @@ class Dispatcher:
         try:
             while True:
                 self._again.discard(conversation_id)
-                await send_pending(
+                sent = await send_pending(
                     self.sessions,
                     client=self.client,
                     conversation_id=conversation_id,
                     clock=self.clock,
                     claim=self.claim,
                 )
+                self.retries.watch(conversation_id, sent)
                 if conversation_id not in self._again:
                     return
         except Exception:  # the row stays pending (or its claim lapses): the relay sends it
@@ -686,6 +734,7 @@ class Dispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
+        self.retries.close()
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)

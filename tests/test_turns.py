@@ -458,6 +458,37 @@ async def test_a_reply_graph_keeps_refusing_is_retried_later_then_handed_to_a_hu
     assert conversation.handoff_reason == "ai_unavailable"
 
 
+async def _outbound(h: TestHarness) -> Message:
+    async with h.service.sessions() as session:
+        rows = await session.execute(select(Message).where(col(Message.direction) == "outbound"))
+        return rows.scalars().one()
+
+
+async def test_a_reply_kept_for_a_retry_goes_out_at_its_mark_without_the_background_pass(
+    h: TestHarness,
+) -> None:
+    client = h.service.client
+    client.backoff_scale = 0
+    h.fake_graph.fail_next(
+        500, graph_error_body(2, "Service temporarily unavailable"), times=client.max_attempts
+    )
+    assert await say(h, text("12025550317", "Hello", h.clock.now())) == [], "Graph refused every attempt"
+    reply = await _outbound(h)
+    assert reply.status == "sending"
+    assert reply.error is not None
+    assert reply.error["retry_in_s"] == 2.0
+    assert h.service.turns.retries.pending() == {reply.conversation_id}
+    h.clock.advance(seconds=2.5)  # the claim lapses by the service's clock; its timer fires ~2 s from now
+    for _ in range(200):  # nothing calls `tick`: only the retry's own timer can send it
+        if (await _outbound(h)).status != "sending":
+            break
+        await asyncio.sleep(0.05)
+    sent = await _outbound(h)
+    assert sent.status == "accepted", sent.error
+    assert len(h.fake_graph.sent) == 1
+    assert h.service.turns.retries.pending() == set()
+
+
 async def test_turns_beyond_the_concurrency_limit_wait_their_slot_and_all_are_answered(
     h: TestHarness,
 ) -> None:

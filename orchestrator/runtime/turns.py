@@ -70,6 +70,7 @@ from orchestrator.inbox import Applied, apply_items
 from orchestrator.outbox import (
     SEND_CLAIM,
     After,
+    RetryTimers,
     build_payload,
     queue_outgoing,
     queued_unclaimed,
@@ -228,6 +229,9 @@ class TurnEngine:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
         self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
+        # A reply kept for a later attempt (Graph down, rate-limited) is tried again when it is due.
+        self.retries = RetryTimers(clock, self._retry_sends)
+        self._retrying: dict[int, asyncio.Task[None]] = {}
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
         # The knowledge index the agents build from `config` at their first turn, kept for the next.
         self._knowledge: Any = None
@@ -367,7 +371,26 @@ class TurnEngine:
         for message in relayed:
             if message.status == SendStatus.FAILED and message.sender_type == "bot":
                 await self._hand_off_relayed(message)
+            self.retries.watch(message.conversation_id, [message])
         return len(ids)
+
+    def _retry_sends(self, conversation_id: int) -> None:
+        """A retry timer fired: send what is due (a task of its own, one per conversation)."""
+        task = self._retrying.get(conversation_id)
+        if task is None or task.done():
+            self._retrying[conversation_id] = asyncio.create_task(self._relay_one(conversation_id))
+
+    async def _relay_one(self, conversation_id: int) -> None:
+        """What `sweep`'s relay does, for one conversation whose retry is due: send in order, and
+        hand a bot reply that finally failed to a human."""
+        try:
+            for message in await self._send_pending(conversation_id):
+                if message.status == SendStatus.FAILED and message.sender_type == "bot":
+                    await self._hand_off_relayed(message)
+        except Exception:  # the rows keep their claims: the next sweep's relay sends them
+            log.exception("send_retry_failed", conversation_id=conversation_id)
+        finally:
+            self._retrying.pop(conversation_id, None)
 
     async def _hand_off_relayed(self, failed: Message) -> None:
         """A bot reply the relay gave up on (Graph down past the retry window): hand the conversation
@@ -392,6 +415,10 @@ class TurnEngine:
             self.schedule(conversation_id, arrived=False)
 
     async def close(self) -> None:
+        self.retries.close()
+        for task in list(self._retrying.values()):
+            task.cancel()
+        await asyncio.gather(*self._retrying.values(), return_exceptions=True)
         for task in list(self._tasks.values()):
             task.cancel()
         for task in list(self._tasks.values()):
@@ -467,13 +494,15 @@ class TurnEngine:
         return outcomes
 
     async def _send_pending(self, conversation_id: int) -> list[Message]:
-        return await send_pending(
+        sent = await send_pending(
             self.sessions,
             client=self.client,
             conversation_id=conversation_id,
             clock=self.clock,
             claim=self.send_claim,
         )
+        self.retries.watch(conversation_id, sent)
+        return sent
 
     async def _send(
         self, conversation_id: int, outcome: TurnOutcome, *, last: bool
@@ -499,6 +528,7 @@ class TurnEngine:
         )
         if outcome.behind or len(sent) < len(outcome.claimed):
             sent += await self._send_pending(conversation_id)
+        self.retries.watch(conversation_id, sent)
         return sent, release.result if release is not None and release.done else None
 
     async def _hand_off_undelivered(self, conversation_id: int, failed: Message) -> HandoffResult | None:
@@ -529,13 +559,7 @@ class TurnEngine:
             )
         log.warning("handoff_after_undelivered_reply", conversation_id=conversation_id, error=what)
         # The notice may fail too (Graph down, window closed): it is then shown to the rep as failed.
-        await send_pending(
-            self.sessions,
-            client=self.client,
-            conversation_id=conversation_id,
-            clock=self.clock,
-            claim=self.send_claim,
-        )
+        await self._send_pending(conversation_id)
         return result
 
     async def _renew(self, conversation_id: int, lost: asyncio.Event) -> None:

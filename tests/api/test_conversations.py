@@ -3,6 +3,7 @@ and the 24-hour window), transfer, reassign, resolve, hand back; the audit trail
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -139,6 +140,29 @@ async def test_owner_reply_is_sent_audited_and_counts_as_first_response(h: TestH
             )
         ).scalar_one()
     assert assignment.first_response_at == h.clock.now()
+
+
+async def test_a_rep_reply_graph_refused_for_now_is_retried_at_its_mark_by_the_dispatcher(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    client = h.service.client
+    client.backoff_scale = 0
+    h.fake_graph.fail_next(
+        500, graph_error_body(2, "Service temporarily unavailable"), times=client.max_attempts
+    )
+    response = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "One moment"})
+    assert response.status_code in (200, 201, 202), response.text
+    message_id = response.json()["id"]
+    assert await stored_status(h, message_id) == "sending", "kept for a later attempt"
+    assert h.service.dispatcher.retries.pending() == {conversation_id}
+    h.clock.advance(seconds=2.5)
+    for _ in range(200):  # no background pass: the dispatcher's own timer sends it
+        if await stored_status(h, message_id) != "sending":
+            break
+        await asyncio.sleep(0.05)
+    assert await stored_status(h, message_id) == "accepted"
+    assert h.fake_graph.sent_texts()[-1:] == ["One moment"]
 
 
 async def test_owner_can_reply_with_buttons(h: TestHarness) -> None:
