@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]]) -> None:
@@ -15,3 +16,70 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]]) -> None:
     for task in pending:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class Foreground:
+    """Acknowledgements before background work, in one process. Requests that a caller waits on
+    (a webhook delivery, which Meta retries when it is slow) are counted while they run
+    (`serving`); background work (applying the inbox, bot turns, their sends) calls `yield_to`
+    between its steps and waits while any is running, for at most `max_wait_s` at a time, so it
+    slows down under a burst but never stops. The event loop runs whatever is ready in turn:
+    without this, an acknowledgement waited behind every turn step queued before it. Once nothing
+    is being served, the waiting steps are let go one per pass of the event loop, in arrival order,
+    so a delivery arriving meanwhile waits for one step at most, not for all of them at once."""
+
+    def __init__(self, *, max_wait_s: float = 0.25) -> None:
+        self.max_wait_s = max_wait_s
+        self._busy = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._releasing = False
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy and not self._releasing:
+                self._release_next()
+
+    async def yield_to(self) -> None:
+        """Return at once when nothing is being served and no step waits; else once this step's
+        turn comes, or after `max_wait_s`."""
+        if not self._busy and not self._waiters:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        if not self._busy and not self._releasing:
+            self._release_next()
+        # Timed out: let go in place (the release passes over a waiter already done).
+        timer = loop.call_later(self.max_wait_s, _let_go, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+
+    def _release_next(self) -> None:
+        self._releasing = False
+        if self._busy:
+            return  # `serving` lets the rest go once the requests have been answered
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if waiter.done():
+                continue
+            waiter.set_result(None)
+            if self._waiters:
+                self._releasing = True
+                asyncio.get_running_loop().call_soon(self._release_next)
+            return
+
+
+def _let_go(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -57,6 +57,7 @@ from orchestrator.conversations import (
     release_turn_lease,
     renew_turn_lease,
 )
+from orchestrator.core.aio import Foreground
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
@@ -205,6 +206,7 @@ class TurnEngine:
         lease_s: float = LEASE_S,
         send_claim: timedelta = SEND_CLAIM,
         concurrency: int = 4,
+        foreground: Foreground | None = None,
     ) -> None:
         self.sessions = sessions
         self.graph = graph
@@ -223,6 +225,8 @@ class TurnEngine:
         # the pool). Conversations beyond the limit wait their slot with their lease held and
         # renewed; sends are not limited (they wait on Graph, not the CPU).
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        # Acknowledgements first: each step below waits while the process is answering webhooks.
+        self.foreground = foreground or Foreground()
         bind = sessions.kw.get("bind")
         self._dialect = bind.dialect.name if bind is not None else "sqlite"
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -310,6 +314,7 @@ class TurnEngine:
         total = Applied()
         pending = list(ids) if ids is not None else None
         while True:
+            await self.foreground.yield_to()
             chunk = pending[:size] if pending is not None else None
             applied = await self._apply_chunk(chunk, size, known)
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
@@ -452,6 +457,7 @@ class TurnEngine:
         try:
             while pending is not None and not lost.is_set():
                 try:
+                    await self.foreground.yield_to()
                     async with self._slots:
                         outcome, more = await self._one_turn(conversation_id, pending)
                 except TurnRefused as exc:
@@ -511,6 +517,7 @@ class TurnEngine:
         then, when other rows were unsent, whatever the claim path finds. For the `last` turn of
         the loop whose replies were all claimed and go out, the lease is released in the
         transaction that records the last send (returned; None when it was not)."""
+        await self.foreground.yield_to()
         release: After[Released] | None = None
         if last and not outcome.behind:
             release = After(
@@ -695,6 +702,7 @@ class TurnEngine:
         calls = context.usage.calls if context.usage is not None else 0
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
+        await self.foreground.yield_to()
         return await self._commit_turn(conversation_id, contact, messages, state, calls, stage)
 
     async def _resume(self, config: RunnableConfig, values: dict[str, Any], hand_back: HandBack) -> None:

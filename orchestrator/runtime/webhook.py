@@ -97,35 +97,40 @@ async def receive(request: Request) -> Response:
     # resolution is measurable work on every delivery.
     service: Service = request.app.state.service
     writer: InboxWriter = request.app.state.inbox_writer
-    body = await read_body(request, limit=MAX_BODY_BYTES)
-    header = request.headers.get("x-hub-signature-256")
-    if header is None:
-        raise HTTPException(status_code=401, detail="missing X-Hub-Signature-256 header")
-    if not verify_signature(service.settings.whatsapp_app_secret.get_secret_value(), body, header):
-        log.warning("webhook_bad_signature", length=len(body))
-        raise HTTPException(status_code=401, detail="X-Hub-Signature-256 does not match the body")
-    try:
-        envelope = split_webhook(body)
-    except WebhookPayloadError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from exc
-    delivery = prepare_delivery(body, envelope, at=service.clock.now())
-    accepted = await writer.store(delivery)  # answered once its transaction has committed
-    background = None
-    if accepted.new_ids and service.settings.run_turns:
-        # Runs after the response is sent; a crash before it is covered by the background sweep.
-        background = BackgroundTasks()
-        background.add_task(service.turns.apply_inbox, accepted.new_ids, accepted.items)
-        if service.media is not None and delivery.media:
-            background.add_task(service.media.kick)  # after the items are applied; off the request
-    # A ready response: FastAPI neither validates nor serialises it again (`response_model` is
-    # what the API documents).
-    return Response(
-        orjson.dumps(
-            {"messages": accepted.messages, "duplicates": accepted.duplicates, "statuses": accepted.statuses}
-        ),
-        media_type="application/json",
-        background=background,
-    )
+    with service.turns.foreground.serving():  # this process's turns wait meanwhile (`Foreground`)
+        body = await read_body(request, limit=MAX_BODY_BYTES)
+        header = request.headers.get("x-hub-signature-256")
+        if header is None:
+            raise HTTPException(status_code=401, detail="missing X-Hub-Signature-256 header")
+        if not verify_signature(service.settings.whatsapp_app_secret.get_secret_value(), body, header):
+            log.warning("webhook_bad_signature", length=len(body))
+            raise HTTPException(status_code=401, detail="X-Hub-Signature-256 does not match the body")
+        try:
+            envelope = split_webhook(body)
+        except WebhookPayloadError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        delivery = prepare_delivery(body, envelope, at=service.clock.now())
+        accepted = await writer.store(delivery)  # answered once its transaction has committed
+        background = None
+        if accepted.new_ids and service.settings.run_turns:
+            # Runs after the response is sent; a crash before it is covered by the background sweep.
+            background = BackgroundTasks()
+            background.add_task(service.turns.apply_inbox, accepted.new_ids, accepted.items)
+            if service.media is not None and delivery.media:
+                background.add_task(service.media.kick)  # after the items are applied; off the request
+        # A ready response: FastAPI neither validates nor serialises it again (`response_model` is
+        # what the API documents).
+        return Response(
+            orjson.dumps(
+                {
+                    "messages": accepted.messages,
+                    "duplicates": accepted.duplicates,
+                    "statuses": accepted.statuses,
+                }
+            ),
+            media_type="application/json",
+            background=background,
+        )
 
 
 def inbox_writer(service: Service) -> InboxWriter:
