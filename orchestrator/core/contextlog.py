@@ -21,6 +21,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Field, SQLModel
 
+from orchestrator.core.db import built
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import json_col, ts
 
@@ -47,13 +48,17 @@ async def log_event(
     at: datetime,
     details: dict[str, Any] | None = None,
 ) -> ContextEvent:
-    event = ContextEvent(
-        conversation_id=conversation_id,
-        type=type,
-        source=source,
-        description=description,
-        details=details,
-        created_at=at,
+    event = built(
+        ContextEvent,
+        {
+            "id": None,
+            "conversation_id": conversation_id,
+            "type": type,
+            "source": source,
+            "description": description,
+            "details": details,
+            "created_at": at,
+        },
     )
     # No flush: the row goes out with the transaction's next flush, batched with the others (one
     # INSERT for the events of a step); its id is known after that flush or the commit.
