@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.util import await_
 from sqlalchemy.util.concurrency import in_greenlet
@@ -304,6 +304,15 @@ def loaded(session: AsyncSession, entity: type[T], values: Mapping[str, Any], *,
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
+
+
+def written(session: AsyncSession, obj: object) -> None:
+    """`obj`'s changes (an object of `session`) were written by a Core statement: it becomes clean,
+    as a flush leaves it, so the next flush has nothing to do for it (not even to find that out)."""
+    session.expunge(obj)
+    make_transient(obj)
+    make_transient_to_detached(obj)
+    session.add(obj)
 
 
 def fit(value: str, limit: int) -> str:
