@@ -25,9 +25,7 @@ database is checked independently and the last line printed is one JSON object:
 
 `--cpu N` measures instead the client side of one handoff: N handoffs one at a time in this process
 (after a warm-up), printing `cpu_ms_per_handoff` (`time.process_time`) and `statements_per_handoff`
-(SQL statements the engine ran). With `--profile`, those N handoffs run under cProfile timed by CPU
-(waits on the database do not count), its functions by own time printed to stderr; the profiler
-itself costs a few times the handoff's CPU, so read the shares, not the milliseconds.
+(SQL statements the engine ran).
 
 `run_load` is also what tests/handoff/test_concurrency.py runs.
 """
@@ -36,12 +34,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import json
 import math
 import multiprocessing
 import os
-import pstats
 import sys
 import time
 import uuid
@@ -53,7 +49,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, event, func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -149,15 +145,6 @@ def _request(queue: str) -> HandoffRequest:
     }
 
 
-# The conversation (locked) and its contact, built once and bound per handoff, as a turn's read is.
-_READ = (
-    select(Conversation, Contact)
-    .join(Contact, col(Contact.id) == col(Conversation.contact_id))
-    .where(col(Conversation.id) == bindparam("b_conversation_id"))
-    .with_for_update(of=Conversation)
-)
-
-
 async def hand_off_one(
     sessions: async_sessionmaker[AsyncSession], config: AppConfig, conversation_id: int, queue: str
 ) -> None:
@@ -165,7 +152,14 @@ async def hand_off_one(
     contact in one joined read, as a turn does, writes the handoff context and routing and assigns
     it."""
     async with sessions() as session, session.begin():
-        conversation, contact = (await session.execute(_READ, {"b_conversation_id": conversation_id})).one()
+        conversation, contact = (
+            await session.execute(
+                select(Conversation, Contact)
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .where(col(Conversation.id) == conversation_id)
+                .with_for_update(of=Conversation)
+            )
+        ).one()
         await perform_handoff(
             session,
             config=config,
@@ -371,7 +365,7 @@ def run_load(
 
 
 async def _cpu_per_handoff(
-    url: str, *, handoffs: int, warmup: int, queues: int, reps_per_queue: int, profile: bool
+    url: str, *, handoffs: int, warmup: int, queues: int, reps_per_queue: int
 ) -> dict[str, Any]:
     run = uuid.uuid4().hex[:6]
     plan = _plan(run, queues, reps_per_queue)
@@ -391,26 +385,18 @@ async def _cpu_per_handoff(
         for conversation_id, queue in work[:warmup]:  # statement caches and pools warm
             await hand_off_one(sessions, config, conversation_id, queue)
         event.listen(engine.sync_engine, "before_cursor_execute", count)
-        profiler = cProfile.Profile(time.process_time) if profile else None
         started = time.process_time()
-        if profiler is not None:
-            profiler.enable()
         for conversation_id, queue in work[warmup:]:
             await hand_off_one(sessions, config, conversation_id, queue)
-        if profiler is not None:
-            profiler.disable()
         cpu_ms = (time.process_time() - started) * 1000
     finally:
         await engine.dispose()
-    if profiler is not None:
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
     checked = await verify(url, plan=plan, conversation_ids=[cid for cid, _ in work])
     return {
         "handoffs": handoffs,
         "assignments": checked["assignments"] - warmup,
         "cpu_ms_per_handoff": round(cpu_ms / handoffs, 2),
         "statements_per_handoff": round(statements / handoffs, 2),
-        "profiled": profile,
         "database": url.split("://", 1)[0],
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
@@ -424,21 +410,13 @@ def cpu_per_handoff(
     queues: int = 2,
     reps_per_queue: int = 5,
     migrate: bool = True,
-    profile: bool = False,
 ) -> dict[str, Any]:
     """Client CPU (`time.process_time`) and SQL statements per handoff, one handoff at a time in
-    this process, after `warmup` handoffs (under cProfile with `profile`)."""
+    this process, after `warmup` handoffs."""
     if migrate:
         run_migrations(url)
     return asyncio.run(
-        _cpu_per_handoff(
-            url,
-            handoffs=handoffs,
-            warmup=warmup,
-            queues=queues,
-            reps_per_queue=reps_per_queue,
-            profile=profile,
-        )
+        _cpu_per_handoff(url, handoffs=handoffs, warmup=warmup, queues=queues, reps_per_queue=reps_per_queue)
     )
 
 
@@ -458,15 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="instead: client CPU and statements per handoff over N sequential handoffs in one process",
     )
-    parser.add_argument("--profile", action="store_true", help="with --cpu: under cProfile (CPU time)")
     args = parser.parse_args(argv)
     if args.cpu:
         measured = cpu_per_handoff(
-            args.database_url,
-            handoffs=args.cpu,
-            queues=args.queues,
-            reps_per_queue=args.reps_per_queue,
-            profile=args.profile,
+            args.database_url, handoffs=args.cpu, queues=args.queues, reps_per_queue=args.reps_per_queue
         )
         print(json.dumps(measured))
         return 0 if measured["assignments"] == args.cpu else 1

@@ -16,9 +16,8 @@ carries committed rows to the people allowed to see them:
 - A subscriber receives the events of conversations it may see (`policy.can`, the same rules as the
   API's queries), plus the events addressed to it (a rep whose conversation was transferred or
   taken away is told, although they no longer see it).
-- Nothing is published for a rolled-back transaction: rows are collected at flush (and those a
-  statement inserted itself, `contextlog.inserted`) and published after the root transaction
-  commits, skipping rows a rolled-back savepoint discarded.
+- Nothing is published for a rolled-back transaction: rows are collected at flush and published
+  after the root transaction commits, skipping rows a rolled-back savepoint discarded.
 - A slow subscriber is not allowed to hold memory: past `max_queue` pending events it is cut off and
   reconnects with `Last-Event-ID`, which replays what it missed from the log (`load_events`).
 - Bot-internal entries (signals, collected fields, bot replies, routing) stay out of the stream; the
@@ -52,7 +51,7 @@ from sqlmodel import col
 
 from handoff.policy import Viewer, can, visibility_clause
 from orchestrator.core.aio import cancel_and_wait
-from orchestrator.core.contextlog import INSERTED, ContextEvent
+from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import async_url
 from orchestrator.core.enums import Action, EventType
 from orchestrator.core.listen import listen_forever
@@ -498,17 +497,14 @@ def _collect(session: Session, _flush: UOWTransaction) -> None:
 
 def _after_commit(session: Session) -> None:
     pending: list[ContextEvent] | None = session.info.pop(_PENDING_KEY, None)
-    # Rows a statement inserted outside the flush (never inside a savepoint: `contextlog.inserted`).
-    inserted: list[tuple[int, str]] = session.info.pop(INSERTED, None) or []
     hub: NotificationHub | None = session.info.get(HUB_KEY)
-    if not (pending or inserted) or hub is None:
+    if not pending or hub is None:
         return
     # Rows a rolled-back savepoint discarded were expunged from the session: not published.
-    refs = [(obj.id, str(obj.type)) for obj in pending or () if obj.id is not None and obj in session]
-    hub.committed(refs + inserted)
+    refs = [(obj.id, str(obj.type)) for obj in pending if obj.id is not None and obj in session]
+    hub.committed(refs)
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING_KEY, None)
-        session.info.pop(INSERTED, None)

@@ -33,15 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from handoff.assignment.claim import SOURCE as SOURCE  # of the engine's context events
-from handoff.assignment.claim import (
-    Placement,
-    assigned_details,
-    assigned_text,
-    claim,
-    read_members,
-    release_capacity,
-)
+from handoff.assignment.claim import Placement, claim, read_members, release_capacity
 from handoff.assignment.deadlines import sla_deadlines
 from handoff.assignment.pick import Pick, any_busy, pick
 from handoff.assignment.policy import Candidate, Member, Mode
@@ -54,6 +46,8 @@ from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import AssignmentStatus, EventType, Owner
 from orchestrator.core.tables import Contact, Conversation
 from orchestrator.outbox import queue_outgoing, recipient_of
+
+SOURCE = "assignment_engine"
 
 
 @dataclass
@@ -136,8 +130,7 @@ async def assign(
 ) -> Rep | None:
     """Give the conversation to the picked rep (whose capacity is already taken). `owned`: this
     transaction created the waiting state itself, under the conversation's row lock. When the claim
-    already wrote the assignment (`picked.placed`), only the `assigned` event is left to write, and
-    not even that when the claim wrote the events too (`picked.logged`)."""
+    already wrote the assignment (`picked.placed`), only the `assigned` event is left to write."""
     rep = picked.rep
     assert conversation.id is not None
     if not picked.placed and not await _write_assignment(
@@ -151,23 +144,21 @@ async def assign(
         owned=owned,
     ):
         return None
-    if picked.logged:
-        return rep
-    before, after = assigned_text(rep_id=rep.id, queue=assignment.queue, backlog=backlog)
     await log_event(
         session,
         conversation_id=conversation.id,
         type=EventType.ASSIGNED,
         source=SOURCE,
-        description=before + rep.name + after,
+        description=f"assigned to {rep.name} ({rep.id}) in {assignment.queue}"
+        + (" from the waiting queue" if backlog else ""),
         at=at,
-        details=assigned_details(
-            rep_id=rep.id,
-            queue=assignment.queue,
-            reason=assignment.reason,
-            backlog=backlog,
-            candidates=assignment.candidates,
-        ),
+        details={
+            "rep_id": rep.id,
+            "queue": assignment.queue,
+            "reason": assignment.reason,
+            "backlog": backlog,
+            "candidates": assignment.candidates,
+        },
     )
     return rep
 

@@ -27,7 +27,6 @@ class Pick:
     member: Member
     rep: Rep
     placed: bool = False  # the claim also wrote the placement (the assignment, conversation, timers)
-    logged: bool = False  # and the context events, `assigned` included
 
 
 async def pick(
@@ -69,9 +68,7 @@ async def pick(
         )
         if rep is None:
             return None
-        if placement is None:
-            return Pick(member=m, rep=rep)
-        return Pick(member=m, rep=rep, placed=placement.written, logged=placement.logged)
+        return Pick(member=m, rep=rep, placed=placement is not None and placement.written)
 
     for attempt in range(PICK_ATTEMPTS):
         if attempt or members is None:

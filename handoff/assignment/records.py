@@ -14,7 +14,6 @@ from sqlmodel import col
 from handoff.assignment.claim import release_capacity
 from handoff.assignment.timers import cancel_timers
 from handoff.models import Assignment
-from orchestrator.core.db import built
 from orchestrator.core.enums import AssignmentStatus, EndReason, Owner, TimerKind
 from orchestrator.core.tables import Conversation
 
@@ -42,28 +41,16 @@ def new_assignment(
     conversation.updated_at = at
     if routing is not None and routing.get("priority") is not None:
         conversation.priority = int(routing["priority"])
-    return built(
-        Assignment,
-        {
-            "id": None,
-            "conversation_id": conversation.id,
-            "queue": queue,
-            "rep_id": None,
-            "status": AssignmentStatus.WAITING,
-            "reason": reason,
-            "routing": routing,
-            "excluded_reps": sorted(exclude) or None,
-            "candidates": None,
-            "queued_at": at,
-            "assigned_at": None,
-            "first_response_at": None,
-            "ended_at": None,
-            "end_reason": None,
-            "revocations": revocations,
-            "escalation": escalation,
-            "sla_due_at": None,
-            "sla_breached_at": None,
-        },
+    return Assignment(
+        conversation_id=conversation.id,
+        queue=queue,
+        status=AssignmentStatus.WAITING,
+        reason=reason,
+        routing=routing,
+        excluded_reps=sorted(exclude) or None,
+        queued_at=at,
+        revocations=revocations,
+        escalation=escalation,
     )
 
 

@@ -8,7 +8,6 @@ The caller owns the transaction: service functions never commit.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import sqlite3
 from collections import deque
@@ -26,8 +25,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import make_transient, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_dict, set_committed_value
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.util import await_
 from sqlalchemy.util.concurrency import in_greenlet
 
@@ -269,50 +268,23 @@ def per_dialect(build: Callable[[Any], T]) -> dict[str, T]:
     return {"postgresql": build(pg_insert), "sqlite": build(sqlite_insert)}
 
 
-@functools.cache
-def _column_keys(mapper: sa.orm.Mapper[Any]) -> frozenset[str]:
-    return frozenset(attr.key for attr in mapper.column_attrs)
-
-
-def built(entity: type[T], values: Mapping[str, Any]) -> T:
-    """A new (transient) object of `entity` with `values`, all its columns, built as the ORM builds
-    an object it loads: the values straight into the instance's dictionary. A SQLModel's `__init__`
-    costs several times a whole statement on the paths that build one per row."""
-    mapper = sa.inspect(entity)
-    if missing := _column_keys(mapper) - values.keys():
-        raise ValueError(f"{entity.__name__} built without {sorted(missing)}")
-    obj = cast(T, mapper.class_manager.new_instance())
-    instance_dict(obj).update(values)
-    return obj
-
-
 def loaded(session: AsyncSession, entity: type[T], values: Mapping[str, Any], *, obj: T | None = None) -> T:
     """A row written with a Core statement (`values`: all of `entity`'s columns, as its RETURNING
     gave them, or as `obj` holds them) as an object of `session`, as if an ORM query had loaded it:
     no flush, no SELECT. An object of the same identity already in the session (its row rolled back
     with a savepoint, the id given again) is refreshed in place, as a query would."""
-    mapper = sa.inspect(entity)
-    existing = session.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
+    existing = session.identity_map.get(sa.inspect(entity).identity_key_from_primary_key((values["id"],)))
     if existing is not None:
         for key, value in values.items():
             set_committed_value(existing, key, value)
         return cast(T, existing)
     if obj is None:
-        obj = built(entity, values)
+        obj = entity(**values)
     else:
         setattr(obj, "id", values["id"])  # noqa: B010 (any entity with an `id` key)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
-
-
-def written(session: AsyncSession, obj: object) -> None:
-    """`obj`'s changes (an object of `session`) were written by a Core statement: it becomes clean,
-    as a flush leaves it, so the next flush has nothing to do for it (not even to find that out)."""
-    session.expunge(obj)
-    make_transient(obj)
-    make_transient_to_detached(obj)
-    session.add(obj)
 
 
 def fit(value: str, limit: int) -> str:
