@@ -645,27 +645,35 @@ RETRY_SLACK_S = 0.05
 
 class RetryTimers:
     """Wakes a conversation's sender when a send kept for a later attempt (`_retry_later`) is due,
-    so it is tried again at its mark (2, 4, 8... s), not at the background loop's next pass. One
-    timer per conversation, for its earliest due row; `relay` still covers a process that stops."""
+    so it is tried again at its mark (2, 4, 8... s), not at the background loop's next pass. Each
+    conversation keeps all its marks and one timer, for the earliest; when it fires, the next mark
+    is set. `relay` still covers a process that stops."""
 
     def __init__(self, clock: Clock, wake: Callable[[int], None]) -> None:
         self.clock, self.wake = clock, wake
         self._handles: dict[int, asyncio.TimerHandle] = {}
+        self._marks: dict[int, set[datetime]] = {}
 
     def watch(self, conversation_id: int, messages: list[Message]) -> None:
-        """Set the conversation's timer for the earliest of `messages` waiting for a retry."""
-        due = [
+        """Add the marks of those of `messages` waiting for a retry to the conversation's."""
+        due = {
             m.claimed_until
             for m in messages
             if m.status == SendStatus.SENDING
             and m.claimed_until is not None
             and "retry_in_s" in (m.error or {})
-        ]
-        if not due:
-            return
-        delay = max(0.0, (min(due) - self.clock.now()).total_seconds()) + RETRY_SLACK_S
+        }
+        if due:
+            self._marks.setdefault(conversation_id, set()).update(due)
+            self._arm(conversation_id)
+
+    def _arm(self, conversation_id: int) -> None:
         if (handle := self._handles.pop(conversation_id, None)) is not None:
             handle.cancel()
+        if not (marks := self._marks.get(conversation_id)):
+            self._marks.pop(conversation_id, None)
+            return
+        delay = max(0.0, (min(marks) - self.clock.now()).total_seconds()) + RETRY_SLACK_S
         self._handles[conversation_id] = asyncio.get_running_loop().call_later(
             delay, self._fire, conversation_id
         )
@@ -676,12 +684,17 @@ class RetryTimers:
 
     def _fire(self, conversation_id: int) -> None:
         self._handles.pop(conversation_id, None)
+        if marks := self._marks.get(conversation_id):  # this timer's mark, and any others now due
+            first, now = min(marks), self.clock.now()
+            marks -= {mark for mark in marks if mark <= now or mark == first}
+        self._arm(conversation_id)
         self.wake(conversation_id)
 
     def close(self) -> None:
         for handle in self._handles.values():
             handle.cancel()
         self._handles.clear()
+        self._marks.clear()
 
 
 class Dispatcher:

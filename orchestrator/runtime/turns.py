@@ -373,11 +373,23 @@ class TurnEngine:
             self.schedule(cid, arrived=False)
         # Replies a crash (or an interrupted caller) left unsent, and those waiting to be retried.
         relayed = await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
+        by_conversation: dict[int, list[Message]] = {}
         for message in relayed:
+            by_conversation.setdefault(message.conversation_id, []).append(message)
+        for conversation_id, messages in by_conversation.items():
+            self.retries.watch(conversation_id, messages)
+        await self._hand_off_failed(relayed)
+        return len(ids)
+
+    async def _send_and_hand_off(self, conversation_id: int) -> None:
+        """Send the conversation's unsent rows in order, and hand a bot reply that finally failed
+        to a human."""
+        await self._hand_off_failed(await self._send_pending(conversation_id))
+
+    async def _hand_off_failed(self, sent: list[Message]) -> None:
+        for message in sent:
             if message.status == SendStatus.FAILED and message.sender_type == "bot":
                 await self._hand_off_relayed(message)
-            self.retries.watch(message.conversation_id, [message])
-        return len(ids)
 
     def _retry_sends(self, conversation_id: int) -> None:
         """A retry timer fired: send what is due (a task of its own, one per conversation)."""
@@ -386,12 +398,9 @@ class TurnEngine:
             self._retrying[conversation_id] = asyncio.create_task(self._relay_one(conversation_id))
 
     async def _relay_one(self, conversation_id: int) -> None:
-        """What `sweep`'s relay does, for one conversation whose retry is due: send in order, and
-        hand a bot reply that finally failed to a human."""
+        """What `sweep`'s relay does, for one conversation whose retry is due."""
         try:
-            for message in await self._send_pending(conversation_id):
-                if message.status == SendStatus.FAILED and message.sender_type == "bot":
-                    await self._hand_off_relayed(message)
+            await self._send_and_hand_off(conversation_id)
         except Exception:  # the rows keep their claims: the next sweep's relay sends them
             log.exception("send_retry_failed", conversation_id=conversation_id)
         finally:
@@ -488,9 +497,7 @@ class TurnEngine:
         if released.unsent:
             # Queued by someone else while this worker's replies held the conversation's claim (a
             # rep's message: its own sender stopped at that claim).
-            for message in await self._send_pending(conversation_id):
-                if message.status == SendStatus.FAILED and message.sender_type == "bot":
-                    await self._hand_off_relayed(message)
+            await self._send_and_hand_off(conversation_id)
         if released.pending:
             # Stored (by any process) after this worker's last look: run again, as a new turn.
             self.schedule(conversation_id, arrived=False)
@@ -533,9 +540,9 @@ class TurnEngine:
             claim=self.send_claim,
             then=release,
         )
+        self.retries.watch(conversation_id, sent)  # `_send_pending` watches what it sends itself
         if outcome.behind or len(sent) < len(outcome.claimed):
             sent += await self._send_pending(conversation_id)
-        self.retries.watch(conversation_id, sent)
         return sent, release.result if release is not None and release.done else None
 
     async def _hand_off_undelivered(self, conversation_id: int, failed: Message) -> HandoffResult | None:

@@ -321,3 +321,38 @@ async def test_a_reply_graph_accepted_before_its_sender_died_is_confirmed_by_its
         assert _requests_for(db_h.fake_graph, reply_text) == [reply_text, reply_text], "sent again"
         assert reply.status == SendStatus.ACCEPTED
         assert reply.wa_message_id != wamid
+
+
+async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and_later() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from orchestrator.core.clock import FrozenClock
+    from orchestrator.outbox import RetryTimers
+
+    clock = FrozenClock(datetime(2026, 1, 5, 10, tzinfo=UTC))
+    woken: list[tuple[int, float]] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    timers = RetryTimers(clock, lambda cid: woken.append((cid, loop.time() - started)))
+
+    def held(seconds: float) -> Message:
+        return Message(
+            conversation_id=7,
+            direction=Direction.OUTBOUND,
+            status=SendStatus.SENDING,
+            claimed_until=clock.now() + timedelta(seconds=seconds),
+            error={"retry_in_s": seconds},
+        )
+
+    timers.watch(7, [held(0.4)])
+    timers.watch(7, [held(0.1)])  # an earlier mark, watched later
+    timers.watch(7, [Message(conversation_id=7, direction=Direction.OUTBOUND, status=SendStatus.ACCEPTED)])
+    assert timers.pending() == {7}
+    await asyncio.sleep(0.25)
+    assert [cid for cid, _ in woken] == [7], "the earlier mark fired first"
+    assert timers.pending() == {7}, "the later mark is still set"
+    await asyncio.sleep(0.35)
+    assert [cid for cid, _ in woken] == [7, 7]
+    assert woken[1][1] >= 0.4
+    assert timers.pending() == set()
+    timers.close()
