@@ -339,6 +339,8 @@ async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and
         return Message(
             conversation_id=7,
             direction=Direction.OUTBOUND,
+            kind="text",
+            sender_type="bot",
             status=SendStatus.SENDING,
             claimed_until=clock.now() + timedelta(seconds=seconds),
             error={"retry_in_s": seconds},
@@ -346,7 +348,10 @@ async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and
 
     timers.watch(7, [held(0.4)])
     timers.watch(7, [held(0.1)])  # an earlier mark, watched later
-    timers.watch(7, [Message(conversation_id=7, direction=Direction.OUTBOUND, status=SendStatus.ACCEPTED)])
+    sent = Message(
+        conversation_id=7, direction=Direction.OUTBOUND, kind="text", sender_type="bot", status=SendStatus.ACCEPTED
+    )
+    timers.watch(7, [sent])  # not waiting for a retry: no mark
     assert timers.pending() == {7}
     await asyncio.sleep(0.25)
     assert [cid for cid, _ in woken] == [7], "the earlier mark fired first"
