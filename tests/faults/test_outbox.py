@@ -349,7 +349,11 @@ async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and
     timers.watch(7, [held(0.4)])
     timers.watch(7, [held(0.1)])  # an earlier mark, watched later
     sent = Message(
-        conversation_id=7, direction=Direction.OUTBOUND, kind="text", sender_type="bot", status=SendStatus.ACCEPTED
+        conversation_id=7,
+        direction=Direction.OUTBOUND,
+        kind="text",
+        sender_type="bot",
+        status=SendStatus.ACCEPTED,
     )
     timers.watch(7, [sent])  # not waiting for a retry: no mark
     assert timers.pending() == {7}
