@@ -33,7 +33,10 @@ def create_app(
             _expose(app, service)
             yield
             return
-        async with Service.running(settings or get_settings(), **service_kwargs) as running:
+        # A process's own service (serve): its heap is frozen after startup (`core.heap`).
+        async with Service.running(
+            settings or get_settings(), **{"freeze_heap": True, **service_kwargs}
+        ) as running:
             _expose(app, running)
             yield
 

@@ -128,7 +128,9 @@ def _worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with Service.running(settings.model_copy(update={"run_background": True, "run_turns": True})):
+        async with Service.running(
+            settings.model_copy(update={"run_background": True, "run_turns": True}), freeze_heap=True
+        ):
             structlog.get_logger(__name__).info("worker_started")
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")

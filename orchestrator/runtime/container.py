@@ -31,6 +31,7 @@ from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.heap import settle
 from orchestrator.core.settings import Settings
 from orchestrator.media import MediaFetcher
 from orchestrator.migrations import run_migrations
@@ -79,6 +80,7 @@ class Service:
         llm: LLMClient | None = None,
         migrate: bool = True,
         on_outcome: Callable[[TurnOutcome], None] | None = None,
+        freeze_heap: bool = False,
     ) -> AsyncIterator[Service]:
         config = config or load_config(settings.config)
         clock = clock or SystemClock()
@@ -122,7 +124,9 @@ class Service:
             await notifier.start()
             # The graph and its checkpointer open at the first turn (LangGraph is most of the memory);
             # on SQLite its checkpoints go through this engine, in the turns' transactions.
-            async with contextlib.aclosing(AgentGraph(settings.database_url, engine=engine)) as graph:
+            async with contextlib.aclosing(
+                AgentGraph(settings.database_url, engine=engine, freeze_heap=freeze_heap)
+            ) as graph:
                 turns = TurnEngine(
                     sessions=sessions,
                     graph=graph,
@@ -157,6 +161,8 @@ class Service:
                     # Deliveries stored by acknowledge-only API processes (`HANDOFF_RUN_TURNS=false`).
                     service.inbox_listener = InboxListener(settings.database_url, service._take_deliveries)
                     await service.inbox_listener.start()
+                if freeze_heap:  # what the process holds from here on is not walked by each full pass
+                    settle()
                 try:
                     yield service
                 finally:

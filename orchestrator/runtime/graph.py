@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.core.db import make_engine, sqlite_path
+from orchestrator.core.heap import settle
 from orchestrator.core.state import State
 
 if TYPE_CHECKING:
@@ -143,9 +144,12 @@ class AgentGraph:
     `StagedSaver` (on SQLite over the app's `engine` when one is given), so a turn's checkpoint is
     held until the turn's commit writes it (`saver`, known once the graph is loaded)."""
 
-    def __init__(self, database_url: str, *, engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self, database_url: str, *, engine: AsyncEngine | None = None, freeze_heap: bool = False
+    ) -> None:
         self.database_url = database_url
         self.engine = engine
+        self.freeze_heap = freeze_heap
         self._graph: Graph | None = None
         self._saver: StagedSaver | None = None
         self._stack = AsyncExitStack()
@@ -172,6 +176,8 @@ class AgentGraph:
                     )
                     self._graph = build_graph(checkpointer=saver)
                     self._saver = saver
+                    if self.freeze_heap:  # LangGraph and the agents, out of the collector's walks
+                        settle(collect=False)
         return self._graph
 
     async def checkpointer(self) -> StagedSaver:
