@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -228,7 +229,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     ensure_sqlite_dir(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("postgresql"):
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        kwargs.update(pool_size=10, max_overflow=10)
     path = sqlite_path(url)
     if path is not None:
 
@@ -248,7 +249,37 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         gate = WriteGate()
         event.listen(engine.sync_engine, "begin", _gated_begin(gate))
         event.listen(engine.sync_engine.pool, "checkin", _gate_release(gate))
+    else:
+        _ping_when_idle(engine)
     return engine
+
+
+# A pooled PostgreSQL connection is pinged before use only when it sat idle this long. A restart or a
+# failover leaves idle connections dead; one in steady use is checked by its use, and a ping at every
+# checkout was a round trip more for each of a turn's transactions.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "handoff_idle_since"
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, for connections idle for `PING_AFTER_IDLE_S` or more: a failed
+    ping discards the connection and the pool connects a new one for the caller."""
+    dialect = engine.sync_engine.dialect
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return  # just connected, or in use a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
+
+    event.listen(engine.sync_engine.pool, "checkin", checkin)
+    event.listen(engine.sync_engine.pool, "checkout", checkout)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
