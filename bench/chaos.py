@@ -509,6 +509,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--statuses", type=float, default=0.5, help="chance a step reports statuses")
     p.add_argument("--quiet-within", type=float, default=180.0)
     p.add_argument("--graph-delay", type=float, default=0.02, help="the fake Graph API's answer time")
+    p.add_argument(
+        "--sent-statuses",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the fake Graph API posts a signed `sent` status webhook for each send it accepts, as Meta "
+        "does (--no-sent-statuses: none, so no send can be confirmed by its status)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--logs", type=Path, default=None, help="default: a new temporary folder")
     return p
@@ -567,6 +574,8 @@ def main() -> None:
             env={},
             ack_only=args.ack_only,
         )
+        if args.sent_statuses:  # to the API processes, as Meta's status webhooks come
+            fake.status_webhooks, fake.app_secret = [api.url for api in fleet.apis], SECRET
         try:
             load, seconds = asyncio.run(drive(args, fleet, fake))
             for process in fleet.all:  # a restart may still be failing: everyone runs for the quiet
@@ -587,6 +596,7 @@ def main() -> None:
         "seconds": round(seconds, 1),
         "quiet_s": round(quiet_s, 1),
         "processes": {"api": args.api, "workers": args.workers, "ack_only": args.ack_only},
+        "sent_statuses_posted": fake.statuses_posted if args.sent_statuses else None,
         "kills": dict(tally.kills),
         "restart_s_max": round(max(tally.restart_s, default=0.0), 1),
         "posts": dict(tally.posts),
