@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ class Round:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    error_kinds: Counter[str] = field(default_factory=Counter)  # status code or exception class
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
@@ -124,13 +126,16 @@ async def _load(
                 "x-hub-signature-256": compute_signature(secret, body),
             }
             started = time.perf_counter()
+            kind: str | None = None
             try:
                 response = await client.post("/webhooks/whatsapp", content=body, headers=headers)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
+                kind = None if response.status_code == 200 else str(response.status_code)
+            except httpx.HTTPError as error:
+                kind = type(error).__name__
             result.latencies.append(time.perf_counter() - started)
-            result.errors += 0 if ok else 1
+            if kind is not None:
+                result.errors += 1
+                result.error_kinds[kind] += 1
 
         async def one_client() -> None:
             while time.monotonic() < deadline:
@@ -186,6 +191,7 @@ def _summary(rounds: list[Round]) -> dict[str, Any]:
         "p50_ms": round(quantiles[49] * 1000, 1),
         "p99_ms": round(quantiles[98] * 1000, 1),
         "errors": sum(r.errors for r in rounds),
+        "error_kinds": dict(sum((r.error_kinds for r in rounds), Counter[str]())),
         "requests": len(latencies),
     }
 
