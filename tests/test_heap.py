@@ -47,3 +47,11 @@ async def test_a_service_run_inside_another_program_leaves_its_collector_alone(
     async with Service.running(_settings(sqlite_url), clock=FrozenClock(AT), migrate=False) as service:
         await service.graph.get()
         assert gc.get_freeze_count() == 0
+
+
+async def test_the_app_served_on_its_own_freezes_its_heap_at_startup(sqlite_url: str, unfrozen: None) -> None:
+    from orchestrator.runtime.app import create_app
+
+    app = create_app(settings=_settings(sqlite_url), migrate=False, clock=FrozenClock(AT))
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() > 10_000, "`handoff serve` runs the app's own service"
