@@ -373,11 +373,8 @@ class TurnEngine:
             self.schedule(cid, arrived=False)
         # Replies a crash (or an interrupted caller) left unsent, and those waiting to be retried.
         relayed = await relay(self.sessions, client=self.client, clock=self.clock, claim=self.send_claim)
-        by_conversation: dict[int, list[Message]] = {}
-        for message in relayed:
-            by_conversation.setdefault(message.conversation_id, []).append(message)
-        for conversation_id, messages in by_conversation.items():
-            self.retries.watch(conversation_id, messages)
+        for message in relayed:  # a conversation's marks add up (`RetryTimers`)
+            self.retries.watch(message.conversation_id, [message])
         await self._hand_off_failed(relayed)
         return len(ids)
 
