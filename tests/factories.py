@@ -78,7 +78,8 @@ def auth(token: str) -> dict[str, str]:
 @contextmanager
 def counting(h: TestHarness) -> Iterator[list[str]]:
     """Every SQL statement the service's engine runs inside the block (on SQLite the graph's
-    checkpoints go through it too; PostgreSQL's checkpointer has its own connections, not counted)."""
+    checkpoints go through it too; on PostgreSQL they run in the turn's transactions but through
+    the driver's cursor, which the engine's events do not see)."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

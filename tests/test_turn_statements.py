@@ -5,6 +5,10 @@ statement to every turn fails here; lower the budgets when a change removes one.
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
+import pytest
 from sqlalchemy import select
 
 from orchestrator.core.enums import Owner
@@ -93,3 +97,40 @@ async def test_a_turn_costs_the_same_statements_and_state_at_the_50th_message_as
             sizes[n] = {k: len(v) for k, v in snapshot.values.items() if isinstance(v, list)}
     assert counts[50] == counts[3]
     assert sizes[50] == sizes[45], "what the state keeps of the history is bounded"
+
+
+@pytest.mark.postgres
+async def test_a_bot_turn_on_postgres_keeps_its_checkpoint_in_its_own_transactions(
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every statement the driver runs, on whichever connection (the service's engine or a pool of
+    # the checkpointer's own), with the connection it ran on.
+    ran: list[tuple[int, str]] = []
+
+    def recording(name: str) -> Any:
+        original = getattr(psycopg.AsyncCursor, name)
+
+        async def run(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+            ran.append((id(self.connection), " ".join(str(query).split())))
+            return await original(self, query, *args, **kwargs)
+
+        return run
+
+    for name in ("execute", "executemany"):
+        monkeypatch.setattr(psycopg.AsyncCursor, name, recording(name))
+    wa = "12025550406"
+    await say(pg_h, text(wa, "Hello", pg_h.clock.now()))
+    ran.clear()
+    assert await say(pg_h, text(wa, "how much does the basic plan cost?", pg_h.clock.now()))
+
+    def connection_of(start: str) -> int:
+        found = [conn for conn, query in ran if query.startswith(start)]
+        assert len(found) == 1, (start, [query for _, query in ran])
+        return found[0]
+
+    # Read with the lease, written with the fenced commit: on the turn's connections.
+    assert connection_of("UPDATE conversation SET lease_owner=%(b_owner)s") == connection_of(
+        "select thread_id, checkpoint"
+    )
+    assert connection_of("UPDATE message SET status") == connection_of("INSERT INTO checkpoints")
+    assert len(ran) <= BOT_TURN_STATEMENTS

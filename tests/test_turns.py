@@ -380,21 +380,45 @@ async def test_a_turn_whose_commit_failed_leaves_no_graph_state_and_runs_once_mo
     h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failed, after = await _commit_fails_once_after_the_checkpoint(h, monkeypatch)
-    # SQLite: the state is written in the turn's transaction, so the failed commit took it back.
+    # The state is written in the turn's transaction, so the failed commit took it back.
     assert failed.values["turn"] == 1
     assert "Northwind Traders" not in failed.values["customer_texts"]
     assert after.values["turn"] == 2
 
 
 @pytest.mark.postgres
-async def test_a_turn_whose_commit_failed_after_its_checkpoint_is_replayed_not_rerun_on_postgres(
+async def test_a_turn_whose_commit_failed_leaves_no_graph_state_and_runs_once_more_on_postgres(
     pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failed, after = await _commit_fails_once_after_the_checkpoint(pg_h, monkeypatch)
-    # PostgreSQL: the checkpoint is written on the saver's own connection, so it is ahead of the
-    # database after the failure; the sweep commits it as it stands instead of running the graph.
-    assert "Northwind Traders" in failed.values["customer_texts"]
-    assert after.values["turn"] == failed.values["turn"], "the graph is not run again"
+    # PostgreSQL's checkpoint is written in the turn's transaction too (`pg_checkpoints`): nothing
+    # of the failed turn is left ahead of the database to replay.
+    assert failed.values["turn"] == 1
+    assert "Northwind Traders" not in failed.values["customer_texts"]
+    assert after.values["turn"] == 2
+
+
+async def test_a_checkpoint_found_ahead_of_the_database_is_committed_as_it_stands_not_run_again(
+    h: TestHarness,
+) -> None:
+    # A checkpoint written on a saver's own connection before a crash (as PostgreSQL's were before
+    # they joined the turn's transaction): its state already consumed the pending message.
+    conversation_id = await _deliver_without_turn(h, "12025550317", "Hello")
+    async with h.service.sessions() as session:
+        message = (await session.execute(select(Message))).scalars().one()
+    config = thread_config(conversation_id)
+    reply = {"kind": "text", "text": "Hello! How can I help?", "agent": "responder"}
+    await (await h.service.graph.get()).aupdate_state(
+        config,
+        {"consumed": [message.id], "turn": 1, "customer_texts": ["Hello"], "outgoing": [reply]},
+        as_node="responder",
+    )
+    outcomes = await _engine(h, h.service.graph).run(conversation_id)
+    assert [o.turn for o in outcomes] == [1]
+    assert await _inbound_turns(h) == [1]
+    state = await h.service.graph.aget_state(config)
+    assert state.values["customer_texts"] == ["Hello"], "the graph did not run on the message again"
+    assert h.fake_graph.sent_texts() == ["Hello! How can I help?"], "the stored run's reply is sent"
 
 
 async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_human(h: TestHarness) -> None:

@@ -4,18 +4,17 @@ LangGraph's savers write each checkpoint on their own connection and commit it a
 that is a second writer fighting the app's transactions for the single write lock (`database is
 locked` under load); on either database a checkpoint written before the turn's commit survives a
 commit the fence refused. So the graph's writes during a turn are held in memory (`staged`), read
-back from there while the turn runs, and written by the turn's commit after its fence (`flush`):
+back from there while the turn runs, and written by the turn's commit after its fence (`flush`), in
+the turn's transaction: the state and the turn commit together or not at all.
 
 - SQLite: `SessionSaver` keeps LangGraph's SQLite checkpoint tables (the same schema as
-  `langgraph-checkpoint-sqlite`, so existing checkpoints stay readable) and writes them through the
-  app's session, inside the turn's transaction: one writer, and the state and the turn commit
-  together or not at all.
-- PostgreSQL: LangGraph's saver writes the staged checkpoint on its own connection while the turn's
-  transaction holds the conversation's row lock and has checked the lease, so a worker that lost its
-  lease writes nothing; a crash between the two writes leaves a checkpoint ahead of the database,
-  which the turn engine replays (`docs/pipeline.md`).
+  `langgraph-checkpoint-sqlite`, so existing checkpoints stay readable) and reads and writes them
+  through the app's engine: one writer.
+- PostgreSQL: `pg_checkpoints.SessionTurnSaver`, LangGraph's PostgreSQL saver (its schema and
+  queries) whose statements join the turn's transaction.
 
-Writes outside a staged scope (a graph run by a tool, a test) go straight to the saver.
+Both read the stored checkpoint a turn starts from in the transaction that takes the turn's lease
+(`stored_in`). Writes outside a staged scope (a graph run by a tool, a test) go straight to the saver.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -153,6 +152,34 @@ def _saved_config(config: RunnableConfig, checkpoint: Checkpoint) -> RunnableCon
     }
 
 
+@runtime_checkable
+class TurnSaver(Protocol):
+    """A saver that reads and writes in the caller's transaction (`SessionSaver`, and on PostgreSQL
+    `pg_checkpoints.SessionTurnSaver`)."""
+
+    async def get_in(
+        self, conn: AsyncConnection | AsyncSession, config: RunnableConfig
+    ) -> CheckpointTuple | None: ...
+
+    async def put_in(
+        self,
+        conn: AsyncConnection | AsyncSession,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> None: ...
+
+    async def put_writes_in(
+        self,
+        conn: AsyncConnection | AsyncSession,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None: ...
+
+
 class SessionSaver(BaseCheckpointSaver[str]):
     """LangGraph checkpoints in the app's SQLite database, read and written through the app's engine
     (writes in the caller's session when it gives one). Reads use a deferred transaction, which in
@@ -253,6 +280,7 @@ class SessionSaver(BaseCheckpointSaver[str]):
         config: RunnableConfig,
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
+        new_versions: ChannelVersions | None = None,
     ) -> None:
         conf = config["configurable"]
         type_, blob = self.serde.dumps_typed(checkpoint)
@@ -337,28 +365,29 @@ class StagedSaver(BaseCheckpointSaver[Any]):
 
     @property
     def in_app_database(self) -> bool:
-        """Whether checkpoints live in the app's database, read and written through its sessions
-        (SQLite); LangGraph's PostgreSQL saver has connections of its own."""
-        return isinstance(self.inner, SessionSaver)
+        """Whether checkpoints are read and written in the caller's transaction (`TurnSaver`: the
+        service's savers on both databases; a bare LangGraph saver given by a test or a tool is not)."""
+        return isinstance(self.inner, TurnSaver)
 
     async def stored_in(self, session: AsyncSession, config: RunnableConfig) -> CheckpointTuple | None:
         """The stored latest checkpoint, read in the caller's transaction (`in_app_database` only)."""
-        assert isinstance(self.inner, SessionSaver)
+        assert isinstance(self.inner, TurnSaver)
         return await self.inner.get_in(session, config)
 
     async def flush(self, session: AsyncSession, stage: Stage) -> None:
-        """Store what the graph wrote during the stage: in `session` (SQLite), or through the saver
-        while the caller's transaction holds the conversation's lock (PostgreSQL)."""
+        """Store what the graph wrote during the stage, in the caller's transaction (through the
+        inner saver's own connection when it is not a `TurnSaver`)."""
+        inner = self.inner
         for op in stage.ops:
-            if isinstance(self.inner, SessionSaver):
+            if isinstance(inner, TurnSaver):
                 if isinstance(op, _Put):
-                    await self.inner.put_in(session, op.config, op.checkpoint, op.metadata)
+                    await inner.put_in(session, op.config, op.checkpoint, op.metadata, op.new_versions)
                 else:
-                    await self.inner.put_writes_in(session, op.config, op.writes, op.task_id, op.task_path)
+                    await inner.put_writes_in(session, op.config, op.writes, op.task_id, op.task_path)
             elif isinstance(op, _Put):
-                await self.inner.aput(op.config, op.checkpoint, op.metadata, op.new_versions)
+                await inner.aput(op.config, op.checkpoint, op.metadata, op.new_versions)
             else:
-                await self.inner.aput_writes(op.config, op.writes, op.task_id, op.task_path)
+                await inner.aput_writes(op.config, op.writes, op.task_id, op.task_path)
         stage.ops.clear()
         stage.stored.clear()
 

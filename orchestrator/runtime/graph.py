@@ -76,7 +76,8 @@ async def open_checkpointer(
     database_url: str, *, engine: AsyncEngine | None = None
 ) -> AsyncIterator[StagedSaver]:
     """The graph's saver, its writes held during a turn for the turn's commit (`checkpoints`): on
-    SQLite through the app's own `engine` (one writer), on PostgreSQL LangGraph's PostgreSQL saver."""
+    SQLite through the app's own `engine` (one writer); on PostgreSQL LangGraph's PostgreSQL saver,
+    whose statements join the turn's transaction (`pg_checkpoints`) and otherwise use a small pool."""
     from orchestrator.runtime.checkpoints import SessionSaver, StagedSaver  # LangGraph: at the first turn
 
     if sqlite_path(database_url) is not None:
@@ -90,20 +91,21 @@ async def open_checkpointer(
             if own:
                 await engine.dispose()
         return
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg import AsyncConnection
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
+
+    from orchestrator.runtime.pg_checkpoints import SessionTurnSaver
 
     conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     async with AsyncConnectionPool(
         conninfo,
         min_size=1,
-        max_size=10,
+        max_size=4,  # reads of a conversation's state outside a turn, setup, retention
         open=False,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     ) as pool:
-        pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]  # pool rows are dict_row
+        pg_saver = SessionTurnSaver(pool)  # type: ignore[arg-type]  # pool rows are dict_row
         # Several processes may start together: set the checkpoint tables up one at a time. The lock
         # is tried, not waited for: a statement waiting on it would hold a snapshot, and the saver's
         # `CREATE INDEX CONCURRENTLY` in the process holding the lock would wait for that snapshot.
@@ -118,17 +120,16 @@ async def open_checkpointer(
 
 
 def _import_agents(*, postgres: bool) -> None:
-    import langgraph.graph
 
     import agents.handover
     import agents.qualifier
     import agents.responder
     import agents.sentinel.node
     import agents.triage  # noqa: F401
-    import orchestrator.runtime.checkpoints  # noqa: F401  (LangGraph's checkpoint base and SQLite schema)
+    import orchestrator.runtime.checkpoints
 
     if postgres:
-        import langgraph.checkpoint.postgres.aio  # noqa: F401
+        import orchestrator.runtime.pg_checkpoints  # noqa: F401  (LangGraph's PostgreSQL saver)
 
 
 async def _try_lock(conn: Any) -> bool:

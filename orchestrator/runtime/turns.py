@@ -8,7 +8,7 @@ answered at once and a burst of messages still gets one answer. A turn:
   1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
      and renewed while the loop runs, so a dead process's conversations resume within seconds;
   2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages,
-     the latest hand-back and (SQLite) the stored checkpoint; if the conversation is not bot-owned
+     the latest hand-back and the stored checkpoint; if the conversation is not bot-owned
      (the ownership gate) the messages go to the rep workspace and the graph is never called;
   3. runs the graph (outside any database transaction), a new hand-back's briefing taken into its
      state first; the graph's checkpoint is held in memory (`checkpoints.StagedSaver`);
@@ -19,10 +19,10 @@ answered at once and a burst of messages still gets one answer. A turn:
   5. after the commit, sends the replies: written already claimed by this worker when nothing
      else of the conversation was unsent (no claim transaction), the last one's result recorded in
      the transaction that releases the lease.
-On SQLite the checkpoint is written in the turn's transaction. On PostgreSQL LangGraph's saver
-writes it on its own connection (under the conversation's row lock, after the fence), so a turn is
-made idempotent: the state records the ids of the messages it consumed, and a checkpoint found ahead
-of the database (its consumed messages still unprocessed) is committed as it stands, never run again.
+On both databases the checkpoint is written in the turn's transaction (`checkpoints`). The state
+also records the ids of the messages it consumed, and a checkpoint found ahead of the database (its
+consumed messages still unprocessed: written before PostgreSQL's checkpoints joined the turn's
+transaction, on a saver's own connection) is committed as it stands, never run again.
 Messages that arrived while the graph ran are taken by the next loop. A periodic sweep picks up
 conversations whose turn was interrupted (crash, another process's schedule).
 """
@@ -624,8 +624,8 @@ class TurnEngine:
         turn = _Pending(conversation, contact, messages, hand_back_of(returned))
         saver = self.saver
         if saver is not None and saver.in_app_database:
-            # SQLite: the stored checkpoint the turn starts from, read here rather than in a
-            # transaction of its own (the lease is held: nothing else writes it meanwhile).
+            # The stored checkpoint the turn starts from, read here rather than in a transaction
+            # of its own (the lease is held: nothing else writes it meanwhile).
             turn.checkpoint = await saver.stored_in(session, thread_config(conversation_id))
             turn.checkpoint_read = True
         return turn
@@ -674,9 +674,10 @@ class TurnEngine:
         ahead = set(values.get("consumed") or []) & {m.id for m in messages}
         if ahead:
             # The graph already ran on these messages and checkpointed, but the commit never
-            # happened (PostgreSQL, whose checkpoint is written on its own connection: a crash
-            # between the two): commit that run's result instead of running the graph again on the
-            # advanced state (which would count the customer's words twice).
+            # happened (a checkpoint written on a saver's own connection, as PostgreSQL's were
+            # before they joined the turn's transaction, and a crash between the two): commit that
+            # run's result instead of running the graph again on the advanced state (which would
+            # count the customer's words twice).
             log.warning("turn_replayed", conversation_id=conversation_id, messages=sorted(ahead))
             replayed = [m for m in messages if m.id in ahead]
             return await self._commit_turn(conversation_id, contact, replayed, cast(State, values), 0)
@@ -755,7 +756,7 @@ class TurnEngine:
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
             if stage is not None and self.saver is not None:
-                # Past the fence: the graph's state goes with the turn (on SQLite in this transaction).
+                # Past the fence: the graph's state goes with the turn, in this transaction.
                 await self.saver.flush(session, stage)
             for signal in state.get("signals", []):
                 await log_event(
