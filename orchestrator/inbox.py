@@ -2,9 +2,10 @@
 
 - `accept_deliveries` is all the acknowledgement does: one batched INSERT of every message and
   status (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and one
-  of the raw bodies, in the caller's transaction, through SQLAlchemy Core (no ORM session). No
-  contact, conversation or status work happens before the 200. `InboxWriter` runs it for the
-  webhook: the deliveries that arrive while one is being stored share the next transaction.
+  of the raw bodies, through SQLAlchemy Core (no ORM session); on PostgreSQL both in one statement
+  that commits on its own, on SQLite in the caller's transaction. No contact, conversation or
+  status work happens before the 200. `InboxWriter` runs it for the webhook: the deliveries that
+  arrive while one is being stored share the next write.
 - `apply_items` then applies the items: contact upsert, conversation, message, status. First as a
   batch in the caller's transaction (`isolate=False`; the webhook's own items need no read, the
   acknowledgement hands them over); if anything in it fails, the caller rolls it back and applies
@@ -23,7 +24,7 @@ import asyncio
 import hashlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -31,6 +32,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
@@ -158,17 +160,50 @@ _STORE_ITEMS = per_dialect(
 )
 
 
-async def accept_deliveries(conn: AsyncConnection, deliveries: Sequence[Delivery]) -> list[Accepted]:
-    """Store the raw bodies and every item of verified deliveries in the caller's transaction,
-    nothing else (see module docstring): one INSERT of the bodies, one of the items. An item whose
-    key is stored already, or came earlier in `deliveries`, is a duplicate."""
-    await conn.execute(
-        _STORE_DELIVERY,
-        [
-            {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
-            for d in deliveries
-        ],
+# PostgreSQL: the bodies and the items in one statement, which needs no transaction of its own (one
+# round trip where BEGIN, two INSERTs, the NOTIFY and COMMIT were five): arrays of each column
+# unnested into rows, so the statement's text is the same for any number of rows (compiled and
+# planned once). `notify` (a channel, or NULL) wakes the workers once the statement commits; a
+# notification repeated in one transaction is delivered once.
+_ARRAYS: dict[str, ARRAY[Any]] = {
+    "bodies": ARRAY(sa.Text),
+    "messages": ARRAY(sa.Integer),
+    "statuses": ARRAY(sa.Integer),
+    "bodies_at": ARRAY(sa.DateTime(timezone=True)),
+    "keys": ARRAY(sa.Text),
+    "kinds": ARRAY(sa.Text),
+    "items": ARRAY(sa.JSON),
+    "items_at": ARRAY(sa.DateTime(timezone=True)),
+}
+_PG_ACCEPT = (
+    sa.text(
+        "WITH bodies AS ("
+        "INSERT INTO webhookdelivery (body, messages, statuses, received_at) "
+        "SELECT * FROM unnest(:bodies, :messages, :statuses, :bodies_at)"
+        "), items AS ("
+        "INSERT INTO inboxitem (key, kind, item, received_at) "
+        "SELECT * FROM unnest(:keys, :kinds, :items, :items_at) "
+        "ON CONFLICT (key) DO NOTHING RETURNING id, key"
+        ") SELECT items.id, items.key, "
+        "CASE WHEN CAST(:notify AS text) IS NOT NULL THEN pg_notify(:notify, '') END AS woken "
+        "FROM items"
     )
+    .bindparams(
+        *(sa.bindparam(name, type_=type_) for name, type_ in _ARRAYS.items()),
+        sa.bindparam("notify", type_=sa.Text),
+    )
+    .columns(id=sa.Integer, key=sa.Text)
+)
+
+
+async def accept_deliveries(
+    conn: AsyncConnection, deliveries: Sequence[Delivery], *, notify: str | None = None
+) -> list[Accepted]:
+    """Store the raw bodies and every item of verified deliveries, nothing else (see module
+    docstring): in one statement on PostgreSQL (atomic without a transaction), in one INSERT of the
+    bodies and one of the items in the caller's transaction on SQLite. An item whose key is stored
+    already, or came earlier in `deliveries`, is a duplicate. `notify`: a PostgreSQL channel
+    notified when new items were stored."""
     accepted = [Accepted(statuses=d.statuses) for d in deliveries]
     owners: dict[str, tuple[Accepted, dict[str, Any]]] = {}  # each key's first row
     rows: list[dict[str, Any]] = []
@@ -176,12 +211,38 @@ async def accept_deliveries(conn: AsyncConnection, deliveries: Sequence[Delivery
         for row in delivery.rows:
             owners.setdefault(row["key"], (result, row))
         rows.extend(delivery.rows)
-    if rows:
-        for row_id, key in await conn.execute(_STORE_ITEMS[conn.dialect.name], rows):
-            result, row = owners[key]
-            result.new_ids.append(int(row_id))
-            result.items[int(row_id)] = row["item"]
-            result.messages += row["kind"] == ItemKind.MESSAGE
+    if conn.dialect.name == "postgresql":
+        stored = await conn.execute(
+            _PG_ACCEPT,
+            {
+                "bodies": [d.body for d in deliveries],
+                "messages": [d.messages for d in deliveries],
+                "statuses": [d.statuses for d in deliveries],
+                "bodies_at": [d.at for d in deliveries],
+                "keys": [row["key"] for row in rows],
+                "kinds": [row["kind"] for row in rows],
+                "items": [row["item"] for row in rows],
+                "items_at": [row["received_at"] for row in rows],
+                "notify": notify,
+            },
+        )
+        new = [(row_id, key) for row_id, key, _ in stored]
+    else:
+        if notify is not None:
+            raise ValueError("waking workers needs PostgreSQL")
+        await conn.execute(
+            _STORE_DELIVERY,
+            [
+                {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
+                for d in deliveries
+            ],
+        )
+        new = list(await conn.execute(_STORE_ITEMS[conn.dialect.name], rows)) if rows else []
+    for row_id, key in new:
+        result, row = owners[key]
+        result.new_ids.append(int(row_id))
+        result.items[int(row_id)] = row["item"]
+        result.messages += row["kind"] == ItemKind.MESSAGE
     for delivery, result in zip(deliveries, accepted, strict=True):
         result.duplicates = delivery.messages - result.messages
         result.new_ids.sort()
@@ -196,19 +257,22 @@ class InboxWriter:
     connection and its round trips, are shared. Several transactions at once keep the event loop's
     latency, not the writer, the limit when the process is busy with other work. If a shared
     transaction fails, its deliveries are stored again one by one, so one that cannot be stored
-    never costs the others. `on_stored` runs in each transaction that stored new items, before its
-    commit (an acknowledge-only process wakes its workers there)."""
+    never costs the others. On PostgreSQL a write is one statement, committed on its own
+    (`accept_deliveries`); `notify` names the channel it notifies when it stored new items (an
+    acknowledge-only process wakes its workers so)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         *,
-        on_stored: Callable[[AsyncConnection], Awaitable[object]] | None = None,
+        notify: str | None = None,
         transactions: int = 4,
         max_items: int = 5000,
     ) -> None:
+        if notify is not None and engine.dialect.name != "postgresql":
+            raise ValueError("waking workers needs PostgreSQL")
         self._engine = engine
-        self._on_stored = on_stored
+        self._notify = notify
         self._limit = transactions
         self._max_items = max_items
         self._writing = 0
@@ -268,12 +332,13 @@ class InboxWriter:
 
     async def _write(self, deliveries: list[Delivery]) -> list[Accepted]:
         async with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One statement: atomic on its own, so no BEGIN and COMMIT round trips.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await accept_deliveries(conn, deliveries, notify=self._notify)
             await conn.execution_options(**URGENT)  # first through the write gate (SQLite)
             async with conn.begin():
-                accepted = await accept_deliveries(conn, deliveries)
-                if self._on_stored is not None and any(a.new_ids for a in accepted):
-                    await self._on_stored(conn)
-        return accepted
+                return await accept_deliveries(conn, deliveries)
 
 
 def _settle(future: asyncio.Future[Accepted], outcome: Accepted | BaseException) -> None:

@@ -1,8 +1,9 @@
 """Acknowledge-only API processes and the workers that take their deliveries (PostgreSQL).
 
 With `HANDOFF_RUN_TURNS=false` an API process does the least a webhook needs: verify, parse, store
-the delivery's items, commit, answer. In the same transaction it sends `NOTIFY handoff_inbox`, which
-PostgreSQL delivers at the commit (never for a delivery that rolled back). Every process that runs
+the delivery's items, commit, answer. The statement that stores them also sends `NOTIFY
+handoff_inbox` (`orchestrator.inbox.accept_deliveries`), which PostgreSQL delivers at its commit
+(never for a delivery that was not stored). Every process that runs
 turns (`handoff worker`, or `handoff serve` with the default `HANDOFF_RUN_TURNS=true`) listens on
 that channel and, when woken, applies what is unapplied in the inbox and schedules the turns: the
 same `TurnEngine.apply_inbox` the API process would have run, so several workers share the items
@@ -20,8 +21,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.listen import listen_forever
@@ -29,12 +28,6 @@ from orchestrator.core.listen import listen_forever
 log = structlog.get_logger(__name__)
 
 CHANNEL = "handoff_inbox"
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', '')")
-
-
-async def wake_workers(db: AsyncSession | AsyncConnection) -> None:
-    """Wake the workers once the caller's transaction commits (PostgreSQL)."""
-    await db.execute(_NOTIFY)
 
 
 class InboxListener:

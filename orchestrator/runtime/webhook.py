@@ -26,7 +26,7 @@ from orchestrator.channels.whatsapp.signature import verify_signature
 from orchestrator.inbox import InboxWriter, prepare_delivery
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.deps import ServiceDep
-from orchestrator.runtime.wakeup import wake_workers
+from orchestrator.runtime.wakeup import CHANNEL
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["whatsapp"])
@@ -134,9 +134,9 @@ async def receive(request: Request) -> Response:
 
 
 def inbox_writer(service: Service) -> InboxWriter:
-    """The webhook's writer for `service`: an acknowledge-only process wakes its workers in each
-    transaction that stored new items (PostgreSQL delivers the NOTIFY at the commit)."""
-    return InboxWriter(service.engine, on_stored=None if service.settings.run_turns else wake_workers)
+    """The webhook's writer for `service`: an acknowledge-only process wakes its workers with each
+    write that stored new items (PostgreSQL delivers the NOTIFY at its commit)."""
+    return InboxWriter(service.engine, notify=None if service.settings.run_turns else CHANNEL)
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:

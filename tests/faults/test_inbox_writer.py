@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import split_webhook
@@ -16,6 +16,7 @@ from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
 from orchestrator.inbox import Accepted, Delivery, InboxWriter, prepare_delivery
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.conftest import OPEN_HOURS
+from tests.factories import counting
 from tests.fakes.graph import TestHarness
 
 
@@ -40,17 +41,13 @@ async def stored_keys(h: TestHarness) -> list[str]:
 
 
 async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> None:
-    transactions: list[AsyncConnection] = []
-
-    async def stored(conn: AsyncConnection) -> None:  # once in each transaction that stored items
-        transactions.append(conn)
-
-    writer = InboxWriter(db_h.service.engine, on_stored=stored, transactions=2)
+    writer = InboxWriter(db_h.service.engine, transactions=2)
     deliveries = [delivery(n) for n in range(8)] + [delivery(2)]  # the last repeats the third
-    results = await asyncio.gather(*(writer.store(d) for d in deliveries))
+    with counting(db_h) as statements:
+        results = await asyncio.gather(*(writer.store(d) for d in deliveries))
     # The first two are stored at once, each alone; the seven that arrived meanwhile share one
-    # transaction.
-    assert len(transactions) == 3
+    # write (one statement on PostgreSQL, one transaction on SQLite).
+    assert len([s for s in statements if "INSERT INTO inboxitem" in s]) == 3
     assert [(r.messages, r.duplicates, len(r.new_ids)) for r in results] == [(1, 0, 1)] * 8 + [(0, 1, 0)]
     assert await stored_keys(db_h) == sorted(f"m:wamid.writer.{n}" for n in range(8))
     async with db_h.service.sessions() as session:
@@ -100,3 +97,26 @@ async def test_each_caller_is_answered_after_its_commit(db_h: TestHarness, count
             return len(found.all()) == 1
 
     assert await asyncio.gather(*(store_and_look(n) for n in range(count))) == [True] * count
+
+
+@pytest.mark.postgres
+async def test_an_acknowledge_only_writer_wakes_the_workers_only_when_it_stored_new_items(
+    pg_h: TestHarness, postgres_url: str
+) -> None:
+    channel = "handoff_test_inbox_writer"
+    writer = InboxWriter(pg_h.service.engine, notify=channel)
+    conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as listener:
+        await listener.execute(f"LISTEN {channel}")
+
+        async def woken() -> int:
+            return len([n async for n in listener.notifies(timeout=0.5)])
+
+        first = await writer.store(delivery(1))
+        assert first.messages == 1
+        assert await woken() == 1
+        again = await writer.store(delivery(1))  # Meta delivering it again: nothing new
+        assert again.duplicates == 1
+        assert await woken() == 0
+        await asyncio.gather(*(writer.store(delivery(n)) for n in range(2, 6)))
+        assert 1 <= await woken() <= 4  # once per write that stored items
