@@ -7,13 +7,15 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff.models import AuditEntry, Rep, RepQueue
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import Presence
+
+_SEEDING_LOCK = text("SELECT pg_advisory_xact_lock(727276)")
 
 
 def hash_token(token: str) -> str:
@@ -25,7 +27,12 @@ async def seed_reps(
 ) -> int:
     """Create the configured reps that do not exist yet (demo and first start), and retire the API
     tokens the configuration gave to reps it no longer lists (the demo accounts, once a deployment
-    has its own configuration). Returns how many reps were created."""
+    has its own configuration). Returns how many reps were created. Processes that start together
+    on a new PostgreSQL database seed one at a time (a lock held to the caller's commit), so the
+    later ones find the reps created and none fails on a duplicate; on SQLite the writing
+    transaction itself is exclusive."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_SEEDING_LOCK)
     created = 0
     for rc in config.reps:
         if await session.get(Rep, rc.id) is not None:

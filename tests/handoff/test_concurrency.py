@@ -15,10 +15,13 @@ from sqlmodel import col
 
 from bench.assignment import run_load
 from handoff.models import Assignment, Rep
+from handoff.reps import seed_reps
+from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import AssignmentStatus, EventType, Owner
 from orchestrator.core.tables import Conversation
+from tests.conftest import OPEN_HOURS
 from tests.handoff.conftest import World
 
 
@@ -122,3 +125,24 @@ async def test_database_refuses_a_second_open_assignment_of_a_conversation(world
                 )
             )
     assert len(await world.assignments(result.context.conversation_id)) == 1
+
+
+@pytest.mark.postgres
+async def test_processes_starting_together_on_a_new_database_seed_the_configured_reps_once(
+    postgres_url: str, config: AppConfig
+) -> None:
+    engine = make_engine(postgres_url)
+    sessions = make_sessionmaker(engine)
+
+    async def start() -> int:  # what each process does at startup, in its own transaction
+        async with sessions() as session, session.begin():
+            return await seed_reps(session, config=config, at=OPEN_HOURS)
+
+    try:
+        created = await asyncio.gather(*(start() for _ in range(3)))
+        async with sessions() as session:
+            reps = (await session.execute(select(col(Rep.id)))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert sorted(created) == [0, 0, len(config.reps)]
+    assert sorted(reps) == sorted(rc.id for rc in config.reps)
