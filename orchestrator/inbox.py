@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
@@ -161,39 +161,40 @@ _STORE_ITEMS = per_dialect(
 
 
 # PostgreSQL: the bodies and the items in one statement, which needs no transaction of its own (one
-# round trip where BEGIN, two INSERTs, the NOTIFY and COMMIT were five): arrays of each column
-# unnested into rows, so the statement's text is the same for any number of rows (compiled and
-# planned once). `notify` (a channel, or NULL) wakes the workers once the statement commits; a
-# notification repeated in one transaction is delivered once.
-_ARRAYS: dict[str, ARRAY[Any]] = {
-    "bodies": ARRAY(sa.Text),
-    "messages": ARRAY(sa.Integer),
-    "statuses": ARRAY(sa.Integer),
-    "bodies_at": ARRAY(sa.DateTime(timezone=True)),
-    "keys": ARRAY(sa.Text),
-    "kinds": ARRAY(sa.Text),
-    "items": ARRAY(sa.JSON),
-    "items_at": ARRAY(sa.DateTime(timezone=True)),
-}
+# round trip where BEGIN, two INSERTs, the NOTIFY and COMMIT were five). Its rows come as one JSON
+# document (`_document`), turned back into rows by `json_to_recordset`, so the statement's text is
+# the same for any number of rows (compiled and planned once) and the rows are encoded by orjson,
+# not one array per column by the driver (which escaped each element with a regular expression).
+# `notify` (a channel, or NULL) wakes the workers once the statement commits; a notification
+# repeated in one transaction is delivered once.
 _PG_ACCEPT = (
     sa.text(
-        "WITH bodies AS ("
+        "WITH doc AS (SELECT CAST(:rows AS json) AS d), "
+        "bodies AS ("
         "INSERT INTO webhookdelivery (body, messages, statuses, received_at) "
-        "SELECT * FROM unnest(:bodies, :messages, :statuses, :bodies_at)"
+        "SELECT b.body, b.messages, b.statuses, b.received_at FROM doc, json_to_recordset(doc.d -> 'bodies') "
+        "AS b(body text, messages integer, statuses integer, received_at timestamptz)"
         "), items AS ("
         "INSERT INTO inboxitem (key, kind, item, received_at) "
-        "SELECT * FROM unnest(:keys, :kinds, :items, :items_at) "
+        "SELECT i.key, i.kind, i.item, i.received_at FROM doc, json_to_recordset(doc.d -> 'items') "
+        "AS i(key text, kind text, item json, received_at timestamptz) "
         "ON CONFLICT (key) DO NOTHING RETURNING id, key"
         ") SELECT items.id, items.key, "
         "CASE WHEN CAST(:notify AS text) IS NOT NULL THEN pg_notify(:notify, '') END AS woken "
         "FROM items"
     )
-    .bindparams(
-        *(sa.bindparam(name, type_=type_) for name, type_ in _ARRAYS.items()),
-        sa.bindparam("notify", type_=sa.Text),
-    )
+    .bindparams(sa.bindparam("rows", type_=sa.Text), sa.bindparam("notify", type_=sa.Text))
     .columns(id=sa.Integer, key=sa.Text)
 )
+
+
+def _document(value: Any) -> str:
+    """`value` as JSON text: orjson, or the standard library for what orjson will not write
+    (integers past 64 bits; the parser has already turned NaN and the infinities into null)."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, default=lambda o: o.isoformat())
 
 
 async def accept_deliveries(
@@ -212,20 +213,14 @@ async def accept_deliveries(
             owners.setdefault(row["key"], (result, row))
         rows.extend(delivery.rows)
     if conn.dialect.name == "postgresql":
-        stored = await conn.execute(
-            _PG_ACCEPT,
-            {
-                "bodies": [d.body for d in deliveries],
-                "messages": [d.messages for d in deliveries],
-                "statuses": [d.statuses for d in deliveries],
-                "bodies_at": [d.at for d in deliveries],
-                "keys": [row["key"] for row in rows],
-                "kinds": [row["kind"] for row in rows],
-                "items": [row["item"] for row in rows],
-                "items_at": [row["received_at"] for row in rows],
-                "notify": notify,
-            },
-        )
+        document = {
+            "bodies": [
+                {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
+                for d in deliveries
+            ],
+            "items": rows,
+        }
+        stored = await conn.execute(_PG_ACCEPT, {"rows": _document(document), "notify": notify})
         new = [(row_id, key) for row_id, key, _ in stored]
     else:
         if notify is not None:

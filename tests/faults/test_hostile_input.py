@@ -155,6 +155,18 @@ CASES = [
         stored=["wamid.hostile.ok1", "wamid.hostile.ok2"],
     ),
     Case(
+        "NaN and a 30-digit integer, which JSON allows and not every database's JSON type holds",
+        encode_webhook(
+            delivery(
+                msg("wamid.hostile.nan", "odd numbers", extra={"score": 1}), msg("wamid.hostile.ok3", "fine")
+            )
+        )
+        .replace(b'{"score": 1}', b'{"score": NaN, "big": 123456789012345678901234567890}')
+        .replace(b'{"score":1}', b'{"score":NaN,"big":123456789012345678901234567890}'),
+        200,
+        stored=["wamid.hostile.nan", "wamid.hostile.ok3"],
+    ),
+    Case(
         "a message without timestamp is kept for the rep",
         encode_webhook(
             delivery({k: v for k, v in msg("wamid.hostile.notime", "x").items() if k != "timestamp"})

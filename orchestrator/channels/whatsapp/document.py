@@ -40,7 +40,8 @@ def decode_document(body: bytes) -> Any:
     invalid JSON or UTF-8, or nesting deeper than `MAX_DEPTH`.
 
     orjson reads the usual body; what it refuses (lone surrogates, NaN, invalid input) and integers
-    it would turn into floats go through the standard library, which decides and words the error.
+    it would turn into floats go through the standard library, which decides and words the error
+    (and reads NaN and the infinities as null).
     A body orjson read has no lone surrogate; it needs no cleaning without an escaped NUL, and
     cannot nest deeper than its count of `{` and `[`."""
     if not _LONG_DIGITS.search(body) or not _BIG_NUMBER.search(body):
@@ -53,7 +54,8 @@ def decode_document(body: bytes) -> Any:
                 return document
             return _cleaned(document)
     try:
-        document = json.loads(body)
+        # NaN and the infinities, which JSON allows and PostgreSQL's JSON types refuse: null.
+        document = json.loads(body, parse_constant=lambda _constant: None)
     except json.JSONDecodeError as exc:
         raise WebhookPayloadError(
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
