@@ -14,7 +14,8 @@
   with its error and, when its sender is known, as a `rejected` message in the sender's
   conversation, so a rep sees that something arrived. A transient database error (a deadlock, a
   lock timeout) is not the item's fault: the item is left for the next pass, never rejected.
-The webhook applies its own items right after answering; the background loop applies whatever a
+The webhook hands its items to the process's applier task (`TurnEngine.apply_soon`), which applies
+those of the deliveries that arrived meanwhile together; the background loop applies whatever a
 crash left behind. Applying twice is harmless: messages and statuses dedupe on their own keys.
 """
 

@@ -61,9 +61,10 @@ class Harness(Generic[Capture]):
     outcomes: list[TurnOutcome]
 
     async def post_body(self, body: bytes, *, signature: str | None = None) -> httpx.Response:
-        """POST raw bytes to the webhook, signed with the service's secret unless told otherwise."""
+        """POST raw bytes to the webhook, signed with the service's secret unless told otherwise;
+        returns once the process has applied what it stored (`TurnEngine.apply_soon`)."""
         secret = self.service.settings.whatsapp_app_secret.get_secret_value()
-        return await self.http.post(
+        response = await self.http.post(
             "/webhooks/whatsapp",
             content=body,
             headers={
@@ -71,6 +72,9 @@ class Harness(Generic[Capture]):
                 "x-hub-signature-256": signature or compute_signature(secret, body),
             },
         )
+        # As a server would right after answering: the delivery's items applied, turns scheduled.
+        await self.service.turns.applied()
+        return response
 
     async def post(self, payload: dict[str, Any]) -> httpx.Response:
         return await self.post_body(encode_webhook(payload))

@@ -34,7 +34,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -237,6 +237,11 @@ class TurnEngine:
         self.retries = RetryTimers(clock, self._retry_sends)
         self._retrying: dict[int, asyncio.Task[None]] = {}
         self.on_outcome = on_outcome  # an observer of finished turns (the replay tool)
+        # Items the webhook stored, waiting for the applier task (`apply_soon`).
+        self._to_apply: list[int] = []
+        self._known: dict[int, dict[str, Any]] = {}
+        self._after_apply: list[Callable[[], Awaitable[None]]] = []
+        self._applier: asyncio.Task[None] | None = None
         # The knowledge index the agents build from `config` at their first turn, kept for the next.
         self._knowledge: Any = None
 
@@ -297,9 +302,56 @@ class TurnEngine:
             self._heard.pop(conversation_id, None)
 
     async def drain(self) -> None:
-        """Wait until every scheduled turn has run (replay, tests, shutdown)."""
+        """Wait until the items handed to `apply_soon` are applied and every scheduled turn has run
+        (replay, tests, shutdown)."""
+        await self.applied()
         while pending := [task for task in self._tasks.values() if not task.done()]:
             await asyncio.gather(*pending, return_exceptions=True)
+            await self.applied()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to apply and no turn scheduled or running."""
+        applying = self._applier is not None and not self._applier.done()
+        return not applying and all(task.done() for task in list(self._tasks.values()))
+
+    async def applied(self) -> None:
+        """Wait until the items handed to `apply_soon` so far are applied (their turns scheduled)."""
+        while self._applier is not None and not self._applier.done():
+            await asyncio.gather(self._applier, return_exceptions=True)
+
+    def apply_soon(
+        self,
+        ids: list[int],
+        known: Mapping[int, dict[str, Any]],
+        *,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Apply these stored items (`known`: as the acknowledgement stored them) in the process's
+        applier task, which schedules their turns. The items of deliveries that arrive while it
+        works are applied together in its next pass (on SQLite `APPLY_CHUNK` per transaction), not
+        in a transaction per delivery. `then` runs after the pass that applied them (the media
+        fetch). A crash before the pass leaves the items unapplied in the inbox, for the sweep."""
+        self._to_apply += ids
+        self._known.update(known)
+        if then is not None:
+            self._after_apply.append(then)
+        if self._applier is None or self._applier.done():
+            self._applier = asyncio.create_task(self._apply_pending(), name="inbox-applier")
+
+    async def _apply_pending(self) -> None:
+        while self._to_apply:
+            ids, known, after = self._to_apply, self._known, self._after_apply
+            self._to_apply, self._known, self._after_apply = [], {}, []
+            try:
+                await self.apply_inbox(ids, known)
+            except Exception:  # left unapplied: the background sweep applies them
+                log.exception("inbox_apply_failed", items=len(ids))
+            for hook in after:
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("after_apply_failed")
 
     async def apply_inbox(
         self, ids: list[int] | None = None, known: Mapping[int, dict[str, Any]] | None = None
@@ -427,6 +479,10 @@ class TurnEngine:
 
     async def close(self) -> None:
         self.retries.close()
+        if self._applier is not None:  # what it had not applied stays in the inbox, for the sweep
+            self._applier.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._applier
         for task in list(self._retrying.values()):
             task.cancel()
         await asyncio.gather(*self._retrying.values(), return_exceptions=True)

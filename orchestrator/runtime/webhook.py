@@ -17,7 +17,6 @@ import structlog
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from starlette.background import BackgroundTasks
 
 from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import split_webhook
@@ -111,13 +110,13 @@ async def receive(request: Request) -> Response:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
         delivery = prepare_delivery(body, envelope, at=service.clock.now())
         accepted = await writer.store(delivery)  # answered once its transaction has committed
-        background = None
         if accepted.new_ids and service.settings.run_turns:
-            # Runs after the response is sent; a crash before it is covered by the background sweep.
-            background = BackgroundTasks()
-            background.add_task(service.turns.apply_inbox, accepted.new_ids, accepted.items)
-            if service.media is not None and delivery.media:
-                background.add_task(service.media.kick)  # after the items are applied; off the request
+            # Applied by the process's applier task, together with the items of the deliveries
+            # arriving meanwhile; a crash before it is covered by the background sweep.
+            media = service.media if delivery.media else None
+            service.turns.apply_soon(
+                accepted.new_ids, accepted.items, then=media.kick if media is not None else None
+            )
         # A ready response: FastAPI neither validates nor serialises it again (`response_model` is
         # what the API documents).
         return Response(
@@ -129,7 +128,6 @@ async def receive(request: Request) -> Response:
                 }
             ),
             media_type="application/json",
-            background=background,
         )
 
 

@@ -67,12 +67,13 @@ async def seed(database_url: str) -> dict[str, int]:
 
 
 def await_turns(app: FastAPI) -> None:
-    """Wait until the bot turns a notification started have finished (they run in the app's event
-    loop, in another thread): beside hypothesis's next draw they would move the global random state
-    (LangGraph's checkpoint ids use the `random` module), which hypothesis refuses."""
+    """Wait until the items a notification stored are applied and the bot turns they started have
+    finished (they run in the app's event loop, in another thread): beside hypothesis's next draw
+    they would move the global random state (LangGraph's checkpoint ids use the `random` module),
+    which hypothesis refuses."""
     turns: TurnEngine = app.state.service.turns
     deadline = time.monotonic() + 30
-    while any(not task.done() for task in list(turns._tasks.values())):
+    while not turns.idle:
         assert time.monotonic() < deadline, "the turns of a notification did not finish"
         time.sleep(0.01)
 
