@@ -120,3 +120,24 @@ async def test_an_acknowledge_only_writer_wakes_the_workers_only_when_it_stored_
         assert await woken() == 0
         await asyncio.gather(*(writer.store(delivery(n)) for n in range(2, 6)))
         assert 1 <= await woken() <= 4  # once per write that stored items
+
+
+async def test_the_items_of_webhooks_posted_at_once_are_applied_in_shared_transactions(
+    h: TestHarness,
+) -> None:
+    bodies = [body(n) for n in range(12)]
+    with counting(h) as statements:
+        responses = await asyncio.gather(*(h.post_body(b) for b in bodies))
+        await h.service.turns.drain()
+    assert all(r.status_code == 200 for r in responses)
+    applied = [s for s in statements if s.lstrip().upper().startswith("UPDATE INBOXITEM SET APPLIED_AT")]
+    # One statement marks a pass's items applied; the deliveries that arrived while the applier
+    # was busy were applied together, not one transaction each.
+    assert 1 <= len(applied) < len(bodies)
+    async with h.service.sessions() as session:
+        inbound = (
+            await session.execute(
+                select(col(Message.wa_message_id)).where(col(Message.direction) == "inbound")
+            )
+        ).scalars()
+        assert sorted(str(m) for m in inbound) == sorted(f"wamid.writer.{n}" for n in range(12))
