@@ -40,6 +40,14 @@ async def stored_keys(h: TestHarness) -> list[str]:
         )
 
 
+async def inbound_ids(h: TestHarness) -> list[str]:
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(col(Message.wa_message_id)).where(col(Message.direction) == "inbound")
+        )
+        return sorted(str(m) for m in rows.scalars())
+
+
 async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> None:
     writer = InboxWriter(db_h.service.engine, transactions=2)
     deliveries = [delivery(n) for n in range(8)] + [delivery(2)]  # the last repeats the third
@@ -74,13 +82,7 @@ async def test_webhooks_posted_at_once_are_each_stored_and_answered(db_h: TestHa
     responses = await asyncio.gather(*(db_h.post_body(b) for b in bodies))
     assert [r.json() for r in responses] == [{"messages": 1, "duplicates": 0, "statuses": 0}] * 12
     await db_h.service.turns.drain()
-    async with db_h.service.sessions() as session:
-        inbound = (
-            await session.execute(
-                select(col(Message.wa_message_id)).where(col(Message.direction) == "inbound")
-            )
-        ).scalars()
-        assert sorted(str(m) for m in inbound) == sorted(f"wamid.writer.{n}" for n in range(12))
+    assert await inbound_ids(db_h) == sorted(f"wamid.writer.{n}" for n in range(12))
 
 
 @pytest.mark.parametrize("count", [1, 3])
@@ -134,10 +136,4 @@ async def test_the_items_of_webhooks_posted_at_once_are_applied_in_shared_transa
     # One statement marks a pass's items applied; the deliveries that arrived while the applier
     # was busy were applied together, not one transaction each.
     assert 1 <= len(applied) < len(bodies)
-    async with h.service.sessions() as session:
-        inbound = (
-            await session.execute(
-                select(col(Message.wa_message_id)).where(col(Message.direction) == "inbound")
-            )
-        ).scalars()
-        assert sorted(str(m) for m in inbound) == sorted(f"wamid.writer.{n}" for n in range(12))
+    assert await inbound_ids(h) == sorted(f"wamid.writer.{n}" for n in range(12))
