@@ -213,26 +213,18 @@ async def accept_deliveries(
         for row in delivery.rows:
             owners.setdefault(row["key"], (result, row))
         rows.extend(delivery.rows)
+    bodies = [
+        {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
+        for d in deliveries
+    ]
     if conn.dialect.name == "postgresql":
-        document = {
-            "bodies": [
-                {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
-                for d in deliveries
-            ],
-            "items": rows,
-        }
+        document = {"bodies": bodies, "items": rows}
         stored = await conn.execute(_PG_ACCEPT, {"rows": _document(document), "notify": notify})
         new = [(row_id, key) for row_id, key, _ in stored]
     else:
         if notify is not None:
             raise ValueError("waking workers needs PostgreSQL")
-        await conn.execute(
-            _STORE_DELIVERY,
-            [
-                {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
-                for d in deliveries
-            ],
-        )
+        await conn.execute(_STORE_DELIVERY, bodies)
         new = list(await conn.execute(_STORE_ITEMS[conn.dialect.name], rows)) if rows else []
     for row_id, key in new:
         result, row = owners[key]
