@@ -351,8 +351,11 @@ class StagedSaver(BaseCheckpointSaver[Any]):
     """A saver whose writes inside `staged()` wait for `flush` (the turn's commit); reads see them."""
 
     def __init__(self, inner: BaseCheckpointSaver[Any]) -> None:
+        if not isinstance(inner, TurnSaver):
+            raise TypeError("a staged saver writes in the turn's transaction: its saver must be a TurnSaver")
         super().__init__(serde=inner.serde)
         self.inner = inner
+        self._turn: TurnSaver = inner
 
     @asynccontextmanager
     async def staged(self) -> AsyncIterator[Stage]:
@@ -363,31 +366,17 @@ class StagedSaver(BaseCheckpointSaver[Any]):
         finally:
             _STAGE.reset(token)
 
-    @property
-    def in_app_database(self) -> bool:
-        """Whether checkpoints are read and written in the caller's transaction (`TurnSaver`: the
-        service's savers on both databases; a bare LangGraph saver given by a test or a tool is not)."""
-        return isinstance(self.inner, TurnSaver)
-
     async def stored_in(self, session: AsyncSession, config: RunnableConfig) -> CheckpointTuple | None:
-        """The stored latest checkpoint, read in the caller's transaction (`in_app_database` only)."""
-        assert isinstance(self.inner, TurnSaver)
-        return await self.inner.get_in(session, config)
+        """The stored latest checkpoint, read in the caller's transaction."""
+        return await self._turn.get_in(session, config)
 
     async def flush(self, session: AsyncSession, stage: Stage) -> None:
-        """Store what the graph wrote during the stage, in the caller's transaction (through the
-        inner saver's own connection when it is not a `TurnSaver`)."""
-        inner = self.inner
+        """Store what the graph wrote during the stage, in the caller's transaction."""
         for op in stage.ops:
-            if isinstance(inner, TurnSaver):
-                if isinstance(op, _Put):
-                    await inner.put_in(session, op.config, op.checkpoint, op.metadata, op.new_versions)
-                else:
-                    await inner.put_writes_in(session, op.config, op.writes, op.task_id, op.task_path)
-            elif isinstance(op, _Put):
-                await inner.aput(op.config, op.checkpoint, op.metadata, op.new_versions)
+            if isinstance(op, _Put):
+                await self._turn.put_in(session, op.config, op.checkpoint, op.metadata, op.new_versions)
             else:
-                await inner.aput_writes(op.config, op.writes, op.task_id, op.task_path)
+                await self._turn.put_writes_in(session, op.config, op.writes, op.task_id, op.task_path)
         stage.ops.clear()
         stage.stored.clear()
 

@@ -679,7 +679,7 @@ class TurnEngine:
             return None
         turn = _Pending(conversation, contact, messages, hand_back_of(returned))
         saver = self.saver
-        if saver is not None and saver.in_app_database:
+        if saver is not None:
             # The stored checkpoint the turn starts from, read here rather than in a transaction
             # of its own (the lease is held: nothing else writes it meanwhile).
             turn.checkpoint = await saver.stored_in(session, thread_config(conversation_id))
