@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # are redacted from log fields unless this deployment opts in.
     log_json: bool = False
     log_customer_data: bool = False
+    # One line per HTTP request (uvicorn's access log). Off by default: a busy number's webhook alone
+    # would write a line per delivery (up to a thousand a second), and rendering them cost a sixth of
+    # the acknowledgement's CPU. Each delivery is kept in the database anyway (`webhookdelivery`)
+    # and each refusal is logged as an event.
+    access_log: bool = False
 
     @field_validator("database_url")
     @classmethod

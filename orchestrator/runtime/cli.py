@@ -102,10 +102,16 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level="info",
             log_config=None,
+            access_log=settings.access_log,
         )
         return 0
     uvicorn.run(
-        create_app(settings=settings), host=args.host, port=args.port, log_level="info", log_config=None
+        create_app(settings=settings),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        log_config=None,
+        access_log=settings.access_log,
     )
     return 0
 

@@ -1,0 +1,60 @@
+"""`handoff serve`'s access log, a real OS process: off unless the deployment turns it on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.servers import free_port
+from tests.processes.test_worker import _wait_healthy
+
+
+def _serve_and_ask(tmp_path: Path, extra: dict[str, str]) -> str:
+    """Start `handoff serve`, ask for /healthz twice and the verify handshake once, stop it: its log."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "HANDOFF_ACCESS_LOG"},
+        "HANDOFF_DATABASE_URL": f"sqlite:///{tmp_path / 'handoff.db'}",
+        "HANDOFF_RUN_BACKGROUND": "false",
+        **extra,
+    }
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(process, url)
+        httpx.get(f"{url}/healthz")
+        httpx.get(f"{url}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return log.read_text()
+
+
+@pytest.mark.parametrize("setting", [None, "false"])
+def test_serve_writes_no_line_per_request_by_default(tmp_path: Path, setting: str | None) -> None:
+    text = _serve_and_ask(tmp_path, {} if setting is None else {"HANDOFF_ACCESS_LOG": setting})
+
+    assert "Application startup complete" in text  # the log is read: what is absent is absent
+    assert "GET /healthz" not in text
+    assert "GET /webhooks/whatsapp" not in text
+
+
+def test_serve_writes_a_line_per_request_when_the_access_log_is_on(tmp_path: Path) -> None:
+    text = _serve_and_ask(tmp_path, {"HANDOFF_ACCESS_LOG": "true"})
+
+    assert '"GET /healthz HTTP/1.1" 200' in text
+    # The handshake's line is there, its verify token is not (`orchestrator.core.logs`).
+    assert "GET /webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=[redacted]" in text
+    assert "guess" not in text
