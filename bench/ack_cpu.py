@@ -1,8 +1,10 @@
 """CPU time of one webhook acknowledgement in process, against a bare FastAPI endpoint driven the same
 way: how much the acknowledgement itself costs, without the HTTP server and the load generator.
+With `--in-flight N`, N deliveries are handed over at once (as a busy server sees them, so the
+inbox writer shares its statements among them) and the process's CPU over the round is divided.
 
     .venv/bin/python -m bench.ack_cpu [--deliveries 2000] [--rounds 3] [--database-url ...]
-                                      [--profile FILE]
+                                      [--in-flight N] [--profile FILE]
 
 Each delivery is a signed single-text-message body (as `bench/ingest.py` posts) handed to the ASGI
 app directly, one after the other: ours is `handoff serve`'s app (signature, parsing, the inbox's
@@ -114,19 +116,36 @@ async def post(app: ASGIApp, body: bytes, signature: bytes) -> tuple[int, float]
     return status, done - started
 
 
-async def measure(app: ASGIApp, count: int, run: str, profile: cProfile.Profile | None) -> float:
-    """Mean CPU milliseconds per delivery over `count` deliveries, after a warm-up of 50."""
+async def measure(
+    app: ASGIApp, count: int, run: str, profile: cProfile.Profile | None, *, in_flight: int = 1
+) -> float:
+    """Mean CPU milliseconds per delivery over `count` deliveries, after a warm-up of 50. One after
+    the other, or `in_flight` at a time (then the process's CPU over the whole run, divided)."""
     for n in range(50):
         await post(app, *delivery(n, f"{run}.warm"))
     bodies = [delivery(n, run) for n in range(count)]
     total = 0.0
     if profile is not None:
         profile.enable()
-    for body, signature in bodies:
-        status, cpu = await post(app, body, signature)
-        if status != 200:
-            raise RuntimeError(f"webhook answered {status}")
-        total += cpu
+    if in_flight > 1:
+        slots = asyncio.Semaphore(in_flight)
+
+        async def one(body: bytes, signature: bytes) -> int:
+            async with slots:
+                status, _ = await post(app, body, signature)
+                return status
+
+        started = time.process_time()
+        statuses = await asyncio.gather(*(one(*b) for b in bodies))
+        total = time.process_time() - started
+        if any(status != 200 for status in statuses):
+            raise RuntimeError(f"webhook answered {sorted(set(statuses))}")
+    else:
+        for body, signature in bodies:
+            status, cpu = await post(app, body, signature)
+            if status != 200:
+                raise RuntimeError(f"webhook answered {status}")
+            total += cpu
     if profile is not None:
         profile.disable()
     return total / count * 1000
@@ -151,14 +170,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ours, bare = create_app(service=service), bare_app()
             for index in range(args.rounds):
                 profile = cProfile.Profile(time.process_time) if args.profile and index == 0 else None
-                bare_cpu.append(await measure(bare, args.deliveries, f"{tag}.{index}.b", None))
-                ours_cpu.append(await measure(ours, args.deliveries, f"{tag}.{index}", profile))
+                flight = args.in_flight
+                bare_cpu.append(
+                    await measure(bare, args.deliveries, f"{tag}.{index}.b", None, in_flight=flight)
+                )
+                ours_cpu.append(
+                    await measure(ours, args.deliveries, f"{tag}.{index}", profile, in_flight=flight)
+                )
                 if profile is not None:
                     profile.dump_stats(args.profile)
                 await service.turns.drain()
     return {
         "database": "postgresql" if postgres else "sqlite",
         "deliveries": args.deliveries,
+        "in_flight": args.in_flight,
         "ours_cpu_ms": [round(x, 3) for x in ours_cpu],
         "bare_cpu_ms": [round(x, 3) for x in bare_cpu],
         "ours_p50_ms": round(statistics.median(ours_cpu), 3),
@@ -172,6 +197,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--in-flight", type=int, default=1, help="deliveries handed over at once")
     parser.add_argument("--profile", default=None, help="write a cProfile of ours' first round here")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 

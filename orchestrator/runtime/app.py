@@ -18,7 +18,7 @@ from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.handback import GraphResumer
 from orchestrator.runtime.webhook import inbox_writer
-from orchestrator.runtime.webhook import router as webhook_router
+from orchestrator.runtime.webhook import install as install_webhook
 
 
 def create_app(
@@ -63,7 +63,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(webhook_router)
+    install_webhook(app)  # the webhook's POST first: the route of nearly every request
     for router in ROUTERS:
         app.include_router(router)
     install_workspace(app)  # the browser pages, their static files and the offline API docs
