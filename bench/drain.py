@@ -1,0 +1,176 @@
+"""A backlog of first messages drained by the production layout: how many turns a worker process
+runs per second of its own CPU (per core), and how long the customers wait.
+
+    .venv/bin/python -m bench.drain --database-url postgresql+psycopg://... [--backlog 1000]
+                                    [--workers 1] [--in-flight 50]
+
+An acknowledge-only API process (`handoff serve`, `HANDOFF_RUN_TURNS=false`) and `--workers`
+`handoff worker` processes run on one PostgreSQL database, as `docs/deploy.md` lays them out, with
+sends to a local fake Graph API (in this process's thread). The backlog, one first message from each
+of `--backlog` customers, is posted as fast as the API takes it; the clock runs until every
+customer has had a reply. The workers' CPU (user + system, from `/proc`) is read at that moment, so
+`turns_per_worker_cpu_s` is the rate one core would drain at, whatever the machine's other load (the
+API, PostgreSQL and the load generator share the same two cores here, so the wall-clock rate is
+lower than the per-core rate when they compete).
+
+Prints as its last line one JSON object: `backlog`, `workers`, `posted_s`, `drained_s`,
+`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `first_reply_s` (p50, p99,
+from the start of the posting), `errors`, `loadavg`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.ingest import _Connection, _start, _wait_healthy
+from orchestrator.channels.whatsapp.signature import compute_signature
+from orchestrator.core.settings import DEV_SECRETS
+from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
+from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.servers import free_port, serve_in_thread
+
+TEXT = "Hi, what are your opening hours?"
+
+
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a live process, from `/proc/<pid>/stat`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
+
+
+async def _post_backlog(url: str, backlog: int, in_flight: int, tag: str, *, first: int = 0) -> int:
+    """Post one first message from each of `backlog` customers (numbered from `first`); the number
+    of refused posts."""
+    secret = DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]
+    host, _, port = url.removeprefix("http://").partition(":")
+    numbers = iter(range(first, first + backlog))
+    errors = 0
+
+    async def client() -> None:
+        nonlocal errors
+        connection = _Connection(host, int(port))
+        try:
+            for n in numbers:
+                body = encode_webhook(
+                    build_text_webhook(
+                        wa_id=f"4478009{n:05d}",
+                        message_id=f"wamid.{tag}.{n}",
+                        timestamp=int(time.time()),
+                        text=TEXT,
+                    )
+                )
+                headers = {
+                    "content-type": "application/json",
+                    "x-hub-signature-256": compute_signature(secret, body),
+                }
+                if await connection.post("/webhooks/whatsapp", body, headers) != 200:
+                    errors += 1
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(client() for _ in range(in_flight)))
+    return errors
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
+    fake = FakeGraphAPI()
+    with serve_in_thread(fake.app) as graph_url:
+        env = {
+            **os.environ,
+            "HANDOFF_DEV_MODE": "true",
+            "HANDOFF_DATABASE_URL": args.database_url,
+            "HANDOFF_WHATSAPP_API_URL": graph_url,
+        }
+        port = free_port()
+        api = _start(
+            ["-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
+            {**env, "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
+            workdir / "api.log",
+        )
+        workers = [
+            _start(["-m", "orchestrator.runtime.cli", "worker"], env, workdir / f"worker{i}.log")
+            for i in range(args.workers)
+        ]
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(api, url)
+            # Each worker loads the graph at its first turn (a couple of seconds of CPU, once per
+            # process: `bench.startup` measures it): five messages per worker first, answered before
+            # the clock starts.
+            tag = f"drain{os.getpid()}"
+            asyncio.run(_post_backlog(url, 5 * args.workers, 1, f"{tag}.warm", first=90000))
+            deadline = time.monotonic() + 60
+            while len(fake.sent) < 5 * args.workers and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1)
+            cpu_before = [_cpu_s(w.pid) for w in workers]
+            sent_before = len(fake.sent)
+            started = time.perf_counter()
+            errors = asyncio.run(_post_backlog(url, args.backlog, args.in_flight, tag))
+            posted_s = time.perf_counter() - started
+            replied: dict[str, float] = {}
+            seen = sent_before
+            while len(replied) < args.backlog - errors and time.perf_counter() - started < args.limit_s:
+                time.sleep(0.01)
+                now = time.perf_counter()
+                for request in fake.sent[seen:]:
+                    replied.setdefault(str(request["json"].get("to", "")), now - started)
+                    seen += 1
+            drained_s = time.perf_counter() - started
+            worker_cpu_s = sum(_cpu_s(w.pid) - before for w, before in zip(workers, cpu_before, strict=True))
+        finally:
+            for process in (api, *workers):
+                process.terminate()
+            for process in (api, *workers):
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+    first = list(replied.values())
+    return {
+        "backlog": args.backlog,
+        "workers": args.workers,
+        "answered": len(replied),
+        "posted_s": round(posted_s, 2),
+        "drained_s": round(drained_s, 2),
+        "turns_per_s": round(len(replied) / drained_s, 1),
+        "worker_cpu_s": round(worker_cpu_s, 2),
+        "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
+        "first_reply_s": {"p50": round(_quantile(first, 0.5), 2), "p99": round(_quantile(first, 0.99), 2)},
+        "errors": errors,
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--database-url", required=True, help="postgresql+psycopg://... (a fresh database)")
+    parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--limit-s", type=float, default=600)
+    args = parser.parse_args()
+    if not args.database_url.startswith("postgresql"):
+        parser.error(
+            "the API and the workers share a PostgreSQL database: --database-url postgresql+psycopg://..."
+        )
+    print(json.dumps(run(args)))
+
+
+if __name__ == "__main__":
+    main()
