@@ -1,22 +1,23 @@
-"""A backlog of first messages drained by the production layout: how many turns a worker process
-runs per second of its own CPU (per core), and how long the customers wait.
+"""A backlog of first messages drained by the production layout: how many turns a worker process runs
+per second of its own CPU (per core), and how long the customers wait.
 
     .venv/bin/python -m bench.drain --database-url postgresql+psycopg://... [--backlog 1000]
-                                    [--workers 1] [--in-flight 50]
+                                    [--workers 1] [--in-flight 50] [--rate 80]
 
 An acknowledge-only API process (`handoff serve`, `HANDOFF_RUN_TURNS=false`) and `--workers`
 `handoff worker` processes run on one PostgreSQL database, as `docs/deploy.md` lays them out, with
 sends to a local fake Graph API (in this process's thread). The backlog, one first message from each
-of `--backlog` customers, is posted as fast as the API takes it; the clock runs until every
-customer has had a reply. The workers' CPU (user + system, from `/proc`) is read at that moment, so
-`turns_per_worker_cpu_s` is the rate one core would drain at, whatever the machine's other load (the
-API, PostgreSQL and the load generator share the same two cores here, so the wall-clock rate is
-lower than the per-core rate when they compete).
+of `--backlog` customers, is posted as fast as the API takes it (with `--rate`, that many a second:
+a campaign bringing customers in steadily); the clock runs until every customer has had a reply. The
+workers' CPU (user + system, from `/proc`) is read at that moment, so `turns_per_worker_cpu_s` is
+the rate one core would drain at, whatever the machine's other load (the API, PostgreSQL and the
+load generator share the same two cores here, so the wall-clock rate is lower than the per-core rate
+when they compete).
 
 Prints as its last line one JSON object: `backlog`, `workers`, `posted_s`, `drained_s`,
-`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `first_reply_s` (p50, p99,
-from the start of the posting), `errors`, `loadavg`.
-"""
+`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `rate`, `first_reply_s` (p50,
+p99, from the start of the posting), `reply_s` (p50, p99, from each customer's own post), `errors`,
+`loadavg`."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,22 +53,36 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
-async def _post_backlog(url: str, backlog: int, in_flight: int, tag: str, *, first: int = 0) -> int:
-    """Post one first message from each of `backlog` customers (numbered from `first`); the number
-    of refused posts."""
+async def _post_backlog(
+    url: str,
+    backlog: int,
+    in_flight: int,
+    tag: str,
+    *,
+    first: int = 0,
+    rate: float | None = None,
+    posted: dict[str, float] | None = None,
+) -> int:
+    """Post one first message from each of `backlog` customers (numbered from `first`), as fast as
+    the API takes them, or `rate` a second; the number of refused posts. `posted`: each customer's
+    number → when its post was answered (`time.perf_counter`)."""
     secret = DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]
     host, _, port = url.removeprefix("http://").partition(":")
     numbers = iter(range(first, first + backlog))
     errors = 0
+    begun = time.perf_counter()
 
     async def client() -> None:
         nonlocal errors
         connection = _Connection(host, int(port))
         try:
             for n in numbers:
+                if rate:
+                    await asyncio.sleep(max(0.0, begun + (n - first) / rate - time.perf_counter()))
+                wa_id = f"4478009{n:05d}"
                 body = encode_webhook(
                     build_text_webhook(
-                        wa_id=f"4478009{n:05d}",
+                        wa_id=wa_id,
                         message_id=f"wamid.{tag}.{n}",
                         timestamp=int(time.time()),
                         text=TEXT,
@@ -78,6 +94,8 @@ async def _post_backlog(url: str, backlog: int, in_flight: int, tag: str, *, fir
                 }
                 if await connection.post("/webhooks/whatsapp", body, headers) != 200:
                     errors += 1
+                elif posted is not None:
+                    posted[wa_id] = time.perf_counter()
         finally:
             connection.close()
 
@@ -120,16 +138,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu_before = [_cpu_s(w.pid) for w in workers]
             sent_before = len(fake.sent)
             started = time.perf_counter()
-            errors = asyncio.run(_post_backlog(url, args.backlog, args.in_flight, tag))
-            posted_s = time.perf_counter() - started
+            posted: dict[str, float] = {}
+            outcome: list[int] = []
+            poster = threading.Thread(
+                target=lambda: outcome.append(
+                    asyncio.run(
+                        _post_backlog(url, args.backlog, args.in_flight, tag, rate=args.rate, posted=posted)
+                    )
+                )
+            )
+            poster.start()
             replied: dict[str, float] = {}
             seen = sent_before
-            while len(replied) < args.backlog - errors and time.perf_counter() - started < args.limit_s:
+            while time.perf_counter() - started < args.limit_s:
                 time.sleep(0.01)
                 now = time.perf_counter()
                 for request in fake.sent[seen:]:
-                    replied.setdefault(str(request["json"].get("to", "")), now - started)
+                    replied.setdefault(str(request["json"].get("to", "")).lstrip("+"), now)
                     seen += 1
+                if not poster.is_alive() and len(replied) >= args.backlog - outcome[0]:
+                    break
+            poster.join()
+            errors = outcome[0]
+            posted_s = max(posted.values(), default=started) - started
             drained_s = time.perf_counter() - started
             worker_cpu_s = sum(_cpu_s(w.pid) - before for w, before in zip(workers, cpu_before, strict=True))
         finally:
@@ -141,7 +172,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-    first = list(replied.values())
+    first = [at - started for at in replied.values()]
+    own = [at - posted[who] for who, at in replied.items() if who in posted]
     return {
         "backlog": args.backlog,
         "workers": args.workers,
@@ -151,7 +183,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "turns_per_s": round(len(replied) / drained_s, 1),
         "worker_cpu_s": round(worker_cpu_s, 2),
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
+        "rate": args.rate,
         "first_reply_s": {"p50": round(_quantile(first, 0.5), 2), "p99": round(_quantile(first, 0.99), 2)},
+        "reply_s": {"p50": round(_quantile(own, 0.5), 2), "p99": round(_quantile(own, 0.99), 2)},
         "errors": errors,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
@@ -163,6 +197,7 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=None, help="first messages a second (default: at once)")
     parser.add_argument("--limit-s", type=float, default=600)
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
