@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import _Connection, _start, _wait_healthy
+from bench.measure import process_usage, quantile
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
@@ -40,17 +41,6 @@ from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import free_port, serve_in_thread
 
 TEXT = "Hi, what are your opening hours?"
-
-
-def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a live process, from `/proc/<pid>/stat`."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
 async def _post_backlog(
@@ -135,7 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             while len(fake.sent) < 5 * args.workers and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(1)
-            cpu_before = [_cpu_s(w.pid) for w in workers]
+            cpu_before = [process_usage(w.pid)[0] for w in workers]
             sent_before = len(fake.sent)
             started = time.perf_counter()
             posted: dict[str, float] = {}
@@ -162,7 +152,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             errors = outcome[0]
             posted_s = max(posted.values(), default=started) - started
             drained_s = time.perf_counter() - started
-            worker_cpu_s = sum(_cpu_s(w.pid) - before for w, before in zip(workers, cpu_before, strict=True))
+            worker_cpu_s = sum(
+                process_usage(w.pid)[0] - before for w, before in zip(workers, cpu_before, strict=True)
+            )
         finally:
             for process in (api, *workers):
                 process.terminate()
@@ -184,8 +176,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "worker_cpu_s": round(worker_cpu_s, 2),
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
         "rate": args.rate,
-        "first_reply_s": {"p50": round(_quantile(first, 0.5), 2), "p99": round(_quantile(first, 0.99), 2)},
-        "reply_s": {"p50": round(_quantile(own, 0.5), 2), "p99": round(_quantile(own, 0.99), 2)},
+        "first_reply_s": {"p50": round(quantile(first, 0.5), 2), "p99": round(quantile(first, 0.99), 2)},
+        "reply_s": {"p50": round(quantile(own, 0.5), 2), "p99": round(quantile(own, 0.99), 2)},
         "errors": errors,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }

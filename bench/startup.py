@@ -41,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench.measure import process_usage
+
 POLL_S = 0.02
 CUSTOMERS = 100
 # Ten messages a customer sends one after the other: answered from the knowledge base or small talk,
@@ -104,15 +106,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _proc(pid: int) -> tuple[float, float]:
-    """(CPU seconds used, resident MB) of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-    rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-    return cpu, rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def _bare() -> None:
     import uvicorn
     from fastapi import FastAPI
@@ -157,9 +150,9 @@ def one_run(
                     raise RuntimeError("not healthy within 120 s")
                 time.sleep(POLL_S)
             healthy_s = time.perf_counter() - started
-            cpu_s, _ = _proc(process.pid)
+            cpu_s, _ = process_usage(process.pid)
             time.sleep(2)
-            _, idle_rss = _proc(process.pid)
+            _, idle_rss = process_usage(process.pid)
             after = idle_rss
             if loads:
                 headers = {"Authorization": "Bearer demo-admin"}
@@ -167,7 +160,7 @@ def one_run(
                     path = ("/healthz", "/api/conversations", "/api/queues", "/api/reps")[n % 4]
                     client.get(f"{url}{path}", headers=headers)
                 time.sleep(1)
-                _, after = _proc(process.pid)
+                _, after = process_usage(process.pid)
             turn = _first_turn(client, url, process.pid) if loads else {}
             if turns and graph is not None:
                 turn.update(_many_turns(client, url, process.pid, graph, rounds=turns // CUSTOMERS))
@@ -217,15 +210,15 @@ def _first_turn(client: Any, url: str, pid: int) -> dict[str, float]:
         time.sleep(0.05)
     replied_s = time.perf_counter() - started
     time.sleep(1)
-    return {"first_turn_s": replied_s, "rss_after_first_turn_mb": _proc(pid)[1]}
+    return {"first_turn_s": replied_s, "rss_after_first_turn_mb": process_usage(pid)[1]}
 
 
 def _settle(pid: int) -> None:
     """Wait until the process has used less than 20 ms of CPU in half a second: its work is done."""
-    cpu = _proc(pid)[0]
+    cpu = process_usage(pid)[0]
     for _ in range(240):
         time.sleep(0.5)
-        now = _proc(pid)[0]
+        now = process_usage(pid)[0]
         if now - cpu < 0.02:
             return
         cpu = now
@@ -266,8 +259,8 @@ def _many_turns(client: Any, url: str, pid: int, graph: GraphStandIn, *, rounds:
             time.sleep(0.05)
         _settle(pid)
         if round_ == 0:
-            figures["rss_after_100_turns_mb"] = _proc(pid)[1]
-    figures[f"rss_after_{rounds * CUSTOMERS}_turns_mb"] = _proc(pid)[1]
+            figures["rss_after_100_turns_mb"] = process_usage(pid)[1]
+    figures[f"rss_after_{rounds * CUSTOMERS}_turns_mb"] = process_usage(pid)[1]
     figures["turns_sent"] = graph.sent - sent_before
     return figures
 

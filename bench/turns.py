@@ -38,6 +38,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bench.measure import quantile
 from orchestrator.core.config import load_config
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import InboxItem, Message
@@ -45,11 +46,6 @@ from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink, build_text_webhook
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday morning: every queue open
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
 SMALL_TALK = ["hello", "thanks", "ok", "great, thanks", "hi there", "thank you"]
@@ -182,8 +178,8 @@ async def run(
         "answered": len(replied),
         "drain_per_s": round(len(replied) / drain_s, 1),
         "first_reply_s": {
-            "p50": round(_quantile(first_reply, 0.5), 2),
-            "p99": round(_quantile(first_reply, 0.99), 2),
+            "p50": round(quantile(first_reply, 0.5), 2),
+            "p99": round(quantile(first_reply, 0.99), 2),
         },
         "history": {
             "messages": history,
@@ -194,7 +190,7 @@ async def run(
         "burst_window_s": h.service.turns.burst_window_s,
         "burst_quiet_s": h.service.turns.burst_quiet_s,
         "lone_first_reply_s": {
-            "p50": round(_quantile(lone_reply, 0.5), 3),
+            "p50": round(quantile(lone_reply, 0.5), 3),
             "max": round(max(lone_reply, default=0.0), 3),
         },
         "loadavg": [round(x, 2) for x in os.getloadavg()],
