@@ -82,6 +82,9 @@ class Applied:
     deferred: int = 0  # transient database errors: left for the next pass
     seen: int = 0
     to_run: set[int] = field(default_factory=set)  # bot-owned conversations with new messages
+    # Reading the oldest items: whether an unapplied item came after the last one read (a pass
+    # stops there, without a read that finds nothing).
+    more: bool = True
 
     def merge(self, other: Applied) -> None:
         self.stored += other.stored
@@ -351,6 +354,24 @@ _MARK_APPLIED = (
 )
 
 
+# The oldest unapplied items, each with whether an unapplied item comes after it: the last row's
+# flag tells the caller whether to read again (on PostgreSQL, where a pass reads one item per
+# transaction, a trickle of deliveries cost a read that found nothing after each).
+_LATER = _INBOX.alias("later")
+_OLDEST_UNAPPLIED = (
+    sa.select(
+        _INBOX.c.id,
+        _INBOX.c.item,
+        sa.exists()
+        .where(_LATER.c.applied_at.is_(None), _LATER.c.id > _INBOX.c.id)
+        .correlate(_INBOX)
+        .label("later"),
+    )
+    .where(_INBOX.c.applied_at.is_(None))
+    .order_by(_INBOX.c.id)
+)
+
+
 async def apply_items(
     session: AsyncSession,
     *,
@@ -366,19 +387,24 @@ async def apply_items(
     the caller rolls the whole batch back (and applies it again isolated). On PostgreSQL rows
     another process is applying are skipped (`SKIP LOCKED`)."""
     rows: Sequence[tuple[int, dict[str, Any]]]
+    more = True
     if known is not None and ids is not None:
         rows = [(i, known[i]) for i in ids]
-    else:
+    elif ids is not None:
         query = (
             select(col(InboxItem.id), col(InboxItem.item))
-            .where(col(InboxItem.applied_at).is_(None))
+            .where(col(InboxItem.applied_at).is_(None), col(InboxItem.id).in_(list(ids)))
             .order_by(col(InboxItem.id))
         )
-        query = query.where(col(InboxItem.id).in_(list(ids))) if ids is not None else query.limit(limit)
         rows = [
             (int(i), item) for i, item in (await session.execute(query.with_for_update(skip_locked=True)))
         ]
-    applied = Applied()
+    else:
+        read = await session.execute(_OLDEST_UNAPPLIED.limit(limit).with_for_update(skip_locked=True))
+        found = [(int(i), item, bool(later)) for i, item, later in read]
+        rows = [(i, item) for i, item, _ in found]
+        more = found[-1][2] if found else False
+    applied = Applied(more=more)
     marks: list[dict[str, Any]] = []
     for row_id, raw in rows:
         item = RawItem.model_validate(raw)

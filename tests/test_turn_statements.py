@@ -11,9 +11,12 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation
+from orchestrator.inbox import accept_deliveries, prepare_delivery
 from orchestrator.runtime.graph import thread_config
+from orchestrator.runtime.simulator import encode_webhook
 from tests.factories import counting, say, text
 from tests.fakes.graph import TestHarness
 
@@ -134,3 +137,23 @@ async def test_a_bot_turn_on_postgres_keeps_its_checkpoint_in_its_own_transactio
     )
     assert connection_of("UPDATE message SET status") == connection_of("INSERT INTO checkpoints")
     assert len(ran) <= BOT_TURN_STATEMENTS
+
+
+@pytest.mark.postgres
+async def test_a_worker_pass_stops_at_the_last_stored_item_without_a_read_that_finds_nothing(
+    pg_h: TestHarness,
+) -> None:
+    # Stored as an acknowledge-only API process stores them; the worker's wake-up applies them one
+    # per transaction on PostgreSQL. Each read says whether an item comes after the one it took.
+    async with pg_h.service.engine.begin() as conn:
+        for wa in ("12025550501", "12025550502"):
+            body = encode_webhook(text(wa, "Hello", pg_h.clock.now()))
+            await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=pg_h.clock.now())])
+
+    with counting(pg_h) as statements:
+        applied = await pg_h.service.turns.apply_inbox()
+    await pg_h.service.turns.drain()
+
+    assert applied.stored == 2
+    reads = [s for s in statements if s.lstrip().startswith("SELECT inboxitem.id")]
+    assert len(reads) == 2  # one per item; the pass did not read a third time to find nothing

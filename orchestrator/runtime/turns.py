@@ -378,7 +378,7 @@ class TurnEngine:
                 pending = pending[size:]
                 if not pending:
                     return total
-            elif applied.seen < size or applied.deferred:
+            elif applied.seen < size or applied.deferred or not applied.more:
                 return total
 
     async def _apply_chunk(
