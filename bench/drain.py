@@ -6,18 +6,21 @@ per second of its own CPU (per core), and how long the customers wait.
 
 An acknowledge-only API process (`handoff serve`, `HANDOFF_RUN_TURNS=false`) and `--workers`
 `handoff worker` processes run on one PostgreSQL database, as `docs/deploy.md` lays them out, with
-sends to a local fake Graph API (in this process's thread). The backlog, one first message from each
-of `--backlog` customers, is posted as fast as the API takes it (with `--rate`, that many a second:
-a campaign bringing customers in steadily); the clock runs until every customer has had a reply. The
-workers' CPU (user + system, from `/proc`) is read at that moment, so `turns_per_worker_cpu_s` is
-the rate one core would drain at, whatever the machine's other load (the API, PostgreSQL and the
-load generator share the same two cores here, so the wall-clock rate is lower than the per-core rate
-when they compete).
+sends to a local fake Graph API (in this process's thread), which answers each send with a signed
+`sent` status webhook to the API as Meta does (`--no-statuses`: none; Meta also sends `delivered`
+and `read`, so a real number's workers apply up to three status items per reply). The backlog, one
+first message from each of `--backlog` customers, is posted as fast as the API takes it (with
+`--rate`, that many a second: a campaign bringing customers in steadily); the clock runs until every
+customer has had a reply (`drained_s`), and then until the statuses are applied too (`settled_s`,
+after that). The workers' CPU (user + system, from `/proc`) is read at that moment, so
+`turns_per_worker_cpu_s` is the rate one core would drain at, whatever the machine's other load (the
+API, PostgreSQL and the load generator share the same two cores here, so the wall-clock rate is
+lower than the per-core rate when they compete).
 
-Prints as its last line one JSON object: `backlog`, `workers`, `posted_s`, `drained_s`,
-`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `rate`, `first_reply_s` (p50,
-p99, from the start of the posting), `reply_s` (p50, p99, from each customer's own post), `errors`,
-`loadavg`."""
+Prints as its last line one JSON object: `backlog`, `workers`, `posted_s`, `drained_s`, `settled_s`,
+`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `rate`, `statuses`,
+`first_reply_s` (p50, p99, from the start of the posting), `reply_s` (p50, p99, from each customer's
+own post), `errors`, `loadavg`."""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import _Connection, _start, _wait_healthy
+from bench.ingest import _Connection, _start, _wait_drained, _wait_healthy
 from bench.measure import process_usage, quantile
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
@@ -116,6 +119,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(api, url)
+            if args.statuses:  # as Meta does: a signed `sent` status for each accepted send
+                fake.status_webhooks, fake.app_secret = [url], DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]
             # Each worker loads the graph at its first turn (a couple of seconds of CPU, once per
             # process: `bench.startup` measures it): five messages per worker first, answered before
             # the clock starts.
@@ -152,6 +157,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             errors = outcome[0]
             posted_s = max(posted.values(), default=started) - started
             drained_s = time.perf_counter() - started
+            # The workers' CPU once they have also applied every status the sends brought back.
+            if args.statuses:
+                while fake.statuses_posted < len(fake.sent) and time.perf_counter() - started < args.limit_s:
+                    time.sleep(0.05)
+            settled_s = _wait_drained(args.database_url, limit_s=max(1.0, args.limit_s - drained_s))
             worker_cpu_s = sum(
                 process_usage(w.pid)[0] - before for w, before in zip(workers, cpu_before, strict=True)
             )
@@ -172,10 +182,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "answered": len(replied),
         "posted_s": round(posted_s, 2),
         "drained_s": round(drained_s, 2),
+        "settled_s": settled_s,
         "turns_per_s": round(len(replied) / drained_s, 1),
         "worker_cpu_s": round(worker_cpu_s, 2),
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
         "rate": args.rate,
+        "statuses": args.statuses,
         "first_reply_s": {"p50": round(quantile(first, 0.5), 2), "p99": round(quantile(first, 0.99), 2)},
         "reply_s": {"p50": round(quantile(own, 0.5), 2), "p99": round(quantile(own, 0.99), 2)},
         "errors": errors,
@@ -189,6 +201,12 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--in-flight", type=int, default=50)
+    parser.add_argument(
+        "--statuses",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the fake Graph API posts a `sent` status webhook for each send, as Meta does",
+    )
     parser.add_argument("--rate", type=float, default=None, help="first messages a second (default: at once)")
     parser.add_argument("--limit-s", type=float, default=600)
     args = parser.parse_args()
