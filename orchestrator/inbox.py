@@ -33,10 +33,8 @@ from typing import Any, cast
 import orjson
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import (
     ContactRef,
@@ -354,6 +352,13 @@ _MARK_APPLIED = (
 )
 
 
+# These items, those still unapplied (built once: an expanding IN takes any number of ids).
+_UNAPPLIED_OF = (
+    sa.select(_INBOX.c.id, _INBOX.c.item)
+    .where(_INBOX.c.applied_at.is_(None), _INBOX.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .order_by(_INBOX.c.id)
+    .with_for_update(skip_locked=True)
+)
 # The oldest unapplied items, each with whether an unapplied item comes after it: the last row's
 # flag tells the caller whether to read again (on PostgreSQL, where a pass reads one item per
 # transaction, a trickle of deliveries cost a read that found nothing after each).
@@ -391,14 +396,7 @@ async def apply_items(
     if known is not None and ids is not None:
         rows = [(i, known[i]) for i in ids]
     elif ids is not None:
-        query = (
-            select(col(InboxItem.id), col(InboxItem.item))
-            .where(col(InboxItem.applied_at).is_(None), col(InboxItem.id).in_(list(ids)))
-            .order_by(col(InboxItem.id))
-        )
-        rows = [
-            (int(i), item) for i, item in (await session.execute(query.with_for_update(skip_locked=True)))
-        ]
+        rows = [(int(i), item) for i, item in await session.execute(_UNAPPLIED_OF, {"b_ids": list(ids)})]
     else:
         read = await session.execute(_OLDEST_UNAPPLIED.limit(limit).with_for_update(skip_locked=True))
         found = [(int(i), item, bool(later)) for i, item, later in read]
