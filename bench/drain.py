@@ -2,13 +2,15 @@
 per second of its own CPU (per core), and how long the customers wait.
 
     .venv/bin/python -m bench.drain --database-url postgresql+psycopg://... [--backlog 1000]
+                                    [--status-kinds sent,delivered,read | --no-statuses]
                                     [--workers 1] [--in-flight 50] [--rate 80]
 
 An acknowledge-only API process (`handoff serve`, `HANDOFF_RUN_TURNS=false`) and `--workers`
 `handoff worker` processes run on one PostgreSQL database, as `docs/deploy.md` lays them out, with
 sends to a local fake Graph API (in this process's thread), which answers each send with a signed
 `sent` status webhook to the API as Meta does (`--no-statuses`: none; Meta also sends `delivered`
-and `read`, so a real number's workers apply up to three status items per reply). The backlog, one
+and `read`, so a real number's workers apply up to three status items per reply:
+`--status-kinds sent,delivered,read` posts those, each 50 ms after the one before). The backlog, one
 first message from each of `--backlog` customers, is posted as fast as the API takes it (with
 `--rate`, that many a second: a campaign bringing customers in steadily); the clock runs until every
 customer has had a reply (`drained_s`), and then until the statuses are applied too (`settled_s`,
@@ -99,6 +101,7 @@ async def _post_backlog(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     fake = FakeGraphAPI()
+    kinds = tuple(k.strip() for k in args.status_kinds.split(",") if k.strip())
     with serve_in_thread(fake.app) as graph_url:
         env = {
             **os.environ,
@@ -119,8 +122,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(api, url)
-            if args.statuses:  # as Meta does: a signed `sent` status for each accepted send
+            if args.statuses:  # as Meta does: signed status webhooks for each accepted send
                 fake.status_webhooks, fake.app_secret = [url], DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]
+                fake.status_sequence = kinds
             # Each worker loads the graph at its first turn (a couple of seconds of CPU, once per
             # process: `bench.startup` measures it): five messages per worker first, answered before
             # the clock starts.
@@ -159,7 +163,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             drained_s = time.perf_counter() - started
             # The workers' CPU once they have also applied every status the sends brought back.
             if args.statuses:
-                while fake.statuses_posted < len(fake.sent) and time.perf_counter() - started < args.limit_s:
+                expected = len(kinds) * len(fake.sent)
+                while fake.statuses_posted < expected and time.perf_counter() - started < args.limit_s:
                     time.sleep(0.05)
             settled_s = _wait_drained(args.database_url, limit_s=max(1.0, args.limit_s - drained_s))
             worker_cpu_s = sum(
@@ -187,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "worker_cpu_s": round(worker_cpu_s, 2),
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
         "rate": args.rate,
-        "statuses": args.statuses,
+        "statuses": ",".join(kinds) if args.statuses else None,
         "first_reply_s": {"p50": round(quantile(first, 0.5), 2), "p99": round(quantile(first, 0.99), 2)},
         "reply_s": {"p50": round(quantile(own, 0.5), 2), "p99": round(quantile(own, 0.99), 2)},
         "errors": errors,
@@ -206,6 +211,11 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="the fake Graph API posts a `sent` status webhook for each send, as Meta does",
+    )
+    parser.add_argument(
+        "--status-kinds",
+        default="sent",
+        help="the statuses posted for each send, in order (sent,delivered,read: a customer who reads)",
     )
     parser.add_argument("--rate", type=float, default=None, help="first messages a second (default: at once)")
     parser.add_argument("--limit-s", type=float, default=600)

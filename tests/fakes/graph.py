@@ -96,6 +96,7 @@ class FakeGraphAPI:
         self.status_webhooks: list[str] = []
         self.app_secret = ""
         self.statuses_posted = 0
+        self.status_sequence: tuple[str, ...] = ("sent",)  # e.g. ("sent", "delivered", "read")
         self._callbacks: set[asyncio.Task[None]] = set()
         self.app = self._build_app()
 
@@ -241,24 +242,25 @@ class FakeGraphAPI:
     async def _post_status(self, record: SentRequest) -> None:
         wamid, sent = record["wa_message_id"], record["json"]
         assert wamid is not None
-        body = status_webhook(wamid, str(sent["to"]), "sent", sent.get("biz_opaque_callback_data"))
-        headers = {
-            "content-type": "application/json",
-            "x-hub-signature-256": compute_signature(self.app_secret, body),
-        }
-        await asyncio.sleep(0.05)
         # Plain HTTP: no certificate bundle to load (about 20 ms of CPU per client, which in a burst
         # of sends kept this fake from answering them).
         async with httpx.AsyncClient(timeout=5, verify=False) as client:
-            for attempt in range(120):  # Meta retries for much longer; a minute is enough here
-                url = self.status_webhooks[attempt % len(self.status_webhooks)]
-                with contextlib.suppress(httpx.HTTPError):
-                    if (
-                        await client.post(f"{url}/webhooks/whatsapp", content=body, headers=headers)
-                    ).is_success:
-                        self.statuses_posted += 1
-                        return
-                await asyncio.sleep(0.5)
+            for status in self.status_sequence:  # each a moment after the one before, as on a phone
+                await asyncio.sleep(0.05)
+                body = status_webhook(wamid, str(sent["to"]), status, sent.get("biz_opaque_callback_data"))
+                headers = {
+                    "content-type": "application/json",
+                    "x-hub-signature-256": compute_signature(self.app_secret, body),
+                }
+                for attempt in range(120):  # Meta retries for much longer; a minute is enough here
+                    url = self.status_webhooks[attempt % len(self.status_webhooks)]
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (
+                            await client.post(f"{url}/webhooks/whatsapp", content=body, headers=headers)
+                        ).is_success:
+                            self.statuses_posted += 1
+                            break
+                    await asyncio.sleep(0.5)
 
     def _handle(self, version: str, phone_number_id: str, request: Request, payload: Any) -> Response:
         record = SentRequest(
