@@ -278,44 +278,63 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     inserted = (await session.execute(stmt.returning(col(MessageStatusEvent.id)))).scalar_one_or_none()
     if inserted is None:
         return False
-    message = (
-        (
+    wamid = fit(status.wa_message_id, WAMID_MAX)
+    if status.status != SendStatus.FAILED:
+        if status.status in STATUS_RANK:
+            # Forward only, in one statement: the message (if it is ours) takes the new status
+            # unless it is failed or already as far or further.
             await session.execute(
-                select(Message).where(col(Message.wa_message_id) == fit(status.wa_message_id, WAMID_MAX))
+                _ADVANCE_STATUS,
+                {
+                    "b_wamid": wamid,
+                    "b_status": status.status,
+                    "b_at": at,
+                    "b_kept": _kept_over(status.status),
+                },
             )
-        )
-        .scalars()
-        .first()
-    )
+        return True
+    found = await session.execute(select(Message).where(col(Message.wa_message_id) == wamid))
+    message = found.scalars().first()
     if message is None:
         return True  # a status for a message sent by something else: kept in the status table only
-    if status.status == SendStatus.FAILED:
-        message.status = SendStatus.FAILED
-        message.error = {"source": "status_webhook", "errors": status.errors}
-        message.updated_at = at
-        session.add(message)
-        first = status.errors[0] if status.errors else {}
-        await log_event(
-            session,
-            conversation_id=message.conversation_id,
-            type=EventType.SEND_FAILED,
-            source="whatsapp",
-            description=f"delivery failed: {first.get('code')} {first.get('title', '')}".strip(),
-            at=at,
-            details={"message_id": message.id, "errors": status.errors},
-        )
-    else:
-        try:
-            new_rank = STATUS_RANK[SendStatus(status.status)]
-        except (KeyError, ValueError):
-            return True
-        old_rank = STATUS_RANK.get(SendStatus(message.status), -1) if message.status in STATUS_RANK else -1
-        if message.status != SendStatus.FAILED and new_rank > old_rank:
-            message.status = status.status
-            message.updated_at = at
-            session.add(message)
+    message.status = SendStatus.FAILED
+    message.error = {"source": "status_webhook", "errors": status.errors}
+    message.updated_at = at
+    session.add(message)
+    first = status.errors[0] if status.errors else {}
+    await log_event(
+        session,
+        conversation_id=message.conversation_id,
+        type=EventType.SEND_FAILED,
+        source="whatsapp",
+        description=f"delivery failed: {first.get('code')} {first.get('title', '')}".strip(),
+        at=at,
+        details={"message_id": message.id, "errors": status.errors},
+    )
     await session.flush()
     return True
+
+
+def _kept_over(status: str) -> list[str]:
+    """The statuses a message keeps when `status` arrives: failed, and those ranked as far or
+    further. Any other (ranked lower, or not a delivery status at all) moves on to `status`."""
+    rank = STATUS_RANK[SendStatus(status)]
+    return [str(s) for s, r in STATUS_RANK.items() if r >= rank] + [str(SendStatus.FAILED)]
+
+
+# A delivery status moves the message forward only: `b_kept` lists the statuses it must not replace
+# (`_kept_over`), so the row is read and written in one statement.
+_ADVANCE_STATUS = (
+    sa.update(_MESSAGE)
+    .where(
+        _MESSAGE.c.wa_message_id == sa.bindparam("b_wamid"),
+        _MESSAGE.c.status.not_in(sa.bindparam("b_kept", expanding=True)),
+    )
+    .values(
+        status=sa.bindparam("b_status"),
+        updated_at=sa.bindparam("b_at", type_=_MESSAGE.c.updated_at.type),
+    )
+)
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs

@@ -375,6 +375,18 @@ _OLDEST_UNAPPLIED = (
     .where(_INBOX.c.applied_at.is_(None))
     .order_by(_INBOX.c.id)
 )
+# Unapplied statuses after a given item (`apply_items(statuses=...)`).
+_STATUSES_AFTER = (
+    sa.select(_INBOX.c.id, _INBOX.c.item)
+    .where(
+        _INBOX.c.applied_at.is_(None),
+        _INBOX.c.kind == str(ItemKind.STATUS),
+        _INBOX.c.id > sa.bindparam("b_after"),
+    )
+    .order_by(_INBOX.c.id)
+    .limit(sa.bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 async def apply_items(
@@ -385,12 +397,16 @@ async def apply_items(
     limit: int = 500,
     known: Mapping[int, dict[str, Any]] | None = None,
     isolate: bool = True,
+    statuses: int = 0,
 ) -> Applied:
     """Apply inbox items not yet applied (`ids`, or the oldest `limit`). `known`: the items of
     `ids` as the acknowledgement stored them, so they are not read again. `isolate`: each item in
     its own savepoint, a bad one kept with its error; without it the first failure is raised and
     the caller rolls the whole batch back (and applies it again isolated). On PostgreSQL rows
-    another process is applying are skipped (`SKIP LOCKED`)."""
+    another process is applying are skipped (`SKIP LOCKED`). `statuses`: when the oldest items are
+    read and the last of them is a status, up to this many unapplied statuses after it come too (a
+    status touches only its message, so statuses share a transaction where messages, which lock
+    their conversation, go one by one; see `status_batches`)."""
     rows: Sequence[tuple[int, dict[str, Any]]]
     more = True
     if known is not None and ids is not None:
@@ -402,6 +418,11 @@ async def apply_items(
         found = [(int(i), item, bool(later)) for i, item, later in read]
         rows = [(i, item) for i, item, _ in found]
         more = found[-1][2] if found else False
+        if statuses and more and rows[-1][1].get("kind") == ItemKind.STATUS:
+            after = await session.execute(_STATUSES_AFTER, {"b_after": rows[-1][0], "b_limit": statuses})
+            rows = [*rows, *((int(i), item) for i, item in after)]
+    if statuses and len(rows) > 1 and all(item.get("kind") == ItemKind.STATUS for _, item in rows):
+        rows = sorted(rows, key=_status_lock_order)
     applied = Applied(more=more)
     marks: list[dict[str, Any]] = []
     for row_id, raw in rows:
@@ -432,6 +453,28 @@ async def apply_items(
     if marks:
         await session.execute(_MARK_APPLIED, marks)
     return applied
+
+
+def status_batches(ids: Sequence[int], known: Mapping[int, dict[str, Any]], *, most: int) -> list[list[int]]:
+    """`ids` in the transactions PostgreSQL applies them in: each message alone, a run of statuses
+    (up to `most`) together (`apply_items(statuses=...)` is the same for the oldest items)."""
+    batches: list[list[int]] = []
+    for item_id in ids:
+        is_status = known.get(item_id, {}).get("kind") == ItemKind.STATUS
+        last = batches[-1] if batches else None
+        if is_status and last and len(last) < most and known.get(last[-1], {}).get("kind") == ItemKind.STATUS:
+            last.append(item_id)
+        else:
+            batches.append([item_id])
+    return batches
+
+
+def _status_lock_order(row: tuple[int, dict[str, Any]]) -> str:
+    """Statuses are applied ordered by their message's id (each message's own in arrival order):
+    every batch takes its messages' row locks in the same order, so two batches never wait on each
+    other in a cycle."""
+    raw = row[1].get("raw")
+    return str(raw.get("id", "")) if isinstance(raw, dict) else ""
 
 
 async def _apply_one(session: AsyncSession, *, item: RawItem, at: datetime, applied: Applied) -> InboxOutcome:

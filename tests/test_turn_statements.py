@@ -10,15 +10,16 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import split_webhook
-from orchestrator.core.enums import Owner
-from orchestrator.core.tables import Conversation
-from orchestrator.inbox import accept_deliveries, prepare_delivery
+from orchestrator.core.enums import Direction, Owner
+from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
+from orchestrator.inbox import accept_deliveries, prepare_delivery, status_batches
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.simulator import encode_webhook
 from tests.factories import counting, say, text
-from tests.fakes.graph import TestHarness
+from tests.fakes.graph import TestHarness, status_webhook
 
 # Webhook 3 (acknowledgement), inbox 6 (contact, conversation, message, has_pending, applied: the
 # acknowledgement hands its items over, and a batch needs no savepoint), turn 6 (lease + read of
@@ -157,3 +158,65 @@ async def test_a_worker_pass_stops_at_the_last_stored_item_without_a_read_that_f
     assert applied.stored == 2
     reads = [s for s in statements if s.lstrip().startswith("SELECT inboxitem.id")]
     assert len(reads) == 2  # one per item; the pass did not read a third time to find nothing
+
+
+@pytest.mark.postgres
+async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone(pg_h: TestHarness) -> None:
+    replies = {}
+    for wa in ("12025550511", "12025550512"):
+        assert await say(pg_h, text(wa, "Hello", pg_h.clock.now()))
+        async with pg_h.service.sessions() as session:
+            found = await session.execute(
+                select(Message.wa_message_id)
+                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .where(col(Contact.wa_id) == wa, col(Message.direction) == Direction.OUTBOUND)
+            )
+            replies[wa] = str(found.scalars().one())
+    a, b = replies["12025550511"], replies["12025550512"]
+    bodies = [
+        encode_webhook(text("12025550513", "Hi there", pg_h.clock.now())),
+        status_webhook(b, "12025550512", "sent", None),
+        status_webhook(a, "12025550511", "read", None),
+        encode_webhook(text("12025550514", "Hi there", pg_h.clock.now())),
+        status_webhook(b, "12025550512", "delivered", None),
+        status_webhook(a, "12025550511", "delivered", None),  # after read: Meta's order is not kept
+    ]
+    # Stored as an acknowledge-only API process stores them, then applied as a worker's wake-up does.
+    async with pg_h.service.engine.begin() as conn:
+        for body in bodies:
+            await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=pg_h.clock.now())])
+
+    with counting(pg_h) as statements:
+        applied = await pg_h.service.turns.apply_inbox()
+    await pg_h.service.turns.drain()
+
+    assert (applied.stored, applied.seen) == (6, 6)
+    oldest_reads = [
+        s for s in statements if s.lstrip().startswith("SELECT inboxitem.id, inboxitem.item, EXISTS")
+    ]
+    # One transaction per message, one for the four statuses (read with the first of them).
+    assert len(oldest_reads) == 3
+    async with pg_h.service.sessions() as session:
+        status_of = dict(
+            (
+                await session.execute(
+                    select(Message.wa_message_id, Message.status).where(
+                        col(Message.wa_message_id).in_([a, b])
+                    )
+                )
+            ).all()
+        )
+        events = (await session.execute(select(MessageStatusEvent))).scalars().all()
+        customers = (await session.execute(select(Contact.wa_id))).scalars().all()
+    assert status_of == {a: "read", b: "delivered"}
+    assert len(events) == 4
+    assert {"12025550513", "12025550514"} <= set(customers)
+
+
+def test_stored_items_are_applied_each_message_alone_and_runs_of_statuses_together() -> None:
+    kinds = {1: "message", 2: "status", 3: "status", 4: "status", 5: "message", 6: "status"}
+    known = {i: {"kind": kind} for i, kind in kinds.items()}
+    assert status_batches(list(kinds), known, most=2) == [[1], [2, 3], [4], [5], [6]]
+    assert status_batches(list(kinds), known, most=100) == [[1], [2, 3, 4], [5], [6]]
+    assert status_batches([7, 2, 3], known, most=100) == [[7], [2, 3]], "an item not known goes alone"

@@ -67,7 +67,7 @@ from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, 
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
-from orchestrator.inbox import Applied, apply_items
+from orchestrator.inbox import Applied, apply_items, status_batches
 from orchestrator.outbox import (
     SEND_CLAIM,
     After,
@@ -92,6 +92,8 @@ log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
 APPLY_CHUNK = 100
+# On PostgreSQL: statuses applied together in one transaction (messages go one by one).
+STATUS_BATCH = 100
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs
@@ -359,23 +361,29 @@ class TurnEngine:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
         `known`: the items as the acknowledgement stored them (not read again on SQLite). Short
         transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items on
-        SQLite (one writer at a time); one item on PostgreSQL, where a transaction holding the rows
-        of several conversations would deadlock with another process applying the same
-        conversations in another order."""
-        size = APPLY_CHUNK if self._dialect == "sqlite" else 1
+        SQLite (one writer at a time); on PostgreSQL one message, where a transaction holding the
+        rows of several conversations would deadlock with another process applying the same
+        conversations in another order, or up to `STATUS_BATCH` statuses (which touch only their
+        messages, locked in one order: `inbox.status_batches`)."""
+        postgres = self._dialect != "sqlite"
+        size = 1 if postgres else APPLY_CHUNK
         total = Applied()
         pending = list(ids) if ids is not None else None
         while True:
             await self.foreground.yield_to()
-            chunk = pending[:size] if pending is not None else None
+            chunk = None
+            if pending is not None and postgres:
+                chunk = status_batches(pending, known or {}, most=STATUS_BATCH)[0]
+            elif pending is not None:
+                chunk = pending[:size]
             applied = await self._apply_chunk(chunk, size, known)
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
             # turn may have run and ended since, before this chunk's message was stored.
             for conversation_id in sorted(applied.to_run):
                 self.schedule(conversation_id)
             total.merge(applied)
-            if pending is not None:
-                pending = pending[size:]
+            if pending is not None and chunk is not None:
+                pending = pending[len(chunk) :]
                 if not pending:
                     return total
             elif applied.seen < size or applied.deferred or not applied.more:
@@ -391,10 +399,17 @@ class TurnEngine:
         sweep may be applying them."""
         if known is None or chunk is None or self._dialect != "sqlite" or not all(i in known for i in chunk):
             known = None
+        statuses = STATUS_BATCH if self._dialect != "sqlite" else 0
         try:
             async with self.sessions() as session, session.begin():
                 return await apply_items(
-                    session, at=self.clock.now(), ids=chunk, limit=size, known=known, isolate=False
+                    session,
+                    at=self.clock.now(),
+                    ids=chunk,
+                    limit=size,
+                    known=known,
+                    isolate=False,
+                    statuses=statuses,
                 )
         except OperationalError as exc:
             # Transient (a deadlock, a lock timeout, a busy SQLite): no item's fault. Left
@@ -405,8 +420,8 @@ class TurnEngine:
             return Applied(deferred=len(chunk) if chunk else 1)
         except Exception as exc:
             log.info("inbox_batch_isolated", items=len(chunk) if chunk else size, error=repr(exc)[:300])
-        async with self.sessions() as session, session.begin():
-            return await apply_items(session, at=self.clock.now(), ids=chunk, limit=size)
+        async with self.sessions() as session, session.begin():  # the same items, each isolated
+            return await apply_items(session, at=self.clock.now(), ids=chunk, limit=size, statuses=statuses)
 
     async def sweep(self) -> int:
         """Crash recovery: apply inbox items left unapplied, schedule conversations with pending

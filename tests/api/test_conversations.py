@@ -17,7 +17,7 @@ from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation, Message
 from tests.api.helpers import bearer, seed_conversation
 from tests.factories import button, say, text
-from tests.fakes.graph import TestHarness, graph_error_body
+from tests.fakes.graph import TestHarness, graph_error_body, status_webhook
 from tests.fixtures import load_fixture
 
 
@@ -319,6 +319,38 @@ async def test_failed_delivery_status_from_meta_is_shown_on_the_conversation(h: 
     (failure,) = body["send_failures"]
     assert failure["error"]["errors"][0]["code"] == 131026
     assert body["messages"][-1]["status"] == "failed"
+
+
+async def test_delivery_statuses_move_a_message_forward_only_whatever_order_they_arrive_in(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    ids = []
+    for words in ("first", "second"):
+        sent = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": words})
+        ids.append(sent.json()["id"])
+    async with h.service.sessions() as session:
+        wamids = [(await session.get(Message, i)).wa_message_id for i in ids]  # type: ignore[union-attr]
+    first, second = wamids
+    assert first is not None
+    assert second is not None
+
+    async def arrives(wamid: str, status: str) -> None:
+        assert (await h.post_body(status_webhook(wamid, "+447700900123", status, None))).status_code == 200
+
+    await arrives(second, "sent")
+    await arrives(second, "delivered")
+    assert await stored_status(h, ids[1]) == "delivered"
+    await arrives(first, "read")  # Meta's statuses arrive out of order
+    await arrives(first, "delivered")
+    await arrives(first, "sent")
+    assert await stored_status(h, ids[0]) == "read"
+    failed = load_fixture("status_failed_131026_real_redacted.json")
+    failed["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = second
+    assert (await h.post(failed)).status_code == 200
+    await arrives(second, "read")
+    assert await stored_status(h, ids[1]) == "failed", "a failed message stays failed"
+    assert await stored_status(h, ids[0]) == "read"
 
 
 # -- moving conversations -----------------------------------------------------------------------------

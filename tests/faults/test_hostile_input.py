@@ -14,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
+from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.enums import InboxOutcome
 from orchestrator.core.tables import Contact, InboxItem, Message, MessageStatusEvent
+from orchestrator.inbox import accept_deliveries, prepare_delivery
 from orchestrator.runtime.simulator import encode_webhook
 from orchestrator.runtime.webhook import MAX_BODY_BYTES
 from tests.conftest import OPEN_HOURS
@@ -316,3 +318,30 @@ async def test_a_transient_database_error_defers_an_item_instead_of_rejecting_it
         stored = (await session.execute(select(Message).where(col(Message.kind) == "text"))).scalars().all()
     assert item.outcome == InboxOutcome.STORED
     assert [m.wa_message_id for m in stored] == ["wamid.hostile.deadlock"]
+
+
+@pytest.mark.postgres
+async def test_a_status_that_cannot_be_used_costs_none_of_the_statuses_applied_with_it(
+    pg_h: TestHarness,
+) -> None:
+    statuses = [
+        {"id": "wamid.out.1", "status": "delivered", "timestamp": "1764000000", "recipient_id": "1"},
+        {"id": "wamid.out.2", "timestamp": "1764000000", "recipient_id": "1"},  # no status
+        {"id": "wamid.out.3", "status": "read", "timestamp": "1764000000", "recipient_id": "1"},
+    ]
+    body = encode_webhook(delivery(statuses=statuses))
+    # Stored as an acknowledge-only API process stores it; applied as a worker's wake-up applies the
+    # oldest items (on PostgreSQL, statuses together in one transaction).
+    async with pg_h.service.engine.begin() as conn:
+        await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=pg_h.clock.now())])
+    applied = await pg_h.service.turns.apply_inbox()
+
+    assert (applied.stored, applied.rejected) == (2, 1)
+    async with pg_h.service.sessions() as session:
+        events = (await session.execute(select(MessageStatusEvent))).scalars().all()
+        items = (await session.execute(select(InboxItem).order_by(col(InboxItem.id)))).scalars().all()
+    assert sorted((e.wa_message_id, e.status) for e in events) == [
+        ("wamid.out.1", "delivered"),
+        ("wamid.out.3", "read"),
+    ]
+    assert [i.outcome for i in items] == [InboxOutcome.STORED, InboxOutcome.REJECTED, InboxOutcome.STORED]
