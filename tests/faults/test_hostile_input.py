@@ -5,7 +5,7 @@ huge bodies), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +15,11 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import split_webhook
+from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.enums import InboxOutcome
 from orchestrator.core.tables import Contact, InboxItem, Message, MessageStatusEvent
 from orchestrator.inbox import accept_deliveries, prepare_delivery
+from orchestrator.runtime.app import create_app
 from orchestrator.runtime.simulator import encode_webhook
 from orchestrator.runtime.webhook import MAX_BODY_BYTES
 from tests.conftest import OPEN_HOURS
@@ -345,3 +347,43 @@ async def test_a_status_that_cannot_be_used_costs_none_of_the_statuses_applied_w
         ("wamid.out.3", "read"),
     ]
     assert [i.outcome for i in items] == [InboxOutcome.STORED, InboxOutcome.REJECTED, InboxOutcome.STORED]
+
+
+async def test_a_sender_that_goes_away_before_its_body_arrived_gets_nothing_stored(db_h: TestHarness) -> None:
+    body = encode_webhook(delivery(msg("wamid.hostile.gone", "hello")))
+    secret = db_h.service.settings.whatsapp_app_secret.get_secret_value()
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[:40], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    answered: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        answered.append(dict(message))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/whatsapp",
+        "raw_path": b"/webhooks/whatsapp",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-hub-signature-256", compute_signature(secret, body).encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    await create_app(service=db_h.service)(scope, receive, send)
+
+    assert answered == [], "nobody is left to answer"
+    async with db_h.service.sessions() as session:
+        assert (await session.execute(select(InboxItem))).scalars().all() == []
