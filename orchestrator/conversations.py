@@ -83,6 +83,14 @@ _OPEN_CONVERSATION = select(Conversation).where(
 async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime) -> Contact:
     """Find the contact by phone or business-scoped id (either may be missing), or create it.
     Over-long ids are shortened to their columns (`fit`); the message's raw payload keeps them whole."""
+    contact, _ = await _find_or_create_contact(session, ref=ref, at=at)
+    return contact
+
+
+async def _find_or_create_contact(
+    session: AsyncSession, *, ref: ContactRef, at: datetime
+) -> tuple[Contact, bool]:
+    """`upsert_contact`, and whether this transaction created the contact."""
     ref = ref.model_copy(
         update={
             "wa_id": fit(ref.wa_id, WA_ID_MAX) if ref.wa_id else None,
@@ -109,7 +117,7 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
             if changed:
                 session.add(found)
                 await session.flush()
-            return found
+            return found, False
         contact = Contact(
             wa_id=ref.wa_id,
             user_id=ref.user_id,
@@ -121,7 +129,7 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
         created = await _insert_or_nothing(session, contact)
         if created is None:
             continue  # created concurrently by another delivery: read it back
-        return cast(Contact, created)
+        return cast(Contact, created), True
     raise RuntimeError("could not create or find the contact")
 
 
@@ -147,6 +155,28 @@ async def current_conversation(
             continue  # opened concurrently by another delivery: read it back
         return cast(Conversation, created)
     raise RuntimeError("could not create or find the conversation")
+
+
+async def _open_first_conversation(
+    session: AsyncSession, *, contact: Contact, at: datetime, msg: InboundMessage
+) -> Conversation:
+    """The first conversation of a contact this transaction created: nobody else can see the
+    contact yet, so there is no open conversation to look for, and none can be opened meanwhile.
+    It is opened with the message's arrival already marked (bot-owned, a message pending)."""
+    assert contact.id is not None
+    conversation = Conversation(
+        contact_id=contact.id,
+        owner=Owner.BOT,
+        referral=msg.referral,
+        has_pending=True,
+        last_inbound_at=msg.timestamp,
+        created_at=at,
+        updated_at=at,
+    )
+    created = await _insert_or_nothing(session, conversation)
+    if created is None:
+        raise RuntimeError(f"a conversation of contact {contact.id} exists before the contact was committed")
+    return cast(Conversation, created)
 
 
 def words_of(msg: InboundMessage) -> str | None:
@@ -192,8 +222,11 @@ async def store_inbound(
     session: AsyncSession, *, msg: InboundMessage, at: datetime
 ) -> tuple[Message | None, Conversation]:
     """Persist one inbound message; returns (None, conversation) for a duplicate delivery."""
-    contact = await upsert_contact(session, ref=msg.contact, at=at)
-    conversation = await current_conversation(session, contact=contact, at=at, referral=msg.referral)
+    contact, new_contact = await _find_or_create_contact(session, ref=msg.contact, at=at)
+    if new_contact:  # a customer's first message: its conversation opened already marked
+        conversation = await _open_first_conversation(session, contact=contact, at=at, msg=msg)
+    else:
+        conversation = await current_conversation(session, contact=contact, at=at, referral=msg.referral)
     assert conversation.id is not None
     for_bot = conversation.owner == Owner.BOT
     values = {
@@ -216,23 +249,25 @@ async def store_inbound(
         return None, conversation
     message = _loaded(session, Message, row)
     last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
-    # Always written, `has_pending` too even when this session read it set: a turn committing
-    # meanwhile may have cleared it (PostgreSQL, READ COMMITTED), and an unwritten "unchanged" value
-    # would leave this message with no turn ever coming. A Core UPDATE (an ORM flush of one row
-    # costs several times its statement); the session's copy of the conversation is kept in step.
-    await session.execute(
-        _MARK_INBOUND,
-        {
-            "b_conversation_id": conversation.id,
-            "b_last_inbound_at": last_inbound_at,
-            "b_at": at,
-            "b_pending": for_bot,
-        },
-    )
-    set_committed_value(conversation, "last_inbound_at", last_inbound_at)
-    set_committed_value(conversation, "updated_at", at)
-    if for_bot:
-        set_committed_value(conversation, "has_pending", True)
+    # Always written (unless the conversation was opened marked, just now), `has_pending` too even
+    # when this session read it set: a turn committing meanwhile may have cleared it (PostgreSQL,
+    # READ COMMITTED), and an unwritten "unchanged" value would leave this message with no turn ever
+    # coming. A Core UPDATE (an ORM flush of one row costs several times its statement); the
+    # session's copy of the conversation is kept in step.
+    if not new_contact:
+        await session.execute(
+            _MARK_INBOUND,
+            {
+                "b_conversation_id": conversation.id,
+                "b_last_inbound_at": last_inbound_at,
+                "b_at": at,
+                "b_pending": for_bot,
+            },
+        )
+        set_committed_value(conversation, "last_inbound_at", last_inbound_at)
+        set_committed_value(conversation, "updated_at", at)
+        if for_bot:
+            set_committed_value(conversation, "has_pending", True)
     if not for_bot:
         # The rep workspace is told through the context log (notifications follow the log).
         await log_event(

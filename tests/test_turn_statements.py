@@ -29,9 +29,10 @@ from tests.fakes.graph import TestHarness, status_webhook
 # through the service's engine, so its statements are counted.
 BOT_TURN_STATEMENTS = 24
 # A first message that asks for a person: the contact and conversation created (each one INSERT that
-# does nothing on a concurrent creation, no savepoint), then the handoff (context, routing,
+# does nothing on a concurrent creation, no savepoint; the new contact's conversation opened with the
+# message already marked, neither looked for nor updated), then the handoff (context, routing,
 # assignment, SLA timers, the customer's notice) in the turn's commit.
-HANDOFF_TURN_STATEMENTS = 35
+HANDOFF_TURN_STATEMENTS = 33
 # Transactions per message, webhook to reply: acknowledgement, inbox, lease + read, commit, send
 # result + lease release.
 TURN_TRANSACTIONS = 5
