@@ -7,8 +7,9 @@ handoff_inbox` (`orchestrator.inbox.accept_deliveries`), which PostgreSQL delive
 turns (`handoff worker`, or `handoff serve` with the default `HANDOFF_RUN_TURNS=true`) listens on
 that channel and, when woken, applies what is unapplied in the inbox and schedules the turns: the
 same `TurnEngine.apply_inbox` the API process would have run, so several workers share the items
-(`FOR UPDATE SKIP LOCKED`, one item per transaction) and each conversation still has one worker at a
-time (its turn lease). Wake-ups that arrive while an apply runs are folded into one more pass.
+(`FOR UPDATE SKIP LOCKED`, one message or a run of statuses per transaction) and each conversation
+still has one worker at a time (its turn lease). Wake-ups that arrive while an apply runs are folded
+into one more pass.
 
 Nothing depends on the notification arriving: the background sweep (`Service.tick`, every
 `HANDOFF_TIMER_INTERVAL_S`) applies anything left unapplied, and a lost LISTEN connection is opened
