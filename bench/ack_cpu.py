@@ -43,6 +43,7 @@ from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import Settings
 from orchestrator.runtime.app import create_app
 from orchestrator.runtime.container import Service
+from tests.factories import webhook_scope
 from tests.fakes.graph import FakeGraphAPI
 
 SECRET = "bench-app-secret"
@@ -74,26 +75,7 @@ def delivery(n: int, run: str) -> tuple[bytes, bytes]:
 
 async def post(app: ASGIApp, body: bytes, signature: bytes) -> tuple[int, float]:
     """Hand one delivery to `app`; the status and the CPU seconds until the response was complete."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/webhooks/whatsapp",
-        "raw_path": b"/webhooks/whatsapp",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-hub-signature-256", signature),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+    scope = webhook_scope(body, signature)
     sent = False
     status = 0
     done = 0.0

@@ -91,3 +91,28 @@ def counting(h: TestHarness) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def webhook_scope(body: bytes, signature: bytes) -> dict[str, Any]:
+    """The ASGI scope an HTTP server hands the app for a signed POST of `body` to the webhook (to
+    drive the app directly, without a client: a disconnect, or the acknowledgement's own CPU)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/whatsapp",
+        "raw_path": b"/webhooks/whatsapp",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-hub-signature-256", signature),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }

@@ -168,7 +168,7 @@ async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone
         assert await say(pg_h, text(wa, "Hello", pg_h.clock.now()))
         async with pg_h.service.sessions() as session:
             found = await session.execute(
-                select(Message.wa_message_id)
+                select(col(Message.wa_message_id))
                 .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
                 .join(Contact, col(Contact.id) == col(Conversation.contact_id))
                 .where(col(Contact.wa_id) == wa, col(Message.direction) == Direction.OUTBOUND)
@@ -199,17 +199,14 @@ async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone
     # One transaction per message, one for the four statuses (read with the first of them).
     assert len(oldest_reads) == 3
     async with pg_h.service.sessions() as session:
-        status_of = dict(
-            (
-                await session.execute(
-                    select(Message.wa_message_id, Message.status).where(
-                        col(Message.wa_message_id).in_([a, b])
-                    )
-                )
-            ).all()
+        rows = await session.execute(
+            select(col(Message.wa_message_id), col(Message.status)).where(
+                col(Message.wa_message_id).in_([a, b])
+            )
         )
+        status_of: dict[str | None, str] = dict(rows.tuples().all())
         events = (await session.execute(select(MessageStatusEvent))).scalars().all()
-        customers = (await session.execute(select(Contact.wa_id))).scalars().all()
+        customers = (await session.execute(select(col(Contact.wa_id)))).scalars().all()
     assert status_of == {a: "read", b: "delivered"}
     assert len(events) == 4
     assert {"12025550513", "12025550514"} <= set(customers)

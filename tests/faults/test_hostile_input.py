@@ -23,6 +23,7 @@ from orchestrator.runtime.app import create_app
 from orchestrator.runtime.simulator import encode_webhook
 from orchestrator.runtime.webhook import MAX_BODY_BYTES
 from tests.conftest import OPEN_HOURS
+from tests.factories import webhook_scope
 from tests.fakes.graph import TestHarness
 
 LONG_WAMID = "wamid." + "X" * 400
@@ -364,24 +365,7 @@ async def test_a_sender_that_goes_away_before_its_body_arrived_gets_nothing_stor
     async def send(message: MutableMapping[str, Any]) -> None:
         answered.append(dict(message))
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/webhooks/whatsapp",
-        "raw_path": b"/webhooks/whatsapp",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-hub-signature-256", compute_signature(secret, body).encode()),
-        ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = webhook_scope(body, compute_signature(secret, body).encode())
     await create_app(service=db_h.service)(scope, receive, send)
 
     assert answered == [], "nobody is left to answer"
