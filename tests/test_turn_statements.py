@@ -204,7 +204,7 @@ async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone
                 col(Message.wa_message_id).in_([a, b])
             )
         )
-        status_of: dict[str | None, str] = dict(rows.tuples().all())
+        status_of = {row[0]: row[1] for row in rows.all()}
         events = (await session.execute(select(MessageStatusEvent))).scalars().all()
         customers = (await session.execute(select(col(Contact.wa_id)))).scalars().all()
     assert status_of == {a: "read", b: "delivered"}
