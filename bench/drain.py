@@ -20,7 +20,9 @@ API, PostgreSQL and the load generator share the same two cores here, so the wal
 lower than the per-core rate when they compete).
 
 Prints as its last line one JSON object: `backlog`, `workers`, `posted_s`, `drained_s`, `settled_s`,
-`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `rate`, `statuses`,
+`turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `api_cpu_s` (the API
+process's), `bench_cpu_s` (this process's: the load generator, the fake Graph API and the status
+webhooks it posts, which a real deployment does not carry), `rate`, `statuses`,
 `first_reply_s` (p50, p99, from the start of the posting), `reply_s` (p50, p99, from each customer's
 own post), `errors`, `loadavg`."""
 
@@ -135,6 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(0.05)
             time.sleep(1)
             cpu_before = [process_usage(w.pid)[0] for w in workers]
+            api_before, bench_before = process_usage(api.pid)[0], time.process_time()
             sent_before = len(fake.sent)
             started = time.perf_counter()
             posted: dict[str, float] = {}
@@ -170,6 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             worker_cpu_s = sum(
                 process_usage(w.pid)[0] - before for w, before in zip(workers, cpu_before, strict=True)
             )
+            api_cpu_s = process_usage(api.pid)[0] - api_before
+            bench_cpu_s = time.process_time() - bench_before
         finally:
             for process in (api, *workers):
                 process.terminate()
@@ -190,6 +195,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settled_s": settled_s,
         "turns_per_s": round(len(replied) / drained_s, 1),
         "worker_cpu_s": round(worker_cpu_s, 2),
+        "api_cpu_s": round(api_cpu_s, 2),
+        "bench_cpu_s": round(bench_cpu_s, 2),
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
         "rate": args.rate,
         "statuses": ",".join(kinds) if args.statuses else None,
