@@ -324,7 +324,7 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
                     "b_wamid": wamid,
                     "b_status": status.status,
                     "b_at": at,
-                    "b_kept": _kept_over(status.status),
+                    "b_kept": _KEPT_OVER[status.status],
                 },
             )
         return True
@@ -350,15 +350,16 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
     return True
 
 
-def _kept_over(status: str) -> list[str]:
-    """The statuses a message keeps when `status` arrives: failed, and those ranked as far or
-    further. Any other (ranked lower, or not a delivery status at all) moves on to `status`."""
-    rank = STATUS_RANK[SendStatus(status)]
-    return [str(s) for s, r in STATUS_RANK.items() if r >= rank] + [str(SendStatus.FAILED)]
+# The statuses a message keeps when a delivery status arrives: failed, and those ranked as far or
+# further. Any other (ranked lower, or not a delivery status at all) moves on to the new one.
+_KEPT_OVER = {
+    str(status): [str(s) for s, r in STATUS_RANK.items() if r >= rank] + [str(SendStatus.FAILED)]
+    for status, rank in STATUS_RANK.items()
+}
 
 
 # A delivery status moves the message forward only: `b_kept` lists the statuses it must not replace
-# (`_kept_over`), so the row is read and written in one statement.
+# (`_KEPT_OVER`), so the row is read and written in one statement.
 _ADVANCE_STATUS = (
     sa.update(_MESSAGE)
     .where(
