@@ -34,6 +34,7 @@ import contextlib
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -368,23 +369,25 @@ class TurnEngine:
         postgres = self._dialect != "sqlite"
         size = 1 if postgres else APPLY_CHUNK
         total = Applied()
-        pending = list(ids) if ids is not None else None
+        chunks: deque[list[int]] | None = None  # None: the oldest unapplied, read pass by pass
+        if ids is not None:
+            if postgres:
+                chunks = deque(status_batches(ids, known or {}, most=STATUS_BATCH))
+            else:
+                chunks = deque(ids[start : start + size] for start in range(0, len(ids), size))
+            if not chunks:
+                return total
         while True:
             await self.foreground.yield_to()
-            chunk = None
-            if pending is not None and postgres:
-                chunk = status_batches(pending, known or {}, most=STATUS_BATCH)[0]
-            elif pending is not None:
-                chunk = pending[:size]
+            chunk = chunks.popleft() if chunks is not None else None
             applied = await self._apply_chunk(chunk, size, known)
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
             # turn may have run and ended since, before this chunk's message was stored.
             for conversation_id in sorted(applied.to_run):
                 self.schedule(conversation_id)
             total.merge(applied)
-            if pending is not None and chunk is not None:
-                pending = pending[len(chunk) :]
-                if not pending:
+            if chunks is not None:
+                if not chunks:
                     return total
             elif applied.seen < size or applied.deferred or not applied.more:
                 return total
