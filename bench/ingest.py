@@ -3,7 +3,7 @@ comes to the speed of the web server itself.
 
     .venv/bin/python -m bench.ingest [--seconds 20] [--in-flight 50] [--rounds 3] [--rate 50]
                                      [--database-url sqlite:///... | postgresql+psycopg://...]
-                                     [--workers N]
+                                     [--workers N] [--drain-limit-s 600]
 
 Two servers run side by side as OS processes under the same uvicorn settings: a bare FastAPI app that
 reads the body and answers 200, and `handoff serve` (the real webhook: signature, parsing, storage,
@@ -17,7 +17,8 @@ ours / bare throughput and our p99 / bare p99.
 `--workers N` (PostgreSQL): `handoff serve` runs as an acknowledge-only API process
 (`HANDOFF_RUN_TURNS=false`) and N `handoff worker` processes run the turns, on the same machine; the
 run then also waits for the workers to answer every stored message and reports `drained_s` (from the
-end of the last round until nothing is pending) and `replies`.
+end of the last round until nothing is pending; None past `--drain-limit-s`, or with
+`--drain-limit-s 0`, which measures the acknowledgement alone without waiting) and `replies`.
 
 Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
 `p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (and with `--workers`:
@@ -255,6 +256,12 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=0, help="acknowledge-only API and N turn workers (PostgreSQL)"
     )
+    parser.add_argument(
+        "--drain-limit-s",
+        type=float,
+        default=600,
+        help="with --workers: how long to wait for the backlog to be answered (0: report no drain)",
+    )
     args = parser.parse_args()
     if args.workers and not (args.database_url or "").startswith("postgresql"):
         parser.error("--workers needs --database-url postgresql+psycopg://...")
@@ -308,8 +315,8 @@ def main() -> None:
                         )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
-            if args.workers:
-                drained_s = _wait_drained(database_url)
+            if args.workers and args.drain_limit_s > 0:
+                drained_s = _wait_drained(database_url, limit_s=args.drain_limit_s)
         finally:
             for process in (bare, ours, *workers):
                 process.terminate()

@@ -243,8 +243,11 @@ class InboxWriter:
     committed. While fewer than `transactions` are being stored, a delivery is stored at once, in
     its own transaction; the deliveries that arrive while all are busy wait and are then stored
     together, in one transaction (up to `max_items` items), so under load the commits, and the
-    connection and its round trips, are shared. Several transactions at once keep the event loop's
-    latency, not the writer, the limit when the process is busy with other work. If a shared
+    connection and its round trips, are shared. By default one write at a time on PostgreSQL,
+    where a write is one statement and the process does little else (the deliveries arriving
+    during its round trip make the next write, the larger the cheaper a delivery), and four on
+    SQLite, where the same process runs the turns and several transactions at once keep the event
+    loop's latency, not the writer, the limit (both measured: `docs/benchmarks.md`). If a shared
     transaction fails, its deliveries are stored again one by one, so one that cannot be stored
     never costs the others. On PostgreSQL a write is one statement, committed on its own
     (`accept_deliveries`); `notify` names the channel it notifies when it stored new items (an
@@ -255,14 +258,15 @@ class InboxWriter:
         engine: AsyncEngine,
         *,
         notify: str | None = None,
-        transactions: int = 4,
+        transactions: int | None = None,
         max_items: int = 5000,
     ) -> None:
-        if notify is not None and engine.dialect.name != "postgresql":
+        postgres = engine.dialect.name == "postgresql"
+        if notify is not None and not postgres:
             raise ValueError("waking workers needs PostgreSQL")
         self._engine = engine
         self._notify = notify
-        self._limit = transactions
+        self._limit = transactions if transactions is not None else (1 if postgres else 4)
         self._max_items = max_items
         self._writing = 0
         self._waiting: deque[tuple[Delivery, asyncio.Future[Accepted]]] = deque()
