@@ -14,7 +14,8 @@ with its NOTIFY), on SQLite with the turns held back (`burst_window_s` of an hou
 acknowledgement and the inbox run. The clock stops when the response's last byte is sent, so the
 work after the answer (applying the items) is not counted: on SQLite the process's applier task is
 let finish between deliveries, off the clock. Rounds alternate bare and ours.
-`--profile FILE` writes a cProfile of ours (pstats format) for the first round.
+`--profile FILE` writes a cProfile of ours (pstats format) for the last round (the first pays
+for the connections' and statements' warm-up).
 
 Prints as its last line one JSON object: `database`, `deliveries`, `ours_cpu_ms`, `bare_cpu_ms`
 (each round's mean CPU per delivery, `time.process_time`), `ours_p50_ms`, `bare_p50_ms` (median
@@ -168,7 +169,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # inside the next delivery's clock; it is let finish between deliveries instead.
             settle = None if postgres else service.turns.applied
             for index in range(args.rounds):
-                profile = cProfile.Profile(time.process_time) if args.profile and index == 0 else None
+                last = index == args.rounds - 1
+                profile = cProfile.Profile(time.process_time) if args.profile and last else None
                 flight = args.in_flight
                 bare_cpu.append(
                     await measure(bare, args.deliveries, f"{tag}.{index}.b", None, in_flight=flight)
