@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.channels.whatsapp.client import GraphAPIError
-from orchestrator.channels.whatsapp.document import WebhookPayloadError
+from orchestrator.channels.whatsapp.document import WebhookPayloadError, decode_document
 from orchestrator.channels.whatsapp.inbound import (
     ContactRef,
     InboundKind,
@@ -482,3 +482,20 @@ def test_each_message_in_a_batch_gets_its_own_senders_name() -> None:
         ("972987654321", "Test Name"),
         ("447700900123", "Ana"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (b"1234567890123456789", 1234567890123456789),  # 19 digits: still an exact integer
+        (b"12345678901234567890123", 12345678901234567890123),  # past 64 bits: not made a float
+        (b"-98765432109876543210", -98765432109876543210),
+        (b"123456789012345678", 123456789012345678),  # 18 digits: orjson's own reading
+    ],
+)
+def test_long_integers_are_read_exactly(number: bytes, expected: int) -> None:
+    body = b'{"a": "phone 4477009001234567890123", "n": [1, ' + number + b"]}"
+    document = decode_document(body)
+    assert document["n"][1] == expected
+    assert isinstance(document["n"][1], int)
+    assert document["a"] == "phone 4477009001234567890123"
