@@ -3,7 +3,7 @@ comes to the speed of the web server itself.
 
     .venv/bin/python -m bench.ingest [--seconds 20] [--in-flight 50] [--rounds 3] [--rate 50]
                                      [--database-url sqlite:///... | postgresql+psycopg://...]
-                                     [--workers N] [--drain-limit-s 600]
+                                     [--workers N] [--workers-after] [--drain-limit-s 600]
 
 Two servers run side by side as OS processes under the same uvicorn settings: a bare FastAPI app that
 reads the body and answers 200, and `handoff serve` (the real webhook: signature, parsing, storage,
@@ -19,6 +19,8 @@ ours / bare throughput and our p99 / bare p99.
 run then also waits for the workers to answer every stored message and reports `drained_s` (from the
 end of the last round until nothing is pending; None past `--drain-limit-s`, or with
 `--drain-limit-s 0`, which measures the acknowledgement alone without waiting) and `replies`.
+With `--workers-after` the workers start only once the rounds are over, so the acknowledge-only
+API has the machine to itself during the load, as when the workers run on other hosts.
 
 Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
 `p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (and with `--workers`:
@@ -257,6 +259,12 @@ def main() -> None:
         "--workers", type=int, default=0, help="acknowledge-only API and N turn workers (PostgreSQL)"
     )
     parser.add_argument(
+        "--workers-after",
+        action="store_true",
+        help="with --workers: start the workers once the rounds are over (the acknowledgement alone "
+        "on the machine, as when the workers run on other hosts)",
+    )
+    parser.add_argument(
         "--drain-limit-s",
         type=float,
         default=600,
@@ -293,10 +301,14 @@ def main() -> None:
             api_env,
             workdir / "ours.log",
         )
-        workers = [
-            _start(["-m", "orchestrator.runtime.cli", "worker"], env, workdir / f"worker{i}.log")
-            for i in range(args.workers)
-        ]
+
+        def start_workers() -> list[subprocess.Popen[bytes]]:
+            return [
+                _start(["-m", "orchestrator.runtime.cli", "worker"], env, workdir / f"worker{i}.log")
+                for i in range(args.workers)
+            ]
+
+        workers = [] if args.workers_after else start_workers()
         drained_s: float | None = None
         try:
             bare_url, ours_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{ours_port}"
@@ -315,6 +327,8 @@ def main() -> None:
                         )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
+            if args.workers_after:
+                workers = start_workers()
             if args.workers and args.drain_limit_s > 0:
                 drained_s = _wait_drained(database_url, limit_s=args.drain_limit_s)
         finally:
