@@ -6,7 +6,9 @@ per second of its own CPU (per core), and how long the customers wait.
                                     [--workers 1] [--in-flight 50] [--rate 80]
 
 An acknowledge-only API process (`handoff serve`, `HANDOFF_RUN_TURNS=false`) and `--workers`
-`handoff worker` processes run on one PostgreSQL database, as `docs/deploy.md` lays them out, with
+`handoff worker` processes run on one PostgreSQL database, as `docs/deploy.md` lays them out (with
+`--workers 0`, one `handoff serve` process runs the turns too, the embedded layout, on SQLite or
+PostgreSQL; its CPU is then the workers'), with
 sends to a local fake Graph API (in this process's thread), which answers each send with a signed
 `sent` status webhook to the API as Meta does (`--no-statuses`: none; Meta also sends `delivered`
 and `read`, so a real number's workers apply up to three status items per reply:
@@ -114,7 +116,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         api = _start(
             ["-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
-            {**env, "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
+            # Without workers, the API process runs the turns itself (the embedded layout).
+            {**env, "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"} if args.workers else env,
             workdir / "api.log",
         )
         workers = [
@@ -131,12 +134,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # process: `bench.startup` measures it): five messages per worker first, answered before
             # the clock starts.
             tag = f"drain{os.getpid()}"
-            asyncio.run(_post_backlog(url, 5 * args.workers, 1, f"{tag}.warm", first=90000))
+            warm = 5 * max(args.workers, 1)
+            asyncio.run(_post_backlog(url, warm, 1, f"{tag}.warm", first=90000))
             deadline = time.monotonic() + 60
-            while len(fake.sent) < 5 * args.workers and time.monotonic() < deadline:
+            while len(fake.sent) < warm and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(1)
-            cpu_before = [process_usage(w.pid)[0] for w in workers]
+            turners = workers or [api]  # the processes that run the turns
+            cpu_before = [process_usage(w.pid)[0] for w in turners]
             api_before, bench_before = process_usage(api.pid)[0], time.process_time()
             sent_before = len(fake.sent)
             started = time.perf_counter()
@@ -171,7 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     time.sleep(0.05)
             settled_s = _wait_drained(args.database_url, limit_s=max(1.0, args.limit_s - drained_s))
             worker_cpu_s = sum(
-                process_usage(w.pid)[0] - before for w, before in zip(workers, cpu_before, strict=True)
+                process_usage(w.pid)[0] - before for w, before in zip(turners, cpu_before, strict=True)
             )
             api_cpu_s = process_usage(api.pid)[0] - api_before
             bench_cpu_s = time.process_time() - bench_before
@@ -209,9 +214,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--database-url", required=True, help="postgresql+psycopg://... (a fresh database)")
+    parser.add_argument(
+        "--database-url",
+        required=True,
+        help="postgresql+psycopg://... (a fresh database); sqlite:///... (a new file) with --workers 0",
+    )
     parser.add_argument("--backlog", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="0: one `handoff serve` process runs the turns (the embedded layout)",
+    )
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument(
         "--statuses",
@@ -227,7 +241,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="first messages a second (default: at once)")
     parser.add_argument("--limit-s", type=float, default=600)
     args = parser.parse_args()
-    if not args.database_url.startswith("postgresql"):
+    if args.workers and not args.database_url.startswith("postgresql"):
         parser.error(
             "the API and the workers share a PostgreSQL database: --database-url postgresql+psycopg://..."
         )
