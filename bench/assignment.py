@@ -18,10 +18,17 @@ database is checked independently and the last line printed is one JSON object:
                        assignments (must be 0)
   lost                 conversations neither assigned nor waiting (must be 0)
   spread               max - min assignments among the (equally available) reps of a queue
-  p50_ms, p99_ms       latency of one handoff transaction, begin to commit
+  p50_ms, p99_ms       latency of one handoff transaction, begin to commit (with `--rate`: from
+                       when it was due to its commit)
   per_s                assignments per second of wall time, first start to last commit
 
   loadavg              the machine's load average at the end (the figures are CPU-bound)
+
+By default each process hands off as fast as it can (a closed loop: the latency is then that of a
+saturated machine). `--rate R` offers R handoffs a second in all instead, shared among the processes
+(an open loop: each handoff is due at its time whether or not the earlier ones have finished, and
+waits for one of the process's `--concurrency` lanes if all are busy), which is how a goal such as
+"300/s with a p99 of 25 ms" reads.
 
 `--cpu N` measures instead the client side of one handoff: N handoffs one at a time in this process
 (after a warm-up), printing `cpu_ms_per_handoff` (`time.process_time`) and `statements_per_handoff`
@@ -174,7 +181,12 @@ async def hand_off_one(
 
 
 async def _hand_off(
-    url: str, config_data: dict[str, Any], work: list[tuple[int, str]], concurrency: int, barrier: Any
+    url: str,
+    config_data: dict[str, Any],
+    work: list[tuple[int, str]],
+    concurrency: int,
+    barrier: Any,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     config = parse_config(config_data)
     engine = make_engine(url)
@@ -182,24 +194,51 @@ async def _hand_off(
     latencies: list[float] = []
     errors: list[str] = []
     try:
-        async with sessions() as session:  # open a connection before the clock starts
-            await session.execute(select(1))
+
+        async def connect() -> None:
+            async with sessions() as session:
+                await session.execute(select(1))
+                await asyncio.sleep(0.05)  # held a moment, so that each lane opens its own
+
+        await asyncio.gather(*(connect() for _ in range(concurrency)))  # before the clock starts
         await asyncio.to_thread(barrier.wait)
         started = time.perf_counter()
         started_wall = time.time()
         items = iter(work)
 
+        async def one(conversation_id: int, queue: str, since: float) -> None:
+            try:
+                await hand_off_one(sessions, config, conversation_id, queue)
+            except Exception as exc:  # reported, and the checks below count what was lost
+                errors.append(f"{conversation_id}: {exc!r}"[:300])
+                return
+            latencies.append((time.perf_counter() - since) * 1000)
+
         async def lane() -> None:
             for conversation_id, queue in items:
-                t0 = time.perf_counter()
-                try:
-                    await hand_off_one(sessions, config, conversation_id, queue)
-                except Exception as exc:  # reported, and the checks below count what was lost
-                    errors.append(f"{conversation_id}: {exc!r}"[:300])
-                    continue
-                latencies.append((time.perf_counter() - t0) * 1000)
+                await one(conversation_id, queue, time.perf_counter())
 
-        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        async def paced(per_s: float) -> None:
+            # Open loop: the n-th handoff is due at n / per_s whether or not the ones before have
+            # finished, and its latency counts from when it was due (a late start, waiting for one
+            # of the `concurrency` lanes, included).
+            lanes = asyncio.Semaphore(concurrency)
+
+            async def due_one(conversation_id: int, queue: str, due: float) -> None:
+                async with lanes:
+                    await one(conversation_id, queue, due)
+
+            tasks = []
+            for index, (conversation_id, queue) in enumerate(work):
+                due = started + index / per_s
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(due_one(conversation_id, queue, due)))
+            await asyncio.gather(*tasks)
+
+        if rate is None:
+            await asyncio.gather(*(lane() for _ in range(concurrency)))
+        else:
+            await paced(rate)
         return {
             "latencies": latencies,
             "errors": errors,
@@ -211,10 +250,15 @@ async def _hand_off(
 
 
 def worker(
-    url: str, config_data: dict[str, Any], work: list[tuple[int, str]], concurrency: int, barrier: Any
+    url: str,
+    config_data: dict[str, Any],
+    work: list[tuple[int, str]],
+    concurrency: int,
+    barrier: Any,
+    rate: float | None = None,
 ) -> dict[str, Any]:
-    """One OS process: its own engine, its share of the handoffs."""
-    return asyncio.run(_hand_off(url, config_data, work, concurrency, barrier))
+    """One OS process: its own engine, its share of the handoffs (at `rate` a second, if given)."""
+    return asyncio.run(_hand_off(url, config_data, work, concurrency, barrier, rate))
 
 
 async def verify(url: str, *, plan: dict[str, list[str]], conversation_ids: list[int]) -> dict[str, Any]:
@@ -319,8 +363,11 @@ def run_load(
     capacity: int | None = None,
     concurrency: int = 1,
     migrate: bool = True,
+    rate: float | None = None,
 ) -> dict[str, Any]:
-    """Set up, hand off from `processes` OS processes at once, verify. Returns the result object."""
+    """Set up, hand off from `processes` OS processes at once, verify. Returns the result object.
+    `rate`: handoffs a second offered in all (open loop, shared evenly among the processes) instead
+    of each process handing off as fast as its `concurrency` lanes finish."""
     if migrate:
         run_migrations(url)
     run = uuid.uuid4().hex[:6]
@@ -334,7 +381,11 @@ def run_load(
     with context.Manager() as manager:
         barrier = manager.Barrier(processes)
         with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-            futures = [pool.submit(worker, url, config_data, share, concurrency, barrier) for share in shares]
+            per_process = rate / processes if rate else None
+            futures = [
+                pool.submit(worker, url, config_data, share, concurrency, barrier, per_process)
+                for share in shares
+            ]
             results = [f.result() for f in futures]
     latencies = [ms for r in results for ms in r["latencies"]]
     errors = [e for r in results for e in r["errors"]]
@@ -359,6 +410,7 @@ def run_load(
         "reps_per_queue": reps_per_queue,
         "capacity": capacity,
         "concurrency": concurrency,
+        "rate": rate,
         "database": url.split("://", 1)[0],
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
@@ -430,6 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", type=int, default=None, help="per rep (default: even split + 2)")
     parser.add_argument("--concurrency", type=int, default=1, help="concurrent handoffs per process")
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: handoffs offered a second in all, latency counted from when each was due",
+    )
+    parser.add_argument(
         "--cpu",
         type=int,
         default=0,
@@ -451,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         reps_per_queue=args.reps_per_queue,
         capacity=args.capacity,
         concurrency=args.concurrency,
+        rate=args.rate,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "per_rep"}))
     ok = result["double_assignments"] == 0 and result["capacity_violations"] == 0 and result["lost"] == 0
