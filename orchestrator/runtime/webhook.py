@@ -66,6 +66,10 @@ async def verify_subscription(
     return challenge
 
 
+# The refusal of a body past the limit, declared or as it is read.
+_TOO_LARGE = {"detail": f"body larger than {MAX_BODY_BYTES} bytes"}
+
+
 async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
     """The webhook's POST as a plain ASGI application (see `_Acknowledgement`): read the body up to
     the limit, verify, split, store, answer. Refusals answer as FastAPI's `HTTPException` does
@@ -75,7 +79,7 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
     with service.turns.foreground.serving():  # this process's turns wait meanwhile (`Foreground`)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return await _answer(send, 413, {"detail": f"body larger than {MAX_BODY_BYTES} bytes"})
+            return await _answer(send, 413, _TOO_LARGE)
         body = bytearray()
         while True:  # never read whole first: refused as soon as it passes the limit
             message = await receive()
@@ -83,7 +87,7 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
                 return  # the sender went away before its body arrived: nothing stored, no answer
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
-                return await _answer(send, 413, {"detail": f"body larger than {MAX_BODY_BYTES} bytes"})
+                return await _answer(send, 413, _TOO_LARGE)
             if not message.get("more_body", False):
                 break
         raw = bytes(body)
