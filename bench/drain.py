@@ -205,6 +205,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
         "rate": args.rate,
         "statuses": ",".join(kinds) if args.statuses else None,
+        "statuses_posted": fake.statuses_posted,
+        "status_errors": fake.status_errors[:3],
         "first_reply_s": {"p50": round(quantile(first, 0.5), 2), "p99": round(quantile(first, 0.99), 2)},
         "reply_s": {"p50": round(quantile(own, 0.5), 2), "p99": round(quantile(own, 0.99), 2)},
         "errors": errors,

@@ -7,6 +7,7 @@ unique constraints, not on reads before writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -293,45 +294,88 @@ async def store_inbound(
     return message, conversation
 
 
-async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datetime) -> bool:
-    """Record a delivery status once; move the message's status forward only (statuses arrive out of
-    order). A `failed` status marks the message failed and is logged for the rep. Returns False for a
-    duplicate."""
-    stmt = (
-        insert_for(session)(MessageStatusEvent)
-        .values(
-            wa_message_id=fit(status.wa_message_id, WAMID_MAX),
-            status=fit(status.status, STATUS_MAX),
-            timestamp=status.timestamp,
-            errors=status.errors or None,
-            raw=status.raw,
-            callback_data=fit(status.callback_data, CALLBACK_MAX) if status.callback_data else None,
-            created_at=at,
-        )
+_STATUS_EVENT = cast(sa.Table, MessageStatusEvent.__table__)  # type: ignore[attr-defined]
+# Statuses recorded once each: one INSERT for a batch (`executemany`, which SQLAlchemy sends as
+# multi-row VALUES), returning the (wamid, status) pairs that were new.
+_INSERT_STATUSES = per_dialect(
+    lambda insert: (
+        insert(_STATUS_EVENT)
         .on_conflict_do_nothing(index_elements=["wa_message_id", "status"])
+        .returning(_STATUS_EVENT.c.wa_message_id, _STATUS_EVENT.c.status)
     )
-    inserted = (await session.execute(stmt.returning(col(MessageStatusEvent.id)))).scalar_one_or_none()
-    if inserted is None:
-        return False
-    wamid = fit(status.wa_message_id, WAMID_MAX)
-    if status.status != SendStatus.FAILED:
-        if status.status in STATUS_RANK:
-            # Forward only, in one statement: the message (if it is ours) takes the new status
-            # unless it is failed or already as far or further.
-            await session.execute(
-                _ADVANCE_STATUS,
-                {
-                    "b_wamid": wamid,
-                    "b_status": status.status,
-                    "b_at": at,
-                    "b_kept": _KEPT_OVER[status.status],
-                },
-            )
-        return True
+)
+# A delivery status moves the message forward only: the message (if it is ours) takes the new
+# status unless it is failed or already as far or further (statuses arrive out of order), read and
+# written in one statement, executed once for a batch.
+_RANK_OF_STATUS = sa.case({str(s): rank for s, rank in STATUS_RANK.items()}, value=_M.status, else_=-1)
+_ADVANCE_STATUS = (
+    sa.update(_MESSAGE)
+    .where(
+        _M.wa_message_id == sa.bindparam("b_wamid"),
+        _M.status != str(SendStatus.FAILED),
+        sa.bindparam("b_rank", type_=sa.Integer()) > _RANK_OF_STATUS,
+    )
+    .values(status=sa.bindparam("b_status"), updated_at=sa.bindparam("b_at", type_=UTCDateTime()))
+)
+
+
+async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datetime) -> bool:
+    """Record a delivery status once (`apply_statuses` of one); False for a duplicate."""
+    return (await apply_statuses(session, statuses=[status], at=at))[0]
+
+
+async def apply_statuses(
+    session: AsyncSession, *, statuses: Sequence[StatusUpdate], at: datetime
+) -> list[bool]:
+    """Record delivery statuses once each and move their messages' status forward only, in two
+    statements for the whole batch (on PostgreSQL, a batch's statuses come in their messages' lock
+    order: `inbox.status_batches`). A `failed` status marks the message failed and is logged for the
+    rep. Returns, per status, whether it was new (False: a duplicate)."""
+    if not statuses:
+        return []
+    rows: list[dict[str, Any]] = [
+        {
+            "wa_message_id": fit(status.wa_message_id, WAMID_MAX),
+            "status": fit(status.status, STATUS_MAX),
+            "timestamp": status.timestamp,
+            "errors": status.errors or None,
+            "raw": status.raw,
+            "callback_data": fit(status.callback_data, CALLBACK_MAX) if status.callback_data else None,
+            "created_at": at,
+        }
+        for status in statuses
+    ]
+    inserted = await session.execute(_INSERT_STATUSES[session.get_bind().dialect.name], rows)
+    new = {(row.wa_message_id, row.status) for row in inserted}
+    flags: list[bool] = []
+    for row in rows:  # each new pair counted once, for the first status that carries it
+        key = (row["wa_message_id"], row["status"])
+        flags.append(key in new)
+        new.discard(key)
+    advances = [
+        {
+            "b_wamid": row["wa_message_id"],
+            "b_status": status.status,
+            "b_rank": STATUS_RANK[SendStatus(status.status)],
+            "b_at": at,
+        }
+        for status, row, fresh in zip(statuses, rows, flags, strict=True)
+        if fresh and status.status in STATUS_RANK
+    ]
+    if advances:
+        await session.execute(_ADVANCE_STATUS, advances)
+    for status, row, fresh in zip(statuses, rows, flags, strict=True):
+        if fresh and status.status == SendStatus.FAILED:
+            await _record_failed(session, status=status, wamid=row["wa_message_id"], at=at)
+    return flags
+
+
+async def _record_failed(session: AsyncSession, *, status: StatusUpdate, wamid: str, at: datetime) -> None:
+    """A `failed` status: the message (if it is ours) marked failed and the failure logged for the rep."""
     found = await session.execute(select(Message).where(col(Message.wa_message_id) == wamid))
     message = found.scalars().first()
     if message is None:
-        return True  # a status for a message sent by something else: kept in the status table only
+        return  # a status for a message sent by something else: kept in the status table only
     message.status = SendStatus.FAILED
     message.error = {"source": "status_webhook", "errors": status.errors}
     message.updated_at = at
@@ -347,30 +391,6 @@ async def apply_status(session: AsyncSession, *, status: StatusUpdate, at: datet
         details={"message_id": message.id, "errors": status.errors},
     )
     await session.flush()
-    return True
-
-
-# The statuses a message keeps when a delivery status arrives: failed, and those ranked as far or
-# further. Any other (ranked lower, or not a delivery status at all) moves on to the new one.
-_KEPT_OVER = {
-    str(status): [str(s) for s, r in STATUS_RANK.items() if r >= rank] + [str(SendStatus.FAILED)]
-    for status, rank in STATUS_RANK.items()
-}
-
-
-# A delivery status moves the message forward only: `b_kept` lists the statuses it must not replace
-# (`_KEPT_OVER`), so the row is read and written in one statement.
-_ADVANCE_STATUS = (
-    sa.update(_MESSAGE)
-    .where(
-        _MESSAGE.c.wa_message_id == sa.bindparam("b_wamid"),
-        _MESSAGE.c.status.not_in(sa.bindparam("b_kept", expanding=True)),
-    )
-    .values(
-        status=sa.bindparam("b_status"),
-        updated_at=sa.bindparam("b_at", type_=_MESSAGE.c.updated_at.type),
-    )
-)
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs

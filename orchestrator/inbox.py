@@ -41,11 +41,13 @@ from orchestrator.channels.whatsapp.inbound import (
     InboundMessage,
     ItemKind,
     RawItem,
+    StatusUpdate,
     WebhookEnvelope,
     parse_item,
 )
 from orchestrator.conversations import (
     apply_status,
+    apply_statuses,
     current_conversation,
     store_inbound,
     upsert_contact,
@@ -429,12 +431,19 @@ async def apply_items(
         rows = sorted(rows, key=_status_lock_order)
     applied = Applied(more=more)
     marks: list[dict[str, Any]] = []
+    batched: list[tuple[dict[str, Any], StatusUpdate]] = []  # a batch's statuses, applied at its end
     for row_id, raw in rows:
         item = RawItem.model_validate(raw)
         outcome, error = InboxOutcome.STORED, None
         applied.seen += 1
         if not isolate:
-            outcome = await _apply_one(session, item=item, at=at, applied=applied)
+            parsed = parse_item(item)
+            if isinstance(parsed, StatusUpdate):
+                mark = {"b_id": row_id, "b_at": at, "b_outcome": None, "b_error": None}
+                batched.append((mark, parsed))
+                marks.append(mark)
+                continue
+            outcome = await _apply_message(session, msg=parsed, at=at, applied=applied)
         else:
             try:
                 async with session.begin_nested():
@@ -453,6 +462,12 @@ async def apply_items(
         applied.duplicates += outcome == InboxOutcome.DUPLICATE
         applied.rejected += outcome == InboxOutcome.REJECTED
         marks.append({"b_id": row_id, "b_at": at, "b_outcome": str(outcome), "b_error": error})
+    if batched:
+        fresh = await apply_statuses(session, statuses=[status for _, status in batched], at=at)
+        for (mark, _), new in zip(batched, fresh, strict=True):
+            mark["b_outcome"] = str(InboxOutcome.STORED if new else InboxOutcome.DUPLICATE)
+            applied.stored += new
+            applied.duplicates += not new
     await session.flush()
     if marks:
         await session.execute(_MARK_APPLIED, marks)
@@ -484,16 +499,22 @@ def _status_lock_order(row: tuple[int, dict[str, Any]]) -> str:
 async def _apply_one(session: AsyncSession, *, item: RawItem, at: datetime, applied: Applied) -> InboxOutcome:
     parsed = parse_item(item)
     if isinstance(parsed, InboundMessage):
-        stored, conversation = await store_inbound(session, msg=parsed, at=at)
-        if stored is None:
-            return InboxOutcome.DUPLICATE
-        if parsed.media is not None:  # fetched after the commit (orchestrator.media)
-            await register_inbound(session, message=stored, ref=parsed.media, kind=str(parsed.kind), at=at)
-        if conversation.owner == Owner.BOT and conversation.id is not None:
-            applied.to_run.add(conversation.id)
-        return InboxOutcome.STORED
+        return await _apply_message(session, msg=parsed, at=at, applied=applied)
     new = await apply_status(session, status=parsed, at=at)
     return InboxOutcome.STORED if new else InboxOutcome.DUPLICATE
+
+
+async def _apply_message(
+    session: AsyncSession, *, msg: InboundMessage, at: datetime, applied: Applied
+) -> InboxOutcome:
+    stored, conversation = await store_inbound(session, msg=msg, at=at)
+    if stored is None:
+        return InboxOutcome.DUPLICATE
+    if msg.media is not None:  # fetched after the commit (orchestrator.media)
+        await register_inbound(session, message=stored, ref=msg.media, kind=str(msg.kind), at=at)
+    if conversation.owner == Owner.BOT and conversation.id is not None:
+        applied.to_run.add(conversation.id)
+    return InboxOutcome.STORED
 
 
 def _sender(item: RawItem) -> ContactRef | None:

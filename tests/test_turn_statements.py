@@ -5,21 +5,23 @@ statement to every turn fails here; lower the budgets when a change removes one.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.enums import Direction, Owner
-from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
+from orchestrator.core.tables import Contact, Conversation, InboxItem, Message, MessageStatusEvent
 from orchestrator.inbox import accept_deliveries, prepare_delivery, status_batches
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.simulator import encode_webhook
-from tests.factories import counting, say, text
+from tests.factories import auth, counting, say, text
 from tests.fakes.graph import TestHarness, status_webhook
+from tests.fixtures import load_fixture
 
 # Webhook 3 (acknowledgement), inbox 6 (contact, conversation, message, has_pending, applied: the
 # acknowledgement hands its items over, and a batch needs no savepoint), turn 6 (lease + read of
@@ -198,6 +200,15 @@ async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone
     ]
     # One transaction per message, one for the four statuses (read with the first of them).
     assert len(oldest_reads) == 3
+    # The four statuses in two statements: one INSERT of their records, one UPDATE (executed for
+    # each message moved on, in one call) of their messages.
+    status_inserts = [s for s in statements if s.lstrip().startswith("INSERT INTO messagestatusevent")]
+    advances = [
+        s
+        for s in statements
+        if s.lstrip().startswith("UPDATE message SET status") and "message.wa_message_id =" in s
+    ]
+    assert (len(status_inserts), len(advances)) == (1, 1)
     async with pg_h.service.sessions() as session:
         rows = await session.execute(
             select(col(Message.wa_message_id), col(Message.status)).where(
@@ -218,3 +229,72 @@ def test_stored_items_are_applied_each_message_alone_and_runs_of_statuses_togeth
     assert status_batches(list(kinds), known, most=2) == [[1], [2, 3], [4], [5], [6]]
     assert status_batches(list(kinds), known, most=100) == [[1], [2, 3, 4], [5], [6]]
     assert status_batches([7, 2, 3], known, most=100) == [[7], [2, 3]], "an item not known goes alone"
+
+
+async def _statuses_of_one_pass(h: TestHarness) -> None:
+    """Statuses of several replies, out of order, repeated, failed and of a message not ours, stored
+    beside a new message and applied in one pass: each status counted once, each message moved
+    forward only, the failure shown to reps."""
+    replies = {}
+    for wa in ("12025550521", "12025550522"):
+        assert await say(h, text(wa, "Hello", h.clock.now()))
+        async with h.service.sessions() as session:
+            found = await session.execute(
+                select(col(Message.wa_message_id))
+                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
+                .where(col(Contact.wa_id) == wa, col(Message.direction) == Direction.OUTBOUND)
+            )
+            replies[wa] = str(found.scalars().one())
+    a, b = replies["12025550521"], replies["12025550522"]
+    failed = load_fixture("status_failed_131026_real_redacted.json")
+    failed["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = b
+    # A status applied before, its inbox row since removed (retention), delivered again by Meta.
+    earlier = status_webhook(b, "12025550522", "sent", None)
+    async with h.service.engine.begin() as conn:
+        await accept_deliveries(conn, [prepare_delivery(earlier, split_webhook(earlier), at=h.clock.now())])
+    assert (await h.service.turns.apply_inbox()).stored == 1
+    async with h.service.engine.begin() as conn:
+        await conn.execute(delete(InboxItem))
+    bodies = [
+        status_webhook(a, "12025550521", "read", None),
+        encode_webhook(text("12025550523", "Hi there", h.clock.now())),
+        status_webhook(a, "12025550521", "sent", None),  # after read: Meta's order is not kept
+        status_webhook(b, "12025550522", "sent", None),
+        json.dumps(failed).encode(),
+        status_webhook(b, "12025550522", "read", None),  # a failed message stays failed
+        status_webhook("wamid.not-one-of-ours", "12025550599", "delivered", None),
+    ]
+    async with h.service.engine.begin() as conn:
+        for body in bodies:
+            await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=h.clock.now())])
+    applied = await h.service.turns.apply_inbox()
+    await h.service.turns.drain()
+
+    assert (applied.seen, applied.stored, applied.duplicates, applied.rejected) == (7, 6, 1, 0)
+    async with h.service.sessions() as session:
+        rows = await session.execute(
+            select(col(Message.wa_message_id), col(Message.status)).where(
+                col(Message.wa_message_id).in_([a, b])
+            )
+        )
+        status_of = {row[0]: row[1] for row in rows.all()}
+        recorded = (await session.execute(select(col(MessageStatusEvent.wa_message_id)))).scalars().all()
+    assert status_of == {a: "read", b: "failed"}
+    assert sorted(recorded) == sorted([a, a, b, b, b, "wamid.not-one-of-ours"])
+    conversations = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    of_b = next(c for c in conversations if c["contact_wa_id"] == "12025550522")
+    detail = (await h.http.get(f"/api/conversations/{of_b['id']}", headers=auth("demo-admin"))).json()
+    (failure,) = detail["send_failures"]
+    assert failure["error"]["errors"][0]["code"] == 131026
+
+
+async def test_statuses_applied_together_count_once_and_move_messages_forward_only(h: TestHarness) -> None:
+    await _statuses_of_one_pass(h)
+
+
+@pytest.mark.postgres
+async def test_statuses_applied_together_on_postgresql_count_once_and_move_forward_only(
+    pg_h: TestHarness,
+) -> None:
+    await _statuses_of_one_pass(pg_h)

@@ -299,7 +299,7 @@ async def test_a_transient_database_error_defers_an_item_instead_of_rejecting_it
 ) -> None:
     import orchestrator.inbox as inbox
 
-    real = inbox._apply_one
+    real = inbox._apply_message
     failures = [OperationalError("UPDATE conversation ...", {}, Exception("deadlock detected"))]
 
     async def deadlocking_once(*args: Any, **kwargs: Any) -> Any:
@@ -307,7 +307,7 @@ async def test_a_transient_database_error_defers_an_item_instead_of_rejecting_it
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(inbox, "_apply_one", deadlocking_once)
+    monkeypatch.setattr(inbox, "_apply_message", deadlocking_once)
     response = await db_h.post_body(encode_webhook(delivery(msg("wamid.hostile.deadlock", "hello"))))
     assert response.status_code == 200
     async with db_h.service.sessions() as session:
