@@ -329,7 +329,7 @@ async def apply_statuses(
 ) -> list[bool]:
     """Record delivery statuses once each and move their messages' status forward only, in two
     statements for the whole batch (on PostgreSQL, a batch's statuses come in their messages' lock
-    order: `inbox.status_batches`). A `failed` status marks the message failed and is logged for the
+    order: `inbox.kind_batches`). A `failed` status marks the message failed and is logged for the
     rep. Returns, per status, whether it was new (False: a duplicate)."""
     if not statuses:
         return []

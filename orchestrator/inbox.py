@@ -381,18 +381,35 @@ _OLDEST_UNAPPLIED = (
     .where(_INBOX.c.applied_at.is_(None))
     .order_by(_INBOX.c.id)
 )
-# Unapplied statuses after a given item (`apply_items(statuses=...)`).
-_STATUSES_AFTER = (
-    sa.select(_INBOX.c.id, _INBOX.c.item)
-    .where(
-        _INBOX.c.applied_at.is_(None),
-        _INBOX.c.kind == str(ItemKind.STATUS),
-        _INBOX.c.id > sa.bindparam("b_after"),
+
+
+def _kind_after(kind: ItemKind) -> Any:
+    """Unapplied items of `kind` after a given item (`apply_items(statuses=..., messages=...)`),
+    each with whether an unapplied item other than those of `kind` up to it comes after the given
+    item (the last row's flag: whether a pass must read again)."""
+    others = (
+        sa.exists()
+        .where(
+            _LATER.c.applied_at.is_(None),
+            _LATER.c.id > sa.bindparam("b_after"),
+            sa.or_(_LATER.c.kind != str(kind), _LATER.c.id > _INBOX.c.id),
+        )
+        .correlate(_INBOX)
     )
-    .order_by(_INBOX.c.id)
-    .limit(sa.bindparam("b_limit"))
-    .with_for_update(skip_locked=True)
-)
+    return (
+        sa.select(_INBOX.c.id, _INBOX.c.item, others.label("later"))
+        .where(
+            _INBOX.c.applied_at.is_(None),
+            _INBOX.c.kind == str(kind),
+            _INBOX.c.id > sa.bindparam("b_after"),
+        )
+        .order_by(_INBOX.c.id)
+        .limit(sa.bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+_AFTER = {ItemKind.STATUS: _kind_after(ItemKind.STATUS), ItemKind.MESSAGE: _kind_after(ItemKind.MESSAGE)}
 
 
 async def apply_items(
@@ -404,15 +421,17 @@ async def apply_items(
     known: Mapping[int, dict[str, Any]] | None = None,
     isolate: bool = True,
     statuses: int = 0,
+    messages: int = 0,
 ) -> Applied:
     """Apply inbox items not yet applied (`ids`, or the oldest `limit`). `known`: the items of
     `ids` as the acknowledgement stored them, so they are not read again. `isolate`: each item in
     its own savepoint, a bad one kept with its error; without it the first failure is raised and
     the caller rolls the whole batch back (and applies it again isolated). On PostgreSQL rows
-    another process is applying are skipped (`SKIP LOCKED`). `statuses`: when the oldest items are
-    read and the last of them is a status, up to this many unapplied statuses after it come too (a
-    status touches only its message, so statuses share a transaction where messages, which lock
-    their conversation, go one by one; see `status_batches`)."""
+    another process is applying are skipped (`SKIP LOCKED`). `statuses` (`messages`): when the
+    oldest items are read and the last of them is a status (a message), up to this many unapplied
+    statuses (messages) after it come too. A batch of one kind only is applied in a lock order
+    every process shares, so two batches never wait on each other in a cycle: statuses by their
+    message's id, messages by their sender (`kind_batches`)."""
     rows: Sequence[tuple[int, dict[str, Any]]]
     more = True
     if known is not None and ids is not None:
@@ -424,11 +443,20 @@ async def apply_items(
         found = [(int(i), item, bool(later)) for i, item, later in read]
         rows = [(i, item) for i, item, _ in found]
         more = found[-1][2] if found else False
-        if statuses and more and rows[-1][1].get("kind") == ItemKind.STATUS:
-            after = await session.execute(_STATUSES_AFTER, {"b_after": rows[-1][0], "b_limit": statuses})
-            rows = [*rows, *((int(i), item) for i, item in after)]
-    if statuses and len(rows) > 1 and all(item.get("kind") == ItemKind.STATUS for _, item in rows):
-        rows = sorted(rows, key=_status_lock_order)
+        last_kind = rows[-1][1].get("kind") if rows else None
+        extra = statuses if last_kind == ItemKind.STATUS else messages if last_kind == ItemKind.MESSAGE else 0
+        if extra and more and last_kind is not None:
+            after = (
+                await session.execute(_AFTER[last_kind], {"b_after": rows[-1][0], "b_limit": extra})
+            ).all()
+            rows = [*rows, *((int(i), item) for i, item, _ in after)]
+            more = bool(after[-1][2]) if after else more
+    if (statuses or messages) and len(rows) > 1:
+        kinds = {item.get("kind") for _, item in rows}
+        if kinds == {ItemKind.STATUS}:
+            rows = sorted(rows, key=_status_lock_order)
+        elif kinds == {ItemKind.MESSAGE}:
+            rows = sorted(rows, key=_message_lock_order)
     applied = Applied(more=more)
     marks: list[dict[str, Any]] = []
     batched: list[tuple[dict[str, Any], StatusUpdate]] = []  # a batch's statuses, applied at its end
@@ -474,14 +502,21 @@ async def apply_items(
     return applied
 
 
-def status_batches(ids: Sequence[int], known: Mapping[int, dict[str, Any]], *, most: int) -> list[list[int]]:
-    """`ids` in the transactions PostgreSQL applies them in: each message alone, a run of statuses
-    (up to `most`) together (`apply_items(statuses=...)` is the same for the oldest items)."""
+def kind_batches(
+    ids: Sequence[int], known: Mapping[int, dict[str, Any]], *, statuses: int, messages: int
+) -> list[list[int]]:
+    """`ids` in the transactions PostgreSQL applies them in: a run of statuses (up to `statuses`)
+    together, a run of messages (up to `messages`) together, never the two kinds in one transaction
+    (`apply_items(statuses=..., messages=...)` is the same for the oldest items). Apart, each kind
+    takes its locks in one order (`_status_lock_order`, `_message_lock_order`); together, a batch
+    would lock a conversation (its message) and then a message of it (its status), the reverse of
+    the order in which a send's record and the release of the turn's lease lock them."""
     batches: list[list[int]] = []
+    most = {ItemKind.STATUS: statuses, ItemKind.MESSAGE: messages}
     for item_id in ids:
-        is_status = known.get(item_id, {}).get("kind") == ItemKind.STATUS
+        kind = known.get(item_id, {}).get("kind")
         last = batches[-1] if batches else None
-        if is_status and last and len(last) < most and known.get(last[-1], {}).get("kind") == ItemKind.STATUS:
+        if kind in most and last and len(last) < most[kind] and known.get(last[-1], {}).get("kind") == kind:
             last.append(item_id)
         else:
             batches.append([item_id])
@@ -494,6 +529,15 @@ def _status_lock_order(row: tuple[int, dict[str, Any]]) -> str:
     other in a cycle."""
     raw = row[1].get("raw")
     return str(raw.get("id", "")) if isinstance(raw, dict) else ""
+
+
+def _message_lock_order(row: tuple[int, dict[str, Any]]) -> str:
+    """Messages are applied ordered by their sender (each sender's own in arrival order, the sort
+    being stable): every batch takes its contacts' and conversations' row locks in the same order."""
+    raw = row[1].get("raw")
+    if not isinstance(raw, dict):
+        return ""
+    return str(raw.get("from") or raw.get("from_user_id") or "")
 
 
 async def _apply_one(session: AsyncSession, *, item: RawItem, at: datetime, applied: Applied) -> InboxOutcome:

@@ -16,7 +16,7 @@ from sqlmodel import col
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.enums import Direction, Owner
 from orchestrator.core.tables import Contact, Conversation, InboxItem, Message, MessageStatusEvent
-from orchestrator.inbox import accept_deliveries, prepare_delivery, status_batches
+from orchestrator.inbox import accept_deliveries, kind_batches, prepare_delivery
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.simulator import encode_webhook
 from tests.factories import auth, counting, say, text
@@ -164,7 +164,9 @@ async def test_a_worker_pass_stops_at_the_last_stored_item_without_a_read_that_f
 
 
 @pytest.mark.postgres
-async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone(pg_h: TestHarness) -> None:
+async def test_a_worker_applies_waiting_statuses_together_and_messages_together_apart_from_them(
+    pg_h: TestHarness,
+) -> None:
     replies = {}
     for wa in ("12025550511", "12025550512"):
         assert await say(pg_h, text(wa, "Hello", pg_h.clock.now()))
@@ -195,11 +197,11 @@ async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone
     await pg_h.service.turns.drain()
 
     assert (applied.stored, applied.seen) == (6, 6)
-    oldest_reads = [
-        s for s in statements if s.lstrip().startswith("SELECT inboxitem.id, inboxitem.item, EXISTS")
-    ]
-    # One transaction per message, one for the four statuses (read with the first of them).
-    assert len(oldest_reads) == 3
+    reads = [s for s in statements if s.lstrip().startswith("SELECT inboxitem.id, inboxitem.item, EXISTS")]
+    oldest_reads = [s for s in reads if "b_after" not in s]
+    # One transaction for the two messages, one for the four statuses: each run read with its first
+    # item (the oldest) and one more read (its kind after it), and no read that finds nothing.
+    assert (len(oldest_reads), len(reads)) == (2, 4)
     # The four statuses in two statements: one INSERT of their records, one UPDATE (executed for
     # each message moved on, in one call) of their messages.
     status_inserts = [s for s in statements if s.lstrip().startswith("INSERT INTO messagestatusevent")]
@@ -223,12 +225,14 @@ async def test_a_worker_applies_waiting_statuses_together_and_each_message_alone
     assert {"12025550513", "12025550514"} <= set(customers)
 
 
-def test_stored_items_are_applied_each_message_alone_and_runs_of_statuses_together() -> None:
-    kinds = {1: "message", 2: "status", 3: "status", 4: "status", 5: "message", 6: "status"}
+def test_stored_items_are_applied_in_runs_of_one_kind_never_messages_and_statuses_together() -> None:
+    kinds = {1: "message", 2: "status", 3: "status", 4: "status", 5: "message", 6: "message", 7: "status"}
     known = {i: {"kind": kind} for i, kind in kinds.items()}
-    assert status_batches(list(kinds), known, most=2) == [[1], [2, 3], [4], [5], [6]]
-    assert status_batches(list(kinds), known, most=100) == [[1], [2, 3, 4], [5], [6]]
-    assert status_batches([7, 2, 3], known, most=100) == [[7], [2, 3]], "an item not known goes alone"
+    assert kind_batches(list(kinds), known, statuses=2, messages=1) == [[1], [2, 3], [4], [5], [6], [7]]
+    assert kind_batches(list(kinds), known, statuses=100, messages=10) == [[1], [2, 3, 4], [5, 6], [7]]
+    assert kind_batches([8, 2, 3], known, statuses=100, messages=10) == [[8], [2, 3]], (
+        "an item not known goes alone"
+    )
 
 
 async def _statuses_of_one_pass(h: TestHarness) -> None:

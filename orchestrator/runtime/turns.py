@@ -68,7 +68,7 @@ from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, 
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
-from orchestrator.inbox import Applied, apply_items, status_batches
+from orchestrator.inbox import Applied, apply_items, kind_batches
 from orchestrator.outbox import (
     SEND_CLAIM,
     After,
@@ -93,8 +93,10 @@ log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
 APPLY_CHUNK = 100
-# On PostgreSQL: statuses applied together in one transaction (messages go one by one).
+# On PostgreSQL: up to this many statuses applied together in one transaction, and up to this many
+# messages in another (each kind in its own lock order: `inbox.kind_batches`).
 STATUS_BATCH = 100
+MESSAGE_BATCH = 10
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs
@@ -362,17 +364,17 @@ class TurnEngine:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
         `known`: the items as the acknowledgement stored them (not read again on SQLite). Short
         transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items on
-        SQLite (one writer at a time); on PostgreSQL one message, where a transaction holding the
-        rows of several conversations would deadlock with another process applying the same
-        conversations in another order, or up to `STATUS_BATCH` statuses (which touch only their
-        messages, locked in one order: `inbox.status_batches`)."""
+        SQLite (one writer at a time); on PostgreSQL up to `MESSAGE_BATCH` messages or up to
+        `STATUS_BATCH` statuses, never both kinds together, each batch taking its row locks in the
+        order every process takes them (`inbox.kind_batches`), so two processes applying the same
+        conversations never deadlock."""
         postgres = self._dialect != "sqlite"
         size = 1 if postgres else APPLY_CHUNK
         total = Applied()
         chunks: deque[list[int]] | None = None  # None: the oldest unapplied, read pass by pass
         if ids is not None:
             if postgres:
-                chunks = deque(status_batches(ids, known or {}, most=STATUS_BATCH))
+                chunks = deque(kind_batches(ids, known or {}, statuses=STATUS_BATCH, messages=MESSAGE_BATCH))
             else:
                 chunks = deque(ids[start : start + size] for start in range(0, len(ids), size))
             if not chunks:
@@ -402,7 +404,7 @@ class TurnEngine:
         sweep may be applying them."""
         if known is None or chunk is None or self._dialect != "sqlite" or not all(i in known for i in chunk):
             known = None
-        statuses = STATUS_BATCH if self._dialect != "sqlite" else 0
+        statuses, messages = (STATUS_BATCH, MESSAGE_BATCH) if self._dialect != "sqlite" else (0, 0)
         try:
             async with self.sessions() as session, session.begin():
                 return await apply_items(
@@ -413,6 +415,7 @@ class TurnEngine:
                     known=known,
                     isolate=False,
                     statuses=statuses,
+                    messages=messages,
                 )
         except OperationalError as exc:
             # Transient (a deadlock, a lock timeout, a busy SQLite): no item's fault. Left
@@ -424,7 +427,9 @@ class TurnEngine:
         except Exception as exc:
             log.info("inbox_batch_isolated", items=len(chunk) if chunk else size, error=repr(exc)[:300])
         async with self.sessions() as session, session.begin():  # the same items, each isolated
-            return await apply_items(session, at=self.clock.now(), ids=chunk, limit=size, statuses=statuses)
+            return await apply_items(
+                session, at=self.clock.now(), ids=chunk, limit=size, statuses=statuses, messages=messages
+            )
 
     async def sweep(self) -> int:
         """Crash recovery: apply inbox items left unapplied, schedule conversations with pending
