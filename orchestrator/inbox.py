@@ -1,4 +1,4 @@
-"""The webhook inbox: a delivery's items stored before the answer, applied one by one after it.
+"""The webhook inbox: a delivery's items stored before the answer, applied after it.
 
 - `accept_deliveries` is all the acknowledgement does: one batched INSERT of every message and
   status (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and one
@@ -6,7 +6,8 @@
   that commits on its own, on SQLite in the caller's transaction. No contact, conversation or
   status work happens before the 200. `InboxWriter` runs it for the webhook: the deliveries that
   arrive while one is being stored share the next write.
-- `apply_items` then applies the items: contact upsert, conversation, message, status. First as a
+- `apply_items` then applies the items: contact upsert, conversation and message for each message;
+  the statuses of a batch together, in two statements (`conversations.apply_statuses`). First as a
   batch in the caller's transaction (`isolate=False`; the webhook's own items need no read, the
   acknowledgement hands them over); if anything in it fails, the caller rolls it back and applies
   the same items again with `isolate=True`, each inside a savepoint. An item that cannot be used
@@ -385,19 +386,10 @@ _OLDEST_UNAPPLIED = (
 
 def _kind_after(kind: ItemKind) -> Any:
     """Unapplied items of `kind` after a given item (`apply_items(statuses=..., messages=...)`),
-    each with whether an unapplied item other than those of `kind` up to it comes after the given
-    item (the last row's flag: whether a pass must read again)."""
-    others = (
-        sa.exists()
-        .where(
-            _LATER.c.applied_at.is_(None),
-            _LATER.c.id > sa.bindparam("b_after"),
-            sa.or_(_LATER.c.kind != str(kind), _LATER.c.id > _INBOX.c.id),
-        )
-        .correlate(_INBOX)
-    )
-    return (
-        sa.select(_INBOX.c.id, _INBOX.c.item, others.label("later"))
+    each with whether an unapplied item other than those taken comes after the given item (whether
+    a pass must read again), worked out once for the statement, not per row (PostgreSQL only)."""
+    taken = (
+        sa.select(_INBOX.c.id, _INBOX.c.item)
         .where(
             _INBOX.c.applied_at.is_(None),
             _INBOX.c.kind == str(kind),
@@ -406,7 +398,15 @@ def _kind_after(kind: ItemKind) -> Any:
         .order_by(_INBOX.c.id)
         .limit(sa.bindparam("b_limit"))
         .with_for_update(skip_locked=True)
+        .cte(f"taken_{kind}")
     )
+    last = sa.select(sa.func.max(taken.c.id)).scalar_subquery()
+    others = sa.exists().where(
+        _LATER.c.applied_at.is_(None),
+        _LATER.c.id > sa.bindparam("b_after"),
+        sa.or_(_LATER.c.kind != str(kind), _LATER.c.id > last),
+    )
+    return sa.select(taken.c.id, taken.c.item, others.label("later")).order_by(taken.c.id)
 
 
 _AFTER = {ItemKind.STATUS: _kind_after(ItemKind.STATUS), ItemKind.MESSAGE: _kind_after(ItemKind.MESSAGE)}

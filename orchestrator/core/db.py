@@ -310,7 +310,10 @@ def loaded(session: AsyncSession, entity: type[T], values: Mapping[str, Any], *,
             set_committed_value(existing, key, value)
         return cast(T, existing)
     if obj is None:
-        obj = entity(**values)
+        # As a query loads a row: the instance made without `__init__` (whose validation and
+        # defaults a stored row does not need) and its columns' values set as loaded.
+        obj = cast(T, sa.inspect(entity).class_manager.new_instance())
+        obj.__dict__.update(values)
     else:
         setattr(obj, "id", values["id"])  # noqa: B010 (any entity with an `id` key)
     make_transient_to_detached(obj)

@@ -7,7 +7,8 @@ handoff_inbox` (`orchestrator.inbox.accept_deliveries`), which PostgreSQL delive
 turns (`handoff worker`, or `handoff serve` with the default `HANDOFF_RUN_TURNS=true`) listens on
 that channel and, when woken, applies what is unapplied in the inbox and schedules the turns: the
 same `TurnEngine.apply_inbox` the API process would have run, so several workers share the items
-(`FOR UPDATE SKIP LOCKED`, one message or a run of statuses per transaction) and each conversation
+(`FOR UPDATE SKIP LOCKED`, a run of messages or a run of statuses per transaction, each in a lock
+order every process shares: `inbox.kind_batches`) and each conversation
 still has one worker at a time (its turn lease). Wake-ups that arrive while an apply runs are folded
 into one more pass.
 

@@ -3,8 +3,8 @@
 POST: read the body up to the limit, verify `X-Hub-Signature-256` over the raw bytes (nothing is
 stored when it fails), split it into its messages and statuses, store them all with one batched
 insert into the inbox (deduplicated; deliveries arriving together share a transaction, see
-`InboxWriter`), answer 200 once that has committed; then apply them one by one (contacts,
-conversations, messages, statuses: see `orchestrator.inbox`) and run the bot turns.
+`InboxWriter`), answer 200 once that has committed; then apply them (contacts, conversations,
+messages, statuses: see `orchestrator.inbox`) and run the bot turns.
 """
 
 from __future__ import annotations
