@@ -164,22 +164,27 @@ async def test_a_worker_pass_stops_at_the_last_stored_item_without_a_read_that_f
     assert len(reads) == 2  # the pass did not read a third time to find nothing
 
 
-@pytest.mark.postgres
-async def test_a_worker_applies_waiting_statuses_together_and_messages_together_apart_from_them(
-    pg_h: TestHarness,
-) -> None:
-    replies = {}
-    for wa in ("12025550511", "12025550512"):
-        assert await say(pg_h, text(wa, "Hello", pg_h.clock.now()))
-        async with pg_h.service.sessions() as session:
+async def _replies_to(h: TestHarness, *customers: str) -> list[str]:
+    """Each customer says hello; the wamid of the bot's reply to each, in order."""
+    replies = []
+    for wa in customers:
+        assert await say(h, text(wa, "Hello", h.clock.now()))
+        async with h.service.sessions() as session:
             found = await session.execute(
                 select(col(Message.wa_message_id))
                 .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
                 .join(Contact, col(Contact.id) == col(Conversation.contact_id))
                 .where(col(Contact.wa_id) == wa, col(Message.direction) == Direction.OUTBOUND)
             )
-            replies[wa] = str(found.scalars().one())
-    a, b = replies["12025550511"], replies["12025550512"]
+            replies.append(str(found.scalars().one()))
+    return replies
+
+
+@pytest.mark.postgres
+async def test_a_worker_applies_waiting_statuses_together_and_messages_together_apart_from_them(
+    pg_h: TestHarness,
+) -> None:
+    a, b = await _replies_to(pg_h, "12025550511", "12025550512")
     bodies = [
         encode_webhook(text("12025550513", "Hi there", pg_h.clock.now())),
         status_webhook(b, "12025550512", "sent", None),
@@ -240,18 +245,7 @@ async def _statuses_of_one_pass(h: TestHarness) -> None:
     """Statuses of several replies, out of order, repeated, failed and of a message not ours, stored
     beside a new message and applied in one pass: each status counted once, each message moved
     forward only, the failure shown to reps."""
-    replies = {}
-    for wa in ("12025550521", "12025550522"):
-        assert await say(h, text(wa, "Hello", h.clock.now()))
-        async with h.service.sessions() as session:
-            found = await session.execute(
-                select(col(Message.wa_message_id))
-                .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-                .join(Contact, col(Contact.id) == col(Conversation.contact_id))
-                .where(col(Contact.wa_id) == wa, col(Message.direction) == Direction.OUTBOUND)
-            )
-            replies[wa] = str(found.scalars().one())
-    a, b = replies["12025550521"], replies["12025550522"]
+    a, b = await _replies_to(h, "12025550521", "12025550522")
     failed = load_fixture("status_failed_131026_real_redacted.json")
     failed["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = b
     # A status applied before, its inbox row since removed (retention), delivered again by Meta.
