@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from orchestrator.core.config import AppConfig
 from tests.conftest import service_on
 from tests.fakes.graph import FakeGraphAPI, TestHarness
+from tests.faults.processes import STARTED
+
+
+@pytest.fixture(autouse=True)
+def stop_left_running() -> Iterator[None]:
+    """Stop every `handoff` process a test started and did not stop (a test that failed half-way)."""
+    yield
+    while STARTED:
+        STARTED.pop().stop()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -30,6 +30,12 @@ SECRET = "fault-test-app-secret"
 RETRY_FOR_S = 120.0
 
 
+# Every process a test started, so that one a failing test left running is stopped after it
+# (`conftest.stop_left_running`): a process left behind would go on writing to the next test's
+# database.
+STARTED: list[Server] = []
+
+
 @dataclass
 class Server:
     """`handoff serve` (role "serve", healthy once `/healthz` answers) or `handoff worker` (role
@@ -75,6 +81,7 @@ class Server:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        STARTED.append(self)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
