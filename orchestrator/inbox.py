@@ -82,6 +82,7 @@ class Applied:
     rejected: int = 0
     deferred: int = 0  # transient database errors: left for the next pass
     seen: int = 0
+    media: int = 0  # messages whose media was registered for a fetch (the fetcher is kicked then)
     to_run: set[int] = field(default_factory=set)  # bot-owned conversations with new messages
     # Reading the oldest items: whether an unapplied item came after the last one read (a pass
     # stops there, without a read that finds nothing).
@@ -93,6 +94,7 @@ class Applied:
         self.rejected += other.rejected
         self.deferred += other.deferred
         self.seen += other.seen
+        self.media += other.media
         self.to_run |= other.to_run
 
 
@@ -556,6 +558,7 @@ async def _apply_message(
         return InboxOutcome.DUPLICATE
     if msg.media is not None:  # fetched after the commit (orchestrator.media)
         await register_inbound(session, message=stored, ref=msg.media, kind=str(msg.kind), at=at)
+        applied.media += 1
     if conversation.owner == Owner.BOT and conversation.id is not None:
         applied.to_run.add(conversation.id)
     return InboxOutcome.STORED

@@ -159,7 +159,7 @@ class Service:
                     service.background.append(asyncio.create_task(service._background_loop()))
                 if settings.is_postgres and settings.run_turns:
                     # Deliveries stored by acknowledge-only API processes (`HANDOFF_RUN_TURNS=false`).
-                    service.inbox_listener = InboxListener(settings.database_url, service._take_deliveries)
+                    service.inbox_listener = InboxListener(settings.database_url, service.take_deliveries)
                     await service.inbox_listener.start()
                 if freeze_heap:  # what the process holds from here on is not walked by each full pass
                     settle()
@@ -181,11 +181,12 @@ class Service:
                 await llm.aclose()
             await engine.dispose()
 
-    async def _take_deliveries(self) -> None:
+    async def take_deliveries(self) -> None:
         """Woken by an acknowledge-only API process: apply its deliveries, schedule the turns, and
-        fetch the customers' media."""
+        fetch the customers' media when a message brought some (not a claim read for every text:
+        the background pass covers what a crash left)."""
         applied = await self.turns.apply_inbox()
-        if self.media is not None and applied.stored:
+        if self.media is not None and applied.media:
             await self.media.kick()
 
     async def tick(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -15,15 +16,19 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
+from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.config import AppConfig
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import EventType, MediaStatus
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.core.tables import Message
+from orchestrator.inbox import accept_deliveries, prepare_delivery
 from orchestrator.media import RETRY_AFTER, MediaFetcher
+from orchestrator.runtime.simulator import encode_webhook
 from tests.api.helpers import bearer, seed_conversation
 from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_number, media_rows, png
 from tests.conftest import service_on
+from tests.factories import counting, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness, graph_error_body
 from tests.fixtures import fixture_bytes, load_fixture
 from tests.web.helpers import sign_in
@@ -137,6 +142,37 @@ async def test_the_webhook_stores_the_photo_message_even_when_graph_cannot_serve
     [media] = await media_rows(h, conversation_id)
     assert (media.status, media.attempts, media.error) == (MediaStatus.STORED, 2, None)
     assert (await h.http.get(url, headers=bearer("tara"))).content == JPEG
+
+
+async def _stored_as_an_acknowledge_only_api_stores_it(h: TestHarness, body: bytes) -> None:
+    async with h.service.engine.begin() as conn:
+        await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=h.clock.now())])
+
+
+async def test_a_worker_woken_for_a_photo_fetches_it_and_for_a_text_looks_for_no_media(
+    h: TestHarness, fake_graph: FakeGraphAPI
+) -> None:
+    # What a `handoff worker` does when an acknowledge-only API process wakes it.
+    conversation_id = await seed_conversation(h, "tara_support")
+    media = fixture_media(IMAGE)
+    await give_contact_number(h, conversation_id, media["from"])
+    fake_graph.add_media(str(media["id"]), JPEG, "image/jpeg")
+    assert h.service.media is not None
+
+    await _stored_as_an_acknowledge_only_api_stores_it(
+        h, encode_webhook(text(str(media["from"]), "one more thing", h.clock.now()))
+    )
+    with counting(h) as statements:
+        await h.service.take_deliveries()
+        await h.service.media.drain()
+    assert any(s.lstrip().upper().startswith("INSERT INTO MESSAGE") for s in statements), "the text applied"
+    assert not [s for s in statements if re.search(r"\bmedia\b", s)], "no media looked for after a text"
+
+    await _stored_as_an_acknowledge_only_api_stores_it(h, fixture_bytes(IMAGE))
+    await h.service.take_deliveries()
+    await h.service.media.drain()
+    [fetched] = await media_rows(h, conversation_id)
+    assert (fetched.status, fetched.size) == (MediaStatus.STORED, len(JPEG))
 
 
 async def test_a_404_and_a_wrong_sha256_are_recorded_with_their_reason_and_retried(
