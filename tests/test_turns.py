@@ -541,3 +541,39 @@ async def test_turns_beyond_the_concurrency_limit_wait_their_slot_and_all_are_an
     assert sorted(m["json"]["to"].lstrip("+") for m in h.fake_graph.sent) == sorted(customers), (
         "every customer answered once"
     )
+
+
+async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_and_is_answered_in_order(
+    h: TestHarness,
+) -> None:
+    engine = h.service.turns
+    engine.burst_window_s = 0.05
+    engine._slots = asyncio.Semaphore(1)
+    engine._admitted = asyncio.Semaphore(3)
+    leased_at_each_turn: list[int] = []
+    one_turn = engine._one_turn
+
+    async def observed(*args: Any, **kwargs: Any) -> Any:
+        async with h.service.sessions() as session:
+            leased = await session.execute(
+                select(Conversation.id).where(col(Conversation.lease_owner).is_not(None))
+            )
+            leased_at_each_turn.append(len(leased.all()))
+        await asyncio.sleep(0.02)  # long enough for the other scheduled conversations to pile up
+        return await one_turn(*args, **kwargs)
+
+    engine._one_turn = observed  # type: ignore[method-assign]
+    customers = [f"1202556{n:04d}" for n in range(10)]
+    for wa in customers:
+        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+    await engine.drain()
+
+    assert len(leased_at_each_turn) == len(customers)
+    assert max(leased_at_each_turn) == 3, "the waiting conversations held no lease"
+    answered = [m["json"]["to"].lstrip("+") for m in h.fake_graph.sent]
+    assert answered == customers, "each customer answered once, in the order they wrote"
+    async with h.service.sessions() as session:
+        left = await session.execute(
+            select(Conversation.id).where(col(Conversation.lease_owner).is_not(None))
+        )
+        assert left.all() == [], "every lease released"

@@ -97,6 +97,9 @@ APPLY_CHUNK = 100
 # messages in another (each kind in its own lock order: `inbox.kind_batches`).
 STATUS_BATCH = 100
 MESSAGE_BATCH = 10
+# Conversations that may hold a lease in one process at once, per turn slot: enough that sends
+# waiting on Graph never leave a slot idle, few enough that none of them waits long for a slot.
+ADMITTED_PER_SLOT = 16
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs
@@ -227,9 +230,14 @@ class TurnEngine:
         # At most `concurrency` turns run the graph and commit at once in this process. A turn is
         # CPU work on the event loop that also answers webhooks: with every scheduled conversation
         # running at once, an acknowledgement waits behind all of them (and their connections empty
-        # the pool). Conversations beyond the limit wait their slot with their lease held and
-        # renewed; sends are not limited (they wait on Graph, not the CPU).
+        # the pool). Sends are not limited by the slots (they wait on Graph, not the CPU).
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        # At most `ADMITTED_PER_SLOT` times as many conversations hold a lease here at once; the
+        # others wait their turn in the order they became due, without a lease: a backlog costs no
+        # lease renewals while it waits, its first conversations are answered first, and a
+        # conversation this process cannot take yet stays free for another worker (whose sweep
+        # finds it pending with its lease free).
+        self._admitted = asyncio.Semaphore(max(1, concurrency) * ADMITTED_PER_SLOT)
         # Acknowledgements first: each step below waits while the process is answering webhooks.
         self.foreground = foreground or Foreground()
         bind = sessions.kw.get("bind")
@@ -522,8 +530,13 @@ class TurnEngine:
         """Take the lease and run the conversation's turns until nothing is pending. The lease is
         claimed in the transaction that reads the first turn's messages; each commit tells whether
         more arrived meanwhile, and so does the release (messages stored by another process while
-        this one held the lease), so nothing is read twice to find out."""
+        this one held the lease), so nothing is read twice to find out. The lease is taken once
+        the conversation is admitted (`_admitted`), never while it waits."""
         await self.graph.get()  # loaded before the lease is taken (the process's first turn loads it)
+        async with self._admitted:
+            return await self._run_admitted(conversation_id, waited_s=waited_s)
+
+    async def _run_admitted(self, conversation_id: int, *, waited_s: float) -> list[TurnOutcome]:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             if not await claim_turn_lease(
