@@ -556,7 +556,7 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
     async def observed(*args: Any, **kwargs: Any) -> Any:
         async with h.service.sessions() as session:
             leased = await session.execute(
-                select(Conversation.id).where(col(Conversation.lease_owner).is_not(None))
+                select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
             )
             leased_at_each_turn.append(len(leased.all()))
         await asyncio.sleep(0.02)  # long enough for the other scheduled conversations to pile up
@@ -574,6 +574,6 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
     assert answered == customers, "each customer answered once, in the order they wrote"
     async with h.service.sessions() as session:
         left = await session.execute(
-            select(Conversation.id).where(col(Conversation.lease_owner).is_not(None))
+            select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
         )
         assert left.all() == [], "every lease released"
