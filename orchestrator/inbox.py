@@ -47,10 +47,12 @@ from orchestrator.channels.whatsapp.inbound import (
     parse_item,
 )
 from orchestrator.conversations import (
+    StoredInbound,
     apply_status,
     apply_statuses,
     current_conversation,
     store_inbound,
+    store_inbound_run,
     upsert_contact,
 )
 from orchestrator.core.contextlog import log_event
@@ -462,18 +464,20 @@ async def apply_items(
     applied = Applied(more=more)
     marks: list[dict[str, Any]] = []
     batched: list[tuple[dict[str, Any], StatusUpdate]] = []  # a batch's statuses, applied at its end
+    run: list[tuple[dict[str, Any], InboundMessage]] = []  # its messages, stored together before them
     for row_id, raw in rows:
         item = RawItem.model_validate(raw)
         outcome, error = InboxOutcome.STORED, None
         applied.seen += 1
         if not isolate:
             parsed = parse_item(item)
+            mark = {"b_id": row_id, "b_at": at, "b_outcome": None, "b_error": None}
             if isinstance(parsed, StatusUpdate):
-                mark = {"b_id": row_id, "b_at": at, "b_outcome": None, "b_error": None}
                 batched.append((mark, parsed))
-                marks.append(mark)
-                continue
-            outcome = await _apply_message(session, msg=parsed, at=at, applied=applied)
+            else:
+                run.append((mark, parsed))
+            marks.append(mark)
+            continue
         else:
             try:
                 async with session.begin_nested():
@@ -492,6 +496,13 @@ async def apply_items(
         applied.duplicates += outcome == InboxOutcome.DUPLICATE
         applied.rejected += outcome == InboxOutcome.REJECTED
         marks.append({"b_id": row_id, "b_at": at, "b_outcome": str(outcome), "b_error": error})
+    if run:
+        results = await store_inbound_run(session, msgs=[msg for _, msg in run], at=at)
+        for (mark, msg), result in zip(run, results, strict=True):
+            outcome = await _after_store(session, msg=msg, result=result, at=at, applied=applied)
+            mark["b_outcome"] = str(outcome)
+            applied.stored += outcome == InboxOutcome.STORED
+            applied.duplicates += outcome == InboxOutcome.DUPLICATE
     if batched:
         fresh = await apply_statuses(session, statuses=[status for _, status in batched], at=at)
         for (mark, _), new in zip(batched, fresh, strict=True):
@@ -554,13 +565,21 @@ async def _apply_message(
     session: AsyncSession, *, msg: InboundMessage, at: datetime, applied: Applied
 ) -> InboxOutcome:
     stored, conversation = await store_inbound(session, msg=msg, at=at)
-    if stored is None:
+    assert conversation.id is not None
+    result = StoredInbound(stored, conversation.id, conversation.owner)
+    return await _after_store(session, msg=msg, result=result, at=at, applied=applied)
+
+
+async def _after_store(
+    session: AsyncSession, *, msg: InboundMessage, result: StoredInbound, at: datetime, applied: Applied
+) -> InboxOutcome:
+    if result.message is None:
         return InboxOutcome.DUPLICATE
     if msg.media is not None:  # fetched after the commit (orchestrator.media)
-        await register_inbound(session, message=stored, ref=msg.media, kind=str(msg.kind), at=at)
+        await register_inbound(session, message=result.message, ref=msg.media, kind=str(msg.kind), at=at)
         applied.media += 1
-    if conversation.owner == Owner.BOT and conversation.id is not None:
-        applied.to_run.add(conversation.id)
+    if result.owner == Owner.BOT:
+        applied.to_run.add(result.conversation_id)
     return InboxOutcome.STORED
 
 

@@ -14,22 +14,23 @@ from sqlalchemy import delete, select
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import split_webhook
-from orchestrator.core.enums import Direction, Owner
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import Direction, EventType, Owner
 from orchestrator.core.tables import Contact, Conversation, InboxItem, Message, MessageStatusEvent
 from orchestrator.inbox import accept_deliveries, kind_batches, prepare_delivery
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.simulator import encode_webhook
-from tests.factories import auth, counting, say, text
+from tests.factories import AD_REFERRAL, auth, counting, say, text
 from tests.fakes.graph import TestHarness, status_webhook
 from tests.fixtures import load_fixture
 
-# Webhook 3 (acknowledgement), inbox 6 (contact, conversation, message, has_pending, applied: the
-# acknowledgement hands its items over, and a batch needs no savepoint), turn 6 (lease + read of
+# Webhook 3 (acknowledgement), inbox 5 (contact with its open conversation, message, has_pending,
+# applied: the acknowledgement hands its items over, and a batch needs no savepoint), turn 6 (lease + read of
 # conversation, contact and latest hand-back + messages + the stored checkpoint and its writes),
 # fenced commit 6 (count, consume, the graph's checkpoint, event, the reply written already
 # claimed), the send's result recorded with the lease's release 3. On SQLite the checkpoint goes
 # through the service's engine, so its statements are counted.
-BOT_TURN_STATEMENTS = 24
+BOT_TURN_STATEMENTS = 23
 # A first message that asks for a person: the contact and conversation created (each one INSERT that
 # does nothing on a concurrent creation, no savepoint; the new contact's conversation opened with the
 # message already marked, neither looked for nor updated), then the handoff (context, routing,
@@ -297,3 +298,132 @@ async def test_statuses_applied_together_on_postgresql_count_once_and_move_forwa
     pg_h: TestHarness,
 ) -> None:
     await _statuses_of_one_pass(pg_h)
+
+
+async def _store_as_an_acknowledge_only_api(h: TestHarness, *payloads: dict[str, Any]) -> None:
+    async with h.service.engine.begin() as conn:
+        for payload in payloads:
+            body = encode_webhook(payload)
+            await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=h.clock.now())])
+
+
+def _inserts(statements: list[str], table: str) -> int:
+    return sum(1 for s in statements if s.lstrip().upper().startswith(f"INSERT INTO {table.upper()} "))
+
+
+async def _first_messages_of_new_customers_in_one_run(h: TestHarness) -> None:
+    customers = [f"1202555{n:04d}" for n in range(700, 708)]
+    await _store_as_an_acknowledge_only_api(h, *(text(wa, "Hello", h.clock.now()) for wa in customers))
+
+    with counting(h) as statements:
+        applied = await h.service.turns.apply_inbox()
+    assert (applied.stored, applied.seen) == (8, 8)
+    # One statement for all the run's contacts, one for their conversations, one for the messages.
+    assert (_inserts(statements, "contact"), _inserts(statements, "conversation")) == (1, 1)
+    assert _inserts(statements, "message") == 1
+    await h.service.turns.drain()
+    assert sorted(await _replies_to_each(h)) == customers, "each customer answered once"
+
+
+async def _replies_to_each(h: TestHarness) -> list[str]:
+    return [m["json"]["to"].lstrip("+") for m in h.fake_graph.sent]
+
+
+async def test_first_messages_of_new_customers_are_stored_together(h: TestHarness) -> None:
+    await _first_messages_of_new_customers_in_one_run(h)
+
+
+@pytest.mark.postgres
+async def test_first_messages_of_new_customers_are_stored_together_on_postgresql(pg_h: TestHarness) -> None:
+    await _first_messages_of_new_customers_in_one_run(pg_h)
+
+
+async def _a_run_of_every_kind_of_sender(h: TestHarness) -> None:
+    """A run (one worker pass) holding each case `store_inbound_run` tells apart: a known customer
+    the bot is talking to (twice, one of them a redelivery), a known customer a rep has, a new
+    customer who writes twice, a new customer from an ad, a known customer whose name changed."""
+    known, with_rep, renamed = "12025550711", "12025550712", "12025550713"
+    new_twice, from_ad = "12025550714", "12025550715"
+    for wa in (known, with_rep, renamed):
+        await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(with_rep, "I want to talk to a person please", h.clock.now()))
+    again = text(known, "what does it cost?", h.clock.now())
+    await say(h, again)
+    async with h.service.sessions() as session, session.begin():
+        await session.execute(delete(InboxItem))  # as after retention: a redelivery is stored again
+    h.clock.advance(seconds=30)
+    at = h.clock.now()
+    await _store_as_an_acknowledge_only_api(
+        h,
+        text(known, "and the premium plan?", at),
+        text(with_rep, "are you there?", at),
+        text(new_twice, "Hi", at),
+        again,  # Meta delivers an answered message again
+        text(new_twice, "I run a bakery", at),
+        text(from_ad, "Tell me more", at, referral=AD_REFERRAL),
+        text(renamed, "still me", at, name="New Name"),
+    )
+    applied = await h.service.turns.apply_inbox()
+    assert (applied.seen, applied.stored, applied.duplicates) == (7, 6, 1)
+
+    async with h.service.sessions() as session:
+        contacts = {c.wa_id: c for c in (await session.execute(select(Contact))).scalars()}
+        conversations = {c.contact_id: c for c in (await session.execute(select(Conversation))).scalars()}
+        messages = (
+            (await session.execute(select(Message).where(col(Message.direction) == Direction.INBOUND)))
+            .scalars()
+            .all()
+        )
+        received = (
+            (
+                await session.execute(
+                    select(ContextEvent).where(col(ContextEvent.type) == EventType.MESSAGE_RECEIVED)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(contacts) == 5
+    assert contacts[renamed].name == "New Name"
+
+    def of(wa: str) -> Conversation:
+        contact_id = contacts[wa].id
+        assert contact_id is not None
+        return conversations[contact_id]
+
+    def texts(wa: str) -> list[str | None]:
+        return [m.text for m in messages if m.conversation_id == of(wa).id]
+
+    assert texts(known) == ["Hello", "what does it cost?", "and the premium plan?"]
+    assert texts(new_twice) == ["Hi", "I run a bakery"], "in the order they were written"
+    assert texts(from_ad) == ["Tell me more"]
+    assert of(from_ad).referral == AD_REFERRAL
+    for wa in (known, new_twice, from_ad, renamed):
+        assert of(wa).has_pending
+        assert of(wa).owner == Owner.BOT
+        assert of(wa).last_inbound_at == at
+    assert of(with_rep).owner != Owner.BOT
+    assert not of(with_rep).has_pending
+    [for_rep] = [m for m in messages if m.text == "are you there?"]
+    assert for_rep.status == "for_rep"
+    assert [e.conversation_id for e in received] == [of(with_rep).id], "the rep is told"
+
+    await h.service.turns.drain()
+    answered = await _replies_to_each(h)
+    # One turn each (the new customer's two messages read together: the bot's greeting and its
+    # answer to the bakery, as when the two are stored one by one).
+    assert [answered.count(wa) for wa in (known, new_twice, from_ad, renamed)] == [3, 2, 1, 2]
+    async with h.service.sessions() as session:
+        turned = await session.get(Conversation, of(new_twice).id, populate_existing=True)
+    assert turned is not None
+    assert turned.turns == 1
+    assert answered.count(with_rep) == 2, "the bot's greeting and its handoff notice, nothing after"
+
+
+async def test_a_run_of_every_kind_of_sender_is_stored_as_one_by_one(h: TestHarness) -> None:
+    await _a_run_of_every_kind_of_sender(h)
+
+
+@pytest.mark.postgres
+async def test_a_run_of_every_kind_of_sender_is_stored_as_one_by_one_on_postgresql(pg_h: TestHarness) -> None:
+    await _a_run_of_every_kind_of_sender(pg_h)

@@ -297,9 +297,10 @@ async def test_statuses_survive_a_neighbour_that_cannot_be_stored(db_h: TestHarn
 async def test_a_transient_database_error_defers_an_item_instead_of_rejecting_it(
     db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import orchestrator.conversations as conversations
     import orchestrator.inbox as inbox
 
-    real = inbox._apply_message
+    real = conversations.store_inbound_run  # how a worker's batch stores its messages
     failures = [OperationalError("UPDATE conversation ...", {}, Exception("deadlock detected"))]
 
     async def deadlocking_once(*args: Any, **kwargs: Any) -> Any:
@@ -307,7 +308,7 @@ async def test_a_transient_database_error_defers_an_item_instead_of_rejecting_it
             raise failures.pop()
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(inbox, "_apply_message", deadlocking_once)
+    monkeypatch.setattr(inbox, "store_inbound_run", deadlocking_once)
     response = await db_h.post_body(encode_webhook(delivery(msg("wamid.hostile.deadlock", "hello"))))
     assert response.status_code == 200
     async with db_h.service.sessions() as session:
