@@ -577,3 +577,38 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
             select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
         )
         assert left.all() == [], "every lease released"
+
+
+async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestHarness) -> None:
+    engine = h.service.turns
+    engine.burst_window_s = 0.05
+    engine._slots = asyncio.Semaphore(1)
+    engine._admitted = asyncio.Semaphore(2)
+    runs: list[int] = []
+    run, one_turn = engine.run, engine._one_turn
+    swept = asyncio.Event()
+
+    async def counted(conversation_id: int, **kwargs: Any) -> Any:
+        runs.append(conversation_id)
+        return await run(conversation_id, **kwargs)
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        await swept.wait()  # the first turn holds the slot until the sweep has run
+        return await one_turn(*args, **kwargs)
+
+    engine.run = counted  # type: ignore[method-assign]
+    engine._one_turn = held  # type: ignore[method-assign]
+    await h.service.graph.get()  # loaded: the turns wait for their admission, not for the graph
+    customers = [f"1202557{n:04d}" for n in range(8)]
+    for wa in customers:
+        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+    for _ in range(100):  # every conversation's task in `run`: two admitted, six waiting
+        if len(runs) == len(customers):
+            break
+        await asyncio.sleep(0.02)
+    assert await engine.sweep() == 6, "the waiting ones are pending, their lease free"
+    swept.set()
+    await engine.drain()
+
+    assert len(runs) == len(customers), "each conversation read and run once, the sweep's finds included"
+    assert sorted(m["json"]["to"].lstrip("+") for m in h.fake_graph.sent) == sorted(customers)

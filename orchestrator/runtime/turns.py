@@ -245,6 +245,9 @@ class TurnEngine:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        # Conversations whose task has not read them yet (in the burst window, or waiting for its
+        # admission): what is pending now, that read will see.
+        self._waiting: set[int] = set()
         self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
         # A reply kept for a later attempt (Graph down, rate-limited) is tried again when it is due.
         self.retries = RetryTimers(clock, self._retry_sends)
@@ -274,8 +277,10 @@ class TurnEngine:
             self._heard[conversation_id] = now
         task = self._tasks.get(conversation_id)
         if task is not None and not task.done():
-            self._again.add(conversation_id)
+            if conversation_id not in self._waiting:  # read already: run once more after it
+                self._again.add(conversation_id)
             return
+        self._waiting.add(conversation_id)
         self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id, now))
 
     async def _quiet(self, conversation_id: int, started: float) -> float:
@@ -311,6 +316,7 @@ class TurnEngine:
         finally:
             if loading is not None:  # a cancelled turn leaves nothing opening behind it
                 loading.cancel()
+            self._waiting.discard(conversation_id)
             self._tasks.pop(conversation_id, None)
             self._heard.pop(conversation_id, None)
 
@@ -534,6 +540,8 @@ class TurnEngine:
         the conversation is admitted (`_admitted`), never while it waits."""
         await self.graph.get()  # loaded before the lease is taken (the process's first turn loads it)
         async with self._admitted:
+            # From here on a message stored for it may come after its read: it runs again then.
+            self._waiting.discard(conversation_id)
             return await self._run_admitted(conversation_id, waited_s=waited_s)
 
     async def _run_admitted(self, conversation_id: int, *, waited_s: float) -> list[TurnOutcome]:
