@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -284,11 +284,14 @@ async def store_inbound(
 
 @dataclass
 class StoredInbound:
-    """What storing one inbound message did: `message` is None for a duplicate delivery."""
+    """What storing one inbound message did (`stored` False: a duplicate delivery)."""
 
-    message: Message | None
+    stored: bool
     conversation_id: int
     owner: Owner
+    # The row as an object of the session, when the message was stored on its own (media is
+    # registered against it: such a message is never stored with a run).
+    message: Message | None = None
 
 
 # A run's senders, known contacts with their open conversation (if any), in one read.
@@ -308,7 +311,28 @@ _RUN_CONTACTS = (
 _NEW_CONTACTS = per_dialect(
     lambda insert: insert(_CONTACT).on_conflict_do_nothing().returning(_CONTACT.c.id, _CONTACT.c.wa_id)
 )
-_FIRST_CONVERSATIONS = per_dialect(lambda insert: insert(_CONVERSATION).returning(*_CONVERSATION.c))
+_FIRST_CONVERSATIONS = per_dialect(
+    lambda insert: insert(_CONVERSATION).returning(_CONVERSATION.c.id, _CONVERSATION.c.contact_id)
+)
+_STORE_RUN = per_dialect(
+    lambda insert: (
+        insert(_MESSAGE)
+        .on_conflict_do_nothing(index_elements=["wa_message_id"])
+        .returning(_M.id, _M.wa_message_id)
+    )
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _row_of(obj: Contact | Conversation) -> dict[str, Any]:
+    table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
+    return {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
+
+
+# Every column of a new row with its model's default, made once (a model's `__init__` validates
+# every field: a run of new customers is built from these instead).
+_NEW_CONTACT = _row_of(Contact(created_at=_EPOCH))
+_NEW_CONVERSATION = _row_of(Conversation(contact_id=0, created_at=_EPOCH, updated_at=_EPOCH))
 
 
 async def store_inbound_run(
@@ -366,13 +390,17 @@ async def store_inbound_run(
             await _store_group(session, group=group, msgs=msgs, refs=refs, at=at, results=results)
             group = []
             for index in indexes:
-                message, conversation = await store_inbound(session, msg=msgs[index], at=at)
-                assert conversation.id is not None
-                results[index] = StoredInbound(message, conversation.id, conversation.owner)
+                results[index] = await _stored_alone(session, msgs[index], at=at)
         else:
             group.append((indexes, *common))
     await _store_group(session, group=group, msgs=msgs, refs=refs, at=at, results=results)
     return [results[index] for index in range(len(msgs))]
+
+
+async def _stored_alone(session: AsyncSession, msg: InboundMessage, *, at: datetime) -> StoredInbound:
+    message, conversation = await store_inbound(session, msg=msg, at=at)
+    assert conversation.id is not None
+    return StoredInbound(message is not None, conversation.id, conversation.owner, message)
 
 
 def _common_sender(
@@ -421,16 +449,15 @@ async def _store_group(
     late: list[list[int]] = []
     if new:
         contact_rows = [
-            _row_of(
-                Contact(
-                    wa_id=ref.wa_id,
-                    user_id=ref.user_id,
-                    name=ref.name,
-                    username=ref.username,
-                    country=country_of(ref.wa_id),
-                    created_at=at,
-                )
-            )
+            {
+                **_NEW_CONTACT,
+                "wa_id": ref.wa_id,
+                "user_id": ref.user_id,
+                "name": ref.name,
+                "username": ref.username,
+                "country": country_of(ref.wa_id),
+                "created_at": at,
+            }
             for _, ref in new
         ]
         created = {row.wa_id: row.id for row in await session.execute(_NEW_CONTACTS[dialect], contact_rows)}
@@ -442,27 +469,25 @@ async def _store_group(
                 late.append(indexes)
         if opened:
             first_rows = [
-                _row_of(
-                    Conversation(
-                        contact_id=contact_id,
-                        owner=Owner.BOT,
-                        referral=msgs[indexes[0]].referral,
-                        has_pending=True,
-                        last_inbound_at=max(msgs[i].timestamp for i in indexes),
-                        created_at=at,
-                        updated_at=at,
-                    )
-                )
+                {
+                    **_NEW_CONVERSATION,
+                    "contact_id": contact_id,
+                    "owner": Owner.BOT,
+                    "referral": msgs[indexes[0]].referral,
+                    "has_pending": True,
+                    "last_inbound_at": max(msgs[i].timestamp for i in indexes),
+                    "created_at": at,
+                    "updated_at": at,
+                }
                 for indexes, contact_id in opened
             ]
             by_contact = {
-                row.contact_id: row
+                row.contact_id: row.id
                 for row in await session.execute(_FIRST_CONVERSATIONS[dialect], first_rows)
             }
             for indexes, contact_id in opened:
-                conversation = _loaded(session, Conversation, by_contact[contact_id])
-                conversations[indexes[0]] = conversation.id
-                fresh.add(conversation.id)
+                conversations[indexes[0]] = by_contact[contact_id]
+                fresh.add(by_contact[contact_id])
     known: dict[int, Conversation] = {}
     for indexes, contact, conversation in group:
         if contact is not None and conversation is not None:
@@ -477,19 +502,20 @@ async def _store_group(
         values.extend(
             _inbound_values(msgs[i], conversation_id=conversation_id, for_bot=True, at=at) for i in indexes
         )
-    stored: dict[str, Message] = {}  # by wamid; a wamid twice in the run is stored for its first
+    stored: set[str] = set()  # wamids; a wamid twice in the run is stored for its first
     if values:
-        for row in await session.execute(_STORE_INBOUND[dialect], values):
-            stored[row.wa_message_id] = _loaded(session, Message, row)
+        stored = {row.wa_message_id for row in await session.execute(_STORE_RUN[dialect], values)}
     marks: dict[int, datetime] = {}
     for indexes, _, _ in group:
         conversation_id = conversations.get(indexes[0])
         if conversation_id is None:
             continue
         for i in indexes:
-            message = stored.pop(fit(msgs[i].wa_message_id, WAMID_MAX), None)
-            results[i] = StoredInbound(message, conversation_id, Owner.BOT)
-            if message is not None and conversation_id not in fresh:
+            wamid = fit(msgs[i].wa_message_id, WAMID_MAX)
+            new_row = wamid in stored
+            stored.discard(wamid)
+            results[i] = StoredInbound(new_row, conversation_id, Owner.BOT)
+            if new_row and conversation_id not in fresh:
                 previous = marks.get(conversation_id) or known[conversation_id].last_inbound_at
                 marks[conversation_id] = max(filter(None, [previous, msgs[i].timestamp]))
     if marks:
@@ -506,14 +532,7 @@ async def _store_group(
             set_committed_value(known[cid], "has_pending", True)
     for indexes in late:  # created by another delivery meanwhile: found and stored one by one
         for index in indexes:
-            message, conversation = await store_inbound(session, msg=msgs[index], at=at)
-            assert conversation.id is not None
-            results[index] = StoredInbound(message, conversation.id, conversation.owner)
-
-
-def _row_of(obj: Contact | Conversation) -> dict[str, Any]:
-    table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
-    return {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
+            results[index] = await _stored_alone(session, msgs[index], at=at)
 
 
 def _inbound_values(

@@ -566,16 +566,17 @@ async def _apply_message(
 ) -> InboxOutcome:
     stored, conversation = await store_inbound(session, msg=msg, at=at)
     assert conversation.id is not None
-    result = StoredInbound(stored, conversation.id, conversation.owner)
+    result = StoredInbound(stored is not None, conversation.id, conversation.owner, stored)
     return await _after_store(session, msg=msg, result=result, at=at, applied=applied)
 
 
 async def _after_store(
     session: AsyncSession, *, msg: InboundMessage, result: StoredInbound, at: datetime, applied: Applied
 ) -> InboxOutcome:
-    if result.message is None:
+    if not result.stored:
         return InboxOutcome.DUPLICATE
     if msg.media is not None:  # fetched after the commit (orchestrator.media)
+        assert result.message is not None, "a message with media is stored on its own"
         await register_inbound(session, message=result.message, ref=msg.media, kind=str(msg.kind), at=at)
         applied.media += 1
     if result.owner == Owner.BOT:
