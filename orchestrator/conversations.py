@@ -54,13 +54,18 @@ _INSERT_OR_NOTHING = {
 }
 
 
+def _row_of(obj: Contact | Conversation) -> dict[str, Any]:
+    """`obj`'s column values but its id (a Core INSERT's values)."""
+    table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
+    return {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
+
+
 async def _insert_or_nothing(session: AsyncSession, obj: Contact | Conversation) -> Any:
     """Insert `obj`'s row (a Core INSERT: no savepoint, no ORM flush) and return it as an object of
     the session; None when a unique constraint found it created concurrently."""
     table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
-    values = {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
     statement = _INSERT_OR_NOTHING[table.name][session.get_bind().dialect.name]
-    row = (await session.execute(statement, values)).first()
+    row = (await session.execute(statement, _row_of(obj))).first()
     return None if row is None else _loaded(session, type(obj), row)
 
 
@@ -324,11 +329,6 @@ _STORE_RUN = per_dialect(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _row_of(obj: Contact | Conversation) -> dict[str, Any]:
-    table = cast(sa.Table, type(obj).__table__)  # type: ignore[union-attr]
-    return {column.key: getattr(obj, column.key) for column in table.c if column.key != "id"}
-
-
 # Every column of a new row with its model's default, made once (a model's `__init__` validates
 # every field: a run of new customers is built from these instead).
 _NEW_CONTACT = _row_of(Contact(created_at=_EPOCH))
@@ -363,7 +363,7 @@ async def store_inbound_run(
     shared_wa_ids = Counter(wa for wa, _ in senders if wa)  # one phone under two user ids: one by one
     wa_ids = sorted(shared_wa_ids)
     user_ids = sorted({user for _, user in senders if user})
-    found: dict[tuple[str, str], list[tuple[Contact, Conversation | None]]] = {}
+    found: dict[tuple[str, str | None], list[tuple[Contact, Conversation | None]]] = {}
     if wa_ids or user_ids:
         rows = await session.execute(_RUN_CONTACTS, {"b_wa_ids": wa_ids, "b_user_ids": user_ids})
         for contact, conversation in rows:
@@ -375,14 +375,10 @@ async def store_inbound_run(
     results: dict[int, StoredInbound] = {}
     group: list[tuple[list[int], Contact | None, Conversation | None]] = []
     for (wa_id, user_id), indexes in senders.items():
-        matches = {
-            id(pair[0]): pair
-            for key in (("wa", wa_id), ("user", user_id))
-            if key[1]
-            for pair in found.get(cast(tuple[str, str], key), [])
-        }
+        pairs = found.get(("wa", wa_id), []) + found.get(("user", user_id), [])
+        matches = list({id(contact): (contact, conversation) for contact, conversation in pairs}.values())
         common = (
-            _common_sender([msgs[i] for i in indexes], [refs[i] for i in indexes], list(matches.values()))
+            _common_sender([msgs[i] for i in indexes], [refs[i] for i in indexes], matches)
             if wa_id and shared_wa_ids[wa_id] == 1
             else None
         )
@@ -390,14 +386,15 @@ async def store_inbound_run(
             await _store_group(session, group=group, msgs=msgs, refs=refs, at=at, results=results)
             group = []
             for index in indexes:
-                results[index] = await _stored_alone(session, msgs[index], at=at)
+                results[index] = await store_one(session, msg=msgs[index], at=at)
         else:
             group.append((indexes, *common))
     await _store_group(session, group=group, msgs=msgs, refs=refs, at=at, results=results)
     return [results[index] for index in range(len(msgs))]
 
 
-async def _stored_alone(session: AsyncSession, msg: InboundMessage, *, at: datetime) -> StoredInbound:
+async def store_one(session: AsyncSession, *, msg: InboundMessage, at: datetime) -> StoredInbound:
+    """`store_inbound` of one message, told as `store_inbound_run` tells each of a run's."""
     message, conversation = await store_inbound(session, msg=msg, at=at)
     assert conversation.id is not None
     return StoredInbound(message is not None, conversation.id, conversation.owner, message)
@@ -532,7 +529,7 @@ async def _store_group(
             set_committed_value(known[cid], "has_pending", True)
     for indexes in late:  # created by another delivery meanwhile: found and stored one by one
         for index in indexes:
-            results[index] = await _stored_alone(session, msgs[index], at=at)
+            results[index] = await store_one(session, msg=msgs[index], at=at)
 
 
 def _inbound_values(

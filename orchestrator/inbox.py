@@ -51,8 +51,8 @@ from orchestrator.conversations import (
     apply_status,
     apply_statuses,
     current_conversation,
-    store_inbound,
     store_inbound_run,
+    store_one,
     upsert_contact,
 )
 from orchestrator.core.contextlog import log_event
@@ -564,9 +564,7 @@ async def _apply_one(session: AsyncSession, *, item: RawItem, at: datetime, appl
 async def _apply_message(
     session: AsyncSession, *, msg: InboundMessage, at: datetime, applied: Applied
 ) -> InboxOutcome:
-    stored, conversation = await store_inbound(session, msg=msg, at=at)
-    assert conversation.id is not None
-    result = StoredInbound(stored is not None, conversation.id, conversation.owner, stored)
+    result = await store_one(session, msg=msg, at=at)
     return await _after_store(session, msg=msg, result=result, at=at, applied=applied)
 
 
