@@ -513,12 +513,31 @@ async def test_a_reply_kept_for_a_retry_goes_out_at_its_mark_without_the_backgro
     assert h.service.turns.retries.pending() == set()
 
 
+def _limited(h: TestHarness, *, slots: int, admitted: int | None = None) -> TurnEngine:
+    """The service's turn engine with a short burst window, `slots` turn slots and (if given)
+    `admitted` conversations holding a lease at once."""
+    engine = h.service.turns
+    engine.burst_window_s = 0.05
+    engine._slots = asyncio.Semaphore(slots)
+    if admitted is not None:
+        engine._admitted = asyncio.Semaphore(admitted)
+    return engine
+
+
+async def _hellos(h: TestHarness, customers: list[str]) -> None:
+    for wa in customers:
+        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+
+
+def _answered(h: TestHarness) -> list[str]:
+    """The customers the bot sent to, in the order of its sends."""
+    return [m["json"]["to"].lstrip("+") for m in h.fake_graph.sent]
+
+
 async def test_turns_beyond_the_concurrency_limit_wait_their_slot_and_all_are_answered(
     h: TestHarness,
 ) -> None:
-    engine = h.service.turns
-    engine.burst_window_s = 0.05
-    engine._slots = asyncio.Semaphore(2)
+    engine = _limited(h, slots=2)
     running, most = 0, 0
     one_turn = engine._one_turn
 
@@ -534,22 +553,16 @@ async def test_turns_beyond_the_concurrency_limit_wait_their_slot_and_all_are_an
 
     engine._one_turn = observed  # type: ignore[method-assign]
     customers = [f"1202555{n:04d}" for n in range(12)]
-    for wa in customers:
-        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+    await _hellos(h, customers)
     await engine.drain()
     assert most == 2, f"{most} turns ran the graph at once"
-    assert sorted(m["json"]["to"].lstrip("+") for m in h.fake_graph.sent) == sorted(customers), (
-        "every customer answered once"
-    )
+    assert sorted(_answered(h)) == sorted(customers), "every customer answered once"
 
 
 async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_and_is_answered_in_order(
     h: TestHarness,
 ) -> None:
-    engine = h.service.turns
-    engine.burst_window_s = 0.05
-    engine._slots = asyncio.Semaphore(1)
-    engine._admitted = asyncio.Semaphore(3)
+    engine = _limited(h, slots=1, admitted=3)
     leased_at_each_turn: list[int] = []
     one_turn = engine._one_turn
 
@@ -564,14 +577,12 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
 
     engine._one_turn = observed  # type: ignore[method-assign]
     customers = [f"1202556{n:04d}" for n in range(10)]
-    for wa in customers:
-        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+    await _hellos(h, customers)
     await engine.drain()
 
     assert len(leased_at_each_turn) == len(customers)
     assert max(leased_at_each_turn) == 3, "the waiting conversations held no lease"
-    answered = [m["json"]["to"].lstrip("+") for m in h.fake_graph.sent]
-    assert answered == customers, "each customer answered once, in the order they wrote"
+    assert _answered(h) == customers, "each customer answered once, in the order they wrote"
     async with h.service.sessions() as session:
         left = await session.execute(
             select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
@@ -580,10 +591,7 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
 
 
 async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestHarness) -> None:
-    engine = h.service.turns
-    engine.burst_window_s = 0.05
-    engine._slots = asyncio.Semaphore(1)
-    engine._admitted = asyncio.Semaphore(2)
+    engine = _limited(h, slots=1, admitted=2)
     runs: list[int] = []
     run, one_turn = engine.run, engine._one_turn
     swept = asyncio.Event()
@@ -600,8 +608,7 @@ async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestH
     engine._one_turn = held  # type: ignore[method-assign]
     await h.service.graph.get()  # loaded: the turns wait for their admission, not for the graph
     customers = [f"1202557{n:04d}" for n in range(8)]
-    for wa in customers:
-        assert (await h.post(text(wa, "Hello", h.clock.now()))).status_code == 200
+    await _hellos(h, customers)
     for _ in range(100):  # every conversation's task in `run`: two admitted, six waiting
         if len(runs) == len(customers):
             break
@@ -611,4 +618,4 @@ async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestH
     await engine.drain()
 
     assert len(runs) == len(customers), "each conversation read and run once, the sweep's finds included"
-    assert sorted(m["json"]["to"].lstrip("+") for m in h.fake_graph.sent) == sorted(customers)
+    assert sorted(_answered(h)) == sorted(customers)
