@@ -94,16 +94,21 @@ async def upsert_contact(session: AsyncSession, *, ref: ContactRef, at: datetime
     return contact
 
 
-async def _find_or_create_contact(
-    session: AsyncSession, *, ref: ContactRef, at: datetime
-) -> tuple[Contact, bool]:
-    """`upsert_contact`, and whether this transaction created the contact."""
-    ref = ref.model_copy(
+def _fitted(ref: ContactRef) -> ContactRef:
+    """`ref` with its ids fitted to their columns (`fit`)."""
+    return ref.model_copy(
         update={
             "wa_id": fit(ref.wa_id, WA_ID_MAX) if ref.wa_id else None,
             "user_id": fit(ref.user_id, USER_ID_MAX) if ref.user_id else None,
         }
     )
+
+
+async def _find_or_create_contact(
+    session: AsyncSession, *, ref: ContactRef, at: datetime
+) -> tuple[Contact, bool]:
+    """`upsert_contact`, and whether this transaction created the contact."""
+    ref = _fitted(ref)
     if not ref.wa_id and not ref.user_id:
         raise ValueError("a contact needs a wa_id or a user_id")
     query = _CONTACT_BY[bool(ref.wa_id), bool(ref.user_id)]
@@ -352,12 +357,7 @@ async def store_inbound_run(
     senders: dict[tuple[str | None, str | None], list[int]] = {}
     refs: list[ContactRef] = []
     for index, msg in enumerate(msgs):
-        ref = msg.contact.model_copy(
-            update={
-                "wa_id": fit(msg.contact.wa_id, WA_ID_MAX) if msg.contact.wa_id else None,
-                "user_id": fit(msg.contact.user_id, USER_ID_MAX) if msg.contact.user_id else None,
-            }
-        )
+        ref = _fitted(msg.contact)
         refs.append(ref)
         senders.setdefault((ref.wa_id, ref.user_id), []).append(index)
     shared_wa_ids = Counter(wa for wa, _ in senders if wa)  # one phone under two user ids: one by one
