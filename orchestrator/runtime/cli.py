@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,12 +138,25 @@ def _worker(_args: argparse.Namespace) -> int:
         async with Service.running(
             settings.model_copy(update={"run_background": True, "run_turns": True}), freeze_heap=True
         ):
-            structlog.get_logger(__name__).info("worker_started")
+            structlog.get_logger(__name__).info("worker_started", event_loop=type(loop).__module__)
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(run())
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop a worker runs on: uvloop where it is installed (uvicorn's `standard` extra,
+    which the API's processes already run on), asyncio's own elsewhere. A worker's every database
+    round trip registers its socket with the loop and removes it again, which costs asyncio's
+    selector loop several times what it costs uvloop."""
+    try:
+        import uvloop
+    except ImportError:  # Windows, PyPy: asyncio's own
+        return None
+    return uvloop.new_event_loop
 
 
 def _parse_at(value: str | None) -> datetime | None:

@@ -92,6 +92,11 @@ async def test_workers_woken_by_an_acknowledge_only_api_answer_every_message_onc
     assert result["sends"] >= DELIVERIES // 4
     woken = [worker.log.read_text().count("turn_refused") for worker in workers]
     assert woken == [0, 0], "two workers sharing the deliveries never ran a conversation at once"
+    started = [
+        next(line for line in worker.log.read_text().splitlines() if "worker_started" in line)
+        for worker in workers
+    ]
+    assert all("uvloop" in line for line in started), f"the workers run on uvloop, as the API does: {started}"
 
 
 async def test_kill_9_of_a_worker_behind_an_acknowledge_only_api_loses_and_doubles_nothing(
