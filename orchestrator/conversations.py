@@ -722,8 +722,24 @@ _RELEASE_LEASE = (
     sa.update(_CONVERSATION)
     .where(_HELD_BY)
     .values(lease_owner=None, lease_until=None)
-    .returning(_C.has_pending, unsent_outbound(sa.bindparam("b_conversation_id")))
+    .returning(_C.has_pending, unsent_outbound(sa.bindparam("b_conversation_id")).label("unsent"))
 )
+
+
+def releasing(conversation_id: int, owner: str) -> tuple[sa.Update, dict[str, Any]]:
+    """The release of `owner`'s lease as a statement and its parameters, for a caller that runs it
+    joined to another (the record of a turn's last send: `outbox.After`); `released_from` reads
+    its row."""
+    return _RELEASE_LEASE, {"b_conversation_id": conversation_id, "b_owner": owner}
+
+
+def released_from(row: sa.Row[Any] | None) -> Released:
+    """What `releasing`'s statement returned (None: the lease was not held)."""
+    if row is None:
+        return Released()
+    return Released(held=True, pending=bool(row.has_pending), unsent=bool(row.unsent))
+
+
 _RENEW_LEASE = (
     sa.update(_CONVERSATION).where(_HELD_BY).values(lease_until=sa.bindparam("b_until", type_=UTCDateTime()))
 )
@@ -732,11 +748,8 @@ _RENEW_LEASE = (
 async def release_turn_lease(session: AsyncSession, *, conversation_id: int, owner: str) -> Released:
     """Give the lease up; returns whether messages are pending for the bot, so the caller can run
     again instead of leaving them to the sweep, and whether replies are waiting to be sent."""
-    result = await session.execute(_RELEASE_LEASE, {"b_conversation_id": conversation_id, "b_owner": owner})
-    row = result.first()
-    if row is None:
-        return Released()
-    return Released(held=True, pending=bool(row[0]), unsent=bool(row[1]))
+    statement, params = releasing(conversation_id, owner)
+    return released_from((await session.execute(statement, params)).first())
 
 
 async def renew_turn_lease(

@@ -23,6 +23,7 @@ sends them with `send_claimed`, without a claim transaction.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
@@ -298,12 +299,28 @@ async def _log_rep_sent(session: AsyncSession, message: Message, at: datetime) -
 
 
 class After(Generic[T]):
-    """Work to commit with the record of a send (`send_claimed`'s `then`), and its result once done."""
+    """Work to commit with the record of a send (`send_claimed`'s `then`), and its result once done.
 
-    def __init__(self, run: Callable[[AsyncSession], Awaitable[T]]) -> None:
+    `run` does it in the record's transaction. On PostgreSQL it may also be given as one
+    `UPDATE ... RETURNING` (`statement`, bound with `params`, its row or None turned into the result
+    by `read`): the record of a bot's accepted reply and this work are then one statement in a
+    round trip of its own (`_RECORD_WITH`), instead of BEGIN, two statements and COMMIT."""
+
+    def __init__(
+        self,
+        run: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        statement: sa.Update | None = None,
+        params: dict[str, Any] | None = None,
+        read: Callable[[sa.Row[Any] | None], T] | None = None,
+    ) -> None:
         self.run = run
+        self.statement, self.params, self.read = statement, params or {}, read
         self.result: T | None = None
         self.done = False
+
+    def finished(self, result: T) -> None:
+        self.result, self.done = result, True
 
 
 async def send_claimed(
@@ -567,6 +584,8 @@ async def _finish(
     when it was no longer claimed."""
     at = clock.now()
     assert message.id is not None
+    if error is None and after is not None and _joins(sessions, message, after):
+        return await _accepted_with(sessions, message=message, at=at, wamid=wamid, after=after)
     async with sessions() as session, session.begin():
         if error is None:
             row = (
@@ -592,9 +611,68 @@ async def _finish(
                 )
         result = await after.run(session) if after is not None else None
     if after is not None:
-        after.result, after.done = result, True
+        after.finished(result)
     if row is None:
         return None
+    return _recorded(message, at=at, error=error, wamid=wamid)
+
+
+def _joins(sessions: async_sessionmaker[AsyncSession], message: Message, after: After[Any]) -> bool:
+    """Whether the record of `message` accepted and `after` go as one statement: on PostgreSQL (a
+    data-modifying WITH), for a bot's reply (a rep's also writes an event), when `after` has one."""
+    bind = sessions.kw.get("bind")
+    return (
+        after.statement is not None
+        and message.sender_type == "bot"
+        and bind is not None
+        and bind.dialect.name == "postgresql"
+    )
+
+
+async def _accepted_with(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    message: Message,
+    at: datetime,
+    wamid: str | None,
+    after: After[Any],
+) -> Message | None:
+    """`_ACCEPTED` and `after.statement` in one statement, autocommitted: one round trip. Each
+    part applies as it would alone (the row only while still claimed; `after`'s own condition);
+    the data-modifying WITHs run once, together, whether or not the other one's row is there."""
+    assert after.statement is not None
+    assert after.read is not None
+    bind = sessions.kw["bind"]
+    async with bind.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = (
+            await autocommit.execute(
+                _accepted_and(after.statement),
+                {"b_id": message.id, "b_wamid": wamid, "b_at": at, **after.params},
+            )
+        ).one()
+    after.finished(after.read(row if row.done_rows else None))
+    if row.sender_type is None:
+        return None
+    return _recorded(message, at=at, error=None, wamid=wamid)
+
+
+@functools.cache
+def _accepted_and(statement: sa.Update) -> sa.Select[Any]:
+    """`_ACCEPTED` and `statement` (an `UPDATE ... RETURNING` of at most one row) as one statement:
+    the row's `sender_type` (NULL when it was no longer claimed), how many rows `statement`
+    changed, and what it returned. Built once per statement."""
+    sent = _ACCEPTED.cte("sent")
+    done = statement.cte("done")
+    return sa.select(
+        sa.select(sent.c.sender_type).scalar_subquery().label("sender_type"),
+        sa.select(sa.func.count()).select_from(done).scalar_subquery().label("done_rows"),
+        *[sa.select(column).scalar_subquery().label(column.key) for column in done.c],
+    )
+
+
+def _recorded(message: Message, *, at: datetime, error: dict[str, Any] | None, wamid: str | None) -> Message:
+    """`message` as its recorded outcome left the row."""
     message.updated_at, message.claimed_until = at, None
     if error is None:
         message.status, message.wa_message_id, message.sent_at, message.error = (

@@ -108,6 +108,41 @@ async def test_a_turn_costs_the_same_statements_and_state_at_the_50th_message_as
 
 
 @pytest.mark.postgres
+async def test_a_bot_turns_last_reply_is_recorded_with_the_lease_released_in_one_autocommitted_statement(
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every statement the driver runs, with whether its connection was in autocommit (no BEGIN and
+    # COMMIT around it: one round trip).
+    ran: list[tuple[bool, str]] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def recording(self: psycopg.AsyncCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        ran.append((self.connection.autocommit, " ".join(str(query).split())))
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", recording)
+    wa = "12025550407"
+    await say(pg_h, text(wa, "Hello", pg_h.clock.now()))
+    ran.clear()
+    assert await say(pg_h, text(wa, "how much does the basic plan cost?", pg_h.clock.now()))
+    release = "UPDATE conversation SET lease_owner=%(param"
+    releases = [(autocommit, query) for autocommit, query in ran if release in query]
+    assert len(releases) == 1, releases
+    [(autocommit, query)] = releases
+    assert autocommit, "one statement in a round trip of its own"
+    assert query.startswith("WITH sent AS (UPDATE message SET wa_message_id="), query
+    async with pg_h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+        replies = (
+            (await session.execute(select(Message).where(col(Message.direction) == Direction.OUTBOUND)))
+            .scalars()
+            .all()
+        )
+    assert conversation.lease_owner is None
+    assert {m.status for m in replies} == {"accepted"}
+
+
+@pytest.mark.postgres
 async def test_a_bot_turn_on_postgres_keeps_its_checkpoint_in_its_own_transactions(
     pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

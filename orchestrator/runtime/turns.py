@@ -56,6 +56,8 @@ from orchestrator.conversations import (
     mark_consumed,
     pending_inbound,
     release_turn_lease,
+    released_from,
+    releasing,
     renew_turn_lease,
 )
 from orchestrator.core.aio import Foreground
@@ -624,10 +626,14 @@ class TurnEngine:
         await self.foreground.yield_to()
         release: After[Released] | None = None
         if last and not outcome.behind:
+            statement, params = releasing(conversation_id, self.worker_id)
             release = After(
                 lambda session: release_turn_lease(
                     session, conversation_id=conversation_id, owner=self.worker_id
-                )
+                ),
+                statement=statement,
+                params=params,
+                read=released_from,
             )
         sent = await send_claimed(
             self.sessions,

@@ -365,3 +365,57 @@ async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and
     assert woken[1][1] >= 0.4
     assert timers.pending() == set()
     timers.close()
+
+
+async def _lease_owner(h: TestHarness, conversation_id: int) -> str | None:
+    async with h.service.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    return conversation.lease_owner
+
+
+async def test_a_reply_sent_after_another_worker_took_the_lease_is_recorded_and_their_lease_kept(
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of a turn's last reply releases the turn's lease with it (on PostgreSQL in the same
+    statement): only while this worker still holds it. Here the lease lapsed and another worker took
+    it while the reply went out; the reply is recorded as sent, the other worker keeps its lease."""
+    conversation_id = await _conversation(db_h, "447700900001")
+
+    async def lease_taken_meanwhile(*args: Any, **kwargs: Any) -> list[Message]:
+        async with db_h.service.sessions() as session, session.begin():
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            conversation.lease_owner = "another-worker"
+        return await send_claimed(*args, **kwargs)
+
+    monkeypatch.setattr("orchestrator.runtime.turns.send_claimed", lease_taken_meanwhile)
+    replies = await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now()))
+    assert replies, "the bot answered"
+    assert await _statuses(db_h, replies[0]) == [SendStatus.ACCEPTED]
+    assert await _lease_owner(db_h, conversation_id) == "another-worker"
+
+
+async def test_a_turns_lease_is_released_when_its_reply_was_recorded_by_someone_else_meanwhile(
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Graph accepted the turn's last reply and, before the turn recorded it, the row was recorded by
+    another path (its status webhook's confirmation): the turn's record changes nothing, and the
+    lease it held is released all the same (not left to lapse)."""
+    conversation_id = await _conversation(db_h, "447700900001")
+    client = db_h.service.client
+    send = client.send
+
+    async def confirmed_meanwhile(payload: dict[str, Any]) -> Any:
+        result = await send(payload)
+        async with db_h.service.sessions() as session, session.begin():
+            rows = await session.execute(select(Message).where(col(Message.status) == SendStatus.SENDING))
+            for message in rows.scalars():
+                message.status, message.wa_message_id = SendStatus.ACCEPTED, result.wa_message_id
+        return result
+
+    monkeypatch.setattr(client, "send", confirmed_meanwhile)
+    replies = await say(db_h, text("447700900001", "how much does the basic plan cost?", db_h.clock.now()))
+    assert replies, "the bot answered"
+    assert await _statuses(db_h, replies[0]) == [SendStatus.ACCEPTED]
+    assert await _lease_owner(db_h, conversation_id) is None
