@@ -670,6 +670,28 @@ async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> lis
     return list(rows.scalars())
 
 
+_PENDING_INBOUND_OF = (
+    select(Message)
+    .where(
+        col(Message.conversation_id).in_(sa.bindparam("b_conversation_ids", expanding=True)),
+        col(Message.direction) == Direction.INBOUND,
+        col(Message.status) == "received",
+        col(Message.turn).is_(None),
+    )
+    .order_by(col(Message.conversation_id), col(Message.sent_at), col(Message.id))
+)
+
+
+async def pending_inbound_of(session: AsyncSession, conversation_ids: list[int]) -> dict[int, list[Message]]:
+    """`pending_inbound` of several conversations in one statement, by conversation."""
+    found: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
+    for message in (
+        await session.execute(_PENDING_INBOUND_OF, {"b_conversation_ids": conversation_ids})
+    ).scalars():
+        found[message.conversation_id].append(message)
+    return found
+
+
 _CLAIM_LEASE = (
     sa.update(_CONVERSATION)
     .where(
@@ -681,6 +703,54 @@ _CLAIM_LEASE = (
         lease_until=sa.bindparam("b_until", type_=UTCDateTime()),
     )
 )
+
+
+def _claim_leases_statement(*, skip_locked: bool) -> sa.Update:
+    """`_CLAIM_LEASE` of several conversations (`b_conversation_ids`), returning those taken. With
+    `skip_locked` (PostgreSQL) the rows are locked in id order first and a row another transaction
+    holds is passed over, not waited for: a group never waits on a lock while holding others (so
+    it never deadlocks with a writer locking the same conversations in another order)."""
+    free = or_(_C.lease_until.is_(None), _C.lease_until < sa.bindparam("b_at", type_=UTCDateTime()))
+    ids: sa.BindParameter[list[int]] = sa.bindparam("b_conversation_ids", expanding=True)
+    if skip_locked:
+        lockable = (
+            select(_C.id)
+            .where(_C.id.in_(ids), free)
+            .order_by(_C.id)
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+        # The ids again outside: the UPDATE's own scan bound to them (an index scan whatever
+        # the table's size), joined to the rows the subquery locked.
+        where: Any = and_(_C.id.in_(ids), _C.id.in_(lockable.scalar_subquery()))
+    else:
+        where = and_(_C.id.in_(ids), free)
+    return (
+        sa.update(_CONVERSATION)
+        .where(where)
+        .values(
+            lease_owner=sa.bindparam("b_owner", type_=_C.lease_owner.type),
+            lease_until=sa.bindparam("b_until", type_=UTCDateTime()),
+        )
+        .returning(_C.id)
+    )
+
+
+_CLAIM_LEASES = {skip: _claim_leases_statement(skip_locked=skip) for skip in (False, True)}
+
+
+async def claim_turn_leases(
+    session: AsyncSession,
+    *,
+    conversation_ids: list[int],
+    owner: str,
+    at: datetime,
+    until: datetime,
+    skip_locked: bool,
+) -> set[int]:
+    """`claim_turn_lease` of several conversations in one statement; returns those taken. Those
+    not taken either hold another's lease or (`skip_locked`) were locked at that moment."""
+    params = {"b_conversation_ids": conversation_ids, "b_at": at, "b_owner": owner, "b_until": until}
+    return {int(i) for i in (await session.execute(_CLAIM_LEASES[skip_locked], params)).scalars()}
 
 
 async def claim_turn_lease(

@@ -13,12 +13,13 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from handoff.models import Rep
+from orchestrator.core.aio import GroupAdmission
 from orchestrator.core.enums import EventType
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
-from orchestrator.runtime.turns import TurnEngine
-from tests.factories import AD_REFERRAL, auth, say, text
+from orchestrator.runtime.turns import LEASE_GROUP, TurnEngine
+from tests.factories import AD_REFERRAL, auth, counting, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 
 
@@ -520,7 +521,7 @@ def _limited(h: TestHarness, *, slots: int, admitted: int | None = None) -> Turn
     engine.burst_window_s = 0.05
     engine._slots = asyncio.Semaphore(slots)
     if admitted is not None:
-        engine._admitted = asyncio.Semaphore(admitted)
+        engine._admitted = GroupAdmission(admitted, group=LEASE_GROUP)
     return engine
 
 
@@ -619,3 +620,63 @@ async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestH
 
     assert len(runs) == len(customers), "each conversation read and run once, the sweep's finds included"
     assert sorted(_answered(h)) == sorted(customers)
+
+
+async def test_a_backlogs_leases_are_taken_and_its_turns_read_a_group_at_a_time(h: TestHarness) -> None:
+    engine = _limited(h, slots=1, admitted=4)  # admitted in groups of four once some wait
+    one_turn = engine._one_turn
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.02)  # long enough for the other scheduled conversations to pile up
+        return await one_turn(*args, **kwargs)
+
+    engine._one_turn = slow  # type: ignore[method-assign]
+    customers = [f"1202558{n:04d}" for n in range(12)]
+    with counting(h) as statements:
+        await _hellos(h, customers)
+        await engine.drain()
+
+    claims = [
+        s for s in statements if s.startswith("UPDATE conversation SET lease_owner") and "lease_until <" in s
+    ]
+    assert len(claims) <= len(customers) // 2, (
+        f"{len(claims)} lease claims for {len(customers)} conversations"
+    )
+    assert _answered(h) == customers, "each customer answered once, in the order they wrote"
+    async with h.service.sessions() as session:
+        left = await session.execute(
+            select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
+        )
+        assert left.all() == [], "every lease released"
+
+
+@pytest.mark.postgres
+async def test_a_group_passes_over_a_conversation_another_transaction_holds_and_it_is_taken_alone(
+    pg_h: TestHarness,
+) -> None:
+    engine = pg_h.service.turns
+    engine.burst_window_s = 0
+    await _hellos(pg_h, ["12025559001", "12025559002"])
+    await engine.drain()
+    async with pg_h.service.sessions() as session:
+        held_id, free_id = sorted(
+            i for i in (await session.execute(select(col(Conversation.id)))).scalars() if i is not None
+        )
+
+    async with pg_h.service.sessions() as holder, holder.begin():
+        # Another transaction holds the first conversation's row (a message being stored for it).
+        await holder.execute(
+            select(col(Conversation.id))
+            .where(col(Conversation.id) == held_id)
+            .with_for_update(key_share=True)
+        )
+        found = await asyncio.wait_for(engine._lease_group([held_id, free_id]), 5)
+        assert set(found) == {free_id}, "the held conversation passed over, not waited for"
+        waiting = asyncio.create_task(engine._lease_and_read(held_id))
+        await asyncio.sleep(0.2)
+        assert not waiting.done(), "taken alone: it waits for the row, as a single lease does"
+    leased = await asyncio.wait_for(waiting, 5)
+    assert leased.taken
+    async with pg_h.service.sessions() as session:
+        owners = {c.id: c.lease_owner for c in (await session.execute(select(Conversation))).scalars()}
+    assert owners == {held_id: engine.worker_id, free_id: engine.worker_id}

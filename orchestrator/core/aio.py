@@ -83,3 +83,59 @@ class Foreground:
 def _let_go(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+class GroupAdmission:
+    """At most `capacity` holders at once, the others waiting in arrival order; once some wait,
+    places freed are handed out in groups: the waiting are let in when `group` places are free (or
+    as many as are waiting, when fewer wait), all of them in the same pass of the event loop. So
+    what the admitted do first (a bot turn's lease and read) arrives together and can be done
+    together (one transaction for the group), instead of one at a time as each place frees. A
+    caller that finds no one waiting and a place free enters at once (a lone message waits for
+    nothing)."""
+
+    def __init__(self, capacity: int, *, group: int = 1) -> None:
+        self.capacity = max(1, capacity)
+        self.group = max(1, min(group, self.capacity))
+        self.inside = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for waiter in self._waiting if not waiter.done())
+
+    async def __aenter__(self) -> None:
+        if not self._waiting and self.inside < self.capacity:
+            self.inside += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # let in, then cancelled: give it back
+                self._leave()
+            else:
+                self._waiting.remove(waiter)
+                self._admit()  # a smaller group may be enough now
+            raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        self.inside -= 1
+        self._admit()
+
+    def _admit(self) -> None:
+        while self._waiting and self._waiting[0].done():
+            self._waiting.popleft()
+        free = self.capacity - self.inside
+        if not self._waiting or free < min(self.group, len(self._waiting)):
+            return
+        while self._waiting and self.inside < self.capacity:
+            waiter = self._waiting.popleft()
+            if waiter.done():
+                continue
+            self.inside += 1
+            waiter.set_result(None)

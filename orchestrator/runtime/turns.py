@@ -6,10 +6,13 @@ is adaptive: the turn starts once no new message has arrived for `burst_quiet_s`
 and at the latest `burst_window_s` after the first message of the burst, so a lone message is
 answered at once and a burst of messages still gets one answer. A turn:
   1. takes the conversation's lease (a conditional UPDATE, so one process runs it at a time), short
-     and renewed while the loop runs, so a dead process's conversations resume within seconds;
+     and renewed while the loop runs, so a dead process's conversations resume within seconds; a
+     backlog's conversations are admitted in groups and a group's leases are taken in one statement
+     (`_lease_group`);
   2. reads, in the same transaction, the conversation, its contact, the unprocessed inbound messages,
-     the latest hand-back and the stored checkpoint; if the conversation is not bot-owned
-     (the ownership gate) the messages go to the rep workspace and the graph is never called;
+     the latest hand-back and the stored checkpoint (a group's in shared statements, the
+     checkpoints one by one); if the conversation is not bot-owned (the ownership gate) the
+     messages go to the rep workspace and the graph is never called;
   3. runs the graph (outside any database transaction), a new hand-back's briefing taken into its
      state first; the graph's checkpoint is held in memory (`checkpoints.StagedSaver`);
   4. in one transaction, fenced (refused unless this worker still holds the lease and every message
@@ -53,14 +56,15 @@ from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.conversations import (
     Released,
     claim_turn_lease,
+    claim_turn_leases,
     mark_consumed,
-    pending_inbound,
+    pending_inbound_of,
     release_turn_lease,
     released_from,
     releasing,
     renew_turn_lease,
 )
-from orchestrator.core.aio import Foreground
+from orchestrator.core.aio import Foreground, GroupAdmission
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
@@ -102,6 +106,10 @@ MESSAGE_BATCH = 10
 # Conversations that may hold a lease in one process at once, per turn slot: enough that sends
 # waiting on Graph never leave a slot idle, few enough that none of them waits long for a slot.
 ADMITTED_PER_SLOT = 16
+# Once conversations wait for their admission, they are let in this many at a time, and their
+# leases taken and their turns read in one transaction (`TurnEngine._lease_group`).
+LEASE_GROUP = 8
+MAX_LEASE_GROUP = 32  # conversations whose leases one transaction takes at most
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs
@@ -109,11 +117,12 @@ ADMITTED_PER_SLOT = 16
 _CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
 _CONVERSATION_ID: sa.BindParameter[int] = sa.bindparam("b_conversation_id")
 # The conversation, its contact and its latest hand-back to the bot, its row locked (`_read_turn`).
-_READ_TURN = (
+_READ_TURNS = (
     select(Conversation, Contact, ContextEvent)
     .join(Contact, col(Contact.id) == col(Conversation.contact_id))
     .outerjoin(ContextEvent, col(ContextEvent.id) == latest_hand_back_id())
-    .where(col(Conversation.id) == _CONVERSATION_ID)
+    .where(col(Conversation.id).in_(sa.bindparam("b_conversation_ids", expanding=True)))
+    .order_by(col(Conversation.id))
     .with_for_update(of=Conversation, key_share=True)
 )
 _LOCK_CONVERSATION = (
@@ -239,7 +248,11 @@ class TurnEngine:
         # lease renewals while it waits, its first conversations are answered first, and a
         # conversation this process cannot take yet stays free for another worker (whose sweep
         # finds it pending with its lease free).
-        self._admitted = asyncio.Semaphore(max(1, concurrency) * ADMITTED_PER_SLOT)
+        # Admitted in groups once some wait (`GroupAdmission`), their leases taken and their turns
+        # read together: one transaction for a group instead of one each.
+        self._admitted = GroupAdmission(max(1, concurrency) * ADMITTED_PER_SLOT, group=LEASE_GROUP)
+        self._to_lease: dict[int, asyncio.Future[_Leased]] = {}
+        self._leaser: asyncio.Task[None] | None = None
         # Acknowledgements first: each step below waits while the process is answering webhooks.
         self.foreground = foreground or Foreground()
         bind = sessions.kw.get("bind")
@@ -518,6 +531,10 @@ class TurnEngine:
 
     async def close(self) -> None:
         self.retries.close()
+        if self._leaser is not None:  # the turns waiting for it are cancelled below
+            self._leaser.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._leaser
         if self._applier is not None:  # what it had not applied stays in the inbox, for the sweep
             self._applier.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -547,17 +564,10 @@ class TurnEngine:
             return await self._run_admitted(conversation_id, waited_s=waited_s)
 
     async def _run_admitted(self, conversation_id: int, *, waited_s: float) -> list[TurnOutcome]:
-        now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            if not await claim_turn_lease(
-                session,
-                conversation_id=conversation_id,
-                owner=self.worker_id,
-                at=now,
-                until=now + timedelta(seconds=self.lease_s),
-            ):
-                return []  # another worker has it; it loops until nothing is pending
-            pending = await self._read_turn(session, conversation_id)
+        leased = await self._lease_and_read(conversation_id)
+        if not leased.taken:
+            return []  # another worker has it; it loops until nothing is pending
+        pending = leased.pending
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(conversation_id, lost))
         outcomes: list[TurnOutcome] = []
@@ -604,6 +614,75 @@ class TurnEngine:
             for outcome in outcomes:
                 self.on_outcome(outcome)
         return outcomes
+
+    async def _lease_and_read(self, conversation_id: int) -> _Leased:
+        """Take the conversation's lease and read its turn, in one transaction with those of the
+        other conversations admitted meanwhile (`_lease_group`, one group at a time: the requests
+        arriving while one runs go in the next). A conversation the group could not take (locked
+        by another transaction at that moment, or the group's transaction failed) is taken alone,
+        as it was before groups: waiting for the lock."""
+        waiter: asyncio.Future[_Leased] = asyncio.get_running_loop().create_future()
+        self._to_lease[conversation_id] = waiter
+        if self._leaser is None or self._leaser.done():
+            self._leaser = asyncio.create_task(self._lease_pending(), name="turn-leaser")
+        leased = await waiter
+        if leased.alone:
+            return await self._lease_alone(conversation_id)
+        return leased
+
+    async def _lease_pending(self) -> None:
+        while self._to_lease:
+            ids = sorted(self._to_lease)[:MAX_LEASE_GROUP]
+            waiters = {cid: self._to_lease.pop(cid) for cid in ids}
+            try:
+                found = await self._lease_group(ids)
+            except Exception as exc:  # taken alone instead, each in a transaction of its own
+                log.warning("turn_lease_group_failed", conversations=len(ids), error=repr(exc)[:300])
+                found = {}
+            unclaimed: list[int] = []
+            for cid, waiter in waiters.items():
+                leased = found.get(cid, _Leased(alone=True))
+                if waiter.done():  # its task was cancelled meanwhile (shutdown)
+                    if leased.taken:
+                        unclaimed.append(cid)
+                    continue
+                waiter.set_result(leased)
+            for cid in unclaimed:  # a lease nobody will use: given back, not left to lapse
+                with contextlib.suppress(Exception):
+                    async with self.sessions() as session, session.begin():
+                        await release_turn_lease(session, conversation_id=cid, owner=self.worker_id)
+
+    async def _lease_group(self, ids: list[int]) -> dict[int, _Leased]:
+        """The leases of `ids` taken in one statement and the turns of those taken read in the same
+        transaction; the others (another's lease, or a row locked at that moment on PostgreSQL,
+        passed over rather than waited for) are left out, to be taken alone."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            taken = await claim_turn_leases(
+                session,
+                conversation_ids=ids,
+                owner=self.worker_id,
+                at=now,
+                until=now + timedelta(seconds=self.lease_s),
+                skip_locked=self._dialect != "sqlite",
+            )
+            if not taken:
+                return {}
+            read = await self._read_turns(session, sorted(taken))
+        return {cid: _Leased(taken=True, pending=read.get(cid)) for cid in taken}
+
+    async def _lease_alone(self, conversation_id: int) -> _Leased:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            if not await claim_turn_lease(
+                session,
+                conversation_id=conversation_id,
+                owner=self.worker_id,
+                at=now,
+                until=now + timedelta(seconds=self.lease_s),
+            ):
+                return _Leased()
+            return _Leased(taken=True, pending=await self._read_turn(session, conversation_id))
 
     async def _send_pending(self, conversation_id: int) -> list[Message]:
         sent = await send_pending(
@@ -710,31 +789,40 @@ class TurnEngine:
         `FOR NO KEY UPDATE`, the one the lease's claim in the same transaction already holds: a
         `FOR UPDATE` would have to wait for the key-share lock of a message being inserted, whose
         transaction waits for this one to update the conversation (a deadlock)."""
-        row = (await session.execute(_READ_TURN, {"b_conversation_id": conversation_id})).first()
-        if row is None:
-            return None
-        conversation, contact, returned = row
-        messages = await pending_inbound(session, conversation_id=conversation_id)
-        if not messages:
-            conversation.has_pending = False
-            session.add(conversation)
-            return None
-        if conversation.owner != Owner.BOT:
-            # Ownership gate: a queued or human-owned conversation never reaches the graph.
-            for m in messages:
-                m.status = "for_rep"
-                session.add(m)
-            conversation.has_pending = False
-            session.add(conversation)
-            return None
-        turn = _Pending(conversation, contact, messages, hand_back_of(returned))
-        saver = self.saver
-        if saver is not None:
-            # The stored checkpoint the turn starts from, read here rather than in a transaction
-            # of its own (the lease is held: nothing else writes it meanwhile).
-            turn.checkpoint = await saver.stored_in(session, thread_config(conversation_id))
-            turn.checkpoint_read = True
-        return turn
+        return (await self._read_turns(session, [conversation_id])).get(conversation_id)
+
+    async def _read_turns(self, session: AsyncSession, ids: list[int]) -> dict[int, _Pending | None]:
+        """`_read_turn` of several conversations whose leases this worker holds: each statement
+        reads them all (the rows locked in id order), the stored checkpoints one by one."""
+        rows = (await session.execute(_READ_TURNS, {"b_conversation_ids": ids})).all()
+        inbound = await pending_inbound_of(session, [row[0].id for row in rows if row[0].id is not None])
+        read: dict[int, _Pending | None] = {}
+        for conversation, contact, returned in rows:
+            cid = conversation.id
+            assert cid is not None
+            messages = inbound[cid]
+            read[cid] = None
+            if not messages:
+                conversation.has_pending = False
+                session.add(conversation)
+                continue
+            if conversation.owner != Owner.BOT:
+                # Ownership gate: a queued or human-owned conversation never reaches the graph.
+                for m in messages:
+                    m.status = "for_rep"
+                    session.add(m)
+                conversation.has_pending = False
+                session.add(conversation)
+                continue
+            turn = _Pending(conversation, contact, messages, hand_back_of(returned))
+            saver = self.saver
+            if saver is not None:
+                # The stored checkpoint the turn starts from, read here rather than in a transaction
+                # of its own (the lease is held: nothing else writes it meanwhile).
+                turn.checkpoint = await saver.stored_in(session, thread_config(cid))
+                turn.checkpoint_read = True
+            read[cid] = turn
+        return read
 
     async def _one_turn(self, conversation_id: int, pending: _Pending) -> tuple[TurnOutcome, bool]:
         """Run the graph on the pending messages and commit its result; returns the outcome and
@@ -962,6 +1050,16 @@ class TurnEngine:
         if outcome.behind or queued_unclaimed(session):
             return None
         return at + self.send_claim
+
+
+@dataclass
+class _Leased:
+    """What taking a conversation's lease found: whether it was `taken`, its turn's `pending` read
+    (None: nothing for the bot), or that it is to be taken `alone` (left out of its group)."""
+
+    taken: bool = False
+    pending: _Pending | None = None
+    alone: bool = False
 
 
 @dataclass
