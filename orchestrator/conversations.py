@@ -832,15 +832,20 @@ async def renew_turn_lease(
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-_MARK_CONSUMED = (
-    sa.update(_MESSAGE)
-    .where(_M.id.in_(sa.bindparam("b_ids", expanding=True)), _M.turn.is_(None))
-    .values(
-        turn=sa.bindparam("b_turn", type_=_M.turn.type),
-        status="processed",
-        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+def consume_statement(turn: Any, *, only_if: Any = None) -> sa.Update:
+    """`mark_consumed`'s UPDATE (messages `b_ids`, at `b_at`) with `turn` as the turn's number (a
+    bound value, or an expression of a statement it is joined to) and an extra condition."""
+    where = [_M.id.in_(sa.bindparam("b_ids", expanding=True)), _M.turn.is_(None)]
+    if only_if is not None:
+        where.append(only_if)
+    return (
+        sa.update(_MESSAGE)
+        .where(*where)
+        .values(turn=turn, status="processed", updated_at=sa.bindparam("b_at", type_=UTCDateTime()))
     )
-)
+
+
+_MARK_CONSUMED = consume_statement(sa.bindparam("b_turn", type_=_M.turn.type))
 
 
 async def mark_consumed(session: AsyncSession, *, message_ids: list[int], turn: int, at: datetime) -> int:

@@ -175,7 +175,7 @@ async def test_a_bot_turn_on_postgres_keeps_its_checkpoint_in_its_own_transactio
     assert connection_of("UPDATE conversation SET lease_owner=%(b_owner)s") == connection_of(
         "select thread_id, checkpoint"
     )
-    assert connection_of("UPDATE message SET status") == connection_of("INSERT INTO checkpoints")
+    assert connection_of("WITH counted AS (UPDATE conversation") == connection_of("INSERT INTO checkpoints")
     assert len(ran) <= BOT_TURN_STATEMENTS
 
 

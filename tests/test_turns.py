@@ -258,6 +258,16 @@ async def _inbound_turns(h: TestHarness) -> list[int | None]:
 
 
 async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: TestHarness) -> None:
+    await _lease_lapsed_commit_refused(h)
+
+
+@pytest.mark.postgres
+async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn_on_postgres(pg_h: TestHarness) -> None:
+    # The count and the consumed messages are one statement there: neither happens.
+    await _lease_lapsed_commit_refused(pg_h)
+
+
+async def _lease_lapsed_commit_refused(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550310", "Hello")
     slow = GatedGraph(h.service.graph)
     a, b = _engine(h, slow), _engine(h, h.service.graph)
@@ -323,6 +333,15 @@ async def test_a_running_worker_renews_its_lease(h: TestHarness) -> None:
 
 
 async def test_a_commit_never_marks_a_message_processed_twice(h: TestHarness) -> None:
+    await _processed_meanwhile_refused(h)
+
+
+@pytest.mark.postgres
+async def test_a_commit_never_marks_a_message_processed_twice_on_postgres(pg_h: TestHarness) -> None:
+    await _processed_meanwhile_refused(pg_h)
+
+
+async def _processed_meanwhile_refused(h: TestHarness) -> None:
     conversation_id = await _deliver_without_turn(h, "12025550312", "Hello")
     slow = GatedGraph(h.service.graph)
     a = _engine(h, slow)

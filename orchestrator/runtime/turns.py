@@ -57,6 +57,7 @@ from orchestrator.conversations import (
     Released,
     claim_turn_lease,
     claim_turn_leases,
+    consume_statement,
     mark_consumed,
     pending_inbound_of,
     release_turn_lease,
@@ -175,6 +176,26 @@ def _count_turn_statement() -> Any:
 
 
 _COUNT_TURN = _count_turn_statement()
+
+
+def _count_and_consume_statement() -> Any:
+    """PostgreSQL: `_COUNT_TURN` and `mark_consumed` in one statement (data-modifying WITHs): the
+    messages are marked with the turn's number only when the fence let the count through, and
+    the row says how many were marked (`consumed`)."""
+    counted = _COUNT_TURN.cte("counted")
+    consumed = (
+        consume_statement(
+            sa.select(counted.c.turns).scalar_subquery(), only_if=sa.exists(sa.select(counted.c.id))
+        )
+        .returning(sa.literal_column("1").label("one"))
+        .cte("consumed")
+    )
+    return sa.select(
+        counted, sa.select(sa.func.count()).select_from(consumed).scalar_subquery().label("consumed")
+    )
+
+
+_COUNT_AND_CONSUME = _count_and_consume_statement()
 
 
 class TurnRefused(Exception):
@@ -941,12 +962,19 @@ class TurnEngine:
                 "b_language": state.get("language") or None,
                 "b_flow": state.get("flow") or None,
             }
-            row = (await session.execute(_COUNT_TURN, counted)).one_or_none()
+            # On PostgreSQL the messages are marked consumed by the same statement.
+            joined = self._dialect != "sqlite"
+            row = (
+                await session.execute(_COUNT_AND_CONSUME if joined else _COUNT_TURN, counted)
+            ).one_or_none()
             if row is None:
                 # Fenced: our lease lapsed and another worker took the conversation.
                 raise TurnRefused(f"the lease is no longer held by {self.worker_id}")
             behind, turn = bool(row.behind), int(row.turns)
-            consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
+            if joined:
+                consumed = int(row.consumed)
+            else:
+                consumed = await mark_consumed(session, message_ids=ids, turn=turn, at=now)
             if consumed != len(messages):
                 raise TurnRefused(f"{len(messages) - consumed} of the turn's messages were already processed")
             if stage is not None and self.saver is not None:
