@@ -10,6 +10,8 @@ import psycopg
 import pytest
 
 from orchestrator.core.listen import listen_forever
+from orchestrator.runtime.wakeup import CHANNEL as WAKE_CHANNEL
+from orchestrator.runtime.wakeup import InboxListener
 
 pytestmark = pytest.mark.postgres
 CHANNEL = "handoff_test_listen"
@@ -57,3 +59,43 @@ async def test_a_lost_listen_connection_is_opened_again_and_says_so(postgres_url
             await task
     assert connects == [False, True], "told, on reconnecting, that notifications may have been missed"
     assert payloads == ["one", "two"]
+
+
+async def test_a_workers_applier_folds_a_stream_of_wake_ups_into_one_pass_an_interval(
+    postgres_url: str,
+) -> None:
+    """`InboxListener`: a wake-up after a quiet interval is taken at once; the wake-ups that arrive
+    within `every_s` of a pass are folded into one more pass, once the interval is over."""
+    loop = asyncio.get_running_loop()
+    passes: list[float] = []
+
+    async def on_wake() -> None:
+        passes.append(loop.time())
+
+    listener = InboxListener(postgres_url, on_wake, every_s=0.5)
+    await listener.start()
+    try:
+        for _ in range(100):  # the pass for what arrived before it listened
+            if passes:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.6)  # quiet for longer than the interval
+        async with await psycopg.AsyncConnection.connect(
+            postgres_url.replace("+psycopg", ""), autocommit=True
+        ) as other:
+            sent = loop.time()
+            await other.execute(f"NOTIFY {WAKE_CHANNEL}")
+            for _ in range(100):
+                if len(passes) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(passes) == 2
+            assert passes[1] - sent < 0.3, "taken at once after a quiet interval"
+            for _ in range(10):  # a stream of deliveries, within the interval
+                await other.execute(f"NOTIFY {WAKE_CHANNEL}")
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.8)
+        assert len(passes) == 3, "the stream's wake-ups are one pass"
+        assert passes[2] - passes[1] >= 0.5
+    finally:
+        await listener.stop()

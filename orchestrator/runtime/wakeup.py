@@ -10,7 +10,10 @@ same `TurnEngine.apply_inbox` the API process would have run, so several workers
 (`FOR UPDATE SKIP LOCKED`, a run of messages or a run of statuses per transaction, each in a lock
 order every process shares: `inbox.kind_batches`) and each conversation
 still has one worker at a time (its turn lease). Wake-ups that arrive while an apply runs are folded
-into one more pass.
+into one more pass, and a worker makes at most one pass every `PASS_EVERY_S` (50 ms): under a stream
+of deliveries (a message and three statuses for every reply) a pass takes the items of many
+deliveries in one transaction instead of a few, at the cost of up to 50 ms before a message is
+applied while the worker is busy; a wake-up after a quiet interval is taken at once.
 
 Nothing depends on the notification arriving: the background sweep (`Service.tick`, every
 `HANDOFF_TIMER_INTERVAL_S`) applies anything left unapplied, and a lost LISTEN connection is opened
@@ -30,14 +33,21 @@ from orchestrator.core.listen import listen_forever
 log = structlog.get_logger(__name__)
 
 CHANNEL = "handoff_inbox"
+# The shortest interval between two passes of a worker's applier (`InboxListener`).
+PASS_EVERY_S = 0.05
 
 
 class InboxListener:
-    """LISTEN on `handoff_inbox` and run `on_wake` for each wake-up (coalesced while one runs)."""
+    """LISTEN on `handoff_inbox` and run `on_wake` for each wake-up (coalesced while one runs, and
+    at most once every `every_s`)."""
 
-    def __init__(self, database_url: str, on_wake: Callable[[], Awaitable[object]]) -> None:
+    def __init__(
+        self, database_url: str, on_wake: Callable[[], Awaitable[object]], *, every_s: float = PASS_EVERY_S
+    ) -> None:
         self._url = database_url
         self._on_wake = on_wake
+        self.every_s = every_s
+        self.passes = 0
         self._woken = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = asyncio.Event()
@@ -66,9 +76,18 @@ class InboxListener:
         )
 
     async def _apply(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -self.every_s
         while True:
             await self._woken.wait()
+            # At most one pass every `every_s`: under a stream of deliveries the wake-ups of the
+            # interval are folded into one pass (one transaction for their items); a wake-up after
+            # a quiet interval is taken at once.
+            if (due := last + self.every_s - loop.time()) > 0:
+                await asyncio.sleep(due)
             self._woken.clear()  # a wake-up during the pass below runs one more pass
+            last = loop.time()
+            self.passes += 1
             try:
                 await self._on_wake()
             except Exception:
