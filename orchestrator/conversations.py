@@ -653,23 +653,6 @@ async def _record_failed(session: AsyncSession, *, status: StatusUpdate, wamid: 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs
 # more CPU than SQLite takes to run it.
-_PENDING_INBOUND = (
-    select(Message)
-    .where(
-        col(Message.conversation_id) == sa.bindparam("b_conversation_id"),
-        col(Message.direction) == Direction.INBOUND,
-        col(Message.status) == "received",
-        col(Message.turn).is_(None),
-    )
-    .order_by(col(Message.sent_at), col(Message.id))
-)
-
-
-async def pending_inbound(session: AsyncSession, *, conversation_id: int) -> list[Message]:
-    rows = await session.execute(_PENDING_INBOUND, {"b_conversation_id": conversation_id})
-    return list(rows.scalars())
-
-
 _PENDING_INBOUND_OF = (
     select(Message)
     .where(
@@ -683,7 +666,8 @@ _PENDING_INBOUND_OF = (
 
 
 async def pending_inbound_of(session: AsyncSession, conversation_ids: list[int]) -> dict[int, list[Message]]:
-    """`pending_inbound` of several conversations in one statement, by conversation."""
+    """The unprocessed inbound messages of each of these conversations (a turn's input), in one
+    statement, by conversation, each in the order sent."""
     found: dict[int, list[Message]] = {cid: [] for cid in conversation_ids}
     for message in (
         await session.execute(_PENDING_INBOUND_OF, {"b_conversation_ids": conversation_ids})

@@ -304,7 +304,7 @@ class After(Generic[T]):
     `run` does it in the record's transaction. On PostgreSQL it may also be given as one
     `UPDATE ... RETURNING` (`statement`, bound with `params`, its row or None turned into the result
     by `read`): the record of a bot's accepted reply and this work are then one statement in a
-    round trip of its own (`_RECORD_WITH`), instead of BEGIN, two statements and COMMIT."""
+    round trip of its own (`_accepted_with`), instead of BEGIN, two statements and COMMIT."""
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import InboundMessage, parse_item, split_webhook
-from orchestrator.conversations import mark_consumed, pending_inbound, store_inbound
+from orchestrator.conversations import mark_consumed, pending_inbound_of, store_inbound
 from orchestrator.core.state import State
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
@@ -53,7 +53,7 @@ async def _state(h: TestHarness, conversation_id: int) -> tuple[bool, list[str]]
     async with h.service.sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
-        waiting = await pending_inbound(session, conversation_id=conversation_id)
+        waiting = (await pending_inbound_of(session, [conversation_id]))[conversation_id]
         return conversation.has_pending, [str(m.wa_message_id) for m in waiting]
 
 
