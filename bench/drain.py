@@ -24,7 +24,9 @@ lower than the per-core rate when they compete).
 Prints as its last line one JSON object: `backlog`, `workers`, `posted_s`, `drained_s`, `settled_s`,
 `turns_per_s` (wall clock), `worker_cpu_s`, `turns_per_worker_cpu_s`, `api_cpu_s` (the API
 process's), `bench_cpu_s` (this process's: the load generator, the fake Graph API and the status
-webhooks it posts, which a real deployment does not carry), `rate`, `statuses`,
+webhooks it posts, which a real deployment does not carry), `database_cpu_s` (PostgreSQL's own
+processes, when the database runs on this machine: `bench.measure.ProcessesCpu`), `cpu_ms_per_turn`
+(worker, acknowledge-only API and database, each per answered customer), `rate`, `statuses`,
 `first_reply_s` (p50, p99, from the start of the posting), `reply_s` (p50, p99, from each customer's
 own post), `errors`, `loadavg`."""
 
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import _Connection, _start, _wait_drained, _wait_healthy
-from bench.measure import process_usage, quantile
+from bench.measure import ProcessesCpu, process_usage, quantile
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
@@ -106,6 +108,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-drain-"))
     fake = FakeGraphAPI()
     kinds = tuple(k.strip() for k in args.status_kinds.split(",") if k.strip())
+    postgres = args.database_url.startswith("postgresql")
     with serve_in_thread(fake.app) as graph_url:
         env = {
             **os.environ,
@@ -143,6 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             turners = workers or [api]  # the processes that run the turns
             cpu_before = [process_usage(w.pid)[0] for w in turners]
             api_before, bench_before = process_usage(api.pid)[0], time.process_time()
+            database = ProcessesCpu("postgres").start() if postgres else None
             sent_before = len(fake.sent)
             started = time.perf_counter()
             posted: dict[str, float] = {}
@@ -180,6 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             api_cpu_s = process_usage(api.pid)[0] - api_before
             bench_cpu_s = time.process_time() - bench_before
+            database_cpu_s = database.stop() if database is not None else None
         finally:
             for process in (api, *workers):
                 process.terminate()
@@ -203,6 +208,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "api_cpu_s": round(api_cpu_s, 2),
         "bench_cpu_s": round(bench_cpu_s, 2),
         "turns_per_worker_cpu_s": round(len(replied) / worker_cpu_s, 1) if worker_cpu_s else None,
+        # PostgreSQL's own processes on this machine (none found: 0; another host: not counted).
+        "database_cpu_s": round(database_cpu_s, 2) if database_cpu_s is not None else None,
+        "cpu_ms_per_turn": {
+            "worker": round(1000 * worker_cpu_s / len(replied), 2) if replied else None,
+            "api": round(1000 * api_cpu_s / len(replied), 2) if replied and args.workers else None,
+            "database": round(1000 * database_cpu_s / len(replied), 2)
+            if replied and database_cpu_s is not None
+            else None,
+        },
         "rate": args.rate,
         "statuses": ",".join(kinds) if args.statuses else None,
         "statuses_posted": fake.statuses_posted,

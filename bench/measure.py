@@ -1,9 +1,10 @@
-"""What several benchmarks read the same way: a quantile of a sample, and a process's CPU time and
-resident memory from `/proc`."""
+"""What several benchmarks read the same way: a quantile of a sample, a process's CPU time and
+resident memory from `/proc`, and the CPU of the local database server's processes."""
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 
@@ -19,3 +20,49 @@ def process_usage(pid: int) -> tuple[float, float]:
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
     rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return cpu, rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class ProcessesCpu:
+    """The CPU used by every local process of one name (`postgres`: the database server's backends
+    and helpers) while the sampler runs, read from `/proc` every `every_s`: a process's use from its
+    first sample to its last, so one that starts or ends in between counts from when it was seen
+    (up to `every_s` of it missed). For a database on this machine only; 0 when none runs here."""
+
+    def __init__(self, name: str = "postgres", *, every_s: float = 0.2) -> None:
+        self.name, self.every_s = name, every_s
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"cpu-of-{name}", daemon=True)
+
+    def start(self) -> ProcessesCpu:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        """The CPU seconds used since `start`."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return sum(self._last[pid] - self._first[pid] for pid in self._last)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if stat[stat.index("(") + 1 : stat.rindex(")")] != self.name:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pid = int(entry.name)
+            self._first.setdefault(pid, cpu)
+            self._last[pid] = cpu
