@@ -673,10 +673,11 @@ class TurnEngine:
                     async with self.sessions() as session, session.begin():
                         await release_turn_lease(session, conversation_id=cid, owner=self.worker_id)
 
-    async def _lease_group(self, ids: list[int]) -> dict[int, _Leased]:
+    async def _lease_group(self, ids: list[int], *, alone: bool = False) -> dict[int, _Leased]:
         """The leases of `ids` taken in one statement and the turns of those taken read in the same
         transaction; the others (another's lease, or a row locked at that moment on PostgreSQL,
-        passed over rather than waited for) are left out, to be taken alone."""
+        passed over rather than waited for) are left out, to be taken `alone` (one conversation,
+        waiting for its row)."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             taken = await claim_turn_leases(
@@ -685,7 +686,7 @@ class TurnEngine:
                 owner=self.worker_id,
                 at=now,
                 until=now + timedelta(seconds=self.lease_s),
-                skip_locked=self._dialect != "sqlite",
+                skip_locked=self._dialect != "sqlite" and not alone,
             )
             if not taken:
                 return {}
@@ -693,17 +694,7 @@ class TurnEngine:
         return {cid: _Leased(taken=True, pending=read.get(cid)) for cid in taken}
 
     async def _lease_alone(self, conversation_id: int) -> _Leased:
-        now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            if not await claim_turn_lease(
-                session,
-                conversation_id=conversation_id,
-                owner=self.worker_id,
-                at=now,
-                until=now + timedelta(seconds=self.lease_s),
-            ):
-                return _Leased()
-            return _Leased(taken=True, pending=await self._read_turn(session, conversation_id))
+        return (await self._lease_group([conversation_id], alone=True)).get(conversation_id, _Leased())
 
     async def _send_pending(self, conversation_id: int) -> list[Message]:
         sent = await send_pending(
