@@ -16,8 +16,7 @@ def quantile(values: list[float], q: float) -> float:
 
 def process_usage(pid: int) -> tuple[float, float]:
     """(CPU seconds used, user and system; resident MB) of a live process, from `/proc`."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    _, cpu = _name_and_cpu(Path(f"/proc/{pid}/stat").read_text())
     rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return cpu, rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -59,10 +58,16 @@ class ProcessesCpu:
                 stat = (entry / "stat").read_text()
             except OSError:  # gone meanwhile
                 continue
-            if stat[stat.index("(") + 1 : stat.rindex(")")] != self.name:
+            name, cpu = _name_and_cpu(stat)
+            if name != self.name:
                 continue
-            fields = stat.rsplit(")", 1)[1].split()
-            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             pid = int(entry.name)
             self._first.setdefault(pid, cpu)
             self._last[pid] = cpu
+
+
+def _name_and_cpu(stat: str) -> tuple[str, float]:
+    """A process's name and CPU seconds used (user and system) from its `/proc/<pid>/stat`."""
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    fields = stat.rsplit(")", 1)[1].split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime

@@ -676,24 +676,12 @@ async def pending_inbound_of(session: AsyncSession, conversation_ids: list[int])
     return found
 
 
-_CLAIM_LEASE = (
-    sa.update(_CONVERSATION)
-    .where(
-        _C.id == sa.bindparam("b_conversation_id"),
-        or_(_C.lease_until.is_(None), _C.lease_until < sa.bindparam("b_at", type_=UTCDateTime())),
-    )
-    .values(
-        lease_owner=sa.bindparam("b_owner", type_=_C.lease_owner.type),
-        lease_until=sa.bindparam("b_until", type_=UTCDateTime()),
-    )
-)
-
-
 def _claim_leases_statement(*, skip_locked: bool) -> sa.Update:
-    """`_CLAIM_LEASE` of several conversations (`b_conversation_ids`), returning those taken. With
-    `skip_locked` (PostgreSQL) the rows are locked in id order first and a row another transaction
-    holds is passed over, not waited for: a group never waits on a lock while holding others (so
-    it never deadlocks with a writer locking the same conversations in another order)."""
+    """Take the turn leases of several conversations (`b_conversation_ids`) that are free or
+    expired, returning those taken (atomic on both databases). With `skip_locked` (PostgreSQL)
+    the rows are locked in id order first and a row another transaction holds is passed over, not
+    waited for: a group never waits on a lock while holding others (so it never deadlocks with a
+    writer locking the same conversations in another order)."""
     free = or_(_C.lease_until.is_(None), _C.lease_until < sa.bindparam("b_at", type_=UTCDateTime()))
     ids: sa.BindParameter[list[int]] = sa.bindparam("b_conversation_ids", expanding=True)
     if skip_locked:
@@ -731,8 +719,9 @@ async def claim_turn_leases(
     until: datetime,
     skip_locked: bool,
 ) -> set[int]:
-    """`claim_turn_lease` of several conversations in one statement; returns those taken. Those
-    not taken either hold another's lease or (`skip_locked`) were locked at that moment."""
+    """The turn leases of several conversations, taken in one statement; returns those taken. Those
+    not taken hold another's live lease or (`skip_locked`) were locked at that moment; without it
+    the statement waits for a locked row."""
     params = {"b_conversation_ids": conversation_ids, "b_at": at, "b_owner": owner, "b_until": until}
     return {int(i) for i in (await session.execute(_CLAIM_LEASES[skip_locked], params)).scalars()}
 
@@ -740,11 +729,11 @@ async def claim_turn_leases(
 async def claim_turn_lease(
     session: AsyncSession, *, conversation_id: int, owner: str, at: datetime, until: datetime
 ) -> bool:
-    """Take the conversation's turn lease if free or expired (atomic on both databases)."""
-    result = await session.execute(
-        _CLAIM_LEASE, {"b_conversation_id": conversation_id, "b_at": at, "b_owner": owner, "b_until": until}
+    """Take the conversation's turn lease if free or expired (`claim_turn_leases` of one)."""
+    taken = await claim_turn_leases(
+        session, conversation_ids=[conversation_id], owner=owner, at=at, until=until, skip_locked=False
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return conversation_id in taken
 
 
 @dataclass(frozen=True)

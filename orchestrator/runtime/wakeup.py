@@ -47,7 +47,6 @@ class InboxListener:
         self._url = database_url
         self._on_wake = on_wake
         self.every_s = every_s
-        self.passes = 0
         self._woken = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = asyncio.Event()
@@ -87,7 +86,6 @@ class InboxListener:
                 await asyncio.sleep(due)
             self._woken.clear()  # a wake-up during the pass below runs one more pass
             last = loop.time()
-            self.passes += 1
             try:
                 await self._on_wake()
             except Exception:
