@@ -178,6 +178,37 @@ async def test_gives_up_after_max_attempts_and_raises_the_last_error(
     assert fake.sent == []
 
 
+async def test_each_retry_is_logged_with_its_attempt_number_and_wait(
+    base_url: str, fake: FakeGraphAPI, sleeps: SleepRecorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.fail_next(400, load_fixture("error_130429_response.json"), times=10)
+
+    with caplog.at_level("WARNING", logger="orchestrator.channels.whatsapp.client"):
+        async with _client(base_url, sleeps, max_attempts=3) as graph:
+            with pytest.raises(GraphAPIError):
+                await graph.send(PAYLOAD)
+
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert [line.split(" failed")[0] for line in retries] == [
+        "whatsapp send attempt 1/3",
+        "whatsapp send attempt 2/3",
+    ]
+    assert [line.rsplit(" ", 1)[-1] for line in retries] == ["1.00s", "2.00s"]
+
+
+async def test_a_send_that_never_retries_makes_one_attempt(
+    base_url: str, fake: FakeGraphAPI, sleeps: SleepRecorder
+) -> None:
+    fake.fail_next(400, load_fixture("error_130429_response.json"), times=1)
+
+    async with _client(base_url, sleeps, max_attempts=1) as graph:
+        with pytest.raises(GraphAPIError):
+            await graph.send(PAYLOAD)
+
+    assert len(fake.requests) == 1
+    assert sleeps.waits == []
+
+
 @pytest.mark.parametrize(
     ("http_status", "body", "code"),
     [

@@ -27,6 +27,7 @@ A 200 means *accepted*, not delivered: delivery (or a late 131047) arrives in st
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -191,38 +192,60 @@ class GraphClient:
         """The HTTP client (base URL, bearer token, timeout) for the other Graph endpoints (media)."""
         return self._http
 
-    def retrying(self, *, retry_uncertain: bool = True) -> AsyncRetrying:
+    def retrying(self, *, retry_uncertain: bool = True, done: int = 0) -> AsyncRetrying:
         """This client's retry policy: transient `GraphError`s retried, the last one raised as is;
-        with `retry_uncertain=False`, a request that may have been accepted is not sent again."""
+        with `retry_uncertain=False`, a request that may have been accepted is not sent again.
+        `done`: attempts already made (and waited after), so the first attempt here is number
+        `done + 1`, with that attempt's wait and the same limit on the total."""
 
         def transient(exc: BaseException) -> bool:
-            if not retry_uncertain and isinstance(exc, GraphSendUncertain):
-                return False
-            return isinstance(exc, GraphError) and exc.retryable
+            return self._retryable(exc, retry_uncertain=retry_uncertain)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome is not None else None
+            if error is None:  # pragma: no cover - tenacity only waits after a failure
+                return 0.0
+            return self._wait_after(error, state.attempt_number + done)
+
+        def log_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome is not None else None
+            self._log_retry(
+                error, state.attempt_number + done, state.next_action.sleep if state.next_action else 0.0
+            )
 
         return AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(max(1, self.max_attempts - done)),
             retry=retry_if_exception(transient),
-            wait=self._wait,
+            wait=wait,
             sleep=self._sleep,
-            before_sleep=self._log_retry,
+            before_sleep=log_retry,
             reraise=True,
         )
 
     async def send(self, payload: dict[str, Any]) -> SendResult:
         """POST one message; retry transient failures; raise the last `GraphError` when giving up.
         A request that may have reached Graph is never sent twice here (`GraphSendUncertain`)."""
-        async for attempt in self.retrying(retry_uncertain=False):
+        # The first attempt outside the retry policy's machinery (a send is once per reply, and
+        # almost always accepted at once); only a transient failure enters it, from attempt two.
+        try:
+            return await self._send_once(payload)
+        except GraphError as exc:
+            if self.max_attempts < 2 or not self._retryable(exc, retry_uncertain=False):
+                raise
+            wait = self._wait_after(exc, 1)
+            self._log_retry(exc, 1, wait)
+            await self._sleep(wait)
+        async for attempt in self.retrying(retry_uncertain=False, done=1):
             with attempt:
                 result = await self._send_once(payload)
-                return SendResult(
-                    wa_message_id=result.wa_message_id,
-                    wa_id=result.wa_id,
-                    message_status=result.message_status,
-                    attempts=attempt.retry_state.attempt_number,
-                    raw=result.raw,
-                )
+                return dataclasses.replace(result, attempts=attempt.retry_state.attempt_number + 1)
         raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
+
+    @staticmethod
+    def _retryable(exc: BaseException, *, retry_uncertain: bool) -> bool:
+        if not retry_uncertain and isinstance(exc, GraphSendUncertain):
+            return False
+        return isinstance(exc, GraphError) and exc.retryable
 
     async def _send_once(self, payload: dict[str, Any]) -> SendResult:
         try:
@@ -236,19 +259,14 @@ class GraphClient:
             return _parse_success(_json_or_none(response), response.status_code)
         raise error_from_response(response)
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome is not None else None
-        if error is None:  # pragma: no cover - tenacity only waits after a failure
-            return 0.0
-        seconds = min(backoff_seconds(error, state.attempt_number), self.max_backoff_s)
-        return seconds * self.backoff_scale
+    def _wait_after(self, error: BaseException, attempt: int) -> float:
+        """The wait after failed attempt number `attempt`, capped and scaled."""
+        return min(backoff_seconds(error, attempt), self.max_backoff_s) * self.backoff_scale
 
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
+    def _log_retry(self, error: BaseException | None, attempt: int, wait: float) -> None:
         logger.warning(
             "whatsapp send attempt %d/%d failed (%s); retrying in %.2fs",
-            state.attempt_number,
+            attempt,
             self.max_attempts,
             error,
             wait,
