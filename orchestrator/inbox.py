@@ -350,17 +350,28 @@ def _settle(future: asyncio.Future[Accepted], outcome: Accepted | BaseException)
         future.set_result(outcome)
 
 
-# Applied items marked in one statement executed for all of them (only those still unapplied: the
-# sweep may have applied one meanwhile, harmlessly, as applying twice is).
+# Applied items marked, one statement for the items of each outcome (only those still unapplied:
+# the sweep may have applied one meanwhile, harmlessly, as applying twice is).
 _MARK_APPLIED = (
     sa.update(_INBOX)
-    .where(_INBOX.c.id == sa.bindparam("b_id"), _INBOX.c.applied_at.is_(None))
+    .where(_INBOX.c.id.in_(sa.bindparam("b_ids", expanding=True)), _INBOX.c.applied_at.is_(None))
     .values(
         applied_at=sa.bindparam("b_at", type_=_INBOX.c.applied_at.type),
         outcome=sa.bindparam("b_outcome"),
         error=sa.bindparam("b_error"),
     )
 )
+
+
+async def _mark_applied(session: AsyncSession, marks: Sequence[Mapping[str, Any]]) -> None:
+    """Mark the applied items, one UPDATE for all those of an outcome (nearly always one or two for
+    a whole batch, where a statement for each item was as many statements as items)."""
+    by_outcome: dict[tuple[Any, Any, Any], list[int]] = {}
+    for mark in marks:
+        by_outcome.setdefault((mark["b_at"], mark["b_outcome"], mark["b_error"]), []).append(mark["b_id"])
+    for (at, outcome, error), ids in by_outcome.items():
+        params = {"b_ids": sorted(ids), "b_at": at, "b_outcome": outcome, "b_error": error}
+        await session.execute(_MARK_APPLIED, params)
 
 
 # These items, those still unapplied (built once: an expanding IN takes any number of ids).
@@ -370,22 +381,28 @@ _UNAPPLIED_OF = (
     .order_by(_INBOX.c.id)
     .with_for_update(skip_locked=True)
 )
-# The oldest unapplied items, each with whether an unapplied item comes after it: the last row's
-# flag tells the caller whether to read again (on PostgreSQL, where a pass reads one item per
-# transaction, a trickle of deliveries cost a read that found nothing after each).
+# The oldest unapplied items (up to `b_limit`, locked, those another transaction holds passed over),
+# each with whether an unapplied item comes after the last of them, worked out once for the
+# statement, not per row: the caller reads again when it does (on PostgreSQL, where a pass reads one
+# item per transaction, a trickle of deliveries cost a read that found nothing after each).
 _LATER = _INBOX.alias("later")
-_OLDEST_UNAPPLIED = (
-    sa.select(
-        _INBOX.c.id,
-        _INBOX.c.item,
-        sa.exists()
-        .where(_LATER.c.applied_at.is_(None), _LATER.c.id > _INBOX.c.id)
-        .correlate(_INBOX)
-        .label("later"),
+
+
+def _oldest_unapplied() -> Any:
+    taken = (
+        sa.select(_INBOX.c.id, _INBOX.c.item)
+        .where(_INBOX.c.applied_at.is_(None))
+        .order_by(_INBOX.c.id)
+        .limit(sa.bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+        .cte("taken_oldest")
     )
-    .where(_INBOX.c.applied_at.is_(None))
-    .order_by(_INBOX.c.id)
-)
+    last = sa.select(sa.func.max(taken.c.id)).scalar_subquery()
+    later = sa.exists().where(_LATER.c.applied_at.is_(None), _LATER.c.id > last)
+    return sa.select(taken.c.id, taken.c.item, later.label("later")).order_by(taken.c.id)
+
+
+_OLDEST_UNAPPLIED = _oldest_unapplied()
 
 
 def _kind_after(kind: ItemKind) -> Any:
@@ -443,7 +460,7 @@ async def apply_items(
     elif ids is not None:
         rows = [(int(i), item) for i, item in await session.execute(_UNAPPLIED_OF, {"b_ids": list(ids)})]
     else:
-        read = await session.execute(_OLDEST_UNAPPLIED.limit(limit).with_for_update(skip_locked=True))
+        read = await session.execute(_OLDEST_UNAPPLIED, {"b_limit": limit})
         found = [(int(i), item, bool(later)) for i, item, later in read]
         rows = [(i, item) for i, item, _ in found]
         more = found[-1][2] if found else False
@@ -511,7 +528,7 @@ async def apply_items(
             applied.duplicates += not new
     await session.flush()
     if marks:
-        await session.execute(_MARK_APPLIED, marks)
+        await _mark_applied(session, marks)
     return applied
 
 
