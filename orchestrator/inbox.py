@@ -26,7 +26,7 @@ import asyncio
 import hashlib
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -381,53 +381,45 @@ _UNAPPLIED_OF = (
     .order_by(_INBOX.c.id)
     .with_for_update(skip_locked=True)
 )
-# The oldest unapplied items (up to `b_limit`, locked, those another transaction holds passed over),
-# each with whether an unapplied item comes after the last of them, worked out once for the
-# statement, not per row: the caller reads again when it does (on PostgreSQL, where a pass reads one
-# item per transaction, a trickle of deliveries cost a read that found nothing after each).
+# Unapplied items taken for a pass, each with whether an unapplied item comes after them: the last
+# row's flag tells the caller whether to read again (on PostgreSQL, where a pass reads one item per
+# transaction, a trickle of deliveries cost a read that found nothing after each).
 _LATER = _INBOX.alias("later")
 
 
-def _oldest_unapplied() -> Any:
+def _taken_with_later(name: str, *, where: Sequence[Any], after: Callable[[Any], Any]) -> Any:
+    """Unapplied items matching `where`, oldest first, up to `b_limit`, locked (those another
+    transaction holds passed over), each with `later`: whether an unapplied item `after(last)`
+    exists, `last` the greatest id taken, worked out once for the statement, not per row."""
     taken = (
         sa.select(_INBOX.c.id, _INBOX.c.item)
-        .where(_INBOX.c.applied_at.is_(None))
+        .where(_INBOX.c.applied_at.is_(None), *where)
         .order_by(_INBOX.c.id)
         .limit(sa.bindparam("b_limit"))
         .with_for_update(skip_locked=True)
-        .cte("taken_oldest")
+        .cte(name)
     )
     last = sa.select(sa.func.max(taken.c.id)).scalar_subquery()
-    later = sa.exists().where(_LATER.c.applied_at.is_(None), _LATER.c.id > last)
+    later = sa.exists().where(_LATER.c.applied_at.is_(None), after(last))
     return sa.select(taken.c.id, taken.c.item, later.label("later")).order_by(taken.c.id)
 
 
-_OLDEST_UNAPPLIED = _oldest_unapplied()
+# The oldest unapplied items.
+_OLDEST_UNAPPLIED = _taken_with_later("taken_oldest", where=[], after=lambda last: _LATER.c.id > last)
 
 
 def _kind_after(kind: ItemKind) -> Any:
     """Unapplied items of `kind` after a given item (`apply_items(statuses=..., messages=...)`),
-    each with whether an unapplied item other than those taken comes after the given item (whether
-    a pass must read again), worked out once for the statement, not per row (PostgreSQL only)."""
-    taken = (
-        sa.select(_INBOX.c.id, _INBOX.c.item)
-        .where(
-            _INBOX.c.applied_at.is_(None),
-            _INBOX.c.kind == str(kind),
-            _INBOX.c.id > sa.bindparam("b_after"),
-        )
-        .order_by(_INBOX.c.id)
-        .limit(sa.bindparam("b_limit"))
-        .with_for_update(skip_locked=True)
-        .cte(f"taken_{kind}")
+    each with whether an unapplied item other than those taken comes after the given item
+    (PostgreSQL only)."""
+    after: sa.BindParameter[int] = sa.bindparam("b_after")
+    return _taken_with_later(
+        f"taken_{kind}",
+        where=[_INBOX.c.kind == str(kind), _INBOX.c.id > after],
+        after=lambda last: sa.and_(
+            _LATER.c.id > after, sa.or_(_LATER.c.kind != str(kind), _LATER.c.id > last)
+        ),
     )
-    last = sa.select(sa.func.max(taken.c.id)).scalar_subquery()
-    others = sa.exists().where(
-        _LATER.c.applied_at.is_(None),
-        _LATER.c.id > sa.bindparam("b_after"),
-        sa.or_(_LATER.c.kind != str(kind), _LATER.c.id > last),
-    )
-    return sa.select(taken.c.id, taken.c.item, others.label("later")).order_by(taken.c.id)
 
 
 _AFTER = {ItemKind.STATUS: _kind_after(ItemKind.STATUS), ItemKind.MESSAGE: _kind_after(ItemKind.MESSAGE)}
