@@ -6,12 +6,17 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.config import AppConfig
 from orchestrator.core.tables import Message, MessageStatusEvent, WebhookDelivery
+from orchestrator.runtime.app import create_app
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import encode_webhook
+from orchestrator.runtime.webhook import is_acknowledgement
 from tests.conftest import OPEN_HOURS
 from tests.factories import auth, count, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness
@@ -100,6 +105,54 @@ async def test_duplicate_delivery_stores_one_message(h: TestHarness) -> None:
             .all()
         )
     assert len(inbound) == 1
+
+
+async def test_notifications_are_answered_before_the_middleware_and_other_requests_are_not(
+    h: TestHarness,
+) -> None:
+    # `ServiceApp` hands the webhook's POST to the acknowledgement ahead of the middleware stack
+    # (also under a root path); every other request still goes through it.
+    seen: list[str] = []
+
+    class Recorder:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append(f"{scope['method']} {scope['path']}")
+            await self.app(scope, receive, send)
+
+    app = create_app(service=h.service)
+    app.add_middleware(Recorder)
+    secret = h.service.settings.whatsapp_app_secret.get_secret_value()
+    for root_path in ("", "/handoff"):
+        transport = httpx.ASGITransport(app=app, root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://handoff.local") as http:
+            body = encode_webhook(text("447700900001", f"hello {root_path}", OPEN_HOURS))
+            headers = {
+                "content-type": "application/json",
+                "x-hub-signature-256": compute_signature(secret, body),
+            }
+            response = await http.post(f"{root_path}/webhooks/whatsapp", content=body, headers=headers)
+            assert response.status_code == 200
+            assert response.json() == {"messages": 1, "duplicates": 0, "statuses": 0}
+            assert (await http.get(f"{root_path}/healthz")).status_code == 200
+    await h.service.turns.applied()
+    assert seen == ["GET /healthz", "GET /handoff/healthz"]
+    assert await count(h, WebhookDelivery) == 2
+
+
+def test_only_posts_to_the_webhook_path_are_acknowledgements() -> None:
+    def scope(method: str, path: str, root_path: str = "") -> Scope:
+        return {"type": "http", "method": method, "path": path, "root_path": root_path}
+
+    assert is_acknowledgement(scope("POST", "/webhooks/whatsapp"))
+    assert is_acknowledgement(scope("POST", "/api/webhooks/whatsapp", root_path="/api"))
+    assert not is_acknowledgement(scope("GET", "/webhooks/whatsapp"))
+    assert not is_acknowledgement(scope("POST", "/webhooks/whatsapp/"))
+    assert not is_acknowledgement(scope("POST", "/other/webhooks/whatsapp"))
+    assert not is_acknowledgement({"type": "websocket", "path": "/webhooks/whatsapp", "root_path": ""})
 
 
 async def test_verification_handshake_echoes_the_challenge(h: TestHarness) -> None:

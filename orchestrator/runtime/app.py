@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from handoff.api import deps as api_deps
 from handoff.api import errors as api_errors
@@ -17,8 +18,25 @@ from handoff.web.pages import install as install_workspace
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.handback import GraphResumer
-from orchestrator.runtime.webhook import inbox_writer
+from orchestrator.runtime.webhook import acknowledge, inbox_writer, is_acknowledgement
 from orchestrator.runtime.webhook import install as install_webhook
+
+
+class ServiceApp(FastAPI):
+    """The FastAPI app, with the webhook's POST (nearly every request of a busy number) handed to
+    `webhook.acknowledge` before the middleware stack: Starlette's error and exception middleware,
+    FastAPI's body limit and native telemetry and the router cost as much again as the
+    acknowledgement itself (`docs/benchmarks.md`), and it needs none of them: it reads its body up
+    to its own limit, answers its own refusals, and an error of the storage propagates to the
+    server, which answers 500 and logs it as Starlette's error middleware would. The price: the POST
+    has no span of FastAPI's native telemetry."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_acknowledgement(scope):
+            scope["app"] = self
+            await acknowledge(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -40,7 +58,7 @@ def create_app(
             _expose(app, running)
             yield
 
-    app = FastAPI(
+    app = ServiceApp(
         title="Handoff orchestrator",
         version="0.1.0",
         summary="WhatsApp AI agents in front, humans behind: handoff, routing and assignment.",

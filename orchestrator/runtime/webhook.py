@@ -32,6 +32,7 @@ from orchestrator.runtime.wakeup import CHANNEL
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["whatsapp"])
 MAX_BODY_BYTES = 4 * 1024 * 1024  # Meta sends up to 3 MB
+PATH = "/webhooks/whatsapp"
 
 
 class WebhookAck(BaseModel):
@@ -45,7 +46,7 @@ class WebhookRefusal(BaseModel):
 
 
 @router.get(
-    "/webhooks/whatsapp",
+    PATH,
     response_class=PlainTextResponse,
     responses={
         400: {"description": "hub.challenge is missing"},
@@ -138,12 +139,23 @@ async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def is_acknowledgement(scope: Scope) -> bool:
+    """Whether `scope` is a POST of the webhook's notifications (`ServiceApp` answers it first)."""
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path == PATH or (bool(root) and path == root + PATH)
+
+
 class _Acknowledgement(APIRoute):
     """The route of the webhook's POST. Its declaration gives the OpenAPI description; the request is
     handed to `acknowledge`, a plain ASGI application, instead of the route's usual wrapping (a
     Request, exit stacks, dependency solving, validation and serialisation, a Response object): that
     wrapping cost about two thirds of what the whole bare endpoint `bench.ingest` compares against
-    costs, and this endpoint needs none of it."""
+    costs, and this endpoint needs none of it. The app (`ServiceApp`) hands the POST to
+    `acknowledge` before even its middleware; this route answers what reaches the router anyway
+    (an app built without `ServiceApp`)."""
 
     def __init__(self, path: str, **kwargs: Any) -> None:
         super().__init__(path, receive_notifications, **kwargs)
@@ -162,7 +174,7 @@ def install(app: FastAPI) -> None:
     app.router.routes.insert(
         0,
         _Acknowledgement(
-            "/webhooks/whatsapp",
+            PATH,
             methods=["POST"],
             tags=["whatsapp"],
             # Documented only: the body is read as raw bytes (the signature covers those bytes)
