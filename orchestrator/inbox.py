@@ -247,18 +247,21 @@ async def accept_deliveries(
 
 class InboxWriter:
     """Stores verified deliveries (`accept_deliveries`), answering each once its transaction has
-    committed. While fewer than `transactions` are being stored, a delivery is stored at once, in
-    its own transaction; the deliveries that arrive while all are busy wait and are then stored
+    committed. A delivery arriving while nothing is being stored is stored at once, in its own
+    transaction; the deliveries that arrive while a write is under way wait and are then stored
     together, in one transaction (up to `max_items` items), so under load the commits, and the
-    connection and its round trips, are shared. By default one write at a time on PostgreSQL,
-    where a write is one statement and the process does little else (the deliveries arriving
-    during its round trip make the next write, the larger the cheaper a delivery), and four on
-    SQLite, where the same process runs the turns and several transactions at once keep the event
-    loop's latency, not the writer, the limit (both measured: `docs/benchmarks.md`). If a shared
-    transaction fails, its deliveries are stored again one by one, so one that cannot be stored
-    never costs the others. On PostgreSQL a write is one statement, committed on its own
-    (`accept_deliveries`); `notify` names the channel it notifies when it stored new items (an
-    acknowledge-only process wakes its workers so)."""
+    connection and its round trips, are shared. Up to `transactions` writes run at once, a second
+    one (and further) only once `min_group` deliveries wait, so a write of their own is worth its
+    statement. By default on PostgreSQL, where a write is one statement and the process does little
+    else, two writes, the second from eight waiting deliveries: the process works on the next
+    group while the database runs and commits the last one (one at a time left it idle for about a
+    third of each round trip; a second write for every lone arrival made groups of one), and on
+    SQLite four, each from one delivery, where the same process runs the turns and several
+    transactions at once keep the event loop's latency, not the writer, the limit (all measured:
+    `docs/benchmarks.md`). If a shared transaction fails, its deliveries are stored again one by
+    one, so one that cannot be stored never costs the others. On PostgreSQL a write is one
+    statement, committed on its own (`accept_deliveries`); `notify` names the channel it notifies
+    when it stored new items (an acknowledge-only process wakes its workers so)."""
 
     def __init__(
         self,
@@ -266,6 +269,7 @@ class InboxWriter:
         *,
         notify: str | None = None,
         transactions: int | None = None,
+        min_group: int | None = None,
         max_items: int = 5000,
     ) -> None:
         postgres = engine.dialect.name == "postgresql"
@@ -273,14 +277,15 @@ class InboxWriter:
             raise ValueError("waking workers needs PostgreSQL")
         self._engine = engine
         self._notify = notify
-        self._limit = transactions if transactions is not None else (1 if postgres else 4)
+        self._limit = transactions if transactions is not None else (2 if postgres else 4)
+        self._min_group = min_group if min_group is not None else (8 if postgres else 1)
         self._max_items = max_items
         self._writing = 0
         self._waiting: deque[tuple[Delivery, asyncio.Future[Accepted]]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def store(self, delivery: Delivery) -> Accepted:
-        if self._writing < self._limit and not self._waiting:
+        if not self._waiting and self._may_write(waiting=1):
             self._writing += 1
             try:
                 [accepted] = await self._write([delivery])
@@ -290,18 +295,24 @@ class InboxWriter:
             return accepted
         future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery, future))
+        self._start_waiting()
         return await future
 
+    def _may_write(self, *, waiting: int) -> bool:
+        """Whether `waiting` deliveries may start a write now (see the class docstring)."""
+        return self._writing < self._limit and (self._writing == 0 or waiting >= self._min_group)
+
     def _start_waiting(self) -> None:
-        while self._waiting and self._writing < self._limit:
+        while self._waiting and self._may_write(waiting=len(self._waiting)):
             self._writing += 1
             task = asyncio.create_task(self._store_waiting(), name="inbox-writer")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _store_waiting(self) -> None:
+        """One write of the deliveries waiting when it starts (those arriving until then join)."""
         try:
-            while self._waiting:
+            if self._waiting:
                 group = [self._waiting.popleft()]
                 items = len(group[0][0].rows)
                 while self._waiting and items + len(self._waiting[0][0].rows) <= self._max_items:
@@ -310,7 +321,7 @@ class InboxWriter:
                 await self._store_group(group)
         finally:
             self._writing -= 1
-            self._start_waiting()  # arrived as this task was being cancelled
+            self._start_waiting()  # the next write, if any waits (also as this task is cancelled)
 
     async def _store_group(self, group: list[tuple[Delivery, asyncio.Future[Accepted]]]) -> None:
         try:

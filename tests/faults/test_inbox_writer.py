@@ -49,7 +49,7 @@ async def inbound_ids(h: TestHarness) -> list[str]:
 
 
 async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> None:
-    writer = InboxWriter(db_h.service.engine, transactions=2)
+    writer = InboxWriter(db_h.service.engine, transactions=2, min_group=1)
     deliveries = [delivery(n) for n in range(8)] + [delivery(2)]  # the last repeats the third
     with counting(db_h) as statements:
         results = await asyncio.gather(*(writer.store(d) for d in deliveries))
@@ -63,16 +63,46 @@ async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> N
     assert sorted(bodies) == sorted(body(n).decode() for n in [*range(8), 2])
 
 
-async def test_by_default_postgresql_writes_one_at_a_time_and_sqlite_four(db_h: TestHarness) -> None:
+async def test_by_default_postgresql_shares_a_write_among_waiting_deliveries_and_sqlite_writes_four(
+    db_h: TestHarness,
+) -> None:
     writer = InboxWriter(db_h.service.engine)
     with counting(db_h) as statements:
         results = await asyncio.gather(*(writer.store(delivery(n)) for n in range(10)))
     writes = len([s for s in statements if "INSERT INTO inboxitem" in s])
-    # PostgreSQL: the first alone, the nine that arrived during its round trip in the next write;
-    # SQLite: four alone at once, the six others together.
+    # PostgreSQL: the first alone, the nine that arrived during its round trip in one write (the
+    # second, started once eight waited, takes all that wait when it starts); SQLite: four alone
+    # at once, the six others together.
     assert writes == (2 if db_h.service.engine.dialect.name == "postgresql" else 5)
     assert all(r.messages == 1 for r in results)
     assert await stored_keys(db_h) == sorted(f"m:wamid.writer.{n}" for n in range(10))
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_second_write_starts_only_once_eight_deliveries_wait(
+    pg_h: TestHarness, postgres_url: str
+) -> None:
+    writer = InboxWriter(pg_h.service.engine)
+    conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    async with await psycopg.AsyncConnection.connect(conninfo) as blocker:
+        # Another transaction inserting the first delivery's key holds its write until it ends.
+        await blocker.execute(
+            "INSERT INTO inboxitem (key, kind, item, received_at) VALUES (%s, 'message', '{}', now())",
+            ["m:wamid.writer.0"],
+        )
+        first = asyncio.create_task(writer.store(delivery(0)))
+        await asyncio.sleep(0.2)
+        lone = [asyncio.create_task(writer.store(delivery(n))) for n in range(1, 8)]
+        await asyncio.sleep(0.3)
+        assert not first.done()
+        assert not any(task.done() for task in lone)  # seven wait for the write under way
+        eighth = asyncio.create_task(writer.store(delivery(8)))
+        stored = await asyncio.wait_for(asyncio.gather(*lone, eighth), timeout=10)
+        assert [r.messages for r in stored] == [1] * 8  # the second write, beside the first
+        assert not first.done()
+        await blocker.rollback()
+    assert (await asyncio.wait_for(first, timeout=10)).messages == 1
+    assert await stored_keys(pg_h) == sorted(f"m:wamid.writer.{n}" for n in range(9))
 
 
 async def test_a_delivery_that_cannot_be_stored_fails_alone(db_h: TestHarness) -> None:

@@ -183,8 +183,10 @@ def split_webhook(body: bytes) -> WebhookEnvelope:
             ]
             for kind, key in ((ItemKind.MESSAGE, "messages"), (ItemKind.STATUS, "statuses")):
                 for i, raw in enumerate(_optional_list(value, key, f"{path}.{key}")):
+                    # Built without validation: every field was checked just above (validating
+                    # would copy the contacts into each item, on the acknowledgement's path).
                     items.append(
-                        RawItem(
+                        RawItem.model_construct(
                             kind=kind,
                             path=f"{path}.{key}[{i}]",
                             raw=raw,
@@ -193,7 +195,7 @@ def split_webhook(body: bytes) -> WebhookEnvelope:
                         )
                     )
             errors.extend(_error_list(value.get("errors")))
-    return WebhookEnvelope(items=items, errors=errors, ignored_fields=ignored)
+    return WebhookEnvelope.model_construct(items=items, errors=errors, ignored_fields=ignored)
 
 
 def parse_item(item: RawItem) -> InboundMessage | StatusUpdate:
