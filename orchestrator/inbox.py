@@ -2,10 +2,10 @@
 
 - `accept_deliveries` is all the acknowledgement does: one batched INSERT of every message and
   status (`ON CONFLICT DO NOTHING` on its key, so Meta's repeated deliveries are stored once) and one
-  of the raw bodies, through SQLAlchemy Core (no ORM session); on PostgreSQL both in one statement
-  that commits on its own, on SQLite in the caller's transaction. No contact, conversation or
-  status work happens before the 200. `InboxWriter` runs it for the webhook: the deliveries that
-  arrive while one is being stored share the next write.
+  of the raw bodies: on PostgreSQL both in one statement that commits on its own, run by psycopg
+  on the writer's own connections; on SQLite through SQLAlchemy Core in the caller's transaction.
+  No contact, conversation or status work happens before the 200. `InboxWriter` runs it for the
+  webhook: the deliveries that arrive while one is being stored share the next write.
 - `apply_items` then applies the items: contact upsert, conversation and message for each message;
   the statuses of a batch together, in two statements (`conversations.apply_statuses`). First as a
   batch in the caller's transaction (`isolate=False`; the webhook's own items need no read, the
@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import sqlalchemy as sa
@@ -56,10 +58,13 @@ from orchestrator.conversations import (
     upsert_contact,
 )
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.db import URGENT, fit, per_dialect
+from orchestrator.core.db import PING_AFTER_IDLE_S, URGENT, fit, per_dialect
 from orchestrator.core.enums import Direction, EventType, InboxOutcome, Owner
 from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
 from orchestrator.media import MEDIA_KINDS, register_inbound
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = structlog.get_logger(__name__)
 KEY_MAX = 255
@@ -172,28 +177,24 @@ _STORE_ITEMS = per_dialect(
 # PostgreSQL: the bodies and the items in one statement, which needs no transaction of its own (one
 # round trip where BEGIN, two INSERTs, the NOTIFY and COMMIT were five). Its rows come as one JSON
 # document (`_document`), turned back into rows by `json_to_recordset`, so the statement's text is
-# the same for any number of rows (compiled and planned once) and the rows are encoded by orjson,
+# the same for any number of rows (prepared once by psycopg) and the rows are encoded by orjson,
 # not one array per column by the driver (which escaped each element with a regular expression).
 # `notify` (a channel, or NULL) wakes the workers once the statement commits; a notification
-# repeated in one transaction is delivered once.
+# repeated in one transaction is delivered once. Run through psycopg itself (`accept_on_postgresql`).
 _PG_ACCEPT = (
-    sa.text(
-        "WITH doc AS (SELECT CAST(:rows AS json) AS d), "
-        "bodies AS ("
-        "INSERT INTO webhookdelivery (body, messages, statuses, received_at) "
-        "SELECT b.body, b.messages, b.statuses, b.received_at FROM doc, json_to_recordset(doc.d -> 'bodies') "
-        "AS b(body text, messages integer, statuses integer, received_at timestamptz)"
-        "), items AS ("
-        "INSERT INTO inboxitem (key, kind, item, received_at) "
-        "SELECT i.key, i.kind, i.item, i.received_at FROM doc, json_to_recordset(doc.d -> 'items') "
-        "AS i(key text, kind text, item json, received_at timestamptz) "
-        "ON CONFLICT (key) DO NOTHING RETURNING id, key"
-        ") SELECT items.id, items.key, "
-        "CASE WHEN CAST(:notify AS text) IS NOT NULL THEN pg_notify(:notify, '') END AS woken "
-        "FROM items"
-    )
-    .bindparams(sa.bindparam("rows", type_=sa.Text), sa.bindparam("notify", type_=sa.Text))
-    .columns(id=sa.Integer, key=sa.Text)
+    "WITH doc AS (SELECT CAST(%(rows)s AS json) AS d), "
+    "bodies AS ("
+    "INSERT INTO webhookdelivery (body, messages, statuses, received_at) "
+    "SELECT b.body, b.messages, b.statuses, b.received_at FROM doc, json_to_recordset(doc.d -> 'bodies') "
+    "AS b(body text, messages integer, statuses integer, received_at timestamptz)"
+    "), items AS ("
+    "INSERT INTO inboxitem (key, kind, item, received_at) "
+    "SELECT i.key, i.kind, i.item, i.received_at FROM doc, json_to_recordset(doc.d -> 'items') "
+    "AS i(key text, kind text, item json, received_at timestamptz) "
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key"
+    ") SELECT items.id, items.key, "
+    "CASE WHEN CAST(%(notify)s AS text) IS NOT NULL THEN pg_notify(%(notify)s, '') END AS woken "
+    "FROM items"
 )
 
 
@@ -206,43 +207,115 @@ def _document(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=lambda o: o.isoformat())
 
 
+@dataclass
+class _Batch:
+    """The rows of deliveries stored together, and what each delivery's answer will say."""
+
+    deliveries: Sequence[Delivery]
+    accepted: list[Accepted] = field(default_factory=list)
+    owners: dict[str, tuple[Accepted, dict[str, Any]]] = field(default_factory=dict)  # each key's first row
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for delivery in self.deliveries:
+            result = Accepted(statuses=delivery.statuses)
+            self.accepted.append(result)
+            for row in delivery.rows:
+                self.owners.setdefault(row["key"], (result, row))
+            self.rows.extend(delivery.rows)
+            self.bodies.append(
+                {"body": delivery.body, "messages": delivery.messages, "statuses": delivery.statuses}
+                | {"received_at": delivery.at}
+            )
+
+    def stored(self, new: Iterable[tuple[int, str]]) -> list[Accepted]:
+        """Each delivery's answer, given the (id, key) of the items that were new."""
+        for row_id, key in new:
+            result, row = self.owners[key]
+            result.new_ids.append(int(row_id))
+            result.items[int(row_id)] = row["item"]
+            result.messages += row["kind"] == ItemKind.MESSAGE
+        for delivery, result in zip(self.deliveries, self.accepted, strict=True):
+            result.duplicates = delivery.messages - result.messages
+            result.new_ids.sort()
+        return self.accepted
+
+
 async def accept_deliveries(
     conn: AsyncConnection, deliveries: Sequence[Delivery], *, notify: str | None = None
 ) -> list[Accepted]:
     """Store the raw bodies and every item of verified deliveries, nothing else (see module
-    docstring): in one statement on PostgreSQL (atomic without a transaction), in one INSERT of the
-    bodies and one of the items in the caller's transaction on SQLite. An item whose key is stored
-    already, or came earlier in `deliveries`, is a duplicate. `notify`: a PostgreSQL channel
-    notified when new items were stored."""
-    accepted = [Accepted(statuses=d.statuses) for d in deliveries]
-    owners: dict[str, tuple[Accepted, dict[str, Any]]] = {}  # each key's first row
-    rows: list[dict[str, Any]] = []
-    for delivery, result in zip(deliveries, accepted, strict=True):
-        for row in delivery.rows:
-            owners.setdefault(row["key"], (result, row))
-        rows.extend(delivery.rows)
-    bodies = [
-        {"body": d.body, "messages": d.messages, "statuses": d.statuses, "received_at": d.at}
-        for d in deliveries
-    ]
+    docstring): in one statement on PostgreSQL (`accept_on_postgresql`, atomic without a
+    transaction), in one INSERT of the bodies and one of the items in the caller's transaction on
+    SQLite. An item whose key is stored already, or came earlier in `deliveries`, is a duplicate.
+    `notify`: a PostgreSQL channel notified when new items were stored."""
     if conn.dialect.name == "postgresql":
-        document = {"bodies": bodies, "items": rows}
-        stored = await conn.execute(_PG_ACCEPT, {"rows": _document(document), "notify": notify})
-        new = [(row_id, key) for row_id, key, _ in stored]
-    else:
-        if notify is not None:
-            raise ValueError("waking workers needs PostgreSQL")
-        await conn.execute(_STORE_DELIVERY, bodies)
-        new = list(await conn.execute(_STORE_ITEMS[conn.dialect.name], rows)) if rows else []
-    for row_id, key in new:
-        result, row = owners[key]
-        result.new_ids.append(int(row_id))
-        result.items[int(row_id)] = row["item"]
-        result.messages += row["kind"] == ItemKind.MESSAGE
-    for delivery, result in zip(deliveries, accepted, strict=True):
-        result.duplicates = delivery.messages - result.messages
-        result.new_ids.sort()
-    return accepted
+        raw = await conn.get_raw_connection()  # the transaction's own psycopg connection
+        assert raw.driver_connection is not None
+        return await accept_on_postgresql(raw.driver_connection, deliveries, notify=notify)
+    if notify is not None:
+        raise ValueError("waking workers needs PostgreSQL")
+    batch = _Batch(deliveries)
+    await conn.execute(_STORE_DELIVERY, batch.bodies)
+    rows = batch.rows
+    return batch.stored(list(await conn.execute(_STORE_ITEMS[conn.dialect.name], rows)) if rows else [])
+
+
+async def accept_on_postgresql(
+    conn: psycopg.AsyncConnection[Any], deliveries: Sequence[Delivery], *, notify: str | None = None
+) -> list[Accepted]:
+    """`accept_deliveries` on a psycopg connection: one statement, committed on its own when the
+    connection autocommits (the webhook's writer), else in the connection's transaction."""
+    batch = _Batch(deliveries)
+    document = _document({"bodies": batch.bodies, "items": batch.rows})
+    cursor = await conn.execute(_PG_ACCEPT, {"rows": document, "notify": notify})
+    return batch.stored((row_id, key) for row_id, key, _ in await cursor.fetchall())
+
+
+class _OwnConnections:
+    """The webhook writer's own PostgreSQL connections, psycopg in autocommit, one per write under way
+    and kept between writes: through the engine's pool and SQLAlchemy a write cost about 270 µs of
+    CPU more (the checkout and check-in, the isolation level set and reset, the statement's
+    execution), which a lone status webhook pays whole. Like the pool's (`core.db`), a connection
+    idle for `PING_AFTER_IDLE_S` is pinged before use and replaced when the ping fails; one whose
+    write failed is closed, never reused."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._idle: list[tuple[psycopg.AsyncConnection[Any], float]] = []
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        conn = await self._take()
+        try:
+            yield conn
+        except BaseException:
+            await conn.close()
+            raise
+        self._idle.append((conn, time.monotonic()))
+
+    async def _take(self) -> psycopg.AsyncConnection[Any]:
+        import psycopg
+
+        while self._idle:
+            conn, since = self._idle.pop()
+            if conn.closed:
+                continue
+            if time.monotonic() - since < PING_AFTER_IDLE_S:
+                return conn
+            try:
+                await conn.execute("SELECT 1")
+            except psycopg.Error:
+                await conn.close()
+                continue
+            return conn
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            await conn.close()
 
 
 class InboxWriter:
@@ -277,6 +350,11 @@ class InboxWriter:
             raise ValueError("waking workers needs PostgreSQL")
         self._engine = engine
         self._notify = notify
+        self._own = (
+            _OwnConnections(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+            if postgres
+            else None
+        )
         self._limit = transactions if transactions is not None else (2 if postgres else 4)
         self._min_group = min_group if min_group is not None else (8 if postgres else 1)
         self._max_items = max_items
@@ -341,12 +419,23 @@ class InboxWriter:
         for (_, future), accepted in zip(group, results, strict=True):
             _settle(future, accepted)
 
+    async def close(self) -> None:
+        """Close the writer's own connections (PostgreSQL); a later write opens new ones."""
+        if self._own is not None:
+            await self._own.close()
+
+    async def __aenter__(self) -> InboxWriter:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
     async def _write(self, deliveries: list[Delivery]) -> list[Accepted]:
+        if self._own is not None:
+            # One statement, atomic on its own: no BEGIN and COMMIT round trips.
+            async with self._own.connection() as pg:
+                return await accept_on_postgresql(pg, deliveries, notify=self._notify)
         async with self._engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One statement: atomic on its own, so no BEGIN and COMMIT round trips.
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return await accept_deliveries(conn, deliveries, notify=self._notify)
             await conn.execution_options(**URGENT)  # first through the write gate (SQLite)
             async with conn.begin():
                 return await accept_deliveries(conn, deliveries)

@@ -18,7 +18,7 @@ from handoff.web.pages import install as install_workspace
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.handback import GraphResumer
-from orchestrator.runtime.webhook import acknowledge, inbox_writer, is_acknowledgement
+from orchestrator.runtime.webhook import acknowledge, is_acknowledgement
 from orchestrator.runtime.webhook import install as install_webhook
 
 
@@ -91,7 +91,6 @@ def create_app(
 def _expose(app: FastAPI, service: Service) -> None:
     """The webhook reads the whole service; the rep API only the parts it names (`handoff.api.deps`)."""
     app.state.service = service
-    app.state.inbox_writer = inbox_writer(service)
     api_deps.expose(
         app.state,
         sessions=service.sessions,

@@ -33,13 +33,14 @@ from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.heap import settle
 from orchestrator.core.settings import Settings
+from orchestrator.inbox import InboxWriter
 from orchestrator.media import MediaFetcher
 from orchestrator.migrations import run_migrations
 from orchestrator.outbox import Dispatcher
 from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
-from orchestrator.runtime.wakeup import InboxListener
+from orchestrator.runtime.wakeup import CHANNEL, InboxListener
 
 # Advisory lock keys (PostgreSQL): 727274 migrations, 727275 the checkpointer's setup.
 RETENTION_LOCK = 727276
@@ -61,6 +62,9 @@ class Service:
     client: GraphClient
     turns: TurnEngine
     dispatcher: Dispatcher
+    # The webhook's writer: an acknowledge-only process wakes its workers with each write that
+    # stored new items (PostgreSQL delivers the NOTIFY at its commit).
+    inbox: InboxWriter
     media: MediaFetcher | None = None
     llm: LLMClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
@@ -144,8 +148,19 @@ class Service:
                 dispatcher = Dispatcher(
                     sessions, client=client, clock=clock, claim=timedelta(seconds=settings.send_claim_s)
                 )
+                inbox = InboxWriter(engine, notify=None if settings.run_turns else CHANNEL)
                 service = cls(
-                    settings, config, clock, engine, sessions, graph, client, turns, dispatcher, llm=llm
+                    settings,
+                    config,
+                    clock,
+                    engine,
+                    sessions,
+                    graph,
+                    client,
+                    turns,
+                    dispatcher,
+                    inbox,
+                    llm=llm,
                 )
                 service.notifier = notifier
                 service.media = media = MediaFetcher(
@@ -169,6 +184,7 @@ class Service:
                     if service.inbox_listener is not None:
                         await service.inbox_listener.stop()
                     await cancel_and_wait(service.background)
+                    await inbox.close()
                     await turns.drain()
                     await turns.close()
                     await dispatcher.drain()

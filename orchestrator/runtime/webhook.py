@@ -24,10 +24,9 @@ from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.channels.whatsapp.schema import SIGNATURE_HEADER, WEBHOOK_BODY_SCHEMA
 from orchestrator.channels.whatsapp.signature import verify_signature
-from orchestrator.inbox import InboxWriter, prepare_delivery
+from orchestrator.inbox import prepare_delivery
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.deps import ServiceDep
-from orchestrator.runtime.wakeup import CHANNEL
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["whatsapp"])
@@ -76,7 +75,7 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
     the limit, verify, split, store, answer. Refusals answer as FastAPI's `HTTPException` does
     (`{"detail": ...}`); an error of the storage propagates (a 500, nothing acknowledged)."""
     service: Service = scope["app"].state.service
-    writer: InboxWriter = scope["app"].state.inbox_writer
+    writer = service.inbox
     with service.turns.foreground.serving():  # this process's turns wait meanwhile (`Foreground`)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -204,9 +203,3 @@ def install(app: FastAPI) -> None:
         ),
     )
     app.include_router(router)
-
-
-def inbox_writer(service: Service) -> InboxWriter:
-    """The webhook's writer for `service`: an acknowledge-only process wakes its workers with each
-    write that stored new items (PostgreSQL delivers the NOTIFY at its commit)."""
-    return InboxWriter(service.engine, notify=None if service.settings.run_turns else CHANNEL)

@@ -8,9 +8,10 @@ import asyncio
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import col
 
+from orchestrator import inbox
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
 from orchestrator.inbox import Accepted, Delivery, InboxWriter, prepare_delivery
@@ -48,14 +49,24 @@ async def inbound_ids(h: TestHarness) -> list[str]:
         return sorted(str(m) for m in rows.scalars())
 
 
+async def item_writes(h: TestHarness, statements: list[str]) -> int:
+    """How many writes stored items: on PostgreSQL the transactions that inserted the inbox's rows
+    (the writer's statements run on its own connections), on SQLite the item INSERTs counted."""
+    if h.service.engine.dialect.name == "postgresql":
+        async with h.service.sessions() as session:
+            found = await session.execute(text("SELECT count(DISTINCT xmin::text) FROM inboxitem"))
+            return int(found.scalar_one())
+    return len([s for s in statements if "INSERT INTO inboxitem" in s])
+
+
 async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> None:
-    writer = InboxWriter(db_h.service.engine, transactions=2, min_group=1)
     deliveries = [delivery(n) for n in range(8)] + [delivery(2)]  # the last repeats the third
-    with counting(db_h) as statements:
-        results = await asyncio.gather(*(writer.store(d) for d in deliveries))
+    async with InboxWriter(db_h.service.engine, transactions=2, min_group=1) as writer:
+        with counting(db_h) as statements:
+            results = await asyncio.gather(*(writer.store(d) for d in deliveries))
     # The first two are stored at once, each alone; the seven that arrived meanwhile share one
     # write (one statement on PostgreSQL, one transaction on SQLite).
-    assert len([s for s in statements if "INSERT INTO inboxitem" in s]) == 3
+    assert await item_writes(db_h, statements) == 3
     assert [(r.messages, r.duplicates, len(r.new_ids)) for r in results] == [(1, 0, 1)] * 8 + [(0, 1, 0)]
     assert await stored_keys(db_h) == sorted(f"m:wamid.writer.{n}" for n in range(8))
     async with db_h.service.sessions() as session:
@@ -66,10 +77,10 @@ async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> N
 async def test_by_default_postgresql_shares_a_write_among_waiting_deliveries_and_sqlite_writes_four(
     db_h: TestHarness,
 ) -> None:
-    writer = InboxWriter(db_h.service.engine)
-    with counting(db_h) as statements:
-        results = await asyncio.gather(*(writer.store(delivery(n)) for n in range(10)))
-    writes = len([s for s in statements if "INSERT INTO inboxitem" in s])
+    async with InboxWriter(db_h.service.engine) as writer:
+        with counting(db_h) as statements:
+            results = await asyncio.gather(*(writer.store(delivery(n)) for n in range(10)))
+    writes = await item_writes(db_h, statements)
     # PostgreSQL: the first alone, the nine that arrived during its round trip in one write (the
     # second, started once eight waited, takes all that wait when it starts); SQLite: four alone
     # at once, the six others together.
@@ -82,7 +93,7 @@ async def test_by_default_postgresql_shares_a_write_among_waiting_deliveries_and
 async def test_on_postgresql_a_second_write_starts_only_once_eight_deliveries_wait(
     pg_h: TestHarness, postgres_url: str
 ) -> None:
-    writer = InboxWriter(pg_h.service.engine)
+    writer = pg_h.service.inbox
     conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
     async with await psycopg.AsyncConnection.connect(conninfo) as blocker:
         # Another transaction inserting the first delivery's key holds its write until it ends.
@@ -106,17 +117,17 @@ async def test_on_postgresql_a_second_write_starts_only_once_eight_deliveries_wa
 
 
 async def test_a_delivery_that_cannot_be_stored_fails_alone(db_h: TestHarness) -> None:
-    writer = InboxWriter(db_h.service.engine, transactions=1)
-    bad = delivery(99)
-    bad.rows[0]["item"] = {"not JSON": {1, 2}}  # no JSON column can hold a set: its INSERT fails
-    deliveries = [delivery(0), delivery(1), bad, delivery(2)]
-    results: list[Accepted | BaseException] = await asyncio.gather(
-        *(writer.store(d) for d in deliveries), return_exceptions=True
-    )
-    assert isinstance(results[2], Exception)
-    good = [r for i, r in enumerate(results) if i != 2]
-    assert all(isinstance(r, Accepted) and r.messages == 1 and len(r.new_ids) == 1 for r in good)
-    assert await stored_keys(db_h) == [f"m:wamid.writer.{n}" for n in range(3)]
+    async with InboxWriter(db_h.service.engine, transactions=1) as writer:
+        bad = delivery(99)
+        bad.rows[0]["item"] = {"not JSON": {1, 2}}  # no JSON column can hold a set: its INSERT fails
+        deliveries = [delivery(0), delivery(1), bad, delivery(2)]
+        results: list[Accepted | BaseException] = await asyncio.gather(
+            *(writer.store(d) for d in deliveries), return_exceptions=True
+        )
+        assert isinstance(results[2], Exception)
+        good = [r for i, r in enumerate(results) if i != 2]
+        assert all(isinstance(r, Accepted) and r.messages == 1 and len(r.new_ids) == 1 for r in good)
+        assert await stored_keys(db_h) == [f"m:wamid.writer.{n}" for n in range(3)]
 
 
 async def test_webhooks_posted_at_once_are_each_stored_and_answered(db_h: TestHarness) -> None:
@@ -130,7 +141,7 @@ async def test_webhooks_posted_at_once_are_each_stored_and_answered(db_h: TestHa
 @pytest.mark.parametrize("count", [1, 3])
 async def test_each_caller_is_answered_after_its_commit(db_h: TestHarness, count: int) -> None:
     """When `store` returns, its items are visible to another connection (committed)."""
-    writer = InboxWriter(db_h.service.engine)
+    writer = db_h.service.inbox
 
     async def store_and_look(n: int) -> bool:
         accepted = await writer.store(delivery(n))
@@ -148,22 +159,22 @@ async def test_an_acknowledge_only_writer_wakes_the_workers_only_when_it_stored_
     pg_h: TestHarness, postgres_url: str
 ) -> None:
     channel = "handoff_test_inbox_writer"
-    writer = InboxWriter(pg_h.service.engine, notify=channel)
-    conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as listener:
-        await listener.execute(f"LISTEN {channel}")
+    async with InboxWriter(pg_h.service.engine, notify=channel) as writer:
+        conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as listener:
+            await listener.execute(f"LISTEN {channel}")
 
-        async def woken() -> int:
-            return len([n async for n in listener.notifies(timeout=0.5)])
+            async def woken() -> int:
+                return len([n async for n in listener.notifies(timeout=0.5)])
 
-        first = await writer.store(delivery(1))
-        assert first.messages == 1
-        assert await woken() == 1
-        again = await writer.store(delivery(1))  # Meta delivering it again: nothing new
-        assert again.duplicates == 1
-        assert await woken() == 0
-        await asyncio.gather(*(writer.store(delivery(n)) for n in range(2, 6)))
-        assert 1 <= await woken() <= 4  # once per write that stored items
+            first = await writer.store(delivery(1))
+            assert first.messages == 1
+            assert await woken() == 1
+            again = await writer.store(delivery(1))  # Meta delivering it again: nothing new
+            assert again.duplicates == 1
+            assert await woken() == 0
+            await asyncio.gather(*(writer.store(delivery(n)) for n in range(2, 6)))
+            assert 1 <= await woken() <= 4  # once per write that stored items
 
 
 async def test_the_items_of_webhooks_posted_at_once_are_applied_in_shared_transactions(
@@ -179,3 +190,42 @@ async def test_the_items_of_webhooks_posted_at_once_are_applied_in_shared_transa
     # was busy were applied together, not one transaction each.
     assert 1 <= len(applied) < len(bodies)
     assert await inbound_ids(h) == sorted(f"wamid.writer.{n}" for n in range(12))
+
+
+async def terminate_writer_connections(h: TestHarness) -> int:
+    """Server-side end of the connections whose last statement was a webhook write (a restart or a
+    failover does the same to idle connections)."""
+    async with h.service.sessions() as session, session.begin():
+        ended = await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'WITH doc AS%' AND pid <> pg_backend_pid()"
+            )
+        )
+        return len(ended.all())
+
+
+@pytest.mark.postgres
+async def test_a_write_after_idle_replaces_a_connection_the_server_ended(
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "PING_AFTER_IDLE_S", 0.0)  # every connection counts as idle
+    async with InboxWriter(pg_h.service.engine) as writer:
+        assert (await writer.store(delivery(1))).messages == 1
+        assert await terminate_writer_connections(pg_h) == 1
+        assert (await writer.store(delivery(2))).messages == 1  # the ping failed: a new connection
+    assert await stored_keys(pg_h) == ["m:wamid.writer.1", "m:wamid.writer.2"]
+
+
+@pytest.mark.postgres
+async def test_a_write_on_a_connection_ended_while_in_use_fails_and_the_next_one_is_stored(
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "PING_AFTER_IDLE_S", 3600.0)  # never pinged: its use finds it dead
+    async with InboxWriter(pg_h.service.engine) as writer:
+        assert (await writer.store(delivery(1))).messages == 1
+        assert await terminate_writer_connections(pg_h) == 1
+        with pytest.raises(psycopg.OperationalError):
+            await writer.store(delivery(2))  # answered 500: Meta delivers it again
+        assert (await writer.store(delivery(2))).messages == 1  # the dead connection was not kept
+    assert await stored_keys(pg_h) == ["m:wamid.writer.1", "m:wamid.writer.2"]
