@@ -224,8 +224,14 @@ class _Batch:
             for row in delivery.rows:
                 self.owners.setdefault(row["key"], (result, row))
             self.rows.extend(delivery.rows)
-            body = {"body": delivery.body, "messages": delivery.messages, "statuses": delivery.statuses}
-            self.bodies.append({**body, "received_at": delivery.at})
+            self.bodies.append(
+                {
+                    "body": delivery.body,
+                    "messages": delivery.messages,
+                    "statuses": delivery.statuses,
+                    "received_at": delivery.at,
+                }
+            )
 
     def stored(self, new: Iterable[tuple[int, str]]) -> list[Accepted]:
         """Each delivery's answer, given the (id, key) of the items that were new."""
