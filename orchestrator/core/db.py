@@ -11,8 +11,9 @@ import asyncio
 import hashlib
 import sqlite3
 import time
+import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,18 +161,28 @@ INLINE_BUSY_MS = 50
 BUSY_TIMEOUT_S = 10.0
 
 
-def _begin_immediate(conn: sa.Connection) -> None:
+def _busy_waits() -> Iterator[float]:
+    """The sleeps between attempts at `BEGIN IMMEDIATE` while another process holds the write lock:
+    growing from 5 ms to 100 ms, for up to `BUSY_TIMEOUT_S` (each attempt also waits
+    `INLINE_BUSY_MS` in SQLite itself)."""
     waited, delay = 0.0, 0.005
+    while waited < BUSY_TIMEOUT_S:
+        yield delay
+        waited += delay + INLINE_BUSY_MS / 1000
+        delay = min(delay * 2, 0.1)
+
+
+def _begin_immediate(conn: sa.Connection) -> None:
+    waits = _busy_waits()
     while True:
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except sa.exc.OperationalError as error:
-            if "locked" not in str(error.orig) or waited >= BUSY_TIMEOUT_S or not in_greenlet():
+            delay = next(waits, None)
+            if "locked" not in str(error.orig) or delay is None or not in_greenlet():
                 raise
         await_(asyncio.sleep(delay))
-        waited += delay + INLINE_BUSY_MS / 1000
-        delay = min(delay * 2, 0.1)
 
 
 def _gate_release(gate: WriteGate) -> Callable[[Any, Any], None]:
@@ -181,6 +192,56 @@ def _gate_release(gate: WriteGate) -> Callable[[Any, Any], None]:
             gate.release()
 
     return checkin
+
+
+# Each SQLite engine's write gate, for writers that run without the engine (`sqlite_write`).
+_WRITE_GATES: weakref.WeakKeyDictionary[sa.Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def write_gate(engine: AsyncEngine) -> WriteGate | None:
+    """The write gate of a SQLite engine made by `make_engine` (None on PostgreSQL)."""
+    return _WRITE_GATES.get(engine.sync_engine)
+
+
+def sqlite_connection(path: Path) -> sqlite3.Connection:
+    """A plain connection to a SQLite file, set up as the engine's are (WAL, a short busy timeout),
+    with no transaction of its own until one is begun (`sqlite_write`)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    _sqlite_pragmas(conn, None)
+    return conn
+
+
+@asynccontextmanager
+async def sqlite_write(
+    conn: sqlite3.Connection, gate: WriteGate | None, *, urgent: bool = False
+) -> AsyncIterator[sqlite3.Connection]:
+    """A write transaction on a plain SQLite connection, taken as the engine's writers take theirs:
+    through the process's write gate (`urgent`: ahead of the others), `BEGIN IMMEDIATE` retried
+    with asyncio sleeps while another process holds the lock; committed when the block ends, rolled
+    back when it raises. For a write whose statements SQLAlchemy would cost several times their own
+    CPU: the block runs them on the event loop's thread, without awaiting, as `InlineSQLite` does."""
+    held = await gate.acquire(urgent=urgent) if gate is not None else False
+    try:
+        waits = _busy_waits()
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as error:
+                delay = next(waits, None)
+                if "locked" not in str(error) or delay is None:
+                    raise
+            await asyncio.sleep(delay)
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        if held and gate is not None:
+            gate.release()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -206,6 +267,13 @@ class InlineSQLite(aiosqlite.Connection):
         if self._connection is None:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The connection itself, for statements run without SQLAlchemy (the webhook's inbox)."""
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return self._connection
 
     async def _connect(self) -> InlineSQLite:
         if self._connection is None:
@@ -246,7 +314,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # SQLite: one writing transaction at a time in the process (`WriteGate`, in arrival order),
         # which takes the write lock at BEGIN, so writers never fail on lock upgrade; processes
         # sharing the file still queue on SQLite's busy timeout.
-        gate = WriteGate()
+        gate = _WRITE_GATES[engine.sync_engine] = WriteGate()
         event.listen(engine.sync_engine, "begin", _gated_begin(gate))
         event.listen(engine.sync_engine.pool, "checkin", _gate_release(gate))
     else:

@@ -5,16 +5,21 @@ alone, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select, text
 from sqlmodel import col
 
 from orchestrator import inbox
 from orchestrator.channels.whatsapp.inbound import split_webhook
+from orchestrator.core.db import UTCDateTime, sqlite_path
 from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
-from orchestrator.inbox import Accepted, Delivery, InboxWriter, prepare_delivery
+from orchestrator.inbox import Accepted, Delivery, InboxWriter, accept_deliveries, prepare_delivery
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.conftest import OPEN_HOURS
 from tests.factories import counting
@@ -49,24 +54,61 @@ async def inbound_ids(h: TestHarness) -> list[str]:
         return sorted(str(m) for m in rows.scalars())
 
 
-async def item_writes(h: TestHarness, statements: list[str]) -> int:
-    """How many writes stored items: on PostgreSQL the transactions that inserted the inbox's rows
-    (the writer's statements run on its own connections), on SQLite the item INSERTs counted."""
-    if h.service.engine.dialect.name == "postgresql":
-        async with h.service.sessions() as session:
-            found = await session.execute(text("SELECT count(DISTINCT xmin::text) FROM inboxitem"))
-            return int(found.scalar_one())
-    return len([s for s in statements if "INSERT INTO inboxitem" in s])
+@contextmanager
+def writes_of(h: TestHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The deliveries of each write of items in the block, as they are written: on SQLite by
+    `accept_on_sqlite` (each call one transaction), on PostgreSQL by the transactions that inserted
+    the inbox's rows, read at the end (the writer's statements run on its own connections)."""
+    writes: list[int] = []
+    if h.service.engine.dialect.name == "sqlite":
+        real = inbox.accept_on_sqlite
+
+        def counted(db: sqlite3.Connection, deliveries: Sequence[Delivery]) -> list[Accepted]:
+            writes.append(len(deliveries))
+            return real(db, deliveries)
+
+        monkeypatch.setattr(inbox, "accept_on_sqlite", counted)
+    yield writes
 
 
-async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> None:
+async def postgresql_writes(h: TestHarness) -> int:
+    async with h.service.sessions() as session:
+        found = await session.execute(text("SELECT count(DISTINCT xmin::text) FROM inboxitem"))
+        return int(found.scalar_one())
+
+
+@asynccontextmanager
+async def database_busy(h: TestHarness) -> AsyncIterator[None]:
+    """On SQLite another writer of the process holds the write gate (a transaction of the engine, as
+    a turn's) for the block, so deliveries arriving meanwhile wait; on PostgreSQL nothing: the
+    writer's own round trips are the wait."""
+    if h.service.engine.dialect.name != "sqlite":
+        yield
+        return
+    async with h.service.engine.begin() as conn:
+        await conn.execute(text("SELECT 1"))
+        yield
+
+
+async def writes_and_groups(h: TestHarness, writes: list[int]) -> int:
+    return await postgresql_writes(h) if h.service.engine.dialect.name == "postgresql" else len(writes)
+
+
+async def test_concurrent_deliveries_share_a_transaction(
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deliveries = [delivery(n) for n in range(8)] + [delivery(2)]  # the last repeats the third
     async with InboxWriter(db_h.service.engine, transactions=2, min_group=1) as writer:
-        with counting(db_h) as statements:
-            results = await asyncio.gather(*(writer.store(d) for d in deliveries))
+        with writes_of(db_h, monkeypatch) as writes:
+            async with database_busy(db_h):
+                stores = [asyncio.create_task(writer.store(d)) for d in deliveries]
+                await asyncio.sleep(0.1)
+            results = await asyncio.gather(*stores)
     # The first two are stored at once, each alone; the seven that arrived meanwhile share one
     # write (one statement on PostgreSQL, one transaction on SQLite).
-    assert await item_writes(db_h, statements) == 3
+    assert await writes_and_groups(db_h, writes) == 3
+    if writes:
+        assert writes == [1, 1, 7]
     assert [(r.messages, r.duplicates, len(r.new_ids)) for r in results] == [(1, 0, 1)] * 8 + [(0, 1, 0)]
     assert await stored_keys(db_h) == sorted(f"m:wamid.writer.{n}" for n in range(8))
     async with db_h.service.sessions() as session:
@@ -75,16 +117,22 @@ async def test_concurrent_deliveries_share_a_transaction(db_h: TestHarness) -> N
 
 
 async def test_by_default_postgresql_shares_a_write_among_waiting_deliveries_and_sqlite_writes_four(
-    db_h: TestHarness,
+    db_h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with InboxWriter(db_h.service.engine) as writer:
-        with counting(db_h) as statements:
-            results = await asyncio.gather(*(writer.store(delivery(n)) for n in range(10)))
-    writes = await item_writes(db_h, statements)
+        with writes_of(db_h, monkeypatch) as writes:
+            async with database_busy(db_h):
+                stores = [asyncio.create_task(writer.store(delivery(n))) for n in range(10)]
+                await asyncio.sleep(0.1)
+            results = await asyncio.gather(*stores)
     # PostgreSQL: the first alone, the nine that arrived during its round trip in one write (the
-    # second, started once eight waited, takes all that wait when it starts); SQLite: four alone
-    # at once, the six others together.
-    assert writes == (2 if db_h.service.engine.dialect.name == "postgresql" else 5)
+    # second, started once eight waited, takes all that wait when it starts); SQLite, while another
+    # writer held the database: four alone, the six others together once it let go.
+    assert await writes_and_groups(db_h, writes) == (
+        2 if db_h.service.engine.dialect.name == "postgresql" else 5
+    )
+    if writes:
+        assert writes == [1, 1, 1, 1, 6]
     assert all(r.messages == 1 for r in results)
     assert await stored_keys(db_h) == sorted(f"m:wamid.writer.{n}" for n in range(10))
 
@@ -128,6 +176,9 @@ async def test_a_delivery_that_cannot_be_stored_fails_alone(db_h: TestHarness) -
         good = [r for i, r in enumerate(results) if i != 2]
         assert all(isinstance(r, Accepted) and r.messages == 1 and len(r.new_ids) == 1 for r in good)
         assert await stored_keys(db_h) == [f"m:wamid.writer.{n}" for n in range(3)]
+    async with db_h.service.sessions() as session:
+        bodies = (await session.execute(select(col(WebhookDelivery.body)))).scalars().all()
+    assert sorted(bodies) == sorted(body(n).decode() for n in range(3))  # its body went with it
 
 
 async def test_webhooks_posted_at_once_are_each_stored_and_answered(db_h: TestHarness) -> None:
@@ -229,3 +280,69 @@ async def test_a_write_on_a_connection_ended_while_in_use_fails_and_the_next_one
             await writer.store(delivery(2))  # answered 500: Meta delivers it again
         assert (await writer.store(delivery(2))).messages == 1  # the dead connection was not kept
     assert await stored_keys(pg_h) == ["m:wamid.writer.1", "m:wamid.writer.2"]
+
+
+async def test_on_sqlite_the_writers_rows_read_back_as_sqlalchemy_writes_them(h: TestHarness) -> None:
+    raw = encode_webhook(
+        build_text_webhook(
+            wa_id="447700900123", message_id="wamid.writer.x", timestamp=OPEN_HOURS, text='olá 👋 "quoted"'
+        )
+    )
+    with counting(h) as statements:
+        response = await h.post_body(raw)  # the webhook, through the service's writer
+    assert not [s for s in statements if "INSERT INTO inboxitem" in s]  # run by sqlite3, not the engine
+    assert response.json() == {"messages": 1, "duplicates": 0, "statuses": 0}
+    async with h.service.sessions() as session:
+        item = (await session.execute(select(InboxItem))).scalar_one()
+        stored_body = (await session.execute(select(col(WebhookDelivery.body)))).scalar_one()
+        as_bound = sa.cast(sa.bindparam("at", OPEN_HOURS, type_=UTCDateTime), sa.Text)
+        same_text = await session.execute(
+            select(sa.func.count()).where(sa.cast(col(InboxItem.received_at), sa.Text) == as_bound)
+        )
+    assert item.item == split_webhook(raw).items[0].model_dump(mode="json")
+    assert item.item["raw"]["text"]["body"] == 'olá 👋 "quoted"'
+    assert item.received_at == OPEN_HOURS
+    assert same_text.scalar_one() == 1  # the timestamp's text is SQLAlchemy's own, so it sorts with theirs
+    assert stored_body == raw.decode()
+    await h.service.turns.drain()
+    assert await inbound_ids(h) == ["wamid.writer.x"]
+
+
+async def test_on_sqlite_more_items_than_one_statement_takes_are_all_stored_once(h: TestHarness) -> None:
+    deliveries = [delivery(n) for n in range(1203)] + [delivery(7), delivery(1100)]
+    async with h.service.engine.begin() as conn:  # in the caller's transaction, as a test or tool does
+        results = await accept_deliveries(conn, deliveries)
+    assert [len(r.new_ids) for r in results] == [1] * 1203 + [0, 0]
+    assert [r.duplicates for r in results[-2:]] == [1, 1]
+    async with h.service.sessions() as session:
+        rows = (await session.execute(select(col(InboxItem.id), col(InboxItem.key)))).all()
+    assert sorted(rows) == sorted((r.new_ids[0], f"m:wamid.writer.{n}") for n, r in enumerate(results[:1203]))
+
+
+async def test_on_sqlite_a_write_waits_for_another_process_lock_without_stopping_the_loop(
+    h: TestHarness,
+) -> None:
+    path = sqlite_path(h.service.settings.database_url)
+    assert path is not None
+    other = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's writer holds SQLite's write lock
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        store = asyncio.create_task(h.service.inbox.store(delivery(1)))
+        await asyncio.sleep(0.4)
+        assert not store.done()
+        assert ticks >= 10  # the loop went on while the write waited
+        other.execute("COMMIT")
+        assert (await asyncio.wait_for(store, timeout=5)).messages == 1
+        ticker.cancel()
+    finally:
+        other.close()
+    assert await stored_keys(h) == ["m:wamid.writer.1"]
