@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.aio import Foreground
+from orchestrator.core.tables import InboxItem, Message
+from orchestrator.runtime import turns
+from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
+from tests.conftest import OPEN_HOURS
 from tests.factories import text
 from tests.fakes.graph import TestHarness
 
@@ -81,3 +90,40 @@ async def test_a_turn_is_not_held_past_the_longest_wait_under_a_stream_of_delive
         assert (await h.post(text("12025550402", "Hello", h.clock.now()))).status_code == 200
         await asyncio.wait_for(turns.drain(), 10)
         assert len(h.fake_graph.sent_texts()) == 1
+
+
+async def test_a_burst_the_applier_cannot_keep_up_with_keeps_at_most_the_limit_in_memory_and_loses_nothing(
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turns, "HANDOVER_LIMIT", 5)
+    engine = h.service.turns
+    most = 0
+    with engine.foreground.serving():  # acknowledgements under way: the applier waits between steps
+        for n in range(20):
+            body = encode_webhook(
+                build_text_webhook(
+                    wa_id=f"44770091{n:04d}",
+                    message_id=f"wamid.burst.{n}",
+                    timestamp=OPEN_HOURS,
+                    text="hello",
+                )
+            )
+            secret = h.service.settings.whatsapp_app_secret.get_secret_value()
+            response = await h.http.post(  # answered, not waiting for the applier (as Meta sees it)
+                "/webhooks/whatsapp",
+                content=body,
+                headers={"x-hub-signature-256": compute_signature(secret, body)},
+            )
+            assert response.json()["messages"] == 1
+            most = max(most, engine.handed_over)
+    assert most == 5  # the rest were left in the inbox, not kept in memory
+    await engine.drain()
+    async with h.service.sessions() as session:
+        inbound = await session.execute(
+            select(col(Message.wa_message_id)).where(col(Message.direction) == "inbound")
+        )
+        unapplied = await session.execute(select(func.count()).where(col(InboxItem.applied_at).is_(None)))
+    assert sorted(str(m) for m in inbound.scalars()) == sorted(f"wamid.burst.{n}" for n in range(20))
+    assert unapplied.scalar_one() == 0
+    answered = {request["json"]["to"] for request in h.fake_graph.sent}
+    assert answered == {f"+44770091{n:04d}" for n in range(20)}  # every customer got a reply

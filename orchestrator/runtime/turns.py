@@ -100,6 +100,12 @@ log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
 APPLY_CHUNK = 100
+# The webhook's items kept in memory for the applier at most (`apply_soon`). A burst that outruns
+# the applier (it waits while acknowledgements run: `Foreground`) would otherwise pile up every
+# item's parsed dicts in memory, and each full pass of the garbage collector walked all of them:
+# 150-340 ms pauses of the event loop, every acknowledgement meeting one waiting that long. Past
+# the limit the items are read back from the inbox, oldest first, once the applier gets to them.
+HANDOVER_LIMIT = 2000
 # On PostgreSQL: up to this many statuses applied together in one transaction, and up to this many
 # messages in another (each kind in its own lock order: `inbox.kind_batches`).
 STATUS_BATCH = 100
@@ -294,6 +300,9 @@ class TurnEngine:
         self._known: dict[int, dict[str, Any]] = {}
         self._after_apply: list[Callable[[], Awaitable[None]]] = []
         self._applier: asyncio.Task[None] | None = None
+        # Past `HANDOVER_LIMIT`: items stored but not kept, for the applier to read back.
+        self._behind = False
+        self._dropped = 0
         # The knowledge index the agents build from `config` at their first turn, kept for the next.
         self._knowledge: Any = None
 
@@ -386,22 +395,40 @@ class TurnEngine:
         applier task, which schedules their turns. The items of deliveries that arrive while it
         works are applied together in its next pass (on SQLite `APPLY_CHUNK` per transaction), not
         in a transaction per delivery. `then` runs after the pass that applied them (the media
-        fetch). A crash before the pass leaves the items unapplied in the inbox, for the sweep."""
-        self._to_apply += ids
-        self._known.update(known)
-        if then is not None:
+        fetch). A crash before the pass leaves the items unapplied in the inbox, for the sweep.
+        At most `HANDOVER_LIMIT` items wait in memory: past it, and until the applier has caught
+        up, items are left in the inbox and read back from it in their order."""
+        if self._behind or len(self._to_apply) + len(ids) > HANDOVER_LIMIT:
+            self._behind = True
+            self._dropped += len(ids)
+        else:
+            self._to_apply += ids
+            self._known.update(known)
+        if then is not None and then not in self._after_apply:
             self._after_apply.append(then)
         if self._applier is None or self._applier.done():
             self._applier = asyncio.create_task(self._apply_pending(), name="inbox-applier")
 
+    @property
+    def handed_over(self) -> int:
+        """Items the webhook handed to the applier that wait in memory (at most `HANDOVER_LIMIT`)."""
+        return len(self._to_apply)
+
     async def _apply_pending(self) -> None:
-        while self._to_apply:
+        while self._to_apply or self._behind or self._after_apply:
             ids, known, after = self._to_apply, self._known, self._after_apply
             self._to_apply, self._known, self._after_apply = [], {}, []
             try:
-                await self.apply_inbox(ids, known)
+                if ids:
+                    await self.apply_inbox(ids, known)
+                elif self._behind:  # what was left in the inbox, until a pass ends with nothing left out
+                    dropped = self._dropped
+                    applied = await self.apply_inbox()
+                    if self._dropped == dropped and not applied.deferred:
+                        self._behind = False
             except Exception:  # left unapplied: the background sweep applies them
                 log.exception("inbox_apply_failed", items=len(ids))
+                self._behind = False
             for hook in after:
                 try:
                     await hook()
