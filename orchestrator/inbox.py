@@ -406,8 +406,9 @@ class InboxWriter:
     SQLite four, each from one delivery: there a write runs its statements at once, on the event
     loop's thread, and waits only while another writer of the process holds the write gate (a
     turn's transaction), so groups form only then (all measured: `docs/benchmarks.md`; gathering
-    the deliveries of one pass of the loop into one SQLite write measured worse). If a shared transaction fails, its deliveries are stored again one by
-    one, so one that cannot be stored never costs the others. On PostgreSQL a write is one
+    the deliveries of one pass of the loop into one SQLite write measured worse). If a shared
+    transaction fails, its deliveries are stored again one by one, so one that cannot be stored
+    never costs the others. On PostgreSQL a write is one
     statement, committed on its own (`accept_deliveries`); `notify` names the channel it notifies
     when it stored new items (an acknowledge-only process wakes its workers so)."""
 
