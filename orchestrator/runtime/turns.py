@@ -424,8 +424,8 @@ class TurnEngine:
                 elif self._behind:  # what was left in the inbox, until a pass ends with nothing left out
                     dropped = self._dropped
                     applied = await self.apply_inbox()
-                    if self._dropped == dropped and not applied.deferred:
-                        self._behind = False
+                    if self._dropped == dropped or applied.deferred:
+                        self._behind = False  # caught up, or the database is busy: the sweep's then
             except Exception:  # left unapplied: the background sweep applies them
                 log.exception("inbox_apply_failed", items=len(ids))
                 self._behind = False
@@ -434,6 +434,8 @@ class TurnEngine:
                     await hook()
                 except Exception:
                     log.exception("after_apply_failed")
+            if self._behind:  # the items a hook was for may still be in the inbox: again after the next pass
+                self._after_apply.extend(hook for hook in after if hook not in self._after_apply)
 
     async def apply_inbox(
         self, ids: list[int] | None = None, known: Mapping[int, dict[str, Any]] | None = None

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from orchestrator.channels.whatsapp.inbound import split_webhook
+from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.config import AppConfig
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import EventType, MediaStatus
@@ -24,6 +25,7 @@ from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.core.tables import Message
 from orchestrator.inbox import accept_deliveries, prepare_delivery
 from orchestrator.media import RETRY_AFTER, MediaFetcher
+from orchestrator.runtime import turns
 from orchestrator.runtime.simulator import encode_webhook
 from tests.api.helpers import bearer, seed_conversation
 from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_number, media_rows, png
@@ -574,3 +576,28 @@ async def test_media_retention_removes_old_files_and_the_transcript_says_so(
     page = await h.http.get(f"/conversations/{conversation_id}")
     assert page.status_code == 200
     assert "The photo is no longer kept: removed 30 days" in page.text
+
+
+async def test_a_photo_left_in_the_inbox_by_a_burst_is_fetched_once_the_applier_reads_it_back(
+    h: TestHarness, fake_graph: FakeGraphAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turns, "HANDOVER_LIMIT", 1)
+    fake_graph.add_media("65463453", JPEG, "image/jpeg")
+    secret = h.service.settings.whatsapp_app_secret.get_secret_value()
+    first = encode_webhook(text("447700900111", "hello", h.clock.now()))
+    with h.service.turns.foreground.serving():  # acknowledgements under way: the applier waits
+        for body in (first, fixture_bytes(IMAGE)):  # the text kept in memory, the photo left out
+            response = await h.http.post(
+                "/webhooks/whatsapp",
+                content=body,
+                headers={"x-hub-signature-256": compute_signature(secret, body)},
+            )
+            assert response.json()["messages"] == 1
+        assert h.service.turns.handed_over == 1
+    await h.service.turns.applied()
+    assert h.service.media is not None
+    await h.service.media.drain()
+    async with h.service.sessions() as session:
+        photo = (await session.execute(select(Message).where(col(Message.kind) == "image"))).scalar_one()
+    [media] = await media_rows(h, photo.conversation_id)
+    assert (media.status, media.size) == (MediaStatus.STORED, len(JPEG))
