@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -116,3 +117,21 @@ def webhook_scope(body: bytes, signature: bytes) -> dict[str, Any]:
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
+
+
+@asynccontextmanager
+async def loop_ticks() -> AsyncIterator[list[int]]:
+    """How often the event loop woke a 10 ms sleeper while the block ran (`[count]`, read at any
+    time): a block waiting without stopping the loop sees it grow."""
+    ticks = [0]
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            ticks[0] += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        ticker.cancel()

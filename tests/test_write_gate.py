@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from orchestrator.core.db import DEFERRED, URGENT, WriteGate, make_engine, make_sessionmaker
+from tests.factories import loop_ticks
 
 
 async def test_writers_pass_in_arrival_order_and_an_acknowledgement_goes_first() -> None:
@@ -104,22 +105,12 @@ async def test_a_writer_waits_for_another_process_holding_the_lock_without_stopp
         )
         assert other.stdout is not None
         assert (await other.stdout.readline()).strip() == b"holding"
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticking = asyncio.create_task(ticker())
-        async with sessions() as session, session.begin():
+        async with loop_ticks() as ticks, sessions() as session, session.begin():
             await session.execute(text("INSERT INTO t VALUES (2)"))
-        ticking.cancel()
         await other.wait()
         async with engine.connect() as reader:
             rows = (await reader.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all()
         assert rows == [1, 2], "the writer went in after the other process committed"
-        assert ticks >= 20, f"the event loop ran while the writer waited ({ticks} ticks)"
+        assert ticks[0] >= 20, f"the event loop ran while the writer waited ({ticks[0]} ticks)"
     finally:
         await engine.dispose()

@@ -22,7 +22,7 @@ from orchestrator.core.tables import InboxItem, Message, WebhookDelivery
 from orchestrator.inbox import Accepted, Delivery, InboxWriter, accept_deliveries, prepare_delivery
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.conftest import OPEN_HOURS
-from tests.factories import counting
+from tests.factories import counting, loop_ticks
 from tests.fakes.graph import TestHarness
 
 
@@ -327,22 +327,13 @@ async def test_on_sqlite_a_write_waits_for_another_process_lock_without_stopping
     other = sqlite3.connect(str(path), isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process's writer holds SQLite's write lock
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticker = asyncio.create_task(tick())
-        store = asyncio.create_task(h.service.inbox.store(delivery(1)))
-        await asyncio.sleep(0.4)
-        assert not store.done()
-        assert ticks >= 10  # the loop went on while the write waited
+        async with loop_ticks() as ticks:
+            store = asyncio.create_task(h.service.inbox.store(delivery(1)))
+            await asyncio.sleep(0.4)
+            assert not store.done()
+            assert ticks[0] >= 10  # the loop went on while the write waited
         other.execute("COMMIT")
         assert (await asyncio.wait_for(store, timeout=5)).messages == 1
-        ticker.cancel()
     finally:
         other.close()
     assert await stored_keys(h) == ["m:wamid.writer.1"]
