@@ -91,12 +91,12 @@ class Round:
     error_kinds: Counter[str] = field(default_factory=Counter)  # status code or exception class
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+def _wait_healthy(process: subprocess.Popen[bytes], url: str, path: str = "/healthz") -> None:
     for _ in range(600):
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=0.5).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -313,7 +313,7 @@ def main() -> None:
         try:
             bare_url, ours_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{ours_port}"
             _wait_healthy(bare, bare_url)
-            _wait_healthy(ours, ours_url)
+            _wait_healthy(ours, ours_url, "/readyz")  # its graph loaded, as a load balancer waits for
             ids = itertools.count(1)
             results: dict[str, list[Round]] = {"bare": [], "ours": []}
             for index in range(args.rounds):

@@ -53,7 +53,7 @@ def create_app(
             return
         # A process's own service (serve): its heap is frozen after startup (`core.heap`).
         async with Service.running(
-            settings or get_settings(), **{"freeze_heap": True, **service_kwargs}
+            settings or get_settings(), **{"freeze_heap": True, "warm_graph": True, **service_kwargs}
         ) as running:
             _expose(app, running)
             yield
@@ -80,6 +80,16 @@ def create_app(
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Still loading the agents' graph"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """Whether to send this process traffic (a load balancer's readiness check; `/healthz` is
+        its liveness): 503 until a process that runs turns has loaded the agents' graph."""
+        running: Service | None = getattr(request.app.state, "service", None)
+        if running is None or not running.ready:
+            waiting_for = "service" if running is None else "graph"
+            return JSONResponse({"status": "starting", "waiting_for": waiting_for}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     install_webhook(app)  # the webhook's POST first: the route of nearly every request
     for router in ROUTERS:

@@ -136,7 +136,9 @@ def _worker(_args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with Service.running(
-            settings.model_copy(update={"run_background": True, "run_turns": True}), freeze_heap=True
+            settings.model_copy(update={"run_background": True, "run_turns": True}),
+            freeze_heap=True,
+            warm_graph=True,
         ):
             structlog.get_logger(__name__).info("worker_started", event_loop=type(loop).__module__)
             await stop.wait()
