@@ -5,15 +5,17 @@
 Each run starts a fresh OS process and polls `GET /healthz` every 20 ms:
 - `healthy_s`: wall time from `Popen` to the first 200 (the database already migrated, as on every
   start but the first; `--fresh` measures a first start on an empty SQLite file instead);
-- `cpu_s`: CPU time the process used until then (user + system, from `/proc`), steadier than wall
+- `ready_s`: wall time from `Popen` to the first 200 of `GET /readyz` (a process that runs turns
+  loads the agents' graph right after startup and is ready once it has; a server without the
+  endpoint, the bare app, counts as ready when healthy);
+- `cpu_s`: CPU time the process used until healthy (user + system, from `/proc`), steadier than wall
   time on a shared machine;
-- `idle_rss_mb`: resident memory 2 s after healthy, with no traffic;
+- `idle_rss_mb`: resident memory 2 s after ready, with no traffic;
 - `rss_after_loads_mb`: after `--loads` requests of the API (conversations, queues, reps, the
   health check), to see that memory does not grow with use;
 - `first_turn_s`, `rss_after_first_turn_mb`: then a customer's first message through the signed
   webhook: the wall time until the bot's reply is on the conversation (sent to a local stand-in
-  for the Graph API that accepts every message), and the memory once the turn has loaded LangGraph
-  and the agents (which a process loads at its first turn, not at startup);
+  for the Graph API that accepts every message), and the memory after that turn;
 - `rss_after_100_turns_mb`, `rss_after_1000_turns_mb` (with `--turns 1000`, the default): then 100
   customers each send a message, wait for the bot's answer, and send the next, ten rounds of
   questions the knowledge base answers and small talk; the memory after the first round (100
@@ -151,6 +153,11 @@ def one_run(
                 time.sleep(POLL_S)
             healthy_s = time.perf_counter() - started
             cpu_s, _ = process_usage(process.pid)
+            while client.get(f"{url}/readyz").status_code not in (200, 404):  # 404: no readiness
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError("not ready within 120 s")
+                time.sleep(POLL_S)
+            ready_s = time.perf_counter() - started
             time.sleep(2)
             _, idle_rss = process_usage(process.pid)
             after = idle_rss
@@ -173,6 +180,7 @@ def one_run(
             process.wait()
     return {
         "healthy_s": healthy_s,
+        "ready_s": ready_s,
         "cpu_s": cpu_s,
         "idle_rss_mb": idle_rss,
         "rss_after_loads_mb": after,
