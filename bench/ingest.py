@@ -22,15 +22,21 @@ end of the last round until nothing is pending; None past `--drain-limit-s`, or 
 With `--workers-after` the workers start only once the rounds are over, so the acknowledge-only
 API has the machine to itself during the load, as when the workers run on other hosts.
 
+The rounds start once our server answers `GET /readyz` (a process that runs turns has loaded its
+graph; while it loads, the imports slow the event loop). On SQLite,
+`unapplied_at_end` is the fraction of the flood's items the process had not applied yet when its
+last round ended: a process that keeps applying while it acknowledges acknowledges less.
+
 Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
-`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (and with `--workers`:
-`workers`, `drained_s`, `replies`).
+`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (on SQLite
+`unapplied_at_end`; with `--workers`: `workers`, `drained_s`, `replies`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -234,6 +240,15 @@ def _wait_drained(database_url: str, *, limit_s: float = 600) -> float | None:
         engine.dispose()
 
 
+def _unapplied(database_url: str) -> float:
+    """The fraction of the inbox's items not applied yet (on SQLite, read beside the server)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+        total, left = db.execute("SELECT count(*), sum(applied_at IS NULL) FROM inboxitem").fetchone()
+    return round((left or 0) / total, 3) if total else 0.0
+
+
 def _summary(rounds: list[Round]) -> dict[str, Any]:
     latencies = sorted(x for r in rounds for x in r.latencies)
     total_s = sum(r.seconds for r in rounds)
@@ -316,6 +331,7 @@ def main() -> None:
             _wait_healthy(ours, ours_url, "/readyz")  # its graph loaded, as a load balancer waits for
             ids = itertools.count(1)
             results: dict[str, list[Round]] = {"bare": [], "ours": []}
+            unapplied: float | None = None
             for index in range(args.rounds):
                 order = [("bare", bare_url), ("ours", ours_url)]
                 for name, url in order if index % 2 == 0 else reversed(order):
@@ -327,6 +343,8 @@ def main() -> None:
                         )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
+                    if name == "ours" and database_url.startswith("sqlite"):
+                        unapplied = _unapplied(database_url)  # as our last round ends
             if args.workers_after:
                 workers = start_workers()
             if args.workers and args.drain_limit_s > 0:
@@ -349,6 +367,8 @@ def main() -> None:
         "p99_multiple": round(summary["ours"]["p99_ms"] / max(summary["bare"]["p99_ms"], 0.001), 2),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
+    if unapplied is not None:  # one SQLite process: how much of the flood it applied while acknowledging
+        line["unapplied_at_end"] = unapplied
     if args.workers:
         line |= {"workers": args.workers, "drained_s": drained_s, "replies": len(fake.sent)}
     print(json.dumps(line))
