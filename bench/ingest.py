@@ -53,6 +53,7 @@ from typing import Any
 import httpx
 
 from orchestrator.channels.whatsapp.signature import compute_signature
+from orchestrator.core.db import sqlite_path
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.fakes.graph import FakeGraphAPI
@@ -244,7 +245,9 @@ def _unapplied(database_url: str) -> float:
     """The fraction of the inbox's items not applied yet (on SQLite, read beside the server)."""
     import sqlite3
 
-    with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as db:
+    path = sqlite_path(database_url)
+    assert path is not None, "a SQLite database"
+    with contextlib.closing(sqlite3.connect(path)) as db:
         total, left = db.execute("SELECT count(*), sum(applied_at IS NULL) FROM inboxitem").fetchone()
     return round((left or 0) / total, 3) if total else 0.0
 
@@ -343,7 +346,7 @@ def main() -> None:
                         )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
-                    if name == "ours" and database_url.startswith("sqlite"):
+                    if name == "ours" and sqlite_path(database_url) is not None:
                         unapplied = _unapplied(database_url)  # as our last round ends
             if args.workers_after:
                 workers = start_workers()
