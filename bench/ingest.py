@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import os
@@ -51,9 +50,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from orchestrator.channels.whatsapp.signature import compute_signature
-from orchestrator.core.db import sqlite_path
+from orchestrator.core.db import sqlite_path, sync_url
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.fakes.graph import FakeGraphAPI
@@ -218,10 +218,6 @@ async def _load(
 
 def _wait_drained(database_url: str, *, limit_s: float = 600) -> float | None:
     """Seconds until no conversation has a message waiting for its turn (None: not within `limit_s`)."""
-    import sqlalchemy as sa
-
-    from orchestrator.core.db import sync_url
-
     engine = sa.create_engine(sync_url(database_url))
     started = time.monotonic()
     try:
@@ -242,14 +238,17 @@ def _wait_drained(database_url: str, *, limit_s: float = 600) -> float | None:
 
 
 def _unapplied(database_url: str) -> float:
-    """The fraction of the inbox's items not applied yet (on SQLite, read beside the server)."""
-    import sqlite3
-
-    path = sqlite_path(database_url)
-    assert path is not None, "a SQLite database"
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        total, left = db.execute("SELECT count(*), sum(applied_at IS NULL) FROM inboxitem").fetchone()
-    return round((left or 0) / total, 3) if total else 0.0
+    """The fraction of the inbox's items not applied yet, read beside the server as `_wait_drained`
+    reads it."""
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            total, left = conn.execute(
+                sa.text("SELECT count(*), sum(CASE WHEN applied_at IS NULL THEN 1 ELSE 0 END) FROM inboxitem")
+            ).one()
+    finally:
+        engine.dispose()
+    return round(left / total, 3) if total else 0.0
 
 
 def _summary(rounds: list[Round]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import httpx
+from fastapi import FastAPI
 
 from orchestrator.core.clock import FrozenClock
 from orchestrator.core.settings import Settings
@@ -26,8 +27,8 @@ def _settings(database_url: str, **overrides: object) -> Settings:
     )
 
 
-async def _readyz(app: object) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+async def _readyz(app: FastAPI) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://handoff.local") as http:
         return await http.get("/readyz")
 
