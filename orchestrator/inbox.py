@@ -402,13 +402,15 @@ class InboxWriter:
     statement. By default on PostgreSQL, where a write is one statement and the process does little
     else, two writes, the second from eight waiting deliveries: the process works on the next
     group while the database runs and commits the last one (one at a time left it idle for about a
-    third of each round trip; a second write for every lone arrival made groups of one), and on
-    SQLite four, each from one delivery: there a write runs its statements at once, on the event
-    loop's thread, and waits only while another writer of the process holds the write gate (a
-    turn's transaction), so groups form only then (all measured: `docs/benchmarks.md`; gathering
-    the deliveries of one pass of the loop into one SQLite write measured worse). If a shared
-    transaction fails, its deliveries are stored again one by one, so one that cannot be stored
-    never costs the others. On PostgreSQL a write is one
+    third of each round trip; a second write for every lone arrival made groups of one).
+    On an SQLite file a write runs its statements at once, on the event loop's thread, so nothing
+    arrives while it runs and a write of its own for each delivery meant a `BEGIN IMMEDIATE` and a
+    `COMMIT` for each (about half of what storing one cost). There, by default, the writer
+    `gather`s: every delivery waits for the next pass of the event loop, and one write at a time
+    stores all the deliveries the pass before handed over (a lone delivery waits for that pass
+    only; under a burst the acknowledgements of a pass share one transaction: measured in
+    `docs/benchmarks.md`). If a shared transaction fails, its deliveries are stored again one by
+    one, so one that cannot be stored never costs the others. On PostgreSQL a write is one
     statement, committed on its own (`accept_deliveries`); `notify` names the channel it notifies
     when it stored new items (an acknowledge-only process wakes its workers so)."""
 
@@ -420,6 +422,7 @@ class InboxWriter:
         transactions: int | None = None,
         min_group: int | None = None,
         max_items: int = 5000,
+        gather: bool | None = None,
     ) -> None:
         postgres = engine.dialect.name == "postgresql"
         if notify is not None and not postgres:
@@ -434,7 +437,9 @@ class InboxWriter:
         path = None if postgres else sqlite_path(engine.url.render_as_string(hide_password=False))
         in_file = path is not None and str(path) not in ("", ":memory:")
         self._sqlite = _OwnSQLite(path, write_gate(engine)) if path is not None and in_file else None
-        self._limit = transactions if transactions is not None else (2 if postgres else 4)
+        self._gather = gather if gather is not None else self._sqlite is not None
+        default = 2 if postgres else 1 if self._gather else 4
+        self._limit = transactions if transactions is not None else default
         self._min_group = min_group if min_group is not None else (8 if postgres else 1)
         self._max_items = max_items
         self._writing = 0
@@ -442,7 +447,7 @@ class InboxWriter:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def store(self, delivery: Delivery) -> Accepted:
-        if not self._waiting and self._may_write(waiting=1):
+        if not self._gather and not self._waiting and self._may_write(waiting=1):
             self._writing += 1
             try:
                 [accepted] = await self._write([delivery])
