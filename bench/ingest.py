@@ -25,11 +25,13 @@ API has the machine to itself during the load, as when the workers run on other 
 The rounds start once our server answers `GET /readyz` (a process that runs turns has loaded its
 graph; while it loads, the imports slow the event loop). On SQLite,
 `unapplied_at_end` is the fraction of the flood's items the process had not applied yet when its
-last round ended: a process that keeps applying while it acknowledges acknowledges less.
+last round ended: a process that keeps applying while it acknowledges acknowledges less; and, as
+with `--workers`, `drained_s` (from the end of the last round until every item is applied and
+nothing is pending) and `replies`.
 
 Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
 `p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (on SQLite
-`unapplied_at_end`; with `--workers`: `workers`, `drained_s`, `replies`).
+`unapplied_at_end`, `drained_s`, `replies`; with `--workers`: `workers`, `drained_s`, `replies`).
 """
 
 from __future__ import annotations
@@ -285,7 +287,8 @@ def main() -> None:
         "--drain-limit-s",
         type=float,
         default=600,
-        help="with --workers: how long to wait for the backlog to be answered (0: report no drain)",
+        help="with --workers or on SQLite: how long to wait for the backlog to be answered "
+        "(0: report no drain)",
     )
     args = parser.parse_args()
     if args.workers and not (args.database_url or "").startswith("postgresql"):
@@ -349,7 +352,7 @@ def main() -> None:
                         unapplied = _unapplied(database_url)  # as our last round ends
             if args.workers_after:
                 workers = start_workers()
-            if args.workers and args.drain_limit_s > 0:
+            if (args.workers or sqlite_path(database_url) is not None) and args.drain_limit_s > 0:
                 drained_s = _wait_drained(database_url, limit_s=args.drain_limit_s)
         finally:
             for process in (bare, ours, *workers):
@@ -370,7 +373,7 @@ def main() -> None:
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
     if unapplied is not None:  # one SQLite process: how much of the flood it applied while acknowledging
-        line["unapplied_at_end"] = unapplied
+        line |= {"unapplied_at_end": unapplied, "drained_s": drained_s, "replies": len(fake.sent)}
     if args.workers:
         line |= {"workers": args.workers, "drained_s": drained_s, "replies": len(fake.sent)}
     print(json.dumps(line))
