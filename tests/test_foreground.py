@@ -4,6 +4,7 @@ answers a webhook delivery, its bot turns wait between their steps, for a bounde
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -43,6 +44,27 @@ async def test_yielding_goes_on_after_its_longest_wait_while_requests_keep_comin
     with foreground.serving():
         await asyncio.wait_for(foreground.yield_to(), 2)
         assert foreground.busy == 1
+
+
+async def test_a_step_given_a_shorter_wait_goes_on_after_it_while_the_others_keep_theirs() -> None:
+    foreground = Foreground(max_wait_s=30)
+    with foreground.serving():
+        patient = asyncio.create_task(foreground.yield_to())
+        await asyncio.wait_for(foreground.yield_to(max_wait_s=0.02), 2)
+        assert foreground.busy == 1
+        assert not patient.done(), "the other step keeps the foreground's own wait"
+        patient.cancel()
+
+
+async def test_the_foreground_is_active_while_it_serves_and_for_a_moment_after() -> None:
+    lingering, brief = Foreground(recent_s=60), Foreground(recent_s=0.01)
+    assert not lingering.active, "nothing served yet"
+    for foreground in (lingering, brief):
+        with foreground.serving():
+            assert foreground.active
+    assert lingering.active, "answered just now: more are likely to come"
+    await asyncio.sleep(0.05)
+    assert not brief.active, "nothing answered for longer than its `recent_s`"
 
 
 async def test_waiting_steps_are_let_go_one_per_pass_of_the_loop_in_arrival_order() -> None:
@@ -127,3 +149,70 @@ async def test_a_burst_the_applier_cannot_keep_up_with_keeps_at_most_the_limit_i
     assert unapplied.scalar_one() == 0
     answered = {request["json"]["to"] for request in h.fake_graph.sent}
     assert answered == {f"+44770091{n:04d}" for n in range(20)}  # every customer got a reply
+
+
+async def _deliver(h: TestHarness, n: int) -> None:
+    """One signed delivery of a first message, answered without waiting for the applier."""
+    body = encode_webhook(
+        build_text_webhook(
+            wa_id=f"44770092{n:04d}", message_id=f"wamid.flood.{n}", timestamp=OPEN_HOURS, text="hello"
+        )
+    )
+    secret = h.service.settings.whatsapp_app_secret.get_secret_value()
+    response = await h.http.post(
+        "/webhooks/whatsapp", content=body, headers={"x-hub-signature-256": compute_signature(secret, body)}
+    )
+    assert response.json()["messages"] == 1
+
+
+async def _unapplied(h: TestHarness) -> int:
+    async with h.service.sessions() as session:
+        found = await session.execute(select(func.count()).where(col(InboxItem.applied_at).is_(None)))
+        return int(found.scalar_one())
+
+
+def _chunk_sizes(engine: turns.TurnEngine) -> list[int]:
+    """The number of items of each transaction the applier runs from now on."""
+    sizes: list[int] = []
+    apply_chunk = engine._apply_chunk
+
+    async def observed(chunk: list[int] | None, size: int, known: Any) -> Any:
+        sizes.append(len(chunk) if chunk is not None else size)
+        return await apply_chunk(chunk, size, known)
+
+    engine._apply_chunk = observed  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_a_flood_defers_the_applier_until_its_items_are_overdue_then_it_applies_in_small_chunks(
+    h: TestHarness,
+) -> None:
+    engine = h.service.turns
+    engine.foreground.max_wait_s = 60  # without the lag rule the applier waits as long as the flood
+    engine.apply_lag_s = 0.3
+    sizes = _chunk_sizes(engine)
+    with engine.foreground.serving():  # acknowledgements that never pause
+        for n in range(60):
+            await _deliver(h, n)
+        await asyncio.wait_for(engine.applied(), 10)  # applied while the flood still goes on
+        assert await _unapplied(h) == 0
+    assert sum(sizes) == 60
+    assert max(sizes) <= turns.APPLY_CHUNK_SERVING < turns.APPLY_CHUNK, "short transactions while serving"
+    await engine.drain()
+    assert len(h.fake_graph.sent) == 60, "every customer answered"
+
+
+async def test_a_flood_shorter_than_the_lag_is_acknowledged_first_and_applied_after(h: TestHarness) -> None:
+    engine = h.service.turns
+    engine.foreground.max_wait_s = 60
+    engine.foreground.recent_s = 0  # once the flood ends, nothing more is expected
+    engine.apply_lag_s = 60
+    sizes = _chunk_sizes(engine)
+    with engine.foreground.serving():
+        for n in range(30):
+            await _deliver(h, n)
+        await asyncio.sleep(0.3)
+        assert await _unapplied(h) == 30, "nothing applied while acknowledgements are served"
+    await asyncio.wait_for(engine.applied(), 10)  # the flood is over: applied at once
+    assert await _unapplied(h) == 0
+    assert sizes == [30], "one transaction once nothing is served: up to APPLY_CHUNK items"

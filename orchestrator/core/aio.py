@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 
@@ -28,15 +30,23 @@ class Foreground:
     is being served, the waiting steps are let go one per pass of the event loop, in arrival order,
     so a delivery arriving meanwhile waits for one step at most, not for all of them at once."""
 
-    def __init__(self, *, max_wait_s: float = 0.25) -> None:
+    def __init__(self, *, max_wait_s: float = 0.25, recent_s: float = 0.05) -> None:
         self.max_wait_s = max_wait_s
+        self.recent_s = recent_s
         self._busy = 0
+        self._last_served = -math.inf  # monotonic time the last request was answered
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._releasing = False
 
     @property
     def busy(self) -> int:
         return self._busy
+
+    @property
+    def active(self) -> bool:
+        """A request is being served, or one was answered within `recent_s`: more are likely to
+        come while a background step runs."""
+        return bool(self._busy) or time.monotonic() - self._last_served < self.recent_s
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
@@ -45,12 +55,14 @@ class Foreground:
             yield
         finally:
             self._busy -= 1
+            self._last_served = time.monotonic()
             if not self._busy and not self._releasing:
                 self._release_next()
 
-    async def yield_to(self) -> None:
+    async def yield_to(self, *, max_wait_s: float | None = None) -> None:
         """Return at once when nothing is being served and no step waits; else once this step's
-        turn comes, or after `max_wait_s`."""
+        turn comes, or after `max_wait_s` (this step's own bound, if given: a step that is overdue
+        waits less)."""
         if not self._busy and not self._waiters:
             return
         loop = asyncio.get_running_loop()
@@ -59,7 +71,8 @@ class Foreground:
         if not self._busy and not self._releasing:
             self._release_next()
         # Timed out: let go in place (the release passes over a waiter already done).
-        timer = loop.call_later(self.max_wait_s, _let_go, waiter)
+        wait = self.max_wait_s if max_wait_s is None else max_wait_s
+        timer = loop.call_later(wait, _let_go, waiter)
         try:
             await waiter
         finally:

@@ -99,7 +99,21 @@ if TYPE_CHECKING:  # LangGraph loads with the graph, at a process's first turn
 log = structlog.get_logger(__name__)
 # A short lease renewed while the loop runs: a dead process's conversations resume within seconds.
 LEASE_S = 15.0
+# Items applied in one SQLite transaction: `APPLY_CHUNK` when nothing else is going on, and
+# `APPLY_CHUNK_SERVING` while acknowledgements are being served (`Foreground.active`), whose own
+# writes wait for the chunk's transaction to commit (one writer at a time): the shorter that wait,
+# the shorter the acknowledgement's tail.
 APPLY_CHUNK = 100
+APPLY_CHUNK_SERVING = 25
+# How long the applier defers to acknowledgements (`Foreground`): once the oldest item it holds
+# has waited `APPLY_LAG_S` since the webhook handed it over, each of its chunks waits for the
+# acknowledgements only as long as applying `APPLY_FLOOR_PER_S` items a second allows (a chunk of
+# 25 every 25 ms), instead of the foreground's `max_wait_s` (a chunk every 0.25 s). So however
+# saturated the process is with acknowledgements, a flood does not defer the application (and so
+# every reply) for as long as it lasts: it keeps applying at least about Meta's highest rate for
+# one number (1,000 messages a second), CPU allowing, and the acknowledgements have the rest.
+APPLY_LAG_S = 1.0
+APPLY_FLOOR_PER_S = 1000.0
 # The webhook's items kept in memory for the applier at most (`apply_soon`). A burst that outruns
 # the applier (it waits while acknowledgements run: `Foreground`) would otherwise pile up every
 # item's parsed dicts in memory, and each full pass of the garbage collector walked all of them:
@@ -303,6 +317,11 @@ class TurnEngine:
         # Past `HANDOVER_LIMIT`: items stored but not kept, for the applier to read back.
         self._behind = False
         self._dropped = 0
+        # When the oldest item waiting for the applier was handed over (monotonic; None: none
+        # waits), in memory and left in the inbox: how long the applier has deferred (`APPLY_LAG_S`).
+        self._handed_since: float | None = None
+        self._behind_since: float | None = None
+        self.apply_lag_s = APPLY_LAG_S
         # The knowledge index the agents build from `config` at their first turn, kept for the next.
         self._knowledge: Any = None
 
@@ -399,9 +418,13 @@ class TurnEngine:
         At most `HANDOVER_LIMIT` items wait in memory: past it, and until the applier has caught
         up, items are left in the inbox and read back from it in their order."""
         if self._behind or len(self._to_apply) + len(ids) > HANDOVER_LIMIT:
+            if not self._behind:
+                self._behind_since = time.monotonic()
             self._behind = True
             self._dropped += len(ids)
         else:
+            if not self._to_apply:
+                self._handed_since = time.monotonic()
             self._to_apply += ids
             self._known.update(known)
         if then is not None and then not in self._after_apply:
@@ -416,19 +439,25 @@ class TurnEngine:
 
     async def _apply_pending(self) -> None:
         while self._to_apply or self._behind or self._after_apply:
+            # Waits before it takes the items, so the pass has all those handed over meanwhile.
+            since = self._handed_since if self._to_apply else self._behind_since
+            await self.foreground.yield_to(max_wait_s=self._longest_wait(since, None, APPLY_CHUNK))
             ids, known, after = self._to_apply, self._known, self._after_apply
+            since, self._handed_since = self._handed_since, None
             self._to_apply, self._known, self._after_apply = [], {}, []
             try:
                 if ids:
-                    await self.apply_inbox(ids, known)
+                    await self.apply_inbox(ids, known, since=since, waited=True)
                 elif self._behind:  # what was left in the inbox, until a pass ends with nothing left out
                     dropped = self._dropped
-                    applied = await self.apply_inbox()
+                    applied = await self.apply_inbox(since=self._behind_since, waited=True)
                     if self._dropped == dropped or applied.deferred:
                         self._behind = False  # caught up, or the database is busy: the sweep's then
             except Exception:  # left unapplied: the background sweep applies them
                 log.exception("inbox_apply_failed", items=len(ids))
                 self._behind = False
+            if not self._behind:
+                self._behind_since = None
             for hook in after:
                 try:
                     await hook()
@@ -438,40 +467,69 @@ class TurnEngine:
                 self._after_apply.extend(hook for hook in after if hook not in self._after_apply)
 
     async def apply_inbox(
-        self, ids: list[int] | None = None, known: Mapping[int, dict[str, Any]] | None = None
+        self,
+        ids: list[int] | None = None,
+        known: Mapping[int, dict[str, Any]] | None = None,
+        *,
+        since: float | None = None,
+        waited: bool = False,
     ) -> Applied:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
         `known`: the items as the acknowledgement stored them (not read again on SQLite). Short
-        transactions, so acknowledgements never wait long for the lock: `APPLY_CHUNK` items on
-        SQLite (one writer at a time); on PostgreSQL up to `MESSAGE_BATCH` messages or up to
-        `STATUS_BATCH` statuses, never both kinds together, each batch taking its row locks in the
-        order every process takes them (`inbox.kind_batches`), so two processes applying the same
-        conversations never deadlock."""
+        transactions, so acknowledgements never wait long for the lock: on SQLite (one writer at
+        a time) `APPLY_CHUNK` items, `APPLY_CHUNK_SERVING` while acknowledgements are being
+        served; on PostgreSQL up to `MESSAGE_BATCH` messages or up to `STATUS_BATCH` statuses,
+        never both kinds together, each batch taking its row locks in the order every process
+        takes them (`inbox.kind_batches`), so two processes applying the same conversations never
+        deadlock. Each transaction waits for the acknowledgements being served (`Foreground`);
+        once `apply_lag_s` has passed `since` (when the items were handed over, monotonic), only
+        as long as `APPLY_FLOOR_PER_S` allows (`_longest_wait`). `waited`: the caller has just
+        waited, for the first."""
         postgres = self._dialect != "sqlite"
-        size = 1 if postgres else APPLY_CHUNK
         total = Applied()
-        chunks: deque[list[int]] | None = None  # None: the oldest unapplied, read pass by pass
+        chunks: deque[list[int]] | None = None  # on PostgreSQL: its batches, in their order
+        left: deque[int] | None = None  # on SQLite: the ids not applied yet, taken a chunk at a time
         if ids is not None:
             if postgres:
                 chunks = deque(kind_batches(ids, known or {}, statuses=STATUS_BATCH, messages=MESSAGE_BATCH))
             else:
-                chunks = deque(ids[start : start + size] for start in range(0, len(ids), size))
-            if not chunks:
+                left = deque(ids)
+            if not chunks and not left:
                 return total
         while True:
-            await self.foreground.yield_to()
-            chunk = chunks.popleft() if chunks is not None else None
+            size = 1 if postgres else APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
+            if not waited:
+                await self.foreground.yield_to(max_wait_s=self._longest_wait(since, chunks, size))
+            waited = False
+            if not postgres:  # the acknowledgements served meanwhile decide
+                size = APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
+            chunk: list[int] | None = None  # None: the oldest unapplied, read pass by pass
+            if chunks is not None:
+                chunk = chunks.popleft()
+            elif left is not None:
+                chunk = [left.popleft() for _ in range(min(size, len(left)))]
             applied = await self._apply_chunk(chunk, size, known)
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
             # turn may have run and ended since, before this chunk's message was stored.
             for conversation_id in sorted(applied.to_run):
                 self.schedule(conversation_id)
             total.merge(applied)
-            if chunks is not None:
-                if not chunks:
+            if chunks is not None or left is not None:
+                if not chunks and not left:
                     return total
             elif applied.seen < size or applied.deferred or not applied.more:
                 return total
+
+    def _longest_wait(self, since: float | None, chunks: deque[list[int]] | None, size: int) -> float:
+        """The longest the next chunk waits for the acknowledgements: until its items are overdue
+        (`apply_lag_s` after `since`), then its share of `APPLY_FLOOR_PER_S` (on PostgreSQL, the
+        next batch's items); never longer than the foreground's own `max_wait_s`."""
+        longest = self.foreground.max_wait_s
+        if since is None:
+            return longest
+        paced = (len(chunks[0]) if chunks else size) / APPLY_FLOOR_PER_S
+        until_overdue = max(0.0, since + self.apply_lag_s - time.monotonic())
+        return min(longest, until_overdue + paced)
 
     async def _apply_chunk(
         self, chunk: list[int] | None, size: int, known: Mapping[int, dict[str, Any]] | None
