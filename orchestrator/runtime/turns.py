@@ -439,9 +439,10 @@ class TurnEngine:
 
     async def _apply_pending(self) -> None:
         while self._to_apply or self._behind or self._after_apply:
-            # Waits before it takes the items, so the pass has all those handed over meanwhile.
-            since = self._handed_since if self._to_apply else self._behind_since
-            await self.foreground.yield_to(max_wait_s=self._longest_wait(since, None, APPLY_CHUNK))
+            if self._to_apply or self._behind:
+                # Waits before it takes the items, so the pass has all those handed over meanwhile.
+                since = self._handed_since if self._to_apply else self._behind_since
+                await self.foreground.yield_to(max_wait_s=self._longest_wait(since, None, self._chunk_size()))
             ids, known, after = self._to_apply, self._known, self._after_apply
             since, self._handed_since = self._handed_since, None
             self._to_apply, self._known, self._after_apply = [], {}, []
@@ -497,12 +498,11 @@ class TurnEngine:
             if not chunks and not left:
                 return total
         while True:
-            size = 1 if postgres else APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
             if not waited:
-                await self.foreground.yield_to(max_wait_s=self._longest_wait(since, chunks, size))
+                longest = self._longest_wait(since, chunks, self._chunk_size())
+                await self.foreground.yield_to(max_wait_s=longest)
             waited = False
-            if not postgres:  # the acknowledgements served meanwhile decide
-                size = APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
+            size = self._chunk_size()  # as the acknowledgements served meanwhile decide
             chunk: list[int] | None = None  # None: the oldest unapplied, read pass by pass
             if chunks is not None:
                 chunk = chunks.popleft()
@@ -519,6 +519,13 @@ class TurnEngine:
                     return total
             elif applied.seen < size or applied.deferred or not applied.more:
                 return total
+
+    def _chunk_size(self) -> int:
+        """Items in the applier's next transaction when it reads them from the inbox (SQLite: fewer
+        while acknowledgements are being served; PostgreSQL: one, and its batches add the rest)."""
+        if self._dialect != "sqlite":
+            return 1
+        return APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
 
     def _longest_wait(self, since: float | None, chunks: deque[list[int]] | None, size: int) -> float:
         """The longest the next chunk waits for the acknowledgements: until its items are overdue
