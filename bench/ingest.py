@@ -23,15 +23,16 @@ With `--workers-after` the workers start only once the rounds are over, so the a
 API has the machine to itself during the load, as when the workers run on other hosts.
 
 The rounds start once our server answers `GET /readyz` (a process that runs turns has loaded its
-graph; while it loads, the imports slow the event loop). On SQLite,
-`unapplied_at_end` is the fraction of the flood's items the process had not applied yet when its
-last round ended: a process that keeps applying while it acknowledges acknowledges less; and, as
-with `--workers`, `drained_s` (from the end of the last round until every item is applied and
+graph; while it loads, the imports slow the event loop). Without `--workers`, `unapplied_at_end`
+is the fraction of the flood's items the process had not applied yet when its last round ended: a
+process that keeps applying while it acknowledges acknowledges less. On SQLite, as with
+`--workers`, also `drained_s` (from the end of the last round until every item is applied and
 nothing is pending) and `replies`.
 
 Prints as its last line one JSON object: `database`, `in_flight`, `rate`, `ours` and `bare` (`per_s`,
-`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (on SQLite
-`unapplied_at_end`, `drained_s`, `replies`; with `--workers`: `workers`, `drained_s`, `replies`).
+`p50_ms`, `p99_ms`, `errors`), `throughput_fraction`, `p99_multiple`, `loadavg` (without
+`--workers` `unapplied_at_end`; on SQLite `drained_s`, `replies`; with `--workers`: `workers`,
+`drained_s`, `replies`).
 """
 
 from __future__ import annotations
@@ -350,7 +351,7 @@ def main() -> None:
                         )
                     )
                     print(f"round {index + 1} {name}: {_summary(results[name][-1:])}", file=sys.stderr)
-                    if name == "ours" and on_sqlite:
+                    if name == "ours" and not args.workers:
                         unapplied = _unapplied(database_url)  # as our last round ends
             if args.workers_after:
                 workers = start_workers()
@@ -374,7 +375,7 @@ def main() -> None:
         "p99_multiple": round(summary["ours"]["p99_ms"] / max(summary["bare"]["p99_ms"], 0.001), 2),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
-    if unapplied is not None:  # one SQLite process: how much of the flood it applied while acknowledging
+    if unapplied is not None:  # one process: how much of the flood it applied while acknowledging
         line["unapplied_at_end"] = unapplied
     if args.workers:
         line["workers"] = args.workers

@@ -107,13 +107,13 @@ APPLY_CHUNK = 100
 APPLY_CHUNK_SERVING = 25
 # How long the applier defers to acknowledgements (`Foreground`): once the oldest item it holds
 # has waited `APPLY_LAG_S` since the webhook handed it over, each of its chunks waits for the
-# acknowledgements only as long as applying `APPLY_FLOOR_PER_S` items a second allows (a chunk of
-# 25 every 25 ms), instead of the foreground's `max_wait_s` (a chunk every 0.25 s). So however
-# saturated the process is with acknowledgements, a flood does not defer the application (and so
-# every reply) for as long as it lasts: it keeps applying at least about Meta's highest rate for
-# one number (1,000 messages a second), CPU allowing, and the acknowledgements have the rest.
+# acknowledgements only so long that the applier keeps `APPLY_SHARE` of the time (three times as
+# long as its last chunk took), instead of the foreground's `max_wait_s` (a chunk every 0.25 s
+# whatever it cost). So however saturated the process is with acknowledgements, a flood does not
+# defer the application (and so every reply) for as long as it lasts, and the acknowledgements
+# keep the rest of the time on either database, whatever a chunk costs there.
 APPLY_LAG_S = 1.0
-APPLY_FLOOR_PER_S = 1000.0
+APPLY_SHARE = 0.25
 # The webhook's items kept in memory for the applier at most (`apply_soon`). A burst that outruns
 # the applier (it waits while acknowledgements run: `Foreground`) would otherwise pile up every
 # item's parsed dicts in memory, and each full pass of the garbage collector walked all of them:
@@ -322,6 +322,7 @@ class TurnEngine:
         self._handed_since: float | None = None
         self._behind_since: float | None = None
         self.apply_lag_s = APPLY_LAG_S
+        self._last_chunk_s = 0.0  # how long the applier's last transaction took (`APPLY_SHARE`)
         # The knowledge index the agents build from `config` at their first turn, kept for the next.
         self._knowledge: Any = None
 
@@ -442,7 +443,7 @@ class TurnEngine:
             if self._to_apply or self._behind:
                 # Waits before it takes the items, so the pass has all those handed over meanwhile.
                 since = self._handed_since if self._to_apply else self._behind_since
-                await self.foreground.yield_to(max_wait_s=self._longest_wait(since, None, self._chunk_size()))
+                await self.foreground.yield_to(max_wait_s=self._longest_wait(since))
             ids, known, after = self._to_apply, self._known, self._after_apply
             since, self._handed_since = self._handed_since, None
             self._to_apply, self._known, self._after_apply = [], {}, []
@@ -484,8 +485,8 @@ class TurnEngine:
         takes them (`inbox.kind_batches`), so two processes applying the same conversations never
         deadlock. Each transaction waits for the acknowledgements being served (`Foreground`);
         once `apply_lag_s` has passed `since` (when the items were handed over, monotonic), only
-        as long as `APPLY_FLOOR_PER_S` allows (`_longest_wait`). `waited`: the caller has just
-        waited, for the first."""
+        so long that the applier keeps `APPLY_SHARE` of the time (`_longest_wait`). `waited`: the
+        caller has just waited, for the first."""
         postgres = self._dialect != "sqlite"
         total = Applied()
         chunks: deque[list[int]] | None = None  # on PostgreSQL: its batches, in their order
@@ -499,8 +500,7 @@ class TurnEngine:
                 return total
         while True:
             if not waited:
-                longest = self._longest_wait(since, chunks, self._chunk_size())
-                await self.foreground.yield_to(max_wait_s=longest)
+                await self.foreground.yield_to(max_wait_s=self._longest_wait(since))
             waited = False
             size = self._chunk_size()  # as the acknowledgements served meanwhile decide
             chunk: list[int] | None = None  # None: the oldest unapplied, read pass by pass
@@ -508,7 +508,9 @@ class TurnEngine:
                 chunk = chunks.popleft()
             elif left is not None:
                 chunk = [left.popleft() for _ in range(min(size, len(left)))]
+            started = time.monotonic()
             applied = await self._apply_chunk(chunk, size, known)
+            self._last_chunk_s = time.monotonic() - started
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
             # turn may have run and ended since, before this chunk's message was stored.
             for conversation_id in sorted(applied.to_run):
@@ -527,14 +529,15 @@ class TurnEngine:
             return 1
         return APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
 
-    def _longest_wait(self, since: float | None, chunks: deque[list[int]] | None, size: int) -> float:
+    def _longest_wait(self, since: float | None) -> float:
         """The longest the next chunk waits for the acknowledgements: until its items are overdue
-        (`apply_lag_s` after `since`), then its share of `APPLY_FLOOR_PER_S` (on PostgreSQL, the
-        next batch's items); never longer than the foreground's own `max_wait_s`."""
+        (`apply_lag_s` after `since`), then so long that the applier keeps `APPLY_SHARE` of the
+        time (its last chunk's duration, times three); never longer than the foreground's own
+        `max_wait_s`."""
         longest = self.foreground.max_wait_s
         if since is None:
             return longest
-        paced = (len(chunks[0]) if chunks else size) / APPLY_FLOOR_PER_S
+        paced = self._last_chunk_s * (1 - APPLY_SHARE) / APPLY_SHARE
         until_overdue = max(0.0, since + self.apply_lag_s - time.monotonic())
         return min(longest, until_overdue + paced)
 
