@@ -523,8 +523,9 @@ class TurnEngine:
                 return total
 
     def _chunk_size(self) -> int:
-        """Items in the applier's next transaction when it reads them from the inbox (SQLite: fewer
-        while acknowledgements are being served; PostgreSQL: one, and its batches add the rest)."""
+        """Items in the applier's next SQLite transaction: fewer while acknowledgements are being
+        served. On PostgreSQL one when it reads the oldest from the inbox (`apply_items` adds the
+        rest of a batch of one kind)."""
         if self._dialect != "sqlite":
             return 1
         return APPLY_CHUNK_SERVING if self.foreground.active else APPLY_CHUNK
