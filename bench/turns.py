@@ -20,7 +20,9 @@ In one process, on the offline rules engine, with sends captured by an in-proces
 5. `history`: one customer's conversation of `--history` messages (small talk the bot keeps
    answering): CPU per turn over the first ten and the last ten messages, and CPU per
    `GET /api/conversations/{id}` (as the admin, in process) after the 10th and after the last.
-Prints as its last line one JSON object with those figures, `database` and `loadavg`.
+Runs on the event loop the service's processes run on (`--loop uvloop`, the default: uvloop where
+it is installed, as `handoff serve` and `handoff worker` use it); `--loop asyncio` for asyncio's own.
+Prints as its last line one JSON object with those figures, `database`, `loop` and `loadavg`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from bench.measure import quantile
 from orchestrator.core.config import load_config
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import InboxItem, Message
+from orchestrator.runtime.cli import event_loop_factory
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink, build_text_webhook
 
@@ -205,23 +208,22 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=200, help="messages of the long conversation")
     parser.add_argument("--burst-quiet-s", type=float, default=None, help="default: the setting's")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        print(
-            json.dumps(
-                asyncio.run(
-                    run(
-                        database_url=url,
-                        turns=args.turns,
-                        backlog=args.backlog,
-                        lone=args.lone,
-                        burst_quiet_s=args.burst_quiet_s,
-                        history=args.history,
-                    )
+        with asyncio.Runner(loop_factory=event_loop_factory() if args.loop == "uvloop" else None) as runner:
+            figures = runner.run(
+                run(
+                    database_url=url,
+                    turns=args.turns,
+                    backlog=args.backlog,
+                    lone=args.lone,
+                    burst_quiet_s=args.burst_quiet_s,
+                    history=args.history,
                 )
             )
-        )
+        print(json.dumps({**figures, "loop": args.loop}))
 
 
 if __name__ == "__main__":

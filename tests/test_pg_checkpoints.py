@@ -63,9 +63,14 @@ async def test_the_turns_checkpoint_write_stores_the_rows_langgraphs_own_write_s
         async with open_checkpointer(postgres_url) as staged:
             saver = staged.inner
             assert isinstance(saver, SessionTurnSaver)
-            for version, (checkpoint_id, parent) in enumerate((("1ef-a", None), ("1ef-b", "1ef-a")), start=1):
+            steps = (("1ef-a", None), ("1ef-b", "1ef-a"), ("1ef-c", "1ef-b"))
+            for version, (checkpoint_id, parent) in enumerate(steps, start=1):
                 checkpoint = _checkpoint(checkpoint_id, version)
                 versions = dict(checkpoint["channel_versions"])
+                if version == 3:  # a step that changed only values kept inline: no blob rows
+                    versions = {k: versions[k] for k in ("language", "turn")}
+                    earlier = _checkpoint(checkpoint_id, 2)["channel_versions"]
+                    checkpoint["channel_versions"] = {**earlier, **versions}
                 metadata: Any = {"source": "loop", "step": 2, "parents": {}, "run_id": "r-1"}
                 for thread_id, joined in (("ours", True), ("langgraph", False)):
                     config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
@@ -79,7 +84,7 @@ async def test_the_turns_checkpoint_write_stores_the_rows_langgraphs_own_write_s
 
             ours, theirs = await _rows(conninfo, "ours"), await _rows(conninfo, "langgraph")
             assert len(ours["blobs"]) == 8
-            assert len(ours["checkpoints"]) == 2
+            assert len(ours["checkpoints"]) == 3
             assert ours == theirs
 
             read: dict[str, Any] = {}
@@ -95,6 +100,6 @@ async def test_the_turns_checkpoint_write_stores_the_rows_langgraphs_own_write_s
                 )
             assert read["ours"] == read["langgraph"]
             assert read["ours"][0]["channel_values"]["fields"]["company"]["value"] == "Initech"
-            assert read["ours"][2] == "1ef-a"
+            assert read["ours"][2] == "1ef-b"
     finally:
         await engine.dispose()

@@ -144,12 +144,12 @@ def _worker(_args: argparse.Namespace) -> int:
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")
 
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(run())
     return 0
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The event loop a worker runs on: uvloop where it is installed (uvicorn's `standard` extra,
     which the API's processes already run on), asyncio's own elsewhere. A worker's every database
     round trip registers its socket with the loop and removes it again, which costs asyncio's

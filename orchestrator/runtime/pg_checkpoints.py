@@ -34,6 +34,19 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+# A turn's changed channel values (LangGraph's `UPSERT_CHECKPOINT_BLOBS_SQL`, one row per value, from
+# arrays) and its checkpoint row (LangGraph's own `UPSERT_CHECKPOINTS_SQL`) in one statement: one
+# round trip, where `aput`'s `executemany` of the values enters the driver's pipeline mode and waits
+# for its sync before the checkpoint's own statement.
+_UPSERT_BLOBS_AND_CHECKPOINT = """
+    WITH blobs AS (
+        INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+        SELECT %s, %s, channel, version, type, blob
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[]) AS v(channel, version, type, blob)
+        ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+    )
+    {checkpoint}"""
+
 # The psycopg connection of the transaction the saver's statements join (None: its own pool).
 _JOINED: ContextVar[PgConnection[Any] | None] = ContextVar("checkpoint_connection", default=None)
 
@@ -85,10 +98,11 @@ class SessionTurnSaver(AsyncPostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> None:
-        """`aput` in the caller's transaction, the same rows `aput` writes, with the channel values
-        encoded on the event loop: `aput` encodes them in a thread (`asyncio.to_thread`), whose
-        hand-over costs more than encoding a turn's few small values (about 0.1 ms of CPU a turn).
-        `tests/test_pg_checkpoints.py` checks that both write the same rows."""
+        """`aput` in the caller's transaction, the same rows `aput` writes, in one statement
+        (`_UPSERT_BLOBS_AND_CHECKPOINT`), with the channel values encoded on the event loop: `aput`
+        encodes them in a thread (`asyncio.to_thread`), whose hand-over costs more than encoding a
+        turn's few small values (about 0.1 ms of CPU a turn). `tests/test_pg_checkpoints.py` checks
+        that both write the same rows."""
         with self._joined(await _driver_connection(conn)):
             configurable = config["configurable"]
             thread_id, checkpoint_ns = configurable["thread_id"], configurable["checkpoint_ns"]
@@ -101,13 +115,16 @@ class SessionTurnSaver(AsyncPostgresSaver):
                     inline[key] = True
                 elif not (value is None or isinstance(value, (str, int, float, bool))):
                     blobs[key] = inline.pop(key)
+            versions = {k: v for k, v in new_versions.items() if k in blobs}
+            dumped = self._dump_blobs(thread_id, checkpoint_ns, blobs, versions)
+            columns = list(zip(*dumped, strict=True)) if dumped else [(), (), (), (), (), ()]
             async with self._cursor() as cur:
-                if versions := {k: v for k, v in new_versions.items() if k in blobs}:
-                    params = self._dump_blobs(thread_id, checkpoint_ns, blobs, versions)
-                    await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, params)
                 await cur.execute(
-                    self.UPSERT_CHECKPOINTS_SQL,
+                    _UPSERT_BLOBS_AND_CHECKPOINT.format(checkpoint=self.UPSERT_CHECKPOINTS_SQL),
                     (
+                        thread_id,
+                        checkpoint_ns,
+                        *(list(values) for values in columns[2:]),
                         thread_id,
                         checkpoint_ns,
                         checkpoint["id"],
