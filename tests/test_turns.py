@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 import pytest
@@ -608,6 +609,41 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
             select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
         )
         assert left.all() == [], "every lease released"
+
+
+async def test_conversations_scheduled_in_order_come_out_of_their_burst_window_in_order_when_one_is_held_up(
+    h: TestHarness,
+) -> None:
+    # One conversation's task is held up between reading the clock and setting its timer (another
+    # task ran, or the process was descheduled); it still reaches the admission before those
+    # scheduled after it, so the customers are answered in the order they wrote.
+    engine = _limited(h, slots=1)
+    engine.burst_window_s = engine.burst_quiet_s = 0.05
+    came_out: list[int] = []
+    clock, run = engine._clock, engine.run
+    reads: dict[int, int] = {}
+
+    async def recorded(conversation_id: int, **kwargs: Any) -> Any:
+        came_out.append(conversation_id)
+        return await run(conversation_id, **kwargs)
+
+    def held_up_clock() -> float:
+        now = clock()
+        task = asyncio.current_task()
+        name = task.get_name() if task is not None else ""
+        reads[id(task)] = reads.get(id(task), 0) + 1
+        if name == "held-up" and reads[id(task)] == 1:
+            time.sleep(0.02)
+        return now
+
+    engine.run = recorded  # type: ignore[method-assign]
+    engine._clock = held_up_clock  # type: ignore[method-assign]
+    await h.service.graph.get()  # loaded: the first turns do not wait for it after their window
+    for conversation_id in range(1, 6):
+        engine.schedule(conversation_id)
+    engine._tasks[2].set_name("held-up")
+    await engine.drain()
+    assert came_out == [1, 2, 3, 4, 5]
 
 
 async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestHarness) -> None:

@@ -20,6 +20,20 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]]) -> None:
             await task
 
 
+async def sleep_until(deadline: float) -> None:
+    """Sleep until the running loop's clock (`loop.time()`) reaches `deadline`. Sleepers wake in
+    the order of their deadlines, however late each got to set its timer: `asyncio.sleep(deadline -
+    now)` with a `now` read earlier adds whatever ran in between (another task, or the process
+    descheduled) to that sleeper's wake-up, so it could wake after one whose deadline was later."""
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+    timer = loop.call_at(deadline, _let_go, woken)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+
+
 class Foreground:
     """Acknowledgements before background work, in one process. Requests that a caller waits on
     (a webhook delivery, which Meta retries when it is slow) are counted while they run

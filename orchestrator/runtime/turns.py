@@ -65,7 +65,7 @@ from orchestrator.conversations import (
     releasing,
     renew_turn_lease,
 )
-from orchestrator.core.aio import Foreground, GroupAdmission
+from orchestrator.core.aio import Foreground, GroupAdmission, sleep_until
 from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
@@ -304,7 +304,7 @@ class TurnEngine:
         # Conversations whose task has not read them yet (in the burst window, or waiting for its
         # admission): what is pending now, that read will see.
         self._waiting: set[int] = set()
-        self._heard: dict[int, float] = {}  # conversation → monotonic time of its latest message
+        self._heard: dict[int, float] = {}  # conversation → loop time of its latest message
         # A reply kept for a later attempt (Graph down, rate-limited) is tried again when it is due.
         self.retries = RetryTimers(clock, self._retry_sends)
         self._retrying: dict[int, asyncio.Task[None]] = {}
@@ -337,7 +337,7 @@ class TurnEngine:
         """Run the conversation's pending turn soon (once the customer has stopped typing), once.
         `arrived`: a new message is why; it restarts the quiet period of a turn still waiting
         (the sweep's re-scheduling does not)."""
-        now = time.monotonic()
+        now = self._clock()
         if arrived:
             self._heard[conversation_id] = now
         task = self._tasks.get(conversation_id)
@@ -348,20 +348,27 @@ class TurnEngine:
         self._waiting.add(conversation_id)
         self._tasks[conversation_id] = asyncio.create_task(self._run_later(conversation_id, now))
 
+    def _clock(self) -> float:
+        """The event loop's time, which the burst window's deadlines are set on."""
+        return asyncio.get_running_loop().time()
+
     async def _quiet(self, conversation_id: int, started: float) -> float:
         """Wait until no message has arrived for `burst_quiet_s`, or `burst_window_s` has passed
-        since `started`, whichever comes first; returns the seconds waited."""
+        since `started`, whichever comes first; returns the seconds waited. The deadline is
+        absolute (`sleep_until`), so conversations scheduled in order come out of their windows in
+        that order, and reach the admission in the order their customers wrote, even when one of
+        them is slow to set its timer."""
         upper = self.burst_window_s
         if not upper:
             return 0.0
         quiet = min(self.burst_quiet_s, upper)
         while True:
-            now = time.monotonic()
+            now = self._clock()
             heard = self._heard.get(conversation_id, started)
             until = min(max(heard, started) + quiet, started + upper)
             if now >= until:
                 return now - started
-            await asyncio.sleep(until - now)
+            await sleep_until(until)
 
     async def _run_later(self, conversation_id: int, started: float) -> None:
         # A process's first turn loads the graph: while the burst window runs, not after it.
