@@ -34,6 +34,10 @@ waits for one of the process's `--concurrency` lanes if all are busy), which is 
 (after a warm-up), printing `cpu_ms_per_handoff` (`time.process_time`) and `statements_per_handoff`
 (SQL statements the engine ran).
 
+The processes run on the event loop the service's processes run on (`--loop uvloop`, the default:
+uvloop where installed, as `handoff serve` and `handoff worker` do); `--loop asyncio` for asyncio's
+own.
+
 `run_load` is also what tests/handoff/test_concurrency.py runs.
 """
 
@@ -48,10 +52,11 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -69,6 +74,9 @@ from orchestrator.core.enums import AssignmentStatus, EventType, Owner, Presence
 from orchestrator.core.state import HandoffRequest
 from orchestrator.core.tables import Contact, Conversation
 from orchestrator.migrations import run_migrations
+from orchestrator.runtime.cli import event_loop_factory
+
+T = TypeVar("T")
 
 
 def bench_config(run: str, queues: int) -> AppConfig:
@@ -256,9 +264,18 @@ def worker(
     concurrency: int,
     barrier: Any,
     rate: float | None = None,
+    loop: str = "uvloop",
 ) -> dict[str, Any]:
-    """One OS process: its own engine, its share of the handoffs (at `rate` a second, if given)."""
-    return asyncio.run(_hand_off(url, config_data, work, concurrency, barrier, rate))
+    """One OS process: its own engine, its share of the handoffs (at `rate` a second, if given), on
+    `loop` (`_run`)."""
+    return _run(_hand_off(url, config_data, work, concurrency, barrier, rate), loop)
+
+
+def _run(coroutine: Coroutine[Any, Any, T], loop: str) -> T:
+    """Run on the event loop the service's processes run on (`uvloop`: uvloop where installed, as
+    `handoff serve` and `handoff worker` do), or on asyncio's own (`asyncio`)."""
+    with asyncio.Runner(loop_factory=event_loop_factory() if loop == "uvloop" else None) as runner:
+        return runner.run(coroutine)
 
 
 async def verify(url: str, *, plan: dict[str, list[str]], conversation_ids: list[int]) -> dict[str, Any]:
@@ -364,10 +381,12 @@ def run_load(
     concurrency: int = 1,
     migrate: bool = True,
     rate: float | None = None,
+    loop: str = "uvloop",
 ) -> dict[str, Any]:
     """Set up, hand off from `processes` OS processes at once, verify. Returns the result object.
     `rate`: handoffs a second offered in all (open loop, shared evenly among the processes) instead
-    of each process handing off as fast as its `concurrency` lanes finish."""
+    of each process handing off as fast as its `concurrency` lanes finish. `loop`: the processes'
+    event loop (`_run`)."""
     if migrate:
         run_migrations(url)
     run = uuid.uuid4().hex[:6]
@@ -383,7 +402,7 @@ def run_load(
         with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             per_process = rate / processes if rate else None
             futures = [
-                pool.submit(worker, url, config_data, share, concurrency, barrier, per_process)
+                pool.submit(worker, url, config_data, share, concurrency, barrier, per_process, loop)
                 for share in shares
             ]
             results = [f.result() for f in futures]
@@ -411,6 +430,7 @@ def run_load(
         "capacity": capacity,
         "concurrency": concurrency,
         "rate": rate,
+        "loop": loop,
         "database": url.split("://", 1)[0],
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
@@ -462,14 +482,17 @@ def cpu_per_handoff(
     queues: int = 2,
     reps_per_queue: int = 5,
     migrate: bool = True,
+    loop: str = "uvloop",
 ) -> dict[str, Any]:
     """Client CPU (`time.process_time`) and SQL statements per handoff, one handoff at a time in
-    this process, after `warmup` handoffs."""
+    this process, after `warmup` handoffs, on `loop` (`_run`)."""
     if migrate:
         run_migrations(url)
-    return asyncio.run(
-        _cpu_per_handoff(url, handoffs=handoffs, warmup=warmup, queues=queues, reps_per_queue=reps_per_queue)
+    measured = _run(
+        _cpu_per_handoff(url, handoffs=handoffs, warmup=warmup, queues=queues, reps_per_queue=reps_per_queue),
+        loop,
     )
+    return {**measured, "loop": loop}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -494,10 +517,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="instead: client CPU and statements per handoff over N sequential handoffs in one process",
     )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the processes' event loop: the service's (uvloop where installed) or asyncio's own",
+    )
     args = parser.parse_args(argv)
     if args.cpu:
         measured = cpu_per_handoff(
-            args.database_url, handoffs=args.cpu, queues=args.queues, reps_per_queue=args.reps_per_queue
+            args.database_url,
+            handoffs=args.cpu,
+            queues=args.queues,
+            reps_per_queue=args.reps_per_queue,
+            loop=args.loop,
         )
         print(json.dumps(measured))
         return 0 if measured["assignments"] == args.cpu else 1
@@ -510,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         capacity=args.capacity,
         concurrency=args.concurrency,
         rate=args.rate,
+        loop=args.loop,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "per_rep"}))
     ok = result["double_assignments"] == 0 and result["capacity_violations"] == 0 and result["lost"] == 0
