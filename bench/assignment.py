@@ -52,11 +52,10 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -65,6 +64,7 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bench.measure import LOOPS, run_on_loop
 from handoff.flows import perform_handoff
 from handoff.models import Assignment, Rep, RepQueue
 from orchestrator.core.config import AppConfig, load_config, parse_config
@@ -74,9 +74,6 @@ from orchestrator.core.enums import AssignmentStatus, EventType, Owner, Presence
 from orchestrator.core.state import HandoffRequest
 from orchestrator.core.tables import Contact, Conversation
 from orchestrator.migrations import run_migrations
-from orchestrator.runtime.cli import event_loop_factory
-
-T = TypeVar("T")
 
 
 def bench_config(run: str, queues: int) -> AppConfig:
@@ -267,15 +264,8 @@ def worker(
     loop: str = "uvloop",
 ) -> dict[str, Any]:
     """One OS process: its own engine, its share of the handoffs (at `rate` a second, if given), on
-    `loop` (`_run`)."""
-    return _run(_hand_off(url, config_data, work, concurrency, barrier, rate), loop)
-
-
-def _run(coroutine: Coroutine[Any, Any, T], loop: str) -> T:
-    """Run on the event loop the service's processes run on (`uvloop`: uvloop where installed, as
-    `handoff serve` and `handoff worker` do), or on asyncio's own (`asyncio`)."""
-    with asyncio.Runner(loop_factory=event_loop_factory() if loop == "uvloop" else None) as runner:
-        return runner.run(coroutine)
+    `loop` (`bench.measure.run_on_loop`)."""
+    return run_on_loop(_hand_off(url, config_data, work, concurrency, barrier, rate), loop)
 
 
 async def verify(url: str, *, plan: dict[str, list[str]], conversation_ids: list[int]) -> dict[str, Any]:
@@ -386,7 +376,7 @@ def run_load(
     """Set up, hand off from `processes` OS processes at once, verify. Returns the result object.
     `rate`: handoffs a second offered in all (open loop, shared evenly among the processes) instead
     of each process handing off as fast as its `concurrency` lanes finish. `loop`: the processes'
-    event loop (`_run`)."""
+    event loop (`bench.measure.run_on_loop`)."""
     if migrate:
         run_migrations(url)
     run = uuid.uuid4().hex[:6]
@@ -485,10 +475,10 @@ def cpu_per_handoff(
     loop: str = "uvloop",
 ) -> dict[str, Any]:
     """Client CPU (`time.process_time`) and SQL statements per handoff, one handoff at a time in
-    this process, after `warmup` handoffs, on `loop` (`_run`)."""
+    this process, after `warmup` handoffs, on `loop` (`bench.measure.run_on_loop`)."""
     if migrate:
         run_migrations(url)
-    measured = _run(
+    measured = run_on_loop(
         _cpu_per_handoff(url, handoffs=handoffs, warmup=warmup, queues=queues, reps_per_queue=reps_per_queue),
         loop,
     )
@@ -519,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--loop",
-        choices=("uvloop", "asyncio"),
+        choices=LOOPS,
         default="uvloop",
         help="the processes' event loop: the service's (uvloop where installed) or asyncio's own",
     )

@@ -17,7 +17,6 @@ per-block figures and medians, and `loadavg`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -28,9 +27,8 @@ from langgraph.checkpoint.base import empty_checkpoint, get_serializable_checkpo
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.measure import ProcessesCpu
+from bench.measure import ProcessesCpu, run_on_loop
 from orchestrator.core.db import make_engine, make_sessionmaker
-from orchestrator.runtime.cli import event_loop_factory
 from orchestrator.runtime.graph import open_checkpointer
 from orchestrator.runtime.pg_checkpoints import SessionTurnSaver, _driver_connection
 
@@ -132,8 +130,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=6)
     parser.add_argument("--writes", type=int, default=200)
     args = parser.parse_args()
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        result = runner.run(run(args.database_url, blocks=args.blocks, writes=args.writes))
+    result = run_on_loop(run(args.database_url, blocks=args.blocks, writes=args.writes))
     print(json.dumps(result))
 
 

@@ -1,11 +1,27 @@
 """What several benchmarks read the same way: a quantile of a sample, a process's CPU time and
-resident memory from `/proc`, and the CPU of the local database server's processes."""
+resident memory from `/proc`, the CPU of the local database server's processes, and the event loop
+to run on."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+LOOPS = ("uvloop", "asyncio")
+
+
+def run_on_loop(coroutine: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
+    """Run `coroutine` on the event loop the service's processes run on (`uvloop`: uvloop where
+    installed, as `handoff serve` and `handoff worker` do) or on asyncio's own (`asyncio`)."""
+    from orchestrator.runtime.cli import event_loop_factory  # not in a bare app's process
+
+    with asyncio.Runner(loop_factory=event_loop_factory() if loop == "uvloop" else None) as runner:
+        return runner.run(coroutine)
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -40,11 +40,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.measure import quantile
+from bench.measure import LOOPS, quantile, run_on_loop
 from orchestrator.core.config import load_config
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import InboxItem, Message
-from orchestrator.runtime.cli import event_loop_factory
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink, build_text_webhook
 
@@ -208,21 +207,21 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=200, help="messages of the long conversation")
     parser.add_argument("--burst-quiet-s", type=float, default=None, help="default: the setting's")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--loop", choices=LOOPS, default="uvloop")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        with asyncio.Runner(loop_factory=event_loop_factory() if args.loop == "uvloop" else None) as runner:
-            figures = runner.run(
-                run(
-                    database_url=url,
-                    turns=args.turns,
-                    backlog=args.backlog,
-                    lone=args.lone,
-                    burst_quiet_s=args.burst_quiet_s,
-                    history=args.history,
-                )
-            )
+        figures = run_on_loop(
+            run(
+                database_url=url,
+                turns=args.turns,
+                backlog=args.backlog,
+                lone=args.lone,
+                burst_quiet_s=args.burst_quiet_s,
+                history=args.history,
+            ),
+            args.loop,
+        )
         print(json.dumps({**figures, "loop": args.loop}))
 
 
