@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -83,6 +84,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 KEY_MAX = 255
+# An acknowledge-only API process wakes the workers for deliveries of statuses alone at most this
+# often (`InboxWriter`); a worker applies the statuses a second after it is woken for them
+# (`runtime.wakeup.STATUSES_AFTER_S`), so this is half that. Messages wake them every time.
+STATUS_WAKE_EVERY_S = 0.5
 REJECTED_KIND = "rejected"
 
 
@@ -207,8 +212,10 @@ def _sqlite_items(rows: int) -> str:
 # document (`_document`), turned back into rows by `json_to_recordset`, so the statement's text is
 # the same for any number of rows (prepared once by psycopg) and the rows are encoded by orjson,
 # not one array per column by the driver (which escaped each element with a regular expression).
-# `notify` (a channel, or NULL) wakes the workers once the statement commits; a notification
-# repeated in one transaction is delivered once. Run through psycopg itself (`accept_on_postgresql`).
+# `notify` (a channel, or NULL) wakes the workers once the statement commits, with the kind of item
+# stored as the payload (`message`, `status`: a worker applies statuses in batches of their own, later
+# than messages, `wakeup.InboxListener`); a notification repeated in one transaction is delivered
+# once. Run through psycopg itself (`accept_on_postgresql`).
 _PG_ACCEPT = (
     "WITH doc AS (SELECT CAST(%(rows)s AS json) AS d), "
     "bodies AS ("
@@ -219,9 +226,9 @@ _PG_ACCEPT = (
     "INSERT INTO inboxitem (key, kind, item, received_at) "
     "SELECT i.key, i.kind, i.item, i.received_at FROM doc, json_to_recordset(doc.d -> 'items') "
     "AS i(key text, kind text, item json, received_at timestamptz) "
-    "ON CONFLICT (key) DO NOTHING RETURNING id, key"
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key, kind"
     ") SELECT items.id, items.key, "
-    "CASE WHEN CAST(%(notify)s AS text) IS NOT NULL THEN pg_notify(%(notify)s, '') END AS woken "
+    "CASE WHEN CAST(%(notify)s AS text) IS NOT NULL THEN pg_notify(%(notify)s, items.kind) END AS woken "
     "FROM items"
 )
 
@@ -412,7 +419,8 @@ class InboxWriter:
     `docs/benchmarks.md`). If a shared transaction fails, its deliveries are stored again one by
     one, so one that cannot be stored never costs the others. On PostgreSQL a write is one
     statement, committed on its own (`accept_deliveries`); `notify` names the channel it notifies
-    when it stored new items (an acknowledge-only process wakes its workers so)."""
+    when it stored new items (an acknowledge-only process wakes its workers so; for statuses alone,
+    at most once every `STATUS_WAKE_EVERY_S`)."""
 
     def __init__(
         self,
@@ -443,6 +451,7 @@ class InboxWriter:
         self._min_group = min_group if min_group is not None else (8 if postgres else 1)
         self._max_items = max_items
         self._writing = 0
+        self._statuses_woken = -STATUS_WAKE_EVERY_S  # when statuses alone last woke the workers
         self._waiting: deque[tuple[Delivery, asyncio.Future[Accepted]]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -518,9 +527,19 @@ class InboxWriter:
 
     async def _write(self, deliveries: list[Delivery]) -> list[Accepted]:
         if self._own is not None:
+            # Statuses alone wake the workers at most once every `STATUS_WAKE_EVERY_S`: a worker
+            # applies them `STATUSES_AFTER_S` after the notification, those stored meanwhile with
+            # them (a write slower than the difference waits for the next one, or the sweep).
+            notify = self._notify
+            statuses_only = not any(delivery.messages for delivery in deliveries)
+            if statuses_only and time.monotonic() - self._statuses_woken < STATUS_WAKE_EVERY_S:
+                notify = None
             # One statement, atomic on its own: no BEGIN and COMMIT round trips.
             async with self._own.connection() as pg:
-                return await accept_on_postgresql(pg, deliveries, notify=self._notify)
+                accepted = await accept_on_postgresql(pg, deliveries, notify=notify)
+            if notify is not None and statuses_only and any(result.new_ids for result in accepted):
+                self._statuses_woken = time.monotonic()
+            return accepted
         if self._sqlite is not None:
             async with self._sqlite.transaction() as db:
                 return accept_on_sqlite(db, deliveries)
@@ -593,8 +612,34 @@ def _taken_with_later(name: str, *, where: Sequence[Any], after: Callable[[Any],
     return sa.select(taken.c.id, taken.c.item, later.label("later")).order_by(taken.c.id)
 
 
-# The oldest unapplied items.
-_OLDEST_UNAPPLIED = _taken_with_later("taken_oldest", where=[], after=lambda last: _LATER.c.id > last)
+class Take(StrEnum):
+    """The unapplied items a pass reads (`apply_items`): the oldest of any kind, or one kind only. A
+    worker woken by an acknowledge-only API process applies messages at once and statuses later, in
+    batches of their own (`wakeup.InboxListener`): a batch costs about 3 ms of CPU whatever its size
+    and each status in it about 0.1 ms more, so statuses applied as they came (four or five a pass)
+    cost the worker a millisecond each."""
+
+    ALL = "all"
+    MESSAGES = "messages"
+    STATUSES = "statuses"
+
+
+def _oldest_of(kind: ItemKind) -> Any:
+    """The oldest unapplied items of `kind`, each with whether an unapplied item of that kind comes
+    after the last of them."""
+    return _taken_with_later(
+        f"taken_oldest_{kind}",
+        where=[_INBOX.c.kind == str(kind)],
+        after=lambda last: sa.and_(_LATER.c.kind == str(kind), _LATER.c.id > last),
+    )
+
+
+# The oldest unapplied items, of any kind or of one.
+_OLDEST = {
+    Take.ALL: _taken_with_later("taken_oldest", where=[], after=lambda last: _LATER.c.id > last),
+    Take.MESSAGES: _oldest_of(ItemKind.MESSAGE),
+    Take.STATUSES: _oldest_of(ItemKind.STATUS),
+}
 
 
 def _kind_after(kind: ItemKind) -> Any:
@@ -624,6 +669,7 @@ async def apply_items(
     isolate: bool = True,
     statuses: int = 0,
     messages: int = 0,
+    take: Take = Take.ALL,
 ) -> Applied:
     """Apply inbox items not yet applied (`ids`, or the oldest `limit`). `known`: the items of
     `ids` as the acknowledgement stored them, so they are not read again. `isolate`: each item in
@@ -633,7 +679,8 @@ async def apply_items(
     oldest items are read and the last of them is a status (a message), up to this many unapplied
     statuses (messages) after it come too. A batch of one kind only is applied in a lock order
     every process shares, so two batches never wait on each other in a cycle: statuses by their
-    message's id, messages by their sender (`kind_batches`)."""
+    message's id, messages by their sender (`kind_batches`). `take`: read the oldest items of one
+    kind only (up to `statuses` or `messages` of them, else `limit`), in one statement."""
     rows: Sequence[tuple[int, dict[str, Any]]]
     more = True
     if known is not None and ids is not None:
@@ -641,13 +688,17 @@ async def apply_items(
     elif ids is not None:
         rows = [(int(i), item) for i, item in await session.execute(_UNAPPLIED_OF, {"b_ids": list(ids)})]
     else:
-        read = await session.execute(_OLDEST_UNAPPLIED, {"b_limit": limit})
+        if take == Take.STATUSES:
+            limit = statuses or limit
+        elif take == Take.MESSAGES:
+            limit = messages or limit
+        read = await session.execute(_OLDEST[take], {"b_limit": limit})
         found = [(int(i), item, bool(later)) for i, item, later in read]
         rows = [(i, item) for i, item, _ in found]
         more = found[-1][2] if found else False
         last_kind = rows[-1][1].get("kind") if rows else None
         extra = statuses if last_kind == ItemKind.STATUS else messages if last_kind == ItemKind.MESSAGE else 0
-        if extra and more and last_kind is not None:
+        if take == Take.ALL and extra and more and last_kind is not None:
             after = (
                 await session.execute(_AFTER[last_kind], {"b_after": rows[-1][0], "b_limit": extra})
             ).all()

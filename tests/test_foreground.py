@@ -160,9 +160,9 @@ def _chunk_sizes(engine: turns.TurnEngine) -> list[int]:
     sizes: list[int] = []
     apply_chunk = engine._apply_chunk
 
-    async def observed(chunk: list[int] | None, size: int, known: Any) -> Any:
+    async def observed(chunk: list[int] | None, size: int, known: Any, **options: Any) -> Any:
         sizes.append(len(chunk) if chunk is not None else size)
-        return await apply_chunk(chunk, size, known)
+        return await apply_chunk(chunk, size, known, **options)
 
     engine._apply_chunk = observed  # type: ignore[method-assign]
     return sizes

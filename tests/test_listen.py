@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from orchestrator.core.listen import listen_forever
+from orchestrator.inbox import Take
 from orchestrator.runtime.wakeup import CHANNEL as WAKE_CHANNEL
 from orchestrator.runtime.wakeup import InboxListener
 
@@ -69,7 +70,7 @@ async def test_a_workers_applier_folds_a_stream_of_wake_ups_into_one_pass_an_int
     loop = asyncio.get_running_loop()
     passes: list[float] = []
 
-    async def on_wake() -> None:
+    async def on_wake(_take: Take) -> None:
         passes.append(loop.time())
 
     listener = InboxListener(postgres_url, on_wake, every_s=0.5)
@@ -99,3 +100,43 @@ async def test_a_workers_applier_folds_a_stream_of_wake_ups_into_one_pass_an_int
         assert passes[2] - passes[1] >= 0.5
     finally:
         await listener.stop()
+
+
+async def test_a_worker_applies_messages_at_once_and_the_statuses_of_an_interval_in_one_later_pass(
+    postgres_url: str,
+) -> None:
+    """`InboxListener`: a message's notification brings a pass for messages at once; statuses wait
+    `statuses_after_s` after the first of them, and those that came meanwhile share its pass."""
+    loop = asyncio.get_running_loop()
+    passes: list[tuple[Take, float]] = []
+
+    async def on_wake(take: Take) -> None:
+        passes.append((take, loop.time()))
+
+    listener = InboxListener(postgres_url, on_wake, every_s=0.05, statuses_after_s=0.5)
+    await listener.start()
+    try:
+        for _ in range(100):  # on connecting: everything that arrived before it listened
+            if passes:
+                break
+            await asyncio.sleep(0.02)
+        assert [take for take, _ in passes] == [Take.ALL]
+        await asyncio.sleep(0.2)
+        async with await psycopg.AsyncConnection.connect(
+            postgres_url.replace("+psycopg", ""), autocommit=True
+        ) as other:
+            first_status = loop.time()
+            for _ in range(5):  # Meta's statuses, one webhook each
+                await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
+                await asyncio.sleep(0.03)
+            message = loop.time()
+            await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'message'")
+            await asyncio.sleep(0.9)
+            await other.execute(f"NOTIFY {WAKE_CHANNEL}")  # an API process of an earlier release
+            await asyncio.sleep(0.3)
+    finally:
+        await listener.stop()
+    takes = [take for take, _ in passes[1:]]
+    assert takes == [Take.MESSAGES, Take.STATUSES, Take.ALL]
+    assert passes[1][1] - message < 0.3, "the message is applied at once, without the statuses"
+    assert 0.5 <= passes[2][1] - first_status < 0.9, "the statuses of the interval in one pass"

@@ -17,7 +17,7 @@ from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import Direction, EventType, Owner
 from orchestrator.core.tables import Contact, Conversation, InboxItem, Message, MessageStatusEvent
-from orchestrator.inbox import accept_deliveries, kind_batches, prepare_delivery
+from orchestrator.inbox import Take, accept_deliveries, kind_batches, prepare_delivery
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.simulator import encode_webhook
 from tests.factories import AD_REFERRAL, auth, counting, say, text
@@ -272,6 +272,49 @@ async def test_a_worker_applies_waiting_statuses_together_and_messages_together_
     assert status_of == {a: "read", b: "delivered"}
     assert len(events) == 4
     assert {"12025550513", "12025550514"} <= set(customers)
+
+
+@pytest.mark.postgres
+async def test_a_workers_pass_of_one_kind_applies_only_that_kind_each_in_one_read(pg_h: TestHarness) -> None:
+    a, b = await _replies_to(pg_h, "12025550521", "12025550522")
+    bodies = [
+        status_webhook(b, "12025550522", "sent", None),
+        encode_webhook(text("12025550523", "Hi there", pg_h.clock.now())),
+        status_webhook(a, "12025550521", "read", None),
+        encode_webhook(text("12025550524", "Hi there", pg_h.clock.now())),
+        status_webhook(b, "12025550522", "delivered", None),
+        status_webhook(a, "12025550521", "delivered", None),
+    ]
+    async with pg_h.service.engine.begin() as conn:
+        for body in bodies:
+            await accept_deliveries(conn, [prepare_delivery(body, split_webhook(body), at=pg_h.clock.now())])
+
+    async def unapplied() -> list[str]:
+        async with pg_h.service.sessions() as session:
+            found = await session.execute(
+                select(col(InboxItem.kind)).where(col(InboxItem.applied_at).is_(None))
+            )
+            return sorted(found.scalars().all())
+
+    with counting(pg_h) as messages_pass:
+        applied = await pg_h.service.turns.apply_inbox(take=Take.MESSAGES)
+    await pg_h.service.turns.drain()
+    assert (applied.stored, applied.seen) == (2, 2)
+    assert await unapplied() == ["status"] * 4, "the statuses wait for their own pass"
+    assert len([s for s in messages_pass if s.lstrip().startswith("WITH taken_")]) == 1
+
+    with counting(pg_h) as statuses_pass:
+        applied = await pg_h.service.turns.apply_inbox(take=Take.STATUSES)
+    assert (applied.stored, applied.seen) == (4, 4)
+    assert await unapplied() == []
+    assert len([s for s in statuses_pass if s.lstrip().startswith("WITH taken_")]) == 1
+    async with pg_h.service.sessions() as session:
+        rows = await session.execute(
+            select(col(Message.wa_message_id), col(Message.status)).where(
+                col(Message.wa_message_id).in_([a, b])
+            )
+        )
+        assert {row[0]: row[1] for row in rows.all()} == {a: "read", b: "delivered"}
 
 
 def test_stored_items_are_applied_in_runs_of_one_kind_never_messages_and_statuses_together() -> None:

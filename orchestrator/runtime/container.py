@@ -33,7 +33,7 @@ from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.heap import settle
 from orchestrator.core.settings import Settings
-from orchestrator.inbox import InboxWriter
+from orchestrator.inbox import InboxWriter, Take
 from orchestrator.media import MediaFetcher
 from orchestrator.migrations import run_migrations
 from orchestrator.outbox import Dispatcher
@@ -220,11 +220,12 @@ class Service:
             return
         log.info("graph_loaded", seconds=round(time.monotonic() - started, 3))
 
-    async def take_deliveries(self) -> None:
-        """Woken by an acknowledge-only API process: apply its deliveries, schedule the turns, and
-        fetch the customers' media when a message brought some (not a claim read for every text:
-        the background pass covers what a crash left)."""
-        applied = await self.turns.apply_inbox()
+    async def take_deliveries(self, take: Take = Take.ALL) -> None:
+        """Woken by an acknowledge-only API process: apply its deliveries (`take`: those of one kind
+        only, `wakeup.InboxListener`), schedule the turns, and fetch the customers' media when a
+        message brought some (not a claim read for every text: the background pass covers what a
+        crash left)."""
+        applied = await self.turns.apply_inbox(take=take)
         if self.media is not None and applied.media:
             await self.media.kick()
 

@@ -75,7 +75,7 @@ from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, 
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
 from orchestrator.core.tables import Contact, Conversation, Message
-from orchestrator.inbox import Applied, apply_items, kind_batches
+from orchestrator.inbox import Applied, Take, apply_items, kind_batches
 from orchestrator.outbox import (
     SEND_CLAIM,
     After,
@@ -482,6 +482,7 @@ class TurnEngine:
         *,
         since: float | None = None,
         waited: bool = False,
+        take: Take = Take.ALL,
     ) -> Applied:
         """Apply delivered inbox items (these `ids`, or any left unapplied) and schedule the turns.
         `known`: the items as the acknowledgement stored them (not read again on SQLite). Short
@@ -493,7 +494,8 @@ class TurnEngine:
         deadlock. Each transaction waits for the acknowledgements being served (`Foreground`);
         once `apply_lag_s` has passed `since` (when the items were handed over, monotonic), only
         so long that the applier keeps `APPLY_SHARE` of the time (`_longest_wait`). `waited`: the
-        caller has just waited, for the first."""
+        caller has just waited, for the first. `take`: without `ids`, only the items of one kind
+        (a worker's passes: `wakeup.InboxListener`)."""
         postgres = self._dialect != "sqlite"
         total = Applied()
         chunks: deque[list[int]] | None = None  # on PostgreSQL: its batches, in their order
@@ -516,7 +518,7 @@ class TurnEngine:
             elif left is not None:
                 chunk = [left.popleft() for _ in range(min(size, len(left)))]
             started = time.monotonic()
-            applied = await self._apply_chunk(chunk, size, known)
+            applied = await self._apply_chunk(chunk, size, known, take=take)
             self._last_chunk_s = time.monotonic() - started
             # Every chunk's conversations, even one scheduled by an earlier chunk of this pass: its
             # turn may have run and ended since, before this chunk's message was stored.
@@ -550,7 +552,12 @@ class TurnEngine:
         return min(longest, until_overdue + paced)
 
     async def _apply_chunk(
-        self, chunk: list[int] | None, size: int, known: Mapping[int, dict[str, Any]] | None
+        self,
+        chunk: list[int] | None,
+        size: int,
+        known: Mapping[int, dict[str, Any]] | None,
+        *,
+        take: Take = Take.ALL,
     ) -> Applied:
         """The chunk as one batch; if anything in it fails, rolled back and applied again item by
         item, each in a savepoint, so a bad item is kept with its error and costs no other (after a
@@ -571,6 +578,7 @@ class TurnEngine:
                     isolate=False,
                     statuses=statuses,
                     messages=messages,
+                    take=take,
                 )
         except OperationalError as exc:
             # Transient (a deadlock, a lock timeout, a busy SQLite): no item's fault. Left
@@ -583,7 +591,13 @@ class TurnEngine:
             log.info("inbox_batch_isolated", items=len(chunk) if chunk else size, error=repr(exc)[:300])
         async with self.sessions() as session, session.begin():  # the same items, each isolated
             return await apply_items(
-                session, at=self.clock.now(), ids=chunk, limit=size, statuses=statuses, messages=messages
+                session,
+                at=self.clock.now(),
+                ids=chunk,
+                limit=size,
+                statuses=statuses,
+                messages=messages,
+                take=take,
             )
 
     async def sweep(self) -> int:

@@ -23,7 +23,7 @@ from orchestrator.inbox import Accepted, Delivery, InboxWriter, accept_deliverie
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.conftest import OPEN_HOURS
 from tests.factories import counting, loop_ticks
-from tests.fakes.graph import TestHarness
+from tests.fakes.graph import TestHarness, status_webhook
 
 
 def body(n: int) -> bytes:
@@ -239,6 +239,38 @@ async def test_an_acknowledge_only_writer_wakes_the_workers_only_when_it_stored_
             assert await woken() == 0
             await asyncio.gather(*(writer.store(delivery(n)) for n in range(2, 6)))
             assert 1 <= await woken() <= 4  # once per write that stored items
+
+
+def status_delivery(n: int) -> Delivery:
+    raw = status_webhook(f"wamid.writer.reply.{n}", "447700900001", "delivered", None)
+    return prepare_delivery(raw, split_webhook(raw), at=OPEN_HOURS)
+
+
+@pytest.mark.postgres
+async def test_statuses_alone_wake_the_workers_once_an_interval_and_messages_every_time(
+    pg_h: TestHarness, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "STATUS_WAKE_EVERY_S", 0.6)
+    channel = "handoff_test_inbox_statuses"
+    async with InboxWriter(pg_h.service.engine, notify=channel) as writer:
+        conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as listener:
+            await listener.execute(f"LISTEN {channel}")
+
+            async def woken() -> list[str]:
+                return [n.payload async for n in listener.notifies(timeout=0.3)]
+
+            for n in range(4):  # Meta's statuses of four replies, one webhook each, within the interval
+                await writer.store(status_delivery(n))
+            assert await woken() == ["status"], "the first one wakes them; the workers take the rest with it"
+            await writer.store(delivery(1))
+            assert await woken() == ["message"], "a customer's message wakes them every time"
+            await asyncio.sleep(0.4)  # the interval is over (0.3 s waited above)
+            again = await writer.store(status_delivery(0))  # Meta delivering one again: nothing new
+            assert again.new_ids == []
+            assert await woken() == []
+            await writer.store(status_delivery(9))  # a write that stored nothing began no interval
+            assert await woken() == ["status"]
 
 
 async def test_the_items_of_webhooks_posted_at_once_are_applied_in_shared_transactions(
