@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import time
 import uuid
@@ -567,19 +568,12 @@ class TurnEngine:
         if known is None or chunk is None or self._dialect != "sqlite" or not all(i in known for i in chunk):
             known = None
         statuses, messages = (STATUS_BATCH, MESSAGE_BATCH) if self._dialect != "sqlite" else (0, 0)
+        apply = functools.partial(
+            apply_items, ids=chunk, limit=size, statuses=statuses, messages=messages, take=take
+        )
         try:
             async with self.sessions() as session, session.begin():
-                return await apply_items(
-                    session,
-                    at=self.clock.now(),
-                    ids=chunk,
-                    limit=size,
-                    known=known,
-                    isolate=False,
-                    statuses=statuses,
-                    messages=messages,
-                    take=take,
-                )
+                return await apply(session, at=self.clock.now(), known=known, isolate=False)
         except OperationalError as exc:
             # Transient (a deadlock, a lock timeout, a busy SQLite): no item's fault. Left
             # unapplied; the background sweep applies them again.
@@ -590,15 +584,7 @@ class TurnEngine:
         except Exception as exc:
             log.info("inbox_batch_isolated", items=len(chunk) if chunk else size, error=repr(exc)[:300])
         async with self.sessions() as session, session.begin():  # the same items, each isolated
-            return await apply_items(
-                session,
-                at=self.clock.now(),
-                ids=chunk,
-                limit=size,
-                statuses=statuses,
-                messages=messages,
-                take=take,
-            )
+            return await apply(session, at=self.clock.now())
 
     async def sweep(self) -> int:
         """Crash recovery: apply inbox items left unapplied, schedule conversations with pending
