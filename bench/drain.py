@@ -36,14 +36,13 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import _Connection, _start, _wait_drained, _wait_healthy
+from bench.ingest import _Connection, _start, _stop, _wait_drained, _wait_healthy
 from bench.measure import ProcessesCpu, process_usage, quantile
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
@@ -186,14 +185,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             bench_cpu_s = time.process_time() - bench_before
             database_cpu_s = database.stop() if database is not None else None
         finally:
-            for process in (api, *workers):
-                process.terminate()
-            for process in (api, *workers):
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _stop((api, *workers))
     first = [at - started for at in replied.values()]
     own = [at - posted[who] for who, at in replied.items() if who in posted]
     return {

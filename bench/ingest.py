@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,19 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
     # The server's log goes to a file: a pipe nobody reads would block the server once full.
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(processes: Sequence[subprocess.Popen[bytes]], *, timeout_s: float = 60) -> None:
+    """Ask every process to stop (SIGTERM: each finishes or hands back what it holds), then wait for
+    each, killing one that has not stopped within `timeout_s`."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class _Connection:

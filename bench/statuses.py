@@ -21,13 +21,12 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.ingest import _Connection, _start, _wait_drained, _wait_healthy
+from bench.ingest import _Connection, _start, _stop, _wait_drained, _wait_healthy
 from bench.measure import process_usage
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
@@ -87,14 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         worker_cpu_s = process_usage(worker.pid)[0] - worker_before
         api_cpu_s = process_usage(api.pid)[0] - api_before
     finally:
-        for process in (api, worker):
-            process.terminate()
-        for process in (api, worker):
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop((api, worker))
     return {
         "statuses": args.statuses,
         "rate": args.rate,
