@@ -73,7 +73,8 @@ class InboxListener:
         self.statuses_after_s = statuses_after_s
         self._woken = asyncio.Event()
         self._messages = False  # a pass for messages is due
-        self._statuses_at: float | None = None  # when a pass for statuses is due (the loop's clock)
+        self._statuses = False  # a pass for statuses is due
+        self._statuses_timer: asyncio.TimerHandle | None = None  # when statuses wait for their pass
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = asyncio.Event()
 
@@ -87,24 +88,37 @@ class InboxListener:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks = []
+        if self._statuses_timer is not None:
+            self._statuses_timer.cancel()
+            self._statuses_timer = None
 
     def _notified(self, payload: str) -> None:
         if payload == ItemKind.MESSAGE:
             self._messages = True
             self._woken.set()
-        elif payload != ItemKind.STATUS:  # items of any kind: everything, at once
-            self._messages, self._statuses_at = True, asyncio.get_running_loop().time()
-            self._woken.set()
-        elif self._statuses_at is None:
-            loop = asyncio.get_running_loop()
-            self._statuses_at = loop.time() + self.statuses_after_s
-            loop.call_at(self._statuses_at, self._woken.set)
+        elif payload != ItemKind.STATUS:  # items of any kind
+            self._everything()
+        elif self._statuses_timer is None and not self._statuses:
+            self._statuses_timer = asyncio.get_running_loop().call_later(
+                self.statuses_after_s, self._statuses_due
+            )
+
+    def _statuses_due(self) -> None:
+        self._statuses_timer = None
+        self._statuses = True
+        self._woken.set()
+
+    def _everything(self) -> None:
+        """A pass for every kind, at once."""
+        if self._statuses_timer is not None:
+            self._statuses_timer.cancel()
+        self._statuses_timer = None
+        self._messages = self._statuses = True
+        self._woken.set()
 
     async def _listen(self) -> None:
         async def connected(_again: bool) -> None:
-            # What arrived before (or while the connection was lost): everything, at once.
-            self._messages, self._statuses_at = True, asyncio.get_running_loop().time()
-            self._woken.set()
+            self._everything()  # what arrived before (or while the connection was lost)
 
         await listen_forever(
             self._url, CHANNEL, on_notify=self._notified, on_connect=connected, listening=self.listening
@@ -121,13 +135,9 @@ class InboxListener:
             if (due := last + self.every_s - loop.time()) > 0:
                 await asyncio.sleep(due)
             self._woken.clear()  # a wake-up during the pass below runs one more pass
-            statuses = self._statuses_at is not None and self._statuses_at <= loop.time()
-            if not (statuses or self._messages):
-                continue  # the timer of a statuses' pass that an earlier pass took with it
-            take = Take.ALL if statuses and self._messages else Take.STATUSES if statuses else Take.MESSAGES
-            self._messages = False
-            if statuses:
-                self._statuses_at = None
+            messages, statuses = self._messages, self._statuses
+            self._messages = self._statuses = False
+            take = Take.ALL if statuses and messages else Take.STATUSES if statuses else Take.MESSAGES
             last = loop.time()
             try:
                 await self._on_wake(take)
