@@ -268,15 +268,14 @@ async def store_inbound(
         if for_bot:
             set_committed_value(conversation, "has_pending", True)
     if not for_bot:
-        # The rep workspace is told through the context log (notifications follow the log).
-        await log_event(
+        assert message.id is not None
+        await _tell_the_rep(
             session,
+            msg=msg,
             conversation_id=conversation.id,
-            type=EventType.MESSAGE_RECEIVED,
-            source="customer",
-            description=f"customer wrote while {conversation.owner}: {(msg.text or '')[:120]}",
+            owner=conversation.owner,
+            message_id=message.id,
             at=at,
-            details={"message_id": message.id, "kind": str(msg.kind)},
         )
     if msg.kind in OPAQUE_KINDS:
         await log_event(
@@ -290,6 +289,28 @@ async def store_inbound(
         )
     await session.flush()
     return message, conversation
+
+
+async def _tell_the_rep(
+    session: AsyncSession,
+    *,
+    msg: InboundMessage,
+    conversation_id: int,
+    owner: Owner,
+    message_id: int,
+    at: datetime,
+) -> None:
+    """A customer's message in a conversation a rep (or a queue) has: the rep workspace is told
+    through the context log (notifications follow the log)."""
+    await log_event(
+        session,
+        conversation_id=conversation_id,
+        type=EventType.MESSAGE_RECEIVED,
+        source="customer",
+        description=f"customer wrote while {owner}: {(msg.text or '')[:120]}",
+        at=at,
+        details={"message_id": message_id, "kind": str(msg.kind)},
+    )
 
 
 @dataclass
@@ -403,8 +424,9 @@ async def store_one(session: AsyncSession, *, msg: InboundMessage, at: datetime)
 def _common_sender(
     msgs: list[InboundMessage], refs: list[ContactRef], matches: list[tuple[Contact, Conversation | None]]
 ) -> tuple[Contact | None, Conversation | None] | None:
-    """(None, None) for a new contact, (contact, conversation) for a known one, when the sender's
-    messages need nothing but the common case; None otherwise (`store_inbound` one by one)."""
+    """(None, None) for a new contact, (contact, conversation) for a known one with an open
+    conversation (the bot's, or a rep's or a queue's), when the sender's messages need nothing but
+    the common case; None otherwise (`store_inbound` one by one)."""
     ref = refs[0]
     if any(other != ref for other in refs[1:]):  # a name that changes between two messages
         return None
@@ -421,7 +443,7 @@ def _common_sender(
         not getattr(ref, attr) or getattr(contact, attr) == getattr(ref, attr)
         for attr in ("wa_id", "user_id", "name", "username")
     )
-    if not unchanged or not contact.country or conversation is None or conversation.owner != Owner.BOT:
+    if not unchanged or not contact.country or conversation is None:
         return None
     return contact, conversation
 
@@ -491,42 +513,63 @@ async def _store_group(
             assert conversation.id is not None
             conversations[indexes[0]] = conversation.id
             known[conversation.id] = conversation
+
+    def owner_of(conversation_id: int) -> Owner:
+        return known[conversation_id].owner if conversation_id in known else Owner.BOT
+
     values: list[dict[str, Any]] = []
     for indexes, _, _ in group:
         conversation_id = conversations.get(indexes[0])
         if conversation_id is None:
             continue
+        for_bot = owner_of(conversation_id) == Owner.BOT
         values.extend(
-            _inbound_values(msgs[i], conversation_id=conversation_id, for_bot=True, at=at) for i in indexes
+            _inbound_values(msgs[i], conversation_id=conversation_id, for_bot=for_bot, at=at) for i in indexes
         )
-    stored: set[str] = set()  # wamids; a wamid twice in the run is stored for its first
+    stored: dict[str, int] = {}  # wamid -> message id; a wamid twice in the run is stored for its first
     if values:
-        stored = {row.wa_message_id for row in await session.execute(_STORE_RUN[dialect], values)}
+        stored = {row.wa_message_id: row.id for row in await session.execute(_STORE_RUN[dialect], values)}
     marks: dict[int, datetime] = {}
     for indexes, _, _ in group:
         conversation_id = conversations.get(indexes[0])
         if conversation_id is None:
             continue
+        owner = owner_of(conversation_id)
         for i in indexes:
-            wamid = fit(msgs[i].wa_message_id, WAMID_MAX)
-            new_row = wamid in stored
-            stored.discard(wamid)
-            results[i] = StoredInbound(new_row, conversation_id, Owner.BOT)
-            if new_row and conversation_id not in fresh:
+            message_id = stored.pop(fit(msgs[i].wa_message_id, WAMID_MAX), None)
+            results[i] = StoredInbound(message_id is not None, conversation_id, owner)
+            if message_id is None:
+                continue
+            if conversation_id not in fresh:
                 previous = marks.get(conversation_id) or known[conversation_id].last_inbound_at
                 marks[conversation_id] = max(filter(None, [previous, msgs[i].timestamp]))
+            if owner != Owner.BOT:  # the rep's workspace is told, as `store_inbound` tells it
+                await _tell_the_rep(
+                    session,
+                    msg=msgs[i],
+                    conversation_id=conversation_id,
+                    owner=owner,
+                    message_id=message_id,
+                    at=at,
+                )
     if marks:
         await session.execute(
             _MARK_INBOUND,
             [
-                {"b_conversation_id": cid, "b_last_inbound_at": last, "b_at": at, "b_pending": True}
+                {
+                    "b_conversation_id": cid,
+                    "b_last_inbound_at": last,
+                    "b_at": at,
+                    "b_pending": known[cid].owner == Owner.BOT,
+                }
                 for cid, last in marks.items()
             ],
         )
         for cid, last in marks.items():
             set_committed_value(known[cid], "last_inbound_at", last)
             set_committed_value(known[cid], "updated_at", at)
-            set_committed_value(known[cid], "has_pending", True)
+            if known[cid].owner == Owner.BOT:
+                set_committed_value(known[cid], "has_pending", True)
     for indexes in late:  # created by another delivery meanwhile: found and stored one by one
         for index in indexes:
             results[index] = await store_one(session, msg=msgs[index], at=at)

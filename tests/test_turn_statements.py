@@ -423,6 +423,80 @@ async def test_first_messages_of_new_customers_are_stored_together_on_postgresql
     await _first_messages_of_new_customers_in_one_run(pg_h)
 
 
+async def _messages_to_reps_in_one_run(h: TestHarness) -> None:
+    """Customers who are with a rep or waiting for one write again (a worker's run holds at most ten
+    messages): their messages are stored together, each shown to the rep (a `message_received`
+    event naming it), none for the bot."""
+    await h.service.graph.get()
+    customers = [f"1202555{n:04d}" for n in range(720, 725)]
+    for wa in customers:
+        await say(h, text(wa, "I want to talk to a person please", h.clock.now()))
+    h.clock.advance(seconds=30)
+    at = h.clock.now()
+    written = [(wa, f"{words} ({wa[-2:]})") for wa in customers for words in ("are you there?", "hello?")]
+    await _store_as_an_acknowledge_only_api(h, *(text(wa, words, at) for wa, words in written))
+    sent_before = len(h.fake_graph.sent)
+
+    with counting(h) as statements:
+        applied = await h.service.turns.apply_inbox()
+    assert (applied.seen, applied.stored) == (10, 10)
+    # The run's messages in one INSERT, the conversations marked in one statement, the events in
+    # one INSERT on PostgreSQL (SQLite's flush writes them row by row): fewer than two statements a
+    # message, where each took five or six (the contact, the conversation, the message, its mark,
+    # its event).
+    assert _inserts(statements, "message") == 1
+    if h.service.engine.dialect.name == "postgresql":
+        assert _inserts(statements, "contextevent") == 1
+    assert len(statements) < 2 * applied.seen
+    assert not applied.to_run, "no turn for the bot"
+
+    async with h.service.sessions() as session:
+        contacts = {c.id: c.wa_id for c in (await session.execute(select(Contact))).scalars()}
+        conversations = {c.id: c for c in (await session.execute(select(Conversation))).scalars()}
+        messages = {
+            m.id: m
+            for m in (
+                await session.execute(select(Message).where(col(Message.direction) == Direction.INBOUND))
+            ).scalars()
+        }
+        received = (
+            (
+                await session.execute(
+                    select(ContextEvent)
+                    .where(col(ContextEvent.type) == EventType.MESSAGE_RECEIVED)
+                    .order_by(col(ContextEvent.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert all(c.owner in {Owner.QUEUED, Owner.HUMAN} for c in conversations.values())
+    assert not any(c.has_pending for c in conversations.values())
+    assert all(c.last_inbound_at == at for c in conversations.values())
+    shown = []
+    for event in received:
+        assert event.details is not None
+        message = messages[event.details["message_id"]]
+        conversation = conversations[event.conversation_id]
+        assert message.conversation_id == conversation.id
+        assert message.status == "for_rep"
+        assert message.text is not None
+        assert event.description == f"customer wrote while {conversation.owner}: {message.text}"
+        shown.append((contacts[conversation.contact_id], message.text))
+    assert sorted(shown) == sorted(written), "every message shown to its rep once"
+    await h.service.turns.drain()
+    assert len(h.fake_graph.sent) == sent_before, "the bot stays quiet"
+
+
+async def test_messages_to_customers_a_rep_has_are_stored_together(h: TestHarness) -> None:
+    await _messages_to_reps_in_one_run(h)
+
+
+@pytest.mark.postgres
+async def test_messages_to_customers_a_rep_has_are_stored_together_on_postgresql(pg_h: TestHarness) -> None:
+    await _messages_to_reps_in_one_run(pg_h)
+
+
 async def _a_run_of_every_kind_of_sender(h: TestHarness) -> None:
     """A run (one worker pass) holding each case `store_inbound_run` tells apart: a known customer
     the bot is talking to (twice, one of them a redelivery), a known customer a rep has, a new
