@@ -21,6 +21,8 @@ database is checked independently and the last line printed is one JSON object:
   p50_ms, p99_ms       latency of one handoff transaction, begin to commit (with `--rate`: from
                        when it was due to its commit)
   per_s                assignments per second of wall time, first start to last commit
+  first_ms             each process's first handoff: it builds and compiles the statements
+                       (timed, unless `--warmup W` had each process make W before the clock)
 
   loadavg              the machine's load average at the end (the figures are CPU-bound)
 
@@ -192,6 +194,7 @@ async def _hand_off(
     concurrency: int,
     barrier: Any,
     rate: float | None = None,
+    warmup: int = 0,
 ) -> dict[str, Any]:
     config = parse_config(config_data)
     engine = make_engine(url)
@@ -206,6 +209,14 @@ async def _hand_off(
                 await asyncio.sleep(0.05)  # held a moment, so that each lane opens its own
 
         await asyncio.gather(*(connect() for _ in range(concurrency)))  # before the clock starts
+        # Before the clock too: the first handoffs of a process, which build and compile its
+        # statements (a process of a running fleet has long done so).
+        warmed: list[float] = []
+        for conversation_id, queue in work[:warmup]:
+            since = time.perf_counter()
+            await hand_off_one(sessions, config, conversation_id, queue)
+            warmed.append((time.perf_counter() - since) * 1000)
+        work = work[warmup:]
         await asyncio.to_thread(barrier.wait)
         started = time.perf_counter()
         started_wall = time.time()
@@ -246,6 +257,7 @@ async def _hand_off(
             await paced(rate)
         return {
             "latencies": latencies,
+            "warmed": warmed,
             "errors": errors,
             "started": started_wall,
             "finished": started_wall + (time.perf_counter() - started),
@@ -262,10 +274,11 @@ def worker(
     barrier: Any,
     rate: float | None = None,
     loop: str = "uvloop",
+    warmup: int = 0,
 ) -> dict[str, Any]:
     """One OS process: its own engine, its share of the handoffs (at `rate` a second, if given), on
-    `loop` (`bench.measure.run_on_loop`)."""
-    return run_on_loop(_hand_off(url, config_data, work, concurrency, barrier, rate), loop)
+    `loop` (`bench.measure.run_on_loop`); the first `warmup` of them before the start barrier."""
+    return run_on_loop(_hand_off(url, config_data, work, concurrency, barrier, rate, warmup), loop)
 
 
 async def verify(url: str, *, plan: dict[str, list[str]], conversation_ids: list[int]) -> dict[str, Any]:
@@ -372,31 +385,37 @@ def run_load(
     migrate: bool = True,
     rate: float | None = None,
     loop: str = "uvloop",
+    warmup: int = 0,
 ) -> dict[str, Any]:
     """Set up, hand off from `processes` OS processes at once, verify. Returns the result object.
     `rate`: handoffs a second offered in all (open loop, shared evenly among the processes) instead
     of each process handing off as fast as its `concurrency` lanes finish. `loop`: the processes'
-    event loop (`bench.measure.run_on_loop`)."""
+    event loop (`bench.measure.run_on_loop`). `warmup`: handoffs each process makes before the
+    start barrier, on conversations of their own (assigned and checked like the others, neither
+    timed nor counted in `per_s`)."""
     if migrate:
         run_migrations(url)
     run = uuid.uuid4().hex[:6]
     plan = _plan(run, queues, reps_per_queue)
     # Enough capacity for an even split, plus a little: capacity binds, round robin must still spread.
-    capacity = capacity or math.ceil(conversations / (queues * reps_per_queue)) + 2
-    work = asyncio.run(setup(url, run=run, plan=plan, capacity=capacity, conversations=conversations))
+    total = conversations + warmup * processes
+    capacity = capacity or math.ceil(total / (queues * reps_per_queue)) + 2
+    work = asyncio.run(setup(url, run=run, plan=plan, capacity=capacity, conversations=total))
     config_data = bench_config(run, queues).model_dump(mode="json")
-    shares = [work[i::processes] for i in range(processes)]
+    warm, timed = work[: warmup * processes], work[warmup * processes :]
+    shares = [warm[i::processes] + timed[i::processes] for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         barrier = manager.Barrier(processes)
         with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             per_process = rate / processes if rate else None
             futures = [
-                pool.submit(worker, url, config_data, share, concurrency, barrier, per_process, loop)
+                pool.submit(worker, url, config_data, share, concurrency, barrier, per_process, loop, warmup)
                 for share in shares
             ]
             results = [f.result() for f in futures]
     latencies = [ms for r in results for ms in r["latencies"]]
+    warmed = [r["warmed"] for r in results]
     errors = [e for r in results for e in r["errors"]]
     wall = max(r["finished"] for r in results) - min(r["started"] for r in results)
     checked = asyncio.run(verify(url, plan=plan, conversation_ids=[cid for cid, _ in work]))
@@ -413,7 +432,13 @@ def run_load(
         "per_rep": checked["per_rep"],
         "p50_ms": round(_percentile(latencies, 0.50), 2),
         "p99_ms": round(_percentile(latencies, 0.99), 2),
-        "per_s": round(checked["assignments"] / wall, 1) if wall > 0 else 0.0,
+        "per_s": round((checked["assignments"] - sum(map(len, warmed))) / wall, 1) if wall > 0 else 0.0,
+        # Each process's first handoff (its statements built and compiled): in the timings when
+        # there is no warm-up, before them otherwise.
+        "first_ms": [
+            round((w or r["latencies"] or [0.0])[0], 1) for w, r in zip(warmed, results, strict=True)
+        ],
+        "warmup": warmup,
         "conversations": conversations,
         "queues": queues,
         "reps_per_queue": reps_per_queue,
@@ -501,6 +526,13 @@ def main(argv: list[str] | None = None) -> int:
         help="open loop: handoffs offered a second in all, latency counted from when each was due",
     )
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        metavar="W",
+        help="handoffs each process makes before the clock starts (not timed, not in per_s)",
+    )
+    parser.add_argument(
         "--cpu",
         type=int,
         default=0,
@@ -534,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         rate=args.rate,
         loop=args.loop,
+        warmup=args.warmup,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "per_rep"}))
     ok = result["double_assignments"] == 0 and result["capacity_violations"] == 0 and result["lost"] == 0
