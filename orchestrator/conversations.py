@@ -214,13 +214,38 @@ _MARK_INBOUND = (
     .values(
         last_inbound_at=sa.bindparam("b_last_inbound_at", type_=UTCDateTime()),
         updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
-        # Set for a bot-owned conversation, left as it is otherwise.
+        # Set for a bot-owned conversation, left as it is otherwise. The owner read with the
+        # message may be stale (`_BACK_TO_THE_BOT`): the row's own decides too.
         has_pending=sa.case(
             (sa.bindparam("b_pending", type_=sa.Boolean()), sa.true()),
+            (_C.owner == Owner.BOT, sa.true()),
             else_=_C.has_pending,
         ),
     )
 )
+# Messages stored for a rep whose conversation is the bot's after all: a hand-back committed after
+# the owner was read with them (PostgreSQL, READ COMMITTED: that read takes no lock). The mark above
+# waited for the hand-back's row lock, saw the new owner and holds the row until the commit, so the
+# owner read here is the one the transaction commits with. The bot takes these messages: without
+# this they stayed the rep's, in a conversation no rep has, and no turn ever answered them. On
+# SQLite a write transaction is serialised from its BEGIN: the owner read cannot be stale.
+_BACK_TO_THE_BOT = (
+    sa.update(_MESSAGE)
+    .where(
+        _M.id.in_(sa.bindparam("b_ids", expanding=True)),
+        sa.exists().where(_C.id == _M.conversation_id, _C.owner == Owner.BOT),
+    )
+    .values(status="received")
+    .returning(_M.id)
+)
+
+
+async def _taken_back_by_the_bot(session: AsyncSession, message_ids: list[int]) -> set[int]:
+    """Of these messages, just stored for a rep (their conversations marked, so locked), those the
+    bot takes after all (`_BACK_TO_THE_BOT`); PostgreSQL only."""
+    if not message_ids or session.get_bind().dialect.name != "postgresql":
+        return set()
+    return set((await session.execute(_BACK_TO_THE_BOT, {"b_ids": message_ids})).scalars())
 
 
 def _loaded(session: AsyncSession, entity: Any, row: Any) -> Any:
@@ -265,6 +290,10 @@ async def store_inbound(
         )
         set_committed_value(conversation, "last_inbound_at", last_inbound_at)
         set_committed_value(conversation, "updated_at", at)
+        if not for_bot and await _taken_back_by_the_bot(session, [message.id]):
+            for_bot = True
+            set_committed_value(message, "status", "received")
+            set_committed_value(conversation, "owner", Owner.BOT)
         if for_bot:
             set_committed_value(conversation, "has_pending", True)
     if not for_bot:
@@ -530,6 +559,7 @@ async def _store_group(
     if values:
         stored = {row.wa_message_id: row.id for row in await session.execute(_STORE_RUN[dialect], values)}
     marks: dict[int, datetime] = {}
+    for_reps: dict[int, int] = {}  # message id -> the message's index, stored for a rep
     for indexes, _, _ in group:
         conversation_id = conversations.get(indexes[0])
         if conversation_id is None:
@@ -543,15 +573,8 @@ async def _store_group(
             if conversation_id not in fresh:
                 previous = marks.get(conversation_id) or known[conversation_id].last_inbound_at
                 marks[conversation_id] = max(filter(None, [previous, msgs[i].timestamp]))
-            if owner != Owner.BOT:  # the rep's workspace is told, as `store_inbound` tells it
-                await _tell_the_rep(
-                    session,
-                    msg=msgs[i],
-                    conversation_id=conversation_id,
-                    owner=owner,
-                    message_id=message_id,
-                    at=at,
-                )
+            if owner != Owner.BOT:
+                for_reps[message_id] = i
     if marks:
         await session.execute(
             _MARK_INBOUND,
@@ -568,8 +591,23 @@ async def _store_group(
         for cid, last in marks.items():
             set_committed_value(known[cid], "last_inbound_at", last)
             set_committed_value(known[cid], "updated_at", at)
-            if known[cid].owner == Owner.BOT:
-                set_committed_value(known[cid], "has_pending", True)
+    for message_id in await _taken_back_by_the_bot(session, list(for_reps)):
+        i = for_reps.pop(message_id)
+        results[i] = StoredInbound(True, results[i].conversation_id, Owner.BOT)
+        set_committed_value(known[results[i].conversation_id], "owner", Owner.BOT)
+    for cid in marks:
+        if known[cid].owner == Owner.BOT:
+            set_committed_value(known[cid], "has_pending", True)
+    for message_id, i in for_reps.items():  # the rep's workspace is told, as `store_inbound` tells it
+        result = results[i]
+        await _tell_the_rep(
+            session,
+            msg=msgs[i],
+            conversation_id=result.conversation_id,
+            owner=result.owner,
+            message_id=message_id,
+            at=at,
+        )
     for indexes in late:  # created by another delivery meanwhile: found and stored one by one
         for index in indexes:
             results[index] = await store_one(session, msg=msgs[index], at=at)
