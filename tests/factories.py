@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlmodel import SQLModel
 
-from orchestrator.runtime.simulator import build_button_reply_webhook, build_text_webhook
+from orchestrator.channels.whatsapp.inbound import InboundMessage, parse_item, split_webhook
+from orchestrator.runtime.simulator import build_button_reply_webhook, build_text_webhook, encode_webhook
 from tests.fakes.graph import TestHarness
 
 AD_REFERRAL: dict[str, Any] = {
@@ -24,6 +25,16 @@ AD_REFERRAL: dict[str, Any] = {
     "ctwa_clid": "test-clid",
 }
 _ids = itertools.count(1)
+
+
+def inbound(wa_id: str, wamid: str, body: str, timestamp: datetime | int) -> InboundMessage:
+    """A text message from `wa_id` (profile name "Ana") as the inbox parses it, to store directly."""
+    delivery = encode_webhook(
+        build_text_webhook(wa_id=wa_id, message_id=wamid, timestamp=timestamp, text=body, name="Ana")
+    )
+    parsed = parse_item(split_webhook(delivery).items[0])
+    assert isinstance(parsed, InboundMessage)
+    return parsed
 
 
 def text(

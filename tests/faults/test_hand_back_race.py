@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from orchestrator import conversations
-from orchestrator.channels.whatsapp.inbound import InboundMessage, parse_item, split_webhook
+from orchestrator.channels.whatsapp.inbound import InboundMessage
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType, Owner
 from orchestrator.core.tables import Conversation, Message
-from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.conftest import OPEN_HOURS
+from tests.factories import inbound
 from tests.fakes.graph import TestHarness
 
 pytestmark = pytest.mark.postgres
@@ -29,12 +29,7 @@ CUSTOMER = "447700900123"
 
 
 def _inbound(wamid: str, text: str) -> InboundMessage:
-    body = encode_webhook(
-        build_text_webhook(wa_id=CUSTOMER, message_id=wamid, timestamp=OPEN_HOURS, text=text, name="Ana")
-    )
-    parsed = parse_item(split_webhook(body).items[0])
-    assert isinstance(parsed, InboundMessage)
-    return parsed
+    return inbound(CUSTOMER, wamid, text, OPEN_HOURS)
 
 
 async def _with_a_rep(h: TestHarness) -> int:
