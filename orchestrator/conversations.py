@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -588,14 +588,13 @@ async def _store_group(
                 for cid, last in marks.items()
             ],
         )
-        for cid, last in marks.items():
-            set_committed_value(known[cid], "last_inbound_at", last)
-            set_committed_value(known[cid], "updated_at", at)
     for message_id in await _taken_back_by_the_bot(session, list(for_reps)):
         i = for_reps.pop(message_id)
-        results[i] = StoredInbound(True, results[i].conversation_id, Owner.BOT)
+        results[i] = replace(results[i], owner=Owner.BOT)
         set_committed_value(known[results[i].conversation_id], "owner", Owner.BOT)
-    for cid in marks:
+    for cid, last in marks.items():  # the session's copies kept in step with the mark
+        set_committed_value(known[cid], "last_inbound_at", last)
+        set_committed_value(known[cid], "updated_at", at)
         if known[cid].owner == Owner.BOT:
             set_committed_value(known[cid], "has_pending", True)
     for message_id, i in for_reps.items():  # the rep's workspace is told, as `store_inbound` tells it
