@@ -215,7 +215,7 @@ _MARK_INBOUND = (
         last_inbound_at=sa.bindparam("b_last_inbound_at", type_=UTCDateTime()),
         updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
         # Set for a bot-owned conversation, left as it is otherwise. The owner read with the
-        # message may be stale (`_BACK_TO_THE_BOT`): the row's own decides too.
+        # message may be stale (`_CHANGED_HANDS`): the row's own decides too.
         has_pending=sa.case(
             (sa.bindparam("b_pending", type_=sa.Boolean()), sa.true()),
             (_C.owner == Owner.BOT, sa.true()),
@@ -223,13 +223,16 @@ _MARK_INBOUND = (
         ),
     )
 )
-# Messages stored for a rep whose conversation is the bot's after all: a hand-back committed after
-# the owner was read with them (PostgreSQL, READ COMMITTED: that read takes no lock). The mark above
-# waited for the hand-back's row lock, saw the new owner and holds the row until the commit, so the
-# owner read here is the one the transaction commits with. The bot takes these messages: without
-# this they stayed the rep's, in a conversation no rep has, and no turn ever answered them. On
-# SQLite a write transaction is serialised from its BEGIN: the owner read cannot be stale.
-_BACK_TO_THE_BOT = (
+# Messages stored for a rep whose conversation changed hands after the owner was read with them
+# (PostgreSQL, READ COMMITTED: that read takes no lock). The mark above waited for the other
+# transaction's row lock, saw its change and holds the row until the commit, so the owner read here
+# is the one the transaction commits with. A hand-back (the bot's now): the bot takes the messages,
+# made pending here; without this they stayed the rep's, in a conversation no rep has, and no turn
+# ever answered them. A close (the rep resolved it): the messages move to a new conversation
+# (`_moved_from_closed`); without this they stayed in the closed one, seen and answered by nobody.
+# One statement, with the rows of both kinds; on SQLite a write transaction is serialised from its
+# BEGIN: the owner read cannot be stale.
+_TAKEN_BACK = (
     sa.update(_MESSAGE)
     .where(
         _M.id.in_(sa.bindparam("b_ids", expanding=True)),
@@ -237,15 +240,65 @@ _BACK_TO_THE_BOT = (
     )
     .values(status="received")
     .returning(_M.id)
+    .cte("taken_back")
+)
+_CHANGED_HANDS = (
+    select(_M.id, _C.owner)
+    .join_from(_MESSAGE, _CONVERSATION, _C.id == _M.conversation_id)
+    .where(_M.id.in_(sa.bindparam("b_ids", expanding=True)), _C.owner.in_([Owner.BOT, Owner.CLOSED]))
+    .add_cte(_TAKEN_BACK)
+)
+_MOVE_MESSAGES = (
+    sa.update(_MESSAGE)
+    .where(_M.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .values(conversation_id=sa.bindparam("b_conversation_id"), status=sa.bindparam("b_status"))
 )
 
 
-async def _taken_back_by_the_bot(session: AsyncSession, message_ids: list[int]) -> set[int]:
-    """Of these messages, just stored for a rep (their conversations marked, so locked), those the
-    bot takes after all (`_BACK_TO_THE_BOT`); PostgreSQL only."""
+async def _changed_hands(session: AsyncSession, message_ids: list[int]) -> dict[int, Owner]:
+    """Of these messages, just stored for a rep (their conversations marked, so locked), those
+    whose conversation is the bot's (taken back by it: pending now) or closed after all, with that
+    owner (`_CHANGED_HANDS`); PostgreSQL only."""
     if not message_ids or session.get_bind().dialect.name != "postgresql":
-        return set()
-    return set((await session.execute(_BACK_TO_THE_BOT, {"b_ids": message_ids})).scalars())
+        return {}
+    rows = await session.execute(_CHANGED_HANDS, {"b_ids": message_ids})
+    return {message_id: Owner(owner) for message_id, owner in rows}
+
+
+async def _moved_from_closed(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    closed: Conversation,
+    message_ids: list[int],
+    last_inbound_at: datetime,
+    at: datetime,
+) -> Conversation:
+    """Messages stored for a rep in a conversation the rep closed meanwhile (`_CHANGED_HANDS`):
+    moved to the contact's open conversation, a new one for the bot unless another delivery has
+    opened one meanwhile, and marked there as any message is. Returns that conversation."""
+    set_committed_value(closed, "owner", Owner.CLOSED)
+    home = await current_conversation(session, contact=contact, at=at)
+    assert home.id is not None
+    for_bot = home.owner == Owner.BOT
+    await session.execute(
+        _MOVE_MESSAGES,
+        {
+            "b_ids": message_ids,
+            "b_conversation_id": home.id,
+            "b_status": "received" if for_bot else "for_rep",
+        },
+    )
+    last = max(filter(None, [home.last_inbound_at, last_inbound_at]))
+    await session.execute(
+        _MARK_INBOUND,
+        {"b_conversation_id": home.id, "b_last_inbound_at": last, "b_at": at, "b_pending": for_bot},
+    )
+    set_committed_value(home, "last_inbound_at", last)
+    set_committed_value(home, "updated_at", at)
+    if for_bot:
+        set_committed_value(home, "has_pending", True)
+    return home
 
 
 def _loaded(session: AsyncSession, entity: Any, row: Any) -> Any:
@@ -290,12 +343,26 @@ async def store_inbound(
         )
         set_committed_value(conversation, "last_inbound_at", last_inbound_at)
         set_committed_value(conversation, "updated_at", at)
-        if not for_bot and await _taken_back_by_the_bot(session, [message.id]):
+        now = (await _changed_hands(session, [message.id])).get(message.id) if not for_bot else None
+        if now == Owner.BOT:
             for_bot = True
             set_committed_value(message, "status", "received")
             set_committed_value(conversation, "owner", Owner.BOT)
+        elif now == Owner.CLOSED:
+            conversation = await _moved_from_closed(
+                session,
+                contact=contact,
+                closed=conversation,
+                message_ids=[message.id],
+                last_inbound_at=msg.timestamp,
+                at=at,
+            )
+            for_bot = conversation.owner == Owner.BOT
+            set_committed_value(message, "conversation_id", conversation.id)
+            set_committed_value(message, "status", "received" if for_bot else "for_rep")
         if for_bot:
             set_committed_value(conversation, "has_pending", True)
+    assert conversation.id is not None
     if not for_bot:
         assert message.id is not None
         await _tell_the_rep(
@@ -537,11 +604,13 @@ async def _store_group(
                 conversations[indexes[0]] = by_contact[contact_id]
                 fresh.add(by_contact[contact_id])
     known: dict[int, Conversation] = {}
+    contacts: dict[int, Contact] = {}  # a known conversation's contact
     for indexes, contact, conversation in group:
         if contact is not None and conversation is not None:
             assert conversation.id is not None
             conversations[indexes[0]] = conversation.id
             known[conversation.id] = conversation
+            contacts[conversation.id] = contact
 
     def owner_of(conversation_id: int) -> Owner:
         return known[conversation_id].owner if conversation_id in known else Owner.BOT
@@ -560,6 +629,7 @@ async def _store_group(
         stored = {row.wa_message_id: row.id for row in await session.execute(_STORE_RUN[dialect], values)}
     marks: dict[int, datetime] = {}
     for_reps: dict[int, int] = {}  # message id -> the message's index, stored for a rep
+    stored_ids: dict[int, int] = {}  # the message's index -> its id, of those stored for a rep
     for indexes, _, _ in group:
         conversation_id = conversations.get(indexes[0])
         if conversation_id is None:
@@ -575,6 +645,7 @@ async def _store_group(
                 marks[conversation_id] = max(filter(None, [previous, msgs[i].timestamp]))
             if owner != Owner.BOT:
                 for_reps[message_id] = i
+                stored_ids[i] = message_id
     if marks:
         await session.execute(
             _MARK_INBOUND,
@@ -588,15 +659,34 @@ async def _store_group(
                 for cid, last in marks.items()
             ],
         )
-    for message_id in await _taken_back_by_the_bot(session, list(for_reps)):
+    closed: dict[int, list[int]] = {}  # a conversation closed meanwhile -> its messages' indexes
+    for message_id, now in (await _changed_hands(session, list(for_reps))).items():
         i = for_reps.pop(message_id)
-        results[i] = replace(results[i], owner=Owner.BOT)
-        set_committed_value(known[results[i].conversation_id], "owner", Owner.BOT)
+        if now == Owner.BOT:
+            results[i] = replace(results[i], owner=Owner.BOT)
+            set_committed_value(known[results[i].conversation_id], "owner", Owner.BOT)
+        else:
+            closed.setdefault(results[i].conversation_id, []).append(i)
     for cid, last in marks.items():  # the session's copies kept in step with the mark
         set_committed_value(known[cid], "last_inbound_at", last)
         set_committed_value(known[cid], "updated_at", at)
         if known[cid].owner == Owner.BOT:
             set_committed_value(known[cid], "has_pending", True)
+    for cid, indexes in closed.items():
+        ids = {i: stored_ids[i] for i in indexes}
+        home = await _moved_from_closed(
+            session,
+            contact=contacts[cid],
+            closed=known[cid],
+            message_ids=list(ids.values()),
+            last_inbound_at=max(msgs[i].timestamp for i in indexes),
+            at=at,
+        )
+        assert home.id is not None
+        for i, message_id in ids.items():
+            results[i] = replace(results[i], conversation_id=home.id, owner=home.owner)
+            if home.owner != Owner.BOT:
+                for_reps[message_id] = i
     for message_id, i in for_reps.items():  # the rep's workspace is told, as `store_inbound` tells it
         result = results[i]
         await _tell_the_rep(

@@ -441,10 +441,10 @@ async def _messages_to_reps_in_one_run(h: TestHarness) -> None:
         applied = await h.service.turns.apply_inbox()
     assert (applied.seen, applied.stored) == (10, 10)
     # The run's messages in one INSERT, the conversations marked in one statement, on PostgreSQL
-    # one more that hands the bot any of them a hand-back took meanwhile (tests/faults/
-    # test_hand_back_race.py), the events in one INSERT on PostgreSQL (SQLite's flush writes them
-    # row by row): fewer than two statements a message, where each took five or six (the contact,
-    # the conversation, the message, its mark, its event).
+    # one more that finds any of them whose conversation a hand-back or a close took meanwhile
+    # (tests/faults/test_conversation_changes_hands_while_storing.py), the events in one INSERT on
+    # PostgreSQL (SQLite's flush writes them row by row): fewer than two statements a message, where
+    # each took five or six (the contact, the conversation, the message, its mark, its event).
     assert _inserts(statements, "message") == 1
     if h.service.engine.dialect.name == "postgresql":
         assert _inserts(statements, "contextevent") == 1

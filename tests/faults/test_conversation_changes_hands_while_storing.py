@@ -1,10 +1,12 @@
-"""A customer writes while the rep hands the conversation back to the bot.
+"""A customer writes while the rep hands the conversation back to the bot, or closes it.
 
 Storing a message reads the conversation's owner without a lock (PostgreSQL, READ COMMITTED). When
 the hand-back commits between that read and the message's write, the message was stored for the
 rep in a conversation that is the bot's by then: no rep had it, no turn was scheduled, and the
-customer was not answered until they wrote again. Replayed here with two sessions, the hand-back
-committed right after the read, for a message stored on its own and for one stored with a run.
+customer was not answered until they wrote again. When the rep's close (resolve) commits there, the
+message landed in the closed conversation: nobody saw it, and nothing answered it. Replayed here
+with two sessions, the change committed right after the read, for a message stored on its own and
+for one stored with a run.
 """
 
 from __future__ import annotations
@@ -50,6 +52,16 @@ async def _hand_back(h: TestHarness, conversation_id: int) -> None:
     async with h.service.sessions() as session, session.begin():
         await session.execute(
             update(Conversation).where(col(Conversation.id) == conversation_id).values(owner=Owner.BOT)
+        )
+
+
+async def _close(h: TestHarness, conversation_id: int) -> None:
+    """The rep's close (resolve) of the conversation, committed by another transaction."""
+    async with h.service.sessions() as session, session.begin():
+        await session.execute(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .values(owner=Owner.CLOSED, closed_at=OPEN_HOURS)
         )
 
 
@@ -126,3 +138,92 @@ async def test_a_message_for_a_rep_who_keeps_the_conversation_stays_the_reps(pg_
     owner, pending, statuses, told = await _outcome(h, conversation_id)
     assert (owner, pending, statuses) == (Owner.HUMAN, False, ["for_rep"])
     assert told == ["customer wrote while human: are you there?"]
+
+
+async def _where_it_went(h: TestHarness, closed_id: int) -> tuple[Owner, int, Owner, bool, str, list[int]]:
+    """After a close: the closed conversation's owner, and the message's conversation with its
+    owner, pending marker and the message's status, and which conversations' events told a rep."""
+    async with h.service.sessions() as session:
+        closed = await session.get(Conversation, closed_id)
+        assert closed is not None
+        message = (
+            await session.execute(select(Message).where(col(Message.wa_message_id) == "wamid.m2"))
+        ).scalar_one()
+        home = await session.get(Conversation, message.conversation_id)
+        assert home is not None
+        told = (
+            await session.execute(
+                select(col(ContextEvent.conversation_id)).where(
+                    col(ContextEvent.type) == EventType.MESSAGE_RECEIVED
+                )
+            )
+        ).scalars()
+        return closed.owner, message.conversation_id, home.owner, home.has_pending, message.status, list(told)
+
+
+async def test_a_message_stored_on_its_own_while_the_rep_closes_opens_a_new_conversation_for_the_bot(
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = pg_h
+    conversation_id = await _with_a_rep(h)
+    read = conversations.current_conversation
+    closed = False
+
+    async def read_then_close(*args: Any, **kwargs: Any) -> Conversation:
+        nonlocal closed
+        found = await read(*args, **kwargs)
+        if not closed:  # the first read, the message's; a later one looks for a new conversation
+            assert found.owner == Owner.HUMAN, "read before the close"
+            await _close(h, conversation_id)
+            closed = True
+        return found
+
+    monkeypatch.setattr(conversations, "current_conversation", read_then_close)
+    async with h.service.sessions() as session, session.begin():
+        stored = await conversations.store_one(
+            session, msg=_inbound("wamid.m2", "one more question"), at=OPEN_HOURS
+        )
+    assert stored.stored
+    assert (stored.owner, stored.conversation_id != conversation_id) == (Owner.BOT, True), (
+        "the caller schedules the bot's turn in the new conversation"
+    )
+    assert await _where_it_went(h, conversation_id) == (
+        Owner.CLOSED,
+        stored.conversation_id,
+        Owner.BOT,
+        True,
+        "received",
+        [],
+    )
+
+
+async def test_a_message_stored_with_a_run_while_the_rep_closes_opens_a_new_conversation_for_the_bot(
+    pg_h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = pg_h
+    conversation_id = await _with_a_rep(h)
+    store_group = conversations._store_group
+
+    async def close_then_store(*args: Any, **kwargs: Any) -> None:
+        # The run has read its senders' conversations (owner: the rep's); the close commits.
+        await _close(h, conversation_id)
+        await store_group(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "_store_group", close_then_store)
+    async with h.service.sessions() as session, session.begin():
+        stored = await conversations.store_inbound_run(
+            session,
+            msgs=[_inbound("wamid.m2", "one more question"), _inbound("wamid.m3", "hello?")],
+            at=OPEN_HOURS,
+        )
+    assert [s.stored for s in stored] == [True, True]
+    assert {(s.owner, s.conversation_id) for s in stored} == {(Owner.BOT, stored[0].conversation_id)}
+    assert stored[0].conversation_id != conversation_id
+    assert await _where_it_went(h, conversation_id) == (
+        Owner.CLOSED,
+        stored[0].conversation_id,
+        Owner.BOT,
+        True,
+        "received",
+        [],
+    )
