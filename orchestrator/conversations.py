@@ -365,12 +365,13 @@ async def store_inbound(
     assert conversation.id is not None
     if not for_bot:
         assert message.id is not None
-        await _tell_the_rep(
+        await tell_the_rep(
             session,
-            msg=msg,
             conversation_id=conversation.id,
             owner=conversation.owner,
             message_id=message.id,
+            text=msg.text,
+            kind=str(msg.kind),
             at=at,
         )
     if msg.kind in OPAQUE_KINDS:
@@ -387,13 +388,14 @@ async def store_inbound(
     return message, conversation
 
 
-async def _tell_the_rep(
+async def tell_the_rep(
     session: AsyncSession,
     *,
-    msg: InboundMessage,
     conversation_id: int,
     owner: Owner,
     message_id: int,
+    text: str | None,
+    kind: str,
     at: datetime,
 ) -> None:
     """A customer's message in a conversation a rep (or a queue) has: the rep workspace is told
@@ -403,9 +405,9 @@ async def _tell_the_rep(
         conversation_id=conversation_id,
         type=EventType.MESSAGE_RECEIVED,
         source="customer",
-        description=f"customer wrote while {owner}: {(msg.text or '')[:120]}",
+        description=f"customer wrote while {owner}: {(text or '')[:120]}",
         at=at,
-        details={"message_id": message_id, "kind": str(msg.kind)},
+        details={"message_id": message_id, "kind": kind},
     )
 
 
@@ -689,12 +691,13 @@ async def _store_group(
                 for_reps[message_id] = i
     for message_id, i in for_reps.items():  # the rep's workspace is told, as `store_inbound` tells it
         result = results[i]
-        await _tell_the_rep(
+        await tell_the_rep(
             session,
-            msg=msgs[i],
             conversation_id=result.conversation_id,
             owner=result.owner,
             message_id=message_id,
+            text=msgs[i].text,
+            kind=str(msgs[i].kind),
             at=at,
         )
     for indexes in late:  # created by another delivery meanwhile: found and stored one by one

@@ -14,13 +14,15 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from handoff.models import Rep
+from orchestrator.conversations import store_one
 from orchestrator.core.aio import GroupAdmission
+from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.turns import LEASE_GROUP, TurnEngine
-from tests.factories import AD_REFERRAL, auth, counting, say, text
+from tests.factories import AD_REFERRAL, auth, counting, inbound, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 
 
@@ -256,6 +258,51 @@ async def _inbound_turns(h: TestHarness) -> list[int | None]:
             select(Message).where(col(Message.direction) == "inbound").order_by(col(Message.id))
         )
         return [m.turn for m in rows.scalars()]
+
+
+async def test_a_message_written_while_the_bot_hands_off_is_shown_to_the_rep_like_any_other(
+    h: TestHarness,
+) -> None:
+    # Stored for the bot (it still had the conversation), then found by the next pass in a
+    # conversation a rep has: the ownership gate gives it to the rep, and tells them as the inbox
+    # tells them of a message stored for them (their workspace follows these events).
+    conversation_id = await _deliver_without_turn(h, "12025550309", "I want to talk to a person")
+    slow = GatedGraph(h.service.graph)
+    worker = _engine(h, slow)
+    running = asyncio.create_task(worker.run(conversation_id))
+    await slow.entered.wait()
+    async with h.service.sessions() as session, session.begin():  # as the inbox stores it
+        stored = await store_one(
+            session,
+            msg=inbound("12025550309", "wamid.hurry", "please hurry", h.clock.now()),
+            at=h.clock.now(),
+        )
+    assert (stored.stored, stored.owner) == (True, "bot")
+    slow.gate.set()
+    await running
+    await worker.run(conversation_id)
+    async with h.service.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        hurry = (
+            await session.execute(select(Message).where(col(Message.text) == "please hurry"))
+        ).scalar_one()
+        told = (
+            (
+                await session.execute(
+                    select(ContextEvent).where(col(ContextEvent.type) == EventType.MESSAGE_RECEIVED)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert conversation is not None
+    assert conversation.owner in ("queued", "human")
+    assert not conversation.has_pending
+    assert hurry.status == "for_rep"
+    assert [(e.conversation_id, (e.details or {}).get("message_id")) for e in told] == [
+        (conversation_id, hurry.id)
+    ]
+    assert told[0].description == f"customer wrote while {conversation.owner}: please hurry"
 
 
 async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: TestHarness) -> None:

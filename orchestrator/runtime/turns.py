@@ -65,6 +65,7 @@ from orchestrator.conversations import (
     released_from,
     releasing,
     renew_turn_lease,
+    tell_the_rep,
 )
 from orchestrator.core.aio import Foreground, GroupAdmission, sleep_until
 from orchestrator.core.clock import Clock
@@ -925,9 +926,21 @@ class TurnEngine:
                 continue
             if conversation.owner != Owner.BOT:
                 # Ownership gate: a queued or human-owned conversation never reaches the graph.
+                # Its messages were stored for the bot, which had the conversation then (a handoff
+                # committed meanwhile): the rep is told of each, as of a message stored for them.
                 for m in messages:
                     m.status = "for_rep"
                     session.add(m)
+                    assert m.id is not None
+                    await tell_the_rep(
+                        session,
+                        conversation_id=cid,
+                        owner=conversation.owner,
+                        message_id=m.id,
+                        text=m.text,
+                        kind=m.kind,
+                        at=self.clock.now(),
+                    )
                 conversation.has_pending = False
                 session.add(conversation)
                 continue
