@@ -229,7 +229,7 @@ _MARK_INBOUND = (
 # is the one the transaction commits with. A hand-back (the bot's now): the bot takes the messages,
 # made pending here; without this they stayed the rep's, in a conversation no rep has, and no turn
 # ever answered them. A close (the rep resolved it): the messages move to a new conversation
-# (`_moved_from_closed`); without this they stayed in the closed one, seen and answered by nobody.
+# (`moved_from_closed`); without this they stayed in the closed one, seen and answered by nobody.
 # One statement, with the rows of both kinds; on SQLite a write transaction is serialised from its
 # BEGIN: the owner read cannot be stale.
 _TAKEN_BACK = (
@@ -265,7 +265,7 @@ async def _changed_hands(session: AsyncSession, message_ids: list[int]) -> dict[
     return {message_id: Owner(owner) for message_id, owner in rows}
 
 
-async def _moved_from_closed(
+async def moved_from_closed(
     session: AsyncSession,
     *,
     contact: Contact,
@@ -274,9 +274,10 @@ async def _moved_from_closed(
     last_inbound_at: datetime,
     at: datetime,
 ) -> Conversation:
-    """Messages stored for a rep in a conversation the rep closed meanwhile (`_CHANGED_HANDS`):
-    moved to the contact's open conversation, a new one for the bot unless another delivery has
-    opened one meanwhile, and marked there as any message is. Returns that conversation."""
+    """Messages stored in a conversation that was closed meanwhile (for a rep: `_CHANGED_HANDS`;
+    for the bot: a handoff and a close before its turn read them) moved to the contact's open
+    conversation, a new one for the bot unless another delivery has opened one meanwhile, and
+    marked there as any message is. Returns that conversation."""
     set_committed_value(closed, "owner", Owner.CLOSED)
     home = await current_conversation(session, contact=contact, at=at)
     assert home.id is not None
@@ -349,7 +350,7 @@ async def store_inbound(
             set_committed_value(message, "status", "received")
             set_committed_value(conversation, "owner", Owner.BOT)
         elif now == Owner.CLOSED:
-            conversation = await _moved_from_closed(
+            conversation = await moved_from_closed(
                 session,
                 contact=contact,
                 closed=conversation,
@@ -676,7 +677,7 @@ async def _store_group(
             set_committed_value(known[cid], "has_pending", True)
     for cid, indexes in closed.items():
         ids = {i: stored_ids[i] for i in indexes}
-        home = await _moved_from_closed(
+        home = await moved_from_closed(
             session,
             contact=contacts[cid],
             closed=known[cid],

@@ -305,6 +305,47 @@ async def test_a_message_written_while_the_bot_hands_off_is_shown_to_the_rep_lik
     assert told[0].description == f"customer wrote while {conversation.owner}: please hurry"
 
 
+async def test_a_message_whose_conversation_was_handed_off_and_closed_before_its_turn_is_answered(
+    h: TestHarness,
+) -> None:
+    await _handed_off_and_closed_before_its_turn(h)
+
+
+@pytest.mark.postgres
+async def test_a_message_whose_conversation_was_handed_off_and_closed_before_its_turn_is_answered_on_postgres(
+    pg_h: TestHarness,
+) -> None:
+    await _handed_off_and_closed_before_its_turn(pg_h)
+
+
+async def _handed_off_and_closed_before_its_turn(h: TestHarness) -> None:
+    # Stored for the bot; a handoff and the rep's close both commit before the turn reads it. The
+    # message moves to a new conversation of the customer's, whose turn the bot runs.
+    closed_id = await _deliver_without_turn(h, "12025550308", "how much does the basic plan cost?")
+    async with h.service.sessions() as session, session.begin():
+        await session.execute(
+            update(Conversation)
+            .where(col(Conversation.id) == closed_id)
+            .values(owner="closed", closed_at=h.clock.now())
+        )
+    worker = _engine(h, h.service.graph)
+    assert await worker.run(closed_id) == []
+    await worker.drain()
+    async with h.service.sessions() as session:
+        question = (
+            await session.execute(select(Message).where(col(Message.direction) == "inbound"))
+        ).scalar_one()
+        home = await session.get(Conversation, question.conversation_id)
+        closed = await session.get(Conversation, closed_id)
+    assert closed is not None
+    assert (closed.owner, closed.has_pending) == ("closed", False)
+    assert home is not None
+    assert home.id != closed_id
+    assert (home.owner, home.turns, home.has_pending) == ("bot", 1, False)
+    assert question.turn == 1
+    assert len(h.fake_graph.sent) == 1, "the customer is answered once, in the new conversation"
+
+
 async def test_a_worker_whose_lease_lapsed_cannot_commit_its_turn(h: TestHarness) -> None:
     await _lease_lapsed_commit_refused(h)
 

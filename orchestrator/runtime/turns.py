@@ -60,6 +60,7 @@ from orchestrator.conversations import (
     claim_turn_leases,
     consume_statement,
     mark_consumed,
+    moved_from_closed,
     pending_inbound_of,
     release_turn_lease,
     released_from,
@@ -303,6 +304,7 @@ class TurnEngine:
         self.worker_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+        self._moved: set[int] = set()  # conversations messages were moved to, to schedule (`_read_turns`)
         # Conversations whose task has not read them yet (in the burst window, or waiting for its
         # admission): what is pending now, that read will see.
         self._waiting: set[int] = set()
@@ -721,6 +723,7 @@ class TurnEngine:
                     break
                 async with self.sessions() as session, session.begin():
                     pending = await self._read_turn(session, conversation_id)
+                self._schedule_moved()
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -797,7 +800,13 @@ class TurnEngine:
             if not taken:
                 return {}
             read = await self._read_turns(session, sorted(taken))
+        self._schedule_moved()
         return {cid: _Leased(taken=True, pending=read.get(cid)) for cid in taken}
+
+    def _schedule_moved(self) -> None:
+        """The turns of the conversations messages were moved to (`_read_turns`), once committed."""
+        while self._moved:
+            self.schedule(self._moved.pop())
 
     async def _lease_alone(self, conversation_id: int) -> _Leased:
         return (await self._lease_group([conversation_id], alone=True)).get(conversation_id, _Leased())
@@ -923,6 +932,35 @@ class TurnEngine:
             if not messages:
                 conversation.has_pending = False
                 session.add(conversation)
+                continue
+            if conversation.owner == Owner.CLOSED:
+                # Stored for the bot, then handed off and closed before this read: the messages
+                # move to the customer's open conversation (a new one for the bot), whose turn is
+                # scheduled once this transaction has committed.
+                conversation.has_pending = False
+                session.add(conversation)
+                home = await moved_from_closed(
+                    session,
+                    contact=contact,
+                    closed=conversation,
+                    message_ids=[m.id for m in messages if m.id is not None],
+                    last_inbound_at=max(m.sent_at or m.created_at for m in messages),
+                    at=self.clock.now(),
+                )
+                assert home.id is not None
+                if home.owner == Owner.BOT:
+                    self._moved.add(home.id)
+                for m in messages if home.owner != Owner.BOT else []:
+                    assert m.id is not None
+                    await tell_the_rep(
+                        session,
+                        conversation_id=home.id,
+                        owner=home.owner,
+                        message_id=m.id,
+                        text=m.text,
+                        kind=m.kind,
+                        at=self.clock.now(),
+                    )
                 continue
             if conversation.owner != Owner.BOT:
                 # Ownership gate: a queued or human-owned conversation never reaches the graph.
