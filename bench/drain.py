@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import _Connection, _start, _stop, _wait_drained, _wait_healthy
-from bench.measure import ProcessesCpu, process_usage, quantile
+from bench.measure import ProcessesCpu, process_usage, quantile, require_empty_database
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
@@ -253,6 +253,7 @@ def main() -> None:
         parser.error(
             "the API and the workers share a PostgreSQL database: --database-url postgresql+psycopg://..."
         )
+    require_empty_database(args.database_url, "bench.drain")
     print(json.dumps(run(args)))
 
 

@@ -56,6 +56,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from bench.measure import require_empty_database
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.db import sqlite_path, sync_url
 from orchestrator.core.settings import DEV_SECRETS
@@ -308,6 +309,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.workers and not (args.database_url or "").startswith("postgresql"):
         parser.error("--workers needs --database-url postgresql+psycopg://...")
+    if args.database_url:
+        require_empty_database(args.database_url, "bench.ingest")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     (workdir / "bare_app.py").write_text(BARE_APP)

@@ -1,6 +1,6 @@
 """What several benchmarks read the same way: a quantile of a sample, a process's CPU time and
-resident memory from `/proc`, the CPU of the local database server's processes, and the event loop
-to run on."""
+resident memory from `/proc`, the CPU of the local database server's processes, the event loop
+to run on, and whether the database they are given is empty."""
 
 from __future__ import annotations
 
@@ -22,6 +22,36 @@ def run_on_loop(coroutine: Coroutine[Any, Any, T], loop: str = "uvloop") -> T:
 
     with asyncio.Runner(loop_factory=event_loop_factory() if loop == "uvloop" else None) as runner:
         return runner.run(coroutine)
+
+
+def require_empty_database(database_url: str, benchmark: str) -> None:
+    """Exit with a clear message unless the database holds no inbox item and no contact yet (or
+    has no tables: a new database). The benchmarks' customers and message ids are the same every
+    run, so on a database an earlier run filled its customers would already be with reps, its
+    deliveries duplicates, and what that run left unapplied would be applied inside the timings."""
+    import sqlalchemy as sa
+
+    from orchestrator.core.db import sqlite_path, sync_url
+
+    path = sqlite_path(database_url)
+    if path is not None and not path.exists():
+        return  # a new file
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            held = sum(
+                conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("inboxitem", "contact")
+                if table in tables
+            )
+    finally:
+        engine.dispose()
+    if held:
+        raise SystemExit(
+            f"{benchmark} needs an empty database ({held} inbox items and contacts in it): "
+            "its customers and message ids are the same every run (create a new one)"
+        )
 
 
 def quantile(values: list[float], q: float) -> float:
