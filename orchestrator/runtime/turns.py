@@ -950,17 +950,8 @@ class TurnEngine:
                 assert home.id is not None
                 if home.owner == Owner.BOT:
                     self._moved.add(home.id)
-                for m in messages if home.owner != Owner.BOT else []:
-                    assert m.id is not None
-                    await tell_the_rep(
-                        session,
-                        conversation_id=home.id,
-                        owner=home.owner,
-                        message_id=m.id,
-                        text=m.text,
-                        kind=m.kind,
-                        at=self.clock.now(),
-                    )
+                else:
+                    await self._tell_the_rep(session, home, messages)
                 continue
             if conversation.owner != Owner.BOT:
                 # Ownership gate: a queued or human-owned conversation never reaches the graph.
@@ -969,16 +960,7 @@ class TurnEngine:
                 for m in messages:
                     m.status = "for_rep"
                     session.add(m)
-                    assert m.id is not None
-                    await tell_the_rep(
-                        session,
-                        conversation_id=cid,
-                        owner=conversation.owner,
-                        message_id=m.id,
-                        text=m.text,
-                        kind=m.kind,
-                        at=self.clock.now(),
-                    )
+                await self._tell_the_rep(session, conversation, messages)
                 conversation.has_pending = False
                 session.add(conversation)
                 continue
@@ -991,6 +973,23 @@ class TurnEngine:
                 turn.checkpoint_read = True
             read[cid] = turn
         return read
+
+    async def _tell_the_rep(
+        self, session: AsyncSession, conversation: Conversation, messages: list[Message]
+    ) -> None:
+        """The rep workspace told of messages the ownership gate gives the rep (`tell_the_rep`)."""
+        assert conversation.id is not None
+        for m in messages:
+            assert m.id is not None
+            await tell_the_rep(
+                session,
+                conversation_id=conversation.id,
+                owner=conversation.owner,
+                message_id=m.id,
+                text=m.text,
+                kind=m.kind,
+                at=self.clock.now(),
+            )
 
     async def _one_turn(self, conversation_id: int, pending: _Pending) -> tuple[TurnOutcome, bool]:
         """Run the graph on the pending messages and commit its result; returns the outcome and

@@ -11,6 +11,7 @@ for one stored with a run.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -65,6 +66,22 @@ async def _close(h: TestHarness, conversation_id: int) -> None:
         )
 
 
+async def _run_stored_after(
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch, change: Awaitable[None], msgs: list[InboundMessage]
+) -> list[conversations.StoredInbound]:
+    """`msgs` stored as a run, `change` committed by another transaction once the run has read its
+    senders' conversations (the owner: the rep's) and before it stores them."""
+    store_group = conversations._store_group
+
+    async def change_then_store(*args: Any, **kwargs: Any) -> None:
+        await change
+        await store_group(*args, **kwargs)
+
+    monkeypatch.setattr(conversations, "_store_group", change_then_store)
+    async with h.service.sessions() as session, session.begin():
+        return await conversations.store_inbound_run(session, msgs=msgs, at=OPEN_HOURS)
+
+
 async def _outcome(h: TestHarness, conversation_id: int) -> tuple[Owner, bool, list[str], list[str]]:
     """The owner, the pending marker, the statuses of the new message, and the events telling a rep."""
     async with h.service.sessions() as session:
@@ -110,18 +127,9 @@ async def test_a_message_stored_with_a_run_while_a_rep_hands_back_goes_to_the_bo
 ) -> None:
     h = pg_h
     conversation_id = await _with_a_rep(h)
-    store_group = conversations._store_group
-
-    async def hand_back_then_store(*args: Any, **kwargs: Any) -> None:
-        # The run has read its senders' conversations (owner: the rep's); the hand-back commits.
-        await _hand_back(h, conversation_id)
-        await store_group(*args, **kwargs)
-
-    monkeypatch.setattr(conversations, "_store_group", hand_back_then_store)
-    async with h.service.sessions() as session, session.begin():
-        [stored] = await conversations.store_inbound_run(
-            session, msgs=[_inbound("wamid.m2", "are you there?")], at=OPEN_HOURS
-        )
+    [stored] = await _run_stored_after(
+        h, monkeypatch, _hand_back(h, conversation_id), [_inbound("wamid.m2", "are you there?")]
+    )
     assert stored.stored
     assert stored.owner == Owner.BOT, "the caller schedules the bot's turn"
     assert await _outcome(h, conversation_id) == (Owner.BOT, True, ["received"], [])
@@ -202,20 +210,12 @@ async def test_a_message_stored_with_a_run_while_the_rep_closes_opens_a_new_conv
 ) -> None:
     h = pg_h
     conversation_id = await _with_a_rep(h)
-    store_group = conversations._store_group
-
-    async def close_then_store(*args: Any, **kwargs: Any) -> None:
-        # The run has read its senders' conversations (owner: the rep's); the close commits.
-        await _close(h, conversation_id)
-        await store_group(*args, **kwargs)
-
-    monkeypatch.setattr(conversations, "_store_group", close_then_store)
-    async with h.service.sessions() as session, session.begin():
-        stored = await conversations.store_inbound_run(
-            session,
-            msgs=[_inbound("wamid.m2", "one more question"), _inbound("wamid.m3", "hello?")],
-            at=OPEN_HOURS,
-        )
+    stored = await _run_stored_after(
+        h,
+        monkeypatch,
+        _close(h, conversation_id),
+        [_inbound("wamid.m2", "one more question"), _inbound("wamid.m3", "hello?")],
+    )
     assert [s.stored for s in stored] == [True, True]
     assert {(s.owner, s.conversation_id) for s in stored} == {(Owner.BOT, stored[0].conversation_id)}
     assert stored[0].conversation_id != conversation_id
