@@ -212,8 +212,15 @@ _MARK_INBOUND = (
     sa.update(_CONVERSATION)
     .where(_C.id == sa.bindparam("b_conversation_id"))
     .values(
-        last_inbound_at=sa.bindparam("b_last_inbound_at", type_=UTCDateTime()),
-        updated_at=sa.bindparam("b_at", type_=UTCDateTime()),
+        # A conversation closed since its owner was read (`_CHANGED_HANDS`) is locked here but not
+        # touched: its messages move to another one.
+        last_inbound_at=sa.case(
+            (_C.owner == Owner.CLOSED, _C.last_inbound_at),
+            else_=sa.bindparam("b_last_inbound_at", type_=UTCDateTime()),
+        ),
+        updated_at=sa.case(
+            (_C.owner == Owner.CLOSED, _C.updated_at), else_=sa.bindparam("b_at", type_=UTCDateTime())
+        ),
         # Set for a bot-owned conversation, left as it is otherwise. The owner read with the
         # message may be stale (`_CHANGED_HANDS`): the row's own decides too.
         has_pending=sa.case(

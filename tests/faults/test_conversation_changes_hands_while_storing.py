@@ -12,6 +12,7 @@ for one stored with a run.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,10 +30,15 @@ from tests.fakes.graph import TestHarness
 
 pytestmark = pytest.mark.postgres
 CUSTOMER = "447700900123"
+LATER = OPEN_HOURS + timedelta(minutes=5)
 
 
 def _inbound(wamid: str, text: str) -> InboundMessage:
     return inbound(CUSTOMER, wamid, text, OPEN_HOURS)
+
+
+def _later(wamid: str, text: str) -> InboundMessage:
+    return inbound(CUSTOMER, wamid, text, LATER)
 
 
 async def _with_a_rep(h: TestHarness) -> int:
@@ -79,7 +85,7 @@ async def _run_stored_after(
 
     monkeypatch.setattr(conversations, "_store_group", change_then_store)
     async with h.service.sessions() as session, session.begin():
-        return await conversations.store_inbound_run(session, msgs=msgs, at=OPEN_HOURS)
+        return await conversations.store_inbound_run(session, msgs=msgs, at=max(m.timestamp for m in msgs))
 
 
 async def _outcome(h: TestHarness, conversation_id: int) -> tuple[Owner, bool, list[str], list[str]]:
@@ -166,6 +172,9 @@ async def _where_it_went(h: TestHarness, closed_id: int) -> tuple[Owner, int, Ow
                 )
             )
         ).scalars()
+        assert (closed.last_inbound_at, closed.updated_at) == (OPEN_HOURS, OPEN_HOURS), (
+            "the closed one untouched"
+        )
         return closed.owner, message.conversation_id, home.owner, home.has_pending, message.status, list(told)
 
 
@@ -188,9 +197,7 @@ async def test_a_message_stored_on_its_own_while_the_rep_closes_opens_a_new_conv
 
     monkeypatch.setattr(conversations, "current_conversation", read_then_close)
     async with h.service.sessions() as session, session.begin():
-        stored = await conversations.store_one(
-            session, msg=_inbound("wamid.m2", "one more question"), at=OPEN_HOURS
-        )
+        stored = await conversations.store_one(session, msg=_later("wamid.m2", "one more question"), at=LATER)
     assert stored.stored
     assert (stored.owner, stored.conversation_id != conversation_id) == (Owner.BOT, True), (
         "the caller schedules the bot's turn in the new conversation"
@@ -214,7 +221,7 @@ async def test_a_message_stored_with_a_run_while_the_rep_closes_opens_a_new_conv
         h,
         monkeypatch,
         _close(h, conversation_id),
-        [_inbound("wamid.m2", "one more question"), _inbound("wamid.m3", "hello?")],
+        [_later("wamid.m2", "one more question"), _later("wamid.m3", "hello?")],
     )
     assert [s.stored for s in stored] == [True, True]
     assert {(s.owner, s.conversation_id) for s in stored} == {(Owner.BOT, stored[0].conversation_id)}
