@@ -24,6 +24,11 @@ Chaos: every `--kill-every` seconds (jittered) one running process, chosen at ra
 SIGKILL and restarted a moment later (one API process is always left running so the load keeps
 flowing; a killed worker may leave none for a while).
 
+Reps (`--reps-every S`, 0: none): every S seconds (jittered) the admin resolves a conversation a
+rep has, or hands it back to the bot, chosen at random, through the API of a running process, while
+its customer may be writing: what the conversation's owner was when a message was stored may then
+have changed by the time it is written (`docs/pipeline.md`).
+
 Quiet: the load and the kills stop, every process runs again, and the run waits until nothing is
 pending (or `--quiet-within` seconds). Counted from the database and the fake Graph API:
 - delivered: message deliveries answered 200; stored: of those, messages in the database;
@@ -32,6 +37,7 @@ pending (or `--quiet-within` seconds). Counted from the database and the fake Gr
   customer got one reply twice); resent: replies claimed again after their sender died mid-send
   (the at-least-once window of `docs/pipeline.md`); unexplained: doubles no such resend accounts
   for (must be 0); unrecorded: replies Graph accepted once whose row does not say so;
+- stranded (must be 0): customers' messages stored in a conversation after it was closed;
 - stuck: after quiet, conversations still pending, stored messages neither answered nor handed off,
   replies unsent, inbox items unapplied, plus orphaned: conversations handed to people that have no
   open assignment (nobody would come).
@@ -198,6 +204,8 @@ class Tally:
     latencies: list[float] = field(default_factory=list)  # each 200, seconds
     kills: Counter[str] = field(default_factory=Counter)
     restart_s: list[float] = field(default_factory=list)
+    rep_actions: Counter[str] = field(default_factory=Counter)  # resolves and hand-backs done
+    rep_errors: int = 0  # refused (the conversation changed meanwhile) or cut by a kill
     restarting: set[int] = field(default_factory=set)  # ids of processes killed and not ready again
 
 
@@ -401,6 +409,8 @@ def database_facts(database_url: str) -> dict[str, int]:
                     " (SELECT coalesce(sum(turns), 0) FROM conversation),"
                     " (SELECT count(*) FROM messagestatusevent),"
                     " (SELECT count(*) FROM message WHERE direction = 'inbound' AND status = 'for_rep'),"
+                    " (SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id"
+                    "   WHERE c.owner = 'closed' AND m.direction = 'inbound' AND m.created_at > c.closed_at),"
                     # Every committed turn consumed at least one message of its own: a turn counted
                     # without one would be a turn committed twice.
                     " (SELECT count(*) FROM conversation c WHERE c.turns <> (SELECT count(DISTINCT m.turn)"
@@ -410,7 +420,7 @@ def database_facts(database_url: str) -> dict[str, int]:
             ).one()
     finally:
         engine.dispose()
-    keys = ("conversations", "handoffs", "turns", "statuses", "for_rep", "turn_count_mismatches")
+    keys = ("conversations", "handoffs", "turns", "statuses", "for_rep", "stranded", "turn_count_mismatches")
     return dict(zip(keys, (int(x) for x in row), strict=True))
 
 
@@ -437,6 +447,43 @@ def table(counts: Counts) -> str:
     rule = "-+-".join("-" * w for w in widths)
     row = " | ".join(str(values[h]).rjust(w) for h, w in zip(head, widths, strict=True))
     return f"{line}\n{rule}\n{row}"
+
+
+async def reps(apis: list[Server], tally: Tally, *, every_s: float, stop: asyncio.Event, seed: int) -> None:
+    """The admin (`demo-admin`, development mode) resolves or hands back a conversation a rep has,
+    one every `every_s` seconds (jittered), on a running API process; a process killed meanwhile
+    costs that action, not the run."""
+    chooser = random.Random(seed + 1)
+    headers = {"authorization": "Bearer demo-admin"}
+    async with httpx.AsyncClient(timeout=15, headers=headers) as http:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=chooser.uniform(0.5, 1.5) * every_s)
+            if stop.is_set():
+                return
+            live = [api for api in apis if api.running and id(api) not in tally.restarting]
+            if not live:
+                continue
+            api = chooser.choice(live)
+            try:
+                listed = await http.get(
+                    f"{api.url}/api/conversations", params={"owner": "human", "limit": 100}
+                )
+                held = [c["id"] for c in listed.json()] if listed.status_code == 200 else []
+                if not held:
+                    continue
+                action = chooser.choice(["resolve", "hand-back"])
+                done = await http.post(
+                    f"{api.url}/api/conversations/{chooser.choice(held)}/{action}",
+                    json={} if action == "hand-back" else None,
+                )
+            except (httpx.HTTPError, ValueError):
+                tally.rep_errors += 1
+                continue
+            if done.status_code == 200:
+                tally.rep_actions[action] += 1
+            else:
+                tally.rep_errors += 1
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -516,6 +563,12 @@ def parser() -> argparse.ArgumentParser:
         help="the fake Graph API posts a signed `sent` status webhook for each send it accepts, as Meta "
         "does (--no-sent-statuses: none, so no send can be confirmed by its status)",
     )
+    p.add_argument(
+        "--reps-every",
+        type=float,
+        default=0.0,
+        help="seconds between the admin's resolves and hand-backs; 0: none",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--logs", type=Path, default=None, help="default: a new temporary folder")
     return p
@@ -548,11 +601,20 @@ async def drive(args: argparse.Namespace, fleet: Fleet, fake: FakeGraphAPI) -> t
         if args.kill_every > 0
         else None
     )
+    acting = (
+        asyncio.create_task(
+            reps(fleet.apis, load.tally, every_s=args.reps_every, stop=stop_chaos, seed=args.seed)
+        )
+        if args.reps_every > 0
+        else None
+    )
     await asyncio.sleep(args.minutes * 60)
     load.stop.set()
     stop_chaos.set()
     if killing is not None:
         await killing
+    if acting is not None:
+        await acting
     await loading
     return load, time.monotonic() - started
 
@@ -602,6 +664,8 @@ def main() -> None:
         "posts": dict(tally.posts),
         "per_s": round(sum(tally.posts.values()) / seconds, 1),
         "retried_attempts": tally.retries,
+        "rep_actions": dict(tally.rep_actions),
+        "rep_errors": tally.rep_errors,
         "refused": len(tally.refused),
         "ack_p50_ms": round(quantiles[49] * 1000, 1),
         "ack_p99_ms": round(quantiles[98] * 1000, 1),
