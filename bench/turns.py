@@ -38,12 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
-from bench.measure import LOOPS, quantile, run_on_loop
+from bench.measure import LOOPS, quantile, require_empty_database, run_on_loop
 from orchestrator.core.config import load_config
 from orchestrator.core.settings import Settings
-from orchestrator.core.tables import InboxItem, Message
 from orchestrator.runtime.replay import harness
 from orchestrator.runtime.simulator import GraphSink, build_text_webhook
 
@@ -95,18 +92,8 @@ async def run(
             wa_id=wa_id, message_id=f"wamid.bench.{next(ids)}", timestamp=AT, text=words
         )
 
+    require_empty_database(database_url, "bench.turns")
     async with harness(database_url=database_url, config=config, at=AT, fake_graph=sink) as h:
-        async with h.service.sessions() as session:
-            held = [
-                (await session.execute(select(func.count()).select_from(table))).scalar_one()
-                for table in (Message, InboxItem)
-            ]
-            if any(held):
-                raise SystemExit(
-                    "bench.turns needs an empty database: its customers and message ids are the same "
-                    "every run, so on one an earlier run filled no turn would follow, and deliveries "
-                    "another benchmark left would be applied inside its timings (create a new one)"
-                )
         await h.service.graph.get()  # loaded before the clock starts (a process's first turn loads it)
         bot_cpu: list[float] = []
         bot_turn_cpu: list[float] = []
