@@ -72,6 +72,28 @@ async def _close(h: TestHarness, conversation_id: int) -> None:
         )
 
 
+async def _stored_alone_after(
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch, change: Awaitable[None], msg: InboundMessage
+) -> conversations.StoredInbound:
+    """`msg` stored on its own, `change` committed by another transaction right after the message's
+    read of its conversation (the owner: the rep's) and before it is written."""
+    read = conversations.current_conversation
+    changed = False
+
+    async def read_then_change(*args: Any, **kwargs: Any) -> Conversation:
+        nonlocal changed
+        found = await read(*args, **kwargs)
+        if not changed:  # the first read, the message's; a later one looks for a new conversation
+            assert found.owner == Owner.HUMAN, "read before the change"
+            await change
+            changed = True
+        return found
+
+    monkeypatch.setattr(conversations, "current_conversation", read_then_change)
+    async with h.service.sessions() as session, session.begin():
+        return await conversations.store_one(session, msg=msg, at=msg.timestamp)
+
+
 async def _run_stored_after(
     h: TestHarness, monkeypatch: pytest.MonkeyPatch, change: Awaitable[None], msgs: list[InboundMessage]
 ) -> list[conversations.StoredInbound]:
@@ -111,19 +133,9 @@ async def test_a_message_stored_on_its_own_while_a_rep_hands_back_goes_to_the_bo
 ) -> None:
     h = pg_h
     conversation_id = await _with_a_rep(h)
-    read = conversations.current_conversation
-
-    async def read_then_hand_back(*args: Any, **kwargs: Any) -> Conversation:
-        found = await read(*args, **kwargs)
-        assert found.owner == Owner.HUMAN, "read before the hand-back"
-        await _hand_back(h, conversation_id)
-        return found
-
-    monkeypatch.setattr(conversations, "current_conversation", read_then_hand_back)
-    async with h.service.sessions() as session, session.begin():
-        stored = await conversations.store_one(
-            session, msg=_inbound("wamid.m2", "are you there?"), at=OPEN_HOURS
-        )
+    stored = await _stored_alone_after(
+        h, monkeypatch, _hand_back(h, conversation_id), _inbound("wamid.m2", "are you there?")
+    )
     assert stored.owner == Owner.BOT, "the caller schedules the bot's turn"
     assert await _outcome(h, conversation_id) == (Owner.BOT, True, ["received"], [])
 
@@ -183,21 +195,9 @@ async def test_a_message_stored_on_its_own_while_the_rep_closes_opens_a_new_conv
 ) -> None:
     h = pg_h
     conversation_id = await _with_a_rep(h)
-    read = conversations.current_conversation
-    closed = False
-
-    async def read_then_close(*args: Any, **kwargs: Any) -> Conversation:
-        nonlocal closed
-        found = await read(*args, **kwargs)
-        if not closed:  # the first read, the message's; a later one looks for a new conversation
-            assert found.owner == Owner.HUMAN, "read before the close"
-            await _close(h, conversation_id)
-            closed = True
-        return found
-
-    monkeypatch.setattr(conversations, "current_conversation", read_then_close)
-    async with h.service.sessions() as session, session.begin():
-        stored = await conversations.store_one(session, msg=_later("wamid.m2", "one more question"), at=LATER)
+    stored = await _stored_alone_after(
+        h, monkeypatch, _close(h, conversation_id), _later("wamid.m2", "one more question")
+    )
     assert stored.stored
     assert (stored.owner, stored.conversation_id != conversation_id) == (Owner.BOT, True), (
         "the caller schedules the bot's turn in the new conversation"
