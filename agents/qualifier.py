@@ -78,7 +78,7 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if text and not collected and not is_greeting(text):
         # A question instead of an answer: answer it if we can, then ask again.
         match = knowledge_of(ctx).best(text)
-        if match is not None and match.score >= config.agents.knowledge_threshold:
+        if match is not None:
             out.append(reply(config.localized(match.entry.answer, language), agent="responder"))
     question = config.localized(config.qualification.questions[missing[0]], language)
     out.append(reply(question, agent=AGENT))

@@ -13,8 +13,11 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
+from agents import lexicon
 from agents.common import comparable, handoff_request, reply, turn_text
+from agents.language import analyse, word_forms
 from agents.sentinel.basics import is_acknowledgement, is_greeting, is_pleasantry, is_question, strip_social
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
@@ -33,20 +36,111 @@ class KnowledgeMatch:
     entry: KnowledgeEntry
     score: float
     question: str
+    # "similar": the message is close to one listed question as a whole (fuzzy); "words": the
+    # message's content words are the entry's words, whatever the function words around them.
+    how: str = "similar"
+
+
+# Words that never name what a question is about: function words, question words, numbers.
+_NO_TOPIC = lexicon.FUNCTION_WORDS | lexicon.QUESTION_WORDS | lexicon.NUMBER_WORDS
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """The words of `text` that can name a topic: folded, Arabic clitics removed, with no function
+    words ("what time do you open?" -> ("time", "open")), digits or single letters."""
+    out: list[str] = []
+    for word in analyse(text).words:
+        forms = word_forms(word)
+        if any(form in _NO_TOPIC for form in forms):
+            continue
+        key = min(forms, key=len)
+        if len(key) >= 2 and not key.isdigit() and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+def asked_parts(text: str) -> list[str]:
+    """`text`, and each of its clauses that asks something when it has several ("we're a small
+    shop, how much is it?" -> also "how much is it"): context around a question must not drown it."""
+    a = analyse(text)
+    parts = [text]
+    if not a.tokens or a.tokens[-1].clause == 0:
+        return parts
+    clauses: dict[int, list[int]] = {}
+    for i, token in enumerate(a.tokens):
+        clauses.setdefault(token.clause, []).append(i)
+    for indexes in clauses.values():
+        first, last = indexes[0], indexes[-1]
+        after = text[a.tokens[last].end : a.tokens[last + 1].start if last + 1 < len(a.tokens) else len(text)]
+        before = text[a.tokens[first - 1].end if first else 0 : a.tokens[first].start]
+        if any(mark in after for mark in "?؟") or "¿" in before or a.words[first] in lexicon.QUESTION_WORDS:
+            parts.append(a.span(first, last))
+    return parts
+
+
+def same_word(a: str, b: str) -> bool:
+    """One word in two forms: equal, an inflection ("price"/"prices"/"pricing", "open"/"opening":
+    a shared start of four letters or more that leaves at most three letters of the longer word),
+    or a typo of a long word ("pasword", "pricign": one edit or swap in seven letters or more;
+    "cuenta" and "cuesta" are two words)."""
+    if a == b:
+        return True
+    shortest, longest = sorted((len(a), len(b)))
+    if longest - shortest > max(3, longest // 5) or (a[0] != b[0] and shortest < 7):
+        return False  # too far apart for either rule
+    shared = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared += 1
+    if shared >= 4 and shared >= longest - 3:
+        return True
+    return shortest >= 7 and OSA.normalized_similarity(a, b) >= 0.8
 
 
 class KnowledgeBase:
-    """Index of the configured knowledge entries for fuzzy matching."""
+    """Index of the configured knowledge entries, answering a message with the entry it asks for.
 
-    def __init__(self, entries: list[KnowledgeEntry]) -> None:
+    Two ways to match, the first that finds one wins:
+    - *similar*: the message as a whole against each listed question (rapidfuzz `token_set_ratio`
+      over folded text, at least `threshold`);
+    - *words*: the topic words of the message against each entry's ("what time do you open?" has
+      the word of "when are you open"): every topic word of one listed question is in the message,
+      or more than half the message's topic words are the entry's. A tie between two entries is
+      no answer.
+    """
+
+    def __init__(self, entries: list[KnowledgeEntry], threshold: float = 85) -> None:
+        self.threshold = threshold
         self._choices: list[str] = []
         self._owners: list[KnowledgeEntry] = []
+        self._entries = list(entries)
+        self._questions: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        # How much each topic word says about an entry: 1 for a word that is a listed question on
+        # its own ("prices") or that several of its questions share ("password"), 1/2 for one that
+        # only asks it alongside another ("time" of "what time do you close"): the sum of 1/n over
+        # the entry's questions with n topic words that hold it, at most 1.
+        self._weights: dict[str, dict[str, float]] = {}
         for entry in entries:
+            weights = self._weights.setdefault(entry.id, {})
+            questions = self._questions.setdefault(entry.id, [])
             for q in entry.questions:
                 self._choices.append(comparable(q))
                 self._owners.append(entry)
+                keys = content_words(q)
+                if keys:
+                    questions.append((q, keys))
+                    for key in keys:
+                        weights[key] = min(1.0, weights.get(key, 0.0) + 1 / len(keys))
+        self._vocabulary = frozenset(word for weights in self._weights.values() for word in weights)
+        self._seen: dict[str, frozenset[str]] = {}
 
     def best(self, text: str) -> KnowledgeMatch | None:
+        """The entry `text` asks for, or None when no entry matches well enough."""
+        return self.similar(text) or self._by_words(text)
+
+    def similar(self, text: str) -> KnowledgeMatch | None:
+        """The listed question closest to `text` as a whole, when at least `threshold` close."""
         query = comparable(text)
         if not query or not self._choices:
             return None
@@ -55,9 +149,57 @@ class KnowledgeBase:
             return None
         _choice, score, index = found
         # token_set_ratio is 100 for any subset; demand real overlap for very short queries.
-        if len(query.split()) < 2 and score < 100:
+        if (len(query.split()) < 2 and score < 100) or score < self.threshold:
             return None
         return KnowledgeMatch(self._owners[index], float(score), self._choices[index])
+
+    def _by_words(self, text: str) -> KnowledgeMatch | None:
+        ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
+        for part in asked_parts(text):
+            ranked.extend(self._ranked_by_words(part))
+        if not ranked:
+            return None
+        ranked.sort(key=lambda r: r[0], reverse=True)
+        best = ranked[0]
+        if any(rank == best[0] and match.entry is not best[1].entry for rank, match in ranked[1:]):
+            return None  # two entries fit as well: answering the wrong one is worse than a fallback
+        return best[1]
+
+    def _ranked_by_words(self, text: str) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
+        said = content_words(text)
+        ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
+        if not said:
+            return ranked
+        hits = [self._hits(word) for word in said]
+        heard = frozenset().union(*hits)
+        if not heard:
+            return ranked
+        for entry in self._entries:
+            weights = self._weights[entry.id]
+            found = [max((weights.get(v, 0.0) for v in hit), default=0.0) for hit in hits]
+            if not any(found):
+                continue
+            covered = [q for q, keys in self._questions[entry.id] if len(keys) > 1 and heard.issuperset(keys)]
+            share = sum(found) / len(said)
+            if not covered and share <= 0.5:
+                continue
+            question = (
+                max(covered, key=lambda q: len(content_words(q)))
+                if covered
+                else " ".join(w for w, f in zip(said, found, strict=True) if f)
+            )
+            rank = (1 if covered else 0, share, sum(1 for f in found if f))
+            ranked.append((rank, KnowledgeMatch(entry, round(100 * share, 1), question, how="words")))
+        return ranked
+
+    def _hits(self, word: str) -> frozenset[str]:
+        """The knowledge base's words `word` is a form of (kept for the words customers repeat)."""
+        found = self._seen.get(word)
+        if found is None:
+            if len(self._seen) >= 20_000:
+                self._seen.clear()
+            found = self._seen[word] = frozenset(v for v in self._vocabulary if same_word(word, v))
+        return found
 
     def as_text(self, config: AppConfig, language: str) -> str:
         seen: dict[str, str] = {}
@@ -70,7 +212,7 @@ class KnowledgeBase:
 
 def knowledge_of(ctx: GraphContext) -> KnowledgeBase:
     if ctx.knowledge is None:
-        ctx.knowledge = KnowledgeBase(ctx.config.knowledge)
+        ctx.knowledge = KnowledgeBase(ctx.config.knowledge, ctx.config.agents.knowledge_threshold)
     kb: KnowledgeBase = ctx.knowledge
     return kb
 
@@ -131,12 +273,17 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     # "Hi there, what are your prices?": the question is what follows the greeting.
     question = strip_social(text)
     match = knowledge_of(ctx).best(question) if analysis is None else None
-    if match is not None and match.score >= config.agents.knowledge_threshold:
+    if match is not None:
         out.append(reply(config.localized(match.entry.answer, language), agent=AGENT))
         event = {
             "agent": AGENT,
             "description": f"answered from knowledge entry {match.entry.id}",
-            "details": {"entry": match.entry.id, "score": match.score, "matched": match.question},
+            "details": {
+                "entry": match.entry.id,
+                "score": match.score,
+                "matched": match.question,
+                "how": match.how,
+            },
         }
         return {"outgoing": out, "fallbacks": 0, "events": [*events, event]}
     if is_pleasantry(question):

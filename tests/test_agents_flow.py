@@ -72,6 +72,24 @@ async def test_known_question_is_answered_from_the_knowledge_base(h: TestHarness
     assert (await _conversation(h))["owner"] == "bot"
 
 
+async def test_questions_in_other_words_than_the_knowledge_base_are_answered_not_handed_off(
+    h: TestHarness,
+) -> None:
+    # Two misses in a row would be an `unresolved` handoff: these must be answered, in the
+    # customer's language, though neither is worded as a listed question.
+    wa = "12025550409"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    hours = await say(h, text(wa, "what time do you open tomorrow?", h.clock.now()))
+    assert any("Monday to Friday" in s for s in hours), hours
+    trial = await say(h, text(wa, "ok and can I try it for free first?", h.clock.now()))
+    assert any("14-day free trial" in s for s in trial), trial
+    german = await say(h, text("4915112345678", "Was kostet das pro Monat?", h.clock.now()))
+    assert any("49 $ pro Agentenplatz" in s for s in german), german
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    assert len(listed) == 2
+    assert [c["owner"] for c in listed] == ["bot", "bot"], "neither conversation was handed off"
+
+
 async def test_repeated_unanswerable_questions_hand_off_as_unresolved(h: TestHarness) -> None:
     wa = "12025550406"
     await say(h, text(wa, "Hello", h.clock.now()))

@@ -298,7 +298,7 @@ class AgentsConfig(_Model):
     # The model's answer is sent only at or above this confidence; below it the bot falls back
     # (knowledge base, then "sorry" and in the end an `unresolved` handoff) instead of guessing.
     answer_min_confidence: float = Field(default=0.6, ge=0, le=1)
-    knowledge_threshold: float = Field(default=72, ge=0, le=100)
+    knowledge_threshold: float = Field(default=85, ge=0, le=100)
     loop_similarity: float = Field(default=85, ge=0, le=100)
 
 
