@@ -172,7 +172,9 @@ def _tokenise(text: str, folded: str, work: str, index: tuple[int, ...]) -> Anal
         gap = work[last_end : match.start()]
         if tokens and (any(c in _CLAUSE_PUNCT for c in gap) or " - " in gap):
             clause += 1
-        word = match.group(0)
+        word = lexicon.SHORTHAND.get(match.group(0), match.group(0))
+        if word[-1] == "2" and len(word) >= 4 and word[:-1].isalpha():
+            word = word[:-1]  # reduplication: "dibales2" is "dibales-dibales", "rame2" is "rame-rame"
         if tokens and word in lexicon.CLAUSE_CONJUNCTIONS:
             clause += 1
         start = index[match.start()] if match.start() < len(index) else len(text)
@@ -371,7 +373,7 @@ class Phrase:
     def parse(cls, source: str, *, weight: float = 1.0, tag: str = "") -> Phrase:
         slots: list[_Slot] = []
         for part in source.split():
-            choices = [fold(c) for c in part.split("/") if c]
+            choices = [lexicon.SHORTHAND.get(c, c) for c in (fold(c) for c in part.split("/") if c)]
             exact = frozenset(c for c in choices if not c.endswith("*"))
             prefixes = tuple(c[:-1] for c in choices if c.endswith("*"))
             slots.append(_Slot(exact, prefixes))

@@ -167,6 +167,7 @@ class LexiconFile(BaseModel):
     ack_filler: Words = frozenset()
     loop_stopwords: Words = frozenset()
     function_words: Words = frozenset()
+    shorthand: dict[str, str] = Field(default_factory=dict)
     negators: Words = frozenset()
     number_words: Words = frozenset()
     arabic_prefixes: tuple[str, ...] = ()
@@ -241,15 +242,25 @@ _FILES = load_lexicons()
 LANGUAGES: tuple[str, ...] = tuple(name for name in _FILES if name != COMMON)
 
 
+# Chat shorthand and the word it stands for; messages are read with it (`agents.language`), and
+# the word lists below hold the full word in its place.
+SHORTHAND: Mapping[str, str] = {k: v for f in _FILES.values() for k, v in f.shorthand.items()}
+
+
+def _words(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(SHORTHAND.get(w, w) for w in words)
+
+
 def _table(key: str) -> Mapping[str, Any]:
-    return {lang: getattr(_FILES[lang], key) for lang in LANGUAGES if getattr(_FILES[lang], key)}
+    table = {lang: getattr(_FILES[lang], key) for lang in LANGUAGES if getattr(_FILES[lang], key)}
+    return {lang: _words(v) if isinstance(v, frozenset) else v for lang, v in table.items()}
 
 
 def _union(key: str) -> frozenset[str]:
     out: set[str] = set()
     for f in _FILES.values():
         out |= getattr(f, key)
-    return frozenset(out)
+    return _words(frozenset(out))
 
 
 def _concat(key: str) -> tuple[str, ...]:

@@ -60,8 +60,9 @@ def content_words(text: str) -> tuple[str, ...]:
 
 
 def asked_parts(text: str) -> list[str]:
-    """`text`, and each of its clauses that asks something when it has several ("we're a small
-    shop, how much is it?" -> also "how much is it"): context around a question must not drown it."""
+    """`text`, and each of its clauses when it has several ("we're a small shop, how much is it?"
+    -> also "we're a small shop" and "how much is it"; "no need to call, just tell me the price"):
+    context around a question must not drown it."""
     a = analyse(text)
     parts = [text]
     if not a.tokens or a.tokens[-1].clause == 0:
@@ -69,12 +70,7 @@ def asked_parts(text: str) -> list[str]:
     clauses: dict[int, list[int]] = {}
     for i, token in enumerate(a.tokens):
         clauses.setdefault(token.clause, []).append(i)
-    for indexes in clauses.values():
-        first, last = indexes[0], indexes[-1]
-        after = text[a.tokens[last].end : a.tokens[last + 1].start if last + 1 < len(a.tokens) else len(text)]
-        before = text[a.tokens[first - 1].end if first else 0 : a.tokens[first].start]
-        if any(mark in after for mark in "?؟") or "¿" in before or a.words[first] in lexicon.QUESTION_WORDS:
-            parts.append(a.span(first, last))
+    parts.extend(a.span(indexes[0], indexes[-1]) for indexes in clauses.values())
     return parts
 
 
@@ -106,8 +102,8 @@ class KnowledgeBase:
       over folded text, at least `threshold`);
     - *words*: the topic words of the message against each entry's ("what time do you open?" has
       the word of "when are you open"): every topic word of one listed question is in the message,
-      or more than half the message's topic words are the entry's. A tie between two entries is
-      no answer.
+      or more than half the message's topic words (or one clause's) are the entry's. A tie
+      between two entries is no answer.
     """
 
     def __init__(self, entries: list[KnowledgeEntry], threshold: float = 85) -> None:
@@ -176,7 +172,7 @@ class KnowledgeBase:
             return ranked
         for entry in self._entries:
             weights = self._weights[entry.id]
-            found = [max((weights.get(v, 0.0) for v in hit), default=0.0) for hit in hits]
+            found = [min(1.0, sum(weights.get(v, 0.0) for v in hit)) for hit in hits]
             if not any(found):
                 continue
             covered = [q for q, keys in self._questions[entry.id] if len(keys) > 1 and heard.issuperset(keys)]

@@ -271,7 +271,13 @@ def _find_frames(text: str) -> list[_Frame]:
 
     def add(rule: str, verb: Match, noun: Match, score: float) -> None:
         first, last = min(verb.first, noun.first), max(verb.last, noun.last)
-        if _about_others(a, first, last):
+        # A department's own name is not about others ("quelqu'un du service client").
+        own_name = (
+            frozenset(words[noun.first : noun.last + 1])
+            if noun.phrase.tag.startswith("department")
+            else frozenset()
+        )
+        if _about_others(a, first, last, ignore=own_name):
             return
         if rule.startswith("talk") and set(a.words[first : last + 3]) & lexicon.PAST_MARKERS:
             return  # "the agent I was talking to yesterday": a report, not a request

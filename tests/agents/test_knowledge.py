@@ -94,9 +94,17 @@ def test_two_entries_that_fit_as_well_are_no_answer() -> None:
 def test_a_question_after_context_in_another_clause_is_answered_on_its_own_words() -> None:
     kb = _kb(("pricing", ["price per seat", "monthly price"]))
     text = "we're a small bakery with three shops and a food truck, what's your price?"
-    assert asked_parts(text)[1:] == ["what's your price"]
+    assert asked_parts(text)[-1] == "what's your price"
     assert _entry(kb, text) == "pricing"
-    assert _entry(kb, "we're a small bakery with three shops and a food truck and a good price") is None
+    # The same words with no clause of their own are drowned by the rest.
+    assert _entry(kb, "we're a small bakery with three shops and a food truck whose price is good") is None
+
+
+def test_a_word_counts_with_its_other_forms_listed_in_other_questions() -> None:
+    # "planos" is a form of "plan", "plans" and "plano", each half a listed question: fully.
+    kb = _kb(("pricing", ["cost of the plan", "pricing plans", "valor do plano"]))
+    assert _entry(kb, "planos?") == "pricing"
+    assert _entry(_kb(("pricing", ["cost of the plan"])), "planos?") is None
 
 
 def test_the_default_knowledge_answers_in_many_languages(default_kb: KnowledgeBase) -> None:

@@ -92,3 +92,21 @@ def test_language_is_detected(text: str, language: str) -> None:
 def test_language_is_the_default_when_unsure(text: str) -> None:
     assert detect_language(text, default="") == ""
     assert detect_language(text) == "en"
+
+
+def test_chat_shorthand_is_read_as_the_word_it_stands_for() -> None:
+    assert analyse("put me thru to billing pls").words == ("put", "me", "through", "to", "billing", "please")
+    assert analyse("ngm resolve, vc sabe?").words == ("ninguem", "resolve", "voce", "sabe")
+    # Words of one language that are shorthand in another are left alone ("wat kost het").
+    assert analyse("wat kost het").words == ("wat", "kost", "het")
+
+
+def test_lexicon_phrases_written_with_shorthand_match_the_full_word() -> None:
+    phrases = PhraseSet.of(["nggak dibales"])  # a lexicon may list a shorthand form
+    assert phrases.find(analyse("kok tidak... gak dibales").words)
+    assert phrases.find(analyse("gk dibales").words)
+
+
+def test_a_word_repeated_with_a_2_is_read_once() -> None:
+    # Indonesian reduplication: "dibales2" is "dibales-dibales"; "mp3" and "me2" are not.
+    assert analyse("gk dibales2, rame2 mp3 me2").words == ("gak", "dibales", "rame", "mp3", "me2")

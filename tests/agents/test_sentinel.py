@@ -193,6 +193,17 @@ def test_negated_request_is_not_a_request_but_is_reported_as_negated(text: str) 
     assert negated.kind is SignalKind.NEGATED_REQUEST
 
 
+def test_a_department_named_after_customers_is_still_a_department() -> None:
+    # "service client" holds "client", which elsewhere makes a frame about the customer's own
+    # customers ("my clients can talk to a person in your app?").
+    signal = detect_explicit_request("j'aimerais être mis en relation avec quelqu'un du service client")
+    assert signal is not None
+    assert (
+        detect_explicit_request("can my clients talk to someone from customer service through your app?")
+        is None
+    )
+
+
 def test_travel_agent_is_not_a_request_for_a_human() -> None:
     assert detect_explicit_request("can I talk to you about our travel agent business?") is None
 
