@@ -124,5 +124,8 @@ def is_pleasantry(text: str) -> bool:
     if frustration is not None and frustration.score >= 0.3:
         return False
     thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
-    positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS)
+    # A thumbs-up or a smile counts as a word of praise ("it worked in the end, all good now 👍").
+    positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS) + any(
+        c in lexicon.POSITIVE_EMOJI for c in text
+    )
     return thanks or positive >= 2

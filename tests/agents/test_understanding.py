@@ -156,6 +156,11 @@ def test_thanks_with_a_remark_is_a_pleasantry_but_a_complaint_is_not() -> None:
     assert not is_pleasantry("thanks, but how do I export?")
 
 
+def test_a_problem_reported_solved_with_a_thumbs_up_is_a_pleasantry() -> None:
+    assert is_pleasantry("had trouble logging in yesterday but it worked in the end, all good now 👍")
+    assert not is_pleasantry("had trouble logging in yesterday, all good now?")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("how do i export chats", True), ("wie geht das", True), ("still stuck", False), ("price?", True)],
