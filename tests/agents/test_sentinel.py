@@ -206,7 +206,11 @@ def test_a_department_named_after_customers_is_still_a_department() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["wie kann ich einen Agenten hinzufügen?", "how do I add an agent to my account?", "cómo elimino un agente?"],
+    [
+        "wie kann ich einen Agenten hinzufügen?",
+        "how do I add an agent to my account?",
+        "cómo elimino un agente?",
+    ],
 )
 def test_adding_or_removing_a_seat_is_not_a_request_for_a_human(text: str) -> None:
     assert detect_explicit_request(text) is None
