@@ -23,7 +23,7 @@ import re
 from pydantic import BaseModel, Field
 
 from agents import lexicon
-from agents.language import analyse, fold
+from agents.language import analyse, content_words, fold
 from agents.sentinel.basics import is_acknowledgement
 from agents.sentinel.detectors import detect_explicit_request
 from agents.sentinel.frustration import detect_frustration
@@ -90,18 +90,43 @@ _BUDGET = re.compile(
     rf"(?:around|about|approx\w*|~|unos|cerca\s+de|environ|etwa|circa|sekitar|ongeveer)?\s*{_NUM}{_PER}",
     _FLAGS,
 )
+# A dot ends a clause unless it closes an initial ("S.L.", "B.V.": the name goes on to its end).
 _CLAUSE_END = re.compile(
-    r"[,.;!?\n()]|\s[-–]\s|\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s", _FLAGS
+    r"[,;!?\n()]|(?<!\.[A-Z])\.(?![A-Z]\.)|\s[-–]\s|"
+    r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
+    _FLAGS,
 )
+_INITIALS_END = re.compile(r"\b[A-Z]\.[A-Z]\.$")
 _SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
+
+
+_SCRIPT_CHANGE = re.compile(r"(?<=[A-Za-z0-9.&])\s+(?=[\u0600-\u06ff])")
+# A legal form's abbreviation keeps its dots, and a second part goes with it ("Pvt. Ltd.",
+# "S.A. de C.V.", "S.r.l.", "Co.").
+_SUFFIX_TAIL = re.compile(
+    r"^\.?(?:\s*(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.\s?V|C\.V|S\.A|Cia)\b\.?)?", re.UNICODE
+)
+_DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Cia)|\b[A-Za-z]\.[A-Za-z])$")
 
 
 def _clean_name(raw: str) -> str:
     """Cut a captured name at the end of its clause and drop leading articles and trailing filler."""
     cut = _CLAUSE_END.search(raw)
     value = raw[: cut.start()] if cut else raw
+    if _DOTTED_SUFFIX.search(value):
+        tail = _SUFFIX_TAIL.match(raw[len(value) :])
+        if tail and tail.group(0):
+            value += tail.group(0)
+    # "Falcon Tech Solutions LLC ونبغاه ...": a Latin name ends where Arabic words begin.
+    value = _SCRIPT_CHANGE.split(value, maxsplit=1)[0]
     words = value.split()
-    while words and fold(words[0]).rstrip("'") in lexicon.NAME_ARTICLES and len(words) > 1:
+    # "a Padaria Central" drops its article; "Le Petit Atelier" keeps it, capitalised as part of the name.
+    while (
+        words
+        and words[0].islower()
+        and fold(words[0]).rstrip("'") in lexicon.NAME_ARTICLES
+        and len(words) > 1
+    ):
         words = words[1:]
     for i, word in enumerate(words):
         if i and fold(word).strip(".,!?") in lexicon.NAME_STOP:
@@ -110,6 +135,8 @@ def _clean_name(raw: str) -> str:
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
     for prefix in _COMPANY_PREFIXES:
         value = prefix.sub("", value, count=1)
+    if _INITIALS_END.search(value) or (value.endswith(".") and _DOTTED_SUFFIX.search(value[:-1])):
+        return value.rstrip(",;:!")
     return value.rstrip(".,;:!")
 
 
@@ -149,7 +176,10 @@ def looks_like_use_case(text: str) -> bool:
     words = text.split()
     if len(words) < 3 or _looks_like_name(text.strip()):
         return False
-    return bool(_USE_CASE_CUES.search(text)) and not _CAPITALISED.match(words[0])
+    # A capitalised first word is a name's ("Trident Marine for ..."), unless it is a preposition
+    # or the like ("Für Kundenservice über WhatsApp").
+    opening_name = bool(_CAPITALISED.match(words[0])) and fold(words[0]) not in lexicon.FUNCTION_WORDS
+    return bool(_USE_CASE_CUES.search(text)) and not opening_name
 
 
 def extract_company_name(
@@ -179,7 +209,8 @@ def extract_company_name(
                 )
     m = _COMPANY_SUFFIX.search(text)
     if m:
-        value = _clean_name(m.group(0))
+        tail = _SUFFIX_TAIL.match(text[m.end() :])
+        value = _clean_name(m.group(0) + (tail.group(0) if tail else ""))
         words = value.split()
         while words and fold(words[0]) in lexicon.NOT_NAME_START | lexicon.NAME_ARTICLES:
             words = words[1:]
@@ -195,14 +226,23 @@ def extract_company_name(
         m = pattern.search(text)
         if m:
             value = _clean_name(text[m.end() :])
-            clear = asked or (len(value.split()) >= 2 and _looks_like_name(value))
-            if _plausible_name(value) and value[0].isupper() and clear:
+            # Unasked, the name must look like one: two capitalised words, or one beside a use
+            # case in the same message ("I'm from Bloom, ... we want to handle orders").
+            clear = asked or (_looks_like_name(value) and (len(value.split()) >= 2 or unasked_weak))
+            # Asked for it, a lowercase name counts ("it's blue door bakery"); unasked, capitals.
+            named = value[0].isupper() or (
+                asked and len(value.split()) <= 5 and fold(value.split()[0]) not in lexicon.FUNCTION_WORDS
+            )
+            if _plausible_name(value) and named and clear:
                 return Extracted(
                     field="company_name", value=value, evidence=m.group(0) + value, confidence=0.75
                 )
     if not asked:
         return None
-    first = _CLAUSE_END.split(text.strip(), maxsplit=1)[0]
+    # "Ach so, sorry: Nordlicht Events": a colon introduces the answer.
+    after_colon = text.rsplit(":", 1)[1].strip() if ":" in text else ""
+    answer_text = after_colon if 0 < len(after_colon.split()) <= 6 else text
+    first = _CLAUSE_END.split(answer_text.strip(), maxsplit=1)[0]
     # "Trident Marine, we'd like a call from sales": a name opening the answer counts even when the
     # rest of the message asks for something.
     named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
@@ -216,8 +256,22 @@ def extract_company_name(
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
 
 
+# After a comma, a new subject or a figure starts a remark about something else ("customer support,
+# we get tons of DMs", "selling on WhatsApp, budget is like $50/mo", "lead follow up, 5 log hai").
+_USE_CASE_AFTERTHOUGHT = re.compile(
+    r",\s*(?=(?:we|i|our|my|it|its|it's|they|budget|about|around|nosotros|somos|tenemos|n[óo]s|"
+    r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d)",
+    _FLAGS,
+)
+
+
+_USE_IT_FOR = re.compile(r"^(?:to\s+)?(?:use|using)\s+(?:it|this|you)\s+(?:to|for)\s+", _FLAGS)
+
+
 def _clean_use_case(raw: str) -> str:
     sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
+    sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
+    sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")
     return value[:160]
 
@@ -250,6 +304,15 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     if len(value) < 3 or not any(c.isalpha() for c in value):
         return None
     return Extracted(field="use_case", value=value, evidence=text.strip(), confidence=0.65)
+
+
+def _not_a_use_case(use_case: Extracted, company: Extracted | None) -> bool:
+    """ "quiero más información", "je voudrais plus d'infos": a request for information, not what
+    they want to do; "trabalho na Lar Doce Lar Imóveis" taken whole: the company, not a use case."""
+    words = content_words(use_case.value)
+    if not words or all(w in lexicon.INFO_WORDS for w in words):
+        return True
+    return company is not None and use_case.confidence < 0.9 and fold(company.value) in fold(use_case.value)
 
 
 def extract_email(text: str) -> Extracted | None:
@@ -324,9 +387,15 @@ def extract_fields(
     ):
         answer = "company_name"
     use_case = extract_use_case(text, asked=answer == "use_case")
+    if use_case is not None and _not_a_use_case(use_case, None):
+        use_case = None
+    if use_case is None and answer == "use_case" and asking == "company_name":
+        answer = "company_name"  # it read like a use case but is none: the answer to what was asked
     company = extract_company_name(
         text, asked=answer == "company_name", person=person, unasked_weak=use_case is not None
     )
+    if use_case is not None and _not_a_use_case(use_case, company):
+        use_case = None
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:
             found.append(item)

@@ -480,3 +480,21 @@ def _match_rest(phrase: Phrase, words: Sequence[str], start: int, gap: int) -> i
         else:
             return None
     return position
+
+
+# Words that never name what a question is about: function words, question words, numbers.
+_NO_TOPIC = lexicon.FUNCTION_WORDS | lexicon.QUESTION_WORDS | lexicon.NUMBER_WORDS
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """The words of `text` that can name a topic: folded, Arabic clitics removed, with no function
+    words ("what time do you open?" -> ("time", "open")), digits or single letters."""
+    out: list[str] = []
+    for word in analyse(text).words:
+        forms = word_forms(word)
+        if any(form in _NO_TOPIC for form in forms):
+            continue
+        key = min(forms, key=len)
+        if len(key) >= 2 and not key.isdigit() and key not in out:
+            out.append(key)
+    return tuple(out)

@@ -15,9 +15,8 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from agents import lexicon
 from agents.common import comparable, handoff_request, reply, turn_text
-from agents.language import analyse, word_forms
+from agents.language import analyse, content_words
 from agents.sentinel.basics import is_acknowledgement, is_greeting, is_pleasantry, is_question, strip_social
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
@@ -39,24 +38,6 @@ class KnowledgeMatch:
     # "similar": the message is close to one listed question as a whole (fuzzy); "words": the
     # message's content words are the entry's words, whatever the function words around them.
     how: str = "similar"
-
-
-# Words that never name what a question is about: function words, question words, numbers.
-_NO_TOPIC = lexicon.FUNCTION_WORDS | lexicon.QUESTION_WORDS | lexicon.NUMBER_WORDS
-
-
-def content_words(text: str) -> tuple[str, ...]:
-    """The words of `text` that can name a topic: folded, Arabic clitics removed, with no function
-    words ("what time do you open?" -> ("time", "open")), digits or single letters."""
-    out: list[str] = []
-    for word in analyse(text).words:
-        forms = word_forms(word)
-        if any(form in _NO_TOPIC for form in forms):
-            continue
-        key = min(forms, key=len)
-        if len(key) >= 2 and not key.isdigit() and key not in out:
-            out.append(key)
-    return tuple(out)
 
 
 def asked_parts(text: str) -> list[str]:

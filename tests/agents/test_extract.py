@@ -191,3 +191,81 @@ def test_qualification_dialogue_fills_company_then_use_case() -> None:
     assert _values("we want to qualify inbound leads automatically", "use_case") == {
         "use_case": "qualify inbound leads automatically"
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hola, quiero más información",
+        "Bonjour, je voudrais plus d'infos svp",
+        "vorrei info",
+        "ik wil graag meer info",
+    ],
+)
+def test_a_request_for_information_is_not_a_use_case(text: str) -> None:
+    assert "use_case" not in _values(text, None)
+    assert "use_case" not in _values(text, "company_name")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("somos Reformas Albacete S.L.", "Reformas Albacete S.L."),
+        ("we are Nexa Infotech Pvt. Ltd. from Pune", "Nexa Infotech Pvt. Ltd."),
+        ("ah ok, Distribuidora Norteña S.A. de C.V.", "Distribuidora Norteña S.A. de C.V."),
+        ("Summit Roofing Co.", "Summit Roofing Co."),
+    ],
+)
+def test_a_legal_form_keeps_its_dots(text: str, name: str) -> None:
+    assert _values(text, "company_name")["company_name"] == name
+
+
+def test_a_capitalised_article_is_part_of_the_name_and_a_lowercase_one_is_not() -> None:
+    found = _values(
+        "On est Le Petit Atelier, une boutique à Lyon. On voudrait centraliser les messages", None
+    )
+    assert found["company_name"] == "Le Petit Atelier"
+    assert _values("a Padaria Central", "company_name")["company_name"] == "Padaria Central"
+
+
+def test_a_latin_name_ends_where_arabic_words_begin() -> None:
+    found = _values("مرحبا، أنا من شركة Falcon Tech Solutions LLC ونبغاه لدعم العملاء", None)
+    assert found["company_name"] == "Falcon Tech Solutions LLC"
+    assert "دعم العملاء" in found["use_case"]
+
+
+def test_one_capitalised_word_is_a_name_beside_a_use_case_in_the_same_message() -> None:
+    found = _values(
+        "Hi! I'm from Bloom, a flower shop in Austin. We want to handle online orders on whatsapp", None
+    )
+    assert found["company_name"] == "Bloom"
+    assert found["use_case"].startswith("handle online orders on whatsapp")
+    assert "company_name" not in _values("hi, I'm from Bloom", None), "alone, one word is not clear enough"
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("customer support mostly, we get tons of dms", "customer support"),
+        ("selling on whatsapp + answering DMs, budget is like $50/mo", "selling on whatsapp + answering DMs"),
+        ("appointment reminders, invoices and follow ups", "appointment reminders, invoices and follow ups"),
+        (
+            "we sell used cars, want to manage enquiries from facebook ads",
+            "manage enquiries from facebook ads",
+        ),
+    ],
+)
+def test_a_use_case_answer_loses_the_remarks_around_it(text: str, use_case: str) -> None:
+    assert _values(text, "use_case")["use_case"] == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("the company? it's blue door bakery", "blue door bakery"),
+        ("ok. wir sind die weber & söhne kg", "weber & söhne kg"),
+    ],
+)
+def test_asked_for_the_company_a_lowercase_name_after_a_lead_counts(text: str, name: str) -> None:
+    assert _values(text, "company_name") == {"company_name": name}
+    assert "company_name" not in _values(text, None), "unasked, a lowercase name is not taken"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.responder import KnowledgeBase, asked_parts, content_words, same_word
+from agents.language import content_words
+from agents.responder import KnowledgeBase, asked_parts, same_word
 from agents.sentinel.basics import strip_social
 from orchestrator.core.config import KnowledgeEntry, load_config
 
