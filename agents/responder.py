@@ -1,9 +1,9 @@
 """Responder: answers basic questions from the knowledge base, in the customer's language.
 
-Offline it matches the question against the knowledge entries with rapidfuzz (token-set similarity
-over accent-folded text) and answers only above the configured confidence; with the model on, it
-uses the turn analysis' answer when the model says it can answer from the supplied knowledge. After
-`fallbacks_before_handoff` turns it cannot answer, it hands off as `unresolved`.
+Offline it matches the question against the knowledge entries (`KnowledgeBase`: the whole
+question's similarity, at least the configured threshold, else its topic words); with the model
+on, it uses the turn analysis' answer when the model says it can answer from the supplied
+knowledge. After `fallbacks_before_handoff` turns it cannot answer, it hands off as `unresolved`.
 """
 
 from __future__ import annotations
