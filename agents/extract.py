@@ -231,7 +231,10 @@ def extract_company_name(
             clear = asked or (_looks_like_name(value) and (len(value.split()) >= 2 or unasked_weak))
             # Asked for it, a lowercase name counts ("it's blue door bakery"); unasked, capitals.
             named = value[0].isupper() or (
-                asked and len(value.split()) <= 5 and fold(value.split()[0]) not in lexicon.FUNCTION_WORDS
+                asked
+                and value[0].isalpha()  # "wir sind 6 Leute": a head count, not a name
+                and len(value.split()) <= 5
+                and fold(value.split()[0]) not in lexicon.FUNCTION_WORDS
             )
             if _plausible_name(value) and named and clear:
                 return Extracted(
@@ -291,7 +294,10 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
                 )
     if not asked or _is_chatter(text):
         return None
-    value = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
+    # "ok cool. we want it for appointment reminders": the answer is the first sentence that is
+    # not an acknowledgement.
+    sentences = [x.strip() for x in _SENTENCE_END.split(text.strip()) if x.strip()]
+    value = next((x for x in sentences if not is_acknowledgement(x)), sentences[0] if sentences else "")
     for _ in range(3):  # "well, mainly to ..." peels two leads
         for pattern in _USE_CASE_ANSWER_LEADS:
             trimmed = pattern.sub("", value, count=1)
@@ -310,8 +316,8 @@ def _not_a_use_case(use_case: Extracted, company: Extracted | None) -> bool:
     """ "quiero más información", "je voudrais plus d'infos": a request for information, not what
     they want to do; "trabalho na Lar Doce Lar Imóveis" taken whole: the company, not a use case."""
     words = content_words(use_case.value)
-    if not words or all(w in lexicon.INFO_WORDS for w in words):
-        return True
+    if not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS:
+        return True  # "info sulla inbox condivisa", "more details about the plans"
     return company is not None and use_case.confidence < 0.9 and fold(company.value) in fold(use_case.value)
 
 
@@ -386,6 +392,12 @@ def extract_fields(
         and len(stripped.split()) <= 4
     ):
         answer = "company_name"
+    if answer == "use_case" and asking == "company_name":
+        # Asked for the company, an answer with a lead-in to a name is the name, however it reads
+        # ("ok. wir sind die weber & söhne kg").
+        led = extract_company_name(text, asked=True, person=person)
+        if led is not None and led.confidence >= 0.75:
+            answer = "company_name"
     use_case = extract_use_case(text, asked=answer == "use_case")
     if use_case is not None and _not_a_use_case(use_case, None):
         use_case = None

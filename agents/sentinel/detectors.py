@@ -180,6 +180,14 @@ def _previous_word(words: Sequence[str], index: int) -> str:
     return words[j] if j >= 0 else ""
 
 
+_ONLY = frozenset({"only", "solo", "somente", "seulement", "nur", "saja", "aja", "alleen", "sirf"})
+_THAN = frozenset({"than", "de", "que", "d", "als", "di", "dan"})
+_MORE = frozenset({"more", "mais", "mas", "plus", "mehr", "piu", "lebih", "meer"})
+_ONE = frozenset(
+    {"one", "a", "an", "um", "uma", "un", "une", "una", "uno", "ein", "eine", "einem", "een", "satu", "ek"}
+)
+
+
 def _false_friend(a: Analysis, noun: Match) -> bool:
     words = a.words
     clause = a.tokens[noun.first].clause
@@ -187,6 +195,12 @@ def _false_friend(a: Analysis, noun: Match) -> bool:
     same = [t.text if t.clause == clause else "" for t in a.tokens]
     before = _previous_word(same, noun.first)
     if before in lexicon.FALSE_FRIEND_BEFORE or _NUMBER.match(before) or before in _NUMBER_WORDS:
+        return True
+    # "more than one person", "mais de uma pessoa", "mehr als ein Mitarbeiter": a count.
+    j = noun.first - 1
+    while j >= 0 and same[j] in _ONE:
+        j -= 1
+    if j >= 1 and same[j] in _THAN and same[j - 1] in _MORE:
         return True
     after = same[noun.last + 1 : noun.last + 3]
     if after[:1] and after[0] in lexicon.FALSE_FRIEND_AFTER:
@@ -317,6 +331,8 @@ def _find_frames(text: str) -> list[_Frame]:
     for verb in [*_CONTACT.find(words, gap=1), *_HELP.find(words, gap=1)]:
         kind = verb.phrase.tag.split(":", 1)[0]
         for noun in people if kind == "help" else nouns:
+            if kind == "help" and _plural(words, noun):
+                continue  # "can my human agents take over from the bot?": the customer's own staff
             distance = noun.first - verb.last if noun.first > verb.last else verb.first - noun.last
             if (
                 0 < distance <= 5
@@ -425,7 +441,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             frames.append(_Frame("rejects the bot", bot.first, bot.last, 0.85, _lang(bot), False))
             continue
         previous = _previous_word(words, bot.first)
-        if question and ends_clause and previous in lexicon.BOT_IDENTITY:
+        # "or is it bot only?" asks about the product, not whether a person is there.
+        product = following is not None and following.text in _ONLY
+        if question and ends_clause and previous in lexicon.BOT_IDENTITY and not product:
             frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), False))
     return frames
 

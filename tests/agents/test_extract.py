@@ -269,3 +269,18 @@ def test_a_use_case_answer_loses_the_remarks_around_it(text: str, use_case: str)
 def test_asked_for_the_company_a_lowercase_name_after_a_lead_counts(text: str, name: str) -> None:
     assert _values(text, "company_name") == {"company_name": name}
     assert "company_name" not in _values(text, None), "unasked, a lowercase name is not taken"
+
+
+def test_wanting_to_try_the_product_is_not_a_use_case() -> None:
+    assert "use_case" not in _values("Hi, I want to try the WhatsApp inbox", None)
+
+
+def test_an_acknowledgement_before_the_use_case_is_not_the_use_case() -> None:
+    found = _values("ok cool. we want it for appointment reminders + patient questions", "use_case")
+    assert found["use_case"] == "appointment reminders + patient questions"
+
+
+def test_a_head_count_after_we_are_is_not_a_company_name() -> None:
+    assert "company_name" not in _values(
+        "Für Kundenservice über WhatsApp, wir sind 6 Leute im Support", "company_name"
+    )

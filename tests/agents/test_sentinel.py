@@ -216,6 +216,18 @@ def test_adding_or_removing_a_seat_is_not_a_request_for_a_human(text: str) -> No
     assert detect_explicit_request(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "e funciona com mais de uma pessoa respondendo o mesmo chat?",
+        "does it work with more than one person answering?",
+        "can my human agents take over from the chatbot inside your tool? or is it bot only",
+    ],
+)
+def test_questions_about_the_product_and_the_customers_own_staff_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
 def test_travel_agent_is_not_a_request_for_a_human() -> None:
     assert detect_explicit_request("can I talk to you about our travel agent business?") is None
 
