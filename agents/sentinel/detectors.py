@@ -180,14 +180,6 @@ def _previous_word(words: Sequence[str], index: int) -> str:
     return words[j] if j >= 0 else ""
 
 
-_ONLY = frozenset({"only", "solo", "somente", "seulement", "nur", "saja", "aja", "alleen", "sirf"})
-_THAN = frozenset({"than", "de", "que", "d", "als", "di", "dan"})
-_MORE = frozenset({"more", "mais", "mas", "plus", "mehr", "piu", "lebih", "meer"})
-_ONE = frozenset(
-    {"one", "a", "an", "um", "uma", "un", "une", "una", "uno", "ein", "eine", "einem", "een", "satu", "ek"}
-)
-
-
 def _false_friend(a: Analysis, noun: Match) -> bool:
     words = a.words
     clause = a.tokens[noun.first].clause
@@ -198,9 +190,9 @@ def _false_friend(a: Analysis, noun: Match) -> bool:
         return True
     # "more than one person", "mais de uma pessoa", "mehr als ein Mitarbeiter": a count.
     j = noun.first - 1
-    while j >= 0 and same[j] in _ONE:
+    while j >= 0 and same[j] in lexicon.COUNT_ONE:
         j -= 1
-    if j >= 1 and same[j] in _THAN and same[j - 1] in _MORE:
+    if j >= 1 and same[j] in lexicon.COUNT_THAN and same[j - 1] in lexicon.COUNT_MORE:
         return True
     after = same[noun.last + 1 : noun.last + 3]
     if after[:1] and after[0] in lexicon.FALSE_FRIEND_AFTER:
@@ -442,7 +434,7 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             continue
         previous = _previous_word(words, bot.first)
         # "or is it bot only?" asks about the product, not whether a person is there.
-        product = following is not None and following.text in _ONLY
+        product = following is not None and following.text in lexicon.ONLY_WORDS
         if question and ends_clause and previous in lexicon.BOT_IDENTITY and not product:
             frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), False))
     return frames
