@@ -312,12 +312,16 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     return Extracted(field="use_case", value=value, evidence=text.strip(), confidence=0.65)
 
 
-def _not_a_use_case(use_case: Extracted, company: Extracted | None) -> bool:
-    """ "quiero más información", "je voudrais plus d'infos": a request for information, not what
-    they want to do; "trabalho na Lar Doce Lar Imóveis" taken whole: the company, not a use case."""
+def _asks_for_information(use_case: Extracted) -> bool:
+    """ "quiero más información", "je voudrais plus d'infos", "info sulla inbox condivisa": a
+    request for information, not what they want to do."""
     words = content_words(use_case.value)
-    if not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS:
-        return True  # "info sulla inbox condivisa", "more details about the plans"
+    return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
+
+
+def _is_the_company(use_case: Extracted, company: Extracted | None) -> bool:
+    """ "trabalho na Lar Doce Lar Imóveis" taken whole as the answer: the company, not a use case
+    (a use case after a clear lead-in stays)."""
     return company is not None and use_case.confidence < 0.9 and fold(company.value) in fold(use_case.value)
 
 
@@ -392,21 +396,23 @@ def extract_fields(
         and len(stripped.split()) <= 4
     ):
         answer = "company_name"
+    company: Extracted | None = None
     if answer == "use_case" and asking == "company_name":
         # Asked for the company, an answer with a lead-in to a name is the name, however it reads
         # ("ok. wir sind die weber & söhne kg").
         led = extract_company_name(text, asked=True, person=person)
         if led is not None and led.confidence >= 0.75:
-            answer = "company_name"
+            answer, company = "company_name", led
     use_case = extract_use_case(text, asked=answer == "use_case")
-    if use_case is not None and _not_a_use_case(use_case, None):
+    if use_case is not None and _asks_for_information(use_case):
         use_case = None
     if use_case is None and answer == "use_case" and asking == "company_name":
         answer = "company_name"  # it read like a use case but is none: the answer to what was asked
-    company = extract_company_name(
-        text, asked=answer == "company_name", person=person, unasked_weak=use_case is not None
-    )
-    if use_case is not None and _not_a_use_case(use_case, company):
+    if company is None:
+        company = extract_company_name(
+            text, asked=answer == "company_name", person=person, unasked_weak=use_case is not None
+        )
+    if use_case is not None and _is_the_company(use_case, company):
         use_case = None
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:

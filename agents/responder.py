@@ -156,12 +156,14 @@ class KnowledgeBase:
             found = [min(1.0, sum(weights.get(v, 0.0) for v in hit)) for hit in hits]
             if not any(found):
                 continue
-            covered = [q for q, keys in self._questions[entry.id] if len(keys) > 1 and heard.issuperset(keys)]
+            covered = [
+                (q, keys) for q, keys in self._questions[entry.id] if len(keys) > 1 and heard.issuperset(keys)
+            ]
             share = sum(found) / len(said)
             if not covered and share <= 0.5:
                 continue
             question = (
-                max(covered, key=lambda q: len(content_words(q)))
+                max(covered, key=lambda c: len(c[1]))[0]
                 if covered
                 else " ".join(w for w, f in zip(said, found, strict=True) if f)
             )
