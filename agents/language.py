@@ -483,7 +483,7 @@ def _match_rest(phrase: Phrase, words: Sequence[str], start: int, gap: int) -> i
 
 
 # Words that never name what a question is about: function words, question words, numbers.
-_NO_TOPIC = lexicon.FUNCTION_WORDS | lexicon.QUESTION_WORDS | lexicon.NUMBER_WORDS
+_NO_TOPIC = lexicon.FUNCTION_WORDS | lexicon.QUESTION_WORDS | lexicon.NUMBER_WORDS | lexicon.LIGHT_WORDS
 
 
 def content_words(text: str) -> tuple[str, ...]:
