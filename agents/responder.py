@@ -3,7 +3,9 @@
 Offline it matches the question against the knowledge entries (`KnowledgeBase`: the whole
 question's similarity, at least the configured threshold, else its topic words); with the model
 on, it uses the turn analysis' answer when the model says it can answer from the supplied
-knowledge. After `fallbacks_before_handoff` turns it cannot answer, it hands off as `unresolved`.
+knowledge. After `fallbacks_before_handoff` turns in a row it cannot answer, on the same matter,
+it hands off as `unresolved` (one turn later when the unanswered questions are about different
+things: `_unresolved`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from langgraph.runtime import Runtime
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from agents import lexicon
 from agents.common import comparable, handoff_request, reply, turn_text
 from agents.language import analyse, content_words
 from agents.sentinel.basics import is_acknowledgement, is_greeting, is_pleasantry, is_question, strip_social
@@ -53,6 +56,35 @@ def asked_parts(text: str) -> list[str]:
         clauses.setdefault(token.clause, []).append(i)
     parts.extend(a.span(indexes[0], indexes[-1]) for indexes in clauses.values())
     return parts
+
+
+def _missed_before(state: State, fallbacks: int) -> list[str]:
+    """The customer's messages of the turns in a row the bot could not answer before this one (the
+    sentinel has already added this turn's text to `customer_texts`)."""
+    earlier = state.get("customer_texts", [])[:-1]
+    return earlier[-(fallbacks - 1) :] if fallbacks > 1 else []
+
+
+def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) -> bool:
+    """Whether this unanswered message ends the bot's attempts. A question, after `limit` misses in a
+    row, when it is about what an earlier unanswered message was about (a topic word in common:
+    "does it connect to zoho?" then "so my zoho leads come in here?"), or after `limit + 1` misses
+    whatever they were about: two different questions the bot cannot answer are not yet a failure to
+    help. A statement that restates the unanswered problem and says it goes on ("still broken,
+    templates still stuck in pending" after "our templates are not getting approved") is one too;
+    a bare "still stuck" is left to the sentinel, which watches how the customer goes on."""
+    if fallbacks < limit:
+        return False
+    shared = max((_shared_topic_words(question, earlier) for earlier in missed), default=0)
+    if is_question(question):
+        return limit == 1 or fallbacks > limit or shared > 0
+    words = analyse(question).words
+    return shared >= 2 and any(w in lexicon.WEAK_PROBLEM_WORDS for w in words)
+
+
+def _shared_topic_words(a: str, b: str) -> int:
+    theirs = content_words(b)
+    return sum(1 for word in content_words(a) if any(same_word(word, other) for other in theirs))
 
 
 def same_word(a: str, b: str) -> bool:
@@ -269,9 +301,8 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}
     fallbacks = state.get("fallbacks", 0) + 1
-    # Hand off on an unanswered question; a statement ("still stuck") gets the fallback reply and
-    # the sentinel watches how the customer goes on.
-    if fallbacks >= config.agents.fallbacks_before_handoff and is_question(question):
+    missed = _missed_before(state, fallbacks)
+    if _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff):
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,
             state=state,

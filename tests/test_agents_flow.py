@@ -90,15 +90,39 @@ async def test_questions_in_other_words_than_the_knowledge_base_are_answered_not
     assert [c["owner"] for c in listed] == ["bot", "bot"], "neither conversation was handed off"
 
 
-async def test_repeated_unanswerable_questions_hand_off_as_unresolved(h: TestHarness) -> None:
+async def test_a_question_asked_again_unanswered_hands_off_as_unresolved(h: TestHarness) -> None:
     wa = "12025550406"
     await say(h, text(wa, "Hello", h.clock.now()))
     first = await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
     assert any("don't have an answer" in s for s in first), first
-    await say(h, text(wa, "does the webhook support mutual TLS with client certificates?", h.clock.now()))
+    await say(h, text(wa, "so do my invoices end up in SAP by themselves or not?", h.clock.now()))
     conversation = await _conversation(h)
     assert conversation["handoff_reason"] == "unresolved"
     assert conversation["queue"] == "general"
+
+
+async def test_different_unanswered_questions_hand_off_only_at_the_third(h: TestHarness) -> None:
+    # Two questions about different things the bot cannot answer are not yet a failure to help;
+    # a third unanswered one in a row is.
+    wa = "12025550407"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
+    second = await say(h, text(wa, "does the webhook support mutual TLS?", h.clock.now()))
+    assert any("don't have an answer" in s for s in second), second
+    assert (await _conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "is there an on-premise edition?", h.clock.now()))
+    conversation = await _conversation(h)
+    assert conversation["handoff_reason"] == "unresolved"
+
+
+async def test_an_unanswered_problem_restated_as_still_going_on_hands_off(h: TestHarness) -> None:
+    wa = "12025550408"
+    await say(h, text(wa, "hello", h.clock.now()))
+    first = await say(h, text(wa, "whatsapp number verify nahi ho raha", h.clock.now()))
+    assert any("jawab mere paas nahi" in s for s in first), first  # the fallback, in Hinglish
+    assert (await _conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "abhi bhi same problem hai, number verify hi nahi ho raha", h.clock.now()))
+    assert (await _conversation(h))["handoff_reason"] == "unresolved"
 
 
 async def test_replies_follow_the_customers_language(h: TestHarness) -> None:

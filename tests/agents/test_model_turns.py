@@ -41,7 +41,7 @@ async def test_withheld_answers_end_in_an_unresolved_handoff(
     for _ in range(2):
         scripted.respond_json(analysis(can_answer=True, answer="maybe?", answer_confidence=0.1))
     await say(mh, text(wa, "can I export to SAP?", mh.clock.now()))
-    await say(mh, text(wa, "does the webhook support mutual TLS?", mh.clock.now()))
+    await say(mh, text(wa, "so can my data go to SAP or not?", mh.clock.now()))
     listed = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()
     assert listed[0]["handoff_reason"] == "unresolved"
 
