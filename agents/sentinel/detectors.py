@@ -38,7 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
-from agents.language import Analysis, Match, PhraseSet, analyse
+from agents.language import Analysis, Match, PhraseSet, Token, analyse
 from agents.sentinel.signals import Signal, SignalKind
 
 __all__ = ["detect_explicit_request", "detect_negated_request", "phrase_table"]
@@ -437,7 +437,19 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
         product = following is not None and following.text in lexicon.ONLY_WORDS
         if question and ends_clause and previous in lexicon.BOT_IDENTITY and not product:
             frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), False))
+        elif previous in lexicon.BOT_IDENTITY and _or_a_person(words, following, bot.last + 2):
+            # "is this a bot or is someone actually reading these", "c un robot ou y a qqn de vrai":
+            # the bot or a person, asked with or without a question mark.
+            frames.append(_Frame("asks if a bot or a person", bot.first, bot.last, 0.85, _lang(bot), False))
     return frames
+
+
+def _or_a_person(words: Sequence[str], following: Token | None, start: int) -> bool:
+    """Whether the bot word is followed by "or" and then, in the words after, a person ("someone",
+    "a human", "de vrai")."""
+    if following is None or following.text not in lexicon.OR_WORDS:
+        return False
+    return any(m.first >= start for table in (_SOMEONE, _HUMAN, _REAL) for m in table.find(words))
 
 
 def _signal(text: str, frame: _Frame, kind: SignalKind) -> Signal:

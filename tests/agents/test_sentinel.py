@@ -125,7 +125,6 @@ NOT_REQUESTS = {
         "does it support human handoff?",
         "we need something so customers can talk to an agent on WhatsApp",
         "I'll talk to my manager and get back to you",
-        "is this a bot or a human?",
         "can I speak Spanish with the bot?",
         "you can call me Ana",
     ],
@@ -225,6 +224,35 @@ def test_adding_or_removing_a_seat_is_not_a_request_for_a_human(text: str) -> No
     ],
 )
 def test_questions_about_the_product_and_the_customers_own_staff_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is this a bot or is someone actually reading these lol",
+        "c un robot ou y a qqn de vrai ?",
+        "are you a bot or a real person",
+        "is this a bot or a human?",
+        "pass me to your colleague pls",
+        "put me through to a coworker",
+    ],
+)
+def test_the_bot_or_a_person_and_a_colleague_to_pass_to_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is this a bot or an app?",
+        "I am not a bot or a spammer, I am a real customer",
+        "can my colleague also reply to customers?",
+        "my coworker will call you tomorrow",
+        "can I talk to my colleague first and come back?",
+    ],
+)
+def test_a_bot_or_a_thing_and_the_customers_own_colleagues_are_not_requests(text: str) -> None:
     assert detect_explicit_request(text) is None
 
 
