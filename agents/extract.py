@@ -263,7 +263,13 @@ def extract_company_name(
 # we get tons of DMs", "selling on WhatsApp, budget is like $50/mo", "lead follow up, 5 log hai").
 _USE_CASE_AFTERTHOUGHT = re.compile(
     r",\s*(?=(?:we|i|our|my|it|its|it's|they|budget|about|around|nosotros|somos|tenemos|n[óo]s|"
-    r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d)",
+    r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d"
+    # a remark ("nothing fancy", "that's all", "for now")
+    r"|(?:nothing\s+(?:fancy|special|else|big)|that'?s\s+(?:it|all)|for\s+now|for\s+starters|if\s+possible|"
+    r"nada\s+(?:m[áa]s|especial|del\s+otro\s+mundo)|s[óo]\s+isso|c'est\s+tout|rien\s+de\s+(?:plus|sp[ée]cial)|"
+    r"sonst\s+nichts|niente\s+di\s+(?:che|speciale))\b"
+    # a Hinglish sentence of its own, ending in its verb ("..., bahut msgs aate hai")
+    r"|[^,]*\b(?:hai|hain|hota|hoti|hote|tha|thi)\s*$)",
     _FLAGS,
 )
 

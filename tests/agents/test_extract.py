@@ -103,10 +103,32 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
         ("untuk follow up pelanggan", "follow up pelanggan"),
         ("Terminvereinbarung für unsere Kunden", "Terminvereinbarung für unsere Kunden"),
         ("mostly to answer FAQs and book demos, thanks", "answer FAQs and book demos"),
+        (
+            "we wanna use it for order updates for our online store, nothing fancy",
+            "order updates for our online store",
+        ),
+        ("customer support ke liye chahiye, warranty wale queries bahut aate hai", "customer support"),
+        ("order updates, invoices and reminders", "order updates, invoices and reminders"),
     ],
 )
 def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
     found = extract_use_case(text, asked=True)
+    assert found is not None
+    assert found.value == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("Hi, we are Olive Tree Academy and we need it for parent communication", "parent communication"),
+        (
+            "Wir sind die Müller Zahntechnik GmbH und wollen damit Terminerinnerungen verschicken",
+            "Terminerinnerungen verschicken",
+        ),
+    ],
+)
+def test_a_use_case_after_the_company_in_one_message_is_found_unasked(text: str, use_case: str) -> None:
+    found = extract_use_case(text, asked=False)
     assert found is not None
     assert found.value == use_case
 
