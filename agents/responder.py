@@ -70,21 +70,25 @@ def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) ->
     row, when it is about what an earlier unanswered message was about (a topic word in common:
     "does it connect to zoho?" then "so my zoho leads come in here?"), or after `limit + 1` misses
     whatever they were about: two different questions the bot cannot answer are not yet a failure to
-    help. A statement that restates the unanswered problem and says it goes on ("still broken,
-    templates still stuck in pending" after "our templates are not getting approved") is one too;
-    a bare "still stuck" is left to the sentinel, which watches how the customer goes on."""
+    help. A statement that restates the unanswered problem, two topic words in common, and says it
+    goes on ("abhi bhi same problem hai, number verify hi nahi ho raha" after "whatsapp number verify
+    nahi ho raha") is one too; a bare "still stuck" is left to the sentinel, which watches how the
+    customer goes on."""
     if fallbacks < limit:
         return False
-    shared = max((_shared_topic_words(question, earlier) for earlier in missed), default=0)
-    if is_question(question):
-        return limit == 1 or fallbacks > limit or shared > 0
-    words = analyse(question).words
-    return shared >= 2 and any(w in lexicon.WEAK_PROBLEM_WORDS for w in words)
+    asked = is_question(question)
+    if asked and (limit == 1 or fallbacks > limit):
+        return True
+    ours = content_words(question)
+    shared = max((_shared_topic_words(ours, earlier) for earlier in missed), default=0)
+    if asked:
+        return shared > 0
+    return shared >= 2 and any(w in lexicon.WEAK_PROBLEM_WORDS for w in analyse(question).words)
 
 
-def _shared_topic_words(a: str, b: str) -> int:
-    theirs = content_words(b)
-    return sum(1 for word in content_words(a) if any(same_word(word, other) for other in theirs))
+def _shared_topic_words(ours: tuple[str, ...], earlier: str) -> int:
+    theirs = content_words(earlier)
+    return sum(1 for word in ours if any(same_word(word, other) for other in theirs))
 
 
 def same_word(a: str, b: str) -> bool:
