@@ -18,6 +18,7 @@ from handoff.routing import RoutingDecision, RoutingInput, route
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, HandoffReason
+from orchestrator.core.phones import calling_code_of
 from orchestrator.core.state import FieldRecord, HandoffRequest
 from orchestrator.core.tables import Contact, Conversation
 
@@ -92,6 +93,7 @@ async def perform_handoff(
             has_referral=referral is not None,
             ad_source_id=(referral or {}).get("source_id"),
             country=contact.country,
+            calling_code=calling_code_of(contact.wa_id),
             language=language,
         ),
     )

@@ -2,7 +2,8 @@
 
 Policy order (DESIGN.md), first match wins; every decision records the rule that matched:
   1. the customer's explicit department choice (reply button or list row);
-  2. contact metadata rules from the configuration (ad referral, ad/campaign id, country, language);
+  2. contact metadata rules from the configuration (ad referral, ad/campaign id, country, calling
+     code, language);
   3. the handoff reason's default queue (`qualified` -> sales);
   4. the fallback (catch-all) queue.
 Then `refine` rules may narrow the chosen queue (a sales-bound +44 number -> UK Account Executives).
@@ -26,6 +27,7 @@ class RoutingInput:
     has_referral: bool = False
     ad_source_id: str | None = None
     country: str | None = None
+    calling_code: int | None = None
     language: str | None = None
 
 
@@ -57,6 +59,8 @@ def _matches(when: RuleCondition, inp: RoutingInput, queue: str | None) -> bool:
         checks.append(inp.ad_source_id in when.ad_source_id)
     if when.country is not None:
         checks.append(inp.country in when.country)
+    if when.calling_code is not None:
+        checks.append(inp.calling_code in when.calling_code)
     if when.language is not None:
         checks.append(inp.language in when.language)
     if when.reason is not None:
@@ -122,6 +126,7 @@ def route(config: AppConfig, inp: RoutingInput) -> RoutingDecision:
         "has_referral": inp.has_referral,
         "ad_source_id": inp.ad_source_id,
         "country": inp.country,
+        "calling_code": inp.calling_code,
         "language": inp.language,
     }
     return decision

@@ -189,6 +189,9 @@ class RuleCondition(_Model):
     has_referral: bool | None = None
     ad_source_id: list[str] | None = None
     country: list[str] | None = None
+    # International calling codes (44: every +44 number, Guernsey, Jersey and the Isle of Man
+    # included, which `country` names apart).
+    calling_code: list[int] | None = None
     language: list[str] | None = None
     reason: list[HandoffReason] | None = None
     queue: list[str] | None = None

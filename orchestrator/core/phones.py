@@ -1,4 +1,4 @@
-"""Country of a WhatsApp number."""
+"""Country and calling code of a WhatsApp number."""
 
 from __future__ import annotations
 
@@ -19,3 +19,15 @@ def country_of(wa_id: str | None) -> str | None:
     if (not region or region == "ZZ") and number.country_code:
         region = phonenumbers.region_code_for_country_code(number.country_code)
     return region if region and region != "ZZ" else None
+
+
+def calling_code_of(wa_id: str | None) -> int | None:
+    """The international calling code of a WhatsApp number (44 for the UK and the Crown
+    dependencies that share its numbering, 1 for the NANP countries), or None when unknown."""
+    if not wa_id:
+        return None
+    try:
+        number = phonenumbers.parse("+" + wa_id.lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    return number.country_code or None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handoff.routing import RoutingInput, route
 from orchestrator.core.enums import EventType, HandoffReason
-from orchestrator.core.phones import country_of
+from orchestrator.core.phones import calling_code_of, country_of
 from tests.factories import AD_REFERRAL
 from tests.handoff.conftest import World, WorldFactory, configured, uk_number, us_number
 
@@ -16,8 +16,18 @@ def test_country_comes_from_the_phone_number() -> None:
     assert country_of("not a number") is None
 
 
+def test_calling_code_comes_from_the_phone_number_whatever_the_region() -> None:
+    assert country_of("447911123456") == "GG"  # a Guernsey mobile shares the UK's +44
+    assert calling_code_of("447911123456") == 44
+    assert calling_code_of("447700900123") == 44
+    assert calling_code_of("12025550142") == 1
+    assert calling_code_of("not a number") is None
+
+
 def test_sales_bound_uk_number_is_refined_to_uk_account_executives() -> None:
-    decision = route(configured(), RoutingInput(reason=HandoffReason.QUALIFIED, country="GB"))
+    decision = route(
+        configured(), RoutingInput(reason=HandoffReason.QUALIFIED, country="GB", calling_code=44)
+    )
     assert decision.queue == "uk_sales"
     assert decision.stage == "reason_default"
     assert decision.rule == "reason:qualified+uk_numbers_to_uk_account_executives"
@@ -27,9 +37,19 @@ def test_sales_bound_uk_number_is_refined_to_uk_account_executives() -> None:
 def test_uk_customer_who_chose_support_stays_in_support() -> None:
     decision = route(
         configured(),
-        RoutingInput(reason=HandoffReason.MENU_SELECTION, department_choice="support", country="GB"),
+        RoutingInput(
+            reason=HandoffReason.MENU_SELECTION, department_choice="support", country="GB", calling_code=44
+        ),
     )
     assert (decision.queue, decision.stage) == ("support", "choice")
+
+
+def test_sales_bound_number_of_a_crown_dependency_on_44_goes_to_uk_account_executives() -> None:
+    for country in ("GG", "JE", "IM"):
+        decision = route(
+            configured(), RoutingInput(reason=HandoffReason.QUALIFIED, country=country, calling_code=44)
+        )
+        assert decision.queue == "uk_sales", country
 
 
 async def test_uk_ad_lead_is_routed_by_its_number_and_the_decision_is_stored(world: World) -> None:
