@@ -274,7 +274,12 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 )
 
 
-_USE_IT_FOR = re.compile(r"^(?:to\s+)?(?:use|using)\s+(?:it|this|you)\s+(?:to|for)\s+", _FLAGS)
+# "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
+_USE_IT_FOR = re.compile(
+    r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
+    r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra)|(?:usarlo|utilizzarlo)\s+per)\s+",
+    _FLAGS,
+)
 
 
 def _clean_use_case(raw: str) -> str:

@@ -66,24 +66,24 @@ def _missed_before(state: State, fallbacks: int) -> list[str]:
 
 
 def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) -> bool:
-    """Whether this unanswered message ends the bot's attempts. A question, after `limit` misses in a
-    row, when it is about what an earlier unanswered message was about (a topic word in common:
-    "does it connect to zoho?" then "so my zoho leads come in here?"), or after `limit + 1` misses
-    whatever they were about: two different questions the bot cannot answer are not yet a failure to
-    help. A statement that restates the unanswered problem, two topic words in common, and says it
-    goes on ("abhi bhi same problem hai, number verify hi nahi ho raha" after "whatsapp number verify
-    nahi ho raha") is one too; a bare "still stuck" is left to the sentinel, which watches how the
-    customer goes on."""
+    """Whether this unanswered message ends the bot's attempts. After `limit` misses in a row, when
+    it is about what an earlier unanswered message was about: a question with a topic word in
+    common ("does it connect to zoho?" then "so my zoho leads come in here?"), or a statement that
+    restates the problem (two topic words in common, or one and a word that says it goes on:
+    "sigue sin andar, no me llega nada" after "no me llegan las notificaciones"; a bare "still
+    stuck" is left to the sentinel, which watches how the customer goes on). After `limit + 1`
+    misses, whatever they were about: two different questions the bot cannot answer are not yet a
+    failure to help, a third unanswered message is."""
     if fallbacks < limit:
         return False
-    asked = is_question(question)
-    if asked and (limit == 1 or fallbacks > limit):
+    if fallbacks > limit or limit == 1:
         return True
     ours = content_words(question)
     shared = max((_shared_topic_words(ours, earlier) for earlier in missed), default=0)
-    if asked:
+    if is_question(question):
         return shared > 0
-    return shared >= 2 and any(w in lexicon.WEAK_PROBLEM_WORDS for w in analyse(question).words)
+    goes_on = any(w in lexicon.WEAK_PROBLEM_WORDS for w in analyse(question).words)
+    return shared >= 2 or (shared >= 1 and goes_on and len(ours) >= 2)
 
 
 def _shared_topic_words(ours: tuple[str, ...], earlier: str) -> int:

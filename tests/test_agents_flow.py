@@ -115,6 +115,37 @@ async def test_different_unanswered_questions_hand_off_only_at_the_third(h: Test
     assert conversation["handoff_reason"] == "unresolved"
 
 
+async def test_the_same_unanswered_question_without_a_question_mark_hands_off(h: TestHarness) -> None:
+    # "like can i connect ..." is a question after a discourse word, with no "?" at all.
+    wa = "12025550409"
+    await say(h, text(wa, "hey", h.clock.now()))
+    await say(h, text(wa, "does it integrate with hubspot", h.clock.now()))
+    assert (await _conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "like can i connect our hubspot to it", h.clock.now()))
+    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+
+
+async def test_a_third_unanswered_statement_in_a_row_hands_off(h: TestHarness) -> None:
+    # Statements the bot cannot answer, none a question, none restating the other: the third in a
+    # row still ends the bot's attempts.
+    wa = "12025550410"
+    await say(h, text(wa, "hello", h.clock.now()))
+    await say(h, text(wa, "our warehouse scanner sends duplicate events", h.clock.now()))
+    await say(h, text(wa, "the staging tenant shows a blank dashboard", h.clock.now()))
+    assert (await _conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "invoices from march have the wrong tax code", h.clock.now()))
+    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+
+
+async def test_a_problem_said_to_go_on_in_other_words_hands_off(h: TestHarness) -> None:
+    wa = "5491123456789"
+    await say(h, text(wa, "hola", h.clock.now()))
+    await say(h, text(wa, "no me llegan las notificaciones de mensajes nuevos", h.clock.now()))
+    assert (await _conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "sigue sin andar, no me llega nada", h.clock.now()))
+    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+
+
 async def test_an_unanswered_problem_restated_as_still_going_on_hands_off(h: TestHarness) -> None:
     wa = "12025550408"
     await say(h, text(wa, "hello", h.clock.now()))

@@ -104,12 +104,24 @@ def strip_social(text: str) -> str:
 
 
 def is_question(text: str) -> bool:
-    """A question mark, or a question word opening a clause ("how do i export chats")."""
+    """A question mark, or a question word opening a clause ("how do i export chats"), after at
+    most two discourse words ("like can i connect it", "ok but does it work with shopify")."""
     if any(mark in text for mark in "?¿؟"):
         return True
     a = analyse(strip_social(text) or text)
+    words = a.words
     starts = {0} | {i for i in range(1, len(a.tokens)) if a.tokens[i].clause != a.tokens[i - 1].clause}
-    return any(a.words[i] in lexicon.QUESTION_WORDS for i in starts if i < len(a.words))
+    for start in starts:
+        i = start
+        while i < min(start + 2, len(words)) and words[i] in lexicon.QUESTION_LEADS:
+            i += 1
+        if (
+            i < len(words)
+            and words[i] in lexicon.QUESTION_WORDS
+            and a.tokens[i].clause == a.tokens[start].clause
+        ):
+            return True
+    return False
 
 
 def is_pleasantry(text: str) -> bool:

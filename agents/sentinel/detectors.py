@@ -91,6 +91,7 @@ _FUZZY_VERBS = {
 _LIGHT = lexicon.ARTICLES | lexicon.BARE_FILLER | lexicon.FIRST_PERSON | lexicon.REQUEST_MOOD
 # "I'll call you back", "we will call back": the customer calls, nobody is asked to.
 _SELF_CALL = frozenset({"i", "ill", "will", "well", "we", "gonna", "shall", "vou", "voy", "vais", "werde"})
+_FUTURE = frozenset({"ill", "will", "well", "gonna", "shall"})  # "I'll get my manager to look at it"
 _AND = frozenset(
     {"and", "or", "y", "o", "e", "ou", "et", "und", "oder", "en", "of", "dan", "atau", "aur", "ya"}
 )
@@ -285,8 +286,8 @@ def _find_frames(text: str) -> list[_Frame]:
         )
         if _about_others(a, first, last, ignore=own_name):
             return
-        if rule.startswith("talk") and set(a.words[first : last + 3]) & lexicon.PAST_MARKERS:
-            return  # "the agent I was talking to yesterday": a report, not a request
+        if rule.startswith(("talk", "contact")) and set(a.words[first : last + 3]) & lexicon.PAST_MARKERS:
+            return  # "the agent I was talking to yesterday", "someone rang me yesterday": a report
         frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
 
     humans = [n for n in nouns if n.phrase.tag.startswith("human")]
@@ -334,6 +335,11 @@ def _find_frames(text: str) -> list[_Frame]:
                 add(f"{kind}+noun", verb, noun, 0.85)
     for verb in _WANT.find(words):
         if _previous_word(words, verb.first) in lexicon.WE_WORDS:
+            continue
+        # "I'll get my ops manager to look at it": the customer fetches their own people.
+        if words[verb.first] == "get" and (
+            _previous_word(words, verb.first) in _FUTURE or words[verb.last + 1 : verb.last + 2] == ("my",)
+        ):
             continue
         postposed = words[verb.first] in lexicon.POSTPOSED_WANT
         for noun in humans:
@@ -441,6 +447,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             # "is this a bot or is someone actually reading these", "c un robot ou y a qqn de vrai":
             # the bot or a person, asked with or without a question mark.
             frames.append(_Frame("asks if a bot or a person", bot.first, bot.last, 0.85, _lang(bot), False))
+        elif question and ends_clause and _a_person_or(a, bot.first):
+            # "gibts bei euch auch echte Leute oder nur den Bot?", "is it real people or just a bot?"
+            frames.append(_Frame("asks if a person or a bot", bot.first, bot.last, 0.85, _lang(bot), False))
     return frames
 
 
@@ -450,6 +459,38 @@ def _or_a_person(words: Sequence[str], following: Token | None, start: int) -> b
     if following is None or following.text not in lexicon.OR_WORDS:
         return False
     return any(m.first >= start for table in (_SOMEONE, _HUMAN, _REAL) for m in table.find(words))
+
+
+def _a_person_or(a: Analysis, bot: int) -> bool:
+    """Whether "or" comes right before the bot word (articles and "only" aside) and a person ("real
+    people", "a human", "someone real") shortly before the "or", in the same clause, not about
+    others ("can my customers reach a human or a bot?")."""
+    words, tokens = a.words, a.tokens
+    j = bot - 1
+    while j >= 0 and (words[j] in _DETERMINERS or words[j] in lexicon.ONLY_WORDS):
+        j -= 1
+    if j < 1 or words[j] not in lexicon.OR_WORDS:
+        return False
+    people = [n for n in _nouns(a) if n.phrase.tag.startswith("human")]
+    return any(
+        0 < j - n.last <= 2
+        and tokens[n.first].clause == tokens[j].clause
+        and not _plural_staff(a, n)
+        and not _about_others(a, n.first, j, ignore=frozenset({words[bot]}))
+        for n in people
+    )
+
+
+_STAFF_PLURALS = frozenset({"agents", "agentes", "agenten", "reps", "operators", "operatori", "operadores"})
+# Articles (the lexicon's) and the German and Italian ones it leaves out, and "just": what may sit
+# between "or" and the bot word ("oder nur den Bot", "or just a bot").
+_DETERMINERS = lexicon.ARTICLES | {"den", "der", "die", "das", "dem", "il", "gli", "los", "las", "just"}
+
+
+def _plural_staff(a: Analysis, noun: Match) -> bool:
+    """ "human agents or bots": a feature of the product, not a person to talk to."""
+    following = a.words[noun.last + 1] if noun.last + 1 < len(a.words) else ""
+    return a.words[noun.last] in _STAFF_PLURALS or following in _STAFF_PLURALS
 
 
 def _signal(text: str, frame: _Frame, kind: SignalKind) -> Signal:

@@ -83,6 +83,28 @@ def test_bare_or_weak_answer_is_the_company_when_asked(text: str, company: str) 
     assert found.value == company
 
 
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Hi! saw ur ad. I'm with Brightside Pediatrics, do you have a free trial?", "Brightside Pediatrics"),
+        ("bonjour, ici Boulangerie Martin, on voudrait des infos", "Boulangerie Martin"),
+        ("Hola, aquí Panadería Ruiz. Una pregunta", "Panadería Ruiz"),
+        ("I work for Northwind Traders and saw the ad", "Northwind Traders"),
+    ],
+)
+def test_a_company_introduced_as_where_the_customer_is_is_found_unasked(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=False)
+    assert found is not None
+    assert found.value == company
+
+
+@pytest.mark.parametrize(
+    "text", ["I'm with my family on holiday", "ici je voudrais savoir le prix", "aquí en casa"]
+)
+def test_being_somewhere_is_not_a_company(text: str) -> None:
+    assert extract_company_name(text, asked=False) is None
+
+
 def test_bare_name_is_not_taken_when_not_asked() -> None:
     assert extract_company_name("Boulangerie Martin", asked=False) is None
 
@@ -109,6 +131,9 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
         ),
         ("customer support ke liye chahiye, warranty wale queries bahut aate hai", "customer support"),
         ("order updates, invoices and reminders", "order updates, invoices and reminders"),
+        ("need something to handle admissions questions", "handle admissions questions"),
+        ("on voudrait l'utiliser pour la prise de rendez-vous", "la prise de rendez-vous"),
+        ("queremos usarlo para confirmar citas", "confirmar citas"),
     ],
 )
 def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
@@ -124,6 +149,10 @@ def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
         (
             "Wir sind die Müller Zahntechnik GmbH und wollen damit Terminerinnerungen verschicken",
             "Terminerinnerungen verschicken",
+        ),
+        (
+            "hey we're Maple Grove Clinic, want to use whatsapp for appointment reminders for parents",
+            "appointment reminders for parents",
         ),
     ],
 )

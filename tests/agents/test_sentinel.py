@@ -256,6 +256,47 @@ def test_a_bot_or_a_thing_and_the_customers_own_colleagues_are_not_requests(text
     assert detect_explicit_request(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gibts bei euch auch echte Leute oder nur den Bot?",
+        "is it real people or just a bot?",
+        "hay personas reales o solo un bot?",
+    ],
+)
+def test_a_person_or_the_bot_asked_the_other_way_round_is_a_request(text: str) -> None:
+    signal = detect_explicit_request(text)
+    assert signal is not None
+    assert signal.rule == "asks if a person or a bot"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "do you have human agents or bots?",
+        "can my customers reach a human or a bot?",
+        "sweet, i'll get my ops manager to look at it next week",
+        "someone rang me yesterday about an invoice",
+    ],
+)
+def test_the_products_agents_the_customers_own_manager_and_a_past_call_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "maybe its easier if someone just rings me tomorrow morning",
+        "tbh would rather someone rang me, im driving all day",
+        "Gostaria que alguém me ligasse hoje se possível",
+        "ok gracias, y me puede marcar un asesor?",
+        "aap log call kar sakte ho kya? chat pe samjhana mushkil hai",
+    ],
+)
+def test_asking_to_be_rung_in_other_words_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
 def test_travel_agent_is_not_a_request_for_a_human() -> None:
     assert detect_explicit_request("can I talk to you about our travel agent business?") is None
 
@@ -362,6 +403,36 @@ def test_frustration_reaches_the_handoff_threshold(text: str) -> None:
 
 @pytest.mark.parametrize("text", _table(NOT_FRUSTRATED))
 def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, signal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if the templates keep getting stuck we're switching to another app, been like this all week",
+        "seriously?? 14 patients didn't show up because of this",
+        "i paid for a whole year and the inbox has been down since tuesday?? amazing. just amazing 👏",
+        "y ahora q? otro menú? 🙄 no sirve pa nada esto",
+        "bhai ye kya tamasha hai, 3 din se dashboard nahi khul raha, paisa barbaad",
+        "والله شي يقهر، من ثلاث أيام الرسائل ما توصل",
+    ],
+)
+def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None
+    assert signal.score >= FRUSTRATION_THRESHOLD, signal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ME ENCANTÓ LA DEMO!!! 🙌 tienen prueba gratis?",
+        "LOVE THE NEW INBOX!!! 🙌",
+        "we're switching to another app for invoicing, does yours do that?",
+    ],
+)
+def test_shouted_joy_and_a_calm_switch_stay_below_the_threshold(text: str) -> None:
     signal = detect_frustration(text)
     assert signal is None or signal.score < FRUSTRATION_THRESHOLD, signal
 

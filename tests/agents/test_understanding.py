@@ -163,7 +163,17 @@ def test_a_problem_reported_solved_with_a_thumbs_up_is_a_pleasantry() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("how do i export chats", True), ("wie geht das", True), ("still stuck", False), ("price?", True)],
+    [
+        ("how do i export chats", True),
+        ("wie geht das", True),
+        ("still stuck", False),
+        ("price?", True),
+        ("like can i connect our hubspot to it", True),
+        ("ok but does it integrate with shopify or not", True),
+        ("pero como lo conecto con shopify", True),
+        ("so the export is broken", False),
+        ("ok thanks", False),
+    ],
 )
 def test_question_is_told_from_a_statement(text: str, expected: bool) -> None:
     assert is_question(text) is expected
