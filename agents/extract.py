@@ -68,6 +68,26 @@ _COMPANY_SUFFIX = re.compile(
     r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+){1,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])", re.UNICODE
 )
 _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
+# "Hauptsächlich Kundenservice für unseren Onlineshop": an answer opening with one of these describes
+# a use, however it is capitalised.
+_USE_CASE_ADVERBS = frozenset(
+    {
+        "mainly",
+        "mostly",
+        "primarily",
+        "basically",
+        "hauptsachlich",
+        "vorwiegend",
+        "principalmente",
+        "sobretudo",
+        "surtout",
+        "principalement",
+        "soprattutto",
+        "terutama",
+        "vooral",
+        "eigenlijk",
+    }
+)
 _USE_CASE_ANSWER_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_ANSWER_LEADS]
 _USE_CASE_TRIM_END = re.compile(lexicon.USE_CASE_TRIM_END, _FLAGS)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
@@ -178,7 +198,11 @@ def looks_like_use_case(text: str) -> bool:
         return False
     # A capitalised first word is a name's ("Trident Marine for ..."), unless it is a preposition
     # or the like ("Für Kundenservice über WhatsApp").
-    opening_name = bool(_CAPITALISED.match(words[0])) and fold(words[0]) not in lexicon.FUNCTION_WORDS
+    opening_name = (
+        bool(_CAPITALISED.match(words[0]))
+        and fold(words[0]) not in lexicon.FUNCTION_WORDS
+        and fold(words[0]).strip(",:") not in _USE_CASE_ADVERBS
+    )
     return bool(_USE_CASE_CUES.search(text)) and not opening_name
 
 
@@ -276,7 +300,7 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 
 # "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
 _USE_IT_FOR = re.compile(
-    r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
+    r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
     r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra)|(?:usarlo|utilizzarlo)\s+per)\s+",
     _FLAGS,
 )

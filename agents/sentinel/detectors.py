@@ -91,6 +91,50 @@ _FUZZY_VERBS = {
 _LIGHT = lexicon.ARTICLES | lexicon.BARE_FILLER | lexicon.FIRST_PERSON | lexicon.REQUEST_MOOD
 # "I'll call you back", "we will call back": the customer calls, nobody is asked to.
 _SELF_CALL = frozenset({"i", "ill", "will", "well", "we", "gonna", "shall", "vou", "voy", "vais", "werde"})
+# What a described helper can do: "someone who can / could / knows", "alguien que pueda / sepa".
+_HELPER_VERBS = frozenset(
+    {
+        "can",
+        "could",
+        "would",
+        "knows",
+        "know",
+        "understands",
+        "handles",
+        "kann",
+        "konnte",
+        "weiss",
+        "puede",
+        "pueda",
+        "podria",
+        "sepa",
+        "sabe",
+        "peut",
+        "puisse",
+        "pourrait",
+        "sait",
+        "pode",
+        "possa",
+        "poderia",
+        "puo",
+        "potrebbe",
+        "sappia",
+        "bisa",
+        "dapat",
+        "tahu",
+        "paham",
+        "kunnen",
+        "weet",
+        "sakta",
+        "sakti",
+        "sake",
+        "jaanta",
+    }
+)
+# Determiners before a one-word talk verb that make it a noun ("pass the chat to a human").
+_NOUN_DETERMINERS = frozenset(
+    {"the", "this", "that", "our", "my", "each", "every", "la", "le", "el", "o", "der", "die", "das"}
+)
 _FUTURE = frozenset({"ill", "will", "well", "gonna", "shall"})  # "I'll get my manager to look at it"
 _AND = frozenset(
     {"and", "or", "y", "o", "e", "ou", "et", "und", "oder", "en", "of", "dan", "atau", "aur", "ya"}
@@ -301,6 +345,9 @@ def _find_frames(text: str) -> list[_Frame]:
         # "the chat history", "chat window": the verb is a noun here.
         if verb.last + 1 < len(words) and words[verb.last + 1] in lexicon.FALSE_FRIEND_AFTER:
             continue
+        # "does it pass the chat to a human?": a determiner makes the verb a noun.
+        if verb.first == verb.last and verb.first > 0 and words[verb.first - 1] in _NOUN_DETERMINERS:
+            continue
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
@@ -349,9 +396,12 @@ def _find_frames(text: str) -> list[_Frame]:
             before = postposed and noun.last < verb.first and verb.first - noun.last <= 3
             if after or before:
                 add("want+noun", verb, noun, 0.9)
-    # "Is there a human?", "tem algum atendente humano?", "koi banda hai?".
+    # "Is there a human?", "tem algum atendente humano?", "koi banda hai?"; in a longer message a
+    # pronoun only with what it can do for the customer ("is there somebody on your end who could
+    # pick this up with me?").
+    described = [n for n in people if n not in humans and _a_helper(a, n)]
     for cue in _EXIST_BEFORE.find(words):
-        for noun in humans if len(words) > 5 else people:
+        for noun in [*humans, *described] if len(words) > 5 else people:
             if 0 < noun.first - cue.last <= 3:
                 if _plural(words, noun) and words[cue.first] not in lexicon.EXIST_ANY:
                     continue
@@ -383,6 +433,18 @@ def _find_frames(text: str) -> list[_Frame]:
                     negated = _negated(a, bare.first, bare.last)
                     frames.append(_Frame("bare noun", bare.first, bare.last, 0.9, _lang(bare), negated))
     return frames
+
+
+def _a_helper(a: Analysis, noun: Match) -> bool:
+    """A pronoun described by what it can do: "someone who knows the setup", "somebody on your end
+    who could pick this up", "alguien que pueda ayudarme", "someone I could talk to"."""
+    clause = a.tokens[noun.first].clause
+    after = [t.text for t in a.tokens[noun.last + 1 : noun.last + 8] if t.clause == clause]
+    return any(
+        (word in lexicon.RELATIVE_WORDS or word in lexicon.SUBJECT_PRONOUNS)
+        and bool(set(after[i + 1 : i + 3]) & _HELPER_VERBS)
+        for i, word in enumerate(after)
+    )
 
 
 def _negated_before(a: Analysis, first: int) -> bool:

@@ -105,6 +105,31 @@ def test_being_somewhere_is_not_a_company(text: str) -> None:
     assert extract_company_name(text, asked=False) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Les escribo de Hostería Los Alerces", "Hostería Los Alerces"),
+        ("I'm writing on behalf of Harbourview Hotels", "Harbourview Hotels"),
+        ("Ich schreibe Ihnen von der Nordlicht Textil GmbH", "Nordlicht Textil GmbH"),
+    ],
+)
+def test_a_company_written_from_is_found_unasked(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=False)
+    assert found is not None
+    assert found.value == company
+
+
+def test_its_for_a_name_answers_the_company_question() -> None:
+    found = extract_company_name("it's for Brightwater Trust", asked=True)
+    assert found is not None
+    assert found.value == "Brightwater Trust"
+
+
+def test_an_answer_opening_with_mainly_is_a_use_case_not_a_company() -> None:
+    found = extract_fields("Hauptsächlich Kundenservice für unseren Onlineshop", asking="company_name")
+    assert [(f.field, f.value) for f in found] == [("use_case", "Kundenservice für unseren Onlineshop")]
+
+
 def test_bare_name_is_not_taken_when_not_asked() -> None:
     assert extract_company_name("Boulangerie Martin", asked=False) is None
 
@@ -134,6 +159,12 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
         ("need something to handle admissions questions", "handle admissions questions"),
         ("on voudrait l'utiliser pour la prise de rendez-vous", "la prise de rendez-vous"),
         ("queremos usarlo para confirmar citas", "confirmar citas"),
+        ("we'd like to use it mostly for loan status updates", "loan status updates"),
+        (
+            "Main use would be handling guest requests during their stay",
+            "handling guest requests during their stay",
+        ),
+        ("la idea es manejar reservas y consultas", "manejar reservas y consultas"),
     ],
 )
 def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
@@ -153,6 +184,14 @@ def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
         (
             "hey we're Maple Grove Clinic, want to use whatsapp for appointment reminders for parents",
             "appointment reminders for parents",
+        ),
+        (
+            "Parcelpoint here, we're a fulfilment company and want WhatsApp for delivery alerts",
+            "delivery alerts",
+        ),
+        (
+            "trabalho no Instituto Semear e a ideia é usar o whatsapp para comunicação com as famílias",
+            "comunicação com as famílias",
         ),
     ],
 )

@@ -297,6 +297,32 @@ def test_asking_to_be_rung_in_other_words_is_a_request(text: str) -> None:
     assert detect_explicit_request(text) is not None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'd like to go through a few contract points with a member of your team this week",
+        "What I'd really like is 20 minutes with someone who can answer questions about SSO",
+        "Is there somebody on your end who could pick this up with me?",
+        "is there someone who knows the multi-site setup? we have four parks",
+        "gibts bei euch auch jemand echtes zum reden?",
+        "je cherche a joindre qqn de chez vous pour un souci de config",
+    ],
+)
+def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is there anyone who uses this for restaurants and likes it?",
+        "when the bot can't answer, does it pass the chat to a human member of our staff?",
+    ],
+)
+def test_other_users_and_the_products_handover_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
 def test_travel_agent_is_not_a_request_for_a_human() -> None:
     assert detect_explicit_request("can I talk to you about our travel agent business?") is None
 
@@ -416,6 +442,9 @@ def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> N
         "y ahora q? otro menú? 🙄 no sirve pa nada esto",
         "bhai ye kya tamasha hai, 3 din se dashboard nahi khul raha, paisa barbaad",
         "والله شي يقهر، من ثلاث أيام الرسائل ما توصل",
+        "still waiting on a fix for the notifications thing. day 5. cool cool cool",
+        "WE HAVE 200 ORDERS WAITING AND NONE OF OUR AGENTS CAN REPLY. FIX THIS",
+        "Super, encore une panne en plein samedi, merci beaucoup hein.",
     ],
 )
 def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(text: str) -> None:
