@@ -150,7 +150,8 @@ def _clean_name(raw: str) -> str:
         words = words[1:]
     for i, word in enumerate(words):
         if i and fold(word).strip(".,!?") in lexicon.NAME_STOP:
-            words = words[:i]
+            # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
+            words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
     for prefix in _COMPANY_PREFIXES:
@@ -299,6 +300,7 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 
 
 # "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
+_SPACED_DASH = re.compile(r"\s[–—]\s")
 _USE_IT_FOR = re.compile(
     r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
     r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra)|(?:usarlo|utilizzarlo)\s+per)\s+",
@@ -308,6 +310,7 @@ _USE_IT_FOR = re.compile(
 
 def _clean_use_case(raw: str) -> str:
     sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
+    sentence = _SPACED_DASH.split(sentence, maxsplit=1)[0]  # "... verschicken – Physiotherapie Kranich"
     sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")

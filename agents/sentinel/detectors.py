@@ -135,6 +135,8 @@ _HELPER_VERBS = frozenset(
 _NOUN_DETERMINERS = frozenset(
     {"the", "this", "that", "our", "my", "each", "every", "la", "le", "el", "o", "der", "die", "das"}
 )
+_FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
+_MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
 _FUTURE = frozenset({"ill", "will", "well", "gonna", "shall"})  # "I'll get my manager to look at it"
 _AND = frozenset(
     {"and", "or", "y", "o", "e", "ou", "et", "und", "oder", "en", "of", "dan", "atau", "aur", "ya"}
@@ -213,9 +215,10 @@ def _fuzzy_verbs(words: Sequence[str], known: set[int]) -> list[Match]:
     return found
 
 
-def _gap(words: Sequence[str], left: int, right: int) -> int:
+def _gap(words: Sequence[str], left: int, right: int, *, light: frozenset[str] | None = None) -> int:
     """Words between `left` and `right` that carry meaning (articles, "please", pronouns do not)."""
-    return sum(1 for w in words[left + 1 : right] if w not in _LIGHT) + 1
+    skip = _LIGHT if light is None else light
+    return sum(1 for w in words[left + 1 : right] if w not in skip) + 1
 
 
 def _previous_word(words: Sequence[str], index: int) -> str:
@@ -345,9 +348,14 @@ def _find_frames(text: str) -> list[_Frame]:
         # "the chat history", "chat window": the verb is a noun here.
         if verb.last + 1 < len(words) and words[verb.last + 1] in lexicon.FALSE_FRIEND_AFTER:
             continue
-        # "does it pass the chat to a human?": a determiner makes the verb a noun.
-        if verb.first == verb.last and verb.first > 0 and words[verb.first - 1] in _NOUN_DETERMINERS:
-            continue
+        # "does it pass the chat to a human?", "a message to your agent": a determiner makes the
+        # verb a noun.
+        if verb.first == verb.last and verb.first > 0:
+            determiner = words[verb.first - 1]
+            if determiner in _NOUN_DETERMINERS or (
+                determiner in lexicon.ARTICLES and words[verb.first] in _MESSAGE_WORDS
+            ):
+                continue
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
@@ -402,7 +410,8 @@ def _find_frames(text: str) -> list[_Frame]:
     described = [n for n in people if n not in humans and _a_helper(a, n)]
     for cue in _EXIST_BEFORE.find(words):
         for noun in [*humans, *described] if len(words) > 5 else people:
-            if 0 < noun.first - cue.last <= 3:
+            # Fillers do not count in the distance: "is there like an actual human i can dm".
+            if noun.first > cue.last and _gap(words, cue.last, noun.first, light=_LIGHT | _FILLERS) <= 3:
                 if _plural(words, noun) and words[cue.first] not in lexicon.EXIST_ANY:
                     continue
                 add("exists+noun", cue, noun, 0.8)

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from agents import lexicon
-from agents.language import PhraseSet, analyse
+from agents.language import Analysis, PhraseSet, analyse
 from agents.sentinel.signals import Signal, SignalKind
 
 __all__ = ["detect_frustration"]
@@ -23,6 +23,51 @@ _FRUSTRATION = PhraseSet(
     ]
 )
 _NEGATORS = lexicon.NEGATORS
+# Before a word of praise, these make it a state still wanted, not reached ("waiting for it to get
+# fixed", "until it works").
+# Thanks after a no is politeness, not sarcasm ("non serve un operatore, grazie").
+_THANKS = frozenset(
+    {
+        "thanks",
+        "thank",
+        "thx",
+        "merci",
+        "grazie",
+        "gracias",
+        "obrigado",
+        "obrigada",
+        "danke",
+        "makasih",
+        "bedankt",
+        "shukriya",
+        "dhanyavad",
+        "شكرا",
+    }
+)
+_UNREALISED = frozenset({"get", "gets", "be", "until", "till", "once", "hope", "hoping", "need", "needs"})
+
+
+def _lone_praise_after_a_complaint(
+    a: Analysis, cues: list[tuple[float, int, int, str, str | None]]
+) -> int | None:
+    """A word of praise that is a sentence of its own, after a complaint or a problem ("of course
+    it doesn't know. brilliant.", "resposta automática. ótimo."): the index of the word, or None.
+    Praise before the problem ("Brilliant, thanks! one more thing: the export still fails") is
+    none."""
+    words, tokens = a.words, a.tokens
+    for i, word in enumerate(words):
+        if word not in lexicon.POSITIVE_WORDS or word in _THANKS:
+            continue
+        alone = (i == 0 or tokens[i - 1].clause != tokens[i].clause) and (
+            i + 1 == len(words) or tokens[i + 1].clause != tokens[i].clause
+        )
+        if not alone or i == 0:
+            continue
+        # A bare negation is no problem ("pas besoin d'un conseiller. merci").
+        before = [w for w in words[:i] if w in lexicon.PROBLEM_WORDS and w not in _NEGATORS]
+        if before or any(c[2] < i for c in cues):
+            return i
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -77,6 +122,9 @@ def detect_frustration(text: str) -> Signal | None:
     sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
     for m in sarcastic:
         cues.append((0.6, m.first, m.last, f"sarcasm:{m.phrase.source}", None))
+    lone = _lone_praise_after_a_complaint(a, cues)
+    if lone is not None and not any(m.first <= lone <= m.last for m in sarcastic):
+        cues.append((0.6, lone, lone, "sarcasm:praise alone after a complaint", None))
     if annoyed and not sarcastic and any(w in lexicon.POSITIVE_WORDS for w in words):
         # "great, the bot doesn't understand me either 🙄": praise, an eye-roll and a problem.
         cues.append(
@@ -84,7 +132,9 @@ def detect_frustration(text: str) -> Signal | None:
         )
     in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
     positive = any(
-        w in lexicon.POSITIVE_WORDS and i not in in_cue and not set(words[max(0, i - 2) : i]) & _NEGATORS
+        w in lexicon.POSITIVE_WORDS
+        and i not in in_cue
+        and not set(words[max(0, i - 2) : i]) & (_NEGATORS | _UNREALISED)
         for i, w in enumerate(words)
     ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
     shouting = _shouting(text)

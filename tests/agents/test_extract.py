@@ -110,6 +110,8 @@ def test_being_somewhere_is_not_a_company(text: str) -> None:
     [
         ("Les escribo de Hostería Los Alerces", "Hostería Los Alerces"),
         ("I'm writing on behalf of Harbourview Hotels", "Harbourview Hotels"),
+        ("oh sorry, the name's Castlegate Lettings", "Castlegate Lettings"),
+        ("o salão é o Studio Bella Unhas", "Studio Bella Unhas"),
         ("Ich schreibe Ihnen von der Nordlicht Textil GmbH", "Nordlicht Textil GmbH"),
     ],
 )
@@ -117,6 +119,17 @@ def test_a_company_written_from_is_found_unasked(text: str, company: str) -> Non
     found = extract_company_name(text, asked=False)
     assert found is not None
     assert found.value == company
+
+
+def test_a_hinglish_from_keeps_its_verb_out_of_the_name() -> None:
+    found = extract_company_name("hum Sharma Coaching Classes se hai", asked=True)
+    assert found is not None
+    assert found.value == "Sharma Coaching Classes"
+
+
+def test_a_signature_after_a_dash_is_the_company_and_ends_the_use_case() -> None:
+    found = _values("Wir möchten Terminerinnerungen verschicken – Physiotherapie Kranich", None)
+    assert found == {"company_name": "Physiotherapie Kranich", "use_case": "Terminerinnerungen verschicken"}
 
 
 def test_its_for_a_name_answers_the_company_question() -> None:
@@ -188,6 +201,10 @@ def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
         (
             "Parcelpoint here, we're a fulfilment company and want WhatsApp for delivery alerts",
             "delivery alerts",
+        ),
+        (
+            "Toko Batik Sekar Arum, buat balesin pertanyaan stok sama ongkir",
+            "balesin pertanyaan stok sama ongkir",
         ),
         (
             "trabalho no Instituto Semear e a ideia é usar o whatsapp para comunicação com as famílias",

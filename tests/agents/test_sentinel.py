@@ -306,6 +306,14 @@ def test_asking_to_be_rung_in_other_words_is_a_request(text: str) -> None:
         "is there someone who knows the multi-site setup? we have four parks",
         "gibts bei euch auch jemand echtes zum reden?",
         "je cherche a joindre qqn de chez vous pour un souci de config",
+        "Queria saber se há algum colaborador disponível para falar comigo",
+        "c possible d'avoir qqn au tel?",
+        "Je souhaiterais être mise en relation avec un responsable",
+        "Would it be possible for somebody to telephone me instead?",
+        "posso sentire qualcuno del vostro staff per una demo veloce?",
+        "ok nvm is there like an actual human i can dm about it",
+        "do you have actual support staff I can message directly?",
+        "gibts bei euch nen Menschen, mit dem ich kurz schreiben kann?",
     ],
 )
 def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: str) -> None:
@@ -317,6 +325,8 @@ def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: 
     [
         "is there anyone who uses this for restaurants and likes it?",
         "when the bot can't answer, does it pass the chat to a human member of our staff?",
+        "I sent a message to your agent yesterday",
+        "is there a fee for adding a human agent?",
     ],
 )
 def test_other_users_and_the_products_handover_are_not_requests(text: str) -> None:
@@ -445,6 +455,14 @@ def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> N
         "still waiting on a fix for the notifications thing. day 5. cool cool cool",
         "WE HAVE 200 ORDERS WAITING AND NONE OF OUR AGENTS CAN REPLY. FIX THIS",
         "Super, encore une panne en plein samedi, merci beaucoup hein.",
+        "thats not an answer. fix it or im cancelling, I mean it",
+        "third day in a row the app wont load. I pay for this every month for what exactly",
+        "ah tá, resposta automática. muito obrigado pelo nada",
+        "ya me tienen hasta la madre, la app se cierra sola",
+        "been waiting 3 days for our broadcast issue to get fixed, honestly unbelievable",
+        "if nobody sorts this out by friday we're off to a competitor. 2 weeks of excuses already",
+        "of course it doesn't know. brilliant. paying 79 a month for this",
+        "ya, y para esto pago? como siga fallando me doy de baja, que os quede claro",
     ],
 )
 def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(text: str) -> None:
@@ -459,6 +477,9 @@ def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(t
         "ME ENCANTÓ LA DEMO!!! 🙌 tienen prueba gratis?",
         "LOVE THE NEW INBOX!!! 🙌",
         "we're switching to another app for invoicing, does yours do that?",
+        "Brilliant, thanks! one more thing: the export still fails",
+        "pas besoin d'un conseiller, merci",
+        "non serve un operatore, grazie",
     ],
 )
 def test_shouted_joy_and_a_calm_switch_stay_below_the_threshold(text: str) -> None:
@@ -585,6 +606,28 @@ def test_loop_similarity_threshold_is_honoured() -> None:
 def test_thanks_and_ok_are_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
     assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "got it 👍",
+        "received, cheers",
+        "Lovely, thank you very much dear",
+        "ahh consegui!! valeu 🙏",
+        "ok samajh gaya, thanks ji 🙏",
+        "top dankjewel 👍",
+        "joya, gracias!",
+        "تمام، مشكورين",
+    ],
+)
+def test_everyday_thanks_in_other_words_are_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize("text", ["got a question", "i got charged twice", "received nothing yet"])
+def test_got_and_received_about_something_else_are_not_acknowledgements(text: str) -> None:
+    assert not is_acknowledgement(text)
 
 
 @pytest.mark.parametrize(
