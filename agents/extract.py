@@ -55,7 +55,9 @@ _SELF_INTRO = [re.compile(p, _FLAGS) for p in lexicon.SELF_INTRO_LEADS]
 _COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
 # "Oakridge Property Management here - looking to ...": a name of two or more capitalised words
 # announcing itself.
-_NAME_HERE = re.compile(r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+|&\s+){2,6})here\b(?!\s*,?\s*(?:from|with|at|is)\b)")
+_NAME_HERE = re.compile(
+    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+|&\s+){2,6})(?:here|qui|aqu[ií]|ici|hier)\b(?!\s*,?\s*(?:from|with|at|is)\b)"
+)
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
 # Words that make an answer a description of what the customer wants to do, not a name.
 _USE_CASE_CUES = re.compile(
@@ -357,6 +359,20 @@ def _asks_for_information(use_case: Extracted) -> bool:
     return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
 
 
+def _inside_the_use_case(company: Extracted, use_case: Extracted, text: str) -> bool:
+    """ "We'd be wanting it for shift swap requests", asked for the company: a bare answer's first
+    words are no name when the message is a use case after a clear lead-in that starts where the
+    "name" does."""
+    if company.confidence > 0.65 or use_case.confidence < 0.9:
+        return False
+    start = text.find(use_case.evidence[:20])
+    return (
+        start >= 0
+        and text.find(company.value) <= start + len(use_case.evidence)
+        and (text.find(company.value) >= start)
+    )
+
+
 def _is_the_company(use_case: Extracted, company: Extracted | None) -> bool:
     """ "trabalho na Lar Doce Lar Imóveis" taken whole as the answer: the company, not a use case
     (a use case after a clear lead-in stays)."""
@@ -452,6 +468,8 @@ def extract_fields(
         )
     if use_case is not None and _is_the_company(use_case, company):
         use_case = None
+    if use_case is not None and company is not None and _inside_the_use_case(company, use_case, text):
+        company = None
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:
             found.append(item)

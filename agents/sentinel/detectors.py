@@ -366,7 +366,10 @@ def _find_frames(text: str) -> list[_Frame]:
                 # it is the subject ("your agents speak Spanish").
                 gap = set(_between(words, noun.last, verb.first))
                 # ("a" before the noun is an article here, not the Spanish/Portuguese "to".)
-                lead = set(words[max(0, noun.first - 3) : noun.first]) - lexicon.ARTICLES
+                # German and Dutch put the verb last, the subject further back ("zou ik misschien eerst
+                # even iemand van jullie kunnen spreken").
+                reach = 5 if _lang(noun) in {"de", "nl"} else 3
+                lead = set(words[max(0, noun.first - reach) : noun.first]) - lexicon.ARTICLES
                 allowed = (gap | lead) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
                 if allowed and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)
@@ -512,7 +515,13 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
         previous = _previous_word(words, bot.first)
         # "or is it bot only?" asks about the product, not whether a person is there.
         product = following is not None and following.text in lexicon.ONLY_WORDS
-        if question and ends_clause and previous in lexicon.BOT_IDENTITY and not product:
+        if (
+            question
+            and ends_clause
+            and previous in lexicon.BOT_IDENTITY
+            and not product
+            and _asked_in_clause(a, bot.last)
+        ):
             frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), False))
         elif previous in lexicon.BOT_IDENTITY and _or_a_person(words, following, bot.last + 2):
             # "is this a bot or is someone actually reading these", "c un robot ou y a qqn de vrai":
@@ -522,6 +531,16 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             # "gibts bei euch auch echte Leute oder nur den Bot?", "is it real people or just a bot?"
             frames.append(_Frame("asks if a person or a bot", bot.first, bot.last, 0.85, _lang(bot), False))
     return frames
+
+
+def _asked_in_clause(a: Analysis, index: int) -> bool:
+    """Whether the clause of token `index` ends with a question mark ("are you a bot?"), not only
+    a later clause ("no human needed, bot hi theek hai. multiple users kar sakte hain kya?")."""
+    tokens = a.tokens
+    clause = tokens[index].clause
+    following = next((t for t in tokens[index + 1 :] if t.clause != clause), None)
+    end = following.start if following is not None else len(a.raw)
+    return any(mark in a.raw[tokens[index].end : end] for mark in "?؟")
 
 
 def _or_a_person(words: Sequence[str], following: Token | None, start: int) -> bool:

@@ -23,8 +23,8 @@ _FRUSTRATION = PhraseSet(
     ]
 )
 _NEGATORS = lexicon.NEGATORS
-# Before a word of praise, these make it a state still wanted, not reached ("waiting for it to get
-# fixed", "until it works").
+# Before a word of praise, these make it a state still wanted or missing, not reached ("waiting for
+# it to get fixed", "until it works", "without a working inbox").
 # Thanks after a no is politeness, not sarcasm ("non serve un operatore, grazie").
 _THANKS = frozenset(
     {
@@ -44,7 +44,48 @@ _THANKS = frozenset(
         "شكرا",
     }
 )
-_UNREALISED = frozenset({"get", "gets", "be", "until", "till", "once", "hope", "hoping", "need", "needs"})
+_BARE_NO = frozenset(
+    {
+        "no",
+        "not",
+        "non",
+        "pas",
+        "nao",
+        "nicht",
+        "kein",
+        "keine",
+        "niet",
+        "geen",
+        "tidak",
+        "gak",
+        "ga",
+        "nahi",
+        "nhi",
+    }
+)
+_UNREALISED = frozenset(
+    {
+        "get",
+        "gets",
+        "be",
+        "until",
+        "till",
+        "once",
+        "hope",
+        "hoping",
+        "need",
+        "needs",
+        "without",
+        "sin",
+        "sem",
+        "sans",
+        "ohne",
+        "senza",
+        "tanpa",
+        "zonder",
+        "bina",
+    }
+)
 
 
 def _lone_praise_after_a_complaint(
@@ -63,8 +104,8 @@ def _lone_praise_after_a_complaint(
         )
         if not alone or i == 0:
             continue
-        # A bare negation is no problem ("pas besoin d'un conseiller. merci").
-        before = [w for w in words[:i] if w in lexicon.PROBLEM_WORDS and w not in _NEGATORS]
+        # A bare "no" is no problem ("no need for a call. perfect."); "won't", "didn't" are.
+        before = [w for w in words[:i] if w in lexicon.PROBLEM_WORDS and w not in _BARE_NO]
         if before or any(c[2] < i for c in cues):
             return i
     return None

@@ -132,6 +132,24 @@ def test_a_signature_after_a_dash_is_the_company_and_ends_the_use_case() -> None
     assert found == {"company_name": "Physiotherapie Kranich", "use_case": "Terminerinnerungen verschicken"}
 
 
+def test_a_use_case_with_its_lead_in_answering_the_company_question_gives_no_company() -> None:
+    found = _values("We'd be wanting it for shift swap requests from our nursing staff", "company_name")
+    assert found == {"use_case": "shift swap requests from our nursing staff"}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Centro Estetico Aurora qui, ci serve", "Centro Estetico Aurora"),
+        ("kami PT Nusantara Logistik, rencananya", "PT Nusantara Logistik"),
+    ],
+)
+def test_a_name_here_in_other_languages_is_the_company(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=False, unasked_weak=True)
+    assert found is not None
+    assert found.value == company
+
+
 def test_its_for_a_name_answers_the_company_question() -> None:
     found = extract_company_name("it's for Brightwater Trust", asked=True)
     assert found is not None
@@ -178,6 +196,10 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
             "handling guest requests during their stay",
         ),
         ("la idea es manejar reservas y consultas", "manejar reservas y consultas"),
+        ("I'd imagine mostly delivery ETA updates for customers", "delivery ETA updates for customers"),
+        ("a gente pensou em usar pra rastreamento de entregas", "rastreamento de entregas"),
+        ("sería principalmente para confirmar horas médicas", "confirmar horas médicas"),
+        ("ce serait surtout pour les signalements des habitants", "les signalements des habitants"),
     ],
 )
 def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
@@ -206,6 +228,16 @@ def test_answer_is_the_use_case_when_asked(text: str, use_case: str) -> None:
             "Toko Batik Sekar Arum, buat balesin pertanyaan stok sama ongkir",
             "balesin pertanyaan stok sama ongkir",
         ),
+        (
+            "Wir sind die Hoffmann Makler GmbH und wollen Schadensmeldungen über WhatsApp annehmen",
+            "Schadensmeldungen über WhatsApp annehmen",
+        ),
+        ("Centro Estetico Aurora qui, ci serve per ricordare gli appuntamenti", "ricordare gli appuntamenti"),
+        (
+            "Westbrook University here, we'd be looking at it for answering applicant questions",
+            "answering applicant questions",
+        ),
+        ("kami PT Nusantara Logistik, rencananya buat notifikasi pengiriman", "notifikasi pengiriman"),
         (
             "trabalho no Instituto Semear e a ideia é usar o whatsapp para comunicação com as famílias",
             "comunicação com as famílias",

@@ -314,6 +314,13 @@ def test_asking_to_be_rung_in_other_words_is_a_request(text: str) -> None:
         "ok nvm is there like an actual human i can dm about it",
         "do you have actual support staff I can message directly?",
         "gibts bei euch nen Menschen, mit dem ich kurz schreiben kann?",
+        "could someone from your side walk our office manager thru the setup?",
+        "and who do i talk too about getting it set up, like an actual person",
+        "Just checking whether anyone is actually monitoring this number at the moment?",
+        "could I be put in touch with an account manager?",
+        "would it be possible to have a human look over our setup before we commit?",
+        "quisiera que me comunicaran con un ejecutivo de cuenta",
+        "zou ik misschien eerst even iemand van jullie kunnen spreken?",
     ],
 )
 def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: str) -> None:
@@ -327,6 +334,7 @@ def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: 
         "when the bot can't answer, does it pass the chat to a human member of our staff?",
         "I sent a message to your agent yesterday",
         "is there a fee for adding a human agent?",
+        "koi human agent ki zarurat nahi hai, bot hi theek hai. multiple users kaam kar sakte hain kya?",
     ],
 )
 def test_other_users_and_the_products_handover_are_not_requests(text: str) -> None:
@@ -463,6 +471,16 @@ def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> N
         "if nobody sorts this out by friday we're off to a competitor. 2 weeks of excuses already",
         "of course it doesn't know. brilliant. paying 79 a month for this",
         "ya, y para esto pago? como siga fallando me doy de baja, que os quede claro",
+        "WE HAVE PATIENTS WAITING AND THE INBOX IS BLANK AGAIN",
+        "if this dont get sorted by friday we r switching providers, done w this honestly",
+        "this is the 4th msg ive sent about the same invoice mixup",
+        "esto es una tomadura de pelo, llevo desde el lunes sin poder mandar recordatorios",
+        "Thank you SO much for the automated reply, incredibly helpful 🙃 we still can't log in",
+        "if this isn't resolved by Friday we'll look at other providers. No working inbox for days.",
+        "As per my previous messages, which I'm assuming nobody has read, our line is down since Sunday.",
+        "gracias por nada eh, la mitad no puede entrar. estamos pensando seriamente en cancelar",
+        "Fijn hoor, weer een bot die niks oplost. Dit is de laatste keer voordat we opzeggen",
+        "I suppose I'll tell the Dean our reminders won't be going out then. Brilliant.",
     ],
 )
 def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(text: str) -> None:
@@ -480,6 +498,9 @@ def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(t
         "Brilliant, thanks! one more thing: the export still fails",
         "pas besoin d'un conseiller, merci",
         "non serve un operatore, grazie",
+        "no need for a call. perfect.",
+        "how many messages can i send per day through the api?",
+        "thanks so much, the person on the phone was super helpful",
     ],
 )
 def test_shouted_joy_and_a_calm_switch_stay_below_the_threshold(text: str) -> None:
