@@ -282,7 +282,13 @@ def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] 
     window = {t.text for t in a.tokens[max(0, first - 8) : last + 3] if t.clause == clause}
     if not (window - ignore) & lexicon.THIRD_PARTY:
         return False
-    own = {t.text for t in a.tokens[max(0, first - 3) : last + 1] if t.clause == clause}
+    tokens = a.tokens[max(0, first - 3) : last + 1]
+    # "pelanggan saya", "clientes meus": a possessive after the third party is not the customer.
+    own = {
+        t.text
+        for i, t in enumerate(tokens)
+        if t.clause == clause and not (i and tokens[i - 1].text in lexicon.THIRD_PARTY)
+    }
     return not own & lexicon.FIRST_PERSON
 
 
@@ -403,7 +409,11 @@ def _find_frames(text: str) -> list[_Frame]:
         for noun in humans:
             if _plural(words, noun):
                 continue
-            after = noun.first > verb.last and _gap(words, verb.last, noun.first) <= 4
+            after = (
+                noun.first > verb.last
+                and _gap(words, verb.last, noun.first) <= 4
+                and a.tokens[noun.first].clause == a.tokens[verb.last].clause
+            )
             before = postposed and noun.last < verb.first and verb.first - noun.last <= 3
             if after or before:
                 add("want+noun", verb, noun, 0.9)

@@ -151,14 +151,21 @@ def detect_frustration(text: str) -> Signal | None:
     a = analyse(text)
     words = a.words
     cues: list[tuple[float, int, int, str, str | None]] = []  # weight, first, last, rule, language
+    seen: set[tuple[int, int, float, str | None]] = set()
     for m in _FRUSTRATION.find(words, gap=2):
         # A negated single word is not a complaint ("not bad", "nicht schlecht").
         if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] in _NEGATORS:
             continue
+        # Spellings of one phrase that fold to the same words ("gak ngerti", "ga ngerti") count once.
+        key = (m.first, m.last, m.phrase.weight, m.phrase.tag)
+        if key in seen:
+            continue
+        seen.add(key)
         cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
-    problem = any(w in lexicon.PROBLEM_WORDS for w in words)
+    # A bare "no" makes no problem for sarcasm ("fantastico, non serve nessun operatore 😂").
+    problem = any(w in lexicon.PROBLEM_WORDS and w not in _BARE_NO for w in words)
     # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").
     sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
     for m in sarcastic:

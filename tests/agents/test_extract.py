@@ -111,6 +111,11 @@ def test_being_somewhere_is_not_a_company(text: str) -> None:
         ("Les escribo de Hostería Los Alerces", "Hostería Los Alerces"),
         ("I'm writing on behalf of Harbourview Hotels", "Harbourview Hotels"),
         ("oh sorry, the name's Castlegate Lettings", "Castlegate Lettings"),
+        ("Kind regards,\nPhilippa Grant\nOperations Manager, Ashdown Lettings", "Ashdown Lettings"),
+        ("les escribo de parte de Ferretería Hermanos Ochoa", "Ferretería Hermanos Ochoa"),
+        ("le restaurant s'appelle Chez Mireille", "Chez Mireille"),
+        ("somos uma ótica de família, chamada Ótica Visão Clara", "Ótica Visão Clara"),
+        ("ah y el nombre es Hostal Las Buganvillas", "Hostal Las Buganvillas"),
         ("o salão é o Studio Bella Unhas", "Studio Bella Unhas"),
         ("Ich schreibe Ihnen von der Nordlicht Textil GmbH", "Nordlicht Textil GmbH"),
     ],
@@ -148,6 +153,10 @@ def test_a_name_here_in_other_languages_is_the_company(text: str, company: str) 
     found = extract_company_name(text, asked=False, unasked_weak=True)
     assert found is not None
     assert found.value == company
+
+
+def test_its_for_doing_something_is_no_company() -> None:
+    assert extract_company_name("It's for sending appointment reminders", asked=True) is None
 
 
 def test_its_for_a_name_answers_the_company_question() -> None:
@@ -197,6 +206,15 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
         ),
         ("la idea es manejar reservas y consultas", "manejar reservas y consultas"),
         ("I'd imagine mostly delivery ETA updates for customers", "delivery ETA updates for customers"),
+        (
+            "hoje nosso problema é avisar os clientes quando o óculos fica pronto",
+            "avisar os clientes quando o óculos fica pronto",
+        ),
+        ("on n'arrive plus à suivre les réservations de tables", "suivre les réservations de tables"),
+        (
+            "It's for sending appointment reminders to our patients",
+            "sending appointment reminders to our patients",
+        ),
         ("a gente pensou em usar pra rastreamento de entregas", "rastreamento de entregas"),
         ("sería principalmente para confirmar horas médicas", "confirmar horas médicas"),
         ("ce serait surtout pour les signalements des habitants", "les signalements des habitants"),

@@ -321,6 +321,14 @@ def test_asking_to_be_rung_in_other_words_is_a_request(text: str) -> None:
         "would it be possible to have a human look over our setup before we commit?",
         "quisiera que me comunicaran con un ejecutivo de cuenta",
         "zou ik misschien eerst even iemand van jullie kunnen spreken?",
+        "Solicito o contacto de um responsável relativamente à nossa conta",
+        "Ehrlich gesagt wäre mir ein Ansprechpartner lieber",
+        "which of these buttons gets me to an actual human",
+        "anyone home? 👀",
+        "I would like to be put in contact with your customer service supervisor",
+        "kisi executive ko bolo mujhe call kare",
+        "vorrei essere ricontattato telefonicamente da un vostro consulente",
+        "would one of your account execs be free for a quick call this afternoon?",
     ],
 )
 def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: str) -> None:
@@ -335,6 +343,10 @@ def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: 
         "I sent a message to your agent yesterday",
         "is there a fee for adding a human agent?",
         "koi human agent ki zarurat nahi hai, bot hi theek hai. multiple users kaam kar sakte hain kya?",
+        "does your system let my customers speak to a human agent when they want? and can that agent see it",
+        "nem precisa chamar atendente não kkk o robô resolve",
+        "Kann ich bei Ihnen mehrere Mitarbeiter auf einen Account legen?",
+        "kalo pelanggan saya minta ngobrol sama admin manusia, bisa dialihin gak?",
     ],
 )
 def test_other_users_and_the_products_handover_are_not_requests(text: str) -> None:
@@ -481,6 +493,14 @@ def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> N
         "gracias por nada eh, la mitad no puede entrar. estamos pensando seriamente en cancelar",
         "Fijn hoor, weer een bot die niks oplost. Dit is de laatste keer voordat we opzeggen",
         "I suppose I'll tell the Dean our reminders won't be going out then. Brilliant.",
+        "If the inbox goes down one more time during our dinner rush we're cancelling. That's it.",
+        "the templates STILL get stuck in pending. starting to seriously regret this",
+        "seriously??? I've emailed FOUR times about the double charge on my card",
+        "if the sync isn't back by tomorrow we're pulling the plug and going with a competitor",
+        "great, phir se 'sorry I don't know'. wah kya service hai 👏👏",
+        "Ich zahle seit 8 Monaten und jetzt das: alle Kontakte weg. Ich kündige, mir reicht's",
+        "sono tre giorni che non riesco ad accedere e nessuno mi dà una risposta. se continua così disdico",
+        "gente pelo amor de deus, faz 4 dias que o whatsapp não conecta, to perdendo venda!!!",
     ],
 )
 def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(text: str) -> None:
@@ -501,6 +521,8 @@ def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(t
         "no need for a call. perfect.",
         "how many messages can i send per day through the api?",
         "thanks so much, the person on the phone was super helpful",
+        "il vostro assistente virtuale è fantastico, non serve nessun operatore 😂",
+        "pas de souci, le bot ne comprend pas toujours mais ça va",
     ],
 )
 def test_shouted_joy_and_a_calm_switch_stay_below_the_threshold(text: str) -> None:
