@@ -118,6 +118,7 @@ _CLAUSE_END = re.compile(
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )
+_TOWN_AFTER = re.compile(r"(?<=\w)\s+(?:in|aus)\s+[A-ZÀ-ÖØ-Þ][\w-]+$")
 _INITIALS_END = re.compile(r"\b[A-Z]\.[A-Z]\.$")
 _SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
 
@@ -156,6 +157,9 @@ def _clean_name(raw: str) -> str:
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
+    value = _TOWN_AFTER.sub(
+        "", value
+    )  # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig"
     for prefix in _COMPANY_PREFIXES:
         value = prefix.sub("", value, count=1)
     if _INITIALS_END.search(value) or (value.endswith(".") and _DOTTED_SUFFIX.search(value[:-1])):

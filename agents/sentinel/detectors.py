@@ -135,6 +135,19 @@ _HELPER_VERBS = frozenset(
 _NOUN_DETERMINERS = frozenset(
     {"the", "this", "that", "our", "my", "each", "every", "la", "le", "el", "o", "der", "die", "das"}
 )
+_AVAILABLE = frozenset(
+    {
+        "available",
+        "disponible",
+        "disponivel",
+        "dispo",
+        "verfugbar",
+        "erreichbar",
+        "disponibile",
+        "beschikbaar",
+        "online",
+    }
+)
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
 _FUTURE = frozenset({"ill", "will", "well", "gonna", "shall"})  # "I'll get my manager to look at it"
@@ -429,7 +442,12 @@ def _find_frames(text: str) -> list[_Frame]:
                     continue
                 add("exists+noun", cue, noun, 0.8)
     for cue in _EXIST_AFTER.find(words):
-        for noun in humans if len(words) > 5 else people:
+        # "tienen a alguien disponible ahorita? es sobre un pedido ...": someone available is a
+        # request in a message of any length; someone "here" or "there" only in a short one.
+        # (A pronoun, not "your team": "until what time is your team available?" asks the hours.)
+        available = words[cue.first] in _AVAILABLE
+        pronouns = [n for n in people if n.first == n.last] if available else []
+        for noun in [*humans, *pronouns] if len(words) > 5 else people:
             # "anyone here?", "koi hai?"; a pronoun must be right before the cue ("koi discount
             # hai" asks about a discount).
             reach = 2 if noun.phrase.tag.startswith("human") else 1

@@ -116,6 +116,9 @@ def test_being_somewhere_is_not_a_company(text: str) -> None:
         ("le restaurant s'appelle Chez Mireille", "Chez Mireille"),
         ("somos uma ótica de família, chamada Ótica Visão Clara", "Ótica Visão Clara"),
         ("ah y el nombre es Hostal Las Buganvillas", "Hostal Las Buganvillas"),
+        ("la inmobiliaria se llama Pampa Propiedades", "Pampa Propiedades"),
+        ("usahaku laundry kiloan, namanya Bersih Kilat", "Bersih Kilat"),
+        ("je suis de chez Boulangerie Marchal et on voudrait", "Boulangerie Marchal"),
         ("o salão é o Studio Bella Unhas", "Studio Bella Unhas"),
         ("Ich schreibe Ihnen von der Nordlicht Textil GmbH", "Nordlicht Textil GmbH"),
     ],
@@ -153,6 +156,12 @@ def test_a_name_here_in_other_languages_is_the_company(text: str, company: str) 
     found = extract_company_name(text, asked=False, unasked_weak=True)
     assert found is not None
     assert found.value == company
+
+
+def test_the_town_after_a_company_name_is_left_out() -> None:
+    found = extract_company_name("We're Kettle & Crumb Bakery in Leeds and we need a tool", asked=True)
+    assert found is not None
+    assert found.value == "Kettle & Crumb Bakery"
 
 
 def test_its_for_doing_something_is_no_company() -> None:

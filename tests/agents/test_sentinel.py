@@ -329,6 +329,12 @@ def test_asking_to_be_rung_in_other_words_is_a_request(text: str) -> None:
         "kisi executive ko bolo mujhe call kare",
         "vorrei essere ricontattato telefonicamente da un vostro consulente",
         "would one of your account execs be free for a quick call this afternoon?",
+        "tienen a alguien disponible ahorita? es sobre un pedido que no se me actualiza",
+        "do u guys do live demos? like an actual person walking me thru it on zoom",
+        "bisa dihubungkan ke tim kalian gak? mau konsul soal setup nomor wa bisnis",
+        "Who is in charge of accounts over there? I would like a word with them",
+        "kan er iemand van jullie even met me meekijken?",
+        "ik bespreek het liever even met een echt persoon, kan dat?",
     ],
 )
 def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: str) -> None:
@@ -347,6 +353,8 @@ def test_a_polite_request_for_time_with_someone_who_can_help_is_a_request(text: 
         "nem precisa chamar atendente não kkk o robô resolve",
         "Kann ich bei Ihnen mehrere Mitarbeiter auf einen Account legen?",
         "kalo pelanggan saya minta ngobrol sama admin manusia, bisa dialihin gak?",
+        "we'd need escalation to a live agent on OUR side when the AI can't answer. is that built in",
+        "Until what time is your team available on weekdays?",
     ],
 )
 def test_other_users_and_the_products_handover_are_not_requests(text: str) -> None:
@@ -501,6 +509,13 @@ def test_calm_or_happy_message_stays_below_the_handoff_threshold(text: str) -> N
         "Ich zahle seit 8 Monaten und jetzt das: alle Kontakte weg. Ich kündige, mir reicht's",
         "sono tre giorni che non riesco ad accedere e nessuno mi dà una risposta. se continua così disdico",
         "gente pelo amor de deus, faz 4 dias que o whatsapp não conecta, to perdendo venda!!!",
+        "nossa que ajuda incrível hein 👏👏 obrigada por nada",
+        "bhai 3 din ho gaye, chats load hi nahi ho rahe. kya mazak hai ye",
+        "great, another 'I don't know'. what exactly am I paying you for",
+        "ça fait une semaine que mes clients reçoivent rien, je commence à regretter l'abonnement",
+        "lol 'seamless onboarding' they said. been stuck on the verification step since tuesday 🙃",
+        "DANKE FÜR NICHTS. schon wieder sind alle Chats verschwunden",
+        "honestly thinking of cancelling. nothing works the way your sales guy promised",
     ],
 )
 def test_threats_to_leave_blame_sarcasm_and_everyday_anger_reach_the_threshold(text: str) -> None:
@@ -662,6 +677,7 @@ def test_thanks_and_ok_are_acknowledgements(text: str) -> None:
         "top dankjewel 👍",
         "joya, gracias!",
         "تمام، مشكورين",
+        "ok po noted, thank u",
     ],
 )
 def test_everyday_thanks_in_other_words_are_acknowledgements(text: str) -> None:
