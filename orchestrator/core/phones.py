@@ -5,13 +5,20 @@ from __future__ import annotations
 import phonenumbers
 
 
-def country_of(wa_id: str | None) -> str | None:
-    """ISO 3166 region of a WhatsApp number (digits, no '+'), or None when unknown."""
+def _parsed(wa_id: str | None) -> phonenumbers.PhoneNumber | None:
+    """A WhatsApp number (digits, no '+') parsed, or None when it is not one."""
     if not wa_id:
         return None
     try:
-        number = phonenumbers.parse("+" + wa_id.lstrip("+"))
+        return phonenumbers.parse("+" + wa_id.lstrip("+"))
     except phonenumbers.NumberParseException:
+        return None
+
+
+def country_of(wa_id: str | None) -> str | None:
+    """ISO 3166 region of a WhatsApp number (digits, no '+'), or None when unknown."""
+    number = _parsed(wa_id)
+    if number is None:
         return None
     # Exact region for valid numbers; otherwise the main region of the calling code (+44 -> GB),
     # which is what routing needs even for reserved ranges such as the UK's 07700 900xxx.
@@ -24,10 +31,5 @@ def country_of(wa_id: str | None) -> str | None:
 def calling_code_of(wa_id: str | None) -> int | None:
     """The international calling code of a WhatsApp number (44 for the UK and the Crown
     dependencies that share its numbering, 1 for the NANP countries), or None when unknown."""
-    if not wa_id:
-        return None
-    try:
-        number = phonenumbers.parse("+" + wa_id.lstrip("+"))
-    except phonenumbers.NumberParseException:
-        return None
-    return number.country_code or None
+    number = _parsed(wa_id)
+    return (number.country_code or None) if number is not None else None
