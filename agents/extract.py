@@ -70,26 +70,6 @@ _COMPANY_SUFFIX = re.compile(
     r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+){1,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])", re.UNICODE
 )
 _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
-# "Hauptsächlich Kundenservice für unseren Onlineshop": an answer opening with one of these describes
-# a use, however it is capitalised.
-_USE_CASE_ADVERBS = frozenset(
-    {
-        "mainly",
-        "mostly",
-        "primarily",
-        "basically",
-        "hauptsachlich",
-        "vorwiegend",
-        "principalmente",
-        "sobretudo",
-        "surtout",
-        "principalement",
-        "soprattutto",
-        "terutama",
-        "vooral",
-        "eigenlijk",
-    }
-)
 _USE_CASE_ANSWER_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_ANSWER_LEADS]
 _USE_CASE_TRIM_END = re.compile(lexicon.USE_CASE_TRIM_END, _FLAGS)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
@@ -208,7 +188,7 @@ def looks_like_use_case(text: str) -> bool:
     opening_name = (
         bool(_CAPITALISED.match(words[0]))
         and fold(words[0]) not in lexicon.FUNCTION_WORDS
-        and fold(words[0]).strip(",:") not in _USE_CASE_ADVERBS
+        and fold(words[0]).strip(",:") not in lexicon.USE_CASE_ADVERBS
     )
     return bool(_USE_CASE_CUES.search(text)) and not opening_name
 

@@ -91,62 +91,9 @@ _FUZZY_VERBS = {
 _LIGHT = lexicon.ARTICLES | lexicon.BARE_FILLER | lexicon.FIRST_PERSON | lexicon.REQUEST_MOOD
 # "I'll call you back", "we will call back": the customer calls, nobody is asked to.
 _SELF_CALL = frozenset({"i", "ill", "will", "well", "we", "gonna", "shall", "vou", "voy", "vais", "werde"})
-# What a described helper can do: "someone who can / could / knows", "alguien que pueda / sepa".
-_HELPER_VERBS = frozenset(
-    {
-        "can",
-        "could",
-        "would",
-        "knows",
-        "know",
-        "understands",
-        "handles",
-        "kann",
-        "konnte",
-        "weiss",
-        "puede",
-        "pueda",
-        "podria",
-        "sepa",
-        "sabe",
-        "peut",
-        "puisse",
-        "pourrait",
-        "sait",
-        "pode",
-        "possa",
-        "poderia",
-        "puo",
-        "potrebbe",
-        "sappia",
-        "bisa",
-        "dapat",
-        "tahu",
-        "paham",
-        "kunnen",
-        "weet",
-        "sakta",
-        "sakti",
-        "sake",
-        "jaanta",
-    }
-)
 # Determiners before a one-word talk verb that make it a noun ("pass the chat to a human").
 _NOUN_DETERMINERS = frozenset(
     {"the", "this", "that", "our", "my", "each", "every", "la", "le", "el", "o", "der", "die", "das"}
-)
-_AVAILABLE = frozenset(
-    {
-        "available",
-        "disponible",
-        "disponivel",
-        "dispo",
-        "verfugbar",
-        "erreichbar",
-        "disponibile",
-        "beschikbaar",
-        "online",
-    }
 )
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
@@ -445,7 +392,7 @@ def _find_frames(text: str) -> list[_Frame]:
         # "tienen a alguien disponible ahorita? es sobre un pedido ...": someone available is a
         # request in a message of any length; someone "here" or "there" only in a short one.
         # (A pronoun, not "your team": "until what time is your team available?" asks the hours.)
-        available = words[cue.first] in _AVAILABLE
+        available = words[cue.first] in lexicon.AVAILABLE_WORDS
         pronouns = [n for n in people if n.first == n.last] if available else []
         for noun in [*humans, *pronouns] if len(words) > 5 else people:
             # "anyone here?", "koi hai?"; a pronoun must be right before the cue ("koi discount
@@ -482,7 +429,7 @@ def _a_helper(a: Analysis, noun: Match) -> bool:
     after = [t.text for t in a.tokens[noun.last + 1 : noun.last + 8] if t.clause == clause]
     return any(
         (word in lexicon.RELATIVE_WORDS or word in lexicon.SUBJECT_PRONOUNS)
-        and bool(set(after[i + 1 : i + 3]) & _HELPER_VERBS)
+        and bool(set(after[i + 1 : i + 3]) & lexicon.HELPER_VERBS)
         for i, word in enumerate(after)
     )
 

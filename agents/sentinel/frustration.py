@@ -23,69 +23,6 @@ _FRUSTRATION = PhraseSet(
     ]
 )
 _NEGATORS = lexicon.NEGATORS
-# Before a word of praise, these make it a state still wanted or missing, not reached ("waiting for
-# it to get fixed", "until it works", "without a working inbox").
-# Thanks after a no is politeness, not sarcasm ("non serve un operatore, grazie").
-_THANKS = frozenset(
-    {
-        "thanks",
-        "thank",
-        "thx",
-        "merci",
-        "grazie",
-        "gracias",
-        "obrigado",
-        "obrigada",
-        "danke",
-        "makasih",
-        "bedankt",
-        "shukriya",
-        "dhanyavad",
-        "شكرا",
-    }
-)
-_BARE_NO = frozenset(
-    {
-        "no",
-        "not",
-        "non",
-        "pas",
-        "nao",
-        "nicht",
-        "kein",
-        "keine",
-        "niet",
-        "geen",
-        "tidak",
-        "gak",
-        "ga",
-        "nahi",
-        "nhi",
-    }
-)
-_UNREALISED = frozenset(
-    {
-        "get",
-        "gets",
-        "be",
-        "until",
-        "till",
-        "once",
-        "hope",
-        "hoping",
-        "need",
-        "needs",
-        "without",
-        "sin",
-        "sem",
-        "sans",
-        "ohne",
-        "senza",
-        "tanpa",
-        "zonder",
-        "bina",
-    }
-)
 
 
 def _lone_praise_after_a_complaint(
@@ -97,7 +34,7 @@ def _lone_praise_after_a_complaint(
     none."""
     words, tokens = a.words, a.tokens
     for i, word in enumerate(words):
-        if word not in lexicon.POSITIVE_WORDS or word in _THANKS:
+        if word not in lexicon.POSITIVE_WORDS or word in lexicon.THANKS_WORDS:
             continue
         alone = (i == 0 or tokens[i - 1].clause != tokens[i].clause) and (
             i + 1 == len(words) or tokens[i + 1].clause != tokens[i].clause
@@ -105,7 +42,7 @@ def _lone_praise_after_a_complaint(
         if not alone or i == 0:
             continue
         # A bare "no" is no problem ("no need for a call. perfect."); "won't", "didn't" are.
-        before = [w for w in words[:i] if w in lexicon.PROBLEM_WORDS and w not in _BARE_NO]
+        before = [w for w in words[:i] if w in lexicon.PROBLEM_WORDS and w not in lexicon.BARE_NO]
         if before or any(c[2] < i for c in cues):
             return i
     return None
@@ -165,7 +102,7 @@ def detect_frustration(text: str) -> Signal | None:
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
     # A bare "no" makes no problem for sarcasm ("fantastico, non serve nessun operatore 😂").
-    problem = any(w in lexicon.PROBLEM_WORDS and w not in _BARE_NO for w in words)
+    problem = any(w in lexicon.PROBLEM_WORDS and w not in lexicon.BARE_NO for w in words)
     # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").
     sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
     for m in sarcastic:
@@ -182,7 +119,7 @@ def detect_frustration(text: str) -> Signal | None:
     positive = any(
         w in lexicon.POSITIVE_WORDS
         and i not in in_cue
-        and not set(words[max(0, i - 2) : i]) & (_NEGATORS | _UNREALISED)
+        and not set(words[max(0, i - 2) : i]) & (_NEGATORS | lexicon.UNREALISED_WORDS)
         for i, w in enumerate(words)
     ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
     shouting = _shouting(text)
