@@ -678,6 +678,10 @@ def test_thanks_and_ok_are_acknowledgements(text: str) -> None:
         "joya, gracias!",
         "تمام، مشكورين",
         "ok po noted, thank u",
+        "That's great, thank you kindly.",
+        "perfetto, la ringrazio",
+        "تمام، يعطيك العافية",
+        "no worries, cheers 👍",
     ],
 )
 def test_everyday_thanks_in_other_words_are_acknowledgements(text: str) -> None:
