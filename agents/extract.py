@@ -137,9 +137,8 @@ def _clean_name(raw: str) -> str:
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
-    value = _TOWN_AFTER.sub(
-        "", value
-    )  # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig"
+    # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
+    value = _TOWN_AFTER.sub("", value)
     for prefix in _COMPANY_PREFIXES:
         value = prefix.sub("", value, count=1)
     if _INITIALS_END.search(value) or (value.endswith(".") and _DOTTED_SUFFIX.search(value[:-1])):
@@ -350,11 +349,8 @@ def _inside_the_use_case(company: Extracted, use_case: Extracted, text: str) -> 
     if company.confidence > 0.65 or use_case.confidence < 0.9:
         return False
     start = text.find(use_case.evidence[:20])
-    return (
-        start >= 0
-        and text.find(company.value) <= start + len(use_case.evidence)
-        and (text.find(company.value) >= start)
-    )
+    at = text.find(company.value)
+    return start >= 0 and start <= at <= start + len(use_case.evidence)
 
 
 def _is_the_company(use_case: Extracted, company: Extracted | None) -> bool:

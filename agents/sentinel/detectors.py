@@ -393,7 +393,7 @@ def _find_frames(text: str) -> list[_Frame]:
         # request in a message of any length; someone "here" or "there" only in a short one.
         # (A pronoun, not "your team": "until what time is your team available?" asks the hours.)
         available = words[cue.first] in lexicon.AVAILABLE_WORDS
-        pronouns = [n for n in people if n.first == n.last] if available else []
+        pronouns = [n for n in people if n.first == n.last and n not in humans] if available else []
         for noun in [*humans, *pronouns] if len(words) > 5 else people:
             # "anyone here?", "koi hai?"; a pronoun must be right before the cue ("koi discount
             # hai" asks about a discount).
