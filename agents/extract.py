@@ -93,8 +93,11 @@ _BUDGET = re.compile(
     _FLAGS,
 )
 # A dot ends a clause unless it closes an initial ("S.L.", "B.V.": the name goes on to its end).
+# Emoji and pictographs end a name or a use case ("Doce Thaís Confeitaria 🍰", "for my barbers 💈
+# no shows r killing us").
+_EMOJI = r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]"
 _CLAUSE_END = re.compile(
-    r"[,;!?\n()]|(?<!\.[A-Z])\.(?![A-Z]\.)|\s[-–]\s|"
+    r"[,;!?\n()]|" + _EMOJI + r"|(?<!\.[A-Z])\.(?![A-Z]\.)|\s[-–]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )
@@ -155,10 +158,15 @@ def _plausible_name(value: str) -> bool:
     return len(value) <= 60
 
 
+_NO_VALUE_WORDS = lexicon.BARE_FILLER | lexicon.YES_NO | lexicon.CHATTER_WORDS
+
+
 def _is_chatter(text: str) -> bool:
     """Greetings, thanks, questions and requests for a human: never a field value."""
     words = analyse(text).words
-    if not words or all(w in lexicon.BARE_FILLER or w in lexicon.YES_NO for w in words):
+    if not words or all(
+        w in lexicon.BARE_FILLER or w in lexicon.YES_NO or w in lexicon.CHATTER_WORDS for w in words
+    ):
         return True
     if "?" in text or "¿" in text or "؟" in text:
         return True
@@ -266,13 +274,25 @@ def extract_company_name(
         return None
     if person and fold(value) in {fold(person), fold(person.split()[0])}:
         return None
+    # "sou a thaís", "I'm Freya": the customer says who they are, not what the company is.
+    introduced = _SELF_NAMING.match(value)
+    rest = value[introduced.end() :].split() if introduced else []
+    if introduced and (len(rest) <= 1 or (person is not None and fold(rest[0]) == fold(person.split()[0]))):
+        return None
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
+
+
+_SELF_NAMING = re.compile(
+    r"^(?:i'?m|i\s+am|my\s+name\s+is|me\s+llamo|soy|sou|je\s+suis|je\s+m'appelle|ich\s+bin|ich\s+hei(?:ß|ss)e|"
+    r"sono|mi\s+chiamo|aku|nama\s+saya|ik\s+ben|mera\s+naam|mai|main)\s+(?:[oa]\s+)?(?=\w)",
+    _FLAGS,
+)
 
 
 # After a comma, a new subject or a figure starts a remark about something else ("customer support,
 # we get tons of DMs", "selling on WhatsApp, budget is like $50/mo", "lead follow up, 5 log hai").
 _USE_CASE_AFTERTHOUGHT = re.compile(
-    r",\s*(?=(?:we|i|our|my|it|its|it's|they|budget|about|around|nosotros|somos|tenemos|n[óo]s|"
+    r",\s*(?=(?:we|i|our|my|it|its|it's|they|ppl|people|folks|everyone|everybody|customers|clients|budget|about|around|nosotros|somos|tenemos|n[óo]s|"
     r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d"
     # a remark ("nothing fancy", "that's all", "for now")
     r"|(?:nothing\s+(?:fancy|special|else|big)|that'?s\s+(?:it|all)|for\s+now|for\s+starters|if\s+possible|"
@@ -288,15 +308,26 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 _SPACED_DASH = re.compile(r"\s[–—]\s")
 _USE_IT_FOR = re.compile(
     r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
-    r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra)|(?:usarlo|utilizzarlo)\s+per)\s+",
+    r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra|pa)|(?:usarlo|utilizzarlo)\s+per)\s+",
+    _FLAGS,
+)
+
+
+# What the use case is for, said after it ("a shared inbox so my 3 VAs can answer", "auto reply
+# pesanan biar ga kewalahan", "pour que les clients ..."): the purpose goes.
+_PURPOSE = re.compile(
+    r"\s+(?:so\s+(?:that\s+)?(?=(?:my|we|i|our|they|the|people|ppl|customers|clients|it|nobody|no\s+one)\b)|"
+    r"(?:biar|supaya|agar|para\s+que|pra\s+que|para\s+q|pour\s+que|damit|so\s*dass|perch[ée]|affinch[ée]|taaki|taki|zodat)\s)",
     _FLAGS,
 )
 
 
 def _clean_use_case(raw: str) -> str:
     sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
+    sentence = re.split(_EMOJI, sentence, maxsplit=1)[0]
     sentence = _SPACED_DASH.split(sentence, maxsplit=1)[0]  # "... verschicken – Physiotherapie Kranich"
     sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
+    sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")
     return value[:160]

@@ -21,6 +21,11 @@ from orchestrator.core.state import FieldRecord, Outgoing, State
 AGENT = "qualifier"
 
 
+# Extraction confidence from which a value counts as clearly introduced (a lead-in such as "our
+# company is", a legal suffix); a bare answer to the question is 0.65.
+CONFIDENT = 0.85
+
+
 def _from_model(state: State) -> list[tuple[str, str, str | None]]:
     analysis = state.get("analysis") or {}
     return [(f["name"], f["value"], f.get("evidence")) for f in analysis.get("fields", []) if f.get("value")]
@@ -38,19 +43,31 @@ def collect_fields(
     message_id = last["id"] if last else None
     asking = state.get("asking")
     events = list(state.get("events", []))
-    found: list[tuple[str, str, str | None, str]] = []
+    found: list[tuple[str, str, str | None, str, bool]] = []
     if text and not is_greeting(text):
         if state.get("analysis") is not None:
-            found = [(n, v, e, "model") for n, v, e in _from_model(state)]
+            found = [(n, v, e, "model", True) for n, v, e in _from_model(state)]
         else:
             extracted = extract_fields(text, asking=asking, known=frozenset(fields), person=ctx.contact_name)
-            found = [(x.field, x.value, x.evidence, "rules") for x in extracted]
+            found = [(x.field, x.value, x.evidence, "rules", x.confidence >= CONFIDENT) for x in extracted]
     wanted = set(flow.required) | set(flow.optional)
     collected: list[str] = []
-    for name, value, evidence, source in found:
-        if name not in wanted or (name in fields and name != asking):
+    for name, value, evidence, source, confident in found:
+        if name not in wanted:
             continue
-        fields[name] = {"value": value, "message_id": message_id, "evidence": evidence, "source": source}
+        # A field already collected is taken again only when it is being asked for, or when the
+        # earlier value was a bare answer and this one comes with a clear lead-in.
+        earlier = fields.get(name)
+        replaces = confident and earlier is not None and not earlier.get("confident", True)
+        if name in fields and name != asking and not replaces:
+            continue
+        fields[name] = {
+            "value": value,
+            "message_id": message_id,
+            "evidence": evidence,
+            "source": source,
+            "confident": confident,
+        }
         collected.append(name)
         events.append(
             {

@@ -175,3 +175,12 @@ async def test_after_hours_handoff_tells_the_customer_when_the_team_is_back(h: T
     conversation = await _conversation(h)
     assert conversation["owner"] == "queued"
     assert conversation["assignee_id"] is None
+
+
+async def test_a_company_named_clearly_later_replaces_a_bare_answer_taken_for_it(h: TestHarness) -> None:
+    wa = "12025550431"
+    await say(h, text(wa, "hi saw your ad", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Nothing Fancy", h.clock.now()))  # a bare answer, taken for the name
+    await say(h, text(wa, "sorry, our company is called Coil & Crown", h.clock.now()))
+    fields = (await _conversation(h))["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Coil & Crown"

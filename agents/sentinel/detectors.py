@@ -38,7 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
-from agents.language import Analysis, Match, PhraseSet, Token, analyse
+from agents.language import Analysis, Match, PhraseSet, Token, analyse, detect_language
 from agents.sentinel.signals import Signal, SignalKind
 
 __all__ = ["detect_explicit_request", "detect_negated_request", "phrase_table"]
@@ -170,7 +170,14 @@ def _fuzzy_verbs(words: Sequence[str], known: set[int]) -> list[Match]:
         if i in known or len(word) < 5 or not word.isalpha() or word in _FUZZY_VERBS:
             continue
         best = process.extractOne(word, _FUZZY_VERBS.keys(), scorer=Levenshtein.distance, score_cutoff=1)
-        if best is not None and best[0][0] == word[0] and abs(len(best[0]) - len(word)) <= 1:
+        # A five-letter word must have lost or gained a letter, not changed one: "pasta" is a word
+        # of its own, not "pasar" mistyped.
+        if (
+            best is not None
+            and best[0][0] == word[0]
+            and abs(len(best[0]) - len(word)) <= 1
+            and (len(word) >= 6 or len(best[0]) != len(word))
+        ):
             found.append(Match(_FUZZY_VERBS[best[0]], i, i))
     return found
 
@@ -223,6 +230,8 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
         cue = words[m.first]
         if cue == "personne" and m.first > 0 and words[m.first - 1] in lexicon.PERSON_ARTICLES:
             continue
+        if _in_the(a, cue):
+            continue
         # "no I want a human": an interjection before a subject pronoun, not a negation.
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
         if len(m.phrase.slots) == 1 and cue in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
@@ -256,6 +265,12 @@ def _plural(words: Sequence[str], noun: Match) -> bool:
     """'agents', 'atendentes': a plural human noun talks about staff, not about one helper."""
     word = words[noun.last]
     return word.endswith("s") and (word[:-1] in _HUMAN or word[:-2] in _HUMAN)
+
+
+def _plural_object(words: Sequence[str], pronoun: int, verb: Match) -> bool:
+    """ "talk to them about it" after naming customers is handled by `_about_others`; here only a
+    pronoun after a determiner or inside a longer noun phrase is ruled out ("talk to their team")."""
+    return pronoun > 0 and words[pronoun - 1] in lexicon.ARTICLES
 
 
 def _between(words: Sequence[str], left: int, right: int) -> Sequence[str]:
@@ -339,6 +354,15 @@ def _find_frames(text: str) -> list[_Frame]:
                 allowed = (gap | lead) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
                 if allowed and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)
+    # "sales wale bande ka number milega? direct unse baat karni hai", "is there a sales guy? I'd
+    # rather talk to him": a pronoun standing for a person or department named earlier.
+    them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS]
+    for verb in [*talk, *connect] if them else ():
+        for i in them:
+            named = [n for n in nouns if n.last < min(i, verb.first)]
+            if named and 0 < abs(i - verb.first) <= 3 and not _plural_object(words, i, verb):
+                noun = next((n for n in reversed(named) if _lang(n) == _lang(verb)), named[-1])
+                add("talk+them", verb, Match(noun.phrase, i, i), 0.85)
     for verb in connect:
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
@@ -434,12 +458,20 @@ def _a_helper(a: Analysis, noun: Match) -> bool:
     )
 
 
+def _in_the(a: Analysis, cue: str) -> bool:
+    """Portuguese "no" is "in the" ("tenho uma loja no insta e queria falar com alguém"); it
+    negates nothing there ("não" does)."""
+    return cue == "no" and detect_language(a.raw) == "pt"
+
+
 def _negated_before(a: Analysis, first: int) -> bool:
     """A negation cue in the same clause shortly before token `first` ("no need for anyone to call
     me", "no hace falta q me llamen")."""
     clause = a.tokens[first].clause
     for m in _NEG_BEFORE.find(a.words):
         if m.last < first and first - m.last <= 7 and a.tokens[m.first].clause == clause:
+            if _in_the(a, a.words[m.first]):
+                continue
             nxt = a.words[m.last + 1] if m.last + 1 < len(a.words) else ""
             if a.words[m.first] in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
                 continue

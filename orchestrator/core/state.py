@@ -21,6 +21,9 @@ class FieldRecord(TypedDict):
     message_id: int | None
     evidence: str | None
     source: str
+    # False for a value taken from a bare answer ("omg ok so" to "what's your company?"), which a
+    # later value with a clear lead-in ("we're called Coil & Crown") replaces.
+    confident: NotRequired[bool]
 
 
 class Outgoing(TypedDict):

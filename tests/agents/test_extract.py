@@ -450,3 +450,49 @@ def test_a_head_count_after_we_are_is_not_a_company_name() -> None:
     assert "company_name" not in _values(
         "Für Kundenservice über WhatsApp, wir sind 6 Leute im Support", "company_name"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("minha marca é a Doce Lar Confeitaria 🍰", "Doce Lar Confeitaria"),
+        ("nama usahaku Batik Sekar Solo", "Batik Sekar Solo"),
+        ("mi emprendimiento se llama Velas Luna 🕯️", "Velas Luna"),
+        ("se llama Tacos El Güero, ah y mi correo es x@y.mx", "Tacos El Güero"),
+        ("empresa: Mar Azul Surf, usamos para reservas de clases", "Mar Azul Surf"),
+        ("so im anna from Kettle & Co, we're a tiny bakery in leeds", "Kettle & Co"),
+    ],
+)
+def test_a_company_is_found_after_labels_naming_verbs_and_a_lowercase_introduction(
+    text: str, name: str
+) -> None:
+    assert _values(text, "company_name")["company_name"] == name
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "wanna use it for appointment reminders for my barbers 💈 no shows r killing us",
+            "appointment reminders for my barbers",
+        ),
+        ("mau pake buat auto reply pesanan biar ga kewalahan 😭", "auto reply pesanan"),
+        ("mostly need a shared inbox so my 3 VAs can answer dms without clashing", "a shared inbox"),
+        (
+            "mainly want automated replies for order questions tbh, ppl ask the same thing all day",
+            "automated replies for order questions",
+        ),
+        ("usamos para marcações de aulas 🏄 e lembretes", "marcações de aulas"),
+        ("wir brauchen das vor allem für kundenservice im team 📦", "kundenservice im team"),
+        ("quiero usarlo pa atender pedidos de mi tienda", "atender pedidos de mi tienda"),
+    ],
+)
+def test_a_use_case_ends_at_an_emoji_a_purpose_or_a_remark(text: str, use_case: str) -> None:
+    found = extract_use_case(text, asked=True)
+    assert found is not None
+    assert found.value == use_case
+
+
+@pytest.mark.parametrize("text", ["sou a thaís, moro em campinas", "I'm Freya", "omg ok so", "hmm well"])
+def test_a_self_introduction_or_an_interjection_is_no_company_name(text: str) -> None:
+    assert "company_name" not in _values(text, "company_name")

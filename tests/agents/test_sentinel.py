@@ -809,3 +809,36 @@ def test_disbelief_adds_to_a_complaint_but_is_no_complaint_alone() -> None:
     for praise in ("increíble, me encanta", "incroyable ce produit !", "unglaublich gut"):
         found = detect_frustration(praise)
         assert found is None or found.score < FRUSTRATION_THRESHOLD, praise
+
+
+def test_portuguese_no_is_in_the_and_negates_nothing() -> None:
+    signal = detect_explicit_request("eu tenho uma loja de roupa no insta e queria falar com alguem de vcs")
+    assert signal is not None
+    assert signal.kind == SignalKind.EXPLICIT_REQUEST
+    assert detect_explicit_request("no quiero hablar con un agente") is None
+
+
+def test_a_five_letter_word_is_no_mistyped_request_verb() -> None:
+    # "pasta" (money) is not "pasar" with one letter changed; "ventas" stays a department.
+    assert detect_explicit_request("quiero probarlo con mis agentes de ventas antes de soltar pasta") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sales wale bande ka number milega kya? direct unse baat karni hai",
+        "is there a sales guy? I'd rather talk to him directly",
+    ],
+)
+def test_a_pronoun_for_a_person_named_earlier_is_who_they_ask_for(text: str) -> None:
+    signal = detect_explicit_request(text)
+    assert signal is not None
+    assert signal.rule == "talk+them"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my customers want to talk to them on whatsapp", "our clients love it, they talk to him every day"],
+)
+def test_a_pronoun_for_the_customers_own_people_is_no_request(text: str) -> None:
+    assert detect_explicit_request(text) is None
