@@ -243,6 +243,10 @@ def extract_company_name(
     for pattern in _COMPANY_LEADS_WEAK if asked or unasked_weak else ():
         m = pattern.search(text)
         if m:
+            # "does it matter if we're tiny?": a question about them, not their name.
+            end = _CLAUSE_END.search(text, m.end())
+            if end is not None and text[end.start()] == "?":
+                continue
             value = _clean_name(text[m.end() :])
             # Unasked, the name must look like one: two capitalised words, or one beside a use
             # case in the same message ("I'm from Bloom, ... we want to handle orders").
@@ -260,6 +264,18 @@ def extract_company_name(
                 )
     if not asked:
         return None
+    # "it's just me and my sister, Two Birds Ceramics", "é pra minha clínica de estética, a Bella
+    # Pele": the name stands last, set off by a comma.
+    if "," in text:
+        last = _clean_name(text.rsplit(",", 1)[1])
+        if (
+            len(last.split()) >= 2
+            and _looks_like_name(last)
+            and sum(1 for w in last.split() if _CAPITALISED.match(w)) >= 2
+            and _plausible_name(last)
+            and not _is_chatter(last)
+        ):
+            return Extracted(field="company_name", value=last, evidence=text.strip(), confidence=0.7)
     # "Ach so, sorry: Nordlicht Events": a colon introduces the answer.
     after_colon = text.rsplit(":", 1)[1].strip() if ":" in text else ""
     answer_text = after_colon if 0 < len(after_colon.split()) <= 6 else text
@@ -369,6 +385,8 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
 def _asks_for_information(use_case: Extracted) -> bool:
     """ "quiero más información", "je voudrais plus d'infos", "info sulla inbox condivisa": a
     request for information, not what they want to do."""
+    if set(analyse(use_case.value).words) & lexicon.RECIPIENT_WORDS:
+        return False  # information for their customers: what they want to send
     words = content_words(use_case.value)
     return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
 
@@ -466,7 +484,7 @@ def extract_fields(
         # Asked for the company, an answer with a lead-in to a name is the name, however it reads
         # ("ok. wir sind die weber & söhne kg").
         led = extract_company_name(text, asked=True, person=person)
-        if led is not None and led.confidence >= 0.75:
+        if led is not None and led.confidence >= 0.7:
             answer, company = "company_name", led
     use_case = extract_use_case(text, asked=answer == "use_case")
     if use_case is not None and _asks_for_information(use_case):

@@ -97,6 +97,23 @@ _NOUN_DETERMINERS = frozenset(
 )
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
+# Words between a person and "online"/"available" that do not count in the distance.
+_NOW = frozenset(
+    {
+        "nya",
+        "lagi",
+        "still",
+        "currently",
+        "now",
+        "ahora",
+        "agora",
+        "jetzt",
+        "maintenant",
+        "adesso",
+        "sekarang",
+        "abhi",
+    }
+)
 _FUTURE = frozenset({"ill", "will", "well", "gonna", "shall"})  # "I'll get my manager to look at it"
 _AND = frozenset(
     {"and", "or", "y", "o", "e", "ou", "et", "und", "oder", "en", "of", "dan", "atau", "aur", "ya"}
@@ -267,6 +284,26 @@ def _plural(words: Sequence[str], noun: Match) -> bool:
     return word.endswith("s") and (word[:-1] in _HUMAN or word[:-2] in _HUMAN)
 
 
+def _staff(a: Analysis, noun: Match) -> Match:
+    """`noun` as one of the company's staff when the words after it set it on the company's side
+    ("someone from the team", "alguien de ustedes", "jemand von euch"): a human noun running to
+    that word. Otherwise `noun` as it is."""
+    if noun.phrase.tag.startswith("department"):
+        return noun
+    clause = a.tokens[noun.first].clause
+    after = [
+        i for i in range(noun.last + 1, min(noun.last + 5, len(a.words))) if a.tokens[i].clause == clause
+    ]
+    if not after or a.words[after[0]] not in lexicon.FROM_WORDS | lexicon.OF_WORDS:
+        return noun
+    for i in after[1:]:
+        if a.words[i] in lexicon.YOUR_SIDE:
+            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, i)
+        if a.words[i] not in lexicon.ARTICLES:
+            return noun
+    return noun
+
+
 def _plural_object(words: Sequence[str], pronoun: int, verb: Match) -> bool:
     """ "talk to them about it" after naming customers is handled by `_about_others`; here only a
     pronoun after a determiner or inside a longer noun phrase is ruled out ("talk to their team")."""
@@ -318,6 +355,9 @@ def _find_frames(text: str) -> list[_Frame]:
             return  # "the agent I was talking to yesterday", "someone rang me yesterday": a report
         frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
 
+    # "someone from the team", "alguém de vcs", "quelqu'un de chez vous": a person set on the
+    # company's side is one of its staff; the noun runs to the word that says so.
+    nouns = tuple(_staff(a, n) for n in nouns)
     humans = [n for n in nouns if n.phrase.tag.startswith("human")]
     people = [n for n in nouns if not n.phrase.tag.startswith("department")]
     talk = list(_TALK.find(words, gap=1))
@@ -426,7 +466,9 @@ def _find_frames(text: str) -> list[_Frame]:
             between = set(_between(words, noun.last, cue.first))
             if between & (lexicon.OF_WORDS | lexicon.FROM_WORDS):
                 continue
-            if 0 < cue.first - noun.last <= reach and not _plural(words, noun):
+            # "CS nya lagi online gak?": a clitic or "now" between does not count.
+            near = cue.first - noun.last > 0 and _gap(words, noun.last, cue.first, light=_NOW) <= reach
+            if near and not _plural(words, noun):
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
     # "no bot, human please").

@@ -496,3 +496,22 @@ def test_a_use_case_ends_at_an_emoji_a_purpose_or_a_remark(text: str, use_case: 
 @pytest.mark.parametrize("text", ["sou a thaís, moro em campinas", "I'm Freya", "omg ok so", "hmm well"])
 def test_a_self_introduction_or_an_interjection_is_no_company_name(text: str) -> None:
     assert "company_name" not in _values(text, "company_name")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (
+            "does it matter if we're tiny? it's just me and my sister, Two Birds Ceramics",
+            "Two Birds Ceramics",
+        ),
+        ("é pra minha clínica de estética, a Bella Pele", "Bella Pele"),
+    ],
+)
+def test_asked_for_the_company_a_name_set_off_at_the_end_is_the_answer(text: str, name: str) -> None:
+    assert _values(text, "company_name")["company_name"] == name
+
+
+def test_information_for_their_customers_is_a_use_case_not_a_request_for_information() -> None:
+    found = extract_fields("buat kasih info cucian udah selesai ke pelanggan", asking="use_case")
+    assert {x.field: x.value for x in found}["use_case"] == "kasih info cucian udah selesai ke pelanggan"

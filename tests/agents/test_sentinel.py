@@ -842,3 +842,22 @@ def test_a_pronoun_for_a_person_named_earlier_is_who_they_ask_for(text: str) -> 
 )
 def test_a_pronoun_for_the_customers_own_people_is_no_request(text: str) -> None:
     assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is someone from the team around to chat right now? I've got an onboarding question about our setup",
+        "mas CS nya lagi online gak? aku mau konsul soal akun kantor",
+        "momken akalem 7ad men el team? me7tag asa2al 3an 7aga",
+    ],
+)
+def test_staff_set_on_the_company_side_a_person_online_now_and_arabizi_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["someone from my team will call you", "someone from your team called me yesterday, all good now"]
+)
+def test_the_customers_own_people_and_past_calls_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
