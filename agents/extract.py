@@ -161,6 +161,12 @@ def _plausible_name(value: str) -> bool:
 _NO_VALUE_WORDS = lexicon.BARE_FILLER | lexicon.YES_NO | lexicon.CHATTER_WORDS
 
 
+def _only_chatter(sentence: str) -> bool:
+    """ "Com certeza.", "Of course.", "Bien sûr.": a sentence that says nothing to take."""
+    words = analyse(sentence).words
+    return bool(words) and all(w in _NO_VALUE_WORDS or w in lexicon.FUNCTION_WORDS for w in words)
+
+
 def _is_chatter(text: str) -> bool:
     """Greetings, thanks, questions and requests for a human: never a field value."""
     words = analyse(text).words
@@ -233,6 +239,13 @@ def extract_company_name(
         while words and fold(words[0]) in lexicon.NOT_NAME_START | lexicon.NAME_ARTICLES:
             words = words[1:]
         value = " ".join(words)
+        # "Wir sind die Physiotherapie am Stadtpark GmbH": a lead-in before it gives the whole name.
+        for pattern in _COMPANY_LEADS_WEAK:
+            lead = pattern.search(text)
+            whole = _clean_name(text[lead.end() :]) if lead is not None else ""
+            if value and value in whole and _plausible_name(whole):
+                value, words = whole, whole.split()
+                break
         if len(words) >= 2 and _plausible_name(value):
             return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.85)
     m = _NAME_HERE.search(text)
@@ -268,8 +281,11 @@ def extract_company_name(
     # Pele": the name stands last, set off by a comma.
     if "," in text:
         last = _clean_name(text.rsplit(",", 1)[1])
+        opening = text.rsplit(",", 1)[1].split()
         if (
             len(last.split()) >= 2
+            and bool(opening)
+            and (_CAPITALISED.match(opening[0]) or fold(opening[0]) in lexicon.NAME_ARTICLES)
             and _looks_like_name(last)
             and sum(1 for w in last.split() if _CAPITALISED.match(w)) >= 2
             and _plausible_name(last)
@@ -288,6 +304,8 @@ def extract_company_name(
     value = _clean_name(first)
     if not _plausible_name(value) or len(value.split()) > 6 or value.replace(" ", "").isdigit():
         return None
+    if all(w in lexicon.INFO_WORDS or w in _NO_VALUE_WORDS for w in analyse(value).words):
+        return None  # "info pls": a request for information
     if person and fold(value) in {fold(person), fold(person.split()[0])}:
         return None
     # "sou a thaís", "I'm Freya": the customer says who they are, not what the company is.
@@ -308,7 +326,10 @@ _SELF_NAMING = re.compile(
 # After a comma, a new subject or a figure starts a remark about something else ("customer support,
 # we get tons of DMs", "selling on WhatsApp, budget is like $50/mo", "lead follow up, 5 log hai").
 _USE_CASE_AFTERTHOUGHT = re.compile(
-    r",\s*(?=(?:we|i|our|my|it|its|it's|they|ppl|people|folks|everyone|everybody|customers|clients|budget|about|around|nosotros|somos|tenemos|n[óo]s|"
+    r",\s*(?=(?:we|i|our|my|it|its|it's|they|ppl|people|folks|everyone|everybody|customers|clients|budget|about|around|"
+    r"today|currently|right\s+now|hoje|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
+    r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|n[óo]s|"
+    r"langfristig|sp[äa]ter|vielleicht|maybe|perhaps|eventually|later|talvez|quiz[áa]s|peut-[êe]tre|forse|mungkin|misschien|"
     r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d"
     # a remark ("nothing fancy", "that's all", "for now")
     r"|(?:nothing\s+(?:fancy|special|else|big)|that'?s\s+(?:it|all)|for\s+now|for\s+starters|if\s+possible|"
@@ -333,7 +354,23 @@ _USE_IT_FOR = re.compile(
 # pesanan biar ga kewalahan", "pour que les clients ..."): the purpose goes.
 _PURPOSE = re.compile(
     r"\s+(?:so\s+(?:that\s+)?(?=(?:my|we|i|our|they|the|people|ppl|customers|clients|it|nobody|no\s+one)\b)|"
-    r"(?:biar|supaya|agar|para\s+que|pra\s+que|para\s+q|pour\s+que|damit|so\s*dass|perch[ée]|affinch[ée]|taaki|taki|zodat)\s)",
+    r"(?:biar|supaya|agar|para\s+que|pra\s+que|para\s+q|pour\s+que|damit|so\s*dass|perch[ée]|affinch[ée]|taaki|taki|zodat|"
+    r"sem|sin|sans|senza|ohne|tanpa|without)\s)",
+    _FLAGS,
+)
+
+
+# "one place for client project updates that management can also see": a relative clause with a
+# subject of its own describes the thing; the use case ends before it.
+_OWN_SUBJECT_CLAUSE = re.compile(
+    r"\s+(?:that|which|que|qui|die|dat|yang)\s+(?=\w+\s+(?:can|could|will|would|should|may|might|pode|podem|puede|pueden|peut|peuvent|kann|können|kunnen|bisa)\b)",
+    _FLAGS,
+)
+# An answer that opens with "mainly" is the answer, whatever lead-in comes later in the message
+# ("Mainly appointment reminders, though at some point we might use it for patient queries").
+_PRIMARILY = re.compile(
+    r"^\s*(?:mainly|mostly|primarily|principally|chiefly|principalmente|sobretudo|sobre\s+todo|surtout|"
+    r"principalement|vor\s+allem|haupts[äa]chlich|in\s+erster\s+linie|soprattutto|terutama|vooral)\b",
     _FLAGS,
 )
 
@@ -344,6 +381,7 @@ def _clean_use_case(raw: str) -> str:
     sentence = _SPACED_DASH.split(sentence, maxsplit=1)[0]  # "... verschicken – Physiotherapie Kranich"
     sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
     sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
+    sentence = _OWN_SUBJECT_CLAUSE.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")
     return value[:160]
@@ -351,9 +389,14 @@ def _clean_use_case(raw: str) -> str:
 
 def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     """The primary use case; unasked only after a clear lead-in ("we'd use it to ...")."""
+    # Opening with "mainly", the answer is in the first clause: a lead-in further on is not it.
+    reach = len(text)
+    if asked and _PRIMARILY.match(text):
+        cut = _CLAUSE_END.search(text)
+        reach = cut.start() if cut else len(text)
     for pattern in _USE_CASE_LEADS:
         m = pattern.search(text)
-        if m:
+        if m and m.start() < reach:
             value = _clean_use_case(text[m.end() :])
             if len(value) >= 3:
                 return Extracted(
@@ -367,7 +410,10 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     # "ok cool. we want it for appointment reminders": the answer is the first sentence that is
     # not an acknowledgement.
     sentences = [x.strip() for x in _SENTENCE_END.split(text.strip()) if x.strip()]
-    value = next((x for x in sentences if not is_acknowledgement(x)), sentences[0] if sentences else "")
+    value = next(
+        (x for x in sentences if not is_acknowledgement(x) and not _only_chatter(x)),
+        sentences[0] if sentences else "",
+    )
     for _ in range(3):  # "well, mainly to ..." peels two leads
         for pattern in _USE_CASE_ANSWER_LEADS:
             trimmed = pattern.sub("", value, count=1)

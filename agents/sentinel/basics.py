@@ -124,6 +124,10 @@ def is_question(text: str) -> bool:
     return False
 
 
+# Contrast words that turn thanks into a lead-in ("thanks, but ..."); "just", "sirf" do not.
+_BUT = lexicon.CLAUSE_CONJUNCTIONS - {"just", "sirf", "cuma", "bas", "instead"}
+
+
 def is_pleasantry(text: str) -> bool:
     """Thanks or praise with no question and no complaint ("Thanks, the person I spoke to solved
     it", "love the new update!"): it needs a "you're welcome", not a fallback."""
@@ -136,6 +140,9 @@ def is_pleasantry(text: str) -> bool:
     if frustration is not None and frustration.score >= 0.3:
         return False
     thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
+    # "Thank you, but my question was about ...": thanks right before a "but" lead into the point.
+    if thanks and set(words[1:5]) & _BUT:
+        return False
     # A thumbs-up or a smile counts as a word of praise ("it worked in the end, all good now 👍").
     positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS) + any(
         c in lexicon.POSITIVE_EMOJI for c in text

@@ -97,6 +97,8 @@ _NOUN_DETERMINERS = frozenset(
 )
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
+# Words before a negation that make it a yes/no question: "bisa tidak?", "or not", "ou não".
+_OR_NOT = frozenset({"or", "ou", "oder", "atau", "bisa", "boleh", "ada", "apa", "bs"})
 # Words between a person and "online"/"available" that do not count in the distance.
 _NOW = frozenset(
     {
@@ -247,8 +249,8 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
         cue = words[m.first]
         if cue == "personne" and m.first > 0 and words[m.first - 1] in lexicon.PERSON_ARTICLES:
             continue
-        if _in_the(a, cue):
-            continue
+        if _in_the(a, cue) or (m.first > 0 and words[m.first - 1] in _OR_NOT):
+            continue  # "bisa tidak ya saya dihubungi", "can you or not": a yes/no question
         # "no I want a human": an interjection before a subject pronoun, not a negation.
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
         if len(m.phrase.slots) == 1 and cue in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:

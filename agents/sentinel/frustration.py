@@ -23,6 +23,9 @@ _FRUSTRATION = PhraseSet(
     ]
 )
 _NEGATORS = lexicon.NEGATORS
+_HEDGES = PhraseSet.of(lexicon.HEDGES)
+# How much of its weight a complaint keeps after a hedge ("a bit of a nightmare").
+HEDGED = 0.6
 
 
 def _lone_praise_after_a_complaint(
@@ -83,11 +86,23 @@ def _shouting(text: str) -> bool:
     return longest >= 8
 
 
+_Cue = tuple[float, int, int, str, str | None]  # weight, first, last, rule, language
+
+
+def _with_article(words: tuple[str, ...], longer: _Cue, shorter: _Cue) -> bool:
+    """Whether cue `longer` is cue `shorter` with articles around it."""
+    first, last = longer[1], longer[2]
+    if not (first <= shorter[1] and shorter[2] <= last) or last - first <= shorter[2] - shorter[1]:
+        return False
+    extra = [*words[first : shorter[1]], *words[shorter[2] + 1 : last + 1]]
+    return all(w in lexicon.ARTICLES for w in extra)
+
+
 def detect_frustration(text: str) -> Signal | None:
     """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
     a = analyse(text)
     words = a.words
-    cues: list[tuple[float, int, int, str, str | None]] = []  # weight, first, last, rule, language
+    cues: list[_Cue] = []
     seen: set[tuple[int, int, float, str | None]] = set()
     for m in _FRUSTRATION.find(words, gap=2):
         # A negated single word is not a complaint ("not bad", "nicht schlecht").
@@ -99,6 +114,14 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         seen.add(key)
         cues.append((m.phrase.weight, m.first, m.last, f"lexicon:{m.phrase.source}", m.phrase.tag))
+    # A hedged complaint counts for less: "a bit of a nightmare", "un peu compliqué".
+    hedge_ends = {m.last for m in _HEDGES.find(words)}
+    cues = [
+        (w * HEDGED, f, last, rule, tag) if {f - 1, f - 2} & hedge_ends else (w, f, last, rule, tag)
+        for w, f, last, rule, tag in cues
+    ]
+    # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
+    cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
     # A bare "no" makes no problem for sarcasm ("fantastico, non serve nessun operatore 😂").

@@ -515,3 +515,56 @@ def test_asked_for_the_company_a_name_set_off_at_the_end_is_the_answer(text: str
 def test_information_for_their_customers_is_a_use_case_not_a_request_for_information() -> None:
     found = extract_fields("buat kasih info cucian udah selesai ke pelanggan", asking="use_case")
     assert {x.field: x.value for x in found}["use_case"] == "kasih info cucian udah selesai ke pelanggan"
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "Mainly appointment reminders to be honest, we get a lot of no-shows, though I suppose "
+            "at some point we might use it for patient queries as well.",
+            "appointment reminders",
+        ),
+        (
+            "In erster Linie ginge es uns um Terminerinnerungen, langfristig vielleicht auch um mehr.",
+            "Terminerinnerungen",
+        ),
+        (
+            "what we really need is one place for project updates that management can also see",
+            "one place for project updates",
+        ),
+        (
+            "a ideia é receber encomendas pelo whats sem perder pedido, hoje fica tudo no celular",
+            "receber encomendas pelo whats",
+        ),
+        ("Com certeza. Seria sobretudo para confirmação de reservas.", "confirmação de reservas"),
+    ],
+)
+def test_a_use_case_after_polite_openings_primacy_words_and_relative_clauses(
+    text: str, use_case: str
+) -> None:
+    found = extract_use_case(text, asked=True)
+    assert found is not None
+    assert found.value == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (
+            "Gerne. Wir sind die Physiotherapie am Stadtpark GmbH aus Hannover, ca. 25 Mitarbeitende.",
+            "Physiotherapie am Stadtpark GmbH",
+        ),
+        (
+            "My name's Priya Shah, I'm based in Leeds. We're Northlane Logistics, about 120 staff.",
+            "Northlane Logistics",
+        ),
+        ("PT Sinar Jaya Logistik kak, di Jakarta Utara", "PT Sinar Jaya Logistik"),
+    ],
+)
+def test_the_whole_company_name_and_not_the_persons_or_the_town(text: str, name: str) -> None:
+    assert _values(text, "company_name")["company_name"] == name
+
+
+def test_a_request_for_information_is_no_company_name() -> None:
+    assert "company_name" not in _values("info pls", "company_name")

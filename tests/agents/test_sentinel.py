@@ -861,3 +861,49 @@ def test_staff_set_on_the_company_side_a_person_online_now_and_arabizi_are_reque
 )
 def test_the_customers_own_people_and_past_calls_are_no_requests(text: str) -> None:
     assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kira-kira bisa tidak ya saya dihubungi oleh tim sales lewat telepon?",
+        "könnt mich bitte mal wer zurückrufen? heut oder morgen passt beides",
+        "wäre es eventuell möglich, dass sich jemand aus Ihrem Vertrieb telefonisch bei mir meldet?",
+        "Ik vroeg me af of het mogelijk is dat iemand van jullie mij even belt om te kijken of het past?",
+    ],
+)
+def test_polite_requests_buried_in_long_messages_are_found(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+def test_a_hedged_complaint_about_their_own_setup_is_no_frustration() -> None:
+    text = (
+        "Our agents all use personal phones, which is a bit of a nightmare from a compliance point of view."
+    )
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < 0.6
+    plain = detect_frustration("this is a nightmare")
+    assert plain is not None
+    assert plain.score >= 0.6
+
+
+def test_a_phrase_inside_a_longer_one_counts_once() -> None:
+    signal = detect_frustration("this is a nightmare")
+    assert signal is not None
+    assert "lexicon:nightmare" not in signal.rule.split(" + ")
+
+
+def test_anger_said_in_words_and_a_threat_to_leave_are_frustration() -> None:
+    text = (
+        "os escribo con bastante enfado, llevamos una semana sin poder enviar y tendremos que darnos de baja"
+    )
+    signal = detect_frustration(text)
+    assert signal is not None
+    assert signal.score >= 0.6
+
+
+def test_thanks_before_a_but_leads_into_the_point_and_is_no_pleasantry() -> None:
+    from agents.sentinel.basics import is_pleasantry
+
+    assert not is_pleasantry("Thank you, but my question was about the templates showing reversed")
+    assert is_pleasantry("thank you so much, love it")
