@@ -330,6 +330,7 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
     r"today|currently|right\s+now|hoje|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
     r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|n[óo]s|"
     r"langfristig|sp[äa]ter|vielleicht|maybe|perhaps|eventually|later|talvez|quiz[áa]s|peut-[êe]tre|forse|mungkin|misschien|"
+    r"and|y|e|et|und|dan|aur|en|plus|also|roz|daily|har\s+din|setiap\s+hari|todos\s+los\s+d[ií]as|todo\s+dia|"
     r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d"
     # a remark ("nothing fancy", "that's all", "for now")
     r"|(?:nothing\s+(?:fancy|special|else|big)|that'?s\s+(?:it|all)|for\s+now|for\s+starters|if\s+possible|"

@@ -568,3 +568,19 @@ def test_the_whole_company_name_and_not_the_persons_or_the_town(text: str, name:
 
 def test_a_request_for_information_is_no_company_name() -> None:
     assert "company_name" not in _values("info pls", "company_name")
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "booking confirmations mostly, and answering the same 10 questions all day lol",
+            "booking confirmations",
+        ),
+        ("customer support ke liye chahiye, roz 200+ queries aati hain whatsapp pe", "customer support"),
+    ],
+)
+def test_a_use_case_ends_before_a_second_item_or_a_daily_remark(text: str, use_case: str) -> None:
+    found = extract_use_case(text, asked=True)
+    assert found is not None
+    assert found.value == use_case

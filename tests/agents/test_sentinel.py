@@ -907,3 +907,31 @@ def test_thanks_before_a_but_leads_into_the_point_and_is_no_pleasantry() -> None
 
     assert not is_pleasantry("Thank you, but my question was about the templates showing reversed")
     assert is_pleasantry("thank you so much, love it")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wow ok, and for that price the app freezes every time i open a chat? amazing value honestly",
+        "e per questo prezzo i messaggi arrivano con 3 ore di ritardo? complimenti davvero",
+        "Wat fijn dat de chatbot al drie dagen alles naar de verkeerde afdeling stuurt. Echt top geregeld",
+        "Just so you know I'll be leaving a review on Trustpilot about how this has been handled so far",
+    ],
+)
+def test_sarcasm_about_what_they_pay_for_and_a_public_review_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None
+    assert signal.score >= 0.6
+
+
+def test_praise_of_the_price_alone_is_no_frustration() -> None:
+    signal = detect_frustration("for that price it's a great deal, thanks!")
+    assert signal is None or signal.score < 0.6
+
+
+def test_ping_me_asks_to_be_contacted_and_no_need_in_egyptian_arabic_declines() -> None:
+    assert (
+        detect_explicit_request("ok and can your sales guy ping me, got questions too specific for a bot")
+        is not None
+    )
+    assert detect_explicit_request("مفيش داعي حد يتصل بيا، بس ابعتلي الأسعار لو سمحت") is None
