@@ -48,6 +48,10 @@ def is_acknowledgement(text: str) -> bool:
         return any(c in lexicon.POSITIVE_EMOJI for c in text)
     if len(words) > 8:
         return False
+    # "brigadaaa", "aaah perfeito": a stretched word is the word.
+    words = tuple(
+        w if w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER else _ELONGATED.sub(r"\1", w) for w in words
+    )
     core = [w for w in words if w in lexicon.ACK_WORDS]
     return bool(core) and all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for w in words)
 

@@ -97,6 +97,7 @@ _NOUN_DETERMINERS = frozenset(
 )
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
+_IDLE_QUESTION = PhraseSet.of(lexicon.IDLE_QUESTION)
 # Words before a negation that make it a yes/no question: "bisa tidak?", "or not", "ou não".
 _OR_NOT = frozenset({"or", "ou", "oder", "atau", "bisa", "boleh", "ada", "apa", "bs"})
 # Words between a person and "online"/"available" that do not count in the distance.
@@ -573,7 +574,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             and not product
             and _asked_in_clause(a, bot.last)
         ):
-            frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), False))
+            # "are you a bot? not that it matters", "¿eres un bot? pura curiosidad": asked in passing.
+            idle = bool(_IDLE_QUESTION.find(words))
+            frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), idle))
         elif previous in lexicon.BOT_IDENTITY and _or_a_person(words, following, bot.last + 2):
             # "is this a bot or is someone actually reading these", "c un robot ou y a qqn de vrai":
             # the bot or a person, asked with or without a question mark.

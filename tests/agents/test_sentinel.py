@@ -935,3 +935,22 @@ def test_ping_me_asks_to_be_contacted_and_no_need_in_egyptian_arabic_declines() 
         is not None
     )
     assert detect_explicit_request("مفيش داعي حد يتصل بيا، بس ابعتلي الأسعار لو سمحت") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "aaah perfeito, brigadaaa 💕",
+        "ho gaya, shukriya ji 🙏",
+        "sweet as 👍",
+        "perfect cheers x",
+        "ok bet thx 🙏",
+    ],
+)
+def test_stretched_and_slang_thanks_are_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+def test_a_bot_question_asked_in_passing_is_no_request() -> None:
+    assert detect_explicit_request("are you a bot? not that it matters lol") is None
+    assert detect_explicit_request("are you a bot?") is not None
