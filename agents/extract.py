@@ -170,9 +170,7 @@ def _only_chatter(sentence: str) -> bool:
 def _is_chatter(text: str) -> bool:
     """Greetings, thanks, questions and requests for a human: never a field value."""
     words = analyse(text).words
-    if not words or all(
-        w in lexicon.BARE_FILLER or w in lexicon.YES_NO or w in lexicon.CHATTER_WORDS for w in words
-    ):
+    if not words or all(w in _NO_VALUE_WORDS for w in words):
         return True
     if "?" in text or "¿" in text or "؟" in text:
         return True
