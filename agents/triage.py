@@ -42,7 +42,7 @@ async def triage(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]
     return {"flow": flow}
 
 
-async def after_triage(state: State) -> Literal["handoff", "qualifier", "responder"]:
+def after_triage(state: State) -> Literal["handoff", "qualifier", "responder"]:
     if state.get("handoff"):
         return "handoff"
     # A flow (set from the ad referral) means qualification; flows are named in the config.

@@ -157,5 +157,5 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     return update
 
 
-async def after_sentinel(state: State) -> Literal["handoff", "triage"]:
+def after_sentinel(state: State) -> Literal["handoff", "triage"]:
     return "handoff" if state.get("handoff") else "triage"
