@@ -175,7 +175,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # The workers' CPU once they have also applied every status the sends brought back.
             if args.statuses:
                 expected = len(kinds) * len(fake.sent)
-                while fake.statuses_posted < expected and time.perf_counter() - started < args.limit_s:
+                # Each status is posted or its error recorded: stop at the first error rather than wait
+                # the whole limit for statuses that will never come.
+                while (
+                    fake.statuses_posted < expected
+                    and not fake.status_errors
+                    and time.perf_counter() - started < args.limit_s
+                ):
                     time.sleep(0.05)
             settled_s = _wait_drained(args.database_url, limit_s=max(1.0, args.limit_s - drained_s))
             worker_cpu_s = sum(
