@@ -533,9 +533,10 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
     for m in _REQUEST.find(words):
         # "is this a bot?" names the bot itself, not a third party.
         if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
-            frames.append(
-                _Frame("request phrase", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first))
-            )
+            # "¿eres un bot? pura curiosidad", "bist du ein Bot? nur neugierig": asked in passing.
+            idle = bool(_BOT.find(words[m.first : m.last + 1])) and bool(_IDLE_QUESTION.find(words))
+            negated = _negated_before(a, m.first) or idle
+            frames.append(_Frame("request phrase", m.first, m.last, 0.85, _lang(m), negated))
     for m in _CALLBACK.find(words):
         before = set(words[max(0, m.first - 2) : m.first])
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""

@@ -954,3 +954,23 @@ def test_stretched_and_slang_thanks_are_acknowledgements(text: str) -> None:
 def test_a_bot_question_asked_in_passing_is_no_request() -> None:
     assert detect_explicit_request("are you a bot? not that it matters lol") is None
     assert detect_explicit_request("are you a bot?") is not None
+
+
+@pytest.mark.parametrize(
+    ("passing", "asked"),
+    [
+        ("¿eres un bot? pura curiosidad", "¿eres un bot?"),
+        ("bist du ein Bot? nur neugierig", "bist du ein Bot?"),
+        ("t'es un robot ? simple curiosité", "t'es un robot ?"),
+        ("sei un bot? solo curiosità", "sei un bot?"),
+        ("kamu bot ya? cuma penasaran", "kamu bot ya?"),
+    ],
+)
+def test_a_bot_question_asked_in_passing_is_no_request_in_any_language(passing: str, asked: str) -> None:
+    assert detect_explicit_request(passing) is None
+    assert detect_explicit_request(asked) is not None
+
+
+def test_curiosity_about_the_bot_does_not_hide_a_request_for_a_person() -> None:
+    assert detect_explicit_request("¿eres un bot? pura curiosidad, pásame con alguien") is not None
+    assert detect_explicit_request("con quien puedo hablar? solo curiosidad") is not None
