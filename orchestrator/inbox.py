@@ -38,7 +38,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -63,6 +62,7 @@ from orchestrator.conversations import (
     store_one,
     upsert_contact,
 )
+from orchestrator.core import jsontext
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.db import (
     PING_AFTER_IDLE_S,
@@ -234,12 +234,9 @@ _PG_ACCEPT = (
 
 
 def _document(value: Any) -> str:
-    """`value` as JSON text: orjson, or the standard library for what orjson will not write
-    (integers past 64 bits; the parser has already turned NaN and the infinities into null)."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, default=lambda o: o.isoformat())
+    """`value` as JSON text (`jsontext.dumps`; the parser has already turned NaN and the infinities
+    into null)."""
+    return jsontext.dumps(value)
 
 
 @dataclass

@@ -32,6 +32,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.util import await_
 from sqlalchemy.util.concurrency import in_greenlet
 
+from orchestrator.core import jsontext
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -295,7 +297,12 @@ class InlineSQLite(aiosqlite.Connection):
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     ensure_sqlite_dir(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # JSON columns written and read by orjson (`jsontext`), on either database.
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": jsontext.dumps,
+        "json_deserializer": jsontext.loads,
+    }
     if url.startswith("postgresql"):
         kwargs.update(pool_size=10, max_overflow=10)
     path = sqlite_path(url)
