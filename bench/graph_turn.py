@@ -55,6 +55,7 @@ async def run(conversations: int, turns: int) -> dict[str, float]:
                         config=thread_config(c),
                         context=context,
                         durability="exit",  # as the turn engine runs it
+                        version="v2",
                     )
                     timings.append((time.perf_counter() - started) * 1000)
                     cpu += time.process_time() - cpu_started

@@ -1047,11 +1047,12 @@ class TurnEngine:
         state: State
         try:
             # durability="exit": the turn's state is checkpointed once, when the graph finishes, and
-            # held (staged) until the turn's commit writes it.
+            # held (staged) until the turn's commit writes it. version="v2": the run streams only the
+            # state after each step, not each step's update as well (about 0.1 ms of a turn).
             result = await self.graph.ainvoke(
-                make_turn_input(turn_input), config=config, context=context, durability="exit"
+                make_turn_input(turn_input), config=config, context=context, durability="exit", version="v2"
             )
-            state = cast(State, result)
+            state = cast(State, result.value)
         except Exception as exc:  # the agents must never leave the customer alone
             log.exception("graph_failed", conversation_id=conversation_id)
             snapshot = await self.graph.aget_state(config)
