@@ -209,9 +209,10 @@ def _sqlite_items(rows: int) -> str:
 
 # PostgreSQL: the bodies and the items in one statement, which needs no transaction of its own (one
 # round trip where BEGIN, two INSERTs, the NOTIFY and COMMIT were five). Its rows come as one JSON
-# document (`_document`), turned back into rows by `json_to_recordset`, so the statement's text is
-# the same for any number of rows (prepared once by psycopg) and the rows are encoded by orjson,
-# not one array per column by the driver (which escaped each element with a regular expression).
+# document (`jsontext.dumps`; the parser has already turned NaN and the infinities into null),
+# turned back into rows by `json_to_recordset`, so the statement's text is the same for any number
+# of rows (prepared once by psycopg) and the rows are encoded by orjson, not one array per column by
+# the driver (which escaped each element with a regular expression).
 # `notify` (a channel, or NULL) wakes the workers once the statement commits, with the kind of item
 # stored as the payload (`message`, `status`: a worker applies statuses in batches of their own, later
 # than messages, `wakeup.InboxListener`); a notification repeated in one transaction is delivered
@@ -231,12 +232,6 @@ _PG_ACCEPT = (
     "CASE WHEN CAST(%(notify)s AS text) IS NOT NULL THEN pg_notify(%(notify)s, items.kind) END AS woken "
     "FROM items"
 )
-
-
-def _document(value: Any) -> str:
-    """`value` as JSON text (`jsontext.dumps`; the parser has already turned NaN and the infinities
-    into null)."""
-    return jsontext.dumps(value)
 
 
 @dataclass
@@ -310,7 +305,12 @@ def accept_on_sqlite(db: sqlite3.Connection, deliveries: Sequence[Delivery]) -> 
         values = [
             value
             for row in rows
-            for value in (row["key"], row["kind"], _document(row["item"]), _sqlite_at(row["received_at"]))
+            for value in (
+                row["key"],
+                row["kind"],
+                jsontext.dumps(row["item"]),
+                _sqlite_at(row["received_at"]),
+            )
         ]
         new.extend(db.execute(_sqlite_items(len(rows)), values).fetchall())
     return batch.stored(new)
@@ -322,7 +322,7 @@ async def accept_on_postgresql(
     """`accept_deliveries` on a psycopg connection: one statement, committed on its own when the
     connection autocommits (the webhook's writer), else in the connection's transaction."""
     batch = _Batch(deliveries)
-    document = _document({"bodies": batch.bodies, "items": batch.rows})
+    document = jsontext.dumps({"bodies": batch.bodies, "items": batch.rows})
     cursor = await conn.execute(_PG_ACCEPT, {"rows": document, "notify": notify})
     return batch.stored((row_id, key) for row_id, key, _ in await cursor.fetchall())
 
