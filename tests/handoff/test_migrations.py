@@ -72,6 +72,43 @@ def test_a_database_at_head_is_left_alone_without_loading_alembic(sqlite_url: st
     assert _differences(fresh) == []
 
 
+def _modules_after_migrating(url: str) -> list[str]:
+    code = (
+        "import json, sys; from orchestrator.migrations import run_migrations; "
+        f"run_migrations({url!r}); print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return [m for m in json.loads(done.stdout) if m.split(".")[0] in ("alembic", "mako")]
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_at_head_is_left_alone_and_one_behind_is_migrated(postgres_url: str) -> None:
+    assert current_revision(postgres_url) == head_revision()
+    assert _modules_after_migrating(postgres_url) == []
+    command.downgrade(_alembic(postgres_url), "0010")
+    assert current_revision(postgres_url) == "0010"
+    assert _modules_after_migrating(postgres_url) != []  # Alembic ran, under its lock
+    assert current_revision(postgres_url) == head_revision()
+    assert _differences(postgres_url) == []
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_on_an_empty_postgres_schema_migrate_it_once(postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    code = f"from orchestrator.migrations import run_migrations; run_migrations({postgres_url!r})"
+    starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
+    failures = [p.stderr.read().decode() for p in starts if p.wait(timeout=120) != 0 and p.stderr]
+    assert failures == []
+    assert current_revision(postgres_url) == head_revision()
+    assert _differences(postgres_url) == []
+
+
 def test_a_database_behind_head_is_migrated(sqlite_url: str) -> None:
     command.downgrade(_alembic(sqlite_url), "0010")
     assert current_revision(sqlite_url) == "0010"
