@@ -35,7 +35,7 @@ def current_revision(url: str) -> str | None:
 def run_migrations(url: str) -> None:
     """Bring the schema to head with Alembic (idempotent; safe to call at every start). A database
     already at head, as on every start but the first, is left alone without loading Alembic (its
-    modules, Mako's and the migration scripts stay out of the process's memory, about 12 MB).
+    modules, Mako's and the migration scripts stay out of the process's memory, 7–9 MB).
 
     On PostgreSQL that reading is safe beside processes starting together: the migrations run in
     one transaction under an advisory lock (env.py) and DDL is transactional, so a revision at head

@@ -97,7 +97,7 @@ def test_processes_starting_together_on_an_empty_postgres_schema_all_start_at_he
     code = f"from orchestrator.migrations import run_migrations; run_migrations({postgres_url!r})"
     starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
     outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in starts]
-    assert [err.decode() for err, code in outcomes if code != 0] == []
+    assert [err.decode() for err, status in outcomes if status != 0] == []
     assert current_revision(postgres_url) == head_revision()
     assert _differences(postgres_url) == []
 
