@@ -54,12 +54,17 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def reset_postgres(url: str) -> None:
+def empty_postgres(url: str) -> None:
+    """The database's public schema dropped and created again, without tables."""
     import psycopg
 
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
+
+
+def reset_postgres(url: str) -> None:
+    empty_postgres(url)
     run_migrations(url)
 
 

@@ -23,6 +23,7 @@ import handoff.models
 import orchestrator.core.tables
 from orchestrator.core.db import sync_url
 from orchestrator.migrations import VERSIONS, current_revision, head_revision, run_migrations
+from tests.conftest import empty_postgres
 
 _ = (handoff.models, orchestrator.core.tables)
 
@@ -89,11 +90,7 @@ def test_a_postgres_database_at_head_is_left_alone_and_one_behind_is_migrated(po
 
 @pytest.mark.postgres
 def test_processes_starting_together_on_an_empty_postgres_schema_all_start_at_head(postgres_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+    empty_postgres(postgres_url)
     code = f"from orchestrator.migrations import run_migrations; run_migrations({postgres_url!r})"
     starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
     outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in starts]
