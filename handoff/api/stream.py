@@ -61,10 +61,14 @@ async def stream(
             while not subscription.lagged and not subscription.revoked:
                 getting = asyncio.ensure_future(subscription.queue.get())
                 ended = asyncio.ensure_future(subscription.closed.wait())
-                done, _ = await asyncio.wait({getting, ended}, timeout=STREAM_PING_S, return_when=FIRST)
-                for pending in (getting, ended):
-                    if pending not in done:
-                        pending.cancel()
+                try:
+                    done, _ = await asyncio.wait({getting, ended}, timeout=STREAM_PING_S, return_when=FIRST)
+                finally:
+                    # Also when the client went away meanwhile (the stream is cancelled here): a wait
+                    # left pending would be destroyed later with the subscription, logged as an error.
+                    for pending in (getting, ended):
+                        if not pending.done():
+                            pending.cancel()
                 if getting in done:
                     item = getting.result()
                     if item.id not in replayed:

@@ -277,6 +277,22 @@ async def test_closing_the_stream_unsubscribes(h: TestHarness, live: str, hub: N
     assert hub.subscriptions == ()
 
 
+async def test_a_closed_stream_leaves_no_waiting_task_behind(
+    h: TestHarness, live: str, hub: NotificationHub
+) -> None:
+    # A client that goes away while its stream waits for the next event: the waits of that moment
+    # end with the stream. Left pending, each is destroyed later with the subscription ("Task was
+    # destroyed but it is pending!", an error in the log at every closed browser tab).
+    async with open_stream(live, "tara"):
+        (subscription,) = hub.subscriptions
+        await asyncio.sleep(0.05)  # the server waits for the next event
+    await asyncio.wait_for(subscription.closed.wait(), timeout=5)
+    await asyncio.sleep(0)  # a cancelled wait ends at the loop's next pass
+    waits = {"Queue.get", "Event.wait"}
+    left = [t for t in asyncio.all_tasks() if not t.done() and t.get_coro().__qualname__ in waits]  # type: ignore[union-attr]
+    assert left == []
+
+
 async def test_a_disabled_reps_open_stream_ends_at_once(h: TestHarness, live: str) -> None:
     async with open_stream(live, "diego") as diego:
         disabled = await h.http.post("/api/admin/reps/diego/disable", headers=bearer("admin"))
