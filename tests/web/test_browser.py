@@ -276,3 +276,30 @@ async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
     assert [e for e in errors if gone not in e] == []
     assert all("404" in e for e in errors), errors
     await context.close()
+
+
+async def test_the_reasons_rules_wrap_inside_the_context_panel(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    # A frustration signal names its rule as the lexicon's alternatives joined without spaces
+    # ("lexicon:third/3rd/fourth/4th/..."): one long word, which must wrap, not stick out of the panel.
+    angry = {
+        "id": "browser-frustrated",
+        "contact": {"wa_id": "15550009876", "name": "Frank Angry"},
+        "turns": [{"text": "this is the third time I ask, your app keeps crashing and nobody answers!!"}],
+    }
+    played = await play_case(h, h.service.config, angry)
+    handoff = played["handoff"]
+    assert handoff is not None
+    assert handoff["reason"] == "frustration"
+    rep = handoff["assignee"]
+    context, page = await signed_in(chromium, site, rep, f"demo-{rep}")
+    await page.goto(f"/conversations/{handoff['context']['conversation_id']}")
+    signals = page.locator("#ctx-why .signals li")
+    await expect(signals.first).to_contain_text("lexicon:third/3rd")
+    widths = await page.evaluate(
+        "() => { const card = document.querySelector('#ctx-why');"
+        " return [card.scrollWidth, card.clientWidth]; }"
+    )
+    assert widths[0] <= widths[1], f"the panel's content is {widths[0]} px wide in a card of {widths[1]} px"
+    await context.close()
