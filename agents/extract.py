@@ -51,6 +51,7 @@ class Extracted(BaseModel, frozen=True):
 _FLAGS = re.IGNORECASE | re.UNICODE
 _COMPANY_LEADS = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS]
 _COMPANY_LEADS_WEAK = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS_WEAK]
+_COMPANY_LEADS_NAMED = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS_NAMED]
 _SELF_INTRO = [re.compile(p, _FLAGS) for p in lexicon.SELF_INTRO_LEADS]
 _COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
 # "Oakridge Property Management here - looking to ...": a name of two or more capitalised words
@@ -188,6 +189,15 @@ def _looks_like_name(value: str) -> bool:
     return len(words) <= 5 and all(_CAPITALISED.match(w) or len(w) <= 3 for w in words)
 
 
+def _reads_as_a_name(value: str) -> bool:
+    """A name said unasked reads as one: no words of a sentence in it ("Interested In This", "Looking
+    For Info" are title case, not names), articles excepted ("Bakkerij De Molen")."""
+    words = [fold(w).strip(".,!?") for w in value.split()]
+    if not words or words[0].endswith("ing"):
+        return False
+    return not any(w in lexicon.FUNCTION_WORDS and w not in lexicon.NAME_ARTICLES for w in words)
+
+
 def looks_like_use_case(text: str) -> bool:
     """An answer that describes what the customer wants to do ("answering customer FAQs for our
     gym", "tomar pedidos por whatsapp"), not a company name."""
@@ -251,7 +261,9 @@ def extract_company_name(
         value = _clean_name(m.group(1))
         if _plausible_name(value) and len(value.split()) >= 2:
             return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.8)
-    for pattern in _COMPANY_LEADS_WEAK if asked or unasked_weak else ():
+    # Unasked and with no use case beside it, only a lead-in that says who they are ("we're
+    # Northwind Traders"), and only before a clear name (see `clear`).
+    for pattern in _COMPANY_LEADS_WEAK if asked or unasked_weak else _COMPANY_LEADS_NAMED:
         m = pattern.search(text)
         if m:
             # "does it matter if we're tiny?": a question about them, not their name.
@@ -262,6 +274,8 @@ def extract_company_name(
             # Unasked, the name must look like one: two capitalised words, or one beside a use
             # case in the same message ("I'm from Bloom, ... we want to handle orders").
             clear = asked or (_looks_like_name(value) and (len(value.split()) >= 2 or unasked_weak))
+            if not (asked or unasked_weak) and not _reads_as_a_name(value):
+                continue  # "We're Really Interested In This", "We are Looking For Info": title case
             # Asked for it, a lowercase name counts ("it's blue door bakery"); unasked, capitals.
             named = value[0].isupper() or (
                 asked

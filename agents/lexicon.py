@@ -195,6 +195,7 @@ class LexiconFile(BaseModel):
     # -- extraction (regular expressions on the original text, case-insensitive) --------------
     company_leads: Regexes = ()
     company_leads_weak: Regexes = ()
+    company_leads_named: Regexes = ()
     self_intro_leads: Regexes = ()
     company_prefixes: Regexes = ()
     company_suffixes: Regex = ""
@@ -385,6 +386,7 @@ ARABIC_PREFIXES: tuple[str, ...] = tuple(
 
 COMPANY_LEADS = _concat("company_leads")
 COMPANY_LEADS_WEAK = _concat("company_leads_weak")
+COMPANY_LEADS_NAMED = _concat("company_leads_named")
 SELF_INTRO_LEADS = _concat("self_intro_leads")
 COMPANY_PREFIXES = _concat("company_prefixes")
 COMPANY_SUFFIXES: str = _common("company_suffixes")

@@ -58,6 +58,25 @@ async def test_qualifier_takes_several_fields_from_one_message(h: TestHarness) -
     assert fields["use_case"]["message_id"] != fields["company_name"]["message_id"]
 
 
+async def test_an_ad_lead_who_says_who_they_are_first_is_asked_only_for_the_use_case(h: TestHarness) -> None:
+    # The README's quick start: the company comes in the first message, before the bot asks for it,
+    # with a lead-in that needs a clear name after it ("we're"); asking for it again would make the
+    # customer repeat themselves.
+    wa = "447700900123"
+    first = await say(
+        h, text(wa, "Hi, I saw your ad. We're Northwind Traders", h.clock.now(), referral=AD_REFERRAL)
+    )
+    assert len(first) == 1
+    assert "use it for" in first[0]
+    assert "company" not in first[0]
+    await say(h, text(wa, "we want to answer order questions on WhatsApp", h.clock.now()))
+    conversation = await _conversation(h)
+    assert conversation["handoff_reason"] == "qualified"
+    fields = conversation["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Northwind Traders"
+    assert fields["use_case"]["value"] == "answer order questions on WhatsApp"
+
+
 async def test_qualifier_asks_one_question_at_a_time(h: TestHarness) -> None:
     wa = "12025550404"
     first = await say(h, text(wa, "hello from the ad", h.clock.now(), referral=AD_REFERRAL))

@@ -99,6 +99,42 @@ def test_a_company_introduced_as_where_the_customer_is_is_found_unasked(text: st
 
 
 @pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Hi, I saw your ad. We're Northwind Traders", "Northwind Traders"),
+        ("We are Bloom Dental Studio, saw your ad", "Bloom Dental Studio"),
+        ("Hola! Somos Panadería Ruiz", "Panadería Ruiz"),
+        ("Bonjour, nous sommes Atelier Lumen", "Atelier Lumen"),
+        ("Hallo, wir sind Nordlicht Events", "Nordlicht Events"),
+        ("Ciao, siamo Centro Estetico Aurora", "Centro Estetico Aurora"),
+        ("Hoi, wij zijn Bakkerij De Molen", "Bakkerij De Molen"),
+    ],
+)
+def test_we_are_before_a_clear_name_is_the_company_unasked(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=False)
+    assert found is not None
+    assert found.value == company
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We're from New York",
+        "We're based in New York",
+        "Somos de São Paulo",
+        "We're a small bakery",
+        "We're Really Interested In This",
+        "Hi! We are Looking For Info",
+        "We are Interested",
+        "Hi we're Ana and Tom",
+        "We're Northwind? Is that ok",
+    ],
+)
+def test_we_are_before_anything_but_a_clear_name_gives_no_company_unasked(text: str) -> None:
+    assert extract_company_name(text, asked=False) is None
+
+
+@pytest.mark.parametrize(
     "text", ["I'm with my family on holiday", "ici je voudrais savoir le prix", "aquí en casa"]
 )
 def test_being_somewhere_is_not_a_company(text: str) -> None:
