@@ -99,6 +99,17 @@ def test_processes_starting_together_on_an_empty_postgres_schema_all_start_at_he
     assert _differences(postgres_url) == []
 
 
+def test_processes_starting_together_on_a_new_sqlite_file_all_start_at_head(tmp_path: Path) -> None:
+    # `handoff serve --workers N` on a new database: every process migrates at its start.
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = f"from orchestrator.migrations import run_migrations; run_migrations({url!r})"
+    starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
+    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in starts]
+    assert [err.decode() for err, status in outcomes if status != 0] == []
+    assert current_revision(url) == head_revision()
+    assert _differences(url) == []
+
+
 def test_a_database_behind_head_is_migrated(sqlite_url: str) -> None:
     command.downgrade(_alembic(sqlite_url), "0010")
     assert current_revision(sqlite_url) == "0010"
