@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from orchestrator.core.config import AppConfig
     from orchestrator.core.settings import Settings
 
@@ -96,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Each worker process builds its own app and service from the environment.
         uvicorn.run(
-            "orchestrator.runtime.app:create_app",
+            "orchestrator.runtime.cli:app_of_a_worker_process",
             factory=True,
             workers=args.workers,
             host=args.host,
@@ -115,6 +117,15 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=settings.access_log,
     )
     return 0
+
+
+def app_of_a_worker_process() -> FastAPI:
+    """The app of one of `handoff serve --workers N`'s processes (uvicorn's factory): a new process,
+    whose logging is set up as the parent's was (JSON, secrets scrubbed, customer data redacted)."""
+    from orchestrator.runtime.app import create_app
+
+    _configure_logging(quiet=False)
+    return create_app()
 
 
 def _worker(_args: argparse.Namespace) -> int:
