@@ -37,10 +37,11 @@ def run_migrations(url: str) -> None:
     already at head, as on every start but the first, is left alone without loading Alembic (its
     modules, Mako's and the migration scripts stay out of the process's memory, 7–9 MB).
 
-    On PostgreSQL that reading is safe beside processes starting together: the migrations run in
-    one transaction under an advisory lock (env.py) and DDL is transactional, so a revision at head
-    is read only once every table it names is committed; a process that reads an older revision
-    (or none) takes the lock and waits for the one migrating. What processes do after migrating
+    That reading is safe beside processes starting together: the migrations run in one transaction
+    under a lock (env.py: an advisory lock on PostgreSQL, the file's write lock on SQLite) and DDL
+    is transactional on both, so a revision at head is read only once every table it names is
+    committed; a process that reads an older revision (or none) takes the lock and waits for the
+    one migrating. What processes do after migrating
     together (seeding reps, the checkpointer's setup) has locks of its own."""
     ensure_sqlite_dir(url)
     if current_revision(url) == head_revision():
