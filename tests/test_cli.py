@@ -63,6 +63,20 @@ def test_an_unsupported_database_url_is_one_clear_line(
     ]
 
 
+def test_serve_with_several_processes_on_sqlite_is_refused_in_one_line(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Live notifications cross processes by NOTIFY, which SQLite has not: one process only.
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{tmp_path / 'handoff.db'}")
+    assert cli.main(["serve", "--workers", "2", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "refusing to start: --workers needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...); "
+        "SQLite, the embedded default, serves one process"
+    ]
+    assert not (tmp_path / "handoff.db").exists()
+
+
 def test_a_missing_config_file_is_one_clear_line(
     fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

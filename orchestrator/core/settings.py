@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     media_fetch_attempts: int = Field(default=5, ge=1)
 
     # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
-    # process signs with its own random one, so set it when several API processes run side by side.
+    # start signs with a random one (`handoff serve --workers N` hands its own to its processes), so
+    # set it when API processes are started separately (or on several machines).
     jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     jwt_ttl_minutes: int = Field(default=60, gt=0)
     # Optional outbound webhook for integrations: every rep notification POSTed as JSON, signed with

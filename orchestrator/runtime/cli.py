@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -96,7 +97,20 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     _configure_logging(quiet=False)
     if args.workers > 1:
-        # Each worker process builds its own app and service from the environment.
+        if not settings.is_postgres:
+            # Each process would see only its own commits live (no NOTIFY between processes on
+            # SQLite): a rep's stream would miss what the other processes do.
+            needs = "--workers needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...)"
+            print(
+                f"refusing to start: {needs}; SQLite, the embedded default, serves one process",
+                file=sys.stderr,
+            )
+            return 2
+        if "jwt_secret" not in settings.model_fields_set:
+            # Each process builds its own app and service from the environment: without this, each
+            # would sign the rep API's tokens with a random secret of its own, and a token from one
+            # process would be refused by the others.
+            os.environ["HANDOFF_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
         uvicorn.run(
             "orchestrator.runtime.cli:app_of_a_worker_process",
             factory=True,

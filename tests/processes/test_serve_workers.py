@@ -1,5 +1,5 @@
-"""`handoff serve --workers N` as real OS processes: several API processes on one new database, each
-logging as the deployment asked."""
+"""`handoff serve --workers N` as real OS processes on PostgreSQL: every process logs as the
+deployment asked, and a rep's access token signed by one is accepted by the others."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.fakes.servers import free_port
 from tests.processes.test_worker import _wait_healthy
+
+pytestmark = pytest.mark.postgres
+
+PROCESSES = 2
+# New connections spread over the processes as the kernel hands them out: this many calls all
+# reach the same process about once in 2**(CALLS - 1) runs.
+CALLS = 24
 
 
 def _events(text: str) -> list[dict[str, Any]]:
@@ -22,27 +30,21 @@ def _events(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_two_processes_start_together_on_a_new_sqlite_file_and_both_log_as_json(tmp_path: Path) -> None:
+def test_every_process_logs_as_json_and_accepts_the_tokens_of_the_others(
+    postgres_url: str, tmp_path: Path
+) -> None:
     env = {
-        **os.environ,
-        "HANDOFF_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",  # migrated by both at once
+        **{k: v for k, v in os.environ.items() if k != "HANDOFF_JWT_SECRET"},  # none configured
+        "HANDOFF_DATABASE_URL": postgres_url,
         "HANDOFF_RUN_BACKGROUND": "false",
         "HANDOFF_LOG_JSON": "true",
     }
     port = free_port()
+    command = ["serve", "--workers", str(PROCESSES), "--port", str(port)]
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orchestrator.runtime.cli",
-                "serve",
-                "--workers",
-                "2",
-                "--port",
-                str(port),
-            ],
+            [sys.executable, "-m", "orchestrator.runtime.cli", *command],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -51,9 +53,29 @@ def test_two_processes_start_together_on_a_new_sqlite_file_and_both_log_as_json(
     try:
         _wait_healthy(process, url)
         deadline = time.monotonic() + 60  # a bound on starting, not a speed assertion
-        while log.read_text().count('"graph_loaded"') < 2 and time.monotonic() < deadline:
+        while log.read_text().count('"graph_loaded"') < PROCESSES and time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()[-3000:]
             time.sleep(0.2)
+        created = httpx.post(
+            f"{url}/api/admin/reps",
+            json={
+                "id": "nina",
+                "name": "Nina Costa",
+                "queues": ["support"],
+                "password": "correct horse battery",
+            },
+            headers={"Authorization": "Bearer demo-admin"},
+        )
+        assert created.status_code == 201, created.text
+        signed_in = httpx.post(
+            f"{url}/api/auth/token", data={"username": "nina", "password": "correct horse battery"}
+        )
+        assert signed_in.status_code == 200
+        bearer = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        statuses = []
+        for _ in range(CALLS):
+            with httpx.Client() as client:  # a new connection each time
+                statuses.append(client.get(f"{url}/api/me", headers=bearer).status_code)
         refused = httpx.post(
             f"{url}/webhooks/whatsapp", content=b"{}", headers={"X-Hub-Signature-256": "sha256=00"}
         )
@@ -61,8 +83,9 @@ def test_two_processes_start_together_on_a_new_sqlite_file_and_both_log_as_json(
     finally:
         process.terminate()
         process.wait(timeout=30)
+    assert statuses == [200] * CALLS
     events = _events(log.read_text())
     started = {e["event"] for e in events if e["event"].startswith("Started server process")}
-    assert len(started) == 2, "both processes started (neither failed on the other's migrations)"
-    assert sum(1 for e in events if e["event"] == "graph_loaded") == 2
+    assert len(started) == PROCESSES
+    assert sum(1 for e in events if e["event"] == "graph_loaded") == PROCESSES
     assert any(e["event"] == "webhook_bad_signature" for e in events)
