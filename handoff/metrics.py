@@ -18,15 +18,15 @@ from typing import Any, cast
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff.errors import NotFound
 from handoff.models import Assignment, Rep, RepQueue, Timer
 from orchestrator.core.config import AppConfig
-from orchestrator.core.enums import AssignmentStatus, Owner, Presence
-from orchestrator.core.tables import Conversation
+from orchestrator.core.enums import AssignmentStatus, HandoffReason, Owner, Presence, SendStatus
+from orchestrator.core.tables import OUTBOX_WATCHED_SQL, Conversation, InboxItem, Message
 
 HANDLED = (AssignmentStatus.RESOLVED, AssignmentStatus.TRANSFERRED, AssignmentStatus.RETURNED)
 
@@ -69,6 +69,21 @@ class QueueMetrics(Outcomes):
     reps_available: int  # online, opted in, under capacity
 
 
+class PipelineMetrics(BaseModel):
+    """The bot side at the moment of reading: webhook items stored and not applied yet, customers
+    waiting for a bot turn, replies not sent yet (or given up on), and the handoffs so far by
+    reason. A backlog that keeps growing, or an oldest age that keeps rising, is what to alert on."""
+
+    inbox_unapplied: int = 0
+    inbox_oldest_unapplied_seconds: float = 0.0
+    turns_pending: int = 0  # conversations with customer messages the bot has not answered yet
+    turns_oldest_pending_seconds: float = 0.0  # since the latest message of the longest waiting one
+    outbox_unsent: int = 0  # outbound messages pending or being sent
+    outbox_oldest_unsent_seconds: float = 0.0
+    outbox_failed: int = 0  # given up on: shown to reps as failed sends
+    handoffs: dict[str, int] = {}  # by reason, every reason listed
+
+
 class MetricsReport(BaseModel):
     at: datetime
     since: datetime | None
@@ -76,6 +91,7 @@ class MetricsReport(BaseModel):
     reps: list[RepMetrics]
     timers_pending: int
     timers_overdue: int
+    pipeline: PipelineMetrics
 
 
 def _seconds(session: AsyncSession, end: Any, start: Any) -> ColumnElement[float]:
@@ -245,6 +261,59 @@ async def metrics_report(
         reps=await all_rep_metrics(session, at=at, since=since),
         timers_pending=int(timers_pending or 0),
         timers_overdue=int(timers_overdue or 0),
+        pipeline=await pipeline_metrics(session, at=at),
+    )
+
+
+def _age(at: datetime, since: datetime | None) -> float:
+    return max(0.0, (at - since).total_seconds()) if since is not None else 0.0
+
+
+async def pipeline_metrics(session: AsyncSession, *, at: datetime) -> PipelineMetrics:
+    """`PipelineMetrics`, each figure one indexed aggregate (the unapplied inbox items, the pending
+    conversations, the outbound messages under `ix_message_outbox_watched`), the handoffs one pass
+    over the assignments as the queue metrics make."""
+    unapplied, oldest_item = (
+        await session.execute(
+            select(func.count(), func.min(col(InboxItem.received_at))).where(
+                col(InboxItem.applied_at).is_(None)
+            )
+        )
+    ).one()
+    pending, oldest_pending = (
+        await session.execute(
+            select(func.count(), func.min(col(Conversation.last_inbound_at))).where(
+                col(Conversation.has_pending).is_(True)
+            )
+        )
+    ).one()
+    # The literal condition of the partial index, so that SQLite uses it too.
+    outbox = {
+        status: (int(count), oldest)
+        for status, count, oldest in await session.execute(
+            select(col(Message.status), func.count(), func.min(col(Message.created_at)))
+            .where(text(OUTBOX_WATCHED_SQL))
+            .group_by(col(Message.status))
+        )
+    }
+    unsent = [outbox[s] for s in (SendStatus.PENDING, SendStatus.SENDING) if s in outbox]
+    reasons = [str(r) for r in HandoffReason]
+    handoffs = dict.fromkeys(reasons, 0)
+    for reason, count in await session.execute(
+        select(col(Assignment.reason), func.count())
+        .where(col(Assignment.reason).in_(reasons))
+        .group_by(col(Assignment.reason))
+    ):
+        handoffs[reason] = int(count)
+    return PipelineMetrics(
+        inbox_unapplied=int(unapplied or 0),
+        inbox_oldest_unapplied_seconds=_age(at, oldest_item),
+        turns_pending=int(pending or 0),
+        turns_oldest_pending_seconds=_age(at, oldest_pending),
+        outbox_unsent=sum(count for count, _ in unsent),
+        outbox_oldest_unsent_seconds=_age(at, min((oldest for _, oldest in unsent if oldest), default=None)),
+        outbox_failed=outbox.get(SendStatus.FAILED, (0, None))[0],
+        handoffs=handoffs,
     )
 
 
@@ -370,6 +439,36 @@ def prometheus_families(report: MetricsReport) -> list[Metric]:
     )
     families.append(
         GaugeMetricFamily("handoff_timers_overdue", "Timers due but not fired", value=report.timers_overdue)
+    )
+    pipe = report.pipeline
+    for name, doc, value in (
+        ("handoff_inbox_unapplied", "Webhook items stored and not applied yet", pipe.inbox_unapplied),
+        (
+            "handoff_inbox_oldest_unapplied_seconds",
+            "Age of the oldest webhook item not applied yet",
+            pipe.inbox_oldest_unapplied_seconds,
+        ),
+        ("handoff_turns_pending", "Conversations whose customer waits for a bot turn", pipe.turns_pending),
+        (
+            "handoff_turns_oldest_pending_seconds",
+            "Since the last message of the conversation waiting longest for a bot turn",
+            pipe.turns_oldest_pending_seconds,
+        ),
+        ("handoff_outbox_unsent", "Outbound messages waiting to be sent or being sent", pipe.outbox_unsent),
+        (
+            "handoff_outbox_oldest_unsent_seconds",
+            "Age of the oldest outbound message not sent yet",
+            pipe.outbox_oldest_unsent_seconds,
+        ),
+    ):
+        families.append(GaugeMetricFamily(name, doc, value=value))
+    families.append(
+        CounterMetricFamily(
+            "handoff_outbox_failed", "Outbound messages given up on (shown to reps)", value=pipe.outbox_failed
+        )
+    )
+    counter(
+        "handoff_handoffs", "Conversations handed to a person, per reason", "reason", pipe.handoffs.items()
     )
     return families
 

@@ -70,8 +70,23 @@ class Conversation(SQLModel, table=True):
     closed_at: datetime | None = ts(nullable=True)
 
 
+# The outbound messages not sent (yet, or for good): few among all messages, counted at every scrape
+# of `GET /metrics` through a partial index of their own (`handoff.metrics.pipeline_metrics`).
+OUTBOX_WATCHED_SQL = "status IN ('pending', 'sending', 'failed')"
+
+
 class Message(SQLModel, table=True):
     """Every message in and out. Inbound dedupes on the wamid; `turn` is set once the bot consumed it."""
+
+    __table_args__ = (
+        sa.Index(
+            "ix_message_outbox_watched",
+            "status",
+            "created_at",
+            sqlite_where=sa.text(OUTBOX_WATCHED_SQL),
+            postgresql_where=sa.text(OUTBOX_WATCHED_SQL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)

@@ -4,13 +4,19 @@ the rep API as models and to Prometheus at /metrics."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+from sqlmodel import col
 
 from handoff.flows_rep import rep_reply, resolve, set_presence, transfer
 from handoff.metrics import metrics_report, queue_metrics, rep_metrics
-from orchestrator.core.enums import Presence
+from orchestrator.core.enums import HandoffReason, Owner, Presence
+from orchestrator.core.tables import Conversation, InboxItem
+from orchestrator.outbox import queue_outgoing
 from tests.factories import button, say, text
-from tests.fakes.graph import TestHarness
+from tests.fakes.graph import TestHarness, graph_error_body
 from tests.handoff.conftest import World
 
 
@@ -118,3 +124,50 @@ async def test_prometheus_endpoint_serves_queue_and_rep_metrics(h: TestHarness) 
     assert len(owners) == 1
     assert owners[0] in {"tara", "diego", "lena"}
     assert samples[("handoff_rep_presence", (("presence", "online"), ("rep", owners[0])))] == 1
+
+
+async def test_prometheus_endpoint_serves_the_bot_sides_backlog_failed_sends_and_handoffs(
+    h: TestHarness,
+) -> None:
+    await say(h, text("15550100001", "I want to talk to a person", h.clock.now()))  # a handoff
+    h.fake_graph.fail_next(400, graph_error_body(131026, "Receiver is incapable of receiving this message"))
+    # A reply refused for good: counted failed, and the customer handed to a person (never alone).
+    await say(h, text("15550100002", "What are your opening hours?", h.clock.now()))
+    await say(h, text("15550100003", "Hello", h.clock.now()))  # stays with the bot
+    now = h.clock.now()
+    async with h.service.sessions() as session, session.begin():
+        # What waits, as a crash or a backlog leaves it: an item stored 20 s ago and not applied, a
+        # customer waiting 30 s for the bot's turn, a reply queued 40 s ago and not sent.
+        session.add(
+            InboxItem(key="waiting-item", kind="message", item={}, received_at=now - timedelta(seconds=20))
+        )
+        waiting = await session.scalar(select(Conversation).where(col(Conversation.owner) == Owner.BOT))
+        assert waiting is not None
+        waiting.has_pending, waiting.last_inbound_at = True, now - timedelta(seconds=30)
+        assert waiting.id is not None
+        await queue_outgoing(
+            session,
+            conversation_id=waiting.id,
+            payload={"type": "text", "text": {"body": "later"}},
+            sender_type="bot",
+            sender_id=None,
+            at=now - timedelta(seconds=40),
+        )
+    response = await h.http.get("/metrics")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+    assert samples[("handoff_inbox_unapplied", ())] == 1
+    assert samples[("handoff_inbox_oldest_unapplied_seconds", ())] == 20
+    assert samples[("handoff_turns_pending", ())] == 1
+    assert samples[("handoff_turns_oldest_pending_seconds", ())] == 30
+    assert samples[("handoff_outbox_unsent", ())] == 1
+    assert samples[("handoff_outbox_oldest_unsent_seconds", ())] == 40
+    assert samples[("handoff_outbox_failed_total", ())] == 1
+    handoffs = {
+        labels[0][1]: value for (name, labels), value in samples.items() if name == "handoff_handoffs_total"
+    }
+    expected = {HandoffReason.EXPLICIT_REQUEST: 1, HandoffReason.AI_UNAVAILABLE: 1}
+    assert handoffs == {str(reason): expected.get(reason, 0) for reason in HandoffReason}
