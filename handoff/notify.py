@@ -336,6 +336,15 @@ class NotificationHub:
             subscription.closed.set()
         return len(ended)
 
+    def end_streams(self) -> int:
+        """End every open stream of this process now (it is stopping): an event stream never ends on
+        its own, and the server waits for every open response before it stops. The clients
+        reconnect, to a process that runs, and resume with Last-Event-ID. Returns how many."""
+        ended = list(self._subscribers)
+        for subscription in ended:
+            subscription.closed.set()
+        return len(ended)
+
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
         return tuple(self._subscribers)

@@ -58,7 +58,8 @@ async def stream(
                     if subscription.wants(item):
                         replayed.add(item.id)
                         yield item.sse()
-            while not subscription.lagged and not subscription.revoked:
+            # Until cut off for falling behind, revoked, or ended (the process is stopping).
+            while not (subscription.lagged or subscription.revoked or subscription.closed.is_set()):
                 getting = asyncio.ensure_future(subscription.queue.get())
                 ended = asyncio.ensure_future(subscription.closed.wait())
                 try:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,6 +43,35 @@ class ServiceApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+@contextmanager
+def _streams_end_on_stop(service: Service) -> Iterator[None]:
+    """On SIGTERM or SIGINT, end the process's open event streams, then let the server's own handler
+    run (uvicorn's: stop accepting, wait for the open responses, then the app's shutdown, where the
+    turns in flight finish). A stream never finishes by itself: without this, one rep's open tab
+    kept the process from ever stopping. Chained only where the server handles the signal in the
+    main thread, as `handoff serve` does."""
+    hub = service.notifier
+    if hub is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {int(sig): signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    chained = {sig: handler for sig, handler in previous.items() if callable(handler)}
+
+    def stopping(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(hub.end_streams)
+        chained[sig](sig, frame)
+
+    for sig in chained:
+        signal.signal(sig, stopping)
+    try:
+        yield
+    finally:
+        for sig, handler in chained.items():
+            if signal.getsignal(sig) is stopping:
+                signal.signal(sig, handler)
+
+
 def create_app(
     *, settings: Settings | None = None, service: Service | None = None, **service_kwargs: Any
 ) -> FastAPI:
@@ -56,7 +89,8 @@ def create_app(
             settings or get_settings(), **{"freeze_heap": True, "warm_graph": True, **service_kwargs}
         ) as running:
             _expose(app, running)
-            yield
+            with _streams_end_on_stop(running):
+                yield
 
     app = ServiceApp(
         title="Handoff orchestrator",
