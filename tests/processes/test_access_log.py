@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fakes.servers import free_port
-from tests.processes.test_worker import _wait_healthy
+from tests.processes.serving import serving
 
 
 def _serve_and_ask(tmp_path: Path, extra: dict[str, str]) -> str:
@@ -22,24 +19,10 @@ def _serve_and_ask(tmp_path: Path, extra: dict[str, str]) -> str:
         "HANDOFF_RUN_BACKGROUND": "false",
         **extra,
     }
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.runtime.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(process, url)
-        httpx.get(f"{url}/healthz")
-        httpx.get(f"{url}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1")
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-    return log.read_text()
+    with serving(tmp_path, env) as served:
+        httpx.get(f"{served.url}/healthz")
+        httpx.get(f"{served.url}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1")
+    return served.log.read_text()
 
 
 @pytest.mark.parametrize("setting", [None, "false"])

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.servers import free_port
-from tests.processes.test_worker import _wait_healthy
+from tests.processes.serving import serving
 
 pytestmark = pytest.mark.postgres
 
@@ -39,22 +36,11 @@ def test_every_process_logs_as_json_and_accepts_the_tokens_of_the_others(
         "HANDOFF_RUN_BACKGROUND": "false",
         "HANDOFF_LOG_JSON": "true",
     }
-    port = free_port()
-    command = ["serve", "--workers", str(PROCESSES), "--port", str(port)]
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.runtime.cli", *command],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(process, url)
+    with serving(tmp_path, env, "--workers", str(PROCESSES)) as served:
+        url, log = served.url, served.log
         deadline = time.monotonic() + 60  # a bound on starting, not a speed assertion
         while log.read_text().count('"graph_loaded"') < PROCESSES and time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()[-3000:]
+            assert served.process.poll() is None, log.read_text()[-3000:]
             time.sleep(0.2)
         created = httpx.post(
             f"{url}/api/admin/reps",
@@ -80,9 +66,6 @@ def test_every_process_logs_as_json_and_accepts_the_tokens_of_the_others(
             f"{url}/webhooks/whatsapp", content=b"{}", headers={"X-Hub-Signature-256": "sha256=00"}
         )
         assert refused.status_code == 401
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert statuses == [200] * CALLS
     events = _events(log.read_text())
     started = {e["event"] for e in events if e["event"].startswith("Started server process")}
