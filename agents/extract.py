@@ -220,8 +220,9 @@ def extract_company_name(
     """The company name in `text`; `asked` (the bot just asked for it) lets a bare answer count.
 
     `person` is the customer's own name (their WhatsApp profile): an answer that is only that name
-    is a self-introduction, not a company. `unasked_weak` lets a weak lead-in count before the
-    question is asked when the name is clearly one (two capitalised words or more).
+    is a self-introduction, not a company. Unasked, of the weak lead-ins only those saying who they
+    are count ("we're Northwind Traders": two capitalised words or more, none a word of a
+    sentence); `unasked_weak` (a use case stands in the same message) lets every weak lead-in count.
     """
     for pattern in _SELF_INTRO:
         m = pattern.search(text)
