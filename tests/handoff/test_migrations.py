@@ -88,24 +88,29 @@ def test_a_postgres_database_at_head_is_left_alone_and_one_behind_is_migrated(po
     assert _differences(postgres_url) == []
 
 
+def _errors_of_processes_migrating_together(url: str, processes: int = 4) -> list[str]:
+    """Run `run_migrations(url)` in `processes` OS processes at once: what those that failed printed."""
+    code = f"from orchestrator.migrations import run_migrations; run_migrations({url!r})"
+    starts = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(processes)
+    ]
+    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in starts]
+    return [err.decode() for err, status in outcomes if status != 0]
+
+
 @pytest.mark.postgres
 def test_processes_starting_together_on_an_empty_postgres_schema_all_start_at_head(postgres_url: str) -> None:
     empty_postgres(postgres_url)
-    code = f"from orchestrator.migrations import run_migrations; run_migrations({postgres_url!r})"
-    starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
-    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in starts]
-    assert [err.decode() for err, status in outcomes if status != 0] == []
+    assert _errors_of_processes_migrating_together(postgres_url) == []
     assert current_revision(postgres_url) == head_revision()
     assert _differences(postgres_url) == []
 
 
 def test_processes_starting_together_on_a_new_sqlite_file_all_start_at_head(tmp_path: Path) -> None:
-    # `handoff serve --workers N` on a new database: every process migrates at its start.
+    # `handoff serve` started beside `handoff worker` or `handoff create-user` on a new file: each
+    # process migrates at its start.
     url = f"sqlite:///{tmp_path / 'new.db'}"
-    code = f"from orchestrator.migrations import run_migrations; run_migrations({url!r})"
-    starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
-    outcomes = [(p.communicate(timeout=120)[1], p.returncode) for p in starts]
-    assert [err.decode() for err, status in outcomes if status != 0] == []
+    assert _errors_of_processes_migrating_together(url) == []
     assert current_revision(url) == head_revision()
     assert _differences(url) == []
 
