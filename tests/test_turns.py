@@ -19,7 +19,7 @@ from orchestrator.core.aio import GroupAdmission
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType
 from orchestrator.core.settings import Settings
-from orchestrator.core.tables import Conversation, Message
+from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.turns import LEASE_GROUP, TurnEngine
 from tests.factories import AD_REFERRAL, auth, counting, inbound, say, text
@@ -643,6 +643,16 @@ def _answered(h: TestHarness) -> list[str]:
     return [m["json"]["to"].lstrip("+") for m in h.fake_graph.sent]
 
 
+async def _customers_of(h: TestHarness, conversation_ids: list[int]) -> list[str]:
+    """The customers of `conversation_ids`, in that order. Tests of the order of turns compare
+    these rather than `_answered`: a reply goes out after its turn has let the next one start, so
+    on a busy host two sends may finish in either order."""
+    async with h.service.sessions() as session:
+        rows = await session.execute(select(col(Conversation.id), col(Contact.wa_id)).join(Contact))
+    customer_of = {cid: str(wa_id) for cid, wa_id in rows.all()}
+    return [customer_of[cid] for cid in conversation_ids]
+
+
 async def test_turns_beyond_the_concurrency_limit_wait_their_slot_and_all_are_answered(
     h: TestHarness,
 ) -> None:
@@ -673,16 +683,18 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
 ) -> None:
     engine = _limited(h, slots=1, admitted=3)
     leased_at_each_turn: list[int] = []
+    turns_of: list[int] = []
     one_turn = engine._one_turn
 
-    async def observed(*args: Any, **kwargs: Any) -> Any:
+    async def observed(conversation_id: int, *args: Any, **kwargs: Any) -> Any:
+        turns_of.append(conversation_id)
         async with h.service.sessions() as session:
             leased = await session.execute(
                 select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
             )
             leased_at_each_turn.append(len(leased.all()))
         await asyncio.sleep(0.02)  # long enough for the other scheduled conversations to pile up
-        return await one_turn(*args, **kwargs)
+        return await one_turn(conversation_id, *args, **kwargs)
 
     engine._one_turn = observed  # type: ignore[method-assign]
     customers = [f"1202556{n:04d}" for n in range(10)]
@@ -691,7 +703,8 @@ async def test_a_backlog_beyond_the_admitted_conversations_waits_without_leases_
 
     assert len(leased_at_each_turn) == len(customers)
     assert max(leased_at_each_turn) == 3, "the waiting conversations held no lease"
-    assert _answered(h) == customers, "each customer answered once, in the order they wrote"
+    assert await _customers_of(h, turns_of) == customers, "turns in the order they wrote"
+    assert sorted(_answered(h)) == customers, "each customer answered once"
     async with h.service.sessions() as session:
         left = await session.execute(
             select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
@@ -768,10 +781,12 @@ async def test_a_sweep_while_a_backlog_waits_runs_no_conversation_twice(h: TestH
 async def test_a_backlogs_leases_are_taken_and_its_turns_read_a_group_at_a_time(h: TestHarness) -> None:
     engine = _limited(h, slots=1, admitted=4)  # admitted in groups of four once some wait
     one_turn = engine._one_turn
+    turns_of: list[int] = []
 
-    async def slow(*args: Any, **kwargs: Any) -> Any:
+    async def slow(conversation_id: int, *args: Any, **kwargs: Any) -> Any:
+        turns_of.append(conversation_id)
         await asyncio.sleep(0.02)  # long enough for the other scheduled conversations to pile up
-        return await one_turn(*args, **kwargs)
+        return await one_turn(conversation_id, *args, **kwargs)
 
     engine._one_turn = slow  # type: ignore[method-assign]
     customers = [f"1202558{n:04d}" for n in range(12)]
@@ -785,7 +800,8 @@ async def test_a_backlogs_leases_are_taken_and_its_turns_read_a_group_at_a_time(
     assert len(claims) <= len(customers) // 2, (
         f"{len(claims)} lease claims for {len(customers)} conversations"
     )
-    assert _answered(h) == customers, "each customer answered once, in the order they wrote"
+    assert await _customers_of(h, turns_of) == customers, "turns in the order they wrote"
+    assert sorted(_answered(h)) == customers, "each customer answered once"
     async with h.service.sessions() as session:
         left = await session.execute(
             select(col(Conversation.id)).where(col(Conversation.lease_owner).is_not(None))
