@@ -30,6 +30,20 @@ def last_message(state: State) -> TurnMessage | None:
     return incoming[-1] if incoming else None
 
 
+def message_of(state: State, evidence: str | None) -> TurnMessage | None:
+    """The message of this turn that `evidence` (a span of the turn's words) was taken from: the
+    latest one holding it, so a detail keeps the message it came from when a burst carried several.
+    The turn's last message when no single message holds it (a span across two, a model's
+    paraphrase)."""
+    incoming = state.get("incoming", [])
+    wanted = " ".join((evidence or "").split()).casefold()
+    if wanted:
+        for message in reversed(incoming):
+            if message["text"] and wanted in " ".join(message["text"].split()).casefold():
+                return message
+    return incoming[-1] if incoming else None
+
+
 def comparable(text: str) -> str:
     """Lowercase, strip accents and punctuation: for comparisons, never for display."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())

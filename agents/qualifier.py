@@ -10,7 +10,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agents.common import handoff_request, last_message, reply, turn_text
+from agents.common import handoff_request, message_of, reply, turn_text
 from agents.extract import extract_fields
 from agents.responder import knowledge_of
 from agents.sentinel.basics import is_greeting
@@ -39,8 +39,6 @@ def collect_fields(
     flow = ctx.config.qualification.flows[state.get("flow") or "ad_lead"]
     fields: dict[str, FieldRecord] = dict(state.get("fields", {}))
     text = turn_text(state)
-    last = last_message(state)
-    message_id = last["id"] if last else None
     asking = state.get("asking")
     events = list(state.get("events", []))
     found: list[tuple[str, str, str | None, str, bool]] = []
@@ -61,6 +59,8 @@ def collect_fields(
         replaces = confident and earlier is not None and not earlier.get("confident", True)
         if name in fields and name != asking and not replaces:
             continue
+        source_message = message_of(state, evidence)
+        message_id = source_message["id"] if source_message else None
         fields[name] = {
             "value": value,
             "message_id": message_id,

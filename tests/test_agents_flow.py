@@ -77,6 +77,25 @@ async def test_an_ad_lead_who_says_who_they_are_first_is_asked_only_for_the_use_
     assert fields["use_case"]["value"] == "answer order questions on WhatsApp"
 
 
+async def test_details_sent_in_one_burst_each_keep_the_message_they_came_from(h: TestHarness) -> None:
+    # Both messages arrive inside one burst window, so one turn reads them: the company comes from
+    # the first, the use case from the second, and the rep's panel quotes each one's own message.
+    wa = "447700900124"
+    h.service.turns.burst_window_s = h.service.turns.burst_quiet_s = 0.3
+    said = ["Hi, I saw your ad. We're Northwind Traders", "we want to answer order questions on WhatsApp"]
+    for words in said:
+        first = words == said[0]
+        response = await h.post(text(wa, words, h.clock.now(), referral=AD_REFERRAL if first else None))
+        assert response.status_code == 200
+    await h.service.turns.drain()
+    conversation = await _conversation(h)
+    assert conversation["handoff_reason"] == "qualified"
+    fields = conversation["handoff_context"]["fields"]
+    text_of = {m["id"]: m["text"] for m in conversation["messages"]}
+    assert text_of[fields["company_name"]["message_id"]] == said[0]
+    assert text_of[fields["use_case"]["message_id"]] == said[1]
+
+
 async def test_qualifier_asks_one_question_at_a_time(h: TestHarness) -> None:
     wa = "12025550404"
     first = await say(h, text(wa, "hello from the ad", h.clock.now(), referral=AD_REFERRAL))
