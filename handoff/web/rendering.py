@@ -3,6 +3,7 @@ rendered (security headers, the helpers templates use)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path as FilePath
@@ -131,16 +132,45 @@ FIELD_LABELS = {
 }
 
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
+_QUEUE_KEYS = ("queue", "from_queue", "to_queue")
+
+
+def _hm(at: datetime | None) -> str:
+    return at.strftime("%d %b %H:%M UTC") if at else "—"
+
+
+def event_line(description: str, event_type: str, details: dict[str, Any], queues: dict[str, str]) -> str:
+    """An event's description as a rep reads it on the transcript: the log writes queue slugs,
+    reason codes and ISO times (for the API and the audit); the page shows the queue's name, what
+    the reason means and the time as the page writes times."""
+    line = description
+    for key in _QUEUE_KEYS:
+        slug = details.get(key)
+        if isinstance(slug, str) and slug in queues:
+            line = re.sub(rf"(?<![\w-]){re.escape(slug)}(?![\w-])", queues[slug], line)
+    if event_type == EventType.HANDOFF:
+        reason = details.get("reason")
+        if isinstance(reason, str) and reason in REASONS:
+            line = line.replace(reason, REASONS[reason][0].lower() + REASONS[reason][1:])
+    line = _ISO_TIME.sub(lambda m: _hm(datetime.fromisoformat(m.group(0))), line)
+    return line[:1].upper() + line[1:]
+
+
 def _context(
     request: Request, user: PageUser | None, service: WorkspaceService, **extra: Any
 ) -> dict[str, Any]:
     now = service.clock.now()
+    queues = {q.slug: q.name for q in service.config.queues}
 
     def ago(at: datetime | None) -> str:
         return _duration((now - at).total_seconds()) if at else "—"
 
     def hm(at: datetime | None) -> str:
-        return at.strftime("%d %b %H:%M UTC") if at else "—"
+        return _hm(at)
+
+    def said(event: Any) -> str:
+        return event_line(event.description, str(event.type), event.details or {}, queues)
 
     return {
         "request": request,
@@ -155,7 +185,8 @@ def _context(
         "stream_types": STREAM_TYPES,
         "reasons": REASONS,
         "field_labels": FIELD_LABELS,
-        "queues": {q.slug: q.name for q in service.config.queues},
+        "queues": queues,
+        "said": said,
         "heartbeat_s": HEARTBEAT_S,
         "presences": [str(p) for p in Presence],
         **extra,

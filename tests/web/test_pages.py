@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from tests.api.helpers import bearer, seed_conversation
+from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fixtures import load_fixture
 from tests.web.helpers import browser, sign_in
@@ -109,3 +111,24 @@ async def test_failed_send_is_marked_with_metas_reason(h: TestHarness) -> None:
         )
         inbox = (await client.get("/inbox")).text
         assert "⚠ 1 failed" in inbox
+
+
+async def test_the_transcripts_events_name_queues_reasons_and_times_as_the_page_does(h: TestHarness) -> None:
+    # The log writes "billing is closed; held until 2026-11-25T14:00:00+00:00" and "handed off:
+    # menu_selection"; a rep reads the queue's name, what the reason means and the page's time.
+    h.clock.set(h.clock.now().replace(hour=21))  # Tuesday 21:00 UTC: Finance is closed
+    wa = "12025550499"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
+    listed = (await h.http.get("/api/conversations", headers=bearer("farah"))).json()
+    detail = (await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=bearer("farah"))).json()
+    held = next(e for e in detail["events"] if e["type"] == "held_after_hours")
+    assert held["description"].startswith("billing is closed; held until 20")
+    opens_at = datetime.fromisoformat(held["details"]["opens_at"]).astimezone(UTC)
+    async with browser(h) as client:
+        await sign_in(client, "farah", "demo-farah")
+        page = (await client.get(f"/conversations/{detail['id']}")).text
+    events = re.findall(r'<li class="event [^"]*"><span>([^<]*)</span>', page)
+    assert f"Finance is closed; held until {opens_at:%d %b %H:%M} UTC" in " ".join(events), events
+    assert any(e.startswith("Handed off: chosen from the menu") for e in events), events
+    assert not any("billing" in e or re.search(r"\d{4}-\d{2}-\d{2}T", e) for e in events), events
