@@ -303,3 +303,24 @@ async def test_the_reasons_rules_wrap_inside_the_context_panel(
     )
     assert widths[0] <= widths[1], f"the panel's content is {widths[0]} px wide in a card of {widths[1]} px"
     await context.close()
+
+
+async def test_the_new_rep_forms_queue_boxes_sit_beside_their_names(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    # Each queue's checkbox and name on one line, the box a box: an input stretched to the width of
+    # a form field pushed the names into narrow columns, broken over three lines.
+    context, page = await signed_in(chromium, site, "admin", "demo-admin")
+    await page.goto("/team/reps")
+    boxes = page.locator("#rep-new .queue-boxes label.check")
+    await expect(boxes.first).to_be_visible()
+    sizes = await boxes.evaluate_all(
+        "labels => labels.map(l => { const box = l.querySelector('input').getBoundingClientRect();"
+        " const line = parseFloat(getComputedStyle(l).lineHeight) || 20;"
+        " return [l.textContent.trim(), box.width, l.getBoundingClientRect().height, line]; })"
+    )
+    assert len(sizes) == len(h.service.config.queues)
+    for name, box_width, height, line in sizes:
+        assert box_width < 30, f"the box of {name!r} is {box_width} px wide"
+        assert height < 1.6 * line, f"{name!r} takes {height} px, lines of {line} px"
+    await context.close()
