@@ -34,7 +34,9 @@ def extractive_summary(state: State, request: HandoffRequest, contact_name: str 
         parts.append(
             "Known: " + "; ".join(f"{k.replace('_', ' ')}: {v['value']}" for k, v in fields.items()) + "."
         )
-    said = [t for t in state.get("customer_texts", []) if t][-3:]
+    # A turn's text joins the messages of a burst with newlines: each message is quoted on its own.
+    said = [line.strip() for t in state.get("customer_texts", []) for line in t.split("\n") if line.strip()]
+    said = said[-3:]
     if said:
         parts.append("Last said: " + " / ".join(f"“{t[:160]}”" for t in said))
     return " ".join(parts)

@@ -94,6 +94,8 @@ async def test_details_sent_in_one_burst_each_keep_the_message_they_came_from(h:
     text_of = {m["id"]: m["text"] for m in conversation["messages"]}
     assert text_of[fields["company_name"]["message_id"]] == said[0]
     assert text_of[fields["use_case"]["message_id"]] == said[1]
+    summary = conversation["handoff_context"]["summary"]
+    assert "Last said: “" + "” / “".join(said) + "”" in summary, summary
 
 
 async def test_qualifier_asks_one_question_at_a_time(h: TestHarness) -> None:
