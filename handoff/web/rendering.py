@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -153,8 +153,12 @@ def event_line(description: str, event_type: str, details: dict[str, Any], queue
         reason = details.get("reason")
         if isinstance(reason, str) and reason in REASONS:
             line = line.replace(reason, REASONS[reason][0].lower() + REASONS[reason][1:])
-    line = _ISO_TIME.sub(lambda m: _hm(datetime.fromisoformat(m.group(0))), line)
+    line = _ISO_TIME.sub(lambda m: _hm(_utc(datetime.fromisoformat(m.group(0)))), line)
     return line[:1].upper() + line[1:]
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _context(
@@ -166,9 +170,6 @@ def _context(
     def ago(at: datetime | None) -> str:
         return _duration((now - at).total_seconds()) if at else "—"
 
-    def hm(at: datetime | None) -> str:
-        return _hm(at)
-
     def said(event: Any) -> str:
         return event_line(event.description, str(event.type), event.details or {}, queues)
 
@@ -177,7 +178,7 @@ def _context(
         "user": user,
         "now": now,
         "ago": ago,
-        "hm": hm,
+        "hm": _hm,
         "duration": _duration,
         "failure_reason": failure_reason,
         "note_html": note_html,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from handoff.web.rendering import event_line
 from tests.api.helpers import bearer, seed_conversation
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
@@ -132,3 +133,13 @@ async def test_the_transcripts_events_name_queues_reasons_and_times_as_the_page_
     assert f"Finance is closed; held until {opens_at:%d %b %H:%M} UTC" in " ".join(events), events
     assert any(e.startswith("Handed off: chosen from the menu") for e in events), events
     assert not any("billing" in e or re.search(r"\d{4}-\d{2}-\d{2}T", e) for e in events), events
+
+
+def test_an_event_time_written_with_an_offset_is_shown_in_utc_as_the_page_writes_times() -> None:
+    line = event_line(
+        "uk_sales is closed; held until 2026-12-07T10:00:00+01:00",
+        "held_after_hours",
+        {"queue": "uk_sales"},
+        {"uk_sales": "UK Account Executives", "sales": "Enterprise Sales"},
+    )
+    assert line == "UK Account Executives is closed; held until 07 Dec 09:00 UTC"
