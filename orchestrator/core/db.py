@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import sys
 import time
 import weakref
 from collections import deque
@@ -355,6 +356,28 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     event.listen(engine.sync_engine.pool, "checkin", checkin)
     event.listen(engine.sync_engine.pool, "checkout", checkout)
+
+
+DATABASE_RETRY_AFTER_S = 5  # the Retry-After of a 503 answered while the database is unavailable
+# What the database says when it cannot be reached or used right now (refused, lost or timed out
+# connections, the pool exhausted, SQLite's lock not had in time), wrapped by SQLAlchemy or not.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    sqlite3.OperationalError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is unavailable (nothing stored, worth retrying shortly)
+    rather than that the request or the code is wrong. psycopg's own errors (the webhook's insert
+    and the checkpointer use the driver directly) count when psycopg is loaded: a SQLite process
+    never imports it."""
+    if isinstance(error, UNAVAILABLE):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -31,6 +31,8 @@ async def listen_forever(
         try:
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {channel}")
+                if connected_before:
+                    log.info("listen_restored", channel=channel)
                 await on_connect(connected_before)
                 connected_before = True
                 listening.set()

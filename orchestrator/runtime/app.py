@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from types import FrameType
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,11 +20,14 @@ from handoff.api import deps as api_deps
 from handoff.api import errors as api_errors
 from handoff.api.routers import ROUTERS
 from handoff.web.pages import install as install_workspace
+from orchestrator.core.db import DATABASE_RETRY_AFTER_S, UNAVAILABLE
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.handback import GraphResumer
 from orchestrator.runtime.webhook import acknowledge, is_acknowledgement
 from orchestrator.runtime.webhook import install as install_webhook
+
+log = structlog.get_logger(__name__)
 
 
 class ServiceApp(FastAPI):
@@ -110,6 +114,19 @@ def create_app(
         return JSONResponse(status_code=422, content={"detail": problems})
 
     api_errors.install(app)
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The rep API and the pages while the database cannot be reached: a 503 saying so, one
+        # log line, instead of a 500 and a traceback for every request.
+        log.warning("database_unavailable", path=request.url.path, error=repr(exc)[:300])
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database is unavailable: the request was not completed; retry shortly"},
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
+
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

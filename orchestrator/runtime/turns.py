@@ -73,7 +73,7 @@ from orchestrator.core.clock import Clock
 from orchestrator.core.config import AppConfig
 from orchestrator.core.context import GraphContext, LLMUsage, ModelClient
 from orchestrator.core.contextlog import ContextEvent, log_event
-from orchestrator.core.db import UTCDateTime, loaded
+from orchestrator.core.db import UTCDateTime, database_unavailable, loaded
 from orchestrator.core.enums import Direction, EventType, HandoffReason, Owner, SendStatus
 from orchestrator.core.state import HandoffRequest, State, TurnMessage
 from orchestrator.core.state import turn_input as make_turn_input
@@ -387,8 +387,11 @@ class TurnEngine:
                 waited = 0.0
                 if conversation_id not in self._again:
                     break
-        except Exception:
-            log.exception("turn_task_failed", conversation_id=conversation_id)
+        except Exception as exc:
+            if database_unavailable(exc):  # left pending: the sweep or the next message runs it
+                log.warning("turn_task_failed", conversation_id=conversation_id, error=repr(exc)[:300])
+            else:
+                log.exception("turn_task_failed", conversation_id=conversation_id)
         finally:
             if loading is not None:  # a cancelled turn leaves nothing opening behind it
                 loading.cancel()

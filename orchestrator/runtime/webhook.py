@@ -24,6 +24,7 @@ from orchestrator.channels.whatsapp.document import WebhookPayloadError
 from orchestrator.channels.whatsapp.inbound import split_webhook
 from orchestrator.channels.whatsapp.schema import SIGNATURE_HEADER, WEBHOOK_BODY_SCHEMA
 from orchestrator.channels.whatsapp.signature import verify_signature
+from orchestrator.core.db import DATABASE_RETRY_AFTER_S, database_unavailable
 from orchestrator.inbox import prepare_delivery
 from orchestrator.runtime.container import Service
 from orchestrator.runtime.deps import ServiceDep
@@ -68,6 +69,7 @@ async def verify_subscription(
 
 # The refusal of a body past the limit, declared or as it is read.
 _TOO_LARGE = {"detail": f"body larger than {MAX_BODY_BYTES} bytes"}
+_UNAVAILABLE = {"detail": "the database is unavailable: the delivery was not acknowledged; retry"}
 
 
 async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,7 +104,14 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
         except WebhookPayloadError as exc:
             return await _answer(send, 400, {"detail": str(exc)})
         delivery = prepare_delivery(raw, envelope, at=service.clock.now())
-        accepted = await writer.store(delivery)  # answered once its transaction has committed
+        try:
+            accepted = await writer.store(delivery)  # answered once its transaction has committed
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise  # a bug: the server answers 500 and logs its traceback
+            # Not acknowledged: Meta delivers it again (stored twice, it is kept once).
+            log.warning("webhook_database_unavailable", error=repr(exc)[:300])
+            return await _answer(send, 503, _UNAVAILABLE, retry_after_s=DATABASE_RETRY_AFTER_S)
         if accepted.new_ids and service.settings.run_turns:
             # Applied by the process's applier task, together with the items of the deliveries
             # arriving meanwhile; a crash before it is covered by the background sweep.
@@ -126,15 +135,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:
+async def _answer(
+    send: Send, status: int, content: dict[str, Any], *, retry_after_s: int | None = None
+) -> None:
     body = orjson.dumps(content)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after_s is not None:
+        headers.append((b"retry-after", str(retry_after_s).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
