@@ -106,7 +106,10 @@ async def test_a_worker_applies_messages_at_once_and_the_statuses_of_an_interval
     postgres_url: str,
 ) -> None:
     """`InboxListener`: a message's notification brings a pass for messages at once; statuses wait
-    `statuses_after_s` after the first of them, and those that came meanwhile share its pass."""
+    `statuses_after_s` after the first of them, and those that came meanwhile share its pass. As
+    some came while it was due, one more pass follows `statuses_after_s` later: an API process
+    announces statuses at most once per `STATUS_WAKE_EVERY_S`, and those it stores in between,
+    after that first pass has read, would otherwise wait for the sweep."""
     loop = asyncio.get_running_loop()
     passes: list[tuple[Take, float]] = []
 
@@ -131,12 +134,37 @@ async def test_a_worker_applies_messages_at_once_and_the_statuses_of_an_interval
                 await asyncio.sleep(0.03)
             message = loop.time()
             await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'message'")
-            await asyncio.sleep(0.9)
+            await asyncio.sleep(1.4)
             await other.execute(f"NOTIFY {WAKE_CHANNEL}")  # an API process of an earlier release
             await asyncio.sleep(0.3)
     finally:
         await listener.stop()
     takes = [take for take, _ in passes[1:]]
-    assert takes == [Take.MESSAGES, Take.STATUSES, Take.ALL]
+    assert takes == [Take.MESSAGES, Take.STATUSES, Take.STATUSES, Take.ALL]
     assert passes[1][1] - message < 0.3, "the message is applied at once, without the statuses"
     assert 0.5 <= passes[2][1] - first_status < 0.9, "the statuses of the interval in one pass"
+    assert 0.5 <= passes[3][1] - passes[2][1] < 0.9, "and one more for those stored unannounced"
+
+
+async def test_a_lone_status_notification_brings_one_pass_and_no_more(postgres_url: str) -> None:
+    loop = asyncio.get_running_loop()
+    passes: list[tuple[Take, float]] = []
+
+    async def on_wake(take: Take) -> None:
+        passes.append((take, loop.time()))
+
+    listener = InboxListener(postgres_url, on_wake, every_s=0.05, statuses_after_s=0.3)
+    await listener.start()
+    try:
+        for _ in range(100):  # on connecting: everything that arrived before it listened
+            if passes:
+                break
+            await asyncio.sleep(0.02)
+        async with await psycopg.AsyncConnection.connect(
+            postgres_url.replace("+psycopg", ""), autocommit=True
+        ) as other:
+            await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
+            await asyncio.sleep(1.0)
+    finally:
+        await listener.stop()
+    assert [take for take, _ in passes[1:]] == [Take.STATUSES]

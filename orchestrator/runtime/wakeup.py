@@ -18,7 +18,10 @@ applied while the worker is busy; a wake-up after a quiet interval is taken at o
 Statuses wait longer. The notification's payload is the kind of item stored (`message`,
 `status`). A pass woken by messages applies messages only; the statuses are applied by a pass of
 their own `STATUSES_AFTER_S` (1 s) after the first of them arrived, with all those that came
-meanwhile, up to `turns.STATUS_BATCH` a transaction. A status batch costs a worker about 3 ms of CPU
+meanwhile, up to `turns.STATUS_BATCH` a transaction; a notification for statuses that arrives while
+such a pass is due brings one more pass `STATUSES_AFTER_S` after it (the API process's next
+notification may be up to `STATUS_WAKE_EVERY_S` away, and the statuses it stores until then
+announce themselves through none). A status batch costs a worker about 3 ms of CPU
 whatever its size and each status in it about 0.1 ms more, and Meta sends three statuses for every
 reply, each in a webhook of its own: applied as they came, four or five a pass, they cost the worker
 half a millisecond each. An acknowledge-only API process sends a notification for statuses alone at
@@ -75,6 +78,7 @@ class InboxListener:
         self._messages = False  # a pass for messages is due
         self._statuses = False  # a pass for statuses is due
         self._statuses_timer: asyncio.TimerHandle | None = None  # when statuses wait for their pass
+        self._statuses_again = False  # statuses were announced while their pass was due: one more
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = asyncio.Event()
 
@@ -99,6 +103,20 @@ class InboxListener:
         elif payload != ItemKind.STATUS:  # items of any kind
             self._everything()
         elif self._statuses_timer is None and not self._statuses:
+            self._statuses_timer = asyncio.get_running_loop().call_later(
+                self.statuses_after_s, self._statuses_due
+            )
+        else:
+            # A statuses pass is already due, and may come before this notification's statuses
+            # and those an API process stores after it without notifying again (at most one
+            # notification per `STATUS_WAKE_EVERY_S`): one more pass follows it.
+            self._statuses_again = True
+
+    def _statuses_follow_up(self) -> None:
+        """After a statuses pass is taken: another, `statuses_after_s` later, if a notification for
+        statuses arrived while it was due."""
+        if self._statuses_again and self._statuses_timer is None:
+            self._statuses_again = False
             self._statuses_timer = asyncio.get_running_loop().call_later(
                 self.statuses_after_s, self._statuses_due
             )
@@ -137,6 +155,8 @@ class InboxListener:
             self._woken.clear()  # a wake-up during the pass below runs one more pass
             messages, statuses = self._messages, self._statuses
             self._messages = self._statuses = False
+            if statuses:
+                self._statuses_follow_up()
             take = Take.ALL if statuses and messages else Take.STATUSES if statuses else Take.MESSAGES
             last = loop.time()
             try:
