@@ -94,6 +94,15 @@ def graph_api_url(fake_graph: FakeGraphAPI) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def graph() -> Iterator[tuple[FakeGraphAPI, str]]:
+    """A fake Graph API of its own on a real port, for tests that start the service's processes:
+    the fake and its base URL."""
+    fake = FakeGraphAPI()
+    with serve_in_thread(fake.app) as url:
+        yield fake, url
+
+
 def service_on(
     database_url: str, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
 ) -> contextlib.AbstractAsyncContextManager[TestHarness]:

@@ -9,26 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import free_port, serve_in_thread
+from tests.fakes.servers import free_port
 from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
 from tests.faults.test_kill9 import _check, _kill_when
 
 DELIVERIES = 240
 SENDERS = 60
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def graph() -> Iterator[tuple[FakeGraphAPI, str]]:
-    fake = FakeGraphAPI()
-    with serve_in_thread(fake.app) as url:
-        yield fake, url
 
 
 def _fleet(postgres_url: str, graph_url: str, tmp_path: Path, *, sweep_s: str) -> tuple[Server, list[Server]]:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +18,6 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import serve_in_thread
 from tests.fakes.tcp_proxy import CuttableProxy
 from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
 from tests.faults.test_ack_only import _fleet
@@ -27,13 +25,6 @@ from tests.faults.test_kill9 import DELIVERIES, SENDERS, _check
 
 pytestmark = pytest.mark.postgres
 OUTAGE_S = 3.0
-
-
-@pytest.fixture
-def graph() -> Iterator[tuple[FakeGraphAPI, str]]:
-    fake = FakeGraphAPI()
-    with serve_in_thread(fake.app) as url:
-        yield fake, url
 
 
 async def _cut_when(acked: set[str], proxy: CuttableProxy, api: Server, *, after: int) -> httpx.Response:

@@ -8,24 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import serve_in_thread
 from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
 
 DELIVERIES = 240
 SENDERS = 60
-
-
-@pytest.fixture
-def graph() -> Iterator[tuple[FakeGraphAPI, str]]:
-    fake = FakeGraphAPI()
-    with serve_in_thread(fake.app) as url:
-        yield fake, url
 
 
 async def _kill_when(acked: set[str], server: Server, *, after: int, restart: bool) -> None:

@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import serve_in_thread
 from tests.faults.processes import Server, deliveries, post_all, wait_quiet
 
 CONVERSATIONS = 50
 DELIVERIES = 200  # four messages from each customer, all fifty in flight
-
-
-@pytest.fixture
-def graph() -> Iterator[tuple[FakeGraphAPI, str]]:
-    fake = FakeGraphAPI()
-    with serve_in_thread(fake.app) as url:
-        yield fake, url
 
 
 async def test_fifty_conversations_turning_at_once_on_sqlite_never_lock_and_all_are_answered(

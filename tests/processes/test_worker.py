@@ -9,17 +9,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import free_port, serve_in_thread
+from tests.fakes.servers import free_port
 
 CUSTOMER = "447700900777"
 
@@ -49,13 +47,6 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
                 pass
             time.sleep(0.1)
     raise RuntimeError("handoff serve did not start")
-
-
-@pytest.fixture
-def graph() -> Iterator[tuple[FakeGraphAPI, str]]:
-    fake = FakeGraphAPI()
-    with serve_in_thread(fake.app) as url:
-        yield fake, url
 
 
 def test_worker_answers_the_message_a_killed_api_process_left_pending(
