@@ -191,9 +191,12 @@ def _looks_like_name(value: str) -> bool:
 
 def _reads_as_a_name(value: str) -> bool:
     """A name said unasked reads as one: no words of a sentence in it ("Interested In This", "Looking
-    For Info" are title case, not names), articles excepted ("Bakkerij De Molen")."""
+    For Info" are title case, not names), articles excepted ("Bakkerij De Molen"), and no word for
+    the people a business serves ("New Customers", "Clientes Nuevos": who they are, not a name)."""
     words = [fold(w).strip(".,!?") for w in value.split()]
     if not words or words[0].endswith("ing"):
+        return False
+    if any(w in lexicon.PEOPLE_SERVED for w in words):
         return False
     return not any(w in lexicon.FUNCTION_WORDS and w not in lexicon.NAME_ARTICLES for w in words)
 

@@ -128,6 +128,11 @@ def test_we_are_before_a_clear_name_is_the_company_unasked(text: str, company: s
         "We are Interested",
         "Hi we're Ana and Tom",
         "We're Northwind? Is that ok",
+        "We are New Customers",
+        "Hi, we're Existing Clients of yours",
+        "We Are Small Business Owners",
+        "Hola, somos Clientes Nuevos",
+        "Wir sind Neue Kunden",
     ],
 )
 def test_we_are_before_anything_but_a_clear_name_gives_no_company_unasked(text: str) -> None:
