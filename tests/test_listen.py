@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 import pytest
@@ -102,6 +105,34 @@ async def test_a_workers_applier_folds_a_stream_of_wake_ups_into_one_pass_an_int
         await listener.stop()
 
 
+@asynccontextmanager
+async def _listening(
+    postgres_url: str, *, statuses_after_s: float
+) -> AsyncIterator[tuple[list[tuple[Take, float]], psycopg.AsyncConnection[Any]]]:
+    """An `InboxListener` that records its passes (what each took, and when), past its first pass
+    (on connecting: everything that arrived before it listened), and a connection to notify it."""
+    loop = asyncio.get_running_loop()
+    passes: list[tuple[Take, float]] = []
+
+    async def on_wake(take: Take) -> None:
+        passes.append((take, loop.time()))
+
+    listener = InboxListener(postgres_url, on_wake, every_s=0.05, statuses_after_s=statuses_after_s)
+    await listener.start()
+    try:
+        for _ in range(100):
+            if passes:
+                break
+            await asyncio.sleep(0.02)
+        assert [take for take, _ in passes] == [Take.ALL]
+        async with await psycopg.AsyncConnection.connect(
+            postgres_url.replace("+psycopg", ""), autocommit=True
+        ) as other:
+            yield passes, other
+    finally:
+        await listener.stop()
+
+
 async def test_a_worker_applies_messages_at_once_and_the_statuses_of_an_interval_in_one_later_pass(
     postgres_url: str,
 ) -> None:
@@ -111,34 +142,17 @@ async def test_a_worker_applies_messages_at_once_and_the_statuses_of_an_interval
     announces statuses at most once per `STATUS_WAKE_EVERY_S`, and those it stores in between,
     after that first pass has read, would otherwise wait for the sweep."""
     loop = asyncio.get_running_loop()
-    passes: list[tuple[Take, float]] = []
-
-    async def on_wake(take: Take) -> None:
-        passes.append((take, loop.time()))
-
-    listener = InboxListener(postgres_url, on_wake, every_s=0.05, statuses_after_s=0.5)
-    await listener.start()
-    try:
-        for _ in range(100):  # on connecting: everything that arrived before it listened
-            if passes:
-                break
-            await asyncio.sleep(0.02)
-        assert [take for take, _ in passes] == [Take.ALL]
+    async with _listening(postgres_url, statuses_after_s=0.5) as (passes, other):
         await asyncio.sleep(0.2)
-        async with await psycopg.AsyncConnection.connect(
-            postgres_url.replace("+psycopg", ""), autocommit=True
-        ) as other:
-            first_status = loop.time()
-            for _ in range(5):  # Meta's statuses, one webhook each
-                await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
-                await asyncio.sleep(0.03)
-            message = loop.time()
-            await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'message'")
-            await asyncio.sleep(1.4)
-            await other.execute(f"NOTIFY {WAKE_CHANNEL}")  # an API process of an earlier release
-            await asyncio.sleep(0.3)
-    finally:
-        await listener.stop()
+        first_status = loop.time()
+        for _ in range(5):  # Meta's statuses, one webhook each
+            await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
+            await asyncio.sleep(0.03)
+        message = loop.time()
+        await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'message'")
+        await asyncio.sleep(1.4)
+        await other.execute(f"NOTIFY {WAKE_CHANNEL}")  # an API process of an earlier release
+        await asyncio.sleep(0.3)
     takes = [take for take, _ in passes[1:]]
     assert takes == [Take.MESSAGES, Take.STATUSES, Take.STATUSES, Take.ALL]
     assert passes[1][1] - message < 0.3, "the message is applied at once, without the statuses"
@@ -147,24 +161,7 @@ async def test_a_worker_applies_messages_at_once_and_the_statuses_of_an_interval
 
 
 async def test_a_lone_status_notification_brings_one_pass_and_no_more(postgres_url: str) -> None:
-    loop = asyncio.get_running_loop()
-    passes: list[tuple[Take, float]] = []
-
-    async def on_wake(take: Take) -> None:
-        passes.append((take, loop.time()))
-
-    listener = InboxListener(postgres_url, on_wake, every_s=0.05, statuses_after_s=0.3)
-    await listener.start()
-    try:
-        for _ in range(100):  # on connecting: everything that arrived before it listened
-            if passes:
-                break
-            await asyncio.sleep(0.02)
-        async with await psycopg.AsyncConnection.connect(
-            postgres_url.replace("+psycopg", ""), autocommit=True
-        ) as other:
-            await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
-            await asyncio.sleep(1.0)
-    finally:
-        await listener.stop()
+    async with _listening(postgres_url, statuses_after_s=0.3) as (passes, other):
+        await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
+        await asyncio.sleep(1.0)
     assert [take for take, _ in passes[1:]] == [Take.STATUSES]
