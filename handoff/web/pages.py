@@ -429,10 +429,7 @@ async def search_page(
 async def _dashboard(service: WorkspaceService, user: PageUser) -> dict[str, Any]:
     numbers = await queue_numbers(service, user.actor)
     details = {q.queue: await queue_waiting(service, user.actor, q.queue) for q in numbers}
-    opens = {
-        q.slug: q.hours.next_opening(service.clock.now()) for q in service.config.queues if q.slug in details
-    }
-    return {"numbers": numbers, "details": details, "opens": opens}
+    return {"numbers": numbers, "details": details}
 
 
 @router.get("/dashboard")

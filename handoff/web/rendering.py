@@ -173,6 +173,13 @@ def _context(
     def said(event: Any) -> str:
         return event_line(event.description, str(event.type), event.details or {}, queues)
 
+    def closed_until(queue: str | None) -> datetime | None:
+        """When a queue that is closed now opens again (None: open, unknown or no opening)."""
+        found = next((q for q in service.config.queues if q.slug == queue), None)
+        if found is None or found.hours.is_open(now):
+            return None
+        return found.hours.next_opening(now)
+
     return {
         "request": request,
         "user": user,
@@ -188,6 +195,7 @@ def _context(
         "field_labels": FIELD_LABELS,
         "queues": queues,
         "said": said,
+        "closed_until": closed_until,
         "heartbeat_s": HEARTBEAT_S,
         "presences": [str(p) for p in Presence],
         **extra,

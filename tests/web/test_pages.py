@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from handoff.web.rendering import event_line
 from tests.api.helpers import bearer, seed_conversation
@@ -143,3 +143,25 @@ def test_an_event_time_written_with_an_offset_is_shown_in_utc_as_the_page_writes
         {"uk_sales": "UK Account Executives", "sales": "Enterprise Sales"},
     )
     assert line == "UK Account Executives is closed; held until 07 Dec 09:00 UTC"
+
+
+async def test_a_conversation_waiting_in_a_closed_queue_says_in_the_inbox_until_when_it_is_held(
+    h: TestHarness,
+) -> None:
+    h.clock.set(h.clock.now().replace(hour=21))  # Tuesday 21:00 UTC: Finance is closed
+    wa = "12025550498"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
+    opens_at = h.service.config.queue("billing").hours.next_opening(h.clock.now())
+    assert opens_at is not None
+    async with browser(h) as admin:
+        await sign_in(admin, "admin", "demo-admin")
+        dashboard = (await admin.get("/dashboard")).text
+    assert f"closed until {opens_at.astimezone(UTC):%d %b %H:%M} UTC" in dashboard
+    async with browser(h) as client:
+        await sign_in(client, "farah", "demo-farah")
+        held = (await client.get("/inbox")).text
+        h.clock.set(opens_at.astimezone(UTC) + timedelta(minutes=1))  # open again, still waiting
+        not_held = (await client.get("/inbox/list?view=waiting")).text
+    assert f"held until {opens_at.astimezone(UTC):%d %b %H:%M} UTC" in held
+    assert "held until" not in not_held
