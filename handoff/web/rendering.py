@@ -175,10 +175,10 @@ def _context(
 
     def closed_until(queue: str | None) -> datetime | None:
         """When a queue that is closed now opens again (None: open, unknown or no opening)."""
-        found = next((q for q in service.config.queues if q.slug == queue), None)
-        if found is None or found.hours.is_open(now):
+        if queue not in queues:
             return None
-        return found.hours.next_opening(now)
+        hours = service.config.queue(queue).hours
+        return None if hours.is_open(now) else hours.next_opening(now)
 
     return {
         "request": request,
