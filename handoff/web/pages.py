@@ -319,6 +319,15 @@ async def _members(service: WorkspaceService, queue: str | None) -> list[Rep]:
         return list(rows.scalars())
 
 
+async def _names(service: WorkspaceService, ids: set[str]) -> dict[str, str]:
+    """The reps' names by id, for the page to say who has a conversation rather than their id."""
+    if not ids:
+        return {}
+    async with service.sessions() as session:
+        rows = await session.execute(select(col(Rep.id), col(Rep.name)).where(col(Rep.id).in_(ids)))
+        return {rep_id: name for rep_id, name in rows if name}
+
+
 async def _conversation_view(
     service: WorkspaceService, user: PageUser, conversation_id: int, before: int | None = None
 ) -> dict[str, Any]:
@@ -352,6 +361,10 @@ async def _conversation_view(
         "may_act": with_human and (is_owner or user.supervisor),
         "may_reassign": with_human and user.supervisor,
         "members": await _members(service, detail.queue) if user.supervisor else [],
+        "rep_names": await _names(
+            service,
+            {a for a in (detail.assignee_id, *(e.assignee_id for e in detail.earlier_conversations)) if a},
+        ),
     }
 
 

@@ -197,7 +197,8 @@ async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
     await sam.locator("#reassign summary").click()
     await sam.locator('#reassign select[name="rep_id"]').select_option(other)
     await sam.locator('#reassign button[type="submit"]').click()
-    await expect(sam.locator("#state .owner")).to_contain_text(f"with {other}")
+    names = {"alice": "Alice Morgan", "bruno": "Bruno Silva"}
+    await expect(sam.locator("#state .owner")).to_contain_text(f"with {names[other]}")
     after = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("sam"))).json()
     assert after["assignee_id"] == other
     await sam_context.close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import col, select, update
+
 from handoff.web.rendering import event_line
+from orchestrator.core.tables import Conversation
 from tests.api.helpers import bearer, seed_conversation
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
@@ -165,3 +168,26 @@ async def test_a_conversation_waiting_in_a_closed_queue_says_in_the_inbox_until_
         not_held = (await client.get("/inbox/list?view=waiting")).text
     assert f"held until {opens_at.astimezone(UTC):%d %b %H:%M} UTC" in held
     assert "held until" not in not_held
+
+
+async def test_a_lead_sees_who_has_a_conversation_by_name_in_the_state_bar_and_its_history(
+    h: TestHarness,
+) -> None:
+    current = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    earlier = await seed_conversation(h, "closed_tara", name="Ana Clarke")
+    async with h.service.sessions() as session, session.begin():
+        contact_of_current = await session.scalar(
+            select(Conversation.contact_id).where(col(Conversation.id) == current)
+        )
+        await session.execute(
+            update(Conversation).where(col(Conversation.id) == earlier).values(contact_id=contact_of_current)
+        )
+    async with browser(h) as lead:
+        await sign_in(lead, "lena", "demo-lena")
+        state = (await lead.get(f"/conversations/{current}/fragments/state")).text
+        panel = (await lead.get(f"/conversations/{current}/fragments/panel")).text
+    assert "with Tara Nguyen" in state
+    assert "with tara" not in state
+    history = panel[panel.index("Earlier conversations") :]
+    assert "· Tara Nguyen" in history
+    assert "· tara<" not in history.replace(" ", "")
