@@ -31,6 +31,8 @@ OPEN_QUESTIONS_KEPT = 10
 AGENT = "responder"
 # Kinds that carry no words we can read: answered with "please type" after the first message.
 UNREADABLE = {"unsupported", "unknown", "audio", "sticker"}
+# Kinds whose content never reached us (Meta's `unsupported`, a type this service does not know).
+NOT_DELIVERED = {"unsupported", "unknown"}
 
 
 @dataclass(frozen=True)
@@ -251,8 +253,12 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         incoming = state.get("incoming", [])
         if not state.get("menu_shown"):
             # A first message with no words (a photo, a location, a contact card, an order, a
-            # reaction, a voice note): acknowledge it and offer the menu, never leave silence.
-            out.append(reply(config.message("media_received", language), agent=AGENT))
+            # reaction, a voice note): acknowledge it and offer the menu, never leave silence. One
+            # whose content Meta did not deliver (a type it does not support) is not "kept": the
+            # customer is asked to type instead.
+            unread = incoming and all(m["kind"] in NOT_DELIVERED for m in incoming)
+            key = "unsupported_message" if unread else "media_received"
+            out.append(reply(config.message(key, language), agent=AGENT))
             out.append(menu_message(config, language))
             return {"outgoing": out, "menu_shown": True}
         if any(m["kind"] in UNREADABLE for m in incoming):

@@ -388,12 +388,26 @@ async def store_inbound(
             conversation_id=conversation.id,
             type=EventType.UNSUPPORTED_MESSAGE,
             source="whatsapp",
-            description=f"message of type {msg.raw_type!r} the bot cannot read; kept for the rep",
+            description=(
+                f"message of type {msg.raw_type!r} the bot cannot read"
+                f"{_meta_says(msg.errors)}; kept for the rep"
+            ),
             at=at,
             details={"message_id": message.id, "raw_type": msg.raw_type, "errors": msg.errors},
         )
     await session.flush()
     return message, conversation
+
+
+def _meta_says(errors: list[dict[str, Any]]) -> str:
+    """What Meta said about a message it could not deliver whole (`errors[].error_data.details`, or
+    the error's title), for the rep: " (Meta: Message type is currently not supported.)"."""
+    for error in errors:
+        data = error.get("error_data")
+        said = (data.get("details") if isinstance(data, dict) else None) or error.get("title")
+        if isinstance(said, str) and said.strip():
+            return f" (Meta: {said.strip()[:200]})"
+    return ""
 
 
 async def tell_the_rep(

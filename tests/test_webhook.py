@@ -199,7 +199,23 @@ async def test_unsupported_message_is_kept_and_flagged_for_reps(h: TestHarness) 
     listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
     detail = (await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
     assert any(m["kind"] == "unsupported" for m in detail["messages"])
-    assert any(e["type"] == "unsupported_message" for e in detail["events"])
+    flagged = [e for e in detail["events"] if e["type"] == "unsupported_message"]
+    assert flagged
+    assert "(Meta: Message type is currently not supported.)" in flagged[0]["description"]
+    # Nothing of it reached us: the customer is asked to type, not told it was kept.
+    bot = [m["text"] for m in detail["messages"] if m["direction"] == "outbound"]
+    assert bot[0] == h.service.config.message("unsupported_message", "en")
+    assert h.service.config.message("media_received", "en") not in bot
+
+
+async def test_a_first_photo_is_acknowledged_as_kept_for_the_team(h: TestHarness) -> None:
+    whatsapp_fixtures_dir()
+    await h.post(load_fixture("inbound_image_pywa.json"))
+    await h.service.turns.drain()
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    detail = (await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
+    bot = [m["text"] for m in detail["messages"] if m["direction"] == "outbound"]
+    assert bot[0] == h.service.config.message("media_received", "en")
 
 
 async def test_status_webhooks_are_deduplicated(h: TestHarness) -> None:
