@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+from babel import Locale
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -121,7 +122,22 @@ REASONS = {
     "unresolved": "The bot could not help",
     "qualified": "A qualified lead",
     "menu_selection": "Chosen from the menu",
-    "ai_unavailable": "The AI was unavailable",
+    # The model failing past its retries, the assistant crashing, or its reply not delivered: the
+    # signal in the panel says which.
+    "ai_unavailable": "The bot could not continue",
+}
+# What each kind of signal in a handoff's evidence means, for a person (the slug stays as a tooltip).
+SIGNAL_LABELS = {
+    "explicit_request": "Asked for a person",
+    "negated_request": "Said they do not want a person",
+    "frustration": "Frustration",
+    "loop": "Asked the same again",
+    "acknowledgement": "Acknowledgement",
+    "fallback": "The bot had no answer",
+    "menu_selection": "Menu choice",
+    "ai_unavailable": "The model did not answer",
+    "internal_error": "The assistant failed",
+    "send_failed": "The bot's reply was not delivered",
 }
 FIELD_LABELS = {
     "company_name": "Company",
@@ -130,6 +146,23 @@ FIELD_LABELS = {
     "business_size": "Business size",
     "budget": "Budget",
 }
+
+
+_ENGLISH = Locale("en")
+
+
+def country_name(code: str | None) -> str:
+    """'BR' -> 'Brazil' (the code itself when unknown, a dash when there is none)."""
+    if not code:
+        return "—"
+    return str(_ENGLISH.territories.get(code.upper()) or code)
+
+
+def language_name(code: str | None) -> str:
+    """'pt' -> 'Portuguese' (the code itself when unknown, a dash when there is none)."""
+    if not code:
+        return "—"
+    return str(_ENGLISH.languages.get(code.lower()) or code)
 
 
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?")
@@ -192,6 +225,9 @@ def _context(
         "media_kinds": MEDIA_KINDS,
         "stream_types": STREAM_TYPES,
         "reasons": REASONS,
+        "signal_labels": SIGNAL_LABELS,
+        "country_name": country_name,
+        "language_name": language_name,
         "field_labels": FIELD_LABELS,
         "queues": queues,
         "said": said,

@@ -191,3 +191,24 @@ async def test_a_lead_sees_who_has_a_conversation_by_name_in_the_state_bar_and_i
     history = panel[panel.index("Earlier conversations") :]
     assert "· Tara Nguyen" in history
     assert "· tara<" not in history.replace(" ", "")
+
+
+async def test_the_context_panel_says_in_words_why_a_conversation_came_to_a_person(h: TestHarness) -> None:
+    """A bot reply refused for good hands the conversation to a person as `ai_unavailable`: the
+    panel says the bot could not continue and that its reply was not delivered (not that the AI was
+    unavailable), and names the customer's country and language rather than their codes."""
+    meta = load_fixture("error_131047_webhook_error_object_pywa.json")
+    h.fake_graph.fail_next(
+        400, graph_error_body(131047, meta["title"], details=meta["error_data"]["details"])
+    )
+    await say(h, text("5511987654321", "Olá, bom dia! Quais são os planos de vocês?", h.clock.now()))
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.handoff_reason == "ai_unavailable"
+    async with browser(h) as admin:
+        await sign_in(admin, "admin", "demo-admin")
+        panel = (await admin.get(f"/conversations/{conversation.id}/fragments/panel")).text
+    why = panel[panel.index('id="ctx-why"') : panel.index('id="ctx-fields"')]
+    assert "The bot could not continue" in why
+    assert ">The bot&#39;s reply was not delivered</strong>" in why
+    assert "Brazil · Portuguese" in panel
