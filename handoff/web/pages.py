@@ -64,11 +64,25 @@ async def home() -> RedirectResponse:
 
 
 def _login_page(
-    request: Request, service: WorkspaceService, *, error: str | None, next_path: str, status_code: int = 200
+    request: Request,
+    service: WorkspaceService,
+    *,
+    error: str | None,
+    next_path: str,
+    status_code: int = 200,
+    expired: bool = False,
 ) -> HTMLResponse:
     token = web_session.new_login_csrf()
     response = render(
-        request, "login.html", service, None, status_code, error=error, next_path=next_path, login_csrf=token
+        request,
+        "login.html",
+        service,
+        None,
+        status_code,
+        error=error,
+        next_path=next_path,
+        login_csrf=token,
+        expired=expired,
     )
     web_session.set_login_csrf_cookie(response, request, token)
     return response
@@ -76,9 +90,13 @@ def _login_page(
 
 @router.get("/login")
 async def login_form(
-    request: Request, service: WorkspaceServiceDep, next: Annotated[str | None, Query()] = None
+    request: Request,
+    service: WorkspaceServiceDep,
+    next: Annotated[str | None, Query()] = None,
+    expired: Annotated[bool, Query()] = False,
 ) -> HTMLResponse:
-    return _login_page(request, service, error=None, next_path=_safe_next(next))
+    """`expired`: sent here because the session ended (signed out elsewhere, timed out): said so."""
+    return _login_page(request, service, error=None, next_path=_safe_next(next), expired=expired)
 
 
 @router.post("/login", response_model=None)
@@ -478,7 +496,9 @@ def install(app: FastAPI) -> None:
     (Create the app with `docs_url=None`, so `/docs` is this offline one.)"""
 
     async def _sign_in(request: Request, _exc: Exception) -> Response:
-        target = "/login?next=" + quote(
+        # A session cookie that no longer signs anyone in: the session ended, and the page says so.
+        ended = "expired=1&" if request.cookies.get(web_session.COOKIE) else ""
+        target = f"/login?{ended}next=" + quote(
             request.url.path + (f"?{request.url.query}" if request.url.query else "")
         )
         if request.headers.get("hx-request"):

@@ -85,7 +85,10 @@ async def test_sign_out_ends_the_session_for_the_stolen_cookie_too(h: TestHarnes
     async with browser(h) as other:
         other.cookies.set("handoff_session", cookie)
         assert (await other.get("/api/me")).status_code == 401
-        assert (await other.get("/inbox")).status_code == 303
+        ended = await other.get("/inbox")
+        assert ended.status_code == 303
+        assert ended.headers["location"] == "/login?expired=1&next=/inbox"  # the page says why
+        assert "Your session has ended" in (await other.get(ended.headers["location"])).text
 
 
 async def test_rotating_the_api_token_ends_sessions_signed_in_with_it(h: TestHarness) -> None:

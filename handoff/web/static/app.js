@@ -25,6 +25,14 @@
     setTimeout(function () { item.remove(); }, kind === "error" ? 8000 : 5000);
   }
 
+  try {
+    const carried = sessionStorage.getItem("handoff-toast");
+    if (carried) {
+      sessionStorage.removeItem("handoff-toast");
+      document.addEventListener("DOMContentLoaded", function () { toast(carried, "info"); });
+    }
+  } catch (e) { /* storage unavailable */ }
+
   function problem(data, response) {
     if (data && data.detail) return Array.isArray(data.detail) ? data.detail.join("; ") : String(data.detail);
     return response.status + " " + response.statusText;
@@ -39,8 +47,8 @@
     });
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
-    if (response.status === 401) {
-      window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+    if (response.status === 401) {  // the session ended: the composer's text is kept (pagehide)
+      window.location.href = "/login?expired=1&next=" + encodeURIComponent(window.location.pathname);
     }
     if (!response.ok) {
       const error = new Error(problem(data, response));
@@ -230,7 +238,33 @@
     document.getElementById("composer-text").focus();
   }
 
+  // What the rep was typing survives leaving the page (a session that ended, a reload, a click
+  // elsewhere): kept per conversation in this browser, put back when they return, dropped once sent.
+  const draftKey = "handoff-draft-" + conversationId;
+  function keepDraft() {
+    const text = document.getElementById("composer-text");
+    if (!composer || !text) return;
+    try {
+      if (text.value.trim()) {
+        localStorage.setItem(draftKey, JSON.stringify({ text: text.value, mode: composer.dataset.mode }));
+      } else {
+        localStorage.removeItem(draftKey);
+      }
+    } catch (e) { /* storage unavailable: nothing kept */ }
+  }
+  function restoreDraft() {
+    const text = document.getElementById("composer-text");
+    let draft = null;
+    try { draft = JSON.parse(localStorage.getItem(draftKey) || "null"); } catch (e) { draft = null; }
+    if (!draft || !draft.text || text.value) return;
+    if (draft.mode === "note" || draft.mode === "reply") composer.dataset.mode = draft.mode;
+    text.value = draft.text;
+    toast("Your unsent text is back in the box.", "info");
+  }
+
   if (composer) {
+    window.addEventListener("pagehide", keepDraft);
+    restoreDraft();
     composer.querySelectorAll(".composer-tabs [data-mode]").forEach(function (tab) {
       tab.addEventListener("click", function () { setMode(tab.dataset.mode); });
     });
@@ -272,6 +306,7 @@
           await api("POST", "/api/conversations/" + conversationId + "/messages", { type: "text", text: value });
         }
         text.value = "";
+        try { localStorage.removeItem(draftKey); } catch (e) { /* nothing kept */ }
         refresh();
       } catch (e) { toast(e.message, "error"); }
     });
@@ -299,11 +334,21 @@
       if (action === "reassign") payload = { rep_id: data.get("rep_id") || null };
       if (action === "hand-back") payload = { note: data.get("note") || null };
     }
+    const done = { transfer: "Transferred", reassign: "Reassigned", "hand-back": "Handed back to the bot", resolve: "Resolved" }[action];
     try {
       await api("POST", path, payload);
-      toast({ transfer: "Transferred", reassign: "Reassigned", "hand-back": "Handed back to the bot", resolve: "Resolved" }[action], "info");
-      refresh();
-    } catch (e) { toast(e.message, "error"); }
+    } catch (e) { toast(e.message, "error"); return; }
+    try {
+      await api("GET", "/api/conversations/" + conversationId);
+    } catch (e) {
+      if (e.status === 404) {  // moved out of the rep's sight (another team): nothing left to do here
+        try { sessionStorage.setItem("handoff-toast", done + ": it is no longer in your view."); } catch (x) { /* no toast */ }
+        window.location.href = "/inbox";
+        return;
+      }
+    }
+    toast(done, "info");
+    refresh();
   }
 
   document.addEventListener("submit", function (event) {
@@ -333,9 +378,15 @@
     if (event.detail.target && event.detail.target.id === "timeline") scrollTimeline();
     composerState();
   });
+  let gone = false;
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    // Access lost: the fragments would only answer 404 again at every refresh.
+    if (gone && event.detail.pathInfo && /\/fragments\//.test(event.detail.pathInfo.requestPath || "")) event.preventDefault();
+  });
   body.addEventListener("htmx:responseError", function (event) {
     const status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status === 404 && composer) {
+      gone = true;
       const state = document.getElementById("state");
       if (state) {
         state.dataset.canWrite = "0";
