@@ -39,13 +39,14 @@ from handoff.api.reads import (
 from handoff.api.schemas import ConversationDetail, ConversationSummary
 from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
 from handoff.models import Note, Rep, RepQueue
+from handoff.policy import visibility_clause
 from handoff.search import search_conversations
 from handoff.users import sign_in
 from handoff.web import session as web_session
 from handoff.web import team_pages
 from handoff.web.rendering import STATIC_DIR, PageUser, SignInRequired, UserDep, render
 from orchestrator.core.enums import HandoffReason, Owner, Role
-from orchestrator.core.tables import Message
+from orchestrator.core.tables import Conversation, Message
 
 router = APIRouter(include_in_schema=False)
 
@@ -238,12 +239,28 @@ async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:
     return sorted(user.actor.viewer.queues)
 
 
+async def _unread_mentions(service: WorkspaceService, user: PageUser) -> dict[str, Any]:
+    """The rep's unread mentions, and which of their conversations the rep may open: a rep can be
+    mentioned on a conversation that is not theirs to see (the note travels with the mention), or
+    that has moved out of their sight since; those are listed without a link, to be marked read."""
+    async with service.sessions() as session:
+        mentions = await notes.mentions_of(session, rep_id=user.rep.id, unread_only=True, limit=20)
+        ids = {note.conversation_id for _mention, note in mentions}
+        openable: set[int] = set()
+        if ids:
+            query = select(col(Conversation.id)).where(col(Conversation.id).in_(ids))
+            clause = visibility_clause(user.actor.viewer)
+            if clause is not None:
+                query = query.where(clause)
+            openable = {int(i) for i in (await session.execute(query)).scalars() if i is not None}
+    return {"mentions": mentions, "openable": openable}
+
+
 @router.get("/inbox")
 async def inbox(
     request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
 ) -> HTMLResponse:
-    async with service.sessions() as session:
-        mentions = await notes.mentions_of(session, rep_id=user.rep.id, unread_only=True, limit=20)
+    mentioned = await _unread_mentions(service, user)
     rows, counts = await _inbox_rows(service, user, chosen)
     return render(
         request,
@@ -255,7 +272,7 @@ async def inbox(
         my_queues=await _my_queues(service, user),
         rows=rows,
         unread=counts,
-        mentions=mentions,
+        **mentioned,
     )
 
 
@@ -269,9 +286,7 @@ async def inbox_list(
 
 @router.get("/inbox/mentions")
 async def inbox_mentions(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
-    async with service.sessions() as session:
-        mentions = await notes.mentions_of(session, rep_id=user.rep.id, unread_only=True, limit=20)
-    return render(request, "_mentions.html", service, user, mentions=mentions)
+    return render(request, "_mentions.html", service, user, **await _unread_mentions(service, user))
 
 
 # -- a conversation --------------------------------------------------------------------------------

@@ -212,3 +212,26 @@ async def test_the_context_panel_says_in_words_why_a_conversation_came_to_a_pers
     assert "The bot could not continue" in why
     assert ">The bot&#39;s reply was not delivered</strong>" in why
     assert "Brazil · Portuguese" in panel
+
+
+async def test_a_mention_on_a_conversation_the_rep_cannot_open_is_read_in_the_inbox_without_a_dead_link(
+    h: TestHarness,
+) -> None:
+    taras = await seed_conversation(h, "tara_support", name="Not Diegos")
+    waiting = await seed_conversation(h, "waiting_support", name="Diego May Open")
+    for conversation_id in (taras, waiting):
+        added = await h.http.post(
+            f"/api/conversations/{conversation_id}/notes",
+            json={"text": f"@diego a word about #{conversation_id}"},
+            headers=bearer("tara"),
+        )
+        assert added.status_code == 201, added.text
+    async with browser(h) as diego:
+        await sign_in(diego, "diego", "demo-diego")
+        panel = (await diego.get("/inbox/mentions")).text
+        assert f'href="/conversations/{waiting}"' in panel  # a waiting one of his queue: a link
+        assert f'href="/conversations/{taras}"' not in panel  # Tara's: the note, and a way to mark it read
+        assert f'data-read-mentions="{taras}"' in panel
+        assert f"a word about #{taras}" in panel
+        inbox = (await diego.get("/inbox")).text
+        assert f'href="/conversations/{taras}"' not in inbox

@@ -195,6 +195,16 @@
     if (button) { event.preventDefault(); claim(button.dataset.claim); }
   });
 
+  // A mention on a conversation the rep cannot open: read here, then marked read.
+  document.addEventListener("click", async function (event) {
+    const button = event.target.closest("[data-read-mentions]");
+    if (!button) return;
+    try {
+      await api("POST", "/api/me/mentions/read", { conversation_id: Number(button.dataset.readMentions) });
+      refresh();
+    } catch (e) { toast(e.message, "error"); }
+  });
+
   // -- the conversation page --------------------------------------------------------------------------
   const composer = document.getElementById("composer");
   const conversationId = composer ? composer.dataset.conversation : null;
