@@ -82,7 +82,12 @@ class MessageOut(BaseModel):
     sender_id: str | None
     status: str
     error: dict[str, Any] | None
-    created_at: datetime
+    created_at: datetime = Field(description="when this service stored it")
+    sent_at: datetime | None = Field(
+        default=None,
+        description="inbound: when the customer sent it (WhatsApp's timestamp; earlier than `created_at` "
+        "when Meta delivered it late); outbound: when the Graph API accepted it",
+    )
     media: MediaOut | None = None
 
 

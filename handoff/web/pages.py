@@ -396,7 +396,16 @@ async def _conversation_view(
         "members": await _members(service, detail.queue) if user.supervisor else [],
         "rep_names": await _names(
             service,
-            {a for a in (detail.assignee_id, *(e.assignee_id for e in detail.earlier_conversations)) if a},
+            {
+                rep_id
+                for rep_id in (
+                    detail.assignee_id,
+                    *(e.assignee_id for e in detail.earlier_conversations),
+                    *(m.sender_id for m in detail.messages if m.sender_type == "rep"),
+                    *(n.author_id for n in note_rows),
+                )
+                if rep_id
+            },
         ),
     }
 

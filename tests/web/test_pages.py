@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select, update
 
 from handoff.web.rendering import event_line
-from orchestrator.core.tables import Conversation
+from orchestrator.core.tables import Conversation, Message
 from tests.api.helpers import bearer, seed_conversation
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
@@ -235,3 +235,27 @@ async def test_a_mention_on_a_conversation_the_rep_cannot_open_is_read_in_the_in
         assert f"a word about #{taras}" in panel
         inbox = (await diego.get("/inbox")).text
         assert f'href="/conversations/{taras}"' not in inbox
+
+
+async def test_a_message_meta_delivered_late_shows_when_the_customer_sent_it_and_when_it_reached_us(
+    h: TestHarness,
+) -> None:
+    """Meta retries a webhook for days: a message that reaches us late is shown at the time the
+    customer wrote it (the time the 24-hour window counts from), with when it reached us beside it."""
+    written = h.clock.now() - timedelta(hours=26)
+    await say(h, text("12025550777", "Hello, anyone there? I need a person", written))
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+        inbound = (
+            (await session.execute(select(Message).where(col(Message.direction) == "inbound")))
+            .scalars()
+            .one()
+        )
+    async with browser(h) as admin:
+        await sign_in(admin, "admin", "demo-admin")
+        page = (await admin.get(f"/conversations/{conversation.id}")).text
+    bubble = page[page.index(f'id="m-{inbound.id}"') :]
+    bubble = bubble[: bubble.index("</li>")]
+    assert f"{written.astimezone(UTC):%d %b %H:%M} UTC" in bubble
+    assert f"reached us {inbound.created_at.astimezone(UTC):%d %b %H:%M} UTC" in bubble
+    assert "window closed" in page
