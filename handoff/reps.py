@@ -23,9 +23,10 @@ def hash_token(token: str) -> str:
 
 
 async def seed_reps(
-    session: AsyncSession, *, config: AppConfig, at: datetime, presence: Presence = Presence.ONLINE
+    session: AsyncSession, *, config: AppConfig, at: datetime, presence: Presence = Presence.OFFLINE
 ) -> int:
-    """Create the configured reps that do not exist yet (demo and first start), and retire the API
+    """Create the configured reps that do not exist yet (demo and first start), with `presence`
+    (offline in a deployment: a rep is present once they sign in), and retire the API
     tokens the configuration gave to reps it no longer lists (the demo accounts, once a deployment
     has its own configuration). Returns how many reps were created. Processes that start together
     on a new PostgreSQL database seed one at a time (a lock held to the caller's commit), so the

@@ -1,10 +1,17 @@
 """A trial run (`make run`): the demo team stays present though nobody has their page open, so a
-newcomer's first handoffs are assigned; a deployment's reps expire without heartbeats as always."""
+newcomer's first handoffs are assigned; a deployment's reps start offline and expire without
+heartbeats as always."""
 
 from __future__ import annotations
 
+from sqlmodel import col, select
+
 from handoff.models import Rep
+from orchestrator.core.clock import FrozenClock
 from orchestrator.core.enums import Presence
+from orchestrator.core.settings import Settings
+from orchestrator.runtime.container import Service
+from tests.conftest import OPEN_HOURS
 from tests.fakes.graph import TestHarness
 
 
@@ -25,3 +32,39 @@ async def test_demo_reps_stay_present_in_a_trial_run(h: TestHarness) -> None:
 async def test_without_a_trial_run_demo_reps_expire_like_anyone(h: TestHarness) -> None:
     assert not h.service.settings.demo_presence
     assert await _presence_after_ten_quiet_minutes(h) == Presence.OFFLINE
+
+
+async def test_a_deployments_configured_reps_start_offline_until_they_sign_in(
+    graph_api_url: str, sqlite_url: str
+) -> None:
+    """Outside a trial run, the reps a configuration lists are created offline: present once they
+    sign in, so no first handoff goes to someone who is not there."""
+    settings = Settings(
+        dev_mode=False,
+        demo_presence=False,
+        database_url=sqlite_url,
+        whatsapp_api_url=graph_api_url,
+        run_background=False,
+    )
+    async with (
+        Service.running(settings, clock=FrozenClock(OPEN_HOURS), migrate=False) as service,
+        service.sessions() as session,
+    ):
+        presences = set((await session.execute(select(col(Rep.presence)))).scalars())
+    assert presences == {Presence.OFFLINE}
+
+
+async def test_a_trial_run_starts_with_the_demo_team_present(graph_api_url: str, sqlite_url: str) -> None:
+    settings = Settings(
+        dev_mode=False,
+        demo_presence=True,
+        database_url=sqlite_url,
+        whatsapp_api_url=graph_api_url,
+        run_background=False,
+    )
+    async with (
+        Service.running(settings, clock=FrozenClock(OPEN_HOURS), migrate=False) as service,
+        service.sessions() as session,
+    ):
+        presences = set((await session.execute(select(col(Rep.presence)))).scalars())
+    assert presences == {Presence.ONLINE}

@@ -31,6 +31,7 @@ from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.enums import Presence
 from orchestrator.core.heap import settle
 from orchestrator.core.settings import Settings
 from orchestrator.inbox import InboxWriter, Take
@@ -94,7 +95,16 @@ class Service:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         sessions = make_sessionmaker(engine)
         async with sessions() as session, session.begin():
-            await seed_reps(session, config=config, at=clock.now())
+            # The configured reps are created offline in a deployment: present once they sign in
+            # and their page beats, so no customer is assigned to someone who is not there. A trial
+            # run (and the tests) starts with the demo team present.
+            present = settings.dev_mode or settings.demo_presence
+            await seed_reps(
+                session,
+                config=config,
+                at=clock.now(),
+                presence=Presence.ONLINE if present else Presence.OFFLINE,
+            )
         owns_llm = llm is None
         if llm is None and settings.llm_enabled:
             from agents.llm import client_from_settings

@@ -95,6 +95,7 @@ async def harness(
     """A running service with a fake Graph API: in-process (ASGI) by default, or over HTTP at
     `graph_api_url` where the caller serves `fake_graph`."""
     settings = Settings(
+        dev_mode=True,  # a trial run on the demo team, present from the start
         database_url=database_url,
         whatsapp_app_secret=SecretStr(app_secret),
         whatsapp_api_url=graph_api_url or "http://graph.invalid",
