@@ -1,4 +1,4 @@
-"""`handoff` console script: serve, worker, demo, replay, simulate, create-user."""
+"""`handoff` console script: serve, worker, demo, replay, simulate, create-user, set-password."""
 
 from __future__ import annotations
 
@@ -277,10 +277,76 @@ def _read_password(args: argparse.Namespace) -> str | None:
         return sys.stdin.readline().rstrip("\r\n")
     if args.api_token:
         return None  # an API token alone is enough to sign in
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
+    try:
+        first = getpass.getpass("password: ")
+        again = getpass.getpass("again: ")
+    except EOFError:  # no terminal (`docker compose run -T`, a pipe): nothing to type the password on
+        raise ValueError("no terminal to type the password on: pipe it in with --password-stdin") from None
+    if again != first:
         raise ValueError("the passwords differ")
     return first
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    """Give an existing user a password (and, with --api-token, a new API token, printed once): a rep
+    the configuration created, who has none yet, or a password that was lost. Their sessions and
+    access tokens signed with the old password end."""
+    from handoff.models import AuditEntry, Rep
+    from handoff.users import hash_password, rotate_api_token
+    from orchestrator.core.clock import SystemClock
+    from orchestrator.core.db import make_engine, make_sessionmaker
+    from orchestrator.core.settings import get_settings
+    from orchestrator.migrations import run_migrations
+
+    settings = get_settings()
+    try:
+        password = _read_password(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if password is not None and len(password) < 8:
+        print("error: the password needs at least 8 characters", file=sys.stderr)
+        return 2
+
+    async def run() -> tuple[bool, str | None]:
+        await asyncio.to_thread(run_migrations, settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                rep = await session.get(Rep, args.id, with_for_update=True)
+                if rep is None:
+                    return False, None
+                if password is not None:
+                    rep.password_hash = hash_password(password)
+                    session.add(rep)
+                token = await rotate_api_token(session, rep=rep) if args.api_token else None
+                session.add(
+                    AuditEntry(
+                        actor_id="cli",
+                        action="password_set",
+                        details={
+                            "rep_id": rep.id,
+                            "password": password is not None,
+                            "api_token": bool(token),
+                        },
+                        created_at=SystemClock().now(),
+                    )
+                )
+            return True, token
+        finally:
+            await engine.dispose()
+
+    found, token = asyncio.run(run())
+    if not found:
+        print(f"error: no user with id {args.id!r} (create-user creates one)", file=sys.stderr)
+        return 2
+    print(
+        f"password set for {args.id!r}" if password is not None else f"API token issued for {args.id!r}",
+        file=sys.stderr,
+    )
+    if token is not None:
+        print(token)
+    return 0
 
 
 def _create_user(args: argparse.Namespace) -> int:
@@ -392,6 +458,14 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     user.add_argument("--api-token", action="store_true", help="issue an API token and print it")
     user.set_defaults(func=_create_user)
+    password = sub.add_parser(
+        "set-password",
+        help="give an existing user a password (a rep the configuration created, or a lost password)",
+    )
+    password.add_argument("id", help="user id")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    password.add_argument("--api-token", action="store_true", help="also issue a new API token and print it")
+    password.set_defaults(func=_set_password)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

@@ -225,6 +225,43 @@ async def test_cli_refuses_a_short_password_and_a_duplicate_id(h: TestHarness, s
     assert "already exists" in duplicate[2]
 
 
+async def test_cli_gives_the_admin_the_configuration_created_a_password_to_sign_in_with(
+    h: TestHarness, sqlite_url: str
+) -> None:
+    """The shipped configuration lists an `admin` the service creates at its first start, with no
+    password (and, once the demo tokens are removed, no token): `set-password` lets it sign in."""
+    duplicate = await run_cli(
+        sqlite_url, "create-user", "admin", "--role", "admin", "--password-stdin", stdin=b"admin-password-1\n"
+    )
+    assert duplicate[0] == 2
+    assert "already exists" in duplicate[2]
+    code, out, err = await run_cli(
+        sqlite_url, "set-password", "admin", "--password-stdin", "--api-token", stdin=b"admin-password-1\n"
+    )
+    assert code == 0, err
+    assert "password set for 'admin'" in err
+    access = (await login(h, "admin", "admin-password-1")).json()["access_token"]
+    for token in (access, out.strip()):
+        me = await h.http.get("/api/me", headers=bearer(token))
+        assert me.json()["role"] == "admin"
+    audit = await h.http.get("/api/audit", params={"actor_id": "cli"}, headers=bearer(access))
+    assert [(e["action"], e["details"]["rep_id"]) for e in audit.json()] == [("password_set", "admin")]
+    unknown = await run_cli(
+        sqlite_url, "set-password", "nobody", "--password-stdin", stdin=b"long enough pw\n"
+    )
+    assert unknown[0] == 2
+    assert "no user with id 'nobody'" in unknown[2]
+
+
+async def test_cli_without_a_terminal_asks_for_password_stdin_instead_of_failing_with_a_traceback(
+    h: TestHarness, sqlite_url: str
+) -> None:
+    code, _out, err = await run_cli(sqlite_url, "create-user", "root", "--role", "admin", stdin=b"")
+    assert code == 2
+    assert "pipe it in with --password-stdin" in err
+    assert "Traceback" not in err
+
+
 # An scrypt hash of "correct horse battery" in the form stored before Argon2id (N=2^14, r=8, p=1).
 def _legacy_scrypt(password: str) -> str:
     import base64
