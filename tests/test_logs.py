@@ -97,3 +97,38 @@ def test_tracebacks_are_printed_without_local_variables() -> None:
     output = "\n".join(lines)
     assert "RuntimeError: boom" in output
     assert "07700 900123" not in output
+
+
+def test_without_the_access_log_uvicorn_has_nowhere_to_write_request_lines() -> None:
+    """As in a process of `serve --workers N`, which configures logging after uvicorn has."""
+    lines = _run(
+        """
+        import logging
+        from orchestrator.core.logs import configure_logging
+        configure_logging(json=True, access_log=False)
+        access = logging.getLogger("uvicorn.access")
+        print("handlers", access.hasHandlers(), file=__import__("sys").stderr)
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "POST", "/webhooks/whatsapp", "1.1", 200)
+        logging.getLogger("uvicorn.error").info("Started server process [%d]", 7)
+        """
+    )
+    assert lines[0] == "handlers False"
+    assert [json.loads(line)["event"] for line in lines[1:]] == ["Started server process [7]"]
+
+
+def test_uvicorns_colour_copy_and_httpxs_request_lines_stay_out_of_the_log() -> None:
+    lines = _run(
+        """
+        import logging
+        from orchestrator.core.logs import configure_logging
+        configure_logging(json=True)
+        colour = "Started parent process [\\x1b[36m%d\\x1b[0m]"
+        error_log = logging.getLogger("uvicorn.error")
+        error_log.info("Started parent process [%d]", 7, extra={"color_message": colour})
+        logging.getLogger("httpx").info("HTTP Request: POST https://graph.example/v1/messages 200 OK")
+        logging.getLogger("httpx").warning("connection pool is full")
+        """
+    )
+    records = [json.loads(line) for line in lines]
+    assert [r["event"] for r in records] == ["Started parent process [7]", "connection pool is full"]
+    assert "color_message" not in records[0]

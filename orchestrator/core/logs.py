@@ -34,6 +34,11 @@ def redact_customer_data(_logger: Any, _method: str, event_dict: EventDict) -> E
     return event_dict
 
 
+def _drop_colour_copy(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def scrub_secrets(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """The verify token travels in the query string of Meta's handshake: keep it out of every line."""
     for key, value in event_dict.items():
@@ -53,13 +58,19 @@ class _AccessLogScrubber(logging.Filter):
         return True
 
 
-def configure_logging(*, level: int = logging.INFO, json: bool = False, customer_data: bool = False) -> None:
-    """Route structlog and the standard library through one renderer (idempotent)."""
+def configure_logging(
+    *, level: int = logging.INFO, json: bool = False, customer_data: bool = False, access_log: bool = True
+) -> None:
+    """Route structlog and the standard library through one renderer (idempotent). `access_log`
+    False: uvicorn writes no line per request (in every process, `serve --workers N`'s included,
+    whose processes configure logging after uvicorn has)."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        # uvicorn's records carry a copy of the message with terminal colour codes: not for a log.
         structlog.stdlib.ExtraAdder(),
+        _drop_colour_copy,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         scrub_secrets,
     ]
@@ -92,3 +103,8 @@ def configure_logging(*, level: int = logging.INFO, json: bool = False, customer
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True
+    # No handler to reach: uvicorn's protocols then skip the access line altogether.
+    logging.getLogger("uvicorn.access").propagate = access_log
+    # httpx logs every request at info: a line per reply sent, the volume the access log is off for.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

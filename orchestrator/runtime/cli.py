@@ -32,6 +32,7 @@ def _configure_logging(quiet: bool) -> None:
         level=logging.WARNING if quiet else logging.INFO,
         json=settings.log_json,
         customer_data=settings.log_customer_data,
+        access_log=settings.access_log,
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.processes.serving import serving
 
 
-def _serve_and_ask(tmp_path: Path, extra: dict[str, str]) -> str:
+def _serve_and_ask(tmp_path: Path, extra: dict[str, str], *args: str) -> str:
     """Start `handoff serve`, ask for /healthz twice and the verify handshake once, stop it: its log."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "HANDOFF_ACCESS_LOG"},
@@ -19,7 +19,7 @@ def _serve_and_ask(tmp_path: Path, extra: dict[str, str]) -> str:
         "HANDOFF_RUN_BACKGROUND": "false",
         **extra,
     }
-    with serving(tmp_path, env) as served:
+    with serving(tmp_path, env, *args) as served:
         httpx.get(f"{served.url}/healthz")
         httpx.get(f"{served.url}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1")
     return served.log.read_text()
@@ -41,3 +41,18 @@ def test_serve_writes_a_line_per_request_when_the_access_log_is_on(tmp_path: Pat
     # The handshake's line is there, its verify token is not (`orchestrator.core.logs`).
     assert "GET /webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=[redacted]" in text
     assert "guess" not in text
+
+
+@pytest.mark.postgres
+def test_serve_with_several_processes_writes_no_line_per_request_by_default(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Each of `serve --workers N`'s processes sets its logging up after uvicorn has: the setting
+    must hold there too."""
+    text = _serve_and_ask(
+        tmp_path, {"HANDOFF_DATABASE_URL": postgres_url, "HANDOFF_RUN_TURNS": "false"}, "--workers", "2"
+    )
+
+    assert "Application startup complete" in text
+    assert "GET /healthz" not in text
+    assert "GET /webhooks/whatsapp" not in text
