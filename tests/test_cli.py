@@ -77,6 +77,19 @@ def test_serve_with_several_processes_on_sqlite_is_refused_in_one_line(
     assert not (tmp_path / "handoff.db").exists()
 
 
+def test_an_empty_app_secret_is_refused_in_one_line_instead_of_refusing_every_webhook(
+    fresh_settings: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.setenv("HANDOFF_WHATSAPP_APP_SECRET", "")
+    fresh_settings.setenv("HANDOFF_WHATSAPP_VERIFY_TOKEN", "  ")
+    assert cli.main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "configuration error: HANDOFF_WHATSAPP_APP_SECRET: must not be empty",
+        "configuration error: HANDOFF_WHATSAPP_VERIFY_TOKEN: must not be empty",
+    ]
+
+
 def test_a_missing_config_file_is_one_clear_line(
     fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

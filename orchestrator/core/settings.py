@@ -124,6 +124,15 @@ class Settings(BaseSettings):
             raise ValueError(f"HANDOFF_CONFIG points to {self.config}, which is not a file")
         return self
 
+    @field_validator("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        # An empty app secret would refuse every webhook (no signature matches), an empty verify
+        # token every subscription, an empty access token every send: say so at start instead.
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
     @field_validator("jwt_secret")
     @classmethod
     def _strong_secret(cls, value: SecretStr) -> SecretStr:
