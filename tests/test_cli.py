@@ -63,6 +63,30 @@ def test_an_unsupported_database_url_is_one_clear_line(
     ]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_database_that_cannot_be_used_is_one_clear_line_before_anything_starts(
+    fresh_settings: pytest.MonkeyPatch, postgres_url: str, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", missing)
+    assert cli.main([command] + (["--port", "0"] if command == "serve" else [])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"cannot start: the database at {missing} cannot be used: ")
+    assert 'database "no_such_database" does not exist' in err[0]
+
+
+def test_a_malformed_database_url_is_one_clear_line(
+    fresh_settings: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", "postgresql+psycopg://::::")
+    assert cli.main(["worker"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "cannot start: HANDOFF_DATABASE_URL is not a valid database URL"
+    ]
+
+
 def test_serve_with_several_processes_on_sqlite_is_refused_in_one_line(
     fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

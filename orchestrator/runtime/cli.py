@@ -88,6 +88,38 @@ def _checked_settings() -> Settings | None:
     return None if problems else settings
 
 
+def _database_usable(settings: Settings) -> bool:
+    unusable = database_problem(settings.database_url)
+    if unusable is not None:
+        print(f"cannot start: {unusable}", file=sys.stderr)
+    return unusable is None
+
+
+def database_problem(url: str) -> str | None:
+    """Why the database cannot be used (unreachable, missing, a malformed URL), in one line, or
+    None once it is reachable and at the schema's head (migrated here if it was behind, as every
+    start does). A process checks before it binds a port or claims work, so a wrong URL is one line,
+    not a traceback from inside the server's startup."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    from orchestrator.migrations import run_migrations
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:  # any parse failure is the same answer
+        return "HANDOFF_DATABASE_URL is not a valid database URL"
+    try:
+        run_migrations(url)
+    except DBAPIError as exc:
+        reason = " ".join(str(exc.orig).split())[:300]
+        return f"the database at {shown} cannot be used: {reason}"
+    except Exception as exc:  # a malformed URL fails in the driver in many ways
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return f"the database at {shown} cannot be used: {reason}"
+    return None
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -107,6 +139,8 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        if not _database_usable(settings):
+            return 2
         if "jwt_secret" not in settings.model_fields_set:
             # Each process builds its own app and service from the environment: without this, each
             # would sign the rep API's tokens with a random secret of its own, and a token from one
@@ -123,6 +157,8 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=settings.access_log,
         )
         return 0
+    if not _database_usable(settings):
+        return 2
     uvicorn.run(
         create_app(settings=settings),
         host=args.host,
@@ -152,7 +188,7 @@ def _worker(_args: argparse.Namespace) -> int:
     from orchestrator.runtime.container import Service
 
     settings = _checked_settings()
-    if settings is None:
+    if settings is None or not _database_usable(settings):
         return 2
     _configure_logging(quiet=False)
 
