@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrator.channels.whatsapp.signature import compute_signature
@@ -86,6 +87,27 @@ async def test_wrong_object_gets_400_naming_it(h: TestHarness) -> None:
     response = await h.post_body(b'{"object": "page", "entry": []}')
     assert response.status_code == 400
     assert "whatsapp_business_account" in response.json()["detail"]
+
+
+async def test_every_refusal_of_the_webhook_writes_one_warning(h: TestHarness) -> None:
+    """What deploy.md promises: a refused delivery leaves a line in the log, whatever the reason."""
+    with capture_logs() as logs:
+        await h.http.post("/webhooks/whatsapp", content=b"{}", headers={"content-type": "application/json"})
+        await h.post_body(b'{"object": "page", "entry": []}')
+        await h.http.post(
+            "/webhooks/whatsapp", content=b"{}", headers={"x-hub-signature-256": "sha256=" + "0" * 64}
+        )
+        await h.http.get(
+            "/webhooks/whatsapp",
+            params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
+        )
+    assert [(e["event"], e["log_level"]) for e in logs] == [
+        ("webhook_unsigned", "warning"),
+        ("webhook_malformed", "warning"),
+        ("webhook_bad_signature", "warning"),
+        ("webhook_verification_refused", "warning"),
+    ]
+    assert "guess" not in str(logs)
 
 
 async def test_duplicate_delivery_stores_one_message(h: TestHarness) -> None:

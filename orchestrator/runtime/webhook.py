@@ -61,6 +61,7 @@ async def verify_subscription(
 ) -> str:
     expected = service.settings.whatsapp_verify_token.get_secret_value()
     if mode != "subscribe" or token is None or not secrets.compare_digest(token, expected):
+        log.warning("webhook_verification_refused", mode=mode)
         raise HTTPException(status_code=403, detail="verification failed: wrong hub.mode or hub.verify_token")
     if challenge is None:
         raise HTTPException(status_code=400, detail="hub.challenge is missing")
@@ -81,6 +82,7 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
     with service.turns.foreground.serving():  # this process's turns wait meanwhile (`Foreground`)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            log.warning("webhook_too_large", declared=int(declared))
             return await _answer(send, 413, _TOO_LARGE)
         body = bytearray()
         while True:  # never read whole first: refused as soon as it passes the limit
@@ -89,12 +91,14 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
                 return  # the sender went away before its body arrived: nothing stored, no answer
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
+                log.warning("webhook_too_large", length=len(body))
                 return await _answer(send, 413, _TOO_LARGE)
             if not message.get("more_body", False):
                 break
         raw = bytes(body)
         header = _header(scope, b"x-hub-signature-256")
         if header is None:
+            log.warning("webhook_unsigned", length=len(raw))
             return await _answer(send, 401, {"detail": "missing X-Hub-Signature-256 header"})
         if not verify_signature(service.settings.whatsapp_app_secret.get_secret_value(), raw, header):
             log.warning("webhook_bad_signature", length=len(raw))
@@ -102,6 +106,7 @@ async def acknowledge(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             envelope = split_webhook(raw)
         except WebhookPayloadError as exc:
+            log.warning("webhook_malformed", length=len(raw), error=str(exc)[:200])
             return await _answer(send, 400, {"detail": str(exc)})
         delivery = prepare_delivery(raw, envelope, at=service.clock.now())
         try:
