@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from structlog.testing import capture_logs
 from starlette.types import ASGIApp, Receive, Scope, Send
+from structlog.testing import capture_logs
 
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.config import AppConfig
