@@ -149,3 +149,18 @@ async def test_simulate_with_a_wrong_secret_is_refused_by_the_webhook(
     async with serve_in_loop(create_app(service=h.service)) as url:
         code = await asyncio.to_thread(cli.main, ["simulate", "hello", "--url", url])
     assert code == 1
+
+
+def test_a_misspelt_setting_is_named_with_the_one_it_most_likely_meant() -> None:
+    environ = {"HANDOFF_RUN_TRUNS": "false", "HANDOFF_RUN_TURNS": "true", "HANDOFF_FOO": "1", "PATH": "/bin"}
+    assert cli.unknown_variables(environ) == [
+        "HANDOFF_FOO is not a setting",
+        "HANDOFF_RUN_TRUNS is not a setting (did you mean HANDOFF_RUN_TURNS?)",
+    ]
+
+
+def test_serve_needs_at_least_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--workers", "0"])
+    assert exited.value.code == 2
+    assert "--workers: needs 1 or more, not 0" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +77,8 @@ def _checked_settings() -> Settings | None:
     settings = _settings_or_error()
     if settings is None:
         return None
+    for line in unknown_variables(os.environ):
+        print(f"warning: {line}", file=sys.stderr)
     try:
         config = load_config(settings.config)  # fail fast, naming the key
     except ConfigError as exc:
@@ -221,6 +223,28 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:  # Windows, PyPy: asyncio's own
         return None
     return uvloop.new_event_loop
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"needs 1 or more, not {number}")
+    return number
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`HANDOFF_` variables that name no setting (a misspelt one is otherwise ignored without a
+    word), each with the setting it most likely meant."""
+    import difflib
+
+    from orchestrator.core.settings import Settings
+
+    known = {f"HANDOFF_{name.upper()}" for name in Settings.model_fields}
+    lines = []
+    for name in sorted(n for n in environ if n.startswith("HANDOFF_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        lines.append(f"{name} is not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
+    return lines
 
 
 def _parse_at(value: str | None) -> datetime | None:
@@ -459,7 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="API processes (PostgreSQL for more than one)")
+    serve.add_argument(
+        "--workers", type=_positive, default=1, help="API processes (PostgreSQL for more than one)"
+    )
     serve.set_defaults(func=_serve)
     worker = sub.add_parser(
         "worker",
