@@ -379,3 +379,35 @@ async def test_what_a_rep_was_typing_survives_their_session_ending(
     await tara.reload()  # sent: nothing is put back
     await expect(tara.locator("#composer-text")).to_have_value("")
     await context.close()
+
+
+async def test_a_lead_reads_the_dashboards_figures_by_name_on_a_phone(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    await seed_conversation(h, "waiting_support", name="Waiting Wendy")
+    context = await chromium.new_context(base_url=site, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT_MS)
+    lena = await context.new_page()
+    await lena.goto("/login")
+    await lena.get_by_label("User id").fill("lena")
+    await lena.get_by_label("Password or API token").fill("demo-lena")
+    await lena.get_by_role("button", name="Sign in").click()
+    await lena.goto("/dashboard")
+    row = lena.locator('tr[data-queue="support"]')
+    await expect(row).to_be_visible()
+    assert await lena.locator("table.queues thead").is_hidden()  # the header row is not shown...
+    labels = await row.locator("td").evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c, '::before').content)"
+    )
+    # ...so each figure says which it is.
+    assert labels[1:] == [
+        '"Waiting"',
+        '"Longest wait"',
+        '"Reps online"',
+        '"Available"',
+        '"Active"',
+        '"SLA breaches"',
+    ]
+    assert await lena.evaluate("() => document.documentElement.scrollWidth") <= 390
+    await shot(lena, "dashboard-phone.png")
+    await context.close()
