@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlmodel import col
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff import notes, unread
 from handoff.api.reads import (
@@ -35,6 +37,7 @@ from handoff.api.reads import (
     conversations,
     queue_numbers,
     queue_waiting,
+    workspace_service,
 )
 from handoff.api.schemas import ConversationDetail, ConversationSummary
 from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
@@ -530,6 +533,20 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(target, status_code=303)
 
     app.add_exception_handler(SignInRequired, _sign_in)
+
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        """A browser asking for an address that is no page gets the workspace's page, not JSON;
+        the API, the webhook and the other clients keep FastAPI's `{"detail": ...}`."""
+        wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
+            ("/api/", "/webhooks/")
+        )
+        if getattr(exc, "status_code", 404) != 404 or not wants_page:
+            return await http_exception_handler(request, cast(StarletteHTTPException, exc))
+        return render(
+            request, "not_found.html", workspace_service(request), None, status_code=404, page_missing=True
+        )
+
+    app.add_exception_handler(StarletteHTTPException, _not_found)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(team_pages.router)

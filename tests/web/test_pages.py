@@ -73,7 +73,7 @@ async def test_dashboard_shows_the_leads_queues(h: TestHarness) -> None:
         assert page.status_code == 200
         rows = re.findall(r'<tr data-queue="([a-z_]+)"', page.text)
         assert rows == ["support", "senior_engineering"]
-        depth = re.search(r'data-queue="support".*?class="num depth">(\d+)<', page.text, re.S)
+        depth = re.search(r'data-queue="support".*?class="num depth"[^>]*>(\d+)<', page.text, re.S)
         assert depth is not None
         assert depth.group(1) == "1"
 
@@ -259,3 +259,19 @@ async def test_a_message_meta_delivered_late_shows_when_the_customer_sent_it_and
     assert f"{written.astimezone(UTC):%d %b %H:%M} UTC" in bubble
     assert f"reached us {inbound.created_at.astimezone(UTC):%d %b %H:%M} UTC" in bubble
     assert "window closed" in page
+
+
+async def test_an_address_that_is_no_page_gets_the_workspaces_page_in_a_browser_and_json_elsewhere(
+    h: TestHarness,
+) -> None:
+    page = await h.http.get("/nope", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text
+    api = await h.http.get("/api/nope", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}
+    plain = await h.http.get("/nope")
+    assert plain.json() == {"detail": "Not Found"}
+    not_allowed = await h.http.delete("/healthz", headers={"Accept": "text/html"})
+    assert not_allowed.status_code == 405
