@@ -4,6 +4,7 @@ heartbeats as always."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import col, select
 
 from handoff.models import Rep
@@ -34,14 +35,16 @@ async def test_without_a_trial_run_demo_reps_expire_like_anyone(h: TestHarness) 
     assert await _presence_after_ten_quiet_minutes(h) == Presence.OFFLINE
 
 
-async def test_a_deployments_configured_reps_start_offline_until_they_sign_in(
-    graph_api_url: str, sqlite_url: str
+@pytest.mark.parametrize(("demo_presence", "expected"), [(False, Presence.OFFLINE), (True, Presence.ONLINE)])
+async def test_configured_reps_start_offline_in_a_deployment_and_present_in_a_trial_run(
+    graph_api_url: str, sqlite_url: str, demo_presence: bool, expected: Presence
 ) -> None:
     """Outside a trial run, the reps a configuration lists are created offline: present once they
-    sign in, so no first handoff goes to someone who is not there."""
+    sign in, so no first handoff goes to someone who is not there. A trial run starts with the
+    demo team present."""
     settings = Settings(
         dev_mode=False,
-        demo_presence=False,
+        demo_presence=demo_presence,
         database_url=sqlite_url,
         whatsapp_api_url=graph_api_url,
         run_background=False,
@@ -51,20 +54,4 @@ async def test_a_deployments_configured_reps_start_offline_until_they_sign_in(
         service.sessions() as session,
     ):
         presences = set((await session.execute(select(col(Rep.presence)))).scalars())
-    assert presences == {Presence.OFFLINE}
-
-
-async def test_a_trial_run_starts_with_the_demo_team_present(graph_api_url: str, sqlite_url: str) -> None:
-    settings = Settings(
-        dev_mode=False,
-        demo_presence=True,
-        database_url=sqlite_url,
-        whatsapp_api_url=graph_api_url,
-        run_background=False,
-    )
-    async with (
-        Service.running(settings, clock=FrozenClock(OPEN_HOURS), migrate=False) as service,
-        service.sessions() as session,
-    ):
-        presences = set((await session.execute(select(col(Rep.presence)))).scalars())
-    assert presences == {Presence.ONLINE}
+    assert presences == {expected}

@@ -54,10 +54,17 @@ async def shot(page: Page, name: str) -> None:
 
 
 async def signed_in(
-    chromium: Browser, site: str, user: str, secret: str, errors: list[str] | None = None
+    chromium: Browser,
+    site: str,
+    user: str,
+    secret: str,
+    errors: list[str] | None = None,
+    viewport: tuple[int, int] = (1360, 860),
 ) -> tuple[BrowserContext, Page]:
     context = await chromium.new_context(
-        base_url=site, viewport={"width": 1360, "height": 860}, permissions=["notifications"]
+        base_url=site,
+        viewport={"width": viewport[0], "height": viewport[1]},
+        permissions=["notifications"],
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = await context.new_page()
@@ -385,13 +392,7 @@ async def test_a_lead_reads_the_dashboards_figures_by_name_on_a_phone(
     h: TestHarness, site: str, chromium: Browser
 ) -> None:
     await seed_conversation(h, "waiting_support", name="Waiting Wendy")
-    context = await chromium.new_context(base_url=site, viewport={"width": 390, "height": 844})
-    context.set_default_timeout(TIMEOUT_MS)
-    lena = await context.new_page()
-    await lena.goto("/login")
-    await lena.get_by_label("User id").fill("lena")
-    await lena.get_by_label("Password or API token").fill("demo-lena")
-    await lena.get_by_role("button", name="Sign in").click()
+    context, lena = await signed_in(chromium, site, "lena", "demo-lena", viewport=(390, 844))
     await lena.goto("/dashboard")
     row = lena.locator('tr[data-queue="support"]')
     await expect(row).to_be_visible()
