@@ -152,7 +152,13 @@ async def test_simulate_with_a_wrong_secret_is_refused_by_the_webhook(
 
 
 def test_a_misspelt_setting_is_named_with_the_one_it_most_likely_meant() -> None:
-    environ = {"HANDOFF_RUN_TRUNS": "false", "HANDOFF_RUN_TURNS": "true", "HANDOFF_FOO": "1", "PATH": "/bin"}
+    environ = {
+        "HANDOFF_RUN_TRUNS": "false",
+        "HANDOFF_RUN_TURNS": "true",
+        "HANDOFF_FOO": "1",
+        "HANDOFF_TEST_POSTGRES_URL": "postgresql+psycopg://...",  # the test suite's own
+        "PATH": "/bin",
+    }
     assert cli.unknown_variables(environ) == [
         "HANDOFF_FOO is not a setting",
         "HANDOFF_RUN_TRUNS is not a setting (did you mean HANDOFF_RUN_TURNS?)",

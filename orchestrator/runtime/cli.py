@@ -234,14 +234,16 @@ def _positive(value: str) -> int:
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """`HANDOFF_` variables that name no setting (a misspelt one is otherwise ignored without a
-    word), each with the setting it most likely meant."""
+    word), each with the setting it most likely meant. `HANDOFF_TEST_*` belong to the test suite
+    (`HANDOFF_TEST_POSTGRES_URL`), not to the service."""
     import difflib
 
     from orchestrator.core.settings import Settings
 
     known = {f"HANDOFF_{name.upper()}" for name in Settings.model_fields}
     lines = []
-    for name in sorted(n for n in environ if n.startswith("HANDOFF_") and n not in known):
+    ours = (n for n in environ if n.startswith("HANDOFF_") and not n.startswith("HANDOFF_TEST_"))
+    for name in sorted(n for n in ours if n not in known):
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
         lines.append(f"{name} is not a setting" + (f" (did you mean {close[0]}?)" if close else ""))
     return lines
