@@ -162,7 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not _database_usable(settings):
         return 2
     uvicorn.run(
-        create_app(settings=settings),
+        create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
         host=args.host,
         port=args.port,
         log_level="info",
@@ -203,6 +203,7 @@ def _worker(_args: argparse.Namespace) -> int:
             settings.model_copy(update={"run_background": True, "run_turns": True}),
             freeze_heap=True,
             warm_graph=True,
+            migrate=False,  # `_database_usable` has migrated it
         ):
             structlog.get_logger(__name__).info("worker_started", event_loop=type(loop).__module__)
             await stop.wait()
