@@ -348,6 +348,8 @@ async def test_a_conversation_taken_away_by_a_lead_says_so_and_stops_asking_for_
     fragments: list[str] = []
     tara.on("request", lambda r: fragments.append(r.url) if "/fragments/" in r.url else None)
     await tara.goto(f"/conversations/{taken}")
+    # The page hears of the transfer through its event stream: connected before the transfer.
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "live")
     moved = await h.http.post(
         f"/api/conversations/{taken}/transfer", json={"queue": "billing"}, headers=bearer("admin")
     )
