@@ -131,18 +131,18 @@ def _serve(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     _configure_logging(quiet=False)
+    if args.workers > 1 and not settings.is_postgres:
+        # Each process would see only its own commits live (no NOTIFY between processes on
+        # SQLite): a rep's stream would miss what the other processes do.
+        needs = "--workers needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...)"
+        print(
+            f"refusing to start: {needs}; SQLite, the embedded default, serves one process",
+            file=sys.stderr,
+        )
+        return 2
+    if not _database_usable(settings):
+        return 2
     if args.workers > 1:
-        if not settings.is_postgres:
-            # Each process would see only its own commits live (no NOTIFY between processes on
-            # SQLite): a rep's stream would miss what the other processes do.
-            needs = "--workers needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...)"
-            print(
-                f"refusing to start: {needs}; SQLite, the embedded default, serves one process",
-                file=sys.stderr,
-            )
-            return 2
-        if not _database_usable(settings):
-            return 2
         if "jwt_secret" not in settings.model_fields_set:
             # Each process builds its own app and service from the environment: without this, each
             # would sign the rep API's tokens with a random secret of its own, and a token from one
@@ -159,8 +159,6 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=settings.access_log,
         )
         return 0
-    if not _database_usable(settings):
-        return 2
     uvicorn.run(
         create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
         host=args.host,
@@ -338,17 +336,22 @@ def _read_password(args: argparse.Namespace) -> str | None:
     import getpass
 
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if args.api_token:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif args.api_token:
         return None  # an API token alone is enough to sign in
-    try:
-        first = getpass.getpass("password: ")
-        again = getpass.getpass("again: ")
-    except EOFError:  # no terminal (`docker compose run -T`, a pipe): nothing to type the password on
-        raise ValueError("no terminal to type the password on: pipe it in with --password-stdin") from None
-    if again != first:
-        raise ValueError("the passwords differ")
-    return first
+    else:
+        try:
+            password = getpass.getpass("password: ")
+            again = getpass.getpass("again: ")
+        except EOFError:  # no terminal (`docker compose run -T`, a pipe): nothing to type it on
+            raise ValueError(
+                "no terminal to type the password on: pipe it in with --password-stdin"
+            ) from None
+        if again != password:
+            raise ValueError("the passwords differ")
+    if len(password) < 8:
+        raise ValueError("the password needs at least 8 characters")
+    return password
 
 
 def _set_password(args: argparse.Namespace) -> int:
@@ -367,9 +370,6 @@ def _set_password(args: argparse.Namespace) -> int:
         password = _read_password(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if password is not None and len(password) < 8:
-        print("error: the password needs at least 8 characters", file=sys.stderr)
         return 2
 
     async def run() -> tuple[bool, str | None]:
@@ -432,9 +432,6 @@ def _create_user(args: argparse.Namespace) -> int:
         password = _read_password(args)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if password is not None and len(password) < 8:
-        print("error: the password needs at least 8 characters", file=sys.stderr)
         return 2
 
     async def run() -> str | None:
