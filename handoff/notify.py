@@ -19,7 +19,9 @@ carries committed rows to the people allowed to see them:
 - Nothing is published for a rolled-back transaction: rows are collected at flush and published
   after the root transaction commits, skipping rows a rolled-back savepoint discarded.
 - A slow subscriber is not allowed to hold memory: past `max_queue` pending events it is cut off and
-  reconnects with `Last-Event-ID`, which replays what it missed from the log (`load_events`).
+  reconnects with `Last-Event-ID`, which replays what it missed from the log (`load_events`): what
+  it may see, and what is addressed to it. A page's first connection starts after the newest event
+  when the page was rendered (`?after=`), so nothing between the render and the connection is lost.
 - Bot-internal entries (signals, collected fields, bot replies, routing) stay out of the stream; the
   rep reads them on the conversation.
 - Ids come from a sequence at insert time, so on PostgreSQL a lower id may commit after a higher one:
@@ -44,7 +46,7 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import event, select
+from sqlalchemy import ColumnElement, event, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
@@ -107,6 +109,11 @@ def admits(viewer: Viewer, item: StreamEvent) -> bool:
     return can(viewer, Action.VIEW, item) or viewer.id in item.addressed_to()
 
 
+def _addressed_to(rep_id: str) -> list[ColumnElement[bool]]:
+    details = col(ContextEvent.details)
+    return [details[key].as_string() == rep_id for key in ADDRESS_KEYS]
+
+
 async def load_events(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -135,7 +142,9 @@ async def load_events(
     if viewer is not None:
         clause = visibility_clause(viewer)
         if clause is not None:
-            query = query.where(clause)
+            # What the viewer may see, and what is addressed to them (`admits`): a rep whose
+            # conversation was taken away while their stream was down is still told.
+            query = query.where(or_(clause, *_addressed_to(viewer.id)))
     async with sessions() as session:
         rows = (await session.execute(query)).all()
     return [

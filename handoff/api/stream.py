@@ -41,8 +41,20 @@ async def stream(
     last_event_id: Annotated[
         int | None, Header(alias="Last-Event-ID", ge=0, description="resume after this event id")
     ] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description="start after this event id: what the caller has already seen (a page's "
+            "render), so nothing committed before the stream connects is lost; `Last-Event-ID` wins",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """The caller's live notifications (assignment, new customer message, transfer, SLA warning...)."""
+    if last_event_id is None:
+        # An `EventSource` cannot set the header on its first connection; when it reconnects by
+        # itself it sends the last id it received, which is newer than the one in its URL.
+        last_event_id = after
     subscription = hub.subscribe(actor.viewer, types=frozenset(str(t) for t in types) if types else None)
 
     async def events() -> AsyncIterator[str]:

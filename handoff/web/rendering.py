@@ -14,6 +14,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from handoff import notes
 from handoff.api.deps import Actor
@@ -25,6 +27,7 @@ from handoff.models import Rep, WebSession
 from handoff.notify import streamed
 from handoff.policy import viewer_of
 from handoff.web import session as web_session
+from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType, Presence, Role
 
 HERE = FilePath(__file__).parent
@@ -45,6 +48,9 @@ class SignInRequired(Exception):
 class PageUser:
     actor: Actor
     session: WebSession
+    # The newest context-log entry when the page's data was read: its event stream starts after it,
+    # so what happens between the render and the stream's connection still reaches the page.
+    events_seen: int | None = None
 
     @property
     def rep(self) -> Rep:
@@ -66,7 +72,12 @@ async def page_user(request: Request, service: WorkspaceServiceDep) -> PageUser:
             found = await web_session.find_session(session, token=token, at=service.clock.now())
             if found is not None:
                 rep, row = found
-                return PageUser(actor=Actor(rep=rep, viewer=await viewer_of(session, rep=rep)), session=row)
+                actor = Actor(rep=rep, viewer=await viewer_of(session, rep=rep))
+                # Read before the handler reads the page's data (a whole page, not an htmx fragment).
+                seen = None
+                if request.method == "GET" and "HX-Request" not in request.headers:
+                    seen = await session.scalar(select(func.max(col(ContextEvent.id)))) or 0
+                return PageUser(actor=actor, session=row, events_seen=seen)
     raise SignInRequired
 
 

@@ -251,6 +251,45 @@ async def test_resumed_stream_replays_the_visible_events_it_missed(h: TestHarnes
     assert after.id == live_one
 
 
+async def test_resumed_stream_tells_a_rep_of_their_conversation_taken_away_meanwhile(
+    h: TestHarness, live: str
+) -> None:
+    # The rep can no longer see the conversation, but the transfer is addressed to them: a live
+    # stream delivers it, and so does one that resumes after being down when it happened.
+    taken = await seed_conversation(h, "tara_support")
+    elsewhere = await seed_conversation(h, "farah_billing")
+    start = await add_event(h, taken, EventType.SLA_WARNING)
+    moved = await h.http.post(
+        f"/api/conversations/{taken}/transfer", json={"queue": "billing"}, headers=bearer("admin")
+    )
+    assert moved.status_code == 200, moved.text
+    await add_event(h, elsewhere, EventType.ESCALATED)  # neither hers to see nor addressed to her
+    marker = await add_event(h, elsewhere, EventType.SLA_WARNING, rep_id="tara")
+    async with open_stream(live, "tara", last_event_id=start) as tara:
+        replayed = [await tara.next(), await tara.next()]
+    assert [(e.type, e.data["conversation_id"]) for e in replayed] == [
+        ("transferred", taken),
+        ("sla_warning", elsewhere),
+    ]
+    assert replayed[0].data["details"]["from_rep_id"] == "tara"
+    assert replayed[1].id == marker
+
+
+async def test_stream_starts_after_the_id_in_its_address_unless_the_header_says_otherwise(
+    h: TestHarness, live: str
+) -> None:
+    mine = await seed_conversation(h, "tara_support")
+    first = await add_event(h, mine, EventType.SLA_WARNING)
+    second = await add_event(h, mine, EventType.ESCALATED)
+    third = await add_event(h, mine, EventType.MESSAGE_RECEIVED)
+    async with open_stream(live, "tara", params={"after": first}) as by_address:
+        assert [(await by_address.next()).id for _ in range(2)] == [second, third]
+    async with open_stream(live, "tara", last_event_id=second, params={"after": first}) as both:
+        assert (await both.next()).id == third
+        fourth = await add_event(h, mine, EventType.SLA_WARNING)
+        assert (await both.next()).id == fourth  # nothing replayed twice: the header won
+
+
 async def test_stream_can_be_limited_to_some_event_types(h: TestHarness, live: str) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with open_stream(live, "tara", params={"types": ["sla_warning"]}) as tara:

@@ -10,12 +10,13 @@ journey also saves the README's screenshots there."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from orchestrator.core.enums import Owner
 from orchestrator.runtime.replay import play_case
@@ -362,6 +363,37 @@ async def test_a_conversation_taken_away_by_a_lead_says_so_and_stops_asking_for_
         await tara.evaluate("htmx.trigger(document.body, 'handoffRefresh')")
     await tara.wait_for_timeout(500)
     assert len(fragments) == asked
+    await context.close()
+
+
+async def test_what_happens_before_the_page_connects_its_stream_still_reaches_the_page(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    # The transfer commits after the page was rendered and before its event stream connected (held
+    # back here): the stream starts after the newest event the page was rendered with, so it is
+    # replayed, not lost.
+    taken = await seed_conversation(h, "tara_support", name="Taken Early")
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara")
+    transferred = asyncio.Event()
+    streams: list[str] = []
+
+    async def hold(route: Route) -> None:
+        streams.append(route.request.url)
+        await transferred.wait()
+        await route.continue_()
+
+    await tara.route("**/api/stream*", hold)
+    await tara.goto(f"/conversations/{taken}")
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "connecting")
+    moved = await h.http.post(
+        f"/api/conversations/{taken}/transfer", json={"queue": "billing"}, headers=bearer("admin")
+    )
+    assert moved.status_code == 200, moved.text
+    transferred.set()
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "live")
+    await expect(tara.locator("#state")).to_have_attribute("data-owner", "gone")
+    await expect(tara.locator("#composer-hint")).to_contain_text("no longer yours")
+    assert re.search(r"/api/stream\?after=\d+$", streams[0]), streams
     await context.close()
 
 

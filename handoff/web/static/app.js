@@ -120,8 +120,11 @@
 
   // -- the live stream (EventSource reconnects by itself and sends Last-Event-ID) ------------------
   const types = (body.dataset.streamTypes || "").split(" ").filter(Boolean);
+  // The last event this page knows of: at first the newest one when the page was rendered, so an
+  // event between the render and the connection is replayed, not lost; then the last one received.
+  let seen = body.dataset.streamAfter || "";
   function connect() {
-    const source = new EventSource("/api/stream");
+    const source = new EventSource("/api/stream" + (seen !== "" ? "?after=" + encodeURIComponent(seen) : ""));
     source.addEventListener("ready", function () {
       window.__handoffStream.opened += 1;
       body.dataset.stream = "live";
@@ -130,6 +133,7 @@
     });
     types.forEach(function (type) {
       source.addEventListener(type, function (message) {
+        if (message.lastEventId) seen = message.lastEventId;
         try { onStreamEvent(type, JSON.parse(message.data)); } catch (e) { /* a malformed event */ }
       });
     });
