@@ -25,86 +25,181 @@ DEV_SECRETS = {
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_prefix="HANDOFF_", extra="ignore")
 
-    # Development mode accepts the public development secrets and the demo accounts of the shipped
-    # configuration (`make run`, `handoff demo` and the tests turn it on); a deployment leaves it off.
-    dev_mode: bool = False
-    # A trial run: the demo accounts of the configuration stay present without heartbeats.
-    demo_presence: bool = False
-    database_url: str = DEFAULT_DATABASE_URL
-    config: Path | None = Field(default=None, description="departments/routing/menu/messages file")
+    dev_mode: bool = Field(
+        default=False,
+        description="accept the public development secrets and the demo accounts of the shipped "
+        "configuration (`make run`, `handoff demo`, the tests); never in a deployment",
+    )
+    demo_presence: bool = Field(
+        default=False,
+        description="a trial run: the configuration's demo accounts stay present without heartbeats",
+    )
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="`postgresql+psycopg://user@host/db` for PostgreSQL (a fleet of processes); the "
+        "embedded SQLite file otherwise, for one process",
+    )
+    config: Path | None = Field(
+        default=None,
+        description="the configuration file (YAML): departments, routing, menu, qualification, messages, "
+        "hours, reps, approved message templates; the shipped `orchestrator/defaults/config.yaml` if unset",
+    )
 
-    whatsapp_app_secret: SecretStr = SecretStr("dev-app-secret")
-    whatsapp_verify_token: SecretStr = SecretStr("dev-verify-token")
-    whatsapp_access_token: SecretStr = SecretStr("dev-access-token")
-    whatsapp_phone_number_id: str = "000000000000000"
-    whatsapp_api_url: str = "https://graph.facebook.com"
-    whatsapp_api_version: str = "v25.0"
+    whatsapp_app_secret: SecretStr = Field(
+        default=SecretStr(DEV_SECRETS["HANDOFF_WHATSAPP_APP_SECRET"]),
+        description="Meta app secret: verifies each webhook's `X-Hub-Signature-256` (required outside "
+        "development mode)",
+    )
+    whatsapp_verify_token: SecretStr = Field(
+        default=SecretStr(DEV_SECRETS["HANDOFF_WHATSAPP_VERIFY_TOKEN"]),
+        description="the token typed into Meta's webhook settings: the subscription handshake (required "
+        "outside development mode)",
+    )
+    whatsapp_access_token: SecretStr = Field(
+        default=SecretStr(DEV_SECRETS["HANDOFF_WHATSAPP_ACCESS_TOKEN"]),
+        description="system-user bearer token for the Graph API's sends and media (required outside "
+        "development mode)",
+    )
+    whatsapp_phone_number_id: str = Field(
+        default="000000000000000", description="the business number's id: the one that sends"
+    )
+    whatsapp_api_url: str = Field(
+        default="https://graph.facebook.com",
+        description="the Graph API's base URL (the tests point it at a local fake)",
+    )
+    whatsapp_api_version: str = Field(
+        default="v25.0", description="the Graph API version sends and media use"
+    )
 
     openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "HANDOFF_OPENAI_API_KEY")
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "HANDOFF_OPENAI_API_KEY"),
+        description="switches the agents from the offline rules engine to the model (`OPENAI_API_KEY` "
+        "is read too)",
     )
     openai_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "HANDOFF_OPENAI_BASE_URL")
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "HANDOFF_OPENAI_BASE_URL"),
+        description="any OpenAI-compatible server (`OPENAI_BASE_URL` is read too); OpenAI's own if unset",
     )
-    llm_model: str = "gpt-4.1-mini"
-    llm_timeout_s: float = 8.0
+    llm_model: str = Field(default="gpt-4.1-mini", description="the model's name")
+    llm_timeout_s: float = Field(
+        default=8.0,
+        description="one model call's timeout; a turn's calls, retries included, end within an 8 s "
+        "deadline, after which the customer is handed to a person (`ai_unavailable`)",
+    )
 
-    # A burst of customer messages is one turn (DESIGN.md flow step 2): the turn starts once the
-    # customer has sent nothing for `burst_quiet_s`, and at the latest `burst_window_s` after the
-    # burst's first message (0: at once).
-    burst_window_s: float = Field(default=1.5, ge=0)
-    burst_quiet_s: float = Field(default=0.4, ge=0)
-    # Background loops: timers (SLA, presence, opening hours) and stuck-turn recovery.
-    timer_interval_s: float = Field(default=5.0, gt=0)
-    run_background: bool = True
-    # Customers' turns in this process. `false` (PostgreSQL only) makes an acknowledge-only API
-    # process: the webhook stores the delivery, wakes the workers (NOTIFY) and answers; `handoff
-    # worker` processes apply the delivery and run the turns (orchestrator/runtime/wakeup.py).
-    run_turns: bool = True
-    # Retention (orchestrator/runtime/retention.py): days each kind of record is kept, and how often
-    # the background loop prunes. Conversations, messages, the context log and assignments are kept.
-    retention_deliveries_days: float = Field(default=7, gt=0)
-    retention_statuses_days: float = Field(default=30, gt=0)
-    retention_timers_days: float = Field(default=7, gt=0)
-    retention_audit_days: float = Field(default=365, gt=0)
-    # Media files (photos, voice notes, documents) are kept as long as their messages unless this is
-    # set: then each file's bytes go this many days after it was stored (the message stays, marked so).
-    retention_media_days: float | None = Field(default=None, gt=0)
-    retention_interval_s: float = Field(default=3600, gt=0)
-    # One worker per conversation: the turn lease, renewed every third of it while the loop runs; a
-    # dead process's conversations resume once it lapses.
-    turn_lease_s: float = Field(default=15.0, ge=1)
-    # Turns running the graph at once in one process (the rest wait their turn, lease held): keeps
-    # webhook acknowledgements and lease renewals answered while a backlog is worked through.
-    turn_concurrency: int = Field(default=4, ge=1)
-    # An outbound message's send claim; longer than the Graph client's worst case (see outbox).
-    send_claim_s: float = Field(default=90.0, ge=1)
+    # A burst of customer messages is one turn (DESIGN.md flow step 2).
+    burst_window_s: float = Field(
+        default=1.5,
+        ge=0,
+        description="the longest a turn waits for a burst of messages to end, from its first message "
+        "(0: no wait)",
+    )
+    burst_quiet_s: float = Field(
+        default=0.4,
+        ge=0,
+        description="a turn starts once the customer has sent nothing for this long (bounded by the window)",
+    )
+    timer_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the background loop runs: timers (SLA, presence, opening hours), queue "
+        "drain, stuck-turn recovery",
+    )
+    run_background: bool = Field(
+        default=True,
+        description="timers, queue drain, recovery and retention in this process (`false` for API-only "
+        "processes next to a `handoff worker`)",
+    )
+    # orchestrator/runtime/wakeup.py
+    run_turns: bool = Field(
+        default=True,
+        description="customers' turns in this process; `false` (PostgreSQL only) makes an "
+        "acknowledge-only API process that stores each delivery and wakes the `handoff worker` "
+        "processes, which run the turns (docs/deploy.md)",
+    )
+    # Retention (orchestrator/runtime/retention.py). Conversations, messages, the context log and
+    # assignments are kept; so is each conversation's latest graph checkpoint.
+    retention_deliveries_days: float = Field(
+        default=7, gt=0, description="days raw webhook deliveries (and applied inbox items) are kept"
+    )
+    retention_statuses_days: float = Field(default=30, gt=0, description="days delivery statuses are kept")
+    retention_timers_days: float = Field(
+        default=7, gt=0, description="days fired or cancelled timers are kept"
+    )
+    retention_audit_days: float = Field(default=365, gt=0, description="days audit-log entries are kept")
+    retention_media_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="if set, a media file's bytes are removed this many days after it was stored (the "
+        "message stays and says so); kept as long as their messages if unset",
+    )
+    retention_interval_s: float = Field(default=3600, gt=0, description="how often retention prunes")
+    turn_lease_s: float = Field(
+        default=15.0,
+        ge=1,
+        description="one worker per conversation: the turn lease, renewed every third of it while the "
+        "turn runs; a dead process's conversations resume once it lapses",
+    )
+    turn_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="turns running the graph at once in one process; the others wait their slot, so "
+        "webhook acknowledgements and lease renewals stay answered under a backlog (at most 16 "
+        "conversations a slot hold a lease in the process; the rest wait without one, in arrival order, "
+        "and are let in eight at a time)",
+    )
+    send_claim_s: float = Field(
+        default=90.0,
+        ge=1,
+        description="how long a send claim holds before the relay resends a reply whose sender died "
+        "(longer than the Graph client's worst case)",
+    )
 
-    # Media (orchestrator/media.py): the largest file fetched from or sent to WhatsApp (Meta's own
-    # limits: image 5 MB, audio and video 16 MB, document 100 MB), and how often a failed fetch of a
-    # customer's media is tried before it is given up (shown to reps either way).
-    media_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
-    media_fetch_attempts: int = Field(default=5, ge=1)
+    # Media (orchestrator/media.py).
+    media_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="the largest file fetched from WhatsApp or sent by a rep (Meta's limits: image 5 MB, "
+        "audio and video 16 MB, document 100 MB); larger inbound media is shown as not fetched",
+    )
+    media_fetch_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="how often a customer's media is tried before it is given up (1 min, 5 min, 30 min, "
+        "then every 2 h apart); shown to reps either way",
+    )
 
-    # Rep API access tokens (OAuth2 password flow): HS256 JWTs. Without a configured secret each
-    # start signs with a random one (`handoff serve --workers N` hands its own to its processes), so
-    # set it when API processes are started separately (or on several machines).
-    jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
-    jwt_ttl_minutes: int = Field(default=60, gt=0)
-    # Optional outbound webhook for integrations: every rep notification POSTed as JSON, signed with
-    # HMAC-SHA256 of the body in `X-Handoff-Signature-256: sha256=<hex>`.
-    notify_webhook_url: str | None = None
-    notify_webhook_secret: SecretStr | None = None
-    sql_echo: bool = False
-    # Logs: JSON lines for a collector, or the console renderer; customers' numbers, names and texts
-    # are redacted from log fields unless this deployment opts in.
-    log_json: bool = False
-    log_customer_data: bool = False
-    # One line per HTTP request (uvicorn's access log). Off by default: a busy number's webhook alone
-    # would write a line per delivery (up to a thousand a second), and rendering them cost a sixth of
-    # the acknowledgement's CPU. Each delivery is kept in the database anyway (`webhookdelivery`)
-    # and each refusal is logged as an event.
-    access_log: bool = False
+    # Rep API access tokens (OAuth2 password flow): HS256 JWTs.
+    jwt_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(32)),
+        description="signs rep sign-in tokens (32+ characters); random per start if unset (the "
+        "processes of one `handoff serve --workers N` share theirs): set it when API processes are "
+        "started separately or on several machines",
+    )
+    jwt_ttl_minutes: int = Field(default=60, gt=0, description="how long a rep API token lasts")
+    notify_webhook_url: str | None = Field(
+        default=None,
+        description="an integration's URL: every rep notification POSTed to it as JSON, signed with "
+        "HMAC-SHA256 of the body in `X-Handoff-Signature-256: sha256=<hex>`",
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        default=None, description="the key of those signatures (required with the URL)"
+    )
+    sql_echo: bool = Field(default=False, description="log every SQL statement (debugging only)")
+    log_json: bool = Field(
+        default=False, description="one JSON object per log line (ours and the libraries'), for a collector"
+    )
+    log_customer_data: bool = Field(
+        default=False,
+        description="log customers' numbers, names and texts (redacted from log fields otherwise)",
+    )
+    access_log: bool = Field(
+        default=False,
+        description="one line per HTTP request; off by default: a busy number's webhook alone would write "
+        "one per delivery (each is kept in the database anyway, and each refusal is logged)",
+    )
 
     @field_validator("database_url")
     @classmethod

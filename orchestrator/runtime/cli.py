@@ -475,6 +475,24 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from orchestrator.runtime import settings_reference as reference
+
+    if args.reference:
+        print(reference.reference_markdown(), end="")
+        return 0
+    if args.env_example:
+        print(reference.env_example(), end="")
+        return 0
+    settings = _settings_or_error()
+    if settings is None:
+        return 2
+    for line in unknown_variables(os.environ):
+        print(f"warning: {line}", file=sys.stderr)
+    print("\n".join(reference.effective(settings)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="handoff", description="AI-agent handoff orchestration for WhatsApp"
@@ -529,6 +547,14 @@ def main(argv: list[str] | None = None) -> int:
     password.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     password.add_argument("--api-token", action="store_true", help="also issue a new API token and print it")
     password.set_defaults(func=_set_password)
+    shown = sub.add_parser(
+        "settings",
+        help="print the settings this environment gives (secrets hidden), or every setting's reference",
+    )
+    what = shown.add_mutually_exclusive_group()
+    what.add_argument("--reference", action="store_true", help="every setting as a Markdown table")
+    what.add_argument("--env-example", action="store_true", help="every setting as a commented .env file")
+    shown.set_defaults(func=_settings)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result
