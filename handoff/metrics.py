@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from handoff.errors import NotFound
 from handoff.models import Assignment, Rep, RepQueue, Timer
+from orchestrator.core import heartbeat
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import AssignmentStatus, HandoffReason, Owner, Presence, SendStatus
 from orchestrator.core.tables import OUTBOX_WATCHED_SQL, Conversation, InboxItem, Message
@@ -92,6 +93,8 @@ class MetricsReport(BaseModel):
     timers_pending: int
     timers_overdue: int
     pipeline: PipelineMetrics
+    # Processes with a background loop by role, live or silent (`orchestrator.core.heartbeat`).
+    processes: dict[str, dict[str, int]] = {}
 
 
 def _seconds(session: AsyncSession, end: Any, start: Any) -> ColumnElement[float]:
@@ -262,7 +265,18 @@ async def metrics_report(
         timers_pending=int(timers_pending or 0),
         timers_overdue=int(timers_overdue or 0),
         pipeline=await pipeline_metrics(session, at=at),
+        processes=await process_counts(session, at=at),
     )
+
+
+async def process_counts(session: AsyncSession, *, at: datetime) -> dict[str, dict[str, int]]:
+    """Processes with a background loop, by role (`worker`, `api`): how many beat in time (`live`)
+    and how many went silent (died without stopping, or hang). Both roles are always listed."""
+    counts = {role: {"live": 0, "silent": 0} for role in ("worker", "api")}
+    for beat in await heartbeat.processes(session):
+        counts.setdefault(beat.role, {"live": 0, "silent": 0})
+        counts[beat.role]["live" if heartbeat.is_live(beat, at=at) else "silent"] += 1
+    return counts
 
 
 def _age(at: datetime, since: datetime | None) -> float:
@@ -470,6 +484,16 @@ def prometheus_families(report: MetricsReport) -> list[Metric]:
     counter(
         "handoff_handoffs", "Conversations handed to a person, per reason", "reason", pipe.handoffs.items()
     )
+    processes = GaugeMetricFamily(
+        "handoff_processes",
+        "Processes with a background loop (workers, API processes with theirs), live or silent (no "
+        "heartbeat for three of their intervals: died without stopping, or hang)",
+        labels=["role", "state"],
+    )
+    for role, states in sorted(report.processes.items()):
+        for state, count in sorted(states.items()):
+            processes.add_metric([role, state], count)
+    families.append(processes)
     return families
 
 

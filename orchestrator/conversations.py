@@ -15,8 +15,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -34,11 +32,6 @@ OPAQUE_KINDS = {InboundKind.UNSUPPORTED, InboundKind.UNKNOWN}
 _MESSAGE = cast(sa.Table, Message.__table__)  # type: ignore[attr-defined]
 _CONVERSATION = cast(sa.Table, Conversation.__table__)  # type: ignore[attr-defined]
 _M, _C = _MESSAGE.c, _CONVERSATION.c
-
-
-def insert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT (both have `on_conflict_do_nothing`)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _insert_or_nothing_statements(table: sa.Table) -> dict[str, Any]:

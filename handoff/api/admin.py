@@ -11,12 +11,13 @@ from fastapi import APIRouter
 from handoff import flows_rep
 from handoff.api.deps import AdminDep, ClockDep, ConfigDep, HubDep, SessionsDep
 from handoff.api.errors import errors
-from handoff.api.schemas import ApiTokenOut, RepCreate, RepId, RepOut, RepUpdate
+from handoff.api.schemas import ApiTokenOut, ProcessOut, RepCreate, RepId, RepOut, RepUpdate
 from handoff.api.visibility import one_rep_out
 from handoff.errors import Conflict, NotFound
 from handoff.models import Rep
 from handoff.reps import audit
 from handoff.users import create_user, disable_login, hash_password, rotate_api_token, set_queues
+from orchestrator.core import heartbeat
 from orchestrator.core.enums import Presence
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=errors(401, 403))
@@ -30,6 +31,30 @@ async def read_config(_admin: AdminDep, config: ConfigDep) -> dict[str, Any]:
         if rep.get("token"):
             rep["token"] = "***"
     return data
+
+
+@router.get("/processes")
+async def read_processes(_admin: AdminDep, sessions: SessionsDep, clock: ClockDep) -> list[ProcessOut]:
+    """The processes with a background loop (`handoff worker`, API processes with theirs) and their
+    last heartbeat: `silent` when none came for three of their intervals (died without stopping, or
+    hangs). A process that stops removes itself; a silent one is forgotten after a day."""
+    at = clock.now()
+    async with sessions() as session:
+        beats = await heartbeat.processes(session)
+    return [
+        ProcessOut(
+            id=b.id,
+            role=b.role,
+            host=b.host,
+            pid=b.pid,
+            runs_turns=b.runs_turns,
+            interval_s=b.interval_s,
+            started_at=b.started_at,
+            beat_at=b.beat_at,
+            state="live" if heartbeat.is_live(b, at=at) else "silent",
+        )
+        for b in beats
+    ]
 
 
 @router.post("/reps", status_code=201, responses=errors(400, 409, 422))

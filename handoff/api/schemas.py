@@ -281,6 +281,18 @@ class ApiTokenOut(BaseModel):
     token: str = Field(description="shown once; only its hash is stored")
 
 
+class ProcessOut(BaseModel):
+    id: str = Field(description="<host>/<pid>")
+    role: str = Field(description="worker | api")
+    host: str
+    pid: int
+    runs_turns: bool
+    interval_s: float = Field(description="seconds between its heartbeats")
+    started_at: datetime
+    beat_at: datetime
+    state: Literal["live", "silent"]
+
+
 class StreamReady(BaseModel):
     rep_id: str
     resumed_after: int | None

@@ -14,18 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff.models import Assignment, Timer
 from orchestrator.core.config import AppConfig
+from orchestrator.core.db import insert_for
 from orchestrator.core.enums import TimerKind
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def schedule_timer(
@@ -57,7 +52,7 @@ async def schedule_timer(
         session.add(Timer(**values))
         return
     await session.execute(
-        _insert(session)(Timer).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        insert_for(session)(Timer).values(**values).on_conflict_do_nothing(index_elements=["key"])
     )
 
 

@@ -391,6 +391,12 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
+def insert_for(session: AsyncSession) -> Any:
+    """The INSERT construct of the session's dialect (both have `on_conflict_do_nothing` and
+    `on_conflict_do_update`)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def per_dialect(build: Callable[[Any], T]) -> dict[str, T]:
     """`build(insert)` with each backend's INSERT construct (both have `on_conflict_do_nothing`),
     keyed by dialect name: a statement built once at import, picked per connection."""

@@ -181,3 +181,18 @@ class MediaContent(SQLModel, table=True):
 
     media_id: int = Field(foreign_key="media.id", primary_key=True)
     data: bytes = Field(sa_column=Column(sa.LargeBinary, nullable=False))
+
+
+class ProcessBeat(SQLModel, table=True):
+    """A running process with a background loop (`handoff worker`, `handoff serve`): its heartbeat,
+    written at each pass of the loop and removed when it stops. One whose beat is older than three
+    of its intervals died without stopping (`kill -9`, a lost machine) or hangs."""
+
+    id: str = Field(primary_key=True, max_length=200)  # "<host>/<pid>"
+    role: str = Field(max_length=16)  # worker | api
+    host: str = Field(max_length=128)
+    pid: int
+    runs_turns: bool
+    interval_s: float
+    started_at: datetime = ts()
+    beat_at: datetime = ts()

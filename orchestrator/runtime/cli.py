@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -202,6 +202,7 @@ def _worker(_args: argparse.Namespace) -> int:
             freeze_heap=True,
             warm_graph=True,
             migrate=False,  # `_database_usable` has migrated it
+            role="worker",
         ):
             structlog.get_logger(__name__).info("worker_started", event_loop=type(loop).__module__)
             await stop.wait()
@@ -475,6 +476,48 @@ def _create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alive(args: argparse.Namespace) -> int:
+    """A container's health check: whether a process of `args.role` on this host has beaten in time
+    (`orchestrator.core.heartbeat`). One line; exit status 0 if so, 1 if not."""
+    import socket
+
+    from orchestrator.core import heartbeat
+    from orchestrator.core.clock import SystemClock
+    from orchestrator.core.db import make_engine, make_sessionmaker
+
+    settings = _settings_or_error()
+    if settings is None:
+        return 1
+    host = socket.gethostname()
+
+    async def beats() -> list[Any]:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                every = await heartbeat.processes(session)
+            return [b for b in every if b.host == host and b.role == args.role]
+        finally:
+            await engine.dispose()
+
+    try:
+        found = asyncio.run(beats())
+    except Exception as exc:
+        print(f"unknown: the database cannot be read ({type(exc).__name__})")
+        return 1
+    now = SystemClock().now()
+    live = [b for b in found if heartbeat.is_live(b, at=now)]
+    if live:
+        ago = min((now - b.beat_at).total_seconds() for b in live)
+        print(f"alive: {len(live)} {args.role} process(es) on {host}, the last beat {ago:.1f} s ago")
+        return 0
+    if found:
+        ago = min((now - b.beat_at).total_seconds() for b in found)
+        print(f"silent: no {args.role} process on {host} has beaten for {ago:.1f} s")
+    else:
+        print(f"not running: no {args.role} process on {host} has beaten")
+    return 1
+
+
 def _settings(args: argparse.Namespace) -> int:
     from orchestrator.runtime import settings_reference as reference
 
@@ -547,6 +590,12 @@ def main(argv: list[str] | None = None) -> int:
     password.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     password.add_argument("--api-token", action="store_true", help="also issue a new API token and print it")
     password.set_defaults(func=_set_password)
+    alive = sub.add_parser(
+        "alive",
+        help="a health check: exit 0 if a process of this role on this host has beaten in time",
+    )
+    alive.add_argument("--role", choices=["worker", "api"], default="worker")
+    alive.set_defaults(func=_alive)
     shown = sub.add_parser(
         "settings",
         help="print the settings this environment gives (secrets hidden), or every setting's reference",

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -27,12 +27,14 @@ from handoff.assignment import run_background
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
+from orchestrator.core import heartbeat
 from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import Presence
 from orchestrator.core.heap import settle
+from orchestrator.core.heartbeat import Me
 from orchestrator.core.settings import Settings
 from orchestrator.inbox import InboxWriter, Take
 from orchestrator.media import MediaFetcher
@@ -72,6 +74,8 @@ class Service:
     notifier: NotificationHub | None = None
     inbox_listener: InboxListener | None = None
     pruned_at: float | None = None  # monotonic time of the last retention pass
+    me: Me | None = None  # this process, as its heartbeat names it (a process with a background loop)
+    started_at: datetime | None = None
 
     @classmethod
     @asynccontextmanager
@@ -87,6 +91,7 @@ class Service:
         on_outcome: Callable[[TurnOutcome], None] | None = None,
         freeze_heap: bool = False,
         warm_graph: bool = False,
+        role: str = "api",
     ) -> AsyncIterator[Service]:
         config = config or load_config(settings.config)
         clock = clock or SystemClock()
@@ -183,6 +188,10 @@ class Service:
                     max_attempts=settings.media_fetch_attempts,
                 )
                 if settings.run_background:
+                    service.me = Me.here(
+                        role=role, runs_turns=settings.run_turns, interval_s=settings.timer_interval_s
+                    )
+                    service.started_at = clock.now()
                     service.background.append(asyncio.create_task(service._background_loop()))
                 if settings.is_postgres and settings.run_turns:
                     # Deliveries stored by acknowledge-only API processes (`HANDOFF_RUN_TURNS=false`).
@@ -198,6 +207,7 @@ class Service:
                     if service.inbox_listener is not None:
                         await service.inbox_listener.stop()
                     await cancel_and_wait(service.background)
+                    await service._forget_me()
                     await inbox.close()
                     await turns.drain()
                     await turns.close()
@@ -290,4 +300,20 @@ class Service:
                 await self.tick()
             except Exception:
                 log.exception("background_tick_failed")
+            try:
+                await self._beat()
+            except Exception as exc:  # the database is away: the beat is missed, the loop goes on
+                log.warning("heartbeat_failed", error=type(exc).__name__)
             await asyncio.sleep(self.settings.timer_interval_s)
+
+    async def _beat(self) -> None:
+        if self.me is not None and self.started_at is not None:
+            await heartbeat.beat(self.sessions, self.me, started_at=self.started_at, at=self.clock.now())
+
+    async def _forget_me(self) -> None:
+        if self.me is None:
+            return
+        try:
+            await heartbeat.forget(self.sessions, self.me)
+        except Exception as exc:  # stopping while the database is away: the row goes silent instead
+            log.warning("heartbeat_forget_failed", error=type(exc).__name__)

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from handoff.models import AuditEntry, Timer
+from orchestrator.core import heartbeat
 from orchestrator.core.enums import MediaStatus, SendStatus
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import (
@@ -63,6 +64,7 @@ class Pruned:
     audit: int = 0
     media: int = 0
     checkpoints: int = 0
+    processes: int = 0
 
 
 # Media pruned per transaction (each file can be megabytes: short transactions keep the writer free).
@@ -108,6 +110,8 @@ async def prune(
         cutoff = at - timedelta(days=settings.retention_audit_days)
         result = await session.execute(delete(AuditEntry).where(col(AuditEntry.created_at) < cutoff))
         pruned.audit = _count(result)
+    async with sessions() as session, session.begin():
+        pruned.processes = await heartbeat.forget_silent(session, at=at)
     if settings.retention_media_days is not None:
         pruned.media = await prune_media(
             sessions,

@@ -1,0 +1,94 @@
+"""Heartbeats of the processes that run a background loop, so a fleet can be watched.
+
+Each pass of a process's background loop (every `HANDOFF_TIMER_INTERVAL_S`) writes its row of
+`ProcessBeat`; a process that stops removes it. A row whose beat is older than `SILENT_AFTER` of its
+intervals belongs to a process that died without stopping (`kill -9`, a lost machine) or whose loop
+hangs: `GET /metrics` counts them (`handoff_processes{role,state}`), `GET /api/admin/processes` lists
+them, `handoff alive --role worker` answers for the processes of its own host (a container's health
+check), and retention removes rows silent for a day.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from orchestrator.core.db import insert_for
+from orchestrator.core.tables import ProcessBeat
+
+SILENT_AFTER = 3  # intervals without a beat
+FORGET_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Me:
+    """This process, as its heartbeat names it."""
+
+    role: str
+    runs_turns: bool
+    interval_s: float
+    host: str
+    pid: int
+
+    @classmethod
+    def here(cls, *, role: str, runs_turns: bool, interval_s: float) -> Me:
+        return cls(
+            role=role,
+            runs_turns=runs_turns,
+            interval_s=interval_s,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+        )
+
+    @property
+    def id(self) -> str:
+        return f"{self.host}/{self.pid}"
+
+
+def is_live(beat: ProcessBeat, *, at: datetime) -> bool:
+    return (at - beat.beat_at).total_seconds() <= SILENT_AFTER * beat.interval_s
+
+
+async def beat(
+    sessions: async_sessionmaker[AsyncSession], me: Me, *, started_at: datetime, at: datetime
+) -> None:
+    """Write this process's heartbeat (its row, created at the first beat)."""
+    async with sessions() as session, session.begin():
+        insert = insert_for(session)(ProcessBeat).values(
+            id=me.id,
+            role=me.role,
+            host=me.host,
+            pid=me.pid,
+            runs_turns=me.runs_turns,
+            interval_s=me.interval_s,
+            started_at=started_at,
+            beat_at=at,
+        )
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["id"], set_={"beat_at": at, "interval_s": me.interval_s}
+            )
+        )
+
+
+async def forget(sessions: async_sessionmaker[AsyncSession], me: Me) -> None:
+    """Remove this process's row: it stops, and is not to be taken for a dead one."""
+    async with sessions() as session, session.begin():
+        await session.execute(delete(ProcessBeat).where(col(ProcessBeat.id) == me.id))
+
+
+async def processes(session: AsyncSession) -> list[ProcessBeat]:
+    rows = await session.execute(select(ProcessBeat).order_by(col(ProcessBeat.role), col(ProcessBeat.id)))
+    return list(rows.scalars())
+
+
+async def forget_silent(session: AsyncSession, *, at: datetime) -> int:
+    """Remove the rows of processes silent for `FORGET_AFTER` (retention)."""
+    result = await session.execute(delete(ProcessBeat).where(col(ProcessBeat.beat_at) < at - FORGET_AFTER))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,74 @@
+"""`handoff worker` processes watched through their heartbeats, as a container's health check sees
+them (`handoff alive`): alive while it runs, silent once killed with `kill -9`, and gone from the
+list once it stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.processes.test_worker import _start
+
+pytestmark = pytest.mark.postgres
+INTERVAL_S = 0.3
+
+
+def _alive(env: dict[str, str]) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.runtime.cli", "alive", "--role", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout.strip()
+
+
+def _until(check: str, env: dict[str, str], *, within: float = 30.0) -> str:
+    """`handoff alive`'s line once it starts with `check` (bounded)."""
+    deadline = time.monotonic() + within
+    while True:
+        code, line = _alive(env)
+        if line.startswith(check):
+            return line
+        assert time.monotonic() < deadline, f"still {line!r} (exit {code})"
+        time.sleep(0.2)
+
+
+def _rows(url: str) -> list[tuple[str, int]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [(r.role, r.pid) for r in conn.execute(text("SELECT role, pid FROM processbeat"))]
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_worker_goes_silent_and_a_stopped_one_leaves(postgres_url: str) -> None:
+    env = {**os.environ, "HANDOFF_DATABASE_URL": postgres_url, "HANDOFF_TIMER_INTERVAL_S": str(INTERVAL_S)}
+    assert _alive(env) == (1, f"not running: no worker process on {os.uname().nodename} has beaten")
+
+    killed = _start(["worker"], env)
+    try:
+        assert _until("alive:", env).startswith("alive: 1 worker process(es)")
+        assert _rows(postgres_url) == [("worker", killed.pid)]
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+    assert _until("silent:", env).startswith("silent: no worker process")
+    assert _alive(env)[0] == 1
+    assert _rows(postgres_url) == [("worker", killed.pid)]  # it could not say it was going
+
+    stopped = _start(["worker"], env)
+    try:
+        _until("alive:", env)
+    finally:
+        stopped.send_signal(signal.SIGTERM)
+        assert stopped.wait(timeout=30) == 0
+    assert _rows(postgres_url) == [("worker", killed.pid)]  # the stopped one removed itself

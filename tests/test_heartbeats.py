@@ -1,0 +1,89 @@
+"""The fleet watched through heartbeats: each process with a background loop beats, one that stops
+beating is counted silent (in `/metrics` and `GET /api/admin/processes`), one that stops removes
+itself, and retention forgets the silent ones after a day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
+
+from orchestrator.core import heartbeat
+from orchestrator.core.heartbeat import Me
+from orchestrator.core.tables import ProcessBeat
+from orchestrator.runtime.retention import prune
+from tests.api.helpers import bearer
+from tests.fakes.graph import TestHarness
+
+
+def _me(host: str, pid: int, role: str = "worker") -> Me:
+    return Me(role=role, runs_turns=role == "worker", interval_s=5.0, host=host, pid=pid)
+
+
+async def _processes_metric(h: TestHarness) -> dict[tuple[str, str], float]:
+    response = await h.http.get("/metrics")
+    return {
+        (s.labels["role"], s.labels["state"]): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+        if s.name == "handoff_processes"
+    }
+
+
+async def test_a_process_that_stops_beating_is_counted_silent_and_listed_for_admins(h: TestHarness) -> None:
+    started = h.clock.now()
+    for me in (_me("box-a", 11), _me("box-b", 12), _me("box-a", 20, role="api")):
+        await heartbeat.beat(h.service.sessions, me, started_at=started, at=started)
+    h.clock.advance(seconds=12)  # within three intervals of 5 s: every one is live
+    await heartbeat.beat(h.service.sessions, _me("box-a", 11), started_at=started, at=h.clock.now())
+    assert (await _processes_metric(h))[("worker", "live")] == 2
+    h.clock.advance(seconds=6)  # box-b's worker last beat 18 s ago, the api process too
+    metric = await _processes_metric(h)
+    assert metric == {
+        ("worker", "live"): 1,
+        ("worker", "silent"): 1,
+        ("api", "live"): 0,
+        ("api", "silent"): 1,
+    }
+
+    listed = await h.http.get("/api/admin/processes", headers=bearer("admin"))
+    assert listed.status_code == 200
+    states = {(p["id"], p["role"], p["state"]) for p in listed.json()}
+    assert states == {
+        ("box-a/11", "worker", "live"),
+        ("box-b/12", "worker", "silent"),
+        ("box-a/20", "api", "silent"),
+    }
+    refused = await h.http.get("/api/admin/processes", headers=bearer("lena"))
+    assert refused.status_code == 403
+
+
+async def test_a_process_that_stops_removes_itself_and_retention_forgets_the_silent_after_a_day(
+    h: TestHarness,
+) -> None:
+    started = h.clock.now()
+    stopping, dead = _me("box-a", 11), _me("box-b", 12)
+    for me in (stopping, dead):
+        await heartbeat.beat(h.service.sessions, me, started_at=started, at=started)
+    await heartbeat.forget(h.service.sessions, stopping)
+    h.clock.advance(hours=23)
+    await prune(h.service.sessions, settings=h.service.settings, at=h.clock.now())
+    async with h.service.sessions() as session:
+        assert [b.id for b in (await session.execute(select(ProcessBeat))).scalars()] == ["box-b/12"]
+    h.clock.advance(hours=2)
+    pruned = await prune(h.service.sessions, settings=h.service.settings, at=h.clock.now())
+    assert pruned.processes == 1
+    async with h.service.sessions() as session:
+        assert (await session.execute(select(ProcessBeat))).scalars().all() == []
+
+
+async def test_a_beat_keeps_the_row_and_moves_its_time(h: TestHarness) -> None:
+    started = h.clock.now()
+    me = _me("box-a", 11)
+    await heartbeat.beat(h.service.sessions, me, started_at=started, at=started)
+    h.clock.advance(seconds=5)
+    await heartbeat.beat(h.service.sessions, me, started_at=h.clock.now(), at=h.clock.now())
+    async with h.service.sessions() as session:
+        (row,) = (await session.execute(select(ProcessBeat))).scalars()
+    assert (row.started_at, row.beat_at) == (started, started + timedelta(seconds=5))
