@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text as sql
 
 from handoff.models import Rep
-from handoff.notify import StreamEvent
+from handoff.notify import StreamEvent, load_events
 from handoff.policy import viewer_of
 from orchestrator.core.clock import FrozenClock
 from orchestrator.core.contextlog import log_event
@@ -104,6 +104,32 @@ async def test_event_committed_by_one_process_reaches_subscribers_of_another_onc
         assert received_a == [first, second, third]
         assert received_b == [first, second, third]
         assert on_a.queue.empty()
+
+
+async def test_a_resumed_rep_is_replayed_what_is_addressed_to_them_about_a_conversation_they_cannot_see(
+    postgres_url: str,
+) -> None:
+    # The conversation waits in another queue (tara cannot see it); one of its events names her.
+    async with service_on(postgres_url) as service:
+        conversation_id = await new_conversation(service)
+        async with service.sessions() as session, session.begin():
+            (await session.get_one(Conversation, conversation_id)).queue = "billing"
+        start = await commit_event(service, conversation_id, EventType.SLA_WARNING)
+        async with service.sessions() as session, session.begin():
+            addressed = await log_event(
+                session,
+                conversation_id=conversation_id,
+                type=EventType.TRANSFERRED,
+                source="test",
+                description="taken from tara",
+                at=AT,
+                details={"from_rep_id": "tara", "queue": "billing"},
+            )
+        await commit_event(service, conversation_id, EventType.ESCALATED)  # not hers: not replayed
+        async with service.sessions() as session:
+            tara = await viewer_of(session, rep=await session.get_one(Rep, "tara"))
+        replayed = await load_events(service.sessions, after=start, viewer=tara)
+    assert [e.id for e in replayed] == [addressed.id]
 
 
 @dataclass
