@@ -165,3 +165,27 @@ async def test_a_lone_status_notification_brings_one_pass_and_no_more(postgres_u
         await other.execute(f"NOTIFY {WAKE_CHANNEL}, 'status'")
         await asyncio.sleep(1.0)
     assert [take for take, _ in passes[1:]] == [Take.STATUSES]
+
+
+async def test_settled_waits_for_the_pass_that_connecting_brought(postgres_url: str) -> None:
+    """The pass a (re)connection brings may take an item the webhook also handed to the process's
+    applier (which skips it as locked): `settled` returns once that pass has ended, as the tests'
+    harness needs before it reads what a delivery stored."""
+    release = asyncio.Event()
+    ended: list[Take] = []
+
+    async def slow_pass(take: Take) -> None:
+        await release.wait()
+        ended.append(take)
+
+    listener = InboxListener(postgres_url, slow_pass)
+    await listener.start()
+    try:
+        waiting = asyncio.create_task(listener.settled())
+        await asyncio.sleep(0.2)
+        assert not waiting.done(), "the connection's pass still runs"
+        release.set()
+        await asyncio.wait_for(waiting, timeout=5)
+        assert ended == [Take.ALL]
+    finally:
+        await listener.stop()

@@ -72,8 +72,11 @@ class Harness(Generic[Capture]):
                 "x-hub-signature-256": signature or compute_signature(secret, body),
             },
         )
-        # As a server would right after answering: the delivery's items applied, turns scheduled.
+        # As a server would right after answering: the delivery's items applied, turns scheduled
+        # (by the applier, or on PostgreSQL by a pass of the inbox listener that took them first).
         await self.service.turns.applied()
+        if self.service.inbox_listener is not None:
+            await self.service.inbox_listener.settled()
         return response
 
     async def post(self, payload: dict[str, Any]) -> httpx.Response:

@@ -415,6 +415,8 @@ async def test_what_a_rep_was_typing_survives_their_session_ending(
     await expect(tara.locator("#composer-text")).to_have_value("Your refund of 42 EUR was approved today")
     await tara.locator("#composer-send").click()
     await expect(tara.locator("#composer-text")).to_have_value("")
+    # Sent in the background: once the page shows it sent, the Graph API has it.
+    await expect(tara.locator(".msg.outbound.from-rep .tick").last).to_have_text("✓")
     sent = [m["json"]["text"]["body"] for m in h.fake_graph.sent if m["json"].get("type") == "text"]
     assert sent[-1:] == ["Your refund of 42 EUR was approved today"]
     await tara.reload()  # sent: nothing is put back
