@@ -56,18 +56,20 @@ async def seed_reps(
             session.add(RepQueue(rep_id=rc.id, queue=slug))
         created += 1
     await session.flush()
-    await _retire_unlisted(session, listed={rc.id for rc in config.reps}, at=at)
+    await _retire_config_tokens(
+        session, given={rc.id: hash_token(rc.token) if rc.token else None for rc in config.reps}, at=at
+    )
     return created
 
 
-async def _retire_unlisted(session: AsyncSession, *, listed: set[str], at: datetime) -> None:
-    """A token the configuration gave stops working once the configuration no longer lists its rep
-    (unless an admin has issued another one since)."""
-    given = await session.execute(
-        select(Rep).where(col(Rep.config_token_hash).is_not(None)).with_for_update()
-    )
-    for rep in given.scalars():
-        if rep.id in listed:
+async def _retire_config_tokens(session: AsyncSession, *, given: dict[str, str | None], at: datetime) -> None:
+    """A token the configuration gave stops working once the configuration no longer gives it: its
+    rep no longer listed, or listed without that token (the demo accounts' `token: demo-…` removed
+    for a deployment, on a database a trial run started). A token an admin has issued since is the
+    admin's decision, and stays."""
+    reps = await session.execute(select(Rep).where(col(Rep.config_token_hash).is_not(None)).with_for_update())
+    for rep in reps.scalars():
+        if given.get(rep.id) == rep.config_token_hash:
             continue
         if rep.token_hash == rep.config_token_hash:
             rep.token_hash = None  # without heartbeats the rep then goes offline as any rep does

@@ -331,3 +331,25 @@ async def test_demo_tokens_stop_working_once_the_configuration_no_longer_lists_t
         ).status_code == 200  # still listed
         retired = await h.http.get("/api/audit", headers=bearer("admin"), params={"limit": 200})
         assert "rep_token_retired" in {e["action"] for e in retired.json()}
+
+
+async def test_demo_tokens_stop_working_once_the_configuration_lists_their_reps_without_them(
+    sqlite_url: str, config: AppConfig
+) -> None:
+    # A trial run seeded the database; the deployment's configuration keeps the team but removes
+    # every `token: demo-…`, as deploy.md says: the public tokens must not open it.
+    async with harness(
+        database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False, fake_graph=GraphSink()
+    ) as h:
+        assert (await h.http.get("/api/me", headers=bearer("admin"))).status_code == 200
+    without_tokens = config.model_copy(
+        update={"reps": [r.model_copy(update={"token": None}) for r in config.reps]}
+    )
+    async with harness(
+        database_url=sqlite_url, config=without_tokens, at=OPEN_HOURS, migrate=False, fake_graph=GraphSink()
+    ) as h:
+        for rep in ("admin", "alice", "tara"):
+            assert (await h.http.get("/api/me", headers=bearer(rep))).status_code == 401, rep
+        async with h.service.sessions() as session:
+            admin = await session.get_one(Rep, "admin")
+        assert (admin.token_hash, admin.config_token_hash) == (None, None)
