@@ -230,6 +230,11 @@ async def disable_login(session: AsyncSession, *, rep: Rep) -> None:
     await session.flush()
 
 
+async def _forget_attempt(sessions: async_sessionmaker[AsyncSession], attempt_id: int | None) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(delete(AuditEntry).where(col(AuditEntry.id) == attempt_id))
+
+
 async def sign_in(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -243,42 +248,47 @@ async def sign_in(
     `Unauthenticated`, or `TooManyAttempts` while the user is locked out."""
     key = username[:64]
     since = at - LOGIN_WINDOW
+    # The attempt is recorded as a failure before the password is checked, and counted with those
+    # before it: of any number of attempts at once, at most `LOGIN_MAX_FAILURES` in a window get
+    # their password checked (counted after they check, concurrent guesses all passed the count).
+    # A success removes its record; a refused attempt removes its own, so refusals do not extend it.
+    async with sessions() as session, session.begin():
+        attempt = AuditEntry(actor_id=key, action="login_failed", details={"username": key}, created_at=at)
+        session.add(attempt)
+        await session.flush()
+        attempt_id = attempt.id
     async with sessions() as session:
-        failures = list(
-            (
-                await session.execute(
-                    select(col(AuditEntry.created_at))
-                    .where(
-                        col(AuditEntry.action) == "login_failed",
-                        col(AuditEntry.actor_id) == key,
-                        col(AuditEntry.created_at) > since,
-                    )
-                    .order_by(col(AuditEntry.created_at))
+        failures = (
+            await session.execute(
+                select(col(AuditEntry.id), col(AuditEntry.created_at))
+                .where(
+                    col(AuditEntry.action) == "login_failed",
+                    col(AuditEntry.actor_id) == key,
+                    col(AuditEntry.created_at) > since,
                 )
-            ).scalars()
-        )
-        if len(failures) >= LOGIN_MAX_FAILURES:
-            retry = failures[-LOGIN_MAX_FAILURES] + LOGIN_WINDOW - at
-            raise TooManyAttempts(
-                "too many failed sign-ins; try again later",
-                retry_after_s=max(1, math.ceil(retry.total_seconds())),
+                .order_by(col(AuditEntry.created_at), col(AuditEntry.id))
             )
+        ).all()
         rep = await session.get(Rep, username)
+    if len(failures) > LOGIN_MAX_FAILURES:
+        await _forget_attempt(sessions, attempt_id)
+        earlier = [created for id_, created in failures if id_ != attempt_id]
+        retry = earlier[-LOGIN_MAX_FAILURES] + LOGIN_WINDOW - at
+        raise TooManyAttempts(
+            "too many failed sign-ins; try again later",
+            retry_after_s=max(1, math.ceil(retry.total_seconds())),
+        )
     # Argon2 is deliberately slow: off the event loop.
     ok, new_hash = await asyncio.to_thread(verify_and_update, secret, rep.password_hash if rep else None)
     if rep is not None and not ok and api_token_too:
         async with sessions() as session:
             by_token = await rep_by_api_token(session, token=secret)
         ok = by_token is not None and by_token.id == rep.id
-    async with sessions() as session, session.begin():
-        if rep is None or not ok:
-            session.add(
-                AuditEntry(actor_id=key, action="login_failed", details={"username": key}, created_at=at)
-            )
-            raise_after = True
-        else:
-            raise_after = False
-            if new_hash is not None:
+    raise_after = rep is None or not ok  # the failure is recorded already
+    if not raise_after:
+        async with sessions() as session, session.begin():
+            await session.execute(delete(AuditEntry).where(col(AuditEntry.id) == attempt_id))
+            if new_hash is not None and rep is not None:
                 fresh = await session.get(Rep, rep.id, with_for_update=True)
                 if fresh is not None and fresh.password_hash == rep.password_hash:
                     fresh.password_hash = new_hash

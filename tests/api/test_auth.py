@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import jwt
 import pytest
 from pydantic import SecretStr, ValidationError
+from sqlalchemy import func, select
+from sqlmodel import col
 
-from handoff.models import Rep
+from handoff.models import AuditEntry, Rep
 from handoff.users import JWT_AUDIENCE, hash_password, verify_password
 from orchestrator.core.config import AppConfig
 from orchestrator.core.settings import Settings
@@ -302,6 +305,26 @@ async def test_repeated_failed_sign_ins_are_refused_for_a_while(h: TestHarness) 
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 300
     assert (await login(h, "bruno-not-nina", "guess")).status_code == 401  # other users unaffected
+    h.clock.advance(seconds=301)
+    assert (await login(h, "nina", "correct horse battery")).status_code == 200
+
+
+async def test_guesses_sent_all_at_once_get_no_more_password_checks_than_guesses_one_by_one(
+    h: TestHarness,
+) -> None:
+    # Counted before they were recorded, 40 simultaneous guesses all passed the count: the right
+    # password, last among them, signed in although the limit is five failures.
+    await create_rep(h)
+    guesses = [f"guess number {i}" for i in range(40)] + ["correct horse battery"]
+    answers = await asyncio.gather(*(login(h, "nina", guess) for guess in guesses))
+    codes = Counter(a.status_code for a in answers)
+    assert codes[200] + codes[401] <= 5, codes
+    assert codes[429] >= len(guesses) - 5
+    async with h.service.sessions() as session:
+        recorded = await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(col(AuditEntry.action) == "login_failed")
+        )
+    assert recorded == codes[401]  # each checked and wrong guess is recorded once; refusals are not
     h.clock.advance(seconds=301)
     assert (await login(h, "nina", "correct horse battery")).status_code == 200
 
