@@ -345,6 +345,14 @@ class NotificationHub:
             subscription.closed.set()
         return len(ended)
 
+    def end_streams_of(self, rep_id: str) -> int:
+        """End `rep_id`'s open streams in this process, without revoking them (their role or
+        queues changed): the clients reconnect, and are served what they may see now."""
+        ended = [s for s in self._subscribers if s.viewer.id == rep_id]
+        for subscription in ended:
+            subscription.closed.set()
+        return len(ended)
+
     def end_streams(self) -> int:
         """End every open stream of this process now (it is stopping): an event stream never ends on
         its own, and the server waits for every open response before it stops. The clients

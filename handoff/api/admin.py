@@ -88,7 +88,13 @@ async def create_rep(
 
 @router.patch("/reps/{rep_id}", responses=errors(400, 404, 422))
 async def update_rep(
-    rep_id: RepId, body: RepUpdate, admin: AdminDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep
+    rep_id: RepId,
+    body: RepUpdate,
+    admin: AdminDep,
+    sessions: SessionsDep,
+    config: ConfigDep,
+    clock: ClockDep,
+    hub: HubDep,
 ) -> RepOut:
     now = clock.now()
     password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
@@ -114,6 +120,10 @@ async def update_rep(
         )
         await session.flush()
         out = await one_rep_out(session, rep)
+    if body.role is not None or body.queues is not None:
+        # What they may see changed: their live streams end now and reconnect with the new rights
+        # (in other processes: at their next check).
+        hub.end_streams_of(rep_id)
     return out
 
 

@@ -179,16 +179,17 @@ async def current_actor(
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-async def still_signed_in(request: Request) -> bool:
-    """Whether the credentials of this (long-lived) request would still be accepted now."""
+async def viewer_now(request: Request) -> Viewer | None:
+    """What the caller of this (long-lived) request may see now: None once its credentials would no
+    longer be accepted. A role or queues changed since it began give another `Viewer`."""
     state = request.app.state
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
     try:
-        await current_actor(request, state.sessions, state.settings, state.clock, token)
+        actor = await current_actor(request, state.sessions, state.settings, state.clock, token)
     except Unauthenticated:
-        return False
-    return True
+        return None
+    return actor.viewer
 
 
 async def current_admin(actor: ActorDep) -> Actor:

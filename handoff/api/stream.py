@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from handoff.api.deps import ActorDep, HubDep, still_signed_in
+from handoff.api.deps import ActorDep, HubDep, viewer_now
 from handoff.api.errors import errors
 from handoff.api.schemas import StreamReady
 from orchestrator.core.enums import EventType
@@ -87,9 +87,10 @@ async def stream(
                     if item.id not in replayed:
                         yield item.sse()
                 elif ended not in done:
-                    # Each ping re-checks the caller may still sign in (a rep disabled through
-                    # another process), so a revoked stream ends within one ping interval.
-                    if not await still_signed_in(request):
+                    # Each ping re-checks who the caller is now: a rep disabled, or whose role or
+                    # queues changed (through any process), ends within one ping interval; a
+                    # client still signed in reconnects, with what it may see now.
+                    if await viewer_now(request) != subscription.viewer:
                         break
                     yield ": ping\n\n"
             # Cut off for falling behind, or revoked: a client that may reconnect catches up with

@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from handoff.models import Rep
 from handoff.notify import NotificationHub, StreamEvent, Subscription
 from handoff.policy import viewer_of
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import EventType, Owner
+from orchestrator.core.enums import EventType, Owner, Role
 from orchestrator.core.tables import Conversation
-from tests.api.helpers import ACTORS, KINDS, VISIBLE, add_event, bearer, open_stream, seed_conversation
+from tests.api.helpers import ACTORS, KINDS, VISIBLE, Kind, add_event, bearer, open_stream, seed_conversation
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 
@@ -330,6 +331,37 @@ async def test_a_closed_stream_leaves_no_waiting_task_behind(
     waits = {"Queue.get", "Event.wait"}
     left = [t for t in asyncio.all_tasks() if not t.done() and t.get_coro().__qualname__ in waits]  # type: ignore[union-attr]
     assert left == []
+
+
+async def test_a_leads_open_stream_ends_when_an_admin_takes_their_department_away(
+    h: TestHarness, live: str
+) -> None:
+    support = await seed_conversation(h, "waiting_support")
+    async with open_stream(live, "lena") as lena:
+        changed = await h.http.patch(
+            "/api/admin/reps/lena", json={"role": "rep", "queues": ["billing"]}, headers=bearer("admin")
+        )
+        assert changed.status_code == 200, changed.text
+        await lena.until_closed(within=5)
+    # Reconnected, she is served what she may see now: support's events no longer reach her.
+    async with open_stream(live, "lena") as again:
+        await add_event(h, support, EventType.ESCALATED)
+        billing = await seed_conversation(h, Kind("waiting_billing", Owner.QUEUED, "billing", None))
+        hers = await add_event(h, billing, EventType.SLA_WARNING)
+        received = [await again.next(), await again.next()]  # the billing handoff, then the warning
+    assert [e.data["conversation_id"] for e in received] == [billing, billing]
+    assert received[-1].id == hers
+
+
+async def test_a_stream_whose_reps_rights_changed_elsewhere_ends_at_its_next_check(
+    h: TestHarness, live: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process changed them: nothing tells this one but the stream's own periodic check.
+    monkeypatch.setattr("handoff.api.stream.STREAM_PING_S", 0.2)
+    async with open_stream(live, "lena") as lena:
+        async with h.service.sessions() as session, session.begin():
+            (await session.get_one(Rep, "lena")).role = Role.REP
+        await lena.until_closed(within=5)
 
 
 async def test_a_disabled_reps_open_stream_ends_at_once(h: TestHarness, live: str) -> None:
