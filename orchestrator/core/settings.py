@@ -187,6 +187,11 @@ class Settings(BaseSettings):
     notify_webhook_secret: SecretStr | None = Field(
         default=None, description="the key of those signatures (required with the URL)"
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="the bearer token a scraper (Prometheus) sends to `GET /metrics`, which names every "
+        "user and their workload: without it the metrics are refused outside development mode",
+    )
     sql_echo: bool = Field(default=False, description="log every SQL statement (debugging only)")
     log_json: bool = Field(
         default=False, description="one JSON object per log line (ours and the libraries'), for a collector"
