@@ -113,6 +113,13 @@ async def browser_session_rep(session: AsyncSession, *, request: Request, at: da
     return rep
 
 
+def _secure(request: Request) -> bool:
+    """Cookies only over HTTPS: always in a deployment (behind a TLS proxy the request this process
+    sees may be plain HTTP, and the proxy's forwarded scheme is not trusted by default); in
+    development mode when the request came over HTTPS."""
+    return request.url.scheme == "https" or not request.app.state.settings.dev_mode
+
+
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
         COOKIE,
@@ -120,7 +127,7 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
         max_age=int(SESSION_TTL.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         path="/",
     )
 
@@ -137,7 +144,7 @@ def set_login_csrf_cookie(response: Response, request: Request, token: str) -> N
         max_age=3600,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         path="/login",
     )
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import httpx
+
+from handoff.web.session import COOKIE, LOGIN_CSRF_COOKIE
+from orchestrator.core.clock import FrozenClock
+from orchestrator.core.settings import Settings
+from orchestrator.runtime.app import create_app
+from orchestrator.runtime.container import Service
 from tests.api.helpers import bearer, seed_conversation
+from tests.conftest import OPEN_HOURS
 from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, hidden, sign_in
 
@@ -138,3 +146,25 @@ async def test_team_actions_with_the_cookie_need_the_csrf_token(h: TestHarness) 
         path = f"/api/canned-replies/{created.json()['id']}"
         assert (await client.delete(path)).status_code == 403
         assert (await client.delete(path, headers={"X-CSRF-Token": csrf})).status_code == 204
+
+
+async def test_a_deployment_sets_its_cookies_for_https_only_behind_a_plain_http_hop(sqlite_url: str) -> None:
+    # Behind a TLS proxy, this process sees plain HTTP: the cookies must still never travel without TLS.
+    settings = Settings(
+        database_url=sqlite_url, dev_mode=False, run_background=False, whatsapp_api_url="http://graph.invalid"
+    )
+    async with Service.running(settings, clock=FrozenClock(OPEN_HOURS), migrate=False) as service:
+        transport = httpx.ASGITransport(app=create_app(service=service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://handoff.internal") as client:
+            form = await client.get("/login")
+            csrf = hidden(form.text, "csrf")
+            signed = await client.post(
+                "/login",
+                data={"username": "tara", "password": "demo-tara", "csrf": csrf, "next": "/inbox"},
+                headers={"Cookie": f"{LOGIN_CSRF_COOKIE}={csrf}"},
+            )
+    assert "; secure" in form.headers["set-cookie"].lower()
+    assert signed.status_code == 303, signed.text
+    session_cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith(f"{COOKIE}="))
+    assert "; secure" in session_cookie.lower()
+    assert "; httponly" in session_cookie.lower()
