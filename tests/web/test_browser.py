@@ -424,6 +424,28 @@ async def test_what_a_rep_was_typing_survives_their_session_ending(
     await context.close()
 
 
+async def test_what_a_rep_was_typing_is_dropped_when_they_sign_out_and_never_shown_to_another(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    # A shared computer: Tara leaves a draft behind and signs out; Lena signs in at the same browser.
+    shared = await seed_conversation(h, "tara_support", name="Shared Desk")
+    context, page = await signed_in(chromium, site, "tara", "demo-tara")
+    await page.goto(f"/conversations/{shared}")
+    await page.locator("#composer-text").fill("Card ending 4111, refund approved")
+    await page.goto("/inbox")  # left the page: the draft is kept for her
+    kept = await page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('handoff-draft-'))")
+    assert kept == [f"handoff-draft-tara-{shared}"]
+    await page.locator("#sign-out").click()
+    await expect(page).to_have_url(re.compile(r"/login"))
+    assert await page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('handoff-draft-'))") == []
+    await page.get_by_label("User id").fill("lena")
+    await page.get_by_label("Password or API token").fill("demo-lena")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.goto(f"/conversations/{shared}")
+    await expect(page.locator("#composer-text")).to_have_value("")
+    await context.close()
+
+
 async def test_a_lead_reads_the_dashboards_figures_by_name_on_a_phone(
     h: TestHarness, site: str, chromium: Browser
 ) -> None:

@@ -10,6 +10,21 @@
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrf = csrfMeta ? csrfMeta.content : "";
 
+  // Signing out drops every unsent text this browser kept (see the composer's drafts): the next
+  // person to sign in here must not find it.
+  let signingOut = false;
+  const signOut = document.getElementById("sign-out");
+  if (signOut && signOut.form) {
+    signOut.form.addEventListener("submit", function () {
+      signingOut = true;
+      try {
+        Object.keys(localStorage)
+          .filter(function (key) { return key.indexOf("handoff-draft-") === 0; })
+          .forEach(function (key) { localStorage.removeItem(key); });
+      } catch (e) { /* storage unavailable: nothing was kept */ }
+    });
+  }
+
   // Observable by tests and by integrations running in the page.
   window.__handoffAlerts = [];
   window.__handoffStream = { opened: 0, events: [] };
@@ -253,11 +268,12 @@
   }
 
   // What the rep was typing survives leaving the page (a session that ended, a reload, a click
-  // elsewhere): kept per conversation in this browser, put back when they return, dropped once sent.
-  const draftKey = "handoff-draft-" + conversationId;
+  // elsewhere): kept per rep and conversation in this browser, put back when they return, dropped
+  // once sent, and all dropped when they sign out (the next person at this browser never sees it).
+  const draftKey = "handoff-draft-" + me + "-" + conversationId;
   function keepDraft() {
     const text = document.getElementById("composer-text");
-    if (!composer || !text) return;
+    if (!composer || !text || signingOut) return;
     try {
       if (text.value.trim()) {
         localStorage.setItem(draftKey, JSON.stringify({ text: text.value, mode: composer.dataset.mode }));
