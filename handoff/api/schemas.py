@@ -299,7 +299,9 @@ class StreamReady(BaseModel):
 
 
 # -- parameters -------------------------------------------------------------------------------------
-ConversationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ID_MAX = 2**31 - 1  # rows' ids (PostgreSQL's integer)
+EVENT_ID_MAX = 2**63 - 1  # the most an event id given to compare with may be (SQLite's integer)
+ConversationId = Annotated[int, Path(ge=1, le=ID_MAX)]
 RepId = Annotated[str, Path(min_length=1, max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]

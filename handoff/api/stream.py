@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from handoff.api.deps import ActorDep, HubDep, viewer_now
 from handoff.api.errors import errors
-from handoff.api.schemas import StreamReady
+from handoff.api.schemas import EVENT_ID_MAX, StreamReady
 from orchestrator.core.enums import EventType
 
 STREAM_PING_S = 15.0
@@ -39,12 +39,14 @@ async def stream(
     hub: HubDep,
     types: Annotated[list[EventType] | None, Query(description="only these event types")] = None,
     last_event_id: Annotated[
-        int | None, Header(alias="Last-Event-ID", ge=0, description="resume after this event id")
+        int | None,
+        Header(alias="Last-Event-ID", ge=0, le=EVENT_ID_MAX, description="resume after this event id"),
     ] = None,
     after: Annotated[
         int | None,
         Query(
             ge=0,
+            le=EVENT_ID_MAX,
             description="start after this event id: what the caller has already seen (a page's "
             "render), so nothing committed before the stream connects is lost; `Last-Event-ID` wins",
         ),

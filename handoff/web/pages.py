@@ -39,7 +39,7 @@ from handoff.api.reads import (
     queue_waiting,
     workspace_service,
 )
-from handoff.api.schemas import ConversationDetail, ConversationSummary
+from handoff.api.schemas import ID_MAX, ConversationDetail, ConversationSummary
 from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
 from handoff.models import Note, Rep, RepQueue
 from handoff.policy import visibility_clause
@@ -367,6 +367,8 @@ async def _names(service: WorkspaceService, ids: set[str]) -> dict[str, str]:
 async def _conversation_view(
     service: WorkspaceService, user: PageUser, conversation_id: int, before: int | None = None
 ) -> dict[str, Any]:
+    if not 1 <= conversation_id <= ID_MAX:  # an address typed or altered by hand: no such page
+        raise NotFound("conversation not found")
     detail = await _detail(service, user, conversation_id, before)
     ends_at: datetime | None = None
     async with service.sessions() as session:
@@ -436,7 +438,7 @@ async def _mark_read(service: WorkspaceService, user: PageUser, conversation_id:
 @router.get("/conversations/{conversation_id}/earlier")
 async def conversation_earlier(
     conversation_id: int,
-    before: Annotated[int, Query(ge=1)],
+    before: Annotated[int, Query(ge=1, le=ID_MAX)],
     request: Request,
     user: UserDep,
     service: WorkspaceServiceDep,

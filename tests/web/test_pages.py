@@ -48,6 +48,22 @@ async def test_another_reps_conversation_is_not_found_by_url(h: TestHarness) -> 
             assert "Secret Customer" not in fragment.text
 
 
+async def test_an_id_beyond_any_row_is_a_page_not_found_not_a_server_error(h: TestHarness) -> None:
+    mine = await seed_conversation(h, "tara_support")
+    huge = 10**20
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = await client.get(f"/conversations/{huge}")
+        assert page.status_code == 404
+        assert "Conversation not found" in page.text
+        fragment = await client.get(f"/conversations/{huge}/fragments/panel")
+        assert fragment.status_code == 404
+        earlier = await client.get(f"/conversations/{mine}/earlier", params={"before": huge})
+        assert earlier.status_code == 422
+        stream = await client.get("/api/stream", params={"after": huge})
+        assert stream.status_code == 422
+
+
 async def test_conversation_page_shows_transcript_context_and_who_may_write(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
     async with browser(h) as client:
