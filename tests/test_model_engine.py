@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.api.helpers import bearer, seed_conversation
 from tests.factories import auth, say, text
 from tests.fakes.graph import TestHarness
 from tests.fakes.openai_server import ScriptedOpenAI, analysis
@@ -69,3 +70,17 @@ async def test_model_failure_hands_off_as_ai_unavailable_and_tells_the_customer(
     detail = (await mh.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
     (failure,) = [e for e in detail["events"] if e["type"] == "llm_failure"]
     assert failure["details"]["kind"], failure  # why the model failed is in the context log
+
+
+async def test_a_hand_back_the_rep_may_not_make_is_refused_before_the_model_is_asked(
+    mh: TestHarness, scripted: ScriptedOpenAI
+) -> None:
+    # Diego sees the waiting conversation of his queue but may not hand it back: refused without a
+    # model call for a briefing nobody will read (each one costs).
+    waiting = await seed_conversation(mh, "waiting_support")
+    asked = len(scripted.requests)
+    refused = await mh.http.post(
+        f"/api/conversations/{waiting}/hand-back", json={"note": "all sorted"}, headers=bearer("diego")
+    )
+    assert refused.status_code == 403, refused.text
+    assert len(scripted.requests) == asked

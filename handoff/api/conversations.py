@@ -433,7 +433,8 @@ async def hand_back_to_bot(
 ) -> ActionOut:
     """Give the conversation back to the bot, which resumes with a briefing of what the human did."""
     async with sessions() as session:
-        await visible_conversation(session, actor.viewer, conversation_id)
+        conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
+        require(actor.viewer, Action.HAND_BACK, conversation)  # before the model is paid to brief
         lines = await handback.rep_lines_of(session, conversation_id=conversation_id)
     # The model writes the briefing outside any transaction (it may take seconds).
     briefing = await bot.brief(rep_lines=lines, note=body.note) or handback.offline_briefing(body.note, lines)
