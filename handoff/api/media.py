@@ -86,7 +86,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _disposition(media: Media, mime: str) -> str:
-    inline = media.kind != "document" and mime.startswith(INLINE_TYPES)
+    # SVG is an image that can carry scripts: a download, whatever the sandbox would allow.
+    inline = media.kind != "document" and mime.startswith(INLINE_TYPES) and not mime.startswith("image/svg")
     name = media.filename or f"{media.kind}-{media.id}"
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
     return f"{'inline' if inline else 'attachment'}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"

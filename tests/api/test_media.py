@@ -258,6 +258,30 @@ async def test_a_file_over_the_size_limit_is_refused_without_downloading_it(
     assert [what for what, *_ in fake_graph.media_requests] == ["metadata"]
 
 
+async def test_an_image_that_can_carry_script_is_served_as_a_download(
+    h: TestHarness, fake_graph: FakeGraphAPI
+) -> None:
+    # An SVG is a document that can hold scripts: never rendered inline from the service's origin.
+    document = load_fixture("inbound_image_with_url_pywa.json")
+    message = document["entry"][0]["changes"][0]["value"]["messages"][0]
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    message["image"]["mime_type"] = "image/svg+xml"
+    message["image"]["sha256"] = base64.b64encode(hashlib.sha256(svg).digest()).decode()
+    fake_graph.add_media(str(message["image"]["id"]), svg, "image/svg+xml")
+    conversation_id = await seed_conversation(h, "tara_support")
+    await give_contact_number(h, conversation_id, message["from"])
+    assert (await h.post(document)).status_code == 200
+    assert h.service.media is not None
+    await h.service.media.drain()
+    [media] = await media_rows(h, conversation_id)
+    served = await h.http.get(
+        f"/api/conversations/{conversation_id}/media/{media.id}", headers=bearer("tara")
+    )
+    assert served.status_code == 200
+    assert served.headers["content-disposition"].startswith("attachment;")
+    assert "sandbox" in served.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize(
     "fixture",
     [
