@@ -4,14 +4,14 @@ issue an API token, disable). Every change is in the audit log."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
-from handoff import flows_rep
-from handoff.api.deps import AdminDep, ClockDep, ConfigDep, HubDep, SessionsDep
+from handoff import erasure, flows_rep
+from handoff.api.deps import AdminDep, ClockDep, ConfigDep, HubDep, MemoryDep, SessionsDep
 from handoff.api.errors import errors
-from handoff.api.schemas import ApiTokenOut, ProcessOut, RepCreate, RepId, RepOut, RepUpdate
+from handoff.api.schemas import ApiTokenOut, CustomerErased, ProcessOut, RepCreate, RepId, RepOut, RepUpdate
 from handoff.api.visibility import one_rep_out
 from handoff.errors import Conflict, NotFound
 from handoff.models import Rep
@@ -55,6 +55,24 @@ async def read_processes(_admin: AdminDep, sessions: SessionsDep, clock: ClockDe
         )
         for b in beats
     ]
+
+
+@router.delete("/customers/{customer}", responses=errors(404, 409, 422))
+async def erase_customer(
+    customer: Annotated[str, Path(min_length=3, max_length=128, description="WhatsApp number or user id")],
+    admin: AdminDep,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    memory: MemoryDep,
+) -> CustomerErased:
+    """Erase everything the service holds about a customer, on their request (data-protection
+    law's right to erasure): contact, conversations, messages, media, the context log, notes, the
+    raw deliveries that carry their number, and the bot's memory of them. Not undoable. The audit
+    log records that a customer was erased and how much, never who."""
+    async with sessions() as session, session.begin():
+        erased = await erasure.erase_customer(session, customer=customer, actor_id=admin.id, at=clock.now())
+    await memory.forget(erased.conversation_ids)
+    return CustomerErased(**erased.counts())
 
 
 @router.post("/reps", status_code=201, responses=errors(400, 409, 422))

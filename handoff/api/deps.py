@@ -26,6 +26,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handoff.erasure import BotMemory
 from handoff.errors import Forbidden, Unauthenticated
 from handoff.handback import BotResumer
 from handoff.models import Rep
@@ -52,11 +53,12 @@ def expose(
     whatsapp: GraphClient,
     resumer: BotResumer,
     dispatcher: Dispatcher,
+    memory: BotMemory,
 ) -> None:
     """Put the parts the rep API reads on `app.state` (the composition root calls this)."""
     state.sessions, state.settings, state.config, state.clock = sessions, settings, config, clock
     state.notifier, state.whatsapp, state.resumer = notifier, whatsapp, resumer
-    state.dispatcher = dispatcher
+    state.dispatcher, state.memory = dispatcher, memory
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -96,6 +98,14 @@ ConfigDep = Annotated[AppConfig, Depends(get_config)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 HubDep = Annotated[NotificationHub, Depends(get_hub)]
 ResumerDep = Annotated[BotResumer, Depends(get_resumer)]
+
+
+def get_memory(request: Request) -> BotMemory:
+    memory: BotMemory = request.app.state.memory
+    return memory
+
+
+MemoryDep = Annotated[BotMemory, Depends(get_memory)]
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,20 @@ class ProcessOut(BaseModel):
     state: Literal["live", "silent"]
 
 
+class CustomerErased(BaseModel):
+    """What an erasure removed (counts only: who it was is not kept anywhere)."""
+
+    contact_id: int
+    conversations: int
+    messages: int
+    media: int
+    statuses: int
+    events: int
+    notes: int
+    raw_deliveries: int
+    inbox_items: int
+
+
 class StreamReady(BaseModel):
     rep_id: str
     resumed_after: int | None

@@ -23,7 +23,7 @@ from handoff.web.pages import install as install_workspace
 from orchestrator.core.db import DATABASE_RETRY_AFTER_S, UNAVAILABLE
 from orchestrator.core.settings import Settings, get_settings
 from orchestrator.runtime.container import Service
-from orchestrator.runtime.handback import GraphResumer
+from orchestrator.runtime.handback import GraphMemory, GraphResumer
 from orchestrator.runtime.webhook import acknowledge, is_acknowledgement
 from orchestrator.runtime.webhook import install as install_webhook
 
@@ -162,4 +162,5 @@ def _expose(app: FastAPI, service: Service) -> None:
         whatsapp=service.client,
         resumer=GraphResumer(config=service.config, llm=service.llm),
         dispatcher=service.dispatcher,
+        memory=GraphMemory(service.graph),
     )

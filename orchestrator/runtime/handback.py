@@ -18,9 +18,11 @@ from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Conversation
+from orchestrator.runtime.graph import thread_config
 
 if TYPE_CHECKING:  # the model client (and openai) load only when a model is configured
     from agents.llm import LLMClient
+    from orchestrator.runtime.graph import AgentGraph
 
 
 @dataclass
@@ -41,6 +43,20 @@ class GraphResumer:
             return None
         facts = [*(result.known_facts or []), result.summary_for_customer or ""]
         return "; ".join(facts).strip("; ") or None
+
+
+@dataclass
+class GraphMemory:
+    """The bot's memory of conversations (`handoff.erasure.BotMemory`): their graph checkpoints."""
+
+    graph: AgentGraph
+
+    async def forget(self, conversation_ids: Sequence[int]) -> None:
+        if not conversation_ids:
+            return
+        saver = await self.graph.checkpointer()
+        for conversation_id in conversation_ids:
+            await saver.adelete_thread(thread_config(conversation_id)["configurable"]["thread_id"])
 
 
 @dataclass(frozen=True)

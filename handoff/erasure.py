@@ -1,0 +1,152 @@
+"""Erasing a customer: the right to erasure of data-protection law (GDPR article 17, and its
+equivalents), done by an admin on the customer's request.
+
+Everything the service holds about the customer goes in one transaction: the contact, its
+conversations with their messages, media (and their bytes), delivery statuses, the context log,
+assignments, timers, notes and their mentions, read markers, and the raw webhook deliveries and
+inbox items that carry the customer's number or WhatsApp user id (a raw delivery that also carried
+other customers' messages goes with it: raw deliveries are a debugging aid, kept a week by default).
+The bot's memory of the conversations (its graph checkpoints) is erased by the caller after the
+commit (`BotMemory.forget`). The audit log records that a customer was erased and how much went,
+never who it was.
+
+A customer whose bot turn is running right now is not erased (`Conflict`): the turn would write on
+after the erasure. It takes seconds; the caller tries again. A customer who writes again afterwards
+is a new contact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from handoff.errors import Conflict, NotFound
+from handoff.models import Assignment, ConversationRead, Mention, Note, Timer
+from handoff.reps import audit
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.tables import (
+    Contact,
+    Conversation,
+    InboxItem,
+    Media,
+    MediaContent,
+    Message,
+    MessageStatusEvent,
+    WebhookDelivery,
+)
+
+
+class BotMemory(Protocol):
+    """The bot's own memory of conversations (the composition root gives it)."""
+
+    async def forget(self, conversation_ids: Sequence[int]) -> None:
+        """Erase what the bot keeps of these conversations (its graph checkpoints)."""
+        ...
+
+
+@dataclass
+class Erased:
+    contact_id: int
+    conversation_ids: list[int] = field(default_factory=list)
+    messages: int = 0
+    media: int = 0
+    statuses: int = 0
+    events: int = 0
+    notes: int = 0
+    raw_deliveries: int = 0
+    inbox_items: int = 0
+
+    def counts(self) -> dict[str, Any]:
+        counts = asdict(self)
+        counts["conversations"] = len(counts.pop("conversation_ids"))
+        return counts
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str, at: datetime) -> Erased:
+    """Erase the customer whose WhatsApp number (`wa_id`, digits without `+`) or business-scoped user
+    id is `customer`. Raises `NotFound` (no such customer) or `Conflict` (a bot turn runs now)."""
+    number = customer.strip().removeprefix("+")
+    contact = (
+        await session.execute(
+            select(Contact)
+            .where(or_(col(Contact.wa_id) == number, col(Contact.user_id) == number))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if contact is None or contact.id is None:
+        raise NotFound("no customer with this number or user id")
+    conversations = list(
+        (
+            await session.execute(
+                select(Conversation).where(col(Conversation.contact_id) == contact.id).with_for_update()
+            )
+        ).scalars()
+    )
+    if any(c.lease_until is not None and c.lease_until > at and c.lease_owner for c in conversations):
+        raise Conflict("the bot is answering this customer right now; try again in a few seconds")
+    erased = Erased(
+        contact_id=contact.id, conversation_ids=sorted(c.id for c in conversations if c.id is not None)
+    )
+    ids = erased.conversation_ids
+    wamids = [
+        w
+        for w in (
+            await session.execute(
+                select(col(Message.wa_message_id)).where(
+                    col(Message.conversation_id).in_(ids), col(Message.wa_message_id).is_not(None)
+                )
+            )
+        ).scalars()
+        if w
+    ]
+    media_ids = select(col(Media.id)).where(col(Media.conversation_id).in_(ids)).scalar_subquery()
+    await session.execute(delete(MediaContent).where(col(MediaContent.media_id).in_(media_ids)))
+    erased.media = _count(await session.execute(delete(Media).where(col(Media.conversation_id).in_(ids))))
+    if wamids:
+        erased.statuses = _count(
+            await session.execute(
+                delete(MessageStatusEvent).where(col(MessageStatusEvent.wa_message_id).in_(wamids))
+            )
+        )
+    await session.execute(delete(Mention).where(col(Mention.conversation_id).in_(ids)))
+    erased.notes = _count(await session.execute(delete(Note).where(col(Note.conversation_id).in_(ids))))
+    await session.execute(delete(ConversationRead).where(col(ConversationRead.conversation_id).in_(ids)))
+    await session.execute(delete(Timer).where(col(Timer.conversation_id).in_(ids)))
+    await session.execute(delete(Assignment).where(col(Assignment.conversation_id).in_(ids)))
+    erased.events = _count(
+        await session.execute(delete(ContextEvent).where(col(ContextEvent.conversation_id).in_(ids)))
+    )
+    erased.messages = _count(
+        await session.execute(delete(Message).where(col(Message.conversation_id).in_(ids)))
+    )
+    await session.execute(delete(Conversation).where(col(Conversation.id).in_(ids)))
+    await session.execute(delete(Contact).where(col(Contact.id) == contact.id))
+    # The raw copies: every delivery and inbox item that names the customer (their number appears
+    # in `from` and `wa_id`, their user id in `user_id`), applied or not.
+    # Matched as JSON strings, quotes included: another customer's longer number never matches.
+    quoted = [f'"{n}"' for n in (contact.wa_id, contact.user_id) if n]
+    body = col(WebhookDelivery.body)
+    erased.raw_deliveries = _count(
+        await session.execute(
+            delete(WebhookDelivery).where(or_(*(body.contains(q, autoescape=True) for q in quoted)))
+        )
+    )
+    item = sa.cast(col(InboxItem.item), sa.Text)
+    erased.inbox_items = _count(
+        await session.execute(
+            delete(InboxItem).where(or_(*(item.contains(q, autoescape=True) for q in quoted)))
+        )
+    )
+    audit(session, actor_id=actor_id, action="customer_erased", at=at, details=erased.counts())
+    return erased
