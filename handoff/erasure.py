@@ -23,14 +23,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from handoff.assignment import release_capacity
 from handoff.errors import Conflict, NotFound
 from handoff.models import Assignment, ConversationRead, Mention, Note, Timer
 from handoff.reps import audit
 from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import AssignmentStatus
 from orchestrator.core.tables import (
     Contact,
     Conversation,
@@ -123,6 +125,18 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     erased.notes = _count(await session.execute(delete(Note).where(col(Note.conversation_id).in_(ids))))
     await session.execute(delete(ConversationRead).where(col(ConversationRead.conversation_id).in_(ids)))
     await session.execute(delete(Timer).where(col(Timer.conversation_id).in_(ids)))
+    # A rep working the customer's conversation gets that capacity back.
+    working = await session.execute(
+        select(col(Assignment.rep_id), func.count())
+        .where(
+            col(Assignment.conversation_id).in_(ids),
+            col(Assignment.status) == AssignmentStatus.ACTIVE,
+            col(Assignment.rep_id).is_not(None),
+        )
+        .group_by(col(Assignment.rep_id))
+    )
+    for rep_id, count in working.all():
+        await release_capacity(session, rep_id=str(rep_id), count=int(count))
     await session.execute(delete(Assignment).where(col(Assignment.conversation_id).in_(ids)))
     erased.events = _count(
         await session.execute(delete(ContextEvent).where(col(ContextEvent.conversation_id).in_(ids)))

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 from sqlmodel import SQLModel, col
 
-from handoff.models import Assignment, AuditEntry, ConversationRead, Mention, Note, Timer
+from handoff.models import Assignment, AuditEntry, ConversationRead, Mention, Note, Rep, Timer
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.tables import (
@@ -103,6 +103,11 @@ async def test_erasing_a_customer_removes_everything_about_them_and_nothing_of_a
         for t in (Message, ContextEvent, WebhookDelivery, InboxItem, MessageStatusEvent, Note)
     }
 
+    async with h.service.sessions() as session:
+        worker = (await session.get_one(Conversation, erased)).assignee_id
+        assert worker is not None
+        open_before = (await session.get_one(Rep, worker)).open_count
+
     response = await h.http.delete(f"/api/admin/customers/+{ERASED}", headers=bearer("admin"))
     assert response.status_code == 200, response.text
     counts = response.json()
@@ -131,6 +136,9 @@ async def test_erasing_a_customer_removes_everything_about_them_and_nothing_of_a
     assert not [i for i in items if f"'{ERASED}'" in i]
     assert not [s for s in statuses if f"'{ERASED}'" in s]
     assert await _checkpoints(h, erased) == 0
+
+    async with h.service.sessions() as session:
+        assert (await session.get_one(Rep, worker)).open_count == open_before - 1, "capacity given back"
 
     # The other customer, whose number contains the erased one, keeps everything.
     assert await _count(h, Conversation, col(Conversation.id) == other) == 1
