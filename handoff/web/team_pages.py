@@ -48,6 +48,7 @@ KNOWN_ACTIONS = (
     "canned_updated",
     "canned_deleted",
     "login_failed",
+    "customer_erased",
 )
 
 
@@ -202,3 +203,11 @@ def details_text(details: dict[str, Any] | None) -> str:
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         parts.append(f"{key}={shown}")
     return " · ".join(parts)
+
+
+@router.get("/team/privacy")
+async def privacy_page(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    """Erasing a customer on their request (admins only): `DELETE /api/admin/customers/{number}`."""
+    if user.actor.role != Role.ADMIN:
+        return _refused(request, service, user)
+    return render(request, "team_privacy.html", service, user, section="privacy")

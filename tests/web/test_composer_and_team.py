@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from handoff.models import Assignment
 from orchestrator.core.enums import AssignmentStatus, Owner
-from orchestrator.core.tables import Conversation
+from orchestrator.core.tables import Contact, Conversation
 from tests.api.helpers import Kind, bearer, seed_conversation
 from tests.fakes.graph import TestHarness
 from tests.web.test_browser import shot, signed_in
@@ -312,4 +312,32 @@ async def test_a_lead_reads_their_teams_medians_on_the_metrics_page(
     await expect(diego.locator('[data-col="resolved"]')).to_have_text("0")
     await expect(page.locator("#rep-metrics tbody tr")).to_have_count(4)  # Lena's two departments
     await shot(page, "team-metrics.png")
+    await context.close()
+
+
+async def test_an_admin_erases_a_customer_from_the_customers_data_page(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    forgotten = await seed_conversation(h, "tara_support", name="Forget Me")
+    async with h.service.sessions() as session:
+        contact = await session.get_one(Contact, (await session.get_one(Conversation, forgotten)).contact_id)
+    assert contact.wa_id is not None
+    typed = f"+{contact.wa_id[:4]} {contact.wa_id[4:8]} {contact.wa_id[8:]}"  # as people write numbers
+    context, page = await signed_in(chromium, site, "admin", "demo-admin")
+    await page.goto("/team/privacy")
+    await page.get_by_label("WhatsApp number or user id").fill(typed)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Erase this customer").click()
+    await expect(page.locator("#erase-result")).to_contain_text("Erased: 1 conversation(s)")
+    await shot(page, "team-privacy.png")
+    await context.close()
+    gone = await h.http.get(f"/api/conversations/{forgotten}", headers=bearer("admin"))
+    assert gone.status_code == 404
+
+    context, lead = await signed_in(chromium, site, "lena", "demo-lena")
+    await lead.goto("/team/reps")
+    await expect(lead.locator(".team-nav")).not_to_contain_text("Customers' data")
+    refused = await lead.goto("/team/privacy")
+    assert refused is not None
+    assert refused.status == 403
     await context.close()

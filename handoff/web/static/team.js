@@ -54,6 +54,23 @@
     window.location.reload();
   }
 
+  // Erasing a customer: the number typed (spaces and dashes as people write them) goes in the path.
+  document.addEventListener("submit", async function (event) {
+    const form = event.target.closest("form[data-erase]");
+    if (!form || !window.handoffApi) return;
+    event.preventDefault();
+    const customer = String(new FormData(form).get("customer") || "").replace(/[\s()-]/g, "");
+    if (!window.confirm("Erase everything about " + customer + "? This cannot be undone.")) return;
+    const result = document.getElementById("erase-result");
+    try {
+      const erased = await window.handoffApi("DELETE", "/api/admin/customers/" + encodeURIComponent(customer));
+      result.textContent = "Erased: " + erased.conversations + " conversation(s), " + erased.messages +
+        " message(s), " + erased.media + " media file(s), " + erased.raw_deliveries + " raw deliveries.";
+      result.hidden = false;
+      form.reset();
+    } catch (e) { notify(e.message, "error"); }
+  });
+
   document.addEventListener("submit", async function (event) {
     const form = event.target.closest("form[data-api]");
     if (!form || !window.handoffApi) return;
