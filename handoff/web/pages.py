@@ -520,6 +520,26 @@ async def swagger_ui_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, the webhook, or an htmx fragment)."""
+    return (
+        "text/html" in request.headers.get("accept", "")
+        and not request.headers.get("hx-request")
+        and not request.url.path.startswith(("/api/", "/webhooks/"))
+    )
+
+
+def bad_address_page(request: Request) -> Response | None:
+    """The page for a browser whose page address has a value the page does not take (a filter
+    typed by hand, `/inbox?view=everything`): the workspace's "not found"; None for the API, the
+    webhook and fragments, which keep their 422 and its list of problems."""
+    if not _wants_page(request):
+        return None
+    return render(
+        request, "not_found.html", workspace_service(request), None, status_code=404, page_missing=True
+    )
+
+
 def install(app: FastAPI) -> None:
     """Mount the workspace on the app: pages, static files, offline docs, and the sign-in redirect.
     (Create the app with `docs_url=None`, so `/docs` is this offline one.)"""
@@ -539,16 +559,14 @@ def install(app: FastAPI) -> None:
     async def _not_found(request: Request, exc: Exception) -> Response:
         """A browser asking for an address that is no page gets the workspace's page, not JSON;
         the API, the webhook and the other clients keep FastAPI's `{"detail": ...}`."""
-        wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
-            ("/api/", "/webhooks/")
-        )
-        if getattr(exc, "status_code", 404) != 404 or not wants_page:
+        if getattr(exc, "status_code", 404) != 404 or not _wants_page(request):
             return await http_exception_handler(request, cast(StarletteHTTPException, exc))
         return render(
             request, "not_found.html", workspace_service(request), None, status_code=404, page_missing=True
         )
 
     app.add_exception_handler(StarletteHTTPException, _not_found)
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)
     app.include_router(team_pages.router)

@@ -13,12 +13,13 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from handoff.api import deps as api_deps
 from handoff.api import errors as api_errors
 from handoff.api.routers import ROUTERS
+from handoff.web.pages import bad_address_page
 from handoff.web.pages import install as install_workspace
 from orchestrator.core.db import DATABASE_RETRY_AFTER_S, UNAVAILABLE
 from orchestrator.core.settings import Settings, get_settings
@@ -109,7 +110,10 @@ def create_app(
         _expose(app, service)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        page = bad_address_page(request)  # a browser's page address: the workspace's page
+        if page is not None:
+            return page
         problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": problems})
 

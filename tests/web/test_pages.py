@@ -291,3 +291,23 @@ async def test_an_address_that_is_no_page_gets_the_workspaces_page_in_a_browser_
     assert plain.json() == {"detail": "Not Found"}
     not_allowed = await h.http.delete("/healthz", headers={"Accept": "text/html"})
     assert not_allowed.status_code == 405
+
+
+async def test_a_page_address_with_a_value_the_page_does_not_take_gets_a_page_in_a_browser(
+    h: TestHarness,
+) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = await client.get("/inbox", params={"view": "everything"}, headers=html)
+        assert page.status_code == 404
+        assert "Page not found" in page.text
+        fragment = await client.get(
+            "/inbox/list", params={"view": "everything"}, headers={**html, "HX-Request": "true"}
+        )
+        assert fragment.status_code == 422
+    api = await h.http.get(
+        "/api/conversations", params={"limit": 0}, headers={**html, "Authorization": "Bearer demo-tara"}
+    )
+    assert api.status_code == 422
+    assert api.json()["detail"] == ["query.limit: Input should be greater than or equal to 1"]
