@@ -32,6 +32,7 @@ from handoff.errors import Conflict, NotFound
 from handoff.models import Assignment, ConversationRead, Mention, Note, Timer
 from handoff.reps import audit
 from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.db import rows_affected
 from orchestrator.core.enums import AssignmentStatus
 from orchestrator.core.tables import (
     Contact,
@@ -69,10 +70,6 @@ class Erased:
         counts = asdict(self)
         counts["conversations"] = len(counts.pop("conversation_ids"))
         return counts
-
-
-def _count(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str, at: datetime) -> Erased:
@@ -114,15 +111,19 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     ]
     media_ids = select(col(Media.id)).where(col(Media.conversation_id).in_(ids)).scalar_subquery()
     await session.execute(delete(MediaContent).where(col(MediaContent.media_id).in_(media_ids)))
-    erased.media = _count(await session.execute(delete(Media).where(col(Media.conversation_id).in_(ids))))
+    erased.media = rows_affected(
+        await session.execute(delete(Media).where(col(Media.conversation_id).in_(ids)))
+    )
     if wamids:
-        erased.statuses = _count(
+        erased.statuses = rows_affected(
             await session.execute(
                 delete(MessageStatusEvent).where(col(MessageStatusEvent.wa_message_id).in_(wamids))
             )
         )
     await session.execute(delete(Mention).where(col(Mention.conversation_id).in_(ids)))
-    erased.notes = _count(await session.execute(delete(Note).where(col(Note.conversation_id).in_(ids))))
+    erased.notes = rows_affected(
+        await session.execute(delete(Note).where(col(Note.conversation_id).in_(ids)))
+    )
     await session.execute(delete(ConversationRead).where(col(ConversationRead.conversation_id).in_(ids)))
     await session.execute(delete(Timer).where(col(Timer.conversation_id).in_(ids)))
     # A rep working the customer's conversation gets that capacity back.
@@ -138,10 +139,10 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     for rep_id, count in working.all():
         await release_capacity(session, rep_id=str(rep_id), count=int(count))
     await session.execute(delete(Assignment).where(col(Assignment.conversation_id).in_(ids)))
-    erased.events = _count(
+    erased.events = rows_affected(
         await session.execute(delete(ContextEvent).where(col(ContextEvent.conversation_id).in_(ids)))
     )
-    erased.messages = _count(
+    erased.messages = rows_affected(
         await session.execute(delete(Message).where(col(Message.conversation_id).in_(ids)))
     )
     await session.execute(delete(Conversation).where(col(Conversation.id).in_(ids)))
@@ -151,13 +152,13 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     # Matched as JSON strings, quotes included: another customer's longer number never matches.
     quoted = [f'"{n}"' for n in (contact.wa_id, contact.user_id) if n]
     body = col(WebhookDelivery.body)
-    erased.raw_deliveries = _count(
+    erased.raw_deliveries = rows_affected(
         await session.execute(
             delete(WebhookDelivery).where(or_(*(body.contains(q, autoescape=True) for q in quoted)))
         )
     )
     item = sa.cast(col(InboxItem.item), sa.Text)
-    erased.inbox_items = _count(
+    erased.inbox_items = rows_affected(
         await session.execute(
             delete(InboxItem).where(or_(*(item.contains(q, autoescape=True) for q in quoted)))
         )

@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from handoff.models import AuditEntry, Rep, RepQueue
 from orchestrator.core.config import AppConfig
+from orchestrator.core.db import rows_affected
 from orchestrator.core.enums import Presence
 
 _SEEDING_LOCK = text("SELECT pg_advisory_xact_lock(727276)")
@@ -88,7 +89,7 @@ async def keep_demo_reps_present(session: AsyncSession, *, at: datetime) -> int:
         .values(last_seen_at=at)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_affected(result)
 
 
 async def queues_of(session: AsyncSession, *, rep_id: str) -> list[str]:

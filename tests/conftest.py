@@ -136,6 +136,16 @@ async def pg_h(
         yield running
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_h(
+    request: pytest.FixtureRequest, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> AsyncIterator[TestHarness]:
+    """The service on a clean SQLite database and on a clean PostgreSQL database."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    async with service_on(url, config, fake_graph, graph_api_url) as running:
+        yield running
+
+
 @pytest.fixture
 def scripted() -> ScriptedOpenAI:
     """A scripted OpenAI-compatible server (the model engine's tests)."""

@@ -380,6 +380,11 @@ def database_unavailable(error: BaseException) -> bool:
     return psycopg is not None and isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
+def rows_affected(result: Any) -> int:
+    """How many rows an UPDATE or DELETE changed (0 where the driver cannot say)."""
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from orchestrator.core.db import insert_for
+from orchestrator.core.db import insert_for, rows_affected
 from orchestrator.core.tables import ProcessBeat
 
 SILENT_AFTER = 3  # intervals without a beat
@@ -91,4 +91,4 @@ async def processes(session: AsyncSession) -> list[ProcessBeat]:
 async def forget_silent(session: AsyncSession, *, at: datetime) -> int:
     """Remove the rows of processes silent for `FORGET_AFTER` (retention)."""
     result = await session.execute(delete(ProcessBeat).where(col(ProcessBeat.beat_at) < at - FORGET_AFTER))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_affected(result)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy import delete, exists, or_, select, update
@@ -31,6 +30,7 @@ from sqlmodel import col
 
 from handoff.models import AuditEntry, Timer
 from orchestrator.core import heartbeat
+from orchestrator.core.db import rows_affected
 from orchestrator.core.enums import MediaStatus, SendStatus
 from orchestrator.core.settings import Settings
 from orchestrator.core.tables import (
@@ -85,19 +85,19 @@ async def prune(
         result = await session.execute(
             delete(WebhookDelivery).where(col(WebhookDelivery.received_at) < cutoff)
         )
-        pruned.deliveries = _count(result)
+        pruned.deliveries = rows_affected(result)
         result = await session.execute(
             delete(InboxItem).where(
                 col(InboxItem.applied_at).is_not(None), col(InboxItem.applied_at) < cutoff
             )
         )
-        pruned.inbox = _count(result)
+        pruned.inbox = rows_affected(result)
     async with sessions() as session, session.begin():
         cutoff = at - timedelta(days=settings.retention_statuses_days)
         result = await session.execute(
             delete(MessageStatusEvent).where(col(MessageStatusEvent.created_at) < cutoff)
         )
-        pruned.statuses = _count(result)
+        pruned.statuses = rows_affected(result)
     async with sessions() as session, session.begin():
         cutoff = at - timedelta(days=settings.retention_timers_days)
         result = await session.execute(
@@ -105,11 +105,11 @@ async def prune(
                 or_(col(Timer.fired_at) < cutoff, col(Timer.cancelled_at) < cutoff),
             )
         )
-        pruned.timers = _count(result)
+        pruned.timers = rows_affected(result)
     async with sessions() as session, session.begin():
         cutoff = at - timedelta(days=settings.retention_audit_days)
         result = await session.execute(delete(AuditEntry).where(col(AuditEntry.created_at) < cutoff))
-        pruned.audit = _count(result)
+        pruned.audit = rows_affected(result)
     async with sessions() as session, session.begin():
         pruned.processes = await heartbeat.forget_silent(session, at=at)
     if settings.retention_media_days is not None:
@@ -166,7 +166,7 @@ async def prune_checkpoints(checkpointer: object) -> int:
         async with checkpointer.engine.begin() as conn:  # the app's own connection: one writer
             await conn.exec_driver_sql(_SQLITE_OLD_CHECKPOINTS.format(table="writes"))
             result = await conn.exec_driver_sql(_SQLITE_OLD_CHECKPOINTS.format(table="checkpoints"))
-            return _count(result)
+            return rows_affected(result)
 
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
@@ -181,8 +181,3 @@ async def prune_checkpoints(checkpointer: object) -> int:
             await checkpointer.aprune([row["thread_id"] for row in rows], strategy="keep_latest")
         return sum(int(row["old"]) for row in rows)
     return 0
-
-
-def _count(result: Any) -> int:
-    rowcount = getattr(result, "rowcount", 0)
-    return max(int(rowcount or 0), 0)

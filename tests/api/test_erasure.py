@@ -4,17 +4,14 @@ log says a customer was erased, never who."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy import text as sql
 from sqlmodel import SQLModel, col
 
 from handoff.models import Assignment, AuditEntry, ConversationRead, Mention, Note, Rep, Timer
-from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.tables import (
     Contact,
@@ -25,20 +22,8 @@ from orchestrator.core.tables import (
     WebhookDelivery,
 )
 from tests.api.helpers import bearer
-from tests.conftest import service_on
 from tests.factories import say, text
-from tests.fakes.graph import FakeGraphAPI, TestHarness, status_webhook
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def any_h(
-    request: pytest.FixtureRequest, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[TestHarness]:
-    """The service on a clean SQLite database and on a clean PostgreSQL database."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    async with service_on(url, config, fake_graph, graph_api_url) as running:
-        yield running
-
+from tests.fakes.graph import TestHarness, status_webhook
 
 ERASED = "447700900001"
 # Another customer whose number holds the first one's: matched as a whole, it is never touched.
@@ -92,9 +77,9 @@ async def _customer_with_a_history(h: TestHarness, wa_id: str) -> int:
 
 
 async def test_erasing_a_customer_removes_everything_about_them_and_nothing_of_another(
-    any_h: TestHarness,
+    db_h: TestHarness,
 ) -> None:
-    h = any_h
+    h = db_h
     erased = await _customer_with_a_history(h, ERASED)
     other = await _customer_with_a_history(h, OTHER)
     assert await _checkpoints(h, erased) > 0

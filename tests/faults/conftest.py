@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.core.config import AppConfig
-from tests.conftest import service_on
-from tests.fakes.graph import FakeGraphAPI, TestHarness
 from tests.faults.processes import STARTED
 
 
@@ -18,13 +15,3 @@ def stop_left_running() -> Iterator[None]:
     yield
     while STARTED:
         STARTED.pop().stop()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db_h(
-    request: pytest.FixtureRequest, config: AppConfig, fake_graph: FakeGraphAPI, graph_api_url: str
-) -> AsyncIterator[TestHarness]:
-    """The service on a clean SQLite database and on a clean PostgreSQL database."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    async with service_on(url, config, fake_graph, graph_api_url) as running:
-        yield running
