@@ -70,12 +70,15 @@ async def _retire_config_tokens(session: AsyncSession, *, given: dict[str, str |
     admin's decision, and stays."""
     reps = await session.execute(select(Rep).where(col(Rep.config_token_hash).is_not(None)).with_for_update())
     for rep in reps.scalars():
-        if given.get(rep.id) == rep.config_token_hash:
+        wanted = given.get(rep.id)
+        if wanted == rep.config_token_hash:
             continue
         if rep.token_hash == rep.config_token_hash:
-            rep.token_hash = None  # without heartbeats the rep then goes offline as any rep does
-            audit(session, actor_id="config", action="rep_token_retired", at=at, details={"rep_id": rep.id})
-        rep.config_token_hash = None
+            # The configuration's token, replaced by the one it gives now, or retired.
+            rep.token_hash = wanted  # without a token nor heartbeats the rep goes offline as any rep
+            action = "rep_token_replaced" if wanted else "rep_token_retired"
+            audit(session, actor_id="config", action=action, at=at, details={"rep_id": rep.id})
+        rep.config_token_hash = wanted if rep.token_hash == wanted else None
         session.add(rep)
     await session.flush()
 

@@ -44,6 +44,7 @@ KNOWN_ACTIONS = (
     "api_token_issued",
     "api_token_revoked",
     "rep_token_retired",
+    "rep_token_replaced",
     "canned_created",
     "canned_updated",
     "canned_deleted",

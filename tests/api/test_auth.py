@@ -376,3 +376,26 @@ async def test_demo_tokens_stop_working_once_the_configuration_lists_their_reps_
         async with h.service.sessions() as session:
             admin = await session.get_one(Rep, "admin")
         assert (admin.token_hash, admin.config_token_hash) == (None, None)
+
+
+async def test_a_token_the_configuration_changes_replaces_the_one_it_gave(
+    sqlite_url: str, config: AppConfig
+) -> None:
+    async with harness(
+        database_url=sqlite_url, config=config, at=OPEN_HOURS, migrate=False, fake_graph=GraphSink()
+    ):
+        pass
+    rotated = config.model_copy(
+        update={
+            "reps": [
+                r.model_copy(update={"token": "rotated-alice-0123456789"}) if r.id == "alice" else r
+                for r in config.reps
+            ]
+        }
+    )
+    async with harness(
+        database_url=sqlite_url, config=rotated, at=OPEN_HOURS, migrate=False, fake_graph=GraphSink()
+    ) as h:
+        assert (await h.http.get("/api/me", headers=DEMO_ALICE)).status_code == 401
+        new = await h.http.get("/api/me", headers={"Authorization": "Bearer rotated-alice-0123456789"})
+        assert new.status_code == 200
