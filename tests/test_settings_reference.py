@@ -66,12 +66,18 @@ def test_settings_command_shows_what_is_set_and_never_a_secret(
     fresh_settings.setenv("HANDOFF_LLM_MODEL", "gpt-4.1")
     fresh_settings.setenv("HANDOFF_BURST_WINDOW_S", "0.8")
     fresh_settings.setenv("HANDOFF_BURST_WINDW_S", "1")
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", "postgresql+psycopg://handoff:db-pass-123@db:5432/handoff")
+    fresh_settings.setenv("HANDOFF_NOTIFY_WEBHOOK_URL", "https://hooks.example.com/in?token=hook-token-456")
+    fresh_settings.setenv("HANDOFF_NOTIFY_WEBHOOK_SECRET", "a-signing-secret")
     assert cli.main(["settings"]) == 0
     out, err = capsys.readouterr()
     lines = dict(line.split("=", 1) for line in out.splitlines())
     assert set(lines) == {f"HANDOFF_{name.upper()}" for name in Settings.model_fields}
     assert "s3cret-app-value" not in out
     assert "sk-not-to-be-printed" not in out
+    for secret in ("db-pass-123", "hook-token-456", "a-signing-secret"):
+        assert secret not in out
+    assert lines["HANDOFF_DATABASE_URL"] == "postgresql+psycopg://handoff:********@db:5432/handoff  # set"
     assert lines["HANDOFF_WHATSAPP_APP_SECRET"] == "********  # set"
     assert lines["HANDOFF_OPENAI_API_KEY"] == "********  # set"
     assert lines["HANDOFF_WHATSAPP_ACCESS_TOKEN"] == "********  # the public development value"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
@@ -102,6 +103,18 @@ def env_example() -> str:
     return "\n".join(lines)
 
 
+def _without_credentials(value: str) -> str:
+    """A URL's password and query hidden (the database's URL, an integration's webhook URL)."""
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc:
+        return value
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", f":{HIDDEN}@", 1)
+    query = HIDDEN if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def effective(settings: Settings) -> list[str]:
     """`settings` as `VARIABLE=value` lines, secrets hidden, each marked where it differs from the
     default or still holds a public development value."""
@@ -119,7 +132,7 @@ def effective(settings: Settings) -> list[str]:
             elif is_set:
                 shown = f"{HIDDEN}  # set"
         else:
-            shown = "" if value is None else _literal(value)
+            shown = "" if value is None else _without_credentials(_literal(value))
             if is_set:
                 shown += "  # set"
         lines.append(f"{env_name(name)}={shown}")
