@@ -72,29 +72,36 @@ async def stream(
                     if subscription.wants(item):
                         replayed.add(item.id)
                         yield item.sse()
-            # Until cut off for falling behind, revoked, or ended (the process is stopping).
+            # Until cut off for falling behind, revoked, or ended (the process is stopping). Every
+            # `STREAM_PING_S`, busy or idle, the stream checks who the caller is now: a rep disabled,
+            # or whose role or queues changed (through any process), ends within that interval; a
+            # client still signed in reconnects, with what it may see now.
+            loop = asyncio.get_running_loop()
+            checked = loop.time()
             while not (subscription.lagged or subscription.revoked or subscription.closed.is_set()):
                 getting = asyncio.ensure_future(subscription.queue.get())
                 ended = asyncio.ensure_future(subscription.closed.wait())
+                wait_s = max(0.0, checked + STREAM_PING_S - loop.time())
                 try:
-                    done, _ = await asyncio.wait({getting, ended}, timeout=STREAM_PING_S, return_when=FIRST)
+                    done, _ = await asyncio.wait({getting, ended}, timeout=wait_s, return_when=FIRST)
                 finally:
                     # Also when the client went away meanwhile (the stream is cancelled here): a wait
                     # left pending would be destroyed later with the subscription, logged as an error.
                     for pending in (getting, ended):
                         if not pending.done():
                             pending.cancel()
+                if ended in done:
+                    continue
+                if loop.time() - checked >= STREAM_PING_S:
+                    if await viewer_now(request) != subscription.viewer:
+                        break  # an event taken meanwhile is not sent: it is replayed if still theirs
+                    checked = loop.time()
+                    if getting not in done:
+                        yield ": ping\n\n"
                 if getting in done:
                     item = getting.result()
                     if item.id not in replayed:
                         yield item.sse()
-                elif ended not in done:
-                    # Each ping re-checks who the caller is now: a rep disabled, or whose role or
-                    # queues changed (through any process), ends within one ping interval; a
-                    # client still signed in reconnects, with what it may see now.
-                    if await viewer_now(request) != subscription.viewer:
-                        break
-                    yield ": ping\n\n"
             # Cut off for falling behind, or revoked: a client that may reconnect catches up with
             # Last-Event-ID; one that may not gets a 401.
         finally:

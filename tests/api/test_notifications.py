@@ -12,6 +12,7 @@ from sqlalchemy import select
 from handoff.models import Rep
 from handoff.notify import NotificationHub, StreamEvent, Subscription
 from handoff.policy import viewer_of
+from handoff.users import set_queues
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, Owner, Role
 from orchestrator.core.tables import Conversation
@@ -356,12 +357,27 @@ async def test_a_leads_open_stream_ends_when_an_admin_takes_their_department_awa
 async def test_a_stream_whose_reps_rights_changed_elsewhere_ends_at_its_next_check(
     h: TestHarness, live: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Another process changed them: nothing tells this one but the stream's own periodic check.
-    monkeypatch.setattr("handoff.api.stream.STREAM_PING_S", 0.2)
+    # Another process changed them: nothing tells this one but the stream's own periodic check,
+    # which runs while events keep coming too.
+    monkeypatch.setattr("handoff.api.stream.STREAM_PING_S", 0.5)
+    support = await seed_conversation(h, "waiting_support")
+
+    async def keep_busy() -> None:
+        while True:
+            await add_event(h, support, EventType.SLA_WARNING)
+            await asyncio.sleep(0.1)
+
     async with open_stream(live, "lena") as lena:
-        async with h.service.sessions() as session, session.begin():
-            (await session.get_one(Rep, "lena")).role = Role.REP
-        await lena.until_closed(within=5)
+        busy = asyncio.create_task(keep_busy())
+        try:
+            await lena.next()  # events flow
+            async with h.service.sessions() as session, session.begin():
+                lena_row = await session.get_one(Rep, "lena")
+                lena_row.role = Role.REP
+                await set_queues(session, rep_id="lena", queues=["billing"], known={"billing", "support"})
+            await lena.until_closed(within=5)  # the events never stop: only the check ends it
+        finally:
+            busy.cancel()
 
 
 async def test_a_disabled_reps_open_stream_ends_at_once(h: TestHarness, live: str) -> None:
