@@ -23,13 +23,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff.assignment import release_capacity
 from handoff.errors import Conflict, NotFound
-from handoff.models import Assignment, ConversationRead, Mention, Note, Timer
+from handoff.models import Assignment, AuditEntry, ConversationRead, Mention, Note, Timer
 from handoff.reps import audit
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import rows_affected
@@ -56,7 +56,7 @@ class BotMemory(Protocol):
 
 @dataclass
 class Erased:
-    contact_id: int
+    contact_id: int | None
     conversation_ids: list[int] = field(default_factory=list)
     messages: int = 0
     media: int = 0
@@ -84,7 +84,14 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
         )
     ).scalar_one_or_none()
     if contact is None or contact.id is None:
-        raise NotFound("no customer with this number or user id")
+        # Erased before, or never a contact: what arrived since (a late read receipt, a delivery
+        # never applied) may still carry the number.
+        left = Erased(contact_id=None)
+        await _erase_raw_copies(session, [number], left)
+        if not (left.raw_deliveries or left.inbox_items or left.statuses):
+            raise NotFound("no customer with this number or user id")
+        audit(session, actor_id=actor_id, action="customer_erased", at=at, details=left.counts())
+        return left
     conversations = list(
         (
             await session.execute(
@@ -145,12 +152,26 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     erased.messages = rows_affected(
         await session.execute(delete(Message).where(col(Message.conversation_id).in_(ids)))
     )
+    # The reps' actions on these conversations stay in the audit log (who did what, when), but not
+    # what they wrote there (a transfer's or a hand-back's note can name the customer).
+    await session.execute(
+        update(AuditEntry)
+        .where(col(AuditEntry.conversation_id).in_(ids))
+        .values(details={"erased": True})
+        .execution_options(synchronize_session=False)
+    )
     await session.execute(delete(Conversation).where(col(Conversation.id).in_(ids)))
     await session.execute(delete(Contact).where(col(Contact.id) == contact.id))
-    # The raw copies: every delivery and inbox item that names the customer (their number appears
-    # in `from` and `wa_id`, their user id in `user_id`), applied or not.
-    # Matched as JSON strings, quotes included: another customer's longer number never matches.
-    quoted = [f'"{n}"' for n in (contact.wa_id, contact.user_id) if n]
+    await _erase_raw_copies(session, [n for n in (contact.wa_id, contact.user_id) if n], erased)
+    audit(session, actor_id=actor_id, action="customer_erased", at=at, details=erased.counts())
+    return erased
+
+
+async def _erase_raw_copies(session: AsyncSession, names: list[str], erased: Erased) -> None:
+    """Every raw delivery, inbox item and delivery status that names the customer (their number in
+    `from`, `wa_id` or `recipient_id`, their user id in `user_id`), applied or not. Matched as JSON
+    strings, quotes included: another customer's longer number never matches."""
+    quoted = [f'"{n}"' for n in names]
     body = col(WebhookDelivery.body)
     erased.raw_deliveries = rows_affected(
         await session.execute(
@@ -163,5 +184,9 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
             delete(InboxItem).where(or_(*(item.contains(q, autoescape=True) for q in quoted)))
         )
     )
-    audit(session, actor_id=actor_id, action="customer_erased", at=at, details=erased.counts())
-    return erased
+    raw = sa.cast(col(MessageStatusEvent.raw), sa.Text)
+    erased.statuses += rows_affected(
+        await session.execute(
+            delete(MessageStatusEvent).where(or_(*(raw.contains(q, autoescape=True) for q in quoted)))
+        )
+    )

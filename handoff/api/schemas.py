@@ -294,9 +294,10 @@ class ProcessOut(BaseModel):
 
 
 class CustomerErased(BaseModel):
-    """What an erasure removed (counts only: who it was is not kept anywhere)."""
+    """What an erasure removed (counts only: who it was is not kept anywhere). `contact_id` is null
+    when only raw copies were left (the customer erased before)."""
 
-    contact_id: int
+    contact_id: int | None
     conversations: int
     messages: int
     media: int

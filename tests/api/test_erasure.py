@@ -73,6 +73,13 @@ async def _customer_with_a_history(h: TestHarness, wa_id: str) -> int:
     assert wamid is not None
     status = await h.post_body(status_webhook(wamid, wa_id, "delivered", None))
     assert status.status_code == 200
+    # A transfer whose note names the customer: the audit log records it, note included.
+    moved = await h.http.post(
+        f"/api/conversations/{conversation.id}/transfer",
+        json={"queue": "billing", "note": f"Jane Doe +{wa_id} wants a refund"},
+        headers=bearer("admin"),
+    )
+    assert moved.status_code == 200, moved.text
     return conversation.id
 
 
@@ -93,6 +100,9 @@ async def test_erasing_a_customer_removes_everything_about_them_and_nothing_of_a
         assert worker is not None
         open_before = (await session.get_one(Rep, worker)).open_count
 
+    sent_wamid = next(
+        r["wa_message_id"] for r in reversed(h.fake_graph.sent) if str(r["json"]["to"]).lstrip("+") == ERASED
+    )
     response = await h.http.delete(f"/api/admin/customers/+{ERASED}", headers=bearer("admin"))
     assert response.status_code == 200, response.text
     counts = response.json()
@@ -139,6 +149,20 @@ async def test_erasing_a_customer_removes_everything_about_them_and_nothing_of_a
     assert entry is not None
     assert entry.actor_id == "admin"
     assert ERASED not in str(entry.details)
+    async with h.service.sessions() as session:
+        kept = [str(e.details) for e in (await session.execute(select(AuditEntry))).scalars()]
+    assert not [d for d in kept if f"Jane Doe +{ERASED} " in d or f"'{ERASED}'" in d]
+    assert any(f"Jane Doe +{OTHER}" in d for d in kept), "the other customer's audit entries are theirs"
+
+    # A read receipt for a reply of theirs arrives afterwards: it carries their number again, and
+    # erasing them again takes it away.
+    late = await h.post_body(status_webhook(sent_wamid, ERASED, "read", None))
+    assert late.status_code == 200
+    again = await h.http.delete(f"/api/admin/customers/{ERASED}", headers=bearer("admin"))
+    assert again.status_code == 200, again.text
+    assert again.json()["contact_id"] is None
+    assert again.json()["statuses"] == 1
+    assert await _count(h, WebhookDelivery, col(WebhookDelivery.body).contains(f'"{ERASED}"')) == 0
     assert (await h.http.delete(f"/api/admin/customers/{ERASED}", headers=bearer("admin"))).status_code == 404
 
     # Writing again, they are a new customer: nothing of before comes back.
