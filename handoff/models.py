@@ -59,6 +59,7 @@ class Assignment(SQLModel, table=True):
             sqlite_where=sa.text("status IN ('waiting', 'active')"),
             postgresql_where=sa.text("status IN ('waiting', 'active')"),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -140,6 +141,8 @@ sa.Index(
 class Note(SQLModel, table=True):
     """A private note on a conversation (never sent to the customer); it travels with the
     conversation through transfers. `mentions`: the rep ids it @mentions, each notified."""
+
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never given again (migration 0014)
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)

@@ -21,6 +21,8 @@ from orchestrator.core.tables import json_col, ts
 class ContextEvent(SQLModel, table=True):
     """Append-only: rows are inserted, never updated or deleted."""
 
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never given again (migration 0014)
+
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id", index=True)
     type: EventType = Field(sa_type=sa.String(32), index=True)

@@ -24,6 +24,8 @@ def json_col() -> Any:
 class Contact(SQLModel, table=True):
     """A WhatsApp user: keyed by phone (wa_id) and/or business-scoped user id (BSUID)."""
 
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never given again (migration 0014)
+
     id: int | None = Field(default=None, primary_key=True)
     wa_id: str | None = Field(default=None, unique=True, max_length=32)
     user_id: str | None = Field(default=None, unique=True, max_length=128)
@@ -45,6 +47,7 @@ class Conversation(SQLModel, table=True):
             sqlite_where=sa.text("owner != 'closed'"),
             postgresql_where=sa.text("owner != 'closed'"),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,6 +89,7 @@ class Message(SQLModel, table=True):
             sqlite_where=sa.text(OUTBOX_WATCHED_SQL),
             postgresql_where=sa.text(OUTBOX_WATCHED_SQL),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -139,6 +143,8 @@ class InboxItem(SQLModel, table=True):
     """One message or status of a verified delivery, stored before the webhook answers and applied
     (contact, conversation, message, status) afterwards. `key` dedupes Meta's repeated deliveries."""
 
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never given again (migration 0014)
+
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
     kind: str = Field(max_length=16)  # message | status
@@ -153,6 +159,8 @@ class Media(SQLModel, table=True):
     """The photo, voice note, video, document or sticker of one message: an inbound one fetched from
     the Graph API after it arrived, a rep's upload before it is sent. The bytes are in
     `MediaContent`, so listing a transcript's media never loads them."""
+
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never given again (migration 0014)
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(foreign_key="message.id", unique=True)

@@ -186,3 +186,32 @@ async def test_only_an_admin_may_erase_and_not_while_the_bot_answers(h: TestHarn
     assert busy.status_code == 409
     assert "try again" in busy.json()["detail"]
     assert await _count(h, Conversation, col(Conversation.id) == conversation_id) == 1
+
+
+async def test_erasing_the_newest_customer_gives_none_of_their_ids_to_the_next(db_h: TestHarness) -> None:
+    # Reused, the erased conversation's audit entries would read as the next one's, and the live
+    # stream would take the next one's events for ones it had already delivered.
+    erased = await _customer_with_a_history(db_h, ERASED)
+    async with db_h.service.sessions() as session:
+        last_event = await session.scalar(select(func.max(col(ContextEvent.id))))
+        last_message = await session.scalar(select(func.max(col(Message.id))))
+    assert last_event is not None
+    assert last_message is not None
+    assert (
+        await db_h.http.delete(f"/api/admin/customers/{ERASED}", headers=bearer("admin"))
+    ).status_code == 200
+    await say(db_h, text(OTHER, "I want to talk to a person", db_h.clock.now()))
+    async with db_h.service.sessions() as session:
+        conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        events = list((await session.execute(select(col(ContextEvent.id)))).scalars())
+        messages = list((await session.execute(select(col(Message.id)))).scalars())
+    assert conversation.id is not None
+    assert conversation.id > erased
+    assert events
+    assert min(events) > last_event
+    assert min(messages) > last_message
+    audit = await db_h.http.get(
+        "/api/audit", params={"conversation_id": conversation.id}, headers=bearer("admin")
+    )
+    assert [e["action"] for e in audit.json()] == []
