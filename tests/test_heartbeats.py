@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -87,3 +88,17 @@ async def test_a_beat_keeps_the_row_and_moves_its_time(h: TestHarness) -> None:
     async with h.service.sessions() as session:
         (row,) = (await session.execute(select(ProcessBeat))).scalars()
     assert (row.started_at, row.beat_at) == (started, started + timedelta(seconds=5))
+
+
+@pytest.mark.postgres
+async def test_a_worker_whose_host_clock_runs_behind_is_judged_by_the_databases_clock(
+    pg_h: TestHarness,
+) -> None:
+    # Its host's clock an hour behind the reader's: written and judged by PostgreSQL's clock, it is live.
+    behind = pg_h.clock.now() - timedelta(hours=1)
+    await heartbeat.beat(pg_h.service.sessions, _me("slow-clock", 7), started_at=behind, at=behind)
+    assert (await _processes_metric(pg_h))[("worker", "live")] == 1
+    assert (
+        heartbeat.Me.here(role="worker", runs_turns=True, interval_s=5).id
+        != heartbeat.Me.here(role="worker", runs_turns=True, interval_s=5).id
+    ), "each start of a process has its own row"

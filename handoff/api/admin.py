@@ -38,8 +38,8 @@ async def read_processes(_admin: AdminDep, sessions: SessionsDep, clock: ClockDe
     """The processes with a background loop (`handoff worker`, API processes with theirs) and their
     last heartbeat: `silent` when none came for three of their intervals (died without stopping, or
     hangs). A process that stops removes itself; a silent one is forgotten after a day."""
-    at = clock.now()
     async with sessions() as session:
+        at = await heartbeat.database_now(session, fallback=clock.now())
         beats = await heartbeat.processes(session)
     return [
         ProcessOut(

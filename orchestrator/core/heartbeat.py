@@ -11,11 +11,12 @@ check), and retention removes rows silent for a day.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -35,6 +36,7 @@ class Me:
     interval_s: float
     host: str
     pid: int
+    start: str = ""  # this start's own token: a restarted container's worker is pid 1 on the same host
 
     @classmethod
     def here(cls, *, role: str, runs_turns: bool, interval_s: float) -> Me:
@@ -44,22 +46,34 @@ class Me:
             interval_s=interval_s,
             host=socket.gethostname(),
             pid=os.getpid(),
+            start=secrets.token_hex(4),
         )
 
     @property
     def id(self) -> str:
-        return f"{self.host}/{self.pid}"
+        return f"{self.host}/{self.pid}" + (f"/{self.start}" if self.start else "")
 
 
 def is_live(beat: ProcessBeat, *, at: datetime) -> bool:
     return (at - beat.beat_at).total_seconds() <= SILENT_AFTER * beat.interval_s
 
 
+async def database_now(session: AsyncSession, *, fallback: datetime) -> datetime:
+    """The time by the database's clock on PostgreSQL, which writes every process's beats and
+    judges them, so hosts whose clocks disagree are judged alike; `fallback` on SQLite (one host)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return fallback
+    now = await session.scalar(select(func.now()))
+    return now if isinstance(now, datetime) else fallback
+
+
 async def beat(
     sessions: async_sessionmaker[AsyncSession], me: Me, *, started_at: datetime, at: datetime
 ) -> None:
-    """Write this process's heartbeat (its row, created at the first beat)."""
+    """Write this process's heartbeat (its row, created at the first beat), at the database's time
+    on PostgreSQL (`database_now`)."""
     async with sessions() as session, session.begin():
+        at = await database_now(session, fallback=at)
         insert = insert_for(session)(ProcessBeat).values(
             id=me.id,
             role=me.role,

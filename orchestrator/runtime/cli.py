@@ -490,21 +490,21 @@ def _alive(args: argparse.Namespace) -> int:
         return 1
     host = socket.gethostname()
 
-    async def beats() -> list[Any]:
+    async def beats() -> tuple[list[Any], datetime]:
         engine = make_engine(settings.database_url)
         try:
             async with make_sessionmaker(engine)() as session:
+                now = await heartbeat.database_now(session, fallback=SystemClock().now())
                 every = await heartbeat.processes(session)
-            return [b for b in every if b.host == host and b.role == args.role]
+            return [b for b in every if b.host == host and b.role == args.role], now
         finally:
             await engine.dispose()
 
     try:
-        found = asyncio.run(beats())
+        found, now = asyncio.run(beats())
     except Exception as exc:
         print(f"unknown: the database cannot be read ({type(exc).__name__})")
         return 1
-    now = SystemClock().now()
     live = [b for b in found if heartbeat.is_live(b, at=now)]
     if live:
         ago = min((now - b.beat_at).total_seconds() for b in live)

@@ -193,6 +193,7 @@ class Service:
                     )
                     service.started_at = clock.now()
                     service.background.append(asyncio.create_task(service._background_loop()))
+                    service.background.append(asyncio.create_task(service._heartbeat_loop()))
                 if settings.is_postgres and settings.run_turns:
                     # Deliveries stored by acknowledge-only API processes (`HANDOFF_RUN_TURNS=false`).
                     service.inbox_listener = InboxListener(settings.database_url, service.take_deliveries)
@@ -300,6 +301,12 @@ class Service:
                 await self.tick()
             except Exception:
                 log.exception("background_tick_failed")
+            await asyncio.sleep(self.settings.timer_interval_s)
+
+    async def _heartbeat_loop(self) -> None:
+        """The process's heartbeat, every `timer_interval_s`, on its own: a background pass that
+        takes long (media fetches, retention) does not make a working process look dead."""
+        while True:
             try:
                 await self._beat()
             except Exception as exc:  # the database is away: the beat is missed, the loop goes on
