@@ -339,11 +339,10 @@ class NotificationHub:
     def revoke(self, rep_id: str) -> int:
         """End `rep_id`'s open streams in this process at once (disabled, credentials revoked).
         Returns how many; streams in other processes end at their next credential check."""
-        ended = [s for s in self._subscribers if s.viewer.id == rep_id]
-        for subscription in ended:
-            subscription.revoked = True
-            subscription.closed.set()
-        return len(ended)
+        for subscription in self._subscribers:
+            if subscription.viewer.id == rep_id:
+                subscription.revoked = True
+        return self.end_streams_of(rep_id)
 
     def end_streams_of(self, rep_id: str) -> int:
         """End `rep_id`'s open streams in this process, without revoking them (their role or
