@@ -1,11 +1,11 @@
 """Heartbeats of the processes that run a background loop, so a fleet can be watched.
 
-Each pass of a process's background loop (every `HANDOFF_TIMER_INTERVAL_S`) writes its row of
-`ProcessBeat`; a process that stops removes it. A row whose beat is older than `SILENT_AFTER` of its
-intervals belongs to a process that died without stopping (`kill -9`, a lost machine) or whose loop
-hangs: `GET /metrics` counts them (`handoff_processes{role,state}`), `GET /api/admin/processes` lists
-them, `handoff alive --role worker` answers for the processes of its own host (a container's health
-check), and retention removes rows silent for a day.
+Every `HANDOFF_TIMER_INTERVAL_S` a process with a background loop writes its row of `ProcessBeat`
+(from a task of its own, by PostgreSQL's clock there); a process that stops removes it. A row whose
+beat is older than `SILENT_AFTER` of its intervals belongs to a process that died without stopping
+(`kill -9`, a lost machine) or hangs: `GET /metrics` counts them (`handoff_processes{role,state}`),
+`GET /api/admin/processes` lists them, `handoff alive --role worker` answers for the processes of
+its own host (a container's health check), and retention removes rows silent for a day.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,7 +74,7 @@ async def beat(
     """Write this process's heartbeat (its row, created at the first beat), at the database's time
     on PostgreSQL (`database_now`)."""
     async with sessions() as session, session.begin():
-        at = await database_now(session, fallback=at)
+        now: Any = func.now() if session.get_bind().dialect.name == "postgresql" else at
         insert = insert_for(session)(ProcessBeat).values(
             id=me.id,
             role=me.role,
@@ -82,11 +83,11 @@ async def beat(
             runs_turns=me.runs_turns,
             interval_s=me.interval_s,
             started_at=started_at,
-            beat_at=at,
+            beat_at=now,
         )
         await session.execute(
             insert.on_conflict_do_update(
-                index_elements=["id"], set_={"beat_at": at, "interval_s": me.interval_s}
+                index_elements=["id"], set_={"beat_at": now, "interval_s": me.interval_s}
             )
         )
 
