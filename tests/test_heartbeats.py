@@ -4,6 +4,7 @@ itself, and retention forgets the silent ones after a day."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,9 @@ from sqlalchemy import select
 
 from orchestrator.core import heartbeat
 from orchestrator.core.heartbeat import Me
+from orchestrator.core.settings import Settings
 from orchestrator.core.tables import ProcessBeat
+from orchestrator.runtime.container import Service
 from orchestrator.runtime.retention import prune
 from tests.api.helpers import bearer
 from tests.fakes.graph import TestHarness
@@ -102,3 +105,31 @@ async def test_a_worker_whose_host_clock_runs_behind_is_judged_by_the_databases_
         heartbeat.Me.here(role="worker", runs_turns=True, interval_s=5).id
         != heartbeat.Me.here(role="worker", runs_turns=True, interval_s=5).id
     ), "each start of a process has its own row"
+
+
+async def test_a_long_background_pass_does_not_stop_the_beats(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Media fetches or retention can hold one pass for long: the process is alive and says so.
+    settings = Settings(
+        database_url=sqlite_url,
+        run_background=True,
+        timer_interval_s=0.05,
+        whatsapp_api_url="http://graph.invalid",
+    )
+    stuck = asyncio.Event()
+
+    async def a_long_pass(_service: Service) -> None:
+        stuck.set()
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(Service, "tick", a_long_pass)
+    async with Service.running(settings, migrate=False) as service:
+        await asyncio.wait_for(stuck.wait(), timeout=5)
+        beats = []
+        for _ in range(3):
+            await asyncio.sleep(0.2)
+            async with service.sessions() as session:
+                (row,) = (await session.execute(select(ProcessBeat))).scalars()
+            beats.append(row.beat_at)
+    assert beats[0] < beats[1] < beats[2], beats
