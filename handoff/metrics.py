@@ -273,8 +273,8 @@ async def process_counts(session: AsyncSession, *, at: datetime) -> dict[str, di
     """Processes with a background loop, by role (`worker`, `api`): how many beat in time (`live`)
     and how many went silent (died without stopping, or hang). Both roles are always listed."""
     counts = {role: {"live": 0, "silent": 0} for role in ("worker", "api")}
-    at = await heartbeat.database_now(session, fallback=at)
-    for beat in await heartbeat.processes(session):
+    beats, at = await heartbeat.processes(session, at=at)
+    for beat in beats:
         counts.setdefault(beat.role, {"live": 0, "silent": 0})
         counts[beat.role]["live" if heartbeat.is_live(beat, at=at) else "silent"] += 1
     return counts

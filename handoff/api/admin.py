@@ -39,19 +39,10 @@ async def read_processes(_admin: AdminDep, sessions: SessionsDep, clock: ClockDe
     last heartbeat: `silent` when none came for three of their intervals (died without stopping, or
     hangs). A process that stops removes itself; a silent one is forgotten after a day."""
     async with sessions() as session:
-        at = await heartbeat.database_now(session, fallback=clock.now())
-        beats = await heartbeat.processes(session)
+        beats, at = await heartbeat.processes(session, at=clock.now())
     return [
-        ProcessOut(
-            id=b.id,
-            role=b.role,
-            host=b.host,
-            pid=b.pid,
-            runs_turns=b.runs_turns,
-            interval_s=b.interval_s,
-            started_at=b.started_at,
-            beat_at=b.beat_at,
-            state="live" if heartbeat.is_live(b, at=at) else "silent",
+        ProcessOut.model_validate(
+            {**b.model_dump(), "state": "live" if heartbeat.is_live(b, at=at) else "silent"}
         )
         for b in beats
     ]

@@ -98,9 +98,11 @@ async def forget(sessions: async_sessionmaker[AsyncSession], me: Me) -> None:
         await session.execute(delete(ProcessBeat).where(col(ProcessBeat.id) == me.id))
 
 
-async def processes(session: AsyncSession) -> list[ProcessBeat]:
+async def processes(session: AsyncSession, *, at: datetime) -> tuple[list[ProcessBeat], datetime]:
+    """Every process's row, and the time to judge them at (`database_now`, `at` on SQLite)."""
+    now = await database_now(session, fallback=at)
     rows = await session.execute(select(ProcessBeat).order_by(col(ProcessBeat.role), col(ProcessBeat.id)))
-    return list(rows.scalars())
+    return list(rows.scalars()), now
 
 
 async def forget_silent(session: AsyncSession, *, at: datetime) -> int:

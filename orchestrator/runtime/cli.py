@@ -494,8 +494,7 @@ def _alive(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url)
         try:
             async with make_sessionmaker(engine)() as session:
-                now = await heartbeat.database_now(session, fallback=SystemClock().now())
-                every = await heartbeat.processes(session)
+                every, now = await heartbeat.processes(session, at=SystemClock().now())
             return [b for b in every if b.host == host and b.role == args.role], now
         finally:
             await engine.dispose()
