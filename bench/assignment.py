@@ -23,6 +23,9 @@ database is checked independently and the last line printed is one JSON object:
   per_s                assignments per second of wall time, first start to last commit
   first_ms             each process's first handoff: it builds and compiles the statements
                        (timed, unless `--warmup W` had each process make W before the clock)
+  rehearsed_ms         with `--rehearse`: each process first rehearses one handoff and rolls it
+                       back before the clock, as a service process does at startup
+                       (`handoff.flows.rehearse_handoff`); how long that took in each
 
   loadavg              the machine's load average at the end (the figures are CPU-bound)
 
@@ -67,7 +70,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bench.measure import LOOPS, run_on_loop
-from handoff.flows import perform_handoff
+from handoff.flows import perform_handoff, rehearse_handoff
 from handoff.models import Assignment, Rep, RepQueue
 from orchestrator.core.config import AppConfig, load_config, parse_config
 from orchestrator.core.contextlog import ContextEvent
@@ -195,6 +198,7 @@ async def _hand_off(
     barrier: Any,
     rate: float | None = None,
     warmup: int = 0,
+    rehearse: bool = False,
 ) -> dict[str, Any]:
     config = parse_config(config_data)
     engine = make_engine(url)
@@ -209,6 +213,11 @@ async def _hand_off(
                 await asyncio.sleep(0.05)  # held a moment, so that each lane opens its own
 
         await asyncio.gather(*(connect() for _ in range(concurrency)))  # before the clock starts
+        rehearsed: float | None = None
+        if rehearse:  # what `handoff serve` and `handoff worker` do at startup
+            since = time.perf_counter()
+            await rehearse_handoff(sessions, config=config, at=datetime.now(UTC))
+            rehearsed = (time.perf_counter() - since) * 1000
         # Before the clock too: the first handoffs of a process, which build and compile its
         # statements (a process of a running fleet has long done so).
         warmed: list[float] = []
@@ -258,6 +267,7 @@ async def _hand_off(
         return {
             "latencies": latencies,
             "warmed": warmed,
+            "rehearsed": rehearsed,
             "errors": errors,
             "started": started_wall,
             "finished": started_wall + (time.perf_counter() - started),
@@ -275,10 +285,11 @@ def worker(
     rate: float | None = None,
     loop: str = "uvloop",
     warmup: int = 0,
+    rehearse: bool = False,
 ) -> dict[str, Any]:
     """One OS process: its own engine, its share of the handoffs (at `rate` a second, if given), on
     `loop` (`bench.measure.run_on_loop`); the first `warmup` of them before the start barrier."""
-    return run_on_loop(_hand_off(url, config_data, work, concurrency, barrier, rate, warmup), loop)
+    return run_on_loop(_hand_off(url, config_data, work, concurrency, barrier, rate, warmup, rehearse), loop)
 
 
 async def verify(url: str, *, plan: dict[str, list[str]], conversation_ids: list[int]) -> dict[str, Any]:
@@ -386,6 +397,7 @@ def run_load(
     rate: float | None = None,
     loop: str = "uvloop",
     warmup: int = 0,
+    rehearse: bool = False,
 ) -> dict[str, Any]:
     """Set up, hand off from `processes` OS processes at once, verify. Returns the result object.
     `rate`: handoffs a second offered in all (open loop, shared evenly among the processes) instead
@@ -410,7 +422,9 @@ def run_load(
         with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             per_process = rate / processes if rate else None
             futures = [
-                pool.submit(worker, url, config_data, share, concurrency, barrier, per_process, loop, warmup)
+                pool.submit(
+                    worker, url, config_data, share, concurrency, barrier, per_process, loop, warmup, rehearse
+                )
                 for share in shares
             ]
             results = [f.result() for f in futures]
@@ -439,6 +453,7 @@ def run_load(
             round((w or r["latencies"] or [0.0])[0], 1) for w, r in zip(warmed, results, strict=True)
         ],
         "warmup": warmup,
+        "rehearsed_ms": [round(r["rehearsed"], 1) for r in results if r["rehearsed"] is not None],
         "conversations": conversations,
         "queues": queues,
         "reps_per_queue": reps_per_queue,
@@ -533,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         help="handoffs each process makes before the clock starts (not timed, not in per_s)",
     )
     parser.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="each process rehearses one handoff before the clock, as the service's processes do at startup",
+    )
+    parser.add_argument(
         "--cpu",
         type=int,
         default=0,
@@ -567,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=args.rate,
         loop=args.loop,
         warmup=args.warmup,
+        rehearse=args.rehearse,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "per_rep"}))
     ok = result["double_assignments"] == 0 and result["capacity_violations"] == 0 and result["lost"] == 0

@@ -4,20 +4,22 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, format_time
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handoff.assignment import AssignmentOutcome, enqueue
+from handoff.models import Rep, RepQueue
 from handoff.record import CollectedField, ContactInfo, Evidence, HandoffContext
 from handoff.routing import RoutingDecision, RoutingInput, route
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import EventType, HandoffReason
+from orchestrator.core.enums import EventType, HandoffReason, Owner, Presence
 from orchestrator.core.phones import calling_code_of
 from orchestrator.core.state import FieldRecord, HandoffRequest
 from orchestrator.core.tables import Contact, Conversation
@@ -152,3 +154,58 @@ async def perform_handoff(
     )
     text = customer_message(config, reason=reason, outcome=outcome, language=language, at=at)
     return HandoffResult(context=context, routing=decision, outcome=outcome, customer_text=text)
+
+
+async def rehearse_handoff(
+    sessions: async_sessionmaker[AsyncSession], *, config: AppConfig, at: datetime
+) -> None:
+    """One handoff, assigned, in a transaction that is rolled back: what a process's first handoff
+    costs once (SQLAlchemy configuring its mappers and compiling each statement of the path) is paid
+    at startup instead of by the first customers. The customer, conversation, queue and rep are made
+    up inside the transaction (random keys, a queue of their own), so no row another transaction can
+    see is read for update or changed, and nothing is published: events go out after a commit."""
+    tag = secrets.token_hex(6)
+    queue = f"rehearsal_{tag}"
+    data = config.model_dump(mode="json")
+    data["queues"] = [*data["queues"], {"slug": queue, "name": "Rehearsal"}]
+    rehearsal = AppConfig.model_validate(data)
+    async with sessions() as session:
+        await session.begin()
+        try:
+            rep = Rep(
+                id=f"rehearsal-{tag}",
+                name="Rehearsal",
+                presence=Presence.ONLINE,
+                last_seen_at=at,
+                created_at=at,
+            )
+            contact = Contact(wa_id=f"0{tag}", name="Rehearsal", created_at=at)
+            session.add_all([rep, RepQueue(rep_id=rep.id, queue=queue), contact])
+            await session.flush()
+            assert contact.id is not None
+            conversation = Conversation(
+                contact_id=contact.id, owner=Owner.BOT, created_at=at, updated_at=at, turns=1
+            )
+            session.add(conversation)
+            await session.flush()
+            await perform_handoff(
+                session,
+                config=rehearsal,
+                conversation=conversation,
+                contact=contact,
+                request={
+                    "reason": HandoffReason.MENU_SELECTION,
+                    "department_choice": queue,
+                    "evidence": {"message_id": None, "text": "", "signals": []},
+                    "summary": "",
+                    "open_questions": [],
+                    "promises": [],
+                },
+                fields={},
+                language="en",
+                llm_calls=0,
+                at=at,
+            )
+            await session.flush()
+        finally:
+            await session.rollback()

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from handoff.assignment import run_background
+from handoff.flows import rehearse_handoff
 from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
@@ -232,7 +233,16 @@ class Service:
 
     async def _warm_graph(self) -> None:
         """A process's own service loads the graph right after startup rather than at its first
-        turn, so the first customers' burst does not share the CPU with the imports."""
+        turn, so the first customers' burst does not share the CPU with the imports. Before it, one
+        handoff is rehearsed and rolled back (`handoff.flows.rehearse_handoff`), so the first
+        handoffs do not pay for building and compiling the assignment's statements either."""
+        started = time.monotonic()
+        try:
+            await rehearse_handoff(self.sessions, config=self.config, at=self.clock.now())
+        except Exception:  # the first real handoff pays for it instead; a failure here is a bug
+            log.exception("handoff_rehearsal_failed")
+        else:
+            log.info("handoff_rehearsed", seconds=round(time.monotonic() - started, 3))
         started = time.monotonic()
         try:
             await self.graph.get()
