@@ -6,6 +6,9 @@
 - Sign-in (`sign_in`) is throttled: after `LOGIN_MAX_FAILURES` failures for a user within
   `LOGIN_WINDOW`, further attempts are refused without checking the password until the window has
   passed. Failures are audit entries (`login_failed`), so every process sees the same count.
+  Attempts from a browser the user signed in with before (it shows a device cookie, see
+  `device_token`) are counted apart, per device (OWASP's device cookies): anyone can lock a user
+  id out of sign-in from unknown clients by guessing wrong, but not the user's own browsers.
 - API tokens are random, shown once, and stored as a SHA-256 hash in `Rep.token_hash` (a token is
   already high-entropy, so a fast hash is enough; the demo tokens `demo-<id>` are seeded the same way).
 - Access tokens from the OAuth2 password flow are HS256 JWTs. They carry a fingerprint of the
@@ -115,6 +118,31 @@ def verify_password(password: str, stored: str | None) -> bool:
 def password_fingerprint(password_hash: str | None) -> str:
     """Changes whenever the password changes or is cleared; embedded in access tokens."""
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+DEVICE_TTL = timedelta(days=180)
+
+
+def device_token(*, rep_id: str, secret: str) -> str:
+    """A device cookie's value for a browser `rep_id` just signed in with: a new random device id,
+    signed with the service's secret (HMAC-SHA256), so it cannot be made up or moved to another
+    user. It grants nothing; it only means the user's own failures on that browser are counted
+    apart from unknown clients' (`sign_in`)."""
+    device = secrets.token_urlsafe(12)
+    return f"{device}.{_device_signature(rep_id, device, secret)}"
+
+
+def device_of(token: str | None, *, rep_id: str, secret: str) -> str | None:
+    """The device id of a device cookie issued to `rep_id`, or None (none, forged, another user's)."""
+    device, _, signature = (token or "").partition(".")
+    if not device or not signature or len(token or "") > 128:
+        return None
+    return device if hmac.compare_digest(signature, _device_signature(rep_id, device, secret)) else None
+
+
+def _device_signature(rep_id: str, device: str, secret: str) -> str:
+    message = f"handoff-device|{rep_id}|{device}".encode()
+    return _b64(hmac.new(secret.encode(), message, hashlib.sha256).digest()[:18])
 
 
 def new_api_token() -> str:
@@ -242,33 +270,43 @@ async def sign_in(
     secret: str,
     at: datetime,
     api_token_too: bool = False,
+    device: str | None = None,
 ) -> Rep:
-    """The rep whose password (or, with `api_token_too`, API token) is `secret`. Throttled per user;
-    a failure is recorded; a stored hash that should be stronger is replaced. Raises
-    `Unauthenticated`, or `TooManyAttempts` while the user is locked out."""
+    """The rep whose password (or, with `api_token_too`, API token) is `secret`. Throttled per user,
+    and per `device` (the id of a device cookie verified for this user, `device_of`) apart from
+    unknown clients; a failure is recorded; a stored hash that should be stronger is replaced.
+    Raises `Unauthenticated`, or `TooManyAttempts` while the user is locked out on this device (or
+    from unknown clients)."""
     key = username[:64]
     since = at - LOGIN_WINDOW
+    details: dict[str, str] = {"username": key} | ({"device": device} if device else {})
     # The attempt is recorded as a failure before the password is checked, and counted with those
     # before it: of any number of attempts at once, at most `LOGIN_MAX_FAILURES` in a window get
     # their password checked (counted after they check, concurrent guesses all passed the count).
     # A success removes its record; a refused attempt removes its own, so refusals do not extend it.
     async with sessions() as session, session.begin():
-        attempt = AuditEntry(actor_id=key, action="login_failed", details={"username": key}, created_at=at)
+        attempt = AuditEntry(actor_id=key, action="login_failed", details=details, created_at=at)
         session.add(attempt)
         await session.flush()
         attempt_id = attempt.id
     async with sessions() as session:
-        failures = (
-            await session.execute(
-                select(col(AuditEntry.id), col(AuditEntry.created_at))
-                .where(
-                    col(AuditEntry.action) == "login_failed",
-                    col(AuditEntry.actor_id) == key,
-                    col(AuditEntry.created_at) > since,
+        # The user's failures in the window; those of this device (or of unknown clients) count.
+        # Refused attempts are not kept, so there are at most a few per device.
+        failures = [
+            (id_, created)
+            for id_, created, recorded in (
+                await session.execute(
+                    select(col(AuditEntry.id), col(AuditEntry.created_at), col(AuditEntry.details))
+                    .where(
+                        col(AuditEntry.action) == "login_failed",
+                        col(AuditEntry.actor_id) == key,
+                        col(AuditEntry.created_at) > since,
+                    )
+                    .order_by(col(AuditEntry.created_at), col(AuditEntry.id))
                 )
-                .order_by(col(AuditEntry.created_at), col(AuditEntry.id))
-            )
-        ).all()
+            ).all()
+            if (recorded or {}).get("device") == details.get("device")
+        ]
         rep = await session.get(Rep, username)
     if len(failures) > LOGIN_MAX_FAILURES:
         await _forget_attempt(sessions, attempt_id)

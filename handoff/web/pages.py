@@ -44,7 +44,7 @@ from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
 from handoff.models import Note, Rep, RepQueue
 from handoff.policy import visibility_clause
 from handoff.search import search_conversations
-from handoff.users import sign_in
+from handoff.users import device_of, device_token, sign_in
 from handoff.web import session as web_session
 from handoff.web import team_pages
 from handoff.web.rendering import STATIC_DIR, PageUser, SignInRequired, UserDep, render
@@ -124,6 +124,8 @@ async def login(
             next_path=next_path,
             status_code=403,
         )
+    signing_key = service.settings.jwt_secret.get_secret_value()
+    known = request.cookies.get(web_session.DEVICE_COOKIE)
     try:
         rep = await sign_in(
             service.sessions,
@@ -131,6 +133,7 @@ async def login(
             secret=password,
             at=service.clock.now(),
             api_token_too=True,
+            device=device_of(known, rep_id=username.strip(), secret=signing_key),
         )
     except TooManyAttempts as exc:
         minutes = max(1, round(exc.retry_after_s / 60))
@@ -151,6 +154,9 @@ async def login(
         token, _ = await web_session.start_session(session, rep=fresh, at=service.clock.now())
     response = RedirectResponse(next_path, status_code=303)
     web_session.set_session_cookie(response, request, token)
+    mark = known if known and device_of(known, rep_id=rep.id, secret=signing_key) else None
+    # This browser is now one of theirs (a new mark, or the one it had for a longer time).
+    web_session.set_device_cookie(response, request, mark or device_token(rep_id=rep.id, secret=signing_key))
     response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path="/login")
     return response
 

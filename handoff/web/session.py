@@ -25,9 +25,13 @@ from fastapi import HTTPException, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Rep, WebSession
+from handoff.users import DEVICE_TTL
 
 COOKIE = "handoff_session"
 LOGIN_CSRF_COOKIE = "handoff_login_csrf"
+# Marks a browser its user signed in with (`handoff.users.device_token`): their failed sign-ins
+# there are counted apart from unknown clients'. Sent to the sign-in form only.
+DEVICE_COOKIE = "handoff_device"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(hours=12)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -142,6 +146,18 @@ def set_login_csrf_cookie(response: Response, request: Request, token: str) -> N
         LOGIN_CSRF_COOKIE,
         token,
         max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/login",
+    )
+
+
+def set_device_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token,
+        max_age=int(DEVICE_TTL.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=_secure(request),
