@@ -32,7 +32,7 @@ from orchestrator.core import heartbeat
 from orchestrator.core.aio import cancel_and_wait
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
-from orchestrator.core.db import make_engine, make_sessionmaker
+from orchestrator.core.db import database_unavailable, make_engine, make_sessionmaker
 from orchestrator.core.enums import Presence
 from orchestrator.core.heap import settle
 from orchestrator.core.heartbeat import Me
@@ -239,8 +239,11 @@ class Service:
         started = time.monotonic()
         try:
             await rehearse_handoff(self.sessions, config=self.config, at=self.clock.now())
-        except Exception:  # the first real handoff pays for it instead; a failure here is a bug
-            log.exception("handoff_rehearsal_failed")
+        except Exception as exc:  # the first real handoffs pay for it instead
+            if database_unavailable(exc):
+                log.warning("handoff_rehearsal_skipped", error=type(exc).__name__)
+            else:  # a bug: with its traceback
+                log.exception("handoff_rehearsal_failed")
         else:
             log.info("handoff_rehearsed", seconds=round(time.monotonic() - started, 3))
         started = time.monotonic()
