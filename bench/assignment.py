@@ -23,9 +23,11 @@ database is checked independently and the last line printed is one JSON object:
   per_s                assignments per second of wall time, first start to last commit
   first_ms             each process's first handoff: it builds and compiles the statements
                        (timed, unless `--warmup W` had each process make W before the clock)
-  rehearsed_ms         with `--rehearse`: each process first rehearses one handoff and rolls it
-                       back before the clock, as a service process does at startup
-                       (`handoff.flows.rehearse_handoff`); how long that took in each
+  rehearsed_ms         with `--service-start`: each process starts as the service's processes
+                       do, before the clock: it rehearses one handoff and rolls it back
+                       (`handoff.flows.rehearse_handoff`; how long that took in each), then
+                       freezes its heap out of the garbage collector's full passes
+                       (`orchestrator.core.heap.settle`)
 
   loadavg              the machine's load average at the end (the figures are CPU-bound)
 
@@ -76,6 +78,7 @@ from orchestrator.core.config import AppConfig, load_config, parse_config
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import make_engine, make_sessionmaker
 from orchestrator.core.enums import AssignmentStatus, EventType, Owner, Presence
+from orchestrator.core.heap import settle
 from orchestrator.core.state import HandoffRequest
 from orchestrator.core.tables import Contact, Conversation
 from orchestrator.migrations import run_migrations
@@ -218,6 +221,7 @@ async def _hand_off(
             since = time.perf_counter()
             await rehearse_handoff(sessions, config=config, at=datetime.now(UTC))
             rehearsed = (time.perf_counter() - since) * 1000
+            settle()
         # Before the clock too: the first handoffs of a process, which build and compile its
         # statements (a process of a running fleet has long done so).
         warmed: list[float] = []
@@ -548,9 +552,9 @@ def main(argv: list[str] | None = None) -> int:
         help="handoffs each process makes before the clock starts (not timed, not in per_s)",
     )
     parser.add_argument(
-        "--rehearse",
+        "--service-start",
         action="store_true",
-        help="each process rehearses one handoff before the clock, as the service's processes do at startup",
+        help="each process starts as the service's do (one handoff rehearsed, heap frozen) before the clock",
     )
     parser.add_argument(
         "--cpu",
@@ -587,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=args.rate,
         loop=args.loop,
         warmup=args.warmup,
-        rehearse=args.rehearse,
+        rehearse=args.service_start,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "per_rep"}))
     ok = result["double_assignments"] == 0 and result["capacity_violations"] == 0 and result["lost"] == 0
