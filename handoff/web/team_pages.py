@@ -27,30 +27,36 @@ from orchestrator.core.enums import Role
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
 PERIODS = {"7d": 7, "30d": 30, "90d": 90, "all": None}
-# What the audit log records (offered as suggestions in the page's filter).
-KNOWN_ACTIONS = (
-    "reply",
-    "note",
-    "claim",
-    "transfer",
-    "reassign",
-    "resolve",
-    "hand_back",
-    "presence",
-    "auto_assign",
-    "user_created",
-    "user_updated",
-    "user_disabled",
-    "api_token_issued",
-    "api_token_revoked",
-    "rep_token_retired",
-    "rep_token_replaced",
-    "canned_created",
-    "canned_updated",
-    "canned_deleted",
-    "login_failed",
-    "customer_erased",
-)
+# What the audit log records, each in the words the page shows (its filter offers them).
+ACTION_LABELS = {
+    "reply": "Replied to the customer",
+    "note": "Added a note",
+    "claim": "Claimed a conversation",
+    "transfer": "Transferred a conversation",
+    "reassign": "Reassigned a conversation",
+    "resolve": "Resolved a conversation",
+    "hand_back": "Handed a conversation back to the bot",
+    "presence": "Changed presence",
+    "auto_assign": "Switched auto-assignment",
+    "user_created": "Created a user",
+    "user_updated": "Changed a user",
+    "user_disabled": "Disabled a user",
+    "password_set": "Set a password (command line)",
+    "api_token_issued": "Issued an API token",
+    "api_token_revoked": "Revoked an API token",
+    "rep_token_retired": "Retired a token the configuration gave",
+    "rep_token_replaced": "Replaced a token the configuration gave",
+    "canned_created": "Added a canned reply",
+    "canned_updated": "Changed a canned reply",
+    "canned_deleted": "Deleted a canned reply",
+    "login_failed": "Failed sign-in",
+    "customer_erased": "Erased a customer's data",
+}
+
+
+def action_label(action: str) -> str:
+    """What an audit entry's action reads as on the page (its code when it has no words yet)."""
+    return ACTION_LABELS.get(action, action)
 
 
 def _refused(request: Request, service: WorkspaceService, user: PageUser) -> HTMLResponse:
@@ -166,7 +172,8 @@ async def audit_page(
         filters=filters,
         page_link=page_link,
         details_text=details_text,
-        known_actions=KNOWN_ACTIONS,
+        known_actions=ACTION_LABELS,
+        action_label=action_label,
     )
 
 
@@ -196,13 +203,13 @@ async def metrics_page(
 
 
 def details_text(details: dict[str, Any] | None) -> str:
-    """An audit entry's details on one line (`key=value`, lists joined)."""
+    """An audit entry's details on one line ("rep id: nora · queues: support, billing")."""
     if not details:
         return ""
     parts = []
     for key, value in details.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        parts.append(f"{key}={shown}")
+        parts.append(f"{key.replace('_', ' ')}: {shown}")
     return " · ".join(parts)
 
 

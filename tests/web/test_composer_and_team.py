@@ -219,12 +219,20 @@ async def test_an_admin_creates_a_rep_sets_queues_and_capacity_and_issues_a_work
     # The audit page lists what the admin did.
     await page.goto("/team/audit?actor=admin")
     log = page.locator("#audit-log")
-    for action in ("user_created", "user_updated", "api_token_issued", "api_token_revoked"):
-        await expect(log.locator(f'tr[data-action="{action}"]').first).to_contain_text("nora")
+    for action, words in (
+        ("user_created", "Created a user"),
+        ("user_updated", "Changed a user"),
+        ("api_token_issued", "Issued an API token"),
+        ("api_token_revoked", "Revoked an API token"),
+    ):
+        entry = log.locator(f'tr[data-action="{action}"]').first
+        await expect(entry).to_contain_text("nora")
+        await expect(entry).to_contain_text(words)  # in words, not the code
     await shot(page, "team-audit.png")
-    await page.locator('#audit-filters input[name="action"]').fill("api_token_issued")
+    await page.locator('#audit-filters select[name="action"]').select_option(label="Issued an API token")
     await page.locator('#audit-filters button[type="submit"]').click()
     await expect(log.locator("tbody tr")).to_have_count(1)
+    await expect(page.locator('#audit-filters select[name="action"]')).to_have_value("api_token_issued")
     await page.goto("/team/metrics")
     await expect(page.locator('#rep-metrics tr[data-rep="nora"]')).to_contain_text("Nora Quinn")
     assert errors == []

@@ -51,6 +51,21 @@ async def test_the_audit_page_is_paged_and_keeps_its_filters(h: TestHarness) -> 
         assert "No entries match." in none
 
 
+async def test_the_audit_page_reads_in_words(h: TestHarness) -> None:
+    changed = await h.http.patch(
+        "/api/admin/reps/gus", json={"queues": ["general", "billing"]}, headers=bearer("admin")
+    )
+    assert changed.status_code == 200, changed.text
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        page = (await client.get("/team/audit?action=user_updated")).text
+    row = page[page.index('<tr data-action="user_updated"') :].split("</tr>")[0]
+    assert "Changed a user" in row
+    assert "rep id: gus" in row
+    assert "queues: general, billing" in row
+    assert '<option value="user_updated" selected>Changed a user</option>' in page
+
+
 async def test_a_lead_sees_only_their_departments_on_the_metrics_page(h: TestHarness) -> None:
     async with browser(h) as client:
         await sign_in(client, "sam", "demo-sam")
