@@ -272,7 +272,8 @@ async def sign_in(
     api_token_too: bool = False,
     device: str | None = None,
 ) -> Rep:
-    """The rep whose password (or, with `api_token_too`, API token) is `secret`. Throttled per user,
+    """The rep whose password (or, with `api_token_too`, for a user without a password, API token)
+    is `secret`. Throttled per user,
     and per `device` (the id of a device cookie verified for this user, `device_of`) apart from
     unknown clients; a failure is recorded; a stored hash that should be stronger is replaced.
     Raises `Unauthenticated`, or `TooManyAttempts` while the user is locked out on this device (or
@@ -318,7 +319,7 @@ async def sign_in(
         )
     # Argon2 is deliberately slow: off the event loop.
     ok, new_hash = await asyncio.to_thread(verify_and_update, secret, rep.password_hash if rep else None)
-    if rep is not None and not ok and api_token_too:
+    if rep is not None and not ok and api_token_too and rep.password_hash is None:
         async with sessions() as session:
             by_token = await rep_by_api_token(session, token=secret)
         ok = by_token is not None and by_token.id == rep.id

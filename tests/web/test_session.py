@@ -39,6 +39,24 @@ async def test_rep_signs_in_with_their_api_token_and_the_api_accepts_the_session
         assert away.json()["presence"] == "away"
 
 
+async def test_once_a_password_is_set_the_api_token_no_longer_signs_in_at_the_form(h: TestHarness) -> None:
+    # An admin who gives a rep a password (a reset) shuts out whoever else held the token there too.
+    set_password = await h.http.patch(
+        "/api/admin/reps/tara", json={"password": "a long new password"}, headers=bearer("admin")
+    )
+    assert set_password.status_code == 200, set_password.text
+    async with browser(h) as client:
+        form = await client.get("/login")
+        refused = await client.post(
+            "/login", data={"username": "tara", "password": "demo-tara", "csrf": hidden(form.text, "csrf")}
+        )
+        assert refused.status_code == 401
+        assert "handoff_session" not in client.cookies
+        await sign_in(client, "tara", "a long new password")
+        assert (await client.get("/api/me")).json()["id"] == "tara"
+    assert (await h.http.get("/api/me", headers=bearer("tara"))).status_code == 200  # the API still takes it
+
+
 async def test_wrong_password_or_other_reps_token_is_refused(h: TestHarness) -> None:
     async with browser(h) as client:
         page = (await client.get("/login")).text
