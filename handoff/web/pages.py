@@ -221,8 +221,10 @@ FilterDep = Annotated[InboxFilter, Depends(inbox_filter)]
 async def _inbox_rows(
     service: WorkspaceService, user: PageUser, chosen: InboxFilter
 ) -> tuple[list[ConversationSummary], dict[int, int]]:
-    """`mine`: assigned to me; `waiting`: waiting in my queues (oldest first); `open`: both;
-    `unread`: those of them with customer messages I have not read. With their unread counts."""
+    """`mine`: assigned to me; `waiting`: waiting in my queues (oldest first); `open`: both, and for
+    a lead or an admin every other conversation with a rep they may see (their departments'; all),
+    so they can watch and reassign them; `unread`: mine and waiting, with customer messages I have
+    not read. With their unread counts."""
     actor = user.actor
     narrow: dict[str, Any] = {
         "queue": chosen.queue,
@@ -231,7 +233,10 @@ async def _inbox_rows(
     }
     rows: list[ConversationSummary] = []
     if chosen.view in ("open", "mine", "unread"):
-        rows += await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
+        everyone = chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN)
+        rows += await conversations(
+            service, actor, owner=Owner.HUMAN, assignee_id=None if everyone else actor.id, **narrow
+        )
     if chosen.view in ("open", "waiting", "unread"):
         waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
         rows += sorted(waiting, key=lambda c: (c.waiting_since or c.updated_at, c.id))
@@ -321,6 +326,7 @@ def _timeline(
         "waiting",
         "held_after_hours",
         "handoff",
+        "sla_warning",
     }
     items: list[dict[str, Any]] = [{"kind": "message", "at": m.created_at, "m": m} for m in detail.messages]
     items += [

@@ -35,6 +35,30 @@ async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: TestHa
         assert str(billing) not in re.findall(r'data-id="(\d+)"', page)
 
 
+async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversations_too(
+    h: TestHarness,
+) -> None:
+    taras = await seed_conversation(h, "tara_support", name="Tara's Customer")
+    waiting = await seed_conversation(h, "waiting_support", name="Waiting Customer")
+    billing = await seed_conversation(h, "farah_billing", name="Billing Customer")
+
+    def listed(page: str) -> list[int]:
+        return [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")  # the lead of support, not of billing
+        page = (await client.get("/inbox")).text
+        assert listed(page) == [taras, waiting]
+        assert "tara · last message" in page  # whose it is
+        assert listed((await client.get("/inbox/list?view=mine")).text) == []
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        assert set(listed((await client.get("/inbox/list?view=open")).text)) == {taras, waiting, billing}
+    async with browser(h) as client:
+        await sign_in(client, "diego", "demo-diego")  # a rep of support sees only the waiting one
+        assert listed((await client.get("/inbox/list?view=open")).text) == [waiting]
+
+
 async def test_another_reps_conversation_is_not_found_by_url(h: TestHarness) -> None:
     farahs = await seed_conversation(h, "farah_billing", name="Secret Customer")
     async with browser(h) as client:
