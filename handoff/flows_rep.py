@@ -38,6 +38,7 @@ from handoff.assignment import (
     tell_customer,
 )
 from handoff.errors import NotFound, NotOwner, Unavailable
+from handoff.flows import opens_phrase
 from handoff.models import Assignment, Rep, RepQueue
 from handoff.policy import can, viewer_of
 from handoff.reps import audit, queues_of
@@ -287,9 +288,24 @@ async def transfer(
         exclude=exclude,
         wait=False,
     )
-    await tell_customer(
-        session, config=config, conversation=conversation, message="transferred", queue=target.slug, at=at
-    )
+    if outcome.held:  # the team is closed: the customer is told when it is back, as at a handoff
+        language = conversation.language or config.default_language
+        opens = "—"
+        if outcome.opens_at is not None:
+            opens = opens_phrase(outcome.opens_at, now=at, zone=target.hours.zone, language=language)
+        await tell_customer(
+            session,
+            config=config,
+            conversation=conversation,
+            message="transferred_after_hours",
+            queue=target.slug,
+            at=at,
+            opens_at=opens,
+        )
+    else:
+        await tell_customer(
+            session, config=config, conversation=conversation, message="transferred", queue=target.slug, at=at
+        )
     await _drain_for(session, config=config, rep_id=sender, at=at)
     return outcome.assignment
 

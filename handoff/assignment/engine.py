@@ -172,9 +172,11 @@ async def tell_customer(
     at: datetime,
     rep: Rep | None = None,
     queue: str | None = None,
+    **values: str,
 ) -> None:
     """Queue one of the configured customer messages (`rep_joined`, `transferred`...) in the
-    conversation's language; the outbox sends it."""
+    conversation's language, with the rep's first name, the team's name and `values` filled in;
+    the outbox sends it."""
     assert conversation.id is not None
     contact = await session.get(Contact, conversation.contact_id)
     if contact is None:
@@ -185,6 +187,7 @@ async def tell_customer(
         conversation.language,
         rep_name=rep.name.split()[0] if rep else "",
         queue_name=team.customer_name or team.name,
+        **values,
     )
     await queue_outgoing(
         session,

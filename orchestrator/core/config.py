@@ -400,6 +400,10 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "en": "I've passed your conversation to our ${queue_name} team, with everything you told us. "
         "They'll reply here."
     },
+    "transferred_after_hours": {
+        "en": "I've passed your conversation to our ${queue_name} team, with everything you told us. "
+        "They're closed right now; they're back ${opens_at} and will reply here first thing."
+    },
 }
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from handoff.flows_rep import heartbeat, set_presence
+from sqlalchemy import select
+from sqlmodel import col
+
+from handoff.flows_rep import heartbeat, set_presence, transfer
 from orchestrator.core.enums import EventType, Owner, Presence, TimerKind
+from orchestrator.core.tables import Message
 from orchestrator.runtime.replay import harness
 from tests.factories import auth, button, say, text
 from tests.fakes.graph import FakeGraphAPI
@@ -103,6 +107,45 @@ async def test_after_hours_handoff_is_held_and_the_customer_told_when_the_team_i
     world.clock.set(datetime(2026, 11, 24, 8, 59, tzinfo=UTC))
     await world.tick()
     assert await world.owner_of(conversation_id) is None
+
+
+async def test_a_transfer_to_a_closed_team_tells_the_customer_when_it_is_back(
+    make_world: WorldFactory,
+) -> None:
+    world = await make_world(at=NIGHT)
+    await world.add_rep("tara", "support")  # support is always open
+    await world.add_rep("farah", "billing")  # online, but billing is closed until 09:00
+    result = await world.handoff(choice="support")
+    conversation_id = result.context.conversation_id
+    tara = await world.rep("tara")
+    moved = await world.act(
+        transfer,
+        config=world.config,
+        conversation_id=conversation_id,
+        actor=tara,
+        to_queue="billing",
+        note=None,
+    )
+    assert (moved.queue, moved.rep_id) == ("billing", None)
+    async with world.sessions() as session:
+        told = (
+            (
+                await session.execute(
+                    select(Message)
+                    .where(
+                        col(Message.conversation_id) == conversation_id, col(Message.direction) == "outbound"
+                    )
+                    .order_by(col(Message.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    last = told[-1].text or ""
+    assert "passed your conversation to our Finance team" in last
+    assert "closed right now" in last
+    assert "back today, 9:00" in last
+    assert "They'll reply here." not in last
 
 
 async def test_held_conversations_are_released_at_opening_fairly_as_reps_log_in(
