@@ -109,6 +109,35 @@ def admits(viewer: Viewer, item: StreamEvent) -> bool:
     return can(viewer, Action.VIEW, item) or viewer.id in item.addressed_to()
 
 
+# Events that can take a conversation out of a queue's waiting list (a rep took it, a lead gave it
+# to someone, it moved to another queue). A member of that queue who may not see it from then on
+# (a rep sees only their own) would keep it in their list, and take it in vain.
+LEAVES_QUEUE = frozenset({EventType.ASSIGNED, EventType.REASSIGNED, EventType.TRANSFERRED})
+
+
+def shown_to(viewer: Viewer, item: StreamEvent) -> StreamEvent | None:
+    """What `viewer`'s stream gets of `item`: all of it when they may see it or it is addressed to
+    them; when it takes a conversation from one of their queues, only that it happened (its id,
+    type, conversation and time: no details, description, owner or queue), enough for their lists
+    to drop the conversation; otherwise nothing."""
+    if admits(viewer, item):
+        return item
+    details = item.details or {}
+    queues = {q for q in (item.queue, details.get("from_queue")) if isinstance(q, str)}
+    if item.type in LEAVES_QUEUE and queues & viewer.queues:
+        return item.model_copy(
+            update={
+                "source": "",
+                "description": "",
+                "details": None,
+                "owner": "",
+                "queue": None,
+                "assignee_id": None,
+            }
+        )
+    return None
+
+
 def _addressed_to(rep_id: str) -> list[ColumnElement[bool]]:
     details = col(ContextEvent.details)
     return [details[key].as_string() == rep_id for key in ADDRESS_KEYS]
@@ -179,6 +208,10 @@ class Subscription:
 
     def wants(self, item: StreamEvent) -> bool:
         return (self.types is None or item.type in self.types) and admits(self.viewer, item)
+
+    def shown(self, item: StreamEvent) -> StreamEvent | None:
+        """What of `item` this stream sends (`shown_to`), or None."""
+        return shown_to(self.viewer, item) if self.types is None or item.type in self.types else None
 
 
 class WebhookSender:
@@ -426,10 +459,11 @@ class NotificationHub:
 
     def _fan_out(self, item: StreamEvent) -> None:
         for subscription in list(self._subscribers):
-            if subscription.lagged or not subscription.wants(item):
+            shown = None if subscription.lagged else subscription.shown(item)
+            if shown is None:
                 continue
             try:
-                subscription.queue.put_nowait(item)
+                subscription.queue.put_nowait(shown)
             except asyncio.QueueFull:
                 subscription.lagged = True
                 log.warning("notify_subscriber_lagged", rep_id=subscription.viewer.id)

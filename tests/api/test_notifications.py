@@ -389,3 +389,29 @@ async def test_a_disabled_reps_open_stream_ends_at_once(h: TestHarness, live: st
     async with httpx.AsyncClient(base_url=live) as client:
         again = await client.get("/api/stream", headers=bearer("diego"))
     assert again.status_code == 401
+
+
+async def test_a_colleague_taking_a_waiting_conversation_tells_the_queues_reps_only_that(
+    h: TestHarness,
+) -> None:
+    hub = h.service.notifier
+    assert hub is not None
+    waiting = await seed_conversation(h, "waiting_support", name="Ivy Cole")
+    diego = await subscribe(h, hub, "diego")  # support, like tara: saw it waiting
+    farah = await subscribe(h, hub, "farah")  # billing: never saw it
+    taken = await h.http.post(f"/api/conversations/{waiting}/claim", headers=bearer("tara"))
+    assert taken.status_code == 200, taken.text
+    await hub.settled()
+    told = [e for e in drained(diego) if e.conversation_id == waiting]
+    assert told, "the rep's list would keep a conversation they can no longer take"
+    for event in told:
+        withheld = (
+            event.details,
+            event.description,
+            event.source,
+            event.owner,
+            event.queue,
+            event.assignee_id,
+        )
+        assert withheld == (None, "", "", "", None, None)
+    assert [e for e in drained(farah) if e.conversation_id == waiting] == []

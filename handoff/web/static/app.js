@@ -74,8 +74,18 @@
   }
   window.handoffApi = api;
 
+  // At most one reload of what the page shows every half second: a busy department's events come
+  // in bursts, and one reload after the burst shows all of it.
+  let refreshedAt = 0;
+  let refreshLater = null;
   function refresh() {
-    if (window.htmx) window.htmx.trigger(body, "handoffRefresh");
+    if (!window.htmx || refreshLater) return;
+    const wait = refreshedAt + 500 - Date.now();
+    refreshLater = setTimeout(function () {
+      refreshLater = null;
+      refreshedAt = Date.now();
+      window.htmx.trigger(body, "handoffRefresh");
+    }, Math.max(0, wait));
   }
 
   // -- alerts: a sound and a desktop notification -------------------------------------------------
@@ -98,7 +108,13 @@
     }
   }
 
+  // One action can log two events for the same rep (a reassignment: `assigned` and `reassigned`):
+  // one alert per kind and conversation within a few seconds.
+  const alerted = {};
   function alertRep(kind, event, text) {
+    const key = kind + ":" + event.conversation_id;
+    if (alerted[key] && Date.now() - alerted[key] < 5000) return;
+    alerted[key] = Date.now();
     const entry = {
       kind: kind,
       conversation_id: event.conversation_id,
@@ -129,6 +145,15 @@
       alertRep("customer_message", event, "The customer wrote in #" + event.conversation_id);
     } else if (type === "mentioned" && details.rep_id === me) {
       alertRep("mention", event, (details.author || "Someone") + " mentioned you: " + (details.text || ""));
+    } else if (type === "sla_warning" && details.rep_id === me) {
+      const due = details.due_at ? new Date(details.due_at) : null;
+      const when = due && !isNaN(due) ? " at " + due.toISOString().slice(11, 16) + " UTC" : " soon";
+      alertRep("sla_warning", event, "Reply to #" + event.conversation_id + ": it goes to someone else" + when + " if the customer has no answer by then");
+    } else if (type === "assignment_revoked" && details.revoked_rep_id === me) {
+      const why = { sla: "no reply within the team's response time", offline: "you were offline" }[details.reason] || "reassigned";
+      alertRep("taken_away", event, "#" + event.conversation_id + " was given to someone else: " + why);
+    } else if ((type === "reassigned" || type === "transferred") && details.from_rep_id === me && details.actor !== me) {
+      alertRep("taken_away", event, "#" + event.conversation_id + " was " + type + " by " + (details.actor || "a lead"));
     }
     refresh();
   }
@@ -164,19 +189,28 @@
 
   // -- presence and heartbeats ----------------------------------------------------------------------
   const presence = document.getElementById("presence");
-  if (presence) {
-    presence.addEventListener("change", async function () {
-      try {
-        const rep = await api("POST", "/api/me/presence", { presence: presence.value });
-        toast("You are " + rep.presence, "info");
-        refresh();
-      } catch (e) { toast(e.message, "error"); }
-    });
+  const offlineBanner = document.getElementById("offline-banner");
+  function showPresence(value) {
+    if (presence && value && presence.value !== value) presence.value = value;
+    if (offlineBanner && value) offlineBanner.hidden = value !== "offline";
   }
+  async function setPresence(value) {
+    try {
+      const rep = await api("POST", "/api/me/presence", { presence: value });
+      showPresence(rep.presence);
+      toast("You are " + rep.presence, "info");
+      refresh();
+    } catch (e) { toast(e.message, "error"); }
+  }
+  if (presence) {
+    presence.addEventListener("change", function () { setPresence(presence.value); });
+  }
+  const goOnline = document.getElementById("go-online");
+  if (goOnline) goOnline.addEventListener("click", function () { setPresence("online"); });
   async function heartbeat() {
     try {
       const rep = await api("POST", "/api/me/heartbeat");
-      if (presence && rep && rep.presence && presence.value !== rep.presence) presence.value = rep.presence;
+      if (rep && rep.presence) showPresence(rep.presence);
     } catch (e) { /* the next beat tries again */ }
   }
   const every = Math.max(5, parseInt(body.dataset.heartbeat || "30", 10)) * 1000;
@@ -207,7 +241,15 @@
       toast("It is yours now", "info");
       if (body.dataset.page === "conversation") refresh();
       else window.location.href = "/conversations/" + id;
-    } catch (e) { toast(e.message, "error"); }
+    } catch (e) {
+      // Taken by a colleague a moment before (it is theirs to see now, so it is "not found" here).
+      if (e.status === 404 || e.status === 409) {
+        toast("Someone else took #" + id + " first", "info");
+        refresh();
+      } else {
+        toast(e.message, "error");
+      }
+    }
   }
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-claim]");

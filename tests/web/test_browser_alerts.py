@@ -1,0 +1,111 @@
+"""What a rep's open page is told as the team works around them, in headless Chromium: a colleague
+taking a conversation from the rep's queue drops it from their list; the SLA warning and the
+conversation being taken away alert the rep, once per action; an offline rep is told that nothing
+is assigned to them, and can go online from there."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, expect
+from sqlalchemy import select
+from sqlmodel import col
+
+from handoff.assignment import sla_warning
+from handoff.models import Assignment
+from orchestrator.core.enums import AssignmentStatus
+from tests.api.helpers import bearer, seed_conversation
+from tests.fakes.graph import TestHarness
+from tests.web.test_browser import set_presence, signed_in
+
+
+async def alerts(page: object, kind: str, conversation_id: int) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = await page.evaluate(  # type: ignore[attr-defined]
+        "([kind, id]) => window.__handoffAlerts.filter(a => a.kind === kind && a.conversation_id === id)",
+        [kind, conversation_id],
+    )
+    return found
+
+
+async def test_a_conversation_a_colleague_takes_leaves_the_other_reps_list_live(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    waiting = await seed_conversation(h, "waiting_support", name="Ivy Cole")
+    context, diego = await signed_in(chromium, site, "diego", "demo-diego")
+    row = diego.locator(f'.conversation-row[data-id="{waiting}"]')
+    await expect(row).to_be_visible()
+    taken = await h.http.post(f"/api/conversations/{waiting}/claim", headers=bearer("tara"))
+    assert taken.status_code == 200, taken.text
+    await expect(row).to_have_count(0)  # without a reload
+    events = await diego.evaluate("() => window.__handoffStream.events")
+    told = [e for e in events if e["conversation_id"] == waiting]
+    assert told
+    assert all(e["type"] in ("assigned", "reassigned", "transferred") for e in told)
+    await context.close()
+
+
+async def test_a_rep_is_warned_before_the_sla_runs_out_and_told_once_when_a_lead_reassigns(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    tara_context, tara = await signed_in(chromium, site, "tara", "demo-tara")
+    diego_context, diego = await signed_in(chromium, site, "diego", "demo-diego")
+    await tara.goto(f"/conversations/{conversation_id}")
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "live")
+
+    async with h.service.sessions() as session, session.begin():
+        assignment_id = (
+            await session.execute(
+                select(col(Assignment.id)).where(
+                    col(Assignment.conversation_id) == conversation_id,
+                    col(Assignment.status) == AssignmentStatus.ACTIVE,
+                )
+            )
+        ).scalar_one()
+        assert assignment_id is not None
+        assert await sla_warning(
+            session, config=h.service.config, assignment_id=assignment_id, at=h.clock.now()
+        )
+    await tara.wait_for_function(
+        "id => window.__handoffAlerts.some(a => a.kind === 'sla_warning' && a.conversation_id === id)",
+        arg=conversation_id,
+    )
+    await expect(tara.locator("#toasts")).to_contain_text(f"Reply to #{conversation_id}")
+    await expect(tara.locator("#timeline")).to_contain_text("No reply yet")
+
+    await set_presence(h, "online", "diego")
+    moved = await h.http.post(
+        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
+    )
+    assert moved.status_code == 200, moved.text
+    await tara.wait_for_function(
+        "id => window.__handoffAlerts.some(a => a.kind === 'taken_away' && a.conversation_id === id)",
+        arg=conversation_id,
+    )
+    await expect(tara.locator("#toasts")).to_contain_text("reassigned by lena")
+    await diego.wait_for_function(
+        "id => window.__handoffAlerts.some(a => a.kind === 'assigned' && a.conversation_id === id)",
+        arg=conversation_id,
+    )
+    await diego.wait_for_timeout(500)  # the second event of the reassignment has arrived by now
+    assert (
+        len(await alerts(diego, "assigned", conversation_id)) == 1
+    )  # `assigned` and `reassigned`: one alert
+    await tara_context.close()
+    await diego_context.close()
+
+
+async def test_an_offline_rep_is_told_nothing_is_assigned_to_them_and_goes_online_from_there(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    await set_presence(h, "offline", "diego")
+    context, diego = await signed_in(chromium, site, "diego", "demo-diego")
+    banner = diego.locator("#offline-banner")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("You are offline")
+    await banner.get_by_role("button", name="Go online").click()
+    await expect(banner).to_be_hidden()
+    await expect(diego.locator("#presence")).to_have_value("online")
+    me = (await h.http.get("/api/me", headers=bearer("diego"))).json()
+    assert me["presence"] == "online"
+    await diego.locator("#presence").select_option("offline")
+    await expect(banner).to_be_visible()
+    await context.close()
