@@ -75,7 +75,10 @@ def _login_page(
     next_path: str,
     status_code: int = 200,
     expired: bool = False,
+    username: str = "",
 ) -> HTMLResponse:
+    """The sign-in form (`username`: what was typed before a refusal, so only the password is typed
+    again)."""
     token = web_session.new_login_csrf()
     response = render(
         request,
@@ -87,6 +90,7 @@ def _login_page(
         next_path=next_path,
         login_csrf=token,
         expired=expired,
+        username=username,
     )
     web_session.set_login_csrf_cookie(response, request, token)
     return response
@@ -143,10 +147,16 @@ async def login(
             error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
             next_path=next_path,
             status_code=429,
+            username=username.strip(),
         )
     except Unauthenticated:
         return _login_page(
-            request, service, error="Wrong user or password.", next_path=next_path, status_code=401
+            request,
+            service,
+            error="Wrong user or password.",
+            next_path=next_path,
+            status_code=401,
+            username=username.strip(),
         )
     async with service.sessions() as session, session.begin():
         fresh = await session.get(Rep, rep.id)

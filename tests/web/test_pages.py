@@ -210,6 +210,21 @@ async def test_a_conversation_waiting_in_a_closed_queue_says_in_the_inbox_until_
     assert "held until" not in not_held
 
 
+async def test_the_transfer_form_asks_for_a_team_and_says_which_are_closed(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    h.clock.set(h.clock.now().replace(hour=21))  # Tuesday 21:00 UTC: Finance is closed, Support is not
+    opens_at = h.service.config.queue("billing").hours.next_opening(h.clock.now())
+    assert opens_at is not None
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+    form = page[page.index('<details class="action" id="transfer">') :].split("</details>")[0]
+    assert '<option value="" selected disabled>Choose a team</option>' in form  # nothing chosen for them
+    assert f">Finance (closed until {opens_at.astimezone(UTC):%d %b %H:%M} UTC)</option>" in form
+    assert 'value="support"' not in form  # not to its own queue
+    assert ">Support (closed" not in page
+
+
 async def test_a_lead_sees_who_has_a_conversation_by_name_in_the_state_bar_and_its_history(
     h: TestHarness,
 ) -> None:

@@ -66,6 +66,7 @@ async def test_wrong_password_or_other_reps_token_is_refused(h: TestHarness) -> 
             )
             assert response.status_code == 401
             assert "Wrong user or password" in response.text
+            assert f'name="username" autocomplete="username" required value="{user}"' in response.text  # kept
             assert "handoff_session" not in client.cookies
             page = response.text  # the form again, with a fresh token
 
