@@ -158,17 +158,23 @@ async def perform_handoff(
 
 async def rehearse_handoff(
     sessions: async_sessionmaker[AsyncSession], *, config: AppConfig, at: datetime
-) -> None:
+) -> HandoffResult:
     """One handoff, assigned, in a transaction that is rolled back: what a process's first handoff
     costs once (SQLAlchemy configuring its mappers and compiling each statement of the path) is paid
     at startup instead of by the first customers. The customer, conversation, queue and rep are made
     up inside the transaction (random keys, a queue of their own), so no row another transaction can
-    see is read for update or changed, and nothing is published: events go out after a commit."""
+    see is read for update or changed, and nothing is published: events go out after a commit. The
+    configuration's routing rules are left out (a rule that refines any English handoff to a real
+    queue would otherwise take the rehearsal there, to real reps); a handoff routed anywhere else
+    all the same is stopped before it is assigned."""
     tag = secrets.token_hex(6)
     queue = f"rehearsal_{tag}"
     data = config.model_dump(mode="json")
     data["queues"] = [*data["queues"], {"slug": queue, "name": "Rehearsal"}]
+    data["routing"] = {**data["routing"], "rules": [], "refine": [], "fallback": queue}
     rehearsal = AppConfig.model_validate(data)
+    if route(rehearsal, _rehearsal_input(queue)).queue != queue:
+        raise RuntimeError(f"the rehearsal would be routed to a real queue instead of {queue}")
     async with sessions() as session:
         await session.begin()
         try:
@@ -188,7 +194,7 @@ async def rehearse_handoff(
             )
             session.add(conversation)
             await session.flush()
-            await perform_handoff(
+            result = await perform_handoff(
                 session,
                 config=rehearsal,
                 conversation=conversation,
@@ -209,3 +215,17 @@ async def rehearse_handoff(
             await session.flush()
         finally:
             await session.rollback()
+    return result
+
+
+def _rehearsal_input(queue: str) -> RoutingInput:
+    """What `perform_handoff` routes a rehearsal with: a menu choice of the rehearsal's queue."""
+    return RoutingInput(
+        reason=HandoffReason.MENU_SELECTION,
+        department_choice=queue,
+        has_referral=False,
+        ad_source_id=None,
+        country=None,
+        calling_code=None,
+        language="en",
+    )

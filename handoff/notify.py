@@ -46,7 +46,7 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, event, or_, select
+from sqlalchemy import ColumnElement, and_, event, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
@@ -172,8 +172,21 @@ async def load_events(
         clause = visibility_clause(viewer)
         if clause is not None:
             # What the viewer may see, and what is addressed to them (`admits`): a rep whose
-            # conversation was taken away while their stream was down is still told.
-            query = query.where(or_(clause, *_addressed_to(viewer.id)))
+            # conversation was taken away while their stream was down is still told; and what left
+            # one of their queues, sent stripped (`shown_to`).
+            left: list[ColumnElement[bool]] = []
+            if viewer.queues:
+                queues = sorted(viewer.queues)
+                left.append(
+                    and_(
+                        col(ContextEvent.type).in_(sorted(LEAVES_QUEUE)),
+                        or_(
+                            col(Conversation.queue).in_(queues),
+                            col(ContextEvent.details)["from_queue"].as_string().in_(queues),
+                        ),
+                    )
+                )
+            query = query.where(or_(clause, *_addressed_to(viewer.id), *left))
     async with sessions() as session:
         rows = (await session.execute(query)).all()
     return [
@@ -205,9 +218,6 @@ class Subscription:
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.max_queue)
-
-    def wants(self, item: StreamEvent) -> bool:
-        return (self.types is None or item.type in self.types) and admits(self.viewer, item)
 
     def shown(self, item: StreamEvent) -> StreamEvent | None:
         """What of `item` this stream sends (`shown_to`), or None."""

@@ -27,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -121,6 +122,7 @@ def password_fingerprint(password_hash: str | None) -> str:
 
 
 DEVICE_TTL = timedelta(days=180)
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def device_token(*, rep_id: str, secret: str) -> str:
@@ -135,8 +137,8 @@ def device_token(*, rep_id: str, secret: str) -> str:
 def device_of(token: str | None, *, rep_id: str, secret: str) -> str | None:
     """The device id of a device cookie issued to `rep_id`, or None (none, forged, another user's)."""
     device, _, signature = (token or "").partition(".")
-    if not device or not signature or len(token or "") > 128:
-        return None
+    if len(token or "") > 128 or not _B64URL.fullmatch(device) or not _B64URL.fullmatch(signature):
+        return None  # not one of ours (a cookie can carry any Latin-1 text)
     return device if hmac.compare_digest(signature, _device_signature(rep_id, device, secret)) else None
 
 

@@ -69,9 +69,10 @@ async def stream(
             replayed: set[int] = set()
             if last_event_id is not None:
                 for item in await hub.missed(actor.viewer, after=last_event_id):
-                    if subscription.wants(item):
+                    shown = subscription.shown(item)
+                    if shown is not None:
                         replayed.add(item.id)
-                        yield item.sse()
+                        yield shown.sse()
             # Until cut off for falling behind, revoked, or ended (the process is stopping). Every
             # `STREAM_PING_S`, busy or idle, the stream checks who the caller is now: a rep disabled,
             # or whose role or queues changed (through any process), ends within that interval; a

@@ -228,6 +228,11 @@ def inbox_filter(
 FilterDep = Annotated[InboxFilter, Depends(inbox_filter)]
 
 
+# Colleagues' conversations a lead's or an admin's "All open" lists at most (the most recently
+# active; the queue filter and the dashboard narrow it down).
+TEAM_ROWS = 200
+
+
 async def _inbox_rows(
     service: WorkspaceService, user: PageUser, chosen: InboxFilter
 ) -> tuple[list[ConversationSummary], dict[int, int]]:
@@ -243,10 +248,13 @@ async def _inbox_rows(
     }
     rows: list[ConversationSummary] = []
     if chosen.view in ("open", "mine", "unread"):
-        everyone = chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN)
-        rows += await conversations(
-            service, actor, owner=Owner.HUMAN, assignee_id=None if everyone else actor.id, **narrow
-        )
+        rows += await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
+        if chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN):  # then the team's, newest first
+            own = {c.id for c in rows}
+            team = await conversations(
+                service, actor, owner=Owner.HUMAN, limit=TEAM_ROWS + len(own), **narrow
+            )
+            rows += [c for c in team if c.id not in own][:TEAM_ROWS]
     if chosen.view in ("open", "waiting", "unread"):
         waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
         rows += sorted(waiting, key=lambda c: (c.waiting_since or c.updated_at, c.id))

@@ -208,9 +208,9 @@ def details_text(details: dict[str, Any] | None) -> str:
         return ""
     parts = []
     for key, value in details.items():
-        if value is None or value == []:  # nothing to say ("from rep: None")
+        if value is None:  # nothing to say ("from rep: None")
             continue
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        shown = (", ".join(map(str, value)) or "none") if isinstance(value, list) else str(value)
         parts.append(f"{key.replace('_', ' ')}: {shown}")
     return " · ".join(parts)
 

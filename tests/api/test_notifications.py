@@ -16,7 +16,17 @@ from handoff.users import set_queues
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.enums import EventType, Owner, Role
 from orchestrator.core.tables import Conversation
-from tests.api.helpers import ACTORS, KINDS, VISIBLE, Kind, add_event, bearer, open_stream, seed_conversation
+from tests.api.helpers import (
+    ACTORS,
+    KINDS,
+    VISIBLE,
+    Kind,
+    SSEEvent,
+    add_event,
+    bearer,
+    open_stream,
+    seed_conversation,
+)
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 
@@ -415,3 +425,24 @@ async def test_a_colleague_taking_a_waiting_conversation_tells_the_queues_reps_o
         )
         assert withheld == (None, "", "", "", None, None)
     assert [e for e in drained(farah) if e.conversation_id == waiting] == []
+
+
+async def test_a_resumed_stream_replays_what_left_the_reps_queue_stripped_too(
+    h: TestHarness, live: str
+) -> None:
+    waiting = await seed_conversation(h, "waiting_support", name="Ivy Cole")
+    before = await add_event(h, waiting, EventType.SLA_WARNING, rep_id="diego")  # where diego's page was
+    taken = await h.http.post(f"/api/conversations/{waiting}/claim", headers=bearer("tara"))
+    assert taken.status_code == 200, taken.text
+    marker = await add_event(h, waiting, EventType.SLA_WARNING, rep_id="diego")  # after the claim
+    async with open_stream(live, "diego", last_event_id=before) as diego:
+        replayed: list[SSEEvent] = []
+        while not replayed or replayed[-1].id != marker:
+            replayed.append(await diego.next())
+    left = [e for e in replayed if e.type == "assigned"]
+    assert len(left) == 1
+    assert (left[0].data["details"], left[0].data["description"], left[0].data["assignee_id"]) == (
+        None,
+        "",
+        None,
+    )

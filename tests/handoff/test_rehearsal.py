@@ -21,6 +21,7 @@ from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness
+from tests.handoff.conftest import configured
 
 
 async def _row_counts(h: TestHarness) -> dict[str, int]:
@@ -117,3 +118,15 @@ async def test_after_the_rehearsal_a_process_first_handoff_compiles_none_of_its_
     finally:
         await cold.dispose()
         await rehearsed.dispose()
+
+
+async def test_the_rehearsal_stays_in_its_own_queue_whatever_the_routing_rules_say(db_h: TestHarness) -> None:
+    # A refine rule matching any English handoff would have taken it to Support, to a real rep whose
+    # row it then held locked until the rollback.
+    config = configured(
+        routing={"refine": [{"name": "english to support", "when": {"language": ["en"]}, "queue": "support"}]}
+    )
+    result = await rehearse_handoff(db_h.service.sessions, config=config, at=db_h.clock.now())
+    assert result.routing.queue.startswith("rehearsal_")
+    assert result.outcome.rep is not None
+    assert result.outcome.rep.id.startswith("rehearsal-")

@@ -42,6 +42,25 @@ async def test_a_conversation_a_colleague_takes_leaves_the_other_reps_list_live(
     await context.close()
 
 
+async def test_take_it_says_why_it_failed_taken_first_by_a_colleague_or_the_rep_offline(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    first = await seed_conversation(h, "waiting_support", name="Ivy Cole")
+    second = await seed_conversation(h, "waiting_support", name="Ray Moss")
+    context, diego = await signed_in(chromium, site, "diego", "demo-diego")
+    await expect(diego.locator(f'.conversation-row[data-id="{first}"]')).to_be_visible()
+    # Taken by tara between diego's list and his click: his click comes before his list drops it.
+    await diego.evaluate("() => { window.htmx.trigger = () => {}; }")  # the page reloads nothing now
+    taken = await h.http.post(f"/api/conversations/{first}/claim", headers=bearer("tara"))
+    assert taken.status_code == 200, taken.text
+    await diego.locator(f'.conversation-row[data-id="{first}"] [data-claim]').click()
+    await expect(diego.locator("#toasts")).to_contain_text(f"Someone else took #{first} first")
+    await set_presence(h, "offline", "diego")
+    await diego.locator(f'.conversation-row[data-id="{second}"] [data-claim]').click()
+    await expect(diego.locator("#toasts")).to_contain_text("set yourself online")
+    await context.close()
+
+
 async def test_a_rep_is_warned_before_the_sla_runs_out_and_told_once_when_a_lead_reassigns(
     h: TestHarness, site: str, chromium: Browser
 ) -> None:

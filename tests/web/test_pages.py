@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import col, select, update
 
+from handoff.web import pages
 from handoff.web.rendering import event_line
+from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation, Message
-from tests.api.helpers import bearer, seed_conversation
+from tests.api.helpers import Kind, bearer, seed_conversation
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fixtures import load_fixture
@@ -57,6 +60,22 @@ async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversati
     async with browser(h) as client:
         await sign_in(client, "diego", "demo-diego")  # a rep of support sees only the waiting one
         assert listed((await client.get("/inbox/list?view=open")).text) == [waiting]
+
+
+async def test_a_leads_own_conversations_stay_in_all_open_however_many_their_colleagues_have(
+    h: TestHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "TEAM_ROWS", 3)
+    lenas = await seed_conversation(h, Kind("lena_support", Owner.HUMAN, "support", "lena"), name="Lena's")
+    h.clock.advance(minutes=5)
+    colleagues = [await seed_conversation(h, "tara_support", name=f"Tara's {n}") for n in range(4)]
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        page = (await client.get("/inbox/list?view=open")).text
+    shown = [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+    assert shown[0] == lenas  # her own first, though the oldest
+    assert len(shown) == 4  # and three of her colleagues'
+    assert set(shown[1:]) <= set(colleagues)
 
 
 async def test_another_reps_conversation_is_not_found_by_url(h: TestHarness) -> None:

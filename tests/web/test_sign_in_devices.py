@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from handoff.users import device_of
 from handoff.web.session import DEVICE_COOKIE
 from tests.fakes.graph import TestHarness
 from tests.web.helpers import BASE, browser, hidden
@@ -75,3 +76,23 @@ async def test_a_made_up_or_another_reps_device_cookie_counts_as_an_unknown_brow
     async with browser(h) as own:
         carry(own, taras)
         assert await attempt(own, "tara", "demo-tara") == 303
+
+
+async def test_a_device_cookie_that_is_not_text_of_ours_is_an_unknown_browser_not_a_server_error(
+    h: TestHarness,
+) -> None:
+    assert device_of("abc.\xe9t\xe9", rep_id="tara", secret="x" * 32) is None
+    async with browser(h) as client:
+        form = await client.get("/login")
+        response = await client.post(
+            "/login",
+            data={"username": "tara", "password": "demo-tara", "csrf": hidden(form.text, "csrf")},
+            headers=[
+                (
+                    b"cookie",
+                    b"handoff_device=abc.\xe9t\xe9; handoff_login_csrf="
+                    + client.cookies["handoff_login_csrf"].encode(),
+                )
+            ],
+        )
+    assert response.status_code == 303

@@ -64,6 +64,13 @@ async def test_the_audit_page_reads_in_words(h: TestHarness) -> None:
     assert "rep id: gus" in row
     assert "queues: general, billing" in row
     assert '<option value="user_updated" selected>Changed a user</option>' in page
+    cleared = await h.http.patch("/api/admin/reps/gus", json={"queues": []}, headers=bearer("admin"))
+    assert cleared.status_code == 200, cleared.text
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        page = (await client.get("/team/audit?action=user_updated")).text
+    newest = page[page.index('<tr data-action="user_updated"') :].split("</tr>")[0]
+    assert "queues: none" in newest  # taking every queue away is shown, not left out
 
 
 async def test_a_lead_sees_only_their_departments_on_the_metrics_page(h: TestHarness) -> None:

@@ -242,8 +242,9 @@
       if (body.dataset.page === "conversation") refresh();
       else window.location.href = "/conversations/" + id;
     } catch (e) {
-      // Taken by a colleague a moment before (it is theirs to see now, so it is "not found" here).
-      if (e.status === 404 || e.status === 409) {
+      // Taken by a colleague a moment before (theirs to see now, so "not found" for a rep). A 409
+      // says why it cannot be taken (offline, at capacity, no longer waiting): shown as it is.
+      if (e.status === 404) {
         toast("Someone else took #" + id + " first", "info");
         refresh();
       } else {
