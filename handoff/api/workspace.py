@@ -23,7 +23,9 @@ from handoff.api.reads import (
 from handoff.api.schemas import ConversationSummary
 from handoff.api.visibility import visible_conversation
 from handoff.claim import claim
+from handoff.errors import NotFound
 from handoff.models import Note, Rep
+from handoff.policy import viewer_of
 from handoff.search import search_conversations
 from orchestrator.core.enums import Owner, SearchMatch
 
@@ -42,6 +44,15 @@ class NoteOut(BaseModel):
     text: str
     mentions: list[str]
     created_at: datetime
+
+
+class NoteAdded(NoteOut):
+    """The note just added, and what its author should know of its @mentions."""
+
+    unknown_mentions: list[str] = Field(description="@ids that name no rep: nobody was notified")
+    mentions_without_access: list[str] = Field(
+        description="reps notified (the note travels with the mention) who may not open the conversation"
+    )
 
 
 class MentionOut(BaseModel):
@@ -129,8 +140,9 @@ async def list_notes(
 )
 async def add_note(
     conversation_id: ConversationId, body: NoteIn, actor: ActorDep, service: WorkspaceServiceDep
-) -> NoteOut:
-    """A private note (never sent to the customer); each `@rep_id` mentioned is notified."""
+) -> NoteAdded:
+    """A private note (never sent to the customer); each `@rep_id` mentioned is notified. The answer
+    says which @ids name nobody, and which reps mentioned may not open the conversation."""
     async with service.sessions() as session, session.begin():
         await visible_conversation(session, actor.viewer, conversation_id)
         author = await session.get(Rep, actor.id)
@@ -138,7 +150,19 @@ async def add_note(
         note = await notes.add_note(
             session, conversation_id=conversation_id, author=author, text=body.text, at=service.clock.now()
         )
-        out = _note_out(note)
+        mentioned = note.mentions or []
+        unknown = [r for r in notes.mentioned_ids(body.text) if r != actor.id and r not in mentioned]
+        without_access = []
+        for rep_id in mentioned:
+            rep = await session.get(Rep, rep_id)
+            assert rep is not None
+            try:
+                await visible_conversation(session, await viewer_of(session, rep=rep), conversation_id)
+            except NotFound:
+                without_access.append(rep_id)
+        out = NoteAdded(
+            **_note_out(note).model_dump(), unknown_mentions=unknown, mentions_without_access=without_access
+        )
     return out
 
 

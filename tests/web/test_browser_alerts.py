@@ -128,3 +128,20 @@ async def test_an_offline_rep_is_told_nothing_is_assigned_to_them_and_goes_onlin
     await diego.locator("#presence").select_option("offline")
     await expect(banner).to_be_visible()
     await context.close()
+
+
+async def test_the_author_of_a_note_is_told_which_mentions_reached_no_one_or_cannot_open_it(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara")
+    await tara.goto(f"/conversations/{conversation_id}")
+    await tara.keyboard.press("n")
+    await tara.locator("#composer-text").fill("@lena can you look? @diego too, and @nobdy")
+    await tara.keyboard.press("Control+Enter")
+    await expect(tara.locator(".note")).to_contain_text("can you look?")
+    toasts = tara.locator("#toasts")
+    await expect(toasts).to_contain_text("No one is called @nobdy")
+    await expect(toasts).to_contain_text("@diego got the note but cannot open this conversation")
+    await expect(toasts).not_to_contain_text("@lena got")  # the lead of support can open it
+    await context.close()

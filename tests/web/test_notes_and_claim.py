@@ -24,6 +24,8 @@ async def test_note_with_a_mention_notifies_the_mentioned_rep_live(h: TestHarnes
         assert response.status_code == 201, response.text
         note = response.json()
         assert (note["author_id"], note["mentions"]) == ("tara", ["diego"])
+        # The author is told: @nobody names no rep; diego got it but may not open the conversation.
+        assert (note["unknown_mentions"], note["mentions_without_access"]) == (["nobody"], ["diego"])
         # Diego cannot open the conversation (it is Tara's), yet the mention reaches him.
         event = await diego.until("mentioned", conversation_id=conversation_id)
         assert event.data["details"]["rep_id"] == "diego"

@@ -373,7 +373,14 @@
           fileInput.value = "";
           fileName.textContent = "Attach";
         } else if (note) {
-          await api("POST", "/api/conversations/" + conversationId + "/notes", { text: value });
+          const added = await api("POST", "/api/conversations/" + conversationId + "/notes", { text: value });
+          const at = function (ids) { return ids.map(function (id) { return "@" + id; }).join(", "); };
+          if (added && added.unknown_mentions && added.unknown_mentions.length) {
+            toast("No one is called " + at(added.unknown_mentions) + ": nobody was notified for it", "error");
+          }
+          if (added && added.mentions_without_access && added.mentions_without_access.length) {
+            toast(at(added.mentions_without_access) + " got the note but cannot open this conversation", "info");
+          }
         } else {
           // Answered at once with the message pending; sent or failed reaches the timeline live.
           await api("POST", "/api/conversations/" + conversationId + "/messages", { type: "text", text: value });
