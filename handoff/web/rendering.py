@@ -114,6 +114,8 @@ def failure_reason(error: dict[str, Any] | None) -> str:
     """Meta's reason for a failed send, for a human: code and title (and details when given)."""
     if not error:
         return "failed"
+    if error.get("source") == "transport":  # never reached Meta: the network, DNS, a timeout
+        return "WhatsApp could not be reached (network error)"
     if error.get("source") == "status_webhook":
         first = (error.get("errors") or [{}])[0]
         details = (first.get("error_data") or {}).get("details") or first.get("message")

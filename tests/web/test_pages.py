@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import col, select, update
 
 from handoff.web import pages
-from handoff.web.rendering import event_line
+from handoff.web.rendering import event_line, failure_reason
 from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation, Message
 from tests.api.helpers import Kind, bearer, seed_conversation
@@ -174,6 +174,14 @@ async def test_failed_send_is_marked_with_metas_reason(h: TestHarness) -> None:
         )
         inbox = (await client.get("/inbox")).text
         assert "⚠ 1 failed" in inbox
+
+
+def test_a_send_that_never_reached_meta_is_explained_without_the_transport_exception() -> None:
+    raw = {
+        "source": "transport",
+        "details": "Graph request failed: ConnectError: [Errno -2] Name or service not known",
+    }
+    assert failure_reason(raw) == "WhatsApp could not be reached (network error)"
 
 
 async def test_the_transcripts_events_name_queues_reasons_and_times_as_the_page_does(h: TestHarness) -> None:
