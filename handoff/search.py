@@ -1,6 +1,7 @@
 """Search over conversations and their contacts: the customer's name, their number, and the text of
 any message, within what the viewer may see (the visibility clause is part of the query, as for the
-rep API's list). Most recently active first. Keyword-only; read-only.
+rep API's list). Names and texts are compared folded (`orchestrator.core.db.folded`: case and
+diacritics ignored, so "lucia" finds "Lucía"). Most recently active first. Keyword-only; read-only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff.policy import Viewer, visibility_clause
+from orchestrator.core.db import fold_text, folded
 from orchestrator.core.enums import SearchMatch
 from orchestrator.core.tables import Contact, Conversation, Message
 
@@ -28,12 +30,13 @@ async def search_conversations(
     text = query.replace("\x00", "").strip()
     if not text:
         return []
-    pattern = _like(text.lower())
+    pattern = _like(fold_text(text) or "")
     digits = re.sub(r"\D", "", text)
-    name_hit = col(Contact.name).ilike(pattern, escape="\\")
+    name_hit = folded(col(Contact.name)).like(pattern, escape="\\")
     number_hit = col(Contact.wa_id).like(_like(digits), escape="\\") if len(digits) >= 4 else None
     message_hit = exists().where(
-        col(Message.conversation_id) == col(Conversation.id), col(Message.text).ilike(pattern, escape="\\")
+        col(Message.conversation_id) == col(Conversation.id),
+        folded(col(Message.text)).like(pattern, escape="\\"),
     )
     matches = [name_hit, message_hit] + ([number_hit] if number_hit is not None else [])
     statement = (
@@ -55,7 +58,7 @@ async def search_conversations(
                 select(col(Message.text))
                 .where(
                     col(Message.conversation_id) == conversation_id,
-                    col(Message.text).ilike(pattern, escape="\\"),
+                    folded(col(Message.text)).like(pattern, escape="\\"),
                 )
                 .order_by(col(Message.id).desc())
                 .limit(1)

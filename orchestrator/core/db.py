@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 import sys
 import time
+import unicodedata
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
@@ -28,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.util import await_
@@ -247,7 +249,43 @@ async def sqlite_write(
             gate.release()
 
 
+# Search folds letters with diacritics to their base letter and case to lower case, the same way on
+# both databases ("Lucia" finds "Lucía", "JOSE" finds "José"): PostgreSQL's `translate(lower(...))`
+# and, on SQLite, a function registered on each connection that does the same in Python.
+_FOLD_LOWER = "áàâäãåāăąçćčďéèêëēėęěğíìîïīįłñńňóòôöõøōőŕřśšşťúùûüūůűųýÿžźż"
+_FOLD_FROM = _FOLD_LOWER + _FOLD_LOWER.upper()
+# Each letter's base letter (what Unicode decomposes it to; ł and ø do not decompose), lower case.
+_FOLD_TO = "".join(
+    {"ł": "l", "ø": "o"}.get(c.lower(), unicodedata.normalize("NFD", c)[0].lower()) for c in _FOLD_FROM
+)
+_FOLDING = str.maketrans(_FOLD_FROM, _FOLD_TO)
+
+
+def fold_text(text: str | None) -> str | None:
+    """`text` as search compares it: lower case, diacritics off ("José Müller" -> "jose muller")."""
+    return None if text is None else text.lower().translate(_FOLDING)
+
+
+class folded(sa.sql.functions.FunctionElement[str]):
+    """`fold_text` of a column or expression, in SQL (see `_FOLD_FROM`)."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "folded"
+
+
+@compiles(folded, "postgresql")
+def _folded_postgresql(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"translate(lower({compiler.process(element.clauses, **kw)}), '{_FOLD_FROM}', '{_FOLD_TO}')"
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
+    return f"handoff_fold({compiler.process(element.clauses, **kw)})"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("handoff_fold", 1, fold_text, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -3,7 +3,8 @@ see: the same visibility as the rep API's list, for every role."""
 
 from __future__ import annotations
 
-from orchestrator.core.tables import Contact, Conversation
+from orchestrator.core.enums import Direction
+from orchestrator.core.tables import Contact, Conversation, Message
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
 from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, sign_in
@@ -27,6 +28,31 @@ async def test_search_finds_by_name_number_and_message_text(h: TestHarness) -> N
     assert await hits(h, "tara", f"+{contact.wa_id[:1]} {contact.wa_id[1:]}") == [(conversation_id, "number")]
     assert await hits(h, "tara", "help with my ACCOUNT") == [(conversation_id, "message")]
     assert await hits(h, "tara", "100%_off") == []  # wildcards are taken literally
+
+
+async def test_search_ignores_accents_and_case_on_both_databases(db_h: TestHarness) -> None:
+    h = db_h
+    lucia = await seed_conversation(h, "tara_support", name="Lucía Gómez")
+    jose = await seed_conversation(h, "tara_support", name="JOSÉ MÜLLER")
+    assert await hits(h, "tara", "lucia gomez") == [(lucia, "name")]
+    assert await hits(h, "tara", "LUCÍA") == [(lucia, "name")]
+    assert await hits(h, "tara", "José Müller") == [(jose, "name")]
+    assert await hits(h, "tara", "muller") == [(jose, "name")]
+    async with h.service.sessions() as session, session.begin():
+        conversation = await session.get(Conversation, lucia)
+        assert conversation is not None
+        session.add(
+            Message(
+                conversation_id=lucia,
+                direction=Direction.INBOUND,
+                kind="text",
+                sender_type="customer",
+                text="¿Podéis ayudarme con la facturación?",
+                created_at=h.clock.now(),
+                updated_at=h.clock.now(),
+            )
+        )
+    assert await hits(h, "tara", "FACTURACION") == [(lucia, "message")]
 
 
 async def test_search_shows_each_role_only_what_it_may_see(h: TestHarness) -> None:
