@@ -145,3 +145,23 @@ async def test_the_author_of_a_note_is_told_which_mentions_reached_no_one_or_can
     await expect(toasts).to_contain_text("@diego got the note but cannot open this conversation")
     await expect(toasts).not_to_contain_text("@lena got")  # the lead of support can open it
     await context.close()
+
+
+async def test_a_conversation_whose_customer_is_erased_leaves_the_open_page_within_a_minute(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Erin Forget")
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara")
+    await tara.clock.install()
+    await tara.goto(f"/conversations/{conversation_id}")
+    await expect(tara.locator("#timeline")).to_contain_text("help with my account")
+    detail = await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("admin"))
+    number = detail.json()["contact_wa_id"]
+    erased = await h.http.delete(f"/api/admin/customers/{number}", headers=bearer("admin"))
+    assert erased.status_code == 200, erased.text
+    await tara.clock.fast_forward(61_000)  # the state bar checks once a minute, events or not
+    await expect(tara.locator("#state")).to_have_attribute("data-owner", "gone")
+    await expect(tara.locator("#timeline")).not_to_contain_text("help with my account")
+    await expect(tara.locator("#panel")).not_to_contain_text("Erin Forget")
+    await expect(tara.locator("#composer-send")).to_be_disabled()
+    await context.close()

@@ -477,11 +477,17 @@
         const actions = state.querySelector(".actions");
         if (actions) actions.innerHTML = "";
       }
+      // What the page still showed is no longer the rep's to read (moved on, or the customer's
+      // data erased): taken off the page.
+      ["timeline", "panel"].forEach(function (id) {
+        const part = document.getElementById(id);
+        if (part) part.innerHTML = '<p class="muted gone-note">No longer yours to see.</p>';
+      });
       composer.dataset.mode = "reply";
       composerState();
       document.getElementById("composer-text").disabled = true;
       document.getElementById("composer-send").disabled = true;
-      document.getElementById("composer-hint").textContent = "This conversation is no longer yours: it was moved on (another rep, another team, or back to the bot).";
+      document.getElementById("composer-hint").textContent = "This conversation is no longer yours: it was moved on (another rep, another team, or back to the bot), or its customer's data was erased.";
     }
   });
 
