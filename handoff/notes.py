@@ -9,7 +9,7 @@ only sees their own and their queues' waiting conversations): the note's text tr
 mention because the author chose to tell them.
 
 Context-log details: note_added {note_id, author, mentions}; mentioned {rep_id (the mentioned rep),
-note_id, author, text}. Keyword-only functions; the caller owns the transaction.
+note_id, author, author_name, text}. Keyword-only functions; the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -77,7 +77,13 @@ async def add_note(
             source=author.id,
             description=f"{author.name} mentioned {rep_id} in a note",
             at=at,
-            details={"rep_id": rep_id, "note_id": note.id, "author": author.id, "text": text[:EXCERPT]},
+            details={
+                "rep_id": rep_id,
+                "note_id": note.id,
+                "author": author.id,
+                "author_name": author.name,
+                "text": text[:EXCERPT],
+            },
         )
     session.add(
         AuditEntry(

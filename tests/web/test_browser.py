@@ -284,6 +284,7 @@ async def test_rep_hands_back_to_the_bot_and_resolves_from_the_page(
     tara.once("dialog", lambda dialog: dialog.accept())
     await tara.keyboard.press("e")  # resolve, confirmed
     await expect(tara.locator("#state")).to_have_attribute("data-owner", "closed")
+    await expect(tara.locator("#composer-hint")).to_contain_text("This conversation is resolved")
     closed = (await h.http.get(f"/api/conversations/{done}", headers=bearer("tara"))).json()
     assert closed["owner"] == "closed"
     assert [e for e in errors if not gone.search(e)] == []

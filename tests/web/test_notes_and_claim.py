@@ -30,6 +30,7 @@ async def test_note_with_a_mention_notifies_the_mentioned_rep_live(h: TestHarnes
         event = await diego.until("mentioned", conversation_id=conversation_id)
         assert event.data["details"]["rep_id"] == "diego"
         assert event.data["details"]["text"].startswith("@diego do you know")
+        assert event.data["details"]["author_name"] == "Tara Nguyen"  # what diego's alert says
     mentions = (await h.http.get("/api/me/mentions?unread=true", headers=bearer("diego"))).json()
     assert [(m["note"]["id"], m["read_at"]) for m in mentions] == [(note["id"], None)]
     marked = await h.http.post(

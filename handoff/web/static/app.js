@@ -144,7 +144,7 @@
     } else if (type === "message_received" && event.owner === "human" && event.assignee_id === me) {
       alertRep("customer_message", event, "The customer wrote in #" + event.conversation_id);
     } else if (type === "mentioned" && details.rep_id === me) {
-      alertRep("mention", event, (details.author || "Someone") + " mentioned you: " + (details.text || ""));
+      alertRep("mention", event, (details.author_name || details.author || "Someone") + " mentioned you: " + (details.text || ""));
     } else if (type === "sla_warning" && details.rep_id === me) {
       const due = details.due_at ? new Date(details.due_at) : null;
       const when = due && !isNaN(due) ? " at " + due.toISOString().slice(11, 16) + " UTC" : " soon";
@@ -282,9 +282,14 @@
     const windowOpen = state && state.dataset.windowOpen === "1";
     let blocked = "";
     if (mode === "reply" && !canWrite) {
-      blocked = state && state.dataset.owner === "queued"
+      const owner = state ? state.dataset.owner : "";
+      blocked = owner === "queued"
         ? "Take it to reply. You can still add a private note."
-        : "Only the rep who owns this conversation can write to the customer. You can still add a private note.";
+        : owner === "closed"
+          ? "This conversation is resolved: the customer's next message opens a new one. You can still add a private note."
+          : owner === "bot"
+            ? "The bot has this conversation. You can still add a private note."
+            : "Only the rep who owns this conversation can write to the customer. You can still add a private note.";
     } else if (mode === "reply" && !windowOpen) {
       blocked = "The 24-hour window is closed: only an approved template can be sent now.";
     }
