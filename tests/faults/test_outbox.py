@@ -346,7 +346,7 @@ async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and
             error={"retry_in_s": seconds},
         )
 
-    timers.watch(7, [held(0.4)])
+    timers.watch(7, [held(1.0)])
     timers.watch(7, [held(0.1)])  # an earlier mark, watched later
     sent = Message(
         conversation_id=7,
@@ -357,12 +357,20 @@ async def test_retry_timers_wake_a_conversation_at_each_of_its_marks_earlier_and
     )
     timers.watch(7, [sent])  # not waiting for a retry: no mark
     assert timers.pending() == {7}
-    await asyncio.sleep(0.25)
+
+    async def until_woken(times: int) -> None:  # waits on the loop, not a fixed sleep (a busy host)
+        deadline = loop.time() + 10
+        while len(woken) < times:
+            assert loop.time() < deadline, woken
+            await asyncio.sleep(0.01)
+
+    await until_woken(1)
     assert [cid for cid, _ in woken] == [7], "the earlier mark fired first"
+    assert 0.1 <= woken[0][1] < 1.0
     assert timers.pending() == {7}, "the later mark is still set"
-    await asyncio.sleep(0.35)
+    await until_woken(2)
     assert [cid for cid, _ in woken] == [7, 7]
-    assert woken[1][1] >= 0.4
+    assert woken[1][1] >= 1.0
     assert timers.pending() == set()
     timers.close()
 
