@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Literal
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request, Response
@@ -124,16 +125,30 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or not request.app.state.settings.dev_mode
 
 
-def set_session_cookie(response: Response, request: Request, token: str) -> None:
+def _set_cookie(
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    *,
+    max_age: timedelta,
+    path: str,
+    samesite: Literal["lax", "strict"],
+) -> None:
+    """Every cookie of ours: HttpOnly, and `Secure` as `_secure` says."""
     response.set_cookie(
-        COOKIE,
-        token,
-        max_age=int(SESSION_TTL.total_seconds()),
+        name,
+        value,
+        max_age=int(max_age.total_seconds()),
         httponly=True,
-        samesite="lax",
+        samesite=samesite,
         secure=_secure(request),
-        path="/",
+        path=path,
     )
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    _set_cookie(response, request, COOKIE, token, max_age=SESSION_TTL, path="/", samesite="lax")
 
 
 def new_login_csrf() -> str:
@@ -142,27 +157,20 @@ def new_login_csrf() -> str:
 
 def set_login_csrf_cookie(response: Response, request: Request, token: str) -> None:
     """The sign-in form's double-submit token: the form's hidden field must equal this cookie."""
-    response.set_cookie(
+    _set_cookie(
+        response,
+        request,
         LOGIN_CSRF_COOKIE,
         token,
-        max_age=3600,
-        httponly=True,
-        samesite="strict",
-        secure=_secure(request),
+        max_age=timedelta(hours=1),
         path="/login",
+        samesite="strict",
     )
 
 
 def set_device_cookie(response: Response, request: Request, token: str) -> None:
-    response.set_cookie(
-        DEVICE_COOKIE,
-        token,
-        max_age=int(DEVICE_TTL.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=_secure(request),
-        path="/login",
-    )
+    """The mark of a browser the user signed in with (`DEVICE_COOKIE`), sent to the sign-in form only."""
+    _set_cookie(response, request, DEVICE_COOKIE, token, max_age=DEVICE_TTL, path="/login", samesite="strict")
 
 
 def clear_session_cookie(response: Response) -> None:
