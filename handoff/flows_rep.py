@@ -392,6 +392,10 @@ async def reassign(
     audit(
         session, actor_id=actor.id, action="reassign", at=at, conversation_id=conversation_id, details=details
     )
+    if rep is not None:  # as when the queue or an SLA gives it to a rep: the customer hears who has it
+        await tell_customer(
+            session, config=config, conversation=conversation, message="rep_joined", rep=rep, at=at
+        )
     await _drain_for(session, config=config, rep_id=previous, at=at)
     return nxt
 

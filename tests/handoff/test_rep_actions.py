@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from handoff.errors import NotFound, NotOwner, Unavailable
 from handoff.flows_rep import reassign, rep_reply, resolve, set_presence, transfer
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role
+from orchestrator.core.tables import Message
 from tests.handoff.conftest import World
 
 
@@ -212,6 +215,17 @@ async def test_lead_reassigns_to_a_named_rep(world: World) -> None:
     assert await world.load(["tara", "diego"]) == {"tara": 0, "diego": 1}
     first = (await world.assignments(conversation_id))[0]
     assert (first.status, first.end_reason) == (AssignmentStatus.REVOKED, EndReason.REASSIGNED)
+    async with world.sessions() as session:
+        told = (
+            await session.execute(
+                select(col(Message.text))
+                .where(col(Message.conversation_id) == conversation_id, col(Message.direction) == "outbound")
+                .order_by(col(Message.id).desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert told is not None
+    assert told.startswith("Diego")  # the customer hears who has their conversation now, as from the queue
 
 
 async def test_lead_reassigns_to_the_next_rep_in_round_robin(world: World) -> None:
