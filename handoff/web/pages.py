@@ -328,6 +328,10 @@ async def _detail(
     return await conversation_detail(service, user.actor, conversation_id, before=before)
 
 
+# Events that follow from another one logged at the same instant (an assignment from a reassignment).
+_OUTCOMES = frozenset({"assigned", "waiting", "held_after_hours"})
+
+
 def _timeline(
     detail: ConversationDetail, note_rows: list[Note], ends_at: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -354,11 +358,14 @@ def _timeline(
     ]
     items += [{"kind": "event", "at": e.created_at, "e": e} for e in detail.events if e.type in shown_events]
 
-    # At the same instant: what the customer said, what happened because of it, what was said back.
+    # At the same instant: what the customer said, what happened because of it (a reassignment or
+    # a transfer before the assignment it led to), what was said back.
     def rank(item: dict[str, Any]) -> int:
         if item["kind"] == "message":
-            return 0 if item["m"].direction == "inbound" else 2
-        return 1 if item["kind"] == "event" else 3
+            return 0 if item["m"].direction == "inbound" else 3
+        if item["kind"] == "event":
+            return 2 if item["e"].type in _OUTCOMES else 1
+        return 4
 
     return sorted(items, key=lambda i: (i["at"], rank(i)))
 

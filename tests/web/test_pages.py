@@ -275,6 +275,21 @@ async def test_a_lead_sees_who_has_a_conversation_by_name_in_the_state_bar_and_i
     assert "· tara<" not in history.replace(" ", "")
 
 
+async def test_the_transcript_shows_a_reassignment_before_the_assignment_it_led_to(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    await h.http.post("/api/me/presence", json={"presence": "online"}, headers=bearer("diego"))
+    moved = await h.http.post(
+        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
+    )
+    assert moved.status_code == 200, moved.text
+    async with browser(h) as lead:
+        await sign_in(lead, "lena", "demo-lena")
+        timeline = (await lead.get(f"/conversations/{conversation_id}/fragments/timeline")).text
+    reassigned = timeline.index("reassigned it from tara to diego")
+    assigned = timeline.rindex("Assigned to Diego")
+    assert reassigned < assigned
+
+
 async def test_the_context_panel_says_in_words_why_a_conversation_came_to_a_person(h: TestHarness) -> None:
     """A bot reply refused for good hands the conversation to a person as `ai_unavailable`: the
     panel says the bot could not continue and that its reply was not delivered (not that the AI was
