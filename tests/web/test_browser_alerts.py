@@ -5,6 +5,8 @@ is assigned to them, and can go online from there."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 from sqlmodel import col
@@ -164,4 +166,16 @@ async def test_a_conversation_whose_customer_is_erased_leaves_the_open_page_with
     await expect(tara.locator("#timeline")).not_to_contain_text("help with my account")
     await expect(tara.locator("#panel")).not_to_contain_text("Erin Forget")
     await expect(tara.locator("#composer-send")).to_be_disabled()
+    await context.close()
+
+
+async def test_a_rep_disabled_while_their_page_is_open_is_sent_to_sign_in(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    context, gus = await signed_in(chromium, site, "gus", "demo-gus")
+    disabled = await h.http.post("/api/admin/reps/gus/disable", headers=bearer("admin"))
+    assert disabled.status_code == 200, disabled.text
+    # The stream ends at once; its refused reconnection finds the session gone and says so.
+    await expect(gus).to_have_url(re.compile(r"/login\?expired=1&next=%2Finbox$"))
+    await expect(gus.locator("body")).to_contain_text("Your session has ended")
     await context.close()

@@ -180,8 +180,9 @@
     source.onerror = function () {
       body.dataset.stream = "reconnecting";
       if (source.readyState === EventSource.CLOSED) {
-        // Refused (signed out, server restarting): try again later with a new connection.
-        setTimeout(connect, 5000);
+        // Refused: signed out or disabled (then `api` sends the page to sign in, saying the session
+        // ended), or the server is restarting (then try again later with a new connection).
+        api("GET", "/api/me").then(function () { setTimeout(connect, 5000); }, function () { setTimeout(connect, 5000); });
       }
     };
   }
