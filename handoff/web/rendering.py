@@ -110,6 +110,21 @@ MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "loca
 STREAM_TYPES = [str(t) for t in EventType if streamed(str(t))]
 
 
+def message_line(kind: str, text: str | None) -> str:
+    """What the transcript says for a customer's message without a file: its text, or for the kinds
+    the channel renders as a token ("😮 reaction to wamid...", "[unsupported: poll]") what a rep
+    should read instead."""
+    text = text or f"[{kind}]"
+    if kind == "reaction":
+        emoji, found, _target = text.partition(" reaction to ")
+        return f"Reacted {emoji} to a message" if found else "Removed a reaction"
+    if kind == "unsupported":
+        inner = text.removeprefix("[unsupported").strip(":] ")
+        what = f"a {inner} message" if inner else "a message"
+        return f"Sent {what} that WhatsApp does not pass on to businesses: ask them to send it another way."
+    return text
+
+
 def failure_reason(error: dict[str, Any] | None) -> str:
     """Meta's reason for a failed send, for a human: code and title (and details when given)."""
     if not error:
@@ -234,6 +249,7 @@ def _context(
         "hm": _hm,
         "duration": _duration,
         "failure_reason": failure_reason,
+        "message_line": message_line,
         "note_html": note_html,
         "media_kinds": MEDIA_KINDS,
         "stream_types": STREAM_TYPES,

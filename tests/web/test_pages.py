@@ -334,6 +334,34 @@ async def test_a_mention_on_a_conversation_the_rep_cannot_open_is_read_in_the_in
         assert f'href="/conversations/{taras}"' not in inbox
 
 
+async def test_a_reaction_and_a_message_whatsapp_does_not_pass_on_read_in_words(h: TestHarness) -> None:
+    await h.post(load_fixture("inbound_reaction_pywa.json"))
+    unsupported = load_fixture("inbound_unsupported_with_type_pywa.json")
+    unsupported["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = (
+        "wamid.unsupported"  # both fixtures share one
+    )
+    await h.post(unsupported)
+    await h.service.turns.drain()
+    async with h.service.sessions() as session:
+        inbound = {
+            m.kind: m
+            for m in (
+                await session.execute(select(Message).where(col(Message.direction) == "inbound"))
+            ).scalars()
+        }
+    async with browser(h) as admin:
+        await sign_in(admin, "admin", "demo-admin")
+        page = (await admin.get(f"/conversations/{inbound['reaction'].conversation_id}")).text
+
+    def bubble(kind: str) -> str:
+        found = page[page.index(f'id="m-{inbound[kind].id}"') :]
+        return found[: found.index("</li>")]
+
+    assert "Reacted 😮 to a message" in bubble("reaction")
+    assert "wamid" not in bubble("reaction")
+    assert "Sent a pool message that WhatsApp does not pass on to businesses" in bubble("unsupported")
+
+
 async def test_a_message_meta_delivered_late_shows_when_the_customer_sent_it_and_when_it_reached_us(
     h: TestHarness,
 ) -> None:
