@@ -5,7 +5,8 @@
   successful sign-in (as are Argon2 hashes with weaker parameters than today's).
 - Sign-in (`sign_in`) is throttled: after `LOGIN_MAX_FAILURES` failures for a user within
   `LOGIN_WINDOW`, further attempts are refused without checking the password until the window has
-  passed. Failures are audit entries (`login_failed`), so every process sees the same count.
+  passed. Failures are audit entries (`login_failed`), so every process sees the same count; a
+  successful sign-in is one too (`signed_in`).
   Attempts from a browser the user signed in with before (it shows a device cookie, see
   `device_token`) are counted apart, per device (OWASP's device cookies): anyone can lock a user
   id out of sign-in from unknown clients by guessing wrong, but not the user's own browsers.
@@ -37,7 +38,7 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.base import ensure_bytes, ensure_str
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -328,7 +329,10 @@ async def sign_in(
     raise_after = rep is None or not ok  # the failure is recorded already
     if not raise_after:
         async with sessions() as session, session.begin():
-            await session.execute(delete(AuditEntry).where(col(AuditEntry.id) == attempt_id))
+            # The attempt's record becomes the sign-in's (no longer counted as a failure).
+            await session.execute(
+                update(AuditEntry).where(col(AuditEntry.id) == attempt_id).values(action="signed_in")
+            )
             if new_hash is not None and rep is not None:
                 fresh = await session.get(Rep, rep.id, with_for_update=True)
                 if fresh is not None and fresh.password_hash == rep.password_hash:

@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "canned_created": "Added a canned reply",
     "canned_updated": "Changed a canned reply",
     "canned_deleted": "Deleted a canned reply",
+    "signed_in": "Signed in",
     "login_failed": "Failed sign-in",
     "customer_erased": "Erased a customer's data",
 }

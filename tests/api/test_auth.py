@@ -297,6 +297,28 @@ async def test_an_older_scrypt_password_still_signs_in_and_is_rehashed_to_argon2
     assert (await login(h, "nina", "correct horse battery")).status_code == 200  # the new hash verifies
 
 
+async def test_each_sign_in_is_in_the_audit_log_as_a_success_or_a_failure(h: TestHarness) -> None:
+    await create_rep(h)
+    assert (await login(h, "nina", "guess")).status_code == 401
+    assert (await login(h, "nina", "correct horse battery")).status_code == 200
+    async with h.service.sessions() as session:
+        actions = (
+            (
+                await session.execute(
+                    select(col(AuditEntry.action))
+                    .where(
+                        col(AuditEntry.actor_id) == "nina",
+                        col(AuditEntry.action).in_(["login_failed", "signed_in"]),
+                    )
+                    .order_by(col(AuditEntry.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert actions == ["login_failed", "signed_in"]
+
+
 async def test_repeated_failed_sign_ins_are_refused_for_a_while(h: TestHarness) -> None:
     await create_rep(h)
     for _ in range(5):
