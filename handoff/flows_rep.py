@@ -38,7 +38,7 @@ from handoff.assignment import (
     tell_customer,
 )
 from handoff.errors import NotFound, NotOwner, Unavailable
-from handoff.flows import opens_phrase
+from handoff.flows import reopening
 from handoff.models import Assignment, Rep, RepQueue
 from handoff.policy import can, viewer_of
 from handoff.reps import audit, queues_of
@@ -290,9 +290,7 @@ async def transfer(
     )
     if outcome.held:  # the team is closed: the customer is told when it is back, as at a handoff
         language = conversation.language or config.default_language
-        opens = "—"
-        if outcome.opens_at is not None:
-            opens = opens_phrase(outcome.opens_at, now=at, zone=target.hours.zone, language=language)
+        opens = reopening(config, outcome, at=at, language=language)
         await tell_customer(
             session,
             config=config,
