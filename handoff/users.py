@@ -287,7 +287,8 @@ async def sign_in(
     # The attempt is recorded as a failure before the password is checked, and counted with those
     # before it: of any number of attempts at once, at most `LOGIN_MAX_FAILURES` in a window get
     # their password checked (counted after they check, concurrent guesses all passed the count).
-    # A success removes its record; a refused attempt removes its own, so refusals do not extend it.
+    # A success turns its record into the sign-in's; a refused attempt removes its own, so refusals
+    # do not extend the lockout.
     async with sessions() as session, session.begin():
         attempt = AuditEntry(actor_id=key, action="login_failed", details=details, created_at=at)
         session.add(attempt)

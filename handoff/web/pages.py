@@ -130,6 +130,7 @@ async def login(
         )
     signing_key = service.settings.jwt_secret.get_secret_value()
     known = request.cookies.get(web_session.DEVICE_COOKIE)
+    device = device_of(known, rep_id=username.strip(), secret=signing_key)  # one of this user's browsers
     try:
         rep = await sign_in(
             service.sessions,
@@ -137,7 +138,7 @@ async def login(
             secret=password,
             at=service.clock.now(),
             api_token_too=True,
-            device=device_of(known, rep_id=username.strip(), secret=signing_key),
+            device=device,
         )
     except TooManyAttempts as exc:
         minutes = max(1, round(exc.retry_after_s / 60))
@@ -164,9 +165,9 @@ async def login(
         token, _ = await web_session.start_session(session, rep=fresh, at=service.clock.now())
     response = RedirectResponse(next_path, status_code=303)
     web_session.set_session_cookie(response, request, token)
-    mark = known if known and device_of(known, rep_id=rep.id, secret=signing_key) else None
-    # This browser is now one of theirs (a new mark, or the one it had for a longer time).
-    web_session.set_device_cookie(response, request, mark or device_token(rep_id=rep.id, secret=signing_key))
+    # This browser is now one of theirs: the mark it had (for a longer time), or a new one.
+    mark = known if known and device is not None else device_token(rep_id=rep.id, secret=signing_key)
+    web_session.set_device_cookie(response, request, mark)
     response.delete_cookie(web_session.LOGIN_CSRF_COOKIE, path="/login")
     return response
 
