@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from agents import lexicon
 from agents.language import analyse, content_words, fold
-from agents.sentinel.basics import is_acknowledgement
+from agents.sentinel.basics import is_acknowledgement, is_announcement
 from agents.sentinel.detectors import detect_explicit_request
 from agents.sentinel.frustration import detect_frustration
 
@@ -169,13 +169,14 @@ def _only_chatter(sentence: str) -> bool:
 
 
 def _is_chatter(text: str) -> bool:
-    """Greetings, thanks, questions and requests for a human: never a field value."""
+    """Greetings, thanks, questions (asked or announced) and requests for a human: never a field
+    value."""
     words = analyse(text).words
     if not words or all(w in _NO_VALUE_WORDS for w in words):
         return True
     if "?" in text or "¿" in text or "؟" in text:
         return True
-    if is_acknowledgement(text) or detect_explicit_request(text) is not None:
+    if is_acknowledgement(text) or is_announcement(text) or detect_explicit_request(text) is not None:
         return True
     frustration = detect_frustration(text)
     return frustration is not None and frustration.score >= 0.6

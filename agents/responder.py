@@ -20,7 +20,14 @@ from rapidfuzz.distance import OSA
 from agents import lexicon
 from agents.common import comparable, handoff_request, reply, turn_text
 from agents.language import analyse, content_words
-from agents.sentinel.basics import is_acknowledgement, is_greeting, is_pleasantry, is_question, strip_social
+from agents.sentinel.basics import (
+    is_acknowledgement,
+    is_announcement,
+    is_greeting,
+    is_pleasantry,
+    is_question,
+    strip_social,
+)
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
@@ -310,6 +317,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if is_pleasantry(question):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}
+    if is_announcement(text):
+        # "One more question about my invoice": asked for nothing yet, so nothing went unanswered.
+        out.append(reply(config.message("go_ahead", language), agent=AGENT))
+        return {"outgoing": out, "events": events}
     fallbacks = state.get("fallbacks", 0) + 1
     missed = _missed_before(state, fallbacks)
     if _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff):

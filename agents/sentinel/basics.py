@@ -14,7 +14,9 @@ from agents.sentinel.detectors import phrase_table
 from agents.sentinel.frustration import detect_frustration
 
 __all__ = [
+    "announced_question",
     "is_acknowledgement",
+    "is_announcement",
     "is_greeting",
     "is_pleasantry",
     "is_question",
@@ -128,6 +130,62 @@ def is_question(text: str) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------------------------------
+# A question announced before it is asked
+# --------------------------------------------------------------------------------------------------
+
+_MORE = lexicon.COUNT_MORE | lexicon.ANOTHER_WORDS
+_TAKEN_BACK = lexicon.NEGATORS | lexicon.BARE_NO | lexicon.NONE_WORDS
+# After the announcement, words that say it is already the matter itself ("one more question: the
+# export keeps failing"): a problem, not an announcement. The weak ones ("still", "again") and the
+# bare negations ("not") need more around them than an announcement's few words give.
+_STRONG_PROBLEM = lexicon.PROBLEM_WORDS - lexicon.WEAK_PROBLEM_WORDS - lexicon.BARE_NO - lexicon.NEGATORS
+
+
+def announced_question(text: str) -> int | None:
+    """Where a customer announces a further question, the index of its noun in the analysed words:
+    "one more question about my invoice", "quick question", "otra cosa", "noch eine Frage", "سؤال
+    آخر". A question noun needs a word of number or of "more" within two words before it or right
+    after it ("a question", "una pregunta más"); a word for a thing needs one of "more" ("one more
+    thing", "another thing"). Taken back, it is none ("no more questions", "sin más preguntas")."""
+    words = analyse(text).words
+    for i, word in enumerate(words):
+        if word in lexicon.ASK_NOUNS:
+            before = lexicon.COUNT_ONE | _MORE
+        elif word in lexicon.THING_NOUNS:
+            before = _MORE
+        else:
+            continue
+        near = words[max(0, i - 2) : i]
+        if not (set(near) & before or (i + 1 < len(words) and words[i + 1] in _MORE)):
+            continue
+        if set(words[max(0, i - 3) : i]) & _TAKEN_BACK:
+            continue
+        return i
+    return None
+
+
+def is_announcement(text: str) -> bool:
+    """A further question announced and not yet asked ("thanks, one more question about my
+    invoice", "I have a question", "can I ask you a quick question?"): the answer is "go ahead",
+    neither a "you're welcome" nor an "I don't know". What follows the announcement is a few words
+    of topic at most: no question of its own ("quick question, do you have an API") and no problem
+    ("another thing: my export keeps failing")."""
+    at = announced_question(text)
+    if at is None:
+        return False
+    a = analyse(text)
+    rest = a.words[at + 1 :]
+    if len(rest) > 8 or set(rest) & _STRONG_PROBLEM:
+        return False
+    clause = a.tokens[at].clause
+    for i in range(at + 1, len(a.words)):
+        opens = a.tokens[i].clause != a.tokens[i - 1].clause or a.tokens[i].clause != clause
+        if opens and a.words[i] in lexicon.QUESTION_WORDS:
+            return False
+    return True
+
+
 # Contrast words that turn thanks into a lead-in ("thanks, but ..."); "just", "sirf" do not.
 _BUT = lexicon.CLAUSE_CONJUNCTIONS - {"just", "sirf", "cuma", "bas", "instead"}
 
@@ -144,8 +202,9 @@ def is_pleasantry(text: str) -> bool:
     if frustration is not None and frustration.score >= 0.3:
         return False
     thanks = any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:3])
-    # "Thank you, but my question was about ...": thanks right before a "but" lead into the point.
-    if thanks and set(words[1:5]) & _BUT:
+    # "Thank you, but my question was about ...": thanks right before a "but" lead into the point;
+    # "thanks, one more question ...": thanks that lead into the next thing.
+    if thanks and (set(words[1:5]) & _BUT or announced_question(text) is not None):
         return False
     # A thumbs-up or a smile counts as a word of praise ("it worked in the end, all good now 👍").
     positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS) + any(

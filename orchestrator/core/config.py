@@ -392,6 +392,7 @@ REQUIRED_MESSAGES = (
 # Messages a configuration may leave out: the shipped English text is used then.
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "greeting": {"en": "Hi again! What can I help you with?"},
+    "go_ahead": {"en": "Of course, go ahead: what would you like to know?"},
     "media_received": {"en": "Thanks, I've received it and kept it for our team."},
     "rep_joined": {
         "en": "${rep_name} from our ${queue_name} team has your conversation now and will reply here."

@@ -69,6 +69,29 @@ async def test_thanks_with_a_remark_gets_you_are_welcome(h: TestHarness) -> None
     assert (await _conversation(h))["owner"] == "bot"
 
 
+async def test_thanks_that_announce_another_question_get_go_ahead_and_no_miss_is_counted(
+    h: TestHarness,
+) -> None:
+    wa = "12025550506"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    sent = await say(h, text(wa, "thanks, one more question about my invoice", h.clock.now()))
+    assert sent == ["Of course, go ahead: what would you like to know?"]
+    # Announcements are not misses: after two of them, two unanswered questions still do not
+    # reach the three misses that hand the conversation to a person.
+    await say(h, text(wa, "I have a question", h.clock.now()))
+    for question in ("does it integrate with Shopify?", "do you have a Zapier connector?"):
+        sent = await say(h, text(wa, question, h.clock.now()))
+        assert any("don't have an answer" in s for s in sent), sent
+    assert (await _conversation(h))["owner"] == "bot"
+
+
+async def test_announced_question_is_answered_in_the_customers_language(h: TestHarness) -> None:
+    wa = "34612345678"
+    await say(h, text(wa, "Hola", h.clock.now()))
+    sent = await say(h, text(wa, "gracias, tengo otra pregunta sobre mi factura", h.clock.now()))
+    assert sent == ["¡Claro! Dime, ¿qué te gustaría saber?"]
+
+
 @pytest.mark.parametrize(
     "fixture",
     [

@@ -8,7 +8,13 @@ from __future__ import annotations
 import pytest
 
 from agents.extract import extract_fields, looks_like_use_case
-from agents.sentinel.basics import is_greeting, is_pleasantry, is_question, strip_social
+from agents.sentinel.basics import (
+    is_announcement,
+    is_greeting,
+    is_pleasantry,
+    is_question,
+    strip_social,
+)
 from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
 from agents.sentinel.frustration import detect_frustration
 from agents.sentinel.node import FRUSTRATION_THRESHOLD
@@ -154,6 +160,53 @@ def test_thanks_with_a_remark_is_a_pleasantry_but_a_complaint_is_not() -> None:
     assert is_pleasantry("thanks, your colleague fixed it")
     assert not is_pleasantry("thanks for nothing, still broken")
     assert not is_pleasantry("thanks, but how do I export?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, one more question about my invoice",
+        "I have a question about my invoice",
+        "can I ask you a quick question?",
+        "merci, j'ai une autre question sur ma facture",
+        "danke, noch eine Frage zu meiner Rechnung",
+        "gracias, una pregunta más",
+        "obrigado, tenho outra dúvida",
+        "grazie, un'altra domanda",
+        "bedankt, nog een vraag",
+        "makasih, satu pertanyaan lagi",
+        "Shukriya, ek aur sawal hai",
+        "شكرا، عندي سؤال آخر",
+        "cheers, one last thing",
+    ],
+)
+def test_a_further_question_announced_is_neither_thanks_nor_a_question(text: str) -> None:
+    assert is_announcement(text), text
+    assert not is_pleasantry(text), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the question or the problem itself follows the announcement
+        "thanks! quick question, do you have an API",
+        "cheers, one last thing: do you integrate with shopify",
+        "thanks so much. another thing - my export keeps failing",
+        # taken back, or about a question already answered
+        "thanks, that's all, no more questions",
+        "gracias, sin más preguntas",
+        "thanks, that answered my question",
+        # a thing with no word of "more" announces nothing
+        "one thing: the app crashes on login",
+    ],
+)
+def test_a_question_asked_taken_back_or_answered_is_no_announcement(text: str) -> None:
+    assert not is_announcement(text), text
+
+
+def test_thanks_that_close_the_conversation_stay_a_pleasantry() -> None:
+    assert is_pleasantry("thanks, that's all, no more questions")
+    assert is_pleasantry("thanks, that answered my question")
 
 
 def test_a_problem_reported_solved_with_a_thumbs_up_is_a_pleasantry() -> None:
