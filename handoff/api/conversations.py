@@ -29,7 +29,7 @@ from sqlmodel import col
 from handoff import flows_rep, handback, history
 from handoff.api.deps import Actor, ActorDep, ClockDep, ConfigDep, ResumerDep, Sender, SenderDep, SessionsDep
 from handoff.api.errors import errors, paged
-from handoff.api.media import message_out
+from handoff.api.media import message_out, raw_of
 from handoff.api.schemas import (
     ActionOut,
     AssignmentOut,
@@ -66,6 +66,7 @@ from handoff.errors import Conflict, Invalid
 from handoff.models import Assignment, AuditEntry, RepQueue
 from handoff.policy import require
 from handoff.templates_catalogue import CheckedTemplate, check_template_reply
+from orchestrator.channels.whatsapp.inbound import quoted_message_id
 from orchestrator.channels.whatsapp.outbound import (
     ListRow,
     ListSection,
@@ -169,6 +170,20 @@ async def read_conversation(
             m.message_id: m
             for m in await rows(select(Media).where(col(Media.message_id).in_([m.id for m in messages])))
         }
+        # What the page's replies quote and its reactions are on (one statement, only when some do).
+        quoting = {m.id: wamid for m in messages if (wamid := quoted_message_id(raw_of(m)))}
+        quoted = (
+            {
+                q.wa_message_id: q
+                for q in await rows(
+                    select(Message).where(
+                        of_conversation, col(Message.wa_message_id).in_(set(quoting.values()))
+                    )
+                )
+            }
+            if quoting
+            else {}
+        )
         events_query = select(ContextEvent).where(col(ContextEvent.conversation_id) == conversation_id)
         if earlier and messages:  # from this page's first message on (earlier ones go with earlier pages)
             events_query = events_query.where(col(ContextEvent.created_at) >= messages[0].created_at)
@@ -217,7 +232,14 @@ async def read_conversation(
         **summary(conversation, contact, failed, now).model_dump(),
         window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
         handoff_context=handoff.details if handoff is not None else None,
-        messages=[message_out(m, media.get(m.id) if m.id is not None else None) for m in messages],
+        messages=[
+            message_out(
+                m,
+                media.get(m.id) if m.id is not None else None,
+                replying_to=quoted.get(quoting[m.id]) if m.id in quoting else None,
+            )
+            for m in messages
+        ],
         earlier_cursor=messages[0].id if earlier and messages else None,
         events=[EventOut.model_validate(e, from_attributes=True) for e in events],
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],

@@ -25,11 +25,12 @@ from starlette.datastructures import UploadFile
 from handoff import media as media_flows
 from handoff.api.deps import ActorDep, ClockDep, SenderDep, SessionsDep, SettingsDep
 from handoff.api.errors import Problem, errors
-from handoff.api.schemas import ConversationId, MediaOut, MessageOut
+from handoff.api.schemas import ConversationId, MediaOut, MessageOut, MessageRef, OrderItem, OrderOut
 from handoff.api.visibility import CUSTOMER_SERVICE_WINDOW, visible_conversation, window_open
 from handoff.errors import Conflict
 from handoff.policy import require
-from orchestrator.core.enums import Action
+from orchestrator.channels.whatsapp.inbound import order_of
+from orchestrator.core.enums import Action, Direction
 from orchestrator.core.tables import Media, Message
 from orchestrator.media import UPLOAD_TYPES, UploadRefused
 
@@ -57,9 +58,60 @@ def media_out(media: Media) -> MediaOut:
     )
 
 
-def message_out(message: Message, media: Media | None) -> MessageOut:
+EXCERPT_CHARS = 120
+
+
+def message_ref(message: Message) -> MessageRef:
+    """What a reply or a reaction refers to, in short."""
+    assert message.id is not None
+    text = message.text
+    if text is not None and len(text) > EXCERPT_CHARS:
+        text = text[: EXCERPT_CHARS - 1].rstrip() + "…"
+    return MessageRef(
+        id=message.id,
+        direction=message.direction,
+        sender_type=message.sender_type,
+        kind=message.kind,
+        excerpt=text,
+    )
+
+
+def order_out(message: Message) -> OrderOut | None:
+    order = order_of(raw_of(message)) if message.kind == "order" else None
+    if order is None:
+        return None
+    items = [OrderItem.model_validate(line, from_attributes=True) for line in order.items]
+    currencies = {i.currency for i in items}
+    priced = all(i.price is not None and i.quantity is not None for i in items)
+    one_currency = len(currencies) == 1 and None not in currencies
+    total = (
+        sum((i.price or 0) * (i.quantity or 0) for i in items) if items and priced and one_currency else None
+    )
+    return OrderOut(
+        catalog_id=order.catalog_id,
+        items=items,
+        note=order.note,
+        total=total,
+        currency=currencies.pop() if one_currency else None,
+    )
+
+
+def raw_of(message: Message) -> dict[str, Any]:
+    """The message object as WhatsApp delivered it (inbound rows keep it; others have none)."""
+    raw = (message.payload or {}).get("message") if message.direction == Direction.INBOUND else None
+    return raw if isinstance(raw, dict) else {}
+
+
+def message_out(message: Message, media: Media | None, replying_to: Message | None = None) -> MessageOut:
     out = MessageOut.model_validate(message, from_attributes=True)
-    return out.model_copy(update={"media": media_out(media)}) if media is not None else out
+    update: dict[str, Any] = {}
+    if media is not None:
+        update["media"] = media_out(media)
+    if replying_to is not None:
+        update["replying_to"] = message_ref(replying_to)
+    if (order := order_out(message)) is not None:
+        update["order"] = order
+    return out.model_copy(update=update) if update else out
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -73,6 +73,35 @@ class MediaOut(BaseModel):
     url: str = Field(description="where the caller downloads it (same authorisation as the conversation)")
 
 
+class MessageRef(BaseModel):
+    """The message another one quotes (a reply swiped on it) or reacts to."""
+
+    id: int
+    direction: Direction
+    sender_type: str
+    kind: str
+    excerpt: str | None = Field(description="the start of its text (at most 120 characters)")
+
+
+class OrderItem(BaseModel):
+    product: str = Field(description="the catalogue's product retailer id")
+    quantity: int | None
+    price: float | None = Field(description="the price of one, in `currency`")
+    currency: str | None
+
+
+class OrderOut(BaseModel):
+    """A cart sent from the business's WhatsApp catalogue."""
+
+    catalog_id: str | None
+    items: list[OrderItem]
+    note: str | None = Field(description="what the customer wrote with the order")
+    total: float | None = Field(
+        description="quantity × price summed, when every item has a quantity, a price and one currency"
+    )
+    currency: str | None
+
+
 class MessageOut(BaseModel):
     id: int
     direction: Direction
@@ -89,6 +118,12 @@ class MessageOut(BaseModel):
         "when Meta delivered it late); outbound: when the Graph API accepted it",
     )
     media: MediaOut | None = None
+    replying_to: MessageRef | None = Field(
+        default=None,
+        description="inbound: the message of this conversation it quotes or reacts to (null when it "
+        "quotes none, or one this service does not hold)",
+    )
+    order: OrderOut | None = Field(default=None, description="inbound orders: the cart's items")
 
 
 class EventOut(BaseModel):

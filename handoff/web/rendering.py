@@ -10,6 +10,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from babel import Locale
+from babel.numbers import UnknownCurrencyError, format_currency
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -23,6 +24,7 @@ from handoff.api.reads import (
     WorkspaceService,
     WorkspaceServiceDep,
 )
+from handoff.api.schemas import MessageRef
 from handoff.models import Rep, WebSession
 from handoff.notify import streamed
 from handoff.policy import viewer_of
@@ -110,19 +112,43 @@ MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker", "loca
 STREAM_TYPES = [str(t) for t in EventType if streamed(str(t))]
 
 
-def message_line(kind: str, text: str | None) -> str:
+def quoted(ref: MessageRef | None) -> str:
+    """A message replied to or reacted to, in a few words: “its text…”, or what it was."""
+    if ref is None:
+        return "a message"
+    if ref.excerpt and not (ref.excerpt.startswith("[") and ref.excerpt.endswith("]")):
+        return f"“{ref.excerpt}”"
+    whose = "their" if ref.direction == "inbound" else "your" if ref.sender_type == "rep" else "the bot's"
+    return f"{whose} {ref.kind.replace('_', ' ')}" if ref.kind != "text" else f"{whose} message"
+
+
+def message_line(kind: str, text: str | None, replying_to: MessageRef | None = None) -> str:
     """What the transcript says for a customer's message without a file: its text, or for the kinds
     the channel renders as a token ("😮 reaction to wamid...", "[unsupported: poll]") what a rep
-    should read instead."""
+    should read instead. A reaction names the message it is on when the conversation holds it."""
     text = text or f"[{kind}]"
     if kind == "reaction":
         emoji, found, _target = text.partition(" reaction to ")
-        return f"Reacted {emoji} to a message" if found else "Removed a reaction"
+        if found:
+            return f"Reacted {emoji} to {quoted(replying_to)}"
+        return f"Removed their reaction to {quoted(replying_to)}" if replying_to else "Removed a reaction"
     if kind == "unsupported":
         inner = text.removeprefix("[unsupported").strip(":] ")
         what = f"a {inner} message" if inner else "a message"
         return f"Sent {what} that WhatsApp does not pass on to businesses: ask them to send it another way."
     return text
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    """An order's price as a rep reads it ("ILS 30.00", "$12.50"); empty when there is none."""
+    if amount is None:
+        return ""
+    if not currency:
+        return f"{amount:g}"
+    try:
+        return format_currency(amount, currency, locale=_ENGLISH)
+    except (ValueError, UnknownCurrencyError):  # not an ISO 4217 code Babel knows
+        return f"{amount:g} {currency}"
 
 
 def failure_reason(error: dict[str, Any] | None) -> str:
@@ -250,6 +276,8 @@ def _context(
         "duration": _duration,
         "failure_reason": failure_reason,
         "message_line": message_line,
+        "quoted": quoted,
+        "money": money,
         "note_html": note_html,
         "media_kinds": MEDIA_KINDS,
         "stream_types": STREAM_TYPES,

@@ -19,6 +19,7 @@ the offending location, e.g. ``entry[0].changes[0].value.messages[2] has no id``
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -327,6 +328,63 @@ def _kind_and_text(raw: dict[str, Any], raw_type: str, fields: dict[str, Any]) -
         inner = _str_or_none(body.get("type"))
         return InboundKind.UNSUPPORTED, f"[unsupported: {inner}]" if inner else "[unsupported]"
     return InboundKind.UNKNOWN, f"[{raw_type}]"
+
+
+class OrderLine(_Record):
+    product: str
+    quantity: int | None
+    price: float | None
+    currency: str | None
+
+
+class Order(_Record):
+    catalog_id: str | None
+    items: tuple[OrderLine, ...]
+    note: str | None
+
+
+def quoted_message_id(raw: Mapping[str, Any]) -> str | None:
+    """The wamid a stored inbound message refers to: the message a reaction is on, or the one a
+    reply quotes (`context.id`); None for a forwarded message or one that quotes nothing."""
+    if raw.get("type") == "reaction":
+        target = _str_or_none(_sub_object(raw, "reaction").get("message_id"))
+        if target:
+            return target
+    return _str_or_none(_sub_object(raw, "context").get("id")) or None
+
+
+def order_of(raw: Mapping[str, Any]) -> Order | None:
+    """The cart of a stored inbound `order` message, its lines as Meta sent them (a line without a
+    product id is left out; a quantity or price of the wrong type is read as none)."""
+    if raw.get("type") != "order":
+        return None
+    body = _sub_object(raw, "order")
+    items = body.get("product_items")
+    lines = []
+    for item in items if isinstance(items, list) else []:
+        product = _str_or_none(item.get("product_retailer_id")) if isinstance(item, dict) else None
+        if not product:
+            continue
+        quantity, price = _number(item.get("quantity")), _number(item.get("item_price"))
+        lines.append(
+            OrderLine(
+                product=product,
+                quantity=int(quantity) if quantity is not None and quantity == int(quantity) else None,
+                price=price,
+                currency=_str_or_none(item.get("currency")),
+            )
+        )
+    return Order(
+        catalog_id=_str_or_none(body.get("catalog_id")),
+        items=tuple(lines),
+        note=_str_or_none(body.get("text")) or None,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _interactive(body: dict[str, Any], fields: dict[str, Any]) -> tuple[InboundKind, str]:
