@@ -84,8 +84,11 @@ def order_out(message: Message) -> OrderOut | None:
     currencies = {i.currency for i in items}
     priced = all(i.price is not None and i.quantity is not None for i in items)
     one_currency = len(currencies) == 1 and None not in currencies
+    # Rounded past any currency's minor unit, so 3 × 0.1 reads 0.3, not 0.30000000000000004.
     total = (
-        sum((i.price or 0) * (i.quantity or 0) for i in items) if items and priced and one_currency else None
+        round(sum((i.price or 0) * (i.quantity or 0) for i in items), 6)
+        if items and priced and one_currency
+        else None
     )
     return OrderOut(
         catalog_id=order.catalog_id,

@@ -186,3 +186,16 @@ def test_an_order_with_mixed_currencies_or_odd_values_has_no_total() -> None:
     out = order_out(stored)
     assert out is not None
     assert (out.total, out.currency) == (None, None)
+
+    one_currency = {
+        "type": "order",
+        "order": {
+            "product_items": [
+                {"product_retailer_id": "C", "quantity": 3, "item_price": 0.1, "currency": "EUR"}
+            ]
+        },
+    }
+    stored.payload = {"message": one_currency}
+    out = order_out(stored)
+    assert out is not None
+    assert (out.total, out.currency) == (0.3, "EUR")
