@@ -53,6 +53,10 @@ def phrase_table(table: Mapping[str, tuple[str, ...]], kind: str) -> PhraseSet:
 
 _HUMAN = phrase_table(lexicon.HUMAN_NOUNS, "human")
 _SOMEONE = phrase_table(lexicon.SOMEONE, "someone")
+_RELATIVE_AFTER_COMMA = lexicon.RELATIVE_WORDS | lexicon.RELATIVE_AFTER_COMMA
+# German and Dutch relative clauses put the verb at the end ("die me even kan bellen"), wherever
+# that is in the clause.
+_VERB_LAST = lexicon.RELATIVE_AFTER_COMMA | {"die", "dat"}
 _DEPARTMENT = phrase_table(lexicon.DEPARTMENTS, "department")
 _TALK = phrase_table(lexicon.TALK_VERBS, "talk")
 _CALL_ME = PhraseSet.of(lexicon.CALL_ME)
@@ -495,10 +499,15 @@ def _a_helper(a: Analysis, noun: Match) -> bool:
     """A pronoun described by what it can do: "someone who knows the setup", "somebody on your end
     who could pick this up", "alguien que pueda ayudarme", "someone I could talk to"."""
     clause = a.tokens[noun.first].clause
-    after = [t.text for t in a.tokens[noun.last + 1 : noun.last + 8] if t.clause == clause]
+    following = a.tokens[noun.last + 1 : noun.last + 8]
+    # "jemanden, der sich das ansehen könnte", "iemand, die me kan bellen": a relative clause set
+    # off by a comma goes on describing the pronoun.
+    if following and following[0].clause != clause and following[0].text in _RELATIVE_AFTER_COMMA:
+        clause = following[0].clause
+    after = [t.text for t in following if t.clause == clause]
     return any(
-        (word in lexicon.RELATIVE_WORDS or word in lexicon.SUBJECT_PRONOUNS)
-        and bool(set(after[i + 1 : i + 3]) & lexicon.HELPER_VERBS)
+        (word in _RELATIVE_AFTER_COMMA or word in lexicon.SUBJECT_PRONOUNS)
+        and bool(set(after[i + 1 : len(after) if word in _VERB_LAST else i + 3]) & lexicon.HELPER_VERBS)
         for i, word in enumerate(after)
     )
 

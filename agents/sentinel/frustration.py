@@ -51,6 +51,105 @@ def _lone_praise_after_a_complaint(
     return None
 
 
+def _threat_to_leave(a: Analysis, text: str) -> _Cue | None:
+    """Cancelling or going to the competition, said in any form the phrase lists do not hold
+    ("si para el viernes sigue igual, cancelo la suscripción", "starting to look at alternatives"):
+    0.45 as the listed threats, 0.6 after a condition (an ultimatum). Not in a question ("can I
+    cancel anytime?", "how do I cancel"), not in the past ("I cancelled it by mistake") and not of
+    an order or a booking ("cancel my order")."""
+    words = a.words
+    if not words or "?" in text or "؟" in text or words[0] in lexicon.QUESTION_WORDS:
+        return None
+    for i, word in enumerate(words):
+        if not word.startswith(lexicon.LEAVE_STEMS) or word.endswith(lexicon.LEAVE_PAST_ENDINGS):
+            continue
+        if set(words[i + 1 : i + 4]) & lexicon.LEAVE_NOT_OBJECTS:
+            continue  # "cancel my order", "cancela o pedido"
+        clause = a.tokens[i].clause
+        if any(a.tokens[j].clause == clause for j in range(i) if words[j] in lexicon.QUESTION_WORDS):
+            continue  # "so how would I cancel then"
+        conditional = bool(set(words[:i]) & lexicon.CONDITIONAL_WORDS)
+        rule = "ultimatum to leave" if conditional else "threat to leave"
+        return (0.6 if conditional else 0.45, i, i, rule, None)
+    return None
+
+
+_BUT = frozenset({"but", "pero", "mas", "mais", "aber", "ma", "maar", "tapi", "lekin", "لكن"})
+_MISSING = lexicon.ONLY_WORDS
+_STRONG_PROBLEM = lexicon.PROBLEM_WORDS - lexicon.NEGATORS - lexicon.BARE_NO - lexicon.WEAK_PROBLEM_WORDS
+
+
+def _praise_then_the_wait(a: Analysis) -> _Cue | None:
+    """Praise that opens a message which then counts what the customer waited or could not do
+    ("complimenti davvero, tre giorni senza poter inviare un messaggio", "mantap bgt ya, udh
+    seminggu chat saya cuma dibaca doang", "Génial, encore une coupure"): sarcasm, 0.6. The praise
+    is the whole first clause (with intensifiers and fillers); what follows names a span of time
+    ("three days", "a week", "seminggu") or a problem, with no "but" between, since sincere praise
+    before a problem turns with one ("great app, but the export fails")."""
+    words, tokens = a.words, a.tokens
+    if len(words) < 3:
+        return None
+    first = [i for i, t in enumerate(tokens) if t.clause == tokens[0].clause]
+    opening = [words[i] for i in first]
+    praise = [w for w in opening if w in lexicon.POSITIVE_WORDS and w not in lexicon.THANKS_WORDS]
+    if not praise or len(first) > 4:
+        return None
+    if any(
+        w not in lexicon.POSITIVE_WORDS
+        and w not in lexicon.INTENSIFIERS
+        and w not in lexicon.CHATTER_WORDS
+        and w not in lexicon.BARE_FILLER
+        and w not in lexicon.FUNCTION_WORDS
+        for w in opening
+    ):
+        return None
+    rest = words[len(first) :]
+    if not rest or set(rest) & (_BUT | lexicon.POSITIVE_WORDS | lexicon.THANKS_WORDS):
+        return None  # "great app, but ...", "brilliant, thanks! one more thing ...", "... works now"
+    waited = any(
+        w in lexicon.TIME_UNITS
+        and (w.startswith("se") or (i > 0 and (rest[i - 1].isdigit() or rest[i - 1] in lexicon.NUMBER_WORDS)))
+        for i, w in enumerate(rest)
+    )
+    # A span of time with something wrong ("only 5 days", "a week, nothing", "seminggu cuma dibaca"),
+    # or a plain problem ("perfect, now it crashes"); "see you in two days" is neither.
+    missing = any(w in lexicon.PROBLEM_WORDS or w in _MISSING for w in rest)
+    if not ((waited and missing) or set(rest) & _STRONG_PROBLEM):
+        return None
+    return (0.6, first[0], first[-1], "sarcasm:praise, then the wait", None)
+
+
+_GREETING_WORDS = frozenset(
+    alternative
+    for phrases in lexicon.GREETINGS.values()
+    for phrase in phrases
+    for alternative in phrase.split("|")
+    if alternative and " " not in alternative and "*" not in alternative and "/" not in alternative
+)
+
+
+def _chasing(a: Analysis) -> _Cue | None:
+    """Writing again about what was not settled ("just checking in again on the refund I asked
+    about", "otra vez yo, lo de ayer quedó en nada"): a word for "again" with one for following up
+    or for an earlier time, 0.6. Not with news that things are fine ("tried again yesterday and it
+    works now"): thanks alone do not count as such news."""
+    words = a.words
+    # "hi again", "hola de nuevo": a greeting, not a follow-up.
+    again = [
+        i
+        for i, w in enumerate(words)
+        if (w in lexicon.AGAIN_WORDS or (i > 0 and (words[i - 1], w) in lexicon.AGAIN_PAIRS))
+        and not set(words[max(0, i - 3) : i]) & _GREETING_WORDS
+    ]
+    if not again:
+        return None
+    if not any(w in lexicon.CHASE_WORDS or w in lexicon.PAST_MARKERS for w in words):
+        return None
+    if any(w in lexicon.POSITIVE_WORDS and w not in lexicon.THANKS_WORDS for w in words):
+        return None
+    return (0.6, again[0], again[0], "chasing again", None)
+
+
 # --------------------------------------------------------------------------------------------------
 # Frustration
 # --------------------------------------------------------------------------------------------------
@@ -122,6 +221,19 @@ def detect_frustration(text: str) -> Signal | None:
     ]
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
+    wait = _praise_then_the_wait(a)
+    if wait is not None and not any(c[3].startswith("sarcasm") for c in cues):
+        cues.append(wait)
+    chasing = _chasing(a)
+    # Over a listed phrase that says less ("de novo" alone, 0.35), the follow-up counts instead.
+    if chasing is not None and not any(c[1] <= chasing[1] <= c[2] for c in cues if c[0] >= chasing[0]):
+        cues = [c for c in cues if not c[1] <= chasing[1] <= c[2]]
+        cues.append(chasing)
+    leaving = _threat_to_leave(a, text)
+    # A threat the phrase lists already hold counts once, at the higher weight.
+    if leaving is not None and not any(c[1] <= leaving[1] <= c[2] for c in cues if c[0] >= leaving[0]):
+        cues = [c for c in cues if not c[1] <= leaving[1] <= c[2]]
+        cues.append(leaving)
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
     # A bare "no" makes no problem for sarcasm ("fantastico, non serve nessun operatore 😂").

@@ -285,3 +285,106 @@ def test_a_place_after_a_weak_lead_is_not_a_company_without_a_use_case() -> None
 )
 def test_use_case_answers_are_told_from_names(text: str, expected: bool) -> None:
     assert looks_like_use_case(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Gibt es bei Ihnen jemanden, der sich mein Konto einmal ansehen könnte?",
+        "Is er iemand bij jullie die me morgen even kan bellen?",
+    ],
+)
+def test_someone_described_by_a_relative_clause_after_a_comma_or_verb_last_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+def test_a_thing_described_by_a_relative_clause_is_no_request() -> None:
+    assert detect_explicit_request("gibt es in der App eine Funktion, die Nachrichten plant?") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "at_least"),
+    [
+        ("si el lunes sigue sin funcionar, cancelo el plan", 0.6),  # an ultimatum: handed off
+        ("wenn das bis Freitag nicht geht, kündigen wir", 0.6),
+        ("we're honestly looking at alternatives now", 0.45),  # a threat: counts with a complaint
+        ("stiamo valutando la concorrenza", 0.45),
+    ],
+)
+def test_a_threat_to_leave_in_any_form_of_the_verb_is_frustration(text: str, at_least: float) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= at_least, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I cancel anytime",
+        "how would I cancel if I need to",
+        "I cancelled the trial by mistake, can you restore it",
+        "please cancel my order 4411",
+        "cancela o pedido por favor",
+        "do you have alternatives to templates?",
+    ],
+)
+def test_asking_about_cancelling_past_cancellations_and_cancelled_orders_are_no_threat(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < 0.45, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "following up again on the invoice I asked about last week",
+        "de novo eu, ontem ninguém me respondeu",
+        "schon wieder ich, gestern hat sich keiner gemeldet",
+    ],
+)
+def test_writing_again_about_something_unsettled_is_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi again! do you ship to Chile?",
+        "hola de nuevo, ayer me ayudaron mucho",
+        "tried again yesterday and it works now, thanks",
+        "could you explain again how templates work",
+    ],
+)
+def test_again_in_a_greeting_a_retry_that_worked_or_a_request_is_no_chasing(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wow, only took you five days to reply",
+        "great, nobody has answered in three days",
+        "top, seit 4 Tagen ist mein Konto gesperrt",
+    ],
+)
+def test_praise_that_opens_a_count_of_the_wait_is_sarcasm(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "perfect, see you in two days",
+        "awesome, 3 days and it finally arrived",
+        "great app, but the export keeps failing",
+        "Brilliant, thanks! one more thing: the export still fails",
+        "great, my order arrived after 3 days without any damage",
+    ],
+)
+def test_praise_before_a_date_a_good_outcome_or_a_but_is_no_sarcasm(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
