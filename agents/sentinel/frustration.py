@@ -84,8 +84,9 @@ def _praise_then_the_wait(a: Analysis) -> _Cue | None:
     ("complimenti davvero, tre giorni senza poter inviare un messaggio", "mantap bgt ya, udh
     seminggu chat saya cuma dibaca doang", "Génial, encore une coupure"): sarcasm, 0.6. The praise
     is the whole first clause (with intensifiers and fillers); what follows names a span of time
-    ("three days", "a week", "seminggu") or a problem, with no "but" between, since sincere praise
-    before a problem turns with one ("great app, but the export fails")."""
+    with something wrong ("only five days", "seminggu cuma dibaca") or a plain problem ("now it's
+    blocked"), with no "but" and no good news, since sincere praise before a problem turns with
+    one ("great app, but the export fails")."""
     words, tokens = a.words, a.tokens
     if len(words) < 3:
         return None
@@ -222,18 +223,14 @@ def detect_frustration(text: str) -> Signal | None:
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
     wait = _praise_then_the_wait(a)
-    if wait is not None and not any(c[3].startswith("sarcasm") for c in cues):
+    if wait is not None:
         cues.append(wait)
-    chasing = _chasing(a)
-    # Over a listed phrase that says less ("de novo" alone, 0.35), the follow-up counts instead.
-    if chasing is not None and not any(c[1] <= chasing[1] <= c[2] for c in cues if c[0] >= chasing[0]):
-        cues = [c for c in cues if not c[1] <= chasing[1] <= c[2]]
-        cues.append(chasing)
-    leaving = _threat_to_leave(a, text)
-    # A threat the phrase lists already hold counts once, at the higher weight.
-    if leaving is not None and not any(c[1] <= leaving[1] <= c[2] for c in cues if c[0] >= leaving[0]):
-        cues = [c for c in cues if not c[1] <= leaving[1] <= c[2]]
-        cues.append(leaving)
+    # A follow-up or a threat that a listed phrase also holds ("de novo", "cancel my plan") counts
+    # once, at the higher weight.
+    for rule in (_chasing(a), _threat_to_leave(a, text)):
+        if rule is not None and not any(c[1] <= rule[1] <= c[2] for c in cues if c[0] >= rule[0]):
+            cues = [c for c in cues if not c[1] <= rule[1] <= c[2]]
+            cues.append(rule)
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
     # A bare "no" makes no problem for sarcasm ("fantastico, non serve nessun operatore 😂").
