@@ -407,6 +407,9 @@ OR_WORDS = _union("or_words")
 LIGHT_WORDS = _union("light_words")
 NEGATORS = _union("negators")
 NUMBER_WORDS = _union("number_words")
+# Problem words that name a problem by themselves: not the weak ones ("still", "again"), not a bare
+# negation ("not", "no").
+STRONG_PROBLEM_WORDS = PROBLEM_WORDS - WEAK_PROBLEM_WORDS - BARE_NO - NEGATORS
 ARABIC_PREFIXES: tuple[str, ...] = tuple(
     sorted(dict.fromkeys(_concat("arabic_prefixes")), key=len, reverse=True)
 )

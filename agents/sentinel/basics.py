@@ -136,10 +136,6 @@ def is_question(text: str) -> bool:
 
 _MORE = lexicon.COUNT_MORE | lexicon.ANOTHER_WORDS
 _TAKEN_BACK = lexicon.NEGATORS | lexicon.BARE_NO | lexicon.NONE_WORDS
-# After the announcement, words that say it is already the matter itself ("one more question: the
-# export keeps failing"): a problem, not an announcement. The weak ones ("still", "again") and the
-# bare negations ("not") need more around them than an announcement's few words give.
-_STRONG_PROBLEM = lexicon.PROBLEM_WORDS - lexicon.WEAK_PROBLEM_WORDS - lexicon.BARE_NO - lexicon.NEGATORS
 
 
 def announced_question(text: str) -> int | None:
@@ -176,7 +172,8 @@ def is_announcement(text: str) -> bool:
         return False
     a = analyse(text)
     rest = a.words[at + 1 :]
-    if len(rest) > 8 or set(rest) & _STRONG_PROBLEM:
+    # A problem after it ("one more question: the export keeps failing") is the matter itself.
+    if len(rest) > 8 or set(rest) & lexicon.STRONG_PROBLEM_WORDS:
         return False
     clause = a.tokens[at].clause
     for i in range(at + 1, len(a.words)):

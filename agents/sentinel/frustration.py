@@ -76,7 +76,6 @@ def _threat_to_leave(a: Analysis, text: str) -> _Cue | None:
 
 _BUT = frozenset({"but", "pero", "mas", "mais", "aber", "ma", "maar", "tapi", "lekin", "لكن"})
 _MISSING = lexicon.ONLY_WORDS
-_STRONG_PROBLEM = lexicon.PROBLEM_WORDS - lexicon.NEGATORS - lexicon.BARE_NO - lexicon.WEAK_PROBLEM_WORDS
 
 
 def _praise_then_the_wait(a: Analysis) -> _Cue | None:
@@ -115,7 +114,7 @@ def _praise_then_the_wait(a: Analysis) -> _Cue | None:
     # A span of time with something wrong ("only 5 days", "a week, nothing", "seminggu cuma dibaca"),
     # or a plain problem ("perfect, now it crashes"); "see you in two days" is neither.
     missing = any(w in lexicon.PROBLEM_WORDS or w in _MISSING for w in rest)
-    if not ((waited and missing) or set(rest) & _STRONG_PROBLEM):
+    if not ((waited and missing) or set(rest) & lexicon.STRONG_PROBLEM_WORDS):
         return None
     return (0.6, first[0], first[-1], "sarcasm:praise, then the wait", None)
 

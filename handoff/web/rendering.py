@@ -140,7 +140,8 @@ def message_line(kind: str, text: str | None, replying_to: MessageRef | None = N
 
 
 def money(amount: float | None, currency: str | None) -> str:
-    """An order's price as a rep reads it ("ILS 30.00", "$12.50"); empty when there is none."""
+    """An order's price as a rep reads it ("₪30.00", "$12.50", "30 XYZ" for a code Babel does not
+    know); empty when there is none."""
     if amount is None:
         return ""
     if not currency:
