@@ -28,7 +28,11 @@ REASON_TEXT = {
 
 def extractive_summary(state: State, request: HandoffRequest, contact_name: str | None) -> str:
     who = contact_name or "The customer"
-    parts = [f"{who} {REASON_TEXT.get(request['reason'], request['reason'])}."]
+    orders = [m["order"] for m in state.get("incoming", []) if m.get("order")]
+    if orders:
+        parts = [f"{who} sent an order: " + " / ".join(orders) + "."]
+    else:
+        parts = [f"{who} {REASON_TEXT.get(request['reason'], request['reason'])}."]
     fields = state.get("fields", {})
     if fields:
         parts.append(

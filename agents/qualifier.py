@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, message_of, reply, turn_text
 from agents.extract import extract_fields
-from agents.responder import knowledge_of
+from agents.responder import KEPT, UNREADABLE, knowledge_of
 from agents.sentinel.basics import is_greeting
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
@@ -92,6 +92,13 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         request = handoff_request(reason=HandoffReason.QUALIFIED, state=state)
         return {"fields": fields, "events": events, "asking": None, "handoff": request, "qualified": True}
     out: list[Outgoing] = list(state.get("outgoing", []))
+    kinds = {m["kind"] for m in state.get("incoming", [])}
+    if not text and kinds & UNREADABLE:
+        # A voice note instead of an answer: the customer is asked to type, then asked again.
+        out.append(reply(config.message("unsupported_message", language), agent="responder"))
+    elif not text and kinds & KEPT:
+        # A photo or a file instead of an answer: it is kept, and the question asked again.
+        out.append(reply(config.message("media_received", language), agent="responder"))
     if text and not collected and not is_greeting(text):
         # A question instead of an answer: answer it if we can, then ask again.
         match = knowledge_of(ctx).best(text)

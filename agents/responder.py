@@ -40,6 +40,8 @@ AGENT = "responder"
 UNREADABLE = {"unsupported", "unknown", "audio", "sticker"}
 # Kinds whose content never reached us (Meta's `unsupported`, a type this service does not know).
 NOT_DELIVERED = {"unsupported", "unknown"}
+# Kinds with no words that are kept for the team, and said so: "Thanks, I've received it".
+KEPT = {"image", "video", "document", "location", "contacts"}
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             return {"outgoing": out, "menu_shown": True}
         if any(m["kind"] in UNREADABLE for m in incoming):
             out.append(reply(config.message("unsupported_message", language), agent=AGENT))
+        elif any(m["kind"] in KEPT for m in incoming):
+            # A photo, a file, a place or a contact card with no words, later on: the customer is
+            # told it arrived (a reaction needs no answer).
+            out.append(reply(config.message("media_received", language), agent=AGENT))
         return {"outgoing": out}
     if is_acknowledgement(text):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))

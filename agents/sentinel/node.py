@@ -14,7 +14,7 @@ from typing import Any, Literal
 import structlog
 from langgraph.runtime import Runtime
 
-from agents.common import handoff_request, turn_text
+from agents.common import handoff_request, reply, turn_text
 from agents.language import detect_language, rules_cover
 from agents.qualifier import collect_fields
 from agents.responder import knowledge_of
@@ -22,6 +22,7 @@ from agents.sentinel.basics import is_acknowledgement, is_greeting
 from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
 from agents.sentinel.frustration import detect_frustration
 from agents.sentinel.loops import detect_loop
+from agents.sentinel.signals import Signal, SignalKind
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import State
@@ -54,11 +55,36 @@ def _earlier_lines(state: State) -> list[str]:
     return transcript[:-this_turn] if this_turn else transcript
 
 
+def _order_handoff(state: State, ctx: GraphContext, orders: list[str]) -> dict[str, Any]:
+    """An order from the catalogue is a buyer the bot cannot serve (it takes no payment and
+    confirms no stock): the customer is told it arrived and a person takes it, as a qualified lead
+    (routed as one: sales by default), with the order's lines as the evidence."""
+    signal = Signal(
+        kind=SignalKind.ORDER, score=1.0, evidence=" / ".join(orders), rule="an order from the catalogue"
+    ).model_dump(mode="json")
+    language = state.get("language") or ctx.config.default_language
+    update: dict[str, Any] = {
+        "signals": [*state.get("signals", []), signal],
+        "handoff": handoff_request(reason=HandoffReason.QUALIFIED, state=state, signals=[signal]),
+        "outgoing": [
+            *state.get("outgoing", []),
+            reply(ctx.config.message("order_received", language), agent=AGENT),
+        ],
+    }
+    if ctx.referral is not None and not state.get("qualified"):
+        # An ad lead's company or use case in the words beside the order is kept.
+        update["fields"], update["events"], _ = collect_fields(state, ctx)
+    return update
+
+
 async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
     ctx = runtime.context
     text = turn_text(state)
     previous = state.get("customer_texts", [])
     update: dict[str, Any] = {"customer_texts": ([*previous, text] if text else previous)[-HISTORY:]}
+    orders = [m.get("order") or m["text"] or "" for m in state.get("incoming", []) if m["kind"] == "order"]
+    if orders:
+        return {**update, **_order_handoff(state, ctx, orders)}
     if not text:
         return update
     signals: list[dict[str, Any]] = []

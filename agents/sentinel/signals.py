@@ -22,6 +22,7 @@ class SignalKind(StrEnum):
     LOOP = "loop"
     NEGATED_REQUEST = "negated_request"
     ACKNOWLEDGEMENT = "acknowledgement"
+    ORDER = "order"  # a cart sent from the business's catalogue
 
 
 class Signal(BaseModel, frozen=True):

@@ -29,7 +29,7 @@ from handoff.api.schemas import ConversationId, MediaOut, MessageOut, MessageRef
 from handoff.api.visibility import CUSTOMER_SERVICE_WINDOW, visible_conversation, window_open
 from handoff.errors import Conflict
 from handoff.policy import require
-from orchestrator.channels.whatsapp.inbound import order_of
+from orchestrator.channels.whatsapp.inbound import order_of, reaction_of
 from orchestrator.core.enums import Action, Direction
 from orchestrator.core.tables import Media, Message
 from orchestrator.media import UPLOAD_TYPES, UploadRefused
@@ -81,21 +81,12 @@ def order_out(message: Message) -> OrderOut | None:
     if order is None:
         return None
     items = [OrderItem.model_validate(line, from_attributes=True) for line in order.items]
-    currencies = {i.currency for i in items}
-    priced = all(i.price is not None and i.quantity is not None for i in items)
-    one_currency = len(currencies) == 1 and None not in currencies
-    # Rounded past any currency's minor unit, so 3 × 0.1 reads 0.3, not 0.30000000000000004.
-    total = (
-        round(sum((i.price or 0) * (i.quantity or 0) for i in items), 6)
-        if items and priced and one_currency
-        else None
-    )
     return OrderOut(
         catalog_id=order.catalog_id,
         items=items,
         note=order.note,
-        total=total,
-        currency=currencies.pop() if one_currency else None,
+        total=order.total,
+        currency=order.currency,
     )
 
 
@@ -114,6 +105,8 @@ def message_out(message: Message, media: Media | None, replying_to: Message | No
         update["replying_to"] = message_ref(replying_to)
     if (order := order_out(message)) is not None:
         update["order"] = order
+    if message.kind == "reaction" and (emoji := reaction_of(raw_of(message))) is not None:
+        update["reaction"] = emoji
     return out.model_copy(update=update) if update else out
 
 

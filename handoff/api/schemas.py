@@ -124,6 +124,11 @@ class MessageOut(BaseModel):
         "quotes none, or one this service does not hold)",
     )
     order: OrderOut | None = Field(default=None, description="inbound orders: the cart's items")
+    reaction: str | None = Field(
+        default=None,
+        description="inbound reactions: the emoji (empty when the customer removed their reaction); "
+        "`replying_to` is the message it is on",
+    )
 
 
 class EventOut(BaseModel):

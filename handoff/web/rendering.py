@@ -122,15 +122,20 @@ def quoted(ref: MessageRef | None) -> str:
     return f"{whose} {ref.kind.replace('_', ' ')}" if ref.kind != "text" else f"{whose} message"
 
 
-def message_line(kind: str, text: str | None, replying_to: MessageRef | None = None) -> str:
+def message_line(
+    kind: str, text: str | None, replying_to: MessageRef | None = None, reaction: str | None = None
+) -> str:
     """What the transcript says for a customer's message without a file: its text, or for the kinds
     the channel renders as a token ("😮 reaction to wamid...", "[unsupported: poll]") what a rep
-    should read instead. A reaction names the message it is on when the conversation holds it."""
+    should read instead. A reaction names the message it is on when the conversation holds it; its
+    emoji is the stored message's (`reaction`), or read from the rendering when that is gone."""
     text = text or f"[{kind}]"
     if kind == "reaction":
-        emoji, found, _target = text.partition(" reaction to ")
-        if found:
-            return f"Reacted {emoji} to {quoted(replying_to)}"
+        if reaction is None:
+            emoji, found, _target = text.partition(" reaction to ")
+            reaction = emoji if found else ""
+        if reaction:
+            return f"Reacted {reaction} to {quoted(replying_to)}"
         return f"Removed their reaction to {quoted(replying_to)}" if replying_to else "Removed a reaction"
     if kind == "unsupported":
         inner = text.removeprefix("[unsupported").strip(":] ")

@@ -394,6 +394,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "greeting": {"en": "Hi again! What can I help you with?"},
     "go_ahead": {"en": "Of course, go ahead: what would you like to know?"},
     "media_received": {"en": "Thanks, I've received it and kept it for our team."},
+    "order_received": {
+        "en": "Your order has reached us. A person from our team will check it and confirm it with you here."
+    },
     "rep_joined": {
         "en": "${rep_name} from our ${queue_name} team has your conversation now and will reply here."
     },

@@ -14,6 +14,8 @@ class TurnMessage(TypedDict):
     text: str | None
     reply_id: str | None
     reply_title: str | None
+    # An order from the catalogue, in one line ("3 × HAMBURGER at 30.00 ILS; total 90.00 ILS").
+    order: NotRequired[str]
 
 
 class FieldRecord(TypedDict):

@@ -54,6 +54,7 @@ from sqlmodel import col
 from agents.common import handoff_request
 from handoff.flows import HandoffResult, perform_handoff
 from orchestrator.channels.whatsapp.client import GraphClient
+from orchestrator.channels.whatsapp.inbound import InboundKind, order_of
 from orchestrator.conversations import (
     Released,
     claim_turn_lease,
@@ -244,13 +245,17 @@ class TurnOutcome:
 def _turn_message(message: Message) -> TurnMessage:
     payload = message.payload or {}
     assert message.id is not None
-    return {
+    turn_message: TurnMessage = {
         "id": message.id,
         "kind": message.kind,
         "text": payload.get("words"),
         "reply_id": message.reply_id,
         "reply_title": payload.get("reply_title"),
     }
+    raw = payload.get("message")
+    if message.kind == InboundKind.ORDER and isinstance(raw, dict) and (order := order_of(raw)):
+        turn_message["order"] = order.describe()
+    return turn_message
 
 
 class TurnEngine:

@@ -98,13 +98,13 @@ async def test_announced_question_is_answered_in_the_customers_language(h: TestH
         "inbound_image_pywa.json",
         "inbound_location_named_pywa.json",
         "inbound_contacts_pywa.json",
-        "inbound_order_pywa.json",
         "inbound_reaction_pywa.json",
         "inbound_audio_voice_pywa.json",
         "inbound_sticker_pywa.json",
     ],
 )
 async def test_first_message_that_is_not_text_gets_a_reply(h: TestHarness, fixture: str) -> None:
+    # An order is handed to a person instead (tests/test_orders_and_media.py).
     sent = await say(h, load_fixture(fixture))
     assert sent, f"{fixture}: the customer was left in silence"
     assert "received" in sent[0]

@@ -78,6 +78,7 @@ async def test_a_reaction_names_the_bot_message_it_is_on(h: TestHarness) -> None
     reaction = await _deliver(h, payload, "wamid.reaction.1")
 
     listed = {m["id"]: m for m in (await _detail(h, reaction.conversation_id))["messages"]}
+    assert listed[reaction.id]["reaction"] == "😮"
     ref = listed[reaction.id]["replying_to"]
     assert ref["id"] == reply.id
     assert ref["direction"] == "outbound"
@@ -88,6 +89,23 @@ async def test_a_reaction_names_the_bot_message_it_is_on(h: TestHarness) -> None
     bubble = await _bubble(h, reaction)
     assert "Reacted 😮 to “Hi! I&#39;m the virtual assistant" in bubble
     assert "wamid" not in bubble
+
+
+async def test_a_removed_reaction_says_so_in_the_api_and_on_the_page(h: TestHarness) -> None:
+    reply = await _bot_reply(h)
+    for name, wamid in (
+        ("inbound_reaction_removed_empty_emoji_pywa.json", "wamid.unreact.1"),
+        ("inbound_reaction_removed_no_emoji_pywa.json", "wamid.unreact.2"),
+    ):
+        payload = load_fixture(name)
+        _message(payload)["reaction"]["message_id"] = reply.wa_message_id
+        removed = await _deliver(h, payload, wamid)
+        listed = {m["id"]: m for m in (await _detail(h, removed.conversation_id))["messages"]}
+        assert listed[removed.id]["reaction"] == ""
+        assert listed[removed.id]["replying_to"]["id"] == reply.id
+        assert "Removed their reaction to “Hi! I&#39;m the virtual assistant" in await _bubble(h, removed)
+    texts = {m["id"]: m for m in (await _detail(h, reply.conversation_id))["messages"]}
+    assert texts[reply.id]["reaction"] is None
 
 
 async def test_a_swiped_reply_quotes_the_message_it_answers_and_links_to_it(h: TestHarness) -> None:
@@ -199,3 +217,24 @@ def test_an_order_with_mixed_currencies_or_odd_values_has_no_total() -> None:
     out = order_out(stored)
     assert out is not None
     assert (out.total, out.currency) == (0.3, "EUR")
+
+
+def test_an_order_is_described_in_one_line_with_what_each_line_has() -> None:
+    mixed = order_of(
+        {
+            "type": "order",
+            "order": {
+                "text": "for Friday",
+                "product_items": [
+                    {"product_retailer_id": "A", "quantity": 2, "item_price": 3.5, "currency": "EUR"},
+                    {"product_retailer_id": "B", "quantity": "2", "currency": "USD"},
+                ],
+            },
+        }
+    )
+    assert mixed is not None
+    assert mixed.describe() == "2 × A at 3.50 EUR, B; note: for Friday"
+    empty = order_of({"type": "order", "order": {}})
+    assert empty is not None
+    assert empty.describe() == "no items"
+    assert (empty.total, empty.currency) == (None, None)

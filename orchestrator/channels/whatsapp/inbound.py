@@ -342,6 +342,41 @@ class Order(_Record):
     items: tuple[OrderLine, ...]
     note: str | None
 
+    @property
+    def currency(self) -> str | None:
+        """The order's currency when every line has the same one; None otherwise."""
+        currencies = {line.currency for line in self.items}
+        return currencies.pop() if len(currencies) == 1 and None not in currencies else None
+
+    @property
+    def total(self) -> float | None:
+        """The sum of the lines, when every line has a quantity and a price in the one currency."""
+        priced = all(line.price is not None and line.quantity is not None for line in self.items)
+        if not self.items or not priced or self.currency is None:
+            return None
+        # Rounded past any currency's minor unit, so 3 × 0.1 reads 0.3, not 0.30000000000000004.
+        return round(sum((line.price or 0) * (line.quantity or 0) for line in self.items), 6)
+
+    def describe(self) -> str:
+        """One line for a summary or a model: "3 × HAMBURGER at 30.00 ILS, 1 × SODA; total 90.00
+        ILS; note: no onions" (a line without a price or quantity says what it has)."""
+
+        def amount(value: float, currency: str | None) -> str:
+            return f"{value:.2f} {currency}" if currency else f"{value:.2f}"
+
+        lines = []
+        for line in self.items:
+            text = f"{line.quantity} × {line.product}" if line.quantity is not None else line.product
+            if line.price is not None:
+                text += f" at {amount(line.price, line.currency)}"
+            lines.append(text)
+        parts = [", ".join(lines) or "no items"]
+        if self.total is not None:
+            parts.append(f"total {amount(self.total, self.currency)}")
+        if self.note:
+            parts.append(f"note: {self.note}")
+        return "; ".join(parts)
+
 
 def quoted_message_id(raw: Mapping[str, Any]) -> str | None:
     """The wamid a stored inbound message refers to: the message a reaction is on, or the one a
@@ -351,6 +386,14 @@ def quoted_message_id(raw: Mapping[str, Any]) -> str | None:
         if target:
             return target
     return _str_or_none(_sub_object(raw, "context").get("id")) or None
+
+
+def reaction_of(raw: Mapping[str, Any]) -> str | None:
+    """The emoji of a stored inbound `reaction` message; "" when the customer took theirs back
+    (Meta sends an empty emoji or none); None for any other message."""
+    if raw.get("type") != "reaction":
+        return None
+    return _str_or_none(_sub_object(raw, "reaction").get("emoji")) or ""
 
 
 def order_of(raw: Mapping[str, Any]) -> Order | None:
