@@ -270,7 +270,20 @@ def detect_language(text: str, *, default: str = "en") -> str:
     (best, top), (_, second) = ranked[0], ranked[1]
     if top >= 1.0 and top - second >= 0.5:
         return best
-    return default
+    return _greeting_language(text) or default
+
+
+@lru_cache(maxsize=1)
+def _greetings() -> dict[str, PhraseSet]:
+    return {lang: PhraseSet.of(entries) for lang, entries in lexicon.GREETINGS.items()}
+
+
+def _greeting_language(text: str) -> str | None:
+    """The language of a greeting that opens `text` when only one language has it ("boa noite",
+    "Goedemorgen", "selamat pagi"); None for one many share ("hi", "hallo") or none."""
+    words = analyse(text).words
+    found = {lang for lang, phrases in _greetings().items() if any(m.first == 0 for m in phrases.find(words))}
+    return found.pop() if len(found) == 1 else None
 
 
 def _known_words() -> frozenset[str]:
@@ -483,7 +496,16 @@ def _match_rest(phrase: Phrase, words: Sequence[str], start: int, gap: int) -> i
 
 
 # Words that never name what a question is about: function words, question words, numbers.
-_NO_TOPIC = lexicon.FUNCTION_WORDS | lexicon.QUESTION_WORDS | lexicon.NUMBER_WORDS | lexicon.LIGHT_WORDS
+# "a question about the prices" is about prices: the word for a question names no topic, nor does
+# a "but" ("aber ich habe eine Frage zu den Preisen").
+_NO_TOPIC = (
+    lexicon.FUNCTION_WORDS
+    | lexicon.QUESTION_WORDS
+    | lexicon.NUMBER_WORDS
+    | lexicon.LIGHT_WORDS
+    | lexicon.ASK_NOUNS
+    | lexicon.CLAUSE_CONJUNCTIONS
+)
 
 
 def content_words(text: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 from agents.common import handoff_request, message_of, reply, turn_text
 from agents.extract import extract_fields
 from agents.responder import KEPT, UNREADABLE, knowledge_of
-from agents.sentinel.basics import is_greeting
+from agents.sentinel.basics import is_announcement, is_greeting
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import FieldRecord, Outgoing, State
@@ -99,6 +99,10 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     elif not text and kinds & KEPT:
         # A photo or a file instead of an answer: it is kept, and the question asked again.
         out.append(reply(config.message("media_received", language), agent="responder"))
+    if text and not collected and is_announcement(text):
+        # "One quick question first": the customer is heard before the form goes on.
+        out.append(reply(config.message("go_ahead", language), agent="responder"))
+        return {"fields": fields, "events": events, "asking": missing[0], "outgoing": out}
     if text and not collected and not is_greeting(text):
         # A question instead of an answer: answer it if we can, then ask again.
         match = knowledge_of(ctx).best(text)

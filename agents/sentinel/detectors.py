@@ -90,6 +90,12 @@ _FUZZY_VERBS = {
     for word in sorted(phrase.slots[0].exact)
     if len(word) >= 5
 }
+# The function words of every language the rules know: never read as a request verb mistyped.
+_OWN_WORDS = frozenset().union(*lexicon.LANGUAGE_WORDS.values())
+_PER = frozenset({"por", "par", "per"})
+_POLITE_PAST = frozenset({"was", "were", "had", "did"})
+# The agent of a passive: "atendida por uma pessoa", "served by a person", "von einem Menschen".
+_BY = frozenset({"by", "por", "par", "von", "door", "oleh", "dal", "dalla"})
 # Words that do not count in the distance between a verb and its noun ("verbinden Sie mich bitte
 # mit einem Ansprechpartner"): articles, politeness, pronouns.
 _LIGHT = lexicon.ARTICLES | lexicon.BARE_FILLER | lexicon.FIRST_PERSON | lexicon.REQUEST_MOOD
@@ -191,7 +197,8 @@ def _fuzzy_verbs(words: Sequence[str], known: set[int]) -> list[Match]:
     """Request verbs with one typo ("conect me to a live agent")."""
     found: list[Match] = []
     for i, word in enumerate(words):
-        if i in known or len(word) < 5 or not word.isalpha() or word in _FUZZY_VERBS:
+        # A word of some language's own ("haben", not "hablen" mistyped) is no typo.
+        if i in known or len(word) < 5 or not word.isalpha() or word in _FUZZY_VERBS or word in _OWN_WORDS:
             continue
         best = process.extractOne(word, _FUZZY_VERBS.keys(), scorer=Levenshtein.distance, score_cutoff=1)
         # A five-letter word must have lost or gained a letter, not changed one: "pasta" is a word
@@ -225,7 +232,13 @@ def _false_friend(a: Analysis, noun: Match) -> bool:
     # Only words of the same clause qualify a noun: "no bot, human please".
     same = [t.text if t.clause == clause else "" for t in a.tokens]
     before = _previous_word(same, noun.first)
-    if before in lexicon.FALSE_FRIEND_BEFORE or _NUMBER.match(before) or before in _NUMBER_WORDS:
+    # "por agente", "per agent" is a price per seat; "por um humano" (by a human) has an article.
+    per = before in _PER and noun.first > 0 and same[noun.first - 1] != before
+    if (
+        (before in lexicon.FALSE_FRIEND_BEFORE and not per)
+        or _NUMBER.match(before)
+        or before in _NUMBER_WORDS
+    ):
         return True
     # "more than one person", "mais de uma pessoa", "mehr als ein Mitarbeiter": a count.
     j = noun.first - 1
@@ -238,9 +251,15 @@ def _false_friend(a: Analysis, noun: Match) -> bool:
         return True
     if len(after) == 2 and after[0] in lexicon.OF_WORDS and after[1] in lexicon.FALSE_FRIEND_AFTER:
         return True
-    # "I'm human too", "soy agente inmobiliario", "I'm a real person, not a bot".
+    # "I'm human too", "soy agente inmobiliario", "I'm a real person, not a bot"; not "ser atendida
+    # por uma pessoa" (served by one).
     for m in _SELF.find(words):
-        if m.last < noun.first and noun.first - m.last <= 4 and a.tokens[m.first].clause == clause:
+        if (
+            m.last < noun.first
+            and noun.first - m.last <= 4
+            and a.tokens[m.first].clause == clause
+            and not set(words[m.last + 1 : noun.first]) & _BY
+        ):
             return True
     return False
 
@@ -358,8 +377,15 @@ def _find_frames(text: str) -> list[_Frame]:
         )
         if _about_others(a, first, last, ignore=own_name):
             return
-        if rule.startswith(("talk", "contact")) and set(a.words[first : last + 3]) & lexicon.PAST_MARKERS:
-            return  # "the agent I was talking to yesterday", "someone rang me yesterday": a report
+        # Before the frame, "was" and "did" are politeness ("I was hoping someone could call me"),
+        # "fui atendida" and "yesterday" are not.
+        before = set(a.words[max(0, first - 2) : first]) - _POLITE_PAST
+        if rule.startswith(("talk", "contact", "help")) and (
+            (set(a.words[first : last + 3]) | before) & lexicon.PAST_MARKERS
+        ):
+            # "the agent I was talking to yesterday", "someone rang me yesterday", "der Mitarbeiter,
+            # der mir gestern helfen konnte": a report
+            return
         frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
 
     # "someone from the team", "alguém de vcs", "quelqu'un de chez vous": a person set on the
@@ -388,7 +414,16 @@ def _find_frames(text: str) -> list[_Frame]:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
                     add("talk+noun", verb, noun, 0.95)
-            elif noun.last < verb.first and verb.first - noun.last <= 5:
+            elif noun.last < verb.first and (
+                verb.first - noun.last <= 5
+                # German and Dutch put the verb at the end of a relative clause ("jemanden, mit dem
+                # ich das persönlich besprechen kann"): counted in words that carry meaning.
+                or (
+                    _lang(noun) in {"de", "nl"}
+                    and verb.first - noun.last <= 8
+                    and _gap(words, noun.last, verb.first) <= 4
+                )
+            ):
                 # The noun before the verb must be its object ("mit einem Menschen sprechen", "agent
                 # se baat"), or another subject must sit between ("a human I could speak to"), else
                 # it is the subject ("your agents speak Spanish").
@@ -473,6 +508,10 @@ def _find_frames(text: str) -> list[_Frame]:
             between = set(_between(words, noun.last, cue.first))
             if between & (lexicon.OF_WORDS | lexicon.FROM_WORDS):
                 continue
+            # "o atendente da loja me disse": a cue that is also "of" ("da") and runs on into its
+            # clause joins two nouns; "ist jemand da?" ends the clause.
+            if words[cue.first] in lexicon.OF_WORDS and _runs_on(a, cue.last):
+                continue
             # "CS nya lagi online gak?": a clitic or "now" between does not count.
             near = cue.first - noun.last > 0 and _gap(words, noun.last, cue.first, light=_NOW) <= reach
             if near and not _plural(words, noun):
@@ -493,6 +532,11 @@ def _find_frames(text: str) -> list[_Frame]:
                     negated = _negated(a, bare.first, bare.last)
                     frames.append(_Frame("bare noun", bare.first, bare.last, 0.9, _lang(bare), negated))
     return frames
+
+
+def _runs_on(a: Analysis, index: int) -> bool:
+    """Whether the clause of word `index` goes on after it."""
+    return index + 1 < len(a.words) and a.tokens[index + 1].clause == a.tokens[index].clause
 
 
 def _a_helper(a: Analysis, noun: Match) -> bool:

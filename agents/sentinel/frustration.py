@@ -74,6 +74,23 @@ def _threat_to_leave(a: Analysis, text: str) -> _Cue | None:
     return None
 
 
+def _all_praise(clause: list[str]) -> bool:
+    """A clause made of a word of praise and what may go with it ("wow, great", "absolutely
+    brilliant"), four words at most, thanks not counted as praise."""
+    if len(clause) > 4 or not any(
+        w in lexicon.POSITIVE_WORDS and w not in lexicon.THANKS_WORDS for w in clause
+    ):
+        return False
+    return all(
+        w in lexicon.POSITIVE_WORDS
+        or w in lexicon.INTENSIFIERS
+        or w in lexicon.CHATTER_WORDS
+        or w in lexicon.BARE_FILLER
+        or w in lexicon.FUNCTION_WORDS
+        for w in clause
+    )
+
+
 _BUT = frozenset({"but", "pero", "mas", "mais", "aber", "ma", "maar", "tapi", "lekin", "لكن"})
 _MISSING = lexicon.ONLY_WORDS
 
@@ -89,26 +106,27 @@ def _praise_then_the_wait(a: Analysis) -> _Cue | None:
     words, tokens = a.words, a.tokens
     if len(words) < 3:
         return None
-    first = [i for i, t in enumerate(tokens) if t.clause == tokens[0].clause]
-    opening = [words[i] for i in first]
-    praise = [w for w in opening if w in lexicon.POSITIVE_WORDS and w not in lexicon.THANKS_WORDS]
-    if not praise or len(first) > 4:
-        return None
-    if any(
-        w not in lexicon.POSITIVE_WORDS
-        and w not in lexicon.INTENSIFIERS
-        and w not in lexicon.CHATTER_WORDS
-        and w not in lexicon.BARE_FILLER
-        and w not in lexicon.FUNCTION_WORDS
-        for w in opening
-    ):
+    # The opening runs over every clause of praise in a row ("brilliant. absolutely brilliant.").
+    first: list[int] = []
+    clauses: dict[int, list[int]] = {}
+    for i, token in enumerate(tokens):
+        clauses.setdefault(token.clause, []).append(i)
+    for indexes in clauses.values():
+        if indexes[0] != len(first) or not _all_praise([words[i] for i in indexes]):
+            break
+        first.extend(indexes)
+    if not first:
         return None
     rest = words[len(first) :]
     if not rest or set(rest) & (_BUT | lexicon.POSITIVE_WORDS | lexicon.THANKS_WORDS):
         return None  # "great app, but ...", "brilliant, thanks! one more thing ...", "... works now"
     waited = any(
         w in lexicon.TIME_UNITS
-        and (w.startswith("se") or (i > 0 and (rest[i - 1].isdigit() or rest[i - 1] in lexicon.NUMBER_WORDS)))
+        and (
+            w.startswith("se")
+            or (i > 0 and (rest[i - 1].isdigit() or rest[i - 1] in lexicon.NUMBER_WORDS))
+            or bool(set(rest[max(0, i - 2) : i]) & lexicon.SPAN_WORDS)  # "all morning", "the whole day"
+        )
         for i, w in enumerate(rest)
     )
     # A span of time with something wrong ("only 5 days", "a week, nothing", "seminggu cuma dibaca"),
@@ -186,6 +204,20 @@ def _shouting(text: str) -> bool:
 
 
 _Cue = tuple[float, int, int, str, str | None]  # weight, first, last, rule, language
+_I_AM = frozenset({"im", "am"})
+_SKILLS = frozenset({"tech", "technology", "computers", "phones", "english", "spelling", "apps"})
+_BEFALLEN = frozenset({"being", "getting", "having"})  # "furious at being ignored" is a complaint
+
+
+def _own_skill(words: tuple[str, ...], at: int) -> bool:
+    """ "sorry, I'm rubbish at typing", "I am useless at computers": the customer judging their own
+    skill, not the service. The word must follow "I'm"/"I am" (an intensifier may sit between) and
+    be followed by "at" and a skill: a verb in -ing or a word for technology."""
+    before = [w for w in words[max(0, at - 3) : at] if w not in lexicon.INTENSIFIERS]
+    if not before or before[-1] not in _I_AM or words[at + 1 : at + 2] != ("at",):
+        return False
+    skill = words[at + 2] if at + 2 < len(words) else ""
+    return skill in _SKILLS or (skill.endswith("ing") and len(skill) > 4 and skill not in _BEFALLEN)
 
 
 def _with_article(words: tuple[str, ...], longer: _Cue, shorter: _Cue) -> bool:
@@ -206,6 +238,13 @@ def detect_frustration(text: str) -> Signal | None:
     for m in _FRUSTRATION.find(words, gap=2):
         # A negated single word is not a complaint ("not bad", "nicht schlecht").
         if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] in _NEGATORS:
+            continue
+        if len(m.phrase.slots) == 1 and _own_skill(words, m.first):
+            continue
+        # Cancelling an order or a booking is no leaving ("vorrei disdire la prenotazione").
+        if any(w.startswith(lexicon.LEAVE_STEMS) for w in words[m.first : m.last + 1]) and (
+            set(words[m.last + 1 : m.last + 4]) & lexicon.LEAVE_NOT_OBJECTS
+        ):
             continue
         # Spellings of one phrase that fold to the same words ("gak ngerti", "ga ngerti") count once.
         key = (m.first, m.last, m.phrase.weight, m.phrase.tag)

@@ -147,3 +147,24 @@ async def test_use_case_given_before_the_company_is_not_taken_for_the_company(h:
     fields = (await _conversation(h))["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "FitHub"
     assert fields["use_case"]["value"] == "answering customer FAQs for our gym"
+
+
+async def test_an_ad_lead_who_announces_a_question_is_heard_before_the_form_goes_on(h: TestHarness) -> None:
+    wa = "12025550520"
+    await say(h, text(wa, "Hi from your ad", h.clock.now(), referral=AD_REFERRAL))
+    sent = await say(h, text(wa, "one quick question first", h.clock.now()))
+    assert sent == [h.service.config.message("go_ahead", "en")]
+    sent = await say(h, text(wa, "how much does it cost?", h.clock.now()))
+    assert sent[0].startswith("Plans start at $49")
+    assert "company" in sent[-1], "then the company question again"
+    sent = await say(h, text(wa, "Acme Ltd", h.clock.now()))
+    assert any("use it for" in s for s in sent), "the company was taken: the use case is asked next"
+
+
+@pytest.mark.parametrize(("greeting", "welcome"), [("boa noite", "Olá!"), ("Goedemorgen", "Hallo!")])
+async def test_a_greeting_of_one_language_is_welcomed_in_it(
+    h: TestHarness, greeting: str, welcome: str
+) -> None:
+    await say(h, text("12025550521", greeting, h.clock.now()))
+    request = h.fake_graph.sent[-1]["json"]
+    assert request["interactive"]["body"]["text"].startswith(welcome)

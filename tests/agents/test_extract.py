@@ -52,6 +52,8 @@ def test_chatter_is_not_a_company_name_even_when_asked(text: str) -> None:
         ("mi empresa se llama Ferretería López", "Ferretería López"),
         ("nama perusahaan saya Toko Maju Jaya", "Toko Maju Jaya"),
         ("ons bedrijf heet Bakkerij de Vries", "Bakkerij de Vries"),
+        ("oh en het bedrijf is Bakkerij de Vries", "Bakkerij de Vries"),
+        ("onze winkel heet Fietsenmaker Jansen", "Fietsenmaker Jansen"),
         ("it's called Blue Bottle", "Blue Bottle"),
         ("our company name is Acme, and we sell shoes", "Acme"),
     ],
@@ -249,6 +251,8 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
         ("need something to handle admissions questions", "handle admissions questions"),
         ("on voudrait l'utiliser pour la prise de rendez-vous", "la prise de rendez-vous"),
         ("queremos usarlo para confirmar citas", "confirmar citas"),
+        ("we willen het gebruiken voor klantenservice", "klantenservice"),
+        ("vorremmo usarlo per le prenotazioni dei tavoli", "le prenotazioni dei tavoli"),
         ("we'd like to use it mostly for loan status updates", "loan status updates"),
         (
             "Main use would be handling guest requests during their stay",

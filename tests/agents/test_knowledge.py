@@ -120,6 +120,28 @@ def test_the_default_knowledge_answers_in_many_languages(default_kb: KnowledgeBa
     assert {text: _entry(default_kb, text) for text in asked} == asked
 
 
+def test_a_question_announced_with_its_topic_is_answered_on_the_topic(default_kb: KnowledgeBase) -> None:
+    # The word for "question" and a "but" name no topic: what the question is about does.
+    assert content_words("I have a question about the plans") == ("plans",)
+    assert content_words("aber ich habe eine Frage zu den Preisen") == ("preisen",)
+    assert _entry(
+        default_kb, "wir haben jemanden, der das macht, aber ich habe eine Frage zu den Preisen"
+    ) == ("pricing")
+    assert _entry(default_kb, "one more question") is None
+    # Possessives name no topic either: two questions about different things share no word.
+    assert content_words("Und wo genau stehen eure Server, in der EU?") == ("stehen", "server")
+    assert content_words("¿vuestra plataforma tiene API?") == ("plataforma", "api")
+
+
+@pytest.mark.parametrize(
+    "text", ["wie teuer ist das?", "كم سعر الباقة", "es muy caro?", "c'est cher ?", "is het duur?"]
+)
+def test_asking_whether_it_is_dear_or_what_a_plan_costs_is_a_price_question(
+    default_kb: KnowledgeBase, text: str
+) -> None:
+    assert _entry(default_kb, text) == "pricing"
+
+
 def _rows(name: str) -> list[dict[str, str | None]]:
     return [json.loads(line) for line in (EVAL / name).read_text().splitlines() if line.strip()]
 

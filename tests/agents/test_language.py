@@ -88,7 +88,21 @@ def test_language_is_detected(text: str, language: str) -> None:
     assert detect_language(text) == language
 
 
-@pytest.mark.parametrize("text", ["ok", "Hi", "Umbrella Corp", "👍", "", "12345", "Initech"])
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("boa noite", "pt"),
+        ("Goedemorgen", "nl"),
+        ("buonasera", "it"),
+        ("selamat pagi", "id"),
+        ("bom dia!", "pt"),
+    ],
+)
+def test_a_greeting_only_one_language_has_gives_the_language(text: str, language: str) -> None:
+    assert detect_language(text, default="") == language
+
+
+@pytest.mark.parametrize("text", ["ok", "Hi", "hey", "Umbrella Corp", "👍", "", "12345", "Initech"])
 def test_language_is_the_default_when_unsure(text: str) -> None:
     assert detect_language(text, default="") == ""
     assert detect_language(text) == "en"

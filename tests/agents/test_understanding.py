@@ -36,6 +36,9 @@ CALL = {"call back", "call me"}
         ("llámenme por favor", CALL),
         ("pode me retornar a ligação?", CALL),
         ("who do I talk to about an invoice?", {"request phrase"}),
+        ("can someone drop me a line tomorrow?", CALL),
+        ("give me a bell when you can", CALL),
+        ("is there a number I can call?", CALL),
         ("mit wem kann ich sprechen?", {"request phrase"}),
     ],
 )
@@ -43,6 +46,35 @@ def test_request_without_a_listed_phrase_is_recognised_by_its_rule(text: str, ru
     signal = detect_explicit_request(text)
     assert signal is not None, text
     assert signal.rule in rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A passive with its agent: being served by a person.
+        "tem como eu ser atendida por uma pessoa de verdade?",
+        "prefiero ser atendido por una persona",
+        # A German relative clause puts the verb last, words away from the person.
+        "Gibt es bei Ihnen auch jemanden, mit dem ich das persönlich besprechen kann?",
+        "vous pouvez demander à un commercial de me téléphoner ? merci",
+        "can someone from your team hacerme una llamadita?",
+    ],
+)
+def test_request_in_the_passive_verb_last_or_by_a_phone_verb_is_recognised(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fui atendida por uma pessoa muito simpática ontem",  # a report of the past
+        "quanto custa por agente?",  # a price per seat
+        "el precio es por persona?",
+        "unsere Mitarbeiter, die das Tool täglich nutzen, sprechen nur Englisch",
+    ],
+)
+def test_past_service_and_prices_per_person_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
 
 
 @pytest.mark.parametrize(
@@ -71,6 +103,11 @@ def test_request_is_found_through_typos_and_qualifiers(text: str) -> None:
         "apakah ada admin fee?",
         "our customers do not want a bot, can it hand over to our staff?",
         "this is not a bot problem, the API returns 500",
+        # A function word of one language is no typo of another's verb ("haben" is not "hablen").
+        "wir haben jemanden, der das macht, aber ich habe eine Frage zu den Preisen",
+        # Someone who helped in the past is a report; "da" joining two nouns is "of the", not "there".
+        "der Mitarbeiter, der mir gestern helfen konnte, hat gesagt ich soll hier fragen: gibt es eine API?",
+        "o atendente da loja me disse para perguntar aqui sobre o preço",
     ],
 )
 def test_product_questions_and_own_calls_are_not_requests(text: str) -> None:
@@ -317,6 +354,15 @@ def test_a_threat_to_leave_in_any_form_of_the_verb_is_frustration(text: str, at_
     assert signal.score >= at_least, (text, signal)
 
 
+def test_a_customer_judging_their_own_skill_is_not_frustrated() -> None:
+    for text in ["sorry I'm rubbish at typing, how much is the pro plan", "I am useless at computers lol"]:
+        assert detect_frustration(text) is None, text
+    for text in ["your bot is rubbish at answering", "im furious at being ignored", "i am angry at you"]:
+        signal = detect_frustration(text)
+        assert signal is not None, text
+        assert signal.score >= FRUSTRATION_THRESHOLD, text
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -325,6 +371,7 @@ def test_a_threat_to_leave_in_any_form_of_the_verb_is_frustration(text: str, at_
         "I cancelled the trial by mistake, can you restore it",
         "please cancel my order 4411",
         "cancela o pedido por favor",
+        "vorrei disdire la prenotazione",
         "do you have alternatives to templates?",
     ],
 )
@@ -367,6 +414,8 @@ def test_again_in_a_greeting_a_retry_that_worked_or_a_request_is_no_chasing(text
         "wow, only took you five days to reply",
         "great, nobody has answered in three days",
         "top, seit 4 Tagen ist mein Konto gesperrt",
+        # Praise over several sentences, then a span of the day with something wrong.
+        "brilliant. absolutely brilliant. the app has been down all morning",
     ],
 )
 def test_praise_that_opens_a_count_of_the_wait_is_sarcasm(text: str) -> None:
