@@ -98,7 +98,8 @@ _BUDGET = re.compile(
 # no shows r killing us").
 _EMOJI = r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]"
 _CLAUSE_END = re.compile(
-    r"[,;!?\n()]|" + _EMOJI + r"|(?<!\.[A-Z])\.(?![A-Z]\.)|\s[-–]\s|"
+    # A period ends a clause, but not after a title ("Praxis Dr. Weber", "St. Mary's Clinic").
+    r"[,;!?\n()]|" + _EMOJI + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)\.(?![A-Z]\.)|\s[-–]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )

@@ -93,6 +93,15 @@ _FUZZY_VERBS = {
 # The function words of every language the rules know: never read as a request verb mistyped.
 _OWN_WORDS = frozenset().union(*lexicon.LANGUAGE_WORDS.values())
 _PER = frozenset({"por", "par", "per"})
+_GERMAN_ARTICLES = frozenset({"der", "die", "das"})
+_MY = frozenset(
+    {"my", "our", "mi", "mis", "nuestro", "nuestra", "meu", "minha", "nosso", "nossa", "mon", "ma", "notre"}
+    | {"mein", "meine", "meinen", "unser", "unsere", "mio", "mia", "nostro", "nostra", "mijn", "onze"}
+)
+_GERMAN_MODALS = frozenset(
+    {"kann", "konnen", "konnte", "konnten", "mochte", "mochten", "will", "wollen", "muss", "mussen", "soll"}
+    | {"sollen", "wurde", "wurden", "darf", "durfen"}
+)
 _POLITE_PAST = frozenset({"was", "were", "had", "did"})
 # The agent of a passive: "atendida por uma pessoa", "served by a person", "von einem Menschen".
 _BY = frozenset({"by", "por", "par", "von", "door", "oleh", "dal", "dalla"})
@@ -182,7 +191,10 @@ def _real(a: Analysis, noun: Match) -> Match:
         if a.tokens[m.first].clause == clause and (
             0 < m.first - noun.last <= 3 or 0 < noun.first - m.last <= 2
         ):
-            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, noun.last)
+            # A qualifier after the pronoun belongs to it ("jemanden aus Fleisch und Blut, mit dem
+            # ich das klären kann": the verb is counted from its end).
+            last = m.last if m.first > noun.last else noun.last
+            return Match(replace(noun.phrase, tag="human:" + _lang(noun)), noun.first, last)
     after = words[noun.last + 1 : noun.last + 5]
     if after[:1] and after[0] in lexicon.FROM_WORDS:
         rest = analyse(" ".join(after[1:]))
@@ -406,7 +418,14 @@ def _find_frames(text: str) -> list[_Frame]:
         # verb a noun.
         if verb.first == verb.last and verb.first > 0:
             determiner = words[verb.first - 1]
-            if determiner in _NOUN_DETERMINERS or (
+            # German puts the verb last, after "das" as its object: "mit dem ich das klären kann"
+            # ("das Klären", "das chatten mit einem Agenten" are nouns).
+            german_verb = determiner in _GERMAN_ARTICLES and (
+                verb.last + 1 == len(words)
+                or a.tokens[verb.last + 1].clause != a.tokens[verb.last].clause
+                or words[verb.last + 1] in _GERMAN_MODALS
+            )
+            if (determiner in _NOUN_DETERMINERS and not german_verb) or (
                 determiner in lexicon.ARTICLES and words[verb.first] in _MESSAGE_WORDS
             ):
                 continue
@@ -428,12 +447,14 @@ def _find_frames(text: str) -> list[_Frame]:
                 # se baat"), or another subject must sit between ("a human I could speak to"), else
                 # it is the subject ("your agents speak Spanish").
                 gap = set(_between(words, noun.last, verb.first))
+                # A qualifier the noun was extended with counts as between: "kisi se phone pe baat".
+                inside = set(words[noun.first + 1 : noun.last + 1]) & lexicon.WITH_WORDS
                 # ("a" before the noun is an article here, not the Spanish/Portuguese "to".)
                 # German and Dutch put the verb last, the subject further back ("zou ik misschien eerst
                 # even iemand van jullie kunnen spreken").
                 reach = 5 if _lang(noun) in {"de", "nl"} else 3
                 lead = set(words[max(0, noun.first - reach) : noun.first]) - lexicon.ARTICLES
-                allowed = (gap | lead) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
+                allowed = (gap | lead | inside) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
                 if allowed and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)
     # "sales wale bande ka number milega? direct unse baat karni hai", "is there a sales guy? I'd
@@ -456,6 +477,8 @@ def _find_frames(text: str) -> list[_Frame]:
         for noun in people if kind == "help" else nouns:
             if kind == "help" and _plural(words, noun):
                 continue  # "can my human agents take over from the bot?": the customer's own staff
+            if kind == "help" and set(words[max(0, noun.first - 2) : noun.first]) & _MY:
+                continue  # "i'll get my ops manager to look at it": the customer's own person
             distance = noun.first - verb.last if noun.first > verb.last else verb.first - noun.last
             if (
                 0 < distance <= 5

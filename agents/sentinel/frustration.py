@@ -91,6 +91,9 @@ def _all_praise(clause: list[str]) -> bool:
     )
 
 
+_NOBODY = lexicon.NONE_WORDS | frozenset(
+    {"nobody", "noone", "nadie", "ninguem", "personne", "niemand", "nessuno", "tidak", "belum", "koi"}
+)
 _BUT = frozenset({"but", "pero", "mas", "mais", "aber", "ma", "maar", "tapi", "lekin", "لكن"})
 _MISSING = lexicon.ONLY_WORDS
 
@@ -286,12 +289,16 @@ def detect_frustration(text: str) -> Signal | None:
             (0.5 if problem else 0.4, 0, len(words) - 1, "sarcasm:praise with an annoyed emoji", None)
         )
     in_cue = {i for c in cues for i in range(c[1], c[2] + 1)}
-    positive = any(
-        w in lexicon.POSITIVE_WORDS
-        and i not in in_cue
-        and not set(words[max(0, i - 2) : i]) & (_NEGATORS | lexicon.UNREALISED_WORDS)
-        for i, w in enumerate(words)
-    ) or any(c in lexicon.POSITIVE_EMOJI for c in text)
+    positive = (
+        any(
+            w in lexicon.POSITIVE_WORDS
+            and i not in in_cue
+            # "not fixed", "nobody has fixed it": good news negated is none.
+            and not set(words[max(0, i - 2) : i]) & (_NEGATORS | lexicon.UNREALISED_WORDS | _NOBODY)
+            for i, w in enumerate(words)
+        )
+        or any(c in lexicon.POSITIVE_EMOJI for c in text)
+    )
     shouting = _shouting(text)
     weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
     if shouting and weight >= 1.0 and not positive:

@@ -77,6 +77,7 @@ def test_company_after_a_lead_in_is_found_unasked(text: str, company: str) -> No
         ("I work at Google", "Google"),
         ("Initech. We sell printers", "Initech"),
         ("acme", "acme"),
+        ("Praxis Dr. Weber", "Praxis Dr. Weber"),  # a title's period ends no sentence
     ],
 )
 def test_bare_or_weak_answer_is_the_company_when_asked(text: str, company: str) -> None:
@@ -253,6 +254,7 @@ def test_legal_suffix_marks_a_company_anywhere() -> None:
         ("queremos usarlo para confirmar citas", "confirmar citas"),
         ("we willen het gebruiken voor klantenservice", "klantenservice"),
         ("vorremmo usarlo per le prenotazioni dei tavoli", "le prenotazioni dei tavoli"),
+        ("c'est surtout pour les réservations", "les réservations"),
         ("we'd like to use it mostly for loan status updates", "loan status updates"),
         (
             "Main use would be handling guest requests during their stay",

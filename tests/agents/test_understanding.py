@@ -58,6 +58,13 @@ def test_request_without_a_listed_phrase_is_recognised_by_its_rule(text: str, ru
         "Gibt es bei Ihnen auch jemanden, mit dem ich das persönlich besprechen kann?",
         "vous pouvez demander à un commercial de me téléphoner ? merci",
         "can someone from your team hacerme una llamadita?",
+        "could someone from sales pop me a call before 5?",
+        "Seria possível falar com um colega vosso por telefone?",
+        "je préfère régler ça de vive voix avec quelqu'un de chez vous",
+        "momken 7ad yetsel beya 3al mobile?",
+        "Gibt's bei euch auch jemanden aus Fleisch und Blut, mit dem ich das klären kann?",
+        "need someone to look at our webhook setup with me, its returning 401s",
+        "kisi se phone pe baat ho sakti hai kya?",  # "phone pe" makes "kisi" a person; "se" is "with"
     ],
 )
 def test_request_in_the_passive_verb_last_or_by_a_phone_verb_is_recognised(text: str) -> None:
@@ -71,6 +78,9 @@ def test_request_in_the_passive_verb_last_or_by_a_phone_verb_is_recognised(text:
         "quanto custa por agente?",  # a price per seat
         "el precio es por persona?",
         "unsere Mitarbeiter, die das Tool täglich nutzen, sprechen nur Englisch",
+        "meu colega quer falar com vocês sobre preços",  # the customer's own colleague
+        "je dois régler la facture avec mon comptable",
+        "wie funktioniert das chatten mit einem agenten bei euch?",  # "das chatten" is the noun
     ],
 )
 def test_past_service_and_prices_per_person_are_not_requests(text: str) -> None:
@@ -352,6 +362,19 @@ def test_a_threat_to_leave_in_any_form_of_the_verb_is_frustration(text: str, at_
     signal = detect_frustration(text)
     assert signal is not None, text
     assert signal.score >= at_least, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I HAVE BEEN CHARGED TWICE THIS MONTH AND NOBODY HAS FIXED IT",  # "fixed" negated is no good news
+        "ya3ni 5 ayam w mafi rad?? khalas bal8i el eshterak",  # Arabizi
+    ],
+)
+def test_good_news_negated_and_arabizi_complaints_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
 
 
 def test_a_customer_judging_their_own_skill_is_not_frustrated() -> None:
