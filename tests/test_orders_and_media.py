@@ -57,6 +57,23 @@ async def test_an_order_in_the_middle_of_a_conversation_goes_to_sales_with_its_l
     assert signals[0]["evidence"] == ORDER_LINES
     order_message = next(m for m in conversation["messages"] if m["kind"] == "order")
     assert context["evidence"]["message_id"] == order_message["id"]
+    assert context["evidence"]["text"] == ORDER_LINES
+
+
+async def test_an_order_in_the_same_burst_as_words_is_the_evidence_not_the_words(h: TestHarness) -> None:
+    # "hi" and the order are delivered together, so they are one turn.
+    hello = text(CUSTOMER, "hi", h.clock.now())
+    order = _fixture(h, "inbound_order_pywa.json", "wamid.order.4")
+    hello["entry"][0]["changes"][0]["value"]["messages"].extend(
+        order["entry"][0]["changes"][0]["value"]["messages"]
+    )
+    await say(h, hello)
+
+    conversation = await _conversation(h)
+    order_message = next(m for m in conversation["messages"] if m["kind"] == "order")
+    evidence = conversation["handoff_context"]["evidence"]
+    assert (evidence["message_id"], evidence["text"]) == (order_message["id"], ORDER_LINES)
+    assert conversation["handoff_context"]["summary"].endswith("Last said: “hi”")
 
 
 async def test_an_order_as_the_first_message_is_handed_off_without_the_menu(h: TestHarness) -> None:

@@ -63,9 +63,13 @@ def _order_handoff(state: State, ctx: GraphContext, orders: list[str]) -> dict[s
         kind=SignalKind.ORDER, score=1.0, evidence=" / ".join(orders), rule="an order from the catalogue"
     ).model_dump(mode="json")
     language = state.get("language") or ctx.config.default_language
+    request = handoff_request(reason=HandoffReason.QUALIFIED, state=state, signals=[signal])
+    # The evidence is the order itself, not the words that came with it in the same turn.
+    order = [m for m in state.get("incoming", []) if m["kind"] == "order"][-1]
+    request["evidence"] = {**request["evidence"], "message_id": order["id"], "text": orders[-1]}
     update: dict[str, Any] = {
         "signals": [*state.get("signals", []), signal],
-        "handoff": handoff_request(reason=HandoffReason.QUALIFIED, state=state, signals=[signal]),
+        "handoff": request,
         "outgoing": [
             *state.get("outgoing", []),
             reply(ctx.config.message("order_received", language), agent=AGENT),
