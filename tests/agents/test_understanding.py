@@ -23,6 +23,19 @@ BOT_QUESTION = {"request phrase", "asks if a bot"}
 CALL = {"call back", "call me"}
 
 
+def _assert_frustrated(text: str) -> None:
+    """The message is frustrated enough to hand off."""
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+
+
+def _assert_below_the_threshold(text: str) -> None:
+    """The message is not frustrated enough to hand off (or not at all)."""
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
+
+
 @pytest.mark.parametrize(
     ("text", "rules"),
     [
@@ -149,9 +162,7 @@ def test_declined_call_back_is_reported_as_negated() -> None:
     ],
 )
 def test_complaint_without_angry_words_reaches_the_threshold(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is not None, text
-    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_frustrated(text)
 
 
 @pytest.mark.parametrize(
@@ -165,8 +176,7 @@ def test_complaint_without_angry_words_reaches_the_threshold(text: str) -> None:
     ],
 )
 def test_loud_question_praise_and_solved_problems_stay_below_the_threshold(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_below_the_threshold(text)
 
 
 @pytest.mark.parametrize(
@@ -372,18 +382,14 @@ def test_a_threat_to_leave_in_any_form_of_the_verb_is_frustration(text: str, at_
     ],
 )
 def test_good_news_negated_and_arabizi_complaints_are_frustration(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is not None, text
-    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_frustrated(text)
 
 
 def test_a_customer_judging_their_own_skill_is_not_frustrated() -> None:
     for text in ["sorry I'm rubbish at typing, how much is the pro plan", "I am useless at computers lol"]:
         assert detect_frustration(text) is None, text
     for text in ["your bot is rubbish at answering", "im furious at being ignored", "i am angry at you"]:
-        signal = detect_frustration(text)
-        assert signal is not None, text
-        assert signal.score >= FRUSTRATION_THRESHOLD, text
+        _assert_frustrated(text)
 
 
 @pytest.mark.parametrize(
@@ -412,9 +418,7 @@ def test_asking_about_cancelling_past_cancellations_and_cancelled_orders_are_no_
     ],
 )
 def test_writing_again_about_something_unsettled_is_frustration(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is not None, text
-    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_frustrated(text)
 
 
 @pytest.mark.parametrize(
@@ -427,8 +431,7 @@ def test_writing_again_about_something_unsettled_is_frustration(text: str) -> No
     ],
 )
 def test_again_in_a_greeting_a_retry_that_worked_or_a_request_is_no_chasing(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_below_the_threshold(text)
 
 
 @pytest.mark.parametrize(
@@ -442,9 +445,7 @@ def test_again_in_a_greeting_a_retry_that_worked_or_a_request_is_no_chasing(text
     ],
 )
 def test_praise_that_opens_a_count_of_the_wait_is_sarcasm(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is not None, text
-    assert signal.score >= FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_frustrated(text)
 
 
 @pytest.mark.parametrize(
@@ -458,5 +459,4 @@ def test_praise_that_opens_a_count_of_the_wait_is_sarcasm(text: str) -> None:
     ],
 )
 def test_praise_before_a_date_a_good_outcome_or_a_but_is_no_sarcasm(text: str) -> None:
-    signal = detect_frustration(text)
-    assert signal is None or signal.score < FRUSTRATION_THRESHOLD, (text, signal)
+    _assert_below_the_threshold(text)
