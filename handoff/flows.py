@@ -104,6 +104,7 @@ async def perform_handoff(
             country=contact.country,
             calling_code=calling_code_of(contact.wa_id),
             language=language,
+            signals=frozenset(str(s["kind"]) for s in request["evidence"].get("signals", []) if "kind" in s),
         ),
     )
     context = HandoffContext(

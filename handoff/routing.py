@@ -3,7 +3,7 @@
 Policy order (DESIGN.md), first match wins; every decision records the rule that matched:
   1. the customer's explicit department choice (reply button or list row);
   2. contact metadata rules from the configuration (ad referral, ad/campaign id, country, calling
-     code, language);
+     code, language, the handoff's reason and signals, e.g. an order from the catalogue);
   3. the handoff reason's default queue (`qualified` -> sales);
   4. the fallback (catch-all) queue.
 Then `refine` rules may narrow the chosen queue (a sales-bound +44 number -> UK Account Executives).
@@ -29,6 +29,7 @@ class RoutingInput:
     country: str | None = None
     calling_code: int | None = None
     language: str | None = None
+    signals: frozenset[str] = frozenset()  # kinds of the handoff's signals: order, frustration, ...
 
 
 @dataclass
@@ -65,6 +66,8 @@ def _matches(when: RuleCondition, inp: RoutingInput, queue: str | None) -> bool:
         checks.append(inp.language in when.language)
     if when.reason is not None:
         checks.append(inp.reason in when.reason)
+    if when.signal is not None:
+        checks.append(not inp.signals.isdisjoint(str(kind) for kind in when.signal))
     if when.queue is not None:
         checks.append(queue in when.queue)
     return bool(checks) and all(checks)
@@ -128,5 +131,6 @@ def route(config: AppConfig, inp: RoutingInput) -> RoutingDecision:
         "country": inp.country,
         "calling_code": inp.calling_code,
         "language": inp.language,
+        "signals": sorted(inp.signals),
     }
     return decision

@@ -89,6 +89,13 @@ def test_unknown_queue_in_a_routing_rule_is_refused() -> None:
         parse_config(data)
 
 
+def test_unknown_signal_kind_in_a_routing_rule_is_refused() -> None:
+    data = _default()
+    data["routing"]["rules"][0]["when"] = {"signal": ["orders"]}
+    with pytest.raises(ConfigError, match=r"routing\.rules\.0\.when\.signal\.0"):
+        parse_config(data)
+
+
 def test_missing_customer_message_is_refused() -> None:
     data = _default()
     del data["messages"]["handoff_after_hours"]

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.core.enums import SignalKind
+from tests.conftest import service_on
 from tests.factories import AD_REFERRAL, auth, say, text
-from tests.fakes.graph import TestHarness
+from tests.fakes.graph import FakeGraphAPI, TestHarness
 from tests.fixtures import load_fixture
+from tests.handoff.conftest import configured
 
 CUSTOMER = "972987654321"  # the sender of the fixtures used here
 ORDER_LINES = (
@@ -58,6 +61,20 @@ async def test_an_order_in_the_middle_of_a_conversation_goes_to_sales_with_its_l
     order_message = next(m for m in conversation["messages"] if m["kind"] == "order")
     assert context["evidence"]["message_id"] == order_message["id"]
     assert context["evidence"]["text"] == ORDER_LINES
+
+
+async def test_a_routing_rule_on_the_order_signal_gives_orders_a_queue_of_their_own(
+    sqlite_url: str, fake_graph: FakeGraphAPI, graph_api_url: str
+) -> None:
+    rules = [{"name": "orders_to_billing", "when": {"signal": [SignalKind.ORDER]}, "queue": "billing"}]
+    config = configured(routing={"rules": rules})
+    async with service_on(sqlite_url, config, fake_graph, graph_api_url) as h:
+        await say(h, text(CUSTOMER, "hi", h.clock.now()))
+        await say(h, _fixture(h, "inbound_order_pywa.json", "wamid.order.5"))
+        conversation = await _conversation(h)
+
+    assert conversation["queue"] == "billing"
+    assert conversation["handoff_context"]["reason"] == "qualified"
 
 
 async def test_an_order_in_the_same_burst_as_words_is_the_evidence_not_the_words(h: TestHarness) -> None:

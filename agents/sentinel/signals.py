@@ -7,22 +7,11 @@ the handoff context so a rep can see exactly which words triggered it and which 
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import BaseModel, Field
 
+from orchestrator.core.enums import SignalKind
+
 __all__ = ["Signal", "SignalKind"]
-
-
-class SignalKind(StrEnum):
-    """What a signal is about."""
-
-    EXPLICIT_REQUEST = "explicit_request"
-    FRUSTRATION = "frustration"
-    LOOP = "loop"
-    NEGATED_REQUEST = "negated_request"
-    ACKNOWLEDGEMENT = "acknowledgement"
-    ORDER = "order"  # a cart sent from the business's catalogue
 
 
 class Signal(BaseModel, frozen=True):

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from orchestrator.core.enums import HandoffReason, Role
+from orchestrator.core.enums import HandoffReason, Role, SignalKind
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -194,6 +194,9 @@ class RuleCondition(_Model):
     calling_code: list[int] | None = None
     language: list[str] | None = None
     reason: list[HandoffReason] | None = None
+    # Any of the handoff's signal kinds, e.g. [order]: a catalogue order (its reason is `qualified`,
+    # like a lead's) can have a queue of its own.
+    signal: list[SignalKind] | None = None
     queue: list[str] | None = None
 
 

@@ -12,6 +12,18 @@ class HandoffReason(StrEnum):
     AI_UNAVAILABLE = "ai_unavailable"
 
 
+class SignalKind(StrEnum):
+    """What a signal of the sentinel is about (stored in a handoff's evidence; routing rules can
+    match it)."""
+
+    EXPLICIT_REQUEST = "explicit_request"
+    FRUSTRATION = "frustration"
+    LOOP = "loop"
+    NEGATED_REQUEST = "negated_request"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    ORDER = "order"  # a cart sent from the business's catalogue
+
+
 class Owner(StrEnum):
     BOT = "bot"
     QUEUED = "queued"

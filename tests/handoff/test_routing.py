@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handoff.routing import RoutingInput, route
-from orchestrator.core.enums import EventType, HandoffReason
+from orchestrator.core.enums import EventType, HandoffReason, SignalKind
 from orchestrator.core.phones import calling_code_of, country_of
 from tests.factories import AD_REFERRAL
 from tests.handoff.conftest import World, WorldFactory, configured, uk_number, us_number
@@ -50,6 +50,30 @@ def test_sales_bound_number_of_a_crown_dependency_on_44_goes_to_uk_account_execu
             configured(), RoutingInput(reason=HandoffReason.QUALIFIED, country=country, calling_code=44)
         )
         assert decision.queue == "uk_sales", country
+
+
+def test_a_signal_rule_sends_orders_to_their_own_queue_and_leaves_other_leads_alone() -> None:
+    config = configured(
+        routing={
+            "rules": [
+                {"name": "orders_to_billing", "when": {"signal": [SignalKind.ORDER]}, "queue": "billing"},
+                {"name": "ad_lead_is_sales_bound", "when": {"has_referral": True}, "queue": "sales"},
+            ]
+        }
+    )
+    order = route(
+        config,
+        RoutingInput(reason=HandoffReason.QUALIFIED, has_referral=True, signals=frozenset({"order"})),
+    )
+    lead = route(
+        config,
+        RoutingInput(
+            reason=HandoffReason.QUALIFIED, has_referral=True, signals=frozenset({"explicit_request"})
+        ),
+    )
+    assert (order.queue, order.rule) == ("billing", "orders_to_billing")
+    assert order.inputs["signals"] == ["order"]
+    assert (lead.queue, lead.rule) == ("sales", "ad_lead_is_sales_bound")
 
 
 async def test_uk_ad_lead_is_routed_by_its_number_and_the_decision_is_stored(world: World) -> None:
