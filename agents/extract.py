@@ -117,9 +117,25 @@ _SUFFIX_TAIL = re.compile(
 _DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Cia)|\b[A-Za-z]\.[A-Za-z])$")
 
 
+# "Crumb and Co", "Smith & Sons", "Rossi e Figli": a conjunction that is part of the name.
+_PARTNERS = re.compile(
+    r"(?:Co|Company|Sons|Daughters|Partners|Associates|Brothers|Bros|Figli|Hijos|Filhos|S(?:ö|oe)hne|Zonen|Fils)\b\.?",
+    re.UNICODE,
+)
+
+
+def _clause_end(raw: str) -> re.Match[str] | None:
+    cut = _CLAUSE_END.search(raw)
+    while cut is not None and cut.group(0).strip() and cut.group(0).strip()[0].isalpha():
+        if not _PARTNERS.match(raw, cut.end()):
+            break
+        cut = _CLAUSE_END.search(raw, cut.end())
+    return cut
+
+
 def _clean_name(raw: str) -> str:
     """Cut a captured name at the end of its clause and drop leading articles and trailing filler."""
-    cut = _CLAUSE_END.search(raw)
+    cut = _clause_end(raw)
     value = raw[: cut.start()] if cut else raw
     if _DOTTED_SUFFIX.search(value):
         tail = _SUFFIX_TAIL.match(raw[len(value) :])
@@ -137,7 +153,8 @@ def _clean_name(raw: str) -> str:
     ):
         words = words[1:]
     for i, word in enumerate(words):
-        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP:
+        partners = i + 1 < len(words) and _PARTNERS.fullmatch(words[i + 1].rstrip(",!?"))
+        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP and not partners:
             # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
@@ -313,7 +330,9 @@ def extract_company_name(
     # "Ach so, sorry: Nordlicht Events": a colon introduces the answer.
     after_colon = text.rsplit(":", 1)[1].strip() if ":" in text else ""
     answer_text = after_colon if 0 < len(after_colon.split()) <= 6 else text
-    first = _CLAUSE_END.split(answer_text.strip(), maxsplit=1)[0]
+    answer = answer_text.strip()
+    cut = _clause_end(answer)
+    first = answer[: cut.start()] if cut else answer
     # "Trident Marine, we'd like a call from sales": a name opening the answer counts even when the
     # rest of the message asks for something.
     named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
@@ -349,7 +368,10 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
     r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|n[óo]s|"
     r"langfristig|sp[äa]ter|vielleicht|maybe|perhaps|eventually|later|talvez|quiz[áa]s|peut-[êe]tre|forse|mungkin|misschien|"
     r"and|y|e|et|und|dan|aur|en|plus|also|roz|daily|har\s+din|setiap\s+hari|todos\s+los\s+d[ií]as|todo\s+dia|"
-    r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn)\b|\d"
+    r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn|"
+    # the company named after the use case ("..., the company is called Crumb and Co")
+    r"(?:the\s+)?(?:company|business|firm|brand|shop|store)(?:'s)?|(?:la\s+|a\s+|nuestra\s+|nossa\s+)?empresa|"
+    r"(?:l'|notre\s+)entreprise|(?:die\s+|unsere\s+)?firma|l'azienda|(?:het\s+|ons\s+)bedrijf|nama)\b|\d"
     # a remark ("nothing fancy", "that's all", "for now")
     r"|(?:nothing\s+(?:fancy|special|else|big)|that'?s\s+(?:it|all)|for\s+now|for\s+starters|if\s+possible|"
     r"nada\s+(?:m[áa]s|especial|del\s+otro\s+mundo)|s[óo]\s+isso|c'est\s+tout|rien\s+de\s+(?:plus|sp[ée]cial)|"
@@ -394,12 +416,22 @@ _PRIMARILY = re.compile(
 )
 
 
+# Why they need it, said after it ("balas chat pelanggan otomatis kak, soalnya adminnya kewalahan",
+# "order updates because we get tons of calls"): the reason goes.
+_BECAUSE = re.compile(
+    r"[\s,]+(?:because|bc|coz|cuz|cause|since\s+(?=(?:we|i|our|my|they)\b)|porque|pq|parce\s+que|weil|"
+    r"siccome|poich[ée]|omdat|karena|karna|krn|soalnya|soale|kyunki|kyuki|kyonki)\s",
+    _FLAGS,
+)
+
+
 def _clean_use_case(raw: str) -> str:
     sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
     sentence = re.split(_EMOJI, sentence, maxsplit=1)[0]
     sentence = _SPACED_DASH.split(sentence, maxsplit=1)[0]  # "... verschicken – Physiotherapie Kranich"
     sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
     sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
+    sentence = _BECAUSE.split(sentence, maxsplit=1)[0]
     sentence = _OWN_SUBJECT_CLAUSE.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")

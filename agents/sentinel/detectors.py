@@ -116,6 +116,7 @@ _NOUN_DETERMINERS = frozenset(
 )
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
+_HAVE = frozenset({"have", "had", "get", "grab"})
 _IDLE_QUESTION = PhraseSet.of(lexicon.IDLE_QUESTION)
 # Words before a negation that make it a yes/no question: "bisa tidak?", "or not", "ou não".
 _OR_NOT = frozenset({"or", "ou", "oder", "atau", "bisa", "boleh", "ada", "apa", "bs"})
@@ -352,9 +353,28 @@ def _between(words: Sequence[str], left: int, right: int) -> Sequence[str]:
     return words[left + 1 : right]
 
 
+# A quoted span: an opening quote not inside a word ("I'd" opens nothing), 2 to 80 characters.
+_QUOTED = re.compile(r"(?<!\w)['‘\"“«„]([^'\"“”‘’«»\n]{2,80}?)['’\"”»“](?!\w)")
+
+
+def _labels(a: Analysis) -> list[tuple[int, int]]:
+    """Word ranges of quoted text that names something the customer builds for their own customers:
+    "can I add a 'talk to a person' button?" (a build verb at most four words before the quote)."""
+    spans: list[tuple[int, int]] = []
+    for quote in _QUOTED.finditer(a.raw):
+        inside = [i for i, t in enumerate(a.tokens) if quote.start(1) <= t.start and t.end <= quote.end(1)]
+        if inside and set(a.words[max(0, inside[0] - 4) : inside[0]]) & lexicon.BUILD_VERBS:
+            spans.append((inside[0], inside[-1]))
+    return spans
+
+
 @lru_cache(maxsize=2048)
 def _frames(text: str) -> tuple[_Frame, ...]:
-    return tuple(_find_frames(text))
+    frames = _find_frames(text)
+    if frames and ("'" in text or '"' in text or any(q in text for q in "‘“«„")):
+        labels = _labels(analyse(text))
+        frames = [f for f in frames if not any(first <= f.first and f.last <= last for first, last in labels)]
+    return tuple(frames)
 
 
 def _find_frames(text: str) -> list[_Frame]:
@@ -425,8 +445,10 @@ def _find_frames(text: str) -> list[_Frame]:
                 or a.tokens[verb.last + 1].clause != a.tokens[verb.last].clause
                 or words[verb.last + 1] in _GERMAN_MODALS
             )
+            # "assign a chat to an agent" names a conversation; "have a chat to someone" is talking.
+            a_chat = words[verb.first] == "chat" and _previous_word(words, verb.first - 1) not in _HAVE
             if (determiner in _NOUN_DETERMINERS and not german_verb) or (
-                determiner in lexicon.ARTICLES and words[verb.first] in _MESSAGE_WORDS
+                determiner in lexicon.ARTICLES and (words[verb.first] in _MESSAGE_WORDS or a_chat)
             ):
                 continue
         for noun in nouns:
@@ -459,11 +481,13 @@ def _find_frames(text: str) -> list[_Frame]:
                     add("talk+noun", verb, noun, 0.9)
     # "sales wale bande ka number milega? direct unse baat karni hai", "is there a sales guy? I'd
     # rather talk to him": a pronoun standing for a person or department named earlier.
-    them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS]
+    # "vorrei parlarci": the verb and the pronoun in one word.
+    them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS or w in lexicon.TALK_TO_THEM]
     for verb in [*talk, *connect] if them else ():
         for i in them:
             named = [n for n in nouns if n.last < min(i, verb.first)]
-            if named and 0 < abs(i - verb.first) <= 3 and not _plural_object(words, i, verb):
+            near = 0 < abs(i - verb.first) <= 3 or (i == verb.first and words[i] in lexicon.TALK_TO_THEM)
+            if named and near and not _plural_object(words, i, verb):
                 noun = next((n for n in reversed(named) if _lang(n) == _lang(verb)), named[-1])
                 add("talk+them", verb, Match(noun.phrase, i, i), 0.85)
     for verb in connect:

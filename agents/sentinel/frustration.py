@@ -163,12 +163,30 @@ def _chasing(a: Analysis) -> _Cue | None:
         and not set(words[max(0, i - 3) : i]) & _GREETING_WORDS
     ]
     if not again:
-        return None
+        return _sent_and_nothing(words)
     if not any(w in lexicon.CHASE_WORDS or w in lexicon.PAST_MARKERS for w in words):
         return None
     if any(w in lexicon.POSITIVE_WORDS and w not in lexicon.THANKS_WORDS for w in words):
         return None
     return (0.6, again[0], again[0], "chasing again", None)
+
+
+def _sent_and_nothing(words: tuple[str, ...]) -> _Cue | None:
+    """A follow-up with no word for "again" ("sent you 2 msgs yesterday, nothing", "escrevi na
+    segunda e nada"): an earlier message (a word for sending or writing and a time in the past),
+    then "nothing", not "nothing else" or "nothing more"; 0.6."""
+    sent = next((i for i, w in enumerate(words) if w in lexicon.SENT_WORDS), None)
+    if sent is None or not any(w in lexicon.PAST_MARKERS or w in lexicon.WEEKDAYS for w in words):
+        return None
+    for i in range(sent + 1, len(words)):
+        following = words[i + 1] if i + 1 < len(words) else ""
+        # "de nada" is "you're welcome".
+        if words[i] in lexicon.NOTHING_WORDS and following not in _NOTHING_MORE and words[i - 1] != "de":
+            return (0.6, sent, i, "chasing: sent and nothing since", None)
+    return None
+
+
+_NOTHING_MORE = frozenset({"else", "more", "new", "mas", "mais", "plus", "mehr", "altro", "meer"})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,6 +225,25 @@ def _shouting(text: str) -> bool:
 
 
 _Cue = tuple[float, int, int, str, str | None]  # weight, first, last, rule, language
+_PLEASE = frozenset({"please", "pls", "plz", "just", "por", "favor", "bitte", "svp"})
+
+
+def _shouted_demand(a: Analysis) -> int | None:
+    """Where a clause opens with a demand to fix something ("FIX THIS NOW", "PLEASE SORT IT OUT"),
+    not a question about fixing ("CAN YOU HELP ME FIX THE LOGO", "HOW DO I SORT MY CONTACTS")."""
+    for i, w in enumerate(a.words):
+        if w not in lexicon.FIX_WORDS:
+            continue
+        start = i
+        while (
+            start > 0 and a.words[start - 1] in _PLEASE and a.tokens[start - 1].clause == a.tokens[i].clause
+        ):
+            start -= 1
+        if start == 0 or a.tokens[start - 1].clause != a.tokens[i].clause:
+            return i
+    return None
+
+
 _I_AM = frozenset({"im", "am"})
 _SKILLS = frozenset({"tech", "technology", "computers", "phones", "english", "spelling", "apps"})
 _BEFALLEN = frozenset({"being", "getting", "having"})  # "furious at being ignored" is a complaint
@@ -301,10 +338,13 @@ def detect_frustration(text: str) -> Signal | None:
     )
     shouting = _shouting(text)
     weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
-    if shouting and weight >= 1.0 and not positive:
-        # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT");
-        # capitals about good news are joy ("THIS IS GREAT"), a loud question is just loud.
-        first = next(i for i, w in enumerate(words) if w in lexicon.PROBLEM_WORDS)
+    fix = _shouted_demand(a) if shouting else None
+    if shouting and (weight >= 1.0 or fix is not None) and not positive:
+        # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT"), and so
+        # is a shouted demand to fix something ("FIX THIS NOW"); capitals about good news are joy
+        # ("THIS IS GREAT"), a loud question is just loud.
+        first = next((i for i, w in enumerate(words) if w in lexicon.PROBLEM_WORDS), fix)
+        assert first is not None
         cues.append((0.62, first, first, "caps about a problem", None))
     weights = [c[0] for c in cues]
     rules = [c[3] for c in cues]

@@ -540,6 +540,58 @@ def test_a_use_case_ends_at_an_emoji_a_purpose_or_a_remark(text: str, use_case: 
     assert found.value == use_case
 
 
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "buat balas chat pelanggan otomatis kak, soalnya adminnya kewalahan",
+            "balas chat pelanggan otomatis",
+        ),
+        ("order updates because we get tons of calls about deliveries", "order updates"),
+        ("atender pedidos porque no damos abasto", "atender pedidos"),
+        ("hume customers ko order updates bhejna hai automatically", "customers ko order updates bhejna"),
+        (
+            "humein student admission enquiries handle karni hai",
+            "student admission enquiries handle karni hai",
+        ),
+        ("bräuchten das für terminvereinbarungen in der werkstatt", "terminvereinbarungen in der werkstatt"),
+        (
+            "automate order updates for our online bakery, the company is called Crumb and Co",
+            "automate order updates for our online bakery",
+        ),
+    ],
+)
+def test_a_use_case_leaves_out_the_reason_a_trailing_verb_ending_and_the_company_named_after_it(
+    text: str, use_case: str
+) -> None:
+    found = extract_use_case(text, asked=True)
+    assert found is not None
+    assert found.value == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "asked"),
+    [
+        ("oh and the company's FitHub Leeds", "FitHub Leeds", False),
+        ("the company is called Crumb and Co", "Crumb and Co", False),
+        ("Crumb and Co", "Crumb and Co", True),
+        ("Rossi e Figli", "Rossi e Figli", True),
+        ("Bloom and we want to handle orders", "Bloom", True),  # "and" before a clause ends the name
+        ("Acme and co-workers", "Acme", True),
+    ],
+)
+def test_and_co_and_sons_belong_to_the_name_and_the_companys_opens_it(
+    text: str, company: str, asked: bool
+) -> None:
+    found = extract_company_name(text, asked=asked)
+    assert found is not None
+    assert found.value == company
+
+
+def test_the_companys_before_a_lowercase_word_is_no_name() -> None:
+    assert extract_company_name("the company's website is down", asked=False) is None
+
+
 @pytest.mark.parametrize("text", ["sou a thaís, moro em campinas", "I'm Freya", "omg ok so", "hmm well"])
 def test_a_self_introduction_or_an_interjection_is_no_company_name(text: str) -> None:
     assert "company_name" not in _values(text, "company_name")

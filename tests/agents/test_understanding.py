@@ -460,3 +460,70 @@ def test_praise_that_opens_a_count_of_the_wait_is_sarcasm(text: str) -> None:
 )
 def test_praise_before_a_date_a_good_outcome_or_a_but_is_no_sarcasm(text: str) -> None:
     _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sent you 2 msgs yesterday, nothing",
+        "te escribí el lunes y nada",
+        "emailed you on friday... nothing",
+        "is this how you treat paying customers?",
+        "¿así tratan a sus clientes?",
+        "so behandelt ihr eure Kunden?",
+        # "are you kidding??" and "still not resolved" beside a double charge
+        "ma state scherzando?? mi avete addebitato due volte e il problema non è ancora risolto",
+        # a shouted demand to fix something names a problem
+        "THE AUTO REPLY IS SENDING THE SAME MESSAGE 5 TIMES TO EVERY CUSTOMER. FIX THIS NOW",
+    ],
+)
+def test_a_chase_without_again_a_rhetorical_question_and_a_shouted_demand_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I sent the files yesterday, nothing else to add",
+        "te escribí ayer, de nada por lo del pago",
+        "is this how you treat refunds normally? just asking",
+        "CAN YOU HELP ME FIX THE LOGO ON MY PROFILE",
+        "HOW DO I SORT MY CONTACTS BY NAME",
+        "please fix this when you can, no rush",
+    ],
+)
+def test_nothing_else_a_question_about_fixing_and_a_calm_request_stay_below_the_threshold(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a talk verb with the person attached, standing for someone named before
+        "chi si occupa dell'amministrazione da voi? vorrei parlarci direttamente",
+        "quién lleva la facturación? quiero hablarle",
+        "any chance i can have a yarn with an actual person about the setup",
+        "can i have a chat to someone in sales",
+    ],
+)
+def test_a_pronoun_inside_the_verb_and_a_chat_by_another_name_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "potete parlarci dei prezzi?",  # "tell us about": nobody named before
+        "how do i assign a chat to a specific agent in the shared inbox?",  # "a chat" is a conversation
+        # a request in quotes after a build verb is a button the customer builds for their customers
+        "is there a way to add a 'talk to a person' button for OUR customers in the auto-reply?",
+        'como crio a opção "falar com atendente" no menu?',
+    ],
+)
+def test_a_conversation_assigned_and_a_quoted_label_to_build_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+def test_a_request_quoted_from_someone_else_still_counts_when_the_customer_asks_too() -> None:
+    text = 'my boss said "dont waste time w the chatbot, get a human" so can u put me through to someone'
+    assert detect_explicit_request(text) is not None
