@@ -122,6 +122,21 @@ def same_word(a: str, b: str) -> bool:
     return shortest >= 7 and OSA.normalized_similarity(a, b) >= 0.8
 
 
+PRICE = "price"
+_NOT_PRICED = lexicon.PRICE_QUESTION_NOT | lexicon.TIME_UNITS
+
+
+def _asks_the_price(words: tuple[str, ...]) -> bool:
+    """ "how much per seat", "c'est combien par mois", "harganya brp per bulan": a question for a
+    price with no word for one; not "how much time", "berapa lama", "how much storage"."""
+    for i, word in enumerate(words):
+        if word in lexicon.PRICE_QUESTION_WORDS or (word == "much" and i > 0 and words[i - 1] == "how"):
+            following = words[i + 1] if i + 1 < len(words) else ""
+            if following not in _NOT_PRICED:
+                return True
+    return False
+
+
 class KnowledgeBase:
     """Index of the configured knowledge entries, answering a message with the entry it asks for.
 
@@ -191,6 +206,8 @@ class KnowledgeBase:
 
     def _ranked_by_words(self, text: str) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
         said = content_words(text)
+        if _asks_the_price(analyse(text).words) and not any(same_word(w, PRICE) for w in said):
+            said = (*said, PRICE)
         ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
         if not said:
             return ranked

@@ -165,3 +165,16 @@ def test_labelled_questions_are_answered_rightly_or_not_at_all(default_kb: Knowl
     assert right / len(answerable) >= 0.5, f"{right}/{len(answerable)} answered"
     assert wrong / len(answerable) <= 0.02, f"{wrong} answered with another entry"
     assert answered_none / len(unanswerable) <= 0.02, f"{answered_none} answered where no entry fits"
+
+
+def test_how_much_without_a_word_for_price_asks_the_price_entry(default_kb: KnowledgeBase) -> None:
+    kb = _kb(("pricing", ["what's the price", "price per seat"]), ("hours", ["opening hours"]))
+    assert _entry(kb, "how much per seat") == "pricing"
+    for text in ["how much per seat", "c'est combien par mois ?", "kak harganya brp ya per bulan?"]:
+        assert _entry(default_kb, text) == "pricing", text
+
+
+def test_how_much_time_or_storage_is_not_a_price_question() -> None:
+    kb = _kb(("pricing", ["what's the price", "price per seat"]), ("setup", ["setup time"]))
+    for text in ["how much time per seat to set up", "berapa lama per seat", "how much storage per seat"]:
+        assert _entry(kb, text) != "pricing", text
