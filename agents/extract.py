@@ -293,6 +293,9 @@ def extract_company_name(
             end = _CLAUSE_END.search(text, m.end())
             if end is not None and text[end.start()] == "?":
                 continue
+            # "we're a chain of 3 barbershops": an English indefinite article describes the business.
+            if _DESCRIBED.match(text, m.end()) and re.match(r"(?:we|i)\b", m.group(0), re.IGNORECASE):
+                continue
             value = _clean_name(text[m.end() :])
             # Unasked, the name must look like one: two capitalised words, or one beside a use
             # case in the same message ("I'm from Bloom, ... we want to handle orders").
@@ -338,6 +341,10 @@ def extract_company_name(
     named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
     if not named_first and (_is_chatter(text) or looks_like_use_case(text)):
         return None
+    # "We'd be using it for appointment reminders, ...": an answer opening with a use case's
+    # lead-in is no name ("Parcelpoint here, ... want WhatsApp for alerts" opens with one).
+    if not named_first and any((m := p.search(text)) is not None and m.start() == 0 for p in _USE_CASE_LEADS):
+        return None
     value = _clean_name(first)
     if not _plausible_name(value) or len(value.split()) > 6 or value.replace(" ", "").isdigit():
         return None
@@ -353,6 +360,9 @@ def extract_company_name(
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
 
 
+_DESCRIBED = re.compile(r"an?\s+[a-z]")
+
+
 _SELF_NAMING = re.compile(
     r"^(?:i'?m|i\s+am|my\s+name\s+is|me\s+llamo|soy|sou|je\s+suis|je\s+m'appelle|ich\s+bin|ich\s+hei(?:ß|ss)e|"
     r"sono|mi\s+chiamo|aku|nama\s+saya|ik\s+ben|mera\s+naam|mai|main)\s+(?:[oa]\s+)?(?=\w)",
@@ -364,7 +374,8 @@ _SELF_NAMING = re.compile(
 # we get tons of DMs", "selling on WhatsApp, budget is like $50/mo", "lead follow up, 5 log hai").
 _USE_CASE_AFTERTHOUGHT = re.compile(
     r",\s*(?=(?:we|i|our|my|it|its|it's|they|ppl|people|folks|everyone|everybody|customers|clients|budget|about|around|"
-    r"today|currently|right\s+now|hoje|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
+    r"today|currently|right\s+now|hoje|hj|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
+    r"like|tipo|o\s+sea|ou\s+seja|i\s+mean|es\s+decir|c'est-[àa]-dire|d\.\s?h\.|cio[èe]|yaitu|matlab|"
     r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|n[óo]s|"
     r"langfristig|sp[äa]ter|vielleicht|maybe|perhaps|eventually|later|talvez|quiz[áa]s|peut-[êe]tre|forse|mungkin|misschien|"
     r"and|y|e|et|und|dan|aur|en|plus|also|roz|daily|har\s+din|setiap\s+hari|todos\s+los\s+d[ií]as|todo\s+dia|"
@@ -386,7 +397,9 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 _SPACED_DASH = re.compile(r"\s[–—]\s")
 _USE_IT_FOR = re.compile(
     r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
-    r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra|pa)|(?:usarlo|utilizzarlo)\s+per)\s+",
+    r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra|pa)|(?:usarlo|utilizzarlo)\s+per"
+    # "isko use karna hai wedding orders ki booking ke liye"
+    r"|(?:isko|ise|isey|isse|ye|yeh|iska)\s+use\s+(?:karna|karni|karenge|karte|karke)(?:\s+(?:hai|hain|h))?)\s+",
     _FLAGS,
 )
 
@@ -420,7 +433,7 @@ _PRIMARILY = re.compile(
 # "order updates because we get tons of calls"): the reason goes.
 _BECAUSE = re.compile(
     r"[\s,]+(?:because|bc|coz|cuz|cause|since\s+(?=(?:we|i|our|my|they)\b)|porque|pq|parce\s+que|weil|"
-    r"siccome|poich[ée]|omdat|karena|karna|krn|soalnya|soale|kyunki|kyuki|kyonki)\s",
+    r"siccome|poich[ée]|omdat|karena|krn|soalnya|soale|kyunki|kyuki|kyonki)\s",
     _FLAGS,
 )
 
@@ -430,12 +443,24 @@ def _clean_use_case(raw: str) -> str:
     sentence = re.split(_EMOJI, sentence, maxsplit=1)[0]
     sentence = _SPACED_DASH.split(sentence, maxsplit=1)[0]  # "... verschicken – Physiotherapie Kranich"
     sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
+    sentence = sentence.split("،", 1)[0]  # an Arabic comma: a remark follows ("..., الضغط علينا كبير")
     sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
     sentence = _BECAUSE.split(sentence, maxsplit=1)[0]
     sentence = _OWN_SUBJECT_CLAUSE.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")
     return value[:160]
+
+
+def _own_delay(text: str) -> bool:
+    """ "sorry been meaning to message for ages lol, things have been nuts": an apology about the
+    past, not an answer."""
+    words = analyse(text).words
+    return (
+        bool(words)
+        and words[0] in lexicon.APOLOGY_WORDS
+        and any(w in lexicon.PAST_MARKERS or w == "been" for w in words)
+    )
 
 
 def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
@@ -456,7 +481,7 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
                     evidence=_SENTENCE_END.split(text[m.start() :].strip(), maxsplit=1)[0],
                     confidence=0.9,
                 )
-    if not asked or _is_chatter(text):
+    if not asked or _is_chatter(text) or _own_delay(text):
         return None
     # "ok cool. we want it for appointment reminders": the answer is the first sentence that is
     # not an acknowledgement.

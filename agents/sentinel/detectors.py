@@ -68,6 +68,7 @@ _BOT = phrase_table(lexicon.BOT_WORDS, "bot")
 _REAL = phrase_table(lexicon.REAL_PERSON, "real")
 _REQUEST = phrase_table(lexicon.REQUEST_PHRASES, "request")
 _CALLBACK = phrase_table(lexicon.CALLBACK, "callback")
+_NAMED_PERSON = [re.compile(p, re.IGNORECASE) for p in lexicon.NAMED_PERSON_PRESENT]
 _BOT_REJECTION = PhraseSet.of(lexicon.BOT_REJECTION)
 _EXIST_BEFORE = PhraseSet.of(lexicon.EXIST_BEFORE)
 _EXIST_AFTER = PhraseSet.of(lexicon.EXIST_AFTER)
@@ -117,6 +118,8 @@ _NOUN_DETERMINERS = frozenset(
 _FILLERS = frozenset({"like", "actually", "really", "even", "literally", "kinda"})
 _MESSAGE_WORDS = frozenset({"message", "dm", "msg"})
 _HAVE = frozenset({"have", "had", "get", "grab"})
+# Words that open a reported clause: "che è un robot", "que es un bot", "dass es ein Bot ist".
+_THAT = frozenset({"che", "que", "that", "dass", "dat", "bahwa", "ki"})
 _IDLE_QUESTION = PhraseSet.of(lexicon.IDLE_QUESTION)
 # Words before a negation that make it a yes/no question: "bisa tidak?", "or not", "ou não".
 _OR_NOT = frozenset({"or", "ou", "oder", "atau", "bisa", "boleh", "ada", "apa", "bs"})
@@ -358,12 +361,14 @@ _QUOTED = re.compile(r"(?<!\w)['‘\"“«„]([^'\"“”‘’«»\n]{2,80}?)[
 
 
 def _labels(a: Analysis) -> list[tuple[int, int]]:
-    """Word ranges of quoted text that names something the customer builds for their own customers:
-    "can I add a 'talk to a person' button?" (a build verb at most four words before the quote)."""
+    """Word ranges of quoted text that names something the customer builds for their own customers,
+    or a word typed into it: "can I add a 'talk to a person' button?", "if someone texts 'agent'"
+    (a build or say verb at most four words before the quote)."""
     spans: list[tuple[int, int]] = []
     for quote in _QUOTED.finditer(a.raw):
         inside = [i for i, t in enumerate(a.tokens) if quote.start(1) <= t.start and t.end <= quote.end(1)]
-        if inside and set(a.words[max(0, inside[0] - 4) : inside[0]]) & lexicon.BUILD_VERBS:
+        before = set(a.words[max(0, inside[0] - 4) : inside[0]]) if inside else set()
+        if before & lexicon.BUILD_VERBS or before & lexicon.SAY_VERBS:
             spans.append((inside[0], inside[-1]))
     return spans
 
@@ -373,7 +378,8 @@ def _frames(text: str) -> tuple[_Frame, ...]:
     frames = _find_frames(text)
     if frames and ("'" in text or '"' in text or any(q in text for q in "‘“«„")):
         labels = _labels(analyse(text))
-        frames = [f for f in frames if not any(first <= f.first and f.last <= last for first, last in labels)]
+        # A frame touching a label names it ("'agent' does it route"): the label is no request.
+        frames = [f for f in frames if not any(f.first <= last and first <= f.last for first, last in labels)]
     return tuple(frames)
 
 
@@ -382,7 +388,8 @@ def _find_frames(text: str) -> list[_Frame]:
     words = a.words
     if not words:
         return []
-    nouns = _nouns(a)
+    # "comment on ajoute un collègue ?", "how do I add an agent": a person added to the product.
+    nouns = tuple(n for n in _nouns(a) if _previous_word(words, n.first) not in lexicon.BUILD_VERBS)
     frames: list[_Frame] = []
     for call in _CALL_ME.find(words, gap=1):
         # "you can call me Ana" gives a name, "call me crazy" is an idiom, "they call me" a report.
@@ -631,6 +638,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
     words, tokens = a.words, a.tokens
     frames: list[_Frame] = []
     for m in _REQUEST.find(words):
+        # "se capiscono che è un robot": "that it is a bot", said of it, not asked.
+        if _previous_word(words, m.first) in _THAT:
+            continue
         # "is this a bot?" names the bot itself, not a third party.
         if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
             # "¿eres un bot? pura curiosidad", "bist du ein Bot? nur neugierig": asked in passing.
@@ -644,6 +654,12 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             continue
         if not _about_others(a, m.first, m.last):
             frames.append(_Frame("call back", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first)))
+    for pattern in _NAMED_PERSON:
+        for named in pattern.finditer(a.raw):
+            inside = [i for i, t in enumerate(tokens) if named.start() <= t.start and t.end <= named.end()]
+            if inside:
+                negated = _negated_before(a, inside[0])
+                frames.append(_Frame("named person there", inside[0], inside[-1], 0.85, None, negated))
     question = "?" in a.raw or "؟" in a.raw
     for bot in _BOT.find(words):
         clause = tokens[bot.first].clause

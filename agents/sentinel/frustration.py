@@ -260,6 +260,53 @@ def _own_skill(words: tuple[str, ...], at: int) -> bool:
     return skill in _SKILLS or (skill.endswith("ing") and len(skill) > 4 and skill not in _BEFALLEN)
 
 
+_ABOUT_US = frozenset({"you", "your", "u", "ur", "this", "it", "yours"})
+_THEIR_PEOPLE = frozenset({"them", "their"})
+# Verbs between a subject and how it feels: "my customers get VERY angry".
+_LINKING = frozenset(
+    {"get", "gets", "got", "getting", "are", "is", "were", "was", "become", "becomes", "feel", "feels"}
+)
+
+
+def _in_a_question(a: Analysis, index: int) -> bool:
+    """Whether the clause of word `index` ends with a question mark."""
+    clause = a.tokens[index].clause
+    last = max(i for i, t in enumerate(a.tokens) if t.clause == clause)
+    end = a.tokens[last + 1].start if last + 1 < len(a.tokens) else len(a.raw)
+    return any(mark in a.raw[a.tokens[last].end : end] for mark in "?؟")
+
+
+def _about_their_people(a: Analysis, at: int) -> bool:
+    """ "my customers hate bots", "my customers get VERY angry when nobody replies": the word's
+    subject, in its clause, is the people the customer serves, and its object is not us ("my
+    customers hate your app" is; "wir verlieren Kunden. unfassbar" is two clauses)."""
+    words = a.words
+    before = [
+        i
+        for i in range(max(0, at - 3), at)
+        if words[i] not in lexicon.INTENSIFIERS | _LINKING and a.tokens[i].clause == a.tokens[at].clause
+    ]
+    following = words[at + 1] if at + 1 < len(words) else ""
+    return bool(before) and words[before[-1]] in lexicon.PEOPLE_SERVED and following not in _ABOUT_US
+
+
+def _praise_of_a_complaint(a: Analysis, cues: list[_Cue]) -> _Cue | None:
+    """ "really love paying for this", "loving being ignored": a verb of praise just before a
+    complaint's words is sarcasm, when something is wrong beside it (a word for a problem, "again",
+    an annoyed emoji or another complaint); "I love paying for this, worth every penny" is not."""
+    words = a.words
+    for cue in cues:
+        before = [i for i in range(max(0, cue[1] - 3), cue[1]) if words[i] not in lexicon.INTENSIFIERS]
+        praise = next((i for i in reversed(before) if words[i] in lexicon.PRAISE_VERBS), None)
+        if praise is None or any(words[i] not in lexicon.INTENSIFIERS for i in range(praise + 1, cue[1])):
+            continue
+        others = [c for c in cues if c is not cue]
+        wrong = any(w in lexicon.PROBLEM_WORDS for w in words) or others
+        if wrong or any(c in lexicon.ANNOYED_EMOJI for c in a.raw):
+            return (0.6, praise, cue[2], "sarcasm: praise of a complaint", None)
+    return None
+
+
 def _with_article(words: tuple[str, ...], longer: _Cue, shorter: _Cue) -> bool:
     """Whether cue `longer` is cue `shorter` with articles around it."""
     first, last = longer[1], longer[2]
@@ -281,6 +328,16 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         if len(m.phrase.slots) == 1 and _own_skill(words, m.first):
             continue
+        # "il piano Business basta?": in a question, "enough" asks whether something suffices.
+        if words[m.first] in lexicon.ENOUGH_WORDS and _in_a_question(a, m.first):
+            continue
+        # "my customers hate bots": the customer's own customers' feelings, not about us.
+        if len(m.phrase.slots) == 1 and _about_their_people(a, m.first):
+            continue
+        # "when nobody replies them on weekends", "nobody answers their questions": about the
+        # customer's own customers ("so behandelt ihr eure Kunden" is about us: "eure").
+        if set(words[m.last + 1 : m.last + 3]) & _THEIR_PEOPLE:
+            continue
         # Cancelling an order or a booking is no leaving ("vorrei disdire la prenotazione").
         if any(w.startswith(lexicon.LEAVE_STEMS) for w in words[m.first : m.last + 1]) and (
             set(words[m.last + 1 : m.last + 4]) & lexicon.LEAVE_NOT_OBJECTS
@@ -300,6 +357,9 @@ def detect_frustration(text: str) -> Signal | None:
     ]
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
+    praised = _praise_of_a_complaint(a, cues)
+    if praised is not None:
+        cues.append(praised)
     wait = _praise_then_the_wait(a)
     if wait is not None:
         cues.append(wait)

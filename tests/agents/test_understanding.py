@@ -527,3 +527,106 @@ def test_a_conversation_assigned_and_a_quoted_label_to_build_are_not_requests(te
 def test_a_request_quoted_from_someone_else_still_counts_when_the_customer_asks_too() -> None:
     text = 'my boss said "dont waste time w the chatbot, get a human" so can u put me through to someone'
     assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GREAT, the inbox logged everyone out AGAIN. thanks so much, really love paying for this",
+        "loving being ignored for 3 days, the export is still broken",
+        "this is really not acceptable, our tickets have been ignored since morning",
+        "basta, sono stufo",
+        "my customers hate your new app",  # about us: the object is ours
+        "euer tool ist seit gestern tot, wir verlieren hier kunden. unfassbar",  # two clauses
+    ],
+)
+def test_praise_of_a_complaint_being_ignored_and_enough_said_in_anger_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I love paying for this, it's worth every penny",  # nothing wrong beside it
+        "Siamo un call center con 12 operatori, il piano Business basta?",  # "is it enough?"
+        "my customers hate bots honestly lol. can the auto reply run only at night?",
+        "can I ignore spam numbers?",
+    ],
+)
+def test_praise_alone_a_question_of_enough_and_the_customers_own_customers_are_no_frustration(
+    text: str,
+) -> None:
+    _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Queria falar com o vosso departamento de faturação, por favor",
+        "jvoudrais un appel visio avec qqn de chez vous pour une démo",
+        "Avrei bisogno di parlare con la vostra commercialista",
+        "quiero hablar con quien se encarga de la facturación",
+        "any chance someone could hop on a quick video call with me this week?",
+        "can one of your staff chat me directly",
+    ],
+)
+def test_a_department_an_accountant_a_video_call_and_chat_me_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can customers ask for a human in your bot? like if someone texts 'agent' does it route to my team",
+        "quién se encarga de la facturación?",  # who handles it, with no wish to talk to them
+        "we do video calls with our clients, can the inbox log them?",
+    ],
+)
+def test_a_word_typed_into_the_customers_bot_and_a_question_who_handles_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is Sarah from onboarding about today? She was helping us last Thursday",
+        "ist Frau Weber heute da?",
+        "est-ce que je pourrais jaser avec quelqu'un de chez vous?",
+        "saya mau konsultasi langsung dengan tim sales nya",
+        "momken had yekalemny 3la el phone?",
+        "our showroom is in andheri east, can your executive visit us for demo?",
+        "i wan make person explain the setup give me",  # "make" is causative, no product verb
+    ],
+)
+def test_a_named_person_a_visit_and_regional_words_for_talking_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is Zapier available for the basic plan?",
+        "Is Tuesday free for a demo?",
+        "comment on ajoute un collègue dans la boîte partagée ?",  # a person added to the product
+        "se capiscono che è un robot si spaventano",  # "that it is a robot", said, not asked
+    ],
+)
+def test_a_product_a_day_a_colleague_added_and_a_reported_bot_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Just following up on my message from Tuesday, which still hasn't had a reply",
+        "complimenti davvero, terzo addebito doppio in tre mesi",
+        "paid on Monday, still on the trial. or should I just assume my money vanished into thin air?",
+    ],
+)
+def test_no_reply_yet_a_third_double_charge_and_money_gone_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+def test_the_customers_own_customers_waiting_is_not_a_complaint_about_us() -> None:
+    _assert_below_the_threshold("My customers get VERY angry when nobody replies them on weekends 😂")
+    _assert_frustrated("nobody replies to my messages, is anyone reading these?")
