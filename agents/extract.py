@@ -432,7 +432,7 @@ _PRIMARILY = re.compile(
 # Why they need it, said after it ("balas chat pelanggan otomatis kak, soalnya adminnya kewalahan",
 # "order updates because we get tons of calls"): the reason goes.
 _BECAUSE = re.compile(
-    r"[\s,]+(?:because|bc|coz|cuz|cause|since\s+(?=(?:we|i|our|my|they)\b)|porque|pq|parce\s+que|weil|"
+    r"[\s,]+(?:because|bc|coz|cuz|cause|(?:since|as)(?=\s+(?:we|i|our|my|they|the)\b)|porque|pq|parce\s+que|weil|"
     r"siccome|poich[ée]|omdat|karena|krn|soalnya|soale|kyunki|kyuki|kyonki)\s",
     _FLAGS,
 )

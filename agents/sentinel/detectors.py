@@ -320,6 +320,19 @@ def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] 
     return not own & lexicon.FIRST_PERSON
 
 
+_CALLERS = frozenset(
+    {"you", "u", "ya", "someone", "somebody", "anyone", "alguien", "alguem", "vous", "qualcuno"}
+)
+
+
+def _their_people_call(a: Analysis, call: int) -> bool:
+    """ "mis clientes always want to call me": the customer's own customers call them; a caller
+    of ours ("can someone from your team call me") is no third party."""
+    clause = a.tokens[call].clause
+    before = [t.text for t in a.tokens[max(0, call - 5) : call] if t.clause == clause]
+    return bool(set(before) & lexicon.PEOPLE_SERVED) and not set(before) & _CALLERS
+
+
 def _plural(words: Sequence[str], noun: Match) -> bool:
     """'agents', 'atendentes': a plural human noun talks about staff, not about one helper."""
     word = words[noun.last]
@@ -399,7 +412,7 @@ def _find_frames(text: str) -> list[_Frame]:
         clause_start = call.first == 0 or a.tokens[call.first - 1].clause != a.tokens[call.first].clause
         if not clause_start and not set(words[max(0, call.first - 3) : call.first]) & lexicon.REQUEST_MOOD:
             continue
-        if not _about_others(a, call.first, call.last):
+        if not _about_others(a, call.first, call.last) and not _their_people_call(a, call.first):
             negated = _negated(a, call.first, call.last)
             frames.append(_Frame("call me", call.first, call.last, 0.85, None, negated))
     frames.extend(_phrase_frames(a))

@@ -601,6 +601,7 @@ def test_and_co_and_sons_belong_to_the_name_and_the_companys_opens_it(
         ),
         ("we want it para pedidos para llevar, like takeout orders", "pedidos para llevar"),
         ("we zouden het graag gebruiken voor bestellingen van taarten", "bestellingen van taarten"),
+        ("we'd like to use it for order updates, as our phone never stops ringing", "order updates"),
         (
             "looking at whatsapp for booking confirmations and sending quotes. budget's 50 quid",
             "booking confirmations and sending quotes",
@@ -634,6 +635,27 @@ def test_a_business_described_with_an_article_or_a_use_case_lead_is_no_company_n
     )
     assert found is not None
     assert found.value == "Tidy Nest Cleaning"
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("I run marketing at Bloom & Vine Florists - we'd like order updates", "Bloom & Vine Florists"),
+        ("l'azienda è Ceramiche Bellini srl", "Ceramiche Bellini srl"),
+        ("humara Mehta Sweets hai, diwali orders ke liye bulk message bhejna hai", "Mehta Sweets"),
+    ],
+)
+def test_a_company_after_a_role_an_article_or_a_hinglish_possessive(text: str, company: str) -> None:
+    found = extract_company_name(text, asked=True)
+    assert found is not None
+    assert found.value == company
+
+
+def test_a_hinglish_use_case_after_the_company_loses_the_words_after_its_verb() -> None:
+    values = _values(
+        "humara Mehta Sweets hai, diwali orders ke liye bulk message bhejna hai customers ko", None
+    )
+    assert values["use_case"] == "diwali orders ke liye bulk message bhejna"
 
 
 def test_the_companys_before_a_lowercase_word_is_no_name() -> None:

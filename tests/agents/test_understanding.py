@@ -630,3 +630,18 @@ def test_no_reply_yet_a_third_double_charge_and_money_gone_are_frustration(text:
 def test_the_customers_own_customers_waiting_is_not_a_complaint_about_us() -> None:
     _assert_below_the_threshold("My customers get VERY angry when nobody replies them on weekends 😂")
     _assert_frustrated("nobody replies to my messages, is anyone reading these?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mis clientes always want to call me pero I can't, puedo poner un auto reply?",  # their customers
+        "si un client écrit « je veux parler à un humain », est-ce que votre bot peut le détecter ?",
+    ],
+)
+def test_the_customers_own_customers_calling_and_a_quoted_french_request_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+def test_someone_of_ours_calling_the_customer_is_still_a_request() -> None:
+    assert detect_explicit_request("my clients are waiting, can someone from your team call me?") is not None
