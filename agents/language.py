@@ -118,6 +118,10 @@ class Analysis:
         """Original text from token `first` to token `last` (inclusive), for evidence."""
         return self.raw[self.tokens[first].start : self.tokens[last].end]
 
+    def within(self, start: int, end: int) -> list[int]:
+        """Indexes of the tokens inside characters `start`..`end` of the original (`span`'s inverse)."""
+        return [i for i, t in enumerate(self.tokens) if start <= t.start and t.end <= end]
+
 
 def _split_apostrophes(folded: str) -> str:
     """``don't`` -> ``dont``; ``j'aimerais`` -> ``j aimerais``; ``quelqu'un`` -> ``quelqu un``."""

@@ -379,7 +379,7 @@ def _labels(a: Analysis) -> list[tuple[int, int]]:
     (a build or say verb at most four words before the quote)."""
     spans: list[tuple[int, int]] = []
     for quote in _QUOTED.finditer(a.raw):
-        inside = [i for i, t in enumerate(a.tokens) if quote.start(1) <= t.start and t.end <= quote.end(1)]
+        inside = a.within(quote.start(1), quote.end(1))
         before = set(a.words[max(0, inside[0] - 4) : inside[0]]) if inside else set()
         if before & lexicon.BUILD_VERBS or before & lexicon.SAY_VERBS:
             spans.append((inside[0], inside[-1]))
@@ -669,7 +669,7 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             frames.append(_Frame("call back", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first)))
     for pattern in _NAMED_PERSON:
         for named in pattern.finditer(a.raw):
-            inside = [i for i, t in enumerate(tokens) if named.start() <= t.start and t.end <= named.end()]
+            inside = a.within(named.start(), named.end())
             if inside:
                 negated = _negated_before(a, inside[0])
                 frames.append(_Frame("named person there", inside[0], inside[-1], 0.85, None, negated))
