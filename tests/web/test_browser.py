@@ -367,6 +367,29 @@ async def test_a_conversation_taken_away_by_a_lead_says_so_and_stops_asking_for_
     await context.close()
 
 
+async def test_a_transfer_note_being_typed_survives_live_refreshes_and_the_bar_reloads_once_closed(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    conversation = await seed_conversation(h, "tara_support", name="Half Typed")
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara")
+    reloads: list[str] = []
+    tara.on("request", lambda r: reloads.append(r.url) if r.url.endswith("/fragments/state") else None)
+    await tara.goto(f"/conversations/{conversation}")
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "live")
+    await tara.locator("#transfer summary").click()
+    note = tara.locator('#transfer textarea[name="note"]')
+    await note.fill("Wants a refund for March, I")
+    for _ in range(3):  # live events while the rep types: the open form is not swapped away
+        await tara.evaluate("htmx.trigger(document.body, 'handoffRefresh')")
+    await tara.wait_for_timeout(300)
+    assert reloads == []
+    await expect(note).to_have_value("Wants a refund for March, I")
+    await expect(tara.locator("#transfer")).to_have_attribute("open", "")
+    async with tara.expect_request(lambda r: r.url.endswith("/fragments/state")):
+        await tara.locator("#transfer summary").click()  # closed: the bar catches up once
+    await context.close()
+
+
 async def test_what_happens_before_the_page_connects_its_stream_still_reaches_the_page(
     h: TestHarness, site: str, chromium: Browser
 ) -> None:

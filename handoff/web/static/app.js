@@ -434,6 +434,8 @@
       }
     }
     toast(done, "info");
+    const popover = form && form.closest("details");
+    if (popover) popover.open = false;  // done: the form closes, and the state bar shows the result
     refresh();
   }
 
@@ -465,10 +467,24 @@
     composerState();
   });
   let gone = false;
+  let stateStale = false;
   body.addEventListener("htmx:beforeRequest", function (event) {
     // Access lost: the fragments would only answer 404 again at every refresh.
     if (gone && event.detail.pathInfo && /\/fragments\//.test(event.detail.pathInfo.requestPath || "")) event.preventDefault();
+    // A transfer or reassign form the rep has open is not swapped away (with the note half typed)
+    // by a live refresh: the state bar reloads once the form closes.
+    const state = event.detail.elt;
+    if (state && state.id === "state" && state.querySelector("details[open]")) {
+      event.preventDefault();
+      stateStale = true;
+    }
   });
+  document.addEventListener("toggle", function (event) {
+    const state = document.getElementById("state");
+    if (!stateStale || !state || !state.contains(event.target) || state.querySelector("details[open]")) return;
+    stateStale = false;
+    window.htmx.ajax("GET", state.getAttribute("hx-get"), { source: state, target: state, swap: "outerHTML" });
+  }, true);
   body.addEventListener("htmx:responseError", function (event) {
     const status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status === 404 && composer) {
