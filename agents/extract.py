@@ -224,6 +224,10 @@ def looks_like_use_case(text: str) -> bool:
     """An answer that describes what the customer wants to do ("answering customer FAQs for our
     gym", "tomar pedidos por whatsapp"), not a company name."""
     words = text.split()
+    if len(words) >= 2 and _PRIMARILY.match(text):
+        # "Hauptsächlich Terminerinnerungen für Patienten", "mostly order tracking": what it is
+        # mainly for, whatever words follow.
+        return True
     if len(words) < 3 or _looks_like_name(text.strip()):
         return False
     # A capitalised first word is a name's ("Trident Marine for ..."), unless it is a preposition
@@ -332,6 +336,8 @@ def extract_company_name(
             return Extracted(field="company_name", value=last, evidence=text.strip(), confidence=0.7)
     # "Ach so, sorry: Nordlicht Events": a colon introduces the answer.
     after_colon = text.rsplit(":", 1)[1].strip() if ":" in text else ""
+    if after_colon and extract_email(after_colon) is not None:
+        after_colon = ""  # "mail: info@visser.nl": a contact detail, not the answer
     answer_text = after_colon if 0 < len(after_colon.split()) <= 6 else text
     answer = answer_text.strip()
     cut = _clause_end(answer)

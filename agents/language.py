@@ -261,6 +261,12 @@ def detect_language(text: str, *, default: str = "en") -> str:
     scripted = _script_language(text)
     if scripted:
         return scripted
+    if len(analyse(text).words) == 1:
+        # A one-word greeting is its greeting's language: "yo" greets in English, whatever it
+        # means in Spanish.
+        greeting = _greeting_language(text)
+        if greeting:
+            return greeting
     scores = dict.fromkeys(SUPPORTED_LANGUAGES, 0.0)
     lowered = text.lower()
     for char, weights in lexicon.LANGUAGE_CHARS.items():
@@ -302,6 +308,7 @@ def _known_words() -> frozenset[str]:
         lexicon.GREETINGS,
         lexicon.SMALL_TALK,
         lexicon.REQUEST_PHRASES,
+        lexicon.BOT_QUESTIONS,
         lexicon.CALLBACK,
     )
     words = _lexicon_words(e for table in tables for entries in table.values() for e in entries)

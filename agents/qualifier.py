@@ -13,7 +13,8 @@ from langgraph.runtime import Runtime
 from agents.common import handoff_request, message_of, reply, turn_text
 from agents.extract import extract_fields
 from agents.responder import KEPT, UNREADABLE, knowledge_of
-from agents.sentinel.basics import is_announcement, is_greeting
+from agents.sentinel.basics import is_announcement, is_greeting, will_get_back
+from agents.sentinel.detectors import asks_if_bot
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import FieldRecord, Outgoing, State
@@ -86,6 +87,10 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     flow = config.qualification.flows[state.get("flow") or "ad_lead"]
     language = state.get("language") or config.default_language
     text = turn_text(state)
+    if text and will_get_back(text):
+        # "I'll talk to my partner and get back to you": no answer to take, the question waits.
+        outgoing = [*state.get("outgoing", []), reply(config.message("see_you", language), agent="responder")]
+        return {"outgoing": outgoing}
     fields, events, collected = collect_fields(state, ctx)
     missing = [name for name in flow.required if name not in fields]
     if not missing:
@@ -103,11 +108,16 @@ async def qualifier(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         # "One quick question first": the customer is heard before the form goes on.
         out.append(reply(config.message("go_ahead", language), agent="responder"))
         return {"fields": fields, "events": events, "asking": missing[0], "outgoing": out}
-    if text and not collected and not is_greeting(text):
+    offered: dict[str, Any] = {}
+    if text and not collected and asks_if_bot(text):
+        # "are you a bot?" before the answer: said honestly (a person is offered), then asked again.
+        out.append(reply(config.message("bot_identity", language), agent="responder"))
+        offered = {"offered_person": state.get("turn", 0)}
+    elif text and not collected and not is_greeting(text):
         # A question instead of an answer: answer it if we can, then ask again.
         match = knowledge_of(ctx).best(text)
         if match is not None:
             out.append(reply(config.localized(match.entry.answer, language), agent="responder"))
     question = config.localized(config.qualification.questions[missing[0]], language)
     out.append(reply(question, agent=AGENT))
-    return {"fields": fields, "events": events, "asking": missing[0], "outgoing": out}
+    return {"fields": fields, "events": events, "asking": missing[0], "outgoing": out, **offered}

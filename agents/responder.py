@@ -27,7 +27,9 @@ from agents.sentinel.basics import (
     is_pleasantry,
     is_question,
     strip_social,
+    will_get_back,
 )
+from agents.sentinel.detectors import asks_if_bot
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
@@ -84,17 +86,37 @@ def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) ->
     "sigue sin andar, no me llega nada" after "no me llegan las notificaciones"; a bare "still
     stuck" is left to the sentinel, which watches how the customer goes on). After `limit + 1`
     misses, whatever they were about: two different questions the bot cannot answer are not yet a
-    failure to help, a third unanswered message is."""
+    failure to help, a third unanswered message is. A question the customer adds as another one
+    ("and can I...", "und gibt es...") goes on with the bot, which has offered a person, unless it
+    is the third miss in a row on one topic."""
     if fallbacks < limit:
         return False
-    if fallbacks > limit or limit == 1:
+    if limit == 1:
         return True
     ours = content_words(question)
     shared = max((_shared_topic_words(ours, earlier) for earlier in missed), default=0)
+    if is_question(question) and _another_question(question):
+        # "and can I export the contacts the same way?": the customer goes on to the next question
+        # (a person was offered at the second miss); only a third one on the same topic (two topic
+        # words in common: "chats" alone is the product's) ends it.
+        return fallbacks > limit and shared >= 2
+    if fallbacks > limit:
+        return True
     if is_question(question):
         return shared > 0
     goes_on = any(w in lexicon.WEAK_PROBLEM_WORDS for w in analyse(question).words)
     return shared >= 2 or (shared >= 1 and goes_on and len(ours) >= 2)
+
+
+def _another_question(text: str) -> bool:
+    """ "great, and can I export contacts too?", "und gibt es eine Testphase?": a question opened by
+    a word that adds it to the one before (after an acknowledgement)."""
+    for word in analyse(text).words:
+        if word in lexicon.ANOTHER_LEADS:
+            return True
+        if word not in lexicon.ACK_WORDS and word not in lexicon.ACK_FILLER:
+            return False
+    return False
 
 
 def _shared_topic_words(ours: tuple[str, ...], earlier: str) -> int:
@@ -297,6 +319,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if is_acknowledgement(text):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0}
+    if asks_if_bot(text):
+        # "are you a bot?": said honestly, with the offer of a person; a "yes" next brings one in.
+        out.append(reply(config.message("bot_identity", language), agent=AGENT))
+        return {"outgoing": out, "offered_person": state.get("turn", 0)}
     analysis = state.get("analysis")
     events = list(state.get("events", []))
     if analysis and analysis.get("can_answer") and analysis.get("answer"):
@@ -340,6 +366,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if is_pleasantry(question):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}
+    if will_get_back(question):
+        # "I'll talk to my partner and get back to you": no question left unanswered.
+        out.append(reply(config.message("see_you", language), agent=AGENT))
+        return {"outgoing": out, "fallbacks": 0, "events": events}
     if is_announcement(text):
         # "One more question about my invoice": asked for nothing yet, so nothing went unanswered.
         out.append(reply(config.message("go_ahead", language), agent=AGENT))
@@ -353,7 +383,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             signals=[{"kind": "fallback", "score": 1.0, "evidence": text, "rule": f"{fallbacks} fallbacks"}],
         )
         return {"handoff": request, "fallbacks": fallbacks, "events": events}
-    out.append(reply(config.message("fallback", language), agent=AGENT))
+    # The second miss in a row offers a person; the customer may still go on with the bot.
+    offer = fallbacks >= config.agents.fallbacks_before_handoff
+    out.append(reply(config.message("fallback_offer" if offer else "fallback", language), agent=AGENT))
     if not state.get("menu_shown"):
         out.append(menu_message(config, language))
     open_questions = (
@@ -367,4 +399,5 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         "menu_shown": True,
         "open_questions": open_questions,
         "events": events,
+        **({"offered_person": state.get("turn", 0)} if offer else {}),
     }

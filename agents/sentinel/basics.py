@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from agents import lexicon
-from agents.language import analyse
+from agents.language import PhraseSet, analyse
 from agents.sentinel.detectors import phrase_table
 from agents.sentinel.frustration import detect_frustration
 
@@ -56,6 +56,18 @@ def is_acknowledgement(text: str) -> bool:
     )
     core = [w for w in words if w in lexicon.ACK_WORDS]
     return bool(core) and all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for w in words)
+
+
+def accepts_offer(text: str) -> bool:
+    """A yes to the bot's offer of a person ("yes please", "sim, por favor", "ja gerne", "haan ji",
+    "sure, go ahead"): short, no question, every word a yes, a thank-you or filler, one a yes."""
+    if "?" in text or "؟" in text:
+        return False
+    words = analyse(text).words
+    if not words or len(words) > 6:
+        return False
+    allowed = lexicon.ACCEPT_WORDS | lexicon.ACK_WORDS | lexicon.ACK_FILLER
+    return any(w in lexicon.ACCEPT_WORDS for w in words) and all(w in allowed for w in words)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,6 +197,19 @@ def is_announcement(text: str) -> bool:
 
 # Contrast words that turn thanks into a lead-in ("thanks, but ..."); "just", "sirf" do not.
 _BUT = lexicon.CLAUSE_CONJUNCTIONS - {"just", "sirf", "cuma", "bas", "instead"}
+
+
+_GET_BACK = PhraseSet.of(lexicon.GET_BACK)
+
+
+def will_get_back(text: str) -> bool:
+    """ "ok, I'll talk to my partner and get back to you", "ok theek hai, main baat karke batata
+    hoon", "Danke, ich melde mich": the customer will come back later, with no question open and no
+    complaint."""
+    if "?" in text or "؟" in text or not _GET_BACK.find(analyse(text).words):
+        return False
+    frustration = detect_frustration(text)
+    return frustration is None or frustration.score < 0.3
 
 
 def is_pleasantry(text: str) -> bool:

@@ -38,7 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
-from agents.language import Analysis, Match, PhraseSet, Token, analyse, detect_language
+from agents.language import Analysis, Match, Phrase, PhraseSet, Token, analyse, detect_language
 from agents.sentinel.signals import Signal, SignalKind
 
 __all__ = ["detect_explicit_request", "detect_negated_request", "phrase_table"]
@@ -67,6 +67,7 @@ _HELP = phrase_table(lexicon.HELP_VERBS, "help")
 _BOT = phrase_table(lexicon.BOT_WORDS, "bot")
 _REAL = phrase_table(lexicon.REAL_PERSON, "real")
 _REQUEST = phrase_table(lexicon.REQUEST_PHRASES, "request")
+_BOT_QUESTION = phrase_table(lexicon.BOT_QUESTIONS, "bot question")
 _CALLBACK = phrase_table(lexicon.CALLBACK, "callback")
 _NAMED_PERSON = [re.compile(p, re.IGNORECASE) for p in lexicon.NAMED_PERSON_PRESENT]
 _BOT_REJECTION = PhraseSet.of(lexicon.BOT_REJECTION)
@@ -163,6 +164,8 @@ class _Frame:
     score: float
     language: str | None
     negated: bool
+    # Whether the customer is talking to a bot, asked ("are you a bot?"): answered, not a request.
+    question: bool = False
 
 
 def _lang(match: Match) -> str:
@@ -181,7 +184,33 @@ def _nouns(a: Analysis) -> tuple[Match, ...]:
         best = process.extractOne(word, _FUZZY_NOUNS.keys(), scorer=Levenshtein.distance, score_cutoff=cutoff)
         if best is not None and best[0][0] == word[0]:
             found.append(Match(_FUZZY_NOUNS[best[0]], i, i))
+    found.extend(m for m in _your_team(a) if not any(m.first <= i <= m.last for i in covered))
     return tuple(_real(a, m) for m in found if not _false_friend(a, m))
+
+
+_YOUR_TEAM = Phrase.parse("your team", tag="human:en")
+
+
+def _your_team(a: Analysis) -> list[Match]:
+    """ "your onboarding team", "your tech guy", "un membre de votre équipe": "your", at most two
+    words that say what they do, and a team or person noun that ends the phrase (the next word a
+    function word, or none in the clause: "your team plan" is a plan)."""
+    words, tokens = a.words, a.tokens
+    found: list[Match] = []
+    for i, word in enumerate(words):
+        if word not in lexicon.YOUR_WORDS:
+            continue
+        for j in range(i + 1, min(i + 4, len(words))):
+            if tokens[j].clause != tokens[i].clause:
+                break
+            if words[j] in lexicon.TEAM_NOUNS:
+                following = j + 1 < len(words) and tokens[j + 1].clause == tokens[j].clause
+                if not following or words[j + 1] in lexicon.FUNCTION_WORDS:
+                    found.append(Match(_YOUR_TEAM, i, j))
+                break
+            if not words[j].isalpha() or words[j] in lexicon.FUNCTION_WORDS:
+                break
+    return found
 
 
 def _real(a: Analysis, noun: Match) -> Match:
@@ -393,6 +422,14 @@ def _frames(text: str) -> tuple[_Frame, ...]:
         labels = _labels(analyse(text))
         # A frame touching a label names it ("'agent' does it route"): the label is no request.
         frames = [f for f in frames if not any(f.first <= last and first <= f.last for first, last in labels)]
+    questions = [f for f in frames if f.question]
+    if questions:
+        # "am I talking to a real person?": the talk verb and its person are the question's words.
+        frames = [
+            f
+            for f in frames
+            if f.question or not any(q.first <= f.first and f.last <= q.last for q in questions)
+        ]
     return tuple(frames)
 
 
@@ -645,21 +682,25 @@ def _negated_before(a: Analysis, first: int) -> bool:
 
 
 def _phrase_frames(a: Analysis) -> list[_Frame]:
-    """Requests that need no separate noun: whole request phrases ("who can I speak to", "are you a
-    bot?"), call-back requests ("kunnen jullie me terugbellen?"), rejections of the bot ("not a bot
-    please", "bitte keinen Bot") and questions whether it is one ("vc é robô?")."""
+    """Requests that need no separate noun: whole request phrases ("who can I speak to", "is anyone
+    there?"), call-back requests ("kunnen jullie me terugbellen?"), rejections of the bot ("not a bot
+    please", "bitte keinen Bot"), and questions whether it is one ("vc é robô?", "are you a person
+    or a bot?"), which are marked as questions: answered, not requests by themselves."""
     words, tokens = a.words, a.tokens
     frames: list[_Frame] = []
-    for m in _REQUEST.find(words):
-        # "se capiscono che è un robot": "that it is a bot", said of it, not asked.
-        if _previous_word(words, m.first) in _THAT:
-            continue
-        # "is this a bot?" names the bot itself, not a third party.
-        if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
-            # "¿eres un bot? pura curiosidad", "bist du ein Bot? nur neugierig": asked in passing.
-            idle = bool(_BOT.find(words[m.first : m.last + 1])) and bool(_IDLE_QUESTION.find(words))
-            negated = _negated_before(a, m.first) or idle
-            frames.append(_Frame("request phrase", m.first, m.last, 0.85, _lang(m), negated))
+    for table, rule in ((_REQUEST, "request phrase"), (_BOT_QUESTION, "asks if a bot")):
+        for m in table.find(words):
+            # "se capiscono che è un robot": "that it is a bot", said of it, not asked.
+            if _previous_word(words, m.first) in _THAT:
+                continue
+            # "is this a bot?" names the bot itself, not a third party.
+            if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
+                # "¿eres un bot? pura curiosidad", "bist du ein Bot? nur neugierig": asked in passing.
+                idle = table is _BOT_QUESTION and bool(_IDLE_QUESTION.find(words))
+                negated = _negated_before(a, m.first) or idle
+                frames.append(
+                    _Frame(rule, m.first, m.last, 0.85, _lang(m), negated, question=table is _BOT_QUESTION)
+                )
     for m in _CALLBACK.find(words):
         before = set(words[max(0, m.first - 2) : m.first])
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
@@ -706,14 +747,38 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
         ):
             # "are you a bot? not that it matters", "¿eres un bot? pura curiosidad": asked in passing.
             idle = bool(_IDLE_QUESTION.find(words))
-            frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), idle))
+            frames.append(_Frame("asks if a bot", bot.first, bot.last, 0.8, _lang(bot), idle, question=True))
         elif previous in lexicon.BOT_IDENTITY and _or_a_person(words, following, bot.last + 2):
             # "is this a bot or is someone actually reading these", "c un robot ou y a qqn de vrai":
-            # the bot or a person, asked with or without a question mark.
-            frames.append(_Frame("asks if a bot or a person", bot.first, bot.last, 0.85, _lang(bot), False))
+            # whether someone is there, asked with or without a question mark, is a request; "are
+            # you a bot or a person?" asks what the bot is.
+            identity = not _someone_after(words, bot.last + 2)
+            frames.append(
+                _Frame(
+                    "asks if a bot or a person",
+                    bot.first,
+                    bot.last,
+                    0.85,
+                    _lang(bot),
+                    False,
+                    question=identity,
+                )
+            )
         elif question and ends_clause and _a_person_or(a, bot.first):
             # "gibts bei euch auch echte Leute oder nur den Bot?", "is it real people or just a bot?"
-            frames.append(_Frame("asks if a person or a bot", bot.first, bot.last, 0.85, _lang(bot), False))
+            # ask for people; "¿eres una persona o un bot?" asks what the bot is.
+            identity = _you_a_person(a, bot.first)
+            frames.append(
+                _Frame(
+                    "asks if a person or a bot",
+                    bot.first,
+                    bot.last,
+                    0.85,
+                    _lang(bot),
+                    False,
+                    question=identity,
+                )
+            )
     return frames
 
 
@@ -733,6 +798,30 @@ def _or_a_person(words: Sequence[str], following: Token | None, start: int) -> b
     if following is None or following.text not in lexicon.OR_WORDS:
         return False
     return any(m.first >= start for table in (_SOMEONE, _HUMAN, _REAL) for m in table.find(words))
+
+
+def _someone_after(words: Sequence[str], start: int) -> bool:
+    """Whether a "someone" word ("someone", "qqn", "alguien") comes from `start` on: whether a
+    person is there, not what the bot is."""
+    return any(m.first >= start for m in _SOMEONE.find(words))
+
+
+def _you_a_person(a: Analysis, bot: int) -> bool:
+    """ "¿eres una persona o un bot?", "are you a human or a bot": the clause before the bot word
+    asks what "you" are (a word of the bot's identity, then a single person), not whether people
+    are there ("gibts echte Leute oder nur den Bot?")."""
+    words, tokens = a.words, a.tokens
+    clause = tokens[bot].clause
+    before = [i for i in range(bot) if tokens[i].clause == clause]
+    if not before or words[before[0]] not in lexicon.BOT_IDENTITY:
+        return False
+    return not any(words[i] in _PEOPLE for i in before) and not _SOMEONE.find(words[before[0] : bot])
+
+
+# "real people", "echte Leute": people who may be there, not what "you" are.
+_PEOPLE = frozenset(
+    {"people", "ppl", "leute", "gente", "persone", "personnes", "gens", "mensen", "orang", "log", "ناس"}
+)
 
 
 def _a_person_or(a: Analysis, bot: int) -> bool:
@@ -779,8 +868,9 @@ def _signal(text: str, frame: _Frame, kind: SignalKind) -> Signal:
 
 
 def detect_explicit_request(text: str) -> Signal | None:
-    """A request to talk to a human, or ``None`` (also when the only request is negated)."""
-    positive = [f for f in _frames(text) if not f.negated]
+    """A request to talk to a human, or ``None`` (also when the only request is negated, and when the
+    customer only asks whether this is a bot: see `asks_if_bot`)."""
+    positive = [f for f in _frames(text) if not f.negated and not f.question]
     if not positive:
         return None
     best = max(positive, key=lambda f: f.score)
@@ -793,7 +883,7 @@ def detect_negated_request(text: str) -> Signal | None:
     Also catches a declined transfer with no noun ("não precisa me transferir") and a declined
     person with no verb ("non serve un operatore").
     """
-    negated = [f for f in _frames(text) if f.negated]
+    negated = [f for f in _frames(text) if f.negated and not f.question]
     if negated:
         return _signal(text, max(negated, key=lambda f: f.score), SignalKind.NEGATED_REQUEST)
     a = analyse(text)
@@ -808,3 +898,13 @@ def detect_negated_request(text: str) -> Signal | None:
                 language=_lang(verb),
             )
     return None
+
+
+def asks_if_bot(text: str) -> bool:
+    """Whether the customer asks if they are talking to a bot ("are you a bot?", "vc é robô?",
+    "¿eres una persona o un bot?") and asks for nothing more: the bot says what it is and offers a
+    person. Asked in passing ("not that it matters") or with a request, it is not."""
+    frames = _frames(text)
+    return any(f.question and not f.negated for f in frames) and not any(
+        not f.question and not f.negated for f in frames
+    )

@@ -22,6 +22,13 @@ _FRUSTRATION = PhraseSet(
         for p in PhraseSet.weighted(entries, tag=lang).phrases
     ]
 )
+# Which lexicon entry each phrase comes from: the spellings of one entry count once.
+_ENTRY_OF: dict[tuple[str | None, str, float], tuple[str, int]] = {
+    (lang, f"lexicon:{p.source}", p.weight): (lang, i)
+    for lang, entries in lexicon.FRUSTRATION.items()
+    for i, entry in enumerate(entries)
+    for p in PhraseSet.weighted([entry], tag=lang).phrases
+}
 _NEGATORS = lexicon.NEGATORS
 _HEDGES = PhraseSet.of(lexicon.HEDGES)
 # How much of its weight a complaint keeps after a hedge ("a bit of a nightmare").
@@ -324,7 +331,13 @@ def detect_frustration(text: str) -> Signal | None:
     seen: set[tuple[int, int, float, str | None]] = set()
     for m in _FRUSTRATION.find(words, gap=2):
         # A negated single word is not a complaint ("not bad", "nicht schlecht").
-        if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] in _NEGATORS:
+        # The negator is in the same clause ("die staat er niet. waardeloos dit" is no "not useless").
+        if (
+            len(m.phrase.slots) == 1
+            and m.first > 0
+            and words[m.first - 1] in _NEGATORS
+            and a.tokens[m.first - 1].clause == a.tokens[m.first].clause
+        ):
             continue
         if len(m.phrase.slots) == 1 and _own_skill(words, m.first):
             continue
@@ -357,6 +370,16 @@ def detect_frustration(text: str) -> Signal | None:
     ]
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
+    # Spellings of one entry that overlap ("me estoy cansando" in "ya me estoy cansando",
+    # "steeds hetzelfde" and "hetzelfde antwoord") count once: the longest stands.
+    kept: list[_Cue] = []
+    for cue in sorted(cues, key=lambda c: (c[1] - c[2], c[1])):
+        entry = _ENTRY_OF.get((cue[4], cue[3], cue[0]))
+        if entry is None or not any(
+            cue[1] <= k[2] and k[1] <= cue[2] and _ENTRY_OF.get((k[4], k[3], k[0])) == entry for k in kept
+        ):
+            kept.append(cue)
+    cues = sorted(kept, key=lambda c: c[1])
     praised = _praise_of_a_complaint(a, cues)
     if praised is not None:
         cues.append(praised)

@@ -18,7 +18,7 @@ from agents.common import handoff_request, reply, turn_text
 from agents.language import detect_language, rules_cover
 from agents.qualifier import collect_fields
 from agents.responder import knowledge_of
-from agents.sentinel.basics import is_acknowledgement, is_greeting
+from agents.sentinel.basics import accepts_offer, is_acknowledgement, is_greeting
 from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
 from agents.sentinel.frustration import detect_frustration
 from agents.sentinel.loops import detect_loop
@@ -96,12 +96,18 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     frustration = detect_frustration(text)
     negated = detect_negated_request(text)
     loop = detect_loop(previous, text, similarity=ctx.config.agents.loop_similarity)
-    for signal in (explicit, frustration, negated, loop):
+    accepted = None
+    if explicit is None and state.get("offered_person") == state.get("turn", 0) - 1 and accepts_offer(text):
+        # "yes please", right after the bot offered a person ("are you a bot?", a second miss).
+        accepted = Signal(
+            kind=SignalKind.EXPLICIT_REQUEST, score=0.9, evidence=text, rule="accepts the offer of a person"
+        )
+    for signal in (explicit, accepted, frustration, negated, loop):
         if signal is not None:
             signals.append(signal.model_dump(mode="json"))
     update["signals"] = [*state.get("signals", []), *signals]
     reason: HandoffReason | None = None
-    if explicit is not None:
+    if explicit is not None or accepted is not None:
         reason = HandoffReason.EXPLICIT_REQUEST
     elif frustration is not None and frustration.score >= FRUSTRATION_THRESHOLD:
         reason = HandoffReason.FRUSTRATION

@@ -396,6 +396,15 @@ REQUIRED_MESSAGES = (
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "greeting": {"en": "Hi again! What can I help you with?"},
     "go_ahead": {"en": "Of course, go ahead: what would you like to know?"},
+    "see_you": {"en": "Sounds good! Write here whenever you're ready; we'll pick up where we left off."},
+    "bot_identity": {
+        "en": "Yes, I'm the virtual assistant. I can answer most questions here, or bring in a person "
+        "from our team: just say yes."
+    },
+    "fallback_offer": {
+        "en": "Sorry, I can't answer that one either. Would you like a person from our team to take "
+        "over? Just say yes."
+    },
     "media_received": {"en": "Thanks, I've received it and kept it for our team."},
     "order_received": {
         "en": "Your order has reached us. A person from our team will check it and confirm it with you here."

@@ -64,6 +64,7 @@ class State(TypedDict, total=False):
     fallbacks: int
     open_questions: list[str]
     menu_shown: bool
+    offered_person: int | None  # the turn at which the bot last offered to bring in a person
     handed_off: bool
     qualified: bool
     briefing: str | None

@@ -739,3 +739,20 @@ def test_a_request_for_information_is_no_company_name() -> None:
 )
 def test_a_use_case_ends_before_a_second_item_or_a_daily_remark(text: str, use_case: str) -> None:
     assert _use_case_when_asked(text) == use_case
+
+
+def test_mainly_something_is_the_use_case_even_when_the_company_was_asked() -> None:
+    assert _values("Hauptsächlich Terminerinnerungen für Patienten", "company_name") == {
+        "use_case": "Terminerinnerungen für Patienten"
+    }
+    assert _values("Mostly order tracking", "company_name") == {"use_case": "order tracking"}
+
+
+def test_an_email_after_a_colon_is_a_contact_detail_not_the_company() -> None:
+    text = "Bakkerij Visser, we willen het gebruiken voor bestellingen via WhatsApp. mail: info@visser.nl"
+    assert _values(text, "company_name") == {
+        "company_name": "Bakkerij Visser",
+        "use_case": "bestellingen via WhatsApp",
+        "email": "info@visser.nl",
+    }
+    assert _values("Ach so, sorry: Nordlicht Events", "company_name") == {"company_name": "Nordlicht Events"}

@@ -96,6 +96,8 @@ def test_language_is_detected(text: str, language: str) -> None:
         ("buonasera", "it"),
         ("selamat pagi", "id"),
         ("bom dia!", "pt"),
+        ("yo", "en"),  # a greeting in English, "I" in Spanish: alone, it greets
+        ("yo!", "en"),
     ],
 )
 def test_a_greeting_only_one_language_has_gives_the_language(text: str, language: str) -> None:

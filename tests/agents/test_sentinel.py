@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from agents.sentinel.basics import is_acknowledgement
-from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
+from agents.sentinel.detectors import asks_if_bot, detect_explicit_request, detect_negated_request
 from agents.sentinel.frustration import detect_frustration
 from agents.sentinel.loops import detect_loop
 from agents.sentinel.signals import Signal, SignalKind
@@ -232,8 +232,7 @@ def test_questions_about_the_product_and_the_customers_own_staff_are_not_request
     [
         "is this a bot or is someone actually reading these lol",
         "c un robot ou y a qqn de vrai ?",
-        "are you a bot or a real person",
-        "is this a bot or a human?",
+        "gibts bei euch auch echte Leute oder nur den Bot?",
         "pass me to your colleague pls",
         "put me through to a coworker",
     ],
@@ -951,9 +950,45 @@ def test_stretched_and_slang_thanks_are_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
 
 
-def test_a_bot_question_asked_in_passing_is_no_request() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "are you a bot?",
+        "r u a bot??",
+        "am I talking to a real person?",
+        "are you a bot or a real person",
+        "is this a bot or a human?",
+        "¿eres una persona o un bot?",
+        "vc é robô?",
+        "ist das ein Bot?",
+        "ben je een bot?",
+        "ye bot hai kya?",
+        "هل انت بوت؟",
+    ],
+)
+def test_asking_whether_this_is_a_bot_is_a_question_to_answer_not_a_request(text: str) -> None:
+    assert asks_if_bot(text), text
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "are you a bot? I want a real person",
+        "esto es un bot? necesito q me atienda alguien real",
+        "is this a bot or is someone actually reading these",
+        "hay alguien real ahí o sos un bot?",
+    ],
+)
+def test_a_bot_question_with_a_request_for_a_person_is_the_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+    assert not asks_if_bot(text), text
+
+
+def test_a_bot_question_asked_in_passing_is_neither_a_request_nor_a_question_to_answer() -> None:
     assert detect_explicit_request("are you a bot? not that it matters lol") is None
-    assert detect_explicit_request("are you a bot?") is not None
+    assert not asks_if_bot("are you a bot? not that it matters lol")
+    assert asks_if_bot("are you a bot?")
 
 
 @pytest.mark.parametrize(
@@ -968,7 +1003,8 @@ def test_a_bot_question_asked_in_passing_is_no_request() -> None:
 )
 def test_a_bot_question_asked_in_passing_is_no_request_in_any_language(passing: str, asked: str) -> None:
     assert detect_explicit_request(passing) is None
-    assert detect_explicit_request(asked) is not None
+    assert not asks_if_bot(passing)
+    assert asks_if_bot(asked)
 
 
 def test_curiosity_about_the_bot_does_not_hide_a_request_for_a_person() -> None:

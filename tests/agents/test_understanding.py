@@ -19,7 +19,6 @@ from agents.sentinel.detectors import detect_explicit_request, detect_negated_re
 from agents.sentinel.frustration import detect_frustration
 from agents.sentinel.node import FRUSTRATION_THRESHOLD
 
-BOT_QUESTION = {"request phrase", "asks if a bot"}
 CALL = {"call back", "call me"}
 
 
@@ -42,9 +41,6 @@ def _assert_below_the_threshold(text: str) -> None:
         ("no bots please", {"rejects the bot"}),
         ("enough with the robot", {"rejects the bot"}),
         ("chega de robô", {"rejects the bot"}),
-        ("are you a bot?", BOT_QUESTION),
-        ("ist das ein Bot?", BOT_QUESTION),
-        ("sei un robot?", BOT_QUESTION),
         ("can someone call me back tomorrow morning?", CALL),
         ("llámenme por favor", CALL),
         ("pode me retornar a ligação?", CALL),
@@ -645,3 +641,71 @@ def test_the_customers_own_customers_calling_and_a_quoted_french_request_are_no_
 
 def test_someone_of_ours_calling_the_customer_is_still_a_request() -> None:
     assert detect_explicit_request("my clients are waiting, can someone from your team call me?") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nice. can you connect me with your onboarding team? want to get this live before the weekend",
+        "put me in touch with your partnerships team",
+        "Serait-il possible d'être mis en relation avec un membre de votre équipe ?",
+        "Right, I'll need your tech guy for this next bit, we're migrating from another provider",
+        "ok, je voudrais parler au service compta pour une facture svp",
+        "kak bisa langsung telpon aja gak? saya lagi nyetir",
+    ],
+)
+def test_a_team_of_ours_named_by_what_it_does_and_a_call_asked_for_plainly_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "does your team plan include whatsapp?",
+        "how big is your support team?",
+        "your team was great yesterday",
+        "we need your onboarding guide",
+        "bot nya bisa telpon pelanggan?",
+    ],
+)
+def test_a_plan_a_size_praise_and_a_product_that_calls_are_not_requests_for_the_team(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "that link goes back to the login page. been a customer 3 years, this really shouldnt be this hard",
+        "eso ya lo intenté. la verdad ya me estoy cansando, llevo toda la semana con esto",
+        "sto ancora aspettando una risposta dalla settimana scorsa. così non va bene",
+        "ik heb al drie keer gevraagd hoe dat moet en krijg steeds hetzelfde standaardantwoord",
+        "ye same reply 2 baar aa chuka hai. seriously? koi dekh bhi raha hai ya nahi",
+        "thanks for the generic answer. I want my money back, this is basically theft",
+        "sério, vcs tão de brincadeira né? tô perdendo venda por causa disso",
+        "Die Seite lädt seit gestern nicht. Langsam reicht's mir echt, wir zahlen schließlich dafür!",
+        "die staat er gewoon niet. waardeloos dit, ik zit er al twee uur mee te klooien",
+    ],
+)
+def test_worn_out_the_same_answer_again_money_back_and_hours_lost_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've been a customer for 3 years, can I get a discount?",
+        "already tried that, now it works!",
+        "ya lo hice, gracias",
+        # One entry's overlapping spellings count once: "me estoy cansando" inside "ya me estoy cansando".
+        "ya me estoy cansando",
+        "how do I get a refund for the unused seats?",
+    ],
+)
+def test_loyalty_a_fix_that_worked_and_one_weary_remark_stay_below_the_threshold(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+def test_a_negator_ends_with_its_sentence() -> None:
+    # "niet" belongs to the sentence before: "waardeloos" is not negated.
+    assert detect_frustration("die staat er gewoon niet. waardeloos dit") is not None
+    assert detect_frustration("niet waardeloos dit") is None
