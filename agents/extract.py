@@ -68,7 +68,11 @@ _USE_CASE_CUES = re.compile(
     _FLAGS,
 )
 _COMPANY_SUFFIX = re.compile(
-    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+){1,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])", re.UNICODE
+    # Capitalised words, "&" among them ("Harper & Cole Ltd"), then the legal form.
+    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+)(?:(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&)\s+){0,4})"
+    + lexicon.COMPANY_SUFFIXES
+    + r"(?![\w])",
+    re.UNICODE,
 )
 _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
 _USE_CASE_ANSWER_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_ANSWER_LEADS]
@@ -435,6 +439,15 @@ _PRIMARILY = re.compile(
 )
 
 
+# A capitalised name, then what the business is ("Voyages Soleil, une agence de voyage", "Kaya
+# Dental, a small clinic"): the answer to "what's your company?", not a use case.
+_NAME_THEN_WHAT_IT_IS = re.compile(
+    r"^((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*)(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|de|da|do|di|del|van|von))*)\s*[,–-]\s*"
+    r"(?:une?|a|an|una?|uma?|ein|eine|een|our|notre|nuestra|nossa|unsere|onze)\s",
+    re.UNICODE,
+)
+
+
 # Why they need it, said after it ("balas chat pelanggan otomatis kak, soalnya adminnya kewalahan",
 # "order updates because we get tons of calls"): the reason goes.
 _BECAUSE = re.compile(
@@ -619,6 +632,13 @@ def extract_fields(
         use_case = None
     if use_case is None and answer == "use_case" and asking == "company_name":
         answer = "company_name"  # it read like a use case but is none: the answer to what was asked
+    asked_company = use_case is not None and asking == "company_name"
+    named = _NAME_THEN_WHAT_IT_IS.match(use_case.value) if use_case is not None and asked_company else None
+    if named is not None and _plausible_name(named.group(1)):
+        # "c'est pour Voyages Soleil, une agence de voyage": a name, then what the business is.
+        use_case, answer = None, "company_name"
+        value = named.group(1)
+        company = Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.75)
     if company is None:
         company = extract_company_name(
             text, asked=answer == "company_name", person=person, unasked_weak=use_case is not None

@@ -19,7 +19,7 @@ from rapidfuzz.distance import OSA
 
 from agents import lexicon
 from agents.common import comparable, handoff_request, reply, turn_text
-from agents.language import analyse, content_words
+from agents.language import PhraseSet, analyse, content_words
 from agents.sentinel.basics import (
     is_acknowledgement,
     is_announcement,
@@ -103,9 +103,21 @@ def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) ->
     if fallbacks > limit:
         return True
     if is_question(question):
-        return shared > 0
+        # Asked again in other words: two topic words in common, or one and a sign of asking again
+        # ("hello?? how do I link shopify", "ok but does it integrate with shopify or not"); one
+        # word alone is a new question on the subject ("how many agents can I add?" after "does it
+        # let my agents take over?"), and the bot offers a person instead.
+        return shared >= 2 or (shared >= 1 and _asked_again(question))
     goes_on = any(w in lexicon.WEAK_PROBLEM_WORDS for w in analyse(question).words)
     return shared >= 2 or (shared >= 1 and goes_on and len(ours) >= 2)
+
+
+_ASKED_AGAIN = PhraseSet.of(lexicon.ASKED_AGAIN)
+
+
+def _asked_again(text: str) -> bool:
+    """ "still", "or not", "yes or no", "??": the question is the earlier one, asked again."""
+    return "??" in text or "؟؟" in text or bool(_ASKED_AGAIN.find(analyse(text).words))
 
 
 def _another_question(text: str) -> bool:
@@ -217,7 +229,7 @@ class KnowledgeBase:
     def _by_words(self, text: str) -> KnowledgeMatch | None:
         ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
         for part in asked_parts(text):
-            ranked.extend(self._ranked_by_words(part))
+            ranked.extend(self._ranked_by_words(part, whole=part == text))
         if not ranked:
             return None
         ranked.sort(key=lambda r: r[0], reverse=True)
@@ -226,7 +238,9 @@ class KnowledgeBase:
             return None  # two entries fit as well: answering the wrong one is worse than a fallback
         return best[1]
 
-    def _ranked_by_words(self, text: str) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
+    def _ranked_by_words(
+        self, text: str, *, whole: bool = True
+    ) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
         said = content_words(text)
         if _asks_the_price(analyse(text).words) and not any(same_word(w, PRICE) for w in said):
             said = (*said, PRICE)
@@ -235,12 +249,22 @@ class KnowledgeBase:
             return ranked
         hits = [self._hits(word) for word in said]
         heard = frozenset().union(*hits)
+        asking = whole or is_question(text)
         if not heard:
             return ranked
         for entry in self._entries:
             weights = self._weights[entry.id]
+            questions = self._questions[entry.id]
             found = [min(1.0, sum(weights.get(v, 0.0) for v in hit)) for hit in hits]
             if not any(found):
+                continue
+            if (
+                not asking
+                and len(said) == 1
+                and not any(len(k) == 1 and set(k) <= hits[0] for _q, k in questions)
+            ):
+                # "woocommerce. orders. inbox.": one word in a clause that asks nothing is no question
+                # for an entry, unless it is one of the entry's questions by itself ("prices").
                 continue
             covered = [
                 (q, keys) for q, keys in self._questions[entry.id] if len(keys) > 1 and heard.issuperset(keys)

@@ -597,6 +597,9 @@ def _find_frames(text: str) -> list[_Frame]:
             if noun.first > cue.last and _gap(words, cue.last, noun.first, light=_LIGHT | _FILLERS) <= 3:
                 if _plural(words, noun) and words[cue.first] not in lexicon.EXIST_ANY:
                     continue
+                # "c'è un limite di operatori?": the person word says what another noun is of.
+                if _previous_word(words, noun.first) in _OF and noun.first - cue.last > 1:
+                    continue
                 add("exists+noun", cue, noun, 0.8)
     for cue in _EXIST_AFTER.find(words):
         # "tienen a alguien disponible ahorita? es sobre un pedido ...": someone available is a
@@ -844,6 +847,9 @@ def _a_person_or(a: Analysis, bot: int) -> bool:
     )
 
 
+_OF = frozenset(
+    {"of", "di", "de", "del", "della", "dei", "degli", "delle", "des", "du", "do", "dos", "van", "von"}
+)
 _STAFF_PLURALS = frozenset({"agents", "agentes", "agenten", "reps", "operators", "operatori", "operadores"})
 # Articles (the lexicon's) and the German and Italian ones it leaves out, and "just": what may sit
 # between "or" and the bot word ("oder nur den Bot", "or just a bot").

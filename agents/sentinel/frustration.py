@@ -30,6 +30,7 @@ _ENTRY_OF: dict[tuple[str | None, str, float], tuple[str, int]] = {
     for p in PhraseSet.weighted([entry], tag=lang).phrases
 }
 _NEGATORS = lexicon.NEGATORS
+_DATIVE = frozenset({"mi", "ci", "ti", "vi", "gli", "le", "me", "te", "nos", "os", "les"})
 _HEDGES = PhraseSet.of(lexicon.HEDGES)
 # How much of its weight a complaint keeps after a hedge ("a bit of a nightmare").
 HEDGED = 0.6
@@ -283,6 +284,33 @@ def _in_a_question(a: Analysis, index: int) -> bool:
     return any(mark in a.raw[a.tokens[last].end : end] for mark in "?؟")
 
 
+_OTHER_VENDORS = PhraseSet.of(lexicon.OTHER_VENDORS)
+_SENTENCE_END = re.compile(r"[.!?…\n]+")
+
+
+def _about_another_vendor(a: Analysis, cues: list[_Cue]) -> list[_Cue]:
+    """The cues that follow a mention of another business in their sentence ("our old provider
+    never answered the phone, total nightmare", "mijn vorige leverancier reageerde nooit, echt
+    waardeloos. hoe lang is de proefperiode?"), unless the sentence turns to us on the way."""
+    vendors = _OTHER_VENDORS.find(a.words)
+    if not vendors:
+        return []
+    ends = [m.start() for m in _SENTENCE_END.finditer(a.raw)]
+
+    def sentence(i: int) -> int:
+        return sum(1 for e in ends if e < a.tokens[i].start)
+
+    about = []
+    for cue in cues:
+        for vendor in vendors:
+            if vendor.last < cue[1] and sentence(vendor.first) == sentence(cue[1]):
+                between = a.words[vendor.last + 1 : cue[1]]
+                if not any(w in lexicon.ABOUT_US for w in between):
+                    about.append(cue)
+                    break
+    return about
+
+
 def _about_their_people(a: Analysis, at: int) -> bool:
     """ "my customers hate bots", "my customers get VERY angry when nobody replies": the word's
     subject, in its clause, is the people the customer serves, and its object is not us ("my
@@ -344,6 +372,9 @@ def detect_frustration(text: str) -> Signal | None:
         # "il piano Business basta?": in a question, "enough" asks whether something suffices.
         if words[m.first] in lexicon.ENOUGH_WORDS and _in_a_question(a, m.first):
             continue
+        # "mi basta sapere gli orari", "me basta con eso": enough for someone, not "enough!".
+        if words[m.first] in lexicon.ENOUGH_WORDS and m.first > 0 and words[m.first - 1] in _DATIVE:
+            continue
         # "my customers hate bots": the customer's own customers' feelings, not about us.
         if len(m.phrase.slots) == 1 and _about_their_people(a, m.first):
             continue
@@ -370,6 +401,9 @@ def detect_frustration(text: str) -> Signal | None:
     ]
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
+    # "our old provider never answered, total nightmare": complaints about another business.
+    vendor_cues = _about_another_vendor(a, cues)
+    cues = [c for c in cues if c not in vendor_cues]
     # Spellings of one entry that overlap ("me estoy cansando" in "ya me estoy cansando",
     # "steeds hetzelfde" and "hetzelfde antwoord") count once: the longest stands.
     kept: list[_Cue] = []
@@ -394,6 +428,9 @@ def detect_frustration(text: str) -> Signal | None:
             cues.append(rule)
     angry = [c for c in text if c in lexicon.ANGRY_EMOJI]
     annoyed = [c for c in text if c in lexicon.ANNOYED_EMOJI]
+    if vendor_cues and not cues:
+        # "mi proveedor anterior era un desastre, nunca contestaban 😤": the emoji goes with them.
+        angry, annoyed = [], []
     # A bare "no" makes no problem for sarcasm ("fantastico, non serve nessun operatore 😂").
     problem = any(w in lexicon.PROBLEM_WORDS and w not in lexicon.BARE_NO for w in words)
     # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").

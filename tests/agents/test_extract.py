@@ -756,3 +756,28 @@ def test_an_email_after_a_colon_is_a_contact_detail_not_the_company() -> None:
         "email": "info@visser.nl",
     }
     assert _values("Ach so, sorry: Nordlicht Events", "company_name") == {"company_name": "Nordlicht Events"}
+
+
+def test_a_name_with_an_ampersand_keeps_its_first_part() -> None:
+    assert _values("Harper & Cole Ltd, we're a 12 person estate agency", "company_name")["company_name"] == (
+        "Harper & Cole Ltd"
+    )
+
+
+def test_a_need_for_the_people_they_serve_is_the_use_case_unasked() -> None:
+    assert _values("i'm from Kestrel Logistics, we need delivery status updates for our customers", None) == {
+        "company_name": "Kestrel Logistics",
+        "use_case": "delivery status updates for our customers",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("c'est pour Voyages Soleil, une agence de voyage", "Voyages Soleil"),
+        ("for Kaya Dental, a small clinic in Leeds", "Kaya Dental"),
+        ("es para Hotel Sol, un hotel pequeño", "Hotel Sol"),
+    ],
+)
+def test_a_name_then_what_the_business_is_answers_the_company(text: str, company: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company}

@@ -178,3 +178,16 @@ def test_how_much_time_or_storage_is_not_a_price_question() -> None:
     kb = _kb(("pricing", ["what's the price", "price per seat"]), ("setup", ["setup time"]))
     for text in ["how much time per seat to set up", "berapa lama per seat", "how much storage per seat"]:
         assert _entry(kb, text) != "pricing", text
+
+
+def test_one_word_in_a_clause_that_asks_nothing_is_no_question_for_an_entry(
+    default_kb: KnowledgeBase,
+) -> None:
+    # "inbox" alone is a word of the teams entry's questions, not the question of a telegraphic
+    # message about something else.
+    assert default_kb.best("woocommerce. orders. inbox. yes or no") is None
+    assert default_kb.best("mas da pra trocar o numero ou nao? ainda nao entendi") is None
+    # A clause that asks, or a whole message, still counts ("yo is anyone there on weekends").
+    match = default_kb.best("yo is anyone there on weekends 🤔")
+    assert match is not None
+    assert match.entry.id == "hours"

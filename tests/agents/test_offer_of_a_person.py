@@ -146,3 +146,25 @@ async def test_an_ad_lead_who_will_come_back_later_gives_no_use_case(h: TestHarn
     conversation = await _conversation(h)
     assert conversation["handoff_context"]["reason"] == "qualified"
     assert conversation["handoff_context"]["fields"]["use_case"]["value"] == "order notifications"
+
+
+async def test_a_second_question_on_the_same_subject_gets_the_offer_the_same_question_again_a_person(
+    h: TestHarness,
+) -> None:
+    wa = "12025550613"
+    await say(h, text(wa, "hey there", h.clock.now()))
+    await say(h, text(wa, "does your inbox sync with zoho crm deals?", h.clock.now()))
+    sent = await say(h, text(wa, "how many zoho users can I connect on starter?", h.clock.now()))
+    assert any(SECOND_MISS in s for s in sent), sent  # one word in common: a new question
+    assert (await _conversation(h))["owner"] == "bot"
+
+    wa = "12025550614"
+    await say(h, text(wa, "hey there", h.clock.now()))
+    await say(h, text(wa, "does your inbox sync with zoho crm deals?", h.clock.now()))
+    await say(h, text(wa, "so the zoho deals sync into the inbox or not?", h.clock.now()))
+    conversation = next(
+        c
+        for c in (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+        if c["owner"] != "bot"
+    )
+    assert conversation["handoff_reason"] == "unresolved"

@@ -959,6 +959,7 @@ def test_stretched_and_slang_thanks_are_acknowledgements(text: str) -> None:
         "are you a bot or a real person",
         "is this a bot or a human?",
         "¿eres una persona o un bot?",
+        "disculpe, ¿usted es una persona o una máquina?",
         "vc é robô?",
         "ist das ein Bot?",
         "ben je een bot?",

@@ -709,3 +709,65 @@ def test_a_negator_ends_with_its_sentence() -> None:
     # "niet" belongs to the sentence before: "waardeloos" is not negated.
     assert detect_frustration("die staat er gewoon niet. waardeloos dit") is not None
     assert detect_frustration("niet waardeloos dit") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dann hätte ich gern nen echten Menschen, danke",
+        "an wen wende ich mich wegen der Rechnung?",
+        "an wen kann ich mich wegen einer Kündigung wenden?",
+        "solicito que un responsable se ponga en contacto conmigo lo antes posible",
+        "ok so can someone from your team me llama hoy?",
+        "com quem eu falo sobre a minha fatura?",
+    ],
+)
+def test_an_inverted_wish_a_formal_letter_and_whom_to_turn_to_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C'è un limite di operatori per account?",
+        "is there a list of agents somewhere in the settings?",
+        "cmq non serve che mi chiamate, mi basta sapere il prezzo",
+    ],
+)
+def test_a_limit_of_operators_and_a_call_declined_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+    _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mailed you on monday and again today, still nobody's got back to me",
+        "ça fait 4 fois que je demande et personne répond",
+        "tô desde ontem esperando, assim fica difícil",
+        "the whole inbox has been down since lunch and we pay £90 a month for this. great stuff 👏",
+        "honestly this rollout has been a complete disaster",
+    ],
+)
+def test_no_one_getting_back_the_same_question_again_and_sarcastic_applause_are_frustration(
+    text: str,
+) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "our previous vendor never picked up the phone, total nightmare, so we're shopping around",
+        "mi proveedor anterior era un desastre 😤 por eso estoy buscando otro",
+        "mijn vorige leverancier reageerde nooit, echt waardeloos. wat kost het bij jullie?",
+        "our call center never picks up lol, that's why we want whatsapp",
+    ],
+)
+def test_complaints_about_another_business_are_not_about_us(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+def test_a_complaint_that_turns_to_us_after_another_business_still_counts() -> None:
+    _assert_frustrated("my old provider was slow but you are useless")
+    _assert_frustrated("our old provider was fine. your app is useless")
