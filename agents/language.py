@@ -250,6 +250,9 @@ def _language_markers() -> dict[str, tuple[tuple[str, float], ...]]:
 _MARKERS = _language_markers()
 
 
+_STRETCHED_END = re.compile(r"(\w)\1+$")
+
+
 def detect_language(text: str, *, default: str = "en") -> str:
     """ISO 639-1 code of `text` among en es pt fr de it hi id ar nl; `default` when unsure.
 
@@ -274,7 +277,9 @@ def detect_language(text: str, *, default: str = "en") -> str:
             for lang, weight in weights:
                 scores[lang] += weight
     for word in analyse(text).words:
-        for lang, weight in _MARKERS.get(word, ()):
+        # "holaa", "graciasss": a stretched last letter is the word.
+        markers = _MARKERS.get(word) or _MARKERS.get(_STRETCHED_END.sub(r"\1", word), ())
+        for lang, weight in markers:
             scores[lang] += weight
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], SUPPORTED_LANGUAGES.index(kv[0])))
     (best, top), (_, second) = ranked[0], ranked[1]

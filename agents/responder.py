@@ -78,7 +78,7 @@ def _missed_before(state: State, fallbacks: int) -> list[str]:
     return earlier[-(fallbacks - 1) :] if fallbacks > 1 else []
 
 
-def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) -> bool:
+def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int, *, again: bool = False) -> bool:
     """Whether this unanswered message ends the bot's attempts. After `limit` misses in a row, when
     it is about what an earlier unanswered message was about: a question with a topic word in
     common ("does it connect to zoho?" then "so my zoho leads come in here?"), or a statement that
@@ -107,7 +107,7 @@ def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int) ->
         # ("hello?? how do I link shopify", "ok but does it integrate with shopify or not"); one
         # word alone is a new question on the subject ("how many agents can I add?" after "does it
         # let my agents take over?"), and the bot offers a person instead.
-        return shared >= 2 or (shared >= 1 and _asked_again(question))
+        return shared >= 2 or (shared >= 1 and (again or _asked_again(question)))
     goes_on = any(w in lexicon.WEAK_PROBLEM_WORDS for w in analyse(question).words)
     return shared >= 2 or (shared >= 1 and goes_on and len(ours) >= 2)
 
@@ -400,7 +400,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         return {"outgoing": out, "events": events}
     fallbacks = state.get("fallbacks", 0) + 1
     missed = _missed_before(state, fallbacks)
-    if _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff):
+    # "hello?? how do I link shopify": the greeting goes, its "??" still says it is asked again.
+    again = _asked_again(text)
+    if _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again):
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,
             state=state,

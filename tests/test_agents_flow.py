@@ -171,6 +171,15 @@ async def test_the_same_unanswered_question_without_a_question_mark_hands_off(h:
     assert (await _conversation(h))["handoff_reason"] == "unresolved"
 
 
+async def test_a_question_asked_again_after_a_greeting_keeps_its_double_question_mark(h: TestHarness) -> None:
+    # "hello?? how do I link shopify": the greeting is set aside, its "??" still says "again".
+    wa = "12025550411"
+    await say(h, text(wa, "hi", h.clock.now()))
+    await say(h, text(wa, "how do i connect my shopify store", h.clock.now()))
+    await say(h, text(wa, "hello?? how do I link shopify to the inbox", h.clock.now()))
+    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+
+
 async def test_a_third_unanswered_statement_in_a_row_hands_off(h: TestHarness) -> None:
     # Statements the bot cannot answer, none a question, none restating the other: the third in a
     # row still ends the bot's attempts.

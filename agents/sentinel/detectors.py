@@ -336,8 +336,14 @@ def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] 
     unless "me"/"I" sits right before or inside it ("the bot is useless I want a human")."""
     clause = a.tokens[first].clause
     # The object can follow the frame: "we want to route support chats to the right team".
-    window = {t.text for t in a.tokens[max(0, first - 8) : last + 3] if t.clause == clause}
-    if not (window - ignore) & lexicon.THIRD_PARTY:
+    span = [i for i in range(max(0, first - 8), min(len(a.tokens), last + 3)) if a.tokens[i].clause == clause]
+    # "soy cliente y quiero hablar con alguien", "I'm a customer": the customer says who they are.
+    others = {
+        a.words[i]
+        for i in span
+        if a.words[i] in lexicon.THIRD_PARTY and not set(a.words[max(0, i - 2) : i]) & _I_AM
+    }
+    if not others - ignore:
         return False
     tokens = a.tokens[max(0, first - 3) : last + 1]
     # "pelanggan saya", "clientes meus": a possessive after the third party is not the customer.
@@ -349,6 +355,7 @@ def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] 
     return not own & lexicon.FIRST_PERSON
 
 
+_I_AM = frozenset({"soy", "sou", "sono", "im", "am", "suis", "bin", "ben"})
 _CALLERS = frozenset(
     {"you", "u", "ya", "someone", "somebody", "anyone", "alguien", "alguem", "vous", "qualcuno"}
 )

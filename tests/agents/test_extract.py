@@ -764,6 +764,12 @@ def test_a_name_with_an_ampersand_keeps_its_first_part() -> None:
     )
 
 
+def test_a_need_for_it_keeps_its_own_lead_in() -> None:
+    assert _use_case_when_asked("we mainly need it for appointment reminders for our patients") == (
+        "appointment reminders for our patients"
+    )
+
+
 def test_a_need_for_the_people_they_serve_is_the_use_case_unasked() -> None:
     assert _values("i'm from Kestrel Logistics, we need delivery status updates for our customers", None) == {
         "company_name": "Kestrel Logistics",

@@ -97,6 +97,7 @@ def test_language_is_detected(text: str, language: str) -> None:
         ("selamat pagi", "id"),
         ("bom dia!", "pt"),
         ("yo", "en"),  # a greeting in English, "I" in Spanish: alone, it greets
+        ("holaa", "es"),  # a stretched last letter is the word
         ("yo!", "en"),
     ],
 )

@@ -771,3 +771,10 @@ def test_complaints_about_another_business_are_not_about_us(text: str) -> None:
 def test_a_complaint_that_turns_to_us_after_another_business_still_counts() -> None:
     _assert_frustrated("my old provider was slow but you are useless")
     _assert_frustrated("our old provider was fine. your app is useless")
+
+
+def test_a_customer_saying_who_they_are_still_asks_and_a_customer_of_theirs_does_not() -> None:
+    for text in ("soy cliente y quiero hablar con una persona", "sou cliente e quero falar com um atendente"):
+        assert detect_explicit_request(text) is not None, text
+    hypothetical = "y si un cliente mío pide hablar con una persona, el bot lo pasa a un asesor de mi equipo?"
+    assert detect_explicit_request(hypothetical) is None
