@@ -80,15 +80,15 @@ def _missed_before(state: State, fallbacks: int) -> list[str]:
 
 def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int, *, again: bool = False) -> bool:
     """Whether this unanswered message ends the bot's attempts. After `limit` misses in a row, when
-    it is about what an earlier unanswered message was about: a question with a topic word in
-    common ("does it connect to zoho?" then "so my zoho leads come in here?"), or a statement that
+    it asks what an earlier unanswered message asked: a question with two topic words in common,
+    or one and a sign of asking again (`again`: "still", "or not", "??"), or a statement that
     restates the problem (two topic words in common, or one and a word that says it goes on:
     "sigue sin andar, no me llega nada" after "no me llegan las notificaciones"; a bare "still
-    stuck" is left to the sentinel, which watches how the customer goes on). After `limit + 1`
-    misses, whatever they were about: two different questions the bot cannot answer are not yet a
-    failure to help, a third unanswered message is. A question the customer adds as another one
-    ("and can I...", "und gibt es...") goes on with the bot, which has offered a person, unless it
-    is the third miss in a row on one topic."""
+    stuck" is left to the sentinel, which watches how the customer goes on). Otherwise the bot
+    offers a person. After `limit + 1` misses, whatever they were about: two different questions
+    the bot cannot answer are not yet a failure to help, a third unanswered message is. A question
+    the customer adds as another one ("and can I...", "und gibt es...") goes on with the bot,
+    unless it is the third miss in a row on one topic."""
     if fallbacks < limit:
         return False
     if limit == 1:
@@ -266,9 +266,7 @@ class KnowledgeBase:
                 # "woocommerce. orders. inbox.": one word in a clause that asks nothing is no question
                 # for an entry, unless it is one of the entry's questions by itself ("prices").
                 continue
-            covered = [
-                (q, keys) for q, keys in self._questions[entry.id] if len(keys) > 1 and heard.issuperset(keys)
-            ]
+            covered = [(q, keys) for q, keys in questions if len(keys) > 1 and heard.issuperset(keys)]
             share = sum(found) / len(said)
             if not covered and share <= 0.5:
                 continue

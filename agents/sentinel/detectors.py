@@ -762,33 +762,13 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             # "is this a bot or is someone actually reading these", "c un robot ou y a qqn de vrai":
             # whether someone is there, asked with or without a question mark, is a request; "are
             # you a bot or a person?" asks what the bot is.
-            identity = not _someone_after(words, bot.last + 2)
-            frames.append(
-                _Frame(
-                    "asks if a bot or a person",
-                    bot.first,
-                    bot.last,
-                    0.85,
-                    _lang(bot),
-                    False,
-                    question=identity,
-                )
-            )
+            rule, identity = "asks if a bot or a person", not _someone_after(words, bot.last + 2)
+            frames.append(_Frame(rule, bot.first, bot.last, 0.85, _lang(bot), False, question=identity))
         elif question and ends_clause and _a_person_or(a, bot.first):
             # "gibts bei euch auch echte Leute oder nur den Bot?", "is it real people or just a bot?"
             # ask for people; "¿eres una persona o un bot?" asks what the bot is.
-            identity = _you_a_person(a, bot.first)
-            frames.append(
-                _Frame(
-                    "asks if a person or a bot",
-                    bot.first,
-                    bot.last,
-                    0.85,
-                    _lang(bot),
-                    False,
-                    question=identity,
-                )
-            )
+            rule, identity = "asks if a person or a bot", _you_a_person(a, bot.first)
+            frames.append(_Frame(rule, bot.first, bot.last, 0.85, _lang(bot), False, question=identity))
     return frames
 
 
