@@ -83,6 +83,14 @@ async def count(h: TestHarness, model: type[SQLModel]) -> int:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
+async def first_listed_conversation(h: TestHarness) -> dict[str, Any]:
+    """The detail of the first conversation the admin's list shows (the newest)."""
+    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
+    data: dict[str, Any] = detail.json()
+    return data
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -4,14 +4,8 @@ language following, and the handoff's honest message."""
 from __future__ import annotations
 
 from orchestrator.runtime.simulator import build_list_reply_webhook
-from tests.factories import AD_REFERRAL, auth, say, text
+from tests.factories import AD_REFERRAL, auth, first_listed_conversation, say, text
 from tests.fakes.graph import TestHarness
-
-
-async def _conversation(h: TestHarness) -> dict:  # type: ignore[type-arg]
-    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
-    detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
-    return detail.json()  # type: ignore[no-any-return]
 
 
 async def test_greeting_gets_the_welcome_menu_as_reply_buttons(h: TestHarness) -> None:
@@ -34,7 +28,7 @@ async def test_list_reply_routes_by_its_title(h: TestHarness) -> None:
         title="Billing",
     )
     await say(h, payload)
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["queue"] == "billing"
     assert conversation["handoff_context"]["department_choice"] == "billing"
 
@@ -50,7 +44,7 @@ async def test_qualifier_takes_several_fields_from_one_message(h: TestHarness) -
     )
     assert any("use it for" in s for s in sent), "asks only for what is missing: the use case"
     await say(h, text(wa, "automating order status questions", h.clock.now()))
-    fields = (await _conversation(h))["handoff_context"]["fields"]
+    fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "Globex Corporation"
     assert fields["email"]["value"] == "ops@globex.example"
     assert "200" in fields["business_size"]["value"]
@@ -70,7 +64,7 @@ async def test_an_ad_lead_who_says_who_they_are_first_is_asked_only_for_the_use_
     assert "use it for" in first[0]
     assert "company" not in first[0]
     await say(h, text(wa, "we want to answer order questions on WhatsApp", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "qualified"
     fields = conversation["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "Northwind Traders"
@@ -88,7 +82,7 @@ async def test_details_sent_in_one_burst_each_keep_the_message_they_came_from(h:
         response = await h.post(text(wa, words, h.clock.now(), referral=AD_REFERRAL if first else None))
         assert response.status_code == 200
     await h.service.turns.drain()
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "qualified"
     fields = conversation["handoff_context"]["fields"]
     text_of = {m["id"]: m["text"] for m in conversation["messages"]}
@@ -109,7 +103,7 @@ async def test_qualifier_asks_one_question_at_a_time(h: TestHarness) -> None:
 async def test_known_question_is_answered_from_the_knowledge_base(h: TestHarness) -> None:
     sent = await say(h, text("12025550405", "is there a free trial?", h.clock.now()))
     assert any("14-day free trial" in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_questions_in_other_words_than_the_knowledge_base_are_answered_not_handed_off(
@@ -136,7 +130,7 @@ async def test_a_question_asked_again_unanswered_hands_off_as_unresolved(h: Test
     first = await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
     assert any("don't have an answer" in s for s in first), first
     await say(h, text(wa, "so do my invoices end up in SAP by themselves or not?", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "unresolved"
     assert conversation["queue"] == "general"
 
@@ -150,9 +144,9 @@ async def test_different_unanswered_questions_hand_off_only_at_the_third(h: Test
     second = await say(h, text(wa, "does the webhook support mutual TLS?", h.clock.now()))
     # The second miss says so and offers a person; the bot keeps the conversation.
     assert any("can't answer that one either" in s for s in second), second
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     await say(h, text(wa, "is there an on-premise edition?", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "unresolved"
 
 
@@ -163,12 +157,12 @@ async def test_the_same_unanswered_question_without_a_question_mark_hands_off(h:
     wa = "12025550409"
     await say(h, text(wa, "hey", h.clock.now()))
     await say(h, text(wa, "does it integrate with hubspot", h.clock.now()))
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     second = await say(h, text(wa, "like can i connect our hubspot to it", h.clock.now()))
     assert any("can't answer that one either" in s for s in second), second
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     await say(h, text(wa, "so hubspot connects or not", h.clock.now()))
-    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
 
 
 async def test_a_question_asked_again_after_a_greeting_keeps_its_double_question_mark(h: TestHarness) -> None:
@@ -177,7 +171,7 @@ async def test_a_question_asked_again_after_a_greeting_keeps_its_double_question
     await say(h, text(wa, "hi", h.clock.now()))
     await say(h, text(wa, "how do i connect my shopify store", h.clock.now()))
     await say(h, text(wa, "hello?? how do I link shopify to the inbox", h.clock.now()))
-    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
 
 
 async def test_a_third_unanswered_statement_in_a_row_hands_off(h: TestHarness) -> None:
@@ -187,18 +181,18 @@ async def test_a_third_unanswered_statement_in_a_row_hands_off(h: TestHarness) -
     await say(h, text(wa, "hello", h.clock.now()))
     await say(h, text(wa, "our warehouse scanner sends duplicate events", h.clock.now()))
     await say(h, text(wa, "the staging tenant shows a blank dashboard", h.clock.now()))
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     await say(h, text(wa, "invoices from march have the wrong tax code", h.clock.now()))
-    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
 
 
 async def test_a_problem_said_to_go_on_in_other_words_hands_off(h: TestHarness) -> None:
     wa = "5491123456789"
     await say(h, text(wa, "hola", h.clock.now()))
     await say(h, text(wa, "no me llegan las notificaciones de mensajes nuevos", h.clock.now()))
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     await say(h, text(wa, "sigue sin andar, no me llega nada", h.clock.now()))
-    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
 
 
 async def test_an_unanswered_problem_restated_as_still_going_on_hands_off(h: TestHarness) -> None:
@@ -206,9 +200,9 @@ async def test_an_unanswered_problem_restated_as_still_going_on_hands_off(h: Tes
     await say(h, text(wa, "hello", h.clock.now()))
     first = await say(h, text(wa, "whatsapp number verify nahi ho raha", h.clock.now()))
     assert any("jawab mere paas nahi" in s for s in first), first  # the fallback, in Hinglish
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     await say(h, text(wa, "abhi bhi same problem hai, number verify hi nahi ho raha", h.clock.now()))
-    assert (await _conversation(h))["handoff_reason"] == "unresolved"
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
 
 
 async def test_replies_follow_the_customers_language(h: TestHarness) -> None:
@@ -227,7 +221,7 @@ async def test_after_hours_handoff_tells_the_customer_when_the_team_is_back(h: T
 
     sent = await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
     assert any("closed" in s and "back tomorrow, 9:00" in s for s in sent), sent
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["owner"] == "queued"
     assert conversation["assignee_id"] is None
 
@@ -237,5 +231,5 @@ async def test_a_company_named_clearly_later_replaces_a_bare_answer_taken_for_it
     await say(h, text(wa, "hi saw your ad", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "Nothing Fancy", h.clock.now()))  # a bare answer, taken for the name
     await say(h, text(wa, "sorry, our company is called Coil & Crown", h.clock.now()))
-    fields = (await _conversation(h))["handoff_context"]["fields"]
+    fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "Coil & Crown"

@@ -4,20 +4,11 @@ welcome", and a first message that is not text (fixture payloads) still gets a r
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.factories import AD_REFERRAL, auth, say, text
+from tests.factories import AD_REFERRAL, first_listed_conversation, say, text
 from tests.fakes.graph import TestHarness
 from tests.fixtures import load_fixture
-
-
-async def _conversation(h: TestHarness) -> dict[str, Any]:
-    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
-    detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
-    data: dict[str, Any] = detail.json()
-    return data
 
 
 @pytest.mark.parametrize(
@@ -45,13 +36,13 @@ async def test_greeting_then_one_unknown_question_does_not_hand_off(h: TestHarne
     await say(h, text(wa, "Morning", h.clock.now()))
     sent = await say(h, text(wa, "does it integrate with Shopify?", h.clock.now()))
     assert any("don't have an answer" in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_greeting_with_a_question_answers_the_question(h: TestHarness) -> None:
     sent = await say(h, text("12025550503", "HI THERE, IS THERE A FREE TRIAL?", h.clock.now()))
     assert any("14-day free trial" in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_second_greeting_gets_a_short_welcome_not_the_menu_again(h: TestHarness) -> None:
@@ -66,7 +57,7 @@ async def test_thanks_with_a_remark_gets_you_are_welcome(h: TestHarness) -> None
     await say(h, text(wa, "Hi", h.clock.now()))
     sent = await say(h, text(wa, "Thanks, the person I spoke to solved it", h.clock.now()))
     assert any("welcome" in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_thanks_that_announce_another_question_get_go_ahead_and_no_miss_is_counted(
@@ -84,7 +75,7 @@ async def test_thanks_that_announce_another_question_get_go_ahead_and_no_miss_is
     # The second miss in a row offers a person, and the bot keeps the conversation.
     sent = await say(h, text(wa, "do you have a Zapier connector?", h.clock.now()))
     assert any("can't answer that one either" in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_announced_question_is_answered_in_the_customers_language(h: TestHarness) -> None:
@@ -124,7 +115,7 @@ async def test_one_shot_lead_is_qualified_on_its_first_message(h: TestHarness) -
         "Hi! I'm Maria from Contoso Pharma, we want to use WhatsApp to answer prescription refill questions"
     )
     await say(h, text("12025550507", message, h.clock.now(), name="Maria", referral=AD_REFERRAL))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "qualified"
     fields = conversation["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "Contoso Pharma"
@@ -135,7 +126,7 @@ async def test_ad_lead_asking_for_a_person_keeps_the_company_given_in_that_messa
     wa = "12025550508"
     await say(h, text(wa, "hello", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "We're Initech Ltd, can I talk to a salesperson please?", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "explicit_request"
     assert conversation["handoff_context"]["fields"]["company_name"]["value"] == "Initech Ltd"
 
@@ -146,7 +137,7 @@ async def test_use_case_given_before_the_company_is_not_taken_for_the_company(h:
     sent = await say(h, text(wa, "answering customer FAQs for our gym", h.clock.now()))
     assert any("company" in s for s in sent), "asks for what is still missing"
     await say(h, text(wa, "FitHub", h.clock.now()))
-    fields = (await _conversation(h))["handoff_context"]["fields"]
+    fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "FitHub"
     assert fields["use_case"]["value"] == "answering customer FAQs for our gym"
 

@@ -4,22 +4,13 @@ a person in; a customer who goes on with other questions keeps the bot."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.factories import AD_REFERRAL, auth, say, text
+from tests.factories import AD_REFERRAL, auth, first_listed_conversation, say, text
 from tests.fakes.graph import TestHarness
 
 OFFER_OF_A_PERSON = "bring in a person from our team"
 SECOND_MISS = "can't answer that one either"
-
-
-async def _conversation(h: TestHarness) -> dict[str, Any]:
-    listed = (await h.http.get("/api/conversations", headers=auth("demo-admin"))).json()
-    detail = await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))
-    data: dict[str, Any] = detail.json()
-    return data
 
 
 async def test_are_you_a_bot_is_answered_honestly_and_the_bot_keeps_the_conversation(h: TestHarness) -> None:
@@ -29,10 +20,10 @@ async def test_are_you_a_bot_is_answered_honestly_and_the_bot_keeps_the_conversa
     assert len(sent) == 1, sent
     assert "virtual assistant" in sent[0], sent
     assert OFFER_OF_A_PERSON in sent[0], sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     sent = await say(h, text(wa, "haha fair enough. how much is the pro plan?", h.clock.now()))
     assert any("$99" in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +42,7 @@ async def test_a_yes_to_the_offer_brings_in_a_person_with_the_offer_as_evidence(
     sent = await say(h, text(wa, question, h.clock.now()))
     assert len(sent) == 1, sent
     await say(h, text(wa, yes, h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["owner"] != "bot"
     context = conversation["handoff_context"]
     assert context["reason"] == "explicit_request"
@@ -65,7 +56,7 @@ async def test_a_yes_with_no_offer_before_it_is_only_an_acknowledgement(h: TestH
     sent = await say(h, text(wa, "yes please", h.clock.now()))
     assert sent, "the yes is answered"
     assert all("passed everything" not in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_the_offer_lasts_one_turn(h: TestHarness) -> None:
@@ -74,7 +65,7 @@ async def test_the_offer_lasts_one_turn(h: TestHarness) -> None:
     await say(h, text(wa, "are you a bot?", h.clock.now()))
     await say(h, text(wa, "what are your opening hours?", h.clock.now()))
     await say(h, text(wa, "yes", h.clock.now()))
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_the_second_miss_in_a_row_offers_a_person_and_a_yes_takes_it(h: TestHarness) -> None:
@@ -84,9 +75,9 @@ async def test_the_second_miss_in_a_row_offers_a_person_and_a_yes_takes_it(h: Te
     assert any("don't have an answer" in s for s in sent), sent
     sent = await say(h, text(wa, "do you have a Zapier connector?", h.clock.now()))
     assert any(SECOND_MISS in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     await say(h, text(wa, "yes pls", h.clock.now()))
-    context = (await _conversation(h))["handoff_context"]
+    context = (await first_listed_conversation(h))["handoff_context"]
     assert context["reason"] == "explicit_request"
 
 
@@ -100,10 +91,10 @@ async def test_questions_added_one_after_another_keep_the_bot_until_a_third_miss
     assert any(SECOND_MISS in s for s in sent), sent
     sent = await say(h, text(wa, "perfect, and how long do you keep chat history?", h.clock.now()))
     assert any(SECOND_MISS in s for s in sent), sent
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     # The same thing a third time in a row is the bot failing to help.
     await say(h, text(wa, "and the contacts export to csv, is that possible?", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_context"]["reason"] == "unresolved"
 
 
@@ -116,7 +107,7 @@ async def test_an_ad_lead_asking_if_this_is_a_bot_is_answered_then_asked_again_a
     assert OFFER_OF_A_PERSON in sent[0], sent
     assert "company" in sent[-1], sent
     await say(h, text(wa, "yes", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_context"]["reason"] == "explicit_request"
     assert conversation["queue"] == "sales"
 
@@ -131,7 +122,7 @@ async def test_a_customer_who_will_come_back_later_is_told_the_door_is_open_and_
     assert any("$49" in s for s in sent), sent
     sent = await say(h, text(wa, "ok theek hai, main apne partner se baat karke batata hoon", h.clock.now()))
     assert sent == ["Theek hai! Jab bhi aap ready hon, yahin likhiye; hum wahin se aage badhenge."]
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
 
 async def test_an_ad_lead_who_will_come_back_later_gives_no_use_case(h: TestHarness) -> None:
@@ -140,10 +131,10 @@ async def test_an_ad_lead_who_will_come_back_later_gives_no_use_case(h: TestHarn
     await say(h, text(wa, "Acme Plumbing", h.clock.now()))
     sent = await say(h, text(wa, "ok I'll talk to my boss and get back to you", h.clock.now()))
     assert sent == ["Sounds good! Write here whenever you're ready; we'll pick up where we left off."]
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
     # Back later with the answer: it is the use case, nothing was taken from the goodbye.
     await say(h, text(wa, "order notifications", h.clock.now()))
-    conversation = await _conversation(h)
+    conversation = await first_listed_conversation(h)
     assert conversation["handoff_context"]["reason"] == "qualified"
     assert conversation["handoff_context"]["fields"]["use_case"]["value"] == "order notifications"
 
@@ -156,7 +147,7 @@ async def test_a_second_question_on_the_same_subject_gets_the_offer_the_same_que
     await say(h, text(wa, "does your inbox sync with zoho crm deals?", h.clock.now()))
     sent = await say(h, text(wa, "how many zoho users can I connect on starter?", h.clock.now()))
     assert any(SECOND_MISS in s for s in sent), sent  # one word in common: a new question
-    assert (await _conversation(h))["owner"] == "bot"
+    assert (await first_listed_conversation(h))["owner"] == "bot"
 
     wa = "12025550614"
     await say(h, text(wa, "hey there", h.clock.now()))
