@@ -60,6 +60,9 @@ _NAME_HERE = re.compile(
     r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+|&\s+){2,6})(?:here|qui|aqu[ií]|ici|hier)\b(?!\s*,?\s*(?:from|with|at|is)\b)"
 )
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
+_NAME_FIRST = re.compile(
+    r"^\s*((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})(?:naam\s+(?:hai|he|h)\b|is\s+(?:the|our)\s+(?:company\s+)?name\b)"
+)
 # Words that make an answer a description of what the customer wants to do, not a name.
 _USE_CASE_CUES = re.compile(
     r"\b(?:to|for|with|via|para|pra|pour|f[üu]r|per|untuk|buat|voor|ko|se|pe|de|des|dos|das|les|our|nos|"
@@ -101,13 +104,29 @@ _BUDGET = re.compile(
 # Emoji and pictographs end a name or a use case ("Doce Thaís Confeitaria 🍰", "for my barbers 💈
 # no shows r killing us").
 _EMOJI = r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]"
+_LEGAL_FORM = r"(?:LLC|L\.L\.C|Inc|Ltd|Limited|GmbH|Pty|Plc|LLP|S\.A|S\.L|B\.V|SRL|S\.r\.l)\b"
 _CLAUSE_END = re.compile(
     # A period ends a clause, but not after a title ("Praxis Dr. Weber", "St. Mary's Clinic").
-    r"[,;!?\n()]|" + _EMOJI + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)\.(?![A-Z]\.)|\s[-–]\s|"
+    # A legal form after a comma or in parentheses goes on ("3 Brothers Plumbing, LLC", "Halcyon
+    # Lettings (UK) Ltd"); a company-form prefix keeps its dot ("PT. Maju Jaya").
+    r",(?!\s*"
+    + _LEGAL_FORM
+    + r")|[;!?\n]|\((?![\w .&-]{1,24}\)\s*"
+    + _LEGAL_FORM
+    + r")|\)(?!\s*"
+    + _LEGAL_FORM
+    + r")|"
+    + _EMOJI
+    + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)\.(?![A-Z]\.)|\s[-–]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )
 _TOWN_AFTER = re.compile(r"(?<=\w)\s+(?:in|aus)\s+[A-ZÀ-ÖØ-Þ][\w-]+$")
+# "Agriturismo Il Poggiolo s.r.l. di Montepulciano": after a legal form, the town goes too.
+_TOWN_AFTER_FORM = re.compile(
+    r"(\b(?:s\.r\.l|srl|s\.p\.a|spa|gmbh|ltd|s\.a|s\.l|llc|inc|b\.v|bv)\.?)\s+(?:di|de|da|em|en|à|aus|from)\s+[A-ZÀ-ÖØ-Þ][\w'-]+$",
+    re.IGNORECASE,
+)
 _INITIALS_END = re.compile(r"\b[A-Z]\.[A-Z]\.$")
 _SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
 
@@ -116,7 +135,8 @@ _SCRIPT_CHANGE = re.compile(r"(?<=[A-Za-z0-9.&])\s+(?=[\u0600-\u06ff])")
 # A legal form's abbreviation keeps its dots, and a second part goes with it ("Pvt. Ltd.",
 # "S.A. de C.V.", "S.r.l.", "Co.").
 _SUFFIX_TAIL = re.compile(
-    r"^\.?(?:\s*(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.\s?V|C\.V|S\.A|Cia)\b\.?)?", re.UNICODE
+    r"^\.?(?:\s*(?:\([\w .&-]{1,24}\)\s*)?(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.\s?V|C\.V|S\.A|Cia)\b\.?)?",
+    re.UNICODE,
 )
 _DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Cia)|\b[A-Za-z]\.[A-Za-z])$")
 
@@ -165,6 +185,7 @@ def _clean_name(raw: str) -> str:
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
     # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
     value = _TOWN_AFTER.sub("", value)
+    value = _TOWN_AFTER_FORM.sub(r"\1", value)
     for prefix in _COMPANY_PREFIXES:
         value = prefix.sub("", value, count=1)
     if _INITIALS_END.search(value) or (value.endswith(".") and _DOTTED_SUFFIX.search(value[:-1])):
@@ -262,6 +283,12 @@ def extract_company_name(
                 return Extracted(
                     field="company_name", value=value, evidence=m.group(0) + value, confidence=0.85
                 )
+    # "Gupta Sweets naam hai hamari dukaan ka", "Bloom & Petal is the name": the name comes first.
+    m = _NAME_FIRST.match(text)
+    if m:
+        value = _clean_name(m.group(1))
+        if _plausible_name(value):
+            return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.85)
     for pattern in _COMPANY_LEADS:
         m = pattern.search(text)
         if m:
@@ -386,7 +413,7 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
     r",\s*(?=(?:we|i|our|my|it|its|it's|they|ppl|people|folks|everyone|everybody|customers|clients|budget|about|around|"
     r"today|currently|right\s+now|hoje|hj|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
     r"like|tipo|o\s+sea|ou\s+seja|i\s+mean|es\s+decir|c'est-[àa]-dire|d\.\s?h\.|cio[èe]|yaitu|matlab|"
-    r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|n[óo]s|"
+    r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|sou|soy|n[óo]s|"
     r"langfristig|sp[äa]ter|vielleicht|maybe|perhaps|eventually|later|talvez|quiz[áa]s|peut-[êe]tre|forse|mungkin|misschien|"
     r"and|y|e|et|und|dan|aur|en|plus|also|roz|daily|har\s+din|setiap\s+hari|todos\s+los\s+d[ií]as|todo\s+dia|"
     r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn|"
@@ -406,7 +433,7 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 # "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
 _SPACED_DASH = re.compile(r"\s[–—]\s")
 _USE_IT_FOR = re.compile(
-    r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
+    r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you|whats\s?app|wa)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
     r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra|pa)|(?:usarlo|utilizzarlo)\s+per"
     # "isko use karna hai wedding orders ki booking ke liye"
     r"|(?:isko|ise|isey|isse|ye|yeh|iska)\s+use\s+(?:karna|karni|karenge|karte|karke)(?:\s+(?:hai|hain|h))?)\s+",
@@ -457,11 +484,24 @@ _BECAUSE = re.compile(
 )
 
 
+# "parent communication, daily updates and pickup changes": a list of uses, three or so short items
+# with "and" before the last, none of them a sentence or a number ("..., we have 300 clients").
+_ITEM = (
+    r"(?!(?:we|i|our|my|it|they|nous|wir|noi|kami|hum|we're|we've|about|around|like)\b)"
+    r"[^\W\d][\w'&/-]*(?:\s+[\w'&/-]+){0,4}"
+)
+_LIST_OF_USES = re.compile(
+    rf"^(?!.*\d)\s*{_ITEM}(?:\s*,\s*{_ITEM}){{1,3}}\s+(?:and|y|e|et|und|dan|en|aur|or)\s+{_ITEM}\s*$",
+    _FLAGS,
+)
+
+
 def _clean_use_case(raw: str) -> str:
     sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
     sentence = re.split(_EMOJI, sentence, maxsplit=1)[0]
     sentence = _SPACED_DASH.split(sentence, maxsplit=1)[0]  # "... verschicken – Physiotherapie Kranich"
-    sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
+    if not _LIST_OF_USES.match(sentence):
+        sentence = _USE_CASE_AFTERTHOUGHT.split(sentence, maxsplit=1)[0]
     sentence = sentence.split("،", 1)[0]  # an Arabic comma: a remark follows ("..., الضغط علينا كبير")
     sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
     sentence = _BECAUSE.split(sentence, maxsplit=1)[0]
@@ -529,6 +569,8 @@ def _asks_for_information(use_case: Extracted) -> bool:
     if set(analyse(use_case.value).words) & lexicon.RECIPIENT_WORDS:
         return False  # information for their customers: what they want to send
     words = content_words(use_case.value)
+    if len(words) >= 2 and set(words) & lexicon.ENQUIRY_WORDS:
+        return False  # "quote requests from our website": what their customers ask for
     return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
 
 

@@ -253,13 +253,16 @@ _MARKERS = _language_markers()
 _STRETCHED_END = re.compile(r"(\w)\1+$")
 
 
-def detect_language(text: str, *, default: str = "en") -> str:
+def detect_language(text: str, *, default: str = "en", current: str | None = None) -> str:
     """ISO 639-1 code of `text` among en es pt fr de it hi id ar nl; `default` when unsure.
 
     Hindi written in Latin script (Hinglish) is ``"hi"``. Arabic and Devanagari are decided by
     script; Latin-script languages by marker words (a word shared by k languages counts 1/k for
     each) and letters (``ñ``, ``ã``, ``ß``). The winner must be clear: a score of at least 1 and a
-    margin of 0.5 over the runner-up, so "ok", "Hi" or "Umbrella Corp" answer `default`.
+    margin of 0.5 over the runner-up, so "ok", "Hi" or "Umbrella Corp" answer `default`. With the
+    conversation's `current` language, a message leaves it only by a clear lead (1.5 and a margin
+    of 1 over `current`): "bedrijfsnaam is Fietsenmakerij De Spaak" in a Dutch conversation stays
+    Dutch.
     """
     scripted = _script_language(text)
     if scripted:
@@ -283,6 +286,8 @@ def detect_language(text: str, *, default: str = "en") -> str:
             scores[lang] += weight
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], SUPPORTED_LANGUAGES.index(kv[0])))
     (best, top), (_, second) = ranked[0], ranked[1]
+    if current in scores and best != current and (top < 1.5 or top - scores[current] < 1.0):
+        return current
     if top >= 1.0 and top - second >= 0.5:
         return best
     return _greeting_language(text) or default

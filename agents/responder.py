@@ -21,6 +21,7 @@ from agents import lexicon
 from agents.common import comparable, handoff_request, reply, turn_text
 from agents.language import PhraseSet, analyse, content_words
 from agents.sentinel.basics import (
+    announced_question,
     is_acknowledgement,
     is_announcement,
     is_greeting,
@@ -123,12 +124,25 @@ def _asked_again(text: str) -> bool:
 def _another_question(text: str) -> bool:
     """ "great, and can I export contacts too?", "und gibt es eine Testphase?": a question opened by
     a word that adds it to the one before (after an acknowledgement)."""
-    for word in analyse(text).words:
+    words = analyse(text).words
+    for i, word in enumerate(words):
         if word in lexicon.ANOTHER_LEADS:
+            return True
+        # "alright, last one: ...", "one more question, ...": announced as one more.
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if (word in lexicon.ANOTHER_WORDS and nxt in _ONE_MORE) or (
+            word == "one" and nxt in lexicon.COUNT_MORE
+        ):
+            return True
+        at = announced_question(text)
+        if at is not None and at <= i + 2:
             return True
         if word not in lexicon.ACK_WORDS and word not in lexicon.ACK_FILLER:
             return False
     return False
+
+
+_ONE_MORE = frozenset({"one"}) | lexicon.ASK_NOUNS | lexicon.THING_NOUNS
 
 
 def _shared_topic_words(ours: tuple[str, ...], earlier: str) -> int:

@@ -68,7 +68,9 @@ _BOT = phrase_table(lexicon.BOT_WORDS, "bot")
 _REAL = phrase_table(lexicon.REAL_PERSON, "real")
 _REQUEST = phrase_table(lexicon.REQUEST_PHRASES, "request")
 _BOT_QUESTION = phrase_table(lexicon.BOT_QUESTIONS, "bot question")
+_WHO_HANDLES = phrase_table(lexicon.WHO_HANDLES, "who handles")
 _CALLBACK = phrase_table(lexicon.CALLBACK, "callback")
+_WITH_ME = PhraseSet.of(lexicon.WITH_ME)
 _NAMED_PERSON = [re.compile(p, re.IGNORECASE) for p in lexicon.NAMED_PERSON_PRESENT]
 _BOT_REJECTION = PhraseSet.of(lexicon.BOT_REJECTION)
 _EXIST_BEFORE = PhraseSet.of(lexicon.EXIST_BEFORE)
@@ -309,6 +311,41 @@ def _false_friend(a: Analysis, noun: Match) -> bool:
     return False
 
 
+_POLITE_NO = frozenset({"no", "nao", "non"})
+_CAN_YOU = frozenset(
+    {
+        "podes",
+        "puedes",
+        "podrias",
+        "pueden",
+        "podrian",
+        "pode",
+        "podem",
+        "poderia",
+        "poderiam",
+        "puoi",
+        "potete",
+        "potresti",
+        "potreste",
+        "potrebbe",
+    }
+)
+
+
+def _in_question(a: Analysis, index: int) -> bool:
+    """Whether the sentence of word ``index`` ends with a question mark."""
+    rest = a.raw[a.tokens[index].start :]
+    end = min((rest.find(m) for m in ".!\n" if m in rest), default=len(rest))
+    return "?" in rest[: end + 1] or "؟" in rest[: end + 1]
+
+
+def _one_sentence(a: Analysis, i: int, j: int) -> bool:
+    """Whether no full stop, question or exclamation mark stands between words ``i`` and ``j`` (an
+    ellipsis is a pause: "can I talk to... a human?")."""
+    between = a.raw[a.tokens[i].end : a.tokens[j].start].replace("...", "").replace("…", "")
+    return not any(mark in between for mark in ".!?؟")
+
+
 def _negated(a: Analysis, first: int, last: int) -> bool:
     words, tokens = a.words, a.tokens
     clause = tokens[first].clause
@@ -320,6 +357,9 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
             continue
         if _in_the(a, cue) or (m.first > 0 and words[m.first - 1] in _OR_NOT):
             continue  # "bisa tidak ya saya dihubungi", "can you or not": a yes/no question
+        # "¿no me podés pasar con alguien?", "non mi puoi passare un operatore?": a polite question.
+        if cue in _POLITE_NO and set(words[m.last + 1 : m.last + 3]) & _CAN_YOU and _in_question(a, m.first):
+            continue
         # "no I want a human": an interjection before a subject pronoun, not a negation.
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
         if len(m.phrase.slots) == 1 and cue in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
@@ -346,11 +386,13 @@ def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] 
     if not others - ignore:
         return False
     tokens = a.tokens[max(0, first - 3) : last + 1]
-    # "pelanggan saya", "clientes meus": a possessive after the third party is not the customer.
+    # "pelanggan saya", "clientes meus", "admin saya": a possessive after the third party or after
+    # one of the customer's own staff is not the customer.
     own = {
         t.text
         for i, t in enumerate(tokens)
-        if t.clause == clause and not (i and tokens[i - 1].text in lexicon.THIRD_PARTY)
+        if t.clause == clause
+        and not (i and (tokens[i - 1].text in lexicon.THIRD_PARTY or tokens[i - 1].text in _HUMAN))
     }
     return not own & lexicon.FIRST_PERSON
 
@@ -450,7 +492,10 @@ def _find_frames(text: str) -> list[_Frame]:
     frames: list[_Frame] = []
     for call in _CALL_ME.find(words, gap=1):
         # "you can call me Ana" gives a name, "call me crazy" is an idiom, "they call me" a report.
+        # ("Können Sie mich anrufen? Ich erkläre ...": a capital after the question is a new sentence.)
         nxt = a.tokens[call.last + 1] if call.last + 1 < len(words) else None
+        if nxt is not None and nxt.clause != a.tokens[call.last].clause:
+            nxt = None
         if nxt is not None and (a.raw[nxt.start].isupper() or nxt.text in lexicon.CALL_ME_IDIOMS):
             continue
         clause_start = call.first == 0 or a.tokens[call.first - 1].clause != a.tokens[call.first].clause
@@ -517,7 +562,10 @@ def _find_frames(text: str) -> list[_Frame]:
                 continue
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
-                if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS:
+                # "chat aja. jam operasional cs nya sampe jam brp?": a sentence ends in between.
+                if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS and _one_sentence(
+                    a, verb.last, noun.first
+                ):
                     add("talk+noun", verb, noun, 0.95)
             elif noun.last < verb.first and (
                 verb.first - noun.last <= 5
@@ -541,7 +589,13 @@ def _find_frames(text: str) -> list[_Frame]:
                 reach = 5 if _lang(noun) in {"de", "nl"} else 3
                 lead = set(words[max(0, noun.first - reach) : noun.first]) - lexicon.ARTICLES
                 allowed = (gap | lead | inside) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
-                if allowed and not gap & lexicon.RELATIVE_WORDS:
+                # "alguém da equipe pode falar comigo?": the person talks, to the customer.
+                to_me = (
+                    bool(gap & lexicon.REQUEST_MOOD)
+                    and not _plural(words, noun)
+                    and any(m.first == verb.last + 1 for m in _WITH_ME.find(words))
+                )
+                if (allowed or to_me) and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)
     # "sales wale bande ka number milega? direct unse baat karni hai", "is there a sales guy? I'd
     # rather talk to him": a pronoun standing for a person or department named earlier.
@@ -711,6 +765,18 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
                 frames.append(
                     _Frame(rule, m.first, m.last, 0.85, _lang(m), negated, question=table is _BOT_QUESTION)
                 )
+    # "who handles billing?", "chi si occupa delle fatture?": at the start of a sentence or after a
+    # talk verb; not "the guy who handles our billing", "can the tool decide who handles each chat?".
+    for m in _WHO_HANDLES.find(words):
+        lead = [i for i in range(m.first) if tokens[i].clause == tokens[m.first].clause]
+        opens = all(words[i] in lexicon.BARE_FILLER or words[i] in lexicon.GREETING_FILLER for i in lead)
+        # "vorrei parlare con chi si occupa delle fatture": talking to that person.
+        opens = opens or any(
+            0 < m.first - verb.last <= 2 and not set(words[verb.last + 1 : m.first]) & lexicon.ABOUT_WORDS
+            for verb in [*_TALK.find(words), *_CONNECT.find(words)]
+        )
+        if opens and not _about_others(a, m.first, m.last):
+            frames.append(_Frame("who handles", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first)))
     for m in _CALLBACK.find(words):
         before = set(words[max(0, m.first - 2) : m.first])
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
@@ -840,7 +906,7 @@ _OF = frozenset(
 _STAFF_PLURALS = frozenset({"agents", "agentes", "agenten", "reps", "operators", "operatori", "operadores"})
 # Articles (the lexicon's) and the German and Italian ones it leaves out, and "just": what may sit
 # between "or" and the bot word ("oder nur den Bot", "or just a bot").
-_DETERMINERS = lexicon.ARTICLES | {"den", "der", "die", "das", "dem", "il", "gli", "los", "las", "just"}
+_DETERMINERS = lexicon.ARTICLES | lexicon.DETERMINERS | {"just"}
 
 
 def _plural_staff(a: Analysis, noun: Match) -> bool:

@@ -31,9 +31,26 @@ _ENTRY_OF: dict[tuple[str | None, str, float], tuple[str, int]] = {
 }
 _NEGATORS = lexicon.NEGATORS
 _DATIVE = frozenset({"mi", "ci", "ti", "vi", "gli", "le", "me", "te", "nos", "os", "les"})
+# Pronouns and particles between "enough" and what is enough ("es reicht mir ja der Tarif").
+_ENOUGH_FOR = _DATIVE | {"mir", "uns", "dir", "euch", "ja", "auch", "doch"}
 _HEDGES = PhraseSet.of(lexicon.HEDGES)
+_CALM = PhraseSet.of(lexicon.CALM_PHRASES)
 # How much of its weight a complaint keeps after a hedge ("a bit of a nightmare").
 HEDGED = 0.6
+
+
+def _something_after(a: Analysis, last: int) -> bool:
+    """Whether a noun phrase follows the word at ``last`` in its clause, pronouns and particles
+    aside ("es reicht mir der Basic-Tarif", "basta el plan básico")."""
+    words, tokens = a.words, a.tokens
+    i = last + 1
+    while i < len(words) and tokens[i].clause == tokens[last].clause and words[i] in _ENOUGH_FOR:
+        i += 1
+    return (
+        i < len(words)
+        and tokens[i].clause == tokens[last].clause
+        and words[i] in lexicon.ARTICLES | lexicon.DETERMINERS
+    )
 
 
 def _lone_praise_after_a_complaint(
@@ -375,6 +392,9 @@ def detect_frustration(text: str) -> Signal | None:
         # "mi basta sapere gli orari", "me basta con eso": enough for someone, not "enough!".
         if words[m.first] in lexicon.ENOUGH_WORDS and m.first > 0 and words[m.first - 1] in _DATIVE:
             continue
+        # "es reicht mir der Basic-Tarif": enough of something named right after, not "enough!".
+        if set(words[m.first : m.last + 1]) & lexicon.ENOUGH_WORDS and _something_after(a, m.last):
+            continue
         # "my customers hate bots": the customer's own customers' feelings, not about us.
         if len(m.phrase.slots) == 1 and _about_their_people(a, m.first):
             continue
@@ -493,6 +513,9 @@ def detect_frustration(text: str) -> Signal | None:
     else:
         return None
     if positive and not angry and max(weights, default=0.0) < 0.6:
+        score = min(score, 0.4)
+    # "it's fine, I'll wait", "not a big deal": one mild complaint said calmly.
+    if not angry and len(weights) <= 1 and max(weights, default=0.0) <= 0.7 and _CALM.find(words):
         score = min(score, 0.4)
     if cues:
         first, last = min(c[1] for c in cues), max(c[2] for c in cues)

@@ -39,7 +39,8 @@ async def perceive(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     text = turn_text(state)
     language = state.get("language") or runtime.context.config.default_language
     if text:
-        detected = detect_language(text, default="")
+        # The conversation's language holds against a message that is mostly names or one word.
+        detected = detect_language(text, default="", current=state.get("language"))
         if detected:
             language = detected
     transcript = list(state.get("transcript", []))

@@ -787,3 +787,93 @@ def test_a_need_for_the_people_they_serve_is_the_use_case_unasked() -> None:
 )
 def test_a_name_then_what_the_business_is_answers_the_company(text: str, company: str) -> None:
     assert _values(text, "company_name") == {"company_name": company}
+
+
+@pytest.mark.parametrize(
+    ("text", "asking", "company", "use_case"),
+    [
+        (
+            "use case first: abandoned cart reminders for our shopify store",
+            "company_name",
+            None,
+            "abandoned cart reminders for our shopify store",
+        ),
+        ("use case: abandoned cart reminders", "company_name", None, "abandoned cart reminders"),
+        ("Use case - booking reminders", "use_case", None, "booking reminders"),
+        (
+            "Hi! We're O'Neill-Brady Dental Group and we'd like to use WhatsApp for appointment reminders",
+            None,
+            "O'Neill-Brady Dental Group",
+            "appointment reminders",
+        ),
+        (
+            "a gente quer usar pra confirmar agendamento das clientes, sou do Studio Bia Nails & Co 💅",
+            "company_name",
+            "Studio Bia Nails & Co",
+            "confirmar agendamento das clientes",
+        ),
+    ],
+)
+def test_a_labelled_or_led_use_case_is_the_use_case(
+    text: str, asking: str | None, company: str | None, use_case: str
+) -> None:
+    values = _values(text, asking)
+    assert values.get("company_name") == company
+    assert values["use_case"] == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("mostly quote requests from our website visitors", "quote requests from our website visitors"),
+        ("price enquiries from walk-in customers", "price enquiries from walk-in customers"),
+        (
+            "parent communication, daily updates and pickup changes",
+            "parent communication, daily updates and pickup changes",
+        ),
+        ("reservas, confirmaciones y recordatorios", "reservas, confirmaciones y recordatorios"),
+    ],
+)
+def test_what_their_customers_ask_for_and_a_list_of_uses_are_kept_whole(text: str, use_case: str) -> None:
+    assert _use_case_when_asked(text) == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("order updates, we have 300 customers and growing", "order updates"),
+        ("booking reminders, daily around 200 and more on weekends", "booking reminders"),
+    ],
+)
+def test_a_remark_after_the_use_case_is_no_item_of_a_list(text: str, use_case: str) -> None:
+    assert _use_case_when_asked(text) == use_case
+
+
+def test_asking_for_a_quote_is_still_no_use_case() -> None:
+    assert "use_case" not in _values("i want a quote", "use_case")
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("3 Brothers Plumbing, LLC", "3 Brothers Plumbing, LLC"),
+        ("Halcyon Lettings (UK) Ltd", "Halcyon Lettings (UK) Ltd"),
+        ("oh and the name's Crumb & Co. (Leeds) Ltd", "Crumb & Co. (Leeds) Ltd"),
+        ("nama usahanya PT. Maju-Jaya Abadi", "PT. Maju-Jaya Abadi"),
+        ("Société Lemaire-Fils", "Société Lemaire-Fils"),
+        ("empresa Silva", "Silva"),
+        ("company: Acme", "Acme"),
+        (
+            "Salve, scrivo per conto dell'Agriturismo Il Poggiolo s.r.l. di Montepulciano",
+            "Agriturismo Il Poggiolo s.r.l.",
+        ),
+        ("Gupta Sweets naam hai hamari dukaan ka", "Gupta Sweets"),
+        ("bedrijfsnaam is Fietsenmakerij De Spaak", "Fietsenmakerij De Spaak"),
+    ],
+)
+def test_legal_forms_prefixes_and_names_said_first_stay_with_the_name(text: str, company: str) -> None:
+    assert _values(text, "company_name")["company_name"] == company
+
+
+def test_a_name_in_parentheses_with_no_legal_form_after_it_is_a_remark() -> None:
+    assert _values("Kaya Dental (the one in Leeds)", "company_name")["company_name"] == "Kaya Dental"

@@ -127,3 +127,14 @@ def test_lexicon_phrases_written_with_shorthand_match_the_full_word() -> None:
 def test_a_word_repeated_with_a_2_is_read_once() -> None:
     # Indonesian reduplication: "dibales2" is "dibales-dibales"; "mp3" and "me2" are not.
     assert analyse("gk dibales2, rame2 mp3 me2").words == ("gak", "dibales", "rame", "mp3", "me2")
+
+
+def test_a_conversation_keeps_its_language_against_a_message_of_names() -> None:
+    # "is" is English and Dutch; the rest is a name.
+    assert detect_language("bedrijfsnaam is Fietsenmakerij De Spaak", default="", current="nl") == "nl"
+    assert detect_language("ok thanks", default="", current="es") == "es"
+
+
+def test_a_conversation_changes_language_when_the_customer_clearly_does() -> None:
+    assert detect_language("can we switch to english please", default="", current="es") == "en"
+    assert detect_language("thank you so much, very helpful", default="", current="es") == "en"

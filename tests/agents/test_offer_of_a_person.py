@@ -159,3 +159,21 @@ async def test_a_second_question_on_the_same_subject_gets_the_offer_the_same_que
         if c["owner"] != "bot"
     )
     assert conversation["handoff_reason"] == "unresolved"
+
+
+async def test_a_third_different_question_announced_as_the_last_one_keeps_the_bot(h: TestHarness) -> None:
+    wa = "12025550613"
+    await say(h, text(wa, "Hello!", h.clock.now()))
+    await say(h, text(wa, "Can I schedule broadcasts for a specific time zone?", h.clock.now()))
+    sent = await say(h, text(wa, "No worries. Is there an Android app for the inbox?", h.clock.now()))
+    assert any(SECOND_MISS in s for s in sent), sent
+    await say(h, text(wa, "Alright, last one: do you support message templates in Hindi?", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+
+
+async def test_a_yes_in_other_words_takes_the_offer(h: TestHarness) -> None:
+    wa = "12025550614"
+    await say(h, text(wa, "hi", h.clock.now()))
+    await say(h, text(wa, "am i chatting with a bot right now", h.clock.now()))
+    await say(h, text(wa, "yeah go on then 👍", h.clock.now()))
+    assert (await first_listed_conversation(h))["handoff_context"]["reason"] == "explicit_request"

@@ -574,11 +574,12 @@ def test_a_department_an_accountant_a_video_call_and_chat_me_are_requests(text: 
     "text",
     [
         "can customers ask for a human in your bot? like if someone texts 'agent' does it route to my team",
-        "quién se encarga de la facturación?",  # who handles it, with no wish to talk to them
         "we do video calls with our clients, can the inbox log them?",
     ],
 )
-def test_a_word_typed_into_the_customers_bot_and_a_question_who_handles_are_no_requests(text: str) -> None:
+def test_a_word_typed_into_the_customers_bot_and_a_question_about_their_video_calls_are_no_requests(
+    text: str,
+) -> None:
     assert detect_explicit_request(text) is None, text
 
 
@@ -778,3 +779,143 @@ def test_a_customer_saying_who_they_are_still_asks_and_a_customer_of_theirs_does
         assert detect_explicit_request(text) is not None, text
     hypothetical = "y si un cliente mío pide hablar con una persona, el bot lo pasa a un asesor de mi equipo?"
     assert detect_explicit_request(hypothetical) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "who handles billing over there? need to sort an invoice",
+        "hi who deals with refunds",
+        "who's in charge of billing?",
+        "Buongiorno, chi si occupa delle fatture da voi?",
+        "quién se encarga de la facturación?",
+        "wer kümmert sich bei euch um die Rechnungen?",
+        "qui s'occupe de la facturation ?",
+        "quem cuida do financeiro aí?",
+        "siapa yang pegang akun saya?",
+        "vorrei parlare con chi si occupa delle fatture",
+    ],
+)
+def test_asking_who_looks_after_something_of_ours_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the guy who handles our billing quit last week",
+        "who handles the chats when we are offline, the bot?",
+        "can the tool decide who handles each chat?",
+        "I'd like to talk about who handles billing in our team",
+        "I want your sales team to stop calling me",
+        "quiero que su equipo de ventas deje de llamarme",
+        "je veux que votre commercial arrête de m'appeler",
+    ],
+)
+def test_who_does_a_job_in_passing_and_asking_people_to_stop_calling_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text", ["es reicht mir der Basic-Tarif", "mir reicht der Basic-Tarif völlig", "me basta el plan básico"]
+)
+def test_something_being_enough_is_not_enough_said(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+def test_enough_said_is_still_frustration() -> None:
+    _assert_frustrated("Es reicht! Ich kündige")
+    _assert_frustrated("jetzt reichts mir aber, drei mal gefragt und keine antwort")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "honestly my agents are useless at replying on weekends, half the chats just sit there",
+        "el proveedor q teníamos antes era un desastre, nunca contestaban 🙄 por eso estoy mirando opciones",
+        "mere purane vendor ne bohot pareshan kiya tha yaar 😤 aapka free trial milta hai kya?",
+    ],
+)
+def test_complaints_about_their_own_staff_or_a_former_vendor_are_not_about_us(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "someone from your team called me yesterday and I missed it. it's fine, I'll wait for a call again",
+        "bit disappointed the mobile app doesn't have dark mode yet tbh, not a big deal",
+        "kkkk de boa, nao precisa chamar ninguém não, era só curiosidade",
+    ],
+)
+def test_one_mild_complaint_said_calmly_hands_nothing_off(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+def test_a_calm_word_does_not_soften_a_threat_or_an_insult() -> None:
+    _assert_frustrated("your app is useless, no worries I'm cancelling")
+    _assert_frustrated("useless bot. no worries")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'd love to know what exactly we're paying for when the inbox has been down half the day. again.",
+        "Slow clap for the update that wiped all our saved replies 👏👏👏",
+        "nossa que atendimento maravilhoso hein, 4 dias esperando retorno 👏👏👏 parabéns",
+        "bon laissez tomber, vous êtes pas capables de répondre à une question simple",
+        "les pago todos los meses y el bot no responde nada. si no lo arreglan hoy me voy a la competencia",
+        "howa fi eh?? ba2ali 3 ayam ba2ol nafs el moshkla w mafish 7ad beyrod, 7aga t2raf bgad",
+    ],
+)
+def test_indignation_sarcastic_applause_giving_up_and_arabizi_complaints_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "joya. y no me podés pasar con alguien q me arme un quote?",
+        "Können Sie mich einfach anrufen? Ich erkläre das lieber am Telefon.",
+        "est ce que je pourrai avoir qqn au tel svp c plus simple",
+        "mumkin 7ad ykalimni? ana afham a7san bil telephone",
+        "bhai jo integrations dekhta hai usse baat karwa do na",
+        "kak bisa tolong sambungkan ke bagian yang ngurus akun enterprise?",
+        "tbh I'd rather someone phoned me, can you arrange that?",
+        "Genuinely, is anyone at your company actually reading these?",
+        "ja, dann gerne einen Mitarbeiter bitte",
+    ],
+)
+def test_polite_negative_questions_new_sentences_after_a_call_and_regional_wordings_are_requests(
+    text: str,
+) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no me pueden pasar con nadie, ya lo sé",
+        "ga usah ditelpon ya kak, aku lg meeting. chat aja. jam operasional cs nya sampe jam brp?",
+        "admin saya sering telat bales chat customer, di aplikasi ini bisa bikin balasan otomatis gak ya?",
+    ],
+)
+def test_a_statement_a_verb_and_noun_in_two_sentences_and_their_own_staff_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alguém da equipe pode falar comigo?",
+        "una persona puede hablar conmigo?",
+        "Whoever looks after migrations, could they message me here directly?",
+        "am i talking to a robot rn lol. would love a human if thats possible",
+    ],
+)
+def test_someone_asked_to_talk_with_the_customer_and_whoever_does_a_job_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+def test_staff_who_talk_to_the_customer_in_a_product_question_are_no_request() -> None:
+    assert detect_explicit_request("your agents speak to me in english, can they use spanish?") is None
