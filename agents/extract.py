@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from agents import lexicon
 from agents.language import analyse, content_words, fold
-from agents.sentinel.basics import is_acknowledgement, is_announcement
+from agents.sentinel.basics import is_acknowledgement, is_announcement, is_question
 from agents.sentinel.detectors import detect_explicit_request
 from agents.sentinel.frustration import detect_frustration
 
@@ -50,8 +50,13 @@ class Extracted(BaseModel, frozen=True):
 
 _FLAGS = re.IGNORECASE | re.UNICODE
 _COMPANY_LEADS = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS]
-_COMPANY_LEADS_WEAK = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS_WEAK]
-_COMPANY_LEADS_NAMED = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_LEADS_NAMED]
+# A role at the business ("I'm the practice manager at ...") counts asked or not.
+_COMPANY_LEADS_WEAK = [
+    re.compile(p, _FLAGS) for p in (*lexicon.COMPANY_LEADS_ROLE, *lexicon.COMPANY_LEADS_WEAK)
+]
+_COMPANY_LEADS_NAMED = [
+    re.compile(p, _FLAGS) for p in (*lexicon.COMPANY_LEADS_ROLE, *lexicon.COMPANY_LEADS_NAMED)
+]
 _SELF_INTRO = [re.compile(p, _FLAGS) for p in lexicon.SELF_INTRO_LEADS]
 _COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
 # "Oakridge Property Management here - looking to ...": a name of two or more capitalised words
@@ -105,6 +110,7 @@ _BUDGET = re.compile(
 # no shows r killing us").
 _EMOJI = r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]"
 _LEGAL_FORM = r"(?:LLC|L\.L\.C|Inc|Ltd|Limited|GmbH|Pty|Plc|LLP|S\.A|S\.L|B\.V|SRL|S\.r\.l)\b"
+_ENDS_IN_LEGAL_FORM = re.compile(r"\s(?:co|ltd|llc|inc|gmbh|bv|b\.v|srl|s\.r\.l|pty|plc)\.?$", re.IGNORECASE)
 _CLAUSE_END = re.compile(
     # A period ends a clause, but not after a title ("Praxis Dr. Weber", "St. Mary's Clinic").
     # A legal form after a comma or in parentheses goes on ("3 Brothers Plumbing, LLC", "Halcyon
@@ -117,14 +123,15 @@ _CLAUSE_END = re.compile(
     + _LEGAL_FORM
     + r")|"
     + _EMOJI
-    + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)\.(?![A-Z]\.)|\s[-–]\s|"
+    + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)"
+    + r"\.(?![A-Z]\.)|\s[-–]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )
-_TOWN_AFTER = re.compile(r"(?<=\w)\s+(?:in|aus)\s+[A-ZÀ-ÖØ-Þ][\w-]+$")
+_TOWN_AFTER = re.compile(r"(?<=\w)\s+(?:in|aus|uit|a)\s+[A-ZÀ-ÖØ-Þ][\w-]+$")
 # "Agriturismo Il Poggiolo s.r.l. di Montepulciano": after a legal form, the town goes too.
 _TOWN_AFTER_FORM = re.compile(
-    r"(\b(?:s\.r\.l|srl|s\.p\.a|spa|gmbh|ltd|s\.a|s\.l|llc|inc|b\.v|bv)\.?)\s+(?:di|de|da|em|en|à|aus|from)\s+[A-ZÀ-ÖØ-Þ][\w'-]+$",
+    r"(\b(?:s\.r\.l|srl|s\.p\.a|spa|gmbh|ltd|s\.a|s\.l|llc|inc|b\.v|bv)\.?)\s+(?:di|de|da|em|en|à|aus|uit|in|from)\s+[A-ZÀ-ÖØ-Þ][\w'-]+$",
     re.IGNORECASE,
 )
 _INITIALS_END = re.compile(r"\b[A-Z]\.[A-Z]\.$")
@@ -182,6 +189,9 @@ def _clean_name(raw: str) -> str:
             # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
+    # "la esquina del gusto jaja": laughter after the name is not part of it.
+    while len(words) > 1 and _LAUGHTER.fullmatch(words[-1]):
+        words = words[:-1]
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
     # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
     value = _TOWN_AFTER.sub("", value)
@@ -217,7 +227,9 @@ def _is_chatter(text: str) -> bool:
     words = analyse(text).words
     if not words or all(w in _NO_VALUE_WORDS for w in words):
         return True
-    if "?" in text or "¿" in text or "؟" in text:
+    # "does it support multiple agents", "sorry what do you mean by use case lol": a question opens
+    # it ("..., porque ahorita lo hago yo" further on is a reason, not a question).
+    if "?" in text or "¿" in text or "؟" in text or is_question(_FIRST_CLAUSE.split(text, maxsplit=1)[0]):
         return True
     if is_acknowledgement(text) or is_announcement(text) or detect_explicit_request(text) is not None:
         return True
@@ -226,11 +238,17 @@ def _is_chatter(text: str) -> bool:
 
 
 def _looks_like_name(value: str) -> bool:
-    """A short run of capitalised words, or one word: "Brightside Dental", "zentro", "Crumb & Co"."""
-    words = value.split()
+    """A short run of capitalised words, or one word: "Brightside Dental", "zentro", "Crumb & Co",
+    "Les Jardins d'Arthur" (an elided article before a capital)."""
+    words = [_ELIDED.sub("", w) for w in value.split()]
     if len(words) == 1:
         return True
     return len(words) <= 5 and all(_CAPITALISED.match(w) or len(w) <= 3 for w in words)
+
+
+_FIRST_CLAUSE = re.compile(r"[,.;:!\n]")
+_LAUGHTER = re.compile(r"(?:ja){2,}|(?:ha){2,}|(?:he){2,}|k{3,}|rs+|lol|lmao|(?:wk){2,}", re.IGNORECASE)
+_ELIDED = re.compile(r"^[a-z]{1,4}['’](?=[A-ZÀ-ÖØ-Þ])")
 
 
 def _reads_as_a_name(value: str) -> bool:
@@ -376,7 +394,9 @@ def extract_company_name(
     # "Trident Marine, we'd like a call from sales": a name opening the answer counts even when the
     # rest of the message asks for something.
     named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
-    if not named_first and (_is_chatter(text) or looks_like_use_case(text)):
+    if not named_first and (
+        _is_chatter(text) or (looks_like_use_case(text) and not _ENDS_IN_LEGAL_FORM.search(text.strip()))
+    ):
         return None
     # "We'd be using it for appointment reminders, ...": an answer opening with a use case's
     # lead-in is no name ("Parcelpoint here, ... want WhatsApp for alerts" opens with one).
@@ -414,12 +434,13 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
     r"today|currently|right\s+now|hoje|hj|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
     r"like|tipo|o\s+sea|ou\s+seja|i\s+mean|es\s+decir|c'est-[àa]-dire|d\.\s?h\.|cio[èe]|yaitu|matlab|"
     r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|sou|soy|n[óo]s|"
+    r"o\s+pessoal|a\s+gente|la\s+gente|les\s+gens|die\s+leute|there'?s|there\s+(?:is|are)|"
     r"langfristig|sp[äa]ter|vielleicht|maybe|perhaps|eventually|later|talvez|quiz[áa]s|peut-[êe]tre|forse|mungkin|misschien|"
     r"and|y|e|et|und|dan|aur|en|plus|also|roz|daily|har\s+din|setiap\s+hari|todos\s+los\s+d[ií]as|todo\s+dia|"
     r"nous|on|wir|sind|noi|siamo|kami|aku|hum|ham|wij|zijn|"
     # the company named after the use case ("..., the company is called Crumb and Co")
     r"(?:the\s+)?(?:company|business|firm|brand|shop|store)(?:'s)?|(?:la\s+|a\s+|nuestra\s+|nossa\s+)?empresa|"
-    r"(?:l'|notre\s+)entreprise|(?:die\s+|unsere\s+)?firma|l'azienda|(?:het\s+|ons\s+)bedrijf|nama)\b|\d"
+    r"(?:l'|notre\s+)entreprise|(?:die\s+|unsere\s+)?firma|l'azienda|(?:het\s+|ons\s+)?bedrijf|nama)\b|\d"
     # a remark ("nothing fancy", "that's all", "for now")
     r"|(?:nothing\s+(?:fancy|special|else|big)|that'?s\s+(?:it|all)|for\s+now|for\s+starters|if\s+possible|"
     r"nada\s+(?:m[áa]s|especial|del\s+otro\s+mundo)|s[óo]\s+isso|c'est\s+tout|rien\s+de\s+(?:plus|sp[ée]cial)|"
@@ -433,7 +454,8 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 # "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
 _SPACED_DASH = re.compile(r"\s[–—]\s")
 _USE_IT_FOR = re.compile(
-    r"^(?:to\s+)?(?:(?:use|using)\s+(?:it|this|you|whats\s?app|wa)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
+    r"^(?:to\s+)?(?:(?:whats\s?app|het|dit)\s+(?:gebruiken|inzetten)\s+(?:voor|om)|(?:whats\s?app|es|das)\s+(?:f[üu]r|zum|zur)"
+    r"|(?:use|using)\s+(?:it|this|you|whats\s?app|wa)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
     r"|(?:usarlo|usarla|utilizarlo|us[áa]-lo|usar|utilizar)\s+(?:para|pra|pa)|(?:usarlo|utilizzarlo)\s+per"
     # "isko use karna hai wedding orders ki booking ke liye"
     r"|(?:isko|ise|isey|isse|ye|yeh|iska)\s+use\s+(?:karna|karni|karenge|karte|karke)(?:\s+(?:hai|hain|h))?)\s+",
@@ -652,6 +674,7 @@ def extract_fields(
         and strong_company is None
         and "use_case" not in known
         and looks_like_use_case(stripped)
+        and not _ENDS_IN_LEGAL_FORM.search(stripped)  # "salt & sage catering co."
     ):
         answer = "use_case"
     elif (
@@ -689,6 +712,12 @@ def extract_fields(
         use_case = None
     if use_case is not None and company is not None and _inside_the_use_case(company, use_case, text):
         company = None
+    if use_case is not None and company is not None:
+        # "cart abandonment reminders for our online store, Koala Kids Co": the name said at the
+        # end of the use case is not part of it.
+        at = use_case.value.find(company.value)
+        if at >= 3 and use_case.value.endswith(company.value):
+            use_case = use_case.model_copy(update={"value": use_case.value[:at].rstrip(" ,;:-")})
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:
             found.append(item)

@@ -98,6 +98,8 @@ _FUZZY_VERBS = {
 _OWN_WORDS = frozenset().union(*lexicon.LANGUAGE_WORDS.values())
 _PER = frozenset({"por", "par", "per"})
 _GERMAN_ARTICLES = frozenset({"der", "die", "das"})
+_OWN = frozenset({"apne", "apna", "apni", "own"})
+_I_SUBJECT = frozenset({"main", "mai", "mein", "hum", "ham", "i", "we"})
 _MY = frozenset(
     {"my", "our", "mi", "mis", "nuestro", "nuestra", "meu", "minha", "nosso", "nossa", "mon", "ma", "notre"}
     | {"mein", "meine", "meinen", "unser", "unsere", "mio", "mia", "nostro", "nostra", "mijn", "onze"}
@@ -317,6 +319,10 @@ _CAN_YOU = frozenset(
         "podes",
         "puedes",
         "podrias",
+        "podria",
+        "habra",
+        "habria",
+        "puede",
         "pueden",
         "podrian",
         "pode",
@@ -326,10 +332,25 @@ _CAN_YOU = frozenset(
         "puoi",
         "potete",
         "potresti",
+        "pourriez",
+        "pouvez",
+        "pourrais",
+        "peux",
         "potreste",
         "potrebbe",
     }
 )
+
+
+def _polite_negative(a: Analysis, m: Match) -> bool:
+    """ "¿no me podés pasar con alguien?", "vous pourriez pas m'appeler ?", "no habrá alguien que me
+    pueda marcar?": a negative question that asks politely."""
+    words = a.words
+    cue = words[m.first]
+    polite = (cue in _POLITE_NO and bool(set(words[m.last + 1 : m.last + 3]) & _CAN_YOU)) or (
+        cue == "pas" and m.first > 0 and words[m.first - 1] in _CAN_YOU
+    )
+    return polite and _in_question(a, m.first)
 
 
 def _in_question(a: Analysis, index: int) -> bool:
@@ -358,7 +379,7 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
         if _in_the(a, cue) or (m.first > 0 and words[m.first - 1] in _OR_NOT):
             continue  # "bisa tidak ya saya dihubungi", "can you or not": a yes/no question
         # "¿no me podés pasar con alguien?", "non mi puoi passare un operatore?": a polite question.
-        if cue in _POLITE_NO and set(words[m.last + 1 : m.last + 3]) & _CAN_YOU and _in_question(a, m.first):
+        if _polite_negative(a, m):
             continue
         # "no I want a human": an interjection before a subject pronoun, not a negation.
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
@@ -371,12 +392,17 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
     return False
 
 
-def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] = frozenset()) -> bool:
+def _about_others(
+    a: Analysis, first: int, last: int, *, ignore: frozenset[str] = frozenset(), reach: int = 8
+) -> bool:
     """A frame about the bot, customers or conversations ("my customers want to talk to a human"),
-    unless "me"/"I" sits right before or inside it ("the bot is useless I want a human")."""
+    unless "me"/"I" sits right before or inside it ("the bot is useless I want a human"). `reach`
+    is how far back a third party is looked for."""
     clause = a.tokens[first].clause
     # The object can follow the frame: "we want to route support chats to the right team".
-    span = [i for i in range(max(0, first - 8), min(len(a.tokens), last + 3)) if a.tokens[i].clause == clause]
+    span = [
+        i for i in range(max(0, first - reach), min(len(a.tokens), last + 3)) if a.tokens[i].clause == clause
+    ]
     # "soy cliente y quiero hablar con alguien", "I'm a customer": the customer says who they are.
     others = {
         a.words[i]
@@ -393,6 +419,8 @@ def _about_others(a: Analysis, first: int, last: int, *, ignore: frozenset[str] 
         for i, t in enumerate(tokens)
         if t.clause == clause
         and not (i and (tokens[i - 1].text in lexicon.THIRD_PARTY or tokens[i - 1].text in _HUMAN))
+        # "passer la main": a word after an article is a noun, not a pronoun ("main" is Hindi "I").
+        and not (i and tokens[i - 1].text in lexicon.ARTICLES)
     }
     return not own & lexicon.FIRST_PERSON
 
@@ -516,7 +544,15 @@ def _find_frames(text: str) -> list[_Frame]:
             if noun.phrase.tag.startswith("department")
             else frozenset()
         )
-        if _about_others(a, first, last, ignore=own_name):
+        # "... for client reminders and would appreciate speaking with a member of your staff": a
+        # person of ours asked for; only a third party close before it makes the frame theirs.
+        ours = noun.first > verb.last and bool(set(words[noun.first : noun.last + 1]) & lexicon.ABOUT_US)
+        if _about_others(a, first, last, ignore=own_name, reach=3 if ours else 8):
+            return
+        # "mai apne manager se baat karke batata hu": the customer's own manager ("apne": one's own,
+        # the subject's: "aap apne sales wale se baat karwa do" is ours).
+        own = [i for i in range(max(0, noun.first - 2), noun.first) if words[i] in _OWN]
+        if own and set(words[max(0, own[0] - 4) : own[0]]) & _I_SUBJECT:
             return
         # Before the frame, "was" and "did" are politeness ("I was hoping someone could call me"),
         # "fui atendida" and "yesterday" are not.
@@ -640,6 +676,10 @@ def _find_frames(text: str) -> list[_Frame]:
         for noun in humans:
             if _plural(words, noun):
                 continue
+            # "mau tanya jam operasional cs": wanting to ask about them ("I want to ask a human" asks one).
+            asks = [i for i in range(verb.last + 1, noun.first) if words[i] in lexicon.ASK_VERBS]
+            if asks and any(words[i] not in _DETERMINERS for i in range(asks[0] + 1, noun.first)):
+                continue
             after = (
                 noun.first > verb.last
                 and _gap(words, verb.last, noun.first) <= 4
@@ -736,7 +776,7 @@ def _negated_before(a: Analysis, first: int) -> bool:
     clause = a.tokens[first].clause
     for m in _NEG_BEFORE.find(a.words):
         if m.last < first and first - m.last <= 7 and a.tokens[m.first].clause == clause:
-            if _in_the(a, a.words[m.first]):
+            if _in_the(a, a.words[m.first]) or _polite_negative(a, m):
                 continue
             nxt = a.words[m.last + 1] if m.last + 1 < len(a.words) else ""
             if a.words[m.first] in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
@@ -780,10 +820,12 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
     for m in _CALLBACK.find(words):
         before = set(words[max(0, m.first - 2) : m.first])
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
-        if before & _SELF_CALL or nxt in {"you", "u", "ya", "te", "vous"}:
+        # ("can i get a quick call?": the customer gets the call.)
+        if (before & _SELF_CALL and words[m.first] not in _HAVE) or nxt in {"you", "u", "ya", "te", "vous"}:
             continue
         if not _about_others(a, m.first, m.last):
-            frames.append(_Frame("call back", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first)))
+            # "Ein Rückruf ist nicht nötig": a negation after it too.
+            frames.append(_Frame("call back", m.first, m.last, 0.85, _lang(m), _negated(a, m.first, m.last)))
     for pattern in _NAMED_PERSON:
         for named in pattern.finditer(a.raw):
             inside = a.within(named.start(), named.end())

@@ -35,6 +35,7 @@ _DATIVE = frozenset({"mi", "ci", "ti", "vi", "gli", "le", "me", "te", "nos", "os
 _ENOUGH_FOR = _DATIVE | {"mir", "uns", "dir", "euch", "ja", "auch", "doch"}
 _HEDGES = PhraseSet.of(lexicon.HEDGES)
 _CALM = PhraseSet.of(lexicon.CALM_PHRASES)
+_SELF_DEPRECATING = PhraseSet.of(lexicon.SELF_DEPRECATING)
 # How much of its weight a complaint keeps after a hedge ("a bit of a nightmare").
 HEDGED = 0.6
 
@@ -174,18 +175,25 @@ _GREETING_WORDS = frozenset(
 )
 
 
+_HAPPEN = frozenset(
+    {"happen", "happens", "occur", "occurs", "pase", "aconteca", "arrive", "passiert", "succeda"}
+)
+
+
 def _chasing(a: Analysis) -> _Cue | None:
     """Writing again about what was not settled ("just checking in again on the refund I asked
     about", "otra vez yo, lo de ayer quedó en nada"): a word for "again" with one for following up
     or for an earlier time, 0.6. Not with news that things are fine ("tried again yesterday and it
     works now"): thanks alone do not count as such news."""
     words = a.words
-    # "hi again", "hola de nuevo": a greeting, not a follow-up.
+    # "hi again", "hola de nuevo": a greeting, not a follow-up; "so this doesn't happen again": a
+    # wish for the future.
     again = [
         i
         for i, w in enumerate(words)
         if (w in lexicon.AGAIN_WORDS or (i > 0 and (words[i - 1], w) in lexicon.AGAIN_PAIRS))
         and not set(words[max(0, i - 3) : i]) & _GREETING_WORDS
+        and not (i > 0 and words[i - 1] in _HAPPEN)
     ]
     if not again:
         return _sent_and_nothing(words)
@@ -289,7 +297,22 @@ _ABOUT_US = frozenset({"you", "your", "u", "ur", "this", "it", "yours"})
 _THEIR_PEOPLE = frozenset({"them", "their"})
 # Verbs between a subject and how it feels: "my customers get VERY angry".
 _LINKING = frozenset(
-    {"get", "gets", "got", "getting", "are", "is", "were", "was", "become", "becomes", "feel", "feels"}
+    {
+        "get",
+        "gets",
+        "got",
+        "getting",
+        "are",
+        "is",
+        "were",
+        "was",
+        "become",
+        "becomes",
+        "feel",
+        "feels",
+        "all",
+        "both",
+    }
 )
 
 
@@ -386,6 +409,9 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         if len(m.phrase.slots) == 1 and _own_skill(words, m.first):
             continue
+        # "travelling all week with terrible signal": their surroundings, not us.
+        if len(m.phrase.slots) == 1 and m.last + 1 < len(words) and words[m.last + 1] in lexicon.SURROUNDINGS:
+            continue
         # "il piano Business basta?": in a question, "enough" asks whether something suffices.
         if words[m.first] in lexicon.ENOUGH_WORDS and _in_a_question(a, m.first):
             continue
@@ -419,6 +445,9 @@ def detect_frustration(text: str) -> Signal | None:
         (w * HEDGED, f, last, rule, tag) if {f - 1, f - 2} & hedge_ends else (w, f, last, rule, tag)
         for w, f, last, rule, tag in cues
     ]
+    # "this is gonna sound dumb but ...", "dumb question": the customer on their own question.
+    modest = _SELF_DEPRECATING.find(words)
+    cues = [c for c in cues if not any(m.first <= c[1] and c[2] <= m.last for m in modest)]
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
     # "our old provider never answered, total nightmare": complaints about another business.

@@ -877,3 +877,143 @@ def test_legal_forms_prefixes_and_names_said_first_stay_with_the_name(text: str,
 
 def test_a_name_in_parentheses_with_no_legal_form_after_it_is_a_remark() -> None:
     assert _values("Kaya Dental (the one in Leeds)", "company_name")["company_name"] == "Kaya Dental"
+
+
+@pytest.mark.parametrize(
+    ("text", "asking", "company"),
+    [
+        ("salt & sage catering co.", "company_name", "salt & sage catering co"),
+        ("O'Neill Bros. Plumbing & Heating", "company_name", "O'Neill Bros. Plumbing & Heating"),
+        ("Les Jardins d'Arthur", "company_name", "Les Jardins d'Arthur"),
+        (
+            "Hello, I'm the practice manager at St. Mary's Road Surgery, saw your ad on Facebook",
+            None,
+            "St. Mary's Road Surgery",
+        ),
+        ("Halo kak, saya dari PT Sinar Jaya Abadi", None, "PT Sinar Jaya Abadi"),
+        (
+            "Ciao! ho visto la vostra pubblicità, lavoro per Trattoria Da Gino a Bologna",
+            None,
+            "Trattoria Da Gino",
+        ),
+        ("Wij zijn De Spaak Fietsen uit Utrecht.", None, "De Spaak Fietsen"),
+        ("Wij zijn Van Dijk Fietsen B.V. uit Utrecht", None, "Van Dijk Fietsen B.V."),
+    ],
+)
+def test_lower_case_names_with_a_legal_form_roles_and_workplaces_give_the_company(
+    text: str, asking: str | None, company: str
+) -> None:
+    assert _values(text, asking)["company_name"] == company
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "Hi! Keen to use this for cart abandonment reminders for our online store, Koala Kids Co",
+            "cart abandonment reminders for our online store",
+        ),
+        (
+            "Wir möchten WhatsApp für Terminabsprachen mit Kunden und Angebotsanfragen nutzen",
+            "Terminabsprachen mit Kunden und Angebotsanfragen",
+        ),
+        ("we willen WhatsApp gebruiken voor reparatie-updates aan klanten", "reparatie-updates aan klanten"),
+        (
+            "queremos usar pra atendimento de orçamentos, o pessoal manda foto da peça e a gente responde",
+            "atendimento de orçamentos",
+        ),
+        (
+            "a empresa é a Mundo Pet Rações, a gente quer automatizar os pedidos de delivery",
+            "automatizar os pedidos de delivery",
+        ),
+        (
+            "We need a shared inbox for our 12 support agents, currently everyone's on separate phones",
+            "a shared inbox for our 12 support agents",
+        ),
+    ],
+)
+def test_the_use_case_leaves_out_the_channel_verb_the_company_and_a_remark(text: str, use_case: str) -> None:
+    assert _values(text, None)["use_case"] == use_case
+
+
+def test_an_answer_that_names_the_main_thing_gives_the_thing() -> None:
+    text = "Honestly the main thing is driver ETA updates to customers. At the moment drivers text people"
+    assert _use_case_when_asked(text) == "driver ETA updates to customers"
+
+
+@pytest.mark.parametrize(
+    ("text", "asking", "company"),
+    [
+        (
+            "Bonjour, je suis la responsable administrative du Cabinet Moreau & Associés, à Lyon",
+            None,
+            "Cabinet Moreau & Associés",
+        ),
+        (
+            "Hi, I'm Sophie, operations lead at Kestrel Removals (Bristol). We want a shared inbox",
+            None,
+            "Kestrel Removals",
+        ),
+        (
+            "Ich bin Praxismanagerin bei der Physiotherapie Bergblick in Innsbruck",
+            "company_name",
+            "Physiotherapie Bergblick",
+        ),
+        ("It's Marlow's Garden Centre, we're out in Stroud", "company_name", "Marlow's Garden Centre"),
+        ("O restaurante chama-se Tasca do Zé, em Braga", "company_name", "Tasca do Zé"),
+        (
+            "mira tenemos una heladeria en rosario que se llama la esquina del gusto jaja",
+            "company_name",
+            "esquina del gusto",
+        ),
+        ("im with brickhouse fitness, 3 gyms, like 25 staff", "company_name", "brickhouse fitness"),
+        (
+            "Hoi! we willen klantvragen over bezorging automatiseren, bedrijf is Fietsenmaker Bakker",
+            None,
+            "Fietsenmaker Bakker",
+        ),
+    ],
+)
+def test_roles_answers_opened_by_it_is_and_names_said_with_laughter_give_the_company(
+    text: str, asking: str | None, company: str
+) -> None:
+    assert _values(text, asking)["company_name"] == company
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "Firma: Alpentech AG, ca. 120 Leute. Einsatz: Kundensupport für unsere Heizungssteuerungen.",
+            "Kundensupport für unsere Heizungssteuerungen",
+        ),
+        (
+            "Servus, wir suchen was, um Terminerinnerungen für unsere Patienten zu verschicken",
+            "Terminerinnerungen für unsere Patienten zu verschicken",
+        ),
+        (
+            "Olá, procuramos uma solução para confirmar reservas de mesa pelo WhatsApp",
+            "confirmar reservas de mesa pelo WhatsApp",
+        ),
+        (
+            "main Sandeep, Krishna Agro se. farmers ko mandi rates aur order updates bhejne ke liye chahiye",
+            "farmers ko mandi rates aur order updates bhejne",
+        ),
+        (
+            "We want a shared inbox for quote requests, there's 4 of us replying and we keep doubling up",
+            "a shared inbox for quote requests",
+        ),
+    ],
+)
+def test_labels_searches_for_a_tool_and_needs_said_in_hinglish_give_the_use_case(
+    text: str, use_case: str
+) -> None:
+    assert _values(text, None)["use_case"] == use_case
+
+
+@pytest.mark.parametrize(
+    "text", ["does it support multiple agents", "sorry what do you mean by use case lol", "Très bien"]
+)
+def test_a_question_or_an_ok_answers_neither_field(text: str) -> None:
+    assert _values(text, "company_name") == {}
+    assert _values(text, "use_case") == {}

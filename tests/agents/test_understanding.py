@@ -9,6 +9,7 @@ import pytest
 
 from agents.extract import extract_fields, looks_like_use_case
 from agents.sentinel.basics import (
+    is_acknowledgement,
     is_announcement,
     is_greeting,
     is_pleasantry,
@@ -919,3 +920,143 @@ def test_someone_asked_to_talk_with_the_customer_and_whoever_does_a_job_are_requ
 
 def test_staff_who_talk_to_the_customer_in_a_product_question_are_no_request() -> None:
     assert detect_explicit_request("your agents speak to me in english, can they use spanish?") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We are considering your platform for client reminders and would appreciate speaking with a "
+        "member of your staff at your earliest convenience.",
+        "Können wir dazu kurz mit jemandem aus Ihrem Vertrieb telefonieren?",
+        "ah ok fair. yeah go on then, put me through, it's easier for what I need",
+        "la verdad prefiero que alguien me lo explique por llamada porque por aquí me pierdo",
+        "mira escribo muy lento con el celular, no me podría marcar un asesor?",
+        "en fait vous pourriez pas m'appeler plutôt ? ce sera plus simple",
+        "y'a-tu moyen de parler à un vrai monde? 🙏",
+        "3afak bghit nhder m3a chi wa7d mn l'équipe dyalkom",
+        "fi 7ada insan fiyye e7ki ma3o? 3ande so2al tawil shway",
+    ],
+)
+def test_formal_letters_phone_verbs_explanations_and_regional_wordings_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if a client wants to speak with one of your people, does the bot transfer?",
+        "can my customers talk to a member of your staff from the chat?",
+        "Bitte senden Sie mir Ihre Broschüre zu. Ein Rückruf ist nicht nötig.",
+        "مب لازم تتصلون علي، بس ابا اعرف الاسعار لو سمحتوا",
+        "vous pouvez pas m'appeler, je suis en réunion",
+        "wir telefonieren oft mit unseren Kunden, geht das auch per WhatsApp?",
+    ],
+)
+def test_their_customers_a_call_declined_after_it_and_a_statement_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Una dey whine me ni? I want my money back today or I go report una everywhere",
+        "wow, great job guys. 3 days without being able to send a template. really top notch service 👏👏",
+        "I've given you the company name, now you want a use case, then what, my blood type? this is painful",
+        "kok nanya terus sih, ribet amat. udah lah ga jadi, males",
+        "I am writing to express our serious dissatisfaction with your service. Should this not be resolved "
+        "by tomorrow, we will be terminating our contract and seeking compensation.",
+        "I've emailed twice. If I don't hear back today I'm leaving a review on G2",
+        "charged for the Pro plan which none of us ever picked. What kind of scam are you running??",
+        "ma state scherzando?? vi pago ogni mese per questo? vi lascio una recensione da una stella ovunque",
+        "che son unos chantas, me cobraron el anual y todavía no me activaron nada",
+    ],
+)
+def test_pidgin_sarcastic_praise_formal_complaints_and_regional_insults_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no need to call me btw, I'm travelling all week with terrible signal so text works best",
+        "the customers are all furious with ME 😩 not your problem obviously. do you have a free trial?",
+        "bhaiya mera staff bilkul kaam nahi karta, customers ke message pe reply hi nahi dete 😤",
+        "At the moment the drivers text people from their own phones which is a GDPR nightmare.",
+        "onze vorige tool was echt om zeep, ge kreeg nooit antwoord. hoe zit da bij jullie?",
+        "ok this is gonna sound dumb but how do I reset my password lol",
+    ],
+)
+def test_their_surroundings_their_staff_their_situation_today_and_a_modest_question_are_not_about_us(
+    text: str,
+) -> None:
+    _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you book me in for a demo with one of your team? mornings are best",
+        "can i just get a quick call? 5-10 mins is fine, mornings pst",
+        "Could someone in your accounts team sort that for me please?",
+        "bet. can i like facetime someone to see how it works",
+        "Je souhaiterais m'entretenir avec l'un de vos conseillers au sujet de notre abonnement.",
+        "no habrá alguien que me pueda marcar para explicarme?",
+        "I want to ask a human",
+    ],
+)
+def test_demos_quick_calls_jobs_for_a_person_and_formal_wordings_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kak, mau tanya jam operasional cs nya sampai jam berapa ya? ga usah ditelpon, chat aja",
+        "i want to ask about your support team hours",
+        "theek hai, mai apne manager se baat karke batata hu",
+        "vos chatbots peuvent passer la main à un agent humain de mon équipe quand un client le demande ?",
+    ],
+)
+def test_asking_about_people_their_own_manager_and_a_feature_for_their_team_are_no_requests(
+    text: str,
+) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We've had nothing but problems since we signed up. If this isn't sorted by Friday we're taking our "
+        "business elsewhere.",
+        "Ehrlich gesagt ist das jetzt das Letzte. Keiner von Ihnen meldet sich. So nicht!",
+        "nossa que ajuda maravilhosa hein 🙄 parabéns",
+    ],
+)
+def test_threats_to_take_the_business_elsewhere_and_formal_german_anger_are_frustration(text: str) -> None:
+    _assert_frustrated(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can I use your platform to send delivery updates automatically so this doesn't happen again?",
+        "a gente saiu de outra plataforma pq o suporte deles era péssimo kkk",
+        "o atendente da empresa que a gente usava antes era péssimo, nunca respondia nada kkk",
+        "yaar ye call center wale log din bhar phone karke pareshan karte hai 😂 aapka opening time kya hai",
+        "we zijn net overgestapt van een andere tool, hun support was echt a total disaster lol",
+        "الشركة اللي كنا نتعامل معها قبل كانت سيئة جداً في الدعم. هل عندكم فترة تجربة مجانية؟",
+    ],
+)
+def test_a_wish_for_the_future_and_another_platform_in_more_wordings_are_not_about_us(text: str) -> None:
+    _assert_below_the_threshold(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Done, that worked, cheers", "grand, got it", "sound", "ok no problem", "Très bien"]
+)
+def test_more_ways_of_saying_ok_are_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+def test_a_quick_q_announces_a_question() -> None:
+    assert is_announcement("hi, quick q")
