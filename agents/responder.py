@@ -125,6 +125,7 @@ def _another_question(text: str) -> bool:
     """ "great, and can I export contacts too?", "und gibt es eine Testphase?": a question opened by
     a word that adds it to the one before (after an acknowledgement)."""
     words = analyse(text).words
+    announced = announced_question(text)
     for i, word in enumerate(words):
         if word in lexicon.ANOTHER_LEADS:
             return True
@@ -134,8 +135,7 @@ def _another_question(text: str) -> bool:
             word == "one" and nxt in lexicon.COUNT_MORE
         ):
             return True
-        at = announced_question(text)
-        if at is not None and at <= i + 2:
+        if announced is not None and announced <= i + 2:
             return True
         if word not in lexicon.ACK_WORDS and word not in lexicon.ACK_FILLER:
             return False
