@@ -807,13 +807,16 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
                 )
     # "who handles billing?", "chi si occupa delle fatture?": at the start of a sentence or after a
     # talk verb; not "the guy who handles our billing", "can the tool decide who handles each chat?".
-    for m in _WHO_HANDLES.find(words):
+    handled = list(_WHO_HANDLES.find(words))
+    # The talk and connect verbs are looked up once for all the matches, and only when there are some.
+    verb_ends = [v.last for v in (*_TALK.find(words), *_CONNECT.find(words))] if handled else []
+    for m in handled:
         lead = [i for i in range(m.first) if tokens[i].clause == tokens[m.first].clause]
         opens = all(words[i] in lexicon.BARE_FILLER or words[i] in lexicon.GREETING_FILLER for i in lead)
         # "vorrei parlare con chi si occupa delle fatture": talking to that person.
         opens = opens or any(
-            0 < m.first - verb.last <= 2 and not set(words[verb.last + 1 : m.first]) & lexicon.ABOUT_WORDS
-            for verb in [*_TALK.find(words), *_CONNECT.find(words)]
+            0 < m.first - end <= 2 and not set(words[end + 1 : m.first]) & lexicon.ABOUT_WORDS
+            for end in verb_ends
         )
         if opens and not _about_others(a, m.first, m.last):
             frames.append(_Frame("who handles", m.first, m.last, 0.85, _lang(m), _negated_before(a, m.first)))
