@@ -22,7 +22,39 @@ def turn_text(state: State) -> str:
         for m in state.get("incoming", [])
         if m["kind"] in TEXT_KINDS and m["text"] and not _MEDIA_PLACEHOLDER.match(m["text"].strip())
     ]
-    return "\n".join(p.strip() for p in parts if p.strip())
+    return apply_corrections("\n".join(p.strip() for p in parts if p.strip()))
+
+
+# "*person" after "can I talk to a real purse": the chat convention for correcting a word just
+# typed (a star before the word, no closing star: "*bold*" is formatting).
+_CORRECTION = re.compile(r"(?<![\w*])\*([^\W\d_][\w'-]{1,30})(?![\w*])")
+
+
+def apply_corrections(text: str) -> str:
+    """`text` with each "*word" correction put in place of the word it corrects: the most similar
+    earlier word with the same first letter (similarity of at least half), the correction itself
+    dropped. A star with no such word before it is left as it is."""
+    if "*" not in text:
+        return text
+    from rapidfuzz import fuzz  # imported only for the rare message that has a star
+
+    for m in reversed(list(_CORRECTION.finditer(text))):
+        word = m.group(1)
+        before = text[: m.start()]
+        candidates = [
+            (fuzz.ratio(w.group(0).lower(), word.lower()), w)
+            for w in re.finditer(r"[^\W\d_][\w'-]*", before)
+            if w.group(0)[0].lower() == word[0].lower() and w.group(0).lower() != word.lower()
+        ]
+        if not candidates:
+            continue
+        score, best = max(candidates, key=lambda c: (c[0], c[1].start()))
+        if score < 50:
+            continue
+        rest = text[m.end() :]
+        between = before[best.end() :].rstrip(" .,\n")
+        text = before[: best.start()] + word + between + (" " if rest[:1].isalnum() else "") + rest
+    return text.strip()
 
 
 def last_message(state: State) -> TurnMessage | None:

@@ -24,7 +24,13 @@ from pydantic import BaseModel, Field
 
 from agents import lexicon
 from agents.language import analyse, content_words, fold
-from agents.sentinel.basics import is_acknowledgement, is_announcement, is_question
+from agents.sentinel.basics import (
+    is_acknowledgement,
+    is_announcement,
+    is_greeting,
+    is_question,
+    social_prefix,
+)
 from agents.sentinel.detectors import detect_explicit_request
 from agents.sentinel.frustration import detect_frustration
 
@@ -149,6 +155,12 @@ _DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Cia)|\b[A
 
 
 # "Crumb and Co", "Smith & Sons", "Rossi e Figli": a conjunction that is part of the name.
+# Articles that names take as their own first word ("La Esquina del Gusto", "The Old Mill").
+_OWN_ARTICLES = frozenset({"la", "el", "los", "las", "le", "les", "il", "lo", "the", "l"})
+# "of" in a name after its trade: "Cocina de Abuela", "Taller del Norte", "Boulangerie du Coin".
+_WHOSE = frozenset({"de", "del", "do", "da", "dos", "das", "di", "du", "della", "dello", "des"})
+# Words that join two parts of one name ("Jones Plumbing and Heating", "Salt & Sage").
+_NAME_JOINERS = frozenset({"and", "&", "y", "e", "et", "und", "en", "dan", "aur", "n"})
 _PARTNERS = re.compile(
     r"(?:Co|Company|Sons|Daughters|Partners|Associates|Brothers|Bros|Figli|Hijos|Filhos|S(?:ö|oe)hne|Zonen|Fils)\b\.?",
     re.UNICODE,
@@ -158,10 +170,23 @@ _PARTNERS = re.compile(
 def _clause_end(raw: str) -> re.Match[str] | None:
     cut = _CLAUSE_END.search(raw)
     while cut is not None and cut.group(0).strip() and cut.group(0).strip()[0].isalpha():
-        if not _PARTNERS.match(raw, cut.end()):
+        if not _PARTNERS.match(raw, cut.end()) and not _second_trade(raw, cut):
             break
         cut = _CLAUSE_END.search(raw, cut.end())
     return cut
+
+
+def _second_trade(raw: str, joiner: re.Match[str]) -> bool:
+    """ "jones plumbing and heating": the joiner between two trades is inside the name."""
+    before = raw[: joiner.start()].split()
+    rest = _CLAUSE_END.search(raw, joiner.end())
+    after = raw[joiner.end() : rest.start() if rest else len(raw)].split()
+    return (
+        bool(before)
+        and fold(before[-1]).strip(",") in lexicon.TRADE_NOUNS
+        and 1 <= len(after) <= 2
+        and fold(after[-1]).strip(".,!?") in lexicon.TRADE_NOUNS
+    )
 
 
 def _clean_name(raw: str) -> str:
@@ -176,16 +201,26 @@ def _clean_name(raw: str) -> str:
     value = _SCRIPT_CHANGE.split(value, maxsplit=1)[0]
     words = value.split()
     # "a Padaria Central" drops its article; "Le Petit Atelier" keeps it, capitalised as part of the name.
+    # An article before a lowercase name may be the name's own ("la esquina del gusto", "the blue
+    # door bakery"): it stays; one a sentence puts there goes ("wir sind die weber & söhne kg").
     while (
         words
         and words[0].islower()
         and fold(words[0]).rstrip("'") in lexicon.NAME_ARTICLES
         and len(words) > 1
+        and not (words[1].islower() and fold(words[0]).rstrip("'") in _OWN_ARTICLES)
     ):
         words = words[1:]
     for i, word in enumerate(words):
         partners = i + 1 < len(words) and _PARTNERS.fullmatch(words[i + 1].rstrip(",!?"))
-        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP and not partners:
+        # "Jones Plumbing and Heating": a second trade joined to the first is part of the name.
+        trades = (
+            fold(word) in _NAME_JOINERS
+            and fold(words[i - 1]).strip(",") in lexicon.TRADE_NOUNS
+            and 1 <= len(words) - i - 1 <= 2
+            and fold(words[-1]).strip(".,!?") in lexicon.TRADE_NOUNS
+        )
+        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP and not partners and not trades:
             # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
@@ -201,6 +236,14 @@ def _clean_name(raw: str) -> str:
     if _INITIALS_END.search(value) or (value.endswith(".") and _DOTTED_SUFFIX.search(value[:-1])):
         return value.rstrip(",;:!")
     return value.rstrip(".,;:!")
+
+
+def _without_article(value: str) -> str:
+    """`value` without a leading article of its own ("la brasserie du parc" -> "brasserie du parc")."""
+    words = value.split()
+    if len(words) > 1 and fold(words[0]).rstrip("'") in _OWN_ARTICLES:
+        return " ".join(words[1:])
+    return value
 
 
 def _plausible_name(value: str) -> bool:
@@ -225,7 +268,7 @@ def _is_chatter(text: str) -> bool:
     """Greetings, thanks, questions (asked or announced) and requests for a human: never a field
     value."""
     words = analyse(text).words
-    if not words or all(w in _NO_VALUE_WORDS for w in words):
+    if not words or all(w in _NO_VALUE_WORDS for w in words) or is_greeting(text):
         return True
     # "does it support multiple agents", "sorry what do you mean by use case lol": a question opens
     # it ("..., porque ahorita lo hago yo" further on is a reason, not a question).
@@ -261,6 +304,28 @@ def _reads_as_a_name(value: str) -> bool:
     if any(w in lexicon.PEOPLE_SERVED for w in words):
         return False
     return not any(w in lexicon.FUNCTION_WORDS and w not in lexicon.NAME_ARTICLES for w in words)
+
+
+def _trade_name(text: str) -> bool:
+    """A short answer that ends with the kind of business it is, with no word of a sentence in it:
+    "ridgeway auto repair", "jones plumbing and heating", "salt & sage catering". Asked for the
+    company, it is the name, lowercase or not; "appointment reminders for the clinic" is not one."""
+    words = [fold(w).strip(".,!?()") for w in text.split()]
+    words = [w for w in words if w]
+    if not 2 <= len(words) <= 5:
+        return False
+    # "la cocina de abuela", "taller del norte", "boulangerie du coin": the trade, then whose.
+    head = words[1:] if words[0] in lexicon.NAME_ARTICLES else words
+    trade_first = len(head) >= 2 and head[0] in lexicon.TRADE_NOUNS and head[1] in _WHOSE
+    if words[-1] not in lexicon.TRADE_NOUNS and not trade_first:
+        return False
+    return not any(
+        w in lexicon.FUNCTION_WORDS
+        and w not in lexicon.NAME_ARTICLES
+        and w not in _NAME_JOINERS
+        and not (trade_first and w in _WHOSE)
+        for w in words
+    )
 
 
 def looks_like_use_case(text: str) -> bool:
@@ -347,7 +412,13 @@ def extract_company_name(
             if end is not None and text[end.start()] == "?":
                 continue
             # "we're a chain of 3 barbershops": an English indefinite article describes the business.
-            if _DESCRIBED.match(text, m.end()) and re.match(r"(?:we|i)\b", m.group(0), re.IGNORECASE):
+            we = re.match(r"(?:we|i)\b", m.group(0), re.IGNORECASE) is not None
+            # "We're an NGO, Hope Harbor Foundation, and we want ...": the name beside what they are.
+            beside = _NAMED_AFTER_DESCRIPTION.match(text, m.end()) if we else None
+            if beside is not None and _plausible_name(_clean_name(beside.group(1))):
+                value = _clean_name(beside.group(1))
+                return Extracted(field="company_name", value=value, evidence=beside.group(0), confidence=0.75)
+            if _DESCRIBED.match(text, m.end()) and we:
                 continue
             value = _clean_name(text[m.end() :])
             # Unasked, the name must look like one: two capitalised words, or one beside a use
@@ -359,8 +430,10 @@ def extract_company_name(
             named = value[0].isupper() or (
                 asked
                 and value[0].isalpha()  # "wir sind 6 Leute": a head count, not a name
-                and len(value.split()) <= 5
-                and fold(value.split()[0]) not in lexicon.FUNCTION_WORDS
+                and len(_without_article(value).split()) <= 5
+                and fold(_without_article(value).split()[0]) not in lexicon.FUNCTION_WORDS
+                # "its for lesson bookings" says what it is for; "it's for blue door bakery" whom.
+                and (_trade_name(value) or not re.search(r"\bfor\s*$", m.group(0), re.IGNORECASE))
             )
             if _plausible_name(value) and named and clear:
                 return Extracted(
@@ -395,7 +468,12 @@ def extract_company_name(
     # rest of the message asks for something.
     named_first = first != text.strip() and _looks_like_name(first.strip()) and not _is_chatter(first)
     if not named_first and (
-        _is_chatter(text) or (looks_like_use_case(text) and not _ENDS_IN_LEGAL_FORM.search(text.strip()))
+        _is_chatter(text)
+        or (
+            looks_like_use_case(text)
+            and not _ENDS_IN_LEGAL_FORM.search(text.strip())
+            and not _trade_name(text.strip())
+        )
     ):
         return None
     # "We'd be using it for appointment reminders, ...": an answer opening with a use case's
@@ -418,6 +496,12 @@ def extract_company_name(
 
 
 _DESCRIBED = re.compile(r"an?\s+[a-z]")
+# A short description, a comma, then two or more capitalised words set off by a comma or the end.
+_NAMED_AFTER_DESCRIPTION = re.compile(
+    r"an?\s+[^,.!?]{1,40},\s*([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)){1,4})"
+    r"(?=\s*(?:,|\.|!|$|\s(?:and|y|et|und|e)\b))",
+    re.UNICODE,
+)
 
 
 _SELF_NAMING = re.compile(
@@ -571,6 +655,10 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
         (x for x in sentences if not is_acknowledgement(x) and not _only_chatter(x)),
         sentences[0] if sentences else "",
     )
+    # "g'day so basically its for lesson bookings": the greeting goes first.
+    greeting = social_prefix(value)
+    if greeting and greeting < len(analyse(value).words):
+        value = value[analyse(value).tokens[greeting].start :]
     for _ in range(3):  # "well, mainly to ..." peels two leads
         for pattern in _USE_CASE_ANSWER_LEADS:
             trimmed = pattern.sub("", value, count=1)
@@ -593,6 +681,9 @@ def _asks_for_information(use_case: Extracted) -> bool:
     words = content_words(use_case.value)
     if len(words) >= 2 and set(words) & lexicon.ENQUIRY_WORDS:
         return False  # "quote requests from our website": what their customers ask for
+    opening = analyse(use_case.value).words[:1]
+    if len(words) >= 2 and opening and opening[0] in lexicon.MAKE_VERBS:
+        return False  # "fazer orçamento de peças": quotes they make for their customers
     return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
 
 
@@ -675,6 +766,7 @@ def extract_fields(
         and "use_case" not in known
         and looks_like_use_case(stripped)
         and not _ENDS_IN_LEGAL_FORM.search(stripped)  # "salt & sage catering co."
+        and not _trade_name(stripped)  # "ridgeway auto repair"
     ):
         answer = "use_case"
     elif (

@@ -128,7 +128,9 @@ def _another_question(text: str) -> bool:
     announced = announced_question(text)
     for i, word in enumerate(words):
         if word in lexicon.ANOTHER_LEADS:
-            return True
+            # A bare "and ...?" after two misses ("¿Y con Mercado Libre?", "Und lassen sich ...?")
+            # is one more thing the bot cannot do; "great, and ...?" is a satisfied customer's.
+            return i > 0
         # "alright, last one: ...", "one more question, ...": announced as one more.
         nxt = words[i + 1] if i + 1 < len(words) else ""
         if (word in lexicon.ANOTHER_WORDS and nxt in _ONE_MORE) or (

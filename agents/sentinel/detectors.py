@@ -722,24 +722,45 @@ def _find_frames(text: str) -> list[_Frame]:
                 continue
             # "CS nya lagi online gak?": a clitic or "now" between does not count.
             near = cue.first - noun.last > 0 and _gap(words, noun.last, cue.first, light=_NOW) <= reach
-            if near and not _plural(words, noun):
+            # "Manager here, we need pricing for 5 seats": who is writing, not who they want.
+            introduces = (
+                words[cue.first] == "here"
+                and not _in_question(a, cue.first)
+                and cue.last + 1 < len(words)
+                and words[cue.last + 1] not in lexicon.BARE_FILLER
+                and (noun.first == 0 or a.raw[: a.tokens[noun.first].start].rstrip()[-1:] in {".", "!", "\n"})
+            )
+            if near and not _plural(words, noun) and not introduces:
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
     # "no bot, human please").
-    if humans and len(words) <= 10:
+    # In a longer message, the clause must be a sentence of its own ("human pls. I own a tire shop
+    # and don't have time for menus").
+    if humans:
         noun_tokens = {i for n in humans for i in range(n.first, n.last + 1)}
         clauses: dict[int, list[int]] = {}
         for i, token in enumerate(a.tokens):
             clauses.setdefault(token.clause, []).append(i)
         for indexes in clauses.values():
-            if len(indexes) <= 6 and all(
-                i in noun_tokens or words[i] in lexicon.BARE_FILLER for i in indexes
+            if (
+                len(indexes) <= 6
+                and (len(words) <= 10 or _own_sentence(a, indexes[0], indexes[-1]))
+                and all(i in noun_tokens or words[i] in lexicon.BARE_FILLER for i in indexes)
             ):
                 bare = next((n for n in humans if n.first in indexes), None)
                 if bare is not None:
                     negated = _negated(a, bare.first, bare.last)
                     frames.append(_Frame("bare noun", bare.first, bare.last, 0.9, _lang(bare), negated))
     return frames
+
+
+def _own_sentence(a: Analysis, first: int, last: int) -> bool:
+    """Whether words ``first..last`` make a sentence by themselves: nothing but spaces, emoji or
+    closing marks before them since the last sentence, and a full stop or "!" right after."""
+    before = a.raw[: a.tokens[first].start].rstrip()
+    after = a.raw[a.tokens[last].end :].lstrip()
+    opens = not before or before[-1] in ".!?\n"
+    return opens and (after[:1] in {".", "!"} or after.startswith("\n")) and not after.startswith("...")
 
 
 def _runs_on(a: Analysis, index: int) -> bool:

@@ -391,6 +391,60 @@ def _with_article(words: tuple[str, ...], longer: _Cue, shorter: _Cue) -> bool:
     return all(w in lexicon.ARTICLES for w in extra)
 
 
+_REPEAT_WORDS = (
+    lexicon.AGAIN_WORDS
+    | lexicon.TIME_UNITS
+    | {"time", "times", "vez", "veces", "vezes", "fois", "mal", "volta", "volte", "keer", "kali", "baar"}
+)
+
+
+def _own_slip_again(a: Analysis, first: int, last: int) -> bool:
+    """Whether the cue at ``first..last`` counts how often the customer slipped themselves: a word
+    of repetition after one of their own slips in the sentence ("lost my phone for the third time
+    this year"), with nothing of ours in it ("your app deleted my chats again" is about us)."""
+    words = a.words
+    if not set(words[first : last + 1]) & _REPEAT_WORDS:
+        return False
+    ends = [m.start() for m in _SENTENCE_END.finditer(a.raw)]
+
+    def sentence_of(i: int) -> int:
+        return sum(1 for e in ends if e < a.tokens[i].start)
+
+    sentence = [i for i in range(len(words)) if sentence_of(i) == sentence_of(first)]
+    before = [i for i in sentence if i < first]
+    slipped = any(
+        words[i] in lexicon.OWN_SLIPS
+        or (words[i] in lexicon.LOST_WORDS and set(words[i + 1 : i + 4]) & lexicon.OWN_ITEMS)
+        for i in before
+    )
+    return slipped and not any(
+        words[i] in lexicon.YOUR_WORDS or words[i] in {"you", "u", "ur"} for i in sentence
+    )
+
+
+_YOU = frozenset(
+    {"you", "u", "ur", "yours", "jullie", "vous", "ustedes", "voces", "ihr", "sie", "voi", "kalian"}
+)
+
+
+def _surroundings_before(a: Analysis, first: int) -> bool:
+    """Whether the clause of the word at ``first`` is about the customer's surroundings: one of
+    them before it in the clause (or the clause before, joined by a comma), nothing of ours."""
+    words, tokens = a.words, a.tokens
+    clause = tokens[first].clause
+    span = [
+        i for i in range(first) if clause - 1 <= tokens[i].clause <= clause and _one_clause_run(a, i, first)
+    ]
+    if not any(words[i] in lexicon.SURROUNDINGS for i in span):
+        return False
+    return not any(words[i] in lexicon.YOUR_WORDS or words[i] in _YOU for i in [*span, first])
+
+
+def _one_clause_run(a: Analysis, i: int, j: int) -> bool:
+    """No sentence end between words ``i`` and ``j``."""
+    return not any(mark in a.raw[a.tokens[i].end : a.tokens[j].start] for mark in ".!?")
+
+
 def detect_frustration(text: str) -> Signal | None:
     """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
     a = analyse(text)
@@ -409,8 +463,12 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         if len(m.phrase.slots) == 1 and _own_skill(words, m.first):
             continue
-        # "travelling all week with terrible signal": their surroundings, not us.
+        # "travelling all week with terrible signal": their surroundings, not us; so too when the
+        # surroundings are what the clause is about ("the traffic was terrible", "het regent hier
+        # al de hele week, niet normaal").
         if len(m.phrase.slots) == 1 and m.last + 1 < len(words) and words[m.last + 1] in lexicon.SURROUNDINGS:
+            continue
+        if _surroundings_before(a, m.first):
             continue
         # "il piano Business basta?": in a question, "enough" asks whether something suffices.
         if words[m.first] in lexicon.ENOUGH_WORDS and _in_a_question(a, m.first):
@@ -448,6 +506,8 @@ def detect_frustration(text: str) -> Signal | None:
     # "this is gonna sound dumb but ...", "dumb question": the customer on their own question.
     modest = _SELF_DEPRECATING.find(words)
     cues = [c for c in cues if not any(m.first <= c[1] and c[2] <= m.last for m in modest)]
+    # "forgot my password, for the third time this week 🙈": a repetition of their own slip.
+    cues = [c for c in cues if not _own_slip_again(a, c[1], c[2])]
     # One phrase listed with and without its article counts once ("a nightmare" holds "nightmare").
     cues = [c for c in cues if not any(_with_article(words, o, c) for o in cues)]
     # "our old provider never answered, total nightmare": complaints about another business.

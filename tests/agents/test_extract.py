@@ -964,7 +964,7 @@ def test_an_answer_that_names_the_main_thing_gives_the_thing() -> None:
         (
             "mira tenemos una heladeria en rosario que se llama la esquina del gusto jaja",
             "company_name",
-            "esquina del gusto",
+            "la esquina del gusto",
         ),
         ("im with brickhouse fitness, 3 gyms, like 25 staff", "company_name", "brickhouse fitness"),
         (
@@ -1017,3 +1017,93 @@ def test_labels_searches_for_a_tool_and_needs_said_in_hinglish_give_the_use_case
 def test_a_question_or_an_ok_answers_neither_field(text: str) -> None:
     assert _values(text, "company_name") == {}
     assert _values(text, "use_case") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("ridgeway auto repair", "ridgeway auto repair"),
+        ("kowalski plumbing and heating", "kowalski plumbing and heating"),
+        ("Marsh Heating and Plumbing", "Marsh Heating and Plumbing"),
+        ("la casa del pan", "la casa del pan"),
+        ("taller del norte", "taller del norte"),
+    ],
+)
+def test_a_short_answer_ending_in_its_trade_is_the_company_lowercase_or_not(text: str, company: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company}
+
+
+@pytest.mark.parametrize(
+    "text", ["appointment reminders for the salon", "order updates for our bakery", "envío de pedidos"]
+)
+def test_what_they_want_for_their_business_is_still_a_use_case(text: str) -> None:
+    assert set(_values(text, "company_name")) == {"use_case"}
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "use_case"),
+    [
+        (
+            "We're a charity, Northside Food Bank, and we want to coordinate volunteer shifts",
+            "Northside Food Bank",
+            "coordinate volunteer shifts",
+        ),
+        (
+            "Para gestionar reservas de mesas. Somos Restaurante Costa Azul",
+            "Restaurante Costa Azul",
+            "gestionar reservas de mesas",
+        ),
+        (
+            "Good morning. I'm writing from Kiran Textiles, we need it for sending dispatch updates",
+            "Kiran Textiles",
+            "sending dispatch updates",
+        ),
+    ],
+)
+def test_a_name_beside_what_they_are_or_after_what_it_is_for_gives_both_fields(
+    text: str, company: str, use_case: str
+) -> None:
+    assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("hey so basically its for class bookings and reminders", "class bookings and reminders"),
+        ("A ideia é fazer orçamento de serviços pelo WhatsApp", "fazer orçamento de serviços pelo WhatsApp"),
+        ("the plan is to send delivery slots to customers", "send delivery slots to customers"),
+    ],
+)
+def test_a_greeting_or_the_idea_before_the_use_case_is_left_out(text: str, use_case: str) -> None:
+    assert _values(text, "use_case") == {"use_case": use_case}
+    assert _values(text, "company_name") == {"use_case": use_case}
+
+
+def test_a_lone_greeting_is_no_company() -> None:
+    assert _values("g'day", "company_name") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "use_case"),
+    [
+        (
+            "so I run Pinewood Garage and we want to remind customers about MOT dates is that something u do",
+            "Pinewood Garage",
+            "remind customers about MOT dates",
+        ),
+        (
+            "nous c'est Fromagerie Dubois euh on voudrait envoyer les rappels de commande",
+            "Fromagerie Dubois",
+            "envoyer les rappels de commande",
+        ),
+        (
+            "hamari company ka naam Sharma Opticals hai, use case hai eye test reminders bhejna",
+            "Sharma Opticals",
+            "eye test reminders bhejna",
+        ),
+    ],
+)
+def test_fillers_a_trailing_question_and_a_use_case_label_are_left_out(
+    text: str, company: str, use_case: str
+) -> None:
+    assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}

@@ -177,3 +177,17 @@ async def test_a_yes_in_other_words_takes_the_offer(h: TestHarness) -> None:
     await say(h, text(wa, "am i chatting with a bot right now", h.clock.now()))
     await say(h, text(wa, "yeah go on then 👍", h.clock.now()))
     assert (await first_listed_conversation(h))["handoff_context"]["reason"] == "explicit_request"
+
+
+async def test_a_third_unanswered_question_added_with_a_bare_and_hands_off_as_unresolved(
+    h: TestHarness,
+) -> None:
+    wa = "12025550611"
+    await say(h, text(wa, "hello", h.clock.now()))
+    await say(h, text(wa, "does it integrate with Magento?", h.clock.now()))
+    sent = await say(h, text(wa, "and with PrestaShop?", h.clock.now()))
+    assert any(SECOND_MISS in s for s in sent), sent
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "and can it print shipping labels?", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_context"]["reason"] == "unresolved"

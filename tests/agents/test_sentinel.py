@@ -1011,3 +1011,115 @@ def test_a_bot_question_asked_in_passing_is_no_request_in_any_language(passing: 
 def test_curiosity_about_the_bot_does_not_hide_a_request_for_a_person() -> None:
     assert detect_explicit_request("¿eres un bot? pura curiosidad, pásame con alguien") is not None
     assert detect_explicit_request("con quien puedo hablar? solo curiosidad") is not None
+
+
+def _below_threshold(signal: Signal | None) -> bool:
+    return signal is None or signal.score < FRUSTRATION_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lost my car keys for the second time this month 🙈 anyway how do I reset my password",
+        "olvidé la contraseña otra vez jaja, cómo la cambio?",
+    ],
+)
+def test_a_repeat_of_the_customers_own_slip_is_no_frustration(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+def test_a_repeat_of_something_we_did_is_still_frustration() -> None:
+    found = detect_frustration("your app logged me out again, the third time this week")
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "our paper supplier sent the wrong boxes again, total nightmare. do you have a free trial?",
+        "nuestro proveedor de fruta es un desastre, pero bueno, ¿cuánto cuesta el plan?",
+    ],
+)
+def test_complaints_about_the_customers_own_suppliers_are_not_about_us(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quero registrar uma reclamação formal: ninguém nos deu retorno sobre a cobrança duplicada.",
+        "Nous sommes très déçus : nos trois e-mails restent sans réponse depuis lundi.",
+        "Ich möchte mich beschweren, auf zwei Anfragen haben wir keinerlei Antwort bekommen.",
+        "Esto es una tomada de pelo, hace una semana que no anda el panel.",
+        "هذا غير مقبول، إذا استمر الوضع سننتقل إلى مزود آخر",
+        "Sans réponse d'ici vendredi, nous ne renouvellerons pas l'abonnement.",
+    ],
+)
+def test_formal_complaints_and_leaving_for_another_provider_are_frustration(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "unsere Kunden beschweren sich über lange Wartezeiten am Telefon",
+        "wir wollen Reklamationen unserer Kunden über WhatsApp bearbeiten",
+    ],
+)
+def test_complaints_of_the_customers_own_customers_are_not_about_us(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "¿Podría alguien de ventas devolverme la llamada mañana?",
+        "¿Habrá alguien que me pueda asesorar con la facturación?",
+        "Können wir einen Termin mit jemandem aus dem Vertrieb machen?",
+        "Wie is onze contactpersoon? Ik zou haar graag spreken.",
+        "Est-ce que Madame Roux est joignable cet après-midi ?",
+        "أريد ترتيب اجتماع مع أحد المختصين",
+        "क्या कोई मुझे आज शाम फ़ोन कर सकता है?",
+        "Is there someone who knows about API limits? A quick word would help",
+        "Help me pls. A human. My whole team is locked out and I have no time for menus",
+    ],
+)
+def test_indirect_requests_for_a_person_in_many_languages_are_found(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Owner here, we run three cafes and want to know the price for 4 seats",
+        "Est-ce que le service est disponible en français ?",
+        "comment joindre un fichier PDF à un message ?",
+    ],
+)
+def test_a_role_introducing_the_writer_or_attaching_a_file_is_no_request(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the traffic on the way in was terrible, anyway what time do you close?",
+        "il pleut depuis lundi, c'est horrible. vous êtes ouverts samedi ?",
+    ],
+)
+def test_a_complaint_about_the_weather_or_the_traffic_is_not_about_us(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+def test_a_complaint_about_us_beside_the_surroundings_is_still_frustration() -> None:
+    found = detect_frustration("the wifi is fine, your app is terrible")
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD
+
+
+@pytest.mark.parametrize("text", ["Sawa, asante sana!", "Ayos, salamat po", "tamam, teşekkürler", "dzięki!"])
+def test_thanks_in_more_languages_are_acknowledgements(text: str) -> None:
+    assert is_acknowledgement(text)
