@@ -23,7 +23,7 @@ import re
 from pydantic import BaseModel, Field
 
 from agents import lexicon
-from agents.language import analyse, content_words, fold
+from agents.language import PhraseSet, analyse, content_words, fold
 from agents.sentinel.basics import (
     is_acknowledgement,
     is_announcement,
@@ -68,7 +68,7 @@ _COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
 # "Oakridge Property Management here - looking to ...": a name of two or more capitalised words
 # announcing itself.
 _NAME_HERE = re.compile(
-    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+|&\s+){2,6})(?:here|qui|aqu[ií]|ici|hier)\b(?!\s*,?\s*(?:from|with|at|is)\b)"
+    r"((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+|&\s+){2,6})(?:here|qui|aqu[ií]|ici|hier)\b(?!\s*,?\s*(?:from|with|at|is)\b)"
 )
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
 _NAME_FIRST = re.compile(
@@ -82,13 +82,15 @@ _USE_CASE_CUES = re.compile(
     _FLAGS,
 )
 _COMPANY_SUFFIX = re.compile(
-    # Capitalised words, "&" among them ("Harper & Cole Ltd"), then the legal form.
-    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+)(?:(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&)\s+){0,4})"
+    # Capitalised words, "&" or "and" among them ("Harper & Cole Ltd", "Harper and Cole Ltd"),
+    # then the legal form.
+    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+)(?:(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)\s+){0,4})"
     + lexicon.COMPANY_SUFFIXES
     + r"(?![\w])",
     re.UNICODE,
 )
 _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
+_CORRECTION_CUES = PhraseSet.of(lexicon.CORRECTION_CUES)
 _USE_CASE_ANSWER_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_ANSWER_LEADS]
 _USE_CASE_TRIM_END = re.compile(lexicon.USE_CASE_TRIM_END, _FLAGS)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}", re.UNICODE)
@@ -130,7 +132,7 @@ _CLAUSE_END = re.compile(
     + r")|"
     + _EMOJI
     + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)"
-    + r"\.(?![A-Z]\.)|\s[-–]\s|"
+    + r"\.(?![A-Z]\.)|\s[-–/|]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )
@@ -170,10 +172,28 @@ _PARTNERS = re.compile(
 def _clause_end(raw: str) -> re.Match[str] | None:
     cut = _CLAUSE_END.search(raw)
     while cut is not None and cut.group(0).strip() and cut.group(0).strip()[0].isalpha():
-        if not _PARTNERS.match(raw, cut.end()) and not _second_trade(raw, cut):
+        if (
+            not _PARTNERS.match(raw, cut.end())
+            and not _second_trade(raw, cut)
+            and not _capitals_joined(raw, cut)
+        ):
             break
         cut = _CLAUSE_END.search(raw, cut.end())
     return cut
+
+
+def _capitals_joined(raw: str, joiner: re.Match[str]) -> bool:
+    """ "Thistle and Thread", "Salt and Sage": a joiner between two capitalised words, the second
+    no pronoun ("Acme and We ..." aside), is inside the name."""
+    before = raw[: joiner.start()].split()
+    after = raw[joiner.end() :].split()
+    return (
+        bool(before)
+        and bool(after)
+        and bool(_CAPITALISED.match(before[-1]))
+        and bool(_CAPITALISED.match(after[0]))
+        and fold(after[0]) not in lexicon.SUBJECT_PRONOUNS | {"i", "we"}
+    )
 
 
 def _second_trade(raw: str, joiner: re.Match[str]) -> bool:
@@ -220,7 +240,21 @@ def _clean_name(raw: str) -> str:
             and 1 <= len(words) - i - 1 <= 2
             and fold(words[-1]).strip(".,!?") in lexicon.TRADE_NOUNS
         )
-        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP and not partners and not trades:
+        # "Thistle and Thread": a joiner between two capitalised words.
+        capitals = (
+            fold(word) in _NAME_JOINERS
+            and i + 1 < len(words)
+            and bool(_CAPITALISED.match(words[i - 1]))
+            and bool(_CAPITALISED.match(words[i + 1]))
+            and fold(words[i + 1]) not in lexicon.SUBJECT_PRONOUNS | {"i", "we"}
+        )
+        if (
+            i
+            and fold(word).strip(".,!?") in lexicon.NAME_STOP
+            and not partners
+            and not trades
+            and not capitals
+        ):
             # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
@@ -251,6 +285,8 @@ def _plausible_name(value: str) -> bool:
     if not value or not any(c.isalpha() for c in value) or "@" in value:
         return False
     if folded in lexicon.NOT_COMPANY or folded.split()[0] in lexicon.NOT_NAME_START:
+        return False
+    if fold(_without_article(value)) in lexicon.NOT_COMPANY:  # "the ad" in "Dana here from the ad"
         return False
     return len(value) <= 60
 
@@ -742,6 +778,34 @@ def extract_budget(text: str) -> Extracted | None:
     return Extracted(field="budget", value=value, evidence=value, confidence=0.8)
 
 
+_COPULA = re.compile(
+    r"^(?:(?:sorry|perd[oó]n|desculpa|pardon|sorry|scusa)[\s,:]+)?"
+    r"(?:it'?s|its|it\s+is|the\s+name\s+is|es\s+ist|het\s+is|c'est|es|era|ist|is|[ée]|[èe])\s+",
+    re.IGNORECASE,
+)
+_AFTER_NAME = re.compile(r"\s+(?:with|con|com|avec|mit|met|dengan)\s+.*$", re.IGNORECASE)
+
+
+def is_correction(text: str) -> bool:
+    """The customer correcting what they typed before ("sorry, typo, it's ...", "me equivoqué")."""
+    return bool(_CORRECTION_CUES.find(analyse(text).words))
+
+
+def _corrected_company(text: str) -> Extracted | None:
+    """ "sorry, typo, it's Orbitell Solutions with two Ls": a correction of the company name given
+    before, the name that follows the cue."""
+    a = analyse(text)
+    cues = _CORRECTION_CUES.find(a.words)
+    if not cues:
+        return None
+    rest = text[a.tokens[cues[0].last].end :].lstrip(" ,.:;!-")
+    rest = _COPULA.sub("", rest, count=1)
+    value = _AFTER_NAME.sub("", _clean_name(rest))
+    if not value or not value[0].isupper() or not _looks_like_name(value) or not _plausible_name(value):
+        return None
+    return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.85)
+
+
 def extract_fields(
     text: str, *, asking: str | None, known: frozenset[str] = frozenset(), person: str | None = None
 ) -> list[Extracted]:
@@ -753,6 +817,9 @@ def extract_fields(
     asked for the company ("answering customer FAQs for our gym"), and a bare name answers
     "company" when the bot asked for the use case and the company is still missing ("FitHub").
     """
+    corrected = _corrected_company(text) if "company_name" in known else None
+    if corrected is not None:
+        return [corrected]
     found: list[Extracted] = []
     email = extract_email(text)
     # A message that is only an email address answers no "company?" question.

@@ -386,10 +386,16 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
         if len(m.phrase.slots) == 1 and cue in lexicon.INTERJECTION_NO and nxt in lexicon.SUBJECT_PRONOUNS:
             continue
         return True
-    for m in _NEG_AFTER.find(words):
-        if last < m.first <= last + 3 and tokens[m.first].clause == clause:
-            return True
-    return False
+    return _negated_after(a, last)
+
+
+def _negated_after(a: Analysis, last: int) -> bool:
+    """A negation right after the request, in its clause ("agent nahi chahiye", "temsilciyle
+    görüşmek istemiyorum")."""
+    clause = a.tokens[last].clause
+    return any(
+        last < m.first <= last + 3 and a.tokens[m.first].clause == clause for m in _NEG_AFTER.find(a.words)
+    )
 
 
 def _about_others(
@@ -822,7 +828,7 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
             if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):
                 # "¿eres un bot? pura curiosidad", "bist du ein Bot? nur neugierig": asked in passing.
                 idle = table is _BOT_QUESTION and bool(_IDLE_QUESTION.find(words))
-                negated = _negated_before(a, m.first) or idle
+                negated = _negated_before(a, m.first) or _negated_after(a, m.last) or idle
                 frames.append(
                     _Frame(rule, m.first, m.last, 0.85, _lang(m), negated, question=table is _BOT_QUESTION)
                 )

@@ -445,6 +445,32 @@ def _one_clause_run(a: Analysis, i: int, j: int) -> bool:
     return not any(mark in a.raw[a.tokens[i].end : a.tokens[j].start] for mark in ".!?")
 
 
+_HELPFUL_PRAISE = PhraseSet.of(lexicon.HELPFUL_PRAISE)
+
+
+def praise_after_a_miss(text: str) -> Signal | None:
+    """Praise of how helpful the bot is, said right after it could not answer ("davvero
+    utilissimo questo assistente 👏", "wow, very helpful"): sarcasm, unless it asks on ("very
+    helpful, and how do I add a colleague?"), says more than a short remark, or thanks beside it
+    ("Perfect, that's really helpful")."""
+    a = analyse(text)
+    found = _HELPFUL_PRAISE.find(a.words)
+    if not found or "?" in text or len(a.words) > 12:
+        return None
+    # "Perfect, that's really helpful", "thanks, very helpful": thanks or an ok beside it are sincere.
+    praise = {i for m in found for i in range(m.first, m.last + 1)}
+    if any(w in lexicon.ACK_WORDS for i, w in enumerate(a.words) if i not in praise):
+        return None
+    m = found[0]
+    return Signal(
+        kind=SignalKind.FRUSTRATION,
+        score=0.65,
+        evidence=a.span(m.first, m.last),
+        rule="praise of help right after a miss",
+        language=m.phrase.tag or None,
+    )
+
+
 def detect_frustration(text: str) -> Signal | None:
     """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
     a = analyse(text)

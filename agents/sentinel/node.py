@@ -15,12 +15,13 @@ import structlog
 from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, reply, turn_text
+from agents.extract import is_correction
 from agents.language import detect_language, rules_cover
 from agents.qualifier import collect_fields
 from agents.responder import knowledge_of
 from agents.sentinel.basics import accepts_offer, is_acknowledgement, is_greeting
 from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
-from agents.sentinel.frustration import detect_frustration
+from agents.sentinel.frustration import detect_frustration, praise_after_a_miss
 from agents.sentinel.loops import detect_loop
 from agents.sentinel.signals import Signal, SignalKind
 from orchestrator.core.context import GraphContext
@@ -95,8 +96,15 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     signals: list[dict[str, Any]] = []
     explicit = detect_explicit_request(text)
     frustration = detect_frustration(text)
+    if (frustration is None or frustration.score < FRUSTRATION_THRESHOLD) and state.get("fallbacks", 0):
+        frustration = praise_after_a_miss(text) or frustration
     negated = detect_negated_request(text)
-    loop = detect_loop(previous, text, similarity=ctx.config.agents.loop_similarity)
+    # "perdón, me equivoqué: es Inmobiliaria Nuevo Horizonte" repeats a name to correct it.
+    loop = (
+        None
+        if is_correction(text)
+        else detect_loop(previous, text, similarity=ctx.config.agents.loop_similarity)
+    )
     accepted = None
     if explicit is None and state.get("offered_person") == state.get("turn", 0) - 1 and accepts_offer(text):
         # "yes please", right after the bot offered a person ("are you a bot?", a second miss).

@@ -1107,3 +1107,74 @@ def test_fillers_a_trailing_question_and_a_use_case_label_are_left_out(
     text: str, company: str, use_case: str
 ) -> None:
     assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "use_case"),
+    [
+        (
+            "firmamız Deniz Turizm, rezervasyon hatırlatmaları göndermek için kullanmak istiyoruz",
+            "Deniz Turizm",
+            "rezervasyon hatırlatmaları göndermek",
+        ),
+        (
+            "nazwa firmy to Zielony Ogród, chcemy go używać do przyjmowania zamówień",
+            "Zielony Ogród",
+            "przyjmowania zamówień",
+        ),
+    ],
+)
+def test_turkish_and_polish_leads_give_both_fields(text: str, company: str, use_case: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("we're called Needle and Fern its a small craft shop", "Needle and Fern"),
+        ("Hartley and Moss Ltd", "Hartley and Moss Ltd"),
+        ("Acme and we sell shoes", "Acme"),
+    ],
+)
+def test_and_between_two_capitalised_words_stays_in_the_name(text: str, company: str) -> None:
+    assert _values(text, "company_name")["company_name"] == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("oops typo, it's Brightwell Optics with two Ls", "Brightwell Optics"),
+        ("perdón, me equivoqué: es Ferretería San Martín", "Ferretería San Martín"),
+        ("Tippfehler, es ist Bäckerei Sonnenschein", "Bäckerei Sonnenschein"),
+    ],
+)
+def test_a_corrected_company_name_replaces_the_one_given_before(text: str, company: str) -> None:
+    found = extract_fields(text, asking="use_case", known=frozenset({"company_name"}))
+    assert [(x.field, x.value) for x in found] == [("company_name", company)]
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "use_case"),
+    [
+        (
+            "Company: Larkspur Books / Use case: telling readers about signings",
+            "Larkspur Books",
+            "telling readers about signings",
+        ),
+        (
+            "Bonjour, je suis chez Garage Martin SARL, on cherche à envoyer les devis par WhatsApp",
+            "Garage Martin SARL",
+            "envoyer les devis par WhatsApp",
+        ),
+    ],
+)
+def test_a_slash_between_labels_and_on_cherche_a_split_the_fields(
+    text: str, company: str, use_case: str
+) -> None:
+    assert _values(text, None) == {"company_name": company, "use_case": use_case}
+
+
+def test_a_name_with_a_number_introducing_the_writer_is_the_company() -> None:
+    assert _values("Unit 4 Coffee Roasters here, do you offer a trial?", "company_name") == {
+        "company_name": "Unit 4 Coffee Roasters"
+    }

@@ -138,3 +138,11 @@ def test_a_conversation_keeps_its_language_against_a_message_of_names() -> None:
 def test_a_conversation_changes_language_when_the_customer_clearly_does() -> None:
     assert detect_language("can we switch to english please", default="", current="es") == "en"
     assert detect_language("thank you so much, very helpful", default="", current="es") == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("merhaba, hesabıma giriş yapamıyorum", "tr"), ("dzień dobry, nie mogę się zalogować do konta", "pl")],
+)
+def test_turkish_and_polish_are_told_apart_by_their_lexicon_files(text: str, language: str) -> None:
+    assert detect_language(text) == language

@@ -191,3 +191,42 @@ async def test_a_third_unanswered_question_added_with_a_bare_and_hands_off_as_un
     await say(h, text(wa, "and can it print shipping labels?", h.clock.now()))
     conversation = await first_listed_conversation(h)
     assert conversation["handoff_context"]["reason"] == "unresolved"
+
+
+@pytest.mark.parametrize(
+    ("wa", "question", "praise"),
+    [
+        ("12025550612", "does it work with Odoo?", "wow. so helpful"),
+        ("393331234613", "posso collegare il gestionale Danea?", "davvero utilissimo questo assistente 👏"),
+    ],
+)
+async def test_praise_of_the_bots_help_right_after_a_miss_is_sarcasm_and_hands_off(
+    h: TestHarness, wa: str, question: str, praise: str
+) -> None:
+    await say(h, text(wa, "hi", h.clock.now()))
+    await say(h, text(wa, question, h.clock.now()))
+    await say(h, text(wa, praise, h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_context"]["reason"] == "frustration"
+
+
+async def test_praise_of_the_bots_help_after_an_answer_is_thanks(h: TestHarness) -> None:
+    wa = "12025550614"
+    await say(h, text(wa, "hi", h.clock.now()))
+    await say(h, text(wa, "what are your opening hours?", h.clock.now()))
+    await say(h, text(wa, "very helpful, thanks!", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+
+
+async def test_an_ad_lead_correcting_the_company_name_is_no_loop_and_keeps_the_corrected_name(
+    h: TestHarness,
+) -> None:
+    wa = "12025550615"
+    await say(h, text(wa, "hi", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Harbourveiw Dental", h.clock.now()))
+    sent = await say(h, text(wa, "sorry, typo: Harbourview Dental", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot", sent
+    await say(h, text(wa, "appointment reminders for our patients", h.clock.now()))
+    context = (await first_listed_conversation(h))["handoff_context"]
+    assert context["reason"] == "qualified"
+    assert context["fields"]["company_name"]["value"] == "Harbourview Dental"

@@ -11,7 +11,7 @@ import pytest
 
 from agents.sentinel.basics import is_acknowledgement
 from agents.sentinel.detectors import asks_if_bot, detect_explicit_request, detect_negated_request
-from agents.sentinel.frustration import detect_frustration
+from agents.sentinel.frustration import detect_frustration, praise_after_a_miss
 from agents.sentinel.loops import detect_loop
 from agents.sentinel.signals import Signal, SignalKind
 
@@ -1123,3 +1123,50 @@ def test_a_complaint_about_us_beside_the_surroundings_is_still_frustration() -> 
 @pytest.mark.parametrize("text", ["Sawa, asante sana!", "Ayos, salamat po", "tamam, teşekkürler", "dzięki!"])
 def test_thanks_in_more_languages_are_acknowledgements(text: str) -> None:
     assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "iyi günler, satış temsilcisiyle konuşmak istiyorum",
+        "bir yetkiliyle görüşebilir miyim?",
+        "dzień dobry, chciałbym porozmawiać z konsultantem o cenach",
+        "czy mogę porozmawiać z człowiekiem?",
+    ],
+)
+def test_turkish_and_polish_requests_for_a_person_are_found(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+def test_a_turkish_request_negated_after_the_verb_is_no_request() -> None:
+    text = "temsilciyle konuşmak istemiyorum, sadece fiyatı öğrenmek istiyorum"
+    assert detect_explicit_request(text) is None
+    assert detect_negated_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bu ne rezalet, iki gündür kimse cevap vermiyor",
+        "to jakaś kpina, od tygodnia nikt nie odpowiada na maile",
+    ],
+)
+def test_turkish_and_polish_frustration_is_found(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Perfect, that's really helpful", "thanks, very helpful!", "very helpful, and can I add a colleague?"],
+)
+def test_praise_of_help_with_thanks_or_a_question_is_sincere_even_after_a_miss(text: str) -> None:
+    assert praise_after_a_miss(text) is None
+
+
+@pytest.mark.parametrize("text", ["wow. so helpful", "muy útil el asistente 🙃", "super hilfreich 👏"])
+def test_bare_praise_of_help_is_read_as_sarcasm_after_a_miss(text: str) -> None:
+    found = praise_after_a_miss(text)
+    assert found is not None
+    assert found.kind == SignalKind.FRUSTRATION
