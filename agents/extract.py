@@ -172,41 +172,36 @@ _PARTNERS = re.compile(
 def _clause_end(raw: str) -> re.Match[str] | None:
     cut = _CLAUSE_END.search(raw)
     while cut is not None and cut.group(0).strip() and cut.group(0).strip()[0].isalpha():
-        if (
-            not _PARTNERS.match(raw, cut.end())
-            and not _second_trade(raw, cut)
-            and not _capitals_joined(raw, cut)
+        if not _PARTNERS.match(raw, cut.end()) and not _joins_name(
+            raw[: cut.start()].split(), _words_to_clause_end(raw, cut.end())
         ):
             break
         cut = _CLAUSE_END.search(raw, cut.end())
     return cut
 
 
-def _capitals_joined(raw: str, joiner: re.Match[str]) -> bool:
-    """ "Thistle and Thread", "Salt and Sage": a joiner between two capitalised words, the second
-    no pronoun ("Acme and We ..." aside), is inside the name."""
-    before = raw[: joiner.start()].split()
-    after = raw[joiner.end() :].split()
-    return (
-        bool(before)
-        and bool(after)
-        and bool(_CAPITALISED.match(before[-1]))
+def _words_to_clause_end(raw: str, start: int) -> list[str]:
+    rest = _CLAUSE_END.search(raw, start)
+    return raw[start : rest.start() if rest else len(raw)].split()
+
+
+def _joins_name(before: list[str], after: list[str]) -> bool:
+    """Whether a joiner ("and", "&", "y") between the words `before` and `after` it is inside a
+    name: between two trades ("jones plumbing and heating") or two capitalised words ("Thistle and
+    Thread", the second no pronoun: "Acme and We ..." aside)."""
+    if not before or not after:
+        return False
+    trades = (
+        fold(before[-1]).strip(",") in lexicon.TRADE_NOUNS
+        and len(after) <= 2
+        and fold(after[-1]).strip(".,!?") in lexicon.TRADE_NOUNS
+    )
+    capitals = (
+        bool(_CAPITALISED.match(before[-1]))
         and bool(_CAPITALISED.match(after[0]))
         and fold(after[0]) not in lexicon.SUBJECT_PRONOUNS | {"i", "we"}
     )
-
-
-def _second_trade(raw: str, joiner: re.Match[str]) -> bool:
-    """ "jones plumbing and heating": the joiner between two trades is inside the name."""
-    before = raw[: joiner.start()].split()
-    rest = _CLAUSE_END.search(raw, joiner.end())
-    after = raw[joiner.end() : rest.start() if rest else len(raw)].split()
-    return (
-        bool(before)
-        and fold(before[-1]).strip(",") in lexicon.TRADE_NOUNS
-        and 1 <= len(after) <= 2
-        and fold(after[-1]).strip(".,!?") in lexicon.TRADE_NOUNS
-    )
+    return trades or capitals
 
 
 def _clean_name(raw: str) -> str:
@@ -233,28 +228,9 @@ def _clean_name(raw: str) -> str:
         words = words[1:]
     for i, word in enumerate(words):
         partners = i + 1 < len(words) and _PARTNERS.fullmatch(words[i + 1].rstrip(",!?"))
-        # "Jones Plumbing and Heating": a second trade joined to the first is part of the name.
-        trades = (
-            fold(word) in _NAME_JOINERS
-            and fold(words[i - 1]).strip(",") in lexicon.TRADE_NOUNS
-            and 1 <= len(words) - i - 1 <= 2
-            and fold(words[-1]).strip(".,!?") in lexicon.TRADE_NOUNS
-        )
-        # "Thistle and Thread": a joiner between two capitalised words.
-        capitals = (
-            fold(word) in _NAME_JOINERS
-            and i + 1 < len(words)
-            and bool(_CAPITALISED.match(words[i - 1]))
-            and bool(_CAPITALISED.match(words[i + 1]))
-            and fold(words[i + 1]) not in lexicon.SUBJECT_PRONOUNS | {"i", "we"}
-        )
-        if (
-            i
-            and fold(word).strip(".,!?") in lexicon.NAME_STOP
-            and not partners
-            and not trades
-            and not capitals
-        ):
+        # "Jones Plumbing and Heating", "Thistle and Thread": a joiner inside the name.
+        joined = fold(word) in _NAME_JOINERS and _joins_name(words[:i], words[i + 1 :])
+        if i and fold(word).strip(".,!?") in lexicon.NAME_STOP and not partners and not joined:
             # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
@@ -779,7 +755,7 @@ def extract_budget(text: str) -> Extracted | None:
 
 
 _COPULA = re.compile(
-    r"^(?:(?:sorry|perd[oó]n|desculpa|pardon|sorry|scusa)[\s,:]+)?"
+    r"^(?:(?:sorry|perd[oó]n|desculpa|pardon|scusa)[\s,:]+)?"
     r"(?:it'?s|its|it\s+is|the\s+name\s+is|es\s+ist|het\s+is|c'est|es|era|ist|is|[ée]|[èe])\s+",
     re.IGNORECASE,
 )
