@@ -328,6 +328,12 @@ _OTHER_VENDORS = PhraseSet.of(lexicon.OTHER_VENDORS)
 _SENTENCE_END = re.compile(r"[.!?…\n]+")
 
 
+def _sentence_numbers(a: Analysis) -> list[int]:
+    """The number of the sentence each word of `a` stands in (0 for the first)."""
+    ends = [m.start() for m in _SENTENCE_END.finditer(a.raw)]
+    return [sum(1 for e in ends if e < token.start) for token in a.tokens]
+
+
 def _about_another_vendor(a: Analysis, cues: list[_Cue]) -> list[_Cue]:
     """The cues that follow a mention of another business in their sentence ("our old provider
     never answered the phone, total nightmare", "mijn vorige leverancier reageerde nooit, echt
@@ -335,15 +341,11 @@ def _about_another_vendor(a: Analysis, cues: list[_Cue]) -> list[_Cue]:
     vendors = _OTHER_VENDORS.find(a.words)
     if not vendors:
         return []
-    ends = [m.start() for m in _SENTENCE_END.finditer(a.raw)]
-
-    def sentence(i: int) -> int:
-        return sum(1 for e in ends if e < a.tokens[i].start)
-
+    sentence = _sentence_numbers(a)
     about = []
     for cue in cues:
         for vendor in vendors:
-            if vendor.last < cue[1] and sentence(vendor.first) == sentence(cue[1]):
+            if vendor.last < cue[1] and sentence[vendor.first] == sentence[cue[1]]:
                 between = a.words[vendor.last + 1 : cue[1]]
                 if not any(w in lexicon.ABOUT_US for w in between):
                     about.append(cue)
@@ -405,12 +407,8 @@ def _own_slip_again(a: Analysis, first: int, last: int) -> bool:
     words = a.words
     if not set(words[first : last + 1]) & _REPEAT_WORDS:
         return False
-    ends = [m.start() for m in _SENTENCE_END.finditer(a.raw)]
-
-    def sentence_of(i: int) -> int:
-        return sum(1 for e in ends if e < a.tokens[i].start)
-
-    sentence = [i for i in range(len(words)) if sentence_of(i) == sentence_of(first)]
+    numbers = _sentence_numbers(a)
+    sentence = [i for i in range(len(words)) if numbers[i] == numbers[first]]
     before = [i for i in sentence if i < first]
     slipped = any(
         words[i] in lexicon.OWN_SLIPS
