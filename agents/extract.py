@@ -453,6 +453,12 @@ def extract_company_name(
                 )
     if not asked:
         return None
+    # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
+    said = _CHATTER_SENTENCE.match(text)
+    if said and all(
+        _only_chatter(part) or is_acknowledgement(part) for part in said.group(1).split(",") if part.strip()
+    ):
+        text = text[said.end() :]
     # "it's just me and my sister, Two Birds Ceramics", "é pra minha clínica de estética, a Bella
     # Pele": the name stands last, set off by a comma.
     if "," in text:
@@ -507,6 +513,7 @@ def extract_company_name(
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
 
 
+_CHATTER_SENTENCE = re.compile(r"\s*([^.!?]+[.!]+)\s+(?=\S)")
 _DESCRIBED = re.compile(r"an?\s+[a-z]")
 # A short description, a comma, then two or more capitalised words set off by a comma or the end.
 _NAMED_AFTER_DESCRIPTION = re.compile(

@@ -73,6 +73,8 @@ _CALLBACK = phrase_table(lexicon.CALLBACK, "callback")
 _WITH_ME = PhraseSet.of(lexicon.WITH_ME)
 _NAMED_PERSON = [re.compile(p, re.IGNORECASE) for p in lexicon.NAMED_PERSON_PRESENT]
 _BOT_REJECTION = PhraseSet.of(lexicon.BOT_REJECTION)
+# The customer's own people or another business ("our own staff", "our old provider").
+_THEIR_SIDE = PhraseSet.of(lexicon.OTHER_VENDORS)
 _EXIST_BEFORE = PhraseSet.of(lexicon.EXIST_BEFORE)
 _EXIST_AFTER = PhraseSet.of(lexicon.EXIST_AFTER)
 _NEG_BEFORE = PhraseSet.of(lexicon.NEGATION_BEFORE)
@@ -432,6 +434,10 @@ def _about_others(
 
 
 _I_AM = frozenset({"soy", "sou", "sono", "im", "am", "suis", "bin", "ben"})
+_WHO = frozenset({"who", "whom", "quien", "quem", "wer", "chi", "siapa", "kaun"})
+_PLURAL_THEM = frozenset(
+    {"them", "ihnen", "eux", "loro", "ellos", "ellas", "eles", "elas", "lhes", "hen", "mereka"}
+)
 _CALLERS = frozenset(
     {"you", "u", "ya", "someone", "somebody", "anyone", "alguien", "alguem", "vous", "qualcuno"}
 )
@@ -485,15 +491,25 @@ def _between(words: Sequence[str], left: int, right: int) -> Sequence[str]:
 _QUOTED = re.compile(r"(?<!\w)['‘\"“«„]([^'\"“”‘’«»\n]{2,80}?)['’\"”»“](?!\w)")
 
 
+_SOMEONE_ELSE = lexicon.PEOPLE_SERVED | lexicon.THIRD_PARTY | {"someone", "somebody", "he", "she", "they"}
+
+
 def _labels(a: Analysis) -> list[tuple[int, int]]:
     """Word ranges of quoted text that names something the customer builds for their own customers,
     or a word typed into it: "can I add a 'talk to a person' button?", "if someone texts 'agent'"
-    (a build or say verb at most four words before the quote)."""
+    (a build or say verb at most four words before the quote); a motto ("our motto is literally
+    'always a human on the other end'"); or someone else's words ("a customer once messaged us 'I
+    want to speak to your manager'": a verb of saying in the past, with a third party before it)."""
     spans: list[tuple[int, int]] = []
     for quote in _QUOTED.finditer(a.raw):
         inside = a.within(quote.start(1), quote.end(1))
-        before = set(a.words[max(0, inside[0] - 4) : inside[0]]) if inside else set()
-        if before & lexicon.BUILD_VERBS or before & lexicon.SAY_VERBS:
+        if not inside:
+            continue
+        before = set(a.words[max(0, inside[0] - 4) : inside[0]])
+        reported = (
+            before & lexicon.REPORT_VERBS and set(a.words[max(0, inside[0] - 6) : inside[0]]) & _SOMEONE_ELSE
+        )
+        if before & (lexicon.BUILD_VERBS | lexicon.SAY_VERBS | lexicon.QUOTE_NOUNS) or reported:
             spans.append((inside[0], inside[-1]))
     return spans
 
@@ -514,6 +530,28 @@ def _frames(text: str) -> tuple[_Frame, ...]:
             if f.question or not any(q.first <= f.first and f.last <= q.last for q in questions)
         ]
     return tuple(frames)
+
+
+def _asked_who_then_them(a: Analysis) -> list[_Frame]:
+    """ "Who would I discuss a custom contract with? Could you connect me with them?": a talk,
+    connect or contact verb with a pronoun for the person a question before asked about."""
+    words = a.words
+    them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS]
+    asked = [k for k, w in enumerate(words) if w in _WHO and _in_question(a, k)] if them else []
+    if not asked:
+        return []
+    contact = [v for v in _CONTACT.find(words, gap=1) if v.phrase.tag.startswith("contact")]
+    for verb in [*_TALK.find(words, gap=1), *_CONNECT.find(words, gap=1), *contact]:
+        for i in them:
+            before = min(i, verb.first)
+            if (
+                0 < abs(i - verb.first) <= 3
+                and not _plural_object(words, i, verb)
+                and any(k < before and not _one_sentence(a, k, before) for k in asked)
+            ):
+                first, last = before, max(i, verb.last)
+                return [_Frame("talk+them", first, last, 0.85, _lang(verb), _negated(a, first, last))]
+    return []
 
 
 def _find_frames(text: str) -> list[_Frame]:
@@ -539,6 +577,7 @@ def _find_frames(text: str) -> list[_Frame]:
             negated = _negated(a, call.first, call.last)
             frames.append(_Frame("call me", call.first, call.last, 0.85, None, negated))
     frames.extend(_phrase_frames(a))
+    frames.extend(_asked_who_then_them(a))
     if not nouns:
         return frames
 
@@ -563,9 +602,9 @@ def _find_frames(text: str) -> list[_Frame]:
         # Before the frame, "was" and "did" are politeness ("I was hoping someone could call me"),
         # "fui atendida" and "yesterday" are not.
         before = set(a.words[max(0, first - 2) : first]) - _POLITE_PAST
-        if rule.startswith(("talk", "contact", "help")) and (
-            (set(a.words[first : last + 3]) | before) & lexicon.PAST_MARKERS
-        ):
+        # What follows counts within the sentence ("... to reach out? we're a team of 60").
+        after = {a.words[i] for i in range(first, min(last + 3, len(a.words))) if _one_sentence(a, last, i)}
+        if rule.startswith(("talk", "contact", "help")) and (after | before) & lexicon.PAST_MARKERS:
             # "the agent I was talking to yesterday", "someone rang me yesterday", "der Mitarbeiter,
             # der mir gestern helfen konnte": a report
             return
@@ -643,11 +682,18 @@ def _find_frames(text: str) -> list[_Frame]:
     # rather talk to him": a pronoun standing for a person or department named earlier.
     # "vorrei parlarci": the verb and the pronoun in one word.
     them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS or w in lexicon.TALK_TO_THEM]
-    for verb in [*talk, *connect] if them else ():
+    # "can you get hold of her for me?" after naming her; "... call them back" after naming people
+    # is about the customer's own customers.
+    contact = [v for v in _CONTACT.find(words, gap=1) if v.phrase.tag.startswith("contact")] if them else []
+    for verb in [*talk, *connect, *contact] if them else ():
         for i in them:
+            if verb in contact and words[i] in _PLURAL_THEM:
+                continue
             named = [n for n in nouns if n.last < min(i, verb.first)]
             near = 0 < abs(i - verb.first) <= 3 or (i == verb.first and words[i] in lexicon.TALK_TO_THEM)
-            if named and near and not _plural_object(words, i, verb):
+            if not near or _plural_object(words, i, verb):
+                continue
+            if named:
                 noun = next((n for n in reversed(named) if _lang(n) == _lang(verb)), named[-1])
                 add("talk+them", verb, Match(noun.phrase, i, i), 0.85)
     for verb in connect:
@@ -878,8 +924,14 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
         ) or any(
             0 < m.first - bot.last <= 2 and tokens[m.first].clause == clause for m in _NEG_AFTER.find(words)
         )
-        # "I'm not a bot" is about the customer.
-        about_self = any(m.last < bot.first and tokens[m.first].clause == clause for m in _SELF.find(words))
+        # "I'm not a bot" is about the customer; "our own staff will do the replying, not a bot" is
+        # about who answers the customer's own customers.
+        about_self = any(
+            m.last < bot.first and tokens[m.first].clause == clause for m in _SELF.find(words)
+        ) or any(
+            m.last < bot.first and _one_sentence(a, m.first, bot.first)
+            for m in _THEIR_SIDE.find(words, gap=1)
+        )
         if rejected and ends_rejection and not about_self:
             frames.append(_Frame("rejects the bot", bot.first, bot.last, 0.85, _lang(bot), False))
             continue

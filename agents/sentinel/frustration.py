@@ -160,8 +160,10 @@ def _praise_then_the_wait(a: Analysis) -> _Cue | None:
     )
     # A span of time with something wrong ("only 5 days", "a week, nothing", "seminggu cuma dibaca"),
     # or a plain problem ("perfect, now it crashes"); "see you in two days" is neither.
-    missing = any(w in lexicon.PROBLEM_WORDS or w in _MISSING for w in rest)
-    if not ((waited and missing) or set(rest) & lexicon.STRONG_PROBLEM_WORDS):
+    # What follows "if" is a what-if, not a problem ("perfect, I'll call you if I ever get stuck").
+    said = next((rest[:i] for i, w in enumerate(rest) if w in lexicon.CONDITIONAL_WORDS), rest)
+    missing = any(w in lexicon.PROBLEM_WORDS or w in _MISSING for w in said)
+    if not ((waited and missing) or set(said) & lexicon.STRONG_PROBLEM_WORDS):
         return None
     return (0.6, first[0], first[-1], "sarcasm:praise, then the wait", None)
 

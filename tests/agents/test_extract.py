@@ -1178,3 +1178,33 @@ def test_a_name_with_a_number_introducing_the_writer_is_the_company() -> None:
     assert _values("Unit 4 Coffee Roasters here, do you offer a trial?", "company_name") == {
         "company_name": "Unit 4 Coffee Roasters"
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("alright, sure. Harbour Lights Bistro", "Harbour Lights Bistro"),
+        ("ok thanks! Pixel Forge", "Pixel Forge"),
+    ],
+)
+def test_an_acknowledgement_sentence_before_the_asked_name_is_left_out(text: str, company: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company}
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "use_case"),
+    [
+        (
+            "Wir sind die Bäckerei Sommer KG, wollen Bestellungen per WhatsApp annehmen",
+            "Bäckerei Sommer KG",
+            "Bestellungen per WhatsApp annehmen",
+        ),
+        (
+            "Somos Óptica Norte, queremos recordar citas a los clientes",
+            "Óptica Norte",
+            "recordar citas a los clientes",
+        ),
+    ],
+)
+def test_a_want_after_the_name_and_a_comma_is_the_use_case(text: str, company: str, use_case: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}

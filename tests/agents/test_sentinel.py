@@ -1170,3 +1170,65 @@ def test_bare_praise_of_help_is_read_as_sarcasm_after_a_miss(text: str) -> None:
     found = praise_after_a_miss(text)
     assert found is not None
     assert found.kind == SignalKind.FRUSTRATION
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Frankly shocking, the inbox has been down since lunch and nobody has bothered to tell us",
+        "you really dont know anything do you",
+        "back to chasing you lot again, and all I get is another canned answer",
+        "brilliant work deleting our whole contact list with the update 👏 truly impressive",
+        "wat een belachelijke gang van zaken, ik ben het spuugzat",
+        "answer by tonight or I'm posting about this and moving to another provider",
+    ],
+)
+def test_plain_and_sarcastic_complaints_about_us_are_frustration(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "our clients get properly annoyed when we reply late, that's why I'm here. how much is Pro?",
+        "our freelancer disappeared mid-project, so fed up with him. do you have a brochure?",
+        "Mijn pakketbezorger is alweer te laat, ik word er gek van. Hoe lang duurt de proefperiode?",
+        "TRÈS CONTENTE de votre application, BRAVO !!!",
+        "great, I'll message you again if I ever get stuck 🙂",
+    ],
+)
+def test_others_anger_delays_of_their_couriers_and_loud_praise_are_no_frustration(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'one of my customers wrote "let me talk to a real person" and I was lost. can my team reply too?',
+        'our slogan is "a real human answers every message", so can two of us share the inbox?',
+        "our own team will do the answering, not a bot. does it have a shared inbox?",
+    ],
+)
+def test_quoted_words_of_others_mottos_and_their_own_staff_are_no_request(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Who handles partnership deals on your side? Can you put me in touch with them?",
+        "My usual contact there is Priya from accounts. Could you get hold of her for me?",
+        "could you ask one of your colleagues to reach out to me? it's about 40 seats",
+    ],
+)
+def test_a_pronoun_for_a_person_named_or_asked_about_before_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+def test_calling_their_own_customers_back_is_no_request() -> None:
+    text = (
+        "our patients often ask to speak to a person at night, can an away message say we'll call them back?"
+    )
+    assert detect_explicit_request(text) is None
