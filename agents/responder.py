@@ -237,10 +237,17 @@ class KnowledgeBase:
         if found is None:
             return None
         _choice, score, index = found
-        # token_set_ratio is 100 for any subset; demand real overlap for very short queries.
-        if (len(query.split()) < 2 and score < 100) or score < self.threshold:
+        # token_set_ratio is 100 for any subset; demand real overlap for very short queries: one
+        # word must be the entry's question or most of one ("prices", not the "tak" of "kab tak
+        # open" or the "ne" of "fiyat ne kadar").
+        entry = self._owners[index]
+        if len(query.split()) < 2:
+            words = content_words(text)
+            if score < 100 or not words or self._weights[entry.id].get(words[0], 0.0) <= 0.5:
+                return None
+        elif score < self.threshold:
             return None
-        return KnowledgeMatch(self._owners[index], float(score), self._choices[index])
+        return KnowledgeMatch(entry, float(score), self._choices[index])
 
     def _by_words(self, text: str) -> KnowledgeMatch | None:
         ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
