@@ -29,7 +29,9 @@ from agents.sentinel.basics import (
     is_announcement,
     is_greeting,
     is_question,
+    small_talk_runs_on,
     social_prefix,
+    will_get_back,
 )
 from agents.sentinel.detectors import detect_explicit_request
 from agents.sentinel.frustration import detect_frustration
@@ -131,8 +133,8 @@ _CLAUSE_END = re.compile(
     + _LEGAL_FORM
     + r")|"
     + _EMOJI
-    + r"|(?<!\.[A-Z])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)"
-    + r"\.(?![A-Z]\.)|\s[-–/|]\s|"
+    + r"|(?<!\.[A-ZŞ])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)(?<!\bSp)"
+    + r"\.(?![A-ZŞ]\.)|\s[-–/|]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
     _FLAGS,
 )
@@ -142,7 +144,7 @@ _TOWN_AFTER_FORM = re.compile(
     r"(\b(?:s\.r\.l|srl|s\.p\.a|spa|gmbh|ltd|s\.a|s\.l|llc|inc|b\.v|bv)\.?)\s+(?:di|de|da|em|en|à|aus|uit|in|from)\s+[A-ZÀ-ÖØ-Þ][\w'-]+$",
     re.IGNORECASE,
 )
-_INITIALS_END = re.compile(r"\b[A-Z]\.[A-Z]\.$")
+_INITIALS_END = re.compile(r"\b[A-ZŞ]\.[A-ZŞ]\.$")
 _SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
 
 
@@ -288,6 +290,8 @@ def _is_chatter(text: str) -> bool:
         return True
     if is_acknowledgement(text) or is_announcement(text) or detect_explicit_request(text) is not None:
         return True
+    if will_get_back(text):
+        return True  # "ahora no puedo, luego te escribo": later, not an answer
     frustration = detect_frustration(text)
     return frustration is not None and frustration.score >= 0.6
 
@@ -454,6 +458,8 @@ def extract_company_name(
     if not asked:
         return None
     # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
+    if small_talk_runs_on(text):
+        return None  # "saw the ad about the shared inbox": no name in it
     said = _CHATTER_SENTENCE.match(text)
     if said and all(
         _only_chatter(part) or is_acknowledgement(part) for part in said.group(1).split(",") if part.strip()
@@ -556,6 +562,7 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 
 # "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
 _SPACED_DASH = re.compile(r"\s[–—]\s")
+_USED_FOR = re.compile(r"\b(?:use|using)\s+(?:it|this|you|whats\s?app)\s+(?:\w+\s+)?(?:for|to)\b", _FLAGS)
 _USE_IT_FOR = re.compile(
     r"^(?:to\s+)?(?:(?:whats\s?app|het|dit)\s+(?:gebruiken|inzetten)\s+(?:voor|om)|(?:whats\s?app|es|das)\s+(?:f[üu]r|zum|zur)"
     r"|(?:use|using)\s+(?:it|this|you|whats\s?app|wa)\s+(?:(?:mostly|mainly|primarily|basically)\s+)?(?:to|for)|(?:l'utiliser|utiliser)\s+pour"
@@ -647,6 +654,27 @@ def _own_delay(text: str) -> bool:
     )
 
 
+# "we're a dental group", "somos una tienda online de cosmética": what the business is, no use.
+_WHAT_THEY_ARE = re.compile(
+    r"^\s*(?:we'?re|we\s+are|somos|nous\s+sommes|on\s+est|wir\s+sind|siamo|wij\s+zijn|we\s+zijn|"
+    r"kami(?:\s+adalah)?|biz|jeste(?:ś|s)my)\s+(?:just\s+|only\s+|solo\s+|s[óo]\s+)?"
+    r"(?:an?|una?|une?|ein(?:e|en)?|een|uma?|sebuah|bir)\s+[^,;.!?]{2,60}[.!]*\s*$",
+    re.IGNORECASE,
+)
+_PURPOSE_WORDS = frozenset({"for", "to", "para", "pra", "pour", "per", "um", "voor", "untuk", "buat", "icin"})
+
+
+def _only_what_they_are(text: str) -> bool:
+    """The message only says what kind of business they are ("we're a dental group"), with no
+    purpose ("for ...") and nothing about what it does ("a clinic that sends ...")."""
+    if not _WHAT_THEY_ARE.match(text):
+        return False
+    words = analyse(text).words
+    return not set(words) & (_PURPOSE_WORDS | lexicon.RELATIVE_WORDS) and not any(
+        w.endswith("ing") and len(w) > 5 for w in words
+    )
+
+
 def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     """The primary use case; unasked only after a clear lead-in ("we'd use it to ...")."""
     # Opening with "mainly", the answer is in the first clause: a lead-in further on is not it.
@@ -665,7 +693,7 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
                     evidence=_SENTENCE_END.split(text[m.start() :].strip(), maxsplit=1)[0],
                     confidence=0.9,
                 )
-    if not asked or _is_chatter(text) or _own_delay(text):
+    if not asked or _is_chatter(text) or _own_delay(text) or _only_what_they_are(text):
         return None
     # "ok cool. we want it for appointment reminders": the answer is the first sentence that is
     # not an acknowledgement.
@@ -677,6 +705,8 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     # "g'day so basically its for lesson bookings": the greeting goes first.
     greeting = social_prefix(value)
     if greeting and greeting < len(analyse(value).words):
+        if small_talk_runs_on(value):
+            return None  # "vi el anuncio de whatsapp": the small talk runs on
         value = value[analyse(value).tokens[greeting].start :]
     for _ in range(3):  # "well, mainly to ..." peels two leads
         for pattern in _USE_CASE_ANSWER_LEADS:
@@ -697,6 +727,8 @@ def _asks_for_information(use_case: Extracted) -> bool:
     request for information, not what they want to do."""
     if set(analyse(use_case.value).words) & lexicon.RECIPIENT_WORDS:
         return False  # information for their customers: what they want to send
+    if _USED_FOR.search(use_case.evidence):
+        return False  # "we'd use it for quote follow-ups": what it is used for is no request
     words = content_words(use_case.value)
     if len(words) >= 2 and set(words) & lexicon.ENQUIRY_WORDS:
         return False  # "quote requests from our website": what their customers ask for

@@ -22,6 +22,7 @@ from agents.common import comparable, handoff_request, reply, turn_text
 from agents.language import PhraseSet, analyse, content_words
 from agents.sentinel.basics import (
     announced_question,
+    declines_offer,
     is_acknowledgement,
     is_announcement,
     is_greeting,
@@ -129,8 +130,9 @@ def _another_question(text: str) -> bool:
     for i, word in enumerate(words):
         if word in lexicon.ANOTHER_LEADS:
             # A bare "and ...?" after two misses ("¿Y con Mercado Libre?", "Und lassen sich ...?")
-            # is one more thing the bot cannot do; "great, and ...?" is a satisfied customer's.
-            return i > 0
+            # is one more thing the bot cannot do; "great, and ...?" is a satisfied customer's
+            # ("pô, e com a Nuvemshop??": an interjection is no acknowledgement).
+            return any(w in lexicon.ACK_WORDS for w in words[:i])
         # "alright, last one: ...", "one more question, ...": announced as one more.
         nxt = words[i + 1] if i + 1 < len(words) else ""
         if (word in lexicon.ANOTHER_WORDS and nxt in _ONE_MORE) or (
@@ -414,6 +416,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     if will_get_back(question):
         # "I'll talk to my partner and get back to you": no question left unanswered.
         out.append(reply(config.message("see_you", language), agent=AGENT))
+        return {"outgoing": out, "fallbacks": 0, "events": events}
+    if state.get("offered_person") == state.get("turn", 0) - 1 and declines_offer(question):
+        # "ok no problem, I'll check with our IT team. thanks": the person declined, nothing asked.
+        out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}
     if is_announcement(text):
         # "One more question about my invoice": asked for nothing yet, so nothing went unanswered.

@@ -233,3 +233,33 @@ async def test_a_company_named_clearly_later_replaces_a_bare_answer_taken_for_it
     await say(h, text(wa, "sorry, our company is called Coil & Crown", h.clock.now()))
     fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "Coil & Crown"
+
+
+async def test_a_person_declined_after_two_misses_keeps_the_bot(h: TestHarness) -> None:
+    # The second miss offers a person; "no thanks, I'll ask around" declines it and asks nothing,
+    # so it is no third unanswered question.
+    wa = "12025550431"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
+    await say(h, text(wa, "does the webhook support mutual TLS?", h.clock.now()))
+    reply = await say(h, text(wa, "alright, I'll ask our developer then. thanks anyway", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["owner"] == "bot"
+    assert conversation["handoff_reason"] is None
+    assert any("welcome" in s for s in reply), reply
+
+
+async def test_an_ad_lead_who_will_answer_later_is_not_taken_for_a_use_case(h: TestHarness) -> None:
+    wa = "12025550432"
+    await say(h, text(wa, "hi, saw the ad", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Birchwood Physio", h.clock.now()))
+    reply = await say(h, text(wa, "let me think about it, busy right now. thanks", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    assert any("pick up where we left off" in s for s in reply), reply
+    # The question is still open: the answer given later is the use case, and qualifies the lead.
+    await say(h, text(wa, "appointment reminders for patients", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_reason"] == "qualified"
+    assert (
+        conversation["handoff_context"]["fields"]["use_case"]["value"] == "appointment reminders for patients"
+    )

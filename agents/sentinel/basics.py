@@ -70,6 +70,20 @@ def accepts_offer(text: str) -> bool:
     return any(w in lexicon.ACCEPT_WORDS for w in words) and all(w in allowed for w in words)
 
 
+def declines_offer(text: str) -> bool:
+    """A no to the bot's offer of a person that asks nothing more ("ok no problem, I'll check with
+    our IT team. thanks", "nope, all good", "I guess not yet. thanks for letting me know"): no
+    question, and thanks in it, or a short answer that opens with a no."""
+    if "?" in text or "؟" in text:
+        return False
+    words = analyse(text).words
+    if not words or len(words) > 20:
+        return False
+    if any(w in lexicon.THANKS_WORDS for w in words):
+        return True
+    return len(words) <= 4 and words[0] in lexicon.BARE_NO | {"nope", "nah"}
+
+
 # --------------------------------------------------------------------------------------------------
 # Greetings and small talk
 # --------------------------------------------------------------------------------------------------
@@ -101,6 +115,19 @@ def social_prefix(text: str) -> int:
     while count < len(words) and (count in covered or words[count] in lexicon.GREETING_FILLER):
         count += 1
     return count if covered & set(range(count)) else 0
+
+
+_RUNS_ON = lexicon.ABOUT_WORDS | lexicon.OF_WORDS | {"on", "in", "for", "from", "with", "del"}
+
+
+def small_talk_runs_on(text: str) -> bool:
+    """ "saw the ad about the shared inbox", "vi el anuncio de whatsapp": small talk that goes on
+    past its phrase ("about ...", "de ..."), so what follows belongs to it, not an answer."""
+    words = _squeezed(analyse(text).words)
+    count = social_prefix(text)
+    if not count or count >= len(words) or words[count] not in _RUNS_ON:
+        return False
+    return any(m.last == count - 1 for m in _SMALL_TALK.find(words))
 
 
 def is_greeting(text: str) -> bool:

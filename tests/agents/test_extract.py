@@ -1208,3 +1208,46 @@ def test_an_acknowledgement_sentence_before_the_asked_name_is_left_out(text: str
 )
 def test_a_want_after_the_name_and_a_comma_is_the_use_case(text: str, company: str, use_case: str) -> None:
     assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're a small vet clinic",
+        "somos una agencia de viajes",
+        "thanks, I'll have a look later tonight",
+        "ahora no puedo, luego te escribo",
+        "ok makes sense, thanks",
+    ],
+)
+def test_what_the_business_is_a_deferral_or_an_ok_is_no_use_case(text: str) -> None:
+    assert "use_case" not in _values(text, "use_case")
+
+
+def test_small_talk_about_the_ad_is_no_company_name() -> None:
+    assert _values("came from the ad about the chatbot", "company_name") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Demir Lojistik A.Ş.", "Demir Lojistik A.Ş."),
+        ("firma to Piekarnia Nowak", "Piekarnia Nowak"),
+        ("मेरी दुकान का नाम गुप्ता स्वीट्स है", "गुप्ता स्वीट्स"),
+    ],
+)
+def test_turkish_polish_and_devanagari_company_names(text: str, company: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company}
+
+
+def test_a_want_opening_the_second_sentence_is_the_use_case() -> None:
+    assert _values("florist. want to send delivery updates to buyers", "use_case") == {
+        "use_case": "send delivery updates to buyers"
+    }
+
+
+def test_quotes_they_follow_up_are_a_use_case_not_a_request_for_one() -> None:
+    assert _values("We're Oakline Joinery and we'd use it for quote follow-ups", "company_name") == {
+        "company_name": "Oakline Joinery",
+        "use_case": "quote follow-ups",
+    }

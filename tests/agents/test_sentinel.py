@@ -1232,3 +1232,30 @@ def test_calling_their_own_customers_back_is_no_request() -> None:
         "our patients often ask to speak to a person at night, can an away message say we'll call them back?"
     )
     assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "enough with the questions, just tell me the price",
+        "por favor dejen de preguntar, solo quiero el precio",
+        "chega de pergunta, só quero saber quanto custa",
+        "ça ne vous regarde pas, donnez-moi juste le prix",
+        "Das geht Sie nichts an, ich will nur den Preis",
+        "non sono affari vostri, ditemi solo il prezzo",
+        "przestańcie pytać, chcę tylko znać cenę",
+        "sizi ilgilendirmez, sadece fiyatı söyleyin",
+    ],
+)
+def test_being_tired_of_the_bots_questions_is_frustration(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I have a few questions about the Pro plan", "can the bot stop asking my customers for their email?"],
+)
+def test_questions_of_their_own_are_no_complaint_about_ours(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
