@@ -457,9 +457,9 @@ def extract_company_name(
                 )
     if not asked:
         return None
-    # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
     if small_talk_runs_on(text):
         return None  # "saw the ad about the shared inbox": no name in it
+    # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
     said = _CHATTER_SENTENCE.match(text)
     if said and all(
         _only_chatter(part) or is_acknowledgement(part) for part in said.group(1).split(",") if part.strip()

@@ -540,8 +540,7 @@ def _asked_who_then_them(a: Analysis) -> list[_Frame]:
     asked = [k for k, w in enumerate(words) if w in _WHO and _in_question(a, k)] if them else []
     if not asked:
         return []
-    contact = [v for v in _CONTACT.find(words, gap=1) if v.phrase.tag.startswith("contact")]
-    for verb in [*_TALK.find(words, gap=1), *_CONNECT.find(words, gap=1), *contact]:
+    for verb in [*_TALK.find(words, gap=1), *_CONNECT.find(words, gap=1), *_CONTACT.find(words, gap=1)]:
         for i in them:
             before = min(i, verb.first)
             if (
@@ -684,7 +683,7 @@ def _find_frames(text: str) -> list[_Frame]:
     them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS or w in lexicon.TALK_TO_THEM]
     # "can you get hold of her for me?" after naming her; "... call them back" after naming people
     # is about the customer's own customers.
-    contact = [v for v in _CONTACT.find(words, gap=1) if v.phrase.tag.startswith("contact")] if them else []
+    contact = list(_CONTACT.find(words, gap=1)) if them else []
     for verb in [*talk, *connect, *contact] if them else ():
         for i in them:
             if verb in contact and words[i] in _PLURAL_THEM:
