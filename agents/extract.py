@@ -661,7 +661,6 @@ _WHAT_THEY_ARE = re.compile(
     r"(?:an?|una?|une?|ein(?:e|en)?|een|uma?|sebuah|bir)\s+[^,;.!?]{2,60}[.!]*\s*$",
     re.IGNORECASE,
 )
-_PURPOSE_WORDS = frozenset({"for", "to", "para", "pra", "pour", "per", "um", "voor", "untuk", "buat", "icin"})
 
 
 def _only_what_they_are(text: str) -> bool:
@@ -670,7 +669,7 @@ def _only_what_they_are(text: str) -> bool:
     if not _WHAT_THEY_ARE.match(text):
         return False
     words = analyse(text).words
-    return not set(words) & (_PURPOSE_WORDS | lexicon.RELATIVE_WORDS) and not any(
+    return not set(words) & (lexicon.PURPOSE_WORDS | lexicon.RELATIVE_WORDS) and not any(
         w.endswith("ing") and len(w) > 5 for w in words
     )
 

@@ -117,7 +117,7 @@ def social_prefix(text: str) -> int:
     return count if covered & set(range(count)) else 0
 
 
-_RUNS_ON = lexicon.ABOUT_WORDS | lexicon.OF_WORDS | {"on", "in", "for", "from", "with", "del"}
+_RUNS_ON = lexicon.ABOUT_WORDS | lexicon.OF_WORDS | lexicon.SMALL_TALK_GOES_ON
 
 
 def small_talk_runs_on(text: str) -> bool:

@@ -434,10 +434,6 @@ def _about_others(
 
 
 _I_AM = frozenset({"soy", "sou", "sono", "im", "am", "suis", "bin", "ben"})
-_WHO = frozenset({"who", "whom", "quien", "quem", "wer", "chi", "siapa", "kaun"})
-_PLURAL_THEM = frozenset(
-    {"them", "ihnen", "eux", "loro", "ellos", "ellas", "eles", "elas", "lhes", "hen", "mereka"}
-)
 _CALLERS = frozenset(
     {"you", "u", "ya", "someone", "somebody", "anyone", "alguien", "alguem", "vous", "qualcuno"}
 )
@@ -491,7 +487,7 @@ def _between(words: Sequence[str], left: int, right: int) -> Sequence[str]:
 _QUOTED = re.compile(r"(?<!\w)['‘\"“«„]([^'\"“”‘’«»\n]{2,80}?)['’\"”»“](?!\w)")
 
 
-_SOMEONE_ELSE = lexicon.PEOPLE_SERVED | lexicon.THIRD_PARTY | {"someone", "somebody", "he", "she", "they"}
+_SOMEONE_ELSE = lexicon.PEOPLE_SERVED | lexicon.THIRD_PARTY | lexicon.SOMEONE_ELSE
 
 
 def _labels(a: Analysis) -> list[tuple[int, int]]:
@@ -537,7 +533,7 @@ def _asked_who_then_them(a: Analysis) -> list[_Frame]:
     connect or contact verb with a pronoun for the person a question before asked about."""
     words = a.words
     them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS]
-    asked = [k for k, w in enumerate(words) if w in _WHO and _in_question(a, k)] if them else []
+    asked = [k for k, w in enumerate(words) if w in lexicon.WHO_WORDS and _in_question(a, k)] if them else []
     if not asked:
         return []
     for verb in [*_TALK.find(words, gap=1), *_CONNECT.find(words, gap=1), *_CONTACT.find(words, gap=1)]:
@@ -686,7 +682,7 @@ def _find_frames(text: str) -> list[_Frame]:
     contact = list(_CONTACT.find(words, gap=1)) if them else []
     for verb in [*talk, *connect, *contact] if them else ():
         for i in them:
-            if verb in contact and words[i] in _PLURAL_THEM:
+            if verb in contact and words[i] in lexicon.PLURAL_OBJECTS:
                 continue
             named = [n for n in nouns if n.last < min(i, verb.first)]
             near = 0 < abs(i - verb.first) <= 3 or (i == verb.first and words[i] in lexicon.TALK_TO_THEM)
