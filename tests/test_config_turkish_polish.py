@@ -129,43 +129,34 @@ def test_turkish_and_polish_questions_no_entry_answers_are_left_unanswered(
     assert default_kb.best(text) is None
 
 
-async def test_a_turkish_customer_gets_prices_and_the_password_reset_in_turkish() -> None:
-    result = await _replay(
-        _case(
-            "tr-knowledge",
+@pytest.mark.parametrize(
+    ("wa_id", "turns", "welcome", "prices", "reset"),
+    [
+        (
             "905321234567",
-            "Ayşe",
-            {"text": "merhaba"},
-            {"text": "fiyat ne kadar?"},
-            {"text": "şifremi unuttum"},
-            {"text": "sifremi nasil sifirlarim"},
-        )
-    )
-    assert "sanal asistan" in _said(result, 0)
-    assert "Fiyatlarımız" in _said(result, 1)
-    assert "49 $" in _said(result, 1)
-    for turn in (2, 3):
-        assert "sıfırlayabilirsiniz" in _said(result, turn)
-    assert result["handoff"] is None
-
-
-async def test_a_polish_customer_gets_prices_and_the_password_reset_in_polish() -> None:
-    result = await _replay(
-        _case(
-            "pl-knowledge",
+            ("merhaba", "fiyat ne kadar?", "şifremi unuttum", "sifremi nasil sifirlarim"),
+            "sanal asistan",
+            ("Fiyatlarımız", "49 $"),
+            "sıfırlayabilirsiniz",
+        ),
+        (
             "48501234567",
-            "Kasia",
-            {"text": "dzień dobry"},
-            {"text": "ile kosztuje?"},
-            {"text": "zapomniałem hasła"},
-            {"text": "nie pamietam hasla"},
-        )
-    )
-    assert "wirtualnym asystentem" in _said(result, 0)
-    assert "Ceny zaczynają się" in _said(result, 1)
-    assert "miesięcznie" in _said(result, 1)
+            ("dzień dobry", "ile kosztuje?", "zapomniałem hasła", "nie pamietam hasla"),
+            "wirtualnym asystentem",
+            ("Ceny zaczynają się", "miesięcznie"),
+            "zresetować",
+        ),
+    ],
+)
+async def test_turkish_and_polish_customers_get_prices_and_the_password_reset_in_their_language(
+    wa_id: str, turns: tuple[str, ...], welcome: str, prices: tuple[str, str], reset: str
+) -> None:
+    result = await _replay(_case("knowledge", wa_id, "Ada", *({"text": t} for t in turns)))
+    assert welcome in _said(result, 0)
+    for words in prices:
+        assert words in _said(result, 1)
     for turn in (2, 3):
-        assert "zresetować" in _said(result, turn)
+        assert reset in _said(result, turn)
     assert result["handoff"] is None
 
 
