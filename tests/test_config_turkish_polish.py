@@ -230,8 +230,8 @@ def test_short_turkish_and_polish_messages_are_read_in_their_language(text: str,
 @pytest.mark.parametrize(
     ("wa_id", "hello", "question", "yes", "answer"),
     [
-        ("905321234567", "merhaba", "bot musun?", "evet", "sanal asistan"),
-        ("48501234567", "dzień dobry", "czy jesteś botem?", "tak", "wirtualnym asystentem"),
+        ("905321234567", "merhaba", "bot musun?", "evet lütfen", "sanal asistan"),
+        ("48501234567", "dzień dobry", "czy jesteś botem?", "tak, poproszę", "wirtualnym asystentem"),
     ],
 )
 async def test_asked_if_it_is_a_bot_it_says_so_in_their_language_and_yes_brings_a_person(
