@@ -612,6 +612,7 @@ def _find_frames(text: str) -> list[_Frame]:
     people = [n for n in nouns if not n.phrase.tag.startswith("department")]
     talk = list(_TALK.find(words, gap=1))
     connect = list(_CONNECT.find(words, gap=1))
+    contact = list(_CONTACT.find(words, gap=1))
     known = {i for m in [*talk, *connect, *nouns] for i in range(m.first, m.last + 1)}
     for fuzzy in _fuzzy_verbs(words, known):
         (talk if fuzzy.phrase.tag.startswith("talk") else connect).append(fuzzy)
@@ -679,7 +680,6 @@ def _find_frames(text: str) -> list[_Frame]:
     them = [i for i, w in enumerate(words) if w in lexicon.THIRD_PERSON_OBJECTS or w in lexicon.TALK_TO_THEM]
     # "can you get hold of her for me?" after naming her; "... call them back" after naming people
     # is about the customer's own customers.
-    contact = list(_CONTACT.find(words, gap=1)) if them else []
     for verb in [*talk, *connect, *contact] if them else ():
         for i in them:
             if verb in contact and words[i] in lexicon.PLURAL_OBJECTS:
@@ -697,7 +697,7 @@ def _find_frames(text: str) -> list[_Frame]:
                 add("connect+noun", verb, noun, 0.9)
             elif noun.last < verb.first and verb.first - noun.last <= 4:
                 add("connect+noun", verb, noun, 0.85)
-    for verb in [*_CONTACT.find(words, gap=1), *_HELP.find(words, gap=1)]:
+    for verb in [*contact, *_HELP.find(words, gap=1)]:
         kind = verb.phrase.tag.split(":", 1)[0]
         for noun in people if kind == "help" else nouns:
             if kind == "help" and _plural(words, noun):
