@@ -31,6 +31,7 @@ from agents.sentinel.basics import (
     is_question,
     small_talk_runs_on,
     social_prefix,
+    strip_social,
     will_get_back,
 )
 from agents.sentinel.detectors import detect_explicit_request
@@ -134,8 +135,11 @@ _CLAUSE_END = re.compile(
     + r")|"
     + _EMOJI
     + r"|(?<!\.[A-ZŞ])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)(?<!\bSp)"
+    + r"(?<!\bHnos)"
     + r"\.(?![A-ZŞ]\.)|\s[-–/|]\s|"
-    r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s",
+    r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s|"
+    # "... للأجهزة الطبية وعايزين نستخدمه ...": "and" joined to the verb that follows the name.
+    r"\s+و(?=(?:عايزين|عاوزين|عايز|نبغى|نبي|نريد|بدنا|نحتاج|محتاجين|نستخدم|عندنا)\b)",
     _FLAGS,
 )
 _TOWN_AFTER = re.compile(r"(?<=\w)\s+(?:in|aus|uit|a)\s+[A-ZÀ-ÖØ-Þ][\w-]+$")
@@ -164,7 +168,9 @@ _OWN_ARTICLES = frozenset({"la", "el", "los", "las", "le", "les", "il", "lo", "t
 # "of" in a name after its trade: "Cocina de Abuela", "Taller del Norte", "Boulangerie du Coin".
 _WHOSE = frozenset({"de", "del", "do", "da", "dos", "das", "di", "du", "della", "dello", "des"})
 # Words that join two parts of one name ("Jones Plumbing and Heating", "Salt & Sage").
-_NAME_JOINERS = frozenset({"and", "&", "y", "e", "et", "und", "en", "dan", "aur", "n"})
+_NAME_JOINERS = frozenset({"and", "&", "y", "e", "et", "und", "en", "dan", "aur", "n", "i"})
+# The last word of a name that says it is a business ("The Thank You Card Company").
+_COMPANY_WORDS = frozenset({"company", "co", "ltd", "llc", "inc", "gmbh", "bv", "sa", "srl", "sl", "ltda"})
 _PARTNERS = re.compile(
     r"(?:Co|Company|Sons|Daughters|Partners|Associates|Brothers|Bros|Figli|Hijos|Filhos|S(?:ö|oe)hne|Zonen|Fils)\b\.?",
     re.UNICODE,
@@ -292,6 +298,18 @@ def _is_chatter(text: str) -> bool:
         return True
     if will_get_back(text):
         return True  # "ahora no puedo, luego te escribo": later, not an answer
+    if _RATHER_NOT_SAY.find(words):
+        return True  # "I'd prefer not to give the company name": no answer
+    remarks = _PASSING_REMARKS.find(words)
+    if remarks:
+        # "nice, your ad was funny btw 😂", "the weather here is insane today": small talk, unless
+        # a use case is said beside it ("we send weather alerts" is one: no remark covers it).
+        covered = {i for m in remarks for i in range(m.first, m.last + 1)}
+        rest = " ".join(w for i, w in enumerate(words) if i not in covered)
+        if not _USE_CASE_CUES.search(rest):
+            return True
+    if _CONFIRMS_NAME.find(words):
+        return True  # "ja so heisst das Café wirklich 😄": about the name given before
     frustration = detect_frustration(text)
     return frustration is not None and frustration.score >= 0.6
 
@@ -303,6 +321,27 @@ def _looks_like_name(value: str) -> bool:
     if len(words) == 1:
         return True
     return len(words) <= 5 and all(_CAPITALISED.match(w) or len(w) <= 3 for w in words)
+
+
+_RATHER_NOT_SAY = PhraseSet.of(lexicon.RATHER_NOT_SAY)
+_PASSING_REMARKS = PhraseSet.of(lexicon.PASSING_REMARKS)
+_CONFIRMS_NAME = PhraseSet.of(lexicon.CONFIRMS_NAME)
+
+
+def confirms_name(text: str) -> bool:
+    """ "sí, ese es el nombre jaja", "ja so heisst das Café wirklich 😄": the customer says their
+    answer before was the name."""
+    return bool(_CONFIRMS_NAME.find(analyse(text).words))
+
+
+def confirmed_name(earlier: str) -> str | None:
+    """The earlier answer a confirmation points back to, when it can be a name: a few words, some
+    letters, no question ("Buen Día", "Tamam")."""
+    value = earlier.strip().strip(".!")
+    words = value.split()
+    if not 1 <= len(words) <= 6 or len(value) > 60 or "?" in value or not any(c.isalpha() for c in value):
+        return None
+    return value
 
 
 _FIRST_CLAUSE = re.compile(r"[,.;:!\n]")
@@ -328,13 +367,17 @@ def _trade_name(text: str) -> bool:
     company, it is the name, lowercase or not; "appointment reminders for the clinic" is not one."""
     words = [fold(w).strip(".,!?()") for w in text.split()]
     words = [w for w in words if w]
-    if not 2 <= len(words) <= 5:
+    if not 2 <= len([w for w in words if w not in _NAME_JOINERS]) <= 5:
         return False
     # "la cocina de abuela", "taller del norte", "boulangerie du coin": the trade, then whose.
     head = words[1:] if words[0] in lexicon.NAME_ARTICLES else words
     trade_first = len(head) >= 2 and head[0] in lexicon.TRADE_NOUNS and head[1] in _WHOSE
-    if words[-1] not in lexicon.TRADE_NOUNS and not trade_first:
+    if words[-1] not in lexicon.TRADE_NOUNS and words[-1] not in _COMPANY_WORDS and not trade_first:
         return False
+    # "We Fix It Plumbing & Heating", "The Thank You Card Company": in title case, a name may be
+    # made of any words.
+    if all(_CAPITALISED.match(w) or fold(w) in _NAME_JOINERS for w in text.split()):
+        return True
     return not any(
         w in lexicon.FUNCTION_WORDS
         and w not in lexicon.NAME_ARTICLES
@@ -427,6 +470,10 @@ def extract_company_name(
             end = _CLAUSE_END.search(text, m.end())
             if end is not None and text[end.start()] == "?":
                 continue
+            # "aap kaun ho pehle batao" ("who are you, tell me first"): inside a question.
+            opening = re.split(r"[.!?\n]", text[: m.start()])[-1]
+            if opening.strip() and is_question(opening):
+                continue
             # "we're a chain of 3 barbershops": an English indefinite article describes the business.
             we = re.match(r"(?:we|i)\b", m.group(0), re.IGNORECASE) is not None
             # "We're an NGO, Hope Harbor Foundation, and we want ...": the name beside what they are.
@@ -459,10 +506,28 @@ def extract_company_name(
         return None
     if small_talk_runs_on(text):
         return None  # "saw the ad about the shared inbox": no name in it
+    # "We Fix It Plumbing & Heating", "Just Call Dave Plumbing": a name in title case that ends with
+    # its trade, whatever its words say; also as the last sentence ("ha you bots get straight to it
+    # don't ya. Salt & Stone Surf School").
+    whole = text.strip().rstrip(".!")
+    last = _SENTENCE_END.split(whole)[-1].strip()
+    # ... or as the first clause of it ("hey, saw the ad. Orchard Lane Bakery, we bake for cafes").
+    for titled in dict.fromkeys((whole, last, _FIRST_CLAUSE.split(last, maxsplit=1)[0].strip())):
+        if _trade_name(titled) and all(
+            _CAPITALISED.match(w) or fold(w) in _NAME_JOINERS for w in titled.split()
+        ):
+            return Extracted(field="company_name", value=titled, evidence=text.strip(), confidence=0.75)
+    # "Permisi, kami butuh ...": the greeting that opens the message is no part of the answer.
+    text = strip_social(text) or text
     # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
     said = _CHATTER_SENTENCE.match(text)
-    if said and all(
-        _only_chatter(part) or is_acknowledgement(part) for part in said.group(1).split(",") if part.strip()
+    if said and (
+        is_greeting(said.group(1))  # "Hi, saw the ad. Jasper Creek Outfitters, we do ..."
+        or all(
+            _only_chatter(part) or is_acknowledgement(part)
+            for part in said.group(1).split(",")
+            if part.strip()
+        )
     ):
         text = text[said.end() :]
     # "it's just me and my sister, Two Birds Ceramics", "é pra minha clínica de estética, a Bella
@@ -555,7 +620,9 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
     r"nada\s+(?:m[áa]s|especial|del\s+otro\s+mundo)|s[óo]\s+isso|c'est\s+tout|rien\s+de\s+(?:plus|sp[ée]cial)|"
     r"sonst\s+nichts|niente\s+di\s+(?:che|speciale))\b"
     # a Hinglish sentence of its own, ending in its verb ("..., bahut msgs aate hai")
-    r"|[^,]*\b(?:hai|hain|hota|hoti|hote|tha|thi)\s*$)",
+    r"|[^,]*\b(?:hai|hain|hota|hoti|hote|tha|thi)\s*$"
+    # an Indonesian remark about something of theirs ("..., chatnya udah ga ke-handle")
+    r"|\w{3,}nya\s+(?:udah|sudah|sering|selalu|suka|ga|gak|tidak|nggak|jadi|makin)\b)",
     _FLAGS,
 )
 
@@ -628,6 +695,10 @@ _LIST_OF_USES = re.compile(
 )
 
 
+# Turkish says what it is for before "için kullan-" ("for ... we'll use it"): the use case ends there.
+_TURKISH_USE_FOR = re.compile(r"\s+i[çc]in\s+kullan\w*", re.IGNORECASE)
+
+
 def _clean_use_case(raw: str) -> str:
     sentence = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
     sentence = re.split(_EMOJI, sentence, maxsplit=1)[0]
@@ -637,6 +708,7 @@ def _clean_use_case(raw: str) -> str:
     sentence = sentence.split("،", 1)[0]  # an Arabic comma: a remark follows ("..., الضغط علينا كبير")
     sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
     sentence = _BECAUSE.split(sentence, maxsplit=1)[0]
+    sentence = _TURKISH_USE_FOR.split(sentence, maxsplit=1)[0]  # "müşteri destek için kullanacağız, ..."
     sentence = _OWN_SUBJECT_CLAUSE.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
     value = _USE_CASE_TRIM_END.sub("", sentence.strip()).strip(" ,.;:!-")
@@ -692,13 +764,22 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
                     evidence=_SENTENCE_END.split(text[m.start() :].strip(), maxsplit=1)[0],
                     confidence=0.9,
                 )
+    if asked and _is_chatter(text):
+        # "service reminders + customers asking is my car ready. can a human call me tho": the
+        # answer, then a request of its own sentence; the answer counts.
+        sentences = [x.strip() for x in _SENTENCE_END.split(text.strip()) if x.strip()]
+        if len(sentences) < 2 or _is_chatter(sentences[0]) or is_acknowledgement(sentences[0]):
+            return None
+        if detect_explicit_request(text) is None:
+            return None
+        text = sentences[0]
     if not asked or _is_chatter(text) or _own_delay(text) or _only_what_they_are(text):
         return None
     # "ok cool. we want it for appointment reminders": the answer is the first sentence that is
     # not an acknowledgement.
     sentences = [x.strip() for x in _SENTENCE_END.split(text.strip()) if x.strip()]
     value = next(
-        (x for x in sentences if not is_acknowledgement(x) and not _only_chatter(x)),
+        (x for x in sentences if not is_acknowledgement(x) and not _only_chatter(x) and not is_greeting(x)),
         sentences[0] if sentences else "",
     )
     # "g'day so basically its for lesson bookings": the greeting goes first.
@@ -805,13 +886,20 @@ def is_correction(text: str) -> bool:
     return bool(_CORRECTION_CUES.find(analyse(text).words))
 
 
-def _corrected_company(text: str) -> Extracted | None:
+def _corrected_company(text: str, *, soft: bool) -> Extracted | None:
     """ "sorry, typo, it's Orbitell Solutions with two Ls": a correction of the company name given
     before, the name that follows the cue."""
     a = analyse(text)
     cues = _CORRECTION_CUES.find(a.words)
     if not cues:
-        return None
+        # "perdón, en realidad la empresa es Rivas Hnos. SRL", "przepraszam, właściwie firma to
+        # Nowak i Syn Sp. z o.o.": an apology or an "actually" beside a clearly led name.
+        if not soft or not set(a.words) & lexicon.CORRECTION_WORDS:
+            return None
+        led = extract_company_name(text, asked=False)
+        if led is None or led.confidence < 0.85:
+            return None
+        return led.model_copy(update={"evidence": text.strip()})
     rest = text[a.tokens[cues[0].last].end :].lstrip(" ,.:;!-")
     rest = _COPULA.sub("", rest, count=1)
     value = _AFTER_NAME.sub("", _clean_name(rest))
@@ -831,7 +919,13 @@ def extract_fields(
     asked for the company ("answering customer FAQs for our gym"), and a bare name answers
     "company" when the bot asked for the use case and the company is still missing ("FitHub").
     """
-    corrected = _corrected_company(text) if "company_name" in known else None
+    # "Peak Fitness - no sorry, Peak Performance Fitness": corrected in the answer itself too.
+    if will_get_back(text):
+        return []  # "je vous redis ça demain, on est encore en réflexion": later, no answer yet
+    known_company = "company_name" in known
+    corrected = (
+        _corrected_company(text, soft=known_company) if known_company or asking == "company_name" else None
+    )
     if corrected is not None:
         return [corrected]
     found: list[Extracted] = []
@@ -891,6 +985,8 @@ def extract_fields(
         at = use_case.value.find(company.value)
         if at >= 3 and use_case.value.endswith(company.value):
             use_case = use_case.model_copy(update={"value": use_case.value[:at].rstrip(" ,;:-")})
+    if company is not None and confirms_name(text):
+        company = None  # "sí, así se llama el bar": the name is the answer before (`confirmed_name`)
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:
             found.append(item)

@@ -11,7 +11,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agents.common import handoff_request, message_of, reply, turn_text
-from agents.extract import extract_fields
+from agents.extract import confirmed_name, confirms_name, extract_fields
 from agents.responder import KEPT, UNREADABLE, knowledge_of
 from agents.sentinel.basics import is_announcement, is_greeting, will_get_back
 from agents.sentinel.detectors import asks_if_bot
@@ -49,6 +49,18 @@ def collect_fields(
         else:
             extracted = extract_fields(text, asking=asking, known=frozenset(fields), person=ctx.contact_name)
             found = [(x.field, x.value, x.evidence, "rules", x.confidence >= CONFIDENT) for x in extracted]
+    if (
+        text
+        and asking == "company_name"
+        and "company_name" not in fields
+        and not any(name == "company_name" for name, *_ in found)
+        and confirms_name(text)
+    ):
+        # "Buen Día", passed over as a greeting, then "sí, ese es el nombre jaja": the answer before.
+        before = state.get("customer_texts", [])[-2:-1]
+        named = confirmed_name(before[0]) if before else None
+        if named is not None:
+            found.append(("company_name", named, text, "rules", True))
     wanted = set(flow.required) | set(flow.optional)
     collected: list[str] = []
     for name, value, evidence, source, confident in found:

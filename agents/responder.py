@@ -130,9 +130,10 @@ def _another_question(text: str) -> bool:
     for i, word in enumerate(words):
         if word in lexicon.ANOTHER_LEADS:
             # A bare "and ...?" after two misses ("¿Y con Mercado Libre?", "Und lassen sich ...?")
-            # is one more thing the bot cannot do; "great, and ...?" is a satisfied customer's
-            # ("pô, e com a Nuvemshop??": an interjection is no acknowledgement).
-            return any(w in lexicon.ACK_WORDS for w in words[:i])
+            # is one more thing the bot cannot do, and so is one after a plain "ok" ("ok and where
+            # is the data hosted?"); "great, and ...?" is a satisfied customer's ("pô, e com a
+            # Nuvemshop??": an interjection is no acknowledgement).
+            return any(w in lexicon.ACK_WORDS and w in lexicon.POSITIVE_WORDS for w in words[:i])
         # "alright, last one: ...", "one more question, ...": announced as one more.
         nxt = words[i + 1] if i + 1 < len(words) else ""
         if (word in lexicon.ANOTHER_WORDS and nxt in _ONE_MORE) or (

@@ -231,8 +231,12 @@ async def test_a_company_named_clearly_later_replaces_a_bare_answer_taken_for_it
     await say(h, text(wa, "hi saw your ad", h.clock.now(), referral=AD_REFERRAL))
     await say(h, text(wa, "Nothing Fancy", h.clock.now()))  # a bare answer, taken for the name
     await say(h, text(wa, "sorry, our company is called Coil & Crown", h.clock.now()))
+    # The correction answers no question of its own: the use case is still asked for.
+    assert (await first_listed_conversation(h))["handoff_context"] is None
+    await say(h, text(wa, "order updates for our customers", h.clock.now()))
     fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
     assert fields["company_name"]["value"] == "Coil & Crown"
+    assert fields["use_case"]["value"] == "order updates for our customers"
 
 
 async def test_a_person_declined_after_two_misses_keeps_the_bot(h: TestHarness) -> None:
@@ -263,3 +267,36 @@ async def test_an_ad_lead_who_will_answer_later_is_not_taken_for_a_use_case(h: T
     assert (
         conversation["handoff_context"]["fields"]["use_case"]["value"] == "appointment reminders for patients"
     )
+
+
+async def test_a_third_unanswered_question_after_a_plain_ok_and_hands_off(h: TestHarness) -> None:
+    # "ok and ...?" adds one more thing the bot cannot do; only a pleased "great, and ...?" goes on.
+    wa = "12025550433"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(wa, "can your API export invoices to SAP Business One?", h.clock.now()))
+    await say(h, text(wa, "does the webhook support mutual TLS?", h.clock.now()))
+    await say(h, text(wa, "ok and is there an on-premise edition?", h.clock.now()))
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
+
+
+async def test_a_name_the_bot_passed_over_is_taken_once_the_customer_confirms_it(h: TestHarness) -> None:
+    # A bar called "Buenas Noches" reads as a greeting; "sí, así se llama" points back to it.
+    wa = "5215512345678"
+    await say(h, text(wa, "hola, vi el anuncio", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Buenas Noches", h.clock.now()))
+    await say(h, text(wa, "sí jaja, así se llama el bar", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "reservas de mesas y pedidos para llevar", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_reason"] == "qualified"
+    fields = conversation["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Buenas Noches"
+    assert fields["use_case"]["value"] == "reservas de mesas y pedidos para llevar"
+
+
+async def test_an_ad_lead_who_gives_up_after_a_miss_hands_off_as_frustrated(h: TestHarness) -> None:
+    wa = "12025550434"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(wa, "does it integrate with Zoho Desk?", h.clock.now()))
+    await say(h, text(wa, "ugh forget it", h.clock.now()))
+    assert (await first_listed_conversation(h))["handoff_reason"] == "frustration"

@@ -196,6 +196,8 @@ def announced_question(text: str) -> int | None:
             continue
         if set(words[max(0, i - 3) : i]) & _TAKEN_BACK:
             continue
+        if i and words[i - 1] in lexicon.POSSESSIVES:
+            continue  # "aur unki queries handle karni hai": their questions, not one announced
         return i
     return None
 
@@ -233,10 +235,17 @@ def will_get_back(text: str) -> bool:
     """ "ok, I'll talk to my partner and get back to you", "ok theek hai, main baat karke batata
     hoon", "Danke, ich melde mich": the customer will come back later, with no question open and no
     complaint."""
-    if "?" in text or "؟" in text or not _GET_BACK.find(analyse(text).words):
+    if "?" in text or "؟" in text:
+        return False
+    a = analyse(text)
+    later = _GET_BACK.find(a.words)
+    if not later:
         return False
     frustration = detect_frustration(text)
-    return frustration is None or frustration.score < 0.3
+    if frustration is None or frustration.score < 0.3:
+        return True
+    # "on est encore en réflexion": the word that read as a complaint is part of the deferral.
+    return any(frustration.evidence in a.span(m.first, m.last) for m in later)
 
 
 def is_pleasantry(text: str) -> bool:

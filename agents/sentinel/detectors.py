@@ -517,6 +517,9 @@ def _frames(text: str) -> tuple[_Frame, ...]:
         labels = _labels(analyse(text))
         # A frame touching a label names it ("'agent' does it route"): the label is no request.
         frames = [f for f in frames if not any(f.first <= last and first <= f.last for first, last in labels)]
+    if frames:
+        a = analyse(text)
+        frames = [f for f in frames if not _asks_the_hours(a, f)]
     questions = [f for f in frames if f.question]
     if questions:
         # "am I talking to a real person?": the talk verb and its person are the question's words.
@@ -526,6 +529,38 @@ def _frames(text: str) -> tuple[_Frame, ...]:
             if f.question or not any(q.first <= f.first and f.last <= q.last for q in questions)
         ]
     return tuple(frames)
+
+
+# Rules that ask for a person's contact, which a question about the hours does too ("what time can
+# someone call me?").
+_CALLS = frozenset({"call me", "call back"})
+
+
+def _asks_the_hours(a: Analysis, frame: _Frame) -> bool:
+    """ "what hours is your sales team around?", "Wann ist der Support erreichbar?", "what are your
+    sales hours in case I want to chat to them later?": a question about when a team works. The
+    frame's sentence is a question with an hours word in it, and no person is asked for in the frame
+    ("when is someone available?" asks for one)."""
+    if frame.rule in _CALLS or not _in_question(a, frame.first):
+        return False
+    words = a.words
+    if not any(
+        w in lexicon.HOURS_WORDS and _one_sentence(a, min(i, frame.first), max(i, frame.first))
+        for i, w in enumerate(words)
+    ):
+        return False
+    nouns = [n for n in _nouns(a) if frame.first <= n.first and n.last <= frame.last]
+    teams = {(n.first, n.last) for n in nouns if n.phrase.tag.startswith("department")}
+    return not any((n.first, n.last) not in teams for n in nouns)
+
+
+def _a_count(words: Sequence[str], index: int) -> bool:
+    """Whether a number stands at `index` ("ada 3 orang", "there are five agents here")."""
+    return index < len(words) and (words[index].isdigit() or words[index] in lexicon.NUMBER_WORDS)
+
+
+def _next_word(words: Sequence[str], index: int) -> str:
+    return words[index + 1] if index + 1 < len(words) else ""
 
 
 def _asked_who_then_them(a: Analysis) -> list[_Frame]:
@@ -727,6 +762,11 @@ def _find_frames(text: str) -> list[_Frame]:
             asks = [i for i in range(verb.last + 1, noun.first) if words[i] in lexicon.ASK_VERBS]
             if asks and any(words[i] not in _DETERMINERS for i in range(asks[0] + 1, noun.first)):
                 continue
+            # "I need to check with my office manager": consulting their own people first.
+            if set(words[max(0, noun.first - 2) : noun.first]) & _MY and any(
+                words[i] in lexicon.CONSULT_VERBS for i in range(verb.last + 1, noun.first)
+            ):
+                continue
             after = (
                 noun.first > verb.last
                 and _gap(words, verb.last, noun.first) <= 4
@@ -777,7 +817,18 @@ def _find_frames(text: str) -> list[_Frame]:
                 and words[cue.last + 1] not in lexicon.BARE_FILLER
                 and (noun.first == 0 or a.raw[: a.tokens[noun.first].start].rstrip()[-1:] in {".", "!", "\n"})
             )
-            if near and not _plural(words, noun) and not introduces:
+            # "kami butuh untuk CS online shop": "online" says what the next noun is.
+            compound = (
+                words[cue.last] in lexicon.AVAILABLE_WORDS
+                and _next_word(words, cue.last) in lexicon.ONLINE_THINGS
+            )
+            if (
+                near
+                and not _plural(words, noun)
+                and not introduces
+                and not compound
+                and not _a_count(words, cue.last + 1)
+            ):
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",
     # "no bot, human please").
@@ -864,6 +915,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
         for m in table.find(words):
             # "se capiscono che è un robot": "that it is a bot", said of it, not asked.
             if _previous_word(words, m.first) in _THAT:
+                continue
+            # "adminnya ada 3 orang": how many they have, not whether one is there.
+            if _a_count(words, m.last + 1):
                 continue
             # "is this a bot?" names the bot itself, not a third party.
             if not _about_others(a, m.first, m.last, ignore=frozenset(words[m.first : m.last + 1])):

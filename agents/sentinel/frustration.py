@@ -365,8 +365,53 @@ def _about_their_people(a: Analysis, at: int) -> bool:
         for i in range(max(0, at - 3), at)
         if words[i] not in lexicon.INTENSIFIERS | _LINKING and a.tokens[i].clause == a.tokens[at].clause
     ]
-    following = words[at + 1] if at + 1 < len(words) else ""
-    return bool(before) and words[before[-1]] in lexicon.PEOPLE_SERVED and following not in _ABOUT_US
+    following = words[at + 1 : at + 3]
+    # "my customers hate your app", "my team is angry with you": about us.
+    if not before or (following and following[0] in _ABOUT_US):
+        return False
+    if (
+        len(following) == 2
+        and following[0] in lexicon.WITH_WORDS | lexicon.ABOUT_WORDS
+        and following[1] in _ABOUT_US
+    ):
+        return False
+    subject = before[-1]
+    # "my sales agents are angry with our current tool": their own staff, named as theirs.
+    own_staff = words[subject] in lexicon.OWN_STAFF and bool(
+        set(words[max(0, subject - 2) : subject]) & lexicon.POSSESSIVES - _ABOUT_US
+    )
+    return words[subject] in lexicon.PEOPLE_SERVED or own_staff
+
+
+def _a_kind_of_thing(words: tuple[str, ...], at: int) -> bool:
+    """Whether the object from `at` on is a kind of thing in the plural ("phone calls", "las
+    llamadas", "forms"): what the customer dislikes in general, not us, the bot or waiting."""
+    rest = [w for w in words[at : at + 4] if w not in lexicon.ARTICLES]
+    if not rest or rest[0] in _ABOUT_US | lexicon.ABOUT_US or rest[0] in _NOT_A_KIND:
+        return False
+    nouns = rest[:2]
+    return any(len(w) > 3 and w.endswith("s") and w not in _NOT_A_KIND for w in nouns)
+
+
+# Objects of a dislike that are about us: the bot, its menus, being kept waiting.
+_NOT_A_KIND = frozenset(
+    {"bots", "chatbots", "robots", "menus", "questions", "this", "that", "these", "those", "being"}
+)
+
+
+def _reported_by_their_people(a: Analysis, at: int) -> bool:
+    """ "my customers keep complaining that nobody answers on whatsapp after 6pm": what the
+    customer's own customers say, earlier in the sentence, with nothing of ours between."""
+    words = a.words
+    sentence = _sentence_numbers(a)
+    for i in range(at - 1, -1, -1):
+        if sentence[i] != sentence[at] or words[i] in lexicon.ABOUT_US:
+            return False
+        if words[i].startswith(lexicon.COMPLAINT_STEMS) and any(
+            words[j] in lexicon.PEOPLE_SERVED for j in range(max(0, i - 3), i)
+        ):
+            return True
+    return False
 
 
 def _praise_of_a_complaint(a: Analysis, cues: list[_Cue]) -> _Cue | None:
@@ -471,6 +516,36 @@ def praise_after_a_miss(text: str) -> Signal | None:
     )
 
 
+_GIVE_UP = PhraseSet.of(lexicon.GIVE_UP)
+
+
+def gives_up_after_a_miss(text: str) -> Signal | None:
+    """The matter dropped right after the bot could not answer ("forget it, I'll just go with
+    respond.io", "yaudah deh, ga jadi", "tamam boşverin", "sigh. never mind. I give up"), or an
+    annoyed face for all answer ("nou, daar heb ik veel aan 🙄"): annoyance. Not with thanks beside
+    it ("forget it, thanks anyway") and not when it asks on ("forget it, what about the price?")."""
+    if "?" in text or "؟" in text:
+        return None
+    a = analyse(text)
+    if any(w in lexicon.THANKS_WORDS for w in a.words) or len(a.words) > 20:
+        return None
+    found = _GIVE_UP.find(a.words)
+    if found:
+        m = found[0]
+        evidence, language = a.span(m.first, m.last), m.phrase.tag or None
+    elif any(c in lexicon.ANNOYED_EMOJI for c in text):
+        evidence, language = next(c for c in text if c in lexicon.ANNOYED_EMOJI), None
+    else:
+        return None
+    return Signal(
+        kind=SignalKind.FRUSTRATION,
+        score=0.65,
+        evidence=evidence,
+        rule="gives up right after a miss",
+        language=language,
+    )
+
+
 def detect_frustration(text: str) -> Signal | None:
     """Frustration with a score in 0..1 (the graph hands off at >= 0.6), or ``None``."""
     a = analyse(text)
@@ -507,6 +582,15 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         # "my customers hate bots": the customer's own customers' feelings, not about us.
         if len(m.phrase.slots) == 1 and _about_their_people(a, m.first):
+            continue
+        if _reported_by_their_people(a, m.first):
+            continue
+        # "I hate phone calls haha": a dislike of a kind of thing, not of us.
+        if (
+            len(m.phrase.slots) == 1
+            and words[m.first] in lexicon.DISLIKE_VERBS
+            and _a_kind_of_thing(words, m.last + 1)
+        ):
             continue
         # "when nobody replies them on weekends", "nobody answers their questions": about the
         # customer's own customers ("so behandelt ihr eure Kunden" is about us: "eure").

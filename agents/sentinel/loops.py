@@ -53,6 +53,10 @@ def _same_question(a: str, b: str, similarity: float) -> float:
     if whole >= similarity:
         return whole
     short, long_ = (ka, kb) if len(ka) <= len(kb) else (kb, ka)
+    # "is there a trial?" then "where do I sign up for the trial?": a later message that adds a
+    # question of its own to the earlier topic is a follow-up, not the same question again.
+    if short is ka and len(long_) > len(short) + 1:
+        return whole
     pool = set(long_)
     covered = sum(
         1 for w in short if w in pool or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)

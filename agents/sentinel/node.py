@@ -21,7 +21,7 @@ from agents.qualifier import collect_fields
 from agents.responder import knowledge_of
 from agents.sentinel.basics import accepts_offer, is_acknowledgement, is_greeting
 from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
-from agents.sentinel.frustration import detect_frustration, praise_after_a_miss
+from agents.sentinel.frustration import detect_frustration, gives_up_after_a_miss, praise_after_a_miss
 from agents.sentinel.loops import detect_loop
 from agents.sentinel.signals import Signal, SignalKind
 from orchestrator.core.context import GraphContext
@@ -97,7 +97,7 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     explicit = detect_explicit_request(text)
     frustration = detect_frustration(text)
     if (frustration is None or frustration.score < FRUSTRATION_THRESHOLD) and state.get("fallbacks", 0):
-        frustration = praise_after_a_miss(text) or frustration
+        frustration = praise_after_a_miss(text) or gives_up_after_a_miss(text) or frustration
     negated = detect_negated_request(text)
     # "perdón, me equivoqué: es Inmobiliaria Nuevo Horizonte" repeats a name to correct it.
     loop = (

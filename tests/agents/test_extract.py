@@ -1251,3 +1251,74 @@ def test_quotes_they_follow_up_are_a_use_case_not_a_request_for_one() -> None:
         "company_name": "Oakline Joinery",
         "use_case": "quote follow-ups",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Just Ask Sam Electrical", "Just Ask Sam Electrical"),
+        ("The Good Food Company", "The Good Food Company"),
+        ("We Move It Removals", "We Move It Removals"),
+        ("lol you bots don't waste time huh. Tidewater Kayak Tours", "Tidewater Kayak Tours"),
+        ("hey, saw the ad. Orchard Lane Bakery, we bake for cafes", "Orchard Lane Bakery"),
+        ("company ka naam Sharma Traders hai", "Sharma Traders"),
+        ("Bright Path - no wait, Bright Path Tutoring", "Bright Path Tutoring"),
+    ],
+)
+def test_a_title_case_trade_name_a_last_sentence_or_a_name_put_right_is_the_company(
+    text: str, company: str
+) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "firma Piekarnia Złoty Kłos, chcemy przyjmować zamówienia na torty",
+            "przyjmować zamówienia na torty",
+        ),
+        ("nama tokonya Batik Sari, mau buat kirim notifikasi pesanan", "kirim notifikasi pesanan"),
+        (
+            "we need something so our drivers can see new jobs in one place",
+            "our drivers can see new jobs in one place",
+        ),
+    ],
+)
+def test_polish_indonesian_and_english_leads_to_a_use_case(text: str, use_case: str) -> None:
+    assert _values(text, "company_name").get("use_case") == use_case
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "let me have a think and come back to u",
+        "tengo que hablarlo con mi jefe primero",
+        "je vous redis ça demain, on est encore en réflexion",
+        "daar moet ik even over nadenken",
+        "not sure yet tbh",
+        "todavía no lo sé",
+        "I'd rather not say the company name yet",
+        "prefiero no decir el nombre por ahora",
+        "haha loved your ad",
+        "the weather is awful here today, raining all morning",
+        "aap kaun ho pehle batao",
+    ],
+)
+def test_putting_it_off_not_saying_and_small_talk_are_no_field(text: str) -> None:
+    assert _values(text, "company_name") == {}
+    assert _values(text, "use_case") == {}
+
+
+def test_a_use_case_said_before_a_request_in_the_same_message_is_kept() -> None:
+    text = "appointment reminders for our patients. can someone call me to set it up?"
+    assert _use_case_when_asked(text) == "appointment reminders for our patients"
+
+
+def test_an_apology_and_a_clearly_led_name_correct_the_company_given_before() -> None:
+    found = extract_fields(
+        "perdón, en realidad la empresa es Ferretería Gómez Hnos. SRL",
+        asking="use_case",
+        known=frozenset({"company_name"}),
+    )
+    assert [(x.field, x.value) for x in found] == [("company_name", "Ferretería Gómez Hnos. SRL")]

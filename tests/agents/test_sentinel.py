@@ -11,7 +11,7 @@ import pytest
 
 from agents.sentinel.basics import is_acknowledgement
 from agents.sentinel.detectors import asks_if_bot, detect_explicit_request, detect_negated_request
-from agents.sentinel.frustration import detect_frustration, praise_after_a_miss
+from agents.sentinel.frustration import detect_frustration, gives_up_after_a_miss, praise_after_a_miss
 from agents.sentinel.loops import detect_loop
 from agents.sentinel.signals import Signal, SignalKind
 
@@ -1259,3 +1259,115 @@ def test_being_tired_of_the_bots_questions_is_frustration(text: str) -> None:
 )
 def test_questions_of_their_own_are_no_complaint_about_ours(text: str) -> None:
     assert _below_threshold(detect_frustration(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what time does your billing team finish on fridays?",
+        "hasta qué hora atiende el equipo de soporte?",
+        "Wann ist der Vertrieb erreichbar?",
+        "what are your support hours, in case I need to talk to them at night?",
+    ],
+)
+def test_asking_when_a_team_works_is_an_hours_question_not_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "when can someone call me back?",
+        "when is someone available to talk?",
+        "what time can I talk to a human?",
+    ],
+)
+def test_asking_when_a_person_can_talk_is_still_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "adminnya ada 2 orang tapi kewalahan",
+        "kami butuh buat CS online store kami",
+        "I'll need to check with my business partner first",
+        "we have to confirm with our office manager before we sign anything",
+    ],
+)
+def test_their_head_count_their_shop_and_their_own_colleagues_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["adminnya ada?", "CS nya online gak?", "I need to talk to my account manager", "if so pls pass me on"],
+)
+def test_asking_whether_someone_is_there_or_to_be_passed_on_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're thinking about not renewing with you after this month",
+        "si esto sigue así nos vamos con otra empresa",
+        "wir wechseln den Anbieter, reicht jetzt",
+        "tamam, başka firmaya geçeriz o zaman",
+        "pisałam już trzy razy w sprawie faktury",
+        "honestly it's like talking to a brick wall",
+    ],
+)
+def test_leaving_for_another_vendor_and_being_ignored_reach_the_threshold(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're not renewing the lease on our old office, moving in may",
+        "my clients keep saying nobody picks up after 5pm, that's why we need this",
+        "our receptionists are angry with the old phone system. can yours route chats?",
+        "I hate voice notes tbh, could you send the brochure as a pdf?",
+    ],
+)
+def test_their_lease_their_clients_their_staff_and_a_dislike_of_a_kind_of_thing_are_calm(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+@pytest.mark.parametrize("text", ["my team is angry with you", "I hate this bot", "I hate waiting"])
+def test_anger_at_us_or_at_waiting_still_reaches_the_threshold(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ugh forget it", "lascia perdere, vado altrove", "yaudah deh gak jadi", "boşverin", "🙄"],
+)
+def test_dropping_the_matter_right_after_a_miss_is_frustration(text: str) -> None:
+    found = gives_up_after_a_miss(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "forget it, thanks anyway",
+        "never mind, found it",
+        "forget it, what about the price?",
+        "ok, I'll ask my developer",
+    ],
+)
+def test_thanks_a_question_or_a_calm_goodbye_after_a_miss_is_no_frustration(text: str) -> None:
+    assert gives_up_after_a_miss(text) is None
+
+
+def test_a_follow_up_to_an_earlier_topic_is_no_repeat_of_it() -> None:
+    assert detect_loop(["hi, is there a trial?"], "how do I start the trial and add my team?") is None
+    # Asked again in fewer words, it is the same question.
+    assert detect_loop(["¿dónde está mi factura de octubre?"], "mi factura??") is not None
