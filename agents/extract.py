@@ -264,6 +264,19 @@ def _without_article(value: str) -> str:
     return value
 
 
+def _titled_after_a_greeting(value: str) -> bool:
+    """ "Hello Fresh Meals", "Ciao Bella Gelato": a greeting word opening a name in title case,
+    followed by two capitalised words that are no greeting's ("Hello There Team" is a greeting)."""
+    words = value.split()
+    rest = [fold(w) for w in words[1:]]
+    return (
+        len(words) >= 3
+        and all(_CAPITALISED.match(w) for w in words)
+        and not any(w in lexicon.GREETING_FILLER or w in lexicon.FUNCTION_WORDS for w in rest)
+        and fold(value) not in lexicon.NOT_COMPANY
+    )
+
+
 def _plausible_name(value: str) -> bool:
     folded = fold(value)
     if not value or not any(c.isalpha() for c in value) or "@" in value:
@@ -332,6 +345,18 @@ def confirms_name(text: str) -> bool:
     """ "sí, ese es el nombre jaja", "ja so heisst das Café wirklich 😄": the customer says their
     answer before was the name."""
     return bool(_CONFIRMS_NAME.find(analyse(text).words))
+
+
+def _named_before_confirmation(text: str) -> Extracted | None:
+    a = analyse(text)
+    found = _CONFIRMS_NAME.find(a.words)
+    if not found:
+        return None
+    before = re.split(_EMOJI, text[: a.tokens[found[0].first].start], maxsplit=1)[0]
+    value = before.strip(" ,.;:!-–")
+    if not value or not _CAPITALISED.match(value) or not _looks_like_name(value) or _is_chatter(value):
+        return None
+    return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.85)
 
 
 def confirmed_name(earlier: str) -> str | None:
@@ -517,8 +542,13 @@ def extract_company_name(
             _CAPITALISED.match(w) or fold(w) in _NAME_JOINERS for w in titled.split()
         ):
             return Extracted(field="company_name", value=titled, evidence=text.strip(), confidence=0.75)
-    # "Permisi, kami butuh ...": the greeting that opens the message is no part of the answer.
-    text = strip_social(text) or text
+    # "Permisi, kami butuh ...": a greeting set off by a comma is no part of the answer ("Namaste
+    # Yoga", "Servus Catering" are names).
+    opening = social_prefix(text)
+    if opening and opening < len(analyse(text).words):
+        after = text[analyse(text).tokens[opening - 1].end :].lstrip(" ")
+        if after[:1] in {",", ".", "!", ":", ";", "-"}:
+            text = strip_social(text) or text
     # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
     said = _CHATTER_SENTENCE.match(text)
     if said and (
@@ -570,7 +600,9 @@ def extract_company_name(
     if not named_first and any((m := p.search(text)) is not None and m.start() == 0 for p in _USE_CASE_LEADS):
         return None
     value = _clean_name(first)
-    if not _plausible_name(value) or len(value.split()) > 6 or value.replace(" ", "").isdigit():
+    if not (_plausible_name(value) or _titled_after_a_greeting(value)):
+        return None
+    if len(value.split()) > 6 or value.replace(" ", "").isdigit():
         return None
     if all(w in lexicon.INFO_WORDS or w in _NO_VALUE_WORDS for w in analyse(value).words):
         return None  # "info pls": a request for information
@@ -986,7 +1018,9 @@ def extract_fields(
         if at >= 3 and use_case.value.endswith(company.value):
             use_case = use_case.model_copy(update={"value": use_case.value[:at].rstrip(" ,;:-")})
     if company is not None and confirms_name(text):
-        company = None  # "sí, así se llama el bar": the name is the answer before (`confirmed_name`)
+        # "Servus Catering 😄 heißt wirklich so": the name said before the confirmation; "sí, así se
+        # llama el bar" names none, the answer before is the name (`confirmed_name`).
+        company = _named_before_confirmation(text)
     for item in (company, use_case, email, extract_business_size(text), extract_budget(text)):
         if item is not None:
             found.append(item)

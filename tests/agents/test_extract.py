@@ -1322,3 +1322,15 @@ def test_an_apology_and_a_clearly_led_name_correct_the_company_given_before() ->
         known=frozenset({"company_name"}),
     )
     assert [(x.field, x.value) for x in found] == [("company_name", "Ferretería Gómez Hnos. SRL")]
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Hello Fresh Meals", "Hello Fresh Meals"),
+        ("Namaste Wellness", "Namaste Wellness"),
+        ("Ciao Bella Gelato 😄 yes that's really the name", "Ciao Bella Gelato"),
+    ],
+)
+def test_a_name_that_opens_with_a_greeting_word_keeps_it(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
