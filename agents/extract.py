@@ -309,6 +309,8 @@ def _is_chatter(text: str) -> bool:
         return True
     if is_acknowledgement(text) or is_announcement(text) or detect_explicit_request(text) is not None:
         return True
+    if _asked_inside(text):
+        return True  # "before I tell u anything what are ur opening hours", "je préfère savoir s'il y a ..."
     if will_get_back(text):
         return True  # "ahora no puedo, luego te escribo": later, not an answer
     if _RATHER_NOT_SAY.find(words):
@@ -336,6 +338,37 @@ def _looks_like_name(value: str) -> bool:
     return len(words) <= 5 and all(_CAPITALISED.match(w) or len(w) <= 3 for w in words)
 
 
+# A question inside a sentence: a question word with a verb and "you" after it ("... what are ur
+# opening hours"), or wanting to know whether ("je préfère d'abord savoir s'il y a un essai").
+_ASKED_INSIDE = re.compile(
+    r"\b(?:what|when|how|where|which)\s+(?:are|is|do|does|can|r)\s+(?:you|u|ur|your|y'?all)\b"
+    r"|\b(?:know|savoir|saber|wissen|sapere|weten|tahu|saber)\s+(?:first\s+|d'abord\s+|primero\s+|primeiro\s+|erst\s+|prima\s+|eerst\s+|dulu\s+)?"
+    r"(?:if|whether|si|s'il|s'ils|se|ob|of|apakah)\b",
+    _FLAGS,
+)
+
+
+def _asked_inside(text: str) -> bool:
+    """A question of the customer's own inside a sentence, not one their customers ask ("answering
+    customers who ask what are your opening hours" is a use case)."""
+    for m in _ASKED_INSIDE.finditer(text):
+        before = analyse(text[: m.start()]).words
+        if any(w.startswith("ask") or w in lexicon.ASK_VERBS for w in before[-2:]):
+            continue
+        # "je voudrais d'abord savoir si ...": the customer wants to know; "let customers know if
+        # their order shipped" is what they want to tell others.
+        if m.group(0).split()[0].lower() in _WH or set(before[-4:]) & _FIRST_PERSON:
+            return True
+    return False
+
+
+_WH = frozenset({"what", "when", "how", "where", "which"})
+_FIRST_PERSON = frozenset(
+    {"i", "we", "je", "j", "on", "quiero", "queremos", "quero", "queria", "ich", "wir", "vorrei", "voglio"}
+    | {"ik", "wij", "saya", "kami", "aku", "voudrais", "voudrions", "veux", "prefere", "prefiero", "prefiro"}
+)
+
+
 _RATHER_NOT_SAY = PhraseSet.of(lexicon.RATHER_NOT_SAY)
 _PASSING_REMARKS = PhraseSet.of(lexicon.PASSING_REMARKS)
 _CONFIRMS_NAME = PhraseSet.of(lexicon.CONFIRMS_NAME)
@@ -357,6 +390,24 @@ def _named_before_confirmation(text: str) -> Extracted | None:
     if not value or not _CAPITALISED.match(value) or not _looks_like_name(value) or _is_chatter(value):
         return None
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.85)
+
+
+def _confirmation_and_after(text: str, *, asking: str | None, known: frozenset[str]) -> list[Extracted]:
+    """ "evet firmanın adı bu 😊 tur rezervasyonları ve müşteri soruları için": the name said before
+    the confirmation, if any (else the answer before it: `confirmed_name`), and what follows it,
+    read as an answer of its own ("iya kak nama usahanya memang itu 😅 buat terima order ...")."""
+    a = analyse(text)
+    found = _CONFIRMS_NAME.find(a.words)
+    after = text[a.tokens[found[-1].last].end :]
+    after = re.sub(rf"^(?:\s|{_EMOJI}|[,.;:!\-–—])+", "", after)
+    out = [x for x in (_named_before_confirmation(text),) if x is not None]
+    # "así se llama el bar", "adı bu zaten: Tamam 😄": what it is or the name again, no answer.
+    if len(re.sub(_EMOJI, " ", after).split()) >= 3:
+        rest = extract_fields(
+            after, asking=asking if asking != "company_name" else "use_case", known=known | {"company_name"}
+        )
+        out.extend(x for x in rest if x.field != "company_name")
+    return out
 
 
 def confirmed_name(earlier: str) -> str | None:
@@ -780,6 +831,8 @@ def _only_what_they_are(text: str) -> bool:
 
 def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     """The primary use case; unasked only after a clear lead-in ("we'd use it to ...")."""
+    if _asked_inside(text):
+        return None  # "je voudrais d'abord savoir s'il y a un essai gratuit": a question
     # Opening with "mainly", the answer is in the first clause: a lead-in further on is not it.
     reach = len(text)
     if asked and _PRIMARILY.match(text):
@@ -926,13 +979,27 @@ def _corrected_company(text: str, *, soft: bool) -> Extracted | None:
     if not cues:
         # "perdón, en realidad la empresa es Rivas Hnos. SRL", "przepraszam, właściwie firma to
         # Nowak i Syn Sp. z o.o.": an apology or an "actually" beside a clearly led name.
-        if not soft or not set(a.words) & lexicon.CORRECTION_WORDS:
+        sorry = [i for i, w in enumerate(a.words) if w in lexicon.CORRECTION_WORDS]
+        if not soft or not sorry:
             return None
         led = extract_company_name(text, asked=False)
-        if led is None or led.confidence < 0.85:
-            return None
-        return led.model_copy(update={"evidence": text.strip()})
-    rest = text[a.tokens[cues[0].last].end :].lstrip(" ,.:;!-")
+        if led is not None and led.confidence >= 0.85:
+            return led.model_copy(update={"evidence": text.strip()})
+        # "pardon Yıldız Ev Mobilyaları", "desculpe, é Clínica Dentária Sorriso Lda": the apology,
+        # then the name in capitals and nothing else.
+        rest = _COPULA.sub("", text[a.tokens[sorry[0]].end :].lstrip(" ,.:;!-–—"), count=1).strip()
+        if (
+            rest
+            and rest[0].isupper()
+            and _looks_like_name(rest)
+            and len(rest.split()) >= 2
+            and _plausible_name(rest)
+        ):
+            return Extracted(
+                field="company_name", value=rest.rstrip(".!"), evidence=text.strip(), confidence=0.85
+            )
+        return None
+    rest = text[a.tokens[cues[0].last].end :].lstrip(" ,.:;!-–—")
     rest = _COPULA.sub("", rest, count=1)
     value = _AFTER_NAME.sub("", _clean_name(rest))
     if not value or not value[0].isupper() or not _looks_like_name(value) or not _plausible_name(value):
@@ -954,6 +1021,8 @@ def extract_fields(
     # "Peak Fitness - no sorry, Peak Performance Fitness": corrected in the answer itself too.
     if will_get_back(text):
         return []  # "je vous redis ça demain, on est encore en réflexion": later, no answer yet
+    if confirms_name(text):
+        return _confirmation_and_after(text, asking=asking, known=known)
     known_company = "company_name" in known
     corrected = (
         _corrected_company(text, soft=known_company) if known_company or asking == "company_name" else None

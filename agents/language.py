@@ -253,7 +253,47 @@ _MARKERS = _language_markers()
 _STRETCHED_END = re.compile(r"(\w)\1+$")
 
 
-def detect_language(text: str, *, default: str = "en", current: str | None = None) -> str:
+# The language most customers of a country write in, among the supported ones: it settles a tie
+# ("salve" greets in Italian and in Portuguese) when no other word decides, nothing more.
+COUNTRY_LANGUAGES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ES",
+            "MX",
+            "AR",
+            "CO",
+            "CL",
+            "PE",
+            "VE",
+            "EC",
+            "GT",
+            "CU",
+            "BO",
+            "DO",
+            "HN",
+            "PY",
+            "SV",
+            "NI",
+            "CR",
+            "PA",
+            "UY",
+        ),
+        "es",
+    ),
+    **dict.fromkeys(("BR", "PT", "AO", "MZ"), "pt"),
+    **dict.fromkeys(("IT", "SM"), "it"),
+    **dict.fromkeys(("DE", "AT"), "de"),
+    **dict.fromkeys(("FR",), "fr"),
+    **dict.fromkeys(("NL",), "nl"),
+    **dict.fromkeys(("TR",), "tr"),
+    **dict.fromkeys(("PL",), "pl"),
+    **dict.fromkeys(("ID",), "id"),
+}
+
+
+def detect_language(
+    text: str, *, default: str = "en", current: str | None = None, country: str | None = None
+) -> str:
     """ISO 639-1 code of `text` among en es pt fr de it hi id ar nl; `default` when unsure.
 
     Hindi written in Latin script (Hinglish) is ``"hi"``. Arabic and Devanagari are decided by
@@ -262,15 +302,17 @@ def detect_language(text: str, *, default: str = "en", current: str | None = Non
     margin of 0.5 over the runner-up, so "ok", "Hi" or "Umbrella Corp" answer `default`. With the
     conversation's `current` language, a message leaves it only by a clear lead (1.5 and a margin
     of 1 over `current`): "bedrijfsnaam is Fietsenmakerij De Spaak" in a Dutch conversation stays
-    Dutch.
+    Dutch. A tie between languages, one of them the `country`'s (of the customer's number), goes to
+    that one ("salve" from an Italian number is Italian).
     """
+    hint = COUNTRY_LANGUAGES.get(country or "")
     scripted = _script_language(text)
     if scripted:
         return scripted
     if len(analyse(text).words) == 1:
         # A one-word greeting is its greeting's language: "yo" greets in English, whatever it
         # means in Spanish.
-        greeting = _greeting_language(text)
+        greeting = _greeting_language(text, hint=hint)
         if greeting:
             return greeting
     scores = dict.fromkeys(SUPPORTED_LANGUAGES, 0.0)
@@ -290,7 +332,9 @@ def detect_language(text: str, *, default: str = "en", current: str | None = Non
         return current
     if top >= 1.0 and top - second >= 0.5:
         return best
-    return _greeting_language(text) or default
+    if hint in scores and current is None and top > 0 and scores[hint] == top:
+        return hint  # a tie the country settles
+    return _greeting_language(text, hint=hint) or default
 
 
 @lru_cache(maxsize=1)
@@ -298,12 +342,15 @@ def _greetings() -> dict[str, PhraseSet]:
     return {lang: PhraseSet.of(entries) for lang, entries in lexicon.GREETINGS.items()}
 
 
-def _greeting_language(text: str) -> str | None:
+def _greeting_language(text: str, *, hint: str | None = None) -> str | None:
     """The language of a greeting that opens `text` when only one language has it ("boa noite",
-    "Goedemorgen", "selamat pagi"); None for one many share ("hi", "hallo") or none."""
+    "Goedemorgen", "selamat pagi"), or when `hint` (the country's language) is one of the few that
+    have it ("salve": Italian or Portuguese); None for one many share ("hi", "hallo") or none."""
     words = analyse(text).words
     found = {lang for lang, phrases in _greetings().items() if any(m.first == 0 for m in phrases.find(words))}
-    return found.pop() if len(found) == 1 else None
+    if len(found) == 1:
+        return found.pop()
+    return hint if hint in found and len(found) <= 4 else None
 
 
 def _known_words() -> frozenset[str]:

@@ -76,7 +76,7 @@ def asked_parts(text: str) -> list[str]:
 def _missed_before(state: State, fallbacks: int) -> list[str]:
     """The customer's messages of the turns in a row the bot could not answer before this one (the
     sentinel has already added this turn's text to `customer_texts`)."""
-    earlier = state.get("customer_texts", [])[:-1]
+    earlier = [t for t in state.get("customer_texts", [])[:-1] if not is_acknowledgement(t)]
     return earlier[-(fallbacks - 1) :] if fallbacks > 1 else []
 
 
@@ -365,8 +365,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             out.append(reply(config.message("media_received", language), agent=AGENT))
         return {"outgoing": out}
     if is_acknowledgement(text):
+        # An "ok" answers nothing: the questions left unanswered before it still count ("Where is
+        # the data stored?", "ok", "Do you have a DPA?", "And is there SSO?" is three misses).
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
-        return {"outgoing": out, "fallbacks": 0}
+        return {"outgoing": out}
     if asks_if_bot(text):
         # "are you a bot?": said honestly, with the offer of a person; a "yes" next brings one in.
         out.append(reply(config.message("bot_identity", language), agent=AGENT))

@@ -300,3 +300,32 @@ async def test_an_ad_lead_who_gives_up_after_a_miss_hands_off_as_frustrated(h: T
     await say(h, text(wa, "does it integrate with Zoho Desk?", h.clock.now()))
     await say(h, text(wa, "ugh forget it", h.clock.now()))
     assert (await first_listed_conversation(h))["handoff_reason"] == "frustration"
+
+
+async def test_an_ok_between_unanswered_questions_does_not_reset_the_count(h: TestHarness) -> None:
+    wa = "12025550435"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(wa, "where is the data stored, US or EU?", h.clock.now()))
+    await say(h, text(wa, "ok", h.clock.now()))
+    await say(h, text(wa, "do you have a DPA we can sign?", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "is there SSO with Okta?", h.clock.now()))
+    assert (await first_listed_conversation(h))["handoff_reason"] == "unresolved"
+
+
+async def test_a_greeting_two_languages_share_is_answered_in_the_language_of_the_number(
+    h: TestHarness,
+) -> None:
+    # "salve" greets in Italian and in Portuguese: from an Italian number, the welcome is Italian.
+    sent = await say(h, text("393331234567", "salve", h.clock.now()))
+    assert any("assistente virtuale" in s for s in sent), sent
+
+
+async def test_praise_after_an_ok_that_followed_a_miss_is_sincere(h: TestHarness) -> None:
+    # Sarcasm is praise right after a miss; once the customer said "ok", it is thanks.
+    wa = "5511987654321"
+    await say(h, text(wa, "Olá bom dia", h.clock.now()))
+    await say(h, text(wa, "vocês integram com o Bling?", h.clock.now()))
+    await say(h, text(wa, "Ótimo 👍", h.clock.now()))
+    await say(h, text(wa, "Obrigadíssimo, foi muito útil!", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"

@@ -268,4 +268,7 @@ def is_pleasantry(text: str) -> bool:
     positive = sum(1 for w in words if w in lexicon.POSITIVE_WORDS) + any(
         c in lexicon.POSITIVE_EMOJI for c in text
     )
-    return thanks or positive >= 2
+    # "no need to pass me on to anyone, that's everything. thanks a million": signed off with thanks.
+    sentences = [x for x in re.split(r"[.!\n]+", text) if x.strip()]
+    signed_off = len(sentences) >= 2 and is_acknowledgement(sentences[-1])
+    return thanks or positive >= 2 or signed_off

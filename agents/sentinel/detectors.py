@@ -554,6 +554,9 @@ def _asks_the_hours(a: Analysis, frame: _Frame) -> bool:
     return not any((n.first, n.last) not in teams for n in nouns)
 
 
+_SUPPORT_SUBJECTS = frozenset({"this", "it", "that", "you", "u", "they", "which", "ya", "yall"})
+
+
 def _a_count(words: Sequence[str], index: int) -> bool:
     """Whether a number stands at `index` ("ada 3 orang", "there are five agents here")."""
     return index < len(words) and (words[index].isdigit() or words[index] in lexicon.NUMBER_WORDS)
@@ -673,6 +676,9 @@ def _find_frames(text: str) -> list[_Frame]:
             ):
                 continue
         for noun in nouns:
+            # "does this support that many seats?": "support" after its subject is the verb.
+            if words[noun.first] == "support" and _previous_word(words, noun.first) in _SUPPORT_SUBJECTS:
+                continue
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 # "chat aja. jam operasional cs nya sampe jam brp?": a sentence ends in between.
                 if not set(_between(words, verb.last, noun.first)) & lexicon.ABOUT_WORDS and _one_sentence(

@@ -182,6 +182,16 @@ _HAPPEN = frozenset(
 )
 
 
+def _asks_to_be_reminded(a: Analysis, at: int) -> bool:
+    """ "sorry, how long was the trial again?": "again" closing a question that opens with a
+    question word asks to be reminded of an answer, not for one that never came."""
+    sentence = _sentence_numbers(a)
+    own = [i for i in range(len(a.words)) if sentence[i] == sentence[at]]
+    return (
+        own[-1] == at and _in_a_question(a, at) and any(a.words[i] in lexicon.QUESTION_WORDS for i in own[:3])
+    )
+
+
 def _chasing(a: Analysis) -> _Cue | None:
     """Writing again about what was not settled ("just checking in again on the refund I asked
     about", "otra vez yo, lo de ayer quedó en nada"): a word for "again" with one for following up
@@ -196,6 +206,7 @@ def _chasing(a: Analysis) -> _Cue | None:
         if (w in lexicon.AGAIN_WORDS or (i > 0 and (words[i - 1], w) in lexicon.AGAIN_PAIRS))
         and not set(words[max(0, i - 3) : i]) & _GREETING_WORDS
         and not (i > 0 and words[i - 1] in _HAPPEN)
+        and not _asks_to_be_reminded(a, i)
     ]
     if not again:
         return _sent_and_nothing(words)
@@ -360,9 +371,11 @@ def _about_their_people(a: Analysis, at: int) -> bool:
     subject, in its clause, is the people the customer serves, and its object is not us ("my
     customers hate your app" is; "wir verlieren Kunden. unfassbar" is two clauses)."""
     words = a.words
+    # The subject stands up to four words before, past verbs and adverbs of other languages too
+    # ("onze klanten worden soms echt boos").
     before = [
         i
-        for i in range(max(0, at - 3), at)
+        for i in range(max(0, at - 4), at)
         if words[i] not in lexicon.INTENSIFIERS | _LINKING and a.tokens[i].clause == a.tokens[at].clause
     ]
     following = words[at + 1 : at + 3]
@@ -371,16 +384,21 @@ def _about_their_people(a: Analysis, at: int) -> bool:
         return False
     if (
         len(following) == 2
-        and following[0] in lexicon.WITH_WORDS | lexicon.ABOUT_WORDS
-        and following[1] in _ABOUT_US
+        and following[0] in lexicon.WITH_WORDS | lexicon.ABOUT_WORDS | _AT
+        and following[1] in _ABOUT_US | lexicon.ABOUT_US
     ):
         return False
-    subject = before[-1]
+    people = lexicon.PEOPLE_SERVED | lexicon.OWN_STAFF | lexicon.ABOUT_US | _ABOUT_US
+    subject = next((i for i in reversed(before) if words[i] in people), before[-1])
     # "my sales agents are angry with our current tool": their own staff, named as theirs.
     own_staff = words[subject] in lexicon.OWN_STAFF and bool(
         set(words[max(0, subject - 2) : subject]) & lexicon.POSSESSIVES - _ABOUT_US
     )
     return words[subject] in lexicon.PEOPLE_SERVED or own_staff
+
+
+# "angry at you", "boos op jullie", "sauer auf euch".
+_AT = frozenset({"at", "op", "auf", "sur", "contra", "on", "ke", "pada"})
 
 
 def _a_kind_of_thing(words: tuple[str, ...], at: int) -> bool:
@@ -519,6 +537,13 @@ def praise_after_a_miss(text: str) -> Signal | None:
 _GIVE_UP = PhraseSet.of(lexicon.GIVE_UP)
 
 
+def _opens_its_clause(a: Analysis, at: int) -> bool:
+    """Whether only interjections, an ok or filler stand before word `at` in its clause."""
+    clause = a.tokens[at].clause
+    lead = [w for i, w in enumerate(a.words[:at]) if a.tokens[i].clause == clause]
+    return all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER or w in lexicon.CHATTER_WORDS for w in lead)
+
+
 def gives_up_after_a_miss(text: str) -> Signal | None:
     """The matter dropped right after the bot could not answer ("forget it, I'll just go with
     respond.io", "yaudah deh, ga jadi", "tamam boşverin", "sigh. never mind. I give up"), or an
@@ -529,7 +554,9 @@ def gives_up_after_a_miss(text: str) -> Signal | None:
     a = analyse(text)
     if any(w in lexicon.THANKS_WORDS for w in a.words) or len(a.words) > 20:
         return None
-    found = _GIVE_UP.find(a.words)
+    # Said for itself, opening its clause ("ugh forget it", "ok, lascia perdere"), not inside
+    # another thought ("how would I reset my password if I forget it").
+    found = [m for m in _GIVE_UP.find(a.words) if _opens_its_clause(a, m.first)]
     if found:
         m = found[0]
         evidence, language = a.span(m.first, m.last), m.phrase.tag or None
@@ -552,6 +579,10 @@ def detect_frustration(text: str) -> Signal | None:
     words = a.words
     cues: list[_Cue] = []
     seen: set[tuple[int, int, float, str | None]] = set()
+    # Sentences where the customer's own people are the ones upset: what follows in that sentence
+    # is about them too ("our customers get pretty angry when no one replies after hours").
+    theirs: dict[int, int] = {}
+    sentence = _sentence_numbers(a)
     for m in _FRUSTRATION.find(words, gap=2):
         # A negated single word is not a complaint ("not bad", "nicht schlecht").
         # The negator is in the same clause ("die staat er niet. waardeloos dit" is no "not useless").
@@ -582,6 +613,14 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         # "my customers hate bots": the customer's own customers' feelings, not about us.
         if len(m.phrase.slots) == 1 and _about_their_people(a, m.first):
+            theirs.setdefault(sentence[m.first], m.last)
+            continue
+        since = theirs.get(sentence[m.first])
+        if (
+            since is not None
+            and since < m.first
+            and not set(words[since : m.last + 3]) & (_ABOUT_US | lexicon.ABOUT_US)
+        ):
             continue
         if _reported_by_their_people(a, m.first):
             continue

@@ -41,7 +41,9 @@ async def perceive(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     language = state.get("language") or runtime.context.config.default_language
     if text:
         # The conversation's language holds against a message that is mostly names or one word.
-        detected = detect_language(text, default="", current=state.get("language"))
+        detected = detect_language(
+            text, default="", current=state.get("language"), country=runtime.context.country
+        )
         if detected:
             language = detected
     transcript = list(state.get("transcript", []))
@@ -96,7 +98,9 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
     signals: list[dict[str, Any]] = []
     explicit = detect_explicit_request(text)
     frustration = detect_frustration(text)
-    if (frustration is None or frustration.score < FRUSTRATION_THRESHOLD) and state.get("fallbacks", 0):
+    # Right after a miss: the bot's last answer was a fallback, with no "ok" from the customer since.
+    just_missed = bool(state.get("fallbacks", 0)) and not (previous and is_acknowledgement(previous[-1]))
+    if (frustration is None or frustration.score < FRUSTRATION_THRESHOLD) and just_missed:
         frustration = praise_after_a_miss(text) or gives_up_after_a_miss(text) or frustration
     negated = detect_negated_request(text)
     # "perdón, me equivoqué: es Inmobiliaria Nuevo Horizonte" repeats a name to correct it.

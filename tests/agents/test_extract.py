@@ -1334,3 +1334,55 @@ def test_an_apology_and_a_clearly_led_name_correct_the_company_given_before() ->
 )
 def test_a_name_that_opens_with_a_greeting_word_keeps_it(text: str, company: str) -> None:
     assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("sorry typo — Harbour Freight Solutions Ltd", "Harbour Freight Solutions Ltd"),
+        ("desculpe, é Padaria Pão Dourado Lda", "Padaria Pão Dourado Lda"),
+        ("pardon Deniz Ev Tekstili", "Deniz Ev Tekstili"),
+    ],
+)
+def test_an_apology_then_a_name_corrects_the_company(text: str, company: str) -> None:
+    found = extract_fields(text, asking="use_case", known=frozenset({"company_name"}))
+    assert [(x.field, x.value) for x in found] == [("company_name", company)]
+
+
+def test_a_confirmation_keeps_the_use_case_said_after_it() -> None:
+    found = _values("evet firmanın adı bu 😊 otel rezervasyonları ve misafir soruları için", "use_case")
+    assert found == {"use_case": "otel rezervasyonları ve misafir soruları"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "before I answer that, what are your opening hours",
+        "je voudrais d'abord savoir s'il y a un essai gratuit",
+        "primero quiero saber si hay prueba gratis",
+    ],
+)
+def test_a_question_inside_a_sentence_is_no_field(text: str) -> None:
+    assert _values(text, "company_name") == {}
+
+
+def test_a_question_their_customers_ask_is_part_of_a_use_case() -> None:
+    text = "answering customers who ask what are your opening hours"
+    assert _values(text, "company_name") == {"use_case": text}
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "hej, potrzebujemy wspólnej skrzynki dla zespołu sprzedaży",
+            "wspólnej skrzynki dla zespołu sprzedaży",
+        ),
+        (
+            "firmamız Deniz Lojistik, kargo takibini whatsapp'tan yapmak istiyoruz",
+            "kargo takibini whatsapp'tan yapmak",
+        ),
+    ],
+)
+def test_polish_we_need_and_turkish_we_want_to_lead_a_use_case(text: str, use_case: str) -> None:
+    assert _values(text, "company_name").get("use_case") == use_case

@@ -146,3 +146,12 @@ def test_a_conversation_changes_language_when_the_customer_clearly_does() -> Non
 )
 def test_turkish_and_polish_are_told_apart_by_their_lexicon_files(text: str, language: str) -> None:
     assert detect_language(text) == language
+
+
+def test_a_tie_between_languages_goes_to_the_country_of_the_number() -> None:
+    assert detect_language("salve", country="IT") == "it"
+    assert detect_language("salve", country="BR") == "pt"
+    assert detect_language("hallo", country="NL") == "nl"
+    # A clear language is not overruled by the number, nor is an unknown one guessed from it.
+    assert detect_language("Where is the data stored?", country="IT") == "en"
+    assert detect_language("ok", country="DE") == "en"

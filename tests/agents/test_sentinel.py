@@ -1371,3 +1371,53 @@ def test_a_follow_up_to_an_earlier_topic_is_no_repeat_of_it() -> None:
     assert detect_loop(["hi, is there a trial?"], "how do I start the trial and add my team?") is None
     # Asked again in fewer words, it is the same question.
     assert detect_loop(["¿dónde está mi factura de octubre?"], "mi factura??") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how would I reset my password if I forget it?",
+        "and what if the lads forget it, can they reset it themselves",
+    ],
+)
+def test_forget_it_inside_a_thought_is_no_giving_up(text: str) -> None:
+    assert gives_up_after_a_miss(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sorry, how long was the trial again?",
+        "what was the price for Pro again?",
+        "support kab tak available hai?",
+        "onze klanten worden soms echt boos als we niet snel reageren, zijn jullie in het weekend open?",
+        "our customers get really annoyed when no one answers at night, does the bot work 24/7?",
+    ],
+)
+def test_being_reminded_asking_until_when_and_their_customers_anger_are_calm(text: str) -> None:
+    assert _below_threshold(detect_frustration(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my customers are angry and your support is useless", "klanten worden echt boos op jullie"],
+)
+def test_anger_turned_on_us_after_their_customers_still_counts(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we run a call centre with 12 agents, does this support that many seats?",
+        "kisi se baat karne ki zarurat nahi, bas brochure bhej do",
+    ],
+)
+def test_support_as_a_verb_and_no_need_to_talk_are_not_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+def test_a_call_with_support_is_still_a_request() -> None:
+    assert detect_explicit_request("can I have a call with support?") is not None
