@@ -169,8 +169,6 @@ _OWN_ARTICLES = frozenset({"la", "el", "los", "las", "le", "les", "il", "lo", "t
 _WHOSE = frozenset({"de", "del", "do", "da", "dos", "das", "di", "du", "della", "dello", "des"})
 # Words that join two parts of one name ("Jones Plumbing and Heating", "Salt & Sage").
 _NAME_JOINERS = frozenset({"and", "&", "y", "e", "et", "und", "en", "dan", "aur", "n", "i"})
-# The last word of a name that says it is a business ("The Thank You Card Company").
-_COMPANY_WORDS = frozenset({"company", "co", "ltd", "llc", "inc", "gmbh", "bv", "sa", "srl", "sl", "ltda"})
 _PARTNERS = re.compile(
     r"(?:Co|Company|Sons|Daughters|Partners|Associates|Brothers|Bros|Figli|Hijos|Filhos|S(?:ö|oe)hne|Zonen|Fils)\b\.?",
     re.UNICODE,
@@ -264,6 +262,11 @@ def _without_article(value: str) -> str:
     return value
 
 
+def _in_title_case(value: str) -> bool:
+    """Every word capitalised, joiners aside ("We Fix It Plumbing & Heating")."""
+    return all(_CAPITALISED.match(w) or fold(w) in _NAME_JOINERS for w in value.split())
+
+
 def _titled_after_a_greeting(value: str) -> bool:
     """ "Hello Fresh Meals", "Ciao Bella Gelato": a greeting word opening a name in title case,
     followed by two capitalised words that are no greeting's ("Hello There Team" is a greeting)."""
@@ -342,7 +345,7 @@ def _looks_like_name(value: str) -> bool:
 # opening hours"), or wanting to know whether ("je préfère d'abord savoir s'il y a un essai").
 _ASKED_INSIDE = re.compile(
     r"\b(?:what|when|how|where|which)\s+(?:are|is|do|does|can|r)\s+(?:you|u|ur|your|y'?all)\b"
-    r"|\b(?:know|savoir|saber|wissen|sapere|weten|tahu|saber)\s+(?:first\s+|d'abord\s+|primero\s+|primeiro\s+|erst\s+|prima\s+|eerst\s+|dulu\s+)?"
+    r"|\b(?:know|savoir|saber|wissen|sapere|weten|tahu)\s+(?:first\s+|d'abord\s+|primero\s+|primeiro\s+|erst\s+|prima\s+|eerst\s+|dulu\s+)?"
     r"(?:if|whether|si|s'il|s'ils|se|ob|of|apakah)\b",
     _FLAGS,
 )
@@ -357,16 +360,12 @@ def _asked_inside(text: str) -> bool:
             continue
         # "je voudrais d'abord savoir si ...": the customer wants to know; "let customers know if
         # their order shipped" is what they want to tell others.
-        if m.group(0).split()[0].lower() in _WH or set(before[-4:]) & _FIRST_PERSON:
+        if m.group(0).split()[0].lower() in _WH or set(before[-4:]) & lexicon.WANTING_TO_KNOW:
             return True
     return False
 
 
 _WH = frozenset({"what", "when", "how", "where", "which"})
-_FIRST_PERSON = frozenset(
-    {"i", "we", "je", "j", "on", "quiero", "queremos", "quero", "queria", "ich", "wir", "vorrei", "voglio"}
-    | {"ik", "wij", "saya", "kami", "aku", "voudrais", "voudrions", "veux", "prefere", "prefiero", "prefiro"}
-)
 
 
 _RATHER_NOT_SAY = PhraseSet.of(lexicon.RATHER_NOT_SAY)
@@ -448,11 +447,11 @@ def _trade_name(text: str) -> bool:
     # "la cocina de abuela", "taller del norte", "boulangerie du coin": the trade, then whose.
     head = words[1:] if words[0] in lexicon.NAME_ARTICLES else words
     trade_first = len(head) >= 2 and head[0] in lexicon.TRADE_NOUNS and head[1] in _WHOSE
-    if words[-1] not in lexicon.TRADE_NOUNS and words[-1] not in _COMPANY_WORDS and not trade_first:
+    if words[-1] not in lexicon.TRADE_NOUNS and words[-1] not in lexicon.COMPANY_WORDS and not trade_first:
         return False
     # "We Fix It Plumbing & Heating", "The Thank You Card Company": in title case, a name may be
     # made of any words.
-    if all(_CAPITALISED.match(w) or fold(w) in _NAME_JOINERS for w in text.split()):
+    if _in_title_case(text):
         return True
     return not any(
         w in lexicon.FUNCTION_WORDS
@@ -589,15 +588,14 @@ def extract_company_name(
     last = _SENTENCE_END.split(whole)[-1].strip()
     # ... or as the first clause of it ("hey, saw the ad. Orchard Lane Bakery, we bake for cafes").
     for titled in dict.fromkeys((whole, last, _FIRST_CLAUSE.split(last, maxsplit=1)[0].strip())):
-        if _trade_name(titled) and all(
-            _CAPITALISED.match(w) or fold(w) in _NAME_JOINERS for w in titled.split()
-        ):
+        if _trade_name(titled) and _in_title_case(titled):
             return Extracted(field="company_name", value=titled, evidence=text.strip(), confidence=0.75)
     # "Permisi, kami butuh ...": a greeting set off by a comma is no part of the answer ("Namaste
     # Yoga", "Servus Catering" are names).
     opening = social_prefix(text)
-    if opening and opening < len(analyse(text).words):
-        after = text[analyse(text).tokens[opening - 1].end :].lstrip(" ")
+    tokens = analyse(text).tokens
+    if opening and opening < len(tokens):
+        after = text[tokens[opening - 1].end :].lstrip(" ")
         if after[:1] in {",", ".", "!", ":", ";", "-"}:
             text = strip_social(text) or text
     # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.

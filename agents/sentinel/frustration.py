@@ -384,7 +384,7 @@ def _about_their_people(a: Analysis, at: int) -> bool:
         return False
     if (
         len(following) == 2
-        and following[0] in lexicon.WITH_WORDS | lexicon.ABOUT_WORDS | _AT
+        and following[0] in lexicon.WITH_WORDS | lexicon.ABOUT_WORDS | lexicon.AT_WORDS
         and following[1] in _ABOUT_US | lexicon.ABOUT_US
     ):
         return False
@@ -397,24 +397,14 @@ def _about_their_people(a: Analysis, at: int) -> bool:
     return words[subject] in lexicon.PEOPLE_SERVED or own_staff
 
 
-# "angry at you", "boos op jullie", "sauer auf euch".
-_AT = frozenset({"at", "op", "auf", "sur", "contra", "on", "ke", "pada"})
-
-
 def _a_kind_of_thing(words: tuple[str, ...], at: int) -> bool:
     """Whether the object from `at` on is a kind of thing in the plural ("phone calls", "las
     llamadas", "forms"): what the customer dislikes in general, not us, the bot or waiting."""
     rest = [w for w in words[at : at + 4] if w not in lexicon.ARTICLES]
-    if not rest or rest[0] in _ABOUT_US | lexicon.ABOUT_US or rest[0] in _NOT_A_KIND:
+    if not rest or rest[0] in _ABOUT_US | lexicon.ABOUT_US or rest[0] in lexicon.DISLIKED_OF_OURS:
         return False
     nouns = rest[:2]
-    return any(len(w) > 3 and w.endswith("s") and w not in _NOT_A_KIND for w in nouns)
-
-
-# Objects of a dislike that are about us: the bot, its menus, being kept waiting.
-_NOT_A_KIND = frozenset(
-    {"bots", "chatbots", "robots", "menus", "questions", "this", "that", "these", "those", "being"}
-)
+    return any(len(w) > 3 and w.endswith("s") and w not in lexicon.DISLIKED_OF_OURS for w in nouns)
 
 
 def _reported_by_their_people(a: Analysis, at: int) -> bool:
