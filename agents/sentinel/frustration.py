@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from agents import lexicon
 from agents.language import Analysis, PhraseSet, analyse
@@ -341,10 +342,16 @@ _OTHER_VENDORS = PhraseSet.of(lexicon.OTHER_VENDORS)
 _SENTENCE_END = re.compile(r"[.!?…\n]+")
 
 
-def _sentence_numbers(a: Analysis) -> list[int]:
-    """The number of the sentence each word of `a` stands in (0 for the first)."""
-    ends = [m.start() for m in _SENTENCE_END.finditer(a.raw)]
-    return [sum(1 for e in ends if e < token.start) for token in a.tokens]
+def _sentence_numbers(a: Analysis) -> tuple[int, ...]:
+    """The number of the sentence each word of `a` stands in (0 for the first); worked out once
+    per message, however many cues ask."""
+    return _sentence_numbers_of(a.raw)
+
+
+@lru_cache(maxsize=2048)
+def _sentence_numbers_of(raw: str) -> tuple[int, ...]:
+    ends = [m.start() for m in _SENTENCE_END.finditer(raw)]
+    return tuple(sum(1 for e in ends if e < token.start) for token in analyse(raw).tokens)
 
 
 def _about_another_vendor(a: Analysis, cues: list[_Cue]) -> list[_Cue]:
