@@ -1017,6 +1017,10 @@ def _below_threshold(signal: Signal | None) -> bool:
     return signal is None or signal.score < FRUSTRATION_THRESHOLD
 
 
+def _at_threshold(signal: Signal | None) -> bool:
+    return signal is not None and signal.score >= FRUSTRATION_THRESHOLD
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -1030,8 +1034,7 @@ def test_a_repeat_of_the_customers_own_slip_is_no_frustration(text: str) -> None
 
 def test_a_repeat_of_something_we_did_is_still_frustration() -> None:
     found = detect_frustration("your app logged me out again, the third time this week")
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1058,8 +1061,7 @@ def test_complaints_about_the_customers_own_suppliers_are_not_about_us(text: str
 )
 def test_formal_complaints_and_leaving_for_another_provider_are_frustration(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1116,8 +1118,7 @@ def test_a_complaint_about_the_weather_or_the_traffic_is_not_about_us(text: str)
 
 def test_a_complaint_about_us_beside_the_surroundings_is_still_frustration() -> None:
     found = detect_frustration("the wifi is fine, your app is terrible")
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize("text", ["Sawa, asante sana!", "Ayos, salamat po", "tamam, teşekkürler", "dzięki!"])
@@ -1153,8 +1154,7 @@ def test_a_turkish_request_negated_after_the_verb_is_no_request() -> None:
 )
 def test_turkish_and_polish_frustration_is_found(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1185,8 +1185,7 @@ def test_bare_praise_of_help_is_read_as_sarcasm_after_a_miss(text: str) -> None:
 )
 def test_plain_and_sarcastic_complaints_about_us_are_frustration(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1249,8 +1248,7 @@ def test_calling_their_own_customers_back_is_no_request() -> None:
 )
 def test_being_tired_of_the_bots_questions_is_frustration(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1320,8 +1318,7 @@ def test_asking_whether_someone_is_there_or_to_be_passed_on_is_a_request(text: s
 )
 def test_leaving_for_another_vendor_and_being_ignored_reach_the_threshold(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1340,8 +1337,7 @@ def test_their_lease_their_clients_their_staff_and_a_dislike_of_a_kind_of_thing_
 @pytest.mark.parametrize("text", ["my team is angry with you", "I hate this bot", "I hate waiting"])
 def test_anger_at_us_or_at_waiting_still_reaches_the_threshold(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1350,8 +1346,7 @@ def test_anger_at_us_or_at_waiting_still_reaches_the_threshold(text: str) -> Non
 )
 def test_dropping_the_matter_right_after_a_miss_is_frustration(text: str) -> None:
     found = gives_up_after_a_miss(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
@@ -1404,8 +1399,7 @@ def test_being_reminded_asking_until_when_and_their_customers_anger_are_calm(tex
 )
 def test_anger_turned_on_us_after_their_customers_still_counts(text: str) -> None:
     found = detect_frustration(text)
-    assert found is not None
-    assert found.score >= FRUSTRATION_THRESHOLD, found
+    assert _at_threshold(found), found
 
 
 @pytest.mark.parametrize(
