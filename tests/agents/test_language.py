@@ -155,3 +155,17 @@ def test_a_tie_between_languages_goes_to_the_country_of_the_number() -> None:
     # A clear language is not overruled by the number, nor is an unknown one guessed from it.
     assert detect_language("Where is the data stored?", country="IT") == "en"
     assert detect_language("ok", country="DE") == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "language"),
+    [
+        ("quanto custa o plano?", "BR", "pt"),
+        ("hallo, voor vragen over bestellingen", "NL", "nl"),
+        ("gibt es eine kostenlose Testphase?", "DE", "de"),
+        ("c'est combien le prix par mois", "FR", "fr"),
+        ("kapan jam operasional nya?", "ID", "id"),
+    ],
+)
+def test_common_words_tell_close_languages_apart(text: str, country: str, language: str) -> None:
+    assert detect_language(text, country=country) == language
