@@ -55,6 +55,7 @@ class Extracted(BaseModel, frozen=True):
     value: str = Field(description="The value, in the customer's spelling.")
     evidence: str = Field(description="The span of the message it came from.")
     confidence: float = Field(ge=0.0, le=1.0, description="How sure the rule is, 0..1.")
+    correction: bool = Field(default=False, description="The customer correcting a value given before.")
 
 
 _FLAGS = re.IGNORECASE | re.UNICODE
@@ -135,7 +136,7 @@ _CLAUSE_END = re.compile(
     + r")|"
     + _EMOJI
     + r"|(?<!\.[A-ZŞ])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)(?<!\bSp)"
-    + r"(?<!\bHnos)"
+    + r"(?<!\bHnos)(?<!\bد)"  # "عيادة د. منى": د. is Dr.
     + r"\.(?![A-ZŞ]\.)|\s[-–/|]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s|"
     # "... للأجهزة الطبية وعايزين نستخدمه ...": "and" joined to the verb that follows the name.
@@ -152,7 +153,7 @@ _INITIALS_END = re.compile(r"\b[A-ZŞ]\.[A-ZŞ]\.$")
 _SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
 
 
-_SCRIPT_CHANGE = re.compile(r"(?<=[A-Za-z0-9.&])\s+(?=[\u0600-\u06ff])")
+_SCRIPT_CHANGE = re.compile(r"(?:(?<=[A-Za-z0-9&])|(?<=[A-Za-z0-9]\.))\s+(?=[\u0600-\u06ff])")
 # A legal form's abbreviation keeps its dots, and a second part goes with it ("Pvt. Ltd.",
 # "S.A. de C.V.", "S.r.l.", "Co.").
 _SUFFIX_TAIL = re.compile(
@@ -291,7 +292,13 @@ def _plausible_name(value: str) -> bool:
     return len(value) <= 60
 
 
-_NO_VALUE_WORDS = lexicon.BARE_FILLER | lexicon.YES_NO | lexicon.CHATTER_WORDS
+_NO_VALUE_WORDS = (
+    lexicon.BARE_FILLER
+    | lexicon.YES_NO
+    | lexicon.CHATTER_WORDS
+    | lexicon.APOLOGY_WORDS
+    | lexicon.INTERJECTIONS
+)
 
 
 def _only_chatter(sentence: str) -> bool:
@@ -550,7 +557,7 @@ def extract_company_name(
             if opening.strip() and is_question(opening):
                 continue
             # "we're a chain of 3 barbershops": an English indefinite article describes the business.
-            we = re.match(r"(?:we|i)\b", m.group(0), re.IGNORECASE) is not None
+            we = _WE_LEAD.match(m.group(0)) is not None
             # "We're an NGO, Hope Harbor Foundation, and we want ...": the name beside what they are.
             beside = _NAMED_AFTER_DESCRIPTION.match(text, m.end()) if we else None
             if beside is not None and _plausible_name(_clean_name(beside.group(1))):
@@ -596,7 +603,7 @@ def extract_company_name(
     tokens = analyse(text).tokens
     if opening and opening < len(tokens):
         after = text[tokens[opening - 1].end :].lstrip(" ")
-        if after[:1] in {",", ".", "!", ":", ";", "-"}:
+        if after[:1] in {",", ".", "!", ":", ";", "-", "،"}:
             text = strip_social(text) or text
     # "ok cool. Sunny Side Cafe": an opening sentence that says nothing; the answer follows it.
     said = _CHATTER_SENTENCE.match(text)
@@ -666,10 +673,13 @@ def extract_company_name(
 
 
 _CHATTER_SENTENCE = re.compile(r"\s*([^.!?]+[.!]+)\s+(?=\S)")
-_DESCRIBED = re.compile(r"an?\s+[a-z]")
+_ARTICLE = r"(?:an?|une?|un[ao]?|ein(?:e|en)?|een|uma?)"
+_DESCRIBED = re.compile(_ARTICLE + r"\s+[a-z]")
+# Who "we" are, in the lead-ins of several languages ("on est une agence immo, Agence Horizon").
+_WE_LEAD = re.compile(r"(?:we|i|on|nous|somos|wir|siamo|wij|a\s+gente)\b", re.IGNORECASE)
 # A short description, a comma, then two or more capitalised words set off by a comma or the end.
 _NAMED_AFTER_DESCRIPTION = re.compile(
-    r"an?\s+[^,.!?]{1,40},\s*([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)){1,4})"
+    _ARTICLE + r"\s+[^,.!?]{1,40},\s*([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)){1,4})"
     r"(?=\s*(?:,|\.|!|$|\s(?:and|y|et|und|e)\b))",
     re.UNICODE,
 )
@@ -709,7 +719,12 @@ _USE_CASE_AFTERTHOUGHT = re.compile(
 
 
 # "use it for", in the languages that put it after the lead-in ("on voudrait l'utiliser pour ...").
-_SPACED_DASH = re.compile(r"\s[–—]\s")
+# "... verschicken – Physiotherapie Kranich", "... rental inquiries - company is Keystone Rentals".
+_SPACED_DASH = re.compile(
+    r"\s[–—]\s|\s-\s+(?=(?:the\s+|our\s+|my\s+)?(?:company|business|firm|name|empresa|entreprise|firma|azienda|"
+    r"bedrijf|perusahaan|we'?re|we\s+are|somos|nous\s+sommes|wir\s+sind)\b)",
+    re.IGNORECASE,
+)
 _USED_FOR = re.compile(r"\b(?:use|using)\s+(?:it|this|you|whats\s?app)\s+(?:\w+\s+)?(?:for|to)\b", _FLAGS)
 _USE_IT_FOR = re.compile(
     r"^(?:to\s+)?(?:(?:whats\s?app|het|dit)\s+(?:gebruiken|inzetten)\s+(?:voor|om)|(?:whats\s?app|es|das)\s+(?:f[üu]r|zum|zur)"
@@ -739,6 +754,7 @@ _OWN_SUBJECT_CLAUSE = re.compile(
 )
 # An answer that opens with "mainly" is the answer, whatever lead-in comes later in the message
 # ("Mainly appointment reminders, though at some point we might use it for patient queries").
+_GREETED_PURPOSE = re.compile(r"(?:for|para|pra|pour|voor|f[üu]r|per|untuk|buat)\s+", re.IGNORECASE)
 _PRIMARILY = re.compile(
     r"^\s*(?:mainly|mostly|primarily|principally|chiefly|principalmente|sobretudo|sobre\s+todo|surtout|"
     r"principalement|vor\s+allem|haupts[äa]chlich|in\s+erster\s+linie|soprattutto|terutama|vooral)\b",
@@ -796,15 +812,44 @@ def _clean_use_case(raw: str) -> str:
     return value[:160]
 
 
-def _own_delay(text: str) -> bool:
-    """ "sorry been meaning to message for ages lol, things have been nuts": an apology about the
-    past, not an answer."""
-    words = analyse(text).words
-    return (
-        bool(words)
-        and words[0] in lexicon.APOLOGY_WORDS
-        and any(w in lexicon.PAST_MARKERS or w == "been" for w in words)
-    )
+def _aside(text: str) -> bool:
+    """ "sorry my toddler grabbed the phone lol", "jaja perdón estaba en una llamada", "sorki za
+    opóźnienie, klient przyszedł": a message that opens with an apology is about the customer's own
+    doing, not an answer, unless a name in capitals follows the apology ("sorry! Webshop
+    Fietsfriend") or a use case after its lead-in ("sorry, mainly for bookings")."""
+    a = analyse(text)
+    words = a.words
+    i = 0
+    while i < len(words) and (words[i] in lexicon.INTERJECTIONS or _LAUGHTER.fullmatch(words[i])):
+        i += 1
+    if i >= len(words) or words[i] not in lexicon.APOLOGY_WORDS:
+        return False
+    rest = text[a.tokens[i].end :].lstrip(" ,.:;!-–—")
+    # "ah scusa il nome: trattoria da nonna lina", "sorry, our company is called ...": an answer.
+    if ":" in rest or extract_company_name(rest, asked=False) is not None:
+        return False
+    # "Sorry, yes of course, it's the Harbourside Hotel in Whitby 😊": past the chatter, a name.
+    parts = rest.split(",")
+    while len(parts) > 1 and _only_chatter(parts[0]):
+        parts = parts[1:]
+    rest = _COPULA.sub("", ",".join(parts).strip(), count=1).strip()
+    named = _clean_name(rest)
+    if _opening_name(rest) is not None or (
+        named[:1].isupper() and _looks_like_name(named) and _plausible_name(named)
+    ):
+        return False
+    opening = analyse(rest).words[:1]
+    return not _PRIMARILY.match(rest) and not (opening and opening[0] in lexicon.PURPOSE_WORDS)
+
+
+def _opening_name(text: str) -> str | None:
+    """The name in capitals that opens `text`, up to the end of its clause ("Viveros del Ebro, que
+    me como las palabras" -> "Viveros del Ebro"), or None."""
+    cut = _clause_end(text)
+    name = text[: cut.start() if cut else len(text)].strip().rstrip(".!")
+    if not name[:1].isupper() or not _looks_like_name(name) or not _plausible_name(name):
+        return None
+    return name
 
 
 # "we're a dental group", "somos una tienda online de cosmética": what the business is, no use.
@@ -831,6 +876,15 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     """The primary use case; unasked only after a clear lead-in ("we'd use it to ...")."""
     if _asked_inside(text):
         return None  # "je voudrais d'abord savoir s'il y a un essai gratuit": a question
+    if asked:
+        # "pour les rappels de vaccins... non pardon, pour les commandes d'ordonnances en fait": the
+        # answer corrected in the message itself; what follows the correction counts.
+        a = analyse(text)
+        cues = _CORRECTION_CUES.find(a.words)
+        if cues and cues[-1].first > 0:
+            after = text[a.tokens[cues[-1].last].end :].lstrip(" ,.:;!-–—")
+            if len(analyse(after).words) >= 2:
+                text = after
     # Opening with "mainly", the answer is in the first clause: a lead-in further on is not it.
     reach = len(text)
     if asked and _PRIMARILY.match(text):
@@ -847,6 +901,22 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
                     evidence=_SENTENCE_END.split(text[m.start() :].strip(), maxsplit=1)[0],
                     confidence=0.9,
                 )
+    if not asked:
+        greeted = _GREETED_PURPOSE.match(strip_social(text)) if social_prefix(text) else None
+        if greeted is not None and "?" not in text:
+            # "hallo, voor klantvragen over verzendingen", "hi, for appointment reminders": a greeting,
+            # then what it is for, unasked.
+            rest = strip_social(text)[greeted.end() :]
+            words = analyse(rest).words
+            if (
+                len(words) >= 2
+                and words[0] not in lexicon.INFO_WORDS | lexicon.ASK_VERBS
+                and not is_question(rest)
+                and not set(words) & lexicon.QUESTION_WORDS
+            ):
+                value = _clean_use_case(rest)
+                if len(value) >= 3:
+                    return Extracted(field="use_case", value=value, evidence=text.strip(), confidence=0.8)
     if asked and _is_chatter(text):
         # "service reminders + customers asking is my car ready. can a human call me tho": the
         # answer, then a request of its own sentence; the answer counts.
@@ -856,7 +926,7 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
         if detect_explicit_request(text) is None:
             return None
         text = sentences[0]
-    if not asked or _is_chatter(text) or _own_delay(text) or _only_what_they_are(text):
+    if not asked or _is_chatter(text) or _aside(text) or _only_what_they_are(text):
         return None
     # "ok cool. we want it for appointment reminders": the answer is the first sentence that is
     # not an acknowledgement.
@@ -871,6 +941,16 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
         if small_talk_runs_on(value):
             return None  # "vi el anuncio de whatsapp": the small talk runs on
         value = value[analyse(value).tokens[greeting].start :]
+    # "sorry, mainly for bookings": the apology goes too.
+    opening = analyse(value)
+    skip = 0
+    while skip < len(opening.words) - 1 and (
+        opening.words[skip] in lexicon.APOLOGY_WORDS | lexicon.INTERJECTIONS
+        or _LAUGHTER.fullmatch(opening.words[skip])
+    ):
+        skip += 1
+    if skip:
+        value = value[opening.tokens[skip].start :]
     for _ in range(3):  # "well, mainly to ..." peels two leads
         for pattern in _USE_CASE_ANSWER_LEADS:
             trimmed = pattern.sub("", value, count=1)
@@ -961,7 +1041,7 @@ _COPULA = re.compile(
     r"(?:it'?s|its|it\s+is|the\s+name\s+is|es\s+ist|het\s+is|c'est|es|era|ist|is|[ée]|[èe])\s+",
     re.IGNORECASE,
 )
-_AFTER_NAME = re.compile(r"\s+(?:with|con|com|avec|mit|met|dengan)\s+.*$", re.IGNORECASE)
+_AFTER_NAME = re.compile(r"\s+(?:with|con|com|avec|mit|met|dengan|w/)\s+.*$", re.IGNORECASE)
 
 
 def is_correction(text: str) -> bool:
@@ -982,27 +1062,35 @@ def _corrected_company(text: str, *, soft: bool) -> Extracted | None:
             return None
         led = extract_company_name(text, asked=False)
         if led is not None and led.confidence >= 0.85:
-            return led.model_copy(update={"evidence": text.strip()})
+            return led.model_copy(update={"evidence": text.strip(), "correction": True})
         # "pardon Yıldız Ev Mobilyaları", "desculpe, é Clínica Dentária Sorriso Lda": the apology,
         # then the name in capitals and nothing else.
+        # "perdón, Viveros del Ebro, que me como las palabras jaja": up to the end of its clause.
         rest = _COPULA.sub("", text[a.tokens[sorry[0]].end :].lstrip(" ,.:;!-–—"), count=1).strip()
-        if (
-            rest
-            and rest[0].isupper()
-            and _looks_like_name(rest)
-            and len(rest.split()) >= 2
-            and _plausible_name(rest)
-        ):
+        name = _opening_name(rest)
+        if name is not None and len(name.split()) >= 2:
             return Extracted(
-                field="company_name", value=rest.rstrip(".!"), evidence=text.strip(), confidence=0.85
+                field="company_name", value=name, evidence=text.strip(), confidence=0.85, correction=True
             )
         return None
     rest = text[a.tokens[cues[0].last].end :].lstrip(" ,.:;!-–—")
+    if not rest.strip(" .!"):
+        # "oh wacht, Tandartspraktijk Zuidplein bedoel ik": the cue after the name.
+        before = text[: a.tokens[cues[0].first].start]
+        capital = next((t.start for t in a.tokens if t.start < len(before) and text[t.start].isupper()), None)
+        name = _opening_name(before[capital:].strip(" ,.:;!-–—")) if capital is not None else None
+        if name is None:
+            return None
+        return Extracted(
+            field="company_name", value=name, evidence=text.strip(), confidence=0.85, correction=True
+        )
     rest = _COPULA.sub("", rest, count=1)
     value = _AFTER_NAME.sub("", _clean_name(rest))
     if not value or not value[0].isupper() or not _looks_like_name(value) or not _plausible_name(value):
         return None
-    return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.85)
+    return Extracted(
+        field="company_name", value=value, evidence=text.strip(), confidence=0.85, correction=True
+    )
 
 
 def extract_fields(
@@ -1031,7 +1119,8 @@ def extract_fields(
     email = extract_email(text)
     # A message that is only an email address answers no "company?" question.
     only_email = email is not None and text.strip().strip(".").strip() == email.value
-    answer = None if only_email else asking
+    # "sorry my toddler grabbed the phone lol": an aside answers nothing; only a lead-in counts.
+    answer = None if only_email or _aside(text) else asking
     stripped = text.strip()
     strong_company = extract_company_name(text, asked=False, person=person)
     if (
@@ -1074,6 +1163,14 @@ def extract_fields(
         company = extract_company_name(
             text, asked=answer == "company_name", person=person, unasked_weak=use_case is not None
         )
+    if company is None and use_case is not None and use_case.confidence >= 0.9 and asking == "company_name":
+        # "ok sounds good. Copperline Coffee Roasters, we'd use it for wholesale orders from cafes":
+        # the answer asked for, then the use case after its lead-in.
+        start = text.find(use_case.evidence)
+        before = text[:start].strip(" ,;:-–—") if start > 0 else ""
+        answered = extract_company_name(before, asked=True, person=person) if before else None
+        if answered is not None and _in_title_case(answered.value) and _reads_as_a_name(answered.value):
+            company = answered
     if use_case is not None and _is_the_company(use_case, company):
         use_case = None
     if use_case is not None and company is not None and _inside_the_use_case(company, use_case, text):

@@ -43,12 +43,17 @@ def collect_fields(
     asking = state.get("asking")
     events = list(state.get("events", []))
     found: list[tuple[str, str, str | None, str, bool]] = []
+    corrected: set[str] = set()
     if text and not is_greeting(text):
         if state.get("analysis") is not None:
             found = [(n, v, e, "model", True) for n, v, e in _from_model(state)]
         else:
             extracted = extract_fields(text, asking=asking, known=frozenset(fields), person=ctx.contact_name)
-            found = [(x.field, x.value, x.evidence, "rules", x.confidence >= CONFIDENT) for x in extracted]
+            found = [
+                (x.field, x.value, x.evidence, "rules", x.confidence >= CONFIDENT or x.correction)
+                for x in extracted
+            ]
+            corrected = {x.field for x in extracted if x.correction}
     if (
         text
         and asking == "company_name"
@@ -69,7 +74,10 @@ def collect_fields(
         # A field already collected is taken again only when it is being asked for, or when the
         # earlier value was a bare answer and this one comes with a clear lead-in.
         earlier = fields.get(name)
-        replaces = confident and earlier is not None and not earlier.get("confident", True)
+        # A correction ("perdón, Viveros del Ebro ...") replaces the value it corrects, however it came.
+        replaces = earlier is not None and (
+            name in corrected or (confident and not earlier.get("confident", True))
+        )
         if name in fields and name != asking and not replaces:
             continue
         source_message = message_of(state, evidence)

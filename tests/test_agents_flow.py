@@ -329,3 +329,26 @@ async def test_praise_after_an_ok_that_followed_a_miss_is_sincere(h: TestHarness
     await say(h, text(wa, "Ótimo 👍", h.clock.now()))
     await say(h, text(wa, "Obrigadíssimo, foi muito útil!", h.clock.now()))
     assert (await first_listed_conversation(h))["owner"] == "bot"
+
+
+async def test_a_correction_replaces_a_name_given_with_a_lead_in(h: TestHarness) -> None:
+    # "soy Marta de Viveros Ebro" is a clear name, yet the customer's own correction wins.
+    wa = "34612345001"
+    await say(h, text(wa, "hola, soy Marta de Viveros Ebro", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "perdón, Viveros del Ebro, que me como las palabras jaja", h.clock.now()))
+    await say(h, text(wa, "venta de plantas por whatsapp", h.clock.now()))
+    fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Viveros del Ebro"
+    assert fields["use_case"]["value"] == "venta de plantas por whatsapp"
+
+
+async def test_an_apology_for_a_pause_is_not_taken_for_the_use_case(h: TestHarness) -> None:
+    wa = "12025550434"
+    await say(h, text(wa, "hi there", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Maple Street Daycare", h.clock.now()))
+    await say(h, text(wa, "sorry my kid took the phone haha", h.clock.now()))
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "messaging parents about pickups", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_reason"] == "qualified"
+    assert conversation["handoff_context"]["fields"]["use_case"]["value"] == "messaging parents about pickups"

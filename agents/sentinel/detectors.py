@@ -352,7 +352,10 @@ def _polite_negative(a: Analysis, m: Match) -> bool:
     polite = (cue in _POLITE_NO and bool(set(words[m.last + 1 : m.last + 3]) & _CAN_YOU)) or (
         cue == "pas" and m.first > 0 and words[m.first - 1] in _CAN_YOU
     )
-    return polite and _in_question(a, m.first)
+    # "¿no hay algún número donde pueda hablar con alguien?", "non c'è qualcuno con cui parlare?":
+    # asking whether there is no one is asking for one.
+    there_is = cue in _POLITE_NO and any(e.first == m.last + 1 for e in _EXIST_BEFORE.find(words))
+    return (polite or there_is) and _in_question(a, m.first)
 
 
 def _in_question(a: Analysis, index: int) -> bool:
@@ -746,11 +749,17 @@ def _find_frames(text: str) -> list[_Frame]:
             if kind == "help" and set(words[max(0, noun.first - 2) : noun.first]) & _MY:
                 continue  # "i'll get my ops manager to look at it": the customer's own person
             distance = noun.first - verb.last if noun.first > verb.last else verb.first - noun.last
-            if (
-                0 < distance <= 5
-                and not set(_between(words, min(noun.last, verb.last), max(noun.first, verb.first)))
-                & lexicon.RELATIVE_WORDS
-            ):
+            between = set(_between(words, min(noun.last, verb.last), max(noun.first, verb.first)))
+            # "can someone from the team who knows integrations message me back?": asked for by a
+            # modal, the person is the verb's subject past a relative clause.
+            asked = (
+                kind == "contact"
+                and noun.last < verb.first
+                and _previous_word(words, noun.first) in lexicon.ASKING_MODALS
+                and bool(between & lexicon.RELATIVE_WORDS)
+                and not between & lexicon.SUBJECT_PRONOUNS
+            )
+            if (0 < distance <= 5 and not between & lexicon.RELATIVE_WORDS) or (asked and 0 < distance <= 8):
                 add(f"{kind}+noun", verb, noun, 0.85)
     for verb in _WANT.find(words):
         if _previous_word(words, verb.first) in lexicon.WE_WORDS:

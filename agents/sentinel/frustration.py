@@ -307,6 +307,17 @@ def _own_skill(words: tuple[str, ...], at: int) -> bool:
     return skill in _SKILLS or (skill.endswith("ing") and len(skill) > 4 and skill not in _BEFALLEN)
 
 
+def _said_of_themselves(words: tuple[str, ...], at: int) -> bool:
+    """ "I'm such an idiot, I forgot my password", "soy una tonta": an insult the customer says of
+    themselves, right after "I'm" (an article or an intensifier may sit between)."""
+    if words[at] not in lexicon.SELF_INSULTS:
+        return False
+    i = at - 1
+    while i >= 0 and at - i <= 3 and (words[i] in lexicon.SELF_FILLERS or words[i] in lexicon.INTENSIFIERS):
+        i -= 1
+    return i >= 0 and words[i] in lexicon.SELF_WORDS
+
+
 _ABOUT_US = frozenset({"you", "your", "u", "ur", "this", "it", "yours"})
 _THEIR_PEOPLE = frozenset({"them", "their"})
 # Verbs between a subject and how it feels: "my customers get VERY angry".
@@ -590,7 +601,7 @@ def detect_frustration(text: str) -> Signal | None:
             and a.tokens[m.first - 1].clause == a.tokens[m.first].clause
         ):
             continue
-        if len(m.phrase.slots) == 1 and _own_skill(words, m.first):
+        if len(m.phrase.slots) == 1 and (_own_skill(words, m.first) or _said_of_themselves(words, m.first)):
             continue
         # "travelling all week with terrible signal": their surroundings, not us; so too when the
         # surroundings are what the clause is about ("the traffic was terrible", "het regent hier

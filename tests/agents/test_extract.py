@@ -1386,3 +1386,106 @@ def test_a_question_their_customers_ask_is_part_of_a_use_case() -> None:
 )
 def test_polish_we_need_and_turkish_we_want_to_lead_a_use_case(text: str, use_case: str) -> None:
     assert _values(text, "company_name").get("use_case") == use_case
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sorry my kid took the phone haha",
+        "jaja perdón, estaba manejando",
+        "kkk desculpa, esqueci de me apresentar",
+        "sorki, klient wszedł do sklepu",
+        "oh sorry was in a meeting",
+    ],
+)
+def test_an_apology_for_the_customers_own_doing_answers_nothing(text: str) -> None:
+    assert extract_fields(text, asking="use_case", known=frozenset({"company_name"})) == []
+    assert extract_fields(text, asking="company_name") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("sorry, mainly for table bookings", "table bookings"),
+        ("oops sorry, for order updates", "order updates"),
+    ],
+)
+def test_an_apology_before_a_led_use_case_keeps_the_use_case(text: str, use_case: str) -> None:
+    assert _values(text, "use_case") == {"use_case": use_case}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("perdón, Panadería La Espiga, que escribo rapidísimo", "Panadería La Espiga"),
+        ("oops autocorrect, its Brookfeld Plumbing w/ one i", "Brookfeld Plumbing"),
+        ("oh wacht, Bakkerij Zonnebloem bedoel ik", "Bakkerij Zonnebloem"),
+        ("sorry, Harbour View Dental I mean", "Harbour View Dental"),
+    ],
+)
+def test_a_correction_takes_the_name_beside_its_cue(text: str, company: str) -> None:
+    found = extract_fields(text, asking="use_case", known=frozenset({"company_name"}))
+    assert [(x.field, x.value, x.correction) for x in found] == [("company_name", company, True)]
+
+
+def test_a_use_case_corrected_in_the_same_message_keeps_what_follows() -> None:
+    text = "pour les rappels de rendez-vous... non pardon, pour les commandes de gâteaux en fait"
+    assert _values(text, "use_case") == {"use_case": "les commandes de gâteaux"}
+
+
+@pytest.mark.parametrize(
+    ("text", "company", "use_case"),
+    [
+        (
+            "ok sounds good. Riverbend Outfitters, we'd use it for rental bookings",
+            "Riverbend Outfitters",
+            "rental bookings",
+        ),
+        (
+            "salut on est une boulangerie, Maison Dorée, on voudrait prendre les commandes",
+            "Maison Dorée",
+            "prendre les commandes",
+        ),
+    ],
+)
+def test_a_name_before_a_led_use_case_answers_the_company(text: str, company: str, use_case: str) -> None:
+    assert _values(text, "company_name") == {"company_name": company, "use_case": use_case}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("ah tá. a gente é a Floricultura Jardim Azul", "Floricultura Jardim Azul"),
+        ("dobra. Kancelaria Nowak", "Kancelaria Nowak"),
+        ("اسمها عيادة د. سارة للجلدية", "عيادة د. سارة للجلدية"),
+        ("مرحبا، معك شركة الريادة للتجارة", "شركة الريادة للتجارة"),
+    ],
+)
+def test_company_lead_ins_of_everyday_speech(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("hallo, voor afspraken met klanten", "afspraken met klanten"),
+        ("hi, for delivery updates", "delivery updates"),
+        ("selam, randevu hatırlatmaları için lazım", "randevu hatırlatmaları"),
+        ("Bonjour ! c'est pour les commandes du traiteur", "commandes du traiteur"),
+        ("Namaste, hum Gupta Sweets se hain, bulk orders lene ke liye chahiye", "bulk orders lene"),
+        ("we'd like to send booking reminders - company is Oakleaf Spa", "send booking reminders"),
+        ("Guten Tag\nFirma: Bäckerei Sommer\nWofür: Vorbestellungen annehmen", "Vorbestellungen annehmen"),
+    ],
+)
+def test_unasked_use_cases_after_a_greeting_or_a_label(text: str, use_case: str) -> None:
+    assert _values(text, None).get("use_case") == use_case
+
+
+@pytest.mark.parametrize("text", ["hi, for the trial how long is it", "hola, para saber el precio"])
+def test_a_greeting_then_a_question_is_no_use_case(text: str) -> None:
+    assert _values(text, None) == {}
+
+
+@pytest.mark.parametrize("text", ["one sec", "even wachten hoor", "ok lo platico con mi socio", "bentar ya"])
+def test_a_pause_answers_nothing(text: str) -> None:
+    assert _values(text, "use_case") == {}

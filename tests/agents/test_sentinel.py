@@ -1415,3 +1415,56 @@ def test_support_as_a_verb_and_no_need_to_talk_are_not_requests(text: str) -> No
 
 def test_a_call_with_support_is_still_a_request() -> None:
     assert detect_explicit_request("can I have a call with support?") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mate you're thick as two short planks",
+        "ma siete degli incompetenti? non funziona niente",
+        "ايه البوت الغبي ده",
+        "بقالي يومين مستني رد، من ثلاث أيام",
+        "jestem rozczarowany, chyba zrezygnujemy",
+    ],
+)
+def test_insults_disappointment_and_waiting_for_us_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None
+    assert signal.score >= 0.6, signal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm such an idiot, I forgot my password again",
+        "im so dumb lol where is the login",
+        "my phone company is a joke, anyway how much is the pro plan?",
+        "a operadora do meu celular é uma piada 😤 enfim, vcs têm teste grátis?",
+    ],
+)
+def test_insults_of_oneself_and_complaints_about_other_businesses_are_no_frustration(text: str) -> None:
+    assert detect_frustration(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you pass this on to someone on your team? the number stopped working",
+        "can someone from support who knows the API message me back?",
+        "¿no hay algún teléfono donde pueda hablar con alguien?",
+    ],
+)
+def test_indirect_requests_for_a_person(text: str) -> None:
+    assert detect_explicit_request(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'll pass this on to my team",
+        "the agent who called me yesterday was nice",
+        "no hay nadie con quien hablar",
+    ],
+)
+def test_passing_on_to_their_own_people_and_reports_are_no_requests(text: str) -> None:
+    assert detect_explicit_request(text) is None
