@@ -222,6 +222,7 @@ class LexiconFile(BaseModel):
     your_side: Words = frozenset()
     idle_question: Phrases = ()
     calm_phrases: Phrases = ()
+    satisfied: Phrases = ()
     self_deprecating: Phrases = ()
     bare_no: Words = frozenset()
     unrealised_words: Words = frozenset()
@@ -266,6 +267,7 @@ class LexiconFile(BaseModel):
     only_words: Words = frozenset()
     or_words: Words = frozenset()
     light_words: Words = frozenset()
+    per_words: Words = frozenset()
     negators: Words = frozenset()
     number_words: Words = frozenset()
     arabic_prefixes: tuple[str, ...] = ()
@@ -324,10 +326,26 @@ PER_LANGUAGE = (
 )
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: the second would silently
+    replace the first list of words."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_file(path: Path) -> LexiconFile:
     """Load and validate one lexicon file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
         return LexiconFile.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise LexiconError(f"{path.name}: {exc}") from exc
@@ -496,6 +514,7 @@ YOUR_SIDE = _union("your_side")
 IDLE_QUESTION = _concat("idle_question")
 WITH_ME = _concat("with_me")
 CALM_PHRASES = _concat("calm_phrases")
+SATISFIED = _concat("satisfied")
 SELF_DEPRECATING = _concat("self_deprecating")
 BARE_NO = _union("bare_no")
 UNREALISED_WORDS = _union("unrealised_words")
@@ -539,6 +558,7 @@ COUNT_ONE = _union("count_one")
 ONLY_WORDS = _union("only_words")
 OR_WORDS = _union("or_words")
 LIGHT_WORDS = _union("light_words")
+PER_WORDS = _union("per_words")
 NEGATORS = _union("negators")
 NUMBER_WORDS = _union("number_words")
 # Problem words that name a problem by themselves: not the weak ones ("still", "again"), not a bare

@@ -190,6 +190,15 @@ def _asks_the_price(words: tuple[str, ...]) -> bool:
     return False
 
 
+def _thanks_for_it(text: str) -> bool:
+    """ "got the brochure, thanks! will go through it with the team", "Passwort zurücksetzen hat
+    geklappt, danke euch!": thanks with no question and no request in it asks for nothing."""
+    if "?" in text or "؟" in text or is_question(text):
+        return False
+    words = set(analyse(text).words)
+    return bool(words & lexicon.THANKS_WORDS) and not words & lexicon.REQUEST_MOOD
+
+
 class KnowledgeBase:
     """Index of the configured knowledge entries, answering a message with the entry it asks for.
 
@@ -229,6 +238,8 @@ class KnowledgeBase:
 
     def best(self, text: str) -> KnowledgeMatch | None:
         """The entry `text` asks for, or None when no entry matches well enough."""
+        if _thanks_for_it(text):
+            return None
         return self.similar(text) or self._by_words(text)
 
     def similar(self, text: str) -> KnowledgeMatch | None:
@@ -268,8 +279,14 @@ class KnowledgeBase:
         self, text: str, *, whole: bool = True
     ) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
         said = content_words(text)
-        if _asks_the_price(analyse(text).words) and not any(same_word(w, PRICE) for w in said):
-            said = (*said, PRICE)
+        words = analyse(text).words
+        if _asks_the_price(words):
+            # "hoeveel kost het per maand", "berapa per admin?": the question word asks the price
+            # whatever else is said, and "per month", "per admin" are its unit, no topic of their own.
+            units = {words[i + 1] for i in range(len(words) - 1) if words[i] in lexicon.PER_WORDS}
+            said = tuple(w for w in said if w not in units and w not in lexicon.PRICE_QUESTION_WORDS)
+            if not any(same_word(w, PRICE) for w in said):
+                said = (*said, PRICE)
         ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
         if not said:
             return ranked

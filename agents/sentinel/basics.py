@@ -26,6 +26,7 @@ __all__ = [
 
 
 _GREETING = phrase_table(lexicon.GREETINGS, "greeting")
+_SATISFIED = PhraseSet.of(lexicon.SATISFIED)
 _SMALL_TALK = phrase_table(lexicon.SMALL_TALK, "small_talk")
 _SOCIAL_VOCABULARY = frozenset(
     word
@@ -50,12 +51,16 @@ def is_acknowledgement(text: str) -> bool:
         return any(c in lexicon.POSITIVE_EMOJI for c in text)
     if len(words) > 8:
         return False
+    # "brilliant, that's what we need", "c'est bon ça marche 👌": satisfaction said in words.
+    satisfied = {i for m in _SATISFIED.find(words) for i in range(m.first, m.last + 1)}
     # "brigadaaa", "aaah perfeito": a stretched word is the word.
     words = tuple(
         w if w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER else _ELONGATED.sub(r"\1", w) for w in words
     )
     core = [w for w in words if w in lexicon.ACK_WORDS]
-    return bool(core) and all(w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for w in words)
+    return (bool(core) or bool(satisfied)) and all(
+        i in satisfied or w in lexicon.ACK_WORDS or w in lexicon.ACK_FILLER for i, w in enumerate(words)
+    )
 
 
 def accepts_offer(text: str) -> bool:

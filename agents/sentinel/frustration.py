@@ -319,6 +319,9 @@ def _said_of_themselves(words: tuple[str, ...], at: int) -> bool:
 
 
 _ABOUT_US = frozenset({"you", "your", "u", "ur", "this", "it", "yours"})
+_OTHERS = frozenset(
+    {"they", "companies", "people", "apps", "others", "sites", "websites", "vendors", "businesses"}
+)
 _THEIR_PEOPLE = frozenset({"them", "their"})
 # Verbs between a subject and how it feels: "my customers get VERY angry".
 _LINKING = frozenset(
@@ -419,6 +422,11 @@ def _a_kind_of_thing(words: tuple[str, ...], at: int) -> bool:
     """Whether the object from `at` on is a kind of thing in the plural ("phone calls", "las
     llamadas", "forms"): what the customer dislikes in general, not us, the bot or waiting."""
     rest = [w for w in words[at : at + 4] if w not in lexicon.ARTICLES]
+    # "hate when they do that", "hate it when companies ask for a card": what others do.
+    if rest[:1] == ["it"]:
+        rest = rest[1:]
+    if len(rest) >= 2 and rest[0] == "when" and rest[1] in _OTHERS:
+        return True
     if not rest or rest[0] in _ABOUT_US | lexicon.ABOUT_US or rest[0] in lexicon.DISLIKED_OF_OURS:
         return False
     nouns = rest[:2]

@@ -191,3 +191,43 @@ def test_one_word_in_a_clause_that_asks_nothing_is_no_question_for_an_entry(
     match = default_kb.best("yo is anyone there on weekends 🤔")
     assert match is not None
     assert match.entry.id == "hours"
+
+
+def test_a_price_question_word_asks_the_price_and_per_names_its_unit() -> None:
+    kb = _kb(
+        ("pricing", ["what does it cost", "wat kost het", "price"]),
+        ("teams", ["several admins", "how many admins"]),
+    )
+    assert _entry(kb, "ik ben makelaar, hoeveel kost het per maand") == "pricing"
+    assert _entry(kb, "berapa per admin?") == "pricing"
+    assert _entry(kb, "how many admins can we have?") == "teams"
+
+
+def test_a_generic_verb_of_another_language_is_no_topic(default_kb: KnowledgeBase) -> None:
+    # "kirim" (send) and "manda" (send) say nothing of what is asked for.
+    assert _entry(default_kb, "kak bisa kirim brosurnya?") == "brochure"
+    assert _entry(default_kb, "me manda o material? pdf") == "brochure"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Passwort zurücksetzen hat geklappt, danke euch!", "dzięki za broszurę, przejrzymy ją w zespole"],
+)
+def test_thanks_for_something_done_asks_nothing(default_kb: KnowledgeBase, text: str) -> None:
+    assert _entry(default_kb, text) is None
+
+
+def test_thanks_with_a_question_is_still_answered(default_kb: KnowledgeBase) -> None:
+    assert _entry(default_kb, "thanks! and is there a free trial?") == "trial"
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("पासवर्ड भूल गया, अब क्या करूँ", "password_reset"),
+        ("फ्री ट्रायल है क्या", "trial"),
+        ("प्लान की कीमत बताओ", "pricing"),
+    ],
+)
+def test_hindi_in_devanagari_is_answered(default_kb: KnowledgeBase, text: str, entry: str) -> None:
+    assert _entry(default_kb, text) == entry

@@ -61,6 +61,13 @@ def test_unknown_key_is_refused_with_the_file_named(tmp_path: Path) -> None:
         load_lexicons(tmp_path)
 
 
+def test_a_key_given_twice_is_refused_not_overwritten(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("negators: not\nthanks_words: thanks\nnegators: never\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"(?s)twice\.yaml.*duplicate key 'negators'"):
+        read_file(twice)
+
+
 def test_bad_weight_and_bad_regex_are_refused(tmp_path: Path) -> None:
     weight = tmp_path / "weight.yaml"
     weight.write_text("frustration: [{phrase: awful, weight: 3}]\n", encoding="utf-8")

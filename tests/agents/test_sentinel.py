@@ -1468,3 +1468,28 @@ def test_indirect_requests_for_a_person(text: str) -> None:
 )
 def test_passing_on_to_their_own_people_and_reports_are_no_requests(text: str) -> None:
     assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "brilliant, that's exactly what we need",
+        "c'est bon ça marche 👌",
+        "GEWELDIG, precies wat ik zocht!!",
+        "recebi, vlw",
+        "धन्यवाद 🙏",
+        "हो गया",
+    ],
+)
+def test_satisfaction_said_in_words_is_an_acknowledgement(text: str) -> None:
+    assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize("text", ["ok I need to export my chats", "that works but the bot is broken"])
+def test_an_ok_with_something_to_do_is_no_acknowledgement(text: str) -> None:
+    assert not is_acknowledgement(text)
+
+
+def test_disliking_what_other_companies_do_is_no_frustration() -> None:
+    assert detect_frustration("ah good, hate when they do that") is None
+    assert detect_frustration("I hate it when you do that") is not None
