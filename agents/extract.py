@@ -19,6 +19,7 @@ so "Hi from your ad" or "why do you need that?" yield no company name. Patterns 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
@@ -819,9 +820,7 @@ def _aside(text: str) -> bool:
     Fietsfriend") or a use case after its lead-in ("sorry, mainly for bookings")."""
     a = analyse(text)
     words = a.words
-    i = 0
-    while i < len(words) and (words[i] in lexicon.INTERJECTIONS or _LAUGHTER.fullmatch(words[i])):
-        i += 1
+    i = _opening_fillers(words, apologies=False)
     if i >= len(words) or words[i] not in lexicon.APOLOGY_WORDS:
         return False
     rest = text[a.tokens[i].end :].lstrip(" ,.:;!-–—")
@@ -840,6 +839,19 @@ def _aside(text: str) -> bool:
         return False
     opening = analyse(rest).words[:1]
     return not _PRIMARILY.match(rest) and not (opening and opening[0] in lexicon.PURPOSE_WORDS)
+
+
+def _opening_fillers(words: Sequence[str], *, apologies: bool) -> int:
+    """How many words open the message as interjections and laughter ("jaja", "oh"), and as
+    apologies too when `apologies`."""
+    i = 0
+    while i < len(words) and (
+        words[i] in lexicon.INTERJECTIONS
+        or _LAUGHTER.fullmatch(words[i])
+        or (apologies and words[i] in lexicon.APOLOGY_WORDS)
+    ):
+        i += 1
+    return i
 
 
 def _opening_name(text: str) -> str | None:
@@ -943,13 +955,8 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
         value = value[analyse(value).tokens[greeting].start :]
     # "sorry, mainly for bookings": the apology goes too.
     opening = analyse(value)
-    skip = 0
-    while skip < len(opening.words) - 1 and (
-        opening.words[skip] in lexicon.APOLOGY_WORDS | lexicon.INTERJECTIONS
-        or _LAUGHTER.fullmatch(opening.words[skip])
-    ):
-        skip += 1
-    if skip:
+    skip = min(_opening_fillers(opening.words, apologies=True), len(opening.words) - 1)
+    if skip > 0:
         value = value[opening.tokens[skip].start :]
     for _ in range(3):  # "well, mainly to ..." peels two leads
         for pattern in _USE_CASE_ANSWER_LEADS:
