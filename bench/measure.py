@@ -117,3 +117,18 @@ def _name_and_cpu(stat: str) -> tuple[str, float]:
     name = stat[stat.index("(") + 1 : stat.rindex(")")]
     fields = stat.rsplit(")", 1)[1].split()
     return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def process_memory(pid: int) -> dict[str, float]:
+    """A live process's memory in MB, from `/proc/PID/smaps_rollup`: `rss` (every page it maps,
+    shared or not), `pss` (each shared page divided among the processes that map it: what the
+    process costs the machine) and `uss` (its private pages: what ending it would give back)."""
+    kib: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        kib[name] = int(value.split()[0])
+    return {
+        "rss": kib["Rss"] / 1024,
+        "pss": kib["Pss"] / 1024,
+        "uss": (kib["Private_Clean"] + kib["Private_Dirty"]) / 1024,
+    }

@@ -165,6 +165,25 @@ def test_a_misspelt_setting_is_named_with_the_one_it_most_likely_meant() -> None
     ]
 
 
+def test_forked_workers_on_sqlite_are_refused_in_one_line(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{tmp_path / 'handoff.db'}")
+    assert cli.main(["worker", "--processes", "2"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "refusing to start: --processes needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...); "
+        "SQLite, the embedded default, runs one worker"
+    ]
+    assert not (tmp_path / "handoff.db").exists()
+
+
+def test_worker_needs_at_least_one_process(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["worker", "--processes", "0"])
+    assert exited.value.code == 2
+    assert "--processes: needs 1 or more, not 0" in capsys.readouterr().err
+
+
 def test_serve_needs_at_least_one_process(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["serve", "--workers", "0"])

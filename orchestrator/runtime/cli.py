@@ -179,24 +179,61 @@ def app_of_a_worker_process() -> FastAPI:
     return create_app()
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     """Turns and background work without HTTP: the deliveries acknowledge-only API processes stored
     (woken by NOTIFY), stuck-turn recovery, durable timers, queue drain, retention. SIGTERM or SIGINT
-    stops it after the turns in flight finish."""
+    stops it after the turns in flight finish. With `--processes N`, N such workers forked from one
+    parent that loaded the libraries and the agents once (`runtime.prefork`)."""
+    settings = _checked_settings()
+    if settings is None:
+        return 2
+    if args.processes > 1 and not settings.is_postgres:
+        needs = "--processes needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...)"
+        print(f"refusing to start: {needs}; SQLite, the embedded default, runs one worker", file=sys.stderr)
+        return 2
+    if not _database_usable(settings):
+        return 2
+    _configure_logging(quiet=False)
+    if args.processes == 1:
+        return _run_worker(settings)
+    from orchestrator.runtime.prefork import Supervisor
+
+    _preload_worker()  # shared by the workers, copy-on-write
+    return Supervisor(args.processes, lambda parent: _run_worker(settings, parent=parent)).run()
+
+
+def _preload_worker() -> None:
+    """What each worker would otherwise import for itself when it starts, loads its graph and sends
+    its first reply: loaded once in `handoff worker --processes N`'s parent, before it forks."""
+    import anyio._backends._asyncio  # noqa: F401  (the first send's connection, below httpx)
+    import httpcore  # noqa: F401
+
+    import orchestrator.runtime.container  # noqa: F401
+    from orchestrator.runtime.graph import build_graph, import_agents
+
+    import_agents(postgres=True)
+    build_graph(checkpointer=None)  # what compiling a graph imports; each worker compiles its own
+
+
+def _run_worker(settings: Settings, *, parent: int | None = None) -> int:
+    """One worker process until SIGTERM or SIGINT; with `parent`, also until that process is gone."""
     import signal
 
     from orchestrator.runtime.container import Service
+    from orchestrator.runtime.prefork import parent_gone
 
-    settings = _checked_settings()
-    if settings is None or not _database_usable(settings):
-        return 2
-    _configure_logging(quiet=False)
+    async def orphaned(stop: asyncio.Event, parent: int) -> None:
+        while not parent_gone(parent):  # noqa: ASYNC110 (no event tells a process its parent died)
+            await asyncio.sleep(1.0)
+        structlog.get_logger(__name__).warning("worker_parent_gone", parent=parent)
+        stop.set()
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        watch = asyncio.create_task(orphaned(stop, parent)) if parent is not None else None
         async with Service.running(
             settings.model_copy(update={"run_background": True, "run_turns": True}),
             freeze_heap=True,
@@ -204,8 +241,12 @@ def _worker(_args: argparse.Namespace) -> int:
             migrate=False,  # `_database_usable` has migrated it
             role="worker",
         ):
-            structlog.get_logger(__name__).info("worker_started", event_loop=type(loop).__module__)
+            structlog.get_logger(__name__).info(
+                "worker_started", event_loop=type(loop).__module__, pid=os.getpid()
+            )
             await stop.wait()
+        if watch is not None:
+            watch.cancel()
         structlog.get_logger(__name__).info("worker_stopped")
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
@@ -550,6 +591,13 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser(
         "worker",
         help="run the turns and the background work (timers, queue drain, recovery) without serving HTTP",
+    )
+    worker.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        help="worker processes forked from one parent, sharing its loaded libraries "
+        "(PostgreSQL for more than one)",
     )
     worker.set_defaults(func=_worker)
     demo = sub.add_parser("demo", help="play an ad lead and a support-menu conversation end to end")

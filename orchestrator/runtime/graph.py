@@ -143,8 +143,9 @@ async def open_checkpointer(
         yield StagedSaver(pg_saver)
 
 
-def _import_agents(*, postgres: bool) -> None:
-
+def import_agents(*, postgres: bool) -> None:
+    """What loading the graph imports: LangGraph, the agents and their lexicons, the checkpointer
+    (`AgentGraph.get`, in a thread; `handoff worker --processes N`'s parent, before forking)."""
     import agents.handover
     import agents.qualifier
     import agents.responder
@@ -195,7 +196,7 @@ class AgentGraph:
                 if self._graph is None:
                     # The imports take a second of CPU: in a thread, so the event loop goes on
                     # acknowledging webhooks and renewing leases meanwhile.
-                    await asyncio.to_thread(_import_agents, postgres=sqlite_path(self.database_url) is None)
+                    await asyncio.to_thread(import_agents, postgres=sqlite_path(self.database_url) is None)
                     saver = await self._stack.enter_async_context(
                         open_checkpointer(self.database_url, engine=self.engine)
                     )

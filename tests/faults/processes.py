@@ -51,6 +51,7 @@ class Server:
     role: str = "serve"
     env: dict[str, str] = field(default_factory=dict)  # more settings (HANDOFF_*), over the defaults below
     timeout_s: float = 30.0
+    processes: int = 1  # a worker's `--processes`: started once each of them has logged `worker_started`
 
     @property
     def url(self) -> str:
@@ -76,7 +77,7 @@ class Server:
         args = (
             [str(handoff), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
             if self.role == "serve"
-            else [str(handoff), "worker"]
+            else [str(handoff), "worker", "--processes", str(self.processes)]
         )
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
@@ -97,7 +98,7 @@ class Server:
         if self.role != "serve":
             with self.log.open("rb") as log:
                 log.seek(offset)
-                return b"worker_started" in log.read()
+                return log.read().count(b"worker_started") >= self.processes
         try:
             return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:

@@ -1,0 +1,131 @@
+"""`handoff worker --processes N` as real OS processes on PostgreSQL, behind an acknowledge-only
+API: a parent that loaded the agents forks the workers. One of them killed with kill -9 under load
+is replaced and nothing is lost, doubled or stuck; SIGTERM stops them all after their turns; a
+parent killed with kill -9 leaves no worker behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.servers import free_port
+from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
+from tests.faults.test_kill9 import DELIVERIES, SENDERS, _check
+
+pytestmark = pytest.mark.postgres
+PROCESSES = 2
+
+
+def _children(pid: int) -> set[int]:
+    """The live processes whose parent is `pid` (zombies not reaped yet left out)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        state, parent = stat.rsplit(")", 1)[1].split()[:2]
+        if int(parent) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, Server]:
+    api = Server(
+        postgres_url,
+        f"http://127.0.0.1:{free_port()}",  # nothing listens: this process must send nothing
+        tmp_path / "api.log",
+        env={"HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
+    )
+    workers = Server(
+        postgres_url,
+        graph_url,
+        tmp_path / "workers.log",
+        role="worker",
+        processes=PROCESSES,
+        env={"HANDOFF_TIMER_INTERVAL_S": "0.5"},
+        timeout_s=60.0,
+    )
+    return api, workers
+
+
+async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost_or_doubled(
+    postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
+) -> None:
+    fake, graph_url = graph
+    api, workers = _fleet(postgres_url, graph_url, tmp_path)
+    await asyncio.to_thread(workers.start)
+    await asyncio.to_thread(api.start)
+    assert workers.process is not None
+    parent = workers.process.pid
+    first = _children(parent)
+    assert len(first) == PROCESSES
+    acked: set[str] = set()
+    fake.status_webhooks, fake.app_secret = [api.url], SECRET
+    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
+
+    async def kill_one() -> int:
+        while len(acked) < DELIVERIES // 3:  # noqa: ASYNC110 (watches the load's progress)
+            await asyncio.sleep(0.01)
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    killer = asyncio.create_task(kill_one())
+    try:
+        await post_all([api], items, concurrency=10, acked=acked)
+        victim = await killer
+        result = (await wait_quiet(postgres_url, fake, acked, within=30)).as_dict()
+        print("\nforked workers, one killed:", json.dumps(result))
+        now = _children(parent)
+    finally:
+        api.stop()
+        workers.stop()
+    _check(result)
+    assert victim not in now
+    assert len(now) == PROCESSES, "the parent started a worker in the killed one's place"
+    log = workers.log.read_text()
+    assert "worker_process_exited" in log
+    assert log.count("worker_started") == PROCESSES + 1
+    assert workers.process.returncode == 0, "SIGTERM: every worker finished its turns and exited 0"
+    assert log.count("worker_stopped") == PROCESSES
+    assert not any(_alive(pid) for pid in now)
+
+
+async def test_workers_stop_by_themselves_when_their_parent_is_killed(
+    postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
+) -> None:
+    _, graph_url = graph
+    _, workers = _fleet(postgres_url, graph_url, tmp_path)
+    await asyncio.to_thread(workers.start)
+    assert workers.process is not None
+    forked = _children(workers.process.pid)
+    assert len(forked) == PROCESSES
+    workers.kill()
+    deadline = time.monotonic() + 20  # a bound on stopping, not a speed assertion
+    while any(_alive(pid) for pid in forked) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    left = {pid for pid in forked if _alive(pid)}
+    for pid in left:  # not to leave them running after a failure
+        os.kill(pid, signal.SIGKILL)
+    assert left == set(), "no worker goes on claiming work without its parent"
+    log = workers.log.read_text()
+    assert log.count("worker_parent_gone") == PROCESSES
+    assert log.count("worker_stopped") == PROCESSES
