@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
     from fastapi import FastAPI
 
     from orchestrator.core.config import AppConfig
@@ -148,17 +151,25 @@ def _serve(args: argparse.Namespace) -> int:
             # would sign the rep API's tokens with a random secret of its own, and a token from one
             # process would be refused by the others.
             os.environ["HANDOFF_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
-        uvicorn.run(
+        from orchestrator.runtime.prefork import Supervisor
+
+        config = uvicorn.Config(
             "orchestrator.runtime.cli:app_of_a_worker_process",
             factory=True,
-            workers=args.workers,
             host=args.host,
             port=args.port,
             log_level="info",
             log_config=None,
             access_log=settings.access_log,
         )
-        return 0
+        sock = config.bind_socket()
+        # The app, the server's protocols and, where the API runs turns, the agents: loaded once
+        # here and shared by the processes forked below, copy-on-write (`runtime.prefork`). Each
+        # process starts its own service in the app's lifespan.
+        config.load()
+        if settings.run_turns:
+            _preload_worker()
+        return Supervisor(args.workers, lambda: _run_api_process(config, sock), role="api").run()
     uvicorn.run(
         create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
         host=args.host,
@@ -170,9 +181,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_api_process(config: uvicorn.Config, sock: socket.socket) -> int:
+    """One of `handoff serve --workers N`'s processes: uvicorn on the socket the parent bound, until
+    SIGTERM or SIGINT (then the open responses end and the app's shutdown finishes the turns)."""
+    import signal
+
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    # uvicorn takes the signals over while it serves; before that (a stop asked for while the
+    # process starts) and after it (uvicorn raises the signal again once it has shut down, for the
+    # previous handler) they end here, as a graceful stop, instead of killing the process.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, server.handle_exit)
+    server.run(sockets=[sock])
+    return 0 if server.started else 3  # 3: uvicorn's code for a failed startup
+
+
 def app_of_a_worker_process() -> FastAPI:
-    """The app of one of `handoff serve --workers N`'s processes (uvicorn's factory): a new process,
-    whose logging is set up as the parent's was (JSON, secrets scrubbed, customer data redacted)."""
+    """The app of `handoff serve --workers N`'s processes (uvicorn's factory, called in the parent
+    before it forks them), with the logging set up again after uvicorn's own (JSON, secrets
+    scrubbed, customer data redacted)."""
     from orchestrator.runtime.app import create_app
 
     _configure_logging(quiet=False)
@@ -199,7 +228,7 @@ def _worker(args: argparse.Namespace) -> int:
     from orchestrator.runtime.prefork import Supervisor
 
     _preload_worker()  # shared by the workers, copy-on-write
-    return Supervisor(args.processes, lambda parent: _run_worker(settings, parent=parent)).run()
+    return Supervisor(args.processes, lambda: _run_worker(settings)).run()
 
 
 def _preload_worker() -> None:
@@ -215,25 +244,17 @@ def _preload_worker() -> None:
     build_graph(checkpointer=None)  # what compiling a graph imports; each worker compiles its own
 
 
-def _run_worker(settings: Settings, *, parent: int | None = None) -> int:
-    """One worker process until SIGTERM or SIGINT; with `parent`, also until that process is gone."""
+def _run_worker(settings: Settings) -> int:
+    """One worker process until SIGTERM or SIGINT."""
     import signal
 
     from orchestrator.runtime.container import Service
-    from orchestrator.runtime.prefork import parent_gone
-
-    async def orphaned(stop: asyncio.Event, parent: int) -> None:
-        while not parent_gone(parent):  # noqa: ASYNC110 (no event tells a process its parent died)
-            await asyncio.sleep(1.0)
-        structlog.get_logger(__name__).warning("worker_parent_gone", parent=parent)
-        stop.set()
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        watch = asyncio.create_task(orphaned(stop, parent)) if parent is not None else None
         async with Service.running(
             settings.model_copy(update={"run_background": True, "run_turns": True}),
             freeze_heap=True,
@@ -245,8 +266,6 @@ def _run_worker(settings: Settings, *, parent: int | None = None) -> int:
                 "worker_started", event_loop=type(loop).__module__, pid=os.getpid()
             )
             await stop.wait()
-        if watch is not None:
-            watch.cancel()
         structlog.get_logger(__name__).info("worker_stopped")
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:

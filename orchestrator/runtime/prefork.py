@@ -12,8 +12,11 @@ compiled graph, its caches) becomes its own; `bench/fleet_memory.py` measures wh
 The parent does nothing else. It starts a new worker when one dies (kill -9, the kernel's
 out-of-memory killer, a crash), waiting longer each time one dies soon after starting, so that a
 database that refuses every start is not hammered. On SIGTERM or SIGINT it passes the signal on
-and waits for the workers to finish their turns. A worker whose parent is gone stops by itself
-(`parent_gone`), so a parent killed with kill -9 leaves no orphans claiming work.
+and waits for the workers to finish their turns. A worker whose parent is gone stops itself as
+SIGTERM would (`watch_parent`), so a parent killed with kill -9 leaves no orphans claiming work.
+
+`handoff serve --workers N` runs its API processes the same way, each a uvicorn server on the
+socket the parent bound.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -40,13 +44,14 @@ MAX_PAUSE_S = 30.0
 
 
 class Supervisor:
-    """Forks `count` processes that each run `work(parent_pid)` (their exit code) and keeps that many
+    """Forks `count` processes that each run `work()` (their exit code) and keeps that many
     running until told to stop. `run` returns 0 once they have all stopped cleanly after SIGTERM or
     SIGINT, 1 if one of them did not exit with 0 then."""
 
-    def __init__(self, count: int, work: Callable[[int], int]) -> None:
+    def __init__(self, count: int, work: Callable[[], int], *, role: str = "worker") -> None:
         self.count = count
         self.work = work
+        self.role = role
         self.children: dict[int, float] = {}  # pid: when it started (monotonic)
         self.stopping: int | None = None  # the signal that asked the fleet to stop
         self.quick_exits = 0  # in a row
@@ -63,7 +68,7 @@ class Supervisor:
             gc.freeze()
             for _ in range(self.count):
                 self._fork()
-            log.info("worker_processes_started", processes=self.count, pids=sorted(self.children))
+            log.info(f"{self.role}_processes_started", processes=self.count, pids=sorted(self.children))
             while self.children:
                 pid, status = os.waitpid(-1, 0)  # resumed after a signal's handler (PEP 475)
                 started = self.children.pop(pid, None)
@@ -74,14 +79,14 @@ class Supervisor:
                     clean = clean and code == 0
                     continue
                 lived = time.monotonic() - started
-                log.warning("worker_process_exited", pid=pid, exit_code=code, lived_s=round(lived, 1))
+                log.warning(f"{self.role}_process_exited", pid=pid, exit_code=code, lived_s=round(lived, 1))
                 self._pause(lived)
                 if self.stopping is None:
                     self._fork()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        log.info("worker_processes_stopped", clean=clean)
+        log.info(f"{self.role}_processes_stopped", clean=clean)
         return 0 if clean else 1
 
     def _fork(self) -> None:
@@ -94,7 +99,7 @@ class Supervisor:
             self._child(parent)  # never returns
         self.children[pid] = time.monotonic()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-        log.info("worker_process_forked", pid=pid)
+        log.info(f"{self.role}_process_forked", pid=pid)
 
     def _child(self, parent: int) -> None:
         code = 1
@@ -103,11 +108,12 @@ class Supervisor:
                 signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             gc.enable()
-            code = self.work(parent)
+            watch_parent(parent, role=self.role)
+            code = self.work()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:  # a worker's crash: its traceback, then the parent starts another
-            log.exception("worker_process_failed")
+            log.exception(f"{self.role}_process_failed")
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -121,20 +127,31 @@ class Supervisor:
             return
         self.quick_exits += 1
         pause = min(MAX_PAUSE_S, FIRST_PAUSE_S * 2 ** (self.quick_exits - 1))
-        log.warning("worker_process_restart_paused", seconds=pause, quick_exits=self.quick_exits)
+        log.warning(f"{self.role}_process_restart_paused", seconds=pause, quick_exits=self.quick_exits)
         until = time.monotonic() + pause
         while self.stopping is None and time.monotonic() < until:
             time.sleep(min(0.1, max(0.0, until - time.monotonic())))
 
     def _stop(self, sig: int, _frame: FrameType | None) -> None:
         if self.stopping is None:
-            log.info("worker_processes_stopping", signal=signal.Signals(sig).name)
+            log.info(f"{self.role}_processes_stopping", signal=signal.Signals(sig).name)
         self.stopping = sig
         for pid in self.children:
             with contextlib.suppress(ProcessLookupError):  # exited, not reaped yet
                 os.kill(pid, signal.SIGTERM)
 
 
-def parent_gone(parent: int) -> bool:
-    """Whether the process that forked this one has ended (this one was handed to another)."""
-    return os.getppid() != parent
+def watch_parent(parent: int, *, role: str = "worker", every_s: float = 1.0) -> threading.Thread:
+    """Send this process SIGTERM (a graceful stop) once `parent`, which forked it, has ended: the
+    process was then handed to another parent, which is how a process learns of it (no signal or
+    event tells it)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        log.warning(f"{role}_parent_gone", parent=parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="watch-parent", daemon=True)
+    thread.start()
+    return thread

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,60 @@ def test_every_process_logs_as_json_and_accepts_the_tokens_of_the_others(
     assert len(started) == PROCESSES
     assert sum(1 for e in events if e["event"] == "graph_loaded") == PROCESSES
     assert any(e["event"] == "webhook_bad_signature" for e in events)
+
+
+def test_a_killed_api_process_is_replaced_and_sigterm_stops_every_process_cleanly(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "HANDOFF_DATABASE_URL": postgres_url,
+        "HANDOFF_RUN_BACKGROUND": "false",
+        "HANDOFF_RUN_TURNS": "false",
+        "HANDOFF_LOG_JSON": "true",
+    }
+    with serving(tmp_path, env, "--workers", str(PROCESSES)) as served:
+        url, log, parent = served.url, served.log, served.process.pid
+        forked = _children_when(parent, PROCESSES)
+        deadline = time.monotonic() + 60  # a bound on starting and restarting, not a speed assertion
+        while log.read_text().count("Application startup complete") < PROCESSES:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        os.kill(min(forked), signal.SIGKILL)
+        while '"api_process_exited"' not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        now = _children_when(parent, PROCESSES, besides=min(forked))
+        while log.read_text().count("Application startup complete") < PROCESSES + 1:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        statuses = []
+        for _ in range(CALLS):
+            with httpx.Client() as client:  # a new connection each time: the processes share them
+                statuses.append(client.get(f"{url}/healthz").status_code)
+        served.process.terminate()
+        code = served.process.wait(timeout=30)
+    assert statuses == [200] * CALLS
+    assert min(forked) not in now and len(now) == PROCESSES
+    assert code == 0, log.read_text()[-3000:]
+    events = _events(log.read_text())
+    stopped = [e for e in events if e["event"] == "api_processes_stopped"]
+    assert len(stopped) == 1 and stopped[0]["clean"] is True
+    assert not any(Path(f"/proc/{pid}").exists() for pid in now)
+
+
+def _children_when(parent: int, count: int, *, besides: int | None = None) -> set[int]:
+    """The live processes `parent` forked, once there are `count` of them (not `besides`)."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = set()
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            except OSError:
+                continue
+            if stat and stat.rsplit(")", 1)[1].split()[:2] in (["S", str(parent)], ["R", str(parent)]):
+                found.add(int(entry.name))
+        found.discard(besides or 0)
+        if len(found) == count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
