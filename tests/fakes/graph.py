@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -144,7 +145,9 @@ class FakeGraphAPI:
         return f"wamid.FAKE{self._id_prefix}{self._counter:06d}"
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="Fake Graph API", openapi_url=None, docs_url=None, redoc_url=None)
+        app = FastAPI(
+            title="Fake Graph API", openapi_url=None, docs_url=None, redoc_url=None, lifespan=self._lifespan
+        )
 
         @app.get("/lookaside/whatsapp_business/attachments")
         async def media_bytes(request: Request, mid: str) -> Response:
@@ -243,6 +246,21 @@ class FakeGraphAPI:
         if not given.startswith("Bearer ") or (expected is not None and given != expected):
             return JSONResponse(_expired_token_body(), status_code=401, headers={"WWW-Authenticate": "OAuth"})
         return None
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        """When the server stops: the status webhooks still being posted are cancelled and waited
+        for, and this loop's client closed. Left to the end of the loop instead, a connection attempt
+        they had started inside httpx was dropped unawaited, and its warning surfaced in whichever
+        later test the garbage collector ran in."""
+        yield
+        pending = [task for task in self._callbacks if task.get_loop() is asyncio.get_running_loop()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        client = self._status_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     async def _post_status(self, record: SentRequest) -> None:
         try:

@@ -27,7 +27,8 @@ def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
     """Serve `app` on 127.0.0.1:<port> (a free one by default); yields the base URL; stops the
     server on exit."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # The app's lifespan runs (a fake's shutdown ends the work it started in this loop).
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
