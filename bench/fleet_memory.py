@@ -1,10 +1,11 @@
 """Memory of a fleet of workers on one machine: `handoff worker --processes N` (N workers forked
 from one parent that loaded the libraries and the agents first) against N separate `handoff worker`
-processes, on PostgreSQL, behind an acknowledge-only API.
+processes, on PostgreSQL, behind an acknowledge-only API; with `--role api`, `handoff serve
+--workers N` (API processes that run their turns) against N separate `handoff serve` processes.
 
     .venv/bin/python -m bench.fleet_memory \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/fleet \\
-        [--processes 4] [--deliveries 400] [--rounds 2]
+        [--processes 4] [--deliveries 400] [--rounds 2] [--role worker|api]
 
 The database's `public` schema is dropped and migrated before each layout: give it a database of
 its own. The two layouts are measured in turn, `--rounds` times each. For each, once every worker
@@ -78,30 +79,27 @@ def one_layout(
         env={**env, "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
         timeout_s=90,
     )
-    if forked:
-        workers = [
-            Server(
-                args.database_url,
-                graph_url,
-                logs / "forked.log",
-                role="worker",
-                processes=args.processes,
-                env=env,
-                timeout_s=120,
-            )
-        ]
-    else:
-        workers = [
-            Server(
-                args.database_url, graph_url, logs / f"worker{i}.log", role="worker", env=env, timeout_s=90
-            )
-            for i in range(args.processes)
-        ]
+    role = "serve" if args.role == "api" else "worker"
+    count = 1 if forked else args.processes
+    workers = [
+        Server(
+            args.database_url,
+            graph_url,
+            logs / f"{role}{i}.log",
+            role=role,
+            processes=args.processes if forked else 1,
+            env=env,
+            timeout_s=120,
+        )
+        for i in range(count)
+    ]
+    apis = workers if args.role == "api" else [api]
     fake.status_webhooks, fake.app_secret = [], SECRET
     try:
         for server in workers:
             server.start()
-        api.start()
+        if args.role != "api":
+            api.start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             loaded = sum(s.log.read_text().count("graph_loaded") for s in workers)
@@ -116,10 +114,10 @@ def one_layout(
         else:
             parent, pids = None, [s.process.pid for s in workers]  # type: ignore[union-attr]
         idle = _figures(parent, pids)
-        fake.status_webhooks = [api.url]
+        fake.status_webhooks = [server.url for server in apis]
         acked: set[str] = set()
         items = deliveries(args.deliveries, senders=SENDERS, at=int(time.time()))
-        asyncio.run(post_all([api], items, concurrency=10, acked=acked))
+        asyncio.run(post_all(apis, items, concurrency=10, acked=acked))
         counts = asyncio.run(wait_quiet(args.database_url, fake, acked, within=120))
         time.sleep(QUIET_S)
         after = _figures(parent, pids)
@@ -137,6 +135,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--deliveries", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--role", choices=["worker", "api"], default="worker")
     args = parser.parse_args()
     runs: dict[str, list[dict[str, dict[str, float]]]] = {"forked": [], "separate": []}
     fake = FakeGraphAPI()
@@ -148,7 +147,7 @@ def main() -> None:
                 result = one_layout(layout == "forked", args, fake, graph_url, where)
                 runs[layout].append(result)
                 print(layout, json.dumps(result), flush=True)
-    summary: dict[str, Any] = {"processes": args.processes, "deliveries": args.deliveries}
+    summary: dict[str, Any] = {"role": args.role, "processes": args.processes, "deliveries": args.deliveries}
     for layout, results in runs.items():
         for phase in ("idle", "after_load"):
             for key in results[0][phase]:

@@ -51,7 +51,9 @@ class Server:
     role: str = "serve"
     env: dict[str, str] = field(default_factory=dict)  # more settings (HANDOFF_*), over the defaults below
     timeout_s: float = 30.0
-    processes: int = 1  # a worker's `--processes`: started once each of them has logged `worker_started`
+    # serve's `--workers`, a worker's `--processes` (a worker is started once each has logged
+    # `worker_started`; serve once one of them answers)
+    processes: int = 1
 
     @property
     def url(self) -> str:
@@ -75,7 +77,16 @@ class Server:
         }
         handoff = Path(sys.executable).parent / "handoff"
         args = (
-            [str(handoff), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            [
+                str(handoff),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.processes),
+            ]
             if self.role == "serve"
             else [str(handoff), "worker", "--processes", str(self.processes)]
         )
