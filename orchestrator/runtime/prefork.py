@@ -77,6 +77,7 @@ class Supervisor:
                 code = os.waitstatus_to_exitcode(status)
                 if self.stopping is not None:
                     clean = clean and code == 0
+                    log.info(f"{self.role}_process_stopped", pid=pid, exit_code=code)
                     continue
                 lived = time.monotonic() - started
                 log.warning(f"{self.role}_process_exited", pid=pid, exit_code=code, lived_s=round(lived, 1))
@@ -86,7 +87,8 @@ class Supervisor:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        log.info(f"{self.role}_processes_stopped", clean=clean)
+        signal_name = signal.Signals(self.stopping).name if self.stopping is not None else None
+        log.info(f"{self.role}_processes_stopped", clean=clean, signal=signal_name)
         return 0 if clean else 1
 
     def _fork(self) -> None:
@@ -133,8 +135,8 @@ class Supervisor:
             time.sleep(min(0.1, max(0.0, until - time.monotonic())))
 
     def _stop(self, sig: int, _frame: FrameType | None) -> None:
-        if self.stopping is None:
-            log.info(f"{self.role}_processes_stopping", signal=signal.Signals(sig).name)
+        # No logging here: the handler may run while the main thread is writing a line, and a
+        # buffered stream refuses to be written to from inside its own write.
         self.stopping = sig
         for pid in self.children:
             with contextlib.suppress(ProcessLookupError):  # exited, not reaped yet
