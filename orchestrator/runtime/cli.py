@@ -232,8 +232,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _preload_worker() -> None:
-    """What each worker would otherwise import for itself when it starts, loads its graph and sends
-    its first reply: loaded once in `handoff worker --processes N`'s parent, before it forks."""
+    """What each process that runs turns would otherwise import for itself when it starts, loads its
+    graph and sends its first reply: loaded once, before forking, in the parent of `handoff worker
+    --processes N` (and of `handoff serve --workers N` where the API runs turns)."""
     import anyio._backends._asyncio  # noqa: F401  (the first send's connection, below httpx)
     import httpcore  # noqa: F401
 
