@@ -37,23 +37,10 @@ from bench.measure import process_memory
 from tests.conftest import reset_postgres
 from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import free_port, serve_in_thread
-from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
+from tests.faults.processes import SECRET, Server, children, deliveries, post_all, wait_quiet
 
 SENDERS = 100
 QUIET_S = 3.0  # after the graphs are loaded or the load answered: the processes' work is done
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return sorted(found)
 
 
 def _figures(parent: int | None, workers: list[int]) -> dict[str, float]:
@@ -110,7 +97,7 @@ def one_layout(
         assert all(s.process is not None for s in workers)
         if forked:
             parent: int | None = workers[0].process.pid  # type: ignore[union-attr]
-            pids = _children(parent)  # type: ignore[arg-type]
+            pids = sorted(children(parent))  # type: ignore[arg-type]
         else:
             parent, pids = None, [s.process.pid for s in workers]  # type: ignore[union-attr]
         idle = _figures(parent, pids)

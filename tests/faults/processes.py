@@ -131,6 +131,33 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+def _state_and_parent(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and its parent's pid, from `/proc`; None once it has ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, parent = stat.rsplit(")", 1)[1].split()[:2]
+    return state, int(parent)
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (ended and not yet reaped by its parent counts as ended)."""
+    found = _state_and_parent(pid)
+    return found is not None and found[0] != "Z"
+
+
+def children(pid: int) -> set[int]:
+    """The running processes `pid` forked (`handoff worker --processes`, `serve --workers`)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            read = _state_and_parent(int(entry.name))
+            if read is not None and read[1] == pid and read[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
 def deliveries(count: int, *, senders: int, at: int) -> list[tuple[str, bytes]]:
     """`count` single-message deliveries from `senders` customers: (wamid, signed body)."""
     out = []

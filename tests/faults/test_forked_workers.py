@@ -16,35 +16,11 @@ import pytest
 
 from tests.fakes.graph import FakeGraphAPI
 from tests.fakes.servers import free_port
-from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
+from tests.faults.processes import SECRET, Server, alive, children, deliveries, post_all, wait_quiet
 from tests.faults.test_kill9 import DELIVERIES, SENDERS, _check
 
 pytestmark = pytest.mark.postgres
 PROCESSES = 2
-
-
-def _children(pid: int) -> set[int]:
-    """The live processes whose parent is `pid` (zombies not reaped yet left out)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        state, parent = stat.rsplit(")", 1)[1].split()[:2]
-        if int(parent) == pid and state != "Z":
-            found.add(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, Server]:
@@ -66,17 +42,22 @@ def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, S
     return api, workers
 
 
+async def _forked(workers: Server) -> tuple[int, set[int]]:
+    """Start the workers: the parent's pid and the workers it forked."""
+    await asyncio.to_thread(workers.start)
+    assert workers.process is not None
+    forked = children(workers.process.pid)
+    assert len(forked) == PROCESSES
+    return workers.process.pid, forked
+
+
 async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost_or_doubled(
     postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
     fake, graph_url = graph
     api, workers = _fleet(postgres_url, graph_url, tmp_path)
-    await asyncio.to_thread(workers.start)
+    parent, first = await _forked(workers)
     await asyncio.to_thread(api.start)
-    assert workers.process is not None
-    parent = workers.process.pid
-    first = _children(parent)
-    assert len(first) == PROCESSES
     acked: set[str] = set()
     fake.status_webhooks, fake.app_secret = [api.url], SECRET
     items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
@@ -94,7 +75,7 @@ async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost
         victim = await killer
         result = (await wait_quiet(postgres_url, fake, acked, within=30)).as_dict()
         print("\nforked workers, one killed:", json.dumps(result))
-        now = _children(parent)
+        now = children(parent)
     finally:
         api.stop()
         workers.stop()
@@ -104,9 +85,10 @@ async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost
     log = workers.log.read_text()
     assert "worker_process_exited" in log
     assert log.count("worker_started") == PROCESSES + 1
+    assert workers.process is not None
     assert workers.process.returncode == 0, "SIGTERM: every worker finished its turns and exited 0"
     assert log.count("worker_stopped") == PROCESSES
-    assert not any(_alive(pid) for pid in now)
+    assert not any(alive(pid) for pid in now)
 
 
 async def test_workers_stop_by_themselves_when_their_parent_is_killed(
@@ -114,15 +96,12 @@ async def test_workers_stop_by_themselves_when_their_parent_is_killed(
 ) -> None:
     _, graph_url = graph
     _, workers = _fleet(postgres_url, graph_url, tmp_path)
-    await asyncio.to_thread(workers.start)
-    assert workers.process is not None
-    forked = _children(workers.process.pid)
-    assert len(forked) == PROCESSES
+    _, forked = await _forked(workers)
     workers.kill()
     deadline = time.monotonic() + 20  # a bound on stopping, not a speed assertion
-    while any(_alive(pid) for pid in forked) and time.monotonic() < deadline:  # noqa: ASYNC110
+    while any(alive(pid) for pid in forked) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
-    left = {pid for pid in forked if _alive(pid)}
+    left = {pid for pid in forked if alive(pid)}
     for pid in left:  # not to leave them running after a failure
         os.kill(pid, signal.SIGKILL)
     assert left == set(), "no worker goes on claiming work without its parent"

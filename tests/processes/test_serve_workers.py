@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.faults.processes import alive, children
 from tests.processes.serving import serving
 
 pytestmark = pytest.mark.postgres
@@ -112,22 +113,14 @@ def test_a_killed_api_process_is_replaced_and_sigterm_stops_every_process_cleanl
     events = _events(log.read_text())
     stopped = [e for e in events if e["event"] == "api_processes_stopped"]
     assert [e["clean"] for e in stopped] == [True]
-    assert not any(Path(f"/proc/{pid}").exists() for pid in now)
+    assert not any(alive(pid) for pid in now)
 
 
 def _children_when(parent: int, count: int, *, besides: int | None = None) -> set[int]:
-    """The live processes `parent` forked, once there are `count` of them (not `besides`)."""
+    """The running processes `parent` forked, once there are `count` of them (not `besides`)."""
     deadline = time.monotonic() + 60
     while True:
-        found = set()
-        for entry in Path("/proc").iterdir():
-            try:
-                stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-            except OSError:
-                continue
-            if stat and stat.rsplit(")", 1)[1].split()[:2] in (["S", str(parent)], ["R", str(parent)]):
-                found.add(int(entry.name))
-        found.discard(besides or 0)
+        found = children(parent) - {besides or 0}
         if len(found) == count or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
