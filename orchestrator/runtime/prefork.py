@@ -117,8 +117,11 @@ class Supervisor:
         except BaseException:  # a worker's crash: its traceback, then the parent starts another
             log.exception(f"{self.role}_process_failed")
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            # Nothing may keep a child from ending here: returning, it would go on as a second
+            # supervisor of its siblings.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):  # a closed or broken stream
+                    stream.flush()
             os._exit(code)
 
     def _pause(self, lived: float) -> None:
