@@ -36,8 +36,16 @@ from typing import Any
 from bench.measure import process_memory
 from tests.conftest import reset_postgres
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import free_port, serve_in_thread
-from tests.faults.processes import SECRET, Server, children, deliveries, post_all, wait_quiet
+from tests.fakes.servers import serve_in_thread
+from tests.faults.processes import (
+    SECRET,
+    Server,
+    acknowledge_only_api,
+    children,
+    deliveries,
+    post_all,
+    wait_quiet,
+)
 
 SENDERS = 100
 QUIET_S = 3.0  # after the graphs are loaded or the load answered: the processes' work is done
@@ -59,13 +67,7 @@ def one_layout(
 ) -> dict[str, dict[str, float]]:
     reset_postgres(args.database_url)
     env = {"HANDOFF_DEV_MODE": "true"}
-    api = Server(
-        args.database_url,
-        f"http://127.0.0.1:{free_port()}",
-        logs / "api.log",
-        env={**env, "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
-        timeout_s=90,
-    )
+    api = acknowledge_only_api(args.database_url, logs / "api.log", env=env, timeout_s=90)
     role = "serve" if args.role == "api" else "worker"
     count = 1 if forked else args.processes
     workers = [

@@ -131,6 +131,21 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+def acknowledge_only_api(
+    database_url: str, log: Path, *, env: dict[str, str] | None = None, **more: Any
+) -> Server:
+    """An API process that stores and acknowledges and runs no turn and no background work
+    (`HANDOFF_RUN_TURNS=false`, the workers' layout), given a Graph API address where nothing
+    listens: a reply it sent itself would fail, so every reply that arrives was a worker's."""
+    return Server(
+        database_url,
+        f"http://127.0.0.1:{free_port()}",
+        log,
+        env={**(env or {}), "HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
+        **more,
+    )
+
+
 def _state_and_parent(pid: int) -> tuple[str, int] | None:
     """A process's state letter and its parent's pid, from `/proc`; None once it has ended."""
     try:

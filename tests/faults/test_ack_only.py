@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import free_port
-from tests.faults.processes import SECRET, Server, deliveries, post_all, wait_quiet
+from tests.faults.processes import SECRET, Server, acknowledge_only_api, deliveries, post_all, wait_quiet
 from tests.faults.test_kill9 import _check, _kill_when
 
 DELIVERIES = 240
@@ -24,12 +23,7 @@ pytestmark = pytest.mark.postgres
 
 
 def _fleet(postgres_url: str, graph_url: str, tmp_path: Path, *, sweep_s: str) -> tuple[Server, list[Server]]:
-    api = Server(
-        postgres_url,
-        f"http://127.0.0.1:{free_port()}",  # nothing listens: this process must send nothing
-        tmp_path / "api.log",
-        env={"HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
-    )
+    api = acknowledge_only_api(postgres_url, tmp_path / "api.log")
     workers = [
         Server(
             postgres_url,

@@ -15,8 +15,16 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.graph import FakeGraphAPI
-from tests.fakes.servers import free_port
-from tests.faults.processes import SECRET, Server, alive, children, deliveries, post_all, wait_quiet
+from tests.faults.processes import (
+    SECRET,
+    Server,
+    acknowledge_only_api,
+    alive,
+    children,
+    deliveries,
+    post_all,
+    wait_quiet,
+)
 from tests.faults.test_kill9 import DELIVERIES, SENDERS, _check
 
 pytestmark = pytest.mark.postgres
@@ -24,12 +32,7 @@ PROCESSES = 2
 
 
 def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, Server]:
-    api = Server(
-        postgres_url,
-        f"http://127.0.0.1:{free_port()}",  # nothing listens: this process must send nothing
-        tmp_path / "api.log",
-        env={"HANDOFF_RUN_TURNS": "false", "HANDOFF_RUN_BACKGROUND": "false"},
-    )
+    api = acknowledge_only_api(postgres_url, tmp_path / "api.log")
     workers = Server(
         postgres_url,
         graph_url,
