@@ -150,6 +150,13 @@ class Settings(BaseSettings):
         "conversations a slot hold a lease in the process; the rest wait without one, in arrival order, "
         "and are let in eight at a time)",
     )
+    process_hang_s: float = Field(
+        default=30.0,
+        ge=2,
+        description="`handoff serve --workers N`, `handoff worker --processes N`: a forked process whose "
+        "event loop has not run for this long (a call that blocks, a loop that never yields) is killed "
+        "and replaced",
+    )
     send_claim_s: float = Field(
         default=90.0,
         ge=1,

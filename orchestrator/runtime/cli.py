@@ -169,7 +169,12 @@ def _serve(args: argparse.Namespace) -> int:
         config.load()
         if settings.run_turns:
             _preload_worker()
-        return Supervisor(args.workers, lambda: _run_api_process(config, sock), role="api").run()
+        return Supervisor(
+            args.workers,
+            lambda: _run_api_process(config, sock),
+            role="api",
+            hang_after_s=settings.process_hang_s,
+        ).run()
     uvicorn.run(
         create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
         host=args.host,
@@ -188,13 +193,25 @@ def _run_api_process(config: uvicorn.Config, sock: socket.socket) -> int:
 
     import uvicorn
 
+    from orchestrator.runtime.prefork import start_beating
+
     server = uvicorn.Server(config)
     # uvicorn takes the signals over while it serves; before that (a stop asked for while the
     # process starts) and after it (uvicorn raises the signal again once it has shut down, for the
     # previous handler) they end here, as a graceful stop, instead of killing the process.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, server.handle_exit)
-    server.run(sockets=[sock])
+
+    async def serve() -> None:
+        beating = start_beating()  # the parent replaces a process whose loop stops running
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if beating is not None:
+                beating.cancel()
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())  # as `server.run` does, with the beat
     return 0 if server.started else 3  # 3: uvicorn's code for a failed startup
 
 
@@ -228,7 +245,9 @@ def _worker(args: argparse.Namespace) -> int:
     from orchestrator.runtime.prefork import Supervisor
 
     _preload_worker()  # shared by the workers, copy-on-write
-    return Supervisor(args.processes, lambda: _run_worker(settings)).run()
+    return Supervisor(
+        args.processes, lambda: _run_worker(settings), hang_after_s=settings.process_hang_s
+    ).run()
 
 
 def _preload_worker() -> None:
@@ -250,8 +269,10 @@ def _run_worker(settings: Settings) -> int:
     import signal
 
     from orchestrator.runtime.container import Service
+    from orchestrator.runtime.prefork import start_beating
 
     async def run() -> None:
+        beating = start_beating()  # forked by `--processes N`: the parent replaces a hung worker
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -268,6 +289,8 @@ def _run_worker(settings: Settings) -> int:
             )
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")
+        if beating is not None:
+            beating.cancel()
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(run())

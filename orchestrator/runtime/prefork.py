@@ -11,9 +11,13 @@ compiled graph, its caches) becomes its own; `bench/fleet_memory.py` measures wh
 
 The parent does nothing else. It starts a new worker when one dies (kill -9, the kernel's
 out-of-memory killer, a crash), waiting longer each time one dies soon after starting, so that a
-database that refuses every start is not hammered. On SIGTERM or SIGINT it passes the signal on
-and waits for the workers to finish their turns. A worker whose parent is gone stops itself as
-SIGTERM would (`watch_parent`), so a parent killed with kill -9 leaves no orphans claiming work.
+database that refuses every start is not hammered. Each worker's event loop beats on a pipe to the
+parent every second (`start_beating`); a worker whose loop has been silent for longer than its
+deadline (a call that blocks forever, a loop that never yields, SIGSTOP) is killed with SIGKILL and
+replaced: its conversations' leases lapse and another worker resumes them. On SIGTERM or SIGINT
+the parent passes the signal on and waits for the workers to finish their turns. A worker whose
+parent is gone stops itself as SIGTERM would (`watch_parent`), so a parent killed with kill -9
+leaves no orphans claiming work.
 
 `handoff serve --workers N` runs its API processes the same way, each a uvicorn server on the
 socket the parent bound.
@@ -21,9 +25,12 @@ socket the parent bound.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+import heapq
 import os
+import select
 import signal
 import sys
 import threading
@@ -41,24 +48,66 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 QUICK_EXIT_S = 10.0
 FIRST_PAUSE_S = 0.5
 MAX_PAUSE_S = 30.0
+# A forked process's event loop tells the parent it runs every `BEAT_EVERY_S`; one silent for
+# `hang_after_s` (by default `DEFAULT_HANG_AFTER_S`, `HANDOFF_PROCESS_HANG_S`) is killed and replaced.
+BEAT_EVERY_S = 1.0
+DEFAULT_HANG_AFTER_S = 30.0
+
+_beat_fd: int | None = None  # in a forked process: the pipe its event loop beats on
+
+
+class _Child:
+    """A forked process as the parent sees it."""
+
+    __slots__ = ("beats", "heard", "killed", "started")
+
+    def __init__(self, beats: int, now: float) -> None:
+        self.started = now
+        self.beats: int | None = beats  # the read end of the pipe its event loop beats on
+        self.heard = now  # its last beat (or its start)
+        self.killed = False  # as hung
 
 
 class Supervisor:
     """Forks `count` processes that each run `work()` (their exit code) and keeps that many
     running until told to stop. `run` returns 0 once they have all stopped cleanly after SIGTERM or
-    SIGINT, 1 if one of them did not exit with 0 then."""
+    SIGINT, 1 if one of them did not exit with 0 then.
 
-    def __init__(self, count: int, work: Callable[[], int], *, role: str = "worker") -> None:
+    A process whose event loop has not beaten (`start_beating`) for `hang_after_s` seconds is killed
+    with SIGKILL and replaced like any other that died: stuck in a call that blocks, in a loop that
+    never yields, or stopped (SIGSTOP); `None` turns that off. The beat comes from the event loop
+    itself, not from a thread, so a process whose threads run but whose loop is stuck counts as hung.
+    """
+
+    def __init__(
+        self,
+        count: int,
+        work: Callable[[], int],
+        *,
+        role: str = "worker",
+        hang_after_s: float | None = DEFAULT_HANG_AFTER_S,
+    ) -> None:
         self.count = count
         self.work = work
         self.role = role
-        self.children: dict[int, float] = {}  # pid: when it started (monotonic)
+        self.hang_after_s = hang_after_s
+        self.children: dict[int, _Child] = {}
         self.stopping: int | None = None  # the signal that asked the fleet to stop
         self.quick_exits = 0  # in a row
+        self.due: list[float] = []  # a heap: when the replacements of dead processes are forked
+        self.clean = True
+        self._wake = -1  # the read end of the pipe signals wake the parent's wait on
 
     def run(self) -> int:
+        wake, wake_write = os.pipe()
+        for fd in (wake, wake_write):
+            os.set_blocking(fd, False)
+        self._wake = wake
         previous = {sig: signal.signal(sig, self._stop) for sig in SIGNALS}
-        clean = True
+        # SIGCHLD only has to interrupt the wait below: its handler does nothing, and the signal's
+        # number written to the wake-up pipe ends the wait.
+        previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, _ignore)
+        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         try:
             # The heap as it is now is shared with every worker: collect the garbage once, then keep
             # the collector off in the parent (it allocates next to nothing from here) and freeze
@@ -69,45 +118,117 @@ class Supervisor:
             for _ in range(self.count):
                 self._fork()
             log.info(f"{self.role}_processes_started", processes=self.count, pids=sorted(self.children))
-            while self.children:
-                pid, status = os.waitpid(-1, 0)  # resumed after a signal's handler (PEP 475)
-                started = self.children.pop(pid, None)
-                if started is None:
-                    continue
-                code = os.waitstatus_to_exitcode(status)
-                if self.stopping is not None:
-                    clean = clean and code == 0
-                    log.info(f"{self.role}_process_stopped", pid=pid, exit_code=code)
-                    continue
-                lived = time.monotonic() - started
-                log.warning(f"{self.role}_process_exited", pid=pid, exit_code=code, lived_s=round(lived, 1))
-                self._pause(lived)
-                if self.stopping is None:
-                    self._fork()
+            while self.children or (self.due and self.stopping is None):
+                self._wait()
+                self._reap()
+                self._kill_hung()
+                self._fork_due()
         finally:
+            signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            for child in self.children.values():  # left only if the loop above failed
+                if child.beats is not None:
+                    os.close(child.beats)
+            os.close(wake)
+            os.close(wake_write)
         signal_name = signal.Signals(self.stopping).name if self.stopping is not None else None
-        log.info(f"{self.role}_processes_stopped", clean=clean, signal=signal_name)
-        return 0 if clean else 1
+        log.info(f"{self.role}_processes_stopped", clean=self.clean, signal=signal_name)
+        return 0 if self.clean else 1
+
+    def _wait(self) -> None:
+        """Until a signal arrives (a child exited, a stop), a process beats, the next replacement is
+        due or a second has passed (to look for hung processes)."""
+        timeout = 1.0
+        if self.due and self.stopping is None:
+            timeout = min(timeout, max(0.0, self.due[0] - time.monotonic()))
+        beats = {child.beats: child for child in self.children.values() if child.beats is not None}
+        ready, _, _ = select.select([self._wake, *beats], [], [], timeout)
+        now = time.monotonic()
+        for fd in ready:
+            count, closed = _drain(fd)
+            child = beats.get(fd)
+            if child is None:
+                continue
+            if count:
+                child.heard = now
+            if closed:  # the process is exiting; it is reaped once it has
+                os.close(fd)
+                child.beats = None
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:  # none left
+                return
+            if pid == 0:  # none has exited
+                return
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            if child.beats is not None:
+                os.close(child.beats)
+            code = os.waitstatus_to_exitcode(status)
+            if self.stopping is not None:
+                self.clean = self.clean and code == 0
+                log.info(f"{self.role}_process_stopped", pid=pid, exit_code=code)
+                continue
+            lived = time.monotonic() - child.started
+            log.warning(f"{self.role}_process_exited", pid=pid, exit_code=code, lived_s=round(lived, 1))
+            heapq.heappush(self.due, time.monotonic() + self._pause(lived))
+
+    def _kill_hung(self) -> None:
+        if self.hang_after_s is None:
+            return
+        now = time.monotonic()
+        for pid, child in self.children.items():
+            silent = now - child.heard
+            if child.killed or silent < self.hang_after_s:
+                continue
+            log.error(f"{self.role}_process_hung", pid=pid, silent_s=round(silent, 1))
+            with contextlib.suppress(ProcessLookupError):  # exited, not reaped yet
+                os.kill(pid, signal.SIGKILL)
+            child.killed = True  # reaped, then replaced, as any process that died
+
+    def _fork_due(self) -> None:
+        if self.stopping is not None:
+            self.due.clear()
+            return
+        while self.due and self.due[0] <= time.monotonic():
+            heapq.heappop(self.due)
+            self._fork()
 
     def _fork(self) -> None:
         parent = os.getpid()
+        beats, beat = os.pipe()
+        for fd in (beats, beat):
+            os.set_blocking(fd, False)
         # Signals are held across the fork: a SIGTERM landing in the child before it has reset the
         # parent's handler would have it signal its siblings.
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         pid = os.fork()
         if pid == 0:
-            self._child(parent)  # never returns
-        self.children[pid] = time.monotonic()
+            os.close(beats)
+            self._child(parent, beat)  # never returns
+        os.close(beat)
+        self.children[pid] = _Child(beats, time.monotonic())
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         log.info(f"{self.role}_process_forked", pid=pid)
 
-    def _child(self, parent: int) -> None:
+    def _child(self, parent: int, beat: int) -> None:
+        global _beat_fd
         code = 1
         try:
-            for sig in SIGNALS:
+            signal.set_wakeup_fd(-1)
+            for sig in (*SIGNALS, signal.SIGCHLD):
                 signal.signal(sig, signal.SIG_DFL)
+            for child in self.children.values():  # the parent's ends of the siblings' pipes
+                if child.beats is not None:
+                    os.close(child.beats)
+            os.close(self._wake)
+            self.children.clear()
+            _beat_fd = beat
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             gc.enable()
             watch_parent(parent, role=self.role)
@@ -124,18 +245,16 @@ class Supervisor:
                     stream.flush()
             os._exit(code)
 
-    def _pause(self, lived: float) -> None:
-        """Before replacing a worker: nothing if it ran for a while, a growing pause if it died at
-        start. The pause ends early on SIGTERM or SIGINT."""
+    def _pause(self, lived: float) -> float:
+        """Before replacing a worker: nothing if it ran for a while, a pause that doubles each time
+        if it died at start. A stop during the pause ends it."""
         if lived >= QUICK_EXIT_S:
             self.quick_exits = 0
-            return
+            return 0.0
         self.quick_exits += 1
-        pause = min(MAX_PAUSE_S, FIRST_PAUSE_S * 2 ** (self.quick_exits - 1))
+        pause = min(MAX_PAUSE_S, FIRST_PAUSE_S * 2.0 ** (self.quick_exits - 1))
         log.warning(f"{self.role}_process_restart_paused", seconds=pause, quick_exits=self.quick_exits)
-        until = time.monotonic() + pause
-        while self.stopping is None and time.monotonic() < until:
-            time.sleep(min(0.1, max(0.0, until - time.monotonic())))
+        return pause
 
     def _stop(self, sig: int, _frame: FrameType | None) -> None:
         # No logging here: the handler may run while the main thread is writing a line, and a
@@ -144,6 +263,39 @@ class Supervisor:
         for pid in self.children:
             with contextlib.suppress(ProcessLookupError):  # exited, not reaped yet
                 os.kill(pid, signal.SIGTERM)
+
+
+def _ignore(_sig: int, _frame: FrameType | None) -> None:
+    """SIGCHLD's handler in the parent: the wake-up pipe does the work."""
+
+
+def _drain(fd: int) -> tuple[int, bool]:
+    """How many bytes a non-blocking pipe held, and whether its writer has closed it."""
+    count = 0
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return count, False
+        if not chunk:
+            return count, True
+        count += len(chunk)
+
+
+def start_beating(every_s: float = BEAT_EVERY_S) -> asyncio.Task[None] | None:
+    """In a process a `Supervisor` forked, and from its event loop: a task that tells the parent,
+    every `every_s`, that the loop runs. Nothing elsewhere (a process started on its own)."""
+    fd = _beat_fd
+    if fd is None:
+        return None
+
+    async def beat() -> None:
+        while True:
+            with contextlib.suppress(BlockingIOError, BrokenPipeError):  # full; the parent gone
+                os.write(fd, b".")
+            await asyncio.sleep(every_s)
+
+    return asyncio.get_running_loop().create_task(beat(), name="beat-parent")
 
 
 def watch_parent(parent: int, *, role: str = "worker", every_s: float = 1.0) -> threading.Thread:

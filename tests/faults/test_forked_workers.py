@@ -1,7 +1,8 @@
 """`handoff worker --processes N` as real OS processes on PostgreSQL, behind an acknowledge-only
-API: a parent that loaded the agents forks the workers. One of them killed with kill -9 under load
-is replaced and nothing is lost, doubled or stuck; SIGTERM stops them all after their turns; a
-parent killed with kill -9 leaves no worker behind."""
+API: a parent that loaded the agents forks the workers. One of them killed with kill -9 under load,
+or hung (stopped with SIGSTOP: its event loop no longer runs), is replaced and nothing is lost,
+doubled or stuck; SIGTERM stops them all after their turns; a parent killed with kill -9 leaves no
+worker behind."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from tests.faults.test_kill9 import DELIVERIES, SENDERS, _check
 
 pytestmark = pytest.mark.postgres
 PROCESSES = 2
+HANG_S = 5  # a worker whose event loop is silent this long is killed and replaced
 
 
 def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, Server]:
@@ -39,7 +41,7 @@ def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, S
         tmp_path / "workers.log",
         role="worker",
         processes=PROCESSES,
-        env={"HANDOFF_TIMER_INTERVAL_S": "0.5"},
+        env={"HANDOFF_TIMER_INTERVAL_S": "0.5", "HANDOFF_PROCESS_HANG_S": str(HANG_S)},
         timeout_s=60.0,
     )
     return api, workers
@@ -54,8 +56,9 @@ async def _forked(workers: Server) -> tuple[int, set[int]]:
     return workers.process.pid, forked
 
 
-async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost_or_doubled(
-    postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
+@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+async def test_a_forked_worker_killed_or_hung_under_load_is_replaced_and_nothing_is_lost_or_doubled(
+    fault: signal.Signals, postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
     fake, graph_url = graph
     api, workers = _fleet(postgres_url, graph_url, tmp_path)
@@ -69,15 +72,16 @@ async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost
         while len(acked) < DELIVERIES // 3:  # noqa: ASYNC110 (watches the load's progress)
             await asyncio.sleep(0.01)
         victim = min(first)
-        os.kill(victim, signal.SIGKILL)
+        os.kill(victim, fault)  # SIGSTOP: alive, its leases held, its loop stopped
         return victim
 
     killer = asyncio.create_task(kill_one())
     try:
         await post_all([api], items, concurrency=10, acked=acked)
         victim = await killer
-        result = (await wait_quiet(postgres_url, fake, acked, within=30)).as_dict()
-        print("\nforked workers, one killed:", json.dumps(result))
+        # A hung worker's conversations resume once it was killed and their leases lapsed.
+        result = (await wait_quiet(postgres_url, fake, acked, within=45)).as_dict()
+        print(f"\nforked workers, one {fault.name}:", json.dumps(result))
         now = children(parent)
     finally:
         api.stop()
@@ -87,6 +91,8 @@ async def test_a_forked_worker_killed_under_load_is_replaced_and_nothing_is_lost
     assert len(now) == PROCESSES, "the parent started a worker in the killed one's place"
     log = workers.log.read_text()
     assert "worker_process_exited" in log
+    # Killed by the parent when hung, after HANG_S of silence; no busy worker is taken for hung.
+    assert log.count("worker_process_hung") == (1 if fault == signal.SIGSTOP else 0), log[-3000:]
     assert log.count("worker_started") == PROCESSES + 1
     assert workers.process is not None
     assert workers.process.returncode == 0, "SIGTERM: every worker finished its turns and exited 0"

@@ -1,5 +1,6 @@
 """`handoff serve --workers N` as real OS processes on PostgreSQL: every process logs as the
-deployment asked, and a rep's access token signed by one is accepted by the others."""
+deployment asked, a rep's access token signed by one is accepted by the others, and one killed or
+hung is replaced."""
 
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def test_every_process_logs_as_json_and_accepts_the_tokens_of_the_others(
     assert any(e["event"] == "webhook_bad_signature" for e in events)
 
 
-def test_a_killed_api_process_is_replaced_and_sigterm_stops_every_process_cleanly(
-    postgres_url: str, tmp_path: Path
+@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
+def test_a_killed_or_hung_api_process_is_replaced_and_sigterm_stops_every_process_cleanly(
+    fault: signal.Signals, postgres_url: str, tmp_path: Path
 ) -> None:
     env = {
         **os.environ,
@@ -85,6 +87,7 @@ def test_a_killed_api_process_is_replaced_and_sigterm_stops_every_process_cleanl
         "HANDOFF_RUN_BACKGROUND": "false",
         "HANDOFF_RUN_TURNS": "false",
         "HANDOFF_LOG_JSON": "true",
+        "HANDOFF_PROCESS_HANG_S": "3",  # a process whose event loop is silent this long is replaced
     }
     with serving(tmp_path, env, "--workers", str(PROCESSES)) as served:
         url, log, parent = served.url, served.log, served.process.pid
@@ -93,7 +96,7 @@ def test_a_killed_api_process_is_replaced_and_sigterm_stops_every_process_cleanl
         while log.read_text().count("Application startup complete") < PROCESSES:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
-        os.kill(min(forked), signal.SIGKILL)
+        os.kill(min(forked), fault)  # SIGSTOP: alive, its event loop stopped
         while '"api_process_exited"' not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
         now = _children_when(parent, PROCESSES, besides=min(forked))
@@ -113,6 +116,8 @@ def test_a_killed_api_process_is_replaced_and_sigterm_stops_every_process_cleanl
     events = _events(log.read_text())
     stopped = [e for e in events if e["event"] == "api_processes_stopped"]
     assert [e["clean"] for e in stopped] == [True]
+    hung = [e["pid"] for e in events if e["event"] == "api_process_hung"]
+    assert hung == ([min(forked)] if fault == signal.SIGSTOP else [])
     assert not any(alive(pid) for pid in now)
 
 
