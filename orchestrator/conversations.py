@@ -866,10 +866,11 @@ async def pending_inbound_of(session: AsyncSession, conversation_ids: list[int])
 
 def _claim_leases_statement(*, skip_locked: bool) -> sa.Update:
     """Take the turn leases of several conversations (`b_conversation_ids`) that are free or
-    expired, returning those taken (atomic on both databases). With `skip_locked` (PostgreSQL)
-    the rows are locked in id order first and a row another transaction holds is passed over, not
-    waited for: a group never waits on a lock while holding others (so it never deadlocks with a
-    writer locking the same conversations in another order)."""
+    expired, returning those taken (atomic on both databases), and count a lease taken over from a
+    holder that never released it (`lease_lapses`: turns interrupted in a row). With `skip_locked`
+    (PostgreSQL) the rows are locked in id order first and a row another transaction holds is
+    passed over, not waited for: a group never waits on a lock while holding others (so it never
+    deadlocks with a writer locking the same conversations in another order)."""
     free = or_(_C.lease_until.is_(None), _C.lease_until < sa.bindparam("b_at", type_=UTCDateTime()))
     ids: sa.BindParameter[list[int]] = sa.bindparam("b_conversation_ids", expanding=True)
     if skip_locked:
@@ -890,6 +891,8 @@ def _claim_leases_statement(*, skip_locked: bool) -> sa.Update:
         .values(
             lease_owner=sa.bindparam("b_owner", type_=_C.lease_owner.type),
             lease_until=sa.bindparam("b_until", type_=UTCDateTime()),
+            # An expired lease still owned was never given back: its turn was interrupted.
+            lease_lapses=sa.case((_C.lease_owner.is_(None), 0), else_=_C.lease_lapses + 1),
         )
         .returning(_C.id)
     )

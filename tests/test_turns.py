@@ -421,6 +421,91 @@ async def test_a_running_worker_renews_its_lease(h: TestHarness) -> None:
     assert await _inbound_turns(h) == [1]
 
 
+async def test_a_turn_interrupted_three_times_in_a_row_is_handed_to_a_person_not_run_again(
+    h: TestHarness,
+) -> None:
+    await _interrupted_turns_handed_off(h)
+
+
+@pytest.mark.postgres
+async def test_a_turn_interrupted_three_times_in_a_row_is_handed_to_a_person_on_postgres(
+    pg_h: TestHarness,
+) -> None:
+    await _interrupted_turns_handed_off(pg_h)
+
+
+async def _interrupted_turns_handed_off(h: TestHarness) -> None:
+    """Three workers in turn hang in the graph on the same message, never giving the lease back (as
+    a process that died or hung would); each next one takes the lapsed lease over. The fourth hands
+    the customer to a person without running the graph."""
+    conversation_id = await _deliver_without_turn(h, "12025550318", "Hello, I need help with my order")
+    hung: list[tuple[GatedGraph, asyncio.Task[Any]]] = []
+    for _ in range(3):
+        graph = GatedGraph(h.service.graph)
+        worker = _engine(h, graph)
+        worker.renew_every_s = 3600  # hung: its lease is not renewed
+        hung.append((graph, asyncio.create_task(worker.run(conversation_id))))
+        await graph.entered.wait()
+        h.clock.advance(seconds=worker.lease_s + 1)
+    last = GatedGraph(h.service.graph)
+    last.gate.set()
+    outcomes = await _engine(h, last).run(conversation_id)
+    assert not last.entered.is_set(), "the graph is not run a fourth time"
+    assert [o.handoff is not None for o in outcomes] == [True]
+    for graph, task in hung:  # the hung workers come back: their commits are refused
+        graph.gate.set()
+        assert await task == []
+    async with h.service.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        signals = (
+            (
+                await session.execute(
+                    select(ContextEvent).where(
+                        col(ContextEvent.conversation_id) == conversation_id,
+                        col(ContextEvent.type) == EventType.HANDOFF,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert conversation is not None
+    assert (conversation.owner, conversation.handoff_reason) != ("bot", None)
+    assert conversation.handoff_reason == "ai_unavailable"
+    assert conversation.lease_lapses == 3
+    assert await _inbound_turns(h) == [1], "the message was taken once, by the hand-off's turn"
+    assert len(signals) == 1
+    assert "interrupted 3 times" in json.dumps(signals[0].details)
+
+
+async def test_a_turn_taken_over_once_then_completed_starts_the_count_again(h: TestHarness) -> None:
+    wa = "12025550319"
+    conversation_id = await _deliver_without_turn(h, wa, "Hello")
+    graph = GatedGraph(h.service.graph)
+    stalled = _engine(h, graph)
+    stalled.renew_every_s = 3600
+    running = asyncio.create_task(stalled.run(conversation_id))
+    await graph.entered.wait()
+    h.clock.advance(seconds=stalled.lease_s + 1)
+    worker = _engine(h, h.service.graph)
+    assert [o.turn for o in await worker.run(conversation_id)] == [1]
+    graph.gate.set()
+    assert await running == []
+
+    async def lapses() -> int:
+        async with h.service.sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None
+        return conversation.lease_lapses
+
+    assert await lapses() == 1
+    h.service.turns.burst_window_s = h.service.turns.burst_quiet_s = 0
+    assert (await h.post(text(wa, "what are your prices?", h.clock.now()))).status_code == 200
+    await h.service.turns.drain()
+    assert await _inbound_turns(h) == [1, 2]
+    assert await lapses() == 0, "the lease was given back after the last turn"
+
+
 async def test_a_commit_never_marks_a_message_processed_twice(h: TestHarness) -> None:
     await _processed_meanwhile_refused(h)
 

@@ -66,6 +66,9 @@ class Conversation(SQLModel, table=True):
     # Per-conversation turn lease: one process runs the bot turn at a time (DESIGN.md flow step 2).
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = ts(nullable=True)
+    # Turns interrupted in a row: leases taken over from a holder that never gave it back (its
+    # process died or hung mid-turn). Counted by the claim, back to 0 at a claim of a released lease.
+    lease_lapses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     has_pending: bool = Field(default=False, index=True)
     last_inbound_at: datetime | None = ts(nullable=True)
     created_at: datetime = ts()

@@ -134,6 +134,11 @@ ADMITTED_PER_SLOT = 16
 # Once conversations wait for their admission, they are let in this many at a time, and their
 # leases taken and their turns read in one transaction (`TurnEngine._lease_group`).
 LEASE_GROUP = 8
+# A conversation whose turn was interrupted this many times in a row (its lease taken over from a
+# process that died or hung while it ran: `lease_lapses`) is handed to a person without running the
+# graph again: a message that takes down every process that runs it is answered by a human, not
+# retried without end.
+INTERRUPTED_TURNS_LIMIT = 3
 MAX_LEASE_GROUP = 32  # conversations whose leases one transaction takes at most
 
 
@@ -1019,7 +1024,14 @@ class TurnEngine:
                 if stage is not None and pending.checkpoint_read:
                     stage.preload(thread_config(conversation_id), pending.checkpoint)
                 return await self._run_graph(
-                    conversation_id, contact, messages, turn_input, context, stage, pending.hand_back
+                    conversation_id,
+                    contact,
+                    messages,
+                    turn_input,
+                    context,
+                    stage,
+                    pending.hand_back,
+                    interrupted=conversation.lease_lapses,
                 )
         finally:
             self._knowledge = self._knowledge or context.knowledge
@@ -1037,6 +1049,8 @@ class TurnEngine:
         context: GraphContext,
         stage: Stage | None,
         hand_back: HandBack | None,
+        *,
+        interrupted: int = 0,
     ) -> tuple[TurnOutcome, bool]:
         config = thread_config(conversation_id)
         values = await self.graph.saved_values(config)
@@ -1053,32 +1067,49 @@ class TurnEngine:
         if hand_back is not None:
             await self._resume(config, values, hand_back)
         state: State
-        try:
-            # durability="exit": the turn's state is checkpointed once, when the graph finishes, and
-            # held (staged) until the turn's commit writes it. version="v2": the run streams only the
-            # state after each step, not each step's update as well (about 0.1 ms of a turn).
-            result = await self.graph.ainvoke(
-                make_turn_input(turn_input), config=config, context=context, durability="exit", version="v2"
-            )
-            state = cast(State, result.value)
-        except Exception as exc:  # the agents must never leave the customer alone
-            log.exception("graph_failed", conversation_id=conversation_id)
-            snapshot = await self.graph.aget_state(config)
-            state = cast(State, {**snapshot.values, "incoming": turn_input, "outgoing": []})
-            request = handoff_request(
-                reason=HandoffReason.AI_UNAVAILABLE,
-                state=state,
-                signals=[
-                    {"kind": "internal_error", "score": 1.0, "evidence": repr(exc)[:300], "rule": "crash"}
-                ],
-            )
-            request["summary"] = "The assistant failed on this turn; see the transcript."
-            state["handoff"] = request
+        if interrupted >= INTERRUPTED_TURNS_LIMIT:
+            # Each time this turn ran, the process running it died or hung before it ended (a
+            # message the agents choke on): running it again would take down one more.
+            log.error("turn_abandoned", conversation_id=conversation_id, interrupted=interrupted)
+            evidence = f"the turn was interrupted {interrupted} times in a row: its process died or hung"
+            state = await self._failed(config, turn_input, evidence, rule="interrupted")
+        else:
+            try:
+                # durability="exit": the turn's state is checkpointed once, when the graph finishes,
+                # and held (staged) until the turn's commit writes it. version="v2": the run streams
+                # only the state after each step, not each step's update as well (about 0.1 ms).
+                result = await self.graph.ainvoke(
+                    make_turn_input(turn_input),
+                    config=config,
+                    context=context,
+                    durability="exit",
+                    version="v2",
+                )
+                state = cast(State, result.value)
+            except Exception as exc:  # the agents must never leave the customer alone
+                log.exception("graph_failed", conversation_id=conversation_id)
+                state = await self._failed(config, turn_input, repr(exc)[:300], rule="crash")
         calls = context.usage.calls if context.usage is not None else 0
         if calls:
             await self.graph.aupdate_state(config, {"llm_calls": state.get("llm_calls", 0) + calls})
         await self.foreground.yield_to()
         return await self._commit_turn(conversation_id, contact, messages, state, calls, stage)
+
+    async def _failed(
+        self, config: RunnableConfig, turn_input: list[TurnMessage], evidence: str, *, rule: str
+    ) -> State:
+        """The state of a turn the agents could not run: the conversation as last stored, handed
+        to a person (`ai_unavailable`) with what went wrong in the context log."""
+        snapshot = await self.graph.aget_state(config)
+        state = cast(State, {**snapshot.values, "incoming": turn_input, "outgoing": []})
+        request = handoff_request(
+            reason=HandoffReason.AI_UNAVAILABLE,
+            state=state,
+            signals=[{"kind": "internal_error", "score": 1.0, "evidence": evidence, "rule": rule}],
+        )
+        request["summary"] = "The assistant failed on this turn; see the transcript."
+        state["handoff"] = request
+        return state
 
     async def _resume(self, config: RunnableConfig, values: dict[str, Any], hand_back: HandBack) -> None:
         """The latest hand-back's briefing into the bot's state (`values`, as last stored), once;

@@ -14,8 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from orchestrator.core.db import sync_url
+from orchestrator.runtime.turns import INTERRUPTED_TURNS_LIMIT
 from tests.fakes.graph import FakeGraphAPI
+from tests.fakes.openai_server import ScriptedOpenAI
+from tests.fakes.servers import serve_in_thread
 from tests.faults.processes import (
     SECRET,
     Server,
@@ -26,6 +31,7 @@ from tests.faults.processes import (
     post_all,
     wait_quiet,
 )
+from tests.faults.test_dependencies import Outage
 from tests.faults.test_kill9 import DELIVERIES, SENDERS, _check
 
 pytestmark = pytest.mark.postgres
@@ -117,3 +123,75 @@ async def test_workers_stop_by_themselves_when_their_parent_is_killed(
     log = workers.log.read_text()
     assert log.count("worker_parent_gone") == PROCESSES
     assert log.count("worker_stopped") == PROCESSES
+
+
+def _lease_of_the_conversation(database_url: str) -> tuple[str | None, str, int]:
+    """The one conversation's lease holder, owner and lapsed leases (none yet: no holder, the bot's)."""
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT lease_owner, owner, lease_lapses FROM conversation")).first()
+    finally:
+        engine.dispose()
+    if row is None:  # the delivery not applied yet
+        return None, "bot", 0
+    return row.lease_owner, row.owner, row.lease_lapses
+
+
+async def test_a_message_that_hangs_every_worker_running_it_is_handed_to_a_person_after_three(
+    postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
+) -> None:
+    """The model is down, so each try of the turn waits on its retries; the test stops with SIGSTOP
+    whichever worker holds the conversation's lease, as a message the agents choke on would hang it.
+    The parent kills each hung worker, the lease lapses, another worker takes the turn over. The
+    fourth does not run it: the customer is handed to a person."""
+    fake, graph_url = graph
+    with serve_in_thread(Outage(ScriptedOpenAI().app)) as model:
+        api = acknowledge_only_api(postgres_url, tmp_path / "api.log")
+        workers = Server(
+            postgres_url,
+            graph_url,
+            tmp_path / "workers.log",
+            role="worker",
+            processes=PROCESSES,
+            env={
+                "HANDOFF_TIMER_INTERVAL_S": "0.5",
+                "HANDOFF_PROCESS_HANG_S": str(HANG_S),
+                "HANDOFF_OPENAI_API_KEY": "sk-test",
+                "HANDOFF_OPENAI_BASE_URL": f"{model}/v1",
+            },
+            timeout_s=60.0,
+        )
+        parent, _ = await _forked(workers)
+        await asyncio.to_thread(api.start)
+        stopped: list[int] = []
+        try:
+            await post_all([api], deliveries(1, senders=1, at=int(time.time())), concurrency=1, acked=set())
+            deadline = time.monotonic() + 90  # a bound on the test, not a speed assertion
+            while True:
+                holder, owner, lapses = await asyncio.to_thread(_lease_of_the_conversation, postgres_url)
+                if owner != "bot" or time.monotonic() > deadline:
+                    break
+                pid = int(holder.split("-")[0]) if holder else 0
+                if pid and pid not in stopped and lapses < INTERRUPTED_TURNS_LIMIT and alive(pid):
+                    os.kill(pid, signal.SIGSTOP)  # hung in the middle of the turn
+                    stopped.append(pid)
+                await asyncio.sleep(0.05)
+            # The last hung worker may still be stopped (its lease lapses sooner than it is found hung).
+            while any(alive(pid) for pid in stopped) and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)  # its replacement forked
+            now = children(parent)
+        finally:
+            api.stop()
+            workers.stop()
+    log = workers.log.read_text()
+    assert owner in ("queued", "human"), log[-3000:]
+    assert lapses == INTERRUPTED_TURNS_LIMIT == 3
+    assert len(stopped) == 3, "three tries, each hung"
+    assert log.count("worker_process_hung") == 3
+    assert log.count("turn_abandoned") == 1
+    assert not any(pid in now for pid in stopped), "every hung worker was killed and replaced"
+    assert len(now) == PROCESSES
+    sent = [r["json"] for r in fake.sent if str(r["json"].get("to")).lstrip("+") == "12025550000"]
+    assert len(sent) == 1, f"the customer is told a person will answer, once: {fake.sent}"
