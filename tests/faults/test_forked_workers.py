@@ -39,7 +39,9 @@ PROCESSES = 2
 HANG_S = 5  # a worker whose event loop is silent this long is killed and replaced
 
 
-def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, Server]:
+def _fleet(
+    postgres_url: str, graph_url: str, tmp_path: Path, *, env: dict[str, str] | None = None
+) -> tuple[Server, Server]:
     api = acknowledge_only_api(postgres_url, tmp_path / "api.log")
     workers = Server(
         postgres_url,
@@ -47,7 +49,7 @@ def _fleet(postgres_url: str, graph_url: str, tmp_path: Path) -> tuple[Server, S
         tmp_path / "workers.log",
         role="worker",
         processes=PROCESSES,
-        env={"HANDOFF_TIMER_INTERVAL_S": "0.5", "HANDOFF_PROCESS_HANG_S": str(HANG_S)},
+        env={"HANDOFF_TIMER_INTERVAL_S": "0.5", "HANDOFF_PROCESS_HANG_S": str(HANG_S), **(env or {})},
         timeout_s=60.0,
     )
     return api, workers
@@ -147,21 +149,8 @@ async def test_a_message_that_hangs_every_worker_running_it_is_handed_to_a_perso
     fourth does not run it: the customer is handed to a person."""
     fake, graph_url = graph
     with serve_in_thread(Outage(ScriptedOpenAI().app)) as model:
-        api = acknowledge_only_api(postgres_url, tmp_path / "api.log")
-        workers = Server(
-            postgres_url,
-            graph_url,
-            tmp_path / "workers.log",
-            role="worker",
-            processes=PROCESSES,
-            env={
-                "HANDOFF_TIMER_INTERVAL_S": "0.5",
-                "HANDOFF_PROCESS_HANG_S": str(HANG_S),
-                "HANDOFF_OPENAI_API_KEY": "sk-test",
-                "HANDOFF_OPENAI_BASE_URL": f"{model}/v1",
-            },
-            timeout_s=60.0,
-        )
+        model_env = {"HANDOFF_OPENAI_API_KEY": "sk-test", "HANDOFF_OPENAI_BASE_URL": f"{model}/v1"}
+        api, workers = _fleet(postgres_url, graph_url, tmp_path, env=model_env)
         parent, _ = await _forked(workers)
         await asyncio.to_thread(api.start)
         stopped: list[int] = []

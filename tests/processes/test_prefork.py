@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Each forked process crashes at once, as one would whose database refuses every connection.
@@ -27,23 +28,33 @@ def _plain(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)  # the console renderer's colours
 
 
-def test_processes_failing_at_start_are_replaced_after_pauses_that_double(tmp_path: Path) -> None:
+def _supervise(
+    tmp_path: Path, args: list[str], *, until: Callable[[str], bool], then_s: float = 0.0
+) -> tuple[str, int]:
+    """Run a supervisor's script (`python -c`) until its log satisfies `until`, `then_s` more, then
+    SIGTERM it: its log (colours removed) and exit code."""
     log = tmp_path / "supervisor.log"
     with log.open("wb") as out:
-        parent = subprocess.Popen([sys.executable, "-c", CRASHING], stdout=out, stderr=subprocess.STDOUT)
+        parent = subprocess.Popen([sys.executable, "-c", *args], stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30  # 0.5 + 1 + 2 s of pauses, and the starts
-        while _plain(log.read_text()).count("worker_process_restart_paused") < 4:
+        deadline = time.monotonic() + 30  # a bound on the test, not a speed assertion
+        while not until(_plain(log.read_text())):
             assert parent.poll() is None, _plain(log.read_text())[-3000:]
             assert time.monotonic() < deadline, _plain(log.read_text())[-3000:]
             time.sleep(0.05)
-        parent.send_signal(signal.SIGTERM)  # during the fourth pause, 4 s long
-        parent.wait(timeout=10)
+        time.sleep(then_s)
+        parent.send_signal(signal.SIGTERM)
+        code = parent.wait(timeout=10)
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-    text = _plain(log.read_text())
+    return _plain(log.read_text()), code
+
+
+def test_processes_failing_at_start_are_replaced_after_pauses_that_double(tmp_path: Path) -> None:
+    # SIGTERM during the fourth pause, 4 s long.
+    text, _ = _supervise(tmp_path, [CRASHING], until=lambda t: t.count("worker_process_restart_paused") >= 4)
     pauses = [float(s) for s in re.findall(r"worker_process_restart_paused\s+.*?seconds=([\d.]+)", text)]
     assert pauses[:4] == [0.5, 1.0, 2.0, 4.0]
     assert "RuntimeError: the database refused the connection" in text  # each crash with its traceback
@@ -86,29 +97,16 @@ sys.exit(Supervisor(1, work, hang_after_s=2.0).run())
 
 
 def test_a_process_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path: Path) -> None:
-    log = tmp_path / "supervisor.log"
-    first = tmp_path / "first"
-    with log.open("wb") as out:
-        parent = subprocess.Popen(
-            [sys.executable, "-c", HANGING, str(first)], stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30  # a bound on the test, not a speed assertion
-        while "worker_process_hung" not in _plain(log.read_text()):
-            assert parent.poll() is None, _plain(log.read_text())[-3000:]
-            assert time.monotonic() < deadline, _plain(log.read_text())[-3000:]
-            time.sleep(0.05)
-        time.sleep(4.0)  # twice the deadline: the replacement, whose loop runs, is left alone
-        parent.send_signal(signal.SIGTERM)
-        parent.wait(timeout=10)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-    text = _plain(log.read_text())
+    # Then twice the deadline: the replacement, whose loop runs, is left alone.
+    text, code = _supervise(
+        tmp_path,
+        [HANGING, str(tmp_path / "first")],
+        until=lambda t: "worker_process_hung" in t,
+        then_s=4.0,
+    )
     forked = re.findall(r"worker_process_forked\s+.*?pid=(\d+)", text)
     hung = re.findall(r"worker_process_hung\s+.*?pid=(\d+)", text)
     assert hung == forked[:1], text  # the first process only, once
     assert re.search(rf"worker_process_exited\s+.*?exit_code=-9.*?pid={hung[0]}", text), text
     assert len(forked) == 2, text  # and one in its place
-    assert parent.returncode == 0, text  # the replacement stopped cleanly on SIGTERM
+    assert code == 0, text  # the replacement stopped cleanly on SIGTERM
