@@ -96,13 +96,12 @@ class Supervisor:
         self.quick_exits = 0  # in a row
         self.due: list[float] = []  # a heap: when the replacements of dead processes are forked
         self.clean = True
-        self._wake = -1  # the read end of the pipe signals wake the parent's wait on
+        self._wake = (-1, -1)  # the pipe signals wake the parent's wait on: read end, write end
 
     def run(self) -> int:
-        wake, wake_write = os.pipe()
-        for fd in (wake, wake_write):
+        wake, wake_write = self._wake = os.pipe()
+        for fd in self._wake:
             os.set_blocking(fd, False)
-        self._wake = wake
         previous = {sig: signal.signal(sig, self._stop) for sig in SIGNALS}
         # SIGCHLD only has to interrupt the wait below: its handler does nothing, and the signal's
         # number written to the wake-up pipe ends the wait.
@@ -143,7 +142,7 @@ class Supervisor:
         if self.due and self.stopping is None:
             timeout = min(timeout, max(0.0, self.due[0] - time.monotonic()))
         beats = {child.beats: child for child in self.children.values() if child.beats is not None}
-        ready, _, _ = select.select([self._wake, *beats], [], [], timeout)
+        ready, _, _ = select.select([self._wake[0], *beats], [], [], timeout)
         now = time.monotonic()
         for fd in ready:
             count, closed = _drain(fd)
@@ -226,7 +225,8 @@ class Supervisor:
             for child in self.children.values():  # the parent's ends of the siblings' pipes
                 if child.beats is not None:
                     os.close(child.beats)
-            os.close(self._wake)
+            for fd in self._wake:
+                os.close(fd)
             self.children.clear()
             _beat_fd = beat
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
