@@ -196,7 +196,12 @@ class Supervisor:
             return
         while self.due and self.due[0] <= time.monotonic():
             heapq.heappop(self.due)
-            self._fork()
+            try:
+                self._fork()
+            except OSError as exc:  # out of processes or memory for now: tried again after a pause
+                log.error(f"{self.role}_process_fork_failed", error=str(exc))
+                heapq.heappush(self.due, time.monotonic() + self._pause(0.0))
+                return
 
     def _fork(self) -> None:
         parent = os.getpid()
@@ -206,7 +211,13 @@ class Supervisor:
         # Signals are held across the fork: a SIGTERM landing in the child before it has reset the
         # parent's handler would have it signal its siblings.
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            os.close(beats)
+            os.close(beat)
+            raise
         if pid == 0:
             os.close(beats)
             self._child(parent, beat)  # never returns

@@ -110,3 +110,49 @@ def test_a_process_whose_event_loop_is_stuck_is_killed_and_replaced(tmp_path: Pa
     assert re.search(rf"worker_process_exited\s+.*?exit_code=-9.*?pid={hung[0]}", text), text
     assert len(forked) == 2, text  # and one in its place
     assert code == 0, text  # the replacement stopped cleanly on SIGTERM
+
+
+# The first process exits after a moment; forking its replacement fails once (as when the machine
+# is out of processes), then succeeds. The replacement runs until SIGTERM.
+FORK_FAILS_ONCE = """
+import errno, os, signal, sys, time
+from orchestrator.runtime.prefork import Supervisor
+
+FIRST = sys.argv[1]
+real_fork, forks = os.fork, []
+
+def fork() -> int:
+    forks.append(1)
+    if len(forks) == 2:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+    return real_fork()
+
+os.fork = fork
+
+def work() -> int:
+    try:
+        os.close(os.open(FIRST, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while True:
+            time.sleep(1)
+    time.sleep(0.3)
+    return 0
+
+sys.exit(Supervisor(1, work, hang_after_s=None).run())
+"""
+
+
+def test_a_replacement_that_cannot_be_forked_is_tried_again_after_a_pause(tmp_path: Path) -> None:
+    text, code = _supervise(
+        tmp_path,
+        [FORK_FAILS_ONCE, str(tmp_path / "first")],
+        until=lambda t: t.count("worker_process_forked") >= 2,
+        then_s=0.5,  # the replacement's own SIGTERM handler set
+    )
+    assert "worker_process_fork_failed" in text, text
+    assert "Resource temporarily unavailable" in text
+    failed = text.index("worker_process_fork_failed")
+    assert text.index("worker_process_restart_paused", failed) > failed
+    assert len(re.findall(r"worker_process_forked\s+.*?pid=(\d+)", text)) == 2, text
+    assert code == 0, text  # the parent carried on, and its replacement stopped cleanly
