@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 from sqlmodel import col
 
 from handoff.policy import Viewer, can, visibility_clause
-from orchestrator.core.aio import cancel_and_wait
+from orchestrator.core.aio import being_cancelled, cancel_and_wait
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import async_url
 from orchestrator.core.enums import Action, EventType
@@ -435,6 +435,8 @@ class NotificationHub:
             try:
                 await self._publish(batch)
             except Exception:
+                if being_cancelled():  # an error as the publish unwound from a cancellation
+                    raise asyncio.CancelledError from None
                 log.exception("notify_publish_failed")
             finally:
                 for _ in batch:

@@ -189,3 +189,43 @@ async def test_settled_waits_for_the_pass_that_connecting_brought(postgres_url: 
         assert ended == [Take.ALL]
     finally:
         await listener.stop()
+
+
+async def test_stop_lets_a_pass_under_way_finish_instead_of_cancelling_it(postgres_url: str) -> None:
+    """A worker told to stop while its applier is in the middle of a pass's transaction: the pass
+    ends as it would have (a cancellation there interrupts a query, and the rollback after it may
+    fail), then the applier ends; nothing keeps the stop waiting."""
+    started = asyncio.Event()
+    ended: list[str] = []
+
+    async def pass_(_take: Take) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(0.3)  # the pass's statements
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+        ended.append("finished")
+
+    listener = InboxListener(postgres_url, pass_)
+    await listener.start()
+    await started.wait()  # the pass connecting brings
+    await asyncio.wait_for(listener.stop(), timeout=5)
+    assert ended == ["finished"]
+
+
+async def test_a_pass_that_overruns_the_stop_is_cancelled_then(postgres_url: str) -> None:
+    cancelled = asyncio.Event()
+
+    async def stuck(_take: Take) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    listener = InboxListener(postgres_url, stuck)
+    await listener.start()
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(listener.stop(pass_within_s=0.2), timeout=5)
+    assert cancelled.is_set()

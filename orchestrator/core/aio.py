@@ -9,15 +9,34 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 
+import structlog
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]]) -> None:
-    """Cancel every task, then wait until each has finished unwinding."""
-    pending = list(tasks)
-    for task in pending:
-        task.cancel()
-    for task in pending:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+log = structlog.get_logger(__name__)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]], *, again_every_s: float = 1.0) -> None:
+    """Cancel every task, then wait until each has finished unwinding. A task still running
+    `again_every_s` later is cancelled again: one whose cancellation an error replaced as it unwound
+    (a rollback on a connection the cancellation interrupted, then handled as an error of its work)
+    would otherwise go on, and this wait with it, without end. A task that ends with an error
+    instead of the cancellation has it logged."""
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=again_every_s)
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("task_ended_with_an_error", task=task.get_name(), error=repr(error)[:300])
+
+
+def being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (`Task.cancelling`). A loop that handles its
+    work's errors and goes on checks this first: an error raised while the task unwound from its
+    cancellation must end it as the cancellation would have (`raise asyncio.CancelledError`)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def sleep_until(deadline: float) -> None:

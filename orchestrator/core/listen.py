@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from orchestrator.core.aio import being_cancelled
+
 log = structlog.get_logger(__name__)
 
 
@@ -42,6 +44,8 @@ async def listen_forever(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if being_cancelled():  # an error as the connection closed on a cancellation
+                raise asyncio.CancelledError from None
             listening.clear()
             log.warning("listen_lost", channel=channel, problem=str(exc), retry_in_s=delay)
             await asyncio.sleep(delay)

@@ -29,7 +29,7 @@ from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.core import heartbeat
-from orchestrator.core.aio import cancel_and_wait
+from orchestrator.core.aio import being_cancelled, cancel_and_wait
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import database_unavailable, make_engine, make_sessionmaker
@@ -44,7 +44,7 @@ from orchestrator.outbox import Dispatcher
 from orchestrator.runtime.graph import AgentGraph
 from orchestrator.runtime.retention import prune
 from orchestrator.runtime.turns import TurnEngine, TurnOutcome
-from orchestrator.runtime.wakeup import CHANNEL, InboxListener
+from orchestrator.runtime.wakeup import CHANNEL, STOP_PASS_S, InboxListener
 
 # Advisory lock keys (PostgreSQL): 727274 migrations, 727275 the checkpointer's setup.
 RETENTION_LOCK = 727276
@@ -77,6 +77,7 @@ class Service:
     pruned_at: float | None = None  # monotonic time of the last retention pass
     me: Me | None = None  # this process, as its heartbeat names it (a process with a background loop)
     started_at: datetime | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)  # the background loop's last pass
 
     @classmethod
     @asynccontextmanager
@@ -208,6 +209,11 @@ class Service:
                 finally:
                     if service.inbox_listener is not None:
                         await service.inbox_listener.stop()
+                    # A background pass under way finishes its transactions (bounded) rather than
+                    # being cancelled in their middle; the rest is cancelled.
+                    service.stopping.set()
+                    if service.background:
+                        await asyncio.wait(service.background, timeout=STOP_PASS_S)
                     await cancel_and_wait(service.background)
                     await service._forget_me()
                     await inbox.close()
@@ -309,22 +315,32 @@ class Service:
                     await conn.commit()
 
     async def _background_loop(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self.tick()
             except Exception:
+                if being_cancelled():  # an error as the pass unwound from a cancellation
+                    raise asyncio.CancelledError from None
                 log.exception("background_tick_failed")
-            await asyncio.sleep(self.settings.timer_interval_s)
+            await self._pause()
 
     async def _heartbeat_loop(self) -> None:
         """The process's heartbeat, every `timer_interval_s`, on its own: a background pass that
         takes long (media fetches, retention) does not make a working process look dead."""
-        while True:
+        while not self.stopping.is_set():
             try:
                 await self._beat()
             except Exception as exc:  # the database is away: the beat is missed, the loop goes on
+                if being_cancelled():
+                    raise asyncio.CancelledError from None
                 log.warning("heartbeat_failed", error=type(exc).__name__)
-            await asyncio.sleep(self.settings.timer_interval_s)
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """A background loop's wait for its next pass, cut short when the process stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.timer_interval_s):
+                await self.stopping.wait()
 
     async def _beat(self) -> None:
         if self.me is not None and self.started_at is not None:

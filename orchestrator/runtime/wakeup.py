@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from orchestrator.channels.whatsapp.inbound import ItemKind
-from orchestrator.core.aio import cancel_and_wait
+from orchestrator.core.aio import being_cancelled, cancel_and_wait
 from orchestrator.core.listen import listen_forever
 from orchestrator.inbox import Take
 
@@ -53,6 +53,8 @@ CHANNEL = "handoff_inbox"
 PASS_EVERY_S = 0.05
 # How long after the first of them a worker applies the statuses that arrived (`InboxListener`).
 STATUSES_AFTER_S = 1.0
+# On stop, a pass under way is given this long to finish its transaction before it is cancelled.
+STOP_PASS_S = 10.0
 
 
 class InboxListener:
@@ -82,6 +84,7 @@ class InboxListener:
         self._tasks: list[asyncio.Task[None]] = []
         self._passing = False  # a pass runs now
         self._passed = asyncio.Event()  # set at the end of each pass
+        self._stopping = False
         self.listening = asyncio.Event()
 
     async def start(self, *, timeout_s: float = 10.0) -> None:
@@ -99,8 +102,18 @@ class InboxListener:
             self._passed.clear()
             await self._passed.wait()
 
-    async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
+    async def stop(self, *, pass_within_s: float = STOP_PASS_S) -> None:
+        """Stop listening; a pass under way finishes (up to `pass_within_s`) rather than being
+        cancelled in the middle of its transaction, then the applier ends."""
+        self._stopping = True
+        if not self._tasks:
+            return
+        listen, *apply = self._tasks
+        await cancel_and_wait([listen])
+        self._woken.set()  # the applier wakes, sees the stop, and returns
+        if apply:
+            await asyncio.wait(apply, timeout=pass_within_s)
+        await cancel_and_wait(apply)  # what is still running after that
         self._tasks = []
         if self._statuses_timer is not None:
             self._statuses_timer.cancel()
@@ -157,6 +170,8 @@ class InboxListener:
         last = -self.every_s
         while True:
             await self._woken.wait()
+            if self._stopping:
+                return
             # At most one pass every `every_s`: under a stream of deliveries the wake-ups of the
             # interval are folded into one pass (one transaction for their items); a wake-up after
             # a quiet interval is taken at once.
@@ -173,6 +188,8 @@ class InboxListener:
             try:
                 await self._on_wake(take)
             except Exception:
+                if being_cancelled():  # an error as the pass unwound from a cancellation
+                    raise asyncio.CancelledError from None
                 log.exception("inbox_apply_failed")  # the background sweep applies it later
                 await asyncio.sleep(1.0)
             finally:

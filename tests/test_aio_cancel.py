@@ -1,0 +1,70 @@
+"""Background loops stop when cancelled even when unwinding raised an error in place of the
+cancellation (`orchestrator.core.aio`): a rollback on a connection whose query the cancellation
+interrupted fails, and a loop that handles its work's errors would otherwise go on, with the
+process's shutdown waiting for it without end."""
+
+from __future__ import annotations
+
+import asyncio
+
+from orchestrator.core.aio import being_cancelled, cancel_and_wait
+
+
+async def _work_whose_clean_up_fails() -> None:
+    try:
+        await asyncio.sleep(3600)  # a query
+    except asyncio.CancelledError:
+        raise RuntimeError("the rollback failed: the connection was closed") from None
+
+
+async def _wait_for_more() -> None:
+    await asyncio.sleep(3600)
+
+
+async def test_a_loop_that_checks_being_cancelled_ends_when_its_clean_up_fails() -> None:
+    passes = 0
+
+    async def loop() -> None:
+        nonlocal passes
+        while True:
+            passes += 1
+            try:
+                await _work_whose_clean_up_fails()
+            except Exception:
+                if being_cancelled():
+                    raise asyncio.CancelledError from None
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(cancel_and_wait([task]), timeout=5)
+    assert task.cancelled()
+    assert passes == 1
+
+
+async def test_cancel_and_wait_ends_a_loop_that_swallowed_its_first_cancellation() -> None:
+    errors: list[str] = []
+
+    async def careless_loop() -> None:
+        work = _work_whose_clean_up_fails
+        while True:
+            try:
+                await work()
+            except Exception as exc:  # handled as an error of the work: the loop goes on
+                errors.append(str(exc))
+                work = _wait_for_more  # idle, waiting for the next wake-up
+
+    task = asyncio.create_task(careless_loop())
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(cancel_and_wait([task], again_every_s=0.1), timeout=5)
+    assert task.done()
+    assert errors == ["the rollback failed: the connection was closed"], "swallowed once, then ended"
+
+
+async def test_a_task_that_ends_with_an_error_on_cancellation_does_not_stop_the_others() -> None:
+    failing = asyncio.create_task(_work_whose_clean_up_fails())
+    plain = asyncio.create_task(asyncio.sleep(3600))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(cancel_and_wait([failing, plain]), timeout=5)
+    assert isinstance(failing.exception(), RuntimeError)
+    assert plain.cancelled()
