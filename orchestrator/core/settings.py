@@ -157,6 +157,14 @@ class Settings(BaseSettings):
         "event loop has not run for this long (a call that blocks, a loop that never yields) is killed "
         "and replaced",
     )
+    stop_grace_s: float = Field(
+        default=25.0,
+        gt=0,
+        description="`handoff serve --workers N`, `handoff worker --processes N`: how long a forked "
+        "process told to stop (SIGTERM, a reload) may take to finish its turns and responses before "
+        "its parent kills it; one whose parent is gone ends itself as long after. Below the platform's "
+        "own grace period (Docker's and Kubernetes' 30 s by default), so the parent exits first",
+    )
     send_claim_s: float = Field(
         default=90.0,
         ge=1,

@@ -75,22 +75,32 @@ def startup_problems(settings: Settings, config: AppConfig) -> list[str]:
 def _checked_settings() -> Settings | None:
     """Settings and configuration checked before a port is bound or work is claimed; None after
     printing each problem on one line."""
-    from orchestrator.core.config import ConfigError, load_config
-
     settings = _settings_or_error()
     if settings is None:
         return None
     for line in unknown_variables(os.environ):
         print(f"warning: {line}", file=sys.stderr)
+    problems = _config_problems(settings)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return None if problems else settings
+
+
+def _config_problems(settings: Settings) -> list[str]:
+    """What keeps the configuration file, as it is now, from being run: checked at start and, in
+    the parent of forked processes, before a reload (SIGHUP)."""
+    from orchestrator.core.config import ConfigError, load_config
+
     try:
         config = load_config(settings.config)  # fail fast, naming the key
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return None
-    problems = startup_problems(settings, config)
-    for problem in problems:
-        print(f"refusing to start: {problem}", file=sys.stderr)
-    return None if problems else settings
+        return [f"configuration error: {exc}"]
+    return [f"refusing to start: {problem}" for problem in startup_problems(settings, config)]
+
+
+def _config_problem(settings: Settings) -> str | None:
+    """`_config_problems` in one line, None if there are none (a reload's check)."""
+    return "; ".join(_config_problems(settings)) or None
 
 
 def _database_usable(settings: Settings) -> bool:
@@ -174,6 +184,8 @@ def _serve(args: argparse.Namespace) -> int:
             lambda: _run_api_process(config, sock),
             role="api",
             hang_after_s=settings.process_hang_s,
+            stop_within_s=settings.stop_grace_s,
+            check=lambda: _config_problem(settings),
         ).run()
     uvicorn.run(
         create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
@@ -193,7 +205,7 @@ def _run_api_process(config: uvicorn.Config, sock: socket.socket) -> int:
 
     import uvicorn
 
-    from orchestrator.runtime.prefork import start_beating
+    from orchestrator.runtime.prefork import ready, start_beating
 
     server = uvicorn.Server(config)
     # uvicorn takes the signals over while it serves; before that (a stop asked for while the
@@ -202,11 +214,18 @@ def _run_api_process(config: uvicorn.Config, sock: socket.socket) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, server.handle_exit)
 
+    async def serving() -> None:
+        while not server.started:  # noqa: ASYNC110 (uvicorn sets a flag, no event)
+            await asyncio.sleep(0.05)
+        ready()  # a reload's new process: the parent stops the one it replaces
+
     async def serve() -> None:
         beating = start_beating()  # the parent replaces a process whose loop stops running
+        started = asyncio.create_task(serving())
         try:
             await server.serve(sockets=[sock])
         finally:
+            started.cancel()
             if beating is not None:
                 beating.cancel()
 
@@ -246,7 +265,11 @@ def _worker(args: argparse.Namespace) -> int:
 
     _preload_worker()  # shared by the workers, copy-on-write
     return Supervisor(
-        args.processes, lambda: _run_worker(settings), hang_after_s=settings.process_hang_s
+        args.processes,
+        lambda: _run_worker(settings),
+        hang_after_s=settings.process_hang_s,
+        stop_within_s=settings.stop_grace_s,
+        check=lambda: _config_problem(settings),
     ).run()
 
 
@@ -269,7 +292,7 @@ def _run_worker(settings: Settings) -> int:
     import signal
 
     from orchestrator.runtime.container import Service
-    from orchestrator.runtime.prefork import start_beating
+    from orchestrator.runtime.prefork import ready, start_beating
 
     async def run() -> None:
         beating = start_beating()  # forked by `--processes N`: the parent replaces a hung worker
@@ -287,6 +310,7 @@ def _run_worker(settings: Settings) -> int:
             structlog.get_logger(__name__).info(
                 "worker_started", event_loop=type(loop).__module__, pid=os.getpid()
             )
+            ready()  # a reload's new worker: the parent stops the one it replaces
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")
         if beating is not None:

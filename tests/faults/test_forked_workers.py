@@ -184,3 +184,45 @@ async def test_a_message_that_hangs_every_worker_running_it_is_handed_to_a_perso
     assert len(now) == PROCESSES
     sent = [r["json"] for r in fake.sent if str(r["json"].get("to")).lstrip("+") == "12025550000"]
     assert len(sent) == 1, f"the customer is told a person will answer, once: {fake.sent}"
+
+
+async def test_a_reload_under_load_replaces_every_worker_and_nothing_is_lost_or_doubled(
+    postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
+) -> None:
+    fake, graph_url = graph
+    api, workers = _fleet(postgres_url, graph_url, tmp_path)
+    parent, first = await _forked(workers)
+    await asyncio.to_thread(api.start)
+    acked: set[str] = set()
+    fake.status_webhooks, fake.app_secret = [api.url], SECRET
+    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
+
+    async def reload() -> None:
+        while len(acked) < DELIVERIES // 3:  # noqa: ASYNC110 (watches the load's progress)
+            await asyncio.sleep(0.01)
+        os.kill(parent, signal.SIGHUP)
+
+    reloading = asyncio.create_task(reload())
+    try:
+        await post_all([api], items, concurrency=10, acked=acked)
+        await reloading
+        result = (await wait_quiet(postgres_url, fake, acked, within=30)).as_dict()
+        deadline = time.monotonic() + 30  # a bound on the reload, not a speed assertion
+        while "worker_reload_finished" not in workers.log.read_text():
+            assert time.monotonic() < deadline, workers.log.read_text()[-3000:]
+            await asyncio.sleep(0.1)
+        while len(now := children(parent)) > PROCESSES and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # the last one retired finishes its turns
+    finally:
+        api.stop()
+        workers.stop()
+    print("\nforked workers, reloaded under load:", json.dumps(result))
+    _check(result)
+    assert len(now) == PROCESSES
+    assert not now & first, "every worker was replaced"
+    log = workers.log.read_text()
+    assert log.count("worker_process_retired") == PROCESSES
+    assert "worker_process_exited" not in log
+    assert log.count("worker_started") == 2 * PROCESSES
+    assert workers.process is not None
+    assert workers.process.returncode == 0

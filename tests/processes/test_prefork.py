@@ -4,6 +4,7 @@ traceback, and SIGTERM ends the parent during a pause."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -11,6 +12,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from tests.faults.processes import alive, children
 
 # Each forked process crashes at once, as one would whose database refuses every connection.
 CRASHING = """
@@ -156,3 +159,52 @@ def test_a_replacement_that_cannot_be_forked_is_tried_again_after_a_pause(tmp_pa
     assert text.index("worker_process_restart_paused", failed) > failed
     assert len(re.findall(r"worker_process_forked\s+.*?pid=(\d+)", text)) == 2, text
     assert code == 0, text  # the parent carried on, and its replacement stopped cleanly
+
+
+# A process that ignores SIGTERM (a stop that never ends: shutdown waiting on something forever).
+STUBBORN = """
+import signal, sys, time
+from orchestrator.runtime.prefork import Supervisor
+
+def work() -> int:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("stubborn_started", flush=True)
+    while True:
+        time.sleep(1)
+
+sys.exit(Supervisor(1, work, hang_after_s=None, stop_within_s=1.0).run())
+"""
+
+
+def test_a_process_that_does_not_stop_in_time_is_killed_and_the_parent_says_so(tmp_path: Path) -> None:
+    text, code = _supervise(tmp_path, [STUBBORN], until=lambda t: "stubborn_started" in t)
+    assert "worker_process_stop_overdue" in text, text
+    assert re.search(r"worker_process_stopped\s+.*?exit_code=-9", text), text
+    assert code == 1, "a stop that had to kill is not a clean one"
+
+
+def test_a_process_whose_parent_is_gone_ends_itself_if_its_stop_does_not(tmp_path: Path) -> None:
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        parent = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30  # a bound on the test, not a speed assertion
+        while "stubborn_started" not in log.read_text():
+            assert time.monotonic() < deadline, _plain(log.read_text())
+            time.sleep(0.05)
+        (child,) = children(parent.pid)
+        parent.kill()
+        parent.wait()
+        while alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    left = alive(child)
+    if left:
+        os.kill(child, signal.SIGKILL)
+    text = _plain(log.read_text())
+    assert not left, text
+    assert "worker_parent_gone" in text
+    assert "worker_stop_overdue" in text

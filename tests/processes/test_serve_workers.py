@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from orchestrator.core.config import default_config_text
 from tests.faults.processes import alive, children
 from tests.processes.serving import serving
 
@@ -129,3 +131,91 @@ def _children_when(parent: int, count: int, *, besides: int | None = None) -> se
         if len(found) == count or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
+
+
+def _handoff_message(url: str) -> str:
+    """The English hand-off message in force in the process a new connection reaches."""
+    with httpx.Client() as client:
+        response = client.get(f"{url}/api/admin/config", headers={"Authorization": "Bearer demo-admin"})
+    response.raise_for_status()
+    return str(response.json()["messages"]["handoff_assigned"]["en"])
+
+
+def test_sighup_replaces_the_processes_one_at_a_time_with_the_edited_configuration(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    original = default_config_text()
+    config.write_text(original)
+    env = {
+        **os.environ,
+        "HANDOFF_DATABASE_URL": postgres_url,
+        "HANDOFF_RUN_BACKGROUND": "false",
+        "HANDOFF_RUN_TURNS": "false",
+        "HANDOFF_LOG_JSON": "true",
+        "HANDOFF_CONFIG": str(config),
+    }
+    failures: list[str] = []
+    answered = 0
+    done = threading.Event()
+
+    def keep_asking(url: str) -> None:  # new connections all along the reload
+        nonlocal answered
+        while not done.is_set():
+            try:
+                with httpx.Client(timeout=10) as client:
+                    status = client.get(f"{url}/healthz").status_code
+                answered += 1
+                if status != 200:
+                    failures.append(str(status))
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+            time.sleep(0.01)
+
+    with serving(tmp_path, env, "--workers", str(PROCESSES)) as served:
+        url, log, parent = served.url, served.log, served.process.pid
+        before = _children_when(parent, PROCESSES)
+        asking = threading.Thread(target=keep_asking, args=(url,))
+        asking.start()
+        try:
+            edited = "Thanks! ${rep_name} of ${queue_name} takes it from here."
+            config.write_text(original.replace(_english_handoff_message(original), edited, 1))
+            os.kill(parent, signal.SIGHUP)
+            deadline = time.monotonic() + 60  # a bound on the reload, not a speed assertion
+            while '"api_reload_finished"' not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.1)
+            after = _children_when(parent, PROCESSES, besides=min(before))
+            seen = {_handoff_message(url) for _ in range(CALLS)}
+            # A configuration that does not load is refused in the parent: nothing is replaced.
+            config.write_text("queues: [not, a, mapping")
+            os.kill(parent, signal.SIGHUP)
+            while '"api_reload_refused"' not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.1)
+            kept = _children_when(parent, PROCESSES)
+        finally:
+            done.set()
+            asking.join()
+        served.process.terminate()
+        code = served.process.wait(timeout=30)
+    assert failures == [], failures[:5]
+    assert answered > 0
+    assert len(after) == PROCESSES
+    assert not after & before, "every process was replaced"
+    assert seen == {edited}, "every process runs the edited configuration"
+    assert kept == after
+    assert code == 0, log.read_text()[-3000:]
+    events = _events(log.read_text())
+    retired = [e["pid"] for e in events if e["event"] == "api_process_retired"]
+    assert sorted(retired) == sorted(before)
+    assert not any(e["event"] == "api_process_exited" for e in events)
+    refused = [e for e in events if e["event"] == "api_reload_refused"]
+    assert "not valid YAML" in refused[0]["error"]
+
+
+def _english_handoff_message(config_text: str) -> str:
+    line = next(
+        line for line in config_text.splitlines() if line.strip().startswith("en: \"Thanks! I've passed")
+    )
+    return line.split('"')[1]
