@@ -11,7 +11,11 @@ import json
 import os
 import signal
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -64,46 +68,77 @@ async def _forked(workers: Server) -> tuple[int, set[int]]:
     return workers.process.pid, forked
 
 
+@dataclass
+class Loaded:
+    """A fleet after a load answered in full (or its wait given up): the counts, the parent, the
+    workers it forked first, and the workers' server."""
+
+    result: dict[str, Any]
+    parent: int
+    first: set[int]
+    workers: Server
+
+
+@asynccontextmanager
+async def _loaded(
+    postgres_url: str,
+    graph: tuple[FakeGraphAPI, str],
+    tmp_path: Path,
+    midway: Callable[[int, set[int]], None],
+    *,
+    within: float,
+) -> AsyncIterator[Loaded]:
+    """240 deliveries from 60 customers through an acknowledge-only API to the forked workers;
+    `midway(parent, first workers)` once a third are acknowledged; then the wait until everything is
+    answered (at most `within` s). The fleet is stopped (SIGTERM) on leaving."""
+    fake, graph_url = graph
+    api, workers = _fleet(postgres_url, graph_url, tmp_path)
+    parent, first = await _forked(workers)
+    try:
+        await asyncio.to_thread(api.start)
+        acked: set[str] = set()
+        fake.status_webhooks, fake.app_secret = [api.url], SECRET
+        items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
+
+        async def at_a_third() -> None:
+            while len(acked) < DELIVERIES // 3:  # noqa: ASYNC110 (watches the load's progress)
+                await asyncio.sleep(0.01)
+            midway(parent, first)
+
+        third = asyncio.create_task(at_a_third())
+        await post_all([api], items, concurrency=10, acked=acked)
+        await third
+        result = (await wait_quiet(postgres_url, fake, acked, within=within)).as_dict()
+        yield Loaded(result, parent, first, workers)
+    finally:
+        api.stop()
+        workers.stop()
+
+
 @pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
 async def test_a_forked_worker_killed_or_hung_under_load_is_replaced_and_nothing_is_lost_or_doubled(
     fault: signal.Signals, postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
-    fake, graph_url = graph
-    api, workers = _fleet(postgres_url, graph_url, tmp_path)
-    parent, first = await _forked(workers)
-    await asyncio.to_thread(api.start)
-    acked: set[str] = set()
-    fake.status_webhooks, fake.app_secret = [api.url], SECRET
-    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
+    victims: list[int] = []
 
-    async def kill_one() -> int:
-        while len(acked) < DELIVERIES // 3:  # noqa: ASYNC110 (watches the load's progress)
-            await asyncio.sleep(0.01)
-        victim = min(first)
-        os.kill(victim, fault)  # SIGSTOP: alive, its leases held, its loop stopped
-        return victim
+    def hit(_parent: int, first: set[int]) -> None:
+        victims.append(min(first))
+        os.kill(min(first), fault)  # SIGSTOP: alive, its leases held, its loop stopped
 
-    killer = asyncio.create_task(kill_one())
-    try:
-        await post_all([api], items, concurrency=10, acked=acked)
-        victim = await killer
-        # A hung worker's conversations resume once it was killed and their leases lapsed.
-        result = (await wait_quiet(postgres_url, fake, acked, within=45)).as_dict()
-        print(f"\nforked workers, one {fault.name}:", json.dumps(result))
-        now = children(parent)
-    finally:
-        api.stop()
-        workers.stop()
-    _check(result)
-    assert victim not in now
+    # A hung worker's conversations resume once it was killed and their leases lapsed.
+    async with _loaded(postgres_url, graph, tmp_path, hit, within=45) as loaded:
+        print(f"\nforked workers, one {fault.name}:", json.dumps(loaded.result))
+        now = children(loaded.parent)
+    _check(loaded.result)
+    assert victims[0] not in now
     assert len(now) == PROCESSES, "the parent started a worker in the killed one's place"
-    log = workers.log.read_text()
+    log = loaded.workers.log.read_text()
     assert "worker_process_exited" in log
     # Killed by the parent when hung, after HANG_S of silence; no busy worker is taken for hung.
     assert log.count("worker_process_hung") == (1 if fault == signal.SIGSTOP else 0), log[-3000:]
     assert log.count("worker_started") == PROCESSES + 1
-    assert workers.process is not None
-    assert workers.process.returncode == 0, "SIGTERM: every worker finished its turns and exited 0"
+    assert loaded.workers.process is not None
+    assert loaded.workers.process.returncode == 0, "SIGTERM: every worker finished its turns and exited 0"
     assert log.count("worker_stopped") == PROCESSES
     assert not any(alive(pid) for pid in now)
 
@@ -189,40 +224,24 @@ async def test_a_message_that_hangs_every_worker_running_it_is_handed_to_a_perso
 async def test_a_reload_under_load_replaces_every_worker_and_nothing_is_lost_or_doubled(
     postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
-    fake, graph_url = graph
-    api, workers = _fleet(postgres_url, graph_url, tmp_path)
-    parent, first = await _forked(workers)
-    await asyncio.to_thread(api.start)
-    acked: set[str] = set()
-    fake.status_webhooks, fake.app_secret = [api.url], SECRET
-    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
-
-    async def reload() -> None:
-        while len(acked) < DELIVERIES // 3:  # noqa: ASYNC110 (watches the load's progress)
-            await asyncio.sleep(0.01)
+    def reload(parent: int, _first: set[int]) -> None:
         os.kill(parent, signal.SIGHUP)
 
-    reloading = asyncio.create_task(reload())
-    try:
-        await post_all([api], items, concurrency=10, acked=acked)
-        await reloading
-        result = (await wait_quiet(postgres_url, fake, acked, within=30)).as_dict()
+    async with _loaded(postgres_url, graph, tmp_path, reload, within=30) as loaded:
+        log = loaded.workers.log
         deadline = time.monotonic() + 30  # a bound on the reload, not a speed assertion
-        while "worker_reload_finished" not in workers.log.read_text():
-            assert time.monotonic() < deadline, workers.log.read_text()[-3000:]
+        while "worker_reload_finished" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
             await asyncio.sleep(0.1)
-        while len(now := children(parent)) > PROCESSES and time.monotonic() < deadline:  # noqa: ASYNC110
+        while len(now := children(loaded.parent)) > PROCESSES and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)  # the last one retired finishes its turns
-    finally:
-        api.stop()
-        workers.stop()
-    print("\nforked workers, reloaded under load:", json.dumps(result))
-    _check(result)
+    print("\nforked workers, reloaded under load:", json.dumps(loaded.result))
+    _check(loaded.result)
     assert len(now) == PROCESSES
-    assert not now & first, "every worker was replaced"
-    log = workers.log.read_text()
-    assert log.count("worker_process_retired") == PROCESSES
-    assert "worker_process_exited" not in log
-    assert log.count("worker_started") == 2 * PROCESSES
-    assert workers.process is not None
-    assert workers.process.returncode == 0
+    assert not now & loaded.first, "every worker was replaced"
+    text = log.read_text()
+    assert text.count("worker_process_retired") == PROCESSES
+    assert "worker_process_exited" not in text
+    assert text.count("worker_started") == 2 * PROCESSES
+    assert loaded.workers.process is not None
+    assert loaded.workers.process.returncode == 0
