@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from orchestrator.core.aio import being_cancelled, cancel_and_wait
+from orchestrator.core.aio import being_cancelled, cancel_and_wait, finish_or_cancel
 
 
 async def _work_whose_clean_up_fails() -> None:
@@ -68,3 +68,18 @@ async def test_a_task_that_ends_with_an_error_on_cancellation_does_not_stop_the_
     await asyncio.wait_for(cancel_and_wait([failing, plain]), timeout=5)
     assert isinstance(failing.exception(), RuntimeError)
     assert plain.cancelled()
+
+
+async def test_finish_or_cancel_lets_a_pass_finish_within_the_bound_and_cancels_an_overrun() -> None:
+    committed: list[str] = []
+
+    async def one_pass(name: str, takes_s: float) -> None:
+        await asyncio.sleep(takes_s)
+        committed.append(name)
+
+    short = asyncio.create_task(one_pass("short", 0.05))
+    overrun = asyncio.create_task(one_pass("overrun", 3600))
+    await asyncio.wait_for(finish_or_cancel([short, overrun], within_s=0.5), timeout=5)
+    assert committed == ["short"]
+    assert not short.cancelled()
+    assert overrun.cancelled()

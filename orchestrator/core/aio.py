@@ -31,6 +31,17 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[None]], *, again_every_s:
             log.warning("task_ended_with_an_error", task=task.get_name(), error=repr(error)[:300])
 
 
+async def finish_or_cancel(tasks: Iterable[asyncio.Task[None]], *, within_s: float) -> None:
+    """Let the tasks finish what they are doing for up to `within_s` (a pass that is in the middle
+    of its transaction commits rather than being interrupted), then cancel those still running and
+    wait for them (`cancel_and_wait`). The tasks must have been told to stop before this: it only
+    bounds how long their stop may take."""
+    tasks = list(tasks)
+    if pending := [task for task in tasks if not task.done()]:
+        await asyncio.wait(pending, timeout=within_s)
+    await cancel_and_wait(tasks)
+
+
 def being_cancelled() -> bool:
     """Whether the running task has been asked to stop (`Task.cancelling`). A loop that handles its
     work's errors and goes on checks this first: an error raised while the task unwound from its

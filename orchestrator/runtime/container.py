@@ -29,7 +29,7 @@ from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.core import heartbeat
-from orchestrator.core.aio import being_cancelled, cancel_and_wait
+from orchestrator.core.aio import being_cancelled, finish_or_cancel
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import database_unavailable, make_engine, make_sessionmaker
@@ -212,9 +212,7 @@ class Service:
                     # A background pass under way finishes its transactions (bounded) rather than
                     # being cancelled in their middle; the rest is cancelled.
                     service.stopping.set()
-                    if service.background:
-                        await asyncio.wait(service.background, timeout=STOP_PASS_S)
-                    await cancel_and_wait(service.background)
+                    await finish_or_cancel(service.background, within_s=STOP_PASS_S)
                     await service._forget_me()
                     await inbox.close()
                     await turns.drain()

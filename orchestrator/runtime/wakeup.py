@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from orchestrator.channels.whatsapp.inbound import ItemKind
-from orchestrator.core.aio import being_cancelled, cancel_and_wait
+from orchestrator.core.aio import being_cancelled, cancel_and_wait, finish_or_cancel
 from orchestrator.core.listen import listen_forever
 from orchestrator.inbox import Take
 
@@ -111,9 +111,7 @@ class InboxListener:
         listen, *apply = self._tasks
         await cancel_and_wait([listen])
         self._woken.set()  # the applier wakes, sees the stop, and returns
-        if apply:
-            await asyncio.wait(apply, timeout=pass_within_s)
-        await cancel_and_wait(apply)  # what is still running after that
+        await finish_or_cancel(apply, within_s=pass_within_s)
         self._tasks = []
         if self._statuses_timer is not None:
             self._statuses_timer.cancel()
