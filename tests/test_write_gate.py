@@ -94,23 +94,38 @@ async def test_a_writer_waits_for_another_process_holding_the_lock_without_stopp
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        # The other process holds the lock until told to let go (or for 20 s, so that a writer
+        # that blocked the loop, and with it this test's go-ahead, still ends the test).
         other = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            "import sqlite3, sys, time\n"
+            "import select, sqlite3, sys\n"
             f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
             "c.execute('BEGIN IMMEDIATE'); c.execute('INSERT INTO t VALUES (1)')\n"
-            "print('holding', flush=True); time.sleep(0.8); c.execute('COMMIT')\n",
+            "print('holding', flush=True); select.select([sys.stdin], [], [], 20)\n"
+            "c.execute('COMMIT')\n",
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
+        assert other.stdin is not None
         assert other.stdout is not None
         assert (await other.stdout.readline()).strip() == b"holding"
-        async with loop_ticks() as ticks, sessions() as session, session.begin():
-            await session.execute(text("INSERT INTO t VALUES (2)"))
+
+        async def write() -> None:
+            async with sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO t VALUES (2)"))
+
+        async with loop_ticks() as ticks:
+            writer = asyncio.create_task(write())
+            await asyncio.sleep(1.0)
+            assert not writer.done(), "the writer waits while the other process holds the lock"
+        assert ticks[0] >= 20, f"the event loop ran while the writer waited ({ticks[0]} ticks)"
+        other.stdin.write(b"go\n")
+        await other.stdin.drain()
+        await asyncio.wait_for(writer, timeout=30)
         await other.wait()
         async with engine.connect() as reader:
             rows = (await reader.execute(text("SELECT n FROM t ORDER BY n"))).scalars().all()
         assert rows == [1, 2], "the writer went in after the other process committed"
-        assert ticks[0] >= 20, f"the event loop ran while the writer waited ({ticks[0]} ticks)"
     finally:
         await engine.dispose()
