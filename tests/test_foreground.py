@@ -87,6 +87,26 @@ async def test_waiting_steps_are_let_go_one_per_pass_of_the_loop_in_arrival_orde
     await asyncio.gather(*tasks)
 
 
+async def test_a_step_arriving_as_a_waiting_one_is_let_go_does_not_overtake_it() -> None:
+    # The first step is let go when the request ends, but resumes on a later pass of the loop; a
+    # step reaching `yield_to` in between (its turn's lease was taken in the same pass) must wait
+    # for it, or the second conversation takes the turn slot first and customers are answered out
+    # of the order they wrote.
+    foreground = Foreground(max_wait_s=30)
+    ran: list[str] = []
+
+    async def step(name: str) -> None:
+        await foreground.yield_to()
+        ran.append(name)
+
+    with foreground.serving():
+        first = asyncio.create_task(step("first"))
+        await asyncio.sleep(0.01)  # waiting
+        second = asyncio.create_task(step("second"))  # runs its first step after the release
+    await asyncio.wait_for(asyncio.gather(first, second), 1)
+    assert ran == ["first", "second"]
+
+
 async def test_a_turn_waits_while_the_process_is_acknowledging_and_runs_once_it_is_done(
     h: TestHarness,
 ) -> None:

@@ -81,6 +81,7 @@ class Foreground:
         self._last_served = -math.inf  # monotonic time the last request was answered
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._releasing = False
+        self._unresumed = 0  # steps waiting or let go whose task has not run on yet
 
     @property
     def busy(self) -> int:
@@ -107,19 +108,26 @@ class Foreground:
         """Return at once when nothing is being served and no step waits; else once this step's
         turn comes, or after `max_wait_s` (this step's own bound, if given: a step that is overdue
         waits less)."""
-        if not self._busy and not self._waiters:
+        # A step let go resumes on a later pass of the loop: one arriving meanwhile queues behind
+        # it rather than overtaking it (its conversation would take the turn slot first).
+        if not self._busy and not self._waiters and not self._unresumed:
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
+        self._unresumed += 1
         if not self._busy and not self._releasing:
-            self._release_next()
+            # On the next pass: after the steps let go before this one have run on (a waiter
+            # done here would not even suspend this step).
+            self._releasing = True
+            loop.call_soon(self._release_next)
         # Timed out: let go in place (the release passes over a waiter already done).
         wait = self.max_wait_s if max_wait_s is None else max_wait_s
         timer = loop.call_later(wait, _let_go, waiter)
         try:
             await waiter
         finally:
+            self._unresumed -= 1
             timer.cancel()
 
     def _release_next(self) -> None:
