@@ -109,7 +109,7 @@ async def read_members(
 
 
 def _claim_parts(
-    *, postgres: bool, mode: Mode, burst: Burst, first_turn: bool
+    *, postgres: bool, mode: Mode, burst: Burst
 ) -> tuple[dict[str, Any], list[ColumnElement[bool]], ColumnElement[bool]]:
     """What a claim sets on the membership (the round-robin cursor and the pacing window), what makes
     the rep eligible, and the check that nobody assigned them since they were read."""
@@ -135,15 +135,17 @@ def _claim_parts(
         eligible.append(col(Rep.presence) == Presence.ONLINE)
     if mode == Mode.AUTO:
         eligible.append(col(Rep.auto_assign).is_(True))
-    # Nobody assigned the member since it was read: its turn is the one we saw.
-    seen = col(RepQueue.last_turn).is_(None) if first_turn else col(RepQueue.last_turn) == bindparam("p_seen")
+    # Nobody assigned the member since it was read: its turn is the one we saw (null: never
+    # assigned). One comparison for both, so a member's first claim and the later ones are the same
+    # statement, compiled once: a rehearsal at startup, whose member is new, warms the later ones too.
+    seen = col(RepQueue.last_turn).is_not_distinct_from(bindparam("p_seen"))
     return cursor, eligible, seen
 
 
-def _claim_ctes(*, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool) -> tuple[Any, Any]:
+def _claim_ctes(*, mode: Mode, burst: Burst, skip_locked: bool) -> tuple[Any, Any]:
     """PostgreSQL: lock the member's membership and rep rows (re-checked), take one unit of capacity
     (`taken`: the rep's row) and move the turn (`moved`)."""
-    cursor, eligible, seen = _claim_parts(postgres=True, mode=mode, burst=burst, first_turn=first_turn)
+    cursor, eligible, seen = _claim_parts(postgres=True, mode=mode, burst=burst)
     queue: Any = bindparam("p_queue")
     locked = (
         select(col(RepQueue.rep_id))
@@ -171,14 +173,14 @@ def _claim_ctes(*, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool
 
 @functools.cache
 def _claim_statements(
-    *, postgres: bool, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool
+    *, postgres: bool, mode: Mode, burst: Burst, skip_locked: bool
 ) -> tuple[Executable, Executable | None]:
     """The claim as reusable statements with bound parameters (`p_queue`, `p_rep`, `p_seen`, `p_at`):
     building these CTEs costs far more CPU than running them, so each variant is built once."""
     if postgres:
-        taken, moved = _claim_ctes(mode=mode, burst=burst, first_turn=first_turn, skip_locked=skip_locked)
+        taken, moved = _claim_ctes(mode=mode, burst=burst, skip_locked=skip_locked)
         return select(Rep).from_statement(select(taken).add_cte(moved)), None
-    cursor, eligible, _ = _claim_parts(postgres=False, mode=mode, burst=burst, first_turn=first_turn)
+    cursor, eligible, _ = _claim_parts(postgres=False, mode=mode, burst=burst)
     rep_id: Any = bindparam("p_rep")
     take = (
         update(Rep)
@@ -238,12 +240,12 @@ class Placement:
 
 @functools.cache
 def _placing_statement(
-    *, mode: Mode, burst: Burst, first_turn: bool, skip_locked: bool, changed: tuple[str, ...]
+    *, mode: Mode, burst: Burst, skip_locked: bool, changed: tuple[str, ...]
 ) -> Executable:
     """The claim, and with the rep taken: the assignment row, the conversation handed to the rep
     (`changed`: its other columns to write, as `c_<column>`) and the SLA timers (when their moment is
     not null). Returns the rep's row and the new assignment's id."""
-    taken, moved = _claim_ctes(mode=mode, burst=burst, first_turn=first_turn, skip_locked=skip_locked)
+    taken, moved = _claim_ctes(mode=mode, burst=burst, skip_locked=skip_locked)
     at = bindparam("p_at", type_=UTCDateTime())
     values: list[Any] = [bindparam(f"a_{name}", type_=_ASSIGNMENT[name].type) for name in _ASSIGNMENT_PARAMS]
     assigned = (
@@ -341,17 +343,19 @@ async def claim(
     new assignment to the rep taken (`placement.written` then)."""
     burst = burst_of(member, pacing=config.assignment, at=at, backlog=backlog)
     postgres = session.get_bind().dialect.name == "postgresql"
-    params: dict[str, Any] = {"p_queue": queue, "p_rep": member.rep_id, "p_at": at}
+    params: dict[str, Any] = {
+        "p_queue": queue,
+        "p_rep": member.rep_id,
+        "p_at": at,
+        "p_seen": member.last_turn,
+    }
     if burst == Burst.NEW:
         params["p_window"] = window_start(config.assignment, at)
-    if member.last_turn is not None:
-        params["p_seen"] = member.last_turn
     changed = placement.changed() if placement is not None and postgres else None
     if placement is not None and changed is not None:
         statement = _placing_statement(
             mode=mode,
             burst=burst,
-            first_turn=member.last_turn is None,
             skip_locked=skip_locked,
             changed=changed,
         )
@@ -376,7 +380,6 @@ async def claim(
         postgres=postgres,
         mode=mode,
         burst=burst,
-        first_turn=member.last_turn is None,
         skip_locked=skip_locked,
     )
     result = await session.execute(

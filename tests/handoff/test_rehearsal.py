@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col
 
 from handoff.flows import perform_handoff, rehearse_handoff
-from handoff.models import Rep
+from handoff.models import Rep, RepQueue
 from handoff.policy import viewer_of
 from orchestrator.channels.whatsapp.inbound import ContactRef
 from orchestrator.conversations import current_conversation, upsert_contact
@@ -117,6 +117,28 @@ async def test_after_the_rehearsal_a_process_first_handoff_compiles_none_of_its_
         assert await _first_handoff_compiles(rehearsed, h, "12025550112", rehearse=True) == 0
     finally:
         await cold.dispose()
+        await rehearsed.dispose()
+
+
+async def test_after_the_rehearsal_a_handoff_to_a_rep_assigned_before_compiles_none_of_its_statements(
+    db_h: TestHarness,
+) -> None:
+    # The rehearsal's rep is new (never assigned); in a running team the next rep has been: the claim
+    # that checks the turn it read must be the statement the rehearsal compiled, not another.
+    h = db_h
+    url = str(h.service.settings.database_url)
+    earlier, rehearsed = make_engine(url), make_engine(url)
+    try:
+        for n in range(3):  # each of Support's three reps assigned once, by another process
+            await _first_handoff_compiles(earlier, h, f"1202555012{n}", rehearse=False)
+        async with h.service.sessions() as session:
+            turns = (
+                await session.execute(select(col(RepQueue.last_turn)).where(col(RepQueue.queue) == "support"))
+            ).scalars()
+            assert None not in set(turns)
+        assert await _first_handoff_compiles(rehearsed, h, "12025550129", rehearse=True) == 0
+    finally:
+        await earlier.dispose()
         await rehearsed.dispose()
 
 
