@@ -17,6 +17,7 @@ Everything here is deterministic and dependency-free (stdlib only):
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -441,6 +442,11 @@ class _Slot:
         return False
 
 
+# The lexicons' phrases share their word slots ("my", "a person/human"): about 14,000 slots, 5,000
+# of them different. One object for each, and one string for each word, kept by every process.
+_SLOTS: dict[tuple[frozenset[str], tuple[str, ...]], _Slot] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Phrase:
     """One compiled alternative of a lexicon entry: ``"cancel* my subscription/account"``."""
@@ -455,9 +461,9 @@ class Phrase:
         slots: list[_Slot] = []
         for part in source.split():
             choices = [lexicon.SHORTHAND.get(c, c) for c in (fold(c) for c in part.split("/") if c)]
-            exact = frozenset(c for c in choices if not c.endswith("*"))
-            prefixes = tuple(c[:-1] for c in choices if c.endswith("*"))
-            slots.append(_Slot(exact, prefixes))
+            exact = frozenset(sys.intern(c) for c in choices if not c.endswith("*"))
+            prefixes = tuple(sys.intern(c[:-1]) for c in choices if c.endswith("*"))
+            slots.append(_SLOTS.setdefault((exact, prefixes), _Slot(exact, prefixes)))
         return cls(source, tuple(slots), weight, tag)
 
 
