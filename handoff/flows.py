@@ -195,8 +195,10 @@ async def rehearse_handoff(
             session.add_all([rep, RepQueue(rep_id=rep.id, queue=queue), contact])
             await session.flush()
             assert contact.id is not None
+            # As a conversation the bot has talked in: its language known, so the handoff writes
+            # the columns a real one writes (the statement the rehearsal compiles is theirs).
             conversation = Conversation(
-                contact_id=contact.id, owner=Owner.BOT, created_at=at, updated_at=at, turns=1
+                contact_id=contact.id, owner=Owner.BOT, language="en", created_at=at, updated_at=at, turns=1
             )
             session.add(conversation)
             await session.flush()

@@ -108,15 +108,21 @@ async def read_members(
     return members, backlog
 
 
+_REPQUEUE = RepQueue.__table__.c  # type: ignore[attr-defined]
+
+
 def _claim_parts(
     *, postgres: bool, mode: Mode, burst: Burst
 ) -> tuple[dict[str, Any], list[ColumnElement[bool]], ColumnElement[bool]]:
     """What a claim sets on the membership (the round-robin cursor and the pacing window), what makes
     the rep eligible, and the check that nobody assigned them since they were read."""
+    # SQLite's next turn reads the table's column, not the mapped attribute: a subquery of the
+    # attribute is changed in place by the statement's first ORM compilation (its compile options),
+    # so its second execution would be compiled again, after the startup rehearsal's first.
     turn: Any = (
         func.nextval(TURN_SEQUENCE)
         if postgres
-        else select(func.coalesce(func.max(col(RepQueue.last_turn)), 0) + 1).scalar_subquery()
+        else select(func.coalesce(func.max(_REPQUEUE.last_turn), 0) + 1).scalar_subquery()
     )
     # Parameter names differ from column names: an UPDATE would otherwise SET columns named alike.
     cursor: dict[str, Any] = {

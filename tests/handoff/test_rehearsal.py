@@ -80,6 +80,8 @@ async def _first_handoff_compiles(engine: AsyncEngine, h: TestHarness, wa_id: st
         conversation = await current_conversation(session, contact=contact, at=at, referral=None)
         locked = await session.get(Conversation, conversation.id, with_for_update=True)
         assert locked is not None
+        locked.language = "en"  # as the bot's first turn finds it
+        await session.flush()
         event.listen(engine.sync_engine, "before_cursor_execute", record)
         try:
             await perform_handoff(
@@ -140,6 +142,42 @@ async def test_after_the_rehearsal_a_handoff_to_a_rep_assigned_before_compiles_n
     finally:
         await earlier.dispose()
         await rehearsed.dispose()
+
+
+async def test_after_the_rehearsal_a_customer_handed_off_by_a_bot_turn_compiles_nothing_new(
+    db_h: TestHarness,
+) -> None:
+    # A process that has answered a few messages and rehearsed: the first customer it hands to a
+    # person (a conversation the bot has talked in, its language known) runs compiled statements
+    # only. On SQLite the rehearsal once left two to compile: the conversation's update (the
+    # rehearsal's also set the language) and the round-robin cursor's (its subquery recompiled at
+    # the statement's second use).
+    h = db_h
+    await rehearse_handoff(h.service.sessions, config=h.service.config, at=h.clock.now())
+    await say(h, text("12025550131", "Hello", h.clock.now()))
+    await say(h, text("12025550131", "What are your opening hours?", h.clock.now()))
+    await say(h, text("12025550132", "Hello", h.clock.now()))
+    compiled: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if context is not None and context.cache_hit is default.CACHE_MISS:
+            compiled.append(statement)
+
+    engine = h.service.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        replies = await say(h, text("12025550132", "I want to talk to a person please", h.clock.now()))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    async with h.service.sessions() as session:
+        handed = (
+            (await session.execute(select(Conversation).where(col(Conversation.owner) == Owner.HUMAN)))
+            .scalars()
+            .one()
+        )
+    assert replies, "the customer is told a person takes over"
+    assert handed.assignee_id is not None
+    assert compiled == []
 
 
 async def test_the_rehearsal_stays_in_its_own_queue_whatever_the_routing_rules_say(db_h: TestHarness) -> None:
