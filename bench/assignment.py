@@ -134,6 +134,7 @@ async def setup(
                 {
                     "contact_id": cid,
                     "owner": Owner.BOT,
+                    "language": "en",  # as the bot's turns leave a conversation they hand off
                     "created_at": now,
                     "updated_at": now,
                     "turns": 1,
