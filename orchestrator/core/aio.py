@@ -105,9 +105,9 @@ class Foreground:
                 self._release_next()
 
     async def yield_to(self, *, max_wait_s: float | None = None) -> None:
-        """Return at once when nothing is being served and no step waits; else once this step's
-        turn comes, or after `max_wait_s` (this step's own bound, if given: a step that is overdue
-        waits less)."""
+        """Return at once when nothing is being served and no step waits (or has been let go and
+        not run on yet); else once this step's turn comes, or after `max_wait_s` (this step's own
+        bound, if given: a step that is overdue waits less)."""
         # A step let go resumes on a later pass of the loop: one arriving meanwhile queues behind
         # it rather than overtaking it (its conversation would take the turn slot first).
         if not self._busy and not self._waiters and not self._unresumed:
