@@ -95,6 +95,8 @@ class MetricsReport(BaseModel):
     pipeline: PipelineMetrics
     # Processes with a background loop by role, live or silent (`orchestrator.core.heartbeat`).
     processes: dict[str, dict[str, int]] = {}
+    # The live ones' longest event-loop delay over their last heartbeat interval: (role, id, seconds).
+    loop_lags: list[tuple[str, str, float]] = []
 
 
 def _seconds(session: AsyncSession, end: Any, start: Any) -> ColumnElement[float]:
@@ -265,19 +267,24 @@ async def metrics_report(
         timers_pending=int(timers_pending or 0),
         timers_overdue=int(timers_overdue or 0),
         pipeline=await pipeline_metrics(session, at=at),
-        processes=await process_counts(session, at=at),
+        **await process_counts(session, at=at),
     )
 
 
-async def process_counts(session: AsyncSession, *, at: datetime) -> dict[str, dict[str, int]]:
+async def process_counts(session: AsyncSession, *, at: datetime) -> dict[str, Any]:
     """Processes with a background loop, by role (`worker`, `api`): how many beat in time (`live`)
-    and how many went silent (died without stopping, or hang). Both roles are always listed."""
+    and how many went silent (died without stopping, or hang), both roles always listed
+    (`processes`); and how late each live one's event loop ran (`loop_lags`)."""
     counts = {role: {"live": 0, "silent": 0} for role in ("worker", "api")}
+    lags: list[tuple[str, str, float]] = []
     beats, at = await heartbeat.processes(session, at=at)
     for beat in beats:
+        live = heartbeat.is_live(beat, at=at)
         counts.setdefault(beat.role, {"live": 0, "silent": 0})
-        counts[beat.role]["live" if heartbeat.is_live(beat, at=at) else "silent"] += 1
-    return counts
+        counts[beat.role]["live" if live else "silent"] += 1
+        if live and beat.loop_lag_s is not None:
+            lags.append((beat.role, beat.id, beat.loop_lag_s))
+    return {"processes": counts, "loop_lags": lags}
 
 
 def _age(at: datetime, since: datetime | None) -> float:
@@ -495,6 +502,15 @@ def prometheus_families(report: MetricsReport) -> list[Metric]:
         for state, count in sorted(states.items()):
             processes.add_metric([role, state], count)
     families.append(processes)
+    lags = GaugeMetricFamily(
+        "handoff_process_loop_lag_seconds",
+        "The longest a live process's event loop ran late over its last heartbeat interval (work "
+        "holding the loop delays every request and turn of that process by as much)",
+        labels=["role", "process"],
+    )
+    for role, process, seconds in sorted(report.loop_lags):
+        lags.add_metric([role, process], seconds)
+    families.append(lags)
     return families
 
 

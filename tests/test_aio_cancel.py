@@ -1,13 +1,16 @@
 """Background loops stop when cancelled even when unwinding raised an error in place of the
 cancellation (`orchestrator.core.aio`): a rollback on a connection whose query the cancellation
 interrupted fails, and a loop that handles its work's errors would otherwise go on, with the
-process's shutdown waiting for it without end."""
+process's shutdown waiting for it without end. And how late the loop runs is measured (`LoopLag`)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
-from orchestrator.core.aio import being_cancelled, cancel_and_wait, finish_or_cancel
+from structlog.testing import capture_logs
+
+from orchestrator.core.aio import LoopLag, being_cancelled, cancel_and_wait, finish_or_cancel
 
 
 async def _work_whose_clean_up_fails() -> None:
@@ -83,3 +86,21 @@ async def test_finish_or_cancel_lets_a_pass_finish_within_the_bound_and_cancels_
     assert committed == ["short"]
     assert not short.cancelled()
     assert overrun.cancelled()
+
+
+async def test_loop_lag_measures_how_long_the_loop_was_held_and_starts_over_once_taken() -> None:
+    lag = LoopLag(every_s=0.01, warn_after_s=0.2)
+    stop = asyncio.Event()
+    measuring = asyncio.create_task(lag.run(until=stop))
+    await asyncio.sleep(0.05)
+    with capture_logs() as logs:
+        time.sleep(0.3)  # noqa: ASYNC251 (a synchronous call holds the loop)
+        await asyncio.sleep(0.05)
+    held = lag.take_max()
+    await asyncio.sleep(0.05)
+    after = lag.take_max()
+    stop.set()
+    await asyncio.wait_for(measuring, timeout=1)
+    assert held >= 0.25
+    assert after < held, "taken: it starts over"
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["event_loop_lagged"]

@@ -5,6 +5,7 @@ itself, and retention forgets the silent ones after a day."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -133,3 +134,52 @@ async def test_a_long_background_pass_does_not_stop_the_beats(
                 (row,) = (await session.execute(select(ProcessBeat))).scalars()
             beats.append(row.beat_at)
     assert beats[0] < beats[1] < beats[2], beats
+
+
+async def test_a_process_beats_how_long_its_event_loop_was_held(sqlite_url: str) -> None:
+    settings = Settings(
+        database_url=sqlite_url,
+        run_background=True,
+        timer_interval_s=0.2,
+        whatsapp_api_url="http://graph.invalid",
+    )
+    async with Service.running(settings, migrate=False) as service:
+        await asyncio.sleep(0.3)
+        time.sleep(0.4)  # noqa: ASYNC251 (a synchronous call holds the loop)
+        written: list[float | None] = []  # each beat's figure, as the row changes
+        beat_at = None
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            async with service.sessions() as session:
+                (row,) = (await session.execute(select(ProcessBeat))).scalars()
+            if row.beat_at != beat_at:
+                written.append(row.loop_lag_s)
+                beat_at = row.beat_at
+            if len(written) >= 4:
+                break
+    assert any(lag is not None and lag >= 0.35 for lag in written), written
+    assert written[-1] is not None
+    assert written[-1] < 0.35, f"each beat writes its own interval's: {written}"
+
+
+async def test_admins_see_each_live_process_loop_lag_in_metrics_and_the_process_list(h: TestHarness) -> None:
+    started = h.clock.now()
+    await heartbeat.beat(
+        h.service.sessions, _me("box-a", 11), started_at=started, at=started, loop_lag_s=0.012
+    )
+    await heartbeat.beat(h.service.sessions, _me("box-b", 12), started_at=started, at=started, loop_lag_s=2.5)
+    h.clock.advance(seconds=12)
+    await heartbeat.beat(
+        h.service.sessions, _me("box-a", 11), started_at=started, at=h.clock.now(), loop_lag_s=0.034
+    )
+    h.clock.advance(seconds=6)  # box-b silent: its last figure is not a live process's
+    response = await h.http.get("/metrics")
+    lags = {
+        (s.labels["role"], s.labels["process"]): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+        if s.name == "handoff_process_loop_lag_seconds"
+    }
+    assert lags == {("worker", "box-a/11"): 0.034}
+    listed = await h.http.get("/api/admin/processes", headers=bearer("admin"))
+    assert {p["id"]: p["loop_lag_s"] for p in listed.json()} == {"box-a/11": 0.034, "box-b/12": 2.5}

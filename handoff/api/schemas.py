@@ -330,6 +330,10 @@ class ProcessOut(BaseModel):
     interval_s: float = Field(description="seconds between its heartbeats")
     started_at: datetime
     beat_at: datetime
+    loop_lag_s: float | None = Field(
+        default=None,
+        description="the longest its event loop ran late over the interval before its last beat, seconds",
+    )
     state: Literal["live", "silent"]
 
 

@@ -64,6 +64,36 @@ async def sleep_until(deadline: float) -> None:
         timer.cancel()
 
 
+class LoopLag:
+    """How late the event loop runs what is due. A task of its own (`run`) sleeps `every_s` at a
+    time and measures how much later than asked it woke: work that holds the loop (a long
+    computation, a synchronous call) delays every request and turn of the process by as much.
+    `take_max` returns the longest delay since it was last called and starts over (the heartbeat
+    writes it, once an interval); a single delay of `warn_after_s` or more is logged when it ends
+    (`event_loop_lagged`), long before the parent of forked processes takes a silent loop for a
+    hung one (`HANDOFF_PROCESS_HANG_S`)."""
+
+    def __init__(self, *, every_s: float = 0.1, warn_after_s: float = 1.0) -> None:
+        self.every_s = every_s
+        self.warn_after_s = warn_after_s
+        self._max = 0.0
+
+    async def run(self, *, until: asyncio.Event | None = None) -> None:
+        """Measure until `until` is set (within `every_s`), or until cancelled."""
+        loop = asyncio.get_running_loop()
+        while until is None or not until.is_set():
+            due = loop.time() + self.every_s
+            await asyncio.sleep(self.every_s)
+            late = max(0.0, loop.time() - due)
+            self._max = max(self._max, late)
+            if late >= self.warn_after_s:
+                log.warning("event_loop_lagged", seconds=round(late, 3))
+
+    def take_max(self) -> float:
+        longest, self._max = self._max, 0.0
+        return longest
+
+
 class Foreground:
     """Acknowledgements before background work, in one process. Requests that a caller waits on
     (a webhook delivery, which Meta retries when it is slow) are counted while they run

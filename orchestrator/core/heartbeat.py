@@ -69,10 +69,15 @@ async def database_now(session: AsyncSession, *, fallback: datetime) -> datetime
 
 
 async def beat(
-    sessions: async_sessionmaker[AsyncSession], me: Me, *, started_at: datetime, at: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    me: Me,
+    *,
+    started_at: datetime,
+    at: datetime,
+    loop_lag_s: float | None = None,
 ) -> None:
     """Write this process's heartbeat (its row, created at the first beat), at the database's time
-    on PostgreSQL (`database_now`)."""
+    on PostgreSQL (`database_now`), with how late its event loop ran since the last one."""
     async with sessions() as session, session.begin():
         now: Any = func.now() if session.get_bind().dialect.name == "postgresql" else at
         insert = insert_for(session)(ProcessBeat).values(
@@ -84,10 +89,12 @@ async def beat(
             interval_s=me.interval_s,
             started_at=started_at,
             beat_at=now,
+            loop_lag_s=loop_lag_s,
         )
         await session.execute(
             insert.on_conflict_do_update(
-                index_elements=["id"], set_={"beat_at": now, "interval_s": me.interval_s}
+                index_elements=["id"],
+                set_={"beat_at": now, "interval_s": me.interval_s, "loop_lag_s": loop_lag_s},
             )
         )
 

@@ -207,3 +207,5 @@ class ProcessBeat(SQLModel, table=True):
     interval_s: float
     started_at: datetime = ts()
     beat_at: datetime = ts()
+    # The longest its event loop ran late over the interval before the beat (`core.aio.LoopLag`).
+    loop_lag_s: float | None = None

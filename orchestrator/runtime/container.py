@@ -29,7 +29,7 @@ from handoff.notify import NotificationHub, WebhookSender, install
 from handoff.reps import keep_demo_reps_present, seed_reps
 from orchestrator.channels.whatsapp.client import GraphClient
 from orchestrator.core import heartbeat
-from orchestrator.core.aio import being_cancelled, finish_or_cancel
+from orchestrator.core.aio import LoopLag, being_cancelled, finish_or_cancel
 from orchestrator.core.clock import Clock, SystemClock
 from orchestrator.core.config import AppConfig, load_config
 from orchestrator.core.db import database_unavailable, make_engine, make_sessionmaker
@@ -77,6 +77,7 @@ class Service:
     pruned_at: float | None = None  # monotonic time of the last retention pass
     me: Me | None = None  # this process, as its heartbeat names it (a process with a background loop)
     started_at: datetime | None = None
+    loop_lag: LoopLag | None = None  # how late the event loop runs, written with each heartbeat
     stopping: asyncio.Event = field(default_factory=asyncio.Event)  # the background loop's last pass
 
     @classmethod
@@ -195,6 +196,10 @@ class Service:
                     )
                     service.started_at = clock.now()
                     service.background.append(asyncio.create_task(service._background_loop()))
+                    service.loop_lag = LoopLag()
+                    service.background.append(
+                        asyncio.create_task(service.loop_lag.run(until=service.stopping))
+                    )
                     service.background.append(asyncio.create_task(service._heartbeat_loop()))
                 if settings.is_postgres and settings.run_turns:
                     # Deliveries stored by acknowledge-only API processes (`HANDOFF_RUN_TURNS=false`).
@@ -342,7 +347,13 @@ class Service:
 
     async def _beat(self) -> None:
         if self.me is not None and self.started_at is not None:
-            await heartbeat.beat(self.sessions, self.me, started_at=self.started_at, at=self.clock.now())
+            await heartbeat.beat(
+                self.sessions,
+                self.me,
+                started_at=self.started_at,
+                at=self.clock.now(),
+                loop_lag_s=round(self.loop_lag.take_max(), 4) if self.loop_lag is not None else None,
+            )
 
     async def _forget_me(self) -> None:
         if self.me is None:
