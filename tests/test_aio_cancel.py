@@ -104,3 +104,13 @@ async def test_loop_lag_measures_how_long_the_loop_was_held_and_starts_over_once
     assert held >= 0.25
     assert after < held, "taken: it starts over"
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["event_loop_lagged"]
+
+
+async def test_loop_lag_ends_as_soon_as_its_process_stops_not_at_its_next_wake_up() -> None:
+    lag = LoopLag(every_s=30)
+    stop = asyncio.Event()
+    measuring = asyncio.create_task(lag.run(until=stop))
+    await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(measuring, timeout=1)
+    assert lag.take_max() == 0.0

@@ -79,11 +79,15 @@ class LoopLag:
         self._max = 0.0
 
     async def run(self, *, until: asyncio.Event | None = None) -> None:
-        """Measure until `until` is set (within `every_s`), or until cancelled."""
+        """Measure until `until` is set (returning at once then: a stopping process does not wait
+        for the next wake-up), or until cancelled."""
         loop = asyncio.get_running_loop()
-        while until is None or not until.is_set():
+        stop = until or asyncio.Event()
+        while not stop.is_set():
             due = loop.time() + self.every_s
-            await asyncio.sleep(self.every_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(due):
+                    await stop.wait()
             late = max(0.0, loop.time() - due)
             self._max = max(self._max, late)
             if late >= self.warn_after_s:
