@@ -4,6 +4,8 @@ no row in any table, no event on any stream."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -62,6 +64,22 @@ async def test_a_rehearsed_handoff_leaves_no_row_and_publishes_nothing(db_h: Tes
     assert not stream.queue.empty()
 
 
+@contextlib.contextmanager
+def _compiled(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements this engine had to compile (not found in its cache) while the block ran."""
+    compiled: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if context is not None and context.cache_hit is default.CACHE_MISS:
+            compiled.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield compiled
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
 async def _first_handoff_compiles(engine: AsyncEngine, h: TestHarness, wa_id: str, *, rehearse: bool) -> int:
     """Statements of one real handoff (`perform_handoff` and its flush) that this engine had to
     compile, on a conversation created and locked beforehand."""
@@ -69,12 +87,6 @@ async def _first_handoff_compiles(engine: AsyncEngine, h: TestHarness, wa_id: st
     config, at = h.service.config, h.clock.now()
     if rehearse:
         await rehearse_handoff(sessions, config=config, at=at)
-    compiled: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
-        if context is not None and context.cache_hit is default.CACHE_MISS:
-            compiled.append(statement)
-
     async with sessions() as session, session.begin():
         contact = await upsert_contact(session, ref=ContactRef(wa_id=wa_id, name="Ana"), at=at)
         conversation = await current_conversation(session, contact=contact, at=at, referral=None)
@@ -82,8 +94,7 @@ async def _first_handoff_compiles(engine: AsyncEngine, h: TestHarness, wa_id: st
         assert locked is not None
         locked.language = "en"  # as the bot's first turn finds it
         await session.flush()
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-        try:
+        with _compiled(engine) as compiled:
             await perform_handoff(
                 session,
                 config=config,
@@ -103,8 +114,6 @@ async def _first_handoff_compiles(engine: AsyncEngine, h: TestHarness, wa_id: st
                 at=at,
             )
             await session.flush()
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
     return len(compiled)
 
 
@@ -157,18 +166,8 @@ async def test_after_the_rehearsal_a_customer_handed_off_by_a_bot_turn_compiles_
     await say(h, text("12025550131", "Hello", h.clock.now()))
     await say(h, text("12025550131", "What are your opening hours?", h.clock.now()))
     await say(h, text("12025550132", "Hello", h.clock.now()))
-    compiled: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
-        if context is not None and context.cache_hit is default.CACHE_MISS:
-            compiled.append(statement)
-
-    engine = h.service.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _compiled(h.service.engine) as compiled:
         replies = await say(h, text("12025550132", "I want to talk to a person please", h.clock.now()))
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     async with h.service.sessions() as session:
         handed = (
             (await session.execute(select(Conversation).where(col(Conversation.owner) == Owner.HUMAN)))
