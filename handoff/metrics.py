@@ -259,6 +259,7 @@ async def metrics_report(
     timers_pending, timers_overdue = (
         await session.execute(select(func.count(), _count_if(col(Timer.due_at) <= at)).where(pending))
     ).one()
+    processes, loop_lags = await process_counts(session, at=at)
     return MetricsReport(
         at=at,
         since=since,
@@ -267,14 +268,17 @@ async def metrics_report(
         timers_pending=int(timers_pending or 0),
         timers_overdue=int(timers_overdue or 0),
         pipeline=await pipeline_metrics(session, at=at),
-        **await process_counts(session, at=at),
+        processes=processes,
+        loop_lags=loop_lags,
     )
 
 
-async def process_counts(session: AsyncSession, *, at: datetime) -> dict[str, Any]:
+async def process_counts(
+    session: AsyncSession, *, at: datetime
+) -> tuple[dict[str, dict[str, int]], list[tuple[str, str, float]]]:
     """Processes with a background loop, by role (`worker`, `api`): how many beat in time (`live`)
-    and how many went silent (died without stopping, or hang), both roles always listed
-    (`processes`); and how late each live one's event loop ran (`loop_lags`)."""
+    and how many went silent (died without stopping, or hang), both roles always listed; and how
+    late each live one's event loop ran, as (role, id, seconds)."""
     counts = {role: {"live": 0, "silent": 0} for role in ("worker", "api")}
     lags: list[tuple[str, str, float]] = []
     beats, at = await heartbeat.processes(session, at=at)
@@ -284,7 +288,7 @@ async def process_counts(session: AsyncSession, *, at: datetime) -> dict[str, An
         counts[beat.role]["live" if live else "silent"] += 1
         if live and beat.loop_lag_s is not None:
             lags.append((beat.role, beat.id, beat.loop_lag_s))
-    return {"processes": counts, "loop_lags": lags}
+    return counts, lags
 
 
 def _age(at: datetime, since: datetime | None) -> float:
