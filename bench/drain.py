@@ -28,7 +28,8 @@ webhooks it posts, which a real deployment does not carry), `database_cpu_s` (Po
 processes, when the database runs on this machine: `bench.measure.ProcessesCpu`), `cpu_ms_per_turn`
 (worker, acknowledge-only API and database, each per answered customer), `rate`, `statuses`,
 `first_reply_s` (p50, p99, from the start of the posting), `reply_s` (p50, p99, from each customer's
-own post), `errors`, `loadavg`."""
+own post), `errors`, `loop_lag_max_s` (by role, the longest the processes' event loops ran late
+during the run, from their heartbeats: `bench.measure.LoopLagWatch`), `loadavg`."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest import _Connection, _start, _stop, _wait_drained, _wait_healthy
-from bench.measure import ProcessesCpu, process_usage, quantile, require_empty_database
+from bench.measure import LoopLagWatch, ProcessesCpu, process_usage, quantile, require_empty_database
 from orchestrator.channels.whatsapp.signature import compute_signature
 from orchestrator.core.settings import DEV_SECRETS
 from orchestrator.runtime.simulator import build_text_webhook, encode_webhook
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cpu_before = [process_usage(w.pid)[0] for w in turners]
             api_before, bench_before = process_usage(api.pid)[0], time.process_time()
             database = ProcessesCpu("postgres").start() if postgres else None
+            lags = LoopLagWatch(args.database_url).start()
             sent_before = len(fake.sent)
             started = time.perf_counter()
             posted: dict[str, float] = {}
@@ -190,6 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             api_cpu_s = process_usage(api.pid)[0] - api_before
             bench_cpu_s = time.process_time() - bench_before
             database_cpu_s = database.stop() if database is not None else None
+            loop_lag_max_s = lags.stop()
         finally:
             _stop((api, *workers))
     first = [at - started for at in replied.values()]
@@ -222,6 +225,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "first_reply_s": {"p50": round(quantile(first, 0.5), 2), "p99": round(quantile(first, 0.99), 2)},
         "reply_s": {"p50": round(quantile(own, 0.5), 2), "p99": round(quantile(own, 0.99), 2)},
         "errors": errors,
+        "loop_lag_max_s": loop_lag_max_s,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
 

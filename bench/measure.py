@@ -1,6 +1,7 @@
 """What several benchmarks read the same way: a quantile of a sample, a process's CPU time and
-resident memory from `/proc`, the CPU of the local database server's processes, the event loop
-to run on, and whether the database they are given is empty."""
+resident memory from `/proc`, the CPU of the local database server's processes, how late the
+processes' event loops ran (their heartbeats), the event loop to run on, and whether the database
+they are given is empty."""
 
 from __future__ import annotations
 
@@ -110,6 +111,47 @@ class ProcessesCpu:
             pid = int(entry.name)
             self._first.setdefault(pid, cpu)
             self._last[pid] = cpu
+
+
+class LoopLagWatch:
+    """The longest any process's event loop ran late while the watch runs, by role: each heartbeat
+    row holds its process's longest delay over the interval before the beat (`loop_lag_s`), and the
+    rows are read every `every_s`, often enough to see each beat of a few seconds' interval."""
+
+    def __init__(self, database_url: str, *, every_s: float = 0.5) -> None:
+        self.database_url, self.every_s = database_url, every_s
+        self.longest: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="loop-lag-watch", daemon=True)
+
+    def start(self) -> LoopLagWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        return {role: round(seconds, 4) for role, seconds in sorted(self.longest.items())}
+
+    def _run(self) -> None:
+        import sqlalchemy as sa
+
+        from orchestrator.core.db import sync_url
+
+        engine = sa.create_engine(sync_url(self.database_url))
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    with engine.connect() as conn:
+                        rows = conn.execute(
+                            sa.text("SELECT role, loop_lag_s FROM processbeat WHERE loop_lag_s IS NOT NULL")
+                        ).all()
+                except sa.exc.DBAPIError:  # the database busy or away a moment: the next read
+                    continue
+                for role, seconds in rows:
+                    self.longest[role] = max(self.longest.get(role, 0.0), float(seconds))
+        finally:
+            engine.dispose()
 
 
 def _name_and_cpu(stat: str) -> tuple[str, float]:
