@@ -189,3 +189,15 @@ def test_serve_needs_at_least_one_process(capsys: pytest.CaptureFixture[str]) ->
         cli.main(["serve", "--workers", "0"])
     assert exited.value.code == 2
     assert "--workers: needs 1 or more, not 0" in capsys.readouterr().err
+
+
+def test_a_reload_is_checked_against_the_settings_and_the_file_as_they_are_now(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SIGHUP to a process started on its own: what its new start would read is checked first."""
+    assert cli._restart_problem() is None
+    fresh_settings.setenv("HANDOFF_TURN_LEASE_S", "soon")
+    assert "configuration error: HANDOFF_TURN_LEASE_S:" in (cli._restart_problem() or "")
+    fresh_settings.delenv("HANDOFF_TURN_LEASE_S")
+    fresh_settings.setenv("HANDOFF_CONFIG", str(tmp_path / "missing.yaml"))
+    assert "missing.yaml" in (cli._restart_problem() or "")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     import uvicorn
     from fastapi import FastAPI
+    from pydantic import ValidationError
 
     from orchestrator.core.config import AppConfig
     from orchestrator.core.settings import Settings
@@ -48,11 +49,19 @@ def _settings_or_error() -> Settings | None:
     try:
         return get_settings()
     except ValidationError as exc:
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"])
-            name = f"HANDOFF_{where.upper()}: " if where else ""
-            print(f"configuration error: {name}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        for problem in _settings_problems(exc):
+            print(problem, file=sys.stderr)
         return None
+
+
+def _settings_problems(exc: ValidationError) -> list[str]:
+    """One line per setting the environment gives wrong."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        name = f"HANDOFF_{where.upper()}: " if where else ""
+        problems.append(f"configuration error: {name}{error['msg'].removeprefix('Value error, ')}")
+    return problems
 
 
 def startup_problems(settings: Settings, config: AppConfig) -> list[str]:
@@ -101,6 +110,21 @@ def _config_problems(settings: Settings) -> list[str]:
 def _config_problem(settings: Settings) -> str | None:
     """`_config_problems` in one line, None if there are none (a reload's check)."""
     return "; ".join(_config_problems(settings)) or None
+
+
+def _restart_problem() -> str | None:
+    """What would keep a process started on its own from starting again on SIGHUP, in one line (None
+    if nothing): the settings as the environment and the `.env` file give them now, and the
+    configuration file they name."""
+    from pydantic import ValidationError
+
+    from orchestrator.core.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return "; ".join(_settings_problems(exc))
+    return _config_problem(settings)
 
 
 def _database_usable(settings: Settings) -> bool:
@@ -172,7 +196,9 @@ def _serve(args: argparse.Namespace) -> int:
             log_config=None,
             access_log=settings.access_log,
         )
-        sock = config.bind_socket()
+        sock = _listening_socket(config)
+        if sock is None:
+            return 2
         # The app, the server's protocols and, where the API runs turns, the agents: loaded once
         # here and shared by the processes forked below, copy-on-write (`runtime.prefork`). Each
         # process starts its own service in the app's lifespan.
@@ -187,7 +213,7 @@ def _serve(args: argparse.Namespace) -> int:
             stop_within_s=settings.stop_grace_s,
             check=lambda: _config_problem(settings),
         ).run()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
         host=args.host,
         port=args.port,
@@ -195,7 +221,55 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=settings.access_log,
     )
-    return 0
+    return _serve_alone(config)
+
+
+def _serve_alone(config: uvicorn.Config) -> int:
+    """`handoff serve` as one process, until SIGTERM or SIGINT. SIGHUP starts it again in place with
+    the configuration read again, its listening socket kept open meanwhile (`runtime.restart`)."""
+    from orchestrator.runtime.restart import Reload, start_again
+    from orchestrator.runtime.server import Server
+
+    sock = _listening_socket(config)
+    if sock is None:
+        return 2
+    server = Server(config)
+
+    def stop() -> None:
+        server.should_exit = True  # as SIGTERM does: open requests answered, turns finished
+
+    reload = Reload("api", check=_restart_problem, stop=stop)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        reload.listen(loop)
+        try:
+            # uvicorn closes the sockets it serves when it stops: it gets a copy, and the socket
+            # itself stays open for a new start to take over.
+            await server.serve(sockets=[sock.dup()])
+        finally:
+            reload.stop_listening(loop)
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())
+    if reload.asked:
+        start_again(sock)
+    return 0 if server.started else 3  # 3: uvicorn's code for a failed startup
+
+
+def _listening_socket(config: uvicorn.Config) -> socket.socket | None:
+    """The socket `handoff serve` listens on: the one a service manager (systemd's socket
+    activation) or the process's own previous run (a reload) handed it, else bound to `--host` and
+    `--port`. None, said why, if the one handed over cannot be served."""
+    from orchestrator.runtime.restart import ListenError, inherited_socket
+
+    try:
+        sock = inherited_socket() or config.bind_socket()
+    except ListenError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return None
+    sock.set_inheritable(False)  # uvicorn makes it inheritable; a reload hands it over itself
+    return sock
 
 
 def _run_api_process(config: uvicorn.Config, sock: socket.socket) -> int:
@@ -203,11 +277,10 @@ def _run_api_process(config: uvicorn.Config, sock: socket.socket) -> int:
     SIGTERM or SIGINT (then the open responses end and the app's shutdown finishes the turns)."""
     import signal
 
-    import uvicorn
-
     from orchestrator.runtime.prefork import ready, start_beating
+    from orchestrator.runtime.server import Server
 
-    server = uvicorn.Server(config)
+    server = Server(config)
     # uvicorn takes the signals over while it serves; before that (a stop asked for while the
     # process starts) and after it (uvicorn raises the signal again once it has shut down, for the
     # previous handler) they end here, as a graceful stop, instead of killing the process.
@@ -260,7 +333,7 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     _configure_logging(quiet=False)
     if args.processes == 1:
-        return _run_worker(settings)
+        return _run_worker(settings, reload_on_hangup=True)
     from orchestrator.runtime.prefork import Supervisor
 
     _preload_worker()  # shared by the workers, copy-on-write
@@ -287,19 +360,25 @@ def _preload_worker() -> None:
     build_graph(checkpointer=None)  # what compiling a graph imports; each worker compiles its own
 
 
-def _run_worker(settings: Settings) -> int:
-    """One worker process until SIGTERM or SIGINT."""
+def _run_worker(settings: Settings, *, reload_on_hangup: bool = False) -> int:
+    """One worker process until SIGTERM or SIGINT. With `reload_on_hangup` (a worker started on its
+    own, not forked by a parent that reloads), SIGHUP starts it again in place (`runtime.restart`)."""
     import signal
 
     from orchestrator.runtime.container import Service
     from orchestrator.runtime.prefork import ready, start_beating
+    from orchestrator.runtime.restart import Reload, start_again
+
+    stop = asyncio.Event()
+    reload = Reload("worker", check=_restart_problem, stop=stop.set)
 
     async def run() -> None:
         beating = start_beating()  # forked by `--processes N`: the parent replaces a hung worker
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if reload_on_hangup:
+            reload.listen(loop)
         async with Service.running(
             settings.model_copy(update={"run_background": True, "run_turns": True}),
             freeze_heap=True,
@@ -313,11 +392,15 @@ def _run_worker(settings: Settings) -> int:
             ready()  # a reload's new worker: the parent stops the one it replaces
             await stop.wait()
         structlog.get_logger(__name__).info("worker_stopped")
+        if reload_on_hangup:
+            reload.stop_listening(loop)
         if beating is not None:
             beating.cancel()
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(run())
+    if reload.asked:
+        start_again()
     return 0
 
 
