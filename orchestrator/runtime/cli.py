@@ -264,10 +264,16 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket | None:
     from orchestrator.runtime.restart import ListenError, inherited_socket
 
     try:
-        sock = inherited_socket() or config.bind_socket()
+        sock = inherited_socket()
     except ListenError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return None
+    if sock is None:
+        sock = config.bind_socket()  # logs "Uvicorn running on ..."
+    else:
+        name = sock.getsockname()  # (host, port, ...) for TCP, a path for a Unix socket
+        address = f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name)
+        structlog.get_logger(__name__).info("listening_on_inherited_socket", address=address)
     sock.set_inheritable(False)  # uvicorn makes it inheritable; a reload hands it over itself
     return sock
 

@@ -3,11 +3,13 @@ does (the socket at descriptor 3, `LISTEN_PID` the process, `LISTEN_FDS=1`), as 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,11 +40,17 @@ def _activated(sock: socket.socket, count: str, env: dict[str, str], log: Path) 
         )
 
 
+def _events(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
 def test_serve_listens_on_the_socket_a_service_manager_hands_it(sqlite_url: str, tmp_path: Path) -> None:
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
     log = tmp_path / "serve.log"
-    process = _activated(listening, "1", {**os.environ, "HANDOFF_DATABASE_URL": sqlite_url}, log)
+    process = _activated(
+        listening, "1", {**os.environ, "HANDOFF_DATABASE_URL": sqlite_url, "HANDOFF_LOG_JSON": "true"}, log
+    )
     listening.close()  # the service's own copy is the one that listens now
     try:
         _wait_healthy(process, f"http://127.0.0.1:{port}")
@@ -52,12 +60,16 @@ def test_serve_listens_on_the_socket_a_service_manager_hands_it(sqlite_url: str,
         process.wait(timeout=30)
     assert answer.status_code == 200
     assert "Uvicorn running on" not in log.read_text(), "it bound no socket of its own"
+    listening_on = [e for e in _events(log) if e["event"] == "listening_on_inherited_socket"]
+    assert [e["address"] for e in listening_on] == [f"127.0.0.1:{port}"]
 
 
 def test_serve_refuses_more_than_one_socket_handed_to_it(sqlite_url: str, tmp_path: Path) -> None:
     listening = socket.create_server(("127.0.0.1", 0))
     log = tmp_path / "serve.log"
-    process = _activated(listening, "2", {**os.environ, "HANDOFF_DATABASE_URL": sqlite_url}, log)
+    process = _activated(
+        listening, "2", {**os.environ, "HANDOFF_DATABASE_URL": sqlite_url, "HANDOFF_LOG_JSON": "true"}, log
+    )
     listening.close()
     code = process.wait(timeout=60)
     assert code == 2
