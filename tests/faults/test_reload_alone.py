@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,39 @@ class _NewConnections:
         self._thread.join()
 
 
+def _configured(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A configuration file (the default's text, to be edited) and the settings that name it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(default_config_text())
+    return config, {"HANDOFF_CONFIG": str(config), "HANDOFF_LOG_JSON": "true"}
+
+
+async def _reloaded_under_load(
+    pid: int,
+    api: Server,
+    fake: FakeGraphAPI,
+    database_url: str,
+    config: Path,
+    log: Path,
+    started_again: Callable[[], bool],
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, int]:
+    """Posts the deliveries to `api`; a third of the way in, edits `config` and sends `pid` SIGHUP
+    (then `meanwhile`), waits for `started_again` and the load's end; the counts once quiet."""
+    fake.status_webhooks, fake.app_secret = [api.url], SECRET
+    acked: set[str] = set()
+    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
+    load = asyncio.create_task(post_all([api], items, concurrency=8, acked=acked))
+    await _until(lambda: len(acked) >= DELIVERIES // 3, log)
+    _edited_config(config)
+    os.kill(pid, signal.SIGHUP)
+    if meanwhile is not None:
+        await meanwhile()
+    await _until(started_again, log)
+    await load
+    return (await wait_quiet(database_url, fake, acked, within=30)).as_dict()
+
+
 def _check(result: dict[str, int]) -> None:
     assert result["delivered"] == DELIVERIES, "every delivery was retried until answered 200"
     assert result["stored"] == result["delivered"]
@@ -127,32 +161,26 @@ async def test_sighup_starts_a_lone_serve_again_in_place_without_losing_or_refus
     sqlite_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
     fake, graph_url = graph
-    config = tmp_path / "config.yaml"
-    config.write_text(default_config_text())
+    config, env = _configured(tmp_path)
     log = tmp_path / "serve.log"
-    env = {"HANDOFF_CONFIG": str(config), "HANDOFF_LOG_JSON": "true"}
     server = Server(sqlite_url, graph_url, log, env=env)
     await asyncio.to_thread(server.start)
     assert server.process is not None
     pid = server.process.pid
-    fake.status_webhooks, fake.app_secret = [server.url], SECRET
-    acked: set[str] = set()
-    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
+
+    async def more_hangups() -> None:
+        # More SIGHUPs while the process stops, and while its new run starts, are ignored, not
+        # fatal (the new run takes a second to import before it listens).
+        await _until(lambda: _named(log, "api_reload_started"), log)
+        os.kill(pid, signal.SIGHUP)
+        await _until(lambda: _named(log, "process_starting_again"), log)
+        os.kill(pid, signal.SIGHUP)
+
     try:
         with _NewConnections(server.url) as asking:
-            load = asyncio.create_task(post_all([server], items, concurrency=8, acked=acked))
-            await _until(lambda: len(acked) >= DELIVERIES // 3, log)
-            _edited_config(config)
-            os.kill(pid, signal.SIGHUP)
-            await _until(lambda: _named(log, "api_reload_started"), log)
-            # More SIGHUPs while the process stops, and while its new run starts, are ignored, not
-            # fatal (the new run takes a second to import before it listens).
-            os.kill(pid, signal.SIGHUP)
-            await _until(lambda: _named(log, "process_starting_again"), log)
-            os.kill(pid, signal.SIGHUP)
-            await _until(lambda: len(_starts(log)) == 2, log)
-            await load
-            result = (await wait_quiet(sqlite_url, fake, acked, within=30)).as_dict()
+            result = await _reloaded_under_load(
+                pid, server, fake, sqlite_url, config, log, lambda: len(_starts(log)) == 2, more_hangups
+            )
         message_after = await asyncio.to_thread(_handoff_message, server.url)
 
         # A configuration that does not load is refused: the process goes on as it was.
@@ -185,9 +213,7 @@ async def test_sighup_starts_a_lone_worker_again_in_place_and_it_answers_everyth
     postgres_url: str, graph: tuple[FakeGraphAPI, str], tmp_path: Path
 ) -> None:
     fake, graph_url = graph
-    config = tmp_path / "config.yaml"
-    config.write_text(default_config_text())
-    env = {"HANDOFF_CONFIG": str(config), "HANDOFF_LOG_JSON": "true"}
+    config, env = _configured(tmp_path)
     api = acknowledge_only_api(postgres_url, tmp_path / "api.log", env=env)
     log = tmp_path / "worker.log"
     worker = Server(postgres_url, graph_url, log, role="worker", env=env)
@@ -195,17 +221,10 @@ async def test_sighup_starts_a_lone_worker_again_in_place_and_it_answers_everyth
     await asyncio.to_thread(worker.start)
     assert worker.process is not None
     pid = worker.process.pid
-    fake.status_webhooks, fake.app_secret = [api.url], SECRET
-    acked: set[str] = set()
-    items = deliveries(DELIVERIES, senders=SENDERS, at=int(time.time()))
     try:
-        load = asyncio.create_task(post_all([api], items, concurrency=8, acked=acked))
-        await _until(lambda: len(acked) >= DELIVERIES // 3, log)
-        _edited_config(config)
-        os.kill(pid, signal.SIGHUP)
-        await _until(lambda: len(_named(log, "worker_started")) == 2, log)
-        await load
-        result = (await wait_quiet(postgres_url, fake, acked, within=30)).as_dict()
+        result = await _reloaded_under_load(
+            pid, api, fake, postgres_url, config, log, lambda: len(_named(log, "worker_started")) == 2
+        )
 
         config.write_text("queues: [not, a, mapping")
         os.kill(pid, signal.SIGHUP)
