@@ -49,8 +49,7 @@ def inherited_socket() -> socket.socket | None:
     """The listening socket handed to this process (`LISTEN_PID` is this process, `LISTEN_FDS` is
     1), or None. The variables are removed from the environment either way, as systemd advises, so
     that no process started from this one takes them for its own."""
-    pid, count = (os.environ.pop(name, None) for name in _LISTEN_VARIABLES[:2])
-    os.environ.pop("LISTEN_FDNAMES", None)
+    pid, count, _names = (os.environ.pop(name, None) for name in _LISTEN_VARIABLES)
     if pid is None or count is None or pid != str(os.getpid()):
         return None  # none, or meant for another process
     if count != "1":
@@ -106,7 +105,9 @@ def start_again(listening: socket.socket | None = None) -> NoReturn:
         if listening.fileno() == FIRST_LISTEN_FD:
             os.set_inheritable(FIRST_LISTEN_FD, True)
         else:
-            os.dup2(listening.fileno(), FIRST_LISTEN_FD)  # inheritable; every other descriptor is not
+            # The copy is inheritable; Python opens every other descriptor non-inheritable, and the
+            # stopped run has closed its connections and files.
+            os.dup2(listening.fileno(), FIRST_LISTEN_FD)
         env.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
     log.info("process_starting_again", pid=os.getpid())
     sys.stdout.flush()
