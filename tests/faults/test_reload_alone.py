@@ -23,19 +23,15 @@ import pytest
 from orchestrator.core.config import default_config_text
 from tests.fakes.graph import FakeGraphAPI
 from tests.faults.processes import SECRET, Server, acknowledge_only_api, deliveries, post_all, wait_quiet
+from tests.processes.serving import english_handoff_message, handoff_message, json_events
 
 DELIVERIES = 120
 SENDERS = 30
 EDITED = "Thanks! ${rep_name} of ${queue_name} takes it from here."
 
 
-def _events(log: Path) -> list[dict[str, Any]]:
-    """The JSON lines of the log (uvicorn's and the service's), in order."""
-    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-
-
 def _named(log: Path, event: str) -> list[dict[str, Any]]:
-    return [e for e in _events(log) if e["event"] == event]
+    return [e for e in json_events(log) if e["event"] == event]
 
 
 def _starts(log: Path) -> list[str]:
@@ -44,7 +40,7 @@ def _starts(log: Path) -> list[str]:
 
 
 def _starts_logged(log: Path) -> list[dict[str, Any]]:
-    return [e for e in _events(log) if e["event"].startswith("Started server process")]
+    return [e for e in json_events(log) if e["event"].startswith("Started server process")]
 
 
 def _at(event: dict[str, Any]) -> float:
@@ -63,19 +59,10 @@ def _tail(log: Path) -> str:
     return log.read_text()[-3000:]
 
 
-def _handoff_message(url: str) -> str:
-    response = httpx.get(f"{url}/api/admin/config", headers={"Authorization": "Bearer demo-admin"})
-    response.raise_for_status()
-    return str(response.json()["messages"]["handoff_assigned"]["en"])
-
-
 def _edited_config(path: Path) -> None:
     """The default configuration with the English hand-off message replaced by `EDITED`."""
     original = default_config_text()
-    line = next(
-        line for line in original.splitlines() if line.strip().startswith("en: \"Thanks! I've passed")
-    )
-    path.write_text(original.replace(line.split('"')[1], EDITED, 1))
+    path.write_text(original.replace(english_handoff_message(original), EDITED, 1))
 
 
 class _NewConnections:
@@ -181,14 +168,14 @@ async def test_sighup_starts_a_lone_serve_again_in_place_without_losing_or_refus
             result = await _reloaded_under_load(
                 pid, server, fake, sqlite_url, config, log, lambda: len(_starts(log)) == 2, more_hangups
             )
-        message_after = await asyncio.to_thread(_handoff_message, server.url)
+        message_after = await asyncio.to_thread(handoff_message, server.url)
 
         # A configuration that does not load is refused: the process goes on as it was.
         config.write_text("queues: [not, a, mapping")
         os.kill(pid, signal.SIGHUP)
         await _until(lambda: _named(log, "api_reload_refused"), log)
         still = (await asyncio.to_thread(httpx.get, f"{server.url}/healthz")).status_code
-        message_kept = await asyncio.to_thread(_handoff_message, server.url)
+        message_kept = await asyncio.to_thread(handoff_message, server.url)
     finally:
         server.stop()
     print("\nreload counts:", json.dumps(result), "new connections:", asking.answered)

@@ -17,7 +17,7 @@ import pytest
 
 from orchestrator.core.config import default_config_text
 from tests.faults.processes import alive, children
-from tests.processes.serving import serving
+from tests.processes.serving import english_handoff_message, handoff_message, serving
 
 pytestmark = pytest.mark.postgres
 
@@ -133,14 +133,6 @@ def _children_when(parent: int, count: int, *, besides: int | None = None) -> se
         time.sleep(0.1)
 
 
-def _handoff_message(url: str) -> str:
-    """The English hand-off message in force in the process a new connection reaches."""
-    with httpx.Client() as client:
-        response = client.get(f"{url}/api/admin/config", headers={"Authorization": "Bearer demo-admin"})
-    response.raise_for_status()
-    return str(response.json()["messages"]["handoff_assigned"]["en"])
-
-
 def test_sighup_replaces_the_processes_one_at_a_time_with_the_edited_configuration(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -179,14 +171,14 @@ def test_sighup_replaces_the_processes_one_at_a_time_with_the_edited_configurati
         asking.start()
         try:
             edited = "Thanks! ${rep_name} of ${queue_name} takes it from here."
-            config.write_text(original.replace(_english_handoff_message(original), edited, 1))
+            config.write_text(original.replace(english_handoff_message(original), edited, 1))
             os.kill(parent, signal.SIGHUP)
             deadline = time.monotonic() + 60  # a bound on the reload, not a speed assertion
             while '"api_reload_finished"' not in log.read_text():
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
                 time.sleep(0.1)
             after = _children_when(parent, PROCESSES, besides=min(before))
-            seen = {_handoff_message(url) for _ in range(CALLS)}
+            seen = {handoff_message(url) for _ in range(CALLS)}
             # A configuration that does not load is refused in the parent: nothing is replaced.
             config.write_text("queues: [not, a, mapping")
             os.kill(parent, signal.SIGHUP)
@@ -212,10 +204,3 @@ def test_sighup_replaces_the_processes_one_at_a_time_with_the_edited_configurati
     assert not any(e["event"] == "api_process_exited" for e in events)
     refused = [e for e in events if e["event"] == "api_reload_refused"]
     assert "not valid YAML" in refused[0]["error"]
-
-
-def _english_handoff_message(config_text: str) -> str:
-    line = next(
-        line for line in config_text.splitlines() if line.strip().startswith("en: \"Thanks! I've passed")
-    )
-    return line.split('"')[1]

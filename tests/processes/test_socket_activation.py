@@ -3,17 +3,16 @@ does (the socket at descriptor 3, `LISTEN_PID` the process, `LISTEN_FDS=1`), as 
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from tests.fakes.servers import free_port
+from tests.processes.serving import json_events
 from tests.processes.test_worker import _wait_healthy
 
 # What a service manager does in the process it forked, before it starts the service: the socket
@@ -40,10 +39,6 @@ def _activated(sock: socket.socket, count: str, env: dict[str, str], log: Path) 
         )
 
 
-def _events(log: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-
-
 def test_serve_listens_on_the_socket_a_service_manager_hands_it(sqlite_url: str, tmp_path: Path) -> None:
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
@@ -60,7 +55,7 @@ def test_serve_listens_on_the_socket_a_service_manager_hands_it(sqlite_url: str,
         process.wait(timeout=30)
     assert answer.status_code == 200
     assert "Uvicorn running on" not in log.read_text(), "it bound no socket of its own"
-    listening_on = [e for e in _events(log) if e["event"] == "listening_on_inherited_socket"]
+    listening_on = [e for e in json_events(log) if e["event"] == "listening_on_inherited_socket"]
     assert [e["address"] for e in listening_on] == [f"127.0.0.1:{port}"]
 
 
