@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from orchestrator.core.config import load_config
-from orchestrator.core.settings import Settings, get_settings
+from orchestrator.core.settings import Settings, get_settings, use_settings
 from orchestrator.core.tables import Contact, Message
 from orchestrator.runtime import cli
 from orchestrator.runtime.app import create_app
@@ -22,9 +22,9 @@ from tests.fakes.servers import serve_in_loop
 
 @pytest.fixture
 def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    get_settings.cache_clear()
+    use_settings(None)
     yield monkeypatch
-    get_settings.cache_clear()
+    use_settings(None)
 
 
 def test_serve_refuses_the_public_development_secrets_and_the_demo_accounts(
@@ -201,3 +201,23 @@ def test_a_reload_is_checked_against_the_settings_and_the_file_as_they_are_now(
     fresh_settings.delenv("HANDOFF_TURN_LEASE_S")
     fresh_settings.setenv("HANDOFF_CONFIG", str(tmp_path / "missing.yaml"))
     assert "missing.yaml" in (cli._restart_problem() or "")
+
+
+def test_a_fleet_reload_hands_the_settings_it_checked_to_the_processes_it_forks_next(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SIGHUP to the parent of a fleet: the settings that pass become `get_settings()`'s, those that
+    do not (or that move the fleet to another database) leave it as it was."""
+    started = get_settings()
+    fresh_settings.setenv("HANDOFF_TURN_LEASE_S", "45")
+    assert cli._fleet_reload_problem(started) is None
+    assert get_settings().turn_lease_s == 45
+    fresh_settings.setenv("HANDOFF_TURN_LEASE_S", "soon")
+    assert "HANDOFF_TURN_LEASE_S" in (cli._fleet_reload_problem(started) or "")
+    fresh_settings.setenv("HANDOFF_TURN_LEASE_S", "50")
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    assert "HANDOFF_DATABASE_URL has changed" in (cli._fleet_reload_problem(started) or "")
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", started.database_url)
+    fresh_settings.setenv("HANDOFF_CONFIG", str(tmp_path / "missing.yaml"))
+    assert "missing.yaml" in (cli._fleet_reload_problem(started) or "")
+    assert get_settings().turn_lease_s == 45

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from orchestrator.core.config import ConfigError, default_config_text, load_config, parse_config
-from orchestrator.core.settings import Settings, get_settings
+from orchestrator.core.settings import Settings, use_settings
 from orchestrator.runtime import cli
 
 
@@ -153,11 +153,11 @@ def test_serve_stops_before_binding_when_the_config_is_bad(
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     monkeypatch.setenv("HANDOFF_CONFIG", str(path))
-    get_settings.cache_clear()
+    use_settings(None)
     try:
         assert cli.main(["serve", "--port", "0"]) == 2
     finally:
-        get_settings.cache_clear()
+        use_settings(None)
     assert "routing.fallback: unknown queue 'nowhere'" in capsys.readouterr().err
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.core.settings import Settings, get_settings
+from orchestrator.core.settings import Settings, use_settings
 from orchestrator.runtime import cli
 from orchestrator.runtime.settings_reference import env_example, reference_markdown
 
@@ -21,9 +21,9 @@ REGENERATE = (
 
 @pytest.fixture
 def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    get_settings.cache_clear()
+    use_settings(None)
     yield monkeypatch
-    get_settings.cache_clear()
+    use_settings(None)
 
 
 def test_every_setting_says_what_it_does() -> None:

@@ -1,13 +1,13 @@
 """Service settings: one `Settings` read from the environment (and `.env`), validated at start.
 
-Names follow the configuration contract in DESIGN.md. `get_settings()` is cached; tests build their own
-`Settings(...)` and hand it to `create_app(settings=...)` instead of patching the environment.
+Names follow the configuration contract in DESIGN.md. `get_settings()` reads them once a process (a
+fleet's reload replaces them with `use_settings`); tests build their own `Settings(...)` and hand it
+to `create_app(settings=...)` instead of patching the environment.
 """
 
 from __future__ import annotations
 
 import secrets
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -294,6 +294,18 @@ class Settings(BaseSettings):
         return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
 
 
-@lru_cache
+_current: list[Settings] = []  # the process's settings, once read
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings: read from the environment and `.env` at the first call, then the same
+    object until `use_settings` replaces it."""
+    if not _current:
+        _current.append(Settings())
+    return _current[0]
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make `settings` what `get_settings()` returns from now on (a fleet's reload, once they are
+    checked, for the processes it forks next); None reads them again at the next call."""
+    _current[:] = [] if settings is None else [settings]

@@ -112,19 +112,44 @@ def _config_problem(settings: Settings) -> str | None:
     return "; ".join(_config_problems(settings)) or None
 
 
-def _restart_problem() -> str | None:
-    """What would keep a process started on its own from starting again on SIGHUP, in one line (None
-    if nothing): the settings as the environment and the `.env` file give them now, and the
-    configuration file they name."""
+def _settings_now() -> Settings | str:
+    """The settings as the environment and the `.env` file give them now, or what is wrong with them
+    in one line."""
     from pydantic import ValidationError
 
     from orchestrator.core.settings import Settings
 
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         return "; ".join(_settings_problems(exc))
-    return _config_problem(settings)
+
+
+def _restart_problem() -> str | None:
+    """What would keep a process started on its own from starting again on SIGHUP, in one line (None
+    if nothing): the settings as the environment and the `.env` file give them now, and the
+    configuration file they name."""
+    settings = _settings_now()
+    return settings if isinstance(settings, str) else _config_problem(settings)
+
+
+def _fleet_reload_problem(started: Settings) -> str | None:
+    """A fleet's reload check (SIGHUP to the parent of `serve --workers N` or `worker --processes
+    N`), in one line (None if nothing): the settings as the parent's environment and the `.env` file
+    give them now, and the configuration file they name. Once they pass, they are the settings of
+    the processes forked from then on (`get_settings`). The database stays the one the fleet started
+    on (the parent migrated it and holds the socket and the processes for it)."""
+    from orchestrator.core.settings import use_settings
+
+    settings = _settings_now()
+    if isinstance(settings, str):
+        return settings
+    if settings.database_url != started.database_url:
+        return "HANDOFF_DATABASE_URL has changed: a reload keeps the database; restart to use another"
+    problem = _config_problem(settings)
+    if problem is None:
+        use_settings(settings)
+    return problem
 
 
 def _database_usable(settings: Settings) -> bool:
@@ -207,11 +232,11 @@ def _serve(args: argparse.Namespace) -> int:
             _preload_worker()
         return Supervisor(
             args.workers,
-            lambda: _run_api_process(config, sock),
+            lambda: _run_api_process(config, sock),  # the app's lifespan reads `get_settings()`
             role="api",
             hang_after_s=settings.process_hang_s,
             stop_within_s=settings.stop_grace_s,
-            check=lambda: _config_problem(settings),
+            check=lambda: _fleet_reload_problem(settings),
         ).run()
     config = uvicorn.Config(
         create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
@@ -343,12 +368,14 @@ def _worker(args: argparse.Namespace) -> int:
     from orchestrator.runtime.prefork import Supervisor
 
     _preload_worker()  # shared by the workers, copy-on-write
+    from orchestrator.core.settings import get_settings
+
     return Supervisor(
         args.processes,
-        lambda: _run_worker(settings),
+        lambda: _run_worker(get_settings()),  # as the last reload's check left them
         hang_after_s=settings.process_hang_s,
         stop_within_s=settings.stop_grace_s,
-        check=lambda: _config_problem(settings),
+        check=lambda: _fleet_reload_problem(settings),
     ).run()
 
 

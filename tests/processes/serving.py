@@ -27,14 +27,16 @@ class Serving:
 
 
 @contextmanager
-def serving(tmp_path: Path, env: Mapping[str, str], *args: str) -> Iterator[Serving]:
-    """`handoff serve *args` with `env`, healthy; its log (stdout and stderr) in `tmp_path/serve.log`."""
+def serving(tmp_path: Path, env: Mapping[str, str], *args: str, cwd: Path | None = None) -> Iterator[Serving]:
+    """`handoff serve *args` with `env` (and the `.env` file of `cwd`, if given), healthy; its log
+    (stdout and stderr) in `tmp_path/serve.log`."""
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:  # a file: a pipe nobody reads would block the process once full
         process = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.runtime.cli", "serve", *args, "--port", str(port)],
             env=dict(env),
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -204,3 +204,67 @@ def test_sighup_replaces_the_processes_one_at_a_time_with_the_edited_configurati
     assert not any(e["event"] == "api_process_exited" for e in events)
     refused = [e for e in events if e["event"] == "api_reload_refused"]
     assert "not valid YAML" in refused[0]["error"]
+
+
+def _logged(log: Path, event: str, times: int) -> None:
+    """Wait until `event` is in the JSON log `times` times (a bound on a reload, not a speed check)."""
+    deadline = time.monotonic() + 60
+    while log.read_text().count(f'"{event}"') < times:
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
+
+
+def test_sighup_reads_the_env_file_again_and_keeps_the_database_the_fleet_started_on(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    original = default_config_text()
+    first.write_text(original)
+    edited = "Thanks! ${rep_name} of ${queue_name} answers next."
+    second.write_text(original.replace(english_handoff_message(original), edited, 1))
+    dotenv = tmp_path / ".env"
+
+    def write_env(**extra: str) -> None:
+        values = {"HANDOFF_DATABASE_URL": postgres_url, "HANDOFF_CONFIG": str(first), **extra}
+        dotenv.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+
+    write_env()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("HANDOFF_DATABASE_URL", "HANDOFF_CONFIG")},
+        "HANDOFF_RUN_BACKGROUND": "false",
+        "HANDOFF_RUN_TURNS": "false",
+        "HANDOFF_LOG_JSON": "true",
+    }
+    with serving(tmp_path, env, "--workers", str(PROCESSES), cwd=tmp_path) as served:
+        url, log, parent = served.url, served.log, served.process.pid
+        before = _children_when(parent, PROCESSES)
+        assert handoff_message(url) == english_handoff_message(original)
+        # The file `.env` names changes: the processes forked by the reload read the new one.
+        write_env(HANDOFF_CONFIG=str(second))
+        os.kill(parent, signal.SIGHUP)
+        _logged(log, "api_reload_finished", 1)
+        after = _children_when(parent, PROCESSES, besides=min(before))
+        seen = {handoff_message(url) for _ in range(CALLS)}
+        # A setting `.env` gives wrong, and another database, are refused; nothing is replaced.
+        write_env(HANDOFF_CONFIG=str(second), HANDOFF_TURN_LEASE_S="soon")
+        os.kill(parent, signal.SIGHUP)
+        _logged(log, "api_reload_refused", 1)
+        write_env(HANDOFF_CONFIG=str(second), HANDOFF_DATABASE_URL=f"{postgres_url}_elsewhere")
+        os.kill(parent, signal.SIGHUP)
+        _logged(log, "api_reload_refused", 2)
+        kept = _children_when(parent, PROCESSES)
+        # A process that dies now is replaced with the settings the last reload checked.
+        os.kill(min(kept), signal.SIGKILL)
+        replaced = _children_when(parent, PROCESSES, besides=min(kept))
+        seen_after_replacement = {handoff_message(url) for _ in range(CALLS)}
+        served.process.terminate()
+        code = served.process.wait(timeout=30)
+    assert not after & before, "every process was replaced"
+    assert seen == {edited}, "every new process runs the file the edited .env names"
+    assert kept == after
+    assert len(replaced) == PROCESSES
+    assert seen_after_replacement == {edited}
+    assert code == 0, log.read_text()[-3000:]
+    refused = [e["error"] for e in _events(log.read_text()) if e["event"] == "api_reload_refused"]
+    assert "HANDOFF_TURN_LEASE_S" in refused[0]
+    assert "HANDOFF_DATABASE_URL has changed" in refused[1]
