@@ -35,6 +35,7 @@ def test_serve_refuses_the_public_development_secrets_and_the_demo_accounts(
     err = capsys.readouterr().err
     assert "refusing to start: HANDOFF_WHATSAPP_APP_SECRET is the public development value" in err
     assert "HANDOFF_WHATSAPP_VERIFY_TOKEN" in err
+    assert "HANDOFF_WHATSAPP_PHONE_NUMBER_ID is not set" in err
     assert "API tokens to admin, alice" in err
 
 
@@ -44,9 +45,14 @@ def test_a_deployment_with_its_own_secrets_and_no_demo_tokens_may_start() -> Non
         whatsapp_app_secret="a-real-app-secret",
         whatsapp_verify_token="a-real-verify-token",
         whatsapp_access_token="a-real-access-token",
+        whatsapp_phone_number_id="106540352242922",
     )
     config = load_config(None).model_copy(update={"reps": []})
     assert cli.startup_problems(settings, config) == []
+    unset = settings.model_copy(update={"whatsapp_phone_number_id": "000000000000000"})
+    assert [p.split(":")[0] for p in cli.startup_problems(unset, config)] == [
+        "HANDOFF_WHATSAPP_PHONE_NUMBER_ID is not set"
+    ]
     assert cli.startup_problems(Settings(dev_mode=False), load_config(None)) != []
     assert cli.startup_problems(Settings(dev_mode=True), load_config(None)) == []
 

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/handoff.db"
 # Public development values: a deployment that still uses one of them is refused unless in dev mode.
+# A placeholder, not a number: replies sent from it fail.
+DEV_PHONE_NUMBER_ID = "000000000000000"
 DEV_SECRETS = {
     "HANDOFF_WHATSAPP_APP_SECRET": "dev-app-secret",
     "HANDOFF_WHATSAPP_VERIFY_TOKEN": "dev-verify-token",
@@ -61,7 +63,8 @@ class Settings(BaseSettings):
         "development mode)",
     )
     whatsapp_phone_number_id: str = Field(
-        default="000000000000000", description="the business number's id: the one that sends"
+        default=DEV_PHONE_NUMBER_ID,
+        description="the business number's id: the one that sends (required outside development mode)",
     )
     whatsapp_api_url: str = Field(
         default="https://graph.facebook.com",

@@ -65,13 +65,22 @@ def _settings_problems(exc: ValidationError) -> list[str]:
 
 
 def startup_problems(settings: Settings, config: AppConfig) -> list[str]:
-    """Why a deployment must not start as it is: public development secrets, demo accounts."""
+    """Why a deployment must not start as it is: public development secrets, no number to send
+    from, demo accounts."""
+    from orchestrator.core.settings import DEV_PHONE_NUMBER_ID
+
     if settings.dev_mode:
         return []
     problems = [
         f"{name} is the public development value; set it (or HANDOFF_DEV_MODE=true to try the service)"
         for name in settings.unsafe_defaults()
     ]
+    if settings.whatsapp_phone_number_id == DEV_PHONE_NUMBER_ID:
+        problems.append(
+            "HANDOFF_WHATSAPP_PHONE_NUMBER_ID is not set: every reply would be sent from a placeholder "
+            "number and fail; set it to the business number's id (or HANDOFF_DEV_MODE=true to try the "
+            "service)"
+        )
     demo = sorted(rep.id for rep in config.reps if rep.token)
     if demo:
         problems.append(
@@ -239,7 +248,8 @@ def _serve(args: argparse.Namespace) -> int:
             check=lambda: _fleet_reload_problem(settings),
         ).run()
     config = uvicorn.Config(
-        create_app(settings=settings, migrate=False),  # `_database_usable` has migrated it
+        # `_database_usable` has migrated it; the process beats (`handoff alive --role api`)
+        create_app(settings=settings, migrate=False, heartbeat=True),
         host=args.host,
         port=args.port,
         log_level="info",
@@ -250,8 +260,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_alone(config: uvicorn.Config) -> int:
-    """`handoff serve` as one process, until SIGTERM or SIGINT. SIGHUP starts it again in place with
-    the configuration read again, its listening socket kept open meanwhile (`runtime.restart`)."""
+    """`handoff serve` as one process, until SIGTERM or SIGINT (then it exits 0). SIGHUP starts it
+    again in place with the configuration read again, its listening socket kept open meanwhile
+    (`runtime.restart`)."""
+    import signal
+
     from orchestrator.runtime.restart import Reload, start_again
     from orchestrator.runtime.server import Server
 
@@ -259,6 +272,10 @@ def _serve_alone(config: uvicorn.Config) -> int:
     if sock is None:
         return 2
     server = Server(config)
+    # uvicorn raises a signal it caught again once it has shut down, for the handler before it:
+    # ending here, the graceful stop exits 0 instead of being killed by the signal (143, 130).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, server.handle_exit)
 
     def stop() -> None:
         server.should_exit = True  # as SIGTERM does: open requests answered, turns finished
@@ -294,7 +311,11 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket | None:
         print(f"cannot start: {exc}", file=sys.stderr)
         return None
     if sock is None:
-        sock = config.bind_socket()  # logs "Uvicorn running on ..."
+        try:
+            sock = config.bind_socket()  # logs "Uvicorn running on ..."
+        except SystemExit:  # uvicorn logged the error ("[Errno 98] Address already in use")
+            print(f"cannot start: cannot listen on {config.host}:{config.port}", file=sys.stderr)
+            return None
     else:
         name = sock.getsockname()  # (host, port, ...) for TCP, a path for a Unix socket
         address = f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name)
@@ -345,7 +366,7 @@ def app_of_a_worker_process() -> FastAPI:
     from orchestrator.runtime.app import create_app
 
     _configure_logging(quiet=False)
-    return create_app()
+    return create_app(heartbeat=True)  # each process beats (`handoff alive --role api`)
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -95,6 +95,7 @@ class Service:
         freeze_heap: bool = False,
         warm_graph: bool = False,
         role: str = "api",
+        heartbeat: bool = False,
     ) -> AsyncIterator[Service]:
         config = config or load_config(settings.config)
         clock = clock or SystemClock()
@@ -191,11 +192,14 @@ class Service:
                     max_attempts=settings.media_fetch_attempts,
                 )
                 if settings.run_background:
+                    service.background.append(asyncio.create_task(service._background_loop()))
+                if settings.run_background or heartbeat:
+                    # A process with a background loop beats; so does every `handoff serve` process
+                    # (`heartbeat`), acknowledge-only ones too, for `handoff alive --role api`.
                     service.me = Me.here(
                         role=role, runs_turns=settings.run_turns, interval_s=settings.timer_interval_s
                     )
                     service.started_at = clock.now()
-                    service.background.append(asyncio.create_task(service._background_loop()))
                     service.loop_lag = LoopLag()
                     service.background.append(
                         asyncio.create_task(service.loop_lag.run(until=service.stopping))
