@@ -35,8 +35,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 replay: $(STAMP)
-	$(BIN)/handoff replay ../shared/eval/dev.jsonl > var/replay.jsonl
-	$(BIN)/python ../shared/eval/score.py ../shared/eval/dev.jsonl var/replay.jsonl
+	$(BIN)/python -m bench.eval_agents tests/eval/holdout.jsonl
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -227,3 +227,36 @@ def test_a_fleet_reload_hands_the_settings_it_checked_to_the_processes_it_forks_
     fresh_settings.setenv("HANDOFF_CONFIG", str(tmp_path / "missing.yaml"))
     assert "missing.yaml" in (cli._fleet_reload_problem(started) or "")
     assert get_settings().turn_lease_s == 45
+
+
+def test_replay_names_a_missing_file_and_the_first_line_that_is_not_a_conversation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["replay", str(tmp_path / "missing.jsonl")]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == f"cannot read {tmp_path / 'missing.jsonl'}: No such file or directory"
+    )
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text('{"id": "a", "turns": [{"text": "hi"}]}\n\n{"id": "b", "turns": [}\n')
+    assert cli.main(["replay", str(cases)]) == 2
+    assert capsys.readouterr().err.startswith(f"{cases}: line 3 is not JSON: ")
+    cases.write_text('["not", "a", "conversation"]\n')
+    assert cli.main(["replay", str(cases)]) == 2
+    assert "line 1 is not a conversation" in capsys.readouterr().err
+
+
+def test_a_sqlite_url_that_names_no_file_or_a_missing_directory_is_refused_in_one_line(
+    fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", "sqlite://")
+    assert cli.main(["serve", "--port", "0"]) == 2
+    assert "HANDOFF_DATABASE_URL: names no SQLite file" in capsys.readouterr().err
+    missing = tmp_path / "mistyped" / "handoff.db"
+    fresh_settings.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{missing}")
+    assert cli.main(["serve", "--port", "0"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"cannot start: the directory of the SQLite file {missing} does not exist: "
+        "create it or correct the path"
+    )
+    assert not missing.parent.exists()

@@ -78,21 +78,25 @@ def test_bad_durations_name_the_key(key: str, value: object, problem: str) -> No
 def test_bad_opening_hours_name_the_key() -> None:
     data = _default()
     data["queues"][1]["hours"]["weekly"]["mon"] = "9-5"
-    with pytest.raises(ConfigError, match=r"queues\.1\.hours\.weekly.*'9-5' is not HH:MM-HH:MM"):
+    with pytest.raises(
+        ConfigError, match=r"queues\[uk_sales\]\.hours\.weekly: mon: '9-5' is not HH:MM-HH:MM"
+    ):
         parse_config(data)
 
 
 def test_unknown_queue_in_a_routing_rule_is_refused() -> None:
     data = _default()
     data["routing"]["rules"][0]["queue"] = "marketing"
-    with pytest.raises(ConfigError, match=r"routing\.rules\.0\.queue: unknown queue 'marketing'"):
+    with pytest.raises(
+        ConfigError, match=r"routing\.rules\[ad_lead_is_sales_bound\]\.queue: unknown queue 'marketing'"
+    ):
         parse_config(data)
 
 
 def test_unknown_signal_kind_in_a_routing_rule_is_refused() -> None:
     data = _default()
     data["routing"]["rules"][0]["when"] = {"signal": ["orders"]}
-    with pytest.raises(ConfigError, match=r"routing\.rules\.0\.when\.signal\.0"):
+    with pytest.raises(ConfigError, match=r"routing\.rules\[ad_lead_is_sales_bound\]\.when\.signal\[#1\]: "):
         parse_config(data)
 
 
@@ -106,7 +110,7 @@ def test_missing_customer_message_is_refused() -> None:
 def test_button_title_over_twenty_characters_is_refused() -> None:
     data = _default()
     data["menu"]["buttons"][0]["title"] = "Enterprise Sales Team Now"
-    with pytest.raises(ConfigError, match=r"menu\.buttons\.0\.title"):
+    with pytest.raises(ConfigError, match=r"menu\.buttons\[menu_sales\]\.title"):
         parse_config(data)
 
 
@@ -164,13 +168,13 @@ def test_serve_stops_before_binding_when_the_config_is_bad(
 @pytest.mark.parametrize(
     ("template", "problem"),
     [
-        ({"name": "Bad Name", "bodies": {"en": "hi"}}, "templates.0.name"),
+        ({"name": "Bad Name", "bodies": {"en": "hi"}}, "templates[Bad Name].name"),
         ({"name": "t", "bodies": {"english": "hi"}}, "'english' is not a language code"),
         ({"name": "t", "bodies": {"en": "Hi {{1}} {{name}}"}}, "all positional or all named"),
         ({"name": "t", "bodies": {"en": "Hi {{1}} {{3}}"}}, "without gaps"),
         ({"name": "t", "bodies": {"en": "Hi {{1}}", "es": "Hola {{1}} {{2}}"}}, "same parameters"),
-        ({"name": "t", "category": "promo", "bodies": {"en": "hi"}}, "templates.0.category"),
-        ({"name": "t", "bodies": {}}, "templates.0.bodies"),
+        ({"name": "t", "category": "promo", "bodies": {"en": "hi"}}, "templates[t].category"),
+        ({"name": "t", "bodies": {}}, "templates[t].bodies"),
     ],
 )
 def test_a_bad_template_in_the_catalogue_is_refused_naming_it(
@@ -196,3 +200,19 @@ def test_a_catalogue_template_knows_its_parameters_and_fills_a_preview() -> None
     assert template.parameters == ["1", "2"]
     assert template.positional
     assert template.preview("en", {"1": "a"}) == "{{2}} then a, again {{2}}"
+
+
+def test_a_rep_and_a_duration_are_named_as_the_file_names_them() -> None:
+    """Items of a list by their id (`reps[harry]`), not by a position counted from zero; a bad
+    length of time says which forms are read."""
+    data = _default()
+    harry = next(rep for rep in data["reps"] if rep["id"] == "harry")
+    harry["queues"] = ["uk_sales", "marketing"]
+    with pytest.raises(ConfigError, match=r"^<config>: reps\[harry\]\.queues: unknown queue 'marketing'"):
+        parse_config(data)
+    data = _default()
+    data["timers"]["sla"] = "15 minutes"
+    with pytest.raises(
+        ConfigError, match=re.escape("timers.sla: '15 minutes' is not a length of time: 30s, 15m")
+    ):
+        parse_config(data)

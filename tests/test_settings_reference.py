@@ -87,15 +87,19 @@ def test_settings_command_shows_what_is_set_and_never_a_secret(
     assert "HANDOFF_BURST_WINDW_S is not a setting (did you mean HANDOFF_BURST_WINDOW_S?)" in err
 
 
-def test_settings_command_shows_an_empty_key_as_unset_as_the_service_reads_it(
+def test_an_empty_optional_setting_is_unset_as_the_command_shows_it(
     fresh_settings: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`OPENAI_API_KEY=` (what `${OPENAI_API_KEY:-}` gives a container) runs the offline engine."""
     fresh_settings.setenv("OPENAI_API_KEY", "")
     assert cli.main(["settings"]) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert lines["HANDOFF_OPENAI_API_KEY"] == "  # set empty: as if unset"
+    assert lines["HANDOFF_OPENAI_API_KEY"] == ""
     assert not Settings().llm_enabled
+    fresh_settings.setenv("HANDOFF_CONFIG", "")  # an uncommented line of .env.example
+    fresh_settings.setenv("HANDOFF_RETENTION_MEDIA_DAYS", " ")
+    assert Settings().config is None
+    assert Settings().retention_media_days is None
 
 
 def test_settings_command_names_a_value_that_does_not_validate(

@@ -1,7 +1,7 @@
 """The operator's configuration file: queues, routing, menu, qualification, messages, hours, reps.
 
 YAML, validated by pydantic at start. `load_config(path)` raises `ConfigError` whose message names the
-key and the problem (``queues.2.hours.weekly.mon: '9-5' is not HH:MM-HH:MM``), so a bad file fails
+key and the problem (``queues[support].hours.weekly: mon: '9-5' is not HH:MM-HH:MM``), so a bad file fails
 loudly instead of misrouting customers later.
 """
 
@@ -454,26 +454,26 @@ class AppConfig(_Model):
             if slug not in known:
                 raise ValueError(f"{where}: unknown queue {slug!r}; defined: {', '.join(slugs)}")
 
-        for i, rule in enumerate(self.routing.rules):
-            check(f"routing.rules.{i}.queue", rule.queue)
-        for i, rule in enumerate(self.routing.refine):
-            check(f"routing.refine.{i}.queue", rule.queue)
+        for rule in self.routing.rules:
+            check(f"routing.rules[{rule.name}].queue", rule.queue)
+        for rule in self.routing.refine:
+            check(f"routing.refine[{rule.name}].queue", rule.queue)
             for slug in rule.when.queue or []:
-                check(f"routing.refine.{i}.when.queue", slug)
+                check(f"routing.refine[{rule.name}].when.queue", slug)
         for reason, slug in self.routing.reason_defaults.items():
             check(f"routing.reason_defaults.{reason}", slug)
-        for i, rule in enumerate(self.routing.rules):
+        for rule in self.routing.rules:
             for slug in rule.when.queue or []:
-                check(f"routing.rules.{i}.when.queue", slug)
+                check(f"routing.rules[{rule.name}].when.queue", slug)
         check("routing.fallback", self.routing.fallback)
-        for i, button in enumerate(self.menu.buttons):
-            check(f"menu.buttons.{i}.queue", button.queue)
+        for button in self.menu.buttons:
+            check(f"menu.buttons[{button.id}].queue", button.queue)
         titles = [b.title for b in self.menu.buttons]
         if len(set(titles)) != len(titles):
             raise ValueError("menu.buttons: titles must be unique (WhatsApp rule)")
-        for i, rep in enumerate(self.reps):
+        for rep in self.reps:
             for slug in rep.queues:
-                check(f"reps.{i}.queues", slug)
+                check(f"reps[{rep.id}].queues", slug)
         if len({r.id for r in self.reps}) != len(self.reps):
             raise ValueError("reps: ids must be unique")
         if len({t.name for t in self.templates}) != len(self.templates):
@@ -487,9 +487,9 @@ class AppConfig(_Model):
                     raise ValueError(
                         f"qualification.questions.{field}: missing, needed by flow {flow_name!r}"
                     )
-        for i, entry in enumerate(self.knowledge):
+        for entry in self.knowledge:
             if self.default_language not in entry.answer:
-                raise ValueError(f"knowledge.{i}.answer: needs '{self.default_language}'")
+                raise ValueError(f"knowledge[{entry.id}].answer: needs '{self.default_language}'")
         return self
 
     # -- lookups ---------------------------------------------------------------------------
@@ -518,11 +518,45 @@ class AppConfig(_Model):
         return None
 
 
-def _describe(exc: ValidationError) -> str:
+# The key that names an item of a list in the file: `reps[harry]`, `queues[support]`.
+_ITEM_NAMES = ("id", "slug", "name")
+
+
+def item_name(item: Any, index: int) -> str:
+    """An item of a list in the file as an operator finds it: by its id, slug or name, else counted
+    from 1 (`#2`)."""
+    if isinstance(item, dict):
+        for key in _ITEM_NAMES:
+            if isinstance(item.get(key), str | int) and str(item[key]).strip():
+                return str(item[key])
+    return f"#{index + 1}"
+
+
+def _where(data: Any, loc: tuple[int | str, ...]) -> str:
+    """A location in the file: `queues[support].hours.weekly`, `routing.rules[#1].queue`."""
+    out, node = "", data
+    for key in loc:
+        if isinstance(key, int):
+            item = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
+            out += f"[{item_name(item, key)}]"
+            node = item
+        else:
+            out += f".{key}" if out else str(key)
+            node = node.get(key) if isinstance(node, dict) else None
+    return out
+
+
+def _describe(exc: ValidationError, data: Any) -> str:
     lines = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{where}: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"].startswith("time_delta"):
+            message = (
+                f"{err['input']!r} is not a length of time: 30s, 15m, 2h, 1d, ISO 8601 (PT15M) or seconds"
+            )
+        where = _where(data, err["loc"])
+        # A check of the whole file names its own key ("reps[harry].queues: unknown queue").
+        lines.append(f"{where}: {message}" if where else message)
     return "; ".join(lines)
 
 
@@ -532,7 +566,7 @@ def parse_config(data: Any, *, source: str = "<config>") -> AppConfig:
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_describe(exc)}") from exc
+        raise ConfigError(f"{source}: {_describe(exc, data)}") from exc
 
 
 def default_config_text() -> str:

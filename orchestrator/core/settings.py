@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,21 @@ DEV_SECRETS = {
     "HANDOFF_WHATSAPP_VERIFY_TOKEN": "dev-verify-token",
     "HANDOFF_WHATSAPP_ACCESS_TOKEN": "dev-access-token",
 }
+
+
+def _sqlite_file(url: str) -> str:
+    """The file a `sqlite:///...` URL names ("" for `sqlite://`, SQLite's in-memory database)."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    return rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
+
+
+def _aliases(alias: Any) -> list[str]:
+    """The names a field's `validation_alias` reads (`OPENAI_API_KEY` for `openai_api_key`)."""
+    if isinstance(alias, str):
+        return [alias]
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return []
 
 
 class Settings(BaseSettings):
@@ -224,11 +240,33 @@ class Settings(BaseSettings):
         "one per delivery (each is kept in the database anyway, and each refusal is logged)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, values: Any) -> Any:
+        """`HANDOFF_CONFIG=`, `OPENAI_API_KEY=` (an uncommented line of `.env.example`, a compose
+        variable left empty): a setting that may be unset is unset, not a value to parse."""
+        if not isinstance(values, dict):
+            return values
+        optional = {
+            alias
+            for name, field in cls.model_fields.items()
+            if field.default is None and field.default_factory is None
+            for alias in (name, *_aliases(field.validation_alias))
+        }
+        return {
+            k: v for k, v in values.items() if not (k in optional and isinstance(v, str) and not v.strip())
+        }
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("HANDOFF_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("sqlite") and _sqlite_file(value).strip() in ("", ":memory:"):
+            raise ValueError(
+                "names no SQLite file (an in-memory database would be lost at each start): "
+                "sqlite:///path/to/handoff.db"
+            )
         return value
 
     @field_validator("whatsapp_api_url")

@@ -162,10 +162,26 @@ def _fleet_reload_problem(started: Settings) -> str | None:
 
 
 def _database_usable(settings: Settings) -> bool:
+    from orchestrator.core.db import sqlite_path
+
     unusable = database_problem(settings.database_url)
     if unusable is not None:
         print(f"cannot start: {unusable}", file=sys.stderr)
-    return unusable is None
+        return False
+    # Which database, said once: the default SQLite file is relative to the working directory.
+    path = sqlite_path(settings.database_url)
+    structlog.get_logger(__name__).info(
+        "database_ready",
+        database=str(path.resolve()) if path is not None else _shown_url(settings.database_url),
+    )
+    return True
+
+
+def _shown_url(url: str) -> str:
+    """A database URL with its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def database_problem(url: str) -> str | None:
@@ -173,15 +189,21 @@ def database_problem(url: str) -> str | None:
     None once it is reachable and at the schema's head (migrated here if it was behind, as every
     start does). A process checks before it binds a port or claims work, so a wrong URL is one line,
     not a traceback from inside the server's startup."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
+    from orchestrator.core.db import sqlite_path
+    from orchestrator.core.settings import DEFAULT_DATABASE_URL
     from orchestrator.migrations import run_migrations
 
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        shown = _shown_url(url)
     except Exception:  # any parse failure is the same answer
         return "HANDOFF_DATABASE_URL is not a valid database URL"
+    path = sqlite_path(url)
+    if path is not None and url != DEFAULT_DATABASE_URL and not path.parent.is_dir():
+        # A mistyped path would otherwise start on a new, empty database (the default's `var/` is
+        # created).
+        return f"the directory of the SQLite file {path} does not exist: create it or correct the path"
     try:
         run_migrations(url)
     except DBAPIError as exc:
@@ -381,9 +403,9 @@ def _worker(args: argparse.Namespace) -> int:
         needs = "--processes needs PostgreSQL (HANDOFF_DATABASE_URL=postgresql+psycopg://...)"
         print(f"refusing to start: {needs}; SQLite, the embedded default, runs one worker", file=sys.stderr)
         return 2
+    _configure_logging(quiet=False)
     if not _database_usable(settings):
         return 2
-    _configure_logging(quiet=False)
     if args.processes == 1:
         return _run_worker(settings, reload_on_hangup=True)
     from orchestrator.runtime.prefork import Supervisor
@@ -504,13 +526,24 @@ def _parse_at(value: str | None) -> datetime | None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from orchestrator.core.config import load_config
+    from orchestrator.core.config import ConfigError, load_config
     from orchestrator.runtime.replay import read_cases, replay_cases
 
     _configure_logging(quiet=True)
     out = sys.stdout
-    cases = read_cases(Path(args.file))
-    for line in asyncio.run(replay_cases(cases, at=_parse_at(args.at), config=load_config(args.config))):
+    try:
+        cases = read_cases(Path(args.file))
+        config = load_config(args.config)
+    except OSError as exc:
+        print(f"cannot read {exc.filename or args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    for line in asyncio.run(replay_cases(cases, at=_parse_at(args.at), config=config)):
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
     out.flush()
     return 0
@@ -786,8 +819,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="the port to listen on (default: %(default)s)")
     serve.add_argument(
         "--workers", type=_positive, default=1, help="API processes (PostgreSQL for more than one)"
     )
@@ -822,7 +855,9 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--name", default="Test Customer", help="the customer's profile name")
     simulate.add_argument("--button", help="press a welcome-menu button (its title) instead of typing")
     simulate.add_argument("--ad", help="an ad id: the message comes from a click-to-WhatsApp ad")
-    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+    simulate.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="the service's base URL (default: %(default)s)"
+    )
     simulate.set_defaults(func=_simulate)
     user = sub.add_parser("create-user", help="create a rep, lead or admin (e.g. bootstrap the first admin)")
     user.add_argument("id", help="user id, also the username for signing in")

@@ -254,7 +254,19 @@ async def replay_cases(
 
 
 def read_cases(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The conversations of a JSON-lines file; `ValueError` names the first line that is not one."""
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {number} is not JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(case, dict) or not isinstance(case.get("turns"), list):
+            raise ValueError(f'line {number} is not a conversation (an object with a list of "turns")')
+        cases.append(case)
+    return cases
 
 
 DEMO_CASES: list[dict[str, Any]] = [

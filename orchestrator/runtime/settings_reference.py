@@ -129,8 +129,6 @@ def effective(settings: Settings) -> list[str]:
                 shown = f"{HIDDEN}  # the public development value"
             elif field.default_factory is not None and not is_set:
                 shown = f"{HIDDEN}  # random, this start only"
-            elif is_set and not secret:
-                shown = "  # set empty: as if unset"
             elif is_set:
                 shown = f"{HIDDEN}  # set"
         else:
