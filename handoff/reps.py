@@ -7,6 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,6 +17,7 @@ from orchestrator.core.config import AppConfig
 from orchestrator.core.db import rows_affected
 from orchestrator.core.enums import Presence
 
+log = structlog.get_logger(__name__)
 _SEEDING_LOCK = text("SELECT pg_advisory_xact_lock(727276)")
 
 
@@ -38,7 +40,7 @@ async def seed_reps(
     created = 0
     for rc in config.reps:
         if await session.get(Rep, rc.id) is not None:
-            continue
+            continue  # the team in force is the database's (`configured_rep_differences`)
         token_hash = hash_token(rc.token) if rc.token else None
         session.add(
             Rep(
@@ -60,7 +62,40 @@ async def seed_reps(
     await _retire_config_tokens(
         session, given={rc.id: hash_token(rc.token) if rc.token else None for rc in config.reps}, at=at
     )
+    for rep_id, differences in (await configured_rep_differences(session, config=config)).items():
+        # A rep the file lists is created from it once; after that an admin edits them in the
+        # workspace (or the API), and an edit of the file does not reach them: said at each start.
+        log.warning("configured_rep_differs", rep=rep_id, differences=differences)
     return created
+
+
+async def configured_rep_differences(session: AsyncSession, *, config: AppConfig) -> dict[str, list[str]]:
+    """The reps the configuration lists whose name, role, capacity or queues in the database (what
+    routing uses) differ from the file's, each difference as "capacity: the file says 9, in force 5"."""
+    listed = {rc.id: rc for rc in config.reps}
+    if not listed:
+        return {}
+    reps = (await session.execute(select(Rep).where(col(Rep.id).in_(listed)))).scalars().all()
+    queues: dict[str, set[str]] = {}
+    for rep_id, queue in await session.execute(
+        select(col(RepQueue.rep_id), col(RepQueue.queue)).where(col(RepQueue.rep_id).in_(listed))
+    ):
+        queues.setdefault(rep_id, set()).add(queue)
+    out: dict[str, list[str]] = {}
+    for rep in reps:
+        rc = listed[rep.id]
+        pairs = [
+            ("name", rc.name, rep.name),
+            ("role", str(rc.role), str(rep.role)),
+            ("capacity", rc.capacity, rep.capacity),
+            ("queues", ", ".join(sorted(rc.queues)), ", ".join(sorted(queues.get(rep.id, set())))),
+        ]
+        found = [
+            f"{key}: the file says {file!r}, in force {now!r}" for key, file, now in pairs if file != now
+        ]
+        if found:
+            out[rep.id] = found
+    return out
 
 
 async def _retire_config_tokens(session: AsyncSession, *, given: dict[str, str | None], at: datetime) -> None:

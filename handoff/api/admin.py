@@ -15,7 +15,7 @@ from handoff.api.schemas import ApiTokenOut, CustomerErased, ProcessOut, RepCrea
 from handoff.api.visibility import one_rep_out
 from handoff.errors import Conflict, NotFound
 from handoff.models import Rep
-from handoff.reps import audit
+from handoff.reps import audit, configured_rep_differences
 from handoff.users import create_user, disable_login, hash_password, rotate_api_token, set_queues
 from orchestrator.core import heartbeat
 from orchestrator.core.enums import Presence
@@ -24,20 +24,25 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], responses=errors(401, 40
 
 
 @router.get("/config")
-async def read_config(_admin: AdminDep, config: ConfigDep) -> dict[str, Any]:
-    """The configuration in force (queues, routing, menu, hours, timers...), demo tokens withheld."""
+async def read_config(_admin: AdminDep, config: ConfigDep, sessions: SessionsDep) -> dict[str, Any]:
+    """The configuration in force (queues, routing, menu, hours, timers...), demo tokens withheld.
+    Its reps are created from the file at their first start; each says where the team in force
+    (`GET /api/reps`, edited in the workspace) now differs from the file (`differs_in_force`)."""
     data = config.model_dump(mode="json")
+    async with sessions() as session:
+        differs = await configured_rep_differences(session, config=config)
     for rep in data.get("reps", []):
         if rep.get("token"):
             rep["token"] = "***"
+        rep["differs_in_force"] = differs.get(rep["id"], [])
     return data
 
 
 @router.get("/processes")
 async def read_processes(_admin: AdminDep, sessions: SessionsDep, clock: ClockDep) -> list[ProcessOut]:
-    """The processes with a background loop (`handoff worker`, API processes with theirs) and their
-    last heartbeat: `silent` when none came for three of their intervals (died without stopping, or
-    hangs). A process that stops removes itself; a silent one is forgotten after a day."""
+    """The processes (`handoff worker`, `handoff serve`) and their last heartbeat: `silent` when
+    none came for three of their intervals (died without stopping, or hangs). A process that stops
+    removes itself; a silent one is forgotten after a day."""
     async with sessions() as session:
         beats, at = await heartbeat.processes(session, at=clock.now())
     return [

@@ -96,6 +96,27 @@ async def test_admin_reads_the_configuration_without_the_demo_tokens(h: TestHarn
     assert config["routing"]["fallback"] == "general"
     assert {r["token"] for r in config["reps"]} == {"***"}
     assert "demo-" not in response.text
+    assert {r["id"]: r["differs_in_force"] for r in config["reps"]}["tara"] == []
+
+
+async def test_the_configuration_says_which_listed_reps_an_admin_has_changed_since_the_file_made_them(
+    h: TestHarness,
+) -> None:
+    """The file creates its reps once; the team in force is edited in the workspace, and a later
+    edit of the file does not reach them: the admin's view of the file says so, rep by rep."""
+    updated = await h.http.patch(
+        "/api/admin/reps/tara",
+        json={"capacity": 9, "queues": ["support", "billing"]},
+        headers=bearer("admin"),
+    )
+    assert updated.status_code == 200
+    config = (await h.http.get("/api/admin/config", headers=bearer("admin"))).json()
+    tara = next(r for r in config["reps"] if r["id"] == "tara")
+    file_capacity = tara["capacity"]
+    assert tara["differs_in_force"] == [
+        f"capacity: the file says {file_capacity}, in force 9",
+        "queues: the file says 'support', in force 'billing, support'",
+    ]
 
 
 async def test_admin_creates_and_updates_a_rep(h: TestHarness) -> None:
