@@ -542,12 +542,31 @@ async def drain(
         )
         if rep is None:
             break
-        if conversation.id != quiet:
+        # The customer is told who takes over, unless it is the one who had it last (back from
+        # away after letting it lapse): they were told already.
+        if (
+            conversation.id != quiet
+            and await _last_rep(session, conversation.id, before=assignment.id) != rep.id
+        ):
             await tell_customer(
                 session, config=config, conversation=conversation, message="rep_joined", rep=rep, at=at
             )
         assigned += 1
     return Drained(assigned=assigned, busy=busy)
+
+
+async def _last_rep(session: AsyncSession, conversation_id: int, *, before: int | None) -> str | None:
+    """The rep of the conversation's assignment before `before` (None if it had none, or nobody)."""
+    if before is None:
+        return None
+    return (
+        await session.execute(
+            select(col(Assignment.rep_id))
+            .where(col(Assignment.conversation_id) == conversation_id, col(Assignment.id) < before)
+            .order_by(col(Assignment.id).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def drain_queue(

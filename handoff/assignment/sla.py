@@ -238,8 +238,8 @@ async def _climb(
             step=step,
             from_queue=revoked.queue,
             lead=None,
-            description=f"nobody could take it after {revocations} revocations; waiting in {step.queue} "
-            "for a lead or an admin to assign it",
+            description=f"nobody else could take it after {revocations} revocations; waiting in "
+            f"{step.queue}: a lead or an admin may assign it, else it goes to the next rep free",
             revocations=revocations,
             at=at,
         )

@@ -130,11 +130,13 @@ async def login(
         )
     signing_key = service.settings.jwt_secret.get_secret_value()
     known = request.cookies.get(web_session.DEVICE_COOKIE)
-    device = device_of(known, rep_id=username.strip(), secret=signing_key)  # one of this user's browsers
+    # Ids are lowercase; a phone's keyboard capitalises the first letter typed ("Gus").
+    username = username.strip().lower()
+    device = device_of(known, rep_id=username, secret=signing_key)  # one of this user's browsers
     try:
         rep = await sign_in(
             service.sessions,
-            username=username.strip(),
+            username=username,
             secret=password,
             at=service.clock.now(),
             api_token_too=True,
@@ -148,7 +150,7 @@ async def login(
             error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
             next_path=next_path,
             status_code=429,
-            username=username.strip(),
+            username=username,
         )
     except Unauthenticated:
         return _login_page(
@@ -157,7 +159,7 @@ async def login(
             error="Wrong user or password.",
             next_path=next_path,
             status_code=401,
-            username=username.strip(),
+            username=username,
         )
     async with service.sessions() as session, session.begin():
         fresh = await session.get(Rep, rep.id)
@@ -305,6 +307,7 @@ async def inbox(
         my_queues=await _my_queues(service, user),
         rows=rows,
         unread=counts,
+        rep_names=await _names(service, {c.assignee_id for c in rows if c.assignee_id}),
         **mentioned,
     )
 
@@ -314,7 +317,10 @@ async def inbox_list(
     request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
 ) -> HTMLResponse:
     rows, counts = await _inbox_rows(service, user, chosen)
-    return render(request, "_inbox_list.html", service, user, rows=rows, unread=counts, f=chosen)
+    names = await _names(service, {c.assignee_id for c in rows if c.assignee_id})
+    return render(
+        request, "_inbox_list.html", service, user, rows=rows, unread=counts, f=chosen, rep_names=names
+    )
 
 
 @router.get("/inbox/mentions")

@@ -236,8 +236,12 @@ def _hm(at: datetime | None) -> str:
 def event_line(description: str, event_type: str, details: dict[str, Any], queues: dict[str, str]) -> str:
     """An event's description as a rep reads it on the transcript: the log writes queue slugs,
     reason codes and ISO times (for the API and the audit); the page shows the queue's name, what
-    the reason means and the time as the page writes times."""
-    line = description
+    the reason means and the time as the page writes times. A rep's own words (a transfer's note)
+    are shown as written."""
+    line, words = description, ""
+    note = details.get("note")
+    if isinstance(note, str) and note and description.endswith(f": {note}"):
+        line, words = description[: -len(note) - 2], f": {note}"
     for key in _QUEUE_KEYS:
         slug = details.get(key)
         if isinstance(slug, str) and slug in queues:
@@ -247,7 +251,7 @@ def event_line(description: str, event_type: str, details: dict[str, Any], queue
         if isinstance(reason, str) and reason in REASONS:
             line = line.replace(reason, REASONS[reason][0].lower() + REASONS[reason][1:])
     line = _ISO_TIME.sub(lambda m: _hm(_utc(datetime.fromisoformat(m.group(0)))), line)
-    return line[:1].upper() + line[1:]
+    return line[:1].upper() + line[1:] + words
 
 
 def _utc(at: datetime) -> datetime:

@@ -9,7 +9,16 @@ from sqlmodel import col
 
 from handoff.errors import NotOwner
 from handoff.flows_rep import rep_reply, set_presence
-from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role, TimerKind
+from orchestrator.core.enums import (
+    AssignmentStatus,
+    Direction,
+    EndReason,
+    EventType,
+    Owner,
+    Presence,
+    Role,
+    TimerKind,
+)
 from orchestrator.core.tables import Message
 from tests.handoff.conftest import World, WorldFactory, configured
 
@@ -209,7 +218,7 @@ async def test_when_nobody_else_can_take_it_the_leads_are_told_and_it_is_never_s
     conversation = await world.conversation(conversation_id)
     assert (conversation.owner, conversation.queue) == (Owner.QUEUED, "general")
     told = (await world.events(conversation_id, EventType.ESCALATED))[-1]
-    assert "nobody could take it" in told.description
+    assert "nobody else could take it" in told.description
     assert told.details is not None
     assert told.details["queue"] == "general"
     (waiting,) = [a for a in await world.assignments(conversation_id) if a.status == AssignmentStatus.WAITING]
@@ -218,6 +227,22 @@ async def test_when_nobody_else_can_take_it_the_leads_are_told_and_it_is_never_s
         await world.act(set_presence, config=world.config, rep_id="gus", presence=Presence.ONLINE)
         await world.tick()
         assert await world.owner_of(conversation_id) == "gus"
+        # The customer was told Gus has it when he took it first: not again each time it comes back.
+        assert await _told_rep_joined(world, conversation_id) == 0
         world.advance(minutes=15)
         await world.heartbeat("gus")
         await world.tick()
+
+
+async def _told_rep_joined(world: World, conversation_id: int) -> int:
+    """How many times the customer was told a rep took their waiting conversation."""
+    async with world.sessions() as session:
+        texts = (
+            await session.execute(
+                select(col(Message.text)).where(
+                    col(Message.conversation_id) == conversation_id,
+                    col(Message.direction) == Direction.OUTBOUND,
+                )
+            )
+        ).scalars()
+        return sum(1 for t in texts if t and "has your conversation now" in t)

@@ -52,7 +52,7 @@ async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversati
         await sign_in(client, "lena", "demo-lena")  # the lead of support, not of billing
         page = (await client.get("/inbox")).text
         assert listed(page) == [taras, waiting]
-        assert "tara · last message" in page  # whose it is
+        assert "Tara Nguyen · last message" in page  # whose it is, by name
         assert listed((await client.get("/inbox/list?view=mine")).text) == []
     async with browser(h) as client:
         await sign_in(client, "admin", "demo-admin")
@@ -213,6 +213,17 @@ def test_an_event_time_written_with_an_offset_is_shown_in_utc_as_the_page_writes
         {"uk_sales": "UK Account Executives", "sales": "Enterprise Sales"},
     )
     assert line == "UK Account Executives is closed; held until 07 Dec 09:00 UTC"
+
+
+def test_a_transfer_note_is_shown_as_the_rep_wrote_it_even_where_it_names_a_queue() -> None:
+    note = "not a general question: he wants a sales quote for 40 seats, at 2026-12-07T10:00:00+01:00"
+    line = event_line(
+        f"Gus transferred it from general to sales: {note}",
+        "transferred",
+        {"from_queue": "general", "queue": "sales", "to_queue": "sales", "note": note},
+        {"general": "General (catch-all)", "sales": "Enterprise Sales"},
+    )
+    assert line == f"Gus transferred it from General (catch-all) to Enterprise Sales: {note}"
 
 
 async def test_a_conversation_waiting_in_a_closed_queue_says_in_the_inbox_until_when_it_is_held(

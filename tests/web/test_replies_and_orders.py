@@ -119,7 +119,7 @@ async def test_a_swiped_reply_quotes_the_message_it_answers_and_links_to_it(h: T
     assert listed[answer.id]["text"] == "replied text"
 
     bubble = await _bubble(h, answer)
-    assert f'<a class="quote" href="#m-{reply.id}">↩ “Hi! I&#39;m the virtual assistant' in bubble
+    assert f'<a class="quote" dir="auto" href="#m-{reply.id}">↩ “Hi! I&#39;m the virtual assistant' in bubble
     assert "replied text" in bubble
 
 

@@ -39,6 +39,14 @@ async def test_rep_signs_in_with_their_api_token_and_the_api_accepts_the_session
         assert away.json()["presence"] == "away"
 
 
+async def test_the_user_id_is_read_as_typed_on_a_phone_with_a_capital_and_a_space(h: TestHarness) -> None:
+    async with browser(h) as client:
+        form = (await client.get("/login")).text
+        assert 'autocapitalize="none"' in form
+        await sign_in(client, " Tara", "demo-tara")
+        assert (await client.get("/api/me")).json()["id"] == "tara"
+
+
 async def test_once_a_password_is_set_the_api_token_no_longer_signs_in_at_the_form(h: TestHarness) -> None:
     # An admin who gives a rep a password (a reset) shuts out whoever else held the token there too.
     set_password = await h.http.patch(
@@ -66,7 +74,7 @@ async def test_wrong_password_or_other_reps_token_is_refused(h: TestHarness) -> 
             )
             assert response.status_code == 401
             assert "Wrong user or password" in response.text
-            assert f'name="username" autocomplete="username" required value="{user}"' in response.text  # kept
+            assert f'required value="{user}"' in response.text  # kept
             assert "handoff_session" not in client.cookies
             page = response.text  # the form again, with a fresh token
 

@@ -148,10 +148,10 @@
     } else if (type === "sla_warning" && details.rep_id === me) {
       const due = details.due_at ? new Date(details.due_at) : null;
       const when = due && !isNaN(due) ? " at " + due.toISOString().slice(11, 16) + " UTC" : " soon";
-      alertRep("sla_warning", event, "Reply to #" + event.conversation_id + ": it goes to someone else" + when + " if the customer has no answer by then");
+      alertRep("sla_warning", event, "Reply to #" + event.conversation_id + ": it is taken back from you" + when + " if the customer has no answer by then");
     } else if (type === "assignment_revoked" && details.revoked_rep_id === me) {
       const why = { sla: "no reply within the team's response time", offline: "you were offline" }[details.reason] || "reassigned";
-      alertRep("taken_away", event, "#" + event.conversation_id + " was given to someone else: " + why);
+      alertRep("taken_away", event, "#" + event.conversation_id + " was taken back from you (" + why + "): it goes to the next rep free");
     } else if ((type === "reassigned" || type === "transferred") && details.from_rep_id === me && details.actor !== me) {
       alertRep("taken_away", event, "#" + event.conversation_id + " was " + type + " by " + (details.actor || "a lead"));
     }
@@ -359,6 +359,12 @@
       const text = document.getElementById("composer-text");
       const value = text.value.trim();
       const note = composer.dataset.mode === "note";
+      const limit = Number(text.dataset.limit || 4096);
+      if (value.length > limit) {
+        // WhatsApp takes 4,096 characters a message: nothing is cut, the rep splits it.
+        toast("Too long to send: " + value.length.toLocaleString() + " characters, WhatsApp takes " + limit.toLocaleString() + ". Split it into two messages.", "error");
+        return;
+      }
       const file = !note && fileInput && fileInput.files.length ? fileInput.files[0] : null;
       if (!value && !file) return;
       try {
@@ -394,8 +400,26 @@
         text.value = "";
         try { localStorage.removeItem(draftKey); } catch (e) { /* nothing kept */ }
         refresh();
-      } catch (e) { toast(e.message, "error"); }
+      } catch (e) {
+        if (!note && (e.status === 403 || e.status === 404)) {
+          // Reassigned, transferred or taken back while the rep was typing (the live stream may
+          // have been down): said plainly, the text kept, and the page brought up to date.
+          toast("Not sent: this conversation is no longer yours to answer (reassigned or moved). Your text is still in the box.", "error");
+          refresh();
+        } else {
+          toast(e.message, "error");
+        }
+      }
     });
+    const count = document.getElementById("composer-count");
+    const typed = document.getElementById("composer-text");
+    function counted() {  // shown near WhatsApp's limit, so a long paste is not cut unseen
+      const limit = Number(typed.dataset.limit || 4096);
+      const n = typed.value.length;
+      count.textContent = n > limit - 500 ? n.toLocaleString() + " / " + limit.toLocaleString() : "";
+      count.classList.toggle("over", n > limit);
+    }
+    if (count) typed.addEventListener("input", counted);
     document.getElementById("composer-text").addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
