@@ -42,8 +42,16 @@ def extractive_summary(state: State, request: HandoffRequest, contact_name: str 
     said = [line.strip() for t in state.get("customer_texts", []) for line in t.split("\n") if line.strip()]
     said = said[-3:]
     if said:
-        parts.append("Last said: " + " / ".join(f"“{t[:160]}”" for t in said))
+        parts.append("Last said: " + " / ".join(f"“{_shortened(t, 160)}”" for t in said))
     return " ".join(parts)
+
+
+def _shortened(text: str, limit: int) -> str:
+    """`text`, or its first words up to `limit` characters and "…" (a whole word last)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,.;:") + "…"
 
 
 async def handover(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:

@@ -352,3 +352,14 @@ async def test_an_apology_for_a_pause_is_not_taken_for_the_use_case(h: TestHarne
     conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "qualified"
     assert conversation["handoff_context"]["fields"]["use_case"]["value"] == "messaging parents about pickups"
+
+
+async def test_a_long_message_is_quoted_shortened_at_a_word_in_the_summary(h: TestHarness) -> None:
+    wa = "12025550931"
+    long = "I want to talk to a person about our account " + "because the numbers do not match " * 30
+    await say(h, text(wa, long, h.clock.now()))
+    summary = (await first_listed_conversation(h))["handoff_context"]["summary"]
+    quoted = summary.split("Last said: “", 1)[1]
+    assert quoted.endswith("…”"), summary
+    assert len(quoted) <= 163
+    assert long.startswith(quoted.removesuffix("…”"))
