@@ -349,3 +349,41 @@ async def test_an_admin_erases_a_customer_from_the_customers_data_page(
     assert refused is not None
     assert refused.status == 403
     await context.close()
+
+
+async def test_a_reply_after_the_conversation_moved_is_refused_plainly_and_nothing_typed_is_lost(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    """The rep's live stream is down while a lead reassigns the conversation; Send then says why it
+    was not sent, keeps the text, and the page turns read-only. A paste longer than WhatsApp takes
+    is counted, not cut, and refused with the reason. Right-to-left words line up from their side."""
+    conversation_id = await seed_conversation(h, "tara_support", name="فاطمة الزهراء")
+    errors: list[str] = []
+    context, page = await signed_in(chromium, site, "tara", "demo-tara", errors)
+    await page.goto(f"/conversations/{conversation_id}")
+    await expect(page.locator("#state h1 bdi")).to_have_text("فاطمة الزهراء")
+    long = "x" * 5000
+    await page.locator("#composer-text").fill(long)
+    await expect(page.locator("#composer-count")).to_have_text("5,000 / 4,096")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#toasts")).to_contain_text("Too long to send: 5,000 characters")
+    assert await page.locator("#composer-text").input_value() == long
+    await page.locator("#composer-text").fill("On it, one moment")
+    # The live stream and the page's own refreshes cannot get through (a flaky network): the page
+    # learns of the move only when it tries to send.
+    await context.route("**/api/stream**", lambda route: route.abort())
+    await context.route("**/fragments/**", lambda route: route.abort())
+    await context.set_offline(True)
+    moved = await h.http.post(
+        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
+    )
+    assert moved.status_code == 200, moved.text
+    await context.set_offline(False)
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#toasts")).to_contain_text("Not sent: this conversation is no longer yours")
+    assert await page.locator("#composer-text").input_value() == "On it, one moment"
+    # Once the page can refresh again, it shows the conversation is gone from the rep.
+    await context.unroute("**/fragments/**")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#composer-send")).to_be_disabled()
+    await context.close()
