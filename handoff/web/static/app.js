@@ -142,7 +142,9 @@
     if ((type === "assigned" && details.rep_id === me) || (type === "reassigned" && details.to_rep_id === me)) {
       alertRep("assigned", event, "A conversation was assigned to you (#" + event.conversation_id + ")");
     } else if (type === "message_received" && event.owner === "human" && event.assignee_id === me) {
-      alertRep("customer_message", event, "The customer wrote in #" + event.conversation_id);
+      // Not for the conversation the rep is looking at: the message appears in front of them.
+      const watching = String(conversationId) === String(event.conversation_id) && document.visibilityState === "visible";
+      if (!watching) alertRep("customer_message", event, "The customer wrote in #" + event.conversation_id);
     } else if (type === "mentioned" && details.rep_id === me) {
       alertRep("mention", event, (details.author_name || details.author || "Someone") + " mentioned you: " + (details.text || ""));
     } else if (type === "sla_warning" && details.rep_id === me) {
