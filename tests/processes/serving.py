@@ -1,6 +1,7 @@
 """`handoff serve` as a real OS process for the process tests: started on a free port with its log
-in a file, stopped (SIGTERM) when the test is done with it, if it has not stopped already; and what
-those tests read of a running service: its JSON log, the hand-off message its configuration gives."""
+in a file, stopped (SIGTERM) when the test is done with it, if it has not stopped already; another
+`handoff` command run to its end; and what those tests read of a running service: its JSON log, the
+hand-off message its configuration gives."""
 
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ def serving(tmp_path: Path, env: Mapping[str, str], *args: str, cwd: Path | None
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def run_handoff(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`handoff *args` run to its end with `env`, its output captured as text (bounded)."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.runtime.cli", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def json_events(log: Path) -> list[dict[str, Any]]:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.processes.serving import serving
+from tests.processes.serving import run_handoff, serving
 from tests.processes.test_worker import _start
 
 pytestmark = pytest.mark.postgres
@@ -22,13 +20,7 @@ INTERVAL_S = 0.3
 
 
 def _alive(env: dict[str, str], role: str = "worker") -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.runtime.cli", "alive", "--role", role],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_handoff(env, "alive", "--role", role)
     return done.returncode, done.stdout.strip()
 
 

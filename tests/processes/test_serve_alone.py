@@ -5,11 +5,9 @@ one line."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.processes.serving import serving
+from tests.processes.serving import run_handoff, serving
 
 
 def test_sigterm_stops_a_process_on_its_own_with_status_0_and_a_taken_port_is_named(
@@ -18,13 +16,7 @@ def test_sigterm_stops_a_process_on_its_own_with_status_0_and_a_taken_port_is_na
     env = {**os.environ, "HANDOFF_DATABASE_URL": sqlite_url}
     with serving(tmp_path, env) as served:
         port = served.url.rsplit(":", 1)[1]
-        second = subprocess.run(
-            [sys.executable, "-m", "orchestrator.runtime.cli", "serve", "--port", port],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = run_handoff(env, "serve", "--port", port)
         served.process.terminate()
         code = served.process.wait(timeout=30)
     assert code == 0, served.log.read_text()[-2000:]
