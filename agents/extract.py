@@ -858,7 +858,8 @@ def _opening_name(text: str) -> str | None:
     """The name in capitals that opens `text`, up to the end of its clause ("Viveros del Ebro, que
     me como las palabras" -> "Viveros del Ebro"), or None."""
     cut = _clause_end(text)
-    name = text[: cut.start() if cut else len(text)].strip().rstrip(".!")
+    # "Boulangerie Marchand*": the star of a corrected word is not part of the name.
+    name = text[: cut.start() if cut else len(text)].strip().rstrip(".!*").lstrip("*")
     if not name[:1].isupper() or not _looks_like_name(name) or not _plausible_name(name):
         return None
     return name
@@ -1051,8 +1052,18 @@ _COPULA = re.compile(
 _AFTER_NAME = re.compile(r"\s+(?:with|con|com|avec|mit|met|dengan|w/)\s+.*$", re.IGNORECASE)
 
 
+# A word with a star before or after it ("*Marchand", "Marchand*"): the chat convention for a word
+# typed again, corrected. An even number of stars is formatting ("*Acme Corp*").
+_STARRED_WORD = re.compile(
+    r"(?<![\w*])\*[^\W\d_][\w'-]{1,30}(?![\w*])|(?<![\w*])[^\W\d_][\w'-]{1,30}\*(?![\w*])"
+)
+
+
 def is_correction(text: str) -> bool:
-    """The customer correcting what they typed before ("sorry, typo, it's ...", "me equivoqué")."""
+    """The customer correcting what they typed before ("sorry, typo, it's ...", "me equivoqué",
+    "pardon, Boulangerie Marchand*")."""
+    if text.count("*") % 2 == 1 and _STARRED_WORD.search(text):
+        return True
     return bool(_CORRECTION_CUES.find(analyse(text).words))
 
 

@@ -28,6 +28,7 @@ from agents.sentinel.basics import (
     is_greeting,
     is_pleasantry,
     is_question,
+    says_the_answer_failed,
     strip_social,
     will_get_back,
 )
@@ -396,7 +397,7 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         confidence = float(analysis.get("answer_confidence") or 0.0)
         if confidence >= config.agents.answer_min_confidence:
             out.append(reply(str(analysis["answer"]), agent=AGENT))
-            return {"outgoing": out, "fallbacks": 0}
+            return {"outgoing": out, "fallbacks": 0, "answered": state.get("turn", 0)}
         # A guess is worse than "I don't know": fall back to the knowledge base, then to a person.
         events.append(
             {
@@ -407,6 +408,13 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             }
         )
         analysis = None
+    if state.get("answered") == state.get("turn", 0) - 1 and says_the_answer_failed(text):
+        # "did that. twice. still no email", right after an answer: the bot has nothing more on
+        # that matter ("I don't know" or the same answer again would not help). It says so and
+        # offers a person; a "yes" brings one in, and the customer may also go on with the bot.
+        out.append(reply(config.message("answer_failed", language), agent=AGENT))
+        offered = {"agent": AGENT, "description": "the answer did not help; a person offered"}
+        return {"outgoing": out, "offered_person": state.get("turn", 0), "events": [*events, offered]}
     if is_greeting(text):
         # A greeting is answered with the welcome; it is never an unanswered question.
         if state.get("menu_shown"):
@@ -429,7 +437,7 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
                 "how": match.how,
             },
         }
-        return {"outgoing": out, "fallbacks": 0, "events": [*events, event]}
+        return {"outgoing": out, "fallbacks": 0, "answered": state.get("turn", 0), "events": [*events, event]}
     if is_pleasantry(question):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}

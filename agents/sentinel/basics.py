@@ -277,3 +277,18 @@ def is_pleasantry(text: str) -> bool:
     sentences = [x for x in re.split(r"[.!\n]+", text) if x.strip()]
     signed_off = len(sentences) >= 2 and is_acknowledgement(sentences[-1])
     return thanks or positive >= 2 or signed_off
+
+
+_ANSWER_FAILED = PhraseSet.of(lexicon.ANSWER_FAILED)
+
+
+def says_the_answer_failed(text: str) -> bool:
+    """Whether the message says what the bot just answered did not help: done already, tried, still
+    nothing came ("did that. twice. still no email", "ya lo hice y no me llega", "udah dicoba tp ga
+    masuk"). Not with good news or thanks and no negation beside it ("tried it, works now, thanks")."""
+    a = analyse(text)
+    if not any(True for _ in _ANSWER_FAILED.find(a.words)):
+        return False
+    words = set(a.words)
+    pleased = words & (lexicon.POSITIVE_WORDS | lexicon.THANKS_WORDS)
+    return not pleased or bool(words & lexicon.NEGATORS)

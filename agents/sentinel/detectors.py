@@ -640,9 +640,14 @@ def _find_frames(text: str) -> list[_Frame]:
         before = set(a.words[max(0, first - 2) : first]) - _POLITE_PAST
         # What follows counts within the sentence ("... to reach out? we're a team of 60").
         after = {a.words[i] for i in range(first, min(last + 3, len(a.words))) if _one_sentence(a, last, i)}
-        if rule.startswith(("talk", "contact", "help")) and (after | before) & lexicon.PAST_MARKERS:
+        if rule.startswith(("talk", "contact", "help")) and (
+            (after | before) & lexicon.PAST_MARKERS or before & lexicon.PAST_TIME_BEFORE
+        ):
             # "the agent I was talking to yesterday", "someone rang me yesterday", "der Mitarbeiter,
-            # der mir gestern helfen konnte": a report
+            # der mir gestern helfen konnte", "la semana pasada hablé con ...": a report
+            return
+        if rule.startswith("talk") and _written_past(a, verb.first):
+            # "hablé con una persona de ventas", "j'ai parlé avec un conseiller": a report
             return
         frames.append(_Frame(rule, first, last, score, _lang(noun), _negated(a, first, last)))
 
@@ -787,7 +792,14 @@ def _find_frames(text: str) -> list[_Frame]:
                 and _gap(words, verb.last, noun.first) <= 4
                 and a.tokens[noun.first].clause == a.tokens[verb.last].clause
             )
-            before = postposed and noun.last < verb.first and verb.first - noun.last <= 3
+            # "müşteri temsilcisi olarak çalışmak istiyorum": a verb of its own between (a Turkish
+            # infinitive) is what is wanted, not the person.
+            before = (
+                postposed
+                and noun.last < verb.first
+                and verb.first - noun.last <= 3
+                and not any(w.endswith(_TURKISH_INFINITIVE) for w in words[noun.last + 1 : verb.first])
+            )
             if after or before:
                 add("want+noun", verb, noun, 0.9)
     # "Is there a human?", "tem algum atendente humano?", "koi banda hai?"; in a longer message a
@@ -817,6 +829,12 @@ def _find_frames(text: str) -> list[_Frame]:
             # "la personne d'hier" is yesterday's person, not a person here.
             between = set(_between(words, noun.last, cue.first))
             if between & (lexicon.OF_WORDS | lexicon.FROM_WORDS):
+                continue
+            # A place word of some languages only: "hier" is "here" in German and Dutch, after a
+            # French noun it is yesterday ("j'ai parlé avec un conseiller hier"); "la" is "there" in
+            # French and Portuguese, after an Italian noun an article ("un operatore la settimana").
+            places = _PLACE_WORD_LANGUAGES.get(words[cue.first])
+            if places is not None and _lang(noun) not in places:
                 continue
             # "o atendente da loja me disse": a cue that is also "of" ("da") and runs on into its
             # clause joins two nouns; "ist jemand da?" ends the clause.
@@ -849,6 +867,9 @@ def _find_frames(text: str) -> list[_Frame]:
     # "no bot, human please").
     # In a longer message, the clause must be a sentence of its own ("human pls. I own a tire shop
     # and don't have time for menus").
+    # "satış temsilcisiyim": Turkish says "I am" (we are) with a suffix on the noun: who is
+    # writing, not who they want.
+    humans = [n for n in humans if not (_lang(n) == "tr" and words[n.last].endswith(_TURKISH_I_AM))]
     if humans:
         noun_tokens = {i for n in humans for i in range(n.first, n.last + 1)}
         clauses: dict[int, list[int]] = {}
@@ -865,6 +886,21 @@ def _find_frames(text: str) -> list[_Frame]:
                     negated = _negated(a, bare.first, bare.last)
                     frames.append(_Frame("bare noun", bare.first, bare.last, 0.9, _lang(bare), negated))
     return frames
+
+
+# Words that say "here" or "there" in these languages only (folded), and something else in others.
+_PLACE_WORD_LANGUAGES = {"hier": frozenset({"de", "nl"}), "la": frozenset({"fr", "pt"})}
+# The Turkish copula after a vowel, folded: "-yım/-yim/-yum/-yüm" (I am), "-yız/-yiz/-yuz/-yüz" (we are).
+_TURKISH_I_AM = ("yim", "yum", "yiz", "yuz")
+_TURKISH_INFINITIVE = ("mak", "mek")
+
+
+def _written_past(a: Analysis, index: int) -> bool:
+    """Whether the word at `index` is written as a past that folding hides: a final accented vowel
+    on a talk verb ("hablé", "conversé": Spanish, I talked; "parlé": French, talked; "parlò":
+    Italian, talked), where the unaccented word is a request ("hable con", "parle avec")."""
+    token = a.tokens[index]
+    return a.raw[token.start : token.end].lower().endswith(("é", "ò"))
 
 
 def _own_sentence(a: Analysis, first: int, last: int) -> bool:

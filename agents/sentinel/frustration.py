@@ -368,10 +368,17 @@ def _sentence_numbers_of(raw: str) -> tuple[int, ...]:
     return tuple(sum(1 for e in ends if e < token.start) for token in analyse(raw).tokens)
 
 
+# What a feeling is about: "frustrated with", "harto de", "enttäuscht von", "stufo di".
+_FEELING_ABOUT = (
+    lexicon.WITH_WORDS | lexicon.OF_WORDS | {"by", "about", "at", "of", "von", "van", "over", "sur"}
+)
+
+
 def _about_another_vendor(a: Analysis, cues: list[_Cue]) -> list[_Cue]:
     """The cues that follow a mention of another business in their sentence ("our old provider
     never answered the phone, total nightmare", "mijn vorige leverancier reageerde nooit, echt
-    waardeloos. hoe lang is de proefperiode?"), unless the sentence turns to us on the way."""
+    waardeloos. hoe lang is de proefperiode?"), unless the sentence turns to us on the way; and a
+    feeling said of that business right before it ("we were so frustrated with our old provider")."""
     vendors = _OTHER_VENDORS.find(a.words)
     if not vendors:
         return []
@@ -384,6 +391,17 @@ def _about_another_vendor(a: Analysis, cues: list[_Cue]) -> list[_Cue]:
                 if not any(w in lexicon.ABOUT_US for w in between):
                     about.append(cue)
                     break
+            # "frustrated with our old provider", "harto de mi proveedor anterior": a preposition
+            # right after the feeling, then the business, in one clause.
+            between = a.words[cue[2] + 1 : vendor.first]
+            if (
+                cue[2] + 1 < vendor.first <= cue[2] + 3
+                and between[0] in _FEELING_ABOUT
+                and a.tokens[cue[2]].clause == a.tokens[vendor.first].clause
+                and not any(w in lexicon.ABOUT_US for w in between)
+            ):
+                about.append(cue)
+                break
     return about
 
 

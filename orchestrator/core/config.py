@@ -405,6 +405,9 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Sorry, I can't answer that one either. Would you like a person from our team to take "
         "over? Just say yes."
     },
+    "answer_failed": {
+        "en": "Sorry that didn't solve it. Would you like a person from our team to take over? Just say yes."
+    },
     "media_received": {"en": "Thanks, I've received it and kept it for our team."},
     "order_received": {
         "en": "Your order has reached us. A person from our team will check it and confirm it with you here."

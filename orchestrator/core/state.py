@@ -65,6 +65,7 @@ class State(TypedDict, total=False):
     open_questions: list[str]
     menu_shown: bool
     offered_person: int | None  # the turn at which the bot last offered to bring in a person
+    answered: int | None  # the turn at which the bot last answered a question (knowledge, model)
     handed_off: bool
     qualified: bool
     briefing: str | None
