@@ -87,6 +87,9 @@ def test_company_after_a_lead_in_is_found_unasked(text: str, company: str) -> No
         ("I run marketing at Bloom & Vine Florists - we'd like order updates", "Bloom & Vine Florists"),
         ("l'azienda è Ceramiche Bellini srl", "Ceramiche Bellini srl"),
         ("humara Mehta Sweets hai, diwali orders ke liye bulk message bhejna hai", "Mehta Sweets"),
+        # Mexico's legal form, in full
+        ("Grupo Norte SA de CV, vendemos autopartes", "Grupo Norte SA de CV"),
+        ("Ferretera Bajío S.A. de C.V.", "Ferretera Bajío S.A. de C.V."),
     ],
 )
 def test_bare_or_weak_answer_is_the_company_when_asked(text: str, company: str) -> None:
