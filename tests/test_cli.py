@@ -5,6 +5,7 @@ sending a signed customer message through a running service's real webhook."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from orchestrator.runtime import cli
 from orchestrator.runtime.app import create_app
 from tests.fakes.graph import TestHarness
 from tests.fakes.servers import serve_in_loop
+from tests.processes.serving import run_handoff
 
 
 @pytest.fixture
@@ -247,15 +249,17 @@ def test_replay_names_a_missing_file_and_the_first_line_that_is_not_a_conversati
 
 
 def test_a_sqlite_url_that_names_no_file_or_a_missing_directory_is_refused_in_one_line(
-    fresh_settings: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
 ) -> None:
-    fresh_settings.setenv("HANDOFF_DATABASE_URL", "sqlite://")
-    assert cli.main(["serve", "--port", "0"]) == 2
-    assert "HANDOFF_DATABASE_URL: names no SQLite file" in capsys.readouterr().err
+    """As real processes: a start that gets as far as the database sets the logging up for good."""
+    env = {k: v for k, v in os.environ.items() if k != "HANDOFF_DATABASE_URL"}
+    nothing = run_handoff({**env, "HANDOFF_DATABASE_URL": "sqlite://"}, "serve", "--port", "0")
+    assert nothing.returncode == 2
+    assert "HANDOFF_DATABASE_URL: names no SQLite file" in nothing.stderr
     missing = tmp_path / "mistyped" / "handoff.db"
-    fresh_settings.setenv("HANDOFF_DATABASE_URL", f"sqlite:///{missing}")
-    assert cli.main(["serve", "--port", "0"]) == 2
-    assert capsys.readouterr().err.strip() == (
+    mistyped = run_handoff({**env, "HANDOFF_DATABASE_URL": f"sqlite:///{missing}"}, "serve", "--port", "0")
+    assert mistyped.returncode == 2
+    assert mistyped.stderr.strip().splitlines()[-1] == (
         f"cannot start: the directory of the SQLite file {missing} does not exist: "
         "create it or correct the path"
     )

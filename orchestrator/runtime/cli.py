@@ -529,7 +529,6 @@ def _replay(args: argparse.Namespace) -> int:
     from orchestrator.core.config import ConfigError, load_config
     from orchestrator.runtime.replay import read_cases, replay_cases
 
-    _configure_logging(quiet=True)
     out = sys.stdout
     try:
         cases = read_cases(Path(args.file))
@@ -543,6 +542,7 @@ def _replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 2
+    _configure_logging(quiet=True)
     for line in asyncio.run(replay_cases(cases, at=_parse_at(args.at), config=config)):
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
     out.flush()
