@@ -271,7 +271,7 @@ def _serve(args: argparse.Namespace) -> int:
         ).run()
     config = uvicorn.Config(
         # `_database_usable` has migrated it; the process beats (`handoff alive --role api`)
-        create_app(settings=settings, migrate=False, heartbeat=True),
+        create_app(settings=settings, migrate=False, beats=True),
         host=args.host,
         port=args.port,
         log_level="info",
@@ -388,7 +388,7 @@ def app_of_a_worker_process() -> FastAPI:
     from orchestrator.runtime.app import create_app
 
     _configure_logging(quiet=False)
-    return create_app(heartbeat=True)  # each process beats (`handoff alive --role api`)
+    return create_app(beats=True)  # each process beats (`handoff alive --role api`)
 
 
 def _worker(args: argparse.Namespace) -> int:

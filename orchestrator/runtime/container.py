@@ -95,7 +95,7 @@ class Service:
         freeze_heap: bool = False,
         warm_graph: bool = False,
         role: str = "api",
-        heartbeat: bool = False,
+        beats: bool = False,
     ) -> AsyncIterator[Service]:
         config = config or load_config(settings.config)
         clock = clock or SystemClock()
@@ -193,9 +193,9 @@ class Service:
                 )
                 if settings.run_background:
                     service.background.append(asyncio.create_task(service._background_loop()))
-                if settings.run_background or heartbeat:
+                if settings.run_background or beats:
                     # A process with a background loop beats; so does every `handoff serve` process
-                    # (`heartbeat`), acknowledge-only ones too, for `handoff alive --role api`.
+                    # (`beats`), acknowledge-only ones too, for `handoff alive --role api`.
                     service.me = Me.here(
                         role=role, runs_turns=settings.run_turns, interval_s=settings.timer_interval_s
                     )
