@@ -287,7 +287,7 @@ def says_the_answer_failed(text: str) -> bool:
     nothing came ("did that. twice. still no email", "ya lo hice y no me llega", "udah dicoba tp ga
     masuk"). Not with good news or thanks and no negation beside it ("tried it, works now, thanks")."""
     a = analyse(text)
-    if not any(True for _ in _ANSWER_FAILED.find(a.words)):
+    if not _ANSWER_FAILED.find(a.words):
         return False
     words = set(a.words)
     pleased = words & (lexicon.POSITIVE_WORDS | lexicon.THANKS_WORDS)
