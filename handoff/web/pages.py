@@ -236,13 +236,12 @@ FilterDep = Annotated[InboxFilter, Depends(inbox_filter)]
 TEAM_ROWS = 200
 
 
-async def _inbox_rows(
-    service: WorkspaceService, user: PageUser, chosen: InboxFilter
-) -> tuple[list[ConversationSummary], dict[int, int]]:
-    """`mine`: assigned to me; `waiting`: waiting in my queues (oldest first); `open`: both, and for
-    a lead or an admin every other conversation with a rep they may see (their departments'; all),
-    so they can watch and reassign them; `unread`: mine and waiting, with customer messages I have
-    not read. With their unread counts."""
+async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFilter) -> dict[str, Any]:
+    """The inbox list's values (`rows`, `unread`, `rep_names`). `mine`: assigned to me; `waiting`:
+    waiting in my queues (oldest first); `open`: both, and for a lead or an admin every other
+    conversation with a rep they may see (their departments'; all), so they can watch and reassign
+    them; `unread`: mine and waiting, with customer messages I have not read. With their unread
+    counts, and the names of the reps who have them."""
     actor = user.actor
     narrow: dict[str, Any] = {
         "queue": chosen.queue,
@@ -265,7 +264,8 @@ async def _inbox_rows(
         counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=[c.id for c in rows])
     if chosen.view == "unread":
         rows = [c for c in rows if counts.get(c.id)]
-    return rows, counts
+    names = await _names(service, {c.assignee_id for c in rows if c.assignee_id})
+    return {"rows": rows, "unread": counts, "rep_names": names}
 
 
 async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:
@@ -296,7 +296,7 @@ async def inbox(
     request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
 ) -> HTMLResponse:
     mentioned = await _unread_mentions(service, user)
-    rows, counts = await _inbox_rows(service, user, chosen)
+    listed = await _inbox_rows(service, user, chosen)
     return render(
         request,
         "inbox.html",
@@ -305,9 +305,7 @@ async def inbox(
         f=chosen,
         views=VIEWS,
         my_queues=await _my_queues(service, user),
-        rows=rows,
-        unread=counts,
-        rep_names=await _names(service, {c.assignee_id for c in rows if c.assignee_id}),
+        **listed,
         **mentioned,
     )
 
@@ -316,10 +314,8 @@ async def inbox(
 async def inbox_list(
     request: Request, user: UserDep, service: WorkspaceServiceDep, chosen: FilterDep
 ) -> HTMLResponse:
-    rows, counts = await _inbox_rows(service, user, chosen)
-    names = await _names(service, {c.assignee_id for c in rows if c.assignee_id})
     return render(
-        request, "_inbox_list.html", service, user, rows=rows, unread=counts, f=chosen, rep_names=names
+        request, "_inbox_list.html", service, user, f=chosen, **await _inbox_rows(service, user, chosen)
     )
 
 

@@ -525,7 +525,7 @@ class AppConfig(_Model):
 _ITEM_NAMES = ("id", "slug", "name")
 
 
-def item_name(item: Any, index: int) -> str:
+def _item_name(item: Any, index: int) -> str:
     """An item of a list in the file as an operator finds it: by its id, slug or name, else counted
     from 1 (`#2`)."""
     if isinstance(item, dict):
@@ -541,7 +541,7 @@ def _where(data: Any, loc: tuple[int | str, ...]) -> str:
     for key in loc:
         if isinstance(key, int):
             item = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
-            out += f"[{item_name(item, key)}]"
+            out += f"[{_item_name(item, key)}]"
             node = item
         else:
             out += f".{key}" if out else str(key)
