@@ -225,9 +225,13 @@ async def claim_next(session: AsyncSession, *, at: datetime, claim: timedelta = 
 
 
 class FetchFailed(Exception):
-    def __init__(self, reason: str, *, retry: bool = True) -> None:
+    """Why a file could not be fetched, in words a rep reads (`str`); `detail` is the technical
+    cause, for the log and the event's details."""
+
+    def __init__(self, reason: str, *, retry: bool = True, detail: str | None = None) -> None:
         super().__init__(reason)
         self.retry = retry
+        self.detail = detail
 
 
 async def _fetch(client: GraphClient, media: Media, *, max_bytes: int) -> tuple[bytes, str | None]:
@@ -241,14 +245,15 @@ async def _fetch(client: GraphClient, media: Media, *, max_bytes: int) -> tuple[
     except MediaTooLarge as exc:
         raise FetchFailed(str(exc), retry=False) from exc
     except GraphError as exc:
-        raise FetchFailed(str(exc), retry=True) from exc
+        raise FetchFailed(exc.for_people, retry=True, detail=str(exc)) from exc
     actual = hashlib.sha256(data).digest()
     for source, declared in (("Graph", info.sha256), ("the webhook", media.declared_sha256)):
         expected = digest_of(declared)
         if expected is not None and expected != actual:
             raise FetchFailed(
-                f"the downloaded file does not match the SHA-256 {source} gave ({declared});"
-                f" got {actual.hex()}"
+                "the file arrived damaged (its checksum does not match)",
+                detail=f"the downloaded file does not match the SHA-256 {source} gave ({declared});"
+                f" got {actual.hex()}",
             )
         if expected is None and declared:
             log.info("media_sha256_unchecked", media_id=media.id, source=source)
@@ -292,7 +297,13 @@ async def _record(
             delay = RETRY_AFTER[min(fresh.attempts, len(RETRY_AFTER)) - 1]
             fresh.status, fresh.error = MediaStatus.FAILED, str(failure)[:1000]
             fresh.next_attempt_at = at + delay if again else None
-            log.warning("media_fetch_failed", media_id=fresh.id, attempts=fresh.attempts, error=fresh.error)
+            log.warning(
+                "media_fetch_failed",
+                media_id=fresh.id,
+                attempts=fresh.attempts,
+                error=fresh.error,
+                detail=failure.detail,
+            )
             await log_event(
                 session,
                 conversation_id=fresh.conversation_id,
@@ -305,6 +316,7 @@ async def _record(
                     "media_id": fresh.id,
                     "attempts": fresh.attempts,
                     "next_attempt_at": fresh.next_attempt_at.isoformat() if fresh.next_attempt_at else None,
+                    **({"detail": failure.detail[:1000]} if failure.detail else {}),
                 },
             )
         session.add(fresh)
@@ -381,7 +393,10 @@ class MediaFetcher:
                 failure = exc
             except Exception as exc:  # recorded on the row like any failure, never swallowed
                 log.exception("media_fetch_crashed", media_id=media.id)
-                failure = FetchFailed(f"{type(exc).__name__}: {exc}")
+                failure = FetchFailed(
+                    "an error in this service (its log has the details)",
+                    detail=f"{type(exc).__name__}: {exc}",
+                )
             finished = await _record(
                 self.sessions,
                 media=media,

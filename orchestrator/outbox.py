@@ -62,6 +62,28 @@ QUEUED_UNCLAIMED = "outbox_queued_unclaimed"
 T = TypeVar("T")
 
 
+def describe_failure(error: dict[str, Any] | None) -> str:
+    """A failed send's reason for a person (a rep, a summary, the context log): Meta's code and
+    title, and its details when given; no exception names or socket errors (the log keeps those)."""
+    if not error:
+        return "failed"
+    if error.get("source") == "transport":  # never reached Meta: the network, DNS, a timeout
+        return "WhatsApp could not be reached (network error)"
+    if error.get("source") == "outbox":  # this service failed before or after the request
+        return "an error in this service (its log has the details)"
+    if error.get("source") == "status_webhook":
+        first = (error.get("errors") or [{}])[0]
+        details = (first.get("error_data") or {}).get("details") or first.get("message")
+        parts = [str(first.get("code") or ""), str(first.get("title") or "")]
+    else:
+        details = error.get("details")
+        parts = [str(error.get("code") or ""), str(error.get("title") or "")]
+    head = " ".join(p for p in parts if p).strip()
+    if details and details != head:
+        return f"{head}: {details}" if head else str(details)
+    return head or "failed"
+
+
 def recipient_of(contact: Contact) -> str:
     if contact.wa_id:
         return contact.wa_id
@@ -596,7 +618,6 @@ async def _finish(
         else:
             row = (await session.execute(_FAILED, {"b_id": message.id, "b_error": error, "b_at": at})).first()
             if row is not None:
-                what = error.get("title") or error.get("details")
                 log.warning(
                     "send_failed", conversation_id=message.conversation_id, message_id=message.id, error=error
                 )
@@ -605,7 +626,7 @@ async def _finish(
                     conversation_id=message.conversation_id,
                     type=EventType.SEND_FAILED,
                     source="whatsapp",
-                    description=f"send failed: {error.get('code') or ''} {what}",
+                    description=f"send failed: {describe_failure(error)}",
                     at=at,
                     details={"message_id": message.id, **error},
                 )

@@ -24,6 +24,8 @@ from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.turns import LEASE_GROUP, TurnEngine
 from tests.factories import AD_REFERRAL, auth, counting, inbound, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
+from tests.fakes.servers import free_port
+from tests.web.helpers import browser, sign_in
 
 
 async def _inbound_turns_in_order(h: TestHarness) -> list[int]:
@@ -635,6 +637,31 @@ async def test_a_bot_reply_that_cannot_be_delivered_hands_the_conversation_to_a_
     assert EventType.HANDOFF in types
     handoff = next(e for e in detail["events"] if e["type"] == EventType.HANDOFF)
     assert "131047" in json.dumps(handoff), "the failure is shown to the rep"
+
+
+async def test_a_reply_lost_to_a_network_outage_is_handed_off_with_a_reason_a_rep_can_read(
+    h: TestHarness,
+) -> None:
+    h.service.client.backoff_scale = 0
+    h.service.client.http.base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused
+    assert await say(h, text("12025550317", "Hello", h.clock.now())) == [], "nothing could be sent"
+    h.clock.advance(seconds=130)
+    await h.service.tick()  # past the retry window: failed, and a human takes over
+    await h.service.turns.drain()
+    async with h.service.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.handoff_reason == "ai_unavailable"
+    detail = (await h.http.get(f"/api/conversations/{conversation.id}", headers=auth("demo-admin"))).json()
+    handoff = next(e for e in detail["events"] if e["type"] == EventType.HANDOFF)
+    assert "could not be delivered: WhatsApp could not be reached (network error)" in json.dumps(handoff)
+    failed = [e["description"] for e in detail["events"] if e["type"] == EventType.SEND_FAILED]
+    assert failed, "the failed sends are in the context log"
+    assert set(failed) == {"send failed: WhatsApp could not be reached (network error)"}
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        page = (await client.get(f"/conversations/{conversation.id}")).text
+    assert "WhatsApp could not be reached (network error)" in page
+    assert "ConnectError" not in page, "no exception name shown to a person"
 
 
 async def test_a_reply_delivered_after_transient_errors_keeps_the_bot(h: TestHarness) -> None:

@@ -31,6 +31,7 @@ from handoff.policy import viewer_of
 from handoff.web import session as web_session
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType, Presence, Role
+from orchestrator.outbox import describe_failure
 
 HERE = FilePath(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -157,23 +158,7 @@ def money(amount: float | None, currency: str | None) -> str:
         return f"{amount:g} {currency}"
 
 
-def failure_reason(error: dict[str, Any] | None) -> str:
-    """Meta's reason for a failed send, for a human: code and title (and details when given)."""
-    if not error:
-        return "failed"
-    if error.get("source") == "transport":  # never reached Meta: the network, DNS, a timeout
-        return "WhatsApp could not be reached (network error)"
-    if error.get("source") == "status_webhook":
-        first = (error.get("errors") or [{}])[0]
-        details = (first.get("error_data") or {}).get("details") or first.get("message")
-        parts = [str(first.get("code") or ""), str(first.get("title") or "")]
-    else:
-        details = error.get("details")
-        parts = [str(error.get("code") or ""), str(error.get("title") or "")]
-    head = " ".join(p for p in parts if p).strip()
-    if details and details != head:
-        return f"{head}: {details}" if head else str(details)
-    return head or "failed"
+failure_reason = describe_failure  # a failed send's reason, for a rep
 
 
 REASONS = {

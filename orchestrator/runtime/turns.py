@@ -85,6 +85,7 @@ from orchestrator.outbox import (
     After,
     RetryTimers,
     build_payload,
+    describe_failure,
     queue_outgoing,
     queued_unclaimed,
     relay,
@@ -871,8 +872,7 @@ class TurnEngine:
         """Never leave the customer alone: a bot reply that could not be delivered (past the Graph
         client's retries, or refused for good, e.g. 131047 outside the 24-hour window) hands the
         conversation to a human, the failure shown in the handoff's evidence and the context log."""
-        error = failed.error or {}
-        what = f"{error.get('code') or ''} {error.get('title') or error.get('details') or ''}".strip()
+        what = describe_failure(failed.error)
         snapshot = await self.graph.aget_state(thread_config(conversation_id))
         state = cast(State, dict(snapshot.values))
         request = handoff_request(
@@ -880,7 +880,7 @@ class TurnEngine:
             state=state,
             signals=[{"kind": "send_failed", "score": 1.0, "evidence": what, "rule": "undelivered_reply"}],
         )
-        request["summary"] = f"The bot's reply could not be delivered ({what}); see the failed message."
+        request["summary"] = f"The bot's reply could not be delivered: {what}. See the failed message."
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             conversation = await session.get(Conversation, conversation_id, with_for_update=True)

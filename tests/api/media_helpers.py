@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from orchestrator.core.enums import Direction, MediaStatus
+from orchestrator.core.contextlog import ContextEvent
+from orchestrator.core.enums import Direction, EventType, MediaStatus
 from orchestrator.core.tables import Contact, Conversation, Media, MediaContent, Message
 from tests.api.helpers import Running
 from tests.fixtures import fixture_bytes
@@ -77,6 +78,25 @@ async def media_rows(h: Running, conversation_id: int) -> list[Media]:
             select(Media).where(col(Media.conversation_id) == conversation_id).order_by(col(Media.id))
         )
         return list(rows.scalars())
+
+
+async def last_fetch_failure(h: Running, conversation_id: int) -> dict[str, Any]:
+    """The details of the conversation's latest `media_failed` event (the technical cause among them)."""
+    async with h.service.sessions() as session:
+        event = (
+            (
+                await session.execute(
+                    select(ContextEvent)
+                    .where(col(ContextEvent.conversation_id) == conversation_id)
+                    .where(col(ContextEvent.type) == EventType.MEDIA_FAILED)
+                    .order_by(col(ContextEvent.id).desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+    assert event is not None, "no media_failed event"
+    return {"description": event.description, **(event.details or {})}
 
 
 async def seed_media(h: Running, conversation_id: int, *, content: bytes = JPEG) -> int:

@@ -28,12 +28,21 @@ from orchestrator.media import RETRY_AFTER, MediaFetcher
 from orchestrator.runtime import turns
 from orchestrator.runtime.simulator import encode_webhook
 from tests.api.helpers import bearer, seed_conversation
-from tests.api.media_helpers import JPEG, PDF, fixture_media, give_contact_number, media_rows, png
+from tests.api.media_helpers import (
+    JPEG,
+    PDF,
+    fixture_media,
+    give_contact_number,
+    last_fetch_failure,
+    media_rows,
+    png,
+)
 from tests.conftest import service_on
 from tests.factories import counting, text
 from tests.fakes.graph import FakeGraphAPI, TestHarness, graph_error_body
+from tests.fakes.servers import free_port
 from tests.fixtures import fixture_bytes, load_fixture
-from tests.web.helpers import sign_in
+from tests.web.helpers import browser, sign_in
 
 IMAGE = "inbound_image_pywa.json"
 TOKEN = DEV_SECRETS["HANDOFF_WHATSAPP_ACCESS_TOKEN"]  # what the test service sends as its bearer
@@ -116,8 +125,9 @@ async def test_the_webhook_stores_the_photo_message_even_when_graph_cannot_serve
     await h.service.media.drain()
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
-    assert "Graph error 100" in (media.error or "")
+    assert (media.error or "").startswith("WhatsApp answered with error 100: ")
     assert "does not exist" in (media.error or "")
+    assert "fbtrace_id" not in (media.error or "")
     assert media.next_attempt_at == h.clock.now() + RETRY_AFTER[0]
     async with h.service.sessions() as session:
         message = await session.get(Message, media.message_id)
@@ -128,7 +138,9 @@ async def test_the_webhook_stores_the_photo_message_even_when_graph_cannot_serve
     url = f"/api/conversations/{conversation_id}/media/{media.id}"
     refused = await h.http.get(url, headers=bearer("tara"))
     assert refused.status_code == 409
-    assert refused.json()["detail"].startswith("the photo could not be fetched: Graph error 100")
+    assert refused.json()["detail"].startswith(
+        "the photo could not be fetched: WhatsApp answered with error 100"
+    )
     detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("tara"))).json()
     shown = next(m for m in detail["messages"] if m["kind"] == "image")["media"]
     assert shown["status"] == "failed"
@@ -186,15 +198,42 @@ async def test_a_404_and_a_wrong_sha256_are_recorded_with_their_reason_and_retri
     await h.service.media.drain()
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
-    assert "does not match the SHA-256 Graph gave" in (media.error or "")
+    assert media.error == "the file arrived damaged (its checksum does not match)"
+    assert "does not match the SHA-256 Graph gave" in (await last_fetch_failure(h, conversation_id))["detail"]
 
     fake_graph.fail_media("65463453", 404, "Not Found")
     h.clock.advance(seconds=RETRY_AFTER[0].total_seconds() + 1)
     await h.service.tick()
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
-    assert "HTTP 404" in (media.error or "")
+    assert media.error == "WhatsApp answered HTTP 404: Not Found"
     assert media.next_attempt_at == h.clock.now() + RETRY_AFTER[1]
+
+
+async def test_a_fetch_while_graph_is_unreachable_shows_reps_the_reason_and_logs_the_cause(
+    h: TestHarness, fake_graph: FakeGraphAPI
+) -> None:
+    conversation_id, _ = await _photo_in_taras_conversation(h)
+    assert h.service.media is not None
+    h.service.client.backoff_scale = 0
+    h.service.client.http.base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused
+    await h.service.media.drain()
+    [media] = await media_rows(h, conversation_id)
+    assert (media.status, media.error) == (
+        MediaStatus.FAILED,
+        "WhatsApp could not be reached (network error)",
+    )
+    assert media.next_attempt_at is not None, "tried again later"
+    failure = await last_fetch_failure(h, conversation_id)
+    assert failure["description"] == (
+        "the customer's image could not be fetched: WhatsApp could not be reached (network error)"
+    )
+    assert "ConnectError" in failure["detail"], "the technical cause is kept for whoever reads the events"
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}/fragments/timeline")).text
+    assert "The photo could not be fetched: WhatsApp could not be reached (network error)" in page
+    assert "ConnectError" not in page
 
 
 async def test_a_fetch_that_keeps_failing_is_given_up_after_the_configured_attempts(
@@ -227,7 +266,9 @@ async def test_a_photo_whose_bytes_differ_from_the_webhooks_sha256_is_not_stored
     await h.service.media.drain()
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
-    assert "does not match the SHA-256 the webhook gave" in (media.error or "")
+    assert media.error == "the file arrived damaged (its checksum does not match)"
+    failure = await last_fetch_failure(h, conversation_id)
+    assert "does not match the SHA-256 the webhook gave" in failure["detail"]
     assert media.next_attempt_at is not None
 
 

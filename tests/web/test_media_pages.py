@@ -60,4 +60,4 @@ async def test_transcript_shows_each_kind_of_media_and_a_photo_still_being_fetch
     assert '<span class="muted size">2 KB</span>' in page
     assert "<figcaption>caption</figcaption>" in page  # the document's caption
     # The pass that fetched them tried the waiting photo too: Graph does not know its id.
-    assert "The photo could not be fetched: Graph error 100" in page
+    assert "The photo could not be fetched: WhatsApp answered with error 100" in page

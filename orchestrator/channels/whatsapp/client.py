@@ -60,11 +60,21 @@ class GraphError(Exception):
 
     retryable: bool = False
 
+    @property
+    def for_people(self) -> str:
+        """What went wrong, for a rep: no exception names, socket errors or trace ids (the log
+        keeps those)."""
+        return "WhatsApp failed"
+
 
 class GraphTransportError(GraphError):
     """No usable HTTP response (connection refused, reset, timeout)."""
 
     retryable = True
+
+    @property
+    def for_people(self) -> str:
+        return "WhatsApp could not be reached (network error)"
 
 
 class GraphSendUncertain(GraphTransportError):
@@ -96,6 +106,15 @@ class GraphAPIError(GraphError):
         self.retryable = _is_retryable(code, http_status) if retryable is None else retryable
         self.body = body
         super().__init__(self._describe())
+
+    @property
+    def for_people(self) -> str:
+        if self.code is None and self.title.startswith("HTTP "):  # no Graph error body to quote
+            said = f"WhatsApp answered HTTP {self.http_status}"
+            return f"{said}: {self.details}" if self.details else said
+        said = f"{self.title} ({self.details})" if self.details and self.details != self.title else self.title
+        code = f" {self.code}" if self.code is not None else ""
+        return f"WhatsApp answered with error{code}: {said}"
 
     def _describe(self) -> str:
         code = f"Graph error {self.code}" if self.code is not None else "Graph error"
