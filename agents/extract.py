@@ -87,11 +87,12 @@ _USE_CASE_CUES = re.compile(
     _FLAGS,
 )
 _COMPANY_SUFFIX = re.compile(
-    # Capitalised words, "&" or "and" among them ("Harper & Cole Ltd", "Harper and Cole Ltd"),
-    # then the legal form.
-    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+)(?:(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)\s+){0,4})"
-    + lexicon.COMPANY_SUFFIXES
-    + r"(?![\w])",
+    # Capitalised words, "&" or "and" among them ("Harper & Cole Ltd", "Harper and Cole Ltd"), a
+    # particle between two of them ("Ferretera del Bajío S.A.", "Bank of Ireland Ltd"), then the
+    # legal form.
+    r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+)(?:(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and"
+    r"|(?:(?:de|van|von)\s+(?:la|las|los|der|den)|de|del|della|di|da|das|do|dos|du|des|van|von|of"
+    r"|und|y|e|et|en)(?=\s+[A-ZÀ-ÖØ-Þ]))\s+){0,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])",
     re.UNICODE,
 )
 _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
@@ -158,7 +159,7 @@ _SCRIPT_CHANGE = re.compile(r"(?:(?<=[A-Za-z0-9&])|(?<=[A-Za-z0-9]\.))\s+(?=[\u0
 # A legal form's abbreviation keeps its dots, and a second part goes with it ("Pvt. Ltd.",
 # "S.A. de C.V.", "S.r.l.", "Co.").
 _SUFFIX_TAIL = re.compile(
-    r"^\.?(?:\s*(?:\([\w .&-]{1,24}\)\s*)?(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.\s?V|C\.V|S\.A|Cia)\b\.?)?",
+    r"^\.?(?:\s*(?:\([\w .&-]{1,24}\)\s*)?(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.?\s?V|C\.V|S\.A|Cia)\b\.?)?",
     re.UNICODE,
 )
 _DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Cia)|\b[A-Za-z]\.[A-Za-z])$")
@@ -170,6 +171,7 @@ _OWN_ARTICLES = frozenset({"la", "el", "los", "las", "le", "les", "il", "lo", "t
 # "of" in a name after its trade: "Cocina de Abuela", "Taller del Norte", "Boulangerie du Coin".
 _WHOSE = frozenset({"de", "del", "do", "da", "dos", "das", "di", "du", "della", "dello", "des"})
 # Words that join two parts of one name ("Jones Plumbing and Heating", "Salt & Sage").
+_FROM = frozenset({"de", "da", "di", "do", "von", "van", "of", "from"})  # "Ana de Ferretera López S.A."
 _NAME_JOINERS = frozenset({"and", "&", "y", "e", "et", "und", "en", "dan", "aur", "n", "i"})
 _PARTNERS = re.compile(
     r"(?:Co|Company|Sons|Daughters|Partners|Associates|Brothers|Bros|Figli|Hijos|Filhos|S(?:ö|oe)hne|Zonen|Fils)\b\.?",
@@ -529,6 +531,14 @@ def extract_company_name(
         words = value.split()
         while words and fold(words[0]) in lexicon.NOT_NAME_START | lexicon.NAME_ARTICLES:
             words = words[1:]
+        # "Ana de Ferretera López S.A." from Ana: who is writing, then where from.
+        if (
+            person
+            and len(words) > 3
+            and fold(words[0]) == fold(person.split()[0])
+            and fold(words[1]) in _FROM
+        ):
+            words = words[2:]
         value = " ".join(words)
         # "Wir sind die Physiotherapie am Stadtpark GmbH": a lead-in before it gives the whole name.
         for pattern in _COMPANY_LEADS_WEAK:

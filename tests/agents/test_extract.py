@@ -90,10 +90,34 @@ def test_company_after_a_lead_in_is_found_unasked(text: str, company: str) -> No
         # Mexico's legal form, in full
         ("Grupo Norte SA de CV, vendemos autopartes", "Grupo Norte SA de CV"),
         ("Ferretera Bajío S.A. de C.V.", "Ferretera Bajío S.A. de C.V."),
+        # a particle or a joiner between the capitalised words of a name with a legal form
+        ("Ferretera del Bajío S.A.", "Ferretera del Bajío S.A."),
+        ("Casa de Campo Ltda", "Casa de Campo Ltda"),
+        ("Bank of Ireland Ltd", "Bank of Ireland Ltd"),
+        ("Pieter van der Berg BV", "Pieter van der Berg BV"),
+        ("Mueller und Sohn GmbH", "Mueller und Sohn GmbH"),
+        ("Pérez y Asociados S.A.", "Pérez y Asociados S.A."),
+        ("Aceros Norte SA de CV", "Aceros Norte SA de CV"),
     ],
 )
 def test_bare_or_weak_answer_is_the_company_when_asked(text: str, company: str) -> None:
     found = extract_company_name(text, asked=True)
+    assert found is not None
+    assert found.value == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Ana de Ferretera López S.A.", "Ferretera López S.A."),
+        ("Hola Ana aqui de Ferretera del Bajío S.A.", "Ferretera del Bajío S.A."),
+        ("Ana of Harper & Cole Ltd", "Harper & Cole Ltd"),
+    ],
+)
+def test_the_customers_own_name_before_where_they_are_from_is_not_the_company(
+    text: str, company: str
+) -> None:
+    found = extract_company_name(text, asked=True, person="Ana Ruiz")
     assert found is not None
     assert found.value == company
 
