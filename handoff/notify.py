@@ -57,7 +57,7 @@ from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import async_url
 from orchestrator.core.enums import Action, EventType
 from orchestrator.core.listen import listen_forever
-from orchestrator.core.tables import Conversation
+from orchestrator.core.tables import Contact, Conversation
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +96,9 @@ class StreamEvent(BaseModel):
     owner: str
     queue: str | None
     assignee_id: str | None
+    # Who the conversation is with, as the workspace names them: their WhatsApp profile name, else
+    # their number; None once erased. Alerts say it, so a rep knows whom before opening anything.
+    customer: str | None = None
 
     def addressed_to(self) -> set[str]:
         details = self.details or {}
@@ -133,6 +136,7 @@ def shown_to(viewer: Viewer, item: StreamEvent) -> StreamEvent | None:
                 "owner": "",
                 "queue": None,
                 "assignee_id": None,
+                "customer": None,
             }
         )
     return None
@@ -158,8 +162,11 @@ async def load_events(
             col(Conversation.owner),
             col(Conversation.queue),
             col(Conversation.assignee_id),
+            col(Contact.name),
+            col(Contact.wa_id),
         )
         .join(Conversation, col(Conversation.id) == col(ContextEvent.conversation_id))
+        .outerjoin(Contact, col(Contact.id) == col(Conversation.contact_id))
         .where(col(ContextEvent.type).not_in(sorted(QUIET_TYPES)))
         .order_by(col(ContextEvent.id))
         .limit(limit)
@@ -201,6 +208,7 @@ async def load_events(
             owner=str(row[1]),
             queue=row[2],
             assignee_id=row[3],
+            customer=row[4] or (f"+{row[5]}" if row[5] else None),
         )
         for row in rows
     ]

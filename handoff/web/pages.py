@@ -236,12 +236,19 @@ FilterDep = Annotated[InboxFilter, Depends(inbox_filter)]
 TEAM_ROWS = 200
 
 
+def _latest_message_first(c: ConversationSummary) -> tuple[float, int]:
+    """The order of the conversations with a rep: the customer's latest message first, the time
+    each row shows ("last message 2m ago"), not the last change of any kind."""
+    return (-(c.last_inbound_at or c.updated_at).timestamp(), -c.id)
+
+
 async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFilter) -> dict[str, Any]:
-    """The inbox list's values (`rows`, `unread`, `rep_names`). `mine`: assigned to me; `waiting`:
-    waiting in my queues (oldest first); `open`: both, and for a lead or an admin every other
-    conversation with a rep they may see (their departments'; all), so they can watch and reassign
-    them; `unread`: mine and waiting, with customer messages I have not read. With their unread
-    counts, and the names of the reps who have them."""
+    """The inbox list's values (`rows`, `unread`, `rep_names`). `mine`: assigned to me, the latest
+    customer message first; `waiting`: waiting in my queues (oldest first); `open`: both, and for a
+    lead or an admin every other conversation with a rep they may see (their departments'; all), so
+    they can watch and reassign them, in the same order as mine; `unread`: mine and waiting, with
+    customer messages I have not read. With their unread counts, and the names of the reps who have
+    them."""
     actor = user.actor
     narrow: dict[str, Any] = {
         "queue": chosen.queue,
@@ -250,13 +257,14 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
     }
     rows: list[ConversationSummary] = []
     if chosen.view in ("open", "mine", "unread"):
-        rows += await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
-        if chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN):  # then the team's, newest first
-            own = {c.id for c in rows}
+        own = await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
+        rows += sorted(own, key=_latest_message_first)
+        if chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN):  # then the team's
+            ids = {c.id for c in own}
             team = await conversations(
-                service, actor, owner=Owner.HUMAN, limit=TEAM_ROWS + len(own), **narrow
+                service, actor, owner=Owner.HUMAN, limit=TEAM_ROWS + len(ids), **narrow
             )
-            rows += [c for c in team if c.id not in own][:TEAM_ROWS]
+            rows += sorted([c for c in team if c.id not in ids][:TEAM_ROWS], key=_latest_message_first)
     if chosen.view in ("open", "waiting", "unread"):
         waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
         rows += sorted(waiting, key=lambda c: (c.waiting_since or c.updated_at, c.id))

@@ -92,6 +92,7 @@ async def test_customer_writing_to_a_human_conversation_notifies_its_owner(h: Te
         event = await owner.until("message_received", conversation_id=conversation.id)
     assert "my invoice is wrong" in event.data["description"]
     assert event.data["source"] == "customer"
+    assert event.data["customer"] == "Test Customer", "the alert can say who wrote"
 
 
 async def test_owner_is_warned_on_their_stream_before_the_sla_expires(h: TestHarness, live: str) -> None:
@@ -422,8 +423,9 @@ async def test_a_colleague_taking_a_waiting_conversation_tells_the_queues_reps_o
             event.owner,
             event.queue,
             event.assignee_id,
+            event.customer,
         )
-        assert withheld == (None, "", "", "", None, None)
+        assert withheld == (None, "", "", "", None, None, None)
     assert [e for e in drained(farah) if e.conversation_id == waiting] == []
 
 
@@ -441,8 +443,5 @@ async def test_a_resumed_stream_replays_what_left_the_reps_queue_stripped_too(
             replayed.append(await diego.next())
     left = [e for e in replayed if e.type == "assigned"]
     assert len(left) == 1
-    assert (left[0].data["details"], left[0].data["description"], left[0].data["assignee_id"]) == (
-        None,
-        "",
-        None,
-    )
+    withheld = ("details", "description", "assignee_id", "customer")
+    assert [left[0].data[key] for key in withheld] == [None, "", None, None]

@@ -18,9 +18,11 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
-from orchestrator.core.enums import Owner
+from orchestrator.core.enums import Direction, Owner
+from orchestrator.core.tables import Message
 from orchestrator.runtime.replay import play_case
 from tests.api.helpers import Kind, seed_conversation
+from tests.factories import text
 from tests.fakes.graph import TestHarness
 
 AD_LEAD: dict[str, Any] = {
@@ -255,6 +257,65 @@ async def test_rep_takes_a_waiting_conversation_with_the_keyboard_on_a_phone(
     assert await diego.evaluate("() => document.documentElement.scrollWidth") <= 390
     detail = (await h.http.get(f"/api/conversations/{waiting}", headers=bearer("diego"))).json()
     assert (detail["owner"], detail["assignee_id"]) == ("human", "diego")
+    await context.close()
+
+
+async def test_on_a_phone_the_transcript_scrolls_with_the_page_and_the_latest_message_sits_above_the_composer(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Long Talker")
+    now = h.clock.now()
+    async with h.service.sessions() as session, session.begin():
+        for n in range(30):
+            inbound = n % 2 == 0
+            session.add(
+                Message(
+                    conversation_id=conversation_id,
+                    direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+                    kind="text",
+                    text=f"message number {n}: " + "a few words to fill a line or two " * 3,
+                    sender_type="customer" if inbound else "rep",
+                    sender_id=None if inbound else "tara",
+                    status="received" if inbound else "sent",
+                    sent_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara", viewport=(390, 844))
+    await tara.goto(f"/conversations/{conversation_id}")
+    await expect(tara.locator("body")).to_have_attribute("data-stream", "live")
+    await expect(tara.locator("#timeline")).to_contain_text("message number 29")
+    layout = """() => {
+        const timeline = document.getElementById("timeline");
+        const last = [...timeline.querySelectorAll(".msg")].pop().getBoundingClientRect();
+        const composer = document.getElementById("composer").getBoundingClientRect();
+        return {
+            inner_scroll: timeline.scrollHeight - timeline.clientHeight,
+            page_scrolls: document.documentElement.scrollHeight > window.innerHeight,
+            last_top: last.top, last_bottom: last.bottom,
+            composer_top: composer.top, composer_bottom: composer.bottom, screen: window.innerHeight,
+        };
+    }"""
+    seen = await tara.evaluate(layout)
+    assert seen["inner_scroll"] <= 1, "the transcript is no box scrolling inside the page"
+    assert seen["page_scrolls"]
+    assert seen["composer_top"] >= 0, "the composer is on screen"
+    assert seen["composer_bottom"] <= seen["screen"]
+    assert seen["last_top"] >= 0, "the latest message is on screen"
+    assert seen["last_bottom"] <= seen["composer_top"] + 1, "and not under the composer"
+    assert await tara.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+    detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("tara"))).json()
+    wa_id = detail["contact_wa_id"]
+    h.clock.advance(seconds=5)
+    assert (await h.post(text(wa_id, "one more thing, live", h.clock.now()))).status_code == 200
+    await expect(tara.locator("#timeline")).to_contain_text("one more thing, live")
+    await tara.wait_for_timeout(200)  # the swap's scroll has run
+    seen = await tara.evaluate(layout)
+    assert seen["last_top"] >= 0, "a live message is brought into view when the rep was at the end"
+    assert seen["last_bottom"] <= seen["composer_top"] + 1
+    await shot(tara, "conversation-phone.png")
     await context.close()
 
 

@@ -56,7 +56,7 @@ async def test_take_it_says_why_it_failed_taken_first_by_a_colleague_or_the_rep_
     taken = await h.http.post(f"/api/conversations/{first}/claim", headers=bearer("tara"))
     assert taken.status_code == 200, taken.text
     await diego.locator(f'.conversation-row[data-id="{first}"] [data-claim]').click()
-    await expect(diego.locator("#toasts")).to_contain_text(f"Someone else took #{first} first")
+    await expect(diego.locator("#toasts")).to_contain_text(f"Someone else took Ivy Cole (#{first}) first")
     await set_presence(h, "offline", "diego")
     await diego.locator(f'.conversation-row[data-id="{second}"] [data-claim]').click()
     await expect(diego.locator("#toasts")).to_contain_text("set yourself online")
@@ -89,7 +89,7 @@ async def test_a_rep_is_warned_before_the_sla_runs_out_and_told_once_when_a_lead
         "id => window.__handoffAlerts.some(a => a.kind === 'sla_warning' && a.conversation_id === id)",
         arg=conversation_id,
     )
-    await expect(tara.locator("#toasts")).to_contain_text(f"Reply to #{conversation_id}")
+    await expect(tara.locator("#toasts")).to_contain_text(f"Reply to Ana Clarke (#{conversation_id})")
     await expect(tara.locator("#timeline")).to_contain_text("No reply yet")
 
     await set_presence(h, "online", "diego")
@@ -101,10 +101,15 @@ async def test_a_rep_is_warned_before_the_sla_runs_out_and_told_once_when_a_lead
         "id => window.__handoffAlerts.some(a => a.kind === 'taken_away' && a.conversation_id === id)",
         arg=conversation_id,
     )
-    await expect(tara.locator("#toasts")).to_contain_text("reassigned by lena")
+    await expect(tara.locator("#toasts")).to_contain_text(
+        f"Ana Clarke (#{conversation_id}) was reassigned by lena"
+    )
     await diego.wait_for_function(
         "id => window.__handoffAlerts.some(a => a.kind === 'assigned' && a.conversation_id === id)",
         arg=conversation_id,
+    )
+    await expect(diego.locator("#toasts")).to_contain_text(
+        f"Ana Clarke (#{conversation_id}) was assigned to you"
     )
     await diego.wait_for_timeout(500)  # the second event of the reassignment has arrived by now
     assert (

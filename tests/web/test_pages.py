@@ -38,6 +38,26 @@ async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: TestHa
         assert str(billing) not in re.findall(r'data-id="(\d+)"', page)
 
 
+async def test_my_conversations_are_listed_by_the_customers_latest_message_not_the_latest_change(
+    h: TestHarness,
+) -> None:
+    wrote_last = await seed_conversation(
+        h, "tara_support", name="Wrote A Minute Ago", last_inbound_at=h.clock.now() - timedelta(minutes=1)
+    )
+    h.clock.advance(minutes=5)  # then a change to an older conversation (seeded later, so newer)
+    quiet = await seed_conversation(
+        h, "tara_support", name="Wrote An Hour Ago", last_inbound_at=h.clock.now() - timedelta(hours=1)
+    )
+    listed = (await h.http.get("/api/conversations", headers=bearer("tara"))).json()
+    assert [c["id"] for c in listed] == [quiet, wrote_last], "the API lists by the latest change"
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get("/inbox/list?view=mine")).text
+    shown = [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+    assert shown == [wrote_last, quiet]
+    assert re.findall(r"last message (.+?) ago", page) == ["6m", "1h 00m"]
+
+
 async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversations_too(
     h: TestHarness,
 ) -> None:

@@ -30,6 +30,7 @@
   window.__handoffStream = { opened: 0, events: [] };
 
   // -- small helpers ------------------------------------------------------------------------------
+  let atEnd = true;  // the rep sees the transcript's end (`scrollTimeline`)
   function toast(text, kind) {
     const box = document.getElementById("toasts");
     if (!box) return;
@@ -136,26 +137,30 @@
     toast(text, "alert");
   }
 
+  // The conversation as an alert names it: the customer ("Ana Clarke", or their number) and its id.
+  function named(customer, id) { return customer ? customer + " (#" + id + ")" : "#" + id; }
+  function who(event) { return named(event.customer, event.conversation_id); }
+
   function onStreamEvent(type, event) {
     const details = event.details || {};
     window.__handoffStream.events.push({ type: type, id: event.id, conversation_id: event.conversation_id });
     if ((type === "assigned" && details.rep_id === me) || (type === "reassigned" && details.to_rep_id === me)) {
-      alertRep("assigned", event, "A conversation was assigned to you (#" + event.conversation_id + ")");
+      alertRep("assigned", event, who(event) + " was assigned to you");
     } else if (type === "message_received" && event.owner === "human" && event.assignee_id === me) {
       // Not for the conversation the rep is looking at: the message appears in front of them.
       const watching = String(conversationId) === String(event.conversation_id) && document.visibilityState === "visible";
-      if (!watching) alertRep("customer_message", event, "The customer wrote in #" + event.conversation_id);
+      if (!watching) alertRep("customer_message", event, "New message from " + who(event));
     } else if (type === "mentioned" && details.rep_id === me) {
       alertRep("mention", event, (details.author_name || details.author || "Someone") + " mentioned you: " + (details.text || ""));
     } else if (type === "sla_warning" && details.rep_id === me) {
       const due = details.due_at ? new Date(details.due_at) : null;
       const when = due && !isNaN(due) ? " at " + due.toISOString().slice(11, 16) + " UTC" : " soon";
-      alertRep("sla_warning", event, "Reply to #" + event.conversation_id + ": it is taken back from you" + when + " if the customer has no answer by then");
+      alertRep("sla_warning", event, "Reply to " + who(event) + ": it is taken back from you" + when + " if the customer has no answer by then");
     } else if (type === "assignment_revoked" && details.revoked_rep_id === me) {
       const why = { sla: "no reply within the team's response time", offline: "you were offline" }[details.reason] || "reassigned";
-      alertRep("taken_away", event, "#" + event.conversation_id + " was taken back from you (" + why + "): it goes to the next rep free");
+      alertRep("taken_away", event, who(event) + " was taken back from you (" + why + "): it goes to the next rep free");
     } else if ((type === "reassigned" || type === "transferred") && details.from_rep_id === me && details.actor !== me) {
-      alertRep("taken_away", event, "#" + event.conversation_id + " was " + type + " by " + (details.actor || "a lead"));
+      alertRep("taken_away", event, who(event) + " was " + type + " by " + (details.actor || "a lead"));
     }
     refresh();
   }
@@ -238,7 +243,7 @@
   });
 
   // -- taking a waiting conversation ----------------------------------------------------------------
-  async function claim(id) {
+  async function claim(id, customer) {
     try {
       await api("POST", "/api/conversations/" + id + "/claim");
       toast("It is yours now", "info");
@@ -248,7 +253,7 @@
       // Taken by a colleague a moment before (theirs to see now, so "not found" for a rep). A 409
       // says why it cannot be taken (offline, at capacity, no longer waiting): shown as it is.
       if (e.status === 404) {
-        toast("Someone else took #" + id + " first", "info");
+        toast("Someone else took " + named(customer, id) + " first", "info");
         refresh();
       } else {
         toast(e.message, "error");
@@ -257,7 +262,7 @@
   }
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-claim]");
-    if (button) { event.preventDefault(); claim(button.dataset.claim); }
+    if (button) { event.preventDefault(); claim(button.dataset.claim, button.dataset.customer); }
   });
 
   // A mention on a conversation the rep cannot open: read here, then marked read.
@@ -432,9 +437,22 @@
     scrollTimeline();
   }
 
+  // How far the transcript's end is below what the rep can see: of the timeline's own box on a
+  // wide screen; on a phone, where the page itself scrolls, of the screen above the composer.
+  function timelineEnd(timeline) {
+    if (getComputedStyle(timeline).overflowY !== "visible") {
+      return timeline.scrollHeight - timeline.clientHeight - timeline.scrollTop;
+    }
+    const form = document.getElementById("composer");
+    return timeline.getBoundingClientRect().bottom - (window.innerHeight - (form ? form.offsetHeight : 0));
+  }
+  // To the latest message: when the page opens, and after a live update if the rep was at the end
+  // (not while they read further up; `atEnd` is set before each swap of the timeline).
   function scrollTimeline() {
     const timeline = document.getElementById("timeline");
-    if (timeline) timeline.scrollTop = timeline.scrollHeight;
+    if (!timeline || !atEnd) return;
+    if (getComputedStyle(timeline).overflowY !== "visible") timeline.scrollTop = timeline.scrollHeight;
+    else window.scrollBy(0, timelineEnd(timeline));
   }
 
   async function act(action, form) {
@@ -488,6 +506,9 @@
   });
 
   // After a fragment reload: keep the composer in step, and say so when access was lost.
+  body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "timeline") atEnd = timelineEnd(event.detail.target) < 120;
+  });
   body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "timeline") scrollTimeline();
     composerState();
