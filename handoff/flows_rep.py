@@ -251,6 +251,7 @@ async def transfer(
         "rep_id": sender,
         "from_rep_id": sender,
         "actor": actor.id,
+        "actor_name": actor.name,
         "from_queue": from_queue,
         "queue": target.slug,
         "to_queue": target.slug,
@@ -373,6 +374,7 @@ async def reassign(
         "to_rep_id": rep.id if rep else None,
         "from_rep_id": previous,
         "actor": actor.id,
+        "actor_name": actor.name,
         "queue": queue,
         "assignment_id": nxt.id,
     }

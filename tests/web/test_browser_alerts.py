@@ -102,7 +102,7 @@ async def test_a_rep_is_warned_before_the_sla_runs_out_and_told_once_when_a_lead
         arg=conversation_id,
     )
     await expect(tara.locator("#toasts")).to_contain_text(
-        f"Ana Clarke (#{conversation_id}) was reassigned by lena"
+        f"Ana Clarke (#{conversation_id}) was reassigned by Lena Fischer"
     )
     await diego.wait_for_function(
         "id => window.__handoffAlerts.some(a => a.kind === 'assigned' && a.conversation_id === id)",

@@ -160,7 +160,7 @@
       const why = { sla: "no reply within the team's response time", offline: "you were offline" }[details.reason] || "reassigned";
       alertRep("taken_away", event, who(event) + " was taken back from you (" + why + "): it goes to the next rep free");
     } else if ((type === "reassigned" || type === "transferred") && details.from_rep_id === me && details.actor !== me) {
-      alertRep("taken_away", event, who(event) + " was " + type + " by " + (details.actor || "a lead"));
+      alertRep("taken_away", event, who(event) + " was " + type + " by " + (details.actor_name || details.actor || "a lead"));
     }
     refresh();
   }
