@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, GraphError
+from orchestrator.channels.whatsapp.client import UNREACHABLE, GraphAPIError, GraphClient, GraphError
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import log_event
@@ -68,7 +68,7 @@ def describe_failure(error: dict[str, Any] | None) -> str:
     if not error:
         return "failed"
     if error.get("source") == "transport":  # never reached Meta: the network, DNS, a timeout
-        return "WhatsApp could not be reached (network error)"
+        return UNREACHABLE
     if error.get("source") == "outbox":  # this service failed before or after the request
         return "an error in this service (its log has the details)"
     if error.get("source") == "status_webhook":

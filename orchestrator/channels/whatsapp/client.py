@@ -55,6 +55,9 @@ PERMANENT_CODES = frozenset({131047, 131026, 131049, 131050, 131051, 190})
 _TITLE_PREFIX = re.compile(r"^\(#\d+\)\s*")
 
 
+UNREACHABLE = "WhatsApp could not be reached (network error)"  # a transport failure, as reps read it
+
+
 class GraphError(Exception):
     """A send failed. `retryable` tells whether trying again later may help."""
 
@@ -74,7 +77,7 @@ class GraphTransportError(GraphError):
 
     @property
     def for_people(self) -> str:
-        return "WhatsApp could not be reached (network error)"
+        return UNREACHABLE
 
 
 class GraphSendUncertain(GraphTransportError):
