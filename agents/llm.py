@@ -110,6 +110,23 @@ class LLMUnavailable(LLMError):
         self.attempts = attempts
         super().__init__(f"{self.kind}: {message}" if message else str(self.kind))
 
+    @property
+    def for_people(self) -> str:
+        """What went wrong, for a rep reading why the bot handed over (the log keeps the cause)."""
+        return _FOR_PEOPLE[self.kind]
+
+
+_FOR_PEOPLE: Final = {
+    FailureKind.TIMEOUT: "the AI model did not answer in time",
+    FailureKind.RATE_LIMITED: "the AI model's provider refused more requests for now (rate limit)",
+    FailureKind.SERVER_ERROR: "the AI model's provider had an error on its side",
+    FailureKind.CONNECTION: "the AI model could not be reached (network error)",
+    FailureKind.REFUSED: "the AI model's content filter stopped its answer",
+    FailureKind.MALFORMED: "the AI model's answer could not be read",
+    FailureKind.LENGTH: "the AI model's answer was cut off at its length limit",
+    FailureKind.REJECTED: "the AI model's provider refused the request (its key, quota or settings)",
+}
+
 
 class LLMClient:
     """An OpenAI-compatible chat model with the retry and deadline policy of this module."""

@@ -37,7 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from orchestrator.channels.whatsapp.client import UNREACHABLE, GraphAPIError, GraphClient, GraphError
+from orchestrator.channels.whatsapp.client import (
+    UNREACHABLE,
+    GraphAPIError,
+    GraphClient,
+    GraphError,
+    bare_http_for_people,
+)
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import log_event
@@ -75,6 +81,8 @@ def describe_failure(error: dict[str, Any] | None) -> str:
         first = (error.get("errors") or [{}])[0]
         details = (first.get("error_data") or {}).get("details") or first.get("message")
         parts = [str(first.get("code") or ""), str(first.get("title") or "")]
+    elif error.get("code") is None and str(error.get("title") or "").startswith("HTTP "):
+        return bare_http_for_people(error.get("http_status"))  # no Graph error object: no body quoted
     else:
         details = error.get("details")
         parts = [str(error.get("code") or ""), str(error.get("title") or "")]

@@ -70,6 +70,11 @@ async def test_model_failure_hands_off_as_ai_unavailable_and_tells_the_customer(
     detail = (await mh.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
     (failure,) = [e for e in detail["events"] if e["type"] == "llm_failure"]
     assert failure["details"]["kind"], failure  # why the model failed is in the context log
+    assert failure["details"]["detail"].startswith(failure["details"]["kind"]), "with its technical cause"
+    # ... and in words for the rep who reads why the bot handed over
+    (signal,) = detail["handoff_context"]["evidence"]["signals"]
+    assert signal["evidence"].startswith("the AI model"), signal
+    assert failure["details"]["kind"] not in signal["evidence"].split(), "no failure kind slug shown"
 
 
 async def test_a_hand_back_the_rep_may_not_make_is_refused_before_the_model_is_asked(

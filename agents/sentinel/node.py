@@ -158,7 +158,7 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
         failure: dict[str, Any] = {
             "kind": "ai_unavailable",
             "score": 1.0,
-            "evidence": str(exc),
+            "evidence": exc.for_people,
             "rule": "model failed",
         }
         update["signals"] = [*update["signals"], failure]
@@ -167,8 +167,8 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
             {
                 "agent": "sentinel",
                 "type": "llm_failure",
-                "description": f"the model gave no usable answer: {exc}",
-                "details": {"kind": str(getattr(exc, "kind", "")), "attempts": getattr(exc, "attempts", 0)},
+                "description": f"the model gave no usable answer: {exc.for_people}",
+                "details": {"kind": str(exc.kind), "attempts": exc.attempts, "detail": str(exc)[:500]},
             },
         ]
         update["handoff"] = handoff_request(

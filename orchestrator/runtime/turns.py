@@ -872,7 +872,7 @@ class TurnEngine:
         """Never leave the customer alone: a bot reply that could not be delivered (past the Graph
         client's retries, or refused for good, e.g. 131047 outside the 24-hour window) hands the
         conversation to a human, the failure shown in the handoff's evidence and the context log."""
-        what = describe_failure(failed.error)
+        what = describe_failure(failed.error).rstrip(".")
         snapshot = await self.graph.aget_state(thread_config(conversation_id))
         state = cast(State, dict(snapshot.values))
         request = handoff_request(

@@ -285,6 +285,7 @@ async def test_unreachable_server_is_unavailable_as_connection() -> None:
             await analyze(client, usage)
 
     assert caught.value.kind is FailureKind.CONNECTION
+    assert caught.value.for_people == "the AI model could not be reached (network error)"
     assert (usage.calls, usage.failures) == (3, 3)
 
 

@@ -206,7 +206,7 @@ async def test_a_404_and_a_wrong_sha256_are_recorded_with_their_reason_and_retri
     await h.service.tick()
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
-    assert media.error == "WhatsApp answered HTTP 404: Not Found"
+    assert media.error == "WhatsApp refused the request (HTTP 404)"
     assert media.next_attempt_at == h.clock.now() + RETRY_AFTER[1]
 
 

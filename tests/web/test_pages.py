@@ -196,6 +196,36 @@ async def test_failed_send_is_marked_with_metas_reason(h: TestHarness) -> None:
         assert "⚠ 1 failed" in inbox
 
 
+async def test_a_send_refused_with_a_proxys_html_page_is_explained_by_its_status_not_its_html(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    h.fake_graph.fail_next(400, "<html><body><h1>400 Bad Request</h1></body></html>")
+    sent = await h.http.post(
+        f"/api/conversations/{conversation_id}/messages", json={"text": "hello?"}, headers=bearer("tara")
+    )
+    await h.service.dispatcher.drain()
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+    message = page[page.index(f'id="m-{sent.json()["id"]}"') :]
+    failure = re.search(r'<p class="failure" role="note">(.*?)</p>', message, re.S)
+    assert failure is not None
+    assert failure.group(1).strip() == "Not delivered — WhatsApp refused the request (HTTP 400)"
+    assert "&lt;html" not in page, "no markup quoted to the rep"
+
+
+def test_a_server_error_without_graphs_error_object_says_the_fault_is_on_whatsapps_side() -> None:
+    stored = {
+        "source": "graph_api",
+        "code": None,
+        "title": "HTTP 502 without a Graph error body",
+        "details": "<html>Bad Gateway</html>",
+        "http_status": 502,
+    }
+    assert failure_reason(stored) == "WhatsApp had an error on its side (HTTP 502)"
+
+
 def test_a_send_that_never_reached_meta_is_explained_without_the_transport_exception() -> None:
     raw = {
         "source": "transport",

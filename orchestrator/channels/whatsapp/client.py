@@ -58,6 +58,14 @@ _TITLE_PREFIX = re.compile(r"^\(#\d+\)\s*")
 UNREACHABLE = "WhatsApp could not be reached (network error)"  # a transport failure, as reps read it
 
 
+def bare_http_for_people(status: int | None) -> str:
+    """An error answer without Graph's error object (a proxy's or a load balancer's page): its
+    status in words; the body (HTML, as often as not) stays in the log."""
+    if status is not None and status >= 500:
+        return f"WhatsApp had an error on its side (HTTP {status})"
+    return f"WhatsApp refused the request (HTTP {status})"
+
+
 class GraphError(Exception):
     """A send failed. `retryable` tells whether trying again later may help."""
 
@@ -113,8 +121,7 @@ class GraphAPIError(GraphError):
     @property
     def for_people(self) -> str:
         if self.code is None and self.title.startswith("HTTP "):  # no Graph error body to quote
-            said = f"WhatsApp answered HTTP {self.http_status}"
-            return f"{said}: {self.details}" if self.details else said
+            return bare_http_for_people(self.http_status)
         said = f"{self.title} ({self.details})" if self.details and self.details != self.title else self.title
         code = f" {self.code}" if self.code is not None else ""
         return f"WhatsApp answered with error{code}: {said}"
