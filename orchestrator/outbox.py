@@ -636,7 +636,7 @@ async def _finish(
                     source="whatsapp",
                     description=f"send failed: {describe_failure(error)}",
                     at=at,
-                    details={"message_id": message.id, **error},
+                    details={"message_id": message.id, **error, "reason": describe_failure(error)},
                 )
         result = await after.run(session) if after is not None else None
     if after is not None:

@@ -15,7 +15,7 @@ from handoff.assignment import sla_warning
 from handoff.models import Assignment
 from orchestrator.core.enums import AssignmentStatus
 from tests.api.helpers import bearer, seed_conversation
-from tests.fakes.graph import TestHarness
+from tests.fakes.graph import TestHarness, graph_error_body
 from tests.web.test_browser import set_presence, signed_in
 
 
@@ -183,4 +183,26 @@ async def test_a_rep_disabled_while_their_page_is_open_is_sent_to_sign_in(
     # The stream ends at once; its refused reconnection finds the session gone and says so.
     await expect(gus).to_have_url(re.compile(r"/login\?expired=1&next=%2Finbox$"))
     await expect(gus.locator("body")).to_contain_text("Your session has ended")
+    await context.close()
+
+
+async def test_a_reply_that_was_not_delivered_alerts_its_rep_wherever_they_are(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Wendy Window")
+    context, tara = await signed_in(chromium, site, "tara", "demo-tara")  # on the inbox, not the conversation
+    h.fake_graph.fail_next(400, graph_error_body(131047, "Re-engagement message"))
+    sent = await h.http.post(
+        f"/api/conversations/{conversation_id}/messages",
+        json={"text": "still there?"},
+        headers=bearer("tara"),
+    )
+    assert sent.status_code in (200, 201, 202), sent.text
+    await tara.wait_for_function(
+        "id => window.__handoffAlerts.some(a => a.kind === 'send_failed' && a.conversation_id === id)",
+        arg=conversation_id,
+    )
+    await expect(tara.locator("#toasts")).to_contain_text(
+        f"Not delivered to Wendy Window (#{conversation_id}): 131047 Re-engagement message"
+    )
     await context.close()

@@ -150,6 +150,10 @@
       // Not for the conversation the rep is looking at: the message appears in front of them.
       const watching = String(conversationId) === String(event.conversation_id) && document.visibilityState === "visible";
       if (!watching) alertRep("customer_message", event, "New message from " + who(event));
+    } else if (type === "send_failed" && event.owner === "human" && event.assignee_id === me) {
+      // A reply that did not reach the customer, told wherever the rep is: they may have moved on.
+      const watching = String(conversationId) === String(event.conversation_id) && document.visibilityState === "visible";
+      if (!watching) alertRep("send_failed", event, "Not delivered to " + who(event) + ": " + (details.reason || "WhatsApp refused it"));
     } else if (type === "mentioned" && details.rep_id === me) {
       alertRep("mention", event, (details.author_name || details.author || "Someone") + " mentioned you: " + (details.text || ""));
     } else if (type === "sla_warning" && details.rep_id === me) {
