@@ -215,6 +215,29 @@ async def test_a_send_refused_with_a_proxys_html_page_is_explained_by_its_status
     assert "&lt;html" not in page, "no markup quoted to the rep"
 
 
+async def test_a_reply_being_retried_says_why_and_the_one_behind_it_says_it_waits(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    h.service.client.backoff_scale = 0
+    h.fake_graph.fail_next(400, graph_error_body(130429, "Rate limit hit"), times=1000)
+    ids = []
+    for words in ("first reply", "second reply"):
+        sent = await h.http.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": words}, headers=bearer("tara")
+        )
+        ids.append(sent.json()["id"])
+        await h.service.dispatcher.drain()
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}/fragments/timeline")).text
+    first, second = (page[page.index(f'id="m-{i}"') :] for i in ids)
+    notes = [re.search(r'<p class="retrying" role="note">(.*?)</p>', part, re.S) for part in (first, second)]
+    assert notes[0] is not None
+    assert notes[0].group(1) == "Not sent yet — 130429 Rate limit hit; trying again shortly"
+    assert notes[1] is not None
+    assert notes[1].group(1) == "Waiting to go out after the message above"
+    assert "Not delivered" not in page, "still being tried"
+
+
 def test_a_server_error_without_graphs_error_object_says_the_fault_is_on_whatsapps_side() -> None:
     stored = {
         "source": "graph_api",
