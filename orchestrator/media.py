@@ -37,7 +37,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from orchestrator.channels.whatsapp.client import GraphClient, GraphError
+from orchestrator.channels.whatsapp.client import GraphAPIError, GraphClient, GraphError
 from orchestrator.channels.whatsapp.inbound import MediaRef
 from orchestrator.channels.whatsapp.media_api import MediaTooLarge, download, media_info, upload
 from orchestrator.core.clock import Clock
@@ -224,6 +224,10 @@ async def claim_next(session: AsyncSession, *, at: datetime, claim: timedelta = 
     return (await session.execute(stmt)).scalars().first()
 
 
+UNKNOWN_OBJECT = 100  # Graph's "Invalid parameter": an id it does not know
+_UNKNOWN_MEDIA = "WhatsApp does not have this file (any more): ask the customer to send it again"
+
+
 class FetchFailed(Exception):
     """Why a file could not be fetched, in words a rep reads (`str`); `detail` is the technical
     cause, for the log and the event's details."""
@@ -240,10 +244,15 @@ async def _fetch(client: GraphClient, media: Media, *, max_bytes: int) -> tuple[
     try:
         info = await media_info(client, media.wa_media_id)
         if info.file_size is not None and info.file_size > max_bytes:
-            raise MediaTooLarge(f"the file is {info.file_size} bytes, over the limit of {max_bytes}")
+            raise MediaTooLarge(limit=max_bytes, size=info.file_size)
         data, served_as = await download(client, info.url, max_bytes=max_bytes)
     except MediaTooLarge as exc:
-        raise FetchFailed(str(exc), retry=False) from exc
+        raise FetchFailed(exc.for_people, retry=False, detail=str(exc)) from exc
+    except GraphAPIError as exc:
+        # Error 100 on a media id: Graph does not know it (never, or no longer). Tried again all
+        # the same (a webhook can be ahead of Graph), but the rep is told what will get the file.
+        reason = _UNKNOWN_MEDIA if exc.code == UNKNOWN_OBJECT else exc.for_people
+        raise FetchFailed(reason, retry=True, detail=str(exc)) from exc
     except GraphError as exc:
         raise FetchFailed(exc.for_people, retry=True, detail=str(exc)) from exc
     actual = hashlib.sha256(data).digest()

@@ -125,9 +125,8 @@ async def test_the_webhook_stores_the_photo_message_even_when_graph_cannot_serve
     await h.service.media.drain()
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
-    assert (media.error or "").startswith("WhatsApp answered with error 100: ")
-    assert "does not exist" in (media.error or "")
-    assert "fbtrace_id" not in (media.error or "")
+    assert media.error == "WhatsApp does not have this file (any more): ask the customer to send it again"
+    assert "does not exist" in (await last_fetch_failure(h, conversation_id))["detail"], "Graph's words kept"
     assert media.next_attempt_at == h.clock.now() + RETRY_AFTER[0]
     async with h.service.sessions() as session:
         message = await session.get(Message, media.message_id)
@@ -139,12 +138,12 @@ async def test_the_webhook_stores_the_photo_message_even_when_graph_cannot_serve
     refused = await h.http.get(url, headers=bearer("tara"))
     assert refused.status_code == 409
     assert refused.json()["detail"].startswith(
-        "the photo could not be fetched: WhatsApp answered with error 100"
+        "the photo could not be fetched: WhatsApp does not have this file"
     )
     detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("tara"))).json()
     shown = next(m for m in detail["messages"] if m["kind"] == "image")["media"]
     assert shown["status"] == "failed"
-    assert "does not exist" in shown["error"]
+    assert shown["error"].startswith("WhatsApp does not have this file")
     assert any(e["type"] == EventType.MEDIA_FAILED for e in detail["events"])
 
     # Not due yet: the sweep leaves it; once due, the retry fetches it.
@@ -295,7 +294,7 @@ async def test_a_file_over_the_size_limit_is_refused_without_downloading_it(
     [media] = await media_rows(h, conversation_id)
     assert media.status == MediaStatus.FAILED
     assert media.next_attempt_at is None
-    assert media.error == f"the file is {len(JPEG)} bytes, over the limit of 500"
+    assert media.error == f"the file is {len(JPEG)} bytes, over this service's limit of 500 bytes"
     assert [what for what, *_ in fake_graph.media_requests] == ["metadata"]
 
 

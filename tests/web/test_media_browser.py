@@ -35,7 +35,7 @@ async def test_rep_sees_the_customers_photo_and_another_rep_cannot_open_it_by_ur
     [media] = await media_rows(h, conversation_id)
     figure = tara.locator(f'figure[data-media="{media.id}"]')
     await expect(figure.locator(".media-failed")).to_contain_text(
-        "The photo could not be fetched: WhatsApp answered with error 100"
+        "The photo could not be fetched: WhatsApp does not have this file (any more): ask the customer"
     )
     await expect(figure.locator(".media-failed")).to_contain_text("trying again at")
 

@@ -60,4 +60,24 @@ async def test_transcript_shows_each_kind_of_media_and_a_photo_still_being_fetch
     assert '<span class="muted size">2 KB</span>' in page
     assert "<figcaption>caption</figcaption>" in page  # the document's caption
     # The pass that fetched them tried the waiting photo too: Graph does not know its id.
-    assert "The photo could not be fetched: WhatsApp answered with error 100" in page
+    assert (
+        "The photo could not be fetched: WhatsApp does not have this file (any more): ask the customer"
+        in page
+    )
+
+
+async def test_a_document_over_the_size_limit_is_named_and_its_size_said_in_megabytes(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    await give_contact_number(h, conversation_id, fixture_media("inbound_document_pywa.json")["from"])
+    assert h.service.media is not None
+    h.service.media.max_bytes = 1_048_576  # HANDOFF_MEDIA_MAX_BYTES: 1 MB
+    await _deliver(h, conversation_id, "inbound_document_pywa.json", b"%PDF-1.4 " + b"x" * 3_000_000)
+    await h.service.media.drain()
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}/fragments/timeline")).text
+    assert (
+        "The document <bdi>filename.pdf</bdi> could not be fetched:"
+        " the file is 2.9 MB, over this service&#39;s limit of 1 MB"
+    ) in page
+    assert "bytes" not in page

@@ -27,9 +27,30 @@ from orchestrator.channels.whatsapp.client import (
 
 
 class MediaTooLarge(GraphError):
-    """The media is larger than this service accepts (`max_bytes`)."""
+    """The media is larger than this service accepts (`max_bytes`); `size` when it is known."""
 
     retryable = False
+
+    def __init__(self, *, limit: int, size: int | None = None) -> None:
+        self.limit, self.size = limit, size
+        said = f"the file is {size} bytes" if size is not None else "the file is"
+        super().__init__(f"{said}, over the limit of {limit} bytes")
+
+    @property
+    def for_people(self) -> str:
+        size = f"the file is {human_size(self.size)}" if self.size is not None else "the file is"
+        return f"{size}, over this service's limit of {human_size(self.limit)}"
+
+
+def human_size(size: int) -> str:
+    """A size as people read it: "16 MB", "1.5 GB", "12 KB", "500 bytes" (of 1,024, as phones count)."""
+    if size >= 1_073_741_824:
+        return f"{size / 1_073_741_824:.1f}".removesuffix(".0") + " GB"
+    if size >= 1_048_576:
+        return f"{size / 1_048_576:.1f}".removesuffix(".0") + " MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} bytes"
 
 
 @dataclass(frozen=True)
@@ -99,12 +120,12 @@ async def download(client: GraphClient, url: str, *, max_bytes: int) -> tuple[by
                         raise error_from_response(response)
                     declared = _as_int(response.headers.get("content-length"))
                     if declared is not None and declared > max_bytes:
-                        raise MediaTooLarge(f"the file is {declared} bytes, over the limit of {max_bytes}")
+                        raise MediaTooLarge(limit=max_bytes, size=declared)
                     data = bytearray()
                     async for chunk in response.aiter_bytes():
                         data += chunk
                         if len(data) > max_bytes:
-                            raise MediaTooLarge(f"the file is over the limit of {max_bytes} bytes")
+                            raise MediaTooLarge(limit=max_bytes)
                     return bytes(data), response.headers.get("content-type")
             except httpx.TransportError as exc:
                 raise GraphTransportError(f"Graph request failed: {type(exc).__name__}: {exc}") from exc
