@@ -13,6 +13,7 @@ from handoff.web.rendering import event_line, failure_reason
 from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation, Message
 from tests.api.helpers import Kind, bearer, seed_conversation
+from tests.api.media_helpers import give_contact_number
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fixtures import load_fixture
@@ -504,3 +505,21 @@ async def test_a_page_address_with_a_value_the_page_does_not_take_gets_a_page_in
     )
     assert api.status_code == 422
     assert api.json()["detail"] == ["query.limit: Input should be greater than or equal to 1"]
+
+
+async def test_whatsapps_notice_of_a_changed_number_is_shown_as_a_notice_not_as_the_customers_words(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    notice = load_fixture("inbound_system_phone_number_change_pywa.json")
+    await give_contact_number(
+        h, conversation_id, notice["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
+    )
+    assert (await h.post(notice)).status_code == 200
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}/fragments/timeline")).text
+    line = re.search(r'<li id="m-\d+" class="event system"><span dir="auto">(.*?)</span></li>', page)
+    assert line is not None
+    assert line.group(1).startswith("WhatsApp notice: User A changed from 972987654321 to 972912345678 · ")
+    assert page.count('class="msg inbound') == 1, "only the seeded customer message is a bubble"
