@@ -92,6 +92,47 @@ def describe_failure(error: dict[str, Any] | None) -> str:
     return head or "failed"
 
 
+TOKEN_REFUSED = 190  # Graph: the access token expired or was revoked (HTTP 401)
+
+
+def refuses_our_token(error: dict[str, Any] | None) -> bool:
+    """A send failed because Graph refuses this service's access token: no reply goes out, from
+    any conversation, until an admin replaces it."""
+    return bool(error) and (error.get("code") == TOKEN_REFUSED or error.get("http_status") == 401)
+
+
+async def token_refused_since(session: AsyncSession, *, now: datetime) -> tuple[datetime, str] | None:
+    """When sends began failing for the access token (and Meta's words), if none has gone out
+    since: the newest such failure of the last day, unless a later send was accepted."""
+    failed = await session.execute(
+        select(col(Message.updated_at), col(Message.error))
+        .where(
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.status) == SendStatus.FAILED,
+            col(Message.created_at) >= now - timedelta(days=1),
+        )
+        .order_by(col(Message.created_at).desc())
+        .limit(50)
+    )
+    refused = [(at, error) for at, error in failed if refuses_our_token(error)]
+    if not refused:
+        return None
+    at, error = refused[0]
+    accepted_later = await session.execute(
+        select(col(Message.id))
+        .where(
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.created_at) >= now - timedelta(days=1),
+            col(Message.sent_at) > at,
+        )
+        .limit(1)
+    )
+    if accepted_later.first() is not None:
+        return None
+    first = min(t for t, _ in refused)
+    return first, describe_failure(error)
+
+
 def recipient_of(contact: Contact) -> str:
     if contact.wa_id:
         return contact.wa_id

@@ -50,6 +50,7 @@ from handoff.web import team_pages
 from handoff.web.rendering import STATIC_DIR, PageUser, SignInRequired, UserDep, render
 from orchestrator.core.enums import HandoffReason, Owner, Role
 from orchestrator.core.tables import Conversation, Message
+from orchestrator.outbox import token_refused_since
 
 router = APIRouter(include_in_schema=False)
 
@@ -512,6 +513,16 @@ async def conversation_fragment(
     if part == "timeline":
         await _mark_read(service, user, conversation_id)
     return render(request, f"_{part}.html", service, user, **view)
+
+
+# -- what stops every reply -----------------------------------------------------------------------
+@router.get("/fragments/whatsapp")
+async def whatsapp_banner(request: Request, user: UserDep, service: WorkspaceServiceDep) -> HTMLResponse:
+    """A bar on every page while WhatsApp refuses this service's access token: no reply reaches
+    any customer, and only an admin can fix it (reloaded with the page's live refreshes)."""
+    async with service.sessions() as session:
+        refused = await token_refused_since(session, now=service.clock.now())
+    return render(request, "_whatsapp.html", service, user, refused=refused)
 
 
 # -- search ----------------------------------------------------------------------------------------

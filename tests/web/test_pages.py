@@ -523,3 +523,36 @@ async def test_whatsapps_notice_of_a_changed_number_is_shown_as_a_notice_not_as_
     assert line is not None
     assert line.group(1).startswith("WhatsApp notice: User A changed from 972987654321 to 972912345678 · ")
     assert page.count('class="msg inbound') == 1, "only the seeded customer message is a bubble"
+
+
+async def test_every_page_says_while_whatsapp_refuses_the_services_token_until_a_send_goes_out(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+
+    async def reply(words: str) -> None:
+        sent = await h.http.post(
+            f"/api/conversations/{conversation_id}/messages", json={"text": words}, headers=bearer("tara")
+        )
+        assert sent.status_code < 300, sent.text
+        await h.service.dispatcher.drain()
+
+    async with browser(h) as admin, browser(h) as tara:
+        await sign_in(admin, "admin", "demo-admin")
+        await sign_in(tara, "tara", "demo-tara")
+        assert "whatsapp-banner" not in (await admin.get("/fragments/whatsapp")).text
+        assert 'hx-get="/fragments/whatsapp"' in (await admin.get("/inbox")).text, "on every page"
+        h.fake_graph.fail_next(
+            401, graph_error_body(190, "Error validating access token: Session has expired")
+        )
+        await reply("hello?")
+        told_admin = (await admin.get("/fragments/whatsapp")).text
+        told_rep = (await tara.get("/fragments/whatsapp")).text
+        assert "WhatsApp refuses this service's access token since" in told_admin
+        assert "190 Error validating access token" in told_admin
+        assert "HANDOFF_WHATSAPP_ACCESS_TOKEN" in told_admin
+        assert "An admin must renew it" in told_rep
+        assert "HANDOFF_WHATSAPP_ACCESS_TOKEN" not in told_rep
+        h.clock.advance(seconds=30)
+        await reply("sorry, here now")  # the token was replaced: this one is accepted
+        assert "whatsapp-banner" not in (await admin.get("/fragments/whatsapp")).text
