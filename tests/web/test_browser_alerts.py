@@ -104,6 +104,10 @@ async def test_a_rep_is_warned_before_the_sla_runs_out_and_told_once_when_a_lead
     await expect(tara.locator("#toasts")).to_contain_text(
         f"Ana Clarke (#{conversation_id}) was reassigned by Lena Fischer"
     )
+    await expect(tara.locator("#composer-hint")).to_have_text(  # why, where the rep is looking
+        f"This conversation is no longer yours: Ana Clarke (#{conversation_id}) was reassigned by"
+        " Lena Fischer."
+    )
     await diego.wait_for_function(
         "id => window.__handoffAlerts.some(a => a.kind === 'assigned' && a.conversation_id === id)",
         arg=conversation_id,

@@ -162,10 +162,11 @@
       alertRep("sla_warning", event, "Reply to " + who(event) + ": it is taken back from you" + when + " if the customer has no answer by then");
     } else if (type === "assignment_revoked" && details.revoked_rep_id === me) {
       const why = { sla: "no reply within the team's response time", offline: "you were offline" }[details.reason] || "reassigned";
-      alertRep("taken_away", event, who(event) + " was taken back from you (" + why + "): it goes to the next rep free");
+      alertRep("taken_away", event, who(event) + " was taken back from you (" + why + ")");
     } else if ((type === "reassigned" || type === "transferred") && details.from_rep_id === me && details.actor !== me) {
       alertRep("taken_away", event, who(event) + " was " + type + " by " + (details.actor_name || details.actor || "a lead"));
     }
+    if (gone && String(event.conversation_id) === String(conversationId)) goneHint();
     refresh();
   }
 
@@ -518,6 +519,16 @@
     composerState();
   });
   let gone = false;
+  // Why the page turned read-only: the alert that took the conversation away when this page was
+  // told (it may come after the refresh that found it gone), else the possible reasons.
+  function goneHint() {
+    const told = window.__handoffAlerts.filter(function (a) {
+      return a.kind === "taken_away" && String(a.conversation_id) === String(conversationId);
+    }).pop();
+    document.getElementById("composer-hint").textContent = told
+      ? "This conversation is no longer yours: " + told.text + "."
+      : "This conversation is no longer yours: it was moved on (another rep, another team, or back to the bot), or its customer's data was erased.";
+  }
   let stateStale = false;
   body.addEventListener("htmx:beforeRequest", function (event) {
     // Access lost: the fragments would only answer 404 again at every refresh.
@@ -560,7 +571,7 @@
       composerState();
       document.getElementById("composer-text").disabled = true;
       document.getElementById("composer-send").disabled = true;
-      document.getElementById("composer-hint").textContent = "This conversation is no longer yours: it was moved on (another rep, another team, or back to the bot), or its customer's data was erased.";
+      goneHint();
     }
   });
 
