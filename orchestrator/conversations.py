@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from orchestrator.channels.whatsapp.client import describe_failure
 from orchestrator.channels.whatsapp.inbound import ContactRef, InboundKind, InboundMessage, StatusUpdate
 from orchestrator.core.contextlog import log_event
 from orchestrator.core.db import UTCDateTime, fit, loaded, per_dialect
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, Owner, SendStatus
 from orchestrator.core.phones import country_of
 from orchestrator.core.tables import Contact, Conversation, Message, MessageStatusEvent
+from orchestrator.core.window import close_window, refused_for_the_window
 
 WA_ID_MAX, USER_ID_MAX, WAMID_MAX, STATUS_MAX, CALLBACK_MAX = 32, 128, 255, 16, 512
 # Kinds whose content the bot cannot read; stored and shown to reps, never dropped.
@@ -826,17 +828,19 @@ async def _record_failed(session: AsyncSession, *, status: StatusUpdate, wamid: 
     message.error = {"source": "status_webhook", "errors": status.errors}
     message.updated_at = at
     session.add(message)
-    first = status.errors[0] if status.errors else {}
+    reason = describe_failure(message.error)
     await log_event(
         session,
         conversation_id=message.conversation_id,
         type=EventType.SEND_FAILED,
         source="whatsapp",
-        description=f"delivery failed: {first.get('code')} {first.get('title', '')}".strip(),
+        description=f"delivery failed: {reason}",
         at=at,
-        details={"message_id": message.id, "errors": status.errors},
+        details={"message_id": message.id, "errors": status.errors, "reason": reason},
     )
     await session.flush()
+    if refused_for_the_window(status.errors):
+        await close_window(session, conversation_id=message.conversation_id, at=at)
 
 
 # The statements every turn runs, built once at import (bound per call): building a statement costs

@@ -38,11 +38,10 @@ from sqlmodel import col
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from orchestrator.channels.whatsapp.client import (
-    UNREACHABLE,
     GraphAPIError,
     GraphClient,
     GraphError,
-    bare_http_for_people,
+    describe_failure,
 )
 from orchestrator.channels.whatsapp.outbound import render_as_text, reply_buttons, text_message
 from orchestrator.core.clock import Clock
@@ -51,6 +50,7 @@ from orchestrator.core.db import UTCDateTime, loaded
 from orchestrator.core.enums import STATUS_RANK, Direction, EventType, SendStatus
 from orchestrator.core.state import Outgoing
 from orchestrator.core.tables import Contact, InboxItem, Message, MessageStatusEvent
+from orchestrator.core.window import close_window, refused_for_the_window
 from orchestrator.media import resolve_outbound
 
 log = structlog.get_logger(__name__)
@@ -68,37 +68,13 @@ QUEUED_UNCLAIMED = "outbox_queued_unclaimed"
 T = TypeVar("T")
 
 
-def describe_failure(error: dict[str, Any] | None) -> str:
-    """A failed send's reason for a person (a rep, a summary, the context log): Meta's code and
-    title, and its details when given; no exception names or socket errors (the log keeps those)."""
-    if not error:
-        return "failed"
-    if error.get("source") == "transport":  # never reached Meta: the network, DNS, a timeout
-        return UNREACHABLE
-    if error.get("source") == "outbox":  # this service failed before or after the request
-        return "an error in this service (its log has the details)"
-    if error.get("source") == "status_webhook":
-        first = (error.get("errors") or [{}])[0]
-        details = (first.get("error_data") or {}).get("details") or first.get("message")
-        parts = [str(first.get("code") or ""), str(first.get("title") or "")]
-    elif error.get("code") is None and str(error.get("title") or "").startswith("HTTP "):
-        return bare_http_for_people(error.get("http_status"))  # no Graph error object: no body quoted
-    else:
-        details = error.get("details")
-        parts = [str(error.get("code") or ""), str(error.get("title") or "")]
-    head = " ".join(p for p in parts if p).strip()
-    if details and details != head:
-        return f"{head}: {details}" if head else str(details)
-    return head or "failed"
-
-
 TOKEN_REFUSED = 190  # Graph: the access token expired or was revoked (HTTP 401)
 
 
 def refuses_our_token(error: dict[str, Any] | None) -> bool:
     """A send failed because Graph refuses this service's access token: no reply goes out, from
     any conversation, until an admin replaces it."""
-    return bool(error) and (error.get("code") == TOKEN_REFUSED or error.get("http_status") == 401)
+    return error is not None and (error.get("code") == TOKEN_REFUSED or error.get("http_status") == 401)
 
 
 async def token_refused_since(session: AsyncSession, *, now: datetime) -> tuple[datetime, str] | None:
@@ -341,6 +317,8 @@ async def confirm_by_status(session: AsyncSession, *, message: Message, at: date
     if failed is not None:
         message.status = SendStatus.FAILED
         message.error = {"source": "status_webhook", "errors": failed}
+        if refused_for_the_window(failed):
+            await close_window(session, conversation_id=message.conversation_id, at=at)
     else:
         message.status, message.error = max(furthest, SendStatus.ACCEPTED, key=lambda s: STATUS_RANK[s]), None
     session.add(message)
@@ -679,6 +657,8 @@ async def _finish(
                     at=at,
                     details={"message_id": message.id, **error, "reason": describe_failure(error)},
                 )
+                if refused_for_the_window([error]):
+                    await close_window(session, conversation_id=message.conversation_id, at=at)
         result = await after.run(session) if after is not None else None
     if after is not None:
         after.finished(result)

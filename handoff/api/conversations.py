@@ -52,7 +52,6 @@ from handoff.api.schemas import (
     TransferIn,
 )
 from handoff.api.visibility import (
-    CUSTOMER_SERVICE_WINDOW,
     failed_count,
     page_count,
     summary,
@@ -75,6 +74,7 @@ from orchestrator.channels.whatsapp.outbound import (
     reply_buttons,
     template_message,
 )
+from orchestrator.core import window
 from orchestrator.core.clock import Clock
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import Action, Direction, EventType, HandoffReason, Owner, SendStatus
@@ -227,10 +227,9 @@ async def read_conversation(
         previous = await history.earlier_conversations(
             session, viewer=actor.viewer, conversation=conversation
         )
-    last = conversation.last_inbound_at
     return ConversationDetail(
         **summary(conversation, contact, failed, now).model_dump(),
-        window_closes_at=last + CUSTOMER_SERVICE_WINDOW if last else None,
+        window_closes_at=window.closes_at(conversation),
         handoff_context=handoff.details if handoff is not None else None,
         messages=[
             message_out(
@@ -301,8 +300,7 @@ async def reply(
             else None
         )
         if not isinstance(body, TemplateReply) and not window_open(conversation, now):
-            last = conversation.last_inbound_at
-            closed = last + CUSTOMER_SERVICE_WINDOW if last else None
+            closed = window.closes_at(conversation)
             raise Conflict(
                 "the 24-hour customer-service window is closed"
                 + (f" (since {closed.isoformat()})" if closed else "")

@@ -26,10 +26,11 @@ from handoff import media as media_flows
 from handoff.api.deps import ActorDep, ClockDep, SenderDep, SessionsDep, SettingsDep
 from handoff.api.errors import Problem, errors
 from handoff.api.schemas import ConversationId, MediaOut, MessageOut, MessageRef, OrderItem, OrderOut
-from handoff.api.visibility import CUSTOMER_SERVICE_WINDOW, visible_conversation, window_open
+from handoff.api.visibility import visible_conversation, window_open
 from handoff.errors import Conflict
 from handoff.policy import require
 from orchestrator.channels.whatsapp.inbound import order_of, reaction_of
+from orchestrator.core import window
 from orchestrator.core.enums import Action, Direction
 from orchestrator.core.tables import Media, Message
 from orchestrator.media import UPLOAD_TYPES, UploadRefused
@@ -260,8 +261,7 @@ async def send_media(
         conversation, _, _ = await visible_conversation(session, actor.viewer, conversation_id)
         require(actor.viewer, Action.REPLY, conversation)
         if not window_open(conversation, now):
-            last = conversation.last_inbound_at
-            closed = last + CUSTOMER_SERVICE_WINDOW if last else None
+            closed = window.closes_at(conversation)
             raise Conflict(
                 "the 24-hour customer-service window is closed"
                 + (f" (since {closed.isoformat()})" if closed else "")

@@ -9,7 +9,7 @@ members of their queues; a rep only themself. Queues: an admin every queue; othe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -21,17 +21,13 @@ from handoff.errors import NotFound
 from handoff.models import AuditEntry, Rep, RepQueue
 from handoff.policy import Viewer, visibility_clause
 from handoff.reps import memberships
+from orchestrator.core import window
 from orchestrator.core.config import AppConfig
 from orchestrator.core.enums import Direction, Role, SendStatus
 from orchestrator.core.tables import Contact, Conversation, Message
 
-CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
-
-
 # -- conversations --------------------------------------------------------------------------------
-def window_open(conversation: Conversation, now: datetime) -> bool:
-    last = conversation.last_inbound_at
-    return last is not None and now - last < CUSTOMER_SERVICE_WINDOW
+window_open = window.is_open  # the 24-hour customer-service window (`orchestrator.core.window`)
 
 
 def failed_count() -> Any:

@@ -29,9 +29,9 @@ from handoff.models import Rep, WebSession
 from handoff.notify import streamed
 from handoff.policy import viewer_of
 from handoff.web import session as web_session
+from orchestrator.channels.whatsapp.client import describe_failure
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.enums import EventType, Presence, Role
-from orchestrator.outbox import describe_failure
 
 HERE = FilePath(__file__).parent
 STATIC_DIR = HERE / "static"

@@ -71,6 +71,9 @@ class Conversation(SQLModel, table=True):
     lease_lapses: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     has_pending: bool = Field(default=False, index=True)
     last_inbound_at: datetime | None = ts(nullable=True)
+    # When WhatsApp refused a free-form message for the 24-hour window (131047) although our count
+    # had it open: the window is closed from then until the customer writes again (`core.window`).
+    window_closed_at: datetime | None = ts(nullable=True)
     created_at: datetime = ts()
     updated_at: datetime = ts()
     closed_at: datetime | None = ts(nullable=True)

@@ -53,7 +53,7 @@ from sqlmodel import col
 
 from agents.common import handoff_request
 from handoff.flows import HandoffResult, perform_handoff
-from orchestrator.channels.whatsapp.client import GraphClient
+from orchestrator.channels.whatsapp.client import GraphClient, describe_failure
 from orchestrator.channels.whatsapp.inbound import InboundKind, order_of
 from orchestrator.conversations import (
     Released,
@@ -85,7 +85,6 @@ from orchestrator.outbox import (
     After,
     RetryTimers,
     build_payload,
-    describe_failure,
     queue_outgoing,
     queued_unclaimed,
     relay,

@@ -321,6 +321,53 @@ async def test_failed_delivery_status_from_meta_is_shown_on_the_conversation(h: 
     assert body["messages"][-1]["status"] == "failed"
 
 
+async def test_whatsapp_refusing_a_reply_for_the_24_hour_window_closes_it_until_the_customer_writes(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")  # the customer wrote just now
+    assert (await detail(h, conversation_id, "tara"))["window_open"]
+    meta = load_fixture("error_131047_webhook_error_object_pywa.json")
+    h.fake_graph.fail_next(
+        400, graph_error_body(131047, meta["title"], details=meta["error_data"]["details"])
+    )
+    h.clock.advance(minutes=5)
+    refused_at = h.clock.now()
+    sent = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "hello?"})
+    assert await stored_status(h, sent.json()["id"]) == "failed"
+    body = await detail(h, conversation_id, "tara")
+    assert body["window_open"] is False, "Meta's answer wins over our count"
+    assert body["window_closes_at"] == refused_at.isoformat().replace("+00:00", "Z")
+    again = await post(
+        h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "are you there?"}
+    )
+    assert again.status_code == 409
+    assert "window is closed" in again.json()["detail"]
+
+    h.clock.advance(minutes=1)
+    await say(h, text(body["contact_wa_id"], "sorry, here now", h.clock.now()))
+    body = await detail(h, conversation_id, "tara")
+    assert body["window_open"] is True, "the customer's message opens it again"
+    reply = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "great!"})
+    assert reply.status_code < 300, reply.text
+
+
+async def test_a_failed_status_for_the_24_hour_window_closes_it_too(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    sent = await post(h, f"/api/conversations/{conversation_id}/messages", "tara", {"text": "code 1234"})
+    async with h.service.sessions() as session:
+        message = await session.get(Message, sent.json()["id"])
+    assert message is not None
+    status = load_fixture("status_failed_131026_real_redacted.json")
+    item = status["entry"][0]["changes"][0]["value"]["statuses"][0]
+    item["id"] = message.wa_message_id
+    item["errors"] = [load_fixture("error_131047_webhook_error_object_pywa.json")]
+    assert (await h.post(status)).status_code == 200  # accepted at once, refused later (FACTS)
+    body = await detail(h, conversation_id, "tara")
+    assert body["window_open"] is False
+    failed = [e for e in body["events"] if e["type"] == "send_failed"]
+    assert failed[-1]["details"]["reason"].startswith("131047 Re-engagement message: Message failed")
+
+
 async def test_delivery_statuses_move_a_message_forward_only_whatever_order_they_arrive_in(
     h: TestHarness,
 ) -> None:

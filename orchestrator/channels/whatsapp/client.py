@@ -66,6 +66,30 @@ def bare_http_for_people(status: int | None) -> str:
     return f"WhatsApp refused the request (HTTP {status})"
 
 
+def describe_failure(error: dict[str, Any] | None) -> str:
+    """A failed send's reason for a person (a rep, a summary, the context log): Meta's code and
+    title, and its details when given; no exception names or socket errors (the log keeps those)."""
+    if not error:
+        return "failed"
+    if error.get("source") == "transport":  # never reached Meta: the network, DNS, a timeout
+        return UNREACHABLE
+    if error.get("source") == "outbox":  # this service failed before or after the request
+        return "an error in this service (its log has the details)"
+    if error.get("source") == "status_webhook":
+        first = (error.get("errors") or [{}])[0]
+        details = (first.get("error_data") or {}).get("details") or first.get("message")
+        parts = [str(first.get("code") or ""), str(first.get("title") or "")]
+    elif error.get("code") is None and str(error.get("title") or "").startswith("HTTP "):
+        return bare_http_for_people(error.get("http_status"))  # no Graph error object: no body quoted
+    else:
+        details = error.get("details")
+        parts = [str(error.get("code") or ""), str(error.get("title") or "")]
+    head = " ".join(p for p in parts if p).strip()
+    if details and details != head:
+        return f"{head}: {details}" if head else str(details)
+    return head or "failed"
+
+
 class GraphError(Exception):
     """A send failed. `retryable` tells whether trying again later may help."""
 
