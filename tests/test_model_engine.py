@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.api.helpers import bearer, seed_conversation
-from tests.factories import auth, say, text
+from tests.factories import AD_REFERRAL, auth, say, text
 from tests.fakes.graph import TestHarness
 from tests.fakes.openai_server import ScriptedOpenAI, analysis
 
@@ -75,6 +75,21 @@ async def test_model_failure_hands_off_as_ai_unavailable_and_tells_the_customer(
     (signal,) = detail["handoff_context"]["evidence"]["signals"]
     assert signal["evidence"].startswith("the AI model"), signal
     assert failure["details"]["kind"] not in signal["evidence"].split(), "no failure kind slug shown"
+
+
+async def test_an_ad_lead_handed_over_because_the_model_is_down_keeps_what_the_rules_read(
+    mh: TestHarness, scripted: ScriptedOpenAI
+) -> None:
+    for _ in range(4):
+        scripted.fail(500, {"error": {"message": "boom", "type": "server_error"}})
+    words = "Hi! We're Northwind Traders, we want to send order updates on WhatsApp"
+    await say(mh, text("12025550005", words, mh.clock.now(), referral=AD_REFERRAL))
+    listed = (await mh.http.get("/api/conversations", headers=auth("demo-admin"))).json()
+    assert listed[0]["handoff_reason"] == "ai_unavailable"
+    detail = (await mh.http.get(f"/api/conversations/{listed[0]['id']}", headers=auth("demo-admin"))).json()
+    fields = detail["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Northwind Traders", fields
+    assert fields["company_name"]["source"] == "rules"
 
 
 async def test_a_hand_back_the_rep_may_not_make_is_refused_before_the_model_is_asked(

@@ -9,7 +9,7 @@ shared with the qualifier and the responder. A model failure past its retries ha
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import structlog
 from langgraph.runtime import Runtime
@@ -174,6 +174,11 @@ async def sentinel(state: State, runtime: Runtime[GraphContext]) -> dict[str, An
         update["handoff"] = handoff_request(
             reason=HandoffReason.AI_UNAVAILABLE, state=state, signals=[failure]
         )
+        if ctx.referral is not None and not state.get("qualified"):
+            # What the model could not read, the rules can: the rep still gets the ad lead's
+            # company and use case from this message (not the model's reading of an earlier one).
+            unread = cast(State, {**state, "analysis": None, "events": update["events"]})
+            update["fields"], update["events"], _ = collect_fields(unread, ctx)
         return update
     data = analysis.model_dump(mode="json")
     update["analysis"] = data
