@@ -358,7 +358,7 @@ async def reassign(
             session, config=config, conversation=conversation, assignment=nxt, rep_id=to_rep_id, at=at
         )
         if rep is None:
-            raise Unavailable(f"{to_rep_id} cannot take it now (offline, at capacity or busy)")
+            raise Unavailable(await _why_not_free(session, to_rep_id))
     else:
         rep = await assign_next(
             session,
@@ -437,3 +437,17 @@ async def resolve(
         session, actor_id=actor.id, action="resolve", at=at, conversation_id=conversation_id, details=details
     )
     await _drain_for(session, config=config, rep_id=held_by, at=at)
+
+
+async def _why_not_free(session: AsyncSession, rep_id: str) -> str:
+    """Why a named rep could not be given a conversation, in the words a lead acts on."""
+    rep = await session.get(Rep, rep_id)
+    if rep is None:
+        return f"{rep_id} cannot take it now"
+    if rep.presence != Presence.ONLINE:
+        return f"{rep.name} cannot take it now: they are {rep.presence}"
+    if rep.open_count >= rep.capacity:
+        return (
+            f"{rep.name} cannot take it now: they are at capacity ({rep.open_count} of {rep.capacity} open)"
+        )
+    return f"{rep.name} cannot take it now: another change to them is under way; try again"

@@ -448,6 +448,21 @@ async def test_lead_reassigns_to_a_named_member_of_the_queue(h: TestHarness) -> 
     assert outsider.json() == {"detail": ["body.rep_id: 'farah' is not a member of support"]}
 
 
+async def test_a_reassignment_to_a_rep_who_cannot_take_it_says_by_name_why(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    await post(h, "/api/me/presence", "diego", {"presence": "offline"})
+    refused = await post(h, f"/api/conversations/{conversation_id}/reassign", "lena", {"rep_id": "diego"})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "Diego Ruiz cannot take it now: they are offline"
+    await post(h, "/api/me/presence", "diego", {"presence": "online"})
+    async with h.service.sessions() as session, session.begin():
+        diego = await session.get(Rep, "diego")
+        assert diego is not None
+        diego.open_count = diego.capacity
+    refused = await post(h, f"/api/conversations/{conversation_id}/reassign", "lena", {"rep_id": "diego"})
+    assert refused.json()["detail"] == "Diego Ruiz cannot take it now: they are at capacity (6 of 6 open)"
+
+
 async def test_resolve_closes_the_conversation_and_frees_the_reps_capacity(h: TestHarness) -> None:
     conversation_id = await seed_conversation(h, "tara_support")
     async with h.service.sessions() as session:
