@@ -515,7 +515,8 @@
     if (event.detail.target && event.detail.target.id === "timeline") atEnd = timelineEnd(event.detail.target) < 120;
   });
   body.addEventListener("htmx:afterSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "timeline") scrollTimeline();
+    // The WhatsApp bar above the page (loaded after it) moves the transcript down: back to its end.
+    if (event.detail.target && (event.detail.target.id === "timeline" || event.detail.target.id === "whatsapp-status")) scrollTimeline();
     composerState();
   });
   let gone = false;
