@@ -28,7 +28,7 @@ from orchestrator.core.config import AssignmentConfig
 from orchestrator.core.enums import Presence, Role
 
 BUSY = "busy: taken by a concurrent assignment"
-EXCLUDED = "excluded: already had this conversation"
+EXCLUDED = "excluded: had it before and let it lapse or passed it on"
 
 
 @dataclass(frozen=True)

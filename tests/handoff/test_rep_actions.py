@@ -168,7 +168,7 @@ async def test_transfer_is_never_handed_straight_back_to_the_sender(world: World
     )
     assert (moved.status, moved.rep_id) == (AssignmentStatus.WAITING, None)
     candidates = {c["rep_id"]: c["skipped"] for c in moved.candidates or []}
-    assert candidates == {"lena": "excluded: already had this conversation"}
+    assert candidates == {"lena": "excluded: had it before and let it lapse or passed it on"}
 
 
 async def test_a_later_drain_does_not_hand_a_transfer_back_to_the_sender(world: World) -> None:
