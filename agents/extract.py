@@ -576,7 +576,17 @@ def extract_company_name(
                 return Extracted(field="company_name", value=value, evidence=beside.group(0), confidence=0.75)
             if _DESCRIBED.match(text, m.end()) and we:
                 continue
-            value = _clean_name(text[m.end() :])
+            value = said = _clean_name(text[m.end() :])
+            # "je gère la boulangerie Au Pain Doré", "I run the bakery Golden Crust": what the
+            # business is, then its name in capitals (two words at least: "the same Problem").
+            kind = _KIND_THEN_NAME.match(value)
+            if (
+                kind is not None
+                and fold(kind.group(1)) not in lexicon.FUNCTION_WORDS
+                and len(kind.group(2).split()) >= 2
+                and _plausible_name(kind.group(2))
+            ):
+                value = kind.group(2)
             # Unasked, the name must look like one: two capitalised words, or one beside a use
             # case in the same message ("I'm from Bloom, ... we want to handle orders").
             clear = asked or (_looks_like_name(value) and (len(value.split()) >= 2 or unasked_weak))
@@ -593,7 +603,7 @@ def extract_company_name(
             )
             if _plausible_name(value) and named and clear:
                 return Extracted(
-                    field="company_name", value=value, evidence=m.group(0) + value, confidence=0.75
+                    field="company_name", value=value, evidence=m.group(0) + said, confidence=0.75
                 )
     if not asked:
         return None
@@ -683,6 +693,11 @@ def extract_company_name(
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
 
 
+_KIND_THEN_NAME = re.compile(
+    r"^(?:(?:the|la|le|l'|el|o|a|die|der|das|het|de|il|lo)\s+)?([a-zà-öø-ÿ][a-zà-öø-ÿ'-]+)\s+"
+    r"([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and|de|del|du|da|di|von|van)){0,4})$",
+    re.UNICODE,
+)
 _CHATTER_SENTENCE = re.compile(r"\s*([^.!?]+[.!]+)\s+(?=\S)")
 _ARTICLE = r"(?:an?|une?|un[ao]?|ein(?:e|en)?|een|uma?)"
 _DESCRIBED = re.compile(_ARTICLE + r"\s+[a-z]")
