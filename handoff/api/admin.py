@@ -13,6 +13,7 @@ from handoff.api.deps import AdminDep, ClockDep, ConfigDep, HubDep, MemoryDep, S
 from handoff.api.errors import errors
 from handoff.api.schemas import ApiTokenOut, CustomerErased, ProcessOut, RepCreate, RepId, RepOut, RepUpdate
 from handoff.api.visibility import one_rep_out
+from handoff.assignment import requeue_offline_rep
 from handoff.errors import Conflict, NotFound
 from handoff.models import Rep
 from handoff.reps import audit, configured_rep_differences
@@ -185,7 +186,8 @@ async def disable_rep(
     hub: HubDep,
 ) -> RepOut:
     """No more sign-in for this user (API token and password cleared, access tokens revoked); they go
-    offline, so their open conversations follow the offline policy."""
+    offline, and their open conversations go back to their queues at once (the next rep free takes
+    each), whatever the offline policy: a disabled rep does not come back to them."""
     if rep_id == admin.id:
         raise Conflict("an admin cannot disable themself")
     now = clock.now()
@@ -198,6 +200,16 @@ async def disable_rep(
             session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now
         )
         audit(session, actor_id=admin.id, action="user_disabled", at=now, details={"rep_id": rep_id})
+        offline_since = rep.offline_since
+    if offline_since is not None:
+        # Their own transaction, conversations locked before any rep (the engine's lock order).
+        async with sessions() as session, session.begin():
+            await requeue_offline_rep(
+                session, config=config, rep_id=rep_id, offline_since=offline_since, at=now, for_good=True
+            )
+    async with sessions() as session:
+        rep = await session.get(Rep, rep_id)
+        assert rep is not None
         out = await one_rep_out(session, rep)
     hub.revoke(rep_id)  # their live streams end now (in other processes: at their next check)
     return out

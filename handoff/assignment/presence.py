@@ -62,11 +62,18 @@ async def expire_heartbeats(
 
 
 async def requeue_offline_rep(
-    session: AsyncSession, *, config: AppConfig, rep_id: str, offline_since: datetime, at: datetime
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    rep_id: str,
+    offline_since: datetime,
+    at: datetime,
+    for_good: bool = False,
 ) -> int:
     """Offline timer: a rep offline since `offline_since` loses their open conversations, which go
     back to their queue at their original place (assigned to the next rep at once when someone is
-    eligible), unless the queue's policy is `keep`. Returns how many moved."""
+    eligible), unless the queue's policy is `keep`; `for_good` (the rep was disabled and will not
+    come back) moves them whatever the policy. Returns how many moved."""
     rep = await session.get(Rep, rep_id, populate_existing=True)
     if rep is None or rep.presence != Presence.OFFLINE or rep.offline_since != offline_since:
         return 0  # back online (or offline again later: that timer will handle it)
@@ -100,7 +107,8 @@ async def requeue_offline_rep(
             or conversation.assignee_id != rep_id
         ):
             continue
-        if (config.queue(assignment.queue).offline_policy or config.timers.offline_policy) == "keep":
+        policy = config.queue(assignment.queue).offline_policy or config.timers.offline_policy
+        if policy == "keep" and not for_good:
             continue
         await end_assignment(
             session,

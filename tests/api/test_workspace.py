@@ -163,3 +163,18 @@ async def test_admin_user_management_refuses_bad_input(h: TestHarness) -> None:
     assert bad_id.status_code == 422
     assert missing.status_code == 404
     assert self_disable.status_code == 409
+
+
+async def test_disabling_a_rep_sends_their_open_conversations_back_to_their_queues_at_once(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    online = await post(h, "/api/me/presence", "diego", {"presence": "online"})
+    assert online.status_code == 200, online.text
+    disabled = await post(h, "/api/admin/reps/tara/disable", "admin")
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["open_count"] == 0, "nothing left with a rep who cannot come back"
+    detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("admin"))).json()
+    assert detail["assignee_id"] == "diego", "the next rep free has it now, not after the offline timer"
+    events = [e for e in detail["events"] if e["type"] == "assignment_revoked"]
+    assert [e["details"]["reason"] for e in events] == ["offline"]
