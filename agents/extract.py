@@ -576,7 +576,7 @@ def extract_company_name(
                 return Extracted(field="company_name", value=value, evidence=beside.group(0), confidence=0.75)
             if _DESCRIBED.match(text, m.end()) and we:
                 continue
-            value = said = _clean_name(text[m.end() :])
+            value = written = _clean_name(text[m.end() :])
             # "je gère la boulangerie Au Pain Doré", "I run the bakery Golden Crust": what the
             # business is, then its name in capitals (two words at least: "the same Problem").
             kind = _KIND_THEN_NAME.match(value)
@@ -603,7 +603,7 @@ def extract_company_name(
             )
             if _plausible_name(value) and named and clear:
                 return Extracted(
-                    field="company_name", value=value, evidence=m.group(0) + said, confidence=0.75
+                    field="company_name", value=value, evidence=m.group(0) + written, confidence=0.75
                 )
     if not asked:
         return None
