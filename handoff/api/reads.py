@@ -5,6 +5,7 @@ paths, so a page shows exactly what the API answers the same caller."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -101,9 +102,15 @@ async def conversation_detail(
     )
 
 
+# The dashboard's outcomes (SLA breaches among them) are the last day's, not all time's.
+DASHBOARD_PERIOD = timedelta(hours=24)
+
+
 async def queue_numbers(service: WorkspaceService, actor: Actor) -> list[QueueMetrics]:
-    return await queue_dashboard(actor, service.sessions, service.config, service.clock, since=None)
+    since = service.clock.now() - DASHBOARD_PERIOD
+    return await queue_dashboard(actor, service.sessions, service.config, service.clock, since=since)
 
 
 async def queue_waiting(service: WorkspaceService, actor: Actor, slug: str) -> QueueDetail:
-    return await queue_detail(slug, actor, service.sessions, service.config, service.clock, since=None)
+    since = service.clock.now() - DASHBOARD_PERIOD
+    return await queue_detail(slug, actor, service.sessions, service.config, service.clock, since=since)

@@ -247,9 +247,9 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
     """The inbox list's values (`rows`, `unread`, `rep_names`). `mine`: assigned to me, the latest
     customer message first; `waiting`: waiting in my queues (oldest first); `open`: both, and for a
     lead or an admin every other conversation with a rep they may see (their departments'; all), so
-    they can watch and reassign them, in the same order as mine; `unread`: mine and waiting, with
-    customer messages I have not read. With their unread counts, and the names of the reps who have
-    them."""
+    they can watch and reassign them, in the same order as mine, after the waiting ones; `unread`:
+    mine and waiting, with customer messages I have not read. With their unread counts, and the
+    names of the reps who have them."""
     actor = user.actor
     narrow: dict[str, Any] = {
         "queue": chosen.queue,
@@ -268,7 +268,10 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
             rows += sorted([c for c in team if c.id not in ids][:TEAM_ROWS], key=_latest_message_first)
     if chosen.view in ("open", "waiting", "unread"):
         waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
-        rows += sorted(waiting, key=lambda c: (c.waiting_since or c.updated_at, c.id))
+        waiting.sort(key=lambda c: (c.waiting_since or c.updated_at, c.id))
+        # A lead's or an admin's "All open" puts who nobody has yet first, above the team's many.
+        first = chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN)
+        rows = waiting + rows if first else rows + waiting
     async with service.sessions() as session:
         counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=[c.id for c in rows])
     if chosen.view == "unread":

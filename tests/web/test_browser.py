@@ -550,7 +550,7 @@ async def test_a_lead_reads_the_dashboards_figures_by_name_on_a_phone(
         '"Reps online"',
         '"Available"',
         '"Active"',
-        '"SLA breaches"',
+        '"SLA breaches, 24 h"',
     ]
     assert await lena.evaluate("() => document.documentElement.scrollWidth") <= 390
     await shot(lena, "dashboard-phone.png")

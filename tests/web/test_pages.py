@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select, update
 
+from handoff.models import Assignment
 from handoff.web import pages
 from handoff.web.rendering import event_line, failure_reason
 from orchestrator.core.enums import Owner
@@ -72,7 +73,7 @@ async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversati
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")  # the lead of support, not of billing
         page = (await client.get("/inbox")).text
-        assert listed(page) == [taras, waiting]
+        assert listed(page) == [waiting, taras], "who nobody has yet first"
         assert "Tara Nguyen · last message" in page  # whose it is, by name
         assert listed((await client.get("/inbox/list?view=mine")).text) == []
     async with browser(h) as client:
@@ -156,6 +157,28 @@ async def test_dashboard_shows_the_leads_queues(h: TestHarness) -> None:
         depth = re.search(r'data-queue="support".*?class="num depth"[^>]*>(\d+)<', page.text, re.S)
         assert depth is not None
         assert depth.group(1) == "1"
+
+
+async def test_the_dashboards_sla_breaches_are_the_last_days(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+
+    async def breaches(queued_hours_ago: int) -> str:
+        queued = h.clock.now() - timedelta(hours=queued_hours_ago)
+        async with h.service.sessions() as session, session.begin():
+            await session.execute(
+                update(Assignment)
+                .where(col(Assignment.conversation_id) == conversation_id)
+                .values(queued_at=queued, sla_breached_at=queued + timedelta(minutes=20))
+            )
+        async with browser(h) as client:
+            await sign_in(client, "lena", "demo-lena")
+            page = (await client.get("/dashboard")).text
+        cell = re.search(r'data-queue="support".*?data-label="SLA breaches, 24 h">(\d+)<', page, re.S)
+        assert cell is not None
+        return cell.group(1)
+
+    assert await breaches(queued_hours_ago=2) == "1"
+    assert await breaches(queued_hours_ago=30) == "0", "yesterday's breach is not today's alarm"
 
 
 async def test_api_docs_load_nothing_from_another_host(h: TestHarness) -> None:

@@ -297,7 +297,9 @@
     if (mode === "reply" && !canWrite) {
       const owner = state ? state.dataset.owner : "";
       blocked = owner === "queued"
-        ? "Take it to reply. You can still add a private note."
+        ? (document.getElementById("take-it")
+          ? "Take it to reply. You can still add a private note."
+          : "Waiting for a member of its team to take it (a lead or an admin can reassign it). You can still add a private note.")
         : owner === "closed"
           ? "This conversation is resolved: the customer's next message opens a new one. You can still add a private note."
           : owner === "bot"
