@@ -47,7 +47,7 @@ from handoff.search import search_conversations
 from handoff.users import device_of, device_token, sign_in
 from handoff.web import session as web_session
 from handoff.web import team_pages
-from handoff.web.rendering import STATIC_DIR, PageUser, SignInRequired, UserDep, render
+from handoff.web.rendering import REP_KEYS, STATIC_DIR, PageUser, SignInRequired, UserDep, render
 from orchestrator.core.enums import HandoffReason, Owner, Role
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.outbox import token_refused_since
@@ -460,6 +460,13 @@ async def _conversation_view(
                     *(e.assignee_id for e in detail.earlier_conversations),
                     *(m.sender_id for m in detail.messages if m.sender_type == "rep"),
                     *(n.author_id for n in note_rows),
+                    # the reps the transcript's events name ("reassigned it from harry to sam")
+                    *(
+                        str((e.details or {})[k])
+                        for e in detail.events
+                        for k in REP_KEYS
+                        if (e.details or {}).get(k)
+                    ),
                 )
                 if rep_id
             },

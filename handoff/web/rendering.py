@@ -4,6 +4,7 @@ rendered (security headers, the helpers templates use)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
@@ -218,11 +219,22 @@ def _hm(at: datetime | None) -> str:
     return at.strftime("%d %b %H:%M UTC") if at else "—"
 
 
-def event_line(description: str, event_type: str, details: dict[str, Any], queues: dict[str, str]) -> str:
-    """An event's description as a rep reads it on the transcript: the log writes queue slugs,
-    reason codes and ISO times (for the API and the audit); the page shows the queue's name, what
-    the reason means and the time as the page writes times. A rep's own words (a transfer's note)
-    are shown as written."""
+# The details that name a rep by id; the transcript names them as people ("reassigned it from harry
+# to sam" reads "from Harry Jones to Sam Patel").
+REP_KEYS = ("rep_id", "from_rep_id", "to_rep_id", "revoked_rep_id", "previous_rep_id")
+
+
+def event_line(
+    description: str,
+    event_type: str,
+    details: dict[str, Any],
+    queues: dict[str, str],
+    reps: Mapping[str, str] | None = None,
+) -> str:
+    """An event's description as a rep reads it on the transcript: the log writes queue slugs, rep
+    ids, reason codes and ISO times (for the API and the audit); the page shows the queue's name,
+    the rep's name (`reps`), what the reason means and the time as the page writes times. A rep's
+    own words (a transfer's note) are shown as written."""
     line, words = description, ""
     note = details.get("note")
     if isinstance(note, str) and note and description.endswith(f": {note}"):
@@ -231,6 +243,12 @@ def event_line(description: str, event_type: str, details: dict[str, Any], queue
         slug = details.get(key)
         if isinstance(slug, str) and slug in queues:
             line = re.sub(rf"(?<![\w-]){re.escape(slug)}(?![\w-])", queues[slug], line)
+    for key in REP_KEYS:
+        rep_id = details.get(key)
+        name = (reps or {}).get(rep_id) if isinstance(rep_id, str) else None
+        if name and isinstance(rep_id, str):
+            line = line.replace(f"{name} ({rep_id})", name)  # "Assigned to Gus Okafor (gus)"
+            line = re.sub(rf"(?<![\w-]){re.escape(rep_id)}(?![\w-])", name, line)
     if event_type == EventType.HANDOFF:
         reason = details.get("reason")
         if isinstance(reason, str) and reason in REASONS:
@@ -252,8 +270,8 @@ def _context(
     def ago(at: datetime | None) -> str:
         return _duration((now - at).total_seconds()) if at else "—"
 
-    def said(event: Any) -> str:
-        return event_line(event.description, str(event.type), event.details or {}, queues)
+    def said(event: Any, reps: Mapping[str, str] | None = None) -> str:
+        return event_line(event.description, str(event.type), event.details or {}, queues, reps)
 
     def closed_until(queue: str | None) -> datetime | None:
         """When a queue that is closed now opens again (None: open, unknown or no opening)."""

@@ -393,9 +393,10 @@ async def test_the_transcript_shows_a_reassignment_before_the_assignment_it_led_
     async with browser(h) as lead:
         await sign_in(lead, "lena", "demo-lena")
         timeline = (await lead.get(f"/conversations/{conversation_id}/fragments/timeline")).text
-    reassigned = timeline.index("reassigned it from tara to diego")
-    assigned = timeline.rindex("Assigned to Diego")
+    reassigned = timeline.index("Lena Fischer reassigned it from Tara Nguyen to Diego Ruiz")  # names, not ids
+    assigned = timeline.rindex("Assigned to Diego Ruiz in")
     assert reassigned < assigned
+    assert "Diego Ruiz (diego)" not in timeline
 
 
 async def test_the_context_panel_says_in_words_why_a_conversation_came_to_a_person(h: TestHarness) -> None:
