@@ -555,3 +555,28 @@ async def test_a_lead_reads_the_dashboards_figures_by_name_on_a_phone(
     assert await lena.evaluate("() => document.documentElement.scrollWidth") <= 390
     await shot(lena, "dashboard-phone.png")
     await context.close()
+
+
+async def test_an_admin_reads_the_team_pages_on_a_phone_without_scrolling_sideways(
+    h: TestHarness, site: str, chromium: Browser
+) -> None:
+    await seed_conversation(h, "tara_support", name="Ana Clarke")
+    context, admin = await signed_in(chromium, site, "admin", "demo-admin", viewport=(390, 844))
+    for path in ("/team/metrics", "/team/reps", "/team/audit"):
+        await admin.goto(path)
+        await expect(admin.locator("table.team-table tbody tr").first).to_be_visible()
+        assert await admin.evaluate("() => document.documentElement.scrollWidth") <= 390, path
+    await admin.goto("/team/reps")
+    disable = admin.locator('tr[data-rep="tara"] button', has_text="Disable")
+    box = await disable.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 390, "the row's buttons are on screen"
+    await admin.goto("/team/metrics")
+    labels = await admin.locator('tr[data-rep="tara"] td').evaluate_all(
+        "cells => cells.map(c => getComputedStyle(c, '::before').content)"
+    )
+    assert '"Assigned"' in labels, labels  # each figure says which it is
+    await shot(admin, "team-metrics-phone.png")
+    await admin.goto("/team/reps")
+    await shot(admin, "team-reps-phone.png")
+    await context.close()

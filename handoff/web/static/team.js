@@ -3,6 +3,16 @@
 (function () {
   "use strict";
 
+  // Each cell carries its column's name, which a phone shows beside it (team.css).
+  document.querySelectorAll("table.team-table").forEach(function (table) {
+    const heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, i) {
+        if (!cell.dataset.label && heads[i]) cell.dataset.label = heads[i];
+      });
+    });
+  });
+
   function names(form, attribute) {
     return (form.dataset[attribute] || "").split(" ").filter(Boolean);
   }
