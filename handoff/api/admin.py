@@ -159,20 +159,28 @@ async def issue_api_token(
 
 
 @router.delete("/reps/{rep_id}/api-token", responses=errors(404, 422))
-async def revoke_api_token(rep_id: RepId, admin: AdminDep, sessions: SessionsDep, clock: ClockDep) -> RepOut:
+async def revoke_api_token(
+    rep_id: RepId, admin: AdminDep, sessions: SessionsDep, config: ConfigDep, clock: ClockDep, hub: HubDep
+) -> RepOut:
     """The rep's API token stops working now. Their password, if any, still signs them in; their
-    browser sessions end (a credential changed), so they sign in again."""
+    browser sessions end (a credential changed), so they sign in again. A rep left with no way to
+    sign in goes offline now, so nothing more is assigned to them (their open conversations follow
+    the offline policy, as when they close their laptop)."""
+    now = clock.now()
     async with sessions() as session, session.begin():
         rep = await session.get(Rep, rep_id, with_for_update=True)
         if rep is None:
             raise NotFound("rep not found")
         rep.token_hash = None
         session.add(rep)
-        audit(
-            session, actor_id=admin.id, action="api_token_revoked", at=clock.now(), details={"rep_id": rep_id}
-        )
+        audit(session, actor_id=admin.id, action="api_token_revoked", at=now, details={"rep_id": rep_id})
         await session.flush()
+        if rep.password_hash is None and rep.presence != Presence.OFFLINE:
+            rep = await flows_rep.set_presence(
+                session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now
+            )
         out = await one_rep_out(session, rep)
+    hub.revoke(rep_id)  # their live streams end now (in other processes: at their next check)
     return out
 
 

@@ -306,6 +306,20 @@ async def test_revoking_an_api_token_stops_it_at_once_and_is_audited(h: TestHarn
     ]
 
 
+async def test_a_rep_left_with_no_way_to_sign_in_goes_offline_when_their_token_is_revoked(
+    h: TestHarness,
+) -> None:
+    assert (
+        await call(h, "POST", "/api/me/presence", "demo-diego", {"presence": "online"})
+    ).status_code == 200
+    revoked = await call(h, "DELETE", "/api/admin/reps/diego/api-token", "admin")
+    assert revoked.status_code == 200
+    assert revoked.json()["presence"] == "offline", "no more conversations for someone locked out"
+    waiting = await seed_conversation(h, "waiting_support")
+    claim = await call(h, "POST", f"/api/conversations/{waiting}/reassign", "lena", {"rep_id": "diego"})
+    assert claim.status_code == 409
+
+
 async def test_team_metrics_give_medians_per_rep_to_leads_of_their_teams_and_admins(h: TestHarness) -> None:
     now = h.clock.now()
     ids = [await seed_conversation(h, "tara_support") for _ in range(3)]
