@@ -48,7 +48,7 @@ from handoff.users import device_of, device_token, sign_in
 from handoff.web import session as web_session
 from handoff.web import team_pages
 from handoff.web.rendering import REP_KEYS, STATIC_DIR, PageUser, SignInRequired, UserDep, render
-from orchestrator.core.enums import HandoffReason, Owner, Role
+from orchestrator.core.enums import HandoffReason, Owner, Presence, Role
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.outbox import token_refused_since
 
@@ -276,8 +276,20 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
         counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=[c.id for c in rows])
     if chosen.view == "unread":
         rows = [c for c in rows if counts.get(c.id)]
-    names = await _names(service, {c.assignee_id for c in rows if c.assignee_id})
-    return {"rows": rows, "unread": counts, "rep_names": names}
+    assignees = {c.assignee_id for c in rows if c.assignee_id}
+    names = await _names(service, assignees)
+    # Who has a conversation but is not online (a customer may be waiting on someone away).
+    async with service.sessions() as session:
+        away = dict(
+            (
+                await session.execute(
+                    select(col(Rep.id), col(Rep.presence)).where(
+                        col(Rep.id).in_(assignees), col(Rep.presence) != Presence.ONLINE
+                    )
+                )
+            ).all()
+        )
+    return {"rows": rows, "unread": counts, "rep_names": names, "rep_away": away}
 
 
 async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:

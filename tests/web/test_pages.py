@@ -75,6 +75,11 @@ async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversati
         page = (await client.get("/inbox")).text
         assert listed(page) == [waiting, taras], "who nobody has yet first"
         assert "Tara Nguyen · last message" in page  # whose it is, by name
+        await h.http.post("/api/me/presence", json={"presence": "away"}, headers=bearer("tara"))
+        page = (await client.get("/inbox")).text
+        assert re.search(r"Tara Nguyen <span class=\"badge away\"[^>]*>away</span> · last message", page), (
+            "a customer may be waiting on someone who is not online"
+        )
         assert listed((await client.get("/inbox/list?view=mine")).text) == []
     async with browser(h) as client:
         await sign_in(client, "admin", "demo-admin")
