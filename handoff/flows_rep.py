@@ -157,17 +157,25 @@ async def _locked_rep(session: AsyncSession, rep_id: str) -> Rep:
 
 
 async def set_presence(
-    session: AsyncSession, *, config: AppConfig, rep_id: str, presence: Presence, at: datetime
+    session: AsyncSession,
+    *,
+    config: AppConfig,
+    rep_id: str,
+    presence: Presence,
+    at: datetime,
+    actor_id: str | None = None,
 ) -> Rep:
     """The rep sets their presence: `online` takes new conversations (waiting ones first), `away`
     and `busy` keep theirs but take no new ones, `offline` loses theirs after
-    `timers.offline` (per the queue's offline policy)."""
+    `timers.offline` (per the queue's offline policy). `actor_id`: an admin who set it for them
+    (disabling them), whom the audit names."""
     rep = await _locked_rep(session, rep_id)
     before = rep.presence
     await apply_presence(session, config=config, rep=rep, presence=presence, at=at)
-    audit(
-        session, actor_id=rep_id, action="presence", at=at, details={"from": str(before), "to": str(presence)}
-    )
+    details: dict[str, object] = {"from": str(before), "to": str(presence)}
+    if actor_id is not None and actor_id != rep_id:
+        details["rep_id"] = rep_id
+    audit(session, actor_id=actor_id or rep_id, action="presence", at=at, details=details)
     return rep
 
 

@@ -177,7 +177,7 @@ async def revoke_api_token(
         await session.flush()
         if rep.password_hash is None and rep.presence != Presence.OFFLINE:
             rep = await flows_rep.set_presence(
-                session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now
+                session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now, actor_id=admin.id
             )
         out = await one_rep_out(session, rep)
     hub.revoke(rep_id)  # their live streams end now (in other processes: at their next check)
@@ -205,7 +205,7 @@ async def disable_rep(
             raise NotFound("rep not found")
         await disable_login(session, rep=rep)
         rep = await flows_rep.set_presence(
-            session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now
+            session, config=config, rep_id=rep_id, presence=Presence.OFFLINE, at=now, actor_id=admin.id
         )
         audit(session, actor_id=admin.id, action="user_disabled", at=now, details={"rep_id": rep_id})
         offline_since = rep.offline_since

@@ -178,3 +178,15 @@ async def test_disabling_a_rep_sends_their_open_conversations_back_to_their_queu
     assert detail["assignee_id"] == "diego", "the next rep free has it now, not after the offline timer"
     events = [e for e in detail["events"] if e["type"] == "assignment_revoked"]
     assert [e["details"]["reason"] for e in events] == ["offline"]
+
+
+async def test_the_presence_change_of_a_disabled_rep_is_the_admins_action_in_the_audit(
+    h: TestHarness,
+) -> None:
+    await post(h, "/api/me/presence", "tara", {"presence": "online"})
+    assert (await post(h, "/api/admin/reps/tara/disable", "admin")).status_code == 200
+    by_admin = (await h.http.get("/api/audit", params={"actor_id": "admin"}, headers=bearer("admin"))).json()
+    changed = [e for e in by_admin if e["action"] == "presence"]
+    assert [e["details"] for e in changed] == [{"from": "online", "to": "offline", "rep_id": "tara"}]
+    by_tara = (await h.http.get("/api/audit", params={"actor_id": "tara"}, headers=bearer("admin"))).json()
+    assert [e["details"]["to"] for e in by_tara if e["action"] == "presence"] == ["online"], "only her own"
