@@ -15,12 +15,15 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlmodel import col
 
 from handoff import canned
 from handoff.api.audit import audit_log
 from handoff.api.reads import WorkspaceService, WorkspaceServiceDep
 from handoff.api.reps import list_reps
 from handoff.api.team import team_metrics
+from handoff.models import Rep
 from handoff.web.rendering import PageUser, UserDep, render
 from orchestrator.core.enums import Role
 
@@ -120,6 +123,24 @@ def _day(value: str | None) -> date | None:
         return None
 
 
+async def _actor_id(service: WorkspaceService, typed: str) -> str | None:
+    """Who the audit filter means: a rep id as typed, or the one rep whose name, or first name, it
+    is in any case ("Lena", "lena fischer"); else the text as given (no entry matches it)."""
+    if not typed:
+        return None
+    wanted = typed.casefold()
+    async with service.sessions() as session:
+        reps = (await session.execute(select(col(Rep.id), col(Rep.name)))).all()
+    if any(rep_id == typed for rep_id, _ in reps):
+        return typed
+    named = {
+        rep_id
+        for rep_id, name in reps
+        if wanted in (rep_id.casefold(), name.casefold(), name.casefold().split()[0] if name else "")
+    }
+    return named.pop() if len(named) == 1 else typed
+
+
 @router.get("/team/audit")
 async def audit_page(
     request: Request,
@@ -142,7 +163,7 @@ async def audit_page(
         service.sessions,
         response,
         conversation_id=None,
-        actor_id=actor.strip() or None,
+        actor_id=await _actor_id(service, actor.strip()),
         action=action.strip() or None,
         since=datetime.combine(first, time(), tzinfo=UTC) if first else None,
         until=datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC) if last else None,

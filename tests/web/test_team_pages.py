@@ -51,6 +51,22 @@ async def test_the_audit_page_is_paged_and_keeps_its_filters(h: TestHarness) -> 
         assert "No entries match." in none
 
 
+async def test_the_audit_page_finds_a_person_by_name_as_well_as_by_id(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    await h.http.post("/api/me/presence", json={"presence": "online"}, headers=bearer("diego"))
+    moved = await h.http.post(
+        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
+    )
+    assert moved.status_code == 200, moved.text
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        for typed in ("lena", "Lena", "lena fischer", "Lena Fischer"):
+            page = (await client.get("/team/audit", params={"actor": typed, "action": "reassign"})).text
+            assert len(re.findall(r'<tr data-action="reassign"', page)) == 1, typed
+        nobody = (await client.get("/team/audit", params={"actor": "Nobody Here"})).text
+        assert "No entries match." in nobody
+
+
 async def test_the_audit_page_reads_in_words(h: TestHarness) -> None:
     changed = await h.http.patch(
         "/api/admin/reps/gus", json={"queues": ["general", "billing"]}, headers=bearer("admin")
