@@ -563,7 +563,9 @@ async def search_page(
             {"conversation": await conversation_summary(service, user.actor, cid), "matched": m, "snippet": s}
             for cid, m, s in found
         ]
-    return render(request, "search.html", service, user, q=q.strip(), hits=hits)
+    owners = {h["conversation"].assignee_id for h in hits if h["conversation"].assignee_id}
+    names = await _names(service, owners)
+    return render(request, "search.html", service, user, q=q.strip(), hits=hits, rep_names=names)
 
 
 # -- dashboard -------------------------------------------------------------------------------------

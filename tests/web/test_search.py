@@ -3,6 +3,8 @@ see: the same visibility as the rep API's list, for every role."""
 
 from __future__ import annotations
 
+import re
+
 from orchestrator.core.enums import Direction
 from orchestrator.core.tables import Contact, Conversation, Message
 from tests.api.helpers import ACTORS, KINDS, VISIBLE, bearer, seed_conversation
@@ -73,3 +75,13 @@ async def test_search_page_lists_the_hits(h: TestHarness) -> None:
         assert "1 result for “quentin”" in page.text
         assert f'href="/conversations/{mine}"' in page.text
         assert "Quentin Other" not in page.text
+
+
+async def test_search_says_whom_each_conversation_is_with_in_words(h: TestHarness) -> None:
+    await seed_conversation(h, "tara_support", name="Quentin Blake")
+    await seed_conversation(h, "waiting_support", name="Quentin Wait")
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        page = (await client.get("/search", params={"q": "quentin"})).text
+    owners = re.findall(r'<span class="badge owner owner-\w+">([^<]+)</span>', page)
+    assert sorted(owners) == ["waiting for a rep", "with Tara Nguyen"]
