@@ -197,6 +197,7 @@ async def test_an_admin_creates_a_rep_sets_queues_and_capacity_and_issues_a_work
     await expect(token_box).to_be_visible()
     token = (await page.locator("#issued-token").text_content() or "").strip()
     assert token.startswith("hk_")
+    await expect(token_box.locator(".replaced")).to_be_hidden()  # Nora had no token to replace
     await shot(page, "team-reps.png")
     me = await h.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200, me.text

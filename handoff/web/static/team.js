@@ -45,10 +45,11 @@
     setTimeout(function () { item.remove(); }, kind === "error" ? 8000 : 5000);
   }
 
-  function showToken(repId, token) {
+  function showToken(repId, token, replaced) {
     const box = document.getElementById("token-box");
     if (!box) return;
     box.querySelector(".for").textContent = repId;
+    box.querySelector(".replaced").hidden = !replaced;  // only when there was one to replace
     document.getElementById("issued-token").textContent = token;
     box.hidden = false;
     box.scrollIntoView({ block: "nearest" });
@@ -58,7 +59,7 @@
 
   async function done(element, result) {
     if (element.dataset.done === "token" && result && result.token) {
-      showToken(result.rep_id, result.token);
+      showToken(result.rep_id, result.token, element.dataset.hadToken === "1");
       return;
     }
     window.location.reload();
