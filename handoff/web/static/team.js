@@ -73,6 +73,7 @@
     const customer = String(new FormData(form).get("customer") || "").replace(/[\s()-]/g, "");
     if (!window.confirm("Erase everything about " + customer + "? This cannot be undone.")) return;
     const result = document.getElementById("erase-result");
+    result.hidden = true;  // an earlier erase's result is not this one's
     try {
       const erased = await window.handoffApi("DELETE", "/api/admin/customers/" + encodeURIComponent(customer));
       result.textContent = "Erased: " + erased.conversations + " conversation(s), " + erased.messages +
