@@ -339,6 +339,11 @@ async def test_an_admin_erases_a_customer_from_the_customers_data_page(
     await page.get_by_role("button", name="Erase this customer").click()
     await expect(page.locator("#erase-result")).to_contain_text("Erased: 1 conversation(s)")
     await shot(page, "team-privacy.png")
+    # A second erase that is refused does not leave the first one's result beside its error.
+    await page.get_by_label("WhatsApp number or user id").fill(typed)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Erase this customer").click()
+    await expect(page.locator("#erase-result")).to_be_hidden()
     await context.close()
     gone = await h.http.get(f"/api/conversations/{forgotten}", headers=bearer("admin"))
     assert gone.status_code == 404
