@@ -186,6 +186,17 @@ async def test_the_dashboards_sla_breaches_are_the_last_days(h: TestHarness) -> 
     assert await breaches(queued_hours_ago=30) == "0", "yesterday's breach is not today's alarm"
 
 
+async def test_the_dashboard_flags_a_rep_holding_more_than_their_capacity(h: TestHarness) -> None:
+    for _ in range(2):
+        await seed_conversation(h, "tara_support")
+    lowered = await h.http.patch("/api/admin/reps/tara", json={"capacity": 1}, headers=bearer("admin"))
+    assert lowered.status_code == 200, lowered.text
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        page = (await client.get("/dashboard")).text
+    assert re.search(r"Tara Nguyen <span class=\"muted\">\w+ · 2/1</span> <span class=\"badge failed\"", page)
+
+
 async def test_api_docs_load_nothing_from_another_host(h: TestHarness) -> None:
     async with browser(h) as client:
         docs = await client.get("/docs")
