@@ -40,6 +40,7 @@ from handoff.api.reads import (
     workspace_service,
 )
 from handoff.api.schemas import ID_MAX, ConversationDetail, ConversationSummary
+from handoff.assignment.deadlines import sla_of
 from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
 from handoff.models import Note, Rep, RepQueue
 from handoff.policy import visibility_clause
@@ -572,7 +573,10 @@ async def search_page(
 async def _dashboard(service: WorkspaceService, user: PageUser) -> dict[str, Any]:
     numbers = await queue_numbers(service, user.actor)
     details = {q.queue: await queue_waiting(service, user.actor, q.queue) for q in numbers}
-    return {"numbers": numbers, "details": details}
+    # A customer waiting longer than the queue's response time is shown as late (before any breach
+    # is counted: a breach is an assignment's, and nobody has them yet).
+    sla = {q.queue: sla_of(service.config, q.queue).total_seconds() for q in numbers}
+    return {"numbers": numbers, "details": details, "sla_seconds": sla}
 
 
 @router.get("/dashboard")

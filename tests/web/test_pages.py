@@ -197,6 +197,24 @@ async def test_the_dashboard_flags_a_rep_holding_more_than_their_capacity(h: Tes
     assert re.search(r"Tara Nguyen <span class=\"muted\">\w+ · 2/1</span> <span class=\"badge failed\"", page)
 
 
+async def test_the_dashboard_marks_a_wait_longer_than_the_queues_response_time(h: TestHarness) -> None:
+    await seed_conversation(h, "waiting_support")
+
+    async def longest_wait_cell() -> str:
+        async with browser(h) as client:
+            await sign_in(client, "lena", "demo-lena")
+            page = (await client.get("/dashboard")).text
+        cell = re.search(
+            r'data-queue="support".*?(<td class="num[^"]*" data-label="Longest wait")', page, re.S
+        )
+        assert cell is not None
+        return cell.group(1)
+
+    assert "bad" not in await longest_wait_cell()
+    h.clock.advance(hours=2)  # far past support's response time
+    assert 'class="num bad"' in await longest_wait_cell()
+
+
 async def test_api_docs_load_nothing_from_another_host(h: TestHarness) -> None:
     async with browser(h) as client:
         docs = await client.get("/docs")
