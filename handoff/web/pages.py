@@ -204,6 +204,7 @@ class InboxFilter:
     queue: str | None = None
     reason: HandoffReason | None = None
     failed: bool = False
+    rep: str | None = None  # a lead's or an admin's: one colleague's conversations
 
     def query(self) -> str:
         parts = {
@@ -211,6 +212,7 @@ class InboxFilter:
             "queue": self.queue,
             "reason": self.reason,
             "failed": "1" if self.failed else None,
+            "rep": self.rep,
         }
         return "&".join(f"{k}={quote(str(v))}" for k, v in parts.items() if v)
 
@@ -220,6 +222,7 @@ def inbox_filter(
     queue: Annotated[str | None, Query(max_length=64)] = None,
     reason: Annotated[str | None, Query(max_length=32)] = None,
     failed: Annotated[bool, Query()] = False,
+    rep: Annotated[str | None, Query(max_length=64)] = None,
 ) -> InboxFilter:
     known = {str(r) for r in HandoffReason}
     return InboxFilter(
@@ -227,6 +230,7 @@ def inbox_filter(
         queue=queue or None,
         reason=HandoffReason(reason) if reason in known else None,
         failed=failed,
+        rep=rep or None,
     )
 
 
@@ -258,7 +262,11 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
         "failed_sends": True if chosen.failed else None,
     }
     rows: list[ConversationSummary] = []
-    if chosen.view in ("open", "mine", "unread"):
+    if chosen.rep and actor.role in (Role.LEAD, Role.ADMIN):
+        # One colleague's conversations (those the lead may see), whatever the view.
+        theirs = await conversations(service, actor, owner=Owner.HUMAN, assignee_id=chosen.rep, **narrow)
+        rows = sorted(theirs, key=_latest_message_first)
+    elif chosen.view in ("open", "mine", "unread"):
         own = await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
         rows += sorted(own, key=_latest_message_first)
         if chosen.view == "open" and actor.role in (Role.LEAD, Role.ADMIN):  # then the team's
@@ -267,7 +275,7 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
                 service, actor, owner=Owner.HUMAN, limit=TEAM_ROWS + len(ids), **narrow
             )
             rows += sorted([c for c in team if c.id not in ids][:TEAM_ROWS], key=_latest_message_first)
-    if chosen.view in ("open", "waiting", "unread"):
+    if chosen.view in ("open", "waiting", "unread") and not (chosen.rep and actor.role != Role.REP):
         waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
         waiting.sort(key=lambda c: (c.waiting_since or c.updated_at, c.id))
         # A lead's or an admin's "All open" puts who nobody has yet first, above the team's many.
@@ -291,6 +299,21 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
             ).all()
         )
     return {"rows": rows, "unread": counts, "rep_names": names, "rep_away": away}
+
+
+async def _team(service: WorkspaceService, user: PageUser) -> list[tuple[str, str]]:
+    """The colleagues a lead (the members of their queues) or an admin (everyone) can list the
+    conversations of, by name."""
+    if user.actor.role not in (Role.LEAD, Role.ADMIN):
+        return []
+    query = select(col(Rep.id), col(Rep.name)).order_by(col(Rep.name))
+    if user.actor.role == Role.LEAD:
+        members = select(col(RepQueue.rep_id)).where(
+            col(RepQueue.queue).in_(sorted(user.actor.viewer.queues))
+        )
+        query = query.where(col(Rep.id).in_(members))
+    async with service.sessions() as session:
+        return [(rep_id, name) for rep_id, name in (await session.execute(query)).all()]
 
 
 async def _my_queues(service: WorkspaceService, user: PageUser) -> list[str]:
@@ -330,6 +353,7 @@ async def inbox(
         f=chosen,
         views=VIEWS,
         my_queues=await _my_queues(service, user),
+        team=await _team(service, user),
         **listed,
         **mentioned,
     )

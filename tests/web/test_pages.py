@@ -89,6 +89,26 @@ async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversati
         assert listed((await client.get("/inbox/list?view=open")).text) == [waiting]
 
 
+async def test_a_lead_lists_one_colleagues_conversations_and_a_rep_cannot(h: TestHarness) -> None:
+    taras = await seed_conversation(h, "tara_support", name="Tara's Customer")
+    await seed_conversation(h, "waiting_support", name="Waiting Customer")
+    await seed_conversation(h, Kind("lena_support", Owner.HUMAN, "support", "lena"), name="Lena's")
+
+    def listed(page: str) -> list[int]:
+        return [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        page = (await client.get("/inbox")).text
+        assert '<option value="tara" >Tara Nguyen</option>' in page, "her team, by name"
+        assert listed((await client.get("/inbox/list?view=open&rep=tara")).text) == [taras]
+    async with browser(h) as client:
+        await sign_in(client, "diego", "demo-diego")
+        page = (await client.get("/inbox?rep=tara")).text
+        assert 'name="rep"' not in page
+        assert taras not in listed(page), "a rep sees only their own and their queues' waiting"
+
+
 async def test_a_leads_own_conversations_stay_in_all_open_however_many_their_colleagues_have(
     h: TestHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,7 +214,10 @@ async def test_the_dashboard_flags_a_rep_holding_more_than_their_capacity(h: Tes
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")
         page = (await client.get("/dashboard")).text
-    assert re.search(r"Tara Nguyen <span class=\"muted\">\w+ · 2/1</span> <span class=\"badge failed\"", page)
+    assert re.search(
+        r"Tara Nguyen</a> <span class=\"muted\">\w+ · 2/1</span> <span class=\"badge failed\"", page
+    )
+    assert '<a href="/inbox?rep=tara"' in page, "a member's name lists their conversations"
 
 
 async def test_the_dashboard_marks_a_wait_longer_than_the_queues_response_time(h: TestHarness) -> None:
