@@ -267,6 +267,11 @@ async def test_a_lead_sees_their_teams_reps_read_only_and_manages_their_queues_c
     await expect(form.locator('select[name="queue"] option')).to_have_count(2)  # support, senior_eng.
     await form.locator('input[name="shortcut"]').fill("thanks")
     await form.locator('input[name="title"]').fill("Thanks")
+    await form.locator('textarea[name="text"]').fill("Thanks {first_name}!")
+    await form.locator('button[type="submit"]').click()
+    refused = page.locator(".toast.error")
+    await expect(refused).to_contain_text("text: unknown placeholder")  # the field, as people read it
+    assert "body." not in (await refused.first.text_content() or "")
     await form.locator('textarea[name="text"]').fill("Thanks {customer_first_name}!")
     await form.locator('button[type="submit"]').click()
     await expect(page.locator('tr[data-canned="thanks"]')).to_contain_text("Tier 1 Technical Support")

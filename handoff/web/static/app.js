@@ -49,8 +49,13 @@
     }
   } catch (e) { /* storage unavailable */ }
 
+  // The API's refusal as a person reads it: "body.text: unknown placeholder(s) ..." names the field
+  // ("text: ..."), not where it sat in the request.
   function problem(data, response) {
-    if (data && data.detail) return Array.isArray(data.detail) ? data.detail.join("; ") : String(data.detail);
+    if (data && data.detail) {
+      const said = Array.isArray(data.detail) ? data.detail.join("; ") : String(data.detail);
+      return said.replace(/(^|; )(?:body|query|path)\./g, "$1");
+    }
     return response.status + " " + response.statusText;
   }
 
