@@ -21,6 +21,20 @@ from tests.fixtures import load_fixture
 from tests.web.helpers import browser, sign_in
 
 
+def listed(page: str) -> list[int]:
+    """The conversations an inbox page lists, by id, in order."""
+    return [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+
+
+def failure_note(page: str, message_id: int) -> str:
+    """What a conversation page says under a message that was not delivered."""
+    found = re.search(
+        r'<p class="failure" role="note">(.*?)</p>', page[page.index(f'id="m-{message_id}"') :], re.S
+    )
+    assert found is not None, "no failure note under the message"
+    return found.group(1).strip()
+
+
 async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: TestHarness) -> None:
     mine = await seed_conversation(h, "tara_support", name="Mine Customer")
     waiting = await seed_conversation(h, "waiting_support", name="Waiting Customer")
@@ -28,7 +42,7 @@ async def test_inbox_lists_my_conversations_and_my_queues_waiting_ones(h: TestHa
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         page = (await client.get("/inbox")).text
-        shown = [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+        shown = listed(page)
         assert shown == [mine, waiting]
         assert f'data-claim="{waiting}"' in page
         only_mine = (await client.get("/inbox/list?view=mine")).text
@@ -50,12 +64,12 @@ async def test_my_conversations_are_listed_by_the_customers_latest_message_not_t
     quiet = await seed_conversation(
         h, "tara_support", name="Wrote An Hour Ago", last_inbound_at=h.clock.now() - timedelta(hours=1)
     )
-    listed = (await h.http.get("/api/conversations", headers=bearer("tara"))).json()
-    assert [c["id"] for c in listed] == [quiet, wrote_last], "the API lists by the latest change"
+    by_api = (await h.http.get("/api/conversations", headers=bearer("tara"))).json()
+    assert [c["id"] for c in by_api] == [quiet, wrote_last], "the API lists by the latest change"
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         page = (await client.get("/inbox/list?view=mine")).text
-    shown = [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+    shown = listed(page)
     assert shown == [wrote_last, quiet]
     assert re.findall(r"last message (.+?) ago", page) == ["6m", "1h 00m"]
 
@@ -66,9 +80,6 @@ async def test_a_leads_and_an_admins_open_view_lists_their_colleagues_conversati
     taras = await seed_conversation(h, "tara_support", name="Tara's Customer")
     waiting = await seed_conversation(h, "waiting_support", name="Waiting Customer")
     billing = await seed_conversation(h, "farah_billing", name="Billing Customer")
-
-    def listed(page: str) -> list[int]:
-        return [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
 
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")  # the lead of support, not of billing
@@ -94,9 +105,6 @@ async def test_a_lead_lists_one_colleagues_conversations_and_a_rep_cannot(h: Tes
     await seed_conversation(h, "waiting_support", name="Waiting Customer")
     await seed_conversation(h, Kind("lena_support", Owner.HUMAN, "support", "lena"), name="Lena's")
 
-    def listed(page: str) -> list[int]:
-        return [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
-
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")
         page = (await client.get("/inbox")).text
@@ -119,7 +127,7 @@ async def test_a_leads_own_conversations_stay_in_all_open_however_many_their_col
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")
         page = (await client.get("/inbox/list?view=open")).text
-    shown = [int(i) for i in re.findall(r'class="conversation-row[^"]*" data-id="(\d+)"', page)]
+    shown = listed(page)
     assert shown[0] == lenas  # her own first, though the oldest
     assert len(shown) == 4  # and three of her colleagues'
     assert set(shown[1:]) <= set(colleagues)
@@ -266,12 +274,8 @@ async def test_failed_send_is_marked_with_metas_reason(h: TestHarness) -> None:
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         page = (await client.get(f"/conversations/{conversation_id}")).text
-        message = page[page.index(f'id="m-{sent.json()["id"]}"') :]
-        failure = re.search(r'<p class="failure" role="note">(.*?)</p>', message, re.S)
-        assert failure is not None
-        assert (
-            failure.group(1).strip()
-            == f"Not delivered — 131047 {meta['title']}: {meta['error_data']['details']}"
+        assert failure_note(page, sent.json()["id"]) == (
+            f"Not delivered — 131047 {meta['title']}: {meta['error_data']['details']}"
         )
         inbox = (await client.get("/inbox")).text
         assert "⚠ 1 failed" in inbox
@@ -289,10 +293,7 @@ async def test_a_send_refused_with_a_proxys_html_page_is_explained_by_its_status
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
         page = (await client.get(f"/conversations/{conversation_id}")).text
-    message = page[page.index(f'id="m-{sent.json()["id"]}"') :]
-    failure = re.search(r'<p class="failure" role="note">(.*?)</p>', message, re.S)
-    assert failure is not None
-    assert failure.group(1).strip() == "Not delivered — WhatsApp refused the request (HTTP 400)"
+    assert failure_note(page, sent.json()["id"]) == "Not delivered — WhatsApp refused the request (HTTP 400)"
     assert "&lt;html" not in page, "no markup quoted to the rep"
 
 
@@ -345,8 +346,8 @@ async def test_the_transcripts_events_name_queues_reasons_and_times_as_the_page_
     wa = "12025550499"
     await say(h, text(wa, "Hi", h.clock.now()))
     await say(h, button(wa, "menu_billing", "Billing", h.clock.now()))
-    listed = (await h.http.get("/api/conversations", headers=bearer("farah"))).json()
-    detail = (await h.http.get(f"/api/conversations/{listed[0]['id']}", headers=bearer("farah"))).json()
+    by_api = (await h.http.get("/api/conversations", headers=bearer("farah"))).json()
+    detail = (await h.http.get(f"/api/conversations/{by_api[0]['id']}", headers=bearer("farah"))).json()
     held = next(e for e in detail["events"] if e["type"] == "held_after_hours")
     assert held["description"].startswith("billing is closed; held until 20")
     opens_at = datetime.fromisoformat(held["details"]["opens_at"]).astimezone(UTC)
