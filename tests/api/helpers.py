@@ -170,6 +170,17 @@ async def seed_conversation(
     return conversation.id
 
 
+async def reassigned_by_the_lead(h: Running, *, name: str = "Seeded Customer") -> int:
+    """Tara's conversation in support, which Lena (the lead) gives to Diego (set online for it)."""
+    conversation_id = await seed_conversation(h, "tara_support", name=name)
+    await h.http.post("/api/me/presence", json={"presence": "online"}, headers=bearer("diego"))
+    moved = await h.http.post(
+        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
+    )
+    assert moved.status_code == 200, moved.text
+    return conversation_id
+
+
 async def add_event(h: Running, conversation_id: int, event_type: EventType, **details: Any) -> int:
     """Append one context-log entry in its own transaction (what the engines do), return its id."""
     async with h.service.sessions() as session, session.begin():

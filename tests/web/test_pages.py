@@ -13,7 +13,7 @@ from handoff.web import pages
 from handoff.web.rendering import event_line, failure_reason
 from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation, Message
-from tests.api.helpers import Kind, bearer, seed_conversation
+from tests.api.helpers import Kind, bearer, reassigned_by_the_lead, seed_conversation
 from tests.api.media_helpers import give_contact_number
 from tests.factories import button, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
@@ -442,12 +442,7 @@ async def test_a_lead_sees_who_has_a_conversation_by_name_in_the_state_bar_and_i
 
 
 async def test_the_transcript_shows_a_reassignment_before_the_assignment_it_led_to(h: TestHarness) -> None:
-    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
-    await h.http.post("/api/me/presence", json={"presence": "online"}, headers=bearer("diego"))
-    moved = await h.http.post(
-        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
-    )
-    assert moved.status_code == 200, moved.text
+    conversation_id = await reassigned_by_the_lead(h, name="Ana Clarke")
     async with browser(h) as lead:
         await sign_in(lead, "lena", "demo-lena")
         timeline = (await lead.get(f"/conversations/{conversation_id}/fragments/timeline")).text

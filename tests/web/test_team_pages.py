@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from orchestrator.core.enums import Owner
 from orchestrator.core.tables import Conversation
-from tests.api.helpers import Kind, bearer, seed_conversation
+from tests.api.helpers import Kind, bearer, reassigned_by_the_lead, seed_conversation
 from tests.fakes.graph import TestHarness
 from tests.web.helpers import browser, sign_in
 
@@ -52,12 +52,7 @@ async def test_the_audit_page_is_paged_and_keeps_its_filters(h: TestHarness) -> 
 
 
 async def test_the_audit_page_finds_a_person_by_name_as_well_as_by_id(h: TestHarness) -> None:
-    conversation_id = await seed_conversation(h, "tara_support")
-    await h.http.post("/api/me/presence", json={"presence": "online"}, headers=bearer("diego"))
-    moved = await h.http.post(
-        f"/api/conversations/{conversation_id}/reassign", json={"rep_id": "diego"}, headers=bearer("lena")
-    )
-    assert moved.status_code == 200, moved.text
+    await reassigned_by_the_lead(h)
     async with browser(h) as client:
         await sign_in(client, "admin", "demo-admin")
         for typed in ("lena", "Lena", "lena fischer", "Lena Fischer"):
