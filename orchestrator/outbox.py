@@ -645,6 +645,7 @@ async def _finish(
         else:
             row = (await session.execute(_FAILED, {"b_id": message.id, "b_error": error, "b_at": at})).first()
             if row is not None:
+                reason = describe_failure(error)
                 log.warning(
                     "send_failed", conversation_id=message.conversation_id, message_id=message.id, error=error
                 )
@@ -653,9 +654,9 @@ async def _finish(
                     conversation_id=message.conversation_id,
                     type=EventType.SEND_FAILED,
                     source="whatsapp",
-                    description=f"send failed: {describe_failure(error)}",
+                    description=f"send failed: {reason}",
                     at=at,
-                    details={"message_id": message.id, **error, "reason": describe_failure(error)},
+                    details={"message_id": message.id, **error, "reason": reason},
                 )
                 if refused_for_the_window([error]):
                     await close_window(session, conversation_id=message.conversation_id, at=at)
