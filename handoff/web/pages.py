@@ -262,9 +262,10 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
         "failed_sends": True if chosen.failed else None,
     }
     rows: list[ConversationSummary] = []
-    if chosen.rep and actor.role in (Role.LEAD, Role.ADMIN):
+    colleague = chosen.rep if actor.role in (Role.LEAD, Role.ADMIN) else None
+    if colleague:
         # One colleague's conversations (those the lead may see), whatever the view.
-        theirs = await conversations(service, actor, owner=Owner.HUMAN, assignee_id=chosen.rep, **narrow)
+        theirs = await conversations(service, actor, owner=Owner.HUMAN, assignee_id=colleague, **narrow)
         rows = sorted(theirs, key=_latest_message_first)
     elif chosen.view in ("open", "mine", "unread"):
         own = await conversations(service, actor, owner=Owner.HUMAN, assignee_id=actor.id, **narrow)
@@ -275,7 +276,7 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
                 service, actor, owner=Owner.HUMAN, limit=TEAM_ROWS + len(ids), **narrow
             )
             rows += sorted([c for c in team if c.id not in ids][:TEAM_ROWS], key=_latest_message_first)
-    if chosen.view in ("open", "waiting", "unread") and not (chosen.rep and actor.role != Role.REP):
+    if chosen.view in ("open", "waiting", "unread") and not colleague:
         waiting = await conversations(service, actor, owner=Owner.QUEUED, **narrow)
         waiting.sort(key=lambda c: (c.waiting_since or c.updated_at, c.id))
         # A lead's or an admin's "All open" puts who nobody has yet first, above the team's many.
@@ -285,19 +286,17 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
         counts = await unread.unread_counts(session, rep_id=actor.id, conversation_ids=[c.id for c in rows])
     if chosen.view == "unread":
         rows = [c for c in rows if counts.get(c.id)]
+    # Who has each conversation, and who of them is not online (a customer may be waiting on
+    # someone away).
     assignees = {c.assignee_id for c in rows if c.assignee_id}
-    names = await _names(service, assignees)
-    # Who has a conversation but is not online (a customer may be waiting on someone away).
     async with service.sessions() as session:
-        away = dict(
-            (
-                await session.execute(
-                    select(col(Rep.id), col(Rep.presence)).where(
-                        col(Rep.id).in_(assignees), col(Rep.presence) != Presence.ONLINE
-                    )
-                )
-            ).all()
-        )
+        reps = (
+            await session.execute(
+                select(col(Rep.id), col(Rep.name), col(Rep.presence)).where(col(Rep.id).in_(assignees))
+            )
+        ).all()
+    names = {rep_id: name for rep_id, name, _ in reps if name}
+    away = {rep_id: str(presence) for rep_id, _, presence in reps if presence != Presence.ONLINE}
     return {"rows": rows, "unread": counts, "rep_names": names, "rep_away": away}
 
 

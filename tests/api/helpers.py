@@ -38,6 +38,13 @@ class Running(Protocol):
     def clock(self) -> FrozenClock: ...
 
 
+class Served(Running, Protocol):
+    """A running service with a client of its API (the `h` harness)."""
+
+    @property
+    def http(self) -> httpx.AsyncClient: ...
+
+
 # The cast of the default configuration, by role and department.
 TOKENS = {
     "tara": "demo-tara",  # rep, support
@@ -170,7 +177,7 @@ async def seed_conversation(
     return conversation.id
 
 
-async def reassigned_by_the_lead(h: Running, *, name: str = "Seeded Customer") -> int:
+async def reassigned_by_the_lead(h: Served, *, name: str = "Seeded Customer") -> int:
     """Tara's conversation in support, which Lena (the lead) gives to Diego (set online for it)."""
     conversation_id = await seed_conversation(h, "tara_support", name=name)
     await h.http.post("/api/me/presence", json={"presence": "online"}, headers=bearer("diego"))
