@@ -285,7 +285,9 @@ async def transfer(
         "explanation": [f"transferred from {from_queue} by {actor.id}"] + ([f"note: {note}"] if note else []),
         "from_queue": from_queue,
     }
-    exclude: Collection[str] = {sender} if sender else ()
+    # Never straight back to whoever sent it on: the rep who had it, nor the lead who moved it (they
+    # want someone else in that team, even when they belong to it and are the only one online).
+    exclude: Collection[str] = {rep_id for rep_id in (sender, actor.id) if rep_id}
     outcome = await enqueue(
         session,
         config=config,

@@ -171,6 +171,24 @@ async def test_transfer_is_never_handed_straight_back_to_the_sender(world: World
     assert candidates == {"lena": "excluded: had it before and let it lapse or passed it on"}
 
 
+async def test_a_lead_who_transfers_a_colleagues_conversation_does_not_get_it_back(world: World) -> None:
+    await world.add_rep("tara", "support")
+    conversation_id = (await world.handoff(choice="support")).context.conversation_id
+    assert await world.owner_of(conversation_id) == "tara"
+    # The lead, the only member of the target team online, moves Tara's conversation there.
+    await world.add_rep("lena", "support", "senior_engineering", role=Role.LEAD)
+    moved = await world.act(
+        transfer,
+        config=world.config,
+        conversation_id=conversation_id,
+        actor=await world.rep("lena"),
+        to_queue="senior_engineering",
+        note="needs an engineer",
+    )
+    assert (moved.status, moved.rep_id) == (AssignmentStatus.WAITING, None), "not back to the lead"
+    assert "lena" in (moved.excluded_reps or [])
+
+
 async def test_a_later_drain_does_not_hand_a_transfer_back_to_the_sender(world: World) -> None:
     await world.add_rep("lena", "support", "senior_engineering", role=Role.LEAD)
     conversation_id = (await world.handoff(choice="support")).context.conversation_id
