@@ -29,7 +29,7 @@ from orchestrator.core.enums import Role
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
-PERIODS = {"7d": 7, "30d": 30, "90d": 90, "all": None}
+PERIODS = {"today": 0, "7d": 7, "30d": 30, "90d": 90, "all": None}  # days back; today: since 00:00 UTC
 # What the audit log records, each in the words the page shows (its filter offers them).
 ACTION_LABELS = {
     "reply": "Replied to the customer",
@@ -204,12 +204,15 @@ async def metrics_page(
     request: Request,
     user: UserDep,
     service: WorkspaceServiceDep,
-    period: Annotated[str, Query(pattern="^(7d|30d|90d|all)$")] = "30d",
+    period: Annotated[str, Query(pattern="^(today|7d|30d|90d|all)$")] = "30d",
 ) -> HTMLResponse:
     if not _lead_or_admin(user):
         return _refused(request, service, user)
-    days = PERIODS[period]
-    since = service.clock.now() - timedelta(days=days) if days else None
+    days, now = PERIODS[period], service.clock.now()
+    if days == 0:
+        since: datetime | None = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+    else:
+        since = now - timedelta(days=days) if days else None
     rows = await team_metrics(user.actor, service.sessions, since=since)
     return render(
         request,

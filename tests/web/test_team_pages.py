@@ -92,3 +92,5 @@ async def test_a_lead_sees_only_their_departments_on_the_metrics_page(h: TestHar
         shown = re.findall(r'<tr data-rep="([^"]+)"', page.text)
         assert shown == ["alice", "bruno", "harry", "olivia", "sam"]
         assert (await client.get("/team/metrics?period=1y")).status_code == 422
+        today = (await client.get("/team/metrics?period=today")).text
+        assert "Assignments queued since 24 Nov 00:00 UTC" in today, "today: since midnight"
