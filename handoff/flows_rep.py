@@ -172,6 +172,8 @@ async def set_presence(
     rep = await _locked_rep(session, rep_id)
     before = rep.presence
     await apply_presence(session, config=config, rep=rep, presence=presence, at=at)
+    if before == presence:
+        return rep  # "online" chosen again: nothing changed, nothing to audit
     details: dict[str, object] = {"from": str(before), "to": str(presence)}
     if actor_id is not None and actor_id != rep_id:
         details["rep_id"] = rep_id

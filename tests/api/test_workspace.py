@@ -183,10 +183,18 @@ async def test_disabling_a_rep_sends_their_open_conversations_back_to_their_queu
 async def test_the_presence_change_of_a_disabled_rep_is_the_admins_action_in_the_audit(
     h: TestHarness,
 ) -> None:
-    await post(h, "/api/me/presence", "tara", {"presence": "online"})
+    await post(h, "/api/me/presence", "tara", {"presence": "away"})
     assert (await post(h, "/api/admin/reps/tara/disable", "admin")).status_code == 200
     by_admin = (await h.http.get("/api/audit", params={"actor_id": "admin"}, headers=bearer("admin"))).json()
     changed = [e for e in by_admin if e["action"] == "presence"]
-    assert [e["details"] for e in changed] == [{"from": "online", "to": "offline", "rep_id": "tara"}]
+    assert [e["details"] for e in changed] == [{"from": "away", "to": "offline", "rep_id": "tara"}]
     by_tara = (await h.http.get("/api/audit", params={"actor_id": "tara"}, headers=bearer("admin"))).json()
-    assert [e["details"]["to"] for e in by_tara if e["action"] == "presence"] == ["online"], "only her own"
+    assert [e["details"]["to"] for e in by_tara if e["action"] == "presence"] == ["away"], "only her own"
+
+
+async def test_choosing_the_presence_one_already_has_writes_no_audit_entry(h: TestHarness) -> None:
+    for presence in ("away", "away", "online", "online"):
+        await post(h, "/api/me/presence", "tara", {"presence": presence})
+    by_tara = (await h.http.get("/api/audit", params={"actor_id": "tara"}, headers=bearer("admin"))).json()
+    changes = [(e["details"]["from"], e["details"]["to"]) for e in by_tara if e["action"] == "presence"]
+    assert changes == [("away", "online"), ("online", "away")], "newest first, no 'online → online'"
