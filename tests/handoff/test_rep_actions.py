@@ -8,6 +8,7 @@ from sqlmodel import col
 
 from handoff.errors import NotFound, NotOwner, Unavailable
 from handoff.flows_rep import reassign, rep_reply, resolve, set_presence, transfer
+from handoff.models import Assignment
 from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, Role
 from orchestrator.core.tables import Message
 from tests.handoff.conftest import World
@@ -27,6 +28,20 @@ async def _support_conversation(world: World) -> int:
     assert result.outcome.rep.id == "tara"
     await world.act(set_presence, config=world.config, rep_id="diego", presence=Presence.ONLINE)
     return result.context.conversation_id
+
+
+async def transfer_by(
+    world: World, who: str, conversation_id: int, *, to_queue: str, note: str | None
+) -> Assignment:
+    """`who` transfers the conversation to `to_queue` (the flow as the API calls it)."""
+    return await world.act(
+        transfer,
+        config=world.config,
+        conversation_id=conversation_id,
+        actor=await world.rep(who),
+        to_queue=to_queue,
+        note=note,
+    )
 
 
 async def test_transfer_ends_the_senders_write_access_at_once(world: World) -> None:
@@ -65,14 +80,7 @@ async def test_transfer_ends_the_senders_write_access_at_once(world: World) -> N
 async def test_transferred_conversation_keeps_its_context_log_and_history(world: World) -> None:
     conversation_id = await _support_conversation(world)
     await world.act(rep_reply, conversation_id=conversation_id, rep=await world.rep("tara"), text="Looking")
-    await world.act(
-        transfer,
-        config=world.config,
-        conversation_id=conversation_id,
-        actor=await world.rep("tara"),
-        to_queue="senior_engineering",
-        note=None,
-    )
+    await transfer_by(world, "tara", conversation_id, to_queue="senior_engineering", note=None)
     conversation = await world.conversation(conversation_id)
     assert (conversation.queue, conversation.assignee_id, conversation.owner) == (
         "senior_engineering",
@@ -97,31 +105,12 @@ async def test_only_the_owner_a_lead_of_the_queue_or_an_admin_may_transfer(world
     conversation_id = await _support_conversation(world)
     for outsider in ("diego", "olivia"):  # a colleague who does not own it; a lead of another queue
         with pytest.raises(NotOwner):
-            await world.act(
-                transfer,
-                config=world.config,
-                conversation_id=conversation_id,
-                actor=await world.rep(outsider),
-                to_queue="billing",
-                note=None,
-            )
-    moved = await world.act(
-        transfer,
-        config=world.config,
-        conversation_id=conversation_id,
-        actor=await world.rep("lena"),
-        to_queue="senior_engineering",
-        note="escalating",
+            await transfer_by(world, outsider, conversation_id, to_queue="billing", note=None)
+    moved = await transfer_by(
+        world, "lena", conversation_id, to_queue="senior_engineering", note="escalating"
     )
     assert moved.rep_id == "eve"
-    back = await world.act(
-        transfer,
-        config=world.config,
-        conversation_id=conversation_id,
-        actor=await world.rep("admin"),
-        to_queue="support",
-        note=None,
-    )
+    back = await transfer_by(world, "admin", conversation_id, to_queue="support", note=None)
     assert back.queue == "support"
 
 
@@ -158,14 +147,7 @@ async def test_transfer_is_never_handed_straight_back_to_the_sender(world: World
     result = await world.handoff(choice="support")
     conversation_id = result.context.conversation_id
     assert await world.owner_of(conversation_id) == "lena"
-    moved = await world.act(
-        transfer,
-        config=world.config,
-        conversation_id=conversation_id,
-        actor=await world.rep("lena"),
-        to_queue="senior_engineering",
-        note=None,
-    )
+    moved = await transfer_by(world, "lena", conversation_id, to_queue="senior_engineering", note=None)
     assert (moved.status, moved.rep_id) == (AssignmentStatus.WAITING, None)
     candidates = {c["rep_id"]: c["skipped"] for c in moved.candidates or []}
     assert candidates == {"lena": "excluded: had it before and let it lapse or passed it on"}
@@ -177,13 +159,8 @@ async def test_a_lead_who_transfers_a_colleagues_conversation_does_not_get_it_ba
     assert await world.owner_of(conversation_id) == "tara"
     # The lead, the only member of the target team online, moves Tara's conversation there.
     await world.add_rep("lena", "support", "senior_engineering", role=Role.LEAD)
-    moved = await world.act(
-        transfer,
-        config=world.config,
-        conversation_id=conversation_id,
-        actor=await world.rep("lena"),
-        to_queue="senior_engineering",
-        note="needs an engineer",
+    moved = await transfer_by(
+        world, "lena", conversation_id, to_queue="senior_engineering", note="needs an engineer"
     )
     assert (moved.status, moved.rep_id) == (AssignmentStatus.WAITING, None), "not back to the lead"
     assert "lena" in (moved.excluded_reps or [])
@@ -192,14 +169,7 @@ async def test_a_lead_who_transfers_a_colleagues_conversation_does_not_get_it_ba
 async def test_a_later_drain_does_not_hand_a_transfer_back_to_the_sender(world: World) -> None:
     await world.add_rep("lena", "support", "senior_engineering", role=Role.LEAD)
     conversation_id = (await world.handoff(choice="support")).context.conversation_id
-    await world.act(
-        transfer,
-        config=world.config,
-        conversation_id=conversation_id,
-        actor=await world.rep("lena"),
-        to_queue="senior_engineering",
-        note=None,
-    )
+    await transfer_by(world, "lena", conversation_id, to_queue="senior_engineering", note=None)
     (_, waiting) = await world.assignments(conversation_id)
     assert waiting.excluded_reps == ["lena"]
     assert waiting.routing is not None
