@@ -45,6 +45,26 @@ from orchestrator.core.tables import (
     WebhookDelivery,
 )
 
+# What a rep's audited action on a conversation keeps when its customer is erased: who, which queue,
+# which record; never free text.
+STAFF_KEYS = frozenset(
+    {
+        "rep_id",
+        "from_rep_id",
+        "to_rep_id",
+        "actor",
+        "actor_name",
+        "author",
+        "mentions",
+        "queue",
+        "from_queue",
+        "to_queue",
+        "assignment_id",
+        "message_id",
+        "note_id",
+    }
+)
+
 
 class BotMemory(Protocol):
     """The bot's own memory of conversations (the composition root gives it)."""
@@ -152,14 +172,20 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     erased.messages = rows_affected(
         await session.execute(delete(Message).where(col(Message.conversation_id).in_(ids)))
     )
-    # The reps' actions on these conversations stay in the audit log (who did what, when), but not
-    # what they wrote there (a transfer's or a hand-back's note can name the customer).
-    await session.execute(
-        update(AuditEntry)
-        .where(col(AuditEntry.conversation_id).in_(ids))
-        .values(details={"erased": True})
-        .execution_options(synchronize_session=False)
+    # The reps' actions on these conversations stay in the audit log (who did what, when, from whom
+    # to whom), but not what they wrote there (a transfer's or a hand-back's note can name the
+    # customer): only the keys that name staff, queues and ids are kept.
+    entries = await session.execute(
+        select(col(AuditEntry.id), col(AuditEntry.details)).where(col(AuditEntry.conversation_id).in_(ids))
     )
+    for entry_id, details in entries.all():
+        kept = {k: v for k, v in (details or {}).items() if k in STAFF_KEYS}
+        await session.execute(
+            update(AuditEntry)
+            .where(col(AuditEntry.id) == entry_id)
+            .values(details=kept | {"erased": True})
+            .execution_options(synchronize_session=False)
+        )
     await session.execute(delete(Conversation).where(col(Conversation.id).in_(ids)))
     await session.execute(delete(Contact).where(col(Contact.id) == contact.id))
     await _erase_raw_copies(session, [n for n in (contact.wa_id, contact.user_id) if n], erased)

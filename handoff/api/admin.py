@@ -16,7 +16,7 @@ from handoff.api.visibility import one_rep_out
 from handoff.assignment import requeue_offline_rep
 from handoff.errors import Conflict, NotFound
 from handoff.models import Rep
-from handoff.reps import audit, configured_rep_differences
+from handoff.reps import audit, configured_rep_differences, queues_of
 from handoff.users import create_user, disable_login, hash_password, rotate_api_token, set_queues
 from orchestrator.core import heartbeat
 from orchestrator.core.enums import Presence
@@ -113,11 +113,18 @@ async def update_rep(
 ) -> RepOut:
     now = clock.now()
     password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
-    changes = body.model_dump(exclude_unset=True, exclude={"password"}, mode="json")
+    asked = body.model_dump(exclude_unset=True, exclude={"password"}, mode="json")
     async with sessions() as session, session.begin():
         rep = await session.get(Rep, rep_id, with_for_update=True)
         if rep is None:
             raise NotFound("rep not found")
+        before: dict[str, Any] = {
+            "name": rep.name,
+            "role": str(rep.role),
+            "capacity": rep.capacity,
+            "auto_assign": rep.auto_assign,
+            "queues": await queues_of(session, rep_id=rep_id),
+        }
         if body.queues is not None:
             await set_queues(
                 session, rep_id=rep_id, queues=body.queues, known={q.slug for q in config.queues}
@@ -126,13 +133,25 @@ async def update_rep(
             value = getattr(body, name)
             if value is not None:
                 setattr(rep, name, value)
+        # The audit says what changed, from what to what; a value given again is no change.
+        after = {key: sorted(set(value)) if key == "queues" else value for key, value in asked.items()}
+        changes: dict[str, Any] = {
+            key: {"from": before[key], "to": value}
+            for key, value in after.items()
+            if value is not None and value != before[key]
+        }
         if password_hash is not None:
             rep.password_hash = password_hash
             changes["password"] = "changed"
         session.add(rep)
-        audit(
-            session, actor_id=admin.id, action="user_updated", at=now, details={"rep_id": rep_id, **changes}
-        )
+        if changes:
+            audit(
+                session,
+                actor_id=admin.id,
+                action="user_updated",
+                at=now,
+                details={"rep_id": rep_id, **changes},
+            )
         await session.flush()
         out = await one_rep_out(session, rep)
     if body.role is not None or body.queues is not None:

@@ -10,7 +10,7 @@ API allows that user.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
@@ -24,6 +24,7 @@ from handoff.api.reads import WorkspaceService, WorkspaceServiceDep
 from handoff.api.reps import list_reps
 from handoff.api.team import team_metrics
 from handoff.models import Rep
+from handoff.web.audit_lines import AuditWords
 from handoff.web.rendering import PageUser, UserDep, render
 from orchestrator.core.enums import Role
 
@@ -141,6 +142,12 @@ async def _actor_id(service: WorkspaceService, typed: str) -> str | None:
     return named.pop() if len(named) == 1 else typed
 
 
+async def _rep_names(service: WorkspaceService) -> dict[str, str]:
+    async with service.sessions() as session:
+        rows = await session.execute(select(col(Rep.id), col(Rep.name)))
+        return {str(rep_id): str(name) for rep_id, name in rows.all()}
+
+
 @router.get("/team/audit")
 async def audit_page(
     request: Request,
@@ -193,7 +200,7 @@ async def audit_page(
         pages=max(1, -(-total // AUDIT_PAGE)),
         filters=filters,
         page_link=page_link,
-        details_text=details_text,
+        words=AuditWords(await _rep_names(service), {q.slug: q.name for q in service.config.queues}),
         known_actions=ACTION_LABELS,
         action_label=action_label,
     )
@@ -225,19 +232,6 @@ async def metrics_page(
         periods=list(PERIODS),
         since=since,
     )
-
-
-def details_text(details: dict[str, Any] | None) -> str:
-    """An audit entry's details on one line ("rep id: nora · queues: support, billing")."""
-    if not details:
-        return ""
-    parts = []
-    for key, value in details.items():
-        if value is None:  # nothing to say ("from rep: None")
-            continue
-        shown = (", ".join(map(str, value)) or "none") if isinstance(value, list) else str(value)
-        parts.append(f"{key.replace('_', ' ')}: {shown}")
-    return " · ".join(parts)
 
 
 @router.get("/team/privacy")

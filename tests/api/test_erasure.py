@@ -153,6 +153,20 @@ async def test_erasing_a_customer_removes_everything_about_them_and_nothing_of_a
         kept = [str(e.details) for e in (await session.execute(select(AuditEntry))).scalars()]
     assert not [d for d in kept if f"Jane Doe +{ERASED} " in d or f"'{ERASED}'" in d]
     assert any(f"Jane Doe +{OTHER}" in d for d in kept), "the other customer's audit entries are theirs"
+    # The staff's actions on the erased conversation keep who did what, from whom to whom.
+    async with h.service.sessions() as session:
+        transfer = await session.scalar(
+            select(AuditEntry).where(
+                col(AuditEntry.conversation_id) == erased, col(AuditEntry.action) == "transfer"
+            )
+        )
+    assert transfer is not None
+    assert transfer.details is not None
+    assert transfer.actor_id == "admin"
+    assert transfer.details["erased"] is True
+    assert (transfer.details["from_queue"], transfer.details["to_queue"]) == ("general", "billing")
+    assert isinstance(transfer.details["from_rep_id"], str)
+    assert "note" not in transfer.details
 
     # A read receipt for a reply of theirs arrives afterwards: it carries their number again, and
     # erasing them again takes it away.

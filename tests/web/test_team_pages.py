@@ -62,26 +62,52 @@ async def test_the_audit_page_finds_a_person_by_name_as_well_as_by_id(h: TestHar
         assert "No entries match." in nobody
 
 
-async def test_the_audit_page_reads_in_words(h: TestHarness) -> None:
+async def _audit_rows(h: TestHarness, action: str) -> list[str]:
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        page = (await client.get(f"/team/audit?action={action}")).text
+    assert f'<option value="{action}" selected>' in page
+    return [row.split("</tr>")[0] for row in page.split(f'<tr data-action="{action}"')[1:]]
+
+
+async def test_the_audit_page_says_what_changed_in_a_user_from_what_to_what(h: TestHarness) -> None:
     changed = await h.http.patch(
-        "/api/admin/reps/gus", json={"queues": ["general", "billing"]}, headers=bearer("admin")
+        "/api/admin/reps/gus",
+        json={"queues": ["general", "billing"], "capacity": 7, "role": "rep", "name": "Gus Okafor"},
+        headers=bearer("admin"),
     )
     assert changed.status_code == 200, changed.text
-    async with browser(h) as client:
-        await sign_in(client, "admin", "demo-admin")
-        page = (await client.get("/team/audit?action=user_updated")).text
-    row = page[page.index('<tr data-action="user_updated"') :].split("</tr>")[0]
+    [row] = await _audit_rows(h, "user_updated")
     assert "Changed a user" in row
-    assert "rep id: gus" in row
-    assert "queues: general, billing" in row
-    assert '<option value="user_updated" selected>Changed a user</option>' in page
+    assert '<td title="admin">Admin</td>' in row  # the actor by name, the id on hover
+    assert "Gus Okafor" in row
+    assert "queues General (catch-all) → Finance, General (catch-all)" in row
+    assert re.search(r"capacity \d+ → 7", row)
+    assert "role" not in row
+    assert "name " not in row
+    api = await h.http.get("/api/audit", params={"action": "user_updated"}, headers=bearer("admin"))
+    [entry] = api.json()
+    assert entry["details"]["queues"] == {"from": ["general"], "to": ["billing", "general"]}
+    assert set(entry["details"]) == {"rep_id", "queues", "capacity"}
+
     cleared = await h.http.patch("/api/admin/reps/gus", json={"queues": []}, headers=bearer("admin"))
     assert cleared.status_code == 200, cleared.text
-    async with browser(h) as client:
-        await sign_in(client, "admin", "demo-admin")
-        page = (await client.get("/team/audit?action=user_updated")).text
-    newest = page[page.index('<tr data-action="user_updated"') :].split("</tr>")[0]
-    assert "queues: none" in newest  # taking every queue away is shown, not left out
+    newest = (await _audit_rows(h, "user_updated"))[0]
+    assert "queues Finance, General (catch-all) → none" in newest  # taking every queue away is shown
+
+    same = await h.http.patch("/api/admin/reps/gus", json={"capacity": 7}, headers=bearer("admin"))
+    assert same.status_code == 200
+    assert len(await _audit_rows(h, "user_updated")) == 2, "saving the form unchanged writes no entry"
+
+
+async def test_the_audit_page_names_the_reps_of_a_reassignment(h: TestHarness) -> None:
+    conversation_id = await reassigned_by_the_lead(h)
+    [row] = await _audit_rows(h, "reassign")
+    assert f'href="/conversations/{conversation_id}"' in row
+    assert "Lena Fischer" in row  # the actor
+    assert "Tara Nguyen → Diego Ruiz, in Tier 1 Technical Support" in row
+    assert "rep id" not in row
+    assert "actor name" not in row
 
 
 async def test_a_lead_sees_only_their_departments_on_the_metrics_page(h: TestHarness) -> None:
