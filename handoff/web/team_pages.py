@@ -15,18 +15,20 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from handoff import canned
 from handoff.api.audit import audit_log
 from handoff.api.reads import WorkspaceService, WorkspaceServiceDep
 from handoff.api.reps import list_reps
+from handoff.api.schemas import RepOut
 from handoff.api.team import team_metrics
 from handoff.models import Rep
 from handoff.web.audit_lines import AuditWords
 from handoff.web.rendering import PageUser, UserDep, render
-from orchestrator.core.enums import Role
+from orchestrator.core.enums import Owner, Role
+from orchestrator.core.tables import Conversation
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
@@ -112,9 +114,30 @@ async def reps_page(request: Request, user: UserDep, service: WorkspaceServiceDe
         user,
         section="reps",
         reps=reps,
+        unstaffed=await _unstaffed(service, user, reps),
         may_manage=user.actor.role == Role.ADMIN,
         roles=[str(r) for r in Role],
     )
+
+
+async def _unstaffed(service: WorkspaceService, user: PageUser, reps: list[RepOut]) -> list[tuple[str, int]]:
+    """The queues (of the viewer's: an admin's are all) that no rep who can sign in is a member of,
+    each with how many customers wait in it: routed there, they wait until someone is added."""
+    mine = [q.slug for q in service.config.queues]
+    if user.actor.role != Role.ADMIN:
+        mine = [q for q in mine if q in user.actor.viewer.queues]
+    staffed = {q for r in reps if r.has_password or r.has_api_token for q in r.queues}
+    empty = [q for q in mine if q not in staffed]
+    if not empty:
+        return []
+    async with service.sessions() as session:
+        rows = await session.execute(
+            select(col(Conversation.queue), func.count())
+            .where(col(Conversation.owner) == Owner.QUEUED, col(Conversation.queue).in_(empty))
+            .group_by(col(Conversation.queue))
+        )
+        waiting = {str(queue): int(n) for queue, n in rows.all()}
+    return [(q, waiting.get(q, 0)) for q in empty]
 
 
 def _day(value: str | None) -> date | None:

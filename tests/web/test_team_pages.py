@@ -120,3 +120,27 @@ async def test_a_lead_sees_only_their_departments_on_the_metrics_page(h: TestHar
         assert (await client.get("/team/metrics?period=1y")).status_code == 422
         today = (await client.get("/team/metrics?period=today")).text
         assert "Assignments queued since 24 Nov 00:00 UTC" in today, "today: since midnight"
+
+
+async def test_the_reps_page_warns_of_a_queue_left_with_nobody_and_its_waiting_customers(
+    h: TestHarness,
+) -> None:
+    await seed_conversation(h, Kind("waiting_senior", Owner.QUEUED, "senior_engineering", None))
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        staffed = (await client.get("/team/reps")).text
+        assert 'id="unstaffed"' not in staffed
+        # Eve is disabled and Lena leaves the queue: a member who cannot sign in staffs nothing.
+        assert (await h.http.post("/api/admin/reps/eve/disable", headers=bearer("admin"))).status_code == 200
+        left = await h.http.patch(
+            "/api/admin/reps/lena", json={"queues": ["support"]}, headers=bearer("admin")
+        )
+        assert left.status_code == 200, left.text
+        page = (await client.get("/team/reps")).text
+    warning = page[page.index('id="unstaffed"') :].split("</section>")[0]
+    assert re.findall(r'<li data-queue="([^"]+)"', warning) == ["senior_engineering"]
+    assert "Senior Engineering</strong>: no rep who can sign in is a member" in warning
+    assert '<a href="/inbox?view=waiting&amp;queue=senior_engineering">1 waiting now</a>' in warning
+    async with browser(h) as client:
+        await sign_in(client, "sam", "demo-sam")  # a lead of other queues is not told of this one
+        assert 'id="unstaffed"' not in (await client.get("/team/reps")).text
