@@ -92,7 +92,7 @@ _COMPANY_SUFFIX = re.compile(
     # legal form.
     r"((?:[A-ZÀ-ÖØ-Þ][\w&'.-]*\s+)(?:(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and"
     r"|(?:(?:de|van|von)\s+(?:la|las|los|der|den)|de|del|della|di|da|das|do|dos|du|des|van|von|of"
-    r"|und|y|e|et|en)(?=\s+[A-ZÀ-ÖØ-Þ]))\s+){0,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])",
+    r"|der|den|ter|und|y|e|et|en)(?=\s+[A-ZÀ-ÖØ-Þ]))\s+){0,4})" + lexicon.COMPANY_SUFFIXES + r"(?![\w])",
     re.UNICODE,
 )
 _USE_CASE_LEADS = [re.compile(p, _FLAGS) for p in lexicon.USE_CASE_LEADS]
@@ -139,7 +139,7 @@ _CLAUSE_END = re.compile(
     + _EMOJI
     + r"|(?<!\.[A-ZŞ])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)(?<!\bSp)"
     + r"(?<!\bHnos)(?<!\bد)"  # "عيادة د. منى": د. is Dr.
-    + r"\.(?![A-ZŞ]\.)|\s[-–/|]\s|"
+    + r"\.(?![A-ZŞ]\.)(?!\s?(?:Şti|KG)\b)|\s[-–/|]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s|"
     # "... للأجهزة الطبية وعايزين نستخدمه ...": "and" joined to the verb that follows the name.
     r"\s+و(?=(?:عايزين|عاوزين|عايز|نبغى|نبي|نريد|بدنا|نحتاج|محتاجين|نستخدم|عندنا)\b)",
@@ -159,10 +159,21 @@ _SCRIPT_CHANGE = re.compile(r"(?:(?<=[A-Za-z0-9&])|(?<=[A-Za-z0-9]\.))\s+(?=[\u0
 # A legal form's abbreviation keeps its dots, and a second part goes with it ("Pvt. Ltd.",
 # "S.A. de C.V.", "S.r.l.", "Co.").
 _SUFFIX_TAIL = re.compile(
-    r"^\.?(?:\s*(?:\([\w .&-]{1,24}\)\s*)?(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.?\s?V|C\.V|S\.A|Cia)\b\.?)?",
+    r"^\.?(?:\s*(?:\([\w .&-]{1,24}\)\s*)?(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.?\s?V|C\.V|S\.A|Cia|Şti"
+    r"|&\s*Co\.?\s*KG)\b\.?)?",
     re.UNICODE,
 )
-_DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Cia)|\b[A-Za-z]\.[A-Za-z])$")
+_NOW = frozenset(
+    {"now", "nowadays", "jetzt", "nun", "agora", "ahora", "maintenant", "desormais", "adesso", "sekarang"}
+)
+_TRADE_AFTER_PARTNERS = re.compile(
+    r"(?:\s+[A-ZÀ-ÖØ-Þ][\w'-]*){1,3}(?=\s*(?:[,;!?]|\.(?:\s|$)|$))", re.UNICODE
+)
+_SINCE = re.compile(
+    r"\b(?:seit|since|desde|depuis|dal|dalla|sejak|sinds|vanaf|ab|a\s+partir\s+de|até|until)\s*$",
+    re.IGNORECASE,
+)
+_DOTTED_SUFFIX = re.compile(r"(?:\b(?:Co|Inc|Ltd|Pvt|Corp|Bhd|Tbk|Ltda|Lda|Cia|Şti)|\b[A-Za-z]\.[A-Za-z])$")
 
 
 # "Crumb and Co", "Smith & Sons", "Rossi e Figli": a conjunction that is part of the name.
@@ -244,8 +255,11 @@ def _clean_name(raw: str) -> str:
             # "Sharma Coaching Classes se hai": "se" (from) goes with the verb it comes before.
             words = words[: i - 1] if i > 1 and words[i - 1] == "se" else words[:i]
             break
-    # "la esquina del gusto jaja": laughter after the name is not part of it.
-    while len(words) > 1 and _LAUGHTER.fullmatch(words[-1]):
+    # "la esquina del gusto jaja": laughter after the name is not part of it; nor is "now" ("we're
+    # called Brightwave Media now").
+    while len(words) > 1 and (
+        _LAUGHTER.fullmatch(words[-1]) or (words[-1].islower() and fold(words[-1]).strip(".,!") in _NOW)
+    ):
         words = words[:-1]
     value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
     # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
@@ -516,20 +530,35 @@ def extract_company_name(
         value = _clean_name(m.group(1))
         if _plausible_name(value):
             return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.85)
+    # "usaha saya katering, namanya Dapur Bunda Nur": of two lead-ins, the one before a capitalised
+    # name gives it (the first said what the business is).
+    led: list[Extracted] = []
     for pattern in _COMPANY_LEADS:
         m = pattern.search(text)
         if m:
             value = _clean_name(text[m.end() :])
             if _plausible_name(value):
-                return Extracted(
-                    field="company_name", value=value, evidence=m.group(0) + value, confidence=0.9
+                led.append(
+                    Extracted(field="company_name", value=value, evidence=m.group(0) + value, confidence=0.9)
                 )
+                if not value[0].islower():
+                    break
+    if led:
+        return next((e for e in led if not e.value[0].islower()), led[0])
     m = _COMPANY_SUFFIX.search(text)
     if m:
         tail = _SUFFIX_TAIL.match(text[m.end() :])
+        if not (tail and tail.group(0)) and _PARTNERS.search(m.group(0).split()[-1]):
+            # "Shah & Co Accountants", "Baker & Sons Removals": the trade after the partners.
+            tail = _TRADE_AFTER_PARTNERS.match(text[m.end() :])
+            if tail and any(fold(w) in lexicon.NOT_NAME_START for w in tail.group(0).split()):
+                tail = None
         value = _clean_name(m.group(0) + (tail.group(0) if tail else ""))
         words = value.split()
         while words and fold(words[0]) in lexicon.NOT_NAME_START | lexicon.NAME_ARTICLES:
+            words = words[1:]
+        # "wir heißen seit Jänner Huber & Partner GmbH": since when is no part of the name.
+        if len(words) > 2 and _SINCE.search(text[: m.start()]):
             words = words[1:]
         # "Ana de Ferretera López S.A." from Ana: who is writing, then where from.
         if (
@@ -705,7 +734,8 @@ _DESCRIBED = re.compile(_ARTICLE + r"\s+[a-z]")
 _WE_LEAD = re.compile(r"(?:we|i|on|nous|somos|wir|siamo|wij|a\s+gente)\b", re.IGNORECASE)
 # A short description, a comma, then two or more capitalised words set off by a comma or the end.
 _NAMED_AFTER_DESCRIPTION = re.compile(
-    _ARTICLE + r"\s+[^,.!?]{1,40},\s*([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)){1,4})"
+    _ARTICLE
+    + r"\s+[^,.!?]{1,40}(?:,|\s[-–—:]|:)\s*([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)){1,4})"
     r"(?=\s*(?:,|\.|!|$|\s(?:and|y|et|und|e)\b))",
     re.UNICODE,
 )
@@ -1130,6 +1160,10 @@ def _corrected_company(text: str, *, soft: bool) -> Extracted | None:
     rest = _COPULA.sub("", rest, count=1)
     value = _AFTER_NAME.sub("", _clean_name(rest))
     if not value or not value[0].isupper() or not _looks_like_name(value) or not _plausible_name(value):
+        # "Korrektur: wir heißen seit Jänner Huber & Partner GmbH": a sentence that names it clearly.
+        led = extract_company_name(rest, asked=False)
+        if led is not None and led.confidence >= 0.85:
+            return led.model_copy(update={"evidence": text.strip(), "correction": True})
         return None
     return Extracted(
         field="company_name", value=value, evidence=text.strip(), confidence=0.85, correction=True

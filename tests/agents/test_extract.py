@@ -1516,3 +1516,65 @@ def test_a_greeting_then_a_question_is_no_use_case(text: str) -> None:
 @pytest.mark.parametrize("text", ["one sec", "even wachten hoor", "ok lo platico con mi socio", "bentar ya"])
 def test_a_pause_answers_nothing(text: str) -> None:
     assert _values(text, "use_case") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        # Legal forms of more countries, and their two-part forms.
+        ("Padaria Estrela do Norte Lda", "Padaria Estrela do Norte Lda"),
+        ("Nordic Fjord Travel ApS", "Nordic Fjord Travel ApS"),
+        ("Lion City Movers Pte Ltd", "Lion City Movers Pte Ltd"),
+        ("Kedai Kopi Mawar Sdn Bhd", "Kedai Kopi Mawar Sdn Bhd"),
+        ("Schreinerei Vogt GmbH & Co. KG", "Schreinerei Vogt GmbH & Co. KG"),
+        ("Öztürk Tekstil Ltd. Şti.", "Öztürk Tekstil Ltd. Şti."),
+        # A particle of a family name inside a company name.
+        ("Van den Broek Schilderwerken BV", "Van den Broek Schilderwerken BV"),
+        # The trade after "& Co" or "& Sons" is part of the name.
+        ("Patel & Co Solicitors", "Patel & Co Solicitors"),
+        ("Baker & Sons Removals, we move offices", "Baker & Sons Removals"),
+        # Who is writing comes first; the company after the comma.
+        ("Chamo-me Rui Costa, da Adega Monte Branco Lda", "Adega Monte Branco Lda"),
+    ],
+)
+def test_company_names_with_legal_forms_and_particles_keep_every_part(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        # What the business is first, then its name after a naming word.
+        ("usaha kami bengkel motor, namanya Jaya Motor Sentosa", "Jaya Motor Sentosa"),
+        # After a description and a dash or a colon.
+        ("We're a family-run garage - Hillside Motors & Tyres", "Hillside Motors & Tyres"),
+        ("we are a dental practice: Brightsmile Family Dental", "Brightsmile Family Dental"),
+    ],
+)
+def test_a_name_said_after_what_the_business_is(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Berichtigung: wir heißen seit März Keller & Söhne GmbH", "Keller & Söhne GmbH"),
+        ("correction: we're called Tidewater Kayaks now", "Tidewater Kayaks"),
+        ("correção: é Ótica Visão Clara Lda", "Ótica Visão Clara Lda"),
+    ],
+)
+def test_a_correction_in_any_language_replaces_the_company_given_before(text: str, company: str) -> None:
+    [found] = extract_fields(text, asking="use_case", known=frozenset({"company_name"}))
+    assert (found.field, found.value, found.correction) == ("company_name", company, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("queria usar o WhatsApp pra confirmar entregas", "confirmar entregas"),
+        ("quisiéramos usar el whatsapp para tomar pedidos", "tomar pedidos"),
+        ("honestly we need the bot to answer opening hours questions", "answer opening hours questions"),
+    ],
+)
+def test_what_the_tool_should_do_is_the_use_case(text: str, use_case: str) -> None:
+    assert _values(text, None).get("use_case") == use_case
