@@ -32,6 +32,7 @@ from handoff.assignment import (
     drain_queues,
     end_assignment,
     enqueue,
+    give_back_waiting,
     new_assignment,
     open_assignment,
     schedule_offline,
@@ -126,7 +127,9 @@ async def apply_presence(
     session: AsyncSession, *, config: AppConfig, rep: Rep, presence: Presence, at: datetime
 ) -> Rep:
     """Set `rep`'s presence (the caller holds its row lock). Going offline starts the offline timer;
-    coming online drains the rep's queues (fairly: the backlog is paced per rep)."""
+    coming online gives back first the rep's own conversations that went back to the queue while
+    they were offline and still wait, then drains the rep's queues (fairly: the backlog is paced per
+    rep)."""
     was_offline = rep.presence == Presence.OFFLINE
     rep.presence = presence
     rep.last_seen_at = at
@@ -144,6 +147,8 @@ async def apply_presence(
             await cancel_timers(session, at=at, kinds=(TimerKind.OFFLINE,), rep_id=rep.id)
     await session.flush()
     if presence == Presence.ONLINE:
+        if was_offline:  # what went back to the queue while they were away, and waits, is theirs again
+            await give_back_waiting(session, config=config, rep=rep, at=at)
         await _drain_for(session, config=config, rep_id=rep.id, at=at)
         await session.refresh(rep)
     return rep

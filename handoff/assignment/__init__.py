@@ -22,6 +22,7 @@ from handoff.assignment.engine import (
     drain_queue,
     drain_queues,
     enqueue,
+    give_back_waiting,
     tell_customer,
     waiting_queues,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "enqueue",
     "expire_heartbeats",
     "fire_next",
+    "give_back_waiting",
     "new_assignment",
     "open_assignment",
     "open_deadline",

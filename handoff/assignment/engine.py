@@ -43,7 +43,7 @@ from handoff.models import Assignment, Rep
 from orchestrator.channels.whatsapp.outbound import text_message
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
-from orchestrator.core.enums import AssignmentStatus, EventType, Owner
+from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence
 from orchestrator.core.tables import Contact, Conversation
 from orchestrator.outbox import queue_outgoing, recipient_of
 
@@ -553,6 +553,58 @@ async def drain(
             )
         assigned += 1
     return Drained(assigned=assigned, busy=busy)
+
+
+async def give_back_waiting(session: AsyncSession, *, config: AppConfig, rep: Rep, at: datetime) -> int:
+    """A rep back online gets back, before any drain, the conversations that went back to the queue
+    while they were offline and still wait there (nobody else took them): the customer keeps the
+    rep they were talking to. Not in a closed queue, not past the rep's capacity or without
+    auto-assignment, never for a rep excluded from the conversation. Returns how many."""
+    if rep.presence != Presence.ONLINE or not rep.auto_assign:
+        return 0
+    lapsed = (
+        await session.execute(
+            select(col(Assignment.conversation_id))
+            .join(Conversation, col(Conversation.id) == col(Assignment.conversation_id))
+            .where(
+                col(Assignment.rep_id) == rep.id,
+                col(Assignment.end_reason) == EndReason.OFFLINE,
+                col(Conversation.owner) == Owner.QUEUED,
+                col(Conversation.assignee_id).is_(None),
+            )
+            .distinct()
+        )
+    ).scalars()
+    given = 0
+    for conversation_id in sorted({int(i) for i in lapsed}):
+        row = (
+            await session.execute(
+                select(Conversation, Assignment)
+                .join(
+                    Assignment,
+                    and_(
+                        col(Assignment.conversation_id) == col(Conversation.id),
+                        col(Assignment.status) == AssignmentStatus.WAITING,
+                    ),
+                )
+                .where(col(Conversation.id) == conversation_id, col(Conversation.assignee_id).is_(None))
+                .with_for_update(of=Conversation, skip_locked=True)
+            )
+        ).first()
+        if row is None:
+            continue  # taken meanwhile, or being placed by someone else this instant
+        conversation, waiting = row
+        if (
+            rep.id in (waiting.excluded_reps or ())
+            or not config.queue(waiting.queue).hours.is_open(at)
+            or await _last_rep(session, conversation_id, before=waiting.id) != rep.id
+        ):
+            continue
+        if await assign_to_rep(
+            session, config=config, conversation=conversation, assignment=waiting, rep_id=rep.id, at=at
+        ):
+            given += 1
+    return given
 
 
 async def _last_rep(session: AsyncSession, conversation_id: int, *, before: int | None) -> str | None:

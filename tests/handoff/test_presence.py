@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handoff.flows_rep import rep_reply, set_presence
-from orchestrator.core.enums import AssignmentStatus, EndReason, EventType, Owner, Presence, TimerKind
+from orchestrator.core.enums import (
+    AssignmentStatus,
+    EndReason,
+    EventType,
+    HandoffReason,
+    Owner,
+    Presence,
+    TimerKind,
+)
 from tests.handoff.conftest import World, WorldFactory, configured
 
 
@@ -131,3 +139,46 @@ async def test_rep_back_online_before_the_deadline_keeps_conversations(world: Wo
     (timer,) = await world.timers(TimerKind.OFFLINE)
     assert timer.cancelled_at is not None
     assert [a.action for a in await world.audit() if a.action == "presence"] == ["presence", "presence"]
+
+
+async def test_a_rep_back_after_a_heartbeat_gap_gets_their_own_waiting_customer_back_first(
+    make_world: WorldFactory,
+) -> None:
+    # Upset customers jump the waiting queue: without a preference, Tara's one free place on her
+    # return would go to the frustrated newcomer, and her own customer would wait for someone else.
+    world = await make_world(configured(routing={"reason_priority": {"frustration": 1}}))
+    await world.add_rep("tara", "support", capacity=1)
+    own = await world.handoff(choice="support")
+    assert own.outcome.rep is not None
+    upset = await world.handoff(choice="support", reason=HandoffReason.FRUSTRATION)
+    assert upset.outcome.rep is None, "Tara is at capacity: the newcomer waits"
+    # Tara's laptop sleeps: her heartbeat expires, and after the offline timer her customer goes
+    # back to the queue, where nobody can take it.
+    for _ in range(12):
+        world.advance(minutes=1)
+        await world.tick()
+    assert (await world.rep("tara")).presence == Presence.OFFLINE
+    assert await world.owner_of(own.context.conversation_id) is None
+    await world.heartbeat("tara")
+    assert await world.owner_of(own.context.conversation_id) == "tara"
+    assert await world.owner_of(upset.context.conversation_id) is None
+    (back,) = [
+        a for a in await world.assignments(own.context.conversation_id) if a.status == AssignmentStatus.ACTIVE
+    ]
+    assert back.rep_id == "tara"
+
+
+async def test_a_returning_rep_does_not_get_back_what_a_colleague_took_meanwhile(world: World) -> None:
+    await world.add_rep("tara", "support")
+    own = await world.handoff(choice="support")
+    for _ in range(12):
+        world.advance(minutes=1)
+        await world.tick()
+    assert await world.owner_of(own.context.conversation_id) is None
+    await world.add_rep("diego", "support")
+    await world.heartbeat("diego")
+    await world.tick()  # the background drain gives Diego, online, the waiting customer
+    assert await world.owner_of(own.context.conversation_id) == "diego"
+    await world.heartbeat("tara")
+    assert await world.owner_of(own.context.conversation_id) == "diego"
+    assert await world.load(["tara", "diego"]) == {"tara": 0, "diego": 1}
