@@ -33,7 +33,7 @@ from handoff.models import Assignment, AuditEntry, ConversationRead, Mention, No
 from handoff.reps import audit
 from orchestrator.core.contextlog import ContextEvent
 from orchestrator.core.db import rows_affected
-from orchestrator.core.enums import AssignmentStatus
+from orchestrator.core.enums import AssignmentStatus, EventType
 from orchestrator.core.tables import (
     Contact,
     Conversation,
@@ -147,6 +147,15 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
                 delete(MessageStatusEvent).where(col(MessageStatusEvent.wa_message_id).in_(wamids))
             )
         )
+    # Numbers the customer wrote from before they changed it: their raw copies go too.
+    changes = await session.execute(
+        select(col(ContextEvent.details)).where(
+            col(ContextEvent.conversation_id).in_(ids), col(ContextEvent.type) == EventType.NUMBER_CHANGED
+        )
+    )
+    earlier = [
+        d["from"] for d in changes.scalars() if isinstance(d, dict) and d.get("moved") and d.get("from")
+    ]
     await session.execute(delete(Mention).where(col(Mention.conversation_id).in_(ids)))
     erased.notes = rows_affected(
         await session.execute(delete(Note).where(col(Note.conversation_id).in_(ids)))
@@ -188,7 +197,8 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
         )
     await session.execute(delete(Conversation).where(col(Conversation.id).in_(ids)))
     await session.execute(delete(Contact).where(col(Contact.id) == contact.id))
-    await _erase_raw_copies(session, [n for n in (contact.wa_id, contact.user_id) if n], erased)
+    names = [n for n in (contact.wa_id, contact.user_id, *earlier) if n]
+    await _erase_raw_copies(session, list(dict.fromkeys(names)), erased)
     audit(session, actor_id=actor_id, action="customer_erased", at=at, details=erased.counts())
     return erased
 

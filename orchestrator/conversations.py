@@ -394,6 +394,71 @@ async def store_inbound(
     return message, conversation
 
 
+async def follow_number_change(
+    session: AsyncSession, *, msg: InboundMessage, conversation_id: int, at: datetime
+) -> None:
+    """WhatsApp's notice that the customer changed their number (a `system` message of type
+    `user_changed_number`, giving the new `wa_id`): the contact takes the new number, so replies go
+    to it (those still waiting to be sent too) and the customer's next message, from the new number,
+    comes into this conversation. When another contact already has the new number (they wrote from
+    it before the notice came), nothing moves, and the log says so for the rep."""
+    system = msg.raw.get("system")
+    changed = isinstance(system, dict) and system.get("type") == "user_changed_number"
+    new = system.get("wa_id") if changed and isinstance(system, dict) else None
+    if not isinstance(new, str) or not new.isdigit() or len(new) > WA_ID_MAX:
+        return
+    conversation = await session.get(Conversation, conversation_id)
+    contact = await session.get(Contact, conversation.contact_id) if conversation is not None else None
+    if contact is None or contact.wa_id == new:
+        return
+    old = contact.wa_id
+    taken = await session.scalar(select(col(Contact.id)).where(col(Contact.wa_id) == new))
+    if taken is not None:
+        await log_event(
+            session,
+            conversation_id=conversation_id,
+            type=EventType.NUMBER_CHANGED,
+            source="whatsapp",
+            description=(
+                f"WhatsApp says the customer changed their number to +{new}, but +{new} already writes"
+                f" as another customer: replies still go to +{old}"
+            ),
+            at=at,
+            details={"from": old, "to": new, "moved": False, "other_contact_id": taken},
+        )
+        return
+    contact.wa_id, contact.country = new, country_of(new)
+    session.add(contact)
+    # Replies not sent yet were addressed to the old number: they go to the new one.
+    unsent = await session.execute(
+        select(Message)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .where(
+            col(Conversation.contact_id) == contact.id,
+            col(Message.direction) == Direction.OUTBOUND,
+            col(Message.status).in_([SendStatus.PENDING, SendStatus.SENDING]),
+        )
+    )
+    readdressed = 0
+    for message in unsent.scalars():
+        payload = message.payload or {}
+        to = payload.get("to")
+        if isinstance(to, str) and old and to.lstrip("+") == old:  # sent as "+<number>"
+            message.payload = {**payload, "to": to.replace(old, new)}
+            session.add(message)
+            readdressed += 1
+    await log_event(
+        session,
+        conversation_id=conversation_id,
+        type=EventType.NUMBER_CHANGED,
+        source="whatsapp",
+        description=f"the customer changed their WhatsApp number from +{old} to +{new}; replies go to +{new}",
+        at=at,
+        details={"from": old, "to": new, "moved": True, "readdressed": readdressed},
+    )
+    await session.flush()
+
+
 def _meta_says(errors: list[dict[str, Any]]) -> str:
     """What Meta said about a message it could not deliver whole (`errors[].error_data.details`, or
     the error's title), for the rep: " (Meta: Message type is currently not supported.)"."""

@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from orchestrator.channels.whatsapp.inbound import (
     ContactRef,
+    InboundKind,
     InboundMessage,
     ItemKind,
     RawItem,
@@ -58,6 +59,7 @@ from orchestrator.conversations import (
     apply_status,
     apply_statuses,
     current_conversation,
+    follow_number_change,
     store_inbound_run,
     store_one,
     upsert_contact,
@@ -819,6 +821,8 @@ async def _after_store(
 ) -> InboxOutcome:
     if not result.stored:
         return InboxOutcome.DUPLICATE
+    if msg.kind == InboundKind.SYSTEM:
+        await follow_number_change(session, msg=msg, conversation_id=result.conversation_id, at=at)
     if msg.media is not None:  # fetched after the commit (orchestrator.media)
         assert result.message is not None, "a message with media is stored on its own"
         await register_inbound(session, message=result.message, ref=msg.media, kind=str(msg.kind), at=at)

@@ -107,6 +107,7 @@ class EventType(StrEnum):
     MENTIONED = "mentioned"  # a rep was @mentioned in a note: addressed to them
     MEDIA_STORED = "media_stored"  # an inbound photo, voice note, video or document was fetched
     MEDIA_FAILED = "media_failed"  # it could not be fetched (the reason is on the media row)
+    NUMBER_CHANGED = "number_changed"  # WhatsApp said the customer changed their number
 
 
 class AssignmentStatus(StrEnum):
