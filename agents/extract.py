@@ -166,6 +166,11 @@ _SUFFIX_TAIL = re.compile(
 _NOW = frozenset(
     {"now", "nowadays", "jetzt", "nun", "agora", "ahora", "maintenant", "desormais", "adesso", "sekarang"}
 )
+_OVER_WHATSAPP = re.compile(
+    r"\b(?:pelo|por|via|on|over|through|no|en|sur|über|uber|per|lewat|melalui|tramite|op)\s+"
+    r"(?:o\s+|el\s+|le\s+|il\s+)?(?:whats\s?app|wa|zap|zapzap)\b",
+    re.IGNORECASE,
+)
 _TRADE_AFTER_PARTNERS = re.compile(
     r"(?:\s+[A-ZÀ-ÖØ-Þ][\w'-]*){1,3}(?=\s*(?:[,;!?]|\.(?:\s|$)|$))", re.UNICODE
 )
@@ -1041,6 +1046,8 @@ def _asks_for_information(use_case: Extracted) -> bool:
     opening = analyse(use_case.value).words[:1]
     if len(words) >= 2 and opening and opening[0] in lexicon.MAKE_VERBS:
         return False  # "fazer orçamento de peças": quotes they make for their customers
+    if len(words) >= 3 and _OVER_WHATSAPP.search(use_case.value):
+        return False  # "orçamento de peças pelo whatsapp": what they do over WhatsApp, for others
     return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
 
 

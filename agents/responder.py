@@ -200,6 +200,35 @@ def _thanks_for_it(text: str) -> bool:
     return bool(words & lexicon.THANKS_WORDS) and not words & lexicon.REQUEST_MOOD
 
 
+def _sets_up(text: str) -> bool:
+    """ "how do I set up our hours", "wie stelle ich unsere Öffnungszeiten ein", "como configuro el
+    horario": the message asks how to set something up in the product."""
+    return bool(set(analyse(text).words) & (lexicon.BUILD_VERBS | lexicon.SET_VERBS))
+
+
+_AUTO_REPLIES = PhraseSet.of(lexicon.AUTO_REPLY_FEATURES)
+
+
+def _sets_up_their_own(text: str) -> bool:
+    """ "how do I set our own opening hours?", "como configuro el horario de MI negocio", "كيف احدد
+    اوقات دوام محلنا": setting up something of the customer's business (ours, or my business),
+    not asking for a fact of ours ("my password" is theirs with us: not this); or a question about
+    the product's replies when they are closed ("auto reply di luar jam kerja gimana?")."""
+    words = analyse(text).words
+    if _AUTO_REPLIES.find(words):
+        return True
+    if not _sets_up(text):
+        return False
+    if set(words) & lexicon.OUR_WORDS:
+        return True
+    if any(w.endswith("نا") and len(w) > 3 for w in words):  # Arabic "our": محلنا, شركتنا
+        return True
+    return any(
+        w in lexicon.BUSINESS_NOUNS and i > 0 and words[i - 1] in lexicon.POSSESSIVES - lexicon.ABOUT_US
+        for i, w in enumerate(words)
+    )
+
+
 class KnowledgeBase:
     """Index of the configured knowledge entries, answering a message with the entry it asks for.
 
@@ -235,13 +264,20 @@ class KnowledgeBase:
                     for key in keys:
                         weights[key] = min(1.0, weights.get(key, 0.0) + 1 / len(keys))
         self._vocabulary = frozenset(word for weights in self._weights.values() for word in weights)
+        self._how_tos = frozenset(e.id for e in entries if any(_sets_up(q) for q in e.questions))
         self._seen: dict[str, frozenset[str]] = {}
 
     def best(self, text: str) -> KnowledgeMatch | None:
-        """The entry `text` asks for, or None when no entry matches well enough."""
+        """The entry `text` asks for, or None when no entry matches well enough. A question about
+        setting up something of the customer's business in the product ("how do I configure our own
+        opening hours?") is answered only by an entry that is itself about setting something up
+        ("how do I add users"), not by one that states a fact of ours ("our support hours")."""
         if _thanks_for_it(text):
             return None
-        return self.similar(text) or self._by_words(text)
+        match = self.similar(text) or self._by_words(text)
+        if match is not None and _sets_up_their_own(text) and match.entry.id not in self._how_tos:
+            return None
+        return match
 
     def similar(self, text: str) -> KnowledgeMatch | None:
         """The listed question closest to `text` as a whole, when at least `threshold` close."""

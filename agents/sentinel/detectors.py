@@ -106,6 +106,12 @@ _MY = frozenset(
     {"my", "our", "mi", "mis", "nuestro", "nuestra", "meu", "minha", "nosso", "nossa", "mon", "ma", "notre"}
     | {"mein", "meine", "meinen", "unser", "unsere", "mio", "mia", "nostro", "nostra", "mijn", "onze"}
 )
+_IF = frozenset({"if", "se", "si", "wenn", "falls", "als", "jika", "kalau", "agar"})
+_SOMEONE_WORDS = frozenset(
+    {"someone", "somebody", "anyone", "anybody", "alguem", "alguien", "quelqu", "quelquun", "jemand"}
+    | {"iemand", "qualcuno", "seseorang", "koi", "biri", "ktos"}
+)
+_LINKING_SUBJECTS = frozenset({"it", "this", "that", "which"})
 _GERMAN_MODALS = frozenset(
     {"kann", "konnen", "konnte", "konnten", "mochte", "mochten", "will", "wollen", "muss", "mussen", "soll"}
     | {"sollen", "wurde", "wurden", "darf", "durfen"}
@@ -385,6 +391,13 @@ def _negated(a: Analysis, first: int, last: int) -> bool:
             continue  # "bisa tidak ya saya dihubungi", "can you or not": a yes/no question
         # "¿no me podés pasar con alguien?", "non mi puoi passare un operatore?": a polite question.
         if _polite_negative(a, m):
+            continue
+        # "eu não entendo muito disso não se alguém puder me ligar": an "if" after the negation
+        # opens the request's own clause; the "não" closed the sentence before it.
+        if any(
+            words[i] in _IF and (words[i + 1] in lexicon.SUBJECT_PRONOUNS or words[i + 1] in _SOMEONE_WORDS)
+            for i in range(m.last + 1, first)
+        ):
             continue
         # "no I want a human": an interjection before a subject pronoun, not a negation.
         nxt = words[m.last + 1] if m.last + 1 < len(words) else ""
@@ -741,6 +754,10 @@ def _find_frames(text: str) -> list[_Frame]:
                 noun = next((n for n in reversed(named) if _lang(n) == _lang(verb)), named[-1])
                 add("talk+them", verb, Match(noun.phrase, i, i), 0.85)
     for verb in connect:
+        # "does it connect to Meta Business Manager?", "can this connect with HubSpot?": the product linking
+        # to something, not the customer put through to someone.
+        if set(words[max(0, verb.first - 2) : verb.first]) & _LINKING_SUBJECTS:
+            continue
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
                 add("connect+noun", verb, noun, 0.9)

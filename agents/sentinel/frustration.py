@@ -554,9 +554,13 @@ def praise_after_a_miss(text: str) -> Signal | None:
     found = _HELPFUL_PRAISE.find(a.words)
     if not found or "?" in text or len(a.words) > 12:
         return None
-    # "Perfect, that's really helpful", "thanks, very helpful": thanks or an ok beside it are sincere.
+    # "Perfect, that's really helpful", "thanks, very helpful": thanks or an ok beside it are sincere,
+    # unless a slow clap or a word said three times marks it ("cool cool cool, super helpful,
+    # thanks a lot bot 👏").
     praise = {i for m in found for i in range(m.first, m.last + 1)}
-    if any(w in lexicon.ACK_WORDS for i, w in enumerate(a.words) if i not in praise):
+    words = a.words
+    marked = "👏" in text or any(words[i] == words[i + 1] == words[i + 2] for i in range(len(words) - 2))
+    if not marked and any(w in lexicon.ACK_WORDS for i, w in enumerate(words) if i not in praise):
         return None
     m = found[0]
     return Signal(

@@ -1578,3 +1578,20 @@ def test_a_correction_in_any_language_replaces_the_company_given_before(text: st
 )
 def test_what_the_tool_should_do_is_the_use_case(text: str, use_case: str) -> None:
     assert _values(text, None).get("use_case") == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        ("orçamento de reformas pelo whatsapp", "orçamento de reformas pelo whatsapp"),
+        ("presupuestos de mudanzas por whatsapp", "presupuestos de mudanzas por whatsapp"),
+    ],
+)
+def test_quotes_they_give_over_whatsapp_are_a_use_case_not_a_request_for_one(
+    text: str, use_case: str
+) -> None:
+    assert _values(text, "use_case") == {"use_case": use_case}
+
+
+def test_a_bare_request_for_a_quote_is_still_no_use_case() -> None:
+    assert _values("quero um orçamento", "use_case") == {}

@@ -231,3 +231,44 @@ def test_thanks_with_a_question_is_still_answered(default_kb: KnowledgeBase) -> 
 )
 def test_hindi_in_devanagari_is_answered(default_kb: KnowledgeBase, text: str, entry: str) -> None:
     assert _entry(default_kb, text) == entry
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I set our opening hours so customers see when we're closed?",
+        "cómo configuro los horarios de mi tienda para el mensaje de ausencia?",
+        "wie stellen wir unsere Geschäftszeiten ein?",
+        "كيف اضبط ساعات عمل شركتنا في الرد الآلي؟",
+    ],
+)
+def test_setting_up_the_customers_own_hours_is_not_asking_for_ours(
+    default_kb: KnowledgeBase, text: str
+) -> None:
+    assert default_kb.best(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("what are your opening hours on saturday?", "hours"),
+        ("how do I add my colleagues as users?", "teams"),
+        ("how do I reset my password?", "password_reset"),
+    ],
+)
+def test_a_fact_of_ours_or_a_how_to_entry_is_still_answered(
+    default_kb: KnowledgeBase, text: str, entry: str
+) -> None:
+    found = default_kb.best(text)
+    assert found is not None
+    assert found.entry.id == entry
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["gimana cara bikin balasan otomatis pas toko tutup?", "can I get an away message after our hours?"],
+)
+def test_a_question_about_auto_replies_when_they_are_closed_is_not_about_our_hours(
+    default_kb: KnowledgeBase, text: str
+) -> None:
+    assert default_kb.best(text) is None

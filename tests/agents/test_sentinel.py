@@ -1165,7 +1165,17 @@ def test_praise_of_help_with_thanks_or_a_question_is_sincere_even_after_a_miss(t
     assert praise_after_a_miss(text) is None
 
 
-@pytest.mark.parametrize("text", ["wow. so helpful", "muy útil el asistente 🙃", "super hilfreich 👏"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wow. so helpful",
+        "muy útil el asistente 🙃",
+        "super hilfreich 👏",
+        # Thanks beside it, marked by a slow clap or a word said three times.
+        "great great great, so helpful, thanks bot",
+        "muito útil, obrigado 👏",
+    ],
+)
 def test_bare_praise_of_help_is_read_as_sarcasm_after_a_miss(text: str) -> None:
     found = praise_after_a_miss(text)
     assert found is not None
