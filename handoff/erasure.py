@@ -112,6 +112,32 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
             raise NotFound("no customer with this number or user id")
         audit(session, actor_id=actor_id, action="customer_erased", at=at, details=left.counts())
         return left
+    erased = Erased(contact_id=contact.id)
+    # A customer who changed their number may have written from the old one since, as another
+    # contact: both are theirs, and both go.
+    pending, names = [contact], []
+    seen: set[int | None] = {contact.id}
+    while pending:
+        current = pending.pop()
+        earlier = await _erase_contact(session, contact=current, at=at, erased=erased)
+        names += [n for n in (current.wa_id, current.user_id, *earlier) if n]
+        for old in earlier:
+            other = (
+                await session.execute(select(Contact).where(col(Contact.wa_id) == old).with_for_update())
+            ).scalar_one_or_none()
+            if other is not None and other.id not in seen:
+                seen.add(other.id)
+                pending.append(other)
+    await _erase_raw_copies(session, list(dict.fromkeys(names)), erased)
+    audit(session, actor_id=actor_id, action="customer_erased", at=at, details=erased.counts())
+    return erased
+
+
+async def _erase_contact(
+    session: AsyncSession, *, contact: Contact, at: datetime, erased: Erased
+) -> list[str]:
+    """Erase one contact and everything of its conversations (counted into `erased`); returns the
+    numbers it wrote from before a number change."""
     conversations = list(
         (
             await session.execute(
@@ -121,10 +147,8 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     )
     if any(c.lease_until is not None and c.lease_until > at and c.lease_owner for c in conversations):
         raise Conflict("the bot is answering this customer right now; try again in a few seconds")
-    erased = Erased(
-        contact_id=contact.id, conversation_ids=sorted(c.id for c in conversations if c.id is not None)
-    )
-    ids = erased.conversation_ids
+    ids = sorted(c.id for c in conversations if c.id is not None)
+    erased.conversation_ids += ids
     wamids = [
         w
         for w in (
@@ -138,11 +162,11 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     ]
     media_ids = select(col(Media.id)).where(col(Media.conversation_id).in_(ids)).scalar_subquery()
     await session.execute(delete(MediaContent).where(col(MediaContent.media_id).in_(media_ids)))
-    erased.media = rows_affected(
+    erased.media += rows_affected(
         await session.execute(delete(Media).where(col(Media.conversation_id).in_(ids)))
     )
     if wamids:
-        erased.statuses = rows_affected(
+        erased.statuses += rows_affected(
             await session.execute(
                 delete(MessageStatusEvent).where(col(MessageStatusEvent.wa_message_id).in_(wamids))
             )
@@ -157,7 +181,7 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
         d["from"] for d in changes.scalars() if isinstance(d, dict) and d.get("moved") and d.get("from")
     ]
     await session.execute(delete(Mention).where(col(Mention.conversation_id).in_(ids)))
-    erased.notes = rows_affected(
+    erased.notes += rows_affected(
         await session.execute(delete(Note).where(col(Note.conversation_id).in_(ids)))
     )
     await session.execute(delete(ConversationRead).where(col(ConversationRead.conversation_id).in_(ids)))
@@ -175,10 +199,10 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
     for rep_id, count in working.all():
         await release_capacity(session, rep_id=str(rep_id), count=int(count))
     await session.execute(delete(Assignment).where(col(Assignment.conversation_id).in_(ids)))
-    erased.events = rows_affected(
+    erased.events += rows_affected(
         await session.execute(delete(ContextEvent).where(col(ContextEvent.conversation_id).in_(ids)))
     )
-    erased.messages = rows_affected(
+    erased.messages += rows_affected(
         await session.execute(delete(Message).where(col(Message.conversation_id).in_(ids)))
     )
     # The reps' actions on these conversations stay in the audit log (who did what, when, from whom
@@ -197,10 +221,7 @@ async def erase_customer(session: AsyncSession, *, customer: str, actor_id: str,
         )
     await session.execute(delete(Conversation).where(col(Conversation.id).in_(ids)))
     await session.execute(delete(Contact).where(col(Contact.id) == contact.id))
-    names = [n for n in (contact.wa_id, contact.user_id, *earlier) if n]
-    await _erase_raw_copies(session, list(dict.fromkeys(names)), erased)
-    audit(session, actor_id=actor_id, action="customer_erased", at=at, details=erased.counts())
-    return erased
+    return earlier
 
 
 async def _erase_raw_copies(session: AsyncSession, names: list[str], erased: Erased) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -128,6 +128,18 @@ async def keep_demo_reps_present(session: AsyncSession, *, at: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return rows_affected(result)
+
+
+async def staffed_queues(session: AsyncSession) -> set[str]:
+    """The queues that at least one rep who can sign in (a password or an API token) is a member
+    of: a conversation routed to any other waits until someone is added."""
+    rows = await session.execute(
+        select(col(RepQueue.queue))
+        .join(Rep, col(Rep.id) == col(RepQueue.rep_id))
+        .where(or_(col(Rep.password_hash).is_not(None), col(Rep.token_hash).is_not(None)))
+        .distinct()
+    )
+    return {str(q) for q in rows.scalars()}
 
 
 async def queues_of(session: AsyncSession, *, rep_id: str) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from handoff.models import ConversationRead
+from orchestrator.channels.whatsapp.inbound import InboundKind
 from orchestrator.core.enums import Direction
 from orchestrator.core.tables import Message
 
@@ -52,6 +53,7 @@ async def unread_counts(
         .where(
             col(Message.conversation_id).in_(list(conversation_ids)),
             col(Message.direction) == Direction.INBOUND,
+            col(Message.kind) != str(InboundKind.SYSTEM),  # WhatsApp's notice, not the customer's words
             (read.c.last_message_id.is_(None)) | (col(Message.id) > read.c.last_message_id),
         )
         .group_by(col(Message.conversation_id))

@@ -321,13 +321,19 @@ async def store_inbound(
     else:
         conversation = await current_conversation(session, contact=contact, at=at, referral=msg.referral)
     assert conversation.id is not None
-    for_bot = conversation.owner == Owner.BOT
+    # WhatsApp's own notice (a `system` message: a changed number) is shown to the reps, but it is
+    # not the customer writing: no turn for the bot, no "customer wrote" for the rep, no unread
+    # message, and the 24-hour window stays as the customer's last message left it.
+    notice = msg.kind == InboundKind.SYSTEM
+    for_bot = conversation.owner == Owner.BOT and not notice
     values = _inbound_values(msg, conversation_id=conversation.id, for_bot=for_bot, at=at)
     dialect = session.get_bind().dialect.name
     row = (await session.execute(_STORE_INBOUND[dialect], values)).first()
     if row is None:
         return None, conversation
     message = _loaded(session, Message, row)
+    if notice:
+        return message, conversation
     last_inbound_at = max(filter(None, [conversation.last_inbound_at, msg.timestamp]))
     # Always written (unless the conversation was opened marked, just now), `has_pending` too even
     # when this session read it set: a turn committing meanwhile may have cleared it (PostgreSQL,
@@ -610,7 +616,7 @@ def _common_sender(
     ref = refs[0]
     if any(other != ref for other in refs[1:]):  # a name that changes between two messages
         return None
-    if any(m.media is not None or m.kind in OPAQUE_KINDS for m in msgs):
+    if any(m.media is not None or m.kind in OPAQUE_KINDS or m.kind == InboundKind.SYSTEM for m in msgs):
         return None
     if not matches:
         # A new contact: its first conversation takes the first message's referral, as

@@ -44,6 +44,7 @@ from handoff.assignment.deadlines import sla_of
 from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
 from handoff.models import Note, Rep, RepQueue
 from handoff.policy import visibility_clause
+from handoff.reps import staffed_queues
 from handoff.search import search_conversations
 from handoff.users import device_of, device_token, sign_in
 from handoff.web import session as web_session
@@ -400,6 +401,7 @@ def _timeline(
         "held_after_hours",
         "handoff",
         "sla_warning",
+        "number_changed",
     }
     items: list[dict[str, Any]] = [{"kind": "message", "at": m.created_at, "m": m} for m in detail.messages]
     items += [
@@ -461,6 +463,7 @@ async def _conversation_view(
     ends_at: datetime | None = None
     async with service.sessions() as session:
         note_rows = await notes.notes_of(session, conversation_id=conversation_id)
+        staffed = await staffed_queues(session)
         if before is not None:
             ends_at = (
                 await session.execute(
@@ -482,6 +485,8 @@ async def _conversation_view(
         "timeline": _timeline(detail, note_rows, ends_at),
         "notes": note_rows,
         "routed": routed,
+        # Queues nobody who can sign in is a member of: a transfer there waits for no one.
+        "unstaffed": {q.slug for q in service.config.queues} - staffed,
         "is_owner": is_owner,
         "may_claim": may_claim,
         "may_act": with_human and (is_owner or user.supervisor),

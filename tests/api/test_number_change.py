@@ -15,7 +15,7 @@ from orchestrator.core.enums import EventType
 from orchestrator.core.tables import Contact, Conversation, WebhookDelivery
 from tests.api.helpers import bearer, seed_conversation
 from tests.api.media_helpers import give_contact_number
-from tests.factories import text
+from tests.factories import say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fixtures import load_fixture
 
@@ -114,9 +114,17 @@ async def test_erasing_a_customer_who_changed_number_erases_the_raw_copies_of_bo
     assert (await h.post(text(OLD, "my old phone is dying", h.clock.now()))).status_code == 200
     assert (await h.post(NOTICE)).status_code == 200
     assert (await h.post(text(NEW, "this is the new one", h.clock.now()))).status_code == 200
+    # The old phone writes once more: a contact of its own, and the same customer.
+    await say(h, text(OLD, "old phone still here", h.clock.now()))
     erased = await h.http.delete(f"/api/admin/customers/{NEW}", headers=bearer("admin"))
     assert erased.status_code == 200, erased.text
-    assert erased.json()["raw_deliveries"] == 3
+    assert erased.json()["raw_deliveries"] == 4
+    assert erased.json()["conversations"] == 2
+    async with h.service.sessions() as session:
+        contacts = await session.scalar(
+            select(func.count()).select_from(Contact).where(col(Contact.wa_id).in_([OLD, NEW]))
+        )
+    assert contacts == 0
     async with h.service.sessions() as session:
         left = await session.scalar(
             select(func.count())
@@ -124,3 +132,19 @@ async def test_erasing_a_customer_who_changed_number_erases_the_raw_copies_of_bo
             .where(or_(col(WebhookDelivery.body).contains(OLD), col(WebhookDelivery.body).contains(NEW)))
         )
     assert left == 0
+
+
+async def test_the_notice_in_a_conversation_with_the_bot_gets_no_answer_from_it(h: TestHarness) -> None:
+    await say(h, text(OLD, "hi, what does the basic plan cost?", h.clock.now()))
+    sent_before = len(h.fake_graph.sent)
+    h.clock.advance(seconds=15)
+    assert (await h.post(NOTICE)).status_code == 200
+    await h.service.turns.drain()
+    await h.service.dispatcher.drain()
+    assert len(h.fake_graph.sent) == sent_before, "the bot does not answer WhatsApp's notice"
+    async with h.service.sessions() as session:
+        conversation = await session.scalar(
+            select(Conversation).join(Contact).where(col(Contact.wa_id) == NEW)
+        )
+    assert conversation is not None
+    assert conversation.has_pending is False

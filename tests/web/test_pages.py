@@ -416,6 +416,20 @@ async def test_the_transfer_form_asks_for_a_team_and_says_which_are_closed(h: Te
     assert f">Finance (closed until {opens_at.astimezone(UTC):%d %b %H:%M} UTC)</option>" in form
     assert 'value="support"' not in form  # not to its own queue
     assert ">Support (closed" not in page
+    assert "(nobody in it)" not in form
+
+
+async def test_the_transfer_form_says_which_team_has_nobody_in_it(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support", name="Ana Clarke")
+    # Senior Engineering's members: Eve is disabled and Lena leaves it.
+    assert (await h.http.post("/api/admin/reps/eve/disable", headers=bearer("admin"))).status_code == 200
+    moved = await h.http.patch("/api/admin/reps/lena", json={"queues": ["support"]}, headers=bearer("admin"))
+    assert moved.status_code == 200
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+    form = page[page.index('<details class="action" id="transfer">') :].split("</details>")[0]
+    assert re.findall(r'<option value="(\w+)">[^<]*\(nobody in it\)</option>', form) == ["senior_engineering"]
 
 
 async def test_a_lead_sees_who_has_a_conversation_by_name_in_the_state_bar_and_its_history(
@@ -592,14 +606,36 @@ async def test_whatsapps_notice_of_a_changed_number_is_shown_as_a_notice_not_as_
     await give_contact_number(
         h, conversation_id, notice["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
     )
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        unread_before = re.findall(r"badge unread[^>]*>([^<]*)<", (await client.get("/inbox")).text)
+    async with h.service.sessions() as session:
+        window_before = (await session.get_one(Conversation, conversation_id)).last_inbound_at
     assert (await h.post(notice)).status_code == 200
     async with browser(h) as client:
         await sign_in(client, "tara", "demo-tara")
+        unread_after = re.findall(r"badge unread[^>]*>([^<]*)<", (await client.get("/inbox")).text)
         page = (await client.get(f"/conversations/{conversation_id}/fragments/timeline")).text
+    assert unread_after == unread_before == ["1 new"], (
+        "WhatsApp's notice is no unread message of the customer's"
+    )
+    async with h.service.sessions() as session:
+        assert (await session.get_one(Conversation, conversation_id)).last_inbound_at == window_before
     line = re.search(r'<li id="m-\d+" class="event system"><span dir="auto">(.*?)</span></li>', page)
     assert line is not None
     assert line.group(1).startswith("WhatsApp notice: User A changed from 972987654321 to 972912345678 · ")
     assert page.count('class="msg inbound') == 1, "only the seeded customer message is a bubble"
+    # What the service did about it, in the transcript and the panel.
+    moved = re.search(r'<li class="event event-number_changed"><span>(.*?) · ', page)
+    assert moved is not None
+    assert moved.group(1) == (
+        "The customer changed their WhatsApp number from +972987654321 to +972912345678;"
+        " replies go to +972912345678"
+    )
+    async with browser(h) as client:
+        await sign_in(client, "tara", "demo-tara")
+        panel = (await client.get(f"/conversations/{conversation_id}/fragments/panel")).text
+    assert "<dt>Number</dt><dd>+972912345678</dd>" in panel
 
 
 async def test_every_page_says_while_whatsapp_refuses_the_services_token_until_a_send_goes_out(
