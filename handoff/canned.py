@@ -180,12 +180,18 @@ async def update(
     await _unique(session, shortcut=shortcut, queue=queue, other_than=reply.id)
     text = changes.get("text") or reply.text
     check_placeholders(text)
+    before = {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text, "queue": reply.queue}
     reply.shortcut, reply.title, reply.text, reply.queue = (
         shortcut,
         changes.get("title") or reply.title,
         text,
         queue,
     )
+    after = {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text, "queue": reply.queue}
+    # What really changed (a form sends every field), and which reply by its shortcut.
+    changed = sorted(k for k in after if after[k] != before[k])
+    if not changed:
+        return reply
     reply.updated_by, reply.updated_at = viewer.id, at
     session.add(reply)
     await session.flush()
@@ -194,7 +200,7 @@ async def update(
         actor_id=viewer.id,
         action="canned_updated",
         at=at,
-        details={"canned_id": reply.id, "changed": sorted(changes)},
+        details={"canned_id": reply.id, "shortcut": reply.shortcut, "changed": changed},
     )
     return reply
 

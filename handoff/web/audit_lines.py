@@ -50,12 +50,15 @@ class AuditWords:
             return ", ".join(map(str, value)) or "none"
         return str(value)
 
-    def describe(self, action: str, details: Mapping[str, Any] | None) -> str:
-        """One line for the audit page ("" when the action says it all)."""
+    def describe(self, action: str, details: Mapping[str, Any] | None, *, actor: str | None = None) -> str:
+        """One line for the audit page ("" when the action says it all); `actor`, who did it, is
+        not named again ("from Tara Nguyen" on Tara's own transfer)."""
         if not details:
             return ""
         if set(details) == {"erased"}:  # erased before the staff's part was kept: nothing to name
             return ERASED[:1].upper() + ERASED[1:]
+        if action == "transfer" and actor is not None and details.get("from_rep_id") == actor:
+            details = {k: v for k, v in details.items() if k != "from_rep_id"}
         line = _ACTIONS.get(action, AuditWords.generic)(self, details)
         if details.get("erased"):
             line = f"{line} · {ERASED}" if line else ERASED[:1].upper() + ERASED[1:]
@@ -137,7 +140,8 @@ class AuditWords:
 
     def canned(self, details: Mapping[str, Any]) -> str:
         if details.get("changed"):
-            return "changed " + ", ".join(map(str, details["changed"]))
+            which = f"/{details['shortcut']} · " if details.get("shortcut") else ""
+            return which + "changed " + ", ".join(map(str, details["changed"]))
         where = f"for {self.queue(details['queue'])}" if details.get("queue") else "for every queue"
         return f"/{details.get('shortcut', '?')} {where}"
 

@@ -22,9 +22,9 @@ from handoff import canned
 from handoff.api.audit import audit_log
 from handoff.api.reads import WorkspaceService, WorkspaceServiceDep
 from handoff.api.reps import list_reps
-from handoff.api.schemas import RepOut
 from handoff.api.team import team_metrics
 from handoff.models import Rep
+from handoff.reps import staffed_queues
 from handoff.web.audit_lines import AuditWords
 from handoff.web.rendering import PageUser, UserDep, render
 from orchestrator.core.enums import Owner, Role
@@ -96,6 +96,7 @@ async def canned_page(request: Request, user: UserDep, service: WorkspaceService
         user,
         section="canned",
         replies=replies,
+        names=await _rep_names(service),
         manageable=manageable,
         team_wide=user.actor.role == Role.ADMIN,
         placeholders=canned.PLACEHOLDERS,
@@ -114,23 +115,23 @@ async def reps_page(request: Request, user: UserDep, service: WorkspaceServiceDe
         user,
         section="reps",
         reps=reps,
-        unstaffed=await _unstaffed(service, user, reps),
+        unstaffed=await _unstaffed(service, user),
         may_manage=user.actor.role == Role.ADMIN,
         roles=[str(r) for r in Role],
     )
 
 
-async def _unstaffed(service: WorkspaceService, user: PageUser, reps: list[RepOut]) -> list[tuple[str, int]]:
+async def _unstaffed(service: WorkspaceService, user: PageUser) -> list[tuple[str, int]]:
     """The queues (of the viewer's: an admin's are all) that no rep who can sign in is a member of,
     each with how many customers wait in it: routed there, they wait until someone is added."""
     mine = [q.slug for q in service.config.queues]
     if user.actor.role != Role.ADMIN:
         mine = [q for q in mine if q in user.actor.viewer.queues]
-    staffed = {q for r in reps if r.has_password or r.has_api_token for q in r.queues}
-    empty = [q for q in mine if q not in staffed]
-    if not empty:
-        return []
     async with service.sessions() as session:
+        staffed = await staffed_queues(session)
+        empty = [q for q in mine if q not in staffed]
+        if not empty:
+            return []
         rows = await session.execute(
             select(col(Conversation.queue), func.count())
             .where(col(Conversation.owner) == Owner.QUEUED, col(Conversation.queue).in_(empty))

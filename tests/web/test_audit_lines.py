@@ -44,3 +44,9 @@ def test_a_reassignment_to_the_queue_and_an_unknown_action_read() -> None:
         WORDS.describe("something_new", {"rep_id": "gus", "count": 2, "left": None})
         == "rep id: gus · count: 2"
     )
+
+
+def test_a_reps_own_transfer_does_not_name_them_twice_but_a_leads_names_whose_it_was() -> None:
+    details = {"from_queue": "support", "to_queue": "billing", "from_rep_id": "tara"}
+    assert WORDS.describe("transfer", details, actor="tara") == "Support → Finance"
+    assert WORDS.describe("transfer", details, actor="lena") == "Support → Finance, from Tara Nguyen"

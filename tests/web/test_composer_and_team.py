@@ -7,6 +7,7 @@ also saved there for the docs."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from playwright.async_api import Browser, expect
@@ -227,7 +228,8 @@ async def test_an_admin_creates_a_rep_sets_queues_and_capacity_and_issues_a_work
         ("api_token_revoked", "Revoked an API token"),
     ):
         entry = log.locator(f'tr[data-action="{action}"]').first
-        await expect(entry).to_contain_text("nora")
+        await expect(entry).to_contain_text("Nora Quinn")  # the rep by name, the admin too
+        await expect(entry.locator("td").nth(1)).to_have_text("Admin")
         await expect(entry).to_contain_text(words)  # in words, not the code
     await shot(page, "team-audit.png")
     await page.locator('#audit-filters select[name="action"]').select_option(label="Issued an API token")
@@ -275,6 +277,7 @@ async def test_a_lead_sees_their_teams_reps_read_only_and_manages_their_queues_c
     await form.locator('textarea[name="text"]').fill("Thanks {customer_first_name}!")
     await form.locator('button[type="submit"]').click()
     await expect(page.locator('tr[data-canned="thanks"]')).to_contain_text("Tier 1 Technical Support")
+    await expect(page.locator('tr[data-canned="thanks"]')).to_contain_text("Lena Fischer ·")  # by name
     await shot(page, "team-canned.png")
     listed = (await h.http.get("/api/canned-replies", headers=bearer("tara"))).json()
     assert [(r["shortcut"], r["queue"], r["created_by"]) for r in listed] == [("thanks", "support", "lena")]
@@ -342,7 +345,12 @@ async def test_an_admin_erases_a_customer_from_the_customers_data_page(
     await page.get_by_label("WhatsApp number or user id").fill(typed)
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Erase this customer").click()
-    await expect(page.locator("#erase-result")).to_contain_text("Erased: 1 conversation(s)")
+    # In words, without "(s)", and only the kinds there were any of.
+    await expect(page.locator("#erase-result")).to_have_text(
+        re.compile(r"^Erased: 1 conversation, \d+ messages?, ")
+    )
+    await expect(page.locator("#erase-result")).not_to_contain_text("(s)")
+    await expect(page.locator("#erase-result")).not_to_contain_text(" 0 ")
     await shot(page, "team-privacy.png")
     # A second erase that is refused does not leave the first one's result beside its error.
     await page.get_by_label("WhatsApp number or user id").fill(typed)

@@ -288,6 +288,7 @@
   // -- the conversation page --------------------------------------------------------------------------
   const composer = document.getElementById("composer");
   const conversationId = composer ? composer.dataset.conversation : null;
+  let gone = false;  // the conversation was taken from this page (its fragments answer 404)
 
   function composerState() {
     if (!composer) return;
@@ -322,6 +323,8 @@
     }
     text.placeholder = mode === "note" ? "Private note for the team (@name to notify someone)…" : "Write to the customer…";
     hint.textContent = blocked || (mode === "note" ? "Never sent to the customer." : (windowOpen ? "Window open until " + state.dataset.windowCloses : ""));
+    // Taken away: a later swap (the WhatsApp bar, a refresh already under way) keeps saying why.
+    if (gone && mode === "reply") goneHint();
     composer.classList.toggle("note-mode", mode === "note");
   }
 
@@ -526,7 +529,6 @@
     if (event.detail.target && (event.detail.target.id === "timeline" || event.detail.target.id === "whatsapp-status")) scrollTimeline();
     composerState();
   });
-  let gone = false;
   // Why the page turned read-only: the alert that took the conversation away when this page was
   // told (it may come after the refresh that found it gone), else the possible reasons.
   function goneHint() {

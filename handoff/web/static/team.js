@@ -65,6 +65,20 @@
     window.location.reload();
   }
 
+  // What an erasure removed, in words ("1 conversation, 12 messages, 3 raw deliveries"); the kinds
+  // of which there were none are left out.
+  const ERASED_KINDS = [
+    ["conversations", "conversation", "conversations"], ["messages", "message", "messages"],
+    ["media", "file", "files"], ["notes", "note", "notes"], ["events", "log event", "log events"],
+    ["statuses", "delivery status", "delivery statuses"], ["raw_deliveries", "raw delivery", "raw deliveries"],
+    ["inbox_items", "inbox item", "inbox items"],
+  ];
+  function erasedWords(erased) {
+    const parts = ERASED_KINDS.filter(([key]) => erased[key]).map(
+      ([key, one, many]) => erased[key] + " " + (erased[key] === 1 ? one : many));
+    return parts.join(", ") || "nothing was left to erase";
+  }
+
   // Erasing a customer: the number typed (spaces and dashes as people write them) goes in the path.
   document.addEventListener("submit", async function (event) {
     const form = event.target.closest("form[data-erase]");
@@ -76,8 +90,7 @@
     result.hidden = true;  // an earlier erase's result is not this one's
     try {
       const erased = await window.handoffApi("DELETE", "/api/admin/customers/" + encodeURIComponent(customer));
-      result.textContent = "Erased: " + erased.conversations + " conversation(s), " + erased.messages +
-        " message(s), " + erased.media + " media file(s), " + erased.raw_deliveries + " raw deliveries.";
+      result.textContent = "Erased: " + erasedWords(erased) + ".";
       result.hidden = false;
       form.reset();
     } catch (e) { notify(e.message, "error"); }
