@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -161,17 +161,35 @@ def visible_queue_slugs(config: AppConfig, viewer: Viewer) -> list[str]:
 
 
 def visible_audit(viewer: Viewer) -> Select[AuditEntry]:
-    """An admin sees every entry; a lead the actions on conversations they can see and their own;
-    a rep their own."""
+    """An admin sees every entry; a lead their own, the actions on conversations they can see, and
+    their team's history: the presence and auto-assignment of the members of their queues, and
+    what was done to them (an admin's change of their capacity, queues or role, their tokens); a
+    rep their own."""
     query = select(AuditEntry)
     if viewer.role == Role.REP:
         return query.where(col(AuditEntry.actor_id) == viewer.id)
     if viewer.role == Role.LEAD:
         seen = visible(select(col(Conversation.id)), viewer)
+        team = select(col(RepQueue.rep_id)).where(col(RepQueue.queue).in_(sorted(viewer.queues)))
+        about = col(AuditEntry.details)["rep_id"].as_string()
         return query.where(
-            or_(col(AuditEntry.actor_id) == viewer.id, col(AuditEntry.conversation_id).in_(seen))
+            or_(
+                col(AuditEntry.actor_id) == viewer.id,
+                col(AuditEntry.conversation_id).in_(seen),
+                and_(
+                    col(AuditEntry.conversation_id).is_(None),
+                    or_(
+                        and_(col(AuditEntry.action).in_(TEAM_ACTIONS), col(AuditEntry.actor_id).in_(team)),
+                        about.in_(team),
+                    ),
+                ),
+            )
         )
     return query
+
+
+# What a team member does that is no conversation's, and that their lead sees.
+TEAM_ACTIONS = ("presence", "auto_assign")
 
 
 def page_count(query: Select[Any]) -> Select[int]:

@@ -508,6 +508,8 @@ async def _conversation_view(
                         for k in REP_KEYS
                         if (e.details or {}).get(k)
                     ),
+                    # the reps the routing panel lists as considered
+                    *(str(c.get("rep_id")) for c in ((routed.candidates if routed else None) or [])),
                 )
                 if rep_id
             },

@@ -149,19 +149,19 @@ def _day(value: str | None) -> date | None:
 
 
 async def _actor_id(service: WorkspaceService, typed: str) -> str | None:
-    """Who the audit filter means: a rep id as typed, or the one rep whose name, or first name, it
-    is in any case ("Lena", "lena fischer"); else the text as given (no entry matches it)."""
+    """Who the audit filter means: a rep id as typed, or the one rep whose name, or one word of it,
+    it is in any case ("Lena", "Fischer", "lena fischer"); else the text as given (no entry matches
+    it)."""
     if not typed:
         return None
     wanted = typed.casefold()
-    async with service.sessions() as session:
-        reps = (await session.execute(select(col(Rep.id), col(Rep.name)))).all()
-    if any(rep_id == typed for rep_id, _ in reps):
+    reps = await _rep_names(service)
+    if typed in reps:
         return typed
     named = {
         rep_id
-        for rep_id, name in reps
-        if wanted in (rep_id.casefold(), name.casefold(), name.casefold().split()[0] if name else "")
+        for rep_id, name in reps.items()
+        if wanted in (rep_id.casefold(), name.casefold(), *name.casefold().split())
     }
     return named.pop() if len(named) == 1 else typed
 

@@ -499,7 +499,8 @@ async def test_hand_back_returns_the_conversation_to_the_bot_with_a_briefing(h: 
 
 
 # -- audit ----------------------------------------------------------------------------------------
-async def test_audit_log_lists_human_actions_with_actor_and_time_to_those_allowed(h: TestHarness) -> None:
+async def test_audit_log_lists_human_actions_with_actor_and_time_to_those_allowed(db_h: TestHarness) -> None:
+    h = db_h
     support = await seed_conversation(h, "tara_support")
     billing = await seed_conversation(h, "farah_billing")
     await post(h, f"/api/conversations/{support}/messages", "tara", {"text": "hi"})
@@ -518,8 +519,19 @@ async def test_audit_log_lists_human_actions_with_actor_and_time_to_those_allowe
         ("tara", "reply", support),
     ]
     assert await entries("tara") == [("tara", "reply", support)]
-    assert await entries("lena") == [("tara", "reply", support)]
+    # A lead: what happened on conversations they may see, and their team's presence (Diego is in
+    # Support); not the billing rep's resolve, nor the support team's presence for another lead.
+    assert await entries("lena") == [("diego", "presence", None), ("tara", "reply", support)]
+    assert await entries("sam") == []
     assert await entries("admin", action="resolve") == [("farah", "resolve", billing)]
+    # What an admin does to a member of the lead's team is the lead's to see; to another's, not.
+    for rep_id in ("tara", "farah"):
+        changed = await h.http.patch(
+            f"/api/admin/reps/{rep_id}", json={"capacity": 2}, headers=bearer("admin")
+        )
+        assert changed.status_code == 200, changed.text
+    seen = (await h.http.get("/api/audit", params={"action": "user_updated"}, headers=bearer("lena"))).json()
+    assert [e["details"]["rep_id"] for e in seen] == ["tara"]
     first = (await h.http.get("/api/audit", params={"actor_id": "farah"}, headers=bearer("admin"))).json()[0]
     assert first["created_at"] == (h.clock.now()).isoformat().replace("+00:00", "Z")
 

@@ -669,3 +669,12 @@ async def test_every_page_says_while_whatsapp_refuses_the_services_token_until_a
         h.clock.advance(seconds=30)
         await reply("sorry, here now")  # the token was replaced: this one is accepted
         assert "whatsapp-banner" not in (await admin.get("/fragments/whatsapp")).text
+
+
+async def test_the_routing_panel_names_the_reps_it_considered(h: TestHarness) -> None:
+    conversation_id = await seed_conversation(h, "tara_support")
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        panel = (await client.get(f"/conversations/{conversation_id}/fragments/panel")).text
+    considered = re.findall(r'<strong title="(\w+)">([^<]+)</strong>', panel[panel.index('class="candidates"') :])
+    assert ("tara", "Tara Nguyen") in considered
