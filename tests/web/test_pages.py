@@ -676,5 +676,6 @@ async def test_the_routing_panel_names_the_reps_it_considered(h: TestHarness) ->
     async with browser(h) as client:
         await sign_in(client, "lena", "demo-lena")
         panel = (await client.get(f"/conversations/{conversation_id}/fragments/panel")).text
-    considered = re.findall(r'<strong title="(\w+)">([^<]+)</strong>', panel[panel.index('class="candidates"') :])
+    listed = panel[panel.index('class="candidates"') :]
+    considered = re.findall(r'<strong title="(\w+)">([^<]+)</strong>', listed)
     assert ("tara", "Tara Nguyen") in considered
