@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -233,6 +233,8 @@ class Waiting(Enum):
 
     NOBODY_ELIGIBLE = "nobody eligible in {queue}; waiting"
     BEHIND_BACKLOG = "others are waiting in {queue}; queued behind them"
+    # Back in the queue at its earlier place (its rep went offline), with nobody ahead of it.
+    FIRST_IN_LINE = "first in line in {queue}; waiting for a rep who is free"
     NOBODY_ELSE_FREE = "nobody else free in {queue}; waiting"
 
 
@@ -324,10 +326,37 @@ async def place(
     await drain_queue(session, config=config, queue=queue, at=at, quiet=conversation.id)
     if conversation.assignee_id is not None:
         return AssignmentOutcome(assignment=assignment, rep=await session.get(Rep, conversation.assignee_id))
-    await wait_in_queue(
-        session, conversation=conversation, assignment=assignment, why=Waiting.BEHIND_BACKLOG, at=at
-    )
+    why = Waiting.BEHIND_BACKLOG if await _ahead_of(session, conversation) else Waiting.FIRST_IN_LINE
+    await wait_in_queue(session, conversation=conversation, assignment=assignment, why=why, at=at)
     return AssignmentOutcome(assignment=assignment, candidates=candidates)
+
+
+async def _ahead_of(session: AsyncSession, conversation: Conversation) -> int:
+    """How many conversations wait in its queue before it, in the order `drain` hands them out
+    (higher priority, then waiting longer, then the older conversation)."""
+    assert conversation.id is not None
+    waiting_since = conversation.waiting_since
+    same = col(Conversation.priority) == conversation.priority
+    earlier = (
+        or_(
+            col(Conversation.waiting_since) < waiting_since,
+            and_(col(Conversation.waiting_since) == waiting_since, col(Conversation.id) < conversation.id),
+        )
+        if waiting_since is not None
+        else col(Conversation.id) < conversation.id
+    )
+    rows = await session.execute(
+        select(func.count())
+        .select_from(Conversation)
+        .where(
+            col(Conversation.owner) == Owner.QUEUED,
+            col(Conversation.queue) == conversation.queue,
+            col(Conversation.assignee_id).is_(None),
+            col(Conversation.id) != conversation.id,
+            or_(col(Conversation.priority) > conversation.priority, and_(same, earlier)),
+        )
+    )
+    return int(rows.scalar_one())
 
 
 async def enqueue(

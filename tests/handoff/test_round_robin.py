@@ -126,7 +126,11 @@ async def test_newcomer_queues_behind_conversations_already_waiting(world: World
     newcomer = await world.handoff(choice="support")
     assert await world.owner_of(waiting.context.conversation_id) == "tara"
     assert newcomer.outcome.rep is None
+    # The backlog it joined was handed out before it: nobody waits ahead of it now.
     (event,) = await world.events(newcomer.context.conversation_id, EventType.WAITING)
+    assert event.description == "first in line in support; waiting for a rep who is free"
+    later = await world.handoff(choice="support")
+    (event,) = await world.events(later.context.conversation_id, EventType.WAITING)
     assert event.description == "others are waiting in support; queued behind them"
 
 
