@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -493,6 +493,17 @@ async def assign_to_rep(
     )
 
 
+def _waiting_with_assignment() -> Select[Conversation, Assignment]:
+    """Conversations with their waiting assignment, to be narrowed and locked by the caller."""
+    return select(Conversation, Assignment).join(
+        Assignment,
+        and_(
+            col(Assignment.conversation_id) == col(Conversation.id),
+            col(Assignment.status) == AssignmentStatus.WAITING,
+        ),
+    )
+
+
 # -- draining the waiting queue -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Drained:
@@ -520,14 +531,7 @@ async def drain(
     while limit is None or assigned < limit:
         row = (
             await session.execute(
-                select(Conversation, Assignment)
-                .join(
-                    Assignment,
-                    and_(
-                        col(Assignment.conversation_id) == col(Conversation.id),
-                        col(Assignment.status) == AssignmentStatus.WAITING,
-                    ),
-                )
+                _waiting_with_assignment()
                 .where(
                     col(Conversation.owner) == Owner.QUEUED,
                     col(Conversation.queue) == queue,
@@ -608,14 +612,7 @@ async def give_back_waiting(session: AsyncSession, *, config: AppConfig, rep: Re
     for conversation_id in sorted({int(i) for i in lapsed}):
         row = (
             await session.execute(
-                select(Conversation, Assignment)
-                .join(
-                    Assignment,
-                    and_(
-                        col(Assignment.conversation_id) == col(Conversation.id),
-                        col(Assignment.status) == AssignmentStatus.WAITING,
-                    ),
-                )
+                _waiting_with_assignment()
                 .where(col(Conversation.id) == conversation_id, col(Conversation.assignee_id).is_(None))
                 .with_for_update(of=Conversation, skip_locked=True)
             )
