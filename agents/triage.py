@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from agents.common import handoff_request, last_message
+from agents.common import handoff_request
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
 from orchestrator.core.state import State
@@ -19,8 +19,10 @@ REPLY_KINDS = {"button_reply", "list_reply", "template_button"}
 
 async def triage(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
     ctx = runtime.context
-    last = last_message(state)
-    if last is not None and last["kind"] in REPLY_KINDS:
+    # The menu choice of this turn's messages, also when the customer typed their question right
+    # after the tap and both came in one burst ("Support" + "my invoice export fails").
+    last = next((m for m in reversed(state.get("incoming", [])) if m["kind"] in REPLY_KINDS), None)
+    if last is not None:
         button = ctx.config.button_for(reply_id=last["reply_id"], title=last["reply_title"] or last["text"])
         if button is not None:
             signal = {

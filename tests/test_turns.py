@@ -22,7 +22,7 @@ from orchestrator.core.settings import Settings
 from orchestrator.core.tables import Contact, Conversation, Message
 from orchestrator.runtime.graph import thread_config
 from orchestrator.runtime.turns import LEASE_GROUP, TurnEngine
-from tests.factories import AD_REFERRAL, auth, counting, inbound, say, text
+from tests.factories import AD_REFERRAL, auth, button, counting, first_listed_conversation, inbound, say, text
 from tests.fakes.graph import TestHarness, graph_error_body
 from tests.fakes.servers import free_port
 from tests.web.helpers import browser, sign_in
@@ -49,6 +49,23 @@ async def test_a_burst_of_messages_is_answered_once(h: TestHarness) -> None:
     sent = h.fake_graph.sent_texts()[before:]
     assert len(sent) == 1, sent
     assert sorted(await _inbound_turns_in_order(h)) == [1, 2, 2, 2]
+
+
+async def test_a_menu_tap_and_the_question_typed_after_it_in_one_burst_go_to_the_team_tapped(
+    h: TestHarness,
+) -> None:
+    wa = "12025550309"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    h.service.turns.burst_window_s = 0.3
+    before = len(h.fake_graph.sent)
+    assert (await h.post(button(wa, "menu_billing", "Billing", h.clock.now()))).status_code == 200
+    assert (await h.post(text(wa, "my invoice export fails since monday", h.clock.now()))).status_code == 200
+    await h.service.turns.drain()
+    sent = h.fake_graph.sent_texts()[before:]
+    assert len(sent) == 1, sent
+    assert "don't have an answer" not in sent[0]
+    conversation = await first_listed_conversation(h)
+    assert (conversation["queue"], conversation["handoff_reason"]) == ("billing", "menu_selection")
 
 
 async def test_three_messages_100_ms_apart_get_one_answer(h: TestHarness) -> None:
