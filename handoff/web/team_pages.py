@@ -245,6 +245,9 @@ async def metrics_page(
     else:
         since = now - timedelta(days=days) if days else None
     rows = await team_metrics(user.actor, service.sessions, since=since)
+    # Someone in no queue who handled nothing and has nothing open (an admin who only administers)
+    # is no rep to measure.
+    rows = [r for r in rows if r.queues or r.handled or r.open_now or r.resolved]
     return render(
         request,
         "team_metrics.html",

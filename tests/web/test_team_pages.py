@@ -144,3 +144,14 @@ async def test_the_reps_page_warns_of_a_queue_left_with_nobody_and_its_waiting_c
     async with browser(h) as client:
         await sign_in(client, "sam", "demo-sam")  # a lead of other queues is not told of this one
         assert 'id="unstaffed"' not in (await client.get("/team/reps")).text
+
+
+async def test_an_admin_in_no_queue_who_handled_nothing_is_not_listed_as_a_rep_on_the_metrics(
+    h: TestHarness,
+) -> None:
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        page = (await client.get("/team/metrics?period=all")).text
+    shown = re.findall(r'<tr data-rep="([^"]+)"', page)
+    assert "admin" not in shown
+    assert {"tara", "gus", "lena"} <= set(shown)
