@@ -305,6 +305,10 @@ async def test_on_a_phone_the_transcript_scrolls_with_the_page_and_the_latest_me
     assert seen["last_top"] >= 0, "the latest message is on screen"
     assert seen["last_bottom"] <= seen["composer_top"] + 1, "and not under the composer"
     assert await tara.evaluate("() => document.documentElement.scrollWidth") <= 390
+    # Who is signed in stays in sight on a phone, by first name.
+    await expect(tara.locator(".topbar .who")).to_be_visible()
+    await expect(tara.locator(".topbar .who")).to_have_attribute("title", "Tara Nguyen (rep)")
+    assert (await tara.locator(".topbar .who").inner_text()).strip() == "Tara"
 
     detail = (await h.http.get(f"/api/conversations/{conversation_id}", headers=bearer("tara"))).json()
     wa_id = detail["contact_wa_id"]
