@@ -141,7 +141,7 @@ async def test_rep_works_a_handoff_end_to_end_and_a_lead_reassigns(
     await expect(company).to_contain_text("Northwind Traders")
     await expect(company.locator(".source")).to_contain_text("Our company is Northwind Traders")
     await expect(panel.locator("#ctx-ad")).to_contain_text("Sell more on WhatsApp")
-    await expect(panel.locator("#ctx-routing")).to_contain_text("harry")
+    await expect(panel.locator("#ctx-routing")).to_contain_text("Harry Jones")  # by name, not id
     await expect(panel.locator("#ctx-routing")).to_contain_text("presence away")  # Olivia, skipped
 
     # Reply: it goes out through the Graph API to the customer.
