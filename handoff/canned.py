@@ -158,6 +158,10 @@ async def create(
     return reply
 
 
+def _fields(reply: CannedReply) -> dict[str, str | None]:
+    return {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text, "queue": reply.queue}
+
+
 async def update(
     session: AsyncSession,
     *,
@@ -180,14 +184,14 @@ async def update(
     await _unique(session, shortcut=shortcut, queue=queue, other_than=reply.id)
     text = changes.get("text") or reply.text
     check_placeholders(text)
-    before = {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text, "queue": reply.queue}
+    before = _fields(reply)
     reply.shortcut, reply.title, reply.text, reply.queue = (
         shortcut,
         changes.get("title") or reply.title,
         text,
         queue,
     )
-    after = {"shortcut": reply.shortcut, "title": reply.title, "text": reply.text, "queue": reply.queue}
+    after = _fields(reply)
     # What really changed (a form sends every field), and which reply by its shortcut.
     changed = sorted(k for k in after if after[k] != before[k])
     if not changed:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 ERASED = "customer erased since (what the rep wrote removed)"
+_ERASED_ALONE = ERASED[:1].upper() + ERASED[1:]
 _ERASURE_COUNTS = (
     ("conversations", "conversation", "conversations"),
     ("messages", "message", "messages"),
@@ -56,12 +57,12 @@ class AuditWords:
         if not details:
             return ""
         if set(details) == {"erased"}:  # erased before the staff's part was kept: nothing to name
-            return ERASED[:1].upper() + ERASED[1:]
+            return _ERASED_ALONE
         if action == "transfer" and actor is not None and details.get("from_rep_id") == actor:
             details = {k: v for k, v in details.items() if k != "from_rep_id"}
         line = _ACTIONS.get(action, AuditWords.generic)(self, details)
         if details.get("erased"):
-            line = f"{line} · {ERASED}" if line else ERASED[:1].upper() + ERASED[1:]
+            line = f"{line} · {ERASED}" if line else _ERASED_ALONE
         return line
 
     # -- one per action ------------------------------------------------------------------------
