@@ -233,7 +233,8 @@ class Waiting(Enum):
 
     NOBODY_ELIGIBLE = "nobody eligible in {queue}; waiting"
     BEHIND_BACKLOG = "others are waiting in {queue}; queued behind them"
-    # Back in the queue at its earlier place (its rep went offline), with nobody ahead of it.
+    # Nobody waits ahead of it: the backlog it joined was handed out first, or it came back at its
+    # earlier place (its rep went offline).
     FIRST_IN_LINE = "first in line in {queue}; waiting for a rep who is free"
     NOBODY_ELSE_FREE = "nobody else free in {queue}; waiting"
 
