@@ -455,15 +455,22 @@ async def _names(service: WorkspaceService, ids: set[str]) -> dict[str, str]:
 
 
 async def _conversation_view(
-    service: WorkspaceService, user: PageUser, conversation_id: int, before: int | None = None
+    service: WorkspaceService,
+    user: PageUser,
+    conversation_id: int,
+    before: int | None = None,
+    *,
+    with_actions: bool = True,
 ) -> dict[str, Any]:
+    """What the conversation page and its fragments show; `with_actions`: the state bar's action
+    forms are rendered too (the page, the state fragment), which need the queues' staffing."""
     if not 1 <= conversation_id <= ID_MAX:  # an address typed or altered by hand: no such page
         raise NotFound("conversation not found")
     detail = await _detail(service, user, conversation_id, before)
     ends_at: datetime | None = None
     async with service.sessions() as session:
         note_rows = await notes.notes_of(session, conversation_id=conversation_id)
-        staffed = await staffed_queues(session)
+        staffed = await staffed_queues(session) if with_actions else None
         if before is not None:
             ends_at = (
                 await session.execute(
@@ -486,7 +493,7 @@ async def _conversation_view(
         "notes": note_rows,
         "routed": routed,
         # Queues nobody who can sign in is a member of: a transfer there waits for no one.
-        "unstaffed": {q.slug for q in service.config.queues} - staffed,
+        "unstaffed": {q.slug for q in service.config.queues} - staffed if staffed is not None else set(),
         "is_owner": is_owner,
         "may_claim": may_claim,
         "may_act": with_human and (is_owner or user.supervisor),
@@ -548,7 +555,7 @@ async def conversation_earlier(
     """The transcript's page before message `before`: its items, and above them the control that
     loads the page before it (htmx swaps them in for the control that asked)."""
     try:
-        view = await _conversation_view(service, user, conversation_id, before)
+        view = await _conversation_view(service, user, conversation_id, before, with_actions=False)
     except NotFound:
         return render(request, "not_found.html", service, user, status_code=404)
     return render(request, "_timeline.html", service, user, earlier_page=True, **view)
@@ -562,7 +569,7 @@ async def conversation_fragment(
     user: UserDep,
     service: WorkspaceServiceDep,
 ) -> HTMLResponse:
-    view = await _conversation_view(service, user, conversation_id)
+    view = await _conversation_view(service, user, conversation_id, with_actions=part == "state")
     if part == "timeline":
         await _mark_read(service, user, conversation_id)
     return render(request, f"_{part}.html", service, user, **view)
