@@ -169,14 +169,16 @@ async def _open_first_conversation(
 ) -> Conversation:
     """The first conversation of a contact this transaction created: nobody else can see the
     contact yet, so there is no open conversation to look for, and none can be opened meanwhile.
-    It is opened with the message's arrival already marked (bot-owned, a message pending)."""
+    It is opened with the message's arrival already marked (bot-owned, a message pending), unless
+    it is WhatsApp's notice rather than the customer writing."""
     assert contact.id is not None
+    written = msg.kind != InboundKind.SYSTEM
     conversation = Conversation(
         contact_id=contact.id,
         owner=Owner.BOT,
         referral=msg.referral,
-        has_pending=True,
-        last_inbound_at=msg.timestamp,
+        has_pending=written,
+        last_inbound_at=msg.timestamp if written else None,
         created_at=at,
         updated_at=at,
     )
@@ -184,6 +186,23 @@ async def _open_first_conversation(
     if created is None:
         raise RuntimeError(f"a conversation of contact {contact.id} exists before the contact was committed")
     return cast(Conversation, created)
+
+
+_LATEST_CONVERSATION = (
+    select(Conversation)
+    .where(col(Conversation.contact_id) == sa.bindparam("b_contact_id"))
+    .order_by(
+        sa.case((col(Conversation.owner) != Owner.CLOSED, 0), else_=1),
+        col(Conversation.id).desc(),
+    )
+    .limit(1)
+)
+
+
+async def _latest_conversation(session: AsyncSession, *, contact: Contact) -> Conversation | None:
+    """The contact's open conversation, else their latest closed one; None if they have none."""
+    rows = await session.execute(_LATEST_CONVERSATION, {"b_contact_id": contact.id})
+    return rows.scalars().first()
 
 
 def words_of(msg: InboundMessage) -> str | None:
@@ -316,15 +335,19 @@ async def store_inbound(
 ) -> tuple[Message | None, Conversation]:
     """Persist one inbound message; returns (None, conversation) for a duplicate delivery."""
     contact, new_contact = await _find_or_create_contact(session, ref=msg.contact, at=at)
-    if new_contact:  # a customer's first message: its conversation opened already marked
+    # WhatsApp's own notice (a `system` message: a changed number) is shown to the reps, but it is
+    # not the customer writing: no turn for the bot, no "customer wrote" for the rep, no unread
+    # message, and the 24-hour window stays as the customer's last message left it. Nor does it
+    # open a conversation: with none open, it goes into the customer's latest one.
+    notice = msg.kind == InboundKind.SYSTEM
+    latest = await _latest_conversation(session, contact=contact) if notice and not new_contact else None
+    if latest is not None:
+        conversation = latest
+    elif new_contact:  # a customer's first message: its conversation opened already marked
         conversation = await _open_first_conversation(session, contact=contact, at=at, msg=msg)
     else:
         conversation = await current_conversation(session, contact=contact, at=at, referral=msg.referral)
     assert conversation.id is not None
-    # WhatsApp's own notice (a `system` message: a changed number) is shown to the reps, but it is
-    # not the customer writing: no turn for the bot, no "customer wrote" for the rep, no unread
-    # message, and the 24-hour window stays as the customer's last message left it.
-    notice = msg.kind == InboundKind.SYSTEM
     for_bot = conversation.owner == Owner.BOT and not notice
     values = _inbound_values(msg, conversation_id=conversation.id, for_bot=for_bot, at=at)
     dialect = session.get_bind().dialect.name

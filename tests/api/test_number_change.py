@@ -148,3 +148,45 @@ async def test_the_notice_in_a_conversation_with_the_bot_gets_no_answer_from_it(
         )
     assert conversation is not None
     assert conversation.has_pending is False
+
+
+async def test_a_notice_after_the_conversation_was_resolved_goes_into_it_and_opens_none(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "closed_tara")
+    await give_contact_number(h, conversation_id, OLD)
+
+    assert (await h.post(NOTICE)).status_code == 200
+    async with h.service.sessions() as session:
+        conversations = list(
+            (
+                await session.execute(
+                    select(col(Conversation.id), col(Conversation.owner))
+                    .join(Contact)
+                    .where(col(Contact.wa_id) == NEW)
+                )
+            ).all()
+        )
+    assert conversations == [(conversation_id, "closed")]
+    assert len(await _number_events(h, conversation_id)) == 1
+
+    # The customer's next message, from the new number, opens a new conversation as any would.
+    await say(h, text(NEW, "hi again, new phone", h.clock.now()))
+    async with h.service.sessions() as session:
+        opened = await session.scalar(
+            select(func.count()).select_from(Conversation).join(Contact).where(col(Contact.wa_id) == NEW)
+        )
+    assert opened == 2
+
+
+async def test_a_notice_from_a_number_never_seen_leaves_nothing_for_the_bot_to_answer(h: TestHarness) -> None:
+    assert (await h.post(NOTICE)).status_code == 200
+    await h.service.turns.drain()
+    await h.service.dispatcher.drain()
+    async with h.service.sessions() as session:
+        conversation = await session.scalar(
+            select(Conversation).join(Contact).where(col(Contact.wa_id) == NEW)
+        )
+    assert conversation is not None
+    assert (conversation.has_pending, conversation.last_inbound_at) == (False, None)
+    assert h.fake_graph.sent == []
