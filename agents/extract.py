@@ -139,6 +139,7 @@ _CLAUSE_END = re.compile(
     + _EMOJI
     + r"|(?<!\.[A-ZŞ])(?<!\b[DMSJ][rts])(?<!\bMrs)(?<!\bProf)(?<!\bPT)(?<!\bCV)(?<!\bBros)(?<!\bSp)"
     + r"(?<!\bHnos)(?<!\bد)"  # "عيادة د. منى": د. is Dr.
+    + r"(?<!\bPvt)(?<!\bIng)(?<!\bLic)(?<!\bArq)(?<!\bDra)(?<!\bSra)"  # "(Pvt.) Ltd", "el Ing. Ramírez"
     + r"\.(?![A-ZŞ]\.)(?!\s?(?:Şti|KG)\b)|\s[-–/|]\s|"
     r"\s+(?:and|but|y|e|et|und|dan|aur|en|pero|mas|aber|ma|tapi|maar)\s|"
     # "... للأجهزة الطبية وعايزين نستخدمه ...": "and" joined to the verb that follows the name.
@@ -157,10 +158,10 @@ _SENTENCE_END = re.compile(r"[.!?\n]+(?:\s|$)")
 
 _SCRIPT_CHANGE = re.compile(r"(?:(?<=[A-Za-z0-9&])|(?<=[A-Za-z0-9]\.))\s+(?=[\u0600-\u06ff])")
 # A legal form's abbreviation keeps its dots, and a second part goes with it ("Pvt. Ltd.",
-# "S.A. de C.V.", "S.r.l.", "Co.").
+# "S.A. de C.V.", "S.r.l.", "Co.", the "KG" after "& Co.").
 _SUFFIX_TAIL = re.compile(
     r"^\.?(?:\s*(?:\([\w .&-]{1,24}\)\s*)?(?:Ltd|Limited|Inc|LLC|Bhd|Tbk|de\s+C\.?\s?V|C\.V|S\.A|Cia|Şti"
-    r"|&\s*Co\.?\s*KG)\b\.?)?",
+    r"|&\s*Co\.?\s*KG|KG)\b\.?)?",
     re.UNICODE,
 )
 _NOW = frozenset(
@@ -266,7 +267,12 @@ def _clean_name(raw: str) -> str:
         _LAUGHTER.fullmatch(words[-1]) or (words[-1].islower() and fold(words[-1]).strip(".,!") in _NOW)
     ):
         words = words[:-1]
-    value = " ".join(words[:6]).strip(" \"'“”‘’`*:-")
+    # "Công ty TNHH Mỹ Phẩm Hoa Sen": a prefix that says "the company" goes before words are counted.
+    for prefix in _COMPANY_PREFIXES:
+        words = prefix.sub("", " ".join(words), count=1).split()
+    # At most six words, an ampersand not counted ("Müller & Töchter GmbH & Co. KG").
+    kept = next((i for i in range(len(words) + 1) if sum(w != "&" for w in words[:i]) == 6), len(words))
+    value = " ".join(words[:kept]).strip(" \"'“”‘’`*:-")
     # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
     value = _TOWN_AFTER.sub("", value)
     value = _TOWN_AFTER_FORM.sub(r"\1", value)
@@ -357,6 +363,10 @@ def _is_chatter(text: str) -> bool:
             return True
     if _CONFIRMS_NAME.find(words):
         return True  # "ja so heisst das Café wirklich 😄": about the name given before
+    introduced = _MY_NAME_IS.match(text.strip())
+    their_name = text.strip()[introduced.end() :].split() if introduced else []
+    if introduced and 0 < len(their_name) <= 3 and all(_CAPITALISED.match(w) for w in their_name):
+        return True  # "je m'appelle Amélie Durand": who is writing, nothing more
     frustration = detect_frustration(text)
     return frustration is not None and frustration.score >= 0.6
 
@@ -463,6 +473,11 @@ def _reads_as_a_name(value: str) -> bool:
     if any(w in lexicon.PEOPLE_SERVED for w in words):
         return False
     return not any(w in lexicon.FUNCTION_WORDS and w not in lexicon.NAME_ARTICLES for w in words)
+
+
+def _names_a_trade(text: str) -> bool:
+    """Whether a description names the kind of business ("garments buying house", "agencia de marketing")."""
+    return any(fold(w).strip(".,!?") in lexicon.TRADE_NOUNS for w in text.split())
 
 
 def _trade_name(text: str) -> bool:
@@ -605,8 +620,14 @@ def extract_company_name(
             we = _WE_LEAD.match(m.group(0)) is not None
             # "We're an NGO, Hope Harbor Foundation, and we want ...": the name beside what they are.
             beside = _NAMED_AFTER_DESCRIPTION.match(text, m.end()) if we else None
-            if beside is not None and _plausible_name(_clean_name(beside.group(1))):
-                value = _clean_name(beside.group(1))
+            if (
+                beside is not None
+                and not beside.group("article")
+                and not _names_a_trade(beside.group("kind"))
+            ):
+                beside = None  # "we are based in Leeds, West Yorkshire": where, not what they are
+            if beside is not None and _plausible_name(_clean_name(beside.group("name"))):
+                value = _clean_name(beside.group("name"))
                 return Extracted(field="company_name", value=value, evidence=beside.group(0), confidence=0.75)
             if _DESCRIBED.match(text, m.end()) and we:
                 continue
@@ -715,8 +736,19 @@ def extract_company_name(
         return None
     if len(value.split()) > 6 or value.replace(" ", "").isdigit():
         return None
-    if all(w in lexicon.INFO_WORDS or w in _NO_VALUE_WORDS for w in analyse(value).words):
+    value_words = analyse(value).words
+    if all(w in lexicon.INFO_WORDS or w in _NO_VALUE_WORDS for w in value_words):
         return None  # "info pls": a request for information
+    if any(w in lexicon.INFO_WORDS for w in value_words) and all(
+        w in lexicon.INFO_WORDS
+        or w in _NO_VALUE_WORDS
+        or w in lexicon.FUNCTION_WORDS
+        or w in lexicon.NOT_COMPANY
+        for w in value_words
+    ):
+        return None  # "quisiera info del anuncio": information about the ad, asked for
+    if value_words and all(w in lexicon.FUNCTION_WORDS for w in value_words) and value.islower():
+        return None  # "queria" (cut before "mais informações"): no name at all
     if person and fold(value) in {fold(person), fold(person.split()[0])}:
         return None
     # "sou a thaís", "I'm Freya": the customer says who they are, not what the company is.
@@ -739,13 +771,22 @@ _DESCRIBED = re.compile(_ARTICLE + r"\s+[a-z]")
 _WE_LEAD = re.compile(r"(?:we|i|on|nous|somos|wir|siamo|wij|a\s+gente)\b", re.IGNORECASE)
 # A short description, a comma, then two or more capitalised words set off by a comma or the end.
 _NAMED_AFTER_DESCRIPTION = re.compile(
-    _ARTICLE
-    + r"\s+[^,.!?]{1,40}(?:,|\s[-–—:]|:)\s*([A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and)){1,4})"
+    r"(?:(?P<article>"
+    + _ARTICLE
+    + r")\s+|(?=[a-z]))"  # "a cleaning company, ...", "garments buying house, ..."
+    r"(?P<kind>[^,.!?\"“”«]{1,40})(?:,|\s[-–—:]|:)\s*[\"“«']?"
+    r"(?P<name>[A-ZÀ-ÖØ-Þ][\w&'.-]*(?:\s+(?:[A-ZÀ-ÖØ-Þ][\w&'.-]*|&|and|del?|d[aiou]|of|y)){1,4})[\"”»']?"
     r"(?=\s*(?:,|\.|!|$|\s(?:and|y|et|und|e)\b))",
     re.UNICODE,
 )
 
 
+# A person's own name given ("my name is", "je m'appelle", "me llamo"), unlike "I'm", "soy".
+_MY_NAME_IS = re.compile(
+    r"^(?:my\s+name\s+is|me\s+llamo|mi\s+nombre\s+es|meu\s+nome\s+[ée]|je\s+m'appelle|mi\s+chiamo|"
+    r"ich\s+hei(?:ß|ss)e|mein\s+name\s+ist|nama\s+saya|mera\s+naam|mijn\s+naam\s+is)\s+",
+    _FLAGS,
+)
 _SELF_NAMING = re.compile(
     r"^(?:i'?m|i\s+am|my\s+name\s+is|me\s+llamo|soy|sou|je\s+suis|je\s+m'appelle|ich\s+bin|ich\s+hei(?:ß|ss)e|"
     r"sono|mi\s+chiamo|aku|nama\s+saya|ik\s+ben|mera\s+naam|mai|main)\s+(?:[oa]\s+)?(?=\w)",
@@ -1033,6 +1074,9 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     return Extracted(field="use_case", value=value, evidence=text.strip(), confidence=0.65)
 
 
+_CATALOGUES = frozenset({"catalogo", "catalogos", "catalog", "catalogue", "katalog", "menu", "cardapio"})
+
+
 def _asks_for_information(use_case: Extracted) -> bool:
     """ "quiero más información", "je voudrais plus d'infos", "info sulla inbox condivisa": a
     request for information, not what they want to do."""
@@ -1048,6 +1092,8 @@ def _asks_for_information(use_case: Extracted) -> bool:
         return False  # "fazer orçamento de peças": quotes they make for their customers
     if len(words) >= 3 and _OVER_WHATSAPP.search(use_case.value):
         return False  # "orçamento de peças pelo whatsapp": what they do over WhatsApp, for others
+    if words and words[0] in _CATALOGUES and _OVER_WHATSAPP.search(use_case.value):
+        return False  # "queremos un catálogo por whatsapp": their own catalogue, shown there
     return not words or all(w in lexicon.INFO_WORDS for w in words) or words[0] in lexicon.INFO_WORDS
 
 

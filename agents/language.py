@@ -292,6 +292,9 @@ COUNTRY_LANGUAGES: dict[str, str] = {
 }
 
 
+_ABBREVIATION = re.compile(r"\b(?:[^\W\d_]\.){2,}(?:[^\W\d_]\b\.?)?")
+
+
 def detect_language(
     text: str, *, default: str = "en", current: str | None = None, country: str | None = None
 ) -> str:
@@ -322,7 +325,9 @@ def detect_language(
         if char in lowered:
             for lang, weight in weights:
                 scores[lang] += weight
-    for word in analyse(text).words:
+    # "INVERSIONES ROSITA E.I.R.L.", "S.A. de C.V.": the letters of an abbreviation are no words
+    # ("I", "r" for "are").
+    for word in analyse(_ABBREVIATION.sub(" ", text)).words:
         # "holaa", "graciasss": a stretched last letter is the word.
         markers = _MARKERS.get(word) or _MARKERS.get(_STRETCHED_END.sub(r"\1", word), ())
         for lang, weight in markers:

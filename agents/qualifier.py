@@ -42,15 +42,22 @@ def collect_fields(
     text = turn_text(state)
     asking = state.get("asking")
     events = list(state.get("events", []))
-    found: list[tuple[str, str, str | None, str, bool]] = []
+    found: list[tuple[str, str, str | None, str, bool, float | None]] = []
     corrected: set[str] = set()
     if text and not is_greeting(text):
         if state.get("analysis") is not None:
-            found = [(n, v, e, "model", True) for n, v, e in _from_model(state)]
+            found = [(n, v, e, "model", True, None) for n, v, e in _from_model(state)]
         else:
             extracted = extract_fields(text, asking=asking, known=frozenset(fields), person=ctx.contact_name)
             found = [
-                (x.field, x.value, x.evidence, "rules", x.confidence >= CONFIDENT or x.correction)
+                (
+                    x.field,
+                    x.value,
+                    x.evidence,
+                    "rules",
+                    x.confidence >= CONFIDENT or x.correction,
+                    x.confidence,
+                )
                 for x in extracted
             ]
             corrected = {x.field for x in extracted if x.correction}
@@ -65,18 +72,22 @@ def collect_fields(
         before = state.get("customer_texts", [])[-2:-1]
         named = confirmed_name(before[0]) if before else None
         if named is not None:
-            found.append(("company_name", named, text, "rules", True))
+            found.append(("company_name", named, text, "rules", True, None))
     wanted = set(flow.required) | set(flow.optional)
     collected: list[str] = []
-    for name, value, evidence, source, confident in found:
+    for name, value, evidence, source, confident, confidence in found:
         if name not in wanted:
             continue
         # A field already collected is taken again only when it is being asked for, or when the
         # earlier value was a bare answer and this one comes with a clear lead-in.
         earlier = fields.get(name)
         # A correction ("perdón, Viveros del Ebro ...") replaces the value it corrects, however it came.
+        # So does a value read more clearly than the one kept ("company: Zaiqa Foods (Pvt.) Ltd"
+        # after "Usman here from Lahore").
         replaces = earlier is not None and (
-            name in corrected or (confident and not earlier.get("confident", True))
+            name in corrected
+            or (confident and not earlier.get("confident", True))
+            or (confidence is not None and confidence > earlier.get("confidence", 1.0))
         )
         if name in fields and name != asking and not replaces:
             continue
@@ -89,6 +100,8 @@ def collect_fields(
             "source": source,
             "confident": confident,
         }
+        if confidence is not None:
+            fields[name]["confidence"] = confidence
         collected.append(name)
         events.append(
             {

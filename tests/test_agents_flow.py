@@ -239,6 +239,24 @@ async def test_a_company_named_clearly_later_replaces_a_bare_answer_taken_for_it
     assert fields["use_case"]["value"] == "order updates for our customers"
 
 
+async def test_a_company_given_with_a_label_later_replaces_a_town_taken_for_it(h: TestHarness) -> None:
+    wa = "923001112233"
+    await say(h, text(wa, "assalam o alaikum, saw the ad", h.clock.now(), referral=AD_REFERRAL))
+    await say(h, text(wa, "Bilal here from Multan", h.clock.now()))  # read as the company
+    await say(h, text(wa, "company name: Noor Rice Mills (Pvt.) Ltd", h.clock.now()))
+    assert (await first_listed_conversation(h))["handoff_context"] is None
+    await say(h, text(wa, "order confirmations for our dealers", h.clock.now()))
+    fields = (await first_listed_conversation(h))["handoff_context"]["fields"]
+    assert fields["company_name"]["value"] == "Noor Rice Mills (Pvt.) Ltd"
+
+
+async def test_a_name_with_an_abbreviated_legal_form_keeps_the_conversations_language(h: TestHarness) -> None:
+    wa = "51987001122"
+    await say(h, text(wa, "buenas tardes, vi el anuncio", h.clock.now(), referral=AD_REFERRAL))
+    sent = await say(h, text(wa, "DISTRIBUIDORA SAN JUAN E.I.R.L.", h.clock.now()))
+    assert any("¿Para qué" in s for s in sent), sent
+
+
 async def test_a_person_declined_after_two_misses_keeps_the_bot(h: TestHarness) -> None:
     # The second miss offers a person; "no thanks, I'll ask around" declines it and asks nothing,
     # so it is no third unanswered question.

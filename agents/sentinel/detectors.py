@@ -1016,6 +1016,9 @@ def _phrase_frames(a: Analysis) -> list[_Frame]:
         # ("can i get a quick call?": the customer gets the call.)
         if (before & _SELF_CALL and words[m.first] not in _HAVE) or nxt in {"you", "u", "ya", "te", "vous"}:
             continue
+        # "je m'appelle Amélie": a name given, not "call me".
+        if tuple(words[m.first : m.last + 1]) == ("m", "appelle") and m.first and words[m.first - 1] == "je":
+            continue
         if not _about_others(a, m.first, m.last):
             # "Ein Rückruf ist nicht nötig": a negation after it too.
             frames.append(_Frame("call back", m.first, m.last, 0.85, _lang(m), _negated(a, m.first, m.last)))

@@ -307,6 +307,25 @@ def _own_skill(words: tuple[str, ...], at: int) -> bool:
     return skill in _SKILLS or (skill.endswith("ing") and len(skill) > 4 and skill not in _BEFALLEN)
 
 
+# "I am" and "is" before a feeling: "não tô bravo", "no estoy enojado", "I'm not angry".
+_BEING = lexicon.SELF_WORDS | frozenset({"to", "tou", "estou", "ta", "esta", "is", "are", "was", "im"})
+
+
+def _feeling_denied(a: Analysis, first: int) -> bool:
+    """ "não tô bravo não, só confuso", "no estoy enojado": the customer says they are not upset,
+    a negator right before "I am" and the feeling, in one clause."""
+    words, tokens = a.words, a.tokens
+    for being in (first, first - 1):
+        if (
+            being >= 1
+            and words[being] in _BEING
+            and words[being - 1] in _NEGATORS
+            and tokens[being - 1].clause == tokens[first].clause
+        ):
+            return True
+    return False
+
+
 def _said_of_themselves(words: tuple[str, ...], at: int) -> bool:
     """ "I'm such an idiot, I forgot my password", "soy una tonta": an insult the customer says of
     themselves, right after "I'm" (an article or an intensifier may sit between)."""
@@ -633,6 +652,8 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         if len(m.phrase.slots) == 1 and (_own_skill(words, m.first) or _said_of_themselves(words, m.first)):
             continue
+        if _feeling_denied(a, m.first):
+            continue
         # "travelling all week with terrible signal": their surroundings, not us; so too when the
         # surroundings are what the clause is about ("the traffic was terrible", "het regent hier
         # al de hele week, niet normaal").
@@ -731,6 +752,8 @@ def detect_frustration(text: str) -> Signal | None:
     problem = any(w in lexicon.PROBLEM_WORDS and w not in lexicon.BARE_NO for w in words)
     # Praise next to an annoyed emoji or a complaint is sarcasm ("wow. great. super helpful 🙄").
     sarcastic = list(_SARCASM.find(words, gap=1)) if (annoyed or angry or cues or problem) else []
+    # Said of themselves it is no praise of us: "I'm good", "não tô bravo" (Portuguese "angry").
+    sarcastic = [m for m in sarcastic if not (m.first and words[m.first - 1] in _BEING)]
     for m in sarcastic:
         cues.append((0.6, m.first, m.last, f"sarcasm:{m.phrase.source}", None))
     lone = _lone_praise_after_a_complaint(a, cues)

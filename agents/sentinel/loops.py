@@ -44,6 +44,12 @@ def _trivial(text: str) -> bool:
     )
 
 
+def _same_stem(a: str, b: str) -> bool:
+    """One word is the other with an ending added ("barunya" / "baru", "invoices" / "invoice")."""
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= 4 and longer.startswith(shorter)
+
+
 def _same_question(a: str, b: str, similarity: float) -> float:
     """Similarity 0..100 of two messages: whole-text ratio, or one's topic words inside the other's."""
     ka, kb = _loop_key(a), _loop_key(b)
@@ -59,7 +65,11 @@ def _same_question(a: str, b: str, similarity: float) -> float:
         return whole
     pool = set(long_)
     covered = sum(
-        1 for w in short if w in pool or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)
+        1
+        for w in short
+        if w in pool
+        or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)
+        or any(_same_stem(w, v) for v in long_)
     )
     if covered == len(short) and len(long_) <= 3 * len(short) + 1:
         return max(whole, similarity)

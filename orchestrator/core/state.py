@@ -26,6 +26,9 @@ class FieldRecord(TypedDict):
     # False for a value taken from a bare answer ("omg ok so" to "what's your company?"), which a
     # later value with a clear lead-in ("we're called Coil & Crown") replaces.
     confident: NotRequired[bool]
+    # How clearly the rules read it (0..1): a later value read more clearly ("company: Zaiqa Foods"
+    # after "Usman here from Lahore") replaces it.
+    confidence: NotRequired[float]
 
 
 class Outgoing(TypedDict):

@@ -1595,3 +1595,61 @@ def test_quotes_they_give_over_whatsapp_are_a_use_case_not_a_request_for_one(
 
 def test_a_bare_request_for_a_quote_is_still_no_use_case() -> None:
     assert _values("quero um orçamento", "use_case") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Wir sind die Schulze & Söhne GmbH & Co. KG", "Schulze & Söhne GmbH & Co. KG"),
+        ("company: Mehran Textiles (Pvt.) Ltd", "Mehran Textiles (Pvt.) Ltd"),
+        ("Công ty TNHH Thực Phẩm Xanh Việt", "Thực Phẩm Xanh Việt"),
+        ("Soy la Lic. Herrera de Distribuidora Herrera y Hermanos", "Distribuidora Herrera y Hermanos"),
+    ],
+)
+def test_a_name_with_a_long_legal_form_a_prefix_or_a_title_before_it_is_kept_whole(
+    text: str, company: str
+) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("we are textile exporters, Chittagong Fabric Links", "Chittagong Fabric Links"),
+        ('somos una clínica dental, "Sonrisas del Valle"', "Sonrisas del Valle"),
+        ("kami mau buat pengingat jadwal, nama tokonya Sinar Abadi Elektronik", "Sinar Abadi Elektronik"),
+    ],
+)
+def test_the_name_after_what_the_business_is_is_the_company(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+def test_where_the_business_is_is_no_name_after_a_description() -> None:
+    assert (
+        _values("we are based in Leeds, West Yorkshire", "company_name").get("company_name")
+        != "West Yorkshire"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["quisiera info del anuncio", "quero mais informações do anúncio", "mau info dong kak"]
+)
+def test_asking_for_information_about_the_ad_is_no_company_name(text: str) -> None:
+    assert "company_name" not in _values(text, "company_name")
+
+
+def test_a_person_giving_their_own_name_gives_no_company_and_no_use_case() -> None:
+    assert _values("je m'appelle Claire Martin", "company_name") == {}
+    assert _values("je m'appelle Claire Martin", "use_case") == {}
+
+
+def test_who_in_their_team_wants_it_is_not_part_of_the_use_case() -> None:
+    assert _values("our manager wants it for confirming delivery slots", "use_case") == {
+        "use_case": "confirming delivery slots"
+    }
+
+
+def test_their_own_catalogue_over_whatsapp_is_a_use_case_and_asking_for_ours_is_not() -> None:
+    assert _values("queremos mostrar un catálogo por whatsapp", "use_case").get("use_case")
+    assert _values("queremos un catálogo por whatsapp", "use_case") == {"use_case": "un catálogo por whatsapp"}
+    assert _values("quiero el catálogo", "use_case") == {}

@@ -1503,3 +1503,75 @@ def test_an_ok_with_something_to_do_is_no_acknowledgement(text: str) -> None:
 def test_disliking_what_other_companies_do_is_no_frustration() -> None:
     assert detect_frustration("ah good, hate when they do that") is None
     assert detect_frustration("I hate it when you do that") is not None
+
+
+@pytest.mark.parametrize(
+    ("previous", "text"),
+    [
+        (["halo kak", "jam buka toko hari minggu kapan?"], "kak jam bukanya hari minggu kapan ya??"),
+        (["hi", "how do I export invoices?"], "export invoice, how?"),
+    ],
+)
+def test_the_same_question_with_an_ending_or_a_chat_particle_added_is_a_loop(
+    previous: list[str], text: str
+) -> None:
+    assert detect_loop(previous, text) is not None
+
+
+# --------------------------------------------------------------------------------------------------
+# Charged again and again, chat shorthand, a feeling denied
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you've charged me 4 times for the same plan, I want my money back",
+        "WHY IS MY INVOICE DOUBLE AGAIN",
+        "it's been 5 hours and we are losing orders",
+        "hace dos semanas sin poder entrar, es una joda",
+        "o atendimento piorou muito, tô pensando em cancelar",
+        "للمرة الخامسة أشتكي من نفس المشكلة",
+    ],
+)
+def test_charges_repeated_time_lost_and_a_worse_service_are_frustration(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["they charged me 2 times, can you check?", "it's been 2 days since I signed up, how do I add a user?"],
+)
+def test_one_such_remark_alone_stays_below_the_handoff(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is None or found.score < FRUSTRATION_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "não tô bravo não, só quero entender o plano",
+        "no estoy enojado, solo confundido con la factura",
+    ],
+)
+def test_a_customer_saying_they_are_not_upset_is_not_frustrated(text: str) -> None:
+    assert detect_frustration(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cn i tlk to sum1 about my bill",
+        "abeg who I fit talk to for una office?",
+        "tolong telp saya sore ini",
+    ],
+)
+def test_chat_shorthand_and_pidgin_asking_for_a_person_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+def test_a_french_customer_giving_their_name_is_not_asking_to_be_called() -> None:
+    assert detect_explicit_request("je m'appelle Julien Moreau") is None
+    assert detect_explicit_request("quelqu'un peut m'appeler ?") is not None
