@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handoff.assignment import AssignmentOutcome, enqueue
 from handoff.models import Rep, RepQueue
 from handoff.record import CollectedField, ContactInfo, Evidence, HandoffContext
+from handoff.reps import staffed_queues
 from handoff.routing import RoutingDecision, RoutingInput, route
 from orchestrator.core.config import AppConfig
 from orchestrator.core.contextlog import log_event
@@ -105,6 +106,7 @@ async def perform_handoff(
             calling_code=calling_code_of(contact.wa_id),
             language=language,
             signals=frozenset(str(s["kind"]) for s in request["evidence"].get("signals", []) if "kind" in s),
+            staffed=frozenset(await staffed_queues(session)),
         ),
     )
     context = HandoffContext(

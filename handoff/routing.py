@@ -7,6 +7,8 @@ Policy order (DESIGN.md), first match wins; every decision records the rule that
   3. the handoff reason's default queue (`qualified` -> sales);
   4. the fallback (catch-all) queue.
 Then `refine` rules may narrow the chosen queue (a sales-bound +44 number -> UK Account Executives).
+Last, a queue no rep who can sign in is a member of gives way to the fallback queue, when someone is
+in that one (`unstaffed_to_fallback`): a customer is never left waiting where nobody can answer.
 A department choice naming no routable queue (unknown, or transfers only) falls through to step 2.
 The decision records the inputs it saw, the stage and rule that matched, an explanation line per
 step, and the waiting-queue priority (the matching rule's, else the reason's, else 0).
@@ -30,6 +32,7 @@ class RoutingInput:
     calling_code: int | None = None
     language: str | None = None
     signals: frozenset[str] = frozenset()  # kinds of the handoff's signals: order, frustration, ...
+    staffed: frozenset[str] | None = None  # queues a rep who can sign in is a member of; None: unknown
 
 
 @dataclass
@@ -120,6 +123,16 @@ def route(config: AppConfig, inp: RoutingInput) -> RoutingDecision:
             if rule.priority is not None:
                 priority = rule.priority
             break
+    if (
+        routing.unstaffed_to_fallback
+        and inp.staffed is not None
+        and decision.queue not in inp.staffed
+        and decision.queue != routing.fallback
+        and routing.fallback in inp.staffed
+    ):
+        why.append(f"nobody who can sign in is in {decision.queue}: sent to {routing.fallback} instead")
+        decision.queue = routing.fallback
+        decision.rule = f"{decision.rule}+unstaffed"
     if priority is None:
         priority = routing.reason_priority.get(inp.reason, 0)
     decision.priority = priority

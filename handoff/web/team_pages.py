@@ -121,9 +121,12 @@ async def reps_page(request: Request, user: UserDep, service: WorkspaceServiceDe
     )
 
 
-async def _unstaffed(service: WorkspaceService, user: PageUser) -> list[tuple[str, int]]:
+async def _unstaffed(service: WorkspaceService, user: PageUser) -> list[tuple[str, int, str | None]]:
     """The queues (of the viewer's: an admin's are all) that no rep who can sign in is a member of,
-    each with how many customers wait in it: routed there, they wait until someone is added."""
+    each with how many customers wait in it and the queue new handoffs go to instead (the fallback,
+    when someone is in it and the configuration allows; else None: customers sent there wait until
+    someone is added)."""
+    routing = service.config.routing
     mine = [q.slug for q in service.config.queues]
     if user.actor.role != Role.ADMIN:
         mine = [q for q in mine if q in user.actor.viewer.queues]
@@ -138,7 +141,16 @@ async def _unstaffed(service: WorkspaceService, user: PageUser) -> list[tuple[st
             .group_by(col(Conversation.queue))
         )
         waiting = {str(queue): int(n) for queue, n in rows.all()}
-    return [(q, waiting.get(q, 0)) for q in empty]
+    instead = routing.fallback if routing.unstaffed_to_fallback and routing.fallback in staffed else None
+    # A queue that takes transfers only gets no handoffs to send elsewhere: its transfers wait.
+    return [
+        (
+            q,
+            waiting.get(q, 0),
+            instead if q != instead and not service.config.queue(q).transfers_only else None,
+        )
+        for q in empty
+    ]
 
 
 def _day(value: str | None) -> date | None:

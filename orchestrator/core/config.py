@@ -214,6 +214,9 @@ class RoutingConfig(_Model):
     reason_priority: dict[HandoffReason, int] = Field(default_factory=dict)
     refine: list[RoutingRule] = Field(default_factory=list)
     fallback: str = "general"
+    # A queue no rep who can sign in is a member of: its customers would wait with nobody to
+    # answer them, so they go to the fallback queue instead (when someone is in that one).
+    unstaffed_to_fallback: bool = True
 
 
 class MenuButton(_Model):

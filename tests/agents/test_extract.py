@@ -1651,5 +1651,6 @@ def test_who_in_their_team_wants_it_is_not_part_of_the_use_case() -> None:
 
 def test_their_own_catalogue_over_whatsapp_is_a_use_case_and_asking_for_ours_is_not() -> None:
     assert _values("queremos mostrar un catálogo por whatsapp", "use_case").get("use_case")
-    assert _values("queremos un catálogo por whatsapp", "use_case") == {"use_case": "un catálogo por whatsapp"}
+    catalogue = "un catálogo por whatsapp"
+    assert _values("queremos un catálogo por whatsapp", "use_case") == {"use_case": catalogue}
     assert _values("quiero el catálogo", "use_case") == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handoff.models import Rep
 from handoff.routing import RoutingInput, route
 from orchestrator.core.enums import EventType, HandoffReason, SignalKind
 from orchestrator.core.phones import calling_code_of, country_of
@@ -171,3 +172,43 @@ def test_priority_comes_from_the_rule_or_else_the_reason() -> None:
     assert route(config, RoutingInput(reason=HandoffReason.UNRESOLVED, ad_source_id="9")).priority == 5
     assert route(config, RoutingInput(reason=HandoffReason.FRUSTRATION)).priority == 2
     assert route(config, RoutingInput(reason=HandoffReason.UNRESOLVED)).priority == 0
+
+
+def test_a_queue_nobody_can_sign_in_to_gives_way_to_the_catch_all() -> None:
+    inp = RoutingInput(
+        reason=HandoffReason.QUALIFIED, country="GB", calling_code=44, staffed=frozenset({"general"})
+    )
+    decision = route(configured(), inp)
+    assert decision.queue == "general"
+    assert decision.rule == "reason:qualified+uk_numbers_to_uk_account_executives+unstaffed"
+    assert decision.explanation[-1] == "nobody who can sign in is in uk_sales: sent to general instead"
+
+
+def test_the_chosen_queue_stays_when_it_is_staffed_or_nobody_is_in_the_catch_all_either() -> None:
+    def uk_lead(staffed: frozenset[str] | None) -> RoutingInput:
+        return RoutingInput(reason=HandoffReason.QUALIFIED, country="GB", calling_code=44, staffed=staffed)
+
+    staffed = route(configured(), uk_lead(frozenset({"uk_sales", "general"})))
+    empty_fallback = route(configured(), uk_lead(frozenset({"support"})))
+    unknown = route(configured(), uk_lead(None))
+    assert (staffed.queue, empty_fallback.queue, unknown.queue) == ("uk_sales", "uk_sales", "uk_sales")
+    switched_off = configured(routing={"unstaffed_to_fallback": False})
+    assert route(switched_off, uk_lead(frozenset({"general"}))).queue == "uk_sales"
+
+
+async def test_a_lead_for_a_queue_of_reps_who_cannot_sign_in_is_assigned_in_the_catch_all(
+    world: World,
+) -> None:
+    await world.add_rep("olivia", "uk_sales")  # configured, never given a password or a token
+    await world.add_rep("gus", "general")
+    async with world.sessions() as session, session.begin():
+        gus = await session.get_one(Rep, "gus")
+        gus.token_hash = "a-token-hash"
+    result = await world.handoff(uk_number(), reason=HandoffReason.QUALIFIED, referral=AD_REFERRAL)
+    assignment = result.outcome.assignment
+    assert (assignment.queue, assignment.rep_id) == ("general", "gus")
+    assert assignment.routing is not None
+    assert (
+        assignment.routing["explanation"][-1]
+        == "nobody who can sign in is in uk_sales: sent to general instead"
+    )

@@ -139,11 +139,31 @@ async def test_the_reps_page_warns_of_a_queue_left_with_nobody_and_its_waiting_c
         page = (await client.get("/team/reps")).text
     warning = page[page.index('id="unstaffed"') :].split("</section>")[0]
     assert re.findall(r'<li data-queue="([^"]+)"', warning) == ["senior_engineering"]
-    assert "Senior Engineering</strong>: no rep who can sign in is a member" in warning
+    assert (
+        "Senior Engineering</strong>: no rep who can sign in is a member, so customers sent there wait"
+        " until someone is added" in warning
+    ), "transfers only: no handoff goes there to send elsewhere"
     assert '<a href="/inbox?view=waiting&amp;queue=senior_engineering">1 waiting now</a>' in warning
     async with browser(h) as client:
         await sign_in(client, "sam", "demo-sam")  # a lead of other queues is not told of this one
         assert 'id="unstaffed"' not in (await client.get("/team/reps")).text
+
+
+async def test_the_reps_page_says_new_handoffs_to_a_queue_left_with_nobody_go_to_the_catch_all(
+    h: TestHarness,
+) -> None:
+    # The sales team leaves Enterprise Sales (their lead keeps UK Account Executives).
+    for rep, queues in (("alice", ["general"]), ("bruno", ["general"]), ("sam", ["uk_sales"])):
+        left = await h.http.patch(f"/api/admin/reps/{rep}", json={"queues": queues}, headers=bearer("admin"))
+        assert left.status_code == 200, left.text
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        page = (await client.get("/team/reps")).text
+    warning = page[page.index('id="unstaffed"') :].split("</section>")[0]
+    assert (
+        "Enterprise Sales</strong>: no rep who can sign in is a member, so new handoffs routed there go to"
+        " General (catch-all) instead, and transfers to it wait until someone is added" in warning
+    )
 
 
 async def test_an_admin_in_no_queue_who_handled_nothing_is_not_listed_as_a_rep_on_the_metrics(
