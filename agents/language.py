@@ -35,6 +35,7 @@ __all__ = [
     "analyse",
     "detect_language",
     "fold",
+    "is_known_word",
     "rules_cover",
     "word_forms",
 ]
@@ -386,6 +387,11 @@ def _known_words() -> frozenset[str]:
 
 
 _KNOWN = _known_words()
+
+
+def is_known_word(word: str) -> bool:
+    """Whether a folded word is one the lexicons know, in any language."""
+    return word in _KNOWN
 
 
 def rules_cover(text: str) -> bool:

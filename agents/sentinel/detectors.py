@@ -38,7 +38,17 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from agents import lexicon
-from agents.language import Analysis, Match, Phrase, PhraseSet, Token, analyse, detect_language
+from agents.language import (
+    Analysis,
+    Match,
+    Phrase,
+    PhraseSet,
+    Token,
+    analyse,
+    detect_language,
+    fold,
+    is_known_word,
+)
 from agents.sentinel.signals import Signal, SignalKind
 
 __all__ = ["detect_explicit_request", "detect_negated_request", "phrase_table"]
@@ -1170,12 +1180,54 @@ def _signal(text: str, frame: _Frame, kind: SignalKind) -> Signal:
     )
 
 
+# Long words of the request phrases (calling back, contacting, talking, handing over), for one
+# slip in a long word the phrases would otherwise miss ("können Sie mich zurückrufn").
+_LONG_REQUEST_WORDS = sorted(
+    {
+        word
+        for table in (_CALLBACK, _CONTACT, _TALK, _CONNECT)
+        for phrase in table.phrases
+        for slot in phrase.slots
+        for word in slot.exact
+        if len(word) >= 8 and word.isalpha()
+    }
+)
+_WORD = re.compile(r"\w+")
+
+
+def _mended(text: str) -> str | None:
+    """`text` with each long word that no lexicon knows, one letter off a long request word (same
+    first letter), written as that word; None when there is none to mend."""
+    changed = False
+
+    def mend(found: re.Match[str]) -> str:
+        nonlocal changed
+        word = fold(found.group(0))
+        if len(word) < 8 or not word.isalpha() or word in _OWN_WORDS or is_known_word(word):
+            return found.group(0)
+        best = process.extractOne(word, _LONG_REQUEST_WORDS, scorer=Levenshtein.distance, score_cutoff=1)
+        if best is None or best[0][0] != word[0]:
+            return found.group(0)
+        changed = True
+        return str(best[0])
+
+    mended = _WORD.sub(mend, text)
+    return mended if changed else None
+
+
 def detect_explicit_request(text: str) -> Signal | None:
     """A request to talk to a human, or ``None`` (also when the only request is negated, and when the
-    customer only asks whether this is a bot: see `asks_if_bot`)."""
+    customer only asks whether this is a bot: see `asks_if_bot`). A long request word typed with one
+    slip is read as meant ("zurückrufn")."""
     positive = [f for f in _frames(text) if not f.negated and not f.question]
     if not positive:
-        return None
+        mended = _mended(text)
+        if mended is None:
+            return None
+        positive = [f for f in _frames(mended) if not f.negated and not f.question]
+        if not positive:
+            return None
+        text = mended
     best = max(positive, key=lambda f: f.score)
     return _signal(text, best, SignalKind.EXPLICIT_REQUEST)
 

@@ -1575,3 +1575,22 @@ def test_chat_shorthand_and_pidgin_asking_for_a_person_are_requests(text: str) -
 def test_a_french_customer_giving_their_name_is_not_asking_to_be_called() -> None:
     assert detect_explicit_request("je m'appelle Julien Moreau") is None
     assert detect_explicit_request("quelqu'un peut m'appeler ?") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "könnten Sie mich morgen zurückrufn?",
+        "kunnen jullie mij vandaag terugbelln",
+        "podrian comunicarnme con ventas",
+    ],
+)
+def test_a_long_request_word_typed_with_one_slip_is_read_as_meant(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text", ["I transfered the money yesterday", "we chatted with your bot, it was fine"]
+)
+def test_a_mended_word_still_needs_a_request_around_it(text: str) -> None:
+    assert detect_explicit_request(text) is None
