@@ -168,7 +168,7 @@ _NOW = frozenset(
     {"now", "nowadays", "jetzt", "nun", "agora", "ahora", "maintenant", "desormais", "adesso", "sekarang"}
 )
 _OVER_WHATSAPP = re.compile(
-    r"\b(?:pelo|por|via|on|over|through|no|en|sur|über|uber|per|lewat|melalui|tramite|op)\s+"
+    r"\b(?:pelo|por|via|on|over|through|no|en|sur|über|uber|per|lewat|melalui|tramite|op|qua|kupitia)\s+"
     r"(?:o\s+|el\s+|le\s+|il\s+)?(?:whats\s?app|wa|zap|zapzap)\b",
     re.IGNORECASE,
 )

@@ -562,6 +562,16 @@ def _frames(text: str) -> tuple[_Frame, ...]:
 _CALLS = frozenset({"call me", "call back"})
 
 
+_THIS_BEFORE = frozenset({"this", "esta", "essa", "cette", "diese", "dieser", "questa", "dit", "deze"})
+_THIS_AFTER = frozenset({"segini", "ini", "hii", "nay"})
+
+
+def _this_hour(words: Sequence[str], index: int) -> bool:
+    """ "jam segini ada orangnya?", "at this hour", "a esta hora": now, not the opening hours."""
+    after = words[index + 1] if index + 1 < len(words) else ""
+    return after in _THIS_AFTER or (index > 0 and words[index - 1] in _THIS_BEFORE)
+
+
 def _asks_the_hours(a: Analysis, frame: _Frame) -> bool:
     """ "what hours is your sales team around?", "Wann ist der Support erreichbar?", "what are your
     sales hours in case I want to chat to them later?": a question about when a team works. The
@@ -571,7 +581,9 @@ def _asks_the_hours(a: Analysis, frame: _Frame) -> bool:
         return False
     words = a.words
     if not any(
-        w in lexicon.HOURS_WORDS and _one_sentence(a, min(i, frame.first), max(i, frame.first))
+        w in lexicon.HOURS_WORDS
+        and not _this_hour(words, i)
+        and _one_sentence(a, min(i, frame.first), max(i, frame.first))
         for i, w in enumerate(words)
     ):
         return False
@@ -1215,6 +1227,15 @@ def _mended(text: str) -> str | None:
     return mended if changed else None
 
 
+_RETRACTIONS = PhraseSet.of(lexicon.RETRACTIONS)
+
+
+def _taken_back(text: str, last: int) -> bool:
+    """Whether the customer takes the request back after it ("can you call me? eh gak usah deh,
+    chat aja", "ia pedir um atendente mas deixa pra lá")."""
+    return any(m.first > last for m in _RETRACTIONS.find(analyse(text).words))
+
+
 def detect_explicit_request(text: str) -> Signal | None:
     """A request to talk to a human, or ``None`` (also when the only request is negated, and when the
     customer only asks whether this is a bot: see `asks_if_bot`). A long request word typed with one
@@ -1228,6 +1249,8 @@ def detect_explicit_request(text: str) -> Signal | None:
         if not positive:
             return None
         text = mended
+    if _taken_back(text, max(f.last for f in positive)):
+        return None
     best = max(positive, key=lambda f: f.score)
     return _signal(text, best, SignalKind.EXPLICIT_REQUEST)
 

@@ -307,6 +307,7 @@ def _own_skill(words: tuple[str, ...], at: int) -> bool:
     return skill in _SKILLS or (skill.endswith("ing") and len(skill) > 4 and skill not in _BEFALLEN)
 
 
+_NO_NEED = frozenset({"inutile"})
 # "I am" and "is" before a feeling: "não tô bravo", "no estoy enojado", "I'm not angry".
 _BEING = lexicon.SELF_WORDS | frozenset({"to", "tou", "estou", "ta", "esta", "is", "are", "was", "im"})
 
@@ -653,6 +654,9 @@ def detect_frustration(text: str) -> Signal | None:
         if len(m.phrase.slots) == 1 and (_own_skill(words, m.first) or _said_of_themselves(words, m.first)):
             continue
         if _feeling_denied(a, m.first):
+            continue
+        # "Inutile de me faire rappeler": no need to, not "useless".
+        if words[m.first] in _NO_NEED and m.last + 1 < len(words) and words[m.last + 1] in {"de", "d"}:
             continue
         # "travelling all week with terrible signal": their surroundings, not us; so too when the
         # surroundings are what the clause is about ("the traffic was terrible", "het regent hier

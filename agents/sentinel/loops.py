@@ -73,6 +73,13 @@ def _same_question(a: str, b: str, similarity: float) -> float:
     )
     if covered == len(short) and len(long_) <= 3 * len(short) + 1:
         return max(whole, similarity)
+    # "How do I add a second user to my account?" then "How can I add another user to the account,
+    # please?": the same topic in other words, three topic words or more shared and most of them.
+    topic_short = [w for w in short if w not in lexicon.QUESTION_WORDS]
+    topic_long = [w for w in long_ if w not in lexicon.QUESTION_WORDS]
+    shared = sum(1 for w in topic_short if any(w == v or _same_stem(w, v) for v in topic_long))
+    if shared >= 3 and shared / (len(topic_short) + len(topic_long) - shared) >= 0.6:
+        return max(whole, similarity)
     return whole
 
 

@@ -1654,3 +1654,22 @@ def test_their_own_catalogue_over_whatsapp_is_a_use_case_and_asking_for_ours_is_
     catalogue = "un catálogo por whatsapp"
     assert _values("queremos un catálogo por whatsapp", "use_case") == {"use_case": catalogue}
     assert _values("quiero el catálogo", "use_case") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("kedai kami nama Roti Canai Pak Mat", "Roti Canai Pak Mat"),
+        ("kampuni yetu ni Mama Mboga Supplies", "Mama Mboga Supplies"),
+        ("bên em là Cửa Hàng Gốm Bát Tràng", "Cửa Hàng Gốm Bát Tràng"),
+    ],
+)
+def test_the_name_after_a_malay_swahili_or_vietnamese_lead_in_is_the_company(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+def test_wanting_to_send_something_to_their_customers_in_indonesian_is_a_use_case() -> None:
+    assert _values("halo, mau kirim pengingat bayar ke pelanggan lewat WA", None) == {
+        "use_case": "kirim pengingat bayar ke pelanggan lewat WA"
+    }
+    assert _values("mau kirim foto produknya kak?", None) == {}

@@ -1594,3 +1594,76 @@ def test_a_long_request_word_typed_with_one_slip_is_read_as_meant(text: str) -> 
 )
 def test_a_mended_word_still_needs_a_request_around_it(text: str) -> None:
     assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can you ring me? actually never mind, I'll just type",
+        "queria falar com um atendente mas deixa pra lá, só me diz o preço",
+        "bisa ditelpon? eh gak usah deh, lewat chat aja",
+    ],
+)
+def test_a_request_taken_back_in_the_same_message_is_no_request(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+def test_a_request_after_a_never_mind_still_stands() -> None:
+    assert detect_explicit_request("never mind the menu, I want a human") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jam segini ada orangnya gak sih?",
+        "Maaari po bang may tumawag sa amin mamayang hapon?",
+        "nataka kuzungumza na binadamu sio roboti",
+        "could someone from your team give her a ring tomorrow?",
+        "les agradecería que una persona me atendiera",
+    ],
+)
+def test_someone_there_now_a_call_for_us_or_her_and_a_person_wished_for_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+def test_no_need_to_be_called_back_in_french_is_neither_a_request_nor_a_complaint() -> None:
+    text = "Inutile de me rappeler, je voulais juste vos horaires"
+    assert detect_explicit_request(text) is None
+    assert detect_frustration(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "honestly what kind of service is this, third time I ask",
+        "this is shambolic, nobody has sorted my invoice",
+        "qué burla, 4 días y nada",
+        "Dit is echt bizar, jullie reageren gewoon niet",
+        "nhắn 5 lần rồi mà ko ai trả lời",
+        "sarli jem3a bektob w ma7ada byrod, 5edme sey2a",
+    ],
+)
+def test_outrage_at_the_service_in_more_words_is_frustration(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+@pytest.mark.parametrize(
+    ("previous", "text"),
+    [
+        (["hi", "how do I add a second user to my account?"], "how can I add another user to the account?"),
+        (["hallo", "Wie kann ich meine Kontakte als CSV exportieren?"], "Export der Kontakte als CSV, wie?"),
+    ],
+)
+def test_the_same_question_in_other_words_sharing_most_of_its_topic_is_a_loop(
+    previous: list[str], text: str
+) -> None:
+    assert detect_loop(previous, text) is not None
+
+
+def test_two_questions_sharing_only_part_of_a_topic_are_no_loop() -> None:
+    assert (
+        detect_loop(["hi", "how do I add a user to my account"], "how do I remove a user from my account")
+        is None
+    )
