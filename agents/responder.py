@@ -10,6 +10,7 @@ things: `_unresolved`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,13 +192,23 @@ def _asks_the_price(words: tuple[str, ...]) -> bool:
     return False
 
 
+_WILL_DO = re.compile(
+    r"\bwill\s+(?!you\b|u\b|ya\b|it\b|they\b|there\b|this\b|that\b|we\b|i\b|he\b|she\b|someone\b|anyone\b)",
+    re.IGNORECASE,
+)
+
+
 def _thanks_for_it(text: str) -> bool:
     """ "got the brochure, thanks! will go through it with the team", "Passwort zurücksetzen hat
-    geklappt, danke euch!": thanks with no question and no request in it asks for nothing."""
+    geklappt, danke euch!", "o teste grátis foi ótimo, a equipe curtiu": thanks or praise with no
+    question and no request in it asks for nothing."""
+    # "will go through it", "will try again later": "will" with no subject after it is a plan, no
+    # question and no request.
+    text = _WILL_DO.sub("", text)
     if "?" in text or "؟" in text or is_question(text):
         return False
     words = set(analyse(text).words)
-    return bool(words & lexicon.THANKS_WORDS) and not words & lexicon.REQUEST_MOOD
+    return bool(words & (lexicon.THANKS_WORDS | lexicon.POSITIVE_WORDS)) and not words & lexicon.REQUEST_MOOD
 
 
 def _sets_up(text: str) -> bool:

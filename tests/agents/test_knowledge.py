@@ -272,3 +272,19 @@ def test_a_question_about_auto_replies_when_they_are_closed_is_not_about_our_hou
     default_kb: KnowledgeBase, text: str
 ) -> None:
     assert default_kb.best(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "got the price list, thanks! will read it tonight",
+        "the free trial was great, the team loved it",
+        "o teste grátis foi ótimo, gostamos muito",
+    ],
+)
+def test_thanks_or_praise_for_something_asks_for_nothing(default_kb: KnowledgeBase, text: str) -> None:
+    assert _entry(default_kb, text) is None
+
+
+def test_praise_with_a_question_after_it_is_still_answered(default_kb: KnowledgeBase) -> None:
+    assert _entry(default_kb, "the trial was great! how much is the pro plan?") == "pricing"
