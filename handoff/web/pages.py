@@ -15,7 +15,7 @@ A request without a valid session is sent to the sign-in page (a fragment reques
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, cast
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -42,7 +43,7 @@ from handoff.api.reads import (
 from handoff.api.schemas import ID_MAX, ConversationDetail, ConversationSummary
 from handoff.assignment.deadlines import sla_of
 from handoff.errors import NotFound, TooManyAttempts, Unauthenticated
-from handoff.models import Note, Rep, RepQueue
+from handoff.models import Assignment, Note, Rep, RepQueue
 from handoff.policy import visibility_clause
 from handoff.reps import staffed_queues
 from handoff.search import search_conversations
@@ -50,7 +51,7 @@ from handoff.users import device_of, device_token, sign_in
 from handoff.web import session as web_session
 from handoff.web import team_pages
 from handoff.web.rendering import REP_KEYS, STATIC_DIR, PageUser, SignInRequired, UserDep, render
-from orchestrator.core.enums import HandoffReason, Owner, Presence, Role
+from orchestrator.core.enums import AssignmentStatus, HandoffReason, Owner, Presence, Role
 from orchestrator.core.tables import Conversation, Message
 from orchestrator.outbox import token_refused_since
 
@@ -298,7 +299,29 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
         ).all()
     names = {rep_id: name for rep_id, name, _ in reps if name}
     away = {rep_id: str(presence) for rep_id, _, presence in reps if presence != Presence.ONLINE}
-    return {"rows": rows, "unread": counts, "rep_names": names, "rep_away": away}
+    async with service.sessions() as session:
+        back = await _back_in_queue(session, [c for c in rows if c.owner == Owner.QUEUED])
+    return {"rows": rows, "unread": counts, "rep_names": names, "rep_away": away, "back": back}
+
+
+# A conversation back in the queue keeps its place from the first handoff; it says when it came
+# back only when that is a minute or more later.
+BACK_AFTER = timedelta(minutes=1)
+
+
+async def _back_in_queue(session: AsyncSession, waiting: list[ConversationSummary]) -> dict[int, datetime]:
+    """Of these waiting conversations, those that came back to the queue (a rep went offline, let
+    it lapse, handed it on) after their first handoff: when they came back."""
+    since = {c.id: c.waiting_since for c in waiting if c.waiting_since is not None}
+    if not since:
+        return {}
+    rows = await session.execute(
+        select(col(Assignment.conversation_id), col(Assignment.queued_at)).where(
+            col(Assignment.conversation_id).in_(sorted(since)),
+            col(Assignment.status) == AssignmentStatus.WAITING,
+        )
+    )
+    return {int(cid): queued_at for cid, queued_at in rows.all() if queued_at - since[int(cid)] >= BACK_AFTER}
 
 
 async def _team(service: WorkspaceService, user: PageUser) -> list[tuple[str, str]]:
@@ -485,7 +508,16 @@ async def _conversation_view(
     may_claim = detail.owner == Owner.QUEUED and detail.queue in actor.viewer.queues
     # The last assignment carries the routing explanation and the reps considered.
     routed = next((a for a in reversed(detail.assignments) if a.routing or a.candidates), None)
+    queued = next((a for a in detail.assignments if a.status == AssignmentStatus.WAITING), None)
+    back_at = (
+        queued.queued_at
+        if queued is not None
+        and detail.waiting_since
+        and queued.queued_at - detail.waiting_since >= BACK_AFTER
+        else None
+    )
     return {
+        "back_at": back_at,
         "c": detail,
         "ctx": detail.handoff_context or {},
         "messages_by_id": {m.id: m for m in detail.messages},

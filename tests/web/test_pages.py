@@ -679,3 +679,36 @@ async def test_the_routing_panel_names_the_reps_it_considered(h: TestHarness) ->
     listed = panel[panel.index('class="candidates"') :]
     considered = re.findall(r'<strong title="(\w+)">([^<]+)</strong>', listed)
     assert ("tara", "Tara Nguyen") in considered
+
+
+async def test_a_conversation_back_in_the_queue_says_when_it_came_back_beside_its_wait(
+    h: TestHarness,
+) -> None:
+    for rep in ("diego", "lena"):  # nobody else in Support can take it
+        assert (
+            await h.http.post("/api/me/presence", json={"presence": "offline"}, headers=bearer(rep))
+        ).is_success
+    conversation_id = await seed_conversation(h, "tara_support")
+    h.clock.advance(minutes=16)  # Tara lets the response time run out: it goes back to the queue
+    await h.service.tick()
+    h.clock.advance(minutes=2)
+    async with browser(h) as client:
+        await sign_in(client, "admin", "demo-admin")
+        inbox = (await client.get("/inbox?view=waiting&queue=support")).text
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+    row = inbox[inbox.index(f'href="/conversations/{conversation_id}"') :].split("</li>")[0]
+    assert "waiting 18m" in row, "its place in the queue is its first handoff's"
+    assert "back in the queue 2m ago" in row
+    assert "waiting in Tier 1 Technical Support for 18m, back in the queue 2m ago" in page
+
+
+async def test_a_conversation_waiting_since_its_first_handoff_says_nothing_of_coming_back(
+    h: TestHarness,
+) -> None:
+    conversation_id = await seed_conversation(h, "waiting_support")
+    h.clock.advance(minutes=3)
+    async with browser(h) as client:
+        await sign_in(client, "lena", "demo-lena")
+        page = (await client.get(f"/conversations/{conversation_id}")).text
+    assert "waiting in Tier 1 Technical Support for 3m" in page
+    assert "back in the queue" not in page
