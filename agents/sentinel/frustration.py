@@ -307,6 +307,7 @@ def _own_skill(words: tuple[str, ...], at: int) -> bool:
     return skill in _SKILLS or (skill.endswith("ing") and len(skill) > 4 and skill not in _BEFALLEN)
 
 
+# French "inutile de" + a verb is "no need to" ("Inutile de me faire rappeler"), not "useless".
 _NO_NEED = frozenset({"inutile"})
 # "I am" and "is" before a feeling: "não tô bravo", "no estoy enojado", "I'm not angry".
 _BEING = lexicon.SELF_WORDS | frozenset({"to", "tou", "estou", "ta", "esta", "is", "are", "was", "im"})
@@ -655,7 +656,6 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         if _feeling_denied(a, m.first):
             continue
-        # "Inutile de me faire rappeler": no need to, not "useless".
         if words[m.first] in _NO_NEED and m.last + 1 < len(words) and words[m.last + 1] in {"de", "d"}:
             continue
         # "travelling all week with terrible signal": their surroundings, not us; so too when the

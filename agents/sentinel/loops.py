@@ -46,8 +46,9 @@ def _trivial(text: str) -> bool:
 
 def _same_stem(a: str, b: str) -> bool:
     """One word is the other with an ending added ("barunya" / "baru", "invoices" / "invoice")."""
-    shorter, longer = sorted((a, b), key=len)
-    return len(shorter) >= 4 and longer.startswith(shorter)
+    if len(a) <= len(b):
+        return len(a) >= 4 and b.startswith(a)
+    return len(b) >= 4 and a.startswith(b)
 
 
 def _same_question(a: str, b: str, similarity: float) -> float:
@@ -64,20 +65,23 @@ def _same_question(a: str, b: str, similarity: float) -> float:
     if short is ka and len(long_) > len(short) + 1:
         return whole
     pool = set(long_)
-    covered = sum(
-        1
-        for w in short
-        if w in pool
+    # Every word of the shorter one in the longer (the first one missing settles it).
+    covered = len(long_) <= 3 * len(short) + 1 and all(
+        w in pool
         or process.extractOne(w, long_, scorer=fuzz.ratio, score_cutoff=80)
-        or any(_same_stem(w, v) for v in long_)
+        or (len(w) >= 4 and any(_same_stem(w, v) for v in long_))
+        for w in short
     )
-    if covered == len(short) and len(long_) <= 3 * len(short) + 1:
+    if covered:
         return max(whole, similarity)
     # "How do I add a second user to my account?" then "How can I add another user to the account,
     # please?": the same topic in other words, three topic words or more shared and most of them.
     topic_short = [w for w in short if w not in lexicon.QUESTION_WORDS]
     topic_long = [w for w in long_ if w not in lexicon.QUESTION_WORDS]
-    shared = sum(1 for w in topic_short if any(w == v or _same_stem(w, v) for v in topic_long))
+    # Worth counting only when every short word shared would reach it (the count is the costly part).
+    if len(topic_short) < 3 or len(topic_short) < 0.6 * len(topic_long):
+        return whole
+    shared = sum(1 for w in topic_short if w in topic_long or any(_same_stem(w, v) for v in topic_long))
     if shared >= 3 and shared / (len(topic_short) + len(topic_long) - shared) >= 0.6:
         return max(whole, similarity)
     return whole
