@@ -33,6 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import pairwise
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -536,6 +537,30 @@ def _labels(a: Analysis) -> list[tuple[int, int]]:
     return spans
 
 
+_NEEDED = PhraseSet.of(lexicon.PROCESS_QUESTIONS)
+_OWN_TEAM = frozenset({"team", "staff", "agents", "people", "reps", "colleagues", "employees"})
+
+
+def _asks_if_needed(a: Analysis, frame: _Frame) -> bool:
+    """ "Do I need to speak to someone to upgrade, or can I do it myself?": a question whether a
+    person is needed, not a request for one (the lead-in in the frame's clause, before it)."""
+    clause = a.tokens[frame.first].clause
+    return any(
+        m.last < frame.first and frame.first - m.last <= 3 and a.tokens[m.first].clause == clause
+        for m in _NEEDED.find(a.words)
+    )
+
+
+def _to_their_own_team(a: Analysis, frame: _Frame) -> bool:
+    """ "does it put them through to my team?": passed on to the customer's own people."""
+    words = a.words
+    after = words[frame.last + 1 : frame.last + 5]
+    return any(
+        w in lexicon.POSSESSIVES and w not in lexicon.ABOUT_US and nxt in _OWN_TEAM
+        for w, nxt in pairwise(after)
+    ) and bool(set(words[frame.first : frame.last + 1]) & {"them", "him", "her"})
+
+
 @lru_cache(maxsize=2048)
 def _frames(text: str) -> tuple[_Frame, ...]:
     frames = _find_frames(text)
@@ -545,7 +570,9 @@ def _frames(text: str) -> tuple[_Frame, ...]:
         frames = [f for f in frames if not any(f.first <= last and first <= f.last for first, last in labels)]
     if frames:
         a = analyse(text)
-        frames = [f for f in frames if not _asks_the_hours(a, f)]
+        frames = [f for f in frames if not _asks_the_hours(a, f) and not _to_their_own_team(a, f)]
+        if "?" in text:
+            frames = [replace(f, question=True) if _asks_if_needed(a, f) else f for f in frames]
     questions = [f for f in frames if f.question]
     if questions:
         # "am I talking to a real person?": the talk verb and its person are the question's words.

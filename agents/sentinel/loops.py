@@ -21,10 +21,18 @@ __all__ = ["detect_loop"]
 # --------------------------------------------------------------------------------------------------
 
 
+# "add another user" / "add a second user" / "add an extra user": one word for them all.
+_ANOTHER = frozenset(
+    {"another", "second", "extra", "additional", "new", "otro", "otra", "outro", "outra", "autre"}
+)
+
+
 @lru_cache(maxsize=2048)
 def _loop_key(text: str) -> tuple[str, ...]:
     """Topic words of a message, for comparing repeated questions."""
-    return tuple(w for w in analyse(text).words if w not in lexicon.LOOP_STOPWORDS)
+    return tuple(
+        "another" if w in _ANOTHER else w for w in analyse(text).words if w not in lexicon.LOOP_STOPWORDS
+    )
 
 
 @lru_cache(maxsize=2048)

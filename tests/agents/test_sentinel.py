@@ -1667,3 +1667,54 @@ def test_two_questions_sharing_only_part_of_a_topic_are_no_loop() -> None:
         detect_loop(["hi", "how do I add a user to my account"], "how do I remove a user from my account")
         is None
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you link me up with someone from your side",
+        "há algum telefone pra eu ligar? prefiro resolver falando",
+        "Gibt es eine Nummer, unter der ich jemanden von euch erreichen kann?",
+        "chönnet Sie mi bitte zruggrüefe",
+        "ich hätte gern einen echten Menschen am Telefon",
+        "beni arayabilecek biri var mı?",
+        "billing ke liye kisse baat karun",
+    ],
+)
+def test_indirect_and_regional_ways_of_asking_for_a_person_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do I need to talk to someone to change my plan, or is it in the settings?",
+        "when a customer writes 'agent', does it put them through to my team?",
+    ],
+)
+def test_asking_whether_a_person_is_needed_or_about_their_own_team_is_no_request(text: str) -> None:
+    assert detect_explicit_request(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is really doing my head in, still nothing",
+        "why so slow one, whole day waiting already still cannot",
+        "chu tannée, c'est pas croyable",
+        "mi avete stufato, è da ieri che aspetto una risposta",
+        "eh el mas5ara di, ba2ali 2 ayam mestanny rad",
+        "kal tak fix nahi hua toh hum dusra software le lenge",
+    ],
+)
+def test_regional_ways_of_being_fed_up_are_frustration(text: str) -> None:
+    found = detect_frustration(text)
+    assert found is not None
+    assert found.score >= FRUSTRATION_THRESHOLD, found
+
+
+def test_a_second_an_extra_or_another_one_is_the_same_question() -> None:
+    assert (
+        detect_loop(["hi", "how do I add another phone number?"], "how can i add a second phone number")
+        is not None
+    )
