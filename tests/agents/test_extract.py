@@ -1673,3 +1673,8 @@ def test_wanting_to_send_something_to_their_customers_in_indonesian_is_a_use_cas
         "use_case": "kirim pengingat bayar ke pelanggan lewat WA"
     }
     assert _values("mau kirim foto produknya kak?", None) == {}
+
+
+@pytest.mark.parametrize("text", ["d'accord", "massa", "D'accord."])
+def test_an_ok_in_french_or_brazilian_slang_is_no_company_name(text: str) -> None:
+    assert _values(text, "company_name") == {}
