@@ -541,13 +541,13 @@ _NEEDED = PhraseSet.of(lexicon.PROCESS_QUESTIONS)
 _OWN_TEAM = frozenset({"team", "staff", "agents", "people", "reps", "colleagues", "employees"})
 
 
-def _asks_if_needed(a: Analysis, frame: _Frame) -> bool:
+def _asks_if_needed(a: Analysis, frame: _Frame, needed: Sequence[Match]) -> bool:
     """ "Do I need to speak to someone to upgrade, or can I do it myself?": a question whether a
-    person is needed, not a request for one (the lead-in in the frame's clause, before it)."""
+    person is needed, not a request for one (`needed`'s lead-in in the frame's clause, before it)."""
     clause = a.tokens[frame.first].clause
     return any(
         m.last < frame.first and frame.first - m.last <= 3 and a.tokens[m.first].clause == clause
-        for m in _NEEDED.find(a.words)
+        for m in needed
     )
 
 
@@ -571,8 +571,9 @@ def _frames(text: str) -> tuple[_Frame, ...]:
     if frames:
         a = analyse(text)
         frames = [f for f in frames if not _asks_the_hours(a, f) and not _to_their_own_team(a, f)]
-        if "?" in text:
-            frames = [replace(f, question=True) if _asks_if_needed(a, f) else f for f in frames]
+        needed = _NEEDED.find(a.words) if "?" in text else ()
+        if needed:
+            frames = [replace(f, question=True) if _asks_if_needed(a, f, needed) else f for f in frames]
     questions = [f for f in frames if f.question]
     if questions:
         # "am I talking to a real person?": the talk verb and its person are the question's words.
