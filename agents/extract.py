@@ -268,16 +268,15 @@ def _clean_name(raw: str) -> str:
     ):
         words = words[:-1]
     # "Công ty TNHH Mỹ Phẩm Hoa Sen": a prefix that says "the company" goes before words are counted.
+    # (Quotes around it go first, so that '"empresa: Doce Lar"' loses its prefix too.)
     for prefix in _COMPANY_PREFIXES:
-        words = prefix.sub("", " ".join(words), count=1).split()
+        words = prefix.sub("", " ".join(words).strip(" \"'“”‘’`*"), count=1).split()
     # At most six words, an ampersand not counted ("Müller & Töchter GmbH & Co. KG").
     kept = next((i for i in range(len(words) + 1) if sum(w != "&" for w in words[:i]) == 6), len(words))
     value = " ".join(words[:kept]).strip(" \"'“”‘’`*:-")
     # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
     value = _TOWN_AFTER.sub("", value)
     value = _TOWN_AFTER_FORM.sub(r"\1", value)
-    for prefix in _COMPANY_PREFIXES:
-        value = prefix.sub("", value, count=1)
     if _INITIALS_END.search(value) or (value.endswith(".") and _DOTTED_SUFFIX.search(value[:-1])):
         return value.rstrip(",;:!")
     return value.rstrip(".,;:!")

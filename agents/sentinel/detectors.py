@@ -1243,7 +1243,7 @@ def _mended(text: str) -> str | None:
     def mend(found: re.Match[str]) -> str:
         nonlocal changed
         word = fold(found.group(0))
-        if len(word) < 8 or not word.isalpha() or word in _OWN_WORDS or is_known_word(word):
+        if len(word) < 8 or not word.isalpha() or is_known_word(word):  # known includes _OWN_WORDS
             return found.group(0)
         best = process.extractOne(word, _LONG_REQUEST_WORDS, scorer=Levenshtein.distance, score_cutoff=1)
         if best is None or best[0][0] != word[0]:
