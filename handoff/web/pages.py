@@ -309,6 +309,12 @@ async def _inbox_rows(service: WorkspaceService, user: PageUser, chosen: InboxFi
 BACK_AFTER = timedelta(minutes=1)
 
 
+def _came_back(queued_at: datetime, waiting_since: datetime | None) -> bool:
+    """Whether a waiting assignment queued at `queued_at` is a return to the queue after the
+    first handoff (`waiting_since`), not the first handoff itself."""
+    return waiting_since is not None and queued_at - waiting_since >= BACK_AFTER
+
+
 async def _back_in_queue(session: AsyncSession, waiting: list[ConversationSummary]) -> dict[int, datetime]:
     """Of these waiting conversations, those that came back to the queue (a rep went offline, let
     it lapse, handed it on) after their first handoff: when they came back."""
@@ -321,7 +327,7 @@ async def _back_in_queue(session: AsyncSession, waiting: list[ConversationSummar
             col(Assignment.status) == AssignmentStatus.WAITING,
         )
     )
-    return {int(cid): queued_at for cid, queued_at in rows.all() if queued_at - since[int(cid)] >= BACK_AFTER}
+    return {int(cid): queued_at for cid, queued_at in rows.all() if _came_back(queued_at, since[int(cid)])}
 
 
 async def _team(service: WorkspaceService, user: PageUser) -> list[tuple[str, str]]:
@@ -511,9 +517,7 @@ async def _conversation_view(
     queued = next((a for a in detail.assignments if a.status == AssignmentStatus.WAITING), None)
     back_at = (
         queued.queued_at
-        if queued is not None
-        and detail.waiting_since
-        and queued.queued_at - detail.waiting_since >= BACK_AFTER
+        if queued is not None and _came_back(queued.queued_at, detail.waiting_since)
         else None
     )
     return {
