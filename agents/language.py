@@ -590,6 +590,8 @@ _NO_TOPIC = (
     | lexicon.LIGHT_WORDS
     | lexicon.ASK_NOUNS
     | lexicon.CLAUSE_CONJUNCTIONS
+    | lexicon.CONDITIONAL_WORDS
+    | lexicon.CHATTER_WORDS
 )
 
 

@@ -181,15 +181,32 @@ PRICE = "price"
 _NOT_PRICED = lexicon.PRICE_QUESTION_NOT | lexicon.TIME_UNITS
 
 
-def _asks_the_price(words: tuple[str, ...]) -> bool:
+def _asks_the_price(words: tuple[str, ...], *, question: bool = False) -> bool:
     """ "how much per seat", "c'est combien par mois", "harganya brp per bulan": a question for a
-    price with no word for one; not "how much time", "berapa lama", "how much storage"."""
+    price with no word for one; not "how much time", "berapa lama", "how much storage". With
+    `question` (the message is one), a verb of costing asks it too ("was kostet die Pro-Version?")."""
+    if question and not lexicon.COST_VERBS.isdisjoint(words):
+        return True
     for i, word in enumerate(words):
         if word in lexicon.PRICE_QUESTION_WORDS or (word == "much" and i > 0 and words[i - 1] == "how"):
             following = words[i + 1] if i + 1 < len(words) else ""
             if following not in _NOT_PRICED:
                 return True
     return False
+
+
+_MEASURES = lexicon.MEASURE_WORDS | lexicon.TIME_UNITS
+_ASKING_HOW = lexicon.QUESTION_WORDS | lexicon.PRICE_QUESTION_WORDS
+
+
+def _measured(words: tuple[str, ...]) -> set[str]:
+    """ "how long is the trial", "how many days", "trial kitne din ka hai", "berapa lama", "combien
+    de jours": a span asked for right after a question word is what is asked, not the topic."""
+    return {
+        word
+        for i, word in enumerate(words)
+        if word in _MEASURES and set(words[max(0, i - 2) : i]) & _ASKING_HOW
+    }
 
 
 _WILL_DO = re.compile(
@@ -256,6 +273,9 @@ class KnowledgeBase:
         self.threshold = threshold
         self._choices: list[str] = []
         self._owners: list[KnowledgeEntry] = []
+        # Listed questions made of function words only ("kitne ka hai"): any message holding them
+        # is a subset of them, so they match as a whole only a message with no topic of its own.
+        self._wordless: set[int] = set()
         self._entries = list(entries)
         self._questions: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         # How much each topic word says about an entry: 1 for a word that is a listed question on
@@ -267,9 +287,11 @@ class KnowledgeBase:
             weights = self._weights.setdefault(entry.id, {})
             questions = self._questions.setdefault(entry.id, [])
             for q in entry.questions:
+                keys = content_words(q)
+                if not keys:
+                    self._wordless.add(len(self._choices))
                 self._choices.append(comparable(q))
                 self._owners.append(entry)
-                keys = content_words(q)
                 if keys:
                     questions.append((q, keys))
                     for key in keys:
@@ -303,6 +325,8 @@ class KnowledgeBase:
         # word must be the entry's question or most of one ("prices", not the "tak" of "kab tak
         # open" or the "ne" of "fiyat ne kadar").
         entry = self._owners[index]
+        if index in self._wordless and content_words(text):
+            return None  # "trial kitne din ka hai": its topic words decide, not "kitne ka hai"
         if len(query.split()) < 2:
             words = content_words(text)
             if score < 100 or not words or self._weights[entry.id].get(words[0], 0.0) <= 0.5:
@@ -328,13 +352,16 @@ class KnowledgeBase:
     ) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
         said = content_words(text)
         words = analyse(text).words
-        if _asks_the_price(words):
+        if _asks_the_price(words, question=is_question(text)):
             # "hoeveel kost het per maand", "berapa per admin?": the question word asks the price
             # whatever else is said, and "per month", "per admin" are its unit, no topic of their own.
             units = {words[i + 1] for i in range(len(words) - 1) if words[i] in lexicon.PER_WORDS}
             said = tuple(w for w in said if w not in units and w not in lexicon.PRICE_QUESTION_WORDS)
             if not any(same_word(w, PRICE) for w in said):
                 said = (*said, PRICE)
+        measured = _measured(words)
+        if measured and any(w not in measured for w in said):
+            said = tuple(w for w in said if w not in measured)
         ranked: list[tuple[tuple[int, float, int], KnowledgeMatch]] = []
         if not said:
             return ranked

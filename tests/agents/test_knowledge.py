@@ -288,3 +288,37 @@ def test_thanks_or_praise_for_something_asks_for_nothing(default_kb: KnowledgeBa
 
 def test_praise_with_a_question_after_it_is_still_answered(default_kb: KnowledgeBase) -> None:
     assert _entry(default_kb, "the trial was great! how much is the pro plan?") == "pricing"
+
+
+def test_a_span_asked_for_after_a_question_word_is_not_the_topic() -> None:
+    kb = _kb(("trial", ["free trial", "trial period"]), ("hours", ["opening hours", "open on sundays"]))
+    for text in [
+        "how long is the trial?",
+        "trial berapa hari?",
+        "aur trial kitne din ka hai?",
+        "wie lange ist der trial?",
+        "berapa lama trialnya?",
+    ]:
+        assert _entry(kb, text) == "trial", text
+    # A time word that is the topic stays one: "open on sundays" is about the days.
+    assert _entry(kb, "are you open on sundays?") == "hours"
+
+
+def test_a_listed_question_of_function_words_only_does_not_answer_a_message_with_a_topic() -> None:
+    kb = _kb(("pricing", ["kitne ka hai", "price"]), ("trial", ["free trial", "trial period"]))
+    assert _entry(kb, "kitne ka hai?") == "pricing"
+    # Every message holding "kitne ... ka hai" is a superset of it: the topic words decide.
+    assert _entry(kb, "trial kitne din ka hai") == "trial"
+    assert _entry(kb, "support kitne baje tak available hai?") != "pricing"
+
+
+def test_a_question_with_a_verb_of_costing_asks_the_price() -> None:
+    kb = _kb(("pricing", ["what does it cost", "price", "kosten pro monat"]), ("teams", ["extra seats"]))
+    assert _entry(kb, "Was kostet die Pro-Version?") == "pricing"
+    # A cost that is no question is no price question ("it costs us customers").
+    assert _entry(kb, "your outage costs us clients every week") is None
+
+
+def test_if_and_interjections_are_no_topic() -> None:
+    assert content_words("ok, kalau trial ada?") == ("trial",)
+    assert content_words("achha, aur trial?") == ("trial",)
