@@ -75,6 +75,7 @@ _COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
 _NAME_HERE = re.compile(
     r"((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+|&\s+){2,6})(?:here|qui|aqu[ií]|ici|hier)\b(?!\s*,?\s*(?:from|with|at|is)\b)"
 )
+_BY_THE_NAME = re.compile(r"\b((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})naam\s+se\b")
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
 _NAME_FIRST = re.compile(
     r"^\s*((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})(?:naam\s+(?:hai|he|h)\b|is\s+(?:the|our)\s+(?:company\s+)?name\b)"
@@ -543,8 +544,9 @@ def extract_company_name(
                 return Extracted(
                     field="company_name", value=value, evidence=m.group(0) + value, confidence=0.85
                 )
-    # "Gupta Sweets naam hai hamari dukaan ka", "Bloom & Petal is the name": the name comes first.
-    m = _NAME_FIRST.match(text)
+    # "Gupta Sweets naam hai hamari dukaan ka", "Bloom & Petal is the name": the name comes first;
+    # "apna dhaba hai Zaiqa Dhaba naam se" ("by the name"): anywhere.
+    m = _NAME_FIRST.match(text) or _BY_THE_NAME.search(text)
     if m:
         value = _clean_name(m.group(1))
         if _plausible_name(value):
@@ -692,10 +694,12 @@ def extract_company_name(
     ):
         text = text[said.end() :]
     # "it's just me and my sister, Two Birds Ceramics", "é pra minha clínica de estética, a Bella
-    # Pele": the name stands last, set off by a comma.
-    if "," in text:
-        last = _clean_name(text.rsplit(",", 1)[1])
-        opening = text.rsplit(",", 1)[1].split()
+    # Pele", "hamari clinic hai - Shifa Dental Care": the name stands last, set off by a comma or a
+    # dash.
+    set_off = _SET_OFF.split(text)
+    if len(set_off) > 1:
+        last = _clean_name(set_off[-1])
+        opening = set_off[-1].split()
         if (
             len(last.split()) >= 2
             and bool(opening)
@@ -769,6 +773,8 @@ _DESCRIBED = re.compile(_ARTICLE + r"\s+[a-z]")
 # Who "we" are, in the lead-ins of several languages ("on est une agence immo, Agence Horizon").
 _WE_LEAD = re.compile(r"(?:we|i|on|nous|somos|wir|siamo|wij|a\s+gente)\b", re.IGNORECASE)
 # A short description, a comma, then two or more capitalised words set off by a comma or the end.
+# A comma, or a dash between spaces: what sets off the name at the end of an answer.
+_SET_OFF = re.compile(r",|\s[-–—]\s")
 _NAMED_AFTER_DESCRIPTION = re.compile(
     r"(?:(?P<article>"
     + _ARTICLE

@@ -92,6 +92,16 @@ def _fold_with_map(text: str) -> tuple[str, tuple[int, ...]]:
     return "".join(out), tuple(index)
 
 
+# Marks only Vietnamese spelling uses among the languages served: dot below, hook above, horn.
+_VIETNAMESE_MARKS = frozenset("\u0323\u0309\u031b")
+
+
+def vietnamese_spelling(word: str) -> bool:
+    """ "chị", "được", "đâu": a word spelled with marks only Vietnamese uses, so that it is not the
+    word of another language it folds to ("chị" is no Italian "chi")."""
+    return "đ" in word.lower() or not _VIETNAMESE_MARKS.isdisjoint(unicodedata.normalize("NFD", word))
+
+
 def fold(text: str) -> str:
     """Lowercase and strip accents/diacritics: ``fold("¿Dónde ESTÁ?") == "¿donde esta?"``."""
     return _fold_with_map(text)[0]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from agents import lexicon
-from agents.language import PhraseSet, analyse
+from agents.language import PhraseSet, analyse, vietnamese_spelling
 from agents.sentinel.detectors import phrase_table
 from agents.sentinel.frustration import detect_frustration
 
@@ -169,6 +169,7 @@ def is_question(text: str) -> bool:
             i < len(words)
             and words[i] in lexicon.QUESTION_WORDS
             and a.tokens[i].clause == a.tokens[start].clause
+            and not vietnamese_spelling(a.raw[a.tokens[i].start : a.tokens[i].end])
         ):
             return True
     return False

@@ -1678,3 +1678,29 @@ def test_wanting_to_send_something_to_their_customers_in_indonesian_is_a_use_cas
 @pytest.mark.parametrize("text", ["d'accord", "massa", "D'accord."])
 def test_an_ok_in_french_or_brazilian_slang_is_no_company_name(text: str) -> None:
     assert _values(text, "company_name") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Chị tên Thu, bên công ty Gốm Sứ Minh Long", "Gốm Sứ Minh Long"),
+        ("anh làm ở Công ty TNHH Vận Tải Phương Nam", "Vận Tải Phương Nam"),
+        ("em làm việc tại Shop Mẹ Bắp nha", "Mẹ Bắp"),
+        ("TNHH Bao Bì Đông Á", "Bao Bì Đông Á"),
+    ],
+)
+def test_where_a_vietnamese_customer_works_names_the_company(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("hamari clinic hai - Shifa Dental Care", "Shifa Dental Care"),
+        ("we run a small gym – Iron Temple Fitness", "Iron Temple Fitness"),
+        ("apna dhaba hai, Sher-e-Punjab Dhaba naam se", "Sher-e-Punjab Dhaba"),
+        ("hamari shop Noor Collection naam se chalti hai", "Noor Collection"),
+    ],
+)
+def test_a_name_set_off_by_a_dash_or_given_by_the_name_is_the_company(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company

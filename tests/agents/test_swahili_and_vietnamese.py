@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.language import detect_language
+from agents.sentinel.basics import is_question
 from agents.sentinel.detectors import detect_explicit_request
 from agents.sentinel.frustration import detect_frustration
 
@@ -58,3 +59,18 @@ def test_a_question_thanks_or_a_greeting_in_swahili_or_vietnamese_asks_for_nobod
     assert detect_explicit_request(text) is None, text
     found = detect_frustration(text)
     assert found is None or found.score < THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("Chị tên Thu, bên công ty Gốm Sứ Minh Long", False),
+        ("chị cần trả lời khách nhanh hơn", False),
+        # Italian "chi" (who) still opens a question.
+        ("chi è il responsabile vendite", True),
+    ],
+)
+def test_a_vietnamese_word_spelled_with_its_own_marks_is_no_question_word_of_another_language(
+    text: str, question: bool
+) -> None:
+    assert is_question(text) is question
