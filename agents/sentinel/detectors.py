@@ -778,11 +778,17 @@ def _find_frames(text: str) -> list[_Frame]:
                 reach = 5 if _lang(noun) in {"de", "nl"} else 3
                 lead = set(words[max(0, noun.first - reach) : noun.first]) - lexicon.ARTICLES
                 allowed = (gap | lead | inside) & (lexicon.WITH_WORDS | lexicon.SUBJECT_PRONOUNS)
-                # "alguém da equipe pode falar comigo?": the person talks, to the customer.
+                # "alguém da equipe pode falar comigo?", "can someone talk to me?", "kya koi
+                # executive mujhse baat kar sakta hai?": the person talks, to the customer, asked
+                # for (the mood between them or just before the person).
+                asked_for = (gap | set(words[max(0, noun.first - 2) : noun.first])) & lexicon.REQUEST_MOOD
                 to_me = (
-                    bool(gap & lexicon.REQUEST_MOOD)
+                    bool(asked_for)
                     and not _plural(words, noun)
-                    and any(m.first == verb.last + 1 for m in _WITH_ME.find(words))
+                    and any(
+                        m.first == verb.last + 1 or noun.last < m.first <= m.last < verb.first
+                        for m in _WITH_ME.find(words)
+                    )
                 )
                 if (allowed or to_me) and not gap & lexicon.RELATIVE_WORDS:
                     add("talk+noun", verb, noun, 0.9)

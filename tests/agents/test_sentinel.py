@@ -1718,3 +1718,27 @@ def test_a_second_an_extra_or_another_one_is_the_same_question() -> None:
         detect_loop(["hi", "how do I add another phone number?"], "how can i add a second phone number")
         is not None
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can someone talk to me? the export keeps failing",
+        "could a supervisor speak with me today",
+        "kya koi banda mujhse baat kar sakta hai? billing ka issue hai",
+        "¿alguien de ventas puede hablar conmigo un momento?",
+    ],
+)
+def test_a_person_asked_to_talk_to_the_customer_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can your agents talk to me in Spanish or only English?",
+        "my manager will talk to me about the budget first",
+    ],
+)
+def test_people_who_talk_to_the_customer_but_are_not_asked_for_are_no_request(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
