@@ -84,7 +84,8 @@ _NAME_FIRST = re.compile(
 _USE_CASE_CUES = re.compile(
     r"\b(?:to|for|with|via|para|pra|pour|f[üu]r|per|untuk|buat|voor|ko|se|pe|de|des|dos|das|les|our|nos|"
     r"\w+ing|\w+ar|\w+er|\w+ir|\w+en|send|answer|manage|track|book|take|handle|sell|support|"
-    r"notify|remind|automate|receive|collect|capture|schedule)\b",
+    r"notify|remind|automate|receive|collect|capture|schedule|"
+    r"qua|để|muốn|cần)\b",  # Vietnamese: "chị muốn nhận đơn đặt bánh qua whatsapp"
     _FLAGS,
 )
 _COMPANY_SUFFIX = re.compile(
@@ -803,7 +804,11 @@ _SELF_NAMING = re.compile(
 # we get tons of DMs", "selling on WhatsApp, budget is like $50/mo", "lead follow up, 5 log hai").
 _USE_CASE_AFTERTHOUGHT = re.compile(
     r",\s*(?=(?:we|i|our|my|it|its|it's|they|ppl|people|folks|everyone|everybody|customers|clients|budget|about|around|"
-    r"today|currently|right\s+now|hoje|hj|hoy|ahora|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
+    r"today|currently|right\s+now|hoje|hj|hoy|ahora|ahorita|agora|actualmente|atualmente|aujourd'hui|heute|derzeit|oggi|sekarang|skrg|abhi|nu|"
+    # how it is done now ("..., adesso chiamiamo uno per uno", "..., aktuell läuft alles über ...")
+    r"adesso|attualmente|al\s+momento|aktuell|momentan|zurzeit|jetzt|maintenant|actuellement|en\s+ce\s+moment|l[àa]|"
+    r"momenteel|saat\s+ini|[şs]u\s+an|[şs]imdi|teraz|obecnie|hi[ệe]n\s+t[ạa]i|حاليا|الآن|je|j'|ich|io|"
+    r"se\s+(?:nos|me)|"
     r"like|tipo|o\s+sea|ou\s+seja|i\s+mean|es\s+decir|c'est-[àa]-dire|d\.\s?h\.|cio[èe]|yaitu|matlab|"
     r"temos|tenemos|nous\s+avons|wir\s+haben|abbiamo|kami\s+punya|we've|we\s+have|nosotros|somos|sou|soy|n[óo]s|"
     r"o\s+pessoal|a\s+gente|la\s+gente|les\s+gens|die\s+leute|there'?s|there\s+(?:is|are)|"
@@ -880,6 +885,12 @@ _NAME_THEN_WHAT_IT_IS = re.compile(
 
 # Why they need it, said after it ("balas chat pelanggan otomatis kak, soalnya adminnya kewalahan",
 # "order updates because we get tons of calls"): the reason goes.
+# "... at the same time instead of passing one phone round": how it is done now, set against it.
+_INSTEAD = re.compile(
+    r"[\s,]+(?:instead\s+of|rather\s+than|en\s+lugar\s+de|en\s+vez\s+de|em\s+vez\s+de|ao\s+inv[ée]s\s+de|au\s+lieu\s+de|"
+    r"(?:an)?statt|invece\s+di|in\s+plaats\s+van|daripada|bukannya)\s",
+    _FLAGS,
+)
 _BECAUSE = re.compile(
     r"[\s,]+(?:because|bc|coz|cuz|cause|(?:since|as)(?=\s+(?:we|i|our|my|they|the)\b)|porque|pq|parce\s+que|weil|"
     r"siccome|poich[ée]|omdat|karena|krn|soalnya|soale|kyunki|kyuki|kyonki)\s",
@@ -912,6 +923,7 @@ def _clean_use_case(raw: str) -> str:
     sentence = sentence.split("،", 1)[0]  # an Arabic comma: a remark follows ("..., الضغط علينا كبير")
     sentence = _PURPOSE.split(sentence, maxsplit=1)[0]
     sentence = _BECAUSE.split(sentence, maxsplit=1)[0]
+    sentence = _INSTEAD.split(sentence, maxsplit=1)[0]
     sentence = _TURKISH_USE_FOR.split(sentence, maxsplit=1)[0]  # "müşteri destek için kullanacağız, ..."
     sentence = _OWN_SUBJECT_CLAUSE.split(sentence, maxsplit=1)[0]
     sentence = _USE_IT_FOR.sub("", sentence.strip(), count=1)  # "looking to use it for class bookings"
@@ -1076,6 +1088,8 @@ def extract_use_case(text: str, *, asked: bool) -> Extracted | None:
     value = _clean_use_case(value)
     if len(value) < 3 or not any(c.isalpha() for c in value):
         return None
+    if is_acknowledgement(value) or _only_chatter(value):
+        return None  # "d'accord, merci, je regarde ça ce soir": what is left is an acknowledgement
     return Extracted(field="use_case", value=value, evidence=text.strip(), confidence=0.65)
 
 

@@ -1704,3 +1704,34 @@ def test_where_a_vietnamese_customer_works_names_the_company(text: str, company:
 )
 def test_a_name_set_off_by_a_dash_or_given_by_the_name_is_the_company(text: str, company: str) -> None:
     assert _values(text, "company_name").get("company_name") == company
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "organizzare i turni delle pulizie, adesso mandiamo tutto su un gruppo",
+            "organizzare i turni delle pulizie",
+        ),
+        (
+            "Rückrufe für die Werkstatt planen, aktuell schreiben wir alles auf Zettel",
+            "Rückrufe für die Werkstatt planen",
+        ),
+        ("gérer les réservations du salon, là on fait tout par téléphone", "gérer les réservations du salon"),
+        (
+            "so the front desk can reply from one inbox instead of three phones",
+            "the front desk can reply from one inbox",
+        ),
+        ("chị muốn gửi lịch hẹn cho khách qua Zalo", "chị muốn gửi lịch hẹn cho khách qua Zalo"),
+    ],
+)
+def test_how_it_is_done_now_is_context_not_part_of_the_use_case(text: str, use_case: str) -> None:
+    assert _values(text, "use_case").get("use_case") == use_case
+
+
+def test_an_acknowledgement_left_after_the_cut_is_no_use_case() -> None:
+    assert "use_case" not in _values("d'accord, merci, je regarde ça demain", "use_case")
+
+
+def test_a_vietnamese_answer_saying_what_they_want_is_no_company() -> None:
+    assert "company_name" not in _values("em muốn nhận đơn hàng qua WhatsApp", "company_name")
