@@ -472,14 +472,21 @@ def _a_kind_of_thing(words: tuple[str, ...], at: int) -> bool:
     return any(len(w) > 3 and w.endswith("s") and w not in lexicon.DISLIKED_OF_OURS for w in nouns)
 
 
+_WHEN = frozenset({"when", "quando", "cuando", "quand", "wenn", "wanneer", "ketika", "kalau", "jab", "kiedy"})
+
+
 def _reported_by_their_people(a: Analysis, at: int) -> bool:
     """ "my customers keep complaining that nobody answers on whatsapp after 6pm": what the
-    customer's own customers say, earlier in the sentence, with nothing of ours between."""
+    customer's own customers say, or what happens to them, earlier in the sentence, with nothing of
+    ours between."""
     words = a.words
     sentence = _sentence_numbers(a)
     for i in range(at - 1, -1, -1):
         if sentence[i] != sentence[at] or words[i] in lexicon.ABOUT_US:
             return False
+        # "meus clientes ficam doidos quando ninguém responde": what happens to them, when.
+        if words[i] in _WHEN and any(words[j] in lexicon.PEOPLE_SERVED for j in range(max(0, i - 4), i)):
+            return True
         if words[i].startswith(lexicon.COMPLAINT_STEMS) and any(
             words[j] in lexicon.PEOPLE_SERVED for j in range(max(0, i - 3), i)
         ):
@@ -502,6 +509,41 @@ def _praise_of_a_complaint(a: Analysis, cues: list[_Cue]) -> _Cue | None:
         if wrong or any(c in lexicon.ANNOYED_EMOJI for c in a.raw):
             return (0.6, praise, cue[2], "sarcasm: praise of a complaint", None)
     return None
+
+
+_SOMEONE_ELSES = lexicon.ARTICLES | lexicon.DETERMINERS | lexicon.POSSESSIVES
+_TIMES = frozenset({"times", "volte", "veces", "fois", "vezes", "mal", "keer", "kez", "razy", "kali", "baar"})
+# Verbs of reaching someone: what fills their free word is whom ("called the courier 3 times").
+_CONTACTED = frozenset(
+    {
+        "called",
+        "rang",
+        "phoned",
+        "contacted",
+        "emailed",
+        "pinged",
+        "messaged",
+        "texted",
+        "chiamato",
+        "llame",
+        "llamamos",
+        "liguei",
+        "ligamos",
+        "appele",
+        "angerufen",
+        "gebeld",
+    }
+)
+
+
+def _someone_else_in_the_slot(words: tuple[str, ...], first: int, last: int, source: str) -> bool:
+    """ "I called the courier 3 times", "ho chiamato il corriere 3 volte": a count of contacts
+    ("called * times") whose free word is someone named by an article or a possessive is about
+    them, not us ("called you 3 times", "escribí dos veces" are about us)."""
+    if "*" not in source or words[first] not in _CONTACTED or words[last] not in _TIMES:
+        return False
+    inside = set(words[first + 1 : last])
+    return bool(inside & _SOMEONE_ELSES) and not inside & (_ABOUT_US | lexicon.ABOUT_US)
 
 
 def _with_article(words: tuple[str, ...], longer: _Cue, shorter: _Cue) -> bool:
@@ -702,6 +744,8 @@ def detect_frustration(text: str) -> Signal | None:
         if any(w.startswith(lexicon.LEAVE_STEMS) for w in words[m.first : m.last + 1]) and (
             set(words[m.last + 1 : m.last + 4]) & lexicon.LEAVE_NOT_OBJECTS
         ):
+            continue
+        if _someone_else_in_the_slot(words, m.first, m.last, m.phrase.source):
             continue
         # Spellings of one phrase that fold to the same words ("gak ngerti", "ga ngerti") count once.
         key = (m.first, m.last, m.phrase.weight, m.phrase.tag)

@@ -1742,3 +1742,54 @@ def test_a_person_asked_to_talk_to_the_customer_is_a_request(text: str) -> None:
 )
 def test_people_who_talk_to_the_customer_but_are_not_asked_for_are_no_request(text: str) -> None:
     assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "still broken despite 3 emails to your team and a call last week",
+        "the sync is down again since Monday. we're looking at other options now",
+        "j'ai déjà écrit trois fois pour la facture, toujours rien depuis lundi",
+        "ya les mandé tres correos y nadie me contesta",
+        "já mandei quatro e-mails e nada, pagamos todo mês pra ficar sem atendimento",
+        "Seit einer Woche keine Antwort auf die Rechnung. Langsam reicht es mir wirklich.",
+        "mijn mails worden niet beantwoord en ik probeer al dagen iemand te bereiken",
+        "vi ho già scritto quattro volte, nessuno legge?",
+    ],
+)
+def test_writing_again_and_again_and_going_elsewhere_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= 0.6, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I called the courier 3 times today and nothing, anyway what time do you open tomorrow?",
+        "ho chiamato la banca due volte stamattina, comunque: quanto costa il piano Pro?",
+    ],
+)
+def test_calling_someone_else_again_and_again_is_not_frustration_with_us(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < 0.6, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mis clientes se enojan cuando nadie responde en la noche, ¿tienen respuestas automáticas?",
+        "our patients get upset when nobody answers after 6, does the bot reply at night?",
+    ],
+)
+def test_what_happens_to_their_customers_when_nobody_answers_is_not_frustration_with_us(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < 0.6, (text, signal)
+
+
+def test_a_person_word_naming_whose_queries_they_are_is_no_request() -> None:
+    assert (
+        detect_explicit_request("managers get lots of staff requests over whatsapp, can several reply?")
+        is None
+    )
+    assert detect_explicit_request("I want a human, please") is not None
