@@ -148,7 +148,10 @@ _CLAUSE_END = re.compile(
     r"\s+و(?=(?:عايزين|عاوزين|عايز|نبغى|نبي|نريد|بدنا|نحتاج|محتاجين|نستخدم|عندنا)\b)",
     _FLAGS,
 )
-_TOWN_AFTER = re.compile(r"(?<=\w)\s+(?:in|aus|uit|a)\s+[A-ZÀ-ÖØ-Þ][\w-]+$")
+# ("Jansen en Zonen" is a Dutch name: "en" is "and" there.)
+_TOWN_AFTER = re.compile(
+    r"(?<=\w)\s+(?:in|aus|uit|a|à|en(?!\s+(?:Zoon|Zonen|Zn|Dochter|Dochters|Partners|Co)\b))\s+[A-ZÀ-ÖØ-Þ][\w-]+$"
+)
 # "Agriturismo Il Poggiolo s.r.l. di Montepulciano": after a legal form, the town goes too.
 _TOWN_AFTER_FORM = re.compile(
     r"(\b(?:s\.r\.l|srl|s\.p\.a|spa|gmbh|ltd|s\.a|s\.l|llc|inc|b\.v|bv)\.?)\s+(?:di|de|da|em|en|à|aus|uit|in|from)\s+[A-ZÀ-ÖØ-Þ][\w'-]+$",
@@ -1242,6 +1245,24 @@ def _corrected_company(text: str, *, soft: bool) -> Extracted | None:
     )
 
 
+# "firma adı mı? Yıldız Turizm", "el nombre? Ferretería López": the question asked back, then the
+# answer. A short question with a word for a name or a business in it.
+_ECHO = re.compile(r"^\s*¿?(?P<echo>[^?¿.!]{1,40})\?+\s*(?=\S)")
+_NAME_NOUNS = frozenset(
+    {"name", "naam", "nombre", "nome", "nom", "adi", "ismi", "isim", "nama", "nazwa", "ten"}
+)
+
+
+def _after_the_echo(text: str) -> str:
+    m = _ECHO.match(text)
+    if m is None:
+        return text
+    words = analyse(m.group("echo")).words
+    if len(words) > 5 or not set(words) & (_NAME_NOUNS | lexicon.BUSINESS_NOUNS):
+        return text
+    return text[m.end() :]
+
+
 def extract_fields(
     text: str, *, asking: str | None, known: frozenset[str] = frozenset(), person: str | None = None
 ) -> list[Extracted]:
@@ -1253,6 +1274,14 @@ def extract_fields(
     asked for the company ("answering customer FAQs for our gym"), and a bare name answers
     "company" when the bot asked for the use case and the company is still missing ("FitHub").
     """
+    if asking == "company_name":
+        text = _after_the_echo(text)
+        # "es Ferretería López", "é a Padaria Central": the answer's copula goes.
+        copula = _COPULA.match(text)
+        rest = text[copula.end() :].split() if copula is not None else []
+        name_words = rest[1:] if rest and fold(rest[0]) in lexicon.NAME_ARTICLES else rest
+        if name_words and "?" not in text and _CAPITALISED.match(name_words[0]):
+            text = " ".join(rest)
     # "Peak Fitness - no sorry, Peak Performance Fitness": corrected in the answer itself too.
     if will_get_back(text):
         return []  # "je vous redis ça demain, on est encore en réflexion": later, no answer yet
@@ -1268,8 +1297,15 @@ def extract_fields(
     email = extract_email(text)
     # A message that is only an email address answers no "company?" question.
     only_email = email is not None and text.strip().strip(".").strip() == email.value
-    # "sorry my toddler grabbed the phone lol": an aside answers nothing; only a lead-in counts.
-    answer = None if only_email or _aside(text) else asking
+    # "sorry my toddler grabbed the phone lol": an aside answers nothing; only a lead-in counts. The
+    # sentences after it may ("haha sorry it's been a monday. tenants reporting repairs mainly").
+    aside = _aside(text)
+    sentence_end = _SENTENCE_END.search(text.strip()) if aside else None
+    # (Not after a question: "perdona, ¿me podría llamar alguien? prefiero explicarlo por teléfono".)
+    later = [text.strip()[sentence_end.end() :]] if sentence_end is not None and "?" not in text else []
+    if later and len(analyse(later[0]).words) >= 2 and not _aside(later[0]) and not _is_chatter(later[0]):
+        return extract_fields(later[0], asking=asking, known=known, person=person)
+    answer = None if only_email or aside else asking
     stripped = text.strip()
     strong_company = extract_company_name(text, asked=False, person=person)
     if (

@@ -123,6 +123,7 @@ _SOMEONE_WORDS = frozenset(
     | {"iemand", "qualcuno", "seseorang", "koi", "biri", "ktos"}
 )
 _LINKING_SUBJECTS = frozenset({"it", "this", "that", "which"})
+_FOR_WORK = frozenset({"for", "para", "pra", "pour", "voor", "untuk", "buat", "icin"})
 _GERMAN_MODALS = frozenset(
     {"kann", "konnen", "konnte", "konnten", "mochte", "mochten", "will", "wollen", "muss", "mussen", "soll"}
     | {"sollen", "wurde", "wurden", "darf", "durfen"}
@@ -816,6 +817,11 @@ def _find_frames(text: str) -> list[_Frame]:
             continue
         for noun in nouns:
             if noun.first > verb.last and _gap(words, verb.last, noun.first) <= 5:
+                # "se puede conectar con siigo para la facturación?": linked to something, for a
+                # department's work; the department comes after a word of purpose.
+                # ("me passa pra um atendente": "pra" right after the verb is where to.)
+                if any(w in _FOR_WORK for w in _between(words, verb.last, noun.first)[2:]):
+                    continue
                 add("connect+noun", verb, noun, 0.9)
             elif noun.last < verb.first and verb.first - noun.last <= 4:
                 add("connect+noun", verb, noun, 0.85)

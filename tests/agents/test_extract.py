@@ -1735,3 +1735,32 @@ def test_an_acknowledgement_left_after_the_cut_is_no_use_case() -> None:
 
 def test_a_vietnamese_answer_saying_what_they_want_is_no_company() -> None:
     assert "company_name" not in _values("em muốn nhận đơn hàng qua WhatsApp", "company_name")
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("nombre de la empresa? Ferretería Los Pinos", "Ferretería Los Pinos"),
+        ("şirket adı mı? Deniz Lojistik", "Deniz Lojistik"),
+        ("é a Confeitaria Doce Lar", "Confeitaria Doce Lar"),
+        ("somos Taller Mecánico Ruiz en Sevilla", "Taller Mecánico Ruiz"),
+        ("c'est la boutique Fil Rouge à Rennes", "Fil Rouge"),
+        ("Bakker en Zonen", "Bakker en Zonen"),
+    ],
+)
+def test_the_question_asked_back_a_copula_or_the_town_is_not_part_of_the_name(
+    text: str, company: str
+) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+def test_the_sentence_after_an_apology_can_answer() -> None:
+    assert _values("sorry, crazy morning. mostly booking reminders for the salon", "use_case") == {
+        "use_case": "booking reminders for the salon"
+    }
+    # After a request of their own, it does not.
+    assert _values("sorry, can someone call me? rather explain by phone", "company_name") == {}
+
+
+def test_seen_is_an_acknowledgement_not_a_use_case() -> None:
+    assert "use_case" not in _values("ok seen", "use_case")

@@ -1793,3 +1793,8 @@ def test_a_person_word_naming_whose_queries_they_are_is_no_request() -> None:
         is None
     )
     assert detect_explicit_request("I want a human, please") is not None
+
+
+def test_linking_the_product_to_something_for_a_departments_work_is_no_request() -> None:
+    assert detect_explicit_request("¿se puede conectar con contpaqi para la facturación?") is None
+    assert detect_explicit_request("me passa pra alguém do financeiro?") is not None
