@@ -75,6 +75,7 @@ _COMPANY_PREFIXES = [re.compile(p, _FLAGS) for p in lexicon.COMPANY_PREFIXES]
 _NAME_HERE = re.compile(
     r"((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+|&\s+){2,6})(?:here|qui|aqu[ií]|ici|hier)\b(?!\s*,?\s*(?:from|with|at|is)\b)"
 )
+_TITLED = re.compile(r"^(?:Dr|Dra|Mr|Mrs|Ms|Prof|Pastor|Rev|Fr|Sr|Sra|Ing|Lic|Chief|Alhaji|Madam)\.?\s")
 _BY_THE_NAME = re.compile(r"\b((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})naam\s+se\b")
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
 _NAME_FIRST = re.compile(
@@ -606,7 +607,8 @@ def extract_company_name(
     m = _NAME_HERE.search(text)
     if m:
         value = _clean_name(m.group(1))
-        if _plausible_name(value) and len(value.split()) >= 2:
+        # "Dr. Srinivas Rao here": a person with a title announces themselves, not the business.
+        if _plausible_name(value) and len(value.split()) >= 2 and not _TITLED.match(value):
             return Extracted(field="company_name", value=value, evidence=m.group(0), confidence=0.8)
     # Unasked and with no use case beside it, only a lead-in that says who they are ("we're
     # Northwind Traders"), and only before a clear name (see `clear`).

@@ -704,8 +704,10 @@ def _find_frames(text: str) -> list[_Frame]:
         before = set(a.words[max(0, first - 2) : first]) - _POLITE_PAST
         # What follows counts within the sentence ("... to reach out? we're a team of 60").
         after = {a.words[i] for i in range(first, min(last + 3, len(a.words))) if _one_sentence(a, last, i)}
+        # ("ktoś od was": Polish "you", no English "was"; German "was" is "what".)
+        past = lexicon.PAST_MARKERS if _lang(noun) in {"en", "common"} else lexicon.PAST_MARKERS - {"was"}
         if rule.startswith(("talk", "contact", "help")) and (
-            (after | before) & lexicon.PAST_MARKERS or before & lexicon.PAST_TIME_BEFORE
+            (after | before) & past or before & lexicon.PAST_TIME_BEFORE
         ):
             # "the agent I was talking to yesterday", "someone rang me yesterday", "der Mitarbeiter,
             # der mir gestern helfen konnte", "la semana pasada hablé con ...": a report

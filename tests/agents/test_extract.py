@@ -1764,3 +1764,49 @@ def test_the_sentence_after_an_apology_can_answer() -> None:
 
 def test_seen_is_an_acknowledgement_not_a_use_case() -> None:
     assert "use_case" not in _values("ok seen", "use_case")
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("Berber dükkanım var, adı Usta Hakan Berber, randevu almak istiyorum", "Usta Hakan Berber"),
+        ("mình có tiệm bánh nhỏ, tên là Bánh Mì Cô Ba", "Bánh Mì Cô Ba"),
+        ("c'est pour notre boulangerie Le Fournil Doré, on veut prendre les commandes", "Le Fournil Doré"),
+        (
+            "Le escribe la hermana Lucía de la Fundación Manos Unidas, queremos avisar a los voluntarios",
+            "Fundación Manos Unidas",
+        ),
+        ("hi, this is the office manager at Greenway Physio, we need booking reminders", "Greenway Physio"),
+        ("Dr. Amaka Obi here. We run Sunrise Family Clinic, Enugu.", "Sunrise Family Clinic"),
+    ],
+)
+def test_a_name_given_after_what_it_is_who_writes_or_their_role_is_the_company(
+    text: str, company: str
+) -> None:
+    assert (
+        _values(text, None).get("company_name") == company
+        or _values(text, "company_name").get("company_name") == company
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "use_case"),
+    [
+        (
+            "I want the whatsapp bot for my shop to answer customers about delivery times",
+            "answer customers about delivery times",
+        ),
+        (
+            "we want parents to be able to report absences on whatsapp",
+            "parents to be able to report absences on whatsapp",
+        ),
+        (
+            "Need order tracking and delivery updates on WhatsApp for our buyers.",
+            "order tracking and delivery updates on WhatsApp for our buyers",
+        ),
+    ],
+)
+def test_what_they_want_the_bot_or_their_people_to_do_is_the_use_case_unasked(
+    text: str, use_case: str
+) -> None:
+    assert _values(text, None).get("use_case") == use_case

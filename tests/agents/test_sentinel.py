@@ -1798,3 +1798,19 @@ def test_a_person_word_naming_whose_queries_they_are_is_no_request() -> None:
 def test_linking_the_product_to_something_for_a_departments_work_is_no_request() -> None:
     assert detect_explicit_request("¿se puede conectar con contpaqi para la facturación?") is None
     assert detect_explicit_request("me passa pra alguém do financeiro?") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "czy mógłby do mnie zadzwonić ktoś od was jutro rano?",
+        "bhai koi banda bhej do shop pe, demo dekhna hai",
+    ],
+)
+def test_a_call_from_you_in_polish_or_someone_sent_over_in_urdu_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize("text", ["Dios le pague", "ok, god bless", "jazakallah"])
+def test_a_blessing_as_thanks_is_an_acknowledgement(text: str) -> None:
+    assert is_acknowledgement(text)
