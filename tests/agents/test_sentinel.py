@@ -1814,3 +1814,35 @@ def test_a_call_from_you_in_polish_or_someone_sent_over_in_urdu_is_a_request(tex
 @pytest.mark.parametrize("text", ["Dios le pague", "ok, god bless", "jazakallah"])
 def test_a_blessing_as_thanks_is_an_acknowledgement(text: str) -> None:
     assert is_acknowledgement(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could someone come over to our shop and show the staff how it works?",
+        "¿pueden mandar a alguien a la oficina para explicarnos?",
+        "kan er iemand langskomen bij de winkel?",
+        "apnar kono manusher sathe kotha bolte chai",
+        "có nhân viên nào tư vấn trực tiếp không ạ",
+        "me colabora comunicándome con un asesor por favor",
+    ],
+)
+def test_a_visit_or_a_person_asked_for_in_other_words_is_a_request(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "second Monday in a row the reminders failed. thinking we should go back to the old system",
+        "the bot tells customers we're closed on Fridays, we're not!! fix this today please",
+        "c'est plate en maudit, ça fait une semaine que ça marche pas",
+        "خاب ظني فيكم، خسرنا طلبات بسبب الرسائل",
+        "bahut afsos hua, yeh koi tareeqa hai?",
+        "three weeks of doubled orders. I regret switching to you",
+    ],
+)
+def test_a_failure_counted_by_the_week_and_disappointment_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= 0.6, (text, signal)
