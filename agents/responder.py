@@ -228,6 +228,94 @@ def _thanks_for_it(text: str) -> bool:
     return bool(words & (lexicon.THANKS_WORDS | lexicon.POSITIVE_WORDS)) and not words & lexicon.REQUEST_MOOD
 
 
+# Openings of a statement about the customer ("I'm the head coach at ...", "we run ...", "gonna
+# show my partner tonight"), in the words of the languages served: the customer as its subject.
+_ABOUT_THEMSELVES = (
+    lexicon.WE_WORDS
+    | lexicon.SUBJECT_PRONOUNS
+    | frozenset(
+        {
+            "im",
+            "were",
+            "weve",
+            "gonna",
+            "going",
+            "ill",
+            "somos",
+            "soy",
+            "sou",
+            "tenemos",
+            "temos",
+            "nous",
+            "wir",
+            "siamo",
+            "sono",
+            "abbiamo",
+            "kami",
+        }
+    )
+)
+# (Not "our" or "my": "our warehouse scanner sends duplicate events" is a problem told.)
+
+
+def _tells_about_themselves(text: str) -> bool:
+    """ "I'm the head coach at a small boxing gym", "we run a small NGO for street kids in Pune",
+    "gonna show my business partner tonight": a statement about the customer, opening with them,
+    that asks nothing and reports no problem (a problem told is a question for us)."""
+    if "?" in text or "؟" in text or is_question(text):
+        return False
+    words = analyse(text).words
+    if len(words) < 3 or words[0] not in _ABOUT_THEMSELVES:
+        return False
+    return not set(words) & (lexicon.PROBLEM_WORDS | lexicon.NEGATORS | lexicon.REQUEST_MOOD)
+
+
+_HOW = frozenset(
+    {"how", "como", "comment", "wie", "come", "hoe", "gimana", "bagaimana", "kaise", "cara", "nasil", "jak"}
+)
+_CHANGE_VERBS = frozenset(
+    {
+        "change",
+        "switch",
+        "move",
+        "upgrade",
+        "downgrade",
+        "cambio",
+        "cambiar",
+        "cambiarme",
+        "cambiamos",
+        "bajo",
+        "paso",
+        "mudar",
+        "mudo",
+        "trocar",
+        "troco",
+        "changer",
+        "passer",
+        "wechseln",
+        "wechsle",
+        "umstellen",
+        "cambiare",
+        "passare",
+        "wijzigen",
+        "overstappen",
+        "ganti",
+        "pindah",
+        "badal",
+        "badlun",
+    }
+)
+
+
+def _how_to_change(text: str) -> bool:
+    """ "cómo cambio a un plan más barato?", "how do I downgrade my plan": how to change something
+    in their account, not what it costs; only an entry about changing something answers it."""
+    words = analyse(text).words
+    if _asks_the_price(words, question=True):
+        return False  # "how much does it cost to upgrade?"
+    return bool(set(words) & _HOW) and bool(set(words) & _CHANGE_VERBS)
+
+
 def _sets_up(text: str) -> bool:
     """ "how do I set up our hours", "wie stelle ich unsere Öffnungszeiten ein", "como configuro el
     horario": the message asks how to set something up in the product."""
@@ -298,6 +386,9 @@ class KnowledgeBase:
                         weights[key] = min(1.0, weights.get(key, 0.0) + 1 / len(keys))
         self._vocabulary = frozenset(word for weights in self._weights.values() for word in weights)
         self._how_tos = frozenset(e.id for e in entries if any(_sets_up(q) for q in e.questions))
+        self._changes = frozenset(
+            e.id for e in entries if any(_CHANGE_VERBS & set(analyse(q).words) for q in e.questions)
+        )
         self._seen: dict[str, frozenset[str]] = {}
 
     def best(self, text: str) -> KnowledgeMatch | None:
@@ -309,6 +400,8 @@ class KnowledgeBase:
             return None
         match = self.similar(text) or self._by_words(text)
         if match is not None and _sets_up_their_own(text) and match.entry.id not in self._how_tos:
+            return None
+        if match is not None and _how_to_change(text) and match.entry.id not in self._changes:
             return None
         return match
 
@@ -523,6 +616,11 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         # "ok no problem, I'll check with our IT team. thanks": the person declined, nothing asked.
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}
+    if _tells_about_themselves(question):
+        # "we run a small NGO for street kids in Pune", "gonna show my business partner tonight":
+        # who they are or what they will do, with no question and no problem in it, is no miss.
+        out.append(reply(config.message("noted", language), agent=AGENT))
+        return {"outgoing": out, "events": events}
     if is_announcement(text):
         # "One more question about my invoice": asked for nothing yet, so nothing went unanswered.
         out.append(reply(config.message("go_ahead", language), agent=AGENT))

@@ -399,6 +399,7 @@ REQUIRED_MESSAGES = (
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
     "greeting": {"en": "Hi again! What can I help you with?"},
     "go_ahead": {"en": "Of course, go ahead: what would you like to know?"},
+    "noted": {"en": "Thanks for telling us! What would you like to know?"},
     "see_you": {"en": "Sounds good! Write here whenever you're ready; we'll pick up where we left off."},
     "bot_identity": {
         "en": "Yes, I'm the virtual assistant. I can answer most questions here, or bring in a person "

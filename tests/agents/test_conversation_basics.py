@@ -161,3 +161,24 @@ async def test_a_greeting_of_one_language_is_welcomed_in_it(
     await say(h, text("12025550521", greeting, h.clock.now()))
     request = h.fake_graph.sent[-1]["json"]
     assert request["interactive"]["body"]["text"].startswith(welcome)
+
+
+async def test_telling_who_they_are_is_noted_and_no_miss_is_counted(h: TestHarness) -> None:
+    wa = "12025550507"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    sent = await say(h, text(wa, "we run a small animal shelter in Leeds", h.clock.now()))
+    assert sent == ["Thanks for telling us! What would you like to know?"]
+    # Two unanswered questions after it are two misses, not three: the bot keeps the conversation.
+    await say(h, text(wa, "does it integrate with Shopify?", h.clock.now()))
+    sent = await say(h, text(wa, "do you have a Zapier connector?", h.clock.now()))
+    assert any("can't answer that one either" in s for s in sent), sent
+    sent = await say(h, text(wa, "gonna show this to my co-founder tonight", h.clock.now()))
+    assert sent == ["Thanks for telling us! What would you like to know?"]
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+
+
+async def test_a_problem_told_without_a_question_still_counts_as_unanswered(h: TestHarness) -> None:
+    wa = "12025550508"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    sent = await say(h, text(wa, "our order messages keep coming through twice", h.clock.now()))
+    assert any("don't have an answer" in s for s in sent), sent

@@ -322,3 +322,11 @@ def test_a_question_with_a_verb_of_costing_asks_the_price() -> None:
 def test_if_and_interjections_are_no_topic() -> None:
     assert content_words("ok, kalau trial ada?") == ("trial",)
     assert content_words("achha, aur trial?") == ("trial",)
+
+
+def test_how_to_change_something_is_not_answered_with_a_fact(default_kb: KnowledgeBase) -> None:
+    # How to move to a cheaper plan is no question of what the plans cost.
+    assert default_kb.best("como cambio a un plan mas barato") is None
+    assert _entry(default_kb, "how much does it cost to upgrade?") == "pricing"
+    # An entry about changing something answers it.
+    assert _entry(default_kb, "how do i change my password") == "password_reset"
