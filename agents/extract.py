@@ -1337,6 +1337,12 @@ def extract_fields(
     use_case = extract_use_case(text, asked=answer == "use_case")
     if use_case is not None and _asks_for_information(use_case):
         use_case = None
+    if (
+        use_case is not None
+        and email is not None
+        and not content_words(use_case.value.replace(email.value, " "))
+    ):
+        use_case = None  # "siobhan@cloverlockers.co.uk if you need it": a contact detail, no use case
     if use_case is None and answer == "use_case" and asking == "company_name":
         answer = "company_name"  # it read like a use case but is none: the answer to what was asked
     asked_company = use_case is not None and asking == "company_name"

@@ -33,7 +33,7 @@ from agents.sentinel.basics import (
     strip_social,
     will_get_back,
 )
-from agents.sentinel.detectors import asks_if_bot
+from agents.sentinel.detectors import asks_if_bot, detect_negated_request
 from orchestrator.core.config import AppConfig, KnowledgeEntry
 from orchestrator.core.context import GraphContext
 from orchestrator.core.enums import HandoffReason
@@ -629,7 +629,12 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     missed = _missed_before(state, fallbacks)
     # "hello?? how do I link shopify": the greeting goes, its "??" still says it is asked again.
     again = _asked_again(text)
-    if _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again):
+    # "don't need a human, I just need the link to the app": no person is brought in against the
+    # customer's word; the miss still counts, and a request later brings one.
+    declined = detect_negated_request(text) is not None
+    if not declined and _unresolved(
+        question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again
+    ):
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,
             state=state,
@@ -637,7 +642,7 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         )
         return {"handoff": request, "fallbacks": fallbacks, "events": events}
     # The second miss in a row offers a person; the customer may still go on with the bot.
-    offer = fallbacks >= config.agents.fallbacks_before_handoff
+    offer = fallbacks >= config.agents.fallbacks_before_handoff and not declined
     out.append(reply(config.message("fallback_offer" if offer else "fallback", language), agent=AGENT))
     if not state.get("menu_shown"):
         out.append(menu_message(config, language))

@@ -295,7 +295,44 @@ def _previous_word(words: Sequence[str], index: int) -> str:
     return words[j] if j >= 0 else ""
 
 
+_SUPPOSING = frozenset({"if", "unless", "wenn", "falls", "kalau", "jika", "kalo", "agar"})
+
+
+def _hypothetical(a: Analysis, first: int) -> bool:
+    """Whether the frame starting at `first` is said of a case the customer supposes: "if" and the
+    customer as subject right after it, earlier in its clause ("if I ever need a person", "wenn ich
+    mal jemanden brauche"), not "if possible, ..." nor "if I could speak with ..." (politeness)."""
+    words, tokens = a.words, a.tokens
+    for i in range(first - 1, -1, -1):
+        if tokens[i].clause != tokens[first].clause:
+            return False
+        if words[i] in _SUPPOSING:
+            # ("... easier if I could speak with one of your colleagues": a wish, said politely.)
+            polite = i + 2 < len(words) and words[i + 2] in lexicon.ASKING_MODALS | {"may", "might"}
+            return (
+                i + 1 < first and words[i + 1] in lexicon.SUBJECT_PRONOUNS | lexicon.WE_WORDS and not polite
+            )
+    return False
+
+
+def _hyphened(a: Analysis, noun: Match) -> bool:
+    """ "a person-to-person chat", "human-in-the-loop": the noun joined by a hyphen to the next word
+    is part of a modifier."""
+    start, end = a.tokens[noun.first].start, a.tokens[noun.last].end
+    # ("agente-humano" joins two words for a person: still one.)
+    after = (
+        a.raw[end : end + 1] == "-"
+        and a.raw[end + 1 : end + 2].isalpha()
+        and not list(_HUMAN.find(a.words[noun.last + 1 : noun.last + 2]))
+    )
+    # ... or to the word before it, which is joined onward too ("to-person" of "person-to-person")
+    before = start >= 2 and a.raw[start - 1] == "-" and "-" in a.raw[max(0, start - 12) : start - 1]
+    return after or before
+
+
 def _false_friend(a: Analysis, noun: Match) -> bool:
+    if _hyphened(a, noun):
+        return True
     words = a.words
     clause = a.tokens[noun.first].clause
     # Only words of the same clause qualify a noun: "no bot, human please".
@@ -698,6 +735,9 @@ def _find_frames(text: str) -> list[_Frame]:
         # the subject's: "aap apne sales wale se baat karwa do" is ours).
         own = [i for i in range(max(0, noun.first - 2), noun.first) if words[i] in _OWN]
         if own and set(words[max(0, own[0] - 4) : own[0]]) & _I_SUBJECT:
+            return
+        # "if I ever need a real person I'll shout": a request the customer may make one day.
+        if _hypothetical(a, first):
             return
         # Before the frame, "was" and "did" are politeness ("I was hoping someone could call me"),
         # "fui atendida" and "yesterday" are not.

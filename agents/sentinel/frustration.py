@@ -698,6 +698,9 @@ def detect_frustration(text: str) -> Signal | None:
             continue
         if _feeling_denied(a, m.first):
             continue
+        # Malay "tak payah" is "no need", not "lousy" negated or not ("tak" is a Malay "not").
+        if len(m.phrase.slots) == 1 and m.first > 0 and words[m.first - 1] == "tak" and m.phrase.tag == "id":
+            continue
         if words[m.first] in _NO_NEED and m.last + 1 < len(words) and words[m.last + 1] in {"de", "d"}:
             continue
         # "travelling all week with terrible signal": their surroundings, not us; so too when the

@@ -182,3 +182,13 @@ async def test_a_problem_told_without_a_question_still_counts_as_unanswered(h: T
     await say(h, text(wa, "Hi", h.clock.now()))
     sent = await say(h, text(wa, "our order messages keep coming through twice", h.clock.now()))
     assert any("don't have an answer" in s for s in sent), sent
+
+
+async def test_a_third_miss_that_declines_a_person_does_not_bring_one_in(h: TestHarness) -> None:
+    wa = "12025550509"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    await say(h, text(wa, "does it integrate with Shopify?", h.clock.now()))
+    await say(h, text(wa, "do you have a Zapier connector?", h.clock.now()))
+    sent = await say(h, text(wa, "don't need a human, just the link to the driver app", h.clock.now()))
+    assert any("don't have an answer" in s for s in sent), sent
+    assert (await first_listed_conversation(h))["owner"] == "bot"

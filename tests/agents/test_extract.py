@@ -1810,3 +1810,30 @@ def test_what_they_want_the_bot_or_their_people_to_do_is_the_use_case_unasked(
     text: str, use_case: str
 ) -> None:
     assert _values(text, None).get("use_case") == use_case
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("My name is Ada Okafor, Head of Operations at QuickHaul Express, Lagos", "QuickHaul Express"),
+        ("Evening. Rob, ops manager at Harbour Freight Services", "Harbour Freight Services"),
+        ("sou a Carla, gerente de loja da Ótica Bela Vista", "Ótica Bela Vista"),
+        ("my business na Mama Titi Foods, Ibadan", "Mama Titi Foods"),
+    ],
+)
+def test_a_job_title_then_where_names_the_company(text: str, company: str) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+def test_an_email_with_a_remark_is_no_use_case() -> None:
+    email = "maria@brightsmiles.co.uk"
+    assert _values(f"{email} if you need it", "use_case") == {"email": email}
+
+
+def test_want_our_people_to_or_pidgin_wan_make_is_the_use_case() -> None:
+    assert _values("want our drivers to get job details on whatsapp", None).get("use_case") == (
+        "our drivers to get job details on whatsapp"
+    )
+    assert _values("I wan make customers fit track their orders", "use_case").get("use_case") == (
+        "customers fit track their orders"
+    )

@@ -1846,3 +1846,40 @@ def test_a_failure_counted_by_the_week_and_disappointment_are_frustration(text: 
     signal = detect_frustration(text)
     assert signal is not None, text
     assert signal.score >= 0.6, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is there an agent-to-customer chat view for our dispatchers?",
+        "if I ever need a real person I'll let you know, for now how do exports work?",
+        "tak payah sambungkan saya dengan sesiapa, nak tahu harga saja",
+    ],
+)
+def test_a_modifier_a_supposed_need_and_malay_no_need_ask_for_no_one(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < 0.6, (text, signal)
+
+
+def test_a_polite_if_still_asks_for_a_person() -> None:
+    assert (
+        detect_explicit_request("it would be easier if I could speak with one of your colleagues") is not None
+    )
+    assert detect_explicit_request("if possible I would like to talk to a person") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Brilliant. Second week running the invoices went out blank. Top service.",
+        "we are paying since 3 years and this is the service?? we will shift to other vendor",
+        "conseguiram parar nossa operação inteira hoje, parabéns",
+        "ثالث مرة أكتب لكم، بنلغي الاشتراك",
+        "grabe naman, tatlong araw na walang updates. sayang bayad namin",
+    ],
+)
+def test_a_run_of_failures_sarcasm_and_leaving_in_more_words_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= 0.6, (text, signal)
