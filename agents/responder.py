@@ -272,6 +272,7 @@ def _tells_about_themselves(text: str) -> bool:
 
 _HOW = frozenset(
     {"how", "como", "comment", "wie", "come", "hoe", "gimana", "bagaimana", "kaise", "cara", "nasil", "jak"}
+    | {"where", "donde", "onde", "wo", "dove", "waar", "dimana", "kahan", "kidhar"}
 )
 _CHANGE_VERBS = frozenset(
     {
@@ -303,13 +304,27 @@ _CHANGE_VERBS = frozenset(
         "pindah",
         "badal",
         "badlun",
+        "altero",
+        "alterar",
+        "altera",
+        "modificar",
+        "modifico",
+        "modifier",
+        "andern",
+        "modificare",
+        "ubah",
+        "mengubah",
+        "wijzig",
+        "setting",
+        "settings",
     }
 )
 
 
 def _how_to_change(text: str) -> bool:
-    """ "cómo cambio a un plan más barato?", "how do I downgrade my plan": how to change something
-    in their account, not what it costs; only an entry about changing something answers it."""
+    """ "cómo cambio a un plan más barato?", "how do I downgrade my plan", "fees reminder ki setting
+    kidhar hai": how or where to change something in their account, not what it costs; only an
+    entry about changing something answers it."""
     words = analyse(text).words
     if _asks_the_price(words, question=True):
         return False  # "how much does it cost to upgrade?"

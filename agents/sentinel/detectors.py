@@ -114,7 +114,23 @@ _GERMAN_ARTICLES = frozenset({"der", "die", "das"})
 _OWN = frozenset({"apne", "apna", "apni", "own"})
 _I_SUBJECT = frozenset({"main", "mai", "mein", "hum", "ham", "i", "we"})
 _MY = frozenset(
-    {"my", "our", "mi", "mis", "nuestro", "nuestra", "meu", "minha", "nosso", "nossa", "mon", "ma", "notre"}
+    {
+        "my",
+        "our",
+        "mi",
+        "mis",
+        "nuestro",
+        "nuestra",
+        "meu",
+        "minha",
+        "nosso",
+        "nossa",
+        "mon",
+        "ma",
+        "notre",
+        "mera",
+        "meri",
+    }
     | {"mein", "meine", "meinen", "unser", "unsere", "mio", "mia", "nostro", "nostra", "mijn", "onze"}
 )
 _IF = frozenset({"if", "se", "si", "wenn", "falls", "als", "jika", "kalau", "agar"})
@@ -982,6 +998,9 @@ def _find_frames(text: str) -> list[_Frame]:
                 and not introduces
                 and not compound
                 and not _a_count(words, cue.last + 1)
+                # "mera ek agent hai jo maal lata hai": the customer's own person, not one of ours.
+                and not set(words[max(0, noun.first - 2) : noun.first])
+                & (_MY | lexicon.POSSESSIVES - lexicon.ABOUT_US)
             ):
                 add("noun+exists", cue, noun, 0.8)
     # A bare noun: a short clause made of a human noun and politeness ("real person pls", "agent!!",

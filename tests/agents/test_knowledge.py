@@ -330,3 +330,9 @@ def test_how_to_change_something_is_not_answered_with_a_fact(default_kb: Knowled
     assert _entry(default_kb, "how much does it cost to upgrade?") == "pricing"
     # An entry about changing something answers it.
     assert _entry(default_kb, "how do i change my password") == "password_reset"
+
+
+def test_where_or_how_to_alter_a_setting_is_not_answered_with_a_fact(default_kb: KnowledgeBase) -> None:
+    assert default_kb.best("o horário da loja que aparece aos clientes, como altero?") is None
+    assert default_kb.best("monthly fees reminder ki setting kidhar hai") is None
+    assert _entry(default_kb, "where can I see the prices") == "pricing"

@@ -1883,3 +1883,14 @@ def test_a_run_of_failures_sarcasm_and_leaving_in_more_words_are_frustration(tex
     signal = detect_frustration(text)
     assert signal is not None, text
     assert signal.score >= 0.6, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mera ek agent hai jo delivery karta hai, kya usko bhi user bana sakte hain?",
+        "em không cần gặp nhân viên đâu, chỉ hỏi giá thôi",
+    ],
+)
+def test_their_own_agent_and_a_vietnamese_no_need_ask_for_no_one(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
