@@ -228,34 +228,10 @@ def _thanks_for_it(text: str) -> bool:
     return bool(words & (lexicon.THANKS_WORDS | lexicon.POSITIVE_WORDS)) and not words & lexicon.REQUEST_MOOD
 
 
-# Openings of a statement about the customer ("I'm the head coach at ...", "we run ...", "gonna
-# show my partner tonight"), in the words of the languages served: the customer as its subject.
-_ABOUT_THEMSELVES = (
-    lexicon.WE_WORDS
-    | lexicon.SUBJECT_PRONOUNS
-    | frozenset(
-        {
-            "im",
-            "were",
-            "weve",
-            "gonna",
-            "going",
-            "ill",
-            "somos",
-            "soy",
-            "sou",
-            "tenemos",
-            "temos",
-            "nous",
-            "wir",
-            "siamo",
-            "sono",
-            "abbiamo",
-            "kami",
-        }
-    )
-)
-# (Not "our" or "my": "our warehouse scanner sends duplicate events" is a problem told.)
+# Openings of a statement about the customer, the customer as its subject ("I'm the head coach at
+# ...", "we run ...", "gonna show my partner tonight"); not "our" or "my" ("our warehouse scanner
+# sends duplicate events" is a problem told).
+_ABOUT_THEMSELVES = lexicon.WE_WORDS | lexicon.SUBJECT_PRONOUNS | lexicon.SELF_OPENERS
 
 
 def _tells_about_themselves(text: str) -> bool:
@@ -270,55 +246,8 @@ def _tells_about_themselves(text: str) -> bool:
     return not set(words) & (lexicon.PROBLEM_WORDS | lexicon.NEGATORS | lexicon.REQUEST_MOOD)
 
 
-_HOW = frozenset(
-    {"how", "como", "comment", "wie", "come", "hoe", "gimana", "bagaimana", "kaise", "cara", "nasil", "jak"}
-    | {"where", "donde", "onde", "wo", "dove", "waar", "dimana", "kahan", "kidhar"}
-)
-_CHANGE_VERBS = frozenset(
-    {
-        "change",
-        "switch",
-        "move",
-        "upgrade",
-        "downgrade",
-        "cambio",
-        "cambiar",
-        "cambiarme",
-        "cambiamos",
-        "bajo",
-        "paso",
-        "mudar",
-        "mudo",
-        "trocar",
-        "troco",
-        "changer",
-        "passer",
-        "wechseln",
-        "wechsle",
-        "umstellen",
-        "cambiare",
-        "passare",
-        "wijzigen",
-        "overstappen",
-        "ganti",
-        "pindah",
-        "badal",
-        "badlun",
-        "altero",
-        "alterar",
-        "altera",
-        "modificar",
-        "modifico",
-        "modifier",
-        "andern",
-        "modificare",
-        "ubah",
-        "mengubah",
-        "wijzig",
-        "setting",
-        "settings",
-    }
-)
+_HOW = lexicon.HOW_WORDS
+_CHANGE_VERBS = lexicon.CHANGE_VERBS
 
 
 def _how_to_change(text: str) -> bool:

@@ -311,7 +311,9 @@ def _previous_word(words: Sequence[str], index: int) -> str:
     return words[j] if j >= 0 else ""
 
 
-_SUPPOSING = frozenset({"if", "unless", "wenn", "falls", "kalau", "jika", "kalo", "agar"})
+# "If" that supposes a case: not Portuguese "se" nor Spanish "si" (also "himself" and "yes"), nor
+# Dutch "als" ("as").
+_SUPPOSING = (_IF - {"se", "si", "als"}) | {"unless", "kalo"}
 
 
 def _hypothetical(a: Analysis, first: int) -> bool:
