@@ -56,7 +56,8 @@ class KnowledgeMatch:
     score: float
     question: str
     # "similar": the message is close to one listed question as a whole (fuzzy); "words": the
-    # message's content words are the entry's words, whatever the function words around them.
+    # message's content words are the entry's words, whatever the function words around them;
+    # "follow-up": a short "and ...?" right after an answer from the entry.
     how: str = "similar"
 
 
@@ -349,6 +350,17 @@ class KnowledgeBase:
             return None
         return match
 
+    def follow_up(self, text: str, entry_id: str | None) -> KnowledgeMatch | None:
+        """ "and the pro?" right after the pricing answer, "y los sábados?" after the hours: a short
+        question opening with "and" asks more of the entry just answered (given as `entry_id`)."""
+        words = analyse(text).words
+        if entry_id is None or "?" not in text or not 2 <= len(words) <= 5:
+            return None
+        if words[0] not in lexicon.FOLLOW_UP_OPENERS:
+            return None
+        entry = next((e for e in self._entries if e.id == entry_id), None)
+        return None if entry is None else KnowledgeMatch(entry, 100.0, text, how="follow-up")
+
     def similar(self, text: str) -> KnowledgeMatch | None:
         """The listed question closest to `text` as a whole, when at least `threshold` close."""
         query = comparable(text)
@@ -508,7 +520,7 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         confidence = float(analysis.get("answer_confidence") or 0.0)
         if confidence >= config.agents.answer_min_confidence:
             out.append(reply(str(analysis["answer"]), agent=AGENT))
-            return {"outgoing": out, "fallbacks": 0, "answered": state.get("turn", 0)}
+            return {"outgoing": out, "fallbacks": 0, "answered": state.get("turn", 0), "answered_entry": None}
         # A guess is worse than "I don't know": fall back to the knowledge base, then to a person.
         events.append(
             {
@@ -535,7 +547,10 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         return {"outgoing": out, "menu_shown": True, "events": events}
     # "Hi there, what are your prices?": the question is what follows the greeting.
     question = strip_social(text)
-    match = knowledge_of(ctx).best(question) if analysis is None else None
+    kb = knowledge_of(ctx)
+    match = kb.best(question) if analysis is None else None
+    if match is None and analysis is None and state.get("answered") == state.get("turn", 0) - 1:
+        match = kb.follow_up(question, state.get("answered_entry"))
     if match is not None:
         out.append(reply(config.localized(match.entry.answer, language), agent=AGENT))
         event = {
@@ -548,7 +563,13 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
                 "how": match.how,
             },
         }
-        return {"outgoing": out, "fallbacks": 0, "answered": state.get("turn", 0), "events": [*events, event]}
+        return {
+            "outgoing": out,
+            "fallbacks": 0,
+            "answered": state.get("turn", 0),
+            "answered_entry": match.entry.id,
+            "events": [*events, event],
+        }
     if is_pleasantry(question):
         out.append(reply(config.message("acknowledgement", language), agent=AGENT))
         return {"outgoing": out, "fallbacks": 0, "events": events}
@@ -564,7 +585,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         # "we run a small NGO for street kids in Pune", "gonna show my business partner tonight":
         # who they are or what they will do, with no question and no problem in it, is no miss.
         out.append(reply(config.message("noted", language), agent=AGENT))
-        return {"outgoing": out, "events": events}
+        if not state.get("menu_shown"):
+            out.append(menu_message(config, language))
+        return {"outgoing": out, "menu_shown": True, "events": events}
     if is_announcement(text):
         # "One more question about my invoice": asked for nothing yet, so nothing went unanswered.
         out.append(reply(config.message("go_ahead", language), agent=AGENT))

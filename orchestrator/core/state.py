@@ -69,6 +69,7 @@ class State(TypedDict, total=False):
     menu_shown: bool
     offered_person: int | None  # the turn at which the bot last offered to bring in a person
     answered: int | None  # the turn at which the bot last answered a question (knowledge, model)
+    answered_entry: str | None  # the knowledge entry of that answer, when it came from one
     handed_off: bool
     qualified: bool
     briefing: str | None

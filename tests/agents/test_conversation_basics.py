@@ -192,3 +192,15 @@ async def test_a_third_miss_that_declines_a_person_does_not_bring_one_in(h: Test
     sent = await say(h, text(wa, "don't need a human, just the link to the driver app", h.clock.now()))
     assert any("don't have an answer" in s for s in sent), sent
     assert (await first_listed_conversation(h))["owner"] == "bot"
+
+
+async def test_a_short_and_question_after_an_answer_asks_more_of_the_same_entry(h: TestHarness) -> None:
+    wa = "12025550510"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    first = await say(h, text(wa, "how much is the basic plan?", h.clock.now()))
+    again = await say(h, text(wa, "and the pro?", h.clock.now()))
+    assert again == first, again
+    # Not after a miss: "and the other thing?" then is no follow-up of anything.
+    await say(h, text(wa, "do you have a Zapier connector?", h.clock.now()))
+    sent = await say(h, text(wa, "and the webhooks?", h.clock.now()))
+    assert any("can't answer that one either" in s for s in sent), sent
