@@ -235,16 +235,31 @@ def _thanks_for_it(text: str) -> bool:
 _ABOUT_THEMSELVES = lexicon.WE_WORDS | lexicon.SUBJECT_PRONOUNS | lexicon.SELF_OPENERS
 
 
+_ASKING = frozenset(
+    {"asking", "asked", "pregunto", "preguntando", "perguntando", "demande", "frage", "chiedo"}
+)
+
+
 def _tells_about_themselves(text: str) -> bool:
     """ "I'm the head coach at a small boxing gym", "we run a small NGO for street kids in Pune",
     "gonna show my business partner tonight": a statement about the customer, opening with them,
-    that asks nothing and reports no problem (a problem told is a question for us)."""
+    that asks nothing, wishes nothing ("je veux récupérer ma liste") and reports no problem (a
+    problem told is a question for us)."""
     if "?" in text or "؟" in text or is_question(text):
         return False
     words = analyse(text).words
-    if len(words) < 3 or words[0] not in _ABOUT_THEMSELVES:
+    if not 3 <= len(words) <= 16 or words[0] not in _ABOUT_THEMSELVES:
         return False
-    return not set(words) & (lexicon.PROBLEM_WORDS | lexicon.NEGATORS | lexicon.REQUEST_MOOD)
+    # ("I'm asking about Zoho Desk specifically" asks.)
+    return not set(words) & (
+        lexicon.PROBLEM_WORDS
+        | lexicon.NEGATORS
+        | lexicon.REQUEST_MOOD
+        | lexicon.DESIRE_VERBS
+        | lexicon.ASK_VERBS
+        | lexicon.ASK_NOUNS
+        | _ASKING
+    )
 
 
 _HOW = lexicon.HOW_WORDS

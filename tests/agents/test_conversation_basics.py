@@ -204,3 +204,15 @@ async def test_a_short_and_question_after_an_answer_asks_more_of_the_same_entry(
     await say(h, text(wa, "do you have a Zapier connector?", h.clock.now()))
     sent = await say(h, text(wa, "and the webhooks?", h.clock.now()))
     assert any("can't answer that one either" in s for s in sent), sent
+
+
+@pytest.mark.parametrize(
+    "message", ["I want to get my contact list out as a csv", "I'm asking about Zoho Desk specifically"]
+)
+async def test_a_wish_or_a_question_said_as_a_statement_still_counts_as_unanswered(
+    h: TestHarness, message: str
+) -> None:
+    wa = "12025550511"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    sent = await say(h, text(wa, message, h.clock.now()))
+    assert any("don't have an answer" in s for s in sent), sent
