@@ -10,6 +10,7 @@ things: `_unresolved`).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -238,17 +239,23 @@ _ABOUT_THEMSELVES = lexicon.WE_WORDS | lexicon.SUBJECT_PRONOUNS | lexicon.SELF_O
 _ASKING = frozenset(
     {"asking", "asked", "pregunto", "preguntando", "perguntando", "demande", "frage", "chiedo"}
 )
+# ("is" and "are" alone are no question: "we are a small clinic"; "is there" is.)
+_ASKING_WORDS = lexicon.ASKING_WORDS - {"is", "are", "there"}
+_IS_THERE = {("is", "there"), ("are", "there")}
 
 
 def _tells_about_themselves(text: str) -> bool:
     """ "I'm the head coach at a small boxing gym", "we run a small NGO for street kids in Pune",
     "gonna show my business partner tonight": a statement about the customer, opening with them,
-    that asks nothing, wishes nothing ("je veux récupérer ma liste") and reports no problem (a
-    problem told is a question for us)."""
+    that asks nothing (no question word: "i mean is there a way to download all conversations"),
+    wishes nothing ("je veux récupérer ma liste") and reports no problem (a problem told is a
+    question for us)."""
     if "?" in text or "؟" in text or is_question(text):
         return False
     words = analyse(text).words
     if not 3 <= len(words) <= 16 or words[0] not in _ABOUT_THEMSELVES:
+        return False
+    if any(pair in _IS_THERE for pair in itertools.pairwise(words)):
         return False
     # ("I'm asking about Zoho Desk specifically" asks.)
     return not set(words) & (
@@ -259,6 +266,7 @@ def _tells_about_themselves(text: str) -> bool:
         | lexicon.ASK_VERBS
         | lexicon.ASK_NOUNS
         | _ASKING
+        | _ASKING_WORDS
     )
 
 

@@ -216,3 +216,12 @@ async def test_a_wish_or_a_question_said_as_a_statement_still_counts_as_unanswer
     await say(h, text(wa, "Hi", h.clock.now()))
     sent = await say(h, text(wa, message, h.clock.now()))
     assert any("don't have an answer" in s for s in sent), sent
+
+
+async def test_a_question_without_a_question_mark_is_no_statement(h: TestHarness) -> None:
+    wa = "12025550512"
+    await say(h, text(wa, "Hi", h.clock.now()))
+    sent = await say(
+        h, text(wa, "i mean is there a way to download all conversations as a spreadsheet", h.clock.now())
+    )
+    assert any("don't have an answer" in s for s in sent), sent
