@@ -33,6 +33,7 @@ from agents.sentinel.basics import (
     small_talk_runs_on,
     social_prefix,
     strip_social,
+    undecided,
     will_get_back,
 )
 from agents.sentinel.detectors import detect_explicit_request
@@ -79,14 +80,18 @@ _TITLED = re.compile(r"^(?:Dr|Dra|Mr|Mrs|Ms|Prof|Pastor|Rev|Fr|Sr|Sra|Ing|Lic|Ch
 _BY_THE_NAME = re.compile(r"\b((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})naam\s+se\b")
 _CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ0-9&]")
 _NAME_FIRST = re.compile(
-    r"^\s*((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})(?:naam\s+(?:hai|he|h)\b|is\s+(?:the|our)\s+(?:company\s+)?name\b)"
+    r"^\s*(?:(?i:ay|oh|ah|ok|okay|sorry|oops|haha)[\s,!.]+)*"
+    r"((?:[A-ZÀ-ÖØ-Þ0-9][\w&'.-]*\s+(?:&\s+)?){1,6})(?:naam\s+(?:hai|he|h)\b|is\s+(?:the|our)\s+(?:company\s+)?name\b"
+    # Tagalog: "Glam Corner Salon po yung name" (... is the name).
+    r"|(?:po\s+)?(?:yung|yong|ang)\s+(?:name|pangalan)\b)"
 )
 # Words that make an answer a description of what the customer wants to do, not a name.
 _USE_CASE_CUES = re.compile(
     r"\b(?:to|for|with|via|para|pra|pour|f[üu]r|per|untuk|buat|voor|ko|se|pe|de|des|dos|das|les|our|nos|"
     r"\w+ing|\w+ar|\w+er|\w+ir|\w+en|send|answer|manage|track|book|take|handle|sell|support|"
     r"notify|remind|automate|receive|collect|capture|schedule|"
-    r"qua|để|muốn|cần)\b",  # Vietnamese: "chị muốn nhận đơn đặt bánh qua whatsapp"
+    r"qua|để|muốn|cần|"  # Vietnamese: "chị muốn nhận đơn đặt bánh qua whatsapp"
+    r"(?:on|over|thru|through)\s+(?:whats\s?app|wa|wpp))\b",  # "class bookings and cancellations on whatsapp"
     _FLAGS,
 )
 _COMPANY_SUFFIX = re.compile(
@@ -149,9 +154,9 @@ _CLAUSE_END = re.compile(
     r"\s+و(?=(?:عايزين|عاوزين|عايز|نبغى|نبي|نريد|بدنا|نحتاج|محتاجين|نستخدم|عندنا)\b)",
     _FLAGS,
 )
-# ("Jansen en Zonen" is a Dutch name: "en" is "and" there.)
+# ("Jansen en Zonen" is a Dutch name: "en" is "and" there; "sa" is Tagalog's "in".)
 _TOWN_AFTER = re.compile(
-    r"(?<=\w)\s+(?:in|aus|uit|a|à|en(?!\s+(?:Zoon|Zonen|Zn|Dochter|Dochters|Partners|Co)\b))\s+[A-ZÀ-ÖØ-Þ][\w-]+$"
+    r"(?<=\w)\s+(?:in|aus|uit|a|à|sa|en(?!\s+(?:Zoon|Zonen|Zn|Dochter|Dochters|Partners|Co)\b))\s+[A-ZÀ-ÖØ-Þ][\w-]+$"
 )
 # "Agriturismo Il Poggiolo s.r.l. di Montepulciano": after a legal form, the town goes too.
 _TOWN_AFTER_FORM = re.compile(
@@ -233,6 +238,9 @@ def _joins_name(before: list[str], after: list[str]) -> bool:
         bool(_CAPITALISED.match(before[-1]))
         and bool(_CAPITALISED.match(after[0]))
         and fold(after[0]) not in lexicon.SUBJECT_PRONOUNS | {"i", "we"}
+        # "DISTRIBUIDORA EL PROGRESO Y QUEREMOS ENVIAR EL CATALOGO ...": in capitals, a long
+        # sentence after the joiner is no second half of the name.
+        and not (len(after) > 5 and all(w.isupper() for w in after if w[:1].isalpha()))
     )
     return trades or capitals
 
@@ -279,7 +287,7 @@ def _clean_name(raw: str) -> str:
         words = prefix.sub("", " ".join(words).strip(" \"'“”‘’`*"), count=1).split()
     # At most six words, an ampersand not counted ("Müller & Töchter GmbH & Co. KG").
     kept = next((i for i in range(len(words) + 1) if sum(w != "&" for w in words[:i]) == 6), len(words))
-    value = " ".join(words[:kept]).strip(" \"'“”‘’`*:-")
+    value = " ".join(words[:kept]).strip(" \"'“”‘’`*:-«»")
     # "Kettle & Crumb Bakery in Leeds", "Physiotherapie Kranich aus Leipzig": the town goes.
     value = _TOWN_AFTER.sub("", value)
     value = _TOWN_AFTER_FORM.sub(r"\1", value)
@@ -765,6 +773,8 @@ def extract_company_name(
     rest = value[introduced.end() :].split() if introduced else []
     if introduced and (len(rest) <= 1 or (person is not None and fold(rest[0]) == fold(person.split()[0]))):
         return None
+    if value[:1].islower() and text.rstrip().endswith(("?", "؟")):
+        return None  # "on est une ONG, pas une entreprise, ça marche quand même ?": asked back
     return Extracted(field="company_name", value=value, evidence=text.strip(), confidence=0.65)
 
 
@@ -1287,6 +1297,10 @@ def extract_fields(
     # "Peak Fitness - no sorry, Peak Performance Fitness": corrected in the answer itself too.
     if will_get_back(text):
         return []  # "je vous redis ça demain, on est encore en réflexion": later, no answer yet
+    hedge = _SENTENCE_END.search(text.strip())
+    if hedge is not None and undecided(text.strip()[: hedge.start()]):
+        # "honestly not sure yet... mostly people dm me asking for prices": the answer follows.
+        return extract_fields(text.strip()[hedge.end() :], asking=asking, known=known, person=person)
     if confirms_name(text):
         return _confirmation_and_after(text, asking=asking, known=known)
     known_company = "company_name" in known
@@ -1317,6 +1331,10 @@ def extract_fields(
         and looks_like_use_case(stripped)
         and not _ENDS_IN_LEGAL_FORM.search(stripped)  # "salt & sage catering co."
         and not _trade_name(stripped)  # "ridgeway auto repair"
+        # "je vous écris suite à votre pub", "i'm a freelancer, do i count as a business lol": the
+        # ad mentioned, or a question asked back, is no use case.
+        and not small_talk_runs_on(stripped)
+        and not is_question(stripped)
     ):
         answer = "use_case"
     elif (

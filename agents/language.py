@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from agents import lexicon
 
@@ -48,14 +49,25 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(
 )
 
 # Letters plus the combining marks Devanagari and Arabic words are made of (\w alone splits them).
-_WORD = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u097f\u0610-\u061a\u064b-\u065f\u0670])+")
+# Vowel signs and other marks are part of the word in the scripts of India and in Thai ("মানুষের" is
+# one word, not four).
+_WORD = re.compile(r"(?:[^\W_]|[\u0900-\u0963\u0966-\u0dff\u0e00-\u0e7f\u0610-\u061a\u064b-\u065f\u0670])+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
 # English contractions join (don't -> dont); French/Italian elisions split (j'aimerais -> j aimerais).
 _CONTRACTION_TAILS = frozenset({"t", "m", "re", "s", "d", "ll", "ve"})
 _SPECIAL = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ı": "i", "ـ": ""}
 _ARABIC = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"}
-_CLAUSE_PUNCT = frozenset(".,;:!?¿¡،؟؛\n()[]")
-_LETTER_SCRIPTS = (("\u0600", "\u06ff", "ar"), ("\u0900", "\u097f", "hi"))
+_CLAUSE_PUNCT = frozenset(".,;:!?¿¡،؟؛\n()[]।॥")
+# Emoji and pictographs end a clause as punctuation does ("system yenu imeniharibia 😩 kuna mtu
+# anaweza nipigia?").
+_EMOJI = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
+_LETTER_SCRIPTS = (
+    ("\u0600", "\u06ff", "ar"),
+    ("\u0900", "\u097f", "hi"),
+    ("\u0980", "\u09ff", "bn"),
+    ("\u0400", "\u04ff", "ru"),
+    ("\u0e00", "\u0e7f", "th"),
+)
 
 
 @lru_cache(maxsize=4096)
@@ -71,8 +83,8 @@ def _fold_char(char: str) -> str:
         return ""
     if char.isascii():
         return lowered
-    if "\u0900" <= char <= "\u097f":  # Devanagari vowel signs are letters, keep them
-        return char
+    if "\u0900" <= char <= "\u097f" or "\u0e00" <= char <= "\u0e7f":
+        return char  # Devanagari and Thai vowel signs and Thai tone marks are letters: keep them
     decomposed = unicodedata.normalize("NFKD", lowered)
     kept = "".join(c for c in decomposed if not unicodedata.combining(c))
     return "".join(_ARABIC.get(c, c) for c in kept)
@@ -180,28 +192,81 @@ def _analyse_slow(text: str, folded: str, index: tuple[int, ...]) -> Analysis:
     return _tokenise(text, folded, "".join(chars), tuple(new_index))
 
 
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
+_REPEATED = re.compile(r"(.)\1*", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def _thai_dictionary() -> Any:
+    # Imported on the first Thai message: a process that never sees Thai does not load it.
+    from pythainlp.util import Trie
+
+    return Trie({fold(word) for word in lexicon.THAI_WORDS})
+
+
+def _thai_pieces(word: str) -> list[tuple[int, int, str]]:
+    """Where the words of a run of Thai are (offsets in `word`): segmented by newmm (maximal
+    matching over the lexicons' Thai words, and Thai character clusters for the rest), with each
+    word's text. A letter typed three times or more is one ("ขอบคุณครับบบ", "สวัสดีค่าาา"); twice
+    it may be two words' ("กับบอท")."""
+    from pythainlp.tokenize.newmm import segment
+
+    kept = [
+        m.start() + i
+        for m in _REPEATED.finditer(word)
+        for i in range(len(m.group(0)) if len(m.group(0)) < 3 else 1)
+    ]
+    squeezed = "".join(word[i] for i in kept)
+    kept.append(len(word))
+    pieces: list[tuple[int, int, str]] = []
+    at = 0
+    for piece in segment(squeezed, custom_dict=_thai_dictionary()):
+        if piece.strip():
+            pieces.append((kept[at], kept[at + len(piece)], piece))
+        at += len(piece)
+    return pieces
+
+
+def _words_of(match: re.Match[str]) -> list[tuple[int, int, str]]:
+    """The words of one run of letters, as offsets in the text and text: the run itself, or, in
+    Thai, the words it is made of ("ขอคุยกับเจ้าหน้าที่" is "ขอ คุย กับ เจ้าหน้าที่")."""
+    if not _THAI.search(match.group(0)) or not lexicon.THAI_WORDS:
+        return [(match.start(), match.end(), match.group(0))]
+    return [(match.start() + a, match.start() + b, piece) for a, b, piece in _thai_pieces(match.group(0))]
+
+
 def _tokenise(text: str, folded: str, work: str, index: tuple[int, ...]) -> Analysis:
     tokens: list[Token] = []
     clause = 0
     last_end = 0
     for match in _WORD.finditer(work):
         gap = work[last_end : match.start()]
-        if tokens and (any(c in _CLAUSE_PUNCT for c in gap) or " - " in gap):
+        # (Thai ends a sentence with a space: "ไม่อยากคุยกับบอท ขอคุยกับคนจริง".)
+        thai_space = bool(
+            gap.strip() == ""
+            and gap
+            and _THAI.match(match.group(0))
+            and _THAI.search(work[last_end - 1 : last_end])
+        )
+        if tokens and (
+            any(c in _CLAUSE_PUNCT for c in gap) or " - " in gap or _EMOJI.search(gap) or thai_space
+        ):
             clause += 1
-        word = lexicon.SHORTHAND.get(match.group(0), match.group(0))
-        if word[-1] == "2" and len(word) >= 4 and word[:-1].isalpha():
-            word = word[:-1]  # reduplication: "dibales2" is "dibales-dibales", "rame2" is "rame-rame"
-        if tokens and word in lexicon.CLAUSE_CONJUNCTIONS:
-            clause += 1
-        start = index[match.start()] if match.start() < len(index) else len(text)
-        end = index[match.end() - 1] + 1 if match.end() - 1 < len(index) else len(text)
-        tokens.append(Token(word, start, end, clause))
+        for first, last, piece in _words_of(match):
+            word = lexicon.SHORTHAND.get(piece, piece)
+            if word[-1] == "2" and len(word) >= 4 and word[:-1].isalpha():
+                word = word[:-1]  # reduplication: "dibales2" is "dibales-dibales", "rame2" is "rame-rame"
+            if tokens and word in lexicon.CLAUSE_CONJUNCTIONS:
+                clause += 1
+            start = index[first] if first < len(index) else len(text)
+            end = index[last - 1] + 1 if last - 1 < len(index) else len(text)
+            tokens.append(Token(word, start, end, clause))
         last_end = match.end()
     return Analysis(raw=text, folded=folded, tokens=tuple(tokens), words=tuple(t.text for t in tokens))
 
 
 def _script_language(text: str) -> str | None:
-    counts = dict.fromkeys(("ar", "hi", "latin"), 0)
+    counts = dict.fromkeys(("ar", "hi", "bn", "ru", "th", "latin"), 0)
     for char in text:
         if not char.isalpha():
             continue
@@ -214,7 +279,7 @@ def _script_language(text: str) -> str | None:
     letters = sum(counts.values())
     if not letters:
         return None
-    for lang in ("ar", "hi"):
+    for lang in ("ar", "hi", "bn", "ru", "th"):
         if counts[lang] / letters >= 0.5:
             return lang
     return None
@@ -405,9 +470,9 @@ def is_known_word(word: str) -> bool:
 
 
 def rules_cover(text: str) -> bool:
-    """Whether the offline rules can read `text`: Arabic or Devanagari script, or Latin script made
-    mostly of words the lexicons know. "Hej, tack!" or "Привет" is not
-    covered: with a model configured, such turns go to the model."""
+    """Whether the offline rules can read `text`: Arabic, Devanagari, Bengali or Cyrillic script, or
+    Latin script made mostly of words the lexicons know. "Hej, tack!" or "สวัสดี" is not covered:
+    with a model configured, such turns go to the model."""
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return True

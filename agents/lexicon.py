@@ -171,6 +171,7 @@ class LexiconFile(BaseModel):
     other_vendors: Phrases = ()
     about_us: Words = frozenset()
     get_back: Phrases = ()
+    undecided: Phrases = ()
     rather_not_say: Phrases = ()
     passing_remarks: Phrases = ()
     give_up: Phrases = ()
@@ -342,7 +343,11 @@ PER_LANGUAGE = (
 )
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (about four times faster on the lexicons), else PyYAML's own.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """YAML's safe loader, refusing a key given twice in one mapping: the second would silently
     replace the first list of words."""
 
@@ -355,7 +360,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep)
+        return mapping
 
 
 def read_file(path: Path) -> LexiconFile:
@@ -383,6 +389,32 @@ LANGUAGES: tuple[str, ...] = tuple(name for name in _FILES if name != COMMON)
 # Chat shorthand and the word it stands for; messages are read with it (`agents.language`), and
 # the word lists below hold the full word in its place.
 SHORTHAND: Mapping[str, str] = {k: v for f in _FILES.values() for k, v in f.shorthand.items()}
+
+
+_THAI_RUN = re.compile(r"[\u0e00-\u0e7f]+")
+
+
+def _thai_words() -> frozenset[str]:
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.update(_THAI_RUN.findall(value))
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for item in value:
+                walk(item)
+
+    for f in _FILES.values():
+        walk(f.model_dump())
+    return frozenset(found)
+
+
+# The Thai words of the lexicons, as written: Thai has no spaces between words, and messages are
+# segmented over this dictionary (`agents.language`).
+THAI_WORDS = _thai_words()
 
 
 def _words(words: frozenset[str]) -> frozenset[str]:
@@ -478,6 +510,7 @@ ASKED_AGAIN = _concat("asked_again")
 OTHER_VENDORS = _concat("other_vendors")
 ABOUT_US = _union("about_us")
 GET_BACK = _concat("get_back")
+UNDECIDED = _concat("undecided")
 RATHER_NOT_SAY = _concat("rather_not_say")
 PASSING_REMARKS = _concat("passing_remarks")
 GIVE_UP = _concat("give_up")

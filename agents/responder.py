@@ -118,6 +118,38 @@ def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int, *,
     return shared >= 2 or (shared >= 1 and goes_on and len(ours) >= 2)
 
 
+def _previous_text(state: State) -> str | None:
+    """The customer's message of the last turn before this one that was more than an "ok"."""
+    earlier = [t for t in state.get("customer_texts", [])[:-1] if not is_acknowledgement(t)]
+    return earlier[-1] if earlier else None
+
+
+def _asked_before(state: State, question: str, entry: str) -> int:
+    """How many times in a row the customer had asked what this answered question asks: the turn
+    before was missed or answered with the same entry, and its message shares a topic word with
+    this one ("How do I add my riders as sub users?", then "I want each of my riders to have their
+    own login, how?", both answered with the teams entry)."""
+    turn = state.get("turn", 0)
+    before = _previous_text(state)
+    if before is None or not _shared_topic_words(content_words(question), before):
+        return 0
+    if state.get("answered") == turn - 1 and state.get("answered_entry") == entry:
+        return state.get("asked_before", 0) + 1
+    return 1 if state.get("fallbacks", 0) > 0 else 0
+
+
+def _asked_a_third_time(state: State, question: str) -> bool:
+    """Whether this unanswered message asks, a third time in a row, what the answer of the turn
+    before did not settle: that answer came after an earlier asking (missed, or answered alike), and
+    this message shares two topic words with it ("riders own login. how do I do it abeg"). The
+    answers did not help; a person does."""
+    turn = state.get("turn", 0)
+    if state.get("answered") != turn - 1 or state.get("asked_before", 0) < 1:
+        return False
+    before = _previous_text(state)
+    return before is not None and _shared_topic_words(content_words(question), before) >= 2
+
+
 _ASKED_AGAIN = PhraseSet.of(lexicon.ASKED_AGAIN)
 
 
@@ -199,6 +231,33 @@ def _asks_the_price(words: tuple[str, ...], *, question: bool = False) -> bool:
 
 _MEASURES = lexicon.MEASURE_WORDS | lexicon.TIME_UNITS
 _ASKING_HOW = lexicon.QUESTION_WORDS | lexicon.PRICE_QUESTION_WORDS
+
+
+_FOR = frozenset({"for", "para", "pra", "pour", "fur", "per", "voor", "untuk", "buat"})
+_WHICH_ONE = (
+    lexicon.ARTICLES
+    | lexicon.DETERMINERS
+    | lexicon.POSSESSIVES
+    | {"this", "that", "these", "those", "each", "every"}
+)
+
+
+def _what_it_is_for(words: tuple[str, ...], said: tuple[str, ...]) -> frozenset[str]:
+    """The topic words right after "for" (and an article or a determiner): "a trial for that plan",
+    "a trial for the pro plan"."""
+    found = set()
+    for i, word in enumerate(words):
+        if word not in _FOR:
+            continue
+        j = i + 1
+        while j < len(words) and words[j] in _WHICH_ONE:
+            j += 1
+        # "for the pro plan": the words of the thing meant, up to three.
+        for word in words[j : j + 3]:
+            if word not in said:
+                break
+            found.add(word)
+    return frozenset(found)
 
 
 def _measured(words: tuple[str, ...]) -> set[str]:
@@ -420,9 +479,9 @@ class KnowledgeBase:
         return best[1]
 
     def _ranked_by_words(
-        self, text: str, *, whole: bool = True
+        self, text: str, *, whole: bool = True, which: frozenset[str] = frozenset()
     ) -> list[tuple[tuple[int, float, int], KnowledgeMatch]]:
-        said = content_words(text)
+        said = tuple(w for w in content_words(text) if w not in which)
         words = analyse(text).words
         if _asks_the_price(words, question=is_question(text)):
             # "hoeveel kost het per maand", "berapa per admin?": the question word asks the price
@@ -467,6 +526,12 @@ class KnowledgeBase:
             )
             rank = (1 if covered else 0, share, sum(1 for f in found if f))
             ranked.append((rank, KnowledgeMatch(entry, round(100 * share, 1), question, how="words")))
+        if not ranked and not which:
+            # "do you have a trial for that plan too?": when the words together fit no entry, the
+            # one after "for" says which thing is meant, and what is asked is the rest.
+            which = _what_it_is_for(words, said)
+            if which and any(w not in which for w in said):
+                return self._ranked_by_words(text, whole=whole, which=which)
         return ranked
 
     def _hits(self, word: str) -> frozenset[str]:
@@ -543,7 +608,13 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         confidence = float(analysis.get("answer_confidence") or 0.0)
         if confidence >= config.agents.answer_min_confidence:
             out.append(reply(str(analysis["answer"]), agent=AGENT))
-            return {"outgoing": out, "fallbacks": 0, "answered": state.get("turn", 0), "answered_entry": None}
+            return {
+                "outgoing": out,
+                "fallbacks": 0,
+                "answered": state.get("turn", 0),
+                "answered_entry": None,
+                "asked_before": 0,
+            }
         # A guess is worse than "I don't know": fall back to the knowledge base, then to a person.
         events.append(
             {
@@ -576,6 +647,7 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
         match = kb.follow_up(question, state.get("answered_entry"))
     if match is not None:
         out.append(reply(config.localized(match.entry.answer, language), agent=AGENT))
+        asked_before = _asked_before(state, question, match.entry.id)
         event = {
             "agent": AGENT,
             "description": f"answered from knowledge entry {match.entry.id}",
@@ -591,6 +663,7 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
             "fallbacks": 0,
             "answered": state.get("turn", 0),
             "answered_entry": match.entry.id,
+            "asked_before": asked_before,
             "events": [*events, event],
         }
     if is_pleasantry(question):
@@ -622,8 +695,9 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     # "don't need a human, I just need the link to the app": no person is brought in against the
     # customer's word; the miss still counts, and a request later brings one.
     declined = detect_negated_request(text) is not None
-    if not declined and _unresolved(
-        question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again
+    if not declined and (
+        _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again)
+        or _asked_a_third_time(state, question)
     ):
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,

@@ -381,3 +381,52 @@ async def test_a_long_message_is_quoted_shortened_at_a_word_in_the_summary(h: Te
     assert quoted.endswith("…”"), summary
     assert len(quoted) <= 163
     assert long.startswith(quoted.removesuffix("…”"))
+
+
+async def test_asking_a_third_time_what_two_answers_did_not_settle_hands_off_as_unresolved(
+    h: TestHarness,
+) -> None:
+    # The same entry answers twice; the customer asks the same thing a third time and the bot has
+    # nothing else: the answers did not help, a person does.
+    wa = "12025550416"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    first = await say(h, text(wa, "How do I add my drivers as sub users?", h.clock.now()))
+    second = await say(h, text(wa, "I want each of my drivers to have their own login, how?", h.clock.now()))
+    assert second == first, (first, second)
+    assert "per-agent seats" in first[0], first
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "drivers own login. how do I set it up", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_reason"] == "unresolved"
+
+
+async def test_a_miss_an_answer_and_a_miss_on_one_question_hand_off_as_unresolved(h: TestHarness) -> None:
+    wa = "12025550419"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    first = await say(
+        h, text(wa, "how do I give my second receptionist access to the account", h.clock.now())
+    )
+    assert any("don't have an answer" in s for s in first), first
+    answered = await say(h, text(wa, "I want to add another user, the receptionist, how?", h.clock.now()))
+    assert any("per-agent seats" in s for s in answered), answered
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+    await say(h, text(wa, "adding a second user for my receptionist - steps please", h.clock.now()))
+    conversation = await first_listed_conversation(h)
+    assert conversation["handoff_reason"] == "unresolved"
+
+
+async def test_a_new_question_on_the_topic_after_two_answers_is_one_miss(h: TestHarness) -> None:
+    wa = "12025550417"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    await say(h, text(wa, "how much is the basic plan?", h.clock.now()))
+    await say(h, text(wa, "and how much is the pro plan?", h.clock.now()))
+    sent = await say(h, text(wa, "do NGOs get a discount?", h.clock.now()))
+    assert any("don't have an answer" in s for s in sent), sent
+    assert (await first_listed_conversation(h))["owner"] == "bot"
+
+
+async def test_a_trial_asked_for_a_plan_is_answered_with_the_trial(h: TestHarness) -> None:
+    wa = "12025550418"
+    await say(h, text(wa, "Hello", h.clock.now()))
+    sent = await say(h, text(wa, "do you have a trial for that plan too?", h.clock.now()))
+    assert any("14-day free trial" in s for s in sent), sent

@@ -235,6 +235,12 @@ _BUT = lexicon.CLAUSE_CONJUNCTIONS - {"just", "sirf", "cuma", "bas", "instead"}
 
 
 _GET_BACK = PhraseSet.of(lexicon.GET_BACK)
+_UNDECIDED = PhraseSet.of(lexicon.UNDECIDED)
+
+
+def undecided(text: str) -> bool:
+    """ "not sure yet", "todavía no lo sé": the customer has not decided."""
+    return bool(_UNDECIDED.find(analyse(text).words))
 
 
 def will_get_back(text: str) -> bool:
@@ -245,8 +251,12 @@ def will_get_back(text: str) -> bool:
         return False
     a = analyse(text)
     later = _GET_BACK.find(a.words)
-    if not later:
+    undecided = _UNDECIDED.find(a.words)
+    # "idk yet, just curious": not decided, so no answer yet; "not sure yet... mostly people dm me
+    # asking for prices and open slots": the answer follows the hedge.
+    if not later and (not undecided or len(a.words) - 1 - max(m.last for m in undecided) >= 6):
         return False
+    later = (*later, *undecided)
     frustration = detect_frustration(text)
     if frustration is None or frustration.score < 0.3:
         return True

@@ -314,6 +314,9 @@ def _previous_word(words: Sequence[str], index: int) -> str:
 # "If" that supposes a case: not Portuguese "se" nor Spanish "si" (also "himself" and "yes"), nor
 # Dutch "als" ("as").
 _SUPPOSING = (_IF - {"se", "si", "als"}) | {"unless", "kalo"}
+_RATHER_IF = frozenset(
+    {"better", "best", "easier", "simpler", "quicker", "faster", "prefer", "rather", "great", "nice"}
+)
 
 
 def _hypothetical(a: Analysis, first: int) -> bool:
@@ -327,6 +330,8 @@ def _hypothetical(a: Analysis, first: int) -> bool:
         if words[i] in _SUPPOSING:
             # ("... easier if I could speak with one of your colleagues": a wish, said politely.)
             polite = i + 2 < len(words) and words[i + 2] in lexicon.ASKING_MODALS | {"may", "might"}
+            # ("I think it's better if I speak to someone directly": a preference, not a case.)
+            polite = polite or (i > 0 and words[i - 1] in _RATHER_IF)
             return (
                 i + 1 < first and words[i + 1] in lexicon.SUBJECT_PRONOUNS | lexicon.WE_WORDS and not polite
             )

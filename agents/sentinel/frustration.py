@@ -291,6 +291,25 @@ def _shouted_demand(a: Analysis) -> int | None:
     return None
 
 
+_SHOUTED_WHY = re.compile(
+    r"\b(?:WHY|POR\s?QU[EÉ]|PORQU[EÉ]|POURQUOI|WARUM|PERCH[EÉ]|WAAROM|KENAPA|KYUN|NEDEN)\b"
+)
+_DELIBERATING = frozenset({"should", "would", "shall", "deberia", "deveria", "sollte", "sollten"})
+_WHY = frozenset({"why", "porque", "pourquoi", "warum", "perche", "waarom", "kenapa", "kyun", "neden"})
+
+
+def _shouted_why(a: Analysis, text: str) -> int | None:
+    """Where a shouted "WHY" asks about something ("WHY ARE MY CLIENTS GETTING THE SAME REMINDER 3
+    TIMES"): a loud why-question is a complaint even with no problem word in it."""
+    if not _SHOUTED_WHY.search(text):
+        return None
+    for i, w in enumerate(a.words):
+        if w in _WHY or (w == "por" and a.words[i + 1 : i + 2] == ("que",)):
+            # "WHY SHOULD I PICK THE PRO PLAN": weighing a choice, no complaint.
+            return None if set(a.words[i + 1 : i + 3]) & _DELIBERATING else i
+    return None
+
+
 _I_AM = frozenset({"im", "am"})
 _SKILLS = frozenset({"tech", "technology", "computers", "phones", "english", "spelling", "apps"})
 _BEFALLEN = frozenset({"being", "getting", "having"})  # "furious at being ignored" is a complaint
@@ -829,6 +848,8 @@ def detect_frustration(text: str) -> Signal | None:
     shouting = _shouting(text)
     weight = sum(0.5 if w in lexicon.WEAK_PROBLEM_WORDS else 1.0 for w in words if w in lexicon.PROBLEM_WORDS)
     fix = _shouted_demand(a) if shouting else None
+    if fix is None and shouting:
+        fix = _shouted_why(a, text)
     if shouting and (weight >= 1.0 or fix is not None) and not positive:
         # Capitals about a problem are a complaint ("WHY DOES THE APP KEEP LOGGING ME OUT"), and so
         # is a shouted demand to fix something ("FIX THIS NOW"); capitals about good news are joy

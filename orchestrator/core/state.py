@@ -70,6 +70,9 @@ class State(TypedDict, total=False):
     offered_person: int | None  # the turn at which the bot last offered to bring in a person
     answered: int | None  # the turn at which the bot last answered a question (knowledge, model)
     answered_entry: str | None  # the knowledge entry of that answer, when it came from one
+    # How many times in a row before that answer the customer had asked the same thing: one when it
+    # asked again what the bot had missed or answered with the same entry the turn before.
+    asked_before: int
     handed_off: bool
     qualified: bool
     briefing: str | None

@@ -1837,3 +1837,88 @@ def test_want_our_people_to_or_pidgin_wan_make_is_the_use_case() -> None:
     assert _values("I wan make customers fit track their orders", "use_case").get("use_case") == (
         "customers fit track their orders"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        (
+            "para sa bakery namin, Tinapay ni Lola sa Iloilo, gusto namin ng order reminders",
+            "Tinapay ni Lola",
+        ),
+        ("ay sorry, Kulot Hair Studio po yung name", "Kulot Hair Studio"),
+        ("sawa, ni Duka la Baraka Hardware", "Duka la Baraka Hardware"),
+        ("el markaz esmo Nile Physio", "Nile Physio"),
+        (
+            "SOMOS FERRETERIA EL CLAVO Y QUEREMOS MANDAR OFERTAS A LOS CLIENTES POR WHATSAPP",
+            "FERRETERIA EL CLAVO",
+        ),
+    ],
+)
+def test_a_trade_with_a_postposed_our_a_name_then_its_label_and_a_shouted_name_are_read(
+    text: str, company: str
+) -> None:
+    assert _values(text, "company_name").get("company_name") == company
+
+
+def test_a_name_corrected_in_hinglish_replaces_the_first() -> None:
+    found = extract_fields(
+        "sorry galat likha, Shree Ganesh Textiles hai", asking="use_case", known=frozenset({"company_name"})
+    )
+    assert [(f.field, f.value, f.correction) for f in found] == [
+        ("company_name", "Shree Ganesh Textiles", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je vous écris suite à votre annonce sur facebook",
+        "i'm just a freelance baker, does that count as a business",
+        "on est une association, pas une entreprise, c'est possible quand même ?",
+    ],
+)
+def test_the_ad_mentioned_or_a_question_asked_back_answers_neither_question(text: str) -> None:
+    assert _values(text, "company_name") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "asking", "use_case"),
+    [
+        (
+            "gusto namin mag-send ng payment reminders sa mga tenants",
+            None,
+            "mag-send ng payment reminders sa mga tenants",
+        ),
+        (
+            "appointment bookings and reschedules on whatsapp",
+            "company_name",
+            "appointment bookings and reschedules on whatsapp",
+        ),
+        (
+            "o nome é Casa Nori e a gente queria receber as encomendas pelo whatsapp",
+            None,
+            "receber as encomendas pelo whatsapp",
+        ),
+        (
+            "not sure yet... mostly clients message me for prices and free slots and i lose track",
+            "use_case",
+            "clients message me for prices and free slots and i lose track",
+        ),
+    ],
+)
+def test_tagalog_wants_a_task_on_whatsapp_and_an_answer_after_a_hedge_are_the_use_case(
+    text: str, asking: str | None, use_case: str
+) -> None:
+    assert _values(text, asking).get("use_case") == use_case
+
+
+def test_gusto_ko_to_talk_or_to_know_is_no_use_case() -> None:
+    assert "use_case" not in _values("gusto ko po makausap ang tao", None)
+    assert "use_case" not in _values("gusto ko malaman ang presyo", None)
+
+
+def test_where_they_are_after_on_est_is_no_company() -> None:
+    assert _values("on est à Dakar. c'est pour prévenir les parents", "use_case") == {
+        "use_case": "prévenir les parents"
+    }

@@ -336,3 +336,17 @@ def test_where_or_how_to_alter_a_setting_is_not_answered_with_a_fact(default_kb:
     assert default_kb.best("o horário da loja que aparece aos clientes, como altero?") is None
     assert default_kb.best("monthly fees reminder ki setting kidhar hai") is None
     assert _entry(default_kb, "where can I see the prices") == "pricing"
+
+
+def test_setting_up_reminders_for_their_own_customers_is_not_answered_with_our_prices(
+    default_kb: KnowledgeBase,
+) -> None:
+    assert default_kb.best("tuition fees reminder automatic kaise set karu?") is None
+    assert default_kb.best("can I set up payment reminders for my tenants?") is None
+    assert _entry(default_kb, "how much are the fees?") == "pricing"
+
+
+def test_the_thing_after_for_says_which_and_the_rest_what_is_asked(default_kb: KnowledgeBase) -> None:
+    # "trial" and "plan" fit two entries as well; "for that plan" only says which plan.
+    assert _entry(default_kb, "do you have a trial for that plan too?") == "trial"
+    assert _entry(default_kb, "is there a trial for this plan?") == "trial"

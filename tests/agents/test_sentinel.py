@@ -1894,3 +1894,69 @@ def test_a_run_of_failures_sarcasm_and_leaving_in_more_words_are_frustration(tex
 )
 def test_their_own_agent_and_a_vietnamese_no_need_ask_for_no_one(text: str) -> None:
     assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "your bot is lovely but can a real person check why our number still says pending",
+        "could someone from your team walk me and my co-founder through the setup?",
+        "mfumo wenu umeharibika, kuna mtu anaweza nipigia leo?",
+        # An emoji ends a clause: the booking system is not who is asked to call.
+        "booking system yenu imekwama 😩 kuna mtu anaweza nipigia?",
+        "koi banda call karke samjha dega kaise connect karna hai?",
+        "boleh saya bercakap dengan wakil syarikat tentang invois?",
+        "3afak bghit nhder m3a chi wahed mn l'équipe",
+        "ok I think it's better if I speak to someone about our setup",
+    ],
+)
+def test_a_person_asked_to_check_or_explain_and_more_ways_to_ask_are_requests(text: str) -> None:
+    assert detect_explicit_request(text) is not None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mesh 3ayez akallem 7ad, 3ayez a3raf el as3ar bas",
+        "can the bot check why an order is late?",
+        "my agents check the inbox every hour",
+        "if I ever need someone to call me I'll let you know",
+    ],
+)
+def test_an_arabizi_no_and_checks_by_the_bot_or_their_agents_ask_for_no_one(text: str) -> None:
+    assert detect_explicit_request(text) is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "iki gündür yazıyorum, kimse dönüş yapmadı",
+        "bu mu hizmet? haftadır bekliyorum",
+        "mình nhắn 4 lần rồi mà chưa ai trả lời",
+        "ni mara ya tatu na hakuna anayenijibu",
+        "bhai ye teesri dafa hai main pooch raha hoon, abhi tak invoice nahi mila",
+        "Na prima. Seit gestern geht keine einzige Nachricht raus.",
+        "we cancelled in March and you still debited us in April. second time this has happened.",
+        "WHY ARE OUR PATIENTS GETTING THE SAME MESSAGE 4 TIMES",
+        "si no lo arreglan esta semana nos cambiamos a otro proveedor",
+        "toda sexta-feira a mesma coisa, os lembretes não saem",
+    ],
+)
+def test_unanswered_days_a_third_asking_sarcasm_and_a_shouted_why_are_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is not None, text
+    assert signal.score >= 0.6, (text, signal)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WHY SHOULD WE PICK THE PRO PLAN OVER BASIC",
+        "me paso a la versión pro?",
+        "nos pasamos a otro plan el mes que viene",
+        "you still charged me the old price, is that right?",
+    ],
+)
+def test_a_choice_weighed_aloud_and_a_change_of_plan_are_not_frustration(text: str) -> None:
+    signal = detect_frustration(text)
+    assert signal is None or signal.score < 0.6, (text, signal)
