@@ -230,7 +230,7 @@ def _thai_pieces(word: str) -> list[tuple[int, int, str]]:
 def _words_of(match: re.Match[str]) -> list[tuple[int, int, str]]:
     """The words of one run of letters, as offsets in the text and text: the run itself, or, in
     Thai, the words it is made of ("ขอคุยกับเจ้าหน้าที่" is "ขอ คุย กับ เจ้าหน้าที่")."""
-    if not _THAI.search(match.group(0)) or not lexicon.THAI_WORDS:
+    if not _THAI.search(match.group(0)):
         return [(match.start(), match.end(), match.group(0))]
     return [(match.start() + a, match.start() + b, piece) for a, b, piece in _thai_pieces(match.group(0))]
 
@@ -239,20 +239,27 @@ def _tokenise(text: str, folded: str, work: str, index: tuple[int, ...]) -> Anal
     tokens: list[Token] = []
     clause = 0
     last_end = 0
+    # (Most messages have neither: the checks per word are skipped for them.)
+    thai = bool(lexicon.THAI_WORDS) and _THAI.search(work) is not None
+    emoji = _EMOJI.search(work) is not None
     for match in _WORD.finditer(work):
         gap = work[last_end : match.start()]
         # (Thai ends a sentence with a space: "ไม่อยากคุยกับบอท ขอคุยกับคนจริง".)
-        thai_space = bool(
-            gap.strip() == ""
-            and gap
-            and _THAI.match(match.group(0))
-            and _THAI.search(work[last_end - 1 : last_end])
+        thai_space = (
+            thai
+            and gap.isspace()
+            and _THAI.match(match.group(0)) is not None
+            and _THAI.match(work, last_end - 1) is not None
         )
         if tokens and (
-            any(c in _CLAUSE_PUNCT for c in gap) or " - " in gap or _EMOJI.search(gap) or thai_space
+            any(c in _CLAUSE_PUNCT for c in gap)
+            or " - " in gap
+            or (emoji and _EMOJI.search(gap) is not None)
+            or thai_space
         ):
             clause += 1
-        for first, last, piece in _words_of(match):
+        pieces = _words_of(match) if thai else ((match.start(), match.end(), match.group(0)),)
+        for first, last, piece in pieces:
             word = lexicon.SHORTHAND.get(piece, piece)
             if word[-1] == "2" and len(word) >= 4 and word[:-1].isalpha():
                 word = word[:-1]  # reduplication: "dibales2" is "dibales-dibales", "rame2" is "rame-rame"
