@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from agents.extract import extract_fields
 from agents.language import analyse, detect_language
-from agents.sentinel.basics import is_acknowledgement, is_greeting
+from agents.sentinel.basics import is_acknowledgement, is_greeting, will_get_back
 from agents.sentinel.detectors import detect_explicit_request, detect_negated_request
 from agents.sentinel.frustration import detect_frustration
 
@@ -64,3 +65,9 @@ def test_thai_greetings_and_thanks_are_read() -> None:
     assert is_greeting("สวัสดีครับ")
     assert is_greeting("สวัสดีค่าาา")
     assert is_acknowledgement("ขอบคุณค่ะ")
+
+
+def test_thanks_and_i_will_message_again_in_thai_is_no_answer_yet() -> None:
+    text = "ขอบคุณครับ ไว้ว่างแล้วจะทักมาใหม่"
+    assert will_get_back(text)
+    assert extract_fields(text, asking="use_case", known=frozenset({"company_name"})) == []
