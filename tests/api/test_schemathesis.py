@@ -167,7 +167,18 @@ def test_generated_requests_get_no_server_error_and_documented_answers(
         # none that carried its signature is refused for it.
         print("signed webhook answers:", dict(webhook_answers))
         assert webhook_answers[200] > 0
-        assert webhook_answers[400] > 0
         assert webhook_answers[401] == 0
+        # A signed body cut short is refused as malformed, as documented: generation draws such a
+        # body in some runs and not in others, so one is sent on purpose.
+        webhook = next(op for op in operations if op.path == WEBHOOK and op.method.upper() == "POST")
+        cut_short = b'{"object":"whatsapp_business_account","entry":['
+        signed = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": compute_signature(app_secret, cut_short),
+        }
+        response = webhook.Case(media_type="application/json").call_and_validate(
+            headers=signed, data=cut_short, checks=CONFORMANCE
+        )
+        assert response.status_code == 400
     finally:
         shutdown_lifespans()
