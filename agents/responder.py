@@ -253,10 +253,10 @@ def _what_it_is_for(words: tuple[str, ...], said: tuple[str, ...]) -> frozenset[
         while j < len(words) and words[j] in _WHICH_ONE:
             j += 1
         # "for the pro plan": the words of the thing meant, up to three.
-        for word in words[j : j + 3]:
-            if word not in said:
+        for meant in words[j : j + 3]:
+            if meant not in said:
                 break
-            found.add(word)
+            found.add(meant)
     return frozenset(found)
 
 
@@ -695,14 +695,17 @@ async def responder(state: State, runtime: Runtime[GraphContext]) -> dict[str, A
     # "don't need a human, I just need the link to the app": no person is brought in against the
     # customer's word; the miss still counts, and a request later brings one.
     declined = detect_negated_request(text) is not None
-    if not declined and (
-        _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again)
-        or _asked_a_third_time(state, question)
+    third = not declined and _asked_a_third_time(state, question)
+    if third or (
+        not declined
+        and _unresolved(question, fallbacks, missed, config.agents.fallbacks_before_handoff, again=again)
     ):
+        # (The context log says why: misses in a row, or one question asked a third time.)
+        rule = "asked a third time" if third else f"{fallbacks} fallbacks"
         request = handoff_request(
             reason=HandoffReason.UNRESOLVED,
             state=state,
-            signals=[{"kind": "fallback", "score": 1.0, "evidence": text, "rule": f"{fallbacks} fallbacks"}],
+            signals=[{"kind": "fallback", "score": 1.0, "evidence": text, "rule": rule}],
         )
         return {"handoff": request, "fallbacks": fallbacks, "events": events}
     # The second miss in a row offers a person; the customer may still go on with the bot.

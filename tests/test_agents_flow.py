@@ -398,6 +398,9 @@ async def test_asking_a_third_time_what_two_answers_did_not_settle_hands_off_as_
     await say(h, text(wa, "drivers own login. how do I set it up", h.clock.now()))
     conversation = await first_listed_conversation(h)
     assert conversation["handoff_reason"] == "unresolved"
+    # The context log says why: one question asked a third time, not misses in a row.
+    signals = conversation["handoff_context"]["evidence"]["signals"]
+    assert [s["rule"] for s in signals] == ["asked a third time"]
 
 
 async def test_a_miss_an_answer_and_a_miss_on_one_question_hand_off_as_unresolved(h: TestHarness) -> None:
