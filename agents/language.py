@@ -477,9 +477,9 @@ def is_known_word(word: str) -> bool:
 
 
 def rules_cover(text: str) -> bool:
-    """Whether the offline rules can read `text`: Arabic, Devanagari, Bengali or Cyrillic script, or
-    Latin script made mostly of words the lexicons know. "Hej, tack!" or "สวัสดี" is not covered:
-    with a model configured, such turns go to the model."""
+    """Whether the offline rules can read `text`: Arabic, Devanagari, Bengali, Cyrillic or Thai
+    script, or Latin script made mostly of words the lexicons know. "Tack så mycket!" or "감사합니다"
+    is not covered: with a model configured, such turns go to the model."""
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return True
