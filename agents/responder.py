@@ -77,10 +77,15 @@ def asked_parts(text: str) -> list[str]:
     return parts
 
 
+def _earlier_texts(state: State) -> list[str]:
+    """The customer's messages of the turns before this one, without the "ok"s (the sentinel has
+    already added this turn's text to `customer_texts`)."""
+    return [t for t in state.get("customer_texts", [])[:-1] if not is_acknowledgement(t)]
+
+
 def _missed_before(state: State, fallbacks: int) -> list[str]:
-    """The customer's messages of the turns in a row the bot could not answer before this one (the
-    sentinel has already added this turn's text to `customer_texts`)."""
-    earlier = [t for t in state.get("customer_texts", [])[:-1] if not is_acknowledgement(t)]
+    """The customer's messages of the turns in a row the bot could not answer before this one."""
+    earlier = _earlier_texts(state)
     return earlier[-(fallbacks - 1) :] if fallbacks > 1 else []
 
 
@@ -120,7 +125,7 @@ def _unresolved(question: str, fallbacks: int, missed: list[str], limit: int, *,
 
 def _previous_text(state: State) -> str | None:
     """The customer's message of the last turn before this one that was more than an "ok"."""
-    earlier = [t for t in state.get("customer_texts", [])[:-1] if not is_acknowledgement(t)]
+    earlier = _earlier_texts(state)
     return earlier[-1] if earlier else None
 
 
